@@ -1,0 +1,48 @@
+# postvakt — the two commands a newcomer needs are `make run` and `make test`.
+
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/uni-mail/postvakt/internal/app.Version=$(VERSION)
+BIN     := bin/postvakt
+# Extra arguments for `make run`, e.g. make run ARGS="--config postvakt.yaml".
+ARGS    ?=
+
+.PHONY: run build test check fmt vet bench fuzz e2e clean
+
+## run: start the service on the embedded default (SQLite under ./data, HTTP on 127.0.0.1:9780)
+run: build
+	./$(BIN) serve $(ARGS)
+
+## build: build the postvakt binary into bin/
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/postvakt
+
+## test: every test, race detector on, in shuffled order (what CI runs)
+test:
+	$(GO) test -race -shuffle=on -count=1 -timeout 20m ./...
+
+## check: gofmt, go vet and the tests
+check: fmt vet test
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+## bench: the go test benchmarks (figures go to docs/performance.md)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## fuzz: run every fuzz target briefly (FUZZTIME per target, default 20s)
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"sort"
+	"strconv"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/uni-mail/postvakt/internal/app"
+	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/config"
+	"github.com/uni-mail/postvakt/internal/storage"
+)
+
+func serveCmd() *command {
+	return &command{
+		name:    "serve",
+		summary: "run the service (HTTP API, metrics, scheduler and every configured capability)",
+		help: `Runs until SIGINT or SIGTERM, then shuts down gracefully. SIGHUP re-reads the
+configuration file and applies what can change without a restart (log level).
+Without --config it runs on the built-in defaults: data in ./data, SQLite at
+./data/postvakt.db, HTTP on 127.0.0.1:9780.`,
+		run: func(ctx context.Context, e *cmdEnv, args []string) error {
+			if len(args) > 0 {
+				return usagef("serve takes no arguments")
+			}
+			cfg, err := e.loadConfig()
+			if err != nil {
+				return err
+			}
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			reload := make(chan struct{}, 1)
+			go func() {
+				for range hup {
+					select {
+					case reload <- struct{}{}:
+					default:
+					}
+				}
+			}()
+			return app.Run(ctx, app.Options{
+				Config: cfg, ConfigPath: e.opts.config, Logger: e.logger, LogLevel: e.level, Reload: reload,
+				Ready: func(a net.Addr) {},
+			})
+		},
+	}
+}
+
+func migrateCmd() *command {
+	open := func(ctx context.Context, e *cmdEnv) (*storage.DB, error) {
+		cfg, err := e.loadConfig()
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, err
+		}
+		return app.OpenDatabase(ctx, cfg, e.logger, false)
+	}
+	return &command{
+		name:    "migrate",
+		summary: "apply, roll back or list database migrations",
+		subs: []*command{
+			{name: "up", summary: "apply every pending migration", run: func(ctx context.Context, e *cmdEnv, args []string) error {
+				db, err := open(ctx, e)
+				if err != nil {
+					return err
+				}
+				defer db.Close()
+				n, err := db.MigrateUp(ctx, nil)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "applied %d migration(s)\n", n)
+				return nil
+			}},
+			{name: "down", summary: "roll back the most recent migration", run: func(ctx context.Context, e *cmdEnv, args []string) error {
+				db, err := open(ctx, e)
+				if err != nil {
+					return err
+				}
+				defer db.Close()
+				st, err := db.MigrateDown(ctx, nil)
+				if err != nil {
+					return err
+				}
+				if st == nil {
+					fmt.Fprintln(e.stdout, "nothing to roll back")
+					return nil
+				}
+				fmt.Fprintf(e.stdout, "rolled back %d %s\n", st.Version, st.Name)
+				return nil
+			}},
+			{name: "status", summary: "list migrations and whether each is applied", run: func(ctx context.Context, e *cmdEnv, args []string) error {
+				db, err := open(ctx, e)
+				if err != nil {
+					return err
+				}
+				defer db.Close()
+				list, err := db.MigrationStatuses(ctx)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintf(tw, "VERSION\tSTATE\tFILE\n")
+				for _, s := range list {
+					state := "pending"
+					if s.Applied {
+						state = "applied"
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\n", s.Version, state, s.Name)
+				}
+				return tw.Flush()
+			}},
+		},
+	}
+}
+
+func checkConfigCmd() *command {
+	return &command{
+		name:    "check-config",
+		summary: "validate the configuration file and exit non-zero on any error",
+		help: `Decodes the file strictly (unknown keys are errors), applies the environment
+overrides and validates every key. Each error names the file, line, key and value.
+Environment overrides: ` + envList(),
+		run: func(ctx context.Context, e *cmdEnv, args []string) error {
+			if len(args) > 0 {
+				return usagef("check-config takes no arguments; use --config FILE")
+			}
+			if _, err := config.Load(e.opts.config, nil); err != nil {
+				return err
+			}
+			if e.opts.config == "" {
+				fmt.Fprintln(e.stdout, "no --config given: the built-in defaults (with environment overrides) are valid")
+			} else {
+				fmt.Fprintf(e.stdout, "%s: configuration is valid\n", e.opts.config)
+			}
+			return nil
+		},
+	}
+}
+
+func envList() string {
+	vars := config.EnvVars()
+	names := make([]string, 0, len(vars))
+	for k := range vars {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	out := ""
+	for i, n := range names {
+		if i > 0 {
+			out += ", "
+		}
+		out += n + " (" + vars[n] + ")"
+	}
+	return out
+}
+
+func versionCmd() *command {
+	return &command{
+		name:    "version",
+		summary: "print the version",
+		run: func(ctx context.Context, e *cmdEnv, args []string) error {
+			fmt.Fprintf(e.stdout, "postvakt %s (%s %s/%s)\n", app.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return nil
+		},
+	}
+}
+
+func tokenCmd() *command {
+	withDB := func(fn func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error) func(context.Context, *cmdEnv, []string) error {
+		return func(ctx context.Context, e *cmdEnv, args []string) error {
+			cfg, err := e.loadConfig()
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+				return err
+			}
+			db, err := app.OpenDatabase(ctx, cfg, e.logger, cfg.Database.MigrateOnStart)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			return fn(ctx, e, db, args)
+		}
+	}
+	var name, role string
+	var ttl time.Duration
+	return &command{
+		name:    "token",
+		summary: "create, list and revoke API tokens",
+		subs: []*command{
+			{
+				name:    "create",
+				summary: "create an API token and print its secret once",
+				help:    "Roles, most privileged first: admin, postmaster, oncall, helpdesk, viewer.",
+				flags: func(fs *flag.FlagSet, _ *globalOpts) {
+					fs.StringVar(&name, "name", "", "token `name`, e.g. the person or system that uses it (required)")
+					fs.StringVar(&role, "role", "", "`role` of the token (required)")
+					fs.DurationVar(&ttl, "expires", 0, "lifetime, e.g. 720h; 0 means it never expires")
+				},
+				run: withDB(func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error {
+					if name == "" || role == "" {
+						return usagef("--name and --role are required")
+					}
+					t, secret, err := auth.IssueToken(ctx, db, auth.TokenRequest{Name: name, Role: role, TTL: ttl, By: "cli:" + currentUser(), Now: time.Now()})
+					if err != nil {
+						return err
+					}
+					if err := db.Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: "token.create",
+						Target: strconv.FormatInt(t.ID, 10), Detail: "name=" + t.Name + " role=" + string(t.Role)}); err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stderr, "token %d %q with role %s created; the secret is shown only now:\n", t.ID, t.Name, t.Role)
+					fmt.Fprintln(e.stdout, secret)
+					return nil
+				}),
+			},
+			{
+				name:    "list",
+				summary: "list API tokens (never their secrets)",
+				run: withDB(func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error {
+					list, err := db.ListTokens(ctx)
+					if err != nil {
+						return err
+					}
+					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+					fmt.Fprintf(tw, "ID\tNAME\tROLE\tPREFIX\tCREATED\tEXPIRES\tLAST USED\tSTATE\n")
+					now := time.Now()
+					for _, t := range list {
+						state := "active"
+						if !t.RevokedAt.IsZero() {
+							state = "revoked"
+						} else if !t.Active(now) {
+							state = "expired"
+						}
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s…\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, t.Prefix,
+							fmtTime(t.CreatedAt), fmtTime(t.ExpiresAt), fmtTime(t.LastUsedAt), state)
+					}
+					return tw.Flush()
+				}),
+			},
+			{
+				name:    "revoke",
+				args:    "ID",
+				summary: "revoke an API token",
+				run: withDB(func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error {
+					if len(args) != 1 {
+						return usagef("revoke takes one token ID")
+					}
+					id, err := strconv.ParseInt(args[0], 10, 64)
+					if err != nil {
+						return usagef("token ID %q is not a number", args[0])
+					}
+					if err := db.RevokeToken(ctx, id, time.Now()); err != nil {
+						return err
+					}
+					if err := db.Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: "token.revoke", Target: args[0]}); err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stdout, "token %d revoked\n", id)
+					return nil
+				}),
+			},
+		},
+	}
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04")
+}
+
+func currentUser() string {
+	if u := os.Getenv("SUDO_USER"); u != "" {
+		return u
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return strconv.Itoa(os.Getuid())
+}

@@ -1,0 +1,185 @@
+// Package app wires postvakt together: it opens the database, applies
+// migrations, builds telemetry, the HTTP server, the scheduler and every
+// capability, runs them until the context ends, and reloads what can be
+// reloaded on SIGHUP. cmd/postvakt is a thin layer of flags over it, and
+// tests embed it to run a whole service in-process.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/uni-mail/postvakt/internal/config"
+	"github.com/uni-mail/postvakt/internal/scheduler"
+	"github.com/uni-mail/postvakt/internal/server"
+	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/telemetry"
+)
+
+// Version is the build version, set by the linker (-X) or left as "dev".
+var Version = "dev"
+
+// Options configure Run.
+type Options struct {
+	Config     *config.Config
+	ConfigPath string // for reloads; empty when running on defaults
+	Logger     *slog.Logger
+	LogLevel   *slog.LevelVar // adjusted on reload
+	// Reload delivers SIGHUP: re-read the configuration file and apply what
+	// can change without a restart (log level, scheduler overrides are not).
+	Reload <-chan struct{}
+	// Ready is called once every listener is bound, with the HTTP address.
+	Ready func(http net.Addr)
+	// Node names this replica in claimed job ticks; default host-pid.
+	Node string
+	Now  func() time.Time
+}
+
+// OpenDatabase opens the configured database and, when migrate is true,
+// applies pending migrations.
+func OpenDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger, migrate bool) (*storage.DB, error) {
+	db, err := storage.Open(ctx, cfg.DatabaseURL(), storage.Options{MaxConns: cfg.Database.MaxConns})
+	if err != nil {
+		return nil, err
+	}
+	if migrate {
+		n, err := db.MigrateUp(ctx, nil)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		if n > 0 {
+			logger.Info("database migrated", "applied", n)
+		}
+	}
+	return db, nil
+}
+
+// Run runs the service until ctx is cancelled, then shuts down gracefully.
+func Run(ctx context.Context, opts Options) error {
+	cfg, logger := opts.Config, opts.Logger
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Node == "" {
+		host, _ := os.Hostname()
+		opts.Node = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	logger.Info("starting postvakt", "version", Version, "database", config.RedactURL(cfg.DatabaseURL()), "node", opts.Node)
+	db, err := OpenDatabase(ctx, cfg, logger, cfg.Database.MigrateOnStart)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	tel := telemetry.New(Version)
+	if cfg.Metrics.Push.URL != "" {
+		if err := tel.StartPush(ctx, cfg.Metrics.Push.URL, cfg.Metrics.Push.Interval, cfg.Metrics.Push.ExtraLabels); err != nil {
+			return fmt.Errorf("metrics push: %w", err)
+		}
+	}
+	srv := server.New(server.Options{
+		Config: cfg.HTTP, Logger: logger, Telemetry: tel, Ready: db,
+		Tokens: db, Audit: db, Now: opts.Now, Version: Version,
+	})
+	sched := scheduler.New(scheduler.Options{
+		Store: db, LockKey: storage.LockKey, Logger: logger, Registerer: tel.Registry,
+		Node: opts.Node, Overrides: cfg.Scheduler.Jobs, Now: opts.Now,
+	})
+	if err := registerJobs(sched, db, opts.Now); err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	fail := func(err error) {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+			cancel()
+		}
+	}
+	if cfg.Scheduler.Enabled {
+		wg.Add(1)
+		go func() { defer wg.Done(); fail(sched.Run(ctx)) }()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		fail(srv.Serve(ctx, func(a net.Addr) {
+			logger.Info("http listening", "addr", a.String())
+			if opts.Ready != nil {
+				opts.Ready(a)
+			}
+		}))
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-opts.Reload:
+				reload(opts, logger)
+			}
+		}
+	}()
+	<-ctx.Done()
+	logger.Info("shutting down")
+	wg.Wait()
+	logger.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// reload re-reads the configuration file and applies what can change while
+// running; the rest needs a restart, which it says.
+func reload(opts Options, logger *slog.Logger) {
+	if opts.ConfigPath == "" {
+		logger.Info("reload: running on defaults, nothing to reload")
+		return
+	}
+	next, err := config.Load(opts.ConfigPath, nil)
+	if err != nil {
+		logger.Error("reload: configuration rejected, keeping the running one", "err", err)
+		return
+	}
+	if opts.LogLevel != nil {
+		var lvl slog.Level
+		_ = lvl.UnmarshalText([]byte(next.Log.Level))
+		opts.LogLevel.Set(lvl)
+	}
+	cur := opts.Config
+	if next.HTTP.Listen != cur.HTTP.Listen || next.DatabaseURL() != cur.DatabaseURL() || next.DataDir != cur.DataDir {
+		logger.Warn("reload: http.listen, database.url and data_dir change only on restart")
+	}
+	logger.Info("configuration reloaded", "log_level", next.Log.Level)
+}
+
+// registerJobs registers the foundation's own scheduled jobs.
+func registerJobs(s *scheduler.Scheduler, db *storage.DB, now func() time.Time) error {
+	return s.Register(scheduler.Job{
+		Name:     "scheduler_history_cleanup",
+		Schedule: "@hourly",
+		Timeout:  5 * time.Minute,
+		Run: func(ctx context.Context, tick time.Time) error {
+			_, err := db.PruneJobRuns(ctx, now().Add(-30*24*time.Hour))
+			return err
+		},
+	})
+}

@@ -1,0 +1,283 @@
+// Package config owns postvakt's configuration: the YAML file format, its
+// defaults, strict decoding (unknown keys are errors with file:line),
+// validation that names the key and the bad value, and the environment
+// overrides for secrets and the database URL.
+//
+// The order is always: Default() → strict decode of the file → environment
+// overrides → Validate(). `postvakt check-config` runs the same steps and
+// prints the same errors.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Config is the whole of postvakt's configuration. Every key is documented in
+// docs/configuration.md; examples/postvakt.yaml is an annotated example.
+type Config struct {
+	// DataDir holds the SQLite database, the mail spool and generated
+	// development certificates.
+	DataDir   string          `yaml:"data_dir"`
+	Log       LogConfig       `yaml:"log"`
+	Database  DatabaseConfig  `yaml:"database"`
+	HTTP      HTTPConfig      `yaml:"http"`
+	Metrics   MetricsConfig   `yaml:"metrics"`
+	Scheduler SchedulerConfig `yaml:"scheduler"`
+}
+
+// LogConfig selects the level and format of the service log (log/slog).
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// DatabaseConfig selects the storage engine.
+type DatabaseConfig struct {
+	// URL is "sqlite:PATH" (the embedded default) or "postgres://…".
+	URL            string `yaml:"url" env:"POSTVAKT_DATABASE_URL" secret:"url"`
+	MigrateOnStart bool   `yaml:"migrate_on_start"`
+	// MaxConns bounds the connection pool (PostgreSQL) or the number of open
+	// SQLite connections (readers; SQLite has one writer at a time).
+	MaxConns int `yaml:"max_conns"`
+}
+
+// HTTPConfig is the HTTP server: health, metrics, the API and the web UI.
+type HTTPConfig struct {
+	Listen            string        `yaml:"listen" env:"POSTVAKT_HTTP_LISTEN"`
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	MaxBodyBytes      int64         `yaml:"max_body_bytes"`
+	// BaseURL is the external address of the service, used in links that
+	// leave it (acknowledge links in e-mail, runbook URLs, iCal feeds).
+	BaseURL string `yaml:"base_url"`
+}
+
+// MetricsConfig controls /metrics and the optional push of the engine's
+// hot-path metrics to VictoriaMetrics.
+type MetricsConfig struct {
+	Push PushConfig `yaml:"push"`
+}
+
+// PushConfig pushes metrics in Prometheus text format to a VictoriaMetrics
+// import endpoint (e.g. http://vm:8428/api/v1/import/prometheus).
+type PushConfig struct {
+	URL         string        `yaml:"url" env:"POSTVAKT_METRICS_PUSH_URL" secret:"url"`
+	Interval    time.Duration `yaml:"interval"`
+	ExtraLabels string        `yaml:"extra_labels"` // e.g. instance="mx1"
+}
+
+// SchedulerConfig controls the scheduled jobs. Jobs run once per tick across
+// all replicas sharing a database.
+type SchedulerConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// Jobs overrides the schedule of a named job or disables it.
+	Jobs map[string]JobConfig `yaml:"jobs"`
+}
+
+// JobConfig overrides one scheduled job.
+type JobConfig struct {
+	// Schedule is a cron expression with an optional seconds field, or a
+	// descriptor such as "@every 1m" or "@daily".
+	Schedule string `yaml:"schedule"`
+	Disabled bool   `yaml:"disabled"`
+}
+
+// Default returns the configuration postvakt runs on without a file: data
+// under ./data, SQLite at ./data/postvakt.db, HTTP on 127.0.0.1:9780.
+func Default() *Config {
+	return &Config{
+		DataDir:  "./data",
+		Log:      LogConfig{Level: "info", Format: "text"},
+		Database: DatabaseConfig{URL: "", MigrateOnStart: true, MaxConns: 8},
+		HTTP: HTTPConfig{
+			Listen:            "127.0.0.1:9780",
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ShutdownTimeout:   15 * time.Second,
+			MaxBodyBytes:      1 << 20,
+			BaseURL:           "",
+		},
+		Metrics:   MetricsConfig{Push: PushConfig{Interval: 15 * time.Second}},
+		Scheduler: SchedulerConfig{Enabled: true},
+	}
+}
+
+// ErrInvalid is wrapped by every validation error.
+var ErrInvalid = errors.New("invalid configuration")
+
+// FieldError names one bad key and its value. Line is filled in when the
+// configuration came from a file.
+type FieldError struct {
+	File  string
+	Line  int
+	Key   string // dotted path, e.g. "http.listen"
+	Value string
+	Msg   string
+}
+
+func (e *FieldError) Error() string {
+	loc := ""
+	if e.File != "" {
+		loc = e.File + ":"
+		if e.Line > 0 {
+			loc += fmt.Sprintf("%d:", e.Line)
+		}
+		loc += " "
+	}
+	return fmt.Sprintf("%s%s: %q: %s", loc, e.Key, e.Value, e.Msg)
+}
+
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+func bad(key string, value any, format string, args ...any) error {
+	return &FieldError{Key: key, Value: fmt.Sprint(value), Msg: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks every key and returns all problems joined, each a
+// *FieldError naming the key and the bad value.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		add(bad("data_dir", c.DataDir, "must not be empty"))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add(bad("log.level", c.Log.Level, "must be one of debug, info, warn, error"))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		add(bad("log.format", c.Log.Format, "must be text or json"))
+	}
+	add(validateDatabaseURL(c.Database.URL))
+	if c.Database.MaxConns < 1 || c.Database.MaxConns > 1000 {
+		add(bad("database.max_conns", c.Database.MaxConns, "must be between 1 and 1000"))
+	}
+	add(validateListen("http.listen", c.HTTP.Listen))
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"http.read_header_timeout", c.HTTP.ReadHeaderTimeout},
+		{"http.read_timeout", c.HTTP.ReadTimeout},
+		{"http.write_timeout", c.HTTP.WriteTimeout},
+		{"http.idle_timeout", c.HTTP.IdleTimeout},
+		{"http.shutdown_timeout", c.HTTP.ShutdownTimeout},
+	} {
+		if d.v <= 0 {
+			add(bad(d.key, d.v, "must be a positive duration such as 30s"))
+		}
+	}
+	if c.HTTP.MaxBodyBytes < 1024 {
+		add(bad("http.max_body_bytes", c.HTTP.MaxBodyBytes, "must be at least 1024"))
+	}
+	if c.HTTP.BaseURL != "" {
+		if u, err := url.Parse(c.HTTP.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add(bad("http.base_url", c.HTTP.BaseURL, "must be an absolute http or https URL"))
+		}
+	}
+	if c.Metrics.Push.URL != "" {
+		if u, err := url.Parse(c.Metrics.Push.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			add(bad("metrics.push.url", redactURL(c.Metrics.Push.URL), "must be an http or https URL"))
+		}
+		if c.Metrics.Push.Interval < time.Second {
+			add(bad("metrics.push.interval", c.Metrics.Push.Interval, "must be at least 1s"))
+		}
+	}
+	for name, j := range c.Scheduler.Jobs {
+		if j.Schedule != "" {
+			if err := ValidateSchedule(j.Schedule); err != nil {
+				add(bad("scheduler.jobs."+name+".schedule", j.Schedule, "%v", err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ScheduleParser parses the schedules of scheduler.jobs: standard cron with
+// an optional leading seconds field, or a descriptor (@daily, @every 1m).
+var ScheduleParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour |
+	cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// ValidateSchedule reports whether spec is a schedule ScheduleParser accepts.
+func ValidateSchedule(spec string) error {
+	_, err := ScheduleParser.Parse(spec)
+	return err
+}
+
+func validateDatabaseURL(u string) error {
+	switch {
+	case u == "":
+		return nil // filled from data_dir by DatabaseURL
+	case strings.HasPrefix(u, "sqlite:"):
+		if strings.TrimPrefix(u, "sqlite:") == "" {
+			return bad("database.url", u, "sqlite: needs a file path, e.g. sqlite:./data/postvakt.db")
+		}
+		return nil
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		if _, err := url.Parse(u); err != nil {
+			return bad("database.url", redactURL(u), "not a valid URL")
+		}
+		return nil
+	default:
+		return bad("database.url", redactURL(u), "must start with sqlite: or postgres://")
+	}
+}
+
+func validateListen(key, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return bad(key, addr, "must be host:port, e.g. 127.0.0.1:9780")
+	}
+	if host != "" && net.ParseIP(host) == nil && host != "localhost" {
+		return bad(key, addr, "host must be an IP address or localhost")
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return bad(key, addr, "bad port")
+	}
+	return nil
+}
+
+// DatabaseURL is the effective database URL: database.url, or SQLite at
+// DATA_DIR/postvakt.db when it is empty.
+func (c *Config) DatabaseURL() string {
+	if c.Database.URL != "" {
+		return c.Database.URL
+	}
+	return "sqlite:" + filepath.Join(c.DataDir, "postvakt.db")
+}
+
+// redactURL removes a password from a URL so that it can be logged or shown
+// in an error.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// RedactURL is redactURL for other packages (logs, `check-config --print`).
+func RedactURL(s string) string { return redactURL(s) }

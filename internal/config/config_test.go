@@ -1,0 +1,160 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "postvakt.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaultsAreValid(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load("", []string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DatabaseURL() != "sqlite:data/postvakt.db" || cfg.HTTP.Listen != "127.0.0.1:9780" {
+		t.Fatalf("defaults: %s %s", cfg.DatabaseURL(), cfg.HTTP.Listen)
+	}
+}
+
+func TestUnknownKeyNamesLine(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, "data_dir: ./d\nhttp:\n  listen: 127.0.0.1:1\n  listne: x\n")
+	_, err := Load(p, []string{})
+	if !errors.Is(err, ErrDecode) {
+		t.Fatalf("err = %v, want ErrDecode", err)
+	}
+	if want := p + `:4: unknown key "listne"`; !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %q, want it to contain %q", err, want)
+	}
+}
+
+func TestBadValueNamesKeyValueAndLine(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, "log:\n  level: chatty\nhttp:\n  listen: \"nowhere\"\ndatabase:\n  url: mysql://x\n")
+	_, err := Load(p, []string{})
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v, want ErrInvalid", err)
+	}
+	for _, want := range []string{
+		p + `:2: log.level: "chatty"`,
+		p + `:4: http.listen: "nowhere"`,
+		p + `:6: database.url: "mysql://x"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %q\nwant it to contain %q", err, want)
+		}
+	}
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Line == 0 {
+		t.Fatalf("no FieldError with a line in %v", err)
+	}
+}
+
+func TestWrongTypeAndSecondDocument(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, "http:\n  read_timeout: soon\n")
+	if _, err := Load(p, []string{}); err == nil || !strings.Contains(err.Error(), p+":2:") {
+		t.Fatalf("bad duration: %v", err)
+	}
+	p = writeFile(t, "data_dir: a\n---\ndata_dir: b\n")
+	if _, err := Load(p, []string{}); err == nil || !strings.Contains(err.Error(), "one YAML document") {
+		t.Fatalf("two documents: %v", err)
+	}
+	p = writeFile(t, "data_dir: [\n")
+	if _, err := Load(p, []string{}); !errors.Is(err, ErrDecode) {
+		t.Fatalf("syntax: %v", err)
+	}
+}
+
+func TestEnvironmentOverrides(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, "database:\n  url: sqlite:./x.db\n")
+	cfg, err := Load(p, []string{"POSTVAKT_DATABASE_URL=postgres://u:secret@127.0.0.1:5432/pv", "OTHER=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DatabaseURL() != "postgres://u:secret@127.0.0.1:5432/pv" {
+		t.Fatalf("url %q", cfg.DatabaseURL())
+	}
+	_, err = Load(p, []string{"POSTVAKT_DATABASE_URL=oracle://u:secret@h/x"})
+	if err == nil || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("bad URL error must not show the password: %v", err)
+	}
+}
+
+func TestSchedulerOverrideIsChecked(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, "scheduler:\n  jobs:\n    report:\n      schedule: \"every tuesday\"\n")
+	_, err := Load(p, []string{})
+	if err == nil || !strings.Contains(err.Error(), p+`:4: scheduler.jobs.report.schedule: "every tuesday"`) {
+		t.Fatalf("err = %v", err)
+	}
+	p = writeFile(t, "scheduler:\n  jobs:\n    report:\n      schedule: \"CRON_TZ=Europe/Oslo 0 7 1 * *\"\n")
+	if _, err := Load(p, []string{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestExampleFileIsValid keeps examples/postvakt.yaml loadable and checks
+// that it mentions every key.
+func TestExampleFileIsValid(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join("..", "..", "examples", "postvakt.yaml")
+	cfg, err := Load(p, []string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTP.ReadTimeout != 30*time.Second {
+		t.Fatalf("example read_timeout %v", cfg.HTTP.ReadTimeout)
+	}
+}
+
+// TestEveryKeyIsDocumented checks docs/configuration.md names every key of
+// Config, so the documentation cannot fall behind the code.
+func TestEveryKeyIsDocumented(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile(filepath.Join("..", "..", "examples", "postvakt.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range Keys() {
+		if !strings.Contains(string(doc), "`"+key+"`") {
+			t.Errorf("docs/configuration.md does not document `%s`", key)
+		}
+		leaf := key[strings.LastIndex(key, ".")+1:]
+		if !strings.Contains(string(example), leaf+":") {
+			t.Errorf("examples/postvakt.yaml does not show %s", key)
+		}
+	}
+}
+
+func TestKeysWalksNestedStructs(t *testing.T) {
+	t.Parallel()
+	keys := Keys()
+	for _, want := range []string{"data_dir", "http.listen", "metrics.push.url", "scheduler.jobs"} {
+		found := false
+		for _, k := range keys {
+			found = found || k == want
+		}
+		if !found {
+			t.Errorf("Keys() lacks %s: %v", want, keys)
+		}
+	}
+}

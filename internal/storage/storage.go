@@ -1,0 +1,315 @@
+// Package storage owns postvakt's database: opening SQLite (modernc.org/sqlite,
+// the embedded default) or PostgreSQL (pgx/v5 pool), the embedded goose
+// migrations per dialect, advisory locks for single-flight jobs, and the
+// implementations of the store interfaces that domain packages define.
+//
+// Conventions, the same on both engines:
+//   - SQL is written once with ? placeholders; Rebind turns them into $n for
+//     PostgreSQL.
+//   - Instants are stored as BIGINT microseconds since the Unix epoch (UTC),
+//     converted with Micros and FromMicros, so comparisons and ranges behave
+//     identically on both engines.
+//   - Every store method is covered by the conformance suite, which runs the
+//     same cases against SQLite and a real PostgreSQL.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Dialect is the database engine behind a DB.
+type Dialect int
+
+// The two engines.
+const (
+	SQLite Dialect = iota + 1
+	Postgres
+)
+
+func (d Dialect) String() string {
+	switch d {
+	case SQLite:
+		return "sqlite"
+	case Postgres:
+		return "postgres"
+	}
+	return "unknown"
+}
+
+// ErrNotFound is returned by store methods when a row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a unique constraint rejects a write.
+var ErrConflict = errors.New("conflict")
+
+// DB is an open database of either dialect.
+type DB struct {
+	// SQL is the database/sql handle; on PostgreSQL it is backed by Pool.
+	SQL     *sql.DB
+	dialect Dialect
+	// Pool is the pgx pool on PostgreSQL (COPY, advisory locks); nil on SQLite.
+	Pool *pgxpool.Pool
+
+	mu    sync.Mutex
+	locks map[int64]bool // in-process advisory locks on SQLite
+}
+
+// Options tune Open.
+type Options struct {
+	MaxConns int
+}
+
+// Open opens the database named by url: "sqlite:PATH" or "postgres://…". It
+// does not run migrations.
+func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 8
+	}
+	switch {
+	case strings.HasPrefix(rawURL, "sqlite:"):
+		return openSQLite(ctx, strings.TrimPrefix(rawURL, "sqlite:"), opts)
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		return openPostgres(ctx, rawURL, opts)
+	}
+	return nil, fmt.Errorf("open database: unsupported URL scheme in %q (want sqlite: or postgres://)", redact(rawURL))
+}
+
+func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("open sqlite: create directory: %w", err)
+		}
+	}
+	// WAL lets readers run beside the one writer; synchronous=FULL makes a
+	// commit durable before it returns (a 250 reply depends on it);
+	// _txlock=immediate takes the write lock at BEGIN so two writers never
+	// deadlock on a lock upgrade.
+	q := url.Values{}
+	for _, p := range []string{
+		"busy_timeout(10000)",
+		"journal_mode(WAL)",
+		"synchronous(FULL)",
+		"foreign_keys(ON)",
+	} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + path + "?" + q.Encode()
+	sqldb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	sqldb.SetMaxOpenConns(opts.MaxConns)
+	sqldb.SetMaxIdleConns(opts.MaxConns)
+	sqldb.SetConnMaxIdleTime(0)
+	if err := sqldb.PingContext(ctx); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return &DB{SQL: sqldb, dialect: SQLite, locks: map[int64]bool{}}, nil
+}
+
+func openPostgres(ctx context.Context, rawURL string, opts Options) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres %s: %w", redact(rawURL), err)
+	}
+	cfg.MaxConns = int32(opts.MaxConns)
+	if cfg.ConnConfig.RuntimeParams == nil {
+		cfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = "postvakt"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres %s: %w", redact(rawURL), err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres %s: %w", redact(rawURL), err)
+	}
+	return &DB{SQL: stdlib.OpenDBFromPool(pool), dialect: Postgres, Pool: pool}, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	err := db.SQL.Close()
+	if db.Pool != nil {
+		db.Pool.Close()
+	}
+	return err
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
+
+// Rebind rewrites ? placeholders as $1, $2, … on PostgreSQL. Question marks
+// inside single-quoted strings are left alone.
+func (db *DB) Rebind(q string) string {
+	if db.dialect != Postgres {
+		return q
+	}
+	return rebindDollar(q)
+}
+
+func rebindDollar(q string) string {
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n, inStr := 0, false
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case c == '\'':
+			inStr = !inStr
+			b.WriteByte(c)
+		case c == '?' && !inStr:
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// Querier is what both *DB and *Tx offer: ?-placeholder queries.
+type Querier interface {
+	Exec(ctx context.Context, q string, args ...any) (sql.Result, error)
+	Query(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRow(ctx context.Context, q string, args ...any) *sql.Row
+	Dialect() Dialect
+}
+
+// Exec runs a statement written with ? placeholders.
+func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return db.SQL.ExecContext(ctx, db.Rebind(q), args...)
+}
+
+// Query runs a query written with ? placeholders.
+func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return db.SQL.QueryContext(ctx, db.Rebind(q), args...)
+}
+
+// QueryRow runs a one-row query written with ? placeholders.
+func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return db.SQL.QueryRowContext(ctx, db.Rebind(q), args...)
+}
+
+// Tx is a transaction with the same ?-placeholder helpers as DB.
+type Tx struct {
+	*sql.Tx
+	db *DB
+}
+
+// Exec runs a statement in the transaction.
+func (tx *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return tx.Tx.ExecContext(ctx, tx.db.Rebind(q), args...)
+}
+
+// Query runs a query in the transaction.
+func (tx *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return tx.Tx.QueryContext(ctx, tx.db.Rebind(q), args...)
+}
+
+// QueryRow runs a one-row query in the transaction.
+func (tx *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return tx.Tx.QueryRowContext(ctx, tx.db.Rebind(q), args...)
+}
+
+// Dialect is the engine of the transaction's database.
+func (tx *Tx) Dialect() Dialect { return tx.db.dialect }
+
+var (
+	_ Querier = (*DB)(nil)
+	_ Querier = (*Tx)(nil)
+)
+
+// InTx runs fn in a transaction, committing when fn returns nil and rolling
+// back otherwise.
+func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	sqlTx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tx := &Tx{Tx: sqlTx, db: db}
+	if err := fn(tx); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Micros converts t to the stored form: microseconds since the Unix epoch.
+// The zero time is stored as 0.
+func Micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+// FromMicros converts a stored instant back, in UTC; 0 is the zero time.
+func FromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+// NullMicros is Micros for optional instants: the zero time is NULL.
+func NullMicros(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+// FromNullMicros converts an optional stored instant back.
+func FromNullMicros(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return FromMicros(v.Int64)
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint violation on
+// either engine.
+func IsUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "UNIQUE constraint failed") || // SQLite
+		strings.Contains(s, "SQLSTATE 23505") // PostgreSQL unique_violation
+}
+
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// Dialect is the engine behind the database.
+func (db *DB) Dialect() Dialect { return db.dialect }

@@ -61,6 +61,35 @@ func OpenDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger, 
 	return db, nil
 }
 
+// Env is what a capability's setup function gets: the shared parts of the
+// running service. A capability registers its API routes on Server, its jobs
+// on Scheduler, its metrics on Telemetry, and its long-running loops with Go.
+type Env struct {
+	Config    *config.Config
+	Logger    *slog.Logger
+	DB        *storage.DB
+	Telemetry *telemetry.Telemetry
+	Server    *server.Server
+	Scheduler *scheduler.Scheduler
+	Now       func() time.Time
+	Node      string
+
+	goes []func(ctx context.Context) error
+}
+
+// Go runs fn for the life of the service. fn must return when ctx is done;
+// an error from it stops the service.
+func (e *Env) Go(fn func(ctx context.Context) error) { e.goes = append(e.goes, fn) }
+
+// capabilities are set up in this order at start. Each lives in its own file
+// of this package (setupX in x.go).
+var capabilities = []struct {
+	name  string
+	setup func(ctx context.Context, env *Env) error
+}{
+	{"foundation", setupFoundation},
+}
+
 // Run runs the service until ctx is cancelled, then shuts down gracefully.
 func Run(ctx context.Context, opts Options) error {
 	cfg, logger := opts.Config, opts.Logger
@@ -81,26 +110,31 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer db.Close()
 
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	tel := telemetry.New(Version)
 	if cfg.Metrics.Push.URL != "" {
 		if err := tel.StartPush(ctx, cfg.Metrics.Push.URL, cfg.Metrics.Push.Interval, cfg.Metrics.Push.ExtraLabels); err != nil {
 			return fmt.Errorf("metrics push: %w", err)
 		}
 	}
-	srv := server.New(server.Options{
-		Config: cfg.HTTP, Logger: logger, Telemetry: tel, Ready: db,
-		Tokens: db, Audit: db, Now: opts.Now, Version: Version,
-	})
-	sched := scheduler.New(scheduler.Options{
-		Store: db, LockKey: storage.LockKey, Logger: logger, Registerer: tel.Registry,
-		Node: opts.Node, Overrides: cfg.Scheduler.Jobs, Now: opts.Now,
-	})
-	if err := registerJobs(sched, db, opts.Now); err != nil {
-		return err
+	env := &Env{
+		Config: cfg, Logger: logger, DB: db, Telemetry: tel, Now: opts.Now, Node: opts.Node,
+		Server: server.New(server.Options{
+			Config: cfg.HTTP, Logger: logger, Telemetry: tel, Ready: db,
+			Tokens: db, Audit: db, Now: opts.Now, Version: Version,
+		}),
+		Scheduler: scheduler.New(scheduler.Options{
+			Store: db, LockKey: storage.LockKey, Logger: logger, Registerer: tel.Registry,
+			Node: opts.Node, Overrides: cfg.Scheduler.Jobs, Now: opts.Now,
+		}),
+	}
+	for _, c := range capabilities {
+		if err := c.setup(ctx, env); err != nil {
+			return fmt.Errorf("set up %s: %w", c.name, err)
+		}
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -116,12 +150,16 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	if cfg.Scheduler.Enabled {
 		wg.Add(1)
-		go func() { defer wg.Done(); fail(sched.Run(ctx)) }()
+		go func() { defer wg.Done(); fail(env.Scheduler.Run(ctx)) }()
+	}
+	for _, fn := range env.goes {
+		wg.Add(1)
+		go func() { defer wg.Done(); fail(fn(ctx)) }()
 	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		fail(srv.Serve(ctx, func(a net.Addr) {
+		fail(env.Server.Serve(ctx, func(a net.Addr) {
 			logger.Info("http listening", "addr", a.String())
 			if opts.Ready != nil {
 				opts.Ready(a)
@@ -171,14 +209,14 @@ func reload(opts Options, logger *slog.Logger) {
 	logger.Info("configuration reloaded", "log_level", next.Log.Level)
 }
 
-// registerJobs registers the foundation's own scheduled jobs.
-func registerJobs(s *scheduler.Scheduler, db *storage.DB, now func() time.Time) error {
-	return s.Register(scheduler.Job{
+// setupFoundation registers the foundation's own scheduled jobs.
+func setupFoundation(_ context.Context, env *Env) error {
+	return env.Scheduler.Register(scheduler.Job{
 		Name:     "scheduler_history_cleanup",
 		Schedule: "@hourly",
 		Timeout:  5 * time.Minute,
 		Run: func(ctx context.Context, tick time.Time) error {
-			_, err := db.PruneJobRuns(ctx, now().Add(-30*24*time.Hour))
+			_, err := env.DB.PruneJobRuns(ctx, env.Now().Add(-30*24*time.Hour))
 			return err
 		},
 	})

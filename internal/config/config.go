@@ -142,6 +142,43 @@ func (e *FieldError) Error() string {
 
 func (e *FieldError) Unwrap() error { return ErrInvalid }
 
+// Keyed is implemented by the validation errors of capability packages
+// (engine, oncall, …), which cannot import this package: Field returns the
+// key relative to the section, the bad value and the message.
+type Keyed interface {
+	Field() (key, value, msg string)
+}
+
+// section turns the validation error of a capability's section into
+// FieldErrors under prefix (e.g. "smtp"), so they get file and line too.
+func section(prefix string, err error) []error {
+	if err == nil {
+		return nil
+	}
+	var list []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		list = j.Unwrap()
+	} else {
+		list = []error{err}
+	}
+	out := make([]error, 0, len(list))
+	for _, e := range list {
+		var k Keyed
+		if errors.As(e, &k) {
+			key, value, msg := k.Field()
+			if key != "" {
+				key = prefix + "." + key
+			} else {
+				key = prefix
+			}
+			out = append(out, &FieldError{Key: key, Value: value, Msg: msg})
+			continue
+		}
+		out = append(out, &FieldError{Key: prefix, Msg: e.Error()})
+	}
+	return out
+}
+
 func bad(key string, value any, format string, args ...any) error {
 	return &FieldError{Key: key, Value: fmt.Sprint(value), Msg: fmt.Sprintf(format, args...)}
 }
@@ -210,6 +247,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	// Capability sections: errs = append(errs, section("smtp", c.SMTP.Validate())...)
 	return errors.Join(errs...)
 }
 

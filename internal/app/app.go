@@ -88,6 +88,7 @@ var capabilities = []struct {
 	setup func(ctx context.Context, env *Env) error
 }{
 	{"foundation", setupFoundation},
+	{"runbooks", setupRunbooks},
 }
 
 // Run runs the service until ctx is cancelled, then shuts down gracefully.

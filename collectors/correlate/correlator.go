@@ -1,0 +1,740 @@
+package correlate
+
+import (
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/uni-mail/postvakt/collectors/logparse"
+)
+
+// Defaults for Options.
+const (
+	// DefaultHorizon exceeds Postfix's default maximal_backoff_time (4000s),
+	// so a deferred message is not flushed between two retries.
+	DefaultHorizon = 2 * time.Hour
+	// DefaultLinkGrace is how long a finished message waits for a late
+	// content-filter link: the re-injected copy can be delivered and removed
+	// before the hand-off line that names it is logged.
+	DefaultLinkGrace = 2 * time.Minute
+)
+
+// Options configures a Correlator. Nil sinks discard.
+type Options struct {
+	// Horizon: messages with no line for longer than this (in event time)
+	// are flushed as incomplete. Zero means DefaultHorizon.
+	Horizon time.Duration
+	// LinkGrace: a finished message is held this long (event time) before
+	// it is emitted. Zero means DefaultLinkGrace.
+	LinkGrace time.Duration
+	// ContentFilterRelays lists relay= values (as logged, e.g.
+	// "127.0.0.1[127.0.0.1]:10024") that are content filters. Deliveries
+	// whose reply has amavisd-new's "from MTA(…)" or "Ok, discarded" form are
+	// recognised as hand-offs without this.
+	ContentFilterRelays []string
+
+	Messages MessageSink
+	Rejects  RejectSink
+	Logins   LoginSink
+}
+
+type qkey struct{ host, qid string }
+
+type skey struct{ host, session string }
+
+// smtpdKey names one smtpd process; it serves one session at a time.
+type smtpdKey struct {
+	host, program string
+	pid           int
+}
+
+type pendingAuth struct {
+	ev *logparse.DovecotAuthFailure
+}
+
+type entry struct {
+	msg  *Message
+	done time.Time // when every queue ID was removed; zero while open
+	dead bool      // emitted or merged into another entry
+}
+
+// Correlator builds Message records from events fed in time order. It is
+// not safe for concurrent use; feed it from one goroutine (merge the
+// sources first).
+type Correlator struct {
+	opts    Options
+	filters map[string]bool
+
+	open     map[qkey]*entry
+	finished []*entry // done, waiting for LinkGrace, in done order
+	emitted  map[qkey]bool
+
+	sessions    map[skey]string // Dovecot login session → service
+	sessionSeen map[skey]time.Time
+	pending     map[skey][]pendingAuth
+	pendingAt   map[skey]time.Time
+	smtpdSASL   map[smtpdKey]bool
+
+	now       time.Time
+	lastSweep time.Time // last idle sweep
+	lastGrace time.Time // last pass over finished
+	sum       Summary
+	errs      []error
+}
+
+// New returns a Correlator.
+func New(opts Options) *Correlator {
+	if opts.Horizon <= 0 {
+		opts.Horizon = DefaultHorizon
+	}
+	if opts.LinkGrace <= 0 {
+		opts.LinkGrace = DefaultLinkGrace
+	}
+	c := &Correlator{
+		opts:        opts,
+		filters:     map[string]bool{},
+		open:        map[qkey]*entry{},
+		emitted:     map[qkey]bool{},
+		sessions:    map[skey]string{},
+		sessionSeen: map[skey]time.Time{},
+		pending:     map[skey][]pendingAuth{},
+		pendingAt:   map[skey]time.Time{},
+		smtpdSASL:   map[smtpdKey]bool{},
+		sum:         newSummary(),
+	}
+	for _, r := range opts.ContentFilterRelays {
+		c.filters[r] = true
+	}
+	return c
+}
+
+// Summary returns a copy of the counters so far.
+func (c *Correlator) Summary() Summary { return c.sum.clone() }
+
+// Open returns the number of messages not yet emitted.
+func (c *Correlator) Open() int {
+	seen := map[*entry]bool{}
+	for _, e := range c.open {
+		seen[e] = true
+	}
+	for _, e := range c.finished {
+		if !e.dead {
+			seen[e] = true
+		}
+	}
+	return len(seen)
+}
+
+// Add feeds one event. It returns the errors sinks returned while handling
+// it (joined), if any; the event is counted either way.
+func (c *Correlator) Add(ev logparse.Event) error {
+	h := ev.Header()
+	if h.Time.After(c.now) {
+		c.now = h.Time
+	}
+	c.sum.Events[ev.Kind().String()]++
+	switch e := ev.(type) {
+	case *logparse.Unknown:
+		c.sum.Unknown[h.Program]++
+	case *logparse.SmtpdConnect:
+		delete(c.smtpdSASL, smtpdKey{h.Host, h.Program, h.PID})
+	case *logparse.SmtpdClient:
+		c.onClient(e)
+	case *logparse.Pickup:
+		m := c.start(h.Host, e.QueueID, h.Time, OriginPickup)
+		if m != nil {
+			m.Service = "pickup"
+			m.PickupUID = e.UID
+			if m.From == "" {
+				m.From = e.From
+			}
+		}
+	case *logparse.CleanupMessageID:
+		c.sum.QueueIDsWithMessageID++
+		m := c.get(h.Host, e.QueueID, h.Time)
+		if m.MessageID == "" {
+			m.MessageID = e.MessageID
+		}
+	case *logparse.QmgrQueued:
+		m := c.get(h.Host, e.QueueID, h.Time)
+		if m.Queues[0].ID == e.QueueID || m.Size == 0 {
+			m.From, m.Size, m.NRcpt = e.From, e.Size, e.NRcpt
+		}
+	case *logparse.Delivery:
+		c.onDelivery(e)
+	case *logparse.QmgrRemoved:
+		c.sum.Removed++
+		c.endQueue(h.Host, e.QueueID, h.Time, false)
+	case *logparse.QmgrExpired:
+		c.sum.Expired++
+		c.endQueue(h.Host, e.QueueID, h.Time, true)
+	case *logparse.BounceNotice:
+		c.sum.Bounces++
+		m := c.get(h.Host, e.QueueID, h.Time)
+		m.NotificationIDs = append(m.NotificationIDs, e.NotifyQueueID)
+		if n := c.start(h.Host, e.NotifyQueueID, h.Time, OriginBounce); n != nil {
+			n.ParentQueueID = e.QueueID
+		}
+	case *logparse.AmavisResult:
+		c.onAmavis(e)
+	case *logparse.Reject:
+		c.onReject(e)
+	case *logparse.SizeLimitExceeded:
+		c.sum.SizeLimit++
+		c.get(h.Host, e.QueueID, h.Time).SizeLimitExceeded = true
+	case *logparse.PostgreyResult:
+		switch e.Action {
+		case "greylist":
+			c.sum.Greylisted++
+		case "pass":
+			c.sum.GreylistPass++
+		}
+		if e.QueueID != "" {
+			m := c.get(h.Host, e.QueueID, h.Time)
+			m.Greylist = append(m.Greylist, Greylist{Time: h.Time, Action: e.Action, Reason: e.Reason, Recipient: e.Recipient})
+		}
+	case *logparse.SASLFailure:
+		c.sum.SASLFailures++
+		c.login(Login{Time: h.Time, Host: h.Host, Source: "postfix", Service: smtpService(h.Program),
+			User: e.Username, RemoteIP: e.ClientIP, Method: e.Method, Reason: e.Reason})
+	case *logparse.DovecotLogin:
+		c.sum.DovecotLogins[e.Service]++
+		c.bindSession(h.Host, e.Session, e.Service, h.Time)
+		c.login(Login{Time: h.Time, Host: h.Host, Source: "dovecot", Service: e.Service, User: e.User,
+			RemoteIP: e.RemoteIP, Method: e.Method, Session: e.Session, TLS: e.TLS, OK: true})
+	case *logparse.DovecotLoginEnd:
+		c.bindSession(h.Host, e.Session, e.Service, h.Time)
+	case *logparse.DovecotAuthFailure:
+		c.onAuthFailure(e)
+	case *logparse.DovecotLMTPDelivery:
+		if e.Saved {
+			c.sum.LMTPSaved++
+		} else {
+			c.sum.LMTPSaveFailed++
+		}
+	case *logparse.ClamdFound:
+		c.sum.Virus++
+	case *logparse.RspamdResult:
+		c.sum.Rspamd[e.Action]++
+	case *logparse.RoundcubeLogin:
+		if e.OK {
+			c.sum.WebmailLogins++
+		} else {
+			c.sum.WebmailFailures++
+		}
+		c.login(Login{Time: h.Time, Host: h.Host, Source: "roundcube", Service: "webmail", User: e.User,
+			RemoteIP: e.RemoteIP, Session: e.Session, OK: e.OK})
+	}
+	c.sweep(false)
+	return c.takeErrs()
+}
+
+// Flush emits every record still held: finished ones, then unfinished ones
+// as StateIncomplete (end of input, log rotation). Dovecot auth failures
+// whose session never showed a login line are counted as Unresolved.
+func (c *Correlator) Flush() error {
+	c.sweep(true)
+	return c.takeErrs()
+}
+
+// FlushIdle emits records with no line since before now minus the horizon,
+// as Add does on its own as event time advances. Use it when input stalls.
+func (c *Correlator) FlushIdle(now time.Time) error {
+	if now.After(c.now) {
+		c.now = now
+	}
+	c.lastSweep, c.lastGrace = time.Time{}, time.Time{}
+	c.sweep(false)
+	return c.takeErrs()
+}
+
+func (c *Correlator) takeErrs() error {
+	if len(c.errs) == 0 {
+		return nil
+	}
+	err := errors.Join(c.errs...)
+	c.errs = c.errs[:0]
+	return err
+}
+
+func smtpService(program string) string {
+	svc, _ := logparse.SplitPostfixTag(program)
+	if svc == "smtpd" {
+		return "smtp"
+	}
+	return svc
+}
+
+// --- messages ---
+
+func newEntry(host, qid string, t time.Time, origin Origin) *entry {
+	return &entry{msg: &Message{
+		Host:      host,
+		Queues:    []Queue{{ID: qid, Origin: origin, FirstSeen: t}},
+		FirstSeen: t,
+		LastSeen:  t,
+		Origin:    origin,
+		PickupUID: -1,
+	}}
+}
+
+// get returns the message a queue ID belongs to, creating a record with
+// unknown origin when the queue ID is new (its start was not seen).
+func (c *Correlator) get(host, qid string, t time.Time) *Message {
+	k := qkey{host, qid}
+	e := c.open[k]
+	if e == nil {
+		if c.emitted[k] {
+			c.sum.Orphans++
+			delete(c.emitted, k)
+		}
+		e = newEntry(host, qid, t, OriginUnknown)
+		c.open[k] = e
+	}
+	c.touch(e, t)
+	return e.msg
+}
+
+func (c *Correlator) touch(e *entry, t time.Time) {
+	if t.After(e.msg.LastSeen) {
+		e.msg.LastSeen = t
+	}
+}
+
+// start handles the line that creates a queue ID (smtpd client=, pickup,
+// bounce notification). A queue ID that a content-filter link already
+// announced joins that message as its re-injected copy. A queue ID still
+// open from an earlier message whose queue file was removed or never
+// finished is Postfix reusing the ID: the old record is flushed. It returns
+// nil when the queue ID joined an existing message as a re-injection.
+func (c *Correlator) start(host, qid string, t time.Time, origin Origin) *Message {
+	k := qkey{host, qid}
+	if e := c.open[k]; e != nil {
+		i := queueIndex(e.msg, qid)
+		q := &e.msg.Queues[i]
+		switch {
+		case q.Reinjected && q.Origin == OriginUnknown:
+			q.Origin = origin
+			if t.Before(q.FirstSeen) || q.FirstSeen.IsZero() {
+				q.FirstSeen = t
+			}
+			c.touch(e, t)
+			return nil
+		case q.Origin == OriginUnknown && !q.Removed && i == 0 && len(e.msg.Deliveries) == 0 && e.msg.MessageID == "":
+			// lines about this ID arrived before its start (out-of-order input)
+			q.Origin, e.msg.Origin = origin, origin
+			c.touch(e, t)
+			return e.msg
+		default:
+			c.emit(e, finalState(e))
+		}
+	}
+	delete(c.emitted, k)
+	e := newEntry(host, qid, t, origin)
+	c.open[k] = e
+	return e.msg
+}
+
+func queueIndex(m *Message, qid string) int {
+	for i := range m.Queues {
+		if m.Queues[i].ID == qid {
+			return i
+		}
+	}
+	return -1
+}
+
+func (c *Correlator) onClient(e *logparse.SmtpdClient) {
+	h := e.Header()
+	svc, _ := logparse.SplitPostfixTag(h.Program)
+	m := c.start(h.Host, e.QueueID, h.Time, OriginSMTP)
+	if m != nil {
+		m.Service = svc
+		m.ClientName, m.ClientIP = e.ClientName, e.ClientIP
+		m.SASLMethod, m.SASLUsername = e.SASLMethod, e.SASLUsername
+	}
+	if e.SASLUsername != "" {
+		k := smtpdKey{h.Host, h.Program, h.PID}
+		if !c.smtpdSASL[k] {
+			c.smtpdSASL[k] = true
+			c.sum.SASLLogins++
+			c.login(Login{Time: h.Time, Host: h.Host, Source: "postfix", Service: smtpService(h.Program),
+				User: e.SASLUsername, RemoteIP: e.ClientIP, Method: e.SASLMethod, OK: true})
+		}
+	}
+}
+
+func (c *Correlator) onDelivery(e *logparse.Delivery) {
+	h := e.Header()
+	m := c.get(h.Host, e.QueueID, h.Time)
+	handoff := e.FilterMTA || e.FilterDiscarded || c.filters[e.Relay]
+	m.Deliveries = append(m.Deliveries, Delivery{
+		Time: h.Time, QueueID: e.QueueID, Agent: e.Agent, To: e.To, OrigTo: e.OrigTo, Relay: e.Relay,
+		Delay: e.Delay, Delays: e.Delays, DSN: e.DSN, Status: e.Status, Reply: e.Reply, Handoff: handoff,
+	})
+	switch e.Status {
+	case logparse.StatusSent:
+		c.sum.SentLines++
+		if handoff {
+			c.sum.FilterHandoffs++
+			break
+		}
+		c.sum.Delivered++
+		switch e.Agent {
+		case "lmtp":
+			c.sum.DeliveredLMTP++
+		case "smtp":
+			c.sum.DeliveredRemote++
+		case "local", "virtual", "pipe":
+			c.sum.DeliveredLocal++
+		}
+	case logparse.StatusDeferred:
+		c.sum.DeferredLines++
+	case logparse.StatusBounced:
+		c.sum.Bounced++
+	}
+	if handoff && e.QueuedAs != "" && e.Status == logparse.StatusSent {
+		c.sum.ReinjectionsByHandoff++
+		c.link(h.Host, e.QueueID, e.QueuedAs, h.Time, true)
+	}
+}
+
+func (c *Correlator) onAmavis(e *logparse.AmavisResult) {
+	h := e.Header()
+	c.sum.Amavis[e.Action+" "+e.Category]++
+	c.sum.Reinjections += len(e.QueuedAs)
+	f := &Filter{Action: e.Action, Category: e.Category, Detail: e.Detail, Hits: e.Hits,
+		LogID: e.LogID, QueuedAs: e.QueuedAs}
+	if e.QueueID == "" {
+		// amavis learns the queue ID through XFORWARD; mail from pickup or
+		// from localhost arrives without one. The hand-off line links the
+		// copies; here only the copies are marked and get the verdict.
+		for _, q := range e.QueuedAs {
+			m := c.get(h.Host, q, h.Time)
+			i := queueIndex(m, q)
+			m.Queues[i].Reinjected, m.Queues[i].LinkedByAmavis = true, true
+			if m.Filter == nil {
+				m.Filter = f
+			}
+		}
+		return
+	}
+	m := c.get(h.Host, e.QueueID, h.Time)
+	m.Filter = f
+	for _, q := range e.QueuedAs {
+		c.link(h.Host, e.QueueID, q, h.Time, false)
+	}
+}
+
+func (c *Correlator) onReject(e *logparse.Reject) {
+	h := e.Header()
+	_, daemon := logparse.SplitPostfixTag(h.Program)
+	switch daemon {
+	case "smtpd", "postscreen":
+		if e.Action == "reject" || e.Action == "milter-reject" {
+			c.sum.Rejects[RejectKey{e.Stage, e.Code}]++
+			c.sum.RejectsTotal++
+		}
+	case "cleanup":
+		if e.Action == "reject" {
+			c.sum.CleanupRejects++
+		}
+	}
+	if e.QueueID != "" {
+		m := c.get(h.Host, e.QueueID, h.Time)
+		m.Rejects = append(m.Rejects, Reject{Time: h.Time, Stage: e.Stage, Code: e.Code,
+			Enhanced: e.Enhanced, Reason: e.Reason, To: e.To})
+		if m.Helo == "" {
+			m.Helo = e.Helo
+		}
+	}
+	if c.opts.Rejects != nil {
+		if err := c.opts.Rejects.WriteReject(e); err != nil {
+			c.errs = append(c.errs, err)
+		}
+	}
+}
+
+// link joins queue ID child to the message of queue ID parent: child is the
+// copy the content filter re-injected (Postfix FILTER_README, "advanced
+// content filter"). Either line may come first, and the child may already
+// have a record of its own (its smtpd "client=" line is logged before the
+// hand-off line that names it); that record is merged in.
+func (c *Correlator) link(host, parent, child string, t time.Time, byHandoff bool) {
+	pk, ck := qkey{host, parent}, qkey{host, child}
+	pe := c.open[pk]
+	if pe == nil {
+		c.get(host, parent, t)
+		pe = c.open[pk]
+	}
+	pm := pe.msg
+	ce := c.open[ck]
+	switch {
+	case ce == pe:
+	case ce == nil:
+		pm.Queues = append(pm.Queues, Queue{ID: child, FirstSeen: t, Reinjected: true})
+		c.open[ck] = pe
+		delete(c.emitted, ck)
+	default:
+		c.merge(pe, ce)
+	}
+	i := queueIndex(pm, child)
+	q := &pm.Queues[i]
+	q.Reinjected = true
+	if byHandoff {
+		q.LinkedByHandoff = true
+	} else {
+		q.LinkedByAmavis = true
+	}
+	c.touch(pe, t)
+	c.recheckDone(pe)
+}
+
+// merge moves the record of a re-injected copy into the original's.
+func (c *Correlator) merge(dst, src *entry) {
+	d, s := dst.msg, src.msg
+	for _, q := range s.Queues {
+		q.Reinjected = true
+		d.Queues = append(d.Queues, q)
+		if c.open[qkey{s.Host, q.ID}] == src {
+			c.open[qkey{s.Host, q.ID}] = dst
+		}
+	}
+	d.Deliveries = append(d.Deliveries, s.Deliveries...)
+	d.Greylist = append(d.Greylist, s.Greylist...)
+	d.Rejects = append(d.Rejects, s.Rejects...)
+	d.NotificationIDs = append(d.NotificationIDs, s.NotificationIDs...)
+	d.SizeLimitExceeded = d.SizeLimitExceeded || s.SizeLimitExceeded
+	if d.MessageID == "" {
+		d.MessageID = s.MessageID
+	}
+	if d.From == "" && s.From != "" {
+		d.From = s.From
+	}
+	if d.Filter == nil {
+		d.Filter = s.Filter
+	}
+	if s.FirstSeen.Before(d.FirstSeen) {
+		d.FirstSeen = s.FirstSeen
+	}
+	if s.LastSeen.After(d.LastSeen) {
+		d.LastSeen = s.LastSeen
+	}
+	src.dead = true
+}
+
+// endQueue marks a queue ID removed (or expired). The message is finished
+// when all its queue IDs are.
+func (c *Correlator) endQueue(host, qid string, t time.Time, expired bool) {
+	m := c.get(host, qid, t)
+	e := c.open[qkey{host, qid}]
+	i := queueIndex(m, qid)
+	if expired {
+		m.Queues[i].Expired = true
+	} else {
+		m.Queues[i].Removed = true
+	}
+	c.recheckDone(e)
+}
+
+func (c *Correlator) recheckDone(e *entry) {
+	done := true
+	for _, q := range e.msg.Queues {
+		if !q.Removed && !q.Expired {
+			done = false
+			break
+		}
+	}
+	switch {
+	case done && e.done.IsZero():
+		e.done = e.msg.LastSeen
+		c.finished = append(c.finished, e)
+	case !done:
+		e.done = time.Time{}
+	}
+}
+
+// sweep emits finished records older than LinkGrace and idle ones older
+// than Horizon; all of them when force is set.
+func (c *Correlator) sweep(force bool) {
+	if !force && c.now.Sub(c.lastGrace) < time.Second {
+		return
+	}
+	c.lastGrace = c.now
+	n := 0
+	for _, e := range c.finished {
+		switch {
+		case e.dead || e.done.IsZero():
+			// merged, emitted, or reopened by a link; dropped from the list
+		case force || c.now.Sub(e.done) >= c.opts.LinkGrace:
+			c.emit(e, finalState(e))
+		default:
+			c.finished[n] = e
+			n++
+		}
+	}
+	clear(c.finished[n:])
+	c.finished = c.finished[:n]
+
+	if !force && c.now.Sub(c.lastSweep) < time.Minute {
+		return
+	}
+	c.lastSweep = c.now
+	cut := c.now.Add(-c.opts.Horizon)
+	var idle []*entry
+	for _, e := range c.open {
+		if !e.dead && (force || e.msg.LastSeen.Before(cut)) && !slices.Contains(idle, e) {
+			idle = append(idle, e)
+		}
+	}
+	slices.SortFunc(idle, func(a, b *entry) int { return a.msg.FirstSeen.Compare(b.msg.FirstSeen) })
+	for _, e := range idle {
+		c.emit(e, StateIncomplete)
+	}
+	for k, t := range c.pendingAt {
+		if force || t.Before(cut) {
+			c.sum.DovecotAuthFailures.Unresolved += len(c.pending[k])
+			for _, p := range c.pending[k] {
+				c.authLogin(p.ev, "")
+			}
+			delete(c.pending, k)
+			delete(c.pendingAt, k)
+		}
+	}
+	for k, t := range c.sessionSeen {
+		if force || t.Before(cut) {
+			delete(c.sessions, k)
+			delete(c.sessionSeen, k)
+		}
+	}
+	if force || len(c.emitted) > 100000 {
+		clear(c.emitted)
+	}
+	for k := range c.smtpdSASL {
+		if force {
+			delete(c.smtpdSASL, k)
+		}
+	}
+}
+
+// finalState is the state a record ends in when emitted now.
+func finalState(e *entry) State {
+	if e.done.IsZero() {
+		return StateIncomplete
+	}
+	for _, q := range e.msg.Queues {
+		if q.Expired {
+			return StateExpired
+		}
+	}
+	return StateRemoved
+}
+
+// emit finishes a record: removes its queue IDs from the open set, counts
+// it and hands it to the sink.
+func (c *Correlator) emit(e *entry, state State) {
+	if e.dead {
+		return
+	}
+	e.dead = true
+	m := e.msg
+	m.State = state
+	for _, q := range m.Queues {
+		k := qkey{m.Host, q.ID}
+		if c.open[k] == e {
+			delete(c.open, k)
+			c.emitted[k] = true
+		}
+	}
+	c.sum.Messages++
+	if m.FromClient() {
+		c.sum.MessagesFromClients++
+	}
+	for _, q := range m.Queues {
+		if (q.Origin == OriginSMTP || q.Origin == OriginPickup) && !q.LinkedByAmavis {
+			c.sum.ReceivedFromClients++
+		}
+	}
+	for _, d := range m.Deliveries {
+		if d.Status == logparse.StatusDeferred {
+			c.sum.DeferredMessages++
+			break
+		}
+	}
+	if c.opts.Messages != nil {
+		if err := c.opts.Messages.WriteMessage(m); err != nil {
+			c.errs = append(c.errs, err)
+		}
+	}
+}
+
+// --- logins ---
+
+func (c *Correlator) login(l Login) {
+	if c.opts.Logins == nil {
+		return
+	}
+	if err := c.opts.Logins.WriteLogin(l); err != nil {
+		c.errs = append(c.errs, err)
+	}
+}
+
+// bindSession records which login service a Dovecot session ID belongs to
+// and settles auth failures that were waiting for it. Dovecot's auth
+// process logs the failure before the login process logs the session's
+// outcome ("Login" or "Disconnected … (auth failed …)").
+func (c *Correlator) bindSession(host, session, service string, t time.Time) {
+	if session == "" {
+		return
+	}
+	k := skey{host, session}
+	c.sessions[k] = service
+	c.sessionSeen[k] = t
+	for _, p := range c.pending[k] {
+		c.countAuth(service)
+		c.authLogin(p.ev, service)
+	}
+	delete(c.pending, k)
+	delete(c.pendingAt, k)
+}
+
+func (c *Correlator) onAuthFailure(e *logparse.DovecotAuthFailure) {
+	h := e.Header()
+	if e.Session == "" {
+		c.sum.DovecotAuthFailures.NoSession++
+		if e.RemoteIP != "" {
+			c.sum.DovecotAuthFailures.NoSessionWithIP++
+		}
+		return // Postfix logs its own SASL failure, which is the login record
+	}
+	k := skey{h.Host, e.Session}
+	if svc, ok := c.sessions[k]; ok {
+		c.countAuth(svc)
+		c.authLogin(e, svc)
+		return
+	}
+	c.pending[k] = append(c.pending[k], pendingAuth{ev: e})
+	if _, ok := c.pendingAt[k]; !ok {
+		c.pendingAt[k] = h.Time
+	}
+}
+
+func (c *Correlator) countAuth(service string) {
+	a := &c.sum.DovecotAuthFailures
+	switch service {
+	case "imap":
+		a.IMAP++
+	case "pop3":
+		a.POP3++
+	case "submission":
+		a.Submission++
+	default:
+		a.Other++
+	}
+}
+
+func (c *Correlator) authLogin(e *logparse.DovecotAuthFailure, service string) {
+	h := e.Header()
+	c.login(Login{Time: h.Time, Host: h.Host, Source: "dovecot", Service: service, User: e.User,
+		RemoteIP: e.RemoteIP, Session: e.Session, Reason: e.Reason})
+}

@@ -1,0 +1,174 @@
+package logparse
+
+import (
+	"strings"
+)
+
+// ParseAmavis parses an amavisd-new line. Per-message lines start with the
+// log ID "(pid-seq)" (amavisd "$log_templ", log_level 0); lines without one
+// are process-level (startup, decoders) and give a Notice.
+func ParseAmavis(f Frame) Event {
+	m := f.Message
+	if m == "" || m[0] != '(' {
+		return notice(f, "", m)
+	}
+	rp := strings.IndexByte(m, ')')
+	if rp < 2 || rp+1 >= len(m) || m[rp+1] != ' ' {
+		return &Unknown{Frame: f}
+	}
+	logID := m[1:rp]
+	for i := 0; i < len(logID); i++ {
+		if !isDigit(logID[i]) && logID[i] != '-' {
+			if logID[0] == '!' { // "(!)…": an amavis warning without a log ID
+				return notice(f, "", m)
+			}
+			return &Unknown{Frame: f}
+		}
+	}
+	s := m[rp+2:]
+	switch {
+	case strings.HasPrefix(s, "..."):
+		// the rest of a line amavis split because it was too long
+		return notice(f, "", m)
+	case strings.HasPrefix(s, "(!"):
+		return notice(f, "", m)
+	case strings.HasPrefix(s, "Passed "), strings.HasPrefix(s, "Blocked "):
+	default:
+		return &Unknown{Frame: f}
+	}
+	ev := &AmavisResult{Frame: f, LogID: logID}
+	sp := strings.IndexByte(s, ' ')
+	ev.Action, s = s[:sp], s[sp+1:]
+	end := strings.IndexAny(s, " ,")
+	if end <= 0 {
+		return &Unknown{Frame: f}
+	}
+	ev.Category, s = s[:end], s[end:]
+	if strings.HasSuffix(s, "...") {
+		ev.Truncated = true
+		s = s[:len(s)-3]
+		if i := strings.LastIndex(s, ", "); i >= 0 {
+			s = s[:i] // the last field may be cut short; drop it
+		}
+	}
+	if strings.HasPrefix(s, " (") {
+		depth, j := 0, 1
+		for ; j < len(s); j++ {
+			if s[j] == '(' {
+				depth++
+			} else if s[j] == ')' {
+				depth--
+				if depth == 0 {
+					break
+				}
+			}
+		}
+		if j >= len(s) {
+			return &Unknown{Frame: f}
+		}
+		ev.Detail, s = s[2:j], s[j+1:]
+	}
+	if strings.HasPrefix(s, " {") {
+		j := strings.IndexByte(s, '}')
+		if j < 0 {
+			return &Unknown{Frame: f}
+		}
+		ev.Flags, s = s[2:j], s[j+1:]
+	}
+	s, ok := strings.CutPrefix(s, ", ")
+	if !ok {
+		return &Unknown{Frame: f}
+	}
+	// client part: "[ORIGINATING] [LOCAL] [ip]:port [ip] " up to "<from>"
+	lt := strings.Index(s, "<")
+	if lt < 0 {
+		return &Unknown{Frame: f}
+	}
+	for _, tok := range strings.Fields(s[:lt]) {
+		switch {
+		case strings.HasPrefix(tok, "ORIGINATING"):
+			ev.Originating = true
+		case strings.HasPrefix(tok, "[") && ev.ClientIP == "":
+			_, ip, port, _, ok := hostIP(tok)
+			if ok {
+				ev.ClientIP, ev.ClientPort = ip, port
+			}
+		}
+	}
+	s = s[lt:]
+	from, r, ok := angle(s)
+	if !ok {
+		return &Unknown{Frame: f}
+	}
+	ev.From = from
+	r, ok = strings.CutPrefix(r, " -> ")
+	if !ok {
+		return &Unknown{Frame: f}
+	}
+	for strings.HasPrefix(r, "<") {
+		to, rest, ok := angle(r)
+		if !ok {
+			break
+		}
+		ev.To = append(ev.To, to)
+		r = rest
+		if !strings.HasPrefix(r, ",<") {
+			break
+		}
+		r = r[1:]
+	}
+	// ", Key: value" fields
+	for r != "" {
+		r, ok = strings.CutPrefix(r, ", ")
+		if !ok {
+			break
+		}
+		var field string
+		if strings.HasPrefix(r, "Message-ID: <") {
+			v, rest, ok := angle(r[len("Message-ID: "):])
+			if !ok {
+				break
+			}
+			ev.MessageID, r = v, rest
+			continue
+		}
+		if i := strings.Index(r, ", "); i >= 0 {
+			field, r = r[:i], r[i:]
+		} else {
+			field, r = r, ""
+		}
+		k, v, ok := strings.Cut(field, ": ")
+		if !ok {
+			if ms, ok := strings.CutSuffix(field, " ms"); ok {
+				ev.ElapsedMS, _ = atoiDigits(ms)
+			}
+			continue
+		}
+		switch k {
+		case "Queue-ID":
+			ev.QueueID = v
+		case "mail_id":
+			ev.MailID = v
+		case "Hits":
+			ev.Hits = v
+		case "size":
+			n, _, _ := leadingInt(v)
+			ev.Size = int64(n)
+		case "quarantine":
+			ev.Quarantine = v
+		case "queued_as":
+			for v != "" {
+				q := v
+				if i := strings.IndexByte(v, '/'); i >= 0 {
+					q, v = v[:i], v[i+1:]
+				} else {
+					v = ""
+				}
+				if isQueueID(q) {
+					ev.QueuedAs = append(ev.QueuedAs, q)
+				}
+			}
+		}
+	}
+	return ev
+}

@@ -1,0 +1,224 @@
+package logparse
+
+import (
+	"strings"
+)
+
+// Family names the parser a program tag is dispatched to.
+type Family uint8
+
+// The parser families.
+const (
+	FamilyNone Family = iota
+	FamilyPostfix
+	FamilyDovecot
+	FamilyAmavis
+	FamilyPostgrey
+	FamilyClamd
+	FamilyRspamd
+	FamilyRoundcube
+)
+
+// FamilyOf returns the parser family for a program tag. Postfix tags are
+// "postfix/<daemon>" or, with a per-service syslog_name (master.cf
+// "-o syslog_name=postfix/submission"), "postfix/<service>/<daemon>";
+// multi-instance setups use names like "postfix-out/smtp".
+func FamilyOf(program string) Family {
+	switch program {
+	case "dovecot":
+		return FamilyDovecot
+	case "amavis", "amavisd", "amavisd-new":
+		return FamilyAmavis
+	case "postgrey":
+		return FamilyPostgrey
+	case "clamd":
+		return FamilyClamd
+	case "rspamd":
+		return FamilyRspamd
+	case "roundcube":
+		return FamilyRoundcube
+	}
+	if strings.HasPrefix(program, "postfix") && strings.IndexByte(program, '/') > 0 {
+		return FamilyPostfix
+	}
+	return FamilyNone
+}
+
+// Parse dispatches a framed line to the parser for its program and returns
+// the event. It never returns nil: unrecognised lines, and lines of
+// programs no parser covers, give *Unknown.
+func Parse(f Frame) Event {
+	switch FamilyOf(f.Program) {
+	case FamilyPostfix:
+		return ParsePostfix(f)
+	case FamilyDovecot:
+		return ParseDovecot(f)
+	case FamilyAmavis:
+		return ParseAmavis(f)
+	case FamilyPostgrey:
+		return ParsePostgrey(f)
+	case FamilyClamd:
+		return ParseClamd(f)
+	case FamilyRspamd:
+		return ParseRspamd(f)
+	case FamilyRoundcube:
+		return ParseRoundcube(f)
+	}
+	return &Unknown{Frame: f}
+}
+
+// ParseLine frames a line with fr and parses it.
+func ParseLine(fr *Framer, line string) (Event, error) {
+	f, err := fr.Frame(line)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(f), nil
+}
+
+// --- small scanners shared by the parsers ---
+
+// cutField returns the value of "key" at the start of s (s must start with
+// key) up to the separator sep, and the rest after sep. ok is false if s
+// does not start with key.
+func cutField(s, key, sep string) (val, rest string, ok bool) {
+	if !strings.HasPrefix(s, key) {
+		return "", s, false
+	}
+	s = s[len(key):]
+	i := strings.Index(s, sep)
+	if i < 0 {
+		return s, "", true
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+// angle reads "<value>" at the start of s. The closing bracket is the first
+// '>' followed by end of string, a space, a comma or a colon, so addresses
+// containing '>' inside quotes survive. rest starts after the '>'.
+func angle(s string) (val, rest string, ok bool) {
+	if s == "" || s[0] != '<' {
+		return "", s, false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] != '>' {
+			continue
+		}
+		if i+1 == len(s) || s[i+1] == ' ' || s[i+1] == ',' || s[i+1] == ':' {
+			return s[1:i], s[i+1:], true
+		}
+	}
+	return "", s, false
+}
+
+// hostIP splits "name[ip]" (optionally followed by ":port") at the start of
+// s. rest starts after the ']' (and the port, when present).
+func hostIP(s string) (name, ip string, port int, rest string, ok bool) {
+	lb := strings.IndexByte(s, '[')
+	if lb < 0 {
+		return "", "", 0, s, false
+	}
+	if strings.IndexByte(s[:lb], ' ') >= 0 {
+		return "", "", 0, s, false
+	}
+	rb := strings.IndexByte(s[lb:], ']')
+	if rb < 0 {
+		return "", "", 0, s, false
+	}
+	rb += lb
+	name, ip, rest = s[:lb], s[lb+1:rb], s[rb+1:]
+	if len(rest) > 1 && rest[0] == ':' && isDigit(rest[1]) {
+		j := 1
+		for j < len(rest) && isDigit(rest[j]) {
+			j++
+		}
+		port, _ = atoiDigits(rest[1:j])
+		rest = rest[j:]
+	}
+	return name, ip, port, rest, true
+}
+
+// isQueueID reports whether s looks like a Postfix queue ID: a short ID
+// (upper-case hex, postconf(5) "enable_long_queue_ids = no") or a long one
+// (alphanumeric, containing the 'z' separator).
+func isQueueID(s string) bool {
+	if len(s) < 5 || len(s) > 24 {
+		return false
+	}
+	hex := true
+	hasZ := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case isDigit(c) || ('A' <= c && c <= 'F'):
+		case ('G' <= c && c <= 'Z') || ('a' <= c && c <= 'z'):
+			hex = false
+			if c == 'z' {
+				hasZ = true
+			}
+		default:
+			return false
+		}
+	}
+	return hex || (hasZ && len(s) >= 10)
+}
+
+// cutQueueID splits "QID: rest". ok is false if s does not start with a
+// queue ID followed by ": ".
+func cutQueueID(s string) (qid, rest string, ok bool) {
+	i := strings.IndexByte(s, ':')
+	if i < 5 || i+1 >= len(s) || s[i+1] != ' ' || !isQueueID(s[:i]) {
+		return "", s, false
+	}
+	return s[:i], s[i+2:], true
+}
+
+// parseFloat parses a small non-negative decimal like "0.34" or "12" or
+// "1e-3" is not supported; it returns ok=false on anything else.
+func parseFloat(s string) (float64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	var ip, fp, scale float64 = 0, 0, 1
+	i := 0
+	neg := false
+	if s[0] == '-' {
+		neg = true
+		i++
+	}
+	digits := 0
+	for ; i < len(s) && isDigit(s[i]); i++ {
+		ip = ip*10 + float64(s[i]-'0')
+		digits++
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		for ; i < len(s) && isDigit(s[i]); i++ {
+			fp = fp*10 + float64(s[i]-'0')
+			scale *= 10
+			digits++
+		}
+	}
+	if i != len(s) || digits == 0 {
+		return 0, false
+	}
+	v := ip + fp/scale
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// leadingInt parses the digits at the start of s.
+func leadingInt(s string) (n int, rest string, ok bool) {
+	i := 0
+	for i < len(s) && i < 18 && isDigit(s[i]) {
+		n = n*10 + int(s[i]-'0')
+		i++
+	}
+	return n, s[i:], i > 0
+}
+
+func notice(f Frame, qid, text string) Event {
+	return &Notice{Frame: f, QueueID: qid, Text: text}
+}

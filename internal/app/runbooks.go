@@ -1,0 +1,80 @@
+package app
+
+import (
+	"context"
+	"html/template"
+	"net/http"
+
+	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/server"
+	"github.com/uni-mail/postvakt/runbooks"
+)
+
+// Runbooks are served without login: they are the repository's own
+// documentation, embedded at build time, and must open from a page on a
+// phone before anyone has signed in.
+var runbookPage = template.Must(template.New("rb").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{if .One}}{{.One.Title}} — {{end}}postvakt runbooks</title>
+<style>
+body{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:0 auto;padding:1rem;color:#1b1b1b}
+a{color:#0b57d0}pre{background:#f3f3f3;padding:.75rem;overflow-x:auto;border-radius:4px}
+code{font-family:ui-monospace,monospace;font-size:.9em}nav{margin-bottom:1rem}
+table{border-collapse:collapse}td,th{padding:.25rem .5rem;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
+.meta{color:#555;font-size:.9em}
+@media print{nav{display:none}a{color:inherit}}
+</style></head><body>
+<nav><a href="/runbooks">All runbooks</a></nav>
+{{if .One}}
+<p class="meta">Runbook <code>{{.One.ID}}</code>{{if .One.Services}} · services: {{range $i, $s := .One.Services}}{{if $i}}, {{end}}{{$s}}{{end}}{{end}}{{if .One.Alerts}} · alerts: {{range $i, $a := .One.Alerts}}{{if $i}}, {{end}}<code>{{$a}}</code>{{end}}{{end}}</p>
+<main>{{.One.HTML}}</main>
+{{else}}
+<h1>Runbooks</h1>
+<table><thead><tr><th>Runbook</th><th>What it is for</th><th>Alerts</th></tr></thead><tbody>
+{{range .All}}<tr><td><a href="/runbooks/{{.ID}}">{{.Title}}</a></td><td>{{.Summary}}</td><td>{{range $i, $a := .Alerts}}{{if $i}}, {{end}}<code>{{$a}}</code>{{end}}</td></tr>
+{{end}}</tbody></table>
+{{end}}
+</body></html>`))
+
+func setupRunbooks(_ context.Context, env *Env) error {
+	lib, err := runbooks.Embedded()
+	if err != nil {
+		return err
+	}
+	render := func(w http.ResponseWriter, status int, data any) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(status)
+		if err := runbookPage.Execute(w, data); err != nil {
+			env.Logger.Warn("render runbook page", "err", err)
+		}
+	}
+	env.Server.Mount("GET /runbooks", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		render(w, http.StatusOK, map[string]any{"All": lib.All()})
+	}))
+	env.Server.Mount("GET /runbooks/{id}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rb, ok := lib.Get(r.PathValue("id"))
+		if !ok {
+			http.Error(w, "no such runbook", http.StatusNotFound)
+			return
+		}
+		render(w, http.StatusOK, map[string]any{"One": rb})
+	}))
+	env.Server.Handle("GET /api/v1/runbooks", auth.RoleViewer, func(w http.ResponseWriter, r *http.Request) error {
+		type item struct {
+			ID       string   `json:"id"`
+			Title    string   `json:"title"`
+			Summary  string   `json:"summary"`
+			Alerts   []string `json:"alerts"`
+			Services []string `json:"services"`
+			URL      string   `json:"url"`
+		}
+		var out []item
+		for _, rb := range lib.All() {
+			out = append(out, item{rb.ID, rb.Title, rb.Summary, rb.Alerts, rb.Services, runbooks.URL(env.Config.HTTP.BaseURL, rb.ID)})
+		}
+		server.WriteJSON(w, http.StatusOK, map[string]any{"runbooks": out})
+		return nil
+	})
+	return nil
+}

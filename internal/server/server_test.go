@@ -167,7 +167,6 @@ func TestTokenAPILifecycleIsAudited(t *testing.T) {
 	}
 }
 
-
 func TestHealthAndReadiness(t *testing.T) {
 	t.Parallel()
 	ts, db, _ := newServer(t)

@@ -121,4 +121,3 @@ func (s *Server) registerTokenAPI() {
 		return nil
 	})
 }
-

@@ -125,4 +125,3 @@ func (db *DB) ListAudit(ctx context.Context, since time.Time, limit int) ([]auth
 	}
 	return out, rows.Err()
 }
-

@@ -76,6 +76,13 @@ func commands() []*command {
 		checkConfigCmd(),
 		tokenCmd(),
 		versionCmd(),
+		importCmd(),
+		summaryCmd(),
+		traceCmd(),
+		oncallCmd(),
+		incidentCmd(),
+		ticketCmd(), slaCmd(), noticeCmd(),
+		reportCmd(),
 	}
 }
 

@@ -75,6 +75,7 @@ type Correlator struct {
 	pendingAt   map[skey]time.Time
 	smtpdSASL   map[smtpdKey]bool
 
+	pos       int64 // input position of the event being added (SetPos)
 	now       time.Time
 	lastSweep time.Time // last idle sweep
 	lastGrace time.Time // last pass over finished
@@ -123,6 +124,57 @@ func (c *Correlator) Open() int {
 		}
 	}
 	return len(seen)
+}
+
+// SetPos sets the input position of the events fed next (for example a
+// file offset, opaque to the Correlator). A record remembers the position
+// of the first event that created it in Message.FirstPos, and
+// OldestOpen says from when on input is still needed, so a reader that
+// checkpoints its input can tell a rebuilt record from a new one.
+func (c *Correlator) SetPos(pos int64) { c.pos = pos }
+
+// OldestOpen returns the earliest FirstSeen of the records not yet
+// emitted and of the auth failures still waiting for their session: input
+// logged from then on is still needed to rebuild them. ok is false when
+// nothing is held.
+func (c *Correlator) OldestOpen() (oldest time.Time, ok bool) {
+	see := func(t time.Time) {
+		if !ok || t.Before(oldest) {
+			oldest, ok = t, true
+		}
+	}
+	for _, e := range c.open {
+		if !e.dead {
+			see(e.msg.FirstSeen)
+		}
+	}
+	for _, e := range c.finished {
+		if !e.dead {
+			see(e.msg.FirstSeen)
+		}
+	}
+	for _, t := range c.pendingAt {
+		see(t)
+	}
+	return oldest, ok
+}
+
+// EachOpen calls fn for every record not yet emitted (in no particular
+// order). fn must not keep or change the record.
+func (c *Correlator) EachOpen(fn func(m *Message)) {
+	seen := map[*entry]bool{}
+	for _, e := range c.open {
+		if !e.dead && !seen[e] {
+			seen[e] = true
+			fn(e.msg)
+		}
+	}
+	for _, e := range c.finished {
+		if !e.dead && !seen[e] {
+			seen[e] = true
+			fn(e.msg)
+		}
+	}
 }
 
 // Add feeds one event. It returns the errors sinks returned while handling
@@ -267,8 +319,9 @@ func smtpService(program string) string {
 
 // --- messages ---
 
-func newEntry(host, qid string, t time.Time, origin Origin) *entry {
+func newEntry(host, qid string, t time.Time, origin Origin, pos int64) *entry {
 	return &entry{msg: &Message{
+		FirstPos:  pos,
 		Host:      host,
 		Queues:    []Queue{{ID: qid, Origin: origin, FirstSeen: t}},
 		FirstSeen: t,
@@ -288,7 +341,7 @@ func (c *Correlator) get(host, qid string, t time.Time) *Message {
 			c.sum.Orphans++
 			delete(c.emitted, k)
 		}
-		e = newEntry(host, qid, t, OriginUnknown)
+		e = newEntry(host, qid, t, OriginUnknown, c.pos)
 		c.open[k] = e
 	}
 	c.touch(e, t)
@@ -330,7 +383,7 @@ func (c *Correlator) start(host, qid string, t time.Time, origin Origin) *Messag
 		}
 	}
 	delete(c.emitted, k)
-	e := newEntry(host, qid, t, origin)
+	e := newEntry(host, qid, t, origin, c.pos)
 	c.open[k] = e
 	return e.msg
 }
@@ -516,6 +569,9 @@ func (c *Correlator) merge(dst, src *entry) {
 	}
 	if s.FirstSeen.Before(d.FirstSeen) {
 		d.FirstSeen = s.FirstSeen
+	}
+	if s.FirstPos < d.FirstPos {
+		d.FirstPos = s.FirstPos
 	}
 	if s.LastSeen.After(d.LastSeen) {
 		d.LastSeen = s.LastSeen

@@ -108,6 +108,9 @@ type Message struct {
 	FirstSeen time.Time
 	LastSeen  time.Time
 	State     State
+	// FirstPos is the input position (Correlator.SetPos) of the first event
+	// of the record, the smallest when copies were merged.
+	FirstPos int64
 
 	Origin       Origin // Queues[0].Origin
 	Service      string // the smtpd service ("smtpd", "submission", …) or "pickup"

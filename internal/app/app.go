@@ -73,6 +73,13 @@ type Env struct {
 	Scheduler *scheduler.Scheduler
 	Now       func() time.Time
 	Node      string
+	// Oncall carries optional hooks into the on-call capability (tickets).
+	Oncall OncallHooks
+	// Collectors carries the collectors' hooks: the engine sends its events
+	// to Collectors.EngineEvents (set by setupCollectors; list the engine
+	// after it), and the on-call capability may set Collectors.Alerts
+	// before it to receive abuse findings.
+	Collectors CollectorHooks
 
 	goes []func(ctx context.Context) error
 }
@@ -88,7 +95,11 @@ var capabilities = []struct {
 	setup func(ctx context.Context, env *Env) error
 }{
 	{"foundation", setupFoundation},
+	{"oncall", setupOncall},
 	{"runbooks", setupRunbooks},
+	{"tickets", setupTickets},
+	{"collectors", setupCollectors},
+	{"reports", setupReports},
 }
 
 // Run runs the service until ctx is cancelled, then shuts down gracefully.
@@ -210,8 +221,12 @@ func reload(opts Options, logger *slog.Logger) {
 	logger.Info("configuration reloaded", "log_level", next.Log.Level)
 }
 
-// setupFoundation registers the foundation's own scheduled jobs.
+// setupFoundation registers the foundation's health metrics and its own
+// scheduled jobs.
 func setupFoundation(_ context.Context, env *Env) error {
+	if err := env.Telemetry.Registry.Register(newHealthCollector(env.DB, env.Config.DataDir)); err != nil {
+		return err
+	}
 	return env.Scheduler.Register(scheduler.Job{
 		Name:     "scheduler_history_cleanup",
 		Schedule: "@hourly",

@@ -18,6 +18,13 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/uni-mail/postvakt/collectors"
+	"github.com/uni-mail/postvakt/oncall"
+	"github.com/uni-mail/postvakt/oncall/notice"
+	"github.com/uni-mail/postvakt/oncall/sla"
+	"github.com/uni-mail/postvakt/oncall/tickets"
+	"github.com/uni-mail/postvakt/reports"
 )
 
 // Config is the whole of postvakt's configuration. Every key is documented in
@@ -31,6 +38,19 @@ type Config struct {
 	HTTP      HTTPConfig      `yaml:"http"`
 	Metrics   MetricsConfig   `yaml:"metrics"`
 	Scheduler SchedulerConfig `yaml:"scheduler"`
+	// Oncall is the on-call rota, paging, escalation and the Alertmanager
+	// receiver (docs/oncall.md).
+	Oncall oncall.Config `yaml:"oncall"`
+	// Tickets, SLA and Notices are fault tickets, SLA policies and outage
+	// and maintenance notices (docs/tickets.md).
+	Tickets tickets.Config `yaml:"tickets"`
+	SLA     sla.Config     `yaml:"sla"`
+	Notices notice.Config  `yaml:"notices"`
+	// Collectors are the log sources, transaction log, trace and abuse
+	// detection (docs/collectors.md).
+	Collectors collectors.Config `yaml:"collectors"`
+	// Reports is the monthly report to the steering group (docs/reports.md).
+	Reports reports.Config `yaml:"reports"`
 }
 
 // LogConfig selects the level and format of the service log (log/slog).
@@ -110,8 +130,14 @@ func Default() *Config {
 			MaxBodyBytes:      1 << 20,
 			BaseURL:           "",
 		},
-		Metrics:   MetricsConfig{Push: PushConfig{Interval: 15 * time.Second}},
-		Scheduler: SchedulerConfig{Enabled: true},
+		Metrics:    MetricsConfig{Push: PushConfig{Interval: 15 * time.Second}},
+		Scheduler:  SchedulerConfig{Enabled: true},
+		Oncall:     oncall.Default(),
+		Tickets:    tickets.DefaultConfig(),
+		SLA:        sla.DefaultConfig(),
+		Notices:    notice.DefaultConfig(),
+		Collectors: collectors.Default(),
+		Reports:    reports.DefaultConfig(),
 	}
 }
 
@@ -248,6 +274,12 @@ func (c *Config) Validate() error {
 		}
 	}
 	// Capability sections: errs = append(errs, section("smtp", c.SMTP.Validate())...)
+	errs = append(errs, section("oncall", c.Oncall.Validate())...)
+	errs = append(errs, section("tickets", c.Tickets.Validate())...)
+	errs = append(errs, section("sla", c.SLA.Validate())...)
+	errs = append(errs, section("notices", c.Notices.Validate())...)
+	errs = append(errs, section("collectors", c.Collectors.Validate())...)
+	errs = append(errs, section("reports", c.Reports.Validate())...)
 	return errors.Join(errs...)
 }
 

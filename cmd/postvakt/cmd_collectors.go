@@ -1,0 +1,358 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/uni-mail/postvakt/collectors/ingest"
+	"github.com/uni-mail/postvakt/collectors/rollup"
+	"github.com/uni-mail/postvakt/collectors/trace"
+	"github.com/uni-mail/postvakt/collectors/txlog"
+	"github.com/uni-mail/postvakt/internal/app"
+	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/config"
+	"github.com/uni-mail/postvakt/internal/storage"
+)
+
+// withCollectorDB opens (and migrates, per database.migrate_on_start) the
+// configured database for a collectors command.
+func withCollectorDB(fn func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error) func(context.Context, *cmdEnv, []string) error {
+	return func(ctx context.Context, e *cmdEnv, args []string) error {
+		cfg, err := e.loadConfig()
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return err
+		}
+		db, err := app.OpenDatabase(ctx, cfg, e.logger, cfg.Database.MigrateOnStart)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return fn(ctx, e, cfg, db, args)
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func importCmd() *command {
+	var tz string
+	var noRollups bool
+	return &command{
+		name:    "import",
+		args:    "FILE…",
+		summary: "backfill the transaction and login logs from log files (plain or .gz)",
+		help: `Reads Postfix, Dovecot, amavis, postgrey, rspamd and Roundcube log files
+(traditional syslog, RFC 3339 or with <PRI>; ".gz" files are decompressed),
+merges their lines by time so messages are joined across files (Postfix's
+own log and mail.log), and writes the records in batches. Give every file
+of one period in one run. Year-less timestamps are resolved against each
+file's modification time. A progress bar is shown when stdout is a terminal.`,
+		flags: func(fs *flag.FlagSet, _ *globalOpts) {
+			fs.StringVar(&tz, "timezone", "", "time zone of year-less timestamps (default collectors.timezone)")
+			fs.BoolVar(&noRollups, "no-rollups", false, "do not recompute the hourly and daily rollups of the imported period")
+		},
+		run: withCollectorDB(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
+			if len(args) == 0 {
+				return usagef("import needs at least one FILE")
+			}
+			cc := cfg.Collectors
+			if tz != "" {
+				cc.Timezone = tz
+			}
+			loc, err := cc.Location()
+			if err != nil {
+				return usagef("--timezone %q: %v", tz, err)
+			}
+			po, err := app.PipelineOptions(cc, db)
+			if err != nil {
+				return err
+			}
+			p := ingest.New(po)
+			var bar *progressbar.ProgressBar
+			progress := func(read, total int64) {}
+			if isTerminal(e.stdout) {
+				bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(e.stdout), progressbar.OptionShowBytes(true),
+					progressbar.OptionSetDescription("importing"), progressbar.OptionThrottle(100*time.Millisecond),
+					progressbar.OptionClearOnFinish())
+				progress = func(read, total int64) {
+					if bar.GetMax64() != total {
+						bar.ChangeMax64(total)
+					}
+					_ = bar.Set64(read)
+				}
+			}
+			start := time.Now()
+			st, err := ingest.Import(ctx, p, ingest.ImportOptions{Files: args, Loc: loc, Progress: progress})
+			if bar != nil {
+				_ = bar.Finish()
+			}
+			if err != nil {
+				return err
+			}
+			took := time.Since(start)
+			sum := p.Correlator().Summary()
+			fmt.Fprintf(e.stdout, "imported %d lines (%d unparsable, %d unknown) from %d file(s) in %s: %.0f lines/s\n",
+				st.Lines, st.ParseErrors, sumMap(sum.Unknown), len(args), took.Round(time.Millisecond), float64(st.Lines)/took.Seconds())
+			fmt.Fprintf(e.stdout, "messages %d, period %s … %s\n", sum.Messages, st.First.Format(time.RFC3339), st.Last.Format(time.RFC3339))
+			if !noRollups && !st.First.IsZero() {
+				jobs := rollup.Jobs{Store: db}
+				if err := jobs.RollRange(ctx, st.First, st.Last.Add(time.Hour)); err != nil {
+					return err
+				}
+			}
+			return db.Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: "collectors.import",
+				Detail: fmt.Sprintf("%d files, %d lines", len(args), st.Lines)})
+		}),
+	}
+}
+
+func sumMap(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func summaryCmd() *command {
+	var since, until string
+	var asJSON bool
+	return &command{
+		name:    "summary",
+		summary: "grand totals of mail traffic, rejects, greylisting, logins and verdicts from the stored logs",
+		help: `Totals in the spirit of pflogsumm, computed by the database from the stored
+transaction and login logs. --since and --until take RFC 3339, YYYY-MM-DD[ HH:MM]
+or a duration before now (24h); without them the whole stored period.`,
+		flags: func(fs *flag.FlagSet, _ *globalOpts) {
+			fs.StringVar(&since, "since", "", "start of the period (inclusive)")
+			fs.StringVar(&until, "until", "", "end of the period (exclusive)")
+			fs.BoolVar(&asJSON, "json", false, "print JSON")
+		},
+		run: withCollectorDB(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
+			if len(args) > 0 {
+				return usagef("summary takes no arguments")
+			}
+			loc, _ := cfg.Collectors.Location()
+			s0, err := trace.ParseTime(since, time.Now(), loc)
+			if err != nil {
+				return usagef("--since: %v", err)
+			}
+			u0, err := trace.ParseTime(until, time.Now(), loc)
+			if err != nil {
+				return usagef("--until: %v", err)
+			}
+			s, err := db.TxSummary(ctx, s0, u0)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(s)
+			}
+			return printSummary(e.stdout, s)
+		}),
+	}
+}
+
+func printSummary(w io.Writer, s txlog.Summary) error {
+	row := func(n int64, label string) { fmt.Fprintf(w, "%10d  %s\n", n, label) }
+	head := func(h string) { fmt.Fprintf(w, "\n%s\n%s\n", h, strings.Repeat("-", len(h))) }
+	period := "all stored data"
+	if !s.Since.IsZero() || !s.Until.IsZero() {
+		period = fmt.Sprintf("%s … %s", fmtTime(s.Since), fmtTime(s.Until))
+	}
+	fmt.Fprintf(w, "Grand Totals (%s)\n------------\n", period)
+	row(s.Received, "received")
+	row(s.Delivered, "delivered")
+	row(s.Forwarded, "forwarded")
+	row(s.Deferred, fmt.Sprintf("deferred  (%d messages)", s.DeferredMessages))
+	row(s.Bounced, "bounced")
+	row(s.Expired, "expired")
+	row(s.RejectedTotal, "rejected")
+	row(s.CleanupRejected, "rejected by header/body checks")
+	row(s.Discarded, "discarded")
+	row(s.Greylisted, "greylisted")
+	row(s.BytesReceived, "bytes received")
+	row(s.BytesDelivered, "bytes delivered")
+	row(s.Senders, "senders")
+	row(s.Recipients, "recipients")
+	head("Rejects by stage and code")
+	for _, r := range s.Rejected {
+		row(r.Count, fmt.Sprintf("%s %d", r.Stage, r.Code))
+	}
+	head("Logins by protocol and result")
+	for _, l := range s.Logins {
+		row(l.Count, l.Protocol+" "+l.Result)
+	}
+	row(s.UniqueUsers, "unique users")
+	row(s.SASLFailures, "SASL authentication failures (Postfix)")
+	keys := make([]string, 0, len(s.AuthFailures))
+	for k := range s.AuthFailures {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		row(s.AuthFailures[k], "failed authentications "+k+" (Dovecot)")
+	}
+	head("Content filter")
+	keys = keys[:0]
+	for k := range s.Verdicts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		row(s.Verdicts[k], k)
+	}
+	row(s.Spam, "spam (SPAM, SPAMMY)")
+	row(s.Virus, "virus (INFECTED)")
+	return nil
+}
+
+func traceCmd() *command {
+	var q trace.Query
+	var since, until string
+	var asJSON, asCSV bool
+	return &command{
+		name:    "trace",
+		summary: "find messages in the transaction log and show each as one timeline",
+		help: `Every criterion given must match: --from and --to are envelope addresses
+(case-insensitive; --to also matches the address before alias expansion),
+--msgid the Message-ID, --queue-id any Postfix or engine queue ID of the
+message, --ip the client IP, --status a recipient status (sent, deferred,
+bounced, expired, rejected, greylisted, greylist_pass, scanned, discarded),
+--subject a substring of the Subject. Each search is written to the audit log.`,
+		flags: func(fs *flag.FlagSet, _ *globalOpts) {
+			fs.StringVar(&q.From, "from", "", "envelope sender")
+			fs.StringVar(&q.To, "to", "", "envelope recipient")
+			fs.StringVar(&q.MessageID, "msgid", "", "Message-ID")
+			fs.StringVar(&q.QueueID, "queue-id", "", "queue ID")
+			fs.StringVar(&q.IP, "ip", "", "client IP")
+			fs.StringVar(&q.Status, "status", "", "recipient status")
+			fs.StringVar(&q.Subject, "subject", "", "Subject substring")
+			fs.StringVar(&since, "since", "", "start (RFC 3339, YYYY-MM-DD[ HH:MM] or a duration before now)")
+			fs.StringVar(&until, "until", "", "end (exclusive)")
+			fs.IntVar(&q.Limit, "limit", 50, "messages per page")
+			fs.IntVar(&q.Offset, "offset", 0, "messages to skip")
+			fs.BoolVar(&asJSON, "json", false, "print JSON")
+			fs.BoolVar(&asCSV, "csv", false, "print CSV, one line per timeline step")
+		},
+		run: withCollectorDB(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
+			if len(args) > 0 {
+				return usagef("trace takes no arguments; use the flags")
+			}
+			if asJSON && asCSV {
+				return usagef("--json and --csv exclude each other")
+			}
+			loc, _ := cfg.Collectors.Location()
+			var err error
+			if q.Since, err = trace.ParseTime(since, time.Now(), loc); err != nil {
+				return usagef("--since: %v", err)
+			}
+			if q.Until, err = trace.ParseTime(until, time.Now(), loc); err != nil {
+				return usagef("--until: %v", err)
+			}
+			if err := q.Normalize(); err != nil {
+				return usageError{err.Error()}
+			}
+			if err := db.Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: "trace.search", Detail: q.String()}); err != nil {
+				return err
+			}
+			page, err := trace.Search(ctx, db, q, false)
+			if err != nil {
+				return err
+			}
+			switch {
+			case asJSON:
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(page)
+			case asCSV:
+				return writeTraceCSV(e.stdout, page)
+			}
+			return writeTraceText(e.stdout, page, loc)
+		}),
+	}
+}
+
+func writeTraceText(w io.Writer, p trace.Page, loc *time.Location) error {
+	if len(p.Messages) == 0 {
+		fmt.Fprintln(w, "no messages found")
+		return nil
+	}
+	for i, m := range p.Messages {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%s  %s  %s  queue %s\n", m.FirstSeen.In(loc).Format("2006-01-02 15:04:05"), m.Direction, m.State, strings.Join(m.QueueIDs, ","))
+		fmt.Fprintf(w, "  from <%s>", m.From)
+		if m.MessageID != "" {
+			fmt.Fprintf(w, "  message-id <%s>", m.MessageID)
+		}
+		if m.Size > 0 {
+			fmt.Fprintf(w, "  size %d", m.Size)
+		}
+		fmt.Fprintln(w)
+		if m.Subject != "" {
+			fmt.Fprintf(w, "  subject %q\n", m.Subject)
+		}
+		if m.Verdict != "" {
+			fmt.Fprintf(w, "  verdict %s %s\n", m.Verdict, m.SpamScore)
+		}
+		for _, s := range m.Steps {
+			line := fmt.Sprintf("  %s  %-13s %-10s", s.Time.In(loc).Format("15:04:05.000"), s.Step, s.QueueID)
+			if s.Rcpt != "" {
+				line += " <" + s.Rcpt + ">"
+			}
+			if s.Code != 0 {
+				line += " " + strconv.Itoa(s.Code)
+			}
+			if s.DSN != "" {
+				line += " " + s.DSN
+			}
+			if s.Relay != "" {
+				line += " relay=" + s.Relay
+			}
+			if s.Detail != "" {
+				line += "  " + s.Detail
+			}
+			fmt.Fprintln(w, strings.TrimRight(line, " "))
+		}
+	}
+	if p.NextOffset > 0 {
+		fmt.Fprintf(w, "\nmore: --offset %d\n", p.NextOffset)
+	}
+	return nil
+}
+
+func writeTraceCSV(w io.Writer, p trace.Page) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"message", "first_seen", "direction", "state", "from", "message_id", "queue_ids", "subject",
+		"verdict", "time", "node", "step", "queue_id", "rcpt", "code", "dsn", "relay", "detail"})
+	for _, m := range p.Messages {
+		for _, s := range m.Steps {
+			_ = cw.Write([]string{m.Key, m.FirstSeen.UTC().Format(time.RFC3339Nano), m.Direction, m.State, m.From, m.MessageID,
+				strings.Join(m.QueueIDs, " "), m.Subject, m.Verdict, s.Time.UTC().Format(time.RFC3339Nano), s.Node, s.Step,
+				s.QueueID, s.Rcpt, strconv.Itoa(s.Code), s.DSN, s.Relay, s.Detail})
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

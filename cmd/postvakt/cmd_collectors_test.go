@@ -1,0 +1,307 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/uni-mail/postvakt/collectors/trace"
+	"github.com/uni-mail/postvakt/collectors/txlog"
+	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+)
+
+const sampleDir = "../../../shared/samples/real-logs"
+
+func sampleLogs(t *testing.T) []string {
+	t.Helper()
+	files := []string{filepath.Join(sampleDir, "postfix.log"), filepath.Join(sampleDir, "syslog-mail.log")}
+	for _, f := range files {
+		if _, err := os.Stat(f); err != nil {
+			t.Skipf("sample logs not present: %v", err)
+		}
+	}
+	return files
+}
+
+// readmeCounts reads the table "Reference counts for this sample" of the
+// samples' README into name → value, e.g. "deferred" → "26 lines, 10 …".
+func readmeCounts(t *testing.T) map[string]string {
+	t.Helper()
+	fh, err := os.Open(filepath.Join(sampleDir, "README.md"))
+	if err != nil {
+		t.Skipf("sample README: %v", err)
+	}
+	defer fh.Close()
+	out := map[string]string{}
+	in := false
+	sc := bufio.NewScanner(fh)
+	for sc.Scan() {
+		l := sc.Text()
+		if strings.HasPrefix(l, "## ") {
+			in = strings.Contains(l, "Reference counts")
+			continue
+		}
+		if !in || !strings.HasPrefix(l, "|") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(l, "|"), "|")
+		if len(cells) >= 2 {
+			out[strings.TrimSpace(cells[0])] = strings.TrimSpace(cells[1])
+		}
+		if len(cells) >= 3 {
+			out[strings.TrimSpace(cells[0])+" (definition)"] = strings.TrimSpace(cells[2])
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no reference counts in the README")
+	}
+	return out
+}
+
+var numRe = regexp.MustCompile(`\d[\d,]*`)
+
+// nums returns the numbers in s ("1,133" is 1133).
+func nums(s string) []int64 {
+	var out []int64
+	for _, m := range numRe.FindAllString(s, -1) {
+		n, _ := strconv.ParseInt(strings.ReplaceAll(m, ",", ""), 10, 64)
+		out = append(out, n)
+	}
+	return out
+}
+
+// labelled returns "LABEL N" pairs of "A B: 1 · C D: 2" or "A 1 · B 2".
+func labelled(s string) map[string]int64 {
+	out := map[string]int64{}
+	for _, part := range strings.Split(s, "·") {
+		part = strings.TrimSpace(part)
+		i := strings.LastIndexAny(part, " ")
+		if i < 0 {
+			continue
+		}
+		n := nums(part[i+1:])
+		if len(n) == 1 {
+			out[strings.TrimSuffix(strings.TrimSpace(part[:i]), ":")] = n[0]
+		}
+	}
+	return out
+}
+
+func importSample(t *testing.T, dbURL string) string {
+	t.Helper()
+	cfg := writeConfig(t, "data_dir: DATADIR\ndatabase:\n  url: "+dbURL+"\ncollectors:\n  timezone: UTC\n")
+	args := append([]string{"import", "--config", cfg}, sampleLogs(t)...)
+	code, out, errOut := runCLI(t, args...)
+	if code != exitOK {
+		t.Fatalf("import: %d %s %s", code, out, errOut)
+	}
+	if !strings.Contains(out, "imported 18692 lines (0 unparsable, 0 unknown)") {
+		t.Errorf("import output: %s", out)
+	}
+	return cfg
+}
+
+// TestImportThenSummaryGivesReferenceCounts is acceptance 1: import the
+// sample logs, then `summary --json` reproduces the README's reference
+// counts, on SQLite and on PostgreSQL.
+func TestImportThenSummaryGivesReferenceCounts(t *testing.T) {
+	t.Parallel()
+	ref := readmeCounts(t)
+	for _, d := range storagetest.Dialects() {
+		t.Run(d.String(), func(t *testing.T) {
+			t.Parallel()
+			cfg := importSample(t, storagetest.URL(t, d))
+			code, out, errOut := runCLI(t, "summary", "--config", cfg, "--json")
+			if code != exitOK {
+				t.Fatalf("summary: %d %s", code, errOut)
+			}
+			var s txlog.Summary
+			if err := json.Unmarshal([]byte(out), &s); err != nil {
+				t.Fatal(err)
+			}
+			check := func(name string, got, want int64) {
+				t.Helper()
+				if got != want {
+					t.Errorf("%s = %d, want %d (README)", name, got, want)
+				}
+			}
+			first := func(key string) int64 {
+				t.Helper()
+				n := nums(ref[key])
+				if len(n) == 0 {
+					t.Fatalf("README has no figure %q", key)
+				}
+				return n[0]
+			}
+			check("received", s.Received, first("messages from clients"))
+			const fdKey = "final deliveries (status=sent, hand-offs to amavis excluded)"
+			fd := nums(ref[fdKey] + " " + ref[fdKey+" (definition)"]) // "1,133 | 954 over LMTP …, 179 to remote …"
+			if len(fd) != 3 {
+				t.Fatalf("README final deliveries: %v", fd)
+			}
+			check("delivered", s.Delivered, fd[0])
+			check("delivered over LMTP", s.DeliveredBy["lmtp"], fd[1])
+			check("delivered to remote servers", s.DeliveredBy["smtp"], fd[2])
+			check("status=sent lines", s.SentLines, first("status=sent lines, all"))
+			df := nums(ref["deferred"])
+			check("deferred", s.Deferred, df[0])
+			check("deferred messages", s.DeferredMessages, df[1])
+			check("bounced", s.Bounced, first("bounced"))
+			check("expired", s.Expired, first("expired"))
+			rej := labelled(ref["smtpd rejects by stage and code"])
+			check("rejected total", s.RejectedTotal, rej["total"])
+			delete(rej, "total")
+			got := map[string]int64{}
+			for _, r := range s.Rejected {
+				got[fmt.Sprintf("%s %d", r.Stage, r.Code)] = r.Count
+			}
+			if len(got) != len(rej) {
+				t.Errorf("reject kinds %v, want %v", got, rej)
+			}
+			for k, v := range rej {
+				check("rejected "+k, got[k], v)
+			}
+			check("greylisted", s.Greylisted, first("greylisted (postgrey action=greylist)"))
+			check("SASL failures", s.SASLFailures, first("SASL authentication failures (Postfix)"))
+			logins := map[string]int64{}
+			for _, l := range s.Logins {
+				logins[l.Protocol+" "+l.Result] = l.Count
+			}
+			ok := labelled(ref["Dovecot logins OK"])
+			check("imap ok", logins["imap ok"], ok["IMAP"])
+			check("pop3 ok", logins["pop3 ok"], ok["POP3"])
+			fail := labelled(ref["Dovecot failed authentications"])
+			check("imap failed", s.AuthFailures["imap"], fail["IMAP"])
+			check("pop3 failed", s.AuthFailures["pop3"], fail["POP3"])
+			check("smtp auth failed", s.AuthFailures["smtp"], fail["SMTP AUTH via Postfix"])
+			am := labelled(ref["amavis"])
+			if len(am) != 5 {
+				t.Fatalf("amavis figures %v", am)
+			}
+			for k, v := range am {
+				check(k, s.Verdicts[k], v)
+			}
+			check("verdict kinds", int64(len(s.Verdicts)), int64(len(am)))
+			if s.BytesReceived <= 0 || s.BytesDelivered <= 0 || s.Senders <= 0 || s.Recipients <= 0 {
+				t.Errorf("bytes/senders/recipients missing: %+v", s)
+			}
+			// the text form shows the same totals
+			code, text, _ := runCLI(t, "summary", "--config", cfg)
+			if code != exitOK || !strings.Contains(text, strconv.FormatInt(s.Received, 10)+"  received") {
+				t.Errorf("text summary: %d %s", code, text)
+			}
+		})
+	}
+}
+
+// TestTraceSampleMessage is acceptance 4: trace finds one submitted message
+// that went through amavis by each of its fields, as one timeline.
+func TestTraceSampleMessage(t *testing.T) {
+	t.Parallel()
+	dbURL := storagetest.URL(t, storage.SQLite)
+	cfg := importSample(t, dbURL)
+	const (
+		q1, q2 = "E0BF0BA129", "5CFE0BA12A"
+		msgid  = "20261122105325.acffa7b2f0b3@uni.example"
+	)
+	// learn the sender and client IP from one search, then search by each
+	trace1 := func(args ...string) trace.Page {
+		t.Helper()
+		code, out, errOut := runCLI(t, append([]string{"trace", "--config", cfg, "--json", "--limit", "500"}, args...)...)
+		if code != exitOK {
+			t.Fatalf("trace %v: %d %s", args, code, errOut)
+		}
+		var p trace.Page
+		if err := json.Unmarshal([]byte(out), &p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	find := func(p trace.Page) *trace.Message {
+		for i := range p.Messages {
+			if slices.Contains(p.Messages[i].QueueIDs, q1) {
+				return &p.Messages[i]
+			}
+		}
+		return nil
+	}
+	m := find(trace1("--queue-id", q1))
+	if m == nil {
+		t.Fatal("not found by first queue ID")
+	}
+	if !slices.Equal(m.QueueIDs, []string{q1, q2}) || m.MessageID != msgid || m.AuthUser != "sam.taylor@uni.example" {
+		t.Fatalf("message %+v", m)
+	}
+	var steps []string
+	for _, s := range m.Steps {
+		if len(steps) == 0 || steps[len(steps)-1] != s.Step {
+			steps = append(steps, s.Step)
+		}
+	}
+	if !slices.Equal(steps, []string{"accepted", "filter", "scanned", "delivered"}) {
+		t.Errorf("timeline %v", steps)
+	}
+	if m.Verdict != "Passed CLEAN" {
+		t.Errorf("verdict %q", m.Verdict)
+	}
+	var rcpts []string
+	for _, r := range m.Recipients {
+		if r.Status == "delivered" {
+			rcpts = append(rcpts, r.Rcpt)
+		}
+	}
+	slices.Sort(rcpts)
+	if !slices.Equal(rcpts, []string{"diana.walsh@webmail.example", "leo.fischer@uni.example"}) {
+		t.Errorf("delivered to %v", rcpts)
+	}
+	for _, args := range [][]string{
+		{"--queue-id", q2},
+		{"--msgid", "<" + msgid + ">"},
+		{"--from", m.From},
+		{"--to", "leo.fischer@uni.example"},
+		{"--ip", m.ClientIP, "--from", m.From},
+		{"--status", "sent", "--to", "diana.walsh@webmail.example"},
+		{"--from", m.From, "--since", m.FirstSeen.Format("2006-01-02T15:04:05Z"), "--until", m.LastSeen.Add(1e9).Format("2006-01-02T15:04:05Z")},
+	} {
+		got := find(trace1(args...))
+		if got == nil {
+			t.Errorf("trace %v does not find %s", args, q1)
+			continue
+		}
+		if !slices.Equal(got.QueueIDs, m.QueueIDs) || len(got.Steps) != len(m.Steps) {
+			t.Errorf("trace %v: a different view: %v %d steps", args, got.QueueIDs, len(got.Steps))
+		}
+	}
+	// text and CSV forms, and the audit log
+	if code, out, _ := runCLI(t, "trace", "--config", cfg, "--queue-id", q2); code != exitOK || !strings.Contains(out, "scanned") || !strings.Contains(out, q1+","+q2) {
+		t.Errorf("text trace: %s", out)
+	}
+	if code, out, _ := runCLI(t, "trace", "--config", cfg, "--csv", "--msgid", msgid); code != exitOK || !strings.HasPrefix(out, "message,first_seen") || strings.Count(out, "\n") < 5 {
+		t.Errorf("csv trace: %s", out)
+	}
+	if code, _, _ := runCLI(t, "trace", "--config", cfg); code != exitUsage {
+		t.Errorf("trace without criteria: exit %d", code)
+	}
+	db := storagetest.OpenURL(t, dbURL)
+	entries, err := db.ListAudit(t.Context(), m.FirstSeen.AddDate(-1, 0, 0), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if e.Action == "trace.search" {
+			n++
+		}
+	}
+	if n < 10 {
+		t.Errorf("%d trace searches audited, want every one", n)
+	}
+}

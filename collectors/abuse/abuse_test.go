@@ -1,0 +1,113 @@
+package abuse
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+type collected struct{ alerts []Alert }
+
+func (c *collected) Alert(_ context.Context, a Alert) error { c.alerts = append(c.alerts, a); return nil }
+
+func newDetector(t *testing.T, cfg Config) (*Detector, *collected, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	c := &collected{}
+	d, err := New(Options{Config: cfg, Sink: c, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, c, reg
+}
+
+var t0 = time.Date(2026, 11, 22, 11, 0, 0, 0, time.UTC)
+
+func TestAuthFailuresPerIPOncePerWindow(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	d, c, _ := newDetector(t, cfg)
+	ctx := context.Background()
+	for i := range cfg.AuthFailuresPerIP {
+		d.Login(ctx, t0.Add(time.Duration(i)*time.Second), "mx", fmt.Sprintf("user%d", i), "192.0.2.66", false)
+	}
+	if len(c.alerts) != 0 {
+		t.Fatalf("alert at the threshold: %+v", c.alerts)
+	}
+	for i := range 10 { // crossing it, then more within the window: one alert
+		d.Login(ctx, t0.Add(time.Minute+time.Duration(i)*time.Second), "mx", "x", "192.0.2.66", false)
+	}
+	if len(c.alerts) != 1 || c.alerts[0].Kind != KindAuthFailuresIP || c.alerts[0].Runbook != RunbookBruteForce ||
+		c.alerts[0].Subject != "192.0.2.66" || c.alerts[0].Count != cfg.AuthFailuresPerIP+1 {
+		t.Fatalf("alerts %+v", c.alerts)
+	}
+	// a window later the guessing goes on: a second alert
+	for i := range cfg.AuthFailuresPerIP + 1 {
+		d.Login(ctx, t0.Add(30*time.Minute+time.Duration(i)*time.Second), "mx", "y", "192.0.2.66", false)
+	}
+	n := 0
+	for _, a := range c.alerts {
+		if a.Kind == KindAuthFailuresIP {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d per-IP alerts, want 2", n)
+	}
+}
+
+func TestSendingBurstAndManyRecipients(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	d, c, reg := newDetector(t, cfg)
+	ctx := context.Background()
+	for i := range cfg.MessagesPerAccount + 1 {
+		d.Message(ctx, t0.Add(time.Duration(i)*time.Second), "mx", "phished@uni.example", fmt.Sprintf("m%d", i), 1)
+	}
+	d.Message(ctx, t0, "mx", "", "newsletter", cfg.RecipientsPerMessage+5)
+	d.Message(ctx, t0, "mx", "teacher@uni.example", "course", cfg.RecipientsPerMessage) // at the limit: fine
+	kinds := map[Kind]int{}
+	for _, a := range c.alerts {
+		kinds[a.Kind]++
+		if a.Runbook != RunbookSpamBurst {
+			t.Errorf("%s: runbook %s", a.Kind, a.Runbook)
+		}
+	}
+	if kinds[KindSendMessages] != 1 || kinds[KindManyRecipients] != 1 || len(c.alerts) != 2 {
+		t.Errorf("alerts %+v", c.alerts)
+	}
+	if n := testutil.ToFloat64(d.alerts.WithLabelValues(string(KindSendMessages))); n != 1 {
+		t.Errorf("metric %v", n)
+	}
+	if n, err := testutil.GatherAndCount(reg, "postvakt_collector_abuse_alerts_total"); err != nil || n != len(Kinds()) {
+		t.Errorf("series %d %v", n, err)
+	}
+}
+
+func TestRecipientsPerAccountAndManyAddresses(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	d, c, _ := newDetector(t, cfg)
+	ctx := context.Background()
+	for i := range 16 { // 16 × 19 = 304 recipients > 300
+		d.Message(ctx, t0.Add(time.Duration(i)*time.Second), "mx", "u@uni.example", "m", 19)
+	}
+	for i := range cfg.AddressesPerUser + 1 {
+		d.Login(ctx, t0.Add(time.Duration(i)*time.Second), "mx", "v@uni.example", fmt.Sprintf("198.51.100.%d", i), true)
+	}
+	kinds := map[Kind]int{}
+	for _, a := range c.alerts {
+		kinds[a.Kind]++
+	}
+	if kinds[KindSendRecipients] != 1 || kinds[KindLoginManyAddresses] != 1 || kinds[KindSendMessages] != 0 {
+		t.Errorf("alerts %+v", c.alerts)
+	}
+	cfg.Window = 0
+	if errs := cfg.Validate(); len(errs) != 1 {
+		t.Errorf("validate: %v", errs)
+	}
+}

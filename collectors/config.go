@@ -1,0 +1,197 @@
+// Package collectors holds the configuration of the collectors capability
+// (the `collectors:` section): where log lines come from (tailed files, a
+// syslog receiver, the engine), how they are correlated, how long the
+// transaction log is kept, the abuse thresholds and trace masking. The
+// work is done by its subpackages: logparse, correlate, txlog, ingest,
+// tail, syslog, trace, rollup and abuse.
+package collectors
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/uni-mail/postvakt/collectors/abuse"
+)
+
+// Config is the `collectors:` section.
+type Config struct {
+	// Enabled runs the live collectors (tailing, syslog, engine events) in
+	// `postvakt serve`; import, summary and trace work either way.
+	Enabled bool `yaml:"enabled"`
+	// Files are tailed, their reading position saved in the database.
+	Files []FileConfig `yaml:"files"`
+	// Poll polls files for changes instead of using inotify.
+	Poll   bool         `yaml:"poll"`
+	Syslog SyslogConfig `yaml:"syslog"`
+	// EngineEvents feeds postvakt's own engine events in-process.
+	EngineEvents bool `yaml:"engine_events"`
+	// Timezone of year-less log timestamps: "Local", "UTC" or an IANA name.
+	Timezone string `yaml:"timezone"`
+	// LocalNetworks are clients whose mail counts as sent by the
+	// organisation (Postfix mynetworks), CIDR.
+	LocalNetworks []string `yaml:"local_networks"`
+	// ContentFilterRelays are relay= values of content-filter hand-offs
+	// (e.g. "127.0.0.1[127.0.0.1]:10024") beyond those amavis' reply shows.
+	ContentFilterRelays []string `yaml:"content_filter_relays"`
+	// CorrelationHorizon: a message with no line for this long is written
+	// as incomplete. Longer than Postfix's maximal_backoff_time.
+	CorrelationHorizon time.Duration `yaml:"correlation_horizon"`
+	BatchSize          int           `yaml:"batch_size"`
+	CommitInterval     time.Duration `yaml:"commit_interval"`
+	// RetentionDays is how long the transaction and login logs are kept.
+	RetentionDays int `yaml:"retention_days"`
+	// RollupLookback is how far back each rollup run recomputes.
+	RollupLookback time.Duration `yaml:"rollup_lookback"`
+	Abuse          abuse.Config  `yaml:"abuse"`
+	Trace          TraceConfig   `yaml:"trace"`
+}
+
+// FileConfig is one tailed file.
+type FileConfig struct {
+	Path string `yaml:"path"`
+	// Host replaces the host name in every line of this file (for files
+	// that log a short name, as Postfix's maillog_file does); "" keeps it.
+	Host string `yaml:"host"`
+}
+
+// SyslogConfig is the syslog receiver.
+type SyslogConfig struct {
+	TCP        string `yaml:"tcp"` // e.g. "0.0.0.0:601"; "" disables
+	UDP        string `yaml:"udp"` // e.g. "0.0.0.0:514"; "" disables
+	MaxMessage int    `yaml:"max_message"`
+}
+
+// TraceConfig controls message trace.
+type TraceConfig struct {
+	// ShowSubjectsFrom is the least role that sees subjects; below it they
+	// are masked.
+	ShowSubjectsFrom string `yaml:"show_subjects_from"`
+	// MaxLimit bounds the page size.
+	MaxLimit int `yaml:"max_limit"`
+}
+
+// Default returns the defaults.
+func Default() Config {
+	return Config{
+		Enabled: true, EngineEvents: true, Timezone: "Local",
+		Syslog:             SyslogConfig{MaxMessage: 64 << 10},
+		LocalNetworks:      []string{"127.0.0.1/32", "::1/128"},
+		CorrelationHorizon: 2 * time.Hour, BatchSize: 5000, CommitInterval: time.Second,
+		RetentionDays: 90, RollupLookback: 3 * time.Hour,
+		Abuse: abuse.DefaultConfig(),
+		Trace: TraceConfig{ShowSubjectsFrom: "postmaster", MaxLimit: 500},
+	}
+}
+
+// FieldError names a bad key (relative to the section) and value.
+type FieldError struct{ Key, Value, Msg string }
+
+func (e *FieldError) Error() string { return fmt.Sprintf("%s: %q: %s", e.Key, e.Value, e.Msg) }
+
+// Field returns the key, the value and the message.
+func (e *FieldError) Field() (key, value, msg string) { return e.Key, e.Value, e.Msg }
+
+func bad(key string, v any, format string, a ...any) error {
+	return &FieldError{Key: key, Value: fmt.Sprint(v), Msg: fmt.Sprintf(format, a...)}
+}
+
+// Location resolves Timezone.
+func (c Config) Location() (*time.Location, error) {
+	switch c.Timezone {
+	case "", "Local":
+		return time.Local, nil
+	case "UTC":
+		return time.UTC, nil
+	}
+	return time.LoadLocation(c.Timezone)
+}
+
+// Networks parses LocalNetworks.
+func (c Config) Networks() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, n := range c.LocalNetworks {
+		p, err := netip.ParsePrefix(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// Validate checks the section; every error names its key.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	seen := map[string]bool{}
+	for i, f := range c.Files {
+		key := fmt.Sprintf("files[%d].path", i)
+		if strings.TrimSpace(f.Path) == "" {
+			add(bad(key, f.Path, "must not be empty"))
+		}
+		if seen[f.Path] {
+			add(bad(key, f.Path, "is listed twice"))
+		}
+		seen[f.Path] = true
+	}
+	if len(c.Files) > 1000 {
+		add(bad("files", len(c.Files), "at most 1000 files"))
+	}
+	for _, l := range []struct{ key, v string }{{"syslog.tcp", c.Syslog.TCP}, {"syslog.udp", c.Syslog.UDP}} {
+		if l.v == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(l.v); err != nil {
+			add(bad(l.key, l.v, "must be host:port"))
+		}
+	}
+	if c.Syslog.MaxMessage < 480 || c.Syslog.MaxMessage > 16<<20 {
+		add(bad("syslog.max_message", c.Syslog.MaxMessage, "must be between 480 and 16777216 (RFC 5426 §3.2: at least 480)"))
+	}
+	if _, err := c.Location(); err != nil {
+		add(bad("timezone", c.Timezone, "unknown time zone"))
+	}
+	for i, n := range c.LocalNetworks {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			add(bad(fmt.Sprintf("local_networks[%d]", i), n, "must be a CIDR prefix such as 127.0.0.1/32"))
+		}
+	}
+	if c.CorrelationHorizon < time.Minute {
+		add(bad("correlation_horizon", c.CorrelationHorizon, "must be at least 1m"))
+	}
+	if c.BatchSize < 1 || c.BatchSize > 100000 {
+		add(bad("batch_size", c.BatchSize, "must be between 1 and 100000"))
+	}
+	if c.CommitInterval < 10*time.Millisecond || c.CommitInterval > time.Minute {
+		add(bad("commit_interval", c.CommitInterval, "must be between 10ms and 1m"))
+	}
+	if c.RetentionDays < 1 || c.RetentionDays > 3650 {
+		add(bad("retention_days", c.RetentionDays, "must be between 1 and 3650"))
+	}
+	if c.RollupLookback < time.Hour {
+		add(bad("rollup_lookback", c.RollupLookback, "must be at least 1h"))
+	}
+	for _, e := range c.Abuse.Validate() {
+		var fe *abuse.FieldError
+		if errors.As(e, &fe) {
+			add(bad("abuse."+fe.Key, fe.Value, "%s", fe.Msg))
+		}
+	}
+	switch c.Trace.ShowSubjectsFrom {
+	case "admin", "postmaster", "oncall", "helpdesk", "viewer":
+	default:
+		add(bad("trace.show_subjects_from", c.Trace.ShowSubjectsFrom, "must be a role: admin, postmaster, oncall, helpdesk or viewer"))
+	}
+	if c.Trace.MaxLimit < 1 || c.Trace.MaxLimit > 5000 {
+		add(bad("trace.max_limit", c.Trace.MaxLimit, "must be between 1 and 5000"))
+	}
+	return errors.Join(errs...)
+}

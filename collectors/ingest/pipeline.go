@@ -1,0 +1,628 @@
+// Package ingest runs the collectors' pipeline: lines (from files, syslog
+// or an import) are framed and parsed (collectors/logparse), joined into
+// messages (collectors/correlate), turned into transaction-log, message and
+// login records (collectors/txlog), counted in metrics, shown to abuse
+// detection, and written to a txlog.Store in batches together with the
+// reading positions of the files they came from. Engine events enter the
+// same pipeline already structured.
+//
+// Restart without loss or double counting: a checkpoint stores, per file,
+// the offset up to which records are committed (Offset) and an earlier
+// offset (Replay) from which every message still held open can be rebuilt.
+// After a restart the lines between Replay and Offset are read again only
+// to rebuild those messages: the records they produced before are not
+// written again, and of the messages they rebuild only those open at the
+// checkpoint are written.
+//
+// A Pipeline is not safe for concurrent use: one goroutine feeds it.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/uni-mail/postvakt/collectors/abuse"
+	"github.com/uni-mail/postvakt/collectors/correlate"
+	"github.com/uni-mail/postvakt/collectors/logparse"
+	"github.com/uni-mail/postvakt/collectors/txlog"
+)
+
+// DefaultBatchSize is the number of records written per transaction.
+const DefaultBatchSize = 5000
+
+// replaySlack is how much earlier than the oldest open message reading
+// resumes: related lines from other files can be logged slightly out of
+// order, and traditional timestamps have whole seconds.
+const replaySlack = time.Minute
+
+// Options configure a Pipeline.
+type Options struct {
+	Store txlog.Store
+	// Correlate sets Horizon, LinkGrace and ContentFilterRelays; its sinks
+	// are the Pipeline's.
+	Correlate correlate.Options
+	// LocalNetworks are the clients whose unauthenticated mail counts as
+	// sent by the organisation (Postfix mynetworks); default 127.0.0.1/32
+	// and ::1/128.
+	LocalNetworks []netip.Prefix
+	Metrics       *Metrics // nil: a private, unregistered set
+	Abuse         *abuse.Detector
+	BatchSize     int
+	Now           func() time.Time
+}
+
+// Stream is one input of a Pipeline: a file, a syslog listener, an import.
+type Stream struct {
+	ID     int    // 1…65535, unique per Pipeline
+	Source string // metric label: SourceFile, SourceSyslog, SourceImport
+	// Ref is the reference time for timestamps without a year (the file's
+	// modification time, or now for live input); Loc their zone (nil: UTC).
+	Ref time.Time
+	Loc *time.Location
+	// Checkpoint names the checkpoint of a tailed file ("file:/var/log/…");
+	// empty for input that is not resumed.
+	Checkpoint string
+	Inode      uint64
+	HeadHash   string
+	// Host, when set, replaces the host name of every line.
+	Host string
+}
+
+type mark struct {
+	t   time.Time
+	off int64
+}
+
+type stream struct {
+	Stream
+	framer      *logparse.Framer
+	end         int64 // offset after the last line added
+	replayUntil int64 // lines before this only rebuild state
+	marks       []mark
+	lastTime    time.Time
+}
+
+// Pipeline is the collectors' ingestion pipeline.
+type Pipeline struct {
+	o       Options
+	corr    *correlate.Correlator
+	batch   txlog.Batch
+	streams map[int]*stream
+	reopen  map[string]bool // openKey of messages open at the loaded checkpoints
+	m       *Metrics
+
+	ctx       context.Context
+	replaying bool
+	errs      []error
+}
+
+// New returns a Pipeline.
+func New(o Options) *Pipeline {
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if len(o.LocalNetworks) == 0 {
+		o.LocalNetworks = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}
+	}
+	if o.Metrics == nil {
+		o.Metrics, _ = NewMetrics(nil)
+	}
+	p := &Pipeline{o: o, streams: map[int]*stream{}, reopen: map[string]bool{}, m: o.Metrics, ctx: context.Background()}
+	co := o.Correlate
+	co.Messages = correlate.MessageSinkFunc(p.onMessage)
+	co.Rejects = correlate.RejectSinkFunc(p.onReject)
+	co.Logins = correlate.LoginSinkFunc(p.onLogin)
+	p.corr = correlate.New(co)
+	return p
+}
+
+// AddStream registers an input. For a stream with a Checkpoint, cp is the
+// checkpoint loaded for it (nil when none matched the file): reading must
+// then start at cp.Replay, and the lines up to cp.Offset only rebuild
+// state.
+func (p *Pipeline) AddStream(s Stream, cp *txlog.Checkpoint) error {
+	if s.ID <= 0 || s.ID > 0xffff {
+		return fmt.Errorf("ingest: stream ID %d out of range", s.ID)
+	}
+	if _, dup := p.streams[s.ID]; dup {
+		return fmt.Errorf("ingest: stream ID %d already added", s.ID)
+	}
+	ref := s.Ref
+	if ref.IsZero() {
+		ref = p.o.Now()
+	}
+	st := &stream{Stream: s, framer: logparse.NewFramer(ref, s.Loc)}
+	if cp != nil {
+		st.end, st.replayUntil = cp.Replay, cp.Offset
+		for _, k := range cp.Open {
+			p.reopen[k] = true
+		}
+	}
+	p.streams[s.ID] = st
+	return nil
+}
+
+// Correlator exposes the correlator's counters (Summary) for reporting.
+func (p *Pipeline) Correlator() *correlate.Correlator { return p.corr }
+
+func pos(stream int, off int64) int64 { return int64(stream)<<48 | off }
+
+func unpos(p int64) (int, int64) { return int(p >> 48), p & (1<<48 - 1) }
+
+// Line adds one line of stream id that starts at offset off and ends (after
+// its newline) at end. A line that cannot be framed is counted and skipped.
+func (p *Pipeline) Line(id int, line string, off, end int64) {
+	s := p.streams[id]
+	if s == nil {
+		p.errs = append(p.errs, fmt.Errorf("ingest: unknown stream %d", id))
+		return
+	}
+	p.m.LinesRead.WithLabelValues(s.Source).Inc()
+	f, err := s.framer.Frame(line)
+	if err != nil {
+		p.m.ParseErrors.WithLabelValues(s.Source).Inc()
+		s.end = end
+		return
+	}
+	p.add(s, f, off, end)
+}
+
+// Frame adds one line already framed (an RFC 5424 syslog message, or a
+// line an importer framed to merge files by time) that spans [off, end).
+func (p *Pipeline) Frame(id int, f logparse.Frame, off, end int64) {
+	s := p.streams[id]
+	if s == nil {
+		p.errs = append(p.errs, fmt.Errorf("ingest: unknown stream %d", id))
+		return
+	}
+	p.m.LinesRead.WithLabelValues(s.Source).Inc()
+	p.add(s, f, off, end)
+}
+
+// ResetStream tells the pipeline that a tailed file was replaced (rotated
+// by rename or truncated by copytruncate): reading starts again at offset
+// 0 of a file with a new identity.
+func (p *Pipeline) ResetStream(id int, inode uint64, headHash string) {
+	s := p.streams[id]
+	if s == nil {
+		return
+	}
+	s.Inode, s.HeadHash = inode, headHash
+	s.end, s.replayUntil, s.marks, s.lastTime = 0, 0, nil, time.Time{}
+}
+
+// StreamEnd is the offset after the last line added to stream id.
+func (p *Pipeline) StreamEnd(id int) int64 {
+	if s := p.streams[id]; s != nil {
+		return s.end
+	}
+	return 0
+}
+
+// SetIdentity updates the identity of a tailed file (its first line may be
+// written only after tailing started).
+func (p *Pipeline) SetIdentity(id int, inode uint64, headHash string) {
+	if s := p.streams[id]; s != nil {
+		s.Inode, s.HeadHash = inode, headHash
+	}
+}
+
+// HasCheckpoints reports whether any stream is resumed from checkpoints.
+func (p *Pipeline) HasCheckpoints() bool {
+	for _, s := range p.streams {
+		if s.Checkpoint != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseError counts a line of stream id that could not be framed at all.
+func (p *Pipeline) ParseError(id int) {
+	if s := p.streams[id]; s != nil {
+		p.m.LinesRead.WithLabelValues(s.Source).Inc()
+		p.m.ParseErrors.WithLabelValues(s.Source).Inc()
+	}
+}
+
+func (p *Pipeline) add(s *stream, f logparse.Frame, off, end int64) {
+	if s.Host != "" {
+		f.Host = s.Host
+	}
+	p.replaying = s.Checkpoint != "" && off < s.replayUntil
+	p.corr.SetPos(pos(s.ID, off))
+	ev := logparse.Parse(f)
+	if ev.Kind() == logparse.KindUnknown {
+		p.m.LinesUnknown.WithLabelValues(s.Source, ProgramLabel(f.Program)).Inc()
+	} else {
+		p.m.LinesParsed.WithLabelValues(s.Source).Inc()
+	}
+	p.lineRecords(ev)
+	if err := p.corr.Add(ev); err != nil {
+		p.errs = append(p.errs, err)
+	}
+	p.replaying = false
+	if end > s.end {
+		s.end = end
+	}
+	if s.Checkpoint != "" && (len(s.marks) == 0 || f.Time.Sub(s.lastTime) >= time.Second) {
+		s.marks = append(s.marks, mark{f.Time, off})
+		s.lastTime = f.Time
+	}
+}
+
+// lineRecords writes the records that belong to one line rather than to a
+// finished message: greylisting decisions, content-filter verdicts and
+// Dovecot auth failures without a login session.
+func (p *Pipeline) lineRecords(ev logparse.Event) {
+	if p.replaying {
+		return
+	}
+	h := ev.Header()
+	switch e := ev.(type) {
+	case *logparse.PostgreyResult:
+		status := ""
+		switch e.Action {
+		case "greylist":
+			status = txlog.StatusGreylisted
+			p.m.Greylist.WithLabelValues("greylisted").Inc()
+		case "pass":
+			status = txlog.StatusGreylistPass
+			p.m.Greylist.WithLabelValues("passed").Inc()
+		default:
+			return
+		}
+		reply := e.Reason
+		if e.Delay >= 0 {
+			reply += fmt.Sprintf(" (delay %ds)", e.Delay)
+		}
+		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: h.Time, Node: h.Host, Source: "postgrey", Direction: txlog.Inbound,
+			QueueID: e.QueueID, MailFrom: e.Sender, Rcpt: e.Recipient, ClientIP: e.ClientAddress, ClientName: e.ClientName,
+			Status: status, Reply: reply, Agent: "postgrey"})
+	case *logparse.AmavisResult:
+		verdict := e.Action + " " + e.Category
+		p.m.Verdicts.WithLabelValues(VerdictLabel(verdict)).Inc()
+		dir := txlog.Inbound
+		if e.Originating {
+			dir = txlog.Outbound
+		}
+		qid := e.QueueID
+		if qid == "" && len(e.QueuedAs) > 0 {
+			qid = e.QueuedAs[0]
+		}
+		rcpt := ""
+		if len(e.To) == 1 {
+			rcpt = e.To[0]
+		}
+		reply := fmt.Sprintf("%d recipient(s)", len(e.To))
+		if e.Detail != "" {
+			reply = e.Detail + "; " + reply
+		}
+		if len(e.QueuedAs) > 0 {
+			reply += "; queued_as " + strings.Join(e.QueuedAs, "/")
+		}
+		score := e.Hits
+		if score == "-" {
+			score = ""
+		}
+		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: h.Time, Node: h.Host, Source: "amavis", Direction: dir,
+			QueueID: qid, MessageID: e.MessageID, MailFrom: e.From, Rcpt: rcpt, Size: e.Size, ClientIP: e.ClientIP,
+			SpamScore: score, AVVerdict: verdict, Status: txlog.StatusScanned, Reply: reply, Agent: "amavis"})
+	case *logparse.DovecotAuthFailure:
+		if e.Session == "" {
+			p.batch.Logins = append(p.batch.Logins, txlog.Login{Time: h.Time, Node: h.Host, Source: txlog.SourceDovecotAuth,
+				User: e.User, RemoteIP: e.RemoteIP, Reason: e.Reason})
+		}
+	case *logparse.RspamdResult:
+		verdict := "rspamd " + e.Action
+		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: h.Time, Node: h.Host, Source: "rspamd", Direction: txlog.Unknown,
+			QueueID: e.QueueID, MessageID: e.MessageID, MailFrom: e.From, ClientIP: e.IP,
+			SpamScore: fmt.Sprintf("%.2f", e.Score), AVVerdict: verdict, Status: txlog.StatusScanned, Agent: "rspamd"})
+	}
+}
+
+func (p *Pipeline) local(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, n := range p.o.LocalNetworks {
+		if n.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func localAgent(agent string) bool {
+	switch agent {
+	case "lmtp", "local", "virtual", "pipe":
+		return true
+	}
+	return false
+}
+
+// keepMessage decides whether a finished record is written: always, unless
+// it was rebuilt from replayed lines and was not open at the checkpoint
+// (then it was written before the restart, or is a fragment of one that
+// was).
+func (p *Pipeline) keepMessage(m *correlate.Message) bool {
+	id, off := unpos(m.FirstPos)
+	s := p.streams[id]
+	if s == nil || s.Checkpoint == "" || off >= s.replayUntil {
+		return true
+	}
+	return p.reopen[openKey(m)]
+}
+
+// openKey names a held message in a checkpoint. The position of its first
+// line tells a message from a later fragment that reuses its queue ID
+// (lines that arrived after the message was written), even within one
+// second.
+func openKey(m *correlate.Message) string {
+	return txlog.MsgKey(m.Host, m.Queues[0].ID, m.FirstSeen) + "/" + strconv.FormatInt(m.FirstPos, 36)
+}
+
+func (p *Pipeline) onMessage(m *correlate.Message) error {
+	if !p.keepMessage(m) {
+		return nil
+	}
+	key := txlog.MsgKey(m.Host, m.Queues[0].ID, m.FirstSeen)
+	received := 0
+	for _, q := range m.Queues {
+		if (q.Origin == correlate.OriginSMTP || q.Origin == correlate.OriginPickup) && !q.LinkedByAmavis {
+			received++
+		}
+	}
+	localSender := m.SASLUsername != "" || m.Origin == correlate.OriginPickup || m.Origin == correlate.OriginBounce ||
+		(m.Service != "" && m.Service != "smtpd" && m.Origin == correlate.OriginSMTP) || (m.ClientIP != "" && p.local(m.ClientIP))
+	knownOrigin := m.Origin != correlate.OriginUnknown
+	rowDir := func(agent string) txlog.Direction {
+		switch {
+		case !knownOrigin && localAgent(agent):
+			return txlog.Inbound
+		case !knownOrigin:
+			return txlog.Outbound
+		case localSender && localAgent(agent):
+			return txlog.Internal
+		case localSender:
+			return txlog.Outbound
+		case localAgent(agent):
+			return txlog.Inbound
+		}
+		return txlog.Relayed
+	}
+	// The message's direction: its senders' side, refined by where the
+	// final deliveries went when they all went one way.
+	dir := txlog.Unknown
+	seen := map[txlog.Direction]bool{}
+	for _, d := range m.Deliveries {
+		if !d.Handoff {
+			seen[rowDir(d.Agent)] = true
+		}
+	}
+	switch {
+	case len(seen) == 1:
+		for d := range seen {
+			dir = d
+		}
+	case knownOrigin && localSender:
+		dir = txlog.Outbound
+	case knownOrigin:
+		dir = txlog.Inbound
+	}
+	verdict, score := "", ""
+	if m.Filter != nil {
+		verdict = m.Filter.Action + " " + m.Filter.Category
+		if m.Filter.Hits != "-" {
+			score = m.Filter.Hits
+		}
+	}
+	qids := make([]string, len(m.Queues))
+	for i, q := range m.Queues {
+		qids[i] = q.ID
+	}
+	row := txlog.MessageRow{FirstSeen: m.FirstSeen, LastSeen: m.LastSeen, Node: m.Host, Source: txlog.SourcePostfix,
+		Direction: dir, MsgKey: key, Origin: string(m.Origin), Service: m.Service, State: string(m.State), QueueIDs: qids,
+		MessageID: m.MessageID, MailFrom: m.From, Size: m.Size, NRcpt: m.NRcpt, ClientIP: m.ClientIP,
+		ClientName: m.ClientName, Helo: m.Helo, AuthUser: m.SASLUsername, SpamScore: score, AVVerdict: verdict,
+		Received: received}
+	p.batch.Messages = append(p.batch.Messages, row)
+	if received > 0 {
+		p.m.Messages.WithLabelValues(string(dir)).Inc()
+		p.m.ReceivedBytes.WithLabelValues(string(dir)).Add(float64(m.Size))
+	}
+	for _, d := range m.Deliveries {
+		rd := rowDir(d.Agent)
+		if d.Handoff {
+			rd = dir
+		}
+		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: d.Time, Node: m.Host, Source: txlog.SourcePostfix, Direction: rd,
+			MsgKey: key, QueueID: d.QueueID, MessageID: m.MessageID, MailFrom: m.From, Rcpt: d.To, OrigRcpt: d.OrigTo,
+			Size: m.Size, ClientIP: m.ClientIP, ClientName: m.ClientName, Helo: m.Helo, AuthUser: m.SASLUsername,
+			SpamScore: score, AVVerdict: verdict, Status: d.Status, DSN: d.DSN, Reply: d.Reply, Relay: d.Relay,
+			Agent: d.Agent, Handoff: d.Handoff, Delay: d.Delay, Delays: txlog.FormatDelays(d.Delays)})
+		if !d.Handoff {
+			switch d.Status {
+			case txlog.StatusSent, txlog.StatusDeferred, txlog.StatusBounced:
+				p.m.Recipients.WithLabelValues(string(rd), d.Status).Inc()
+			}
+			if d.Status == txlog.StatusSent {
+				p.m.DeliveredBytes.WithLabelValues(string(rd)).Add(float64(m.Size))
+				p.m.Delay.WithLabelValues(string(rd)).Observe(d.Delay)
+			}
+		}
+	}
+	for _, q := range m.Queues {
+		if q.Expired {
+			p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: m.LastSeen, Node: m.Host, Source: txlog.SourcePostfix,
+				Direction: dir, MsgKey: key, QueueID: q.ID, MessageID: m.MessageID, MailFrom: m.From, Size: m.Size,
+				ClientIP: m.ClientIP, AuthUser: m.SASLUsername, Status: txlog.StatusExpired, Agent: "qmgr",
+				Reply: "maximal_queue_lifetime reached, returned to sender"})
+			p.m.Recipients.WithLabelValues(string(dir), txlog.StatusExpired).Inc()
+		}
+	}
+	if p.o.Abuse != nil && received > 0 && (m.SASLUsername != "" || m.NRcpt > 0) {
+		p.o.Abuse.Message(p.ctx, m.FirstSeen, m.Host, m.SASLUsername, m.MessageID, m.NRcpt)
+	}
+	return nil
+}
+
+func (p *Pipeline) onReject(r *logparse.Reject) error {
+	if p.replaying {
+		return nil
+	}
+	h := r.Header()
+	svc, daemon := logparse.SplitPostfixTag(h.Program)
+	status := txlog.StatusRejected
+	switch r.Action {
+	case "reject", "milter-reject":
+	case "discard":
+		status = txlog.StatusDiscarded
+	default:
+		return nil // warn, hold, info: no outcome
+	}
+	if daemon == "cleanup" && r.Stage == "" {
+		r.Stage = "header"
+	}
+	dir := txlog.Inbound
+	if (svc != "" && svc != "smtpd" && svc != "postscreen" && svc != "cleanup") || p.local(r.ClientIP) {
+		dir = txlog.Outbound
+	}
+	reply := r.Reason
+	if r.Detail != "" {
+		reply = r.Detail + ": " + reply
+	}
+	subject := ""
+	if r.Stage == "header" && len(r.Detail) > 8 && strings.EqualFold(r.Detail[:8], "Subject:") {
+		subject = strings.TrimSpace(r.Detail[8:]) // header_checks logs the matched header
+	}
+	p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: h.Time, Node: h.Host, Source: txlog.SourcePostfix, Direction: dir,
+		QueueID: r.QueueID, MailFrom: r.From, Rcpt: r.To, ClientIP: r.ClientIP, ClientName: r.ClientName, Helo: r.Helo,
+		Subject: subject, Status: status, Stage: r.Stage, Code: r.Code, DSN: r.Enhanced, Reply: reply, Agent: daemon})
+	p.m.Recipients.WithLabelValues(string(dir), status).Inc()
+	return nil
+}
+
+func (p *Pipeline) onLogin(l correlate.Login) error {
+	if p.replaying {
+		return nil
+	}
+	p.login(txlog.Login{Time: l.Time, Node: l.Host, Source: l.Source, Service: l.Service, User: l.User,
+		RemoteIP: l.RemoteIP, Method: l.Method, Session: l.Session, TLS: l.TLS, OK: l.OK, Reason: l.Reason})
+	return nil
+}
+
+func (p *Pipeline) login(l txlog.Login) {
+	p.batch.Logins = append(p.batch.Logins, l)
+	result := "ok"
+	if !l.OK {
+		result = "failed"
+	}
+	p.m.Logins.WithLabelValues(ProtocolLabel(l.Service), result).Inc()
+	if p.o.Abuse != nil {
+		p.o.Abuse.Login(p.ctx, l.Time, l.Node, l.User, l.RemoteIP, l.OK)
+	}
+}
+
+// Full reports whether the batch has reached the batch size.
+func (p *Pipeline) Full() bool { return p.batch.Len() >= p.o.BatchSize }
+
+// Pending is the number of records waiting to be written.
+func (p *Pipeline) Pending() int { return p.batch.Len() }
+
+// FlushIdle emits messages idle for longer than the correlation horizon
+// (input stalled) at wall-clock now.
+func (p *Pipeline) FlushIdle(now time.Time) {
+	if err := p.corr.FlushIdle(now); err != nil {
+		p.errs = append(p.errs, err)
+	}
+}
+
+// Finish emits every message still held (end of an import) and commits.
+func (p *Pipeline) Finish(ctx context.Context) error {
+	if err := p.corr.Flush(); err != nil {
+		p.errs = append(p.errs, err)
+	}
+	return p.Commit(ctx)
+}
+
+// Commit writes the pending records with a checkpoint for every tailed
+// stream that is past its replay, in one transaction. On failure the
+// records stay pending and Commit may be called again.
+func (p *Pipeline) Commit(ctx context.Context) error {
+	if len(p.errs) > 0 {
+		err := errors.Join(p.errs...)
+		p.errs = nil
+		return err
+	}
+	cps := p.checkpoints()
+	if p.batch.Len() == 0 && len(cps) == 0 {
+		return nil
+	}
+	if err := p.o.Store.WriteBatch(ctx, &p.batch, cps); err != nil {
+		p.m.WriteErrors.Inc()
+		return fmt.Errorf("collectors: write batch: %w", err)
+	}
+	p.m.Written.WithLabelValues("tx").Add(float64(len(p.batch.Rows)))
+	p.m.Written.WithLabelValues("message").Add(float64(len(p.batch.Messages)))
+	p.m.Written.WithLabelValues("login").Add(float64(len(p.batch.Logins)))
+	p.m.OpenMessages.Set(float64(p.corr.Open()))
+	p.batch.Reset()
+	return nil
+}
+
+// checkpoints builds the checkpoint of every tailed stream that has
+// finished replaying.
+func (p *Pipeline) checkpoints() []txlog.Checkpoint {
+	var ids []int
+	for id, s := range p.streams {
+		if s.Checkpoint != "" && s.end >= s.replayUntil {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	sort.Ints(ids)
+	oldest, held := p.corr.OldestOpen()
+	open := map[int][]string{}
+	p.corr.EachOpen(func(m *correlate.Message) {
+		id, _ := unpos(m.FirstPos)
+		open[id] = append(open[id], openKey(m))
+	})
+	now := p.o.Now()
+	var cps []txlog.Checkpoint
+	for _, id := range ids {
+		s := p.streams[id]
+		replay := s.end
+		if held && len(s.marks) > 0 {
+			// resume at the last mark before cut (lines between two marks
+			// may lie on either side of cut); older marks are dropped
+			cut := oldest.Add(-replaySlack)
+			i := sort.Search(len(s.marks), func(i int) bool { return !s.marks[i].t.Before(cut) })
+			j := max(i-1, 0)
+			replay = s.marks[j].off
+			s.marks = append(s.marks[:0], s.marks[j:]...)
+		} else if !held && len(s.marks) > 1 {
+			s.marks = append(s.marks[:0], s.marks[len(s.marks)-1])
+		}
+		sort.Strings(open[id])
+		cps = append(cps, txlog.Checkpoint{Source: s.Checkpoint, Inode: s.Inode, HeadHash: s.HeadHash,
+			Offset: s.end, Replay: min(replay, s.end), Open: open[id], Updated: now})
+	}
+	return cps
+}
+
+// SetContext sets the context abuse alerts are raised with.
+func (p *Pipeline) SetContext(ctx context.Context) { p.ctx = ctx }

@@ -1,0 +1,216 @@
+// Package txlog owns the records of the transaction log and the login log:
+// one Row per recipient outcome (delivery attempt, reject, greylisting
+// decision, content-filter verdict), one MessageRow per mail message, one
+// Login per authentication outcome, the mapping from correlated Postfix
+// messages (package collectors/correlate) and from engine events to those
+// records, and the Store contract that persists them in batches together
+// with the reading position of the input they came from.
+//
+// The transaction log keeps the RFC 5321 envelope and the RFC 5322 header
+// fields the logs name (Message-ID, and From, Subject and Date where a
+// source supplies them) for the retention period, 90 days by default.
+package txlog
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Direction of a message or recipient outcome. The set is closed and is
+// used as a metric label.
+type Direction string
+
+// Directions.
+const (
+	Inbound  Direction = "inbound"  // from outside to a local mailbox
+	Outbound Direction = "outbound" // from a local user or system to outside
+	Internal Direction = "internal" // from a local user or system to a local mailbox
+	Relayed  Direction = "relayed"  // from outside on to outside (forwarding, external alias members)
+	Unknown  Direction = "unknown"  // not decidable (reject before MAIL FROM, cut log)
+)
+
+// Directions lists every Direction.
+func Directions() []Direction { return []Direction{Inbound, Outbound, Internal, Relayed, Unknown} }
+
+// Status of a Row. The set is closed and is used as a metric label.
+const (
+	StatusSent         = "sent"          // delivered (or handed to the content filter, Handoff set)
+	StatusDeferred     = "deferred"      // temporary failure, will be retried
+	StatusBounced      = "bounced"       // permanent failure after acceptance
+	StatusExpired      = "expired"       // maximal_queue_lifetime reached
+	StatusRejected     = "rejected"      // refused during the SMTP dialogue (or by header/body checks)
+	StatusGreylisted   = "greylisted"    // postgrey (or the engine) answered "try again later"
+	StatusGreylistPass = "greylist_pass" // the greylisting policy let the recipient through
+	StatusScanned      = "scanned"       // a content-filter verdict (amavis, rspamd)
+	StatusDiscarded    = "discarded"     // accepted and dropped on purpose
+)
+
+// Statuses lists every status.
+func Statuses() []string {
+	return []string{StatusSent, StatusDeferred, StatusBounced, StatusExpired, StatusRejected,
+		StatusGreylisted, StatusGreylistPass, StatusScanned, StatusDiscarded}
+}
+
+// Sources of records.
+const (
+	SourcePostfix = "postfix"
+	SourceEngine  = "engine"
+)
+
+// Row is one recipient outcome in the transaction log.
+type Row struct {
+	Time      time.Time
+	Node      string // the mail host that logged it
+	Source    string // postfix, engine, amavis, postgrey, rspamd
+	Direction Direction
+	// MsgKey names the MessageRow this outcome belongs to; empty for
+	// outcomes outside a message (a reject before the queue file existed),
+	// which trace joins to messages by (Node, QueueID).
+	MsgKey     string
+	QueueID    string
+	MessageID  string
+	MailFrom   string
+	Rcpt       string
+	OrigRcpt   string
+	HeaderFrom string
+	Subject    string
+	HeaderDate string
+	Size       int64
+	ClientIP   string
+	ClientName string
+	Helo       string
+	AuthUser   string
+	SpamScore  string // as logged ("3.2"), "" when unknown
+	AVVerdict  string // the content filter's verdict, e.g. "Passed CLEAN", "Blocked INFECTED"
+	Status     string
+	Stage      string // SMTP stage of a reject (RCPT, MAIL, DATA, header, …)
+	Code       int    // SMTP reply code, 0 when not logged
+	DSN        string
+	Reply      string
+	Relay      string
+	Agent      string // delivery agent (smtp, lmtp, …) or the program that logged it
+	Handoff    bool   // a delivery to the content filter, not a final delivery
+	Delay      float64
+	Delays     string // "a/b/c/d" as logged
+}
+
+// MessageRow is one mail message: a correlated Postfix record (its content
+// filter copies joined) or one engine transaction.
+type MessageRow struct {
+	FirstSeen  time.Time
+	LastSeen   time.Time
+	Node       string
+	Source     string
+	Direction  Direction
+	MsgKey     string
+	Origin     string // smtpd, pickup, bounce, "" (unknown: cut log), engine listener
+	Service    string // smtpd, submission, pickup, mx, …
+	State      string // removed, expired, incomplete, accepted, refused
+	QueueIDs   []string
+	MessageID  string
+	MailFrom   string
+	HeaderFrom string
+	Subject    string
+	HeaderDate string
+	Size       int64
+	NRcpt      int
+	ClientIP   string
+	ClientName string
+	Helo       string
+	AuthUser   string
+	SpamScore  string
+	AVVerdict  string
+	// Received is how many times the message entered from a client (0 for
+	// notifications Postfix generated and for records whose start was cut
+	// off; 1 otherwise): re-injections by a content filter do not count.
+	Received int
+}
+
+// Login is one authentication outcome.
+type Login struct {
+	Time     time.Time
+	Node     string
+	Source   string // dovecot, postfix, roundcube, engine, dovecot-auth
+	Service  string // imap, pop3, smtp, submission, webmail, "" when unresolved
+	User     string
+	RemoteIP string
+	Method   string
+	Session  string
+	TLS      bool
+	OK       bool
+	Reason   string
+}
+
+// SourceDovecotAuth marks Dovecot passdb failures without a login session
+// (SMTP AUTH through Postfix's SASL client, userdb lookups): stored for the
+// auth-failure figures, never counted as logins, since Postfix logs the
+// login outcome itself.
+const SourceDovecotAuth = "dovecot-auth"
+
+// Checkpoint is the reading position of one tailed file, committed in the
+// same transaction as the records its lines produced.
+type Checkpoint struct {
+	Source string // "file:" + path
+	// Identity of the file: its inode and a hash of its first line, so a
+	// rotated or truncated file is recognised.
+	Inode    uint64
+	HeadHash string
+	// Offset is the end of the last line whose records are committed.
+	Offset int64
+	// Replay is where reading resumes after a restart: at or before Offset,
+	// early enough to rebuild every message still open at Offset. Records
+	// of lines before Offset are not written again.
+	Replay int64
+	// Open lists the MsgKeys of messages held open (not yet written) at
+	// Offset; rebuilt on replay, only those are written.
+	Open    []string
+	Updated time.Time
+}
+
+// Batch is a set of records written in one transaction.
+type Batch struct {
+	Messages []MessageRow
+	Rows     []Row
+	Logins   []Login
+}
+
+// Len is the number of records in b.
+func (b *Batch) Len() int { return len(b.Messages) + len(b.Rows) + len(b.Logins) }
+
+// Reset empties b, keeping its capacity.
+func (b *Batch) Reset() {
+	clear(b.Messages)
+	clear(b.Rows)
+	clear(b.Logins)
+	b.Messages, b.Rows, b.Logins = b.Messages[:0], b.Rows[:0], b.Logins[:0]
+}
+
+// ErrNoCheckpoint is returned by Store.Checkpoint for a source never seen.
+var ErrNoCheckpoint = errors.New("txlog: no checkpoint")
+
+// Store persists batches. WriteBatch writes the records and the checkpoints
+// in one transaction (PostgreSQL COPY, SQLite multi-row INSERT).
+type Store interface {
+	WriteBatch(ctx context.Context, b *Batch, cps []Checkpoint) error
+	Checkpoint(ctx context.Context, source string) (Checkpoint, error)
+}
+
+// MsgKey names a message: node, first queue ID and first-seen time.
+func MsgKey(node, queueID string, first time.Time) string {
+	return node + "/" + queueID + "/" + strconv.FormatInt(first.UnixMicro(), 10)
+}
+
+// FormatDelays writes Postfix's "delays=a/b/c/d".
+func FormatDelays(d [4]float64) string {
+	var sb strings.Builder
+	for i, v := range d {
+		if i > 0 {
+			sb.WriteByte('/')
+		}
+		sb.WriteString(strconv.FormatFloat(v, 'f', -1, 64))
+	}
+	return sb.String()
+}

@@ -1,0 +1,311 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/uni-mail/postvakt/engine/addr"
+	"github.com/uni-mail/postvakt/engine/directory"
+	"github.com/uni-mail/postvakt/engine/greylist"
+	"github.com/uni-mail/postvakt/engine/policy"
+)
+
+// Config is the `smtp:` section of postvakt's configuration.
+type Config struct {
+	// Enabled runs the engine in `postvakt serve`.
+	Enabled bool `yaml:"enabled"`
+	// Hostname is announced in the greeting and Received: headers; default
+	// the machine's host name.
+	Hostname string `yaml:"hostname"`
+	// Node names this engine node in events (several nodes share one
+	// database); default Hostname.
+	Node string `yaml:"node"`
+
+	MX          ListenerConfig `yaml:"mx"`
+	Submission  ListenerConfig `yaml:"submission"`
+	Submissions ListenerConfig `yaml:"submissions"` // implicit TLS (465, RFC 8314); off when listen is ""
+
+	TLS TLSConfig `yaml:"tls"`
+	// InsecureAuthLoopback allows AUTH without TLS from 127.0.0.0/8 and ::1
+	// (tests and local tools only).
+	InsecureAuthLoopback bool `yaml:"insecure_auth_loopback"`
+
+	Limits   LimitsConfig    `yaml:"limits"`
+	DNSBL    DNSBLConfig     `yaml:"dnsbl"`
+	Greylist greylist.Config `yaml:"greylist"`
+
+	Whitelist WhitelistConfig `yaml:"whitelist"`
+	// LocalNetworks may use submission without AUTH, except the ranges in
+	// LocalNetworksExcept (e.g. guest Wi-Fi, eduroam).
+	LocalNetworks       []string `yaml:"local_networks"`
+	LocalNetworksExcept []string `yaml:"local_networks_except"`
+	// Trusted are the university's own systems: their mail is never refused
+	// for quota; an over-quota mailbox keeps only From and Subject.
+	Trusted TrustedConfig `yaml:"trusted"`
+	// Postmaster is where the bare RCPT TO:<postmaster> goes (RFC 5321 §4.5.1).
+	Postmaster string `yaml:"postmaster"`
+
+	AddressRules addr.RulesConfig `yaml:"address_rules"`
+	Directory    DirectoryConfig  `yaml:"directory"`
+	Commit       CommitConfig     `yaml:"commit"`
+	// EventBuffer is how many events wait for a slow consumer before new
+	// ones are dropped (and counted).
+	EventBuffer int `yaml:"event_buffer"`
+}
+
+// ListenerConfig is one listener.
+type ListenerConfig struct {
+	Listen      string `yaml:"listen"` // host:port; "" disables
+	ImplicitTLS bool   `yaml:"implicit_tls"`
+	Auth        bool   `yaml:"auth"`
+}
+
+// TLSConfig names the certificate. Without files, a self-signed
+// certificate is generated under the data directory (development only).
+type TLSConfig struct {
+	CertFile   string `yaml:"cert_file"`
+	KeyFile    string `yaml:"key_file"`
+	SelfSigned bool   `yaml:"self_signed"`
+	Disabled   bool   `yaml:"disabled"` // no STARTTLS at all (tests)
+}
+
+// LimitsConfig bounds clients.
+type LimitsConfig struct {
+	MaxMessageBytes  int64         `yaml:"max_message_bytes"`
+	MaxRecipients    int           `yaml:"max_recipients"`
+	MaxConnections   int           `yaml:"max_connections"`
+	MaxConnsPerIP    int           `yaml:"max_connections_per_ip"`
+	MaxLineLength    int           `yaml:"max_line_length"`
+	CommandTimeout   time.Duration `yaml:"command_timeout"`
+	DataTimeout      time.Duration `yaml:"data_timeout"`
+	MaxSession       time.Duration `yaml:"max_session"`
+	MaxAuthFailures  int           `yaml:"max_auth_failures"`
+	AuthFailureDelay time.Duration `yaml:"auth_failure_delay"`
+	MaxHops          int           `yaml:"max_hops"`
+	ShutdownTimeout  time.Duration `yaml:"shutdown_timeout"`
+}
+
+// DNSBLConfig configures DNS blocklists.
+type DNSBLConfig struct {
+	Zones []string `yaml:"zones"`
+	// Resolver is host:port of the DNS server to ask; "" uses the system's.
+	Resolver string        `yaml:"resolver"`
+	Timeout  time.Duration `yaml:"timeout"`
+	// Reject refuses listed clients (554 5.7.1) rather than greylisting them
+	// with the longer delay.
+	Reject bool `yaml:"reject"`
+}
+
+// WhitelistConfig skips greylisting for matching clients, senders or
+// recipients.
+type WhitelistConfig struct {
+	Clients    []string `yaml:"clients"`    // IPs or CIDRs
+	Senders    []string `yaml:"senders"`    // addresses or @domains
+	Recipients []string `yaml:"recipients"` // addresses or @domains
+}
+
+// TrustedConfig identifies the university's own systems.
+type TrustedConfig struct {
+	Senders []string `yaml:"senders"`
+	Clients []string `yaml:"clients"`
+}
+
+// DirectoryConfig are directory defaults.
+type DirectoryConfig struct {
+	DefaultQuotaBytes  int64                `yaml:"default_quota_bytes"`
+	NicknameQuarantine time.Duration        `yaml:"nickname_quarantine"`
+	PasswordHash       directory.HashParams `yaml:"password_hash"`
+}
+
+// CommitConfig tunes the group committer.
+type CommitConfig struct {
+	MaxBatch int `yaml:"max_batch"`
+	Workers  int `yaml:"workers"` // 1 on SQLite; a few on PostgreSQL
+	// MaxDelay waits this long for more messages before committing a
+	// partial batch (fewer fsyncs under load, a little more latency).
+	MaxDelay time.Duration `yaml:"max_delay"`
+}
+
+// Default is the configuration the engine runs on without a file: MX on
+// 127.0.0.1:2525, submission on 127.0.0.1:2587 with AUTH, a self-signed
+// certificate, greylisting on.
+func Default() Config {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "localhost"
+	}
+	return Config{
+		Enabled:    true,
+		Hostname:   host,
+		MX:         ListenerConfig{Listen: "127.0.0.1:2525"},
+		Submission: ListenerConfig{Listen: "127.0.0.1:2587", Auth: true},
+		TLS:        TLSConfig{SelfSigned: true},
+		Limits: LimitsConfig{
+			MaxMessageBytes: 25 << 20, MaxRecipients: 1000, MaxConnections: 1000, MaxConnsPerIP: 20,
+			MaxLineLength: 2000, CommandTimeout: 5 * time.Minute, DataTimeout: 10 * time.Minute,
+			MaxSession: 30 * time.Minute, MaxAuthFailures: 3, AuthFailureDelay: time.Second, MaxHops: 50,
+			ShutdownTimeout: 15 * time.Second,
+		},
+		DNSBL:       DNSBLConfig{Timeout: 2 * time.Second},
+		Greylist:    greylist.DefaultConfig(),
+		Directory:   DirectoryConfig{DefaultQuotaBytes: directory.DefaultQuota, NicknameQuarantine: 90 * 24 * time.Hour, PasswordHash: directory.DefaultHashParams()},
+		Commit:      CommitConfig{MaxBatch: 64, Workers: 1},
+		EventBuffer: 10000,
+	}
+}
+
+// ErrInvalid is wrapped by every validation error.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Validate checks the configuration; each error names the key under smtp.
+// and the bad value, and wraps ErrInvalid. All problems are reported
+// (errors.Join).
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key string, val any, why string) {
+		errs = append(errs, fmt.Errorf("%w: smtp.%s: %v %s", ErrInvalid, key, val, why))
+	}
+	if !c.Enabled {
+		return nil
+	}
+	if c.Hostname == "" {
+		bad("hostname", `""`, "must be set")
+	}
+	for _, l := range []struct {
+		key string
+		cfg ListenerConfig
+	}{{"mx", c.MX}, {"submission", c.Submission}, {"submissions", c.Submissions}} {
+		if l.cfg.Listen == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(l.cfg.Listen); err != nil {
+			bad(l.key+".listen", fmt.Sprintf("%q", l.cfg.Listen), "is not host:port")
+		}
+		if (l.cfg.ImplicitTLS || l.cfg.Auth) && c.TLS.Disabled && !(l.cfg.Auth && !l.cfg.ImplicitTLS && c.InsecureAuthLoopback) {
+			bad(l.key, l.cfg.Listen, "needs TLS (auth or implicit_tls) but smtp.tls.disabled is true")
+		}
+	}
+	if c.MX.Listen == "" && c.Submission.Listen == "" && c.Submissions.Listen == "" {
+		bad("mx.listen", `""`, "no listener is enabled")
+	}
+	if !c.TLS.Disabled && (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls.cert_file", fmt.Sprintf("%q", c.TLS.CertFile), "and smtp.tls.key_file must be set together")
+	}
+	if !c.TLS.Disabled && c.TLS.CertFile == "" && !c.TLS.SelfSigned {
+		bad("tls.cert_file", `""`, "is required unless smtp.tls.self_signed or smtp.tls.disabled")
+	}
+	l := c.Limits
+	for _, v := range []struct {
+		key string
+		val int64
+		min int64
+	}{
+		{"limits.max_message_bytes", l.MaxMessageBytes, 1024},
+		{"limits.max_recipients", int64(l.MaxRecipients), 1},
+		{"limits.max_connections", int64(l.MaxConnections), 1},
+		{"limits.max_connections_per_ip", int64(l.MaxConnsPerIP), 1},
+		{"limits.max_line_length", int64(l.MaxLineLength), 1000}, // RFC 5321 §4.5.3.1.6
+		{"limits.max_hops", int64(l.MaxHops), 10},
+		{"limits.max_auth_failures", int64(l.MaxAuthFailures), 1},
+		{"commit.max_batch", int64(c.Commit.MaxBatch), 1},
+		{"commit.workers", int64(c.Commit.Workers), 1},
+		{"event_buffer", int64(c.EventBuffer), 1},
+	} {
+		if v.val < v.min {
+			bad(v.key, v.val, fmt.Sprintf("must be at least %d", v.min))
+		}
+	}
+	for _, v := range []struct {
+		key string
+		val time.Duration
+	}{
+		{"limits.command_timeout", l.CommandTimeout}, {"limits.data_timeout", l.DataTimeout},
+		{"limits.max_session", l.MaxSession}, {"limits.shutdown_timeout", l.ShutdownTimeout},
+	} {
+		if v.val <= 0 {
+			bad(v.key, v.val, "must be positive")
+		}
+	}
+	if l.AuthFailureDelay < 0 {
+		bad("limits.auth_failure_delay", l.AuthFailureDelay, "must not be negative")
+	}
+	if len(c.DNSBL.Zones) > 0 && c.DNSBL.Timeout <= 0 {
+		bad("dnsbl.timeout", c.DNSBL.Timeout, "must be positive")
+	}
+	if c.DNSBL.Resolver != "" {
+		if _, _, err := net.SplitHostPort(c.DNSBL.Resolver); err != nil {
+			bad("dnsbl.resolver", fmt.Sprintf("%q", c.DNSBL.Resolver), "is not host:port")
+		}
+	}
+	for i, z := range c.DNSBL.Zones {
+		if _, err := addr.ParseDomain(z); err != nil {
+			bad(fmt.Sprintf("dnsbl.zones[%d]", i), fmt.Sprintf("%q", z), "is not a domain")
+		}
+	}
+	if c.Greylist.Enabled {
+		if err := c.Greylist.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %v", ErrInvalid, err))
+		}
+	}
+	if _, err := c.compileLists(); err != nil {
+		errs = append(errs, fmt.Errorf("%w: %v", ErrInvalid, err))
+	}
+	if c.Postmaster != "" {
+		if a, err := addr.Parse(c.Postmaster); err != nil || a.Domain == "" {
+			bad("postmaster", fmt.Sprintf("%q", c.Postmaster), "is not an address")
+		}
+	}
+	if _, err := c.AddressRules.Compile(); err != nil {
+		errs = append(errs, fmt.Errorf("%w: smtp.%v", ErrInvalid, err))
+	}
+	if c.Commit.MaxDelay < 0 || c.Commit.MaxDelay > time.Second {
+		bad("commit.max_delay", c.Commit.MaxDelay, "must be between 0s and 1s")
+	}
+	if c.Directory.DefaultQuotaBytes < 0 {
+		bad("directory.default_quota_bytes", c.Directory.DefaultQuotaBytes, "must not be negative")
+	}
+	if c.Directory.NicknameQuarantine < 0 {
+		bad("directory.nickname_quarantine", c.Directory.NicknameQuarantine, "must not be negative")
+	}
+	return errors.Join(errs...)
+}
+
+type lists struct {
+	whitelistClients policy.NetSet
+	whitelistSenders policy.AddrSet
+	whitelistRcpts   policy.AddrSet
+	local            policy.Networks
+	trustedSenders   policy.AddrSet
+	trustedClients   policy.NetSet
+}
+
+func (c Config) compileLists() (lists, error) {
+	var l lists
+	var errs []error
+	var err error
+	if l.whitelistClients, err = policy.ParseNetSet("smtp.whitelist.clients", c.Whitelist.Clients); err != nil {
+		errs = append(errs, err)
+	}
+	if l.whitelistSenders, err = policy.ParseAddrSet("smtp.whitelist.senders", c.Whitelist.Senders); err != nil {
+		errs = append(errs, err)
+	}
+	if l.whitelistRcpts, err = policy.ParseAddrSet("smtp.whitelist.recipients", c.Whitelist.Recipients); err != nil {
+		errs = append(errs, err)
+	}
+	if l.local.Allow, err = policy.ParseNetSet("smtp.local_networks", c.LocalNetworks); err != nil {
+		errs = append(errs, err)
+	}
+	if l.local.Except, err = policy.ParseNetSet("smtp.local_networks_except", c.LocalNetworksExcept); err != nil {
+		errs = append(errs, err)
+	}
+	if l.trustedSenders, err = policy.ParseAddrSet("smtp.trusted.senders", c.Trusted.Senders); err != nil {
+		errs = append(errs, err)
+	}
+	if l.trustedClients, err = policy.ParseNetSet("smtp.trusted.clients", c.Trusted.Clients); err != nil {
+		errs = append(errs, err)
+	}
+	return l, errors.Join(errs...)
+}

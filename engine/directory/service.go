@@ -1,0 +1,305 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/uni-mail/postvakt/engine/addr"
+)
+
+// Options configure a Directory.
+type Options struct {
+	Store Store
+	// Rules constrain new local parts; nil allows any valid dot-atom.
+	Rules *addr.Rules
+	Clock func() time.Time
+	// NicknameQuarantine is how long a freed nickname stays unavailable to
+	// other users (the "clear warning" period). Default 90 days.
+	NicknameQuarantine time.Duration
+	// DefaultQuota applies to mailboxes with QuotaBytes 0. Default 2 GB
+	// (DOMAIN.md, the Swedish university).
+	DefaultQuota int64
+	// Hash are the argon2id parameters for new password hashes.
+	Hash HashParams
+	// DomainCacheTTL is how long the answer "is this domain local?" is
+	// cached (it is asked several times per recipient); default 10 s, so
+	// a domain added on another node is seen within that time.
+	DomainCacheTTL time.Duration
+}
+
+// Directory resolves recipients, authenticates users and administers the
+// directory over a Store.
+type Directory struct {
+	o       Options
+	domains sync.Map // domain → domainCacheEntry
+}
+
+type domainCacheEntry struct {
+	local   bool
+	expires time.Time
+}
+
+// DefaultQuota is 2 GB.
+const DefaultQuota = 2 << 30
+
+// New returns a Directory.
+func New(o Options) *Directory {
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.NicknameQuarantine == 0 {
+		o.NicknameQuarantine = 90 * 24 * time.Hour
+	}
+	if o.DefaultQuota == 0 {
+		o.DefaultQuota = DefaultQuota
+	}
+	if o.Hash.MemoryKiB == 0 {
+		o.Hash = DefaultHashParams()
+	}
+	if o.DomainCacheTTL == 0 {
+		o.DomainCacheTTL = 10 * time.Second
+	}
+	return &Directory{o: o}
+}
+
+// Quota is the effective quota of m.
+func (d *Directory) Quota(m Mailbox) int64 {
+	if m.QuotaBytes > 0 {
+		return m.QuotaBytes
+	}
+	return d.o.DefaultQuota
+}
+
+// IsLocalDomain reports whether mail for domain is delivered here.
+func (d *Directory) IsLocalDomain(ctx context.Context, domain string) (bool, error) {
+	domain = strings.ToLower(domain)
+	now := time.Now() // the cache uses the wall clock, not the injected one
+	if v, ok := d.domains.Load(domain); ok {
+		if e := v.(domainCacheEntry); now.Before(e.expires) {
+			return e.local, nil
+		}
+	}
+	local, err := d.o.Store.DirDomainExists(ctx, domain)
+	if err != nil {
+		return false, err
+	}
+	d.domains.Store(domain, domainCacheEntry{local: local, expires: now.Add(d.o.DomainCacheTTL)})
+	return local, nil
+}
+
+// Resolution is where mail for one recipient address goes.
+type Resolution struct {
+	Kind EntryKind // kind of the address itself
+	// Mailboxes receive a local copy, each once.
+	Mailboxes []Mailbox
+	// Remote are addresses outside the local domains (external forwards,
+	// remote list members), for the relay queue.
+	Remote []string
+	// WantsAll is true for function addresses, which take all mail (they are
+	// on the recipient whitelist of the spam filter).
+	WantsAll bool
+}
+
+// maxDepth bounds alias/list/forward expansion.
+const maxDepth = 8
+
+// Resolve expands a local recipient: aliases, lists, function addresses,
+// nicknames and forwarding, without loops and with each mailbox once. It
+// returns ErrNoDomain when the domain is not local and ErrNotFound when the
+// address is unknown (RFC 5321 §3.3: 550 5.1.1).
+func (d *Directory) Resolve(ctx context.Context, a addr.Address) (Resolution, error) {
+	ok, err := d.IsLocalDomain(ctx, a.Domain)
+	if err != nil {
+		return Resolution{}, err
+	}
+	if !ok {
+		return Resolution{}, ErrNoDomain
+	}
+	var res Resolution
+	seenBox := map[int64]bool{}
+	seenAddr := map[string]bool{}
+	seenRemote := map[string]bool{}
+	var walk func(key string, depth int, top bool) error
+	walk = func(key string, depth int, top bool) error {
+		if depth > maxDepth || seenAddr[key] {
+			return nil
+		}
+		seenAddr[key] = true
+		if at := strings.LastIndexByte(key, '@'); at >= 0 && !top {
+			local, err := d.IsLocalDomain(ctx, key[at+1:])
+			if err != nil {
+				return err
+			}
+			if !local {
+				if !seenRemote[key] {
+					seenRemote[key] = true
+					res.Remote = append(res.Remote, key)
+				}
+				return nil
+			}
+		}
+		e, err := d.o.Store.DirLookup(ctx, key)
+		if err != nil {
+			if errors.Is(err, ErrNotFound) && !top {
+				return nil // a dangling target is skipped, not fatal
+			}
+			return err
+		}
+		if top {
+			res.Kind = e.Kind
+		}
+		switch e.Kind {
+		case KindReleased:
+			if top {
+				return ErrNotFound
+			}
+			return nil
+		case KindMailbox, KindNickname:
+			m, err := d.mailboxOf(ctx, e)
+			if err != nil {
+				return err
+			}
+			if seenBox[m.ID] {
+				return nil
+			}
+			seenBox[m.ID] = true
+			fwd := strings.ToLower(m.ForwardTo)
+			if fwd == "" {
+				res.Mailboxes = append(res.Mailboxes, m)
+				return nil
+			}
+			fa, perr := addr.Parse(fwd)
+			remote := false
+			if perr == nil {
+				l, err := d.IsLocalDomain(ctx, fa.Domain)
+				if err != nil {
+					return err
+				}
+				remote = !l
+			}
+			if perr != nil || (remote && !m.ExternalForwardAllowed) {
+				// An unusable forward keeps the mail here rather than losing it.
+				res.Mailboxes = append(res.Mailboxes, m)
+				return nil
+			}
+			if m.KeepCopy {
+				res.Mailboxes = append(res.Mailboxes, m)
+			}
+			if remote {
+				if !seenRemote[fa.Key()] {
+					seenRemote[fa.Key()] = true
+					res.Remote = append(res.Remote, fa.Key())
+				}
+				return nil
+			}
+			return walk(fa.Key(), depth+1, false)
+		case KindAlias, KindList, KindFunction:
+			if e.Kind == KindFunction && top {
+				res.WantsAll = true
+			}
+			targets, err := d.o.Store.DirAliasTargets(ctx, key)
+			if err != nil {
+				return err
+			}
+			for _, t := range targets {
+				ta, err := addr.Parse(t)
+				if err != nil {
+					continue
+				}
+				if err := walk(ta.Key(), depth+1, false); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		return fmt.Errorf("directory: unknown entry kind %q", e.Kind)
+	}
+	if err := walk(a.Key(), 0, true); err != nil {
+		return Resolution{}, err
+	}
+	if len(res.Mailboxes) == 0 && len(res.Remote) == 0 {
+		// An alias or list that reaches no one is unknown to the sender.
+		return Resolution{}, ErrNotFound
+	}
+	return res, nil
+}
+
+// AuthResult is the closed set of AUTH outcomes (a metric label).
+type AuthResult string
+
+// The AUTH outcomes.
+const (
+	AuthOK          AuthResult = "ok"
+	AuthUnknownUser AuthResult = "unknown_user"
+	AuthBadPassword AuthResult = "bad_password"
+	AuthLocked      AuthResult = "locked"
+	AuthNoPassword  AuthResult = "no_password"
+	AuthError       AuthResult = "error"
+)
+
+// dummyHash is verified for unknown users so that their timing matches.
+var dummyHash, _ = HashPassword("postvakt-dummy", HashParams{MemoryKiB: 8 * 1024, Time: 1, Threads: 1})
+
+// Authenticate checks a username (permanent or nickname address) and
+// password. The mailbox is returned only for AuthOK.
+func (d *Directory) Authenticate(ctx context.Context, username, password string) (Mailbox, AuthResult, error) {
+	a, err := addr.Parse(username)
+	if err != nil || a.Domain == "" {
+		_, _ = VerifyPassword(dummyHash, password)
+		return Mailbox{}, AuthUnknownUser, nil
+	}
+	e, err := d.o.Store.DirLookup(ctx, a.Key())
+	if errors.Is(err, ErrNotFound) || (err == nil && e.Kind != KindMailbox && e.Kind != KindNickname) {
+		_, _ = VerifyPassword(dummyHash, password)
+		return Mailbox{}, AuthUnknownUser, nil
+	}
+	if err != nil {
+		return Mailbox{}, AuthError, err
+	}
+	m, err := d.mailboxOf(ctx, e)
+	if err != nil {
+		return Mailbox{}, AuthError, err
+	}
+	if m.PasswordHash == "" {
+		_, _ = VerifyPassword(dummyHash, password)
+		return Mailbox{}, AuthNoPassword, nil
+	}
+	ok, err := VerifyPassword(m.PasswordHash, password)
+	if err != nil {
+		return Mailbox{}, AuthError, fmt.Errorf("mailbox %s: %w", m.Address, err)
+	}
+	if !ok {
+		return Mailbox{}, AuthBadPassword, nil
+	}
+	if m.Locked {
+		return Mailbox{}, AuthLocked, nil
+	}
+	return m, AuthOK, nil
+}
+
+// Mailbox finds a mailbox by its permanent or nickname address.
+func (d *Directory) Mailbox(ctx context.Context, address string) (Mailbox, error) {
+	a, err := addr.Parse(address)
+	if err != nil {
+		return Mailbox{}, fmt.Errorf("%w: %q: %v", ErrInvalid, address, err)
+	}
+	e, err := d.o.Store.DirLookup(ctx, a.Key())
+	if err != nil {
+		return Mailbox{}, fmt.Errorf("mailbox %s: %w", a.Key(), err)
+	}
+	if e.Kind != KindMailbox && e.Kind != KindNickname {
+		return Mailbox{}, fmt.Errorf("mailbox %s: is a %s: %w", a.Key(), e.Kind, ErrNotFound)
+	}
+	return d.mailboxOf(ctx, e)
+}
+
+func (d *Directory) mailboxOf(ctx context.Context, e Entry) (Mailbox, error) {
+	if e.Mailbox != nil {
+		return *e.Mailbox, nil
+	}
+	return d.o.Store.DirMailbox(ctx, e.MailboxID)
+}

@@ -1,0 +1,288 @@
+// Package engine owns postvakt's mail engine as one unit: its configuration
+// (the `smtp:` section), the wiring of its parts (directory, greylisting,
+// DNSBL, group commit, metrics, events, the SMTP listeners) and the
+// background jobs that keep them tidy. The parts live in subpackages, one
+// concern each; internal/app calls New and Serve, and the CLI calls
+// NewDirectory for `postvakt directory …`.
+//
+// Extension points for [engine-content] (issue 4): Options.Filter receives
+// every message after DATA (smtpserver.ContentFilter), and remote
+// recipients are committed as relay-queue rows (store.Delivery.Remote) for
+// the outbound queue to pick up.
+package engine
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/uni-mail/postvakt/engine/directory"
+	"github.com/uni-mail/postvakt/engine/dnsbl"
+	"github.com/uni-mail/postvakt/engine/enginemetrics"
+	"github.com/uni-mail/postvakt/engine/event"
+	"github.com/uni-mail/postvakt/engine/greylist"
+	"github.com/uni-mail/postvakt/engine/smtpserver"
+	"github.com/uni-mail/postvakt/engine/store"
+)
+
+// Store is everything the engine keeps in the database; *storage.DB
+// implements it.
+type Store interface {
+	directory.Store
+	greylist.Store
+	store.Store
+}
+
+// Options are the engine's dependencies.
+type Options struct {
+	Config Config
+	// DataDir holds the generated development certificate.
+	DataDir string
+	Store   Store
+	Logger  *slog.Logger
+	// Metrics receives the engine metrics (postvakt_smtp_*); required.
+	Metrics *metrics.Set
+	// Events receives mail events; Emit may block, the engine never waits
+	// for it (a bounded buffer drops and counts instead). Nil discards.
+	Events event.Sink
+	Clock  func() time.Time
+	// Resolver answers DNSBL queries; nil uses Config.DNSBL.Resolver or the
+	// system resolver.
+	Resolver dnsbl.Resolver
+	// Filter is the content-scanning hook ([engine-content]); nil accepts all.
+	Filter smtpserver.ContentFilter
+}
+
+// Engine is a configured mail engine.
+type Engine struct {
+	o         Options
+	dir       *directory.Directory
+	grey      *greylist.Greylister
+	metrics   *enginemetrics.Metrics
+	committer *store.Committer
+	srv       *smtpserver.Server
+	events    *eventPump
+	served    atomic.Bool
+}
+
+// NewDirectory returns the directory as configured, for the CLI and API
+// (`postvakt directory add-domain|add-mailbox|set-quota|lock|unlock|
+// set-nickname|set-forward|set-password|add-alias|remove-alias|import-csv`).
+func NewDirectory(cfg Config, st directory.Store, clock func() time.Time) (*directory.Directory, error) {
+	rules, err := cfg.AddressRules.Compile()
+	if err != nil {
+		return nil, fmt.Errorf("%w: smtp.%v", ErrInvalid, err)
+	}
+	return directory.New(directory.Options{
+		Store: st, Rules: rules, Clock: clock,
+		NicknameQuarantine: cfg.Directory.NicknameQuarantine,
+		DefaultQuota:       cfg.Directory.DefaultQuotaBytes,
+		Hash:               cfg.Directory.PasswordHash,
+	}), nil
+}
+
+// New validates the configuration and builds the engine; Serve runs it.
+func New(o Options) (*Engine, error) {
+	cfg := o.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Store == nil || o.Metrics == nil {
+		return nil, errors.New("engine: Store and Metrics are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	o.Logger = o.Logger.With("component", "engine")
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if cfg.Node == "" {
+		cfg.Node = cfg.Hostname
+	}
+	lists, err := cfg.compileLists()
+	if err != nil {
+		return nil, err
+	}
+	var greyReasons []string
+	for _, r := range greylist.Reasons {
+		greyReasons = append(greyReasons, string(r))
+	}
+	m, err := enginemetrics.New(o.Metrics, smtpserver.Reasons(), greyReasons)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{o: o, metrics: m}
+	e.events = newEventPump(o.Events, cfg.EventBuffer, o.Metrics)
+	if e.dir, err = NewDirectory(cfg, o.Store, o.Clock); err != nil {
+		return nil, err
+	}
+	if cfg.Greylist.Enabled {
+		e.grey = &greylist.Greylister{Config: cfg.Greylist, Store: o.Store}
+	}
+	var checker *dnsbl.Checker
+	if len(cfg.DNSBL.Zones) > 0 {
+		res := o.Resolver
+		if res == nil {
+			res = resolverFor(cfg.DNSBL.Resolver)
+		}
+		checker = &dnsbl.Checker{Zones: cfg.DNSBL.Zones, Resolver: res, Timeout: cfg.DNSBL.Timeout}
+	}
+	var tlsCfg *tls.Config
+	if !cfg.TLS.Disabled {
+		if tlsCfg, err = loadTLS(cfg, o.DataDir, o.Logger); err != nil {
+			return nil, err
+		}
+	}
+	var lns []smtpserver.Listener
+	if cfg.MX.Listen != "" {
+		lns = append(lns, smtpserver.Listener{Name: "mx", Addr: cfg.MX.Listen, ImplicitTLS: cfg.MX.ImplicitTLS, Auth: cfg.MX.Auth})
+	}
+	if cfg.Submission.Listen != "" {
+		lns = append(lns, smtpserver.Listener{Name: "submission", Addr: cfg.Submission.Listen, ImplicitTLS: cfg.Submission.ImplicitTLS, Submission: true, Auth: cfg.Submission.Auth})
+	}
+	if cfg.Submissions.Listen != "" {
+		lns = append(lns, smtpserver.Listener{Name: "submissions", Addr: cfg.Submissions.Listen, ImplicitTLS: true, Submission: true, Auth: true})
+	}
+	e.committer = store.NewCommitter(o.Store, store.CommitterOptions{MaxBatch: cfg.Commit.MaxBatch, Workers: cfg.Commit.Workers, MaxDelay: cfg.Commit.MaxDelay, OnBatch: m.Commit})
+	l := cfg.Limits
+	e.srv, err = smtpserver.New(smtpserver.Options{
+		Hostname: cfg.Hostname, Node: cfg.Node, Listeners: lns, TLS: tlsCfg,
+		InsecureAuthLoopback: cfg.InsecureAuthLoopback,
+		Limits: smtpserver.Limits{
+			MaxMessageBytes: l.MaxMessageBytes, MaxRecipients: l.MaxRecipients, MaxConns: l.MaxConnections,
+			MaxConnsPerIP: l.MaxConnsPerIP, MaxLineLength: l.MaxLineLength, CommandTimeout: l.CommandTimeout,
+			DataTimeout: l.DataTimeout, MaxSession: l.MaxSession, MaxAuthFailures: l.MaxAuthFailures,
+			AuthFailureDelay: l.AuthFailureDelay, MaxHops: l.MaxHops, ShutdownTimeout: l.ShutdownTimeout,
+		},
+		Directory: e.dir, Greylist: e.grey, DNSBL: checker, DNSBLReject: cfg.DNSBL.Reject,
+		WhitelistClients: lists.whitelistClients, WhitelistSenders: lists.whitelistSenders, WhitelistRecipients: lists.whitelistRcpts,
+		LocalNetworks: lists.local, TrustedSenders: lists.trustedSenders, TrustedClients: lists.trustedClients,
+		Postmaster: cfg.Postmaster,
+		Committer:  e.committer, Filter: o.Filter, Metrics: m, Events: e.events, Logger: o.Logger, Clock: o.Clock,
+	})
+	if err != nil {
+		e.committer.Close()
+		return nil, err
+	}
+	e.o.Config = cfg
+	return e, nil
+}
+
+// Directory is the engine's directory.
+func (e *Engine) Directory() *directory.Directory { return e.dir }
+
+// Ready is closed once every listener is bound (Addrs is then complete).
+func (e *Engine) Ready() <-chan struct{} { return e.srv.Ready() }
+
+// Addrs returns the bound address of each listener by name ("mx",
+// "submission", "submissions"); complete once Ready is closed.
+func (e *Engine) Addrs() map[string]net.Addr { return e.srv.Addrs() }
+
+// Serve runs the listeners and the background jobs until ctx is cancelled,
+// then shuts down gracefully and commits what is in flight. It may be
+// called once.
+func (e *Engine) Serve(ctx context.Context) error {
+	if !e.served.CompareAndSwap(false, true) {
+		return errors.New("engine: Serve called twice")
+	}
+	jobsCtx, stopJobs := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); e.events.run() }()
+	go func() { defer wg.Done(); e.jobs(jobsCtx) }()
+	err := e.srv.Serve(ctx)
+	e.committer.Close()
+	stopJobs()
+	e.events.close()
+	wg.Wait()
+	return err
+}
+
+// jobs refreshes the store gauges and expires greylisting state.
+func (e *Engine) jobs(ctx context.Context) {
+	statsTick := time.NewTicker(30 * time.Second)
+	greyTick := time.NewTicker(time.Hour)
+	defer statsTick.Stop()
+	defer greyTick.Stop()
+	refresh := func() {
+		st, err := e.o.Store.MailStats(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				e.o.Logger.Warn("store stats", "err", err)
+			}
+			return
+		}
+		e.metrics.StoreStats(st.Bodies, st.BodyBytes, st.Messages, st.QueuedMail)
+	}
+	refresh()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-statsTick.C:
+			refresh()
+		case <-greyTick.C:
+			if e.grey == nil {
+				continue
+			}
+			n, err := e.grey.Expire(ctx, e.o.Clock())
+			if err != nil {
+				e.o.Logger.Warn("greylist expiry", "err", err)
+			} else if n > 0 {
+				e.o.Logger.Info("greylist expired", "rows", n)
+			}
+		}
+	}
+}
+
+func resolverFor(server string) dnsbl.Resolver {
+	if server == "" {
+		return net.DefaultResolver
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, server)
+	}}
+}
+
+// eventPump decouples the engine from a slow event consumer: Emit never
+// blocks; when the buffer is full the event is dropped and
+// postvakt_smtp_events_dropped_total counts it.
+type eventPump struct {
+	sink    event.Sink
+	buf     *event.Buffer
+	dropped *metrics.Counter
+	last    atomic.Uint64
+}
+
+func newEventPump(sink event.Sink, size int, set *metrics.Set) *eventPump {
+	if sink == nil {
+		sink = event.Discard
+	}
+	return &eventPump{sink: sink, buf: event.NewBuffer(size), dropped: set.NewCounter("postvakt_smtp_events_dropped_total")}
+}
+
+func (p *eventPump) Emit(e event.Event) {
+	before := p.buf.Dropped()
+	p.buf.Emit(e)
+	if p.buf.Dropped() != before {
+		p.dropped.Inc()
+	}
+}
+
+func (p *eventPump) run() {
+	for e := range p.buf.C() {
+		p.sink.Emit(e)
+	}
+}
+
+func (p *eventPump) close() { p.buf.Close() }

@@ -1,0 +1,413 @@
+// Package smtpserver owns the SMTP edge of the engine on go-smtp: the MX
+// and submission listeners (STARTTLS, implicit TLS, AUTH PLAIN and LOGIN
+// after TLS), connection limits and timeouts, the session that runs the
+// policy checks in order (connection → whitelists → greylisting →
+// recipient validation → size and quota; relay rules on submission), the
+// content-filter extension point, and local delivery through the group
+// committer. Every reply that refuses something is built by one function,
+// (*session).fail, which returns a fresh *smtp.SMTPError with an RFC 5321
+// code, an RFC 3463 enhanced code and a generic text, logs the cause and
+// counts the reason.
+package smtpserver
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/uni-mail/postvakt/engine/directory"
+	"github.com/uni-mail/postvakt/engine/dnsbl"
+	"github.com/uni-mail/postvakt/engine/enginemetrics"
+	"github.com/uni-mail/postvakt/engine/event"
+	"github.com/uni-mail/postvakt/engine/greylist"
+	"github.com/uni-mail/postvakt/engine/policy"
+	"github.com/uni-mail/postvakt/engine/store"
+)
+
+// Listener describes one listening socket.
+type Listener struct {
+	Name        string // "mx" or "submission": a metric label
+	Addr        string // host:port; port 0 picks a free port
+	ImplicitTLS bool   // TLS from the first byte (port 465, RFC 8314)
+	Submission  bool   // submission rules (RFC 6409) rather than MX rules
+	Auth        bool   // offer AUTH (after TLS)
+}
+
+// Limits bound what one client may use.
+type Limits struct {
+	MaxMessageBytes  int64
+	MaxRecipients    int
+	MaxConns         int // in total
+	MaxConnsPerIP    int
+	MaxLineLength    int
+	CommandTimeout   time.Duration // waiting for one command line
+	DataTimeout      time.Duration // the whole DATA phase
+	MaxSession       time.Duration // one connection's whole life
+	MaxAuthFailures  int
+	AuthFailureDelay time.Duration
+	MaxHops          int // Received: headers before a loop is declared
+	ShutdownTimeout  time.Duration
+}
+
+// ContentFilter is the extension point for content scanning ([engine-content]):
+// it sees the whole message after DATA and before the commit.
+type ContentFilter interface {
+	Filter(ctx context.Context, env Envelope, msg []byte) (Verdict, error)
+}
+
+// Envelope is what a ContentFilter knows about a transaction.
+type Envelope struct {
+	Listener string
+	ClientIP netip.Addr
+	HELO     string
+	AuthUser string
+	MailFrom string
+	Rcpts    []string
+	// WantsAll is true when some recipient is a function address that takes
+	// all mail (the spam whitelist of recipients).
+	WantsAll bool
+}
+
+// Action is a content filter's decision.
+type Action int
+
+// The actions.
+const (
+	Accept   Action = iota // deliver (Verdict.Headers are prepended)
+	Reject                 // 554 5.7.1
+	Tempfail               // 451 4.7.0
+	Discard                // 250, but store nothing (accept-and-discard rules)
+)
+
+// Verdict is a content filter's result.
+type Verdict struct {
+	Action  Action
+	Headers []string // complete header lines without CRLF, e.g. "X-Spam-Flag: YES"
+	Reason  string   // logged
+}
+
+// Options are the server's dependencies and settings.
+type Options struct {
+	Hostname  string
+	Node      string
+	Listeners []Listener
+	TLS       *tls.Config // nil: no STARTTLS, no implicit TLS
+	// InsecureAuthLoopback allows AUTH without TLS from loopback clients
+	// (tests and local tools only).
+	InsecureAuthLoopback bool
+	Limits               Limits
+
+	Directory *directory.Directory
+	Greylist  *greylist.Greylister // nil: no greylisting
+	DNSBL     *dnsbl.Checker       // nil: no DNSBL
+	// DNSBLReject refuses a listed client (554 5.7.1) instead of giving it
+	// the longer greylisting delay.
+	DNSBLReject bool
+
+	WhitelistClients    policy.NetSet
+	WhitelistSenders    policy.AddrSet
+	WhitelistRecipients policy.AddrSet
+	// LocalNetworks may submit without AUTH.
+	LocalNetworks policy.Networks
+	// TrustedSenders and TrustedClients identify the university's own
+	// systems, whose mail is never refused for quota.
+	TrustedSenders policy.AddrSet
+	TrustedClients policy.NetSet
+	// Postmaster receives the bare "postmaster" recipient (RFC 5321 §4.5.1).
+	Postmaster string
+
+	Committer *store.Committer
+	Filter    ContentFilter
+	Metrics   *enginemetrics.Metrics
+	Events    event.Sink
+	Logger    *slog.Logger
+	Clock     func() time.Time
+}
+
+// Server runs the listeners.
+type Server struct {
+	o       Options
+	mu      sync.Mutex
+	servers []*smtp.Server
+	addrs   map[string]net.Addr
+	limiter *connLimiter
+	inData  sync.WaitGroup
+	ready   chan struct{}
+}
+
+// New checks the options and returns a Server.
+func New(o Options) (*Server, error) {
+	if o.Directory == nil || o.Committer == nil || o.Metrics == nil {
+		return nil, errors.New("smtpserver: Directory, Committer and Metrics are required")
+	}
+	if len(o.Listeners) == 0 {
+		return nil, errors.New("smtpserver: no listeners")
+	}
+	if o.Events == nil {
+		o.Events = event.Discard
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Hostname == "" {
+		o.Hostname = "localhost"
+	}
+	for _, l := range o.Listeners {
+		if (l.ImplicitTLS || l.Auth) && o.TLS == nil && !(l.Auth && o.InsecureAuthLoopback) {
+			return nil, fmt.Errorf("smtpserver: listener %s needs a TLS certificate", l.Name)
+		}
+	}
+	return &Server{o: o, addrs: map[string]net.Addr{}, ready: make(chan struct{}),
+		limiter: &connLimiter{perIP: map[netip.Addr]int{}, max: o.Limits.MaxConns, maxPerIP: o.Limits.MaxConnsPerIP}}, nil
+}
+
+// Ready is closed once every listener is bound.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addrs returns the bound address of each listener by name.
+func (s *Server) Addrs() map[string]net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]net.Addr, len(s.addrs))
+	for k, v := range s.addrs {
+		out[k] = v
+	}
+	return out
+}
+
+// Serve listens on every listener and serves until ctx is cancelled, then
+// shuts down gracefully: listeners close, sessions get Limits.ShutdownTimeout
+// to finish, then the rest are cut, and Serve returns once every DATA in
+// flight has committed or failed.
+func (s *Server) Serve(ctx context.Context) error {
+	var lns []net.Listener
+	closeAll := func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	}
+	for _, spec := range s.o.Listeners {
+		ln, err := net.Listen("tcp", spec.Addr)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("listen %s on %s: %w", spec.Name, spec.Addr, err)
+		}
+		lns = append(lns, ln)
+		s.mu.Lock()
+		s.addrs[spec.Name] = ln.Addr()
+		s.mu.Unlock()
+	}
+	errc := make(chan error, len(lns))
+	for i, spec := range s.o.Listeners {
+		srv := s.newSMTPServer(spec)
+		s.mu.Lock()
+		s.servers = append(s.servers, srv)
+		s.mu.Unlock()
+		var l net.Listener = &limitListener{Listener: lns[i], s: s, name: spec.Name}
+		if spec.ImplicitTLS {
+			l = tls.NewListener(l, s.o.TLS)
+		}
+		s.o.Logger.Info("smtp listening", "listener", spec.Name, "addr", lns[i].Addr().String(), "implicit_tls", spec.ImplicitTLS)
+		go func() { errc <- srv.Serve(l) }()
+	}
+	close(s.ready)
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		s.o.Logger.Error("smtp listener failed", "err", err)
+	}
+	s.shutdown()
+	return err
+}
+
+func (s *Server) shutdown() {
+	to := s.o.Limits.ShutdownTimeout
+	if to <= 0 {
+		to = 10 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), to)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, srv := range s.servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Shutdown(sctx); err != nil {
+				srv.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	s.inData.Wait()
+}
+
+func (s *Server) newSMTPServer(spec Listener) *smtp.Server {
+	srv := smtp.NewServer(&backend{s: s, spec: spec})
+	srv.Domain = s.o.Hostname
+	srv.TLSConfig = s.o.TLS
+	srv.MaxMessageBytes = s.o.Limits.MaxMessageBytes
+	srv.MaxRecipients = 0 // enforced by the session, through the boundary
+	if s.o.Limits.MaxLineLength > 0 {
+		srv.MaxLineLength = s.o.Limits.MaxLineLength
+	}
+	// AUTH is gated by the session (AuthMechanisms/Auth), so that refusals
+	// go through the boundary and are counted.
+	srv.AllowInsecureAuth = true
+	srv.ReadTimeout = s.o.Limits.CommandTimeout
+	srv.WriteTimeout = s.o.Limits.CommandTimeout
+	srv.ErrorLog = slogLogger{s.o.Logger}
+	srv.EnableSMTPUTF8 = false
+	return srv
+}
+
+// newQueueID returns a 16-character unique ID.
+func newQueueID() string {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return base32.StdEncoding.EncodeToString(b[:])
+}
+
+type slogLogger struct{ l *slog.Logger }
+
+func (l slogLogger) Printf(format string, v ...any) {
+	l.l.Debug("smtp", "msg", fmt.Sprintf(format, v...))
+}
+func (l slogLogger) Println(v ...any) { l.l.Debug("smtp", "msg", fmt.Sprint(v...)) }
+
+// connLimiter counts connections in total and per client IP.
+type connLimiter struct {
+	mu       sync.Mutex
+	total    int
+	perIP    map[netip.Addr]int
+	max      int
+	maxPerIP int
+}
+
+func (c *connLimiter) acquire(ip netip.Addr) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.max > 0 && c.total >= c.max {
+		return "limit_total"
+	}
+	if c.maxPerIP > 0 && c.perIP[ip] >= c.maxPerIP {
+		return "limit_per_ip"
+	}
+	c.total++
+	c.perIP[ip]++
+	return "accepted"
+}
+
+func (c *connLimiter) release(ip netip.Addr) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.total--
+	if c.perIP[ip]--; c.perIP[ip] <= 0 {
+		delete(c.perIP, ip)
+	}
+}
+
+// limitListener enforces the connection limits at accept, answering 421
+// to a client over its limit (RFC 5321 §3.8: a server may close with 421).
+type limitListener struct {
+	net.Listener
+	s    *Server
+	name string
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := remoteIP(c)
+		res := l.s.limiter.acquire(ip)
+		l.s.o.Metrics.Conn(l.name, res)
+		if res != "accepted" {
+			r := Reply(ReasonTooManyConns)
+			if res == "limit_total" {
+				r.EnhancedCode = smtp.EnhancedCode{4, 3, 2}
+				r.Message = "Too many connections, try again later"
+			}
+			l.s.o.Metrics.Reject(l.name, string(ReasonTooManyConns))
+			l.s.o.Metrics.Reply(l.name, r.Code)
+			l.s.o.Logger.Info("smtp connection refused", "listener", l.name, "client", ip.String(), "reason", res)
+			go func() {
+				_ = c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+				fmt.Fprintf(c, "%d %s %s\r\n", r.Code, enhanced(r.EnhancedCode), r.Message)
+				c.Close()
+			}()
+			continue
+		}
+		l.s.o.Metrics.Active(l.name, 1)
+		mc := &meteredConn{Conn: c, s: l.s, name: l.name, ip: ip, start: time.Now()}
+		if d := l.s.o.Limits.MaxSession; d > 0 {
+			mc.end = mc.start.Add(d)
+		}
+		return mc, nil
+	}
+}
+
+// meteredConn releases the limiter slot, tracks the active gauge and
+// observes the session duration when closed; it also ends a session that
+// outlives Limits.MaxSession.
+type meteredConn struct {
+	net.Conn
+	s     *Server
+	name  string
+	ip    netip.Addr
+	start time.Time
+	end   time.Time
+	once  sync.Once
+}
+
+func (c *meteredConn) Read(p []byte) (int, error) {
+	if !c.end.IsZero() && time.Now().After(c.end) {
+		return 0, errSessionTooLong
+	}
+	return c.Conn.Read(p)
+}
+
+var errSessionTooLong = &net.OpError{Op: "read", Net: "tcp", Err: timeoutError{}}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "session lasted too long" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
+
+func (c *meteredConn) Close() error {
+	c.once.Do(func() {
+		c.s.limiter.release(c.ip)
+		c.s.o.Metrics.Active(c.name, -1)
+		c.s.o.Metrics.SessionDone(c.name, time.Since(c.start))
+	})
+	return c.Conn.Close()
+}
+
+func remoteIP(c net.Conn) netip.Addr {
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		if a, ok := netip.AddrFromSlice(ta.IP); ok {
+			return a.Unmap()
+		}
+	}
+	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}

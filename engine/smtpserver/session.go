@@ -1,0 +1,577 @@
+package smtpserver
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/uni-mail/postvakt/engine/addr"
+	"github.com/uni-mail/postvakt/engine/directory"
+	"github.com/uni-mail/postvakt/engine/dnsbl"
+	"github.com/uni-mail/postvakt/engine/event"
+	"github.com/uni-mail/postvakt/engine/store"
+)
+
+type backend struct {
+	s    *Server
+	spec Listener
+}
+
+// NewSession is called at HELO/EHLO (and again after STARTTLS).
+func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	s := b.s
+	ip := remoteIP(c.Conn())
+	_, isTLS := c.TLSConnectionState()
+	sess := &session{
+		s: s, spec: b.spec, conn: c, ip: ip, tls: isTLS,
+		id:  newQueueID(),
+		log: s.o.Logger.With("listener", b.spec.Name, "client", ip.String()),
+	}
+	sess.ev = event.Session{ID: sess.id, Node: s.o.Node, Listener: b.spec.Name, ClientIP: ip.String(), HELO: c.Hostname(), TLS: isTLS}
+	s.o.Metrics.Command(b.spec.Name, "helo")
+	sess.log = sess.log.With("session", sess.id)
+	if !b.spec.Submission && s.o.DNSBL != nil && !s.o.WhitelistClients.Contains(ip) {
+		// Connection check: look the client up while the client talks.
+		ch := make(chan dnsbl.Result, 1)
+		sess.dnsbl = ch
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			res, err := s.o.DNSBL.Check(ctx, ip)
+			switch {
+			case res.Listed:
+				s.o.Metrics.DNSBL("listed")
+			case err != nil:
+				s.o.Metrics.DNSBL("error")
+			default:
+				s.o.Metrics.DNSBL("clean")
+			}
+			if err != nil {
+				sess.log.Warn("dnsbl lookup failed; continuing as not listed", "err", err)
+			}
+			ch <- res
+		}()
+	}
+	return sess, nil
+}
+
+// session is one SMTP session; go-smtp calls its methods one at a time.
+type session struct {
+	s    *Server
+	spec Listener
+	conn *smtp.Conn
+	ip   netip.Addr
+	tls  bool
+	id   string
+	log  *slog.Logger
+	ev   event.Session
+
+	authUser     string
+	authFailures int
+	dnsbl        chan dnsbl.Result
+	dnsblRes     *dnsbl.Result
+
+	// the transaction
+	from       *addr.Address // nil before MAIL; Local "" for the null path
+	fromRaw    string
+	sizeHint   int64
+	rcpts      []string
+	deliveries []store.Delivery
+	boxes      map[int64]bool
+	remotes    map[string]bool
+	greyPassed bool // some recipient passed greylisting (counts toward auto-whitelist)
+	wantsAll   bool
+	started    time.Time
+}
+
+// fail is the SMTP boundary: it logs cause, counts the reason and the reply,
+// emits a refused-recipient event when rcpt is set, and returns a fresh
+// *smtp.SMTPError. Every refusal the session gives goes through here.
+func (s *session) fail(r Reason, cause error, rcpt string) *smtp.SMTPError {
+	rep := Reply(r)
+	lvl := slog.LevelInfo
+	if r == ReasonTempFailure || r == ReasonAuthTemp || r == ReasonContentTemp {
+		lvl = slog.LevelError
+	}
+	attrs := []any{"reason", string(r), "code", rep.Code}
+	if cause != nil {
+		attrs = append(attrs, "err", cause.Error())
+	}
+	if rcpt != "" {
+		attrs = append(attrs, "rcpt", rcpt)
+	}
+	s.log.Log(context.Background(), lvl, "smtp refused", attrs...)
+	s.s.o.Metrics.Reject(s.spec.Name, string(r))
+	s.s.o.Metrics.Reply(s.spec.Name, rep.Code)
+	if rcpt != "" {
+		s.s.o.Events.Emit(&event.Recipient{At: s.s.o.Clock(), Session: s.ev, MailFrom: s.fromRaw, Rcpt: rcpt,
+			Outcome: event.OutcomeRefused, Code: rep.Code, Enhanced: enhanced(rep.EnhancedCode), Reason: string(r)})
+	}
+	return rep
+}
+
+func (s *session) okReply() { s.s.o.Metrics.Reply(s.spec.Name, 250) }
+
+func (s *session) direction() string {
+	if s.spec.Submission {
+		return "outbound"
+	}
+	return "inbound"
+}
+
+// Reset discards the transaction (RSET, EHLO, end of DATA).
+func (s *session) Reset() {
+	s.from, s.fromRaw, s.sizeHint = nil, "", 0
+	s.rcpts, s.deliveries = nil, nil
+	s.boxes, s.remotes = nil, nil
+	s.greyPassed, s.wantsAll = false, false
+}
+
+// Logout frees the session.
+func (s *session) Logout() error { return nil }
+
+// AuthMechanisms offers PLAIN and LOGIN (RFC 4954, RFC 4616) on listeners
+// with AUTH, and only once the channel is encrypted (or from loopback when
+// so configured), so EHLO does not advertise AUTH before STARTTLS.
+func (s *session) AuthMechanisms() []string {
+	if !s.spec.Auth || !s.authAllowed() {
+		return nil
+	}
+	return []string{sasl.Plain, sasl.Login}
+}
+
+func (s *session) authAllowed() bool {
+	return s.tls || (s.s.o.InsecureAuthLoopback && s.ip.IsLoopback())
+}
+
+// Auth starts a SASL exchange.
+func (s *session) Auth(mech string) (sasl.Server, error) {
+	s.s.o.Metrics.Command(s.spec.Name, "auth")
+	if !s.spec.Auth {
+		s.authEvent(mech, "", "unavailable")
+		return nil, s.fail(ReasonAuthUnavailable, nil, "")
+	}
+	if !s.authAllowed() {
+		s.s.o.Metrics.Auth(s.spec.Name, "tls_required")
+		s.authEvent(mech, "", "tls_required")
+		return nil, s.fail(ReasonAuthTLS, errors.New("AUTH before STARTTLS"), "")
+	}
+	if s.s.o.Limits.MaxAuthFailures > 0 && s.authFailures >= s.s.o.Limits.MaxAuthFailures {
+		s.s.o.Metrics.Auth(s.spec.Name, "aborted")
+		return nil, s.fail(ReasonAuthTooMany, nil, "")
+	}
+	switch strings.ToUpper(mech) {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(identity, username, password string) error {
+			if identity != "" && identity != username {
+				return s.authResult(mech, username, directory.AuthUnknownUser, errors.New("authorization identity differs"))
+			}
+			return s.authenticate(mech, username, password)
+		}), nil
+	case sasl.Login:
+		return &loginServer{auth: func(u, p string) error { return s.authenticate(mech, u, p) }}, nil
+	}
+	return nil, s.fail(ReasonAuthMechanism, fmt.Errorf("mechanism %q", mech), "")
+}
+
+func (s *session) authenticate(mech, username, password string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, res, err := s.s.o.Directory.Authenticate(ctx, username, password)
+	if res == directory.AuthOK {
+		s.authUser = m.Address
+		s.ev.AuthUser = m.Address
+		s.s.o.Metrics.Auth(s.spec.Name, string(res))
+		s.authEvent(mech, username, "")
+		s.okReply()
+		s.log.Info("smtp auth", "user", m.Address, "mechanism", mech)
+		return nil
+	}
+	return s.authResult(mech, username, res, err)
+}
+
+func (s *session) authResult(mech, username string, res directory.AuthResult, err error) error {
+	s.s.o.Metrics.Auth(s.spec.Name, string(res))
+	s.authEvent(mech, username, string(res))
+	if res == directory.AuthError {
+		return s.fail(ReasonAuthTemp, err, "")
+	}
+	s.authFailures++
+	if d := s.s.o.Limits.AuthFailureDelay; d > 0 {
+		time.Sleep(d)
+	}
+	return s.fail(ReasonAuthFailed, fmt.Errorf("user %q: %s", username, res), "")
+}
+
+func (s *session) authEvent(mech, user, reason string) {
+	s.s.o.Events.Emit(&event.Auth{At: s.s.o.Clock(), Session: s.ev, Mechanism: strings.ToUpper(mech), Username: user,
+		Success: reason == "", Reason: reason})
+}
+
+// Mail starts a transaction (RFC 5321 §4.1.1.2).
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	s.s.o.Metrics.Command(s.spec.Name, "mail")
+	s.Reset()
+	s.started = s.s.o.Clock()
+	a := addr.Address{}
+	if from != "" {
+		p, err := addr.Parse(from)
+		if err != nil || p.Domain == "" {
+			return s.fail(ReasonBadSender, fmt.Errorf("sender %q: %v", from, err), "")
+		}
+		a = p
+	}
+	if opts != nil {
+		s.sizeHint = opts.Size
+	}
+	s.from, s.fromRaw = &a, a.String()
+	s.boxes, s.remotes = map[int64]bool{}, map[string]bool{}
+	s.okReply()
+	return nil
+}
+
+func (s *session) listed() bool {
+	if s.dnsbl != nil && s.dnsblRes == nil {
+		r := <-s.dnsbl
+		s.dnsblRes = &r
+		if r.Listed {
+			s.log.Info("client listed on dnsbl", "zone", r.Zone)
+		}
+	}
+	return s.dnsblRes != nil && s.dnsblRes.Listed
+}
+
+// Rcpt adds a recipient (RFC 5321 §4.1.1.3), running the policy checks.
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.s.o.Metrics.Command(s.spec.Name, "rcpt")
+	o := &s.s.o
+	if max := o.Limits.MaxRecipients; max > 0 && len(s.rcpts) >= max {
+		return s.fail(ReasonTooManyRcpts, nil, to)
+	}
+	a, err := addr.Parse(to)
+	if err == nil && a.Domain == "" && o.Postmaster != "" {
+		a, err = addr.Parse(o.Postmaster)
+	}
+	if err != nil || a.Domain == "" {
+		return s.fail(ReasonBadRecipient, fmt.Errorf("recipient %q: %v", to, err), to)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	local, err := o.Directory.IsLocalDomain(ctx, a.Domain)
+	if err != nil {
+		return s.fail(ReasonTempFailure, err, to)
+	}
+	mayRelay := s.spec.Submission && (s.authUser != "" || o.LocalNetworks.Contains(s.ip))
+	if s.spec.Submission && !mayRelay {
+		// RFC 6409 §4.3: submission needs authentication; only configured
+		// local networks (minus excluded ranges) are exempt.
+		return s.fail(ReasonRelayDenied, errors.New("unauthenticated submission from outside local networks"), to)
+	}
+	if !local {
+		if !mayRelay {
+			return s.fail(ReasonRelayDenied, fmt.Errorf("domain %s is not local", a.Domain), to)
+		}
+		if !s.remotes[a.Key()] {
+			s.remotes[a.Key()] = true
+			s.deliveries = append(s.deliveries, store.Delivery{Rcpt: a.Key(), Remote: a.Key()})
+		}
+		s.rcpts = append(s.rcpts, a.String())
+		s.okReply()
+		return nil
+	}
+	if !s.spec.Submission {
+		if o.DNSBLReject && s.listed() {
+			return s.fail(ReasonDNSBL, errors.New("client listed"), to)
+		}
+		whitelisted := o.WhitelistClients.Contains(s.ip) || o.WhitelistSenders.Contains(*s.from) || o.WhitelistRecipients.Contains(a)
+		if !whitelisted && o.Greylist != nil && o.Greylist.Config.Enabled {
+			res, err := o.Greylist.Check(ctx, s.ip, s.from.Key(), a.Key(), o.Clock(), s.listed())
+			if err != nil {
+				return s.fail(ReasonTempFailure, err, to)
+			}
+			o.Metrics.Greylist(string(res.Reason))
+			if !res.Pass {
+				return s.fail(ReasonGreylisted, fmt.Errorf("greylist %s, retry in %s", res.Reason, res.Wait.Round(time.Second)), to)
+			}
+			s.greyPassed = true
+		}
+	}
+	res, err := o.Directory.Resolve(ctx, a)
+	switch {
+	case errors.Is(err, directory.ErrNotFound), errors.Is(err, directory.ErrNoDomain):
+		return s.fail(ReasonUnknownRecipient, err, to)
+	case err != nil:
+		return s.fail(ReasonTempFailure, err, to)
+	}
+	direct := res.Kind == directory.KindMailbox || res.Kind == directory.KindNickname
+	trusted := o.TrustedSenders.Contains(*s.from) || o.TrustedClients.Contains(s.ip)
+	fromOutside := !s.spec.Submission
+	var add []store.Delivery
+	for _, m := range res.Mailboxes {
+		if m.Locked && fromOutside && !trusted {
+			if direct && len(res.Mailboxes) == 1 {
+				return s.fail(ReasonMailboxDisabled, fmt.Errorf("mailbox %s is locked", m.Address), to)
+			}
+			continue
+		}
+		d := store.Delivery{Rcpt: a.Key(), MailboxID: m.ID}
+		if m.UsedBytes+s.sizeHint > o.Directory.Quota(m) {
+			if trusted {
+				d.Truncated = true
+			} else if direct && len(res.Mailboxes) == 1 {
+				return s.fail(ReasonOverQuota, fmt.Errorf("mailbox %s uses %d of %d bytes", m.Address, m.UsedBytes, o.Directory.Quota(m)), to)
+			} else {
+				s.log.Info("list member over quota; skipped", "mailbox", m.Address, "rcpt", a.Key())
+				continue
+			}
+		}
+		add = append(add, d)
+	}
+	for _, r := range res.Remote {
+		add = append(add, store.Delivery{Rcpt: a.Key(), Remote: r})
+	}
+	if len(add) == 0 {
+		if len(res.Mailboxes) > 0 {
+			return s.fail(ReasonOverQuota, errors.New("every target is over quota or locked"), to)
+		}
+		return s.fail(ReasonUnknownRecipient, errors.New("no deliverable target"), to)
+	}
+	for _, d := range add {
+		switch {
+		case d.MailboxID != 0 && !s.boxes[d.MailboxID]:
+			s.boxes[d.MailboxID] = true
+			s.deliveries = append(s.deliveries, d)
+		case d.Remote != "" && !s.remotes[d.Remote]:
+			s.remotes[d.Remote] = true
+			s.deliveries = append(s.deliveries, d)
+		}
+	}
+	s.wantsAll = s.wantsAll || res.WantsAll
+	s.rcpts = append(s.rcpts, a.String())
+	s.okReply()
+	return nil
+}
+
+// Data receives the message and replies 250 only after the commit is
+// durable (RFC 5321 §6.1: with 250 the server takes responsibility).
+func (s *session) Data(r io.Reader) error {
+	s.s.o.Metrics.Command(s.spec.Name, "data")
+	s.s.inData.Add(1)
+	defer s.s.inData.Done()
+	o := &s.s.o
+	begin := time.Now()
+	if d := o.Limits.DataTimeout; d > 0 {
+		_ = s.conn.Conn().SetReadDeadline(time.Now().Add(d))
+	}
+	queueID := newQueueID()
+	now := o.Clock()
+	tx := &event.Transaction{At: now, Session: s.ev, QueueID: queueID, MailFrom: s.fromRaw, Rcpts: append([]string(nil), s.rcpts...)}
+	finish := func(result string, rep *smtp.SMTPError, reason Reason, size int64) {
+		tx.Code, tx.Enhanced, tx.Reason, tx.Size = rep.Code, enhanced(rep.EnhancedCode), string(reason), size
+		tx.Duration = time.Since(begin)
+		if result != "accepted" {
+			tx.QueueID = ""
+		}
+		o.Metrics.Message(s.direction(), result, size)
+		o.Metrics.DataDone(s.spec.Name, time.Since(begin))
+		o.Events.Emit(tx)
+	}
+	fail := func(reason Reason, cause error, size int64) error {
+		rep := s.fail(reason, cause, "")
+		res := "rejected"
+		if rep.Code/100 == 4 {
+			res = "tempfail"
+		}
+		finish(res, rep, reason, size)
+		return rep
+	}
+
+	received := s.receivedHeader(queueID, now)
+	buf := bytes.NewBuffer(make([]byte, 0, 8<<10))
+	buf.WriteString(received)
+	n, err := io.Copy(buf, r)
+	if err != nil {
+		var se *smtp.SMTPError
+		if errors.As(err, &se) && se.Code == 552 {
+			return fail(ReasonTooBig, err, n)
+		}
+		// The rest of the message cannot be read reliably: expire the read
+		// deadline so that, after this reply, the connection closes rather
+		// than reading message lines as commands.
+		_ = s.conn.Conn().SetReadDeadline(time.Now())
+		if errors.Is(err, smtp.ErrTooLongLine) {
+			return fail(ReasonLineTooLong, err, n)
+		}
+		return fail(ReasonTempFailure, fmt.Errorf("read DATA: %w", err), n)
+	}
+	body := buf.Bytes()
+	hdr := parseHeader(body[len(received):])
+	if max := o.Limits.MaxHops; max > 0 && len(hdr.Values("Received"))+1 > max {
+		return fail(ReasonLoop, fmt.Errorf("%d Received headers", len(hdr.Values("Received"))+1), n)
+	}
+	tx.MessageID, tx.Subject, tx.HeaderFrom = hdr.Get("Message-Id"), hdr.Get("Subject"), hdr.Get("From")
+
+	if o.Filter != nil {
+		env := Envelope{Listener: s.spec.Name, ClientIP: s.ip, HELO: s.conn.Hostname(), AuthUser: s.authUser,
+			MailFrom: s.fromRaw, Rcpts: s.rcpts, WantsAll: s.wantsAll}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		v, err := o.Filter.Filter(ctx, env, body)
+		cancel()
+		switch {
+		case err != nil || v.Action == Tempfail:
+			return fail(ReasonContentTemp, errors.Join(err, errors.New(v.Reason)), n)
+		case v.Action == Reject:
+			return fail(ReasonContent, errors.New(v.Reason), n)
+		case v.Action == Discard:
+			s.log.Info("message discarded by content filter", "reason", v.Reason, "queue_id", queueID)
+			rep := &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK queued as " + queueID}
+			s.okReply()
+			finish("accepted", rep, "", n)
+			return rep
+		case len(v.Headers) > 0:
+			var nb bytes.Buffer
+			nb.WriteString(received)
+			for _, h := range v.Headers {
+				nb.WriteString(h)
+				nb.WriteString("\r\n")
+			}
+			nb.Write(body[len(received):])
+			body = nb.Bytes()
+		}
+	}
+
+	msg := &store.Message{
+		QueueID: queueID, ReceivedAt: now, Node: o.Node, Listener: s.spec.Name, ClientIP: s.ip.String(),
+		HELO: s.conn.Hostname(), AuthUser: s.authUser, MailFrom: s.fromRaw, Rcpts: tx.Rcpts,
+		MessageID: tx.MessageID, Subject: tx.Subject, HeaderFrom: tx.HeaderFrom,
+		Body: body, BodyHash: store.Hash(body), Deliveries: s.deliveries,
+	}
+	for _, d := range msg.Deliveries {
+		if d.Truncated {
+			msg.Truncated = truncatedCopy(hdr)
+			msg.TruncatedHash = store.Hash(msg.Truncated)
+			break
+		}
+	}
+	tx.BodyHash = msg.BodyHash
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := o.Committer.Commit(ctx, msg); err != nil {
+		return fail(ReasonTempFailure, err, n)
+	}
+	if s.greyPassed && o.Greylist != nil {
+		if err := o.Greylist.Passed(ctx, s.ip, now); err != nil {
+			s.log.Warn("greylist auto-whitelist count failed", "err", err)
+		}
+	}
+	for _, d := range msg.Deliveries {
+		ev := &event.Recipient{At: now, Session: s.ev, QueueID: queueID, MailFrom: s.fromRaw, Rcpt: d.Rcpt, Code: 250, Enhanced: "2.0.0"}
+		switch {
+		case d.Remote != "":
+			ev.Outcome, ev.Target = event.OutcomeQueued, d.Remote
+			o.Metrics.Delivery("queued")
+		case d.Truncated:
+			ev.Outcome, ev.Target = event.OutcomeTruncated, fmt.Sprint(d.MailboxID)
+			o.Metrics.Delivery("truncated")
+		default:
+			ev.Outcome, ev.Target = event.OutcomeDelivered, fmt.Sprint(d.MailboxID)
+			o.Metrics.Delivery("delivered")
+		}
+		o.Events.Emit(ev)
+	}
+	s.log.Info("smtp accepted", "queue_id", queueID, "from", s.fromRaw, "rcpts", len(s.rcpts), "copies", len(msg.Deliveries), "size", n)
+	rep := &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK queued as " + queueID}
+	s.okReply()
+	finish("accepted", rep, "", n)
+	return rep
+}
+
+// receivedHeader is the trace field of RFC 5321 §4.4, with the protocol
+// names of RFC 3848 (ESMTPS, ESMTPA, ESMTPSA).
+func (s *session) receivedHeader(queueID string, now time.Time) string {
+	proto := "ESMTP"
+	if s.tls {
+		proto += "S"
+	}
+	if s.authUser != "" {
+		proto += "A"
+	}
+	helo := sanitize(s.conn.Hostname())
+	ipLit := s.ip.String()
+	if s.ip.Is6() {
+		ipLit = "IPv6:" + ipLit
+	}
+	return fmt.Sprintf("Received: from %s ([%s])\r\n\tby %s (postvakt) with %s id %s;\r\n\t%s\r\n",
+		helo, ipLit, s.s.o.Hostname, proto, queueID, now.Format(time.RFC1123Z))
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r <= 32 || r >= 127 || r == '(' || r == ')' || r == '[' || r == ']' || r == ';' {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+// parseHeader reads the message's header section, tolerating damage: what
+// parses is returned.
+func parseHeader(msg []byte) textproto.MIMEHeader {
+	tr := textproto.NewReader(bufio.NewReader(bytes.NewReader(msg)))
+	h, _ := tr.ReadMIMEHeader()
+	if h == nil {
+		h = textproto.MIMEHeader{}
+	}
+	return h
+}
+
+// truncatedCopy is what an over-quota mailbox keeps of mail from a trusted
+// sender: only From and Subject (DOMAIN.md, the Czech university).
+func truncatedCopy(h textproto.MIMEHeader) []byte {
+	var b bytes.Buffer
+	for _, k := range []string{"From", "Subject"} {
+		if v := h.Get(k); v != "" {
+			fmt.Fprintf(&b, "%s: %s\r\n", k, v)
+		}
+	}
+	b.WriteString("\r\n")
+	return b.Bytes()
+}
+
+// loginServer is the server side of the LOGIN mechanism
+// (draft-murchison-sasl-login): prompts "Username:" and "Password:".
+type loginServer struct {
+	auth  func(user, pass string) error
+	state int
+	user  string
+}
+
+func (l *loginServer) Next(response []byte) ([]byte, bool, error) {
+	switch l.state {
+	case 0:
+		l.state = 1
+		if response == nil {
+			return []byte("Username:"), false, nil
+		}
+		fallthrough
+	case 1:
+		l.user = string(response)
+		l.state = 2
+		return []byte("Password:"), false, nil
+	case 2:
+		l.state = 3
+		return nil, true, l.auth(l.user, string(response))
+	}
+	return nil, true, sasl.ErrUnexpectedClientResponse
+}

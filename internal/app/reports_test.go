@@ -1,0 +1,133 @@
+package app
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/config"
+	"github.com/uni-mail/postvakt/reports"
+	"github.com/uni-mail/postvakt/reports/reportstest"
+)
+
+func download(t *testing.T, u, token string) (int, http.Header, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", u, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+// TestReportsAPI runs the reports capability in a whole in-process
+// postvakt: the comment, generation and sending by a postmaster, the
+// archive and its documents for a viewer, the roles, and the job.
+func TestReportsAPI(t *testing.T) {
+	t.Parallel()
+	smtpSrv := reportstest.StartSMTP(t)
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Scheduler.Enabled = false
+	cfg.Reports.PDFEngine = reports.PDFBuiltin
+	cfg.Reports.Language = "nb"
+	cfg.Reports.Mail.From = "postvakt@mail.example.edu"
+	cfg.Reports.Mail.To = "styring@example.edu"
+	cfg.Reports.Mail.SMTP = smtpSrv.Addr
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	oslo, _ := time.LoadLocation("Europe/Oslo")
+	clock := &testClock{t: time.Date(2026, 11, 2, 10, 0, 0, 0, oslo)}
+	app := startApp(t, cfg, clock.Now)
+	viewer, postmaster := apiToken(t, cfg, auth.RoleViewer), apiToken(t, cfg, auth.RolePostmaster)
+	base := app.base + "/api/v1/reports"
+
+	var list struct {
+		Reports []reportEntry `json:"reports"`
+	}
+	if code := call(t, "GET", base, "", nil, nil); code != http.StatusUnauthorized {
+		t.Fatalf("anonymous list: %d", code)
+	}
+	if code := call(t, "GET", base, viewer, nil, &list); code != http.StatusOK || len(list.Reports) != 0 {
+		t.Fatalf("empty archive: %d %+v", code, list)
+	}
+	if code := call(t, "POST", base, viewer, map[string]any{"period": "2026-10"}, nil); code != http.StatusForbidden {
+		t.Fatalf("viewer generated a report: %d", code)
+	}
+	if code := call(t, "PUT", base+"/2026-10/comment", postmaster, map[string]any{"comment": "Říjen: Tromsø-noden er byttet."}, nil); code != http.StatusOK {
+		t.Fatalf("comment: %d", code)
+	}
+	var created struct {
+		Report reportEntry `json:"report"`
+		Sent   bool        `json:"sent"`
+	}
+	if code := call(t, "POST", base, postmaster, map[string]any{"period": "2026-10", "send": true}, &created); code != http.StatusCreated {
+		t.Fatalf("generate: %d", code)
+	}
+	if !created.Sent || created.Report.SentAt.IsZero() || created.Report.Comment != "Říjen: Tromsø-noden er byttet." {
+		t.Fatalf("created %+v", created)
+	}
+	// Sending again without resend sends nothing.
+	if code := call(t, "POST", base, postmaster, map[string]any{"period": "2026-10", "send": true}, &created); code != http.StatusCreated || created.Sent {
+		t.Fatalf("second send: %d sent=%v", code, created.Sent)
+	}
+	if n := len(smtpSrv.Messages()); n != 1 {
+		t.Fatalf("%d e-mails, want 1", n)
+	}
+	if code := call(t, "GET", base, viewer, nil, &list); code != http.StatusOK || len(list.Reports) != 1 || list.Reports[0].Period != "2026-10" {
+		t.Fatalf("list: %d %+v", code, list)
+	}
+	for _, f := range []struct{ ext, ctype, prefix string }{
+		{"pdf", "application/pdf", "%PDF-"},
+		{"html", "text/html; charset=utf-8", "<!DOCTYPE html>"},
+		{"csv", "text/csv; charset=utf-8", "section,metric"},
+	} {
+		code, h, body := download(t, base+"/2026-10."+f.ext, viewer)
+		if code != http.StatusOK || h.Get("Content-Type") != f.ctype || !bytes.HasPrefix(body, []byte(f.prefix)) {
+			t.Errorf("%s: %d %s %.20q", f.ext, code, h.Get("Content-Type"), body)
+		}
+		if f.ext == "html" && (!strings.Contains(string(body), "Tromsø-noden") || !strings.Contains(string(body), "Driftsrapport for e-post")) {
+			t.Error("archived HTML lacks the comment or the Norwegian title")
+		}
+	}
+	if code, _, _ := download(t, base+"/2026-09.pdf", viewer); code != http.StatusNotFound {
+		t.Errorf("missing period: %d", code)
+	}
+	if code, _, _ := download(t, base+"/2026-10.docx", viewer); code != http.StatusBadRequest {
+		t.Errorf("bad format: %d", code)
+	}
+	if code := call(t, "POST", base, postmaster, map[string]any{"period": "2027-01"}, nil); code != http.StatusBadRequest {
+		t.Errorf("future period: %d", code)
+	}
+}
+
+func TestReportScheduleDefault(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default()
+	cfg.Reports.StartDay = 21
+	if got := cfg.Reports.Schedule(); got != "CRON_TZ=Europe/Oslo 0 7 21 * *" {
+		t.Fatalf("schedule %q", got)
+	}
+	cfg.Reports.StartDay = 1
+	sched, err := config.ScheduleParser.Parse(cfg.Reports.Schedule())
+	if err != nil {
+		t.Fatal(err)
+	}
+	oslo, _ := time.LoadLocation("Europe/Oslo")
+	next := sched.Next(time.Date(2026, 10, 31, 12, 0, 0, 0, oslo))
+	if !next.Equal(time.Date(2026, 11, 1, 7, 0, 0, 0, oslo)) {
+		t.Fatalf("next run %s, want 1 Nov 07:00 Oslo", next)
+	}
+}

@@ -1,0 +1,141 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/uni-mail/postvakt/internal/config"
+	"github.com/uni-mail/postvakt/internal/scheduler"
+	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/oncall/notice"
+	"github.com/uni-mail/postvakt/oncall/rota"
+	"github.com/uni-mail/postvakt/oncall/tickets"
+)
+
+// TicketServices are the ticket and notice services built from the
+// configuration; `serve` and the CLI use the same wiring.
+type TicketServices struct {
+	Tickets *tickets.Service
+	Notices *notice.Service
+}
+
+// TicketOptions are the optional parts of NewTicketServices.
+type TicketOptions struct {
+	Registerer prometheus.Registerer // nil: no metrics
+	Pager      tickets.Pager         // nil: pages are logged only
+}
+
+// NewTicketServices builds the ticket service (SLA policies from sla:,
+// the on-call rota of oncall.rotas as the default assignee, acknowledgements
+// through notices.relay) and the notice service.
+func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, now func() time.Time, o TicketOptions) (*TicketServices, error) {
+	sender := &notice.SMTPSender{
+		Addr: cfg.Notices.Relay.Addr, HelloName: cfg.Notices.Relay.HelloName, Timeout: cfg.Notices.Relay.Timeout,
+		StartTLS: cfg.Notices.Relay.StartTLS, Username: cfg.Notices.Relay.Username, Password: cfg.Notices.Relay.Password,
+	}
+	onCall, err := rotaResolver(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var metrics *tickets.Metrics
+	sent := func(string) {}
+	if o.Registerer != nil {
+		metrics = tickets.NewMetrics(o.Registerer, db, now, logger)
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "postvakt_notices_sent_total",
+			Help: "Announcement e-mails of notices handed to the relay, by result (ok, error).",
+		}, []string{"result"})
+		c.WithLabelValues("ok")
+		c.WithLabelValues("error")
+		o.Registerer.MustRegister(c)
+		sent = func(r string) { c.WithLabelValues(r).Inc() }
+	}
+	var mailer notice.Sender
+	if cfg.Notices.Relay.Addr != "" {
+		mailer = sender
+	}
+	base := strings.TrimSuffix(cfg.HTTP.BaseURL, "/")
+	ts, err := tickets.New(tickets.Options{
+		Config: cfg.Tickets, SLA: cfg.SLA, Store: db, OnCall: onCall, Pager: o.Pager, Mailer: mailer,
+		Metrics: metrics, Logger: logger, Now: now, BaseURL: base,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tickets: %w", err)
+	}
+	names := map[string]string{}
+	for _, s := range cfg.Tickets.Services {
+		names[s.ID] = s.Name
+	}
+	statusURL := ""
+	if base != "" {
+		statusURL = base + "/status"
+	}
+	ns, err := notice.New(notice.Options{
+		Config: cfg.Notices, Store: db, Sender: sender, Logger: logger, Now: now,
+		StatusURL: statusURL, Services: names, Sent: sent,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("notices: %w", err)
+	}
+	return &TicketServices{Tickets: ts, Notices: ns}, nil
+}
+
+// rotaResolver answers "who is on call" from tickets.on_call_rota (or the
+// first of oncall.rotas) by the rota's turns. Overrides and swaps kept by
+// the on-call capability are not consulted here; an OnCallResolver from
+// that capability can replace this one.
+func rotaResolver(cfg *config.Config) (tickets.OnCallResolver, error) {
+	specs := cfg.Oncall.Rotas
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	spec := specs[0]
+	if name := cfg.Tickets.OnCallRota; name != "" {
+		found := false
+		for _, s := range specs {
+			if s.Name == name {
+				spec, found = s, true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("tickets.on_call_rota %q: not one of oncall.rotas", name)
+		}
+	}
+	r, err := rota.New(spec)
+	if err != nil {
+		return nil, fmt.Errorf("tickets.on_call_rota: %w", err)
+	}
+	return tickets.OnCallFunc(func(_ context.Context, at time.Time) (string, error) {
+		return r.OnCallAt(rota.Changes{}, at).Member, nil
+	}), nil
+}
+
+// setupTickets wires fault tickets, SLA clocks and notices: the API, the
+// public status page and feed, the SLA tick (every 30 s, single-flight
+// across replicas) and the notice tick (maintenance reminders, outbox).
+func setupTickets(_ context.Context, env *Env) error {
+	logger := env.Logger.With("capability", "tickets")
+	svc, err := NewTicketServices(env.Config, env.DB, logger, env.Now, TicketOptions{Registerer: env.Telemetry.Registry})
+	if err != nil {
+		return err
+	}
+	registerTicketAPI(env, svc)
+	status := svc.Notices.StatusHandler()
+	env.Server.Mount("GET /status", status)
+	env.Server.Mount("GET /status/feed.atom", status)
+	if err := env.Scheduler.Register(scheduler.Job{
+		Name: "tickets_sla", Schedule: "@every 30s", Timeout: 25 * time.Second,
+		Run: func(ctx context.Context, tick time.Time) error { return svc.Tickets.Tick(ctx, env.Now()) },
+	}); err != nil {
+		return err
+	}
+	return env.Scheduler.Register(scheduler.Job{
+		Name: "notices", Schedule: "@every 1m", Timeout: 50 * time.Second,
+		Run: func(ctx context.Context, tick time.Time) error { return svc.Notices.Tick(ctx, env.Now()) },
+	})
+}

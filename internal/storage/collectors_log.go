@@ -1,0 +1,257 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/uni-mail/postvakt/collectors/txlog"
+)
+
+var _ txlog.Store = (*DB)(nil)
+
+// The collectors' logs, partitioned by day on PostgreSQL.
+var collectorLogTables = []string{"mail_tx", "mail_messages", "mail_logins"}
+
+var txColumns = []string{"ts", "node", "source", "direction", "msg_key", "queue_id", "message_id", "mail_from", "rcpt",
+	"orig_rcpt", "header_from", "subject", "header_date", "size", "client_ip", "client_name", "helo", "auth_user",
+	"spam_score", "av_verdict", "status", "stage", "code", "dsn", "reply", "relay", "agent", "handoff", "delay", "delays"}
+
+var msgColumns = []string{"ts", "last_seen", "node", "source", "direction", "msg_key", "origin", "service", "state",
+	"queue_ids", "first_queue_id", "message_id", "mail_from", "header_from", "subject", "header_date", "size", "nrcpt",
+	"client_ip", "client_name", "helo", "auth_user", "spam_score", "av_verdict", "received"}
+
+var loginColumns = []string{"ts", "node", "source", "service", "username", "remote_ip", "method", "session", "tls", "ok", "reason"}
+
+func b2i(b bool) int16 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func txValues(r *txlog.Row) []any {
+	return []any{Micros(r.Time), r.Node, r.Source, string(r.Direction), r.MsgKey, r.QueueID, r.MessageID,
+		strings.ToLower(r.MailFrom), strings.ToLower(r.Rcpt), strings.ToLower(r.OrigRcpt), r.HeaderFrom, r.Subject,
+		r.HeaderDate, r.Size, r.ClientIP, r.ClientName, r.Helo, r.AuthUser, r.SpamScore, r.AVVerdict, r.Status,
+		r.Stage, int32(r.Code), r.DSN, r.Reply, r.Relay, r.Agent, b2i(r.Handoff), r.Delay, r.Delays}
+}
+
+func msgValues(m *txlog.MessageRow) []any {
+	first := ""
+	if len(m.QueueIDs) > 0 {
+		first = m.QueueIDs[0]
+	}
+	return []any{Micros(m.FirstSeen), Micros(m.LastSeen), m.Node, m.Source, string(m.Direction), m.MsgKey, m.Origin,
+		m.Service, m.State, strings.Join(m.QueueIDs, " "), first, m.MessageID, strings.ToLower(m.MailFrom),
+		m.HeaderFrom, m.Subject, m.HeaderDate, m.Size, int32(m.NRcpt), m.ClientIP, m.ClientName, m.Helo,
+		m.AuthUser, m.SpamScore, m.AVVerdict, int32(m.Received)}
+}
+
+func loginValues(l *txlog.Login) []any {
+	return []any{Micros(l.Time), l.Node, l.Source, l.Service, l.User, l.RemoteIP, l.Method, l.Session,
+		b2i(l.TLS), b2i(l.OK), l.Reason}
+}
+
+// dayStart is the UTC midnight at or before t.
+func dayStart(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+func partitionName(table string, day time.Time) string {
+	return table + "_p" + day.Format("20060102")
+}
+
+// EnsureLogPartitions creates the daily partitions of the collectors' logs
+// for every day from `from` to `to` inclusive (PostgreSQL; a no-op on
+// SQLite). It is idempotent and safe to run from several replicas.
+func (db *DB) EnsureLogPartitions(ctx context.Context, from, to time.Time) error {
+	if db.dialect != Postgres {
+		return nil
+	}
+	for d := dayStart(from); !d.After(to); d = d.AddDate(0, 0, 1) {
+		if err := db.ensureDay(ctx, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (db *DB) ensureDay(ctx context.Context, day time.Time) error {
+	lo, hi := Micros(day), Micros(day.AddDate(0, 0, 1))
+	for _, t := range collectorLogTables {
+		name := partitionName(t, day)
+		q := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s PARTITION OF %s FOR VALUES FROM (%d) TO (%d)`, name, t, lo, hi)
+		if _, err := db.Pool.Exec(ctx, q); err != nil {
+			// Two replicas may race on the same day; the loser sees the
+			// partition now exists.
+			var exists bool
+			if qerr := db.Pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, name).Scan(&exists); qerr == nil && exists {
+				continue
+			}
+			return fmt.Errorf("create partition %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// batchDays returns the distinct UTC days of the records in b.
+func batchDays(b *txlog.Batch) []time.Time {
+	seen := map[time.Time]bool{}
+	var out []time.Time
+	add := func(t time.Time) {
+		d := dayStart(t)
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	for i := range b.Rows {
+		add(b.Rows[i].Time)
+	}
+	for i := range b.Messages {
+		add(b.Messages[i].FirstSeen)
+	}
+	for i := range b.Logins {
+		add(b.Logins[i].Time)
+	}
+	return out
+}
+
+// WriteBatch writes b and the checkpoints in one transaction: COPY on
+// PostgreSQL (into daily partitions, created on demand), multi-row INSERT
+// on SQLite.
+func (db *DB) WriteBatch(ctx context.Context, b *txlog.Batch, cps []txlog.Checkpoint) error {
+	if b.Len() == 0 && len(cps) == 0 {
+		return nil
+	}
+	if db.dialect == Postgres {
+		return db.writeBatchPG(ctx, b, cps)
+	}
+	return db.InTx(ctx, func(tx *Tx) error {
+		if err := insertRows(ctx, tx, "mail_tx", txColumns, len(b.Rows), func(i int) []any { return txValues(&b.Rows[i]) }); err != nil {
+			return err
+		}
+		if err := insertRows(ctx, tx, "mail_messages", msgColumns, len(b.Messages), func(i int) []any { return msgValues(&b.Messages[i]) }); err != nil {
+			return err
+		}
+		if err := insertRows(ctx, tx, "mail_logins", loginColumns, len(b.Logins), func(i int) []any { return loginValues(&b.Logins[i]) }); err != nil {
+			return err
+		}
+		for _, cp := range cps {
+			if _, err := tx.Exec(ctx, upsertCheckpoint, checkpointArgs(cp)...); err != nil {
+				return fmt.Errorf("save checkpoint %s: %w", cp.Source, err)
+			}
+		}
+		return nil
+	})
+}
+
+// insertRows inserts n rows with multi-row INSERT statements of up to 500
+// rows (SQLite allows 32766 parameters per statement).
+func insertRows(ctx context.Context, tx *Tx, table string, cols []string, n int, vals func(i int) []any) error {
+	const chunk = 500
+	one := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
+	for start := 0; start < n; start += chunk {
+		end := min(start+chunk, n)
+		var sb strings.Builder
+		sb.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ",") + ") VALUES ")
+		args := make([]any, 0, (end-start)*len(cols))
+		for i := start; i < end; i++ {
+			if i > start {
+				sb.WriteByte(',')
+			}
+			sb.WriteString(one)
+			args = append(args, vals(i)...)
+		}
+		if _, err := tx.Exec(ctx, sb.String(), args...); err != nil {
+			return fmt.Errorf("insert into %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+const upsertCheckpoint = `INSERT INTO collector_checkpoints (source, inode, head_hash, off, replay, open_keys, updated)
+	VALUES (?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (source) DO UPDATE SET inode = excluded.inode, head_hash = excluded.head_hash, off = excluded.off,
+	replay = excluded.replay, open_keys = excluded.open_keys, updated = excluded.updated`
+
+func checkpointArgs(cp txlog.Checkpoint) []any {
+	return []any{cp.Source, int64(cp.Inode), cp.HeadHash, cp.Offset, cp.Replay, strings.Join(cp.Open, "\n"), Micros(cp.Updated)}
+}
+
+func (db *DB) writeBatchPG(ctx context.Context, b *txlog.Batch, cps []txlog.Checkpoint) error {
+	for _, d := range batchDays(b) {
+		if err := db.ensureDay(ctx, d); err != nil {
+			return err
+		}
+	}
+	tx, err := db.Pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("write batch: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
+	copyIn := func(table string, cols []string, n int, vals func(i int) []any) error {
+		if n == 0 {
+			return nil
+		}
+		i := 0
+		src := pgx.CopyFromFunc(func() ([]any, error) {
+			if i >= n {
+				return nil, nil
+			}
+			v := vals(i)
+			i++
+			return v, nil
+		})
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, src); err != nil {
+			return fmt.Errorf("copy into %s: %w", table, err)
+		}
+		return nil
+	}
+	if err := copyIn("mail_tx", txColumns, len(b.Rows), func(i int) []any { return txValues(&b.Rows[i]) }); err != nil {
+		return err
+	}
+	if err := copyIn("mail_messages", msgColumns, len(b.Messages), func(i int) []any { return msgValues(&b.Messages[i]) }); err != nil {
+		return err
+	}
+	if err := copyIn("mail_logins", loginColumns, len(b.Logins), func(i int) []any { return loginValues(&b.Logins[i]) }); err != nil {
+		return err
+	}
+	for _, cp := range cps {
+		if _, err := tx.Exec(ctx, rebindDollar(upsertCheckpoint), checkpointArgs(cp)...); err != nil {
+			return fmt.Errorf("save checkpoint %s: %w", cp.Source, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("write batch: %w", err)
+	}
+	return nil
+}
+
+// Checkpoint returns the saved reading position of a source, or
+// txlog.ErrNoCheckpoint.
+func (db *DB) Checkpoint(ctx context.Context, source string) (txlog.Checkpoint, error) {
+	var cp txlog.Checkpoint
+	var inode, updated int64
+	var open string
+	err := db.QueryRow(ctx, `SELECT source, inode, head_hash, off, replay, open_keys, updated FROM collector_checkpoints WHERE source = ?`, source).
+		Scan(&cp.Source, &inode, &cp.HeadHash, &cp.Offset, &cp.Replay, &open, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return cp, txlog.ErrNoCheckpoint
+	}
+	if err != nil {
+		return cp, fmt.Errorf("load checkpoint %s: %w", source, err)
+	}
+	cp.Inode, cp.Updated = uint64(inode), FromMicros(updated)
+	if open != "" {
+		cp.Open = strings.Split(open, "\n")
+	}
+	return cp, nil
+}

@@ -1,0 +1,225 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/uni-mail/postvakt/collectors/rollup"
+	"github.com/uni-mail/postvakt/collectors/trace"
+	"github.com/uni-mail/postvakt/collectors/txlog"
+	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+)
+
+var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+// sampleBatch is one filtered inbound message (two queue IDs), one NOQUEUE
+// reject, one greylisting, one amavis verdict and two logins.
+func sampleBatch(at time.Time, n int) *txlog.Batch {
+	b := &txlog.Batch{}
+	for i := range n {
+		ts := at.Add(time.Duration(i) * time.Second)
+		q1, q2 := fmt.Sprintf("A%05d", i), fmt.Sprintf("B%05d", i)
+		key := txlog.MsgKey("mx", q1, ts)
+		from, to := fmt.Sprintf("Sender%d@Partner.example", i), fmt.Sprintf("user%d@uni.example", i)
+		b.Messages = append(b.Messages, txlog.MessageRow{FirstSeen: ts, LastSeen: ts.Add(2 * time.Second), Node: "mx",
+			Source: "postfix", Direction: txlog.Inbound, MsgKey: key, Origin: "smtpd", Service: "smtpd", State: "removed",
+			QueueIDs: []string{q1, q2}, MessageID: fmt.Sprintf("id%d@partner.example", i), MailFrom: from,
+			Subject: fmt.Sprintf("Exam results %d", i), Size: 1000, NRcpt: 1, ClientIP: "192.0.2.7",
+			ClientName: "mail.partner.example", AVVerdict: "Passed CLEAN", SpamScore: "1.2", Received: 1})
+		b.Rows = append(b.Rows,
+			txlog.Row{Time: ts.Add(time.Second), Node: "mx", Source: "postfix", Direction: txlog.Inbound, MsgKey: key,
+				QueueID: q1, MailFrom: from, Rcpt: to, Size: 1000, ClientIP: "192.0.2.7", Status: txlog.StatusSent,
+				Agent: "smtp", Handoff: true, Relay: "127.0.0.1[127.0.0.1]:10024"},
+			txlog.Row{Time: ts.Add(2 * time.Second), Node: "mx", Source: "postfix", Direction: txlog.Inbound, MsgKey: key,
+				QueueID: q2, MailFrom: from, Rcpt: to, Size: 1000, ClientIP: "192.0.2.7", Status: txlog.StatusSent,
+				Agent: "lmtp", DSN: "2.0.0", Delay: 2.5, Delays: "0.1/0/0/2.4"},
+			txlog.Row{Time: ts.Add(time.Second), Node: "mx", Source: "amavis", Direction: txlog.Inbound, QueueID: q1,
+				MailFrom: from, Rcpt: to, Status: txlog.StatusScanned, AVVerdict: "Passed CLEAN", SpamScore: "1.2"},
+			txlog.Row{Time: ts, Node: "mx", Source: "postfix", Direction: txlog.Inbound, MailFrom: "bot@spam.example",
+				Rcpt: to, ClientIP: "198.51.100.9", Status: txlog.StatusRejected, Stage: "RCPT", Code: 554, DSN: "5.7.1"},
+			txlog.Row{Time: ts, Node: "mx", Source: "postgrey", Direction: txlog.Inbound, MailFrom: "x@y.example",
+				Rcpt: to, ClientIP: "198.51.100.10", Status: txlog.StatusGreylisted},
+		)
+		b.Logins = append(b.Logins,
+			txlog.Login{Time: ts, Node: "mx", Source: "dovecot", Service: "imap", User: "u@uni.example", RemoteIP: "10.0.0.1", OK: true},
+			txlog.Login{Time: ts, Node: "mx", Source: "postfix", Service: "submission", User: "v@uni.example", RemoteIP: "10.0.0.2"},
+			txlog.Login{Time: ts, Node: "mx", Source: txlog.SourceDovecotAuth, User: "v@uni.example"},
+		)
+	}
+	return b
+}
+
+func TestConformanceTxLogSummaryAndCheckpoint(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if _, err := db.Checkpoint(ctx, "file:/x"); !errors.Is(err, txlog.ErrNoCheckpoint) {
+			t.Fatalf("missing checkpoint: %v", err)
+		}
+		cp := txlog.Checkpoint{Source: "file:/x", Inode: 42, HeadHash: "abc", Offset: 100, Replay: 50, Open: []string{"mx/A", "mx/B"}, Updated: t0}
+		if err := db.WriteBatch(ctx, sampleBatch(t0, 3), []txlog.Checkpoint{cp}); err != nil {
+			t.Fatal(err)
+		}
+		// a second day, so PostgreSQL needs a second partition
+		if err := db.WriteBatch(ctx, sampleBatch(t0.AddDate(0, 0, 1), 2), nil); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.Checkpoint(ctx, "file:/x")
+		if err != nil || got.Offset != 100 || got.Replay != 50 || got.Inode != 42 || len(got.Open) != 2 || !got.Updated.Equal(t0) {
+			t.Fatalf("checkpoint %+v %v", got, err)
+		}
+		s, err := db.TxSummary(ctx, t0, t0.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(name string, got, want int64) {
+			t.Helper()
+			if got != want {
+				t.Errorf("%s = %d, want %d", name, got, want)
+			}
+		}
+		check("received", s.Received, 3)
+		check("delivered", s.Delivered, 3)
+		check("delivered lmtp", s.DeliveredBy["lmtp"], 3)
+		check("handoffs", s.FilterHandoffs, 3)
+		check("bytes received", s.BytesReceived, 3000)
+		check("bytes delivered", s.BytesDelivered, 3000)
+		check("rejected", s.RejectedTotal, 3)
+		check("greylisted", s.Greylisted, 3)
+		check("clean", s.Verdicts["Passed CLEAN"], 3)
+		check("senders", s.Senders, 3)
+		check("recipients", s.Recipients, 3)
+		check("sasl failures", s.SASLFailures, 3)
+		check("auth failures smtp", s.AuthFailures["smtp"], 3)
+		check("unique users", s.UniqueUsers, 1)
+		if len(s.Rejected) != 1 || s.Rejected[0] != (txlog.RejectCount{Stage: "RCPT", Code: 554, Count: 3}) {
+			t.Errorf("rejected %+v", s.Rejected)
+		}
+		all, err := db.TxSummary(ctx, time.Time{}, time.Time{})
+		if err != nil || all.Received != 5 {
+			t.Errorf("all: received %d %v", all.Received, err)
+		}
+	})
+}
+
+func TestConformanceTrace(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if err := db.WriteBatch(ctx, sampleBatch(t0, 5), nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			name string
+			q    trace.Query
+			want int
+		}{
+			{"from (case-insensitive)", trace.Query{From: "SENDER2@partner.example"}, 1},
+			{"to", trace.Query{To: "user3@uni.example"}, 3}, // the message, its reject, its greylisting
+			{"to delivered", trace.Query{To: "user3@uni.example", Status: "sent"}, 1},
+			{"msgid", trace.Query{MessageID: "<id1@partner.example>"}, 1},
+			{"first queue id", trace.Query{QueueID: "A00004"}, 1},
+			{"second queue id", trace.Query{QueueID: "B00004"}, 1},
+			{"ip", trace.Query{IP: "192.0.2.7"}, 5},
+			{"status", trace.Query{Status: "rejected"}, 5},
+			{"subject", trace.Query{Subject: "results 4"}, 1},
+			{"window", trace.Query{IP: "192.0.2.7", Since: t0.Add(2 * time.Second), Until: t0.Add(4 * time.Second)}, 4}, // rows of messages 0…3 fall in [2s, 4s)
+			{"paged", trace.Query{IP: "192.0.2.7", Limit: 2, Offset: 4}, 1},
+		} {
+			page, err := trace.Search(ctx, db, c.q, false)
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			if len(page.Messages) != c.want {
+				var keys []string
+				for _, m := range page.Messages {
+					keys = append(keys, m.Key)
+				}
+				t.Errorf("%s: %d messages, want %d: %v", c.name, len(page.Messages), c.want, keys)
+			}
+		}
+		page, err := trace.Search(ctx, db, trace.Query{QueueID: "B00002"}, true)
+		if err != nil || len(page.Messages) != 1 {
+			t.Fatalf("%+v %v", page, err)
+		}
+		m := page.Messages[0]
+		var steps []string
+		for _, s := range m.Steps {
+			steps = append(steps, s.Step)
+		}
+		if fmt.Sprint(steps) != "[accepted filter scanned delivered]" || m.Subject != trace.MaskedSubject {
+			t.Errorf("timeline %v subject %q", steps, m.Subject)
+		}
+		if len(m.Recipients) != 1 || m.Recipients[0].Status != "delivered" {
+			t.Errorf("recipients %+v", m.Recipients)
+		}
+		if _, err := trace.Search(ctx, db, trace.Query{Subject: "x"}, true); err == nil {
+			t.Error("masked role may search by subject")
+		}
+	})
+}
+
+func TestConformanceRetentionAndRollups(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		days := []time.Time{t0.AddDate(0, 0, -100), t0.AddDate(0, 0, -91), t0.AddDate(0, 0, -89), t0}
+		for _, d := range days {
+			if err := db.WriteBatch(ctx, sampleBatch(d, 2), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		jobs := rollup.Jobs{Store: db, Retention: 90 * 24 * time.Hour}
+		if err := jobs.RollRange(ctx, days[0], t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		// injected clock: "now" is t0 + 1h, so the cutoff is t0 + 1h - 90 days
+		now := t0.Add(time.Hour)
+		if _, err := jobs.Retain(ctx, now); err != nil {
+			t.Fatal(err)
+		}
+		s, err := db.TxSummary(ctx, time.Time{}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Received != 4 || s.Delivered != 4 || s.Greylisted != 4 {
+			t.Errorf("after retention: received %d delivered %d greylisted %d, want 4 each (two newest days)", s.Received, s.Delivered, s.Greylisted)
+		}
+		old, err := db.TxSummary(ctx, time.Time{}, now.Add(-90*24*time.Hour))
+		if err != nil || old.Received != 0 || len(old.Logins) != 0 {
+			t.Errorf("rows older than the cutoff remain: %+v %v", old, err)
+		}
+		// rollups are kept for years
+		pts, err := db.Rollups(ctx, rollup.Day, days[0].AddDate(0, 0, -1), t0.AddDate(0, 0, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msgs int64
+		for _, p := range pts {
+			if p.Metric == "messages" {
+				msgs += p.Count
+			}
+		}
+		if msgs != 8 {
+			t.Errorf("daily message rollups %d, want 8: %+v", msgs, pts)
+		}
+		hours, err := db.Rollups(ctx, rollup.Hour, t0, t0.Add(time.Hour))
+		if err != nil || len(hours) == 0 {
+			t.Fatalf("hourly rollups %v %v", hours, err)
+		}
+		if err := db.SaveDirectorySnapshot(ctx, rollup.DirectorySnapshot{Day: t0, Domains: 2, Mailboxes: 30, AllottedBytes: 60 << 30, TakenAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.SaveDirectorySnapshot(ctx, rollup.DirectorySnapshot{Day: t0.Add(time.Hour), Domains: 2, Mailboxes: 31, AllottedBytes: 62 << 30, TakenAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		snaps, err := db.DirectorySnapshots(ctx, t0.AddDate(0, 0, -1), t0.AddDate(0, 0, 1))
+		if err != nil || len(snaps) != 1 || snaps[0].Mailboxes != 31 {
+			t.Errorf("snapshots %+v %v", snaps, err)
+		}
+	})
+}

@@ -1,0 +1,449 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/uni-mail/postvakt/collectors/trace"
+	"github.com/uni-mail/postvakt/collectors/txlog"
+)
+
+var (
+	_ txlog.SummaryStore = (*DB)(nil)
+	_ trace.Store        = (*DB)(nil)
+)
+
+func timeBounds(since, until time.Time) (int64, int64) {
+	lo, hi := int64(0), int64(1<<62)
+	if !since.IsZero() {
+		lo = Micros(since)
+	}
+	if !until.IsZero() {
+		hi = Micros(until)
+	}
+	return lo, hi
+}
+
+// TxSummary computes the grand totals over [since, until) from the stored
+// logs (see txlog.Summary for the definitions).
+func (db *DB) TxSummary(ctx context.Context, since, until time.Time) (txlog.Summary, error) {
+	lo, hi := timeBounds(since, until)
+	s := txlog.Summary{Since: since, Until: until, DeliveredBy: map[string]int64{}, DeliveredByDir: map[string]int64{},
+		AuthFailures: map[string]int64{}, Verdicts: map[string]int64{}, Rejected: []txlog.RejectCount{}, Logins: []txlog.LoginCount{}}
+	err := db.QueryRow(ctx, `SELECT COALESCE(SUM(received), 0), COUNT(*),
+		COALESCE(SUM(CASE WHEN received > 0 THEN size ELSE 0 END), 0),
+		COUNT(DISTINCT CASE WHEN received > 0 THEN mail_from END)
+		FROM mail_messages WHERE ts >= ? AND ts < ?`, lo, hi).Scan(&s.Received, &s.Messages, &s.BytesReceived, &s.Senders)
+	if err != nil {
+		return s, fmt.Errorf("summary messages: %w", err)
+	}
+	rows, err := db.Query(ctx, `SELECT status, handoff, agent, direction, stage, code, av_verdict, COUNT(*), COALESCE(SUM(size), 0)
+		FROM mail_tx WHERE ts >= ? AND ts < ?
+		GROUP BY status, handoff, agent, direction, stage, code, av_verdict`, lo, hi)
+	if err != nil {
+		return s, fmt.Errorf("summary rows: %w", err)
+	}
+	rejects := map[txlog.RejectCount]int64{}
+	for rows.Next() {
+		var status, agent, dir, stage, verdict string
+		var handoff, code int
+		var n, bytes int64
+		if err := rows.Scan(&status, &handoff, &agent, &dir, &stage, &code, &verdict, &n, &bytes); err != nil {
+			rows.Close()
+			return s, fmt.Errorf("summary rows: %w", err)
+		}
+		switch status {
+		case txlog.StatusSent:
+			s.SentLines += n
+			if handoff != 0 {
+				s.FilterHandoffs += n
+				break
+			}
+			s.Delivered += n
+			s.BytesDelivered += bytes
+			s.DeliveredBy[agent] += n
+			s.DeliveredByDir[dir] += n
+			if dir == string(txlog.Relayed) {
+				s.Forwarded += n
+			}
+		case txlog.StatusDeferred:
+			s.Deferred += n
+		case txlog.StatusBounced:
+			s.Bounced += n
+		case txlog.StatusExpired:
+			s.Expired += n
+		case txlog.StatusDiscarded:
+			s.Discarded += n
+		case txlog.StatusRejected:
+			if stage == "header" || stage == "body" {
+				s.CleanupRejected += n
+				break
+			}
+			rejects[txlog.RejectCount{Stage: stage, Code: code}] += n
+			s.RejectedTotal += n
+		case txlog.StatusGreylisted:
+			s.Greylisted += n
+		case txlog.StatusGreylistPass:
+			s.GreylistPassed += n
+		case txlog.StatusScanned:
+			s.Verdicts[verdict] += n
+			switch {
+			case strings.HasSuffix(verdict, " SPAM"), strings.HasSuffix(verdict, " SPAMMY"):
+				s.Spam += n
+			case strings.HasSuffix(verdict, " INFECTED"):
+				s.Virus += n
+			case strings.HasSuffix(verdict, " BANNED"):
+				s.Banned += n
+			}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return s, fmt.Errorf("summary rows: %w", err)
+	}
+	for k, n := range rejects {
+		k.Count = n
+		s.Rejected = append(s.Rejected, k)
+	}
+	sort.Slice(s.Rejected, func(i, j int) bool {
+		a, b := s.Rejected[i], s.Rejected[j]
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		if a.Stage != b.Stage {
+			return a.Stage < b.Stage
+		}
+		return a.Code < b.Code
+	})
+	err = db.QueryRow(ctx, `SELECT COUNT(DISTINCT msg_key) FROM mail_tx WHERE ts >= ? AND ts < ? AND status = 'deferred' AND msg_key <> ''`, lo, hi).
+		Scan(&s.DeferredMessages)
+	if err != nil {
+		return s, fmt.Errorf("summary deferred: %w", err)
+	}
+	err = db.QueryRow(ctx, `SELECT COUNT(DISTINCT rcpt) FROM mail_tx WHERE ts >= ? AND ts < ? AND status = 'sent' AND handoff = 0`, lo, hi).
+		Scan(&s.Recipients)
+	if err != nil {
+		return s, fmt.Errorf("summary recipients: %w", err)
+	}
+	lrows, err := db.Query(ctx, `SELECT source, service, ok, COUNT(*) FROM mail_logins WHERE ts >= ? AND ts < ? GROUP BY source, service, ok`, lo, hi)
+	if err != nil {
+		return s, fmt.Errorf("summary logins: %w", err)
+	}
+	logins := map[[2]string]int64{}
+	for lrows.Next() {
+		var source, service string
+		var ok int
+		var n int64
+		if err := lrows.Scan(&source, &service, &ok, &n); err != nil {
+			lrows.Close()
+			return s, fmt.Errorf("summary logins: %w", err)
+		}
+		if source == txlog.SourceDovecotAuth {
+			s.AuthFailures["smtp"] += n
+			continue
+		}
+		result := "ok"
+		if ok == 0 {
+			result = "failed"
+			switch source {
+			case "postfix":
+				s.SASLFailures += n
+			case "dovecot":
+				key := service
+				if key == "" {
+					key = "unresolved"
+				}
+				s.AuthFailures[key] += n
+			}
+		}
+		proto := service
+		if proto == "" {
+			proto = "unknown"
+		}
+		logins[[2]string{proto, result}] += n
+	}
+	lrows.Close()
+	if err := lrows.Err(); err != nil {
+		return s, fmt.Errorf("summary logins: %w", err)
+	}
+	for k, n := range logins {
+		s.Logins = append(s.Logins, txlog.LoginCount{Protocol: k[0], Result: k[1], Count: n})
+	}
+	sort.Slice(s.Logins, func(i, j int) bool {
+		a, b := s.Logins[i], s.Logins[j]
+		if a.Protocol != b.Protocol {
+			return a.Protocol < b.Protocol
+		}
+		return a.Result > b.Result
+	})
+	err = db.QueryRow(ctx, `SELECT COUNT(DISTINCT username) FROM mail_logins WHERE ts >= ? AND ts < ? AND ok = 1 AND source <> ?`,
+		lo, hi, txlog.SourceDovecotAuth).Scan(&s.UniqueUsers)
+	if err != nil {
+		return s, fmt.Errorf("summary users: %w", err)
+	}
+	return s, nil
+}
+
+const txSelect = `SELECT ts, node, source, direction, msg_key, queue_id, message_id, mail_from, rcpt, orig_rcpt, header_from,
+	subject, header_date, size, client_ip, client_name, helo, auth_user, spam_score, av_verdict, status, stage, code,
+	dsn, reply, relay, agent, handoff, delay, delays FROM mail_tx`
+
+const msgSelect = `SELECT ts, last_seen, node, source, direction, msg_key, origin, service, state, queue_ids, message_id,
+	mail_from, header_from, subject, header_date, size, nrcpt, client_ip, client_name, helo, auth_user, spam_score,
+	av_verdict, received FROM mail_messages`
+
+func scanTx(rows *sql.Rows) (txlog.Row, error) {
+	var r txlog.Row
+	var ts int64
+	var dir string
+	var handoff int
+	err := rows.Scan(&ts, &r.Node, &r.Source, &dir, &r.MsgKey, &r.QueueID, &r.MessageID, &r.MailFrom, &r.Rcpt,
+		&r.OrigRcpt, &r.HeaderFrom, &r.Subject, &r.HeaderDate, &r.Size, &r.ClientIP, &r.ClientName, &r.Helo,
+		&r.AuthUser, &r.SpamScore, &r.AVVerdict, &r.Status, &r.Stage, &r.Code, &r.DSN, &r.Reply, &r.Relay, &r.Agent,
+		&handoff, &r.Delay, &r.Delays)
+	r.Time, r.Direction, r.Handoff = FromMicros(ts), txlog.Direction(dir), handoff != 0
+	return r, err
+}
+
+func scanMsg(rows *sql.Rows) (txlog.MessageRow, error) {
+	var m txlog.MessageRow
+	var ts, last int64
+	var dir, qids string
+	err := rows.Scan(&ts, &last, &m.Node, &m.Source, &dir, &m.MsgKey, &m.Origin, &m.Service, &m.State, &qids,
+		&m.MessageID, &m.MailFrom, &m.HeaderFrom, &m.Subject, &m.HeaderDate, &m.Size, &m.NRcpt, &m.ClientIP,
+		&m.ClientName, &m.Helo, &m.AuthUser, &m.SpamScore, &m.AVVerdict, &m.Received)
+	m.FirstSeen, m.LastSeen, m.Direction = FromMicros(ts), FromMicros(last), txlog.Direction(dir)
+	if qids != "" {
+		m.QueueIDs = strings.Fields(qids)
+	}
+	return m, err
+}
+
+func (db *DB) queryTx(ctx context.Context, q string, args ...any) ([]txlog.Row, error) {
+	rows, err := db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []txlog.Row
+	for rows.Next() {
+		r, err := scanTx(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (db *DB) queryMsgs(ctx context.Context, q string, args ...any) ([]txlog.MessageRow, error) {
+	rows, err := db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []txlog.MessageRow
+	for rows.Next() {
+		m, err := scanMsg(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// traceScan bounds how many matching rows one search looks at.
+const traceScan = 20000
+
+// linkWindow is how far from a message's first and last line its
+// queue-ID-linked rows are looked for.
+const linkWindow = int64(24 * time.Hour / time.Microsecond)
+
+type hit struct {
+	key  string // message key, or "" for a standalone row
+	row  *txlog.Row
+	time int64
+}
+
+// TraceSearch finds the page of messages q selects, with their rows.
+func (db *DB) TraceSearch(ctx context.Context, q trace.Query) (trace.Found, error) {
+	lo, hi := timeBounds(q.Since, q.Until)
+	// 1. rows matching every criterion
+	var conds []string
+	args := []any{lo, hi}
+	add := func(cond string, v any) {
+		conds = append(conds, cond)
+		args = append(args, v)
+	}
+	if q.From != "" {
+		add("mail_from = ?", q.From)
+	}
+	if q.To != "" {
+		conds = append(conds, "(rcpt = ? OR orig_rcpt = ?)")
+		args = append(args, q.To, q.To)
+	}
+	if q.MessageID != "" {
+		add("message_id = ?", q.MessageID)
+	}
+	if q.QueueID != "" {
+		add("queue_id = ?", q.QueueID)
+	}
+	if q.IP != "" {
+		add("client_ip = ?", q.IP)
+	}
+	if q.Status != "" {
+		add("status = ?", q.Status)
+	}
+	if q.Subject != "" {
+		add("LOWER(subject) LIKE ?", "%"+strings.ToLower(q.Subject)+"%")
+	}
+	where := " WHERE ts >= ? AND ts < ? AND " + strings.Join(conds, " AND ")
+	matched, err := db.queryTx(ctx, txSelect+where+fmt.Sprintf(" ORDER BY ts LIMIT %d", traceScan), args...)
+	if err != nil {
+		return trace.Found{}, fmt.Errorf("trace rows: %w", err)
+	}
+	// 2. messages matching every criterion that applies to messages
+	var mconds []string
+	margs := []any{lo, hi}
+	madd := func(cond string, v any) {
+		mconds = append(mconds, cond)
+		margs = append(margs, v)
+	}
+	msgApplies := q.To == "" && q.Status == ""
+	if q.From != "" {
+		madd("mail_from = ?", q.From)
+	}
+	if q.MessageID != "" {
+		madd("message_id = ?", q.MessageID)
+	}
+	if q.QueueID != "" {
+		madd("first_queue_id = ?", q.QueueID)
+	}
+	if q.IP != "" {
+		madd("client_ip = ?", q.IP)
+	}
+	if q.Subject != "" {
+		madd("LOWER(subject) LIKE ?", "%"+strings.ToLower(q.Subject)+"%")
+	}
+	var mmatched []txlog.MessageRow
+	if msgApplies {
+		mmatched, err = db.queryMsgs(ctx, msgSelect+" WHERE ts >= ? AND ts < ? AND "+strings.Join(mconds, " AND ")+
+			fmt.Sprintf(" ORDER BY ts LIMIT %d", traceScan), margs...)
+		if err != nil {
+			return trace.Found{}, fmt.Errorf("trace messages: %w", err)
+		}
+	}
+	// 3. group hits by message; rows without a key but with a queue ID
+	// belong to the message that had that queue ID on that node.
+	seen := map[string]bool{}
+	var hits []hit
+	for _, m := range mmatched {
+		if !seen[m.MsgKey] {
+			seen[m.MsgKey] = true
+			hits = append(hits, hit{key: m.MsgKey, time: Micros(m.FirstSeen)})
+		}
+	}
+	resolved := map[string]string{}
+	for i := range matched {
+		r := &matched[i]
+		key := r.MsgKey
+		if key == "" && r.QueueID != "" {
+			nk := r.Node + "\x00" + r.QueueID
+			k, ok := resolved[nk]
+			if !ok {
+				k, err = db.messageForQueue(ctx, r.Node, r.QueueID, Micros(r.Time))
+				if err != nil {
+					return trace.Found{}, err
+				}
+				resolved[nk] = k
+			}
+			key = k
+		}
+		if key == "" {
+			hits = append(hits, hit{row: r, time: Micros(r.Time)})
+			continue
+		}
+		if !seen[key] {
+			seen[key] = true
+			hits = append(hits, hit{key: key, time: Micros(r.Time)})
+		}
+	}
+	sort.SliceStable(hits, func(i, j int) bool { return hits[i].time < hits[j].time })
+	var f trace.Found
+	if q.Offset >= len(hits) {
+		return f, nil
+	}
+	end := min(q.Offset+q.Limit, len(hits))
+	f.More = end < len(hits)
+	page := hits[q.Offset:end]
+	// 4. load the page: messages, their rows, and rows linked by queue ID
+	var keys []string
+	for _, h := range page {
+		if h.key == "" {
+			f.Rows = append(f.Rows, *h.row)
+		} else {
+			keys = append(keys, h.key)
+		}
+	}
+	if len(keys) == 0 {
+		return f, nil
+	}
+	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(keys)), ",") + ")"
+	kargs := make([]any, len(keys))
+	for i, k := range keys {
+		kargs[i] = k
+	}
+	f.Messages, err = db.queryMsgs(ctx, msgSelect+" WHERE msg_key IN "+in+" ORDER BY ts", kargs...)
+	if err != nil {
+		return f, fmt.Errorf("trace load messages: %w", err)
+	}
+	rows, err := db.queryTx(ctx, txSelect+" WHERE msg_key IN "+in+" ORDER BY ts", kargs...)
+	if err != nil {
+		return f, fmt.Errorf("trace load rows: %w", err)
+	}
+	f.Rows = append(f.Rows, rows...)
+	for _, m := range f.Messages {
+		if len(m.QueueIDs) == 0 {
+			continue
+		}
+		qin := "(" + strings.TrimSuffix(strings.Repeat("?,", len(m.QueueIDs)), ",") + ")"
+		largs := []any{m.Node, Micros(m.FirstSeen) - linkWindow, Micros(m.LastSeen) + linkWindow}
+		for _, id := range m.QueueIDs {
+			largs = append(largs, id)
+		}
+		linked, err := db.queryTx(ctx, txSelect+" WHERE node = ? AND ts >= ? AND ts <= ? AND msg_key = '' AND queue_id IN "+qin+" ORDER BY ts", largs...)
+		if err != nil {
+			return f, fmt.Errorf("trace load linked rows: %w", err)
+		}
+		f.Rows = append(f.Rows, linked...)
+	}
+	return f, nil
+}
+
+// messageForQueue finds the message that had queue ID qid on node around
+// the instant at (µs), or "".
+func (db *DB) messageForQueue(ctx context.Context, node, qid string, at int64) (string, error) {
+	var key string
+	err := db.QueryRow(ctx, `SELECT msg_key FROM mail_tx WHERE queue_id = ? AND ts >= ? AND ts <= ? AND node = ? AND msg_key <> '' LIMIT 1`,
+		qid, at-linkWindow, at+linkWindow, node).Scan(&key)
+	if err == nil {
+		return key, nil
+	}
+	if err != sql.ErrNoRows {
+		return "", fmt.Errorf("trace link %s: %w", qid, err)
+	}
+	err = db.QueryRow(ctx, `SELECT msg_key FROM mail_messages WHERE first_queue_id = ? AND ts >= ? AND ts <= ? AND node = ? LIMIT 1`,
+		qid, at-linkWindow, at+linkWindow, node).Scan(&key)
+	if err == sql.ErrNoRows {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("trace link %s: %w", qid, err)
+	}
+	return key, nil
+}

@@ -1,0 +1,205 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/uni-mail/postvakt/collectors/rollup"
+)
+
+var _ rollup.Store = (*DB)(nil)
+
+// PurgeLogs removes transaction, message and login log rows older than
+// cutoff. On PostgreSQL it drops every daily partition that ends at or
+// before cutoff and deletes the older rows of the partition cutoff falls
+// in; on SQLite it deletes in batches of batch rows so the writer is never
+// blocked for long. It returns the rows deleted (partitions dropped count
+// their rows too).
+func (db *DB) PurgeLogs(ctx context.Context, cutoff time.Time, batch int) (int64, error) {
+	if batch <= 0 {
+		batch = 5000
+	}
+	cut := Micros(cutoff)
+	var total int64
+	if db.dialect == Postgres {
+		for _, t := range collectorLogTables {
+			rows, err := db.Pool.Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+				JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = $1`, t)
+			if err != nil {
+				return total, fmt.Errorf("list partitions of %s: %w", t, err)
+			}
+			var names []string
+			for rows.Next() {
+				var n string
+				if err := rows.Scan(&n); err != nil {
+					rows.Close()
+					return total, err
+				}
+				names = append(names, n)
+			}
+			rows.Close()
+			for _, n := range names {
+				day, err := time.Parse("20060102", strings.TrimPrefix(n, t+"_p"))
+				if err != nil || !strings.HasPrefix(n, t+"_p") {
+					continue
+				}
+				if day.AddDate(0, 0, 1).After(cutoff) {
+					continue
+				}
+				var cnt int64
+				if err := db.Pool.QueryRow(ctx, `SELECT COUNT(*) FROM `+n).Scan(&cnt); err != nil {
+					return total, fmt.Errorf("count %s: %w", n, err)
+				}
+				if _, err := db.Pool.Exec(ctx, `DROP TABLE IF EXISTS `+n); err != nil {
+					return total, fmt.Errorf("drop partition %s: %w", n, err)
+				}
+				total += cnt
+			}
+			res, err := db.Exec(ctx, `DELETE FROM `+t+` WHERE ts < ?`, cut)
+			if err != nil {
+				return total, fmt.Errorf("purge %s: %w", t, err)
+			}
+			n, _ := res.RowsAffected()
+			total += n
+		}
+		return total, nil
+	}
+	for _, t := range collectorLogTables {
+		for i := 0; i < 1_000_000; i++ { // bounded: 1e6 batches
+			res, err := db.Exec(ctx, `DELETE FROM `+t+` WHERE rowid IN (SELECT rowid FROM `+t+` WHERE ts < ? LIMIT ?)`, cut, batch)
+			if err != nil {
+				return total, fmt.Errorf("purge %s: %w", t, err)
+			}
+			n, _ := res.RowsAffected()
+			total += n
+			if n < int64(batch) {
+				break
+			}
+			if err := ctx.Err(); err != nil {
+				return total, err
+			}
+		}
+	}
+	return total, nil
+}
+
+// rollupQueries aggregate one metric; BUCKET is replaced by the bucket
+// width in µs (a literal, so PostgreSQL sees one GROUP BY expression);
+// each takes (lo, hi).
+var rollupQueries = []struct{ metric, sql string }{
+	{"messages", `SELECT ts - ts % BUCKET, direction, COUNT(*), COALESCE(SUM(size), 0) FROM mail_messages
+		WHERE ts >= ? AND ts < ? AND received > 0 GROUP BY ts - ts % BUCKET, direction`},
+	{"recipients", `SELECT ts - ts % BUCKET, direction || '|' || status, COUNT(*), COALESCE(SUM(size), 0) FROM mail_tx
+		WHERE ts >= ? AND ts < ? AND handoff = 0 AND status IN ('sent', 'deferred', 'bounced', 'expired', 'rejected', 'discarded')
+		GROUP BY ts - ts % BUCKET, direction || '|' || status`},
+	{"verdicts", `SELECT ts - ts % BUCKET, av_verdict, COUNT(*), COALESCE(SUM(size), 0) FROM mail_tx
+		WHERE ts >= ? AND ts < ? AND status = 'scanned' GROUP BY ts - ts % BUCKET, av_verdict`},
+	{"greylist", `SELECT ts - ts % BUCKET, status, COUNT(*), 0 FROM mail_tx
+		WHERE ts >= ? AND ts < ? AND status IN ('greylisted', 'greylist_pass') GROUP BY ts - ts % BUCKET, status`},
+	{"logins", `SELECT ts - ts % BUCKET, service || '|' || CASE WHEN ok = 1 THEN 'ok' ELSE 'failed' END, COUNT(*), 0 FROM mail_logins
+		WHERE ts >= ? AND ts < ? AND source <> 'dovecot-auth'
+		GROUP BY ts - ts % BUCKET, service || '|' || CASE WHEN ok = 1 THEN 'ok' ELSE 'failed' END`},
+	{"unique_users", `SELECT ts - ts % BUCKET, '', COUNT(DISTINCT username), 0 FROM mail_logins
+		WHERE ts >= ? AND ts < ? AND ok = 1 AND source <> 'dovecot-auth' GROUP BY ts - ts % BUCKET`},
+}
+
+// ComputeRollups recomputes the rollups of period for every bucket from
+// the one holding from up to the one before to, in the database, replacing
+// what was there. Buckets are UTC hours or days.
+func (db *DB) ComputeRollups(ctx context.Context, period rollup.Period, from, to time.Time) error {
+	size := period.Micros()
+	lo := Micros(from) - Micros(from)%size
+	hi := Micros(to)
+	if hi%size != 0 {
+		hi += size - hi%size
+	}
+	return db.InTx(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM mail_rollups WHERE period = ? AND bucket >= ? AND bucket < ?`, string(period), lo, hi); err != nil {
+			return fmt.Errorf("rollups: %w", err)
+		}
+		for _, q := range rollupQueries {
+			rows, err := tx.Query(ctx, strings.ReplaceAll(q.sql, "BUCKET", strconv.FormatInt(size, 10)), lo, hi)
+			if err != nil {
+				return fmt.Errorf("rollup %s: %w", q.metric, err)
+			}
+			var vals [][4]any
+			for rows.Next() {
+				var bucket, n, bytes int64
+				var dim string
+				if err := rows.Scan(&bucket, &dim, &n, &bytes); err != nil {
+					rows.Close()
+					return fmt.Errorf("rollup %s: %w", q.metric, err)
+				}
+				vals = append(vals, [4]any{bucket, dim, n, bytes})
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("rollup %s: %w", q.metric, err)
+			}
+			for _, v := range vals {
+				if _, err := tx.Exec(ctx, `INSERT INTO mail_rollups (period, bucket, metric, dim, n, bytes) VALUES (?, ?, ?, ?, ?, ?)`,
+					string(period), v[0], q.metric, v[1], v[2], v[3]); err != nil {
+					return fmt.Errorf("rollup %s: %w", q.metric, err)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// Rollups returns the stored rollups of period with buckets in [from, to).
+func (db *DB) Rollups(ctx context.Context, period rollup.Period, from, to time.Time) ([]rollup.Point, error) {
+	rows, err := db.Query(ctx, `SELECT bucket, metric, dim, n, bytes FROM mail_rollups WHERE period = ? AND bucket >= ? AND bucket < ?
+		ORDER BY bucket, metric, dim`, string(period), Micros(from), Micros(to))
+	if err != nil {
+		return nil, fmt.Errorf("rollups: %w", err)
+	}
+	defer rows.Close()
+	var out []rollup.Point
+	for rows.Next() {
+		var p rollup.Point
+		var b int64
+		if err := rows.Scan(&b, &p.Metric, &p.Dim, &p.Count, &p.Bytes); err != nil {
+			return nil, fmt.Errorf("rollups: %w", err)
+		}
+		p.Bucket, p.Period = FromMicros(b), period
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// SaveDirectorySnapshot stores (or replaces) the snapshot of day.
+func (db *DB) SaveDirectorySnapshot(ctx context.Context, s rollup.DirectorySnapshot) error {
+	_, err := db.Exec(ctx, `INSERT INTO directory_snapshots (day, domains, mailboxes, allotted_bytes, used_bytes, taken_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (day) DO UPDATE SET domains = excluded.domains, mailboxes = excluded.mailboxes,
+		allotted_bytes = excluded.allotted_bytes, used_bytes = excluded.used_bytes, taken_at = excluded.taken_at`,
+		Micros(dayStart(s.Day)), s.Domains, s.Mailboxes, s.AllottedBytes, s.UsedBytes, Micros(s.TakenAt))
+	if err != nil {
+		return fmt.Errorf("save directory snapshot: %w", err)
+	}
+	return nil
+}
+
+// DirectorySnapshots returns the snapshots of the days in [from, to).
+func (db *DB) DirectorySnapshots(ctx context.Context, from, to time.Time) ([]rollup.DirectorySnapshot, error) {
+	rows, err := db.Query(ctx, `SELECT day, domains, mailboxes, allotted_bytes, used_bytes, taken_at FROM directory_snapshots
+		WHERE day >= ? AND day < ? ORDER BY day`, Micros(from), Micros(to))
+	if err != nil {
+		return nil, fmt.Errorf("directory snapshots: %w", err)
+	}
+	defer rows.Close()
+	var out []rollup.DirectorySnapshot
+	for rows.Next() {
+		var s rollup.DirectorySnapshot
+		var day, at int64
+		if err := rows.Scan(&day, &s.Domains, &s.Mailboxes, &s.AllottedBytes, &s.UsedBytes, &at); err != nil {
+			return nil, fmt.Errorf("directory snapshots: %w", err)
+		}
+		s.Day, s.TakenAt = FromMicros(day), FromMicros(at)
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

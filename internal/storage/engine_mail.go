@@ -1,0 +1,170 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/uni-mail/postvakt/engine/store"
+)
+
+// The mailbox store (engine/store.Store): content-addressed bodies, the
+// transaction record, mailbox references and relay-queue rows, written by
+// the group committer in one database transaction per batch.
+
+var _ store.Store = (*DB)(nil)
+
+// MailCommit implements store.Store. A commit on SQLite (synchronous=FULL)
+// or PostgreSQL (synchronous_commit on) is durable when it returns.
+func (db *DB) MailCommit(ctx context.Context, msgs []*store.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	return db.InTx(ctx, func(tx *Tx) error {
+		prep := func(q string) (*sql.Stmt, error) { return tx.Tx.PrepareContext(ctx, db.Rebind(q)) }
+		insBody, err := prep(`INSERT INTO engine_bodies (hash, size, data, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer insBody.Close()
+		insTx, err := prep(`INSERT INTO engine_transactions (queue_id, received_at, node, listener, client_ip, helo, auth_user,
+			mail_from, rcpts, message_id, subject, header_from, size, body_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer insTx.Close()
+		insMsg, err := prep(`INSERT INTO engine_messages (mailbox_id, queue_id, body_hash, size, received_at, truncated) VALUES (?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer insMsg.Close()
+		insQ, err := prep(`INSERT INTO engine_relay_queue (queue_id, rcpt, target, mail_from, body_hash, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer insQ.Close()
+
+		used := map[int64]int64{}
+		for _, m := range msgs {
+			at := Micros(m.ReceivedAt)
+			if _, err := insBody.ExecContext(ctx, m.BodyHash, len(m.Body), m.Body, at); err != nil {
+				return fmt.Errorf("body %s: %w", m.QueueID, err)
+			}
+			if m.TruncatedHash != "" {
+				if _, err := insBody.ExecContext(ctx, m.TruncatedHash, len(m.Truncated), m.Truncated, at); err != nil {
+					return fmt.Errorf("truncated body %s: %w", m.QueueID, err)
+				}
+			}
+			if _, err := insTx.ExecContext(ctx, m.QueueID, at, m.Node, m.Listener, m.ClientIP, m.HELO, m.AuthUser,
+				m.MailFrom, strings.Join(m.Rcpts, "\n"), m.MessageID, m.Subject, m.HeaderFrom, len(m.Body), m.BodyHash); err != nil {
+				return fmt.Errorf("transaction %s: %w", m.QueueID, err)
+			}
+			for _, d := range m.Deliveries {
+				switch {
+				case d.MailboxID != 0:
+					hash := m.BodyHash
+					if d.Truncated {
+						hash = m.TruncatedHash
+					}
+					size := m.Size(d)
+					if _, err := insMsg.ExecContext(ctx, d.MailboxID, m.QueueID, hash, size, at, d.Truncated); err != nil {
+						return fmt.Errorf("deliver %s to %d: %w", m.QueueID, d.MailboxID, err)
+					}
+					used[d.MailboxID] += size
+				case d.Remote != "":
+					if _, err := insQ.ExecContext(ctx, m.QueueID, d.Rcpt, d.Remote, m.MailFrom, m.BodyHash, at, at); err != nil {
+						return fmt.Errorf("queue %s for %s: %w", m.QueueID, d.Remote, err)
+					}
+				}
+			}
+		}
+		// Quota usage, in mailbox order so concurrent batches on PostgreSQL
+		// take row locks in the same order and cannot deadlock.
+		ids := make([]int64, 0, len(used))
+		for id := range used {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		upd, err := prep(`UPDATE engine_mailboxes SET used_bytes = used_bytes + ? WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer upd.Close()
+		for _, id := range ids {
+			if _, err := upd.ExecContext(ctx, used[id], id); err != nil {
+				return fmt.Errorf("quota usage of %d: %w", id, err)
+			}
+		}
+		return nil
+	})
+}
+
+// MailMessages implements store.Store.
+func (db *DB) MailMessages(ctx context.Context, mailboxID int64) ([]store.StoredMessage, error) {
+	rows, err := db.Query(ctx, `SELECT id, mailbox_id, queue_id, body_hash, size, received_at, truncated
+		FROM engine_messages WHERE mailbox_id = ? ORDER BY id`, mailboxID)
+	if err != nil {
+		return nil, fmt.Errorf("messages of %d: %w", mailboxID, err)
+	}
+	defer rows.Close()
+	var out []store.StoredMessage
+	for rows.Next() {
+		var m store.StoredMessage
+		var at int64
+		if err := rows.Scan(&m.ID, &m.MailboxID, &m.QueueID, &m.BodyHash, &m.Size, &at, &m.Truncated); err != nil {
+			return nil, err
+		}
+		m.ReceivedAt = FromMicros(at)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// MailBody implements store.Store.
+func (db *DB) MailBody(ctx context.Context, hash string) ([]byte, error) {
+	var b []byte
+	err := db.QueryRow(ctx, `SELECT data FROM engine_bodies WHERE hash = ?`, hash).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("body %s: %w", hash, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("body %s: %w", hash, err)
+	}
+	return b, nil
+}
+
+// MailQueueIDsByMessageID implements store.Store.
+func (db *DB) MailQueueIDsByMessageID(ctx context.Context, messageID string) ([]string, error) {
+	rows, err := db.Query(ctx, `SELECT queue_id FROM engine_transactions WHERE message_id = ? ORDER BY id`, messageID)
+	if err != nil {
+		return nil, fmt.Errorf("transactions by message-id: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var q string
+		if err := rows.Scan(&q); err != nil {
+			return nil, err
+		}
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
+// MailStats implements store.Store.
+func (db *DB) MailStats(ctx context.Context) (store.Stats, error) {
+	var s store.Stats
+	if err := db.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(size), 0) FROM engine_bodies`).Scan(&s.Bodies, &s.BodyBytes); err != nil {
+		return s, fmt.Errorf("store stats: %w", err)
+	}
+	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM engine_messages`).Scan(&s.Messages); err != nil {
+		return s, fmt.Errorf("store stats: %w", err)
+	}
+	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM engine_relay_queue WHERE state = 'queued'`).Scan(&s.QueuedMail); err != nil {
+		return s, fmt.Errorf("store stats: %w", err)
+	}
+	return s, nil
+}

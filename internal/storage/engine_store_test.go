@@ -1,0 +1,279 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/uni-mail/postvakt/engine"
+	"github.com/uni-mail/postvakt/engine/directory"
+	"github.com/uni-mail/postvakt/engine/greylist"
+	"github.com/uni-mail/postvakt/engine/store"
+	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+)
+
+var _ engine.Store = (*storage.DB)(nil)
+
+func TestConformanceEngineDirectory(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+		if err := db.DirPutDomain(ctx, directory.Domain{Name: "uni.example", CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.DirPutDomain(ctx, directory.Domain{Name: "uni.example", CreatedAt: now}); err != nil {
+			t.Fatalf("idempotent: %v", err)
+		}
+		if ok, err := db.DirDomainExists(ctx, "uni.example"); !ok || err != nil {
+			t.Fatalf("exists = %v, %v", ok, err)
+		}
+		if ok, _ := db.DirDomainExists(ctx, "other.example"); ok {
+			t.Fatal("other.example exists")
+		}
+		ids, err := db.DirUpsertMailboxes(ctx, []directory.Mailbox{
+			{Address: "123456@uni.example", QuotaBytes: 100, PasswordHash: "h1", KeepCopy: true},
+			{Address: "234567@uni.example"},
+		}, now)
+		if err != nil || len(ids) != 2 {
+			t.Fatalf("upsert = %v, %v", ids, err)
+		}
+		// Re-import without a hash keeps the hash and updates the rest.
+		again, err := db.DirUpsertMailboxes(ctx, []directory.Mailbox{{Address: "123456@uni.example", QuotaBytes: 200, Locked: true}}, now.Add(time.Hour))
+		if err != nil || again[0] != ids[0] {
+			t.Fatalf("re-upsert = %v, %v", again, err)
+		}
+		m, err := db.DirMailbox(ctx, ids[0])
+		if err != nil || m.PasswordHash != "h1" || m.QuotaBytes != 200 || !m.Locked || m.KeepCopy || !m.UpdatedAt.Equal(now.Add(time.Hour)) || !m.CreatedAt.Equal(now) {
+			t.Fatalf("mailbox = %+v, %v", m, err)
+		}
+		e, err := db.DirLookup(ctx, "123456@uni.example")
+		if err != nil || e.Kind != directory.KindMailbox || e.MailboxID != ids[0] || e.Mailbox == nil || e.Mailbox.Address != "123456@uni.example" || e.Mailbox.QuotaBytes != 200 || !e.Mailbox.Locked {
+			t.Fatalf("lookup = %+v, %v", e, err)
+		}
+		if _, err := db.DirLookup(ctx, "nobody@uni.example"); !errors.Is(err, directory.ErrNotFound) {
+			t.Fatalf("missing lookup: %v", err)
+		}
+		if _, err := db.DirMailbox(ctx, 9999); !errors.Is(err, directory.ErrNotFound) {
+			t.Fatalf("missing mailbox: %v", err)
+		}
+		if err := db.DirUpdateMailbox(ctx, ids[1], now, func(m *directory.Mailbox) error {
+			m.ForwardTo = "x@else.example"
+			m.ExternalForwardAllowed = true
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if m, _ := db.DirMailbox(ctx, ids[1]); m.ForwardTo != "x@else.example" || !m.ExternalForwardAllowed {
+			t.Fatalf("after update: %+v", m)
+		}
+
+		// Nicknames: set, change (old one released), quarantine for others, reuse after it.
+		q := 30 * 24 * time.Hour
+		if err := db.DirSetNickname(ctx, ids[0], "anna@uni.example", now, q); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.DirSetNickname(ctx, ids[1], "anna@uni.example", now, q); !errors.Is(err, directory.ErrExists) {
+			t.Fatalf("taken nickname: %v", err)
+		}
+		if err := db.DirSetNickname(ctx, ids[0], "anna.s@uni.example", now.Add(time.Hour), q); err != nil {
+			t.Fatal(err)
+		}
+		if e, _ := db.DirLookup(ctx, "anna@uni.example"); e.Kind != directory.KindReleased || !e.ReleasedAt.Equal(now.Add(time.Hour)) {
+			t.Fatalf("released entry = %+v", e)
+		}
+		if err := db.DirSetNickname(ctx, ids[1], "anna@uni.example", now.Add(24*time.Hour), q); !errors.Is(err, directory.ErrQuarantined) {
+			t.Fatalf("quarantined nickname: %v", err)
+		}
+		if err := db.DirSetNickname(ctx, ids[1], "anna@uni.example", now.Add(q+2*time.Hour), q); err != nil {
+			t.Fatalf("after quarantine: %v", err)
+		}
+		if e, _ := db.DirLookup(ctx, "anna@uni.example"); e.Kind != directory.KindNickname || e.MailboxID != ids[1] {
+			t.Fatalf("reused nickname = %+v", e)
+		}
+
+		// Aliases.
+		if err := db.DirPutAlias(ctx, directory.Alias{Address: "it-staff@uni.example", Kind: directory.KindList, Targets: []string{"123456@uni.example", "234567@uni.example", "123456@uni.example"}}); err != nil {
+			t.Fatal(err)
+		}
+		if tg, err := db.DirAliasTargets(ctx, "it-staff@uni.example"); err != nil || len(tg) != 2 {
+			t.Fatalf("targets = %v, %v", tg, err)
+		}
+		if err := db.DirPutAlias(ctx, directory.Alias{Address: "it-staff@uni.example", Kind: directory.KindAlias, Targets: []string{"234567@uni.example"}}); err != nil {
+			t.Fatal(err)
+		}
+		if tg, _ := db.DirAliasTargets(ctx, "it-staff@uni.example"); len(tg) != 1 {
+			t.Fatalf("replaced targets = %v", tg)
+		}
+		if err := db.DirPutAlias(ctx, directory.Alias{Address: "123456@uni.example", Kind: directory.KindAlias, Targets: []string{"x@uni.example"}}); !errors.Is(err, directory.ErrExists) {
+			t.Fatalf("alias over mailbox: %v", err)
+		}
+		if _, err := db.DirUpsertMailboxes(ctx, []directory.Mailbox{{Address: "it-staff@uni.example"}}, now); !errors.Is(err, directory.ErrExists) {
+			t.Fatalf("mailbox over alias: %v", err)
+		}
+		if err := db.DirDeleteAlias(ctx, "it-staff@uni.example"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.DirDeleteAlias(ctx, "it-staff@uni.example"); !errors.Is(err, directory.ErrNotFound) {
+			t.Fatalf("delete twice: %v", err)
+		}
+		if list, err := db.DirMailboxes(ctx); err != nil || len(list) != 2 {
+			t.Fatalf("list = %v, %v", list, err)
+		}
+	})
+}
+
+func TestConformanceEngineGreylist(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+		k := greylist.Key{Net: "192.0.2.0/24", Sender: "a@b.example", Rcpt: "c@uni.example"}
+		if _, ok, err := db.GreyTriplet(ctx, k); ok || err != nil {
+			t.Fatalf("empty: %v %v", ok, err)
+		}
+		tr := greylist.Triplet{Key: k, FirstSeen: now, LastSeen: now, Attempts: 1}
+		if err := db.GreyPutTriplet(ctx, tr); err != nil {
+			t.Fatal(err)
+		}
+		tr.PassedAt, tr.LastSeen = now.Add(time.Minute), now.Add(time.Minute)
+		if err := db.GreyPutTriplet(ctx, tr); err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := db.GreyTriplet(ctx, k)
+		if err != nil || !ok || got != tr {
+			t.Fatalf("got %+v %v %v, want %+v", got, ok, err, tr)
+		}
+		for i := 0; i < 3; i++ {
+			if err := db.GreyAddClientPass(ctx, k.Net, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, err := db.GreyClientPasses(ctx, k.Net); n != 3 || err != nil {
+			t.Fatalf("passes = %d, %v", n, err)
+		}
+		pending := greylist.Triplet{Key: greylist.Key{Net: "198.51.100.0/24", Rcpt: "c@uni.example"}, FirstSeen: now, LastSeen: now}
+		if err := db.GreyPutTriplet(ctx, pending); err != nil {
+			t.Fatal(err)
+		}
+		n, err := db.GreyExpire(ctx, now.Add(2*time.Minute), now.Add(time.Second))
+		if err != nil || n != 3 {
+			t.Fatalf("expire = %d, %v", n, err)
+		}
+	})
+}
+
+func TestConformanceEngineMailStore(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+		var boxes []directory.Mailbox
+		for i := range 400 {
+			boxes = append(boxes, directory.Mailbox{Address: fmt.Sprintf("s%d@uni.example", i)})
+		}
+		ids, err := db.DirUpsertMailboxes(ctx, boxes, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := []byte("Subject: exam\r\n\r\nHello class\r\n")
+		msg := &store.Message{QueueID: "Q1", ReceivedAt: now, Listener: "submission", MailFrom: "teacher@uni.example",
+			MessageID: "<m1@uni.example>", Body: body, BodyHash: store.Hash(body),
+			Truncated: []byte("Subject: exam\r\n\r\n")}
+		msg.TruncatedHash = store.Hash(msg.Truncated)
+		for i, id := range ids {
+			msg.Deliveries = append(msg.Deliveries, store.Delivery{Rcpt: boxes[i].Address, MailboxID: id, Truncated: i == 0})
+		}
+		msg.Deliveries = append(msg.Deliveries, store.Delivery{Rcpt: "ext@else.example", Remote: "ext@else.example"})
+		if err := db.MailCommit(ctx, []*store.Message{msg}); err != nil {
+			t.Fatal(err)
+		}
+		// Same body again in another transaction: still one body row.
+		msg2 := *msg
+		msg2.QueueID, msg2.Deliveries = "Q2", msg.Deliveries[1:2]
+		if err := db.MailCommit(ctx, []*store.Message{&msg2}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := db.MailStats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Bodies != 2 || st.Messages != 401 || st.QueuedMail != 1 || st.BodyBytes != int64(len(body)+len(msg.Truncated)) {
+			t.Fatalf("stats = %+v", st)
+		}
+		got, err := db.MailMessages(ctx, ids[1])
+		if err != nil || len(got) != 2 || got[0].BodyHash != msg.BodyHash || got[0].Truncated || !got[0].ReceivedAt.Equal(now) {
+			t.Fatalf("messages = %+v, %v", got, err)
+		}
+		if got, _ := db.MailMessages(ctx, ids[0]); len(got) != 1 || !got[0].Truncated || got[0].BodyHash != msg.TruncatedHash {
+			t.Fatalf("truncated = %+v", got)
+		}
+		if m, _ := db.DirMailbox(ctx, ids[1]); m.UsedBytes != 2*int64(len(body)) {
+			t.Fatalf("used = %d", m.UsedBytes)
+		}
+		b, err := db.MailBody(ctx, msg.BodyHash)
+		if err != nil || string(b) != string(body) {
+			t.Fatalf("body = %q, %v", b, err)
+		}
+		if _, err := db.MailBody(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("missing body: %v", err)
+		}
+		if q, err := db.MailQueueIDsByMessageID(ctx, "<m1@uni.example>"); err != nil || len(q) != 2 {
+			t.Fatalf("by message-id = %v, %v", q, err)
+		}
+		// A duplicate queue ID fails the whole batch and writes nothing of it.
+		bad := &store.Message{QueueID: "Q1", ReceivedAt: now, Body: body, BodyHash: store.Hash(body)}
+		ok := &store.Message{QueueID: "Q3", ReceivedAt: now, Body: body, BodyHash: store.Hash(body)}
+		if err := db.MailCommit(ctx, []*store.Message{ok, bad}); err == nil {
+			t.Fatal("duplicate queue id committed")
+		}
+		if q, _ := db.MailQueueIDsByMessageID(ctx, ""); len(q) != 0 {
+			t.Fatalf("partial batch visible: %v", q)
+		}
+	})
+}
+
+// TestConformanceEngineGroupCommit runs the committer over both databases
+// with concurrent callers.
+func TestConformanceEngineGroupCommit(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		ids, err := db.DirUpsertMailboxes(ctx, []directory.Mailbox{{Address: "a@uni.example"}, {Address: "b@uni.example"}}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		workers := 1
+		if db.Dialect() == storage.Postgres {
+			workers = 4
+		}
+		c := store.NewCommitter(db, store.CommitterOptions{MaxBatch: 32, Workers: workers})
+		defer c.Close()
+		var wg sync.WaitGroup
+		errs := make(chan error, 200)
+		for i := range 200 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				body := []byte(fmt.Sprintf("Subject: %d\r\n\r\nx\r\n", i%7))
+				errs <- c.Commit(ctx, &store.Message{QueueID: fmt.Sprintf("G%d", i), ReceivedAt: time.Now(), Body: body, BodyHash: store.Hash(body),
+					Deliveries: []store.Delivery{{MailboxID: ids[0]}, {MailboxID: ids[1]}}})
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, _ := db.MailStats(ctx)
+		if st.Messages != 400 || st.Bodies != 7 {
+			t.Fatalf("stats = %+v", st)
+		}
+	})
+}

@@ -1,0 +1,168 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/uni-mail/postvakt/oncall/rota"
+	"github.com/uni-mail/postvakt/oncall/team"
+)
+
+var _ team.Store = (*DB)(nil)
+
+// notFound wraps ErrNotFound and a domain package's own sentinel.
+func notFound(what string, domain error) error {
+	return fmt.Errorf("%s: %w", what, errors.Join(ErrNotFound, domain))
+}
+
+// AddOverride stores an override and returns it with its ID.
+func (db *DB) AddOverride(ctx context.Context, o team.OverrideRecord) (team.OverrideRecord, error) {
+	var id int64
+	err := db.QueryRow(ctx, `INSERT INTO oncall_overrides (rota, member, start_at, end_at, reason, created_at, created_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		o.Rota, o.Member, Micros(o.Start), Micros(o.End), o.Reason, Micros(o.CreatedAt), o.CreatedBy).Scan(&id)
+	if err != nil {
+		return o, fmt.Errorf("add override: %w", err)
+	}
+	o.ID = strconv.FormatInt(id, 10)
+	return o, nil
+}
+
+// DeleteOverride marks an override deleted.
+func (db *DB) DeleteOverride(ctx context.Context, id int64, at time.Time) error {
+	res, err := db.Exec(ctx, `UPDATE oncall_overrides SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL`, Micros(at), id)
+	if err != nil {
+		return fmt.Errorf("delete override %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound(fmt.Sprintf("override %d", id), team.ErrNotFound)
+	}
+	return nil
+}
+
+// ListOverrides lists a rota's live overrides in creation order (later wins).
+func (db *DB) ListOverrides(ctx context.Context, rotaName string) ([]team.OverrideRecord, error) {
+	rows, err := db.Query(ctx, `SELECT id, rota, member, start_at, end_at, reason, created_at, created_by
+		FROM oncall_overrides WHERE rota = ? AND deleted_at IS NULL ORDER BY id`, rotaName)
+	if err != nil {
+		return nil, fmt.Errorf("list overrides: %w", err)
+	}
+	defer rows.Close()
+	var out []team.OverrideRecord
+	for rows.Next() {
+		var (
+			o           team.OverrideRecord
+			id, s, e, c int64
+		)
+		if err := rows.Scan(&id, &o.Rota, &o.Member, &s, &e, &o.Reason, &c, &o.CreatedBy); err != nil {
+			return nil, err
+		}
+		o.ID, o.Start, o.End, o.CreatedAt = strconv.FormatInt(id, 10), FromMicros(s), FromMicros(e), FromMicros(c)
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+const swapCols = `id, rota, requester, counterpart, turn_a, turn_b, state, note, created_at, created_by, decided_at, decided_by`
+
+func scanSwap(s interface{ Scan(...any) error }) (team.SwapRecord, error) {
+	var (
+		r       team.SwapRecord
+		id, c   int64
+		decided sql.NullInt64
+		state   string
+	)
+	if err := s.Scan(&id, &r.Rota, &r.Requester, &r.Counterpart, &r.TurnA, &r.TurnB, &state, &r.Note, &c, &r.CreatedBy, &decided, &r.DecidedBy); err != nil {
+		return r, err
+	}
+	r.ID, r.State, r.CreatedAt, r.DecidedAt = strconv.FormatInt(id, 10), rota.SwapState(state), FromMicros(c), FromNullMicros(decided)
+	return r, nil
+}
+
+// AddSwap stores a swap request.
+func (db *DB) AddSwap(ctx context.Context, s team.SwapRecord) (team.SwapRecord, error) {
+	var id int64
+	err := db.QueryRow(ctx, `INSERT INTO oncall_swaps (rota, requester, counterpart, turn_a, turn_b, state, note, created_at, created_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		s.Rota, s.Requester, s.Counterpart, s.TurnA, s.TurnB, string(s.State), s.Note, Micros(s.CreatedAt), s.CreatedBy).Scan(&id)
+	if err != nil {
+		return s, fmt.Errorf("add swap: %w", err)
+	}
+	s.ID = strconv.FormatInt(id, 10)
+	return s, nil
+}
+
+// GetSwap returns a swap.
+func (db *DB) GetSwap(ctx context.Context, id int64) (team.SwapRecord, error) {
+	s, err := scanSwap(db.QueryRow(ctx, `SELECT `+swapCols+` FROM oncall_swaps WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, notFound(fmt.Sprintf("swap %d", id), team.ErrNotFound)
+	}
+	return s, err
+}
+
+// DecideSwap changes a swap's state only if it is still from.
+func (db *DB) DecideSwap(ctx context.Context, id int64, from, to rota.SwapState, by string, at time.Time) (bool, error) {
+	res, err := db.Exec(ctx, `UPDATE oncall_swaps SET state = ?, decided_at = ?, decided_by = ? WHERE id = ? AND state = ?`,
+		string(to), Micros(at), by, id, string(from))
+	if err != nil {
+		return false, fmt.Errorf("decide swap %d: %w", id, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// ListSwaps lists a rota's swaps in creation order (accepted swaps apply in it).
+func (db *DB) ListSwaps(ctx context.Context, rotaName string) ([]team.SwapRecord, error) {
+	rows, err := db.Query(ctx, `SELECT `+swapCols+` FROM oncall_swaps WHERE rota = ? ORDER BY id`, rotaName)
+	if err != nil {
+		return nil, fmt.Errorf("list swaps: %w", err)
+	}
+	defer rows.Close()
+	var out []team.SwapRecord
+	for rows.Next() {
+		s, err := scanSwap(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// AddUnavailability stores a span in which a member cannot be reached.
+func (db *DB) AddUnavailability(ctx context.Context, u rota.Unavailability, reason, by string, at time.Time) (int64, error) {
+	var id int64
+	err := db.QueryRow(ctx, `INSERT INTO oncall_unavailability (member, start_at, end_at, reason, created_at, created_by)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, u.Member, Micros(u.Start), Micros(u.End), reason, Micros(at), by).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("add unavailability: %w", err)
+	}
+	return id, nil
+}
+
+// ListUnavailability lists every live unavailability span.
+func (db *DB) ListUnavailability(ctx context.Context) ([]rota.Unavailability, error) {
+	rows, err := db.Query(ctx, `SELECT member, start_at, end_at FROM oncall_unavailability WHERE deleted_at IS NULL ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list unavailability: %w", err)
+	}
+	defer rows.Close()
+	var out []rota.Unavailability
+	for rows.Next() {
+		var (
+			u    rota.Unavailability
+			s, e int64
+		)
+		if err := rows.Scan(&u.Member, &s, &e); err != nil {
+			return nil, err
+		}
+		u.Start, u.End = FromMicros(s), FromMicros(e)
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,219 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uni-mail/postvakt/oncall/notice"
+)
+
+// Outage and maintenance notices and their updates (oncall/notice.Store).
+
+var _ notice.Store = (*DB)(nil)
+
+const noticeCols = `id, kind, title, services, state, public, symptoms, impact, handling_plan, started_at,
+	planned_end, next_update_at, ended_at, language, thread_id, ticket_id, created_at, updated_at, created_by`
+
+func scanNotice(s ticketScanner) (notice.Notice, error) {
+	var (
+		n                     notice.Notice
+		services              string
+		public                int
+		started, created, upd int64
+		end, next, ended      sql.NullInt64
+	)
+	err := s.Scan(&n.ID, &n.Kind, &n.Title, &services, &n.State, &public, &n.Symptoms, &n.Impact, &n.HandlingPlan,
+		&started, &end, &next, &ended, &n.Language, &n.ThreadID, &n.TicketID, &created, &upd, &n.CreatedBy)
+	if err != nil {
+		return n, err
+	}
+	if err := json.Unmarshal([]byte(services), &n.Services); err != nil {
+		return n, fmt.Errorf("notice %d services: %w", n.ID, err)
+	}
+	n.Public = public == 1
+	n.StartedAt, n.CreatedAt, n.UpdatedAt = FromMicros(started), FromMicros(created), FromMicros(upd)
+	n.PlannedEnd, n.NextUpdateAt, n.EndedAt = FromNullMicros(end), FromNullMicros(next), FromNullMicros(ended)
+	return n, nil
+}
+
+func noticeUpdates(ctx context.Context, q Querier, id int64) ([]notice.Update, error) {
+	rows, err := q.Query(ctx, `SELECT id, seq, at, actor, kind, tag, state, body, announce, message_id, sent_at,
+		attempts, last_error FROM notice_updates WHERE notice_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("notice %d updates: %w", id, err)
+	}
+	defer rows.Close()
+	var out []notice.Update
+	for rows.Next() {
+		u := notice.Update{NoticeID: id}
+		var (
+			at       int64
+			announce int
+			sent     sql.NullInt64
+		)
+		if err := rows.Scan(&u.ID, &u.Seq, &at, &u.Actor, &u.Kind, &u.Tag, &u.State, &u.Body, &announce,
+			&u.MessageID, &sent, &u.Attempts, &u.LastError); err != nil {
+			return nil, err
+		}
+		u.At, u.SentAt, u.Announce = FromMicros(at), FromNullMicros(sent), announce == 1
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+func getNotice(ctx context.Context, q Querier, id int64, lock bool) (notice.Notice, error) {
+	sfx := ""
+	if lock {
+		sfx = ticketForUpdate(q)
+	}
+	n, err := scanNotice(q.QueryRow(ctx, `SELECT `+noticeCols+` FROM notices WHERE id = ?`+sfx, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return n, fmt.Errorf("notice %d: %w", id, errors.Join(notice.ErrNotFound, ErrNotFound))
+	}
+	if err != nil {
+		return n, fmt.Errorf("notice %d: %w", id, err)
+	}
+	n.Updates, err = noticeUpdates(ctx, q, id)
+	return n, err
+}
+
+func insertUpdate(ctx context.Context, tx *Tx, id int64, seq int, u notice.Update) error {
+	_, err := tx.Exec(ctx, `INSERT INTO notice_updates (notice_id, seq, at, actor, kind, tag, state, body, announce,
+		message_id, sent_at, attempts, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, seq, Micros(u.At), u.Actor, u.Kind, u.Tag, u.State, u.Body, ticketBool(u.Announce), u.MessageID,
+		NullMicros(u.SentAt), u.Attempts, u.LastError)
+	return err
+}
+
+// NoticeCreate implements notice.Store.
+func (db *DB) NoticeCreate(ctx context.Context, n notice.Notice, first notice.Update) (notice.Notice, error) {
+	services, err := json.Marshal(n.Services)
+	if err != nil {
+		return n, err
+	}
+	err = db.InTx(ctx, func(tx *Tx) error {
+		if err := tx.QueryRow(ctx, `INSERT INTO notices (kind, title, services, state, public, symptoms, impact,
+			handling_plan, started_at, planned_end, next_update_at, ended_at, language, thread_id, ticket_id,
+			created_at, updated_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			n.Kind, n.Title, string(services), n.State, ticketBool(n.Public), n.Symptoms, n.Impact, n.HandlingPlan,
+			Micros(n.StartedAt), NullMicros(n.PlannedEnd), NullMicros(n.NextUpdateAt), NullMicros(n.EndedAt),
+			n.Language, n.ThreadID, n.TicketID, Micros(n.CreatedAt), Micros(n.UpdatedAt), n.CreatedBy).Scan(&n.ID); err != nil {
+			return err
+		}
+		return insertUpdate(ctx, tx, n.ID, 1, first)
+	})
+	if err != nil {
+		return n, fmt.Errorf("create notice: %w", err)
+	}
+	return db.NoticeGet(ctx, n.ID)
+}
+
+// NoticeChange implements notice.Store. A nil update from fn changes nothing.
+func (db *DB) NoticeChange(ctx context.Context, id int64, fn func(n *notice.Notice) (*notice.Update, error)) (notice.Notice, error) {
+	err := db.InTx(ctx, func(tx *Tx) error {
+		n, err := getNotice(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		u, err := fn(&n)
+		if err != nil || u == nil {
+			return err
+		}
+		services, err := json.Marshal(n.Services)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE notices SET title = ?, services = ?, state = ?, public = ?, symptoms = ?,
+			impact = ?, handling_plan = ?, started_at = ?, planned_end = ?, next_update_at = ?, ended_at = ?,
+			updated_at = ? WHERE id = ?`, n.Title, string(services), n.State, ticketBool(n.Public), n.Symptoms,
+			n.Impact, n.HandlingPlan, Micros(n.StartedAt), NullMicros(n.PlannedEnd), NullMicros(n.NextUpdateAt),
+			NullMicros(n.EndedAt), Micros(n.UpdatedAt), id); err != nil {
+			return err
+		}
+		return insertUpdate(ctx, tx, id, len(n.Updates)+1, *u)
+	})
+	if err != nil {
+		return notice.Notice{}, err
+	}
+	return db.NoticeGet(ctx, id)
+}
+
+// NoticeGet implements notice.Store.
+func (db *DB) NoticeGet(ctx context.Context, id int64) (notice.Notice, error) {
+	return getNotice(ctx, db, id, false)
+}
+
+func (db *DB) noticesWhere(ctx context.Context, where string, limit int, args ...any) ([]notice.Notice, error) {
+	rows, err := db.Query(ctx, `SELECT `+noticeCols+` FROM notices`+where+fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list notices: %w", err)
+	}
+	var out []notice.Notice
+	for rows.Next() {
+		n, err := scanNotice(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if out[i].Updates, err = noticeUpdates(ctx, db, out[i].ID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// NoticeList implements notice.Store.
+func (db *DB) NoticeList(ctx context.Context, f notice.Filter) ([]notice.Notice, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.PublicOnly {
+		where = append(where, "public = 1")
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "(ended_at IS NULL OR ended_at >= ?)")
+		args = append(args, Micros(f.Since))
+	}
+	if f.Kind != "" {
+		where = append(where, "kind = ?")
+		args = append(args, f.Kind)
+	}
+	w := ""
+	if len(where) > 0 {
+		w = " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 200
+	}
+	return db.noticesWhere(ctx, w, limit, args...)
+}
+
+// NoticeUnsent implements notice.Store.
+func (db *DB) NoticeUnsent(ctx context.Context, maxAttempts int) ([]notice.Notice, error) {
+	return db.noticesWhere(ctx, ` WHERE id IN (SELECT notice_id FROM notice_updates
+		WHERE announce = 1 AND sent_at IS NULL AND attempts < ?)`, 100, maxAttempts)
+}
+
+// NoticeMarkSent implements notice.Store.
+func (db *DB) NoticeMarkSent(ctx context.Context, updateID int64, sentAt time.Time, lastError string) error {
+	_, err := db.Exec(ctx, `UPDATE notice_updates SET sent_at = ?, last_error = ?, attempts = attempts + 1 WHERE id = ?`,
+		NullMicros(sentAt), lastError, updateID)
+	if err != nil {
+		return fmt.Errorf("notice update %d: %w", updateID, err)
+	}
+	return nil
+}

@@ -1,0 +1,482 @@
+// Package notice owns outage and maintenance notices: their states
+// (outage: investigating → identified → monitoring → resolved; maintenance:
+// scheduled → in_progress → completed, or cancelled), the announcement
+// e-mails to the announce list (e.g. itss-announce) rendered from embedded
+// English and Norwegian templates and threaded on the first announcement's
+// Message-ID (RFC 5322 §3.6.4), reminders before planned maintenance, the
+// outbox that retries failed sends, and the public status page and Atom
+// feed (RFC 4287). It also carries the small SMTP client and message
+// composer that the ticket service uses for its acknowledgements.
+package notice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Kinds of notice.
+const (
+	KindOutage      = "outage"
+	KindMaintenance = "maintenance"
+)
+
+// Outage states, in order.
+const (
+	Investigating = "investigating"
+	Identified    = "identified"
+	Monitoring    = "monitoring"
+	Resolved      = "resolved"
+)
+
+// Maintenance states, in order.
+const (
+	Scheduled  = "scheduled"
+	InProgress = "in_progress"
+	Completed  = "completed"
+	Cancelled  = "cancelled"
+)
+
+// Update kinds.
+const (
+	UpdateState    = "state"    // a state change (the first one opens the notice)
+	UpdateNote     = "update"   // news without a state change
+	UpdateReminder = "reminder" // a reminder before planned maintenance
+)
+
+// States returns the states of a kind, in order.
+func States(kind string) []string {
+	if kind == KindMaintenance {
+		return []string{Scheduled, InProgress, Completed, Cancelled}
+	}
+	return []string{Investigating, Identified, Monitoring, Resolved}
+}
+
+// Final reports whether state ends a notice.
+func Final(state string) bool {
+	return state == Resolved || state == Completed || state == Cancelled
+}
+
+// Sentinel errors.
+var (
+	ErrInvalid    = errors.New("invalid notice")
+	ErrTransition = errors.New("state change not allowed")
+	ErrNotFound   = errors.New("notice not found")
+)
+
+// CanMove reports whether a notice of kind may go from one state to
+// another: forward or back among the open states, into a final state, and
+// never out of one. Maintenance may not go back to scheduled once started.
+func CanMove(kind, from, to string) bool {
+	if from == to || Final(from) || !slices.Contains(States(kind), to) {
+		return false
+	}
+	if kind == KindMaintenance && to == Scheduled {
+		return false
+	}
+	return true
+}
+
+// Notice is an outage or maintenance notice with its updates.
+type Notice struct {
+	ID       int64    `json:"id"`
+	Kind     string   `json:"kind"`
+	Title    string   `json:"title"`
+	Services []string `json:"services"`
+	State    string   `json:"state"`
+	// Public notices appear on the status page and in the feed.
+	Public       bool   `json:"public"`
+	Symptoms     string `json:"symptoms"`
+	Impact       string `json:"impact"`
+	HandlingPlan string `json:"handling_plan"`
+	// StartedAt is when the outage began, or the planned start of the
+	// maintenance window.
+	StartedAt time.Time `json:"started_at"`
+	// PlannedEnd is the planned end of a maintenance window.
+	PlannedEnd   time.Time `json:"planned_end,omitzero"`
+	NextUpdateAt time.Time `json:"next_update_at,omitzero"`
+	// EndedAt is when it was resolved, completed or cancelled.
+	EndedAt  time.Time `json:"ended_at,omitzero"`
+	Language string    `json:"language"`
+	// ThreadID is the Message-ID of the first announcement; every later
+	// announcement refers to it.
+	ThreadID  string    `json:"thread_id"`
+	TicketID  string    `json:"ticket_id,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	CreatedBy string    `json:"created_by"`
+	Updates   []Update  `json:"updates,omitempty"`
+}
+
+// Duration is EndedAt − StartedAt, or zero while open.
+func (n Notice) Duration() time.Duration {
+	if n.EndedAt.IsZero() || n.StartedAt.IsZero() {
+		return 0
+	}
+	return n.EndedAt.Sub(n.StartedAt)
+}
+
+// Update is one entry in a notice's history; announced ones are e-mailed.
+type Update struct {
+	ID        int64     `json:"id"`
+	NoticeID  int64     `json:"notice_id"`
+	Seq       int       `json:"seq"`
+	At        time.Time `json:"at"`
+	Actor     string    `json:"actor"`
+	Kind      string    `json:"kind"`
+	Tag       string    `json:"tag,omitempty"` // e.g. the reminder offset "24h0m0s"
+	State     string    `json:"state"`
+	Body      string    `json:"body"`
+	Announce  bool      `json:"announce"`
+	MessageID string    `json:"message_id"`
+	SentAt    time.Time `json:"sent_at,omitzero"`
+	Attempts  int       `json:"attempts"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// Filter selects notices for List.
+type Filter struct {
+	PublicOnly bool
+	// Since keeps open notices and those ended at or after Since.
+	Since time.Time
+	Kind  string
+	Limit int
+}
+
+// Store is what the notice service needs of the database.
+type Store interface {
+	// NoticeCreate stores n with its first update and returns both with
+	// their IDs (update Seq 1).
+	NoticeCreate(ctx context.Context, n Notice, first Update) (Notice, error)
+	// NoticeChange loads notice id in a transaction, lets fn change it and
+	// return an update to append (Seq = last + 1), and stores both.
+	NoticeChange(ctx context.Context, id int64, fn func(n *Notice) (*Update, error)) (Notice, error)
+	// NoticeGet returns a notice with its updates, or an error wrapping
+	// ErrNotFound.
+	NoticeGet(ctx context.Context, id int64) (Notice, error)
+	// NoticeList returns notices with their updates, newest first.
+	NoticeList(ctx context.Context, f Filter) ([]Notice, error)
+	// NoticeUnsent returns notices that have announced updates not yet
+	// sent with fewer than maxAttempts attempts.
+	NoticeUnsent(ctx context.Context, maxAttempts int) ([]Notice, error)
+	// NoticeMarkSent records a send attempt of an update: sentAt set on
+	// success, lastError on failure; attempts is incremented.
+	NoticeMarkSent(ctx context.Context, updateID int64, sentAt time.Time, lastError string) error
+}
+
+// Options configure a Service.
+type Options struct {
+	Config Config
+	Store  Store
+	Sender Sender
+	Logger *slog.Logger
+	Now    func() time.Time
+	// StatusURL is the public status page, linked from every e-mail.
+	StatusURL string
+	// Services maps the service IDs of tickets.services to their names;
+	// when set, a notice must name known services.
+	Services map[string]string
+	// Sent counts announcement attempts by result ("ok", "error").
+	Sent func(result string)
+}
+
+// Service creates and changes notices and announces them.
+type Service struct {
+	o         Options
+	templates *Templates
+}
+
+// MaxAttempts bounds the outbox's retries of one announcement.
+const MaxAttempts = 10
+
+// New returns a Service.
+func New(o Options) (*Service, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Sent == nil {
+		o.Sent = func(string) {}
+	}
+	t, err := LoadTemplates()
+	if err != nil {
+		return nil, err
+	}
+	return &Service{o: o, templates: t}, nil
+}
+
+// CreateRequest opens a notice.
+type CreateRequest struct {
+	Kind         string    `json:"kind"`
+	Title        string    `json:"title"`
+	Services     []string  `json:"services"`
+	Public       *bool     `json:"public"`
+	Symptoms     string    `json:"symptoms"`
+	Impact       string    `json:"impact"`
+	HandlingPlan string    `json:"handling_plan"`
+	StartedAt    time.Time `json:"started_at"`
+	PlannedEnd   time.Time `json:"planned_end"`
+	NextUpdateAt time.Time `json:"next_update_at"`
+	Language     string    `json:"language"`
+	Body         string    `json:"body"`
+	TicketID     string    `json:"ticket_id"`
+	// Announce sends the notice to the announce list; default true.
+	Announce *bool  `json:"announce"`
+	Actor    string `json:"-"`
+}
+
+// ChangeRequest changes a notice: a new state and/or news, and changed
+// fields (nil or zero leaves a field as it is).
+type ChangeRequest struct {
+	State        string     `json:"state"`
+	Body         string     `json:"body"`
+	Title        *string    `json:"title"`
+	Symptoms     *string    `json:"symptoms"`
+	Impact       *string    `json:"impact"`
+	HandlingPlan *string    `json:"handling_plan"`
+	NextUpdateAt *time.Time `json:"next_update_at"`
+	Public       *bool      `json:"public"`
+	// At is when the state change happened; zero means now.
+	At       time.Time `json:"at"`
+	Announce *bool     `json:"announce"`
+	Actor    string    `json:"-"`
+}
+
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
+}
+
+func orTrue(b *bool) bool { return b == nil || *b }
+
+// Create stores a new notice and announces it unless told not to.
+func (s *Service) Create(ctx context.Context, r CreateRequest) (Notice, error) {
+	now := s.o.Now()
+	switch r.Kind {
+	case KindOutage, KindMaintenance:
+	default:
+		return Notice{}, invalid("kind %q: must be outage or maintenance", r.Kind)
+	}
+	if strings.TrimSpace(r.Title) == "" {
+		return Notice{}, invalid("title is required")
+	}
+	if len(r.Services) == 0 {
+		return Notice{}, invalid("at least one service is required")
+	}
+	for _, svc := range r.Services {
+		if len(s.o.Services) > 0 && s.o.Services[svc] == "" {
+			return Notice{}, invalid("service %q is not one of tickets.services", svc)
+		}
+	}
+	lang := r.Language
+	if lang == "" {
+		lang = s.o.Config.Language
+	}
+	if !s.templates.Has(lang) {
+		return Notice{}, invalid("language %q: must be en or nb", lang)
+	}
+	state := Investigating
+	if r.Kind == KindMaintenance {
+		state = Scheduled
+		if r.StartedAt.IsZero() {
+			return Notice{}, invalid("maintenance needs started_at, the planned start")
+		}
+		if !r.PlannedEnd.IsZero() && !r.PlannedEnd.After(r.StartedAt) {
+			return Notice{}, invalid("planned_end must be after started_at")
+		}
+	}
+	if r.StartedAt.IsZero() {
+		r.StartedAt = now
+	}
+	domain := DomainOf(s.o.Config.From)
+	n := Notice{
+		Kind: r.Kind, Title: strings.TrimSpace(r.Title), Services: r.Services, State: state,
+		Public: orTrue(r.Public), Symptoms: r.Symptoms, Impact: r.Impact, HandlingPlan: r.HandlingPlan,
+		StartedAt: r.StartedAt, PlannedEnd: r.PlannedEnd, NextUpdateAt: r.NextUpdateAt,
+		Language: lang, ThreadID: NewMessageID("notice", domain), TicketID: r.TicketID,
+		CreatedAt: now, UpdatedAt: now, CreatedBy: r.Actor,
+	}
+	u := Update{At: now, Actor: r.Actor, Kind: UpdateState, State: state, Body: r.Body,
+		Announce: orTrue(r.Announce) && s.o.Config.AnnounceTo != "", MessageID: n.ThreadID}
+	n, err := s.o.Store.NoticeCreate(ctx, n, u)
+	if err != nil {
+		return Notice{}, fmt.Errorf("create notice: %w", err)
+	}
+	s.deliver(ctx, n)
+	return s.o.Store.NoticeGet(ctx, n.ID)
+}
+
+// Change applies r to notice id and announces the change unless told not
+// to.
+func (s *Service) Change(ctx context.Context, id int64, r ChangeRequest) (Notice, error) {
+	now := s.o.Now()
+	at := r.At
+	if at.IsZero() {
+		at = now
+	}
+	domain := DomainOf(s.o.Config.From)
+	n, err := s.o.Store.NoticeChange(ctx, id, func(n *Notice) (*Update, error) {
+		kind := UpdateNote
+		if r.State != "" && r.State != n.State {
+			if !CanMove(n.Kind, n.State, r.State) {
+				return nil, fmt.Errorf("%w: %s notice %d from %s to %s", ErrTransition, n.Kind, n.ID, n.State, r.State)
+			}
+			n.State, kind = r.State, UpdateState
+			if Final(r.State) {
+				n.EndedAt, n.NextUpdateAt = at, time.Time{}
+			}
+			if r.State == InProgress && n.StartedAt.After(at) {
+				n.StartedAt = at
+			}
+		} else if Final(n.State) && strings.TrimSpace(r.Body) == "" {
+			return nil, fmt.Errorf("%w: notice %d is %s", ErrTransition, n.ID, n.State)
+		}
+		if r.Title != nil {
+			n.Title = *r.Title
+		}
+		if r.Symptoms != nil {
+			n.Symptoms = *r.Symptoms
+		}
+		if r.Impact != nil {
+			n.Impact = *r.Impact
+		}
+		if r.HandlingPlan != nil {
+			n.HandlingPlan = *r.HandlingPlan
+		}
+		if r.NextUpdateAt != nil {
+			n.NextUpdateAt = *r.NextUpdateAt
+		}
+		if r.Public != nil {
+			n.Public = *r.Public
+		}
+		if kind == UpdateNote && strings.TrimSpace(r.Body) == "" && r.Title == nil && r.Symptoms == nil &&
+			r.Impact == nil && r.HandlingPlan == nil && r.NextUpdateAt == nil && r.Public == nil {
+			return nil, invalid("nothing to change: give a state, a body or a field")
+		}
+		n.UpdatedAt = now
+		return &Update{At: at, Actor: r.Actor, Kind: kind, State: n.State, Body: r.Body,
+			Announce:  orTrue(r.Announce) && s.o.Config.AnnounceTo != "",
+			MessageID: NewMessageID("notice", domain)}, nil
+	})
+	if err != nil {
+		return Notice{}, fmt.Errorf("change notice %d: %w", id, err)
+	}
+	s.deliver(ctx, n)
+	return s.o.Store.NoticeGet(ctx, id)
+}
+
+// Get returns notice id.
+func (s *Service) Get(ctx context.Context, id int64) (Notice, error) {
+	return s.o.Store.NoticeGet(ctx, id)
+}
+
+// List returns notices.
+func (s *Service) List(ctx context.Context, f Filter) ([]Notice, error) {
+	return s.o.Store.NoticeList(ctx, f)
+}
+
+// deliver sends every announced, unsent update of n in order. Failures
+// are recorded and left to the outbox (Tick).
+func (s *Service) deliver(ctx context.Context, n Notice) {
+	for _, u := range n.Updates {
+		if !u.Announce || !u.SentAt.IsZero() || u.Attempts >= MaxAttempts {
+			continue
+		}
+		err := s.send(ctx, n, u)
+		result, msg, sentAt := "ok", "", s.o.Now()
+		if err != nil {
+			result, msg, sentAt = "error", err.Error(), time.Time{}
+			s.o.Logger.Warn("notice announcement not sent; the outbox retries it", "notice", n.ID, "update", u.Seq, "err", err)
+		}
+		s.o.Sent(result)
+		if err := s.o.Store.NoticeMarkSent(ctx, u.ID, sentAt, msg); err != nil {
+			s.o.Logger.Error("record notice send", "notice", n.ID, "err", err)
+		}
+	}
+}
+
+// Render returns the announcement e-mail of update u of n.
+func (s *Service) Render(n Notice, u Update) (Mail, error) {
+	text, html, subject, err := s.templates.Render(n.Language, s.data(n, u))
+	if err != nil {
+		return Mail{}, err
+	}
+	m := Mail{
+		From: s.o.Config.From, To: []string{s.o.Config.AnnounceTo}, Subject: subject,
+		Date: u.At, MessageID: u.MessageID, Text: text, HTML: html, AutoSubmitted: true,
+	}
+	if u.MessageID != n.ThreadID {
+		m.InReplyTo = []string{n.ThreadID}
+		m.References = []string{n.ThreadID}
+	}
+	return m, nil
+}
+
+func (s *Service) send(ctx context.Context, n Notice, u Update) error {
+	m, err := s.Render(n, u)
+	if err != nil {
+		return err
+	}
+	b, err := m.Bytes()
+	if err != nil {
+		return err
+	}
+	return s.o.Sender.Send(ctx, s.o.Config.From, []string{s.o.Config.AnnounceTo}, b)
+}
+
+// Tick sends maintenance reminders that are due and retries unsent
+// announcements. It is the body of the notice scheduler job.
+func (s *Service) Tick(ctx context.Context, now time.Time) error {
+	var errs []error
+	open, err := s.o.Store.NoticeList(ctx, Filter{Kind: KindMaintenance, Since: now})
+	if err != nil {
+		return fmt.Errorf("notice reminders: %w", err)
+	}
+	for _, n := range open {
+		if n.State != Scheduled {
+			continue
+		}
+		// The nearest reminder that is due supersedes earlier ones.
+		for _, before := range s.o.Config.sortedReminders() {
+			if now.Before(n.StartedAt.Add(-before)) || !now.Before(n.StartedAt) {
+				continue
+			}
+			if hasReminder(n, before) {
+				break
+			}
+			tag, domain := before.String(), DomainOf(s.o.Config.From)
+			if _, err := s.o.Store.NoticeChange(ctx, n.ID, func(cur *Notice) (*Update, error) {
+				if cur.State != Scheduled || hasReminder(*cur, before) {
+					return nil, nil
+				}
+				return &Update{At: now, Actor: "postvakt", Kind: UpdateReminder, Tag: tag, State: cur.State,
+					Announce: s.o.Config.AnnounceTo != "", MessageID: NewMessageID("notice", domain)}, nil
+			}); err != nil {
+				errs = append(errs, err)
+			}
+			break
+		}
+	}
+	pending, err := s.o.Store.NoticeUnsent(ctx, MaxAttempts)
+	if err != nil {
+		return errors.Join(append(errs, fmt.Errorf("notice outbox: %w", err))...)
+	}
+	for _, n := range pending {
+		s.deliver(ctx, n)
+	}
+	return errors.Join(errs...)
+}
+
+func hasReminder(n Notice, before time.Duration) bool {
+	for _, u := range n.Updates {
+		if u.Kind == UpdateReminder && u.Tag == before.String() {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,109 @@
+package page
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/uni-mail/postvakt/oncall/incident"
+)
+
+// Directory finds the contact details of a member.
+type Directory interface {
+	Recipient(id string) (Recipient, bool)
+}
+
+// DirectoryFunc adapts a function to Directory.
+type DirectoryFunc func(id string) (Recipient, bool)
+
+// Recipient calls f.
+func (f DirectoryFunc) Recipient(id string) (Recipient, bool) { return f(id) }
+
+// Dispatcher turns incident notifications into messages and sends them
+// through a Pipeline. It implements incident.Notifier.
+type Dispatcher struct {
+	Pipeline  *Pipeline
+	Directory Directory
+	// AckURL returns the signed acknowledge link for a member, or "".
+	AckURL func(incidentID int64, member string) string
+	// IncidentURL returns a link to the incident, or "".
+	IncidentURL func(incidentID int64) string
+}
+
+var _ incident.Notifier = (*Dispatcher)(nil)
+
+// Notify sends n to its members and, when asked, the team channel.
+func (d *Dispatcher) Notify(ctx context.Context, n incident.Notification) error {
+	inc := n.Incident
+	kind := Kind(n.Kind)
+	base := fmt.Sprintf("incident/%d/%s", inc.ID, n.Kind)
+	if n.Kind == incident.NotifyPage {
+		base = fmt.Sprintf("incident/%d/page/r%d/s%d", inc.ID, n.Round, n.Step)
+	}
+	subject, text := Describe(n)
+	link := inc.ExternalURL
+	if d.IncidentURL != nil {
+		if u := d.IncidentURL(inc.ID); u != "" {
+			link = u
+		}
+	}
+	var msgs []Message
+	for _, id := range n.Members {
+		r, ok := d.Directory.Recipient(id)
+		if !ok {
+			r = Recipient{ID: id}
+		}
+		m := Message{Key: base + "/" + id, Kind: kind, To: r, IncidentID: inc.ID, Severity: inc.Severity,
+			Subject: subject, Text: text, Link: link, Buttons: n.Kind == incident.NotifyPage}
+		if n.Kind == incident.NotifyPage && d.AckURL != nil {
+			m.AckURL = d.AckURL(inc.ID, id)
+		}
+		msgs = append(msgs, m)
+	}
+	if n.Channel {
+		msgs = append(msgs, Message{Key: base + "/channel", Kind: kind, Channel: true, IncidentID: inc.ID, Severity: inc.Severity,
+			Subject: subject, Text: text, Link: link, Buttons: n.Kind == incident.NotifyPage})
+	}
+	return d.Pipeline.Send(ctx, msgs...)
+}
+
+// Describe returns the subject and text of a notification.
+func Describe(n incident.Notification) (subject, text string) {
+	inc := n.Incident
+	sev := strings.ToUpper(inc.Severity)
+	switch n.Kind {
+	case incident.NotifyAcknowledged:
+		subject = fmt.Sprintf("[ACK] #%d %s", inc.ID, inc.Title)
+		text = fmt.Sprintf("Incident #%d was acknowledged by %s.", inc.ID, n.Actor)
+	case incident.NotifyResolved:
+		subject = fmt.Sprintf("[RESOLVED] #%d %s", inc.ID, inc.Title)
+		text = fmt.Sprintf("Incident #%d is resolved (by %s).", inc.ID, n.Actor)
+	default:
+		subject = fmt.Sprintf("[%s] #%d %s", sev, inc.ID, inc.Title)
+		var b strings.Builder
+		if inc.Summary != "" {
+			b.WriteString(inc.Summary + "\n")
+		}
+		fmt.Fprintf(&b, "Incident #%d, severity %s, opened %s.", inc.ID, inc.Severity, inc.OpenedAt.UTC().Format("2006-01-02 15:04 MST"))
+		if n.Round > 0 || n.Step > 0 {
+			fmt.Fprintf(&b, " Escalation step %d (round %d): nobody has acknowledged yet.", n.Step+1, n.Round+1)
+		}
+		if inc.TicketID != "" {
+			fmt.Fprintf(&b, " Ticket %s.", inc.TicketID)
+		}
+		if len(inc.Labels) > 0 {
+			keys := make([]string, 0, len(inc.Labels))
+			for k := range inc.Labels {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			b.WriteString("\n")
+			for _, k := range keys {
+				fmt.Fprintf(&b, "\n%s=%s", k, inc.Labels[k])
+			}
+		}
+		text = b.String()
+	}
+	return subject, text
+}

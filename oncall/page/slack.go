@@ -1,0 +1,153 @@
+package page
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+)
+
+// Slack action IDs of the buttons; the interactivity endpoint dispatches on them.
+const (
+	ActionAck          = "postvakt_ack"
+	ActionResolve      = "postvakt_resolve"
+	ActionSwapAccept   = "postvakt_swap_accept"
+	ActionSwapDecline  = "postvakt_swap_decline"
+	DefaultSlackAPIURL = "https://slack.com/api/"
+)
+
+// SlackOptions configure the Slack channel.
+type SlackOptions struct {
+	// BotToken is the bot's OAuth token (xoxb-…); a secret.
+	BotToken string
+	// Channel is the team channel's ID (e.g. C0123456) for channel posts.
+	Channel string
+	// APIURL is Slack's Web API base; empty means DefaultSlackAPIURL.
+	// Tests point it at a local fake.
+	APIURL     string
+	HTTPClient *http.Client
+}
+
+// Slack pages by direct message (conversations.open, then
+// chat.postMessage) and posts to the team channel, with Acknowledge and
+// Resolve buttons on pages.
+type Slack struct {
+	api     *slack.Client
+	channel string
+}
+
+var _ Pager = (*Slack)(nil)
+
+// NewSlack returns the Slack channel.
+func NewSlack(o SlackOptions) *Slack {
+	url := o.APIURL
+	if url == "" {
+		url = DefaultSlackAPIURL
+	}
+	if !strings.HasSuffix(url, "/") {
+		url += "/"
+	}
+	hc := o.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 15 * time.Second}
+	}
+	return &Slack{api: slack.New(o.BotToken, slack.OptionAPIURL(url), slack.OptionHTTPClient(hc)), channel: o.Channel}
+}
+
+// Name is "slack".
+func (s *Slack) Name() string { return "slack" }
+
+// Page sends m.
+func (s *Slack) Page(ctx context.Context, m Message) (bool, error) {
+	var channel string
+	switch {
+	case m.Channel:
+		if s.channel == "" {
+			return false, ErrNotApplicable
+		}
+		channel = s.channel
+	case m.To.SlackID != "":
+		ch, _, _, err := s.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{m.To.SlackID}, ReturnIM: true})
+		if err != nil {
+			return slackRetryable(err), fmt.Errorf("slack conversations.open: %w", err)
+		}
+		if ch == nil || ch.ID == "" {
+			return false, errors.New("slack conversations.open: no channel in the answer")
+		}
+		channel = ch.ID
+	default:
+		return false, ErrNotApplicable
+	}
+	_, _, err := s.api.PostMessageContext(ctx, channel, slack.MsgOptionText(fallback(m), false), slack.MsgOptionBlocks(blocks(m)...))
+	if err != nil {
+		return slackRetryable(err), fmt.Errorf("slack chat.postMessage: %w", err)
+	}
+	return false, nil
+}
+
+func fallback(m Message) string {
+	if m.Subject == "" {
+		return m.Text
+	}
+	return m.Subject
+}
+
+func blocks(m Message) []slack.Block {
+	text := "*" + escape(m.Subject) + "*"
+	if m.Text != "" {
+		text += "\n" + escape(m.Text)
+	}
+	if m.Link != "" {
+		text += "\n<" + m.Link + "|Details>"
+	}
+	out := []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, text, false, false), nil, nil)}
+	if m.Buttons && m.IncidentID > 0 {
+		id := strconv.FormatInt(m.IncidentID, 10)
+		ack := slack.NewButtonBlockElement(ActionAck, id, slack.NewTextBlockObject(slack.PlainTextType, "Acknowledge", false, false))
+		ack.Style = slack.StylePrimary
+		res := slack.NewButtonBlockElement(ActionResolve, id, slack.NewTextBlockObject(slack.PlainTextType, "Resolve", false, false))
+		out = append(out, slack.NewActionBlock("incident_"+id, ack, res))
+	}
+	if m.SwapID > 0 {
+		id := strconv.FormatInt(m.SwapID, 10)
+		acc := slack.NewButtonBlockElement(ActionSwapAccept, id, slack.NewTextBlockObject(slack.PlainTextType, "Accept swap", false, false))
+		acc.Style = slack.StylePrimary
+		dec := slack.NewButtonBlockElement(ActionSwapDecline, id, slack.NewTextBlockObject(slack.PlainTextType, "Decline", false, false))
+		out = append(out, slack.NewActionBlock("swap_"+id, acc, dec))
+	}
+	return out
+}
+
+// escape escapes the three characters Slack's mrkdwn treats as control.
+func escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// slackRetryable says whether a Slack API error is worth retrying: rate
+// limits, 5xx answers and network errors are; Slack's own error answers
+// (invalid_auth, user_not_found, channel_not_found) are not.
+func slackRetryable(err error) bool {
+	var rl *slack.RateLimitedError
+	if errors.As(err, &rl) {
+		return true
+	}
+	var sc slack.StatusCodeError
+	if errors.As(err, &sc) {
+		return sc.Code >= 500 || sc.Code == http.StatusTooManyRequests
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		return false
+	}
+	return errors.Is(err, context.DeadlineExceeded)
+}

@@ -1,0 +1,122 @@
+package tickets
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"slices"
+	"time"
+)
+
+// ServiceComponent is one entry of the configured service list.
+type ServiceComponent struct {
+	// ID is the short key used in tickets, notices, metrics and the API.
+	ID string `yaml:"id"`
+	// Name is shown to people ("Mailing lists").
+	Name string `yaml:"name"`
+}
+
+// Config is the tickets section of the configuration.
+type Config struct {
+	// Services is the closed list of service components.
+	Services []ServiceComponent `yaml:"services"`
+	// Severities is the closed list of severities, most severe first.
+	Severities []string `yaml:"severities"`
+	// DefaultSeverity applies when a ticket names none.
+	DefaultSeverity string `yaml:"default_severity"`
+	// FaultAddress receives fault reports by e-mail; a new message opens
+	// a ticket, a reply becomes a comment. Acknowledgements come from it.
+	FaultAddress string `yaml:"fault_address"`
+	// IntakeService is the service of tickets opened from e-mail.
+	IntakeService string `yaml:"intake_service"`
+	// IncidentService is the service of tickets opened for incidents that
+	// name none.
+	IncidentService string `yaml:"incident_service"`
+	// Language of acknowledgement e-mails: en or nb.
+	Language string `yaml:"language"`
+	// ReminderEvery re-pages the assignee about a ticket that is not
+	// closed, at most this often and only while its calendar is open;
+	// 0 disables reminders.
+	ReminderEvery time.Duration `yaml:"reminder_every"`
+	// DefaultAssignee is used when nobody is on call (no rota).
+	DefaultAssignee string `yaml:"default_assignee"`
+	// OnCallRota names the rota of oncall.rotas whose member on call is
+	// the default assignee of new tickets; empty: the first rota.
+	OnCallRota string `yaml:"on_call_rota"`
+}
+
+// DefaultConfig lists the mail team's services (DOMAIN.md) and three
+// severities.
+func DefaultConfig() Config {
+	return Config{
+		Services: []ServiceComponent{
+			{"smtp", "SMTP"}, {"imap", "IMAP"}, {"pop", "POP"}, {"lists", "Mailing lists"},
+			{"webmail", "Webmail"}, {"lb", "Load balancer"}, {"proxy", "Proxy"}, {"dns", "DNS cache"},
+		},
+		Severities:      []string{"critical", "major", "minor"},
+		DefaultSeverity: "major",
+		IntakeService:   "smtp",
+		IncidentService: "smtp",
+		Language:        "en",
+		ReminderEvery:   24 * time.Hour,
+	}
+}
+
+// FieldError names a bad key of the tickets section.
+type FieldError struct{ Key, Value, Msg string }
+
+func (e *FieldError) Error() string                   { return fmt.Sprintf("%s: %q: %s", e.Key, e.Value, e.Msg) }
+func (e *FieldError) Field() (key, value, msg string) { return e.Key, e.Value, e.Msg }
+func (e *FieldError) Is(target error) bool            { return target == ErrInvalid }
+
+func fieldErr(key, value, format string, a ...any) error {
+	return &FieldError{Key: key, Value: value, Msg: fmt.Sprintf(format, a...)}
+}
+
+// ServiceName returns the display name of a service ID.
+func (c Config) ServiceName(id string) (string, bool) {
+	for _, s := range c.Services {
+		if s.ID == id {
+			return s.Name, true
+		}
+	}
+	return "", false
+}
+
+// Validate checks the section; keys are relative to "tickets".
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.Services) == 0 {
+		errs = append(errs, fieldErr("services", "", "list at least one service component"))
+	}
+	seen := map[string]bool{}
+	for i, s := range c.Services {
+		if s.ID == "" || seen[s.ID] {
+			errs = append(errs, fieldErr(fmt.Sprintf("services[%d].id", i), s.ID, "must be set and unique"))
+		}
+		seen[s.ID] = true
+	}
+	if len(c.Severities) == 0 {
+		errs = append(errs, fieldErr("severities", "", "list at least one severity"))
+	}
+	if !slices.Contains(c.Severities, c.DefaultSeverity) {
+		errs = append(errs, fieldErr("default_severity", c.DefaultSeverity, "must be one of tickets.severities"))
+	}
+	for _, k := range []struct{ key, v string }{{"intake_service", c.IntakeService}, {"incident_service", c.IncidentService}} {
+		if !seen[k.v] {
+			errs = append(errs, fieldErr(k.key, k.v, "must be the id of one of tickets.services"))
+		}
+	}
+	if c.FaultAddress != "" {
+		if _, err := mail.ParseAddress(c.FaultAddress); err != nil {
+			errs = append(errs, fieldErr("fault_address", c.FaultAddress, "must be an e-mail address"))
+		}
+	}
+	if c.Language != "en" && c.Language != "nb" {
+		errs = append(errs, fieldErr("language", c.Language, "must be en or nb"))
+	}
+	if c.ReminderEvery < 0 || (c.ReminderEvery > 0 && c.ReminderEvery < time.Minute) {
+		errs = append(errs, fieldErr("reminder_every", c.ReminderEvery.String(), "must be 0 (off) or at least 1m"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,332 @@
+package reports_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/uni-mail/postvakt/reports"
+	"github.com/uni-mail/postvakt/reports/reportstest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+const comment = "Říjen 2026: migrace fakulty dokončena. Tromsø-noden er byttet."
+
+func generatedAt() time.Time { return time.Date(2026, 11, 1, 7, 0, 0, 0, reportstest.Oslo()) }
+
+func testConfig(lang string) reports.Config {
+	cfg := reports.DefaultConfig()
+	cfg.Language = lang
+	cfg.TopDomains = 5
+	cfg.Organisation = "Universitetet i Tromsø – sentral e-post"
+	return cfg
+}
+
+// october builds the report for October 2026 from the standard seed.
+func october(t testing.TB, lang string) (*reports.Report, *reportstest.Memory) {
+	t.Helper()
+	src := reportstest.Seed(reportstest.SeptOct())
+	p, err := reports.ParsePeriod("2026-10", 1, reportstest.Oslo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := reports.Build(context.Background(), src, p, reports.Options{Config: testConfig(lang), Comment: comment, Now: generatedAt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, src
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./reports -run %s -update to create it)", err, t.Name())
+	}
+	if d := cmp.Diff(string(want), string(got)); d != "" {
+		t.Errorf("%s differs from the golden file (-want +got); rerun with -update if the change is intended:\n%s", name, d)
+	}
+}
+
+// TestModelGolden is acceptance 1: two months of seeded data; the whole
+// model is compared with a golden file.
+func TestModelGolden(t *testing.T) {
+	t.Parallel()
+	for _, lang := range reports.Languages() {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			r, _ := october(t, lang)
+			js, err := r.JSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, "report-2026-10."+lang+".golden.json", append(js, '\n'))
+			back, err := reports.ReportFromJSON(js, reportstest.Oslo())
+			if err != nil {
+				t.Fatal(err)
+			}
+			js2, _ := back.JSON()
+			if !bytes.Equal(js, js2) {
+				t.Error("model does not survive a JSON round trip (the archive keeps it as JSON)")
+			}
+		})
+	}
+}
+
+func changePct(cur, prev float64) float64 {
+	return math.Round((cur-prev)/prev*1000) / 10
+}
+
+// TestNumbersMatchIndependentComputation is acceptance 1: every key number
+// and its change in per cent is computed here straight from the seeded
+// rows, with none of the model's code, and compared.
+func TestNumbersMatchIndependentComputation(t *testing.T) {
+	t.Parallel()
+	r, src := october(t, "en")
+	loc := reportstest.Oslo()
+	oct := [2]time.Time{time.Date(2026, 10, 1, 0, 0, 0, 0, loc), time.Date(2026, 11, 1, 0, 0, 0, 0, loc)}
+	sep := [2]time.Time{time.Date(2026, 9, 1, 0, 0, 0, 0, loc), oct[0]}
+	in := func(t time.Time, p [2]time.Time) bool { return !t.Before(p[0]) && t.Before(p[1]) }
+
+	want := map[string][2]float64{} // key → {current, previous}
+	var rc, rb, sc, sb [2]float64
+	for _, h := range src.Hours {
+		for i, p := range [][2]time.Time{oct, sep} {
+			if in(h.Hour, p) {
+				rc[i] += float64(h.ReceivedCount)
+				rb[i] += float64(h.ReceivedBytes)
+				sc[i] += float64(h.SentCount)
+				sb[i] += float64(h.SentBytes)
+			}
+		}
+	}
+	want["mail.received.count"] = rc
+	want["mail.received.bytes"] = rb
+	want["mail.sent.count"] = sc
+	want["mail.sent.bytes"] = sb
+	want["traffic.in"] = rb
+	want["traffic.out"] = sb
+	want["traffic.total"] = [2]float64{rb[0] + sb[0], rb[1] + sb[1]}
+
+	var spam, virus, scanned [2]float64
+	for _, s := range src.Scans {
+		for i, p := range [][2]time.Time{oct, sep} {
+			if !in(s.Day, p) {
+				continue
+			}
+			if s.Verdict != reports.VerdictGreylisted {
+				scanned[i] += float64(s.Count)
+			}
+			switch s.Verdict {
+			case reports.VerdictSpam:
+				spam[i] += float64(s.Count)
+			case reports.VerdictVirus:
+				virus[i] += float64(s.Count)
+			}
+		}
+	}
+	want["scan.spam"], want["scan.virus"], want["scan.scanned"] = spam, virus, scanned
+
+	var ok, failed, imapFailed [2]float64
+	for _, l := range src.Logins {
+		for i, p := range [][2]time.Time{oct, sep} {
+			if in(l.Day, p) {
+				ok[i] += float64(l.OK)
+				failed[i] += float64(l.Failed)
+				if l.Protocol == reports.ProtocolIMAP {
+					imapFailed[i] += float64(l.Failed)
+				}
+			}
+		}
+	}
+	want["logins.ok"], want["logins.failed"], want["logins.imap.failed"] = ok, failed, imapFailed
+
+	last := func(before time.Time) reports.Registrations {
+		var best reports.Registrations
+		for _, s := range src.Snapshots {
+			if s.At.Before(before) && s.At.After(best.At) {
+				best = s
+			}
+		}
+		return best
+	}
+	ro, rs := last(oct[1]), last(sep[1])
+	want["registrations.mailboxes"] = [2]float64{float64(ro.Mailboxes), float64(rs.Mailboxes)}
+	want["registrations.domains"] = [2]float64{float64(ro.Domains), float64(rs.Domains)}
+	want["registrations.allotted"] = [2]float64{float64(ro.AllottedBytes), float64(rs.AllottedBytes)}
+	users := [2]map[string]bool{{}, {}}
+	for _, u := range src.UserLogins {
+		for i, p := range [][2]time.Time{oct, sep} {
+			if in(u.Day, p) {
+				users[i][u.User] = true
+			}
+		}
+	}
+	want["registrations.active_users"] = [2]float64{float64(len(users[0])), float64(len(users[1]))}
+
+	var pages [2]float64
+	for _, p := range src.Pages {
+		for i, per := range [][2]time.Time{oct, sep} {
+			if in(p.At, per) {
+				pages[i]++
+			}
+		}
+	}
+	want["oncall.pages"] = pages
+
+	var opened, inHours, met [2]float64
+	for _, tk := range src.TicketList {
+		for i, p := range [][2]time.Time{oct, sep} {
+			if in(tk.OpenedAt, p) {
+				opened[i]++
+				if tk.InHours && tk.ResponseTarget > 0 {
+					inHours[i]++
+					if !tk.ResponseBreached {
+						met[i]++
+					}
+				}
+			}
+		}
+	}
+	want["faults.opened"] = opened
+	want["faults.in_hours"] = inHours
+	want["faults.sla_compliance"] = [2]float64{math.Round(met[0]/inHours[0]*1000) / 10, math.Round(met[1]/inHours[1]*1000) / 10}
+
+	// IMAP: two overlapping incidents, 13:02–13:49 and 13:30–14:00 on 8 Oct,
+	// are 58 minutes of downtime; October has 745 hours (DST ends on the 25th).
+	octMinutes := oct[1].Sub(oct[0]).Minutes()
+	if octMinutes != 745*60 {
+		t.Fatalf("October 2026 in Oslo has %v minutes", octMinutes)
+	}
+	want["availability.imap"] = [2]float64{math.Round((1-58/octMinutes)*100*1000) / 1000, 100}
+	want["availability.smtp"] = [2]float64{100, math.Round((1-20/sep[1].Sub(sep[0]).Minutes())*100*1000) / 1000}
+
+	for key, w := range want {
+		f, found := r.FigureByKey(key)
+		if !found {
+			t.Errorf("figure %s missing", key)
+			continue
+		}
+		if f.Current != w[0] {
+			t.Errorf("%s = %v, want %v", key, f.Current, w[0])
+		}
+		if f.Previous == nil || *f.Previous != w[1] {
+			t.Errorf("%s previous = %v, want %v", key, f.Previous, w[1])
+			continue
+		}
+		if w[1] != 0 {
+			if f.Change == nil || *f.Change != changePct(w[0], w[1]) {
+				t.Errorf("%s change = %v, want %v", key, f.Change, changePct(w[0], w[1]))
+			}
+		}
+	}
+
+	var breaches, open []string
+	for _, tk := range r.Faults.Breaches {
+		breaches = append(breaches, tk.ID)
+	}
+	for _, tk := range r.Faults.Open {
+		open = append(open, tk.ID)
+	}
+	if !slices.Equal(breaches, reportstest.BreachedTickets) {
+		t.Errorf("breaches %v, want %v", breaches, reportstest.BreachedTickets)
+	}
+	if !slices.Equal(open, reportstest.OpenTickets) {
+		t.Errorf("open tickets %v, want %v", open, reportstest.OpenTickets)
+	}
+}
+
+// TestAnalysisNamesEvents checks the written analysis: the weekend
+// pattern, the outlier days by date and size, the trend, and the SLA
+// breaches by ticket ID.
+func TestAnalysisNamesEvents(t *testing.T) {
+	t.Parallel()
+	r, _ := october(t, "en")
+	mail := strings.Join(r.Mail.Notes, " ")
+	var spike float64
+	for _, d := range r.Mail.Days {
+		if d.Day.Equal(reportstest.SpikeDay) {
+			spike = float64(d.ReceivedCount)
+		}
+	}
+	for _, want := range []string{
+		"Lower at weekends", "as usual",
+		"Wed 14 Oct (" + formatInt(spike) + ",",
+		"more per day than in September",
+	} {
+		if !strings.Contains(mail, want) {
+			t.Errorf("mail analysis lacks %q:\n%s", want, mail)
+		}
+	}
+	if strings.Count(r.Mail.Notes[0], "Outside the normal range") != 1 || strings.Contains(r.Mail.Notes[0], "Sat ") || strings.Contains(r.Mail.Notes[0], "Sun ") {
+		t.Errorf("only the spike should be named, not ordinary weekends: %s", r.Mail.Notes[0])
+	}
+	logins := strings.Join(r.Logins.Notes, " ")
+	if !strings.Contains(logins, "Failed logins outside the normal range: Tue 20 Oct") {
+		t.Errorf("login analysis does not name the password-guessing day: %s", logins)
+	}
+	faults := strings.Join(r.Faults.Notes, " ")
+	if !strings.Contains(faults, "missed the response target: T-1042, T-1057") {
+		t.Errorf("fault analysis does not name the breaches: %s", faults)
+	}
+	if !strings.Contains(faults, "T-1061, T-1063") {
+		t.Errorf("fault analysis does not name the open tickets: %s", faults)
+	}
+}
+
+// formatInt writes n with English thousands separators.
+func formatInt(v float64) string {
+	digits := strconv.FormatInt(int64(v), 10)
+	var out []byte
+	for i := range len(digits) {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, digits[i])
+	}
+	return string(out)
+}
+
+// TestMissingDataIsReported: a source without tickets yields a report
+// that says so instead of showing zeros.
+func TestMissingDataIsReported(t *testing.T) {
+	t.Parallel()
+	src := reportstest.Seed(reportstest.SeptOct())
+	src.Fail = map[string]error{"Tickets": reports.ErrNoData}
+	p, _ := reports.ParsePeriod("2026-10", 1, reportstest.Oslo())
+	r, err := reports.Build(context.Background(), src, p, reports.Options{Config: testConfig("en"), Now: generatedAt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.Missing, []string{"faults"}) {
+		t.Fatalf("missing %v", r.Missing)
+	}
+	if !strings.Contains(strings.Join(r.Summary, " "), "Faults and SLA") {
+		t.Errorf("summary does not mention the missing section: %v", r.Summary)
+	}
+	src.Fail = map[string]error{"MailDays": os.ErrPermission}
+	if _, err := reports.Build(context.Background(), src, p, reports.Options{Config: testConfig("en"), Now: generatedAt}); err == nil {
+		t.Fatal("a real source error must fail the build")
+	}
+}

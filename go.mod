@@ -3,6 +3,7 @@ module github.com/uni-mail/postvakt
 go 1.26.8
 
 require (
+	blitiri.com.ar/go/spf v1.6.0
 	codeberg.org/go-pdf/fpdf v0.12.0 // indirect
 	github.com/6tail/lunar-go v1.4.6 // indirect
 	github.com/VictoriaMetrics/metrics v1.44.0 // indirect

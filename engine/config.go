@@ -47,6 +47,9 @@ type Config struct {
 	Trusted TrustedConfig `yaml:"trusted"`
 	// Postmaster is where the bare RCPT TO:<postmaster> goes (RFC 5321 §4.5.1).
 	Postmaster string `yaml:"postmaster"`
+	// EnforceSenderLogin lets an authenticated user send only as the
+	// account's permanent address or nickname (553 5.7.1 otherwise).
+	EnforceSenderLogin bool `yaml:"enforce_sender_login"`
 
 	AddressRules addr.RulesConfig `yaml:"address_rules"`
 	Directory    DirectoryConfig  `yaml:"directory"`
@@ -138,11 +141,12 @@ func Default() Config {
 		host = "localhost"
 	}
 	return Config{
-		Enabled:    true,
-		Hostname:   host,
-		MX:         ListenerConfig{Listen: "127.0.0.1:2525"},
-		Submission: ListenerConfig{Listen: "127.0.0.1:2587", Auth: true},
-		TLS:        TLSConfig{SelfSigned: true},
+		Enabled:            true,
+		Hostname:           host,
+		EnforceSenderLogin: true,
+		MX:                 ListenerConfig{Listen: "127.0.0.1:2525"},
+		Submission:         ListenerConfig{Listen: "127.0.0.1:2587", Auth: true},
+		TLS:                TLSConfig{SelfSigned: true},
 		Limits: LimitsConfig{
 			MaxMessageBytes: 25 << 20, MaxRecipients: 1000, MaxConnections: 1000, MaxConnsPerIP: 20,
 			MaxLineLength: 2000, CommandTimeout: 5 * time.Minute, DataTimeout: 10 * time.Minute,

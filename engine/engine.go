@@ -166,8 +166,8 @@ func New(o Options) (*Engine, error) {
 		Directory: e.dir, Greylist: e.grey, DNSBL: checker, DNSBLReject: cfg.DNSBL.Reject,
 		WhitelistClients: lists.whitelistClients, WhitelistSenders: lists.whitelistSenders, WhitelistRecipients: lists.whitelistRcpts,
 		LocalNetworks: lists.local, TrustedSenders: lists.trustedSenders, TrustedClients: lists.trustedClients,
-		Postmaster: cfg.Postmaster,
-		Committer:  e.committer, Filter: o.Filter, Metrics: m, Events: e.events, Logger: o.Logger, Clock: o.Clock,
+		Postmaster: cfg.Postmaster, EnforceSenderLogin: cfg.EnforceSenderLogin,
+		Committer: e.committer, Filter: o.Filter, Metrics: m, Events: e.events, Logger: o.Logger, Clock: o.Clock,
 	})
 	if err != nil {
 		e.committer.Close()

@@ -53,7 +53,9 @@ func BenchmarkMonthHTML(b *testing.B) { benchGenerate(b, reports.PDFBuiltin, rep
 func BenchmarkMonthPDFBuiltin(b *testing.B) { benchGenerate(b, reports.PDFBuiltin, reports.FormatPDF) }
 
 // BenchmarkMonthPDFChromium: model, analysis, HTML and Chromium's print.
-func BenchmarkMonthPDFChromium(b *testing.B) { benchGenerate(b, reports.PDFChromium, reports.FormatPDF) }
+func BenchmarkMonthPDFChromium(b *testing.B) {
+	benchGenerate(b, reports.PDFChromium, reports.FormatPDF)
+}
 
 // BenchmarkMonthAll: all three documents, as the scheduled job makes them.
 func BenchmarkMonthAll(b *testing.B) { benchGenerate(b, reports.PDFAuto) }

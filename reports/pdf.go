@@ -31,9 +31,9 @@ func ChromiumAvailable(path string) bool {
 	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
 }
 
-// PDF renders r as PDF with the configured engine and returns the bytes and
-// the engine used ("chromium" or "builtin").
-func (g *Renderer) PDF(ctx context.Context, r *Report) ([]byte, string, error) {
+// Engine resolves reports.pdf_engine: "auto" is chromium when the browser
+// is installed, else builtin.
+func (g *Renderer) Engine() string {
 	engine := g.Config.PDFEngine
 	if engine == "" || engine == PDFAuto {
 		engine = PDFBuiltin
@@ -41,16 +41,38 @@ func (g *Renderer) PDF(ctx context.Context, r *Report) ([]byte, string, error) {
 			engine = PDFChromium
 		}
 	}
-	switch engine {
+	return engine
+}
+
+// PDF renders r as PDF with the configured engine and returns the bytes and
+// the engine used ("chromium" or "builtin").
+func (g *Renderer) PDF(ctx context.Context, r *Report) ([]byte, string, error) {
+	return g.PDFWith(ctx, r, nil)
+}
+
+// PDFWith is PDF with a browser already started (StartChromium), or nil to
+// start one when the chromium engine is used.
+func (g *Renderer) PDFWith(ctx context.Context, r *Report, b *Browser) ([]byte, string, error) {
+	switch g.Engine() {
 	case PDFChromium:
-		if !ChromiumAvailable(g.Config.Chromium) {
+		if b == nil && !ChromiumAvailable(g.Config.Chromium) {
 			return nil, "", ErrNoChromium
 		}
 		html, err := g.HTML(r)
 		if err != nil {
 			return nil, "", err
 		}
-		pdf, err := ChromiumPDF(ctx, g.Config.Chromium, html, g.Config.PDFTimeout)
+		if b == nil {
+			b = StartChromium(ctx, g.Config.Chromium, g.Config.PDFTimeout)
+			defer b.Close()
+		}
+		pdf, err := b.PrintPDF(html)
+		if err != nil && (g.Config.PDFEngine == PDFAuto || g.Config.PDFEngine == "") {
+			// auto: a report without Chromium's typesetting beats no report.
+			if pdf, berr := g.BuiltinPDF(r); berr == nil {
+				return pdf, PDFBuiltin, nil
+			}
+		}
 		return pdf, PDFChromium, err
 	default:
 		pdf, err := g.BuiltinPDF(r)

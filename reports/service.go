@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -147,6 +148,13 @@ func (s *Service) Generate(ctx context.Context, p Period, opts GenerateOptions) 
 			opts.Progress(step, total)
 		}
 	}
+	rd := &Renderer{Config: s.Config}
+	var browser *Browser
+	if slices.Contains(formats, FormatPDF) && rd.Engine() == PDFChromium && ChromiumAvailable(s.Config.Chromium) {
+		// Chromium takes seconds to start: let it start while the data is read.
+		browser = StartChromium(ctx, s.Config.Chromium, s.Config.PDFTimeout)
+		defer browser.Close()
+	}
 	comment := ""
 	if opts.Comment != nil {
 		comment = *opts.Comment
@@ -162,13 +170,12 @@ func (s *Service) Generate(ctx context.Context, p Period, opts GenerateOptions) 
 		return nil, err
 	}
 	g := &Generated{Report: r}
-	rd := &Renderer{Config: s.Config}
 	for _, f := range formats {
 		switch f {
 		case FormatHTML:
 			g.HTML, err = rd.HTML(r)
 		case FormatPDF:
-			g.PDF, g.PDFEngine, err = rd.PDF(ctx, r)
+			g.PDF, g.PDFEngine, err = rd.PDFWith(ctx, r, browser)
 		case FormatCSV:
 			g.CSV, err = rd.CSV(r)
 		default:

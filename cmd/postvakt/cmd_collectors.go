@@ -53,7 +53,8 @@ func isTerminal(w io.Writer) bool {
 
 func importCmd() *command {
 	var tz string
-	var noRollups bool
+	var noRollups, dryRun bool
+	var writers int
 	return &command{
 		name:    "import",
 		args:    "FILE…",
@@ -67,60 +68,106 @@ file's modification time. A progress bar is shown when stdout is a terminal.`,
 		flags: func(fs *flag.FlagSet, _ *globalOpts) {
 			fs.StringVar(&tz, "timezone", "", "time zone of year-less timestamps (default collectors.timezone)")
 			fs.BoolVar(&noRollups, "no-rollups", false, "do not recompute the hourly and daily rollups of the imported period")
+			fs.BoolVar(&dryRun, "dry-run", false, "parse, correlate and build the records, but write nothing (no database needed)")
+			fs.IntVar(&writers, "writers", 0, "concurrent batch writers; 0: 4 on PostgreSQL, 1 on SQLite")
 		},
-		run: withCollectorDB(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
+		run: func(ctx context.Context, e *cmdEnv, args []string) error {
 			if len(args) == 0 {
 				return usagef("import needs at least one FILE")
 			}
-			cc := cfg.Collectors
-			if tz != "" {
-				cc.Timezone = tz
-			}
-			loc, err := cc.Location()
-			if err != nil {
-				return usagef("--timezone %q: %v", tz, err)
-			}
-			po, err := app.PipelineOptions(cc, db)
-			if err != nil {
-				return err
-			}
-			p := ingest.New(po)
-			var bar *progressbar.ProgressBar
-			progress := func(read, total int64) {}
-			if isTerminal(e.stdout) {
-				bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(e.stdout), progressbar.OptionShowBytes(true),
-					progressbar.OptionSetDescription("importing"), progressbar.OptionThrottle(100*time.Millisecond),
-					progressbar.OptionClearOnFinish())
-				progress = func(read, total int64) {
-					if bar.GetMax64() != total {
-						bar.ChangeMax64(total)
+			if !dryRun {
+				return withCollectorDB(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
+					w := writers
+					if w <= 0 {
+						w = 1
+						if db.Dialect() == storage.Postgres {
+							w = 4
+						}
 					}
-					_ = bar.Set64(read)
-				}
+					return runImport(ctx, e, importRun{cfg: cfg, db: db, store: db, files: args, tz: tz, noRollups: noRollups, writers: w})
+				})(ctx, e, args)
 			}
-			start := time.Now()
-			st, err := ingest.Import(ctx, p, ingest.ImportOptions{Files: args, Loc: loc, Progress: progress})
-			if bar != nil {
-				_ = bar.Finish()
-			}
+			cfg, err := e.loadConfig()
 			if err != nil {
 				return err
 			}
-			took := time.Since(start)
-			sum := p.Correlator().Summary()
-			fmt.Fprintf(e.stdout, "imported %d lines (%d unparsable, %d unknown) from %d file(s) in %s: %.0f lines/s\n",
-				st.Lines, st.ParseErrors, sumMap(sum.Unknown), len(args), took.Round(time.Millisecond), float64(st.Lines)/took.Seconds())
-			fmt.Fprintf(e.stdout, "messages %d, period %s … %s\n", sum.Messages, st.First.Format(time.RFC3339), st.Last.Format(time.RFC3339))
-			if !noRollups && !st.First.IsZero() {
-				jobs := rollup.Jobs{Store: db}
-				if err := jobs.RollRange(ctx, st.First, st.Last.Add(time.Hour)); err != nil {
-					return err
-				}
-			}
-			return db.Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: "collectors.import",
-				Detail: fmt.Sprintf("%d files, %d lines", len(args), st.Lines)})
-		}),
+			return runImport(ctx, e, importRun{cfg: cfg, store: discardStore{}, files: args, tz: tz, noRollups: true})
+		},
 	}
+}
+
+// discardStore counts nothing and keeps nothing: import --dry-run.
+type discardStore struct{}
+
+func (discardStore) WriteBatch(context.Context, *txlog.Batch, []txlog.Checkpoint) error { return nil }
+func (discardStore) Checkpoint(context.Context, string) (txlog.Checkpoint, error) {
+	return txlog.Checkpoint{}, txlog.ErrNoCheckpoint
+}
+
+// importRun is one import: db is nil for a dry run.
+type importRun struct {
+	cfg       *config.Config
+	db        *storage.DB
+	store     txlog.Store
+	files     []string
+	tz        string
+	noRollups bool
+	writers   int
+}
+
+func runImport(ctx context.Context, e *cmdEnv, o importRun) error {
+	cfg, db, args, tz, noRollups := o.cfg, o.db, o.files, o.tz, o.noRollups
+	cc := cfg.Collectors
+	if tz != "" {
+		cc.Timezone = tz
+	}
+	loc, err := cc.Location()
+	if err != nil {
+		return usagef("--timezone %q: %v", tz, err)
+	}
+	po, err := app.PipelineOptions(cc, o.store)
+	if err != nil {
+		return err
+	}
+	po.Writers = o.writers
+	p := ingest.New(po)
+	var bar *progressbar.ProgressBar
+	progress := func(read, total int64) {}
+	if isTerminal(e.stdout) {
+		bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(e.stdout), progressbar.OptionShowBytes(true),
+			progressbar.OptionSetDescription("importing"), progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionClearOnFinish())
+		progress = func(read, total int64) {
+			if bar.GetMax64() != total {
+				bar.ChangeMax64(total)
+			}
+			_ = bar.Set64(read)
+		}
+	}
+	start := time.Now()
+	st, err := ingest.Import(ctx, p, ingest.ImportOptions{Files: args, Loc: loc, Progress: progress})
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if err != nil {
+		return err
+	}
+	took := time.Since(start)
+	sum := p.Correlator().Summary()
+	fmt.Fprintf(e.stdout, "imported %d lines (%d unparsable, %d unknown) from %d file(s) in %s: %.0f lines/s\n",
+		st.Lines, st.ParseErrors, sumMap(sum.Unknown), len(args), took.Round(time.Millisecond), float64(st.Lines)/took.Seconds())
+	fmt.Fprintf(e.stdout, "messages %d, period %s … %s\n", sum.Messages, st.First.Format(time.RFC3339), st.Last.Format(time.RFC3339))
+	if db == nil {
+		return nil
+	}
+	if !noRollups && !st.First.IsZero() {
+		jobs := rollup.Jobs{Store: db}
+		if err := jobs.RollRange(ctx, st.First, st.Last.Add(time.Hour)); err != nil {
+			return err
+		}
+	}
+	return db.Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: "collectors.import",
+		Detail: fmt.Sprintf("%d files, %d lines", len(args), st.Lines)})
 }
 
 func sumMap(m map[string]int) int {

@@ -76,6 +76,7 @@ func commands() []*command {
 		checkConfigCmd(),
 		tokenCmd(),
 		versionCmd(),
+		dashboardsCmd(),
 		importCmd(),
 		summaryCmd(),
 		traceCmd(),
@@ -83,6 +84,8 @@ func commands() []*command {
 		incidentCmd(),
 		ticketCmd(), slaCmd(), noticeCmd(),
 		reportCmd(),
+		queueCmd(), quarantineCmd(), accountCmd(),
+		userCmd(),
 	}
 }
 

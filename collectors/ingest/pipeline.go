@@ -25,6 +25,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/uni-mail/postvakt/collectors/abuse"
@@ -54,7 +55,12 @@ type Options struct {
 	Metrics       *Metrics // nil: a private, unregistered set
 	Abuse         *abuse.Detector
 	BatchSize     int
-	Now           func() time.Time
+	// Writers > 1 writes batches on that many goroutines while parsing
+	// goes on (import: several COPY streams into PostgreSQL). Batches
+	// then commit out of order, so it is refused for tailed files, whose
+	// checkpoints must follow their records. 0 or 1: Commit writes.
+	Writers int
+	Now     func() time.Time
 }
 
 // Stream is one input of a Pipeline: a file, a syslog listener, an import.
@@ -100,6 +106,56 @@ type Pipeline struct {
 	ctx       context.Context
 	replaying bool
 	errs      []error
+	async     *asyncWriter
+}
+
+type writeJob struct {
+	b *txlog.Batch
+}
+
+// asyncWriter writes batches on several goroutines (Options.Writers).
+type asyncWriter struct {
+	jobs chan writeJob
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	err  error
+	free chan *txlog.Batch
+}
+
+func (p *Pipeline) startWriters(ctx context.Context) {
+	n := p.o.Writers
+	a := &asyncWriter{jobs: make(chan writeJob, n), free: make(chan *txlog.Batch, 2*n+1)}
+	for range n {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			for j := range a.jobs {
+				err := p.o.Store.WriteBatch(ctx, j.b, nil)
+				if err != nil {
+					p.m.WriteErrors.Inc()
+					a.mu.Lock()
+					a.err = errors.Join(a.err, fmt.Errorf("collectors: write batch: %w", err))
+					a.mu.Unlock()
+				} else {
+					p.m.Written.WithLabelValues("tx").Add(float64(len(j.b.Rows)))
+					p.m.Written.WithLabelValues("message").Add(float64(len(j.b.Messages)))
+					p.m.Written.WithLabelValues("login").Add(float64(len(j.b.Logins)))
+				}
+				j.b.Reset()
+				select {
+				case a.free <- j.b:
+				default:
+				}
+			}
+		}()
+	}
+	p.async = a
+}
+
+func (a *asyncWriter) failed() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.err
 }
 
 // New returns a Pipeline.
@@ -554,7 +610,14 @@ func (p *Pipeline) Finish(ctx context.Context) error {
 	if err := p.corr.Flush(); err != nil {
 		p.errs = append(p.errs, err)
 	}
-	return p.Commit(ctx)
+	err := p.Commit(ctx)
+	if p.async != nil {
+		close(p.async.jobs)
+		p.async.wg.Wait()
+		err = errors.Join(err, p.async.failed())
+		p.async = nil
+	}
+	return err
 }
 
 // Commit writes the pending records with a checkpoint for every tailed
@@ -565,6 +628,9 @@ func (p *Pipeline) Commit(ctx context.Context) error {
 		err := errors.Join(p.errs...)
 		p.errs = nil
 		return err
+	}
+	if p.o.Writers > 1 {
+		return p.commitAsync(ctx)
 	}
 	cps := p.checkpoints()
 	if p.batch.Len() == 0 && len(cps) == 0 {
@@ -580,6 +646,35 @@ func (p *Pipeline) Commit(ctx context.Context) error {
 	p.m.OpenMessages.Set(float64(p.corr.Open()))
 	p.batch.Reset()
 	return nil
+}
+
+func (p *Pipeline) commitAsync(ctx context.Context) error {
+	if p.HasCheckpoints() {
+		return errors.New("collectors: several writers cannot keep checkpoints in order; use one for tailed files")
+	}
+	if p.async == nil {
+		p.startWriters(ctx)
+	}
+	if err := p.async.failed(); err != nil {
+		return err
+	}
+	if p.batch.Len() == 0 {
+		return nil
+	}
+	b := new(txlog.Batch)
+	*b = p.batch
+	select {
+	case next := <-p.async.free:
+		p.batch = *next
+	default:
+		p.batch = txlog.Batch{}
+	}
+	select {
+	case p.async.jobs <- writeJob{b: b}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // checkpoints builds the checkpoint of every tailed stream that has

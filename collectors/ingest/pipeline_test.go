@@ -4,9 +4,17 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/uni-mail/postvakt/collectors/abuse"
+	"github.com/uni-mail/postvakt/collectors/logparse"
+	"github.com/uni-mail/postvakt/engine/event"
 
 	"github.com/uni-mail/postvakt/collectors/txlog"
 )
@@ -140,4 +148,178 @@ func TestImportSampleReferenceCounts(t *testing.T) {
 		t.Errorf("lines %d errors %d", stats.Lines, stats.ParseErrors)
 	}
 	checkTotals(t, &st.b)
+}
+
+type alerts struct{ list []abuse.Alert }
+
+func (a *alerts) Alert(_ context.Context, al abuse.Alert) error { a.list = append(a.list, al); return nil }
+
+// TestSampleAbuse runs abuse detection over the sample: the small POP3
+// password-guessing run from 127.0.6.41 (with a per-IP threshold of 10)
+// and the mailings to 25 recipients are found.
+func TestSampleAbuse(t *testing.T) {
+	t.Parallel()
+	files := sampleFiles(t)
+	got := &alerts{}
+	cfg := abuse.DefaultConfig()
+	cfg.AuthFailuresPerIP = 10 // the sample's run is 12 guesses in 3 minutes
+	det, err := abuse.New(abuse.Options{Config: cfg, Sink: got})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(Options{Store: &memStore{}, Abuse: det})
+	if _, err := Import(context.Background(), p, ImportOptions{Files: files}); err != nil {
+		t.Fatal(err)
+	}
+	found := map[abuse.Kind][]string{}
+	for _, a := range got.list {
+		found[a.Kind] = append(found[a.Kind], a.Subject)
+	}
+	if !slices.Contains(found[abuse.KindAuthFailuresIP], "127.0.6.41") {
+		t.Errorf("password guessing from 127.0.6.41 not found: %v", found)
+	}
+	if len(found[abuse.KindManyRecipients]) == 0 {
+		t.Errorf("no message to more than 20 recipients found: %v", found)
+	}
+	t.Logf("findings: %v", found)
+}
+
+func TestEngineEvents(t *testing.T) {
+	t.Parallel()
+	st := &memStore{}
+	p := New(Options{Store: st})
+	s := event.Session{ID: "s1", Node: "mx1", Listener: "mx", ClientIP: "192.0.2.1", HELO: "mail.example"}
+	sub := event.Session{ID: "s2", Node: "mx1", Listener: "submission", ClientIP: "10.1.2.3", AuthUser: "ola@uni.example"}
+	at := time.Date(2026, 11, 22, 11, 0, 0, 0, time.UTC)
+	for _, ev := range []event.Event{
+		&event.Recipient{At: at, Session: s, MailFrom: "a@b.example", Rcpt: "x@uni.example", Outcome: event.OutcomeRefused, Code: 451, Reason: "greylisted"},
+		&event.Recipient{At: at, Session: s, MailFrom: "a@b.example", Rcpt: "nobody@uni.example", Outcome: event.OutcomeRefused, Code: 550, Reason: "unknown_recipient"},
+		&event.Transaction{At: at, Session: s, QueueID: "Q1", MailFrom: "a@b.example", Rcpts: []string{"x@uni.example"}, Size: 1234,
+			MessageID: "<m1@b.example>", Subject: "Hello", HeaderFrom: "A <a@b.example>", Code: 250},
+		&event.Recipient{At: at, Session: s, QueueID: "Q1", MailFrom: "a@b.example", Rcpt: "x@uni.example", Target: "x@uni.example", Outcome: event.OutcomeDelivered, Code: 250},
+		&event.Transaction{At: at, Session: sub, QueueID: "Q2", MailFrom: "ola@uni.example", Rcpts: []string{"y@z.example"}, Size: 99, Code: 250},
+		&event.Recipient{At: at, Session: sub, QueueID: "Q2", Rcpt: "y@z.example", Outcome: event.OutcomeQueued, Code: 250},
+		&event.Auth{At: at, Session: sub, Mechanism: "PLAIN", Username: "ola@uni.example", Success: true},
+		&event.Auth{At: at, Session: sub, Mechanism: "PLAIN", Username: "ola@uni.example", Reason: "bad_credentials"},
+	} {
+		p.Engine(ev)
+	}
+	if err := p.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b := st.b
+	if len(b.Messages) != 2 || b.Messages[0].MsgKey != "mx1/Q1" || b.Messages[0].MessageID != "m1@b.example" ||
+		b.Messages[0].Subject != "Hello" || b.Messages[0].Direction != txlog.Inbound || b.Messages[1].Direction != txlog.Outbound {
+		t.Fatalf("messages %+v", b.Messages)
+	}
+	var statuses []string
+	for _, r := range b.Rows {
+		statuses = append(statuses, r.Status+"/"+string(r.Direction))
+	}
+	want := []string{"greylisted/inbound", "rejected/inbound", "sent/inbound", "sent/outbound"}
+	if !slices.Equal(statuses, want) {
+		t.Errorf("rows %v, want %v", statuses, want)
+	}
+	if len(b.Logins) != 2 || !b.Logins[0].OK || b.Logins[1].OK || b.Logins[0].Service != "submission" {
+		t.Errorf("logins %+v", b.Logins)
+	}
+}
+
+// TestReplaySuppressesWrittenRecords feeds the sample as one tailed
+// stream, checkpoints mid-way, then replays into a fresh pipeline from the
+// checkpoint: the two runs together write what one run writes.
+func TestReplaySuppressesWrittenRecords(t *testing.T) {
+	t.Parallel()
+	files := sampleFiles(t)
+	// one stream: the sample merged by time
+	merged := &memStore{}
+	one := New(Options{Store: merged})
+	lines := collectLines(t, one, files)
+	if err := one.AddStream(Stream{ID: 1, Source: SourceImport, Ref: sampleRef}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines {
+		one.Line(1, l.text, l.off, l.end)
+	}
+	if err := one.Finish(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	st := &memStore{}
+	cut := len(lines) * 2 / 5
+	run := func(from int, cp *txlog.Checkpoint, finish bool) {
+		p := New(Options{Store: st})
+		if err := p.AddStream(Stream{ID: 1, Source: SourceFile, Checkpoint: "file:x", Ref: sampleRef}, cp); err != nil {
+			t.Fatal(err)
+		}
+		end := cut
+		if finish {
+			end = len(lines)
+		}
+		for _, l := range lines[from:end] {
+			p.Line(1, l.text, l.off, l.end)
+		}
+		var err error
+		if finish {
+			err = p.Finish(context.Background())
+		} else {
+			err = p.Commit(context.Background())
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(0, nil, false)
+	cp := st.cps["file:x"]
+	if cp.Offset != lines[cut-1].end || cp.Replay >= cp.Offset || len(cp.Open) == 0 {
+		t.Fatalf("checkpoint %d/%d open %d", cp.Replay, cp.Offset, len(cp.Open))
+	}
+	from := sort.Search(len(lines), func(i int) bool { return lines[i].off >= cp.Replay })
+	run(from, &cp, true)
+	if len(st.b.Messages) != len(merged.b.Messages) || len(st.b.Rows) != len(merged.b.Rows) || len(st.b.Logins) != len(merged.b.Logins) {
+		t.Errorf("with a restart: %d messages %d rows %d logins; in one go: %d %d %d", len(st.b.Messages), len(st.b.Rows),
+			len(st.b.Logins), len(merged.b.Messages), len(merged.b.Rows), len(merged.b.Logins))
+	}
+	checkTotals(t, &st.b)
+}
+
+var sampleRef = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+type textLine struct {
+	text     string
+	off, end int64
+	t        time.Time
+}
+
+// collectLines merges the files by time into one stream of lines with
+// offsets, as a single mail.log, and feeds nothing.
+func collectLines(t *testing.T, _ *Pipeline, files []string) []textLine {
+	t.Helper()
+	var all []textLine
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fr := logparse.NewFramer(sampleRef, time.UTC)
+		for _, l := range strings.SplitAfter(string(data), "\n") {
+			if l == "" {
+				continue
+			}
+			text := strings.TrimSuffix(l, "\n")
+			fm, err := fr.Frame(text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, textLine{text: text, t: fm.Time})
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].t.Before(all[j].t) })
+	var off int64
+	for i := range all {
+		all[i].off = off
+		off += int64(len(all[i].text)) + 1
+		all[i].end = off
+	}
+	return all
 }

@@ -22,6 +22,7 @@ const (
 	KindTransaction Kind = "transaction"
 	KindRecipient   Kind = "recipient"
 	KindAuth        Kind = "auth"
+	KindAbuse       Kind = "abuse"
 )
 
 // Event is one of *Transaction, *Recipient or *Auth.
@@ -98,6 +99,32 @@ type Auth struct {
 	Success   bool
 	Reason    string // closed enum when Success is false
 }
+
+// Abuse is an abuse-control alarm on submission ([engine-content]): an
+// account over its rate limit, a mass mailing held for review, queued mail
+// held because the account is locked. It is meant for the on-call and the
+// security team (IRT).
+type Abuse struct {
+	At       time.Time
+	Node     string
+	What     string // AbuseRateLimited, AbuseMassMailingHeld, AbuseAccountLocked
+	User     string // the authenticated account
+	Sender   string // envelope sender
+	QueueID  string
+	Messages int // messages in the current window (rate limits)
+	Rcpts    int // recipients in the message or the window
+	Detail   string
+}
+
+// The abuse kinds (Abuse.What).
+const (
+	AbuseRateLimited     = "rate_limited"
+	AbuseMassMailingHeld = "mass_mailing_held"
+	AbuseAccountLocked   = "account_locked"
+)
+
+func (e *Abuse) EventKind() Kind      { return KindAbuse }
+func (e *Abuse) EventTime() time.Time { return e.At }
 
 func (e *Transaction) EventKind() Kind      { return KindTransaction }
 func (e *Transaction) EventTime() time.Time { return e.At }

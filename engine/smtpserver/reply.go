@@ -17,6 +17,7 @@ const (
 	ReasonShuttingDown     Reason = "shutting_down"
 	ReasonDNSBL            Reason = "dnsbl_listed"
 	ReasonBadSender        Reason = "bad_sender_syntax"
+	ReasonSenderMismatch   Reason = "sender_login_mismatch"
 	ReasonBadRecipient     Reason = "bad_recipient_syntax"
 	ReasonTooManyRcpts     Reason = "too_many_recipients"
 	ReasonRelayDenied      Reason = "relay_denied"
@@ -51,6 +52,7 @@ var replies = map[Reason]replySpec{
 	ReasonShuttingDown:     {421, smtp.EnhancedCode{4, 3, 2}, "Service shutting down, try again later"},
 	ReasonDNSBL:            {554, smtp.EnhancedCode{5, 7, 1}, "Client host rejected: listed on a DNS blocklist"},
 	ReasonBadSender:        {501, smtp.EnhancedCode{5, 1, 7}, "Bad sender address syntax"},
+	ReasonSenderMismatch:   {553, smtp.EnhancedCode{5, 7, 1}, "Sender address rejected: not owned by the authenticated user"},
 	ReasonBadRecipient:     {501, smtp.EnhancedCode{5, 1, 3}, "Bad recipient address syntax"},
 	ReasonTooManyRcpts:     {452, smtp.EnhancedCode{4, 5, 3}, "Too many recipients"},
 	ReasonRelayDenied:      {554, smtp.EnhancedCode{5, 7, 1}, "Relay access denied"},
@@ -75,7 +77,7 @@ var replies = map[Reason]replySpec{
 // Reasons lists every Reason, for metric initialisation and tests.
 func Reasons() []string {
 	out := make([]string, 0, len(replies))
-	for _, r := range []Reason{ReasonTooManyConns, ReasonShuttingDown, ReasonDNSBL, ReasonBadSender, ReasonBadRecipient,
+	for _, r := range []Reason{ReasonTooManyConns, ReasonShuttingDown, ReasonDNSBL, ReasonBadSender, ReasonSenderMismatch, ReasonBadRecipient,
 		ReasonTooManyRcpts, ReasonRelayDenied, ReasonGreylisted, ReasonUnknownRecipient, ReasonMailboxDisabled,
 		ReasonOverQuota, ReasonTooBig, ReasonLineTooLong, ReasonLoop, ReasonContent, ReasonContentTemp, ReasonAuthFailed, ReasonAuthTooMany,
 		ReasonAuthTLS, ReasonAuthMechanism, ReasonAuthUnavailable, ReasonAuthTemp, ReasonTempFailure} {

@@ -125,6 +125,9 @@ type Options struct {
 	TrustedClients policy.NetSet
 	// Postmaster receives the bare "postmaster" recipient (RFC 5321 §4.5.1).
 	Postmaster string
+	// EnforceSenderLogin limits an authenticated user's MAIL FROM to the
+	// account's permanent address and nickname (or the null path).
+	EnforceSenderLogin bool
 
 	Committer *store.Committer
 	Filter    ContentFilter

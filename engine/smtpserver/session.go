@@ -78,6 +78,7 @@ type session struct {
 	ev   event.Session
 
 	authUser     string
+	authNick     string
 	authFailures int
 	dnsbl        chan dnsbl.Result
 	dnsblRes     *dnsbl.Result
@@ -190,7 +191,7 @@ func (s *session) authenticate(mech, username, password string) error {
 	defer cancel()
 	m, res, err := s.s.o.Directory.Authenticate(ctx, username, password)
 	if res == directory.AuthOK {
-		s.authUser = m.Address
+		s.authUser, s.authNick = m.Address, m.Nickname
 		s.ev.AuthUser = m.Address
 		s.s.o.Metrics.Auth(s.spec.Name, string(res))
 		s.authEvent(mech, username, "")
@@ -231,6 +232,11 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 			return s.fail(ReasonBadSender, fmt.Errorf("sender %q: %v", from, err), "")
 		}
 		a = p
+	}
+	if s.authUser != "" && s.s.o.EnforceSenderLogin && from != "" && a.Key() != s.authUser && a.Key() != s.authNick {
+		// Like Postfix's reject_sender_login_mismatch: an account sends
+		// only as its permanent address or its nickname.
+		return s.fail(ReasonSenderMismatch, fmt.Errorf("user %s sending as %s", s.authUser, a.Key()), "")
 	}
 	if opts != nil {
 		s.sizeHint = opts.Size

@@ -80,6 +80,9 @@ type Env struct {
 	// after it), and the on-call capability may set Collectors.Alerts
 	// before it to receive abuse findings.
 	Collectors CollectorHooks
+	// Content carries content scanning's hook for the engine (issue 4):
+	// the engine takes Content.Filter as engine.Options.Filter.
+	Content ContentHooks
 
 	goes []func(ctx context.Context) error
 }
@@ -99,7 +102,9 @@ var capabilities = []struct {
 	{"runbooks", setupRunbooks},
 	{"tickets", setupTickets},
 	{"collectors", setupCollectors},
+	{"content", setupContent},
 	{"reports", setupReports},
+	{"web", setupWeb}, // last: its pages call every capability's API
 }
 
 // Run runs the service until ctx is cancelled, then shuts down gracefully.

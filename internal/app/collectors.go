@@ -49,13 +49,13 @@ const defaultQuotaBytes = 2 << 30
 
 // PipelineOptions builds the ingest options the service and the import
 // command share.
-func PipelineOptions(cfg collectors.Config, db *storage.DB) (ingest.Options, error) {
+func PipelineOptions(cfg collectors.Config, store txlog.Store) (ingest.Options, error) {
 	nets, err := cfg.Networks()
 	if err != nil {
 		return ingest.Options{}, err
 	}
 	return ingest.Options{
-		Store:         db,
+		Store:         store,
 		Correlate:     correlate.Options{Horizon: cfg.CorrelationHorizon, ContentFilterRelays: cfg.ContentFilterRelays},
 		LocalNetworks: nets,
 		BatchSize:     cfg.BatchSize,

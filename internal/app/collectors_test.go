@@ -3,7 +3,10 @@ package app
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -17,6 +20,10 @@ import (
 	"github.com/uni-mail/postvakt/collectors"
 	"github.com/uni-mail/postvakt/collectors/ingest"
 	"github.com/uni-mail/postvakt/collectors/logparse"
+	"github.com/uni-mail/postvakt/collectors/trace"
+	"github.com/uni-mail/postvakt/collectors/txlog"
+	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
 )
@@ -189,4 +196,103 @@ func messageKeys(t *testing.T, db *storage.DB) map[string][]string {
 		m[k] = append(m[k], s+" "+q+" "+o)
 	}
 	return m
+}
+
+// TestTraceAPIRolesMaskingAuditAndSyslog runs the service with a syslog
+// listener: lines sent over TCP become findable through GET /api/v1/trace;
+// helpdesk sees subjects masked, postmaster sees them, viewer is refused,
+// and every search is in the audit log.
+func TestTraceAPIRolesMaskingAuditAndSyslog(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Scheduler.Enabled = false
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	syslogAddr := l.Addr().String()
+	l.Close()
+	cfg.Collectors.Syslog.TCP = syslogAddr
+	cfg.Collectors.Timezone = "UTC"
+	cfg.Collectors.CommitInterval = 20 * time.Millisecond
+	// a message with a subject, as the engine records it
+	ctx := context.Background()
+	db, err := storage.Open(ctx, cfg.DatabaseURL(), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.MigrateUp(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-time.Hour)
+	if err := db.WriteBatch(ctx, &txlog.Batch{Messages: []txlog.MessageRow{{FirstSeen: at, LastSeen: at, Node: "mx1",
+		Source: "engine", Direction: txlog.Inbound, MsgKey: "mx1/Q1", QueueIDs: []string{"Q1"}, MailFrom: "a@partner.example",
+		Subject: "Exam results", Received: 1, State: "accepted"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	helpdesk, postmaster, viewer := apiToken(t, cfg, auth.RoleHelpdesk), apiToken(t, cfg, auth.RolePostmaster), apiToken(t, cfg, auth.RoleViewer)
+	app := startApp(t, cfg, time.Now)
+
+	var page trace.Page
+	if code := call(t, "GET", app.base+"/api/v1/trace?from=a@partner.example", viewer, nil, &page); code != http.StatusForbidden {
+		t.Errorf("viewer: %d", code)
+	}
+	if code := call(t, "GET", app.base+"/api/v1/trace?from=A@Partner.example", helpdesk, nil, &page); code != 200 ||
+		len(page.Messages) != 1 || page.Messages[0].Subject != trace.MaskedSubject {
+		t.Errorf("helpdesk: %d %+v", code, page)
+	}
+	if code := call(t, "GET", app.base+"/api/v1/trace?subject=exam", helpdesk, nil, &page); code != http.StatusBadRequest {
+		t.Errorf("helpdesk subject search: %d", code)
+	}
+	page = trace.Page{}
+	if code := call(t, "GET", app.base+"/api/v1/trace?subject=exam", postmaster, nil, &page); code != 200 ||
+		len(page.Messages) != 1 || page.Messages[0].Subject != "Exam results" {
+		t.Errorf("postmaster: %d %+v", code, page)
+	}
+	if code := call(t, "GET", app.base+"/api/v1/trace", postmaster, nil, &page); code != http.StatusBadRequest {
+		t.Errorf("no criteria: %d", code)
+	}
+
+	// syslog over TCP, octet counting (RFC 5424) and a plain RFC 3164 line
+	c, err := net.Dial("tcp", syslogAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1 := "<22>1 2026-11-22T10:53:12+00:00 mx postfix/smtpd 1 - - NOQUEUE: reject: RCPT from unknown[192.0.2.99]: 554 5.7.1 <x@foreign.example>: Relay access denied; from=<spam@bot.example> to=<x@foreign.example> proto=ESMTP helo=<bot>"
+	fmt.Fprintf(c, "%d %s", len(m1), m1)
+	fmt.Fprintf(c, "<22>Nov 22 10:53:13 mx dovecot: imap-login: Login: user=<u@uni.example>, method=PLAIN, rip=192.0.2.98, lip=127.0.0.1, mpid=1, session=<abc>\n")
+	c.Close()
+	eventually(t, 10*time.Second, "the syslog reject in trace", func() bool {
+		page = trace.Page{}
+		call(t, "GET", app.base+"/api/v1/trace?ip=192.0.2.99&status=rejected", helpdesk, nil, &page)
+		return len(page.Messages) == 1 && len(page.Messages[0].Steps) == 1 && page.Messages[0].Steps[0].Code == 554
+	})
+	var sum txlog.Summary
+	if code := call(t, "GET", app.base+"/api/v1/mail/summary?since=2026-11-01", viewer, nil, &sum); code != 200 ||
+		sum.RejectedTotal != 1 || sum.Received != 1 || len(sum.Logins) != 1 {
+		t.Errorf("summary: %d %+v", code, sum)
+	}
+	app.stop()
+
+	db, err = storage.Open(ctx, cfg.DatabaseURL(), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	entries, err := db.ListAudit(ctx, time.Now().Add(-time.Hour), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actors := map[string]int{}
+	for _, e := range entries {
+		if e.Action == "trace.search" {
+			actors[e.Actor]++
+		}
+	}
+	if actors["token:test-helpdesk"] < 3 || actors["token:test-postmaster"] != 1 {
+		t.Errorf("audited trace searches by actor: %v", actors)
+	}
 }

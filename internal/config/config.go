@@ -20,6 +20,9 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/uni-mail/postvakt/collectors"
+	"github.com/uni-mail/postvakt/engine/content"
+	"github.com/uni-mail/postvakt/engine/queue"
+	"github.com/uni-mail/postvakt/internal/webauth"
 	"github.com/uni-mail/postvakt/oncall"
 	"github.com/uni-mail/postvakt/oncall/notice"
 	"github.com/uni-mail/postvakt/oncall/sla"
@@ -51,6 +54,14 @@ type Config struct {
 	Collectors collectors.Config `yaml:"collectors"`
 	// Reports is the monthly report to the steering group (docs/reports.md).
 	Reports reports.Config `yaml:"reports"`
+	// Web is the web interface's sign-in, sessions and single sign-on
+	// (docs/web.md).
+	Web webauth.Config `yaml:"web"`
+	// Content is the engine's content scanning, quarantine and abuse
+	// control on submission (docs/configuration.md, issue 4).
+	Content content.Config `yaml:"content"`
+	// Relay is the engine's outbound relay queue (issue 4).
+	Relay queue.Config `yaml:"relay"`
 }
 
 // LogConfig selects the level and format of the service log (log/slog).
@@ -138,6 +149,9 @@ func Default() *Config {
 		Notices:    notice.DefaultConfig(),
 		Collectors: collectors.Default(),
 		Reports:    reports.DefaultConfig(),
+		Web:        webauth.Default(),
+		Content:    content.Default(),
+		Relay:      queue.Default(),
 	}
 }
 
@@ -280,6 +294,9 @@ func (c *Config) Validate() error {
 	errs = append(errs, section("notices", c.Notices.Validate())...)
 	errs = append(errs, section("collectors", c.Collectors.Validate())...)
 	errs = append(errs, section("reports", c.Reports.Validate())...)
+	errs = append(errs, section("web", c.Web.Validate())...)
+	errs = append(errs, section("content", c.Content.Validate())...)
+	errs = append(errs, section("relay", c.Relay.Validate())...)
 	return errors.Join(errs...)
 }
 

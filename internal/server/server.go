@@ -51,6 +51,8 @@ type Server struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 
+	use []func(http.Handler) http.Handler // outer layers, e.g. the web UI's sessions
+
 	mu      sync.Mutex
 	touched map[int64]time.Time // when each token's last use was stored
 	addr    net.Addr
@@ -93,8 +95,21 @@ func New(opts Options) *Server {
 
 // Handler is the whole server handler with its middleware.
 func (s *Server) Handler() http.Handler {
-	return s.recoverer(s.instrument(s.limitBody(s.mux)))
+	h := http.Handler(s.mux)
+	for i := len(s.use) - 1; i >= 0; i-- {
+		h = s.use[i](h)
+	}
+	return s.recoverer(s.instrument(s.limitBody(h)))
 }
+
+// Use adds a layer around the router, inside logging and body limits, for
+// every request (pages and API): the web UI puts the session's principal
+// in the request context with it. Call it before Serve.
+func (s *Server) Use(mw func(http.Handler) http.Handler) { s.use = append(s.use, mw) }
+
+// Dispatch serves r on the router alone, without any layer: the web UI
+// calls the API in-process with the principal already in r's context.
+func (s *Server) Dispatch(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 // Mount serves h for pattern (e.g. "/" for the web UI, "GET /runbooks/").
 func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }

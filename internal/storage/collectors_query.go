@@ -284,7 +284,7 @@ func (db *DB) TraceSearch(ctx context.Context, q trace.Query) (trace.Found, erro
 		add("mail_from = ?", q.From)
 	}
 	if q.To != "" {
-		conds = append(conds, "(rcpt = ? OR orig_rcpt = ?)")
+		conds = append(conds, "(rcpt = ? OR (orig_rcpt = ? AND orig_rcpt <> ''))") // both indexed (orig_rcpt partially)
 		args = append(args, q.To, q.To)
 	}
 	if q.MessageID != "" {
@@ -348,7 +348,18 @@ func (db *DB) TraceSearch(ctx context.Context, q trace.Query) (trace.Found, erro
 			hits = append(hits, hit{key: m.MsgKey, time: Micros(m.FirstSeen)})
 		}
 	}
+	// rows of a message share its queue IDs: resolve from the page first
 	resolved := map[string]string{}
+	for i := range matched {
+		if r := &matched[i]; r.MsgKey != "" && r.QueueID != "" {
+			resolved[r.Node+"\x00"+r.QueueID] = r.MsgKey
+		}
+	}
+	for _, m := range mmatched {
+		for _, id := range m.QueueIDs {
+			resolved[m.Node+"\x00"+id] = m.MsgKey
+		}
+	}
 	for i := range matched {
 		r := &matched[i]
 		key := r.MsgKey
@@ -407,20 +418,39 @@ func (db *DB) TraceSearch(ctx context.Context, q trace.Query) (trace.Found, erro
 		return f, fmt.Errorf("trace load rows: %w", err)
 	}
 	f.Rows = append(f.Rows, rows...)
+	// rows linked by (node, queue ID) within linkWindow of their message,
+	// in one query for the page
+	type span struct{ lo, hi int64 }
+	linkedTo := map[string][]span{}
+	var qids []any
+	var lo2, hi2 int64 = 1 << 62, 0
 	for _, m := range f.Messages {
-		if len(m.QueueIDs) == 0 {
-			continue
-		}
-		qin := "(" + strings.TrimSuffix(strings.Repeat("?,", len(m.QueueIDs)), ",") + ")"
-		largs := []any{m.Node, Micros(m.FirstSeen) - linkWindow, Micros(m.LastSeen) + linkWindow}
 		for _, id := range m.QueueIDs {
-			largs = append(largs, id)
+			k := m.Node + "\x00" + id
+			if len(linkedTo[k]) == 0 {
+				qids = append(qids, id)
+			}
+			sp := span{Micros(m.FirstSeen) - linkWindow, Micros(m.LastSeen) + linkWindow}
+			linkedTo[k] = append(linkedTo[k], sp)
+			lo2, hi2 = min(lo2, sp.lo), max(hi2, sp.hi)
 		}
-		linked, err := db.queryTx(ctx, txSelect+" WHERE node = ? AND ts >= ? AND ts <= ? AND msg_key = '' AND queue_id IN "+qin+" ORDER BY ts", largs...)
+	}
+	if len(qids) > 0 {
+		qin := "(" + strings.TrimSuffix(strings.Repeat("?,", len(qids)), ",") + ")"
+		linked, err := db.queryTx(ctx, txSelect+" WHERE ts >= ? AND ts <= ? AND msg_key = '' AND queue_id IN "+qin+" ORDER BY ts",
+			append([]any{lo2, hi2}, qids...)...)
 		if err != nil {
 			return f, fmt.Errorf("trace load linked rows: %w", err)
 		}
-		f.Rows = append(f.Rows, linked...)
+		for _, r := range linked {
+			at := Micros(r.Time)
+			for _, sp := range linkedTo[r.Node+"\x00"+r.QueueID] {
+				if at >= sp.lo && at <= sp.hi {
+					f.Rows = append(f.Rows, r)
+					break
+				}
+			}
+		}
 	}
 	return f, nil
 }

@@ -207,6 +207,7 @@ func TestEngineSubmission(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantCode(t, send(c, "anna@uni.example", []string{"x@else.example", "anna@uni.example"}, msg("out")), 250, "")
+			wantCode(t, send(c, "ceo@uni.example", []string{"x@else.example"}, msg("spoof")), 553, "5.7.1")
 		})
 		t.Run("AUTH LOGIN", func(t *testing.T) {
 			c := h.dialTLS(h.sub)

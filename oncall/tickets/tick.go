@@ -113,7 +113,7 @@ func (s *Service) tickOne(ctx context.Context, id int64, now time.Time) error {
 				if m.kind == EvBreach {
 					ck.BreachedAt = now
 				}
-				ck.WarnedAt = later(ck.WarnedAt, now)
+				ck.WarnedAt = orTime(ck.WarnedAt, now)
 			}
 		}
 		return evs, nil
@@ -121,7 +121,8 @@ func (s *Service) tickOne(ctx context.Context, id int64, now time.Time) error {
 	return err
 }
 
-func later(a, b time.Time) time.Time {
+// orTime returns a, or b when a is zero.
+func orTime(a, b time.Time) time.Time {
 	if !a.IsZero() {
 		return a
 	}
@@ -140,7 +141,16 @@ func (s *Service) page(ctx context.Context, t Ticket, ck Clock, kind, body strin
 	return s.o.Pager.Page(ctx, PageRequest{
 		Kind: kind, TicketID: ID(t.ID), Title: t.Title, Service: t.Service, Severity: t.Severity,
 		Assignee: t.Assignee, Clock: ck.Kind, Due: ck.Due, Escalate: kind == PageBreach,
-		DedupKey: fmt.Sprintf("ticket-%d-%s-%s-%d", t.ID, kind, ck.Kind, ck.Start.Unix()),
+		DedupKey: dedupKey(t, ck, kind, s.o.Now()),
 		Message:  fmt.Sprintf("[#%d] %s: %s", t.ID, t.Title, body), URL: url,
 	})
+}
+
+// dedupKey is stable per ticket, kind, clock and clock start; reminders
+// get one per day.
+func dedupKey(t Ticket, ck Clock, kind string, now time.Time) string {
+	if kind == PageReminder {
+		return fmt.Sprintf("ticket-%d-reminder-%s", t.ID, now.UTC().Format(time.DateOnly))
+	}
+	return fmt.Sprintf("ticket-%d-%s-%s-%d", t.ID, kind, ck.Kind, ck.Start.Unix())
 }

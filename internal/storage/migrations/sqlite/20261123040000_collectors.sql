@@ -78,6 +78,7 @@ CREATE TABLE mail_logins (
 
 CREATE INDEX mail_tx_ts ON mail_tx (ts);
 CREATE INDEX mail_tx_rcpt ON mail_tx (rcpt, ts);
+CREATE INDEX mail_tx_orig ON mail_tx (orig_rcpt, ts) WHERE orig_rcpt <> '';
 CREATE INDEX mail_tx_from ON mail_tx (mail_from, ts);
 CREATE INDEX mail_tx_msgid ON mail_tx (message_id, ts);
 CREATE INDEX mail_tx_queue ON mail_tx (queue_id, ts);

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/uni-mail/postvakt/internal/app"
+	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/webauth"
+)
+
+// userCmd manages the local users of the web interface.
+func userCmd() *command {
+	withAuth := func(fn func(ctx context.Context, e *cmdEnv, db *storage.DB, svc *webauth.Service, args []string) error) func(context.Context, *cmdEnv, []string) error {
+		return func(ctx context.Context, e *cmdEnv, args []string) error {
+			cfg, err := e.loadConfig()
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+				return err
+			}
+			db, err := app.OpenDatabase(ctx, cfg, e.logger, cfg.Database.MigrateOnStart)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			svc, err := webauth.New(webauth.Options{Config: cfg.Web, Store: db, Logger: e.logger})
+			if err != nil {
+				return err
+			}
+			return fn(ctx, e, db, svc, args)
+		}
+	}
+	audit := func(ctx context.Context, db *storage.DB, action, name, detail string) error {
+		return db.Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: action, Target: "user:" + name, Detail: detail})
+	}
+	var role, display, pwFile string
+	var sso bool
+	// password reads the password from --password-file (- for standard
+	// input) or makes a random one, which is printed once.
+	password := func(e *cmdEnv) (string, bool, error) {
+		if pwFile == "" {
+			b := make([]byte, 15)
+			if _, err := rand.Read(b); err != nil {
+				return "", false, err
+			}
+			const alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+			var sb strings.Builder
+			for _, x := range b {
+				sb.WriteByte(alphabet[int(x)%len(alphabet)])
+			}
+			return sb.String(), true, nil
+		}
+		var r io.Reader
+		if pwFile == "-" {
+			r = os.Stdin
+		} else {
+			f, err := os.Open(pwFile)
+			if err != nil {
+				return "", false, err
+			}
+			defer f.Close()
+			r = f
+		}
+		line, err := bufio.NewReader(r).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", false, err
+		}
+		return strings.TrimRight(line, "\r\n"), false, nil
+	}
+	pwFlag := func(fs *flag.FlagSet) {
+		fs.StringVar(&pwFile, "password-file", "", "read the password from the first line of `file` (- for standard input); default: a random password, printed once")
+	}
+	return &command{
+		name:    "user",
+		summary: "add, list, change and disable web interface users",
+		subs: []*command{
+			{
+				name: "add", args: "NAME", summary: "add a user with a role",
+				help: "Roles, most privileged first: admin, postmaster, oncall, helpdesk, viewer.",
+				flags: func(fs *flag.FlagSet, _ *globalOpts) {
+					fs.StringVar(&role, "role", "", "`role` of the user (required)")
+					fs.StringVar(&display, "display-name", "", "the user's full `name`")
+					fs.BoolVar(&sso, "sso-only", false, "no password: the user signs in only through the trusted proxy (web.sso)")
+					pwFlag(fs)
+				},
+				run: withAuth(func(ctx context.Context, e *cmdEnv, db *storage.DB, svc *webauth.Service, args []string) error {
+					if len(args) != 1 || role == "" {
+						return usagef("add takes one user NAME and --role")
+					}
+					pw, generated := "", false
+					if !sso {
+						var err error
+						if pw, generated, err = password(e); err != nil {
+							return err
+						}
+					}
+					u, err := svc.AddUser(ctx, args[0], display, role, pw)
+					if err != nil {
+						return err
+					}
+					if err := audit(ctx, db, "user.add", u.Name, "role="+string(u.Role)); err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stderr, "user %s with role %s added\n", u.Name, u.Role)
+					if generated {
+						fmt.Fprintf(e.stderr, "the password is shown only now:\n")
+						fmt.Fprintln(e.stdout, pw)
+					}
+					return nil
+				}),
+			},
+			{
+				name: "list", summary: "list users (never their passwords)",
+				run: withAuth(func(ctx context.Context, e *cmdEnv, db *storage.DB, svc *webauth.Service, args []string) error {
+					list, err := svc.Users(ctx)
+					if err != nil {
+						return err
+					}
+					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+					fmt.Fprintf(tw, "NAME\tROLE\tDISPLAY NAME\tLAST SIGN-IN\tSTATE\n")
+					now := time.Now()
+					for _, u := range list {
+						state := "active"
+						switch {
+						case u.Disabled:
+							state = "disabled"
+						case now.Before(u.LockedUntil):
+							state = "locked until " + fmtTime(u.LockedUntil)
+						case u.PasswordHash == "":
+							state = "active (sso only)"
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, u.Role, u.DisplayName, fmtTime(u.LastLoginAt), state)
+					}
+					return tw.Flush()
+				}),
+			},
+			{
+				name: "passwd", args: "NAME", summary: "set a user's password (and lift a lockout)",
+				flags: func(fs *flag.FlagSet, _ *globalOpts) { pwFlag(fs) },
+				run: withAuth(func(ctx context.Context, e *cmdEnv, db *storage.DB, svc *webauth.Service, args []string) error {
+					if len(args) != 1 {
+						return usagef("passwd takes one user NAME")
+					}
+					pw, generated, err := password(e)
+					if err != nil {
+						return err
+					}
+					u, err := svc.SetPassword(ctx, args[0], pw)
+					if err != nil {
+						return err
+					}
+					if err := audit(ctx, db, "user.passwd", u.Name, ""); err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stderr, "password of %s set; their sessions are ended\n", u.Name)
+					if generated {
+						fmt.Fprintln(e.stdout, pw)
+					}
+					return nil
+				}),
+			},
+			{
+				name: "role", args: "NAME", summary: "change a user's role",
+				flags: func(fs *flag.FlagSet, _ *globalOpts) { fs.StringVar(&role, "role", "", "the new `role` (required)") },
+				run: withAuth(func(ctx context.Context, e *cmdEnv, db *storage.DB, svc *webauth.Service, args []string) error {
+					if len(args) != 1 || role == "" {
+						return usagef("role takes one user NAME and --role")
+					}
+					u, err := svc.SetRole(ctx, args[0], role)
+					if err != nil {
+						return err
+					}
+					if err := audit(ctx, db, "user.role", u.Name, "role="+string(u.Role)); err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stdout, "user %s now has role %s\n", u.Name, u.Role)
+					return nil
+				}),
+			},
+			{
+				name: "disable", args: "NAME", summary: "disable a user and end their sessions",
+				run: withAuth(func(ctx context.Context, e *cmdEnv, db *storage.DB, svc *webauth.Service, args []string) error {
+					return setDisabled(ctx, e, db, svc, args, true, audit)
+				}),
+			},
+			{
+				name: "enable", args: "NAME", summary: "enable a disabled user",
+				run: withAuth(func(ctx context.Context, e *cmdEnv, db *storage.DB, svc *webauth.Service, args []string) error {
+					return setDisabled(ctx, e, db, svc, args, false, audit)
+				}),
+			},
+		},
+	}
+}
+
+func setDisabled(ctx context.Context, e *cmdEnv, db *storage.DB, svc *webauth.Service, args []string, off bool,
+	audit func(ctx context.Context, db *storage.DB, action, name, detail string) error) error {
+	if len(args) != 1 {
+		return usagef("takes one user NAME")
+	}
+	u, err := svc.SetDisabled(ctx, args[0], off)
+	if err != nil {
+		return err
+	}
+	action, word := "user.enable", "enabled"
+	if off {
+		action, word = "user.disable", "disabled"
+	}
+	if err := audit(ctx, db, action, u.Name, ""); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "user %s %s\n", u.Name, word)
+	return nil
+}

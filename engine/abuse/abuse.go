@@ -1,0 +1,179 @@
+// Package abuse owns abuse control on submission (DOMAIN.md "MX layer":
+// a phished account sending a spam attack must be detected, throttled,
+// locked and its queued mail purged): per-account rate limits over a
+// window, the mass-mailing rule (more than N recipients needs an approved
+// sender), and the alarm events raised for each. Rate state is per node,
+// in memory; the mass-mailing hold is applied by the relay queue, which
+// several nodes share.
+package abuse
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/uni-mail/postvakt/engine/event"
+)
+
+// The abuse kinds: the label values of postvakt_abuse_events_total and the
+// event.Abuse kinds.
+const (
+	KindRateLimited     = event.AbuseRateLimited
+	KindMassMailingHeld = event.AbuseMassMailingHeld
+	KindAccountLocked   = event.AbuseAccountLocked
+)
+
+// Options configure a Controller.
+type Options struct {
+	Window        time.Duration
+	MaxMessages   int // per account per window; 0: no limit
+	MaxRecipients int // per account per window; 0: no limit
+	// MassMailing: more recipients than this in one message needs an
+	// approved sender; 0 disables the rule.
+	MassMailing int
+	Approved    []string
+	Node        string
+	Clock       func() time.Time
+	Events      event.Sink
+	Registerer  prometheus.Registerer
+}
+
+// Controller applies the limits and raises the events.
+type Controller struct {
+	o        Options
+	approved map[string]bool
+	counter  *prometheus.CounterVec
+
+	mu       sync.Mutex
+	accounts map[string]*window
+}
+
+type window struct {
+	start   time.Time
+	msgs    int
+	rcpts   int
+	alarmed bool
+}
+
+// New returns a Controller; the metric is registered on o.Registerer when
+// set.
+func New(o Options) (*Controller, error) {
+	if o.Window <= 0 {
+		o.Window = time.Minute
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Events == nil {
+		o.Events = event.Discard
+	}
+	c := &Controller{o: o, approved: map[string]bool{}, accounts: map[string]*window{}}
+	for _, a := range o.Approved {
+		c.approved[strings.ToLower(a)] = true
+	}
+	c.counter = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "postvakt_abuse_events_total",
+		Help: "Abuse-control events on submission, by kind (rate_limited, mass_mailing_held, account_locked).",
+	}, []string{"kind"})
+	for _, k := range []string{KindRateLimited, KindMassMailingHeld, KindAccountLocked} {
+		c.counter.WithLabelValues(k)
+	}
+	if o.Registerer != nil {
+		if err := o.Registerer.Register(c.counter); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Allow counts one message with rcpts recipients from account and reports
+// whether it is within the limits. The first refusal in a window raises a
+// rate_limited alarm event; every refusal is counted.
+func (c *Controller) Allow(account, sender string, rcpts int) bool {
+	if account == "" || (c.o.MaxMessages == 0 && c.o.MaxRecipients == 0) {
+		return true
+	}
+	now := c.o.Clock()
+	account = strings.ToLower(account)
+	c.mu.Lock()
+	w := c.accounts[account]
+	if w == nil || now.Sub(w.start) >= c.o.Window || now.Before(w.start) {
+		w = &window{start: now}
+		c.accounts[account] = w
+		// Forget idle accounts now and then so the map stays small.
+		if len(c.accounts) > 10000 {
+			for k, v := range c.accounts {
+				if now.Sub(v.start) >= c.o.Window {
+					delete(c.accounts, k)
+				}
+			}
+		}
+	}
+	over := (c.o.MaxMessages > 0 && w.msgs+1 > c.o.MaxMessages) ||
+		(c.o.MaxRecipients > 0 && w.rcpts+rcpts > c.o.MaxRecipients)
+	alarm := false
+	if !over {
+		w.msgs++
+		w.rcpts += rcpts
+	} else if !w.alarmed {
+		w.alarmed, alarm = true, true
+	}
+	msgs, total := w.msgs, w.rcpts
+	c.mu.Unlock()
+	if over {
+		c.counter.WithLabelValues(KindRateLimited).Inc()
+		if alarm {
+			c.o.Events.Emit(&event.Abuse{At: now, Node: c.o.Node, What: KindRateLimited, User: account, Sender: sender,
+				Messages: msgs, Rcpts: total, Detail: "submission rate limit exceeded; further mail is deferred"})
+		}
+	}
+	return !over
+}
+
+// Approved reports whether sender may send mass mailings.
+func (c *Controller) Approved(sender string) bool { return c.approved[strings.ToLower(sender)] }
+
+// MassMailing reports whether a message with rcpts recipients from
+// sender must be held (more than the configured number, sender not
+// approved).
+func (c *Controller) MassMailing(sender string, rcpts int) bool {
+	return c.o.MassMailing > 0 && rcpts > c.o.MassMailing && !c.Approved(sender)
+}
+
+// Held records that a queued message was held: the alarm event and the
+// metric. kind is KindMassMailingHeld or KindAccountLocked.
+func (c *Controller) Held(kind, user, sender, queueID string, rcpts int) {
+	c.counter.WithLabelValues(kind).Inc()
+	detail := "queued mail held"
+	if kind == KindMassMailingHeld {
+		detail = "mass mailing from a sender not on the approved list held for review"
+	}
+	c.o.Events.Emit(&event.Abuse{At: c.o.Clock(), Node: c.o.Node, What: kind, User: user, Sender: sender,
+		QueueID: queueID, Rcpts: rcpts, Detail: detail})
+}
+
+// QueueGate returns the relay queue's gate (queue.Gate): entries of a
+// locked account are held (account_locked), and a mass mailing from a
+// sender not on the approved list is held (mass_mailing_held); both raise
+// an alarm event. locked reports whether an account is locked; nil: never.
+func (c *Controller) QueueGate(locked func(ctx context.Context, user string) bool) func(ctx context.Context, authUser, sender, queueID string, rcpts int) string {
+	return func(ctx context.Context, authUser, sender, queueID string, rcpts int) string {
+		if authUser == "" {
+			// Only submitted mail is subject to abuse control; forwarded
+			// and bounced mail is not.
+			return ""
+		}
+		if locked != nil && locked(ctx, authUser) {
+			c.Held(KindAccountLocked, authUser, sender, queueID, rcpts)
+			return KindAccountLocked
+		}
+		if c.MassMailing(sender, rcpts) {
+			c.Held(KindMassMailingHeld, authUser, sender, queueID, rcpts)
+			return KindMassMailingHeld
+		}
+		return ""
+	}
+}

@@ -1,0 +1,119 @@
+package abuse_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/uni-mail/postvakt/engine/abuse"
+	"github.com/uni-mail/postvakt/engine/event"
+)
+
+type sink struct {
+	mu sync.Mutex
+	ev []*event.Abuse
+}
+
+func (s *sink) Emit(e event.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ev = append(s.ev, e.(*event.Abuse))
+}
+
+// TestRateLimit is the throttling half of acceptance 5: an account sending
+// 500 messages in a minute is deferred once over its limit, one alarm is
+// raised per window, and the limit resets with the next window.
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	ev := &sink{}
+	reg := prometheus.NewRegistry()
+	c, err := abuse.New(abuse.Options{Window: time.Minute, MaxMessages: 100, MaxRecipients: 500, Clock: clock, Events: ev, Registerer: reg, Node: "n1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := 0
+	for i := range 500 {
+		mu.Lock()
+		now = now.Add(100 * time.Millisecond) // 500 messages in 50 s
+		mu.Unlock()
+		if c.Allow("phished@uni.example", "phished@uni.example", 1) {
+			allowed++
+		}
+		_ = i
+	}
+	if allowed != 100 {
+		t.Fatalf("allowed %d of 500", allowed)
+	}
+	if len(ev.ev) != 1 || ev.ev[0].What != event.AbuseRateLimited || ev.ev[0].User != "phished@uni.example" || ev.ev[0].Messages != 100 {
+		t.Fatalf("events = %+v", ev.ev)
+	}
+	if v := testutil.ToFloat64(mustVec(t, reg)); v != 400 {
+		t.Fatalf("rate_limited = %v", v)
+	}
+	if !c.Allow("other@uni.example", "other@uni.example", 1) {
+		t.Fatal("another account throttled")
+	}
+	mu.Lock()
+	now = now.Add(time.Minute)
+	mu.Unlock()
+	if !c.Allow("phished@uni.example", "phished@uni.example", 1) {
+		t.Fatal("not reset in the next window")
+	}
+	// Recipients count too.
+	if c.Allow("bulk@uni.example", "bulk@uni.example", 501) {
+		t.Fatal("501 recipients allowed")
+	}
+	if !c.Allow("", "anon@ext.example", 1000) {
+		t.Fatal("unauthenticated mail is not rate limited here")
+	}
+}
+
+func TestQueueGate(t *testing.T) {
+	t.Parallel()
+	ev := &sink{}
+	c, _ := abuse.New(abuse.Options{MassMailing: 20, Approved: []string{"news@uni.example"}, Events: ev})
+	locked := func(_ context.Context, u string) bool { return u == "locked@uni.example" }
+	g := c.QueueGate(locked)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		user, sender string
+		rcpts        int
+		want         string
+	}{
+		{"a@uni.example", "a@uni.example", 20, ""},
+		{"a@uni.example", "a@uni.example", 21, abuse.KindMassMailingHeld},
+		{"news@uni.example", "news@uni.example", 400, ""},
+		{"locked@uni.example", "locked@uni.example", 1, abuse.KindAccountLocked},
+		{"", "ext@ext.example", 100, ""},
+	} {
+		if got := g(ctx, tc.user, tc.sender, "Q", tc.rcpts); got != tc.want {
+			t.Errorf("%+v: %q", tc, got)
+		}
+	}
+	if len(ev.ev) != 2 || ev.ev[0].What != event.AbuseMassMailingHeld || ev.ev[0].Rcpts != 21 || ev.ev[1].What != event.AbuseAccountLocked {
+		t.Fatalf("events = %+v", ev.ev)
+	}
+}
+
+func mustVec(t *testing.T, reg *prometheus.Registry) prometheus.Collector {
+	t.Helper()
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if mf.GetName() == "postvakt_abuse_events_total" && m.GetLabel()[0].GetValue() == "rate_limited" {
+				g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "v"})
+				g.Set(m.GetCounter().GetValue())
+				return g
+			}
+		}
+	}
+	t.Fatal("no postvakt_abuse_events_total{kind=rate_limited}")
+	return nil
+}

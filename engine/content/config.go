@@ -1,0 +1,174 @@
+package content
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uni-mail/postvakt/engine/spam"
+)
+
+// Config is the `content:` section: MIME limits, attachment rules,
+// antivirus, the spam scorer and its actions, quarantine retention and
+// abuse control on submission.
+type Config struct {
+	Enabled     bool             `yaml:"enabled"`
+	MIME        MIMEConfig       `yaml:"mime"`
+	Attachments AttachmentConfig `yaml:"attachments"`
+	Antivirus   AntivirusConfig  `yaml:"antivirus"`
+	Spam        SpamConfig       `yaml:"spam"`
+	Quarantine  QuarantineConfig `yaml:"quarantine"`
+	Abuse       AbuseConfig      `yaml:"abuse"`
+}
+
+// MIMEConfig bounds the MIME walk.
+type MIMEConfig struct {
+	MaxDepth int `yaml:"max_depth"`
+	MaxParts int `yaml:"max_parts"`
+}
+
+// AttachmentConfig is the attachment policy (DOMAIN.md "MX layer").
+type AttachmentConfig struct {
+	// ForbiddenExtensions are file name extensions (with the dot) refused
+	// in a part or inside a zip archive.
+	ForbiddenExtensions []string `yaml:"forbidden_extensions"`
+	// Action for a forbidden attachment: "reject" (554 5.7.1) or "discard"
+	// (accept and drop).
+	Action string `yaml:"action"`
+	// ScanArchives looks inside zip archives (nested up to MaxArchiveDepth).
+	ScanArchives    bool `yaml:"scan_archives"`
+	MaxArchiveDepth int  `yaml:"max_archive_depth"`
+	// MaxArchiveEntries: more entries than this makes the archive suspect.
+	MaxArchiveEntries int `yaml:"max_archive_entries"`
+}
+
+// AntivirusConfig configures virus scanning. The built-in EICAR check
+// always runs.
+type AntivirusConfig struct {
+	// Clamd is "unix:/path/to/clamd.ctl" or "tcp:host:port"; empty: no clamd.
+	Clamd   string        `yaml:"clamd"`
+	Timeout time.Duration `yaml:"timeout"`
+	// OnFailure when a configured scanner does not answer: "tempfail"
+	// (451 4.7.0) or "pass" (accept with X-Virus-Scan: unavailable).
+	OnFailure string `yaml:"on_failure"`
+}
+
+// SpamConfig configures the spam scorer and what happens to spam.
+type SpamConfig struct {
+	Enabled   bool               `yaml:"enabled"`
+	Threshold float64            `yaml:"threshold"`
+	Rules     map[string]float64 `yaml:"rules"`
+	// Action for spam: "quarantine" (the central spam quarantine) or
+	// "subject" (prefix SubjectPrefix and deliver).
+	Action        string            `yaml:"action"`
+	DomainActions map[string]string `yaml:"domain_actions"`
+	SubjectPrefix string            `yaml:"subject_prefix"`
+	// SPF turns on the SPF rules (RFC 7208) for mail from outside.
+	SPF bool `yaml:"spf"`
+}
+
+// QuarantineConfig sets how long quarantined mail is kept.
+type QuarantineConfig struct {
+	Retention time.Duration `yaml:"retention"`
+}
+
+// AbuseConfig is abuse control on submission.
+type AbuseConfig struct {
+	// MaxMessages and MaxRecipients per Window per authenticated account;
+	// 0 disables the limit.
+	Window        time.Duration `yaml:"window"`
+	MaxMessages   int           `yaml:"max_messages"`
+	MaxRecipients int           `yaml:"max_recipients"`
+	// MassMailingRecipients: a message with more recipients than this from
+	// a sender not in ApprovedSenders is held in the queue and raises an
+	// alarm (DOMAIN.md: mass mailings above 20 recipients follow a
+	// whitelisting routine).
+	MassMailingRecipients int      `yaml:"mass_mailing_recipients"`
+	ApprovedSenders       []string `yaml:"approved_senders"`
+}
+
+// Default returns the defaults.
+func Default() Config {
+	return Config{
+		Enabled: false,
+		MIME:    MIMEConfig{MaxDepth: 16, MaxParts: 256},
+		Attachments: AttachmentConfig{
+			ForbiddenExtensions: []string{".exe", ".com", ".pif", ".scr", ".bat", ".cmd", ".vbs", ".js", ".jar"},
+			Action:              "reject", ScanArchives: true, MaxArchiveDepth: 2, MaxArchiveEntries: 1000,
+		},
+		Antivirus:  AntivirusConfig{Timeout: 30 * time.Second, OnFailure: "tempfail"},
+		Spam:       SpamConfig{Enabled: true, Threshold: 5.0, Action: "quarantine", SubjectPrefix: "(SPAM)"},
+		Quarantine: QuarantineConfig{Retention: 30 * 24 * time.Hour},
+		Abuse:      AbuseConfig{Window: time.Minute, MaxMessages: 100, MaxRecipients: 500, MassMailingRecipients: 20},
+	}
+}
+
+// FieldError names a bad key (relative to `content:`), its value and why.
+type FieldError struct{ Key, Value, Msg string }
+
+func (e *FieldError) Error() string { return fmt.Sprintf("content.%s: %q: %s", e.Key, e.Value, e.Msg) }
+
+// Field implements the config package's field error contract.
+func (e *FieldError) Field() (key, value, msg string) { return e.Key, e.Value, e.Msg }
+
+// Validate checks c; errors are *FieldError, joined.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key string, v any, msg string) {
+		errs = append(errs, &FieldError{Key: key, Value: fmt.Sprint(v), Msg: msg})
+	}
+	if c.MIME.MaxDepth < 1 {
+		bad("mime.max_depth", c.MIME.MaxDepth, "must be at least 1")
+	}
+	if c.MIME.MaxParts < 1 {
+		bad("mime.max_parts", c.MIME.MaxParts, "must be at least 1")
+	}
+	for i, e := range c.Attachments.ForbiddenExtensions {
+		if !strings.HasPrefix(e, ".") || len(e) < 2 {
+			bad(fmt.Sprintf("attachments.forbidden_extensions[%d]", i), e, "must start with a dot, e.g. .exe")
+		}
+	}
+	if c.Attachments.Action != "reject" && c.Attachments.Action != "discard" {
+		bad("attachments.action", c.Attachments.Action, "must be reject or discard")
+	}
+	if c.Attachments.MaxArchiveDepth < 0 {
+		bad("attachments.max_archive_depth", c.Attachments.MaxArchiveDepth, "must not be negative")
+	}
+	if a := c.Antivirus.Clamd; a != "" && !strings.HasPrefix(a, "unix:") && !strings.HasPrefix(a, "tcp:") {
+		bad("antivirus.clamd", a, "must be unix:/path or tcp:host:port")
+	}
+	if c.Antivirus.OnFailure != "tempfail" && c.Antivirus.OnFailure != "pass" {
+		bad("antivirus.on_failure", c.Antivirus.OnFailure, "must be tempfail or pass")
+	}
+	if c.Antivirus.Timeout <= 0 {
+		bad("antivirus.timeout", c.Antivirus.Timeout, "must be positive")
+	}
+	if c.Spam.Threshold <= 0 {
+		bad("spam.threshold", c.Spam.Threshold, "must be positive")
+	}
+	for name := range c.Spam.Rules {
+		if !spam.KnownRule(name) {
+			bad("spam.rules."+name, name, "is not a known rule")
+		}
+	}
+	okAction := func(a string) bool { return a == "quarantine" || a == "subject" }
+	if !okAction(c.Spam.Action) {
+		bad("spam.action", c.Spam.Action, "must be quarantine or subject")
+	}
+	for d, a := range c.Spam.DomainActions {
+		if !okAction(a) {
+			bad("spam.domain_actions."+d, a, "must be quarantine or subject")
+		}
+	}
+	if c.Quarantine.Retention <= 0 {
+		bad("quarantine.retention", c.Quarantine.Retention, "must be positive")
+	}
+	if c.Abuse.Window <= 0 {
+		bad("abuse.window", c.Abuse.Window, "must be positive")
+	}
+	if c.Abuse.MaxMessages < 0 || c.Abuse.MaxRecipients < 0 || c.Abuse.MassMailingRecipients < 0 {
+		bad("abuse.max_messages", c.Abuse.MaxMessages, "limits must not be negative")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,359 @@
+// Package content owns content scanning in the engine ([engine-content],
+// DOMAIN.md "MX layer": antivirus → spam tagging → delivery): the
+// `content:` configuration, the attachment policy (forbidden extensions,
+// also inside zip archives; encrypted or corrupt archives are suspect),
+// built-in EICAR detection and the optional clamd scanner, the spam scorer
+// and its per-domain action, quarantine, and the submission rate limits of
+// abuse control. Scanner implements smtpserver.ContentFilter, the engine's
+// hook after DATA.
+package content
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"blitiri.com.ar/go/spf"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/uni-mail/postvakt/engine/abuse"
+	"github.com/uni-mail/postvakt/engine/clamd"
+	"github.com/uni-mail/postvakt/engine/dnsbl"
+	"github.com/uni-mail/postvakt/engine/mime"
+	"github.com/uni-mail/postvakt/engine/quarantine"
+	"github.com/uni-mail/postvakt/engine/smtpserver"
+	"github.com/uni-mail/postvakt/engine/spam"
+)
+
+// Verdict is the closed set of scan verdicts (the label of
+// postvakt_content_verdicts_total).
+type Verdict string
+
+// The verdicts.
+const (
+	VerdictClean   Verdict = "clean"
+	VerdictSpam    Verdict = "spam"
+	VerdictVirus   Verdict = "virus"
+	VerdictBanned  Verdict = "banned"
+	VerdictSuspect Verdict = "suspect"
+)
+
+// Scanner names (the label of the scanner metrics).
+const (
+	ScannerClamd  = "clamd"
+	ScannerSpamd  = "spamd"
+	ScannerRspamd = "rspamd"
+)
+
+// Options are a Scanner's dependencies.
+type Options struct {
+	Config Config
+	// Quarantine keeps infected, suspect and spam mail; required.
+	Quarantine *quarantine.Service
+	// Clamd overrides Config.Antivirus.Clamd (tests).
+	Clamd *clamd.Client
+	// DNSBL feeds the DNSBL_LISTED rule; nil: rule off.
+	DNSBL *dnsbl.Checker
+	// SPFResolver answers the SPF rules' DNS queries when
+	// Config.Spam.SPF; nil uses net.DefaultResolver.
+	SPFResolver spf.DNSResolver
+	// LocalDomain feeds FORGED_LOCAL_SENDER; nil: rule off.
+	LocalDomain func(ctx context.Context, domain string) bool
+	// Abuse applies the submission rate limits; nil: none.
+	Abuse      *abuse.Controller
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+	Clock      func() time.Time
+}
+
+// Scanner scans messages. It is safe for concurrent use.
+type Scanner struct {
+	o        Options
+	policy   *AttachmentPolicy
+	clamd    *clamd.Client
+	scorer   *spam.Scorer
+	up       *prometheus.GaugeVec
+	errs     *prometheus.CounterVec
+	verdicts *prometheus.CounterVec
+}
+
+var _ smtpserver.ContentFilter = (*Scanner)(nil)
+
+// New validates the configuration and builds a Scanner.
+func New(o Options) (*Scanner, error) {
+	if err := o.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Quarantine == nil {
+		return nil, errors.New("content: Quarantine is required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	c := o.Config
+	s := &Scanner{o: o, policy: NewAttachmentPolicy(c.Attachments), clamd: o.Clamd}
+	if s.clamd == nil && c.Antivirus.Clamd != "" {
+		network, addr, _ := strings.Cut(c.Antivirus.Clamd, ":")
+		s.clamd = &clamd.Client{Network: network, Addr: addr, Timeout: c.Antivirus.Timeout}
+	}
+	if c.Spam.Enabled {
+		so := spam.Options{Threshold: c.Spam.Threshold, Weights: c.Spam.Rules, DNSBL: o.DNSBL, Clock: o.Clock}
+		if c.Spam.SPF {
+			so.SPFResolver = o.SPFResolver
+			if so.SPFResolver == nil {
+				so.SPFResolver = net.DefaultResolver
+			}
+		}
+		s.scorer = spam.New(so)
+	}
+	s.up = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "postvakt_content_scanner_up",
+		Help: "Whether an external content scanner answered its last request or probe (1) or not (0), by scanner."}, []string{"scanner"})
+	s.errs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postvakt_content_scan_errors_total",
+		Help: "Content scans that failed because a scanner did not answer, by scanner."}, []string{"scanner"})
+	s.verdicts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postvakt_content_verdicts_total",
+		Help: "Messages scanned, by verdict (clean, spam, virus, banned, suspect)."}, []string{"verdict"})
+	for _, v := range []Verdict{VerdictClean, VerdictSpam, VerdictVirus, VerdictBanned, VerdictSuspect} {
+		s.verdicts.WithLabelValues(string(v))
+	}
+	if s.clamd != nil {
+		s.up.WithLabelValues(ScannerClamd).Set(1)
+		s.errs.WithLabelValues(ScannerClamd)
+	}
+	if o.Registerer != nil {
+		for _, col := range []prometheus.Collector{s.up, s.errs, s.verdicts} {
+			if err := o.Registerer.Register(col); err != nil {
+				return nil, fmt.Errorf("content metrics: %w", err)
+			}
+		}
+	}
+	return s, nil
+}
+
+// Outcome is the full result of a scan; Filter reduces it to the engine's
+// Verdict.
+type Outcome struct {
+	Verdict      Verdict
+	Action       smtpserver.Action
+	Headers      []string
+	Reason       string      // logged, never shown to the client
+	Findings     []Finding   // attachment and antivirus findings
+	Spam         spam.Result // zero when the scorer is off
+	QuarantineID int64       // non-zero when quarantined
+	// Body is the rewritten message when the spam action is "subject";
+	// nil when the message is unchanged.
+	Body []byte
+}
+
+// Filter implements smtpserver.ContentFilter.
+func (s *Scanner) Filter(ctx context.Context, env smtpserver.Envelope, msg []byte) (smtpserver.Verdict, error) {
+	out, err := s.Scan(ctx, env, msg)
+	if err != nil {
+		return smtpserver.Verdict{Action: smtpserver.Tempfail, Reason: err.Error()}, nil
+	}
+	if out.Body != nil {
+		// The engine's hook prepends header lines only; a subject rewrite
+		// needs Verdict to carry the new message (see the report of
+		// issue 4). Until then the message is tagged, not rewritten.
+		s.o.Logger.Debug("subject rewrite not supported by the engine hook; tagging only")
+	}
+	return smtpserver.Verdict{Action: out.Action, Headers: out.Headers, Reason: out.Reason}, nil
+}
+
+// Scan scans one message. The error is non-nil only when the message must
+// be deferred for an internal reason (the quarantine store failed).
+func (s *Scanner) Scan(ctx context.Context, env smtpserver.Envelope, msg []byte) (Outcome, error) {
+	c := s.o.Config
+	submission := env.Listener != "mx"
+	if s.o.Abuse != nil && env.AuthUser != "" && !s.o.Abuse.Allow(env.AuthUser, env.MailFrom, len(env.Rcpts)) {
+		return Outcome{Action: smtpserver.Tempfail, Reason: "submission rate limit for " + env.AuthUser}, nil
+	}
+	var out Outcome
+	var texts [][]byte
+	sum, werr := mime.Walk(msg, mime.Limits{MaxDepth: c.MIME.MaxDepth, MaxParts: c.MIME.MaxParts}, func(p *mime.Part) error {
+		out.Findings = append(out.Findings, s.policy.Inspect(p)...)
+		if strings.HasPrefix(p.ContentType, "text/") || p.Index == 0 {
+			texts = append(texts, p.Body)
+		}
+		return nil
+	})
+	if werr != nil {
+		out.Findings = append(out.Findings, Finding{Kind: FindingCorrupt, Name: "message", Info: werr.Error()})
+	}
+	if s.clamd != nil && !hasKind(out.Findings, FindingVirus) {
+		res, err := s.clamd.ScanBytes(ctx, msg)
+		switch {
+		case err != nil:
+			s.up.WithLabelValues(ScannerClamd).Set(boolGauge(errors.Is(err, clamd.ErrScan)))
+			s.errs.WithLabelValues(ScannerClamd).Inc()
+			s.o.Logger.Warn("clamd scan failed", "err", err, "on_failure", c.Antivirus.OnFailure)
+			if c.Antivirus.OnFailure == "tempfail" {
+				return Outcome{Action: smtpserver.Tempfail, Reason: "antivirus scanner unavailable: " + err.Error()}, nil
+			}
+			out.Headers = append(out.Headers, "X-Virus-Scan: unavailable")
+		case res.Infected:
+			s.up.WithLabelValues(ScannerClamd).Set(1)
+			out.Findings = append(out.Findings, Finding{Kind: FindingVirus, Name: "message", Info: res.Signature})
+		default:
+			s.up.WithLabelValues(ScannerClamd).Set(1)
+		}
+	}
+	quar := func(v Verdict, r quarantine.Reason, detail string, body []byte) (Outcome, error) {
+		id, err := s.o.Quarantine.Add(ctx, &quarantine.Item{
+			QueueID: newID(), Reason: r, Detail: detail, Listener: env.Listener, ClientIP: ipString(env),
+			AuthUser: env.AuthUser, MailFrom: env.MailFrom, Rcpts: env.Rcpts,
+			Subject: sum.Header.Get("Subject"), HeaderFrom: sum.Header.Get("From"), Body: body,
+		})
+		if err != nil {
+			return Outcome{}, err
+		}
+		out.Verdict, out.Action, out.QuarantineID = v, smtpserver.Discard, id
+		out.Reason = fmt.Sprintf("quarantined (%s: %s) as %d", r, detail, id)
+		s.verdicts.WithLabelValues(string(v)).Inc()
+		return out, nil
+	}
+	if f, ok := first(out.Findings, FindingVirus); ok {
+		return quar(VerdictVirus, quarantine.ReasonVirus, f.Info+" in "+f.Name, msg)
+	}
+	if f, ok := first(out.Findings, FindingForbidden); ok {
+		out.Verdict, out.Reason = VerdictBanned, "forbidden attachment "+f.Name
+		out.Action = smtpserver.Reject
+		if c.Attachments.Action == "discard" {
+			out.Action = smtpserver.Discard
+		}
+		s.verdicts.WithLabelValues(string(VerdictBanned)).Inc()
+		return out, nil
+	}
+	for _, k := range []FindingKind{FindingEncrypted, FindingCorrupt} {
+		if f, ok := first(out.Findings, k); ok {
+			return quar(VerdictSuspect, quarantine.ReasonSuspect, string(k)+" "+f.Name, msg)
+		}
+	}
+	if s.scorer != nil {
+		in := spam.Input{ClientIP: env.ClientIP, HELO: env.HELO, MailFrom: env.MailFrom, Header: sum.Header,
+			Texts: texts, Authenticated: submission || env.AuthUser != "", LocalDomain: s.o.LocalDomain}
+		out.Spam = s.scorer.Score(ctx, in)
+		if out.Spam.Spam() {
+			if env.WantsAll {
+				// A recipient on the spam whitelist gets everything, untouched.
+				out.Verdict, out.Action, out.Reason = VerdictSpam, smtpserver.Accept, "spam for a whitelisted recipient"
+				s.verdicts.WithLabelValues(string(VerdictSpam)).Inc()
+				return out, nil
+			}
+			out.Headers = append(out.Headers, out.Spam.Headers()...)
+			detail := fmt.Sprintf("score=%.1f tests=%s", out.Spam.Score, strings.Join(out.Spam.Rules, ","))
+			if s.spamAction(env) == "quarantine" {
+				return quar(VerdictSpam, quarantine.ReasonSpam, detail, prepend(out.Headers, msg))
+			}
+			out.Verdict, out.Action, out.Reason = VerdictSpam, smtpserver.Accept, "spam tagged: "+detail
+			out.Body = rewriteSubject(prepend(out.Headers, msg), c.Spam.SubjectPrefix)
+			s.verdicts.WithLabelValues(string(VerdictSpam)).Inc()
+			return out, nil
+		}
+		out.Headers = append(out.Headers, out.Spam.Headers()...)
+	}
+	out.Verdict, out.Action = VerdictClean, smtpserver.Accept
+	s.verdicts.WithLabelValues(string(VerdictClean)).Inc()
+	return out, nil
+}
+
+// spamAction is the action for the first recipient's domain, else the
+// default.
+func (s *Scanner) spamAction(env smtpserver.Envelope) string {
+	for _, r := range env.Rcpts {
+		if i := strings.LastIndexByte(r, '@'); i >= 0 {
+			if a, ok := s.o.Config.Spam.DomainActions[strings.ToLower(r[i+1:])]; ok {
+				return a
+			}
+		}
+	}
+	return s.o.Config.Spam.Action
+}
+
+// Probe pings the configured scanners and sets postvakt_content_scanner_up.
+func (s *Scanner) Probe(ctx context.Context) {
+	if s.clamd == nil {
+		return
+	}
+	err := s.clamd.Ping(ctx)
+	s.up.WithLabelValues(ScannerClamd).Set(boolGauge(err == nil))
+	if err != nil {
+		s.o.Logger.Warn("clamd probe failed", "err", err)
+	}
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func hasKind(fs []Finding, k FindingKind) bool { _, ok := first(fs, k); return ok }
+
+func first(fs []Finding, k FindingKind) (Finding, bool) {
+	for _, f := range fs {
+		if f.Kind == k {
+			return f, true
+		}
+	}
+	return Finding{}, false
+}
+
+func prepend(headers []string, msg []byte) []byte {
+	var b bytes.Buffer
+	for _, h := range headers {
+		b.WriteString(h)
+		b.WriteString("\r\n")
+	}
+	b.Write(msg)
+	return b.Bytes()
+}
+
+// rewriteSubject prefixes the first Subject field of the header (adding
+// one when absent).
+func rewriteSubject(msg []byte, prefix string) []byte {
+	end := bytes.Index(msg, []byte("\r\n\r\n"))
+	if end < 0 {
+		end = len(msg)
+	}
+	lines := bytes.SplitAfter(msg[:end], []byte("\n"))
+	var b bytes.Buffer
+	done := false
+	for _, l := range lines {
+		if !done && len(l) >= 8 && strings.EqualFold(string(l[:8]), "subject:") {
+			b.WriteString("Subject: " + prefix + " ")
+			b.Write(bytes.TrimLeft(l[8:], " \t"))
+			done = true
+			continue
+		}
+		b.Write(l)
+	}
+	if !done {
+		b.WriteString("\r\nSubject: " + prefix)
+	}
+	b.Write(msg[end:])
+	return b.Bytes()
+}
+
+func ipString(env smtpserver.Envelope) string {
+	if env.ClientIP.IsValid() {
+		return env.ClientIP.String()
+	}
+	return ""
+}
+
+func newID() string {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return "Q" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])
+}

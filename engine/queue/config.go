@@ -1,0 +1,128 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// Config is the `relay:` section: the transport map, retry schedule,
+// lifetime and limits of the outbound relay queue.
+type Config struct {
+	Enabled bool `yaml:"enabled"`
+	// Hostname is the name given in EHLO and in DSNs' Reporting-MTA.
+	Hostname string `yaml:"hostname"`
+	// Transports maps a recipient domain ("*" for every other domain) to
+	// its next hop: "smtp:host:port", "lmtp:host:port" or "mx" (MX lookup,
+	// RFC 5321 §5.1). Without a "*" entry other domains use MX lookup.
+	Transports map[string]string `yaml:"transports"`
+	// MinBackoff is the first retry delay, doubled per attempt up to
+	// MaxBackoff. RFC 5321 §4.5.4.1: at least 30 minutes between retries
+	// to one destination.
+	MinBackoff time.Duration `yaml:"min_backoff"`
+	MaxBackoff time.Duration `yaml:"max_backoff"`
+	// MaxLifetime is how long a message is retried before it bounces with
+	// a DSN (RFC 5321 §4.5.4.1: at least 4–5 days).
+	MaxLifetime time.Duration `yaml:"max_lifetime"`
+	// ConcurrencyPerDestination bounds parallel connections to one next
+	// hop; Concurrency bounds them in total.
+	ConcurrencyPerDestination int `yaml:"concurrency_per_destination"`
+	Concurrency               int `yaml:"concurrency"`
+	// PollInterval is how often the queue looks for due entries.
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// Batch is the most entries one node claims per poll.
+	Batch int `yaml:"batch"`
+	// Lease is how long a claimed entry is reserved for the claiming node.
+	Lease time.Duration `yaml:"lease"`
+	// Timeout bounds one SMTP/LMTP command.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Default returns the defaults.
+func Default() Config {
+	return Config{
+		Hostname: "localhost", Transports: map[string]string{},
+		MinBackoff: 30 * time.Minute, MaxBackoff: 4 * time.Hour, MaxLifetime: 5 * 24 * time.Hour,
+		ConcurrencyPerDestination: 4, Concurrency: 32, PollInterval: 5 * time.Second, Batch: 200,
+		Lease: 10 * time.Minute, Timeout: 5 * time.Minute,
+	}
+}
+
+// FieldError names a bad key (relative to `relay:`), its value and why.
+type FieldError struct{ Key, Value, Msg string }
+
+func (e *FieldError) Error() string { return fmt.Sprintf("relay.%s: %q: %s", e.Key, e.Value, e.Msg) }
+
+// Field implements the config package's field error contract.
+func (e *FieldError) Field() (key, value, msg string) { return e.Key, e.Value, e.Msg }
+
+// Validate checks c; errors are *FieldError, joined.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key string, v any, msg string) {
+		errs = append(errs, &FieldError{Key: key, Value: fmt.Sprint(v), Msg: msg})
+	}
+	if c.Hostname == "" {
+		bad("hostname", "", "must be set")
+	}
+	for d, t := range c.Transports {
+		if _, err := ParseTransport(t); err != nil {
+			bad("transports."+d, t, err.Error())
+		}
+	}
+	for _, v := range []struct {
+		key string
+		d   time.Duration
+	}{{"min_backoff", c.MinBackoff}, {"max_backoff", c.MaxBackoff}, {"max_lifetime", c.MaxLifetime},
+		{"poll_interval", c.PollInterval}, {"lease", c.Lease}, {"timeout", c.Timeout}} {
+		if v.d <= 0 {
+			bad(v.key, v.d, "must be positive")
+		}
+	}
+	if c.MaxBackoff < c.MinBackoff {
+		bad("max_backoff", c.MaxBackoff, "must not be less than relay.min_backoff")
+	}
+	if c.ConcurrencyPerDestination < 1 {
+		bad("concurrency_per_destination", c.ConcurrencyPerDestination, "must be at least 1")
+	}
+	if c.Concurrency < 1 {
+		bad("concurrency", c.Concurrency, "must be at least 1")
+	}
+	if c.Batch < 1 {
+		bad("batch", c.Batch, "must be at least 1")
+	}
+	return errors.Join(errs...)
+}
+
+// Transport is a parsed next hop.
+type Transport struct {
+	Proto string // "smtp", "lmtp" or "mx"
+	Addr  string // host:port for smtp and lmtp
+}
+
+// ParseTransport parses "smtp:host:port", "lmtp:host:port" or "mx".
+func ParseTransport(s string) (Transport, error) {
+	if s == "mx" {
+		return Transport{Proto: "mx"}, nil
+	}
+	proto, addr, ok := strings.Cut(s, ":")
+	if !ok || (proto != "smtp" && proto != "lmtp") {
+		return Transport{}, errors.New(`must be "smtp:host:port", "lmtp:host:port" or "mx"`)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return Transport{}, errors.New("next hop is not host:port")
+	}
+	return Transport{Proto: proto, Addr: addr}, nil
+}
+
+// Backoff is the delay before attempt number n+1 after n failed attempts
+// (n ≥ 1): MinBackoff doubled per earlier failure, capped at MaxBackoff.
+func (c Config) Backoff(n int) time.Duration {
+	d := c.MinBackoff
+	for i := 1; i < n && d < c.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, c.MaxBackoff)
+}

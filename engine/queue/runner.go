@@ -1,0 +1,448 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// MXResolver looks up MX records (net.Resolver implements it).
+type MXResolver interface {
+	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
+}
+
+// Gate is abuse control's say over an entry abuse control has not seen
+// yet: the held reason (e.g. "mass_mailing_held", "account_locked") holds
+// every entry of the transaction; "" lets it go.
+type Gate func(ctx context.Context, authUser, sender, queueID string, rcpts int) string
+
+// Options are a Runner's dependencies.
+type Options struct {
+	Config     Config
+	Store      Store
+	Node       string
+	Clock      func() time.Time
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Gate       Gate
+	Resolver   MXResolver // for "mx" transports; nil: net.DefaultResolver
+}
+
+// Delivery results (the label of postvakt_queue_deliveries_total).
+const (
+	ResultSent     = "sent"
+	ResultDeferred = "deferred"
+	ResultBounced  = "bounced"
+)
+
+// Runner delivers the queue.
+type Runner struct {
+	o          Options
+	owner      string
+	transports map[string]Transport
+	sem        chan struct{}
+
+	messages   *prometheus.GaugeVec
+	oldest     *prometheus.GaugeVec
+	deliveries *prometheus.CounterVec
+}
+
+// New returns a Runner.
+func New(o Options) (*Runner, error) {
+	if err := o.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Store == nil {
+		return nil, errors.New("queue: Store is required")
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Resolver == nil {
+		o.Resolver = net.DefaultResolver
+	}
+	r := &Runner{o: o, owner: o.Node + "/" + randHex(), transports: map[string]Transport{}, sem: make(chan struct{}, o.Config.Concurrency)}
+	for d, t := range o.Config.Transports {
+		r.transports[strings.ToLower(d)], _ = ParseTransport(t)
+	}
+	r.messages = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "postvakt_queue_messages",
+		Help: "Entries (one per recipient) in the outbound relay queue, by state (queued, deferred, held)."}, []string{"state"})
+	r.oldest = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "postvakt_queue_oldest_age_seconds",
+		Help: "Age of the oldest entry in the outbound relay queue, by state; 0 when empty."}, []string{"state"})
+	r.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postvakt_queue_deliveries_total",
+		Help: "Delivery attempts of the outbound relay queue, by result (sent, deferred, bounced)."}, []string{"result"})
+	for _, s := range States {
+		r.messages.WithLabelValues(string(s))
+		r.oldest.WithLabelValues(string(s))
+	}
+	for _, res := range []string{ResultSent, ResultDeferred, ResultBounced} {
+		r.deliveries.WithLabelValues(res)
+	}
+	if o.Registerer != nil {
+		for _, c := range []prometheus.Collector{r.messages, r.oldest, r.deliveries} {
+			if err := o.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("queue metrics: %w", err)
+			}
+		}
+	}
+	return r, nil
+}
+
+// Run delivers due entries every PollInterval until ctx is done.
+func (r *Runner) Run(ctx context.Context) error {
+	t := time.NewTicker(r.o.Config.PollInterval)
+	defer t.Stop()
+	for {
+		if _, err := r.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			r.o.Logger.Warn("relay queue run", "err", err)
+		}
+		if err := r.RefreshMetrics(ctx); err != nil && ctx.Err() == nil {
+			r.o.Logger.Warn("relay queue stats", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// RefreshMetrics sets the queue gauges from the database.
+func (r *Runner) RefreshMetrics(ctx context.Context) error {
+	st, err := r.o.Store.QueueStats(ctx)
+	if err != nil {
+		return err
+	}
+	now := r.o.Clock()
+	for _, s := range st {
+		r.messages.WithLabelValues(string(s.State)).Set(float64(s.Count))
+		age := 0.0
+		if s.Count > 0 && !s.Oldest.IsZero() {
+			age = max(now.Sub(s.Oldest).Seconds(), 0)
+		}
+		r.oldest.WithLabelValues(string(s.State)).Set(age)
+	}
+	return nil
+}
+
+// destination is where a group of entries goes.
+type destination struct {
+	key string // "smtp:host:port", "lmtp:host:port" or "mx:domain"
+	t   Transport
+	dom string
+}
+
+func (r *Runner) destinationOf(target string) destination {
+	dom := ""
+	if i := strings.LastIndexByte(target, '@'); i >= 0 {
+		dom = strings.ToLower(target[i+1:])
+	}
+	t, ok := r.transports[dom]
+	if !ok {
+		t, ok = r.transports["*"]
+	}
+	if !ok {
+		t = Transport{Proto: "mx"}
+	}
+	if t.Proto == "mx" {
+		return destination{key: "mx:" + dom, t: t, dom: dom}
+	}
+	return destination{key: t.Proto + ":" + t.Addr, t: t, dom: dom}
+}
+
+// RunOnce claims due entries and delivers them; it returns how many it
+// attempted.
+func (r *Runner) RunOnce(ctx context.Context) (int, error) {
+	now := r.o.Clock()
+	entries, err := r.o.Store.QueueClaim(ctx, now, r.owner, now.Add(r.o.Config.Lease), r.o.Config.Batch)
+	if err != nil {
+		return 0, err
+	}
+	entries, err = r.gate(ctx, entries)
+	if err != nil {
+		return 0, err
+	}
+	groups := map[string][]Entry{}
+	dests := map[string]destination{}
+	for _, e := range entries {
+		d := r.destinationOf(e.Target)
+		groups[d.key] = append(groups[d.key], e)
+		dests[d.key] = d
+	}
+	bodies := &bodyCache{st: r.o.Store, m: map[string][]byte{}}
+	var wg sync.WaitGroup
+	for key, es := range groups {
+		// Connection reuse: each of up to ConcurrencyPerDestination
+		// connections delivers a share of the destination's entries.
+		n := min(r.o.Config.ConcurrencyPerDestination, len(es))
+		shares := make([][]Entry, n)
+		for i, e := range es {
+			shares[i%n] = append(shares[i%n], e)
+		}
+		for _, share := range shares {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				select {
+				case r.sem <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				defer func() { <-r.sem }()
+				r.deliverShare(ctx, dests[key], share, bodies)
+			}()
+		}
+	}
+	wg.Wait()
+	return len(entries), nil
+}
+
+// gate applies abuse control to entries it has not seen and returns the
+// entries still to deliver.
+func (r *Runner) gate(ctx context.Context, entries []Entry) ([]Entry, error) {
+	if r.o.Gate == nil {
+		return entries, nil
+	}
+	held := map[string]bool{}
+	var ok []Entry
+	var checked []int64
+	for _, e := range entries {
+		if e.Checked {
+			ok = append(ok, e)
+			continue
+		}
+		if held[e.QueueID] {
+			continue
+		}
+		if reason := r.o.Gate(ctx, e.AuthUser, e.MailFrom, e.QueueID, e.TxRcpts); reason != "" {
+			held[e.QueueID] = true
+			if _, err := r.o.Store.QueueHold(ctx, Filter{QueueID: e.QueueID}, reason); err != nil {
+				return nil, fmt.Errorf("hold %s: %w", e.QueueID, err)
+			}
+			r.o.Logger.Warn("relay queue: held by abuse control", "queue_id", e.QueueID, "reason", reason, "user", e.AuthUser)
+			continue
+		}
+		checked = append(checked, e.ID)
+		ok = append(ok, e)
+	}
+	if err := r.o.Store.QueueMarkChecked(ctx, checked); err != nil {
+		return nil, err
+	}
+	return ok, nil
+}
+
+type bodyCache struct {
+	st Store
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (b *bodyCache) get(ctx context.Context, hash string) ([]byte, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if v, ok := b.m[hash]; ok {
+		return v, nil
+	}
+	v, err := b.st.QueueBody(ctx, hash)
+	if err == nil {
+		b.m[hash] = v
+	}
+	return v, err
+}
+
+// deliverShare delivers entries over one reused connection, reconnecting
+// after a connection-level failure.
+func (r *Runner) deliverShare(ctx context.Context, d destination, es []Entry, bodies *bodyCache) {
+	var c *smtp.Client
+	var remote string
+	var connErr error
+	defer func() {
+		if c != nil {
+			_ = c.Quit()
+		}
+	}()
+	for _, e := range es {
+		body, err := bodies.get(ctx, e.BodyHash)
+		if err != nil {
+			r.failed(ctx, e, fmt.Errorf("read body: %w", err), "")
+			continue
+		}
+		if c == nil && connErr == nil {
+			c, remote, connErr = r.connect(ctx, d)
+		}
+		if connErr != nil {
+			// One failed connection defers the rest of the share: no
+			// hammering a next hop that is down.
+			r.failed(ctx, e, connErr, remote)
+			continue
+		}
+		err = send(c, e, body)
+		if err == nil {
+			if derr := r.o.Store.QueueDelivered(ctx, e.ID); derr != nil {
+				r.o.Logger.Error("relay queue: delivered but not removed", "id", e.ID, "err", derr)
+			}
+			r.deliveries.WithLabelValues(ResultSent).Inc()
+			r.o.Logger.Info("relay delivered", "queue_id", e.QueueID, "to", e.Target, "relay", remote)
+			continue
+		}
+		r.failed(ctx, e, err, remote)
+		var se *smtp.SMTPError
+		if errors.As(err, &se) && se.Code != 421 {
+			if rerr := c.Reset(); rerr == nil {
+				continue
+			}
+		}
+		_ = c.Close()
+		c = nil
+	}
+}
+
+func send(c *smtp.Client, e Entry, body []byte) error {
+	if err := c.Mail(e.MailFrom, nil); err != nil {
+		return err
+	}
+	if err := c.Rcpt(e.Target, nil); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(body); err != nil {
+		_ = w.Close()
+		return err
+	}
+	return w.Close()
+}
+
+// connect dials the destination: the configured next hop, or the MX hosts
+// in preference order (RFC 5321 §5.1, with the implicit MX of the domain
+// itself when there is none).
+func (r *Runner) connect(ctx context.Context, d destination) (*smtp.Client, string, error) {
+	var addrs []string
+	switch d.t.Proto {
+	case "mx":
+		mxs, err := r.o.Resolver.LookupMX(ctx, d.dom)
+		var dnsErr *net.DNSError
+		if err != nil && !(errors.As(err, &dnsErr) && dnsErr.IsNotFound) {
+			return nil, "", fmt.Errorf("MX lookup for %s: %w", d.dom, err)
+		}
+		sort.SliceStable(mxs, func(i, j int) bool { return mxs[i].Pref < mxs[j].Pref })
+		for _, mx := range mxs {
+			if h := strings.TrimSuffix(mx.Host, "."); h != "" {
+				addrs = append(addrs, net.JoinHostPort(h, "25"))
+			}
+		}
+		if len(addrs) == 0 {
+			addrs = []string{net.JoinHostPort(d.dom, "25")}
+		}
+	default:
+		addrs = []string{d.t.Addr}
+	}
+	timeout := r.o.Config.Timeout
+	var errs []error
+	for _, a := range addrs {
+		dctx, cancel := context.WithTimeout(ctx, min(timeout, 30*time.Second))
+		conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", a)
+		cancel()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var c *smtp.Client
+		if d.t.Proto == "lmtp" {
+			c = smtp.NewClientLMTP(conn)
+		} else {
+			c = smtp.NewClient(conn)
+		}
+		c.CommandTimeout, c.SubmissionTimeout = timeout, timeout
+		if err := c.Hello(r.o.Config.Hostname); err != nil {
+			_ = c.Close()
+			errs = append(errs, err)
+			continue
+		}
+		return c, a, nil
+	}
+	return nil, strings.Join(addrs, ","), fmt.Errorf("connect to %s: %w", d.key, errors.Join(errs...))
+}
+
+// failed records a failed attempt: a 5xx reply bounces at once; anything
+// else is retried after the backoff, or bounces (4.4.7) once the message
+// is older than MaxLifetime (RFC 5321 §4.5.4.1).
+func (r *Runner) failed(ctx context.Context, e Entry, err error, remote string) {
+	now := r.o.Clock()
+	var se *smtp.SMTPError
+	permanent := errors.As(err, &se) && se.Code >= 500
+	diag := err.Error()
+	if se != nil {
+		diag = fmt.Sprintf("smtp; %d %s", se.Code, se.Message)
+		if ec := se.EnhancedCode; ec[0] >= 2 {
+			diag = fmt.Sprintf("smtp; %d %d.%d.%d %s", se.Code, ec[0], ec[1], ec[2], se.Message)
+		}
+	}
+	attempts := e.Attempts + 1
+	deadline := e.CreatedAt.Add(r.o.Config.MaxLifetime)
+	switch {
+	case permanent:
+		status := fmt.Sprintf("5.%d.%d", se.EnhancedCode[1], se.EnhancedCode[2])
+		if se.EnhancedCode[0] != 5 {
+			status = "5.0.0"
+		}
+		r.bounce(ctx, e, Failure{Rcpt: e.Rcpt, Target: e.Target, Status: status, Diagnostic: diag, RemoteMTA: hostOf(remote), LastTry: now})
+	case !now.Before(deadline):
+		r.bounce(ctx, e, Failure{Rcpt: e.Rcpt, Target: e.Target, Status: "4.4.7", Diagnostic: diag, RemoteMTA: hostOf(remote), LastTry: now})
+	default:
+		next := now.Add(r.o.Config.Backoff(attempts))
+		if next.After(deadline) {
+			next = deadline
+		}
+		if derr := r.o.Store.QueueDeferred(ctx, e.ID, attempts, now, next, diag); derr != nil {
+			r.o.Logger.Error("relay queue: defer failed", "id", e.ID, "err", derr)
+		}
+		r.deliveries.WithLabelValues(ResultDeferred).Inc()
+		r.o.Logger.Info("relay deferred", "queue_id", e.QueueID, "to", e.Target, "attempts", attempts, "next", next, "err", diag)
+	}
+}
+
+// bounce sends a DSN to the sender (never for a null sender: no bounce of
+// a bounce, RFC 5321 §6.1) and removes the entry.
+func (r *Runner) bounce(ctx context.Context, e Entry, f Failure) {
+	now := r.o.Clock()
+	if e.MailFrom != "" {
+		body, err := r.o.Store.QueueBody(ctx, e.BodyHash)
+		if err != nil {
+			body = nil
+		}
+		dsn := DSN(r.o.Config.Hostname, e.MailFrom, e.QueueID, e.CreatedAt, now, headerOf(body), []Failure{f})
+		id := "D" + randHex()
+		if err := r.o.Store.QueueEnqueue(ctx, dsn, now, []NewEntry{{QueueID: id, Rcpt: e.MailFrom, Target: e.MailFrom}}); err != nil {
+			r.o.Logger.Error("relay queue: DSN not queued; entry kept", "id", e.ID, "err", err)
+			_ = r.o.Store.QueueDeferred(ctx, e.ID, e.Attempts+1, now, now.Add(r.o.Config.MinBackoff), f.Diagnostic)
+			return
+		}
+	}
+	if err := r.o.Store.QueueDelivered(ctx, e.ID); err != nil {
+		r.o.Logger.Error("relay queue: bounced entry not removed", "id", e.ID, "err", err)
+	}
+	r.deliveries.WithLabelValues(ResultBounced).Inc()
+	r.o.Logger.Warn("relay bounced", "queue_id", e.QueueID, "to", e.Target, "status", f.Status, "diag", f.Diagnostic)
+}
+
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
+}

@@ -1,0 +1,39 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/uni-mail/postvakt/internal/scheduler"
+	"github.com/uni-mail/postvakt/internal/web"
+	"github.com/uni-mail/postvakt/internal/webauth"
+)
+
+// setupWeb wires the web interface (web: in the configuration): local
+// users and sessions, the session layer in front of pages and API, the
+// pages, and an hourly job that deletes ended sessions. It runs last, so
+// every capability's API routes exist for the pages to call.
+func setupWeb(_ context.Context, env *Env) error {
+	svc, err := webauth.New(webauth.Options{Config: env.Config.Web, Store: env.DB,
+		Logger: env.Logger.With("capability", "web"), Now: env.Now})
+	if err != nil {
+		return err
+	}
+	loc := time.Local
+	if l, err := env.Config.Collectors.Location(); err == nil && l != nil {
+		loc = l
+	}
+	ui, err := web.New(web.Options{Auth: svc, Server: env.Server, Logger: env.Logger.With("capability", "web"),
+		Now: env.Now, Location: loc, Version: Version})
+	if err != nil {
+		return err
+	}
+	ui.Register()
+	return env.Scheduler.Register(scheduler.Job{
+		Name: "web_sessions_prune", Schedule: "@hourly", Timeout: time.Minute,
+		Run: func(ctx context.Context, _ time.Time) error {
+			_, err := svc.Prune(ctx)
+			return err
+		},
+	})
+}

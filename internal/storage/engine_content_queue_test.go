@@ -1,0 +1,410 @@
+package storage_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/uni-mail/postvakt/engine/quarantine"
+	"github.com/uni-mail/postvakt/engine/queue"
+	"github.com/uni-mail/postvakt/engine/store"
+	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+)
+
+// nextHop is a real go-smtp server on 127.0.0.1:0 standing in for the next
+// hop: it answers 451 4.3.0 to DATA while tempfail is set, and records
+// what it accepted.
+type nextHop struct {
+	addr     string
+	tempfail atomic.Bool
+	rcptFail map[string]*smtp.SMTPError
+	conns    atomic.Int32
+	mu       sync.Mutex
+	got      []hopMsg
+}
+
+type hopMsg struct {
+	from, to string
+	body     []byte
+}
+
+func startNextHop(t *testing.T) *nextHop {
+	t.Helper()
+	h := &nextHop{rcptFail: map[string]*smtp.SMTPError{}}
+	s := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		h.conns.Add(1)
+		return &hopSession{h: h}, nil
+	}))
+	s.Domain = "nexthop.test"
+	s.AllowInsecureAuth = true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.addr = ln.Addr().String()
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+	return h
+}
+
+type hopSession struct {
+	h        *nextHop
+	from, to string
+}
+
+func (s *hopSession) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
+func (s *hopSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if e := s.h.rcptFail[to]; e != nil {
+		return e
+	}
+	s.to = to
+	return nil
+}
+func (s *hopSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	if s.h.tempfail.Load() {
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
+	}
+	s.h.mu.Lock()
+	s.h.got = append(s.h.got, hopMsg{from: s.from, to: s.to, body: b})
+	s.h.mu.Unlock()
+	return nil
+}
+func (s *hopSession) Reset()        { s.from, s.to = "", "" }
+func (s *hopSession) Logout() error { return nil }
+
+func (h *nextHop) messages() []hopMsg {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]hopMsg(nil), h.got...)
+}
+
+// clock is an injected clock tests move by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// commitRemote commits a message the way the engine does, with one relay
+// queue entry per remote recipient.
+func commitRemote(t *testing.T, db *storage.DB, qid, from, authUser string, at time.Time, rcpts ...string) {
+	t.Helper()
+	body := []byte(fmt.Sprintf("Received: from test\r\nFrom: <%s>\r\nTo: <%s>\r\nSubject: test %s\r\nMessage-ID: <%s@uni.example>\r\n\r\nHello\r\n", from, rcpts[0], qid, qid))
+	m := &store.Message{QueueID: qid, ReceivedAt: at, Node: "n1", Listener: "submission", ClientIP: "127.0.0.1", HELO: "client",
+		AuthUser: authUser, MailFrom: from, Rcpts: rcpts, MessageID: "<" + qid + "@uni.example>", Subject: "test", Body: body, BodyHash: store.Hash(body)}
+	for _, r := range rcpts {
+		m.Deliveries = append(m.Deliveries, store.Delivery{Rcpt: r, Remote: r})
+	}
+	if err := db.MailCommit(context.Background(), []*store.Message{m}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func relayConfig(hop string) queue.Config {
+	c := queue.Default()
+	c.Enabled, c.Hostname = true, "mx.uni.example"
+	c.Transports = map[string]string{"*": "smtp:" + hop}
+	c.MinBackoff, c.MaxBackoff, c.MaxLifetime = 30*time.Minute, 4*time.Hour, 5*24*time.Hour
+	return c
+}
+
+// TestEngineQueueAcceptance4 is acceptance 4 of issue 4: mail to a remote
+// domain queues, is delivered to a real next hop on loopback, survives a
+// next hop that answers 451 for a while (retried with backoff), and
+// bounces with an RFC 3464 DSN after the maximum lifetime (time injected).
+func TestEngineQueueAcceptance4(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		hop := startNextHop(t)
+		clk := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+		reg := prometheus.NewRegistry()
+		r, err := queue.New(queue.Options{Config: relayConfig(hop.addr), Store: db, Node: "n1", Clock: clk.Now, Registerer: reg})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		// 1. Delivered: three recipients over one reused connection.
+		commitRemote(t, db, "Q1", "alice@uni.example", "alice@uni.example", clk.Now(), "a@remote.example", "b@remote.example", "c@remote.example")
+		if n, err := r.RunOnce(ctx); err != nil || n != 3 {
+			t.Fatalf("RunOnce = %d, %v", n, err)
+		}
+		if got := hop.messages(); len(got) != 3 || got[0].from != "alice@uni.example" || !bytes.Contains(got[0].body, []byte("Subject: test Q1")) {
+			t.Fatalf("next hop got %+v", got)
+		}
+		if c := hop.conns.Load(); c != 3 && c != 1 {
+			// ConcurrencyPerDestination 4 ≥ 3 entries: up to one connection each.
+			t.Logf("connections: %d", c)
+		}
+		if n := testutil.ToFloat64(mustCounter(t, reg, "postvakt_queue_deliveries_total", "sent")); n != 3 {
+			t.Fatalf("sent = %v", n)
+		}
+
+		// 2. 451 for a while, then 250: retried after the backoff.
+		hop.tempfail.Store(true)
+		commitRemote(t, db, "Q2", "bob@uni.example", "bob@uni.example", clk.Now(), "d@remote.example")
+		if n, _ := r.RunOnce(ctx); n != 1 {
+			t.Fatalf("first attempt: %d", n)
+		}
+		es, _ := db.QueueList(ctx, queue.Filter{QueueID: "Q2"})
+		if len(es) != 1 || es[0].State != queue.StateDeferred || es[0].Attempts != 1 || !es[0].NextAttemptAt.Equal(clk.Now().Add(30*time.Minute)) ||
+			!strings.Contains(es[0].LastError, "451") {
+			t.Fatalf("after 451: %+v", es)
+		}
+		if n, _ := r.RunOnce(ctx); n != 0 {
+			t.Fatalf("retried before the backoff: %d", n)
+		}
+		clk.Add(30 * time.Minute)
+		r.RunOnce(ctx)
+		es, _ = db.QueueList(ctx, queue.Filter{QueueID: "Q2"})
+		if len(es) != 1 || es[0].Attempts != 2 || !es[0].NextAttemptAt.Equal(clk.Now().Add(time.Hour)) {
+			t.Fatalf("second 451: backoff must double: %+v", es)
+		}
+		if err := r.RefreshMetrics(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if v := testutil.ToFloat64(mustGauge(t, reg, "postvakt_queue_messages", "deferred")); v != 1 {
+			t.Fatalf("deferred gauge = %v", v)
+		}
+		if v := testutil.ToFloat64(mustGauge(t, reg, "postvakt_queue_oldest_age_seconds", "deferred")); v != 1800 {
+			t.Fatalf("oldest deferred age = %v", v)
+		}
+		hop.tempfail.Store(false)
+		clk.Add(time.Hour)
+		r.RunOnce(ctx)
+		if es, _ := db.QueueList(ctx, queue.Filter{QueueID: "Q2"}); len(es) != 0 {
+			t.Fatalf("not delivered after the next hop recovered: %+v", es)
+		}
+		if got := hop.messages(); len(got) != 4 || got[3].to != "d@remote.example" {
+			t.Fatalf("next hop got %d messages", len(got))
+		}
+
+		// 3. 451 until the maximum lifetime: a DSN to the sender.
+		hop.tempfail.Store(true)
+		start := clk.Now()
+		commitRemote(t, db, "Q3", "carol@uni.example", "carol@uni.example", start, "e@remote.example")
+		attempts := 0
+		for clk.Now().Sub(start) <= 5*24*time.Hour+time.Hour {
+			if n, _ := r.RunOnce(ctx); n > 0 {
+				attempts++
+			}
+			if es, _ := db.QueueList(ctx, queue.Filter{QueueID: "Q3"}); len(es) == 0 {
+				break
+			}
+			clk.Add(10 * time.Minute)
+		}
+		if es, _ := db.QueueList(ctx, queue.Filter{QueueID: "Q3"}); len(es) != 0 {
+			t.Fatalf("not bounced after the lifetime: %+v", es)
+		}
+		// 30m, 1h, 2h, then 4h steps over five days: about 32 attempts.
+		if attempts < 25 || attempts > 40 {
+			t.Fatalf("%d attempts in 5 days", attempts)
+		}
+		if elapsed := clk.Now().Sub(start); elapsed < 5*24*time.Hour || elapsed > 5*24*time.Hour+10*time.Minute {
+			t.Fatalf("bounced after %v", elapsed)
+		}
+		dsns, _ := db.QueueList(ctx, queue.Filter{Recipient: "carol@uni.example"})
+		if len(dsns) != 1 || dsns[0].MailFrom != "" {
+			t.Fatalf("DSN entries = %+v", dsns)
+		}
+		hop.tempfail.Store(false)
+		r.RunOnce(ctx)
+		got := hop.messages()
+		dsn := got[len(got)-1]
+		if dsn.from != "" || dsn.to != "carol@uni.example" {
+			t.Fatalf("DSN envelope %q → %q", dsn.from, dsn.to)
+		}
+		for _, want := range []string{"multipart/report; report-type=delivery-status", "message/delivery-status",
+			"Reporting-MTA: dns; mx.uni.example", "Final-Recipient: rfc822; e@remote.example", "Action: failed", "Status: 4.4.7",
+			"Diagnostic-Code: smtp; 451 4.3.0", "text/rfc822-headers", "Subject: test Q3"} {
+			if !bytes.Contains(dsn.body, []byte(want)) {
+				t.Errorf("DSN lacks %q:\n%s", want, dsn.body)
+			}
+		}
+		if n := testutil.ToFloat64(mustCounter(t, reg, "postvakt_queue_deliveries_total", "bounced")); n != 1 {
+			t.Fatalf("bounced = %v", n)
+		}
+
+		// 4. A permanent failure bounces at once; a bounce is never bounced.
+		hop.rcptFail["nobody@remote.example"] = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		commitRemote(t, db, "Q4", "dave@uni.example", "dave@uni.example", clk.Now(), "nobody@remote.example")
+		r.RunOnce(ctx)
+		dsns, _ = db.QueueList(ctx, queue.Filter{Recipient: "dave@uni.example"})
+		if len(dsns) != 1 {
+			t.Fatalf("no DSN for a 550: %+v", dsns)
+		}
+		hop.rcptFail["dave@uni.example"] = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		r.RunOnce(ctx)
+		if all, _ := db.QueueList(ctx, queue.Filter{}); len(all) != 0 {
+			t.Fatalf("a bounce of a bounce was queued: %+v", all)
+		}
+	})
+}
+
+// TestConformanceEngineQueueAdmin covers hold, release, retry and delete
+// with the filters of `postvakt queue …`, and claims by two nodes.
+func TestConformanceEngineQueueAdmin(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+		commitRemote(t, db, "A1", "evil@uni.example", "evil@uni.example", now.Add(-2*time.Hour), "x1@remote.example", "x2@remote.example")
+		commitRemote(t, db, "A2", "other@uni.example", "evil@uni.example", now, "x3@remote.example")
+		commitRemote(t, db, "A3", "good@uni.example", "good@uni.example", now, "x4@remote.example")
+		all, err := db.QueueList(ctx, queue.Filter{})
+		if err != nil || len(all) != 4 || all[0].AuthUser != "evil@uni.example" || all[0].TxRcpts != 2 || all[0].Size == 0 {
+			t.Fatalf("list = %+v, %v", all, err)
+		}
+		if es, _ := db.QueueList(ctx, queue.Filter{Sender: "EVIL@uni.example"}); len(es) != 2 {
+			t.Fatalf("by sender: %d", len(es))
+		}
+		if es, _ := db.QueueList(ctx, queue.Filter{Recipient: "x3@remote.example"}); len(es) != 1 || es[0].QueueID != "A2" {
+			t.Fatalf("by recipient: %+v", es)
+		}
+		if es, _ := db.QueueList(ctx, queue.Filter{OlderThan: now.Add(-time.Hour)}); len(es) != 2 {
+			t.Fatalf("older than: %d", len(es))
+		}
+		if n, err := db.QueueHold(ctx, queue.Filter{AuthUser: "evil@uni.example"}, "account_locked"); n != 3 || err != nil {
+			t.Fatalf("hold by account = %d, %v", n, err)
+		}
+		claimed, err := db.QueueClaim(ctx, now, "n1", now.Add(time.Minute), 10)
+		if err != nil || len(claimed) != 1 || claimed[0].QueueID != "A3" {
+			t.Fatalf("claim skips held: %+v, %v", claimed, err)
+		}
+		if again, _ := db.QueueClaim(ctx, now, "n2", now.Add(time.Minute), 10); len(again) != 0 {
+			t.Fatalf("claimed twice: %+v", again)
+		}
+		if again, _ := db.QueueClaim(ctx, now.Add(2*time.Minute), "n2", now.Add(3*time.Minute), 10); len(again) != 1 {
+			t.Fatalf("expired lease not reclaimed: %+v", again)
+		}
+		st, _ := db.QueueStats(ctx)
+		if st[2].State != queue.StateHeld || st[2].Count != 3 || !st[2].Oldest.Equal(now.Add(-2*time.Hour)) {
+			t.Fatalf("stats = %+v", st)
+		}
+		if n, _ := db.QueueRelease(ctx, queue.Filter{QueueID: "A2"}, now); n != 1 {
+			t.Fatalf("release = %d", n)
+		}
+		if es, _ := db.QueueList(ctx, queue.Filter{QueueID: "A2"}); es[0].State != queue.StateQueued || !es[0].Checked {
+			t.Fatalf("released: %+v", es)
+		}
+		if n, _ := db.QueueRetry(ctx, queue.Filter{QueueID: "A2"}, now); n != 1 {
+			t.Fatalf("retry = %d", n)
+		}
+		if _, err := db.QueueDelete(ctx, queue.Filter{}); err == nil {
+			t.Fatal("delete without a filter allowed")
+		}
+		if n, _ := db.QueueDelete(ctx, queue.Filter{Sender: "evil@uni.example"}); n != 2 {
+			t.Fatalf("delete by sender = %d", n)
+		}
+		if es, _ := db.QueueList(ctx, queue.Filter{}); len(es) != 2 {
+			t.Fatalf("after delete: %+v", es)
+		}
+	})
+}
+
+// TestConformanceEngineQuarantine covers add, list, get, release into the
+// relay queue, delete and expiry.
+func TestConformanceEngineQuarantine(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+		svc := &quarantine.Service{Store: db, Retention: 30 * 24 * time.Hour, Clock: func() time.Time { return now }}
+		body := []byte("Subject: virus\r\n\r\nbody\r\n")
+		id1, err := svc.Add(ctx, &quarantine.Item{QueueID: "QA", Reason: quarantine.ReasonVirus, Detail: "Eicar-Test-Signature",
+			MailFrom: "s@ext.example", Rcpts: []string{"a@uni.example", "b@uni.example"}, Subject: "virus", Body: body})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id2, _ := svc.Add(ctx, &quarantine.Item{QueueID: "QB", At: now.Add(-40 * 24 * time.Hour), Reason: quarantine.ReasonSpam,
+			MailFrom: "t@ext.example", Rcpts: []string{"c@uni.example"}, Body: body})
+		list, err := db.QuarantineList(ctx, quarantine.Filter{})
+		if err != nil || len(list) != 2 || list[0].ID != id1 || list[0].Body != nil || list[0].Size != int64(len(body)) {
+			t.Fatalf("list = %+v, %v", list, err)
+		}
+		if l, _ := db.QuarantineList(ctx, quarantine.Filter{Recipient: "b@uni.example"}); len(l) != 1 || l[0].ID != id1 {
+			t.Fatalf("by recipient = %+v", l)
+		}
+		if l, _ := db.QuarantineList(ctx, quarantine.Filter{Reason: quarantine.ReasonSpam}); len(l) != 1 || l[0].ID != id2 {
+			t.Fatalf("by reason = %+v", l)
+		}
+		it, err := db.QuarantineGet(ctx, id1)
+		if err != nil || !bytes.Equal(it.Body, body) || len(it.Rcpts) != 2 || !it.At.Equal(now) || it.Reason != quarantine.ReasonVirus {
+			t.Fatalf("get = %+v, %v", it, err)
+		}
+		if n, err := svc.Release(ctx, id1); n != 2 || err != nil {
+			t.Fatalf("release = %d, %v", n, err)
+		}
+		if _, err := db.QuarantineGet(ctx, id1); !errors.Is(err, quarantine.ErrNotFound) {
+			t.Fatalf("released item still there: %v", err)
+		}
+		q, _ := db.QueueList(ctx, queue.Filter{QueueID: "QA"})
+		if len(q) != 2 || q[0].State != queue.StateQueued || q[0].MailFrom != "s@ext.example" || !q[0].Checked {
+			t.Fatalf("released into queue: %+v", q)
+		}
+		if b, err := db.QueueBody(ctx, q[0].BodyHash); err != nil || !bytes.Equal(b, body) {
+			t.Fatalf("queue body = %q, %v", b, err)
+		}
+		if n, _ := svc.Expire(ctx); n != 1 {
+			t.Fatalf("expire = %d", n)
+		}
+		if err := db.QuarantineDelete(ctx, id2); !errors.Is(err, quarantine.ErrNotFound) {
+			t.Fatalf("delete of expired: %v", err)
+		}
+	})
+}
+
+func mustCounter(t *testing.T, reg *prometheus.Registry, name, label string) prometheus.Collector {
+	return mustMetric(t, reg, name, label)
+}
+
+func mustGauge(t *testing.T, reg *prometheus.Registry, name, label string) prometheus.Collector {
+	return mustMetric(t, reg, name, label)
+}
+
+// mustMetric wraps one labelled series of reg as a Collector for testutil.
+func mustMetric(t *testing.T, reg *prometheus.Registry, name, label string) prometheus.Collector {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == label {
+				v := m.GetCounter().GetValue() + m.GetGauge().GetValue()
+				g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "x"})
+				g.Set(v)
+				return g
+			}
+		}
+	}
+	t.Fatalf("no %s{%s}", name, label)
+	return nil
+}

@@ -1,0 +1,260 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uni-mail/postvakt/engine/queue"
+	"github.com/uni-mail/postvakt/engine/store"
+)
+
+// The outbound relay queue (engine/queue.Store) on engine_relay_queue,
+// whose rows the engine's MailCommit inserts.
+
+var _ queue.Store = (*DB)(nil)
+
+const queueCols = `q.id, q.queue_id, q.rcpt, q.target, q.mail_from, q.body_hash, q.state, q.attempts, q.next_attempt_at,
+	q.created_at, q.last_attempt_at, q.last_error, q.held_reason, q.checked, COALESCE(t.auth_user, ''), COALESCE(t.rcpts, ''),
+	COALESCE(b.size, 0)`
+
+const queueFrom = ` FROM engine_relay_queue q LEFT JOIN engine_transactions t ON t.queue_id = q.queue_id
+	LEFT JOIN engine_bodies b ON b.hash = q.body_hash`
+
+func scanQueue(rows *sql.Rows) ([]queue.Entry, error) {
+	defer rows.Close()
+	var out []queue.Entry
+	for rows.Next() {
+		var e queue.Entry
+		var state, rcpts string
+		var next, created, last int64
+		if err := rows.Scan(&e.ID, &e.QueueID, &e.Rcpt, &e.Target, &e.MailFrom, &e.BodyHash, &state, &e.Attempts, &next,
+			&created, &last, &e.LastError, &e.HeldReason, &e.Checked, &e.AuthUser, &rcpts, &e.Size); err != nil {
+			return nil, err
+		}
+		e.State = queue.State(state)
+		e.NextAttemptAt, e.CreatedAt, e.LastAttemptAt = FromMicros(next), FromMicros(created), FromMicros(last)
+		if rcpts != "" {
+			e.TxRcpts = strings.Count(rcpts, "\n") + 1
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// queueWhere renders f as a WHERE clause over engine_relay_queue q (and
+// engine_transactions t for the account).
+func queueWhere(f queue.Filter) (string, []any) {
+	var conds []string
+	var args []any
+	if len(f.IDs) > 0 {
+		conds = append(conds, "q.id IN (?"+strings.Repeat(", ?", len(f.IDs)-1)+")")
+		for _, id := range f.IDs {
+			args = append(args, id)
+		}
+	}
+	if f.QueueID != "" {
+		conds, args = append(conds, "q.queue_id = ?"), append(args, f.QueueID)
+	}
+	if f.State != "" {
+		conds, args = append(conds, "q.state = ?"), append(args, string(f.State))
+	}
+	if f.Sender != "" {
+		conds, args = append(conds, "LOWER(q.mail_from) = ?"), append(args, strings.ToLower(f.Sender))
+	}
+	if f.Recipient != "" {
+		conds, args = append(conds, "(LOWER(q.target) = ? OR LOWER(q.rcpt) = ?)"), append(args, strings.ToLower(f.Recipient), strings.ToLower(f.Recipient))
+	}
+	if f.AuthUser != "" {
+		u := strings.ToLower(f.AuthUser)
+		conds = append(conds, "(LOWER(q.mail_from) = ? OR q.queue_id IN (SELECT queue_id FROM engine_transactions WHERE LOWER(auth_user) = ?))")
+		args = append(args, u, u)
+	}
+	if !f.OlderThan.IsZero() {
+		conds, args = append(conds, "q.created_at < ?"), append(args, Micros(f.OlderThan))
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// QueueClaim implements queue.Store.
+func (db *DB) QueueClaim(ctx context.Context, now time.Time, owner string, until time.Time, limit int) ([]queue.Entry, error) {
+	rows, err := db.Query(ctx, `SELECT id FROM engine_relay_queue WHERE state IN ('queued', 'deferred')
+		AND next_attempt_at <= ? AND lease_until <= ? ORDER BY next_attempt_at, id LIMIT ?`, Micros(now), Micros(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("queue due: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var claimed []int64
+	for _, id := range ids {
+		res, err := db.Exec(ctx, `UPDATE engine_relay_queue SET lease_owner = ?, lease_until = ?
+			WHERE id = ? AND state IN ('queued', 'deferred') AND next_attempt_at <= ? AND lease_until <= ?`,
+			owner, Micros(until), id, Micros(now), Micros(now))
+		if err != nil {
+			return nil, fmt.Errorf("queue claim %d: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			claimed = append(claimed, id)
+		}
+	}
+	if len(claimed) == 0 {
+		return nil, nil
+	}
+	return db.QueueList(ctx, queue.Filter{IDs: claimed})
+}
+
+// QueueBody implements queue.Store.
+func (db *DB) QueueBody(ctx context.Context, hash string) ([]byte, error) {
+	b, err := db.MailBody(ctx, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %w", queue.ErrNotFound, err)
+	}
+	return b, err
+}
+
+// QueueDelivered implements queue.Store.
+func (db *DB) QueueDelivered(ctx context.Context, id int64) error {
+	_, err := db.Exec(ctx, `DELETE FROM engine_relay_queue WHERE id = ?`, id)
+	return err
+}
+
+// QueueDeferred implements queue.Store.
+func (db *DB) QueueDeferred(ctx context.Context, id int64, attempts int, at, next time.Time, lastErr string) error {
+	_, err := db.Exec(ctx, `UPDATE engine_relay_queue SET state = CASE WHEN state = 'held' THEN 'held' ELSE 'deferred' END,
+		attempts = ?, last_attempt_at = ?, next_attempt_at = ?, last_error = ?, lease_owner = '', lease_until = 0 WHERE id = ?`,
+		attempts, Micros(at), Micros(next), lastErr, id)
+	return err
+}
+
+// QueueMarkChecked implements queue.Store.
+func (db *DB) QueueMarkChecked(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	w, args := queueWhere(queue.Filter{IDs: ids})
+	_, err := db.Exec(ctx, `UPDATE engine_relay_queue SET checked = TRUE WHERE id IN (SELECT q.id FROM engine_relay_queue q`+w+`)`, args...)
+	return err
+}
+
+func (db *DB) queueUpdate(ctx context.Context, set string, setArgs []any, f queue.Filter, extra string) (int, error) {
+	w, args := queueWhere(f)
+	if w == "" {
+		w = " WHERE 1 = 1"
+	}
+	res, err := db.Exec(ctx, `UPDATE engine_relay_queue SET `+set+` WHERE id IN (SELECT q.id FROM engine_relay_queue q`+w+extra+`)`,
+		append(setArgs, args...)...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// QueueHold implements queue.Store.
+func (db *DB) QueueHold(ctx context.Context, f queue.Filter, reason string) (int, error) {
+	return db.queueUpdate(ctx, `state = 'held', held_reason = ?, lease_owner = '', lease_until = 0`, []any{reason}, f, " AND q.state <> 'held'")
+}
+
+// QueueRelease implements queue.Store.
+func (db *DB) QueueRelease(ctx context.Context, f queue.Filter, now time.Time) (int, error) {
+	return db.queueUpdate(ctx, `state = 'queued', held_reason = '', checked = TRUE, next_attempt_at = ?`, []any{Micros(now)}, f, " AND q.state = 'held'")
+}
+
+// QueueRetry implements queue.Store.
+func (db *DB) QueueRetry(ctx context.Context, f queue.Filter, now time.Time) (int, error) {
+	return db.queueUpdate(ctx, `next_attempt_at = ?`, []any{Micros(now)}, f, " AND q.state IN ('queued', 'deferred')")
+}
+
+// QueueDelete implements queue.Store.
+func (db *DB) QueueDelete(ctx context.Context, f queue.Filter) (int, error) {
+	w, args := queueWhere(f)
+	if w == "" {
+		return 0, errors.New("queue delete: refusing to delete without a filter")
+	}
+	res, err := db.Exec(ctx, `DELETE FROM engine_relay_queue WHERE id IN (SELECT q.id FROM engine_relay_queue q`+w+`)`, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// QueueList implements queue.Store.
+func (db *DB) QueueList(ctx context.Context, f queue.Filter) ([]queue.Entry, error) {
+	w, args := queueWhere(f)
+	q := `SELECT ` + queueCols + queueFrom + w + ` ORDER BY q.created_at, q.id`
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("queue list: %w", err)
+	}
+	return scanQueue(rows)
+}
+
+// QueueEnqueue implements queue.Store.
+func (db *DB) QueueEnqueue(ctx context.Context, body []byte, now time.Time, es []queue.NewEntry) error {
+	return db.InTx(ctx, func(tx *Tx) error { return queueEnqueueTx(ctx, tx, body, now, es) })
+}
+
+func queueEnqueueTx(ctx context.Context, tx *Tx, body []byte, now time.Time, es []queue.NewEntry) error {
+	hash := store.Hash(body)
+	at := Micros(now)
+	if _, err := tx.Exec(ctx, `INSERT INTO engine_bodies (hash, size, data, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
+		hash, len(body), body, at); err != nil {
+		return fmt.Errorf("queue body: %w", err)
+	}
+	for _, e := range es {
+		if _, err := tx.Exec(ctx, `INSERT INTO engine_relay_queue (queue_id, rcpt, target, mail_from, body_hash, next_attempt_at, created_at, checked)
+			VALUES (?, ?, ?, ?, ?, ?, ?, TRUE)`, e.QueueID, e.Rcpt, e.Target, e.MailFrom, hash, at, at); err != nil {
+			return fmt.Errorf("enqueue %s for %s: %w", e.QueueID, e.Target, err)
+		}
+	}
+	return nil
+}
+
+// QueueStats implements queue.Store.
+func (db *DB) QueueStats(ctx context.Context) ([]queue.Stat, error) {
+	rows, err := db.Query(ctx, `SELECT state, COUNT(*), MIN(created_at) FROM engine_relay_queue GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("queue stats: %w", err)
+	}
+	defer rows.Close()
+	got := map[queue.State]queue.Stat{}
+	for rows.Next() {
+		var s string
+		var n, oldest int64
+		if err := rows.Scan(&s, &n, &oldest); err != nil {
+			return nil, err
+		}
+		got[queue.State(s)] = queue.Stat{State: queue.State(s), Count: n, Oldest: FromMicros(oldest)}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]queue.Stat, 0, len(queue.States))
+	for _, s := range queue.States {
+		st := got[s]
+		st.State = s
+		out = append(out, st)
+	}
+	return out, nil
+}

@@ -1,0 +1,98 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/webauth"
+)
+
+// safeNext keeps a post-login redirect on this site.
+func safeNext(s string) string {
+	if s == "" || !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\") ||
+		strings.HasPrefix(s, "/api/") {
+		return "/"
+	}
+	return s
+}
+
+// loginForm shows the sign-in form. Its CSRF protection is a double-submit
+// token: a fresh random value in a cookie and in the form, which must match.
+func (u *UI) loginForm(w http.ResponseWriter, r *http.Request) {
+	u.headers(w)
+	if _, ok := sessionFrom(r.Context()); ok {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	u.showLogin(w, r, http.StatusOK, "", "")
+}
+
+func (u *UI) showLogin(w http.ResponseWriter, r *http.Request, status int, name, msg string) {
+	tok, err := webauth.RandomToken()
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: tok, Path: "/login", HttpOnly: true,
+		Secure: u.secure(r), SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+	v := &view{Title: "Sign in", Now: u.o.Now(), Version: u.o.Version, CSRF: tok, Data: map[string]any{
+		"Next": safeNext(r.FormValue("next")), "Name": name, "Error": msg, "SSO": u.cfg.SSO.Header != "",
+	}}
+	u.render(w, status, "login", v)
+}
+
+func (u *UI) login(w http.ResponseWriter, r *http.Request) {
+	u.headers(w)
+	c, err := r.Cookie(loginCookie)
+	if err != nil || !webauth.EqualToken(c.Value, r.PostFormValue(csrfField)) {
+		u.fail(w, r, nil, http.StatusForbidden, "The sign-in form was missing its security token or it was stale. Reload the page and try again.")
+		return
+	}
+	name := r.PostFormValue("user")
+	addr := u.clientAddr(r)
+	res, secret, _, err := u.o.Auth.Login(r.Context(), name, r.PostFormValue("password"), addr)
+	switch {
+	case errors.Is(err, webauth.ErrThrottled):
+		if res.LockedNow {
+			ctx := auth.WithPrincipal(r.Context(), auth.Principal{Name: res.User.Name})
+			_ = u.o.Server.Audit(r.WithContext(ctx), "web.lockout", "user:"+res.User.Name, "too many failed sign-ins")
+		}
+		w.Header().Set("Retry-After", "60")
+		u.showLogin(w, r, http.StatusTooManyRequests, name, "Too many failed sign-ins. Wait a while and try again.")
+		return
+	case errors.Is(err, webauth.ErrBadCredentials):
+		u.showLogin(w, r, http.StatusUnauthorized, name, "Wrong user name or password.")
+		return
+	case err != nil:
+		u.o.Logger.Error("web: sign-in", "err", err)
+		u.showLogin(w, r, http.StatusInternalServerError, name, "Sign-in failed on the server; try again.")
+		return
+	}
+	// Rotate: a session cookie the browser had before is ended.
+	if old, err := r.Cookie(SessionCookie); err == nil {
+		_ = u.o.Auth.Logout(r.Context(), old.Value)
+	}
+	u.setSessionCookie(w, r, secret)
+	u.clearCookie(w, r, loginCookie)
+	ctx := auth.WithPrincipal(r.Context(), principal(res.User))
+	if err := u.o.Server.Audit(r.WithContext(ctx), "web.login", "user:"+res.User.Name, "via=password"); err != nil {
+		u.o.Logger.Error("web: audit sign-in", "err", err)
+	}
+	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+}
+
+func (u *UI) logout(w http.ResponseWriter, r *http.Request, v *view) error {
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		if err := u.o.Auth.Logout(r.Context(), c.Value); err != nil {
+			return err
+		}
+	}
+	u.clearCookie(w, r, SessionCookie)
+	if err := u.o.Server.Audit(r, "web.logout", "user:"+v.User.Name, ""); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return nil
+}

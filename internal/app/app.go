@@ -84,6 +84,10 @@ type Env struct {
 	// the engine takes Content.Filter as engine.Options.Filter.
 	Content ContentHooks
 
+	// ticketLinks joins tickets (SLA pages, default assignee) to on-call
+	// (incidents, the team); set by setupTickets, bound by setupOncall.
+	ticketLinks *oncallTicketLinks
+
 	goes []func(ctx context.Context) error
 }
 
@@ -98,9 +102,9 @@ var capabilities = []struct {
 	setup func(ctx context.Context, env *Env) error
 }{
 	{"foundation", setupFoundation},
-	{"oncall", setupOncall},
 	{"runbooks", setupRunbooks},
-	{"tickets", setupTickets},
+	{"tickets", setupTickets}, // before oncall: sets env.Oncall.Ticketer
+	{"oncall", setupOncall},   // binds env.ticketLinks
 	{"collectors", setupCollectors},
 	{"content", setupContent},
 	{"reports", setupReports},

@@ -74,6 +74,9 @@ func setupOncall(_ context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
+	if env.ticketLinks != nil {
+		env.ticketLinks.bind(svc, tm)
+	}
 	monitor := &heartbeat.Monitor{Specs: cfg.Heartbeats, Store: env.DB, Incidents: svc, Logger: env.Logger, Now: env.Now}
 	amPolicy := cfg.Alertmanager.Policy
 	if amPolicy == "" {

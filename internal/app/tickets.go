@@ -28,6 +28,9 @@ type TicketServices struct {
 type TicketOptions struct {
 	Registerer prometheus.Registerer // nil: no metrics
 	Pager      tickets.Pager         // nil: pages are logged only
+	// OnCall answers the default assignee; nil: the rota of
+	// tickets.on_call_rota by its turns alone.
+	OnCall tickets.OnCallResolver
 }
 
 // NewTicketServices builds the ticket service (SLA policies from sla:,
@@ -38,9 +41,12 @@ func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, 
 		Addr: cfg.Notices.Relay.Addr, HelloName: cfg.Notices.Relay.HelloName, Timeout: cfg.Notices.Relay.Timeout,
 		StartTLS: cfg.Notices.Relay.StartTLS, Username: cfg.Notices.Relay.Username, Password: cfg.Notices.Relay.Password,
 	}
-	onCall, err := rotaResolver(cfg)
-	if err != nil {
-		return nil, err
+	onCall := o.OnCall
+	if onCall == nil {
+		var err error
+		if onCall, err = rotaResolver(cfg); err != nil {
+			return nil, err
+		}
 	}
 	var metrics *tickets.Metrics
 	sent := func(string) {}
@@ -120,10 +126,25 @@ func rotaResolver(cfg *config.Config) (tickets.OnCallResolver, error) {
 // across replicas) and the notice tick (maintenance reminders, outbox).
 func setupTickets(_ context.Context, env *Env) error {
 	logger := env.Logger.With("capability", "tickets")
-	svc, err := NewTicketServices(env.Config, env.DB, logger, env.Now, TicketOptions{Registerer: env.Telemetry.Registry})
+	fallback, err := rotaResolver(env.Config)
 	if err != nil {
 		return err
 	}
+	// SLA pages go to the on-call capability, which binds itself to links
+	// when it is set up (after this); incidents open tickets through
+	// env.Oncall.Ticketer.
+	links := &oncallTicketLinks{logger: logger, fallback: fallback, rota: env.Config.Tickets.OnCallRota}
+	env.ticketLinks = links
+	svc, err := NewTicketServices(env.Config, env.DB, logger, env.Now, TicketOptions{
+		Registerer: env.Telemetry.Registry, Pager: links, OnCall: links})
+	if err != nil {
+		return err
+	}
+	var services []string
+	for _, s := range env.Config.Tickets.Services {
+		services = append(services, s.ID)
+	}
+	env.Oncall.Ticketer = incidentTicketer{svc: svc.Tickets, severities: env.Config.Tickets.Severities, services: services}
 	registerTicketAPI(env, svc)
 	status := svc.Notices.StatusHandler()
 	env.Server.Mount("GET /status", status)

@@ -16,7 +16,7 @@ import (
 // Config is the `smtp:` section of postvakt's configuration.
 type Config struct {
 	// Enabled runs the engine in `postvakt serve`.
-	Enabled bool `yaml:"enabled"`
+	Enabled bool `yaml:"enabled" env:"POSTVAKT_SMTP_ENABLED"`
 	// Hostname is announced in the greeting and Received: headers; default
 	// the machine's host name.
 	Hostname string `yaml:"hostname"`
@@ -116,11 +116,38 @@ type TrustedConfig struct {
 	Clients []string `yaml:"clients"`
 }
 
-// DirectoryConfig are directory defaults.
+// DirectoryConfig are directory defaults, and directory entries declared
+// in the configuration ("config import"): applied when the engine starts,
+// creating or updating what they name and leaving everything else alone.
 type DirectoryConfig struct {
 	DefaultQuotaBytes  int64                `yaml:"default_quota_bytes"`
 	NicknameQuarantine time.Duration        `yaml:"nickname_quarantine"`
 	PasswordHash       directory.HashParams `yaml:"password_hash"`
+
+	Domains   []string        `yaml:"domains"`
+	Mailboxes []MailboxConfig `yaml:"mailboxes"`
+	Aliases   []AliasConfig   `yaml:"aliases"`
+}
+
+// MailboxConfig declares a mailbox. Give password_hash (argon2id PHC), not
+// a plaintext password.
+type MailboxConfig struct {
+	Address         string `yaml:"address"`
+	Nickname        string `yaml:"nickname"`
+	Name            string `yaml:"name"`
+	QuotaBytes      int64  `yaml:"quota_bytes"`
+	ForwardTo       string `yaml:"forward_to"`
+	KeepCopy        bool   `yaml:"keep_copy"`
+	ExternalForward bool   `yaml:"external_forward"`
+	PasswordHash    string `yaml:"password_hash"`
+	Locked          bool   `yaml:"locked"`
+}
+
+// AliasConfig declares an alias, list or function address.
+type AliasConfig struct {
+	Address string   `yaml:"address"`
+	Kind    string   `yaml:"kind"` // alias, list or function
+	Targets []string `yaml:"targets"`
 }
 
 // CommitConfig tunes the group committer.
@@ -267,6 +294,34 @@ func (c Config) Validate() error {
 	}
 	if c.Commit.MaxDelay < 0 || c.Commit.MaxDelay > time.Second {
 		bad("commit.max_delay", c.Commit.MaxDelay, "must be between 0s and 1s")
+	}
+	for i, d := range c.Directory.Domains {
+		if _, err := addr.ParseDomain(d); err != nil {
+			bad(fmt.Sprintf("directory.domains[%d]", i), fmt.Sprintf("%q", d), "is not a domain")
+		}
+	}
+	for i, m := range c.Directory.Mailboxes {
+		if a, err := addr.Parse(m.Address); err != nil || a.Domain == "" {
+			bad(fmt.Sprintf("directory.mailboxes[%d].address", i), fmt.Sprintf("%q", m.Address), "is not an address")
+		}
+		if m.PasswordHash != "" {
+			if _, err := directory.VerifyPassword(m.PasswordHash, ""); err != nil {
+				bad(fmt.Sprintf("directory.mailboxes[%d].password_hash", i), "(hidden)", "is not an argon2id PHC hash")
+			}
+		}
+	}
+	for i, a := range c.Directory.Aliases {
+		if p, err := addr.Parse(a.Address); err != nil || p.Domain == "" {
+			bad(fmt.Sprintf("directory.aliases[%d].address", i), fmt.Sprintf("%q", a.Address), "is not an address")
+		}
+		switch directory.EntryKind(a.Kind) {
+		case directory.KindAlias, directory.KindList, directory.KindFunction:
+		default:
+			bad(fmt.Sprintf("directory.aliases[%d].kind", i), fmt.Sprintf("%q", a.Kind), "must be alias, list or function")
+		}
+		if len(a.Targets) == 0 {
+			bad(fmt.Sprintf("directory.aliases[%d].targets", i), "[]", "must name at least one target")
+		}
 	}
 	if c.Directory.DefaultQuotaBytes < 0 {
 		bad("directory.default_quota_bytes", c.Directory.DefaultQuotaBytes, "must not be negative")

@@ -134,7 +134,9 @@ type proc struct {
 func startServe(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"serve"}, args...)...)
-	cmd.Env = append(append(os.Environ(), "POSTVAKT_TEST_AS_MAIN=1"), env...)
+	// The engine's fixed default ports would collide between parallel
+	// tests; tests of the engine enable it with their own listen addresses.
+	cmd.Env = append(append(os.Environ(), "POSTVAKT_TEST_AS_MAIN=1", "POSTVAKT_SMTP_ENABLED=false"), env...)
 	cmd.Dir = t.TempDir() // a relative data_dir lands here, not in the source tree
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

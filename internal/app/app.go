@@ -107,6 +107,7 @@ var capabilities = []struct {
 	{"oncall", setupOncall},   // binds env.ticketLinks
 	{"collectors", setupCollectors},
 	{"content", setupContent},
+	{"engine", setupEngine}, // after collectors and content: takes their hooks
 	{"reports", setupReports},
 	{"web", setupWeb}, // last: its pages call every capability's API
 }

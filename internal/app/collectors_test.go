@@ -93,11 +93,16 @@ func runLive(t *testing.T, cfg collectors.Config, db *storage.DB, flush bool, st
 		wg.Add(1)
 		go func() { defer wg.Done(); errs <- fn(ctx) }()
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
 		cp, err := db.Checkpoint(ctx, "file:"+cfg.Files[0].Path)
 		if err == nil && stop(cp.Offset) {
 			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			wg.Wait()
+			t.Fatalf("the tailer did not get there in 5 minutes (checkpoint %+v, %v)", cp, err)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -118,6 +123,9 @@ func runLive(t *testing.T, cfg collectors.Config, db *storage.DB, flush bool, st
 func TestTailStopAppendRestartEqualsImport(t *testing.T) {
 	t.Parallel()
 	lines := mergedSample(t)
+	if testing.Short() || collectorsRace {
+		lines = lines[:6000] // the first 2½ minutes: still messages open at the stop
+	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "mail.log")
 	half := len(lines) / 2
@@ -135,6 +143,8 @@ func TestTailStopAppendRestartEqualsImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cp.Offset >= size1 || cp.Replay > cp.Offset || len(cp.Open) == 0 {
+		// stopped at the very end of the first half, or nothing open: the
+		// test would prove nothing
 		t.Fatalf("not stopped mid-file with open messages: offset %d of %d, replay %d, open %d", cp.Offset, size1, cp.Replay, len(cp.Open))
 	}
 	t.Logf("stopped at offset %d of %d (replay from %d, %d messages open)", cp.Offset, size1, cp.Replay, len(cp.Open))
@@ -159,7 +169,7 @@ func TestTailStopAppendRestartEqualsImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if once.Received == 0 || once.Delivered == 0 {
+	if once.Received == 0 || once.Delivered == 0 || once.Greylisted == 0 {
 		t.Fatalf("import stored nothing: %+v", once)
 	}
 	if d := cmp.Diff(once, live); d != "" {
@@ -205,6 +215,7 @@ func messageKeys(t *testing.T, db *storage.DB) map[string][]string {
 func TestTraceAPIRolesMaskingAuditAndSyslog(t *testing.T) {
 	t.Parallel()
 	cfg := config.Default()
+	cfg.SMTP.Enabled = false // tests of the engine start it on free ports
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Scheduler.Enabled = false

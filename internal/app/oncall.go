@@ -77,6 +77,10 @@ func setupOncall(_ context.Context, env *Env) error {
 	if env.ticketLinks != nil {
 		env.ticketLinks.bind(svc, tm)
 	}
+	// Abuse findings of the collectors (set up after this) page as incidents.
+	if env.Collectors.Alerts == nil {
+		env.Collectors.Alerts = abuseIncidents{svc: svc}
+	}
 	monitor := &heartbeat.Monitor{Specs: cfg.Heartbeats, Store: env.DB, Incidents: svc, Logger: env.Logger, Now: env.Now}
 	amPolicy := cfg.Alertmanager.Policy
 	if amPolicy == "" {

@@ -188,6 +188,7 @@ var testRota = rota.Spec{Name: "ukevakt", Members: []string{"ana", "bjorn", "che
 // chen and the channel after step3.
 func oncallConfig(t *testing.T, slackURL, smtpAddr string, step2, step3 time.Duration) *config.Config {
 	cfg := config.Default()
+	cfg.SMTP.Enabled = false // tests of the engine start it on free ports
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Scheduler.Enabled = false // the injected clock would make it catch up on ticks
@@ -261,7 +262,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // apiToken creates an API token with role directly in the database.
-func apiToken(t *testing.T, cfg *config.Config, role auth.Role) string {
+func apiToken(t testing.TB, cfg *config.Config, role auth.Role) string {
 	t.Helper()
 	ctx := context.Background()
 	db, err := storage.Open(ctx, cfg.DatabaseURL(), storage.Options{})
@@ -279,7 +280,7 @@ func apiToken(t *testing.T, cfg *config.Config, role auth.Role) string {
 	return secret
 }
 
-func call(t *testing.T, method, u, token string, body any, out any) int {
+func call(t testing.TB, method, u, token string, body any, out any) int {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {

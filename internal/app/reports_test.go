@@ -37,6 +37,7 @@ func TestReportsAPI(t *testing.T) {
 	t.Parallel()
 	smtpSrv := reportstest.StartSMTP(t)
 	cfg := config.Default()
+	cfg.SMTP.Enabled = false // tests of the engine start it on free ports
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Scheduler.Enabled = false
@@ -116,6 +117,7 @@ func TestReportsAPI(t *testing.T) {
 func TestReportScheduleDefault(t *testing.T) {
 	t.Parallel()
 	cfg := config.Default()
+	cfg.SMTP.Enabled = false // tests of the engine start it on free ports
 	cfg.Reports.StartDay = 21
 	if got := cfg.Reports.Schedule(); got != "CRON_TZ=Europe/Oslo 0 7 21 * *" {
 		t.Fatalf("schedule %q", got)

@@ -35,6 +35,7 @@ func get(t *testing.T, u string) (int, string) {
 func TestTicketsAPI(t *testing.T) {
 	t.Parallel()
 	cfg := config.Default()
+	cfg.SMTP.Enabled = false // tests of the engine start it on free ports
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Scheduler.Enabled = false

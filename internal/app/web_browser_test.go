@@ -97,7 +97,7 @@ func TestWebBrowser(t *testing.T) {
 	oncallTok, pmTok := apiToken(t, cfg, auth.RoleOncall), apiToken(t, cfg, auth.RolePostmaster)
 	newIncident := func(title string) string {
 		var inc incident.Incident
-		if code := call(t, "POST", app.base+"/api/v1/incidents", oncallTok, map[string]any{"title": title, "severity": "critical"}, &inc); code != http.StatusCreated {
+		if code := call(t, "POST", app.base+"/api/v1/incidents", oncallTok, map[string]any{"title": title, "severity": "critical", "key": "test/" + title}, &inc); code != http.StatusCreated {
 			t.Fatalf("create incident: %d", code)
 		}
 		return strconv.FormatInt(inc.ID, 10)
@@ -126,11 +126,18 @@ func TestWebBrowser(t *testing.T) {
 	defer cancelAlloc()
 	browser, cancelBrowser := chromedp.NewContext(alloc, chromedp.WithErrorf(t.Logf))
 	defer cancelBrowser()
+	if err := chromedp.Do(browser); err != nil { // start the browser on its own context
+		t.Fatalf("start chromium: %v", err)
+	}
 
 	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(browser, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
+		sctx, cancel := context.WithTimeout(browser, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			loc, _ := chromedp.Run(browser, chromedp.Location())
+			page, _ := chromedp.Run(browser, chromedp.Evaluate[string](`document.body.innerText.slice(0, 500)`))
+			t.Fatalf("%s: %v (at %s)\n%s", step, err, loc, page)
 		}
 	}
 	text := func(sel string) string {
@@ -151,7 +158,7 @@ func TestWebBrowser(t *testing.T) {
 	}
 	shot := func(name string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			png, err := chromedp.FullScreenshot(90)(ctx, tg)
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
 			if err != nil {
 				return err
 			}

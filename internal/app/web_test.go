@@ -24,7 +24,7 @@ const testPassword = "correct horse battery"
 
 // webUsers adds a user per role (named after the role) to the running
 // service's database.
-func webUsers(t *testing.T, cfg *config.Config, roles ...auth.Role) {
+func webUsers(t testing.TB, cfg *config.Config, roles ...auth.Role) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := storage.Open(ctx, cfg.DatabaseURL(), storage.Options{})
@@ -46,12 +46,12 @@ func webUsers(t *testing.T, cfg *config.Config, roles ...auth.Role) {
 // browserless is a cookie-keeping HTTP client that does not follow
 // redirects, so tests see each answer.
 type browserless struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	c    *http.Client
 }
 
-func newClient(t *testing.T, base string) *browserless {
+func newClient(t testing.TB, base string) *browserless {
 	jar, _ := cookiejar.New(nil)
 	return &browserless{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 20 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
@@ -84,7 +84,7 @@ func (b *browserless) do(method, path string, form url.Values, hdr map[string]st
 
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
-func formToken(t *testing.T, html string) string {
+func formToken(t testing.TB, html string) string {
 	t.Helper()
 	m := csrfRE.FindStringSubmatch(html)
 	if m == nil {

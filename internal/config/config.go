@@ -19,6 +19,8 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/uni-mail/postvakt/engine"
+
 	"github.com/uni-mail/postvakt/collectors"
 	"github.com/uni-mail/postvakt/engine/content"
 	"github.com/uni-mail/postvakt/engine/queue"
@@ -41,6 +43,9 @@ type Config struct {
 	HTTP      HTTPConfig      `yaml:"http"`
 	Metrics   MetricsConfig   `yaml:"metrics"`
 	Scheduler SchedulerConfig `yaml:"scheduler"`
+	// SMTP is the mail engine: MX and submission listeners, policy,
+	// greylisting, the directory and local delivery (docs/engine.md).
+	SMTP engine.Config `yaml:"smtp"`
 	// Oncall is the on-call rota, paging, escalation and the Alertmanager
 	// receiver (docs/oncall.md).
 	Oncall oncall.Config `yaml:"oncall"`
@@ -143,6 +148,7 @@ func Default() *Config {
 		},
 		Metrics:    MetricsConfig{Push: PushConfig{Interval: 15 * time.Second}},
 		Scheduler:  SchedulerConfig{Enabled: true},
+		SMTP:       engine.Default(),
 		Oncall:     oncall.Default(),
 		Tickets:    tickets.DefaultConfig(),
 		SLA:        sla.DefaultConfig(),
@@ -288,6 +294,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	// Capability sections: errs = append(errs, section("smtp", c.SMTP.Validate())...)
+	errs = append(errs, section("smtp", c.SMTP.Validate())...)
 	errs = append(errs, section("oncall", c.Oncall.Validate())...)
 	errs = append(errs, section("tickets", c.Tickets.Validate())...)
 	errs = append(errs, section("sla", c.SLA.Validate())...)

@@ -1,0 +1,113 @@
+package app
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/uni-mail/postvakt/collectors/abuse"
+	"github.com/uni-mail/postvakt/engine"
+	"github.com/uni-mail/postvakt/engine/enginemetrics"
+	"github.com/uni-mail/postvakt/oncall/incident"
+)
+
+// setupEngine runs the SMTP engine (smtp: in the configuration) when
+// smtp.enabled: MX and submission listeners, policy, greylisting, durable
+// local delivery, its hot-path metrics on the VictoriaMetrics set, mail
+// events to the collectors and messages after DATA through content
+// scanning when that is set up.
+func setupEngine(ctx context.Context, env *Env) error {
+	cfg := env.Config.SMTP
+	if !cfg.Enabled {
+		return nil
+	}
+	for name, help := range enginemetrics.Help {
+		env.Telemetry.Describe(name, help)
+	}
+	eng, err := engine.New(engine.Options{
+		Config: cfg, DataDir: env.Config.DataDir, Store: env.DB,
+		Logger: env.Logger.With("capability", "engine"), Metrics: env.Telemetry.Hot,
+		Events: env.Collectors.EngineEvents, Clock: env.Now, Filter: env.Content.Filter,
+	})
+	if err != nil {
+		return err
+	}
+	if err := engine.ApplyDirectoryConfig(ctx, cfg, eng.Directory()); err != nil {
+		return err
+	}
+	if err := env.Telemetry.Registry.Register(certExpiryCollector(cfg, env.Config.DataDir)); err != nil {
+		return err
+	}
+	env.Go(eng.Serve)
+	return nil
+}
+
+// certExpiryCollector exports the NotAfter of the engine's TLS certificate
+// (the configured one, or the generated development one) for the
+// PostvaktCertificateExpiry alert. It reads the file at scrape time, so a
+// renewed certificate shows at once.
+func certExpiryCollector(cfg engine.Config, dataDir string) prometheus.Collector {
+	desc := prometheus.NewDesc("postvakt_tls_certificate_expiry_timestamp_seconds",
+		"Unix time at which the TLS certificate of an SMTP listener expires.", []string{"listener"}, nil)
+	file := cfg.TLS.CertFile
+	if file == "" {
+		file = filepath.Join(dataDir, "tls", "smtp-selfsigned.crt")
+	}
+	return collectorFunc{desc: desc, collect: func(ch chan<- prometheus.Metric) {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return
+		}
+		block, _ := pem.Decode(data)
+		if block == nil {
+			return
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return
+		}
+		for _, l := range []struct {
+			name string
+			lc   engine.ListenerConfig
+		}{{"mx", cfg.MX}, {"submission", cfg.Submission}, {"submissions", cfg.Submissions}} {
+			if l.lc.Listen != "" {
+				ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(cert.NotAfter.Unix()), l.name)
+			}
+		}
+	}}
+}
+
+type collectorFunc struct {
+	desc    *prometheus.Desc
+	collect func(ch chan<- prometheus.Metric)
+}
+
+func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
+
+// abuseIncidents turns the collectors' abuse findings into on-call
+// incidents (with the finding's runbook), one per kind and subject until
+// resolved.
+type abuseIncidents struct{ svc *incident.Service }
+
+var _ abuse.AlertSink = abuseIncidents{}
+
+func (a abuseIncidents) Alert(ctx context.Context, f abuse.Alert) error {
+	sev := "warning"
+	if strings.Contains(string(f.Kind), "burst") {
+		sev = "critical"
+	}
+	_, _, err := a.svc.Trigger(ctx, incident.Trigger{
+		Key:    fmt.Sprintf("abuse/%s/%s", f.Kind, f.Subject),
+		Source: "abuse", Title: f.Summary, Severity: sev, Actor: "collectors",
+		Summary: fmt.Sprintf("%s: %d (threshold %d) at %s on %s; runbook %s", f.Kind, f.Count, f.Threshold, f.At.Format("2006-01-02 15:04:05"), f.Node, f.Runbook),
+		Labels:  map[string]string{"kind": string(f.Kind), "runbook": f.Runbook},
+	})
+	return err
+}

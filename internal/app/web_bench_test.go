@@ -1,0 +1,127 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/uni-mail/postvakt/collectors/txlog"
+	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/config"
+	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/oncall/incident"
+	"github.com/uni-mail/postvakt/oncall/rota"
+	"github.com/uni-mail/postvakt/oncall/tickets"
+	"github.com/uni-mail/postvakt/reports"
+)
+
+// BenchmarkWebPages measures every page of the web interface on the
+// embedded database (SQLite) holding 10,000 tickets and 1 million
+// transaction-log rows (issue 10, acceptance 3; docs/performance.md):
+//
+//	go test ./internal/app/ -run '^$' -bench BenchmarkWebPages -benchtime 20x
+func BenchmarkWebPages(b *testing.B) {
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(b.TempDir(), "data")
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Scheduler.Enabled = false
+	cfg.Oncall.Members, cfg.Oncall.Rotas = testMembers, []rota.Spec{testRota}
+	cfg.Oncall.Policies = []incident.PolicySpec{{Name: "mail", Rota: "ukevakt", Steps: []incident.StepSpec{{After: 0, Notify: []string{"oncall"}}}}}
+	cfg.Reports.PDFEngine = reports.PDFBuiltin
+	if err := cfg.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	clock := &testClock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+	runCtx, stop := context.WithCancel(context.Background())
+	addr, done := make(chan net.Addr, 1), make(chan error, 1)
+	go func() {
+		done <- Run(runCtx, Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), Now: clock.Now, Ready: func(a net.Addr) { addr <- a }})
+	}()
+	var app string
+	select {
+	case a := <-addr:
+		app = "http://" + a.String()
+	case err := <-done:
+		b.Fatal(err)
+	}
+	defer func() { stop(); <-done }()
+	webUsers(b, cfg, auth.RoleAdmin)
+	tok := apiToken(b, cfg, auth.RoleAdmin)
+	if code := call(b, "POST", app+"/api/v1/tickets", tok, map[string]any{"title": "seed", "service": cfg.Tickets.Services[0].ID}, nil); code != http.StatusCreated {
+		b.Fatalf("seed ticket: %d", code)
+	}
+	ctx := context.Background()
+	db, err := storage.Open(ctx, cfg.DatabaseURL(), storage.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	start := time.Now()
+	err = db.InTx(ctx, func(tx *storage.Tx) error {
+		for i := 2; i <= 10000; i++ {
+			state := tickets.StateClosed
+			if i%20 == 0 {
+				state = tickets.States[i/20%5]
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO tickets (title, service, severity, source, reporter, assignee, state, policy, policy_version,
+				notified_at, opened_at, updated_at) SELECT ?, service, severity, source, reporter, assignee, ?, policy, policy_version,
+				notified_at - ?, opened_at - ?, updated_at FROM tickets WHERE id = 1`,
+				fmt.Sprintf("Ticket %d: mail to students delayed", i), state, int64(i)*60_000_000, int64(i)*60_000_000); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	base := clock.Now().Add(-30 * 24 * time.Hour)
+	const rows, perBatch = 1_000_000, 20_000
+	for n := 0; n < rows; n += perBatch {
+		batch := &txlog.Batch{}
+		for i := n; i < n+perBatch; i += 2 {
+			at := base.Add(time.Duration(i) * 2500 * time.Millisecond)
+			key := fmt.Sprintf("mx1:Q%07d", i)
+			from := fmt.Sprintf("user%d@sender%d.example", i%5000, i%300)
+			batch.Messages = append(batch.Messages, txlog.MessageRow{FirstSeen: at, LastSeen: at.Add(time.Second), Node: "mx1",
+				Source: txlog.SourceEngine, Direction: txlog.Inbound, MsgKey: key, State: "removed", QueueIDs: []string{key[4:]},
+				MailFrom: from, Subject: "Weekly newsletter", NRcpt: 1, ClientIP: "192.0.2.7"})
+			batch.Rows = append(batch.Rows,
+				txlog.Row{Time: at, Node: "mx1", Source: txlog.SourceEngine, Direction: txlog.Inbound, MsgKey: key, QueueID: key[4:],
+					MailFrom: from, Rcpt: fmt.Sprintf("s%d@uni.example", i%20000), Status: "accepted"},
+				txlog.Row{Time: at.Add(time.Second), Node: "mx1", Source: txlog.SourceEngine, Direction: txlog.Inbound, MsgKey: key,
+					QueueID: key[4:], MailFrom: from, Rcpt: fmt.Sprintf("s%d@uni.example", i%20000), Status: "sent", DSN: "2.0.0", Relay: "lmtp"})
+		}
+		if err := db.WriteBatch(ctx, batch, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("seeded 10,000 tickets and %d log rows in %s", rows, time.Since(start).Round(time.Second))
+
+	c := newClient(b, app)
+	if resp, _ := c.login("admin", testPassword); resp.StatusCode != http.StatusSeeOther {
+		b.Fatalf("login: %d", resp.StatusCode)
+	}
+	for _, page := range []string{"/", "/rota", "/tickets", "/tickets?all=true", "/tickets/5000", "/incidents",
+		"/trace?from=" + url.QueryEscape("user42@sender42.example"), "/trace.csv?from=" + url.QueryEscape("user42@sender42.example"),
+		"/reports", "/admin"} {
+		b.Run(page, func(b *testing.B) {
+			var worst time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				if resp, body := c.do("GET", page, nil, nil); resp.StatusCode != http.StatusOK {
+					b.Fatalf("GET %s: %d %.300s", page, resp.StatusCode, body)
+				}
+				worst = max(worst, time.Since(t0))
+			}
+			b.ReportMetric(float64(worst.Microseconds())/1000, "max-ms")
+		})
+	}
+}

@@ -125,7 +125,7 @@ func logins() Board {
 					Queries:     []Query{{rate("postvakt_smtp_auth_attempts_total", "listener, result", ""), "{{listener}} {{result}}"}}},
 				{Title: "Share of failed logins", Unit: "percentunit",
 					Description: "Failed logins as a share of all logins, by protocol. A sudden rise is password guessing (runbook auth-brute-force).",
-					Queries: []Query{{`sum by (protocol) (rate(postvakt_mail_logins_total{` + in + `,result="failed"}[$__rate_interval])) / sum by (protocol) (rate(postvakt_mail_logins_total{` + in + `}[$__rate_interval]))`, "{{protocol}}"}}},
+					Queries:     []Query{{`sum by (protocol) (rate(postvakt_mail_logins_total{` + in + `,result="failed"}[$__rate_interval])) / sum by (protocol) (rate(postvakt_mail_logins_total{` + in + `}[$__rate_interval]))`, "{{protocol}}"}}},
 			}},
 		},
 	}
@@ -165,7 +165,7 @@ func engineInternals() Board {
 					}},
 				{Title: "Messages per commit", Unit: "short",
 					Description: "Average number of messages made durable by one group commit.",
-					Queries: []Query{{`sum(rate(postvakt_smtp_commit_batch_messages_sum{` + in + `}[$__rate_interval])) / sum(rate(postvakt_smtp_commit_batch_messages_count{` + in + `}[$__rate_interval]))`, "messages"}}},
+					Queries:     []Query{{`sum(rate(postvakt_smtp_commit_batch_messages_sum{` + in + `}[$__rate_interval])) / sum(rate(postvakt_smtp_commit_batch_messages_count{` + in + `}[$__rate_interval]))`, "messages"}}},
 				{Title: "Commit errors and dropped events", Unit: "ops",
 					Description: "Failed commits (answered with a temporary failure) and mail events dropped because a consumer was slow.",
 					Queries: []Query{

@@ -53,7 +53,7 @@ type gPanel struct {
 		} `json:"defaults"`
 	} `json:"fieldConfig"`
 	Targets []struct {
-		Expr       string `json:"expr"`
+		Expr       string               `json:"expr"`
 		Datasource struct{ UID string } `json:"datasource"`
 	} `json:"targets"`
 }

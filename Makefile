@@ -21,6 +21,10 @@ build:
 test:
 	$(GO) test -race -shuffle=on -count=1 -timeout 20m ./...
 
+## e2e: the monitoring loop end to end: real Prometheus and Alertmanager, shipped rules, fake Slack
+e2e:
+	$(GO) test -tags e2e -count=1 -timeout 10m -run '^TestE2E' ./internal/app/
+
 ## check: gofmt, go vet and the tests
 check: fmt vet test
 

@@ -77,6 +77,8 @@ func commands() []*command {
 		tokenCmd(),
 		versionCmd(),
 		dashboardsCmd(),
+		directoryCmd(),
+		loadgenCmd(),
 		importCmd(),
 		summaryCmd(),
 		traceCmd(),

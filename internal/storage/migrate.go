@@ -52,7 +52,10 @@ func (db *DB) provider(logger *slog.Logger) (*goose.Provider, error) {
 	if logger != nil {
 		opts = append(opts, goose.WithSlog(logger))
 	}
-	opts = append(opts, goose.WithDisableGlobalRegistry(true))
+	// Capabilities number their migrations in their own timestamp ranges
+	// (docs/development.md), so a later release may add a migration that
+	// sorts before one already applied: apply it anyway.
+	opts = append(opts, goose.WithDisableGlobalRegistry(true), goose.WithAllowOutofOrder(true))
 	return goose.NewProvider(dialect, db.SQL, sub, opts...)
 }
 

@@ -191,19 +191,47 @@ func Default() Config {
 // ErrInvalid is wrapped by every validation error.
 var ErrInvalid = errors.New("invalid configuration")
 
-// Validate checks the configuration; each error names the key under smtp.
-// and the bad value, and wraps ErrInvalid. All problems are reported
-// (errors.Join).
+// FieldError is one bad configuration value. Key is relative to the smtp
+// section ("limits.max_line_length"); Field lets internal/config report it
+// with file and line.
+type FieldError struct{ Key, Value, Msg string }
+
+func (e *FieldError) Error() string { return fmt.Sprintf("smtp.%s: %q: %s", e.Key, e.Value, e.Msg) }
+
+// Field is the key relative to the smtp section, the value and the message.
+func (e *FieldError) Field() (key, value, msg string) { return e.Key, e.Value, e.Msg }
+
+// Unwrap makes every FieldError an ErrInvalid.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// keyed is what the subpackages' validation errors implement.
+type keyed interface {
+	Field() (key, value, msg string)
+}
+
+// asField turns a subpackage's validation error into a FieldError.
+func asField(err error) error {
+	var k keyed
+	if errors.As(err, &k) {
+		key, val, msg := k.Field()
+		return &FieldError{Key: key, Value: val, Msg: msg}
+	}
+	return fmt.Errorf("%w: smtp: %v", ErrInvalid, err)
+}
+
+// Validate checks the configuration; each error is a *FieldError naming
+// the key under smtp. and the bad value, and wraps ErrInvalid. All problems
+// are reported (errors.Join).
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(key string, val any, why string) {
-		errs = append(errs, fmt.Errorf("%w: smtp.%s: %v %s", ErrInvalid, key, val, why))
+		errs = append(errs, &FieldError{Key: key, Value: fmt.Sprint(val), Msg: why})
 	}
 	if !c.Enabled {
 		return nil
 	}
 	if c.Hostname == "" {
-		bad("hostname", `""`, "must be set")
+		bad("hostname", "", "must be set")
 	}
 	for _, l := range []struct {
 		key string
@@ -213,20 +241,20 @@ func (c Config) Validate() error {
 			continue
 		}
 		if _, _, err := net.SplitHostPort(l.cfg.Listen); err != nil {
-			bad(l.key+".listen", fmt.Sprintf("%q", l.cfg.Listen), "is not host:port")
+			bad(l.key+".listen", l.cfg.Listen, "is not host:port")
 		}
 		if (l.cfg.ImplicitTLS || l.cfg.Auth) && c.TLS.Disabled && !(l.cfg.Auth && !l.cfg.ImplicitTLS && c.InsecureAuthLoopback) {
-			bad(l.key, l.cfg.Listen, "needs TLS (auth or implicit_tls) but smtp.tls.disabled is true")
+			bad(l.key+".listen", l.cfg.Listen, "needs TLS (auth or implicit_tls) but smtp.tls.disabled is true")
 		}
 	}
 	if c.MX.Listen == "" && c.Submission.Listen == "" && c.Submissions.Listen == "" {
-		bad("mx.listen", `""`, "no listener is enabled")
+		bad("mx.listen", "", "no listener is enabled")
 	}
 	if !c.TLS.Disabled && (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		bad("tls.cert_file", fmt.Sprintf("%q", c.TLS.CertFile), "and smtp.tls.key_file must be set together")
+		bad("tls.cert_file", c.TLS.CertFile, "and smtp.tls.key_file must be set together")
 	}
 	if !c.TLS.Disabled && c.TLS.CertFile == "" && !c.TLS.SelfSigned {
-		bad("tls.cert_file", `""`, "is required unless smtp.tls.self_signed or smtp.tls.disabled")
+		bad("tls.cert_file", "", "is required unless smtp.tls.self_signed or smtp.tls.disabled")
 	}
 	l := c.Limits
 	for _, v := range []struct {
@@ -268,41 +296,43 @@ func (c Config) Validate() error {
 	}
 	if c.DNSBL.Resolver != "" {
 		if _, _, err := net.SplitHostPort(c.DNSBL.Resolver); err != nil {
-			bad("dnsbl.resolver", fmt.Sprintf("%q", c.DNSBL.Resolver), "is not host:port")
+			bad("dnsbl.resolver", c.DNSBL.Resolver, "is not host:port")
 		}
 	}
 	for i, z := range c.DNSBL.Zones {
 		if _, err := addr.ParseDomain(z); err != nil {
-			bad(fmt.Sprintf("dnsbl.zones[%d]", i), fmt.Sprintf("%q", z), "is not a domain")
+			bad(fmt.Sprintf("dnsbl.zones[%d]", i), z, "is not a domain")
 		}
 	}
 	if c.Greylist.Enabled {
 		if err := c.Greylist.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("%w: %v", ErrInvalid, err))
+			errs = append(errs, asField(err))
 		}
 	}
 	if _, err := c.compileLists(); err != nil {
-		errs = append(errs, fmt.Errorf("%w: %v", ErrInvalid, err))
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			errs = append(errs, asField(e))
+		}
 	}
 	if c.Postmaster != "" {
 		if a, err := addr.Parse(c.Postmaster); err != nil || a.Domain == "" {
-			bad("postmaster", fmt.Sprintf("%q", c.Postmaster), "is not an address")
+			bad("postmaster", c.Postmaster, "is not an address")
 		}
 	}
 	if _, err := c.AddressRules.Compile(); err != nil {
-		errs = append(errs, fmt.Errorf("%w: smtp.%v", ErrInvalid, err))
+		errs = append(errs, asField(err))
 	}
 	if c.Commit.MaxDelay < 0 || c.Commit.MaxDelay > time.Second {
 		bad("commit.max_delay", c.Commit.MaxDelay, "must be between 0s and 1s")
 	}
 	for i, d := range c.Directory.Domains {
 		if _, err := addr.ParseDomain(d); err != nil {
-			bad(fmt.Sprintf("directory.domains[%d]", i), fmt.Sprintf("%q", d), "is not a domain")
+			bad(fmt.Sprintf("directory.domains[%d]", i), d, "is not a domain")
 		}
 	}
 	for i, m := range c.Directory.Mailboxes {
 		if a, err := addr.Parse(m.Address); err != nil || a.Domain == "" {
-			bad(fmt.Sprintf("directory.mailboxes[%d].address", i), fmt.Sprintf("%q", m.Address), "is not an address")
+			bad(fmt.Sprintf("directory.mailboxes[%d].address", i), m.Address, "is not an address")
 		}
 		if m.PasswordHash != "" {
 			if _, err := directory.VerifyPassword(m.PasswordHash, ""); err != nil {
@@ -312,12 +342,12 @@ func (c Config) Validate() error {
 	}
 	for i, a := range c.Directory.Aliases {
 		if p, err := addr.Parse(a.Address); err != nil || p.Domain == "" {
-			bad(fmt.Sprintf("directory.aliases[%d].address", i), fmt.Sprintf("%q", a.Address), "is not an address")
+			bad(fmt.Sprintf("directory.aliases[%d].address", i), a.Address, "is not an address")
 		}
 		switch directory.EntryKind(a.Kind) {
 		case directory.KindAlias, directory.KindList, directory.KindFunction:
 		default:
-			bad(fmt.Sprintf("directory.aliases[%d].kind", i), fmt.Sprintf("%q", a.Kind), "must be alias, list or function")
+			bad(fmt.Sprintf("directory.aliases[%d].kind", i), a.Kind, "must be alias, list or function")
 		}
 		if len(a.Targets) == 0 {
 			bad(fmt.Sprintf("directory.aliases[%d].targets", i), "[]", "must name at least one target")
@@ -345,25 +375,25 @@ func (c Config) compileLists() (lists, error) {
 	var l lists
 	var errs []error
 	var err error
-	if l.whitelistClients, err = policy.ParseNetSet("smtp.whitelist.clients", c.Whitelist.Clients); err != nil {
+	if l.whitelistClients, err = policy.ParseNetSet("whitelist.clients", c.Whitelist.Clients); err != nil {
 		errs = append(errs, err)
 	}
-	if l.whitelistSenders, err = policy.ParseAddrSet("smtp.whitelist.senders", c.Whitelist.Senders); err != nil {
+	if l.whitelistSenders, err = policy.ParseAddrSet("whitelist.senders", c.Whitelist.Senders); err != nil {
 		errs = append(errs, err)
 	}
-	if l.whitelistRcpts, err = policy.ParseAddrSet("smtp.whitelist.recipients", c.Whitelist.Recipients); err != nil {
+	if l.whitelistRcpts, err = policy.ParseAddrSet("whitelist.recipients", c.Whitelist.Recipients); err != nil {
 		errs = append(errs, err)
 	}
-	if l.local.Allow, err = policy.ParseNetSet("smtp.local_networks", c.LocalNetworks); err != nil {
+	if l.local.Allow, err = policy.ParseNetSet("local_networks", c.LocalNetworks); err != nil {
 		errs = append(errs, err)
 	}
-	if l.local.Except, err = policy.ParseNetSet("smtp.local_networks_except", c.LocalNetworksExcept); err != nil {
+	if l.local.Except, err = policy.ParseNetSet("local_networks_except", c.LocalNetworksExcept); err != nil {
 		errs = append(errs, err)
 	}
-	if l.trustedSenders, err = policy.ParseAddrSet("smtp.trusted.senders", c.Trusted.Senders); err != nil {
+	if l.trustedSenders, err = policy.ParseAddrSet("trusted.senders", c.Trusted.Senders); err != nil {
 		errs = append(errs, err)
 	}
-	if l.trustedClients, err = policy.ParseNetSet("smtp.trusted.clients", c.Trusted.Clients); err != nil {
+	if l.trustedClients, err = policy.ParseNetSet("trusted.clients", c.Trusted.Clients); err != nil {
 		errs = append(errs, err)
 	}
 	return l, errors.Join(errs...)

@@ -33,13 +33,13 @@ func TestValidateNamesKey(t *testing.T) {
 		want   string
 	}{
 		{func(c *engine.Config) { c.MX.Listen = "nonsense" }, `smtp.mx.listen: "nonsense"`},
-		{func(c *engine.Config) { c.Limits.MaxLineLength = 80 }, "smtp.limits.max_line_length: 80"},
-		{func(c *engine.Config) { c.Limits.DataTimeout = 0 }, "smtp.limits.data_timeout: 0s"},
+		{func(c *engine.Config) { c.Limits.MaxLineLength = 80 }, `smtp.limits.max_line_length: "80"`},
+		{func(c *engine.Config) { c.Limits.DataTimeout = 0 }, `smtp.limits.data_timeout: "0s"`},
 		{func(c *engine.Config) { c.Whitelist.Clients = []string{"10.0.0.0/33"} }, `smtp.whitelist.clients[0]: "10.0.0.0/33"`},
 		{func(c *engine.Config) { c.LocalNetworksExcept = []string{"guest"} }, `smtp.local_networks_except[0]: "guest"`},
 		{func(c *engine.Config) { c.Trusted.Senders = []string{"a@@b"} }, `smtp.trusted.senders[0]: "a@@b"`},
 		{func(c *engine.Config) { c.DNSBL.Zones = []string{"bad zone"} }, `smtp.dnsbl.zones[0]: "bad zone"`},
-		{func(c *engine.Config) { c.Greylist.IPv6Prefix = 200 }, "smtp.greylist.ipv6_prefix: 200"},
+		{func(c *engine.Config) { c.Greylist.IPv6Prefix = 200 }, `smtp.greylist.ipv6_prefix: "200"`},
 		{func(c *engine.Config) { c.AddressRules.Personal = "[" }, `smtp.address_rules.personal: "["`},
 		{func(c *engine.Config) { c.TLS = engine.TLSConfig{CertFile: "x.pem"} }, `smtp.tls.cert_file: "x.pem"`},
 		{func(c *engine.Config) { c.TLS = engine.TLSConfig{} }, `smtp.tls.cert_file: ""`},
@@ -50,6 +50,14 @@ func TestValidateNamesKey(t *testing.T) {
 		err := c.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, engine.ErrInvalid) {
 			t.Errorf("err = %v, want it to name %s", err, tc.want)
+			continue
+		}
+		// Every error is keyed, so internal/config can give file and line.
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			var fe *engine.FieldError
+			if !errors.As(e, &fe) || fe.Key == "" {
+				t.Errorf("unkeyed error %v", e)
+			}
 		}
 	}
 }

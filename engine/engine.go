@@ -79,7 +79,7 @@ type Engine struct {
 func NewDirectory(cfg Config, st directory.Store, clock func() time.Time) (*directory.Directory, error) {
 	rules, err := cfg.AddressRules.Compile()
 	if err != nil {
-		return nil, fmt.Errorf("%w: smtp.%v", ErrInvalid, err)
+		return nil, asField(err)
 	}
 	return directory.New(directory.Options{
 		Store: st, Rules: rules, Clock: clock,
@@ -242,6 +242,34 @@ func (e *Engine) jobs(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// ApplyDirectoryConfig creates or updates the domains, mailboxes and
+// aliases declared under smtp.directory. Call it once at start, before
+// Serve (and from `postvakt directory apply`); it is idempotent.
+func ApplyDirectoryConfig(ctx context.Context, cfg Config, dir *directory.Directory) error {
+	dc := cfg.Directory
+	for _, d := range dc.Domains {
+		if err := dir.AddDomain(ctx, d); err != nil {
+			return fmt.Errorf("smtp.directory.domains: %s: %w", d, err)
+		}
+	}
+	for _, m := range dc.Mailboxes {
+		_, err := dir.AddMailbox(ctx, directory.NewMailbox{
+			Address: m.Address, Nickname: m.Nickname, DisplayName: m.Name, QuotaBytes: m.QuotaBytes,
+			ForwardTo: m.ForwardTo, KeepCopy: m.KeepCopy, ExternalForwardAllowed: m.ExternalForward,
+			PasswordHash: m.PasswordHash, Locked: m.Locked,
+		})
+		if err != nil {
+			return fmt.Errorf("smtp.directory.mailboxes: %s: %w", m.Address, err)
+		}
+	}
+	for _, a := range dc.Aliases {
+		if err := dir.AddAlias(ctx, a.Address, directory.EntryKind(a.Kind), a.Targets); err != nil {
+			return fmt.Errorf("smtp.directory.aliases: %s: %w", a.Address, err)
+		}
+	}
+	return nil
 }
 
 func resolverFor(server string) dnsbl.Resolver {

@@ -307,7 +307,7 @@ func quarantineCmd() *command {
 					if err != nil {
 						return err
 					}
-					fmt.Fprintf(e.stdout, "released %d: %d recipients queued\n", id, n)
+					fmt.Fprintf(e.stdout, "released %d: %d copies delivered or queued\n", id, n)
 					return nil
 				}),
 			},

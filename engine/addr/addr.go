@@ -244,8 +244,20 @@ type Rules struct {
 // ErrRule is wrapped by every rule violation.
 var ErrRule = errors.New("address rule")
 
-// Compile checks and compiles the patterns; the error names the key under
-// smtp.address_rules.
+// RulesError is a bad key under smtp.address_rules.
+type RulesError struct{ Key, Value, Msg string }
+
+func (e *RulesError) Error() string {
+	return fmt.Sprintf("address_rules.%s: %q: %s", e.Key, e.Value, e.Msg)
+}
+
+// Field is the key relative to the smtp section, the value and the message.
+func (e *RulesError) Field() (key, value, msg string) {
+	return "address_rules." + e.Key, e.Value, e.Msg
+}
+
+// Compile checks and compiles the patterns; the error (*RulesError) names
+// the key under smtp.address_rules.
 func (c RulesConfig) Compile() (*Rules, error) {
 	r := &Rules{cfg: c}
 	for _, p := range []struct {
@@ -264,12 +276,12 @@ func (c RulesConfig) Compile() (*Rules, error) {
 		}
 		re, err := regexp.Compile(p.src)
 		if err != nil {
-			return nil, fmt.Errorf("address_rules.%s: %q: %v", p.key, p.src, err)
+			return nil, &RulesError{Key: p.key, Value: p.src, Msg: err.Error()}
 		}
 		*p.dst = re
 	}
 	if c.MinLength < 0 || c.MaxLength < 0 || (c.MaxLength > 0 && c.MinLength > c.MaxLength) {
-		return nil, fmt.Errorf("address_rules.min_length/max_length: %d/%d out of range", c.MinLength, c.MaxLength)
+		return nil, &RulesError{Key: "min_length", Value: fmt.Sprintf("%d", c.MinLength), Msg: fmt.Sprintf("must be between 0 and max_length (%d)", c.MaxLength)}
 	}
 	return r, nil
 }

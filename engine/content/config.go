@@ -66,6 +66,13 @@ type SpamConfig struct {
 	SubjectPrefix string            `yaml:"subject_prefix"`
 	// SPF turns on the SPF rules (RFC 7208) for mail from outside.
 	SPF bool `yaml:"spf"`
+	// Spamd is SpamAssassin's spamd, "host:port" or "unix:/path"; its
+	// score is added as rule SPAMD. Rspamd is an rspamd worker's base URL
+	// (e.g. http://127.0.0.1:11333); its score, scaled to Threshold over
+	// its required score, is added as rule RSPAMD. Empty: not used. A
+	// scanner that does not answer is counted and skipped.
+	Spamd  string `yaml:"spamd"`
+	Rspamd string `yaml:"rspamd"`
 }
 
 // QuarantineConfig sets how long quarantined mail is kept.
@@ -160,6 +167,9 @@ func (c Config) Validate() error {
 		if !okAction(a) {
 			bad("spam.domain_actions."+d, a, "must be quarantine or subject")
 		}
+	}
+	if r := c.Spam.Rspamd; r != "" && !strings.HasPrefix(r, "http://") && !strings.HasPrefix(r, "https://") {
+		bad("spam.rspamd", r, "must be an http:// or https:// URL")
 	}
 	if c.Quarantine.Retention <= 0 {
 		bad("quarantine.retention", c.Quarantine.Retention, "must be positive")

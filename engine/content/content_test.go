@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/uni-mail/postvakt/engine/clamd"
+	"github.com/uni-mail/postvakt/engine/clamd/clamdtest"
 	"github.com/uni-mail/postvakt/engine/content"
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/engine/smtpserver"
@@ -342,4 +343,82 @@ func FuzzAttachmentWalker(f *testing.F) {
 		_ = p.Forbidden(name)
 		_ = fmt.Sprint()
 	})
+}
+
+// TestExternalSpamScannerDown: a spamd or rspamd that does not answer is
+// counted and skipped; the built-in score stands.
+func TestExternalSpamScannerDown(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	f := newScanner(t, func(c *content.Config, _ *content.Options) {
+		c.Spam.Spamd, c.Spam.Rspamd, c.Antivirus.Timeout = addr, "http://"+addr, 2*time.Second
+	})
+	out := scan(t, f, mxEnv, plain(gtube))
+	if out.Verdict != content.VerdictSpam {
+		t.Fatalf("%+v", out)
+	}
+	for _, s := range []string{"spamd", "rspamd"} {
+		if n := testutil.ToFloat64(metricVec(t, f.reg, "postvakt_content_scan_errors_total", "scanner", s)); n != 1 {
+			t.Errorf("%s errors = %v", s, n)
+		}
+	}
+}
+
+// TestAcceptance3RealClamd runs the scanner against a real clamd, then
+// stops clamd: the configured failure mode applies (tempfail) and the
+// metrics say so. Skipped without clamd unless POSTVAKT_REQUIRE_TOOLS=1.
+func TestAcceptance3RealClamd(t *testing.T) {
+	t.Parallel()
+	c, stop := clamdtest.Start(t)
+	f := newScanner(t, func(cfg *content.Config, o *content.Options) {
+		cfg.Antivirus.Clamd = "unix:" + c.Addr
+		o.Clamd = c
+	})
+	if out := scan(t, f, mxEnv, withAttachment("report.pdf", []byte("%PDF-1.4 clean"))); out.Action != smtpserver.Accept || out.Verdict != content.VerdictClean {
+		t.Fatalf("clean with clamd: %+v", out)
+	}
+	f.s.Probe(context.Background())
+	if testutil.ToFloat64(metricVec(t, f.reg, "postvakt_content_scanner_up", "scanner", "clamd")) != 1 {
+		t.Fatal("clamd not up")
+	}
+	stop()
+	out := scan(t, f, mxEnv, withAttachment("report.pdf", []byte("%PDF-1.4 clean")))
+	if out.Action != smtpserver.Tempfail {
+		t.Fatalf("clamd stopped: %+v", out)
+	}
+	if testutil.ToFloat64(metricVec(t, f.reg, "postvakt_content_scanner_up", "scanner", "clamd")) != 0 ||
+		testutil.ToFloat64(metricVec(t, f.reg, "postvakt_content_scan_errors_total", "scanner", "clamd")) != 1 {
+		t.Fatal("metrics do not show clamd down")
+	}
+}
+
+// BenchmarkScan is the cost of scanning one 4 KiB message with a 1 KiB
+// zip attachment: MIME walk, attachment and zip rules, EICAR, spam score.
+//
+//	go test ./engine/content/ -run '^$' -bench Scan
+func BenchmarkScan(b *testing.B) {
+	q := &memQuarantine{}
+	s, err := content.New(content.Options{Config: content.Default(), Quarantine: &quarantine.Service{Store: q}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var zb bytes.Buffer
+	zw := zip.NewWriter(&zb)
+	w, _ := zw.Create("report.txt")
+	w.Write(bytes.Repeat([]byte("quarterly numbers "), 60))
+	zw.Close()
+	msg := withAttachment("report.zip", zb.Bytes())
+	msg = append(msg[:len(msg):len(msg)], bytes.Repeat([]byte("x"), 4096-len(msg)%4096)...)
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if out, err := s.Scan(context.Background(), mxEnv, msg); err != nil || out.Action != smtpserver.Accept {
+			b.Fatalf("%+v %v", out, err)
+		}
+	}
 }

@@ -28,8 +28,10 @@ import (
 	"github.com/uni-mail/postvakt/engine/dnsbl"
 	"github.com/uni-mail/postvakt/engine/mime"
 	"github.com/uni-mail/postvakt/engine/quarantine"
+	"github.com/uni-mail/postvakt/engine/rspamd"
 	"github.com/uni-mail/postvakt/engine/smtpserver"
 	"github.com/uni-mail/postvakt/engine/spam"
+	"github.com/uni-mail/postvakt/engine/spamd"
 )
 
 // Verdict is the closed set of scan verdicts (the label of
@@ -79,6 +81,8 @@ type Scanner struct {
 	policy   *AttachmentPolicy
 	clamd    *clamd.Client
 	scorer   *spam.Scorer
+	spamd    *spamd.Client
+	rspamd   *rspamd.Client
 	up       *prometheus.GaugeVec
 	errs     *prometheus.CounterVec
 	verdicts *prometheus.CounterVec
@@ -116,6 +120,15 @@ func New(o Options) (*Scanner, error) {
 		}
 		s.scorer = spam.New(so)
 	}
+	if a := c.Spam.Spamd; a != "" {
+		s.spamd = &spamd.Client{Network: "tcp", Addr: a, Timeout: c.Antivirus.Timeout}
+		if p, ok := strings.CutPrefix(a, "unix:"); ok {
+			s.spamd.Network, s.spamd.Addr = "unix", p
+		}
+	}
+	if c.Spam.Rspamd != "" {
+		s.rspamd = &rspamd.Client{BaseURL: c.Spam.Rspamd, Timeout: c.Antivirus.Timeout}
+	}
 	s.up = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "postvakt_content_scanner_up",
 		Help: "Whether an external content scanner answered its last request or probe (1) or not (0), by scanner."}, []string{"scanner"})
 	s.errs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postvakt_content_scan_errors_total",
@@ -125,9 +138,11 @@ func New(o Options) (*Scanner, error) {
 	for _, v := range []Verdict{VerdictClean, VerdictSpam, VerdictVirus, VerdictBanned, VerdictSuspect} {
 		s.verdicts.WithLabelValues(string(v))
 	}
-	if s.clamd != nil {
-		s.up.WithLabelValues(ScannerClamd).Set(1)
-		s.errs.WithLabelValues(ScannerClamd)
+	for name, on := range map[string]bool{ScannerClamd: s.clamd != nil, ScannerSpamd: s.spamd != nil, ScannerRspamd: s.rspamd != nil} {
+		if on {
+			s.up.WithLabelValues(name).Set(1)
+			s.errs.WithLabelValues(name)
+		}
 	}
 	if o.Registerer != nil {
 		for _, col := range []prometheus.Collector{s.up, s.errs, s.verdicts} {
@@ -242,6 +257,7 @@ func (s *Scanner) Scan(ctx context.Context, env smtpserver.Envelope, msg []byte)
 		in := spam.Input{ClientIP: env.ClientIP, HELO: env.HELO, MailFrom: env.MailFrom, Header: sum.Header,
 			Texts: texts, Authenticated: submission || env.AuthUser != "", LocalDomain: s.o.LocalDomain}
 		out.Spam = s.scorer.Score(ctx, in)
+		s.external(ctx, env, msg, &out.Spam)
 		if out.Spam.Spam() {
 			if env.WantsAll {
 				// A recipient on the spam whitelist gets everything, untouched.
@@ -264,6 +280,33 @@ func (s *Scanner) Scan(ctx context.Context, env smtpserver.Envelope, msg []byte)
 	out.Verdict, out.Action = VerdictClean, smtpserver.Accept
 	s.verdicts.WithLabelValues(string(VerdictClean)).Inc()
 	return out, nil
+}
+
+// external adds the scores of spamd and rspamd when configured; a scanner
+// that does not answer is counted and skipped (the built-in score stands).
+func (s *Scanner) external(ctx context.Context, env smtpserver.Envelope, msg []byte, r *spam.Result) {
+	if s.spamd != nil {
+		res, err := s.spamd.Check(ctx, msg)
+		s.scanned(ScannerSpamd, err)
+		if err == nil {
+			r.AddExternal("SPAMD", res.Score)
+		}
+	}
+	if s.rspamd != nil {
+		res, err := s.rspamd.Check(ctx, rspamd.Envelope{IP: ipString(env), HELO: env.HELO, From: env.MailFrom, User: env.AuthUser, Rcpts: env.Rcpts}, msg)
+		s.scanned(ScannerRspamd, err)
+		if err == nil && res.Required > 0 {
+			r.AddExternal("RSPAMD", res.Score*r.Threshold/res.Required)
+		}
+	}
+}
+
+func (s *Scanner) scanned(scanner string, err error) {
+	s.up.WithLabelValues(scanner).Set(boolGauge(err == nil))
+	if err != nil {
+		s.errs.WithLabelValues(scanner).Inc()
+		s.o.Logger.Warn("spam scanner failed", "scanner", scanner, "err", err)
+	}
 }
 
 // spamAction is the action for the first recipient's domain, else the

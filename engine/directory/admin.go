@@ -37,6 +37,9 @@ func (d *Directory) Mailboxes(ctx context.Context) ([]Mailbox, error) {
 	return d.o.Store.DirMailboxes(ctx)
 }
 
+// Aliases lists aliases, lists and function addresses.
+func (d *Directory) Aliases(ctx context.Context) ([]Alias, error) { return d.o.Store.DirAliases(ctx) }
+
 // NewMailbox describes a mailbox to create.
 type NewMailbox struct {
 	Address                string // permanent address

@@ -126,4 +126,7 @@ type Store interface {
 	DirDeleteAlias(ctx context.Context, address string) error
 	// DirMailboxes lists mailboxes ordered by address.
 	DirMailboxes(ctx context.Context) ([]Mailbox, error)
+	// DirAliases lists aliases, lists and function addresses with their
+	// targets, ordered by address.
+	DirAliases(ctx context.Context) ([]Alias, error)
 }

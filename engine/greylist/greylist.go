@@ -47,23 +47,36 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate names the bad key under smtp.greylist.
+// ConfigError is a validation error of one key under smtp.greylist.
+type ConfigError struct{ Key, Value, Msg string }
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("smtp.greylist.%s: %q: %s", e.Key, e.Value, e.Msg)
+}
+
+// Field is the key relative to the smtp section, the value and the message.
+func (e *ConfigError) Field() (key, value, msg string) { return "greylist." + e.Key, e.Value, e.Msg }
+
+// Validate names the bad key under smtp.greylist and its value.
 func (c Config) Validate() error {
+	bad := func(key string, v any, msg string) error {
+		return &ConfigError{Key: key, Value: fmt.Sprint(v), Msg: msg}
+	}
 	switch {
 	case c.Delay < 0:
-		return fmt.Errorf("smtp.greylist.delay: %v must not be negative", c.Delay)
+		return bad("delay", c.Delay, "must not be negative")
 	case c.ListedDelay < 0:
-		return fmt.Errorf("smtp.greylist.listed_delay: %v must not be negative", c.ListedDelay)
+		return bad("listed_delay", c.ListedDelay, "must not be negative")
 	case c.RetryWindow <= c.Delay || c.RetryWindow <= c.ListedDelay:
-		return fmt.Errorf("smtp.greylist.retry_window: %v must be longer than delay and listed_delay", c.RetryWindow)
+		return bad("retry_window", c.RetryWindow, "must be longer than delay and listed_delay")
 	case c.Expiry <= 0:
-		return fmt.Errorf("smtp.greylist.expiry: %v must be positive", c.Expiry)
+		return bad("expiry", c.Expiry, "must be positive")
 	case c.AutoWhitelistAfter < 0:
-		return fmt.Errorf("smtp.greylist.auto_whitelist_after: %d must not be negative", c.AutoWhitelistAfter)
+		return bad("auto_whitelist_after", c.AutoWhitelistAfter, "must not be negative")
 	case c.IPv4Prefix < 8 || c.IPv4Prefix > 32:
-		return fmt.Errorf("smtp.greylist.ipv4_prefix: %d not in 8..32", c.IPv4Prefix)
+		return bad("ipv4_prefix", c.IPv4Prefix, "must be in 8..32")
 	case c.IPv6Prefix < 16 || c.IPv6Prefix > 128:
-		return fmt.Errorf("smtp.greylist.ipv6_prefix: %d not in 16..128", c.IPv6Prefix)
+		return bad("ipv6_prefix", c.IPv6Prefix, "must be in 16..128")
 	}
 	return nil
 }

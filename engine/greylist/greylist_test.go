@@ -77,7 +77,7 @@ func TestValidate(t *testing.T) {
 	}
 	c := greylist.DefaultConfig()
 	c.IPv4Prefix = 33
-	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "smtp.greylist.ipv4_prefix: 33") {
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `smtp.greylist.ipv4_prefix: "33"`) {
 		t.Fatalf("err = %v", err)
 	}
 	c = greylist.DefaultConfig()

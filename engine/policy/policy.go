@@ -13,11 +13,20 @@ import (
 	"github.com/uni-mail/postvakt/engine/addr"
 )
 
+// KeyError is a bad list entry: Key is the configuration key relative to
+// the smtp section with the index, e.g. "whitelist.clients[2]".
+type KeyError struct{ Key, Value, Msg string }
+
+func (e *KeyError) Error() string { return fmt.Sprintf("%s: %q: %s", e.Key, e.Value, e.Msg) }
+
+// Field is the key, the value and the message.
+func (e *KeyError) Field() (key, value, msg string) { return e.Key, e.Value, e.Msg }
+
 // NetSet is a set of IP prefixes.
 type NetSet []netip.Prefix
 
 // ParseNetSet parses CIDRs or single addresses; key names the config key in
-// errors (e.g. "smtp.submission.local_networks").
+// errors (e.g. "local_networks").
 func ParseNetSet(key string, items []string) (NetSet, error) {
 	var s NetSet
 	for i, it := range items {
@@ -25,14 +34,14 @@ func ParseNetSet(key string, items []string) (NetSet, error) {
 		if !strings.Contains(it, "/") {
 			a, err := netip.ParseAddr(it)
 			if err != nil {
-				return nil, fmt.Errorf("%s[%d]: %q is not an IP address or CIDR", key, i, it)
+				return nil, &KeyError{Key: fmt.Sprintf("%s[%d]", key, i), Value: it, Msg: "is not an IP address or CIDR"}
 			}
 			s = append(s, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 			continue
 		}
 		p, err := netip.ParsePrefix(it)
 		if err != nil {
-			return nil, fmt.Errorf("%s[%d]: %q is not an IP address or CIDR", key, i, it)
+			return nil, &KeyError{Key: fmt.Sprintf("%s[%d]", key, i), Value: it, Msg: "is not an IP address or CIDR"}
 		}
 		s = append(s, p.Masked())
 	}
@@ -79,14 +88,14 @@ func ParseAddrSet(key string, items []string) (AddrSet, error) {
 			}
 			nd, err := addr.ParseDomain(d)
 			if err != nil {
-				return AddrSet{}, fmt.Errorf("%s[%d]: %q is not an address or domain", key, i, it)
+				return AddrSet{}, &KeyError{Key: fmt.Sprintf("%s[%d]", key, i), Value: it, Msg: "is not an address or domain"}
 			}
 			s.domains[nd] = true
 			continue
 		}
 		a, err := addr.Parse(it)
 		if err != nil {
-			return AddrSet{}, fmt.Errorf("%s[%d]: %q is not an address or domain", key, i, it)
+			return AddrSet{}, &KeyError{Key: fmt.Sprintf("%s[%d]", key, i), Value: it, Msg: "is not an address or domain"}
 		}
 		s.addrs[a.Key()] = true
 	}

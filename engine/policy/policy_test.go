@@ -11,11 +11,11 @@ import (
 
 func TestNetworks(t *testing.T) {
 	t.Parallel()
-	allow, err := policy.ParseNetSet("smtp.local_networks", []string{"10.0.0.0/8", "2001:db8::/32", "192.0.2.7"})
+	allow, err := policy.ParseNetSet("local_networks", []string{"10.0.0.0/8", "2001:db8::/32", "192.0.2.7"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	except, _ := policy.ParseNetSet("smtp.local_networks_except", []string{"10.99.0.0/16"})
+	except, _ := policy.ParseNetSet("local_networks_except", []string{"10.99.0.0/16"})
 	n := policy.Networks{Allow: allow, Except: except}
 	for ip, want := range map[string]bool{
 		"10.1.2.3": true, "10.99.1.1": false, "::ffff:10.1.2.3": true, "192.0.2.7": true, "192.0.2.8": false,
@@ -25,14 +25,14 @@ func TestNetworks(t *testing.T) {
 			t.Errorf("%s: %v, want %v", ip, got, want)
 		}
 	}
-	if _, err := policy.ParseNetSet("smtp.whitelist.clients", []string{"10.0.0.0/8", "eduroam"}); err == nil || !strings.Contains(err.Error(), `smtp.whitelist.clients[1]: "eduroam"`) {
+	if _, err := policy.ParseNetSet("whitelist.clients", []string{"10.0.0.0/8", "eduroam"}); err == nil || !strings.Contains(err.Error(), `whitelist.clients[1]: "eduroam"`) {
 		t.Errorf("err = %v", err)
 	}
 }
 
 func TestAddrSet(t *testing.T) {
 	t.Parallel()
-	s, err := policy.ParseAddrSet("smtp.trusted.senders", []string{"StudentSystem@uni.example", "@lms.uni.example", "hr.uni.example"})
+	s, err := policy.ParseAddrSet("trusted.senders", []string{"StudentSystem@uni.example", "@lms.uni.example", "hr.uni.example"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,8 @@
 // infected mail, suspect archives and spam go to a central quarantine, not
 // the user; a postmaster gets a message delivered on request): the item
 // model, the Store the database implements, and the Service that adds,
-// lists, releases (into the relay queue, delivered as normal) and expires
-// items.
+// lists, releases (delivered as normal: local mailboxes, or the relay
+// queue for remote targets) and expires items.
 package quarantine
 
 import (
@@ -60,8 +60,10 @@ type Store interface {
 	QuarantineList(ctx context.Context, f Filter) ([]Item, error)
 	QuarantineGet(ctx context.Context, id int64) (Item, error)
 	QuarantineDelete(ctx context.Context, id int64) error
-	// QuarantineRelease moves the item into the relay queue, one entry per
-	// recipient, due at now, in one transaction, and deletes the item.
+	// QuarantineRelease delivers the item as normal delivery would, in one
+	// transaction, and deletes it: local recipients get a mailbox copy,
+	// remote and forwarding targets a relay-queue entry due at now. It
+	// returns the number of copies.
 	QuarantineRelease(ctx context.Context, id int64, now time.Time) (int, error)
 	// QuarantineExpire deletes items quarantined before t.
 	QuarantineExpire(ctx context.Context, before time.Time) (int, error)

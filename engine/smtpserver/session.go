@@ -331,7 +331,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 			}
 			continue
 		}
-		d := store.Delivery{Rcpt: a.Key(), MailboxID: m.ID}
+		d := store.Delivery{Rcpt: a.Key(), MailboxID: m.ID, Mailbox: m.Address}
 		if m.UsedBytes+s.sizeHint > o.Directory.Quota(m) {
 			if trusted {
 				d.Truncated = true
@@ -488,10 +488,10 @@ func (s *session) Data(r io.Reader) error {
 			ev.Outcome, ev.Target = event.OutcomeQueued, d.Remote
 			o.Metrics.Delivery("queued")
 		case d.Truncated:
-			ev.Outcome, ev.Target = event.OutcomeTruncated, fmt.Sprint(d.MailboxID)
+			ev.Outcome, ev.Target = event.OutcomeTruncated, d.Mailbox
 			o.Metrics.Delivery("truncated")
 		default:
-			ev.Outcome, ev.Target = event.OutcomeDelivered, fmt.Sprint(d.MailboxID)
+			ev.Outcome, ev.Target = event.OutcomeDelivered, d.Mailbox
 			o.Metrics.Delivery("delivered")
 		}
 		o.Events.Emit(ev)

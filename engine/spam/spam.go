@@ -250,9 +250,10 @@ func (s *Scorer) Score(ctx context.Context, in Input) Result {
 }
 
 // AddExternal adds an external scanner's score (spamd, rspamd) as the rule
-// name given.
+// name given, with its score in the rule list ("SPAMD=3.2").
 func (r *Result) AddExternal(name string, score float64) {
 	r.Score += score
+	name = fmt.Sprintf("%s=%.1f", name, score)
 	if !slices.Contains(r.Rules, name) {
 		r.Rules = append(r.Rules, name)
 		sort.Strings(r.Rules)

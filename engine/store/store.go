@@ -47,6 +47,7 @@ type Message struct {
 type Delivery struct {
 	Rcpt      string // the envelope recipient it came from
 	MailboxID int64  // local mailbox, or 0
+	Mailbox   string // its permanent address (for events and logs)
 	Remote    string // remote address for the relay queue, or ""
 	Truncated bool   // store Message.Truncated rather than Body
 }

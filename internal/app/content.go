@@ -3,12 +3,16 @@ package app
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
 
+	"blitiri.com.ar/go/spf"
+
 	"github.com/uni-mail/postvakt/engine/abuse"
 	"github.com/uni-mail/postvakt/engine/content"
+	"github.com/uni-mail/postvakt/engine/dnsbl"
 	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/engine/queue"
@@ -56,9 +60,25 @@ func setupContent(ctx context.Context, env *Env) error {
 		return err
 	}
 	if cc.Enabled {
+		// The DNSBL_LISTED rule and SPF use the engine's DNS settings
+		// (smtp.dnsbl), so scoring and connection checks agree.
+		var res interface {
+			dnsbl.Resolver
+			spf.DNSResolver
+		} = net.DefaultResolver
+		if srv := env.Config.SMTP.DNSBL.Resolver; srv != "" {
+			res = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, network, srv)
+			}}
+		}
+		var checker *dnsbl.Checker
+		if z := env.Config.SMTP.DNSBL.Zones; len(z) > 0 {
+			checker = &dnsbl.Checker{Zones: z, Resolver: res, Timeout: env.Config.SMTP.DNSBL.Timeout}
+		}
 		sc, err := content.New(content.Options{
 			Config: cc, Quarantine: qsvc, Abuse: ab, Registerer: env.Telemetry.Registry, Logger: env.Logger.With("component", "content"),
-			Clock: env.Now,
+			Clock: env.Now, DNSBL: checker, SPFResolver: res,
 			LocalDomain: func(ctx context.Context, d string) bool {
 				ok, err := db.DirDomainExists(ctx, d)
 				return err == nil && ok

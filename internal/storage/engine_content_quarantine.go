@@ -5,11 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/engine/queue"
+	"github.com/uni-mail/postvakt/engine/store"
 )
 
 // The central quarantine (engine/quarantine.Store).
@@ -115,29 +118,100 @@ func (db *DB) QuarantineDelete(ctx context.Context, id int64) error {
 	return nil
 }
 
-// QuarantineRelease implements quarantine.Store.
+// QuarantineRelease implements quarantine.Store: local recipients (a
+// mailbox, or the mailboxes behind an alias, list or function address)
+// get the message in their mailbox as normal delivery would; forwarding
+// addresses and remote recipients get relay-queue entries. Delivering
+// local mail through the relay queue instead would loop back through the
+// MX and be quarantined again.
 func (db *DB) QuarantineRelease(ctx context.Context, id int64, now time.Time) (int, error) {
-	var n int
-	err := db.InTx(ctx, func(tx *Tx) error {
-		it, err := scanQuarantine(tx.QueryRow(ctx, `SELECT `+quarantineCols+`, body FROM engine_quarantine WHERE id = ?`, id), true)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("quarantine item %d: %w", id, quarantine.ErrNotFound)
+	it, err := db.QuarantineGet(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	var local []int64
+	var remote []queue.NewEntry
+	seen := map[string]bool{}
+	var resolve func(rcpt, addr string, depth int) error
+	resolve = func(rcpt, addr string, depth int) error {
+		addr = strings.ToLower(addr)
+		if seen[addr] || depth > 5 {
+			return nil
 		}
+		seen[addr] = true
+		e, err := db.DirLookup(ctx, addr)
+		switch {
+		case errors.Is(err, directory.ErrNotFound):
+			remote = append(remote, queue.NewEntry{QueueID: it.QueueID, Rcpt: rcpt, Target: addr, MailFrom: it.MailFrom})
+			return nil
+		case err != nil:
+			return err
+		}
+		switch e.Kind {
+		case directory.KindMailbox, directory.KindNickname:
+			m := e.Mailbox
+			if m == nil {
+				mb, err := db.DirMailbox(ctx, e.MailboxID)
+				if err != nil {
+					return err
+				}
+				m = &mb
+			}
+			if m.ForwardTo != "" {
+				if err := resolve(rcpt, m.ForwardTo, depth+1); err != nil {
+					return err
+				}
+				if !m.KeepCopy {
+					return nil
+				}
+			}
+			local = append(local, m.ID)
+		case directory.KindAlias, directory.KindList, directory.KindFunction:
+			ts, err := db.DirAliasTargets(ctx, addr)
+			if err != nil {
+				return err
+			}
+			for _, t := range ts {
+				if err := resolve(rcpt, t, depth+1); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	for _, r := range it.Rcpts {
+		if err := resolve(r, r, 0); err != nil {
+			return 0, fmt.Errorf("release %d: resolve %s: %w", id, r, err)
+		}
+	}
+	err = db.InTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, `DELETE FROM engine_quarantine WHERE id = ?`, id)
 		if err != nil {
 			return err
 		}
-		var es []queue.NewEntry
-		for _, r := range it.Rcpts {
-			es = append(es, queue.NewEntry{QueueID: it.QueueID, Rcpt: r, Target: r, MailFrom: it.MailFrom})
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("quarantine item %d: %w", id, quarantine.ErrNotFound)
 		}
-		if err := queueEnqueueTx(ctx, tx, it.Body, now, es); err != nil {
+		if err := queueEnqueueTx(ctx, tx, it.Body, now, remote); err != nil {
 			return err
 		}
-		n = len(es)
-		_, err = tx.Exec(ctx, `DELETE FROM engine_quarantine WHERE id = ?`, id)
-		return err
+		hash, size := store.Hash(it.Body), int64(len(it.Body))
+		slices.Sort(local)
+		for _, mb := range local {
+			if _, err := tx.Exec(ctx, `INSERT INTO engine_messages (mailbox_id, queue_id, body_hash, size, received_at, truncated) VALUES (?, ?, ?, ?, ?, ?)`,
+				mb, it.QueueID, hash, size, Micros(now), false); err != nil {
+				return fmt.Errorf("deliver to %d: %w", mb, err)
+			}
+			if _, err := tx.Exec(ctx, `UPDATE engine_mailboxes SET used_bytes = used_bytes + ? WHERE id = ?`, size, mb); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	return len(local) + len(remote), nil
 }
 
 // QuarantineExpire implements quarantine.Store.

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/engine/queue"
 	"github.com/uni-mail/postvakt/engine/store"
@@ -41,7 +42,9 @@ type hopMsg struct {
 	body     []byte
 }
 
-func startNextHop(t *testing.T) *nextHop {
+func startNextHop(t *testing.T) *nextHop { return startHop(t, false) }
+
+func startHop(t *testing.T, lmtp bool) *nextHop {
 	t.Helper()
 	h := &nextHop{rcptFail: map[string]*smtp.SMTPError{}}
 	s := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
@@ -50,6 +53,7 @@ func startNextHop(t *testing.T) *nextHop {
 	}))
 	s.Domain = "nexthop.test"
 	s.AllowInsecureAuth = true
+	s.LMTP = lmtp
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -264,6 +268,46 @@ func TestEngineQueueAcceptance4(t *testing.T) {
 	})
 }
 
+// TestEngineQueueTransports checks the transport map (an LMTP next hop for
+// one domain, SMTP for the rest) and connection reuse: with one connection
+// per destination, five messages travel over one connection.
+func TestEngineQueueTransports(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		smtpHop, lmtpHop := startHop(t, false), startHop(t, true)
+		clk := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+		cfg := relayConfig(smtpHop.addr)
+		cfg.Transports["lmtp.example"] = "lmtp:" + lmtpHop.addr
+		cfg.ConcurrencyPerDestination = 1
+		r, err := queue.New(queue.Options{Config: cfg, Store: db, Node: "n1", Clock: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		commitRemote(t, db, "T1", "a@uni.example", "", clk.Now(), "1@remote.example", "2@remote.example", "3@other.example",
+			"4@remote.example", "5@other.example", "x@lmtp.example", "y@lmtp.example")
+		if n, err := r.RunOnce(ctx); n != 7 || err != nil {
+			t.Fatalf("RunOnce = %d, %v", n, err)
+		}
+		if got := len(smtpHop.messages()); got != 5 {
+			t.Fatalf("SMTP hop got %d", got)
+		}
+		if got := lmtpHop.messages(); len(got) != 2 || got[0].to != "x@lmtp.example" && got[0].to != "y@lmtp.example" {
+			t.Fatalf("LMTP hop got %+v", got)
+		}
+		if c := smtpHop.conns.Load(); c != 1 {
+			t.Fatalf("%d connections for 5 messages to one destination", c)
+		}
+		// An LMTP per-recipient refusal is permanent: the sender gets a DSN.
+		lmtpHop.rcptFail["z@lmtp.example"] = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "unknown"}
+		commitRemote(t, db, "T2", "a@uni.example", "", clk.Now(), "z@lmtp.example")
+		r.RunOnce(ctx)
+		if dsn, _ := db.QueueList(ctx, queue.Filter{Recipient: "a@uni.example"}); len(dsn) != 1 || dsn[0].MailFrom != "" {
+			t.Fatalf("DSN = %+v", dsn)
+		}
+	})
+}
+
 // TestConformanceEngineQueueAdmin covers hold, release, retry and delete
 // with the filters of `postvakt queue …`, and claims by two nodes.
 func TestConformanceEngineQueueAdmin(t *testing.T) {
@@ -334,8 +378,15 @@ func TestConformanceEngineQuarantine(t *testing.T) {
 		now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 		svc := &quarantine.Service{Store: db, Retention: 30 * 24 * time.Hour, Clock: func() time.Time { return now }}
 		body := []byte("Subject: virus\r\n\r\nbody\r\n")
+		if err := db.DirPutDomain(ctx, directory.Domain{Name: "uni.example", CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		mbs, err := db.DirUpsertMailboxes(ctx, []directory.Mailbox{{Address: "local@uni.example"}}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
 		id1, err := svc.Add(ctx, &quarantine.Item{QueueID: "QA", Reason: quarantine.ReasonVirus, Detail: "Eicar-Test-Signature",
-			MailFrom: "s@ext.example", Rcpts: []string{"a@uni.example", "b@uni.example"}, Subject: "virus", Body: body})
+			MailFrom: "s@ext.example", Rcpts: []string{"a@remote.example", "b@remote.example", "local@uni.example"}, Subject: "virus", Body: body})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -345,18 +396,21 @@ func TestConformanceEngineQuarantine(t *testing.T) {
 		if err != nil || len(list) != 2 || list[0].ID != id1 || list[0].Body != nil || list[0].Size != int64(len(body)) {
 			t.Fatalf("list = %+v, %v", list, err)
 		}
-		if l, _ := db.QuarantineList(ctx, quarantine.Filter{Recipient: "b@uni.example"}); len(l) != 1 || l[0].ID != id1 {
+		if l, _ := db.QuarantineList(ctx, quarantine.Filter{Recipient: "b@remote.example"}); len(l) != 1 || l[0].ID != id1 {
 			t.Fatalf("by recipient = %+v", l)
 		}
 		if l, _ := db.QuarantineList(ctx, quarantine.Filter{Reason: quarantine.ReasonSpam}); len(l) != 1 || l[0].ID != id2 {
 			t.Fatalf("by reason = %+v", l)
 		}
 		it, err := db.QuarantineGet(ctx, id1)
-		if err != nil || !bytes.Equal(it.Body, body) || len(it.Rcpts) != 2 || !it.At.Equal(now) || it.Reason != quarantine.ReasonVirus {
+		if err != nil || !bytes.Equal(it.Body, body) || len(it.Rcpts) != 3 || !it.At.Equal(now) || it.Reason != quarantine.ReasonVirus {
 			t.Fatalf("get = %+v, %v", it, err)
 		}
-		if n, err := svc.Release(ctx, id1); n != 2 || err != nil {
+		if n, err := svc.Release(ctx, id1); n != 3 || err != nil {
 			t.Fatalf("release = %d, %v", n, err)
+		}
+		if msgs, _ := db.MailMessages(ctx, mbs[0]); len(msgs) != 1 || msgs[0].QueueID != "QA" || msgs[0].Size != int64(len(body)) {
+			t.Fatalf("local delivery of a released message = %+v", msgs)
 		}
 		if _, err := db.QuarantineGet(ctx, id1); !errors.Is(err, quarantine.ErrNotFound) {
 			t.Fatalf("released item still there: %v", err)

@@ -325,3 +325,26 @@ func (db *DB) DirMailboxes(ctx context.Context) ([]directory.Mailbox, error) {
 	}
 	return out, rows.Err()
 }
+
+// DirAliases implements directory.Store.
+func (db *DB) DirAliases(ctx context.Context) ([]directory.Alias, error) {
+	rows, err := db.Query(ctx, `SELECT a.address, a.kind, t.target FROM engine_addresses a
+		JOIN engine_alias_targets t ON t.address = a.address
+		WHERE a.kind IN ('alias', 'list', 'function') ORDER BY a.address, t.target`)
+	if err != nil {
+		return nil, fmt.Errorf("aliases: %w", err)
+	}
+	defer rows.Close()
+	var out []directory.Alias
+	for rows.Next() {
+		var addr, kind, target string
+		if err := rows.Scan(&addr, &kind, &target); err != nil {
+			return nil, err
+		}
+		if n := len(out); n == 0 || out[n-1].Address != addr {
+			out = append(out, directory.Alias{Address: addr, Kind: directory.EntryKind(kind)})
+		}
+		out[len(out)-1].Targets = append(out[len(out)-1].Targets, target)
+	}
+	return out, rows.Err()
+}

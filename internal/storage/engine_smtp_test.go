@@ -340,6 +340,9 @@ func TestEngineEvents(t *testing.T) {
 			case *event.Recipient:
 				switch e.Outcome {
 				case event.OutcomeDelivered:
+					if e.Target != "anna@uni.example" && e.Target != "bert@uni.example" {
+						t.Fatalf("delivered event target %q", e.Target)
+					}
 					delivered++
 				case event.OutcomeRefused:
 					refused++

@@ -115,6 +115,12 @@ func TestConformanceEngineDirectory(t *testing.T) {
 		if _, err := db.DirUpsertMailboxes(ctx, []directory.Mailbox{{Address: "it-staff@uni.example"}}, now); !errors.Is(err, directory.ErrExists) {
 			t.Fatalf("mailbox over alias: %v", err)
 		}
+		if err := db.DirPutAlias(ctx, directory.Alias{Address: "abuse@uni.example", Kind: directory.KindFunction, Targets: []string{"b@uni.example", "a@uni.example"}}); err != nil {
+			t.Fatal(err)
+		}
+		if al, err := db.DirAliases(ctx); err != nil || len(al) != 2 || al[0].Address != "abuse@uni.example" || len(al[0].Targets) != 2 || al[0].Targets[0] != "a@uni.example" || al[1].Kind != directory.KindAlias {
+			t.Fatalf("aliases = %+v, %v", al, err)
+		}
 		if err := db.DirDeleteAlias(ctx, "it-staff@uni.example"); err != nil {
 			t.Fatal(err)
 		}

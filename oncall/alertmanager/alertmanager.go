@@ -158,6 +158,11 @@ func NewReceiver(opts Options) (*Receiver, error) {
 			Name: "postvakt_oncall_alertmanager_webhooks_total",
 			Help: "Alertmanager webhook requests, by result (accepted, unauthorized, too_large, bad_request, queue_full, processed, failed).",
 		}, []string{"result"})}
+	// The results are a closed set: export each from zero so that rate()
+	// and alert rules see the first increase.
+	for _, res := range []string{"accepted", "unauthorized", "too_large", "bad_request", "queue_full", "processed", "failed"} {
+		r.received.WithLabelValues(res)
+	}
 	if opts.Registerer != nil {
 		if err := opts.Registerer.Register(r.received); err != nil {
 			return nil, err

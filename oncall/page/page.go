@@ -178,6 +178,15 @@ func NewPipeline(opts Options) (*Pipeline, error) {
 			Help: "Attempts to send a message, by channel and outcome (ok, retryable, permanent).",
 		}, []string{"channel", "outcome"}),
 	}
+	// Channels, kinds and results are closed sets: export each series from
+	// zero so rate() and alert rules see the first page.
+	for _, pg := range opts.Pagers {
+		for _, k := range []Kind{KindPage, KindAcknowledged, KindResolved, KindHandover, KindSwap} {
+			for _, r := range []string{ResultSent, ResultFailed, ResultDeduplicated, ResultSkipped} {
+				p.pages.WithLabelValues(pg.Name(), string(k), r)
+			}
+		}
+	}
 	if opts.Registerer != nil {
 		if err := opts.Registerer.Register(p.pages); err != nil {
 			return nil, err

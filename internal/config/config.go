@@ -44,7 +44,7 @@ type Config struct {
 	Metrics   MetricsConfig   `yaml:"metrics"`
 	Scheduler SchedulerConfig `yaml:"scheduler"`
 	// SMTP is the mail engine: MX and submission listeners, policy,
-	// greylisting, the directory and local delivery (docs/engine.md).
+	// greylisting, the directory and local delivery (docs/configuration.md, section smtp).
 	SMTP engine.Config `yaml:"smtp"`
 	// Oncall is the on-call rota, paging, escalation and the Alertmanager
 	// receiver (docs/oncall.md).

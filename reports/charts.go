@@ -160,6 +160,10 @@ func (ch Chart) render(lang, format string, scale float64) ([]byte, error) {
 		opt.Theme, opt.Padding, opt.Legend, opt.ValueFormatter = theme, pad, legend, fmtv
 		opt.CategoryAxis.Labels = ch.Labels
 		opt.CategoryAxis.LabelFontStyle = fs
+		if len(ch.Labels) > 24 {
+			// 31 day numbers collide at print width: every other one.
+			opt.CategoryAxis.LabelCount = (len(ch.Labels) + 1) / 2
+		}
 		opt.ValueAxis[0].LabelFontStyle = fs
 		if ch.Stacked {
 			opt.StackSeries = charts.Ptr(true)

@@ -121,7 +121,7 @@ func (g *Renderer) MailHTML(r *Report) ([]byte, map[string][]byte, error) {
 	cs := r.charts()
 	imgs := map[string][]byte{}
 	for _, ch := range cs {
-		png, err := ch.render(r.Lang, charts.ChartOutputPNG, 1.5)
+		png, err := ch.render(r.Lang, charts.ChartOutputPNG, 1)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -375,7 +375,7 @@ func (w *pdfWriter) table(head []string, widths []float64, firstNum int, rows []
 }
 
 func (w *pdfWriter) chart(ch Chart, lang string) error {
-	png, err := ch.render(lang, charts.ChartOutputPNG, 2)
+	png, err := ch.render(lang, charts.ChartOutputPNG, 1.5)
 	if err != nil {
 		return err
 	}

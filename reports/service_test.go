@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,8 +18,39 @@ import (
 	"github.com/uni-mail/postvakt/reports/reportstest"
 )
 
+// archivedOctober is October's report generated once and shared by the
+// tests that are about sending, not generating.
+var archivedOctober = sync.OnceValues(func() (reports.Archived, error) {
+	svc, arch := newServiceConfig("127.0.0.1:1")
+	p, _ := svc.Period("2026-10")
+	g, err := svc.Generate(context.Background(), p, reports.GenerateOptions{})
+	if err != nil {
+		return reports.Archived{}, err
+	}
+	if _, err := svc.Store(context.Background(), g, "test", false); err != nil {
+		return reports.Archived{}, err
+	}
+	return arch.GetReport(context.Background(), "2026-10", true)
+})
+
+// prefill puts the shared October report in arch.
+func prefill(t *testing.T, arch *reportstest.MemArchive) {
+	t.Helper()
+	a, err := archivedOctober()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := arch.PutReport(context.Background(), a, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func newService(t *testing.T, smtpAddr string) (*reports.Service, *reportstest.MemArchive) {
 	t.Helper()
+	return newServiceConfig(smtpAddr)
+}
+
+func newServiceConfig(smtpAddr string) (*reports.Service, *reportstest.MemArchive) {
 	cfg := testConfig("en")
 	cfg.PDFEngine = reports.PDFBuiltin
 	cfg.Mail.From = "Postvakt <postvakt@mail.example.edu>"
@@ -123,7 +155,8 @@ func TestDeliverRetriesTemporaryFailures(t *testing.T) {
 	t.Parallel()
 	srv := reportstest.StartSMTP(t)
 	srv.FailNext(&smtp.SMTPError{Code: 451, Message: "try later"}, &smtp.SMTPError{Code: 421, Message: "busy"})
-	svc, _ := newService(t, srv.Addr)
+	svc, arch := newService(t, srv.Addr)
+	prefill(t, arch)
 	p, _ := svc.Period("2026-10")
 	if sent, err := svc.Deliver(context.Background(), p, false); err != nil || !sent {
 		t.Fatalf("sent %v, err %v", sent, err)
@@ -138,6 +171,7 @@ func TestDeliverPermanentFailureCanBeRetried(t *testing.T) {
 	srv := reportstest.StartSMTP(t)
 	srv.FailNext(&smtp.SMTPError{Code: 554, Message: "no"})
 	svc, arch := newService(t, srv.Addr)
+	prefill(t, arch)
 	ctx := context.Background()
 	p, _ := svc.Period("2026-10")
 	if _, err := svc.Deliver(ctx, p, false); err == nil {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/scheduler"
@@ -91,6 +93,20 @@ func setupReports(_ context.Context, env *Env) error {
 		return err
 	}
 	registerReportAPI(env.Server, svc)
+	// Read from the archive at scrape time, so every replica reports the
+	// same: an alert can fire when a month's report has not gone out.
+	env.Telemetry.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "postvakt_reports_last_sent_timestamp_seconds",
+		Help: "Unix time at which the newest archived monthly report was e-mailed; 0 when none was.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		list, err := env.DB.ListReports(ctx, 1)
+		if err != nil || len(list) == 0 || list[0].SentAt.IsZero() {
+			return 0
+		}
+		return float64(list[0].SentAt.Unix())
+	}))
 	return nil
 }
 

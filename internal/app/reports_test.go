@@ -103,6 +103,9 @@ func TestReportsAPI(t *testing.T) {
 			t.Error("archived HTML lacks the comment or the Norwegian title")
 		}
 	}
+	if _, _, body := download(t, app.base+"/metrics", ""); !bytes.Contains(body, []byte("postvakt_reports_last_sent_timestamp_seconds 1.7")) {
+		t.Error("metrics lack the time of the last report sent")
+	}
 	if code, _, _ := download(t, base+"/2026-09.pdf", viewer); code != http.StatusNotFound {
 		t.Errorf("missing period: %d", code)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/uni-mail/postvakt/collectors/abuse"
+	"github.com/uni-mail/postvakt/collectors/trace"
 )
 
 // Config is the `collectors:` section.
@@ -190,8 +191,8 @@ func (c Config) Validate() error {
 	default:
 		add(bad("trace.show_subjects_from", c.Trace.ShowSubjectsFrom, "must be a role: admin, postmaster, oncall, helpdesk or viewer"))
 	}
-	if c.Trace.MaxLimit < 1 || c.Trace.MaxLimit > 5000 {
-		add(bad("trace.max_limit", c.Trace.MaxLimit, "must be between 1 and 5000"))
+	if c.Trace.MaxLimit < 1 || c.Trace.MaxLimit > trace.MaxLimit {
+		add(bad("trace.max_limit", c.Trace.MaxLimit, "must be between 1 and %d", trace.MaxLimit))
 	}
 	return errors.Join(errs...)
 }

@@ -12,7 +12,10 @@ import (
 
 type collected struct{ alerts []Alert }
 
-func (c *collected) Alert(_ context.Context, a Alert) error { c.alerts = append(c.alerts, a); return nil }
+func (c *collected) Alert(_ context.Context, a Alert) error {
+	c.alerts = append(c.alerts, a)
+	return nil
+}
 
 func newDetector(t *testing.T, cfg Config) (*Detector, *collected, *prometheus.Registry) {
 	t.Helper()

@@ -28,6 +28,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/uni-mail/postvakt/collectors/abuse"
 	"github.com/uni-mail/postvakt/collectors/correlate"
 	"github.com/uni-mail/postvakt/collectors/logparse"
@@ -87,11 +89,12 @@ type mark struct {
 
 type stream struct {
 	Stream
-	framer      *logparse.Framer
-	end         int64 // offset after the last line added
-	replayUntil int64 // lines before this only rebuild state
-	marks       []mark
-	lastTime    time.Time
+	read, parsed prometheus.Counter // this source's, looked up once
+	framer       *logparse.Framer
+	end          int64 // offset after the last line added
+	replayUntil  int64 // lines before this only rebuild state
+	marks        []mark
+	lastTime     time.Time
 }
 
 // Pipeline is the collectors' ingestion pipeline.
@@ -196,7 +199,8 @@ func (p *Pipeline) AddStream(s Stream, cp *txlog.Checkpoint) error {
 	if ref.IsZero() {
 		ref = p.o.Now()
 	}
-	st := &stream{Stream: s, framer: logparse.NewFramer(ref, s.Loc)}
+	st := &stream{Stream: s, framer: logparse.NewFramer(ref, s.Loc),
+		read: p.m.LinesRead.WithLabelValues(s.Source), parsed: p.m.LinesParsed.WithLabelValues(s.Source)}
 	if cp != nil {
 		st.end, st.replayUntil = cp.Replay, cp.Offset
 		for _, k := range cp.Open {
@@ -222,7 +226,7 @@ func (p *Pipeline) Line(id int, line string, off, end int64) {
 		p.errs = append(p.errs, fmt.Errorf("ingest: unknown stream %d", id))
 		return
 	}
-	p.m.LinesRead.WithLabelValues(s.Source).Inc()
+	s.read.Inc()
 	f, err := s.framer.Frame(line)
 	if err != nil {
 		p.m.ParseErrors.WithLabelValues(s.Source).Inc()
@@ -240,7 +244,7 @@ func (p *Pipeline) Frame(id int, f logparse.Frame, off, end int64) {
 		p.errs = append(p.errs, fmt.Errorf("ingest: unknown stream %d", id))
 		return
 	}
-	p.m.LinesRead.WithLabelValues(s.Source).Inc()
+	s.read.Inc()
 	p.add(s, f, off, end)
 }
 
@@ -300,7 +304,7 @@ func (p *Pipeline) add(s *stream, f logparse.Frame, off, end int64) {
 	if ev.Kind() == logparse.KindUnknown {
 		p.m.LinesUnknown.WithLabelValues(s.Source, ProgramLabel(f.Program)).Inc()
 	} else {
-		p.m.LinesParsed.WithLabelValues(s.Source).Inc()
+		s.parsed.Inc()
 	}
 	p.lineRecords(ev)
 	if err := p.corr.Add(ev); err != nil {

@@ -114,7 +114,6 @@ func totals(b *txlog.Batch) map[string]int {
 	return t
 }
 
-
 // want are the README's "Reference counts for this sample".
 var want = map[string]int{
 	"received": 751, "delivered": 1133, "delivered lmtp": 954, "delivered smtp": 179,
@@ -152,7 +151,10 @@ func TestImportSampleReferenceCounts(t *testing.T) {
 
 type alerts struct{ list []abuse.Alert }
 
-func (a *alerts) Alert(_ context.Context, al abuse.Alert) error { a.list = append(a.list, al); return nil }
+func (a *alerts) Alert(_ context.Context, al abuse.Alert) error {
+	a.list = append(a.list, al)
+	return nil
+}
 
 // TestSampleAbuse runs abuse detection over the sample: the small POP3
 // password-guessing run from 127.0.6.41 (with a per-IP threshold of 10)

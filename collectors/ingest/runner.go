@@ -34,7 +34,6 @@ type RunnerOptions struct {
 	IdleEvery time.Duration
 	Logger    *slog.Logger
 	Now       func() time.Time
-	Metrics   *Metrics
 	// FlushOnStop writes every message still held when Run stops, even
 	// for tailed files (whose checkpoints otherwise keep them open to be
 	// rebuilt on the next start): for a last run before a source is

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/mail"
 	"slices"
 	"strings"
 	"time"
@@ -42,8 +41,10 @@ var ErrEmptyQuery = errors.New("trace: give at least one of from, to, msgid, que
 // Normalize lower-cases addresses, strips angle brackets from the
 // Message-ID, applies the default limit and checks the query.
 func (q *Query) Normalize() error {
-	q.From = strings.ToLower(strings.TrimSpace(strings.Trim(q.From, "<>")))
-	q.To = strings.ToLower(strings.TrimSpace(strings.Trim(q.To, "<>")))
+	addr := func(s string) string {
+		return strings.ToLower(strings.TrimSpace(strings.Trim(strings.TrimSpace(s), "<>")))
+	}
+	q.From, q.To = addr(q.From), addr(q.To)
 	q.MessageID = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(q.MessageID), "<"), ">"))
 	q.QueueID = strings.TrimSpace(q.QueueID)
 	q.IP = strings.TrimSpace(q.IP)
@@ -358,15 +359,6 @@ func recipients(steps []Step) []Recipient {
 		out[i].Status, out[i].DSN, out[i].Relay = s.Step, s.DSN, s.Relay
 	}
 	return out
-}
-
-// ParseAddress reduces "Name <a@b>" or "<a@b>" to "a@b" (lower case), for
-// query input pasted from a mail client.
-func ParseAddress(s string) string {
-	if a, err := mail.ParseAddress(s); err == nil {
-		return strings.ToLower(a.Address)
-	}
-	return strings.ToLower(strings.Trim(strings.TrimSpace(s), "<>"))
 }
 
 // ParseTime reads a time bound as given on the command line or in a query

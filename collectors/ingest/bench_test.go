@@ -1,0 +1,30 @@
+package ingest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/uni-mail/postvakt/collectors/txlog"
+)
+
+type discard struct{}
+
+func (discard) WriteBatch(context.Context, *txlog.Batch, []txlog.Checkpoint) error { return nil }
+func (discard) Checkpoint(context.Context, string) (txlog.Checkpoint, error) {
+	return txlog.Checkpoint{}, txlog.ErrNoCheckpoint
+}
+
+// BenchmarkImportSample measures parse + correlate + records (no
+// database) over the two sample files; lines/s is reported.
+func BenchmarkImportSample(b *testing.B) {
+	files := sampleFiles(b)
+	var lines int64
+	for i := 0; i < b.N; i++ {
+		st, err := Import(context.Background(), New(Options{Store: discard{}}), ImportOptions{Files: files})
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines += st.Lines
+	}
+	b.ReportMetric(float64(lines)/b.Elapsed().Seconds(), "lines/s")
+}

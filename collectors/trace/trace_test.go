@@ -1,0 +1,87 @@
+package trace
+
+import (
+	"testing"
+	"time"
+
+	"github.com/uni-mail/postvakt/collectors/txlog"
+)
+
+func TestParseTime(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	oslo, _ := time.LoadLocation("Europe/Oslo")
+	for _, c := range []struct {
+		in   string
+		want time.Time
+	}{
+		{"", time.Time{}},
+		{"2026-11-22T10:53:00Z", time.Date(2026, 11, 22, 10, 53, 0, 0, time.UTC)},
+		{"2026-11-22", time.Date(2026, 11, 22, 0, 0, 0, 0, oslo)},
+		{"2026-11-22 10:53", time.Date(2026, 11, 22, 10, 53, 0, 0, oslo)},
+		{"24h", now.Add(-24 * time.Hour)},
+	} {
+		got, err := ParseTime(c.in, now, oslo)
+		if err != nil || !got.Equal(c.want) {
+			t.Errorf("%q: %v %v, want %v", c.in, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"yesterday", "-5h", "2026-13-01"} {
+		if _, err := ParseTime(bad, now, nil); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	t.Parallel()
+	q := Query{From: " <Ola@UNI.example> ", MessageID: "<a@b>"}
+	if err := q.Normalize(); err != nil || q.From != "ola@uni.example" || q.MessageID != "a@b" || q.Limit != 50 {
+		t.Errorf("%+v %v", q, err)
+	}
+	for _, bad := range []Query{{}, {Status: "lost"}, {IP: "1.2.3.4", Since: time.Unix(10, 0), Until: time.Unix(5, 0)}} {
+		if err := bad.Normalize(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+	q = Query{To: "x@y", Limit: 100000, Subject: "secret"}
+	q.Normalize()
+	if q.Limit != MaxLimit || q.String() != "to=x@y subject=(given)" {
+		t.Errorf("%d %q", q.Limit, q.String())
+	}
+}
+
+// TestBuild joins rows to their message by key and by queue ID, orders
+// the timeline by stage within a second, and keeps an unrelated reject
+// apart.
+func TestBuild(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	f := Found{
+		Messages: []txlog.MessageRow{{MsgKey: "k1", Node: "mx", FirstSeen: t0, LastSeen: t0.Add(time.Second),
+			QueueIDs: []string{"Q1", "Q2"}, MailFrom: "a@b", Origin: "smtpd", Received: 1, Subject: "s"}},
+		Rows: []txlog.Row{
+			{Time: t0.Add(time.Second), Node: "mx", MsgKey: "k1", QueueID: "Q2", Rcpt: "r@x", Status: txlog.StatusSent, Agent: "lmtp"},
+			{Time: t0.Add(time.Second + 300*time.Millisecond), Node: "mx", QueueID: "Q1", Status: txlog.StatusScanned, AVVerdict: "Passed CLEAN"},
+			{Time: t0.Add(time.Second), Node: "mx", MsgKey: "k1", QueueID: "Q1", Rcpt: "r@x", Status: txlog.StatusSent, Handoff: true},
+			{Time: t0, Node: "mx", Rcpt: "r@x", Status: txlog.StatusRejected, Stage: "RCPT", Code: 550},
+		},
+	}
+	ms := Build(f)
+	if len(ms) != 2 {
+		t.Fatalf("%d messages", len(ms))
+	}
+	var steps []string
+	for _, s := range ms[0].Steps {
+		steps = append(steps, s.Step)
+	}
+	if len(steps) != 4 || steps[0] != "accepted" || steps[1] != "filter" || steps[2] != "scanned" || steps[3] != "delivered" {
+		t.Errorf("timeline %v", steps)
+	}
+	if ms[0].Verdict != "Passed CLEAN" || len(ms[0].Recipients) != 1 || ms[0].Recipients[0].Status != "delivered" {
+		t.Errorf("%+v", ms[0])
+	}
+	if ms[1].State != "refused" || ms[1].Steps[0].Code != 550 {
+		t.Errorf("reject %+v", ms[1])
+	}
+}

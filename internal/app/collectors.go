@@ -153,7 +153,7 @@ func buildLive(ctx context.Context, o liveOptions) (*ingest.Runner, []func(conte
 	po.Metrics, po.Abuse, po.Now = o.metrics, o.abuse, o.now
 	p := ingest.New(po)
 	r := ingest.NewRunner(p, ingest.RunnerOptions{CommitEvery: cfg.CommitInterval, Logger: o.logger, Now: o.now,
-		Metrics: o.metrics, FlushOnStop: o.flushOnStop})
+		FlushOnStop: o.flushOnStop})
 	var loops []func(context.Context) error
 	for i, f := range cfg.Files {
 		id := streamFileBase + i

@@ -51,16 +51,7 @@ func userCmd() *command {
 	// input) or makes a random one, which is printed once.
 	password := func(e *cmdEnv) (string, bool, error) {
 		if pwFile == "" {
-			b := make([]byte, 15)
-			if _, err := rand.Read(b); err != nil {
-				return "", false, err
-			}
-			const alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-			var sb strings.Builder
-			for _, x := range b {
-				sb.WriteByte(alphabet[int(x)%len(alphabet)])
-			}
-			return sb.String(), true, nil
+			return rand.Text(), true, nil // 128 random bits, base32
 		}
 		var r io.Reader
 		if pwFile == "-" {

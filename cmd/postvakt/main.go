@@ -113,14 +113,7 @@ func dispatch(ctx context.Context, c *command, path, args []string, stdout, stde
 		fmt.Fprintf(stderr, "%s: unknown command %q; see '%s --help'\n", strings.Join(path, " "), args[0], strings.Join(path, " "))
 		return exitUsage
 	}
-	opts := &globalOpts{}
-	fs := flag.NewFlagSet(strings.Join(path, " "), flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&opts.config, "config", os.Getenv("POSTVAKT_CONFIG"), "configuration `file` (YAML); default: built-in defaults (env POSTVAKT_CONFIG)")
-	fs.StringVar(&opts.logLevel, "log-level", "", "override log.level: debug, info, warn or error")
-	if c.flags != nil {
-		c.flags(fs, opts)
-	}
+	fs, opts := newFlagSet(c, path, stderr)
 	fs.Usage = func() { printCommandHelp(stdout, c, path, fs) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -152,6 +145,19 @@ func dispatch(ctx context.Context, c *command, path, args []string, stdout, stde
 		fmt.Fprintf(stderr, "%s: %v\n", strings.Join(path, " "), err)
 		return exitError
 	}
+}
+
+// newFlagSet builds the flags of a leaf command: the global ones and its own.
+func newFlagSet(c *command, path []string, stderr io.Writer) (*flag.FlagSet, *globalOpts) {
+	opts := &globalOpts{}
+	fs := flag.NewFlagSet(strings.Join(path, " "), flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&opts.config, "config", os.Getenv("POSTVAKT_CONFIG"), "configuration `file` (YAML); default: built-in defaults (env POSTVAKT_CONFIG)")
+	fs.StringVar(&opts.logLevel, "log-level", "", "override log.level: debug, info, warn or error")
+	if c.flags != nil {
+		c.flags(fs, opts)
+	}
+	return fs, opts
 }
 
 func indent(s string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/web"
 	"github.com/uni-mail/postvakt/internal/webauth"
@@ -24,7 +25,8 @@ func setupWeb(_ context.Context, env *Env) error {
 		loc = l
 	}
 	ui, err := web.New(web.Options{Auth: svc, Server: env.Server, Logger: env.Logger.With("capability", "web"),
-		Now: env.Now, Location: loc, Version: Version})
+		Now: env.Now, Location: loc, Version: Version, Tickets: env.Config.Tickets,
+		SubjectsFrom: auth.Role(env.Config.Collectors.Trace.ShowSubjectsFrom)})
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ func BenchmarkWebPages(b *testing.B) {
 	cfg.DataDir = filepath.Join(b.TempDir(), "data")
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Scheduler.Enabled = false
+	cfg.SMTP.Enabled = false
 	cfg.Oncall.Members, cfg.Oncall.Rotas = testMembers, []rota.Spec{testRota}
 	cfg.Oncall.Policies = []incident.PolicySpec{{Name: "mail", Rota: "ukevakt", Steps: []incident.StepSpec{{After: 0, Notify: []string{"oncall"}}}}}
 	cfg.Reports.PDFEngine = reports.PDFBuiltin
@@ -52,10 +53,20 @@ func BenchmarkWebPages(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer func() { stop(); <-done }()
+	select {
+	case err := <-done:
+		b.Fatalf("postvakt stopped: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
 	webUsers(b, cfg, auth.RoleAdmin)
 	tok := apiToken(b, cfg, auth.RoleAdmin)
 	if code := call(b, "POST", app+"/api/v1/tickets", tok, map[string]any{"title": "seed", "service": cfg.Tickets.Services[0].ID}, nil); code != http.StatusCreated {
-		b.Fatalf("seed ticket: %d", code)
+		select {
+		case err := <-done:
+			b.Fatalf("seed ticket: %d; postvakt stopped: %v", code, err)
+		default:
+			b.Fatalf("seed ticket: %d", code)
+		}
 	}
 	ctx := context.Background()
 	db, err := storage.Open(ctx, cfg.DatabaseURL(), storage.Options{})

@@ -313,3 +313,45 @@ func TestWebSecurity(t *testing.T) {
 		}
 	})
 }
+
+// TestWebSSO checks trusted-header sign-in: believed from the configured
+// proxy addresses only, for enabled local users only.
+func TestWebSSO(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		proxies []string
+		want    int
+	}{
+		{"trusted proxy", []string{"127.0.0.0/8"}, http.StatusOK},
+		{"untrusted address", []string{"192.0.2.0/24"}, http.StatusSeeOther},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := config.Default()
+			cfg.DataDir = t.TempDir()
+			cfg.HTTP.Listen = "127.0.0.1:0"
+			cfg.Scheduler.Enabled = false
+			cfg.SMTP.Enabled = false
+			cfg.Web.SSO.Header, cfg.Web.SSO.Proxies = "X-Remote-User", tc.proxies
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			app := startApp(t, cfg, time.Now)
+			webUsers(t, cfg, auth.RoleHelpdesk)
+			c := newClient(t, app.base)
+			resp, body := c.do("GET", "/tickets", nil, map[string]string{"X-Remote-User": "helpdesk"})
+			if resp.StatusCode != tc.want {
+				t.Fatalf("GET /tickets with the SSO header: %d, want %d", resp.StatusCode, tc.want)
+			}
+			if tc.want == http.StatusOK {
+				if !strings.Contains(body, "helpdesk (helpdesk)") || sessionCookie(resp) == nil {
+					t.Fatalf("not signed in as helpdesk")
+				}
+				if resp, _ := newClient(t, app.base).do("GET", "/", nil, map[string]string{"X-Remote-User": "nobody"}); resp.StatusCode != http.StatusSeeOther {
+					t.Fatalf("unknown SSO user: %d", resp.StatusCode)
+				}
+			}
+		})
+	}
+}

@@ -49,6 +49,9 @@ func (u *UI) funcs() template.FuncMap {
 				return ""
 			}
 			d := t.Sub(u.o.Now())
+			if d > -time.Minute && d < time.Minute {
+				return "just now"
+			}
 			if d >= 0 {
 				return "in " + short(d)
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/webauth"
+	"github.com/uni-mail/postvakt/oncall/tickets"
 )
 
 func (u *UI) routes() {
@@ -206,10 +207,19 @@ func (u *UI) ticketsPage(w http.ResponseWriter, r *http.Request, v *view) error 
 	if q.Get("all") == "true" {
 		api.Set("all", "true")
 	}
-	api.Set("limit", "200")
+	limit := 50
+	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n > 0 && n <= 1000 {
+		limit = n
+	}
+	api.Set("limit", strconv.Itoa(limit))
 	var tk struct{ Tickets []obj }
 	if err := u.optional(r, v, "Tickets", "/api/v1/tickets?"+api.Encode(), &tk); err != nil {
 		return err
+	}
+	if len(tk.Tickets) == limit && limit < 1000 {
+		more := r.URL.Query()
+		more.Set("limit", strconv.Itoa(min(limit*2, 1000)))
+		v.Data["More"] = "/tickets?" + more.Encode()
 	}
 	v.Data["Tickets"], v.Data["Filter"] = tk.Tickets, obj{"state": q.Get("state"), "service": q.Get("service"),
 		"severity": q.Get("severity"), "assignee": q.Get("assignee"), "all": q.Get("all") == "true"}
@@ -219,18 +229,19 @@ func (u *UI) ticketsPage(w http.ResponseWriter, r *http.Request, v *view) error 
 
 func (u *UI) newTicketPage(w http.ResponseWriter, r *http.Request, v *view) error {
 	v.Title, v.Nav = "Open a ticket", "tickets"
+	v.Data["Services"], v.Data["Severities"], v.Data["Sources"] = u.o.Tickets.Services, u.o.Tickets.Severities, tickets.Sources
+	v.Data["DefaultSeverity"] = u.o.Tickets.DefaultSeverity
 	u.render(w, http.StatusOK, "ticket_new", v)
 	return nil
 }
 
 func (u *UI) openTicket(w http.ResponseWriter, r *http.Request, v *view) error {
 	body := obj{}
-	for _, k := range []string{"title", "service", "severity", "reporter", "reporter_email", "symptoms", "handling_plan", "assignee"} {
+	for _, k := range []string{"title", "service", "severity", "source", "reporter", "reporter_email", "symptoms", "handling_plan", "assignee"} {
 		if x := strings.TrimSpace(r.PostFormValue(k)); x != "" {
 			body[k] = x
 		}
 	}
-	body["source"] = "web"
 	var t obj
 	if err := u.call(r, http.MethodPost, "/api/v1/tickets", body, &t); err != nil {
 		return err
@@ -343,7 +354,11 @@ func (u *UI) tracePage(w http.ResponseWriter, r *http.Request, v *view) error {
 	for k := range q {
 		v.Data["Query"].(obj)[k] = q.Get(k)
 	}
-	v.Data["Masked"] = !v.Can("oncall")
+	from := u.o.SubjectsFrom
+	if from == "" {
+		from = auth.RolePostmaster
+	}
+	v.Data["Masked"] = !v.User.Role.AtLeast(from)
 	if search {
 		var page obj
 		err := u.call(r, http.MethodGet, "/api/v1/trace?"+q.Encode(), nil, &page)

@@ -30,6 +30,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/internal/webauth"
+	"github.com/uni-mail/postvakt/oncall/tickets"
 )
 
 //go:embed templates/*.html
@@ -54,6 +55,12 @@ type Options struct {
 	Now      func() time.Time
 	Location *time.Location // how times are shown; nil: local
 	Version  string
+	// Tickets is the tickets: configuration, for the choices of the
+	// ticket form (services, severities).
+	Tickets tickets.Config
+	// SubjectsFrom is the least role that sees message subjects in trace
+	// (collectors.trace.show_subjects_from); the API masks them below it.
+	SubjectsFrom auth.Role
 }
 
 // UI is the web interface.

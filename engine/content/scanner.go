@@ -175,13 +175,7 @@ func (s *Scanner) Filter(ctx context.Context, env smtpserver.Envelope, msg []byt
 	if err != nil {
 		return smtpserver.Verdict{Action: smtpserver.Tempfail, Reason: err.Error()}, nil
 	}
-	if out.Body != nil {
-		// The engine's hook prepends header lines only; a subject rewrite
-		// needs Verdict to carry the new message (see the report of
-		// issue 4). Until then the message is tagged, not rewritten.
-		s.o.Logger.Debug("subject rewrite not supported by the engine hook; tagging only")
-	}
-	return smtpserver.Verdict{Action: out.Action, Headers: out.Headers, Reason: out.Reason}, nil
+	return smtpserver.Verdict{Action: out.Action, Headers: out.Headers, Reason: out.Reason, Body: out.Body}, nil
 }
 
 // Scan scans one message. The error is non-nil only when the message must

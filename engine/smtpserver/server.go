@@ -94,6 +94,10 @@ type Verdict struct {
 	Action  Action
 	Headers []string // complete header lines without CRLF, e.g. "X-Spam-Flag: YES"
 	Reason  string   // logged
+	// Body, when non-nil, is the whole message to store instead (for
+	// example with the Subject rewritten to "(SPAM) …"); Headers are then
+	// ignored: the filter has put them into Body.
+	Body []byte
 }
 
 // Options are the server's dependencies and settings.

@@ -445,6 +445,9 @@ func (s *session) Data(r io.Reader) error {
 			s.okReply()
 			finish("accepted", rep, "", n)
 			return rep
+		case v.Body != nil:
+			body = v.Body
+			tx.Subject = parseHeader(body).Get("Subject")
 		case len(v.Headers) > 0:
 			var nb bytes.Buffer
 			nb.WriteString(received)

@@ -271,3 +271,31 @@ func BenchmarkEngineContentSMTP(b *testing.B) {
 	b.ReportMetric(res.PerSecond, "msgs/s")
 	b.ReportMetric(float64(res.P99.Microseconds())/1000, "p99-ms")
 }
+
+// TestEngineContentSubjectTag is acceptance 1 of issue 4 for a domain that
+// wants spam subject-tagged: GTUBE is delivered, tagged and with "(SPAM)"
+// in its stored Subject, through the real engine.
+func TestEngineContentSubjectTag(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		h, _ := startContentEngine(t, db, nil, func(c *content.Config) {
+			c.Spam.DomainActions = map[string]string{"uni.example": "subject"}
+		})
+		user := h.mailbox("user@uni.example", nil)
+		gt := "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+		c := h.dial(h.mx)
+		wantCode(t, send(c, "s@else.example", []string{"user@uni.example"}, ctMessage("cheap pills", gt)), 250, "2.0.0")
+		msgs, err := db.MailMessages(ctx, user.ID)
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("delivered %d messages (%v), want the tagged one", len(msgs), err)
+		}
+		b, _ := db.MailBody(ctx, msgs[0].BodyHash)
+		if !bytes.Contains(b, []byte("\r\nSubject: (SPAM) cheap pills\r\n")) || !bytes.Contains(b, []byte("X-Spam-Flag: YES")) {
+			t.Fatalf("stored message not subject-tagged:\n%s", b)
+		}
+		if items, _ := db.QuarantineList(ctx, quarantine.Filter{}); len(items) != 0 {
+			t.Fatalf("quarantined although the domain wants subject tagging: %+v", items)
+		}
+	})
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/telemetry"
+	"github.com/uni-mail/postvakt/oncall/tickets"
 )
 
 // Version is the build version, set by the linker (-X) or left as "dev".
@@ -87,6 +88,8 @@ type Env struct {
 	// ticketLinks joins tickets (SLA pages, default assignee) to on-call
 	// (incidents, the team); set by setupTickets, bound by setupOncall.
 	ticketLinks *oncallTicketLinks
+	// tickets is the ticket service, for the engine's fault-address intake.
+	tickets *tickets.Service
 
 	goes []func(ctx context.Context) error
 }

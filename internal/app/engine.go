@@ -30,10 +30,14 @@ func setupEngine(ctx context.Context, env *Env) error {
 	for name, help := range enginemetrics.Help {
 		env.Telemetry.Describe(name, help)
 	}
+	filter := env.Content.Filter
+	if addr := env.Config.Tickets.FaultAddress; addr != "" && env.tickets != nil {
+		filter = faultIntakeFilter{addr: addr, svc: env.tickets, next: filter, logger: env.Logger.With("capability", "tickets")}
+	}
 	eng, err := engine.New(engine.Options{
 		Config: cfg, DataDir: env.Config.DataDir, Store: env.DB,
 		Logger: env.Logger.With("capability", "engine"), Metrics: env.Telemetry.Hot,
-		Events: env.Collectors.EngineEvents, Clock: env.Now, Filter: env.Content.Filter,
+		Events: env.Collectors.EngineEvents, Clock: env.Now, Filter: filter,
 	})
 	if err != nil {
 		return err

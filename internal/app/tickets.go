@@ -145,6 +145,7 @@ func setupTickets(_ context.Context, env *Env) error {
 		services = append(services, s.ID)
 	}
 	env.Oncall.Ticketer = incidentTicketer{svc: svc.Tickets, severities: env.Config.Tickets.Severities, services: services}
+	env.tickets = svc.Tickets
 	registerTicketAPI(env, svc)
 	status := svc.Notices.StatusHandler()
 	env.Server.Mount("GET /status", status)

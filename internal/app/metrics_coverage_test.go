@@ -97,6 +97,22 @@ func TestDashboardMetricsAreExported(t *testing.T) {
 	if len(missing) > 0 {
 		t.Fatalf("%d metrics used by dashboards or alert rules are not exported:\n  %s", len(missing), strings.Join(missing, "\n  "))
 	}
+
+	// Every alert's runbook_url opens the rendered runbook (no sign-in).
+	for _, g := range dashboards.RuleGroups() {
+		for _, r := range g.Rules {
+			resp, err := http.Get(app.base + "/runbooks/" + r.Runbook)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") ||
+				!strings.Contains(string(body), "<h1") || !strings.Contains(string(body), r.Alert) {
+				t.Errorf("alert %s: /runbooks/%s answered %d, %s", r.Alert, r.Runbook, resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+		}
+	}
 }
 
 // exposedNames lists the sample names (histogram _bucket/_sum/_count

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"github.com/uni-mail/postvakt/internal/app"
 	"github.com/uni-mail/postvakt/reports"
@@ -78,10 +77,7 @@ Examples:
 				comment = strings.TrimSpace(string(b))
 			}
 			toStdout := out == "" || out == "-"
-			stdoutTerm := false
-			if f, ok := e.stdout.(*os.File); ok {
-				stdoutTerm = term.IsTerminal(int(f.Fd()))
-			}
+			stdoutTerm := isTerminal(e.stdout)
 			if toStdout && stdoutTerm && format == reports.FormatPDF {
 				return usagef("refusing to write a PDF to the terminal; use -o FILE")
 			}

@@ -45,6 +45,7 @@ func setupEngine(ctx context.Context, env *Env) error {
 	if err := engine.ApplyDirectoryConfig(ctx, cfg, eng.Directory()); err != nil {
 		return err
 	}
+	registerDirectoryAPI(env.Server, eng.Directory())
 	if err := env.Telemetry.Registry.Register(certExpiryCollector(cfg, env.Config.DataDir)); err != nil {
 		return err
 	}

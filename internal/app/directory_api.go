@@ -54,10 +54,7 @@ func registerDirectoryAPI(s *server.Server, d *directory.Directory) {
 		if err != nil {
 			return err
 		}
-		if list == nil {
-			list = []directory.Domain{}
-		}
-		server.WriteJSON(w, http.StatusOK, map[string]any{"domains": list})
+		server.WriteList(w, "domains", list)
 		return nil
 	})
 	s.Handle("POST /api/v1/directory/domains", auth.RolePostmaster, func(w http.ResponseWriter, r *http.Request) error {
@@ -224,10 +221,7 @@ func registerDirectoryAPI(s *server.Server, d *directory.Directory) {
 		if err != nil {
 			return err
 		}
-		if list == nil {
-			list = []directory.Alias{}
-		}
-		server.WriteJSON(w, http.StatusOK, map[string]any{"aliases": list})
+		server.WriteList(w, "aliases", list)
 		return nil
 	})
 	s.Handle("POST /api/v1/directory/aliases", auth.RolePostmaster, func(w http.ResponseWriter, r *http.Request) error {

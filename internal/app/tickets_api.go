@@ -145,10 +145,7 @@ func registerTicketAPI(env *Env, svc *TicketServices) {
 		if err != nil {
 			return err
 		}
-		if list == nil {
-			list = []tickets.Ticket{}
-		}
-		server.WriteJSON(w, http.StatusOK, map[string]any{"tickets": list})
+		server.WriteList(w, "tickets", list)
 		return nil
 	})
 	s.Handle("POST /api/v1/tickets", auth.RoleHelpdesk, func(w http.ResponseWriter, r *http.Request) error {
@@ -291,10 +288,7 @@ func registerTicketAPI(env *Env, svc *TicketServices) {
 		if err != nil {
 			return err
 		}
-		if list == nil {
-			list = []notice.Notice{}
-		}
-		server.WriteJSON(w, http.StatusOK, map[string]any{"notices": list})
+		server.WriteList(w, "notices", list)
 		return nil
 	})
 	s.Handle("POST /api/v1/notices", auth.RoleOncall, func(w http.ResponseWriter, r *http.Request) error {

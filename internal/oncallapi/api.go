@@ -290,10 +290,7 @@ func (a *API) listOverrides(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []team.OverrideRecord{}
-	}
-	server.WriteJSON(w, http.StatusOK, map[string]any{"overrides": list})
+	server.WriteList(w, "overrides", list)
 	return nil
 }
 
@@ -346,10 +343,7 @@ func (a *API) listSwaps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []team.SwapRecord{}
-	}
-	server.WriteJSON(w, http.StatusOK, map[string]any{"swaps": list})
+	server.WriteList(w, "swaps", list)
 	return nil
 }
 
@@ -551,10 +545,7 @@ func (a *API) listIncidents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []incident.Incident{}
-	}
-	server.WriteJSON(w, http.StatusOK, map[string]any{"incidents": list})
+	server.WriteList(w, "incidents", list)
 	return nil
 }
 
@@ -828,9 +819,6 @@ func (a *API) listHeartbeats(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []heartbeat.State{}
-	}
-	server.WriteJSON(w, http.StatusOK, map[string]any{"heartbeats": list})
+	server.WriteList(w, "heartbeats", list)
 	return nil
 }

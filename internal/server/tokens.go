@@ -114,10 +114,7 @@ func (s *Server) registerTokenAPI() {
 		if err != nil {
 			return err
 		}
-		if list == nil {
-			list = []auth.AuditEntry{}
-		}
-		WriteJSON(w, http.StatusOK, map[string]any{"entries": list})
+		WriteList(w, "entries", list)
 		return nil
 	})
 }

@@ -196,7 +196,7 @@ const msgSelect = `SELECT ts, last_seen, node, source, direction, msg_key, origi
 	mail_from, header_from, subject, header_date, size, nrcpt, client_ip, client_name, helo, auth_user, spam_score,
 	av_verdict, received FROM mail_messages`
 
-func scanTx(rows *sql.Rows) (txlog.Row, error) {
+func scanTx(rows rowScanner) (txlog.Row, error) {
 	var r txlog.Row
 	var ts int64
 	var dir string
@@ -209,7 +209,7 @@ func scanTx(rows *sql.Rows) (txlog.Row, error) {
 	return r, err
 }
 
-func scanMsg(rows *sql.Rows) (txlog.MessageRow, error) {
+func scanMsg(rows rowScanner) (txlog.MessageRow, error) {
 	var m txlog.MessageRow
 	var ts, last int64
 	var dir, qids string
@@ -224,37 +224,11 @@ func scanMsg(rows *sql.Rows) (txlog.MessageRow, error) {
 }
 
 func (db *DB) queryTx(ctx context.Context, q string, args ...any) ([]txlog.Row, error) {
-	rows, err := db.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []txlog.Row
-	for rows.Next() {
-		r, err := scanTx(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db, scanTx, q, args...)
 }
 
 func (db *DB) queryMsgs(ctx context.Context, q string, args ...any) ([]txlog.MessageRow, error) {
-	rows, err := db.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []txlog.MessageRow
-	for rows.Next() {
-		m, err := scanMsg(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, db, scanMsg, q, args...)
 }
 
 // traceScan bounds how many matching rows one search looks at.

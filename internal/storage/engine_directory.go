@@ -18,6 +18,7 @@ var _ directory.Store = (*DB)(nil)
 const mailboxCols = `id, address, nickname, display_name, quota_bytes, used_bytes, forward_to, keep_copy,
 	external_forward, password_hash, locked, locked_reason, created_at, updated_at`
 
+// rowScanner is one row of a query result (*sql.Row or *sql.Rows).
 type rowScanner interface{ Scan(dest ...any) error }
 
 func scanMailbox(r rowScanner) (directory.Mailbox, error) {

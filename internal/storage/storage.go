@@ -313,3 +313,22 @@ func redact(s string) string {
 
 // Dialect is the engine behind the database.
 func (db *DB) Dialect() Dialect { return db.dialect }
+
+// queryAll runs a ?-placeholder query on q and scans every row with scan.
+// No rows give a nil slice.
+func queryAll[T any](ctx context.Context, q Querier, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

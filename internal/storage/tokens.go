@@ -31,7 +31,7 @@ func (db *DB) CreateToken(ctx context.Context, t auth.Token, hash string) (auth.
 
 const tokenCols = `id, name, role, prefix, created_at, created_by, expires_at, last_used_at, revoked_at`
 
-func scanToken(s interface{ Scan(...any) error }) (auth.Token, error) {
+func scanToken(s rowScanner) (auth.Token, error) {
 	var (
 		t                  auth.Token
 		role               string
@@ -58,20 +58,11 @@ func (db *DB) TokenByHash(ctx context.Context, hash string) (auth.Token, error) 
 
 // ListTokens lists every token, newest first.
 func (db *DB) ListTokens(ctx context.Context) ([]auth.Token, error) {
-	rows, err := db.Query(ctx, `SELECT `+tokenCols+` FROM api_tokens ORDER BY id DESC`)
+	list, err := queryAll(ctx, db, scanToken, `SELECT `+tokenCols+` FROM api_tokens ORDER BY id DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
-	defer rows.Close()
-	var out []auth.Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list tokens: %w", err)
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return list, nil
 }
 
 // RevokeToken revokes a token; revoking twice keeps the first time.

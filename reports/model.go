@@ -833,10 +833,13 @@ func (b *builder) availabilityOf(ctx context.Context, p Period) (map[string][2]f
 		}
 		rows = append(rows, OutageRow{Outage: o, Minutes: round(e.Sub(s).Minutes(), 1), Ongoing: ongoing && e.Equal(now)})
 	}
+	// Unplanned downtime inside an announced maintenance window is
+	// planned: only the minutes outside every window count against the
+	// service (the same rule as the probes' availability).
 	mins := map[string][2]float64{}
 	for svc, iv := range unplanned {
 		m := mins[svc]
-		m[0] = unionMinutes(iv)
+		m[0] = unionMinutes(append(slices.Clone(iv), planned[svc]...)) - unionMinutes(slices.Clone(planned[svc]))
 		mins[svc] = m
 	}
 	for svc, iv := range planned {
@@ -865,14 +868,19 @@ func (b *builder) availability(ctx context.Context) error {
 		}
 	}
 	slices.Sort(svcs[len(b.cfg.Services):])
-	pct := func(p Period, mins float64) float64 {
-		return round((1-mins/p.Duration().Minutes())*100, 3)
+	// Availability leaves announced maintenance out of the measured time.
+	pct := func(p Period, m [2]float64) float64 {
+		measured := p.Duration().Minutes() - m[1]
+		if measured <= 0 {
+			return 100
+		}
+		return round((1-m[0]/measured)*100, 3)
 	}
 	s := &r.Availability
 	for _, svc := range svcs {
 		s.Services = append(s.Services, ServiceRow{
 			Service:      svc,
-			Availability: figure("availability."+svc, UnitPercent, pct(r.Period, cur[svc][0]), ptr(pct(r.Previous, prev[svc][0]))),
+			Availability: figure("availability."+svc, UnitPercent, pct(r.Period, cur[svc]), ptr(pct(r.Previous, prev[svc]))),
 			Unplanned:    round(cur[svc][0], 1),
 			Planned:      round(cur[svc][1], 1),
 			Outages:      count[svc],

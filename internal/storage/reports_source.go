@@ -309,7 +309,8 @@ func (db *DB) TrafficHours(ctx context.Context, from, to time.Time) ([]reports.T
 }
 
 // Outages implements reports.Source: outage and maintenance notices for
-// each service they name, and critical incidents labelled with a service.
+// each service they name, the down intervals the probes measured, and
+// critical incidents (other than the probes' own) labelled with a service.
 func (db *DB) Outages(ctx context.Context, from, to time.Time) ([]reports.Outage, error) {
 	var out []reports.Outage
 	rows, err := db.Query(ctx, `SELECT id, kind, title, services, started_at, ended_at FROM notices
@@ -338,8 +339,20 @@ func (db *DB) Outages(ctx context.Context, from, to time.Time) ([]reports.Outage
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	// Measured downtime: each probed service's unplanned down intervals
+	// (probes' incidents are not counted again below).
+	figs, err := db.ServiceAvailability(ctx, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("outages: %w", err)
+	}
+	for _, f := range figs {
+		for _, iv := range f.Outages {
+			out = append(out, reports.Outage{Service: f.Service, Ref: "probe", Title: "Probes failed: " + strings.Join(f.Probes, ", "),
+				Start: iv.Start, End: iv.End})
+		}
+	}
 	rows, err = db.Query(ctx, `SELECT id, title, labels, opened_at, resolved_at FROM oncall_incidents
-		WHERE severity = 'critical' AND opened_at < ? AND (resolved_at IS NULL OR resolved_at > ?)`, Micros(to), Micros(from))
+		WHERE severity = 'critical' AND source <> 'probe' AND opened_at < ? AND (resolved_at IS NULL OR resolved_at > ?)`, Micros(to), Micros(from))
 	if err != nil {
 		return nil, fmt.Errorf("outages: incidents: %w", err)
 	}

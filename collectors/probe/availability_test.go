@@ -1,0 +1,86 @@
+package probe
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+func at(h, m int) time.Time { return time.Date(2026, 3, 10, h, m, 0, 0, time.UTC) }
+
+func TestAvailabilityExcludesMaintenance(t *testing.T) {
+	day0, day1 := at(0, 0), at(24, 0)
+	ch := []Change{
+		{Probe: "imap", Service: "imap", Status: StatusUp, At: day0.Add(-48 * time.Hour)},
+		// Down inside the announced window: planned, not counted.
+		{Probe: "imap", Service: "imap", Status: StatusDown, At: at(2, 10)},
+		{Probe: "imap", Service: "imap", Status: StatusUp, At: at(2, 40)},
+		// A 30-minute outage.
+		{Probe: "imap", Service: "imap", Status: StatusDown, At: at(10, 0)},
+		{Probe: "imap", Service: "imap", Status: StatusUp, At: at(10, 30)},
+		// Another service's probe is ignored.
+		{Probe: "pop", Service: "pop", Node: "", Status: StatusDown, At: at(5, 0)},
+	}
+	var mine []Change
+	for _, c := range ch {
+		if c.Service == "imap" {
+			mine = append(mine, c)
+		}
+	}
+	win := []Window{{Services: []string{"imap", "pop"}, Start: at(2, 0), End: at(3, 0), Ref: "N-1"},
+		{Services: []string{"webmail"}, Start: at(12, 0), End: at(14, 0)}}
+	f := Availability("imap", mine, win, day0, day1)
+	check := func(name string, got Duration, want time.Duration) {
+		t.Helper()
+		if time.Duration(got) != want {
+			t.Errorf("%s = %v, want %v", name, time.Duration(got), want)
+		}
+	}
+	check("Total", f.Total, 24*time.Hour)
+	check("Planned", f.Planned, time.Hour)
+	check("DownPlanned", f.DownPlanned, 30*time.Minute)
+	check("Down", f.Down, 30*time.Minute)
+	check("NoData", f.NoData, 0)
+	check("Measured", f.Measured, 23*time.Hour)
+	if want := 1350.0 / 1380 * 100; !f.Known || math.Abs(f.Availability-want) > 1e-9 {
+		t.Errorf("Availability = %v (known %v), want %v", f.Availability, f.Known, want)
+	}
+	if len(f.Outages) != 1 || !f.Outages[0].Start.Equal(at(10, 0)) || !f.Outages[0].End.Equal(at(10, 30)) {
+		t.Errorf("Outages = %v", f.Outages)
+	}
+
+	// An outage that runs into the window counts only outside it.
+	mine = append(mine, Change{Probe: "imap", Service: "imap", Status: StatusDown, At: at(1, 45)}, Change{Probe: "imap", Service: "imap", Status: StatusUp, At: at(2, 5)})
+	f = Availability("imap", mine, win, day0, day1)
+	check("Down with overlap", f.Down, 45*time.Minute)
+	check("DownPlanned with overlap", f.DownPlanned, 35*time.Minute)
+}
+
+func TestAvailabilityNodesAndNoData(t *testing.T) {
+	ch := []Change{
+		{Probe: "smtp-mx1", Service: "smtp", Node: "mx1", Status: StatusUp, At: at(1, 0)},
+		{Probe: "smtp-mx2", Service: "smtp", Node: "mx2", Status: StatusUp, At: at(1, 0)},
+		{Probe: "smtp-mx1", Service: "smtp", Node: "mx1", Status: StatusDown, At: at(8, 0)},
+		{Probe: "smtp-mx2", Service: "smtp", Node: "mx2", Status: StatusDown, At: at(8, 40)},
+		{Probe: "smtp-mx2", Service: "smtp", Node: "mx2", Status: StatusUp, At: at(9, 0)},
+		{Probe: "smtp-mx1", Service: "smtp", Node: "mx1", Status: StatusUp, At: at(9, 0)},
+	}
+	f := Availability("smtp", ch, nil, at(0, 0), at(24, 0))
+	if time.Duration(f.NoData) != time.Hour || time.Duration(f.Down) != 20*time.Minute {
+		t.Fatalf("node-only service: NoData %v Down %v, want 1h and 20m (only while both nodes were down)", time.Duration(f.NoData), time.Duration(f.Down))
+	}
+	// A probe through the balancer decides alone once there is one.
+	ch = append(ch, Change{Probe: "smtp-lb", Service: "smtp", Status: StatusUp, At: at(0, 0)},
+		Change{Probe: "smtp-lb", Service: "smtp", Status: StatusDown, At: at(20, 0)})
+	f = Availability("smtp", ch, nil, at(0, 0), at(24, 0))
+	if len(f.Probes) != 1 || f.Probes[0] != "smtp-lb" || time.Duration(f.Down) != 4*time.Hour || f.NoData != 0 {
+		t.Fatalf("balancer probe: probes %v down %v nodata %v", f.Probes, time.Duration(f.Down), time.Duration(f.NoData))
+	}
+	days := Daily("smtp", ch, nil, at(0, 0), at(48, 0), time.UTC)
+	if len(days) != 2 || time.Duration(days[1].Down) != 24*time.Hour || days[1].Availability != 0 || !days[1].Known {
+		t.Fatalf("Daily = %+v", days)
+	}
+	if f := Availability("none", nil, nil, at(0, 0), at(24, 0)); f.Known {
+		t.Fatalf("no probes: %+v", f)
+	}
+}

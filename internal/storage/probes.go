@@ -1,0 +1,245 @@
+package storage
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/uni-mail/postvakt/collectors/probe"
+)
+
+var _ probe.Store = (*DB)(nil)
+
+// SaveProbeResult implements probe.Store: the run, the probe's state row,
+// and a change when the status differs from the stored one, in one
+// transaction (the state row is locked on PostgreSQL, so two replicas
+// cannot both record the same change).
+func (db *DB) SaveProbeResult(ctx context.Context, r probe.Result, replica string) (probe.Change, bool, error) {
+	status := probe.StatusDown
+	if r.OK {
+		status = probe.StatusUp
+	}
+	steps, err := json.Marshal(r.Steps)
+	if err != nil {
+		return probe.Change{}, false, fmt.Errorf("probe result: steps: %w", err)
+	}
+	var loop sql.NullInt64
+	if r.LoopDelivery > 0 {
+		loop = sql.NullInt64{Int64: r.LoopDelivery.Microseconds(), Valid: true}
+	}
+	c := probe.Change{Probe: r.Probe, Service: r.Service, Node: r.Node, Kind: r.Kind, Status: status, At: r.At, Error: r.Error}
+	var changed bool
+	err = db.InTx(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO probe_results (probe, service, node, kind, at, duration_us, ok, attempts, error, warning, steps, cert_expiry, loop_delivery_us, replica)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.Probe, r.Service, r.Node, string(r.Kind), Micros(r.At), r.Duration.Microseconds(), boolInt(r.OK), max(r.Attempts, 1),
+			r.Error, r.Warning, string(steps), NullMicros(r.CertExpiry), loop, replica); err != nil {
+			return fmt.Errorf("probe result: %w", err)
+		}
+		lock := ""
+		if db.dialect == Postgres {
+			lock = " FOR UPDATE"
+		}
+		var prev string
+		var since int64
+		err := tx.QueryRow(ctx, `SELECT status, since FROM probe_states WHERE probe = ?`+lock, r.Probe).Scan(&prev, &since)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			changed = true
+		case err != nil:
+			return fmt.Errorf("probe state: %w", err)
+		default:
+			changed = prev != string(status)
+		}
+		if changed {
+			since = Micros(r.At)
+			if _, err := tx.Exec(ctx, `INSERT INTO probe_changes (probe, service, node, kind, status, at, error) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				c.Probe, c.Service, c.Node, string(c.Kind), string(c.Status), Micros(c.At), c.Error); err != nil {
+				return fmt.Errorf("probe change: %w", err)
+			}
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO probe_states (probe, service, node, kind, status, since, last_at, last_ok, last_error, last_duration_us, warning, cert_expiry, replica)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (probe) DO UPDATE SET service = excluded.service, node = excluded.node, kind = excluded.kind,
+				status = excluded.status, since = excluded.since, last_at = excluded.last_at, last_ok = excluded.last_ok,
+				last_error = excluded.last_error, last_duration_us = excluded.last_duration_us, warning = excluded.warning,
+				cert_expiry = excluded.cert_expiry, replica = excluded.replica`,
+			r.Probe, r.Service, r.Node, string(r.Kind), string(status), since, Micros(r.At), boolInt(r.OK), r.Error,
+			r.Duration.Microseconds(), r.Warning, NullMicros(r.CertExpiry), replica)
+		if err != nil {
+			return fmt.Errorf("probe state: %w", err)
+		}
+		return nil
+	})
+	return c, changed, err
+}
+
+// ProbeStates implements probe.Store.
+func (db *DB) ProbeStates(ctx context.Context) ([]probe.State, error) {
+	out, err := queryAll(ctx, db, func(r rowScanner) (probe.State, error) {
+		var s probe.State
+		var kind, status string
+		var since, last, dur int64
+		var ok int
+		var cert sql.NullInt64
+		err := r.Scan(&s.Probe, &s.Service, &s.Node, &kind, &status, &since, &last, &ok, &s.LastError, &dur, &s.Warning, &cert, &s.Replica)
+		s.Kind, s.Status, s.Since, s.LastAt, s.LastOK = probe.Kind(kind), probe.Status(status), FromMicros(since), FromMicros(last), ok != 0
+		s.LastLatency, s.CertExpiry = time.Duration(dur)*time.Microsecond, FromNullMicros(cert)
+		return s, err
+	}, `SELECT probe, service, node, kind, status, since, last_at, last_ok, last_error, last_duration_us, warning, cert_expiry, replica
+		FROM probe_states ORDER BY service, probe`)
+	if err != nil {
+		return nil, fmt.Errorf("probe states: %w", err)
+	}
+	return out, nil
+}
+
+func scanChange(r rowScanner) (probe.Change, error) {
+	var c probe.Change
+	var kind, status string
+	var at int64
+	err := r.Scan(&c.Probe, &c.Service, &c.Node, &kind, &status, &at, &c.Error)
+	c.Kind, c.Status, c.At = probe.Kind(kind), probe.Status(status), FromMicros(at)
+	return c, err
+}
+
+// ProbeChanges implements probe.Store.
+func (db *DB) ProbeChanges(ctx context.Context, from, to time.Time, probes ...string) ([]probe.Change, error) {
+	filter, args := "", []any{}
+	if len(probes) > 0 {
+		filter = " AND probe IN (?" + strings.Repeat(", ?", len(probes)-1) + ")"
+		for _, p := range probes {
+			args = append(args, p)
+		}
+	}
+	const cols = `probe, service, node, kind, status, at, error`
+	in, err := queryAll(ctx, db, scanChange, `SELECT `+cols+` FROM probe_changes WHERE at >= ? AND at < ?`+filter+` ORDER BY at, id`,
+		append([]any{Micros(from), Micros(to)}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("probe changes: %w", err)
+	}
+	// The state at from: each probe's last change before it.
+	before, err := queryAll(ctx, db, scanChange, `SELECT `+cols+` FROM probe_changes c
+		WHERE at = (SELECT MAX(at) FROM probe_changes b WHERE b.probe = c.probe AND b.at < ?)`+filter+` ORDER BY at, id`,
+		append([]any{Micros(from)}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("probe changes before %s: %w", from.Format(time.RFC3339), err)
+	}
+	// Two changes of one probe at the same instant keep only the later id.
+	last := map[string]probe.Change{}
+	for _, c := range before {
+		last[c.Probe] = c
+	}
+	before = before[:0]
+	for _, c := range last {
+		before = append(before, c)
+	}
+	slices.SortFunc(before, func(a, b probe.Change) int { return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Probe, b.Probe)) })
+	return append(before, in...), nil
+}
+
+// ProbeResults implements probe.Store.
+func (db *DB) ProbeResults(ctx context.Context, name string, from, to time.Time, limit int) ([]probe.Result, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	out, err := queryAll(ctx, db, func(r rowScanner) (probe.Result, error) {
+		var res probe.Result
+		var kind, steps string
+		var at, dur int64
+		var ok int
+		var cert, loop sql.NullInt64
+		if err := r.Scan(&res.Probe, &res.Service, &res.Node, &kind, &at, &dur, &ok, &res.Attempts, &res.Error, &res.Warning, &steps, &cert, &loop); err != nil {
+			return res, err
+		}
+		res.Kind, res.At, res.Duration, res.OK = probe.Kind(kind), FromMicros(at), time.Duration(dur)*time.Microsecond, ok != 0
+		res.CertExpiry, res.LoopDelivery = FromNullMicros(cert), time.Duration(loop.Int64)*time.Microsecond
+		if err := json.Unmarshal([]byte(steps), &res.Steps); err != nil {
+			return res, fmt.Errorf("steps of %s at %s: %w", res.Probe, res.At.Format(time.RFC3339), err)
+		}
+		return res, nil
+	}, `SELECT probe, service, node, kind, at, duration_us, ok, attempts, error, warning, steps, cert_expiry, loop_delivery_us
+		FROM probe_results WHERE probe = ? AND at >= ? AND at < ? ORDER BY at DESC, id DESC LIMIT ?`, name, Micros(from), Micros(to), limit)
+	if err != nil {
+		return nil, fmt.Errorf("probe results: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteProbeResults removes runs older than before, in batches, and
+// returns how many went. State changes are kept: availability needs them.
+func (db *DB) DeleteProbeResults(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	for {
+		res, err := db.Exec(ctx, `DELETE FROM probe_results WHERE id IN (SELECT id FROM probe_results WHERE at < ? LIMIT 5000)`, Micros(before))
+		if err != nil {
+			return n, fmt.Errorf("probe retention: %w", err)
+		}
+		k, _ := res.RowsAffected()
+		n += k
+		if k < 5000 || ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+	}
+}
+
+// MaintenanceWindows returns the maintenance notices (not cancelled) that
+// overlap [from, to), as probe windows: their services, from the start to
+// the end (or the planned end while still running).
+func (db *DB) MaintenanceWindows(ctx context.Context, from, to time.Time) ([]probe.Window, error) {
+	out, err := queryAll(ctx, db, func(r rowScanner) (probe.Window, error) {
+		var w probe.Window
+		var id, start int64
+		var services string
+		var end, planned sql.NullInt64
+		if err := r.Scan(&id, &services, &start, &end, &planned); err != nil {
+			return w, err
+		}
+		if err := json.Unmarshal([]byte(services), &w.Services); err != nil {
+			w.Services = strings.Split(services, ",")
+		}
+		for i := range w.Services {
+			w.Services[i] = strings.TrimSpace(w.Services[i])
+		}
+		w.Start, w.End, w.Ref = FromMicros(start), FromNullMicros(end), fmt.Sprintf("N-%d", id)
+		if w.End.IsZero() {
+			w.End = FromNullMicros(planned)
+		}
+		return w, nil
+	}, `SELECT id, services, started_at, ended_at, planned_end FROM notices
+		WHERE kind = 'maintenance' AND state <> 'cancelled' AND started_at < ? AND (ended_at IS NULL OR ended_at > ?)
+		ORDER BY started_at, id`, Micros(to), Micros(from))
+	if err != nil {
+		return nil, fmt.Errorf("maintenance windows: %w", err)
+	}
+	return out, nil
+}
+
+// ServiceAvailability computes each probed service's availability over
+// [from, to) from the stored state changes and maintenance windows.
+func (db *DB) ServiceAvailability(ctx context.Context, from, to time.Time) ([]probe.Figures, error) {
+	changes, err := db.ProbeChanges(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	windows, err := db.MaintenanceWindows(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	byService := map[string][]probe.Change{}
+	for _, c := range changes {
+		byService[c.Service] = append(byService[c.Service], c)
+	}
+	var out []probe.Figures
+	for _, svc := range slices.Sorted(maps.Keys(byService)) {
+		out = append(out, probe.Availability(svc, byService[svc], windows, from, to))
+	}
+	return out, nil
+}

@@ -1,0 +1,116 @@
+package storage_test
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/uni-mail/postvakt/collectors/probe"
+	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/oncall/notice"
+)
+
+// TestProbeAvailabilityWithOutageAndMaintenance is issue 11's acceptance
+// item 4: a day with a 30-minute outage and a 60-minute announced
+// maintenance window, probed every minute, on both databases.
+func TestProbeAvailabilityWithOutageAndMaintenance(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		loc, _ := time.LoadLocation("Europe/Oslo")
+		day := time.Date(2026, 10, 14, 0, 0, 0, 0, loc)
+		outage := [2]time.Time{day.Add(9*time.Hour + 15*time.Minute), day.Add(9*time.Hour + 45*time.Minute)}
+		maint := [2]time.Time{day.Add(22 * time.Hour), day.Add(23 * time.Hour)}
+		// The service is also down for 40 minutes inside the window
+		// (planned: the upgrade restarts it).
+		planned := [2]time.Time{day.Add(22*time.Hour + 10*time.Minute), day.Add(22*time.Hour + 50*time.Minute)}
+		in := func(t time.Time, iv [2]time.Time) bool { return !t.Before(iv[0]) && t.Before(iv[1]) }
+
+		var changes int
+		// From the evening before to the morning after, one run a minute;
+		// a second probe of another service fails all day and must not count.
+		for at := day.Add(-2 * time.Hour); at.Before(day.Add(26 * time.Hour)); at = at.Add(time.Minute) {
+			ok := !in(at, outage) && !in(at, planned)
+			r := probe.Result{Probe: "imap-lb", Service: "imap", Kind: probe.KindIMAP, At: at, Duration: 40 * time.Millisecond,
+				OK: ok, Attempts: 1, Steps: []probe.Step{{Name: "connect", Duration: time.Millisecond}}}
+			if !ok {
+				r.Error, r.Attempts = "imap: dial tcp 127.0.0.1:1143: connection refused", 3
+			}
+			_, changed, err := db.SaveProbeResult(ctx, r, "node-a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if changed {
+				changes++
+			}
+			if at.Minute()%10 == 0 {
+				if _, _, err := db.SaveProbeResult(ctx, probe.Result{Probe: "pop-lb", Service: "pop", Kind: probe.KindPOP3, At: at, Error: "refused"}, "node-a"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if changes != 5 { // first up, down, up, down, up
+			t.Errorf("recorded %d changes, want 5", changes)
+		}
+		_, err := db.NoticeCreate(ctx, notice.Notice{Kind: notice.KindMaintenance, Title: "IMAP upgrade", Services: []string{"imap", "webmail"},
+			State: notice.Completed, StartedAt: maint[0], PlannedEnd: maint[1], EndedAt: maint[1], Language: "en", ThreadID: "<n1@test>",
+			CreatedAt: day, UpdatedAt: day}, notice.Update{At: day, Kind: "created", State: notice.Completed, Body: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A cancelled window does not excuse anything.
+		_, err = db.NoticeCreate(ctx, notice.Notice{Kind: notice.KindMaintenance, Title: "called off", Services: []string{"imap"},
+			State: notice.Cancelled, StartedAt: outage[0], PlannedEnd: outage[1], EndedAt: outage[0], Language: "en", ThreadID: "<n2@test>",
+			CreatedAt: day, UpdatedAt: day}, notice.Update{At: day, Kind: "created", State: notice.Cancelled, Body: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		figs, err := db.ServiceAvailability(ctx, day, day.AddDate(0, 0, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(figs) != 2 || figs[0].Service != "imap" || figs[1].Service != "pop" {
+			t.Fatalf("services = %+v", figs)
+		}
+		f := figs[0]
+		want := map[string][2]time.Duration{
+			"total": {time.Duration(f.Total), 24 * time.Hour}, "planned": {time.Duration(f.Planned), time.Hour},
+			"down": {time.Duration(f.Down), 30 * time.Minute}, "down in maintenance": {time.Duration(f.DownPlanned), 40 * time.Minute},
+			"measured": {time.Duration(f.Measured), 23 * time.Hour}, "no data": {time.Duration(f.NoData), 0},
+		}
+		for k, v := range want {
+			if v[0] != v[1] {
+				t.Errorf("%s = %v, want %v", k, v[0], v[1])
+			}
+		}
+		if a := 100 * (1380.0 - 30) / 1380; !f.Known || math.Abs(f.Availability-a) > 1e-9 {
+			t.Errorf("availability = %.4f%%, want %.4f%%", f.Availability, a)
+		}
+		if len(f.Outages) != 1 || !f.Outages[0].Start.Equal(outage[0]) || !f.Outages[0].End.Equal(outage[1]) {
+			t.Errorf("outages = %+v, want one %v–%v", f.Outages, outage[0], outage[1])
+		}
+		if p := figs[1]; p.Availability != 0 || !p.Known {
+			t.Errorf("pop = %+v, want 0%% known", p)
+		}
+
+		states, err := db.ProbeStates(ctx)
+		if err != nil || len(states) != 2 || states[0].Probe != "imap-lb" || states[0].Status != probe.StatusUp || states[1].Status != probe.StatusDown {
+			t.Fatalf("states = %+v, %v", states, err)
+		}
+		res, err := db.ProbeResults(ctx, "imap-lb", outage[0], outage[1], 5)
+		if err != nil || len(res) != 5 || res[0].OK || res[0].Attempts != 3 || len(res[0].Steps) != 1 || !res[0].At.Equal(outage[1].Add(-time.Minute)) {
+			t.Fatalf("results = %+v, %v", res, err)
+		}
+		n, err := db.DeleteProbeResults(ctx, day)
+		if err != nil || n != 120+12 {
+			t.Fatalf("deleted %d, %v; want 132", n, err)
+		}
+		// Changes survive retention: the day computes the same.
+		again, err := db.ServiceAvailability(ctx, day, day.AddDate(0, 0, 1))
+		if err != nil || again[0].Availability != f.Availability {
+			t.Fatalf("after retention: %+v, %v", again, err)
+		}
+	})
+}

@@ -33,6 +33,8 @@ func RuleGroups() []RuleGroup {
 				Summary: "postvakt on {{ $labels.instance }} cannot reach its database", Description: "The scrape-time database ping failed for 2 minutes; accepted mail is answered with temporary failures."},
 			{Alert: "PostvaktDiskFilling", Expr: `predict_linear(postvakt_datadir_filesystem_avail_bytes[6h], 24 * 3600) < 0 and postvakt_datadir_filesystem_avail_bytes / postvakt_datadir_filesystem_size_bytes < 0.2`, For: "30m", Severity: "warning", Runbook: "disk-filling",
 				Summary: "The data directory on {{ $labels.instance }} fills within a day", Description: "At the rate of the last 6 hours the file system of the data directory is full within 24 hours ({{ $value | humanize }} bytes predicted)."},
+			{Alert: "PostvaktProbeFailing", Expr: `label_replace(min by (instance, service, node, kind) (postvakt_probe_success), "probed_service", "$1", "service", "(.*)") == 0`, For: "5m", Severity: "warning", Runbook: "probe-failed",
+				Summary: "The {{ $labels.kind }} probe of {{ $labels.probed_service }} fails{{ if $labels.node }} on node {{ $labels.node }}{{ end }}", Description: "The probe has failed after its retries for 5 minutes. postvakt raises its own on-call incident for it when probes.incidents is on; this alert is for dashboards and Alertmanager routing."},
 			{Alert: "PostvaktCertificateExpiry", Expr: `(postvakt_tls_certificate_expiry_timestamp_seconds - time()) / 86400 < 14`, For: "1h", Severity: "warning", Runbook: "certificate-expiry",
 				Summary: "A TLS certificate on {{ $labels.instance }} expires in {{ $value | humanize }} days", Description: "The certificate of listener {{ $labels.listener }} expires within 14 days."},
 		}},

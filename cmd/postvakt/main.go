@@ -87,6 +87,7 @@ func commands() []*command {
 		ticketCmd(), slaCmd(), noticeCmd(),
 		reportCmd(),
 		queueCmd(), quarantineCmd(), accountCmd(),
+		probeCmd(),
 		userCmd(),
 	}
 }

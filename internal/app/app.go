@@ -20,6 +20,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/telemetry"
+	"github.com/uni-mail/postvakt/oncall/incident"
 	"github.com/uni-mail/postvakt/oncall/tickets"
 )
 
@@ -90,6 +91,9 @@ type Env struct {
 	ticketLinks *oncallTicketLinks
 	// tickets is the ticket service, for the engine's fault-address intake.
 	tickets *tickets.Service
+	// incidents is the on-call incident service (nil when on-call is off),
+	// for the probes.
+	incidents *incident.Service
 
 	goes []func(ctx context.Context) error
 }
@@ -112,7 +116,8 @@ var capabilities = []struct {
 	{"content", setupContent},
 	{"engine", setupEngine}, // after collectors and content: takes their hooks
 	{"reports", setupReports},
-	{"web", setupWeb}, // last: its pages call every capability's API
+	{"probes", setupProbes}, // after oncall: raises its incidents
+	{"web", setupWeb},       // last: its pages call every capability's API
 }
 
 // Run runs the service until ctx is cancelled, then shuts down gracefully.

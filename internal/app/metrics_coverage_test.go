@@ -14,7 +14,6 @@ import (
 
 	"github.com/uni-mail/postvakt/collectors"
 	"github.com/uni-mail/postvakt/dashboards"
-	"github.com/uni-mail/postvakt/engine"
 	"github.com/uni-mail/postvakt/engine/loadgen"
 )
 
@@ -23,16 +22,15 @@ import (
 // shipped dashboard or alert rule uses is in its /metrics exposition.
 // Renaming or removing such a metric fails this test (issue 9).
 func TestDashboardMetricsAreExported(t *testing.T) {
-	t.Parallel()
 	slackAPI, sink := newFakeSlack(t), newSMTPSink(t)
 	cfg := oncallConfig(t, slackAPI.srv.URL, sink.addr, time.Hour, 2*time.Hour)
-	sc := engine.Default()
-	sc.Hostname = "mx.uni.example"
-	sc.MX.Listen, sc.Submission.Listen = "127.0.0.1:"+freePort(t), "127.0.0.1:"+freePort(t)
-	sc.Whitelist.Clients = []string{"127.0.0.0/8"}
-	sc.Directory.Domains = []string{"uni.example"}
-	sc.Directory.Mailboxes = []engine.MailboxConfig{{Address: "ola@uni.example"}}
+	// The engine with a probe mailbox; the probes loop mail through it.
+	sc, sub, mx := probeEngine(t, "probe-secret")
 	cfg.SMTP = sc
+	t.Setenv("POSTVAKT_TEST_PROBE_PASSWORD", "probe-secret")
+	cfg.Probes.Enabled = true
+	cfg.Probes.Interval, cfg.Probes.Jitter, cfg.Probes.Loop.Poll = 2*time.Second, 0, 100*time.Millisecond
+	cfg.Probes.Targets = probeTargets(sub, mx, "127.0.0.1:"+freePort(t), "POSTVAKT_TEST_PROBE_PASSWORD")
 	cfg.Content.Enabled = true
 	// A clamd that does not answer: its metrics are exported, mail passes.
 	cfg.Content.Antivirus.Clamd = "tcp:127.0.0.1:" + freePort(t)

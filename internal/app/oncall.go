@@ -68,7 +68,7 @@ func setupOncall(_ context.Context, env *Env) error {
 		}
 	}
 	svc, err := incident.NewService(incident.Options{
-		Store: env.DB, Policies: pols, Roster: tm, Notifier: disp, Ticketer: env.Oncall.Ticketer,
+		Store: env.DB, Policies: pols, DefaultPolicy: cfg.PolicyName(), Roster: tm, Notifier: disp, Ticketer: env.Oncall.Ticketer,
 		Logger: env.Logger.With("capability", "oncall"), Now: env.Now, Registerer: reg,
 	})
 	if err != nil {
@@ -77,6 +77,7 @@ func setupOncall(_ context.Context, env *Env) error {
 	if env.ticketLinks != nil {
 		env.ticketLinks.bind(svc, tm)
 	}
+	env.incidents = svc
 	// Abuse findings of the collectors (set up after this) page as incidents.
 	if env.Collectors.Alerts == nil {
 		env.Collectors.Alerts = abuseIncidents{svc: svc}

@@ -22,6 +22,7 @@ import (
 	"github.com/uni-mail/postvakt/engine"
 
 	"github.com/uni-mail/postvakt/collectors"
+	"github.com/uni-mail/postvakt/collectors/probe"
 	"github.com/uni-mail/postvakt/engine/content"
 	"github.com/uni-mail/postvakt/engine/queue"
 	"github.com/uni-mail/postvakt/internal/webauth"
@@ -67,6 +68,9 @@ type Config struct {
 	Content content.Config `yaml:"content"`
 	// Relay is the engine's outbound relay queue (issue 4).
 	Relay queue.Config `yaml:"relay"`
+	// Probes watch the services from outside and measure their
+	// availability (docs/probes.md).
+	Probes probe.Config `yaml:"probes"`
 }
 
 // LogConfig selects the level and format of the service log (log/slog).
@@ -158,6 +162,7 @@ func Default() *Config {
 		Web:        webauth.Default(),
 		Content:    content.Default(),
 		Relay:      queue.Default(),
+		Probes:     probe.DefaultConfig(),
 	}
 }
 
@@ -304,6 +309,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, section("web", c.Web.Validate())...)
 	errs = append(errs, section("content", c.Content.Validate())...)
 	errs = append(errs, section("relay", c.Relay.Validate())...)
+	errs = append(errs, section("probes", c.Probes.Validate())...)
 	return errors.Join(errs...)
 }
 

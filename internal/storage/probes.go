@@ -243,3 +243,52 @@ func (db *DB) ServiceAvailability(ctx context.Context, from, to time.Time) ([]pr
 	}
 	return out, nil
 }
+
+// ProbeMailSeen looks in the engine's local store for a message to
+// address whose header block carries token (the mail loop's
+// X-Postvakt-Probe header), among the 50 newest. When found it removes the
+// message, so the probe mailbox stays empty, and returns when it was
+// stored. The body stays: the message's transaction record refers to it
+// until retention.
+func (db *DB) ProbeMailSeen(ctx context.Context, address, token string) (time.Time, bool, error) {
+	type msg struct {
+		id, mailbox, size, at int64
+		hash                  string
+	}
+	msgs, err := queryAll(ctx, db, func(r rowScanner) (msg, error) {
+		var m msg
+		return m, r.Scan(&m.id, &m.mailbox, &m.size, &m.at, &m.hash)
+	}, `SELECT m.id, m.mailbox_id, m.size, m.received_at, m.body_hash FROM engine_messages m
+		JOIN engine_mailboxes b ON b.id = m.mailbox_id WHERE b.address = ? ORDER BY m.id DESC LIMIT 50`, strings.ToLower(address))
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("probe mailbox %s: %w", address, err)
+	}
+	for _, m := range msgs {
+		body, err := db.MailBody(ctx, m.hash)
+		if err != nil {
+			return time.Time{}, false, err
+		}
+		head := body
+		if i := strings.Index(string(body), "\r\n\r\n"); i >= 0 {
+			head = body[:i]
+		}
+		if !strings.Contains(string(head), token) {
+			continue
+		}
+		err = db.InTx(ctx, func(tx *Tx) error {
+			if _, err := tx.Exec(ctx, `DELETE FROM engine_messages WHERE id = ?`, m.id); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE engine_mailboxes SET used_bytes = CASE WHEN used_bytes > ? THEN used_bytes - ? ELSE 0 END WHERE id = ?`,
+				m.size, m.size, m.mailbox); err != nil {
+				return err
+			}
+			return nil
+		})
+		if err != nil {
+			return time.Time{}, false, fmt.Errorf("probe mailbox %s: remove probe message: %w", address, err)
+		}
+		return FromMicros(m.at), true, nil
+	}
+	return time.Time{}, false, nil
+}

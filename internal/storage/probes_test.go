@@ -95,6 +95,27 @@ func TestProbeAvailabilityWithOutageAndMaintenance(t *testing.T) {
 			t.Errorf("pop = %+v, want 0%% known", p)
 		}
 
+		// The monthly report sees the measured outage, and the window.
+		outs, err := db.Outages(ctx, day, day.AddDate(0, 0, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var probeOut, windows int
+		for _, o := range outs {
+			switch {
+			case o.Service == "imap" && o.Ref == "probe":
+				probeOut++
+				if !o.Start.Equal(outage[0]) || !o.End.Equal(outage[1]) || o.Planned {
+					t.Errorf("report outage = %+v", o)
+				}
+			case o.Service == "imap" && o.Planned:
+				windows++
+			}
+		}
+		if probeOut != 1 || windows != 1 {
+			t.Errorf("report outages for imap: %d measured, %d planned; want 1 and 1 (%+v)", probeOut, windows, outs)
+		}
+
 		states, err := db.ProbeStates(ctx)
 		if err != nil || len(states) != 2 || states[0].Probe != "imap-lb" || states[0].Status != probe.StatusUp || states[1].Status != probe.StatusDown {
 			t.Fatalf("states = %+v, %v", states, err)

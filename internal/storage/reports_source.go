@@ -314,7 +314,7 @@ func (db *DB) TrafficHours(ctx context.Context, from, to time.Time) ([]reports.T
 func (db *DB) Outages(ctx context.Context, from, to time.Time) ([]reports.Outage, error) {
 	var out []reports.Outage
 	rows, err := db.Query(ctx, `SELECT id, kind, title, services, started_at, ended_at FROM notices
-		WHERE started_at < ? AND (ended_at IS NULL OR ended_at > ?) AND kind IN ('outage', 'maintenance')`, Micros(to), Micros(from))
+		WHERE started_at < ? AND (ended_at IS NULL OR ended_at > ?) AND kind IN ('outage', 'maintenance') AND state <> 'cancelled'`, Micros(to), Micros(from))
 	if err != nil {
 		return nil, fmt.Errorf("outages: notices: %w", err)
 	}

@@ -177,11 +177,14 @@ func (f NotifierFunc) Notify(ctx context.Context, n Notification) error { return
 type Options struct {
 	Store    Store
 	Policies map[string]Policy
-	Roster   Roster
-	Notifier Notifier
-	Ticketer IncidentTicketer // optional
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// DefaultPolicy is the policy of a Trigger that names none (abuse
+	// findings, probes).
+	DefaultPolicy string
+	Roster        Roster
+	Notifier      Notifier
+	Ticketer      IncidentTicketer // optional
+	Logger        *slog.Logger
+	Now           func() time.Time
 	// Registerer takes the package's metrics; nil registers none.
 	Registerer prometheus.Registerer
 }
@@ -250,6 +253,9 @@ func (s *Service) Trigger(ctx context.Context, tr Trigger) (Incident, bool, erro
 	now := s.opts.Now()
 	if tr.Key == "" {
 		return Incident{}, false, errors.New("trigger: empty key")
+	}
+	if tr.Policy == "" {
+		tr.Policy = s.opts.DefaultPolicy
 	}
 	pol, ok := s.opts.Policies[tr.Policy]
 	if !ok {

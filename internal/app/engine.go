@@ -46,6 +46,7 @@ func setupEngine(ctx context.Context, env *Env) error {
 		return err
 	}
 	registerDirectoryAPI(env.Server, eng.Directory())
+	registerMailboxSearchAPI(env.Server, eng.Directory(), env.DB)
 	if err := env.Telemetry.Registry.Register(certExpiryCollector(cfg, env.Config.DataDir)); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uni-mail/postvakt/oncall/notice"
 	"github.com/uni-mail/postvakt/oncall/tickets"
 )
 
@@ -116,6 +117,51 @@ func (u *UI) funcs() template.FuncMap {
 			return false
 		},
 		"eq2": func(a any, b string) bool { return fmt.Sprint(a) == b },
+		"spark": func(v any, field, name string) *sparkline {
+			l, _ := v.([]obj)
+			return spark(l, field, name)
+		},
+		// size shows a byte count in binary units: 1.5 GiB.
+		"size": func(v any) string {
+			f, _ := v.(float64)
+			units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+			i := 0
+			for f >= 1024 && i < len(units)-1 {
+				f /= 1024
+				i++
+			}
+			if i == 0 {
+				return fmt.Sprintf("%.0f B", f)
+			}
+			return fmt.Sprintf("%.1f %s", f, units[i])
+		},
+		"strlist": func(v any) []string {
+			switch x := v.(type) {
+			case []string:
+				return x
+			case []any:
+				return strs(x)
+			}
+			return nil
+		},
+		"has": func(l any, s string) bool {
+			switch x := l.(type) {
+			case []string:
+				for _, y := range x {
+					if y == s {
+						return true
+					}
+				}
+			case []any:
+				for _, y := range x {
+					if fmt.Sprint(y) == s {
+						return true
+					}
+				}
+			}
+			return false
+		},
+		"noticeStates": func(kind any) []string { return notice.States(fmt.Sprint(kind)) },
 	}
 }
 

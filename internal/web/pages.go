@@ -40,6 +40,8 @@ func (u *UI) routes() {
 	m("POST /admin/users/{name}", auth.RoleAdmin, u.editUser)
 	m("POST /admin/tokens", auth.RoleAdmin, u.createToken)
 	m("POST /admin/tokens/{id}/revoke", auth.RoleAdmin, u.revokeToken)
+	u.noticeRoutes(m)
+	u.directoryRoutes(m)
 }
 
 type obj = map[string]any
@@ -75,6 +77,11 @@ func (u *UI) nowPage(w http.ResponseWriter, r *http.Request, v *view) error {
 	if err := u.optional(r, v, "Mail", "/api/v1/mail/summary", &mail); err != nil {
 		return err
 	}
+	var traffic struct{ Hours []obj }
+	if err := u.optional(r, v, "Traffic", "/api/v1/traffic/hourly?hours=24", &traffic); err != nil {
+		return err
+	}
+	v.Data["Traffic"] = traffic.Hours
 	v.Data["Rotas"], v.Data["Incidents"], v.Data["Tickets"], v.Data["Mail"] = rotas.Rotas, inc.Incidents, tk.Tickets, mail
 	u.render(w, http.StatusOK, "now", v)
 	return nil
@@ -118,11 +125,18 @@ func (u *UI) rotaPage(w http.ResponseWriter, r *http.Request, v *view) error {
 		out = append(out, obj{"Name": name, "Rota": rt, "Members": spec["Members"], "Shifts": sched["shifts"],
 			"Overrides": ov["overrides"], "Swaps": sw["swaps"], "Fairness": fair["members"]})
 	}
+	// Calendar feeds: a secret URL is a credential that outlives the
+	// session, so everyone gets the feed of their own turns and only
+	// admins get the whole-rota and other members' feeds.
 	if v.Can("admin") {
 		var feeds struct{ Feeds obj }
 		if err := u.call(r, http.MethodGet, "/api/v1/oncall/feeds", nil, &feeds); err == nil {
 			v.Data["Feeds"] = feeds.Feeds
 		}
+	}
+	var mine struct{ Feeds obj }
+	if err := u.call(r, http.MethodGet, "/api/v1/oncall/feeds/mine", nil, &mine); err == nil {
+		v.Data["MyFeeds"] = mine.Feeds
 	}
 	v.Data["Rotas"], v.Data["Weeks"] = out, weeks
 	u.render(w, http.StatusOK, "rota", v)

@@ -1,8 +1,9 @@
 // Package web owns postvakt's server-rendered web interface: sign-in and
 // sign-out, the session layer that turns a session cookie into the request's
 // principal (for pages and the JSON API alike), CSRF checks on every form,
-// security headers, the pages (now, rota, tickets, incidents, trace,
-// reports, admin) and the embedded static files (style sheet and htmx).
+// security headers, the pages (now, rota, tickets, incidents, notices,
+// directory and quarantine, trace, reports, admin) and the embedded
+// static files (style sheet and htmx).
 //
 // Pages do not reach into the capabilities' services: they call the JSON
 // API in-process with the signed-in user as principal, so the API's role
@@ -322,7 +323,8 @@ func (v *view) Can(role string) bool { return v.User.Role.AtLeast(auth.Role(role
 var notices = map[string]string{
 	"acked": "Acknowledged.", "resolved": "Resolved.", "saved": "Saved.", "opened": "Ticket opened.",
 	"commented": "Comment added.", "done": "Done.", "requested": "Swap requested.", "generated": "Report generated.",
-	"revoked": "Token revoked.", "user": "User saved.",
+	"revoked": "Token revoked.", "user": "User saved.", "sent": "Notice sent.", "updated": "Notice updated.",
+	"locked": "Account locked.", "unlocked": "Account unlocked.", "released": "Released for delivery.", "deleted": "Deleted.",
 }
 
 func (u *UI) newView(r *http.Request, si signedIn) *view {

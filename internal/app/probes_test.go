@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"net"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -128,6 +129,12 @@ func TestProbesThroughTheApp(t *testing.T) {
 	if inc.Source != "probe" || inc.Severity != incident.SeverityCritical || inc.Status != incident.StatusTriggered ||
 		inc.Labels["service"] != "pop3" || inc.Labels["node"] != "pop1" || inc.Labels["runbook"] != "probe-failed" {
 		t.Fatalf("incident = %+v", inc)
+	}
+	// The Now page shows the failing probe to a viewer.
+	webUser(t, cfg, "vera", "viewer")
+	c, _ := signedIn(t, app.base, "vera")
+	if _, page := c.do("GET", "/", nil, nil); !strings.Contains(page, `id="probes"`) || !regexp.MustCompile(`pop-tcp</strong> <span class="badge">down`).MatchString(page) {
+		t.Fatalf("the Now page does not show pop-tcp down:\n%s", page)
 	}
 	var rs struct {
 		Results []probe.Result `json:"results"`

@@ -82,6 +82,11 @@ func (u *UI) nowPage(w http.ResponseWriter, r *http.Request, v *view) error {
 		return err
 	}
 	v.Data["Traffic"] = traffic.Hours
+	var probes struct{ Probes []obj }
+	if err := u.optional(r, v, "Probes", "/api/v1/probes", &probes); err != nil {
+		return err
+	}
+	v.Data["Probes"] = probes.Probes
 	v.Data["Rotas"], v.Data["Incidents"], v.Data["Tickets"], v.Data["Mail"] = rotas.Rotas, inc.Incidents, tk.Tickets, mail
 	u.render(w, http.StatusOK, "now", v)
 	return nil

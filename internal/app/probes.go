@@ -19,23 +19,38 @@ import (
 // probeIncidents raises the probes' problems as on-call incidents, the
 // same path the Alertmanager receiver takes, labelled with the service so
 // the incident is found by service (and not counted again as an outage:
-// the probes' own measurements are).
-type probeIncidents struct{ svc *incident.Service }
+// the probes' own measurements are). In mode "every" each replica keeps
+// its own incidents (replica is appended to the key), so one replica's
+// recovery does not resolve what another still sees.
+type probeIncidents struct {
+	svc     *incident.Service
+	replica string // "" in mode single
+}
+
+func (p probeIncidents) key(k string) string {
+	if p.replica == "" {
+		return k
+	}
+	return k + "@" + p.replica
+}
 
 var _ probe.Incidents = probeIncidents{}
 
 func (p probeIncidents) Raise(ctx context.Context, a probe.Alert) error {
 	labels := map[string]string{"service": a.Service, "kind": string(a.Kind), "runbook": a.Runbook}
+	if p.replica != "" {
+		labels["replica"] = p.replica
+	}
 	if a.Node != "" {
 		labels["node"] = a.Node
 	}
-	_, _, err := p.svc.Trigger(ctx, incident.Trigger{Key: a.Key, Source: "probe", Title: a.Title, Severity: a.Severity,
+	_, _, err := p.svc.Trigger(ctx, incident.Trigger{Key: p.key(a.Key), Source: "probe", Title: a.Title, Severity: a.Severity,
 		Summary: a.Summary + " (runbook " + a.Runbook + ")", Labels: labels, Actor: "probes"})
 	return err
 }
 
 func (p probeIncidents) Recover(ctx context.Context, key string) error {
-	_, _, err := p.svc.ResolveKey(ctx, key, nil, "probes")
+	_, _, err := p.svc.ResolveKey(ctx, p.key(key), nil, "probes")
 	return err
 }
 
@@ -65,7 +80,11 @@ func setupProbes(ctx context.Context, env *Env) error {
 	runner := NewProbeRunner(env)
 	runner.Registerer = env.Telemetry.Registry
 	if cfg.RaiseIncidents && env.incidents != nil {
-		runner.Incidents = probeIncidents{env.incidents}
+		pi := probeIncidents{svc: env.incidents}
+		if cfg.Mode == probe.ModeEvery {
+			pi.replica = env.Node
+		}
+		runner.Incidents = pi
 	}
 	if _, err := runner.Targets(); err != nil {
 		return err

@@ -311,20 +311,11 @@ func (db *DB) DirDeleteAlias(ctx context.Context, address string) error {
 
 // DirMailboxes implements directory.Store.
 func (db *DB) DirMailboxes(ctx context.Context) ([]directory.Mailbox, error) {
-	rows, err := db.Query(ctx, `SELECT `+mailboxCols+` FROM engine_mailboxes ORDER BY address`)
+	out, err := queryAll(ctx, db, scanMailbox, `SELECT `+mailboxCols+` FROM engine_mailboxes ORDER BY address`)
 	if err != nil {
 		return nil, fmt.Errorf("mailboxes: %w", err)
 	}
-	defer rows.Close()
-	var out []directory.Mailbox
-	for rows.Next() {
-		m, err := scanMailbox(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // DirAliases implements directory.Store.

@@ -23,7 +23,7 @@ var (
 const incidentCols = `id, ikey, source, title, summary, severity, status, policy, round, step, round_start, next_at,
 	opened_at, acked_at, acked_by, resolved_at, resolved_by, ticket_id, labels, external_url, updated_at`
 
-func scanIncident(s interface{ Scan(...any) error }) (incident.Incident, error) {
+func scanIncident(s rowScanner) (incident.Incident, error) {
 	var (
 		inc                     incident.Incident
 		status, labels          string
@@ -125,20 +125,11 @@ func (db *DB) ListIncidents(ctx context.Context, f incident.Filter) ([]incident.
 		limit = 100
 	}
 	q += fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit)
-	rows, err := db.Query(ctx, q, args...)
+	out, err := queryAll(ctx, db, scanIncident, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
-	defer rows.Close()
-	var out []incident.Incident
-	for rows.Next() {
-		inc, err := scanIncident(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, inc)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // UpsertAlerts stores alerts of an incident by fingerprint.
@@ -161,21 +152,12 @@ func (db *DB) UpsertAlerts(ctx context.Context, id int64, alerts []incident.Aler
 
 // DueIncidents lists triggered incidents with a timer at or before now.
 func (db *DB) DueIncidents(ctx context.Context, now time.Time, limit int) ([]incident.Incident, error) {
-	rows, err := db.Query(ctx, `SELECT `+incidentCols+` FROM oncall_incidents
+	out, err := queryAll(ctx, db, scanIncident, `SELECT `+incidentCols+` FROM oncall_incidents
 		WHERE status = 'triggered' AND next_at IS NOT NULL AND next_at <= ? ORDER BY next_at LIMIT `+fmt.Sprint(max(limit, 1)), Micros(now))
 	if err != nil {
 		return nil, fmt.Errorf("due incidents: %w", err)
 	}
-	defer rows.Close()
-	var out []incident.Incident
-	for rows.Next() {
-		inc, err := scanIncident(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, inc)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // AdvanceIncident moves the escalation state with a conditional UPDATE.

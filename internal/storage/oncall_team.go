@@ -69,7 +69,7 @@ func (db *DB) ListOverrides(ctx context.Context, rotaName string) ([]team.Overri
 
 const swapCols = `id, rota, requester, counterpart, turn_a, turn_b, state, note, created_at, created_by, decided_at, decided_by`
 
-func scanSwap(s interface{ Scan(...any) error }) (team.SwapRecord, error) {
+func scanSwap(s rowScanner) (team.SwapRecord, error) {
 	var (
 		r       team.SwapRecord
 		id, c   int64
@@ -118,20 +118,11 @@ func (db *DB) DecideSwap(ctx context.Context, id int64, from, to rota.SwapState,
 
 // ListSwaps lists a rota's swaps in creation order (accepted swaps apply in it).
 func (db *DB) ListSwaps(ctx context.Context, rotaName string) ([]team.SwapRecord, error) {
-	rows, err := db.Query(ctx, `SELECT `+swapCols+` FROM oncall_swaps WHERE rota = ? ORDER BY id`, rotaName)
+	out, err := queryAll(ctx, db, scanSwap, `SELECT `+swapCols+` FROM oncall_swaps WHERE rota = ? ORDER BY id`, rotaName)
 	if err != nil {
 		return nil, fmt.Errorf("list swaps: %w", err)
 	}
-	defer rows.Close()
-	var out []team.SwapRecord
-	for rows.Next() {
-		s, err := scanSwap(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // AddUnavailability stores a span in which a member cannot be reached.

@@ -223,12 +223,12 @@ func scanMsg(rows rowScanner) (txlog.MessageRow, error) {
 	return m, err
 }
 
-func (db *DB) queryTx(ctx context.Context, q string, args ...any) ([]txlog.Row, error) {
-	return queryAll(ctx, db, scanTx, q, args...)
+func queryTx(ctx context.Context, qr Querier, q string, args ...any) ([]txlog.Row, error) {
+	return queryAll(ctx, qr, scanTx, q, args...)
 }
 
-func (db *DB) queryMsgs(ctx context.Context, q string, args ...any) ([]txlog.MessageRow, error) {
-	return queryAll(ctx, db, scanMsg, q, args...)
+func queryMsgs(ctx context.Context, qr Querier, q string, args ...any) ([]txlog.MessageRow, error) {
+	return queryAll(ctx, qr, scanMsg, q, args...)
 }
 
 // traceScan bounds how many matching rows one search looks at.
@@ -245,7 +245,23 @@ type hit struct {
 }
 
 // TraceSearch finds the page of messages q selects, with their rows.
+//
+// On PostgreSQL the search runs in one transaction so that loading the
+// page can use generic plans (see traceLoad).
 func (db *DB) TraceSearch(ctx context.Context, q trace.Query) (trace.Found, error) {
+	if db.dialect != Postgres {
+		return db.traceSearch(ctx, db, q)
+	}
+	var f trace.Found
+	err := db.InTx(ctx, func(tx *Tx) error {
+		var err error
+		f, err = db.traceSearch(ctx, tx, q)
+		return err
+	})
+	return f, err
+}
+
+func (db *DB) traceSearch(ctx context.Context, qr Querier, q trace.Query) (trace.Found, error) {
 	lo, hi := timeBounds(q.Since, q.Until)
 	// 1. rows matching every criterion
 	var conds []string
@@ -277,7 +293,7 @@ func (db *DB) TraceSearch(ctx context.Context, q trace.Query) (trace.Found, erro
 		add("LOWER(subject) LIKE ?", "%"+strings.ToLower(q.Subject)+"%")
 	}
 	where := " WHERE ts >= ? AND ts < ? AND " + strings.Join(conds, " AND ")
-	matched, err := db.queryTx(ctx, txSelect+where+fmt.Sprintf(" ORDER BY ts LIMIT %d", traceScan), args...)
+	matched, err := queryTx(ctx, qr, txSelect+where+fmt.Sprintf(" ORDER BY ts LIMIT %d", traceScan), args...)
 	if err != nil {
 		return trace.Found{}, fmt.Errorf("trace rows: %w", err)
 	}
@@ -306,7 +322,7 @@ func (db *DB) TraceSearch(ctx context.Context, q trace.Query) (trace.Found, erro
 	}
 	var mmatched []txlog.MessageRow
 	if msgApplies {
-		mmatched, err = db.queryMsgs(ctx, msgSelect+" WHERE ts >= ? AND ts < ? AND "+strings.Join(mconds, " AND ")+
+		mmatched, err = queryMsgs(ctx, qr, msgSelect+" WHERE ts >= ? AND ts < ? AND "+strings.Join(mconds, " AND ")+
 			fmt.Sprintf(" ORDER BY ts LIMIT %d", traceScan), margs...)
 		if err != nil {
 			return trace.Found{}, fmt.Errorf("trace messages: %w", err)
@@ -341,7 +357,7 @@ func (db *DB) TraceSearch(ctx context.Context, q trace.Query) (trace.Found, erro
 			nk := r.Node + "\x00" + r.QueueID
 			k, ok := resolved[nk]
 			if !ok {
-				k, err = db.messageForQueue(ctx, r.Node, r.QueueID, Micros(r.Time))
+				k, err = db.messageForQueue(ctx, qr, r.Node, r.QueueID, Micros(r.Time))
 				if err != nil {
 					return trace.Found{}, err
 				}
@@ -368,29 +384,34 @@ func (db *DB) TraceSearch(ctx context.Context, q trace.Query) (trace.Found, erro
 	page := hits[q.Offset:end]
 	// 4. load the page: messages, their rows, and rows linked by queue ID
 	var keys []string
+	var keyTimes []int64
 	for _, h := range page {
 		if h.key == "" {
 			f.Rows = append(f.Rows, *h.row)
 		} else {
 			keys = append(keys, h.key)
+			keyTimes = append(keyTimes, h.time)
 		}
 	}
 	if len(keys) == 0 {
 		return f, nil
 	}
-	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(keys)), ",") + ")"
-	kargs := make([]any, len(keys))
-	for i, k := range keys {
-		kargs[i] = k
+	if tx, ok := qr.(*Tx); ok && db.dialect == Postgres {
+		// The page is loaded by key and time span, with the same plan
+		// whatever the keys: a generic plan, made once per connection,
+		// saves planning every partition afresh for each search (3–6 ms a
+		// query, as long as running it). The search itself keeps custom
+		// plans: a generic one for "rcpt = $1 ORDER BY ts LIMIT n" walks
+		// the ts index instead of the rcpt index.
+		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {
+			return f, err
+		}
 	}
-	f.Messages, err = db.queryMsgs(ctx, msgSelect+" WHERE msg_key IN "+in+" ORDER BY ts", kargs...)
+	msgs, rows, err := db.traceLoad(ctx, qr, keys, keyTimes)
 	if err != nil {
-		return f, fmt.Errorf("trace load messages: %w", err)
+		return f, err
 	}
-	rows, err := db.queryTx(ctx, txSelect+" WHERE msg_key IN "+in+" ORDER BY ts", kargs...)
-	if err != nil {
-		return f, fmt.Errorf("trace load rows: %w", err)
-	}
+	f.Messages = msgs
 	f.Rows = append(f.Rows, rows...)
 	// rows linked by (node, queue ID) within linkWindow of their message,
 	// in one query for the page
@@ -410,9 +431,37 @@ func (db *DB) TraceSearch(ctx context.Context, q trace.Query) (trace.Found, erro
 		}
 	}
 	if len(qids) > 0 {
-		qin := "(" + strings.TrimSuffix(strings.Repeat("?,", len(qids)), ",") + ")"
-		linked, err := db.queryTx(ctx, txSelect+" WHERE ts >= ? AND ts <= ? AND msg_key = '' AND queue_id IN "+qin+" ORDER BY ts",
-			append([]any{lo2, hi2}, qids...)...)
+		var linked []txlog.Row
+		var err error
+		if db.dialect == Postgres {
+			// per queue ID and only around its messages (see traceLoad):
+			// one span per queue ID, overlapping spans merged, so that no
+			// row comes back twice
+			merged := map[string][]span{}
+			for k, sps := range linkedTo {
+				id := k[strings.IndexByte(k, 0)+1:]
+				merged[id] = append(merged[id], sps...)
+			}
+			var spans [][3]any
+			for id, sps := range merged {
+				sort.Slice(sps, func(i, j int) bool { return sps[i].lo < sps[j].lo })
+				cur := sps[0]
+				for _, sp := range sps[1:] {
+					if sp.lo <= cur.hi {
+						cur.hi = max(cur.hi, sp.hi)
+						continue
+					}
+					spans = append(spans, [3]any{id, cur.lo, cur.hi})
+					cur = sp
+				}
+				spans = append(spans, [3]any{id, cur.lo, cur.hi})
+			}
+			linked, err = queryTx(ctx, qr, lateralBy(txSelect, "msg_key = '' AND queue_id", lateralSize(len(spans))), flatten(spans)...)
+		} else {
+			qin := "(" + strings.TrimSuffix(strings.Repeat("?,", len(qids)), ",") + ")"
+			linked, err = queryTx(ctx, qr, txSelect+" WHERE ts >= ? AND ts <= ? AND msg_key = '' AND queue_id IN "+qin+" ORDER BY ts",
+				append([]any{lo2, hi2}, qids...)...)
+		}
 		if err != nil {
 			return f, fmt.Errorf("trace load linked rows: %w", err)
 		}
@@ -429,11 +478,154 @@ func (db *DB) TraceSearch(ctx context.Context, q trace.Query) (trace.Found, erro
 	return f, nil
 }
 
+// traceLoad loads the messages with the given keys and every row that
+// carries one of the keys, each ordered by time. times[i] is when keys[i]
+// was first seen by the search (its message's first line, or the first
+// matching row).
+func (db *DB) traceLoad(ctx context.Context, qr Querier, keys []string, times []int64) ([]txlog.MessageRow, []txlog.Row, error) {
+	if db.dialect != Postgres {
+		// one table, one index on msg_key: no partitions to fan out to
+		in, kargs := inList(keys)
+		msgs, err := queryMsgs(ctx, qr, msgSelect+" WHERE msg_key IN "+in+" ORDER BY ts", kargs...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("trace load messages: %w", err)
+		}
+		rows, err := queryTx(ctx, qr, txSelect+" WHERE msg_key IN "+in+" ORDER BY ts", kargs...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("trace load rows: %w", err)
+		}
+		return msgs, rows, nil
+	}
+	// PostgreSQL: the logs are partitioned by day and msg_key is indexed
+	// per partition, so "msg_key IN (50 keys)" probes every partition's
+	// index once per key: 30 days × 50 keys × 2 tables ≈ 3,000 index
+	// descents, most of them for nothing, and the bulk of a search's time
+	// on a cold cache (issue 5). Instead each key is looked up only in the
+	// partitions around the time it was seen (run-time partition pruning
+	// in a LATERAL join), and the few keys not found there (a message
+	// whose first line is more than a day before the row that matched)
+	// are looked up everywhere, as before.
+	spans := make([][3]any, len(keys))
+	for i, k := range keys {
+		spans[i] = [3]any{k, times[i] - linkWindow, times[i] + linkWindow}
+	}
+	msgs, err := queryMsgs(ctx, qr, lateralBy(msgSelect, "msg_key", lateralSize(len(spans))), flatten(spans)...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("trace load messages: %w", err)
+	}
+	type window struct{ lo, hi int64 }
+	found := map[string]window{}
+	for _, m := range msgs {
+		w, ok := found[m.MsgKey]
+		lo, hi := Micros(m.FirstSeen), Micros(m.LastSeen)
+		if ok {
+			lo, hi = min(lo, w.lo), max(hi, w.hi)
+		}
+		found[m.MsgKey] = window{lo, hi}
+	}
+	var missing []string
+	for _, k := range keys {
+		if _, ok := found[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		in, kargs := inList(missing)
+		more, err := queryMsgs(ctx, qr, msgSelect+" WHERE msg_key IN "+in+" ORDER BY ts", kargs...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("trace load messages: %w", err)
+		}
+		msgs = append(msgs, more...)
+		sort.SliceStable(msgs, func(i, j int) bool { return msgs[i].FirstSeen.Before(msgs[j].FirstSeen) })
+	}
+	// A message's rows lie between its first and last line (they are
+	// written from its lines), so they are looked for there, with the
+	// same day of slack as rows linked by queue ID. Keys without a
+	// message row are looked up everywhere.
+	spans = spans[:0]
+	var unbounded []string
+	for _, k := range keys {
+		if w, ok := found[k]; ok {
+			spans = append(spans, [3]any{k, w.lo - linkWindow, w.hi + linkWindow})
+		} else {
+			unbounded = append(unbounded, k)
+		}
+	}
+	var rows []txlog.Row
+	if len(spans) > 0 {
+		rows, err = queryTx(ctx, qr, lateralBy(txSelect, "msg_key", lateralSize(len(spans))), flatten(spans)...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("trace load rows: %w", err)
+		}
+	}
+	if len(unbounded) > 0 {
+		in, kargs := inList(unbounded)
+		more, err := queryTx(ctx, qr, txSelect+" WHERE msg_key IN "+in+" ORDER BY ts", kargs...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("trace load rows: %w", err)
+		}
+		rows = append(rows, more...)
+		sort.SliceStable(rows, func(i, j int) bool { return rows[i].Time.Before(rows[j].Time) })
+	}
+	return msgs, rows, nil
+}
+
+// lateralBy selects the rows of sel (a "SELECT cols FROM table") where
+// "match = key AND lo <= ts <= hi" for one of n (key, lo, hi) triples,
+// ordered by ts. PostgreSQL only: each triple is looked up in the
+// partitions its span covers (run-time pruning in the nested loop).
+func lateralBy(sel, match string, n int) string {
+	var b strings.Builder
+	b.WriteString("SELECT x.* FROM (VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?::text, ?::bigint, ?::bigint)")
+	}
+	b.WriteString(") AS k(key, lo, hi) CROSS JOIN LATERAL (")
+	b.WriteString(sel)
+	b.WriteString(" WHERE " + match + " = k.key AND ts >= k.lo AND ts <= k.hi) x ORDER BY x.ts")
+	return b.String()
+}
+
+// lateralSize rounds n up to a power of two (at least 8), so that few
+// distinct statements (each with its cached generic plan) serve every page.
+func lateralSize(n int) int {
+	size := 8
+	for size < n {
+		size *= 2
+	}
+	return size
+}
+
+// flatten lists the triples' values, padded to lateralSize with empty
+// spans (lo > hi: no partition is read for them).
+func flatten(spans [][3]any) []any {
+	n := lateralSize(len(spans))
+	out := make([]any, 0, 3*n)
+	for _, s := range spans {
+		out = append(out, s[0], s[1], s[2])
+	}
+	for range n - len(spans) {
+		out = append(out, "", int64(0), int64(-1))
+	}
+	return out
+}
+
+func inList(keys []string) (string, []any) {
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	return "(" + strings.TrimSuffix(strings.Repeat("?,", len(keys)), ",") + ")", args
+}
+
 // messageForQueue finds the message that had queue ID qid on node around
 // the instant at (µs), or "".
-func (db *DB) messageForQueue(ctx context.Context, node, qid string, at int64) (string, error) {
+func (db *DB) messageForQueue(ctx context.Context, qr Querier, node, qid string, at int64) (string, error) {
 	var key string
-	err := db.QueryRow(ctx, `SELECT msg_key FROM mail_tx WHERE queue_id = ? AND ts >= ? AND ts <= ? AND node = ? AND msg_key <> '' LIMIT 1`,
+	err := qr.QueryRow(ctx, `SELECT msg_key FROM mail_tx WHERE queue_id = ? AND ts >= ? AND ts <= ? AND node = ? AND msg_key <> '' LIMIT 1`,
 		qid, at-linkWindow, at+linkWindow, node).Scan(&key)
 	if err == nil {
 		return key, nil
@@ -441,7 +633,7 @@ func (db *DB) messageForQueue(ctx context.Context, node, qid string, at int64) (
 	if err != sql.ErrNoRows {
 		return "", fmt.Errorf("trace link %s: %w", qid, err)
 	}
-	err = db.QueryRow(ctx, `SELECT msg_key FROM mail_messages WHERE first_queue_id = ? AND ts >= ? AND ts <= ? AND node = ? LIMIT 1`,
+	err = qr.QueryRow(ctx, `SELECT msg_key FROM mail_messages WHERE first_queue_id = ? AND ts >= ? AND ts <= ? AND node = ? LIMIT 1`,
 		qid, at-linkWindow, at+linkWindow, node).Scan(&key)
 	if err == sql.ErrNoRows {
 		return "", nil

@@ -24,41 +24,29 @@ func (db *DB) MailCommit(ctx context.Context, msgs []*store.Message) error {
 		return nil
 	}
 	return db.InTx(ctx, func(tx *Tx) error {
-		prep := func(q string) (*sql.Stmt, error) { return tx.Tx.PrepareContext(ctx, db.Rebind(q)) }
-		insBody, err := prep(`INSERT INTO engine_bodies (hash, size, data, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`)
-		if err != nil {
-			return err
-		}
-		defer insBody.Close()
-		insTx, err := prep(`INSERT INTO engine_transactions (queue_id, received_at, node, listener, client_ip, helo, auth_user,
-			mail_from, rcpts, message_id, subject, header_from, size, body_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer insTx.Close()
-		insMsg, err := prep(`INSERT INTO engine_messages (mailbox_id, queue_id, body_hash, size, received_at, truncated) VALUES (?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer insMsg.Close()
-		insQ, err := prep(`INSERT INTO engine_relay_queue (queue_id, rcpt, target, mail_from, body_hash, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer insQ.Close()
-
+		// Statements go through tx.Exec: on SQLite they come from the
+		// database's statement cache, on PostgreSQL from pgx's per
+		// connection cache; no Prepare/Close round trips per batch.
+		const (
+			insBody = `INSERT INTO engine_bodies (hash, size, data, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`
+			insTx   = `INSERT INTO engine_transactions (queue_id, received_at, node, listener, client_ip, helo, auth_user,
+			mail_from, rcpts, message_id, subject, header_from, size, body_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+			insMsg = `INSERT INTO engine_messages (mailbox_id, queue_id, body_hash, size, received_at, truncated) VALUES (?, ?, ?, ?, ?, ?)`
+			insQ   = `INSERT INTO engine_relay_queue (queue_id, rcpt, target, mail_from, body_hash, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
+			upd    = `UPDATE engine_mailboxes SET used_bytes = used_bytes + ? WHERE id = ?`
+		)
 		used := map[int64]int64{}
 		for _, m := range msgs {
 			at := Micros(m.ReceivedAt)
-			if _, err := insBody.ExecContext(ctx, m.BodyHash, len(m.Body), m.Body, at); err != nil {
+			if _, err := tx.Exec(ctx, insBody, m.BodyHash, len(m.Body), m.Body, at); err != nil {
 				return fmt.Errorf("body %s: %w", m.QueueID, err)
 			}
 			if m.TruncatedHash != "" {
-				if _, err := insBody.ExecContext(ctx, m.TruncatedHash, len(m.Truncated), m.Truncated, at); err != nil {
+				if _, err := tx.Exec(ctx, insBody, m.TruncatedHash, len(m.Truncated), m.Truncated, at); err != nil {
 					return fmt.Errorf("truncated body %s: %w", m.QueueID, err)
 				}
 			}
-			if _, err := insTx.ExecContext(ctx, m.QueueID, at, m.Node, m.Listener, m.ClientIP, m.HELO, m.AuthUser,
+			if _, err := tx.Exec(ctx, insTx, m.QueueID, at, m.Node, m.Listener, m.ClientIP, m.HELO, m.AuthUser,
 				m.MailFrom, strings.Join(m.Rcpts, "\n"), m.MessageID, m.Subject, m.HeaderFrom, len(m.Body), m.BodyHash); err != nil {
 				return fmt.Errorf("transaction %s: %w", m.QueueID, err)
 			}
@@ -70,12 +58,12 @@ func (db *DB) MailCommit(ctx context.Context, msgs []*store.Message) error {
 						hash = m.TruncatedHash
 					}
 					size := m.Size(d)
-					if _, err := insMsg.ExecContext(ctx, d.MailboxID, m.QueueID, hash, size, at, d.Truncated); err != nil {
+					if _, err := tx.Exec(ctx, insMsg, d.MailboxID, m.QueueID, hash, size, at, d.Truncated); err != nil {
 						return fmt.Errorf("deliver %s to %d: %w", m.QueueID, d.MailboxID, err)
 					}
 					used[d.MailboxID] += size
 				case d.Remote != "":
-					if _, err := insQ.ExecContext(ctx, m.QueueID, d.Rcpt, d.Remote, m.MailFrom, m.BodyHash, at, at); err != nil {
+					if _, err := tx.Exec(ctx, insQ, m.QueueID, d.Rcpt, d.Remote, m.MailFrom, m.BodyHash, at, at); err != nil {
 						return fmt.Errorf("queue %s for %s: %w", m.QueueID, d.Remote, err)
 					}
 				}
@@ -88,13 +76,8 @@ func (db *DB) MailCommit(ctx context.Context, msgs []*store.Message) error {
 			ids = append(ids, id)
 		}
 		slices.Sort(ids)
-		upd, err := prep(`UPDATE engine_mailboxes SET used_bytes = used_bytes + ? WHERE id = ?`)
-		if err != nil {
-			return err
-		}
-		defer upd.Close()
 		for _, id := range ids {
-			if _, err := upd.ExecContext(ctx, used[id], id); err != nil {
+			if _, err := tx.Exec(ctx, upd, used[id], id); err != nil {
 				return fmt.Errorf("quota usage of %d: %w", id, err)
 			}
 		}

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -65,7 +66,15 @@ type DB struct {
 
 	mu    sync.Mutex
 	locks map[int64]bool // in-process advisory locks on SQLite
+
+	// stmts caches prepared statements on SQLite (see stmt).
+	stmts  sync.Map // query text → *sql.Stmt
+	nstmts atomic.Int32
 }
+
+// maxCachedStmts bounds the statement cache: queries whose text varies
+// (IN lists of any length) beyond it are prepared per call as before.
+const maxCachedStmts = 512
 
 // Options tune Open.
 type Options struct {
@@ -147,6 +156,13 @@ func openPostgres(ctx context.Context, rawURL string, opts Options) (*DB, error)
 
 // Close closes the database.
 func (db *DB) Close() error {
+	db.stmts.Range(func(k, v any) bool {
+		if st, ok := v.(*sql.Stmt); ok {
+			_ = st.Close()
+		}
+		db.stmts.Delete(k)
+		return true
+	})
 	err := db.SQL.Close()
 	if db.Pool != nil {
 		db.Pool.Close()
@@ -194,30 +210,124 @@ type Querier interface {
 	Dialect() Dialect
 }
 
+// stmt returns the cached prepared statement for q (already rebound), or
+// nil when statements are not cached: on PostgreSQL, where pgx keeps its
+// own statement cache per connection, and once the cache is full.
+//
+// modernc's SQLite driver parses and plans a statement on every
+// db.Query/Exec that is not prepared; that was 14 % of the MX's CPU
+// (docs/performance.md, issue 3). A *sql.Stmt is prepared once per
+// connection of the pool and reused; SQLite re-prepares it by itself
+// after a schema change.
+func (db *DB) stmt(ctx context.Context, q string) *sql.Stmt {
+	if db.dialect != SQLite {
+		return nil
+	}
+	if v, ok := db.stmts.Load(q); ok {
+		st, _ := v.(*sql.Stmt) // nil while another goroutine prepares it
+		return st
+	}
+	if db.nstmts.Load() >= maxCachedStmts {
+		return nil
+	}
+	return db.prepareCached(ctx, q)
+}
+
+// stmtPending marks a statement being prepared.
+type stmtPending struct{}
+
+func (db *DB) prepareCached(ctx context.Context, q string) *sql.Stmt {
+	if _, loaded := db.stmts.LoadOrStore(q, stmtPending{}); loaded {
+		return nil
+	}
+	st, err := db.SQL.PrepareContext(ctx, q)
+	if err != nil {
+		db.stmts.Delete(q) // the unprepared call reports the error
+		return nil
+	}
+	db.stmts.Store(q, st)
+	db.nstmts.Add(1)
+	return st
+}
+
 // Exec runs a statement written with ? placeholders.
 func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return db.SQL.ExecContext(ctx, db.Rebind(q), args...)
+	q = db.Rebind(q)
+	if st := db.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return db.SQL.ExecContext(ctx, q, args...)
 }
 
 // Query runs a query written with ? placeholders.
 func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return db.SQL.QueryContext(ctx, db.Rebind(q), args...)
+	q = db.Rebind(q)
+	if st := db.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return db.SQL.QueryContext(ctx, q, args...)
 }
 
 // QueryRow runs a one-row query written with ? placeholders.
 func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return db.SQL.QueryRowContext(ctx, db.Rebind(q), args...)
+	q = db.Rebind(q)
+	if st := db.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return db.SQL.QueryRowContext(ctx, q, args...)
 }
 
 // Tx is a transaction with the same ?-placeholder helpers as DB.
 type Tx struct {
 	*sql.Tx
-	db *DB
+	db    *DB
+	stmts map[string]*sql.Stmt // cached statements bound to this transaction
 }
 
-// Exec runs a statement in the transaction.
+// Exec runs a statement in the transaction. On SQLite it uses the
+// database's cached statement, bound to the transaction's connection
+// (database/sql reuses what that connection already prepared).
+//
+// Query and QueryRow in a transaction are not cached: one SQLite statement
+// serves one cursor at a time, and a transaction may run the same query
+// again while the rows of the first are still open (on the pool, a
+// connection with open rows is never handed out, so DB.Query is safe).
 func (tx *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return tx.Tx.ExecContext(ctx, tx.db.Rebind(q), args...)
+	q = tx.db.Rebind(q)
+	if st := tx.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return tx.Tx.ExecContext(ctx, q, args...)
+}
+
+func (tx *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	db := tx.db
+	if db.dialect != SQLite {
+		return nil
+	}
+	if st, ok := tx.stmts[q]; ok {
+		return st
+	}
+	v, ok := db.stmts.Load(q)
+	if !ok {
+		// Preparing on the pool needs a second connection, which a full
+		// pool of open transactions would never free: prepare it in the
+		// background and run this call unprepared.
+		if db.nstmts.Load() < maxCachedStmts {
+			go db.prepareCached(context.WithoutCancel(ctx), q)
+		}
+		return nil
+	}
+	st, _ := v.(*sql.Stmt)
+	if st == nil {
+		return nil
+	}
+	txst := tx.Tx.StmtContext(ctx, st) // closed with the transaction
+	if tx.stmts == nil {
+		tx.stmts = map[string]*sql.Stmt{}
+	}
+	tx.stmts[q] = txst
+	return txst
 }
 
 // Query runs a query in the transaction.

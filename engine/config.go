@@ -123,6 +123,8 @@ type DirectoryConfig struct {
 	DefaultQuotaBytes  int64                `yaml:"default_quota_bytes"`
 	NicknameQuarantine time.Duration        `yaml:"nickname_quarantine"`
 	PasswordHash       directory.HashParams `yaml:"password_hash"`
+	// CacheTTL is how long a recipient lookup is cached (0: not cached).
+	CacheTTL time.Duration `yaml:"cache_ttl"`
 
 	Domains   []string        `yaml:"domains"`
 	Mailboxes []MailboxConfig `yaml:"mailboxes"`
@@ -182,7 +184,7 @@ func Default() Config {
 		},
 		DNSBL:       DNSBLConfig{Timeout: 2 * time.Second},
 		Greylist:    greylist.DefaultConfig(),
-		Directory:   DirectoryConfig{DefaultQuotaBytes: directory.DefaultQuota, NicknameQuarantine: 90 * 24 * time.Hour, PasswordHash: directory.DefaultHashParams()},
+		Directory:   DirectoryConfig{DefaultQuotaBytes: directory.DefaultQuota, NicknameQuarantine: 90 * 24 * time.Hour, PasswordHash: directory.DefaultHashParams(), CacheTTL: 2 * time.Second},
 		Commit:      CommitConfig{MaxBatch: 64, Workers: 1},
 		EventBuffer: 10000,
 	}
@@ -355,6 +357,9 @@ func (c Config) Validate() error {
 	}
 	if c.Directory.DefaultQuotaBytes < 0 {
 		bad("directory.default_quota_bytes", c.Directory.DefaultQuotaBytes, "must not be negative")
+	}
+	if c.Directory.CacheTTL < 0 || c.Directory.CacheTTL > time.Minute {
+		bad("directory.cache_ttl", c.Directory.CacheTTL, "must be between 0 and 1m")
 	}
 	if c.Directory.NicknameQuarantine < 0 {
 		bad("directory.nickname_quarantine", c.Directory.NicknameQuarantine, "must not be negative")

@@ -86,6 +86,7 @@ func NewDirectory(cfg Config, st directory.Store, clock func() time.Time) (*dire
 		NicknameQuarantine: cfg.Directory.NicknameQuarantine,
 		DefaultQuota:       cfg.Directory.DefaultQuotaBytes,
 		Hash:               cfg.Directory.PasswordHash,
+		ResolveCacheTTL:    cfg.Directory.CacheTTL,
 	}), nil
 }
 

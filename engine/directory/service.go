@@ -29,13 +29,21 @@ type Options struct {
 	// cached (it is asked several times per recipient); default 10 s, so
 	// a domain added on another node is seen within that time.
 	DomainCacheTTL time.Duration
+	// ResolveCacheTTL is how long a recipient's resolution (its mailboxes
+	// with their quota use, aliases, forwards, or "unknown") is cached;
+	// 0 disables the cache. A change made through this Directory empties
+	// the cache at once; one made on another node, and mailbox use growing
+	// by delivered mail, are seen within the TTL (so a mailbox may go over
+	// its quota by what arrives in that time).
+	ResolveCacheTTL time.Duration
 }
 
 // Directory resolves recipients, authenticates users and administers the
 // directory over a Store.
 type Directory struct {
 	o       Options
-	domains sync.Map // domain → domainCacheEntry
+	domains sync.Map      // domain → domainCacheEntry
+	cache   *resolveCache // nil: no recipient cache
 }
 
 type domainCacheEntry struct {
@@ -63,7 +71,12 @@ func New(o Options) *Directory {
 	if o.DomainCacheTTL == 0 {
 		o.DomainCacheTTL = 10 * time.Second
 	}
-	return &Directory{o: o}
+	d := &Directory{o: o}
+	if o.ResolveCacheTTL > 0 {
+		d.cache = &resolveCache{ttl: o.ResolveCacheTTL, m: map[string]resolveEntry{}, delivered: map[int64]int64{}}
+	}
+	d.o.Store = flushingStore{Store: o.Store, flush: d.Flush}
+	return d
 }
 
 // Quota is the effective quota of m.
@@ -112,6 +125,19 @@ const maxDepth = 8
 // returns ErrNoDomain when the domain is not local and ErrNotFound when the
 // address is unknown (RFC 5321 §3.3: 550 5.1.1).
 func (d *Directory) Resolve(ctx context.Context, a addr.Address) (Resolution, error) {
+	if d.cache == nil {
+		return d.resolve(ctx, a)
+	}
+	key, now := a.Key(), time.Now() // the cache uses the wall clock, not the injected one
+	if res, err, ok := d.cache.get(key, now); ok {
+		return res, err
+	}
+	res, err := d.resolve(ctx, a)
+	d.cache.put(key, res, err, now)
+	return res, err
+}
+
+func (d *Directory) resolve(ctx context.Context, a addr.Address) (Resolution, error) {
 	ok, err := d.IsLocalDomain(ctx, a.Domain)
 	if err != nil {
 		return Resolution{}, err

@@ -479,6 +479,11 @@ func (s *session) Data(r io.Reader) error {
 	if err := o.Committer.Commit(ctx, msg); err != nil {
 		return fail(ReasonTempFailure, err, n)
 	}
+	for _, d := range msg.Deliveries {
+		if d.MailboxID != 0 {
+			o.Directory.Delivered(d.MailboxID, msg.Size(d))
+		}
+	}
 	if s.greyPassed && o.Greylist != nil {
 		if err := o.Greylist.Passed(ctx, s.ip, now); err != nil {
 			s.log.Warn("greylist auto-whitelist count failed", "err", err)

@@ -19,7 +19,7 @@ import (
 )
 
 func probeCmd() *command {
-	var asJSON, record bool
+	var asJSON, record, daily bool
 	var since, until string
 	runner := func(cfg *config.Config, db *storage.DB, e *cmdEnv) *probe.Runner {
 		node, _ := os.Hostname()
@@ -119,6 +119,7 @@ fails. "probe status" lists the states recorded by postvakt serve.`,
 					jsonFlag(fs, o)
 					fs.StringVar(&since, "since", "720h", "start of the period (RFC 3339, YYYY-MM-DD[ HH:MM] or a duration before now)")
 					fs.StringVar(&until, "until", "", "end of the period (default now)")
+					fs.BoolVar(&daily, "daily", false, "one line per service and calendar day (collectors.timezone)")
 				},
 				run: withCollectorDB(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
 					loc, _ := cfg.Collectors.Location()
@@ -134,7 +135,12 @@ fails. "probe status" lists the states recorded by postvakt serve.`,
 					if to.IsZero() {
 						to = now
 					}
-					figs, err := db.ServiceAvailability(ctx, from, to)
+					var figs []probe.Figures
+					if daily {
+						figs, err = db.ServiceAvailabilityDaily(ctx, from, to, loc)
+					} else {
+						figs, err = db.ServiceAvailability(ctx, from, to)
+					}
 					if err != nil {
 						return err
 					}
@@ -143,13 +149,13 @@ fails. "probe status" lists the states recorded by postvakt serve.`,
 					}
 					fmt.Fprintf(e.stdout, "%s – %s\n", fmtTime(from), fmtTime(to))
 					tw := tabwriter.NewWriter(e.stdout, 0, 2, 2, ' ', 0)
-					fmt.Fprintln(tw, "SERVICE\tAVAILABILITY\tDOWN\tOUTAGES\tMAINTENANCE\tDOWN IN MAINTENANCE\tNO DATA")
+					fmt.Fprintln(tw, "SERVICE\tFROM\tAVAILABILITY\tDOWN\tOUTAGES\tMAINTENANCE\tDOWN IN MAINTENANCE\tNO DATA")
 					for _, f := range figs {
 						a := "-"
 						if f.Known {
 							a = fmt.Sprintf("%.3f %%", f.Availability)
 						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", f.Service, a, minutes(f.Down), len(f.Outages),
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", f.Service, f.From.In(loc).Format("2006-01-02 15:04"), a, minutes(f.Down), len(f.Outages),
 							minutes(f.Planned), minutes(f.DownPlanned), minutes(f.NoData))
 					}
 					return tw.Flush()

@@ -69,6 +69,10 @@ probes:
 	if code != exitOK || !strings.Contains(out, "imap") || !strings.Contains(out, "100.000 %") || !strings.Contains(out, "0.000 %") {
 		t.Fatalf("probe availability: %d\n%s", code, out)
 	}
+	code, out, _ = runCLI(t, "probe", "availability", "--config", cfg, "--since", "48h", "--daily")
+	if code != exitOK || strings.Count(out, "imap ") < 2 || strings.Count(out, "pop3 ") < 2 {
+		t.Fatalf("probe availability --daily (two or three days per service): %d\n%s", code, out)
+	}
 	code, out, _ = runCLI(t, "probe", "list", "--config", cfg)
 	if code != exitOK || !strings.Contains(out, "pop1") {
 		t.Fatalf("probe list: %d\n%s", code, out)

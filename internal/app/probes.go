@@ -128,7 +128,16 @@ func setupProbes(ctx context.Context, env *Env) error {
 		if err != nil {
 			return err
 		}
-		figs, err := env.DB.ServiceAvailability(r.Context(), from, to)
+		var figs []probe.Figures
+		switch r.URL.Query().Get("by") {
+		case "", "period":
+			figs, err = env.DB.ServiceAvailability(r.Context(), from, to)
+		case "day":
+			loc, _ := env.Config.Collectors.Location()
+			figs, err = env.DB.ServiceAvailabilityDaily(r.Context(), from, to, loc)
+		default:
+			return server.BadRequest("by: want period or day")
+		}
 		if err != nil {
 			return err
 		}

@@ -176,6 +176,15 @@ func TestProbesThroughTheApp(t *testing.T) {
 	if s := got["submission"]; !s.Known || s.Down != 0 || s.Availability != 100 {
 		t.Fatalf("submission availability = %+v", s)
 	}
+	var daily struct {
+		Services []probe.Figures `json:"services"`
+	}
+	if code := call(t, "GET", app.base+"/api/v1/availability?by=day&from="+time.Now().Add(-50*time.Hour).UTC().Format(time.RFC3339), token, nil, &daily); code != 200 || len(daily.Services) < 2*len(got) {
+		t.Fatalf("availability by day: %d, %d rows for %d services", code, len(daily.Services), len(got))
+	}
+	if code := call(t, "GET", app.base+"/api/v1/availability?by=week", token, nil, nil); code != 400 {
+		t.Fatalf("by=week: %d", code)
+	}
 	names := exposedNames(t, app.base+"/metrics")
 	for _, m := range []string{"postvakt_probe_success", "postvakt_probe_duration_seconds", "postvakt_probe_mail_loop_delivery_seconds",
 		"postvakt_probe_tls_certificate_expiry_timestamp_seconds", "postvakt_probe_runs_total"} {

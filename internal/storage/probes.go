@@ -225,6 +225,16 @@ func (db *DB) MaintenanceWindows(ctx context.Context, from, to time.Time) ([]pro
 // ServiceAvailability computes each probed service's availability over
 // [from, to) from the stored state changes and maintenance windows.
 func (db *DB) ServiceAvailability(ctx context.Context, from, to time.Time) ([]probe.Figures, error) {
+	return db.serviceAvailability(ctx, from, to, nil)
+}
+
+// ServiceAvailabilityDaily is ServiceAvailability for each calendar day
+// of [from, to) in loc, by service and then day.
+func (db *DB) ServiceAvailabilityDaily(ctx context.Context, from, to time.Time, loc *time.Location) ([]probe.Figures, error) {
+	return db.serviceAvailability(ctx, from, to, loc)
+}
+
+func (db *DB) serviceAvailability(ctx context.Context, from, to time.Time, daily *time.Location) ([]probe.Figures, error) {
 	changes, err := db.ProbeChanges(ctx, from, to)
 	if err != nil {
 		return nil, err
@@ -239,6 +249,10 @@ func (db *DB) ServiceAvailability(ctx context.Context, from, to time.Time) ([]pr
 	}
 	var out []probe.Figures
 	for _, svc := range slices.Sorted(maps.Keys(byService)) {
+		if daily != nil {
+			out = append(out, probe.Daily(svc, byService[svc], windows, from, to, daily)...)
+			continue
+		}
 		out = append(out, probe.Availability(svc, byService[svc], windows, from, to))
 	}
 	return out, nil

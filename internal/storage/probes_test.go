@@ -95,6 +95,17 @@ func TestProbeAvailabilityWithOutageAndMaintenance(t *testing.T) {
 			t.Errorf("pop = %+v, want 0%% known", p)
 		}
 
+		// Per day: the day before is whole (its first two hours measured),
+		// the day itself as above.
+		days, err := db.ServiceAvailabilityDaily(ctx, day.AddDate(0, 0, -1), day.AddDate(0, 0, 1), loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(days) != 4 || days[0].Service != "imap" || !days[1].From.Equal(day) || days[1].Availability != f.Availability ||
+			time.Duration(days[0].NoData) != 22*time.Hour || days[0].Availability != 100 {
+			t.Fatalf("daily = %+v", days)
+		}
+
 		// The monthly report sees the measured outage, and the window.
 		outs, err := db.Outages(ctx, day, day.AddDate(0, 0, 1))
 		if err != nil {

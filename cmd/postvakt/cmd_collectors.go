@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,7 +71,7 @@ file's modification time. A progress bar is shown when stdout is a terminal.`,
 			fs.StringVar(&tz, "timezone", "", "time zone of year-less timestamps (default collectors.timezone)")
 			fs.BoolVar(&noRollups, "no-rollups", false, "do not recompute the hourly and daily rollups of the imported period")
 			fs.BoolVar(&dryRun, "dry-run", false, "parse, correlate and build the records, but write nothing (no database needed)")
-			fs.IntVar(&writers, "writers", 0, "concurrent batch writers; 0: 4 on PostgreSQL, 1 on SQLite")
+			fs.IntVar(&writers, "writers", 0, "concurrent batch writers; 0: as many as CPUs (2 to 4) on PostgreSQL, 1 on SQLite")
 		},
 		run: func(ctx context.Context, e *cmdEnv, args []string) error {
 			if len(args) == 0 {
@@ -81,7 +83,11 @@ file's modification time. A progress bar is shown when stdout is a terminal.`,
 					if w <= 0 {
 						w = 1
 						if db.Dialect() == storage.Postgres {
-							w = 4
+							// More COPY streams than cores only make
+							// PostgreSQL's backends contend for the same
+							// index pages (2 cores: 2 writers 6.1 s, 4
+							// writers 7.1 s per million lines).
+							w = min(max(runtime.NumCPU(), 2), 4)
 						}
 					}
 					return runImport(ctx, e, importRun{cfg: cfg, db: db, store: db, files: args, tz: tz, noRollups: noRollups, writers: w})
@@ -143,6 +149,11 @@ func runImport(ctx context.Context, e *cmdEnv, o importRun) error {
 			}
 			_ = bar.Set64(read)
 		}
+	}
+	if os.Getenv("GOGC") == "" {
+		// A backfill allocates fast and keeps little: collecting half
+		// as often costs ~20 MB more heap and saves ~8 % of its CPU.
+		defer debug.SetGCPercent(debug.SetGCPercent(200))
 	}
 	start := time.Now()
 	st, err := ingest.Import(ctx, p, ingest.ImportOptions{Files: args, Loc: loc, Progress: progress})

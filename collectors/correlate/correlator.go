@@ -79,8 +79,14 @@ type Correlator struct {
 	now       time.Time
 	lastSweep time.Time // last idle sweep
 	lastGrace time.Time // last pass over finished
-	sum       Summary
-	errs      []error
+	// finishedMin is at or before the done time of every entry in
+	// finished that may be due: the pass over finished (every second of
+	// event time) is skipped until it is LinkGrace old. An entry's done
+	// only changes by a reset (then it is not due) or by finishing again,
+	// which appends it again and lowers finishedMin as needed.
+	finishedMin time.Time
+	sum         Summary
+	errs        []error
 }
 
 // New returns a Correlator.
@@ -605,6 +611,9 @@ func (c *Correlator) recheckDone(e *entry) {
 	case done && e.done.IsZero():
 		e.done = e.msg.LastSeen
 		c.finished = append(c.finished, e)
+		if len(c.finished) == 1 || e.done.Before(c.finishedMin) {
+			c.finishedMin = e.done
+		}
 	case !done:
 		e.done = time.Time{}
 	}
@@ -617,20 +626,27 @@ func (c *Correlator) sweep(force bool) {
 		return
 	}
 	c.lastGrace = c.now
-	n := 0
-	for _, e := range c.finished {
-		switch {
-		case e.dead || e.done.IsZero():
-			// merged, emitted, or reopened by a link; dropped from the list
-		case force || c.now.Sub(e.done) >= c.opts.LinkGrace:
-			c.emit(e, finalState(e))
-		default:
-			c.finished[n] = e
-			n++
+	if force || (len(c.finished) > 0 && c.now.Sub(c.finishedMin) >= c.opts.LinkGrace) {
+		n := 0
+		var lowest time.Time
+		for _, e := range c.finished {
+			switch {
+			case e.dead || e.done.IsZero():
+				// merged, emitted, or reopened by a link; dropped from the list
+			case force || c.now.Sub(e.done) >= c.opts.LinkGrace:
+				c.emit(e, finalState(e))
+			default:
+				if n == 0 || e.done.Before(lowest) {
+					lowest = e.done
+				}
+				c.finished[n] = e
+				n++
+			}
 		}
+		clear(c.finished[n:])
+		c.finished = c.finished[:n]
+		c.finishedMin = lowest
 	}
-	clear(c.finished[n:])
-	c.finished = c.finished[:n]
 
 	if !force && c.now.Sub(c.lastSweep) < time.Minute {
 		return

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"github.com/uni-mail/postvakt/collectors/txlog"
@@ -21,6 +22,25 @@ func BenchmarkImportSample(b *testing.B) {
 	var lines int64
 	for i := 0; i < b.N; i++ {
 		st, err := Import(context.Background(), New(Options{Store: discard{}}), ImportOptions{Files: files})
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines += st.Lines
+	}
+	b.ReportMetric(float64(lines)/b.Elapsed().Seconds(), "lines/s")
+}
+
+// BenchmarkImportMailLog is BenchmarkImportSample over a large log, e.g.
+// the million lines of collectors/cmd/mkmaillog (docs/performance.md,
+// "Collectors (issue 5)"): POSTVAKT_BENCH_MAILLOG=/tmp/mail-1m.log.
+func BenchmarkImportMailLog(b *testing.B) {
+	f := os.Getenv("POSTVAKT_BENCH_MAILLOG")
+	if f == "" {
+		b.Skip("POSTVAKT_BENCH_MAILLOG not set")
+	}
+	var lines int64
+	for i := 0; i < b.N; i++ {
+		st, err := Import(context.Background(), New(Options{Store: discard{}}), ImportOptions{Files: []string{f}})
 		if err != nil {
 			b.Fatal(err)
 		}

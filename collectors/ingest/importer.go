@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/uni-mail/postvakt/collectors/logparse"
@@ -33,48 +35,122 @@ type ImportStats struct {
 
 type countingReader struct {
 	r io.Reader
-	n *int64
+	n *atomic.Int64
 }
 
 func (c countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	*c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
+}
+
+// readAhead is how many lines a file's reader frames and parses per chunk
+// handed to the merging loop, and chunksAhead how many chunks it may run
+// ahead.
+const (
+	readAhead   = 512
+	chunksAhead = 4
+)
+
+// parsedLine is one line framed and parsed by a file's reader goroutine.
+type parsedLine struct {
+	fr       logparse.Frame
+	ev       logparse.Event
+	off, end int64
+	bad      bool // did not frame
+}
+
+type lineChunk struct {
+	lines []parsedLine
+	err   error // after the lines: the read error (nil at EOF)
+	eof   bool
 }
 
 type importFile struct {
 	idx    int
-	br     *bufio.Reader
-	framer *logparse.Framer
-	closer func() error
-	off    int64
-	head   logparse.Frame
-	hoff   int64
-	hend   int64
+	chunks chan *lineChunk
+	free   chan *lineChunk
+	cur    *lineChunk
+	pos    int
+	head   parsedLine
 	done   bool
 }
 
-// next reads lines until one frames, counting those that do not.
-func (f *importFile) next(p *Pipeline, st *ImportStats) error {
+// read runs on its own goroutine: it reads, frames and parses the file's
+// lines (parsing is pure, so it overlaps the correlation of earlier
+// lines on the other core) and hands them over in chunks.
+func (f *importFile) read(ctx context.Context, br *bufio.Reader, framer *logparse.Framer) {
+	defer close(f.chunks)
+	var off int64
 	for {
-		line, err := f.br.ReadString('\n')
-		if line == "" && err != nil {
-			f.done = true
-			if err == io.EOF {
-				return nil
-			}
-			return err
+		var c *lineChunk
+		select {
+		case c = <-f.free:
+			c.lines = c.lines[:0]
+		default:
+			c = &lineChunk{lines: make([]parsedLine, 0, readAhead)}
 		}
-		start := f.off
-		f.off += int64(len(line))
+		for len(c.lines) < readAhead {
+			line, err := br.ReadString('\n')
+			if line == "" && err != nil {
+				c.eof = true
+				if err != io.EOF {
+					c.err = err
+				}
+				break
+			}
+			start := off
+			off += int64(len(line))
+			fr, ferr := framer.Frame(line)
+			if ferr != nil {
+				c.lines = append(c.lines, parsedLine{off: start, end: off, bad: true})
+				continue
+			}
+			c.lines = append(c.lines, parsedLine{fr: fr, ev: logparse.Parse(fr), off: start, end: off})
+		}
+		select {
+		case f.chunks <- c:
+		case <-ctx.Done():
+			return
+		}
+		if c.eof {
+			return
+		}
+	}
+}
+
+// next moves to the file's next line that framed, counting those that did
+// not.
+func (f *importFile) next(ctx context.Context, p *Pipeline, st *ImportStats) error {
+	for {
+		if f.cur == nil || f.pos >= len(f.cur.lines) {
+			if f.cur != nil {
+				if f.cur.eof {
+					f.done = true
+					return f.cur.err
+				}
+				select {
+				case f.free <- f.cur:
+				default:
+				}
+			}
+			c, ok := <-f.chunks
+			if !ok { // the reader stopped: cancelled
+				f.done = true
+				return ctx.Err()
+			}
+			f.cur, f.pos = c, 0
+			continue
+		}
+		l := f.cur.lines[f.pos]
+		f.pos++
 		st.Lines++
-		fr, ferr := f.framer.Frame(strings.TrimRight(line, "\r\n"))
-		if ferr != nil {
+		if l.bad {
 			st.ParseErrors++
 			p.ParseError(f.idx)
 			continue
 		}
-		f.head, f.hoff, f.hend = fr, start, f.off
+		f.head = l
 		return nil
 	}
 }
@@ -83,7 +159,7 @@ type fileHeap []*importFile
 
 func (h fileHeap) Len() int { return len(h) }
 func (h fileHeap) Less(i, j int) bool {
-	if c := h[i].head.Time.Compare(h[j].head.Time); c != 0 {
+	if c := h[i].head.fr.Time.Compare(h[j].head.fr.Time); c != 0 {
 		return c < 0
 	}
 	return h[i].idx < h[j].idx
@@ -104,12 +180,16 @@ func (h *fileHeap) Pop() any {
 func Import(ctx context.Context, p *Pipeline, o ImportOptions) (ImportStats, error) {
 	var st ImportStats
 	var total int64
+	var read atomic.Int64
 	files := make([]*importFile, 0, len(o.Files))
+	var closers []func() error
+	rctx, cancel := context.WithCancel(ctx)
+	var readers sync.WaitGroup
 	defer func() {
-		for _, f := range files {
-			if f.closer != nil {
-				f.closer()
-			}
+		cancel()
+		readers.Wait()
+		for _, c := range closers {
+			c()
 		}
 	}()
 	for i, name := range o.Files {
@@ -123,7 +203,7 @@ func Import(ctx context.Context, p *Pipeline, o ImportOptions) (ImportStats, err
 			return st, fmt.Errorf("import: %w", err)
 		}
 		total += fi.Size()
-		var r io.Reader = countingReader{fh, &st.Bytes}
+		var r io.Reader = countingReader{fh, &read}
 		closer := fh.Close
 		if strings.HasSuffix(name, ".gz") {
 			zr, err := gzip.NewReader(bufio.NewReaderSize(r, 1<<16))
@@ -139,11 +219,18 @@ func Import(ctx context.Context, p *Pipeline, o ImportOptions) (ImportStats, err
 			fh.Close()
 			return st, err
 		}
-		files = append(files, &importFile{idx: id, br: bufio.NewReaderSize(r, 1<<20), framer: logparse.NewFramer(fi.ModTime(), o.Loc), closer: closer})
+		closers = append(closers, closer)
+		f := &importFile{idx: id, chunks: make(chan *lineChunk, chunksAhead), free: make(chan *lineChunk, chunksAhead+2)}
+		files = append(files, f)
+		readers.Add(1)
+		go func(br *bufio.Reader, fr *logparse.Framer) {
+			defer readers.Done()
+			f.read(rctx, br, fr)
+		}(bufio.NewReaderSize(r, 1<<20), logparse.NewFramer(fi.ModTime(), o.Loc))
 	}
 	h := &fileHeap{}
 	for _, f := range files {
-		if err := f.next(p, &st); err != nil {
+		if err := f.next(rctx, p, &st); err != nil {
 			return st, fmt.Errorf("import: %w", err)
 		}
 		if !f.done {
@@ -153,14 +240,15 @@ func Import(ctx context.Context, p *Pipeline, o ImportOptions) (ImportStats, err
 	var n int
 	for h.Len() > 0 {
 		f := (*h)[0]
-		if st.First.IsZero() || f.head.Time.Before(st.First) {
-			st.First = f.head.Time
+		hd := &f.head
+		if st.First.IsZero() || hd.fr.Time.Before(st.First) {
+			st.First = hd.fr.Time
 		}
-		if f.head.Time.After(st.Last) {
-			st.Last = f.head.Time
+		if hd.fr.Time.After(st.Last) {
+			st.Last = hd.fr.Time
 		}
-		p.Frame(f.idx, f.head, f.hoff, f.hend)
-		if err := f.next(p, &st); err != nil {
+		p.FrameEvent(f.idx, hd.fr, hd.ev, hd.off, hd.end)
+		if err := f.next(rctx, p, &st); err != nil {
 			return st, fmt.Errorf("import: %w", err)
 		}
 		if f.done {
@@ -178,10 +266,11 @@ func Import(ctx context.Context, p *Pipeline, o ImportOptions) (ImportStats, err
 				return st, err
 			}
 			if o.Progress != nil {
-				o.Progress(st.Bytes, total)
+				o.Progress(read.Load(), total)
 			}
 		}
 	}
+	st.Bytes = read.Load()
 	if err := p.Finish(ctx); err != nil {
 		return st, err
 	}

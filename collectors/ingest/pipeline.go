@@ -233,7 +233,7 @@ func (p *Pipeline) Line(id int, line string, off, end int64) {
 		s.end = end
 		return
 	}
-	p.add(s, f, off, end)
+	p.add(s, f, nil, off, end)
 }
 
 // Frame adds one line already framed (an RFC 5424 syslog message, or a
@@ -245,7 +245,23 @@ func (p *Pipeline) Frame(id int, f logparse.Frame, off, end int64) {
 		return
 	}
 	s.read.Inc()
-	p.add(s, f, off, end)
+	p.add(s, f, nil, off, end)
+}
+
+// FrameEvent is Frame with the event logparse.Parse(f) already parsed
+// (by an importer's reader goroutine: parsing is pure). A stream with a
+// Host override parses again.
+func (p *Pipeline) FrameEvent(id int, f logparse.Frame, ev logparse.Event, off, end int64) {
+	s := p.streams[id]
+	if s == nil {
+		p.errs = append(p.errs, fmt.Errorf("ingest: unknown stream %d", id))
+		return
+	}
+	s.read.Inc()
+	if s.Host != "" {
+		ev = nil
+	}
+	p.add(s, f, ev, off, end)
 }
 
 // ResetStream tells the pipeline that a tailed file was replaced (rotated
@@ -294,13 +310,15 @@ func (p *Pipeline) ParseError(id int) {
 	}
 }
 
-func (p *Pipeline) add(s *stream, f logparse.Frame, off, end int64) {
+func (p *Pipeline) add(s *stream, f logparse.Frame, ev logparse.Event, off, end int64) {
 	if s.Host != "" {
 		f.Host = s.Host
 	}
 	p.replaying = s.Checkpoint != "" && off < s.replayUntil
 	p.corr.SetPos(pos(s.ID, off))
-	ev := logparse.Parse(f)
+	if ev == nil {
+		ev = logparse.Parse(f)
+	}
 	if ev.Kind() == logparse.KindUnknown {
 		p.m.LinesUnknown.WithLabelValues(s.Source, ProgramLabel(f.Program)).Inc()
 	} else {

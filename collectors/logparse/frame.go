@@ -124,6 +124,12 @@ func (g *YearGuesser) Time(month time.Month, day, hour, min, sec, nsec int) time
 type Framer struct {
 	years *YearGuesser
 	loc   *time.Location
+	// The last traditional timestamp ("Nov 22 10:53:10 ", with its
+	// fraction if any) and the time it gave: lines of the same second
+	// repeat it, and YearGuesser.Time with the same arguments right after
+	// itself returns the same time without changing its state.
+	lastTS   string
+	lastTime time.Time
 }
 
 // NewFramer returns a Framer whose year-less timestamps are in loc (nil
@@ -142,7 +148,9 @@ func NewFramer(ref time.Time, loc *time.Location) *Framer {
 //	2026-11-22T10:53:18.486012+00:00 mx dovecot: text        (RFC 3339, rsyslog)
 //	<22>Nov 22 10:53:10 mx postfix/smtpd[123]: text           (with <PRI>)
 func (f *Framer) Frame(line string) (Frame, error) {
-	line = strings.TrimRight(line, "\r\n")
+	for n := len(line); n > 0 && (line[n-1] == '\n' || line[n-1] == '\r'); n-- {
+		line = line[:n-1]
+	}
 	fr := Frame{Priority: -1}
 	s := line
 	if s == "" {
@@ -188,7 +196,13 @@ func (f *Framer) Frame(line string) (Frame, error) {
 	fr.Host = s[:sp]
 	s = s[sp+1:]
 	// tag: program[pid]: message
-	end := strings.IndexAny(s, "[: ")
+	end := -1 // strings.IndexAny(s, "[: ") without building the set per line
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '[' || c == ':' || c == ' ' {
+			end = i
+			break
+		}
+	}
 	if end <= 0 || s[end] == ' ' {
 		return fr, frameErr("no program tag", line)
 	}
@@ -224,6 +238,9 @@ var months = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug",
 func (f *Framer) traditional(s string) (time.Time, int, error) {
 	if len(s) < 16 {
 		return time.Time{}, 0, errors.New("short line")
+	}
+	if n := len(f.lastTS); n > 0 && len(s) >= n && s[:n] == f.lastTS {
+		return f.lastTime, n, nil
 	}
 	month := time.Month(0)
 	for i, m := range months {
@@ -280,7 +297,9 @@ func (f *Framer) traditional(s string) (time.Time, int, error) {
 	if i >= len(s) || s[i] != ' ' {
 		return time.Time{}, 0, errors.New("bad timestamp")
 	}
-	return f.years.Time(month, day, hh, mm, ss, nsec), i + 1, nil
+	t := f.years.Time(month, day, hh, mm, ss, nsec)
+	f.lastTS, f.lastTime = s[:i+1], t
+	return t, i + 1, nil
 }
 
 func isDigit(b byte) bool { return '0' <= b && b <= '9' }

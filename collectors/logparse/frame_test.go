@@ -2,6 +2,8 @@ package logparse
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -88,6 +90,41 @@ func TestFrameMalformed(t *testing.T) {
 		var fe *FrameError
 		if !errors.Is(err, ErrMalformed) || !errors.As(err, &fe) || fe.Reason == "" {
 			t.Errorf("%q: err %v, want a *FrameError wrapping ErrMalformed", line, err)
+		}
+	}
+}
+
+// TestFramerTimestampCache: reusing the last traditional timestamp gives
+// the times parsing every line afresh gives, across a year change, a
+// straggler from December, fractions and the real sample.
+func TestFramerTimestampCache(t *testing.T) {
+	t.Parallel()
+	lines := []string{
+		"Dec 31 23:59:59 mx postfix/qmgr[1]: a",
+		"Dec 31 23:59:59 mx postfix/qmgr[1]: b",
+		"Jan  1 00:00:00 mx postfix/qmgr[1]: c",
+		"Dec 31 23:59:59 mx postfix/qmgr[1]: straggler",
+		"Jan  1 00:00:00 mx postfix/qmgr[1]: d",
+		"Jan  1 00:00:00.25 mx postfix/qmgr[1]: e",
+		"Jan  1 00:00:00.25 mx postfix/qmgr[1]: f",
+		"Jan  1 00:00:00.5 mx postfix/qmgr[1]: g",
+		"Jan  1 00:00:00 mx postfix/qmgr[1]: h",
+		"Jan 1 00:00:01 mx postfix/qmgr[1]: i",
+		"Jan  1 00:00:01 mx postfix/qmgr[1]: j",
+	}
+	for _, name := range []string{"postfix.log", "syslog-mail.log"} {
+		if _, err := os.Stat(filepath.Join(sampleDir, name)); err == nil {
+			lines = append(lines, sampleLines(t, name)...)
+		}
+	}
+	ref := time.Date(2027, 1, 2, 0, 0, 0, 0, time.UTC)
+	cached, fresh := NewFramer(ref, time.UTC), NewFramer(ref, time.UTC)
+	for _, l := range lines {
+		a, errA := cached.Frame(l)
+		fresh.lastTS = ""
+		b, errB := fresh.Frame(l)
+		if (errA == nil) != (errB == nil) || !a.Time.Equal(b.Time) || a != b {
+			t.Fatalf("%q: cached %v %v, fresh %v %v", l, a.Time, errA, b.Time, errB)
 		}
 	}
 }

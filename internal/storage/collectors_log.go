@@ -6,14 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/uni-mail/postvakt/collectors/txlog"
 )
 
 var _ txlog.Store = (*DB)(nil)
+
+// copyBufs holds the encoding buffers of concurrent batch writers.
+var copyBufs = sync.Pool{New: func() any { return new(copyBuf) }}
 
 // The collectors' logs, partitioned by day on PostgreSQL.
 var collectorLogTables = []string{"mail_tx", "mail_messages", "mail_logins"}
@@ -197,31 +199,29 @@ func (db *DB) writeBatchPG(ctx context.Context, b *txlog.Batch, cps []txlog.Chec
 		return fmt.Errorf("write batch: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
-	copyIn := func(table string, cols []string, n int, vals func(i int) []any) error {
+	cb := copyBufs.Get().(*copyBuf)
+	defer copyBufs.Put(cb)
+	copyIn := func(table string, cols []string, n int, row func(i int)) error {
 		if n == 0 {
 			return nil
 		}
-		i := 0
-		src := pgx.CopyFromFunc(func() ([]any, error) {
-			if i >= n {
-				return nil, nil
-			}
-			v := vals(i)
-			i++
-			return v, nil
-		})
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, src); err != nil {
+		cb.reset()
+		for i := 0; i < n; i++ {
+			row(i)
+		}
+		q := "COPY " + table + " (" + strings.Join(cols, ", ") + ") FROM STDIN WITH (FORMAT binary)"
+		if _, err := tx.Conn().PgConn().CopyFrom(ctx, cb.reader(), q); err != nil {
 			return fmt.Errorf("copy into %s: %w", table, err)
 		}
 		return nil
 	}
-	if err := copyIn("mail_tx", txColumns, len(b.Rows), func(i int) []any { return txValues(&b.Rows[i]) }); err != nil {
+	if err := copyIn("mail_tx", txColumns, len(b.Rows), func(i int) { cb.txRow(&b.Rows[i]) }); err != nil {
 		return err
 	}
-	if err := copyIn("mail_messages", msgColumns, len(b.Messages), func(i int) []any { return msgValues(&b.Messages[i]) }); err != nil {
+	if err := copyIn("mail_messages", msgColumns, len(b.Messages), func(i int) { cb.msgRow(&b.Messages[i]) }); err != nil {
 		return err
 	}
-	if err := copyIn("mail_logins", loginColumns, len(b.Logins), func(i int) []any { return loginValues(&b.Logins[i]) }); err != nil {
+	if err := copyIn("mail_logins", loginColumns, len(b.Logins), func(i int) { cb.loginRow(&b.Logins[i]) }); err != nil {
 		return err
 	}
 	for _, cp := range cps {

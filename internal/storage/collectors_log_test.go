@@ -223,3 +223,27 @@ func TestConformanceRetentionAndRollups(t *testing.T) {
 		}
 	})
 }
+
+// TestConformanceBadBytesInLogLines: a raw 8-bit subject and a NUL byte,
+// as real logs carry them, are stored (made valid text on PostgreSQL)
+// instead of failing the whole batch.
+func TestConformanceBadBytesInLogLines(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		b := sampleBatch(t0, 2)
+		b.Messages[0].Subject = "Pr\xf8ve\x00 results"
+		b.Rows[0].Rcpt = "Bad\xffuser\x00@uni.example"
+		b.Logins[0].User = "\xe6sop\x00@uni.example"
+		if err := db.WriteBatch(ctx, b, nil); err != nil {
+			t.Fatalf("a batch with bad bytes: %v", err)
+		}
+		page, err := trace.Search(ctx, db, trace.Query{IP: "192.0.2.7"}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Messages) != 2 {
+			t.Fatalf("found %d messages, want 2 (both stored)", len(page.Messages))
+		}
+	})
+}

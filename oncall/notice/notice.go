@@ -256,21 +256,47 @@ func orTrue(b *bool) bool { return b == nil || *b }
 
 // Create stores a new notice and announces it unless told not to.
 func (s *Service) Create(ctx context.Context, r CreateRequest) (Notice, error) {
+	n, u, err := s.draft(r)
+	if err != nil {
+		return Notice{}, err
+	}
+	n, err = s.o.Store.NoticeCreate(ctx, n, u)
+	if err != nil {
+		return Notice{}, fmt.Errorf("create notice: %w", err)
+	}
+	s.deliver(ctx, n)
+	return s.o.Store.NoticeGet(ctx, n.ID)
+}
+
+// Preview checks r as Create does and renders the first announcement it
+// would send, storing and sending nothing. announce says whether Create
+// would e-mail it (announce_to is set and r does not say otherwise).
+func (s *Service) Preview(r CreateRequest) (m Mail, announce bool, err error) {
+	n, u, err := s.draft(r)
+	if err != nil {
+		return Mail{}, false, err
+	}
+	m, err = s.Render(n, u)
+	return m, u.Announce, err
+}
+
+// draft checks r and builds the notice and its first update.
+func (s *Service) draft(r CreateRequest) (Notice, Update, error) {
 	now := s.o.Now()
 	switch r.Kind {
 	case KindOutage, KindMaintenance:
 	default:
-		return Notice{}, invalid("kind %q: must be outage or maintenance", r.Kind)
+		return Notice{}, Update{}, invalid("kind %q: must be outage or maintenance", r.Kind)
 	}
 	if strings.TrimSpace(r.Title) == "" {
-		return Notice{}, invalid("title is required")
+		return Notice{}, Update{}, invalid("title is required")
 	}
 	if len(r.Services) == 0 {
-		return Notice{}, invalid("at least one service is required")
+		return Notice{}, Update{}, invalid("at least one service is required")
 	}
 	for _, svc := range r.Services {
 		if len(s.o.Services) > 0 && s.o.Services[svc] == "" {
-			return Notice{}, invalid("service %q is not one of tickets.services", svc)
+			return Notice{}, Update{}, invalid("service %q is not one of tickets.services", svc)
 		}
 	}
 	lang := r.Language
@@ -278,16 +304,16 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (Notice, error) {
 		lang = s.o.Config.Language
 	}
 	if !s.templates.Has(lang) {
-		return Notice{}, invalid("language %q: must be en or nb", lang)
+		return Notice{}, Update{}, invalid("language %q: must be en or nb", lang)
 	}
 	state := Investigating
 	if r.Kind == KindMaintenance {
 		state = Scheduled
 		if r.StartedAt.IsZero() {
-			return Notice{}, invalid("maintenance needs started_at, the planned start")
+			return Notice{}, Update{}, invalid("maintenance needs started_at, the planned start")
 		}
 		if !r.PlannedEnd.IsZero() && !r.PlannedEnd.After(r.StartedAt) {
-			return Notice{}, invalid("planned_end must be after started_at")
+			return Notice{}, Update{}, invalid("planned_end must be after started_at")
 		}
 	}
 	if r.StartedAt.IsZero() {
@@ -303,12 +329,7 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (Notice, error) {
 	}
 	u := Update{At: now, Actor: r.Actor, Kind: UpdateState, State: state, Body: r.Body,
 		Announce: orTrue(r.Announce) && s.o.Config.AnnounceTo != "", MessageID: n.ThreadID}
-	n, err := s.o.Store.NoticeCreate(ctx, n, u)
-	if err != nil {
-		return Notice{}, fmt.Errorf("create notice: %w", err)
-	}
-	s.deliver(ctx, n)
-	return s.o.Store.NoticeGet(ctx, n.ID)
+	return n, u, nil
 }
 
 // Change applies r to notice id and announces the change unless told not

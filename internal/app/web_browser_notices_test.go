@@ -1,11 +1,8 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -50,65 +47,9 @@ func TestWebBrowserNoticesDirectory(t *testing.T) {
 		t.Fatalf("add mailbox: %d", code)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(412, 915))
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(alloc, chromedp.WithErrorf(t.Logf))
-	defer cancelBrowser()
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(browser, 20*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			loc, _ := chromedp.Run(browser, chromedp.Location())
-			page, _ := chromedp.Run(browser, chromedp.Evaluate[string](`document.body.innerText.slice(0, 500)`))
-			t.Fatalf("%s: %v (at %s)\n%s", step, err, loc, page)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(browser, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return strings.TrimSpace(s)
-	}
-	eval := func(js string) string {
-		t.Helper()
-		v, err := chromedp.Run(browser, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatalf("evaluate: %v", err)
-		}
-		return v
-	}
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			png, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(out, name), png, 0o644)
-		})
-	}
-	login := func(user string) {
-		t.Helper()
-		do("sign in as "+user,
-			chromedp.Navigate(app.base+"/login"),
-			chromedp.WaitVisible(chromedp.CSS(`input[name=user]`)),
-			chromedp.SendKeys(chromedp.CSS(`input[name=user]`), user),
-			chromedp.SendKeys(chromedp.CSS(`input[name=password]`), testPassword),
-			chromedp.Click(chromedp.CSS(`form[action="/login"] button`)),
-			chromedp.WaitVisible(chromedp.CSS(`#whoami`)),
-		)
-	}
+	b := newTestBrowser(t, exe, out, time.Minute, 20*time.Second)
+	do, text, eval, shot := b.do, b.text, b.eval, b.shot
+	login := func(user string) { t.Helper(); b.login(app.base, user) }
 
 	// On call: compose a notice from the ticket, preview, send.
 	login("oncall")

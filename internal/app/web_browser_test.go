@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -116,69 +115,15 @@ func TestWebBrowser(t *testing.T) {
 	}
 	first := newIncident("Outbound queue above 5000")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(412, 915))
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(alloc, chromedp.WithErrorf(t.Logf))
-	defer cancelBrowser()
-	if err := chromedp.Do(browser); err != nil { // start the browser on its own context
-		t.Fatalf("start chromium: %v", err)
-	}
-
-	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(browser, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			loc, _ := chromedp.Run(browser, chromedp.Location())
-			page, _ := chromedp.Run(browser, chromedp.Evaluate[string](`document.body.innerText.slice(0, 500)`))
-			t.Fatalf("%s: %v (at %s)\n%s", step, err, loc, page)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(browser, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return strings.TrimSpace(s)
-	}
-	eval := func(js string) string {
-		t.Helper()
-		v, err := chromedp.Run(browser, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
-		if err != nil {
-			t.Fatalf("evaluate: %v", err)
-		}
-		return v
-	}
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			png, err := chromedp.FullScreenshot(100)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(out, name), png, 0o644)
-		})
-	}
+	b := newTestBrowser(t, exe, out, 2*time.Minute, 30*time.Second)
+	do, text, eval, shot := b.do, b.text, b.eval, b.shot
 	signedIn := false
 	login := func(user string) {
 		t.Helper()
 		if signedIn {
 			do("sign out", chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)), chromedp.WaitVisible(chromedp.CSS(`input[name=user]`)))
 		}
-		do("sign in as "+user,
-			chromedp.Navigate(app.base+"/login"),
-			chromedp.WaitVisible(chromedp.CSS(`input[name=user]`)),
-			chromedp.SendKeys(chromedp.CSS(`input[name=user]`), user),
-			chromedp.SendKeys(chromedp.CSS(`input[name=password]`), testPassword),
-			chromedp.Click(chromedp.CSS(`form[action="/login"] button`)),
-			chromedp.WaitVisible(chromedp.CSS(`#whoami`)),
-		)
+		b.login(app.base, user)
 		signedIn = true
 	}
 	// post submits a form with the page's CSRF token, as a user could with

@@ -38,6 +38,7 @@ type fakeSlack struct {
 type slackCall struct {
 	Method string
 	Form   url.Values
+	Body   string // JSON posted to a response URL (/actions/…)
 }
 
 func newFakeSlack(t *testing.T) *fakeSlack {
@@ -45,9 +46,14 @@ func newFakeSlack(t *testing.T) *fakeSlack {
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
 		method := strings.TrimPrefix(r.URL.Path, "/api/")
+		body, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
-		f.calls = append(f.calls, slackCall{Method: method, Form: r.PostForm})
+		f.calls = append(f.calls, slackCall{Method: method, Form: r.PostForm, Body: string(body)})
 		f.mu.Unlock()
+		if strings.HasPrefix(r.URL.Path, "/actions/") { // a response URL
+			_, _ = io.WriteString(w, "ok")
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		switch method {
 		case "conversations.open":
@@ -60,6 +66,19 @@ func newFakeSlack(t *testing.T) *fakeSlack {
 	}))
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// responses returns the JSON bodies posted to response URLs.
+func (f *fakeSlack) responses() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, c := range f.calls {
+		if strings.HasPrefix(c.Method, "/actions/") {
+			out = append(out, c.Body)
+		}
+	}
+	return out
 }
 
 // posts returns the chat.postMessage calls to channel.

@@ -139,7 +139,14 @@ func TestSlackInteractivitySignature(t *testing.T) {
 	}
 	payload, _ := json.Marshal(map[string]any{
 		"type": "block_actions", "user": map[string]string{"id": "UANA"},
-		"actions": []map[string]string{{"action_id": "postvakt_ack", "block_id": "b", "value": strconv.FormatInt(inc.ID, 10), "type": "button"}},
+		"actions":      []map[string]string{{"action_id": "postvakt_ack", "block_id": "b", "value": strconv.FormatInt(inc.ID, 10), "type": "button"}},
+		"response_url": slackAPI.srv.URL + "/actions/T1/42/secret",
+		"message": map[string]any{"text": "Disk full", "blocks": []any{
+			map[string]any{"type": "section", "block_id": "s", "text": map[string]string{"type": "mrkdwn", "text": "*Disk full*"}},
+			map[string]any{"type": "actions", "block_id": "b", "elements": []any{
+				map[string]any{"type": "button", "action_id": "postvakt_ack", "value": strconv.FormatInt(inc.ID, 10), "text": map[string]string{"type": "plain_text", "text": "Acknowledge"}},
+			}},
+		}},
 	})
 	body := []byte("payload=" + url.QueryEscape(string(payload)))
 	post := func(ts, sig string) int {
@@ -193,6 +200,21 @@ func TestSlackInteractivitySignature(t *testing.T) {
 	}
 	if st := status(); st != incident.StatusAcknowledged {
 		t.Fatalf("status after a signed click: %s", st)
+	}
+	// The message is replaced through the response URL: the buttons go,
+	// the text stays, a line says who acknowledged.
+	eventually(t, 5*time.Second, "the message update on the response URL", func() bool { return len(slackAPI.responses()) == 1 })
+	var upd struct {
+		ReplaceOriginal bool             `json:"replace_original"`
+		Blocks          []map[string]any `json:"blocks"`
+	}
+	if err := json.Unmarshal([]byte(slackAPI.responses()[0]), &upd); err != nil {
+		t.Fatal(err)
+	}
+	js := slackAPI.responses()[0]
+	if !upd.ReplaceOriginal || len(upd.Blocks) != 2 || upd.Blocks[0]["type"] != "section" || upd.Blocks[1]["type"] != "context" ||
+		!strings.Contains(js, "acknowledged by slack:ana") || strings.Contains(js, "postvakt_ack") {
+		t.Fatalf("message update: %s", js)
 	}
 }
 

@@ -36,13 +36,17 @@ import (
 
 // Options configure the API.
 type Options struct {
-	Team          *team.Team
-	Incidents     *incident.Service
-	Heartbeats    *heartbeat.Monitor // optional
-	Signer        page.Signer        // ack links; Key empty disables them
-	LinkKey       string             // feed URL secrets; empty disables feeds
-	BaseURL       string
-	SlackSecret   string // Slack signing secret; empty disables interactivity
+	Team        *team.Team
+	Incidents   *incident.Service
+	Heartbeats  *heartbeat.Monitor // optional
+	Signer      page.Signer        // ack links; Key empty disables them
+	LinkKey     string             // feed URL secrets; empty disables feeds
+	BaseURL     string
+	SlackSecret string // Slack signing secret; empty disables interactivity
+	// SlackAPIURL is the Slack Web API base URL when it is not Slack's own
+	// (tests): response URLs on its host are accepted besides
+	// https://hooks.slack.com.
+	SlackAPIURL   string
 	MachineToken  string // Alertmanager token, also for heartbeats
 	DefaultPolicy string
 	Notify        func(ctx context.Context, msgs ...page.Message) error // swap requests; optional
@@ -790,8 +794,60 @@ func (a *API) slackInteractivity(w http.ResponseWriter, r *http.Request) error {
 			replies = append(replies, fmt.Sprintf("Swap %s is %s.", s.ID, s.State))
 		}
 	}
+	if len(replies) > 0 && cb.ResponseURL != "" {
+		a.updateSlackMessage(cb, strings.Join(replies, "\n"))
+	}
 	server.WriteJSON(w, http.StatusOK, map[string]any{"response_type": "ephemeral", "replace_original": false, "text": strings.Join(replies, "\n")})
 	return nil
+}
+
+// updateSlackMessage replaces the message whose button was pressed with
+// the same blocks without the buttons and a line saying what happened, so
+// nobody presses them again. Slack shows nothing of the HTTP answer to a
+// block action: the message is changed through the interaction's
+// response_url, after the answer (Slack wants one within 3 seconds).
+func (a *API) updateSlackMessage(cb slack.InteractionCallback, result string) {
+	if !a.slackResponseURL(cb.ResponseURL) {
+		a.o.Logger.Warn("slack: response_url not on Slack; message not updated", "host", hostOf(cb.ResponseURL))
+		return
+	}
+	var blocks []slack.Block
+	for _, b := range cb.Message.Blocks.BlockSet {
+		if b.BlockType() != slack.MBTAction {
+			blocks = append(blocks, b)
+		}
+	}
+	blocks = append(blocks, slack.NewContextBlock("postvakt_result", slack.NewTextBlockObject(slack.MarkdownType, result, false, false)))
+	text := strings.TrimSpace(cb.Message.Text + "\n" + result)
+	msg := &slack.WebhookMessage{ReplaceOriginal: true, Text: text, Blocks: &slack.Blocks{BlockSet: blocks}}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := slack.PostWebhookContext(ctx, cb.ResponseURL, msg); err != nil {
+			a.o.Logger.Warn("slack: update message", "err", err)
+		}
+	}()
+}
+
+// slackResponseURL reports whether u may receive the message update:
+// Slack's hooks host, or the configured API URL's host (tests).
+func (a *API) slackResponseURL(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	if p.Scheme == "https" && p.Host == "hooks.slack.com" {
+		return true
+	}
+	api, err := url.Parse(a.o.SlackAPIURL)
+	return a.o.SlackAPIURL != "" && err == nil && api.Scheme == p.Scheme && api.Host == p.Host
+}
+
+func hostOf(u string) string {
+	if p, err := url.Parse(u); err == nil {
+		return p.Host
+	}
+	return ""
 }
 
 func (a *API) beat(w http.ResponseWriter, r *http.Request) error {

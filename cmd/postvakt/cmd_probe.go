@@ -155,8 +155,8 @@ fails. "probe status" lists the states recorded by postvakt serve.`,
 						if f.Known {
 							a = fmt.Sprintf("%.3f %%", f.Availability)
 						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", f.Service, f.From.In(loc).Format("2006-01-02 15:04"), a, minutes(f.Down), len(f.Outages),
-							minutes(f.Planned), minutes(f.DownPlanned), minutes(f.NoData))
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", f.Service, f.From.In(loc).Format("2006-01-02 15:04"), a, seconds(f.Down), len(f.Outages),
+							seconds(f.Planned), seconds(f.DownPlanned), seconds(f.NoData))
 					}
 					return tw.Flush()
 				}),
@@ -165,7 +165,7 @@ fails. "probe status" lists the states recorded by postvakt serve.`,
 	}
 }
 
-func minutes(d probe.Duration) string {
+func seconds(d probe.Duration) string {
 	return time.Duration(d).Round(time.Second).String()
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -16,27 +15,15 @@ import (
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/engine/queue"
-	"github.com/uni-mail/postvakt/internal/app"
+	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
 )
 
 // withDB opens the configured database for fn.
 func withDB(fn func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error) func(context.Context, *cmdEnv, []string) error {
-	return func(ctx context.Context, e *cmdEnv, args []string) error {
-		cfg, err := e.loadConfig()
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-			return err
-		}
-		db, err := app.OpenDatabase(ctx, cfg, e.logger, cfg.Database.MigrateOnStart)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
+	return withCollectorDB(func(ctx context.Context, e *cmdEnv, _ *config.Config, db *storage.DB, args []string) error {
 		return fn(ctx, e, db, args)
-	}
+	})
 }
 
 // parseAge parses a Go duration or a number of days ("3d").

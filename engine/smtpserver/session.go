@@ -479,11 +479,6 @@ func (s *session) Data(r io.Reader) error {
 	if err := o.Committer.Commit(ctx, msg); err != nil {
 		return fail(ReasonTempFailure, err, n)
 	}
-	for _, d := range msg.Deliveries {
-		if d.MailboxID != 0 {
-			o.Directory.Delivered(d.MailboxID, msg.Size(d))
-		}
-	}
 	if s.greyPassed && o.Greylist != nil {
 		if err := o.Greylist.Passed(ctx, s.ip, now); err != nil {
 			s.log.Warn("greylist auto-whitelist count failed", "err", err)
@@ -498,9 +493,11 @@ func (s *session) Data(r io.Reader) error {
 		case d.Truncated:
 			ev.Outcome, ev.Target = event.OutcomeTruncated, d.Mailbox
 			o.Metrics.Delivery("truncated")
+			o.Directory.Delivered(d.MailboxID, msg.Size(d))
 		default:
 			ev.Outcome, ev.Target = event.OutcomeDelivered, d.Mailbox
 			o.Metrics.Delivery("delivered")
+			o.Directory.Delivered(d.MailboxID, msg.Size(d))
 		}
 		o.Events.Emit(ev)
 	}

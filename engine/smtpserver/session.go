@@ -539,7 +539,15 @@ func sanitize(s string) string {
 // parseHeader reads the message's header section, tolerating damage: what
 // parses is returned.
 func parseHeader(msg []byte) textproto.MIMEHeader {
-	tr := textproto.NewReader(bufio.NewReader(bytes.NewReader(msg)))
+	// Only the header section is read: the reader's buffer is sized to it
+	// (up to bufio's default), not 4 KiB for every message.
+	n := len(msg)
+	if i := bytes.Index(msg, []byte("\n\r\n")); i >= 0 {
+		n = i + 3
+	} else if i := bytes.Index(msg, []byte("\n\n")); i >= 0 {
+		n = i + 2
+	}
+	tr := textproto.NewReader(bufio.NewReaderSize(bytes.NewReader(msg[:n]), min(n, 4096)))
 	h, _ := tr.ReadMIMEHeader()
 	if h == nil {
 		h = textproto.MIMEHeader{}

@@ -23,7 +23,7 @@ func (db *DB) MailCommit(ctx context.Context, msgs []*store.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	return db.InTx(ctx, func(tx *Tx) error {
+	return db.inMailTx(ctx, func(tx *Tx) error {
 		// Statements go through tx.Exec: on SQLite they come from the
 		// database's statement cache, on PostgreSQL from pgx's per
 		// connection cache; no Prepare/Close round trips per batch.

@@ -40,6 +40,19 @@ type Config struct {
 	EscalationInterval time.Duration `yaml:"escalation_interval"`
 	// Handover sends the handover summary at each change of person.
 	Handover bool `yaml:"handover"`
+	// Swaps configures reminders of undecided swap requests.
+	Swaps SwapsConfig `yaml:"swaps"`
+}
+
+// SwapsConfig configures reminders of undecided swap requests. A request
+// still undecided when the earlier of its two turns starts lapses.
+type SwapsConfig struct {
+	// RemindEvery reminds the counterpart this long after the request and
+	// every such period after; 0 turns the periodic reminders off.
+	RemindEvery time.Duration `yaml:"remind_every"`
+	// RemindBefore sends one last reminder when the earlier turn starts
+	// within this; 0 turns it off.
+	RemindBefore time.Duration `yaml:"remind_before"`
 }
 
 // SlackConfig is the Slack channel. Without a bot token Slack is off.
@@ -95,6 +108,7 @@ func Default() Config {
 		Retry:              RetryConfig{Attempts: 5, Initial: time.Second, Max: 30 * time.Second},
 		EscalationInterval: 15 * time.Second,
 		Handover:           true,
+		Swaps:              SwapsConfig{RemindEvery: 24 * time.Hour, RemindBefore: 48 * time.Hour},
 	}
 }
 
@@ -212,6 +226,12 @@ func (c Config) Validate() error {
 	}
 	if c.EscalationInterval < 10*time.Millisecond {
 		bad("escalation_interval", c.EscalationInterval.String(), "must be at least 10ms")
+	}
+	if c.Swaps.RemindEvery != 0 && c.Swaps.RemindEvery < time.Hour {
+		bad("swaps.remind_every", c.Swaps.RemindEvery.String(), "must be 0 (off) or at least 1h")
+	}
+	if c.Swaps.RemindBefore < 0 {
+		bad("swaps.remind_before", c.Swaps.RemindBefore.String(), "must not be negative")
 	}
 	names := map[string]bool{}
 	for i, h := range c.Heartbeats {

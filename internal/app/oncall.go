@@ -12,6 +12,7 @@ import (
 	"github.com/uni-mail/postvakt/oncall/heartbeat"
 	"github.com/uni-mail/postvakt/oncall/incident"
 	"github.com/uni-mail/postvakt/oncall/page"
+	"github.com/uni-mail/postvakt/oncall/team"
 )
 
 // OncallHooks are the optional dependencies of the on-call capability that
@@ -121,6 +122,9 @@ func setupOncall(_ context.Context, env *Env) error {
 				if err := ann.Check(ctx); err != nil && ctx.Err() == nil {
 					env.Logger.Error("oncall: handover", "err", err)
 				}
+			}
+			if err := tm.RemindSwaps(ctx, team.Reminders{Every: cfg.Swaps.RemindEvery, Before: cfg.Swaps.RemindBefore}, pipeline.Send, env.Now()); err != nil && ctx.Err() == nil {
+				env.Logger.Error("oncall: swap reminders", "err", err)
 			}
 			select {
 			case <-ctx.Done():

@@ -388,12 +388,7 @@ func (a *API) announceSwap(ctx context.Context, s team.SwapRecord) {
 		return
 	}
 	id, _ := strconv.ParseInt(s.ID, 10, 64)
-	text := fmt.Sprintf("%s asks to swap turns in %s: you would take the turn starting %s, and %s yours starting %s.",
-		s.Requester, s.Rota, s.TurnAStart.Format(time.RFC3339), s.Requester, s.TurnBStart.Format(time.RFC3339))
-	if s.Note != "" {
-		text += "\n" + s.Note
-	}
-	text += fmt.Sprintf("\nAccept or decline with `postvakt oncall swap accept|decline %s` or the buttons in Slack.", s.ID)
+	text := team.SwapRequestText(s)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()

@@ -82,6 +82,9 @@ const (
 	SwapAccepted  SwapState = "accepted"
 	SwapDeclined  SwapState = "declined"
 	SwapCancelled SwapState = "cancelled"
+	// SwapLapsed is a request nobody decided before the earlier of its
+	// two turns started.
+	SwapLapsed SwapState = "lapsed"
 )
 
 // Swap exchanges two whole turns, referenced by Turn.Index: Requester

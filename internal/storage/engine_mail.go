@@ -23,7 +23,13 @@ func (db *DB) MailCommit(ctx context.Context, msgs []*store.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	return db.inMailTx(ctx, func(tx *Tx) error {
+	// WAL pages the batch writes, roughly: the bodies, and a few index
+	// and table pages per message
+	pages := 0
+	for _, m := range msgs {
+		pages += len(m.Body)/4096 + 1 + len(m.Deliveries) + 3
+	}
+	return db.inMailTx(ctx, pages, func(tx *Tx) error {
 		// Statements go through tx.Exec: on SQLite they come from the
 		// database's statement cache, on PostgreSQL from pgx's per
 		// connection cache; no Prepare/Close round trips per batch.

@@ -73,8 +73,9 @@ type DB struct {
 
 	// mailConn is the connection the engine's group commits run on, on
 	// SQLite (see inMailTx).
-	mailMu   sync.Mutex
-	mailConn *sql.Conn
+	mailMu    sync.Mutex
+	mailConn  *sql.Conn
+	mailPages int // written on mailConn since its last checkpoint (estimate)
 }
 
 // maxCachedStmts bounds the statement cache: queries whose text varies
@@ -377,22 +378,36 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return nil
 }
 
-// inMailTx is InTx for the engine's group commits. On SQLite they run on
-// one connection of their own: SQLite drops a connection's whole page cache
-// when another connection has written since its last transaction, so on
-// the shared pool every commit re-read the index pages it appends to
-// (pread and page parsing, ~5 % of the CPU per message); SQLite has one
-// writer at a time anyway. On PostgreSQL it is InTx (several commit
-// workers run in parallel there).
-func (db *DB) inMailTx(ctx context.Context, fn func(tx *Tx) error) error {
+// inMailTx is InTx for the engine's group commits, which write about
+// pages pages. On SQLite they run on one connection of their own: SQLite
+// drops a connection's whole page cache when another connection has written
+// since its last transaction, so on the shared pool every commit re-read the
+// index pages it appends to (pread and page parsing); SQLite has one writer
+// at a time anyway. That connection does not checkpoint inside a commit
+// (wal_autocheckpoint=0): after about mailCheckpointPages pages it
+// checkpoints once the commit has returned, so the sessions waiting for that
+// commit's 250 do not wait for the copy and the database sync; the next
+// commit waits for it, and with no writer in between the checkpoint
+// empties the WAL, which the next commit then starts over. On PostgreSQL
+// it is InTx (several commit workers run in parallel there).
+func (db *DB) inMailTx(ctx context.Context, pages int, fn func(tx *Tx) error) error {
 	if db.dialect != SQLite {
 		return db.InTx(ctx, fn)
 	}
 	db.mailMu.Lock()
-	defer db.mailMu.Unlock()
+	unlock := true
+	defer func() {
+		if unlock {
+			db.mailMu.Unlock()
+		}
+	}()
 	if db.mailConn == nil {
 		c, err := db.SQL.Conn(ctx)
 		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		if _, err := c.ExecContext(ctx, "PRAGMA wal_autocheckpoint=0"); err != nil {
+			_ = c.Close()
 			return fmt.Errorf("begin: %w", err)
 		}
 		db.mailConn = c
@@ -412,8 +427,23 @@ func (db *DB) inMailTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	if db.mailPages += pages; db.mailPages >= mailCheckpointPages {
+		db.mailPages = 0
+		unlock = false
+		go func() {
+			defer db.mailMu.Unlock()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			// PASSIVE never waits for readers; what it cannot copy now
+			// the next one copies
+			_, _ = db.mailConn.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		}()
+	}
 	return nil
 }
+
+// mailCheckpointPages is SQLite's own autocheckpoint threshold.
+const mailCheckpointPages = 1000
 
 // Micros converts t to the stored form: microseconds since the Unix epoch.
 // The zero time is stored as 0.

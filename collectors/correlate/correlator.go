@@ -2,7 +2,9 @@ package correlate
 
 import (
 	"errors"
+	"hash/maphash"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/uni-mail/postvakt/collectors/logparse"
@@ -42,6 +44,12 @@ type qkey struct{ host, qid string }
 
 type skey struct{ host, session string }
 
+// dovecotSession is a Dovecot login session's service and when it was last seen.
+type dovecotSession struct {
+	service string
+	seen    time.Time
+}
+
 // smtpdKey names one smtpd process; it serves one session at a time.
 type smtpdKey struct {
 	host, program string
@@ -49,14 +57,64 @@ type smtpdKey struct {
 }
 
 type pendingAuth struct {
-	ev *logparse.DovecotAuthFailure
+	ev        *logparse.DovecotAuthFailure
+	compacted bool // ev is a copy that shares no memory with its line
 }
 
 type entry struct {
 	msg  *Message
 	done time.Time // when every queue ID was removed; zero while open
 	dead bool      // emitted or merged into another entry
+	// compacted is LastSeen when the record's strings were last copied
+	// out of the lines they came from (compactAfter).
+	compacted time.Time
+
+	m  Message  // msg points here: one allocation per record
+	q0 [1]Queue // the first Queues
 }
+
+// compactAfter is the age (event time) after which a record still held has
+// its strings copied, so it does not keep the input it was read from (an
+// importer's read buffers) alive for up to the horizon.
+const compactAfter = 5 * time.Minute
+
+// maxEmitted bounds the queue IDs remembered as emitted (for Orphans).
+const maxEmitted = 100000
+
+// keyBits is a one-hash Bloom filter over queue keys.
+type keyBits [1 << 14]uint64 // 2^20 bits, 128 KB
+
+var keySeed = maphash.MakeSeed()
+
+func keyBit(k qkey) uint64 {
+	return (maphash.String(keySeed, k.qid) ^ maphash.String(keySeed, k.host)*0x9e3779b97f4a7c15) & (1<<20 - 1)
+}
+
+func (b *keyBits) add(k qkey) {
+	i := keyBit(k)
+	b[i>>6] |= 1 << (i & 63)
+}
+
+func (b *keyBits) mayHave(k qkey) bool {
+	i := keyBit(k)
+	return b[i>>6]&(1<<(i&63)) != 0
+}
+
+// wasEmitted reports whether k is in the emitted set.
+func (c *Correlator) wasEmitted(k qkey) bool {
+	return c.emittedBits.mayHave(k) && c.emitted[k]
+}
+
+// forgetEmitted removes k from the emitted set.
+func (c *Correlator) forgetEmitted(k qkey) {
+	if c.emittedBits.mayHave(k) {
+		delete(c.emitted, k)
+	}
+}
+
+// emittedPresize is the size of the emitted set at which it is made room
+// for maxEmitted.
+const emittedPresize = 4096
 
 // Correlator builds Message records from events fed in time order. It is
 // not safe for concurrent use; feed it from one goroutine (merge the
@@ -68,17 +126,20 @@ type Correlator struct {
 	open     map[qkey]*entry
 	finished []*entry // done, waiting for LinkGrace, in done order
 	emitted  map[qkey]bool
+	// emittedBits has the bit of every key of emitted set (and of some
+	// removed since): most queue IDs looked up were never emitted, and a
+	// clear bit answers without probing a map of up to maxEmitted.
+	emittedBits *keyBits
 
-	sessions    map[skey]string // Dovecot login session → service
-	sessionSeen map[skey]time.Time
-	pending     map[skey][]pendingAuth
-	pendingAt   map[skey]time.Time
-	smtpdSASL   map[smtpdKey]bool
+	sessions  map[skey]dovecotSession // Dovecot login sessions
+	pending   map[skey][]pendingAuth
+	pendingAt map[skey]time.Time
+	smtpdSASL map[smtpdKey]bool
 
 	pos       int64 // input position of the event being added (SetPos)
 	now       time.Time
 	lastSweep time.Time // last idle sweep
-	lastGrace time.Time // last pass over finished
+	graceAt   time.Time // the next pass over finished: a second after the last
 	// finishedMin is at or before the done time of every entry in
 	// finished that may be due: the pass over finished (every second of
 	// event time) is skipped until it is LinkGrace old. An entry's done
@@ -86,7 +147,78 @@ type Correlator struct {
 	// which appends it again and lowers finishedMin as needed.
 	finishedMin time.Time
 	sum         Summary
-	errs        []error
+	// events counts events by kind; Summary copies it into Events (a
+	// map update per line hashed the kind's name).
+	events [256]int
+	errs   []error
+	words  map[string]string // c.keep
+}
+
+// keep returns a copy of s that is kept for the next equal s: for the
+// few words that become map keys (services, reject stages), which must
+// not be views of the lines they came from.
+func (c *Correlator) keep(s string) string {
+	if v, ok := c.words[s]; ok {
+		return v
+	}
+	v := strings.Clone(s)
+	if len(c.words) < 1024 {
+		if c.words == nil {
+			c.words = map[string]string{}
+		}
+		c.words[v] = v
+	}
+	return v
+}
+
+// compactMessage replaces every string of m with a copy, so a record held
+// for long does not keep the lines (or read buffers) it came from.
+func compactMessage(m *Message) {
+	cl := strings.Clone
+	m.Host, m.Service, m.ClientName, m.ClientIP, m.Helo = cl(m.Host), cl(m.Service), cl(m.ClientName), cl(m.ClientIP), cl(m.Helo)
+	m.SASLMethod, m.SASLUsername, m.MessageID, m.From = cl(m.SASLMethod), cl(m.SASLUsername), cl(m.MessageID), cl(m.From)
+	m.ParentQueueID = cl(m.ParentQueueID)
+	for i := range m.Queues {
+		q := &m.Queues[i]
+		q.ID = cl(q.ID)
+	}
+	for i := range m.Deliveries {
+		d := &m.Deliveries[i]
+		d.QueueID, d.Agent, d.To, d.OrigTo, d.Relay = cl(d.QueueID), cl(d.Agent), cl(d.To), cl(d.OrigTo), cl(d.Relay)
+		d.DSN, d.Status, d.Reply = cl(d.DSN), cl(d.Status), cl(d.Reply)
+	}
+	for i := range m.Greylist {
+		g := &m.Greylist[i]
+		g.Action, g.Reason, g.Recipient = cl(g.Action), cl(g.Reason), cl(g.Recipient)
+	}
+	for i := range m.Rejects {
+		r := &m.Rejects[i]
+		r.Stage, r.Enhanced, r.Reason, r.To = cl(r.Stage), cl(r.Enhanced), cl(r.Reason), cl(r.To)
+	}
+	for i, id := range m.NotificationIDs {
+		m.NotificationIDs[i] = cl(id)
+	}
+	if f := m.Filter; f != nil {
+		// a Filter may be shared by the copies amavis re-injected: a new one
+		n := &Filter{Action: cl(f.Action), Category: cl(f.Category), Detail: cl(f.Detail), Hits: cl(f.Hits), LogID: cl(f.LogID)}
+		if f.QueuedAs != nil {
+			n.QueuedAs = make([]string, len(f.QueuedAs))
+			for i, q := range f.QueuedAs {
+				n.QueuedAs[i] = cl(q)
+			}
+		}
+		m.Filter = n
+	}
+}
+
+// compactAuthFailure returns a copy of e that shares no memory with its
+// line.
+func compactAuthFailure(e *logparse.DovecotAuthFailure) *logparse.DovecotAuthFailure {
+	cl := strings.Clone
+	n := *e
+	n.Host, n.Program, n.Message = cl(n.Host), cl(n.Program), cl(n.Message)
+	n.Driver, n.User, n.RemoteIP, n.Session, n.Reason = cl(n.Driver), cl(n.User), cl(n.RemoteIP), cl(n.Session), cl(n.Reason)
+	return &n
 }
 
 // New returns a Correlator.
@@ -102,8 +234,8 @@ func New(opts Options) *Correlator {
 		filters:     map[string]bool{},
 		open:        map[qkey]*entry{},
 		emitted:     map[qkey]bool{},
-		sessions:    map[skey]string{},
-		sessionSeen: map[skey]time.Time{},
+		emittedBits: new(keyBits),
+		sessions:    map[skey]dovecotSession{},
 		pending:     map[skey][]pendingAuth{},
 		pendingAt:   map[skey]time.Time{},
 		smtpdSASL:   map[smtpdKey]bool{},
@@ -116,7 +248,15 @@ func New(opts Options) *Correlator {
 }
 
 // Summary returns a copy of the counters so far.
-func (c *Correlator) Summary() Summary { return c.sum.clone() }
+func (c *Correlator) Summary() Summary {
+	s := c.sum.clone()
+	for k, n := range c.events {
+		if n > 0 {
+			s.Events[logparse.Kind(k).String()] += n
+		}
+	}
+	return s
+}
 
 // Open returns the number of messages not yet emitted.
 func (c *Correlator) Open() int {
@@ -190,10 +330,10 @@ func (c *Correlator) Add(ev logparse.Event) error {
 	if h.Time.After(c.now) {
 		c.now = h.Time
 	}
-	c.sum.Events[ev.Kind().String()]++
+	c.events[ev.Kind()]++
 	switch e := ev.(type) {
 	case *logparse.Unknown:
-		c.sum.Unknown[h.Program]++
+		c.sum.Unknown[c.keep(h.Program)]++
 	case *logparse.SmtpdConnect:
 		delete(c.smtpdSASL, smtpdKey{h.Host, h.Program, h.PID})
 	case *logparse.SmtpdClient:
@@ -256,7 +396,7 @@ func (c *Correlator) Add(ev logparse.Event) error {
 		c.login(Login{Time: h.Time, Host: h.Host, Source: "postfix", Service: smtpService(h.Program),
 			User: e.Username, RemoteIP: e.ClientIP, Method: e.Method, Reason: e.Reason})
 	case *logparse.DovecotLogin:
-		c.sum.DovecotLogins[e.Service]++
+		c.sum.DovecotLogins[c.keep(e.Service)]++
 		c.bindSession(h.Host, e.Session, e.Service, h.Time)
 		c.login(Login{Time: h.Time, Host: h.Host, Source: "dovecot", Service: e.Service, User: e.User,
 			RemoteIP: e.RemoteIP, Method: e.Method, Session: e.Session, TLS: e.TLS, OK: true})
@@ -273,7 +413,7 @@ func (c *Correlator) Add(ev logparse.Event) error {
 	case *logparse.ClamdFound:
 		c.sum.Virus++
 	case *logparse.RspamdResult:
-		c.sum.Rspamd[e.Action]++
+		c.sum.Rspamd[c.keep(e.Action)]++
 	case *logparse.RoundcubeLogin:
 		if e.OK {
 			c.sum.WebmailLogins++
@@ -301,7 +441,7 @@ func (c *Correlator) FlushIdle(now time.Time) error {
 	if now.After(c.now) {
 		c.now = now
 	}
-	c.lastSweep, c.lastGrace = time.Time{}, time.Time{}
+	c.lastSweep, c.graceAt = time.Time{}, time.Time{}
 	c.sweep(false)
 	return c.takeErrs()
 }
@@ -325,17 +465,26 @@ func smtpService(program string) string {
 
 // --- messages ---
 
+// newEntry returns a record for a new queue ID. qid is copied (it is
+// kept as a key of the open and emitted sets, which outlive the line).
 func newEntry(host, qid string, t time.Time, origin Origin, pos int64) *entry {
-	return &entry{msg: &Message{
+	e := &entry{q0: [1]Queue{{ID: strings.Clone(qid), Origin: origin, FirstSeen: t}}}
+	e.m = Message{
 		FirstPos:  pos,
 		Host:      host,
-		Queues:    []Queue{{ID: qid, Origin: origin, FirstSeen: t}},
+		Queues:    e.q0[:1:1],
 		FirstSeen: t,
 		LastSeen:  t,
 		Origin:    origin,
 		PickupUID: -1,
-	}}
+	}
+	e.msg = &e.m
+	return e
 }
+
+// key is the open-set key of the record's first queue ID, with the
+// record's own copy of it.
+func (e *entry) key() qkey { return qkey{e.msg.Host, e.msg.Queues[0].ID} }
 
 // get returns the message a queue ID belongs to, creating a record with
 // unknown origin when the queue ID is new (its start was not seen).
@@ -343,12 +492,12 @@ func (c *Correlator) get(host, qid string, t time.Time) *Message {
 	k := qkey{host, qid}
 	e := c.open[k]
 	if e == nil {
-		if c.emitted[k] {
+		if c.wasEmitted(k) {
 			c.sum.Orphans++
 			delete(c.emitted, k)
 		}
 		e = newEntry(host, qid, t, OriginUnknown, c.pos)
-		c.open[k] = e
+		c.open[e.key()] = e
 	}
 	c.touch(e, t)
 	return e.msg
@@ -388,9 +537,9 @@ func (c *Correlator) start(host, qid string, t time.Time, origin Origin) *Messag
 			c.emit(e, finalState(e))
 		}
 	}
-	delete(c.emitted, k)
+	c.forgetEmitted(k)
 	e := newEntry(host, qid, t, origin, c.pos)
-	c.open[k] = e
+	c.open[e.key()] = e
 	return e.msg
 }
 
@@ -491,7 +640,7 @@ func (c *Correlator) onReject(e *logparse.Reject) {
 	switch daemon {
 	case "smtpd", "postscreen":
 		if e.Action == "reject" || e.Action == "milter-reject" {
-			c.sum.Rejects[RejectKey{e.Stage, e.Code}]++
+			c.sum.Rejects[RejectKey{c.keep(e.Stage), e.Code}]++
 			c.sum.RejectsTotal++
 		}
 	case "cleanup":
@@ -531,9 +680,10 @@ func (c *Correlator) link(host, parent, child string, t time.Time, byHandoff boo
 	switch {
 	case ce == pe:
 	case ce == nil:
+		child = strings.Clone(child)
 		pm.Queues = append(pm.Queues, Queue{ID: child, FirstSeen: t, Reinjected: true})
-		c.open[ck] = pe
-		delete(c.emitted, ck)
+		c.open[qkey{host, child}] = pe
+		c.forgetEmitted(ck)
 	default:
 		c.merge(pe, ce)
 	}
@@ -622,18 +772,20 @@ func (c *Correlator) recheckDone(e *entry) {
 // sweep emits finished records older than LinkGrace and idle ones older
 // than Horizon; all of them when force is set.
 func (c *Correlator) sweep(force bool) {
-	if !force && c.now.Sub(c.lastGrace) < time.Second {
+	if !force && c.now.Before(c.graceAt) {
 		return
 	}
-	c.lastGrace = c.now
+	c.graceAt = c.now.Add(time.Second)
 	if force || (len(c.finished) > 0 && c.now.Sub(c.finishedMin) >= c.opts.LinkGrace) {
 		n := 0
 		var lowest time.Time
+		// now.Sub(done) >= LinkGrace, without a Sub per entry
+		due := c.now.Add(-c.opts.LinkGrace)
 		for _, e := range c.finished {
 			switch {
 			case e.dead || e.done.IsZero():
 				// merged, emitted, or reopened by a link; dropped from the list
-			case force || c.now.Sub(e.done) >= c.opts.LinkGrace:
+			case force || !e.done.After(due):
 				c.emit(e, finalState(e))
 			default:
 				if n == 0 || e.done.Before(lowest) {
@@ -654,9 +806,14 @@ func (c *Correlator) sweep(force bool) {
 	c.lastSweep = c.now
 	cut := c.now.Add(-c.opts.Horizon)
 	var idle []*entry
+	old := c.now.Add(-compactAfter)
 	for _, e := range c.open {
 		if !e.dead && (force || e.msg.LastSeen.Before(cut)) && !slices.Contains(idle, e) {
 			idle = append(idle, e)
+		}
+		if !force && !e.dead && e.msg.FirstSeen.Before(old) && (e.compacted.IsZero() || !e.msg.LastSeen.Before(e.compacted)) {
+			compactMessage(e.msg)
+			e.compacted = c.now
 		}
 	}
 	slices.SortFunc(idle, func(a, b *entry) int { return a.msg.FirstSeen.Compare(b.msg.FirstSeen) })
@@ -664,6 +821,13 @@ func (c *Correlator) sweep(force bool) {
 		c.emit(e, StateIncomplete)
 	}
 	for k, t := range c.pendingAt {
+		if !force && t.Before(old) {
+			for i := range c.pending[k] {
+				if p := &c.pending[k][i]; !p.compacted {
+					p.ev, p.compacted = compactAuthFailure(p.ev), true
+				}
+			}
+		}
 		if force || t.Before(cut) {
 			c.sum.DovecotAuthFailures.Unresolved += len(c.pending[k])
 			for _, p := range c.pending[k] {
@@ -673,14 +837,14 @@ func (c *Correlator) sweep(force bool) {
 			delete(c.pendingAt, k)
 		}
 	}
-	for k, t := range c.sessionSeen {
-		if force || t.Before(cut) {
+	for k, ss := range c.sessions {
+		if force || ss.seen.Before(cut) {
 			delete(c.sessions, k)
-			delete(c.sessionSeen, k)
 		}
 	}
-	if force || len(c.emitted) > 100000 {
+	if force || len(c.emitted) > maxEmitted {
 		clear(c.emitted)
+		clear(c.emittedBits[:])
 	}
 	for k := range c.smtpdSASL {
 		if force {
@@ -716,6 +880,16 @@ func (c *Correlator) emit(e *entry, state State) {
 		if c.open[k] == e {
 			delete(c.open, k)
 			c.emitted[k] = true
+			c.emittedBits.add(k)
+			if len(c.emitted) == emittedPresize {
+				// a long input: size the set for maxEmitted at once
+				// (growing it key by key rehashed it again and again)
+				big := make(map[qkey]bool, maxEmitted+maxEmitted/4)
+				for k := range c.emitted {
+					big[k] = true
+				}
+				c.emitted = big
+			}
 		}
 	}
 	c.sum.Messages++
@@ -759,9 +933,11 @@ func (c *Correlator) bindSession(host, session, service string, t time.Time) {
 	if session == "" {
 		return
 	}
-	k := skey{host, session}
-	c.sessions[k] = service
-	c.sessionSeen[k] = t
+	// a map assignment stores its key even when the key was there: the
+	// kept copies must not be views of the line
+	k := skey{host, strings.Clone(session)}
+	service = c.keep(service)
+	c.sessions[k] = dovecotSession{service, t}
 	for _, p := range c.pending[k] {
 		c.countAuth(service)
 		c.authLogin(p.ev, service)
@@ -780,12 +956,17 @@ func (c *Correlator) onAuthFailure(e *logparse.DovecotAuthFailure) {
 		return // Postfix logs its own SASL failure, which is the login record
 	}
 	k := skey{h.Host, e.Session}
-	if svc, ok := c.sessions[k]; ok {
+	if ss, ok := c.sessions[k]; ok {
+		svc := ss.service
 		c.countAuth(svc)
 		c.authLogin(e, svc)
 		return
 	}
-	c.pending[k] = append(c.pending[k], pendingAuth{ev: e})
+	ps, ok := c.pending[k]
+	if !ok {
+		k.session = strings.Clone(k.session)
+	}
+	c.pending[k] = append(ps, pendingAuth{ev: e})
 	if _, ok := c.pendingAt[k]; !ok {
 		c.pendingAt[k] = h.Time
 	}

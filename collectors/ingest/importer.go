@@ -2,16 +2,19 @@ package ingest
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"container/heap"
 	"context"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/uni-mail/postvakt/collectors/logparse"
 )
@@ -61,9 +64,45 @@ type parsedLine struct {
 }
 
 type lineChunk struct {
-	lines []parsedLine
-	err   error // after the lines: the read error (nil at EOF)
-	eof   bool
+	lines  []parsedLine
+	err    error // after the lines: the read error (nil at EOF)
+	eof    bool
+	parsed chan struct{} // closed once a parser has parsed the lines
+}
+
+// parsers parse the chunks the files' readers framed, on as many
+// goroutines as there are CPUs: parsing is pure and is the larger part of
+// a reader's work, while framing (the year of "Nov 22" timestamps) must
+// follow the file. The merging loop waits for each chunk's parsed.
+type parsers struct {
+	work chan *lineChunk
+	wg   sync.WaitGroup
+}
+
+func startParsers(n int) *parsers {
+	ps := &parsers{work: make(chan *lineChunk, 2*n)}
+	for range n {
+		ps.wg.Add(1)
+		go func() {
+			defer ps.wg.Done()
+			arena := new(logparse.Arena) // nothing downstream keeps an event for long
+			for c := range ps.work {
+				for i := range c.lines {
+					if l := &c.lines[i]; !l.bad {
+						l.ev = arena.Parse(l.fr)
+					}
+				}
+				close(c.parsed)
+			}
+		}()
+	}
+	return ps
+}
+
+// stop ends the parsers once no reader sends any more work.
+func (ps *parsers) stop() {
+	close(ps.work)
+	ps.wg.Wait()
 }
 
 type importFile struct {
@@ -72,14 +111,71 @@ type importFile struct {
 	free   chan *lineChunk
 	cur    *lineChunk
 	pos    int
-	head   parsedLine
+	head   *parsedLine
 	done   bool
 }
 
-// read runs on its own goroutine: it reads, frames and parses the file's
-// lines (parsing is pure, so it overlaps the correlation of earlier
-// lines on the other core) and hands them over in chunks.
-func (f *importFile) read(ctx context.Context, br *bufio.Reader, framer *logparse.Framer) {
+// readChunk is the size of the buffers a file is read into. Lines are
+// strings over these buffers (no copy, no allocation per line); a buffer is
+// never written again once a line of it was handed out, and is collected
+// when nothing refers to it any more. What outlives a line for long (the
+// correlator's keys, messages held for minutes) is copied by the
+// correlator and the framer, so a buffer is not kept alive by a few bytes.
+const readChunk = 256 << 10
+
+// lineReader splits a reader into lines (with their newline) that are
+// substrings of read-only chunks.
+type lineReader struct {
+	r          io.Reader
+	buf        []byte
+	start, end int // unread data: buf[start:end]
+	scanned    int // buf[start:scanned] holds no newline
+	err        error
+}
+
+// line returns the next line including its "\n" (the last one may lack
+// it), or "" and the read error (io.EOF at the end).
+func (lr *lineReader) line() (string, error) {
+	for {
+		from := max(lr.start, lr.scanned)
+		if i := bytes.IndexByte(lr.buf[from:lr.end], '\n'); i >= 0 {
+			s := unsafe.String(&lr.buf[lr.start], from+i+1-lr.start)
+			lr.start = from + i + 1
+			return s, nil
+		}
+		lr.scanned = lr.end
+		if lr.err != nil {
+			if lr.start < lr.end {
+				s := unsafe.String(&lr.buf[lr.start], lr.end-lr.start)
+				lr.start = lr.end
+				return s, nil
+			}
+			return "", lr.err
+		}
+		if lr.end == len(lr.buf) {
+			// a fresh chunk, starting with the partial line: the old one
+			// stays as it is for the lines already handed out
+			n := lr.end - lr.start
+			size := readChunk
+			for size < 2*n {
+				size *= 2
+			}
+			nb := make([]byte, size)
+			copy(nb, lr.buf[lr.start:lr.end])
+			lr.buf, lr.start, lr.end, lr.scanned = nb, 0, n, n
+		}
+		m, err := lr.r.Read(lr.buf[lr.end:])
+		lr.end += m
+		if err != nil {
+			lr.err = err
+		}
+	}
+}
+
+// read runs on its own goroutine: it reads and frames the file's lines
+// and hands them over in chunks, each to the parsers and, in order, to the
+// merging loop (so both overlap the correlation of earlier lines).
+func (f *importFile) read(ctx context.Context, lr *lineReader, framer *logparse.Framer, ps *parsers) {
 	defer close(f.chunks)
 	var off int64
 	for {
@@ -91,7 +187,7 @@ func (f *importFile) read(ctx context.Context, br *bufio.Reader, framer *logpars
 			c = &lineChunk{lines: make([]parsedLine, 0, readAhead)}
 		}
 		for len(c.lines) < readAhead {
-			line, err := br.ReadString('\n')
+			line, err := lr.line()
 			if line == "" && err != nil {
 				c.eof = true
 				if err != io.EOF {
@@ -106,7 +202,13 @@ func (f *importFile) read(ctx context.Context, br *bufio.Reader, framer *logpars
 				c.lines = append(c.lines, parsedLine{off: start, end: off, bad: true})
 				continue
 			}
-			c.lines = append(c.lines, parsedLine{fr: fr, ev: logparse.Parse(fr), off: start, end: off})
+			c.lines = append(c.lines, parsedLine{fr: fr, off: start, end: off})
+		}
+		c.parsed = make(chan struct{})
+		select {
+		case ps.work <- c:
+		case <-ctx.Done():
+			return
 		}
 		select {
 		case f.chunks <- c:
@@ -139,10 +241,11 @@ func (f *importFile) next(ctx context.Context, p *Pipeline, st *ImportStats) err
 				f.done = true
 				return ctx.Err()
 			}
+			<-c.parsed
 			f.cur, f.pos = c, 0
 			continue
 		}
-		l := f.cur.lines[f.pos]
+		l := &f.cur.lines[f.pos]
 		f.pos++
 		st.Lines++
 		if l.bad {
@@ -150,6 +253,8 @@ func (f *importFile) next(ctx context.Context, p *Pipeline, st *ImportStats) err
 			p.ParseError(f.idx)
 			continue
 		}
+		// a view into the current chunk, which goes back to the reader
+		// only once the next line is taken
 		f.head = l
 		return nil
 	}
@@ -185,9 +290,11 @@ func Import(ctx context.Context, p *Pipeline, o ImportOptions) (ImportStats, err
 	var closers []func() error
 	rctx, cancel := context.WithCancel(ctx)
 	var readers sync.WaitGroup
+	ps := startParsers(runtime.GOMAXPROCS(0))
 	defer func() {
 		cancel()
 		readers.Wait()
+		ps.stop()
 		for _, c := range closers {
 			c()
 		}
@@ -223,10 +330,10 @@ func Import(ctx context.Context, p *Pipeline, o ImportOptions) (ImportStats, err
 		f := &importFile{idx: id, chunks: make(chan *lineChunk, chunksAhead), free: make(chan *lineChunk, chunksAhead+2)}
 		files = append(files, f)
 		readers.Add(1)
-		go func(br *bufio.Reader, fr *logparse.Framer) {
+		go func(lr *lineReader, fr *logparse.Framer) {
 			defer readers.Done()
-			f.read(rctx, br, fr)
-		}(bufio.NewReaderSize(r, 1<<20), logparse.NewFramer(fi.ModTime(), o.Loc))
+			f.read(rctx, lr, fr, ps)
+		}(&lineReader{r: r}, logparse.NewFramer(fi.ModTime(), o.Loc))
 	}
 	h := &fileHeap{}
 	for _, f := range files {
@@ -240,7 +347,7 @@ func Import(ctx context.Context, p *Pipeline, o ImportOptions) (ImportStats, err
 	var n int
 	for h.Len() > 0 {
 		f := (*h)[0]
-		hd := &f.head
+		hd := f.head
 		if st.First.IsZero() || hd.fr.Time.Before(st.First) {
 			st.First = hd.fr.Time
 		}

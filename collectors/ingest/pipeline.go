@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -110,6 +111,132 @@ type Pipeline struct {
 	replaying bool
 	errs      []error
 	async     *asyncWriter
+	hot       hotMetrics
+	// lastStream is the stream of the last line (stream)
+	lastStream *stream
+}
+
+// hotMetrics caches the children of the metric vectors the pipeline
+// updates per record: WithLabelValues hashes its labels and takes a lock
+// on every call. Filled on first use.
+type hotMetrics struct {
+	dir        [numDirections]*dirMetrics
+	greylisted prometheus.Counter
+	passed     prometheus.Counter
+	verdicts   map[string]prometheus.Counter // by verdict ("Passed CLEAN")
+	logins     map[[2]string]prometheus.Counter
+	texts      []verdictText
+	delays     map[[4]float64]string
+}
+
+type dirMetrics struct {
+	messages, received, delivered prometheus.Counter
+	delay                         prometheus.Observer
+	recipients                    map[string]prometheus.Counter // by status
+}
+
+const numDirections = 5
+
+// dirIndex is d's place in hotMetrics.dir, -1 outside the closed set.
+func dirIndex(d txlog.Direction) int {
+	switch d {
+	case txlog.Inbound:
+		return 0
+	case txlog.Outbound:
+		return 1
+	case txlog.Internal:
+		return 2
+	case txlog.Relayed:
+		return 3
+	case txlog.Unknown:
+		return 4
+	}
+	return -1
+}
+
+func (p *Pipeline) dirMetrics(d txlog.Direction) *dirMetrics {
+	i := dirIndex(d)
+	if i < 0 {
+		return p.newDirMetrics(d)
+	}
+	if p.hot.dir[i] == nil {
+		p.hot.dir[i] = p.newDirMetrics(d)
+	}
+	return p.hot.dir[i]
+}
+
+func (p *Pipeline) newDirMetrics(d txlog.Direction) *dirMetrics {
+	l := string(d)
+	return &dirMetrics{messages: p.m.Messages.WithLabelValues(l), received: p.m.ReceivedBytes.WithLabelValues(l),
+		delivered: p.m.DeliveredBytes.WithLabelValues(l), delay: p.m.Delay.WithLabelValues(l),
+		recipients: map[string]prometheus.Counter{}}
+}
+
+// recipient counts one recipient outcome.
+func (p *Pipeline) recipient(d txlog.Direction, status string) {
+	dm := p.dirMetrics(d)
+	c := dm.recipients[status]
+	if c == nil {
+		c = p.m.Recipients.WithLabelValues(string(d), status)
+		dm.recipients[strings.Clone(status)] = c
+	}
+	c.Inc()
+}
+
+// verdictText is action + " " + category, the same string for the same
+// verdict (a few are seen over and over).
+func (p *Pipeline) verdictText(action, category string) string {
+	for _, v := range p.hot.texts {
+		if v.a == action && v.c == category {
+			return v.v
+		}
+	}
+	v := action + " " + category
+	if len(p.hot.texts) < 16 {
+		p.hot.texts = append(p.hot.texts, verdictText{strings.Clone(action), strings.Clone(category), v})
+	}
+	return v
+}
+
+type verdictText struct{ a, c, v string }
+
+// maxDelays bounds the formatted delays= values kept by formatDelays.
+const maxDelays = 4096
+
+// formatDelays is txlog.FormatDelays, remembering the text of values seen
+// before (a few hundredths of a second each: they repeat).
+func (p *Pipeline) formatDelays(d [4]float64) string {
+	if v, ok := p.hot.delays[d]; ok {
+		return v
+	}
+	v := txlog.FormatDelays(d)
+	for _, x := range d {
+		// NaN never finds itself again; -0 would find the text of 0
+		if x != x || (x == 0 && math.Signbit(x)) {
+			return v
+		}
+	}
+	if len(p.hot.delays) < maxDelays {
+		if p.hot.delays == nil {
+			p.hot.delays = map[[4]float64]string{}
+		}
+		p.hot.delays[d] = v
+	}
+	return v
+}
+
+func (p *Pipeline) verdict(v string) {
+	c := p.hot.verdicts[v]
+	if c == nil {
+		if p.hot.verdicts == nil {
+			p.hot.verdicts = map[string]prometheus.Counter{}
+		}
+		c = p.m.Verdicts.WithLabelValues(VerdictLabel(v))
+		if len(p.hot.verdicts) < 64 {
+			p.hot.verdicts[strings.Clone(v)] = c
+		}
+	}
+	c.Inc()
 }
 
 type writeJob struct {
@@ -211,6 +338,20 @@ func (p *Pipeline) AddStream(s Stream, cp *txlog.Checkpoint) error {
 	return nil
 }
 
+// stream returns stream id, nil if none was added: the last one found is
+// remembered (streams are never removed), which spares a map lookup per
+// line.
+func (p *Pipeline) stream(id int) *stream {
+	if s := p.lastStream; s != nil && s.ID == id {
+		return s
+	}
+	s := p.streams[id]
+	if s != nil {
+		p.lastStream = s
+	}
+	return s
+}
+
 // Correlator exposes the correlator's counters (Summary) for reporting.
 func (p *Pipeline) Correlator() *correlate.Correlator { return p.corr }
 
@@ -221,7 +362,7 @@ func unpos(p int64) (int, int64) { return int(p >> 48), p & (1<<48 - 1) }
 // Line adds one line of stream id that starts at offset off and ends (after
 // its newline) at end. A line that cannot be framed is counted and skipped.
 func (p *Pipeline) Line(id int, line string, off, end int64) {
-	s := p.streams[id]
+	s := p.stream(id)
 	if s == nil {
 		p.errs = append(p.errs, fmt.Errorf("ingest: unknown stream %d", id))
 		return
@@ -239,7 +380,7 @@ func (p *Pipeline) Line(id int, line string, off, end int64) {
 // Frame adds one line already framed (an RFC 5424 syslog message, or a
 // line an importer framed to merge files by time) that spans [off, end).
 func (p *Pipeline) Frame(id int, f logparse.Frame, off, end int64) {
-	s := p.streams[id]
+	s := p.stream(id)
 	if s == nil {
 		p.errs = append(p.errs, fmt.Errorf("ingest: unknown stream %d", id))
 		return
@@ -252,7 +393,7 @@ func (p *Pipeline) Frame(id int, f logparse.Frame, off, end int64) {
 // (by an importer's reader goroutine: parsing is pure). A stream with a
 // Host override parses again.
 func (p *Pipeline) FrameEvent(id int, f logparse.Frame, ev logparse.Event, off, end int64) {
-	s := p.streams[id]
+	s := p.stream(id)
 	if s == nil {
 		p.errs = append(p.errs, fmt.Errorf("ingest: unknown stream %d", id))
 		return
@@ -345,30 +486,37 @@ func (p *Pipeline) lineRecords(ev logparse.Event) {
 	if p.replaying {
 		return
 	}
-	h := ev.Header()
+	// e.Time and e.Host are the embedded frame's: no copy of the header
+	// for every line
 	switch e := ev.(type) {
 	case *logparse.PostgreyResult:
 		status := ""
 		switch e.Action {
 		case "greylist":
 			status = txlog.StatusGreylisted
-			p.m.Greylist.WithLabelValues("greylisted").Inc()
+			if p.hot.greylisted == nil {
+				p.hot.greylisted = p.m.Greylist.WithLabelValues("greylisted")
+			}
+			p.hot.greylisted.Inc()
 		case "pass":
 			status = txlog.StatusGreylistPass
-			p.m.Greylist.WithLabelValues("passed").Inc()
+			if p.hot.passed == nil {
+				p.hot.passed = p.m.Greylist.WithLabelValues("passed")
+			}
+			p.hot.passed.Inc()
 		default:
 			return
 		}
 		reply := e.Reason
 		if e.Delay >= 0 {
-			reply += fmt.Sprintf(" (delay %ds)", e.Delay)
+			reply += " (delay " + strconv.Itoa(e.Delay) + "s)"
 		}
-		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: h.Time, Node: h.Host, Source: "postgrey", Direction: txlog.Inbound,
+		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: e.Time, Node: e.Host, Source: "postgrey", Direction: txlog.Inbound,
 			QueueID: e.QueueID, MailFrom: e.Sender, Rcpt: e.Recipient, ClientIP: e.ClientAddress, ClientName: e.ClientName,
 			Status: status, Reply: reply, Agent: "postgrey"})
 	case *logparse.AmavisResult:
-		verdict := e.Action + " " + e.Category
-		p.m.Verdicts.WithLabelValues(VerdictLabel(verdict)).Inc()
+		verdict := p.verdictText(e.Action, e.Category)
+		p.verdict(verdict)
 		dir := txlog.Inbound
 		if e.Originating {
 			dir = txlog.Outbound
@@ -381,7 +529,7 @@ func (p *Pipeline) lineRecords(ev logparse.Event) {
 		if len(e.To) == 1 {
 			rcpt = e.To[0]
 		}
-		reply := fmt.Sprintf("%d recipient(s)", len(e.To))
+		reply := strconv.Itoa(len(e.To)) + " recipient(s)"
 		if e.Detail != "" {
 			reply = e.Detail + "; " + reply
 		}
@@ -392,19 +540,19 @@ func (p *Pipeline) lineRecords(ev logparse.Event) {
 		if score == "-" {
 			score = ""
 		}
-		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: h.Time, Node: h.Host, Source: "amavis", Direction: dir,
+		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: e.Time, Node: e.Host, Source: "amavis", Direction: dir,
 			QueueID: qid, MessageID: e.MessageID, MailFrom: e.From, Rcpt: rcpt, Size: e.Size, ClientIP: e.ClientIP,
 			SpamScore: score, AVVerdict: verdict, Status: txlog.StatusScanned, Reply: reply, Agent: "amavis"})
 	case *logparse.DovecotAuthFailure:
 		if e.Session == "" {
-			p.batch.Logins = append(p.batch.Logins, txlog.Login{Time: h.Time, Node: h.Host, Source: txlog.SourceDovecotAuth,
+			p.batch.Logins = append(p.batch.Logins, txlog.Login{Time: e.Time, Node: e.Host, Source: txlog.SourceDovecotAuth,
 				User: e.User, RemoteIP: e.RemoteIP, Reason: e.Reason})
 		}
 	case *logparse.RspamdResult:
 		verdict := "rspamd " + e.Action
-		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: h.Time, Node: h.Host, Source: "rspamd", Direction: txlog.Unknown,
+		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: e.Time, Node: e.Host, Source: "rspamd", Direction: txlog.Unknown,
 			QueueID: e.QueueID, MessageID: e.MessageID, MailFrom: e.From, ClientIP: e.IP,
-			SpamScore: fmt.Sprintf("%.2f", e.Score), AVVerdict: verdict, Status: txlog.StatusScanned, Agent: "rspamd"})
+			SpamScore: strconv.FormatFloat(e.Score, 'f', 2, 64), AVVerdict: verdict, Status: txlog.StatusScanned, Agent: "rspamd"})
 	}
 }
 
@@ -436,7 +584,7 @@ func localAgent(agent string) bool {
 // was).
 func (p *Pipeline) keepMessage(m *correlate.Message) bool {
 	id, off := unpos(m.FirstPos)
-	s := p.streams[id]
+	s := p.stream(id)
 	if s == nil || s.Checkpoint == "" || off >= s.replayUntil {
 		return true
 	}
@@ -483,17 +631,22 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 	// The message's direction: its senders' side, refined by where the
 	// final deliveries went when they all went one way.
 	dir := txlog.Unknown
-	seen := map[txlog.Direction]bool{}
+	var seen [4]bool // by dirIndex: rowDir gives inbound, outbound, internal or relayed
+	nseen := 0
+	var only txlog.Direction
 	for _, d := range m.Deliveries {
 		if !d.Handoff {
-			seen[rowDir(d.Agent)] = true
+			rd := rowDir(d.Agent)
+			if i := dirIndex(rd); !seen[i] {
+				seen[i] = true
+				nseen++
+				only = rd
+			}
 		}
 	}
 	switch {
-	case len(seen) == 1:
-		for d := range seen {
-			dir = d
-		}
+	case nseen == 1:
+		dir = only
 	case knownOrigin && localSender:
 		dir = txlog.Outbound
 	case knownOrigin:
@@ -501,7 +654,7 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 	}
 	verdict, score := "", ""
 	if m.Filter != nil {
-		verdict = m.Filter.Action + " " + m.Filter.Category
+		verdict = p.verdictText(m.Filter.Action, m.Filter.Category)
 		if m.Filter.Hits != "-" {
 			score = m.Filter.Hits
 		}
@@ -517,8 +670,9 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 		Received: received}
 	p.batch.Messages = append(p.batch.Messages, row)
 	if received > 0 {
-		p.m.Messages.WithLabelValues(string(dir)).Inc()
-		p.m.ReceivedBytes.WithLabelValues(string(dir)).Add(float64(m.Size))
+		dm := p.dirMetrics(dir)
+		dm.messages.Inc()
+		dm.received.Add(float64(m.Size))
 	}
 	for _, d := range m.Deliveries {
 		rd := rowDir(d.Agent)
@@ -529,15 +683,16 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 			MsgKey: key, QueueID: d.QueueID, MessageID: m.MessageID, MailFrom: m.From, Rcpt: d.To, OrigRcpt: d.OrigTo,
 			Size: m.Size, ClientIP: m.ClientIP, ClientName: m.ClientName, Helo: m.Helo, AuthUser: m.SASLUsername,
 			SpamScore: score, AVVerdict: verdict, Status: d.Status, DSN: d.DSN, Reply: d.Reply, Relay: d.Relay,
-			Agent: d.Agent, Handoff: d.Handoff, Delay: d.Delay, Delays: txlog.FormatDelays(d.Delays)})
+			Agent: d.Agent, Handoff: d.Handoff, Delay: d.Delay, Delays: p.formatDelays(d.Delays)})
 		if !d.Handoff {
 			switch d.Status {
 			case txlog.StatusSent, txlog.StatusDeferred, txlog.StatusBounced:
-				p.m.Recipients.WithLabelValues(string(rd), d.Status).Inc()
+				p.recipient(rd, d.Status)
 			}
 			if d.Status == txlog.StatusSent {
-				p.m.DeliveredBytes.WithLabelValues(string(rd)).Add(float64(m.Size))
-				p.m.Delay.WithLabelValues(string(rd)).Observe(d.Delay)
+				dm := p.dirMetrics(rd)
+				dm.delivered.Add(float64(m.Size))
+				dm.delay.Observe(d.Delay)
 			}
 		}
 	}
@@ -547,7 +702,7 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 				Direction: dir, MsgKey: key, QueueID: q.ID, MessageID: m.MessageID, MailFrom: m.From, Size: m.Size,
 				ClientIP: m.ClientIP, AuthUser: m.SASLUsername, Status: txlog.StatusExpired, Agent: "qmgr",
 				Reply: "maximal_queue_lifetime reached, returned to sender"})
-			p.m.Recipients.WithLabelValues(string(dir), txlog.StatusExpired).Inc()
+			p.recipient(dir, txlog.StatusExpired)
 		}
 	}
 	if p.o.Abuse != nil && received > 0 && (m.SASLUsername != "" || m.NRcpt > 0) {
@@ -588,7 +743,7 @@ func (p *Pipeline) onReject(r *logparse.Reject) error {
 	p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: h.Time, Node: h.Host, Source: txlog.SourcePostfix, Direction: dir,
 		QueueID: r.QueueID, MailFrom: r.From, Rcpt: r.To, ClientIP: r.ClientIP, ClientName: r.ClientName, Helo: r.Helo,
 		Subject: subject, Status: status, Stage: r.Stage, Code: r.Code, DSN: r.Enhanced, Reply: reply, Agent: daemon})
-	p.m.Recipients.WithLabelValues(string(dir), status).Inc()
+	p.recipient(dir, status)
 	return nil
 }
 
@@ -607,7 +762,16 @@ func (p *Pipeline) login(l txlog.Login) {
 	if !l.OK {
 		result = "failed"
 	}
-	p.m.Logins.WithLabelValues(ProtocolLabel(l.Service), result).Inc()
+	k := [2]string{ProtocolLabel(l.Service), result}
+	c := p.hot.logins[k]
+	if c == nil {
+		if p.hot.logins == nil {
+			p.hot.logins = map[[2]string]prometheus.Counter{}
+		}
+		c = p.m.Logins.WithLabelValues(k[0], k[1])
+		p.hot.logins[k] = c
+	}
+	c.Inc()
 	if p.o.Abuse != nil {
 		p.o.Abuse.Login(p.ctx, l.Time, l.Node, l.User, l.RemoteIP, l.OK)
 	}

@@ -7,41 +7,43 @@ import (
 // ParseAmavis parses an amavisd-new line. Per-message lines start with the
 // log ID "(pid-seq)" (amavisd "$log_templ", log_level 0); lines without one
 // are process-level (startup, decoders) and give a Notice.
-func ParseAmavis(f Frame) Event {
+func ParseAmavis(f Frame) Event { return parseAmavis(nil, f) }
+
+func parseAmavis(a *Arena, f Frame) Event {
 	m := f.Message
 	if m == "" || m[0] != '(' {
-		return notice(f, "", m)
+		return notice(a, f, "", m)
 	}
 	rp := strings.IndexByte(m, ')')
 	if rp < 2 || rp+1 >= len(m) || m[rp+1] != ' ' {
-		return &Unknown{Frame: f}
+		return a.unknown(Unknown{Frame: f})
 	}
 	logID := m[1:rp]
 	for i := 0; i < len(logID); i++ {
 		if !isDigit(logID[i]) && logID[i] != '-' {
 			if logID[0] == '!' { // "(!)…": an amavis warning without a log ID
-				return notice(f, "", m)
+				return notice(a, f, "", m)
 			}
-			return &Unknown{Frame: f}
+			return a.unknown(Unknown{Frame: f})
 		}
 	}
 	s := m[rp+2:]
 	switch {
 	case strings.HasPrefix(s, "..."):
 		// the rest of a line amavis split because it was too long
-		return notice(f, "", m)
+		return notice(a, f, "", m)
 	case strings.HasPrefix(s, "(!"):
-		return notice(f, "", m)
+		return notice(a, f, "", m)
 	case strings.HasPrefix(s, "Passed "), strings.HasPrefix(s, "Blocked "):
 	default:
-		return &Unknown{Frame: f}
+		return a.unknown(Unknown{Frame: f})
 	}
-	ev := &AmavisResult{Frame: f, LogID: logID}
+	ev := a.amavis(AmavisResult{Frame: f, LogID: logID})
 	sp := strings.IndexByte(s, ' ')
 	ev.Action, s = s[:sp], s[sp+1:]
 	end := strings.IndexAny(s, " ,")
 	if end <= 0 {
-		return &Unknown{Frame: f}
+		return a.unknown(Unknown{Frame: f})
 	}
 	ev.Category, s = s[:end], s[end:]
 	if strings.HasSuffix(s, "...") {
@@ -64,27 +66,27 @@ func ParseAmavis(f Frame) Event {
 			}
 		}
 		if j >= len(s) {
-			return &Unknown{Frame: f}
+			return a.unknown(Unknown{Frame: f})
 		}
 		ev.Detail, s = s[2:j], s[j+1:]
 	}
 	if strings.HasPrefix(s, " {") {
 		j := strings.IndexByte(s, '}')
 		if j < 0 {
-			return &Unknown{Frame: f}
+			return a.unknown(Unknown{Frame: f})
 		}
 		ev.Flags, s = s[2:j], s[j+1:]
 	}
 	s, ok := strings.CutPrefix(s, ", ")
 	if !ok {
-		return &Unknown{Frame: f}
+		return a.unknown(Unknown{Frame: f})
 	}
 	// client part: "[ORIGINATING] [LOCAL] [ip]:port [ip] " up to "<from>"
 	lt := strings.Index(s, "<")
 	if lt < 0 {
-		return &Unknown{Frame: f}
+		return a.unknown(Unknown{Frame: f})
 	}
-	for _, tok := range strings.Fields(s[:lt]) {
+	for tok := range strings.FieldsSeq(s[:lt]) {
 		switch {
 		case strings.HasPrefix(tok, "ORIGINATING"):
 			ev.Originating = true
@@ -98,12 +100,12 @@ func ParseAmavis(f Frame) Event {
 	s = s[lt:]
 	from, r, ok := angle(s)
 	if !ok {
-		return &Unknown{Frame: f}
+		return a.unknown(Unknown{Frame: f})
 	}
 	ev.From = from
 	r, ok = strings.CutPrefix(r, " -> ")
 	if !ok {
-		return &Unknown{Frame: f}
+		return a.unknown(Unknown{Frame: f})
 	}
 	for strings.HasPrefix(r, "<") {
 		to, rest, ok := angle(r)

@@ -7,27 +7,29 @@ import (
 // ParseDovecot parses a line with program tag "dovecot" (log_path = syslog;
 // Dovecot 2.3 puts the process name in the message: "imap-login: …",
 // "auth: …", "lmtp(user)<pid><session>: …").
-func ParseDovecot(f Frame) Event {
+func ParseDovecot(f Frame) Event { return parseDovecot(nil, f) }
+
+func parseDovecot(a *Arena, f Frame) Event {
 	m := f.Message
 	colon := strings.Index(m, ": ")
 	if colon <= 0 {
-		return &Unknown{Frame: f}
+		return a.unknown(Unknown{Frame: f})
 	}
 	proc, rest := m[:colon], m[colon+2:]
 	switch {
 	case strings.HasSuffix(proc, "-login"):
-		return parseDovecotLogin(f, proc[:len(proc)-len("-login")], rest)
+		return parseDovecotLogin(a, f, proc[:len(proc)-len("-login")], rest)
 	case proc == "auth" || strings.HasPrefix(proc, "auth-worker("):
-		return parseDovecotAuth(f, rest)
+		return parseDovecotAuth(a, f, rest)
 	case proc == "master" || proc == "config" || proc == "log" || proc == "anvil" ||
 		proc == "stats" || proc == "indexer" || strings.HasPrefix(proc, "indexer-worker") ||
 		proc == "doveadm" || proc == "ssl-params" || proc == "dict":
-		return notice(f, "", m)
+		return notice(a, f, "", m)
 	}
 	// "service(user)<pid><session>" or "service(pid)"
 	lp := strings.IndexByte(proc, '(')
 	if lp <= 0 || !strings.Contains(proc[lp:], ")") {
-		return &Unknown{Frame: f}
+		return a.unknown(Unknown{Frame: f})
 	}
 	service := proc[:lp]
 	rp := strings.LastIndexByte(proc, ')')
@@ -46,18 +48,18 @@ func ParseDovecot(f Frame) Event {
 	if tail == "" {
 		// "lmtp(28035): Connect from local", "imap(pid): …" process-level
 		if _, ok := atoiDigits(who); ok {
-			return notice(f, "", m)
+			return notice(a, f, "", m)
 		}
 	}
 	if service == "lmtp" {
-		return parseDovecotLMTP(f, who, session, rest)
+		return parseDovecotLMTP(a, f, who, session, rest)
 	}
 	if r, ok := strings.CutPrefix(rest, "Disconnected: "); ok || strings.HasPrefix(rest, "Disconnected ") || strings.HasPrefix(rest, "Connection closed") || strings.HasPrefix(rest, "Logged out") {
 		if !ok {
 			r = strings.TrimPrefix(rest, "Disconnected")
 			r = strings.TrimLeft(r, " :")
 		}
-		ev := &DovecotLogout{Frame: f, Service: service, User: who, PID: pid, Session: session, Reason: r}
+		ev := a.logout(DovecotLogout{Frame: f, Service: service, User: who, PID: pid, Session: session, Reason: r})
 		// the reason ends where the counters start: "Logged out in=32 out=806 …"
 		if i := strings.LastIndex(r, ") "); i >= 0 && strings.IndexByte(r[i+2:], '=') > 0 {
 			ev.Reason, ev.Stats = r[:i+1], r[i+2:]
@@ -67,7 +69,7 @@ func ParseDovecot(f Frame) Event {
 		return ev
 	}
 	// other per-user lines (mail_log plugin, errors): known process, no event
-	return notice(f, "", m)
+	return notice(a, f, "", m)
 }
 
 // firstCounter returns the index of the first " word=" token, or -1.
@@ -173,11 +175,11 @@ func parseDovecotFields(s string) dovecotFields {
 	return d
 }
 
-func parseDovecotLogin(f Frame, service, s string) Event {
+func parseDovecotLogin(a *Arena, f Frame, service, s string) Event {
 	if r, ok := strings.CutPrefix(s, "Login: "); ok {
 		d := parseDovecotFields(r)
-		return &DovecotLogin{Frame: f, Service: service, User: d.user, Method: d.method,
-			RemoteIP: d.rip, LocalIP: d.lip, MPID: d.mpid, TLS: d.tls, Session: d.session}
+		return a.login(DovecotLogin{Frame: f, Service: service, User: d.user, Method: d.method,
+			RemoteIP: d.rip, LocalIP: d.lip, MPID: d.mpid, TLS: d.tls, Session: d.session})
 	}
 	// "Disconnected: Aborted login by logging out (auth failed, 1 attempts in 2 secs): user=<…>, …"
 	// "Disconnected (auth failed, 1 attempts in 2 secs): user=<…>, …"
@@ -192,11 +194,11 @@ func parseDovecotLogin(f Frame, service, s string) Event {
 	} else if j := strings.Index(s, ": rip="); j >= 0 {
 		head, fields = s[:j], s[j+2:]
 	} else {
-		return notice(f, "", f.Message)
+		return notice(a, f, "", f.Message)
 	}
 	if !strings.HasPrefix(head, "Disconnected") && !strings.HasPrefix(head, "Aborted login") &&
 		!strings.HasPrefix(head, "Login aborted") && !strings.HasPrefix(head, "Maximum number") {
-		return &Unknown{Frame: f}
+		return a.unknown(Unknown{Frame: f})
 	}
 	d := parseDovecotFields(fields)
 	ev := &DovecotLoginEnd{Frame: f, Service: service, Reason: head, User: d.user, Method: d.method,
@@ -213,14 +215,14 @@ func parseDovecotLogin(f Frame, service, s string) Event {
 // "passwd-file(user,ip): unknown user", "pam(user,ip): pam_authenticate() failed: …".
 // The user name is whatever the client sent, so the ip and session are cut
 // from the right.
-func parseDovecotAuth(f Frame, s string) Event {
+func parseDovecotAuth(a *Arena, f Frame, s string) Event {
 	lp := strings.IndexByte(s, '(')
 	if lp <= 0 || strings.IndexByte(s[:lp], ' ') >= 0 {
-		return notice(f, "", f.Message) // "Error: …", "Warning: …", "Debug: …"
+		return notice(a, f, "", f.Message) // "Error: …", "Warning: …", "Debug: …"
 	}
 	rp := strings.LastIndex(s, "): ")
 	if rp < lp {
-		return notice(f, "", f.Message)
+		return notice(a, f, "", f.Message)
 	}
 	ev := &DovecotAuthFailure{Frame: f, Driver: s[:lp], Reason: s[rp+3:]}
 	inner := s[lp+1 : rp]
@@ -241,7 +243,7 @@ func parseDovecotAuth(f Frame, s string) Event {
 		strings.Contains(ev.Reason, "mismatch"), strings.Contains(ev.Reason, "expired"):
 		return ev
 	}
-	return notice(f, "", f.Message)
+	return notice(a, f, "", f.Message)
 }
 
 func looksLikeIP(s string) bool {
@@ -260,10 +262,10 @@ func looksLikeIP(s string) bool {
 // parseDovecotLMTP reads "msgid=<id>: saved mail to INBOX", "msgid=<id>:
 // save failed to INBOX: Quota exceeded (mailbox for user is full)" and the
 // Sieve forms "sieve: msgid=<id>: stored mail into mailbox 'INBOX'".
-func parseDovecotLMTP(f Frame, user, session, s string) Event {
+func parseDovecotLMTP(a *Arena, f Frame, user, session, s string) Event {
 	s = strings.TrimPrefix(s, "sieve: ")
 	if !strings.HasPrefix(s, "msgid=") {
-		return notice(f, "", f.Message)
+		return notice(a, f, "", f.Message)
 	}
 	s = s[len("msgid="):]
 	var mid string
@@ -274,9 +276,9 @@ func parseDovecotLMTP(f Frame, user, session, s string) Event {
 	}
 	s, ok := strings.CutPrefix(s, ": ")
 	if !ok {
-		return &Unknown{Frame: f}
+		return a.unknown(Unknown{Frame: f})
 	}
-	ev := &DovecotLMTPDelivery{Frame: f, User: user, Session: session, MessageID: mid}
+	ev := a.lmtp(DovecotLMTPDelivery{Frame: f, User: user, Session: session, MessageID: mid})
 	switch {
 	case strings.HasPrefix(s, "saved mail to "):
 		ev.Saved, ev.Mailbox = true, s[len("saved mail to "):]
@@ -297,7 +299,7 @@ func parseDovecotLMTP(f Frame, user, session, s string) Event {
 			ev.Mailbox = strings.Trim(r, "'")
 		}
 	default:
-		return &Unknown{Frame: f}
+		return a.unknown(Unknown{Frame: f})
 	}
 	return ev
 }

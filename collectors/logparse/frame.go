@@ -130,6 +130,37 @@ type Framer struct {
 	// itself returns the same time without changing its state.
 	lastTS   string
 	lastTime time.Time
+	// Host names and program tags are few: each is kept once, so a
+	// frame's Host and Program never share memory with the line (which a
+	// reader may hand out as a view of a larger buffer) and are not
+	// copied per line by those who keep them.
+	lastHost string
+	names    map[string]string
+	programs [32]string // recent kept program tags, by progSlot
+}
+
+// progSlot picks a program tag's place in Framer.programs.
+func progSlot(s string) int {
+	return (len(s) ^ int(s[len(s)-1])<<1 ^ int(s[len(s)/2])<<3) & 31
+}
+
+// maxNames bounds the host names and program tags a Framer keeps.
+const maxNames = 512
+
+// intern returns the kept copy of s.
+func (f *Framer) intern(s string) string {
+	if v, ok := f.names[s]; ok {
+		return v
+	}
+	if len(f.names) >= maxNames {
+		return strings.Clone(s)
+	}
+	if f.names == nil {
+		f.names = make(map[string]string)
+	}
+	v := strings.Clone(s)
+	f.names[v] = v
+	return v
 }
 
 // NewFramer returns a Framer whose year-less timestamps are in loc (nil
@@ -193,7 +224,12 @@ func (f *Framer) Frame(line string) (Frame, error) {
 	if sp <= 0 {
 		return fr, frameErr("no program tag", line)
 	}
-	fr.Host = s[:sp]
+	if host := s[:sp]; host == f.lastHost {
+		fr.Host = f.lastHost
+	} else {
+		fr.Host = f.intern(host)
+		f.lastHost = fr.Host
+	}
 	s = s[sp+1:]
 	// tag: program[pid]: message
 	end := -1 // strings.IndexAny(s, "[: ") without building the set per line
@@ -206,7 +242,12 @@ func (f *Framer) Frame(line string) (Frame, error) {
 	if end <= 0 || s[end] == ' ' {
 		return fr, frameErr("no program tag", line)
 	}
-	fr.Program = s[:end]
+	if prog, i := s[:end], progSlot(s[:end]); f.programs[i] == prog {
+		fr.Program = f.programs[i]
+	} else {
+		fr.Program = f.intern(prog)
+		f.programs[i] = fr.Program
+	}
 	s = s[end:]
 	if s[0] == '[' {
 		rb := strings.IndexByte(s, ']')

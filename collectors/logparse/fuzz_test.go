@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -94,7 +95,21 @@ func FuzzParseLine(f *testing.F) {
 			t.Fatalf("year-less time %v too far in the future", fm.Time)
 		}
 		checkEvent(t, Parse(fm), fm.Message)
+		checkArena(t, fm)
 	})
+}
+
+// checkArena checks that an Arena gives the event Parse gives, with a few
+// events before it in the same blocks.
+func checkArena(t *testing.T, fm Frame) {
+	t.Helper()
+	a := new(Arena)
+	for range 3 {
+		a.Parse(fm)
+	}
+	if got, want := a.Parse(fm), Parse(fm); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Arena.Parse = %#v, Parse = %#v", got, want)
+	}
 }
 
 // fuzzFamily fuzzes one parser with messages, seeded from sample lines of
@@ -117,6 +132,7 @@ func fuzzFamily(f *testing.F, fam Family, programs []string, parse func(Frame) E
 		fm := Frame{Host: "mx", Program: program, Message: msg, Priority: -1}
 		checkEvent(t, parse(fm), msg)
 		checkEvent(t, Parse(fm), msg)
+		checkArena(t, fm)
 	})
 }
 

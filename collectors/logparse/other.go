@@ -10,7 +10,9 @@ import (
 //	action=greylist, reason=new, client_name=…, client_address=…, sender=…, recipient=…
 //	action=greylist, reason=early-retry (5s missing), …
 //	action=pass, reason=triplet found, delay=42, client_name=…
-func ParsePostgrey(f Frame) Event {
+func ParsePostgrey(f Frame) Event { return parsePostgrey(nil, f) }
+
+func parsePostgrey(a *Arena, f Frame) Event {
 	m := f.Message
 	qid := ""
 	if q, rest, ok := cutQueueID(m); ok {
@@ -18,11 +20,11 @@ func ParsePostgrey(f Frame) Event {
 	}
 	if !strings.HasPrefix(m, "action=") {
 		if qid != "" {
-			return &Unknown{Frame: f}
+			return a.unknown(Unknown{Frame: f})
 		}
-		return notice(f, "", m)
+		return notice(a, f, "", m)
 	}
-	ev := &PostgreyResult{Frame: f, QueueID: qid, Delay: -1}
+	ev := a.postgrey(PostgreyResult{Frame: f, QueueID: qid, Delay: -1})
 	// sender and recipient are chosen by the client; they come last, and are
 	// cut from the right so a comma in them cannot create fields.
 	if i := strings.LastIndex(m, ", recipient="); i >= 0 {
@@ -40,7 +42,7 @@ func ParsePostgrey(f Frame) Event {
 		}
 		k, v, ok := strings.Cut(field, "=")
 		if !ok {
-			return &Unknown{Frame: f}
+			return a.unknown(Unknown{Frame: f})
 		}
 		switch k {
 		case "action":
@@ -60,21 +62,23 @@ func ParsePostgrey(f Frame) Event {
 		}
 	}
 	if ev.Action == "" {
-		return &Unknown{Frame: f}
+		return a.unknown(Unknown{Frame: f})
 	}
 	return ev
 }
 
 // ParseClamd parses clamd's syslog lines: "path: Signature FOUND" becomes a
 // ClamdFound; daemon and self-check lines are Notices.
-func ParseClamd(f Frame) Event {
+func ParseClamd(f Frame) Event { return parseClamd(nil, f) }
+
+func parseClamd(a *Arena, f Frame) Event {
 	m := f.Message
 	if s, ok := strings.CutSuffix(m, " FOUND"); ok {
 		if i := strings.LastIndex(s, ": "); i > 0 {
 			return &ClamdFound{Frame: f, Path: s[:i], Signature: s[i+2:]}
 		}
 	}
-	return notice(f, "", m)
+	return notice(a, f, "", m)
 }
 
 // ParseRspamd parses rspamd's per-task log line (rspamd_task_write_log with
@@ -82,11 +86,13 @@ func ParseClamd(f Frame) Event {
 //
 //	<a1b2c3>; task; rspamd_task_write_log: id: <mid@x>, qid: <4AB12>, ip: 1.2.3.4,
 //	  from: <a@x>, (default: F (no action): [1.50/15.00] [SYM_A(1.00){},SYM_B(0.50){x;}]), len: 1234, …
-func ParseRspamd(f Frame) Event {
+func ParseRspamd(f Frame) Event { return parseRspamd(nil, f) }
+
+func parseRspamd(a *Arena, f Frame) Event {
 	m := f.Message
 	i := strings.Index(m, "(default: ")
 	if i < 0 {
-		return notice(f, "", m)
+		return notice(a, f, "", m)
 	}
 	ev := &RspamdResult{Frame: f}
 	head, s := m[:i], m[i+len("(default: "):]
@@ -105,22 +111,22 @@ func ParseRspamd(f Frame) Event {
 		*kv.dst = strings.TrimSuffix(strings.TrimPrefix(v, "<"), ">")
 	}
 	if len(s) < 3 || (s[0] != 'T' && s[0] != 'F') || s[1] != ' ' || s[2] != '(' {
-		return &Unknown{Frame: f}
+		return a.unknown(Unknown{Frame: f})
 	}
 	ev.IsSpam = s[0] == 'T'
 	s = s[3:]
 	j := strings.Index(s, "): [")
 	if j < 0 {
-		return &Unknown{Frame: f}
+		return a.unknown(Unknown{Frame: f})
 	}
 	ev.Action, s = s[:j], s[j+len("): ["):]
 	k := strings.IndexByte(s, ']')
 	if k < 0 {
-		return &Unknown{Frame: f}
+		return a.unknown(Unknown{Frame: f})
 	}
 	sc, th, ok := strings.Cut(s[:k], "/")
 	if !ok {
-		return &Unknown{Frame: f}
+		return a.unknown(Unknown{Frame: f})
 	}
 	ev.Score, _ = parseFloat(sc)
 	ev.Threshold, _ = parseFloat(th)
@@ -158,7 +164,9 @@ func ParseRspamd(f Frame) Event {
 
 // ParseRoundcube parses Roundcube's login log lines (log_logins = true),
 // as written to syslog ("roundcube: <sess> Successful login for …").
-func ParseRoundcube(f Frame) Event {
+func ParseRoundcube(f Frame) Event { return parseRoundcube(nil, f) }
+
+func parseRoundcube(a *Arena, f Frame) Event {
 	m := f.Message
 	if m != "" && m[0] == '<' { // "<sessid> " prefix of newer versions
 		if i := strings.Index(m, "> "); i > 0 {
@@ -172,11 +180,11 @@ func ParseRoundcube(f Frame) Event {
 	} else if r, ok := strings.CutPrefix(m, "Failed login for "); ok {
 		rest = r
 	} else {
-		return notice(f, "", f.Message)
+		return notice(a, f, "", f.Message)
 	}
 	fi := strings.LastIndex(rest, " from ")
 	if fi < 0 {
-		return &Unknown{Frame: f}
+		return a.unknown(Unknown{Frame: f})
 	}
 	user, tail := rest[:fi], rest[fi+len(" from "):]
 	if i := strings.LastIndex(user, " (ID: "); i >= 0 && strings.HasSuffix(user, ")") {

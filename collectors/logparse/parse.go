@@ -47,24 +47,27 @@ func FamilyOf(program string) Family {
 // Parse dispatches a framed line to the parser for its program and returns
 // the event. It never returns nil: unrecognised lines, and lines of
 // programs no parser covers, give *Unknown.
-func Parse(f Frame) Event {
+func Parse(f Frame) Event { return (*Arena)(nil).Parse(f) }
+
+// Parse is the package's Parse, taking the event from a's blocks.
+func (a *Arena) Parse(f Frame) Event {
 	switch FamilyOf(f.Program) {
 	case FamilyPostfix:
-		return ParsePostfix(f)
+		return parsePostfix(a, f)
 	case FamilyDovecot:
-		return ParseDovecot(f)
+		return parseDovecot(a, f)
 	case FamilyAmavis:
-		return ParseAmavis(f)
+		return parseAmavis(a, f)
 	case FamilyPostgrey:
-		return ParsePostgrey(f)
+		return parsePostgrey(a, f)
 	case FamilyClamd:
-		return ParseClamd(f)
+		return parseClamd(a, f)
 	case FamilyRspamd:
-		return ParseRspamd(f)
+		return parseRspamd(a, f)
 	case FamilyRoundcube:
-		return ParseRoundcube(f)
+		return parseRoundcube(a, f)
 	}
-	return &Unknown{Frame: f}
+	return a.unknown(Unknown{Frame: f})
 }
 
 // ParseLine frames a line with fr and parses it.
@@ -219,6 +222,6 @@ func leadingInt(s string) (n int, rest string, ok bool) {
 	return n, s[i:], i > 0
 }
 
-func notice(f Frame, qid, text string) Event {
-	return &Notice{Frame: f, QueueID: qid, Text: text}
+func notice(a *Arena, f Frame, qid, text string) Event {
+	return a.notice(Notice{Frame: f, QueueID: qid, Text: text})
 }

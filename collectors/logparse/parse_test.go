@@ -1,6 +1,7 @@
 package logparse
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -244,4 +245,13 @@ func TestParseRspamdRoundcube(t *testing.T) {
 		{"roundcube failed", "2026-11-22T10:54:21.1+00:00 mx roundcube: Failed login for bob from 192.0.2.10 in session zz (error: 0)",
 			&RoundcubeLogin{User: "bob", RemoteIP: "192.0.2.10", Session: "zz"}},
 	})
+}
+
+func TestLastQueuedAs(t *testing.T) {
+	for _, r := range []string{"", "queued as", "queued as ", "250 2.0.0 Ok: queued as 4Fxyz", "queued as A queued as B",
+		"xqueued as queued as queued as C", "from MTA([127.0.0.1]:10025): 250 2.0.0 Ok: queued as 4S7c"} {
+		if got, want := lastQueuedAs(r), strings.LastIndex(r, "queued as "); got != want {
+			t.Errorf("lastQueuedAs(%q) = %d, want %d", r, got, want)
+		}
+	}
 }

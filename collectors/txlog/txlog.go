@@ -15,7 +15,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -200,17 +199,24 @@ type Store interface {
 
 // MsgKey names a message: node, first queue ID and first-seen time.
 func MsgKey(node, queueID string, first time.Time) string {
-	return node + "/" + queueID + "/" + strconv.FormatInt(first.UnixMicro(), 10)
+	var buf [96]byte
+	b := append(buf[:0], node...)
+	b = append(b, '/')
+	b = append(b, queueID...)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, first.UnixMicro(), 10)
+	return string(b)
 }
 
 // FormatDelays writes Postfix's "delays=a/b/c/d".
 func FormatDelays(d [4]float64) string {
-	var sb strings.Builder
+	var buf [64]byte
+	b := buf[:0]
 	for i, v := range d {
 		if i > 0 {
-			sb.WriteByte('/')
+			b = append(b, '/')
 		}
-		sb.WriteString(strconv.FormatFloat(v, 'f', -1, 64))
+		b = strconv.AppendFloat(b, v, 'f', -1, 64)
 	}
-	return sb.String()
+	return string(b)
 }

@@ -129,6 +129,14 @@ func TestConformanceTrace(t *testing.T) {
 			{"subject", trace.Query{Subject: "results 4"}, 1},
 			{"window", trace.Query{IP: "192.0.2.7", Since: t0.Add(2 * time.Second), Until: t0.Add(4 * time.Second)}, 4}, // rows of messages 0…3 fall in [2s, 4s)
 			{"paged", trace.Query{IP: "192.0.2.7", Limit: 2, Offset: 4}, 1},
+			// rows without a message (each its own "refused" message)
+			{"from, rejects", trace.Query{From: "bot@spam.example"}, 5},
+			{"ip, rejects", trace.Query{IP: "198.51.100.9"}, 5},
+			{"from and status", trace.Query{From: "sender2@partner.example", Status: "sent"}, 1},
+			{"from and status, none", trace.Query{From: "sender2@partner.example", Status: "rejected"}, 0},
+			{"from and second queue id", trace.Query{From: "sender3@partner.example", QueueID: "B00003"}, 1},
+			{"from, window", trace.Query{From: "sender3@partner.example", Since: t0.Add(5 * time.Second), Until: t0.Add(6 * time.Second)}, 1}, // its delivery at 5s
+			{"from, window after", trace.Query{From: "sender3@partner.example", Since: t0.Add(5500 * time.Millisecond)}, 0},
 		} {
 			page, err := trace.Search(ctx, db, c.q, false)
 			if err != nil {
@@ -159,6 +167,62 @@ func TestConformanceTrace(t *testing.T) {
 		}
 		if _, err := trace.Search(ctx, db, trace.Query{Subject: "x"}, true); err == nil {
 			t.Error("masked role may search by subject")
+		}
+	})
+}
+
+// TestConformanceTraceLongLivedMessage: a message deferred for days is
+// found by sender, Message-ID and client IP in a window that holds only its
+// later rows (rows that belong to a message are found through
+// mail_messages, which knows when the message was first seen, not when its
+// rows were written).
+func TestConformanceTraceLongLivedMessage(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		first := t0.AddDate(0, 0, -3)
+		key := txlog.MsgKey("mx", "C00001", first)
+		b := &txlog.Batch{}
+		b.Messages = append(b.Messages, txlog.MessageRow{FirstSeen: first, LastSeen: t0.Add(time.Hour), Node: "mx",
+			Source: "postfix", Direction: txlog.Outbound, MsgKey: key, Origin: "smtpd", State: "removed",
+			QueueIDs: []string{"C00001"}, MessageID: "slow@uni.example", MailFrom: "slow@uni.example", ClientIP: "10.1.1.1", Received: 1})
+		row := func(at time.Time, status string) txlog.Row {
+			return txlog.Row{Time: at, Node: "mx", Source: "postfix", Direction: txlog.Outbound, MsgKey: key, QueueID: "C00001",
+				MessageID: "slow@uni.example", MailFrom: "slow@uni.example", Rcpt: "far@away.example", ClientIP: "10.1.1.1",
+				Status: status, Agent: "smtp"}
+		}
+		for d := 0; d < 3; d++ {
+			b.Rows = append(b.Rows, row(first.AddDate(0, 0, d).Add(time.Minute), txlog.StatusDeferred))
+		}
+		b.Rows = append(b.Rows, row(t0.Add(time.Hour), txlog.StatusSent))
+		// an amavis verdict without a message key, carrying the Message-ID
+		b.Rows = append(b.Rows, txlog.Row{Time: first, Node: "mx", Source: "amavis", Direction: txlog.Outbound, QueueID: "C00001",
+			MessageID: "slow@uni.example", MailFrom: "slow@uni.example", ClientIP: "10.1.1.1", Status: txlog.StatusScanned,
+			AVVerdict: "Passed CLEAN"})
+		if err := db.WriteBatch(ctx, b, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			name        string
+			q           trace.Query
+			want, nrows int
+		}{
+			{"from, today", trace.Query{From: "slow@uni.example", Since: t0, Until: t0.Add(2 * time.Hour)}, 1, 5},
+			{"msgid, today", trace.Query{MessageID: "slow@uni.example", Since: t0, Until: t0.Add(2 * time.Hour)}, 1, 5},
+			{"ip, today", trace.Query{IP: "10.1.1.1", Since: t0, Until: t0.Add(2 * time.Hour)}, 1, 5},
+			{"from, yesterday", trace.Query{From: "slow@uni.example", Since: t0.AddDate(0, 0, -1), Until: t0}, 1, 5},
+			{"from, all", trace.Query{From: "slow@uni.example"}, 1, 5},
+			{"from, afterwards", trace.Query{From: "slow@uni.example", Since: t0.Add(2 * time.Hour)}, 0, 0},
+			{"from, in between", trace.Query{From: "slow@uni.example", Since: t0.Add(-12 * time.Hour), Until: t0}, 0, 0},
+			{"to, today", trace.Query{To: "far@away.example", Since: t0}, 1, 5},
+		} {
+			f, err := db.TraceSearch(ctx, func() trace.Query { q := c.q; _ = q.Normalize(); return q }())
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			if len(f.Messages) != c.want || len(f.Rows) != c.nrows {
+				t.Errorf("%s: %d messages and %d rows, want %d and %d", c.name, len(f.Messages), len(f.Rows), c.want, c.nrows)
+			}
 		}
 	})
 }

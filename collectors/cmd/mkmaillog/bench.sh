@@ -76,6 +76,9 @@ PY
 
 if [ -n "${PG_URL:-}" ]; then
   printf 'data_dir: %s\ndatabase:\n  url: %s\ncollectors:\n  timezone: UTC\n' "$TMP/data" "$PG_URL" >"$TMP/pg.yaml"
+  # the database's collation decides how fast text btrees compare (the
+  # identifier columns are COLLATE "C" since 20261123040100; see docs)
+  echo "PostgreSQL: $(psql "$PG_URL" -Atc "SELECT current_setting('server_version') || ', lc_collate ' || current_setting('lc_collate')" 2>/dev/null || echo '(psql not found)')"
   /tmp/postvakt-bench migrate up --config "$TMP/pg.yaml" >/dev/null
   timed "postvakt import into PostgreSQL" /tmp/postvakt-bench import --config "$TMP/pg.yaml" --no-rollups "$LOG"
   cat "$TMP/out"

@@ -127,6 +127,9 @@ func TestConformanceTrace(t *testing.T) {
 			{"ip", trace.Query{IP: "192.0.2.7"}, 5},
 			{"status", trace.Query{Status: "rejected"}, 5},
 			{"subject", trace.Query{Subject: "results 4"}, 1},
+			// LIKE's wildcards are searched for, not obeyed
+			{"subject with %", trace.Query{Subject: "Exam%4"}, 0},
+			{"subject with _", trace.Query{Subject: "results_4"}, 0},
 			{"window", trace.Query{IP: "192.0.2.7", Since: t0.Add(2 * time.Second), Until: t0.Add(4 * time.Second)}, 4}, // rows of messages 0…3 fall in [2s, 4s)
 			{"paged", trace.Query{IP: "192.0.2.7", Limit: 2, Offset: 4}, 1},
 			// rows without a message (each its own "refused" message)

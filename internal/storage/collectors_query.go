@@ -290,7 +290,7 @@ func (db *DB) traceSearch(ctx context.Context, qr Querier, q trace.Query) (trace
 		add("status = ?", q.Status)
 	}
 	if q.Subject != "" {
-		add("LOWER(subject) LIKE ?", "%"+strings.ToLower(q.Subject)+"%")
+		add(`LOWER(subject) LIKE ? ESCAPE '\'`, "%"+likeEscaper.Replace(strings.ToLower(q.Subject))+"%")
 	}
 	sqlText, sqlArgs, generic := db.traceRowsQuery(q, conds, args, lo, hi)
 	if tx, ok := qr.(*Tx); ok && generic && db.dialect == Postgres {
@@ -323,7 +323,7 @@ func (db *DB) traceSearch(ctx context.Context, qr Querier, q trace.Query) (trace
 		madd("client_ip = ?", q.IP)
 	}
 	if q.Subject != "" {
-		madd("LOWER(subject) LIKE ?", "%"+strings.ToLower(q.Subject)+"%")
+		madd(`LOWER(subject) LIKE ? ESCAPE '\'`, "%"+likeEscaper.Replace(strings.ToLower(q.Subject))+"%")
 	}
 	var mmatched []txlog.MessageRow
 	if msgApplies {

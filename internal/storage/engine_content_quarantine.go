@@ -66,9 +66,11 @@ func (db *DB) QuarantineList(ctx context.Context, f quarantine.Filter) ([]quaran
 	}
 	if f.Recipient != "" {
 		// rcpts is newline-separated.
+		// (an address's "_" and "%" are searched for, not LIKE wildcards)
 		r := strings.ToLower(f.Recipient)
-		conds = append(conds, "(LOWER(rcpts) = ? OR LOWER(rcpts) LIKE ? OR LOWER(rcpts) LIKE ? OR LOWER(rcpts) LIKE ?)")
-		args = append(args, r, r+"\n%", "%\n"+r, "%\n"+r+"\n%")
+		e := likeEscaper.Replace(r)
+		conds = append(conds, `(LOWER(rcpts) = ? OR LOWER(rcpts) LIKE ? ESCAPE '\' OR LOWER(rcpts) LIKE ? ESCAPE '\' OR LOWER(rcpts) LIKE ? ESCAPE '\')`)
+		args = append(args, r, e+"\n%", "%\n"+e, "%\n"+e+"\n%")
 	}
 	if !f.Before.IsZero() {
 		conds, args = append(conds, "created_at < ?"), append(args, Micros(f.Before))

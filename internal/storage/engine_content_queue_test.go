@@ -399,6 +399,10 @@ func TestConformanceEngineQuarantine(t *testing.T) {
 		if l, _ := db.QuarantineList(ctx, quarantine.Filter{Recipient: "b@remote.example"}); len(l) != 1 || l[0].ID != id1 {
 			t.Fatalf("by recipient = %+v", l)
 		}
+		// "_" in an address is a character, not LIKE's any-character
+		if l, _ := db.QuarantineList(ctx, quarantine.Filter{Recipient: "_@remote.example"}); len(l) != 0 {
+			t.Fatalf("by recipient _@remote.example = %+v, want none", l)
+		}
 		if l, _ := db.QuarantineList(ctx, quarantine.Filter{Reason: quarantine.ReasonSpam}); len(l) != 1 || l[0].ID != id2 {
 			t.Fatalf("by reason = %+v", l)
 		}

@@ -220,13 +220,20 @@ func TestEngineSubmission(t *testing.T) {
 			wantCode(t, c.Auth(plainAuth("anna@uni.example", "correct horse")), 503, "5.5.1")
 			wantCode(t, send(c, "anna@uni.example", []string{"x@else.example"}, msg("m")), 554, "5.7.1")
 		})
+		// events reach the stream asynchronously: wait for the last ones
 		var auths, ok int
-		for _, e := range h.events.all() {
-			if a, is := e.(*event.Auth); is {
-				auths++
-				if a.Success {
-					ok++
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			auths, ok = 0, 0
+			for _, e := range h.events.all() {
+				if a, is := e.(*event.Auth); is {
+					auths++
+					if a.Success {
+						ok++
+					}
 				}
+			}
+			if (auths >= 8 && ok == 2) || time.Now().After(deadline) {
+				break
 			}
 		}
 		if auths < 8 || ok != 2 {

@@ -367,8 +367,13 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	tx := &Tx{Tx: sqlTx, db: db}
-	if err := fn(tx); err != nil {
+	return db.runTx(sqlTx, fn)
+}
+
+// runTx runs fn in the begun sqlTx, committing when fn returns nil and
+// rolling back otherwise.
+func (db *DB) runTx(sqlTx *sql.Tx, fn func(tx *Tx) error) error {
+	if err := fn(&Tx{Tx: sqlTx, db: db}); err != nil {
 		_ = sqlTx.Rollback()
 		return err
 	}
@@ -419,13 +424,8 @@ func (db *DB) inMailTx(ctx context.Context, pages int, fn func(tx *Tx) error) er
 		db.mailConn = nil
 		return fmt.Errorf("begin: %w", err)
 	}
-	tx := &Tx{Tx: sqlTx, db: db}
-	if err := fn(tx); err != nil {
-		_ = sqlTx.Rollback()
+	if err := db.runTx(sqlTx, fn); err != nil {
 		return err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
 	}
 	if db.mailPages += pages; db.mailPages >= mailCheckpointPages {
 		db.mailPages = 0

@@ -54,6 +54,7 @@ type Config struct {
 	AddressRules addr.RulesConfig `yaml:"address_rules"`
 	Directory    DirectoryConfig  `yaml:"directory"`
 	Commit       CommitConfig     `yaml:"commit"`
+	Retention    RetentionConfig  `yaml:"retention"`
 	// EventBuffer is how many events wait for a slow consumer before new
 	// ones are dropped (and counted).
 	EventBuffer int `yaml:"event_buffer"`
@@ -161,6 +162,17 @@ type CommitConfig struct {
 	MaxDelay time.Duration `yaml:"max_delay"`
 }
 
+// RetentionConfig bounds what the engine's store keeps; the engine prunes
+// hourly.
+type RetentionConfig struct {
+	// Transactions is how long the per-message transaction rows are kept
+	// (0: for ever). The collectors' transaction log keeps its own 90 days.
+	Transactions time.Duration `yaml:"transactions"`
+	// BodyGrace is how long a body nothing refers to any more (its mailbox
+	// messages deleted, its relay entries delivered or bounced) is kept.
+	BodyGrace time.Duration `yaml:"body_grace"`
+}
+
 // Default is the configuration the engine runs on without a file: MX on
 // 127.0.0.1:2525, submission on 127.0.0.1:2587 with AUTH, a self-signed
 // certificate, greylisting on.
@@ -186,6 +198,7 @@ func Default() Config {
 		Greylist:    greylist.DefaultConfig(),
 		Directory:   DirectoryConfig{DefaultQuotaBytes: directory.DefaultQuota, NicknameQuarantine: 90 * 24 * time.Hour, PasswordHash: directory.DefaultHashParams(), CacheTTL: 2 * time.Second},
 		Commit:      CommitConfig{MaxBatch: 64, Workers: 1},
+		Retention:   RetentionConfig{Transactions: 90 * 24 * time.Hour, BodyGrace: 24 * time.Hour},
 		EventBuffer: 10000,
 	}
 }
@@ -326,6 +339,12 @@ func (c Config) Validate() error {
 	}
 	if c.Commit.MaxDelay < 0 || c.Commit.MaxDelay > time.Second {
 		bad("commit.max_delay", c.Commit.MaxDelay, "must be between 0s and 1s")
+	}
+	if c.Retention.Transactions != 0 && c.Retention.Transactions < 24*time.Hour {
+		bad("retention.transactions", c.Retention.Transactions, "must be 0 (keep) or at least 24h")
+	}
+	if c.Retention.BodyGrace < time.Hour {
+		bad("retention.body_grace", c.Retention.BodyGrace, "must be at least 1h (a body is reused by later mail only within it)")
 	}
 	for i, d := range c.Directory.Domains {
 		if _, err := addr.ParseDomain(d); err != nil {

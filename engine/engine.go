@@ -208,7 +208,8 @@ func (e *Engine) Serve(ctx context.Context) error {
 	return err
 }
 
-// jobs refreshes the store gauges and expires greylisting state.
+// jobs refreshes the store gauges, prunes the store (at start and hourly)
+// and expires greylisting state.
 func (e *Engine) jobs(ctx context.Context) {
 	statsTick := time.NewTicker(30 * time.Second)
 	greyTick := time.NewTicker(time.Hour)
@@ -225,6 +226,7 @@ func (e *Engine) jobs(ctx context.Context) {
 		e.metrics.StoreStats(st.Bodies, st.BodyBytes, st.Messages, st.QueuedMail)
 	}
 	refresh()
+	e.prune(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -232,6 +234,7 @@ func (e *Engine) jobs(ctx context.Context) {
 		case <-statsTick.C:
 			refresh()
 		case <-greyTick.C:
+			e.prune(ctx)
 			if e.grey == nil {
 				continue
 			}
@@ -242,6 +245,26 @@ func (e *Engine) jobs(ctx context.Context) {
 				e.o.Logger.Info("greylist expired", "rows", n)
 			}
 		}
+	}
+}
+
+// prune applies smtp.retention to the store: old transaction rows, and
+// bodies nothing refers to any more.
+func (e *Engine) prune(ctx context.Context) {
+	now, r := e.o.Clock(), e.o.Config.Retention
+	var txBefore time.Time
+	if r.Transactions > 0 {
+		txBefore = now.Add(-r.Transactions)
+	}
+	p, err := e.o.Store.MailPrune(ctx, txBefore, now.Add(-r.BodyGrace))
+	if err != nil {
+		if ctx.Err() == nil {
+			e.o.Logger.Warn("store pruning", "err", err)
+		}
+		return
+	}
+	if p.Transactions > 0 || p.Bodies > 0 {
+		e.o.Logger.Info("store pruned", "transactions", p.Transactions, "bodies", p.Bodies, "body_bytes", p.BodyBytes)
 	}
 }
 

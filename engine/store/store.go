@@ -102,6 +102,19 @@ type Store interface {
 	MailQueueIDsByMessageID(ctx context.Context, messageID string) ([]string, error)
 	// MailStats counts bodies, messages and queued relay entries.
 	MailStats(ctx context.Context) (Stats, error)
+	// MailPrune deletes the transaction-log rows received before
+	// txBefore (none when it is zero) and the bodies created (or last
+	// reused) before bodiesBefore that no mailbox message and no relay
+	// queue entry refers to any more. A transaction row may outlive its
+	// body: body_hash then only names what was accepted.
+	MailPrune(ctx context.Context, txBefore, bodiesBefore time.Time) (Pruned, error)
+}
+
+// Pruned counts what MailPrune deleted.
+type Pruned struct {
+	Transactions int64
+	Bodies       int64
+	BodyBytes    int64
 }
 
 // ErrNotFound is wrapped when a body or message does not exist.

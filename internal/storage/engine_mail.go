@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/uni-mail/postvakt/engine/store"
 )
@@ -34,8 +35,11 @@ func (db *DB) MailCommit(ctx context.Context, msgs []*store.Message) error {
 		// database's statement cache, on PostgreSQL from pgx's per
 		// connection cache; no Prepare/Close round trips per batch.
 		const (
-			insBody = `INSERT INTO engine_bodies (hash, size, data, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`
-			insTx   = `INSERT INTO engine_transactions (queue_id, received_at, node, listener, client_ip, helo, auth_user,
+			// a body used again is made young again, so that MailPrune
+			// never collects a body a commit has just referred to
+			insBody = `INSERT INTO engine_bodies (hash, size, data, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (hash) DO UPDATE SET created_at = excluded.created_at`
+			insTx = `INSERT INTO engine_transactions (queue_id, received_at, node, listener, client_ip, helo, auth_user,
 			mail_from, rcpts, message_id, subject, header_from, size, body_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 			insMsg = `INSERT INTO engine_messages (mailbox_id, queue_id, body_hash, size, received_at, truncated) VALUES (?, ?, ?, ?, ?, ?)`
 			insQ   = `INSERT INTO engine_relay_queue (queue_id, rcpt, target, mail_from, body_hash, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
@@ -156,4 +160,67 @@ func (db *DB) MailStats(ctx context.Context) (store.Stats, error) {
 		return s, fmt.Errorf("store stats: %w", err)
 	}
 	return s, nil
+}
+
+// MailPrune implements store.Store. Bodies go in one statement per call
+// (the engine calls it hourly, so it finds about an hour of relayed and
+// deleted mail): each reference table is read once, not once per body.
+// On PostgreSQL the references to engine_bodies carry no foreign keys
+// (migration 20261123015300); on SQLite they are declared, so the bodies
+// are deleted on a connection with foreign_keys off, after the same check
+// done by hand.
+func (db *DB) MailPrune(ctx context.Context, txBefore, bodiesBefore time.Time) (store.Pruned, error) {
+	var p store.Pruned
+	if !txBefore.IsZero() {
+		for {
+			res, err := db.Exec(ctx, `DELETE FROM engine_transactions WHERE id IN
+				(SELECT id FROM engine_transactions WHERE received_at < ? ORDER BY received_at LIMIT 5000)`, Micros(txBefore))
+			if err != nil {
+				return p, fmt.Errorf("prune transactions: %w", err)
+			}
+			n, _ := res.RowsAffected()
+			p.Transactions += n
+			if n < 5000 {
+				break
+			}
+		}
+	}
+	if bodiesBefore.IsZero() {
+		return p, nil
+	}
+	unreferenced := ` FROM engine_bodies b WHERE b.created_at < ?
+		AND NOT EXISTS (SELECT 1 FROM engine_messages m WHERE m.body_hash = b.hash)
+		AND NOT EXISTS (SELECT 1 FROM engine_relay_queue q WHERE q.body_hash = b.hash)`
+	if db.dialect == SQLite {
+		// SQLite reads an uncorrelated NOT IN list once; a NOT EXISTS
+		// without an index on body_hash would scan per body
+		unreferenced = ` FROM engine_bodies b WHERE b.created_at < ?
+			AND b.hash NOT IN (SELECT body_hash FROM engine_messages)
+			AND b.hash NOT IN (SELECT body_hash FROM engine_relay_queue)`
+	}
+	run := func(q Querier) error {
+		if err := q.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(b.size), 0)`+unreferenced, Micros(bodiesBefore)).Scan(&p.Bodies, &p.BodyBytes); err != nil {
+			return err
+		}
+		if p.Bodies == 0 {
+			return nil
+		}
+		res, err := q.Exec(ctx, `DELETE FROM engine_bodies WHERE hash IN (SELECT b.hash`+unreferenced+`)`, Micros(bodiesBefore))
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		p.Bodies = n
+		return nil
+	}
+	var err error
+	if db.dialect == SQLite {
+		err = db.withoutForeignKeys(ctx, run)
+	} else {
+		err = db.InTx(ctx, func(tx *Tx) error { return run(tx) })
+	}
+	if err != nil {
+		return p, fmt.Errorf("prune bodies: %w", err)
+	}
+	return p, nil
 }

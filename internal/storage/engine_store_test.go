@@ -283,3 +283,78 @@ func TestConformanceEngineGroupCommit(t *testing.T) {
 		}
 	})
 }
+
+// Retention of the engine's store: old transaction rows go; a body goes
+// once no mailbox message and no relay entry refers to it and it was not
+// used within the grace period; everything else stays.
+func TestConformanceEngineMailPrune(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+		old := now.Add(-100 * 24 * time.Hour)
+		ids, err := db.DirUpsertMailboxes(ctx, []directory.Mailbox{{Address: "anna@uni.example"}}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		local := []store.Delivery{{Rcpt: "anna@uni.example", MailboxID: ids[0]}}
+		remote := []store.Delivery{{Rcpt: "x@remote.example", Remote: "x@remote.example"}}
+		msg := func(qid string, at time.Time, body string, d []store.Delivery) *store.Message {
+			b := []byte("Subject: " + body + "\r\n\r\n" + body + "\r\n")
+			return &store.Message{QueueID: qid, ReceivedAt: at, MailFrom: "s@else.example", Rcpts: []string{d[0].Rcpt},
+				Body: b, BodyHash: store.Hash(b), Deliveries: d}
+		}
+		kept := msg("Q1", old, "in a mailbox", local)
+		relayed := msg("Q2", old, "relayed and gone", remote)
+		queued := msg("Q3", old, "still queued", remote)
+		deleted := msg("Q4", old, "deleted from the mailbox", local)
+		young := msg("Q5", now.Add(-time.Hour), "young, relayed and gone", remote)
+		reused := msg("Q6", old, "relayed, then sent again", remote)
+		if err := db.MailCommit(ctx, []*store.Message{kept, relayed, queued, deleted, young, reused}); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{
+			`DELETE FROM engine_relay_queue WHERE queue_id IN ('Q2', 'Q5', 'Q6')`,
+			`DELETE FROM engine_messages WHERE queue_id = 'Q4'`,
+		} {
+			if _, err := db.Exec(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// the same body again, today, to the mailbox: referenced and young
+		again := msg("Q7", now, "relayed, then sent again", local)
+		if err := db.MailCommit(ctx, []*store.Message{again}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := db.MailPrune(ctx, now.Add(-90*24*time.Hour), now.Add(-24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Transactions != 5 || p.Bodies != 2 || p.BodyBytes != int64(len(relayed.Body)+len(deleted.Body)) {
+			t.Fatalf("pruned %+v, want 5 transactions and the 2 bodies of Q2 and Q4", p)
+		}
+		for _, m := range []*store.Message{kept, queued, young, reused} {
+			if _, err := db.MailBody(ctx, m.BodyHash); err != nil {
+				t.Errorf("body of %s: %v", m.QueueID, err)
+			}
+		}
+		for _, m := range []*store.Message{relayed, deleted} {
+			if _, err := db.MailBody(ctx, m.BodyHash); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("body of %s still there: %v", m.QueueID, err)
+			}
+		}
+		if q, _ := db.MailQueueIDsByMessageID(ctx, ""); fmt.Sprint(q) != "[Q5 Q7]" {
+			t.Errorf("transactions left: %v, want the two of the last 90 days [Q5 Q7]", q)
+		}
+		// nothing more to do a second time; the store still takes mail
+		if p, err := db.MailPrune(ctx, now.Add(-90*24*time.Hour), now.Add(-24*time.Hour)); err != nil || p != (store.Pruned{}) {
+			t.Fatalf("second prune %+v, %v", p, err)
+		}
+		if err := db.MailCommit(ctx, []*store.Message{msg("Q8", now, "after", local)}); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := db.MailStats(ctx); err != nil || st.Bodies != 5 {
+			t.Fatalf("stats %+v, %v; want 5 bodies (Q1, Q3, Q5, Q6/Q7, Q8)", st, err)
+		}
+	})
+}

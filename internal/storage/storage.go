@@ -16,6 +16,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -368,6 +369,31 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	return db.runTx(sqlTx, fn)
+}
+
+// withoutForeignKeys runs fn in a transaction on a connection of its own
+// with SQLite's foreign-key enforcement off (only outside a transaction
+// can it be switched). The connection is thrown away if it cannot be
+// switched back.
+func (db *DB) withoutForeignKeys(ctx context.Context, fn func(q Querier) error) error {
+	c, err := db.SQL.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if _, err := c.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys=ON"); err != nil {
+			_ = c.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		_ = c.Close()
+	}()
+	if _, err := c.ExecContext(ctx, "PRAGMA foreign_keys=OFF"); err != nil {
+		return err
+	}
+	sqlTx, err := c.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	return db.runTx(sqlTx, func(tx *Tx) error { return fn(tx) })
 }
 
 // runTx runs fn in the begun sqlTx, committing when fn returns nil and

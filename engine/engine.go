@@ -263,6 +263,7 @@ func (e *Engine) prune(ctx context.Context) {
 		}
 		return
 	}
+	e.metrics.Pruned(p.Transactions, p.Bodies, p.BodyBytes)
 	if p.Transactions > 0 || p.Bodies > 0 {
 		e.o.Logger.Info("store pruned", "transactions", p.Transactions, "bodies", p.Bodies, "body_bytes", p.BodyBytes)
 	}

@@ -35,23 +35,24 @@ var (
 type Metrics struct {
 	set *metrics.Set
 
-	conns       map[[2]string]*metrics.Counter // listener, result
-	active      map[string]*gauge
-	commands    map[[2]string]*metrics.Counter // listener, command
-	replies     map[[2]string]*metrics.Counter // listener, class
-	rejects     map[[2]string]*metrics.Counter // listener, reason
-	messages    map[[2]string]*metrics.Counter // direction, result
-	bytes       map[string]*metrics.Counter    // direction
-	size        map[string]*metrics.PrometheusHistogram
-	deliveries  map[string]*metrics.Counter
-	greylist    map[string]*metrics.Counter
-	auth        map[[2]string]*metrics.Counter
-	dnsbl       map[string]*metrics.Counter
-	sessionDur  map[string]*metrics.PrometheusHistogram
-	dataDur     map[string]*metrics.PrometheusHistogram
-	commitDur   *metrics.PrometheusHistogram
-	commitBatch *metrics.PrometheusHistogram
-	commitErrs  *metrics.Counter
+	conns                               map[[2]string]*metrics.Counter // listener, result
+	active                              map[string]*gauge
+	commands                            map[[2]string]*metrics.Counter // listener, command
+	replies                             map[[2]string]*metrics.Counter // listener, class
+	rejects                             map[[2]string]*metrics.Counter // listener, reason
+	messages                            map[[2]string]*metrics.Counter // direction, result
+	bytes                               map[string]*metrics.Counter    // direction
+	size                                map[string]*metrics.PrometheusHistogram
+	deliveries                          map[string]*metrics.Counter
+	greylist                            map[string]*metrics.Counter
+	auth                                map[[2]string]*metrics.Counter
+	dnsbl                               map[string]*metrics.Counter
+	sessionDur                          map[string]*metrics.PrometheusHistogram
+	dataDur                             map[string]*metrics.PrometheusHistogram
+	commitDur                           *metrics.PrometheusHistogram
+	commitBatch                         *metrics.PrometheusHistogram
+	commitErrs                          *metrics.Counter
+	prunedTx, prunedBodies, prunedBytes *metrics.Counter
 
 	storeMu    sync.Mutex
 	storeStats [4]float64 // bodies, body bytes, messages, queued
@@ -132,6 +133,9 @@ func New(set *metrics.Set, reasons, greylistReasons []string) (m *Metrics, err e
 	m.commitDur = set.NewPrometheusHistogramExt(`postvakt_smtp_commit_duration_seconds`, durationBuckets)
 	m.commitBatch = set.NewPrometheusHistogramExt(`postvakt_smtp_commit_batch_messages`, batchBuckets)
 	m.commitErrs = set.NewCounter(`postvakt_smtp_commit_errors_total`)
+	m.prunedTx = set.NewCounter(`postvakt_smtp_store_pruned_total{kind="transaction"}`)
+	m.prunedBodies = set.NewCounter(`postvakt_smtp_store_pruned_total{kind="body"}`)
+	m.prunedBytes = set.NewCounter(`postvakt_smtp_store_pruned_body_bytes_total`)
 	for i, name := range []string{"postvakt_smtp_store_bodies", "postvakt_smtp_store_body_bytes", "postvakt_smtp_store_messages", "postvakt_smtp_relay_queue_messages"} {
 		set.NewGauge(name, func() float64 { m.storeMu.Lock(); defer m.storeMu.Unlock(); return m.storeStats[i] })
 	}
@@ -227,6 +231,13 @@ func (m *Metrics) Commit(n int, d time.Duration, err error) {
 	if err != nil {
 		m.commitErrs.Inc()
 	}
+}
+
+// Pruned counts what the store's retention deleted.
+func (m *Metrics) Pruned(transactions, bodies, bodyBytes int64) {
+	m.prunedTx.Add(int(transactions))
+	m.prunedBodies.Add(int(bodies))
+	m.prunedBytes.Add(int(bodyBytes))
 }
 
 // StoreStats sets the store gauges.

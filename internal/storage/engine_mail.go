@@ -199,19 +199,16 @@ func (db *DB) MailPrune(ctx context.Context, txBefore, bodiesBefore time.Time) (
 			AND b.hash NOT IN (SELECT body_hash FROM engine_relay_queue)`
 	}
 	run := func(q Querier) error {
-		if err := q.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(b.size), 0)`+unreferenced, Micros(bodiesBefore)).Scan(&p.Bodies, &p.BodyBytes); err != nil {
-			return err
+		// one pass: the sizes of what was deleted come back with it
+		sizes, err := queryAll(ctx, q, func(r rowScanner) (int64, error) {
+			var n int64
+			return n, r.Scan(&n)
+		}, `DELETE FROM engine_bodies WHERE hash IN (SELECT b.hash`+unreferenced+`) RETURNING size`, Micros(bodiesBefore))
+		p.Bodies = int64(len(sizes))
+		for _, n := range sizes {
+			p.BodyBytes += n
 		}
-		if p.Bodies == 0 {
-			return nil
-		}
-		res, err := q.Exec(ctx, `DELETE FROM engine_bodies WHERE hash IN (SELECT b.hash`+unreferenced+`)`, Micros(bodiesBefore))
-		if err != nil {
-			return err
-		}
-		n, _ := res.RowsAffected()
-		p.Bodies = n
-		return nil
+		return err
 	}
 	var err error
 	if db.dialect == SQLite {

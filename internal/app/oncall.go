@@ -99,7 +99,7 @@ func setupOncall(_ context.Context, env *Env) error {
 	env.Server.Mount("POST /api/v1/alertmanager", recv)
 	oncallapi.Register(env.Server, oncallapi.Options{
 		Team: tm, Incidents: svc, Heartbeats: monitor, Signer: signer, LinkKey: cfg.Links.Key, BaseURL: base,
-		SlackSecret: cfg.Slack.SigningSecret, SlackAPIURL: cfg.Slack.APIURL, MachineToken: cfg.Alertmanager.Token, DefaultPolicy: cfg.PolicyName(),
+		SlackSecret: cfg.Slack.SigningSecret, SlackAPIURL: cfg.Slack.APIURL, MachineToken: cfg.Alertmanager.Token,
 		Notify: pipeline.Send, Logger: env.Logger, Now: env.Now,
 	})
 	ann := &handover.Announcer{Store: env.DB, Team: tm, Incidents: svc, Tickets: env.Oncall.Tickets, Sender: pipeline,

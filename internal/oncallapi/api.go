@@ -46,12 +46,11 @@ type Options struct {
 	// SlackAPIURL is the Slack Web API base URL when it is not Slack's own
 	// (tests): response URLs on its host are accepted besides
 	// https://hooks.slack.com.
-	SlackAPIURL   string
-	MachineToken  string // Alertmanager token, also for heartbeats
-	DefaultPolicy string
-	Notify        func(ctx context.Context, msgs ...page.Message) error // swap requests; optional
-	Logger        *slog.Logger
-	Now           func() time.Time
+	SlackAPIURL  string
+	MachineToken string                                                // Alertmanager token, also for heartbeats
+	Notify       func(ctx context.Context, msgs ...page.Message) error // swap requests; optional
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // API is the on-call HTTP API.
@@ -383,16 +382,14 @@ func (a *API) announceSwap(ctx context.Context, s team.SwapRecord) {
 	if a.o.Notify == nil {
 		return
 	}
-	rc, ok := a.o.Team.Recipient(s.Counterpart)
+	m, ok := a.o.Team.SwapRequestMessage(s, "request", "Swap request from "+s.Requester, "")
 	if !ok {
 		return
 	}
-	id, _ := strconv.ParseInt(s.ID, 10, 64)
-	text := team.SwapRequestText(s)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
-		if err := a.o.Notify(ctx, page.Message{Key: "swap/" + s.ID + "/request", Kind: page.KindSwap, To: rc, Subject: "Swap request from " + s.Requester, Text: text, SwapID: id}); err != nil {
+		if err := a.o.Notify(ctx, m); err != nil {
 			a.o.Logger.Warn("swap request notice", "swap", s.ID, "err", err)
 		}
 	}()
@@ -561,9 +558,6 @@ func (a *API) createIncident(w http.ResponseWriter, r *http.Request) error {
 	}
 	if strings.TrimSpace(req.Title) == "" {
 		return server.BadRequest("title is required")
-	}
-	if req.Policy == "" {
-		req.Policy = a.o.DefaultPolicy
 	}
 	if req.Key == "" {
 		req.Key = fmt.Sprintf("api/%d", a.o.Now().UnixNano())

@@ -11,8 +11,20 @@ import (
 	"github.com/uni-mail/postvakt/oncall/rota"
 )
 
-// SwapRequestText is the message that asks a swap's counterpart to decide.
-func SwapRequestText(s SwapRecord) string {
+// SwapRequestMessage is the message that asks s's counterpart to decide
+// (Slack with the buttons, and e-mail), its text after lead; key tells it
+// from the other messages about s. ok is false for an unknown member.
+func (t *Team) SwapRequestMessage(s SwapRecord, key, subject, lead string) (m page.Message, ok bool) {
+	rc, ok := t.Recipient(s.Counterpart)
+	if !ok {
+		return page.Message{}, false
+	}
+	id, _ := ParseID(s.ID)
+	return page.Message{Key: "swap/" + s.ID + "/" + key, Kind: page.KindSwap, To: rc, Subject: subject,
+		Text: lead + swapRequestText(s), SwapID: id}, true
+}
+
+func swapRequestText(s SwapRecord) string {
 	text := fmt.Sprintf("%s asks to swap turns in %s: you would take the turn starting %s, and %s yours starting %s.",
 		s.Requester, s.Rota, s.TurnAStart.Format(time.RFC3339), s.Requester, s.TurnBStart.Format(time.RFC3339))
 	if s.Note != "" {
@@ -58,8 +70,8 @@ func (t *Team) remindSwap(ctx context.Context, s SwapRecord, r Reminders, send f
 	if s.TurnBStart.Before(first) {
 		first = s.TurnBStart
 	}
-	id, _ := strconv.ParseInt(s.ID, 10, 64)
 	if !now.Before(first) {
+		id, _ := ParseID(s.ID)
 		ok, err := t.store.DecideSwap(ctx, id, rota.SwapRequested, rota.SwapLapsed, "postvakt", now)
 		if err != nil || !ok {
 			return err // decided meanwhile: nothing to tell
@@ -85,12 +97,14 @@ func (t *Team) remindSwap(ctx context.Context, s SwapRecord, r Reminders, send f
 	default:
 		return nil
 	}
-	rc, ok := t.Recipient(s.Counterpart)
-	if !ok {
-		return nil
+	m, ok := t.SwapRequestMessage(s, "remind/"+key, "Reminder: swap request from "+s.Requester,
+		fmt.Sprintf("Reminder: still undecided since %s, and the earlier turn starts %s.\n", s.CreatedAt.Format(time.RFC3339), first.Format(time.RFC3339)))
+	if _, done := t.reminded.Load(m.Key); !ok || done {
+		return nil // the loop runs every few seconds: hand each reminder over once
 	}
-	text := fmt.Sprintf("Reminder: still undecided since %s, and the earlier turn starts %s.\n", s.CreatedAt.Format(time.RFC3339), first.Format(time.RFC3339)) +
-		SwapRequestText(s)
-	return send(ctx, page.Message{Key: "swap/" + s.ID + "/remind/" + key, Kind: page.KindSwap, To: rc,
-		Subject: "Reminder: swap request from " + s.Requester, Text: text, SwapID: id})
+	if err := send(ctx, m); err != nil {
+		return err
+	}
+	t.reminded.Store(m.Key, true)
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/uni-mail/postvakt/oncall/calendar"
@@ -81,6 +82,8 @@ type Team struct {
 	names   []string
 	covers  map[string]*calendar.Calendar
 	store   Store
+	// reminded holds the keys of the swap reminders handed over (RemindSwaps)
+	reminded sync.Map
 }
 
 // New compiles spec. store may be nil for pure configuration checks.

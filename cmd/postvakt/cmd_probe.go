@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -167,12 +166,6 @@ fails. "probe status" lists the states recorded by postvakt serve.`,
 
 func seconds(d probe.Duration) string {
 	return time.Duration(d).Round(time.Second).String()
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // writeProbeRun prints a run step by step.

@@ -94,7 +94,7 @@ func tkError(err error) error {
 	return err
 }
 
-func tkWriteJSON(w io.Writer, v any) error {
+func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
@@ -135,7 +135,7 @@ func ticketCmd() *command {
 					return err
 				}
 				if asJSON {
-					return tkWriteJSON(e.stdout, t)
+					return writeJSON(e.stdout, t)
 				}
 				fmt.Fprintf(e.stdout, "ticket #%d is %s\n", t.ID, t.State)
 				return nil
@@ -198,7 +198,7 @@ is assigned. --notified is RFC 3339 or "YYYY-MM-DD HH:MM" in notices.time_zone.`
 						return err
 					}
 					if asJSON {
-						return tkWriteJSON(e.stdout, t)
+						return writeJSON(e.stdout, t)
 					}
 					fmt.Fprintf(e.stdout, "opened ticket #%d (assignee %s)\n", t.ID, tkDash(t.Assignee))
 					if c, ok := t.Clock(sla.KindResponse); ok {
@@ -230,7 +230,7 @@ is assigned. --notified is RFC 3339 or "YYYY-MM-DD HH:MM" in notices.time_zone.`
 						if list == nil {
 							list = []tickets.Ticket{}
 						}
-						return tkWriteJSON(e.stdout, list)
+						return writeJSON(e.stdout, list)
 					}
 					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 					fmt.Fprintf(tw, "ID\tSTATE\tSERVICE\tSEVERITY\tASSIGNEE\tRESPONSE\tDUE\tTITLE\n")
@@ -263,7 +263,7 @@ is assigned. --notified is RFC 3339 or "YYYY-MM-DD HH:MM" in notices.time_zone.`
 						return err
 					}
 					if asJSON {
-						return tkWriteJSON(e.stdout, map[string]any{"ticket": t, "timeline": tl, "sla": res})
+						return writeJSON(e.stdout, map[string]any{"ticket": t, "timeline": tl, "sla": res})
 					}
 					tkPrintTicket(e.stdout, t, tl, res, te.loc)
 					return nil
@@ -426,7 +426,7 @@ Example:
 					return tkError(err)
 				}
 				if asJSON {
-					return tkWriteJSON(e.stdout, res)
+					return writeJSON(e.stdout, res)
 				}
 				p, _ := cfg.SLA.Policy(policy)
 				loc, _ := time.LoadLocation(p.Calendar.TimeZone)
@@ -542,7 +542,7 @@ func noticeCmd() *command {
 						return err
 					}
 					if asJSON {
-						return tkWriteJSON(e.stdout, n)
+						return writeJSON(e.stdout, n)
 					}
 					show(e.stdout, n, te.loc)
 					return nil
@@ -593,7 +593,7 @@ func noticeCmd() *command {
 						return err
 					}
 					if asJSON {
-						return tkWriteJSON(e.stdout, n)
+						return writeJSON(e.stdout, n)
 					}
 					show(e.stdout, n, te.loc)
 					return nil
@@ -618,7 +618,7 @@ func noticeCmd() *command {
 						if list == nil {
 							list = []notice.Notice{}
 						}
-						return tkWriteJSON(e.stdout, list)
+						return writeJSON(e.stdout, list)
 					}
 					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 					fmt.Fprintf(tw, "ID\tKIND\tSTATE\tPUBLIC\tSTARTED\tTITLE\n")
@@ -641,7 +641,7 @@ func noticeCmd() *command {
 						return err
 					}
 					if asJSON {
-						return tkWriteJSON(e.stdout, n)
+						return writeJSON(e.stdout, n)
 					}
 					show(e.stdout, n, te.loc)
 					return nil

@@ -151,25 +151,13 @@ type Correlator struct {
 	// map update per line hashed the kind's name).
 	events [256]int
 	errs   []error
-	words  map[string]string // c.keep
+	words  logparse.Interner // c.keep
 }
 
 // keep returns a copy of s that is kept for the next equal s: for the
 // few words that become map keys (services, reject stages), which must
 // not be views of the lines they came from.
-func (c *Correlator) keep(s string) string {
-	if v, ok := c.words[s]; ok {
-		return v
-	}
-	v := strings.Clone(s)
-	if len(c.words) < 1024 {
-		if c.words == nil {
-			c.words = map[string]string{}
-		}
-		c.words[v] = v
-	}
-	return v
-}
+func (c *Correlator) keep(s string) string { return c.words.Intern(s, 1024) }
 
 // compactMessage replaces every string of m with a copy, so a record held
 // for long does not keep the lines (or read buffers) it came from.

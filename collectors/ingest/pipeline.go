@@ -380,13 +380,7 @@ func (p *Pipeline) Line(id int, line string, off, end int64) {
 // Frame adds one line already framed (an RFC 5424 syslog message, or a
 // line an importer framed to merge files by time) that spans [off, end).
 func (p *Pipeline) Frame(id int, f logparse.Frame, off, end int64) {
-	s := p.stream(id)
-	if s == nil {
-		p.errs = append(p.errs, fmt.Errorf("ingest: unknown stream %d", id))
-		return
-	}
-	s.read.Inc()
-	p.add(s, f, nil, off, end)
+	p.FrameEvent(id, f, nil, off, end)
 }
 
 // FrameEvent is Frame with the event logparse.Parse(f) already parsed

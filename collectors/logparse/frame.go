@@ -135,7 +135,7 @@ type Framer struct {
 	// reader may hand out as a view of a larger buffer) and are not
 	// copied per line by those who keep them.
 	lastHost string
-	names    map[string]string
+	names    Interner
 	programs [32]string // recent kept program tags, by progSlot
 }
 
@@ -148,18 +148,27 @@ func progSlot(s string) int {
 const maxNames = 512
 
 // intern returns the kept copy of s.
-func (f *Framer) intern(s string) string {
-	if v, ok := f.names[s]; ok {
+func (f *Framer) intern(s string) string { return f.names.Intern(s, maxNames) }
+
+// Interner keeps one copy of each string it is given, up to a bound, so
+// that what is kept for long (map keys, host names) shares no memory with
+// the line, or read buffer, it came from, and equal strings are copied
+// once. The zero Interner is ready to use.
+type Interner struct{ m map[string]string }
+
+// Intern returns the kept copy of s, keeping it if fewer than max strings
+// are kept; past the bound it returns a fresh copy.
+func (in *Interner) Intern(s string, max int) string {
+	if v, ok := in.m[s]; ok {
 		return v
 	}
-	if len(f.names) >= maxNames {
-		return strings.Clone(s)
-	}
-	if f.names == nil {
-		f.names = make(map[string]string)
-	}
 	v := strings.Clone(s)
-	f.names[v] = v
+	if len(in.m) < max {
+		if in.m == nil {
+			in.m = make(map[string]string)
+		}
+		in.m[v] = v
+	}
 	return v
 }
 

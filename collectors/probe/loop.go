@@ -108,10 +108,8 @@ func (p *prober) probeLoop(ctx context.Context, a *attempt, t Target, timeout ti
 			} else if left < wait {
 				wait = left
 			}
-			select {
-			case <-ctx.Done():
-				return "", fmt.Errorf("loop: %w", ctx.Err())
-			case <-time.After(wait):
+			if err := sleep(ctx, wait); err != nil {
+				return "", fmt.Errorf("loop: %w", err)
 			}
 		}
 	})

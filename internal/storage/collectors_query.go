@@ -401,7 +401,7 @@ func (db *DB) traceSearch(ctx context.Context, qr Querier, q trace.Query) (trace
 	if len(keys) == 0 {
 		return f, nil
 	}
-	if tx, ok := qr.(*Tx); ok && db.dialect == Postgres {
+	if tx, ok := qr.(*Tx); ok && db.dialect == Postgres && !generic { // (SET LOCAL holds for the transaction)
 		// The page is loaded by key and time span, with the same plan
 		// whatever the keys: a generic plan, made once per connection,
 		// saves planning every partition afresh for each search (3–6 ms a

@@ -172,17 +172,11 @@ func (db *DB) MailStats(ctx context.Context) (store.Stats, error) {
 func (db *DB) MailPrune(ctx context.Context, txBefore, bodiesBefore time.Time) (store.Pruned, error) {
 	var p store.Pruned
 	if !txBefore.IsZero() {
-		for {
-			res, err := db.Exec(ctx, `DELETE FROM engine_transactions WHERE id IN
-				(SELECT id FROM engine_transactions WHERE received_at < ? ORDER BY received_at LIMIT 5000)`, Micros(txBefore))
-			if err != nil {
-				return p, fmt.Errorf("prune transactions: %w", err)
-			}
-			n, _ := res.RowsAffected()
-			p.Transactions += n
-			if n < 5000 {
-				break
-			}
+		n, err := db.deleteBatches(ctx, `DELETE FROM engine_transactions WHERE id IN
+			(SELECT id FROM engine_transactions WHERE received_at < ? ORDER BY received_at LIMIT ?)`, 5000, Micros(txBefore))
+		p.Transactions = n
+		if err != nil {
+			return p, fmt.Errorf("prune transactions: %w", err)
 		}
 	}
 	if bodiesBefore.IsZero() {

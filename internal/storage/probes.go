@@ -43,10 +43,7 @@ func (db *DB) SaveProbeResult(ctx context.Context, r probe.Result, replica strin
 			r.Error, r.Warning, string(steps), NullMicros(r.CertExpiry), loop, replica); err != nil {
 			return fmt.Errorf("probe result: %w", err)
 		}
-		lock := ""
-		if db.dialect == Postgres {
-			lock = " FOR UPDATE"
-		}
+		lock := forUpdate(tx)
 		var prev string
 		var since int64
 		err := tx.QueryRow(ctx, `SELECT status, since FROM probe_states WHERE probe = ?`+lock, r.Probe).Scan(&prev, &since)
@@ -176,18 +173,11 @@ func (db *DB) ProbeResults(ctx context.Context, name string, from, to time.Time,
 // DeleteProbeResults removes runs older than before, in batches, and
 // returns how many went. State changes are kept: availability needs them.
 func (db *DB) DeleteProbeResults(ctx context.Context, before time.Time) (int64, error) {
-	var n int64
-	for {
-		res, err := db.Exec(ctx, `DELETE FROM probe_results WHERE id IN (SELECT id FROM probe_results WHERE at < ? LIMIT 5000)`, Micros(before))
-		if err != nil {
-			return n, fmt.Errorf("probe retention: %w", err)
-		}
-		k, _ := res.RowsAffected()
-		n += k
-		if k < 5000 || ctx.Err() != nil {
-			return n, ctx.Err()
-		}
+	n, err := db.deleteBatches(ctx, `DELETE FROM probe_results WHERE id IN (SELECT id FROM probe_results WHERE at < ? LIMIT ?)`, 5000, Micros(before))
+	if err != nil {
+		return n, fmt.Errorf("probe retention: %w", err)
 	}
+	return n, nil
 }
 
 // MaintenanceWindows returns the maintenance notices (not cancelled) that

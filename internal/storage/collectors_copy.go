@@ -144,20 +144,26 @@ func (c *copyBuf) msgRow(m *txlog.MessageRow) {
 	c.text(m.Origin)
 	c.text(m.Service)
 	c.text(m.State)
-	// queue_ids: strings.Join(m.QueueIDs, " ") without the allocation
-	n := 0
+	// queue_ids: strings.Join(m.QueueIDs, " ") without the allocation,
+	// unless an ID needs text's cleaning
+	n, clean := 0, true
 	for i, q := range m.QueueIDs {
 		if i > 0 {
 			n++
 		}
 		n += len(q)
+		clean = clean && utf8.ValidString(q) && strings.IndexByte(q, 0) < 0
 	}
-	c.b = binary.BigEndian.AppendUint32(c.b, uint32(n))
-	for i, q := range m.QueueIDs {
-		if i > 0 {
-			c.b = append(c.b, ' ')
+	if clean {
+		c.b = binary.BigEndian.AppendUint32(c.b, uint32(n))
+		for i, q := range m.QueueIDs {
+			if i > 0 {
+				c.b = append(c.b, ' ')
+			}
+			c.b = append(c.b, q...)
 		}
-		c.b = append(c.b, q...)
+	} else {
+		c.text(strings.Join(m.QueueIDs, " "))
 	}
 	c.text(first)
 	c.text(m.MessageID)

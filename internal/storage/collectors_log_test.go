@@ -302,6 +302,7 @@ func TestConformanceBadBytesInLogLines(t *testing.T) {
 		b.Messages[0].Subject = "Pr\xf8ve\x00 results"
 		b.Rows[0].Rcpt = "Bad\xffuser\x00@uni.example"
 		b.Logins[0].User = "\xe6sop\x00@uni.example"
+		b.Messages[1].QueueIDs = append(b.Messages[1].QueueIDs, "C\x00\xff")
 		if err := db.WriteBatch(ctx, b, nil); err != nil {
 			t.Fatalf("a batch with bad bytes: %v", err)
 		}

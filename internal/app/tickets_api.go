@@ -291,6 +291,7 @@ func registerTicketAPI(env *Env, svc *TicketServices) {
 		server.WriteList(w, "notices", list)
 		return nil
 	})
+	s.Handle("POST /api/v1/notices/preview", auth.RoleOncall, noticePreviewHandler(ns, env.Config.Notices.AnnounceTo))
 	s.Handle("POST /api/v1/notices", auth.RoleOncall, func(w http.ResponseWriter, r *http.Request) error {
 		var req notice.CreateRequest
 		if err := server.ReadJSON(r, &req); err != nil {

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/uni-mail/postvakt/collectors"
@@ -241,17 +241,11 @@ func registerCollectorAPI(env *Env, cfg collectors.Config, loc *time.Location) {
 		if q.Until, err = trace.ParseTime(qs.Get("until"), now, loc); err != nil {
 			return server.BadRequest(err.Error())
 		}
-		for _, v := range []struct {
-			name string
-			dst  *int
-		}{{"limit", &q.Limit}, {"offset", &q.Offset}} {
-			if s := qs.Get(v.name); s != "" {
-				n, err := strconv.Atoi(s)
-				if err != nil || n < 0 {
-					return server.BadRequest(v.name + " must be a non-negative integer")
-				}
-				*v.dst = n
-			}
+		if q.Limit, err = queryInt(qs, "limit", 0, 0, math.MaxInt); err != nil {
+			return err
+		}
+		if q.Offset, err = queryInt(qs, "offset", 0, 0, math.MaxInt); err != nil {
+			return err
 		}
 		if q.Limit > cfg.Trace.MaxLimit {
 			q.Limit = cfg.Trace.MaxLimit

@@ -2,7 +2,6 @@ package app
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/uni-mail/postvakt/engine/directory"
@@ -23,19 +22,13 @@ func registerMailboxSearchAPI(s *server.Server, d *directory.Directory, db *stor
 		qs := r.URL.Query()
 		q := strings.ToLower(strings.TrimSpace(qs.Get("q")))
 		locked := qs.Get("locked") == "true"
-		offset, limit := 0, 50
-		for _, v := range []struct {
-			name     string
-			dst      *int
-			min, max int
-		}{{"offset", &offset, 0, 1 << 30}, {"limit", &limit, 1, 500}} {
-			if s := qs.Get(v.name); s != "" {
-				n, err := strconv.Atoi(s)
-				if err != nil || n < v.min || n > v.max {
-					return server.BadRequest(v.name + " must be an integer from " + strconv.Itoa(v.min) + " to " + strconv.Itoa(v.max))
-				}
-				*v.dst = n
-			}
+		offset, err := queryInt(qs, "offset", 0, 0, 1<<30)
+		if err != nil {
+			return err
+		}
+		limit, err := queryInt(qs, "limit", 50, 1, 500)
+		if err != nil {
+			return err
 		}
 		page, total, err := db.DirMailboxPage(r.Context(), q, locked, offset, limit)
 		if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/uni-mail/postvakt/collectors/probe"
@@ -103,8 +102,11 @@ func setupProbes(ctx context.Context, env *Env) error {
 		if err != nil {
 			return err
 		}
-		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-		res, err := env.DB.ProbeResults(r.Context(), r.PathValue("name"), from, to, min(max(limit, 1), 1000))
+		limit, err := queryInt(r.URL.Query(), "limit", 1000, 1, 1000)
+		if err != nil {
+			return err
+		}
+		res, err := env.DB.ProbeResults(r.Context(), r.PathValue("name"), from, to, limit)
 		if err != nil {
 			return err
 		}

@@ -3,7 +3,9 @@ package app
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -142,6 +144,18 @@ func TestProbesThroughTheApp(t *testing.T) {
 	call(t, "GET", app.base+"/api/v1/probes/pop-tcp/results?limit=1", token, nil, &rs)
 	if len(rs.Results) != 1 || rs.Results[0].OK || rs.Results[0].Attempts != 2 {
 		t.Fatalf("failed run should have taken 1+retries attempts: %+v", rs.Results)
+	}
+	// Without a limit: every run of the period (it was up before it went
+	// down), newest first; a bad limit is refused.
+	var all struct {
+		Results []probe.Result `json:"results"`
+	}
+	call(t, "GET", app.base+"/api/v1/probes/pop-tcp/results", token, nil, &all)
+	if len(all.Results) < 2 || !all.Results[0].At.Equal(rs.Results[0].At) || !slices.ContainsFunc(all.Results, func(r probe.Result) bool { return r.OK }) {
+		t.Fatalf("results without a limit: %+v", all.Results)
+	}
+	if code := call(t, "GET", app.base+"/api/v1/probes/pop-tcp/results?limit=0", token, nil, nil); code != http.StatusBadRequest {
+		t.Fatalf("limit=0: %d, want 400", code)
 	}
 
 	// Start it again on the same address: the probe recovers and the

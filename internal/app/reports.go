@@ -126,13 +126,9 @@ func entry(a reports.Archived) reportEntry {
 
 func registerReportAPI(srv *server.Server, svc *reports.Service) {
 	srv.Handle("GET /api/v1/reports", auth.RoleViewer, func(w http.ResponseWriter, r *http.Request) error {
-		limit := 120
-		if v := r.URL.Query().Get("limit"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 1000 {
-				return server.BadRequest("limit must be between 1 and 1000")
-			}
-			limit = n
+		limit, err := queryInt(r.URL.Query(), "limit", 120, 1, 1000)
+		if err != nil {
+			return err
 		}
 		list, err := svc.Archive.ListReports(r.Context(), limit)
 		if err != nil {

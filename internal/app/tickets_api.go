@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -134,13 +135,11 @@ func registerTicketAPI(env *Env, svc *TicketServices) {
 				}
 			}
 		}
-		if l := q.Get("limit"); l != "" {
-			n, err := strconv.Atoi(l)
-			if err != nil || n < 1 {
-				return server.BadRequest("bad limit")
-			}
-			f.Limit = n
+		limit, err := queryInt(q, "limit", 0, 1, math.MaxInt)
+		if err != nil {
+			return err
 		}
+		f.Limit = limit
 		list, err := ts.List(r.Context(), f)
 		if err != nil {
 			return err

@@ -2,7 +2,6 @@ package app
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -28,13 +27,9 @@ type trafficHour struct {
 // in as it runs, so it may lag by up to its interval.
 func registerTrafficAPI(env *Env) {
 	env.Server.Handle("GET /api/v1/traffic/hourly", auth.RoleViewer, func(w http.ResponseWriter, r *http.Request) error {
-		hours := 24
-		if s := r.URL.Query().Get("hours"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 || n > 168 {
-				return server.BadRequest("hours must be 1 to 168")
-			}
-			hours = n
+		hours, err := queryInt(r.URL.Query(), "hours", 24, 1, 168)
+		if err != nil {
+			return err
 		}
 		to := env.Now().UTC().Truncate(time.Hour).Add(time.Hour)
 		from := to.Add(-time.Duration(hours) * time.Hour)

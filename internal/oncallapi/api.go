@@ -79,6 +79,7 @@ func Register(srv *server.Server, o Options) *API {
 	srv.Handle("POST /api/v1/oncall/swaps/{id}/{action}", auth.RoleOncall, a.decideSwap)
 	srv.Handle("POST /api/v1/oncall/unavailability", auth.RoleOncall, a.addUnavailability)
 	srv.Handle("GET /api/v1/oncall/feeds", auth.RoleAdmin, a.feeds)
+	srv.Handle("GET /api/v1/oncall/feeds/mine", auth.RoleViewer, a.ownFeeds)
 	srv.HandlePublic("GET /api/v1/oncall/feed/{rota}", a.feed)
 	srv.HandlePublic("GET /api/v1/oncall/feed/{rota}/{member}", a.feed)
 	srv.Handle("GET /api/v1/incidents", auth.RoleViewer, a.listIncidents)
@@ -460,18 +461,65 @@ func FeedURL(base, key, rotaName, member string) string {
 	return p + "?key=" + FeedSecret(key, rotaName, member)
 }
 
+// rotaFeeds are one rota's member feed URLs, in rota order.
+type rotaFeeds struct {
+	rota    string
+	members []memberFeed
+}
+
+type memberFeed struct{ member, url string }
+
+// memberFeeds walks the rotas in configuration order and returns each
+// with the feed URLs of those of its members that keep accepts.
+func (a *API) memberFeeds(keep func(member string) bool) []rotaFeeds {
+	var out []rotaFeeds
+	for _, name := range a.o.Team.Rotas() {
+		rt, _ := a.o.Team.Rota(name)
+		rf := rotaFeeds{rota: name}
+		for _, m := range rt.Spec().Members {
+			if keep(m) {
+				rf.members = append(rf.members, memberFeed{m, FeedURL(a.o.BaseURL, a.o.LinkKey, name, m)})
+			}
+		}
+		out = append(out, rf)
+	}
+	return out
+}
+
+// feeds (admin) answers every rota's feed URL and each of its members'.
 func (a *API) feeds(w http.ResponseWriter, r *http.Request) error {
 	if a.o.LinkKey == "" {
 		return server.NotFound("feeds need oncall.links.key")
 	}
 	out := map[string]any{}
-	for _, name := range a.o.Team.Rotas() {
-		rt, _ := a.o.Team.Rota(name)
+	for _, rf := range a.memberFeeds(func(string) bool { return true }) {
 		members := map[string]string{}
-		for _, m := range rt.Spec().Members {
-			members[m] = FeedURL(a.o.BaseURL, a.o.LinkKey, name, m)
+		for _, mf := range rf.members {
+			members[mf.member] = mf.url
 		}
-		out[name] = map[string]any{"rota": FeedURL(a.o.BaseURL, a.o.LinkKey, name, ""), "members": members}
+		out[rf.rota] = map[string]any{"rota": FeedURL(a.o.BaseURL, a.o.LinkKey, rf.rota, ""), "members": members}
+	}
+	server.WriteJSON(w, http.StatusOK, map[string]any{"feeds": out})
+	return nil
+}
+
+// ownFeeds (viewer and above) answers the feed URL of the caller's own
+// turns in each rota whose members include the caller (member ID = the
+// principal's name, case-insensitive: a web user's name; an API token's
+// principal is "token:NAME", which names no member). A feed URL is a bearer credential that
+// outlives the session and is revoked only by rotating oncall.links.key,
+// so a user gets only the feed of their own turns; the whole-rota feeds
+// and other members' feeds stay with feeds (admin). Answers
+// {"feeds": {rota: url}}, empty when the links key is not set.
+func (a *API) ownFeeds(w http.ResponseWriter, r *http.Request) error {
+	out := map[string]string{}
+	if a.o.LinkKey != "" {
+		me := actor(r)
+		for _, rf := range a.memberFeeds(func(m string) bool { return strings.EqualFold(m, me) }) {
+			for _, mf := range rf.members {
+				out[rf.rota] = mf.url
+			}
+		}
 	}
 	server.WriteJSON(w, http.StatusOK, map[string]any{"feeds": out})
 	return nil

@@ -777,7 +777,8 @@ func (b *builder) traffic(ctx context.Context) error {
 	return nil
 }
 
-// unionMinutes returns the minutes of [from, to) covered by the intervals.
+// unionMinutes returns the minutes covered by the union of the intervals
+// [start, end). It sorts iv in place.
 func unionMinutes(iv [][2]time.Time) float64 {
 	slices.SortFunc(iv, func(a, b [2]time.Time) int { return a[0].Compare(b[0]) })
 	var total time.Duration
@@ -836,15 +837,15 @@ func (b *builder) availabilityOf(ctx context.Context, p Period) (map[string][2]f
 	// Unplanned downtime inside an announced maintenance window is
 	// planned: only the minutes outside every window count against the
 	// service (the same rule as the probes' availability).
+	// mins[svc] is {unplanned, planned}; each service's maintenance
+	// windows are united once and serve both.
 	mins := map[string][2]float64{}
+	for svc, iv := range planned {
+		mins[svc] = [2]float64{1: unionMinutes(iv)}
+	}
 	for svc, iv := range unplanned {
 		m := mins[svc]
-		m[0] = unionMinutes(append(slices.Clone(iv), planned[svc]...)) - unionMinutes(slices.Clone(planned[svc]))
-		mins[svc] = m
-	}
-	for svc, iv := range planned {
-		m := mins[svc]
-		m[1] = unionMinutes(iv)
+		m[0] = unionMinutes(slices.Concat(iv, planned[svc])) - m[1]
 		mins[svc] = m
 	}
 	slices.SortFunc(rows, func(a, b OutageRow) int { return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Service, b.Service)) })

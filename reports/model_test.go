@@ -332,33 +332,47 @@ func TestMissingDataIsReported(t *testing.T) {
 }
 
 // TestAvailabilityLeavesMaintenanceOut: downtime inside an announced
-// window is planned, and the window is not part of the measured time.
+// window is planned, and the window is not part of the measured time;
+// overlapping windows count once.
 func TestAvailabilityLeavesMaintenanceOut(t *testing.T) {
-	src := reportstest.Seed(reportstest.SeptOct())
 	oslo := reportstest.Oslo()
 	day := time.Date(2026, 10, 14, 0, 0, 0, 0, oslo)
-	src.OutageList = append(src.OutageList,
-		reports.Outage{Service: "pop3", Ref: "N-90", Title: "POP upgrade", Start: day.Add(22 * time.Hour), End: day.Add(23 * time.Hour), Planned: true},
-		// 20 of these 50 minutes fall inside the window.
-		reports.Outage{Service: "pop3", Ref: "probe", Title: "Probes failed", Start: day.Add(21*time.Hour + 30*time.Minute), End: day.Add(22*time.Hour + 20*time.Minute)})
+	window := reports.Outage{Service: "pop3", Ref: "N-90", Title: "POP upgrade", Start: day.Add(22 * time.Hour), End: day.Add(23 * time.Hour), Planned: true}
+	// 20 of these 50 minutes fall inside the window.
+	down := reports.Outage{Service: "pop3", Ref: "probe", Title: "Probes failed", Start: day.Add(21*time.Hour + 30*time.Minute), End: day.Add(22*time.Hour + 20*time.Minute)}
+	// A second window overlapping the first by 30 minutes.
+	overlap := reports.Outage{Service: "pop3", Ref: "N-91", Title: "POP upgrade, part 2", Start: day.Add(22*time.Hour + 30*time.Minute), End: day.Add(23*time.Hour + 30*time.Minute), Planned: true}
 	p, err := reports.ParsePeriod("2026-10", 1, oslo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := reports.Build(context.Background(), src, p, reports.Options{Config: testConfig("en"), Now: generatedAt})
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name               string
+		outages            []reports.Outage
+		unplanned, planned float64
+	}{
+		{"one window", []reports.Outage{window, down}, 30, 60},
+		{"overlapping windows", []reports.Outage{window, down, overlap}, 30, 90},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := reportstest.Seed(reportstest.SeptOct())
+			src.OutageList = append(src.OutageList, tc.outages...)
+			r, err := reports.Build(context.Background(), src, p, reports.Options{Config: testConfig("en"), Now: generatedAt})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range r.Availability.Services {
+				if s.Service != "pop3" {
+					continue
+				}
+				measured := p.End.Sub(p.Start).Minutes() - tc.planned
+				want := math.Round((1-tc.unplanned/measured)*100*1000) / 1000
+				if s.Unplanned != tc.unplanned || s.Planned != tc.planned || s.Availability.Current != want {
+					t.Fatalf("pop3: unplanned %v planned %v availability %v; want %v, %v, %v", s.Unplanned, s.Planned, s.Availability.Current, tc.unplanned, tc.planned, want)
+				}
+				return
+			}
+			t.Fatal("pop3 missing from the availability section")
+		})
 	}
-	for _, s := range r.Availability.Services {
-		if s.Service != "pop3" {
-			continue
-		}
-		measured := p.End.Sub(p.Start).Minutes() - 60
-		want := math.Round((1-30/measured)*100*1000) / 1000
-		if s.Unplanned != 30 || s.Planned != 60 || s.Availability.Current != want {
-			t.Fatalf("pop3: unplanned %v planned %v availability %v; want 30, 60, %v", s.Unplanned, s.Planned, s.Availability.Current, want)
-		}
-		return
-	}
-	t.Fatal("pop3 missing from the availability section")
 }

@@ -142,31 +142,18 @@ func (p *prober) fetch(ctx context.Context, t Target, token string, submitted ti
 			at = time.Now()
 		}
 		return at, true, nil
-	case FetchIMAP:
-		s, err := p.imapOpen(ctx, &scratch, fetchEndpoint(t.Fetch))
+	case FetchIMAP, FetchPOP3:
+		mb, err := p.openMailbox(ctx, &scratch, t.Fetch)
 		if err != nil {
 			return time.Time{}, false, err
 		}
-		defer s.c.Close()
-		found, err := s.take(token, stale, p.now())
-		if err != nil {
-			return time.Time{}, false, err
-		}
-		at := time.Now()
-		_ = s.logout()
-		return at, found, nil
-	case FetchPOP3:
-		s, err := p.pop3Open(ctx, &scratch, fetchEndpoint(t.Fetch))
-		if err != nil {
-			return time.Time{}, false, err
-		}
-		defer s.c.Close()
-		found, err := s.take(token, stale, p.now())
+		defer mb.abort()
+		found, err := take(mb, token, stale, p.now())
 		if err != nil {
 			return time.Time{}, false, err
 		}
 		at := time.Now()
-		if err := s.quit(); err != nil && found {
+		if err := mb.end(); err != nil && found {
 			return time.Time{}, false, err // the deletion was not committed
 		}
 		return at, found, nil
@@ -174,100 +161,168 @@ func (p *prober) fetch(ctx context.Context, t Target, token string, submitted ti
 	return time.Time{}, false, fmt.Errorf("fetch kind %q", t.Fetch.Kind)
 }
 
-// take finds the message carrying token in INBOX and deletes it, together
-// with probe messages whose token is older than stale (at most 100 per
-// look).
-func (s *imapSession) take(token string, stale time.Duration, now time.Time) (bool, error) {
-	if _, err := s.run("SELECT", "SELECT", "INBOX"); err != nil {
-		return false, err
+// loopMailbox is a fetch protocol's session as the mail loop uses it.
+type loopMailbox interface {
+	// probeMessages lists the messages that carry TokenHeader, with the
+	// header's value.
+	probeMessages() ([]probeMessage, error)
+	// remove deletes messages by their IDs (POP3: marks them deleted; end
+	// commits the deletions).
+	remove(ids []string) error
+	// end ends the session and closes it. It fails only when the
+	// deletions may not have been committed.
+	end() error
+	// abort closes the connection without ending the session (POP3:
+	// deletions are dropped).
+	abort()
+}
+
+// probeMessage is a message in a probe mailbox: its ID in the session
+// (IMAP UID, POP3 message number) and the token it carries.
+type probeMessage struct {
+	id, token string
+}
+
+// openMailbox opens a session with f's IMAP or POP3 server.
+func (p *prober) openMailbox(ctx context.Context, a *attempt, f Fetch) (loopMailbox, error) {
+	e := fetchEndpoint(f)
+	switch f.Kind {
+	case FetchIMAP:
+		s, err := p.imapOpen(ctx, a, e)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	case FetchPOP3:
+		s, err := p.pop3Open(ctx, a, e)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	}
-	r, err := s.run("SEARCH", "UID SEARCH HEADER", TokenHeader, `""`)
+	return nil, fmt.Errorf("fetch kind %q", f.Kind)
+}
+
+// take finds the message carrying token and deletes it, together with
+// probe messages whose token is older than stale.
+func take(mb loopMailbox, token string, stale time.Duration, now time.Time) (bool, error) {
+	msgs, err := mb.probeMessages()
 	if err != nil {
 		return false, err
 	}
+	found := false
+	var del []string
+	for _, m := range msgs {
+		if m.token == "" {
+			continue
+		}
+		if m.token == token {
+			found = true
+			del = append(del, m.id)
+		} else if at, ok := tokenTime(m.token); ok && now.Sub(at) > stale {
+			del = append(del, m.id)
+		}
+	}
+	if len(del) == 0 {
+		return false, nil
+	}
+	return found, mb.remove(del)
+}
+
+// probeMessages selects INBOX and lists at most 100 probe messages per
+// look.
+func (s *imapSession) probeMessages() ([]probeMessage, error) {
+	if _, err := s.run("SELECT", "SELECT", "INBOX"); err != nil {
+		return nil, err
+	}
+	r, err := s.run("SEARCH", "UID SEARCH HEADER", TokenHeader, `""`)
+	if err != nil {
+		return nil, err
+	}
 	all := searchUIDs(r)
 	if len(all) == 0 {
-		return false, nil
+		return nil, nil
 	}
 	if len(all) > 100 {
 		all = all[:100]
 	}
 	r, err = s.run("FETCH", "UID FETCH", strings.Join(all, ","), "(UID BODY.PEEK[HEADER.FIELDS ("+TokenHeader+")])")
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	found := false
-	var del []string
+	var out []probeMessage
 	for _, l := range r.untagged {
 		first, head, ok := strings.Cut(l, "\r\n")
 		m := fetchUIDRe.FindStringSubmatch(first)
 		if m == nil || !ok {
 			continue
 		}
-		tok := headerValue(strings.Split(head, "\r\n"), TokenHeader)
-		if tok == token {
-			found = true
-			del = append(del, m[1])
-		} else if at, ok := tokenTime(tok); ok && now.Sub(at) > stale {
-			del = append(del, m[1])
-		}
+		out = append(out, probeMessage{id: m[1], token: headerValue(strings.Split(head, "\r\n"), TokenHeader)})
 	}
-	if len(del) == 0 {
-		return false, nil
-	}
-	if _, err := s.run("STORE", "UID STORE", strings.Join(del, ","), `+FLAGS.SILENT (\Deleted)`); err != nil {
-		return found, err
-	}
-	if _, err := s.run("EXPUNGE", "EXPUNGE"); err != nil {
-		return found, err
-	}
-	return found, nil
+	return out, nil
 }
 
 var fetchUIDRe = regexp.MustCompile(`(?i)^\* \d+ FETCH .*\bUID (\d+)`)
 
-// take finds the message carrying token and marks it deleted, together
-// with probe messages older than stale; QUIT commits the deletions.
-func (s *pop3Session) take(token string, stale time.Duration, now time.Time) (bool, error) {
+// remove flags the messages \Deleted and expunges them.
+func (s *imapSession) remove(uids []string) error {
+	if _, err := s.run("STORE", "UID STORE", strings.Join(uids, ","), `+FLAGS.SILENT (\Deleted)`); err != nil {
+		return err
+	}
+	_, err := s.run("EXPUNGE", "EXPUNGE")
+	return err
+}
+
+// end logs out; EXPUNGE has committed the deletions already, so a failed
+// LOGOUT does not matter.
+func (s *imapSession) end() error {
+	_ = s.logout()
+	return nil
+}
+
+func (s *imapSession) abort() { s.c.Close() }
+
+// probeMessages reads the header block of every message (TOP n 0).
+func (s *pop3Session) probeMessages() ([]probeMessage, error) {
 	if _, err := s.cmd("UIDL", "UIDL"); err != nil {
-		return false, err
+		return nil, err
 	}
 	list, err := s.lines("UIDL")
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	found := false
+	var out []probeMessage
 	for _, l := range list {
 		num, _, _ := strings.Cut(l, " ")
 		if _, err := strconv.Atoi(num); err != nil {
-			return false, fmt.Errorf("pop3: UIDL: bad line %q", oneLine(l))
+			return nil, fmt.Errorf("pop3: UIDL: bad line %q", oneLine(l))
 		}
 		if _, err := s.cmd("TOP", "TOP %s 0", num); err != nil {
-			return found, err
+			return nil, err
 		}
 		head, err := s.lines("TOP")
 		if err != nil {
-			return found, err
+			return nil, err
 		}
-		tok := headerValue(head, TokenHeader)
-		if tok == "" {
-			continue
-		}
-		mine := tok == token
-		old := false
-		if at, ok := tokenTime(tok); ok && now.Sub(at) > stale {
-			old = true
-		}
-		if !mine && !old {
-			continue
-		}
-		if _, err := s.cmd("DELE", "DELE %s", num); err != nil {
-			return found, err
-		}
-		found = found || mine
+		out = append(out, probeMessage{id: num, token: headerValue(head, TokenHeader)})
 	}
-	return found, nil
+	return out, nil
 }
+
+// remove marks the messages deleted; QUIT (end) commits the deletions.
+func (s *pop3Session) remove(nums []string) error {
+	for _, num := range nums {
+		if _, err := s.cmd("DELE", "DELE %s", num); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// end sends QUIT, which commits the deletions (RFC 1939 §6).
+func (s *pop3Session) end() error { return s.quit() }
+
+func (s *pop3Session) abort() { s.c.Close() }
 
 // headerValue returns the (unfolded) value of a header field in a header
 // block's lines.

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -188,14 +189,13 @@ func TestMailLoop(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	r := &Runner{Config: cfg, Store: newMemStore(), Registerer: reg, Getenv: env("PW", probePass)}
 
-	// A stale probe message from an earlier, lost loop is cleaned up.
-	stale := loopMessage(cfg.Targets[0].withDefaults(cfg), newToken(time.Now().Add(-time.Hour)), time.Now().Add(-time.Hour))
-	if err := d.deliver(stale); err != nil {
-		t.Fatal(err)
-	}
-
-	for _, name := range []string{"loop-imap", "loop-pop3"} {
+	for i, name := range []string{"loop-imap", "loop-pop3"} {
 		t.Run(name, func(t *testing.T) {
+			// A stale probe message from an earlier, lost loop is cleaned up.
+			stale := loopMessage(cfg.Targets[i].withDefaults(cfg), newToken(time.Now().Add(-time.Hour)), time.Now().Add(-time.Hour))
+			if err := d.deliver(stale); err != nil {
+				t.Fatal(err)
+			}
 			res, err := r.Check(context.Background(), name)
 			if err != nil {
 				t.Fatal(err)
@@ -251,4 +251,71 @@ func TestMailLoop(t *testing.T) {
 			t.Fatalf("ok=%v attempts=%d delivery=%v error=%q", res.OK, res.Attempts, res.LoopDelivery, res.Error)
 		}
 	})
+}
+
+// fakeMailbox is a loopMailbox holding messages in memory.
+type fakeMailbox struct {
+	msgs      []probeMessage
+	listErr   error
+	removeErr error
+	removed   []string
+}
+
+func (m *fakeMailbox) probeMessages() ([]probeMessage, error) { return m.msgs, m.listErr }
+
+func (m *fakeMailbox) remove(ids []string) error {
+	if m.removeErr != nil {
+		return m.removeErr
+	}
+	m.removed = append(m.removed, ids...)
+	return nil
+}
+
+func (m *fakeMailbox) end() error { return nil }
+func (m *fakeMailbox) abort()     {}
+
+// TestTake: take removes the loop's own message and stale probe messages,
+// and leaves fresh messages of other loops and messages without a token.
+func TestTake(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	mine := newToken(now)
+	msgs := []probeMessage{
+		{id: "1", token: newToken(now.Add(-time.Hour))},        // stale
+		{id: "2", token: newToken(now.Add(-time.Minute))},      // another loop, fresh
+		{id: "3", token: ""},                                   // not a probe message
+		{id: "4", token: mine},                                 // this loop's
+		{id: "5", token: "not-a-token"},                        // unparseable, kept
+		{id: "6", token: newToken(now.Add(-21 * time.Minute))}, // just stale
+	}
+	mb := &fakeMailbox{msgs: msgs}
+	found, err := take(mb, mine, 20*time.Minute, now)
+	if err != nil || !found {
+		t.Fatalf("take = %v, %v; want found", found, err)
+	}
+	if want := []string{"1", "4", "6"}; !slices.Equal(mb.removed, want) {
+		t.Errorf("removed %v, want %v", mb.removed, want)
+	}
+
+	// Not there yet: stale messages go, nothing is found.
+	mb = &fakeMailbox{msgs: msgs}
+	if found, err := take(mb, newToken(now), 20*time.Minute, now); err != nil || found {
+		t.Fatalf("take of a missing token = %v, %v", found, err)
+	}
+	if want := []string{"1", "6"}; !slices.Equal(mb.removed, want) {
+		t.Errorf("removed %v, want %v", mb.removed, want)
+	}
+
+	// Nothing to remove: no remove call.
+	mb = &fakeMailbox{msgs: msgs[1:3], removeErr: errors.New("must not be called")}
+	if found, err := take(mb, mine, 20*time.Minute, now); err != nil || found {
+		t.Fatalf("take with nothing to remove = %v, %v", found, err)
+	}
+
+	// Errors of listing and removal are returned.
+	if _, err := take(&fakeMailbox{listErr: errors.New("list")}, mine, time.Minute, now); err == nil || err.Error() != "list" {
+		t.Errorf("list error: %v", err)
+	}
+	if _, err := take(&fakeMailbox{msgs: msgs, removeErr: errors.New("remove")}, mine, time.Minute, now); err == nil || err.Error() != "remove" {
+		t.Errorf("remove error: %v", err)
+	}
 }

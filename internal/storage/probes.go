@@ -185,24 +185,13 @@ func (db *DB) DeleteProbeResults(ctx context.Context, before time.Time) (int64, 
 // the end (or the planned end while still running).
 func (db *DB) MaintenanceWindows(ctx context.Context, from, to time.Time) ([]probe.Window, error) {
 	out, err := queryAll(ctx, db, func(r rowScanner) (probe.Window, error) {
-		var w probe.Window
 		var id, start int64
 		var services string
 		var end, planned sql.NullInt64
 		if err := r.Scan(&id, &services, &start, &end, &planned); err != nil {
-			return w, err
+			return probe.Window{}, err
 		}
-		if err := json.Unmarshal([]byte(services), &w.Services); err != nil {
-			w.Services = strings.Split(services, ",")
-		}
-		for i := range w.Services {
-			w.Services[i] = strings.TrimSpace(w.Services[i])
-		}
-		w.Start, w.End, w.Ref = FromMicros(start), FromNullMicros(end), fmt.Sprintf("N-%d", id)
-		if w.End.IsZero() {
-			w.End = FromNullMicros(planned)
-		}
-		return w, nil
+		return maintenanceWindow(id, noticeServices(services), start, end, planned), nil
 	}, `SELECT id, services, started_at, ended_at, planned_end FROM notices
 		WHERE kind = 'maintenance' AND state <> 'cancelled' AND started_at < ? AND (ended_at IS NULL OR ended_at > ?)
 		ORDER BY started_at, id`, Micros(to), Micros(from))
@@ -212,24 +201,54 @@ func (db *DB) MaintenanceWindows(ctx context.Context, from, to time.Time) ([]pro
 	return out, nil
 }
 
+// noticeServices parses a notice's services column (a JSON array, or a
+// comma-separated list), each trimmed.
+func noticeServices(services string) []string {
+	var out []string
+	if err := json.Unmarshal([]byte(services), &out); err != nil {
+		out = strings.Split(services, ",")
+	}
+	for i := range out {
+		out[i] = strings.TrimSpace(out[i])
+	}
+	return out
+}
+
+// maintenanceWindow is a maintenance notice as a probe window: it ends
+// when the notice ended or, while still running, at its planned end.
+func maintenanceWindow(id int64, services []string, start int64, end, planned sql.NullInt64) probe.Window {
+	w := probe.Window{Services: services, Start: FromMicros(start), End: FromNullMicros(end), Ref: fmt.Sprintf("N-%d", id)}
+	if w.End.IsZero() {
+		w.End = FromNullMicros(planned)
+	}
+	return w
+}
+
 // ServiceAvailability computes each probed service's availability over
 // [from, to) from the stored state changes and maintenance windows.
 func (db *DB) ServiceAvailability(ctx context.Context, from, to time.Time) ([]probe.Figures, error) {
-	return db.serviceAvailability(ctx, from, to, nil)
+	windows, err := db.MaintenanceWindows(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return db.serviceAvailability(ctx, from, to, nil, windows)
 }
 
 // ServiceAvailabilityDaily is ServiceAvailability for each calendar day
 // of [from, to) in loc, by service and then day.
 func (db *DB) ServiceAvailabilityDaily(ctx context.Context, from, to time.Time, loc *time.Location) ([]probe.Figures, error) {
-	return db.serviceAvailability(ctx, from, to, loc)
-}
-
-func (db *DB) serviceAvailability(ctx context.Context, from, to time.Time, daily *time.Location) ([]probe.Figures, error) {
-	changes, err := db.ProbeChanges(ctx, from, to)
+	windows, err := db.MaintenanceWindows(ctx, from, to)
 	if err != nil {
 		return nil, err
 	}
-	windows, err := db.MaintenanceWindows(ctx, from, to)
+	return db.serviceAvailability(ctx, from, to, loc, windows)
+}
+
+// serviceAvailability computes the figures over [from, to) (per day in
+// daily when not nil) with the maintenance windows the caller read
+// (MaintenanceWindows, or Outages with its own read of the notices).
+func (db *DB) serviceAvailability(ctx context.Context, from, to time.Time, daily *time.Location, windows []probe.Window) ([]probe.Figures, error) {
+	changes, err := db.ProbeChanges(ctx, from, to)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uni-mail/postvakt/collectors/probe"
 	"github.com/uni-mail/postvakt/reports"
 )
 
@@ -312,36 +313,41 @@ func (db *DB) TrafficHours(ctx context.Context, from, to time.Time) ([]reports.T
 // each service they name, the down intervals the probes measured, and
 // critical incidents (other than the probes' own) labelled with a service.
 func (db *DB) Outages(ctx context.Context, from, to time.Time) ([]reports.Outage, error) {
+	// One read of the notices serves the report's rows and the
+	// maintenance windows of the measured availability below (what
+	// MaintenanceWindows would read again).
 	var out []reports.Outage
-	rows, err := db.Query(ctx, `SELECT id, kind, title, services, started_at, ended_at FROM notices
-		WHERE started_at < ? AND (ended_at IS NULL OR ended_at > ?) AND kind IN ('outage', 'maintenance') AND state <> 'cancelled'`, Micros(to), Micros(from))
+	var windows []probe.Window
+	rows, err := db.Query(ctx, `SELECT id, kind, title, services, started_at, ended_at, planned_end FROM notices
+		WHERE started_at < ? AND (ended_at IS NULL OR ended_at > ?) AND kind IN ('outage', 'maintenance') AND state <> 'cancelled'
+		ORDER BY started_at, id`, Micros(to), Micros(from))
 	if err != nil {
 		return nil, fmt.Errorf("outages: notices: %w", err)
 	}
 	for rows.Next() {
 		var id, start int64
 		var kind, title, services string
-		var end sql.NullInt64
-		if err := rows.Scan(&id, &kind, &title, &services, &start, &end); err != nil {
+		var end, planned sql.NullInt64
+		if err := rows.Scan(&id, &kind, &title, &services, &start, &end, &planned); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("outages: notices: %w", err)
 		}
-		var svcs []string
-		if err := json.Unmarshal([]byte(services), &svcs); err != nil {
-			svcs = strings.Split(services, ",")
-		}
+		svcs := noticeServices(services)
 		for _, s := range svcs {
-			out = append(out, reports.Outage{Service: strings.TrimSpace(s), Ref: "N-" + strconv.FormatInt(id, 10), Title: title,
+			out = append(out, reports.Outage{Service: s, Ref: "N-" + strconv.FormatInt(id, 10), Title: title,
 				Start: FromMicros(start), End: FromNullMicros(end), Planned: kind == "maintenance"})
+		}
+		if kind == "maintenance" {
+			windows = append(windows, maintenanceWindow(id, svcs, start, end, planned))
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("outages: notices: %w", err)
 	}
 	// Measured downtime: each probed service's unplanned down intervals
 	// (probes' incidents are not counted again below).
-	figs, err := db.ServiceAvailability(ctx, from, to)
+	figs, err := db.serviceAvailability(ctx, from, to, nil, windows)
 	if err != nil {
 		return nil, fmt.Errorf("outages: %w", err)
 	}

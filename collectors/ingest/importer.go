@@ -131,6 +131,10 @@ type lineReader struct {
 	start, end int // unread data: buf[start:end]
 	scanned    int // buf[start:scanned] holds no newline
 	err        error
+	// consumed, for a mapped file (buf is all of it, r nil), counts the
+	// bytes handed out as lines (the progress a countingReader counts
+	// for a file read)
+	consumed *atomic.Int64
 }
 
 // line returns the next line including its "\n" (the last one may lack
@@ -177,8 +181,15 @@ func (lr *lineReader) line() (string, error) {
 // merging loop (so both overlap the correlation of earlier lines).
 func (f *importFile) read(ctx context.Context, lr *lineReader, framer *logparse.Framer, ps *parsers) {
 	defer close(f.chunks)
-	var off int64
+	var off, counted int64
+	if lr.consumed != nil {
+		defer func() { lr.consumed.Add(off - counted) }()
+	}
 	for {
+		if lr.consumed != nil {
+			lr.consumed.Add(off - counted)
+			counted = off
+		}
 		var c *lineChunk
 		select {
 		case c = <-f.free:
@@ -312,14 +323,19 @@ func Import(ctx context.Context, p *Pipeline, o ImportOptions) (ImportStats, err
 		total += fi.Size()
 		var r io.Reader = countingReader{fh, &read}
 		closer := fh.Close
+		lr := &lineReader{r: r}
 		if strings.HasSuffix(name, ".gz") {
 			zr, err := gzip.NewReader(bufio.NewReaderSize(r, 1<<16))
 			if err != nil {
 				fh.Close()
 				return st, fmt.Errorf("import %s: %w", name, err)
 			}
-			r = zr
+			lr.r = zr
 			closer = func() error { zr.Close(); return fh.Close() }
+		} else if m := mapFile(fh, fi, time.Now()); m != nil {
+			// the whole file is one chunk, read: its lines are views of
+			// the mapping; the reader goroutine counts what it consumed
+			lr.buf, lr.end, lr.err, lr.r, lr.consumed = m, len(m), io.EOF, nil, &read
 		}
 		id := i + 1
 		if err := p.AddStream(Stream{ID: id, Source: SourceImport, Ref: fi.ModTime(), Loc: o.Loc}, nil); err != nil {
@@ -333,7 +349,7 @@ func Import(ctx context.Context, p *Pipeline, o ImportOptions) (ImportStats, err
 		go func(lr *lineReader, fr *logparse.Framer) {
 			defer readers.Done()
 			f.read(rctx, lr, fr, ps)
-		}(&lineReader{r: r}, logparse.NewFramer(fi.ModTime(), o.Loc))
+		}(lr, logparse.NewFramer(fi.ModTime(), o.Loc))
 	}
 	h := &fileHeap{}
 	for _, f := range files {

@@ -4,7 +4,12 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -91,5 +96,74 @@ func TestImportCancel(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Import did not return after cancellation")
+	}
+}
+
+// TestImportMappedFile imports the same log once read and once mapped (a
+// file left alone for mapQuiet): the records, the stats and the progress
+// are the same, and the progress ends at the file's size.
+func TestImportMappedFile(t *testing.T) {
+	var sb strings.Builder
+	for i := range 3000 {
+		q := fmt.Sprintf("%05X%05X", 0xA0000+i, i)
+		ts := time.Date(2026, 11, 22, 10, i/60, i%60, 0, time.UTC).Format(time.Stamp)
+		fmt.Fprintf(&sb, "%s mx postfix/smtpd[100]: connect from ext.example[192.0.2.%d]\n", ts, i%250+1)
+		fmt.Fprintf(&sb, "%s mx postfix/smtpd[100]: %s: client=ext.example[192.0.2.%d]\n", ts, q, i%250+1)
+		fmt.Fprintf(&sb, "%s mx postfix/cleanup[101]: %s: message-id=<m%d@ext.example>\n", ts, q, i)
+		fmt.Fprintf(&sb, "%s mx postfix/qmgr[102]: %s: from=<s%d@ext.example>, size=%d, nrcpt=1 (queue active)\n", ts, q, i%70, 1000+i)
+		fmt.Fprintf(&sb, "%s mx postfix/lmtp[103]: %s: to=<u%d@uni.example>, relay=imap[10.0.0.5]:24, delay=0.2, delays=0.1/0/0/0.1, dsn=2.0.0, status=sent (250 2.0.0 Ok)\n", ts, q, i%40)
+		fmt.Fprintf(&sb, "%s mx postfix/qmgr[102]: %s: removed\n", ts, q)
+		fmt.Fprintf(&sb, "%s mx postfix/smtpd[100]: disconnect from ext.example[192.0.2.%d] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5\n", ts, i%250+1)
+	}
+	sb.WriteString("Nov 22 11:00:00 mx postfix/qmgr[102]: last line without newline")
+	dir := t.TempDir()
+	fresh, old := filepath.Join(dir, "fresh.log"), filepath.Join(dir, "old.log")
+	for _, f := range []string{fresh, old} {
+		if err := os.WriteFile(f, []byte(sb.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hour := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(old, hour, hour); err != nil {
+		t.Fatal(err)
+	}
+	for f, mapped := range map[string]bool{fresh: false, old: true} {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := fh.Stat()
+		if got := mapFile(fh, fi, time.Now()) != nil; got != mapped && runtime.GOOS == "linux" {
+			t.Errorf("%s mapped %v, want %v", f, got, mapped)
+		}
+		fh.Close()
+	}
+	type result struct {
+		st       ImportStats
+		b        txlog.Batch
+		progress int64
+	}
+	imp := func(f string) result {
+		st := &memStore{}
+		var last int64
+		stats, err := Import(context.Background(), New(Options{Store: st, BatchSize: 500}), ImportOptions{Files: []string{f}, Loc: time.UTC,
+			Progress: func(read, total int64) {
+				if total != int64(sb.Len()) || read < last {
+					t.Errorf("progress %d of %d after %d", read, total, last)
+				}
+				last = read
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return result{stats, st.b, last}
+	}
+	r, m := imp(fresh), imp(old)
+	if r.st.Lines != 3000*7+1 || len(r.b.Messages) != 3000 || r.progress != int64(sb.Len()) {
+		t.Fatalf("read: %+v, %d messages, progress %d of %d", r.st, len(r.b.Messages), r.progress, sb.Len())
+	}
+	if !reflect.DeepEqual(r, m) {
+		t.Fatalf("mapped import differs: %+v, %d rows, progress %d; read %+v, %d rows, progress %d",
+			m.st, len(m.b.Rows), m.progress, r.st, len(r.b.Rows), r.progress)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/uni-mail/postvakt/collectors/probe"
+	"github.com/uni-mail/postvakt/engine/directory"
+	"github.com/uni-mail/postvakt/engine/store"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
 	"github.com/uni-mail/postvakt/oncall/notice"
@@ -143,6 +145,59 @@ func TestProbeAvailabilityWithOutageAndMaintenance(t *testing.T) {
 		again, err := db.ServiceAvailability(ctx, day, day.AddDate(0, 0, 1))
 		if err != nil || again[0].Availability != f.Availability {
 			t.Fatalf("after retention: %+v, %v", again, err)
+		}
+	})
+}
+
+// TestConformanceProbeMailSeen: the mail loop's token is found through the
+// Subject and Message-ID recorded with the message's transaction, and in
+// the body's header block only for a message without a transaction row;
+// a found message leaves the mailbox.
+func TestConformanceProbeMailSeen(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+		ids, err := db.DirUpsertMailboxes(ctx, []directory.Mailbox{{Address: "probe@uni.example"}}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := func(qid, subject, messageID, body string, at time.Time) *store.Message {
+			b := []byte(body)
+			return &store.Message{QueueID: qid, ReceivedAt: at, MailFrom: "probe@uni.example", Rcpts: []string{"probe@uni.example"},
+				MessageID: messageID, Subject: subject, Body: b, BodyHash: store.Hash(b),
+				Deliveries: []store.Delivery{{Rcpt: "probe@uni.example", MailboxID: ids[0]}}}
+		}
+		// by the recorded Subject: the body does not carry the token
+		bySubject := msg("P1", "postvakt probe loop pv-1-aa", "<x1@postvakt.invalid>", "Subject: other\r\n\r\npv-1-aa\r\n", now)
+		// by the header block, its transaction row gone (released from quarantine)
+		byBody := msg("P2", "", "", "X-Postvakt-Probe: pv-2-bb\r\nSubject: t\r\n\r\nbody\r\n", now.Add(time.Second))
+		// the token only in the text, not the header block
+		inText := msg("P3", "", "", "Subject: t\r\n\r\npv-3-cc\r\n", now.Add(2*time.Second))
+		if err := db.MailCommit(ctx, []*store.Message{bySubject, byBody, inText}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, `DELETE FROM engine_transactions WHERE queue_id IN ('P2', 'P3')`); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			token string
+			want  bool
+			at    time.Time
+		}{
+			{"pv-1-aa", true, now}, {"pv-1-aa", false, time.Time{}}, // found once, then gone
+			{"pv-2-bb", true, now.Add(time.Second)},
+			{"pv-3-cc", false, time.Time{}},
+			{"pv-9-zz", false, time.Time{}},
+		} {
+			at, ok, err := db.ProbeMailSeen(ctx, "Probe@uni.example", c.token)
+			if err != nil || ok != c.want || !at.Equal(c.at) {
+				t.Errorf("ProbeMailSeen(%s) = %v, %v, %v; want %v, %v", c.token, at, ok, err, c.at, c.want)
+			}
+		}
+		var left int
+		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM engine_messages`).Scan(&left); err != nil || left != 1 {
+			t.Errorf("%d messages left (%v), want 1 (P3)", left, err)
 		}
 	})
 }

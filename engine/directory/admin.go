@@ -40,6 +40,17 @@ func (d *Directory) Mailboxes(ctx context.Context) ([]Mailbox, error) {
 // Aliases lists aliases, lists and function addresses.
 func (d *Directory) Aliases(ctx context.Context) ([]Alias, error) { return d.o.Store.DirAliases(ctx) }
 
+// AliasesTargeting lists the aliases, lists and function addresses that
+// have target among their targets, each with all its targets. A target
+// that is not an address with a domain is ErrInvalid.
+func (d *Directory) AliasesTargeting(ctx context.Context, target string) ([]Alias, error) {
+	a, err := addr.Parse(strings.TrimSpace(target))
+	if err != nil || a.Domain == "" {
+		return nil, fmt.Errorf("%w: target %q", ErrInvalid, target)
+	}
+	return d.o.Store.DirAliasesTargeting(ctx, a.Key())
+}
+
 // NewMailbox describes a mailbox to create.
 type NewMailbox struct {
 	Address                string // permanent address

@@ -129,4 +129,8 @@ type Store interface {
 	// DirAliases lists aliases, lists and function addresses with their
 	// targets, ordered by address.
 	DirAliases(ctx context.Context) ([]Alias, error)
+	// DirAliasesTargeting lists, like DirAliases, the aliases, lists and
+	// function addresses among whose targets is target (compared
+	// case-insensitively), each with all its targets.
+	DirAliasesTargeting(ctx context.Context, target string) ([]Alias, error)
 }

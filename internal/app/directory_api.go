@@ -217,9 +217,15 @@ func registerDirectoryAPI(s *server.Server, d *directory.Directory) {
 		return nil
 	})
 	s.Handle("GET /api/v1/directory/aliases", auth.RoleHelpdesk, func(w http.ResponseWriter, r *http.Request) error {
-		list, err := d.Aliases(r.Context())
+		var list []directory.Alias
+		var err error
+		if t := r.URL.Query().Get("target"); t != "" {
+			list, err = d.AliasesTargeting(r.Context(), t)
+		} else {
+			list, err = d.Aliases(r.Context())
+		}
 		if err != nil {
-			return err
+			return directoryError(err)
 		}
 		server.WriteList(w, "aliases", list)
 		return nil

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -69,8 +70,33 @@ func TestDirectoryAPI(t *testing.T) {
 	if code := call(t, "GET", base+"/mailboxes", helpdesk, nil, &list); code != 200 || len(list.Mailboxes) != 1 {
 		t.Fatalf("list: %d %v", code, list)
 	}
-	if code := call(t, "POST", base+"/aliases", pm, map[string]any{"address": "it-support@uni.example", "kind": "list", "targets": []string{"ola@uni.example"}}, nil); code != 201 {
+	if code := call(t, "POST", base+"/aliases", pm, map[string]any{"address": "it-support@uni.example", "kind": "list", "targets": []string{"ola@uni.example", "kari@remote.example"}}, nil); code != 201 {
 		t.Fatalf("add list: %d", code)
+	}
+	if code := call(t, "POST", base+"/aliases", pm, map[string]any{"address": "abuse@uni.example", "kind": "function", "targets": []string{"kari@remote.example"}}, nil); code != 201 {
+		t.Fatalf("add function: %d", code)
+	}
+	var aliases struct {
+		Aliases []struct {
+			Address string
+			Targets []string
+		} `json:"aliases"`
+	}
+	if code := call(t, "GET", base+"/aliases", helpdesk, nil, &aliases); code != 200 || len(aliases.Aliases) != 2 {
+		t.Fatalf("aliases: %d %+v", code, aliases)
+	}
+	aliases.Aliases = nil
+	if code := call(t, "GET", base+"/aliases?target="+url.QueryEscape("OLA@Uni.Example"), helpdesk, nil, &aliases); code != 200 ||
+		len(aliases.Aliases) != 1 || aliases.Aliases[0].Address != "it-support@uni.example" ||
+		strings.Join(aliases.Aliases[0].Targets, ",") != "kari@remote.example,ola@uni.example" {
+		t.Fatalf("aliases targeting ola: %d %+v", code, aliases)
+	}
+	aliases.Aliases = nil
+	if code := call(t, "GET", base+"/aliases?target=nobody@uni.example", helpdesk, nil, &aliases); code != 200 || len(aliases.Aliases) != 0 {
+		t.Fatalf("aliases targeting nobody: %d %+v", code, aliases)
+	}
+	if code := call(t, "GET", base+"/aliases?target=not-an-address", helpdesk, nil, nil); code != 400 {
+		t.Fatalf("bad target: %d", code)
 	}
 	if code := call(t, "DELETE", base+"/aliases/it-support@uni.example", pm, nil, nil); code != 204 {
 		t.Fatalf("remove list: %d", code)

@@ -266,6 +266,9 @@ func TestWebDirectory(t *testing.T) {
 	if code := call(t, "POST", dir+"/aliases", pm, map[string]any{"address": "it-support@uni.example", "kind": "list", "targets": []string{"s007@uni.example"}}, nil); code != http.StatusCreated {
 		t.Fatalf("add list: %d", code)
 	}
+	if code := call(t, "POST", dir+"/aliases", pm, map[string]any{"address": "s008-alias@uni.example", "kind": "alias", "targets": []string{"s008@uni.example"}}, nil); code != http.StatusCreated {
+		t.Fatalf("add alias: %d", code)
+	}
 	ctx := context.Background()
 	db, err := storage.Open(ctx, cfg.DatabaseURL(), storage.Options{})
 	if err != nil {
@@ -306,7 +309,7 @@ func TestWebDirectory(t *testing.T) {
 		}
 		resp, body := c.do("GET", "/directory/mailboxes/s007@uni.example", nil, nil)
 		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "0 B used of 1.0 GiB allotted") || !strings.Contains(body, "to s008@uni.example, keeping a copy") ||
-			!strings.Contains(body, "it-support@uni.example") || strings.Contains(body, `id="lock-form"`) {
+			!strings.Contains(body, "it-support@uni.example") || strings.Contains(body, "s008-alias@uni.example") || strings.Contains(body, `id="lock-form"`) {
 			t.Errorf("mailbox page: %d\n%s", resp.StatusCode, body)
 		}
 		if resp, _ := c.do("GET", "/directory/mailboxes/nobody@uni.example", nil, nil); resp.StatusCode != http.StatusNotFound {

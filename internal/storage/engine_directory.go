@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uni-mail/postvakt/engine/directory"
@@ -320,11 +321,36 @@ func (db *DB) DirMailboxes(ctx context.Context) ([]directory.Mailbox, error) {
 
 // DirAliases implements directory.Store.
 func (db *DB) DirAliases(ctx context.Context) ([]directory.Alias, error) {
-	rows, err := db.Query(ctx, `SELECT a.address, a.kind, t.target FROM engine_addresses a
+	out, err := db.queryAliases(ctx, `SELECT a.address, a.kind, t.target FROM engine_addresses a
 		JOIN engine_alias_targets t ON t.address = a.address
 		WHERE a.kind IN ('alias', 'list', 'function') ORDER BY a.address, t.target`)
 	if err != nil {
 		return nil, fmt.Errorf("aliases: %w", err)
+	}
+	return out, nil
+}
+
+// DirAliasesTargeting implements directory.Store. Targets are stored in
+// Key form (lower-case), so target is lower-cased here and compared with
+// plain equality, which engine_alias_targets_target serves.
+func (db *DB) DirAliasesTargeting(ctx context.Context, target string) ([]directory.Alias, error) {
+	out, err := db.queryAliases(ctx, `SELECT a.address, a.kind, t.target FROM engine_addresses a
+		JOIN engine_alias_targets t ON t.address = a.address
+		WHERE a.kind IN ('alias', 'list', 'function')
+		AND a.address IN (SELECT m.address FROM engine_alias_targets m WHERE m.target = ?)
+		ORDER BY a.address, t.target`, strings.ToLower(target))
+	if err != nil {
+		return nil, fmt.Errorf("aliases targeting %s: %w", target, err)
+	}
+	return out, nil
+}
+
+// queryAliases reads rows of (address, kind, target) ordered by address
+// into aliases with their targets.
+func (db *DB) queryAliases(ctx context.Context, query string, args ...any) ([]directory.Alias, error) {
+	rows, err := db.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []directory.Alias

@@ -133,6 +133,65 @@ func TestConformanceEngineDirectory(t *testing.T) {
 	})
 }
 
+// TestConformanceEngineDirAliasesTargeting: the aliases, lists and
+// function addresses forwarding to an address, found case-insensitively
+// through the index on engine_alias_targets.target, each with all its
+// targets; the others are left out.
+func TestConformanceEngineDirAliasesTargeting(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		if err := db.DirPutDomain(ctx, directory.Domain{Name: "uni.example", CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []directory.Alias{
+			{Address: "it-staff@uni.example", Kind: directory.KindList, Targets: []string{"ola@uni.example", "kari@remote.example"}},
+			{Address: "abuse@uni.example", Kind: directory.KindFunction, Targets: []string{"kari@remote.example"}},
+			{Address: "nordmann@uni.example", Kind: directory.KindAlias, Targets: []string{"ola@uni.example"}},
+			{Address: "xola@uni.example", Kind: directory.KindAlias, Targets: []string{"xola@remote.example", "ola@uni.example.net"}},
+		} {
+			if err := db.DirPutAlias(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		render := func(al []directory.Alias) string {
+			var s string
+			for _, a := range al {
+				s += fmt.Sprintf("%s(%s)%v ", a.Address, a.Kind, a.Targets)
+			}
+			return s
+		}
+		for _, c := range []struct{ target, want string }{
+			{"OLA@Uni.Example", "it-staff@uni.example(list)[kari@remote.example ola@uni.example] nordmann@uni.example(alias)[ola@uni.example] "},
+			{"ola@uni.example", "it-staff@uni.example(list)[kari@remote.example ola@uni.example] nordmann@uni.example(alias)[ola@uni.example] "},
+			{"kari@remote.example", "abuse@uni.example(function)[kari@remote.example] it-staff@uni.example(list)[kari@remote.example ola@uni.example] "},
+			{"nobody@uni.example", ""},
+			{"ola@", ""},
+		} {
+			al, err := db.DirAliasesTargeting(ctx, c.target)
+			if got := render(al); err != nil || got != c.want {
+				t.Errorf("DirAliasesTargeting(%q) = %q, %v; want %q", c.target, got, err, c.want)
+			}
+		}
+		if err := db.DirDeleteAlias(ctx, "nordmann@uni.example"); err != nil {
+			t.Fatal(err)
+		}
+		if al, err := db.DirAliasesTargeting(ctx, "ola@uni.example"); err != nil || render(al) != "it-staff@uni.example(list)[kari@remote.example ola@uni.example] " {
+			t.Errorf("after delete: %q, %v", render(al), err)
+		}
+
+		// The lookup by target has its index (migration 20261123015400).
+		q := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'engine_alias_targets' AND name = 'engine_alias_targets_target'`
+		if db.Dialect() == storage.Postgres {
+			q = `SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'engine_alias_targets' AND indexname = 'engine_alias_targets_target'`
+		}
+		var n int
+		if err := db.QueryRow(ctx, q).Scan(&n); err != nil || n != 1 {
+			t.Errorf("index engine_alias_targets_target: %d, %v", n, err)
+		}
+	})
+}
+
 func TestConformanceEngineGreylist(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {

@@ -3,7 +3,6 @@ package web
 import (
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -106,16 +105,10 @@ func (u *UI) mailboxPage(w http.ResponseWriter, r *http.Request, v *view) error 
 		return err
 	}
 	var al struct{ Aliases []obj }
-	if err := u.call(r, http.MethodGet, "/api/v1/directory/aliases", nil, &al); err != nil {
+	if err := u.call(r, http.MethodGet, "/api/v1/directory/aliases?target="+url.QueryEscape(str(m["address"])), nil, &al); err != nil {
 		return err
 	}
-	me := strings.ToLower(str(m["address"]))
-	var aliases []obj
-	for _, a := range al.Aliases {
-		if slices.ContainsFunc(strs(a["Targets"]), func(t string) bool { return strings.EqualFold(t, me) }) {
-			aliases = append(aliases, a)
-		}
-	}
+	aliases := al.Aliases
 	quota, used := num(m["quota_bytes"]), num(m["used_bytes"])
 	pct := 0.0
 	if quota > 0 {

@@ -311,10 +311,18 @@ func init() {
 // pair), and a collision fails that group commit: its messages get a
 // temporary failure and are sent again, none is lost.
 func newQueueID() string {
+	return queueIDAt(uint64(time.Now().UnixMilli()), queueIDSeq.Add(1)*0x9E3779B1^queueIDKey)
+}
+
+// queueIDAt encodes ms and seq in base32's "extended hex" alphabet
+// (0-9, A-V, RFC 4648 section 7), whose characters sort in the order of
+// their values: with the standard alphabet (A-Z, 2-7) an ID whose
+// character went from Z to 2 sorted before the one made just before it.
+func queueIDAt(ms uint64, seq uint32) string {
 	var b [10]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixMilli())<<16) // ms in b[0:6]
-	binary.BigEndian.PutUint32(b[6:], queueIDSeq.Add(1)*0x9E3779B1^queueIDKey)
-	return base32.StdEncoding.EncodeToString(b[:])
+	binary.BigEndian.PutUint64(b[:8], ms<<16) // ms in b[0:6]
+	binary.BigEndian.PutUint32(b[6:], seq)
+	return base32.HexEncoding.EncodeToString(b[:])
 }
 
 type slogLogger struct{ l *slog.Logger }

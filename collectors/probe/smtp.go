@@ -106,7 +106,10 @@ func (s *smtpSession) ehlo() error {
 	})
 }
 
-// auth authenticates with AUTH PLAIN (RFC 4954, RFC 4616).
+// auth authenticates with AUTH PLAIN (RFC 4954, RFC 4616), or with AUTH
+// LOGIN where the server offers only that (older submission servers and
+// Exchange): the same user name and password, sent base64-encoded after
+// the server's two 334 prompts.
 func (s *smtpSession) auth() error {
 	return s.a.step("auth", func() (string, error) {
 		if err := checkAuthTLS(s.e, s.c); err != nil {
@@ -116,18 +119,30 @@ func (s *smtpSession) auth() error {
 		if !ok {
 			return "", errors.New("smtp: the server does not offer AUTH")
 		}
-		if !hasWord(mechs, "PLAIN") {
-			return "", fmt.Errorf("smtp: the server does not offer AUTH PLAIN (only %s)", mechs)
+		plain, login := hasWord(mechs, "PLAIN"), hasWord(mechs, "LOGIN")
+		if !plain && !login {
+			return "", fmt.Errorf("smtp: the server offers neither AUTH PLAIN nor LOGIN (only %s)", mechs)
 		}
 		pw, err := s.p.password(s.e)
 		if err != nil {
 			return "", fmt.Errorf("smtp: %w", err)
 		}
-		ir := base64.StdEncoding.EncodeToString([]byte("\x00" + s.e.user + "\x00" + pw))
-		if _, err := s.cmd(235, "AUTH PLAIN %s", ir); err != nil {
-			return "", smtpErr("AUTH", err)
+		b64 := base64.StdEncoding.EncodeToString
+		if plain {
+			if _, err := s.cmd(235, "AUTH PLAIN %s", b64([]byte("\x00"+s.e.user+"\x00"+pw))); err != nil {
+				return "", smtpErr("AUTH", err)
+			}
+			return "authenticated as " + s.e.user, nil
 		}
-		return "authenticated as " + s.e.user, nil
+		for _, c := range []struct {
+			expect int
+			line   string
+		}{{334, "AUTH LOGIN"}, {334, b64([]byte(s.e.user))}, {235, b64([]byte(pw))}} {
+			if _, err := s.cmd(c.expect, "%s", c.line); err != nil {
+				return "", smtpErr("AUTH", err)
+			}
+		}
+		return "authenticated as " + s.e.user + " (LOGIN)", nil
 	})
 }
 

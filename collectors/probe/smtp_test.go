@@ -20,11 +20,13 @@ import (
 )
 
 // smtpServer is a real go-smtp server on loopback with STARTTLS and AUTH
-// PLAIN for user "probe@example.edu" / password "s3cret pass".
+// PLAIN (or the mechanisms in mechs: PLAIN, LOGIN) for user
+// "probe@example.edu" / password "s3cret pass".
 type smtpServer struct {
 	addr    string
 	tls     *tls.Config
 	deliver func(from, to string, data []byte) error
+	mechs   []string
 
 	mu  sync.Mutex
 	srv *smtp.Server
@@ -37,7 +39,13 @@ const (
 
 func startSMTP(t *testing.T, tlsConfig *tls.Config, deliver func(from, to string, data []byte) error) *smtpServer {
 	t.Helper()
-	s := &smtpServer{addr: "127.0.0.1:0", tls: tlsConfig, deliver: deliver}
+	return startSMTPWith(t, &smtpServer{tls: tlsConfig, deliver: deliver})
+}
+
+// startSMTPWith starts s (its tls, deliver and mechs set) on a free port.
+func startSMTPWith(t *testing.T, s *smtpServer) *smtpServer {
+	t.Helper()
+	s.addr = "127.0.0.1:0"
 	s.start(t)
 	t.Cleanup(s.stop)
 	return s
@@ -76,16 +84,50 @@ type smtpSess struct {
 	from, to string
 }
 
-func (x *smtpSess) AuthMechanisms() []string { return []string{sasl.Plain} }
+func (x *smtpSess) AuthMechanisms() []string {
+	if x.s.mechs != nil {
+		return x.s.mechs
+	}
+	return []string{sasl.Plain}
+}
 
-func (x *smtpSess) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, user, pass string) error {
+func (x *smtpSess) Auth(mech string) (sasl.Server, error) {
+	check := func(user, pass string) error {
 		if user != probeUser || pass != probePass {
 			return smtp.ErrAuthFailed
 		}
 		x.authed = true
 		return nil
-	}), nil
+	}
+	if mech == sasl.Login {
+		return &loginServer{check: check}, nil
+	}
+	return sasl.NewPlainServer(func(_, user, pass string) error { return check(user, pass) }), nil
+}
+
+// loginServer is the server side of AUTH LOGIN (go-sasl has only the
+// client): a "Username:" and a "Password:" prompt.
+type loginServer struct {
+	check func(user, pass string) error
+	user  string
+	step  int
+}
+
+func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
+	l.step++
+	switch l.step {
+	case 1:
+		if resp != nil { // no initial response expected
+			l.user, l.step = string(resp), 2
+			return []byte("Password:"), false, nil
+		}
+		return []byte("Username:"), false, nil
+	case 2:
+		l.user = string(resp)
+		return []byte("Password:"), false, nil
+	default:
+		return nil, true, l.check(l.user, string(resp))
+	}
 }
 
 func (x *smtpSess) Reset()        {}
@@ -119,19 +161,46 @@ func TestSMTPProbe(t *testing.T) {
 	dir := t.TempDir()
 	pki := newPKI(t, dir, time.Now().Add(90*24*time.Hour))
 	srv := startSMTP(t, pki.serverConfig(), nil)
+	loginOnly := startSMTPWith(t, &smtpServer{tls: pki.serverConfig(), mechs: []string{sasl.Login}})
+	noMechs := startSMTPWith(t, &smtpServer{tls: pki.serverConfig(), mechs: []string{"CRAM-MD5"}})
 
 	for _, tc := range []struct {
 		name    string
+		srv     *smtpServer
 		target  Target
 		env     func(string) string
 		wantErr string
 		steps   []string
+		auth    string // the auth step's detail
 	}{
 		{
 			name:   "starttls-auth",
 			target: Target{TLS: TLSStartTLS, TLSCAFile: pki.caFile, User: probeUser, PasswordEnv: "PW"},
 			env:    env("PW", probePass),
 			steps:  []string{"connect", "banner", "ehlo", "starttls", "tls", "ehlo", "auth", "quit"},
+			auth:   "authenticated as " + probeUser,
+		},
+		{
+			name:   "starttls-auth-login",
+			srv:    loginOnly,
+			target: Target{TLS: TLSStartTLS, TLSCAFile: pki.caFile, User: probeUser, PasswordEnv: "PW"},
+			env:    env("PW", probePass),
+			steps:  []string{"connect", "banner", "ehlo", "starttls", "tls", "ehlo", "auth", "quit"},
+			auth:   "authenticated as " + probeUser + " (LOGIN)",
+		},
+		{
+			name:    "wrong-password-login",
+			srv:     loginOnly,
+			target:  Target{TLS: TLSStartTLS, TLSCAFile: pki.caFile, User: probeUser, PasswordEnv: "PW"},
+			env:     env("PW", "wrong-secret"),
+			wantErr: "smtp: AUTH rejected: 535 5.7.8 Authentication failed",
+		},
+		{
+			name:    "no-usable-mechanism",
+			srv:     noMechs,
+			target:  Target{TLS: TLSStartTLS, TLSCAFile: pki.caFile, User: probeUser, PasswordEnv: "PW"},
+			env:     env("PW", probePass),
+			wantErr: "smtp: the server offers neither AUTH PLAIN nor LOGIN (only CRAM-MD5)",
 		},
 		{
 			name:  "plain",
@@ -157,7 +226,11 @@ func TestSMTPProbe(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tg := tc.target
-			tg.Name, tg.Service, tg.Kind, tg.Address = "smtp", "smtp", KindSMTP, srv.addr
+			at := srv
+			if tc.srv != nil {
+				at = tc.srv
+			}
+			tg.Name, tg.Service, tg.Kind, tg.Address = "smtp", "smtp", KindSMTP, at.addr
 			tg.Retries = intp(0)
 			cfg := DefaultConfig()
 			cfg.Targets = []Target{tg}
@@ -183,6 +256,9 @@ func TestSMTPProbe(t *testing.T) {
 			}
 			if got := stepNames(res); !slices.Equal(got, tc.steps) {
 				t.Errorf("steps %v, want %v", got, tc.steps)
+			}
+			if tc.auth != "" && res.Steps[6].Detail != tc.auth {
+				t.Errorf("auth step %q, want %q", res.Steps[6].Detail, tc.auth)
 			}
 			if !strings.HasPrefix(res.Steps[1].Detail, "220 mx.test") {
 				t.Errorf("banner detail %q", res.Steps[1].Detail)

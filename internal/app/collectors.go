@@ -241,10 +241,10 @@ func registerCollectorAPI(env *Env, cfg collectors.Config, loc *time.Location) {
 		if q.Until, err = trace.ParseTime(qs.Get("until"), now, loc); err != nil {
 			return server.BadRequest(err.Error())
 		}
-		if q.Limit, err = queryInt(qs, "limit", 0, 0, math.MaxInt); err != nil {
+		if q.Limit, err = server.QueryInt(qs, "limit", 0, 0, math.MaxInt); err != nil {
 			return err
 		}
-		if q.Offset, err = queryInt(qs, "offset", 0, 0, math.MaxInt); err != nil {
+		if q.Offset, err = server.QueryInt(qs, "offset", 0, 0, math.MaxInt); err != nil {
 			return err
 		}
 		if q.Limit > cfg.Trace.MaxLimit {

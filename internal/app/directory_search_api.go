@@ -22,11 +22,11 @@ func registerMailboxSearchAPI(s *server.Server, d *directory.Directory, db *stor
 		qs := r.URL.Query()
 		q := strings.ToLower(strings.TrimSpace(qs.Get("q")))
 		locked := qs.Get("locked") == "true"
-		offset, err := queryInt(qs, "offset", 0, 0, 1<<30)
+		offset, err := server.QueryInt(qs, "offset", 0, 0, 1<<30)
 		if err != nil {
 			return err
 		}
-		limit, err := queryInt(qs, "limit", 50, 1, 500)
+		limit, err := server.QueryInt(qs, "limit", 50, 1, 500)
 		if err != nil {
 			return err
 		}

@@ -102,7 +102,7 @@ func setupProbes(ctx context.Context, env *Env) error {
 		if err != nil {
 			return err
 		}
-		limit, err := queryInt(r.URL.Query(), "limit", 1000, 1, 1000)
+		limit, err := server.QueryInt(r.URL.Query(), "limit", 1000, 1, 1000)
 		if err != nil {
 			return err
 		}

@@ -126,7 +126,7 @@ func entry(a reports.Archived) reportEntry {
 
 func registerReportAPI(srv *server.Server, svc *reports.Service) {
 	srv.Handle("GET /api/v1/reports", auth.RoleViewer, func(w http.ResponseWriter, r *http.Request) error {
-		limit, err := queryInt(r.URL.Query(), "limit", 120, 1, 1000)
+		limit, err := server.QueryInt(r.URL.Query(), "limit", 120, 1, 1000)
 		if err != nil {
 			return err
 		}

@@ -135,7 +135,7 @@ func registerTicketAPI(env *Env, svc *TicketServices) {
 				}
 			}
 		}
-		limit, err := queryInt(q, "limit", 0, 1, math.MaxInt)
+		limit, err := server.QueryInt(q, "limit", 0, 1, math.MaxInt)
 		if err != nil {
 			return err
 		}

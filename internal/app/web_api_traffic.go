@@ -27,7 +27,7 @@ type trafficHour struct {
 // in as it runs, so it may lag by up to its interval.
 func registerTrafficAPI(env *Env) {
 	env.Server.Handle("GET /api/v1/traffic/hourly", auth.RoleViewer, func(w http.ResponseWriter, r *http.Request) error {
-		hours, err := queryInt(r.URL.Query(), "hours", 24, 1, 168)
+		hours, err := server.QueryInt(r.URL.Query(), "hours", 24, 1, 168)
 		if err != nil {
 			return err
 		}

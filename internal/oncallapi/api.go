@@ -578,13 +578,11 @@ func (a *API) listIncidents(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	if s := r.URL.Query().Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1000 {
-			return server.BadRequest("limit must be between 1 and 1000")
-		}
-		f.Limit = n
+	limit, err := server.QueryInt(r.URL.Query(), "limit", 0, 1, 1000)
+	if err != nil {
+		return err
 	}
+	f.Limit = limit
 	list, err := a.o.Incidents.List(r.Context(), f)
 	if err != nil {
 		return err

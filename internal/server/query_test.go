@@ -1,4 +1,4 @@
-package app
+package server
 
 import (
 	"errors"
@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
-
-	"github.com/uni-mail/postvakt/internal/server"
 )
 
 func TestQueryInt(t *testing.T) {
@@ -33,11 +31,11 @@ func TestQueryInt(t *testing.T) {
 		{"n=7", 0, 1, math.MaxInt, 7, ""},
 	} {
 		q, _ := url.ParseQuery(c.query)
-		got, err := queryInt(q, "n", c.def, c.lo, c.hi)
+		got, err := QueryInt(q, "n", c.def, c.lo, c.hi)
 		if got != c.want {
 			t.Errorf("%q [%d, %d]: %d, want %d", c.query, c.lo, c.hi, got, c.want)
 		}
-		var se *server.Error
+		var se *Error
 		switch {
 		case c.msg == "" && err != nil:
 			t.Errorf("%q [%d, %d]: %v", c.query, c.lo, c.hi, err)

@@ -225,7 +225,7 @@ func (db *DB) writeBatchPG(ctx context.Context, b *txlog.Batch, cps []txlog.Chec
 		return err
 	}
 	for _, cp := range cps {
-		if _, err := tx.Exec(ctx, rebindDollar(upsertCheckpoint), checkpointArgs(cp)...); err != nil {
+		if _, err := tx.Exec(ctx, RebindDollar(upsertCheckpoint), checkpointArgs(cp)...); err != nil {
 			return fmt.Errorf("save checkpoint %s: %w", cp.Source, err)
 		}
 	}

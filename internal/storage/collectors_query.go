@@ -196,7 +196,7 @@ const msgSelect = `SELECT ts, last_seen, node, source, direction, msg_key, origi
 	mail_from, header_from, subject, header_date, size, nrcpt, client_ip, client_name, helo, auth_user, spam_score,
 	av_verdict, received FROM mail_messages`
 
-func scanTx(rows rowScanner) (txlog.Row, error) {
+func scanTx(rows RowScanner) (txlog.Row, error) {
 	var r txlog.Row
 	var ts int64
 	var dir string
@@ -209,7 +209,7 @@ func scanTx(rows rowScanner) (txlog.Row, error) {
 	return r, err
 }
 
-func scanMsg(rows rowScanner) (txlog.MessageRow, error) {
+func scanMsg(rows RowScanner) (txlog.MessageRow, error) {
 	var m txlog.MessageRow
 	var ts, last int64
 	var dir, qids string
@@ -224,11 +224,11 @@ func scanMsg(rows rowScanner) (txlog.MessageRow, error) {
 }
 
 func queryTx(ctx context.Context, qr Querier, q string, args ...any) ([]txlog.Row, error) {
-	return queryAll(ctx, qr, scanTx, q, args...)
+	return QueryAll(ctx, qr, scanTx, q, args...)
 }
 
 func queryMsgs(ctx context.Context, qr Querier, q string, args ...any) ([]txlog.MessageRow, error) {
-	return queryAll(ctx, qr, scanMsg, q, args...)
+	return QueryAll(ctx, qr, scanMsg, q, args...)
 }
 
 // traceScan bounds how many matching rows one search looks at.
@@ -290,7 +290,7 @@ func (db *DB) traceSearch(ctx context.Context, qr Querier, q trace.Query) (trace
 		add("status = ?", q.Status)
 	}
 	if q.Subject != "" {
-		add(`LOWER(subject) LIKE ? ESCAPE '\'`, "%"+likeEscaper.Replace(strings.ToLower(q.Subject))+"%")
+		add(`LOWER(subject) LIKE ? ESCAPE '\'`, "%"+LikeEscaper.Replace(strings.ToLower(q.Subject))+"%")
 	}
 	sqlText, sqlArgs, generic := db.traceRowsQuery(q, conds, args, lo, hi)
 	if tx, ok := qr.(*Tx); ok && generic && db.dialect == Postgres {
@@ -323,7 +323,7 @@ func (db *DB) traceSearch(ctx context.Context, qr Querier, q trace.Query) (trace
 		madd("client_ip = ?", q.IP)
 	}
 	if q.Subject != "" {
-		madd(`LOWER(subject) LIKE ? ESCAPE '\'`, "%"+likeEscaper.Replace(strings.ToLower(q.Subject))+"%")
+		madd(`LOWER(subject) LIKE ? ESCAPE '\'`, "%"+LikeEscaper.Replace(strings.ToLower(q.Subject))+"%")
 	}
 	var mmatched []txlog.MessageRow
 	if msgApplies {

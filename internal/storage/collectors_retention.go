@@ -68,34 +68,10 @@ func (db *DB) PurgeLogs(ctx context.Context, cutoff time.Time, batch int) (int64
 		return total, nil
 	}
 	for _, t := range collectorLogTables {
-		n, err := db.deleteBatches(ctx, `DELETE FROM `+t+` WHERE rowid IN (SELECT rowid FROM `+t+` WHERE ts < ? LIMIT ?)`, batch, cut)
+		n, err := db.DeleteBatches(ctx, `DELETE FROM `+t+` WHERE rowid IN (SELECT rowid FROM `+t+` WHERE ts < ? LIMIT ?)`, batch, cut)
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("purge %s: %w", t, err)
-		}
-	}
-	return total, nil
-}
-
-// deleteBatches runs stmt, a DELETE of at most batch rows whose last
-// placeholder is the batch size, until it deletes fewer than batch rows
-// (or the context ends), and returns how many rows went. Batches keep
-// each transaction short (SQLite has one writer) and are bounded: 1e6.
-func (db *DB) deleteBatches(ctx context.Context, stmt string, batch int, args ...any) (int64, error) {
-	var total int64
-	args = append(args, batch)
-	for i := 0; i < 1_000_000; i++ {
-		res, err := db.Exec(ctx, stmt, args...)
-		if err != nil {
-			return total, err
-		}
-		n, _ := res.RowsAffected()
-		total += n
-		if n < int64(batch) {
-			break
-		}
-		if err := ctx.Err(); err != nil {
-			return total, err
 		}
 	}
 	return total, nil

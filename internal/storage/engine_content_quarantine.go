@@ -68,7 +68,7 @@ func (db *DB) QuarantineList(ctx context.Context, f quarantine.Filter) ([]quaran
 		// rcpts is newline-separated.
 		// (an address's "_" and "%" are searched for, not LIKE wildcards)
 		r := strings.ToLower(f.Recipient)
-		e := likeEscaper.Replace(r)
+		e := LikeEscaper.Replace(r)
 		conds = append(conds, `(LOWER(rcpts) = ? OR LOWER(rcpts) LIKE ? ESCAPE '\' OR LOWER(rcpts) LIKE ? ESCAPE '\' OR LOWER(rcpts) LIKE ? ESCAPE '\')`)
 		args = append(args, r, e+"\n%", "%\n"+e, "%\n"+e+"\n%")
 	}

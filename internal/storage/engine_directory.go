@@ -19,10 +19,7 @@ var _ directory.Store = (*DB)(nil)
 const mailboxCols = `id, address, nickname, display_name, quota_bytes, used_bytes, forward_to, keep_copy,
 	external_forward, password_hash, locked, locked_reason, created_at, updated_at`
 
-// rowScanner is one row of a query result (*sql.Row or *sql.Rows).
-type rowScanner interface{ Scan(dest ...any) error }
-
-func scanMailbox(r rowScanner) (directory.Mailbox, error) {
+func scanMailbox(r RowScanner) (directory.Mailbox, error) {
 	var m directory.Mailbox
 	var created, updated int64
 	err := r.Scan(&m.ID, &m.Address, &m.Nickname, &m.DisplayName, &m.QuotaBytes, &m.UsedBytes, &m.ForwardTo,
@@ -312,7 +309,7 @@ func (db *DB) DirDeleteAlias(ctx context.Context, address string) error {
 
 // DirMailboxes implements directory.Store.
 func (db *DB) DirMailboxes(ctx context.Context) ([]directory.Mailbox, error) {
-	out, err := queryAll(ctx, db, scanMailbox, `SELECT `+mailboxCols+` FROM engine_mailboxes ORDER BY address`)
+	out, err := QueryAll(ctx, db, scanMailbox, `SELECT `+mailboxCols+` FROM engine_mailboxes ORDER BY address`)
 	if err != nil {
 		return nil, fmt.Errorf("mailboxes: %w", err)
 	}

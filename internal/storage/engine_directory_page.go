@@ -8,9 +8,6 @@ import (
 	"github.com/uni-mail/postvakt/engine/directory"
 )
 
-// likeEscaper escapes the LIKE wildcards of a search text (ESCAPE '\').
-var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-
 // DirMailboxPage returns one page of mailboxes in address order whose
 // address, nickname or display name contains q (case-insensitive; "" all),
 // only locked ones when locked, and how many match in all. The search and
@@ -19,7 +16,7 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 func (db *DB) DirMailboxPage(ctx context.Context, q string, locked bool, offset, limit int) ([]directory.Mailbox, int, error) {
 	where, args := "1 = 1", []any{}
 	if q = strings.ToLower(strings.TrimSpace(q)); q != "" {
-		pat := "%" + likeEscaper.Replace(q) + "%"
+		pat := "%" + LikeEscaper.Replace(q) + "%"
 		where += ` AND (lower(address) LIKE ? ESCAPE '\' OR lower(nickname) LIKE ? ESCAPE '\' OR lower(display_name) LIKE ? ESCAPE '\')`
 		args = append(args, pat, pat, pat)
 	}
@@ -31,7 +28,7 @@ func (db *DB) DirMailboxPage(ctx context.Context, q string, locked bool, offset,
 	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM engine_mailboxes WHERE `+where, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("mailbox search: %w", err)
 	}
-	page, err := queryAll(ctx, db, scanMailbox, `SELECT `+mailboxCols+` FROM engine_mailboxes WHERE `+where+` ORDER BY address LIMIT ? OFFSET ?`,
+	page, err := QueryAll(ctx, db, scanMailbox, `SELECT `+mailboxCols+` FROM engine_mailboxes WHERE `+where+` ORDER BY address LIMIT ? OFFSET ?`,
 		append(args, limit, offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("mailbox search: %w", err)

@@ -30,7 +30,7 @@ func (db *DB) MailCommit(ctx context.Context, msgs []*store.Message) error {
 	for _, m := range msgs {
 		pages += len(m.Body)/4096 + 1 + len(m.Deliveries) + 3
 	}
-	return db.inMailTx(ctx, pages, func(tx *Tx) error {
+	return db.InMailTx(ctx, pages, func(tx *Tx) error {
 		// Statements go through tx.Exec: on SQLite they come from the
 		// database's statement cache, on PostgreSQL from pgx's per
 		// connection cache; no Prepare/Close round trips per batch.
@@ -172,7 +172,7 @@ func (db *DB) MailStats(ctx context.Context) (store.Stats, error) {
 func (db *DB) MailPrune(ctx context.Context, txBefore, bodiesBefore time.Time) (store.Pruned, error) {
 	var p store.Pruned
 	if !txBefore.IsZero() {
-		n, err := db.deleteBatches(ctx, `DELETE FROM engine_transactions WHERE id IN
+		n, err := db.DeleteBatches(ctx, `DELETE FROM engine_transactions WHERE id IN
 			(SELECT id FROM engine_transactions WHERE received_at < ? ORDER BY received_at LIMIT ?)`, 5000, Micros(txBefore))
 		p.Transactions = n
 		if err != nil {
@@ -194,7 +194,7 @@ func (db *DB) MailPrune(ctx context.Context, txBefore, bodiesBefore time.Time) (
 	}
 	run := func(q Querier) error {
 		// one pass: the sizes of what was deleted come back with it
-		sizes, err := queryAll(ctx, q, func(r rowScanner) (int64, error) {
+		sizes, err := QueryAll(ctx, q, func(r RowScanner) (int64, error) {
 			var n int64
 			return n, r.Scan(&n)
 		}, `DELETE FROM engine_bodies WHERE hash IN (SELECT b.hash`+unreferenced+`) RETURNING size`, Micros(bodiesBefore))
@@ -206,7 +206,7 @@ func (db *DB) MailPrune(ctx context.Context, txBefore, bodiesBefore time.Time) (
 	}
 	var err error
 	if db.dialect == SQLite {
-		err = db.withoutForeignKeys(ctx, run)
+		err = db.WithoutForeignKeys(ctx, run)
 	} else {
 		err = db.InTx(ctx, func(tx *Tx) error { return run(tx) })
 	}

@@ -23,7 +23,7 @@ var (
 const incidentCols = `id, ikey, source, title, summary, severity, status, policy, round, step, round_start, next_at,
 	opened_at, acked_at, acked_by, resolved_at, resolved_by, ticket_id, labels, external_url, updated_at`
 
-func scanIncident(s rowScanner) (incident.Incident, error) {
+func scanIncident(s RowScanner) (incident.Incident, error) {
 	var (
 		inc                     incident.Incident
 		status, labels          string
@@ -125,7 +125,7 @@ func (db *DB) ListIncidents(ctx context.Context, f incident.Filter) ([]incident.
 		limit = 100
 	}
 	q += fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit)
-	out, err := queryAll(ctx, db, scanIncident, q, args...)
+	out, err := QueryAll(ctx, db, scanIncident, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
@@ -152,7 +152,7 @@ func (db *DB) UpsertAlerts(ctx context.Context, id int64, alerts []incident.Aler
 
 // DueIncidents lists triggered incidents with a timer at or before now.
 func (db *DB) DueIncidents(ctx context.Context, now time.Time, limit int) ([]incident.Incident, error) {
-	out, err := queryAll(ctx, db, scanIncident, `SELECT `+incidentCols+` FROM oncall_incidents
+	out, err := QueryAll(ctx, db, scanIncident, `SELECT `+incidentCols+` FROM oncall_incidents
 		WHERE status = 'triggered' AND next_at IS NOT NULL AND next_at <= ? ORDER BY next_at LIMIT `+fmt.Sprint(max(limit, 1)), Micros(now))
 	if err != nil {
 		return nil, fmt.Errorf("due incidents: %w", err)

@@ -69,7 +69,7 @@ func (db *DB) ListOverrides(ctx context.Context, rotaName string) ([]team.Overri
 
 const swapCols = `id, rota, requester, counterpart, turn_a, turn_b, state, note, created_at, created_by, decided_at, decided_by`
 
-func scanSwap(s rowScanner) (team.SwapRecord, error) {
+func scanSwap(s RowScanner) (team.SwapRecord, error) {
 	var (
 		r       team.SwapRecord
 		id, c   int64
@@ -118,7 +118,7 @@ func (db *DB) DecideSwap(ctx context.Context, id int64, from, to rota.SwapState,
 
 // ListSwaps lists a rota's swaps in creation order (accepted swaps apply in it).
 func (db *DB) ListSwaps(ctx context.Context, rotaName string) ([]team.SwapRecord, error) {
-	out, err := queryAll(ctx, db, scanSwap, `SELECT `+swapCols+` FROM oncall_swaps WHERE rota = ? ORDER BY id`, rotaName)
+	out, err := QueryAll(ctx, db, scanSwap, `SELECT `+swapCols+` FROM oncall_swaps WHERE rota = ? ORDER BY id`, rotaName)
 	if err != nil {
 		return nil, fmt.Errorf("list swaps: %w", err)
 	}

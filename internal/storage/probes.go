@@ -39,11 +39,11 @@ func (db *DB) SaveProbeResult(ctx context.Context, r probe.Result, replica strin
 	err = db.InTx(ctx, func(tx *Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO probe_results (probe, service, node, kind, at, duration_us, ok, attempts, error, warning, steps, cert_expiry, loop_delivery_us, replica)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.Probe, r.Service, r.Node, string(r.Kind), Micros(r.At), r.Duration.Microseconds(), boolInt(r.OK), max(r.Attempts, 1),
+			r.Probe, r.Service, r.Node, string(r.Kind), Micros(r.At), r.Duration.Microseconds(), BoolInt(r.OK), max(r.Attempts, 1),
 			r.Error, r.Warning, string(steps), NullMicros(r.CertExpiry), loop, replica); err != nil {
 			return fmt.Errorf("probe result: %w", err)
 		}
-		lock := forUpdate(tx)
+		lock := ForUpdate(tx)
 		var prev string
 		var since int64
 		err := tx.QueryRow(ctx, `SELECT status, since FROM probe_states WHERE probe = ?`+lock, r.Probe).Scan(&prev, &since)
@@ -68,7 +68,7 @@ func (db *DB) SaveProbeResult(ctx context.Context, r probe.Result, replica strin
 				status = excluded.status, since = excluded.since, last_at = excluded.last_at, last_ok = excluded.last_ok,
 				last_error = excluded.last_error, last_duration_us = excluded.last_duration_us, warning = excluded.warning,
 				cert_expiry = excluded.cert_expiry, replica = excluded.replica`,
-			r.Probe, r.Service, r.Node, string(r.Kind), string(status), since, Micros(r.At), boolInt(r.OK), r.Error,
+			r.Probe, r.Service, r.Node, string(r.Kind), string(status), since, Micros(r.At), BoolInt(r.OK), r.Error,
 			r.Duration.Microseconds(), r.Warning, NullMicros(r.CertExpiry), replica)
 		if err != nil {
 			return fmt.Errorf("probe state: %w", err)
@@ -80,7 +80,7 @@ func (db *DB) SaveProbeResult(ctx context.Context, r probe.Result, replica strin
 
 // ProbeStates implements probe.Store.
 func (db *DB) ProbeStates(ctx context.Context) ([]probe.State, error) {
-	out, err := queryAll(ctx, db, func(r rowScanner) (probe.State, error) {
+	out, err := QueryAll(ctx, db, func(r RowScanner) (probe.State, error) {
 		var s probe.State
 		var kind, status string
 		var since, last, dur int64
@@ -98,7 +98,7 @@ func (db *DB) ProbeStates(ctx context.Context) ([]probe.State, error) {
 	return out, nil
 }
 
-func scanChange(r rowScanner) (probe.Change, error) {
+func scanChange(r RowScanner) (probe.Change, error) {
 	var c probe.Change
 	var kind, status string
 	var at int64
@@ -117,13 +117,13 @@ func (db *DB) ProbeChanges(ctx context.Context, from, to time.Time, probes ...st
 		}
 	}
 	const cols = `probe, service, node, kind, status, at, error`
-	in, err := queryAll(ctx, db, scanChange, `SELECT `+cols+` FROM probe_changes WHERE at >= ? AND at < ?`+filter+` ORDER BY at, id`,
+	in, err := QueryAll(ctx, db, scanChange, `SELECT `+cols+` FROM probe_changes WHERE at >= ? AND at < ?`+filter+` ORDER BY at, id`,
 		append([]any{Micros(from), Micros(to)}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("probe changes: %w", err)
 	}
 	// The state at from: each probe's last change before it.
-	before, err := queryAll(ctx, db, scanChange, `SELECT `+cols+` FROM probe_changes c
+	before, err := QueryAll(ctx, db, scanChange, `SELECT `+cols+` FROM probe_changes c
 		WHERE at = (SELECT MAX(at) FROM probe_changes b WHERE b.probe = c.probe AND b.at < ?)`+filter+` ORDER BY at, id`,
 		append([]any{Micros(from)}, args...)...)
 	if err != nil {
@@ -147,7 +147,7 @@ func (db *DB) ProbeResults(ctx context.Context, name string, from, to time.Time,
 	if limit <= 0 {
 		limit = 100
 	}
-	out, err := queryAll(ctx, db, func(r rowScanner) (probe.Result, error) {
+	out, err := QueryAll(ctx, db, func(r RowScanner) (probe.Result, error) {
 		var res probe.Result
 		var kind, steps string
 		var at, dur int64
@@ -173,7 +173,7 @@ func (db *DB) ProbeResults(ctx context.Context, name string, from, to time.Time,
 // DeleteProbeResults removes runs older than before, in batches, and
 // returns how many went. State changes are kept: availability needs them.
 func (db *DB) DeleteProbeResults(ctx context.Context, before time.Time) (int64, error) {
-	n, err := db.deleteBatches(ctx, `DELETE FROM probe_results WHERE id IN (SELECT id FROM probe_results WHERE at < ? LIMIT ?)`, 5000, Micros(before))
+	n, err := db.DeleteBatches(ctx, `DELETE FROM probe_results WHERE id IN (SELECT id FROM probe_results WHERE at < ? LIMIT ?)`, 5000, Micros(before))
 	if err != nil {
 		return n, fmt.Errorf("probe retention: %w", err)
 	}
@@ -184,7 +184,7 @@ func (db *DB) DeleteProbeResults(ctx context.Context, before time.Time) (int64, 
 // overlap [from, to), as probe windows: their services, from the start to
 // the end (or the planned end while still running).
 func (db *DB) MaintenanceWindows(ctx context.Context, from, to time.Time) ([]probe.Window, error) {
-	out, err := queryAll(ctx, db, func(r rowScanner) (probe.Window, error) {
+	out, err := QueryAll(ctx, db, func(r RowScanner) (probe.Window, error) {
 		var id, start int64
 		var services string
 		var end, planned sql.NullInt64
@@ -282,7 +282,7 @@ func (db *DB) ProbeMailSeen(ctx context.Context, address, token string) (time.Ti
 		hash                  string
 		messageID, subject    sql.NullString // NULL: no transaction row
 	}
-	msgs, err := queryAll(ctx, db, func(r rowScanner) (msg, error) {
+	msgs, err := QueryAll(ctx, db, func(r RowScanner) (msg, error) {
 		var m msg
 		return m, r.Scan(&m.id, &m.mailbox, &m.size, &m.at, &m.hash, &m.messageID, &m.subject)
 	}, `SELECT m.id, m.mailbox_id, m.size, m.received_at, m.body_hash, t.message_id, t.subject

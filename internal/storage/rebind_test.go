@@ -11,8 +11,8 @@ func TestRebindDollar(t *testing.T) {
 		"x = 'it''s ?' AND y = ? AND z IN (?)": "x = 'it''s ?' AND y = $1 AND z IN ($2)",
 	}
 	for in, want := range cases {
-		if got := rebindDollar(in); got != want {
-			t.Errorf("rebindDollar(%q) = %q, want %q", in, got, want)
+		if got := RebindDollar(in); got != want {
+			t.Errorf("RebindDollar(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -73,7 +73,7 @@ type DB struct {
 	nstmts atomic.Int32
 
 	// mailConn is the connection the engine's group commits run on, on
-	// SQLite (see inMailTx).
+	// SQLite (see InMailTx).
 	mailMu    sync.Mutex
 	mailConn  *sql.Conn
 	mailPages int // written on mailConn since its last checkpoint (estimate)
@@ -192,10 +192,10 @@ func (db *DB) Rebind(q string) string {
 	if db.dialect != Postgres {
 		return q
 	}
-	return rebindDollar(q)
+	return RebindDollar(q)
 }
 
-func rebindDollar(q string) string {
+func RebindDollar(q string) string {
 	var b strings.Builder
 	b.Grow(len(q) + 8)
 	n, inStr := 0, false
@@ -371,11 +371,11 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return db.runTx(sqlTx, fn)
 }
 
-// withoutForeignKeys runs fn in a transaction on a connection of its own
+// WithoutForeignKeys runs fn in a transaction on a connection of its own
 // with SQLite's foreign-key enforcement off (only outside a transaction
 // can it be switched). The connection is thrown away if it cannot be
 // switched back.
-func (db *DB) withoutForeignKeys(ctx context.Context, fn func(q Querier) error) error {
+func (db *DB) WithoutForeignKeys(ctx context.Context, fn func(q Querier) error) error {
 	c, err := db.SQL.Conn(ctx)
 	if err != nil {
 		return err
@@ -409,7 +409,7 @@ func (db *DB) runTx(sqlTx *sql.Tx, fn func(tx *Tx) error) error {
 	return nil
 }
 
-// inMailTx is InTx for the engine's group commits, which write about
+// InMailTx is InTx for the engine's group commits, which write about
 // pages pages. On SQLite they run on one connection of their own: SQLite
 // drops a connection's whole page cache when another connection has written
 // since its last transaction, so on the shared pool every commit re-read the
@@ -421,7 +421,7 @@ func (db *DB) runTx(sqlTx *sql.Tx, fn func(tx *Tx) error) error {
 // commit waits for it, and with no writer in between the checkpoint
 // empties the WAL, which the next commit then starts over. On PostgreSQL
 // it is InTx (several commit workers run in parallel there).
-func (db *DB) inMailTx(ctx context.Context, pages int, fn func(tx *Tx) error) error {
+func (db *DB) InMailTx(ctx context.Context, pages int, fn func(tx *Tx) error) error {
 	if db.dialect != SQLite {
 		return db.InTx(ctx, fn)
 	}
@@ -529,9 +529,9 @@ func redact(s string) string {
 // Dialect is the engine behind the database.
 func (db *DB) Dialect() Dialect { return db.dialect }
 
-// queryAll runs a ?-placeholder query on q and scans every row with scan.
+// QueryAll runs a ?-placeholder query on q and scans every row with scan.
 // No rows give a nil slice.
-func queryAll[T any](ctx context.Context, q Querier, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+func QueryAll[T any](ctx context.Context, q Querier, scan func(RowScanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err

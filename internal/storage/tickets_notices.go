@@ -69,7 +69,7 @@ func noticeUpdates(ctx context.Context, q Querier, id int64) ([]notice.Update, e
 func getNotice(ctx context.Context, q Querier, id int64, lock bool) (notice.Notice, error) {
 	sfx := ""
 	if lock {
-		sfx = forUpdate(q)
+		sfx = ForUpdate(q)
 	}
 	n, err := scanNotice(q.QueryRow(ctx, `SELECT `+noticeCols+` FROM notices WHERE id = ?`+sfx, id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -85,7 +85,7 @@ func getNotice(ctx context.Context, q Querier, id int64, lock bool) (notice.Noti
 func insertUpdate(ctx context.Context, tx *Tx, id int64, seq int, u notice.Update) error {
 	_, err := tx.Exec(ctx, `INSERT INTO notice_updates (notice_id, seq, at, actor, kind, tag, state, body, announce,
 		message_id, sent_at, attempts, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, seq, Micros(u.At), u.Actor, u.Kind, u.Tag, u.State, u.Body, boolInt(u.Announce), u.MessageID,
+		id, seq, Micros(u.At), u.Actor, u.Kind, u.Tag, u.State, u.Body, BoolInt(u.Announce), u.MessageID,
 		NullMicros(u.SentAt), u.Attempts, u.LastError)
 	return err
 }
@@ -100,7 +100,7 @@ func (db *DB) NoticeCreate(ctx context.Context, n notice.Notice, first notice.Up
 		if err := tx.QueryRow(ctx, `INSERT INTO notices (kind, title, services, state, public, symptoms, impact,
 			handling_plan, started_at, planned_end, next_update_at, ended_at, language, thread_id, ticket_id,
 			created_at, updated_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			n.Kind, n.Title, string(services), n.State, boolInt(n.Public), n.Symptoms, n.Impact, n.HandlingPlan,
+			n.Kind, n.Title, string(services), n.State, BoolInt(n.Public), n.Symptoms, n.Impact, n.HandlingPlan,
 			Micros(n.StartedAt), NullMicros(n.PlannedEnd), NullMicros(n.NextUpdateAt), NullMicros(n.EndedAt),
 			n.Language, n.ThreadID, n.TicketID, Micros(n.CreatedAt), Micros(n.UpdatedAt), n.CreatedBy).Scan(&n.ID); err != nil {
 			return err
@@ -130,7 +130,7 @@ func (db *DB) NoticeChange(ctx context.Context, id int64, fn func(n *notice.Noti
 		}
 		if _, err := tx.Exec(ctx, `UPDATE notices SET title = ?, services = ?, state = ?, public = ?, symptoms = ?,
 			impact = ?, handling_plan = ?, started_at = ?, planned_end = ?, next_update_at = ?, ended_at = ?,
-			updated_at = ? WHERE id = ?`, n.Title, string(services), n.State, boolInt(n.Public), n.Symptoms,
+			updated_at = ? WHERE id = ?`, n.Title, string(services), n.State, BoolInt(n.Public), n.Symptoms,
 			n.Impact, n.HandlingPlan, Micros(n.StartedAt), NullMicros(n.PlannedEnd), NullMicros(n.NextUpdateAt),
 			NullMicros(n.EndedAt), Micros(n.UpdatedAt), id); err != nil {
 			return err

@@ -16,15 +16,6 @@ import (
 
 var _ tickets.Store = (*DB)(nil)
 
-// forUpdate is the row-lock clause for q's dialect: PostgreSQL locks the
-// row; SQLite has one writer at a time and no such clause.
-func forUpdate(q Querier) string {
-	if q.Dialect() == Postgres {
-		return " FOR UPDATE"
-	}
-	return ""
-}
-
 // TicketSavePolicy implements tickets.Store.
 func (db *DB) TicketSavePolicy(ctx context.Context, name, version string, spec []byte, at time.Time) error {
 	_, err := db.Exec(ctx, `INSERT INTO sla_policies (version, name, spec, created_at) VALUES (?, ?, ?, ?)
@@ -143,7 +134,7 @@ func writeTicketExtras(ctx context.Context, tx *Tx, t tickets.Ticket) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO ticket_clocks (ticket_id, kind, status, inside_hours, target_us, start_at,
 			due_at, stopped_at, raw_us, business_us, counted_us, paused_us, percent, warned_at, breached_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			t.ID, c.Kind, c.Status, boolInt(c.InsideHours), c.Target.Microseconds(), Micros(c.Start),
+			t.ID, c.Kind, c.Status, BoolInt(c.InsideHours), c.Target.Microseconds(), Micros(c.Start),
 			NullMicros(c.Due), NullMicros(c.Stopped), c.Raw.Microseconds(), c.Business.Microseconds(),
 			c.Counted.Microseconds(), c.Paused.Microseconds(), c.Percent, NullMicros(c.WarnedAt),
 			NullMicros(c.BreachedAt), Micros(c.UpdatedAt)); err != nil {
@@ -191,7 +182,7 @@ func (db *DB) TicketCreate(ctx context.Context, t tickets.Ticket, events []ticke
 func getTicket(ctx context.Context, q Querier, id int64, lock bool) (tickets.Ticket, error) {
 	sfx := ""
 	if lock {
-		sfx = forUpdate(q)
+		sfx = ForUpdate(q)
 	}
 	t, err := scanTicket(q.QueryRow(ctx, `SELECT `+ticketCols+` FROM tickets WHERE id = ?`+sfx, id))
 	if errors.Is(err, sql.ErrNoRows) {

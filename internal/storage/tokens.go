@@ -31,7 +31,7 @@ func (db *DB) CreateToken(ctx context.Context, t auth.Token, hash string) (auth.
 
 const tokenCols = `id, name, role, prefix, created_at, created_by, expires_at, last_used_at, revoked_at`
 
-func scanToken(s rowScanner) (auth.Token, error) {
+func scanToken(s RowScanner) (auth.Token, error) {
 	var (
 		t                  auth.Token
 		role               string
@@ -58,7 +58,7 @@ func (db *DB) TokenByHash(ctx context.Context, hash string) (auth.Token, error) 
 
 // ListTokens lists every token, newest first.
 func (db *DB) ListTokens(ctx context.Context) ([]auth.Token, error) {
-	list, err := queryAll(ctx, db, scanToken, `SELECT `+tokenCols+` FROM api_tokens ORDER BY id DESC`)
+	list, err := QueryAll(ctx, db, scanToken, `SELECT `+tokenCols+` FROM api_tokens ORDER BY id DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}

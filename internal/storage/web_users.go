@@ -13,18 +13,11 @@ import (
 
 var _ webauth.Store = (*DB)(nil)
 
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // CreateUser stores a new web user; a taken name is ErrConflict.
 func (db *DB) CreateUser(ctx context.Context, u webauth.User) (webauth.User, error) {
 	err := db.QueryRow(ctx, `INSERT INTO web_users (name, display_name, role, password_hash, disabled, created_at)
 		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-		u.Name, u.DisplayName, string(u.Role), u.PasswordHash, boolInt(u.Disabled), Micros(u.CreatedAt)).Scan(&u.ID)
+		u.Name, u.DisplayName, string(u.Role), u.PasswordHash, BoolInt(u.Disabled), Micros(u.CreatedAt)).Scan(&u.ID)
 	if err != nil {
 		if IsUniqueViolation(err) {
 			return webauth.User{}, fmt.Errorf("create user %q: %w", u.Name, ErrConflict)
@@ -94,7 +87,7 @@ func (db *DB) ListUsers(ctx context.Context) ([]webauth.User, error) {
 func (db *DB) UpdateUser(ctx context.Context, u webauth.User) error {
 	res, err := db.Exec(ctx, `UPDATE web_users SET display_name = ?, role = ?, password_hash = ?, disabled = ?,
 		failed_count = ?, failed_since = ?, locked_until = ?, last_login_at = ? WHERE id = ?`,
-		u.DisplayName, string(u.Role), u.PasswordHash, boolInt(u.Disabled), u.FailedCount,
+		u.DisplayName, string(u.Role), u.PasswordHash, BoolInt(u.Disabled), u.FailedCount,
 		NullMicros(u.FailedSince), NullMicros(u.LockedUntil), NullMicros(u.LastLoginAt), u.ID)
 	if err != nil {
 		return fmt.Errorf("update user %d: %w", u.ID, err)

@@ -26,6 +26,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 )
 
 // withCollectorDB opens (and migrates, per database.migrate_on_start) the
@@ -90,7 +91,7 @@ file's modification time. A progress bar is shown when stdout is a terminal.`,
 							w = min(max(runtime.NumCPU(), 2), 4)
 						}
 					}
-					return runImport(ctx, e, importRun{cfg: cfg, db: db, store: db, files: args, tz: tz, noRollups: noRollups, writers: w})
+					return runImport(ctx, e, importRun{cfg: cfg, db: db, store: txlogstore.New(db), files: args, tz: tz, noRollups: noRollups, writers: w})
 				})(ctx, e, args)
 			}
 			cfg, err := e.loadConfig()
@@ -172,7 +173,7 @@ func runImport(ctx context.Context, e *cmdEnv, o importRun) error {
 		return nil
 	}
 	if !noRollups && !st.First.IsZero() {
-		jobs := rollup.Jobs{Store: db}
+		jobs := rollup.Jobs{Store: txlogstore.New(db)}
 		if err := jobs.RollRange(ctx, st.First, st.Last.Add(time.Hour)); err != nil {
 			return err
 		}
@@ -216,7 +217,7 @@ or a duration before now (24h); without them the whole stored period.`,
 			if err != nil {
 				return usagef("--until: %v", err)
 			}
-			s, err := db.TxSummary(ctx, s0, u0)
+			s, err := txlogstore.New(db).TxSummary(ctx, s0, u0)
 			if err != nil {
 				return err
 			}
@@ -333,7 +334,7 @@ bounced, expired, rejected, greylisted, greylist_pass, scanned, discarded),
 			if err := db.Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: "trace.search", Detail: q.String()}); err != nil {
 				return err
 			}
-			page, err := trace.Search(ctx, db, q, false)
+			page, err := trace.Search(ctx, txlogstore.New(db), q, false)
 			if err != nil {
 				return err
 			}

@@ -23,6 +23,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 )
 
 // CollectorHooks connect the collectors with other capabilities.
@@ -72,8 +73,9 @@ func setupCollectors(_ context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	registerCollectorAPI(env, cfg, loc)
-	jobs := rollup.Jobs{Store: env.DB, Directory: dirCounts{env.DB}, Retention: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
+	store := txlogstore.New(env.DB)
+	registerCollectorAPI(env, store, cfg, loc)
+	jobs := rollup.Jobs{Store: store, Directory: dirCounts{env.DB}, Retention: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
 		Lookback: cfg.RollupLookback}
 	for _, j := range []scheduler.Job{
 		{Name: "collectors_retention", Schedule: "@daily", Timeout: time.Hour, Run: func(ctx context.Context, tick time.Time) error {
@@ -83,7 +85,7 @@ func setupCollectors(_ context.Context, env *Env) error {
 		}},
 		{Name: "collectors_partitions", Schedule: "@hourly", Timeout: 5 * time.Minute, Run: func(ctx context.Context, tick time.Time) error {
 			now := env.Now()
-			return env.DB.EnsureLogPartitions(ctx, now.AddDate(0, 0, -1), now.AddDate(0, 0, 7))
+			return store.EnsureLogPartitions(ctx, now.AddDate(0, 0, -1), now.AddDate(0, 0, 7))
 		}},
 		{Name: "collectors_rollups", Schedule: "@every 10m", Timeout: 10 * time.Minute, Run: func(ctx context.Context, tick time.Time) error {
 			return jobs.Roll(ctx, env.Now())
@@ -115,7 +117,7 @@ func setupCollectors(_ context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	r, loops, err := buildLive(context.Background(), liveOptions{cfg: cfg, db: env.DB, metrics: m, abuse: det,
+	r, loops, err := buildLive(context.Background(), liveOptions{cfg: cfg, store: store, metrics: m, abuse: det,
 		logger: env.Logger, now: env.Now, loc: loc})
 	if err != nil {
 		return err
@@ -132,7 +134,7 @@ func setupCollectors(_ context.Context, env *Env) error {
 
 type liveOptions struct {
 	cfg         collectors.Config
-	db          *storage.DB
+	store       txlog.Store
 	metrics     *ingest.Metrics
 	abuse       *abuse.Detector
 	logger      *slog.Logger
@@ -146,7 +148,7 @@ type liveOptions struct {
 // runner and the loops to run beside runner.Run.
 func buildLive(ctx context.Context, o liveOptions) (*ingest.Runner, []func(context.Context) error, error) {
 	cfg := o.cfg
-	po, err := PipelineOptions(cfg, o.db)
+	po, err := PipelineOptions(cfg, o.store)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -163,7 +165,7 @@ func buildLive(ctx context.Context, o liveOptions) (*ingest.Runner, []func(conte
 		}
 		src := "file:" + f.Path
 		var cp *txlog.Checkpoint
-		if c, err := o.db.Checkpoint(ctx, src); err == nil {
+		if c, err := o.store.Checkpoint(ctx, src); err == nil {
 			cp = &c
 		} else if !errors.Is(err, txlog.ErrNoCheckpoint) {
 			return nil, nil, err
@@ -227,7 +229,7 @@ func (d dirCounts) DirectoryCounts(ctx context.Context) (domains, mailboxes, all
 // registerCollectorAPI adds GET /api/v1/trace (helpdesk and above; subjects
 // masked below collectors.trace.show_subjects_from; every search audited)
 // and GET /api/v1/mail/summary (viewer and above).
-func registerCollectorAPI(env *Env, cfg collectors.Config, loc *time.Location) {
+func registerCollectorAPI(env *Env, store *txlogstore.Store, cfg collectors.Config, loc *time.Location) {
 	show := auth.Role(cfg.Trace.ShowSubjectsFrom)
 	env.Server.Handle("GET /api/v1/trace", auth.RoleHelpdesk, func(w http.ResponseWriter, r *http.Request) error {
 		qs := r.URL.Query()
@@ -258,7 +260,7 @@ func registerCollectorAPI(env *Env, cfg collectors.Config, loc *time.Location) {
 		if err := env.Server.Audit(r, "trace.search", "", q.String()); err != nil {
 			return err
 		}
-		page, err := trace.Search(r.Context(), env.DB, q, mask)
+		page, err := trace.Search(r.Context(), store, q, mask)
 		if err != nil {
 			if errors.Is(err, trace.ErrEmptyQuery) || mask && q.Subject != "" {
 				return server.BadRequest(err.Error())
@@ -282,7 +284,7 @@ func registerCollectorAPI(env *Env, cfg collectors.Config, loc *time.Location) {
 		if qs.Get("since") == "" {
 			since = now.Add(-24 * time.Hour)
 		}
-		s, err := env.DB.TxSummary(r.Context(), since, until)
+		s, err := store.TxSummary(r.Context(), since, until)
 		if err != nil {
 			return err
 		}

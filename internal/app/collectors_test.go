@@ -26,6 +26,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 )
 
 // mergedSample returns the lines of the two sample logs merged by time, as
@@ -82,7 +83,8 @@ func runLive(t *testing.T, cfg collectors.Config, db *storage.DB, flush bool, st
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r, loops, err := buildLive(ctx, liveOptions{cfg: cfg, db: db, logger: slog.New(slog.DiscardHandler), now: time.Now,
+	store := txlogstore.New(db)
+	r, loops, err := buildLive(ctx, liveOptions{cfg: cfg, store: store, logger: slog.New(slog.DiscardHandler), now: time.Now,
 		loc: time.UTC, flushOnStop: flush})
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +97,7 @@ func runLive(t *testing.T, cfg collectors.Config, db *storage.DB, flush bool, st
 	}
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
-		cp, err := db.Checkpoint(ctx, "file:"+cfg.Files[0].Path)
+		cp, err := store.Checkpoint(ctx, "file:"+cfg.Files[0].Path)
 		if err == nil && stop(cp.Offset) {
 			break
 		}
@@ -138,7 +140,7 @@ func TestTailStopAppendRestartEqualsImport(t *testing.T) {
 
 	// 1. stop while reading the first half
 	runLive(t, cfg, db, false, func(off int64) bool { return off > size1/4 })
-	cp, err := db.Checkpoint(context.Background(), "file:"+path)
+	cp, err := txlogstore.New(db).Checkpoint(context.Background(), "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,21 +153,21 @@ func TestTailStopAppendRestartEqualsImport(t *testing.T) {
 	// 2. append the rest while stopped, restart, read to the end, stop
 	size2 := appendLines(t, path, lines[half:])
 	runLive(t, cfg, db, true, func(off int64) bool { return off >= size2 })
-	live, err := db.TxSummary(context.Background(), time.Time{}, time.Time{})
+	live, err := txlogstore.New(db).TxSummary(context.Background(), time.Time{}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// the same file imported in one go
 	db2 := storagetest.Open(t, storage.SQLite)
-	po, err := PipelineOptions(cfg, db2)
+	po, err := PipelineOptions(cfg, txlogstore.New(db2))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ingest.Import(context.Background(), ingest.New(po), ingest.ImportOptions{Files: []string{path}, Loc: time.UTC}); err != nil {
 		t.Fatal(err)
 	}
-	once, err := db2.TxSummary(context.Background(), time.Time{}, time.Time{})
+	once, err := txlogstore.New(db2).TxSummary(context.Background(), time.Time{}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +240,7 @@ func TestTraceAPIRolesMaskingAuditAndSyslog(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Now().Add(-time.Hour)
-	if err := db.WriteBatch(ctx, &txlog.Batch{Messages: []txlog.MessageRow{{FirstSeen: at, LastSeen: at, Node: "mx1",
+	if err := txlogstore.New(db).WriteBatch(ctx, &txlog.Batch{Messages: []txlog.MessageRow{{FirstSeen: at, LastSeen: at, Node: "mx1",
 		Source: "engine", Direction: txlog.Inbound, MsgKey: "mx1/Q1", QueueIDs: []string{"Q1"}, MailFrom: "a@partner.example",
 		Subject: "Exam results", Received: 1, State: "accepted"}}}, nil); err != nil {
 		t.Fatal(err)

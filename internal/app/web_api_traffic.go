@@ -8,6 +8,7 @@ import (
 	"github.com/uni-mail/postvakt/collectors/rollup"
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/server"
+	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 )
 
 // trafficHour is the mail flow of one UTC hour, from the hourly rollups.
@@ -33,7 +34,7 @@ func registerTrafficAPI(env *Env) {
 		}
 		to := env.Now().UTC().Truncate(time.Hour).Add(time.Hour)
 		from := to.Add(-time.Duration(hours) * time.Hour)
-		points, err := env.DB.Rollups(r.Context(), rollup.Hour, from, to)
+		points, err := txlogstore.New(env.DB).Rollups(r.Context(), rollup.Hour, from, to)
 		if err != nil {
 			return err
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 	"github.com/uni-mail/postvakt/oncall/incident"
 	"github.com/uni-mail/postvakt/oncall/rota"
 	"github.com/uni-mail/postvakt/oncall/tickets"
@@ -125,11 +126,11 @@ func BenchmarkWebPages(b *testing.B) {
 				txlog.Row{Time: at.Add(time.Second), Node: "mx1", Source: txlog.SourceEngine, Direction: txlog.Inbound, MsgKey: key,
 					QueueID: key[4:], MailFrom: from, Rcpt: fmt.Sprintf("s%d@uni.example", i%20000), Status: "sent", DSN: "2.0.0", Relay: "lmtp"})
 		}
-		if err := db.WriteBatch(ctx, batch, nil); err != nil {
+		if err := txlogstore.New(db).WriteBatch(ctx, batch, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if err := db.ComputeRollups(ctx, rollup.Hour, base, clock.Now()); err != nil {
+	if err := txlogstore.New(db).ComputeRollups(ctx, rollup.Hour, base, clock.Now()); err != nil {
 		b.Fatal(err)
 	}
 	if err := db.DirPutDomain(ctx, directory.Domain{Name: "uni.example", CreatedAt: base}); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 	"github.com/uni-mail/postvakt/oncall/incident"
 	"github.com/uni-mail/postvakt/reports"
 )
@@ -70,7 +71,7 @@ func seedTrace(t *testing.T, cfg *config.Config, at time.Time) {
 				MailFrom: "alice@sender.example", Rcpt: "bob@uni.example", Status: "sent", DSN: "2.0.0", Relay: "lmtp", Agent: "lmtp"},
 		},
 	}
-	if err := db.WriteBatch(ctx, b, nil); err != nil {
+	if err := txlogstore.New(db).WriteBatch(ctx, b, nil); err != nil {
 		t.Fatal(err)
 	}
 }

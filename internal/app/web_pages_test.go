@@ -16,6 +16,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 	"github.com/uni-mail/postvakt/internal/webauth"
 )
 
@@ -221,7 +222,7 @@ func TestWebNotices(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		if err := db.ComputeRollups(ctx, rollup.Hour, clock.Now().Add(-25*time.Hour), clock.Now()); err != nil {
+		if err := txlogstore.New(db).ComputeRollups(ctx, rollup.Hour, clock.Now().Add(-25*time.Hour), clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		v, _ := signedIn(t, app.base, "viewer")

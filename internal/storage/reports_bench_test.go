@@ -13,6 +13,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 	"github.com/uni-mail/postvakt/reports"
 )
 
@@ -75,12 +76,12 @@ func seedUniversityRollups(b *testing.B, db *storage.DB, loc *time.Location) {
 	}
 	for d := from; d.Before(to); d = d.AddDate(0, 0, 1) {
 		n := int64(20_000 + d.YearDay())
-		if err := db.SaveDirectorySnapshot(ctx, rollup.DirectorySnapshot{Day: d.Add(3 * time.Hour), Domains: 120, Mailboxes: n,
+		if err := txlogstore.New(db).SaveDirectorySnapshot(ctx, rollup.DirectorySnapshot{Day: d.Add(3 * time.Hour), Domains: 120, Mailboxes: n,
 			AllottedBytes: n * (2 << 30) * 11 / 10, TakenAt: d.Add(3 * time.Hour)}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if err := db.EnsureLogPartitions(ctx, from, to); err != nil {
+	if err := txlogstore.New(db).EnsureLogPartitions(ctx, from, to); err != nil {
 		b.Fatal(err)
 	}
 	var batch txlog.Batch
@@ -92,7 +93,7 @@ func seedUniversityRollups(b *testing.B, db *storage.DB, loc *time.Location) {
 			batch.Logins = append(batch.Logins, txlog.Login{Time: d.Add(8*time.Hour + time.Duration(u)*time.Second), Source: "dovecot",
 				Service: "imap", User: fmt.Sprintf("u%05d", u), OK: true})
 		}
-		if err := db.WriteBatch(ctx, &batch, nil); err != nil {
+		if err := txlogstore.New(db).WriteBatch(ctx, &batch, nil); err != nil {
 			b.Fatal(err)
 		}
 		batch = txlog.Batch{}

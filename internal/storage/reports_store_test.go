@@ -14,6 +14,7 @@ import (
 	"github.com/uni-mail/postvakt/collectors/txlog"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 	"github.com/uni-mail/postvakt/oncall/tickets"
 	"github.com/uni-mail/postvakt/reports"
 )
@@ -154,15 +155,15 @@ func seedReportTables(t *testing.T, db *storage.DB, loc *time.Location) {
 	login(at(10, 1, 9, 2), "webmail", "ann", true)
 	login(at(10, 2, 9, 3), "submission", "cid", true)
 	login(at(10, 2, 9, 4), "pop3", "dan", true)
-	if err := db.EnsureLogPartitions(ctx, at(9, 1, 0, 0), at(11, 3, 0, 0)); err != nil {
+	if err := txlogstore.New(db).EnsureLogPartitions(ctx, at(9, 1, 0, 0), at(11, 3, 0, 0)); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.WriteBatch(ctx, &b, nil); err != nil {
+	if err := txlogstore.New(db).WriteBatch(ctx, &b, nil); err != nil {
 		t.Fatal(err)
 	}
 	from, to := at(8, 31, 0, 0), at(11, 3, 0, 0)
 	for _, p := range []rollup.Period{rollup.Hour, rollup.Day} {
-		if err := db.ComputeRollups(ctx, p, from, to); err != nil {
+		if err := txlogstore.New(db).ComputeRollups(ctx, p, from, to); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -171,7 +172,7 @@ func seedReportTables(t *testing.T, db *storage.DB, loc *time.Location) {
 		{Day: at(10, 31, 12, 0), Domains: 4, Mailboxes: 12, AllottedBytes: 40e9, TakenAt: at(10, 31, 12, 0)},
 		{Day: at(11, 1, 12, 0), Domains: 9, Mailboxes: 99, AllottedBytes: 99e9, TakenAt: at(11, 1, 12, 0)},
 	} {
-		if err := db.SaveDirectorySnapshot(ctx, s); err != nil {
+		if err := txlogstore.New(db).SaveDirectorySnapshot(ctx, s); err != nil {
 			t.Fatal(err)
 		}
 	}

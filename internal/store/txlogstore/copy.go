@@ -1,4 +1,4 @@
-package storage
+package txlogstore
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/uni-mail/postvakt/collectors/txlog"
+	"github.com/uni-mail/postvakt/internal/storage"
 )
 
 // copyBuf encodes rows in PostgreSQL's binary COPY format
@@ -96,7 +97,7 @@ func (c *copyBuf) reader() *bytes.Reader {
 // txCopy appends r in the order of txColumns (as txValues).
 func (c *copyBuf) txRow(r *txlog.Row) {
 	c.tuple(len(txColumns))
-	c.i64(Micros(r.Time))
+	c.i64(storage.Micros(r.Time))
 	c.text(r.Node)
 	c.text(r.Source)
 	c.text(string(r.Direction))
@@ -135,8 +136,8 @@ func (c *copyBuf) msgRow(m *txlog.MessageRow) {
 		first = m.QueueIDs[0]
 	}
 	c.tuple(len(msgColumns))
-	c.i64(Micros(m.FirstSeen))
-	c.i64(Micros(m.LastSeen))
+	c.i64(storage.Micros(m.FirstSeen))
+	c.i64(storage.Micros(m.LastSeen))
 	c.text(m.Node)
 	c.text(m.Source)
 	c.text(string(m.Direction))
@@ -185,7 +186,7 @@ func (c *copyBuf) msgRow(m *txlog.MessageRow) {
 // loginRow appends l in the order of loginColumns (as loginValues).
 func (c *copyBuf) loginRow(l *txlog.Login) {
 	c.tuple(len(loginColumns))
-	c.i64(Micros(l.Time))
+	c.i64(storage.Micros(l.Time))
 	c.text(l.Node)
 	c.text(l.Source)
 	c.text(l.Service)

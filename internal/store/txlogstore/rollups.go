@@ -1,4 +1,4 @@
-package storage
+package txlogstore
 
 import (
 	"context"
@@ -8,74 +8,8 @@ import (
 	"time"
 
 	"github.com/uni-mail/postvakt/collectors/rollup"
+	"github.com/uni-mail/postvakt/internal/storage"
 )
-
-var _ rollup.Store = (*DB)(nil)
-
-// PurgeLogs removes transaction, message and login log rows older than
-// cutoff. On PostgreSQL it drops every daily partition that ends at or
-// before cutoff and deletes the older rows of the partition cutoff falls
-// in; on SQLite it deletes in batches of batch rows so the writer is never
-// blocked for long. It returns the rows deleted (partitions dropped count
-// their rows too).
-func (db *DB) PurgeLogs(ctx context.Context, cutoff time.Time, batch int) (int64, error) {
-	if batch <= 0 {
-		batch = 5000
-	}
-	cut := Micros(cutoff)
-	var total int64
-	if db.dialect == Postgres {
-		for _, t := range collectorLogTables {
-			rows, err := db.Pool.Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-				JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = $1`, t)
-			if err != nil {
-				return total, fmt.Errorf("list partitions of %s: %w", t, err)
-			}
-			var names []string
-			for rows.Next() {
-				var n string
-				if err := rows.Scan(&n); err != nil {
-					rows.Close()
-					return total, err
-				}
-				names = append(names, n)
-			}
-			rows.Close()
-			for _, n := range names {
-				day, err := time.Parse("20060102", strings.TrimPrefix(n, t+"_p"))
-				if err != nil || !strings.HasPrefix(n, t+"_p") {
-					continue
-				}
-				if day.AddDate(0, 0, 1).After(cutoff) {
-					continue
-				}
-				var cnt int64
-				if err := db.Pool.QueryRow(ctx, `SELECT COUNT(*) FROM `+n).Scan(&cnt); err != nil {
-					return total, fmt.Errorf("count %s: %w", n, err)
-				}
-				if _, err := db.Pool.Exec(ctx, `DROP TABLE IF EXISTS `+n); err != nil {
-					return total, fmt.Errorf("drop partition %s: %w", n, err)
-				}
-				total += cnt
-			}
-			res, err := db.Exec(ctx, `DELETE FROM `+t+` WHERE ts < ?`, cut)
-			if err != nil {
-				return total, fmt.Errorf("purge %s: %w", t, err)
-			}
-			n, _ := res.RowsAffected()
-			total += n
-		}
-		return total, nil
-	}
-	for _, t := range collectorLogTables {
-		n, err := db.DeleteBatches(ctx, `DELETE FROM `+t+` WHERE rowid IN (SELECT rowid FROM `+t+` WHERE ts < ? LIMIT ?)`, batch, cut)
-		total += n
-		if err != nil {
-			return total, fmt.Errorf("purge %s: %w", t, err)
-		}
-	}
-	return total, nil
-}
 
 // rollupQueries aggregate one metric; BUCKET is replaced by the bucket
 // width in µs (a literal, so PostgreSQL sees one GROUP BY expression);
@@ -100,14 +34,14 @@ var rollupQueries = []struct{ metric, sql string }{
 // ComputeRollups recomputes the rollups of period for every bucket from
 // the one holding from up to the one before to, in the database, replacing
 // what was there. Buckets are UTC hours or days.
-func (db *DB) ComputeRollups(ctx context.Context, period rollup.Period, from, to time.Time) error {
+func (s *Store) ComputeRollups(ctx context.Context, period rollup.Period, from, to time.Time) error {
 	size := period.Micros()
-	lo := Micros(from) - Micros(from)%size
-	hi := Micros(to)
+	lo := storage.Micros(from) - storage.Micros(from)%size
+	hi := storage.Micros(to)
 	if hi%size != 0 {
 		hi += size - hi%size
 	}
-	return db.InTx(ctx, func(tx *Tx) error {
+	return s.db.InTx(ctx, func(tx *storage.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM mail_rollups WHERE period = ? AND bucket >= ? AND bucket < ?`, string(period), lo, hi); err != nil {
 			return fmt.Errorf("rollups: %w", err)
 		}
@@ -142,9 +76,9 @@ func (db *DB) ComputeRollups(ctx context.Context, period rollup.Period, from, to
 }
 
 // Rollups returns the stored rollups of period with buckets in [from, to).
-func (db *DB) Rollups(ctx context.Context, period rollup.Period, from, to time.Time) ([]rollup.Point, error) {
-	rows, err := db.Query(ctx, `SELECT bucket, metric, dim, n, bytes FROM mail_rollups WHERE period = ? AND bucket >= ? AND bucket < ?
-		ORDER BY bucket, metric, dim`, string(period), Micros(from), Micros(to))
+func (s *Store) Rollups(ctx context.Context, period rollup.Period, from, to time.Time) ([]rollup.Point, error) {
+	rows, err := s.db.Query(ctx, `SELECT bucket, metric, dim, n, bytes FROM mail_rollups WHERE period = ? AND bucket >= ? AND bucket < ?
+		ORDER BY bucket, metric, dim`, string(period), storage.Micros(from), storage.Micros(to))
 	if err != nil {
 		return nil, fmt.Errorf("rollups: %w", err)
 	}
@@ -156,18 +90,18 @@ func (db *DB) Rollups(ctx context.Context, period rollup.Period, from, to time.T
 		if err := rows.Scan(&b, &p.Metric, &p.Dim, &p.Count, &p.Bytes); err != nil {
 			return nil, fmt.Errorf("rollups: %w", err)
 		}
-		p.Bucket, p.Period = FromMicros(b), period
+		p.Bucket, p.Period = storage.FromMicros(b), period
 		out = append(out, p)
 	}
 	return out, rows.Err()
 }
 
 // SaveDirectorySnapshot stores (or replaces) the snapshot of day.
-func (db *DB) SaveDirectorySnapshot(ctx context.Context, s rollup.DirectorySnapshot) error {
-	_, err := db.Exec(ctx, `INSERT INTO directory_snapshots (day, domains, mailboxes, allotted_bytes, used_bytes, taken_at)
+func (s *Store) SaveDirectorySnapshot(ctx context.Context, snap rollup.DirectorySnapshot) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO directory_snapshots (day, domains, mailboxes, allotted_bytes, used_bytes, taken_at)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (day) DO UPDATE SET domains = excluded.domains, mailboxes = excluded.mailboxes,
 		allotted_bytes = excluded.allotted_bytes, used_bytes = excluded.used_bytes, taken_at = excluded.taken_at`,
-		Micros(dayStart(s.Day)), s.Domains, s.Mailboxes, s.AllottedBytes, s.UsedBytes, Micros(s.TakenAt))
+		storage.Micros(dayStart(snap.Day)), snap.Domains, snap.Mailboxes, snap.AllottedBytes, snap.UsedBytes, storage.Micros(snap.TakenAt))
 	if err != nil {
 		return fmt.Errorf("save directory snapshot: %w", err)
 	}
@@ -175,22 +109,22 @@ func (db *DB) SaveDirectorySnapshot(ctx context.Context, s rollup.DirectorySnaps
 }
 
 // DirectorySnapshots returns the snapshots of the days in [from, to).
-func (db *DB) DirectorySnapshots(ctx context.Context, from, to time.Time) ([]rollup.DirectorySnapshot, error) {
-	rows, err := db.Query(ctx, `SELECT day, domains, mailboxes, allotted_bytes, used_bytes, taken_at FROM directory_snapshots
-		WHERE day >= ? AND day < ? ORDER BY day`, Micros(from), Micros(to))
+func (s *Store) DirectorySnapshots(ctx context.Context, from, to time.Time) ([]rollup.DirectorySnapshot, error) {
+	rows, err := s.db.Query(ctx, `SELECT day, domains, mailboxes, allotted_bytes, used_bytes, taken_at FROM directory_snapshots
+		WHERE day >= ? AND day < ? ORDER BY day`, storage.Micros(from), storage.Micros(to))
 	if err != nil {
 		return nil, fmt.Errorf("directory snapshots: %w", err)
 	}
 	defer rows.Close()
 	var out []rollup.DirectorySnapshot
 	for rows.Next() {
-		var s rollup.DirectorySnapshot
+		var snap rollup.DirectorySnapshot
 		var day, at int64
-		if err := rows.Scan(&day, &s.Domains, &s.Mailboxes, &s.AllottedBytes, &s.UsedBytes, &at); err != nil {
+		if err := rows.Scan(&day, &snap.Domains, &snap.Mailboxes, &snap.AllottedBytes, &snap.UsedBytes, &at); err != nil {
 			return nil, fmt.Errorf("directory snapshots: %w", err)
 		}
-		s.Day, s.TakenAt = FromMicros(day), FromMicros(at)
-		out = append(out, s)
+		snap.Day, snap.TakenAt = storage.FromMicros(day), storage.FromMicros(at)
+		out = append(out, snap)
 	}
 	return out, rows.Err()
 }

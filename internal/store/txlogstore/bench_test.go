@@ -1,4 +1,4 @@
-package storage_test
+package txlogstore_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/uni-mail/postvakt/collectors/txlog"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 )
 
 // BenchmarkTraceSearch measures trace searches by sender, recipient and
@@ -22,7 +23,7 @@ import (
 // and reports p50 and p95 per kind. POSTVAKT_BENCH_PG_URL reuses a loaded
 // database (it is filled only when empty); see docs/performance.md.
 //
-//	POSTVAKT_BENCH_TRACE_ROWS=10000000 go test -run XXX -bench TraceSearch -benchtime 200x ./internal/storage/
+//	POSTVAKT_BENCH_TRACE_ROWS=10000000 go test -run XXX -bench TraceSearch -benchtime 200x ./internal/store/txlogstore/
 func BenchmarkTraceSearch(b *testing.B) {
 	rows := 300000
 	if v := os.Getenv("POSTVAKT_BENCH_TRACE_ROWS"); v != "" {
@@ -34,6 +35,7 @@ func BenchmarkTraceSearch(b *testing.B) {
 	} else {
 		db = storagetest.Open(b, storage.Postgres)
 	}
+	st := txlogstore.New(db)
 	ctx := context.Background()
 	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 	var have int
@@ -43,7 +45,7 @@ func BenchmarkTraceSearch(b *testing.B) {
 	const senders, rcpts = 200000, 50000
 	if have < rows {
 		t0 := time.Now()
-		fillTxLog(b, db, start, rows-have, have, senders, rcpts)
+		fillTxLog(b, st, start, rows-have, have, senders, rcpts)
 		b.Logf("loaded %d rows in %s", rows-have, time.Since(t0).Round(time.Second))
 		if _, err := db.Exec(ctx, "ANALYZE"); err != nil {
 			b.Fatal(err)
@@ -66,7 +68,7 @@ func BenchmarkTraceSearch(b *testing.B) {
 			q.MessageID = fmt.Sprintf("%d@bench.example", r.IntN(max(total/3, 1)))
 		}
 		t := time.Now()
-		if _, err := trace.Search(ctx, db, q, false); err != nil {
+		if _, err := trace.Search(ctx, st, q, false); err != nil {
 			b.Fatal(err)
 		}
 		lat[kind] = append(lat[kind], time.Since(t))
@@ -81,7 +83,7 @@ func BenchmarkTraceSearch(b *testing.B) {
 
 // fillTxLog writes n transaction-log rows: messages of three rows each
 // (hand-off, scan, delivery) with a message row, over 30 days.
-func fillTxLog(b *testing.B, db *storage.DB, start time.Time, n, from, senders, rcpts int) {
+func fillTxLog(b *testing.B, st *txlogstore.Store, start time.Time, n, from, senders, rcpts int) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(uint64(from), 7))
 	span := 30 * 24 * time.Hour
@@ -110,13 +112,13 @@ func fillTxLog(b *testing.B, db *storage.DB, start time.Time, n, from, senders, 
 				Relay: "mx1[private/dovecot-lmtp]", DSN: "2.0.0", Reply: "250 2.0.0 <" + to + "> Saved", Delay: 1.2, Delays: "0.1/0/0/1.1"},
 		)
 		if len(batch.Rows) >= 30000 {
-			if err := db.WriteBatch(ctx, batch, nil); err != nil {
+			if err := st.WriteBatch(ctx, batch, nil); err != nil {
 				b.Fatal(err)
 			}
 			batch.Reset()
 		}
 	}
-	if err := db.WriteBatch(ctx, batch, nil); err != nil {
+	if err := st.WriteBatch(ctx, batch, nil); err != nil {
 		b.Fatal(err)
 	}
 }

@@ -1,4 +1,4 @@
-package storage
+package txlogstore
 
 import (
 	"context"
@@ -10,9 +10,8 @@ import (
 	"time"
 
 	"github.com/uni-mail/postvakt/collectors/txlog"
+	"github.com/uni-mail/postvakt/internal/storage"
 )
-
-var _ txlog.Store = (*DB)(nil)
 
 // copyBufs holds the encoding buffers of concurrent batch writers.
 var copyBufs = sync.Pool{New: func() any { return new(copyBuf) }}
@@ -38,7 +37,7 @@ func b2i(b bool) int16 {
 }
 
 func txValues(r *txlog.Row) []any {
-	return []any{Micros(r.Time), r.Node, r.Source, string(r.Direction), r.MsgKey, r.QueueID, r.MessageID,
+	return []any{storage.Micros(r.Time), r.Node, r.Source, string(r.Direction), r.MsgKey, r.QueueID, r.MessageID,
 		strings.ToLower(r.MailFrom), strings.ToLower(r.Rcpt), strings.ToLower(r.OrigRcpt), r.HeaderFrom, r.Subject,
 		r.HeaderDate, r.Size, r.ClientIP, r.ClientName, r.Helo, r.AuthUser, r.SpamScore, r.AVVerdict, r.Status,
 		r.Stage, int32(r.Code), r.DSN, r.Reply, r.Relay, r.Agent, b2i(r.Handoff), r.Delay, r.Delays}
@@ -49,14 +48,14 @@ func msgValues(m *txlog.MessageRow) []any {
 	if len(m.QueueIDs) > 0 {
 		first = m.QueueIDs[0]
 	}
-	return []any{Micros(m.FirstSeen), Micros(m.LastSeen), m.Node, m.Source, string(m.Direction), m.MsgKey, m.Origin,
+	return []any{storage.Micros(m.FirstSeen), storage.Micros(m.LastSeen), m.Node, m.Source, string(m.Direction), m.MsgKey, m.Origin,
 		m.Service, m.State, strings.Join(m.QueueIDs, " "), first, m.MessageID, strings.ToLower(m.MailFrom),
 		m.HeaderFrom, m.Subject, m.HeaderDate, m.Size, int32(m.NRcpt), m.ClientIP, m.ClientName, m.Helo,
 		m.AuthUser, m.SpamScore, m.AVVerdict, int32(m.Received)}
 }
 
 func loginValues(l *txlog.Login) []any {
-	return []any{Micros(l.Time), l.Node, l.Source, l.Service, l.User, l.RemoteIP, l.Method, l.Session,
+	return []any{storage.Micros(l.Time), l.Node, l.Source, l.Service, l.User, l.RemoteIP, l.Method, l.Session,
 		b2i(l.TLS), b2i(l.OK), l.Reason}
 }
 
@@ -73,28 +72,28 @@ func partitionName(table string, day time.Time) string {
 // EnsureLogPartitions creates the daily partitions of the collectors' logs
 // for every day from `from` to `to` inclusive (PostgreSQL; a no-op on
 // SQLite). It is idempotent and safe to run from several replicas.
-func (db *DB) EnsureLogPartitions(ctx context.Context, from, to time.Time) error {
-	if db.dialect != Postgres {
+func (s *Store) EnsureLogPartitions(ctx context.Context, from, to time.Time) error {
+	if s.db.Dialect() != storage.Postgres {
 		return nil
 	}
 	for d := dayStart(from); !d.After(to); d = d.AddDate(0, 0, 1) {
-		if err := db.ensureDay(ctx, d); err != nil {
+		if err := s.ensureDay(ctx, d); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (db *DB) ensureDay(ctx context.Context, day time.Time) error {
-	lo, hi := Micros(day), Micros(day.AddDate(0, 0, 1))
+func (s *Store) ensureDay(ctx context.Context, day time.Time) error {
+	lo, hi := storage.Micros(day), storage.Micros(day.AddDate(0, 0, 1))
 	for _, t := range collectorLogTables {
 		name := partitionName(t, day)
 		q := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s PARTITION OF %s FOR VALUES FROM (%d) TO (%d)`, name, t, lo, hi)
-		if _, err := db.Pool.Exec(ctx, q); err != nil {
+		if _, err := s.db.Pool.Exec(ctx, q); err != nil {
 			// Two replicas may race on the same day; the loser sees the
 			// partition now exists.
 			var exists bool
-			if qerr := db.Pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, name).Scan(&exists); qerr == nil && exists {
+			if qerr := s.db.Pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, name).Scan(&exists); qerr == nil && exists {
 				continue
 			}
 			return fmt.Errorf("create partition %s: %w", name, err)
@@ -129,14 +128,14 @@ func batchDays(b *txlog.Batch) []time.Time {
 // WriteBatch writes b and the checkpoints in one transaction: COPY on
 // PostgreSQL (into daily partitions, created on demand), multi-row INSERT
 // on SQLite.
-func (db *DB) WriteBatch(ctx context.Context, b *txlog.Batch, cps []txlog.Checkpoint) error {
+func (s *Store) WriteBatch(ctx context.Context, b *txlog.Batch, cps []txlog.Checkpoint) error {
 	if b.Len() == 0 && len(cps) == 0 {
 		return nil
 	}
-	if db.dialect == Postgres {
-		return db.writeBatchPG(ctx, b, cps)
+	if s.db.Dialect() == storage.Postgres {
+		return s.writeBatchPG(ctx, b, cps)
 	}
-	return db.InTx(ctx, func(tx *Tx) error {
+	return s.db.InTx(ctx, func(tx *storage.Tx) error {
 		if err := insertRows(ctx, tx, "mail_tx", txColumns, len(b.Rows), func(i int) []any { return txValues(&b.Rows[i]) }); err != nil {
 			return err
 		}
@@ -157,7 +156,7 @@ func (db *DB) WriteBatch(ctx context.Context, b *txlog.Batch, cps []txlog.Checkp
 
 // insertRows inserts n rows with multi-row INSERT statements of up to 500
 // rows (SQLite allows 32766 parameters per statement).
-func insertRows(ctx context.Context, tx *Tx, table string, cols []string, n int, vals func(i int) []any) error {
+func insertRows(ctx context.Context, tx *storage.Tx, table string, cols []string, n int, vals func(i int) []any) error {
 	const chunk = 500
 	one := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
 	for start := 0; start < n; start += chunk {
@@ -185,16 +184,16 @@ const upsertCheckpoint = `INSERT INTO collector_checkpoints (source, inode, head
 	replay = excluded.replay, open_keys = excluded.open_keys, updated = excluded.updated`
 
 func checkpointArgs(cp txlog.Checkpoint) []any {
-	return []any{cp.Source, int64(cp.Inode), cp.HeadHash, cp.Offset, cp.Replay, strings.Join(cp.Open, "\n"), Micros(cp.Updated)}
+	return []any{cp.Source, int64(cp.Inode), cp.HeadHash, cp.Offset, cp.Replay, strings.Join(cp.Open, "\n"), storage.Micros(cp.Updated)}
 }
 
-func (db *DB) writeBatchPG(ctx context.Context, b *txlog.Batch, cps []txlog.Checkpoint) error {
+func (s *Store) writeBatchPG(ctx context.Context, b *txlog.Batch, cps []txlog.Checkpoint) error {
 	for _, d := range batchDays(b) {
-		if err := db.ensureDay(ctx, d); err != nil {
+		if err := s.ensureDay(ctx, d); err != nil {
 			return err
 		}
 	}
-	tx, err := db.Pool.Begin(ctx)
+	tx, err := s.db.Pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("write batch: %w", err)
 	}
@@ -225,7 +224,7 @@ func (db *DB) writeBatchPG(ctx context.Context, b *txlog.Batch, cps []txlog.Chec
 		return err
 	}
 	for _, cp := range cps {
-		if _, err := tx.Exec(ctx, RebindDollar(upsertCheckpoint), checkpointArgs(cp)...); err != nil {
+		if _, err := tx.Exec(ctx, storage.RebindDollar(upsertCheckpoint), checkpointArgs(cp)...); err != nil {
 			return fmt.Errorf("save checkpoint %s: %w", cp.Source, err)
 		}
 	}
@@ -237,11 +236,11 @@ func (db *DB) writeBatchPG(ctx context.Context, b *txlog.Batch, cps []txlog.Chec
 
 // Checkpoint returns the saved reading position of a source, or
 // txlog.ErrNoCheckpoint.
-func (db *DB) Checkpoint(ctx context.Context, source string) (txlog.Checkpoint, error) {
+func (s *Store) Checkpoint(ctx context.Context, source string) (txlog.Checkpoint, error) {
 	var cp txlog.Checkpoint
 	var inode, updated int64
 	var open string
-	err := db.QueryRow(ctx, `SELECT source, inode, head_hash, off, replay, open_keys, updated FROM collector_checkpoints WHERE source = ?`, source).
+	err := s.db.QueryRow(ctx, `SELECT source, inode, head_hash, off, replay, open_keys, updated FROM collector_checkpoints WHERE source = ?`, source).
 		Scan(&cp.Source, &inode, &cp.HeadHash, &cp.Offset, &cp.Replay, &open, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return cp, txlog.ErrNoCheckpoint
@@ -249,7 +248,7 @@ func (db *DB) Checkpoint(ctx context.Context, source string) (txlog.Checkpoint, 
 	if err != nil {
 		return cp, fmt.Errorf("load checkpoint %s: %w", source, err)
 	}
-	cp.Inode, cp.Updated = uint64(inode), FromMicros(updated)
+	cp.Inode, cp.Updated = uint64(inode), storage.FromMicros(updated)
 	if open != "" {
 		cp.Open = strings.Split(open, "\n")
 	}

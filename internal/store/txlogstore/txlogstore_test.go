@@ -1,4 +1,4 @@
-package storage_test
+package txlogstore_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/uni-mail/postvakt/collectors/txlog"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 )
 
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
@@ -57,22 +58,23 @@ func TestConformanceTxLogSummaryAndCheckpoint(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		if _, err := db.Checkpoint(ctx, "file:/x"); !errors.Is(err, txlog.ErrNoCheckpoint) {
+		st := txlogstore.New(db)
+		if _, err := st.Checkpoint(ctx, "file:/x"); !errors.Is(err, txlog.ErrNoCheckpoint) {
 			t.Fatalf("missing checkpoint: %v", err)
 		}
 		cp := txlog.Checkpoint{Source: "file:/x", Inode: 42, HeadHash: "abc", Offset: 100, Replay: 50, Open: []string{"mx/A", "mx/B"}, Updated: t0}
-		if err := db.WriteBatch(ctx, sampleBatch(t0, 3), []txlog.Checkpoint{cp}); err != nil {
+		if err := st.WriteBatch(ctx, sampleBatch(t0, 3), []txlog.Checkpoint{cp}); err != nil {
 			t.Fatal(err)
 		}
 		// a second day, so PostgreSQL needs a second partition
-		if err := db.WriteBatch(ctx, sampleBatch(t0.AddDate(0, 0, 1), 2), nil); err != nil {
+		if err := st.WriteBatch(ctx, sampleBatch(t0.AddDate(0, 0, 1), 2), nil); err != nil {
 			t.Fatal(err)
 		}
-		got, err := db.Checkpoint(ctx, "file:/x")
+		got, err := st.Checkpoint(ctx, "file:/x")
 		if err != nil || got.Offset != 100 || got.Replay != 50 || got.Inode != 42 || len(got.Open) != 2 || !got.Updated.Equal(t0) {
 			t.Fatalf("checkpoint %+v %v", got, err)
 		}
-		s, err := db.TxSummary(ctx, t0, t0.Add(time.Hour))
+		s, err := st.TxSummary(ctx, t0, t0.Add(time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +101,7 @@ func TestConformanceTxLogSummaryAndCheckpoint(t *testing.T) {
 		if len(s.Rejected) != 1 || s.Rejected[0] != (txlog.RejectCount{Stage: "RCPT", Code: 554, Count: 3}) {
 			t.Errorf("rejected %+v", s.Rejected)
 		}
-		all, err := db.TxSummary(ctx, time.Time{}, time.Time{})
+		all, err := st.TxSummary(ctx, time.Time{}, time.Time{})
 		if err != nil || all.Received != 5 {
 			t.Errorf("all: received %d %v", all.Received, err)
 		}
@@ -110,7 +112,8 @@ func TestConformanceTrace(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
-		if err := db.WriteBatch(ctx, sampleBatch(t0, 5), nil); err != nil {
+		st := txlogstore.New(db)
+		if err := st.WriteBatch(ctx, sampleBatch(t0, 5), nil); err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range []struct {
@@ -141,7 +144,7 @@ func TestConformanceTrace(t *testing.T) {
 			{"from, window", trace.Query{From: "sender3@partner.example", Since: t0.Add(5 * time.Second), Until: t0.Add(6 * time.Second)}, 1}, // its delivery at 5s
 			{"from, window after", trace.Query{From: "sender3@partner.example", Since: t0.Add(5500 * time.Millisecond)}, 0},
 		} {
-			page, err := trace.Search(ctx, db, c.q, false)
+			page, err := trace.Search(ctx, st, c.q, false)
 			if err != nil {
 				t.Fatalf("%s: %v", c.name, err)
 			}
@@ -153,7 +156,7 @@ func TestConformanceTrace(t *testing.T) {
 				t.Errorf("%s: %d messages, want %d: %v", c.name, len(page.Messages), c.want, keys)
 			}
 		}
-		page, err := trace.Search(ctx, db, trace.Query{QueueID: "B00002"}, true)
+		page, err := trace.Search(ctx, st, trace.Query{QueueID: "B00002"}, true)
 		if err != nil || len(page.Messages) != 1 {
 			t.Fatalf("%+v %v", page, err)
 		}
@@ -168,7 +171,7 @@ func TestConformanceTrace(t *testing.T) {
 		if len(m.Recipients) != 1 || m.Recipients[0].Status != "delivered" {
 			t.Errorf("recipients %+v", m.Recipients)
 		}
-		if _, err := trace.Search(ctx, db, trace.Query{Subject: "x"}, true); err == nil {
+		if _, err := trace.Search(ctx, st, trace.Query{Subject: "x"}, true); err == nil {
 			t.Error("masked role may search by subject")
 		}
 	})
@@ -183,6 +186,7 @@ func TestConformanceTraceLongLivedMessage(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
+		st := txlogstore.New(db)
 		first := t0.AddDate(0, 0, -3)
 		key := txlog.MsgKey("mx", "C00001", first)
 		b := &txlog.Batch{}
@@ -202,7 +206,7 @@ func TestConformanceTraceLongLivedMessage(t *testing.T) {
 		b.Rows = append(b.Rows, txlog.Row{Time: first, Node: "mx", Source: "amavis", Direction: txlog.Outbound, QueueID: "C00001",
 			MessageID: "slow@uni.example", MailFrom: "slow@uni.example", ClientIP: "10.1.1.1", Status: txlog.StatusScanned,
 			AVVerdict: "Passed CLEAN"})
-		if err := db.WriteBatch(ctx, b, nil); err != nil {
+		if err := st.WriteBatch(ctx, b, nil); err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range []struct {
@@ -219,7 +223,7 @@ func TestConformanceTraceLongLivedMessage(t *testing.T) {
 			{"from, in between", trace.Query{From: "slow@uni.example", Since: t0.Add(-12 * time.Hour), Until: t0}, 0, 0},
 			{"to, today", trace.Query{To: "far@away.example", Since: t0}, 1, 5},
 		} {
-			f, err := db.TraceSearch(ctx, func() trace.Query { q := c.q; _ = q.Normalize(); return q }())
+			f, err := st.TraceSearch(ctx, func() trace.Query { q := c.q; _ = q.Normalize(); return q }())
 			if err != nil {
 				t.Fatalf("%s: %v", c.name, err)
 			}
@@ -234,13 +238,14 @@ func TestConformanceRetentionAndRollups(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
+		st := txlogstore.New(db)
 		days := []time.Time{t0.AddDate(0, 0, -100), t0.AddDate(0, 0, -91), t0.AddDate(0, 0, -89), t0}
 		for _, d := range days {
-			if err := db.WriteBatch(ctx, sampleBatch(d, 2), nil); err != nil {
+			if err := st.WriteBatch(ctx, sampleBatch(d, 2), nil); err != nil {
 				t.Fatal(err)
 			}
 		}
-		jobs := rollup.Jobs{Store: db, Retention: 90 * 24 * time.Hour}
+		jobs := rollup.Jobs{Store: st, Retention: 90 * 24 * time.Hour}
 		if err := jobs.RollRange(ctx, days[0], t0.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
@@ -249,19 +254,19 @@ func TestConformanceRetentionAndRollups(t *testing.T) {
 		if _, err := jobs.Retain(ctx, now); err != nil {
 			t.Fatal(err)
 		}
-		s, err := db.TxSummary(ctx, time.Time{}, time.Time{})
+		s, err := st.TxSummary(ctx, time.Time{}, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if s.Received != 4 || s.Delivered != 4 || s.Greylisted != 4 {
 			t.Errorf("after retention: received %d delivered %d greylisted %d, want 4 each (two newest days)", s.Received, s.Delivered, s.Greylisted)
 		}
-		old, err := db.TxSummary(ctx, time.Time{}, now.Add(-90*24*time.Hour))
+		old, err := st.TxSummary(ctx, time.Time{}, now.Add(-90*24*time.Hour))
 		if err != nil || old.Received != 0 || len(old.Logins) != 0 {
 			t.Errorf("rows older than the cutoff remain: %+v %v", old, err)
 		}
 		// rollups are kept for years
-		pts, err := db.Rollups(ctx, rollup.Day, days[0].AddDate(0, 0, -1), t0.AddDate(0, 0, 1))
+		pts, err := st.Rollups(ctx, rollup.Day, days[0].AddDate(0, 0, -1), t0.AddDate(0, 0, 1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -274,17 +279,17 @@ func TestConformanceRetentionAndRollups(t *testing.T) {
 		if msgs != 8 {
 			t.Errorf("daily message rollups %d, want 8: %+v", msgs, pts)
 		}
-		hours, err := db.Rollups(ctx, rollup.Hour, t0, t0.Add(time.Hour))
+		hours, err := st.Rollups(ctx, rollup.Hour, t0, t0.Add(time.Hour))
 		if err != nil || len(hours) == 0 {
 			t.Fatalf("hourly rollups %v %v", hours, err)
 		}
-		if err := db.SaveDirectorySnapshot(ctx, rollup.DirectorySnapshot{Day: t0, Domains: 2, Mailboxes: 30, AllottedBytes: 60 << 30, TakenAt: t0}); err != nil {
+		if err := st.SaveDirectorySnapshot(ctx, rollup.DirectorySnapshot{Day: t0, Domains: 2, Mailboxes: 30, AllottedBytes: 60 << 30, TakenAt: t0}); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.SaveDirectorySnapshot(ctx, rollup.DirectorySnapshot{Day: t0.Add(time.Hour), Domains: 2, Mailboxes: 31, AllottedBytes: 62 << 30, TakenAt: t0}); err != nil {
+		if err := st.SaveDirectorySnapshot(ctx, rollup.DirectorySnapshot{Day: t0.Add(time.Hour), Domains: 2, Mailboxes: 31, AllottedBytes: 62 << 30, TakenAt: t0}); err != nil {
 			t.Fatal(err)
 		}
-		snaps, err := db.DirectorySnapshots(ctx, t0.AddDate(0, 0, -1), t0.AddDate(0, 0, 1))
+		snaps, err := st.DirectorySnapshots(ctx, t0.AddDate(0, 0, -1), t0.AddDate(0, 0, 1))
 		if err != nil || len(snaps) != 1 || snaps[0].Mailboxes != 31 {
 			t.Errorf("snapshots %+v %v", snaps, err)
 		}
@@ -298,15 +303,16 @@ func TestConformanceBadBytesInLogLines(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
+		st := txlogstore.New(db)
 		b := sampleBatch(t0, 2)
 		b.Messages[0].Subject = "Pr\xf8ve\x00 results"
 		b.Rows[0].Rcpt = "Bad\xffuser\x00@uni.example"
 		b.Logins[0].User = "\xe6sop\x00@uni.example"
 		b.Messages[1].QueueIDs = append(b.Messages[1].QueueIDs, "C\x00\xff")
-		if err := db.WriteBatch(ctx, b, nil); err != nil {
+		if err := st.WriteBatch(ctx, b, nil); err != nil {
 			t.Fatalf("a batch with bad bytes: %v", err)
 		}
-		page, err := trace.Search(ctx, db, trace.Query{IP: "192.0.2.7"}, false)
+		page, err := trace.Search(ctx, st, trace.Query{IP: "192.0.2.7"}, false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package storage
+package txlogstore
 
 import (
 	"context"
@@ -10,183 +10,8 @@ import (
 
 	"github.com/uni-mail/postvakt/collectors/trace"
 	"github.com/uni-mail/postvakt/collectors/txlog"
+	"github.com/uni-mail/postvakt/internal/storage"
 )
-
-var (
-	_ txlog.SummaryStore = (*DB)(nil)
-	_ trace.Store        = (*DB)(nil)
-)
-
-func timeBounds(since, until time.Time) (int64, int64) {
-	lo, hi := int64(0), int64(1<<62)
-	if !since.IsZero() {
-		lo = Micros(since)
-	}
-	if !until.IsZero() {
-		hi = Micros(until)
-	}
-	return lo, hi
-}
-
-// TxSummary computes the grand totals over [since, until) from the stored
-// logs (see txlog.Summary for the definitions).
-func (db *DB) TxSummary(ctx context.Context, since, until time.Time) (txlog.Summary, error) {
-	lo, hi := timeBounds(since, until)
-	s := txlog.Summary{Since: since, Until: until, DeliveredBy: map[string]int64{}, DeliveredByDir: map[string]int64{},
-		AuthFailures: map[string]int64{}, Verdicts: map[string]int64{}, Rejected: []txlog.RejectCount{}, Logins: []txlog.LoginCount{}}
-	err := db.QueryRow(ctx, `SELECT COALESCE(SUM(received), 0), COUNT(*),
-		COALESCE(SUM(CASE WHEN received > 0 THEN size ELSE 0 END), 0),
-		COUNT(DISTINCT CASE WHEN received > 0 THEN mail_from END)
-		FROM mail_messages WHERE ts >= ? AND ts < ?`, lo, hi).Scan(&s.Received, &s.Messages, &s.BytesReceived, &s.Senders)
-	if err != nil {
-		return s, fmt.Errorf("summary messages: %w", err)
-	}
-	rows, err := db.Query(ctx, `SELECT status, handoff, agent, direction, stage, code, av_verdict, COUNT(*), COALESCE(SUM(size), 0)
-		FROM mail_tx WHERE ts >= ? AND ts < ?
-		GROUP BY status, handoff, agent, direction, stage, code, av_verdict`, lo, hi)
-	if err != nil {
-		return s, fmt.Errorf("summary rows: %w", err)
-	}
-	rejects := map[txlog.RejectCount]int64{}
-	for rows.Next() {
-		var status, agent, dir, stage, verdict string
-		var handoff, code int
-		var n, bytes int64
-		if err := rows.Scan(&status, &handoff, &agent, &dir, &stage, &code, &verdict, &n, &bytes); err != nil {
-			rows.Close()
-			return s, fmt.Errorf("summary rows: %w", err)
-		}
-		switch status {
-		case txlog.StatusSent:
-			s.SentLines += n
-			if handoff != 0 {
-				s.FilterHandoffs += n
-				break
-			}
-			s.Delivered += n
-			s.BytesDelivered += bytes
-			s.DeliveredBy[agent] += n
-			s.DeliveredByDir[dir] += n
-			if dir == string(txlog.Relayed) {
-				s.Forwarded += n
-			}
-		case txlog.StatusDeferred:
-			s.Deferred += n
-		case txlog.StatusBounced:
-			s.Bounced += n
-		case txlog.StatusExpired:
-			s.Expired += n
-		case txlog.StatusDiscarded:
-			s.Discarded += n
-		case txlog.StatusRejected:
-			if stage == "header" || stage == "body" {
-				s.CleanupRejected += n
-				break
-			}
-			rejects[txlog.RejectCount{Stage: stage, Code: code}] += n
-			s.RejectedTotal += n
-		case txlog.StatusGreylisted:
-			s.Greylisted += n
-		case txlog.StatusGreylistPass:
-			s.GreylistPassed += n
-		case txlog.StatusScanned:
-			s.Verdicts[verdict] += n
-			switch {
-			case strings.HasSuffix(verdict, " SPAM"), strings.HasSuffix(verdict, " SPAMMY"):
-				s.Spam += n
-			case strings.HasSuffix(verdict, " INFECTED"):
-				s.Virus += n
-			case strings.HasSuffix(verdict, " BANNED"):
-				s.Banned += n
-			}
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return s, fmt.Errorf("summary rows: %w", err)
-	}
-	for k, n := range rejects {
-		k.Count = n
-		s.Rejected = append(s.Rejected, k)
-	}
-	sort.Slice(s.Rejected, func(i, j int) bool {
-		a, b := s.Rejected[i], s.Rejected[j]
-		if a.Count != b.Count {
-			return a.Count > b.Count
-		}
-		if a.Stage != b.Stage {
-			return a.Stage < b.Stage
-		}
-		return a.Code < b.Code
-	})
-	err = db.QueryRow(ctx, `SELECT COUNT(DISTINCT msg_key) FROM mail_tx WHERE ts >= ? AND ts < ? AND status = 'deferred' AND msg_key <> ''`, lo, hi).
-		Scan(&s.DeferredMessages)
-	if err != nil {
-		return s, fmt.Errorf("summary deferred: %w", err)
-	}
-	err = db.QueryRow(ctx, `SELECT COUNT(DISTINCT rcpt) FROM mail_tx WHERE ts >= ? AND ts < ? AND status = 'sent' AND handoff = 0`, lo, hi).
-		Scan(&s.Recipients)
-	if err != nil {
-		return s, fmt.Errorf("summary recipients: %w", err)
-	}
-	lrows, err := db.Query(ctx, `SELECT source, service, ok, COUNT(*) FROM mail_logins WHERE ts >= ? AND ts < ? GROUP BY source, service, ok`, lo, hi)
-	if err != nil {
-		return s, fmt.Errorf("summary logins: %w", err)
-	}
-	logins := map[[2]string]int64{}
-	for lrows.Next() {
-		var source, service string
-		var ok int
-		var n int64
-		if err := lrows.Scan(&source, &service, &ok, &n); err != nil {
-			lrows.Close()
-			return s, fmt.Errorf("summary logins: %w", err)
-		}
-		if source == txlog.SourceDovecotAuth {
-			s.AuthFailures["smtp"] += n
-			continue
-		}
-		result := "ok"
-		if ok == 0 {
-			result = "failed"
-			switch source {
-			case "postfix":
-				s.SASLFailures += n
-			case "dovecot":
-				key := service
-				if key == "" {
-					key = "unresolved"
-				}
-				s.AuthFailures[key] += n
-			}
-		}
-		proto := service
-		if proto == "" {
-			proto = "unknown"
-		}
-		logins[[2]string{proto, result}] += n
-	}
-	lrows.Close()
-	if err := lrows.Err(); err != nil {
-		return s, fmt.Errorf("summary logins: %w", err)
-	}
-	for k, n := range logins {
-		s.Logins = append(s.Logins, txlog.LoginCount{Protocol: k[0], Result: k[1], Count: n})
-	}
-	sort.Slice(s.Logins, func(i, j int) bool {
-		a, b := s.Logins[i], s.Logins[j]
-		if a.Protocol != b.Protocol {
-			return a.Protocol < b.Protocol
-		}
-		return a.Result > b.Result
-	})
-	err = db.QueryRow(ctx, `SELECT COUNT(DISTINCT username) FROM mail_logins WHERE ts >= ? AND ts < ? AND ok = 1 AND source <> ?`,
-		lo, hi, txlog.SourceDovecotAuth).Scan(&s.UniqueUsers)
-	if err != nil {
-		return s, fmt.Errorf("summary users: %w", err)
-	}
-	return s, nil
-}
 
 const txSelect = `SELECT ts, node, source, direction, msg_key, queue_id, message_id, mail_from, rcpt, orig_rcpt, header_from,
 	subject, header_date, size, client_ip, client_name, helo, auth_user, spam_score, av_verdict, status, stage, code,
@@ -196,7 +21,7 @@ const msgSelect = `SELECT ts, last_seen, node, source, direction, msg_key, origi
 	mail_from, header_from, subject, header_date, size, nrcpt, client_ip, client_name, helo, auth_user, spam_score,
 	av_verdict, received FROM mail_messages`
 
-func scanTx(rows RowScanner) (txlog.Row, error) {
+func scanTx(rows storage.RowScanner) (txlog.Row, error) {
 	var r txlog.Row
 	var ts int64
 	var dir string
@@ -205,30 +30,30 @@ func scanTx(rows RowScanner) (txlog.Row, error) {
 		&r.OrigRcpt, &r.HeaderFrom, &r.Subject, &r.HeaderDate, &r.Size, &r.ClientIP, &r.ClientName, &r.Helo,
 		&r.AuthUser, &r.SpamScore, &r.AVVerdict, &r.Status, &r.Stage, &r.Code, &r.DSN, &r.Reply, &r.Relay, &r.Agent,
 		&handoff, &r.Delay, &r.Delays)
-	r.Time, r.Direction, r.Handoff = FromMicros(ts), txlog.Direction(dir), handoff != 0
+	r.Time, r.Direction, r.Handoff = storage.FromMicros(ts), txlog.Direction(dir), handoff != 0
 	return r, err
 }
 
-func scanMsg(rows RowScanner) (txlog.MessageRow, error) {
+func scanMsg(rows storage.RowScanner) (txlog.MessageRow, error) {
 	var m txlog.MessageRow
 	var ts, last int64
 	var dir, qids string
 	err := rows.Scan(&ts, &last, &m.Node, &m.Source, &dir, &m.MsgKey, &m.Origin, &m.Service, &m.State, &qids,
 		&m.MessageID, &m.MailFrom, &m.HeaderFrom, &m.Subject, &m.HeaderDate, &m.Size, &m.NRcpt, &m.ClientIP,
 		&m.ClientName, &m.Helo, &m.AuthUser, &m.SpamScore, &m.AVVerdict, &m.Received)
-	m.FirstSeen, m.LastSeen, m.Direction = FromMicros(ts), FromMicros(last), txlog.Direction(dir)
+	m.FirstSeen, m.LastSeen, m.Direction = storage.FromMicros(ts), storage.FromMicros(last), txlog.Direction(dir)
 	if qids != "" {
 		m.QueueIDs = strings.Fields(qids)
 	}
 	return m, err
 }
 
-func queryTx(ctx context.Context, qr Querier, q string, args ...any) ([]txlog.Row, error) {
-	return QueryAll(ctx, qr, scanTx, q, args...)
+func queryTx(ctx context.Context, qr storage.Querier, q string, args ...any) ([]txlog.Row, error) {
+	return storage.QueryAll(ctx, qr, scanTx, q, args...)
 }
 
-func queryMsgs(ctx context.Context, qr Querier, q string, args ...any) ([]txlog.MessageRow, error) {
-	return QueryAll(ctx, qr, scanMsg, q, args...)
+func queryMsgs(ctx context.Context, qr storage.Querier, q string, args ...any) ([]txlog.MessageRow, error) {
+	return storage.QueryAll(ctx, qr, scanMsg, q, args...)
 }
 
 // traceScan bounds how many matching rows one search looks at.
@@ -248,20 +73,20 @@ type hit struct {
 //
 // On PostgreSQL the search runs in one transaction so that loading the
 // page can use generic plans (see traceLoad).
-func (db *DB) TraceSearch(ctx context.Context, q trace.Query) (trace.Found, error) {
-	if db.dialect != Postgres {
-		return db.traceSearch(ctx, db, q)
+func (s *Store) TraceSearch(ctx context.Context, q trace.Query) (trace.Found, error) {
+	if s.db.Dialect() != storage.Postgres {
+		return s.traceSearch(ctx, s.db, q)
 	}
 	var f trace.Found
-	err := db.InTx(ctx, func(tx *Tx) error {
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
 		var err error
-		f, err = db.traceSearch(ctx, tx, q)
+		f, err = s.traceSearch(ctx, tx, q)
 		return err
 	})
 	return f, err
 }
 
-func (db *DB) traceSearch(ctx context.Context, qr Querier, q trace.Query) (trace.Found, error) {
+func (s *Store) traceSearch(ctx context.Context, qr storage.Querier, q trace.Query) (trace.Found, error) {
 	lo, hi := timeBounds(q.Since, q.Until)
 	// 1. rows matching every criterion
 	var conds []string
@@ -290,10 +115,10 @@ func (db *DB) traceSearch(ctx context.Context, qr Querier, q trace.Query) (trace
 		add("status = ?", q.Status)
 	}
 	if q.Subject != "" {
-		add(`LOWER(subject) LIKE ? ESCAPE '\'`, "%"+LikeEscaper.Replace(strings.ToLower(q.Subject))+"%")
+		add(`LOWER(subject) LIKE ? ESCAPE '\'`, "%"+storage.LikeEscaper.Replace(strings.ToLower(q.Subject))+"%")
 	}
-	sqlText, sqlArgs, generic := db.traceRowsQuery(q, conds, args, lo, hi)
-	if tx, ok := qr.(*Tx); ok && generic && db.dialect == Postgres {
+	sqlText, sqlArgs, generic := s.traceRowsQuery(q, conds, args, lo, hi)
+	if tx, ok := qr.(*storage.Tx); ok && generic && s.db.Dialect() == storage.Postgres {
 		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {
 			return trace.Found{}, err
 		}
@@ -323,7 +148,7 @@ func (db *DB) traceSearch(ctx context.Context, qr Querier, q trace.Query) (trace
 		madd("client_ip = ?", q.IP)
 	}
 	if q.Subject != "" {
-		madd(`LOWER(subject) LIKE ? ESCAPE '\'`, "%"+LikeEscaper.Replace(strings.ToLower(q.Subject))+"%")
+		madd(`LOWER(subject) LIKE ? ESCAPE '\'`, "%"+storage.LikeEscaper.Replace(strings.ToLower(q.Subject))+"%")
 	}
 	var mmatched []txlog.MessageRow
 	if msgApplies {
@@ -340,7 +165,7 @@ func (db *DB) traceSearch(ctx context.Context, qr Querier, q trace.Query) (trace
 	for _, m := range mmatched {
 		if !seen[m.MsgKey] {
 			seen[m.MsgKey] = true
-			hits = append(hits, hit{key: m.MsgKey, time: Micros(m.FirstSeen)})
+			hits = append(hits, hit{key: m.MsgKey, time: storage.Micros(m.FirstSeen)})
 		}
 	}
 	// rows of a message share its queue IDs: resolve from the page first
@@ -362,7 +187,7 @@ func (db *DB) traceSearch(ctx context.Context, qr Querier, q trace.Query) (trace
 			nk := r.Node + "\x00" + r.QueueID
 			k, ok := resolved[nk]
 			if !ok {
-				k, err = db.messageForQueue(ctx, qr, r.Node, r.QueueID, Micros(r.Time))
+				k, err = s.messageForQueue(ctx, qr, r.Node, r.QueueID, storage.Micros(r.Time))
 				if err != nil {
 					return trace.Found{}, err
 				}
@@ -371,12 +196,12 @@ func (db *DB) traceSearch(ctx context.Context, qr Querier, q trace.Query) (trace
 			key = k
 		}
 		if key == "" {
-			hits = append(hits, hit{row: r, time: Micros(r.Time)})
+			hits = append(hits, hit{row: r, time: storage.Micros(r.Time)})
 			continue
 		}
 		if !seen[key] {
 			seen[key] = true
-			hits = append(hits, hit{key: key, time: Micros(r.Time)})
+			hits = append(hits, hit{key: key, time: storage.Micros(r.Time)})
 		}
 	}
 	sort.SliceStable(hits, func(i, j int) bool { return hits[i].time < hits[j].time })
@@ -401,7 +226,7 @@ func (db *DB) traceSearch(ctx context.Context, qr Querier, q trace.Query) (trace
 	if len(keys) == 0 {
 		return f, nil
 	}
-	if tx, ok := qr.(*Tx); ok && db.dialect == Postgres && !generic { // (SET LOCAL holds for the transaction)
+	if tx, ok := qr.(*storage.Tx); ok && s.db.Dialect() == storage.Postgres && !generic { // (SET LOCAL holds for the transaction)
 		// The page is loaded by key and time span, with the same plan
 		// whatever the keys: a generic plan, made once per connection,
 		// saves planning every partition afresh for each search (3–6 ms a
@@ -412,7 +237,7 @@ func (db *DB) traceSearch(ctx context.Context, qr Querier, q trace.Query) (trace
 			return f, err
 		}
 	}
-	msgs, rows, err := db.traceLoad(ctx, qr, keys, keyTimes)
+	msgs, rows, err := s.traceLoad(ctx, qr, keys, keyTimes)
 	if err != nil {
 		return f, err
 	}
@@ -430,7 +255,7 @@ func (db *DB) traceSearch(ctx context.Context, qr Querier, q trace.Query) (trace
 			if len(linkedTo[k]) == 0 {
 				qids = append(qids, id)
 			}
-			sp := span{Micros(m.FirstSeen) - linkWindow, Micros(m.LastSeen) + linkWindow}
+			sp := span{storage.Micros(m.FirstSeen) - linkWindow, storage.Micros(m.LastSeen) + linkWindow}
 			linkedTo[k] = append(linkedTo[k], sp)
 			lo2, hi2 = min(lo2, sp.lo), max(hi2, sp.hi)
 		}
@@ -438,7 +263,7 @@ func (db *DB) traceSearch(ctx context.Context, qr Querier, q trace.Query) (trace
 	if len(qids) > 0 {
 		var linked []txlog.Row
 		var err error
-		if db.dialect == Postgres {
+		if s.db.Dialect() == storage.Postgres {
 			// per queue ID and only around its messages (see traceLoad):
 			// one span per queue ID, overlapping spans merged, so that no
 			// row comes back twice
@@ -471,7 +296,7 @@ func (db *DB) traceSearch(ctx context.Context, qr Querier, q trace.Query) (trace
 			return f, fmt.Errorf("trace load linked rows: %w", err)
 		}
 		for _, r := range linked {
-			at := Micros(r.Time)
+			at := storage.Micros(r.Time)
 			for _, sp := range linkedTo[r.Node+"\x00"+r.QueueID] {
 				if at >= sp.lo && at <= sp.hi {
 					f.Rows = append(f.Rows, r)
@@ -490,11 +315,11 @@ func (db *DB) traceSearch(ctx context.Context, qr Querier, q trace.Query) (trace
 // mail_tx indexes sender, Message-ID and client IP only for rows without a
 // message (empty msg_key): rows that belong to a message carry its sender,
 // Message-ID and client IP, so they are found through mail_messages, one
-// row per message instead of one per recipient outcome (issue 5: the
-// import maintains fewer and smaller indexes). Searches by recipient or
-// queue ID (full indexes on mail_tx), or by status or subject alone, read
-// mail_tx directly.
-func (db *DB) traceRowsQuery(q trace.Query, conds []string, args []any, lo, hi int64) (string, []any, bool) {
+// row per message instead of one per recipient outcome (the import
+// maintains fewer and smaller indexes: docs/performance.md, "Import into
+// PostgreSQL: indexes"). Searches by recipient or queue ID (full indexes
+// on mail_tx), or by status or subject alone, read mail_tx directly.
+func (s *Store) traceRowsQuery(q trace.Query, conds []string, args []any, lo, hi int64) (string, []any, bool) {
 	where := " WHERE ts >= ? AND ts < ? AND " + strings.Join(conds, " AND ")
 	limit := fmt.Sprintf(" ORDER BY ts LIMIT %d", traceScan)
 	var via string // the message criterion that every matching row's message meets
@@ -514,7 +339,7 @@ func (db *DB) traceRowsQuery(q trace.Query, conds []string, args []any, lo, hi i
 	}
 	// rows without a message: the partial indexes
 	loose := txSelect + where + " AND msg_key = ''"
-	if db.dialect != Postgres {
+	if s.db.Dialect() != storage.Postgres {
 		// one table: the rows of the matching messages by key
 		keyed := txSelect + where + " AND msg_key <> '' AND msg_key IN (SELECT msg_key FROM mail_messages WHERE " + via + ")"
 		all := append(append([]any{}, rowArgs...), rowArgs...)
@@ -548,8 +373,8 @@ func (db *DB) traceRowsQuery(q trace.Query, conds []string, args []any, lo, hi i
 // carries one of the keys, each ordered by time. times[i] is when keys[i]
 // was first seen by the search (its message's first line, or the first
 // matching row).
-func (db *DB) traceLoad(ctx context.Context, qr Querier, keys []string, times []int64) ([]txlog.MessageRow, []txlog.Row, error) {
-	if db.dialect != Postgres {
+func (s *Store) traceLoad(ctx context.Context, qr storage.Querier, keys []string, times []int64) ([]txlog.MessageRow, []txlog.Row, error) {
+	if s.db.Dialect() != storage.Postgres {
 		// one table, one index on msg_key: no partitions to fan out to
 		in, kargs := inList(keys)
 		msgs, err := queryMsgs(ctx, qr, msgSelect+" WHERE msg_key IN "+in+" ORDER BY ts", kargs...)
@@ -566,11 +391,12 @@ func (db *DB) traceLoad(ctx context.Context, qr Querier, keys []string, times []
 	// per partition, so "msg_key IN (50 keys)" probes every partition's
 	// index once per key: 30 days × 50 keys × 2 tables ≈ 3,000 index
 	// descents, most of them for nothing, and the bulk of a search's time
-	// on a cold cache (issue 5). Instead each key is looked up only in the
-	// partitions around the time it was seen (run-time partition pruning
-	// in a LATERAL join), and the few keys not found there (a message
-	// whose first line is more than a day before the row that matched)
-	// are looked up everywhere, as before.
+	// on a cold cache (docs/performance.md, "Trace over 10 million stored
+	// rows"). Instead each key is looked up only in the partitions around
+	// the time it was seen (run-time partition pruning in a LATERAL join),
+	// and the few keys not found there (a message whose first line is more
+	// than a day before the row that matched) are looked up everywhere, as
+	// before.
 	spans := make([][3]any, len(keys))
 	for i, k := range keys {
 		spans[i] = [3]any{k, times[i] - linkWindow, times[i] + linkWindow}
@@ -583,7 +409,7 @@ func (db *DB) traceLoad(ctx context.Context, qr Querier, keys []string, times []
 	found := map[string]window{}
 	for _, m := range msgs {
 		w, ok := found[m.MsgKey]
-		lo, hi := Micros(m.FirstSeen), Micros(m.LastSeen)
+		lo, hi := storage.Micros(m.FirstSeen), storage.Micros(m.LastSeen)
 		if ok {
 			lo, hi = min(lo, w.lo), max(hi, w.hi)
 		}
@@ -689,7 +515,7 @@ func inList(keys []string) (string, []any) {
 
 // messageForQueue finds the message that had queue ID qid on node around
 // the instant at (µs), or "".
-func (db *DB) messageForQueue(ctx context.Context, qr Querier, node, qid string, at int64) (string, error) {
+func (s *Store) messageForQueue(ctx context.Context, qr storage.Querier, node, qid string, at int64) (string, error) {
 	var key string
 	err := qr.QueryRow(ctx, `SELECT msg_key FROM mail_tx WHERE queue_id = ? AND queue_id <> '' AND ts >= ? AND ts <= ? AND node = ? AND msg_key <> '' LIMIT 1`,
 		qid, at-linkWindow, at+linkWindow, node).Scan(&key)

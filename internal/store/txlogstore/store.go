@@ -1,0 +1,33 @@
+// Package txlogstore keeps the collectors' transaction log in the database:
+// the transaction, message and login logs (tables mail_tx, mail_messages,
+// mail_logins; daily partitions on PostgreSQL, written with binary COPY),
+// the sources' reading positions (collector_checkpoints), the trace search
+// and the grand totals over the logs, the hourly and daily rollups
+// (mail_rollups), the daily directory snapshots (directory_snapshots) and
+// the retention of the raw logs (docs/collectors.md).
+//
+// It implements txlog.Store, txlog.SummaryStore, trace.Store and
+// rollup.Store. The rules (what a timeline is, which subjects are masked,
+// when to roll up and how long to keep the logs) live in those packages;
+// the store loads and saves.
+package txlogstore
+
+import (
+	"github.com/uni-mail/postvakt/collectors/rollup"
+	"github.com/uni-mail/postvakt/collectors/trace"
+	"github.com/uni-mail/postvakt/collectors/txlog"
+	"github.com/uni-mail/postvakt/internal/storage"
+)
+
+// Store is the transaction log's store on one database.
+type Store struct{ db *storage.DB }
+
+// New returns the transaction log's store on db.
+func New(db *storage.DB) *Store { return &Store{db: db} }
+
+var (
+	_ txlog.Store        = (*Store)(nil)
+	_ txlog.SummaryStore = (*Store)(nil)
+	_ trace.Store        = (*Store)(nil)
+	_ rollup.Store       = (*Store)(nil)
+)

@@ -116,9 +116,8 @@ var capabilities = []struct {
 	{"content", setupContent},
 	{"engine", setupEngine}, // after collectors and content: takes their hooks
 	{"reports", setupReports},
-	{"probes", setupProbes},  // after oncall: raises its incidents
-	{"web api", setupWebAPI}, // before web: the API endpoints its pages need
-	{"web", setupWeb},        // last: its pages call every capability's API
+	{"probes", setupProbes}, // after oncall: raises its incidents
+	{"web", setupWeb},       // last: its pages call every capability's API
 }
 
 // Run runs the service until ctx is cancelled, then shuts down gracefully.

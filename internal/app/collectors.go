@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
-	"net/http"
 	"time"
 
 	"github.com/uni-mail/postvakt/collectors"
@@ -16,12 +14,10 @@ import (
 	"github.com/uni-mail/postvakt/collectors/rollup"
 	"github.com/uni-mail/postvakt/collectors/syslog"
 	"github.com/uni-mail/postvakt/collectors/tail"
-	"github.com/uni-mail/postvakt/collectors/trace"
 	"github.com/uni-mail/postvakt/collectors/txlog"
 	"github.com/uni-mail/postvakt/engine/event"
-	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/api/collectorsapi"
 	"github.com/uni-mail/postvakt/internal/scheduler"
-	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 )
@@ -64,7 +60,7 @@ func PipelineOptions(cfg collectors.Config, store txlog.Store) (ingest.Options, 
 }
 
 // setupCollectors wires the collectors (collectors: in the configuration):
-// the trace and summary API, the retention, rollup, partition and
+// the trace, summary and traffic API, the retention, rollup, partition and
 // directory-snapshot jobs, and — when enabled — the live pipeline fed by
 // tailed files, the syslog receiver and the engine's events.
 func setupCollectors(_ context.Context, env *Env) error {
@@ -74,7 +70,7 @@ func setupCollectors(_ context.Context, env *Env) error {
 		return err
 	}
 	store := txlogstore.New(env.DB)
-	registerCollectorAPI(env, store, cfg, loc)
+	collectorsapi.Register(env.Server, collectorsapi.Options{Store: store, Trace: cfg.Trace, Location: loc, Now: env.Now})
 	jobs := rollup.Jobs{Store: store, Directory: dirCounts{env.DB}, Retention: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
 		Lookback: cfg.RollupLookback}
 	for _, j := range []scheduler.Job{
@@ -224,71 +220,4 @@ func (d dirCounts) DirectoryCounts(ctx context.Context) (domains, mailboxes, all
 		used += m.UsedBytes
 	}
 	return int64(len(ds)), int64(len(mbs)), allotted, used, nil
-}
-
-// registerCollectorAPI adds GET /api/v1/trace (helpdesk and above; subjects
-// masked below collectors.trace.show_subjects_from; every search audited)
-// and GET /api/v1/mail/summary (viewer and above).
-func registerCollectorAPI(env *Env, store *txlogstore.Store, cfg collectors.Config, loc *time.Location) {
-	show := auth.Role(cfg.Trace.ShowSubjectsFrom)
-	env.Server.Handle("GET /api/v1/trace", auth.RoleHelpdesk, func(w http.ResponseWriter, r *http.Request) error {
-		qs := r.URL.Query()
-		now := env.Now()
-		q := trace.Query{From: qs.Get("from"), To: qs.Get("to"), MessageID: qs.Get("msgid"), QueueID: qs.Get("queue_id"),
-			IP: qs.Get("ip"), Status: qs.Get("status"), Subject: qs.Get("subject")}
-		var err error
-		if q.Since, err = trace.ParseTime(qs.Get("since"), now, loc); err != nil {
-			return server.BadRequest(err.Error())
-		}
-		if q.Until, err = trace.ParseTime(qs.Get("until"), now, loc); err != nil {
-			return server.BadRequest(err.Error())
-		}
-		if q.Limit, err = server.QueryInt(qs, "limit", 0, 0, math.MaxInt); err != nil {
-			return err
-		}
-		if q.Offset, err = server.QueryInt(qs, "offset", 0, 0, math.MaxInt); err != nil {
-			return err
-		}
-		if q.Limit > cfg.Trace.MaxLimit {
-			q.Limit = cfg.Trace.MaxLimit
-		}
-		p, _ := auth.FromContext(r.Context())
-		mask := !p.Role.AtLeast(show)
-		if err := q.Normalize(); err != nil {
-			return server.BadRequest(err.Error())
-		}
-		if err := env.Server.Audit(r, "trace.search", "", q.String()); err != nil {
-			return err
-		}
-		page, err := trace.Search(r.Context(), store, q, mask)
-		if err != nil {
-			if errors.Is(err, trace.ErrEmptyQuery) || mask && q.Subject != "" {
-				return server.BadRequest(err.Error())
-			}
-			return err
-		}
-		server.WriteJSON(w, http.StatusOK, page)
-		return nil
-	})
-	env.Server.Handle("GET /api/v1/mail/summary", auth.RoleViewer, func(w http.ResponseWriter, r *http.Request) error {
-		qs := r.URL.Query()
-		now := env.Now()
-		since, err := trace.ParseTime(qs.Get("since"), now, loc)
-		if err != nil {
-			return server.BadRequest(err.Error())
-		}
-		until, err := trace.ParseTime(qs.Get("until"), now, loc)
-		if err != nil {
-			return server.BadRequest(err.Error())
-		}
-		if qs.Get("since") == "" {
-			since = now.Add(-24 * time.Hour)
-		}
-		s, err := store.TxSummary(r.Context(), since, until)
-		if err != nil {
-			return err
-		}
-		server.WriteJSON(w, http.StatusOK, s)
-		return nil
-	})
 }

@@ -213,7 +213,9 @@ func messageKeys(t *testing.T, db *storage.DB) map[string][]string {
 // TestTraceAPIRolesMaskingAuditAndSyslog runs the service with a syslog
 // listener: lines sent over TCP become findable through GET /api/v1/trace;
 // helpdesk sees subjects masked, postmaster sees them, viewer is refused,
-// and every search is in the audit log.
+// and every search is in the audit log. It checks the wiring end to end
+// (configuration, store, server, audit, syslog); the routes themselves are
+// tested in internal/api/collectorsapi.
 func TestTraceAPIRolesMaskingAuditAndSyslog(t *testing.T) {
 	t.Parallel()
 	cfg := config.Default()

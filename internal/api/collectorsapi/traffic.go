@@ -1,4 +1,4 @@
-package app
+package collectorsapi
 
 import (
 	"net/http"
@@ -8,11 +8,10 @@ import (
 	"github.com/uni-mail/postvakt/collectors/rollup"
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/server"
-	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 )
 
-// trafficHour is the mail flow of one UTC hour, from the hourly rollups.
-type trafficHour struct {
+// TrafficHour is the mail flow of one UTC hour, from the hourly rollups.
+type TrafficHour struct {
 	Hour          time.Time `json:"hour"`
 	Received      int64     `json:"received"`       // messages received (metric "messages")
 	Delivered     int64     `json:"delivered"`      // recipients delivered ("recipients", status sent)
@@ -21,24 +20,33 @@ type trafficHour struct {
 	LoginFailures int64     `json:"login_failures"` // failed logins ("logins", failed)
 }
 
-// registerTrafficAPI adds GET /api/v1/traffic/hourly?hours=N (viewer and
+// Traffic is the body of GET /api/v1/traffic/hourly: the hours of
+// [From, To), oldest first. Its keys are in alphabetical order, as the
+// endpoint has always written them.
+type Traffic struct {
+	From  time.Time     `json:"from"`
+	Hours []TrafficHour `json:"hours"`
+	To    time.Time     `json:"to"`
+}
+
+// registerTraffic adds GET /api/v1/traffic/hourly?hours=N (viewer and
 // above): the last N hours (default 24, at most 168) of the hourly
 // rollups, oldest first, one entry per hour including empty ones. The
 // current hour is included; the rollup job (collectors_rollups) fills it
 // in as it runs, so it may lag by up to its interval.
-func registerTrafficAPI(env *Env) {
-	env.Server.Handle("GET /api/v1/traffic/hourly", auth.RoleViewer, func(w http.ResponseWriter, r *http.Request) error {
+func registerTraffic(s *server.Server, o Options) {
+	s.Handle("GET /api/v1/traffic/hourly", auth.RoleViewer, func(w http.ResponseWriter, r *http.Request) error {
 		hours, err := server.QueryInt(r.URL.Query(), "hours", 24, 1, 168)
 		if err != nil {
 			return err
 		}
-		to := env.Now().UTC().Truncate(time.Hour).Add(time.Hour)
+		to := o.Now().UTC().Truncate(time.Hour).Add(time.Hour)
 		from := to.Add(-time.Duration(hours) * time.Hour)
-		points, err := txlogstore.New(env.DB).Rollups(r.Context(), rollup.Hour, from, to)
+		points, err := o.Store.Rollups(r.Context(), rollup.Hour, from, to)
 		if err != nil {
 			return err
 		}
-		out := make([]trafficHour, hours)
+		out := make([]TrafficHour, hours)
 		for i := range out {
 			out[i].Hour = from.Add(time.Duration(i) * time.Hour)
 		}
@@ -66,7 +74,7 @@ func registerTrafficAPI(env *Env) {
 				}
 			}
 		}
-		server.WriteJSON(w, http.StatusOK, map[string]any{"hours": out, "from": from, "to": to})
+		server.WriteJSON(w, http.StatusOK, Traffic{From: from, Hours: out, To: to})
 		return nil
 	})
 }

@@ -33,8 +33,8 @@ import (
 	"github.com/uni-mail/postvakt/engine/store"
 )
 
-// Store is everything the engine keeps in the database; *storage.DB
-// implements it.
+// Store is everything the engine keeps in the database;
+// internal/store/enginestore implements it.
 type Store interface {
 	directory.Store
 	greylist.Store

@@ -14,6 +14,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/app"
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/enginestore"
 )
 
 // withDirectory runs fn with the configured directory (smtp.address_rules,
@@ -33,7 +34,7 @@ func withDirectory(audit string, fn func(ctx context.Context, e *cmdEnv, d *dire
 			return err
 		}
 		defer db.Close()
-		d, err := engine.NewDirectory(cfg.SMTP, db, time.Now)
+		d, err := engine.NewDirectory(cfg.SMTP, enginestore.New(db), time.Now)
 		if err != nil {
 			return err
 		}

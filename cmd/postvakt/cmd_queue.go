@@ -17,12 +17,21 @@ import (
 	"github.com/uni-mail/postvakt/engine/queue"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/enginestore"
 )
 
 // withDB opens the configured database for fn.
 func withDB(fn func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error) func(context.Context, *cmdEnv, []string) error {
 	return withCollectorDB(func(ctx context.Context, e *cmdEnv, _ *config.Config, db *storage.DB, args []string) error {
 		return fn(ctx, e, db, args)
+	})
+}
+
+// withEngineStore opens the configured database for fn, with the engine's
+// store on it.
+func withEngineStore(fn func(ctx context.Context, e *cmdEnv, st *enginestore.Store, args []string) error) func(context.Context, *cmdEnv, []string) error {
+	return withDB(func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error {
+		return fn(ctx, e, enginestore.New(db), args)
 	})
 }
 
@@ -84,7 +93,7 @@ func queueCmd() *command {
 	var lf, af queueFilter
 	var asJSON, all bool
 	var reason string
-	action := func(name, summary string, do func(ctx context.Context, db *storage.DB, f queue.Filter, now time.Time) (int, error)) *command {
+	action := func(name, summary string, do func(ctx context.Context, st *enginestore.Store, f queue.Filter, now time.Time) (int, error)) *command {
 		return &command{
 			name: name, args: "[ENTRY-ID...]", summary: summary,
 			help: "Select entries by id or with the filters; at least one is required (or --all for every entry).\n\n" +
@@ -96,7 +105,7 @@ func queueCmd() *command {
 					fs.StringVar(&reason, "reason", "postmaster", "held `reason` shown in the queue")
 				}
 			},
-			run: withDB(func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error {
+			run: withEngineStore(func(ctx context.Context, e *cmdEnv, st *enginestore.Store, args []string) error {
 				if af.empty(args) && !(all && name != "delete") {
 					return usagef("queue %s needs entry ids or a filter (--sender, --recipient, --account, --older-than, --state, --queue-id)", name)
 				}
@@ -105,7 +114,7 @@ func queueCmd() *command {
 				if err != nil {
 					return err
 				}
-				n, err := do(ctx, db, f, now)
+				n, err := do(ctx, st, f, now)
 				if err != nil {
 					return err
 				}
@@ -124,12 +133,12 @@ func queueCmd() *command {
 					lf.flags(fs)
 					fs.BoolVar(&asJSON, "json", false, "print JSON")
 				},
-				run: withDB(func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error {
+				run: withEngineStore(func(ctx context.Context, e *cmdEnv, st *enginestore.Store, args []string) error {
 					f, err := lf.filter(args, time.Now())
 					if err != nil {
 						return err
 					}
-					es, err := db.QueueList(ctx, f)
+					es, err := st.QueueList(ctx, f)
 					if err != nil {
 						return err
 					}
@@ -158,7 +167,7 @@ func queueCmd() *command {
 			},
 			{
 				name: "show", args: "ENTRY-ID", summary: "show one entry and its message header",
-				run: withDB(func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error {
+				run: withEngineStore(func(ctx context.Context, e *cmdEnv, st *enginestore.Store, args []string) error {
 					if len(args) != 1 {
 						return usagef("queue show takes one entry id")
 					}
@@ -166,7 +175,7 @@ func queueCmd() *command {
 					if err != nil {
 						return usagef("entry id %q is not a number", args[0])
 					}
-					es, err := db.QueueList(ctx, queue.Filter{IDs: []int64{id}})
+					es, err := st.QueueList(ctx, queue.Filter{IDs: []int64{id}})
 					if err != nil {
 						return err
 					}
@@ -178,7 +187,7 @@ func queueCmd() *command {
 						"queued:       %s\nattempts:     %d\nnext attempt: %s\nlast error:   %s\nsize:         %d\n\n",
 						x.ID, x.QueueID, x.State, x.HeldReason, orDash(x.MailFrom), x.Target, x.Rcpt, orDash(x.AuthUser),
 						x.CreatedAt.Format(time.RFC3339), x.Attempts, x.NextAttemptAt.Format(time.RFC3339), orDash(x.LastError), x.Size)
-					body, err := db.QueueBody(ctx, x.BodyHash)
+					body, err := st.QueueBody(ctx, x.BodyHash)
 					if err != nil {
 						return err
 					}
@@ -190,17 +199,17 @@ func queueCmd() *command {
 					return nil
 				}),
 			},
-			action("hold", "hold entries (they are not delivered until released)", func(ctx context.Context, db *storage.DB, f queue.Filter, _ time.Time) (int, error) {
-				return db.QueueHold(ctx, f, reason)
+			action("hold", "hold entries (they are not delivered until released)", func(ctx context.Context, st *enginestore.Store, f queue.Filter, _ time.Time) (int, error) {
+				return st.QueueHold(ctx, f, reason)
 			}),
-			action("release", "release held entries for delivery now", func(ctx context.Context, db *storage.DB, f queue.Filter, now time.Time) (int, error) {
-				return db.QueueRelease(ctx, f, now)
+			action("release", "release held entries for delivery now", func(ctx context.Context, st *enginestore.Store, f queue.Filter, now time.Time) (int, error) {
+				return st.QueueRelease(ctx, f, now)
 			}),
-			action("delete", "delete entries without delivering or bouncing them", func(ctx context.Context, db *storage.DB, f queue.Filter, _ time.Time) (int, error) {
-				return db.QueueDelete(ctx, f)
+			action("delete", "delete entries without delivering or bouncing them", func(ctx context.Context, st *enginestore.Store, f queue.Filter, _ time.Time) (int, error) {
+				return st.QueueDelete(ctx, f)
 			}),
-			action("retry", "retry queued and deferred entries now", func(ctx context.Context, db *storage.DB, f queue.Filter, now time.Time) (int, error) {
-				return db.QueueRetry(ctx, f, now)
+			action("retry", "retry queued and deferred entries now", func(ctx context.Context, st *enginestore.Store, f queue.Filter, now time.Time) (int, error) {
+				return st.QueueRetry(ctx, f, now)
 			}),
 		},
 	}
@@ -237,11 +246,11 @@ func quarantineCmd() *command {
 					fs.StringVar(&sender, "sender", "", "only from this envelope `sender`")
 					fs.StringVar(&recipient, "recipient", "", "only to this `recipient`")
 				},
-				run: withDB(func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error {
+				run: withEngineStore(func(ctx context.Context, e *cmdEnv, st *enginestore.Store, args []string) error {
 					if len(args) > 0 {
 						return usagef("quarantine list takes no arguments")
 					}
-					items, err := db.QuarantineList(ctx, quarantine.Filter{Reason: quarantine.Reason(reason), Sender: sender, Recipient: recipient})
+					items, err := st.QuarantineList(ctx, quarantine.Filter{Reason: quarantine.Reason(reason), Sender: sender, Recipient: recipient})
 					if err != nil {
 						return err
 					}
@@ -259,12 +268,12 @@ func quarantineCmd() *command {
 			{
 				name: "show", args: "ITEM-ID", summary: "show a quarantined message's details and header (--raw: the whole message)",
 				flags: func(fs *flag.FlagSet, _ *globalOpts) { fs.BoolVar(&raw, "raw", false, "print the whole message only") },
-				run: withDB(func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error {
+				run: withEngineStore(func(ctx context.Context, e *cmdEnv, st *enginestore.Store, args []string) error {
 					id, err := idArg(args, "show")
 					if err != nil {
 						return err
 					}
-					it, err := db.QuarantineGet(ctx, id)
+					it, err := st.QuarantineGet(ctx, id)
 					if err != nil {
 						return err
 					}
@@ -285,12 +294,12 @@ func quarantineCmd() *command {
 			},
 			{
 				name: "release", args: "ITEM-ID", summary: "deliver a quarantined message to its recipients (through the relay queue)",
-				run: withDB(func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error {
+				run: withEngineStore(func(ctx context.Context, e *cmdEnv, st *enginestore.Store, args []string) error {
 					id, err := idArg(args, "release")
 					if err != nil {
 						return err
 					}
-					n, err := db.QuarantineRelease(ctx, id, time.Now())
+					n, err := st.QuarantineRelease(ctx, id, time.Now())
 					if err != nil {
 						return err
 					}
@@ -300,12 +309,12 @@ func quarantineCmd() *command {
 			},
 			{
 				name: "delete", args: "ITEM-ID", summary: "delete a quarantined message",
-				run: withDB(func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error {
+				run: withEngineStore(func(ctx context.Context, e *cmdEnv, st *enginestore.Store, args []string) error {
 					id, err := idArg(args, "delete")
 					if err != nil {
 						return err
 					}
-					if err := db.QuarantineDelete(ctx, id); err != nil {
+					if err := st.QuarantineDelete(ctx, id); err != nil {
 						return err
 					}
 					fmt.Fprintf(e.stdout, "deleted %d\n", id)
@@ -319,20 +328,20 @@ func quarantineCmd() *command {
 func accountCmd() *command {
 	var reason string
 	var keepQueue bool
-	lock := func(locked bool) func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error {
-		return func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error {
+	lock := func(locked bool) func(ctx context.Context, e *cmdEnv, st *enginestore.Store, args []string) error {
+		return func(ctx context.Context, e *cmdEnv, st *enginestore.Store, args []string) error {
 			if len(args) != 1 {
 				return usagef("account lock|unlock takes one account address")
 			}
 			user := strings.ToLower(args[0])
-			ent, err := db.DirLookup(ctx, user)
+			ent, err := st.DirLookup(ctx, user)
 			if errors.Is(err, directory.ErrNotFound) || (err == nil && ent.Mailbox == nil) {
 				return fmt.Errorf("account %s: no such mailbox", user)
 			}
 			if err != nil {
 				return err
 			}
-			if err := db.DirUpdateMailbox(ctx, ent.Mailbox.ID, time.Now(), func(m *directory.Mailbox) error {
+			if err := st.DirUpdateMailbox(ctx, ent.Mailbox.ID, time.Now(), func(m *directory.Mailbox) error {
 				m.Locked, m.LockedReason = locked, ""
 				if locked {
 					m.LockedReason = reason
@@ -347,7 +356,7 @@ func accountCmd() *command {
 			}
 			held := 0
 			if !keepQueue {
-				if held, err = db.QueueHold(ctx, queue.Filter{AuthUser: ent.Mailbox.Address}, abuse.KindAccountLocked); err != nil {
+				if held, err = st.QueueHold(ctx, queue.Filter{AuthUser: ent.Mailbox.Address}, abuse.KindAccountLocked); err != nil {
 					return err
 				}
 			}
@@ -365,9 +374,9 @@ func accountCmd() *command {
 					fs.StringVar(&reason, "reason", "locked by postmaster", "`reason` recorded with the lock")
 					fs.BoolVar(&keepQueue, "keep-queue", false, "do not hold the account's queued mail")
 				},
-				run: withDB(lock(true)),
+				run: withEngineStore(lock(true)),
 			},
-			{name: "unlock", args: "USER", summary: "unlock an account", run: withDB(lock(false))},
+			{name: "unlock", args: "USER", summary: "unlock an account", run: withEngineStore(lock(false))},
 		},
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/app"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/enginestore"
 )
 
 // openTestDB opens the database of the configuration at path, migrated.
@@ -39,13 +40,13 @@ func openTestDB(t *testing.T, path string) *storage.DB {
 func TestQueueAccountQuarantineCLI(t *testing.T) {
 	t.Parallel()
 	cfg := writeConfig(t, "data_dir: DATADIR\ndatabase:\n  migrate_on_start: true\n")
-	db := openTestDB(t, cfg)
+	st := enginestore.New(openTestDB(t, cfg))
 	ctx := context.Background()
 	now := time.Now().UTC()
-	if err := db.DirPutDomain(ctx, directory.Domain{Name: "uni.example", CreatedAt: now}); err != nil {
+	if err := st.DirPutDomain(ctx, directory.Domain{Name: "uni.example", CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.DirUpsertMailboxes(ctx, []directory.Mailbox{{Address: "phished@uni.example", PasswordHash: "x"}, {Address: "good@uni.example"}}, now); err != nil {
+	if _, err := st.DirUpsertMailboxes(ctx, []directory.Mailbox{{Address: "phished@uni.example", PasswordHash: "x"}, {Address: "good@uni.example"}}, now); err != nil {
 		t.Fatal(err)
 	}
 	commit := func(qid, from string, at time.Time, n int) {
@@ -57,7 +58,7 @@ func TestQueueAccountQuarantineCLI(t *testing.T) {
 			m.Rcpts = append(m.Rcpts, r)
 			m.Deliveries = append(m.Deliveries, store.Delivery{Rcpt: r, Remote: r})
 		}
-		if err := db.MailCommit(ctx, []*store.Message{m}); err != nil {
+		if err := st.MailCommit(ctx, []*store.Message{m}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -88,7 +89,7 @@ func TestQueueAccountQuarantineCLI(t *testing.T) {
 	if !strings.Contains(out, "15 queued entries held") {
 		t.Fatalf("account lock: %s", out)
 	}
-	ent, _ := db.DirLookup(ctx, "phished@uni.example")
+	ent, _ := st.DirLookup(ctx, "phished@uni.example")
 	if !ent.Mailbox.Locked || ent.Mailbox.LockedReason != "phished" {
 		t.Fatalf("not locked: %+v", ent.Mailbox)
 	}
@@ -109,14 +110,14 @@ func TestQueueAccountQuarantineCLI(t *testing.T) {
 	if out := cli(exitOK, "queue", "retry", "--all"); out != "retry: 1 entries\n" {
 		t.Fatalf("retry: %q", out)
 	}
-	es, _ := db.QueueList(ctx, queueFilterAll())
+	es, _ := st.QueueList(ctx, queueFilterAll())
 	if out := cli(exitOK, "queue", "show", fmt.Sprint(es[0].ID)); !strings.Contains(out, "Subject: G1") || !strings.Contains(out, "good@uni.example") {
 		t.Fatalf("show:\n%s", out)
 	}
 	cli(exitOK, "account", "unlock", "phished@uni.example")
 
 	// Quarantine.
-	id, err := db.QuarantineAdd(ctx, &quarantine.Item{QueueID: "QX", At: now, Reason: quarantine.ReasonVirus, Detail: "Eicar-Test-Signature",
+	id, err := st.QuarantineAdd(ctx, &quarantine.Item{QueueID: "QX", At: now, Reason: quarantine.ReasonVirus, Detail: "Eicar-Test-Signature",
 		MailFrom: "x@ext.example", Rcpts: []string{"good@uni.example"}, Subject: "invoice", Body: []byte("Subject: invoice\r\n\r\nbody\r\n")})
 	if err != nil {
 		t.Fatal(err)

@@ -24,7 +24,7 @@ import (
 )
 
 // memQuarantine is an in-memory quarantine.Store (the database one is
-// tested in internal/storage).
+// tested in internal/store/enginestore).
 type memQuarantine struct {
 	mu    sync.Mutex
 	items []quarantine.Item

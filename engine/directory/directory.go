@@ -6,7 +6,7 @@
 // function addresses. It resolves a recipient address to the mailboxes and
 // forwarding targets it reaches, and offers the administrative operations
 // that `postvakt directory …`, the API and CSV import call. State lives
-// behind Store, implemented by internal/storage.
+// behind Store, implemented by internal/store/enginestore.
 package directory
 
 import (

@@ -96,6 +96,21 @@ func (s *Service) Add(ctx context.Context, it *Item) (int64, error) {
 	return id, nil
 }
 
+// List returns the items f selects, newest first, without bodies.
+func (s *Service) List(ctx context.Context, f Filter) ([]Item, error) {
+	return s.Store.QuarantineList(ctx, f)
+}
+
+// Get returns item id with its body.
+func (s *Service) Get(ctx context.Context, id int64) (Item, error) {
+	return s.Store.QuarantineGet(ctx, id)
+}
+
+// Delete deletes item id without delivering it.
+func (s *Service) Delete(ctx context.Context, id int64) error {
+	return s.Store.QuarantineDelete(ctx, id)
+}
+
 // Release hands item id to the relay queue; returns the number of queue
 // entries created.
 func (s *Service) Release(ctx context.Context, id int64) (int, error) {

@@ -82,13 +82,16 @@ type Env struct {
 	// after it), and the on-call capability may set Collectors.Alerts
 	// before it to receive abuse findings.
 	Collectors CollectorHooks
-	// Content carries content scanning's hook for the engine (issue 4):
-	// the engine takes Content.Filter as engine.Options.Filter.
+	// Content carries content scanning's hook for the engine: the engine
+	// takes Content.Filter as engine.Options.Filter.
 	Content ContentHooks
 
 	// ticketLinks joins tickets (SLA pages, default assignee) to on-call
 	// (incidents, the team); set by setupTickets, bound by setupOncall.
 	ticketLinks *oncallTicketLinks
+	// engine is the engine's store, directory and quarantine; set by
+	// setupContent, used by setupEngine.
+	engine engineParts
 	// tickets is the ticket service, for the engine's fault-address intake.
 	tickets *tickets.Service
 	// incidents is the on-call incident service (nil when on-call is off),

@@ -18,7 +18,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/internal/api/collectorsapi"
 	"github.com/uni-mail/postvakt/internal/scheduler"
-	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/enginestore"
 	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 )
 
@@ -71,7 +71,7 @@ func setupCollectors(_ context.Context, env *Env) error {
 	}
 	store := txlogstore.New(env.DB)
 	collectorsapi.Register(env.Server, collectorsapi.Options{Store: store, Trace: cfg.Trace, Location: loc, Now: env.Now})
-	jobs := rollup.Jobs{Store: store, Directory: dirCounts{env.DB}, Retention: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
+	jobs := rollup.Jobs{Store: store, Directory: dirCounts{enginestore.New(env.DB)}, Retention: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
 		Lookback: cfg.RollupLookback}
 	for _, j := range []scheduler.Job{
 		{Name: "collectors_retention", Schedule: "@daily", Timeout: time.Hour, Run: func(ctx context.Context, tick time.Time) error {
@@ -200,7 +200,7 @@ func buildLive(ctx context.Context, o liveOptions) (*ingest.Runner, []func(conte
 }
 
 // dirCounts reads the directory's size for the daily snapshot.
-type dirCounts struct{ db *storage.DB }
+type dirCounts struct{ db *enginestore.Store }
 
 func (d dirCounts) DirectoryCounts(ctx context.Context) (domains, mailboxes, allotted, used int64, err error) {
 	ds, err := d.db.DirDomains(ctx)

@@ -14,19 +14,42 @@ import (
 	"github.com/uni-mail/postvakt/collectors/abuse"
 	"github.com/uni-mail/postvakt/engine"
 	"github.com/uni-mail/postvakt/engine/enginemetrics"
+	"github.com/uni-mail/postvakt/engine/quarantine"
+	"github.com/uni-mail/postvakt/internal/api/engineapi"
+	"github.com/uni-mail/postvakt/internal/store/enginestore"
 	"github.com/uni-mail/postvakt/oncall/incident"
 )
 
-// setupEngine runs the SMTP engine (smtp: in the configuration) when
-// smtp.enabled: MX and submission listeners, policy, greylisting, durable
-// local delivery, its hot-path metrics on the VictoriaMetrics set, mail
-// events to the collectors and messages after DATA through content
-// scanning when that is set up.
+// engineParts are the engine's store and quarantine, built by
+// setupContent and used by setupEngine.
+type engineParts struct {
+	store      *enginestore.Store
+	quarantine *quarantine.Service
+}
+
+// setupEngine serves the engine's API (the quarantine always, the
+// directory when the engine runs) and runs the SMTP engine when
+// smtp.enabled.
 func setupEngine(ctx context.Context, env *Env) error {
-	cfg := env.Config.SMTP
-	if !cfg.Enabled {
-		return nil
+	api := engineapi.Options{Quarantine: env.engine.quarantine}
+	if env.Config.SMTP.Enabled {
+		eng, err := runEngine(ctx, env)
+		if err != nil {
+			return err
+		}
+		api.Directory, api.Mailboxes = eng.Directory(), env.engine.store
 	}
+	engineapi.Register(env.Server, api)
+	return nil
+}
+
+// runEngine runs the SMTP engine (smtp: in the configuration): MX and
+// submission listeners, policy, greylisting, durable local delivery, its
+// hot-path metrics on the VictoriaMetrics set, mail events to the
+// collectors and messages after DATA through content scanning when that is
+// set up.
+func runEngine(ctx context.Context, env *Env) (*engine.Engine, error) {
+	cfg := env.Config.SMTP
 	for name, help := range enginemetrics.Help {
 		env.Telemetry.Describe(name, help)
 	}
@@ -35,23 +58,21 @@ func setupEngine(ctx context.Context, env *Env) error {
 		filter = faultIntakeFilter{addr: addr, svc: env.tickets, next: filter, logger: env.Logger.With("capability", "tickets")}
 	}
 	eng, err := engine.New(engine.Options{
-		Config: cfg, DataDir: env.Config.DataDir, Store: env.DB,
+		Config: cfg, DataDir: env.Config.DataDir, Store: env.engine.store,
 		Logger: env.Logger.With("capability", "engine"), Metrics: env.Telemetry.Hot,
 		Events: env.Collectors.EngineEvents, Clock: env.Now, Filter: filter,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := engine.ApplyDirectoryConfig(ctx, cfg, eng.Directory()); err != nil {
-		return err
+		return nil, err
 	}
-	registerDirectoryAPI(env.Server, eng.Directory())
-	registerMailboxSearchAPI(env.Server, eng.Directory(), env.DB)
 	if err := env.Telemetry.Registry.Register(certExpiryCollector(cfg, env.Config.DataDir)); err != nil {
-		return err
+		return nil, err
 	}
 	env.Go(eng.Serve)
-	return nil
+	return eng, nil
 }
 
 // certExpiryCollector exports the NotAfter of the engine's TLS certificate

@@ -20,6 +20,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/enginestore"
 	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 	"github.com/uni-mail/postvakt/oncall/incident"
 	"github.com/uni-mail/postvakt/oncall/rota"
@@ -133,7 +134,8 @@ func BenchmarkWebPages(b *testing.B) {
 	if err := txlogstore.New(db).ComputeRollups(ctx, rollup.Hour, base, clock.Now()); err != nil {
 		b.Fatal(err)
 	}
-	if err := db.DirPutDomain(ctx, directory.Domain{Name: "uni.example", CreatedAt: base}); err != nil {
+	eng := enginestore.New(db)
+	if err := eng.DirPutDomain(ctx, directory.Domain{Name: "uni.example", CreatedAt: base}); err != nil {
 		b.Fatal(err)
 	}
 	for n := 0; n < 20000; n += 2000 {
@@ -142,18 +144,18 @@ func BenchmarkWebPages(b *testing.B) {
 			mbs = append(mbs, directory.Mailbox{Address: fmt.Sprintf("s%d@uni.example", i), DisplayName: fmt.Sprintf("Student %d", i),
 				QuotaBytes: 1 << 30, UsedBytes: int64(i) << 14, CreatedAt: base, UpdatedAt: base})
 		}
-		if _, err := db.DirUpsertMailboxes(ctx, mbs, base); err != nil {
+		if _, err := eng.DirUpsertMailboxes(ctx, mbs, base); err != nil {
 			b.Fatal(err)
 		}
 	}
 	for i := range 200 {
-		if err := db.DirPutAlias(ctx, directory.Alias{Address: fmt.Sprintf("list%d@uni.example", i), Kind: directory.KindList,
+		if err := eng.DirPutAlias(ctx, directory.Alias{Address: fmt.Sprintf("list%d@uni.example", i), Kind: directory.KindList,
 			Targets: []string{fmt.Sprintf("s%d@uni.example", i), fmt.Sprintf("s%d@uni.example", i+1)}}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	for i := range 500 {
-		if _, err := db.QuarantineAdd(ctx, &quarantine.Item{QueueID: fmt.Sprintf("Q%d", i), At: base.Add(time.Duration(i) * time.Minute),
+		if _, err := eng.QuarantineAdd(ctx, &quarantine.Item{QueueID: fmt.Sprintf("Q%d", i), At: base.Add(time.Duration(i) * time.Minute),
 			Reason: "spam", MailFrom: "x@spam.example", Rcpts: []string{"s1@uni.example"}, Subject: "Cheap watches", Body: []byte("x")}); err != nil {
 			b.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/enginestore"
 	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 	"github.com/uni-mail/postvakt/internal/webauth"
 )
@@ -278,7 +279,7 @@ func TestWebDirectory(t *testing.T) {
 	defer db.Close()
 	var qids []int64
 	for _, s := range []string{"Invoice overdue", "You won a prize"} {
-		id, err := db.QuarantineAdd(ctx, &quarantine.Item{QueueID: "Q" + s[:3], At: time.Now(), Reason: "virus", Detail: "Eicar-Test-Signature",
+		id, err := enginestore.New(db).QuarantineAdd(ctx, &quarantine.Item{QueueID: "Q" + s[:3], At: time.Now(), Reason: "virus", Detail: "Eicar-Test-Signature",
 			MailFrom: "bad@spam.example", Rcpts: []string{"s001@uni.example"}, Subject: s, Body: []byte("Subject: " + s + "\r\n\r\nx\r\n")})
 		if err != nil {
 			t.Fatal(err)

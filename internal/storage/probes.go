@@ -296,9 +296,9 @@ func (db *DB) ProbeMailSeen(ctx context.Context, address, token string) (time.Ti
 	for _, m := range msgs {
 		found := strings.Contains(m.messageID.String, token) || strings.Contains(m.subject.String, token)
 		if !found && !m.messageID.Valid {
-			body, err := db.MailBody(ctx, m.hash)
-			if err != nil {
-				return time.Time{}, false, err
+			var body []byte
+			if err := db.QueryRow(ctx, `SELECT data FROM engine_bodies WHERE hash = ?`, m.hash).Scan(&body); err != nil {
+				return time.Time{}, false, fmt.Errorf("body %s: %w", m.hash, err)
 			}
 			head := body
 			if i := strings.Index(string(body), "\r\n\r\n"); i >= 0 {

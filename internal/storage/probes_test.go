@@ -11,6 +11,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/store"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/enginestore"
 	"github.com/uni-mail/postvakt/oncall/notice"
 )
 
@@ -158,7 +159,7 @@ func TestConformanceProbeMailSeen(t *testing.T) {
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
 		now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-		ids, err := db.DirUpsertMailboxes(ctx, []directory.Mailbox{{Address: "probe@uni.example"}}, now)
+		ids, err := enginestore.New(db).DirUpsertMailboxes(ctx, []directory.Mailbox{{Address: "probe@uni.example"}}, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,7 +175,7 @@ func TestConformanceProbeMailSeen(t *testing.T) {
 		byBody := msg("P2", "", "", "X-Postvakt-Probe: pv-2-bb\r\nSubject: t\r\n\r\nbody\r\n", now.Add(time.Second))
 		// the token only in the text, not the header block
 		inText := msg("P3", "", "", "Subject: t\r\n\r\npv-3-cc\r\n", now.Add(2*time.Second))
-		if err := db.MailCommit(ctx, []*store.Message{bySubject, byBody, inText}); err != nil {
+		if err := enginestore.New(db).MailCommit(ctx, []*store.Message{bySubject, byBody, inText}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := db.Exec(ctx, `DELETE FROM engine_transactions WHERE queue_id IN ('P2', 'P3')`); err != nil {

@@ -1,4 +1,4 @@
-package storage
+package enginestore
 
 import (
 	"context"
@@ -9,35 +9,34 @@ import (
 	"time"
 
 	"github.com/uni-mail/postvakt/engine/directory"
+	"github.com/uni-mail/postvakt/internal/storage"
 )
 
 // The engine's directory (engine/directory.Store): domains, mailboxes, and
 // one engine_addresses row per address whatever it is.
 
-var _ directory.Store = (*DB)(nil)
-
 const mailboxCols = `id, address, nickname, display_name, quota_bytes, used_bytes, forward_to, keep_copy,
 	external_forward, password_hash, locked, locked_reason, created_at, updated_at`
 
-func scanMailbox(r RowScanner) (directory.Mailbox, error) {
+func scanMailbox(r storage.RowScanner) (directory.Mailbox, error) {
 	var m directory.Mailbox
 	var created, updated int64
 	err := r.Scan(&m.ID, &m.Address, &m.Nickname, &m.DisplayName, &m.QuotaBytes, &m.UsedBytes, &m.ForwardTo,
 		&m.KeepCopy, &m.ExternalForwardAllowed, &m.PasswordHash, &m.Locked, &m.LockedReason, &created, &updated)
-	m.CreatedAt, m.UpdatedAt = FromMicros(created), FromMicros(updated)
+	m.CreatedAt, m.UpdatedAt = storage.FromMicros(created), storage.FromMicros(updated)
 	return m, err
 }
 
 // DirLookup implements directory.Store. It joins the mailbox, so resolving
 // a plain recipient costs one query.
-func (db *DB) DirLookup(ctx context.Context, address string) (directory.Entry, error) {
+func (s *Store) DirLookup(ctx context.Context, address string) (directory.Entry, error) {
 	var e directory.Entry
 	var mb, rel, mid sql.NullInt64
 	var m directory.Mailbox
 	var addr, nick, name, fwd, hash, reason sql.NullString
 	var quota, used, created, updated sql.NullInt64
 	var keep, ext, locked sql.NullBool
-	err := db.QueryRow(ctx, `SELECT a.address, a.kind, a.mailbox_id, a.released_at,
+	err := s.db.QueryRow(ctx, `SELECT a.address, a.kind, a.mailbox_id, a.released_at,
 		m.id, m.address, m.nickname, m.display_name, m.quota_bytes, m.used_bytes, m.forward_to, m.keep_copy,
 		m.external_forward, m.password_hash, m.locked, m.locked_reason, m.created_at, m.updated_at
 		FROM engine_addresses a LEFT JOIN engine_mailboxes m ON m.id = a.mailbox_id AND a.kind IN ('mailbox', 'nickname')
@@ -50,23 +49,23 @@ func (db *DB) DirLookup(ctx context.Context, address string) (directory.Entry, e
 		return e, fmt.Errorf("lookup %s: %w", address, err)
 	}
 	e.MailboxID = mb.Int64
-	e.ReleasedAt = FromNullMicros(rel)
+	e.ReleasedAt = storage.FromNullMicros(rel)
 	if mid.Valid {
 		m = directory.Mailbox{ID: mid.Int64, Address: addr.String, Nickname: nick.String, DisplayName: name.String,
 			QuotaBytes: quota.Int64, UsedBytes: used.Int64, ForwardTo: fwd.String, KeepCopy: keep.Bool,
 			ExternalForwardAllowed: ext.Bool, PasswordHash: hash.String, Locked: locked.Bool, LockedReason: reason.String,
-			CreatedAt: FromMicros(created.Int64), UpdatedAt: FromMicros(updated.Int64)}
+			CreatedAt: storage.FromMicros(created.Int64), UpdatedAt: storage.FromMicros(updated.Int64)}
 		e.Mailbox = &m
 	}
 	return e, nil
 }
 
 // DirMailbox implements directory.Store.
-func (db *DB) DirMailbox(ctx context.Context, id int64) (directory.Mailbox, error) {
-	return dirMailbox(ctx, db, id)
+func (s *Store) DirMailbox(ctx context.Context, id int64) (directory.Mailbox, error) {
+	return dirMailbox(ctx, s.db, id)
 }
 
-func dirMailbox(ctx context.Context, q Querier, id int64) (directory.Mailbox, error) {
+func dirMailbox(ctx context.Context, q storage.Querier, id int64) (directory.Mailbox, error) {
 	m, err := scanMailbox(q.QueryRow(ctx, `SELECT `+mailboxCols+` FROM engine_mailboxes WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, fmt.Errorf("mailbox %d: %w", id, directory.ErrNotFound)
@@ -78,8 +77,8 @@ func dirMailbox(ctx context.Context, q Querier, id int64) (directory.Mailbox, er
 }
 
 // DirAliasTargets implements directory.Store.
-func (db *DB) DirAliasTargets(ctx context.Context, address string) ([]string, error) {
-	rows, err := db.Query(ctx, `SELECT target FROM engine_alias_targets WHERE address = ? ORDER BY target`, address)
+func (s *Store) DirAliasTargets(ctx context.Context, address string) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT target FROM engine_alias_targets WHERE address = ? ORDER BY target`, address)
 	if err != nil {
 		return nil, fmt.Errorf("alias targets %s: %w", address, err)
 	}
@@ -96,9 +95,9 @@ func (db *DB) DirAliasTargets(ctx context.Context, address string) ([]string, er
 }
 
 // DirDomainExists implements directory.Store.
-func (db *DB) DirDomainExists(ctx context.Context, domain string) (bool, error) {
+func (s *Store) DirDomainExists(ctx context.Context, domain string) (bool, error) {
 	var n int
-	err := db.QueryRow(ctx, `SELECT COUNT(*) FROM engine_domains WHERE name = ?`, domain).Scan(&n)
+	err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM engine_domains WHERE name = ?`, domain).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("domain %s: %w", domain, err)
 	}
@@ -106,8 +105,8 @@ func (db *DB) DirDomainExists(ctx context.Context, domain string) (bool, error) 
 }
 
 // DirPutDomain implements directory.Store.
-func (db *DB) DirPutDomain(ctx context.Context, d directory.Domain) error {
-	_, err := db.Exec(ctx, `INSERT INTO engine_domains (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, d.Name, Micros(d.CreatedAt))
+func (s *Store) DirPutDomain(ctx context.Context, d directory.Domain) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO engine_domains (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, d.Name, storage.Micros(d.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("put domain %s: %w", d.Name, err)
 	}
@@ -115,8 +114,8 @@ func (db *DB) DirPutDomain(ctx context.Context, d directory.Domain) error {
 }
 
 // DirDomains implements directory.Store.
-func (db *DB) DirDomains(ctx context.Context) ([]directory.Domain, error) {
-	rows, err := db.Query(ctx, `SELECT name, created_at FROM engine_domains ORDER BY name`)
+func (s *Store) DirDomains(ctx context.Context) ([]directory.Domain, error) {
+	rows, err := s.db.Query(ctx, `SELECT name, created_at FROM engine_domains ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("domains: %w", err)
 	}
@@ -128,16 +127,16 @@ func (db *DB) DirDomains(ctx context.Context) ([]directory.Domain, error) {
 		if err := rows.Scan(&d.Name, &at); err != nil {
 			return nil, err
 		}
-		d.CreatedAt = FromMicros(at)
+		d.CreatedAt = storage.FromMicros(at)
 		out = append(out, d)
 	}
 	return out, rows.Err()
 }
 
 // DirUpsertMailboxes implements directory.Store.
-func (db *DB) DirUpsertMailboxes(ctx context.Context, mbs []directory.Mailbox, now time.Time) ([]int64, error) {
+func (s *Store) DirUpsertMailboxes(ctx context.Context, mbs []directory.Mailbox, now time.Time) ([]int64, error) {
 	ids := make([]int64, 0, len(mbs))
-	err := db.InTx(ctx, func(tx *Tx) error {
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
 		for _, m := range mbs {
 			var kind string
 			var mbID sql.NullInt64
@@ -149,7 +148,7 @@ func (db *DB) DirUpsertMailboxes(ctx context.Context, mbs []directory.Mailbox, n
 					external_forward, password_hash, locked, locked_reason, created_at, updated_at)
 					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 					m.Address, m.DisplayName, m.QuotaBytes, m.ForwardTo, m.KeepCopy, m.ExternalForwardAllowed,
-					m.PasswordHash, m.Locked, m.LockedReason, Micros(now), Micros(now)).Scan(&id)
+					m.PasswordHash, m.Locked, m.LockedReason, storage.Micros(now), storage.Micros(now)).Scan(&id)
 				if err != nil {
 					return fmt.Errorf("insert mailbox %s: %w", m.Address, err)
 				}
@@ -169,7 +168,7 @@ func (db *DB) DirUpsertMailboxes(ctx context.Context, mbs []directory.Mailbox, n
 					keep_copy = ?, external_forward = ?, password_hash = CASE WHEN ? = '' THEN password_hash ELSE ? END,
 					locked = ?, locked_reason = ?, updated_at = ? WHERE id = ?`,
 					m.DisplayName, m.QuotaBytes, m.ForwardTo, m.KeepCopy, m.ExternalForwardAllowed, m.PasswordHash,
-					m.PasswordHash, m.Locked, m.LockedReason, Micros(now), mbID.Int64); err != nil {
+					m.PasswordHash, m.Locked, m.LockedReason, storage.Micros(now), mbID.Int64); err != nil {
 					return fmt.Errorf("update mailbox %s: %w", m.Address, err)
 				}
 				ids = append(ids, mbID.Int64)
@@ -184,8 +183,8 @@ func (db *DB) DirUpsertMailboxes(ctx context.Context, mbs []directory.Mailbox, n
 }
 
 // DirUpdateMailbox implements directory.Store.
-func (db *DB) DirUpdateMailbox(ctx context.Context, id int64, now time.Time, fn func(*directory.Mailbox) error) error {
-	return db.InTx(ctx, func(tx *Tx) error {
+func (s *Store) DirUpdateMailbox(ctx context.Context, id int64, now time.Time, fn func(*directory.Mailbox) error) error {
+	return s.db.InTx(ctx, func(tx *storage.Tx) error {
 		m, err := dirMailbox(ctx, tx, id)
 		if err != nil {
 			return err
@@ -196,7 +195,7 @@ func (db *DB) DirUpdateMailbox(ctx context.Context, id int64, now time.Time, fn 
 		_, err = tx.Exec(ctx, `UPDATE engine_mailboxes SET display_name = ?, quota_bytes = ?, forward_to = ?, keep_copy = ?,
 			external_forward = ?, password_hash = ?, locked = ?, locked_reason = ?, updated_at = ? WHERE id = ?`,
 			m.DisplayName, m.QuotaBytes, m.ForwardTo, m.KeepCopy, m.ExternalForwardAllowed, m.PasswordHash,
-			m.Locked, m.LockedReason, Micros(now), id)
+			m.Locked, m.LockedReason, storage.Micros(now), id)
 		if err != nil {
 			return fmt.Errorf("update mailbox %d: %w", id, err)
 		}
@@ -205,8 +204,8 @@ func (db *DB) DirUpdateMailbox(ctx context.Context, id int64, now time.Time, fn 
 }
 
 // DirSetNickname implements directory.Store.
-func (db *DB) DirSetNickname(ctx context.Context, id int64, nickname string, now time.Time, quarantine time.Duration) error {
-	return db.InTx(ctx, func(tx *Tx) error {
+func (s *Store) DirSetNickname(ctx context.Context, id int64, nickname string, now time.Time, quarantine time.Duration) error {
+	return s.db.InTx(ctx, func(tx *storage.Tx) error {
 		m, err := dirMailbox(ctx, tx, id)
 		if err != nil {
 			return err
@@ -224,8 +223,8 @@ func (db *DB) DirSetNickname(ctx context.Context, id int64, nickname string, now
 				return err
 			case kind != string(directory.KindReleased):
 				return fmt.Errorf("nickname %s: %w", nickname, directory.ErrExists)
-			case owner.Int64 != id && FromNullMicros(rel).Add(quarantine).After(now):
-				return fmt.Errorf("nickname %s released %s: %w", nickname, FromNullMicros(rel).Format(time.RFC3339), directory.ErrQuarantined)
+			case owner.Int64 != id && storage.FromNullMicros(rel).Add(quarantine).After(now):
+				return fmt.Errorf("nickname %s released %s: %w", nickname, storage.FromNullMicros(rel).Format(time.RFC3339), directory.ErrQuarantined)
 			default:
 				if _, err := tx.Exec(ctx, `DELETE FROM engine_addresses WHERE address = ?`, nickname); err != nil {
 					return err
@@ -236,27 +235,27 @@ func (db *DB) DirSetNickname(ctx context.Context, id int64, nickname string, now
 			// The freed nickname stays reserved to its previous owner for
 			// the quarantine period; mail to it is refused meanwhile.
 			if _, err := tx.Exec(ctx, `UPDATE engine_addresses SET kind = ?, released_at = ? WHERE address = ?`,
-				string(directory.KindReleased), Micros(now), m.Nickname); err != nil {
+				string(directory.KindReleased), storage.Micros(now), m.Nickname); err != nil {
 				return err
 			}
 		}
 		if nickname != "" {
 			if _, err := tx.Exec(ctx, `INSERT INTO engine_addresses (address, kind, mailbox_id) VALUES (?, ?, ?)`,
 				nickname, string(directory.KindNickname), id); err != nil {
-				if IsUniqueViolation(err) {
+				if storage.IsUniqueViolation(err) {
 					return fmt.Errorf("nickname %s: %w", nickname, directory.ErrExists)
 				}
 				return err
 			}
 		}
-		_, err = tx.Exec(ctx, `UPDATE engine_mailboxes SET nickname = ?, updated_at = ? WHERE id = ?`, nickname, Micros(now), id)
+		_, err = tx.Exec(ctx, `UPDATE engine_mailboxes SET nickname = ?, updated_at = ? WHERE id = ?`, nickname, storage.Micros(now), id)
 		return err
 	})
 }
 
 // DirPutAlias implements directory.Store.
-func (db *DB) DirPutAlias(ctx context.Context, a directory.Alias) error {
-	return db.InTx(ctx, func(tx *Tx) error {
+func (s *Store) DirPutAlias(ctx context.Context, a directory.Alias) error {
+	return s.db.InTx(ctx, func(tx *storage.Tx) error {
 		var kind string
 		err := tx.QueryRow(ctx, `SELECT kind FROM engine_addresses WHERE address = ?`, a.Address).Scan(&kind)
 		switch {
@@ -291,8 +290,8 @@ func (db *DB) DirPutAlias(ctx context.Context, a directory.Alias) error {
 }
 
 // DirDeleteAlias implements directory.Store.
-func (db *DB) DirDeleteAlias(ctx context.Context, address string) error {
-	return db.InTx(ctx, func(tx *Tx) error {
+func (s *Store) DirDeleteAlias(ctx context.Context, address string) error {
+	return s.db.InTx(ctx, func(tx *storage.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM engine_alias_targets WHERE address = ?`, address); err != nil {
 			return err
 		}
@@ -308,8 +307,8 @@ func (db *DB) DirDeleteAlias(ctx context.Context, address string) error {
 }
 
 // DirMailboxes implements directory.Store.
-func (db *DB) DirMailboxes(ctx context.Context) ([]directory.Mailbox, error) {
-	out, err := QueryAll(ctx, db, scanMailbox, `SELECT `+mailboxCols+` FROM engine_mailboxes ORDER BY address`)
+func (s *Store) DirMailboxes(ctx context.Context) ([]directory.Mailbox, error) {
+	out, err := storage.QueryAll(ctx, s.db, scanMailbox, `SELECT `+mailboxCols+` FROM engine_mailboxes ORDER BY address`)
 	if err != nil {
 		return nil, fmt.Errorf("mailboxes: %w", err)
 	}
@@ -317,8 +316,8 @@ func (db *DB) DirMailboxes(ctx context.Context) ([]directory.Mailbox, error) {
 }
 
 // DirAliases implements directory.Store.
-func (db *DB) DirAliases(ctx context.Context) ([]directory.Alias, error) {
-	out, err := db.queryAliases(ctx, `SELECT a.address, a.kind, t.target FROM engine_addresses a
+func (s *Store) DirAliases(ctx context.Context) ([]directory.Alias, error) {
+	out, err := s.queryAliases(ctx, `SELECT a.address, a.kind, t.target FROM engine_addresses a
 		JOIN engine_alias_targets t ON t.address = a.address
 		WHERE a.kind IN ('alias', 'list', 'function') ORDER BY a.address, t.target`)
 	if err != nil {
@@ -330,8 +329,8 @@ func (db *DB) DirAliases(ctx context.Context) ([]directory.Alias, error) {
 // DirAliasesTargeting implements directory.Store. Targets are stored in
 // Key form (lower-case), so target is lower-cased here and compared with
 // plain equality, which engine_alias_targets_target serves.
-func (db *DB) DirAliasesTargeting(ctx context.Context, target string) ([]directory.Alias, error) {
-	out, err := db.queryAliases(ctx, `SELECT a.address, a.kind, t.target FROM engine_addresses a
+func (s *Store) DirAliasesTargeting(ctx context.Context, target string) ([]directory.Alias, error) {
+	out, err := s.queryAliases(ctx, `SELECT a.address, a.kind, t.target FROM engine_addresses a
 		JOIN engine_alias_targets t ON t.address = a.address
 		WHERE a.kind IN ('alias', 'list', 'function')
 		AND a.address IN (SELECT m.address FROM engine_alias_targets m WHERE m.target = ?)
@@ -344,8 +343,8 @@ func (db *DB) DirAliasesTargeting(ctx context.Context, target string) ([]directo
 
 // queryAliases reads rows of (address, kind, target) ordered by address
 // into aliases with their targets.
-func (db *DB) queryAliases(ctx context.Context, query string, args ...any) ([]directory.Alias, error) {
-	rows, err := db.Query(ctx, query, args...)
+func (s *Store) queryAliases(ctx context.Context, query string, args ...any) ([]directory.Alias, error) {
+	rows, err := s.db.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

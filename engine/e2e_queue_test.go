@@ -1,9 +1,8 @@
-package storage_test
+package engine_test
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,12 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/uni-mail/postvakt/engine/directory"
-	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/engine/queue"
 	"github.com/uni-mail/postvakt/engine/store"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/enginestore"
 )
 
 // nextHop is a real go-smtp server on 127.0.0.1:0 standing in for the next
@@ -114,7 +112,7 @@ func (c *clock) Add(d time.Duration) {
 
 // commitRemote commits a message the way the engine does, with one relay
 // queue entry per remote recipient.
-func commitRemote(t *testing.T, db *storage.DB, qid, from, authUser string, at time.Time, rcpts ...string) {
+func commitRemote(t *testing.T, st *enginestore.Store, qid, from, authUser string, at time.Time, rcpts ...string) {
 	t.Helper()
 	body := []byte(fmt.Sprintf("Received: from test\r\nFrom: <%s>\r\nTo: <%s>\r\nSubject: test %s\r\nMessage-ID: <%s@uni.example>\r\n\r\nHello\r\n", from, rcpts[0], qid, qid))
 	m := &store.Message{QueueID: qid, ReceivedAt: at, Node: "n1", Listener: "submission", ClientIP: "127.0.0.1", HELO: "client",
@@ -122,7 +120,7 @@ func commitRemote(t *testing.T, db *storage.DB, qid, from, authUser string, at t
 	for _, r := range rcpts {
 		m.Deliveries = append(m.Deliveries, store.Delivery{Rcpt: r, Remote: r})
 	}
-	if err := db.MailCommit(context.Background(), []*store.Message{m}); err != nil {
+	if err := st.MailCommit(context.Background(), []*store.Message{m}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -142,17 +140,18 @@ func relayConfig(hop string) queue.Config {
 func TestEngineQueueAcceptance4(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		st := enginestore.New(db)
 		ctx := context.Background()
 		hop := startNextHop(t)
 		clk := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
 		reg := prometheus.NewRegistry()
-		r, err := queue.New(queue.Options{Config: relayConfig(hop.addr), Store: db, Node: "n1", Clock: clk.Now, Registerer: reg})
+		r, err := queue.New(queue.Options{Config: relayConfig(hop.addr), Store: st, Node: "n1", Clock: clk.Now, Registerer: reg})
 		if err != nil {
 			t.Fatal(err)
 		}
 
 		// 1. Delivered: three recipients over one reused connection.
-		commitRemote(t, db, "Q1", "alice@uni.example", "alice@uni.example", clk.Now(), "a@remote.example", "b@remote.example", "c@remote.example")
+		commitRemote(t, st, "Q1", "alice@uni.example", "alice@uni.example", clk.Now(), "a@remote.example", "b@remote.example", "c@remote.example")
 		if n, err := r.RunOnce(ctx); err != nil || n != 3 {
 			t.Fatalf("RunOnce = %d, %v", n, err)
 		}
@@ -169,11 +168,11 @@ func TestEngineQueueAcceptance4(t *testing.T) {
 
 		// 2. 451 for a while, then 250: retried after the backoff.
 		hop.tempfail.Store(true)
-		commitRemote(t, db, "Q2", "bob@uni.example", "bob@uni.example", clk.Now(), "d@remote.example")
+		commitRemote(t, st, "Q2", "bob@uni.example", "bob@uni.example", clk.Now(), "d@remote.example")
 		if n, _ := r.RunOnce(ctx); n != 1 {
 			t.Fatalf("first attempt: %d", n)
 		}
-		es, _ := db.QueueList(ctx, queue.Filter{QueueID: "Q2"})
+		es, _ := st.QueueList(ctx, queue.Filter{QueueID: "Q2"})
 		if len(es) != 1 || es[0].State != queue.StateDeferred || es[0].Attempts != 1 || !es[0].NextAttemptAt.Equal(clk.Now().Add(30*time.Minute)) ||
 			!strings.Contains(es[0].LastError, "451") {
 			t.Fatalf("after 451: %+v", es)
@@ -183,7 +182,7 @@ func TestEngineQueueAcceptance4(t *testing.T) {
 		}
 		clk.Add(30 * time.Minute)
 		r.RunOnce(ctx)
-		es, _ = db.QueueList(ctx, queue.Filter{QueueID: "Q2"})
+		es, _ = st.QueueList(ctx, queue.Filter{QueueID: "Q2"})
 		if len(es) != 1 || es[0].Attempts != 2 || !es[0].NextAttemptAt.Equal(clk.Now().Add(time.Hour)) {
 			t.Fatalf("second 451: backoff must double: %+v", es)
 		}
@@ -199,7 +198,7 @@ func TestEngineQueueAcceptance4(t *testing.T) {
 		hop.tempfail.Store(false)
 		clk.Add(time.Hour)
 		r.RunOnce(ctx)
-		if es, _ := db.QueueList(ctx, queue.Filter{QueueID: "Q2"}); len(es) != 0 {
+		if es, _ := st.QueueList(ctx, queue.Filter{QueueID: "Q2"}); len(es) != 0 {
 			t.Fatalf("not delivered after the next hop recovered: %+v", es)
 		}
 		if got := hop.messages(); len(got) != 4 || got[3].to != "d@remote.example" {
@@ -209,18 +208,18 @@ func TestEngineQueueAcceptance4(t *testing.T) {
 		// 3. 451 until the maximum lifetime: a DSN to the sender.
 		hop.tempfail.Store(true)
 		start := clk.Now()
-		commitRemote(t, db, "Q3", "carol@uni.example", "carol@uni.example", start, "e@remote.example")
+		commitRemote(t, st, "Q3", "carol@uni.example", "carol@uni.example", start, "e@remote.example")
 		attempts := 0
 		for clk.Now().Sub(start) <= 5*24*time.Hour+time.Hour {
 			if n, _ := r.RunOnce(ctx); n > 0 {
 				attempts++
 			}
-			if es, _ := db.QueueList(ctx, queue.Filter{QueueID: "Q3"}); len(es) == 0 {
+			if es, _ := st.QueueList(ctx, queue.Filter{QueueID: "Q3"}); len(es) == 0 {
 				break
 			}
 			clk.Add(10 * time.Minute)
 		}
-		if es, _ := db.QueueList(ctx, queue.Filter{QueueID: "Q3"}); len(es) != 0 {
+		if es, _ := st.QueueList(ctx, queue.Filter{QueueID: "Q3"}); len(es) != 0 {
 			t.Fatalf("not bounced after the lifetime: %+v", es)
 		}
 		// 30m, 1h, 2h, then 4h steps over five days: about 32 attempts.
@@ -230,7 +229,7 @@ func TestEngineQueueAcceptance4(t *testing.T) {
 		if elapsed := clk.Now().Sub(start); elapsed < 5*24*time.Hour || elapsed > 5*24*time.Hour+10*time.Minute {
 			t.Fatalf("bounced after %v", elapsed)
 		}
-		dsns, _ := db.QueueList(ctx, queue.Filter{Recipient: "carol@uni.example"})
+		dsns, _ := st.QueueList(ctx, queue.Filter{Recipient: "carol@uni.example"})
 		if len(dsns) != 1 || dsns[0].MailFrom != "" {
 			t.Fatalf("DSN entries = %+v", dsns)
 		}
@@ -254,15 +253,15 @@ func TestEngineQueueAcceptance4(t *testing.T) {
 
 		// 4. A permanent failure bounces at once; a bounce is never bounced.
 		hop.rcptFail["nobody@remote.example"] = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
-		commitRemote(t, db, "Q4", "dave@uni.example", "dave@uni.example", clk.Now(), "nobody@remote.example")
+		commitRemote(t, st, "Q4", "dave@uni.example", "dave@uni.example", clk.Now(), "nobody@remote.example")
 		r.RunOnce(ctx)
-		dsns, _ = db.QueueList(ctx, queue.Filter{Recipient: "dave@uni.example"})
+		dsns, _ = st.QueueList(ctx, queue.Filter{Recipient: "dave@uni.example"})
 		if len(dsns) != 1 {
 			t.Fatalf("no DSN for a 550: %+v", dsns)
 		}
 		hop.rcptFail["dave@uni.example"] = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
 		r.RunOnce(ctx)
-		if all, _ := db.QueueList(ctx, queue.Filter{}); len(all) != 0 {
+		if all, _ := st.QueueList(ctx, queue.Filter{}); len(all) != 0 {
 			t.Fatalf("a bounce of a bounce was queued: %+v", all)
 		}
 	})
@@ -274,17 +273,18 @@ func TestEngineQueueAcceptance4(t *testing.T) {
 func TestEngineQueueTransports(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		st := enginestore.New(db)
 		ctx := context.Background()
 		smtpHop, lmtpHop := startHop(t, false), startHop(t, true)
 		clk := &clock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
 		cfg := relayConfig(smtpHop.addr)
 		cfg.Transports["lmtp.example"] = "lmtp:" + lmtpHop.addr
 		cfg.ConcurrencyPerDestination = 1
-		r, err := queue.New(queue.Options{Config: cfg, Store: db, Node: "n1", Clock: clk.Now})
+		r, err := queue.New(queue.Options{Config: cfg, Store: st, Node: "n1", Clock: clk.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
-		commitRemote(t, db, "T1", "a@uni.example", "", clk.Now(), "1@remote.example", "2@remote.example", "3@other.example",
+		commitRemote(t, st, "T1", "a@uni.example", "", clk.Now(), "1@remote.example", "2@remote.example", "3@other.example",
 			"4@remote.example", "5@other.example", "x@lmtp.example", "y@lmtp.example")
 		if n, err := r.RunOnce(ctx); n != 7 || err != nil {
 			t.Fatalf("RunOnce = %d, %v", n, err)
@@ -300,137 +300,10 @@ func TestEngineQueueTransports(t *testing.T) {
 		}
 		// An LMTP per-recipient refusal is permanent: the sender gets a DSN.
 		lmtpHop.rcptFail["z@lmtp.example"] = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "unknown"}
-		commitRemote(t, db, "T2", "a@uni.example", "", clk.Now(), "z@lmtp.example")
+		commitRemote(t, st, "T2", "a@uni.example", "", clk.Now(), "z@lmtp.example")
 		r.RunOnce(ctx)
-		if dsn, _ := db.QueueList(ctx, queue.Filter{Recipient: "a@uni.example"}); len(dsn) != 1 || dsn[0].MailFrom != "" {
+		if dsn, _ := st.QueueList(ctx, queue.Filter{Recipient: "a@uni.example"}); len(dsn) != 1 || dsn[0].MailFrom != "" {
 			t.Fatalf("DSN = %+v", dsn)
-		}
-	})
-}
-
-// TestConformanceEngineQueueAdmin covers hold, release, retry and delete
-// with the filters of `postvakt queue …`, and claims by two nodes.
-func TestConformanceEngineQueueAdmin(t *testing.T) {
-	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
-		ctx := context.Background()
-		now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-		commitRemote(t, db, "A1", "evil@uni.example", "evil@uni.example", now.Add(-2*time.Hour), "x1@remote.example", "x2@remote.example")
-		commitRemote(t, db, "A2", "other@uni.example", "evil@uni.example", now, "x3@remote.example")
-		commitRemote(t, db, "A3", "good@uni.example", "good@uni.example", now, "x4@remote.example")
-		all, err := db.QueueList(ctx, queue.Filter{})
-		if err != nil || len(all) != 4 || all[0].AuthUser != "evil@uni.example" || all[0].TxRcpts != 2 || all[0].Size == 0 {
-			t.Fatalf("list = %+v, %v", all, err)
-		}
-		if es, _ := db.QueueList(ctx, queue.Filter{Sender: "EVIL@uni.example"}); len(es) != 2 {
-			t.Fatalf("by sender: %d", len(es))
-		}
-		if es, _ := db.QueueList(ctx, queue.Filter{Recipient: "x3@remote.example"}); len(es) != 1 || es[0].QueueID != "A2" {
-			t.Fatalf("by recipient: %+v", es)
-		}
-		if es, _ := db.QueueList(ctx, queue.Filter{OlderThan: now.Add(-time.Hour)}); len(es) != 2 {
-			t.Fatalf("older than: %d", len(es))
-		}
-		if n, err := db.QueueHold(ctx, queue.Filter{AuthUser: "evil@uni.example"}, "account_locked"); n != 3 || err != nil {
-			t.Fatalf("hold by account = %d, %v", n, err)
-		}
-		claimed, err := db.QueueClaim(ctx, now, "n1", now.Add(time.Minute), 10)
-		if err != nil || len(claimed) != 1 || claimed[0].QueueID != "A3" {
-			t.Fatalf("claim skips held: %+v, %v", claimed, err)
-		}
-		if again, _ := db.QueueClaim(ctx, now, "n2", now.Add(time.Minute), 10); len(again) != 0 {
-			t.Fatalf("claimed twice: %+v", again)
-		}
-		if again, _ := db.QueueClaim(ctx, now.Add(2*time.Minute), "n2", now.Add(3*time.Minute), 10); len(again) != 1 {
-			t.Fatalf("expired lease not reclaimed: %+v", again)
-		}
-		st, _ := db.QueueStats(ctx)
-		if st[2].State != queue.StateHeld || st[2].Count != 3 || !st[2].Oldest.Equal(now.Add(-2*time.Hour)) {
-			t.Fatalf("stats = %+v", st)
-		}
-		if n, _ := db.QueueRelease(ctx, queue.Filter{QueueID: "A2"}, now); n != 1 {
-			t.Fatalf("release = %d", n)
-		}
-		if es, _ := db.QueueList(ctx, queue.Filter{QueueID: "A2"}); es[0].State != queue.StateQueued || !es[0].Checked {
-			t.Fatalf("released: %+v", es)
-		}
-		if n, _ := db.QueueRetry(ctx, queue.Filter{QueueID: "A2"}, now); n != 1 {
-			t.Fatalf("retry = %d", n)
-		}
-		if _, err := db.QueueDelete(ctx, queue.Filter{}); err == nil {
-			t.Fatal("delete without a filter allowed")
-		}
-		if n, _ := db.QueueDelete(ctx, queue.Filter{Sender: "evil@uni.example"}); n != 2 {
-			t.Fatalf("delete by sender = %d", n)
-		}
-		if es, _ := db.QueueList(ctx, queue.Filter{}); len(es) != 2 {
-			t.Fatalf("after delete: %+v", es)
-		}
-	})
-}
-
-// TestConformanceEngineQuarantine covers add, list, get, release into the
-// relay queue, delete and expiry.
-func TestConformanceEngineQuarantine(t *testing.T) {
-	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
-		ctx := context.Background()
-		now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-		svc := &quarantine.Service{Store: db, Retention: 30 * 24 * time.Hour, Clock: func() time.Time { return now }}
-		body := []byte("Subject: virus\r\n\r\nbody\r\n")
-		if err := db.DirPutDomain(ctx, directory.Domain{Name: "uni.example", CreatedAt: now}); err != nil {
-			t.Fatal(err)
-		}
-		mbs, err := db.DirUpsertMailboxes(ctx, []directory.Mailbox{{Address: "local@uni.example"}}, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id1, err := svc.Add(ctx, &quarantine.Item{QueueID: "QA", Reason: quarantine.ReasonVirus, Detail: "Eicar-Test-Signature",
-			MailFrom: "s@ext.example", Rcpts: []string{"a@remote.example", "b@remote.example", "local@uni.example"}, Subject: "virus", Body: body})
-		if err != nil {
-			t.Fatal(err)
-		}
-		id2, _ := svc.Add(ctx, &quarantine.Item{QueueID: "QB", At: now.Add(-40 * 24 * time.Hour), Reason: quarantine.ReasonSpam,
-			MailFrom: "t@ext.example", Rcpts: []string{"c@uni.example"}, Body: body})
-		list, err := db.QuarantineList(ctx, quarantine.Filter{})
-		if err != nil || len(list) != 2 || list[0].ID != id1 || list[0].Body != nil || list[0].Size != int64(len(body)) {
-			t.Fatalf("list = %+v, %v", list, err)
-		}
-		if l, _ := db.QuarantineList(ctx, quarantine.Filter{Recipient: "b@remote.example"}); len(l) != 1 || l[0].ID != id1 {
-			t.Fatalf("by recipient = %+v", l)
-		}
-		// "_" in an address is a character, not LIKE's any-character
-		if l, _ := db.QuarantineList(ctx, quarantine.Filter{Recipient: "_@remote.example"}); len(l) != 0 {
-			t.Fatalf("by recipient _@remote.example = %+v, want none", l)
-		}
-		if l, _ := db.QuarantineList(ctx, quarantine.Filter{Reason: quarantine.ReasonSpam}); len(l) != 1 || l[0].ID != id2 {
-			t.Fatalf("by reason = %+v", l)
-		}
-		it, err := db.QuarantineGet(ctx, id1)
-		if err != nil || !bytes.Equal(it.Body, body) || len(it.Rcpts) != 3 || !it.At.Equal(now) || it.Reason != quarantine.ReasonVirus {
-			t.Fatalf("get = %+v, %v", it, err)
-		}
-		if n, err := svc.Release(ctx, id1); n != 3 || err != nil {
-			t.Fatalf("release = %d, %v", n, err)
-		}
-		if msgs, _ := db.MailMessages(ctx, mbs[0]); len(msgs) != 1 || msgs[0].QueueID != "QA" || msgs[0].Size != int64(len(body)) {
-			t.Fatalf("local delivery of a released message = %+v", msgs)
-		}
-		if _, err := db.QuarantineGet(ctx, id1); !errors.Is(err, quarantine.ErrNotFound) {
-			t.Fatalf("released item still there: %v", err)
-		}
-		q, _ := db.QueueList(ctx, queue.Filter{QueueID: "QA"})
-		if len(q) != 2 || q[0].State != queue.StateQueued || q[0].MailFrom != "s@ext.example" || !q[0].Checked {
-			t.Fatalf("released into queue: %+v", q)
-		}
-		if b, err := db.QueueBody(ctx, q[0].BodyHash); err != nil || !bytes.Equal(b, body) {
-			t.Fatalf("queue body = %q, %v", b, err)
-		}
-		if n, _ := svc.Expire(ctx); n != 1 {
-			t.Fatalf("expire = %d", n)
-		}
-		if err := db.QuarantineDelete(ctx, id2); !errors.Is(err, quarantine.ErrNotFound) {
-			t.Fatalf("delete of expired: %v", err)
 		}
 	})
 }

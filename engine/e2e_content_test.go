@@ -1,4 +1,4 @@
-package storage_test
+package engine_test
 
 import (
 	"archive/zip"
@@ -23,6 +23,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/queue"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/enginestore"
 )
 
 // startContentEngine starts the real engine with content scanning (the
@@ -42,12 +43,12 @@ func startContentEngine(t testing.TB, db *storage.DB, ab *abuse.Controller, edit
 		edit(&cc)
 	}
 	h := &harness{t: t, db: db, clock: &fakeClock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}, set: metrics.NewSet(), events: &recorder{}}
-	sc, err := content.New(content.Options{Config: cc, Quarantine: &quarantine.Service{Store: db, Clock: h.clock.Now}, Abuse: ab,
+	sc, err := content.New(content.Options{Config: cc, Quarantine: &quarantine.Service{Store: enginestore.New(db), Clock: h.clock.Now}, Abuse: ab,
 		Registerer: reg, Clock: h.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Options{Config: cfg, DataDir: t.TempDir(), Store: db, Metrics: h.set, Logger: testLogger(t),
+	eng, err := engine.New(engine.Options{Config: cfg, DataDir: t.TempDir(), Store: enginestore.New(db), Metrics: h.set, Logger: testLogger(t),
 		Events: h.events, Clock: h.clock.Now, Filter: sc})
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +94,7 @@ func ctAttachment(name string, data []byte) string {
 func TestEngineContentEndToEnd(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		st := enginestore.New(db)
 		ctx := context.Background()
 		alarms := &recorder{}
 		ab, err := abuse.New(abuse.Options{Window: time.Minute, MaxMessages: 100, MaxRecipients: 1000, MassMailing: 20,
@@ -114,28 +116,28 @@ func TestEngineContentEndToEnd(t *testing.T) {
 		c := h.dial(h.mx)
 		wantCode(t, send(c, "s@else.example", []string{"user@uni.example"}, ctMessage("cheap pills", gt)), 250, "2.0.0")
 		wantCode(t, send(c, "s@else.example", []string{"spam-reports@uni.example"}, ctMessage("spam sample", gt)), 250, "2.0.0")
-		if msgs, _ := db.MailMessages(ctx, user.ID); len(msgs) != 0 {
+		if msgs, _ := st.MailMessages(ctx, user.ID); len(msgs) != 0 {
 			t.Fatalf("GTUBE delivered to the user: %+v", msgs)
 		}
-		items, _ := db.QuarantineList(ctx, quarantine.Filter{Reason: quarantine.ReasonSpam})
+		items, _ := st.QuarantineList(ctx, quarantine.Filter{Reason: quarantine.ReasonSpam})
 		if len(items) != 1 || items[0].Rcpts[0] != "user@uni.example" {
 			t.Fatalf("spam quarantine = %+v", items)
 		}
-		if it, _ := db.QuarantineGet(ctx, items[0].ID); !bytes.Contains(it.Body, []byte("X-Spam-Flag: YES")) || !bytes.Contains(it.Body, []byte("tests=GTUBE")) {
+		if it, _ := st.QuarantineGet(ctx, items[0].ID); !bytes.Contains(it.Body, []byte("X-Spam-Flag: YES")) || !bytes.Contains(it.Body, []byte("tests=GTUBE")) {
 			t.Fatalf("quarantined body not tagged:\n%s", it.Body)
 		}
-		msgs, _ := db.MailMessages(ctx, fn.ID)
+		msgs, _ := st.MailMessages(ctx, fn.ID)
 		if len(msgs) != 1 {
 			t.Fatalf("whitelisted recipient got %d messages", len(msgs))
 		}
-		if b, _ := db.MailBody(ctx, msgs[0].BodyHash); bytes.Contains(b, []byte("X-Spam")) || !bytes.Contains(b, []byte(gt)) {
+		if b, _ := st.MailBody(ctx, msgs[0].BodyHash); bytes.Contains(b, []byte("X-Spam")) || !bytes.Contains(b, []byte(gt)) {
 			t.Fatalf("whitelisted copy not untouched:\n%s", b)
 		}
 
 		// Acceptance 2: EICAR quarantined, .exe and .exe in zip refused.
 		eicar := `X5O!P%@AP[4\PZX54(P^)7CC)7}$` + `EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`
 		wantCode(t, send(c, "s@else.example", []string{"user@uni.example"}, ctAttachment("test.txt", []byte(eicar))), 250, "2.0.0")
-		if v, _ := db.QuarantineList(ctx, quarantine.Filter{Reason: quarantine.ReasonVirus}); len(v) != 1 {
+		if v, _ := st.QuarantineList(ctx, quarantine.Filter{Reason: quarantine.ReasonVirus}); len(v) != 1 {
 			t.Fatalf("virus quarantine = %+v", v)
 		}
 		wantCode(t, send(c, "s@else.example", []string{"user@uni.example"}, ctAttachment("setup.exe", []byte("MZ"))), 554, "5.7.1")
@@ -146,7 +148,7 @@ func TestEngineContentEndToEnd(t *testing.T) {
 		zw.Close()
 		wantCode(t, send(c, "s@else.example", []string{"user@uni.example"}, ctAttachment("invoice.zip", zb.Bytes())), 554, "5.7.1")
 		wantCode(t, send(c, "s@else.example", []string{"user@uni.example"}, ctMessage("hello", "a normal message")), 250, "2.0.0")
-		if msgs, _ := db.MailMessages(ctx, user.ID); len(msgs) != 1 {
+		if msgs, _ := st.MailMessages(ctx, user.ID); len(msgs) != 1 {
 			t.Fatalf("user has %d messages, want only the clean one", len(msgs))
 		}
 
@@ -193,20 +195,20 @@ func TestEngineContentEndToEnd(t *testing.T) {
 		hop := startNextHop(t)
 		qc := relayConfig(hop.addr)
 		qc.Batch = 1000
-		r, err := queue.New(queue.Options{Config: qc, Store: db, Node: "n1", Clock: h.clock.Now,
+		r, err := queue.New(queue.Options{Config: qc, Store: st, Node: "n1", Clock: h.clock.Now,
 			Gate: ab.QueueGate(func(ctx context.Context, u string) bool {
-				e, err := db.DirLookup(ctx, u)
+				e, err := st.DirLookup(ctx, u)
 				return err == nil && e.Mailbox != nil && e.Mailbox.Locked
 			})})
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Lock the phished account first, as `postvakt account lock` does.
-		ent, _ := db.DirLookup(ctx, "phished@uni.example")
-		if err := db.DirUpdateMailbox(ctx, ent.Mailbox.ID, h.clock.Now(), func(m *directory.Mailbox) error { m.Locked = true; return nil }); err != nil {
+		ent, _ := st.DirLookup(ctx, "phished@uni.example")
+		if err := st.DirUpdateMailbox(ctx, ent.Mailbox.ID, h.clock.Now(), func(m *directory.Mailbox) error { m.Locked = true; return nil }); err != nil {
 			t.Fatal(err)
 		}
-		if n, err := db.QueueHold(ctx, queue.Filter{AuthUser: "phished@uni.example"}, abuse.KindAccountLocked); n != 100 || err != nil {
+		if n, err := st.QueueHold(ctx, queue.Filter{AuthUser: "phished@uni.example"}, abuse.KindAccountLocked); n != 100 || err != nil {
 			t.Fatalf("held %d, %v", n, err)
 		}
 		wantCode(t, h.dialTLS(h.sub).Auth(plainAuth("phished@uni.example", "secret")), 535, "5.7.8")
@@ -216,7 +218,7 @@ func TestEngineContentEndToEnd(t *testing.T) {
 		if got := hop.messages(); len(got) != 0 {
 			t.Fatalf("next hop got %d messages", len(got))
 		}
-		held, _ := db.QueueList(ctx, queue.Filter{State: queue.StateHeld, Sender: "teacher@uni.example"})
+		held, _ := st.QueueList(ctx, queue.Filter{State: queue.StateHeld, Sender: "teacher@uni.example"})
 		if len(held) != 21 || held[0].HeldReason != abuse.KindMassMailingHeld {
 			t.Fatalf("mass mailing held = %d %+v", len(held), held[:min(1, len(held))])
 		}
@@ -231,17 +233,17 @@ func TestEngineContentEndToEnd(t *testing.T) {
 		}
 		// Purge what the phished account queued; the postmaster releases
 		// the approved mass mailing, which is then delivered.
-		if n, _ := db.QueueDelete(ctx, queue.Filter{Sender: "phished@uni.example"}); n != 100 {
+		if n, _ := st.QueueDelete(ctx, queue.Filter{Sender: "phished@uni.example"}); n != 100 {
 			t.Fatalf("purged %d", n)
 		}
-		if n, _ := db.QueueRelease(ctx, queue.Filter{Sender: "teacher@uni.example"}, h.clock.Now()); n != 21 {
+		if n, _ := st.QueueRelease(ctx, queue.Filter{Sender: "teacher@uni.example"}, h.clock.Now()); n != 21 {
 			t.Fatalf("released %d", n)
 		}
 		r.RunOnce(ctx)
 		if got := hop.messages(); len(got) != 21 {
 			t.Fatalf("next hop got %d after release", len(got))
 		}
-		if all, _ := db.QueueList(ctx, queue.Filter{}); len(all) != 0 {
+		if all, _ := st.QueueList(ctx, queue.Filter{}); len(all) != 0 {
 			t.Fatalf("queue not empty: %d", len(all))
 		}
 	})
@@ -251,7 +253,7 @@ func TestEngineContentEndToEnd(t *testing.T) {
 // on (MIME walk, attachment rules, EICAR check, built-in spam scorer): 20
 // concurrent sessions, 4 KiB messages, one connection per message, SQLite.
 //
-//	go test ./internal/storage/ -run '^$' -bench 'EngineSMTP/sqlite|EngineContentSMTP' -benchtime 3000x
+//	go test ./engine/ -run '^$' -bench 'EngineSMTP/sqlite|EngineContentSMTP' -benchtime 3000x
 func BenchmarkEngineContentSMTP(b *testing.B) {
 	db := storagetest.Open(b, storage.SQLite)
 	ab, err := abuse.New(abuse.Options{})
@@ -278,6 +280,7 @@ func BenchmarkEngineContentSMTP(b *testing.B) {
 func TestEngineContentSubjectTag(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		st := enginestore.New(db)
 		ctx := context.Background()
 		h, _ := startContentEngine(t, db, nil, func(c *content.Config) {
 			c.Spam.DomainActions = map[string]string{"uni.example": "subject"}
@@ -286,15 +289,15 @@ func TestEngineContentSubjectTag(t *testing.T) {
 		gt := "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 		c := h.dial(h.mx)
 		wantCode(t, send(c, "s@else.example", []string{"user@uni.example"}, ctMessage("cheap pills", gt)), 250, "2.0.0")
-		msgs, err := db.MailMessages(ctx, user.ID)
+		msgs, err := st.MailMessages(ctx, user.ID)
 		if err != nil || len(msgs) != 1 {
 			t.Fatalf("delivered %d messages (%v), want the tagged one", len(msgs), err)
 		}
-		b, _ := db.MailBody(ctx, msgs[0].BodyHash)
+		b, _ := st.MailBody(ctx, msgs[0].BodyHash)
 		if !bytes.Contains(b, []byte("\r\nSubject: (SPAM) cheap pills\r\n")) || !bytes.Contains(b, []byte("X-Spam-Flag: YES")) {
 			t.Fatalf("stored message not subject-tagged:\n%s", b)
 		}
-		if items, _ := db.QuarantineList(ctx, quarantine.Filter{}); len(items) != 0 {
+		if items, _ := st.QuarantineList(ctx, quarantine.Filter{}); len(items) != 0 {
 			t.Fatalf("quarantined although the domain wants subject tagging: %+v", items)
 		}
 	})

@@ -1,4 +1,4 @@
-package storage_test
+package engine_test
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package storage
+package enginestore
 
 import (
 	"context"
@@ -10,12 +10,11 @@ import (
 
 	"github.com/uni-mail/postvakt/engine/queue"
 	"github.com/uni-mail/postvakt/engine/store"
+	"github.com/uni-mail/postvakt/internal/storage"
 )
 
 // The outbound relay queue (engine/queue.Store) on engine_relay_queue,
 // whose rows the engine's MailCommit inserts.
-
-var _ queue.Store = (*DB)(nil)
 
 const queueCols = `q.id, q.queue_id, q.rcpt, q.target, q.mail_from, q.body_hash, q.state, q.attempts, q.next_attempt_at,
 	q.created_at, q.last_attempt_at, q.last_error, q.held_reason, q.checked, COALESCE(t.auth_user, ''), COALESCE(t.rcpts, ''),
@@ -36,7 +35,7 @@ func scanQueue(rows *sql.Rows) ([]queue.Entry, error) {
 			return nil, err
 		}
 		e.State = queue.State(state)
-		e.NextAttemptAt, e.CreatedAt, e.LastAttemptAt = FromMicros(next), FromMicros(created), FromMicros(last)
+		e.NextAttemptAt, e.CreatedAt, e.LastAttemptAt = storage.FromMicros(next), storage.FromMicros(created), storage.FromMicros(last)
 		if rcpts != "" {
 			e.TxRcpts = strings.Count(rcpts, "\n") + 1
 		}
@@ -74,7 +73,7 @@ func queueWhere(f queue.Filter) (string, []any) {
 		args = append(args, u, u)
 	}
 	if !f.OlderThan.IsZero() {
-		conds, args = append(conds, "q.created_at < ?"), append(args, Micros(f.OlderThan))
+		conds, args = append(conds, "q.created_at < ?"), append(args, storage.Micros(f.OlderThan))
 	}
 	if len(conds) == 0 {
 		return "", nil
@@ -83,9 +82,9 @@ func queueWhere(f queue.Filter) (string, []any) {
 }
 
 // QueueClaim implements queue.Store.
-func (db *DB) QueueClaim(ctx context.Context, now time.Time, owner string, until time.Time, limit int) ([]queue.Entry, error) {
-	rows, err := db.Query(ctx, `SELECT id FROM engine_relay_queue WHERE state IN ('queued', 'deferred')
-		AND next_attempt_at <= ? AND lease_until <= ? ORDER BY next_attempt_at, id LIMIT ?`, Micros(now), Micros(now), limit)
+func (s *Store) QueueClaim(ctx context.Context, now time.Time, owner string, until time.Time, limit int) ([]queue.Entry, error) {
+	rows, err := s.db.Query(ctx, `SELECT id FROM engine_relay_queue WHERE state IN ('queued', 'deferred')
+		AND next_attempt_at <= ? AND lease_until <= ? ORDER BY next_attempt_at, id LIMIT ?`, storage.Micros(now), storage.Micros(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("queue due: %w", err)
 	}
@@ -104,9 +103,9 @@ func (db *DB) QueueClaim(ctx context.Context, now time.Time, owner string, until
 	}
 	var claimed []int64
 	for _, id := range ids {
-		res, err := db.Exec(ctx, `UPDATE engine_relay_queue SET lease_owner = ?, lease_until = ?
+		res, err := s.db.Exec(ctx, `UPDATE engine_relay_queue SET lease_owner = ?, lease_until = ?
 			WHERE id = ? AND state IN ('queued', 'deferred') AND next_attempt_at <= ? AND lease_until <= ?`,
-			owner, Micros(until), id, Micros(now), Micros(now))
+			owner, storage.Micros(until), id, storage.Micros(now), storage.Micros(now))
 		if err != nil {
 			return nil, fmt.Errorf("queue claim %d: %w", id, err)
 		}
@@ -117,12 +116,12 @@ func (db *DB) QueueClaim(ctx context.Context, now time.Time, owner string, until
 	if len(claimed) == 0 {
 		return nil, nil
 	}
-	return db.QueueList(ctx, queue.Filter{IDs: claimed})
+	return s.QueueList(ctx, queue.Filter{IDs: claimed})
 }
 
 // QueueBody implements queue.Store.
-func (db *DB) QueueBody(ctx context.Context, hash string) ([]byte, error) {
-	b, err := db.MailBody(ctx, hash)
+func (s *Store) QueueBody(ctx context.Context, hash string) ([]byte, error) {
+	b, err := s.MailBody(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %w", queue.ErrNotFound, err)
 	}
@@ -130,35 +129,35 @@ func (db *DB) QueueBody(ctx context.Context, hash string) ([]byte, error) {
 }
 
 // QueueDelivered implements queue.Store.
-func (db *DB) QueueDelivered(ctx context.Context, id int64) error {
-	_, err := db.Exec(ctx, `DELETE FROM engine_relay_queue WHERE id = ?`, id)
+func (s *Store) QueueDelivered(ctx context.Context, id int64) error {
+	_, err := s.db.Exec(ctx, `DELETE FROM engine_relay_queue WHERE id = ?`, id)
 	return err
 }
 
 // QueueDeferred implements queue.Store.
-func (db *DB) QueueDeferred(ctx context.Context, id int64, attempts int, at, next time.Time, lastErr string) error {
-	_, err := db.Exec(ctx, `UPDATE engine_relay_queue SET state = CASE WHEN state = 'held' THEN 'held' ELSE 'deferred' END,
+func (s *Store) QueueDeferred(ctx context.Context, id int64, attempts int, at, next time.Time, lastErr string) error {
+	_, err := s.db.Exec(ctx, `UPDATE engine_relay_queue SET state = CASE WHEN state = 'held' THEN 'held' ELSE 'deferred' END,
 		attempts = ?, last_attempt_at = ?, next_attempt_at = ?, last_error = ?, lease_owner = '', lease_until = 0 WHERE id = ?`,
-		attempts, Micros(at), Micros(next), lastErr, id)
+		attempts, storage.Micros(at), storage.Micros(next), lastErr, id)
 	return err
 }
 
 // QueueMarkChecked implements queue.Store.
-func (db *DB) QueueMarkChecked(ctx context.Context, ids []int64) error {
+func (s *Store) QueueMarkChecked(ctx context.Context, ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
 	w, args := queueWhere(queue.Filter{IDs: ids})
-	_, err := db.Exec(ctx, `UPDATE engine_relay_queue SET checked = TRUE WHERE id IN (SELECT q.id FROM engine_relay_queue q`+w+`)`, args...)
+	_, err := s.db.Exec(ctx, `UPDATE engine_relay_queue SET checked = TRUE WHERE id IN (SELECT q.id FROM engine_relay_queue q`+w+`)`, args...)
 	return err
 }
 
-func (db *DB) queueUpdate(ctx context.Context, set string, setArgs []any, f queue.Filter, extra string) (int, error) {
+func (s *Store) queueUpdate(ctx context.Context, set string, setArgs []any, f queue.Filter, extra string) (int, error) {
 	w, args := queueWhere(f)
 	if w == "" {
 		w = " WHERE 1 = 1"
 	}
-	res, err := db.Exec(ctx, `UPDATE engine_relay_queue SET `+set+` WHERE id IN (SELECT q.id FROM engine_relay_queue q`+w+extra+`)`,
+	res, err := s.db.Exec(ctx, `UPDATE engine_relay_queue SET `+set+` WHERE id IN (SELECT q.id FROM engine_relay_queue q`+w+extra+`)`,
 		append(setArgs, args...)...)
 	if err != nil {
 		return 0, err
@@ -168,27 +167,27 @@ func (db *DB) queueUpdate(ctx context.Context, set string, setArgs []any, f queu
 }
 
 // QueueHold implements queue.Store.
-func (db *DB) QueueHold(ctx context.Context, f queue.Filter, reason string) (int, error) {
-	return db.queueUpdate(ctx, `state = 'held', held_reason = ?, lease_owner = '', lease_until = 0`, []any{reason}, f, " AND q.state <> 'held'")
+func (s *Store) QueueHold(ctx context.Context, f queue.Filter, reason string) (int, error) {
+	return s.queueUpdate(ctx, `state = 'held', held_reason = ?, lease_owner = '', lease_until = 0`, []any{reason}, f, " AND q.state <> 'held'")
 }
 
 // QueueRelease implements queue.Store.
-func (db *DB) QueueRelease(ctx context.Context, f queue.Filter, now time.Time) (int, error) {
-	return db.queueUpdate(ctx, `state = 'queued', held_reason = '', checked = TRUE, next_attempt_at = ?`, []any{Micros(now)}, f, " AND q.state = 'held'")
+func (s *Store) QueueRelease(ctx context.Context, f queue.Filter, now time.Time) (int, error) {
+	return s.queueUpdate(ctx, `state = 'queued', held_reason = '', checked = TRUE, next_attempt_at = ?`, []any{storage.Micros(now)}, f, " AND q.state = 'held'")
 }
 
 // QueueRetry implements queue.Store.
-func (db *DB) QueueRetry(ctx context.Context, f queue.Filter, now time.Time) (int, error) {
-	return db.queueUpdate(ctx, `next_attempt_at = ?`, []any{Micros(now)}, f, " AND q.state IN ('queued', 'deferred')")
+func (s *Store) QueueRetry(ctx context.Context, f queue.Filter, now time.Time) (int, error) {
+	return s.queueUpdate(ctx, `next_attempt_at = ?`, []any{storage.Micros(now)}, f, " AND q.state IN ('queued', 'deferred')")
 }
 
 // QueueDelete implements queue.Store.
-func (db *DB) QueueDelete(ctx context.Context, f queue.Filter) (int, error) {
+func (s *Store) QueueDelete(ctx context.Context, f queue.Filter) (int, error) {
 	w, args := queueWhere(f)
 	if w == "" {
 		return 0, errors.New("queue delete: refusing to delete without a filter")
 	}
-	res, err := db.Exec(ctx, `DELETE FROM engine_relay_queue WHERE id IN (SELECT q.id FROM engine_relay_queue q`+w+`)`, args...)
+	res, err := s.db.Exec(ctx, `DELETE FROM engine_relay_queue WHERE id IN (SELECT q.id FROM engine_relay_queue q`+w+`)`, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -197,13 +196,13 @@ func (db *DB) QueueDelete(ctx context.Context, f queue.Filter) (int, error) {
 }
 
 // QueueList implements queue.Store.
-func (db *DB) QueueList(ctx context.Context, f queue.Filter) ([]queue.Entry, error) {
+func (s *Store) QueueList(ctx context.Context, f queue.Filter) ([]queue.Entry, error) {
 	w, args := queueWhere(f)
 	q := `SELECT ` + queueCols + queueFrom + w + ` ORDER BY q.created_at, q.id`
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	rows, err := db.Query(ctx, q, args...)
+	rows, err := s.db.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("queue list: %w", err)
 	}
@@ -211,13 +210,13 @@ func (db *DB) QueueList(ctx context.Context, f queue.Filter) ([]queue.Entry, err
 }
 
 // QueueEnqueue implements queue.Store.
-func (db *DB) QueueEnqueue(ctx context.Context, body []byte, now time.Time, es []queue.NewEntry) error {
-	return db.InTx(ctx, func(tx *Tx) error { return queueEnqueueTx(ctx, tx, body, now, es) })
+func (s *Store) QueueEnqueue(ctx context.Context, body []byte, now time.Time, es []queue.NewEntry) error {
+	return s.db.InTx(ctx, func(tx *storage.Tx) error { return queueEnqueueTx(ctx, tx, body, now, es) })
 }
 
-func queueEnqueueTx(ctx context.Context, tx *Tx, body []byte, now time.Time, es []queue.NewEntry) error {
+func queueEnqueueTx(ctx context.Context, tx *storage.Tx, body []byte, now time.Time, es []queue.NewEntry) error {
 	hash := store.Hash(body)
-	at := Micros(now)
+	at := storage.Micros(now)
 	if _, err := tx.Exec(ctx, `INSERT INTO engine_bodies (hash, size, data, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
 		hash, len(body), body, at); err != nil {
 		return fmt.Errorf("queue body: %w", err)
@@ -232,28 +231,28 @@ func queueEnqueueTx(ctx context.Context, tx *Tx, body []byte, now time.Time, es 
 }
 
 // QueueStats implements queue.Store.
-func (db *DB) QueueStats(ctx context.Context) ([]queue.Stat, error) {
-	rows, err := db.Query(ctx, `SELECT state, COUNT(*), MIN(created_at) FROM engine_relay_queue GROUP BY state`)
+func (s *Store) QueueStats(ctx context.Context) ([]queue.Stat, error) {
+	rows, err := s.db.Query(ctx, `SELECT state, COUNT(*), MIN(created_at) FROM engine_relay_queue GROUP BY state`)
 	if err != nil {
 		return nil, fmt.Errorf("queue stats: %w", err)
 	}
 	defer rows.Close()
 	got := map[queue.State]queue.Stat{}
 	for rows.Next() {
-		var s string
+		var state string
 		var n, oldest int64
-		if err := rows.Scan(&s, &n, &oldest); err != nil {
+		if err := rows.Scan(&state, &n, &oldest); err != nil {
 			return nil, err
 		}
-		got[queue.State(s)] = queue.Stat{State: queue.State(s), Count: n, Oldest: FromMicros(oldest)}
+		got[queue.State(state)] = queue.Stat{State: queue.State(state), Count: n, Oldest: storage.FromMicros(oldest)}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	out := make([]queue.Stat, 0, len(queue.States))
-	for _, s := range queue.States {
-		st := got[s]
-		st.State = s
+	for _, state := range queue.States {
+		st := got[state]
+		st.State = state
 		out = append(out, st)
 	}
 	return out, nil

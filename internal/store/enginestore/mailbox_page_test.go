@@ -1,4 +1,4 @@
-package storage_test
+package enginestore_test
 
 import (
 	"context"
@@ -9,13 +9,15 @@ import (
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/enginestore"
 )
 
 func TestDirMailboxPage(t *testing.T) {
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		st := enginestore.New(db)
 		ctx := context.Background()
 		now := time.Now()
-		if err := db.DirPutDomain(ctx, directory.Domain{Name: "uni.example", CreatedAt: now}); err != nil {
+		if err := st.DirPutDomain(ctx, directory.Domain{Name: "uni.example", CreatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
 		var mbs []directory.Mailbox
@@ -23,12 +25,12 @@ func TestDirMailboxPage(t *testing.T) {
 			mbs = append(mbs, directory.Mailbox{Address: fmt.Sprintf("user%02d@uni.example", i), DisplayName: fmt.Sprintf("User %d", i), Locked: i%10 == 0})
 		}
 		mbs = append(mbs, directory.Mailbox{Address: "per_cent@uni.example", DisplayName: "100% Ola"})
-		if _, err := db.DirUpsertMailboxes(ctx, mbs, now); err != nil {
+		if _, err := st.DirUpsertMailboxes(ctx, mbs, now); err != nil {
 			t.Fatal(err)
 		}
 		check := func(q string, locked bool, offset, limit, wantTotal int, wantFirst string, wantLen int) {
 			t.Helper()
-			page, total, err := db.DirMailboxPage(ctx, q, locked, offset, limit)
+			page, total, err := st.DirMailboxPage(ctx, q, locked, offset, limit)
 			if err != nil {
 				t.Fatal(err)
 			}

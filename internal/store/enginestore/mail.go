@@ -1,4 +1,4 @@
-package storage
+package enginestore
 
 import (
 	"context"
@@ -10,17 +10,16 @@ import (
 	"time"
 
 	"github.com/uni-mail/postvakt/engine/store"
+	"github.com/uni-mail/postvakt/internal/storage"
 )
 
 // The mailbox store (engine/store.Store): content-addressed bodies, the
 // transaction record, mailbox references and relay-queue rows, written by
 // the group committer in one database transaction per batch.
 
-var _ store.Store = (*DB)(nil)
-
 // MailCommit implements store.Store. A commit on SQLite (synchronous=FULL)
 // or PostgreSQL (synchronous_commit on) is durable when it returns.
-func (db *DB) MailCommit(ctx context.Context, msgs []*store.Message) error {
+func (s *Store) MailCommit(ctx context.Context, msgs []*store.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -30,7 +29,7 @@ func (db *DB) MailCommit(ctx context.Context, msgs []*store.Message) error {
 	for _, m := range msgs {
 		pages += len(m.Body)/4096 + 1 + len(m.Deliveries) + 3
 	}
-	return db.InMailTx(ctx, pages, func(tx *Tx) error {
+	return s.db.InMailTx(ctx, pages, func(tx *storage.Tx) error {
 		// Statements go through tx.Exec: on SQLite they come from the
 		// database's statement cache, on PostgreSQL from pgx's per
 		// connection cache; no Prepare/Close round trips per batch.
@@ -47,7 +46,7 @@ func (db *DB) MailCommit(ctx context.Context, msgs []*store.Message) error {
 		)
 		used := map[int64]int64{}
 		for _, m := range msgs {
-			at := Micros(m.ReceivedAt)
+			at := storage.Micros(m.ReceivedAt)
 			if _, err := tx.Exec(ctx, insBody, m.BodyHash, len(m.Body), m.Body, at); err != nil {
 				return fmt.Errorf("body %s: %w", m.QueueID, err)
 			}
@@ -96,8 +95,8 @@ func (db *DB) MailCommit(ctx context.Context, msgs []*store.Message) error {
 }
 
 // MailMessages implements store.Store.
-func (db *DB) MailMessages(ctx context.Context, mailboxID int64) ([]store.StoredMessage, error) {
-	rows, err := db.Query(ctx, `SELECT id, mailbox_id, queue_id, body_hash, size, received_at, truncated
+func (s *Store) MailMessages(ctx context.Context, mailboxID int64) ([]store.StoredMessage, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, mailbox_id, queue_id, body_hash, size, received_at, truncated
 		FROM engine_messages WHERE mailbox_id = ? ORDER BY id`, mailboxID)
 	if err != nil {
 		return nil, fmt.Errorf("messages of %d: %w", mailboxID, err)
@@ -110,16 +109,16 @@ func (db *DB) MailMessages(ctx context.Context, mailboxID int64) ([]store.Stored
 		if err := rows.Scan(&m.ID, &m.MailboxID, &m.QueueID, &m.BodyHash, &m.Size, &at, &m.Truncated); err != nil {
 			return nil, err
 		}
-		m.ReceivedAt = FromMicros(at)
+		m.ReceivedAt = storage.FromMicros(at)
 		out = append(out, m)
 	}
 	return out, rows.Err()
 }
 
 // MailBody implements store.Store.
-func (db *DB) MailBody(ctx context.Context, hash string) ([]byte, error) {
+func (s *Store) MailBody(ctx context.Context, hash string) ([]byte, error) {
 	var b []byte
-	err := db.QueryRow(ctx, `SELECT data FROM engine_bodies WHERE hash = ?`, hash).Scan(&b)
+	err := s.db.QueryRow(ctx, `SELECT data FROM engine_bodies WHERE hash = ?`, hash).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("body %s: %w", hash, store.ErrNotFound)
 	}
@@ -130,8 +129,8 @@ func (db *DB) MailBody(ctx context.Context, hash string) ([]byte, error) {
 }
 
 // MailQueueIDsByMessageID implements store.Store.
-func (db *DB) MailQueueIDsByMessageID(ctx context.Context, messageID string) ([]string, error) {
-	rows, err := db.Query(ctx, `SELECT queue_id FROM engine_transactions WHERE message_id = ? ORDER BY id`, messageID)
+func (s *Store) MailQueueIDsByMessageID(ctx context.Context, messageID string) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT queue_id FROM engine_transactions WHERE message_id = ? ORDER BY id`, messageID)
 	if err != nil {
 		return nil, fmt.Errorf("transactions by message-id: %w", err)
 	}
@@ -148,18 +147,18 @@ func (db *DB) MailQueueIDsByMessageID(ctx context.Context, messageID string) ([]
 }
 
 // MailStats implements store.Store.
-func (db *DB) MailStats(ctx context.Context) (store.Stats, error) {
-	var s store.Stats
-	if err := db.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(size), 0) FROM engine_bodies`).Scan(&s.Bodies, &s.BodyBytes); err != nil {
-		return s, fmt.Errorf("store stats: %w", err)
+func (s *Store) MailStats(ctx context.Context) (store.Stats, error) {
+	var st store.Stats
+	if err := s.db.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(size), 0) FROM engine_bodies`).Scan(&st.Bodies, &st.BodyBytes); err != nil {
+		return st, fmt.Errorf("store stats: %w", err)
 	}
-	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM engine_messages`).Scan(&s.Messages); err != nil {
-		return s, fmt.Errorf("store stats: %w", err)
+	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM engine_messages`).Scan(&st.Messages); err != nil {
+		return st, fmt.Errorf("store stats: %w", err)
 	}
-	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM engine_relay_queue WHERE state = 'queued'`).Scan(&s.QueuedMail); err != nil {
-		return s, fmt.Errorf("store stats: %w", err)
+	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM engine_relay_queue WHERE state = 'queued'`).Scan(&st.QueuedMail); err != nil {
+		return st, fmt.Errorf("store stats: %w", err)
 	}
-	return s, nil
+	return st, nil
 }
 
 // MailPrune implements store.Store. Bodies go in one statement per call
@@ -169,11 +168,11 @@ func (db *DB) MailStats(ctx context.Context) (store.Stats, error) {
 // (migration 20261123015300); on SQLite they are declared, so the bodies
 // are deleted on a connection with foreign_keys off, after the same check
 // done by hand.
-func (db *DB) MailPrune(ctx context.Context, txBefore, bodiesBefore time.Time) (store.Pruned, error) {
+func (s *Store) MailPrune(ctx context.Context, txBefore, bodiesBefore time.Time) (store.Pruned, error) {
 	var p store.Pruned
 	if !txBefore.IsZero() {
-		n, err := db.DeleteBatches(ctx, `DELETE FROM engine_transactions WHERE id IN
-			(SELECT id FROM engine_transactions WHERE received_at < ? ORDER BY received_at LIMIT ?)`, 5000, Micros(txBefore))
+		n, err := s.db.DeleteBatches(ctx, `DELETE FROM engine_transactions WHERE id IN
+			(SELECT id FROM engine_transactions WHERE received_at < ? ORDER BY received_at LIMIT ?)`, 5000, storage.Micros(txBefore))
 		p.Transactions = n
 		if err != nil {
 			return p, fmt.Errorf("prune transactions: %w", err)
@@ -185,19 +184,19 @@ func (db *DB) MailPrune(ctx context.Context, txBefore, bodiesBefore time.Time) (
 	unreferenced := ` FROM engine_bodies b WHERE b.created_at < ?
 		AND NOT EXISTS (SELECT 1 FROM engine_messages m WHERE m.body_hash = b.hash)
 		AND NOT EXISTS (SELECT 1 FROM engine_relay_queue q WHERE q.body_hash = b.hash)`
-	if db.dialect == SQLite {
+	if s.db.Dialect() == storage.SQLite {
 		// SQLite reads an uncorrelated NOT IN list once; a NOT EXISTS
 		// without an index on body_hash would scan per body
 		unreferenced = ` FROM engine_bodies b WHERE b.created_at < ?
 			AND b.hash NOT IN (SELECT body_hash FROM engine_messages)
 			AND b.hash NOT IN (SELECT body_hash FROM engine_relay_queue)`
 	}
-	run := func(q Querier) error {
+	run := func(q storage.Querier) error {
 		// one pass: the sizes of what was deleted come back with it
-		sizes, err := QueryAll(ctx, q, func(r RowScanner) (int64, error) {
+		sizes, err := storage.QueryAll(ctx, q, func(r storage.RowScanner) (int64, error) {
 			var n int64
 			return n, r.Scan(&n)
-		}, `DELETE FROM engine_bodies WHERE hash IN (SELECT b.hash`+unreferenced+`) RETURNING size`, Micros(bodiesBefore))
+		}, `DELETE FROM engine_bodies WHERE hash IN (SELECT b.hash`+unreferenced+`) RETURNING size`, storage.Micros(bodiesBefore))
 		p.Bodies = int64(len(sizes))
 		for _, n := range sizes {
 			p.BodyBytes += n
@@ -205,10 +204,10 @@ func (db *DB) MailPrune(ctx context.Context, txBefore, bodiesBefore time.Time) (
 		return err
 	}
 	var err error
-	if db.dialect == SQLite {
-		err = db.WithoutForeignKeys(ctx, run)
+	if s.db.Dialect() == storage.SQLite {
+		err = s.db.WithoutForeignKeys(ctx, run)
 	} else {
-		err = db.InTx(ctx, func(tx *Tx) error { return run(tx) })
+		err = s.db.InTx(ctx, func(tx *storage.Tx) error { return run(tx) })
 	}
 	if err != nil {
 		return p, fmt.Errorf("prune bodies: %w", err)

@@ -1,4 +1,4 @@
-package storage
+package enginestore
 
 import (
 	"context"
@@ -13,18 +13,17 @@ import (
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/engine/queue"
 	"github.com/uni-mail/postvakt/engine/store"
+	"github.com/uni-mail/postvakt/internal/storage"
 )
 
 // The central quarantine (engine/quarantine.Store).
 
-var _ quarantine.Store = (*DB)(nil)
-
 // QuarantineAdd implements quarantine.Store.
-func (db *DB) QuarantineAdd(ctx context.Context, it *quarantine.Item) (int64, error) {
+func (s *Store) QuarantineAdd(ctx context.Context, it *quarantine.Item) (int64, error) {
 	q := `INSERT INTO engine_quarantine (queue_id, created_at, reason, detail, listener, client_ip, auth_user, mail_from,
 		rcpts, subject, header_from, size, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	var id int64
-	err := db.QueryRow(ctx, q, it.QueueID, Micros(it.At), string(it.Reason), it.Detail, it.Listener, it.ClientIP, it.AuthUser,
+	err := s.db.QueryRow(ctx, q, it.QueueID, storage.Micros(it.At), string(it.Reason), it.Detail, it.Listener, it.ClientIP, it.AuthUser,
 		it.MailFrom, strings.Join(it.Rcpts, "\n"), it.Subject, it.HeaderFrom, len(it.Body), it.Body).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("quarantine add: %w", err)
@@ -47,7 +46,7 @@ func scanQuarantine(sc interface{ Scan(...any) error }, withBody bool) (quaranti
 	if err := sc.Scan(dest...); err != nil {
 		return it, err
 	}
-	it.At, it.Reason = FromMicros(at), quarantine.Reason(reason)
+	it.At, it.Reason = storage.FromMicros(at), quarantine.Reason(reason)
 	if rcpts != "" {
 		it.Rcpts = strings.Split(rcpts, "\n")
 	}
@@ -55,7 +54,7 @@ func scanQuarantine(sc interface{ Scan(...any) error }, withBody bool) (quaranti
 }
 
 // QuarantineList implements quarantine.Store, newest first, without bodies.
-func (db *DB) QuarantineList(ctx context.Context, f quarantine.Filter) ([]quarantine.Item, error) {
+func (s *Store) QuarantineList(ctx context.Context, f quarantine.Filter) ([]quarantine.Item, error) {
 	var conds []string
 	var args []any
 	if f.Reason != "" {
@@ -68,12 +67,12 @@ func (db *DB) QuarantineList(ctx context.Context, f quarantine.Filter) ([]quaran
 		// rcpts is newline-separated.
 		// (an address's "_" and "%" are searched for, not LIKE wildcards)
 		r := strings.ToLower(f.Recipient)
-		e := LikeEscaper.Replace(r)
+		e := storage.LikeEscaper.Replace(r)
 		conds = append(conds, `(LOWER(rcpts) = ? OR LOWER(rcpts) LIKE ? ESCAPE '\' OR LOWER(rcpts) LIKE ? ESCAPE '\' OR LOWER(rcpts) LIKE ? ESCAPE '\')`)
 		args = append(args, r, e+"\n%", "%\n"+e, "%\n"+e+"\n%")
 	}
 	if !f.Before.IsZero() {
-		conds, args = append(conds, "created_at < ?"), append(args, Micros(f.Before))
+		conds, args = append(conds, "created_at < ?"), append(args, storage.Micros(f.Before))
 	}
 	q := `SELECT ` + quarantineCols + ` FROM engine_quarantine`
 	if len(conds) > 0 {
@@ -83,7 +82,7 @@ func (db *DB) QuarantineList(ctx context.Context, f quarantine.Filter) ([]quaran
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	rows, err := db.Query(ctx, q, args...)
+	rows, err := s.db.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("quarantine list: %w", err)
 	}
@@ -100,8 +99,8 @@ func (db *DB) QuarantineList(ctx context.Context, f quarantine.Filter) ([]quaran
 }
 
 // QuarantineGet implements quarantine.Store.
-func (db *DB) QuarantineGet(ctx context.Context, id int64) (quarantine.Item, error) {
-	it, err := scanQuarantine(db.QueryRow(ctx, `SELECT `+quarantineCols+`, body FROM engine_quarantine WHERE id = ?`, id), true)
+func (s *Store) QuarantineGet(ctx context.Context, id int64) (quarantine.Item, error) {
+	it, err := scanQuarantine(s.db.QueryRow(ctx, `SELECT `+quarantineCols+`, body FROM engine_quarantine WHERE id = ?`, id), true)
 	if errors.Is(err, sql.ErrNoRows) {
 		return it, fmt.Errorf("quarantine item %d: %w", id, quarantine.ErrNotFound)
 	}
@@ -109,8 +108,8 @@ func (db *DB) QuarantineGet(ctx context.Context, id int64) (quarantine.Item, err
 }
 
 // QuarantineDelete implements quarantine.Store.
-func (db *DB) QuarantineDelete(ctx context.Context, id int64) error {
-	res, err := db.Exec(ctx, `DELETE FROM engine_quarantine WHERE id = ?`, id)
+func (s *Store) QuarantineDelete(ctx context.Context, id int64) error {
+	res, err := s.db.Exec(ctx, `DELETE FROM engine_quarantine WHERE id = ?`, id)
 	if err != nil {
 		return err
 	}
@@ -126,8 +125,8 @@ func (db *DB) QuarantineDelete(ctx context.Context, id int64) error {
 // addresses and remote recipients get relay-queue entries. Delivering
 // local mail through the relay queue instead would loop back through the
 // MX and be quarantined again.
-func (db *DB) QuarantineRelease(ctx context.Context, id int64, now time.Time) (int, error) {
-	it, err := db.QuarantineGet(ctx, id)
+func (s *Store) QuarantineRelease(ctx context.Context, id int64, now time.Time) (int, error) {
+	it, err := s.QuarantineGet(ctx, id)
 	if err != nil {
 		return 0, err
 	}
@@ -141,7 +140,7 @@ func (db *DB) QuarantineRelease(ctx context.Context, id int64, now time.Time) (i
 			return nil
 		}
 		seen[addr] = true
-		e, err := db.DirLookup(ctx, addr)
+		e, err := s.DirLookup(ctx, addr)
 		switch {
 		case errors.Is(err, directory.ErrNotFound):
 			remote = append(remote, queue.NewEntry{QueueID: it.QueueID, Rcpt: rcpt, Target: addr, MailFrom: it.MailFrom})
@@ -153,7 +152,7 @@ func (db *DB) QuarantineRelease(ctx context.Context, id int64, now time.Time) (i
 		case directory.KindMailbox, directory.KindNickname:
 			m := e.Mailbox
 			if m == nil {
-				mb, err := db.DirMailbox(ctx, e.MailboxID)
+				mb, err := s.DirMailbox(ctx, e.MailboxID)
 				if err != nil {
 					return err
 				}
@@ -169,7 +168,7 @@ func (db *DB) QuarantineRelease(ctx context.Context, id int64, now time.Time) (i
 			}
 			local = append(local, m.ID)
 		case directory.KindAlias, directory.KindList, directory.KindFunction:
-			ts, err := db.DirAliasTargets(ctx, addr)
+			ts, err := s.DirAliasTargets(ctx, addr)
 			if err != nil {
 				return err
 			}
@@ -186,7 +185,7 @@ func (db *DB) QuarantineRelease(ctx context.Context, id int64, now time.Time) (i
 			return 0, fmt.Errorf("release %d: resolve %s: %w", id, r, err)
 		}
 	}
-	err = db.InTx(ctx, func(tx *Tx) error {
+	err = s.db.InTx(ctx, func(tx *storage.Tx) error {
 		res, err := tx.Exec(ctx, `DELETE FROM engine_quarantine WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -201,7 +200,7 @@ func (db *DB) QuarantineRelease(ctx context.Context, id int64, now time.Time) (i
 		slices.Sort(local)
 		for _, mb := range local {
 			if _, err := tx.Exec(ctx, `INSERT INTO engine_messages (mailbox_id, queue_id, body_hash, size, received_at, truncated) VALUES (?, ?, ?, ?, ?, ?)`,
-				mb, it.QueueID, hash, size, Micros(now), false); err != nil {
+				mb, it.QueueID, hash, size, storage.Micros(now), false); err != nil {
 				return fmt.Errorf("deliver to %d: %w", mb, err)
 			}
 			if _, err := tx.Exec(ctx, `UPDATE engine_mailboxes SET used_bytes = used_bytes + ? WHERE id = ?`, size, mb); err != nil {
@@ -217,8 +216,8 @@ func (db *DB) QuarantineRelease(ctx context.Context, id int64, now time.Time) (i
 }
 
 // QuarantineExpire implements quarantine.Store.
-func (db *DB) QuarantineExpire(ctx context.Context, before time.Time) (int, error) {
-	res, err := db.Exec(ctx, `DELETE FROM engine_quarantine WHERE created_at < ?`, Micros(before))
+func (s *Store) QuarantineExpire(ctx context.Context, before time.Time) (int, error) {
+	res, err := s.db.Exec(ctx, `DELETE FROM engine_quarantine WHERE created_at < ?`, storage.Micros(before))
 	if err != nil {
 		return 0, err
 	}

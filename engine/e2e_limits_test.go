@@ -1,4 +1,4 @@
-package storage_test
+package engine_test
 
 import (
 	"bufio"
@@ -111,9 +111,9 @@ func TestEngineLimits(t *testing.T) {
 		if !strings.HasPrefix(l, "451 4.3.0") && !strings.HasPrefix(l, "421") {
 			t.Fatalf("slow DATA got %q after %s", l, time.Since(start))
 		}
-		st, _ := db.MailStats(t.Context())
-		if st.Messages != 0 {
-			t.Fatalf("slow message stored: %+v", st)
+		stats, _ := h.st.MailStats(t.Context())
+		if stats.Messages != 0 {
+			t.Fatalf("slow message stored: %+v", stats)
 		}
 	})
 	t.Run("implicit TLS", func(t *testing.T) {

@@ -1,4 +1,4 @@
-package storage
+package enginestore
 
 import (
 	"context"
@@ -8,18 +8,17 @@ import (
 	"time"
 
 	"github.com/uni-mail/postvakt/engine/greylist"
+	"github.com/uni-mail/postvakt/internal/storage"
 )
 
 // Greylisting state (engine/greylist.Store), shared by every engine node
 // using the database.
 
-var _ greylist.Store = (*DB)(nil)
-
 // GreyTriplet implements greylist.Store.
-func (db *DB) GreyTriplet(ctx context.Context, k greylist.Key) (greylist.Triplet, bool, error) {
+func (s *Store) GreyTriplet(ctx context.Context, k greylist.Key) (greylist.Triplet, bool, error) {
 	t := greylist.Triplet{Key: k}
 	var first, last, passed int64
-	err := db.QueryRow(ctx, `SELECT first_seen, last_seen, passed_at, attempts FROM engine_greylist
+	err := s.db.QueryRow(ctx, `SELECT first_seen, last_seen, passed_at, attempts FROM engine_greylist
 		WHERE net = ? AND sender = ? AND rcpt = ?`, k.Net, k.Sender, k.Rcpt).Scan(&first, &last, &passed, &t.Attempts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, false, nil
@@ -27,17 +26,17 @@ func (db *DB) GreyTriplet(ctx context.Context, k greylist.Key) (greylist.Triplet
 	if err != nil {
 		return t, false, fmt.Errorf("greylist triplet: %w", err)
 	}
-	t.FirstSeen, t.LastSeen, t.PassedAt = FromMicros(first), FromMicros(last), FromMicros(passed)
+	t.FirstSeen, t.LastSeen, t.PassedAt = storage.FromMicros(first), storage.FromMicros(last), storage.FromMicros(passed)
 	return t, true, nil
 }
 
 // GreyPutTriplet implements greylist.Store.
-func (db *DB) GreyPutTriplet(ctx context.Context, t greylist.Triplet) error {
-	_, err := db.Exec(ctx, `INSERT INTO engine_greylist (net, sender, rcpt, first_seen, last_seen, passed_at, attempts)
+func (s *Store) GreyPutTriplet(ctx context.Context, t greylist.Triplet) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO engine_greylist (net, sender, rcpt, first_seen, last_seen, passed_at, attempts)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (net, sender, rcpt) DO UPDATE SET first_seen = excluded.first_seen, last_seen = excluded.last_seen,
 			passed_at = excluded.passed_at, attempts = excluded.attempts`,
-		t.Net, t.Sender, t.Rcpt, Micros(t.FirstSeen), Micros(t.LastSeen), Micros(t.PassedAt), t.Attempts)
+		t.Net, t.Sender, t.Rcpt, storage.Micros(t.FirstSeen), storage.Micros(t.LastSeen), storage.Micros(t.PassedAt), t.Attempts)
 	if err != nil {
 		return fmt.Errorf("greylist put: %w", err)
 	}
@@ -45,9 +44,9 @@ func (db *DB) GreyPutTriplet(ctx context.Context, t greylist.Triplet) error {
 }
 
 // GreyClientPasses implements greylist.Store.
-func (db *DB) GreyClientPasses(ctx context.Context, net string) (int, error) {
+func (s *Store) GreyClientPasses(ctx context.Context, net string) (int, error) {
 	var n int
-	err := db.QueryRow(ctx, `SELECT passes FROM engine_greylist_clients WHERE net = ?`, net).Scan(&n)
+	err := s.db.QueryRow(ctx, `SELECT passes FROM engine_greylist_clients WHERE net = ?`, net).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -58,10 +57,10 @@ func (db *DB) GreyClientPasses(ctx context.Context, net string) (int, error) {
 }
 
 // GreyAddClientPass implements greylist.Store.
-func (db *DB) GreyAddClientPass(ctx context.Context, net string, now time.Time) error {
-	_, err := db.Exec(ctx, `INSERT INTO engine_greylist_clients (net, passes, updated_at) VALUES (?, 1, ?)
+func (s *Store) GreyAddClientPass(ctx context.Context, net string, now time.Time) error {
+	_, err := s.db.Exec(ctx, `INSERT INTO engine_greylist_clients (net, passes, updated_at) VALUES (?, 1, ?)
 		ON CONFLICT (net) DO UPDATE SET passes = engine_greylist_clients.passes + 1, updated_at = excluded.updated_at`,
-		net, Micros(now))
+		net, storage.Micros(now))
 	if err != nil {
 		return fmt.Errorf("greylist client pass: %w", err)
 	}
@@ -69,17 +68,17 @@ func (db *DB) GreyAddClientPass(ctx context.Context, net string, now time.Time) 
 }
 
 // GreyExpire implements greylist.Store.
-func (db *DB) GreyExpire(ctx context.Context, passedBefore, pendingBefore time.Time) (int64, error) {
+func (s *Store) GreyExpire(ctx context.Context, passedBefore, pendingBefore time.Time) (int64, error) {
 	var total int64
 	for _, st := range []struct {
 		q    string
 		args []any
 	}{
-		{`DELETE FROM engine_greylist WHERE passed_at <> 0 AND last_seen < ?`, []any{Micros(passedBefore)}},
-		{`DELETE FROM engine_greylist WHERE passed_at = 0 AND first_seen < ?`, []any{Micros(pendingBefore)}},
-		{`DELETE FROM engine_greylist_clients WHERE updated_at < ?`, []any{Micros(passedBefore)}},
+		{`DELETE FROM engine_greylist WHERE passed_at <> 0 AND last_seen < ?`, []any{storage.Micros(passedBefore)}},
+		{`DELETE FROM engine_greylist WHERE passed_at = 0 AND first_seen < ?`, []any{storage.Micros(pendingBefore)}},
+		{`DELETE FROM engine_greylist_clients WHERE updated_at < ?`, []any{storage.Micros(passedBefore)}},
 	} {
-		res, err := db.Exec(ctx, st.q, st.args...)
+		res, err := s.db.Exec(ctx, st.q, st.args...)
 		if err != nil {
 			return total, fmt.Errorf("greylist expire: %w", err)
 		}

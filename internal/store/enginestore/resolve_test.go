@@ -1,9 +1,10 @@
-package storage_test
+package enginestore_test
 
 import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/enginestore"
 )
 
 // Resolution rules over the real store: forwarding (local, external
@@ -19,14 +21,14 @@ import (
 // their quarantine, and the Swedish address rules from configuration.
 func TestEngineDirectoryResolve(t *testing.T) {
 	t.Parallel()
-	db := storagetest.Open(t, storage.SQLite)
+	st := enginestore.New(storagetest.Open(t, storage.SQLite))
 	ctx := context.Background()
-	clock := &fakeClock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	clock := &testClock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
 	cfg := engine.Default()
 	cfg.AddressRules = addr.SwedishRules()
 	cfg.Directory.NicknameQuarantine = 30 * 24 * time.Hour
 	cfg.Directory.PasswordHash = directory.HashParams{MemoryKiB: 1024, Time: 1, Threads: 1}
-	dir, err := engine.NewDirectory(cfg, db, clock.Now)
+	dir, err := engine.NewDirectory(cfg, st, clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,4 +131,17 @@ func TestEngineDirectoryResolve(t *testing.T) {
 	if _, err := dir.ImportCSV(ctx, strings.NewReader("address,colour\n")); err == nil || !strings.Contains(err.Error(), `unknown column "colour"`) {
 		t.Errorf("unknown column: %v", err)
 	}
+}
+
+// testClock is an injected clock tests move by hand.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
 }

@@ -1,4 +1,4 @@
-package storage_test
+package enginestore_test
 
 import (
 	"context"
@@ -8,34 +8,33 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uni-mail/postvakt/engine"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/greylist"
 	"github.com/uni-mail/postvakt/engine/store"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/enginestore"
 )
-
-var _ engine.Store = (*storage.DB)(nil)
 
 func TestConformanceEngineDirectory(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		st := enginestore.New(db)
 		ctx := context.Background()
 		now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-		if err := db.DirPutDomain(ctx, directory.Domain{Name: "uni.example", CreatedAt: now}); err != nil {
+		if err := st.DirPutDomain(ctx, directory.Domain{Name: "uni.example", CreatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.DirPutDomain(ctx, directory.Domain{Name: "uni.example", CreatedAt: now}); err != nil {
+		if err := st.DirPutDomain(ctx, directory.Domain{Name: "uni.example", CreatedAt: now}); err != nil {
 			t.Fatalf("idempotent: %v", err)
 		}
-		if ok, err := db.DirDomainExists(ctx, "uni.example"); !ok || err != nil {
+		if ok, err := st.DirDomainExists(ctx, "uni.example"); !ok || err != nil {
 			t.Fatalf("exists = %v, %v", ok, err)
 		}
-		if ok, _ := db.DirDomainExists(ctx, "other.example"); ok {
+		if ok, _ := st.DirDomainExists(ctx, "other.example"); ok {
 			t.Fatal("other.example exists")
 		}
-		ids, err := db.DirUpsertMailboxes(ctx, []directory.Mailbox{
+		ids, err := st.DirUpsertMailboxes(ctx, []directory.Mailbox{
 			{Address: "123456@uni.example", QuotaBytes: 100, PasswordHash: "h1", KeepCopy: true},
 			{Address: "234567@uni.example"},
 		}, now)
@@ -43,91 +42,91 @@ func TestConformanceEngineDirectory(t *testing.T) {
 			t.Fatalf("upsert = %v, %v", ids, err)
 		}
 		// Re-import without a hash keeps the hash and updates the rest.
-		again, err := db.DirUpsertMailboxes(ctx, []directory.Mailbox{{Address: "123456@uni.example", QuotaBytes: 200, Locked: true}}, now.Add(time.Hour))
+		again, err := st.DirUpsertMailboxes(ctx, []directory.Mailbox{{Address: "123456@uni.example", QuotaBytes: 200, Locked: true}}, now.Add(time.Hour))
 		if err != nil || again[0] != ids[0] {
 			t.Fatalf("re-upsert = %v, %v", again, err)
 		}
-		m, err := db.DirMailbox(ctx, ids[0])
+		m, err := st.DirMailbox(ctx, ids[0])
 		if err != nil || m.PasswordHash != "h1" || m.QuotaBytes != 200 || !m.Locked || m.KeepCopy || !m.UpdatedAt.Equal(now.Add(time.Hour)) || !m.CreatedAt.Equal(now) {
 			t.Fatalf("mailbox = %+v, %v", m, err)
 		}
-		e, err := db.DirLookup(ctx, "123456@uni.example")
+		e, err := st.DirLookup(ctx, "123456@uni.example")
 		if err != nil || e.Kind != directory.KindMailbox || e.MailboxID != ids[0] || e.Mailbox == nil || e.Mailbox.Address != "123456@uni.example" || e.Mailbox.QuotaBytes != 200 || !e.Mailbox.Locked {
 			t.Fatalf("lookup = %+v, %v", e, err)
 		}
-		if _, err := db.DirLookup(ctx, "nobody@uni.example"); !errors.Is(err, directory.ErrNotFound) {
+		if _, err := st.DirLookup(ctx, "nobody@uni.example"); !errors.Is(err, directory.ErrNotFound) {
 			t.Fatalf("missing lookup: %v", err)
 		}
-		if _, err := db.DirMailbox(ctx, 9999); !errors.Is(err, directory.ErrNotFound) {
+		if _, err := st.DirMailbox(ctx, 9999); !errors.Is(err, directory.ErrNotFound) {
 			t.Fatalf("missing mailbox: %v", err)
 		}
-		if err := db.DirUpdateMailbox(ctx, ids[1], now, func(m *directory.Mailbox) error {
+		if err := st.DirUpdateMailbox(ctx, ids[1], now, func(m *directory.Mailbox) error {
 			m.ForwardTo = "x@else.example"
 			m.ExternalForwardAllowed = true
 			return nil
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if m, _ := db.DirMailbox(ctx, ids[1]); m.ForwardTo != "x@else.example" || !m.ExternalForwardAllowed {
+		if m, _ := st.DirMailbox(ctx, ids[1]); m.ForwardTo != "x@else.example" || !m.ExternalForwardAllowed {
 			t.Fatalf("after update: %+v", m)
 		}
 
 		// Nicknames: set, change (old one released), quarantine for others, reuse after it.
 		q := 30 * 24 * time.Hour
-		if err := db.DirSetNickname(ctx, ids[0], "anna@uni.example", now, q); err != nil {
+		if err := st.DirSetNickname(ctx, ids[0], "anna@uni.example", now, q); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.DirSetNickname(ctx, ids[1], "anna@uni.example", now, q); !errors.Is(err, directory.ErrExists) {
+		if err := st.DirSetNickname(ctx, ids[1], "anna@uni.example", now, q); !errors.Is(err, directory.ErrExists) {
 			t.Fatalf("taken nickname: %v", err)
 		}
-		if err := db.DirSetNickname(ctx, ids[0], "anna.s@uni.example", now.Add(time.Hour), q); err != nil {
+		if err := st.DirSetNickname(ctx, ids[0], "anna.s@uni.example", now.Add(time.Hour), q); err != nil {
 			t.Fatal(err)
 		}
-		if e, _ := db.DirLookup(ctx, "anna@uni.example"); e.Kind != directory.KindReleased || !e.ReleasedAt.Equal(now.Add(time.Hour)) {
+		if e, _ := st.DirLookup(ctx, "anna@uni.example"); e.Kind != directory.KindReleased || !e.ReleasedAt.Equal(now.Add(time.Hour)) {
 			t.Fatalf("released entry = %+v", e)
 		}
-		if err := db.DirSetNickname(ctx, ids[1], "anna@uni.example", now.Add(24*time.Hour), q); !errors.Is(err, directory.ErrQuarantined) {
+		if err := st.DirSetNickname(ctx, ids[1], "anna@uni.example", now.Add(24*time.Hour), q); !errors.Is(err, directory.ErrQuarantined) {
 			t.Fatalf("quarantined nickname: %v", err)
 		}
-		if err := db.DirSetNickname(ctx, ids[1], "anna@uni.example", now.Add(q+2*time.Hour), q); err != nil {
+		if err := st.DirSetNickname(ctx, ids[1], "anna@uni.example", now.Add(q+2*time.Hour), q); err != nil {
 			t.Fatalf("after quarantine: %v", err)
 		}
-		if e, _ := db.DirLookup(ctx, "anna@uni.example"); e.Kind != directory.KindNickname || e.MailboxID != ids[1] {
+		if e, _ := st.DirLookup(ctx, "anna@uni.example"); e.Kind != directory.KindNickname || e.MailboxID != ids[1] {
 			t.Fatalf("reused nickname = %+v", e)
 		}
 
 		// Aliases.
-		if err := db.DirPutAlias(ctx, directory.Alias{Address: "it-staff@uni.example", Kind: directory.KindList, Targets: []string{"123456@uni.example", "234567@uni.example", "123456@uni.example"}}); err != nil {
+		if err := st.DirPutAlias(ctx, directory.Alias{Address: "it-staff@uni.example", Kind: directory.KindList, Targets: []string{"123456@uni.example", "234567@uni.example", "123456@uni.example"}}); err != nil {
 			t.Fatal(err)
 		}
-		if tg, err := db.DirAliasTargets(ctx, "it-staff@uni.example"); err != nil || len(tg) != 2 {
+		if tg, err := st.DirAliasTargets(ctx, "it-staff@uni.example"); err != nil || len(tg) != 2 {
 			t.Fatalf("targets = %v, %v", tg, err)
 		}
-		if err := db.DirPutAlias(ctx, directory.Alias{Address: "it-staff@uni.example", Kind: directory.KindAlias, Targets: []string{"234567@uni.example"}}); err != nil {
+		if err := st.DirPutAlias(ctx, directory.Alias{Address: "it-staff@uni.example", Kind: directory.KindAlias, Targets: []string{"234567@uni.example"}}); err != nil {
 			t.Fatal(err)
 		}
-		if tg, _ := db.DirAliasTargets(ctx, "it-staff@uni.example"); len(tg) != 1 {
+		if tg, _ := st.DirAliasTargets(ctx, "it-staff@uni.example"); len(tg) != 1 {
 			t.Fatalf("replaced targets = %v", tg)
 		}
-		if err := db.DirPutAlias(ctx, directory.Alias{Address: "123456@uni.example", Kind: directory.KindAlias, Targets: []string{"x@uni.example"}}); !errors.Is(err, directory.ErrExists) {
+		if err := st.DirPutAlias(ctx, directory.Alias{Address: "123456@uni.example", Kind: directory.KindAlias, Targets: []string{"x@uni.example"}}); !errors.Is(err, directory.ErrExists) {
 			t.Fatalf("alias over mailbox: %v", err)
 		}
-		if _, err := db.DirUpsertMailboxes(ctx, []directory.Mailbox{{Address: "it-staff@uni.example"}}, now); !errors.Is(err, directory.ErrExists) {
+		if _, err := st.DirUpsertMailboxes(ctx, []directory.Mailbox{{Address: "it-staff@uni.example"}}, now); !errors.Is(err, directory.ErrExists) {
 			t.Fatalf("mailbox over alias: %v", err)
 		}
-		if err := db.DirPutAlias(ctx, directory.Alias{Address: "abuse@uni.example", Kind: directory.KindFunction, Targets: []string{"b@uni.example", "a@uni.example"}}); err != nil {
+		if err := st.DirPutAlias(ctx, directory.Alias{Address: "abuse@uni.example", Kind: directory.KindFunction, Targets: []string{"b@uni.example", "a@uni.example"}}); err != nil {
 			t.Fatal(err)
 		}
-		if al, err := db.DirAliases(ctx); err != nil || len(al) != 2 || al[0].Address != "abuse@uni.example" || len(al[0].Targets) != 2 || al[0].Targets[0] != "a@uni.example" || al[1].Kind != directory.KindAlias {
+		if al, err := st.DirAliases(ctx); err != nil || len(al) != 2 || al[0].Address != "abuse@uni.example" || len(al[0].Targets) != 2 || al[0].Targets[0] != "a@uni.example" || al[1].Kind != directory.KindAlias {
 			t.Fatalf("aliases = %+v, %v", al, err)
 		}
-		if err := db.DirDeleteAlias(ctx, "it-staff@uni.example"); err != nil {
+		if err := st.DirDeleteAlias(ctx, "it-staff@uni.example"); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.DirDeleteAlias(ctx, "it-staff@uni.example"); !errors.Is(err, directory.ErrNotFound) {
+		if err := st.DirDeleteAlias(ctx, "it-staff@uni.example"); !errors.Is(err, directory.ErrNotFound) {
 			t.Fatalf("delete twice: %v", err)
 		}
-		if list, err := db.DirMailboxes(ctx); err != nil || len(list) != 2 {
+		if list, err := st.DirMailboxes(ctx); err != nil || len(list) != 2 {
 			t.Fatalf("list = %v, %v", list, err)
 		}
 	})
@@ -140,8 +139,9 @@ func TestConformanceEngineDirectory(t *testing.T) {
 func TestConformanceEngineDirAliasesTargeting(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		st := enginestore.New(db)
 		ctx := context.Background()
-		if err := db.DirPutDomain(ctx, directory.Domain{Name: "uni.example", CreatedAt: time.Now()}); err != nil {
+		if err := st.DirPutDomain(ctx, directory.Domain{Name: "uni.example", CreatedAt: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 		for _, a := range []directory.Alias{
@@ -150,7 +150,7 @@ func TestConformanceEngineDirAliasesTargeting(t *testing.T) {
 			{Address: "nordmann@uni.example", Kind: directory.KindAlias, Targets: []string{"ola@uni.example"}},
 			{Address: "xola@uni.example", Kind: directory.KindAlias, Targets: []string{"xola@remote.example", "ola@uni.example.net"}},
 		} {
-			if err := db.DirPutAlias(ctx, a); err != nil {
+			if err := st.DirPutAlias(ctx, a); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -168,15 +168,15 @@ func TestConformanceEngineDirAliasesTargeting(t *testing.T) {
 			{"nobody@uni.example", ""},
 			{"ola@", ""},
 		} {
-			al, err := db.DirAliasesTargeting(ctx, c.target)
+			al, err := st.DirAliasesTargeting(ctx, c.target)
 			if got := render(al); err != nil || got != c.want {
 				t.Errorf("DirAliasesTargeting(%q) = %q, %v; want %q", c.target, got, err, c.want)
 			}
 		}
-		if err := db.DirDeleteAlias(ctx, "nordmann@uni.example"); err != nil {
+		if err := st.DirDeleteAlias(ctx, "nordmann@uni.example"); err != nil {
 			t.Fatal(err)
 		}
-		if al, err := db.DirAliasesTargeting(ctx, "ola@uni.example"); err != nil || render(al) != "it-staff@uni.example(list)[kari@remote.example ola@uni.example] " {
+		if al, err := st.DirAliasesTargeting(ctx, "ola@uni.example"); err != nil || render(al) != "it-staff@uni.example(list)[kari@remote.example ola@uni.example] " {
 			t.Errorf("after delete: %q, %v", render(al), err)
 		}
 
@@ -195,37 +195,38 @@ func TestConformanceEngineDirAliasesTargeting(t *testing.T) {
 func TestConformanceEngineGreylist(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		st := enginestore.New(db)
 		ctx := context.Background()
 		now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 		k := greylist.Key{Net: "192.0.2.0/24", Sender: "a@b.example", Rcpt: "c@uni.example"}
-		if _, ok, err := db.GreyTriplet(ctx, k); ok || err != nil {
+		if _, ok, err := st.GreyTriplet(ctx, k); ok || err != nil {
 			t.Fatalf("empty: %v %v", ok, err)
 		}
 		tr := greylist.Triplet{Key: k, FirstSeen: now, LastSeen: now, Attempts: 1}
-		if err := db.GreyPutTriplet(ctx, tr); err != nil {
+		if err := st.GreyPutTriplet(ctx, tr); err != nil {
 			t.Fatal(err)
 		}
 		tr.PassedAt, tr.LastSeen = now.Add(time.Minute), now.Add(time.Minute)
-		if err := db.GreyPutTriplet(ctx, tr); err != nil {
+		if err := st.GreyPutTriplet(ctx, tr); err != nil {
 			t.Fatal(err)
 		}
-		got, ok, err := db.GreyTriplet(ctx, k)
+		got, ok, err := st.GreyTriplet(ctx, k)
 		if err != nil || !ok || got != tr {
 			t.Fatalf("got %+v %v %v, want %+v", got, ok, err, tr)
 		}
 		for i := 0; i < 3; i++ {
-			if err := db.GreyAddClientPass(ctx, k.Net, now); err != nil {
+			if err := st.GreyAddClientPass(ctx, k.Net, now); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if n, err := db.GreyClientPasses(ctx, k.Net); n != 3 || err != nil {
+		if n, err := st.GreyClientPasses(ctx, k.Net); n != 3 || err != nil {
 			t.Fatalf("passes = %d, %v", n, err)
 		}
 		pending := greylist.Triplet{Key: greylist.Key{Net: "198.51.100.0/24", Rcpt: "c@uni.example"}, FirstSeen: now, LastSeen: now}
-		if err := db.GreyPutTriplet(ctx, pending); err != nil {
+		if err := st.GreyPutTriplet(ctx, pending); err != nil {
 			t.Fatal(err)
 		}
-		n, err := db.GreyExpire(ctx, now.Add(2*time.Minute), now.Add(time.Second))
+		n, err := st.GreyExpire(ctx, now.Add(2*time.Minute), now.Add(time.Second))
 		if err != nil || n != 3 {
 			t.Fatalf("expire = %d, %v", n, err)
 		}
@@ -235,13 +236,14 @@ func TestConformanceEngineGreylist(t *testing.T) {
 func TestConformanceEngineMailStore(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		st := enginestore.New(db)
 		ctx := context.Background()
 		now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 		var boxes []directory.Mailbox
 		for i := range 400 {
 			boxes = append(boxes, directory.Mailbox{Address: fmt.Sprintf("s%d@uni.example", i)})
 		}
-		ids, err := db.DirUpsertMailboxes(ctx, boxes, now)
+		ids, err := st.DirUpsertMailboxes(ctx, boxes, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -254,49 +256,49 @@ func TestConformanceEngineMailStore(t *testing.T) {
 			msg.Deliveries = append(msg.Deliveries, store.Delivery{Rcpt: boxes[i].Address, MailboxID: id, Truncated: i == 0})
 		}
 		msg.Deliveries = append(msg.Deliveries, store.Delivery{Rcpt: "ext@else.example", Remote: "ext@else.example"})
-		if err := db.MailCommit(ctx, []*store.Message{msg}); err != nil {
+		if err := st.MailCommit(ctx, []*store.Message{msg}); err != nil {
 			t.Fatal(err)
 		}
 		// Same body again in another transaction: still one body row.
 		msg2 := *msg
 		msg2.QueueID, msg2.Deliveries = "Q2", msg.Deliveries[1:2]
-		if err := db.MailCommit(ctx, []*store.Message{&msg2}); err != nil {
+		if err := st.MailCommit(ctx, []*store.Message{&msg2}); err != nil {
 			t.Fatal(err)
 		}
-		st, err := db.MailStats(ctx)
+		stats, err := st.MailStats(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Bodies != 2 || st.Messages != 401 || st.QueuedMail != 1 || st.BodyBytes != int64(len(body)+len(msg.Truncated)) {
-			t.Fatalf("stats = %+v", st)
+		if stats.Bodies != 2 || stats.Messages != 401 || stats.QueuedMail != 1 || stats.BodyBytes != int64(len(body)+len(msg.Truncated)) {
+			t.Fatalf("stats = %+v", stats)
 		}
-		got, err := db.MailMessages(ctx, ids[1])
+		got, err := st.MailMessages(ctx, ids[1])
 		if err != nil || len(got) != 2 || got[0].BodyHash != msg.BodyHash || got[0].Truncated || !got[0].ReceivedAt.Equal(now) {
 			t.Fatalf("messages = %+v, %v", got, err)
 		}
-		if got, _ := db.MailMessages(ctx, ids[0]); len(got) != 1 || !got[0].Truncated || got[0].BodyHash != msg.TruncatedHash {
+		if got, _ := st.MailMessages(ctx, ids[0]); len(got) != 1 || !got[0].Truncated || got[0].BodyHash != msg.TruncatedHash {
 			t.Fatalf("truncated = %+v", got)
 		}
-		if m, _ := db.DirMailbox(ctx, ids[1]); m.UsedBytes != 2*int64(len(body)) {
+		if m, _ := st.DirMailbox(ctx, ids[1]); m.UsedBytes != 2*int64(len(body)) {
 			t.Fatalf("used = %d", m.UsedBytes)
 		}
-		b, err := db.MailBody(ctx, msg.BodyHash)
+		b, err := st.MailBody(ctx, msg.BodyHash)
 		if err != nil || string(b) != string(body) {
 			t.Fatalf("body = %q, %v", b, err)
 		}
-		if _, err := db.MailBody(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := st.MailBody(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("missing body: %v", err)
 		}
-		if q, err := db.MailQueueIDsByMessageID(ctx, "<m1@uni.example>"); err != nil || len(q) != 2 {
+		if q, err := st.MailQueueIDsByMessageID(ctx, "<m1@uni.example>"); err != nil || len(q) != 2 {
 			t.Fatalf("by message-id = %v, %v", q, err)
 		}
 		// A duplicate queue ID fails the whole batch and writes nothing of it.
 		bad := &store.Message{QueueID: "Q1", ReceivedAt: now, Body: body, BodyHash: store.Hash(body)}
 		ok := &store.Message{QueueID: "Q3", ReceivedAt: now, Body: body, BodyHash: store.Hash(body)}
-		if err := db.MailCommit(ctx, []*store.Message{ok, bad}); err == nil {
+		if err := st.MailCommit(ctx, []*store.Message{ok, bad}); err == nil {
 			t.Fatal("duplicate queue id committed")
 		}
-		if q, _ := db.MailQueueIDsByMessageID(ctx, ""); len(q) != 0 {
+		if q, _ := st.MailQueueIDsByMessageID(ctx, ""); len(q) != 0 {
 			t.Fatalf("partial batch visible: %v", q)
 		}
 	})
@@ -307,8 +309,9 @@ func TestConformanceEngineMailStore(t *testing.T) {
 func TestConformanceEngineGroupCommit(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		st := enginestore.New(db)
 		ctx := context.Background()
-		ids, err := db.DirUpsertMailboxes(ctx, []directory.Mailbox{{Address: "a@uni.example"}, {Address: "b@uni.example"}}, time.Now())
+		ids, err := st.DirUpsertMailboxes(ctx, []directory.Mailbox{{Address: "a@uni.example"}, {Address: "b@uni.example"}}, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -316,7 +319,7 @@ func TestConformanceEngineGroupCommit(t *testing.T) {
 		if db.Dialect() == storage.Postgres {
 			workers = 4
 		}
-		c := store.NewCommitter(db, store.CommitterOptions{MaxBatch: 32, Workers: workers})
+		c := store.NewCommitter(st, store.CommitterOptions{MaxBatch: 32, Workers: workers})
 		defer c.Close()
 		var wg sync.WaitGroup
 		errs := make(chan error, 200)
@@ -336,9 +339,9 @@ func TestConformanceEngineGroupCommit(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		st, _ := db.MailStats(ctx)
-		if st.Messages != 400 || st.Bodies != 7 {
-			t.Fatalf("stats = %+v", st)
+		stats, _ := st.MailStats(ctx)
+		if stats.Messages != 400 || stats.Bodies != 7 {
+			t.Fatalf("stats = %+v", stats)
 		}
 	})
 }
@@ -349,10 +352,11 @@ func TestConformanceEngineGroupCommit(t *testing.T) {
 func TestConformanceEngineMailPrune(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		st := enginestore.New(db)
 		ctx := context.Background()
 		now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 		old := now.Add(-100 * 24 * time.Hour)
-		ids, err := db.DirUpsertMailboxes(ctx, []directory.Mailbox{{Address: "anna@uni.example"}}, now)
+		ids, err := st.DirUpsertMailboxes(ctx, []directory.Mailbox{{Address: "anna@uni.example"}}, now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -369,7 +373,7 @@ func TestConformanceEngineMailPrune(t *testing.T) {
 		deleted := msg("Q4", old, "deleted from the mailbox", local)
 		young := msg("Q5", now.Add(-time.Hour), "young, relayed and gone", remote)
 		reused := msg("Q6", old, "relayed, then sent again", remote)
-		if err := db.MailCommit(ctx, []*store.Message{kept, relayed, queued, deleted, young, reused}); err != nil {
+		if err := st.MailCommit(ctx, []*store.Message{kept, relayed, queued, deleted, young, reused}); err != nil {
 			t.Fatal(err)
 		}
 		for _, q := range []string{
@@ -382,10 +386,10 @@ func TestConformanceEngineMailPrune(t *testing.T) {
 		}
 		// the same body again, today, to the mailbox: referenced and young
 		again := msg("Q7", now, "relayed, then sent again", local)
-		if err := db.MailCommit(ctx, []*store.Message{again}); err != nil {
+		if err := st.MailCommit(ctx, []*store.Message{again}); err != nil {
 			t.Fatal(err)
 		}
-		p, err := db.MailPrune(ctx, now.Add(-90*24*time.Hour), now.Add(-24*time.Hour))
+		p, err := st.MailPrune(ctx, now.Add(-90*24*time.Hour), now.Add(-24*time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -393,27 +397,27 @@ func TestConformanceEngineMailPrune(t *testing.T) {
 			t.Fatalf("pruned %+v, want 5 transactions and the 2 bodies of Q2 and Q4", p)
 		}
 		for _, m := range []*store.Message{kept, queued, young, reused} {
-			if _, err := db.MailBody(ctx, m.BodyHash); err != nil {
+			if _, err := st.MailBody(ctx, m.BodyHash); err != nil {
 				t.Errorf("body of %s: %v", m.QueueID, err)
 			}
 		}
 		for _, m := range []*store.Message{relayed, deleted} {
-			if _, err := db.MailBody(ctx, m.BodyHash); !errors.Is(err, store.ErrNotFound) {
+			if _, err := st.MailBody(ctx, m.BodyHash); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("body of %s still there: %v", m.QueueID, err)
 			}
 		}
-		if q, _ := db.MailQueueIDsByMessageID(ctx, ""); fmt.Sprint(q) != "[Q5 Q7]" {
+		if q, _ := st.MailQueueIDsByMessageID(ctx, ""); fmt.Sprint(q) != "[Q5 Q7]" {
 			t.Errorf("transactions left: %v, want the two of the last 90 days [Q5 Q7]", q)
 		}
 		// nothing more to do a second time; the store still takes mail
-		if p, err := db.MailPrune(ctx, now.Add(-90*24*time.Hour), now.Add(-24*time.Hour)); err != nil || p != (store.Pruned{}) {
+		if p, err := st.MailPrune(ctx, now.Add(-90*24*time.Hour), now.Add(-24*time.Hour)); err != nil || p != (store.Pruned{}) {
 			t.Fatalf("second prune %+v, %v", p, err)
 		}
-		if err := db.MailCommit(ctx, []*store.Message{msg("Q8", now, "after", local)}); err != nil {
+		if err := st.MailCommit(ctx, []*store.Message{msg("Q8", now, "after", local)}); err != nil {
 			t.Fatal(err)
 		}
-		if st, err := db.MailStats(ctx); err != nil || st.Bodies != 5 {
-			t.Fatalf("stats %+v, %v; want 5 bodies (Q1, Q3, Q5, Q6/Q7, Q8)", st, err)
+		if stats, err := st.MailStats(ctx); err != nil || stats.Bodies != 5 {
+			t.Fatalf("stats %+v, %v; want 5 bodies (Q1, Q3, Q5, Q6/Q7, Q8)", stats, err)
 		}
 	})
 }

@@ -1,8 +1,9 @@
-package app
+package engineapi
 
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/uni-mail/postvakt/engine/directory"
@@ -10,8 +11,10 @@ import (
 	"github.com/uni-mail/postvakt/internal/server"
 )
 
-// mailboxView is a mailbox as the API shows it: never the password hash.
-type mailboxView struct {
+// MailboxView is a mailbox as the API shows it: never the password hash.
+// QuotaBytes is the effective quota (the default for a mailbox without its
+// own).
+type MailboxView struct {
 	Address                string    `json:"address"`
 	Nickname               string    `json:"nickname,omitempty"`
 	DisplayName            string    `json:"display_name,omitempty"`
@@ -26,63 +29,35 @@ type mailboxView struct {
 	CreatedAt              time.Time `json:"created_at"`
 }
 
-func viewMailbox(d *directory.Directory, m directory.Mailbox) mailboxView {
-	return mailboxView{Address: m.Address, Nickname: m.Nickname, DisplayName: m.DisplayName, QuotaBytes: d.Quota(m),
+// MailboxList is the body of GET /api/v1/directory/mailboxes.
+type MailboxList struct {
+	Mailboxes []MailboxView `json:"mailboxes"`
+}
+
+func viewMailbox(d *directory.Directory, m directory.Mailbox) MailboxView {
+	return MailboxView{Address: m.Address, Nickname: m.Nickname, DisplayName: m.DisplayName, QuotaBytes: d.Quota(m),
 		UsedBytes: m.UsedBytes, ForwardTo: m.ForwardTo, KeepCopy: m.KeepCopy, ExternalForwardAllowed: m.ExternalForwardAllowed,
 		HasPassword: m.PasswordHash != "", Locked: m.Locked, LockedReason: m.LockedReason, CreatedAt: m.CreatedAt}
 }
 
-// directoryError maps the directory's sentinels to API errors.
-func directoryError(err error) error {
-	switch {
-	case errors.Is(err, directory.ErrNotFound):
-		return server.NotFound(err.Error())
-	case errors.Is(err, directory.ErrExists), errors.Is(err, directory.ErrQuarantined):
-		return server.Conflict(err.Error())
-	case errors.Is(err, directory.ErrInvalid), errors.Is(err, directory.ErrNoDomain):
-		return server.BadRequest(err.Error())
+func viewMailboxes(d *directory.Directory, list []directory.Mailbox) []MailboxView {
+	out := make([]MailboxView, 0, len(list))
+	for _, m := range list {
+		out = append(out, viewMailbox(d, m))
 	}
-	return err
+	return out
 }
 
-// registerDirectoryAPI serves the engine's directory: helpdesk and above
-// read it (to answer "is my mailbox full?"), postmasters change it. Every
-// change is audited; passwords are accepted but never returned or logged.
-func registerDirectoryAPI(s *server.Server, d *directory.Directory) {
-	s.Handle("GET /api/v1/directory/domains", auth.RoleHelpdesk, func(w http.ResponseWriter, r *http.Request) error {
-		list, err := d.Domains(r.Context())
-		if err != nil {
-			return err
-		}
-		server.WriteList(w, "domains", list)
-		return nil
-	})
-	s.Handle("POST /api/v1/directory/domains", auth.RolePostmaster, func(w http.ResponseWriter, r *http.Request) error {
-		var req struct {
-			Name string `json:"name"`
-		}
-		if err := server.ReadJSON(r, &req); err != nil {
-			return err
-		}
-		if err := d.AddDomain(r.Context(), req.Name); err != nil {
-			return directoryError(err)
-		}
-		if err := s.Audit(r, "directory.add-domain", req.Name, ""); err != nil {
-			return err
-		}
-		server.WriteJSON(w, http.StatusCreated, map[string]string{"name": req.Name})
-		return nil
-	})
+// registerMailboxes serves the mailboxes: GET the list or one mailbox (by
+// its permanent or nickname address; helpdesk), POST a new one and PATCH
+// one's quota, nickname, password, forwarding or lock (postmaster).
+func registerMailboxes(s *server.Server, d *directory.Directory) {
 	s.Handle("GET /api/v1/directory/mailboxes", auth.RoleHelpdesk, func(w http.ResponseWriter, r *http.Request) error {
 		list, err := d.Mailboxes(r.Context())
 		if err != nil {
 			return err
 		}
-		out := make([]mailboxView, 0, len(list))
-		for _, m := range list {
-			out = append(out, viewMailbox(d, m))
-		}
-		server.WriteJSON(w, http.StatusOK, map[string]any{"mailboxes": out})
+		server.WriteJSON(w, http.StatusOK, MailboxList{Mailboxes: viewMailboxes(d, list)})
 		return nil
 	})
 	s.Handle("GET /api/v1/directory/mailboxes/{address}", auth.RoleHelpdesk, func(w http.ResponseWriter, r *http.Request) error {
@@ -199,14 +174,7 @@ func registerDirectoryAPI(s *server.Server, d *directory.Directory) {
 		if len(changed) == 0 {
 			return server.BadRequest("nothing to change: give quota, nickname, password, forward or locked")
 		}
-		detail := ""
-		for i, c := range changed {
-			if i > 0 {
-				detail += " "
-			}
-			detail += c
-		}
-		if err := s.Audit(r, "directory.update-mailbox", a, detail); err != nil {
+		if err := s.Audit(r, "directory.update-mailbox", a, strings.Join(changed, " ")); err != nil {
 			return err
 		}
 		m, err := d.Mailbox(ctx, a)
@@ -214,56 +182,6 @@ func registerDirectoryAPI(s *server.Server, d *directory.Directory) {
 			return directoryError(err)
 		}
 		server.WriteJSON(w, http.StatusOK, viewMailbox(d, m))
-		return nil
-	})
-	s.Handle("GET /api/v1/directory/aliases", auth.RoleHelpdesk, func(w http.ResponseWriter, r *http.Request) error {
-		var list []directory.Alias
-		var err error
-		if t := r.URL.Query().Get("target"); t != "" {
-			list, err = d.AliasesTargeting(r.Context(), t)
-		} else {
-			list, err = d.Aliases(r.Context())
-		}
-		if err != nil {
-			return directoryError(err)
-		}
-		server.WriteList(w, "aliases", list)
-		return nil
-	})
-	s.Handle("POST /api/v1/directory/aliases", auth.RolePostmaster, func(w http.ResponseWriter, r *http.Request) error {
-		var req struct {
-			Address string   `json:"address"`
-			Kind    string   `json:"kind"` // alias, list or function
-			Targets []string `json:"targets"`
-		}
-		if err := server.ReadJSON(r, &req); err != nil {
-			return err
-		}
-		k := directory.EntryKind(req.Kind)
-		if k == "" {
-			k = directory.KindAlias
-		}
-		if k != directory.KindAlias && k != directory.KindList && k != directory.KindFunction {
-			return server.BadRequest("kind must be alias, list or function")
-		}
-		if err := d.AddAlias(r.Context(), req.Address, k, req.Targets); err != nil {
-			return directoryError(err)
-		}
-		if err := s.Audit(r, "directory.add-alias", req.Address, string(k)); err != nil {
-			return err
-		}
-		server.WriteJSON(w, http.StatusCreated, map[string]any{"address": req.Address, "kind": k, "targets": req.Targets})
-		return nil
-	})
-	s.Handle("DELETE /api/v1/directory/aliases/{address}", auth.RolePostmaster, func(w http.ResponseWriter, r *http.Request) error {
-		a := r.PathValue("address")
-		if err := d.RemoveAlias(r.Context(), a); err != nil {
-			return directoryError(err)
-		}
-		if err := s.Audit(r, "directory.remove-alias", a, ""); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
 }

@@ -1,4 +1,4 @@
-package storage_test
+package engine_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/loadgen"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/pgtest"
+	"github.com/uni-mail/postvakt/internal/store/enginestore"
 )
 
 const (
@@ -60,7 +61,7 @@ func TestEngineServeHelper(t *testing.T) {
 	} else {
 		cfg.Commit.Workers = 4
 	}
-	eng, err := engine.New(engine.Options{Config: cfg, Store: db, Metrics: metrics.NewSet()})
+	eng, err := engine.New(engine.Options{Config: cfg, Store: enginestore.New(db), Metrics: metrics.NewSet()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,12 +169,13 @@ func kill9(t *testing.T, url string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	st := enginestore.New(db)
 	mu.Lock()
 	all := append([]string(nil), acked...)
 	mu.Unlock()
 	missing := 0
 	for _, id := range all {
-		q, err := db.MailQueueIDsByMessageID(context.Background(), id)
+		q, err := st.MailQueueIDsByMessageID(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -182,10 +184,10 @@ func kill9(t *testing.T, url string) {
 			t.Errorf("acknowledged %s missing after kill -9", id)
 		}
 	}
-	st, _ := db.MailStats(context.Background())
+	stats, _ := st.MailStats(context.Background())
 	t.Logf("%s: %d acknowledged before the kill (%d by the end), %d missing; store has %d copies (loadgen: %+v)",
-		db.Dialect(), len(snapshot), len(all), missing, st.Messages, res)
-	if st.Messages < int64(2*len(all)) {
-		t.Errorf("store has %d copies, want at least %d", st.Messages, 2*len(all))
+		db.Dialect(), len(snapshot), len(all), missing, stats.Messages, res)
+	if stats.Messages < int64(2*len(all)) {
+		t.Errorf("store has %d copies, want at least %d", stats.Messages, 2*len(all))
 	}
 }

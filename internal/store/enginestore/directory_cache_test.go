@@ -1,4 +1,4 @@
-package storage_test
+package enginestore_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/enginestore"
 )
 
 // TestEngineDirectoryCache: recipient lookups are cached for
@@ -19,16 +20,17 @@ import (
 // made elsewhere (another node) waits for the TTL.
 func TestEngineDirectoryCache(t *testing.T) {
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		st := enginestore.New(db)
 		ctx := context.Background()
 		cfg := engine.Default()
 		cfg.Directory.PasswordHash = directory.HashParams{MemoryKiB: 1024, Time: 1, Threads: 1}
 		cfg.Directory.CacheTTL = time.Minute
-		dir, err := engine.NewDirectory(cfg, db, time.Now)
+		dir, err := engine.NewDirectory(cfg, st, time.Now)
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg.Directory.CacheTTL = 0
-		other, err := engine.NewDirectory(cfg, db, time.Now) // another node, uncached
+		other, err := engine.NewDirectory(cfg, st, time.Now) // another node, uncached
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package storage_test
+package engine_test
 
 import (
 	"context"
@@ -13,19 +13,20 @@ import (
 	"github.com/uni-mail/postvakt/engine/store"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/enginestore"
 )
 
 // BenchmarkEngineCommit measures durable commits of 4 KiB messages from
 // 32 concurrent sessions, with group commit (batches up to 64) and without
 // (batches of 1), on each database.
 //
-//	go test ./internal/storage/ -run '^$' -bench EngineCommit -benchtime 2000x
+//	go test ./engine/ -run '^$' -bench EngineCommit -benchtime 2000x
 func BenchmarkEngineCommit(b *testing.B) {
 	for _, d := range []storage.Dialect{storage.SQLite, storage.Postgres} {
 		for _, batch := range []int{1, 64} {
 			b.Run(fmt.Sprintf("%s/batch=%d", d, batch), func(b *testing.B) {
-				db := storagetest.Open(b, d)
-				ids, err := db.DirUpsertMailboxes(context.Background(), []directory.Mailbox{{Address: "anna@uni.example"}}, time.Now())
+				st := enginestore.New(storagetest.Open(b, d))
+				ids, err := st.DirUpsertMailboxes(context.Background(), []directory.Mailbox{{Address: "anna@uni.example"}}, time.Now())
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -33,7 +34,7 @@ func BenchmarkEngineCommit(b *testing.B) {
 				if d == storage.Postgres {
 					workers = 4
 				}
-				c := store.NewCommitter(db, store.CommitterOptions{MaxBatch: batch, Workers: workers})
+				c := store.NewCommitter(st, store.CommitterOptions{MaxBatch: batch, Workers: workers})
 				defer c.Close()
 				var n atomic.Int64
 				b.SetParallelism(16) // 32 goroutines on 2 CPUs
@@ -59,7 +60,7 @@ func BenchmarkEngineCommit(b *testing.B) {
 // recipient lookup, durable local delivery, metrics) with loadgen: 20
 // concurrent sessions, 4 KiB messages, one connection per message.
 //
-//	go test ./internal/storage/ -run '^$' -bench EngineSMTP -benchtime 3000x
+//	go test ./engine/ -run '^$' -bench EngineSMTP -benchtime 3000x
 func BenchmarkEngineSMTP(b *testing.B) {
 	for _, d := range []storage.Dialect{storage.SQLite, storage.Postgres} {
 		b.Run(d.String(), func(b *testing.B) {

@@ -1,4 +1,4 @@
-package storage_test
+package engine_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/enginestore"
 )
 
 // Acceptance 1: greylisting — unknown triplet 451 4.7.1, retry after the
@@ -80,6 +81,7 @@ func TestEngineGreylistDNSBLDelay(t *testing.T) {
 func TestEnginePolicyTable(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		st := enginestore.New(db)
 		h := startEngine(t, db, func(c *engine.Config) {
 			c.Whitelist.Clients = []string{"127.0.0.0/8"} // greylisting has its own test
 			c.Trusted.Senders = []string{"studentsystem@uni.example"}
@@ -130,22 +132,22 @@ func TestEnginePolicyTable(t *testing.T) {
 			})
 		}
 		// The trusted sender's copy in the full mailbox is From and Subject only.
-		msgs, err := db.MailMessages(ctx, full.ID)
+		msgs, err := st.MailMessages(ctx, full.ID)
 		if err != nil || len(msgs) != 2 || msgs[0].Truncated || !msgs[1].Truncated {
 			t.Fatalf("full mailbox = %+v, %v", msgs, err)
 		}
-		body, err := db.MailBody(ctx, msgs[1].BodyHash)
+		body, err := st.MailBody(ctx, msgs[1].BodyHash)
 		if err != nil || string(body) != "From: Sender <s@else.example>\r\nSubject: exam results\r\n\r\n" {
 			t.Fatalf("truncated body = %q, %v", body, err)
 		}
 		// anna: a, b, c (once, though reached directly and through fwd), bounce.
 		anna, _ := h.dir.Mailbox(ctx, "anna@uni.example")
-		if got, _ := db.MailMessages(ctx, anna.ID); len(got) != 4 {
+		if got, _ := st.MailMessages(ctx, anna.ID); len(got) != 4 {
 			t.Fatalf("anna has %d messages, want 4", len(got))
 		}
-		st, _ := db.MailStats(ctx)
-		if st.QueuedMail != 1 {
-			t.Fatalf("relay queue = %d, want 1 (ext@else.example)", st.QueuedMail)
+		stats, _ := st.MailStats(ctx)
+		if stats.QueuedMail != 1 {
+			t.Fatalf("relay queue = %d, want 1 (ext@else.example)", stats.QueuedMail)
 		}
 		for series, want := range map[string]string{
 			`postvakt_smtp_rejects_total{listener="mx",reason="unknown_recipient"}`: "1",
@@ -293,6 +295,7 @@ func TestEngineInsecureAuthLoopback(t *testing.T) {
 func TestEngineBulkOneBody(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		st := enginestore.New(db)
 		h := startEngine(t, db, func(c *engine.Config) { c.Whitelist.Clients = []string{"127.0.0.1"} }, nil)
 		ctx := context.Background()
 		var csv strings.Builder
@@ -306,9 +309,9 @@ func TestEngineBulkOneBody(t *testing.T) {
 		if res, err := h.dir.ImportCSV(ctx, strings.NewReader(csv.String())); err != nil || res.Mailboxes != 400 {
 			t.Fatalf("import = %+v, %v", res, err)
 		}
-		before, _ := db.MailStats(ctx)
+		before, _ := st.MailStats(ctx)
 		wantCode(t, send(h.dial(h.mx), "teacher@else.example", rcpts, msg("exam")), 250, "")
-		after, _ := db.MailStats(ctx)
+		after, _ := st.MailStats(ctx)
 		if after.Bodies-before.Bodies != 1 || after.Messages-before.Messages != 400 {
 			t.Fatalf("bodies +%d, messages +%d; want +1, +400", after.Bodies-before.Bodies, after.Messages-before.Messages)
 		}

@@ -1,4 +1,4 @@
-package storage_test
+package engine_test
 
 import (
 	"bytes"
@@ -23,10 +23,14 @@ import (
 	"github.com/uni-mail/postvakt/engine/dnsbl"
 	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/enginestore"
 )
 
-// The engine's end-to-end tests live here because they need the real
-// database: the engine packages must not import internal/storage.
+// The engine's end-to-end tests: a real engine on 127.0.0.1:0 on a real
+// database (the engine's store on SQLite, and on PostgreSQL through
+// storagetest.ForEach), driven by a real SMTP client. They are an external
+// test package: the engine's own code does not import internal/, its tests
+// may.
 
 type fakeClock struct {
 	mu  sync.Mutex
@@ -55,6 +59,7 @@ func (r *recorder) all() []event.Event {
 type harness struct {
 	t      testing.TB
 	db     *storage.DB
+	st     *enginestore.Store // the engine's store on db
 	eng    *engine.Engine
 	dir    *directory.Directory
 	clock  *fakeClock
@@ -88,8 +93,8 @@ func startEngine(t testing.TB, db *storage.DB, mutate func(*engine.Config), reso
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	h := &harness{t: t, db: db, clock: &fakeClock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}, set: metrics.NewSet(), events: &recorder{}}
-	eng, err := engine.New(engine.Options{Config: cfg, DataDir: t.TempDir(), Store: db, Metrics: h.set, Logger: testLogger(t),
+	h := &harness{t: t, db: db, st: enginestore.New(db), clock: &fakeClock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}, set: metrics.NewSet(), events: &recorder{}}
+	eng, err := engine.New(engine.Options{Config: cfg, DataDir: t.TempDir(), Store: h.st, Metrics: h.set, Logger: testLogger(t),
 		Events: h.events, Clock: h.clock.Now, Resolver: resolver})
 	if err != nil {
 		t.Fatal(err)

@@ -59,6 +59,10 @@ type Options struct {
 	Resolver dnsbl.Resolver
 	// Filter is the content-scanning hook ([engine-content]); nil accepts all.
 	Filter smtpserver.ContentFilter
+	// Directory is the directory to serve, shared with the parts of the
+	// service that resolve recipients outside a session (the quarantine's
+	// release); nil builds one from Config on Store (NewDirectory).
+	Directory *directory.Directory
 }
 
 // Engine is a configured mail engine.
@@ -123,8 +127,10 @@ func New(o Options) (*Engine, error) {
 	}
 	e := &Engine{o: o, metrics: m}
 	e.events = newEventPump(o.Events, cfg.EventBuffer, o.Metrics)
-	if e.dir, err = NewDirectory(cfg, o.Store, o.Clock); err != nil {
-		return nil, err
+	if e.dir = o.Directory; e.dir == nil {
+		if e.dir, err = NewDirectory(cfg, o.Store, o.Clock); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Greylist.Enabled {
 		e.grey = &greylist.Greylister{Config: cfg.Greylist, Store: o.Store}

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/uni-mail/postvakt/engine"
 	"github.com/uni-mail/postvakt/engine/abuse"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/quarantine"
@@ -293,13 +294,19 @@ func quarantineCmd() *command {
 				}),
 			},
 			{
-				name: "release", args: "ITEM-ID", summary: "deliver a quarantined message to its recipients (through the relay queue)",
-				run: withEngineStore(func(ctx context.Context, e *cmdEnv, st *enginestore.Store, args []string) error {
+				name: "release", args: "ITEM-ID", summary: "deliver a quarantined message to its recipients (local mailboxes, or the relay queue)",
+				run: withCollectorDB(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
 					id, err := idArg(args, "release")
 					if err != nil {
 						return err
 					}
-					n, err := st.QuarantineRelease(ctx, id, time.Now())
+					st := enginestore.New(db)
+					dir, err := engine.NewDirectory(cfg.SMTP, st, time.Now)
+					if err != nil {
+						return err
+					}
+					q := &quarantine.Service{Store: st, Directory: dir}
+					n, err := q.Release(ctx, id)
 					if err != nil {
 						return err
 					}

@@ -46,7 +46,7 @@ func (m *memQuarantine) QuarantineGet(context.Context, int64) (quarantine.Item, 
 	return quarantine.Item{}, quarantine.ErrNotFound
 }
 func (m *memQuarantine) QuarantineDelete(context.Context, int64) error { return nil }
-func (m *memQuarantine) QuarantineRelease(context.Context, int64, time.Time) (int, error) {
+func (m *memQuarantine) QuarantineRelease(context.Context, quarantine.Item, time.Time, quarantine.Delivery) (int, error) {
 	return 0, nil
 }
 func (m *memQuarantine) QuarantineExpire(context.Context, time.Time) (int, error) { return 0, nil }

@@ -7,6 +7,7 @@ import (
 
 	"blitiri.com.ar/go/spf"
 
+	"github.com/uni-mail/postvakt/engine"
 	"github.com/uni-mail/postvakt/engine/abuse"
 	"github.com/uni-mail/postvakt/engine/content"
 	"github.com/uni-mail/postvakt/engine/dnsbl"
@@ -35,20 +36,24 @@ func accountLocked(st *enginestore.Store) func(ctx context.Context, user string)
 }
 
 // setupContent wires content scanning, the quarantine, abuse control, and
-// the relay queue runner. It builds the engine's store and quarantine
-// (env.engine), which setupEngine gives the engine and serves through the
-// engine's API. List it after the collectors (it emits abuse
+// the relay queue runner. It builds the engine's store, directory and
+// quarantine (env.engine), which setupEngine gives the engine and serves
+// through the engine's API. List it after the collectors (it emits abuse
 // events to Collectors.EngineEvents) and before the engine (which takes
 // Content.Filter).
 func setupContent(ctx context.Context, env *Env) error {
 	cc, rc := env.Config.Content, env.Config.Relay
 	st := enginestore.New(env.DB)
+	dir, err := engine.NewDirectory(env.Config.SMTP, st, env.Now)
+	if err != nil {
+		return err
+	}
 	events := env.Collectors.EngineEvents
 	if events == nil {
 		events = event.Discard
 	}
-	qsvc := &quarantine.Service{Store: st, Retention: cc.Quarantine.Retention, Clock: env.Now}
-	env.engine = engineParts{store: st, quarantine: qsvc}
+	qsvc := &quarantine.Service{Store: st, Directory: dir, Retention: cc.Quarantine.Retention, Clock: env.Now}
+	env.engine = engineParts{store: st, directory: dir, quarantine: qsvc}
 	ab, err := abuse.New(abuse.Options{
 		Window: cc.Abuse.Window, MaxMessages: cc.Abuse.MaxMessages, MaxRecipients: cc.Abuse.MaxRecipients,
 		MassMailing: cc.Abuse.MassMailingRecipients, Approved: cc.Abuse.ApprovedSenders,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/uni-mail/postvakt/collectors/abuse"
 	"github.com/uni-mail/postvakt/engine"
+	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/enginemetrics"
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/internal/api/engineapi"
@@ -20,10 +21,12 @@ import (
 	"github.com/uni-mail/postvakt/oncall/incident"
 )
 
-// engineParts are the engine's store and quarantine, built by
-// setupContent and used by setupEngine.
+// engineParts are the engine's store, directory and quarantine, built by
+// setupContent and shared by setupEngine: one directory (and one recipient
+// cache) per process.
 type engineParts struct {
 	store      *enginestore.Store
+	directory  *directory.Directory
 	quarantine *quarantine.Service
 }
 
@@ -58,7 +61,7 @@ func runEngine(ctx context.Context, env *Env) (*engine.Engine, error) {
 		filter = faultIntakeFilter{addr: addr, svc: env.tickets, next: filter, logger: env.Logger.With("capability", "tickets")}
 	}
 	eng, err := engine.New(engine.Options{
-		Config: cfg, DataDir: env.Config.DataDir, Store: env.engine.store,
+		Config: cfg, DataDir: env.Config.DataDir, Store: env.engine.store, Directory: env.engine.directory,
 		Logger: env.Logger.With("capability", "engine"), Metrics: env.Telemetry.Hot,
 		Events: env.Collectors.EngineEvents, Clock: env.Now, Filter: filter,
 	})

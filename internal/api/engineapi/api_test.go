@@ -71,7 +71,7 @@ func newFixture(t *testing.T, parts func(f *fixture) engineapi.Options) *fixture
 // allParts is every part of the API.
 func allParts(f *fixture) engineapi.Options {
 	return engineapi.Options{Directory: f.dir, Mailboxes: f.st,
-		Quarantine: &quarantine.Service{Store: f.st, Clock: func() time.Time { return testTime }}}
+		Quarantine: &quarantine.Service{Store: f.st, Directory: f.dir, Clock: func() time.Time { return testTime }}}
 }
 
 // do sends a request with role's token (none for "") and a JSON body
@@ -184,7 +184,7 @@ func TestRegisterServesOnlyTheGivenParts(t *testing.T) {
 	t.Parallel()
 	none := newFixture(t, func(*fixture) engineapi.Options { return engineapi.Options{} })
 	quarantineOnly := newFixture(t, func(f *fixture) engineapi.Options {
-		return engineapi.Options{Quarantine: &quarantine.Service{Store: f.st}}
+		return engineapi.Options{Quarantine: &quarantine.Service{Store: f.st, Directory: f.dir}}
 	})
 	for _, c := range []struct {
 		f    *fixture

@@ -36,8 +36,11 @@ func registerQuarantine(s *server.Server, q *quarantine.Service) {
 		return v, nil
 	}
 	quarantineError := func(err error) error {
-		if errors.Is(err, quarantine.ErrNotFound) {
+		switch {
+		case errors.Is(err, quarantine.ErrNotFound):
 			return server.NotFound("no such quarantine item")
+		case errors.Is(err, quarantine.ErrNoRecipients):
+			return server.Conflict("no recipient of the message can receive it any more; the item is kept")
 		}
 		return err
 	}

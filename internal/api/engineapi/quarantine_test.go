@@ -54,8 +54,8 @@ func TestQuarantineAPI(t *testing.T) {
 }
 
 // TestQuarantineJSON pins the JSON of the quarantine's responses and
-// errors, the release to local mailboxes, and the audit of releases and
-// deletions.
+// errors, the release to local mailboxes through the directory, and the
+// audit of releases and deletions.
 func TestQuarantineJSON(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
@@ -102,6 +102,7 @@ func TestQuarantineJSON(t *testing.T) {
 		{"GET", "/api/v1/quarantine/999", 404, "not_found"},
 		{"GET", "/api/v1/quarantine/x", 400, "bad_request"},
 		{"POST", "/api/v1/quarantine/999/release", 404, "not_found"},
+		{"POST", fmt.Sprintf("/api/v1/quarantine/%d/release", toNobody), 409, "conflict"}, // no one to deliver to: kept
 		{"DELETE", "/api/v1/quarantine/999", 404, "not_found"},
 	} {
 		code, b := f.do(t, c.method, c.path, pm, nil)
@@ -119,6 +120,9 @@ func TestQuarantineJSON(t *testing.T) {
 	}
 	if es, _ := f.st.QueueList(ctx, queue.Filter{QueueID: "QL"}); len(es) != 1 || es[0].Target != "kari@remote.example" || es[0].Rcpt != "it@uni.example" {
 		t.Errorf("queue after release: %+v", es)
+	}
+	if _, err := f.st.QuarantineGet(ctx, toNobody); err != nil {
+		t.Errorf("an item no one could receive was not kept: %v", err)
 	}
 	if code, b := f.do(t, "DELETE", fmt.Sprintf("/api/v1/quarantine/%d", toNobody), pm, nil); code != http.StatusNoContent || len(b) != 0 {
 		t.Errorf("delete: %d %s", code, b)

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/engine/queue"
 	"github.com/uni-mail/postvakt/engine/store"
@@ -119,79 +118,24 @@ func (s *Store) QuarantineDelete(ctx context.Context, id int64) error {
 	return nil
 }
 
-// QuarantineRelease implements quarantine.Store: local recipients (a
-// mailbox, or the mailboxes behind an alias, list or function address)
-// get the message in their mailbox as normal delivery would; forwarding
-// addresses and remote recipients get relay-queue entries. Delivering
-// local mail through the relay queue instead would loop back through the
-// MX and be quarantined again.
-func (s *Store) QuarantineRelease(ctx context.Context, id int64, now time.Time) (int, error) {
-	it, err := s.QuarantineGet(ctx, id)
-	if err != nil {
-		return 0, err
+// QuarantineRelease implements quarantine.Store: in one transaction it
+// deletes the item, stores its body with a relay-queue entry per relay
+// target, and a message per mailbox with the mailbox's use grown by its
+// size (in mailbox order, as MailCommit does). Where the copies go is the
+// caller's (quarantine.Service.Release, by the directory's rule).
+func (s *Store) QuarantineRelease(ctx context.Context, it quarantine.Item, now time.Time, d quarantine.Delivery) (int, error) {
+	remote := make([]queue.NewEntry, 0, len(d.Relay))
+	for _, r := range d.Relay {
+		remote = append(remote, queue.NewEntry{QueueID: it.QueueID, Rcpt: r.Rcpt, Target: r.Target, MailFrom: it.MailFrom})
 	}
-	var local []int64
-	var remote []queue.NewEntry
-	seen := map[string]bool{}
-	var resolve func(rcpt, addr string, depth int) error
-	resolve = func(rcpt, addr string, depth int) error {
-		addr = strings.ToLower(addr)
-		if seen[addr] || depth > 5 {
-			return nil
-		}
-		seen[addr] = true
-		e, err := s.DirLookup(ctx, addr)
-		switch {
-		case errors.Is(err, directory.ErrNotFound):
-			remote = append(remote, queue.NewEntry{QueueID: it.QueueID, Rcpt: rcpt, Target: addr, MailFrom: it.MailFrom})
-			return nil
-		case err != nil:
-			return err
-		}
-		switch e.Kind {
-		case directory.KindMailbox, directory.KindNickname:
-			m := e.Mailbox
-			if m == nil {
-				mb, err := s.DirMailbox(ctx, e.MailboxID)
-				if err != nil {
-					return err
-				}
-				m = &mb
-			}
-			if m.ForwardTo != "" {
-				if err := resolve(rcpt, m.ForwardTo, depth+1); err != nil {
-					return err
-				}
-				if !m.KeepCopy {
-					return nil
-				}
-			}
-			local = append(local, m.ID)
-		case directory.KindAlias, directory.KindList, directory.KindFunction:
-			ts, err := s.DirAliasTargets(ctx, addr)
-			if err != nil {
-				return err
-			}
-			for _, t := range ts {
-				if err := resolve(rcpt, t, depth+1); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	for _, r := range it.Rcpts {
-		if err := resolve(r, r, 0); err != nil {
-			return 0, fmt.Errorf("release %d: resolve %s: %w", id, r, err)
-		}
-	}
-	err = s.db.InTx(ctx, func(tx *storage.Tx) error {
-		res, err := tx.Exec(ctx, `DELETE FROM engine_quarantine WHERE id = ?`, id)
+	local := slices.Clone(d.Mailboxes)
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
+		res, err := tx.Exec(ctx, `DELETE FROM engine_quarantine WHERE id = ?`, it.ID)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("quarantine item %d: %w", id, quarantine.ErrNotFound)
+			return fmt.Errorf("quarantine item %d: %w", it.ID, quarantine.ErrNotFound)
 		}
 		if err := queueEnqueueTx(ctx, tx, it.Body, now, remote); err != nil {
 			return err

@@ -19,16 +19,18 @@ import (
 	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/internal/telemetry"
 )
 
 func newServer(t *testing.T) (*httptest.Server, *storage.DB, *telemetry.Telemetry) {
 	t.Helper()
 	db := storagetest.Open(t, storage.SQLite)
+	access := accessstore.New(db)
 	tel := telemetry.New("test")
 	cfg := config.Default().HTTP
 	cfg.MaxBodyBytes = 2048
-	s := server.New(server.Options{Config: cfg, Telemetry: tel, Ready: db, Tokens: db, Audit: db})
+	s := server.New(server.Options{Config: cfg, Telemetry: tel, Ready: db, Tokens: access, Audit: access})
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
 	return ts, db, tel
@@ -36,7 +38,7 @@ func newServer(t *testing.T) (*httptest.Server, *storage.DB, *telemetry.Telemetr
 
 func token(t *testing.T, db *storage.DB, role auth.Role) string {
 	t.Helper()
-	_, secret, err := auth.IssueToken(context.Background(), db, auth.TokenRequest{Name: string(role), Role: string(role), Now: time.Now()})
+	_, secret, err := auth.IssueToken(context.Background(), accessstore.New(db), auth.TokenRequest{Name: string(role), Role: string(role), Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,10 +84,11 @@ func TestAuthStatusesAreJSON(t *testing.T) {
 	ts, db, _ := newServer(t)
 	viewer, admin := token(t, db, auth.RoleViewer), token(t, db, auth.RoleAdmin)
 	revoked := token(t, db, auth.RoleAdmin)
-	list, _ := db.ListTokens(context.Background())
+	access := accessstore.New(db)
+	list, _ := access.ListTokens(context.Background())
 	for _, tk := range list {
 		if tk.Prefix == auth.DisplayPrefix(revoked) {
-			_ = db.RevokeToken(context.Background(), tk.ID, time.Now())
+			_ = access.RevokeToken(context.Background(), tk.ID, time.Now())
 		}
 	}
 	cases := []struct {
@@ -161,7 +164,7 @@ func TestTokenAPILifecycleIsAudited(t *testing.T) {
 	if status, _, _ := do(t, "DELETE", ts.URL+"/api/v1/tokens/99999", admin, ""); status != 404 {
 		t.Fatalf("revoke missing: %d", status)
 	}
-	entries, err := db.ListAudit(context.Background(), time.Time{}, 10)
+	entries, err := accessstore.New(db).ListAudit(context.Background(), time.Time{}, 10)
 	if err != nil || len(entries) != 2 || entries[0].Action != "token.revoke" || entries[1].Action != "token.create" || entries[1].Actor != "token:admin" {
 		t.Fatalf("audit %+v %v", entries, err)
 	}

@@ -110,6 +110,7 @@ var capabilities = []struct {
 	setup func(ctx context.Context, env *Env) error
 }{
 	{"foundation", setupFoundation},
+	{"access", setupAccess},
 	{"runbooks", setupRunbooks},
 	{"tickets", setupTickets}, // before oncall: sets env.Oncall.Ticketer
 	{"oncall", setupOncall},   // binds env.ticketLinks

@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"cmp"
 	"math"
 	"slices"
 	"strings"
@@ -205,136 +204,15 @@ func (b *builder) seriesNote(kind string, days []time.Time, cur, prev []float64,
 	return strings.Join(parts, " ")
 }
 
-func (b *builder) registrationNote(figs []Figure) string {
-	c := b.cat
-	note := c.t("note.registrations", c.int(figs[1].Current), c.int(figs[0].Current), c.change(figs[1].Change))
-	if f, ok := (&Report{Registrations: RegistrationsSection{Figures: figs}}).FigureByKey("registrations.active_users"); ok {
-		note += " " + c.t("note.active_users", c.int(f.Current))
-	}
-	return note
-}
-
-func (b *builder) virusNote(cur, prev map[string]int64, hasPrev bool) string {
-	c := b.cat
-	if !hasPrev {
-		return c.t("note.virus.first", c.int(float64(cur[VerdictVirus])), c.int(float64(cur[VerdictBanned])))
-	}
-	return c.t("note.virus", c.int(float64(cur[VerdictVirus])), c.int(float64(cur[VerdictBanned])),
-		c.int(float64(prev[VerdictVirus])), c.shortPeriod(b.r.Previous))
-}
-
-// failedOutlierNote names the days with unusually many failed logins (a
-// password-guessing attack shows up here), or returns "".
-func (b *builder) failedOutlierNote(days []LoginTotalDay) string {
-	c := b.cat
-	ds := make([]time.Time, len(days))
-	vs := make([]float64, len(days))
-	for i, d := range days {
-		ds[i], vs[i] = d.Day, float64(d.Failed)
-	}
-	k := b.cfg.OutlierK
-	if k == 0 {
-		k = 3
-	}
-	var items []string
-	for _, o := range Outliers(ds, vs, k) {
-		if o.Value < o.Median {
-			continue
-		}
-		items = append(items, c.date(o.Day)+" ("+c.int(o.Value)+", "+c.signed(o.Deviation())+")")
-	}
-	if len(items) == 0 {
-		return ""
-	}
-	return c.t("note.failed_outliers", strings.Join(items, "; "))
-}
-
-func (b *builder) failedLoginNote(rows []ProtocolRow) string {
-	var worst *ProtocolRow
-	for i := range rows {
-		if rows[i].OK.Current+rows[i].Failed.Current == 0 {
-			continue
-		}
-		if worst == nil || rows[i].FailedPct > worst.FailedPct {
-			worst = &rows[i]
-		}
-	}
-	if worst == nil {
-		return ""
-	}
-	return b.cat.t("note.failed_logins", b.cat.label("protocol", worst.Protocol), b.cat.pct(worst.FailedPct, 1))
-}
-
-func (b *builder) peakNote(s *TrafficSection) string {
-	peak := 0
-	for h, v := range s.HourProfile {
-		if v > s.HourProfile[peak] {
-			peak = h
-		}
-	}
-	return b.cat.t("note.peak", b.cat.dateTime(s.PeakHour), b.cat.bytes(float64(s.PeakBytes)), peak)
-}
-
-func (b *builder) availabilityNote(s *AvailabilitySection) string {
-	c := b.cat
-	var worst *ServiceRow
-	for i := range s.Services {
-		if s.Services[i].Unplanned == 0 {
-			continue
-		}
-		if worst == nil || s.Services[i].Availability.Current < worst.Availability.Current {
-			worst = &s.Services[i]
-		}
-	}
-	if worst == nil {
-		return c.t("note.availability.all")
-	}
-	return c.t("note.availability", c.label("service", worst.Service), c.value(UnitPercent, worst.Availability.Current),
-		c.duration(worst.Unplanned*60), worst.Outages)
-}
-
-func (b *builder) faultNotes(s *FaultsSection, st ticketStats, compliance *float64) []string {
-	c := b.cat
-	var notes []string
-	switch {
-	case st.inHours == 0:
-		notes = append(notes, c.t("note.sla.none"))
-	case len(s.Breaches) == 0:
-		notes = append(notes, c.t("note.sla.ok", int(st.inHours), c.pct(*compliance, 1)))
-	default:
-		var ids []string
-		for _, t := range s.Breaches {
-			ids = append(ids, t.ID)
-		}
-		notes = append(notes, c.t("note.sla.breach", len(s.Breaches), int(st.inHours), strings.Join(ids, ", ")))
-	}
-	if len(s.Open) == 0 {
-		notes = append(notes, c.t("note.open.none"))
-	} else {
-		var ids []string
-		for _, t := range s.Open {
-			ids = append(ids, t.ID)
-		}
-		notes = append(notes, c.t("note.open", len(s.Open), strings.Join(ids, ", ")))
-	}
-	return notes
-}
-
-func (b *builder) oncallNote(s *OnCallSection, total, out int) string {
-	if total == 0 || len(s.Weeks) == 0 {
-		return b.cat.t("note.oncall.none")
-	}
-	busiest := slices.MaxFunc(s.Weeks, func(a, b WeekRow) int {
-		return cmp.Or(cmp.Compare(a.TotalPages, b.TotalPages), b.Start.Compare(a.Start))
-	})
-	return b.cat.t("note.oncall", total, len(s.Weeks), out, busiest.Member, busiest.TotalPages)
-}
-
-// summary collects the first sentence of each section's analysis.
+// summary collects the first sentence of the analysis of each section
+// marked inSummary, and names the data that was missing.
 func (b *builder) summary() {
 	r := b.r
-	for _, notes := range [][]string{r.Registrations.Notes, r.Mail.Notes, r.Scan.Notes, r.Availability.Notes, r.Faults.Notes, r.OnCall.Notes} {
-		if len(notes) > 0 && notes[0] != "" {
+	for _, s := range sections {
+		if !s.inSummary {
+			continue
+		}
+		if notes, _ := notesOf(s.body(r, b.cat)); len(notes) > 0 && notes[0] != "" {
 			first, _, _ := strings.Cut(notes[0], ". ")
 			if !strings.HasSuffix(first, ".") {
 				first += "."

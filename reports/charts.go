@@ -21,10 +21,11 @@ var fontBold []byte
 var chartFont = sync.OnceValues(func() (*truetype.Font, error) { return truetype.Parse(fontRegular) })
 
 // Chart is one figure of the report, drawn as inline SVG in HTML and as PNG
-// in the built-in PDF and in e-mail, from the same data.
+// in the built-in PDF and in e-mail, from the same data. A section's body
+// declares its charts (section.go).
 type Chart struct {
 	ID      string
-	Section string
+	Section string // the id of the section that shows it
 	Title   string
 	Kind    string // line or bar
 	Labels  []string
@@ -45,75 +46,11 @@ const (
 	chartHeight = 300
 )
 
-// charts returns the report's charts in the order they appear.
-func (r *Report) charts() []Chart {
-	c := catalog(r.Lang)
-	dayLabels := func(n int, day func(i int) int) []string {
-		out := make([]string, n)
-		for i := range out {
-			out[i] = strconv.Itoa(day(i))
-		}
-		return out
-	}
-	var out []Chart
-	if n := len(r.Mail.Days); n > 0 {
-		ch := Chart{ID: "mail", Section: "mail", Title: c.t("chart.mail"), Kind: "line",
-			Labels: dayLabels(n, func(i int) int { return r.Mail.Days[i].Day.Day() })}
-		rec, snt := make([]float64, n), make([]float64, n)
-		for i, d := range r.Mail.Days {
-			rec[i], snt[i] = float64(d.ReceivedCount), float64(d.SentCount)
-		}
-		ch.Series = []ChartSeries{{c.t("series.received"), rec}, {c.t("series.sent"), snt}}
-		if len(r.Mail.PrevDays) > 0 {
-			prev := make([]float64, n)
-			for i := range prev {
-				if i < len(r.Mail.PrevDays) {
-					prev[i] = float64(r.Mail.PrevDays[i].ReceivedCount)
-				} else {
-					prev[i] = charts.GetNullValue()
-				}
-			}
-			ch.Series = append(ch.Series, ChartSeries{c.t("series.previous"), prev})
-		}
-		out = append(out, ch)
-	}
-	if n := len(r.Scan.Days); n > 0 {
-		ch := Chart{ID: "scan", Section: "scan", Title: c.t("chart.scan"), Kind: "bar", Stacked: true,
-			Labels: dayLabels(n, func(i int) int { return r.Scan.Days[i].Day.Day() })}
-		sp, vi, ba := make([]float64, n), make([]float64, n), make([]float64, n)
-		for i, d := range r.Scan.Days {
-			sp[i], vi[i], ba[i] = float64(d.Spam), float64(d.Virus), float64(d.Banned)
-		}
-		ch.Series = []ChartSeries{{c.t("series.spam"), sp}, {c.t("series.virus"), vi}, {c.t("series.banned"), ba}}
-		out = append(out, ch)
-	}
-	if n := len(r.Logins.Days); n > 0 {
-		ch := Chart{ID: "logins", Section: "logins", Title: c.t("chart.logins"), Kind: "line",
-			Labels: dayLabels(n, func(i int) int { return r.Logins.Days[i].Day.Day() })}
-		for _, p := range r.Logins.Protocols {
-			v := make([]float64, n)
-			for i, d := range r.Logins.Days {
-				v[i] = float64(d.OK[p.Protocol])
-			}
-			ch.Series = append(ch.Series, ChartSeries{c.label("protocol", p.Protocol), v})
-		}
-		out = append(out, ch)
-	}
-	if n := len(r.Traffic.Days); n > 0 {
-		ch := Chart{ID: "traffic_days", Section: "traffic", Title: c.t("chart.traffic_days"), Kind: "bar", Stacked: true, Bytes: true,
-			Labels: dayLabels(n, func(i int) int { return r.Traffic.Days[i].Day.Day() })}
-		in, o := make([]float64, n), make([]float64, n)
-		for i, d := range r.Traffic.Days {
-			in[i], o[i] = float64(d.InBytes), float64(d.OutBytes)
-		}
-		ch.Series = []ChartSeries{{c.t("series.in"), in}, {c.t("series.out"), o}}
-		out = append(out, ch)
-		hours := Chart{ID: "traffic_hours", Section: "traffic", Title: c.t("chart.traffic_hours"), Kind: "bar", Bytes: true}
-		for h := range 24 {
-			hours.Labels = append(hours.Labels, fmt.Sprintf("%02d", h))
-		}
-		hours.Series = []ChartSeries{{c.t("series.in") + "+" + c.t("series.out"), r.Traffic.HourProfile[:]}}
-		out = append(out, hours)
+// dayLabels labels n days on a chart's axis with their day of the month.
+func dayLabels(n int, day func(i int) int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = strconv.Itoa(day(i))
 	}
 	return out
 }

@@ -251,7 +251,7 @@ func writePart(parent *message.Writer, h message.Header, body []byte) error {
 func FileName(period, ext string) string { return "postvakt-report-" + period + "." + ext }
 
 // plainText is the text/plain alternative: the title, comment, summary and
-// every section's analysis.
+// the analysis of every section that writes one (a notes block).
 func plainText(r *Report) string {
 	c := catalog(r.Lang)
 	var b strings.Builder
@@ -267,16 +267,13 @@ func plainText(r *Report) string {
 	for _, s := range r.Summary {
 		fmt.Fprintf(&b, "- %s\n", s)
 	}
-	for _, sec := range []struct {
-		key   string
-		notes []string
-	}{
-		{"sec.registrations", r.Registrations.Notes}, {"sec.mail", r.Mail.Notes}, {"sec.scan", r.Scan.Notes},
-		{"sec.logins", r.Logins.Notes}, {"sec.traffic", r.Traffic.Notes}, {"sec.availability", r.Availability.Notes},
-		{"sec.faults", r.Faults.Notes}, {"sec.oncall", r.OnCall.Notes},
-	} {
-		fmt.Fprintf(&b, "\n%s\n\n", c.t(sec.key))
-		for _, n := range sec.notes {
+	for _, sec := range r.layout(c) {
+		notes, ok := notesOf(sec.Blocks)
+		if !ok {
+			continue // a section without analysis (top domains)
+		}
+		fmt.Fprintf(&b, "\n%s\n\n", sec.Title)
+		for _, n := range notes {
 			if n != "" {
 				fmt.Fprintf(&b, "%s\n", n)
 			}

@@ -3,8 +3,6 @@ package reports
 import (
 	"bytes"
 	"fmt"
-	"slices"
-	"strconv"
 
 	"codeberg.org/go-pdf/fpdf"
 	"github.com/go-analyze/charts"
@@ -65,186 +63,25 @@ func (g *Renderer) BuiltinPDF(r *Report) ([]byte, error) {
 		w.para("• " + s)
 	}
 
-	cs := r.charts()
-	chartsOf := func(section string) error {
-		for _, ch := range cs {
-			if ch.Section == section {
-				if err := w.chart(ch, r.Lang); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	missing := func(section string) bool {
-		if slices.Contains(r.Missing, section) {
+	for _, sec := range r.layout(c) {
+		w.heading(sec.Title)
+		if sec.Missing {
 			w.para(c.t("sec.missing"))
-			return true
+			continue
 		}
-		return false
-	}
-
-	w.heading(c.t("sec.registrations"))
-	if !missing("registrations") {
-		w.figures(r.Registrations.Figures)
-		w.notes(r.Registrations.Notes)
-	}
-
-	w.heading(c.t("sec.mail"))
-	if !missing("mail") {
-		w.figures(r.Mail.Figures)
-		if err := chartsOf("mail"); err != nil {
-			return nil, err
-		}
-		w.notes(r.Mail.Notes)
-	}
-
-	w.heading(c.t("sec.scan"))
-	if !missing("scan") {
-		w.figures(r.Scan.Figures)
-		rows := [][]string{}
-		for _, m := range r.Scan.Matrix {
-			rows = append(rows, []string{c.label("verdict", m.Verdict), c.label("action", m.Action), c.value(m.Count.Unit, m.Count.Current), prevText(c, m.Count), c.change(m.Count.Change)})
-		}
-		w.table([]string{c.t("col.verdict"), c.t("col.action"), c.t("col.current"), c.t("col.previous"), c.t("col.change")},
-			[]float64{50, 42, 32, 32, 26}, 2, rows)
-		if err := chartsOf("scan"); err != nil {
-			return nil, err
-		}
-		w.notes(r.Scan.Notes)
-	}
-
-	w.heading(c.t("sec.logins"))
-	if !missing("logins") {
-		rows := [][]string{}
-		for _, p := range r.Logins.Protocols {
-			rows = append(rows, []string{c.label("protocol", p.Protocol), c.value(UnitCount, p.OK.Current), prevText(c, p.OK), c.change(p.OK.Change),
-				c.value(UnitCount, p.Failed.Current), prevText(c, p.Failed), c.pct(p.FailedPct, 1), usersText(c, p.UsersPerDay)})
-		}
-		w.table([]string{c.t("col.protocol"), c.t("col.logins"), c.t("col.previous"), c.t("col.change"), c.t("col.failed"), c.t("col.previous"), c.t("col.failed_pct"), c.t("col.users_per_day")},
-			[]float64{32, 22, 22, 16, 18, 18, 26, 28}, 1, rows)
-		w.figures(r.Logins.Figures)
-		if err := chartsOf("logins"); err != nil {
-			return nil, err
-		}
-		w.notes(r.Logins.Notes)
-	}
-
-	w.heading(c.t("sec.traffic"))
-	if !missing("traffic") {
-		w.figures(r.Traffic.Figures)
-		if err := chartsOf("traffic"); err != nil {
-			return nil, err
-		}
-		w.notes(r.Traffic.Notes)
-	}
-
-	w.heading(c.t("sec.availability"))
-	if !missing("availability") {
-		rows := [][]string{}
-		for _, s := range r.Availability.Services {
-			rows = append(rows, []string{s.Service, c.value(UnitPercent, s.Availability.Current), prevText(c, s.Availability),
-				minutesText(c, s.Unplanned), strconv.Itoa(s.Outages), minutesText(c, s.Planned)})
-		}
-		w.table([]string{c.t("col.service"), c.t("col.availability"), c.t("col.previous"), c.t("col.unplanned"), c.t("col.outages"), c.t("col.planned")},
-			[]float64{40, 28, 28, 32, 20, 34}, 1, rows)
-		if len(r.Availability.Outages) > 0 {
-			w.subheading(c.t("col.outages"))
-			rows = nil
-			for _, o := range r.Availability.Outages {
-				d := minutesText(c, o.Minutes)
-				if o.Ongoing {
-					d += " (" + c.t("status.ongoing") + ")"
+		for _, b := range sec.Blocks {
+			if t := b.Table; t != nil {
+				if t.Title != "" {
+					w.subheading(t.Title)
 				}
-				kind := c.t("kind.unplanned")
-				if o.Planned {
-					kind = c.t("kind.planned")
+				w.table(t)
+			}
+			if b.Chart != nil {
+				if err := w.chart(*b.Chart, r.Lang); err != nil {
+					return nil, err
 				}
-				rows = append(rows, []string{o.Service, o.Ref, o.Title, c.dateTime(o.Start), d, kind})
 			}
-			w.table([]string{c.t("col.service"), c.t("col.ticket"), c.t("col.title"), c.t("col.start"), c.t("col.duration"), c.t("col.kind")},
-				[]float64{24, 22, 62, 30, 22, 22}, 4, rows)
-		}
-		w.notes(r.Availability.Notes)
-	}
-
-	w.heading(c.t("sec.faults"))
-	if !missing("faults") {
-		f := r.Faults
-		w.figures(f.Figures)
-		if len(f.Matrix) > 0 {
-			head := append([]string{c.t("col.service")}, f.Severity...)
-			head = append(head, c.t("col.total"))
-			widths := []float64{50}
-			each := (pdfWidth - 50) / float64(len(f.Severity)+1)
-			for range len(f.Severity) + 1 {
-				widths = append(widths, each)
-			}
-			rows := [][]string{}
-			for _, m := range f.Matrix {
-				row := []string{m.Service}
-				for _, s := range f.Severity {
-					row = append(row, strconv.FormatInt(m.Counts[s], 10))
-				}
-				rows = append(rows, append(row, strconv.FormatInt(m.Total, 10)))
-			}
-			w.table(head, widths, 1, rows)
-		}
-		if len(f.Breaches) > 0 {
-			w.subheading(c.t("sec.breaches"))
-			rows := [][]string{}
-			for _, t := range f.Breaches {
-				resp := "–"
-				if !t.RespondedAt.IsZero() {
-					resp = c.dateTime(t.RespondedAt)
-				}
-				rows = append(rows, []string{t.ID, t.Service, t.Title, c.dateTime(t.OpenedAt), resp, c.duration(t.ResponseTarget.Seconds())})
-			}
-			w.table([]string{c.t("col.ticket"), c.t("col.service"), c.t("col.title"), c.t("col.opened"), c.t("col.responded"), c.t("col.target")},
-				[]float64{22, 24, 56, 30, 30, 20}, 5, rows)
-		}
-		if len(f.Open) > 0 {
-			w.subheading(c.t("fig.faults.open_at_end"))
-			rows := [][]string{}
-			for _, t := range f.Open {
-				rows = append(rows, []string{t.ID, t.Service, t.Severity, t.Title, c.dateTime(t.OpenedAt)})
-			}
-			w.table([]string{c.t("col.ticket"), c.t("col.service"), c.t("col.severity"), c.t("col.title"), c.t("col.opened")},
-				[]float64{22, 26, 24, 80, 30}, 5, rows)
-		}
-		w.notes(f.Notes)
-	}
-
-	w.heading(c.t("sec.oncall"))
-	if !missing("oncall") {
-		w.figures(r.OnCall.Figures)
-		rows := [][]string{}
-		for _, wk := range r.OnCall.Weeks {
-			ack := "–"
-			if wk.AckedPages > 0 {
-				ack = c.duration(wk.MedianAck)
-			}
-			rows = append(rows, []string{c.date(wk.Start) + " – " + c.date(wk.End), wk.Member, strconv.Itoa(wk.InHours), strconv.Itoa(wk.OutOfHours), ack})
-		}
-		if len(rows) > 0 {
-			w.table([]string{c.t("col.week"), c.t("col.member"), c.t("col.in_hours"), c.t("col.out_of_hours"), c.t("col.median_ack")},
-				[]float64{46, 46, 28, 30, 32}, 2, rows)
-		}
-		w.notes(r.OnCall.Notes)
-	}
-
-	if td := r.TopDomains; td != nil {
-		w.heading(c.t("sec.top_domains"))
-		for _, part := range []struct {
-			title string
-			list  []DomainCount
-		}{{c.t("top.senders"), td.Senders}, {c.t("top.recipients"), td.Recipients}} {
-			w.subheading(part.title)
-			rows := [][]string{}
-			for _, d := range part.list {
-				rows = append(rows, []string{d.Domain, c.int(float64(d.Count))})
-			}
-			w.table([]string{c.t("col.domain"), c.t("col.messages")}, []float64{130, 52}, 1, rows)
+			w.notes(b.Notes)
 		}
 	}
 
@@ -313,15 +150,6 @@ func (w *pdfWriter) notes(ns []string) {
 	}
 }
 
-func (w *pdfWriter) figures(fs []Figure) {
-	rows := make([][]string, 0, len(fs))
-	for _, f := range fs {
-		rows = append(rows, []string{figureName(w.c, f.Key), w.c.value(f.Unit, f.Current), prevText(w.c, f), w.c.change(f.Change)})
-	}
-	w.table([]string{w.c.t("col.figure"), w.c.t("col.current"), w.c.t("col.previous"), w.c.t("col.change")},
-		[]float64{98, 30, 30, 24}, 1, rows)
-}
-
 // fit shortens s with an ellipsis until it fits width w at the current font.
 func (w *pdfWriter) fit(s string, width float64) string {
 	if w.pdf.GetStringWidth(s) <= width-2 {
@@ -334,40 +162,54 @@ func (w *pdfWriter) fit(s string, width float64) string {
 	return string(r) + "…"
 }
 
-// table draws a table; columns from firstNum on are right-aligned numbers.
-func (w *pdfWriter) table(head []string, widths []float64, firstNum int, rows [][]string) {
+// table draws t with a header row, repeated after a page break; numeric
+// columns are right-aligned.
+func (w *pdfWriter) table(t *table) {
 	pdf := w.pdf
 	const rowH = 5.5
+	// Columns without a width share what the others leave.
+	widths := make([]float64, len(t.Columns))
+	fixed, shared := 0.0, 0
+	for _, col := range t.Columns {
+		if col.Width == 0 {
+			shared++
+		}
+		fixed += col.Width
+	}
+	for i, col := range t.Columns {
+		widths[i] = col.Width
+		if col.Width == 0 {
+			widths[i] = (pdfWidth - fixed) / float64(shared)
+		}
+	}
+	align := func(i int) string {
+		if t.Columns[i].Num {
+			return "R"
+		}
+		return "L"
+	}
 	headRow := func() {
 		pdf.SetFont("dejavu", "B", 8)
 		pdf.SetFillColor(243, 245, 248)
 		pdf.SetTextColor(29, 36, 51)
 		pdf.SetDrawColor(213, 217, 224)
-		for i, h := range head {
-			align := "L"
-			if i >= firstNum {
-				align = "R"
-			}
-			pdf.CellFormat(widths[i], rowH+1, w.fit(h, widths[i]), "B", 0, align, true, 0, "")
+		for i, col := range t.Columns {
+			pdf.CellFormat(widths[i], rowH+1, w.fit(col.Head, widths[i]), "B", 0, align(i), true, 0, "")
 		}
 		pdf.Ln(-1)
 	}
-	w.ensure(rowH * float64(min(len(rows), 3)+2))
+	w.ensure(rowH * float64(min(len(t.Rows), 3)+2))
 	headRow()
 	pdf.SetFont("dejavu", "", 8.5)
 	_, pageH := pdf.GetPageSize()
-	for _, row := range rows {
+	for _, row := range t.Rows {
 		if pdf.GetY()+rowH > pageH-16 {
 			pdf.AddPage()
 			headRow()
 			pdf.SetFont("dejavu", "", 8.5)
 		}
-		for i, cell := range row {
-			align := "L"
-			if i >= firstNum {
-				align = "R"
-			}
-			pdf.CellFormat(widths[i], rowH, w.fit(cell, widths[i]), "B", 0, align, false, 0, "")
+		for i, cl := range row {
+			pdf.CellFormat(widths[i], rowH, w.fit(cl.Text, widths[i]), "B", 0, align(i), false, 0, "")
 		}
 		pdf.Ln(-1)
 	}
@@ -391,11 +233,4 @@ func (w *pdfWriter) chart(ch Chart, lang string) error {
 	w.pdf.ImageOptions(name, pdfMargin, w.pdf.GetY(), pdfWidth, h, true, opts, 0, "")
 	w.pdf.Ln(2)
 	return nil
-}
-
-func usersText(c *catalogT, v float64) string {
-	if v == 0 {
-		return "–"
-	}
-	return c.int(v)
 }

@@ -154,6 +154,7 @@ func TestCSV(t *testing.T) {
 	if daySum != f.Current {
 		t.Errorf("daily rows sum to %v, total %v", daySum, f.Current)
 	}
+	golden(t, "report-2026-10.golden.csv", data)
 }
 
 // checkPDF is acceptance 2: pdftotext finds every section heading and key

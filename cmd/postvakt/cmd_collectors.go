@@ -26,6 +26,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 )
 
@@ -178,7 +179,7 @@ func runImport(ctx context.Context, e *cmdEnv, o importRun) error {
 			return err
 		}
 	}
-	return db.Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: "collectors.import",
+	return accessstore.New(db).Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: "collectors.import",
 		Detail: fmt.Sprintf("%d files, %d lines", len(args), st.Lines)})
 }
 
@@ -331,7 +332,7 @@ bounced, expired, rejected, greylisted, greylist_pass, scanned, discarded),
 			if err := q.Normalize(); err != nil {
 				return usageError{err.Error()}
 			}
-			if err := db.Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: "trace.search", Detail: q.String()}); err != nil {
+			if err := accessstore.New(db).Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: "trace.search", Detail: q.String()}); err != nil {
 				return err
 			}
 			page, err := trace.Search(ctx, txlogstore.New(db), q, false)

@@ -16,6 +16,7 @@ import (
 	"github.com/uni-mail/postvakt/collectors/txlog"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/accessstore"
 )
 
 const sampleDir = "../../../shared/samples/real-logs"
@@ -291,7 +292,7 @@ func TestTraceSampleMessage(t *testing.T) {
 		t.Errorf("trace without criteria: exit %d", code)
 	}
 	db := storagetest.OpenURL(t, dbURL)
-	entries, err := db.ListAudit(t.Context(), m.FirstSeen.AddDate(-1, 0, 0), 1000)
+	entries, err := accessstore.New(db).ListAudit(t.Context(), m.FirstSeen.AddDate(-1, 0, 0), 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

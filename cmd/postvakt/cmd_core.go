@@ -18,6 +18,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/accessstore"
 )
 
 func serveCmd() *command {
@@ -179,7 +180,7 @@ func versionCmd() *command {
 }
 
 func tokenCmd() *command {
-	withDB := func(fn func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error) func(context.Context, *cmdEnv, []string) error {
+	withDB := func(fn func(ctx context.Context, e *cmdEnv, access *accessstore.Store, args []string) error) func(context.Context, *cmdEnv, []string) error {
 		return func(ctx context.Context, e *cmdEnv, args []string) error {
 			cfg, err := e.loadConfig()
 			if err != nil {
@@ -193,7 +194,7 @@ func tokenCmd() *command {
 				return err
 			}
 			defer db.Close()
-			return fn(ctx, e, db, args)
+			return fn(ctx, e, accessstore.New(db), args)
 		}
 	}
 	var name, role string
@@ -211,15 +212,15 @@ func tokenCmd() *command {
 					fs.StringVar(&role, "role", "", "`role` of the token (required)")
 					fs.DurationVar(&ttl, "expires", 0, "lifetime, e.g. 720h; 0 means it never expires")
 				},
-				run: withDB(func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error {
+				run: withDB(func(ctx context.Context, e *cmdEnv, access *accessstore.Store, args []string) error {
 					if name == "" || role == "" {
 						return usagef("--name and --role are required")
 					}
-					t, secret, err := auth.IssueToken(ctx, db, auth.TokenRequest{Name: name, Role: role, TTL: ttl, By: "cli:" + currentUser(), Now: time.Now()})
+					t, secret, err := auth.IssueToken(ctx, access, auth.TokenRequest{Name: name, Role: role, TTL: ttl, By: "cli:" + currentUser(), Now: time.Now()})
 					if err != nil {
 						return err
 					}
-					if err := db.Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: "token.create",
+					if err := access.Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: "token.create",
 						Target: strconv.FormatInt(t.ID, 10), Detail: "name=" + t.Name + " role=" + string(t.Role)}); err != nil {
 						return err
 					}
@@ -231,8 +232,8 @@ func tokenCmd() *command {
 			{
 				name:    "list",
 				summary: "list API tokens (never their secrets)",
-				run: withDB(func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error {
-					list, err := db.ListTokens(ctx)
+				run: withDB(func(ctx context.Context, e *cmdEnv, access *accessstore.Store, args []string) error {
+					list, err := access.ListTokens(ctx)
 					if err != nil {
 						return err
 					}
@@ -256,7 +257,7 @@ func tokenCmd() *command {
 				name:    "revoke",
 				args:    "ID",
 				summary: "revoke an API token",
-				run: withDB(func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error {
+				run: withDB(func(ctx context.Context, e *cmdEnv, access *accessstore.Store, args []string) error {
 					if len(args) != 1 {
 						return usagef("revoke takes one token ID")
 					}
@@ -264,10 +265,10 @@ func tokenCmd() *command {
 					if err != nil {
 						return usagef("token ID %q is not a number", args[0])
 					}
-					if err := db.RevokeToken(ctx, id, time.Now()); err != nil {
+					if err := access.RevokeToken(ctx, id, time.Now()); err != nil {
 						return err
 					}
-					if err := db.Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: "token.revoke", Target: args[0]}); err != nil {
+					if err := access.Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: "token.revoke", Target: args[0]}); err != nil {
 						return err
 					}
 					fmt.Fprintf(e.stdout, "token %d revoked\n", id)

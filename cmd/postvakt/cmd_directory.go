@@ -14,6 +14,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/app"
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
 )
 
@@ -47,7 +48,7 @@ func withDirectory(audit string, fn func(ctx context.Context, e *cmdEnv, d *dire
 }
 
 func auditCLI(ctx context.Context, db *storage.DB, action, target string) error {
-	return db.Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: action, Target: target})
+	return accessstore.New(db).Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: action, Target: target})
 }
 
 func oneArg(args []string, what string) (string, error) {

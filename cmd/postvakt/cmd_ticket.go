@@ -16,6 +16,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/oncall/notice"
 	"github.com/uni-mail/postvakt/oncall/sla"
 	"github.com/uni-mail/postvakt/oncall/tickets"
@@ -82,7 +83,7 @@ func tkIDArg(e *cmdEnv, args []string) (int64, error) {
 func tkActor() string { return "cli:" + currentUser() }
 
 func (te *tkEnv) audit(ctx context.Context, action, target, detail string) error {
-	return te.db.Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: tkActor(), Action: action, Target: target, Detail: detail})
+	return accessstore.New(te.db).Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: tkActor(), Action: action, Target: target, Detail: detail})
 }
 
 // tkError turns domain validation errors into usage-free errors with a

@@ -16,6 +16,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/app"
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/internal/webauth"
 )
 
@@ -35,7 +36,7 @@ func userCmd() *command {
 				return err
 			}
 			defer db.Close()
-			svc, err := webauth.New(webauth.Options{Config: cfg.Web, Store: db, Logger: e.logger})
+			svc, err := webauth.New(webauth.Options{Config: cfg.Web, Store: accessstore.New(db), Logger: e.logger})
 			if err != nil {
 				return err
 			}
@@ -43,7 +44,7 @@ func userCmd() *command {
 		}
 	}
 	audit := func(ctx context.Context, db *storage.DB, action, name, detail string) error {
-		return db.Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: action, Target: "user:" + name, Detail: detail})
+		return accessstore.New(db).Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: action, Target: "user:" + name, Detail: detail})
 	}
 	var role, display, pwFile string
 	var sso bool

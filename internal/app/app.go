@@ -19,6 +19,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/internal/telemetry"
 	"github.com/uni-mail/postvakt/oncall/incident"
 	"github.com/uni-mail/postvakt/oncall/tickets"
@@ -112,6 +113,7 @@ var capabilities = []struct {
 	setup func(ctx context.Context, env *Env) error
 }{
 	{"foundation", setupFoundation},
+	{"access", setupAccess},
 	{"runbooks", setupRunbooks},
 	{"tickets", setupTickets}, // before oncall: sets env.Oncall.Ticketer
 	{"oncall", setupOncall},   // binds env.ticketLinks
@@ -151,11 +153,12 @@ func Run(ctx context.Context, opts Options) error {
 			return fmt.Errorf("metrics push: %w", err)
 		}
 	}
+	access := accessstore.New(db)
 	env := &Env{
 		Config: cfg, Logger: logger, DB: db, Telemetry: tel, Now: opts.Now, Node: opts.Node,
 		Server: server.New(server.Options{
 			Config: cfg.HTTP, Logger: logger, Telemetry: tel, Ready: db,
-			Tokens: db, Audit: db, Now: opts.Now, Version: Version,
+			Tokens: access, Audit: access, Now: opts.Now, Version: Version,
 		}),
 		Scheduler: scheduler.New(scheduler.Options{
 			Store: db, LockKey: storage.LockKey, Logger: logger, Registerer: tel.Registry,

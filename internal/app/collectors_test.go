@@ -26,6 +26,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 )
 
@@ -297,7 +298,7 @@ func TestTraceAPIRolesMaskingAuditAndSyslog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	entries, err := db.ListAudit(ctx, time.Now().Add(-time.Hour), 100)
+	entries, err := accessstore.New(db).ListAudit(ctx, time.Now().Add(-time.Hour), 100)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/oncall"
 	"github.com/uni-mail/postvakt/oncall/incident"
 	"github.com/uni-mail/postvakt/oncall/rota"
@@ -292,7 +293,7 @@ func apiToken(t testing.TB, cfg *config.Config, role auth.Role) string {
 	if _, err := db.MigrateUp(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	_, secret, err := auth.IssueToken(ctx, db, auth.TokenRequest{Name: "test-" + string(role), Role: string(role), By: "test", Now: time.Now()})
+	_, secret, err := auth.IssueToken(ctx, accessstore.New(db), auth.TokenRequest{Name: "test-" + string(role), Role: string(role), By: "test", Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

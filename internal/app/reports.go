@@ -2,21 +2,16 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/api/reportapi"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/scheduler"
-	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/oncall/team"
 	"github.com/uni-mail/postvakt/reports"
@@ -79,7 +74,8 @@ func NewReportService(cfg *config.Config, db *storage.DB, logger *slog.Logger, n
 }
 
 // setupReports wires the monthly report: the scheduled job that generates,
-// archives and e-mails it once per period, and the archive API.
+// archives and e-mails it once per period, and the report API
+// (internal/api/reportapi).
 func setupReports(_ context.Context, env *Env) error {
 	svc, err := NewReportService(env.Config, env.DB, env.Logger, env.Node, env.Now)
 	if err != nil {
@@ -92,7 +88,7 @@ func setupReports(_ context.Context, env *Env) error {
 	}); err != nil {
 		return err
 	}
-	registerReportAPI(env.Server, svc)
+	reportapi.Register(env.Server, reportapi.Options{Service: svc})
 	// Read from the archive at scrape time, so every replica reports the
 	// same: an alert can fire when a month's report has not gone out.
 	env.Telemetry.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -108,153 +104,4 @@ func setupReports(_ context.Context, env *Env) error {
 		return float64(list[0].SentAt.Unix())
 	}))
 	return nil
-}
-
-// reportEntry is an archived report in the API, with links to its documents.
-type reportEntry struct {
-	reports.Archived
-	Links map[string]string `json:"links"`
-}
-
-func entry(a reports.Archived) reportEntry {
-	links := map[string]string{}
-	for _, f := range []string{reports.FormatHTML, reports.FormatPDF, reports.FormatCSV} {
-		links[f] = "/api/v1/reports/" + a.Period + "." + f
-	}
-	return reportEntry{Archived: a, Links: links}
-}
-
-func registerReportAPI(srv *server.Server, svc *reports.Service) {
-	srv.Handle("GET /api/v1/reports", auth.RoleViewer, func(w http.ResponseWriter, r *http.Request) error {
-		limit, err := server.QueryInt(r.URL.Query(), "limit", 120, 1, 1000)
-		if err != nil {
-			return err
-		}
-		list, err := svc.Archive.ListReports(r.Context(), limit)
-		if err != nil {
-			return err
-		}
-		out := make([]reportEntry, 0, len(list))
-		for _, a := range list {
-			out = append(out, entry(a))
-		}
-		server.WriteJSON(w, http.StatusOK, map[string]any{"reports": out})
-		return nil
-	})
-	srv.Handle("GET /api/v1/reports/{file}", auth.RoleViewer, func(w http.ResponseWriter, r *http.Request) error {
-		period, format, ok := strings.Cut(r.PathValue("file"), ".")
-		if !ok {
-			a, err := svc.Archive.GetReport(r.Context(), period, false)
-			if errors.Is(err, reports.ErrNotArchived) {
-				return server.NotFound("no report for period " + period)
-			}
-			if err != nil {
-				return err
-			}
-			server.WriteJSON(w, http.StatusOK, entry(a))
-			return nil
-		}
-		if format != reports.FormatHTML && format != reports.FormatPDF && format != reports.FormatCSV {
-			return server.BadRequest("format must be html, pdf or csv")
-		}
-		a, err := svc.Archive.GetReport(r.Context(), period, true)
-		if errors.Is(err, reports.ErrNotArchived) {
-			return server.NotFound("no report for period " + period)
-		}
-		if err != nil {
-			return err
-		}
-		body := map[string][]byte{reports.FormatHTML: a.HTML, reports.FormatPDF: a.PDF, reports.FormatCSV: a.CSV}[format]
-		w.Header().Set("Content-Type", reports.ContentType(format))
-		disp := "inline"
-		if format != reports.FormatHTML {
-			disp = "attachment"
-		}
-		w.Header().Set("Content-Disposition", fmt.Sprintf("%s; filename=%q", disp, reports.FileName(period, format)))
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.Header().Set("Last-Modified", a.GeneratedAt.UTC().Format(http.TimeFormat))
-		// The HTML is self-contained: nothing else may load with it.
-		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:")
-		_, err = w.Write(body)
-		return err
-	})
-	srv.Handle("PUT /api/v1/reports/{period}/comment", auth.RolePostmaster, func(w http.ResponseWriter, r *http.Request) error {
-		var req struct {
-			Comment string `json:"comment"`
-		}
-		if err := server.ReadJSON(r, &req); err != nil {
-			return err
-		}
-		p, err := svc.Period(r.PathValue("period"))
-		if err != nil {
-			return server.BadRequest(err.Error())
-		}
-		actor := actorName(r)
-		if err := svc.Archive.SetComment(r.Context(), p.Label, req.Comment, actor, svc.Now()); err != nil {
-			return err
-		}
-		if err := srv.Audit(r, "report.comment", p.Label, req.Comment); err != nil {
-			return err
-		}
-		server.WriteJSON(w, http.StatusOK, map[string]string{"period": p.Label, "comment": req.Comment})
-		return nil
-	})
-	srv.Handle("POST /api/v1/reports", auth.RolePostmaster, func(w http.ResponseWriter, r *http.Request) error {
-		var req struct {
-			Period  string  `json:"period"`  // YYYY-MM; default the last completed period
-			Comment *string `json:"comment"` // stored for the period when given
-			Send    bool    `json:"send"`    // e-mail it to reports.mail.to
-			Resend  bool    `json:"resend"`  // e-mail it again even if it was sent
-		}
-		if err := server.ReadJSON(r, &req); err != nil {
-			return err
-		}
-		p, err := svc.Period(req.Period)
-		if err != nil {
-			return server.BadRequest(err.Error())
-		}
-		if !p.End.After(p.Start) || p.Start.After(svc.Now()) {
-			return server.BadRequest("period " + p.Label + " has not started")
-		}
-		actor := actorName(r)
-		if req.Comment != nil {
-			if err := svc.Archive.SetComment(r.Context(), p.Label, *req.Comment, actor, svc.Now()); err != nil {
-				return err
-			}
-		}
-		g, err := svc.Generate(r.Context(), p, reports.GenerateOptions{})
-		if err != nil {
-			return err
-		}
-		if _, err := svc.Store(r.Context(), g, actor, true); err != nil {
-			return err
-		}
-		if err := srv.Audit(r, "report.generate", p.Label, "pdf_engine="+g.PDFEngine); err != nil {
-			return err
-		}
-		sent := false
-		if req.Send || req.Resend {
-			if sent, err = svc.Deliver(r.Context(), p, req.Resend); err != nil {
-				return &server.Error{Status: http.StatusBadGateway, Code: "send_failed", Message: "report archived, sending failed: " + err.Error()}
-			}
-			if sent {
-				if err := srv.Audit(r, "report.send", p.Label, svc.Config.Mail.To); err != nil {
-					return err
-				}
-			}
-		}
-		a, err := svc.Archive.GetReport(r.Context(), p.Label, false)
-		if err != nil {
-			return err
-		}
-		server.WriteJSON(w, http.StatusCreated, map[string]any{"report": entry(a), "sent": sent})
-		return nil
-	})
-}
-
-func actorName(r *http.Request) string {
-	if p, ok := auth.FromContext(r.Context()); ok {
-		return p.Name
-	}
-	return "api"
 }

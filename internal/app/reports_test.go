@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uni-mail/postvakt/internal/api/reportapi"
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/reports"
@@ -30,10 +31,11 @@ func download(t *testing.T, u, token string) (int, http.Header, []byte) {
 	return resp.StatusCode, resp.Header, b
 }
 
-// TestReportsAPI runs the reports capability in a whole in-process
-// postvakt: the comment, generation and sending by a postmaster, the
-// archive and its documents for a viewer, the roles, and the job.
-func TestReportsAPI(t *testing.T) {
+// TestReportsThroughTheApp runs the reports capability in a whole
+// in-process postvakt: the report API is wired to the report service, the
+// archive and the SMTP sender, and the archive feeds the last-sent metric.
+// The API's routes, roles and JSON are tested in internal/api/reportapi.
+func TestReportsThroughTheApp(t *testing.T) {
 	t.Parallel()
 	smtpSrv := reportstest.StartSMTP(t)
 	cfg := config.Default()
@@ -55,65 +57,31 @@ func TestReportsAPI(t *testing.T) {
 	viewer, postmaster := apiToken(t, cfg, auth.RoleViewer), apiToken(t, cfg, auth.RolePostmaster)
 	base := app.base + "/api/v1/reports"
 
-	var list struct {
-		Reports []reportEntry `json:"reports"`
-	}
 	if code := call(t, "GET", base, "", nil, nil); code != http.StatusUnauthorized {
 		t.Fatalf("anonymous list: %d", code)
-	}
-	if code := call(t, "GET", base, viewer, nil, &list); code != http.StatusOK || len(list.Reports) != 0 {
-		t.Fatalf("empty archive: %d %+v", code, list)
-	}
-	if code := call(t, "POST", base, viewer, map[string]any{"period": "2026-10"}, nil); code != http.StatusForbidden {
-		t.Fatalf("viewer generated a report: %d", code)
 	}
 	if code := call(t, "PUT", base+"/2026-10/comment", postmaster, map[string]any{"comment": "Říjen: Tromsø-noden er byttet."}, nil); code != http.StatusOK {
 		t.Fatalf("comment: %d", code)
 	}
-	var created struct {
-		Report reportEntry `json:"report"`
-		Sent   bool        `json:"sent"`
-	}
+	var created reportapi.Generated
 	if code := call(t, "POST", base, postmaster, map[string]any{"period": "2026-10", "send": true}, &created); code != http.StatusCreated {
 		t.Fatalf("generate: %d", code)
 	}
 	if !created.Sent || created.Report.SentAt.IsZero() || created.Report.Comment != "Říjen: Tromsø-noden er byttet." {
 		t.Fatalf("created %+v", created)
 	}
-	// Sending again without resend sends nothing.
-	if code := call(t, "POST", base, postmaster, map[string]any{"period": "2026-10", "send": true}, &created); code != http.StatusCreated || created.Sent {
-		t.Fatalf("second send: %d sent=%v", code, created.Sent)
-	}
 	if n := len(smtpSrv.Messages()); n != 1 {
 		t.Fatalf("%d e-mails, want 1", n)
 	}
-	if code := call(t, "GET", base, viewer, nil, &list); code != http.StatusOK || len(list.Reports) != 1 || list.Reports[0].Period != "2026-10" {
-		t.Fatalf("list: %d %+v", code, list)
+	code, h, body := download(t, base+"/2026-10.html", viewer)
+	if code != http.StatusOK || h.Get("Content-Type") != "text/html; charset=utf-8" || !bytes.HasPrefix(body, []byte("<!DOCTYPE html>")) {
+		t.Errorf("html: %d %s %.20q", code, h.Get("Content-Type"), body)
 	}
-	for _, f := range []struct{ ext, ctype, prefix string }{
-		{"pdf", "application/pdf", "%PDF-"},
-		{"html", "text/html; charset=utf-8", "<!DOCTYPE html>"},
-		{"csv", "text/csv; charset=utf-8", "section,metric"},
-	} {
-		code, h, body := download(t, base+"/2026-10."+f.ext, viewer)
-		if code != http.StatusOK || h.Get("Content-Type") != f.ctype || !bytes.HasPrefix(body, []byte(f.prefix)) {
-			t.Errorf("%s: %d %s %.20q", f.ext, code, h.Get("Content-Type"), body)
-		}
-		if f.ext == "html" && (!strings.Contains(string(body), "Tromsø-noden") || !strings.Contains(string(body), "Driftsrapport for e-post")) {
-			t.Error("archived HTML lacks the comment or the Norwegian title")
-		}
+	if !strings.Contains(string(body), "Tromsø-noden") || !strings.Contains(string(body), "Driftsrapport for e-post") {
+		t.Error("archived HTML lacks the comment or the Norwegian title")
 	}
 	if _, _, body := download(t, app.base+"/metrics", ""); !bytes.Contains(body, []byte("postvakt_reports_last_sent_timestamp_seconds 1.7")) {
 		t.Error("metrics lack the time of the last report sent")
-	}
-	if code, _, _ := download(t, base+"/2026-09.pdf", viewer); code != http.StatusNotFound {
-		t.Errorf("missing period: %d", code)
-	}
-	if code, _, _ := download(t, base+"/2026-10.docx", viewer); code != http.StatusBadRequest {
-		t.Errorf("bad format: %d", code)
-	}
-	if code := call(t, "POST", base, postmaster, map[string]any{"period": "2027-01"}, nil); code != http.StatusBadRequest {
-		t.Errorf("future period: %d", code)
 	}
 }
 

@@ -5,8 +5,6 @@ import (
 	"html/template"
 	"net/http"
 
-	"github.com/uni-mail/postvakt/internal/auth"
-	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/runbooks"
 )
 
@@ -37,6 +35,8 @@ table{border-collapse:collapse}td,th{padding:.25rem .5rem;border-bottom:1px soli
 {{end}}
 </body></html>`))
 
+// setupRunbooks serves the rendered runbooks as web pages under /runbooks;
+// their index in the API is the access API's (setupAccess).
 func setupRunbooks(_ context.Context, env *Env) error {
 	lib, err := runbooks.Embedded()
 	if err != nil {
@@ -60,21 +60,5 @@ func setupRunbooks(_ context.Context, env *Env) error {
 		}
 		render(w, http.StatusOK, map[string]any{"One": rb})
 	}))
-	env.Server.Handle("GET /api/v1/runbooks", auth.RoleViewer, func(w http.ResponseWriter, r *http.Request) error {
-		type item struct {
-			ID       string   `json:"id"`
-			Title    string   `json:"title"`
-			Summary  string   `json:"summary"`
-			Alerts   []string `json:"alerts"`
-			Services []string `json:"services"`
-			URL      string   `json:"url"`
-		}
-		var out []item
-		for _, rb := range lib.All() {
-			out = append(out, item{rb.ID, rb.Title, rb.Summary, rb.Alerts, rb.Services, runbooks.URL(env.Config.HTTP.BaseURL, rb.ID)})
-		}
-		server.WriteJSON(w, http.StatusOK, map[string]any{"runbooks": out})
-		return nil
-	})
 	return nil
 }

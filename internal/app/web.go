@@ -6,6 +6,7 @@ import (
 
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/scheduler"
+	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/internal/web"
 	"github.com/uni-mail/postvakt/internal/webauth"
 )
@@ -15,7 +16,7 @@ import (
 // pages, and an hourly job that deletes ended sessions. It runs last, so
 // every capability's API routes exist for the pages to call.
 func setupWeb(_ context.Context, env *Env) error {
-	svc, err := webauth.New(webauth.Options{Config: env.Config.Web, Store: env.DB,
+	svc, err := webauth.New(webauth.Options{Config: env.Config.Web, Store: accessstore.New(env.DB),
 		Logger: env.Logger.With("capability", "web"), Now: env.Now})
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
 	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 	"github.com/uni-mail/postvakt/internal/webauth"
@@ -30,7 +31,7 @@ func webUser(t testing.TB, cfg *config.Config, name string, role auth.Role) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	svc, err := webauth.New(webauth.Options{Config: cfg.Web, Store: db})
+	svc, err := webauth.New(webauth.Options{Config: cfg.Web, Store: accessstore.New(db)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/internal/web"
 	"github.com/uni-mail/postvakt/internal/webauth"
 	"github.com/uni-mail/postvakt/oncall/incident"
@@ -32,7 +33,7 @@ func webUsers(t testing.TB, cfg *config.Config, roles ...auth.Role) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	svc, err := webauth.New(webauth.Options{Config: cfg.Web, Store: db})
+	svc, err := webauth.New(webauth.Options{Config: cfg.Web, Store: accessstore.New(db)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,7 +89,6 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, NotFound("no such API endpoint"))
 	})
-	s.registerTokenAPI()
 	return s
 }
 

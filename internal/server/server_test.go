@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,16 +18,30 @@ import (
 	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/internal/telemetry"
 )
 
+// newServer starts a server on a real SQLite database with two routes of
+// its own: GET /api/v1/test/admin for admins and GET /api/v1/test/viewer,
+// which answers with the caller's role.
 func newServer(t *testing.T) (*httptest.Server, *storage.DB, *telemetry.Telemetry) {
 	t.Helper()
 	db := storagetest.Open(t, storage.SQLite)
+	access := accessstore.New(db)
 	tel := telemetry.New("test")
 	cfg := config.Default().HTTP
 	cfg.MaxBodyBytes = 2048
-	s := server.New(server.Options{Config: cfg, Telemetry: tel, Ready: db, Tokens: db, Audit: db})
+	s := server.New(server.Options{Config: cfg, Telemetry: tel, Ready: db, Tokens: access, Audit: access})
+	s.Handle("GET /api/v1/test/admin", auth.RoleAdmin, func(w http.ResponseWriter, r *http.Request) error {
+		server.WriteJSON(w, http.StatusOK, map[string]string{"ok": "yes"})
+		return nil
+	})
+	s.Handle("GET /api/v1/test/viewer", auth.RoleViewer, func(w http.ResponseWriter, r *http.Request) error {
+		p, _ := auth.FromContext(r.Context())
+		server.WriteJSON(w, http.StatusOK, map[string]any{"role": p.Role})
+		return nil
+	})
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
 	return ts, db, tel
@@ -36,7 +49,7 @@ func newServer(t *testing.T) (*httptest.Server, *storage.DB, *telemetry.Telemetr
 
 func token(t *testing.T, db *storage.DB, role auth.Role) string {
 	t.Helper()
-	_, secret, err := auth.IssueToken(context.Background(), db, auth.TokenRequest{Name: string(role), Role: string(role), Now: time.Now()})
+	_, secret, err := auth.IssueToken(context.Background(), accessstore.New(db), auth.TokenRequest{Name: string(role), Role: string(role), Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,10 +95,11 @@ func TestAuthStatusesAreJSON(t *testing.T) {
 	ts, db, _ := newServer(t)
 	viewer, admin := token(t, db, auth.RoleViewer), token(t, db, auth.RoleAdmin)
 	revoked := token(t, db, auth.RoleAdmin)
-	list, _ := db.ListTokens(context.Background())
+	access := accessstore.New(db)
+	list, _ := access.ListTokens(context.Background())
 	for _, tk := range list {
 		if tk.Prefix == auth.DisplayPrefix(revoked) {
-			_ = db.RevokeToken(context.Background(), tk.ID, time.Now())
+			_ = access.RevokeToken(context.Background(), tk.ID, time.Now())
 		}
 	}
 	cases := []struct {
@@ -101,7 +115,7 @@ func TestAuthStatusesAreJSON(t *testing.T) {
 		{"admin", admin, 200, ""},
 	}
 	for _, c := range cases {
-		status, body, hdr := do(t, "GET", ts.URL+"/api/v1/tokens", c.secret, "")
+		status, body, hdr := do(t, "GET", ts.URL+"/api/v1/test/admin", c.secret, "")
 		if status != c.status {
 			t.Errorf("%s: status %d, want %d (%s)", c.name, status, c.status, body)
 			continue
@@ -116,54 +130,11 @@ func TestAuthStatusesAreJSON(t *testing.T) {
 			t.Errorf("%s: 401 without WWW-Authenticate", c.name)
 		}
 	}
-	if status, body, _ := do(t, "GET", ts.URL+"/api/v1/whoami", viewer, ""); status != 200 || !strings.Contains(string(body), `"viewer"`) {
-		t.Errorf("whoami: %d %s", status, body)
+	if status, body, _ := do(t, "GET", ts.URL+"/api/v1/test/viewer", viewer, ""); status != 200 || !strings.Contains(string(body), `"viewer"`) {
+		t.Errorf("viewer route: %d %s", status, body)
 	}
 	if status, body, _ := do(t, "GET", ts.URL+"/api/v1/nothing", admin, ""); status != 404 || errCode(t, body) != "not_found" {
 		t.Errorf("unknown endpoint: %d %s", status, body)
-	}
-}
-
-func TestTokenAPILifecycleIsAudited(t *testing.T) {
-	t.Parallel()
-	ts, db, _ := newServer(t)
-	admin := token(t, db, auth.RoleAdmin)
-	status, body, _ := do(t, "POST", ts.URL+"/api/v1/tokens", admin, `{"name":"grafana","role":"viewer","expires_in":"24h"}`)
-	if status != 201 {
-		t.Fatalf("create: %d %s", status, body)
-	}
-	var created struct {
-		Token  server.TokenView `json:"token"`
-		Secret string           `json:"secret"`
-	}
-	if err := json.Unmarshal(body, &created); err != nil || !auth.LooksLikeSecret(created.Secret) || created.Token.ExpiresAt == nil {
-		t.Fatalf("created %s %v", body, err)
-	}
-	if status, _, _ := do(t, "GET", ts.URL+"/api/v1/whoami", created.Secret, ""); status != 200 {
-		t.Fatalf("new token rejected: %d", status)
-	}
-	for _, bad := range []string{`{"name":"x","role":"root"}`, `{"name":"","role":"viewer"}`, `{"name":"x","role":"viewer","extra":1}`, `not json`} {
-		if status, body, _ := do(t, "POST", ts.URL+"/api/v1/tokens", admin, bad); status != 400 || errCode(t, body) != "bad_request" {
-			t.Errorf("create %s: %d %s", bad, status, body)
-		}
-	}
-	big := `{"name":"` + strings.Repeat("x", 4096) + `","role":"viewer"}`
-	if status, body, _ := do(t, "POST", ts.URL+"/api/v1/tokens", admin, big); status != 413 || errCode(t, body) != "too_large" {
-		t.Errorf("big body: %d %s", status, body)
-	}
-	url := ts.URL + "/api/v1/tokens/" + strconv.FormatInt(created.Token.ID, 10)
-	if status, body, _ := do(t, "DELETE", url, admin, ""); status != 204 {
-		t.Fatalf("revoke: %d %s", status, body)
-	}
-	if status, _, _ := do(t, "GET", ts.URL+"/api/v1/whoami", created.Secret, ""); status != 401 {
-		t.Fatalf("revoked token accepted: %d", status)
-	}
-	if status, _, _ := do(t, "DELETE", ts.URL+"/api/v1/tokens/99999", admin, ""); status != 404 {
-		t.Fatalf("revoke missing: %d", status)
-	}
-	entries, err := db.ListAudit(context.Background(), time.Time{}, 10)
-	if err != nil || len(entries) != 2 || entries[0].Action != "token.revoke" || entries[1].Action != "token.create" || entries[1].Actor != "token:admin" {
-		t.Fatalf("audit %+v %v", entries, err)
 	}
 }
 

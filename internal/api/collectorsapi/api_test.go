@@ -17,6 +17,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 )
 
@@ -44,14 +45,15 @@ func start(t *testing.T, edit func(c *collectors.Config)) *api {
 		edit(&cfg)
 	}
 	clock := func() time.Time { return now }
-	s := server.New(server.Options{Config: config.Default().HTTP, Tokens: db, Audit: db, Now: clock})
+	acc := accessstore.New(db)
+	s := server.New(server.Options{Config: config.Default().HTTP, Tokens: acc, Audit: acc, Now: clock})
 	a := &api{db: db, store: txlogstore.New(db), tokens: map[auth.Role]string{}}
 	collectorsapi.Register(s, collectorsapi.Options{Store: a.store, Trace: cfg.Trace, Location: time.UTC, Now: clock})
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
 	a.base = ts.URL
 	for _, r := range []auth.Role{auth.RoleViewer, auth.RoleHelpdesk, auth.RoleOncall, auth.RolePostmaster, auth.RoleAdmin} {
-		_, secret, err := auth.IssueToken(context.Background(), db, auth.TokenRequest{Name: "test-" + string(r), Role: string(r),
+		_, secret, err := auth.IssueToken(context.Background(), acc, auth.TokenRequest{Name: "test-" + string(r), Role: string(r),
 			By: "test", Now: now.Add(-time.Hour)})
 		if err != nil {
 			t.Fatal(err)

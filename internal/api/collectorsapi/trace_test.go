@@ -14,6 +14,7 @@ import (
 	"github.com/uni-mail/postvakt/collectors/trace"
 	"github.com/uni-mail/postvakt/internal/api/collectorsapi"
 	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/store/accessstore"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -52,7 +53,7 @@ func TestTraceRolesMaskingAndAudit(t *testing.T) {
 	}
 	a.wantError(t, "/api/v1/trace", auth.RolePostmaster, http.StatusBadRequest, "bad_request") // no criteria
 
-	entries, err := a.db.ListAudit(context.Background(), now.Add(-time.Hour), 100)
+	entries, err := accessstore.New(a.db).ListAudit(context.Background(), now.Add(-time.Hour), 100)
 	if err != nil {
 		t.Fatal(err)
 	}

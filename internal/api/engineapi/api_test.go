@@ -21,6 +21,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
 )
 
@@ -53,13 +54,14 @@ func newFixture(t *testing.T, parts func(f *fixture) engineapi.Options) *fixture
 		parts = allParts
 	}
 	o := parts(f)
-	s := server.New(server.Options{Config: config.Default().HTTP, Tokens: db, Audit: db})
+	acc := accessstore.New(db)
+	s := server.New(server.Options{Config: config.Default().HTTP, Tokens: acc, Audit: acc})
 	engineapi.Register(s, o)
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
 	f.base = ts.URL
 	for _, r := range []auth.Role{auth.RoleViewer, auth.RoleHelpdesk, auth.RoleOncall, auth.RolePostmaster, auth.RoleAdmin} {
-		_, secret, err := auth.IssueToken(context.Background(), db, auth.TokenRequest{Name: string(r), Role: string(r), By: "test", Now: time.Now()})
+		_, secret, err := auth.IssueToken(context.Background(), acc, auth.TokenRequest{Name: string(r), Role: string(r), By: "test", Now: time.Now()})
 		if err != nil {
 			t.Fatal(err)
 		}

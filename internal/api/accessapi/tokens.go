@@ -1,4 +1,4 @@
-package server
+package accessapi
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/server"
 )
 
 // TokenView is an API token as the API shows it (never the secret, nor its
@@ -23,6 +24,25 @@ type TokenView struct {
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
 }
 
+// TokenList is GET /api/v1/tokens: every token, newest first.
+type TokenList struct {
+	Tokens []TokenView `json:"tokens"`
+}
+
+// CreateTokenRequest is the body of POST /api/v1/tokens.
+type CreateTokenRequest struct {
+	Name      string `json:"name"`
+	Role      string `json:"role"`
+	ExpiresIn string `json:"expires_in"` // e.g. "720h"; empty: never
+}
+
+// CreatedToken answers POST /api/v1/tokens: the token and its secret,
+// which is shown this once and never again.
+type CreatedToken struct {
+	Secret string    `json:"secret"`
+	Token  TokenView `json:"token"`
+}
+
 func viewToken(t auth.Token) TokenView {
 	opt := func(x time.Time) *time.Time {
 		if x.IsZero() {
@@ -34,31 +54,22 @@ func viewToken(t auth.Token) TokenView {
 		CreatedBy: t.CreatedBy, ExpiresAt: opt(t.ExpiresAt), LastUsedAt: opt(t.LastUsedAt), RevokedAt: opt(t.RevokedAt)}
 }
 
-func (s *Server) registerTokenAPI() {
-	s.Handle("GET /api/v1/whoami", auth.RoleViewer, func(w http.ResponseWriter, r *http.Request) error {
-		p, _ := auth.FromContext(r.Context())
-		WriteJSON(w, http.StatusOK, map[string]any{"name": p.Name, "role": p.Role})
-		return nil
-	})
+func registerTokens(s *server.Server, o Options) {
 	s.Handle("GET /api/v1/tokens", auth.RoleAdmin, func(w http.ResponseWriter, r *http.Request) error {
-		list, err := s.opts.Tokens.ListTokens(r.Context())
+		list, err := o.Tokens.ListTokens(r.Context())
 		if err != nil {
 			return err
 		}
-		out := make([]TokenView, 0, len(list))
+		out := TokenList{Tokens: make([]TokenView, 0, len(list))}
 		for _, t := range list {
-			out = append(out, viewToken(t))
+			out.Tokens = append(out.Tokens, viewToken(t))
 		}
-		WriteJSON(w, http.StatusOK, map[string]any{"tokens": out})
+		server.WriteJSON(w, http.StatusOK, out)
 		return nil
 	})
 	s.Handle("POST /api/v1/tokens", auth.RoleAdmin, func(w http.ResponseWriter, r *http.Request) error {
-		var req struct {
-			Name      string `json:"name"`
-			Role      string `json:"role"`
-			ExpiresIn string `json:"expires_in"` // e.g. "720h"; empty: never
-		}
-		if err := ReadJSON(r, &req); err != nil {
+		var req CreateTokenRequest
+		if err := server.ReadJSON(r, &req); err != nil {
 			return err
 		}
 		p, _ := auth.FromContext(r.Context())
@@ -66,14 +77,14 @@ func (s *Server) registerTokenAPI() {
 		if req.ExpiresIn != "" {
 			d, err := time.ParseDuration(req.ExpiresIn)
 			if err != nil {
-				return BadRequest("expires_in must be a duration such as 720h")
+				return server.BadRequest("expires_in must be a duration such as 720h")
 			}
 			ttl = d
 		}
-		t, secret, err := auth.IssueToken(r.Context(), s.opts.Tokens, auth.TokenRequest{
-			Name: req.Name, Role: req.Role, TTL: ttl, By: p.Name, Now: s.opts.Now()})
+		t, secret, err := auth.IssueToken(r.Context(), o.Tokens, auth.TokenRequest{
+			Name: req.Name, Role: req.Role, TTL: ttl, By: p.Name, Now: o.Now()})
 		if errors.Is(err, auth.ErrInvalidToken) {
-			return BadRequest(err.Error())
+			return server.BadRequest(err.Error())
 		}
 		if err != nil {
 			return err
@@ -81,17 +92,17 @@ func (s *Server) registerTokenAPI() {
 		if err := s.Audit(r, "token.create", strconv.FormatInt(t.ID, 10), "name="+t.Name+" role="+string(t.Role)); err != nil {
 			return err
 		}
-		WriteJSON(w, http.StatusCreated, map[string]any{"token": viewToken(t), "secret": secret})
+		server.WriteJSON(w, http.StatusCreated, CreatedToken{Token: viewToken(t), Secret: secret})
 		return nil
 	})
 	s.Handle("DELETE /api/v1/tokens/{id}", auth.RoleAdmin, func(w http.ResponseWriter, r *http.Request) error {
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		if err != nil {
-			return BadRequest("token id must be a number")
+			return server.BadRequest("token id must be a number")
 		}
-		if err := s.opts.Tokens.RevokeToken(r.Context(), id, s.opts.Now()); err != nil {
+		if err := o.Tokens.RevokeToken(r.Context(), id, o.Now()); err != nil {
 			if errors.Is(err, auth.ErrNoToken) {
-				return NotFound("no such token")
+				return server.NotFound("no such token")
 			}
 			return err
 		}
@@ -99,22 +110,6 @@ func (s *Server) registerTokenAPI() {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
-		return nil
-	})
-	s.Handle("GET /api/v1/audit", auth.RoleAdmin, func(w http.ResponseWriter, r *http.Request) error {
-		since := s.opts.Now().Add(-30 * 24 * time.Hour)
-		if v := r.URL.Query().Get("since"); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				return BadRequest("since must be an RFC 3339 time")
-			}
-			since = t
-		}
-		list, err := s.opts.Audit.ListAudit(r.Context(), since, 1000)
-		if err != nil {
-			return err
-		}
-		WriteList(w, "entries", list)
 		return nil
 	})
 }

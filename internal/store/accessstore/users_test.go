@@ -1,4 +1,4 @@
-package storage_test
+package accessstore_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/internal/webauth"
 )
 
@@ -31,12 +32,13 @@ func (c *webClock) add(d time.Duration) {
 func TestWebUsersAndSessions(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		st := accessstore.New(db)
 		ctx := context.Background()
 		clock := &webClock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
 		cfg := webauth.Default()
 		cfg.Login.MaxFailures, cfg.Login.MaxPerAddress = 3, 5
 		// Cheap argon2id parameters: the tests check logic, not cost.
-		svc, err := webauth.New(webauth.Options{Config: cfg, Store: db, Now: clock.now,
+		svc, err := webauth.New(webauth.Options{Config: cfg, Store: st, Now: clock.now,
 			Hash: directory.HashParams{MemoryKiB: 1024, Time: 1, Threads: 1}})
 		if err != nil {
 			t.Fatal(err)
@@ -53,11 +55,11 @@ func TestWebUsersAndSessions(t *testing.T) {
 				t.Errorf("AddUser(%q, %q): %v, want ErrInvalid", bad.name, bad.role, err)
 			}
 		}
-		u, err := db.UserByName(ctx, "kari")
+		u, err := st.UserByName(ctx, "kari")
 		if err != nil || u.Role != auth.RoleOncall || u.DisplayName != "Kari Nordmann" || u.PasswordHash == pw || u.PasswordHash == "" {
 			t.Fatalf("stored user %+v, %v", u, err)
 		}
-		if _, err := db.UserByName(ctx, "nobody"); !errors.Is(err, webauth.ErrNoUser) || !errors.Is(err, storage.ErrNotFound) {
+		if _, err := st.UserByName(ctx, "nobody"); !errors.Is(err, webauth.ErrNoUser) || !errors.Is(err, storage.ErrNotFound) {
 			t.Fatalf("unknown user: %v", err)
 		}
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/uni-mail/postvakt/internal/oncallapi"
+	"github.com/uni-mail/postvakt/internal/store/oncallstore"
 	"github.com/uni-mail/postvakt/oncall/alertmanager"
 	"github.com/uni-mail/postvakt/oncall/handover"
 	"github.com/uni-mail/postvakt/oncall/heartbeat"
@@ -33,7 +34,8 @@ func setupOncall(_ context.Context, env *Env) error {
 	if !cfg.Enabled() {
 		return nil
 	}
-	tm, pols, err := cfg.Compile(env.DB)
+	st := oncallstore.New(env.DB)
+	tm, pols, err := cfg.Compile(st)
 	if err != nil {
 		return err
 	}
@@ -50,7 +52,7 @@ func setupOncall(_ context.Context, env *Env) error {
 		env.Logger.Warn("oncall: no paging channel configured (oncall.slack.bot_token, oncall.email.relay); incidents will not reach anyone")
 	}
 	pipeline, err := page.NewPipeline(page.Options{
-		Pagers: pagers, Log: env.DB, Logger: env.Logger, Now: env.Now, Registerer: reg,
+		Pagers: pagers, Log: st, Logger: env.Logger, Now: env.Now, Registerer: reg,
 		Backoff: page.Backoff{Attempts: cfg.Retry.Attempts, Initial: cfg.Retry.Initial, Max: cfg.Retry.Max},
 	})
 	if err != nil {
@@ -69,7 +71,7 @@ func setupOncall(_ context.Context, env *Env) error {
 		}
 	}
 	svc, err := incident.NewService(incident.Options{
-		Store: env.DB, Policies: pols, DefaultPolicy: cfg.PolicyName(), Roster: tm, Notifier: disp, Ticketer: env.Oncall.Ticketer,
+		Store: st, Policies: pols, DefaultPolicy: cfg.PolicyName(), Roster: tm, Notifier: disp, Ticketer: env.Oncall.Ticketer,
 		Logger: env.Logger.With("capability", "oncall"), Now: env.Now, Registerer: reg,
 	})
 	if err != nil {
@@ -83,7 +85,7 @@ func setupOncall(_ context.Context, env *Env) error {
 	if env.Collectors.Alerts == nil {
 		env.Collectors.Alerts = abuseIncidents{svc: svc}
 	}
-	monitor := &heartbeat.Monitor{Specs: cfg.Heartbeats, Store: env.DB, Incidents: svc, Logger: env.Logger, Now: env.Now}
+	monitor := &heartbeat.Monitor{Specs: cfg.Heartbeats, Store: st, Incidents: svc, Logger: env.Logger, Now: env.Now}
 	amPolicy := cfg.Alertmanager.Policy
 	if amPolicy == "" {
 		amPolicy = cfg.PolicyName()
@@ -102,7 +104,7 @@ func setupOncall(_ context.Context, env *Env) error {
 		SlackSecret: cfg.Slack.SigningSecret, SlackAPIURL: cfg.Slack.APIURL, MachineToken: cfg.Alertmanager.Token,
 		Notify: pipeline.Send, Logger: env.Logger, Now: env.Now,
 	})
-	ann := &handover.Announcer{Store: env.DB, Team: tm, Incidents: svc, Tickets: env.Oncall.Tickets, Sender: pipeline,
+	ann := &handover.Announcer{Store: st, Team: tm, Incidents: svc, Tickets: env.Oncall.Tickets, Sender: pipeline,
 		Node: env.Node, Logger: env.Logger, Now: env.Now}
 	env.Go(recv.Run)
 	env.Go(func(ctx context.Context) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/oncallstore"
 	"github.com/uni-mail/postvakt/oncall/team"
 	"github.com/uni-mail/postvakt/reports"
 )
@@ -64,7 +65,7 @@ func (s reportSource) OnCall(ctx context.Context, from, to time.Time) (reports.O
 func NewReportService(cfg *config.Config, db *storage.DB, logger *slog.Logger, node string, now func() time.Time) (*reports.Service, error) {
 	src := reportSource{DB: db}
 	if cfg.Oncall.Enabled() {
-		tm, _, err := cfg.Oncall.Compile(db)
+		tm, _, err := cfg.Oncall.Compile(oncallstore.New(db))
 		if err != nil {
 			return nil, fmt.Errorf("reports: on-call rota: %w", err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/ticketstore"
 	"github.com/uni-mail/postvakt/oncall/notice"
 	"github.com/uni-mail/postvakt/oncall/rota"
 	"github.com/uni-mail/postvakt/oncall/tickets"
@@ -41,6 +42,7 @@ func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, 
 		Addr: cfg.Notices.Relay.Addr, HelloName: cfg.Notices.Relay.HelloName, Timeout: cfg.Notices.Relay.Timeout,
 		StartTLS: cfg.Notices.Relay.StartTLS, Username: cfg.Notices.Relay.Username, Password: cfg.Notices.Relay.Password,
 	}
+	st := ticketstore.New(db)
 	onCall := o.OnCall
 	if onCall == nil {
 		var err error
@@ -51,7 +53,7 @@ func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, 
 	var metrics *tickets.Metrics
 	sent := func(string) {}
 	if o.Registerer != nil {
-		metrics = tickets.NewMetrics(o.Registerer, db, now, logger)
+		metrics = tickets.NewMetrics(o.Registerer, st, now, logger)
 		c := prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "postvakt_notices_sent_total",
 			Help: "Announcement e-mails of notices handed to the relay, by result (ok, error).",
@@ -67,7 +69,7 @@ func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, 
 	}
 	base := strings.TrimSuffix(cfg.HTTP.BaseURL, "/")
 	ts, err := tickets.New(tickets.Options{
-		Config: cfg.Tickets, SLA: cfg.SLA, Store: db, OnCall: onCall, Pager: o.Pager, Mailer: mailer,
+		Config: cfg.Tickets, SLA: cfg.SLA, Store: st, OnCall: onCall, Pager: o.Pager, Mailer: mailer,
 		Metrics: metrics, Logger: logger, Now: now, BaseURL: base,
 	})
 	if err != nil {
@@ -82,7 +84,7 @@ func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, 
 		statusURL = base + "/status"
 	}
 	ns, err := notice.New(notice.Options{
-		Config: cfg.Notices, Store: db, Sender: sender, Logger: logger, Now: now,
+		Config: cfg.Notices, Store: st, Sender: sender, Logger: logger, Now: now,
 		StatusURL: statusURL, Services: names, Sent: sent,
 	})
 	if err != nil {

@@ -81,17 +81,7 @@ func ticketExtras(ctx context.Context, q storage.Querier, t *tickets.Ticket) err
 		c.WarnedAt, c.BreachedAt, c.UpdatedAt = storage.FromNullMicros(warned), storage.FromNullMicros(breached), storage.FromMicros(updated)
 		t.Clocks = append(t.Clocks, c)
 	}
-	sortClocks(t.Clocks)
 	return rows.Err()
-}
-
-func sortClocks(cs []tickets.Clock) {
-	order := map[string]int{"response": 0, "update": 1, "resolution": 2}
-	for i := 1; i < len(cs); i++ {
-		for j := i; j > 0 && order[cs[j].Kind] < order[cs[j-1].Kind]; j-- {
-			cs[j], cs[j-1] = cs[j-1], cs[j]
-		}
-	}
 }
 
 func writeTicketExtras(ctx context.Context, tx *storage.Tx, t tickets.Ticket) error {

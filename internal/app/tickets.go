@@ -13,6 +13,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/ticketstore"
+	"github.com/uni-mail/postvakt/oncall/alerting"
 	"github.com/uni-mail/postvakt/oncall/notice"
 	"github.com/uni-mail/postvakt/oncall/rota"
 	"github.com/uni-mail/postvakt/oncall/tickets"
@@ -132,21 +133,21 @@ func setupTickets(_ context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	// SLA pages go to the on-call capability, which binds itself to links
-	// when it is set up (after this); incidents open tickets through
-	// env.Oncall.Ticketer.
-	links := &oncallTicketLinks{logger: logger, fallback: fallback, rota: env.Config.Tickets.OnCallRota}
-	env.ticketLinks = links
-	svc, err := NewTicketServices(env.Config, env.DB, logger, env.Now, TicketOptions{
-		Registerer: env.Telemetry.Registry, Pager: links, OnCall: links})
-	if err != nil {
-		return err
-	}
+	// SLA pages go to the on-call capability and incidents open tickets
+	// through the link; setupOncall (after this) binds on-call to it.
 	var services []string
 	for _, s := range env.Config.Tickets.Services {
 		services = append(services, s.ID)
 	}
-	env.Oncall.Ticketer = incidentTicketer{svc: svc.Tickets, severities: env.Config.Tickets.Severities, services: services}
+	link := alerting.NewTicketLink(alerting.LinkOptions{Severities: env.Config.Tickets.Severities, Services: services,
+		Rota: env.Config.Tickets.OnCallRota, Fallback: fallback, Logger: logger, Now: env.Now})
+	svc, err := NewTicketServices(env.Config, env.DB, logger, env.Now, TicketOptions{
+		Registerer: env.Telemetry.Registry, Pager: link, OnCall: link})
+	if err != nil {
+		return err
+	}
+	link.BindTickets(svc.Tickets)
+	env.Oncall.Tickets = link
 	env.tickets = svc.Tickets
 	registerTicketAPI(env, svc)
 	status := svc.Notices.StatusHandler()

@@ -183,7 +183,8 @@ func oncallCmd() *command {
 						if err != nil {
 							return err
 						}
-						ov, err := o.team.AddOverride(ctx, o.rota, member, f, t, reason, "cli:"+currentUser(), time.Now())
+						ov, err := o.team.AddOverride(ctx, team.OverrideRequest{Rota: o.rota, Member: member, Start: f, End: t,
+							Reason: reason, By: "cli:" + currentUser(), Now: time.Now()})
 						if err != nil {
 							return err
 						}
@@ -213,7 +214,8 @@ func oncallCmd() *command {
 						if err != nil {
 							return err
 						}
-						s, err := o.team.RequestSwap(ctx, o.rota, requester, counterpart, a, b, note, "cli:"+currentUser(), time.Now())
+						s, err := o.team.RequestSwap(ctx, team.SwapRequest{Rota: o.rota, Requester: requester, Counterpart: counterpart,
+							Mine: a, Theirs: b, Note: note, By: "cli:" + currentUser(), Now: time.Now()})
 						if err != nil {
 							return err
 						}

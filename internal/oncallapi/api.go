@@ -312,7 +312,8 @@ func (a *API) addOverride(w http.ResponseWriter, r *http.Request) error {
 	if req.Rota == "" {
 		req.Rota = a.o.Team.DefaultRota()
 	}
-	o, err := a.o.Team.AddOverride(r.Context(), req.Rota, req.Member, req.Start, req.End, req.Reason, actor(r), a.o.Now())
+	o, err := a.o.Team.AddOverride(r.Context(), team.OverrideRequest{Rota: req.Rota, Member: req.Member, Start: req.Start, End: req.End,
+		Reason: req.Reason, By: actor(r), Now: a.o.Now()})
 	if err != nil {
 		return teamErr(err)
 	}
@@ -366,7 +367,8 @@ func (a *API) requestSwap(w http.ResponseWriter, r *http.Request) error {
 	if req.Rota == "" {
 		req.Rota = a.o.Team.DefaultRota()
 	}
-	s, err := a.o.Team.RequestSwap(r.Context(), req.Rota, req.Requester, req.Counterpart, req.Mine, req.Theirs, req.Note, actor(r), a.o.Now())
+	s, err := a.o.Team.RequestSwap(r.Context(), team.SwapRequest{Rota: req.Rota, Requester: req.Requester, Counterpart: req.Counterpart,
+		Mine: req.Mine, Theirs: req.Theirs, Note: req.Note, By: actor(r), Now: a.o.Now()})
 	if err != nil {
 		return teamErr(err)
 	}
@@ -433,7 +435,8 @@ func (a *API) addUnavailability(w http.ResponseWriter, r *http.Request) error {
 	if err := server.ReadJSON(r, &req); err != nil {
 		return err
 	}
-	id, err := a.o.Team.AddUnavailability(r.Context(), req.Member, req.Start, req.End, req.Reason, actor(r), a.o.Now())
+	id, err := a.o.Team.AddUnavailability(r.Context(), team.UnavailabilityRequest{Member: req.Member, Start: req.Start, End: req.End,
+		Reason: req.Reason, By: actor(r), Now: a.o.Now()})
 	if err != nil {
 		return teamErr(err)
 	}

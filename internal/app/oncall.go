@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/uni-mail/postvakt/collectors/abuse"
-	"github.com/uni-mail/postvakt/internal/oncallapi"
+	"github.com/uni-mail/postvakt/internal/api/oncallapi"
 	"github.com/uni-mail/postvakt/internal/store/oncallstore"
 	"github.com/uni-mail/postvakt/oncall/alerting"
 	"github.com/uni-mail/postvakt/oncall/alertmanager"
@@ -116,11 +116,10 @@ func setupOncall(_ context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	env.Server.Mount("POST /api/v1/alertmanager", recv)
 	oncallapi.Register(env.Server, oncallapi.Options{
 		Team: tm, Incidents: svc, Heartbeats: monitor, Signer: signer, LinkKey: cfg.Links.Key, BaseURL: base,
 		SlackSecret: cfg.Slack.SigningSecret, SlackAPIURL: cfg.Slack.APIURL, MachineToken: cfg.Alertmanager.Token,
-		Notify: pipeline.Send, Logger: env.Logger, Now: env.Now,
+		Notify: pipeline.Send, Alertmanager: recv, Logger: env.Logger, Now: env.Now,
 	})
 	env.Go(recv.Run)
 	env.Go(alerts.Run)

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uni-mail/postvakt/internal/api/oncallapi"
 	"github.com/uni-mail/postvakt/internal/auth"
-	"github.com/uni-mail/postvakt/internal/oncallapi"
 	"github.com/uni-mail/postvakt/oncall/rota"
 )
 

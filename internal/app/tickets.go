@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/uni-mail/postvakt/internal/api/ticketapi"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/storage"
@@ -149,7 +150,8 @@ func setupTickets(_ context.Context, env *Env) error {
 	link.BindTickets(svc.Tickets)
 	env.Oncall.Tickets = link
 	env.tickets = svc.Tickets
-	registerTicketAPI(env, svc)
+	ticketapi.Register(env.Server, ticketapi.Options{Tickets: svc.Tickets, Notices: svc.Notices, SLA: env.Config.SLA,
+		NoticesRecent: env.Config.Notices.StatusRecent, AnnounceTo: env.Config.Notices.AnnounceTo, Now: env.Now})
 	status := svc.Notices.StatusHandler()
 	env.Server.Mount("GET /status", status)
 	env.Server.Mount("GET /status/feed.atom", status)

@@ -24,7 +24,7 @@ type incidentReply struct {
 	Changed  bool              `json:"changed"`
 }
 
-// TestOncallEscalationSurvivesRestart (acceptance 2): an unacknowledged
+// TestOncallEscalationSurvivesRestart: an unacknowledged
 // page escalates to the next step at the configured delay, although
 // postvakt restarts in between; the timers are in the database. Time is
 // an injected clock. Acknowledging stops the third step.
@@ -110,7 +110,7 @@ func TestOncallEscalationSurvivesRestart(t *testing.T) {
 	}
 }
 
-// TestAlertmanagerEndToEnd (acceptance 1) runs a real Alertmanager (Debian
+// TestAlertmanagerEndToEnd runs a real Alertmanager (Debian
 // package prometheus-alertmanager) whose webhook receiver points at
 // postvakt: an alert posted to Alertmanager pages the person on call in
 // the fake Slack (DM with Acknowledge and Resolve buttons) and by e-mail

@@ -61,7 +61,7 @@ func (r received) msgID(t *testing.T) string {
 	return id
 }
 
-// TestConformanceNoticeThread is issue 7, acceptance 2: an outage with
+// TestConformanceNoticeThread: an outage with
 // three updates and a resolution, sent to a real SMTP server on loopback,
 // arrives as four messages in one thread; the headers are checked on the
 // received mail.
@@ -254,7 +254,7 @@ func TestConformanceNoticeReminderAndOutbox(t *testing.T) {
 	})
 }
 
-// TestConformanceTicketIntake is issue 7, acceptance 4: an e-mail to the
+// TestConformanceTicketIntake: an e-mail to the
 // fault address, delivered over SMTP to a server that hands DATA to
 // tickets.Intake, opens a ticket and the reporter gets an acknowledgement;
 // a reply to the acknowledgement lands on the same ticket as a comment.

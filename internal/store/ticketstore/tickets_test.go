@@ -101,7 +101,7 @@ func newTicketEnv(t *testing.T, db *storage.DB, start time.Time, mailer notice.S
 	return env
 }
 
-// TestConformanceTicketLifecycle is issue 7, acceptance 5: tickets and
+// TestConformanceTicketLifecycle: tickets and
 // their clocks behave the same on SQLite and PostgreSQL.
 func TestConformanceTicketLifecycle(t *testing.T) {
 	t.Parallel()
@@ -242,7 +242,7 @@ func TestConformanceTicketLifecycle(t *testing.T) {
 	})
 }
 
-// TestConformanceTicketPreBreachPage is issue 7, acceptance 3: a ticket
+// TestConformanceTicketPreBreachPage: a ticket
 // left unacknowledged past 75 % of its target pages the on-call, once; the
 // breach escalates; a failed page is retried on the next tick.
 func TestConformanceTicketPreBreachPage(t *testing.T) {

@@ -16,7 +16,6 @@ import (
 	"github.com/uni-mail/postvakt/internal/store/ticketstore"
 	"github.com/uni-mail/postvakt/oncall/alerting"
 	"github.com/uni-mail/postvakt/oncall/notice"
-	"github.com/uni-mail/postvakt/oncall/rota"
 	"github.com/uni-mail/postvakt/oncall/tickets"
 )
 
@@ -95,34 +94,11 @@ func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, 
 	return &TicketServices{Tickets: ts, Notices: ns}, nil
 }
 
-// rotaResolver answers "who is on call" from tickets.on_call_rota (or the
-// first of oncall.rotas) by the rota's turns. Overrides and swaps kept by
-// the on-call capability are not consulted here; an OnCallResolver from
-// that capability can replace this one.
+// rotaResolver is the tickets' default assignee before on-call binds (the
+// CLI's only one): tickets.on_call_rota, or the first of oncall.rotas, by
+// its turns; nil without rotas.
 func rotaResolver(cfg *config.Config) (tickets.OnCallResolver, error) {
-	specs := cfg.Oncall.Rotas
-	if len(specs) == 0 {
-		return nil, nil
-	}
-	spec := specs[0]
-	if name := cfg.Tickets.OnCallRota; name != "" {
-		found := false
-		for _, s := range specs {
-			if s.Name == name {
-				spec, found = s, true
-			}
-		}
-		if !found {
-			return nil, fmt.Errorf("tickets.on_call_rota %q: not one of oncall.rotas", name)
-		}
-	}
-	r, err := rota.New(spec)
-	if err != nil {
-		return nil, fmt.Errorf("tickets.on_call_rota: %w", err)
-	}
-	return tickets.OnCallFunc(func(_ context.Context, at time.Time) (string, error) {
-		return r.OnCallAt(rota.Changes{}, at).Member, nil
-	}), nil
+	return alerting.RotaOnCall(cfg.Oncall.Rotas, cfg.Tickets.OnCallRota)
 }
 
 // setupTickets wires fault tickets, SLA clocks and notices: the API, the

@@ -483,3 +483,30 @@ func TestOnCallAt(t *testing.T) {
 		t.Fatalf("unknown rota: %v", err)
 	}
 }
+
+// TestRotaOnCall: the named rota (or the first) by its turns; an unknown
+// name is an error; no rotas, no resolver.
+func TestRotaOnCall(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	specs := []rota.Spec{
+		{Name: "ukevakt", Members: []string{"ana", "bjorn"}, Start: "2026-01-05", HandoverWeekday: "monday", HandoverTime: "09:00", TimeZone: "Europe/Oslo"},
+		{Name: "backup", Members: []string{"chen", "dag"}, Start: "2026-01-05", HandoverWeekday: "monday", HandoverTime: "09:00", TimeZone: "Europe/Oslo"},
+	}
+	at := time.Date(2026, 1, 13, 12, 0, 0, 0, time.UTC) // the second turn
+	for name, want := range map[string]string{"": "bjorn", "backup": "dag"} {
+		r, err := RotaOnCall(specs, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if who, err := r.OnCallAt(ctx, at); err != nil || who != want {
+			t.Errorf("rota %q: %q %v, want %s", name, who, err, want)
+		}
+	}
+	if _, err := RotaOnCall(specs, "nope"); err == nil {
+		t.Error("an unknown rota resolves")
+	}
+	if r, err := RotaOnCall(nil, ""); r != nil || err != nil {
+		t.Errorf("no rotas: %v %v", r, err)
+	}
+}

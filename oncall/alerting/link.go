@@ -2,6 +2,7 @@ package alerting
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -213,4 +214,34 @@ func (l *TicketLink) ResolveForIncident(ctx context.Context, inc incident.Incide
 		at = l.o.Now()
 	}
 	return ts.ResolveForIncident(ctx, ticketID, at)
+}
+
+// RotaOnCall answers who is on call from the rota's turns alone: the rota
+// named name among specs (tickets.on_call_rota), or the first when name is
+// empty. Overrides and swaps, which the team keeps in the database, are
+// not consulted: it answers before the team is bound (LinkOptions.Fallback)
+// and where the on-call capability does not run. Nil without rotas.
+func RotaOnCall(specs []rota.Spec, name string) (tickets.OnCallResolver, error) {
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	spec := specs[0]
+	if name != "" {
+		found := false
+		for _, s := range specs {
+			if s.Name == name {
+				spec, found = s, true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("tickets.on_call_rota %q: not one of oncall.rotas", name)
+		}
+	}
+	r, err := rota.New(spec)
+	if err != nil {
+		return nil, fmt.Errorf("tickets.on_call_rota: %w", err)
+	}
+	return tickets.OnCallFunc(func(_ context.Context, at time.Time) (string, error) {
+		return r.OnCallAt(rota.Changes{}, at).Member, nil
+	}), nil
 }

@@ -6,10 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/uni-mail/postvakt/oncall/sla"
 	"github.com/uni-mail/postvakt/runbooks"
 )
 
@@ -212,5 +215,27 @@ func TestPromtoolRules(t *testing.T) {
 				t.Errorf("alert %s has no promtool unit test", r.Alert)
 			}
 		}
+	}
+}
+
+// TestClockLabels checks that every clock="…" the dashboards and alert
+// rules select is an SLA clock kind the ticket metrics export (sla.Kinds),
+// so that renaming or adding a kind is noticed here.
+func TestClockLabels(t *testing.T) {
+	t.Parallel()
+	re := regexp.MustCompile(`\bclock=~?"([^"]*)"`)
+	n := 0
+	for _, e := range Exprs() {
+		for _, m := range re.FindAllStringSubmatch(e, -1) {
+			for _, k := range strings.Split(m[1], "|") {
+				n++
+				if !slices.Contains(sla.Kinds(), k) {
+					t.Errorf("%s: clock %q is not one of sla.Kinds() %v", e, k, sla.Kinds())
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no clock label in the dashboards or rules: the test checks nothing")
 	}
 }

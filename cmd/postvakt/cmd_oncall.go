@@ -12,18 +12,18 @@ import (
 
 	"github.com/uni-mail/postvakt/internal/app"
 	"github.com/uni-mail/postvakt/internal/config"
-	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/oncallstore"
 	"github.com/uni-mail/postvakt/oncall/incident"
 	"github.com/uni-mail/postvakt/oncall/rota"
 	"github.com/uni-mail/postvakt/oncall/team"
 )
 
 type oncallEnv struct {
-	cfg  *config.Config
-	db   *storage.DB
-	team *team.Team
-	pols map[string]incident.Policy
-	rota string
+	cfg   *config.Config
+	store *oncallstore.Store
+	team  *team.Team
+	pols  map[string]incident.Policy
+	rota  string
 }
 
 func withOncall(rotaName *string, fn func(ctx context.Context, e *cmdEnv, o *oncallEnv, args []string) error) func(context.Context, *cmdEnv, []string) error {
@@ -43,11 +43,12 @@ func withOncall(rotaName *string, fn func(ctx context.Context, e *cmdEnv, o *onc
 			return err
 		}
 		defer db.Close()
-		tm, pols, err := cfg.Oncall.Compile(db)
+		st := oncallstore.New(db)
+		tm, pols, err := cfg.Oncall.Compile(st)
 		if err != nil {
 			return err
 		}
-		o := &oncallEnv{cfg: cfg, db: db, team: tm, pols: pols, rota: tm.DefaultRota()}
+		o := &oncallEnv{cfg: cfg, store: st, team: tm, pols: pols, rota: tm.DefaultRota()}
 		if rotaName != nil && *rotaName != "" {
 			o.rota = *rotaName
 		}
@@ -182,7 +183,8 @@ func oncallCmd() *command {
 						if err != nil {
 							return err
 						}
-						ov, err := o.team.AddOverride(ctx, o.rota, member, f, t, reason, "cli:"+currentUser(), time.Now())
+						ov, err := o.team.AddOverride(ctx, team.OverrideRequest{Rota: o.rota, Member: member, Start: f, End: t,
+							Reason: reason, By: "cli:" + currentUser(), Now: time.Now()})
 						if err != nil {
 							return err
 						}
@@ -212,7 +214,8 @@ func oncallCmd() *command {
 						if err != nil {
 							return err
 						}
-						s, err := o.team.RequestSwap(ctx, o.rota, requester, counterpart, a, b, note, "cli:"+currentUser(), time.Now())
+						s, err := o.team.RequestSwap(ctx, team.SwapRequest{Rota: o.rota, Requester: requester, Counterpart: counterpart,
+							Mine: a, Theirs: b, Note: note, By: "cli:" + currentUser(), Now: time.Now()})
 						if err != nil {
 							return err
 						}
@@ -237,7 +240,7 @@ func incidentCmd() *command {
 			if err != nil {
 				return usagef("incident ID %q is not a number", args[0])
 			}
-			svc, err := incident.NewService(incident.Options{Store: o.db, Policies: o.pols, Roster: o.team, Logger: e.logger})
+			svc, err := incident.NewService(incident.Options{Store: o.store, Policies: o.pols, Roster: o.team, Logger: e.logger})
 			if err != nil {
 				return err
 			}
@@ -273,7 +276,7 @@ func incidentCmd() *command {
 					if status != "" {
 						f.Status = []incident.Status{incident.Status(status)}
 					}
-					list, err := o.db.ListIncidents(ctx, f)
+					list, err := o.store.ListIncidents(ctx, f)
 					if err != nil {
 						return err
 					}

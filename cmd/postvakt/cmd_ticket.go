@@ -17,6 +17,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/accessstore"
+	"github.com/uni-mail/postvakt/oncall/calendar"
 	"github.com/uni-mail/postvakt/oncall/notice"
 	"github.com/uni-mail/postvakt/oncall/sla"
 	"github.com/uni-mail/postvakt/oncall/tickets"
@@ -178,7 +179,7 @@ is assigned. --notified is RFC 3339 or "YYYY-MM-DD HH:MM" in notices.time_zone.`
 						Reporter: reporter, ReporterEmail: reporterEmail, Assignee: assignee, Symptoms: symptoms,
 						HandlingPlan: plan, Policy: policy, Actor: tkActor()}
 					if notified != "" {
-						at, err := app.ParseWhen(notified, te.loc)
+						at, err := calendar.ParseWhen(notified, te.loc)
 						if err != nil {
 							return usagef("--notified: %v", err)
 						}
@@ -422,7 +423,7 @@ Example:
 				if err != nil {
 					return err
 				}
-				res, err := app.ExplainSLA(cfg.SLA, policy, notified, pauses)
+				res, err := tickets.ExplainSLA(cfg.SLA, policy, notified, pauses)
 				if err != nil {
 					return tkError(err)
 				}
@@ -490,7 +491,7 @@ func noticeCmd() *command {
 		if s == "" {
 			return time.Time{}, nil
 		}
-		return app.ParseWhen(s, loc)
+		return calendar.ParseWhen(s, loc)
 	}
 	return &command{
 		name:    "notice",
@@ -577,7 +578,7 @@ func noticeCmd() *command {
 					}
 					req.Symptoms, req.Impact, req.HandlingPlan = set(symptoms), set(impact), set(plan)
 					if next != "" {
-						t, err := app.ParseWhen(next, te.loc)
+						t, err := calendar.ParseWhen(next, te.loc)
 						if err != nil {
 							return usagef("--next-update: %v", err)
 						}

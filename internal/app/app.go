@@ -21,7 +21,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/internal/telemetry"
-	"github.com/uni-mail/postvakt/oncall/incident"
+	"github.com/uni-mail/postvakt/oncall/alerting"
 	"github.com/uni-mail/postvakt/oncall/tickets"
 )
 
@@ -87,17 +87,13 @@ type Env struct {
 	// takes Content.Filter as engine.Options.Filter.
 	Content ContentHooks
 
-	// ticketLinks joins tickets (SLA pages, default assignee) to on-call
-	// (incidents, the team); set by setupTickets, bound by setupOncall.
-	ticketLinks *oncallTicketLinks
 	// engine is the engine's store, directory and quarantine; set by
 	// setupContent, used by setupEngine.
 	engine engineParts
 	// tickets is the ticket service, for the engine's fault-address intake.
 	tickets *tickets.Service
-	// incidents is the on-call incident service (nil when on-call is off),
-	// for the probes.
-	incidents *incident.Service
+	// alerting raises incidents (nil when on-call is off), for the probes.
+	alerting *alerting.Service
 
 	goes []func(ctx context.Context) error
 }
@@ -115,8 +111,8 @@ var capabilities = []struct {
 	{"foundation", setupFoundation},
 	{"access", setupAccess},
 	{"runbooks", setupRunbooks},
-	{"tickets", setupTickets}, // before oncall: sets env.Oncall.Ticketer
-	{"oncall", setupOncall},   // binds env.ticketLinks
+	{"tickets", setupTickets}, // before oncall: sets env.Oncall.Tickets
+	{"oncall", setupOncall},   // binds env.Oncall.Tickets
 	{"collectors", setupCollectors},
 	{"content", setupContent},
 	{"engine", setupEngine}, // after collectors and content: takes their hooks

@@ -4,21 +4,17 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/uni-mail/postvakt/collectors/abuse"
 	"github.com/uni-mail/postvakt/engine"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/enginemetrics"
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/internal/api/engineapi"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
-	"github.com/uni-mail/postvakt/oncall/incident"
 )
 
 // engineParts are the engine's store, directory and quarantine, built by
@@ -120,24 +116,3 @@ type collectorFunc struct {
 
 func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
-
-// abuseIncidents turns the collectors' abuse findings into on-call
-// incidents (with the finding's runbook), one per kind and subject until
-// resolved.
-type abuseIncidents struct{ svc *incident.Service }
-
-var _ abuse.AlertSink = abuseIncidents{}
-
-func (a abuseIncidents) Alert(ctx context.Context, f abuse.Alert) error {
-	sev := "warning"
-	if strings.Contains(string(f.Kind), "burst") {
-		sev = "critical"
-	}
-	_, _, err := a.svc.Trigger(ctx, incident.Trigger{
-		Key:    fmt.Sprintf("abuse/%s/%s", f.Kind, f.Subject),
-		Source: "abuse", Title: f.Summary, Severity: sev, Actor: "collectors",
-		Summary: fmt.Sprintf("%s: %d (threshold %d) at %s on %s; runbook %s", f.Kind, f.Count, f.Threshold, f.At.Format("2006-01-02 15:04:05"), f.Node, f.Runbook),
-		Labels:  map[string]string{"kind": string(f.Kind), "runbook": f.Runbook},
-	})
-	return err
-}

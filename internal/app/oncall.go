@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
-	"github.com/uni-mail/postvakt/internal/oncallapi"
+	"github.com/uni-mail/postvakt/collectors/abuse"
+	"github.com/uni-mail/postvakt/internal/api/oncallapi"
+	"github.com/uni-mail/postvakt/internal/store/oncallstore"
+	"github.com/uni-mail/postvakt/oncall/alerting"
 	"github.com/uni-mail/postvakt/oncall/alertmanager"
 	"github.com/uni-mail/postvakt/oncall/handover"
 	"github.com/uni-mail/postvakt/oncall/heartbeat"
@@ -20,8 +22,11 @@ import (
 // setup, which runs before setupOncall. Nil means none: no ticket is opened
 // for an incident and the handover lists no tickets.
 type OncallHooks struct {
-	Ticketer incident.IncidentTicketer
-	Tickets  handover.TicketLister
+	// Tickets joins incidents and fault tickets; setupOncall binds the
+	// incident service and the team to it.
+	Tickets *alerting.TicketLink
+	// OpenTickets lists the open tickets in a handover summary.
+	OpenTickets handover.TicketLister
 }
 
 // setupOncall wires the on-call capability (oncall: in the configuration):
@@ -33,7 +38,8 @@ func setupOncall(_ context.Context, env *Env) error {
 	if !cfg.Enabled() {
 		return nil
 	}
-	tm, pols, err := cfg.Compile(env.DB)
+	st := oncallstore.New(env.DB)
+	tm, pols, err := cfg.Compile(st)
 	if err != nil {
 		return err
 	}
@@ -50,7 +56,7 @@ func setupOncall(_ context.Context, env *Env) error {
 		env.Logger.Warn("oncall: no paging channel configured (oncall.slack.bot_token, oncall.email.relay); incidents will not reach anyone")
 	}
 	pipeline, err := page.NewPipeline(page.Options{
-		Pagers: pagers, Log: env.DB, Logger: env.Logger, Now: env.Now, Registerer: reg,
+		Pagers: pagers, Log: st, Logger: env.Logger, Now: env.Now, Registerer: reg,
 		Backoff: page.Backoff{Attempts: cfg.Retry.Attempts, Initial: cfg.Retry.Initial, Max: cfg.Retry.Max},
 	})
 	if err != nil {
@@ -68,157 +74,55 @@ func setupOncall(_ context.Context, env *Env) error {
 			return base + "/api/v1/oncall/ack?t=" + signer.Sign(page.Claims{Action: "ack", IncidentID: id, Member: member})
 		}
 	}
+	var ticketer incident.IncidentTicketer
+	if env.Oncall.Tickets != nil {
+		ticketer = env.Oncall.Tickets
+	}
 	svc, err := incident.NewService(incident.Options{
-		Store: env.DB, Policies: pols, DefaultPolicy: cfg.PolicyName(), Roster: tm, Notifier: disp, Ticketer: env.Oncall.Ticketer,
+		Store: st, Policies: pols, DefaultPolicy: cfg.PolicyName(), Roster: tm, Notifier: disp, Ticketer: ticketer,
 		Logger: env.Logger.With("capability", "oncall"), Now: env.Now, Registerer: reg,
 	})
 	if err != nil {
 		return err
 	}
-	if env.ticketLinks != nil {
-		env.ticketLinks.bind(svc, tm)
+	if env.Oncall.Tickets != nil {
+		env.Oncall.Tickets.BindOnCall(svc, tm)
 	}
-	env.incidents = svc
-	// Abuse findings of the collectors (set up after this) page as incidents.
-	if env.Collectors.Alerts == nil {
-		env.Collectors.Alerts = abuseIncidents{svc: svc}
-	}
-	monitor := &heartbeat.Monitor{Specs: cfg.Heartbeats, Store: env.DB, Incidents: svc, Logger: env.Logger, Now: env.Now}
+	monitor := &heartbeat.Monitor{Specs: cfg.Heartbeats, Store: st, Incidents: svc, Logger: env.Logger, Now: env.Now}
 	amPolicy := cfg.Alertmanager.Policy
 	if amPolicy == "" {
 		amPolicy = cfg.PolicyName()
 	}
-	sink := alertmanager.SinkFunc(func(ctx context.Context, m alertmanager.Message) error {
-		return handleGroup(ctx, svc, monitor, pols, amPolicy, m)
-	})
+	ao := alerting.Options{
+		Incidents: svc, Heartbeats: monitor, Policies: pols, AlertmanagerPolicy: amPolicy,
+		Swaps: tm, Reminders: team.Reminders{Every: cfg.Swaps.RemindEvery, Before: cfg.Swaps.RemindBefore}, Send: pipeline.Send,
+		Interval: cfg.EscalationInterval, Logger: env.Logger, Now: env.Now,
+	}
+	if cfg.Handover {
+		ao.Handovers = &handover.Announcer{Store: st, Team: tm, Incidents: svc, Tickets: env.Oncall.OpenTickets, Sender: pipeline,
+			Node: env.Node, Logger: env.Logger, Now: env.Now}
+	}
+	alerts := alerting.New(ao)
+	env.alerting = alerts
+	// Abuse findings of the collectors (set up after this) page as incidents.
+	if env.Collectors.Alerts == nil {
+		env.Collectors.Alerts = abuse.AlertSinkFunc(func(ctx context.Context, f abuse.Alert) error {
+			return alerts.Abuse(ctx, alerting.AbuseFinding{Kind: string(f.Kind), Runbook: f.Runbook, Subject: f.Subject,
+				Count: f.Count, Threshold: f.Threshold, At: f.At, Node: f.Node, Summary: f.Summary})
+		})
+	}
 	recv, err := alertmanager.NewReceiver(alertmanager.Options{Token: cfg.Alertmanager.Token, MaxBodyBytes: cfg.Alertmanager.MaxBodyBytes,
-		Sink: sink, Logger: env.Logger, Registerer: reg})
+		Sink: alerts, Logger: env.Logger, Registerer: reg})
 	if err != nil {
 		return err
 	}
-	env.Server.Mount("POST /api/v1/alertmanager", recv)
 	oncallapi.Register(env.Server, oncallapi.Options{
 		Team: tm, Incidents: svc, Heartbeats: monitor, Signer: signer, LinkKey: cfg.Links.Key, BaseURL: base,
 		SlackSecret: cfg.Slack.SigningSecret, SlackAPIURL: cfg.Slack.APIURL, MachineToken: cfg.Alertmanager.Token,
-		Notify: pipeline.Send, Logger: env.Logger, Now: env.Now,
+		Notify: pipeline.Send, Alertmanager: recv, Logger: env.Logger, Now: env.Now,
 	})
-	ann := &handover.Announcer{Store: env.DB, Team: tm, Incidents: svc, Tickets: env.Oncall.Tickets, Sender: pipeline,
-		Node: env.Node, Logger: env.Logger, Now: env.Now}
 	env.Go(recv.Run)
-	env.Go(func(ctx context.Context) error {
-		if err := monitor.Start(ctx); err != nil {
-			return fmt.Errorf("oncall heartbeats: %w", err)
-		}
-		t := time.NewTicker(cfg.EscalationInterval)
-		defer t.Stop()
-		for {
-			if err := svc.Tick(ctx); err != nil && ctx.Err() == nil {
-				env.Logger.Error("oncall: escalation", "err", err)
-			}
-			if err := monitor.Check(ctx); err != nil && ctx.Err() == nil {
-				env.Logger.Error("oncall: heartbeats", "err", err)
-			}
-			if cfg.Handover {
-				if err := ann.Check(ctx); err != nil && ctx.Err() == nil {
-					env.Logger.Error("oncall: handover", "err", err)
-				}
-			}
-			if err := tm.RemindSwaps(ctx, team.Reminders{Every: cfg.Swaps.RemindEvery, Before: cfg.Swaps.RemindBefore}, pipeline.Send, env.Now()); err != nil && ctx.Err() == nil {
-				env.Logger.Error("oncall: swap reminders", "err", err)
-			}
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-t.C:
-			}
-		}
-	})
+	env.Go(alerts.Run)
 	env.Logger.Info("oncall ready", "rotas", len(tm.Rotas()), "policies", len(pols), "channels", strings.Join(pipeline.Channels(), ","))
 	return nil
-}
-
-// handleGroup turns an Alertmanager group into incident work: heartbeat
-// alerts beat, firing groups open or update the incident keyed by
-// (receiver, groupKey), resolved groups resolve it.
-func handleGroup(ctx context.Context, svc *incident.Service, hb *heartbeat.Monitor, pols map[string]incident.Policy, policy string, m alertmanager.Message) error {
-	var alerts []incident.Alert
-	var kept []alertmanager.Alert
-	for _, a := range m.Alerts {
-		if name := a.Labels["alertname"]; name != "" {
-			if hit, err := hb.BeatAlertname(ctx, name); err != nil {
-				return err
-			} else if hit {
-				continue
-			}
-		}
-		kept = append(kept, a)
-		alerts = append(alerts, incident.Alert{Fingerprint: a.Fingerprint, Status: a.Status, Labels: a.Labels, Annotations: a.Annotations, StartsAt: a.StartsAt, EndsAt: a.EndsAt})
-	}
-	if len(kept) == 0 {
-		return nil
-	}
-	m.Alerts = kept
-	key := alertmanager.Key(m)
-	if !alertmanager.Firing(m) {
-		_, _, err := svc.ResolveKey(ctx, key, alerts, "alertmanager")
-		return err
-	}
-	if p := m.CommonLabels["postvakt_policy"]; p != "" {
-		if _, ok := pols[p]; ok {
-			policy = p
-		}
-	}
-	_, _, err := svc.Trigger(ctx, incident.Trigger{
-		Key: key, Source: "alertmanager", Title: groupTitle(m), Summary: groupSummary(m), Severity: groupSeverity(m),
-		Policy: policy, Labels: m.CommonLabels, ExternalURL: m.ExternalURL, Alerts: alerts, Actor: "alertmanager",
-	})
-	return err
-}
-
-func groupTitle(m alertmanager.Message) string {
-	name := m.CommonLabels["alertname"]
-	if name == "" {
-		name = m.GroupLabels["alertname"]
-	}
-	if name == "" {
-		name = "Alert group"
-	}
-	firing := 0
-	for _, a := range m.Alerts {
-		if a.Status == "firing" {
-			firing++
-		}
-	}
-	if firing > 1 {
-		return fmt.Sprintf("%s (%d alerts)", name, firing)
-	}
-	return name
-}
-
-func groupSummary(m alertmanager.Message) string {
-	for _, k := range []string{"summary", "description"} {
-		if v := m.CommonAnnotations[k]; v != "" {
-			return v
-		}
-	}
-	for _, a := range m.Alerts {
-		if v := a.Annotations["summary"]; v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-func groupSeverity(m alertmanager.Message) string {
-	rank := map[string]int{incident.SeverityInfo: 1, incident.SeverityWarning: 2, incident.SeverityCritical: 3}
-	best := m.CommonLabels["severity"]
-	for _, a := range m.Alerts {
-		if s := strings.ToLower(a.Labels["severity"]); a.Status == "firing" && rank[s] > rank[best] {
-			best = s
-		}
-	}
-	if best == "" {
-		best = incident.SeverityWarning
-	}
-	return best
 }

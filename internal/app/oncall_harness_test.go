@@ -69,19 +69,6 @@ func newFakeSlack(t *testing.T) *fakeSlack {
 	return f
 }
 
-// responses returns the JSON bodies posted to response URLs.
-func (f *fakeSlack) responses() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []string
-	for _, c := range f.calls {
-		if strings.HasPrefix(c.Method, "/actions/") {
-			out = append(out, c.Body)
-		}
-	}
-	return out
-}
-
 // posts returns the chat.postMessage calls to channel.
 func (f *fakeSlack) posts(channel string) []url.Values {
 	f.mu.Lock()

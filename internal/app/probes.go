@@ -12,45 +12,21 @@ import (
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/internal/storage"
-	"github.com/uni-mail/postvakt/oncall/incident"
+	"github.com/uni-mail/postvakt/oncall/alerting"
 )
 
-// probeIncidents raises the probes' problems as on-call incidents, the
-// same path the Alertmanager receiver takes, labelled with the service so
-// the incident is found by service (and not counted again as an outage:
-// the probes' own measurements are). In mode "every" each replica keeps
-// its own incidents (replica is appended to the key), so one replica's
-// recovery does not resolve what another still sees.
-type probeIncidents struct {
-	svc     *incident.Service
-	replica string // "" in mode single
-}
-
-func (p probeIncidents) key(k string) string {
-	if p.replica == "" {
-		return k
-	}
-	return k + "@" + p.replica
-}
+// probeIncidents hands the probes' problems to the on-call capability.
+type probeIncidents struct{ p *alerting.Probes }
 
 var _ probe.Incidents = probeIncidents{}
 
-func (p probeIncidents) Raise(ctx context.Context, a probe.Alert) error {
-	labels := map[string]string{"service": a.Service, "kind": string(a.Kind), "runbook": a.Runbook}
-	if p.replica != "" {
-		labels["replica"] = p.replica
-	}
-	if a.Node != "" {
-		labels["node"] = a.Node
-	}
-	_, _, err := p.svc.Trigger(ctx, incident.Trigger{Key: p.key(a.Key), Source: "probe", Title: a.Title, Severity: a.Severity,
-		Summary: a.Summary + " (runbook " + a.Runbook + ")", Labels: labels, Actor: "probes"})
-	return err
+func (pi probeIncidents) Raise(ctx context.Context, a probe.Alert) error {
+	return pi.p.Raise(ctx, alerting.ProbeProblem{Key: a.Key, Severity: a.Severity, Title: a.Title, Summary: a.Summary,
+		Service: a.Service, Node: a.Node, Kind: string(a.Kind), Runbook: a.Runbook})
 }
 
-func (p probeIncidents) Recover(ctx context.Context, key string) error {
-	_, _, err := p.svc.ResolveKey(ctx, p.key(key), nil, "probes")
-	return err
+func (pi probeIncidents) Recover(ctx context.Context, key string) error {
+	return pi.p.Recover(ctx, key)
 }
 
 // probeLocker adapts the database's advisory lock to probe.Locker.
@@ -78,12 +54,12 @@ func setupProbes(ctx context.Context, env *Env) error {
 	cfg := env.Config.Probes
 	runner := NewProbeRunner(env)
 	runner.Registerer = env.Telemetry.Registry
-	if cfg.RaiseIncidents && env.incidents != nil {
-		pi := probeIncidents{svc: env.incidents}
+	if cfg.RaiseIncidents && env.alerting != nil {
+		replica := "" // one replica probes for all
 		if cfg.Mode == probe.ModeEvery {
-			pi.replica = env.Node
+			replica = env.Node
 		}
-		runner.Incidents = pi
+		runner.Incidents = probeIncidents{env.alerting.Probes(replica)}
 	}
 	if _, err := runner.Targets(); err != nil {
 		return err

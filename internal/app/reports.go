@@ -13,6 +13,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/oncallstore"
 	"github.com/uni-mail/postvakt/oncall/team"
 	"github.com/uni-mail/postvakt/reports"
 )
@@ -59,7 +60,7 @@ func (s reportSource) OnCall(ctx context.Context, from, to time.Time) (reports.O
 func NewReportService(cfg *config.Config, db *storage.DB, logger *slog.Logger, node string, now func() time.Time) (*reports.Service, error) {
 	src := reportSource{DB: db}
 	if cfg.Oncall.Enabled() {
-		tm, _, err := cfg.Oncall.Compile(db)
+		tm, _, err := cfg.Oncall.Compile(oncallstore.New(db))
 		if err != nil {
 			return nil, fmt.Errorf("reports: on-call rota: %w", err)
 		}

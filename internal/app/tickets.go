@@ -9,11 +9,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/uni-mail/postvakt/internal/api/ticketapi"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/ticketstore"
+	"github.com/uni-mail/postvakt/oncall/alerting"
 	"github.com/uni-mail/postvakt/oncall/notice"
-	"github.com/uni-mail/postvakt/oncall/rota"
 	"github.com/uni-mail/postvakt/oncall/tickets"
 )
 
@@ -41,6 +43,7 @@ func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, 
 		Addr: cfg.Notices.Relay.Addr, HelloName: cfg.Notices.Relay.HelloName, Timeout: cfg.Notices.Relay.Timeout,
 		StartTLS: cfg.Notices.Relay.StartTLS, Username: cfg.Notices.Relay.Username, Password: cfg.Notices.Relay.Password,
 	}
+	st := ticketstore.New(db)
 	onCall := o.OnCall
 	if onCall == nil {
 		var err error
@@ -51,7 +54,7 @@ func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, 
 	var metrics *tickets.Metrics
 	sent := func(string) {}
 	if o.Registerer != nil {
-		metrics = tickets.NewMetrics(o.Registerer, db, now, logger)
+		metrics = tickets.NewMetrics(o.Registerer, st, now, logger)
 		c := prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "postvakt_notices_sent_total",
 			Help: "Announcement e-mails of notices handed to the relay, by result (ok, error).",
@@ -67,7 +70,7 @@ func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, 
 	}
 	base := strings.TrimSuffix(cfg.HTTP.BaseURL, "/")
 	ts, err := tickets.New(tickets.Options{
-		Config: cfg.Tickets, SLA: cfg.SLA, Store: db, OnCall: onCall, Pager: o.Pager, Mailer: mailer,
+		Config: cfg.Tickets, SLA: cfg.SLA, Store: st, OnCall: onCall, Pager: o.Pager, Mailer: mailer,
 		Metrics: metrics, Logger: logger, Now: now, BaseURL: base,
 	})
 	if err != nil {
@@ -82,7 +85,7 @@ func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, 
 		statusURL = base + "/status"
 	}
 	ns, err := notice.New(notice.Options{
-		Config: cfg.Notices, Store: db, Sender: sender, Logger: logger, Now: now,
+		Config: cfg.Notices, Store: st, Sender: sender, Logger: logger, Now: now,
 		StatusURL: statusURL, Services: names, Sent: sent,
 	})
 	if err != nil {
@@ -91,34 +94,11 @@ func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, 
 	return &TicketServices{Tickets: ts, Notices: ns}, nil
 }
 
-// rotaResolver answers "who is on call" from tickets.on_call_rota (or the
-// first of oncall.rotas) by the rota's turns. Overrides and swaps kept by
-// the on-call capability are not consulted here; an OnCallResolver from
-// that capability can replace this one.
+// rotaResolver is the tickets' default assignee before on-call binds (the
+// CLI's only one): tickets.on_call_rota, or the first of oncall.rotas, by
+// its turns; nil without rotas.
 func rotaResolver(cfg *config.Config) (tickets.OnCallResolver, error) {
-	specs := cfg.Oncall.Rotas
-	if len(specs) == 0 {
-		return nil, nil
-	}
-	spec := specs[0]
-	if name := cfg.Tickets.OnCallRota; name != "" {
-		found := false
-		for _, s := range specs {
-			if s.Name == name {
-				spec, found = s, true
-			}
-		}
-		if !found {
-			return nil, fmt.Errorf("tickets.on_call_rota %q: not one of oncall.rotas", name)
-		}
-	}
-	r, err := rota.New(spec)
-	if err != nil {
-		return nil, fmt.Errorf("tickets.on_call_rota: %w", err)
-	}
-	return tickets.OnCallFunc(func(_ context.Context, at time.Time) (string, error) {
-		return r.OnCallAt(rota.Changes{}, at).Member, nil
-	}), nil
+	return alerting.RotaOnCall(cfg.Oncall.Rotas, cfg.Tickets.OnCallRota)
 }
 
 // setupTickets wires fault tickets, SLA clocks and notices: the API, the
@@ -130,23 +110,24 @@ func setupTickets(_ context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	// SLA pages go to the on-call capability, which binds itself to links
-	// when it is set up (after this); incidents open tickets through
-	// env.Oncall.Ticketer.
-	links := &oncallTicketLinks{logger: logger, fallback: fallback, rota: env.Config.Tickets.OnCallRota}
-	env.ticketLinks = links
-	svc, err := NewTicketServices(env.Config, env.DB, logger, env.Now, TicketOptions{
-		Registerer: env.Telemetry.Registry, Pager: links, OnCall: links})
-	if err != nil {
-		return err
-	}
+	// SLA pages go to the on-call capability and incidents open tickets
+	// through the link; setupOncall (after this) binds on-call to it.
 	var services []string
 	for _, s := range env.Config.Tickets.Services {
 		services = append(services, s.ID)
 	}
-	env.Oncall.Ticketer = incidentTicketer{svc: svc.Tickets, severities: env.Config.Tickets.Severities, services: services}
+	link := alerting.NewTicketLink(alerting.LinkOptions{Severities: env.Config.Tickets.Severities, Services: services,
+		Rota: env.Config.Tickets.OnCallRota, Fallback: fallback, Logger: logger, Now: env.Now})
+	svc, err := NewTicketServices(env.Config, env.DB, logger, env.Now, TicketOptions{
+		Registerer: env.Telemetry.Registry, Pager: link, OnCall: link})
+	if err != nil {
+		return err
+	}
+	link.BindTickets(svc.Tickets)
+	env.Oncall.Tickets = link
 	env.tickets = svc.Tickets
-	registerTicketAPI(env, svc)
+	ticketapi.Register(env.Server, ticketapi.Options{Tickets: svc.Tickets, Notices: svc.Notices, SLA: env.Config.SLA,
+		NoticesRecent: env.Config.Notices.StatusRecent, AnnounceTo: env.Config.Notices.AnnounceTo, Now: env.Now})
 	status := svc.Notices.StatusHandler()
 	env.Server.Mount("GET /status", status)
 	env.Server.Mount("GET /status/feed.atom", status)

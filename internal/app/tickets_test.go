@@ -14,7 +14,6 @@ import (
 	"github.com/uni-mail/postvakt/oncall/incident"
 	"github.com/uni-mail/postvakt/oncall/notice"
 	"github.com/uni-mail/postvakt/oncall/rota"
-	"github.com/uni-mail/postvakt/oncall/sla"
 	"github.com/uni-mail/postvakt/oncall/tickets"
 )
 
@@ -29,10 +28,11 @@ func get(t *testing.T, u string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// TestTicketsAPI runs the tickets capability in a whole in-process
-// postvakt: the API with roles and audit, the default assignee from the
-// rota, SLA explain, notices, the public status page and the metrics.
-func TestTicketsAPI(t *testing.T) {
+// TestTicketsWiring runs the tickets capability in a whole in-process
+// postvakt: the default assignee from the rota, the public status page
+// and feed, and the metrics. The API's own cases (roles, refusals, the
+// JSON) are internal/api/ticketapi's tests.
+func TestTicketsWiring(t *testing.T) {
 	t.Parallel()
 	cfg := config.Default()
 	cfg.SMTP.Enabled = false // tests of the engine start it on free ports
@@ -49,14 +49,11 @@ func TestTicketsAPI(t *testing.T) {
 	oslo, _ := time.LoadLocation("Europe/Oslo")
 	clock := &testClock{t: calendar.At(oslo, 2026, 11, 24, 10, 0)}
 	app := startApp(t, cfg, clock.Now)
-	helpdesk, oncallTok, viewer := apiToken(t, cfg, auth.RoleHelpdesk), apiToken(t, cfg, auth.RoleOncall), apiToken(t, cfg, auth.RoleViewer)
+	helpdesk, oncallTok := apiToken(t, cfg, auth.RoleHelpdesk), apiToken(t, cfg, auth.RoleOncall)
 	base := app.base + "/api/v1"
 
 	var tk tickets.Ticket
 	open := map[string]any{"title": "Mail to gmail bounces", "service": "smtp", "severity": "critical", "reporter": "helpdesk"}
-	if code := call(t, "POST", base+"/tickets", viewer, open, nil); code != http.StatusForbidden {
-		t.Fatalf("viewer opened a ticket: %d", code)
-	}
 	if code := call(t, "POST", base+"/tickets", helpdesk, open, &tk); code != http.StatusCreated {
 		t.Fatalf("open: %d", code)
 	}
@@ -65,50 +62,10 @@ func TestTicketsAPI(t *testing.T) {
 	if tk.Assignee != wantAssignee || tk.Policy != "standard" {
 		t.Fatalf("ticket %+v, want assignee %s", tk, wantAssignee)
 	}
-	if c, _ := tk.Clock(sla.KindResponse); !c.Due.Equal(calendar.At(oslo, 2026, 11, 24, 11, 0)) {
-		t.Fatalf("due %v", c.Due)
-	}
-	if code := call(t, "POST", base+"/tickets", helpdesk, map[string]any{"title": "x", "service": "fax"}, nil); code != http.StatusBadRequest {
-		t.Fatalf("unknown service: %d", code)
-	}
 	id := tickets.ID(tk.ID)
 	clock.Set(calendar.At(oslo, 2026, 11, 24, 10, 12))
-	if code := call(t, "POST", base+"/tickets/"+id+"/ack", helpdesk, nil, nil); code != http.StatusForbidden {
-		t.Fatalf("helpdesk ack: %d", code)
-	}
 	if code := call(t, "POST", base+"/tickets/"+id+"/ack", oncallTok, map[string]string{"note": "looking"}, &tk); code != http.StatusOK || tk.State != "acknowledged" {
 		t.Fatalf("ack: %d %s", code, tk.State)
-	}
-	if code := call(t, "POST", base+"/tickets/"+id+"/close", oncallTok, nil, nil); code != http.StatusConflict {
-		t.Fatalf("close unresolved: %d", code)
-	}
-	if code := call(t, "POST", base+"/tickets/"+id+"/frobnicate", oncallTok, nil, nil); code != http.StatusNotFound {
-		t.Fatalf("unknown action: %d", code)
-	}
-	if code := call(t, "POST", base+"/tickets/"+id+"/comments", helpdesk, map[string]any{"body": "user called again"}, nil); code != http.StatusCreated {
-		t.Fatalf("comment: %d", code)
-	}
-	var view struct {
-		tickets.Ticket
-		Timeline []tickets.Event `json:"timeline"`
-	}
-	if code := call(t, "GET", base+"/tickets/"+id, viewer, nil, &view); code != http.StatusOK || len(view.Timeline) != 3 ||
-		view.Timeline[1].Actor != "token:test-oncall" || view.Timeline[2].Kind != "comment" {
-		t.Fatalf("get: %d %+v", code, view.Timeline)
-	}
-	if code := call(t, "GET", base+"/tickets/999", viewer, nil, nil); code != http.StatusNotFound {
-		t.Fatalf("missing: %d", code)
-	}
-	var list struct{ Tickets []tickets.Ticket }
-	if code := call(t, "GET", base+"/tickets?state=acknowledged", viewer, nil, &list); code != http.StatusOK || len(list.Tickets) != 1 {
-		t.Fatalf("list: %d %+v", code, list)
-	}
-	var res sla.Result
-	if code := call(t, "GET", base+"/sla/explain?policy=standard&notified=2026-11-27+16:30", viewer, nil, &res); code != http.StatusOK {
-		t.Fatalf("explain: %d", code)
-	}
-	if c, _ := res.Clock(sla.KindResponse); !c.Due.Equal(calendar.At(oslo, 2026, 11, 30, 9, 30)) {
-		t.Fatalf("explain due %v", c.Due)
 	}
 
 	var n notice.Notice

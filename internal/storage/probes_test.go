@@ -12,6 +12,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
+	"github.com/uni-mail/postvakt/internal/store/ticketstore"
 	"github.com/uni-mail/postvakt/oncall/notice"
 )
 
@@ -56,14 +57,14 @@ func TestProbeAvailabilityWithOutageAndMaintenance(t *testing.T) {
 		if changes != 5 { // first up, down, up, down, up
 			t.Errorf("recorded %d changes, want 5", changes)
 		}
-		_, err := db.NoticeCreate(ctx, notice.Notice{Kind: notice.KindMaintenance, Title: "IMAP upgrade", Services: []string{"imap", "webmail"},
+		_, err := ticketstore.New(db).NoticeCreate(ctx, notice.Notice{Kind: notice.KindMaintenance, Title: "IMAP upgrade", Services: []string{"imap", "webmail"},
 			State: notice.Completed, StartedAt: maint[0], PlannedEnd: maint[1], EndedAt: maint[1], Language: "en", ThreadID: "<n1@test>",
 			CreatedAt: day, UpdatedAt: day}, notice.Update{At: day, Kind: "created", State: notice.Completed, Body: "x"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		// A cancelled window does not excuse anything.
-		_, err = db.NoticeCreate(ctx, notice.Notice{Kind: notice.KindMaintenance, Title: "called off", Services: []string{"imap"},
+		_, err = ticketstore.New(db).NoticeCreate(ctx, notice.Notice{Kind: notice.KindMaintenance, Title: "called off", Services: []string{"imap"},
 			State: notice.Cancelled, StartedAt: outage[0], PlannedEnd: outage[1], EndedAt: outage[0], Language: "en", ThreadID: "<n2@test>",
 			CreatedAt: day, UpdatedAt: day}, notice.Update{At: day, Kind: "created", State: notice.Cancelled, Body: "x"})
 		if err != nil {

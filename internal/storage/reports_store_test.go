@@ -15,6 +15,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
 	"github.com/uni-mail/postvakt/internal/store/txlogstore"
+	"github.com/uni-mail/postvakt/internal/store/ticketstore"
 	"github.com/uni-mail/postvakt/oncall/tickets"
 	"github.com/uni-mail/postvakt/reports"
 )
@@ -214,7 +215,7 @@ func seedReportTables(t *testing.T, db *storage.DB, loc *time.Location) {
 		exec(`INSERT INTO oncall_pages (pkey, incident_id, member, channel, kind, created_at, result) VALUES (?, ?, 'kari', ?, 'page', ?, 'sent')`,
 			p.key, p.inc, p.channel, m(p.ts))
 	}
-	if err := db.TicketSavePolicy(ctx, "default", "v1", []byte(`{}`), at(9, 1, 0, 0)); err != nil {
+	if err := ticketstore.New(db).TicketSavePolicy(ctx, "default", "v1", []byte(`{}`), at(9, 1, 0, 0)); err != nil {
 		t.Fatal(err)
 	}
 	tk := func(title string, opened time.Time, respond time.Duration, resolved time.Time, status string) {
@@ -223,7 +224,7 @@ func seedReportTables(t *testing.T, db *storage.DB, loc *time.Location) {
 			Policy: "default", PolicyVersion: "v1", NotifiedAt: opened, OpenedAt: opened, UpdatedAt: opened,
 			RespondedAt: opened.Add(respond), ResolvedAt: resolved,
 			Clocks: []tickets.Clock{{Kind: "response", Status: status, InsideHours: true, Target: time.Hour, Start: opened, UpdatedAt: opened}}}
-		if _, err := db.TicketCreate(ctx, tt, nil); err != nil {
+		if _, err := ticketstore.New(db).TicketCreate(ctx, tt, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -173,7 +173,8 @@ func NewReceiver(opts Options) (*Receiver, error) {
 
 // ServeHTTP accepts a webhook: 202 when queued, 401 on a bad token, 413
 // over the size limit, 400 on a bad payload, 503 when the queue is full
-// (Alertmanager retries).
+// (Alertmanager retries), 405 for a method other than POST; a refusal is
+// an ErrorReply.
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
@@ -225,14 +226,34 @@ func (r *Receiver) authorized(req *http.Request) bool {
 	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(r.opts.Token)) == 1
 }
 
+// Reply is the receiver's answer: {"status": "queued"} when a group is
+// accepted.
+type Reply struct {
+	Status string `json:"status"`
+}
+
+// ErrorReply is the receiver's answer to a request it refuses, in the
+// envelope of postvakt's whole API: {"error":{"code":"…","message":"…"}}.
+// The codes are unauthorized, too_large, bad_request, unavailable and
+// method_not_allowed.
+type ErrorReply struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// reply writes an ErrorReply when code is set, else a Reply with msg.
 func reply(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	body := map[string]string{"status": msg}
-	if code != "" {
-		body = map[string]string{"error": code, "message": msg}
+	if code == "" {
+		_ = json.NewEncoder(w).Encode(Reply{Status: msg})
+		return
 	}
-	_ = json.NewEncoder(w).Encode(body)
+	var e ErrorReply
+	e.Error.Code, e.Error.Message = code, msg
+	_ = json.NewEncoder(w).Encode(e)
 }
 
 // Run works the queue until ctx ends, then finishes what is queued.

@@ -1,13 +1,14 @@
 // Package incident owns on-call incidents: opening them (from Alertmanager,
 // heartbeats or by hand), escalation policies as pure functions of
-// (policy, state, time), the thin loop that fires due steps from timers
-// kept in the database, and acknowledge and resolve, which are idempotent
-// and race-free because every state change is a conditional UPDATE.
+// (policy, state, time), the step that fires what is due from timers kept
+// in the database (Tick; the loop that calls it is oncall/alerting's), and
+// acknowledge and resolve, which are idempotent and race-free because
+// every state change is a conditional UPDATE.
 //
 // Paging is behind Notifier (package page implements the channels), people
-// behind Roster (package team), and fault tickets behind IncidentTicketer,
-// which the tickets capability implements; when it is nil no ticket is
-// opened.
+// behind Roster (package team), and fault tickets behind IncidentTicketer
+// (oncall/alerting's TicketLink implements it with the ticket service);
+// when it is nil no ticket is opened.
 package incident
 
 import (
@@ -352,8 +353,9 @@ func (s *Service) event(ctx context.Context, id int64, kind, actor, detail strin
 	}
 }
 
-// Tick fires every step that is due now. It is what the loop calls; tests
-// call it with an injected clock.
+// Tick fires every step that is due now. The on-call loop
+// (oncall/alerting's Service.Run) calls it every escalation interval;
+// tests call it with an injected clock.
 func (s *Service) Tick(ctx context.Context) error {
 	due, err := s.opts.Store.DueIncidents(ctx, s.opts.Now(), 100)
 	if err != nil {
@@ -366,22 +368,6 @@ func (s *Service) Tick(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// Run calls Tick every interval until ctx ends.
-func (s *Service) Run(ctx context.Context, every time.Duration) error {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if err := s.Tick(ctx); err != nil && ctx.Err() == nil {
-			s.opts.Logger.Error("incident: escalation tick", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
 }
 
 // process fires the incident's due steps, one after the other. Each step

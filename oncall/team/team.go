@@ -334,24 +334,48 @@ func (t *Team) Resolve(ctx context.Context, rotaName string, tg incident.Target,
 var _ incident.Roster = (*Team)(nil)
 var _ page.Directory = (*Team)(nil)
 
-// AddOverride puts member on call in rotaName for [from, to).
-func (t *Team) AddOverride(ctx context.Context, rotaName, member string, from, to time.Time, reason, by string, now time.Time) (OverrideRecord, error) {
-	if _, err := t.Rota(rotaName); err != nil {
-		return OverrideRecord{}, err
-	}
-	if _, ok := t.members[member]; !ok {
-		return OverrideRecord{}, fmt.Errorf("%w %q", ErrUnknownMember, member)
-	}
-	if !to.After(from) {
-		return OverrideRecord{}, fmt.Errorf("%w: end %s is not after start %s", ErrInvalid, to.Format(time.RFC3339), from.Format(time.RFC3339))
-	}
-	return t.store.AddOverride(ctx, OverrideRecord{Override: rota.Override{Member: member, Start: from, End: to, Reason: reason}, Rota: rotaName, CreatedAt: now, CreatedBy: by})
+// OverrideRequest puts Member on call in Rota for [Start, End).
+type OverrideRequest struct {
+	Rota       string
+	Member     string
+	Start, End time.Time
+	Reason     string
+	By         string    // who asks
+	Now        time.Time // when
 }
 
-// RequestSwap asks counterpart to take requester's turn containing mine in
-// exchange for counterpart's turn containing theirs. Both must hold those
-// turns now (after earlier accepted swaps).
-func (t *Team) RequestSwap(ctx context.Context, rotaName, requester, counterpart string, mine, theirs time.Time, note, by string, now time.Time) (SwapRecord, error) {
+// AddOverride stores an override.
+func (t *Team) AddOverride(ctx context.Context, r OverrideRequest) (OverrideRecord, error) {
+	if _, err := t.Rota(r.Rota); err != nil {
+		return OverrideRecord{}, err
+	}
+	if _, ok := t.members[r.Member]; !ok {
+		return OverrideRecord{}, fmt.Errorf("%w %q", ErrUnknownMember, r.Member)
+	}
+	if !r.End.After(r.Start) {
+		return OverrideRecord{}, fmt.Errorf("%w: end %s is not after start %s", ErrInvalid, r.End.Format(time.RFC3339), r.Start.Format(time.RFC3339))
+	}
+	return t.store.AddOverride(ctx, OverrideRecord{Override: rota.Override{Member: r.Member, Start: r.Start, End: r.End, Reason: r.Reason},
+		Rota: r.Rota, CreatedAt: r.Now, CreatedBy: r.By})
+}
+
+// SwapRequest asks Counterpart to take Requester's turn containing Mine in
+// exchange for Counterpart's turn containing Theirs.
+type SwapRequest struct {
+	Rota        string
+	Requester   string
+	Counterpart string
+	Mine        time.Time // an instant in the requester's turn
+	Theirs      time.Time // an instant in the counterpart's turn
+	Note        string
+	By          string    // who asks
+	Now         time.Time // when
+}
+
+// RequestSwap stores a swap request. Both people must hold those turns
+// now (after earlier accepted swaps).
+func (t *Team) RequestSwap(ctx context.Context, q SwapRequest) (SwapRecord, error) {
+	rotaName, requester, counterpart := q.Rota, q.Requester, q.Counterpart
 	r, err := t.Rota(rotaName)
 	if err != nil {
 		return SwapRecord{}, err
@@ -364,7 +388,7 @@ func (t *Team) RequestSwap(ctx context.Context, rotaName, requester, counterpart
 	if requester == counterpart {
 		return SwapRecord{}, fmt.Errorf("%w: requester and counterpart are the same", ErrInvalid)
 	}
-	a, b := r.TurnAt(mine), r.TurnAt(theirs)
+	a, b := r.TurnAt(q.Mine), r.TurnAt(q.Theirs)
 	if a.Index == b.Index {
 		return SwapRecord{}, fmt.Errorf("%w: both dates are in the same turn", ErrInvalid)
 	}
@@ -381,7 +405,7 @@ func (t *Team) RequestSwap(ctx context.Context, rotaName, requester, counterpart
 		}
 	}
 	sw.State = rota.SwapRequested
-	rec, err := t.store.AddSwap(ctx, SwapRecord{Swap: sw, Rota: rotaName, Note: note, CreatedAt: now, CreatedBy: by})
+	rec, err := t.store.AddSwap(ctx, SwapRecord{Swap: sw, Rota: rotaName, Note: q.Note, CreatedAt: q.Now, CreatedBy: q.By})
 	if err != nil {
 		return rec, err
 	}
@@ -463,15 +487,25 @@ func (t *Team) DecideSwap(ctx context.Context, id int64, to rota.SwapState, acto
 	return t.decorate(s), err
 }
 
-// AddUnavailability records that member cannot be reached in [from, to).
-func (t *Team) AddUnavailability(ctx context.Context, member string, from, to time.Time, reason, by string, now time.Time) (int64, error) {
-	if _, ok := t.members[member]; !ok {
-		return 0, fmt.Errorf("%w %q", ErrUnknownMember, member)
+// UnavailabilityRequest records that Member cannot be reached in
+// [Start, End).
+type UnavailabilityRequest struct {
+	Member     string
+	Start, End time.Time
+	Reason     string
+	By         string    // who records it
+	Now        time.Time // when
+}
+
+// AddUnavailability stores a span in which a member cannot be reached.
+func (t *Team) AddUnavailability(ctx context.Context, r UnavailabilityRequest) (int64, error) {
+	if _, ok := t.members[r.Member]; !ok {
+		return 0, fmt.Errorf("%w %q", ErrUnknownMember, r.Member)
 	}
-	if !to.After(from) {
+	if !r.End.After(r.Start) {
 		return 0, fmt.Errorf("%w: end not after start", ErrInvalid)
 	}
-	return t.store.AddUnavailability(ctx, rota.Unavailability{Member: member, Start: from, End: to}, reason, by, now)
+	return t.store.AddUnavailability(ctx, rota.Unavailability{Member: r.Member, Start: r.Start, End: r.End}, r.Reason, r.By, r.Now)
 }
 
 // ListOverrides lists a rota's overrides.

@@ -52,7 +52,7 @@ func NewMetrics(reg prometheus.Registerer, store Store, now func() time.Time, lo
 			Help: "E-mail to the fault address, by result (opened, comment, ignored, error).",
 		}, []string{"result"}),
 	}
-	for _, k := range []string{sla.KindResponse, sla.KindUpdate, sla.KindResolution} {
+	for _, k := range sla.Kinds() {
 		m.breaches.WithLabelValues(k)
 		m.warnings.WithLabelValues(k)
 	}

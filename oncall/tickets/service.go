@@ -53,6 +53,9 @@ func New(o Options) (*Service, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Store != nil {
+		o.Store = orderedStore{o.Store}
+	}
 	s := &Service{o: o, compiled: map[string]*sla.Compiled{}}
 	for _, p := range o.SLA.Policies {
 		c, err := sla.Compile(p)

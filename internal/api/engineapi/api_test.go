@@ -15,6 +15,7 @@ import (
 	"github.com/uni-mail/postvakt/engine"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/quarantine"
+	"github.com/uni-mail/postvakt/internal/api/accessapi"
 	"github.com/uni-mail/postvakt/internal/api/engineapi"
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
@@ -57,6 +58,7 @@ func newFixture(t *testing.T, parts func(f *fixture) engineapi.Options) *fixture
 	acc := accessstore.New(db)
 	s := server.New(server.Options{Config: config.Default().HTTP, Tokens: acc, Audit: acc})
 	engineapi.Register(s, o)
+	accessapi.Register(s, accessapi.Options{Tokens: acc, Audit: acc}) // the audit log the tests read
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
 	f.base = ts.URL

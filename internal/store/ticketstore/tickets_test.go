@@ -1,4 +1,4 @@
-package storage_test
+package ticketstore_test
 
 import (
 	"context"
@@ -9,12 +9,16 @@ import (
 	"time"
 
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/storage/pgtest"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/ticketstore"
 	"github.com/uni-mail/postvakt/oncall/calendar"
 	"github.com/uni-mail/postvakt/oncall/notice"
 	"github.com/uni-mail/postvakt/oncall/sla"
 	"github.com/uni-mail/postvakt/oncall/tickets"
 )
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // testClock is the injected clock of the ticket tests.
 type testClock struct {
@@ -83,7 +87,7 @@ func newTicketEnv(t *testing.T, db *storage.DB, start time.Time, mailer notice.S
 	cfg.ReminderEvery = 0
 	env := ticketEnv{clock: &testClock{t: start}, pager: &pageLog{}}
 	o := tickets.Options{
-		Config: cfg, SLA: ukSLA(), Store: db, Pager: env.pager, Mailer: mailer, Now: env.clock.Now,
+		Config: cfg, SLA: ukSLA(), Store: ticketstore.New(db), Pager: env.pager, Mailer: mailer, Now: env.clock.Now,
 		OnCall: tickets.OnCallFunc(func(context.Context, time.Time) (string, error) { return "ana", nil }),
 	}
 	if mut != nil {
@@ -97,7 +101,7 @@ func newTicketEnv(t *testing.T, db *storage.DB, start time.Time, mailer notice.S
 	return env
 }
 
-// TestConformanceTicketLifecycle is issue 7, acceptance 5: tickets and
+// TestConformanceTicketLifecycle: tickets and
 // their clocks behave the same on SQLite and PostgreSQL.
 func TestConformanceTicketLifecycle(t *testing.T) {
 	t.Parallel()
@@ -208,7 +212,7 @@ func TestConformanceTicketLifecycle(t *testing.T) {
 		if err != nil || len(list) != 1 || list[0].ID != fri.ID || len(list[0].Clocks) != 2 {
 			t.Fatalf("list %v %+v", err, list)
 		}
-		counts, err := db.TicketCounts(ctx)
+		counts, err := ticketstore.New(db).TicketCounts(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,7 +223,7 @@ func TestConformanceTicketLifecycle(t *testing.T) {
 		if len(got) != 3 || got["smtp/critical/investigating"] != 1 || got["imap/major/new"] != 1 || got["webmail/minor/new"] != 1 {
 			t.Fatalf("counts %v", got)
 		}
-		comp, err := db.TicketCompliance(ctx, lon(2026, 11, 1, 0, 0))
+		comp, err := ticketstore.New(db).TicketCompliance(ctx, lon(2026, 11, 1, 0, 0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -238,7 +242,7 @@ func TestConformanceTicketLifecycle(t *testing.T) {
 	})
 }
 
-// TestConformanceTicketPreBreachPage is issue 7, acceptance 3: a ticket
+// TestConformanceTicketPreBreachPage: a ticket
 // left unacknowledged past 75 % of its target pages the on-call, once; the
 // breach escalates; a failed page is retried on the next tick.
 func TestConformanceTicketPreBreachPage(t *testing.T) {

@@ -1,4 +1,4 @@
-package storage
+package ticketstore
 
 import (
 	"context"
@@ -9,17 +9,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/oncall/notice"
 )
 
-// Outage and maintenance notices and their updates (oncall/notice.Store).
-
-var _ notice.Store = (*DB)(nil)
+// Outage and maintenance notices and their updates (notices,
+// notice_updates): notice.Store.
 
 const noticeCols = `id, kind, title, services, state, public, symptoms, impact, handling_plan, started_at,
 	planned_end, next_update_at, ended_at, language, thread_id, ticket_id, created_at, updated_at, created_by`
 
-func scanNotice(s ticketScanner) (notice.Notice, error) {
+func scanNotice(s storage.RowScanner) (notice.Notice, error) {
 	var (
 		n                     notice.Notice
 		services              string
@@ -36,12 +36,12 @@ func scanNotice(s ticketScanner) (notice.Notice, error) {
 		return n, fmt.Errorf("notice %d services: %w", n.ID, err)
 	}
 	n.Public = public == 1
-	n.StartedAt, n.CreatedAt, n.UpdatedAt = FromMicros(started), FromMicros(created), FromMicros(upd)
-	n.PlannedEnd, n.NextUpdateAt, n.EndedAt = FromNullMicros(end), FromNullMicros(next), FromNullMicros(ended)
+	n.StartedAt, n.CreatedAt, n.UpdatedAt = storage.FromMicros(started), storage.FromMicros(created), storage.FromMicros(upd)
+	n.PlannedEnd, n.NextUpdateAt, n.EndedAt = storage.FromNullMicros(end), storage.FromNullMicros(next), storage.FromNullMicros(ended)
 	return n, nil
 }
 
-func noticeUpdates(ctx context.Context, q Querier, id int64) ([]notice.Update, error) {
+func noticeUpdates(ctx context.Context, q storage.Querier, id int64) ([]notice.Update, error) {
 	rows, err := q.Query(ctx, `SELECT id, seq, at, actor, kind, tag, state, body, announce, message_id, sent_at,
 		attempts, last_error FROM notice_updates WHERE notice_id = ? ORDER BY seq`, id)
 	if err != nil {
@@ -60,20 +60,20 @@ func noticeUpdates(ctx context.Context, q Querier, id int64) ([]notice.Update, e
 			&u.MessageID, &sent, &u.Attempts, &u.LastError); err != nil {
 			return nil, err
 		}
-		u.At, u.SentAt, u.Announce = FromMicros(at), FromNullMicros(sent), announce == 1
+		u.At, u.SentAt, u.Announce = storage.FromMicros(at), storage.FromNullMicros(sent), announce == 1
 		out = append(out, u)
 	}
 	return out, rows.Err()
 }
 
-func getNotice(ctx context.Context, q Querier, id int64, lock bool) (notice.Notice, error) {
+func getNotice(ctx context.Context, q storage.Querier, id int64, lock bool) (notice.Notice, error) {
 	sfx := ""
 	if lock {
-		sfx = ForUpdate(q)
+		sfx = storage.ForUpdate(q)
 	}
 	n, err := scanNotice(q.QueryRow(ctx, `SELECT `+noticeCols+` FROM notices WHERE id = ?`+sfx, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return n, fmt.Errorf("notice %d: %w", id, errors.Join(notice.ErrNotFound, ErrNotFound))
+		return n, fmt.Errorf("notice %d: %w", id, errors.Join(notice.ErrNotFound, storage.ErrNotFound))
 	}
 	if err != nil {
 		return n, fmt.Errorf("notice %d: %w", id, err)
@@ -82,27 +82,27 @@ func getNotice(ctx context.Context, q Querier, id int64, lock bool) (notice.Noti
 	return n, err
 }
 
-func insertUpdate(ctx context.Context, tx *Tx, id int64, seq int, u notice.Update) error {
+func insertUpdate(ctx context.Context, tx *storage.Tx, id int64, seq int, u notice.Update) error {
 	_, err := tx.Exec(ctx, `INSERT INTO notice_updates (notice_id, seq, at, actor, kind, tag, state, body, announce,
 		message_id, sent_at, attempts, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, seq, Micros(u.At), u.Actor, u.Kind, u.Tag, u.State, u.Body, BoolInt(u.Announce), u.MessageID,
-		NullMicros(u.SentAt), u.Attempts, u.LastError)
+		id, seq, storage.Micros(u.At), u.Actor, u.Kind, u.Tag, u.State, u.Body, storage.BoolInt(u.Announce), u.MessageID,
+		storage.NullMicros(u.SentAt), u.Attempts, u.LastError)
 	return err
 }
 
 // NoticeCreate implements notice.Store.
-func (db *DB) NoticeCreate(ctx context.Context, n notice.Notice, first notice.Update) (notice.Notice, error) {
+func (s *Store) NoticeCreate(ctx context.Context, n notice.Notice, first notice.Update) (notice.Notice, error) {
 	services, err := json.Marshal(n.Services)
 	if err != nil {
 		return n, err
 	}
-	err = db.InTx(ctx, func(tx *Tx) error {
+	err = s.db.InTx(ctx, func(tx *storage.Tx) error {
 		if err := tx.QueryRow(ctx, `INSERT INTO notices (kind, title, services, state, public, symptoms, impact,
 			handling_plan, started_at, planned_end, next_update_at, ended_at, language, thread_id, ticket_id,
 			created_at, updated_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			n.Kind, n.Title, string(services), n.State, BoolInt(n.Public), n.Symptoms, n.Impact, n.HandlingPlan,
-			Micros(n.StartedAt), NullMicros(n.PlannedEnd), NullMicros(n.NextUpdateAt), NullMicros(n.EndedAt),
-			n.Language, n.ThreadID, n.TicketID, Micros(n.CreatedAt), Micros(n.UpdatedAt), n.CreatedBy).Scan(&n.ID); err != nil {
+			n.Kind, n.Title, string(services), n.State, storage.BoolInt(n.Public), n.Symptoms, n.Impact, n.HandlingPlan,
+			storage.Micros(n.StartedAt), storage.NullMicros(n.PlannedEnd), storage.NullMicros(n.NextUpdateAt), storage.NullMicros(n.EndedAt),
+			n.Language, n.ThreadID, n.TicketID, storage.Micros(n.CreatedAt), storage.Micros(n.UpdatedAt), n.CreatedBy).Scan(&n.ID); err != nil {
 			return err
 		}
 		return insertUpdate(ctx, tx, n.ID, 1, first)
@@ -110,12 +110,12 @@ func (db *DB) NoticeCreate(ctx context.Context, n notice.Notice, first notice.Up
 	if err != nil {
 		return n, fmt.Errorf("create notice: %w", err)
 	}
-	return db.NoticeGet(ctx, n.ID)
+	return s.NoticeGet(ctx, n.ID)
 }
 
 // NoticeChange implements notice.Store. A nil update from fn changes nothing.
-func (db *DB) NoticeChange(ctx context.Context, id int64, fn func(n *notice.Notice) (*notice.Update, error)) (notice.Notice, error) {
-	err := db.InTx(ctx, func(tx *Tx) error {
+func (s *Store) NoticeChange(ctx context.Context, id int64, fn func(n *notice.Notice) (*notice.Update, error)) (notice.Notice, error) {
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
 		n, err := getNotice(ctx, tx, id, true)
 		if err != nil {
 			return err
@@ -130,9 +130,9 @@ func (db *DB) NoticeChange(ctx context.Context, id int64, fn func(n *notice.Noti
 		}
 		if _, err := tx.Exec(ctx, `UPDATE notices SET title = ?, services = ?, state = ?, public = ?, symptoms = ?,
 			impact = ?, handling_plan = ?, started_at = ?, planned_end = ?, next_update_at = ?, ended_at = ?,
-			updated_at = ? WHERE id = ?`, n.Title, string(services), n.State, BoolInt(n.Public), n.Symptoms,
-			n.Impact, n.HandlingPlan, Micros(n.StartedAt), NullMicros(n.PlannedEnd), NullMicros(n.NextUpdateAt),
-			NullMicros(n.EndedAt), Micros(n.UpdatedAt), id); err != nil {
+			updated_at = ? WHERE id = ?`, n.Title, string(services), n.State, storage.BoolInt(n.Public), n.Symptoms,
+			n.Impact, n.HandlingPlan, storage.Micros(n.StartedAt), storage.NullMicros(n.PlannedEnd), storage.NullMicros(n.NextUpdateAt),
+			storage.NullMicros(n.EndedAt), storage.Micros(n.UpdatedAt), id); err != nil {
 			return err
 		}
 		return insertUpdate(ctx, tx, id, len(n.Updates)+1, *u)
@@ -140,16 +140,16 @@ func (db *DB) NoticeChange(ctx context.Context, id int64, fn func(n *notice.Noti
 	if err != nil {
 		return notice.Notice{}, err
 	}
-	return db.NoticeGet(ctx, id)
+	return s.NoticeGet(ctx, id)
 }
 
 // NoticeGet implements notice.Store.
-func (db *DB) NoticeGet(ctx context.Context, id int64) (notice.Notice, error) {
-	return getNotice(ctx, db, id, false)
+func (s *Store) NoticeGet(ctx context.Context, id int64) (notice.Notice, error) {
+	return getNotice(ctx, s.db, id, false)
 }
 
-func (db *DB) noticesWhere(ctx context.Context, where string, limit int, args ...any) ([]notice.Notice, error) {
-	rows, err := db.Query(ctx, `SELECT `+noticeCols+` FROM notices`+where+fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit), args...)
+func (s *Store) noticesWhere(ctx context.Context, where string, limit int, args ...any) ([]notice.Notice, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+noticeCols+` FROM notices`+where+fmt.Sprintf(` ORDER BY id DESC LIMIT %d`, limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list notices: %w", err)
 	}
@@ -167,7 +167,7 @@ func (db *DB) noticesWhere(ctx context.Context, where string, limit int, args ..
 		return nil, err
 	}
 	for i := range out {
-		if out[i].Updates, err = noticeUpdates(ctx, db, out[i].ID); err != nil {
+		if out[i].Updates, err = noticeUpdates(ctx, s.db, out[i].ID); err != nil {
 			return nil, err
 		}
 	}
@@ -175,7 +175,7 @@ func (db *DB) noticesWhere(ctx context.Context, where string, limit int, args ..
 }
 
 // NoticeList implements notice.Store.
-func (db *DB) NoticeList(ctx context.Context, f notice.Filter) ([]notice.Notice, error) {
+func (s *Store) NoticeList(ctx context.Context, f notice.Filter) ([]notice.Notice, error) {
 	var (
 		where []string
 		args  []any
@@ -185,7 +185,7 @@ func (db *DB) NoticeList(ctx context.Context, f notice.Filter) ([]notice.Notice,
 	}
 	if !f.Since.IsZero() {
 		where = append(where, "(ended_at IS NULL OR ended_at >= ?)")
-		args = append(args, Micros(f.Since))
+		args = append(args, storage.Micros(f.Since))
 	}
 	if f.Kind != "" {
 		where = append(where, "kind = ?")
@@ -199,19 +199,19 @@ func (db *DB) NoticeList(ctx context.Context, f notice.Filter) ([]notice.Notice,
 	if limit <= 0 || limit > 1000 {
 		limit = 200
 	}
-	return db.noticesWhere(ctx, w, limit, args...)
+	return s.noticesWhere(ctx, w, limit, args...)
 }
 
 // NoticeUnsent implements notice.Store.
-func (db *DB) NoticeUnsent(ctx context.Context, maxAttempts int) ([]notice.Notice, error) {
-	return db.noticesWhere(ctx, ` WHERE id IN (SELECT notice_id FROM notice_updates
+func (s *Store) NoticeUnsent(ctx context.Context, maxAttempts int) ([]notice.Notice, error) {
+	return s.noticesWhere(ctx, ` WHERE id IN (SELECT notice_id FROM notice_updates
 		WHERE announce = 1 AND sent_at IS NULL AND attempts < ?)`, 100, maxAttempts)
 }
 
 // NoticeMarkSent implements notice.Store.
-func (db *DB) NoticeMarkSent(ctx context.Context, updateID int64, sentAt time.Time, lastError string) error {
-	_, err := db.Exec(ctx, `UPDATE notice_updates SET sent_at = ?, last_error = ?, attempts = attempts + 1 WHERE id = ?`,
-		NullMicros(sentAt), lastError, updateID)
+func (s *Store) NoticeMarkSent(ctx context.Context, updateID int64, sentAt time.Time, lastError string) error {
+	_, err := s.db.Exec(ctx, `UPDATE notice_updates SET sent_at = ?, last_error = ?, attempts = attempts + 1 WHERE id = ?`,
+		storage.NullMicros(sentAt), lastError, updateID)
 	if err != nil {
 		return fmt.Errorf("notice update %d: %w", updateID, err)
 	}

@@ -1,4 +1,4 @@
-package storage_test
+package ticketstore_test
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/ticketstore"
 	"github.com/uni-mail/postvakt/oncall/notice"
 	"github.com/uni-mail/postvakt/oncall/notice/smtpsink"
 	"github.com/uni-mail/postvakt/oncall/tickets"
@@ -60,7 +61,7 @@ func (r received) msgID(t *testing.T) string {
 	return id
 }
 
-// TestConformanceNoticeThread is issue 7, acceptance 2: an outage with
+// TestConformanceNoticeThread: an outage with
 // three updates and a resolution, sent to a real SMTP server on loopback,
 // arrives as four messages in one thread; the headers are checked on the
 // received mail.
@@ -74,7 +75,7 @@ func TestConformanceNoticeThread(t *testing.T) {
 		cfg.AnnounceTo, cfg.From, cfg.Relay.Addr = "itss-announce@uni.example", `"E-mail operations" <drift@uni.example>`, sink.Addr
 		cfg.TimeZone = "Europe/London"
 		svc, err := notice.New(notice.Options{
-			Config: cfg, Store: db, Sender: &notice.SMTPSender{Addr: sink.Addr, Timeout: 5 * time.Second},
+			Config: cfg, Store: ticketstore.New(db), Sender: &notice.SMTPSender{Addr: sink.Addr, Timeout: 5 * time.Second},
 			Now: clock.Now, Services: map[string]string{"smtp": "SMTP", "imap": "IMAP"}, StatusURL: "https://ops.uni.example/status",
 		})
 		if err != nil {
@@ -204,7 +205,7 @@ func TestConformanceNoticeReminderAndOutbox(t *testing.T) {
 			}
 			return real.Send(ctx, from, to, msg)
 		})
-		svc, err := notice.New(notice.Options{Config: cfg, Store: db, Sender: sender, Now: clock.Now})
+		svc, err := notice.New(notice.Options{Config: cfg, Store: ticketstore.New(db), Sender: sender, Now: clock.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -253,7 +254,7 @@ func TestConformanceNoticeReminderAndOutbox(t *testing.T) {
 	})
 }
 
-// TestConformanceTicketIntake is issue 7, acceptance 4: an e-mail to the
+// TestConformanceTicketIntake: an e-mail to the
 // fault address, delivered over SMTP to a server that hands DATA to
 // tickets.Intake, opens a ticket and the reporter gets an acknowledgement;
 // a reply to the acknowledgement lands on the same ticket as a comment.

@@ -1,0 +1,119 @@
+package oncallapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/server"
+	"github.com/uni-mail/postvakt/oncall/rota"
+	"github.com/uni-mail/postvakt/oncall/team"
+)
+
+// Swaps: one member asks another to exchange turns; the counterpart
+// accepts or declines, the requester may cancel.
+func (a *API) registerSwaps() {
+	a.srv.Handle("GET /api/v1/oncall/swaps", auth.RoleViewer, a.listSwaps)
+	a.srv.Handle("POST /api/v1/oncall/swaps", auth.RoleOncall, a.requestSwap)
+	a.srv.Handle("POST /api/v1/oncall/swaps/{id}/{action}", auth.RoleOncall, a.decideSwap)
+}
+
+// SwapsResponse answers GET /api/v1/oncall/swaps: the rota's swaps in
+// creation order. POST answers one team.SwapRecord.
+type SwapsResponse struct {
+	Swaps []team.SwapRecord `json:"swaps"`
+}
+
+func (a *API) listSwaps(w http.ResponseWriter, r *http.Request) error {
+	name, err := a.rotaParam(r)
+	if err != nil {
+		return err
+	}
+	list, err := a.o.Team.ListSwaps(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	server.WriteList(w, "swaps", list)
+	return nil
+}
+
+// SwapRequest is the body of POST /api/v1/oncall/swaps; Rota defaults to
+// the first rota.
+type SwapRequest struct {
+	Rota        string    `json:"rota"`
+	Requester   string    `json:"requester"`
+	Counterpart string    `json:"counterpart"`
+	Mine        time.Time `json:"mine"`   // an instant in the requester's turn
+	Theirs      time.Time `json:"theirs"` // an instant in the counterpart's turn
+	Note        string    `json:"note"`
+}
+
+func (a *API) requestSwap(w http.ResponseWriter, r *http.Request) error {
+	var req SwapRequest
+	if err := server.ReadJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Rota == "" {
+		req.Rota = a.o.Team.DefaultRota()
+	}
+	s, err := a.o.Team.RequestSwap(r.Context(), team.SwapRequest{Rota: req.Rota, Requester: req.Requester, Counterpart: req.Counterpart,
+		Mine: req.Mine, Theirs: req.Theirs, Note: req.Note, By: actor(r), Now: a.o.Now()})
+	if err != nil {
+		return teamErr(err)
+	}
+	if err := a.srv.Audit(r, "oncall.swap.request", s.ID, fmt.Sprintf("rota=%s %s<->%s", s.Rota, s.Requester, s.Counterpart)); err != nil {
+		return err
+	}
+	a.announceSwap(r.Context(), s)
+	server.WriteJSON(w, http.StatusCreated, s)
+	return nil
+}
+
+// announceSwap asks the counterpart (Slack buttons, e-mail) to decide.
+func (a *API) announceSwap(ctx context.Context, s team.SwapRecord) {
+	if a.o.Notify == nil {
+		return
+	}
+	m, ok := a.o.Team.SwapRequestMessage(s, "request", "Swap request from "+s.Requester, "")
+	if !ok {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		if err := a.o.Notify(ctx, m); err != nil {
+			a.o.Logger.Warn("swap request notice", "swap", s.ID, "err", err)
+		}
+	}()
+}
+
+// decideSwap accepts, declines or cancels a swap and answers the
+// team.SwapRecord.
+func (a *API) decideSwap(w http.ResponseWriter, r *http.Request) error {
+	id, err := team.ParseID(r.PathValue("id"))
+	if err != nil {
+		return server.BadRequest(err.Error())
+	}
+	var to rota.SwapState
+	switch r.PathValue("action") {
+	case "accept":
+		to = rota.SwapAccepted
+	case "decline":
+		to = rota.SwapDeclined
+	case "cancel":
+		to = rota.SwapCancelled
+	default:
+		return server.NotFound("action must be accept, decline or cancel")
+	}
+	s, err := a.o.Team.DecideSwap(r.Context(), id, to, "", actor(r), a.o.Now())
+	if err != nil {
+		return teamErr(err)
+	}
+	if err := a.srv.Audit(r, "oncall.swap."+r.PathValue("action"), s.ID, ""); err != nil {
+		return err
+	}
+	server.WriteJSON(w, http.StatusOK, s)
+	return nil
+}

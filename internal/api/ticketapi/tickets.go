@@ -1,0 +1,191 @@
+package ticketapi
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/server"
+	"github.com/uni-mail/postvakt/oncall/tickets"
+)
+
+// Fault tickets: helpdesk opens, edits and comments; on-call moves them
+// through their states; everyone reads them and their SLA clocks.
+func (a *API) registerTickets() {
+	a.srv.Handle("GET /api/v1/tickets", auth.RoleViewer, a.listTickets)
+	a.srv.Handle("POST /api/v1/tickets", auth.RoleHelpdesk, a.openTicket)
+	a.srv.Handle("GET /api/v1/tickets/{id}", auth.RoleViewer, a.getTicket)
+	a.srv.Handle("GET /api/v1/tickets/{id}/sla", auth.RoleViewer, a.ticketSLA)
+	a.srv.Handle("PATCH /api/v1/tickets/{id}", auth.RoleHelpdesk, a.editTicket)
+	a.srv.Handle("POST /api/v1/tickets/{id}/comments", auth.RoleHelpdesk, a.comment)
+	a.srv.Handle("POST /api/v1/tickets/{id}/{action}", auth.RoleOncall, a.act)
+}
+
+// TicketsResponse answers GET /api/v1/tickets: newest first, every state
+// but closed unless ?state= (a comma-separated list) or ?all=true says
+// otherwise, filtered by ?service=, ?severity= and ?assignee=.
+type TicketsResponse struct {
+	Tickets []tickets.Ticket `json:"tickets"`
+}
+
+func (a *API) listTickets(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := tickets.Filter{Service: q.Get("service"), Severity: q.Get("severity"), Assignee: q.Get("assignee"), All: q.Get("all") == "true"}
+	if st := q.Get("state"); st != "" {
+		f.States = strings.Split(st, ",")
+		for _, x := range f.States {
+			if !slices.Contains(tickets.States, x) {
+				return server.BadRequest("unknown state " + strconv.Quote(x))
+			}
+		}
+	}
+	limit, err := server.QueryInt(q, "limit", 0, 1, math.MaxInt)
+	if err != nil {
+		return err
+	}
+	f.Limit = limit
+	list, err := a.o.Tickets.List(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	server.WriteList(w, "tickets", list)
+	return nil
+}
+
+// openTicket opens a ticket (tickets.OpenRequest) and answers the
+// tickets.Ticket, 201.
+func (a *API) openTicket(w http.ResponseWriter, r *http.Request) error {
+	var req tickets.OpenRequest
+	if err := server.ReadJSON(r, &req); err != nil {
+		return err
+	}
+	req.Actor = actor(r)
+	t, err := a.o.Tickets.Open(r.Context(), req)
+	if err != nil {
+		return apiError(err)
+	}
+	if err := a.srv.Audit(r, "ticket.open", "ticket:"+tickets.ID(t.ID), t.Title); err != nil {
+		return err
+	}
+	server.WriteJSON(w, http.StatusCreated, t)
+	return nil
+}
+
+// TicketResponse answers GET /api/v1/tickets/{id}: the ticket with its
+// timeline, oldest first.
+type TicketResponse struct {
+	tickets.Ticket
+	Timeline []tickets.Event `json:"timeline,omitempty"`
+}
+
+func (a *API) getTicket(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	t, err := a.o.Tickets.Get(r.Context(), id)
+	if err != nil {
+		return apiError(err)
+	}
+	tl, err := a.o.Tickets.Timeline(r.Context(), id)
+	if err != nil {
+		return apiError(err)
+	}
+	server.WriteJSON(w, http.StatusOK, TicketResponse{t, tl})
+	return nil
+}
+
+// ticketSLA answers the sla.Result of a ticket's clocks under its frozen
+// policy.
+func (a *API) ticketSLA(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	res, err := a.o.Tickets.Explain(r.Context(), id)
+	if err != nil {
+		return apiError(err)
+	}
+	server.WriteJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// editTicket changes a ticket's fields (tickets.EditRequest) and answers
+// the tickets.Ticket.
+func (a *API) editTicket(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var req tickets.EditRequest
+	if err := server.ReadJSON(r, &req); err != nil {
+		return err
+	}
+	req.Actor = actor(r)
+	t, err := a.o.Tickets.Edit(r.Context(), id, req)
+	if err != nil {
+		return apiError(err)
+	}
+	if err := a.srv.Audit(r, "ticket.edit", "ticket:"+tickets.ID(id), ""); err != nil {
+		return err
+	}
+	server.WriteJSON(w, http.StatusOK, t)
+	return nil
+}
+
+// comment adds a comment (tickets.CommentRequest; a public one is an
+// update to the reporter) and answers the tickets.Ticket, 201.
+func (a *API) comment(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var req tickets.CommentRequest
+	if err := server.ReadJSON(r, &req); err != nil {
+		return err
+	}
+	req.Actor = actor(r)
+	t, err := a.o.Tickets.Comment(r.Context(), id, req)
+	if err != nil {
+		return apiError(err)
+	}
+	if err := a.srv.Audit(r, "ticket.comment", "ticket:"+tickets.ID(id), fmt.Sprintf("public=%v", req.Public)); err != nil {
+		return err
+	}
+	server.WriteJSON(w, http.StatusCreated, t)
+	return nil
+}
+
+// act takes one of tickets.Actions (an optional tickets.ActRequest body)
+// and answers the tickets.Ticket; an action the state does not allow is
+// 409, an unknown action 404.
+func (a *API) act(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	action := r.PathValue("action")
+	if !slices.Contains(tickets.Actions, action) {
+		return server.NotFound("no action " + strconv.Quote(action) + "; actions: " + strings.Join(tickets.Actions, ", "))
+	}
+	var req tickets.ActRequest
+	if r.ContentLength != 0 {
+		if err := server.ReadJSON(r, &req); err != nil {
+			return err
+		}
+	}
+	req.Actor = actor(r)
+	t, err := a.o.Tickets.Act(r.Context(), id, action, req)
+	if err != nil {
+		return apiError(err)
+	}
+	if err := a.srv.Audit(r, "ticket."+action, "ticket:"+tickets.ID(id), req.Note); err != nil {
+		return err
+	}
+	server.WriteJSON(w, http.StatusOK, t)
+	return nil
+}

@@ -1,0 +1,78 @@
+package oncallstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/oncall/page"
+)
+
+// The page log (oncall_pages): page.Log, and the members an incident
+// paged for incident.Store.
+
+// PagedMembers lists the members a page reached for an incident.
+func (s *Store) PagedMembers(ctx context.Context, id int64) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT member FROM oncall_pages
+		WHERE incident_id = ? AND kind = 'page' AND member <> '' AND result = 'sent' ORDER BY member`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// ClaimPage stores a pending page unless its key exists.
+func (s *Store) ClaimPage(ctx context.Context, r page.Record) (bool, error) {
+	_, err := s.db.Exec(ctx, `INSERT INTO oncall_pages (pkey, incident_id, member, channel, kind, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		r.Key, r.IncidentID, r.Member, r.Channel, string(r.Kind), storage.Micros(r.CreatedAt))
+	if storage.IsUniqueViolation(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("claim page: %w", err)
+	}
+	return true, nil
+}
+
+// FinishPage records a page's outcome.
+func (s *Store) FinishPage(ctx context.Context, key, result string, attempts int, errText string, at time.Time) error {
+	_, err := s.db.Exec(ctx, `UPDATE oncall_pages SET result = ?, attempts = ?, error = ?, finished_at = ? WHERE pkey = ?`,
+		result, attempts, errText, storage.Micros(at), key)
+	return err
+}
+
+// PagesSince lists pages created at or after since, oldest first.
+func (s *Store) PagesSince(ctx context.Context, since time.Time) ([]page.Record, error) {
+	rows, err := s.db.Query(ctx, `SELECT pkey, incident_id, member, channel, kind, created_at, finished_at, result, attempts, error
+		FROM oncall_pages WHERE created_at >= ? ORDER BY created_at, pkey`, storage.Micros(since))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []page.Record
+	for rows.Next() {
+		var (
+			r        page.Record
+			kind     string
+			c        int64
+			finished sql.NullInt64
+		)
+		if err := rows.Scan(&r.Key, &r.IncidentID, &r.Member, &r.Channel, &kind, &c, &finished, &r.Result, &r.Attempts, &r.Error); err != nil {
+			return nil, err
+		}
+		r.Kind, r.CreatedAt, r.FinishedAt = page.Kind(kind), storage.FromMicros(c), storage.FromNullMicros(finished)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

@@ -8,7 +8,10 @@
 // Pages do not reach into the capabilities' services: they call the JSON
 // API in-process with the signed-in user as principal, so the API's role
 // checks and audit entries apply to every action taken from a page, and
-// a page shows exactly what the API would.
+// a page shows exactly what the API would. A page decodes each answer into
+// the API package's exported response type (internal/api/…) and hands its
+// template a typed view of them; an error answer is the API's envelope,
+// {"error":{"code":"…","message":"…"}}, shown on an HTML error page.
 package web
 
 import (

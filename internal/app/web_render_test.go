@@ -231,7 +231,7 @@ func TestWebEveryPage(t *testing.T) {
 	// The trace export, and the sign-in form of a signed-out browser.
 	c, _ := signedIn(t, app.base, "admin")
 	if resp, body := c.do("GET", "/trace.csv?from=alice%40sender.example", nil, nil); resp.StatusCode != http.StatusOK ||
-		!strings.Contains(body, "alice@sender.example,bob@uni.example,") || !strings.Contains(body, "Exam results (confidential),<m1@sender.example>,4XyZ1,192.0.2.7,") {
+		!strings.Contains(body, "alice@sender.example,bob@uni.example,delivered,Exam results (confidential),<m1@sender.example>,4XyZ1,192.0.2.7,") {
 		t.Errorf("trace CSV: %d\n%s", resp.StatusCode, body)
 	}
 	if resp, body := newClient(t, app.base).do("GET", "/login?next=/rota", nil, nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, `name="next" value="/rota"`) {

@@ -462,7 +462,7 @@ func (u *UI) raw(r *http.Request, method, path string, body any) (*recorder, err
 	return rec, nil
 }
 
-// available reports whether err only says that a capability is not
+// notConfigured reports whether err only says that a capability is not
 // configured (its API routes are absent).
 func notConfigured(err error) bool {
 	var ae *apiError

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 // at least min: no or a bad token answers 401, too small a role 403. The
 // principal is in the request context (auth.FromContext).
 func (s *Server) Handle(pattern string, min auth.Role, h HandlerFunc) {
+	s.route(Route{Pattern: pattern, Role: min})
 	s.mux.Handle(pattern, s.authenticate(min, h))
 }
 
@@ -26,11 +28,34 @@ func (s *Server) Handle(pattern string, min auth.Role, h HandlerFunc) {
 // endpoints that check their own credentials (a webhook's bearer secret, a
 // Slack signature, a signed link).
 func (s *Server) HandlePublic(pattern string, h HandlerFunc) {
+	s.route(Route{Pattern: pattern})
 	s.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			WriteError(w, r, err)
 		}
 	}))
+}
+
+// Route is a registered API route: its pattern (e.g. "GET
+// /api/v1/tickets/{id}") and the least role it needs; Role is empty for a
+// route that checks its own credentials (HandlePublic, or a handler
+// mounted under /api/).
+type Route struct {
+	Pattern string
+	Role    auth.Role
+}
+
+func (s *Server) route(r Route) {
+	s.mu.Lock()
+	s.routes = append(s.routes, r)
+	s.mu.Unlock()
+}
+
+// Routes returns the API routes registered so far, in registration order.
+func (s *Server) Routes() []Route {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.routes)
 }
 
 var (

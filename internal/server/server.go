@@ -55,6 +55,7 @@ type Server struct {
 
 	mu      sync.Mutex
 	touched map[int64]time.Time // when each token's last use was stored
+	routes  []Route             // the API routes, for Routes
 	addr    net.Addr
 }
 
@@ -111,7 +112,14 @@ func (s *Server) Use(mw func(http.Handler) http.Handler) { s.use = append(s.use,
 func (s *Server) Dispatch(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 // Mount serves h for pattern (e.g. "/" for the web UI, "GET /runbooks/").
-func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+// A handler mounted under /api/ checks its own credentials and writes its
+// own errors (in the envelope of WriteError); Routes lists it.
+func (s *Server) Mount(pattern string, h http.Handler) {
+	if i := strings.Index(pattern, "/"); i >= 0 && strings.HasPrefix(pattern[i:], "/api/") {
+		s.route(Route{Pattern: pattern})
+	}
+	s.mux.Handle(pattern, h)
+}
 
 // Addr is the address the server listens on, once ListenAndServe has bound.
 func (s *Server) Addr() net.Addr {

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -213,4 +214,21 @@ func grep(b []byte, s string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestRoutes: the server lists the API routes registered through Handle,
+// HandlePublic and Mount (under /api/ only), each with its least role.
+func TestRoutes(t *testing.T) {
+	t.Parallel()
+	s := server.New(server.Options{Config: config.Default().HTTP})
+	ok := func(w http.ResponseWriter, r *http.Request) error { return nil }
+	s.Handle("GET /api/v1/things/{id}", auth.RoleHelpdesk, ok)
+	s.HandlePublic("POST /api/v1/hooks/{name}", ok)
+	s.Mount("POST /api/v1/receiver", http.NotFoundHandler())
+	s.Mount("GET /pages/", http.NotFoundHandler())
+	want := []server.Route{{Pattern: "GET /api/v1/things/{id}", Role: auth.RoleHelpdesk}, {Pattern: "POST /api/v1/hooks/{name}"},
+		{Pattern: "POST /api/v1/receiver"}}
+	if got := s.Routes(); !slices.Equal(got, want) {
+		t.Errorf("routes %v, want %v", got, want)
+	}
 }

@@ -4,24 +4,24 @@ import (
 	"fmt"
 	"html/template"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/uni-mail/postvakt/oncall/notice"
 	"github.com/uni-mail/postvakt/oncall/tickets"
 )
 
 func (u *UI) funcs() template.FuncMap {
 	loc := u.o.Location
+	// asTime takes an instant as the API types carry it: a time.Time, or
+	// a *time.Time that is nil when it is not set (an API token's uses).
 	asTime := func(v any) time.Time {
 		switch x := v.(type) {
 		case time.Time:
 			return x
-		case string:
-			t, err := time.Parse(time.RFC3339Nano, x)
-			if err == nil {
-				return t
+		case *time.Time:
+			if x != nil {
+				return *x
 			}
 		}
 		return time.Time{}
@@ -58,72 +58,21 @@ func (u *UI) funcs() template.FuncMap {
 			}
 			return short(-d) + " ago"
 		},
-		"pct": func(v any) string {
-			f, _ := v.(float64)
-			return fmt.Sprintf("%.0f%%", math.Max(0, f))
-		},
-		"int": func(v any) int64 {
-			switch x := v.(type) {
-			case float64:
-				return int64(x)
-			case int:
-				return int64(x)
-			case int64:
-				return x
-			}
-			return 0
-		},
-		"str": func(v any) string {
-			if v == nil {
-				return ""
-			}
-			return fmt.Sprint(v)
-		},
-		"list": func(v any) []any { l, _ := v.([]any); return l },
-		"keys": func(v any) []string {
-			m, _ := v.(map[string]any)
-			out := make([]string, 0, len(m))
-			for k := range m {
-				out = append(out, k)
-			}
-			sort.Strings(out)
-			return out
-		},
-		"get": func(v any, k string) any {
-			m, _ := v.(map[string]any)
-			return m[k]
-		},
-		"join": func(v any) string {
-			l, _ := v.([]any)
-			s := make([]string, 0, len(l))
-			for _, x := range l {
-				s = append(s, fmt.Sprint(x))
-			}
-			return strings.Join(s, ", ")
-		},
-		// can reports whether a ticket in state allows action.
-		"allowed": func(state any, action string) bool {
-			s, _ := state.(string)
-			_, err := tickets.Next(s, action)
+		// pct shows a percentage, never below 0%.
+		"pct": func(f float64) string { return fmt.Sprintf("%.0f%%", math.Max(0, f)) },
+		// int shows a fractional count whole (rounded towards zero).
+		"int":  func(f float64) int64 { return int64(f) },
+		"join": func(l []string) string { return strings.Join(l, ", ") },
+		// allowed reports whether a ticket in state allows action.
+		"allowed": func(state, action string) bool {
+			_, err := tickets.Next(state, action)
 			return err == nil
 		},
 		"actions": func() []string { return tickets.Actions },
 		"states":  func() []string { return tickets.States },
-		"scalar": func(v any) bool {
-			switch v.(type) {
-			case string, float64, bool:
-				return true
-			}
-			return false
-		},
-		"eq2": func(a any, b string) bool { return fmt.Sprint(a) == b },
-		"spark": func(v any, field, name string) *sparkline {
-			l, _ := v.([]obj)
-			return spark(l, field, name)
-		},
 		// size shows a byte count in binary units: 1.5 GiB.
-		"size": func(v any) string {
-			f, _ := v.(float64)
+		"size": func(n int64) string {
+			f := float64(n)
 			units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
 			i := 0
 			for f >= 1024 && i < len(units)-1 {
@@ -135,33 +84,7 @@ func (u *UI) funcs() template.FuncMap {
 			}
 			return fmt.Sprintf("%.1f %s", f, units[i])
 		},
-		"strlist": func(v any) []string {
-			switch x := v.(type) {
-			case []string:
-				return x
-			case []any:
-				return strs(x)
-			}
-			return nil
-		},
-		"has": func(l any, s string) bool {
-			switch x := l.(type) {
-			case []string:
-				for _, y := range x {
-					if y == s {
-						return true
-					}
-				}
-			case []any:
-				for _, y := range x {
-					if fmt.Sprint(y) == s {
-						return true
-					}
-				}
-			}
-			return false
-		},
-		"noticeStates": func(kind any) []string { return notice.States(fmt.Sprint(kind)) },
+		"has": func(l []string, s string) bool { return slices.Contains(l, s) },
 	}
 }
 

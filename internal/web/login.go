@@ -29,6 +29,15 @@ func (u *UI) loginForm(w http.ResponseWriter, r *http.Request) {
 	u.showLogin(w, r, http.StatusOK, "", "")
 }
 
+// loginView is the sign-in form: where to go after it, the name typed,
+// why the last attempt failed, and whether single sign-on is set up.
+type loginView struct {
+	Next  string
+	Name  string
+	Error string
+	SSO   bool
+}
+
 func (u *UI) showLogin(w http.ResponseWriter, r *http.Request, status int, name, msg string) {
 	tok, err := webauth.RandomToken()
 	if err != nil {
@@ -37,8 +46,8 @@ func (u *UI) showLogin(w http.ResponseWriter, r *http.Request, status int, name,
 	}
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: tok, Path: "/login", HttpOnly: true,
 		Secure: u.secure(r), SameSite: http.SameSiteStrictMode, MaxAge: 3600})
-	v := &view{Title: "Sign in", Now: u.o.Now(), Version: u.o.Version, CSRF: tok, Data: map[string]any{
-		"Next": safeNext(r.FormValue("next")), "Name": name, "Error": msg, "SSO": u.cfg.SSO.Header != "",
+	v := &view{Title: "Sign in", Now: u.o.Now(), Version: u.o.Version, CSRF: tok, Data: loginView{
+		Next: safeNext(r.FormValue("next")), Name: name, Error: msg, SSO: u.cfg.SSO.Header != "",
 	}}
 	u.render(w, status, "login", v)
 }

@@ -9,8 +9,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uni-mail/postvakt/collectors/probe"
+	"github.com/uni-mail/postvakt/collectors/trace"
+	"github.com/uni-mail/postvakt/internal/api/accessapi"
+	"github.com/uni-mail/postvakt/internal/api/collectorsapi"
+	"github.com/uni-mail/postvakt/internal/api/oncallapi"
+	"github.com/uni-mail/postvakt/internal/api/reportapi"
+	"github.com/uni-mail/postvakt/internal/api/ticketapi"
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/webauth"
+	"github.com/uni-mail/postvakt/oncall/incident"
+	"github.com/uni-mail/postvakt/oncall/rota"
+	"github.com/uni-mail/postvakt/oncall/team"
 	"github.com/uni-mail/postvakt/oncall/tickets"
 )
 
@@ -44,63 +54,128 @@ func (u *UI) routes() {
 	u.directoryRoutes(m)
 }
 
-type obj = map[string]any
-
-// optional runs an API read whose capability may not be configured: it
-// records "off" under key instead of failing the page.
-func (u *UI) optional(r *http.Request, v *view, key, path string, out any) error {
-	err := u.call(r, http.MethodGet, path, nil, out)
+// optional runs an API read whose capability may not be configured: off
+// reports that it is not (its routes are absent) instead of failing the
+// page.
+func (u *UI) optional(r *http.Request, path string, out any) (off bool, err error) {
+	err = u.call(r, http.MethodGet, path, nil, out)
 	if notConfigured(err) {
-		v.Data[key+"Off"] = true
-		return nil
+		return true, nil
 	}
-	return err
+	return false, err
 }
 
 // --- now ---
 
+// probeList is GET /api/v1/probes: {"probes": [...]}, each a probe.State.
+// (The probes' API types move to internal/api/probeapi; this page decodes
+// into this local copy until then.)
+type probeList struct {
+	Probes []probe.State `json:"probes"`
+}
+
+// nowView is the Now page: who is on call, open incidents and tickets,
+// the service probes, the mail summary and the hourly flow of the last
+// day. An …Off field says that the capability is not configured.
+type nowView struct {
+	Rotas        []oncallapi.RotaView
+	RotasOff     bool
+	Incidents    []incident.Incident
+	IncidentsOff bool
+	Tickets      []tickets.Ticket
+	TicketsOff   bool
+	Probes       []probe.State
+	Mail         *collectorsapi.Summary // nil: collectors are not configured
+	Flow         *flowView              // nil: no hours (collectors are not configured)
+}
+
+// flowView is the mail flow per hour as sparklines.
+type flowView struct {
+	Received, Delivered, Rejected, Logins *sparkline
+}
+
 func (u *UI) nowPage(w http.ResponseWriter, r *http.Request, v *view) error {
 	v.Title, v.Nav = "Now", "now"
-	var rotas struct{ Rotas []obj }
-	var inc struct{ Incidents []obj }
-	var tk struct{ Tickets []obj }
-	var mail obj
-	if err := u.optional(r, v, "Rotas", "/api/v1/oncall/rotas", &rotas); err != nil {
+	d := &nowView{}
+	v.Data = d
+	var (
+		rotas   oncallapi.RotasResponse
+		inc     oncallapi.IncidentsResponse
+		tk      ticketapi.TicketsResponse
+		mail    collectorsapi.Summary
+		traffic collectorsapi.Traffic
+		probes  probeList
+		err     error
+	)
+	if d.RotasOff, err = u.optional(r, "/api/v1/oncall/rotas", &rotas); err != nil {
 		return err
 	}
-	if err := u.optional(r, v, "Incidents", "/api/v1/incidents?status=open&limit=50", &inc); err != nil {
+	if d.IncidentsOff, err = u.optional(r, "/api/v1/incidents?status=open&limit=50", &inc); err != nil {
 		return err
 	}
-	if err := u.optional(r, v, "Tickets", "/api/v1/tickets?limit=50", &tk); err != nil {
+	if d.TicketsOff, err = u.optional(r, "/api/v1/tickets?limit=50", &tk); err != nil {
 		return err
 	}
-	if err := u.optional(r, v, "Mail", "/api/v1/mail/summary", &mail); err != nil {
+	mailOff, err := u.optional(r, "/api/v1/mail/summary", &mail)
+	if err != nil {
 		return err
 	}
-	var traffic struct{ Hours []obj }
-	if err := u.optional(r, v, "Traffic", "/api/v1/traffic/hourly?hours=24", &traffic); err != nil {
+	if !mailOff {
+		d.Mail = &mail
+	}
+	if _, err := u.optional(r, "/api/v1/traffic/hourly?hours=24", &traffic); err != nil {
 		return err
 	}
-	v.Data["Traffic"] = traffic.Hours
-	var probes struct{ Probes []obj }
-	if err := u.optional(r, v, "Probes", "/api/v1/probes", &probes); err != nil {
+	if h := traffic.Hours; len(h) > 0 {
+		d.Flow = &flowView{
+			Received:  spark(h, func(x collectorsapi.TrafficHour) int64 { return x.Received }, "Messages received"),
+			Delivered: spark(h, func(x collectorsapi.TrafficHour) int64 { return x.Delivered }, "Recipients delivered"),
+			Rejected:  spark(h, func(x collectorsapi.TrafficHour) int64 { return x.Rejected }, "Recipients rejected"),
+			Logins:    spark(h, func(x collectorsapi.TrafficHour) int64 { return x.Logins }, "Successful logins"),
+		}
+	}
+	if _, err := u.optional(r, "/api/v1/probes", &probes); err != nil {
 		return err
 	}
-	v.Data["Probes"] = probes.Probes
-	v.Data["Rotas"], v.Data["Incidents"], v.Data["Tickets"], v.Data["Mail"] = rotas.Rotas, inc.Incidents, tk.Tickets, mail
+	d.Rotas, d.Incidents, d.Tickets, d.Probes = rotas.Rotas, inc.Incidents, tk.Tickets, probes.Probes
 	u.render(w, http.StatusOK, "now", v)
 	return nil
 }
 
 // --- rota ---
 
+// rotaView is the Rota page: each rota for the next Weeks weeks.
+type rotaView struct {
+	Rotas    []rotaPart
+	RotasOff bool
+	Weeks    int
+}
+
+// rotaPart is one rota on the Rota page: its members, shifts, overrides,
+// swap requests and fairness counts, and the calendar feeds the user may
+// see (MyFeed: the user's own turns; Feeds: every feed, for admins).
+type rotaPart struct {
+	Name      string
+	Members   []string
+	Shifts    []oncallapi.ShiftView
+	Overrides []team.OverrideRecord
+	Swaps     []team.SwapRecord
+	Fairness  []rota.FairnessRow
+	MyFeed    string
+	Feeds     *oncallapi.RotaFeeds
+}
+
 func (u *UI) rotaPage(w http.ResponseWriter, r *http.Request, v *view) error {
 	v.Title, v.Nav = "Rota", "rota"
-	var rotas struct{ Rotas []obj }
-	if err := u.optional(r, v, "Rotas", "/api/v1/oncall/rotas", &rotas); err != nil || v.Data["RotasOff"] != nil {
-		if err != nil {
-			return err
-		}
+	d := &rotaView{}
+	v.Data = d
+	var rotas oncallapi.RotasResponse
+	off, err := u.optional(r, "/api/v1/oncall/rotas", &rotas)
+	if err != nil {
+		return err
+	}
+	if off {
+		d.RotasOff = true
 		u.render(w, http.StatusOK, "rota", v)
 		return nil
 	}
@@ -108,14 +183,27 @@ func (u *UI) rotaPage(w http.ResponseWriter, r *http.Request, v *view) error {
 	if n, err := strconv.Atoi(r.URL.Query().Get("weeks")); err == nil && n >= 1 && n <= 52 {
 		weeks = n
 	}
-	var out []obj
+	// Calendar feeds: a secret URL is a credential that outlives the
+	// session, so everyone gets the feed of their own turns and only
+	// admins get the whole-rota and other members' feeds. A read that
+	// fails (no oncall.links.key) leaves the feeds out.
+	var feeds oncallapi.FeedsResponse
+	if v.Can("admin") {
+		_ = u.call(r, http.MethodGet, "/api/v1/oncall/feeds", nil, &feeds)
+	}
+	var mine oncallapi.OwnFeedsResponse
+	_ = u.call(r, http.MethodGet, "/api/v1/oncall/feeds/mine", nil, &mine)
 	for _, rt := range rotas.Rotas {
-		name, _ := rt["name"].(string)
-		q := "?rota=" + url.QueryEscape(name)
-		var sched, ov, sw, fair obj
+		q := "?rota=" + url.QueryEscape(rt.Name)
+		var (
+			sched oncallapi.ScheduleResponse
+			ov    oncallapi.OverridesResponse
+			sw    oncallapi.SwapsResponse
+			fair  oncallapi.FairnessResponse
+		)
 		for _, c := range []struct {
 			path string
-			dst  *obj
+			dst  any
 		}{
 			{"/api/v1/oncall/schedule" + q + "&weeks=" + strconv.Itoa(weeks), &sched},
 			{"/api/v1/oncall/overrides" + q, &ov},
@@ -126,37 +214,27 @@ func (u *UI) rotaPage(w http.ResponseWriter, r *http.Request, v *view) error {
 				return err
 			}
 		}
-		spec, _ := rt["spec"].(obj)
-		out = append(out, obj{"Name": name, "Rota": rt, "Members": spec["Members"], "Shifts": sched["shifts"],
-			"Overrides": ov["overrides"], "Swaps": sw["swaps"], "Fairness": fair["members"]})
-	}
-	// Calendar feeds: a secret URL is a credential that outlives the
-	// session, so everyone gets the feed of their own turns and only
-	// admins get the whole-rota and other members' feeds.
-	if v.Can("admin") {
-		var feeds struct{ Feeds obj }
-		if err := u.call(r, http.MethodGet, "/api/v1/oncall/feeds", nil, &feeds); err == nil {
-			v.Data["Feeds"] = feeds.Feeds
+		part := rotaPart{Name: rt.Name, Members: rt.Spec.Members, Shifts: sched.Shifts, Overrides: ov.Overrides, Swaps: sw.Swaps,
+			Fairness: fair.Members, MyFeed: mine.Feeds[rt.Name]}
+		if f, ok := feeds.Feeds[rt.Name]; ok {
+			part.Feeds = &f
 		}
+		d.Rotas = append(d.Rotas, part)
 	}
-	var mine struct{ Feeds obj }
-	if err := u.call(r, http.MethodGet, "/api/v1/oncall/feeds/mine", nil, &mine); err == nil {
-		v.Data["MyFeeds"] = mine.Feeds
-	}
-	v.Data["Rotas"], v.Data["Weeks"] = out, weeks
+	d.Weeks = weeks
 	u.render(w, http.StatusOK, "rota", v)
 	return nil
 }
 
 // formTime reads a datetime-local field in the service's zone.
-func (u *UI) formTime(r *http.Request, field string) (string, error) {
+func (u *UI) formTime(r *http.Request, field string) (time.Time, error) {
 	s := strings.TrimSpace(r.PostFormValue(field))
 	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02T15:04:05", time.RFC3339} {
 		if t, err := time.ParseInLocation(layout, s, u.o.Location); err == nil {
-			return t.Format(time.RFC3339), nil
+			return t, nil
 		}
 	}
-	return "", &apiError{Status: http.StatusBadRequest, Code: "bad_request", Message: field + ": give a date and time, e.g. 2026-11-23T09:00"}
+	return time.Time{}, &apiError{Status: http.StatusBadRequest, Code: "bad_request", Message: field + ": give a date and time, e.g. 2026-11-23T09:00"}
 }
 
 func (u *UI) addOverride(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -168,8 +246,8 @@ func (u *UI) addOverride(w http.ResponseWriter, r *http.Request, v *view) error 
 	if err != nil {
 		return err
 	}
-	body := obj{"rota": r.PostFormValue("rota"), "member": r.PostFormValue("member"), "start": start, "end": end,
-		"reason": r.PostFormValue("reason")}
+	body := oncallapi.OverrideRequest{Rota: r.PostFormValue("rota"), Member: r.PostFormValue("member"), Start: start, End: end,
+		Reason: r.PostFormValue("reason")}
 	if err := u.call(r, http.MethodPost, "/api/v1/oncall/overrides", body, nil); err != nil {
 		return err
 	}
@@ -194,8 +272,8 @@ func (u *UI) requestSwap(w http.ResponseWriter, r *http.Request, v *view) error 
 	if err != nil {
 		return err
 	}
-	body := obj{"rota": r.PostFormValue("rota"), "requester": r.PostFormValue("requester"),
-		"counterpart": r.PostFormValue("counterpart"), "mine": mine, "theirs": theirs, "note": r.PostFormValue("note")}
+	body := oncallapi.SwapRequest{Rota: r.PostFormValue("rota"), Requester: r.PostFormValue("requester"),
+		Counterpart: r.PostFormValue("counterpart"), Mine: mine, Theirs: theirs, Note: r.PostFormValue("note")}
 	if err := u.call(r, http.MethodPost, "/api/v1/oncall/swaps", body, nil); err != nil {
 		return err
 	}
@@ -214,9 +292,27 @@ func (u *UI) decideSwap(w http.ResponseWriter, r *http.Request, v *view) error {
 
 // --- tickets ---
 
+// ticketsView is the ticket list: the tickets the filter selects, and the
+// link to a longer list when the page is full.
+type ticketsView struct {
+	Tickets    []tickets.Ticket
+	TicketsOff bool
+	More       string
+	Filter     ticketFilter
+}
+
+// ticketFilter is the ticket list's filter form as given.
+type ticketFilter struct {
+	State, Service, Severity, Assignee string
+	All                                bool
+}
+
 func (u *UI) ticketsPage(w http.ResponseWriter, r *http.Request, v *view) error {
 	v.Title, v.Nav = "Tickets", "tickets"
 	q := r.URL.Query()
+	d := &ticketsView{Filter: ticketFilter{State: q.Get("state"), Service: q.Get("service"), Severity: q.Get("severity"),
+		Assignee: q.Get("assignee"), All: q.Get("all") == "true"}}
+	v.Data = d
 	api := url.Values{}
 	for _, k := range []string{"state", "service", "severity", "assignee"} {
 		if x := strings.TrimSpace(q.Get(k)); x != "" {
@@ -231,64 +327,73 @@ func (u *UI) ticketsPage(w http.ResponseWriter, r *http.Request, v *view) error 
 		limit = n
 	}
 	api.Set("limit", strconv.Itoa(limit))
-	var tk struct{ Tickets []obj }
-	if err := u.optional(r, v, "Tickets", "/api/v1/tickets?"+api.Encode(), &tk); err != nil {
+	var tk ticketapi.TicketsResponse
+	var err error
+	if d.TicketsOff, err = u.optional(r, "/api/v1/tickets?"+api.Encode(), &tk); err != nil {
 		return err
 	}
 	if len(tk.Tickets) == limit && limit < 1000 {
 		more := r.URL.Query()
 		more.Set("limit", strconv.Itoa(min(limit*2, 1000)))
-		v.Data["More"] = "/tickets?" + more.Encode()
+		d.More = "/tickets?" + more.Encode()
 	}
-	v.Data["Tickets"], v.Data["Filter"] = tk.Tickets, obj{"state": q.Get("state"), "service": q.Get("service"),
-		"severity": q.Get("severity"), "assignee": q.Get("assignee"), "all": q.Get("all") == "true"}
+	d.Tickets = tk.Tickets
 	u.render(w, http.StatusOK, "tickets", v)
 	return nil
 }
 
+// ticketFormView is the form that opens a ticket: the configured choices.
+type ticketFormView struct {
+	Services        []tickets.ServiceComponent
+	Severities      []string
+	Sources         []string
+	DefaultSeverity string
+}
+
 func (u *UI) newTicketPage(w http.ResponseWriter, r *http.Request, v *view) error {
 	v.Title, v.Nav = "Open a ticket", "tickets"
-	v.Data["Services"], v.Data["Severities"], v.Data["Sources"] = u.o.Tickets.Services, u.o.Tickets.Severities, tickets.Sources
-	v.Data["DefaultSeverity"] = u.o.Tickets.DefaultSeverity
+	v.Data = ticketFormView{Services: u.o.Tickets.Services, Severities: u.o.Tickets.Severities, Sources: tickets.Sources,
+		DefaultSeverity: u.o.Tickets.DefaultSeverity}
 	u.render(w, http.StatusOK, "ticket_new", v)
 	return nil
 }
 
 func (u *UI) openTicket(w http.ResponseWriter, r *http.Request, v *view) error {
-	body := obj{}
-	for _, k := range []string{"title", "service", "severity", "source", "reporter", "reporter_email", "symptoms", "handling_plan", "assignee"} {
-		if x := strings.TrimSpace(r.PostFormValue(k)); x != "" {
-			body[k] = x
-		}
-	}
-	var t obj
+	f := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
+	body := tickets.OpenRequest{Title: f("title"), Service: f("service"), Severity: f("severity"), Source: f("source"),
+		Reporter: f("reporter"), ReporterEmail: f("reporter_email"), Symptoms: f("symptoms"), HandlingPlan: f("handling_plan"),
+		Assignee: f("assignee")}
+	var t tickets.Ticket
 	if err := u.call(r, http.MethodPost, "/api/v1/tickets", body, &t); err != nil {
 		return err
 	}
-	redirect(w, r, fmt.Sprintf("/tickets/%d", int64(num(t["id"]))), "opened")
+	redirect(w, r, fmt.Sprintf("/tickets/%d", t.ID), "opened")
 	return nil
 }
 
-func num(v any) float64 { f, _ := v.(float64); return f }
+// ticketView is a ticket's page.
+type ticketView struct {
+	Ticket ticketapi.TicketResponse
+}
 
 func (u *UI) ticketPage(w http.ResponseWriter, r *http.Request, v *view) error {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
 		return &apiError{Status: http.StatusNotFound, Message: "no such ticket"}
 	}
-	var t obj
+	var t ticketapi.TicketResponse
 	if err := u.call(r, http.MethodGet, fmt.Sprintf("/api/v1/tickets/%d", id), nil, &t); err != nil {
 		return err
 	}
 	v.Title, v.Nav = fmt.Sprintf("Ticket %d", id), "tickets"
-	v.Data["Ticket"] = t
+	v.Data = ticketView{Ticket: t}
 	u.render(w, http.StatusOK, "ticket", v)
 	return nil
 }
 
 func (u *UI) comment(w http.ResponseWriter, r *http.Request, v *view) error {
 	id := r.PathValue("id")
-	body := obj{"body": r.PostFormValue("body"), "public": r.PostFormValue("public") == "on"}
+	body := tickets.CommentRequest{Body: r.PostFormValue("body"), Public: r.PostFormValue("public") == "on"}
 	if err := u.call(r, http.MethodPost, "/api/v1/tickets/"+url.PathEscape(id)+"/comments", body, nil); err != nil {
 		return err
 	}
@@ -298,10 +403,7 @@ func (u *UI) comment(w http.ResponseWriter, r *http.Request, v *view) error {
 
 func (u *UI) ticketAction(w http.ResponseWriter, r *http.Request, v *view) error {
 	id, action := r.PathValue("id"), r.PathValue("action")
-	body := obj{}
-	if n := strings.TrimSpace(r.PostFormValue("note")); n != "" {
-		body["note"] = n
-	}
+	body := tickets.ActRequest{Note: strings.TrimSpace(r.PostFormValue("note"))}
 	if err := u.call(r, http.MethodPost, "/api/v1/tickets/"+url.PathEscape(id)+"/"+url.PathEscape(action), body, nil); err != nil {
 		return err
 	}
@@ -311,17 +413,27 @@ func (u *UI) ticketAction(w http.ResponseWriter, r *http.Request, v *view) error
 
 // --- incidents ---
 
+// incidentsView is the incident list of one status.
+type incidentsView struct {
+	Incidents    []incident.Incident
+	IncidentsOff bool
+	Status       string
+}
+
 func (u *UI) incidentsPage(w http.ResponseWriter, r *http.Request, v *view) error {
 	v.Title, v.Nav = "Incidents", "incidents"
 	status := r.URL.Query().Get("status")
 	if status != "open" && status != "resolved" && status != "triggered" && status != "acknowledged" {
 		status = "open"
 	}
-	var inc struct{ Incidents []obj }
-	if err := u.optional(r, v, "Incidents", "/api/v1/incidents?limit=100&status="+status, &inc); err != nil {
+	d := &incidentsView{Status: status}
+	v.Data = d
+	var inc oncallapi.IncidentsResponse
+	var err error
+	if d.IncidentsOff, err = u.optional(r, "/api/v1/incidents?limit=100&status="+status, &inc); err != nil {
 		return err
 	}
-	v.Data["Incidents"], v.Data["Status"] = inc.Incidents, status
+	d.Incidents = inc.Incidents
 	u.render(w, http.StatusOK, "incidents", v)
 	return nil
 }
@@ -366,34 +478,49 @@ func traceQuery(r *http.Request) (url.Values, bool) {
 	return out, any
 }
 
+// traceView is the trace page: the search form as given (Query), and after
+// a search its page of results or the API's complaint about the query.
+type traceView struct {
+	Query    url.Values
+	Masked   bool // subjects are masked for the user's role
+	TraceOff bool
+	Searched bool
+	Error    string
+	Page     *collectorsapi.TracePage // nil: no results (not searched, or an error)
+	CSV      string
+	Next     string
+}
+
 func (u *UI) tracePage(w http.ResponseWriter, r *http.Request, v *view) error {
 	v.Title, v.Nav = "Trace", "trace"
 	q, search := traceQuery(r)
-	v.Data["Query"] = obj{}
-	for k := range q {
-		v.Data["Query"].(obj)[k] = q.Get(k)
-	}
 	from := u.o.SubjectsFrom
 	if from == "" {
 		from = auth.RolePostmaster
 	}
-	v.Data["Masked"] = !v.User.Role.AtLeast(from)
+	d := &traceView{Query: url.Values{}, Masked: !v.User.Role.AtLeast(from)}
+	for k := range q {
+		d.Query.Set(k, q.Get(k))
+	}
+	v.Data = d
 	if search {
-		var page obj
+		var page collectorsapi.TracePage
 		err := u.call(r, http.MethodGet, "/api/v1/trace?"+q.Encode(), nil, &page)
 		if err != nil {
 			if notConfigured(err) {
-				v.Data["TraceOff"] = true
+				d.TraceOff = true
 			} else if ae, ok := err.(*apiError); ok && ae.Status == http.StatusBadRequest {
-				v.Data["Error"] = ae.Message
+				d.Error = ae.Message
 			} else {
 				return err
 			}
+		} else {
+			d.Page = &page
 		}
-		v.Data["Page"], v.Data["Searched"], v.Data["CSV"] = page, true, "/trace.csv?"+q.Encode()
-		if page != nil && num(page["next_offset"]) > 0 {
-			q.Set("offset", strconv.Itoa(int(num(page["next_offset"]))))
-			v.Data["Next"] = "/trace?" + q.Encode()
+		d.Searched, d.CSV = true, "/trace.csv?"+q.Encode()
+		if d.Page != nil && page.NextOffset > 0 {
+			q.Set("offset", strconv.Itoa(page.NextOffset))
+			d.Next = "/trace?" + q.Encode()
 		}
 	}
 	u.render(w, http.StatusOK, "trace", v)
@@ -407,7 +534,7 @@ func (u *UI) traceCSV(w http.ResponseWriter, r *http.Request, v *view) error {
 		return &apiError{Status: http.StatusBadRequest, Message: "give at least one search field"}
 	}
 	q.Set("limit", "10000")
-	var page struct{ Messages []obj }
+	var page collectorsapi.TracePage
 	if err := u.call(r, http.MethodGet, "/api/v1/trace?"+q.Encode(), nil, &page); err != nil {
 		return err
 	}
@@ -416,36 +543,22 @@ func (u *UI) traceCSV(w http.ResponseWriter, r *http.Request, v *view) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"first_seen", "last_seen", "direction", "from", "recipient", "recipient_state", "subject", "message_id", "queue_ids", "client_ip", "state"})
 	for _, m := range page.Messages {
-		rcpts, _ := m["recipients"].([]any)
+		rcpts := m.Recipients
 		if len(rcpts) == 0 {
-			rcpts = []any{obj{}}
+			rcpts = []trace.Recipient{{}}
 		}
-		for _, x := range rcpts {
-			rc, _ := x.(obj)
-			_ = cw.Write([]string{str(m["first_seen"]), str(m["last_seen"]), str(m["direction"]), csvSafe(str(m["from"])),
-				csvSafe(str(rc["rcpt"])), str(rc["state"]), csvSafe(str(m["subject"])), csvSafe(str(m["message_id"])),
-				strings.Join(strs(m["queue_ids"]), " "), str(m["client_ip"]), str(m["state"])})
+		for _, rc := range rcpts {
+			_ = cw.Write([]string{csvTime(m.FirstSeen), csvTime(m.LastSeen), m.Direction, csvSafe(m.From),
+				csvSafe(rc.Rcpt), rc.Status, csvSafe(m.Subject), csvSafe(m.MessageID),
+				strings.Join(m.QueueIDs, " "), m.ClientIP, m.State})
 		}
 	}
 	cw.Flush()
 	return cw.Error()
 }
 
-func str(v any) string {
-	if v == nil {
-		return ""
-	}
-	return fmt.Sprint(v)
-}
-
-func strs(v any) []string {
-	l, _ := v.([]any)
-	out := make([]string, 0, len(l))
-	for _, x := range l {
-		out = append(out, fmt.Sprint(x))
-	}
-	return out
-}
+// csvTime writes an instant as the API does (RFC 3339 with nanoseconds).
+func csvTime(t time.Time) string { return t.Format(time.RFC3339Nano) }
 
 // csvSafe keeps a spreadsheet from reading a cell as a formula.
 func csvSafe(s string) string {
@@ -457,24 +570,30 @@ func csvSafe(s string) string {
 
 // --- reports ---
 
+// reportsView is the report archive.
+type reportsView struct {
+	Reports    []reportapi.Report
+	ReportsOff bool
+}
+
 func (u *UI) reportsPage(w http.ResponseWriter, r *http.Request, v *view) error {
 	v.Title, v.Nav = "Reports", "reports"
-	var list struct{ Reports []obj }
-	if err := u.optional(r, v, "Reports", "/api/v1/reports?limit=60", &list); err != nil {
+	d := &reportsView{}
+	v.Data = d
+	var list reportapi.ReportList
+	var err error
+	if d.ReportsOff, err = u.optional(r, "/api/v1/reports?limit=60", &list); err != nil {
 		return err
 	}
-	v.Data["Reports"] = list.Reports
+	d.Reports = list.Reports
 	u.render(w, http.StatusOK, "reports", v)
 	return nil
 }
 
 func (u *UI) generateReport(w http.ResponseWriter, r *http.Request, v *view) error {
-	body := obj{}
-	if p := strings.TrimSpace(r.PostFormValue("period")); p != "" {
-		body["period"] = p
-	}
+	body := reportapi.GenerateRequest{Period: strings.TrimSpace(r.PostFormValue("period"))}
 	if c := strings.TrimSpace(r.PostFormValue("comment")); c != "" {
-		body["comment"] = c
+		body.Comment = &c
 	}
 	if err := u.call(r, http.MethodPost, "/api/v1/reports", body, nil); err != nil {
 		return err
@@ -485,17 +604,26 @@ func (u *UI) generateReport(w http.ResponseWriter, r *http.Request, v *view) err
 
 // --- admin ---
 
+// adminView is the admin page: the web users, the API tokens, the audit
+// log of the last 7 days (newest 200) and the roles to choose from.
+type adminView struct {
+	Users  []webauth.User
+	Tokens []accessapi.TokenView
+	Audit  []auth.AuditEntry
+	Roles  []auth.Role
+}
+
 func (u *UI) adminPage(w http.ResponseWriter, r *http.Request, v *view) error {
 	v.Title, v.Nav = "Admin", "admin"
 	users, err := u.o.Auth.Users(r.Context())
 	if err != nil {
 		return err
 	}
-	var tokens struct{ Tokens []obj }
+	var tokens accessapi.TokenList
 	if err := u.call(r, http.MethodGet, "/api/v1/tokens", nil, &tokens); err != nil {
 		return err
 	}
-	var audit struct{ Entries []obj }
+	var audit accessapi.AuditList
 	since := u.o.Now().Add(-7 * 24 * time.Hour).UTC().Format(time.RFC3339)
 	if err := u.call(r, http.MethodGet, "/api/v1/audit?since="+url.QueryEscape(since), nil, &audit); err != nil {
 		return err
@@ -503,7 +631,7 @@ func (u *UI) adminPage(w http.ResponseWriter, r *http.Request, v *view) error {
 	if len(audit.Entries) > 200 {
 		audit.Entries = audit.Entries[:200]
 	}
-	v.Data["Users"], v.Data["Tokens"], v.Data["Audit"], v.Data["Roles"] = users, tokens.Tokens, audit.Entries, auth.Roles()
+	v.Data = adminView{Users: users, Tokens: tokens.Tokens, Audit: audit.Entries, Roles: auth.Roles()}
 	u.render(w, http.StatusOK, "admin", v)
 	return nil
 }
@@ -570,14 +698,14 @@ func (u *UI) editUser(w http.ResponseWriter, r *http.Request, v *view) error {
 }
 
 func (u *UI) createToken(w http.ResponseWriter, r *http.Request, v *view) error {
-	body := obj{"name": r.PostFormValue("name"), "role": r.PostFormValue("role"), "expires_in": r.PostFormValue("expires_in")}
-	var out obj
+	body := accessapi.CreateTokenRequest{Name: r.PostFormValue("name"), Role: r.PostFormValue("role"), ExpiresIn: r.PostFormValue("expires_in")}
+	var out accessapi.CreatedToken
 	if err := u.call(r, http.MethodPost, "/api/v1/tokens", body, &out); err != nil {
 		return err
 	}
 	// The secret is shown once, on this answer, never stored.
 	v.Title, v.Nav = "New API token", "admin"
-	v.Data["Token"], v.Data["Secret"] = out["token"], out["secret"]
+	v.Data = out
 	u.render(w, http.StatusOK, "token", v)
 	return nil
 }

@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/uni-mail/postvakt/engine/directory"
+	"github.com/uni-mail/postvakt/engine/quarantine"
+	"github.com/uni-mail/postvakt/internal/api/engineapi"
 	"github.com/uni-mail/postvakt/internal/auth"
 )
 
@@ -31,21 +34,53 @@ const (
 	quarantinePerPage = 100
 )
 
+// dirTab names the directory page's tab (the "dirtabs" template).
+type dirTab struct{ Tab string }
+
+// domainsView is the list of local domains.
+type domainsView struct {
+	dirTab
+	Domains      []directory.Domain
+	DirectoryOff bool
+}
+
 func (u *UI) domainsPage(w http.ResponseWriter, r *http.Request, v *view) error {
-	v.Title, v.Nav, v.Data["Tab"] = "Directory", "directory", "domains"
-	var d struct{ Domains []obj }
-	if err := u.optional(r, v, "Directory", "/api/v1/directory/domains", &d); err != nil {
+	v.Title, v.Nav = "Directory", "directory"
+	d := &domainsView{dirTab: dirTab{"domains"}}
+	v.Data = d
+	var list engineapi.DomainList
+	var err error
+	if d.DirectoryOff, err = u.optional(r, "/api/v1/directory/domains", &list); err != nil {
 		return err
 	}
-	v.Data["Domains"] = d.Domains
+	d.Domains = list.Domains
 	u.render(w, http.StatusOK, "directory", v)
 	return nil
 }
 
+// mailboxesView is one page of the mailbox search.
+type mailboxesView struct {
+	dirTab
+	Mailboxes    []engineapi.MailboxView
+	DirectoryOff bool
+	Total        int // mailboxes that match
+	Page, Pages  int
+	Prev, Next   string // links to the pages before and after
+	Filter       mailboxFilter
+}
+
+// mailboxFilter is the mailbox search form as given.
+type mailboxFilter struct {
+	Q      string
+	Locked bool
+}
+
 func (u *UI) mailboxesPage(w http.ResponseWriter, r *http.Request, v *view) error {
-	v.Title, v.Nav, v.Data["Tab"] = "Mailboxes", "directory", "mailboxes"
+	v.Title, v.Nav = "Mailboxes", "directory"
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	locked := r.URL.Query().Get("locked") == "true"
+	d := &mailboxesView{dirTab: dirTab{"mailboxes"}, Filter: mailboxFilter{Q: q, Locked: locked}}
+	v.Data = d
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	page = max(page, 1)
 	search := func(page int) url.Values {
@@ -58,12 +93,10 @@ func (u *UI) mailboxesPage(w http.ResponseWriter, r *http.Request, v *view) erro
 		}
 		return api
 	}
-	var res struct {
-		Mailboxes []obj
-		Total     int
-	}
+	var res engineapi.MailboxPage
 	api := search(page)
-	if err := u.optional(r, v, "Directory", "/api/v1/directory/mailbox-search?"+api.Encode(), &res); err != nil {
+	var err error
+	if d.DirectoryOff, err = u.optional(r, "/api/v1/directory/mailbox-search?"+api.Encode(), &res); err != nil {
 		return err
 	}
 	pages := max(1, (res.Total+mailboxesPerPage-1)/mailboxesPerPage)
@@ -87,50 +120,58 @@ func (u *UI) mailboxesPage(w http.ResponseWriter, r *http.Request, v *view) erro
 		return "/directory/mailboxes?" + vals.Encode()
 	}
 	if page > 1 {
-		v.Data["Prev"] = link(page - 1)
+		d.Prev = link(page - 1)
 	}
 	if page < pages {
-		v.Data["Next"] = link(page + 1)
+		d.Next = link(page + 1)
 	}
-	v.Data["Mailboxes"], v.Data["Total"], v.Data["Page"], v.Data["Pages"] = res.Mailboxes, res.Total, page, pages
-	v.Data["Filter"] = obj{"q": q, "locked": locked}
+	d.Mailboxes, d.Total, d.Page, d.Pages = res.Mailboxes, res.Total, page, pages
 	u.render(w, http.StatusOK, "mailboxes", v)
 	return nil
 }
 
+// mailboxView is a mailbox's page: the mailbox, the aliases and lists that
+// lead to it, and how much of its quota it uses.
+type mailboxView struct {
+	Mailbox engineapi.MailboxView
+	Aliases []directory.Alias
+	UsedPct float64
+}
+
 func (u *UI) mailboxPage(w http.ResponseWriter, r *http.Request, v *view) error {
 	addr := r.PathValue("address")
-	var m obj
+	var m engineapi.MailboxView
 	if err := u.call(r, http.MethodGet, "/api/v1/directory/mailboxes/"+url.PathEscape(addr), nil, &m); err != nil {
 		return err
 	}
-	var al struct{ Aliases []obj }
-	if err := u.call(r, http.MethodGet, "/api/v1/directory/aliases?target="+url.QueryEscape(str(m["address"])), nil, &al); err != nil {
+	var al engineapi.AliasList
+	if err := u.call(r, http.MethodGet, "/api/v1/directory/aliases?target="+url.QueryEscape(m.Address), nil, &al); err != nil {
 		return err
 	}
-	aliases := al.Aliases
-	quota, used := num(m["quota_bytes"]), num(m["used_bytes"])
 	pct := 0.0
-	if quota > 0 {
-		pct = used / quota * 100
+	if m.QuotaBytes > 0 {
+		pct = float64(m.UsedBytes) / float64(m.QuotaBytes) * 100
 	}
-	v.Title, v.Nav = str(m["address"]), "directory"
-	v.Data["Mailbox"], v.Data["Aliases"], v.Data["UsedPct"] = m, aliases, pct
+	v.Title, v.Nav = m.Address, "directory"
+	v.Data = mailboxView{Mailbox: m, Aliases: al.Aliases, UsedPct: pct}
 	u.render(w, http.StatusOK, "mailbox", v)
 	return nil
 }
 
 func (u *UI) mailboxAction(w http.ResponseWriter, r *http.Request, v *view) error {
 	addr := r.PathValue("address")
-	var body obj
+	var body engineapi.MailboxChange
 	ok := "saved"
 	switch r.PathValue("op") {
 	case "lock":
-		body, ok = obj{"locked": true, "reason": strings.TrimSpace(r.PostFormValue("reason"))}, "locked"
+		lock, reason := true, strings.TrimSpace(r.PostFormValue("reason"))
+		body, ok = engineapi.MailboxChange{Locked: &lock, Reason: reason}, "locked"
 	case "unlock":
-		body, ok = obj{"locked": false}, "unlocked"
+		lock := false
+		body, ok = engineapi.MailboxChange{Locked: &lock}, "unlocked"
 	case "quota":
-		body = obj{"quota": strings.TrimSpace(r.PostFormValue("quota"))}
+		quota := strings.TrimSpace(r.PostFormValue("quota"))
+		body = engineapi.MailboxChange{Quota: &quota}
 	default:
 		return &apiError{Status: http.StatusNotFound, Message: "no such action"}
 	}
@@ -141,36 +182,64 @@ func (u *UI) mailboxAction(w http.ResponseWriter, r *http.Request, v *view) erro
 	return nil
 }
 
+// aliasesView is the list of aliases, lists and function addresses.
+type aliasesView struct {
+	dirTab
+	Aliases      []directory.Alias
+	DirectoryOff bool
+}
+
 func (u *UI) aliasesPage(w http.ResponseWriter, r *http.Request, v *view) error {
-	v.Title, v.Nav, v.Data["Tab"] = "Aliases", "directory", "aliases"
-	var al struct{ Aliases []obj }
-	if err := u.optional(r, v, "Directory", "/api/v1/directory/aliases", &al); err != nil {
+	v.Title, v.Nav = "Aliases", "directory"
+	d := &aliasesView{dirTab: dirTab{"aliases"}}
+	v.Data = d
+	var al engineapi.AliasList
+	var err error
+	if d.DirectoryOff, err = u.optional(r, "/api/v1/directory/aliases", &al); err != nil {
 		return err
 	}
-	v.Data["Aliases"] = al.Aliases
+	d.Aliases = al.Aliases
 	u.render(w, http.StatusOK, "aliases", v)
 	return nil
 }
 
+// quarantineView is the quarantine: the newest items the filter selects;
+// Count is how many the API answered when that is more than Shown.
+type quarantineView struct {
+	dirTab
+	Items         []quarantine.Item
+	QuarantineOff bool
+	Shown, Count  int
+	Filter        quarantineFilter
+}
+
+// quarantineFilter is the quarantine's filter form as given.
+type quarantineFilter struct {
+	Reason, Sender, Recipient string
+}
+
 func (u *UI) quarantinePage(w http.ResponseWriter, r *http.Request, v *view) error {
-	v.Title, v.Nav, v.Data["Tab"] = "Quarantine", "directory", "quarantine"
+	v.Title, v.Nav = "Quarantine", "directory"
 	q := r.URL.Query()
+	d := &quarantineView{dirTab: dirTab{"quarantine"}, Filter: quarantineFilter{Reason: q.Get("reason"), Sender: q.Get("sender"), Recipient: q.Get("recipient")}}
+	v.Data = d
 	api := url.Values{}
 	for _, k := range []string{"reason", "sender", "recipient"} {
 		if x := strings.TrimSpace(q.Get(k)); x != "" {
 			api.Set(k, x)
 		}
 	}
-	var list struct{ Items []obj }
-	if err := u.optional(r, v, "Quarantine", "/api/v1/quarantine?"+api.Encode(), &list); err != nil {
+	var list engineapi.QuarantineList
+	var err error
+	if d.QuarantineOff, err = u.optional(r, "/api/v1/quarantine?"+api.Encode(), &list); err != nil {
 		return err
 	}
 	// The API answers at most 500; a page shows the newest 100.
 	if len(list.Items) > quarantinePerPage {
-		v.Data["Shown"], v.Data["Count"] = quarantinePerPage, len(list.Items)
+		d.Shown, d.Count = quarantinePerPage, len(list.Items)
 		list.Items = list.Items[:quarantinePerPage]
 	}
-	v.Data["Items"], v.Data["Filter"] = list.Items, obj{"reason": q.Get("reason"), "sender": q.Get("sender"), "recipient": q.Get("recipient")}
+	d.Items = list.Items
 	u.render(w, http.StatusOK, "quarantine", v)
 	return nil
 }

@@ -7,9 +7,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/uni-mail/postvakt/internal/api/ticketapi"
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/oncall/notice"
+	"github.com/uni-mail/postvakt/oncall/tickets"
 )
 
 // Notice pages: the list (filter by kind and state), a notice with its
@@ -27,6 +30,21 @@ func (u *UI) noticeRoutes(m func(string, auth.Role, pageFunc)) {
 	m("POST /notices/{id}/updates", auth.RoleOncall, u.updateNotice)
 }
 
+// noticesView is the notice list: the notices the filter selects and the
+// states to filter by.
+type noticesView struct {
+	Notices    []notice.Notice
+	NoticesOff bool
+	States     []string
+	Filter     noticeFilter
+}
+
+// noticeFilter is the notice list's filter form as given.
+type noticeFilter struct {
+	Kind, State string
+	All         bool
+}
+
 func (u *UI) noticesPage(w http.ResponseWriter, r *http.Request, v *view) error {
 	v.Title, v.Nav = "Notices", "notices"
 	q := r.URL.Query()
@@ -34,109 +52,156 @@ func (u *UI) noticesPage(w http.ResponseWriter, r *http.Request, v *view) error 
 	if kind != notice.KindOutage && kind != notice.KindMaintenance {
 		kind = ""
 	}
+	all := q.Get("all") == "true"
+	d := &noticesView{States: append(notice.States(notice.KindOutage), notice.States(notice.KindMaintenance)...),
+		Filter: noticeFilter{Kind: kind, State: state, All: all}}
+	v.Data = d
 	api := url.Values{}
 	if kind != "" {
 		api.Set("kind", kind)
 	}
-	all := q.Get("all") == "true"
 	if all {
 		api.Set("all", "true")
 	}
-	var list struct{ Notices []obj }
-	if err := u.optional(r, v, "Notices", "/api/v1/notices?"+api.Encode(), &list); err != nil {
+	var list ticketapi.NoticesResponse
+	var err error
+	if d.NoticesOff, err = u.optional(r, "/api/v1/notices?"+api.Encode(), &list); err != nil {
 		return err
 	}
-	out := list.Notices[:0:0]
 	for _, n := range list.Notices {
 		switch {
-		case state == "open" && notice.Final(str(n["state"])):
-		case state != "" && state != "open" && str(n["state"]) != state:
+		case state == "open" && notice.Final(n.State):
+		case state != "" && state != "open" && n.State != state:
 		default:
-			out = append(out, n)
+			d.Notices = append(d.Notices, n)
 		}
 	}
-	states := append(notice.States(notice.KindOutage), notice.States(notice.KindMaintenance)...)
-	v.Data["Notices"], v.Data["States"] = out, states
-	v.Data["Filter"] = obj{"kind": kind, "state": state, "all": all}
 	u.render(w, http.StatusOK, "notices", v)
 	return nil
 }
 
 // noticeForm is the compose form's fields, kept as strings so that the
 // preview can carry them back to the form or on to sending.
-var noticeFields = []string{"kind", "title", "symptoms", "impact", "handling_plan", "started_at", "planned_end",
-	"next_update_at", "language", "body", "ticket_id"}
+type noticeForm struct {
+	Kind, Title, Symptoms, Impact, HandlingPlan string
+	StartedAt, PlannedEnd, NextUpdateAt         string // as typed (datetime-local)
+	Language, Body, TicketID                    string
+	Services                                    []string
+	Public, Announce                            bool
+}
+
+// hiddenField is one hidden input of a form.
+type hiddenField struct{ Name, Value string }
+
+// Hidden is the form as hidden inputs, in the order of their names: one
+// per service, public and announce only when ticked.
+func (f noticeForm) Hidden() []hiddenField {
+	var out []hiddenField
+	add := func(name, value string) { out = append(out, hiddenField{name, value}) }
+	tick := func(name string, on bool) {
+		if on {
+			add(name, "on")
+		}
+	}
+	tick("announce", f.Announce)
+	add("body", f.Body)
+	add("handling_plan", f.HandlingPlan)
+	add("impact", f.Impact)
+	add("kind", f.Kind)
+	add("language", f.Language)
+	add("next_update_at", f.NextUpdateAt)
+	add("planned_end", f.PlannedEnd)
+	tick("public", f.Public)
+	for _, s := range f.Services {
+		add("services", s)
+	}
+	add("started_at", f.StartedAt)
+	add("symptoms", f.Symptoms)
+	add("ticket_id", f.TicketID)
+	add("title", f.Title)
+	return out
+}
+
+// noticeFormFrom reads the compose form's fields from vals (the query of
+// the edit link, or the posted form).
+func noticeFormFrom(vals url.Values) noticeForm {
+	return noticeForm{Kind: vals.Get("kind"), Title: vals.Get("title"), Symptoms: vals.Get("symptoms"), Impact: vals.Get("impact"),
+		HandlingPlan: vals.Get("handling_plan"), StartedAt: vals.Get("started_at"), PlannedEnd: vals.Get("planned_end"),
+		NextUpdateAt: vals.Get("next_update_at"), Language: vals.Get("language"), Body: vals.Get("body"), TicketID: vals.Get("ticket_id"),
+		Services: vals["services"], Public: vals.Get("public") == "on", Announce: vals.Get("announce") == "on"}
+}
+
+// composeView is the compose form, and the ticket it starts from.
+type composeView struct {
+	Form     noticeForm
+	Services []tickets.ServiceComponent
+	Ticket   *ticketapi.TicketResponse
+}
 
 func (u *UI) composeNoticePage(w http.ResponseWriter, r *http.Request, v *view) error {
 	v.Title, v.Nav = "Compose a notice", "notices"
 	q := r.URL.Query()
-	form := obj{"kind": notice.KindOutage, "public": true, "announce": true, "services": []string{}}
+	d := &composeView{Form: noticeForm{Kind: notice.KindOutage, Public: true, Announce: true, Services: []string{}}, Services: u.o.Tickets.Services}
+	v.Data = d
 	if q.Get("edit") == "1" {
 		// Back from the preview: the fields as they were.
-		for _, k := range noticeFields {
-			form[k] = q.Get(k)
-		}
-		form["services"], form["public"], form["announce"] = q["services"], q.Get("public") == "on", q.Get("announce") == "on"
+		d.Form = noticeFormFrom(q)
 	} else if id := q.Get("ticket"); id != "" {
 		n, err := strconv.ParseInt(id, 10, 64)
 		if err != nil || n <= 0 {
 			return &apiError{Status: http.StatusNotFound, Message: "no such ticket"}
 		}
-		var t obj
+		var t ticketapi.TicketResponse
 		if err := u.call(r, http.MethodGet, fmt.Sprintf("/api/v1/tickets/%d", n), nil, &t); err != nil {
 			return err
 		}
-		form["title"], form["symptoms"], form["handling_plan"] = t["title"], t["symptoms"], t["handling_plan"]
-		form["ticket_id"] = strconv.FormatInt(n, 10)
-		if s := str(t["service"]); s != "" {
-			form["services"] = []string{s}
+		d.Form.Title, d.Form.Symptoms, d.Form.HandlingPlan = t.Title, t.Symptoms, t.HandlingPlan
+		d.Form.TicketID = strconv.FormatInt(n, 10)
+		if t.Service != "" {
+			d.Form.Services = []string{t.Service}
 		}
-		v.Data["Ticket"] = t
+		d.Ticket = &t
 	}
 	if k := q.Get("kind"); q.Get("edit") != "1" && (k == notice.KindOutage || k == notice.KindMaintenance) {
-		form["kind"] = k
+		d.Form.Kind = k
 	}
-	v.Data["Form"], v.Data["Services"] = form, u.o.Tickets.Services
 	u.render(w, http.StatusOK, "notice_new", v)
 	return nil
 }
 
 // noticeRequest turns the posted compose form into the API's request.
-func (u *UI) noticeRequest(r *http.Request) (obj, error) {
-	body := obj{"kind": r.PostFormValue("kind"), "title": strings.TrimSpace(r.PostFormValue("title")),
-		"public": r.PostFormValue("public") == "on", "announce": r.PostFormValue("announce") == "on"}
-	svcs := []string{}
+func (u *UI) noticeRequest(r *http.Request) (notice.CreateRequest, error) {
+	public, announce := r.PostFormValue("public") == "on", r.PostFormValue("announce") == "on"
+	f := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
+	body := notice.CreateRequest{Kind: r.PostFormValue("kind"), Title: f("title"), Public: &public, Announce: &announce, Services: []string{},
+		Symptoms: f("symptoms"), Impact: f("impact"), HandlingPlan: f("handling_plan"), Language: f("language"), Body: f("body"),
+		TicketID: f("ticket_id")}
 	for _, s := range r.PostForm["services"] {
-		if s = strings.TrimSpace(s); s != "" && !slices.Contains(svcs, s) {
-			svcs = append(svcs, s)
+		if s = strings.TrimSpace(s); s != "" && !slices.Contains(body.Services, s) {
+			body.Services = append(body.Services, s)
 		}
 	}
-	body["services"] = svcs
-	for _, k := range []string{"symptoms", "impact", "handling_plan", "language", "body", "ticket_id"} {
-		if x := strings.TrimSpace(r.PostFormValue(k)); x != "" {
-			body[k] = x
-		}
-	}
-	for _, k := range []string{"started_at", "planned_end", "next_update_at"} {
-		if strings.TrimSpace(r.PostFormValue(k)) == "" {
+	for _, t := range []struct {
+		field string
+		dst   *time.Time
+	}{{"started_at", &body.StartedAt}, {"planned_end", &body.PlannedEnd}, {"next_update_at", &body.NextUpdateAt}} {
+		if f(t.field) == "" {
 			continue
 		}
-		t, err := u.formTime(r, k)
+		at, err := u.formTime(r, t.field)
 		if err != nil {
-			return nil, err
+			return body, err
 		}
-		body[k] = t
+		*t.dst = at
 	}
 	return body, nil
 }
 
-// composed is the posted compose form, for carrying it on in hidden fields.
-func composed(r *http.Request) obj {
-	f := obj{"services": r.PostForm["services"], "public": r.PostFormValue("public") == "on", "announce": r.PostFormValue("announce") == "on"}
-	for _, k := range noticeFields {
-		f[k] = r.PostFormValue(k)
-	}
-	return f
+// previewView is the preview of a notice's announcement, with the form to
+// send it or to go back and edit it.
+type previewView struct {
+	Preview ticketapi.NoticePreview
+	Form    noticeForm
 }
 
 func (u *UI) previewNotice(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -144,12 +209,12 @@ func (u *UI) previewNotice(w http.ResponseWriter, r *http.Request, v *view) erro
 	if err != nil {
 		return err
 	}
-	var p obj
+	var p ticketapi.NoticePreview
 	if err := u.call(r, http.MethodPost, "/api/v1/notices/preview", body, &p); err != nil {
 		return err
 	}
 	v.Title, v.Nav = "Preview of the notice", "notices"
-	v.Data["Preview"], v.Data["Form"] = p, composed(r)
+	v.Data = previewView{Preview: p, Form: noticeFormFrom(r.PostForm)}
 	u.render(w, http.StatusOK, "notice_preview", v)
 	return nil
 }
@@ -159,12 +224,20 @@ func (u *UI) sendNotice(w http.ResponseWriter, r *http.Request, v *view) error {
 	if err != nil {
 		return err
 	}
-	var n obj
+	var n notice.Notice
 	if err := u.call(r, http.MethodPost, "/api/v1/notices", body, &n); err != nil {
 		return err
 	}
-	redirect(w, r, fmt.Sprintf("/notices/%d", int64(num(n["id"]))), "sent")
+	redirect(w, r, fmt.Sprintf("/notices/%d", n.ID), "sent")
 	return nil
+}
+
+// noticeView is a notice's page: the notice with its updates, the states
+// it may move to, and whether it has ended.
+type noticeView struct {
+	Notice notice.Notice
+	Next   []string
+	Final  bool
 }
 
 func (u *UI) noticePage(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -172,44 +245,38 @@ func (u *UI) noticePage(w http.ResponseWriter, r *http.Request, v *view) error {
 	if err != nil || id <= 0 {
 		return &apiError{Status: http.StatusNotFound, Message: "no such notice"}
 	}
-	var n obj
+	var n notice.Notice
 	if err := u.call(r, http.MethodGet, fmt.Sprintf("/api/v1/notices/%d", id), nil, &n); err != nil {
 		return err
 	}
-	kind, state := str(n["kind"]), str(n["state"])
 	var next []string
-	for _, s := range notice.States(kind) {
-		if s != state && notice.CanMove(kind, state, s) {
+	for _, s := range notice.States(n.Kind) {
+		if s != n.State && notice.CanMove(n.Kind, n.State, s) {
 			next = append(next, s)
 		}
 	}
 	v.Title, v.Nav = fmt.Sprintf("Notice %d", id), "notices"
-	v.Data["Notice"], v.Data["Next"], v.Data["Final"] = n, next, notice.Final(state)
+	v.Data = noticeView{Notice: n, Next: next, Final: notice.Final(n.State)}
 	u.render(w, http.StatusOK, "notice", v)
 	return nil
 }
 
 func (u *UI) updateNotice(w http.ResponseWriter, r *http.Request, v *view) error {
 	id := r.PathValue("id")
-	body := obj{"announce": r.PostFormValue("announce") == "on"}
-	if s := strings.TrimSpace(r.PostFormValue("state")); s != "" {
-		body["state"] = s
-	}
-	if b := strings.TrimSpace(r.PostFormValue("body")); b != "" {
-		body["body"] = b
-	}
-	switch r.PostFormValue("visibility") {
-	case "public":
-		body["public"] = true
-	case "internal":
-		body["public"] = false
+	announce := r.PostFormValue("announce") == "on"
+	body := notice.ChangeRequest{Announce: &announce, State: strings.TrimSpace(r.PostFormValue("state")),
+		Body: strings.TrimSpace(r.PostFormValue("body"))}
+	switch vis := r.PostFormValue("visibility"); vis {
+	case "public", "internal":
+		public := vis == "public"
+		body.Public = &public
 	}
 	if strings.TrimSpace(r.PostFormValue("next_update_at")) != "" {
 		t, err := u.formTime(r, "next_update_at")
 		if err != nil {
 			return err
 		}
-		body["next_update_at"] = t
+		body.NextUpdateAt = &t
 	}
 	if err := u.call(r, http.MethodPost, "/api/v1/notices/"+url.PathEscape(id)+"/updates", body, nil); err != nil {
 		return err

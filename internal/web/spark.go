@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/uni-mail/postvakt/internal/api/collectorsapi"
 )
 
 // sparkline is a small server-rendered SVG line of an hourly series.
@@ -19,16 +21,16 @@ type sparkline struct {
 
 const sparkW, sparkH = 120, 28
 
-// spark builds the sparkline of field over hours (oldest first), as the
+// spark builds the sparkline of one value of hours (oldest first), as the
 // traffic API answers them. name names the series in the label.
-func spark(hours []obj, field, name string) *sparkline {
+func spark(hours []collectorsapi.TrafficHour, value func(collectorsapi.TrafficHour) int64, name string) *sparkline {
 	if len(hours) == 0 {
 		return nil
 	}
 	vals := make([]int64, len(hours))
 	s := &sparkline{Width: sparkW, Height: sparkH}
 	for i, h := range hours {
-		vals[i] = int64(num(h[field]))
+		vals[i] = value(h)
 		s.Total += vals[i]
 		s.Max = max(s.Max, vals[i])
 	}

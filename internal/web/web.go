@@ -8,7 +8,10 @@
 // Pages do not reach into the capabilities' services: they call the JSON
 // API in-process with the signed-in user as principal, so the API's role
 // checks and audit entries apply to every action taken from a page, and
-// a page shows exactly what the API would.
+// a page shows exactly what the API would. A page decodes each answer into
+// the API package's exported response type (internal/api/…) and hands its
+// template a typed view of them; an error answer is the API's envelope,
+// {"error":{"code":"…","message":"…"}}, shown on an HTML error page.
 package web
 
 import (
@@ -87,10 +90,25 @@ func New(o Options) (*UI, error) {
 		o.Location = time.Local
 	}
 	cfg := o.Auth.Config()
-	u := &UI{o: o, cfg: cfg, pages: map[string]*template.Template{},
+	u := &UI{o: o, cfg: cfg,
 		proxies: webauth.Prefixes(cfg.TrustedProxies), sso: webauth.Prefixes(cfg.SSO.Proxies),
 		security: "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 			"form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"}
+	var err error
+	if u.pages, err = u.parsePages(); err != nil {
+		return nil, err
+	}
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, err
+	}
+	u.static = http.StripPrefix("/static/", http.FileServerFS(sub))
+	return u, nil
+}
+
+// parsePages parses each page's template (templates/NAME.html, by NAME)
+// on the layout.
+func (u *UI) parsePages() (map[string]*template.Template, error) {
 	base, err := template.New("layout.html").Funcs(u.funcs()).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, err
@@ -99,6 +117,7 @@ func New(o Options) (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
+	pages := map[string]*template.Template{}
 	for _, n := range names {
 		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
 		if name == "layout" {
@@ -108,14 +127,9 @@ func New(o Options) (*UI, error) {
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", n, err)
 		}
-		u.pages[name] = t
+		pages[name] = t
 	}
-	sub, err := fs.Sub(staticFS, "static")
-	if err != nil {
-		return nil, err
-	}
-	u.static = http.StripPrefix("/static/", http.FileServerFS(sub))
-	return u, nil
+	return pages, nil
 }
 
 // Register adds the session layer and the pages to srv.
@@ -305,7 +319,9 @@ func (u *UI) headers(w http.ResponseWriter) {
 	h.Set("Cache-Control", "no-store")
 }
 
-// view is what every page template gets.
+// view is what every page template gets: the layout's fields, and in
+// Data the page's own view, a struct of the API's response types (nowView,
+// rotaView, … beside each page's handler).
 type view struct {
 	Title   string
 	Nav     string
@@ -314,7 +330,7 @@ type view struct {
 	Notice  string
 	Now     time.Time
 	Version string
-	Data    map[string]any
+	Data    any
 }
 
 // Can reports whether the signed-in user has at least role.
@@ -329,7 +345,7 @@ var notices = map[string]string{
 
 func (u *UI) newView(r *http.Request, si signedIn) *view {
 	return &view{User: si.User, CSRF: si.Session.CSRF, Now: u.o.Now(), Version: u.o.Version,
-		Notice: notices[r.URL.Query().Get("ok")], Data: map[string]any{}}
+		Notice: notices[r.URL.Query().Get("ok")]}
 }
 
 func (u *UI) render(w http.ResponseWriter, status int, name string, v any) {
@@ -349,15 +365,21 @@ func (u *UI) render(w http.ResponseWriter, status int, name string, v any) {
 	_, _ = w.Write(buf.Bytes())
 }
 
+// errorView is the error page: the status, a message safe for the user,
+// and the page to go back to.
+type errorView struct {
+	Status  int
+	Message string
+	Back    string
+}
+
 // fail shows an error page with a message safe for the user.
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, v *view, status int, msg string) {
 	if v == nil {
-		v = &view{Now: u.o.Now(), Version: u.o.Version, Data: map[string]any{}}
+		v = &view{Now: u.o.Now(), Version: u.o.Version}
 	}
 	v.Title = http.StatusText(status)
-	v.Data["Message"] = msg
-	v.Data["Status"] = status
-	v.Data["Back"] = r.Referer()
+	v.Data = errorView{Status: status, Message: msg, Back: r.Referer()}
 	u.render(w, status, "error", v)
 }
 
@@ -440,7 +462,7 @@ func (u *UI) raw(r *http.Request, method, path string, body any) (*recorder, err
 	return rec, nil
 }
 
-// available reports whether err only says that a capability is not
+// notConfigured reports whether err only says that a capability is not
 // configured (its API routes are absent).
 func notConfigured(err error) bool {
 	var ae *apiError

@@ -34,6 +34,24 @@ type MailboxList struct {
 	Mailboxes []MailboxView `json:"mailboxes"`
 }
 
+// MailboxChange is the body of PATCH /api/v1/directory/mailboxes/{address}:
+// each field given changes that of the mailbox (Reason goes with Locked).
+type MailboxChange struct {
+	Quota    *string        `json:"quota,omitempty"` // e.g. "5GB"
+	Nickname *string        `json:"nickname,omitempty"`
+	Password *string        `json:"password,omitempty"`
+	Locked   *bool          `json:"locked,omitempty"`
+	Reason   string         `json:"reason,omitempty"`
+	Forward  *ForwardChange `json:"forward,omitempty"`
+}
+
+// ForwardChange sets a mailbox's forwarding: To empty stops it.
+type ForwardChange struct {
+	To              string `json:"to"`
+	KeepCopy        bool   `json:"keep_copy"`
+	ExternalAllowed bool   `json:"external_allowed"`
+}
+
 func viewMailbox(d *directory.Directory, m directory.Mailbox) MailboxView {
 	return MailboxView{Address: m.Address, Nickname: m.Nickname, DisplayName: m.DisplayName, QuotaBytes: d.Quota(m),
 		UsedBytes: m.UsedBytes, ForwardTo: m.ForwardTo, KeepCopy: m.KeepCopy, ExternalForwardAllowed: m.ExternalForwardAllowed,
@@ -109,18 +127,7 @@ func registerMailboxes(s *server.Server, d *directory.Directory) {
 		return nil
 	})
 	s.Handle("PATCH /api/v1/directory/mailboxes/{address}", auth.RolePostmaster, func(w http.ResponseWriter, r *http.Request) error {
-		var req struct {
-			Quota    *string `json:"quota"`
-			Nickname *string `json:"nickname"`
-			Password *string `json:"password"`
-			Locked   *bool   `json:"locked"`
-			Reason   string  `json:"reason"`
-			Forward  *struct {
-				To              string `json:"to"`
-				KeepCopy        bool   `json:"keep_copy"`
-				ExternalAllowed bool   `json:"external_allowed"`
-			} `json:"forward"`
-		}
+		var req MailboxChange
 		if err := server.ReadJSON(r, &req); err != nil {
 			return err
 		}

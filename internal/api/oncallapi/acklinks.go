@@ -26,6 +26,17 @@ var ackPage = template.Must(template.New("ack").Parse(`<!doctype html>
 {{if .Message}}<p>{{.Message}}</p>{{end}}</body></html>
 `))
 
+// ackView is what the acknowledge page shows: the incident, the form while
+// it is triggered (Open, with the link's Token), and the outcome of a POST.
+type ackView struct {
+	ID      int64
+	Title   string
+	Status  incident.Status
+	Open    bool
+	Token   string
+	Message string
+}
+
 // ackLinkForm shows a confirmation form: a GET never changes state, so
 // mail scanners that follow links do not acknowledge pages.
 func (a *API) ackLinkForm(w http.ResponseWriter, r *http.Request) error {
@@ -69,6 +80,6 @@ func (a *API) ackLinkPage(w http.ResponseWriter, r *http.Request, token string, 
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	return ackPage.Execute(w, map[string]any{"ID": inc.ID, "Title": inc.Title, "Status": inc.Status,
-		"Open": !act && inc.Status == incident.StatusTriggered, "Token": token, "Message": msg})
+	return ackPage.Execute(w, ackView{ID: inc.ID, Title: inc.Title, Status: inc.Status,
+		Open: !act && inc.Status == incident.StatusTriggered, Token: token, Message: msg})
 }

@@ -41,14 +41,16 @@ func (a *API) beat(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) listHeartbeats(w http.ResponseWriter, r *http.Request) error {
-	if a.o.Heartbeats == nil {
-		server.WriteList(w, "heartbeats", []heartbeat.State{})
-		return nil
+	var list []heartbeat.State
+	if a.o.Heartbeats != nil {
+		var err error
+		if list, err = a.o.Heartbeats.Store.Heartbeats(r.Context()); err != nil {
+			return err
+		}
 	}
-	list, err := a.o.Heartbeats.Store.Heartbeats(r.Context())
-	if err != nil {
-		return err
+	if list == nil {
+		list = []heartbeat.State{}
 	}
-	server.WriteList(w, "heartbeats", list)
+	server.WriteJSON(w, http.StatusOK, HeartbeatsResponse{Heartbeats: list})
 	return nil
 }

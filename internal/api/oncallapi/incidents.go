@@ -59,7 +59,10 @@ func (a *API) listIncidents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	server.WriteList(w, "incidents", list)
+	if list == nil {
+		list = []incident.Incident{}
+	}
+	server.WriteJSON(w, http.StatusOK, IncidentsResponse{Incidents: list})
 	return nil
 }
 

@@ -33,7 +33,10 @@ func (a *API) listOverrides(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	server.WriteList(w, "overrides", list)
+	if list == nil {
+		list = []team.OverrideRecord{}
+	}
+	server.WriteJSON(w, http.StatusOK, OverridesResponse{Overrides: list})
 	return nil
 }
 

@@ -35,7 +35,10 @@ func (a *API) listSwaps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	server.WriteList(w, "swaps", list)
+	if list == nil {
+		list = []team.SwapRecord{}
+	}
+	server.WriteJSON(w, http.StatusOK, SwapsResponse{Swaps: list})
 	return nil
 }
 

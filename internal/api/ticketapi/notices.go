@@ -34,7 +34,10 @@ func (a *API) listNotices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	server.WriteList(w, "notices", list)
+	if list == nil {
+		list = []notice.Notice{}
+	}
+	server.WriteJSON(w, http.StatusOK, NoticesResponse{Notices: list})
 	return nil
 }
 

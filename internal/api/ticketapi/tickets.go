@@ -52,7 +52,10 @@ func (a *API) listTickets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	server.WriteList(w, "tickets", list)
+	if list == nil {
+		list = []tickets.Ticket{}
+	}
+	server.WriteJSON(w, http.StatusOK, TicketsResponse{Tickets: list})
 	return nil
 }
 

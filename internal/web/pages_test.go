@@ -1,0 +1,305 @@
+package web
+
+import (
+	"bytes"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/uni-mail/postvakt/collectors/probe"
+	"github.com/uni-mail/postvakt/collectors/trace"
+	"github.com/uni-mail/postvakt/collectors/txlog"
+	"github.com/uni-mail/postvakt/engine/directory"
+	"github.com/uni-mail/postvakt/engine/quarantine"
+	"github.com/uni-mail/postvakt/internal/api/accessapi"
+	"github.com/uni-mail/postvakt/internal/api/collectorsapi"
+	"github.com/uni-mail/postvakt/internal/api/engineapi"
+	"github.com/uni-mail/postvakt/internal/api/oncallapi"
+	"github.com/uni-mail/postvakt/internal/api/reportapi"
+	"github.com/uni-mail/postvakt/internal/api/ticketapi"
+	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/webauth"
+	"github.com/uni-mail/postvakt/oncall/incident"
+	"github.com/uni-mail/postvakt/oncall/notice"
+	"github.com/uni-mail/postvakt/oncall/rota"
+	"github.com/uni-mail/postvakt/oncall/team"
+	"github.com/uni-mail/postvakt/oncall/tickets"
+	"github.com/uni-mail/postvakt/reports"
+)
+
+// TestPagesRender executes every page template on its typed view: once
+// filled with realistic data that takes the rarer branches (a revoked
+// token, an unsent update, a forwarding mailbox that may forward out,
+// more than 500 quarantined messages), once empty and, where a page has
+// them, with its capabilities not configured; each as an admin and as a
+// viewer. A field a template names that its view lacks is an execution
+// error, which fails the test. The listed strings must appear.
+func TestPagesRender(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 23, 10, 30, 0, 0, time.UTC)
+	u := &UI{o: Options{Now: func() time.Time { return now }, Location: time.UTC,
+		Tickets: tickets.DefaultConfig()}}
+	pages, err := u.parsePages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(d time.Duration) time.Time { return now.Add(d) }
+	ptr := func(t time.Time) *time.Time { return &t }
+	shift := func(member, name string, start time.Time, src rota.Source) oncallapi.ShiftView {
+		return oncallapi.ShiftView{Rota: "ukevakt", Member: member, Name: name, Start: start, End: start.Add(7 * 24 * time.Hour), Source: src}
+	}
+	clocks := []tickets.Clock{
+		{Kind: "response", Status: "running", Percent: 42, Due: at(time.Hour)},
+		{Kind: "resolution", Status: "stopped", Percent: -3},
+	}
+	ticket := tickets.Ticket{ID: 7, Title: "IMAP login fails for staff", Service: "imap", Severity: "critical", Source: "helpdesk",
+		Reporter: "Kari Nordmann", ReporterEmail: "kari@uni.example", Assignee: "ana", State: tickets.StateAcknowledged,
+		Symptoms: "Authentication fails.", HandlingPlan: "Check the proxy.", Policy: "standard", PolicyVersion: "v1a2b",
+		NotifiedAt: at(-time.Hour), OpenedAt: at(-time.Hour), Links: []tickets.Link{{Kind: "incident", Ref: "3", Title: "Queue"}},
+		Clocks: clocks}
+	inc := []incident.Incident{
+		{ID: 1, Title: "Outbound queue above 5000", Summary: "Seen by Prometheus.", Severity: "critical", Status: incident.StatusTriggered,
+			OpenedAt: at(-time.Hour), TicketID: "7"},
+		{ID: 2, Title: "Spam score spike", Severity: "warning", Status: incident.StatusAcknowledged, OpenedAt: at(-3 * time.Hour),
+			AckedAt: at(-2 * time.Hour), AckedBy: "ana"},
+		{ID: 3, Title: "Disk almost full", Severity: "warning", Status: incident.StatusResolved, OpenedAt: at(-50 * time.Hour),
+			ResolvedAt: at(-time.Hour), ResolvedBy: "bjorn"},
+	}
+	outage := notice.Notice{ID: 1, Kind: notice.KindOutage, Title: "IMAP login fails", Services: []string{"imap", "pop"},
+		State: notice.Identified, Public: true, Symptoms: "Authentication fails.", Impact: "Staff cannot read mail.",
+		HandlingPlan: "Restart the proxy.", StartedAt: at(-time.Hour), NextUpdateAt: at(time.Hour), EndedAt: at(-time.Minute),
+		PlannedEnd: at(2 * time.Hour), Language: "en", TicketID: "7", CreatedAt: at(-time.Hour), CreatedBy: "ana",
+		Updates: []notice.Update{
+			{At: at(-time.Hour), Actor: "ana", Kind: "created", State: notice.Investigating, Body: "Looking into it.", Announce: true, SentAt: at(-time.Hour)},
+			{At: at(-time.Minute), Actor: "ana", Kind: "update", State: notice.Identified, Body: "A certificate expired.", Announce: true,
+				Attempts: 3, LastError: "relay down"},
+			{At: at(0), Actor: "ana", Kind: "update", State: notice.Identified, Announce: true},
+		}}
+	form := noticeForm{Kind: notice.KindMaintenance, Title: "Upgrade", Symptoms: "None.", Impact: "Short breaks.",
+		HandlingPlan: "Rolling.", StartedAt: "2026-11-28T18:00", PlannedEnd: "2026-11-28T22:00", NextUpdateAt: "2026-11-28T20:00",
+		Language: "nb", Body: "We upgrade.", TicketID: "7", Services: []string{"imap"}, Public: true, Announce: true}
+	mailbox := engineapi.MailboxView{Address: "s001@uni.example", Nickname: "kari.n@uni.example", DisplayName: "Kari Nordmann",
+		QuotaBytes: 1 << 30, UsedBytes: 3 << 28, ForwardTo: "kari@example.org", KeepCopy: true, ExternalForwardAllowed: true,
+		HasPassword: true, CreatedAt: at(-24 * time.Hour)}
+	locked := mailbox
+	locked.Locked, locked.LockedReason, locked.ForwardTo = true, "phished", ""
+	aliases := []directory.Alias{{Address: "it-support@uni.example", Kind: directory.KindList, Targets: []string{"s001@uni.example", "s002@uni.example"}}}
+	items := []quarantine.Item{{ID: 9, At: at(-time.Minute), Reason: "virus", Detail: "Eicar-Test-Signature", ClientIP: "198.51.100.4",
+		MailFrom: "bad@spam.example", Rcpts: []string{"s001@uni.example", "s002@uni.example"}, Subject: "Invoice overdue", Size: 2048}}
+	hours := []collectorsapi.TrafficHour{{Received: 1, Delivered: 2}, {Received: 3, Logins: 4, Rejected: 1}}
+	value := func(f func(collectorsapi.TrafficHour) int64) *sparkline { return spark(hours, f, "x") }
+	page := trace.Page{Messages: []trace.Message{{Direction: "inbound", FirstSeen: at(-time.Hour), From: "alice@sender.example",
+		MessageID: "<m1@sender.example>", ClientIP: "192.0.2.7", Subject: "Exam results", State: "removed",
+		Recipients: []trace.Recipient{{Rcpt: "bob@uni.example", Status: "sent"}, {Rcpt: "eve@uni.example", Status: "bounced"}},
+		Steps:      []trace.Step{{Time: at(-time.Hour), Node: "mx1", Step: "delivered", Rcpt: "bob@uni.example", DSN: "2.0.0", Relay: "lmtp", Detail: "ok"}}},
+		{From: "carol@sender.example", State: "queued"}}, NextOffset: 50}
+
+	type tcase struct {
+		name string
+		data any
+		want []string // as an admin
+	}
+	cases := map[string][]tcase{
+		"now": {
+			{"full", &nowView{
+				Rotas: []oncallapi.RotaView{{Name: "ukevakt", Spec: rota.Spec{Members: []string{"ana", "bjorn"}}, InCover: true,
+					Current: shift("bjorn", "Bjørn Dahl", at(-time.Hour), rota.SourceOverride), Next: shift("chen", "", at(time.Hour), rota.SourceRota)}},
+				Incidents: inc[:2], Tickets: []tickets.Ticket{ticket},
+				Probes: []probe.State{{Probe: "pop-tcp", Service: "pop3", Node: "pop1", Kind: probe.KindTCP, Status: probe.StatusDown, Since: at(-time.Minute),
+					LastError: "connection refused"}, {Probe: "imap-tls", Service: "imap", Kind: probe.KindIMAP, Status: probe.StatusUp, Warning: "certificate expires in 9 days"}},
+				Mail: &collectorsapi.Summary{Received: 12, Delivered: 11, Deferred: 1, Bounced: 2, Expired: 3, Rejected: []txlog.RejectCount{{Stage: "rcpt", Code: 550, Count: 1}}},
+				Flow: &flowView{Received: value(func(h collectorsapi.TrafficHour) int64 { return h.Received }),
+					Delivered: value(func(h collectorsapi.TrafficHour) int64 { return h.Delivered }),
+					Rejected:  value(func(h collectorsapi.TrafficHour) int64 { return h.Rejected }),
+					Logins:    value(func(h collectorsapi.TrafficHour) int64 { return h.Logins })},
+			}, []string{`id="oncall-ukevakt">Bjørn Dahl<`, "cover", " · override", "Next: <strong>chen</strong>", `id="ack-1"`,
+				"acknowledged by ana", "#7 IMAP login fails for staff", "response: 42%", "resolution: 0%", "sev-critical", "pop3 on pop1",
+				"sev-warning", "certificate expires in 9 days", "<dt>expired</dt><dd>3</dd>", `id="spark-logins"`}},
+			{"empty", &nowView{}, []string{"No open incidents.", "No open tickets."}},
+			{"off", &nowView{RotasOff: true, IncidentsOff: true, TicketsOff: true}, []string{"On-call is not configured.", "Incidents are not configured."}},
+		},
+		"rota": {
+			{"full", &rotaView{Weeks: 4, Rotas: []rotaPart{{Name: "ukevakt", Members: []string{"ana", "bjorn", "chen"},
+				Shifts:    []oncallapi.ShiftView{shift("ana", "Ana Berg", at(0), rota.SourceRota), shift("chen", "", at(time.Hour), rota.SourceSwap)},
+				Overrides: []team.OverrideRecord{{Override: rota.Override{ID: "ov1", Member: "chen", Start: at(time.Hour), End: at(2 * time.Hour), Reason: "dentist"}}},
+				Swaps: []team.SwapRecord{{Swap: rota.Swap{ID: "sw1", Requester: "ana", Counterpart: "bjorn", State: rota.SwapRequested}, Note: "party",
+					TurnAStart: at(7 * 24 * time.Hour), TurnBStart: at(14 * 24 * time.Hour)}},
+				Fairness: []rota.FairnessRow{{Member: "ana", Turns: 2, Hours: 335.9, WeekendDays: 4, PublicHolidays: 1}},
+				MyFeed:   "https://postvakt.example.edu/api/v1/oncall/feed/ukevakt/ana?key=k1",
+				Feeds: &oncallapi.RotaFeeds{Rota: "https://postvakt.example.edu/api/v1/oncall/feed/ukevakt?key=k0",
+					Members: map[string]string{"ana": "https://x/a", "bjorn": "https://x/b"}}}}},
+				[]string{"The next 4 weeks", "Ana Berg", "<td>chen</td><td>swap</td>", "chen from", "dentist", `action="/rota/overrides/ov1/delete"`,
+					"ana ⇄ bjorn", "party", `action="/rota/swaps/sw1/accept"`, "<td>335</td>", `class="my-feed"`, `<a href="https://x/b">bjorn</a>`}},
+			{"no feeds", &rotaView{Weeks: 8, Rotas: []rotaPart{{Name: "ukevakt"}}}, []string{"None.", "Calendar feeds are personal secret links"}},
+			{"off", &rotaView{RotasOff: true}, []string{"On-call is not configured."}},
+		},
+		"tickets": {
+			{"full", &ticketsView{Tickets: []tickets.Ticket{ticket}, More: "/tickets?limit=100",
+				Filter: ticketFilter{State: "acknowledged", Service: "imap", Severity: "critical", Assignee: "ana", All: true}},
+				[]string{"<option selected>acknowledged</option>", `value="imap"`, "checked", "Show more", "#7 IMAP login fails"}},
+			{"empty", &ticketsView{}, []string{"No tickets match."}},
+			{"off", &ticketsView{TicketsOff: true}, []string{"Tickets are not configured."}},
+		},
+		"ticket_new": {
+			{"full", ticketFormView{Services: tickets.DefaultConfig().Services, Severities: []string{"critical", "major"}, Sources: tickets.Sources,
+				DefaultSeverity: "major"}, []string{`<option value="imap">IMAP</option>`, "<option selected>major</option>"}},
+			{"empty", ticketFormView{}, nil},
+		},
+		"ticket": {
+			{"full", ticketView{Ticket: ticketapi.TicketResponse{Ticket: ticket, Timeline: []tickets.Event{
+				{At: at(-time.Hour), Actor: "helpdesk", Kind: "opened"},
+				{At: at(-time.Minute), Actor: "ana", Kind: "state", FromState: "new", ToState: "acknowledged", Body: "Looking."}}}},
+				[]string{"Kari Nordmann &lt;kari@uni.example&gt;", "standard v1a2b", "due Mon 23 Nov 11:30 (in 1h 0m)", "incident: 3 Queue",
+					"new → acknowledged", `id="action-start"`, `href="/notices/new?ticket=7"`}},
+			{"empty", ticketView{}, []string{"nobody", "No clocks."}},
+		},
+		"incidents": {
+			{"full", &incidentsView{Incidents: inc, Status: "open"}, []string{`id="ack-1"`, "ticket 7", "acknowledged by ana 2h 0m ago",
+				"resolved by bjorn", `action="/incidents/2/resolve"`}},
+			{"empty", &incidentsView{Status: "resolved"}, []string{"No incidents."}},
+			{"off", &incidentsView{IncidentsOff: true}, []string{"Incidents are not configured."}},
+		},
+		"trace": {
+			{"full", &traceView{Query: url.Values{"from": {"alice@sender.example"}, "subject": {"Exam"}}, Searched: true, Page: &page,
+				CSV: "/trace.csv?from=alice", Next: "/trace?offset=50"},
+				[]string{`value="alice@sender.example"`, `value="Exam"`, `id="trace-count">2<`, "bob@uni.example, eve@uni.example",
+					"&lt;m1@sender.example&gt;", "192.0.2.7", "Timeline (1 steps)", "dsn=2.0.0", "via lmtp", "—", "More results"}},
+			{"masked", &traceView{Query: url.Values{}, Masked: true, Searched: true, Page: &trace.Page{}, Error: "since: bad time"},
+				[]string{"Subjects are masked", "since: bad time", `id="trace-none"`}},
+			{"off", &traceView{TraceOff: true, Searched: true}, []string{"Trace is not available"}},
+		},
+		"reports": {
+			{"full", &reportsView{Reports: []reportapi.Report{{Archived: reports.Archived{Period: "2026-10", Comment: "Quiet.", GeneratedAt: at(-time.Hour),
+				GeneratedBy: "scheduler", SentAt: at(-time.Minute)}, Links: map[string]string{"html": "/r.html", "pdf": "/r.pdf", "csv": "/r.csv"}}}},
+				[]string{"2026-10", "Quiet.", "by scheduler", `href="/r.pdf"`, "Generate a report now"}},
+			{"empty", &reportsView{}, []string{"No reports archived yet."}},
+			{"off", &reportsView{ReportsOff: true}, []string{"Reports are not configured."}},
+		},
+		"admin": {
+			{"full", adminView{Roles: auth.Roles(),
+				Users: []webauth.User{{Name: "ana", DisplayName: "Ana Berg", Role: auth.RoleOncall, LastLoginAt: at(-time.Hour)},
+					{Name: "bjorn", Role: auth.RoleViewer, LockedUntil: at(time.Hour)}, {Name: "chen", Role: auth.RoleViewer, Disabled: true}},
+				Tokens: []accessapi.TokenView{{ID: 4, Name: "grafana", Role: auth.RoleViewer, Prefix: "pvt_abc", CreatedAt: at(-time.Hour), CreatedBy: "admin",
+					LastUsedAt: ptr(at(-time.Minute))}, {ID: 5, Name: "old", Role: auth.RoleAdmin, RevokedAt: ptr(at(-time.Hour))}},
+				Audit: []auth.AuditEntry{{At: at(-time.Minute), Actor: "admin", Action: "token.create", Target: "4", Detail: "name=grafana"}}},
+				[]string{"Ana Berg", "locked until", "disabled", `action="/admin/tokens/4/revoke"`, "revoked", "pvt_abc…", "token.create"}},
+			{"empty", adminView{}, nil},
+		},
+		"token": {
+			{"full", accessapi.CreatedToken{Secret: "pvt_secret", Token: accessapi.TokenView{Name: "backup", Role: auth.RoleViewer}},
+				[]string{"Token <strong>backup</strong> with role viewer", "pvt_secret"}},
+		},
+		"directory": {
+			{"full", &domainsView{dirTab: dirTab{"domains"}, Domains: []directory.Domain{{Name: "uni.example", CreatedAt: at(-time.Hour)}}},
+				[]string{`href="/directory/mailboxes?q=uni.example"`, `<a href="/directory" aria-current="page">`}},
+			{"empty", &domainsView{dirTab: dirTab{"domains"}}, []string{"No domains."}},
+			{"off", &domainsView{dirTab: dirTab{"domains"}, DirectoryOff: true}, []string{"not running here"}},
+		},
+		"mailboxes": {
+			{"full", &mailboxesView{dirTab: dirTab{"mailboxes"}, Mailboxes: []engineapi.MailboxView{mailbox, locked}, Total: 120, Page: 2, Pages: 3,
+				Prev: "/directory/mailboxes?page=1", Next: "/directory/mailboxes?page=3", Filter: mailboxFilter{Q: "s00", Locked: true}},
+				[]string{`id="mailbox-count">120<`, "page 2 of 3", "kari.n@uni.example", "768.0 MiB of 1.0 GiB", "state-locked", "forwards",
+					`rel="prev"`, `rel="next"`, `value="s00"`}},
+			{"empty", &mailboxesView{dirTab: dirTab{"mailboxes"}, Pages: 1}, []string{`id="mailbox-count">0<`}},
+			{"off", &mailboxesView{dirTab: dirTab{"mailboxes"}, DirectoryOff: true}, []string{"not running here"}},
+		},
+		"mailbox": {
+			{"forwarding", mailboxView{Mailbox: mailbox, Aliases: aliases, UsedPct: 75}, []string{"<h1>s001@uni.example</h1>", `id="mailbox-state">open`,
+				"Kari Nordmann", "kari.n@uni.example", `value="75"`, "768.0 MiB used of 1.0 GiB allotted (75%)",
+				"to kari@example.org, keeping a copy (external allowed)", "it-support@uni.example <span class=\"muted\">(list)</span>", `id="lock-form"`}},
+			{"locked", mailboxView{Mailbox: locked}, []string{`id="mailbox-state">locked`, "phished", `id="unlock-form"`, "<dd>none</dd>"}},
+			{"empty", mailboxView{}, []string{"<dd>—</dd>"}},
+		},
+		"aliases": {
+			{"full", &aliasesView{dirTab: dirTab{"aliases"}, Aliases: aliases}, []string{`href="/directory/mailboxes/s002@uni.example"`, "<td>list</td>"}},
+			{"empty", &aliasesView{dirTab: dirTab{"aliases"}}, []string{"No aliases."}},
+			{"off", &aliasesView{dirTab: dirTab{"aliases"}, DirectoryOff: true}, []string{"not running here"}},
+		},
+		"quarantine": {
+			{"full", &quarantineView{dirTab: dirTab{"quarantine"}, Items: items, Shown: 100, Count: 500,
+				Filter: quarantineFilter{Reason: "virus", Sender: "bad", Recipient: "s001"}},
+				[]string{"Showing the first 100 of 500 or more", `id="q-9"`, "Eicar-Test-Signature", "s001@uni.example, s002@uni.example",
+					"2.0 KiB", "198.51.100.4", `id="release-9"`, `value="s001"`}},
+			{"some", &quarantineView{dirTab: dirTab{"quarantine"}, Items: items, Shown: 100, Count: 140}, []string{"Showing the first 100 of 140;"}},
+			{"empty", &quarantineView{dirTab: dirTab{"quarantine"}}, []string{"Nothing in quarantine."}},
+			{"off", &quarantineView{dirTab: dirTab{"quarantine"}, QuarantineOff: true}, []string{"The quarantine is not configured."}},
+		},
+		"notices": {
+			{"full", &noticesView{Notices: []notice.Notice{outage}, States: notice.States(notice.KindOutage),
+				Filter: noticeFilter{Kind: notice.KindOutage, State: notice.Identified, All: true}},
+				[]string{"N-1 IMAP login fails", "imap, pop", "ticket #7", "ended Mon 23 Nov 10:29", "public",
+					`<option value="outage" selected>`, "<option selected>identified</option>", `id="new-notice"`}},
+			{"empty", &noticesView{Filter: noticeFilter{State: "open"}}, []string{"No notices match.", `<option value="open" selected>`}},
+			{"off", &noticesView{NoticesOff: true}, []string{"Notices are not configured."}},
+		},
+		"notice": {
+			{"full", noticeView{Notice: outage, Next: []string{notice.Monitoring, notice.Resolved}},
+				[]string{`id="notice-state">identified`, "imap, pop", `id="notice-public"`, "Planned end", "Next update", "(in 1h 0m)",
+					"Ended", `href="/tickets/7"`, "<option>monitoring</option>", "e-mailed Mon 23 Nov 09:30", "not sent yet (3 attempts)", "queued",
+					"A certificate expired.", `name="next_update_at"`}},
+			{"final", noticeView{Notice: notice.Notice{ID: 2, Kind: notice.KindMaintenance, State: notice.Completed}, Final: true},
+				[]string{"internal: not on the status page", "required"}},
+		},
+		"notice_new": {
+			{"from ticket", &composeView{Form: form, Services: tickets.DefaultConfig().Services, Ticket: &ticketapi.TicketResponse{Ticket: ticket}},
+				[]string{`From ticket <a href="/tickets/7">#7 IMAP login fails for staff</a>`, `value="maintenance" checked`, `value="Upgrade"`,
+					`value="imap" checked`, `value="2026-11-28T22:00"`, `value="nb" selected`, `name="public" checked`, `name="announce" checked`}},
+			{"empty", &composeView{}, nil},
+		},
+		"notice_preview": {
+			{"announce", previewView{Preview: ticketapi.NoticePreview{From: "IT <drift@example.edu>", To: "itss-announce@example.edu",
+				Subject: "[Maintenance] Upgrade", Text: "We upgrade.", Announce: true}, Form: form},
+				[]string{"This e-mail goes to <strong>itss-announce@example.edu</strong>", `id="preview-subject">[Maintenance] Upgrade<`,
+					`<input type="hidden" name="announce" value="on"><input type="hidden" name="body" value="We upgrade.">`,
+					`<input type="hidden" name="public" value="on"><input type="hidden" name="services" value="imap"><input type="hidden" name="started_at"`}},
+			{"not announced", previewView{Preview: ticketapi.NoticePreview{To: "itss-announce@example.edu"}, Form: noticeForm{Public: true}},
+				[]string{"Not e-mailed", "and shown on the status page"}},
+			{"no list", previewView{}, []string{"No announce list is configured", "<dd>—</dd>"}},
+		},
+		"error": {
+			{"full", errorView{Status: 404, Message: "no such ticket", Back: "/tickets"}, []string{"<h1>404 Not Found</h1>", "no such ticket", `href="/tickets"`}},
+		},
+		"login": {
+			{"full", loginView{Next: "/rota", Name: "ana", Error: "Wrong user name or password.", SSO: true},
+				[]string{`name="next" value="/rota"`, `value="ana"`, "Wrong user name", "university portal"}},
+		},
+	}
+	for name, t0 := range pages {
+		cs, ok := cases[name]
+		if !ok {
+			t.Errorf("page %s has no case here", name)
+			continue
+		}
+		for _, c := range cs {
+			for _, role := range []auth.Role{auth.RoleAdmin, auth.RoleViewer} {
+				v := &view{Title: "Test", Nav: name, User: webauth.User{Name: string(role), Role: role}, CSRF: "tok", Now: now, Data: c.data}
+				if name == "error" {
+					v.Title = "Not Found"
+				}
+				var buf bytes.Buffer
+				if err := t0.ExecuteTemplate(&buf, "layout.html", v); err != nil {
+					t.Errorf("%s (%s) as %s: %v", name, c.name, role, err)
+					continue
+				}
+				if role != auth.RoleAdmin {
+					continue
+				}
+				for _, w := range c.want {
+					if !strings.Contains(buf.String(), w) {
+						t.Errorf("%s (%s) does not show %q", name, c.name, w)
+					}
+				}
+			}
+		}
+	}
+	for name := range cases {
+		if _, ok := pages[name]; !ok {
+			t.Errorf("case for %s, which is no page", name)
+		}
+	}
+	if !slices.Contains(tickets.Actions, "start") {
+		t.Fatal("the ticket case expects the action start")
+	}
+}

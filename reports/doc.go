@@ -11,7 +11,7 @@
 // and sent, spam and virus handling, logins by protocol, traffic,
 // availability, faults and SLA compliance, on-call load. The package reads
 // its data through Source and keeps its archive through Archive; both are
-// implemented by internal/storage.
+// implemented by internal/store/reportstore.
 //
 // # Sections
 //
@@ -41,7 +41,9 @@
 //  3. Add the texts to both catalogues in i18n.go: "sec.<id>" (the heading),
 //     "fig.<key>" for each figure, and any column, chart or note texts.
 //  4. Only if it needs data the Source does not give: a method on Source
-//     (source.go), implemented by internal/storage and reportstest.Memory.
+//     (source.go), implemented by internal/store/reportstore (over a named
+//     reader of the store that owns the data) and reportstest.Memory; the
+//     sums and mappings of rows into the model go in reports (rollups.go).
 //  5. Rewrite the golden files (go test ./reports -update) and read their
 //     diff: the model's JSON and the CSV.
 //

@@ -5,9 +5,11 @@ import (
 	"time"
 )
 
-// Source is everything the monthly report reads. internal/storage
-// implements it over the collectors' rollups and directory snapshots, the
-// tickets, notices and incidents, and the on-call rota and pages; tests use
+// Source is everything the monthly report reads.
+// internal/store/reportstore implements it over the named readers of the
+// stores that own the data (the collectors' rollups and directory
+// snapshots, the tickets, notices and incidents, the probes, the on-call
+// pages; internal/app adds the rota's shifts); tests use
 // reportstest.Memory. Every method takes the half-open interval [from, to)
 // in absolute time; a day is a calendar day in the report's time zone and
 // is identified by its local midnight.

@@ -48,7 +48,7 @@ fails. "probe status" lists the states recorded by postvakt serve.`,
 						return err
 					}
 					if record {
-						if _, _, err := db.SaveProbeResult(ctx, res, r.Node); err != nil {
+						if _, _, err := r.Store.SaveProbeResult(ctx, res, r.Node); err != nil {
 							return err
 						}
 					}
@@ -88,7 +88,7 @@ fails. "probe status" lists the states recorded by postvakt serve.`,
 				name: "status", summary: "list each probe's current state as recorded",
 				flags: jsonFlag,
 				run: withCollectorDB(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
-					states, err := db.ProbeStates(ctx)
+					states, err := app.NewProbeStore(db).ProbeStates(ctx)
 					if err != nil {
 						return err
 					}
@@ -136,9 +136,9 @@ fails. "probe status" lists the states recorded by postvakt serve.`,
 					}
 					var figs []probe.Figures
 					if daily {
-						figs, err = db.ServiceAvailabilityDaily(ctx, from, to, loc)
+						figs, err = app.NewProbeStore(db).ServiceAvailabilityDaily(ctx, from, to, loc)
 					} else {
-						figs, err = db.ServiceAvailability(ctx, from, to)
+						figs, err = app.NewProbeStore(db).ServiceAvailability(ctx, from, to)
 					}
 					if err != nil {
 						return err

@@ -119,7 +119,7 @@ Examples:
 			if comment != "" || commentFile != "" {
 				opts.Comment = &comment
 				if store {
-					if err := db.SetComment(ctx, p.Label, comment, "cli", time.Now()); err != nil {
+					if err := svc.Archive.SetComment(ctx, p.Label, comment, "cli", time.Now()); err != nil {
 						return err
 					}
 				}

@@ -3,6 +3,7 @@ package probe
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -204,6 +205,27 @@ func Daily(service string, changes []Change, windows []Window, from, to time.Tim
 		}
 		out = append(out, Availability(service, changes, windows, d, next))
 		d = next
+	}
+	return out
+}
+
+// ByService computes the Figures of every probed service over [from, to)
+// from the state changes of all probes (as Store.ProbeChanges returns
+// them) and the maintenance windows, in the order of the services' names.
+// With daily not nil each service is split into the calendar days of
+// daily (Daily), by service and then day.
+func ByService(changes []Change, windows []Window, from, to time.Time, daily *time.Location) []Figures {
+	byService := map[string][]Change{}
+	for _, c := range changes {
+		byService[c.Service] = append(byService[c.Service], c)
+	}
+	var out []Figures
+	for _, svc := range slices.Sorted(maps.Keys(byService)) {
+		if daily != nil {
+			out = append(out, Daily(svc, byService[svc], windows, from, to, daily)...)
+			continue
+		}
+		out = append(out, Availability(svc, byService[svc], windows, from, to))
 	}
 	return out
 }

@@ -84,3 +84,35 @@ func TestAvailabilityNodesAndNoData(t *testing.T) {
 		t.Fatalf("no probes: %+v", f)
 	}
 }
+
+// TestByService: every service with a change gets its figures, in the
+// order of the names, each from its own probes' changes and the windows
+// announced for it; daily splits each service into days.
+func TestByService(t *testing.T) {
+	ch := []Change{
+		{Probe: "pop-lb", Service: "pop", Status: StatusDown, At: at(0, 0)},
+		{Probe: "imap-lb", Service: "imap", Status: StatusUp, At: at(0, 0)},
+		{Probe: "imap-lb", Service: "imap", Status: StatusDown, At: at(10, 0)},
+		{Probe: "imap-lb", Service: "imap", Status: StatusUp, At: at(10, 30)},
+		{Probe: "pop-lb", Service: "pop", Status: StatusUp, At: at(12, 0)},
+	}
+	win := []Window{{Services: []string{"imap"}, Start: at(10, 0), End: at(10, 15), Ref: "N-1"}}
+	figs := ByService(ch, win, at(0, 0), at(24, 0), nil)
+	if len(figs) != 2 || figs[0].Service != "imap" || figs[1].Service != "pop" {
+		t.Fatalf("services = %+v", figs)
+	}
+	if time.Duration(figs[0].Down) != 15*time.Minute || time.Duration(figs[0].DownPlanned) != 15*time.Minute || len(figs[0].Maintenance) != 1 {
+		t.Errorf("imap = %+v, want 15 minutes down outside and 15 inside the window", figs[0])
+	}
+	if time.Duration(figs[1].Down) != 12*time.Hour || figs[1].Planned != 0 || len(figs[1].Probes) != 1 || figs[1].Probes[0] != "pop-lb" {
+		t.Errorf("pop = %+v, want 12 hours down and no window", figs[1])
+	}
+	days := ByService(ch, win, at(0, 0), at(48, 0), time.UTC)
+	if len(days) != 4 || days[0].Service != "imap" || days[1].Service != "imap" || days[2].Service != "pop" ||
+		!days[1].From.Equal(at(24, 0)) || days[1].Down != 0 || time.Duration(days[2].Down) != 12*time.Hour {
+		t.Errorf("daily = %+v", days)
+	}
+	if figs := ByService(nil, win, at(0, 0), at(24, 0), nil); len(figs) != 0 {
+		t.Errorf("no changes: %+v", figs)
+	}
+}

@@ -8,9 +8,9 @@
 // Incidents, and exports metrics labelled by service, node and kind only.
 // Availability turns state changes and maintenance windows into figures.
 //
-// The package imports nothing of ours: internal/storage implements Store,
-// internal/app adapts the on-call incident service to Incidents and the
-// engine's mailbox store to Mailbox.
+// The package imports nothing of ours: internal/store/probestore implements
+// Store and, over the engine's mail store, Mailbox; internal/app adapts the
+// on-call incident service to Incidents.
 package probe
 
 import (
@@ -110,7 +110,8 @@ type Change struct {
 	Error   string    `json:"error,omitempty"`
 }
 
-// Store is what the package needs of the database (internal/storage).
+// Store is what the package needs of the database
+// (internal/store/probestore).
 type Store interface {
 	// SaveProbeResult records a run. When the result changes the probe's
 	// status (or it has none yet) it also records a Change at r.At and

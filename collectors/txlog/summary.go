@@ -72,6 +72,13 @@ type LoginCount struct {
 	Count    int64  `json:"count"`
 }
 
+// DomainCount is the number of messages of one domain (a sender's or a
+// recipient's), as the busiest domains of a period are listed.
+type DomainCount struct {
+	Domain string `json:"domain"`
+	Count  int64  `json:"count"`
+}
+
 // SummaryStore computes a Summary over [since, until).
 type SummaryStore interface {
 	TxSummary(ctx context.Context, since, until time.Time) (Summary, error)

@@ -37,6 +37,26 @@ func (d *Directory) Mailboxes(ctx context.Context) ([]Mailbox, error) {
 	return d.o.Store.DirMailboxes(ctx)
 }
 
+// DirectoryCounts counts the local domains and the mailboxes, the quota
+// allotted to them (each mailbox's effective quota: its own, or the
+// configured default, Quota) and the bytes they use. The collectors' daily
+// directory snapshot records it (collectors/rollup.Directory).
+func (d *Directory) DirectoryCounts(ctx context.Context) (domains, mailboxes, allottedBytes, usedBytes int64, err error) {
+	ds, err := d.o.Store.DirDomains(ctx)
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	mbs, err := d.o.Store.DirMailboxes(ctx)
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	for _, m := range mbs {
+		allottedBytes += d.Quota(m)
+		usedBytes += m.UsedBytes
+	}
+	return int64(len(ds)), int64(len(mbs)), allottedBytes, usedBytes, nil
+}
+
 // Aliases lists aliases, lists and function addresses.
 func (d *Directory) Aliases(ctx context.Context) ([]Alias, error) { return d.o.Store.DirAliases(ctx) }
 

@@ -328,6 +328,21 @@ func (d *Directory) Mailbox(ctx context.Context, address string) (Mailbox, error
 	return d.mailboxOf(ctx, e)
 }
 
+// Locked reports whether the account of address — a mailbox's permanent
+// or nickname address, in any case (addresses are compared by their Key)
+// — is locked. An address that is no mailbox's (unknown, an alias) is not
+// an account and not locked.
+func (d *Directory) Locked(ctx context.Context, address string) (bool, error) {
+	m, err := d.Mailbox(ctx, address)
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return m.Locked, nil
+}
+
 func (d *Directory) mailboxOf(ctx context.Context, e Entry) (Mailbox, error) {
 	if e.Mailbox != nil {
 		return *e.Mailbox, nil

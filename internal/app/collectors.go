@@ -15,6 +15,7 @@ import (
 	"github.com/uni-mail/postvakt/collectors/syslog"
 	"github.com/uni-mail/postvakt/collectors/tail"
 	"github.com/uni-mail/postvakt/collectors/txlog"
+	"github.com/uni-mail/postvakt/engine"
 	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/internal/api/collectorsapi"
 	"github.com/uni-mail/postvakt/internal/scheduler"
@@ -39,10 +40,6 @@ const (
 	streamSyslogUDP = 2
 	streamFileBase  = 16
 )
-
-// defaultQuotaBytes is the quota of a mailbox without its own (DOMAIN.md:
-// 2 GB) until the engine's smtp.directory.default_quota_bytes is wired in.
-const defaultQuotaBytes = 2 << 30
 
 // PipelineOptions builds the ingest options the service and the import
 // command share.
@@ -71,7 +68,13 @@ func setupCollectors(_ context.Context, env *Env) error {
 	}
 	store := txlogstore.New(env.DB)
 	collectorsapi.Register(env.Server, collectorsapi.Options{Store: store, Trace: cfg.Trace, Location: loc, Now: env.Now})
-	jobs := rollup.Jobs{Store: store, Directory: dirCounts{enginestore.New(env.DB)}, Retention: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
+	// The snapshot counts the directory by its own quota rule
+	// (smtp.directory.default_quota_bytes for a mailbox without its own).
+	dir, err := engine.NewDirectory(env.Config.SMTP, enginestore.New(env.DB), env.Now)
+	if err != nil {
+		return err
+	}
+	jobs := rollup.Jobs{Store: store, Directory: dir, Retention: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
 		Lookback: cfg.RollupLookback}
 	for _, j := range []scheduler.Job{
 		{Name: "collectors_retention", Schedule: "@daily", Timeout: time.Hour, Run: func(ctx context.Context, tick time.Time) error {
@@ -197,27 +200,4 @@ func buildLive(ctx context.Context, o liveOptions) (*ingest.Runner, []func(conte
 		loops = append(loops, srv.Serve)
 	}
 	return r, loops, nil
-}
-
-// dirCounts reads the directory's size for the daily snapshot.
-type dirCounts struct{ db *enginestore.Store }
-
-func (d dirCounts) DirectoryCounts(ctx context.Context) (domains, mailboxes, allotted, used int64, err error) {
-	ds, err := d.db.DirDomains(ctx)
-	if err != nil {
-		return 0, 0, 0, 0, err
-	}
-	mbs, err := d.db.DirMailboxes(ctx)
-	if err != nil {
-		return 0, 0, 0, 0, err
-	}
-	for _, m := range mbs {
-		q := m.QuotaBytes
-		if q == 0 {
-			q = defaultQuotaBytes
-		}
-		allotted += q
-		used += m.UsedBytes
-	}
-	return int64(len(ds)), int64(len(mbs)), allotted, used, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/uni-mail/postvakt/engine"
 	"github.com/uni-mail/postvakt/engine/abuse"
 	"github.com/uni-mail/postvakt/engine/content"
+	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/dnsbl"
 	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/engine/quarantine"
@@ -27,11 +28,12 @@ type ContentHooks struct {
 	Filter smtpserver.ContentFilter
 }
 
-// accountLocked reports whether an account is locked in the directory.
-func accountLocked(st *enginestore.Store) func(ctx context.Context, user string) bool {
+// accountLocked reports whether the account that submitted mail (its
+// AUTH user, an address in any case) is locked in the directory.
+func accountLocked(dir *directory.Directory) func(ctx context.Context, user string) bool {
 	return func(ctx context.Context, user string) bool {
-		e, err := st.DirLookup(ctx, user)
-		return err == nil && e.Mailbox != nil && e.Mailbox.Locked
+		locked, err := dir.Locked(ctx, user)
+		return err == nil && locked
 	}
 }
 
@@ -119,7 +121,7 @@ func setupContent(ctx context.Context, env *Env) error {
 	if rc.Enabled {
 		r, err := queue.New(queue.Options{Config: rc, Store: st, Node: env.Node, Clock: env.Now,
 			Logger: env.Logger.With("component", "relay"), Registerer: env.Telemetry.Registry,
-			Gate: ab.QueueGate(accountLocked(st))})
+			Gate: ab.QueueGate(accountLocked(dir))})
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,9 @@ import (
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/oncallstore"
+	"github.com/uni-mail/postvakt/internal/store/reportstore"
+	"github.com/uni-mail/postvakt/internal/store/ticketstore"
+	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 	"github.com/uni-mail/postvakt/oncall/team"
 	"github.com/uni-mail/postvakt/reports"
 )
@@ -21,18 +24,18 @@ import (
 // ReportJob is the name of the scheduled monthly report job.
 const ReportJob = "monthly_report"
 
-// reportSource is the report's data: the database, plus the on-call shifts
-// computed from the rota (configuration and its stored changes) and the
-// members' names.
+// reportSource is the report's data: the capabilities' readers
+// (reportstore.Source), plus the on-call shifts computed from the rota
+// (configuration and its stored changes) and the members' names.
 type reportSource struct {
-	*storage.DB
+	reportstore.Source
 	team *team.Team
 }
 
 // OnCall adds the shifts of the default rota to the pages from the
 // database and shows members by name.
 func (s reportSource) OnCall(ctx context.Context, from, to time.Time) (reports.OnCall, error) {
-	oc, err := s.DB.OnCall(ctx, from, to)
+	oc, err := s.Source.OnCall(ctx, from, to)
 	if err != nil || s.team == nil {
 		return oc, err
 	}
@@ -58,7 +61,8 @@ func (s reportSource) OnCall(ctx context.Context, from, to time.Time) (reports.O
 // NewReportService returns the report service over db with the
 // configuration's sources, archive and SMTP sender. The CLI uses it too.
 func NewReportService(cfg *config.Config, db *storage.DB, logger *slog.Logger, node string, now func() time.Time) (*reports.Service, error) {
-	src := reportSource{DB: db}
+	src := reportSource{Source: reportstore.Source{TxLogData: txlogstore.New(db), TicketData: ticketstore.New(db),
+		OnCallData: oncallstore.New(db), ProbeData: NewProbeStore(db)}}
 	if cfg.Oncall.Enabled() {
 		tm, _, err := cfg.Oncall.Compile(oncallstore.New(db))
 		if err != nil {
@@ -68,7 +72,7 @@ func NewReportService(cfg *config.Config, db *storage.DB, logger *slog.Logger, n
 	}
 	host, _ := os.Hostname()
 	return &reports.Service{
-		Config: cfg.Reports, Source: src, Archive: db,
+		Config: cfg.Reports, Source: src, Archive: reportstore.New(db),
 		Sender: &reports.SMTPSender{Config: cfg.Reports.Mail, HelloName: host},
 		Logger: logger.With("capability", "reports"), Now: now, Node: node,
 	}, nil
@@ -98,7 +102,7 @@ func setupReports(_ context.Context, env *Env) error {
 	}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		list, err := env.DB.ListReports(ctx, 1)
+		list, err := svc.Archive.ListReports(ctx, 1)
 		if err != nil || len(list) == 0 || list[0].SentAt.IsZero() {
 			return 0
 		}

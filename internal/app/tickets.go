@@ -101,8 +101,8 @@ func rotaResolver(cfg *config.Config) (tickets.OnCallResolver, error) {
 	return alerting.RotaOnCall(cfg.Oncall.Rotas, cfg.Tickets.OnCallRota)
 }
 
-// setupTickets wires fault tickets, SLA clocks and notices: the API, the
-// public status page and feed, the SLA tick (every 30 s, single-flight
+// setupTickets wires fault tickets, SLA clocks and notices: the API with
+// the public status page and feed (internal/api/ticketapi), the SLA tick (every 30 s, single-flight
 // across replicas) and the notice tick (maintenance reminders, outbox).
 func setupTickets(_ context.Context, env *Env) error {
 	logger := env.Logger.With("capability", "tickets")
@@ -128,9 +128,6 @@ func setupTickets(_ context.Context, env *Env) error {
 	env.tickets = svc.Tickets
 	ticketapi.Register(env.Server, ticketapi.Options{Tickets: svc.Tickets, Notices: svc.Notices, SLA: env.Config.SLA,
 		NoticesRecent: env.Config.Notices.StatusRecent, AnnounceTo: env.Config.Notices.AnnounceTo, Now: env.Now})
-	status := svc.Notices.StatusHandler()
-	env.Server.Mount("GET /status", status)
-	env.Server.Mount("GET /status/feed.atom", status)
 	if err := env.Scheduler.Register(scheduler.Job{
 		Name: "tickets_sla", Schedule: "@every 30s", Timeout: 25 * time.Second,
 		Run: func(ctx context.Context, tick time.Time) error { return svc.Tickets.Tick(ctx, env.Now()) },

@@ -1,7 +1,10 @@
-// Package storage owns postvakt's database: opening SQLite (modernc.org/sqlite,
-// the embedded default) or PostgreSQL (pgx/v5 pool), the embedded goose
-// migrations per dialect, advisory locks for single-flight jobs, and the
-// implementations of the store interfaces that domain packages define.
+// Package storage owns postvakt's database plumbing: opening SQLite
+// (modernc.org/sqlite, the embedded default) or PostgreSQL (pgx/v5 pool),
+// the embedded goose migrations per dialect, transactions and the statement
+// cache, advisory locks for single-flight jobs and the scheduler's job runs
+// (job_runs). It holds no capability's SQL: each capability keeps its own
+// in a store package under internal/store, which implements the store
+// interfaces that its domain packages define.
 //
 // Conventions, the same on both engines:
 //   - SQL is written once with ? placeholders; Rebind turns them into $n for
@@ -9,8 +12,9 @@
 //   - Instants are stored as BIGINT microseconds since the Unix epoch (UTC),
 //     converted with Micros and FromMicros, so comparisons and ranges behave
 //     identically on both engines.
-//   - Every store method is covered by the conformance suite, which runs the
-//     same cases against SQLite and a real PostgreSQL.
+//   - Every store method is covered by the conformance suite
+//     (storagetest.ForEach), which runs the same cases against SQLite and a
+//     real PostgreSQL.
 package storage
 
 import (

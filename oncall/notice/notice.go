@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -118,6 +119,26 @@ func (n Notice) Duration() time.Duration {
 		return 0
 	}
 	return n.EndedAt.Sub(n.StartedAt)
+}
+
+// Ref names the notice in the monthly report and in the probes'
+// maintenance windows: "N-12".
+func (n Notice) Ref() string { return "N-" + strconv.FormatInt(n.ID, 10) }
+
+// Window is the time a maintenance notice plans the service(s) down for
+// (docs/probes.md, "Availability"): from its start to its end or, while it
+// is still running, to its planned end; end is zero when neither is known
+// (the window runs on). ok is false for an outage notice, which plans
+// nothing, and for a cancelled maintenance.
+func (n Notice) Window() (start, end time.Time, ok bool) {
+	if n.Kind != KindMaintenance || n.State == Cancelled {
+		return time.Time{}, time.Time{}, false
+	}
+	end = n.EndedAt
+	if end.IsZero() {
+		end = n.PlannedEnd
+	}
+	return n.StartedAt, end, true
 }
 
 // Update is one entry in a notice's history; announced ones are e-mailed.

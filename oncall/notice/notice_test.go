@@ -37,6 +37,36 @@ func TestCanMove(t *testing.T) {
 
 // TestMailOverSMTP renders a message and sends it with SMTPSender to a
 // real server on loopback, then parses what arrived.
+// TestWindow: a maintenance notice plans its services down from its start
+// to its end, or to its planned end while running; an outage notice and a
+// cancelled maintenance plan nothing.
+func TestWindow(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 10, 27, 6, 0, 0, 0, time.UTC)
+	planned, ended := start.Add(time.Hour), start.Add(90*time.Minute)
+	for _, c := range []struct {
+		name     string
+		n        Notice
+		end      time.Time
+		ok       bool
+		wantZero bool
+	}{
+		{"ended", Notice{Kind: KindMaintenance, State: Completed, StartedAt: start, PlannedEnd: planned, EndedAt: ended}, ended, true, false},
+		{"running", Notice{Kind: KindMaintenance, State: InProgress, StartedAt: start, PlannedEnd: planned}, planned, true, false},
+		{"open-ended", Notice{Kind: KindMaintenance, State: InProgress, StartedAt: start}, time.Time{}, true, false},
+		{"cancelled", Notice{Kind: KindMaintenance, State: Cancelled, StartedAt: start, PlannedEnd: planned, EndedAt: start}, time.Time{}, false, true},
+		{"outage", Notice{Kind: KindOutage, State: Resolved, StartedAt: start, EndedAt: ended}, time.Time{}, false, true},
+	} {
+		s, e, ok := c.n.Window()
+		if ok != c.ok || !e.Equal(c.end) || (c.ok && !s.Equal(start)) || (c.wantZero && !s.IsZero()) {
+			t.Errorf("%s: Window() = %v, %v, %v; want %v, %v, %v", c.name, s, e, ok, start, c.end, c.ok)
+		}
+	}
+	if r := (Notice{ID: 12}).Ref(); r != "N-12" {
+		t.Errorf("Ref = %q", r)
+	}
+}
+
 func TestMailOverSMTP(t *testing.T) {
 	t.Parallel()
 	sink := smtpsink.Start(t, nil)

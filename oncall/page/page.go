@@ -92,6 +92,27 @@ type Record struct {
 	Error      string
 }
 
+// Paged is one member paged for one incident, as the on-call load counts
+// it: the first page on any channel, with the incident's acknowledgement.
+type Paged struct {
+	IncidentID int64
+	Member     string
+	At         time.Time // the first page
+	// IncidentAckedAt is when the incident was acknowledged; zero when
+	// never.
+	IncidentAckedAt time.Time
+}
+
+// AckedAt is when the page was answered: the incident's acknowledgement,
+// unless that came before the page (the member was paged after someone
+// else had acknowledged); zero when unanswered.
+func (p Paged) AckedAt() time.Time {
+	if p.IncidentAckedAt.Before(p.At) {
+		return time.Time{}
+	}
+	return p.IncidentAckedAt
+}
+
 // Result values of a page; a closed set fit for metric labels.
 const (
 	ResultSent         = "sent"

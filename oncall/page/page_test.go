@@ -106,3 +106,22 @@ func TestSignedLinks(t *testing.T) {
 		t.Fatalf("expired: %v", err)
 	}
 }
+
+// TestPagedAckedAt: a page is answered by the incident's acknowledgement
+// at or after it, not by one that came before it.
+func TestPagedAckedAt(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 10, 8, 13, 21, 0, 0, time.UTC)
+	for _, c := range []struct {
+		acked, want time.Time
+	}{
+		{time.Time{}, time.Time{}},
+		{at.Add(4 * time.Minute), at.Add(4 * time.Minute)},
+		{at, at},
+		{at.Add(-time.Minute), time.Time{}},
+	} {
+		if got := (Paged{IncidentID: 7, Member: "kari", At: at, IncidentAckedAt: c.acked}).AckedAt(); !got.Equal(c.want) {
+			t.Errorf("acked %v: AckedAt() = %v, want %v", c.acked, got, c.want)
+		}
+	}
+}

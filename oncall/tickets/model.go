@@ -140,6 +140,13 @@ type Clock struct {
 	UpdatedAt   time.Time     `json:"updated_at"`
 }
 
+// Breached reports whether the clock missed its target: its status is
+// breached, or a breach was recorded while it ran (BreachedAt stays when
+// the status moves on).
+func (c Clock) Breached() bool {
+	return c.Status == string(sla.Breached) || !c.BreachedAt.IsZero()
+}
+
 // Ticket is a fault ticket.
 type Ticket struct {
 	ID            int64  `json:"id"`

@@ -19,6 +19,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
 	"github.com/uni-mail/postvakt/internal/store/accessstore"
+	"github.com/uni-mail/postvakt/internal/store/reportstore"
 	"github.com/uni-mail/postvakt/reports"
 	"github.com/uni-mail/postvakt/reports/reportstest"
 )
@@ -45,7 +46,7 @@ func newAPI(t *testing.T) *testAPI {
 	cfg.Mail.To = "styring@example.edu"
 	cfg.Mail.SMTP = smtpSrv.Addr
 	now := func() time.Time { return time.Date(2026, 11, 2, 10, 0, 0, 0, reportstest.Oslo()) }
-	svc := &reports.Service{Config: cfg, Source: reportstest.Seed(reportstest.SeptOct()), Archive: db,
+	svc := &reports.Service{Config: cfg, Source: reportstest.Seed(reportstest.SeptOct()), Archive: reportstore.New(db),
 		Sender: &reports.SMTPSender{Config: cfg.Mail, HelloName: "test"}, Now: now, Node: "test"}
 	s := server.New(server.Options{Config: config.Default().HTTP, Ready: db, Tokens: access, Audit: access, Now: now})
 	reportapi.Register(s, reportapi.Options{Service: svc})

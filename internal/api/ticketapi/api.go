@@ -1,8 +1,9 @@
 // Package ticketapi serves the tickets capability's HTTP API, one file per
 // resource: fault tickets with their timelines, comments and actions
 // (tickets.go), the SLA policies and "when is it due" (sla.go), and outage
-// and maintenance notices with their updates (notices.go) and the preview
-// of a notice's announcement (preview.go).
+// and maintenance notices with their updates (notices.go), the preview
+// of a notice's announcement (preview.go), and the public status page and
+// Atom feed of the notices (status.go).
 //
 // Every answer is JSON of an exported response type or of a domain type
 // (tickets.Ticket, sla.Result, notice.Notice), or the error envelope
@@ -53,6 +54,7 @@ func Register(srv *server.Server, o Options) *API {
 	a.registerSLA()
 	a.registerNotices()
 	a.registerPreview()
+	a.registerStatus()
 	return a
 }
 

@@ -146,6 +146,75 @@ func (s *Store) MailQueueIDsByMessageID(ctx context.Context, messageID string) (
 	return out, rows.Err()
 }
 
+// MailFindToken finds, among the 50 newest messages of the mailbox of
+// address (any case), the newest that carries token in its header: in the
+// Message-ID or Subject the engine logged with its transaction or, for a
+// message whose transaction row is gone (released from quarantine, or
+// older than the log's retention), in its body's header block (RFC 5322
+// §2.1: up to the first empty line). The mail loop's probe puts its token
+// in the Subject, the Message-ID and the X-Postvakt-Probe header
+// (docs/probes.md). The message comes back with its ID, mailbox, size,
+// body and arrival; ok is false when none carries token.
+func (s *Store) MailFindToken(ctx context.Context, address, token string) (m store.StoredMessage, ok bool, err error) {
+	type msg struct {
+		store.StoredMessage
+		messageID, subject sql.NullString // NULL: no transaction row
+	}
+	msgs, err := storage.QueryAll(ctx, s.db, func(r storage.RowScanner) (msg, error) {
+		var m msg
+		var at int64
+		err := r.Scan(&m.ID, &m.MailboxID, &m.Size, &at, &m.BodyHash, &m.messageID, &m.subject)
+		m.ReceivedAt = storage.FromMicros(at)
+		return m, err
+	}, `SELECT m.id, m.mailbox_id, m.size, m.received_at, m.body_hash, t.message_id, t.subject
+		FROM (SELECT m.id, m.mailbox_id, m.size, m.received_at, m.body_hash, m.queue_id FROM engine_messages m
+			JOIN engine_mailboxes b ON b.id = m.mailbox_id WHERE b.address = ? ORDER BY m.id DESC LIMIT 50) m
+		LEFT JOIN engine_transactions t ON t.queue_id = m.queue_id
+		ORDER BY m.id DESC`, strings.ToLower(address))
+	if err != nil {
+		return m, false, fmt.Errorf("messages of mailbox %s: %w", address, err)
+	}
+	for _, c := range msgs {
+		found := strings.Contains(c.messageID.String, token) || strings.Contains(c.subject.String, token)
+		if !found && !c.messageID.Valid {
+			body, err := s.MailBody(ctx, c.BodyHash)
+			if err != nil {
+				return m, false, err
+			}
+			head := body
+			if i := strings.Index(string(body), "\r\n\r\n"); i >= 0 {
+				head = body[:i]
+			}
+			found = strings.Contains(string(head), token)
+		}
+		if found {
+			return c.StoredMessage, true, nil
+		}
+	}
+	return m, false, nil
+}
+
+// MailRemove deletes message m from its mailbox and takes its size off the
+// mailbox's used bytes (never below zero: the opposite of what MailCommit
+// adds), in one transaction. The body stays: the message's transaction
+// row refers to it, and MailPrune collects it once nothing does.
+func (s *Store) MailRemove(ctx context.Context, m store.StoredMessage) error {
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM engine_messages WHERE id = ?`, m.ID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE engine_mailboxes SET used_bytes = CASE WHEN used_bytes > ? THEN used_bytes - ? ELSE 0 END WHERE id = ?`,
+			m.Size, m.Size, m.MailboxID); err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("remove message %d from mailbox %d: %w", m.ID, m.MailboxID, err)
+	}
+	return nil
+}
+
 // MailStats implements store.Store.
 func (s *Store) MailStats(ctx context.Context) (store.Stats, error) {
 	var st store.Stats

@@ -255,3 +255,28 @@ func (s *Store) CountIncidents(ctx context.Context) (map[incident.Status]int, er
 	}
 	return out, rows.Err()
 }
+
+// CriticalIncidents returns the critical incidents not raised by the
+// probes (the probes' own down time is measured, not counted again) that
+// were open at some time in [from, to): their ID, title, labels, and when
+// they were opened and resolved. The monthly report takes those labelled
+// with a service as outages.
+func (s *Store) CriticalIncidents(ctx context.Context, from, to time.Time) ([]incident.Incident, error) {
+	out, err := storage.QueryAll(ctx, s.db, func(r storage.RowScanner) (incident.Incident, error) {
+		var inc incident.Incident
+		var opened int64
+		var labels string
+		var resolved sql.NullInt64
+		if err := r.Scan(&inc.ID, &inc.Title, &labels, &opened, &resolved); err != nil {
+			return inc, err
+		}
+		_ = json.Unmarshal([]byte(labels), &inc.Labels)
+		inc.Severity, inc.OpenedAt, inc.ResolvedAt = incident.SeverityCritical, storage.FromMicros(opened), storage.FromNullMicros(resolved)
+		return inc, nil
+	}, `SELECT id, title, labels, opened_at, resolved_at FROM oncall_incidents
+		WHERE severity = 'critical' AND source <> 'probe' AND opened_at < ? AND (resolved_at IS NULL OR resolved_at > ?)`, storage.Micros(to), storage.Micros(from))
+	if err != nil {
+		return nil, fmt.Errorf("incidents: %w", err)
+	}
+	return out, nil
+}

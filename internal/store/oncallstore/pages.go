@@ -76,3 +76,27 @@ func (s *Store) PagesSince(ctx context.Context, since time.Time) ([]page.Record,
 	}
 	return out, rows.Err()
 }
+
+// MemberPages returns each member paged for an incident in [from, to), in
+// the order they were first paged: a page is one member paged for one
+// incident (several channels count once), at the first attempt, with the
+// incident's acknowledgement.
+func (s *Store) MemberPages(ctx context.Context, from, to time.Time) ([]page.Paged, error) {
+	out, err := storage.QueryAll(ctx, s.db, func(r storage.RowScanner) (page.Paged, error) {
+		var p page.Paged
+		var at int64
+		var acked sql.NullInt64
+		if err := r.Scan(&p.IncidentID, &p.Member, &at, &acked); err != nil {
+			return p, err
+		}
+		p.At, p.IncidentAckedAt = storage.FromMicros(at), storage.FromNullMicros(acked)
+		return p, nil
+	}, `SELECT p.incident_id, p.member, MIN(p.created_at), MIN(i.acked_at)
+		FROM oncall_pages p LEFT JOIN oncall_incidents i ON i.id = p.incident_id
+		WHERE p.kind = 'page' AND p.created_at >= ? AND p.created_at < ?
+		GROUP BY p.incident_id, p.member ORDER BY MIN(p.created_at)`, storage.Micros(from), storage.Micros(to))
+	if err != nil {
+		return nil, fmt.Errorf("pages: %w", err)
+	}
+	return out, nil
+}

@@ -217,3 +217,65 @@ func (s *Store) NoticeMarkSent(ctx context.Context, updateID int64, sentAt time.
 	}
 	return nil
 }
+
+// The notices as other capabilities read them: the probes' maintenance
+// windows and the monthly report's outages.
+
+// MaintenanceNotices returns the maintenance notices, not cancelled, that
+// overlap [from, to), oldest first, with their ID, services, start, end and
+// planned end (notice.Notice.Window is the time they plan down).
+func (s *Store) MaintenanceNotices(ctx context.Context, from, to time.Time) ([]notice.Notice, error) {
+	out, err := storage.QueryAll(ctx, s.db, func(r storage.RowScanner) (notice.Notice, error) {
+		n := notice.Notice{Kind: notice.KindMaintenance}
+		var start int64
+		var services string
+		var end, planned sql.NullInt64
+		if err := r.Scan(&n.ID, &services, &start, &end, &planned); err != nil {
+			return n, err
+		}
+		n.Services, n.StartedAt, n.EndedAt, n.PlannedEnd = noticeServices(services), storage.FromMicros(start), storage.FromNullMicros(end), storage.FromNullMicros(planned)
+		return n, nil
+	}, `SELECT id, services, started_at, ended_at, planned_end FROM notices
+		WHERE kind = 'maintenance' AND state <> 'cancelled' AND started_at < ? AND (ended_at IS NULL OR ended_at > ?)
+		ORDER BY started_at, id`, storage.Micros(to), storage.Micros(from))
+	if err != nil {
+		return nil, fmt.Errorf("maintenance windows: %w", err)
+	}
+	return out, nil
+}
+
+// OutageNotices returns the outage and maintenance notices, not
+// cancelled, that overlap [from, to), oldest first, with their ID, kind,
+// title, services, start, end and planned end.
+func (s *Store) OutageNotices(ctx context.Context, from, to time.Time) ([]notice.Notice, error) {
+	out, err := storage.QueryAll(ctx, s.db, func(r storage.RowScanner) (notice.Notice, error) {
+		var n notice.Notice
+		var start int64
+		var services string
+		var end, planned sql.NullInt64
+		if err := r.Scan(&n.ID, &n.Kind, &n.Title, &services, &start, &end, &planned); err != nil {
+			return n, err
+		}
+		n.Services, n.StartedAt, n.EndedAt, n.PlannedEnd = noticeServices(services), storage.FromMicros(start), storage.FromNullMicros(end), storage.FromNullMicros(planned)
+		return n, nil
+	}, `SELECT id, kind, title, services, started_at, ended_at, planned_end FROM notices
+		WHERE started_at < ? AND (ended_at IS NULL OR ended_at > ?) AND kind IN ('outage', 'maintenance') AND state <> 'cancelled'
+		ORDER BY started_at, id`, storage.Micros(to), storage.Micros(from))
+	if err != nil {
+		return nil, fmt.Errorf("notices: %w", err)
+	}
+	return out, nil
+}
+
+// noticeServices parses a notice's services column (a JSON array, or a
+// comma-separated list), each trimmed.
+func noticeServices(services string) []string {
+	var out []string
+	if err := json.Unmarshal([]byte(services), &out); err != nil {
+		out = strings.Split(services, ",")
+	}
+	for i := range out {
+		out[i] = strings.TrimSpace(out[i])
+	}
+	return out
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/oncall/sla"
 	"github.com/uni-mail/postvakt/oncall/tickets"
 )
 
@@ -311,4 +312,36 @@ func (s *Store) TicketActiveIDs(ctx context.Context) ([]int64, error) {
 		out = append(out, id)
 	}
 	return out, rows.Err()
+}
+
+// PeriodTickets returns the tickets notified in [from, to) and the older
+// ones still open at from, in the order they were notified, as the
+// monthly report reads them: ID, service, severity, title, when notified,
+// responded to and resolved, and the response clock (the only one read)
+// with its status, service hours, target and breach.
+func (s *Store) PeriodTickets(ctx context.Context, from, to time.Time) ([]tickets.Ticket, error) {
+	out, err := storage.QueryAll(ctx, s.db, func(r storage.RowScanner) (tickets.Ticket, error) {
+		var t tickets.Ticket
+		var notified int64
+		var responded, resolved, inside, target, breached sql.NullInt64
+		var status sql.NullString
+		if err := r.Scan(&t.ID, &t.Service, &t.Severity, &t.Title, &notified, &responded, &resolved,
+			&inside, &target, &status, &breached); err != nil {
+			return t, err
+		}
+		t.NotifiedAt, t.RespondedAt, t.ResolvedAt = storage.FromMicros(notified), storage.FromNullMicros(responded), storage.FromNullMicros(resolved)
+		if status.Valid {
+			t.Clocks = []tickets.Clock{{Kind: sla.KindResponse, Status: status.String, InsideHours: inside.Int64 != 0,
+				Target: time.Duration(target.Int64) * time.Microsecond, BreachedAt: storage.FromNullMicros(breached)}}
+		}
+		return t, nil
+	}, `SELECT t.id, t.service, t.severity, t.title, t.notified_at, t.responded_at, t.resolved_at,
+		c.inside_hours, c.target_us, c.status, c.breached_at
+		FROM tickets t LEFT JOIN ticket_clocks c ON c.ticket_id = t.id AND c.kind = 'response'
+		WHERE (t.notified_at >= ? AND t.notified_at < ?) OR (t.notified_at < ? AND (t.resolved_at IS NULL OR t.resolved_at >= ?))
+		ORDER BY t.notified_at, t.id`, storage.Micros(from), storage.Micros(to), storage.Micros(from), storage.Micros(from))
+	if err != nil {
+		return nil, fmt.Errorf("tickets: %w", err)
+	}
+	return out, nil
 }

@@ -2,6 +2,8 @@ package txlogstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -96,6 +98,29 @@ func (s *Store) Rollups(ctx context.Context, period rollup.Period, from, to time
 	return out, rows.Err()
 }
 
+// RollupMetric returns one metric's rollups of period with buckets in
+// [from, to), oldest first: the monthly report reads them metric by
+// metric (reports.MailDaysOf and the others sum them).
+func (s *Store) RollupMetric(ctx context.Context, period rollup.Period, metric string, from, to time.Time) ([]rollup.Point, error) {
+	rows, err := s.db.Query(ctx, `SELECT bucket, dim, n, bytes FROM mail_rollups WHERE period = ? AND metric = ?
+		AND bucket >= ? AND bucket < ? ORDER BY bucket`, string(period), metric, storage.Micros(from), storage.Micros(to))
+	if err != nil {
+		return nil, fmt.Errorf("rollups %s: %w", metric, err)
+	}
+	defer rows.Close()
+	var out []rollup.Point
+	for rows.Next() {
+		p := rollup.Point{Period: period, Metric: metric}
+		var b int64
+		if err := rows.Scan(&b, &p.Dim, &p.Count, &p.Bytes); err != nil {
+			return nil, fmt.Errorf("rollups %s: %w", metric, err)
+		}
+		p.Bucket = storage.FromMicros(b)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
 // SaveDirectorySnapshot stores (or replaces) the snapshot of day.
 func (s *Store) SaveDirectorySnapshot(ctx context.Context, snap rollup.DirectorySnapshot) error {
 	_, err := s.db.Exec(ctx, `INSERT INTO directory_snapshots (day, domains, mailboxes, allotted_bytes, used_bytes, taken_at)
@@ -106,6 +131,23 @@ func (s *Store) SaveDirectorySnapshot(ctx context.Context, snap rollup.Directory
 		return fmt.Errorf("save directory snapshot: %w", err)
 	}
 	return nil
+}
+
+// DirectorySnapshotBefore returns the last snapshot of a day before at
+// (its day, domains, mailboxes and allotted bytes); ok is false when there
+// is none.
+func (s *Store) DirectorySnapshotBefore(ctx context.Context, at time.Time) (snap rollup.DirectorySnapshot, ok bool, err error) {
+	var day int64
+	err = s.db.QueryRow(ctx, `SELECT day, domains, mailboxes, allotted_bytes FROM directory_snapshots
+		WHERE day < ? ORDER BY day DESC LIMIT 1`, storage.Micros(at)).Scan(&day, &snap.Domains, &snap.Mailboxes, &snap.AllottedBytes)
+	if errors.Is(err, sql.ErrNoRows) {
+		return snap, false, nil
+	}
+	if err != nil {
+		return snap, false, fmt.Errorf("directory snapshot: %w", err)
+	}
+	snap.Day = storage.FromMicros(day)
+	return snap, true, nil
 }
 
 // DirectorySnapshots returns the snapshots of the days in [from, to).

@@ -1,4 +1,4 @@
-package storage_test
+package reportstore_test
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package storage_test
+package reportstore_test
 
 import (
 	"context"
@@ -14,8 +14,11 @@ import (
 	"github.com/uni-mail/postvakt/collectors/txlog"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
-	"github.com/uni-mail/postvakt/internal/store/txlogstore"
+	"github.com/uni-mail/postvakt/internal/store/oncallstore"
+	"github.com/uni-mail/postvakt/internal/store/probestore"
+	"github.com/uni-mail/postvakt/internal/store/reportstore"
 	"github.com/uni-mail/postvakt/internal/store/ticketstore"
+	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 	"github.com/uni-mail/postvakt/oncall/tickets"
 	"github.com/uni-mail/postvakt/reports"
 )
@@ -24,23 +27,24 @@ func TestConformanceReportsArchive(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
+		st := reportstore.New(db)
 		loc, _ := time.LoadLocation("Europe/Oslo")
 		now := time.Date(2026, 11, 1, 7, 0, 0, 0, loc)
 		a := reports.Archived{Period: "2026-10", Start: time.Date(2026, 10, 1, 0, 0, 0, 0, loc), End: time.Date(2026, 11, 1, 0, 0, 0, 0, loc),
 			Lang: "nb", GeneratedAt: now, GeneratedBy: "scheduler", Comment: "Říjen – Tromsø", PDFEngine: "builtin",
 			HTML: []byte("<html>"), PDF: []byte("%PDF-1.7\x00\xff"), CSV: []byte("a,b\n"), Model: []byte(`{}`)}
-		if _, err := db.GetReport(ctx, "2026-10", false); !errors.Is(err, reports.ErrNotArchived) {
+		if _, err := st.GetReport(ctx, "2026-10", false); !errors.Is(err, reports.ErrNotArchived) {
 			t.Fatalf("empty archive: %v", err)
 		}
-		if ok, err := db.PutReport(ctx, a, false); err != nil || !ok {
+		if ok, err := st.PutReport(ctx, a, false); err != nil || !ok {
 			t.Fatalf("put: %v %v", ok, err)
 		}
 		b := a
 		b.Comment = "second"
-		if ok, err := db.PutReport(ctx, b, false); err != nil || ok {
+		if ok, err := st.PutReport(ctx, b, false); err != nil || ok {
 			t.Fatalf("second put without replace: %v %v", ok, err)
 		}
-		got, err := db.GetReport(ctx, "2026-10", true)
+		got, err := st.GetReport(ctx, "2026-10", true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +58,7 @@ func TestConformanceReportsArchive(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ok, err := db.ClaimSend(ctx, "2026-10", fmt.Sprint("node", i), now, now.Add(-30*time.Minute))
+				ok, err := st.ClaimSend(ctx, "2026-10", fmt.Sprint("node", i), now, now.Add(-30*time.Minute))
 				if err != nil {
 					t.Error(err)
 				}
@@ -68,47 +72,47 @@ func TestConformanceReportsArchive(t *testing.T) {
 			t.Fatalf("%d claims won, want 1", wins.Load())
 		}
 		// A claim older than the stale limit can be taken over.
-		if ok, _ := db.ClaimSend(ctx, "2026-10", "late", now.Add(time.Hour), now.Add(time.Minute)); !ok {
+		if ok, _ := st.ClaimSend(ctx, "2026-10", "late", now.Add(time.Hour), now.Add(time.Minute)); !ok {
 			t.Fatal("stale claim not taken over")
 		}
-		if err := db.MarkSent(ctx, "2026-10", "styring@example.edu", now.Add(time.Hour)); err != nil {
+		if err := st.MarkSent(ctx, "2026-10", "styring@example.edu", now.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		if ok, _ := db.ClaimSend(ctx, "2026-10", "x", now.Add(2*time.Hour), now.Add(2*time.Hour)); ok {
+		if ok, _ := st.ClaimSend(ctx, "2026-10", "x", now.Add(2*time.Hour), now.Add(2*time.Hour)); ok {
 			t.Fatal("a sent report was claimed again")
 		}
 		b.Comment = "replaced"
-		if ok, err := db.PutReport(ctx, b, true); err != nil || !ok {
+		if ok, err := st.PutReport(ctx, b, true); err != nil || !ok {
 			t.Fatalf("replace: %v %v", ok, err)
 		}
-		got, _ = db.GetReport(ctx, "2026-10", false)
+		got, _ = st.GetReport(ctx, "2026-10", false)
 		if got.Comment != "replaced" || got.SentAt.IsZero() || got.SentTo != "styring@example.edu" || got.HTML != nil {
 			t.Fatalf("after replace: %+v", got)
 		}
-		if err := db.ReleaseSend(ctx, "2026-10"); err != nil {
+		if err := st.ReleaseSend(ctx, "2026-10"); err != nil {
 			t.Fatal(err)
 		}
-		if ok, _ := db.ClaimSend(ctx, "2026-10", "x", now, now); !ok {
+		if ok, _ := st.ClaimSend(ctx, "2026-10", "x", now, now); !ok {
 			t.Fatal("released report not claimable")
 		}
 		c := a
 		c.Period, c.Start = "2026-09", a.Start.AddDate(0, -1, 0)
-		if _, err := db.PutReport(ctx, c, false); err != nil {
+		if _, err := st.PutReport(ctx, c, false); err != nil {
 			t.Fatal(err)
 		}
-		list, err := db.ListReports(ctx, 10)
+		list, err := st.ListReports(ctx, 10)
 		if err != nil || len(list) != 2 || list[0].Period != "2026-10" || list[1].Period != "2026-09" || list[0].PDF != nil {
 			t.Fatalf("list %+v %v", list, err)
 		}
-		if s, _ := db.Comment(ctx, "2026-12"); s != "" {
+		if s, _ := st.Comment(ctx, "2026-12"); s != "" {
 			t.Fatalf("comment %q", s)
 		}
 		for _, s := range []string{"first", "Říjen"} {
-			if err := db.SetComment(ctx, "2026-12", s, "lead", now); err != nil {
+			if err := st.SetComment(ctx, "2026-12", s, "lead", now); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if s, _ := db.Comment(ctx, "2026-12"); s != "Říjen" {
+		if s, _ := st.Comment(ctx, "2026-12"); s != "Říjen" {
 			t.Fatalf("comment %q", s)
 		}
 	})
@@ -233,6 +237,12 @@ func seedReportTables(t *testing.T, db *storage.DB, loc *time.Location) {
 	tk("Still open", at(10, 30, 10, 0), 5*time.Minute, time.Time{}, "met")
 }
 
+// source is the report's data on db, from the stores that own it.
+func source(db *storage.DB) reportstore.Source {
+	return reportstore.Source{TxLogData: txlogstore.New(db), TicketData: ticketstore.New(db), OnCallData: oncallstore.New(db),
+		ProbeData: probestore.New(db, ticketstore.New(db))}
+}
+
 // TestConformanceReportsSource builds a report from the real tables of
 // the collectors, tickets, notices and on-call, and checks its numbers.
 func TestConformanceReportsSource(t *testing.T) {
@@ -244,7 +254,7 @@ func TestConformanceReportsSource(t *testing.T) {
 		cfg.TopDomains = 3
 		cfg.DefaultQuota = 2e9
 		p, _ := reports.ParsePeriod("2026-10", 1, loc)
-		r, err := reports.Build(context.Background(), db, p, reports.Options{Config: cfg, Now: func() time.Time { return time.Date(2026, 11, 1, 7, 0, 0, 0, loc) }})
+		r, err := reports.Build(context.Background(), source(db), p, reports.Options{Config: cfg, Now: func() time.Time { return time.Date(2026, 11, 1, 7, 0, 0, 0, loc) }})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package storage_test
+package reportstore_test
 
 import (
 	"bytes"
@@ -18,11 +18,12 @@ import (
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/reportstore"
 	"github.com/uni-mail/postvakt/reports"
 	"github.com/uni-mail/postvakt/reports/reportstest"
 )
 
-// TestReportJobSendsOncePerPeriod is acceptance 4: two replicas — two
+// TestReportJobSendsOncePerPeriod: two replicas — two
 // schedulers on two connection pools to one database — run the monthly
 // report job every second; a real SMTP server on loopback receives exactly
 // one e-mail for the period, with the PDF attached, and the archive holds
@@ -110,14 +111,14 @@ func TestReportJobSendsOncePerPeriod(t *testing.T) {
 			if !bytes.HasPrefix(pdf, []byte("%PDF-")) {
 				t.Fatal("no PDF attached")
 			}
-			a, err := first.GetReport(context.Background(), "2026-10", true)
+			a, err := reportstore.New(first).GetReport(context.Background(), "2026-10", true)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if a.SentAt.IsZero() || a.SentTo != "styringsgruppe@example.edu" || !bytes.Equal(a.PDF, pdf) {
 				t.Errorf("archive: sent %v to %q, same PDF %v", a.SentAt, a.SentTo, bytes.Equal(a.PDF, pdf))
 			}
-			list, _ := first.ListReports(context.Background(), 10)
+			list, _ := reportstore.New(first).ListReports(context.Background(), 10)
 			if len(list) != 1 {
 				t.Errorf("%d archived reports, want 1", len(list))
 			}

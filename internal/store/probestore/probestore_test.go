@@ -1,4 +1,4 @@
-package storage_test
+package probestore_test
 
 import (
 	"context"
@@ -12,16 +12,20 @@ import (
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
+	"github.com/uni-mail/postvakt/internal/store/oncallstore"
+	"github.com/uni-mail/postvakt/internal/store/probestore"
+	"github.com/uni-mail/postvakt/internal/store/reportstore"
 	"github.com/uni-mail/postvakt/internal/store/ticketstore"
 	"github.com/uni-mail/postvakt/oncall/notice"
 )
 
-// TestProbeAvailabilityWithOutageAndMaintenance is issue 11's acceptance
-// item 4: a day with a 30-minute outage and a 60-minute announced
-// maintenance window, probed every minute, on both databases.
+// TestProbeAvailabilityWithOutageAndMaintenance: a day with a 30-minute
+// outage and a 60-minute announced maintenance window, probed every
+// minute, on both databases (docs/probes.md, "Availability").
 func TestProbeAvailabilityWithOutageAndMaintenance(t *testing.T) {
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
 		ctx := context.Background()
+		st := probestore.New(db, ticketstore.New(db))
 		loc, _ := time.LoadLocation("Europe/Oslo")
 		day := time.Date(2026, 10, 14, 0, 0, 0, 0, loc)
 		outage := [2]time.Time{day.Add(9*time.Hour + 15*time.Minute), day.Add(9*time.Hour + 45*time.Minute)}
@@ -41,7 +45,7 @@ func TestProbeAvailabilityWithOutageAndMaintenance(t *testing.T) {
 			if !ok {
 				r.Error, r.Attempts = "imap: dial tcp 127.0.0.1:1143: connection refused", 3
 			}
-			_, changed, err := db.SaveProbeResult(ctx, r, "node-a")
+			_, changed, err := st.SaveProbeResult(ctx, r, "node-a")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -49,7 +53,7 @@ func TestProbeAvailabilityWithOutageAndMaintenance(t *testing.T) {
 				changes++
 			}
 			if at.Minute()%10 == 0 {
-				if _, _, err := db.SaveProbeResult(ctx, probe.Result{Probe: "pop-lb", Service: "pop", Kind: probe.KindPOP3, At: at, Error: "refused"}, "node-a"); err != nil {
+				if _, _, err := st.SaveProbeResult(ctx, probe.Result{Probe: "pop-lb", Service: "pop", Kind: probe.KindPOP3, At: at, Error: "refused"}, "node-a"); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -71,7 +75,7 @@ func TestProbeAvailabilityWithOutageAndMaintenance(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		figs, err := db.ServiceAvailability(ctx, day, day.AddDate(0, 0, 1))
+		figs, err := st.ServiceAvailability(ctx, day, day.AddDate(0, 0, 1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +105,7 @@ func TestProbeAvailabilityWithOutageAndMaintenance(t *testing.T) {
 
 		// Per day: the day before is whole (its first two hours measured),
 		// the day itself as above.
-		days, err := db.ServiceAvailabilityDaily(ctx, day.AddDate(0, 0, -1), day.AddDate(0, 0, 1), loc)
+		days, err := st.ServiceAvailabilityDaily(ctx, day.AddDate(0, 0, -1), day.AddDate(0, 0, 1), loc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +115,7 @@ func TestProbeAvailabilityWithOutageAndMaintenance(t *testing.T) {
 		}
 
 		// The monthly report sees the measured outage, and the window.
-		outs, err := db.Outages(ctx, day, day.AddDate(0, 0, 1))
+		outs, err := reportstore.Source{ProbeData: st, TicketData: ticketstore.New(db), OnCallData: oncallstore.New(db)}.Outages(ctx, day, day.AddDate(0, 0, 1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,20 +135,20 @@ func TestProbeAvailabilityWithOutageAndMaintenance(t *testing.T) {
 			t.Errorf("report outages for imap: %d measured, %d planned; want 1 and 1 (%+v)", probeOut, windows, outs)
 		}
 
-		states, err := db.ProbeStates(ctx)
+		states, err := st.ProbeStates(ctx)
 		if err != nil || len(states) != 2 || states[0].Probe != "imap-lb" || states[0].Status != probe.StatusUp || states[1].Status != probe.StatusDown {
 			t.Fatalf("states = %+v, %v", states, err)
 		}
-		res, err := db.ProbeResults(ctx, "imap-lb", outage[0], outage[1], 5)
+		res, err := st.ProbeResults(ctx, "imap-lb", outage[0], outage[1], 5)
 		if err != nil || len(res) != 5 || res[0].OK || res[0].Attempts != 3 || len(res[0].Steps) != 1 || !res[0].At.Equal(outage[1].Add(-time.Minute)) {
 			t.Fatalf("results = %+v, %v", res, err)
 		}
-		n, err := db.DeleteProbeResults(ctx, day)
+		n, err := st.DeleteProbeResults(ctx, day)
 		if err != nil || n != 120+12 {
 			t.Fatalf("deleted %d, %v; want 132", n, err)
 		}
 		// Changes survive retention: the day computes the same.
-		again, err := db.ServiceAvailability(ctx, day, day.AddDate(0, 0, 1))
+		again, err := st.ServiceAvailability(ctx, day, day.AddDate(0, 0, 1))
 		if err != nil || again[0].Availability != f.Availability {
 			t.Fatalf("after retention: %+v, %v", again, err)
 		}
@@ -182,6 +186,7 @@ func TestConformanceProbeMailSeen(t *testing.T) {
 		if _, err := db.Exec(ctx, `DELETE FROM engine_transactions WHERE queue_id IN ('P2', 'P3')`); err != nil {
 			t.Fatal(err)
 		}
+		mailbox := probestore.Mailbox{Mail: enginestore.New(db)}
 		for _, c := range []struct {
 			token string
 			want  bool
@@ -192,9 +197,9 @@ func TestConformanceProbeMailSeen(t *testing.T) {
 			{"pv-3-cc", false, time.Time{}},
 			{"pv-9-zz", false, time.Time{}},
 		} {
-			at, ok, err := db.ProbeMailSeen(ctx, "Probe@uni.example", c.token)
+			at, ok, err := mailbox.Seen(ctx, "Probe@uni.example", c.token)
 			if err != nil || ok != c.want || !at.Equal(c.at) {
-				t.Errorf("ProbeMailSeen(%s) = %v, %v, %v; want %v, %v", c.token, at, ok, err, c.at, c.want)
+				t.Errorf("Seen(%s) = %v, %v, %v; want %v, %v", c.token, at, ok, err, c.at, c.want)
 			}
 		}
 		var left int

@@ -304,12 +304,3 @@ func ReadJSON(r *http.Request, v any) error {
 	}
 	return nil
 }
-
-// WriteList writes list as {"key": [...]} with status 200; a nil list is
-// written as [] so that clients never see null for an empty collection.
-func WriteList[T any](w http.ResponseWriter, key string, list []T) {
-	if list == nil {
-		list = []T{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{key: list})
-}

@@ -14,6 +14,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/api/accessapi"
 	"github.com/uni-mail/postvakt/internal/api/collectorsapi"
 	"github.com/uni-mail/postvakt/internal/api/oncallapi"
+	"github.com/uni-mail/postvakt/internal/api/probeapi"
 	"github.com/uni-mail/postvakt/internal/api/reportapi"
 	"github.com/uni-mail/postvakt/internal/api/ticketapi"
 	"github.com/uni-mail/postvakt/internal/auth"
@@ -67,13 +68,6 @@ func (u *UI) optional(r *http.Request, path string, out any) (off bool, err erro
 
 // --- now ---
 
-// probeList is GET /api/v1/probes: {"probes": [...]}, each a probe.State.
-// (The probes' API types move to internal/api/probeapi; this page decodes
-// into this local copy until then.)
-type probeList struct {
-	Probes []probe.State `json:"probes"`
-}
-
 // nowView is the Now page: who is on call, open incidents and tickets,
 // the service probes, the mail summary and the hourly flow of the last
 // day. An …Off field says that the capability is not configured.
@@ -104,7 +98,7 @@ func (u *UI) nowPage(w http.ResponseWriter, r *http.Request, v *view) error {
 		tk      ticketapi.TicketsResponse
 		mail    collectorsapi.Summary
 		traffic collectorsapi.Traffic
-		probes  probeList
+		probes  probeapi.ProbeList
 		err     error
 	)
 	if d.RotasOff, err = u.optional(r, "/api/v1/oncall/rotas", &rotas); err != nil {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/uni-mail/postvakt/config/validate"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/dnsbl"
 	"github.com/uni-mail/postvakt/engine/enginemetrics"
@@ -83,7 +84,7 @@ type Engine struct {
 func NewDirectory(cfg Config, st directory.Store, clock func() time.Time) (*directory.Directory, error) {
 	rules, err := cfg.AddressRules.Compile()
 	if err != nil {
-		return nil, asField(err)
+		return nil, errors.Join(validate.InSection(section, err)...)
 	}
 	return directory.New(directory.Options{
 		Store: st, Rules: rules, Clock: clock,

@@ -14,10 +14,13 @@ package abuse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/uni-mail/postvakt/config/validate"
 )
 
 // Kind names a finding. The set is closed and is a metric label.
@@ -101,19 +104,12 @@ func DefaultConfig() Config {
 		RecipientsPerMessage: 20, AuthFailuresPerIP: 20, AuthFailuresPerUser: 10, AddressesPerUser: 5}
 }
 
-// FieldError is a validation error naming a key of the section.
-type FieldError struct{ Key, Value, Msg string }
-
-func (e *FieldError) Error() string { return e.Key + ": " + e.Value + ": " + e.Msg }
-
-// Field returns the key, value and message.
-func (e *FieldError) Field() (key, value, msg string) { return e.Key, e.Value, e.Msg }
-
-// Validate checks the thresholds; keys are relative to the section.
-func (c Config) Validate() []error {
+// Validate checks the thresholds; the errors are *validate.Error keyed
+// relative to the section, joined.
+func (c Config) Validate() error {
 	var errs []error
 	if c.Window < time.Second {
-		errs = append(errs, &FieldError{"window", c.Window.String(), "must be at least 1s"})
+		errs = append(errs, validate.Field("window", c.Window, "must be at least 1s"))
 	}
 	for _, f := range []struct {
 		k string
@@ -122,10 +118,10 @@ func (c Config) Validate() []error {
 		{"recipients_per_message", c.RecipientsPerMessage}, {"auth_failures_per_ip", c.AuthFailuresPerIP},
 		{"auth_failures_per_user", c.AuthFailuresPerUser}, {"addresses_per_user", c.AddressesPerUser}} {
 		if f.v < 1 {
-			errs = append(errs, &FieldError{f.k, fmt.Sprint(f.v), "must be at least 1"})
+			errs = append(errs, validate.Field(f.k, f.v, "must be at least 1"))
 		}
 	}
-	return errs
+	return errors.Join(errs...)
 }
 
 // Options configure a Detector.

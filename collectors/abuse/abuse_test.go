@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/uni-mail/postvakt/config/validate"
 )
 
 type collected struct{ alerts []Alert }
@@ -110,7 +112,7 @@ func TestRecipientsPerAccountAndManyAddresses(t *testing.T) {
 		t.Errorf("alerts %+v", c.alerts)
 	}
 	cfg.Window = 0
-	if errs := cfg.Validate(); len(errs) != 1 {
+	if errs := cfg.Validate(); len(validate.Errors(errs)) != 1 {
 		t.Errorf("validate: %v", errs)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/uni-mail/postvakt/config/validate"
 )
 
 // Config is the greylisting configuration (key smtp.greylist).
@@ -47,20 +49,11 @@ func DefaultConfig() Config {
 	}
 }
 
-// ConfigError is a validation error of one key under smtp.greylist.
-type ConfigError struct{ Key, Value, Msg string }
-
-func (e *ConfigError) Error() string {
-	return fmt.Sprintf("smtp.greylist.%s: %q: %s", e.Key, e.Value, e.Msg)
-}
-
-// Field is the key relative to the smtp section, the value and the message.
-func (e *ConfigError) Field() (key, value, msg string) { return "greylist." + e.Key, e.Value, e.Msg }
-
-// Validate names the bad key under smtp.greylist and its value.
+// Validate names the bad key under smtp.greylist and its value: the error
+// is a *validate.Error in section smtp.
 func (c Config) Validate() error {
 	bad := func(key string, v any, msg string) error {
-		return &ConfigError{Key: key, Value: fmt.Sprint(v), Msg: msg}
+		return validate.Field("greylist."+key, v, msg).In("smtp")
 	}
 	switch {
 	case c.Delay < 0:

@@ -30,26 +30,6 @@ import (
 	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 )
 
-// withCollectorDB opens (and migrates, per database.migrate_on_start) the
-// configured database for a collectors command.
-func withCollectorDB(fn func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error) func(context.Context, *cmdEnv, []string) error {
-	return func(ctx context.Context, e *cmdEnv, args []string) error {
-		cfg, err := e.loadConfig()
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-			return err
-		}
-		db, err := app.OpenDatabase(ctx, cfg, e.logger, cfg.Database.MigrateOnStart)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		return fn(ctx, e, cfg, db, args)
-	}
-}
-
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
@@ -80,7 +60,7 @@ file's modification time. A progress bar is shown when stdout is a terminal.`,
 				return usagef("import needs at least one FILE")
 			}
 			if !dryRun {
-				return withCollectorDB(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
+				return withDatabase(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
 					w := writers
 					if w <= 0 {
 						w = 1
@@ -205,7 +185,7 @@ or a duration before now (24h); without them the whole stored period.`,
 			fs.StringVar(&until, "until", "", "end of the period (exclusive)")
 			fs.BoolVar(&asJSON, "json", false, "print JSON")
 		},
-		run: withCollectorDB(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
+		run: withDatabase(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
 			if len(args) > 0 {
 				return usagef("summary takes no arguments")
 			}
@@ -314,7 +294,7 @@ bounced, expired, rejected, greylisted, greylist_pass, scanned, discarded),
 			fs.BoolVar(&asJSON, "json", false, "print JSON")
 			fs.BoolVar(&asCSV, "csv", false, "print CSV, one line per timeline step")
 		},
-		run: withCollectorDB(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
+		run: withDatabase(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
 			if len(args) > 0 {
 				return usagef("trace takes no arguments; use the flags")
 			}

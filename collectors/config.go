@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/uni-mail/postvakt/collectors/abuse"
+	"github.com/uni-mail/postvakt/collectors/abusedetect"
 	"github.com/uni-mail/postvakt/collectors/trace"
 	"github.com/uni-mail/postvakt/config/validate"
 )
@@ -47,9 +47,9 @@ type Config struct {
 	// RetentionDays is how long the transaction and login logs are kept.
 	RetentionDays int `yaml:"retention_days"`
 	// RollupLookback is how far back each rollup run recomputes.
-	RollupLookback time.Duration `yaml:"rollup_lookback"`
-	Abuse          abuse.Config  `yaml:"abuse"`
-	Trace          TraceConfig   `yaml:"trace"`
+	RollupLookback time.Duration      `yaml:"rollup_lookback"`
+	Abuse          abusedetect.Config `yaml:"abuse"`
+	Trace          TraceConfig        `yaml:"trace"`
 }
 
 // FileConfig is one tailed file.
@@ -84,7 +84,7 @@ func Default() Config {
 		LocalNetworks:      []string{"127.0.0.1/32", "::1/128"},
 		CorrelationHorizon: 2 * time.Hour, BatchSize: 5000, CommitInterval: time.Second,
 		RetentionDays: 90, RollupLookback: 3 * time.Hour,
-		Abuse: abuse.DefaultConfig(),
+		Abuse: abusedetect.DefaultConfig(),
 		Trace: TraceConfig{ShowSubjectsFrom: "postmaster", MaxLimit: 500},
 	}
 }

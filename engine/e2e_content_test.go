@@ -14,13 +14,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/uni-mail/postvakt/engine"
-	"github.com/uni-mail/postvakt/engine/abuse"
 	"github.com/uni-mail/postvakt/engine/content"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/engine/loadgen"
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/engine/queue"
+	"github.com/uni-mail/postvakt/engine/sendlimit"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
@@ -28,7 +28,7 @@ import (
 
 // startContentEngine starts the real engine with content scanning (the
 // engine.Options.Filter hook) and abuse control, on db.
-func startContentEngine(t testing.TB, db *storage.DB, ab *abuse.Controller, edit func(*content.Config)) (*harness, *prometheus.Registry) {
+func startContentEngine(t testing.TB, db *storage.DB, ab *sendlimit.Controller, edit func(*content.Config)) (*harness, *prometheus.Registry) {
 	t.Helper()
 	cfg := testConfig()
 	cfg.Greylist.Enabled = false
@@ -97,7 +97,7 @@ func TestEngineContentEndToEnd(t *testing.T) {
 		st := enginestore.New(db)
 		ctx := context.Background()
 		alarms := &recorder{}
-		ab, err := abuse.New(abuse.Options{Window: time.Minute, MaxMessages: 100, MaxRecipients: 1000, MassMailing: 20,
+		ab, err := sendlimit.New(sendlimit.Options{Window: time.Minute, MaxMessages: 100, MaxRecipients: 1000, MassMailing: 20,
 			Approved: []string{"news@uni.example"}, Events: alarms, Node: "n1",
 			Clock: func() time.Time { return time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC) }})
 		if err != nil {
@@ -208,7 +208,7 @@ func TestEngineContentEndToEnd(t *testing.T) {
 		if err := st.DirUpdateMailbox(ctx, ent.Mailbox.ID, h.clock.Now(), func(m *directory.Mailbox) error { m.Locked = true; return nil }); err != nil {
 			t.Fatal(err)
 		}
-		if n, err := st.QueueHold(ctx, queue.Filter{AuthUser: "phished@uni.example"}, abuse.KindAccountLocked); n != 100 || err != nil {
+		if n, err := st.QueueHold(ctx, queue.Filter{AuthUser: "phished@uni.example"}, sendlimit.KindAccountLocked); n != 100 || err != nil {
 			t.Fatalf("held %d, %v", n, err)
 		}
 		wantCode(t, h.dialTLS(h.sub).Auth(plainAuth("phished@uni.example", "secret")), 535, "5.7.8")
@@ -219,7 +219,7 @@ func TestEngineContentEndToEnd(t *testing.T) {
 			t.Fatalf("next hop got %d messages", len(got))
 		}
 		held, _ := st.QueueList(ctx, queue.Filter{State: queue.StateHeld, Sender: "teacher@uni.example"})
-		if len(held) != 21 || held[0].HeldReason != abuse.KindMassMailingHeld {
+		if len(held) != 21 || held[0].HeldReason != sendlimit.KindMassMailingHeld {
 			t.Fatalf("mass mailing held = %d %+v", len(held), held[:min(1, len(held))])
 		}
 		found := false
@@ -256,7 +256,7 @@ func TestEngineContentEndToEnd(t *testing.T) {
 //	go test ./engine/ -run '^$' -bench 'EngineSMTP/sqlite|EngineContentSMTP' -benchtime 3000x
 func BenchmarkEngineContentSMTP(b *testing.B) {
 	db := storagetest.Open(b, storage.SQLite)
-	ab, err := abuse.New(abuse.Options{})
+	ab, err := sendlimit.New(sendlimit.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/uni-mail/postvakt/engine"
-	"github.com/uni-mail/postvakt/engine/abuse"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/engine/queue"
+	"github.com/uni-mail/postvakt/engine/sendlimit"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
@@ -356,7 +356,7 @@ func accountCmd() *command {
 			}
 			held := 0
 			if !keepQueue {
-				if held, err = st.QueueHold(ctx, queue.Filter{AuthUser: ent.Mailbox.Address}, abuse.KindAccountLocked); err != nil {
+				if held, err = st.QueueHold(ctx, queue.Filter{AuthUser: ent.Mailbox.Address}, sendlimit.KindAccountLocked); err != nil {
 					return err
 				}
 			}

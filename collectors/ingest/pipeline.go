@@ -31,7 +31,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/uni-mail/postvakt/collectors/abuse"
+	"github.com/uni-mail/postvakt/collectors/abusedetect"
 	"github.com/uni-mail/postvakt/collectors/correlate"
 	"github.com/uni-mail/postvakt/collectors/logparse"
 	"github.com/uni-mail/postvakt/collectors/txlog"
@@ -56,7 +56,7 @@ type Options struct {
 	// and ::1/128.
 	LocalNetworks []netip.Prefix
 	Metrics       *Metrics // nil: a private, unregistered set
-	Abuse         *abuse.Detector
+	Abuse         *abusedetect.Detector
 	BatchSize     int
 	// Writers > 1 writes batches on that many goroutines while parsing
 	// goes on (import: several COPY streams into PostgreSQL). Batches

@@ -1,16 +1,22 @@
-// Package abuse detects abuse in the collectors' stream of logins and
-// messages: an account sending more messages or recipients in a window than
-// a person does (a phished account sending spam), single messages to more
-// recipients than the mass-mailing limit (20 at the Swedish MX, above which
-// a whitelisting routine applies), authentication failures per client IP
-// and per user (password guessing), and one user logging in from many IPs.
+// Package abusedetect detects abuse in the collectors' stream of logins and
+// messages (docs/collectors.md, "Abuse detection"): an account sending more
+// messages or recipients in a window than a person does (a phished account
+// sending spam), single messages to more recipients than the mass-mailing
+// limit (20 at the Swedish MX, above which a whitelisting routine applies),
+// authentication failures per client IP and per user (password guessing),
+// and one user logging in from many IPs.
 //
 // Each finding is an Alert with a runbook ID (runbooks/outgoing-spam-burst,
 // runbooks/auth-brute-force) handed to an AlertSink, which the on-call
 // capability implements, and counted in a metric. Windows run on event
 // time, so logs replayed from the past detect what happened then. A key
 // (user or IP) alerts once per window per kind, not once per event.
-package abuse
+//
+// It watches the logs of every mail server, after the fact, and only
+// reports; the engine's own limits on submission, which refuse and hold
+// mail as it arrives, are engine/sendlimit (see its package comment for why
+// the two are apart).
+package abusedetect
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package abuse_test
+package sendlimit_test
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/uni-mail/postvakt/engine/abuse"
 	"github.com/uni-mail/postvakt/engine/event"
+	"github.com/uni-mail/postvakt/engine/sendlimit"
 )
 
 type sink struct {
@@ -34,7 +34,7 @@ func TestRateLimit(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	ev := &sink{}
 	reg := prometheus.NewRegistry()
-	c, err := abuse.New(abuse.Options{Window: time.Minute, MaxMessages: 100, MaxRecipients: 500, Clock: clock, Events: ev, Registerer: reg, Node: "n1"})
+	c, err := sendlimit.New(sendlimit.Options{Window: time.Minute, MaxMessages: 100, MaxRecipients: 500, Clock: clock, Events: ev, Registerer: reg, Node: "n1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestRateLimit(t *testing.T) {
 func TestQueueGate(t *testing.T) {
 	t.Parallel()
 	ev := &sink{}
-	c, _ := abuse.New(abuse.Options{MassMailing: 20, Approved: []string{"news@uni.example"}, Events: ev})
+	c, _ := sendlimit.New(sendlimit.Options{MassMailing: 20, Approved: []string{"news@uni.example"}, Events: ev})
 	locked := func(_ context.Context, u string) bool { return u == "locked@uni.example" }
 	g := c.QueueGate(locked)
 	ctx := context.Background()
@@ -88,9 +88,9 @@ func TestQueueGate(t *testing.T) {
 		want         string
 	}{
 		{"a@uni.example", "a@uni.example", 20, ""},
-		{"a@uni.example", "a@uni.example", 21, abuse.KindMassMailingHeld},
+		{"a@uni.example", "a@uni.example", 21, sendlimit.KindMassMailingHeld},
 		{"news@uni.example", "news@uni.example", 400, ""},
-		{"locked@uni.example", "locked@uni.example", 1, abuse.KindAccountLocked},
+		{"locked@uni.example", "locked@uni.example", 1, sendlimit.KindAccountLocked},
 		{"", "ext@ext.example", 100, ""},
 	} {
 		if got := g(ctx, tc.user, tc.sender, "Q", tc.rcpts); got != tc.want {

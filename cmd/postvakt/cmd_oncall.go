@@ -98,7 +98,7 @@ func oncallCmd() *command {
 			if err != nil {
 				return usagef("%v", err)
 			}
-			s, err := o.team.DecideSwap(ctx, id, to, "", "cli:"+currentUser(), time.Now())
+			s, err := o.team.DecideSwap(ctx, team.SwapDecision{ID: id, To: to, By: "cli:" + currentUser(), Now: time.Now()})
 			if err != nil {
 				return err
 			}

@@ -184,12 +184,23 @@ type Result struct {
 	Wait   time.Duration // for a deferral: until a retry can pass
 }
 
+// Attempt is one delivery attempt of one recipient.
+type Attempt struct {
+	IP     netip.Addr // the client
+	Sender string     // the envelope sender's key, "" for the null path
+	Rcpt   string     // the envelope recipient's key
+	Now    time.Time
+	// Listed: the client is on a DNS blocklist, so listed_delay applies.
+	Listed bool
+}
+
 // Check decides one attempt and records it.
-func (g *Greylister) Check(ctx context.Context, ip netip.Addr, sender, rcpt string, now time.Time, listed bool) (Result, error) {
+func (g *Greylister) Check(ctx context.Context, a Attempt) (Result, error) {
 	if !g.Config.Enabled {
 		return Result{Pass: true, Reason: ReasonDisabled}, nil
 	}
-	k := g.Config.KeyFor(ip, sender, rcpt)
+	now := a.Now
+	k := g.Config.KeyFor(a.IP, a.Sender, a.Rcpt)
 	if n := g.Config.AutoWhitelistAfter; n > 0 {
 		passes, err := g.Store.GreyClientPasses(ctx, k.Net)
 		if err != nil {
@@ -207,7 +218,7 @@ func (g *Greylister) Check(ctx context.Context, ip netip.Addr, sender, rcpt stri
 	if ok {
 		prev = &t
 	}
-	pass, why, next, wait := g.Config.Decide(prev, k, now, listed)
+	pass, why, next, wait := g.Config.Decide(prev, k, now, a.Listed)
 	// A passed triplet seen again within a minute need not be rewritten:
 	// that saves a database write per recipient on busy servers.
 	if !(why == ReasonKnown && now.Sub(t.LastSeen) < time.Minute) {

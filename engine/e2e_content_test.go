@@ -84,8 +84,9 @@ func ctAttachment(name string, data []byte) string {
 		base64.StdEncoding.EncodeToString(data) + "\r\n--b1--\r\n"
 }
 
-// TestEngineContentEndToEnd runs acceptance 1, 2 and 5 of issue 4 through
-// the real engine with real SMTP clients: GTUBE is quarantined and a
+// TestEngineContentEndToEnd runs content scanning and abuse control
+// (docs/configuration.md, `content:`) through the real engine with real
+// SMTP clients: GTUBE is quarantined and a
 // whitelisted recipient gets it untouched; EICAR is quarantined; a .exe
 // and a .exe in a zip get 554 5.7.1; an account sending 500 messages in a
 // minute is throttled with one alarm; a mass mailing is held by the relay
@@ -111,7 +112,7 @@ func TestEngineContentEndToEnd(t *testing.T) {
 		}
 		h.mailbox("phished@uni.example", func(n *directory.NewMailbox) { n.Password = "secret" })
 
-		// Acceptance 1: GTUBE.
+		// GTUBE, SpamAssassin's test string, scores as spam.
 		gt := "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 		c := h.dial(h.mx)
 		wantCode(t, send(c, "s@else.example", []string{"user@uni.example"}, ctMessage("cheap pills", gt)), 250, "2.0.0")
@@ -134,7 +135,8 @@ func TestEngineContentEndToEnd(t *testing.T) {
 			t.Fatalf("whitelisted copy not untouched:\n%s", b)
 		}
 
-		// Acceptance 2: EICAR quarantined, .exe and .exe in zip refused.
+		// EICAR is quarantined; .exe, also in a zip, is refused with 554
+		// 5.7.1 (content.attachments).
 		eicar := `X5O!P%@AP[4\PZX54(P^)7CC)7}$` + `EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`
 		wantCode(t, send(c, "s@else.example", []string{"user@uni.example"}, ctAttachment("test.txt", []byte(eicar))), 250, "2.0.0")
 		if v, _ := st.QuarantineList(ctx, quarantine.Filter{Reason: quarantine.ReasonVirus}); len(v) != 1 {
@@ -152,7 +154,8 @@ func TestEngineContentEndToEnd(t *testing.T) {
 			t.Fatalf("user has %d messages, want only the clean one", len(msgs))
 		}
 
-		// Acceptance 5: 500 messages in a minute from one account.
+		// 500 messages in a minute from one account: over
+		// content.abuse.max_messages (runbook outgoing-spam-burst).
 		s := h.dialTLS(h.sub)
 		if err := s.Auth(plainAuth("phished@uni.example", "secret")); err != nil {
 			t.Fatal(err)
@@ -274,9 +277,10 @@ func BenchmarkEngineContentSMTP(b *testing.B) {
 	b.ReportMetric(float64(res.P99.Microseconds())/1000, "p99-ms")
 }
 
-// TestEngineContentSubjectTag is acceptance 1 of issue 4 for a domain that
-// wants spam subject-tagged: GTUBE is delivered, tagged and with "(SPAM)"
-// in its stored Subject, through the real engine.
+// TestEngineContentSubjectTag checks content.spam.domain_actions
+// (docs/configuration.md) for a domain that wants spam subject-tagged:
+// GTUBE is delivered, tagged and with "(SPAM)" in its stored Subject,
+// through the real engine.
 func TestEngineContentSubjectTag(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {

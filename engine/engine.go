@@ -5,7 +5,8 @@
 // concern each; internal/app calls New and Serve, and the CLI calls
 // NewDirectory for `postvakt directory …`.
 //
-// Extension points for [engine-content] (issue 4): Options.Filter receives
+// Extension points for content scanning and the relay queue
+// (docs/configuration.md, `content:` and `relay:`): Options.Filter receives
 // every message after DATA (smtpserver.ContentFilter), and remote
 // recipients are committed as relay-queue rows (store.Delivery.Remote) for
 // the outbound queue to pick up.
@@ -58,7 +59,7 @@ type Options struct {
 	// Resolver answers DNSBL queries; nil uses Config.DNSBL.Resolver or the
 	// system resolver.
 	Resolver dnsbl.Resolver
-	// Filter is the content-scanning hook ([engine-content]); nil accepts all.
+	// Filter is the content-scanning hook (package content); nil accepts all.
 	Filter smtpserver.ContentFilter
 	// Directory is the directory to serve, shared with the parts of the
 	// service that resolve recipients outside a session (the quarantine's

@@ -1,5 +1,6 @@
-// Package content owns content scanning in the engine ([engine-content],
-// DOMAIN.md "MX layer": antivirus → spam tagging → delivery): the
+// Package content owns content scanning in the engine
+// (docs/configuration.md, `content:`; DOMAIN.md "MX layer": antivirus →
+// spam tagging → delivery): the
 // `content:` configuration, the attachment policy (forbidden extensions,
 // also inside zip archives; encrypted or corrupt archives are suspect),
 // built-in EICAR detection and the optional clamd scanner, the spam scorer

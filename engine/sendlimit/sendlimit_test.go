@@ -24,9 +24,10 @@ func (s *sink) Emit(e event.Event) {
 	s.ev = append(s.ev, e.(*event.Abuse))
 }
 
-// TestRateLimit is the throttling half of acceptance 5: an account sending
-// 500 messages in a minute is deferred once over its limit, one alarm is
-// raised per window, and the limit resets with the next window.
+// TestRateLimit checks content.abuse.max_messages (docs/configuration.md;
+// runbook outgoing-spam-burst): an account sending 500 messages in a
+// minute is deferred once over its limit, one alarm is raised per window,
+// and the limit resets with the next window.
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)

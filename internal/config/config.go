@@ -63,9 +63,10 @@ type Config struct {
 	// (docs/web.md).
 	Web webauth.Config `yaml:"web"`
 	// Content is the engine's content scanning, quarantine and abuse
-	// control on submission (docs/configuration.md, issue 4).
+	// control on submission (docs/configuration.md, `content:`).
 	Content content.Config `yaml:"content"`
-	// Relay is the engine's outbound relay queue (issue 4).
+	// Relay is the engine's outbound relay queue (docs/configuration.md,
+	// `relay:`).
 	Relay queue.Config `yaml:"relay"`
 	// Probes watch the services from outside and measure their
 	// availability (docs/probes.md).

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/uni-mail/postvakt/collectors/ingest"
+	"github.com/uni-mail/postvakt/collectors/logparse"
 	"github.com/uni-mail/postvakt/collectors/rollup"
 	"github.com/uni-mail/postvakt/collectors/trace"
 	"github.com/uni-mail/postvakt/collectors/txlog"
@@ -43,7 +44,7 @@ func importCmd() *command {
 		name:    "import",
 		args:    "FILE…",
 		summary: "backfill the transaction and login logs from log files (plain or .gz)",
-		help: `Reads Postfix, Dovecot, amavis, postgrey, rspamd and Roundcube log files
+		help: `Reads the log files of ` + logFamilies() + `
 (traditional syslog, RFC 3339 or with <PRI>; ".gz" files are decompressed),
 merges their lines by time so messages are joined across files (Postfix's
 own log and mail.log), and writes the records in batches. Give every file
@@ -82,6 +83,19 @@ file's modification time. A progress bar is shown when stdout is a terminal.`,
 			return runImport(ctx, e, importRun{cfg: cfg, store: discardStore{}, files: args, tz: tz, noRollups: true})
 		},
 	}
+}
+
+// logFamilies lists the programs whose logs the collectors parse: the
+// logparse families, "postfix, dovecot, … and roundcube".
+func logFamilies() string {
+	var names []string
+	for _, f := range logparse.Families() {
+		names = append(names, f.String())
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 // discardStore counts nothing and keeps nothing: import --dry-run.

@@ -14,8 +14,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/uni-mail/postvakt/collectors/abuse"
+	"github.com/uni-mail/postvakt/collectors/abusedetect"
 	"github.com/uni-mail/postvakt/collectors/trace"
+	"github.com/uni-mail/postvakt/config/validate"
 )
 
 // Config is the `collectors:` section.
@@ -46,9 +47,9 @@ type Config struct {
 	// RetentionDays is how long the transaction and login logs are kept.
 	RetentionDays int `yaml:"retention_days"`
 	// RollupLookback is how far back each rollup run recomputes.
-	RollupLookback time.Duration `yaml:"rollup_lookback"`
-	Abuse          abuse.Config  `yaml:"abuse"`
-	Trace          TraceConfig   `yaml:"trace"`
+	RollupLookback time.Duration      `yaml:"rollup_lookback"`
+	Abuse          abusedetect.Config `yaml:"abuse"`
+	Trace          TraceConfig        `yaml:"trace"`
 }
 
 // FileConfig is one tailed file.
@@ -83,21 +84,14 @@ func Default() Config {
 		LocalNetworks:      []string{"127.0.0.1/32", "::1/128"},
 		CorrelationHorizon: 2 * time.Hour, BatchSize: 5000, CommitInterval: time.Second,
 		RetentionDays: 90, RollupLookback: 3 * time.Hour,
-		Abuse: abuse.DefaultConfig(),
+		Abuse: abusedetect.DefaultConfig(),
 		Trace: TraceConfig{ShowSubjectsFrom: "postmaster", MaxLimit: 500},
 	}
 }
 
-// FieldError names a bad key (relative to the section) and value.
-type FieldError struct{ Key, Value, Msg string }
-
-func (e *FieldError) Error() string { return fmt.Sprintf("%s: %q: %s", e.Key, e.Value, e.Msg) }
-
-// Field returns the key, the value and the message.
-func (e *FieldError) Field() (key, value, msg string) { return e.Key, e.Value, e.Msg }
-
+// bad is a validation error naming a key relative to the section.
 func bad(key string, v any, format string, a ...any) error {
-	return &FieldError{Key: key, Value: fmt.Sprint(v), Msg: fmt.Sprintf(format, a...)}
+	return validate.Fieldf(key, v, format, a...)
 }
 
 // Location resolves Timezone.
@@ -180,12 +174,7 @@ func (c Config) Validate() error {
 	if c.RollupLookback < time.Hour {
 		add(bad("rollup_lookback", c.RollupLookback, "must be at least 1h"))
 	}
-	for _, e := range c.Abuse.Validate() {
-		var fe *abuse.FieldError
-		if errors.As(e, &fe) {
-			add(bad("abuse."+fe.Key, fe.Value, "%s", fe.Msg))
-		}
-	}
+	errs = append(errs, validate.Nest("abuse", c.Abuse.Validate())...)
 	switch c.Trace.ShowSubjectsFrom {
 	case "admin", "postmaster", "oncall", "helpdesk", "viewer":
 	default:

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"slices"
 	"testing"
+
+	"github.com/uni-mail/postvakt/config/validate"
 )
 
 func TestDefaultIsValidAndErrorsNameKeys(t *testing.T) {
@@ -22,7 +24,7 @@ func TestDefaultIsValidAndErrorsNameKeys(t *testing.T) {
 	err := c.Validate()
 	var keys []string
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-		var fe *FieldError
+		var fe *validate.Error
 		if !errors.As(e, &fe) {
 			t.Fatalf("not keyed: %v", e)
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/uni-mail/postvakt/config/validate"
 	"github.com/uni-mail/postvakt/engine/addr"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/greylist"
@@ -203,44 +204,19 @@ func Default() Config {
 	}
 }
 
-// ErrInvalid is wrapped by every validation error.
-var ErrInvalid = errors.New("invalid configuration")
+// ErrInvalid is wrapped by every validation error: it is validate.ErrInvalid.
+var ErrInvalid = validate.ErrInvalid
 
-// FieldError is one bad configuration value. Key is relative to the smtp
-// section ("limits.max_line_length"); Field lets internal/config report it
-// with file and line.
-type FieldError struct{ Key, Value, Msg string }
+// section is the configuration section the engine's keys are relative to.
+const section = "smtp"
 
-func (e *FieldError) Error() string { return fmt.Sprintf("smtp.%s: %q: %s", e.Key, e.Value, e.Msg) }
-
-// Field is the key relative to the smtp section, the value and the message.
-func (e *FieldError) Field() (key, value, msg string) { return e.Key, e.Value, e.Msg }
-
-// Unwrap makes every FieldError an ErrInvalid.
-func (e *FieldError) Unwrap() error { return ErrInvalid }
-
-// keyed is what the subpackages' validation errors implement.
-type keyed interface {
-	Field() (key, value, msg string)
-}
-
-// asField turns a subpackage's validation error into a FieldError.
-func asField(err error) error {
-	var k keyed
-	if errors.As(err, &k) {
-		key, val, msg := k.Field()
-		return &FieldError{Key: key, Value: val, Msg: msg}
-	}
-	return fmt.Errorf("%w: smtp: %v", ErrInvalid, err)
-}
-
-// Validate checks the configuration; each error is a *FieldError naming
-// the key under smtp. and the bad value, and wraps ErrInvalid. All problems
-// are reported (errors.Join).
+// Validate checks the configuration; each error is a *validate.Error
+// naming the key in the smtp section and the bad value, and wraps
+// ErrInvalid. All problems are reported (errors.Join).
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(key string, val any, why string) {
-		errs = append(errs, &FieldError{Key: key, Value: fmt.Sprint(val), Msg: why})
+		errs = append(errs, validate.Field(key, val, why).In(section))
 	}
 	if !c.Enabled {
 		return nil
@@ -320,14 +296,10 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.Greylist.Enabled {
-		if err := c.Greylist.Validate(); err != nil {
-			errs = append(errs, asField(err))
-		}
+		errs = append(errs, validate.InSection(section, c.Greylist.Validate())...)
 	}
 	if _, err := c.compileLists(); err != nil {
-		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-			errs = append(errs, asField(e))
-		}
+		errs = append(errs, validate.InSection(section, err)...)
 	}
 	if c.Postmaster != "" {
 		if a, err := addr.Parse(c.Postmaster); err != nil || a.Domain == "" {
@@ -335,7 +307,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if _, err := c.AddressRules.Compile(); err != nil {
-		errs = append(errs, asField(err))
+		errs = append(errs, validate.InSection(section, err)...)
 	}
 	if c.Commit.MaxDelay < 0 || c.Commit.MaxDelay > time.Second {
 		bad("commit.max_delay", c.Commit.MaxDelay, "must be between 0s and 1s")

@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/uni-mail/postvakt/config/validate"
 	"github.com/uni-mail/postvakt/engine"
 )
 
@@ -54,7 +55,7 @@ func TestValidateNamesKey(t *testing.T) {
 		}
 		// Every error is keyed, so internal/config can give file and line.
 		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-			var fe *engine.FieldError
+			var fe *validate.Error
 			if !errors.As(e, &fe) || fe.Key == "" {
 				t.Errorf("unkeyed error %v", e)
 			}

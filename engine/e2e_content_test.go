@@ -14,13 +14,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/uni-mail/postvakt/engine"
-	"github.com/uni-mail/postvakt/engine/abuse"
 	"github.com/uni-mail/postvakt/engine/content"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/engine/loadgen"
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/engine/queue"
+	"github.com/uni-mail/postvakt/engine/sendlimit"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
@@ -28,7 +28,7 @@ import (
 
 // startContentEngine starts the real engine with content scanning (the
 // engine.Options.Filter hook) and abuse control, on db.
-func startContentEngine(t testing.TB, db *storage.DB, ab *abuse.Controller, edit func(*content.Config)) (*harness, *prometheus.Registry) {
+func startContentEngine(t testing.TB, db *storage.DB, ab *sendlimit.Controller, edit func(*content.Config)) (*harness, *prometheus.Registry) {
 	t.Helper()
 	cfg := testConfig()
 	cfg.Greylist.Enabled = false
@@ -84,8 +84,9 @@ func ctAttachment(name string, data []byte) string {
 		base64.StdEncoding.EncodeToString(data) + "\r\n--b1--\r\n"
 }
 
-// TestEngineContentEndToEnd runs acceptance 1, 2 and 5 of issue 4 through
-// the real engine with real SMTP clients: GTUBE is quarantined and a
+// TestEngineContentEndToEnd runs content scanning and abuse control
+// (docs/configuration.md, `content:`) through the real engine with real
+// SMTP clients: GTUBE is quarantined and a
 // whitelisted recipient gets it untouched; EICAR is quarantined; a .exe
 // and a .exe in a zip get 554 5.7.1; an account sending 500 messages in a
 // minute is throttled with one alarm; a mass mailing is held by the relay
@@ -97,7 +98,7 @@ func TestEngineContentEndToEnd(t *testing.T) {
 		st := enginestore.New(db)
 		ctx := context.Background()
 		alarms := &recorder{}
-		ab, err := abuse.New(abuse.Options{Window: time.Minute, MaxMessages: 100, MaxRecipients: 1000, MassMailing: 20,
+		ab, err := sendlimit.New(sendlimit.Options{Window: time.Minute, MaxMessages: 100, MaxRecipients: 1000, MassMailing: 20,
 			Approved: []string{"news@uni.example"}, Events: alarms, Node: "n1",
 			Clock: func() time.Time { return time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC) }})
 		if err != nil {
@@ -111,7 +112,7 @@ func TestEngineContentEndToEnd(t *testing.T) {
 		}
 		h.mailbox("phished@uni.example", func(n *directory.NewMailbox) { n.Password = "secret" })
 
-		// Acceptance 1: GTUBE.
+		// GTUBE, SpamAssassin's test string, scores as spam.
 		gt := "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 		c := h.dial(h.mx)
 		wantCode(t, send(c, "s@else.example", []string{"user@uni.example"}, ctMessage("cheap pills", gt)), 250, "2.0.0")
@@ -134,7 +135,8 @@ func TestEngineContentEndToEnd(t *testing.T) {
 			t.Fatalf("whitelisted copy not untouched:\n%s", b)
 		}
 
-		// Acceptance 2: EICAR quarantined, .exe and .exe in zip refused.
+		// EICAR is quarantined; .exe, also in a zip, is refused with 554
+		// 5.7.1 (content.attachments).
 		eicar := `X5O!P%@AP[4\PZX54(P^)7CC)7}$` + `EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`
 		wantCode(t, send(c, "s@else.example", []string{"user@uni.example"}, ctAttachment("test.txt", []byte(eicar))), 250, "2.0.0")
 		if v, _ := st.QuarantineList(ctx, quarantine.Filter{Reason: quarantine.ReasonVirus}); len(v) != 1 {
@@ -152,7 +154,8 @@ func TestEngineContentEndToEnd(t *testing.T) {
 			t.Fatalf("user has %d messages, want only the clean one", len(msgs))
 		}
 
-		// Acceptance 5: 500 messages in a minute from one account.
+		// 500 messages in a minute from one account: over
+		// content.abuse.max_messages (runbook outgoing-spam-burst).
 		s := h.dialTLS(h.sub)
 		if err := s.Auth(plainAuth("phished@uni.example", "secret")); err != nil {
 			t.Fatal(err)
@@ -208,7 +211,7 @@ func TestEngineContentEndToEnd(t *testing.T) {
 		if err := st.DirUpdateMailbox(ctx, ent.Mailbox.ID, h.clock.Now(), func(m *directory.Mailbox) error { m.Locked = true; return nil }); err != nil {
 			t.Fatal(err)
 		}
-		if n, err := st.QueueHold(ctx, queue.Filter{AuthUser: "phished@uni.example"}, abuse.KindAccountLocked); n != 100 || err != nil {
+		if n, err := st.QueueHold(ctx, queue.Filter{AuthUser: "phished@uni.example"}, sendlimit.KindAccountLocked); n != 100 || err != nil {
 			t.Fatalf("held %d, %v", n, err)
 		}
 		wantCode(t, h.dialTLS(h.sub).Auth(plainAuth("phished@uni.example", "secret")), 535, "5.7.8")
@@ -219,7 +222,7 @@ func TestEngineContentEndToEnd(t *testing.T) {
 			t.Fatalf("next hop got %d messages", len(got))
 		}
 		held, _ := st.QueueList(ctx, queue.Filter{State: queue.StateHeld, Sender: "teacher@uni.example"})
-		if len(held) != 21 || held[0].HeldReason != abuse.KindMassMailingHeld {
+		if len(held) != 21 || held[0].HeldReason != sendlimit.KindMassMailingHeld {
 			t.Fatalf("mass mailing held = %d %+v", len(held), held[:min(1, len(held))])
 		}
 		found := false
@@ -256,7 +259,7 @@ func TestEngineContentEndToEnd(t *testing.T) {
 //	go test ./engine/ -run '^$' -bench 'EngineSMTP/sqlite|EngineContentSMTP' -benchtime 3000x
 func BenchmarkEngineContentSMTP(b *testing.B) {
 	db := storagetest.Open(b, storage.SQLite)
-	ab, err := abuse.New(abuse.Options{})
+	ab, err := sendlimit.New(sendlimit.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -274,9 +277,10 @@ func BenchmarkEngineContentSMTP(b *testing.B) {
 	b.ReportMetric(float64(res.P99.Microseconds())/1000, "p99-ms")
 }
 
-// TestEngineContentSubjectTag is acceptance 1 of issue 4 for a domain that
-// wants spam subject-tagged: GTUBE is delivered, tagged and with "(SPAM)"
-// in its stored Subject, through the real engine.
+// TestEngineContentSubjectTag checks content.spam.domain_actions
+// (docs/configuration.md) for a domain that wants spam subject-tagged:
+// GTUBE is delivered, tagged and with "(SPAM)" in its stored Subject,
+// through the real engine.
 func TestEngineContentSubjectTag(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {

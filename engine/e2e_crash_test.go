@@ -88,8 +88,10 @@ func TestEngineServeHelper(t *testing.T) {
 	_ = eng.Serve(ctx) // until SIGKILL
 }
 
-// Acceptance 5: kill -9 the server during a loadgen run; after restart
-// every message that got 250 is in the store.
+// Durability (docs/performance.md, "Durability under kill -9"; RFC 5321
+// §6.1: a 250 reply takes responsibility for the message): kill -9 the
+// server during a loadgen run; after restart every message that got 250 is
+// in the store.
 func TestEngineKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("subprocess test")

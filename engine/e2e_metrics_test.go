@@ -15,8 +15,9 @@ import (
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
 )
 
-// Acceptance 7: the exposition holds the engine metrics, passes
-// `promtool check metrics`, and labels come only from closed sets.
+// The exposition holds the engine metrics, passes `promtool check metrics`,
+// and labels come only from closed sets (docs/development.md, "Metrics";
+// Prometheus's naming and label guidelines).
 func TestEngineMetricsExposition(t *testing.T) {
 	t.Parallel()
 	db := storagetest.Open(t, storage.SQLite)

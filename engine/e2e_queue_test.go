@@ -133,11 +133,12 @@ func relayConfig(hop string) queue.Config {
 	return c
 }
 
-// TestEngineQueueAcceptance4 is acceptance 4 of issue 4: mail to a remote
-// domain queues, is delivered to a real next hop on loopback, survives a
-// next hop that answers 451 for a while (retried with backoff), and
-// bounces with an RFC 3464 DSN after the maximum lifetime (time injected).
-func TestEngineQueueAcceptance4(t *testing.T) {
+// TestEngineQueueDeliversRetriesAndBounces checks the relay queue
+// (docs/configuration.md, `relay:`): mail to a remote domain queues, is
+// delivered to a real next hop on loopback, survives a next hop that
+// answers 451 for a while (retried with backoff, RFC 5321 §4.5.4.1), and
+// bounces with an RFC 3464 DSN after relay.max_lifetime (time injected).
+func TestEngineQueueDeliversRetriesAndBounces(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
 		st := enginestore.New(db)

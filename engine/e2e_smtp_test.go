@@ -18,10 +18,10 @@ import (
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
 )
 
-// Acceptance 1: greylisting — unknown triplet 451 4.7.1, retry after the
-// delay 250, early retry still 451; a DNSBL-listed client (test DNS server
-// on loopback) waits the long delay; after N passes the client network is
-// whitelisted.
+// Greylisting (RFC 6647; docs/configuration.md, smtp.greylist): unknown
+// triplet 451 4.7.1, retry after the delay 250, early retry still 451; a
+// DNSBL-listed client (RFC 5782; test DNS server on loopback) waits the
+// long delay; after N passes the client network is whitelisted.
 func TestEngineGreylistFlow(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
@@ -76,8 +76,9 @@ func TestEngineGreylistDNSBLDelay(t *testing.T) {
 	})
 }
 
-// Acceptance 2 and 3, and the rest of the policy table, on one server per
-// database: each case is one transaction.
+// The engine's policy table (docs/configuration.md, "Mail engine": checks →
+// whitelists → greylisting → recipient validation → size and quota), on one
+// server per database: each case is one transaction.
 func TestEnginePolicyTable(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
@@ -164,7 +165,9 @@ func TestEnginePolicyTable(t *testing.T) {
 	})
 }
 
-// Acceptance 2 (AUTH) and 4 (submission relay rules): never an open relay.
+// Submission (RFC 6409): AUTH only after STARTTLS (RFC 4954 §4), relaying
+// only for authenticated users and smtp.local_networks — never an open
+// relay (RFC 5321 §3.6.2).
 func TestEngineSubmission(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
@@ -291,7 +294,7 @@ func TestEngineInsecureAuthLoopback(t *testing.T) {
 	}
 }
 
-// Acceptance 4: one body for 400 recipients.
+// One stored body for 400 recipients (docs/performance.md, "Engine").
 func TestEngineBulkOneBody(t *testing.T) {
 	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {

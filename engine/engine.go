@@ -5,7 +5,8 @@
 // concern each; internal/app calls New and Serve, and the CLI calls
 // NewDirectory for `postvakt directory …`.
 //
-// Extension points for [engine-content] (issue 4): Options.Filter receives
+// Extension points for content scanning and the relay queue
+// (docs/configuration.md, `content:` and `relay:`): Options.Filter receives
 // every message after DATA (smtpserver.ContentFilter), and remote
 // recipients are committed as relay-queue rows (store.Delivery.Remote) for
 // the outbound queue to pick up.
@@ -24,6 +25,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/uni-mail/postvakt/config/validate"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/dnsbl"
 	"github.com/uni-mail/postvakt/engine/enginemetrics"
@@ -57,7 +59,7 @@ type Options struct {
 	// Resolver answers DNSBL queries; nil uses Config.DNSBL.Resolver or the
 	// system resolver.
 	Resolver dnsbl.Resolver
-	// Filter is the content-scanning hook ([engine-content]); nil accepts all.
+	// Filter is the content-scanning hook (package content); nil accepts all.
 	Filter smtpserver.ContentFilter
 	// Directory is the directory to serve, shared with the parts of the
 	// service that resolve recipients outside a session (the quarantine's
@@ -83,7 +85,7 @@ type Engine struct {
 func NewDirectory(cfg Config, st directory.Store, clock func() time.Time) (*directory.Directory, error) {
 	rules, err := cfg.AddressRules.Compile()
 	if err != nil {
-		return nil, asField(err)
+		return nil, errors.Join(validate.InSection(section, err)...)
 	}
 	return directory.New(directory.Options{
 		Store: st, Rules: rules, Clock: clock,

@@ -13,6 +13,7 @@ import (
 	"net/mail"
 	"time"
 
+	"github.com/uni-mail/postvakt/config/validate"
 	"github.com/uni-mail/postvakt/oncall/calendar"
 	"github.com/uni-mail/postvakt/oncall/heartbeat"
 	"github.com/uni-mail/postvakt/oncall/incident"
@@ -115,19 +116,11 @@ func Default() Config {
 // Enabled reports whether the capability runs.
 func (c Config) Enabled() bool { return len(c.Members) > 0 }
 
-// FieldError is a keyed validation error; internal/config turns it into a
-// FieldError under "oncall".
-type FieldError struct{ Key, Value, Msg string }
-
-func (e *FieldError) Error() string { return fmt.Sprintf("%s: %q: %s", e.Key, e.Value, e.Msg) }
-
-// Field implements config.Keyed.
-func (e *FieldError) Field() (key, value, msg string) { return e.Key, e.Value, e.Msg }
-
-// Compile builds the team and the policies, or says what is wrong.
+// Compile builds the team and the policies, or says what is wrong: the
+// errors are *validate.Error keyed relative to the oncall section.
 func (c Config) Compile(store team.Store) (*team.Team, map[string]incident.Policy, error) {
 	var errs []error
-	bad := func(key, value, msg string) { errs = append(errs, &FieldError{key, value, msg}) }
+	bad := func(key, value, msg string) { errs = append(errs, validate.Field(key, value, msg)) }
 	t, err := team.New(team.Spec{Members: c.Members, Rotas: c.Rotas, Calendars: c.Calendars}, store)
 	if err != nil {
 		bad("rotas", "", err.Error())
@@ -168,16 +161,17 @@ func (c Config) PolicyName() string {
 	return ""
 }
 
-// Validate checks the section; errors are *FieldError.
+// Validate checks the section; errors are *validate.Error keyed relative to
+// the oncall section.
 func (c Config) Validate() error {
 	if !c.Enabled() {
 		if len(c.Rotas) > 0 || len(c.Policies) > 0 {
-			return &FieldError{"members", "", "rotas and policies need at least one member"}
+			return validate.Field("members", "", "rotas and policies need at least one member")
 		}
 		return nil
 	}
 	var errs []error
-	bad := func(key, value, msg string) { errs = append(errs, &FieldError{key, value, msg}) }
+	bad := func(key, value, msg string) { errs = append(errs, validate.Field(key, value, msg)) }
 	_, pols, err := c.Compile(nil)
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		errs = append(errs, j.Unwrap()...)

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/uni-mail/postvakt/config/validate"
 )
 
 // Config is the `reports` section of the configuration.
@@ -93,22 +95,15 @@ func DefaultConfig() Config {
 	}
 }
 
-// FieldError is a validation error naming the key (relative to the
-// reports section) and the bad value.
-type FieldError struct{ Key, Value, Msg string }
-
-func (e *FieldError) Error() string { return fmt.Sprintf("%s: %q: %s", e.Key, e.Value, e.Msg) }
-
-// Field implements config.Keyed.
-func (e *FieldError) Field() (key, value, msg string) { return e.Key, e.Value, e.Msg }
-
 var hoursRe = regexp.MustCompile(`^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$`)
 
-// Validate checks every key and returns all problems joined.
+// Validate checks every key and returns all problems joined, each a
+// *validate.Error naming the key (relative to the reports section) and the
+// bad value.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(key string, v any, msg string) {
-		errs = append(errs, &FieldError{Key: key, Value: fmt.Sprint(v), Msg: msg})
+		errs = append(errs, validate.Field(key, v, msg))
 	}
 	if _, ok := catalogs[c.Language]; !ok {
 		bad("language", c.Language, "must be en or nb")

@@ -69,8 +69,8 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-// TestModelGolden is acceptance 1: two months of seeded data; the whole
-// model is compared with a golden file.
+// TestModelGolden (docs/reports.md, "What the report holds"): two months
+// of seeded data; the whole model is compared with a golden file.
 func TestModelGolden(t *testing.T) {
 	t.Parallel()
 	for _, lang := range reports.Languages() {
@@ -98,9 +98,10 @@ func changePct(cur, prev float64) float64 {
 	return math.Round((cur-prev)/prev*1000) / 10
 }
 
-// TestNumbersMatchIndependentComputation is acceptance 1: every key number
-// and its change in per cent is computed here straight from the seeded
-// rows, with none of the model's code, and compared.
+// TestNumbersMatchIndependentComputation (docs/reports.md, "What the report
+// holds"): every key number and its change in per cent is computed here
+// straight from the seeded rows, with none of the model's code, and
+// compared.
 func TestNumbersMatchIndependentComputation(t *testing.T) {
 	t.Parallel()
 	r, src := october(t, "en")

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uni-mail/postvakt/config/validate"
 	"github.com/uni-mail/postvakt/reports"
 	"github.com/uni-mail/postvakt/reports/reportstest"
 )
@@ -117,7 +118,7 @@ func TestConfigValidate(t *testing.T) {
 	for _, key := range []string{"start_day", "language", "operator_hours", "mail.to"} {
 		found := false
 		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-			var fe *reports.FieldError
+			var fe *validate.Error
 			if errors.As(e, &fe) && fe.Key == key {
 				found = true
 			}

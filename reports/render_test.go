@@ -157,8 +157,9 @@ func TestCSV(t *testing.T) {
 	golden(t, "report-2026-10.golden.csv", data)
 }
 
-// checkPDF is acceptance 2: pdftotext finds every section heading and key
-// number; pdffonts shows every font embedded; pdftoppm renders the pages.
+// checkPDF checks a rendered PDF (docs/reports.md, "Rendering"): pdftotext
+// finds every section heading and key number; pdffonts shows every font
+// embedded; pdftoppm renders the pages.
 // With POSTVAKT_REPORT_PAGES=DIR the page images are kept there to be looked at.
 func checkPDF(t *testing.T, r *reports.Report, pdf []byte, name string) {
 	t.Helper()
@@ -211,9 +212,9 @@ func checkPDF(t *testing.T, r *reports.Report, pdf []byte, name string) {
 	}
 }
 
-// TestBuiltinPDF is acceptance 2 and 3 for the pure-Go PDF, made the way
-// the service makes it when Chromium is missing: pdf_engine auto falls back
-// to the built-in renderer.
+// TestBuiltinPDF checks the pure-Go PDF (docs/reports.md, "Rendering"),
+// made the way the service makes it when Chromium is missing: pdf_engine
+// auto falls back to the built-in renderer.
 func TestBuiltinPDF(t *testing.T) {
 	t.Parallel()
 	for _, lang := range reports.Languages() {
@@ -256,7 +257,8 @@ func TestChromiumEngineNeedsChromium(t *testing.T) {
 	}
 }
 
-// TestChromiumPDF is acceptance 2 and 3 for the PDF printed by Chromium.
+// TestChromiumPDF checks the PDF printed by Chromium (docs/reports.md,
+// "Rendering").
 func TestChromiumPDF(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig("nb")

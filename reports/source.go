@@ -41,7 +41,8 @@ type Source interface {
 	TopDomains(ctx context.Context, from, to time.Time, n int) (senders, recipients []DomainCount, err error)
 }
 
-// Registrations is a directory snapshot (issue 5, daily snapshot).
+// Registrations is a directory snapshot, taken daily (docs/collectors.md,
+// "Rollups, snapshots, retention").
 type Registrations struct {
 	At            time.Time `json:"at"`
 	Domains       int64     `json:"domains"`
@@ -130,7 +131,8 @@ type Outage struct {
 }
 
 // Ticket is a fault ticket with its SLA results, as computed by the
-// tickets capability on its business calendar (issue 7).
+// tickets capability on its business calendar (docs/tickets.md, "SLA
+// policies").
 type Ticket struct {
 	ID       string    `json:"id"`
 	Service  string    `json:"service"`

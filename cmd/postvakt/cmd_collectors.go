@@ -19,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/uni-mail/postvakt/collectors/ingest"
+	"github.com/uni-mail/postvakt/collectors/logparse"
 	"github.com/uni-mail/postvakt/collectors/rollup"
 	"github.com/uni-mail/postvakt/collectors/trace"
 	"github.com/uni-mail/postvakt/collectors/txlog"
@@ -29,26 +30,6 @@ import (
 	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 )
-
-// withCollectorDB opens (and migrates, per database.migrate_on_start) the
-// configured database for a collectors command.
-func withCollectorDB(fn func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error) func(context.Context, *cmdEnv, []string) error {
-	return func(ctx context.Context, e *cmdEnv, args []string) error {
-		cfg, err := e.loadConfig()
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-			return err
-		}
-		db, err := app.OpenDatabase(ctx, cfg, e.logger, cfg.Database.MigrateOnStart)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		return fn(ctx, e, cfg, db, args)
-	}
-}
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
@@ -63,7 +44,7 @@ func importCmd() *command {
 		name:    "import",
 		args:    "FILE…",
 		summary: "backfill the transaction and login logs from log files (plain or .gz)",
-		help: `Reads Postfix, Dovecot, amavis, postgrey, rspamd and Roundcube log files
+		help: `Reads the log files of ` + logFamilies() + `
 (traditional syslog, RFC 3339 or with <PRI>; ".gz" files are decompressed),
 merges their lines by time so messages are joined across files (Postfix's
 own log and mail.log), and writes the records in batches. Give every file
@@ -80,7 +61,7 @@ file's modification time. A progress bar is shown when stdout is a terminal.`,
 				return usagef("import needs at least one FILE")
 			}
 			if !dryRun {
-				return withCollectorDB(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
+				return withDatabase(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
 					w := writers
 					if w <= 0 {
 						w = 1
@@ -102,6 +83,19 @@ file's modification time. A progress bar is shown when stdout is a terminal.`,
 			return runImport(ctx, e, importRun{cfg: cfg, store: discardStore{}, files: args, tz: tz, noRollups: true})
 		},
 	}
+}
+
+// logFamilies lists the programs whose logs the collectors parse: the
+// logparse families, "postfix, dovecot, … and roundcube".
+func logFamilies() string {
+	var names []string
+	for _, f := range logparse.Families() {
+		names = append(names, f.String())
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 // discardStore counts nothing and keeps nothing: import --dry-run.
@@ -205,7 +199,7 @@ or a duration before now (24h); without them the whole stored period.`,
 			fs.StringVar(&until, "until", "", "end of the period (exclusive)")
 			fs.BoolVar(&asJSON, "json", false, "print JSON")
 		},
-		run: withCollectorDB(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
+		run: withDatabase(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
 			if len(args) > 0 {
 				return usagef("summary takes no arguments")
 			}
@@ -314,7 +308,7 @@ bounced, expired, rejected, greylisted, greylist_pass, scanned, discarded),
 			fs.BoolVar(&asJSON, "json", false, "print JSON")
 			fs.BoolVar(&asCSV, "csv", false, "print CSV, one line per timeline step")
 		},
-		run: withCollectorDB(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
+		run: withDatabase(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
 			if len(args) > 0 {
 				return usagef("trace takes no arguments; use the flags")
 			}

@@ -110,9 +110,9 @@ func importSample(t *testing.T, dbURL string) string {
 	return cfg
 }
 
-// TestImportThenSummaryGivesReferenceCounts is acceptance 1: import the
-// sample logs, then `summary --json` reproduces the README's reference
-// counts, on SQLite and on PostgreSQL.
+// TestImportThenSummaryGivesReferenceCounts (docs/collectors.md, "Summary"):
+// import the sample logs, then `summary --json` reproduces the README's
+// reference counts, on SQLite and on PostgreSQL.
 func TestImportThenSummaryGivesReferenceCounts(t *testing.T) {
 	t.Parallel()
 	ref := readmeCounts(t)
@@ -203,8 +203,9 @@ func TestImportThenSummaryGivesReferenceCounts(t *testing.T) {
 	}
 }
 
-// TestTraceSampleMessage is acceptance 4: trace finds one submitted message
-// that went through amavis by each of its fields, as one timeline.
+// TestTraceSampleMessage (docs/collectors.md, "Trace"): trace finds one
+// submitted message that went through amavis by each of its fields, as one
+// timeline.
 func TestTraceSampleMessage(t *testing.T) {
 	t.Parallel()
 	dbURL := storagetest.URL(t, storage.SQLite)

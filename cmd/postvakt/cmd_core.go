@@ -59,14 +59,8 @@ Without --config it runs on the built-in defaults: data in ./data, SQLite at
 
 func migrateCmd() *command {
 	open := func(ctx context.Context, e *cmdEnv) (*storage.DB, error) {
-		cfg, err := e.loadConfig()
-		if err != nil {
-			return nil, err
-		}
-		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-			return nil, err
-		}
-		return app.OpenDatabase(ctx, cfg, e.logger, false)
+		_, db, err := e.openDatabase(ctx, openOptions{noMigrate: true})
+		return db, err
 	}
 	return &command{
 		name:    "migrate",
@@ -180,22 +174,10 @@ func versionCmd() *command {
 }
 
 func tokenCmd() *command {
-	withDB := func(fn func(ctx context.Context, e *cmdEnv, access *accessstore.Store, args []string) error) func(context.Context, *cmdEnv, []string) error {
-		return func(ctx context.Context, e *cmdEnv, args []string) error {
-			cfg, err := e.loadConfig()
-			if err != nil {
-				return err
-			}
-			if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-				return err
-			}
-			db, err := app.OpenDatabase(ctx, cfg, e.logger, cfg.Database.MigrateOnStart)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
+	withAccess := func(fn func(ctx context.Context, e *cmdEnv, access *accessstore.Store, args []string) error) func(context.Context, *cmdEnv, []string) error {
+		return withDatabase(func(ctx context.Context, e *cmdEnv, _ *config.Config, db *storage.DB, args []string) error {
 			return fn(ctx, e, accessstore.New(db), args)
-		}
+		})
 	}
 	var name, role string
 	var ttl time.Duration
@@ -212,7 +194,7 @@ func tokenCmd() *command {
 					fs.StringVar(&role, "role", "", "`role` of the token (required)")
 					fs.DurationVar(&ttl, "expires", 0, "lifetime, e.g. 720h; 0 means it never expires")
 				},
-				run: withDB(func(ctx context.Context, e *cmdEnv, access *accessstore.Store, args []string) error {
+				run: withAccess(func(ctx context.Context, e *cmdEnv, access *accessstore.Store, args []string) error {
 					if name == "" || role == "" {
 						return usagef("--name and --role are required")
 					}
@@ -232,7 +214,7 @@ func tokenCmd() *command {
 			{
 				name:    "list",
 				summary: "list API tokens (never their secrets)",
-				run: withDB(func(ctx context.Context, e *cmdEnv, access *accessstore.Store, args []string) error {
+				run: withAccess(func(ctx context.Context, e *cmdEnv, access *accessstore.Store, args []string) error {
 					list, err := access.ListTokens(ctx)
 					if err != nil {
 						return err
@@ -257,7 +239,7 @@ func tokenCmd() *command {
 				name:    "revoke",
 				args:    "ID",
 				summary: "revoke an API token",
-				run: withDB(func(ctx context.Context, e *cmdEnv, access *accessstore.Store, args []string) error {
+				run: withAccess(func(ctx context.Context, e *cmdEnv, access *accessstore.Store, args []string) error {
 					if len(args) != 1 {
 						return usagef("revoke takes one token ID")
 					}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/uni-mail/postvakt/engine"
 	"github.com/uni-mail/postvakt/engine/directory"
-	"github.com/uni-mail/postvakt/internal/app"
 	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
@@ -22,19 +22,7 @@ import (
 // quotas, password hashing) on the configured database, auditing the change
 // when audit names an action.
 func withDirectory(audit string, fn func(ctx context.Context, e *cmdEnv, d *directory.Directory, args []string) (target string, err error)) func(context.Context, *cmdEnv, []string) error {
-	return func(ctx context.Context, e *cmdEnv, args []string) error {
-		cfg, err := e.loadConfig()
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-			return err
-		}
-		db, err := app.OpenDatabase(ctx, cfg, e.logger, cfg.Database.MigrateOnStart)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
+	return withDatabase(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
 		d, err := engine.NewDirectory(cfg.SMTP, enginestore.New(db), time.Now)
 		if err != nil {
 			return err
@@ -44,7 +32,7 @@ func withDirectory(audit string, fn func(ctx context.Context, e *cmdEnv, d *dire
 			return err
 		}
 		return auditCLI(ctx, db, audit, target)
-	}
+	})
 }
 
 func auditCLI(ctx context.Context, db *storage.DB, action, target string) error {

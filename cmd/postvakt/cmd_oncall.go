@@ -5,12 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"strconv"
 	"text/tabwriter"
 	"time"
 
-	"github.com/uni-mail/postvakt/internal/app"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/store/oncallstore"
 	"github.com/uni-mail/postvakt/oncall/incident"
@@ -28,17 +26,12 @@ type oncallEnv struct {
 
 func withOncall(rotaName *string, fn func(ctx context.Context, e *cmdEnv, o *oncallEnv, args []string) error) func(context.Context, *cmdEnv, []string) error {
 	return func(ctx context.Context, e *cmdEnv, args []string) error {
-		cfg, err := e.loadConfig()
-		if err != nil {
-			return err
-		}
-		if !cfg.Oncall.Enabled() {
-			return errors.New("no on-call team configured (oncall.members in the configuration)")
-		}
-		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-			return err
-		}
-		db, err := app.OpenDatabase(ctx, cfg, e.logger, cfg.Database.MigrateOnStart)
+		cfg, db, err := e.openDatabase(ctx, openOptions{prepare: func(cfg *config.Config) error {
+			if !cfg.Oncall.Enabled() {
+				return errors.New("no on-call team configured (oncall.members in the configuration)")
+			}
+			return nil
+		}})
 		if err != nil {
 			return err
 		}
@@ -105,7 +98,7 @@ func oncallCmd() *command {
 			if err != nil {
 				return usagef("%v", err)
 			}
-			s, err := o.team.DecideSwap(ctx, id, to, "", "cli:"+currentUser(), time.Now())
+			s, err := o.team.DecideSwap(ctx, team.SwapDecision{ID: id, To: to, By: "cli:" + currentUser(), Now: time.Now()})
 			if err != nil {
 				return err
 			}

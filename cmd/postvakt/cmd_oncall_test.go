@@ -27,7 +27,7 @@ oncall:
         - {after: 15m, notify: [next]}
 `
 
-// TestOncallCLI (acceptance 3): ` + "`postvakt oncall at`" + ` across the DST
+// TestOncallCLI (docs/oncall.md, "The rota"): ` + "`postvakt oncall at`" + ` across the DST
 // change of 2026-03-29 and across New Year, with an override and a swap
 // made through the CLI honoured. Turns: ana from 2026-01-05 09:00, then
 // bjorn, chen, … weekly; chen holds 2025-12-29 → 2026-01-05 and

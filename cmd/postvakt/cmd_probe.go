@@ -38,7 +38,7 @@ fails. "probe status" lists the states recorded by postvakt serve.`,
 					jsonFlag(fs, o)
 					fs.BoolVar(&record, "record", false, "record the result (state, incidents are left to postvakt serve)")
 				},
-				run: withCollectorDB(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
+				run: withDatabase(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
 					if len(args) != 1 {
 						return usagef("probe run takes one probe NAME")
 					}
@@ -68,7 +68,7 @@ fails. "probe status" lists the states recorded by postvakt serve.`,
 			{
 				name: "list", summary: "list the configured probes",
 				flags: jsonFlag,
-				run: withCollectorDB(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
+				run: withDatabase(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
 					ts, err := runner(cfg, db, e).Targets()
 					if err != nil {
 						return err
@@ -87,7 +87,7 @@ fails. "probe status" lists the states recorded by postvakt serve.`,
 			{
 				name: "status", summary: "list each probe's current state as recorded",
 				flags: jsonFlag,
-				run: withCollectorDB(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
+				run: withDatabase(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
 					states, err := app.NewProbeStore(db).ProbeStates(ctx)
 					if err != nil {
 						return err
@@ -120,7 +120,7 @@ fails. "probe status" lists the states recorded by postvakt serve.`,
 					fs.StringVar(&until, "until", "", "end of the period (default now)")
 					fs.BoolVar(&daily, "daily", false, "one line per service and calendar day (collectors.timezone)")
 				},
-				run: withCollectorDB(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
+				run: withDatabase(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
 					loc, _ := cfg.Collectors.Location()
 					now := time.Now()
 					from, err := trace.ParseTime(since, now, loc)

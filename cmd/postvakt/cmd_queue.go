@@ -12,26 +12,19 @@ import (
 	"time"
 
 	"github.com/uni-mail/postvakt/engine"
-	"github.com/uni-mail/postvakt/engine/abuse"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/engine/queue"
+	"github.com/uni-mail/postvakt/engine/sendlimit"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
 )
 
-// withDB opens the configured database for fn.
-func withDB(fn func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error) func(context.Context, *cmdEnv, []string) error {
-	return withCollectorDB(func(ctx context.Context, e *cmdEnv, _ *config.Config, db *storage.DB, args []string) error {
-		return fn(ctx, e, db, args)
-	})
-}
-
-// withEngineStore opens the configured database for fn, with the engine's
-// store on it.
+// withEngineStore runs fn with the engine's store on the database
+// openDatabase gives.
 func withEngineStore(fn func(ctx context.Context, e *cmdEnv, st *enginestore.Store, args []string) error) func(context.Context, *cmdEnv, []string) error {
-	return withDB(func(ctx context.Context, e *cmdEnv, db *storage.DB, args []string) error {
+	return withDatabase(func(ctx context.Context, e *cmdEnv, _ *config.Config, db *storage.DB, args []string) error {
 		return fn(ctx, e, enginestore.New(db), args)
 	})
 }
@@ -295,7 +288,7 @@ func quarantineCmd() *command {
 			},
 			{
 				name: "release", args: "ITEM-ID", summary: "deliver a quarantined message to its recipients (local mailboxes, or the relay queue)",
-				run: withCollectorDB(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
+				run: withDatabase(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
 					id, err := idArg(args, "release")
 					if err != nil {
 						return err
@@ -363,7 +356,7 @@ func accountCmd() *command {
 			}
 			held := 0
 			if !keepQueue {
-				if held, err = st.QueueHold(ctx, queue.Filter{AuthUser: ent.Mailbox.Address}, abuse.KindAccountLocked); err != nil {
+				if held, err = st.QueueHold(ctx, queue.Filter{AuthUser: ent.Mailbox.Address}, sendlimit.KindAccountLocked); err != nil {
 					return err
 				}
 			}

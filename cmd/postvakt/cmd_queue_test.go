@@ -33,10 +33,10 @@ func openTestDB(t *testing.T, path string) *storage.DB {
 	return db
 }
 
-// TestQueueAccountQuarantineCLI is the CLI half of acceptance 5: `postvakt
-// account lock` locks the account and holds its queued mail, and
-// `postvakt queue delete --sender` removes it; plus the other queue and
-// quarantine commands.
+// TestQueueAccountQuarantineCLI is the CLI half of runbook
+// outgoing-spam-burst: `postvakt account lock` locks the account and holds
+// its queued mail, and `postvakt queue delete --sender` removes it; plus
+// the other queue and quarantine commands.
 func TestQueueAccountQuarantineCLI(t *testing.T) {
 	t.Parallel()
 	cfg := writeConfig(t, "data_dir: DATADIR\ndatabase:\n  migrate_on_start: true\n")

@@ -12,6 +12,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/uni-mail/postvakt/internal/app"
+	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/reports"
 )
 
@@ -81,23 +82,18 @@ Examples:
 			if toStdout && stdoutTerm && format == reports.FormatPDF {
 				return usagef("refusing to write a PDF to the terminal; use -o FILE")
 			}
-			cfg, err := e.loadConfig()
-			if err != nil {
-				return err
-			}
-			if lang != "" {
-				cfg.Reports.Language = lang
-			}
-			if engine != "" {
-				cfg.Reports.PDFEngine = engine
-			}
-			if err := cfg.Reports.Validate(); err != nil {
-				return usagef("%v", err)
-			}
-			if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-				return err
-			}
-			db, err := app.OpenDatabase(ctx, cfg, e.logger, cfg.Database.MigrateOnStart)
+			cfg, db, err := e.openDatabase(ctx, openOptions{prepare: func(cfg *config.Config) error {
+				if lang != "" {
+					cfg.Reports.Language = lang
+				}
+				if engine != "" {
+					cfg.Reports.PDFEngine = engine
+				}
+				if err := cfg.Reports.Validate(); err != nil {
+					return usagef("%v", err)
+				}
+				return nil
+			}})
 			if err != nil {
 				return err
 			}

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -38,19 +37,7 @@ type tkEnv struct {
 }
 
 func tkWith(fn func(ctx context.Context, e *cmdEnv, te *tkEnv, args []string) error) func(context.Context, *cmdEnv, []string) error {
-	return func(ctx context.Context, e *cmdEnv, args []string) error {
-		cfg, err := e.loadConfig()
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-			return err
-		}
-		db, err := app.OpenDatabase(ctx, cfg, e.logger, cfg.Database.MigrateOnStart)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
+	return withDatabase(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
 		svc, err := app.NewTicketServices(cfg, db, e.logger, time.Now, app.TicketOptions{})
 		if err != nil {
 			return err
@@ -60,7 +47,7 @@ func tkWith(fn func(ctx context.Context, e *cmdEnv, te *tkEnv, args []string) er
 			loc = time.Local
 		}
 		return fn(ctx, e, &tkEnv{cfg: cfg, db: db, svc: svc, loc: loc}, args)
-	}
+	})
 }
 
 // tkIDArg takes the ID from args[0] and parses flags given after it.

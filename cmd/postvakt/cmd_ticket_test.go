@@ -47,8 +47,10 @@ sla:
       response: 1h
 `
 
-// TestSLAExplainCLI is issue 7, acceptance 1, through the command:
-// `postvakt sla explain` for each required case.
+// TestSLAExplainCLI runs the cases of the UK submission SLA
+// (docs/tickets.md, "SLA policies") through the command: `postvakt sla
+// explain` for each, as oncall/sla TestExplainUKSubmissionSLA does on the
+// calculator.
 func TestSLAExplainCLI(t *testing.T) {
 	t.Parallel()
 	cfg := writeConfig(t, slaTestConfig)

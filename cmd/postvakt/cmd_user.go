@@ -13,8 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/uni-mail/postvakt/internal/app"
 	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/internal/webauth"
@@ -23,25 +23,13 @@ import (
 // userCmd manages the local users of the web interface.
 func userCmd() *command {
 	withAuth := func(fn func(ctx context.Context, e *cmdEnv, db *storage.DB, svc *webauth.Service, args []string) error) func(context.Context, *cmdEnv, []string) error {
-		return func(ctx context.Context, e *cmdEnv, args []string) error {
-			cfg, err := e.loadConfig()
-			if err != nil {
-				return err
-			}
-			if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-				return err
-			}
-			db, err := app.OpenDatabase(ctx, cfg, e.logger, cfg.Database.MigrateOnStart)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
+		return withDatabase(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
 			svc, err := webauth.New(webauth.Options{Config: cfg.Web, Store: accessstore.New(db), Logger: e.logger})
 			if err != nil {
 				return err
 			}
 			return fn(ctx, e, db, svc, args)
-		}
+		})
 	}
 	audit := func(ctx context.Context, db *storage.DB, action, name, detail string) error {
 		return accessstore.New(db).Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: action, Target: "user:" + name, Detail: detail})

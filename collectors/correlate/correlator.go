@@ -408,7 +408,7 @@ func (c *Correlator) Add(ev logparse.Event) error {
 		} else {
 			c.sum.WebmailFailures++
 		}
-		c.login(Login{Time: h.Time, Host: h.Host, Source: "roundcube", Service: "webmail", User: e.User,
+		c.login(Login{Time: h.Time, Host: h.Host, Source: logparse.FamilyOf(h.Program).String(), Service: "webmail", User: e.User,
 			RemoteIP: e.RemoteIP, Session: e.Session, OK: e.OK})
 	}
 	c.sweep(false)

@@ -148,7 +148,7 @@ func (m *Message) FromClient() bool {
 type Login struct {
 	Time     time.Time
 	Host     string
-	Source   string // "dovecot", "postfix", "roundcube"
+	Source   string // "dovecot", "postfix", or the webmail's logparse family ("roundcube")
 	Service  string // imap, pop3, submission, smtp, webmail, … ("" if unresolved)
 	User     string
 	RemoteIP string

@@ -32,7 +32,7 @@ func BenchmarkImportSample(b *testing.B) {
 
 // BenchmarkImportMailLog is BenchmarkImportSample over a large log, e.g.
 // the million lines of collectors/cmd/mkmaillog (docs/performance.md,
-// "Collectors (issue 5)"): POSTVAKT_BENCH_MAILLOG=/tmp/mail-1m.log.
+// "Collectors"): POSTVAKT_BENCH_MAILLOG=/tmp/mail-1m.log.
 func BenchmarkImportMailLog(b *testing.B) {
 	f := os.Getenv("POSTVAKT_BENCH_MAILLOG")
 	if f == "" {

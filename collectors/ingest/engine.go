@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/uni-mail/postvakt/collectors/abusedetect"
 	"github.com/uni-mail/postvakt/collectors/txlog"
 	"github.com/uni-mail/postvakt/engine/event"
 )
@@ -69,7 +70,7 @@ func (p *Pipeline) engineTransaction(e *event.Transaction) {
 		p.m.Messages.WithLabelValues(string(dir)).Inc()
 		p.m.ReceivedBytes.WithLabelValues(string(dir)).Add(float64(e.Size))
 		if p.o.Abuse != nil {
-			p.o.Abuse.Message(p.ctx, e.At, s.Node, s.AuthUser, e.MessageID, len(e.Rcpts))
+			p.o.Abuse.Message(p.ctx, abusedetect.Message{At: e.At, Node: s.Node, User: s.AuthUser, MessageID: e.MessageID, Recipients: len(e.Rcpts)})
 		}
 		return
 	}

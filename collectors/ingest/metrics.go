@@ -20,29 +20,19 @@ const (
 // SourceLabels lists every source label.
 func SourceLabels() []string { return []string{SourceFile, SourceSyslog, SourceImport, SourceEngine} }
 
-// programLabels is the closed set of program labels for unknown lines.
-var programLabels = []string{"postfix", "dovecot", "amavis", "postgrey", "clamd", "rspamd", "roundcube", "other"}
-
-// ProgramLabel maps a syslog program tag to its closed metric label.
-func ProgramLabel(program string) string {
-	switch logparse.FamilyOf(program) {
-	case logparse.FamilyPostfix:
-		return "postfix"
-	case logparse.FamilyDovecot:
-		return "dovecot"
-	case logparse.FamilyAmavis:
-		return "amavis"
-	case logparse.FamilyPostgrey:
-		return "postgrey"
-	case logparse.FamilyClamd:
-		return "clamd"
-	case logparse.FamilyRspamd:
-		return "rspamd"
-	case logparse.FamilyRoundcube:
-		return "roundcube"
+// ProgramLabels is the closed set of program labels for unknown lines: the
+// name of every logparse family, and "other".
+func ProgramLabels() []string {
+	var out []string
+	for _, f := range logparse.Families() {
+		out = append(out, f.String())
 	}
-	return "other"
+	return append(out, logparse.FamilyNone.String())
 }
+
+// ProgramLabel maps a syslog program tag to its closed metric label: its
+// logparse family's name.
+func ProgramLabel(program string) string { return logparse.FamilyOf(program).String() }
 
 var verdictLabels = []string{"clean", "spammy", "spam", "infected", "banned", "bad_header", "unchecked", "other"}
 
@@ -136,7 +126,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		m.LinesRead.WithLabelValues(s)
 		m.LinesParsed.WithLabelValues(s)
 		m.ParseErrors.WithLabelValues(s)
-		for _, p := range programLabels {
+		for _, p := range ProgramLabels() {
 			m.LinesUnknown.WithLabelValues(s, p)
 		}
 	}

@@ -31,7 +31,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/uni-mail/postvakt/collectors/abuse"
+	"github.com/uni-mail/postvakt/collectors/abusedetect"
 	"github.com/uni-mail/postvakt/collectors/correlate"
 	"github.com/uni-mail/postvakt/collectors/logparse"
 	"github.com/uni-mail/postvakt/collectors/txlog"
@@ -56,7 +56,7 @@ type Options struct {
 	// and ::1/128.
 	LocalNetworks []netip.Prefix
 	Metrics       *Metrics // nil: a private, unregistered set
-	Abuse         *abuse.Detector
+	Abuse         *abusedetect.Detector
 	BatchSize     int
 	// Writers > 1 writes batches on that many goroutines while parsing
 	// goes on (import: several COPY streams into PostgreSQL). Batches
@@ -700,7 +700,7 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 		}
 	}
 	if p.o.Abuse != nil && received > 0 && (m.SASLUsername != "" || m.NRcpt > 0) {
-		p.o.Abuse.Message(p.ctx, m.FirstSeen, m.Host, m.SASLUsername, m.MessageID, m.NRcpt)
+		p.o.Abuse.Message(p.ctx, abusedetect.Message{At: m.FirstSeen, Node: m.Host, User: m.SASLUsername, MessageID: m.MessageID, Recipients: m.NRcpt})
 	}
 	return nil
 }
@@ -767,7 +767,7 @@ func (p *Pipeline) login(l txlog.Login) {
 	}
 	c.Inc()
 	if p.o.Abuse != nil {
-		p.o.Abuse.Login(p.ctx, l.Time, l.Node, l.User, l.RemoteIP, l.OK)
+		p.o.Abuse.Login(p.ctx, abusedetect.Login{At: l.Time, Node: l.Node, User: l.User, IP: l.RemoteIP, OK: l.OK})
 	}
 }
 

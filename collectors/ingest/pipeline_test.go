@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uni-mail/postvakt/collectors/abuse"
+	"github.com/uni-mail/postvakt/collectors/abusedetect"
 	"github.com/uni-mail/postvakt/collectors/logparse"
 	"github.com/uni-mail/postvakt/engine/event"
 
@@ -149,9 +149,9 @@ func TestImportSampleReferenceCounts(t *testing.T) {
 	checkTotals(t, &st.b)
 }
 
-type alerts struct{ list []abuse.Alert }
+type alerts struct{ list []abusedetect.Alert }
 
-func (a *alerts) Alert(_ context.Context, al abuse.Alert) error {
+func (a *alerts) Alert(_ context.Context, al abusedetect.Alert) error {
 	a.list = append(a.list, al)
 	return nil
 }
@@ -163,9 +163,9 @@ func TestSampleAbuse(t *testing.T) {
 	t.Parallel()
 	files := sampleFiles(t)
 	got := &alerts{}
-	cfg := abuse.DefaultConfig()
+	cfg := abusedetect.DefaultConfig()
 	cfg.AuthFailuresPerIP = 10 // the sample's run is 12 guesses in 3 minutes
-	det, err := abuse.New(abuse.Options{Config: cfg, Sink: got})
+	det, err := abusedetect.New(abusedetect.Options{Config: cfg, Sink: got})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,14 +173,14 @@ func TestSampleAbuse(t *testing.T) {
 	if _, err := Import(context.Background(), p, ImportOptions{Files: files}); err != nil {
 		t.Fatal(err)
 	}
-	found := map[abuse.Kind][]string{}
+	found := map[abusedetect.Kind][]string{}
 	for _, a := range got.list {
 		found[a.Kind] = append(found[a.Kind], a.Subject)
 	}
-	if !slices.Contains(found[abuse.KindAuthFailuresIP], "127.0.6.41") {
+	if !slices.Contains(found[abusedetect.KindAuthFailuresIP], "127.0.6.41") {
 		t.Errorf("password guessing from 127.0.6.41 not found: %v", found)
 	}
-	if len(found[abuse.KindManyRecipients]) == 0 {
+	if len(found[abusedetect.KindManyRecipients]) == 0 {
 		t.Errorf("no message to more than 20 recipients found: %v", found)
 	}
 	t.Logf("findings: %v", found)

@@ -10,9 +10,10 @@
 //     clamd's own LogFile format. Years missing from traditional timestamps
 //     are inferred by a [YearGuesser].
 //
-//  2. Parsing: [Parse] dispatches a Frame on its program tag (postfix/*,
-//     dovecot, amavis, postgrey, clamd, rspamd, roundcube) and then on the
-//     shape of the message, returning one [Event] from a closed set of types
+//  2. Parsing: [Parse] dispatches a Frame on its program tag to the parser
+//     of its [Family] (postfix/*, dovecot, amavis, postgrey, clamd, rspamd,
+//     roundcube: the families table in parse.go) and then on the shape of
+//     the message, returning one [Event] from a closed set of types
 //     enumerated by [Kind]. Dispatching on the tag first means text a remote
 //     party controls (a HELO name, an address, a Subject) can never make a
 //     line of one program look like an event of another, and each parser

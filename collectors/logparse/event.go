@@ -447,9 +447,11 @@ type RspamdResult struct {
 	Symbols   []string
 }
 
-// RoundcubeLogin is Roundcube's userlogins entry: "Successful login for
-// USER (ID: n) from IP in session S" or "Failed login for USER from IP in
-// session S (error: n)".
+// RoundcubeLogin is a webmail sign-in: Roundcube's userlogins entry
+// ("Successful login for USER (ID: n) from IP in session S" or "Failed
+// login for USER from IP in session S (error: n)"), and the sign-in lines
+// of any other webmail family, which fill the fields they have. The login
+// record's source is the family's name.
 type RoundcubeLogin struct {
 	Frame
 	OK       bool

@@ -7,7 +7,9 @@ import (
 // Family names the parser a program tag is dispatched to.
 type Family uint8
 
-// The parser families.
+// The parser families. A family is a constant here and one line in
+// families below; its parser lives in a file of its own
+// (docs/development.md, "Add a log family").
 const (
 	FamilyNone Family = iota
 	FamilyPostfix
@@ -17,29 +19,68 @@ const (
 	FamilyClamd
 	FamilyRspamd
 	FamilyRoundcube
+	numFamilies
 )
+
+// family is what the package knows of one parser family.
+type family struct {
+	// name is the family's name: the program label of its unknown lines
+	// (postvakt_collector_lines_unknown_total) and the source of the
+	// logins it gives.
+	name string
+	// tags are the program tags dispatched to it (Postfix's are matched
+	// by their shape instead, see FamilyOf).
+	tags []string
+	// parse parses one framed line of the family's programs.
+	parse func(*Arena, Frame) Event
+}
+
+// families is every parser family, one line each; FamilyNone's lines are
+// "other".
+var families = [numFamilies]family{
+	FamilyNone:      {name: "other"},
+	FamilyPostfix:   {name: "postfix", parse: parsePostfix},
+	FamilyDovecot:   {name: "dovecot", tags: []string{"dovecot"}, parse: parseDovecot},
+	FamilyAmavis:    {name: "amavis", tags: []string{"amavis", "amavisd", "amavisd-new"}, parse: parseAmavis},
+	FamilyPostgrey:  {name: "postgrey", tags: []string{"postgrey"}, parse: parsePostgrey},
+	FamilyClamd:     {name: "clamd", tags: []string{"clamd"}, parse: parseClamd},
+	FamilyRspamd:    {name: "rspamd", tags: []string{"rspamd"}, parse: parseRspamd},
+	FamilyRoundcube: {name: "roundcube", tags: []string{"roundcube"}, parse: parseRoundcube},
+}
+
+// String returns the family's name ("other" for FamilyNone), a closed set
+// suitable as a metric label.
+func (f Family) String() string {
+	if f < numFamilies {
+		return families[f].name
+	}
+	return "invalid"
+}
+
+// Families returns every family with a parser, in order.
+func Families() []Family {
+	out := make([]Family, 0, numFamilies-1)
+	for f := FamilyNone + 1; f < numFamilies; f++ {
+		out = append(out, f)
+	}
+	return out
+}
 
 // FamilyOf returns the parser family for a program tag. Postfix tags are
 // "postfix/<daemon>" or, with a per-service syslog_name (master.cf
 // "-o syslog_name=postfix/submission"), "postfix/<service>/<daemon>";
-// multi-instance setups use names like "postfix-out/smtp".
+// multi-instance setups use names like "postfix-out/smtp". The other
+// families are matched by their tags.
 func FamilyOf(program string) Family {
-	switch program {
-	case "dovecot":
-		return FamilyDovecot
-	case "amavis", "amavisd", "amavisd-new":
-		return FamilyAmavis
-	case "postgrey":
-		return FamilyPostgrey
-	case "clamd":
-		return FamilyClamd
-	case "rspamd":
-		return FamilyRspamd
-	case "roundcube":
-		return FamilyRoundcube
-	}
 	if strings.HasPrefix(program, "postfix") && strings.IndexByte(program, '/') > 0 {
 		return FamilyPostfix
+	}
+	for f := FamilyPostfix + 1; f < numFamilies; f++ {
+		for _, t := range families[f].tags {
+			if program == t {
+				return f
+			}
+		}
 	}
 	return FamilyNone
 }
@@ -51,21 +92,8 @@ func Parse(f Frame) Event { return (*Arena)(nil).Parse(f) }
 
 // Parse is the package's Parse, taking the event from a's blocks.
 func (a *Arena) Parse(f Frame) Event {
-	switch FamilyOf(f.Program) {
-	case FamilyPostfix:
-		return parsePostfix(a, f)
-	case FamilyDovecot:
-		return parseDovecot(a, f)
-	case FamilyAmavis:
-		return parseAmavis(a, f)
-	case FamilyPostgrey:
-		return parsePostgrey(a, f)
-	case FamilyClamd:
-		return parseClamd(a, f)
-	case FamilyRspamd:
-		return parseRspamd(a, f)
-	case FamilyRoundcube:
-		return parseRoundcube(a, f)
+	if fam := FamilyOf(f.Program); fam != FamilyNone {
+		return families[fam].parse(a, f)
 	}
 	return a.unknown(Unknown{Frame: f})
 }

@@ -255,3 +255,37 @@ func TestLastQueuedAs(t *testing.T) {
 		}
 	}
 }
+
+// TestFamilies checks the families table: every family has a name, a
+// parser and tags that dispatch to it (Postfix by the shape of its tags);
+// names are unique, since they are metric labels and login sources.
+func TestFamilies(t *testing.T) {
+	t.Parallel()
+	names := map[string]Family{FamilyNone.String(): FamilyNone}
+	for _, f := range Families() {
+		if prev, dup := names[f.String()]; dup || f.String() == "" {
+			t.Errorf("family %d: name %q empty or also family %d's", f, f.String(), prev)
+		}
+		names[f.String()] = f
+		if families[f].parse == nil {
+			t.Errorf("%s: no parser", f)
+		}
+		tags := families[f].tags
+		if f == FamilyPostfix {
+			tags = []string{"postfix/smtpd", "postfix/submission/smtpd", "postfix-out/smtp"}
+		}
+		if len(tags) == 0 {
+			t.Errorf("%s: no program tags", f)
+		}
+		for _, tag := range tags {
+			if got := FamilyOf(tag); got != f {
+				t.Errorf("FamilyOf(%q) = %s, want %s", tag, got, f)
+			}
+		}
+	}
+	for _, tag := range []string{"", "postfix", "sendmail", "dovecot-lda"} {
+		if got := FamilyOf(tag); got != FamilyNone {
+			t.Errorf("FamilyOf(%q) = %s, want other", tag, got)
+		}
+	}
+}

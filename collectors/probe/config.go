@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/uni-mail/postvakt/config/validate"
 )
 
 // Mode says which postvakt replicas run the probes.
@@ -199,16 +201,9 @@ func DefaultConfig() Config {
 	}
 }
 
-// FieldError names a bad key (relative to the section) and value.
-type FieldError struct{ Key, Value, Msg string }
-
-func (e *FieldError) Error() string { return fmt.Sprintf("%s: %q: %s", e.Key, e.Value, e.Msg) }
-
-// Field returns the key, the value and the message.
-func (e *FieldError) Field() (key, value, msg string) { return e.Key, e.Value, e.Msg }
-
+// bad is a validation error naming a key relative to the section.
 func bad(key string, v any, format string, a ...any) error {
-	return &FieldError{Key: key, Value: fmt.Sprint(v), Msg: fmt.Sprintf(format, a...)}
+	return validate.Fieldf(key, v, format, a...)
 }
 
 var (
@@ -217,7 +212,7 @@ var (
 	envRe     = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
 )
 
-// Validate checks the section; every error is a *FieldError naming its key
+// Validate checks the section; every error is a *validate.Error naming its key
 // (e.g. "targets[2].address"), joined with errors.Join.
 func (c Config) Validate() error {
 	var errs []error

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/uni-mail/postvakt/config/validate"
 )
 
 const exampleYAML = `
@@ -113,12 +115,11 @@ func TestConfigValidateNamesKeys(t *testing.T) {
 	err := cfg.Validate()
 	var keys []string
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-		var fe *FieldError
+		var fe *validate.Error
 		if !errors.As(e, &fe) {
-			t.Fatalf("not a FieldError: %v", e)
+			t.Fatalf("not a validate.Error: %v", e)
 		}
-		key, _, _ := fe.Field()
-		keys = append(keys, key)
+		keys = append(keys, fe.Key)
 	}
 	for _, want := range []string{
 		"mode", "jitter", "loop.poll",

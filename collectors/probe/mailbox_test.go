@@ -14,9 +14,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// TestIMAPAndPOP3Probes runs the imap and pop3 probes against a real
-// Dovecot (acceptance 1), then stops it (the probes fail after their
-// retries and raise incidents) and starts it again (they recover).
+// TestIMAPAndPOP3Probes runs the imap and pop3 probes (docs/probes.md,
+// "Probe kinds") against a real Dovecot, then stops it (the probes fail
+// after their retries and raise incidents, "Incidents") and starts it
+// again (they recover).
 func TestIMAPAndPOP3Probes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts dovecot")
@@ -159,9 +160,10 @@ func (l *lda) deliver(_, _ string, data []byte) error {
 	return nil
 }
 
-// TestMailLoop is acceptance 2: a probe message submitted over SMTP
-// (STARTTLS, AUTH) is delivered by dovecot-lda and fetched back over IMAP
-// and over POP3; missing and late messages fail.
+// TestMailLoop checks the loop probe (docs/probes.md, "Probe kinds"): a
+// probe message submitted over SMTP (STARTTLS, AUTH) is delivered by
+// dovecot-lda and fetched back over IMAP and over POP3; missing and late
+// messages fail.
 func TestMailLoop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts dovecot")

@@ -273,9 +273,9 @@ func TestSMTPProbe(t *testing.T) {
 	}
 }
 
-// TestCertificateExpiryWarning is acceptance 3: a certificate that expires
-// in 10 days shows up in the metric and raises a warning incident; a
-// renewed one resolves it.
+// TestCertificateExpiryWarning checks probes.cert_warning_days (runbook
+// certificate-expiry): a certificate that expires in 10 days shows up in
+// the metric and raises a warning incident; a renewed one resolves it.
 func TestCertificateExpiryWarning(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -341,9 +341,9 @@ func TestCertificateExpiryWarning(t *testing.T) {
 	}
 }
 
-// TestSMTPDownAndRecovers is acceptance 1 for SMTP: a stopped server fails
-// the probe after its retries and raises an incident; started again, it
-// recovers.
+// TestSMTPDownAndRecovers (docs/probes.md, "Incidents"; runbook
+// probe-failed): a stopped SMTP server fails the probe after its retries
+// and raises an incident; started again, it recovers.
 func TestSMTPDownAndRecovers(t *testing.T) {
 	t.Parallel()
 	pki := newPKI(t, t.TempDir(), time.Now().Add(90*24*time.Hour))

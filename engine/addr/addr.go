@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/uni-mail/postvakt/config/validate"
 )
 
 // Address is a parsed mailbox address. Local is as given (case preserved,
@@ -244,20 +246,8 @@ type Rules struct {
 // ErrRule is wrapped by every rule violation.
 var ErrRule = errors.New("address rule")
 
-// RulesError is a bad key under smtp.address_rules.
-type RulesError struct{ Key, Value, Msg string }
-
-func (e *RulesError) Error() string {
-	return fmt.Sprintf("address_rules.%s: %q: %s", e.Key, e.Value, e.Msg)
-}
-
-// Field is the key relative to the smtp section, the value and the message.
-func (e *RulesError) Field() (key, value, msg string) {
-	return "address_rules." + e.Key, e.Value, e.Msg
-}
-
-// Compile checks and compiles the patterns; the error (*RulesError) names
-// the key under smtp.address_rules.
+// Compile checks and compiles the patterns; the error (a *validate.Error)
+// names the key relative to the smtp section ("address_rules.personal").
 func (c RulesConfig) Compile() (*Rules, error) {
 	r := &Rules{cfg: c}
 	for _, p := range []struct {
@@ -276,12 +266,12 @@ func (c RulesConfig) Compile() (*Rules, error) {
 		}
 		re, err := regexp.Compile(p.src)
 		if err != nil {
-			return nil, &RulesError{Key: p.key, Value: p.src, Msg: err.Error()}
+			return nil, validate.Field("address_rules."+p.key, p.src, err.Error())
 		}
 		*p.dst = re
 	}
 	if c.MinLength < 0 || c.MaxLength < 0 || (c.MaxLength > 0 && c.MinLength > c.MaxLength) {
-		return nil, &RulesError{Key: "min_length", Value: fmt.Sprintf("%d", c.MinLength), Msg: fmt.Sprintf("must be between 0 and max_length (%d)", c.MaxLength)}
+		return nil, validate.Fieldf("address_rules.min_length", c.MinLength, "must be between 0 and max_length (%d)", c.MaxLength)
 	}
 	return r, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uni-mail/postvakt/config/validate"
 	"github.com/uni-mail/postvakt/engine/spam"
 )
 
@@ -111,19 +112,11 @@ func Default() Config {
 	}
 }
 
-// FieldError names a bad key (relative to `content:`), its value and why.
-type FieldError struct{ Key, Value, Msg string }
-
-func (e *FieldError) Error() string { return fmt.Sprintf("content.%s: %q: %s", e.Key, e.Value, e.Msg) }
-
-// Field implements the config package's field error contract.
-func (e *FieldError) Field() (key, value, msg string) { return e.Key, e.Value, e.Msg }
-
-// Validate checks c; errors are *FieldError, joined.
+// Validate checks c; errors are *validate.Error in section content, joined.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(key string, v any, msg string) {
-		errs = append(errs, &FieldError{Key: key, Value: fmt.Sprint(v), Msg: msg})
+		errs = append(errs, validate.Field(key, v, msg).In("content"))
 	}
 	if c.MIME.MaxDepth < 1 {
 		bad("mime.max_depth", c.MIME.MaxDepth, "must be at least 1")

@@ -132,9 +132,10 @@ func verdicts(t *testing.T, f fixture, v content.Verdict) float64 {
 	return testutil.ToFloat64(metricVec(t, f.reg, "postvakt_content_verdicts_total", "verdict", string(v)))
 }
 
-// Acceptance 1: GTUBE is tagged and quarantined; a domain configured for
-// subject tagging gets it tagged; a whitelisted recipient gets it untouched.
-func TestAcceptance1GTUBE(t *testing.T) {
+// TestGTUBE checks content.spam (docs/configuration.md): GTUBE is tagged
+// and quarantined; a domain configured for subject tagging gets it tagged;
+// a whitelisted recipient gets it untouched.
+func TestGTUBE(t *testing.T) {
 	t.Parallel()
 	f := newScanner(t, func(c *content.Config, _ *content.Options) {
 		c.Spam.DomainActions = map[string]string{"subject.example": "subject"}
@@ -182,10 +183,11 @@ func TestAcceptance1GTUBE(t *testing.T) {
 	}
 }
 
-// Acceptance 2: EICAR in an attachment is quarantined; a .exe, and a .exe
-// inside a zip, are rejected with 554 5.7.1 (or discarded when so
-// configured); encrypted and corrupt archives are quarantined as suspect.
-func TestAcceptance2Attachments(t *testing.T) {
+// TestAttachments checks content.attachments (docs/configuration.md):
+// EICAR in an attachment is quarantined; a .exe, and a .exe inside a zip,
+// are rejected with 554 5.7.1 (or discarded when so configured); encrypted
+// and corrupt archives are quarantined as suspect.
+func TestAttachments(t *testing.T) {
 	t.Parallel()
 	f := newScanner(t, nil)
 	out := scan(t, f, mxEnv, withAttachment("eicar.com.txt", []byte(eicar)))
@@ -235,10 +237,11 @@ func TestAcceptance2Attachments(t *testing.T) {
 	}
 }
 
-// Acceptance 3: with clamd stopped, the configured failure mode applies
-// and postvakt_content_scan_errors_total and postvakt_content_scanner_up
-// say so.
-func TestAcceptance3ScannerDown(t *testing.T) {
+// TestScannerDown checks content.antivirus.on_failure (docs/configuration.md;
+// runbook av-scanner-down): with clamd stopped, the configured failure mode
+// applies and postvakt_content_scan_errors_total and
+// postvakt_content_scanner_up say so.
+func TestScannerDown(t *testing.T) {
 	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -369,10 +372,11 @@ func TestExternalSpamScannerDown(t *testing.T) {
 	}
 }
 
-// TestAcceptance3RealClamd runs the scanner against a real clamd, then
+// TestScannerDownRealClamd runs the scanner against a real clamd, then
 // stops clamd: the configured failure mode applies (tempfail) and the
-// metrics say so. Skipped without clamd unless POSTVAKT_REQUIRE_TOOLS=1.
-func TestAcceptance3RealClamd(t *testing.T) {
+// metrics say so (runbook av-scanner-down). Skipped without clamd unless
+// POSTVAKT_REQUIRE_TOOLS=1.
+func TestScannerDownRealClamd(t *testing.T) {
 	t.Parallel()
 	c, stop := clamdtest.Start(t)
 	f := newScanner(t, func(cfg *content.Config, o *content.Options) {

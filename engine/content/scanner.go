@@ -1,5 +1,6 @@
-// Package content owns content scanning in the engine ([engine-content],
-// DOMAIN.md "MX layer": antivirus → spam tagging → delivery): the
+// Package content owns content scanning in the engine
+// (docs/configuration.md, `content:`; DOMAIN.md "MX layer": antivirus →
+// spam tagging → delivery): the
 // `content:` configuration, the attachment policy (forbidden extensions,
 // also inside zip archives; encrypted or corrupt archives are suspect),
 // built-in EICAR detection and the optional clamd scanner, the spam scorer
@@ -23,12 +24,12 @@ import (
 	"blitiri.com.ar/go/spf"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/uni-mail/postvakt/engine/abuse"
 	"github.com/uni-mail/postvakt/engine/clamd"
 	"github.com/uni-mail/postvakt/engine/dnsbl"
 	"github.com/uni-mail/postvakt/engine/mime"
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/engine/rspamd"
+	"github.com/uni-mail/postvakt/engine/sendlimit"
 	"github.com/uni-mail/postvakt/engine/smtpserver"
 	"github.com/uni-mail/postvakt/engine/spam"
 	"github.com/uni-mail/postvakt/engine/spamd"
@@ -69,7 +70,7 @@ type Options struct {
 	// LocalDomain feeds FORGED_LOCAL_SENDER; nil: rule off.
 	LocalDomain func(ctx context.Context, domain string) bool
 	// Abuse applies the submission rate limits; nil: none.
-	Abuse      *abuse.Controller
+	Abuse      *sendlimit.Controller
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 	Clock      func() time.Time

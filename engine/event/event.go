@@ -100,7 +100,8 @@ type Auth struct {
 	Reason    string // closed enum when Success is false
 }
 
-// Abuse is an abuse-control alarm on submission ([engine-content]): an
+// Abuse is an abuse-control alarm on submission (docs/configuration.md,
+// content.abuse; package sendlimit): an
 // account over its rate limit, a mass mailing held for review, queued mail
 // held because the account is locked. It is meant for the on-call and the
 // security team (IRT).

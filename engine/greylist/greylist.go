@@ -15,6 +15,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/uni-mail/postvakt/config/validate"
 )
 
 // Config is the greylisting configuration (key smtp.greylist).
@@ -47,20 +49,11 @@ func DefaultConfig() Config {
 	}
 }
 
-// ConfigError is a validation error of one key under smtp.greylist.
-type ConfigError struct{ Key, Value, Msg string }
-
-func (e *ConfigError) Error() string {
-	return fmt.Sprintf("smtp.greylist.%s: %q: %s", e.Key, e.Value, e.Msg)
-}
-
-// Field is the key relative to the smtp section, the value and the message.
-func (e *ConfigError) Field() (key, value, msg string) { return "greylist." + e.Key, e.Value, e.Msg }
-
-// Validate names the bad key under smtp.greylist and its value.
+// Validate names the bad key under smtp.greylist and its value: the error
+// is a *validate.Error in section smtp.
 func (c Config) Validate() error {
 	bad := func(key string, v any, msg string) error {
-		return &ConfigError{Key: key, Value: fmt.Sprint(v), Msg: msg}
+		return validate.Field("greylist."+key, v, msg).In("smtp")
 	}
 	switch {
 	case c.Delay < 0:
@@ -191,12 +184,23 @@ type Result struct {
 	Wait   time.Duration // for a deferral: until a retry can pass
 }
 
+// Attempt is one delivery attempt of one recipient.
+type Attempt struct {
+	IP     netip.Addr // the client
+	Sender string     // the envelope sender's key, "" for the null path
+	Rcpt   string     // the envelope recipient's key
+	Now    time.Time
+	// Listed: the client is on a DNS blocklist, so listed_delay applies.
+	Listed bool
+}
+
 // Check decides one attempt and records it.
-func (g *Greylister) Check(ctx context.Context, ip netip.Addr, sender, rcpt string, now time.Time, listed bool) (Result, error) {
+func (g *Greylister) Check(ctx context.Context, a Attempt) (Result, error) {
 	if !g.Config.Enabled {
 		return Result{Pass: true, Reason: ReasonDisabled}, nil
 	}
-	k := g.Config.KeyFor(ip, sender, rcpt)
+	now := a.Now
+	k := g.Config.KeyFor(a.IP, a.Sender, a.Rcpt)
 	if n := g.Config.AutoWhitelistAfter; n > 0 {
 		passes, err := g.Store.GreyClientPasses(ctx, k.Net)
 		if err != nil {
@@ -214,7 +218,7 @@ func (g *Greylister) Check(ctx context.Context, ip netip.Addr, sender, rcpt stri
 	if ok {
 		prev = &t
 	}
-	pass, why, next, wait := g.Config.Decide(prev, k, now, listed)
+	pass, why, next, wait := g.Config.Decide(prev, k, now, a.Listed)
 	// A passed triplet seen again within a minute need not be rewritten:
 	// that saves a database write per recipient on busy servers.
 	if !(why == ReasonKnown && now.Sub(t.LastSeen) < time.Minute) {

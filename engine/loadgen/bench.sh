@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench.sh — the engine's side-by-side measurement (docs/performance.md,
-# "Engine (issue 3)"): smtp-source at 20 sessions, 4 KiB messages, one
+# "Engine"): smtp-source at 20 sessions, 4 KiB messages, one
 # connection per message, against each server in turn, ROUNDS times;
 # prints msgs/s and the server's CPU per message (user+system of its
 # process tree from /proc, reaped children included).

@@ -10,17 +10,15 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/uni-mail/postvakt/config/validate"
 	"github.com/uni-mail/postvakt/engine/addr"
 )
 
-// KeyError is a bad list entry: Key is the configuration key relative to
-// the smtp section with the index, e.g. "whitelist.clients[2]".
-type KeyError struct{ Key, Value, Msg string }
-
-func (e *KeyError) Error() string { return fmt.Sprintf("%s: %q: %s", e.Key, e.Value, e.Msg) }
-
-// Field is the key, the value and the message.
-func (e *KeyError) Field() (key, value, msg string) { return e.Key, e.Value, e.Msg }
+// badEntry is the error for entry i of the list at key: a *validate.Error
+// whose key is relative to the smtp section, e.g. "whitelist.clients[2]".
+func badEntry(key string, i int, value, msg string) error {
+	return validate.Field(fmt.Sprintf("%s[%d]", key, i), value, msg)
+}
 
 // NetSet is a set of IP prefixes.
 type NetSet []netip.Prefix
@@ -34,14 +32,14 @@ func ParseNetSet(key string, items []string) (NetSet, error) {
 		if !strings.Contains(it, "/") {
 			a, err := netip.ParseAddr(it)
 			if err != nil {
-				return nil, &KeyError{Key: fmt.Sprintf("%s[%d]", key, i), Value: it, Msg: "is not an IP address or CIDR"}
+				return nil, badEntry(key, i, it, "is not an IP address or CIDR")
 			}
 			s = append(s, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 			continue
 		}
 		p, err := netip.ParsePrefix(it)
 		if err != nil {
-			return nil, &KeyError{Key: fmt.Sprintf("%s[%d]", key, i), Value: it, Msg: "is not an IP address or CIDR"}
+			return nil, badEntry(key, i, it, "is not an IP address or CIDR")
 		}
 		s = append(s, p.Masked())
 	}
@@ -88,14 +86,14 @@ func ParseAddrSet(key string, items []string) (AddrSet, error) {
 			}
 			nd, err := addr.ParseDomain(d)
 			if err != nil {
-				return AddrSet{}, &KeyError{Key: fmt.Sprintf("%s[%d]", key, i), Value: it, Msg: "is not an address or domain"}
+				return AddrSet{}, badEntry(key, i, it, "is not an address or domain")
 			}
 			s.domains[nd] = true
 			continue
 		}
 		a, err := addr.Parse(it)
 		if err != nil {
-			return AddrSet{}, &KeyError{Key: fmt.Sprintf("%s[%d]", key, i), Value: it, Msg: "is not an address or domain"}
+			return AddrSet{}, badEntry(key, i, it, "is not an address or domain")
 		}
 		s.addrs[a.Key()] = true
 	}

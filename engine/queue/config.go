@@ -2,10 +2,11 @@ package queue
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"strings"
 	"time"
+
+	"github.com/uni-mail/postvakt/config/validate"
 )
 
 // Config is the `relay:` section: the transport map, retry schedule,
@@ -50,19 +51,11 @@ func Default() Config {
 	}
 }
 
-// FieldError names a bad key (relative to `relay:`), its value and why.
-type FieldError struct{ Key, Value, Msg string }
-
-func (e *FieldError) Error() string { return fmt.Sprintf("relay.%s: %q: %s", e.Key, e.Value, e.Msg) }
-
-// Field implements the config package's field error contract.
-func (e *FieldError) Field() (key, value, msg string) { return e.Key, e.Value, e.Msg }
-
-// Validate checks c; errors are *FieldError, joined.
+// Validate checks c; errors are *validate.Error in section relay, joined.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(key string, v any, msg string) {
-		errs = append(errs, &FieldError{Key: key, Value: fmt.Sprint(v), Msg: msg})
+		errs = append(errs, validate.Field(key, v, msg).In("relay"))
 	}
 	if c.Hostname == "" {
 		bad("hostname", "", "must be set")

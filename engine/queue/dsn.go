@@ -21,36 +21,47 @@ type Failure struct {
 	LastTry    time.Time
 }
 
-// DSN builds a delivery status notification (RFC 3464) reporting failures
-// of the message whose header is origHeader: a multipart/report (RFC 6522)
-// of a human-readable part, a message/delivery-status part, and the
-// original header as text/rfc822-headers. It is sent with a null
+// DSNOptions describe one delivery status notification.
+type DSNOptions struct {
+	ReportingMTA string    // this host, the Reporting-MTA (RFC 3464 §2.2.2)
+	To           string    // the original sender, who gets the notification
+	QueueID      string    // the failed message's queue ID
+	Arrival      time.Time // when the message arrived (Arrival-Date, RFC 3464 §2.2.5)
+	Now          time.Time // the notification's Date
+	Header       []byte    // the failed message's header block
+	Failures     []Failure // one per failed recipient
+}
+
+// DSN builds a delivery status notification (RFC 3464) reporting the
+// failures of the message whose header is o.Header: a multipart/report
+// (RFC 6522) of a human-readable part, a message/delivery-status part, and
+// the original header as text/rfc822-headers. It is sent with a null
 // reverse-path (RFC 5321 §4.5.5).
-func DSN(reportingMTA, to, queueID string, arrival, now time.Time, origHeader []byte, fails []Failure) []byte {
+func DSN(o DSNOptions) []byte {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	var hdr bytes.Buffer
-	fmt.Fprintf(&hdr, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", reportingMTA)
-	fmt.Fprintf(&hdr, "To: <%s>\r\n", to)
+	fmt.Fprintf(&hdr, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n", o.ReportingMTA)
+	fmt.Fprintf(&hdr, "To: <%s>\r\n", o.To)
 	hdr.WriteString("Subject: Undelivered Mail Returned to Sender\r\n")
-	fmt.Fprintf(&hdr, "Date: %s\r\n", now.Format(time.RFC1123Z))
-	fmt.Fprintf(&hdr, "Message-ID: <%s.dsn@%s>\r\n", randHex(), reportingMTA)
+	fmt.Fprintf(&hdr, "Date: %s\r\n", o.Now.Format(time.RFC1123Z))
+	fmt.Fprintf(&hdr, "Message-ID: <%s.dsn@%s>\r\n", randHex(), o.ReportingMTA)
 	hdr.WriteString("Auto-Submitted: auto-replied\r\n")
 	hdr.WriteString("MIME-Version: 1.0\r\n")
 	fmt.Fprintf(&hdr, "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"%s\"\r\n\r\n", mw.Boundary())
 
 	human, _ := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"text/plain; charset=utf-8"}, "Content-Description": {"Notification"}})
-	fmt.Fprintf(human, "This is the mail system at host %s.\r\n\r\n", reportingMTA)
+	fmt.Fprintf(human, "This is the mail system at host %s.\r\n\r\n", o.ReportingMTA)
 	fmt.Fprintf(human, "Your message could not be delivered to one or more recipients.\r\n\r\n")
-	for _, f := range fails {
+	for _, f := range o.Failures {
 		fmt.Fprintf(human, "<%s>: %s\r\n", f.Target, describe(f))
 	}
 
 	ds, _ := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"message/delivery-status"}, "Content-Description": {"Delivery report"}})
-	fmt.Fprintf(ds, "Reporting-MTA: dns; %s\r\n", reportingMTA)
-	fmt.Fprintf(ds, "X-Postvakt-Queue-ID: %s\r\n", queueID)
-	fmt.Fprintf(ds, "Arrival-Date: %s\r\n", arrival.Format(time.RFC1123Z))
-	for _, f := range fails {
+	fmt.Fprintf(ds, "Reporting-MTA: dns; %s\r\n", o.ReportingMTA)
+	fmt.Fprintf(ds, "X-Postvakt-Queue-ID: %s\r\n", o.QueueID)
+	fmt.Fprintf(ds, "Arrival-Date: %s\r\n", o.Arrival.Format(time.RFC1123Z))
+	for _, f := range o.Failures {
 		ds.Write([]byte("\r\n"))
 		if f.Rcpt != "" && !strings.EqualFold(f.Rcpt, f.Target) {
 			fmt.Fprintf(ds, "Original-Recipient: rfc822; %s\r\n", f.Rcpt)
@@ -70,7 +81,7 @@ func DSN(reportingMTA, to, queueID string, arrival, now time.Time, origHeader []
 	}
 
 	orig, _ := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"text/rfc822-headers"}, "Content-Description": {"Undelivered message headers"}})
-	orig.Write(origHeader)
+	orig.Write(o.Header)
 	mw.Close()
 	return append(hdr.Bytes(), body.Bytes()...)
 }

@@ -1,4 +1,5 @@
-// Package queue owns the outbound relay queue ([engine-content]): the
+// Package queue owns the outbound relay queue (docs/configuration.md,
+// `relay:`): the
 // entries the engine commits for remote recipients and external forwards
 // (engine_relay_queue), their delivery to a next hop chosen by a per-domain
 // transport map (SMTP, LMTP or MX lookup) with connection reuse and

@@ -52,9 +52,10 @@ func TestValidate(t *testing.T) {
 func TestDSN(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
-	b := queue.DSN("mx.uni.example", "anna@uni.example", "Q1", now.Add(-5*24*time.Hour), now,
-		[]byte("Subject: hello\r\nFrom: anna@uni.example\r\n\r\n"),
-		[]queue.Failure{{Rcpt: "bo@ext.example", Target: "bo@ext.example", Status: "4.4.7", Diagnostic: "smtp; 451 4.3.0 try later", RemoteMTA: "10.0.0.1"}})
+	b := queue.DSN(queue.DSNOptions{ReportingMTA: "mx.uni.example", To: "anna@uni.example", QueueID: "Q1",
+		Arrival: now.Add(-5 * 24 * time.Hour), Now: now,
+		Header:   []byte("Subject: hello\r\nFrom: anna@uni.example\r\n\r\n"),
+		Failures: []queue.Failure{{Rcpt: "bo@ext.example", Target: "bo@ext.example", Status: "4.4.7", Diagnostic: "smtp; 451 4.3.0 try later", RemoteMTA: "10.0.0.1"}}})
 	m, err := mail.ReadMessage(bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)

@@ -425,7 +425,8 @@ func (r *Runner) bounce(ctx context.Context, e Entry, f Failure) {
 		if err != nil {
 			body = nil
 		}
-		dsn := DSN(r.o.Config.Hostname, e.MailFrom, e.QueueID, e.CreatedAt, now, headerOf(body), []Failure{f})
+		dsn := DSN(DSNOptions{ReportingMTA: r.o.Config.Hostname, To: e.MailFrom, QueueID: e.QueueID,
+			Arrival: e.CreatedAt, Now: now, Header: headerOf(body), Failures: []Failure{f}})
 		id := "D" + randHex()
 		if err := r.o.Store.QueueEnqueue(ctx, dsn, now, []NewEntry{{QueueID: id, Rcpt: e.MailFrom, Target: e.MailFrom}}); err != nil {
 			r.o.Logger.Error("relay queue: DSN not queued; entry kept", "id", e.ID, "err", err)

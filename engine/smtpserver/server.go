@@ -61,8 +61,9 @@ type Limits struct {
 	ShutdownTimeout  time.Duration
 }
 
-// ContentFilter is the extension point for content scanning ([engine-content]):
-// it sees the whole message after DATA and before the commit.
+// ContentFilter is the extension point for content scanning
+// (docs/configuration.md, `content:`): it sees the whole message after DATA
+// (RFC 5321 §4.1.1.4) and before the commit.
 type ContentFilter interface {
 	Filter(ctx context.Context, env Envelope, msg []byte) (Verdict, error)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/dnsbl"
 	"github.com/uni-mail/postvakt/engine/event"
+	"github.com/uni-mail/postvakt/engine/greylist"
 	"github.com/uni-mail/postvakt/engine/store"
 )
 
@@ -302,7 +303,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		}
 		whitelisted := o.WhitelistClients.Contains(s.ip) || o.WhitelistSenders.Contains(*s.from) || o.WhitelistRecipients.Contains(a)
 		if !whitelisted && o.Greylist != nil && o.Greylist.Config.Enabled {
-			res, err := o.Greylist.Check(ctx, s.ip, s.from.Key(), a.Key(), o.Clock(), s.listed())
+			res, err := o.Greylist.Check(ctx, greylist.Attempt{IP: s.ip, Sender: s.from.Key(), Rcpt: a.Key(), Now: o.Clock(), Listed: s.listed()})
 			if err != nil {
 				return s.fail(ReasonTempFailure, err, to)
 			}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/uni-mail/postvakt/collectors"
-	"github.com/uni-mail/postvakt/collectors/abuse"
+	"github.com/uni-mail/postvakt/collectors/abusedetect"
 	"github.com/uni-mail/postvakt/collectors/correlate"
 	"github.com/uni-mail/postvakt/collectors/ingest"
 	"github.com/uni-mail/postvakt/collectors/rollup"
@@ -28,7 +28,7 @@ type CollectorHooks struct {
 	// Alerts receives abuse findings (runbooks outgoing-spam-burst,
 	// auth-brute-force); the on-call capability sets it. Nil: findings
 	// are logged and counted only.
-	Alerts abuse.AlertSink
+	Alerts abusedetect.AlertSink
 	// EngineEvents is where the engine emits its mail events; set by
 	// setupCollectors when collectors.enabled and collectors.engine_events.
 	EngineEvents event.Sink
@@ -106,12 +106,12 @@ func setupCollectors(_ context.Context, env *Env) error {
 	}
 	alerts := env.Collectors.Alerts
 	if alerts == nil {
-		alerts = abuse.AlertSinkFunc(func(_ context.Context, a abuse.Alert) error {
+		alerts = abusedetect.AlertSinkFunc(func(_ context.Context, a abusedetect.Alert) error {
 			env.Logger.Warn("abuse finding", "kind", a.Kind, "runbook", a.Runbook, "subject", a.Subject, "count", a.Count, "summary", a.Summary)
 			return nil
 		})
 	}
-	det, err := abuse.New(abuse.Options{Config: cfg.Abuse, Sink: alerts, Registerer: env.Telemetry.Registry,
+	det, err := abusedetect.New(abusedetect.Options{Config: cfg.Abuse, Sink: alerts, Registerer: env.Telemetry.Registry,
 		OnError: func(err error) { env.Logger.Warn("abuse alert not delivered", "err", err) }})
 	if err != nil {
 		return err
@@ -135,7 +135,7 @@ type liveOptions struct {
 	cfg         collectors.Config
 	store       txlog.Store
 	metrics     *ingest.Metrics
-	abuse       *abuse.Detector
+	abuse       *abusedetect.Detector
 	logger      *slog.Logger
 	now         func() time.Time
 	loc         *time.Location

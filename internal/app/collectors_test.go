@@ -119,10 +119,10 @@ func runLive(t *testing.T, cfg collectors.Config, db *storage.DB, flush bool, st
 	}
 }
 
-// TestTailStopAppendRestartEqualsImport is acceptance 2: a tailed file,
-// the service stopped in the middle of reading it, lines appended, the
-// service started again: the stored totals equal a one-shot import of the
-// same file.
+// TestTailStopAppendRestartEqualsImport (docs/collectors.md, "Restarts
+// without loss or double counting"): a tailed file, the service stopped in
+// the middle of reading it, lines appended, the service started again: the
+// stored totals equal a one-shot import of the same file.
 func TestTailStopAppendRestartEqualsImport(t *testing.T) {
 	t.Parallel()
 	lines := mergedSample(t)

@@ -8,13 +8,13 @@ import (
 	"blitiri.com.ar/go/spf"
 
 	"github.com/uni-mail/postvakt/engine"
-	"github.com/uni-mail/postvakt/engine/abuse"
 	"github.com/uni-mail/postvakt/engine/content"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/dnsbl"
 	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/engine/queue"
+	"github.com/uni-mail/postvakt/engine/sendlimit"
 	"github.com/uni-mail/postvakt/engine/smtpserver"
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
@@ -56,7 +56,7 @@ func setupContent(ctx context.Context, env *Env) error {
 	}
 	qsvc := &quarantine.Service{Store: st, Directory: dir, Retention: cc.Quarantine.Retention, Clock: env.Now}
 	env.engine = engineParts{store: st, directory: dir, quarantine: qsvc}
-	ab, err := abuse.New(abuse.Options{
+	ab, err := sendlimit.New(sendlimit.Options{
 		Window: cc.Abuse.Window, MaxMessages: cc.Abuse.MaxMessages, MaxRecipients: cc.Abuse.MaxRecipients,
 		MassMailing: cc.Abuse.MassMailingRecipients, Approved: cc.Abuse.ApprovedSenders,
 		Node: env.Node, Clock: env.Now, Events: events, Registerer: env.Telemetry.Registry,

@@ -15,6 +15,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/internal/api/engineapi"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
+	"github.com/uni-mail/postvakt/oncall/tickets"
 )
 
 // engineParts are the engine's store, directory and quarantine, built by
@@ -54,7 +55,9 @@ func runEngine(ctx context.Context, env *Env) (*engine.Engine, error) {
 	}
 	filter := env.Content.Filter
 	if addr := env.Config.Tickets.FaultAddress; addr != "" && env.tickets != nil {
-		filter = faultIntakeFilter{addr: addr, svc: env.tickets, next: filter, logger: env.Logger.With("capability", "tickets")}
+		filter = faultIntakeFilter{next: filter, intake: tickets.FaultIntake{
+			Address: addr, Intake: env.tickets.Intake, Logger: env.Logger.With("capability", "tickets"),
+		}}
 	}
 	eng, err := engine.New(engine.Options{
 		Config: cfg, DataDir: env.Config.DataDir, Store: env.engine.store, Directory: env.engine.directory,

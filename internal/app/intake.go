@@ -1,27 +1,19 @@
 package app
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
-	"strings"
 
 	"github.com/uni-mail/postvakt/engine/smtpserver"
 	"github.com/uni-mail/postvakt/oncall/tickets"
 )
 
-// faultIntakeFilter hands every message for tickets.fault_address to the
-// ticket intake (a new report opens a ticket, a reply threads into it) after
-// the content filter has passed it: spam, viruses and refused mail open no
-// ticket. The message is then delivered as usual, so the fault address
-// (a mailbox or an alias in the directory) keeps a copy. If the ticket
-// cannot be stored, the message is deferred (451) so that the sender
-// retries and no report is lost.
+// faultIntakeFilter adapts the tickets' fault-address intake rule
+// (tickets.FaultIntake) to the engine's content-filter interface: it runs
+// after the content filter (next) and answers 451 when the rule defers the
+// message.
 type faultIntakeFilter struct {
-	addr   string
-	svc    *tickets.Service
+	intake tickets.FaultIntake
 	next   smtpserver.ContentFilter // nil: accept
-	logger *slog.Logger
 }
 
 var _ smtpserver.ContentFilter = faultIntakeFilter{}
@@ -34,32 +26,13 @@ func (f faultIntakeFilter) Filter(ctx context.Context, env smtpserver.Envelope, 
 			return v, err
 		}
 	}
-	if v.Action != smtpserver.Accept || !f.forUs(env.Rcpts) {
-		return v, nil
-	}
-	for _, h := range v.Headers {
-		if strings.EqualFold(strings.TrimSpace(h), "X-Spam-Flag: YES") {
-			return v, nil // tagged spam goes to the mailbox, not into a ticket
-		}
-	}
 	body := msg
 	if v.Body != nil {
 		body = v.Body
 	}
-	id, created, err := f.svc.Intake(ctx, bytes.NewReader(body))
-	if err != nil {
-		f.logger.Error("fault intake: ticket not stored, message deferred", "err", err)
-		return smtpserver.Verdict{Action: smtpserver.Tempfail, Reason: "fault intake: " + err.Error()}, nil
+	r := f.intake.Take(ctx, tickets.FaultMail{Rcpts: env.Rcpts, Accepted: v.Action == smtpserver.Accept, Headers: v.Headers, Message: body})
+	if r.Defer {
+		return smtpserver.Verdict{Action: smtpserver.Tempfail, Reason: r.Reason}, nil
 	}
-	f.logger.Info("fault report by e-mail", "ticket", id, "new", created)
 	return v, nil
-}
-
-func (f faultIntakeFilter) forUs(rcpts []string) bool {
-	for _, r := range rcpts {
-		if strings.EqualFold(strings.Trim(r, "<>"), f.addr) {
-			return true
-		}
-	}
-	return false
 }

@@ -13,10 +13,10 @@ import (
 	"github.com/uni-mail/postvakt/oncall/tickets"
 )
 
-// TestFaultAddressThroughEngine is acceptance 4 of issue 7 through
-// postvakt's own engine: a report mailed to the fault address opens a
-// ticket, the reporter gets an acknowledgement, and a reply to it lands on
-// the same ticket as a comment.
+// TestFaultAddressThroughEngine runs the fault-address intake
+// (docs/tickets.md, "Intake") through postvakt's own engine: a report
+// mailed to the fault address opens a ticket, the reporter gets an
+// acknowledgement, and a reply to it lands on the same ticket as a comment.
 func TestFaultAddressThroughEngine(t *testing.T) {
 	t.Parallel()
 	slackAPI, sink := newFakeSlack(t), newSMTPSink(t)

@@ -20,7 +20,9 @@ import (
 // TestDashboardMetricsAreExported runs postvakt with every capability on,
 // sends it mail and feeds it real log lines, and checks that every metric a
 // shipped dashboard or alert rule uses is in its /metrics exposition.
-// Renaming or removing such a metric fails this test (issue 9).
+// Renaming or removing such a metric fails this test (operational
+// artefacts are code: every metric a dashboard or alert rule uses is
+// exported, docs/development.md).
 func TestDashboardMetricsAreExported(t *testing.T) {
 	slackAPI, sink := newFakeSlack(t), newSMTPSink(t)
 	cfg := oncallConfig(t, slackAPI.srv.URL, sink.addr, time.Hour, 2*time.Hour)

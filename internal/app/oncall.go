@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/uni-mail/postvakt/collectors/abuse"
+	"github.com/uni-mail/postvakt/collectors/abusedetect"
 	"github.com/uni-mail/postvakt/internal/api/oncallapi"
 	"github.com/uni-mail/postvakt/internal/store/oncallstore"
 	"github.com/uni-mail/postvakt/oncall/alerting"
@@ -106,7 +106,7 @@ func setupOncall(_ context.Context, env *Env) error {
 	env.alerting = alerts
 	// Abuse findings of the collectors (set up after this) page as incidents.
 	if env.Collectors.Alerts == nil {
-		env.Collectors.Alerts = abuse.AlertSinkFunc(func(ctx context.Context, f abuse.Alert) error {
+		env.Collectors.Alerts = abusedetect.AlertSinkFunc(func(ctx context.Context, f abusedetect.Alert) error {
 			return alerts.Abuse(ctx, alerting.AbuseFinding{Kind: string(f.Kind), Runbook: f.Runbook, Subject: f.Subject,
 				Count: f.Count, Threshold: f.Threshold, At: f.At, Node: f.Node, Summary: f.Summary})
 		})

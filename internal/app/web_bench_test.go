@@ -30,7 +30,7 @@ import (
 
 // BenchmarkWebPages measures every page of the web interface on the
 // embedded database (SQLite) holding 10,000 tickets and 1 million
-// transaction-log rows (issue 10, acceptance 3; docs/performance.md), with
+// transaction-log rows (docs/performance.md, "Web"), with
 // the SMTP engine's directory holding 20,000 mailboxes, 200 notices and
 // 500 quarantined messages, and a month of hourly rollups:
 //

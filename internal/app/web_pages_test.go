@@ -67,11 +67,11 @@ func noticeWebConfig(t *testing.T, sink *smtpSink) *config.Config {
 
 var subjectRE = regexp.MustCompile(`id="preview-subject">([^<]+)<`)
 
-// TestWebNotices covers the notice pages (issue 10): compose from a
-// ticket, preview the announcement without sending it, send, the list and
-// the detail with its updates, an update with a state change, the public
-// status page; CSRF and role refusals; the own-calendar-feed links on the
-// rota page; and the mail-flow sparklines on Now.
+// TestWebNotices covers the notice pages (docs/web.md, "Pages"): compose
+// from a ticket, preview the announcement without sending it, send, the
+// list and the detail with its updates, an update with a state change, the
+// public status page; CSRF and role refusals; the own-calendar-feed links
+// on the rota page; and the mail-flow sparklines on Now.
 func TestWebNotices(t *testing.T) {
 	t.Parallel()
 	sink := newSMTPSink(t)
@@ -236,11 +236,12 @@ func TestWebNotices(t *testing.T) {
 	})
 }
 
-// TestWebDirectory covers the directory and quarantine pages (issue 10):
-// domains, mailbox search and paging, a mailbox with quota, forwarding
-// and aliases, lock and unlock by a postmaster, quarantine release and
-// delete; helpdesk reads but cannot lock or see the quarantine, a viewer
-// sees none of it, and forms without the CSRF token are refused.
+// TestWebDirectory covers the directory and quarantine pages (docs/web.md,
+// "Pages"): domains, mailbox search and paging, a mailbox with quota,
+// forwarding and aliases, lock and unlock by a postmaster, quarantine
+// release and delete; helpdesk reads but cannot lock or see the
+// quarantine, a viewer sees none of it, and forms without the CSRF token
+// are refused.
 func TestWebDirectory(t *testing.T) {
 	t.Parallel()
 	cfg := webConfig(t)

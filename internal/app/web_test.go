@@ -122,8 +122,9 @@ func webConfig(t *testing.T) *config.Config {
 	return cfg
 }
 
-// TestWebSecurity is acceptance 2 of issue 10: a form post without a valid
-// CSRF token is refused, the session cookie is HttpOnly and SameSite, and
+// TestWebSecurity (docs/web.md, "CSRF", "Sessions", "Sign-in throttling and
+// lockout"): a form post without a valid CSRF token is refused, the session
+// cookie is HttpOnly (RFC 6265 §4.1.2.6) and SameSite (RFC 6265bis), and
 // after N bad passwords the sign-in is throttled. It also checks roles on
 // the server, session rotation and the session principal on the API.
 func TestWebSecurity(t *testing.T) {

@@ -10,7 +10,6 @@ package config
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -19,10 +18,10 @@ import (
 
 	"github.com/robfig/cron/v3"
 
-	"github.com/uni-mail/postvakt/engine"
-
 	"github.com/uni-mail/postvakt/collectors"
 	"github.com/uni-mail/postvakt/collectors/probe"
+	"github.com/uni-mail/postvakt/config/validate"
+	"github.com/uni-mail/postvakt/engine"
 	"github.com/uni-mail/postvakt/engine/content"
 	"github.com/uni-mail/postvakt/engine/queue"
 	"github.com/uni-mail/postvakt/internal/webauth"
@@ -64,9 +63,10 @@ type Config struct {
 	// (docs/web.md).
 	Web webauth.Config `yaml:"web"`
 	// Content is the engine's content scanning, quarantine and abuse
-	// control on submission (docs/configuration.md, issue 4).
+	// control on submission (docs/configuration.md, `content:`).
 	Content content.Config `yaml:"content"`
-	// Relay is the engine's outbound relay queue (issue 4).
+	// Relay is the engine's outbound relay queue (docs/configuration.md,
+	// `relay:`).
 	Relay queue.Config `yaml:"relay"`
 	// Probes watch the services from outside and measure their
 	// availability (docs/probes.md).
@@ -166,76 +166,15 @@ func Default() *Config {
 	}
 }
 
-// ErrInvalid is wrapped by every validation error.
-var ErrInvalid = errors.New("invalid configuration")
-
-// FieldError names one bad key and its value. Line is filled in when the
-// configuration came from a file.
-type FieldError struct {
-	File  string
-	Line  int
-	Key   string // dotted path, e.g. "http.listen"
-	Value string
-	Msg   string
-}
-
-func (e *FieldError) Error() string {
-	loc := ""
-	if e.File != "" {
-		loc = e.File + ":"
-		if e.Line > 0 {
-			loc += fmt.Sprintf("%d:", e.Line)
-		}
-		loc += " "
-	}
-	return fmt.Sprintf("%s%s: %q: %s", loc, e.Key, e.Value, e.Msg)
-}
-
-func (e *FieldError) Unwrap() error { return ErrInvalid }
-
-// Keyed is implemented by the validation errors of capability packages
-// (engine, oncall, …), which cannot import this package: Field returns the
-// key relative to the section, the bad value and the message.
-type Keyed interface {
-	Field() (key, value, msg string)
-}
-
-// section turns the validation error of a capability's section into
-// FieldErrors under prefix (e.g. "smtp"), so they get file and line too.
-func section(prefix string, err error) []error {
-	if err == nil {
-		return nil
-	}
-	var list []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		list = j.Unwrap()
-	} else {
-		list = []error{err}
-	}
-	out := make([]error, 0, len(list))
-	for _, e := range list {
-		var k Keyed
-		if errors.As(e, &k) {
-			key, value, msg := k.Field()
-			if key != "" {
-				key = prefix + "." + key
-			} else {
-				key = prefix
-			}
-			out = append(out, &FieldError{Key: key, Value: value, Msg: msg})
-			continue
-		}
-		out = append(out, &FieldError{Key: prefix, Msg: e.Error()})
-	}
-	return out
-}
+// ErrInvalid is wrapped by every validation error: it is validate.ErrInvalid.
+var ErrInvalid = validate.ErrInvalid
 
 func bad(key string, value any, format string, args ...any) error {
-	return &FieldError{Key: key, Value: fmt.Sprint(value), Msg: fmt.Sprintf(format, args...)}
+	return validate.Fieldf(key, value, format, args...)
 }
 
 // Validate checks every key and returns all problems joined, each a
-// *FieldError naming the key and the bad value.
+// *validate.Error naming the key and the bad value.
 func (c *Config) Validate() error {
 	var errs []error
 	add := func(err error) {
@@ -298,18 +237,17 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	// Capability sections: errs = append(errs, section("smtp", c.SMTP.Validate())...)
-	errs = append(errs, section("smtp", c.SMTP.Validate())...)
-	errs = append(errs, section("oncall", c.Oncall.Validate())...)
-	errs = append(errs, section("tickets", c.Tickets.Validate())...)
-	errs = append(errs, section("sla", c.SLA.Validate())...)
-	errs = append(errs, section("notices", c.Notices.Validate())...)
-	errs = append(errs, section("collectors", c.Collectors.Validate())...)
-	errs = append(errs, section("reports", c.Reports.Validate())...)
-	errs = append(errs, section("web", c.Web.Validate())...)
-	errs = append(errs, section("content", c.Content.Validate())...)
-	errs = append(errs, section("relay", c.Relay.Validate())...)
-	errs = append(errs, section("probes", c.Probes.Validate())...)
+	errs = append(errs, validate.InSection("smtp", c.SMTP.Validate())...)
+	errs = append(errs, validate.InSection("oncall", c.Oncall.Validate())...)
+	errs = append(errs, validate.InSection("tickets", c.Tickets.Validate())...)
+	errs = append(errs, validate.InSection("sla", c.SLA.Validate())...)
+	errs = append(errs, validate.InSection("notices", c.Notices.Validate())...)
+	errs = append(errs, validate.InSection("collectors", c.Collectors.Validate())...)
+	errs = append(errs, validate.InSection("reports", c.Reports.Validate())...)
+	errs = append(errs, validate.InSection("web", c.Web.Validate())...)
+	errs = append(errs, validate.InSection("content", c.Content.Validate())...)
+	errs = append(errs, validate.InSection("relay", c.Relay.Validate())...)
+	errs = append(errs, validate.InSection("probes", c.Probes.Validate())...)
 	return errors.Join(errs...)
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/uni-mail/postvakt/config/validate"
 )
 
 func writeFile(t *testing.T, body string) string {
@@ -57,9 +59,9 @@ func TestBadValueNamesKeyValueAndLine(t *testing.T) {
 			t.Errorf("err = %q\nwant it to contain %q", err, want)
 		}
 	}
-	var fe *FieldError
+	var fe *validate.Error
 	if !errors.As(err, &fe) || fe.Line == 0 {
-		t.Fatalf("no FieldError with a line in %v", err)
+		t.Fatalf("no validate.Error with a line in %v", err)
 	}
 }
 

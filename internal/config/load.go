@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/uni-mail/postvakt/config/validate"
 )
 
 // ErrDecode is wrapped by errors in the syntax or shape of the file.
@@ -110,7 +112,7 @@ func indexLines(n *yaml.Node, prefix string, lines lineIndex) {
 	}
 }
 
-// annotate fills File and Line into the FieldErrors inside err.
+// annotate fills File and Line into the validation errors inside err.
 func annotate(err error, file string, lines lineIndex) error {
 	var list []error
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
@@ -119,11 +121,11 @@ func annotate(err error, file string, lines lineIndex) error {
 		list = []error{err}
 	}
 	for _, e := range list {
-		var fe *FieldError
+		var fe *validate.Error
 		if errors.As(e, &fe) {
 			fe.File = file
 			// Walk up the dotted path until a key that is in the file.
-			for k := fe.Key; k != ""; {
+			for k := fe.Path(); k != ""; {
 				if l, ok := lines[k]; ok {
 					fe.Line = l
 					break

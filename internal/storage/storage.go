@@ -233,7 +233,7 @@ type Querier interface {
 //
 // modernc's SQLite driver parses and plans a statement on every
 // db.Query/Exec that is not prepared; that was 14 % of the MX's CPU
-// (docs/performance.md, issue 3). A *sql.Stmt is prepared once per
+// (docs/performance.md, "Engine"). A *sql.Stmt is prepared once per
 // connection of the pool and reused; SQLite re-prepares it by itself
 // after a schema change.
 func (db *DB) stmt(ctx context.Context, q string) *sql.Stmt {

@@ -3,7 +3,7 @@
 // cookie holds only a random secret, the synchronizer CSRF token bound to
 // each session, login throttling per address and lockout per user after
 // repeated bad passwords, and single sign-on from a trusted reverse proxy's
-// header. Storage is the Store interface, implemented by internal/storage.
+// header. Storage is the Store interface, implemented by internal/store/accessstore.
 package webauth
 
 import (
@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/uni-mail/postvakt/config/validate"
 )
 
 // Config is the web: section of the configuration.
@@ -60,19 +62,12 @@ func Default() Config {
 	}
 }
 
-// FieldError names a bad key of the web: section.
-type FieldError struct{ Key, Value, Msg string }
-
-func (e *FieldError) Error() string { return fmt.Sprintf("%s: %q: %s", e.Key, e.Value, e.Msg) }
-
-// Field returns the key (relative to web:), the value and the message.
-func (e *FieldError) Field() (key, value, msg string) { return e.Key, e.Value, e.Msg }
-
-// Validate checks the section; errors carry Field.
+// Validate checks the section; errors are *validate.Error keyed relative to
+// the web section.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(key string, v any, msg string) {
-		errs = append(errs, &FieldError{Key: key, Value: fmt.Sprint(v), Msg: msg})
+		errs = append(errs, validate.Field(key, v, msg))
 	}
 	if c.SessionLifetime < time.Minute {
 		bad("session_lifetime", c.SessionLifetime, "must be at least 1m")

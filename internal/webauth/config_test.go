@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/uni-mail/postvakt/config/validate"
 )
 
 func TestValidate(t *testing.T) {
@@ -23,7 +25,7 @@ func TestValidate(t *testing.T) {
 	} {
 		c := Default()
 		tc.mod(&c)
-		var fe *FieldError
+		var fe *validate.Error
 		if err := c.Validate(); !errors.As(err, &fe) || fe.Key != tc.key {
 			t.Errorf("%s: %v", tc.key, err)
 		}

@@ -254,7 +254,7 @@ func groupSeverity(m alertmanager.Message) string {
 }
 
 // AbuseFinding is a finding of the collectors' abuse detection
-// (collectors/abuse.Alert, copied by the wiring).
+// (collectors/abusedetect.Alert, copied by the wiring).
 type AbuseFinding struct {
 	Kind      string
 	Runbook   string

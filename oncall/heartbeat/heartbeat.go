@@ -58,7 +58,7 @@ type State struct {
 // Late reports whether a heartbeat last seen at lastSeen is late at now.
 func Late(s Spec, lastSeen, now time.Time) bool { return now.Sub(lastSeen) > s.Timeout }
 
-// Store keeps heartbeat states (internal/storage).
+// Store keeps heartbeat states (internal/store/oncallstore).
 type Store interface {
 	EnsureHeartbeat(ctx context.Context, name string, at time.Time) error
 	Beat(ctx context.Context, name string, at time.Time) error

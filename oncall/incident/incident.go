@@ -95,7 +95,7 @@ type Filter struct {
 	Limit  int
 }
 
-// Store is what the package needs of the database (internal/storage).
+// Store is what the package needs of the database (internal/store/oncallstore).
 type Store interface {
 	// CreateIncident stores a new incident and returns it with its ID; an
 	// open incident with the same Key yields an error wrapping ErrConflict.

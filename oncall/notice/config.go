@@ -7,6 +7,8 @@ import (
 	"net/mail"
 	"slices"
 	"time"
+
+	"github.com/uni-mail/postvakt/config/validate"
 )
 
 // Config is the notices section of the configuration.
@@ -56,13 +58,11 @@ func DefaultConfig() Config {
 	}
 }
 
-// FieldError names a bad key of the notices section.
-type FieldError struct{ Key, Value, Msg string }
+// fieldErr is a validation error of the notices section; it wraps ErrInvalid.
+func fieldErr(key, value, msg string) error {
+	return validate.Field(key, value, msg).Wrapping(ErrInvalid)
+}
 
-func (e *FieldError) Error() string                   { return fmt.Sprintf("%s: %q: %s", e.Key, e.Value, e.Msg) }
-func (e *FieldError) Field() (key, value, msg string) { return e.Key, e.Value, e.Msg }
-func (e *FieldError) Is(target error) bool            { return target == ErrInvalid }
-func fieldErr(key, value, msg string) error           { return &FieldError{key, value, msg} }
 func (c Config) sortedReminders() []time.Duration {
 	r := slices.Clone(c.Reminders)
 	slices.Sort(r)

@@ -121,7 +121,7 @@ const (
 	ResultSkipped      = "skipped"
 )
 
-// Log is the dedup stage's memory (internal/storage).
+// Log is the dedup stage's memory (internal/store/oncallstore).
 type Log interface {
 	// ClaimPage stores r as pending and returns true, or returns false
 	// when a page with r.Key exists.

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uni-mail/postvakt/config/validate"
 	"github.com/uni-mail/postvakt/oncall/calendar"
 )
 
@@ -95,26 +96,14 @@ type Policy struct {
 	WarnPercent int `yaml:"warn_percent" json:"warn_percent"`
 }
 
-// FieldError is a validation error naming a key relative to the sla
-// section, its value and what is wrong; it implements the configuration
-// loader's Field method.
-type FieldError struct {
-	Key, Value, Msg string
-	Err             error
-}
-
-func (e *FieldError) Error() string { return fmt.Sprintf("%s: %q: %s", e.Key, e.Value, e.Msg) }
-
-// Field returns the key, value and message (for check-config).
-func (e *FieldError) Field() (key, value, msg string) { return e.Key, e.Value, e.Msg }
-
-func (e *FieldError) Unwrap() error { return e.Err }
-
-// ErrInvalid is wrapped by every validation error of this package.
+// ErrInvalid is wrapped by every validation error of this package, beside
+// validate.ErrInvalid.
 var ErrInvalid = errors.New("invalid SLA policy")
 
+// bad is a validation error naming a key relative to the sla section, its
+// value and what is wrong.
 func bad(key, value, format string, a ...any) error {
-	return &FieldError{Key: key, Value: value, Msg: fmt.Sprintf(format, a...), Err: ErrInvalid}
+	return validate.Fieldf(key, value, format, a...).Wrapping(ErrInvalid)
 }
 
 // Normalized returns p with defaults applied: outside_hours best_effort,

@@ -52,7 +52,7 @@ type OverrideRecord struct {
 	CreatedBy string    `json:"created_by,omitempty"`
 }
 
-// Store keeps the run-time changes (internal/storage).
+// Store keeps the run-time changes (internal/store/oncallstore).
 type Store interface {
 	AddOverride(ctx context.Context, o OverrideRecord) (OverrideRecord, error)
 	DeleteOverride(ctx context.Context, id int64, at time.Time) error
@@ -434,10 +434,20 @@ func (t *Team) ListSwaps(ctx context.Context, rotaName string) ([]SwapRecord, er
 	return list, err
 }
 
+// SwapDecision accepts, declines or cancels the pending swap ID.
+type SwapDecision struct {
+	ID    int64
+	To    rota.SwapState // SwapAccepted, SwapDeclined or SwapCancelled
+	Actor string         // the member who decides; empty for an administrator
+	By    string         // who decides, as recorded
+	Now   time.Time      // when
+}
+
 // DecideSwap accepts or declines a pending swap; only the counterpart (or
-// an administrator, when actor is empty) may decide, and cancel is the
+// an administrator, when Actor is empty) may decide, and cancel is the
 // requester's. Accepting a swap that the rota no longer allows fails.
-func (t *Team) DecideSwap(ctx context.Context, id int64, to rota.SwapState, actor, by string, now time.Time) (SwapRecord, error) {
+func (t *Team) DecideSwap(ctx context.Context, d SwapDecision) (SwapRecord, error) {
+	id, to, actor := d.ID, d.To, d.Actor
 	s, err := t.store.GetSwap(ctx, id)
 	if err != nil {
 		return s, err
@@ -476,7 +486,7 @@ func (t *Team) DecideSwap(ctx context.Context, id int64, to rota.SwapState, acto
 			return s, fmt.Errorf("%w: the turns changed hands since the request", ErrInvalid)
 		}
 	}
-	ok, err := t.store.DecideSwap(ctx, id, rota.SwapRequested, to, by, now)
+	ok, err := t.store.DecideSwap(ctx, id, rota.SwapRequested, to, d.By, d.Now)
 	if err != nil {
 		return s, err
 	}

@@ -6,6 +6,8 @@ import (
 	"net/mail"
 	"slices"
 	"time"
+
+	"github.com/uni-mail/postvakt/config/validate"
 )
 
 // ServiceComponent is one entry of the configured service list.
@@ -62,15 +64,9 @@ func DefaultConfig() Config {
 	}
 }
 
-// FieldError names a bad key of the tickets section.
-type FieldError struct{ Key, Value, Msg string }
-
-func (e *FieldError) Error() string                   { return fmt.Sprintf("%s: %q: %s", e.Key, e.Value, e.Msg) }
-func (e *FieldError) Field() (key, value, msg string) { return e.Key, e.Value, e.Msg }
-func (e *FieldError) Is(target error) bool            { return target == ErrInvalid }
-
+// fieldErr is a validation error of the tickets section; it wraps ErrInvalid.
 func fieldErr(key, value, format string, a ...any) error {
-	return &FieldError{Key: key, Value: value, Msg: fmt.Sprintf(format, a...)}
+	return validate.Fieldf(key, value, format, a...).Wrapping(ErrInvalid)
 }
 
 // ServiceName returns the display name of a service ID.

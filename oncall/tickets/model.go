@@ -11,8 +11,10 @@
 // every clock). The thin loop in Tick pages the on-call at the pre-breach
 // warning, escalates a breach and reminds about unclosed tickets. Intake
 // turns e-mail to the fault address into tickets and threads replies into
-// them as comments. The package defines what it needs of the rest of
-// postvakt as small interfaces: Store, OnCallResolver, Pager and Mailer.
+// them as comments; FaultIntake is the rule for which mail reaches it and
+// what a failure does to the message. The package defines what it needs
+// of the rest of postvakt as small interfaces: Store, OnCallResolver,
+// Pager and Mailer.
 package tickets
 
 import (

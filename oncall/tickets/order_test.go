@@ -25,11 +25,21 @@ func TestSortClocks(t *testing.T) {
 	if got := clockKinds(cs); !slices.Equal(got, want) || cs[0].Status != "a" || cs[2].Status != "b" {
 		t.Fatalf("sorted %v %+v, want %v", got, cs, want)
 	}
-	every := []Clock{{Kind: sla.KindResolution}, {Kind: sla.KindUpdate}, {Kind: sla.KindResponse}}
+	every := reversedClocks()
 	SortClocks(every)
 	if got := clockKinds(every); !slices.Equal(got, sla.Kinds()) {
 		t.Fatalf("sorted %v, want sla.Kinds() %v", got, sla.Kinds())
 	}
+}
+
+// reversedClocks is one clock of every kind, in the reverse of sla.Kinds().
+func reversedClocks() []Clock {
+	kinds := sla.Kinds()
+	cs := make([]Clock, len(kinds))
+	for i, k := range kinds {
+		cs[len(kinds)-1-i] = Clock{Kind: k}
+	}
+	return cs
 }
 
 // reversedStore loads a ticket with its clocks in the reverse order, as a
@@ -44,7 +54,7 @@ func (r reversedStore) TicketGet(_ context.Context, id int64) (Ticket, error) { 
 func TestServiceOrdersClocks(t *testing.T) {
 	t.Parallel()
 	store := reversedStore{get: func(id int64) Ticket {
-		return Ticket{ID: id, Clocks: []Clock{{Kind: sla.KindResolution}, {Kind: sla.KindUpdate}, {Kind: sla.KindResponse}}}
+		return Ticket{ID: id, Clocks: reversedClocks()}
 	}}
 	svc, err := New(Options{Store: store})
 	if err != nil {

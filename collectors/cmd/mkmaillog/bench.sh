@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench.sh — the collectors' side-by-side measurement (docs/performance.md,
-# "Collectors (issue 5)"). Run from the repository root:
+# "Collectors"). Run from the repository root:
 #
 #   PG_URL=postgres://postgres@127.0.0.1:55432/pvbench?sslmode=disable \
 #     bash collectors/cmd/mkmaillog/bench.sh /tmp/mail-1m.log

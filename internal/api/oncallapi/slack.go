@@ -16,6 +16,7 @@ import (
 	"github.com/uni-mail/postvakt/oncall/incident"
 	"github.com/uni-mail/postvakt/oncall/page"
 	"github.com/uni-mail/postvakt/oncall/rota"
+	"github.com/uni-mail/postvakt/oncall/team"
 )
 
 // Slack's interactivity endpoint: the buttons of pages and swap requests.
@@ -113,7 +114,7 @@ func (a *API) slackInteractivity(w http.ResponseWriter, r *http.Request) error {
 			if act.ActionID == page.ActionSwapDecline {
 				to = rota.SwapDeclined
 			}
-			s, err := a.o.Team.DecideSwap(r.Context(), id, to, member.ID, who, a.o.Now())
+			s, err := a.o.Team.DecideSwap(r.Context(), team.SwapDecision{ID: id, To: to, Actor: member.ID, By: who, Now: a.o.Now()})
 			if err != nil {
 				replies = append(replies, "Swap: "+err.Error())
 				continue

@@ -110,7 +110,7 @@ func (a *API) decideSwap(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return server.NotFound("action must be accept, decline or cancel")
 	}
-	s, err := a.o.Team.DecideSwap(r.Context(), id, to, "", actor(r), a.o.Now())
+	s, err := a.o.Team.DecideSwap(r.Context(), team.SwapDecision{ID: id, To: to, By: actor(r), Now: a.o.Now()})
 	if err != nil {
 		return teamErr(err)
 	}

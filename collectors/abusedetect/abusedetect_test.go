@@ -1,4 +1,4 @@
-package abuse
+package abusedetect
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/uni-mail/postvakt/config/validate"
 )
 
 type collected struct{ alerts []Alert }
@@ -36,13 +38,13 @@ func TestAuthFailuresPerIPOncePerWindow(t *testing.T) {
 	d, c, _ := newDetector(t, cfg)
 	ctx := context.Background()
 	for i := range cfg.AuthFailuresPerIP {
-		d.Login(ctx, t0.Add(time.Duration(i)*time.Second), "mx", fmt.Sprintf("user%d", i), "192.0.2.66", false)
+		d.Login(ctx, Login{At: t0.Add(time.Duration(i) * time.Second), Node: "mx", User: fmt.Sprintf("user%d", i), IP: "192.0.2.66", OK: false})
 	}
 	if len(c.alerts) != 0 {
 		t.Fatalf("alert at the threshold: %+v", c.alerts)
 	}
 	for i := range 10 { // crossing it, then more within the window: one alert
-		d.Login(ctx, t0.Add(time.Minute+time.Duration(i)*time.Second), "mx", "x", "192.0.2.66", false)
+		d.Login(ctx, Login{At: t0.Add(time.Minute + time.Duration(i)*time.Second), Node: "mx", User: "x", IP: "192.0.2.66", OK: false})
 	}
 	if len(c.alerts) != 1 || c.alerts[0].Kind != KindAuthFailuresIP || c.alerts[0].Runbook != RunbookBruteForce ||
 		c.alerts[0].Subject != "192.0.2.66" || c.alerts[0].Count != cfg.AuthFailuresPerIP+1 {
@@ -50,7 +52,7 @@ func TestAuthFailuresPerIPOncePerWindow(t *testing.T) {
 	}
 	// a window later the guessing goes on: a second alert
 	for i := range cfg.AuthFailuresPerIP + 1 {
-		d.Login(ctx, t0.Add(30*time.Minute+time.Duration(i)*time.Second), "mx", "y", "192.0.2.66", false)
+		d.Login(ctx, Login{At: t0.Add(30*time.Minute + time.Duration(i)*time.Second), Node: "mx", User: "y", IP: "192.0.2.66", OK: false})
 	}
 	n := 0
 	for _, a := range c.alerts {
@@ -69,10 +71,10 @@ func TestSendingBurstAndManyRecipients(t *testing.T) {
 	d, c, reg := newDetector(t, cfg)
 	ctx := context.Background()
 	for i := range cfg.MessagesPerAccount + 1 {
-		d.Message(ctx, t0.Add(time.Duration(i)*time.Second), "mx", "phished@uni.example", fmt.Sprintf("m%d", i), 1)
+		d.Message(ctx, Message{At: t0.Add(time.Duration(i) * time.Second), Node: "mx", User: "phished@uni.example", MessageID: fmt.Sprintf("m%d", i), Recipients: 1})
 	}
-	d.Message(ctx, t0, "mx", "", "newsletter", cfg.RecipientsPerMessage+5)
-	d.Message(ctx, t0, "mx", "teacher@uni.example", "course", cfg.RecipientsPerMessage) // at the limit: fine
+	d.Message(ctx, Message{At: t0, Node: "mx", User: "", MessageID: "newsletter", Recipients: cfg.RecipientsPerMessage + 5})
+	d.Message(ctx, Message{At: t0, Node: "mx", User: "teacher@uni.example", MessageID: "course", Recipients: cfg.RecipientsPerMessage}) // at the limit: fine
 	kinds := map[Kind]int{}
 	for _, a := range c.alerts {
 		kinds[a.Kind]++
@@ -97,10 +99,10 @@ func TestRecipientsPerAccountAndManyAddresses(t *testing.T) {
 	d, c, _ := newDetector(t, cfg)
 	ctx := context.Background()
 	for i := range 16 { // 16 × 19 = 304 recipients > 300
-		d.Message(ctx, t0.Add(time.Duration(i)*time.Second), "mx", "u@uni.example", "m", 19)
+		d.Message(ctx, Message{At: t0.Add(time.Duration(i) * time.Second), Node: "mx", User: "u@uni.example", MessageID: "m", Recipients: 19})
 	}
 	for i := range cfg.AddressesPerUser + 1 {
-		d.Login(ctx, t0.Add(time.Duration(i)*time.Second), "mx", "v@uni.example", fmt.Sprintf("198.51.100.%d", i), true)
+		d.Login(ctx, Login{At: t0.Add(time.Duration(i) * time.Second), Node: "mx", User: "v@uni.example", IP: fmt.Sprintf("198.51.100.%d", i), OK: true})
 	}
 	kinds := map[Kind]int{}
 	for _, a := range c.alerts {
@@ -110,7 +112,7 @@ func TestRecipientsPerAccountAndManyAddresses(t *testing.T) {
 		t.Errorf("alerts %+v", c.alerts)
 	}
 	cfg.Window = 0
-	if errs := cfg.Validate(); len(errs) != 1 {
+	if errs := cfg.Validate(); len(validate.Errors(errs)) != 1 {
 		t.Errorf("validate: %v", errs)
 	}
 }

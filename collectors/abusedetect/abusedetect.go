@@ -1,23 +1,32 @@
-// Package abuse detects abuse in the collectors' stream of logins and
-// messages: an account sending more messages or recipients in a window than
-// a person does (a phished account sending spam), single messages to more
-// recipients than the mass-mailing limit (20 at the Swedish MX, above which
-// a whitelisting routine applies), authentication failures per client IP
-// and per user (password guessing), and one user logging in from many IPs.
+// Package abusedetect detects abuse in the collectors' stream of logins and
+// messages (docs/collectors.md, "Abuse detection"): an account sending more
+// messages or recipients in a window than a person does (a phished account
+// sending spam), single messages to more recipients than the mass-mailing
+// limit (20 at the Swedish MX, above which a whitelisting routine applies),
+// authentication failures per client IP and per user (password guessing),
+// and one user logging in from many IPs.
 //
 // Each finding is an Alert with a runbook ID (runbooks/outgoing-spam-burst,
 // runbooks/auth-brute-force) handed to an AlertSink, which the on-call
 // capability implements, and counted in a metric. Windows run on event
 // time, so logs replayed from the past detect what happened then. A key
 // (user or IP) alerts once per window per kind, not once per event.
-package abuse
+//
+// It watches the logs of every mail server, after the fact, and only
+// reports; the engine's own limits on submission, which refuse and hold
+// mail as it arrives, are engine/sendlimit (see its package comment for why
+// the two are apart).
+package abusedetect
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/uni-mail/postvakt/config/validate"
 )
 
 // Kind names a finding. The set is closed and is a metric label.
@@ -101,19 +110,12 @@ func DefaultConfig() Config {
 		RecipientsPerMessage: 20, AuthFailuresPerIP: 20, AuthFailuresPerUser: 10, AddressesPerUser: 5}
 }
 
-// FieldError is a validation error naming a key of the section.
-type FieldError struct{ Key, Value, Msg string }
-
-func (e *FieldError) Error() string { return e.Key + ": " + e.Value + ": " + e.Msg }
-
-// Field returns the key, value and message.
-func (e *FieldError) Field() (key, value, msg string) { return e.Key, e.Value, e.Msg }
-
-// Validate checks the thresholds; keys are relative to the section.
-func (c Config) Validate() []error {
+// Validate checks the thresholds; the errors are *validate.Error keyed
+// relative to the section, joined.
+func (c Config) Validate() error {
 	var errs []error
 	if c.Window < time.Second {
-		errs = append(errs, &FieldError{"window", c.Window.String(), "must be at least 1s"})
+		errs = append(errs, validate.Field("window", c.Window, "must be at least 1s"))
 	}
 	for _, f := range []struct {
 		k string
@@ -122,10 +124,10 @@ func (c Config) Validate() []error {
 		{"recipients_per_message", c.RecipientsPerMessage}, {"auth_failures_per_ip", c.AuthFailuresPerIP},
 		{"auth_failures_per_user", c.AuthFailuresPerUser}, {"addresses_per_user", c.AddressesPerUser}} {
 		if f.v < 1 {
-			errs = append(errs, &FieldError{f.k, fmt.Sprint(f.v), "must be at least 1"})
+			errs = append(errs, validate.Field(f.k, f.v, "must be at least 1"))
 		}
 	}
-	return errs
+	return errors.Join(errs...)
 }
 
 // Options configure a Detector.
@@ -175,65 +177,85 @@ func New(o Options) (*Detector, error) {
 	return d, nil
 }
 
+// Login is one login outcome.
+type Login struct {
+	At   time.Time // event time
+	Node string    // the server that logged it
+	User string
+	IP   string // the client
+	OK   bool   // the login succeeded
+}
+
 // Login observes one login outcome.
-func (d *Detector) Login(ctx context.Context, at time.Time, node, user, ip string, ok bool) {
+func (d *Detector) Login(ctx context.Context, l Login) {
 	if !d.o.Config.Enabled {
 		return
 	}
-	d.tick(at)
+	d.tick(l.At)
 	c := d.o.Config
-	if !ok {
-		if ip != "" {
-			d.count(ctx, KindAuthFailuresIP, ip, at, 1, c.AuthFailuresPerIP, node)
+	if !l.OK {
+		if l.IP != "" {
+			d.count(ctx, KindAuthFailuresIP, l.IP, l.At, 1, c.AuthFailuresPerIP, l.Node)
 		}
-		if user != "" {
-			d.count(ctx, KindAuthFailuresUser, user, at, 1, c.AuthFailuresPerUser, node)
+		if l.User != "" {
+			d.count(ctx, KindAuthFailuresUser, l.User, l.At, 1, c.AuthFailuresPerUser, l.Node)
 		}
 		return
 	}
-	if user == "" || ip == "" {
+	if l.User == "" || l.IP == "" {
 		return
 	}
-	w := d.win(KindLoginManyAddresses, user)
+	w := d.win(KindLoginManyAddresses, l.User)
 	if w.ips == nil {
 		w.ips = map[string]time.Time{}
 	}
-	w.ips[ip] = at
+	w.ips[l.IP] = l.At
 	for k, t := range w.ips {
-		if at.Sub(t) > c.Window {
+		if l.At.Sub(t) > c.Window {
 			delete(w.ips, k)
 		}
 	}
-	if len(w.ips) > c.AddressesPerUser && !at.Before(w.quiet) {
-		w.quiet = at.Add(c.Window)
-		d.raise(ctx, Alert{Kind: KindLoginManyAddresses, Subject: user, Count: len(w.ips), Threshold: c.AddressesPerUser,
-			Window: c.Window, At: at, Node: node,
-			Summary: fmt.Sprintf("%s logged in from %d addresses within %s", user, len(w.ips), c.Window)})
+	if len(w.ips) > c.AddressesPerUser && !l.At.Before(w.quiet) {
+		w.quiet = l.At.Add(c.Window)
+		d.raise(ctx, Alert{Kind: KindLoginManyAddresses, Subject: l.User, Count: len(w.ips), Threshold: c.AddressesPerUser,
+			Window: c.Window, At: l.At, Node: l.Node,
+			Summary: fmt.Sprintf("%s logged in from %d addresses within %s", l.User, len(w.ips), c.Window)})
 	}
 }
 
-// Message observes one message sent by an authenticated account (user ""
-// for unauthenticated mail, which only the recipient limit applies to).
-func (d *Detector) Message(ctx context.Context, at time.Time, node, user, msgID string, recipients int) {
+// Message is one message sent.
+type Message struct {
+	At   time.Time // event time
+	Node string    // the server that logged it
+
+	// User is the authenticated account; "" for unauthenticated mail, which
+	// only the recipient limit applies to.
+	User       string
+	MessageID  string
+	Recipients int
+}
+
+// Message observes one message sent.
+func (d *Detector) Message(ctx context.Context, m Message) {
 	if !d.o.Config.Enabled {
 		return
 	}
-	d.tick(at)
+	d.tick(m.At)
 	c := d.o.Config
-	if recipients > c.RecipientsPerMessage {
-		subject := user
+	if m.Recipients > c.RecipientsPerMessage {
+		subject := m.User
 		if subject == "" {
-			subject = "message " + msgID
+			subject = "message " + m.MessageID
 		}
-		d.raise(ctx, Alert{Kind: KindManyRecipients, Subject: subject, Count: recipients, Threshold: c.RecipientsPerMessage,
-			At: at, Node: node, Summary: fmt.Sprintf("message <%s> from %q to %d recipients (limit %d)", msgID, user, recipients, c.RecipientsPerMessage)})
+		d.raise(ctx, Alert{Kind: KindManyRecipients, Subject: subject, Count: m.Recipients, Threshold: c.RecipientsPerMessage,
+			At: m.At, Node: m.Node, Summary: fmt.Sprintf("message <%s> from %q to %d recipients (limit %d)", m.MessageID, m.User, m.Recipients, c.RecipientsPerMessage)})
 	}
-	if user == "" {
+	if m.User == "" {
 		return
 	}
-	d.count(ctx, KindSendMessages, user, at, 1, c.MessagesPerAccount, node)
-	if recipients > 0 {
-		d.count(ctx, KindSendRecipients, user, at, recipients, c.RecipientsPerAccount, node)
+	d.count(ctx, KindSendMessages, m.User, m.At, 1, c.MessagesPerAccount, m.Node)
+	if m.Recipients > 0 {
+		d.count(ctx, KindSendRecipients, m.User, m.At, m.Recipients, c.RecipientsPerAccount, m.Node)
 	}
 }
 

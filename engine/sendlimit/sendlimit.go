@@ -1,11 +1,25 @@
-// Package abuse owns abuse control on submission (DOMAIN.md "MX layer":
-// a phished account sending a spam attack must be detected, throttled,
-// locked and its queued mail purged): per-account rate limits over a
-// window, the mass-mailing rule (more than N recipients needs an approved
-// sender), and the alarm events raised for each. Rate state is per node,
-// in memory; the mass-mailing hold is applied by the relay queue, which
-// several nodes share.
-package abuse
+// Package sendlimit enforces the limits on what an authenticated account
+// sends through submission (docs/configuration.md, content.abuse): the
+// per-account rate limits over a window (a refused message is deferred,
+// 451 4.7.0), the mass-mailing rule (more than N recipients in one message
+// needs a sender on the approved list, else the relay queue holds it), the
+// hold of a locked account's queued mail, and the alarm event
+// (event.Abuse) and metric postvakt_abuse_events_total raised for each. It
+// acts on the engine's own submission path, synchronously and on wall-clock
+// time; rate state is per node, in memory, while the holds are applied by
+// the relay queue that the nodes share. The runbook for an account caught
+// here is outgoing-spam-burst.
+//
+// It is a package of its own, apart from collectors/abusedetect, because
+// the two watch different things and answer differently: sendlimit watches
+// the messages the engine itself accepts on submission and refuses or
+// holds them before they leave; abusedetect watches the log stream of every
+// mail server (Postfix, Dovecot, webmail and this engine's events), on
+// event time, and only reports what it finds to the on-call. The engine
+// must not import the collectors, and the collectors import the engine for
+// its event types only (docs/development.md, "Packages"), so one package
+// could not serve both.
+package sendlimit
 
 import (
 	"context"
@@ -143,9 +157,9 @@ func (c *Controller) MassMailing(sender string, rcpts int) bool {
 	return c.o.MassMailing > 0 && rcpts > c.o.MassMailing && !c.Approved(sender)
 }
 
-// Held records that a queued message was held: the alarm event and the
+// held records that a queued message was held: the alarm event and the
 // metric. kind is KindMassMailingHeld or KindAccountLocked.
-func (c *Controller) Held(kind, user, sender, queueID string, rcpts int) {
+func (c *Controller) held(kind, user, sender, queueID string, rcpts int) {
 	c.counter.WithLabelValues(kind).Inc()
 	detail := "queued mail held"
 	if kind == KindMassMailingHeld {
@@ -167,11 +181,11 @@ func (c *Controller) QueueGate(locked func(ctx context.Context, user string) boo
 			return ""
 		}
 		if locked != nil && locked(ctx, authUser) {
-			c.Held(KindAccountLocked, authUser, sender, queueID, rcpts)
+			c.held(KindAccountLocked, authUser, sender, queueID, rcpts)
 			return KindAccountLocked
 		}
 		if c.MassMailing(sender, rcpts) {
-			c.Held(KindMassMailingHeld, authUser, sender, queueID, rcpts)
+			c.held(KindMassMailingHeld, authUser, sender, queueID, rcpts)
 			return KindMassMailingHeld
 		}
 		return ""

@@ -1,4 +1,4 @@
-package abuse_test
+package sendlimit_test
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/uni-mail/postvakt/engine/abuse"
 	"github.com/uni-mail/postvakt/engine/event"
+	"github.com/uni-mail/postvakt/engine/sendlimit"
 )
 
 type sink struct {
@@ -24,9 +24,10 @@ func (s *sink) Emit(e event.Event) {
 	s.ev = append(s.ev, e.(*event.Abuse))
 }
 
-// TestRateLimit is the throttling half of acceptance 5: an account sending
-// 500 messages in a minute is deferred once over its limit, one alarm is
-// raised per window, and the limit resets with the next window.
+// TestRateLimit checks content.abuse.max_messages (docs/configuration.md;
+// runbook outgoing-spam-burst): an account sending 500 messages in a
+// minute is deferred once over its limit, one alarm is raised per window,
+// and the limit resets with the next window.
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
@@ -34,7 +35,7 @@ func TestRateLimit(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	ev := &sink{}
 	reg := prometheus.NewRegistry()
-	c, err := abuse.New(abuse.Options{Window: time.Minute, MaxMessages: 100, MaxRecipients: 500, Clock: clock, Events: ev, Registerer: reg, Node: "n1"})
+	c, err := sendlimit.New(sendlimit.Options{Window: time.Minute, MaxMessages: 100, MaxRecipients: 500, Clock: clock, Events: ev, Registerer: reg, Node: "n1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func TestRateLimit(t *testing.T) {
 func TestQueueGate(t *testing.T) {
 	t.Parallel()
 	ev := &sink{}
-	c, _ := abuse.New(abuse.Options{MassMailing: 20, Approved: []string{"news@uni.example"}, Events: ev})
+	c, _ := sendlimit.New(sendlimit.Options{MassMailing: 20, Approved: []string{"news@uni.example"}, Events: ev})
 	locked := func(_ context.Context, u string) bool { return u == "locked@uni.example" }
 	g := c.QueueGate(locked)
 	ctx := context.Background()
@@ -88,9 +89,9 @@ func TestQueueGate(t *testing.T) {
 		want         string
 	}{
 		{"a@uni.example", "a@uni.example", 20, ""},
-		{"a@uni.example", "a@uni.example", 21, abuse.KindMassMailingHeld},
+		{"a@uni.example", "a@uni.example", 21, sendlimit.KindMassMailingHeld},
 		{"news@uni.example", "news@uni.example", 400, ""},
-		{"locked@uni.example", "locked@uni.example", 1, abuse.KindAccountLocked},
+		{"locked@uni.example", "locked@uni.example", 1, sendlimit.KindAccountLocked},
 		{"", "ext@ext.example", 100, ""},
 	} {
 		if got := g(ctx, tc.user, tc.sender, "Q", tc.rcpts); got != tc.want {

@@ -34,9 +34,12 @@ def postfix(d, t):
                 m = re.search(r": (?:NOQUEUE|[0-9A-F]+): reject: (\w+) from .*?: (\d{3}) ", l)
                 if m:
                     rej[(m.group(1), int(m.group(2)))] += 1
+                st = re.findall(r", status=(\w+)", l)
                 if "status=sent" in l:
                     c["status=sent"] += 1
-                    if re.search(r"relay=127\.0\.0\.1[01]\[127\.0\.0\.1[01]\]:1002[46]", l):
+                    if st and st[-1] != "sent":
+                        c["forged status=sent"] += 1  # the address carries the text; the real status is last
+                    elif re.search(r"relay=127\.0\.0\.1[01]\[127\.0\.0\.1[01]\]:1002[46]", l):
                         c["handoff"] += 1
                         if ", BOUNCE)" in l:
                             c["handoff BOUNCE"] += 1
@@ -64,7 +67,7 @@ def postfix(d, t):
                 c["postgrey greylist"] += 1
             m = re.search(r" amavis\[\d+\]: \([\w-]+\) (Passed|Blocked) (\w+)", l)
             if m:
-                c["amavis %s %s" % (m.group(1), m.group(2))] += 1
+                c["verdict %s %s" % (m.group(1), m.group(2))] += 1
             if " amavis[" in l and re.search(r"\.\.\.$", l):
                 c["amavis line cut (ends ...)"] += 1
             if "dovecot: imap-login: Login:" in l:
@@ -72,12 +75,24 @@ def postfix(d, t):
             if "dovecot: pop3-login: Login:" in l:
                 c["pop3 Login"] += 1
             if "dovecot: auth: " in l and ("Password mismatch" in l or "unknown user" in l):
-                c["dovecot auth failures"] += 1
+                if re.search(r",127\.0\.0\.1[01][,)]", l):
+                    c["dovecot lmtp userdb unknown"] += 1  # LMTP's lookup from mx1/smtp, not a login
+                else:
+                    c["dovecot auth failures"] += 1
+            m = re.search(r"dovecot: imap\(.*(?:Logged out|Disconnected).* body_count=(\d+)", l)
+            if m:
+                c["imap body_count"] += int(m.group(1))
+            m = re.search(r"dovecot: pop3\(.*retr=(\d+)/", l)
+            if m:
+                c["pop3 retr"] += int(m.group(1))
     print("figure".ljust(34), "logs".rjust(8), "  truth")
     s = t["summary"]
     v = s["verdicts"]
     rows = [
-        ("received (amavis result lines)", sum(c[k] for k in c if k.startswith("amavis ")), s["received"]),
+        ("received (amavis result lines)", sum(c[k] for k in c if k.startswith("verdict ")), s["received"]),
+        ("hand-offs to amavis", c["handoff"], s["filter_handoffs"]),
+        ("status=sent lines (naive grep)", c["status=sent"], s["sent_lines"]),
+        ("  of which the address forged it", c["forged status=sent"], "-"),
         ("delivered (status=sent, not hand-off)", c["delivered lmtp"] + c["delivered smtp"], s["delivered"]),
         ("  over LMTP", c["delivered lmtp"], s["delivered_local_lmtp"]),
         ("  to remote MXes", c["delivered smtp"], s["delivered_remote"]),
@@ -93,16 +108,19 @@ def postfix(d, t):
         ("pop3 Login", c["pop3 Login"], [x["count"] for x in s["logins"] if x["protocol"] == "pop3" and x["result"] == "ok"][0]),
         ("dovecot passdb failures (all)", c["dovecot auth failures"],
          sum(x["count"] for x in s["logins"] if x["result"] == "failed")),
-        ("hand-off BOUNCE replies", c["handoff BOUNCE"], v.get("Blocked SPAM", 0) and t["compromise"]["burst"]["verdicts"].get("Blocked SPAM", 0)),
+        ("hand-off BOUNCE replies", c["handoff BOUNCE"], s["filter_handoffs_bounce_reply"]),
+        ("imap body_count (logout lines)", c["imap body_count"], t["mailbox_reads"]["imap_total"]),
+        ("pop3 retr (logout lines)", c["pop3 retr"], t["mailbox_reads"]["pop3_total"]),
     ]
     for k in sorted(v):
         a, b = k.split()
-        rows.append(("amavis " + k, c["amavis %s %s" % (a, b)], v[k]))
+        rows.append(("amavis " + k, c["verdict %s %s" % (a, b)], v[k]))
     for r in t["summary"]["rejected"]:
         rows.append(("reject %s %d" % (r["stage"], r["code"]), rej[(r["stage"], r["code"])], r["count"]))
     for k in sorted(set(rej) - {(r["stage"], r["code"]) for r in t["summary"]["rejected"]}):
         rows.append(("reject %s %d" % k, rej[k], 0))
     rows.append(("amavis lines cut with ...", c["amavis line cut (ends ...)"], "-"))
+    rows.append(("dovecot LMTP userdb 'unknown user'", c["dovecot lmtp userdb unknown"], "-"))
     rows.append(("hold (header_checks)", c["hold"], 1))
     for name, a, b in rows:
         print(name.ljust(34), str(a).rjust(8), " ", b, "" if str(a) == str(b) or b == "-" else "  <-- differs")
@@ -115,6 +133,8 @@ def exim(d, t):
         m = re.match(r"\S+ \S+ (\S+) (<=|=>|->|==|\*\*) ", l)
         if m:
             c[m.group(2)] += 1
+            if m.group(2) == "==" and "retry time not reached" in l:
+                c["== retry time not reached"] += 1
             if m.group(2) == "<=" and " <= <> " in l:
                 c["<= <> (bounce)"] += 1
             if m.group(2) in ("=>", "->") and "T=local_maildir" in l:
@@ -137,7 +157,8 @@ def exim(d, t):
     rows = [("received (<= not from <>)", c["<="] - c["<= <> (bounce)"], s["received"]),
             ("delivered (=> and ->)", c["=>"] + c["->"], s["delivered"]),
             ("  local", c["local"], s["delivered_local"]),
-            ("deferred (==)", c["=="], s["deferred"]),
+            ("deferred (== lines)", c["=="], s["deferred"]),
+            ("  == attempts (not 'retry time not reached')", c["=="] - c["== retry time not reached"], s["deferred"]),
             ("failed (**)", c["**"], s["failed"]),
             ("auth failures", c["auth failed"], [x["count"] for x in s["logins"] if x["result"] == "failed"][0])]
     tr = collections.Counter()

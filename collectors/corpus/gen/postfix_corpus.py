@@ -790,8 +790,8 @@ def collect(h, out, pw):
             shutil.copy(h.path("logs", host, f), os.path.join(out, host, f))
     # the central loghost's copy repeats every line: stored gzipped to keep the corpus small
     os.makedirs(os.path.join(out, "merged"), exist_ok=True)
-    with open(h.path("logs/merged/mail.log"), "rb") as src, gzip.open(os.path.join(out, "merged/mail.log.gz"),
-                                                                       "wb", mtime=0) as dst:
+    with open(h.path("logs/merged/mail.log"), "rb") as src, gzip.GzipFile(
+            os.path.join(out, "merged/mail.log.gz"), "wb", mtime=0) as dst:
         shutil.copyfileobj(src, dst)
     recs = [json.loads(l) for l in open(h.path("records.jsonl"))]
     mailboxes = truth_postfix.scan_mailboxes(h.path("imap/mail"))

@@ -389,11 +389,14 @@ def trace_messages(received, sessions, sink_rcpt, sink_del, local_msgs, admin, q
     for m in received:
         by_label[m["label"]].append(m)
 
-    def sink_attempts(rcpt):
+    def sink_attempts(rcpt, sender=None, after=0):
+        """the sink's answers for rcpt in transactions from sender (the generated
+        addresses may repeat across messages, so sender and time narrow it down)"""
         at = [{"t": r["t"], "remote_reply": r["reply"], "from_host": r["peer"]} for r in sink_rcpt
-              if r["rcpt"].lower() == rcpt.lower()]
+              if r["rcpt"].lower() == rcpt.lower() and r["t"] >= after
+              and (sender is None or r["mail_from"] == sender)]
         for d in sink_del:
-            if rcpt in d["rcpts"]:
+            if rcpt in d["rcpts"] and d["t"] >= after and (sender is None or d["mail_from"] == sender):
                 for a in at:
                     if a["remote_reply"].startswith("250") and abs(a["t"] - d["t"]) < 30:
                         a["remote_reply"] = d["reply"]
@@ -419,7 +422,7 @@ def trace_messages(received, sessions, sink_rcpt, sink_del, local_msgs, admin, q
         for m in by_label.get(label, []):
             rc = []
             for r in m["rcpts"]:
-                at = sink_attempts(r)
+                at = sink_attempts(r, m["from"], m["t"])
                 final = "delivered" if any(a.get("data_accepted") for a in at) else (
                     "bounced" if any(a["remote_reply"].startswith("5") for a in at) else "expired")
                 rc.append({"rcpt": r, "final": final, "attempts": at})
@@ -431,16 +434,19 @@ def trace_messages(received, sessions, sink_rcpt, sink_del, local_msgs, admin, q
         out.append({"kind": "mass mailing held by header_checks (HOLD), released by postsuper -H, delivered",
                     "message_id": m["message_id"], "from": m["from"], "host": m["host"], "accepted_t": m["t"],
                     "held": True, "released_t": rel[0]["t"] if rel else None,
-                    "recipients": [{"rcpt": r, "final": "delivered" if any(a.get("data_accepted") for a in
-                                                                            sink_attempts(r)) else "?",
-                                    "attempts": sink_attempts(r)} for r in m["rcpts"]]})
+                    "recipients": [{"rcpt": r, "final": "delivered" if any(
+                        a.get("data_accepted") for a in sink_attempts(r, m["from"], m["t"])) else "?",
+                        "attempts": sink_attempts(r, m["from"], m["t"])} for r in m["rcpts"]]})
     for label in ("content-eicar", "content-gtube", "content-banned:exe"):
         for m in by_label.get(label, [])[:2]:
-            out.append({"kind": "quarantined by amavis (%s), discarded" % verdict_of(m["category"]),
+            found = in_mailbox(m["message_id"])
+            out.append({"kind": "quarantined by amavis (%s), discarded" % verdict_of(m["category"]) +
+                                ("; released from the quarantine and delivered" if found else ""),
                         "message_id": m["message_id"], "from": m["from"], "host": m["host"], "accepted_t": m["t"],
-                        "recipients": [{"rcpt": r, "final": "quarantined"} for r in m["rcpts"]],
+                        "recipients": [{"rcpt": r, "final": "released, delivered" if r in found else "quarantined"}
+                                       for r in m["rcpts"]],
                         "client_attempts": client_attempts(m["message_id"]),
-                        "found_in_mailbox": in_mailbox(m["message_id"])})
+                        "found_in_mailbox": found})
     for q in qrel:
         if q.get("mail_id"):
             out.append({"kind": "quarantine release (AM.PDP request=release) of %s" % q.get("file"),
@@ -458,14 +464,14 @@ def trace_messages(received, sessions, sink_rcpt, sink_del, local_msgs, admin, q
                     "message_id": m["message_id"], "from": m["from"], "host": m["host"], "accepted_t": m["t"],
                     "client_attempts": client_attempts(m["message_id"]),
                     "found_in_mailbox": in_mailbox(m["message_id"]),
-                    "remote_copies": [{"rcpt": r, "attempts": sink_attempts(r)} for r in m["rcpts"]
+                    "remote_copies": [{"rcpt": r, "attempts": sink_attempts(r, m["from"], m["t"])} for r in m["rcpts"]
                                       if not r.endswith("uni.example")]})
     for m in [m for m in by_label.get("burst", []) if m["category"] == "gtube"][:2]:
         out.append({"kind": "compromised-account spam, Blocked SPAM in the ORIGINATING bank: "
                             "the hand-off reply is '250 2.5.0 Ok, id=..., BOUNCE'; not delivered",
                     "message_id": m["message_id"], "from": m["from"], "host": m["host"], "accepted_t": m["t"],
                     "recipients": [{"rcpt": r, "final": "bounced by content filter",
-                                    "attempts": sink_attempts(r)} for r in m["rcpts"]]})
+                                    "attempts": sink_attempts(r, m["from"], m["t"])} for r in m["rcpts"]]})
     return out
 
 

@@ -61,6 +61,9 @@ type Summary struct {
 	Spam             int64            `json:"spam"`  // SPAM and SPAMMY verdicts
 	Virus            int64            `json:"virus"` // INFECTED verdicts
 	Banned           int64            `json:"banned"`
+	// Tables are pflogsumm's detail tables of the same period, when asked
+	// for (postvakt summary; GET /api/v1/mail/tables serves them alone).
+	Tables *Tables `json:"tables,omitempty"`
 }
 
 // RejectCount is the number of rejects at one SMTP stage with one code.

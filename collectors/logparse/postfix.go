@@ -477,9 +477,7 @@ func parseRejectTail(fl *rejectFields, s string, i int) bool {
 }
 
 // rejectTail parses fields at s[i:], which come in the order from, to,
-// proto, helo: stage says how many kinds are behind (0 at the start). An
-// address may close at more than one '>' when it was logged unquoted:
-// each is tried, and the first after which the rest parses is taken.
+// proto, helo: stage says how many kinds are behind (0 at the start).
 func rejectTail(fl *rejectFields, s string, i, stage int) bool {
 	if stage > 0 {
 		switch {
@@ -505,7 +503,13 @@ func rejectTail(fl *rejectFields, s string, i, stage int) bool {
 		if isFrom {
 			key = len("from=")
 		}
-		for _, end := range angleEnds(r[key:], buf[:]) {
+		// quote-aware only: trying other '>'s would let an address swallow
+		// the text up to a later "> " (a Subject's forged fields)
+		ends := buf[:0]
+		if _, rest, ok := angle(r[key:]); ok {
+			ends = append(ends, len(r[key:])-len(rest)-1)
+		}
+		for _, end := range ends {
 			saved := *fl
 			v, at, to := r[key+1:key+end], i+key+1, i+key+end
 			next := 2
@@ -759,6 +763,7 @@ func parseDelivery(a *Arena, f Frame, daemon, qid, s string) Event {
 // the delays quadruple and the DSN, then ", status=WORD" and the reply in
 // parentheses to the end of the line.
 func parseDeliveryTail(d *Delivery, s string) bool {
+	var seen struct{ relay, delay, delays, dsn bool }
 	for {
 		r, ok := strings.CutPrefix(s, ", ")
 		if !ok {
@@ -770,6 +775,11 @@ func parseDeliveryTail(d *Delivery, s string) bool {
 		}
 		key, v := r[:eq], r[eq+1:]
 		if key == "status" {
+			// log_adhoc.c writes relay=, delay=, delays= and dsn= before
+			// the status, always: a "status=" before them is in an address
+			if !seen.relay || !seen.delay || !seen.delays || !seen.dsn {
+				return false
+			}
 			word := v
 			rest := ""
 			if sp := strings.IndexByte(v, ' '); sp >= 0 {
@@ -817,7 +827,7 @@ func parseDeliveryTail(d *Delivery, s string) bool {
 		s = v[end:]
 		switch key {
 		case "relay":
-			d.Relay = val
+			d.Relay, seen.relay = val, true
 		case "conn_use":
 			n, ok := atoiDigits(val)
 			if !ok {
@@ -829,7 +839,7 @@ func parseDeliveryTail(d *Delivery, s string) bool {
 			if !ok {
 				return false
 			}
-			d.Delay = x
+			d.Delay, seen.delay = x, true
 		case "delays":
 			for i := 0; i < 4; i++ {
 				part := val
@@ -844,11 +854,12 @@ func parseDeliveryTail(d *Delivery, s string) bool {
 				}
 				d.Delays[i] = x
 			}
+			seen.delays = true
 		case "dsn":
 			if !isDSN(val) {
 				return false
 			}
-			d.DSN = val
+			d.DSN, seen.dsn = val, true
 		}
 	}
 }

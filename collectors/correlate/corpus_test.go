@@ -185,13 +185,13 @@ func TestRefusedAfterData(t *testing.T) {
 type corpusTruth struct {
 	Summary struct {
 		Received, Delivered, FilterHandoffs, SentLines, Deferred, DeferredMessages, Bounced, Expired int
-		CleanupRejected, SASLFailures, Greylisted, RateLimited                                     int
-		DeliveredLocalLMTP                                                                         int `json:"delivered_local_lmtp"`
-		DeliveredRemote                                                                            int `json:"delivered_remote"`
-		FilterHandoffsBounce                                                                       int `json:"filter_handoffs_bounce_reply"`
-		SizeLimit                                                                                  int `json:"size_limit_exceeded_after_data"`
-		RejectedTotal                                                                              int `json:"rejected_total"`
-		Logins                                                                                     []struct {
+		CleanupRejected, SASLFailures, Greylisted, RateLimited                                       int
+		DeliveredLocalLMTP                                                                           int `json:"delivered_local_lmtp"`
+		DeliveredRemote                                                                              int `json:"delivered_remote"`
+		FilterHandoffsBounce                                                                         int `json:"filter_handoffs_bounce_reply"`
+		SizeLimit                                                                                    int `json:"size_limit_exceeded_after_data"`
+		RejectedTotal                                                                                int `json:"rejected_total"`
+		Logins                                                                                       []struct {
 			Count            int
 			Protocol, Result string
 		}
@@ -257,13 +257,13 @@ func TestEximCorpusTruth(t *testing.T) {
 	}
 	var tr struct {
 		Summary struct {
-			Received, Delivered, Deferred, Failed   int
-			DeliveredLocal                          int `json:"delivered_local"`
-			DeliveredRemote                         int `json:"delivered_remote"`
-			DeferredMessages                        int `json:"deferred_messages"`
-			RejectedTotal                           int `json:"rejected_total"`
-			AuthWithoutMail                         int `json:"smtp_auth_sessions_without_mail"`
-			Rejected                                []struct {
+			Received, Delivered, Deferred, Failed int
+			DeliveredLocal                        int `json:"delivered_local"`
+			DeliveredRemote                       int `json:"delivered_remote"`
+			DeferredMessages                      int `json:"deferred_messages"`
+			RejectedTotal                         int `json:"rejected_total"`
+			AuthWithoutMail                       int `json:"smtp_auth_sessions_without_mail"`
+			Rejected                              []struct {
 				Code  int
 				Count int
 				Stage string

@@ -471,6 +471,40 @@ func findRejectFields(s string, withText bool) (at int, fl rejectFields, ok bool
 	return cands[best].at, cands[best].fl, true
 }
 
+// externalAddress reports whether v can be an address as Postfix logs it
+// (the external form, info_log_address_format = external; RFC 5321
+// §4.1.2): a local part that is one quoted string (quote_822_local quotes
+// the whole of it, escaping '"' and '\\') or has none of the specials,
+// then "@domain" without them. A candidate whose address swallows "…>
+// from …; from=<" is none.
+func externalAddress(v string) bool {
+	local, domain := v, ""
+	if strings.HasPrefix(v, `"`) {
+		end := -1
+		for i := 1; i < len(v); i++ {
+			if v[i] == '\\' {
+				i++
+				continue
+			}
+			if v[i] == '"' {
+				end = i
+				break
+			}
+		}
+		if end < 0 {
+			return false
+		}
+		rest := v[end+1:]
+		if rest != "" && rest[0] != '@' {
+			return false
+		}
+		local, domain = "", strings.TrimPrefix(rest, "@")
+	} else if at := strings.LastIndexByte(v, '@'); at >= 0 {
+		local, domain = v[:at], v[at+1:]
+	}
+	return !strings.ContainsAny(local, " <>;,()\"\\@") && !strings.ContainsAny(domain, " <>;,()\"\\@")
+}
+
 // parseRejectTail parses the fields starting at s[i:] to the end of s.
 func parseRejectTail(fl *rejectFields, s string, i int) bool {
 	return rejectTail(fl, s, i, 0)
@@ -506,7 +540,7 @@ func rejectTail(fl *rejectFields, s string, i, stage int) bool {
 		// quote-aware only: trying other '>'s would let an address swallow
 		// the text up to a later "> " (a Subject's forged fields)
 		ends := buf[:0]
-		if _, rest, ok := angle(r[key:]); ok {
+		if v, rest, ok := angle(r[key:]); ok && externalAddress(v) {
 			ends = append(ends, len(r[key:])-len(rest)-1)
 		}
 		for _, end := range ends {

@@ -210,7 +210,18 @@ func TestAbuseSeverity(t *testing.T) {
 	tr := abuseTrigger(f)
 	if tr.Key != "abuse/send_messages/ola@uni.example" || tr.Source != "abuse" || tr.Actor != "collectors" || tr.Severity != "warning" ||
 		tr.Title != f.Summary || tr.Labels["kind"] != "send_messages" || tr.Labels["runbook"] != "outgoing-spam-burst" ||
-		tr.Summary != "send_messages: 120 (threshold 100) at 2026-11-23 09:30:00 on mx1; runbook outgoing-spam-burst" {
+		tr.Summary != "send_messages: 120 (threshold 100) at 2026-11-23 09:30:00 UTC on mx1; runbook outgoing-spam-burst" {
+		t.Fatalf("trigger %+v", tr)
+	}
+	// a finding with its account, addresses, evidence and severity
+	g := AbuseFinding{Kind: "login_after_failures", Runbook: "account-compromise", Severity: "critical", Subject: "rita@uni.example",
+		Account: "rita@uni.example", Addresses: []string{"192.0.2.24", "192.0.2.21"}, Count: 12, Threshold: 5,
+		First: at.Add(-time.Minute), At: at, Node: "imap", Summary: "rita@uni.example logged in from 192.0.2.24",
+		Evidence: []string{"line 1", "line 2"}}
+	tr = abuseTrigger(g)
+	if tr.Severity != "critical" || tr.Key != "abuse/login_after_failures/rita@uni.example" || tr.Labels["account"] != "rita@uni.example" ||
+		!strings.Contains(tr.Summary, "account rita@uni.example; addresses 192.0.2.24, 192.0.2.21") || len(tr.Alerts) != 1 ||
+		tr.Alerts[0].Annotations["evidence"] != "line 1\nline 2" || !tr.Alerts[0].StartsAt.Equal(g.First) {
 		t.Fatalf("trigger %+v", tr)
 	}
 	f.Kind = "send_burst"

@@ -193,6 +193,24 @@ func TestImportPostfixCorpusGivesTruth(t *testing.T) {
 				hours += h.Received
 			}
 			check("received per hour", hours, w.Received)
+			// the text form prints the same tables
+			code, text, errOut := runCLI(t, "summary", "--config", cfg, "--top", "3")
+			if code != exitOK {
+				t.Fatalf("summary: %d %s", code, errOut)
+			}
+			for _, want := range []string{"Senders by message count (top 3)", "Receiving domains (top 3)", "Deferral reasons",
+				"Bounce reasons", "Reject reasons", "Per-hour traffic (UTC, summed over the days)", "Warnings",
+				fmt.Sprintf("%10d", s.Tables.TopSenders[0].Count) + " "} {
+				if !strings.Contains(text, want) {
+					t.Errorf("summary text lacks %q", want)
+				}
+			}
+			if !strings.Contains(text, truth.Compromise.Account) {
+				t.Errorf("summary text does not name %s", truth.Compromise.Account)
+			}
+			if code, _, _ := runCLI(t, "summary", "--config", cfg, "--top", "0"); code != exitUsage {
+				t.Errorf("--top 0: exit %d", code)
+			}
 		})
 	}
 }

@@ -35,6 +35,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -457,11 +458,11 @@ func (d *Detector) failed(user string, l Login) {
 			return
 		}
 		fm = &failMemory{}
-		d.fails[user] = fm
+		d.fails[strings.Clone(user)] = fm
 	}
 	fm.prune(l.At, d.o.Config.FailureMemory)
 	fm.times = append(fm.times, l.At)
-	fm.addrs = append(fm.addrs, l.IP)
+	fm.addrs = append(fm.addrs, strings.Clone(l.IP))
 	fm.evidence = append(fm.evidence, l.Evidence)
 	// a guessing run keeps its first and last lines
 	if len(fm.times) > 4*maxEvidence {
@@ -500,7 +501,7 @@ func (d *Detector) loginAfterFailures(ctx context.Context, user string, l Login)
 	if fm.raised == nil {
 		fm.raised = map[string]bool{}
 	}
-	fm.raised[l.IP] = true
+	fm.raised[strings.Clone(l.IP)] = true
 	addrs := []string{l.IP}
 	for _, a := range fm.addrs {
 		addrs = addOnce(addrs, a)
@@ -692,6 +693,9 @@ func (w *window) add(t time.Time, weight int, addr, evidence string) {
 	if len(w.times) == 0 {
 		w.firstAt = t
 	}
+	// what is kept outlives the line: the strings are copied (an import
+	// hands out views of its read buffers)
+	addr = strings.Clone(addr)
 	w.times = append(w.times, t)
 	w.weights = append(w.weights, weight)
 	w.addrs = append(w.addrs, addr)
@@ -748,7 +752,7 @@ func (d *Detector) win(k winKey) *window {
 			return nil
 		}
 		w = &window{}
-		d.windows[k] = w
+		d.windows[winKey{k.kind, strings.Clone(k.key)}] = w
 	}
 	return w
 }
@@ -776,8 +780,8 @@ func (d *Detector) count(ctx context.Context, a countArgs) {
 	win := d.o.Config.Window
 	w.prune(a.at, win)
 	w.add(a.at, a.weight, a.addr, a.evidence)
-	if a.also != "" && len(w.also) < maxAddresses {
-		w.also = addOnce(w.also, a.also)
+	if a.also != "" && len(w.also) < maxAddresses && !slices.Contains(w.also, a.also) {
+		w.also = append(w.also, strings.Clone(a.also))
 	}
 	if w.sum < a.threshold || a.at.Before(w.quiet) {
 		return

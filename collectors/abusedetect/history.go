@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -73,6 +74,7 @@ func (k *knownSet) put(account, ip string, first, last time.Time, dirty bool) {
 			return
 		}
 		addrs = map[string]*knownEntry{}
+		account = strings.Clone(account) // kept: not a view of the line
 		k.m[account] = addrs
 	}
 	e := addrs[ip]
@@ -90,6 +92,7 @@ func (k *knownSet) put(account, ip string, first, last time.Time, dirty bool) {
 			delete(k.dirty, [2]string{account, oldest})
 		}
 		e = &knownEntry{first: first, last: last}
+		ip = strings.Clone(ip)
 		addrs[ip] = e
 	} else {
 		changed := false
@@ -104,7 +107,7 @@ func (k *knownSet) put(account, ip string, first, last time.Time, dirty bool) {
 		}
 	}
 	if dirty {
-		k.dirty[[2]string{account, ip}] = true
+		k.dirty[[2]string{strings.Clone(account), strings.Clone(ip)}] = true
 	}
 }
 

@@ -793,10 +793,15 @@ func (c *Correlator) holdAmavis(e *logparse.AmavisResult) {
 	if old := c.amavis[k]; old != nil {
 		c.onAmavis(old.ev)
 	}
-	text := strings.TrimSuffix(h.Message, "...")
-	ev := *e
-	ev.Message = strings.Clone(h.Message)
-	c.amavis[k] = &amavisPending{ev: &ev, text: strings.Clone(text)}
+	// held across lines: parsed again from a copy, so that nothing held
+	// is a view of the input's buffers
+	f := h
+	f.Message = strings.Clone(h.Message)
+	ev, ok := logparse.ParseAmavis(f).(*logparse.AmavisResult)
+	if !ok {
+		return
+	}
+	c.amavis[k] = &amavisPending{ev: ev, text: strings.TrimSuffix(f.Message, "...")}
 }
 
 // joinAmavis adds a piece to the split line it continues; the last piece

@@ -68,8 +68,7 @@ func setupProbes(ctx context.Context, env *Env) error {
 		return err
 	}
 	st := NewProbeStore(env.DB)
-	loc, _ := env.Config.Collectors.Location()
-	probeapi.Register(env.Server, probeapi.Options{Store: st, Runner: runner, Location: loc, Now: env.Now})
+	probeapi.Register(env.Server, probeapi.Options{Store: st, Runner: runner, Location: env.Config.Location(), Now: env.Now})
 	if err := env.Scheduler.Register(scheduler.Job{Name: "probes_retention", Schedule: "@daily", Timeout: time.Hour,
 		Run: func(ctx context.Context, tick time.Time) error {
 			n, err := st.DeleteProbeResults(ctx, env.Now().Add(-cfg.ResultsRetention))

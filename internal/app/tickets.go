@@ -127,7 +127,7 @@ func setupTickets(_ context.Context, env *Env) error {
 	env.Oncall.Tickets = link
 	env.tickets = svc.Tickets
 	ticketapi.Register(env.Server, ticketapi.Options{Tickets: svc.Tickets, Notices: svc.Notices, SLA: env.Config.SLA,
-		NoticesRecent: env.Config.Notices.StatusRecent, AnnounceTo: env.Config.Notices.AnnounceTo, Now: env.Now})
+		NoticesRecent: env.Config.Notices.StatusRecent, AnnounceTo: env.Config.Notices.AnnounceTo, Location: env.Config.Location(), Now: env.Now})
 	if err := env.Scheduler.Register(scheduler.Job{
 		Name: "tickets_sla", Schedule: "@every 30s", Timeout: 25 * time.Second,
 		Run: func(ctx context.Context, tick time.Time) error { return svc.Tickets.Tick(ctx, env.Now()) },

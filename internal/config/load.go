@@ -19,6 +19,10 @@ import (
 // ErrDecode is wrapped by errors in the syntax or shape of the file.
 var ErrDecode = errors.New("cannot decode configuration")
 
+// ErrRead is wrapped by the error of a configuration file that cannot be
+// read (missing, not readable).
+var ErrRead = errors.New("cannot read configuration")
+
 // Load reads the file at path (no file when path is empty), applies the
 // environment overrides from env (os.Environ form; nil means the process
 // environment) and validates the result. Errors name the file and line.
@@ -28,7 +32,7 @@ func Load(path string, env []string) (*Config, error) {
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("read config: %w", err)
+			return nil, fmt.Errorf("%w: %w", ErrRead, err)
 		}
 		lines, err = Decode(cfg, path, data)
 		if err != nil {
@@ -41,6 +45,8 @@ func Load(path string, env []string) (*Config, error) {
 	if err := applyEnv(cfg, env); err != nil {
 		return nil, err
 	}
+	cfg.file, cfg.lines = path, lines
+	cfg.applyServiceZone()
 	if err := cfg.Validate(); err != nil {
 		return cfg, annotate(err, path, lines)
 	}

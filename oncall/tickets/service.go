@@ -150,19 +150,19 @@ func (s *Service) Open(ctx context.Context, r OpenRequest) (Ticket, error) {
 		return Ticket{}, invalid("title is required")
 	}
 	if _, ok := cfg.ServiceName(r.Service); !ok {
-		return Ticket{}, invalid("service %q is not one of tickets.services", r.Service)
+		return Ticket{}, invalid("service %q is not one of tickets.services: %s", r.Service, strings.Join(cfg.ServiceIDs(), ", "))
 	}
 	if r.Severity == "" {
 		r.Severity = cfg.DefaultSeverity
 	}
 	if !slices.Contains(cfg.Severities, r.Severity) {
-		return Ticket{}, invalid("severity %q is not one of %v", r.Severity, cfg.Severities)
+		return Ticket{}, invalid("severity %q is not one of %s", r.Severity, strings.Join(cfg.Severities, ", "))
 	}
 	if r.Source == "" {
 		r.Source = "helpdesk"
 	}
 	if !slices.Contains(Sources, r.Source) {
-		return Ticket{}, invalid("source %q is not one of %v", r.Source, Sources)
+		return Ticket{}, invalid("source %q is not one of %s", r.Source, strings.Join(Sources, ", "))
 	}
 	if err := checkLinks(r.Links); err != nil {
 		return Ticket{}, err
@@ -430,11 +430,11 @@ type EditRequest struct {
 func (s *Service) Edit(ctx context.Context, id int64, r EditRequest) (Ticket, error) {
 	if r.Service != nil {
 		if _, ok := s.o.Config.ServiceName(*r.Service); !ok {
-			return Ticket{}, invalid("service %q is not one of tickets.services", *r.Service)
+			return Ticket{}, invalid("service %q is not one of tickets.services: %s", *r.Service, strings.Join(s.o.Config.ServiceIDs(), ", "))
 		}
 	}
 	if r.Severity != nil && !slices.Contains(s.o.Config.Severities, *r.Severity) {
-		return Ticket{}, invalid("severity %q is not one of %v", *r.Severity, s.o.Config.Severities)
+		return Ticket{}, invalid("severity %q is not one of %s", *r.Severity, strings.Join(s.o.Config.Severities, ", "))
 	}
 	if err := checkLinks(r.AddLinks); err != nil {
 		return Ticket{}, err

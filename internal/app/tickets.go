@@ -71,7 +71,7 @@ func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, 
 	base := strings.TrimSuffix(cfg.HTTP.BaseURL, "/")
 	ts, err := tickets.New(tickets.Options{
 		Config: cfg.Tickets, SLA: cfg.SLA, Store: st, OnCall: onCall, Pager: o.Pager, Mailer: mailer,
-		Metrics: metrics, Logger: logger, Now: now, BaseURL: base,
+		Metrics: metrics, Logger: logger, Now: now, BaseURL: base, Location: cfg.Location(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tickets: %w", err)
@@ -117,7 +117,7 @@ func setupTickets(_ context.Context, env *Env) error {
 		services = append(services, s.ID)
 	}
 	link := alerting.NewTicketLink(alerting.LinkOptions{Severities: env.Config.Tickets.Severities, Services: services,
-		Rota: env.Config.Tickets.OnCallRota, Fallback: fallback, Logger: logger, Now: env.Now})
+		Rota: env.Config.Tickets.OnCallRota, Fallback: fallback, Location: env.Config.Location(), Logger: logger, Now: env.Now})
 	svc, err := NewTicketServices(env.Config, env.DB, logger, env.Now, TicketOptions{
 		Registerer: env.Telemetry.Registry, Pager: link, OnCall: link})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/uni-mail/postvakt/config/timezone"
 	"github.com/uni-mail/postvakt/oncall/notice"
 	"github.com/uni-mail/postvakt/oncall/sla"
 )
@@ -34,6 +35,10 @@ type Options struct {
 	Now     func() time.Time
 	// BaseURL is where the API lives, for links in pages.
 	BaseURL string
+	// Location is the service time zone (timezone:, config/timezone):
+	// times in acknowledgements, pages and timeline entries are shown in
+	// it. nil: the policy's calendar zone.
+	Location *time.Location
 }
 
 // Service is the ticket service: the API, the CLI, e-mail intake and the
@@ -43,6 +48,16 @@ type Service struct {
 	mu       sync.Mutex
 	compiled map[string]*sla.Compiled // by policy version
 	mails    *mailTemplates
+}
+
+// when shows t to a person: in the service time zone with its
+// abbreviation, or in c's calendar zone when no service zone is set.
+func (s *Service) when(t time.Time, c *sla.Compiled) string {
+	loc := s.o.Location
+	if loc == nil && c != nil {
+		loc = c.Calendar().Location()
+	}
+	return timezone.Format(t, loc)
 }
 
 // New compiles the configured SLA policies and returns a Service.
@@ -171,7 +186,7 @@ func (s *Service) Open(ctx context.Context, r OpenRequest) (Ticket, error) {
 		r.NotifiedAt = now
 	}
 	if r.NotifiedAt.After(now.Add(time.Minute)) {
-		return Ticket{}, invalid("notified_at %s is in the future", r.NotifiedAt.Format(time.RFC3339))
+		return Ticket{}, invalid("notified_at %s is in the future", s.when(r.NotifiedAt, nil))
 	}
 	if r.Language == "" {
 		r.Language = cfg.Language

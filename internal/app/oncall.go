@@ -119,7 +119,7 @@ func setupOncall(_ context.Context, env *Env) error {
 	oncallapi.Register(env.Server, oncallapi.Options{
 		Team: tm, Incidents: svc, Heartbeats: monitor, Signer: signer, LinkKey: cfg.Links.Key, BaseURL: base,
 		SlackSecret: cfg.Slack.SigningSecret, SlackAPIURL: cfg.Slack.APIURL, MachineToken: cfg.Alertmanager.Token,
-		Notify: pipeline.Send, Alertmanager: recv, Logger: env.Logger, Now: env.Now,
+		Notify: pipeline.Send, Alertmanager: recv, Location: env.Config.Location(), Logger: env.Logger, Now: env.Now,
 	})
 	env.Go(recv.Run)
 	env.Go(alerts.Run)

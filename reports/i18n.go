@@ -184,9 +184,20 @@ func (c *catalogT) longDate(t time.Time) string {
 	return fmt.Sprintf("%d %s %d", t.Day(), c.months[t.Month()-1], t.Year())
 }
 
-// dateTime formats an instant to the minute.
+// dateTime formats an instant to the minute with its zone's abbreviation,
+// "Wed 14 Oct 09:00 CEST": the report's times are in reports.time_zone
+// (the service time zone) and say so.
 func (c *catalogT) dateTime(t time.Time) string {
-	return c.date(t) + " " + t.Format("15:04")
+	return c.date(t) + " " + t.Format("15:04 MST")
+}
+
+// span formats two instants to the minute, "Mon 5 Oct 09:00 – Mon 12 Oct
+// 09:00 CEST", with the zone once when both are in the same one.
+func (c *catalogT) span(a, b time.Time) string {
+	if a.Format("MST") == b.Format("MST") {
+		return c.date(a) + " " + a.Format("15:04") + " – " + c.dateTime(b)
+	}
+	return c.dateTime(a) + " – " + c.dateTime(b)
 }
 
 // periodName names a period: "October 2026" for a calendar month, else

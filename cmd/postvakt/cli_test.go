@@ -9,6 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/oncallstore"
+	"github.com/uni-mail/postvakt/oncall/incident"
 )
 
 // runMain runs the postvakt binary (this test binary as main) in dir with
@@ -375,4 +380,65 @@ func TestJSONOnEveryListAndShow(t *testing.T) {
 		}
 	}
 	walk(nil, commands())
+}
+
+// TestServiceZoneCLI: with the CLI in UTC (TZ=UTC) and timezone:
+// Europe/Oslo, a ticket notified on Friday 4 December at 09:00 Oslo time (typed as RFC 3339 in
+// UTC, or as a wall time) reads 09:00 CET in `ticket show` and `ticket
+// list`, an incident opened then reads 09:00 CET in `incident list`, and
+// the handover at 09:00 reads 09:00 CET in `oncall at`.
+func TestServiceZoneCLI(t *testing.T) {
+	t.Parallel()
+	cfg := dataConfig(t, strings.Replace(oncallYAML, "data_dir: DATADIR\n", "data_dir: DATADIR\ntimezone: Europe/Oslo\n", 1)+
+		"tickets:\n  services: [{id: smtp, name: SMTP}, {id: webmail, name: Webmail}]\n")
+	utc := []string{"TZ=UTC"}
+	dir := t.TempDir()
+	for _, notified := range []string{"2026-12-04T08:00:00Z", "2026-12-04 09:00"} {
+		if code, out, errOut := runMain(t, dir, utc, "ticket", "open", "--config", cfg, "--title", "Webmail shows error 502",
+			"--service", "webmail", "--notified", notified); code != exitOK {
+			t.Fatalf("ticket open --notified %q: %d %s %s", notified, code, out, errOut)
+		}
+	}
+	for _, id := range []string{"1", "2"} {
+		code, out, errOut := runMain(t, dir, utc, "ticket", "show", id, "--config", cfg)
+		if code != exitOK {
+			t.Fatalf("ticket show: %d %s", code, errOut)
+		}
+		if !strings.Contains(out, "notified:       Fri 2026-12-04 09:00 CET") || strings.Contains(out, "08:00") {
+			t.Errorf("ticket show %s:\n%s", id, out)
+		}
+		var js struct {
+			Ticket struct {
+				NotifiedAt time.Time `json:"notified_at"`
+			}
+		}
+		_, out, _ = runMain(t, dir, utc, "ticket", "show", id, "--json", "--config", cfg)
+		if err := json.Unmarshal([]byte(out), &js); err != nil || !js.Ticket.NotifiedAt.Equal(time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)) {
+			t.Errorf("ticket show --json: notified_at %v (%v)", js.Ticket.NotifiedAt, err)
+		}
+	}
+
+	// An incident opened at 09:00 Oslo time.
+	db, err := storage.Open(context.Background(), "sqlite:"+filepath.Join(filepath.Dir(cfg), "data", "postvakt.db"), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := time.Date(2026, 12, 4, 8, 0, 0, 0, time.UTC)
+	if _, err := oncallstore.New(db).CreateIncident(context.Background(), incident.Incident{Key: "test/mx", Source: "api", Title: "MX queue growing",
+		Severity: "critical", Status: incident.StatusTriggered, Policy: "mail", OpenedAt: opened}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	code, out, errOut := runMain(t, dir, utc, "incident", "list", "--config", cfg)
+	if code != exitOK || !strings.Contains(out, "Fri 2026-12-04 09:00 CET") || strings.Contains(out, "08:00") {
+		t.Errorf("incident list: %d %s\n%s", code, errOut, out)
+	}
+
+	code, out, errOut = runMain(t, dir, utc, "oncall", "at", "2026-12-07 09:00", "--config", cfg)
+	if code != exitOK || !strings.Contains(out, "Mon 2026-12-07 09:00 CET → Mon 2026-12-14 09:00 CET") {
+		t.Errorf("oncall at: %d %s\n%s", code, errOut, out)
+	}
+	if got := dirEntries(t, dir); len(got) != 0 {
+		t.Errorf("created %v", got)
+	}
 }

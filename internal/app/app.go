@@ -124,6 +124,7 @@ var capabilities = []struct {
 // Run runs the service until ctx is cancelled, then shuts down gracefully.
 func Run(ctx context.Context, opts Options) error {
 	cfg, logger := opts.Config, opts.Logger
+	cfg.ApplyServiceZone()
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}

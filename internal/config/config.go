@@ -179,7 +179,7 @@ func Default() *Config {
 		Probes:     probe.DefaultConfig(),
 	}
 	// Notices and reports show times in the service zone unless the file
-	// sets their own (applyServiceZone).
+	// sets their own (ApplyServiceZone).
 	c.Notices.TimeZone, c.Reports.TimeZone = "", ""
 	return c
 }
@@ -193,10 +193,12 @@ func (c *Config) Location() *time.Location {
 	return loc
 }
 
-// applyServiceZone fills the zones that follow the service time zone where
+// ApplyServiceZone fills the zones that follow the service time zone where
 // the file leaves them unset: notices.time_zone, reports.time_zone and each
-// rota's time_zone (the zone of its handover wall time).
-func (c *Config) applyServiceZone() {
+// rota's time_zone (the zone of its handover wall time). Load calls it, and
+// so does app.Run for a configuration built in code; it only fills what is
+// empty, so a second call changes nothing.
+func (c *Config) ApplyServiceZone() {
 	tz := c.Timezone
 	if strings.TrimSpace(tz) == "" {
 		tz = "Local"

@@ -207,3 +207,24 @@ func TestServiceZone(t *testing.T) {
 		t.Errorf("environment: %v %v", cfg, err)
 	}
 }
+
+// TestRotaZoneFollowsServiceZone: a rota without time_zone hands over in
+// the service time zone; one with its own keeps it.
+func TestRotaZoneFollowsServiceZone(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, `timezone: America/New_York
+oncall:
+  members: [{id: ana, name: Ana}, {id: bo, name: Bo}]
+  rotas:
+    - {name: a, members: [ana, bo], start: "2026-01-05"}
+    - {name: b, members: [ana, bo], start: "2026-01-05", time_zone: Europe/Oslo}
+  escalation_policies: [{name: p, rota: a, steps: [{after: 0s, notify: [oncall]}]}]
+`)
+	cfg, err := Load(p, []string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := []string{cfg.Oncall.Rotas[0].TimeZone, cfg.Oncall.Rotas[1].TimeZone}; got[0] != "America/New_York" || got[1] != "Europe/Oslo" {
+		t.Errorf("rota zones %q", got)
+	}
+}

@@ -46,7 +46,7 @@ func Load(path string, env []string) (*Config, error) {
 		return nil, err
 	}
 	cfg.file, cfg.lines = path, lines
-	cfg.applyServiceZone()
+	cfg.ApplyServiceZone()
 	if err := cfg.Validate(); err != nil {
 		return cfg, annotate(err, path, lines)
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -20,7 +21,7 @@ import (
 
 // loadTLS loads the configured certificate, or generates (once) a
 // self-signed one under dataDir/tls for development.
-func loadTLS(cfg Config, dataDir string, log *slog.Logger) (*tls.Config, error) {
+func loadTLS(cfg Config, dataDir string, log *slog.Logger) (*tls.Certificate, error) {
 	certFile, keyFile := cfg.TLS.CertFile, cfg.TLS.KeyFile
 	if certFile == "" {
 		if dataDir == "" {
@@ -39,7 +40,33 @@ func loadTLS(cfg Config, dataDir string, log *slog.Logger) (*tls.Config, error) 
 	if err != nil {
 		return nil, fmt.Errorf("smtp.tls.cert_file %q: %w", certFile, err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+	return &cert, nil
+}
+
+// sameCert reports whether a and b are the same certificate chain.
+func sameCert(a, b *tls.Certificate) bool {
+	if len(a.Certificate) != len(b.Certificate) {
+		return false
+	}
+	for i := range a.Certificate {
+		if !bytes.Equal(a.Certificate[i], b.Certificate[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// describeCert names a certificate for the reload's report: its subject,
+// serial and end of validity.
+func describeCert(c *tls.Certificate) string {
+	leaf := c.Leaf
+	if leaf == nil && len(c.Certificate) > 0 {
+		leaf, _ = x509.ParseCertificate(c.Certificate[0])
+	}
+	if leaf == nil {
+		return "unparsable certificate"
+	}
+	return fmt.Sprintf("%s, serial %s, valid until %s", leaf.Subject.CommonName, leaf.SerialNumber.Text(16), leaf.NotAfter.UTC().Format(time.RFC3339))
 }
 
 func writeSelfSigned(dir, certFile, keyFile, host string) error {

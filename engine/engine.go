@@ -225,7 +225,10 @@ func (e *Engine) Reload(next Config) (apply func(), notes []string, err error) {
 	}
 	rules, err := next.AddressRules.Compile()
 	if err != nil {
-		return nil, nil, errors.Join(validate.Nest("address_rules", err)...)
+		if errs := validate.Nest("address_rules", err); len(errs) > 0 {
+			return nil, nil, errors.Join(errs...)
+		}
+		return nil, nil, validate.Field("address_rules", "", err.Error())
 	}
 	pol := policyOf(next, l)
 	var cert *tls.Certificate

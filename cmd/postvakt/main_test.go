@@ -348,7 +348,7 @@ func TestSIGHUPReloadsLogLevel(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGHUP)
-	waitLog(t, p, `msg="configuration reloaded" log_level=debug`)
+	waitLog(t, p, `applied=log.level`)
 	get(t, "http://"+addr+"/healthz", "")
 	waitLog(t, p, `level=DEBUG msg="http request" method=GET path=/healthz`)
 	if err := os.WriteFile(cfg, []byte("log:\n  level: loud\n"), 0o600); err != nil {

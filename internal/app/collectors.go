@@ -18,6 +18,8 @@ import (
 	"github.com/uni-mail/postvakt/engine"
 	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/internal/api/collectorsapi"
+	"github.com/uni-mail/postvakt/internal/config"
+	"github.com/uni-mail/postvakt/internal/reload"
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
 	"github.com/uni-mail/postvakt/internal/store/txlogstore"
@@ -112,6 +114,11 @@ func setupCollectors(_ context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
+	env.OnReload(reload.Hook{Name: "abuse detection", Keys: []string{"collectors.abuse"},
+		Prepare: func(_ context.Context, _, next *config.Config) (func(), []string, error) {
+			c := next.Collectors.Abuse
+			return func() { det.SetConfig(c) }, nil, nil
+		}})
 	r, loops, err := buildLive(context.Background(), liveOptions{cfg: cfg, store: store, metrics: m, abuse: det,
 		logger: env.Logger, now: env.Now})
 	if err != nil {

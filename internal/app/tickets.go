@@ -11,6 +11,7 @@ import (
 
 	"github.com/uni-mail/postvakt/internal/api/ticketapi"
 	"github.com/uni-mail/postvakt/internal/config"
+	"github.com/uni-mail/postvakt/internal/reload"
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/ticketstore"
@@ -34,6 +35,12 @@ type TicketOptions struct {
 	// tickets.on_call_rota by its turns alone.
 	OnCall tickets.OnCallResolver
 }
+
+// noticeReloadKeys are the notices keys a reload applies: who announcements
+// go to and come from, their language, reminders and the status page. The
+// relay and the zone of times need a restart.
+var noticeReloadKeys = []string{"notices.announce_to", "notices.from", "notices.language", "notices.reminders",
+	"notices.status_recent", "notices.status_title"}
 
 // NewTicketServices builds the ticket service (SLA policies from sla:,
 // the on-call rota of oncall.rotas as the default assignee, acknowledgements
@@ -126,6 +133,17 @@ func setupTickets(_ context.Context, env *Env) error {
 	link.BindTickets(svc.Tickets)
 	env.Oncall.Tickets = link
 	env.tickets = svc.Tickets
+	env.OnReload(reload.Hook{Name: "notices", Keys: noticeReloadKeys,
+		Prepare: func(_ context.Context, cur, next *config.Config) (func(), []string, error) {
+			nc := next.Notices
+			// The zone follows timezone, which the web and the CLI take
+			// at start: it changes with them, on a restart.
+			nc.TimeZone = svc.Notices.Config().TimeZone
+			if err := nc.Validate(); err != nil {
+				return nil, nil, next.Locate("notices", err)
+			}
+			return func() { _ = svc.Notices.SetConfig(nc) }, nil, nil
+		}})
 	ticketapi.Register(env.Server, ticketapi.Options{Tickets: svc.Tickets, Notices: svc.Notices, SLA: env.Config.SLA,
 		NoticesRecent: env.Config.Notices.StatusRecent, AnnounceTo: env.Config.Notices.AnnounceTo, Location: env.Config.Location(), Now: env.Now})
 	if err := env.Scheduler.Register(scheduler.Job{

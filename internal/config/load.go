@@ -254,3 +254,50 @@ func Keys() []string {
 	walk(reflect.TypeOf(Config{}), "")
 	return out
 }
+
+// Locate places the errors err holds under section (validate.InSection)
+// and fills in the file and line of each key, so that a check made after
+// Load — a reload's, of a certificate file — names FILE:LINE as
+// check-config does. section "" leaves the keys as they are.
+func (c *Config) Locate(section string, err error) error {
+	if err == nil {
+		return nil
+	}
+	list := validate.Errors(err)
+	if section != "" {
+		list = validate.InSection(section, err)
+	}
+	return annotate(errors.Join(list...), c.file, c.lines)
+}
+
+// Diff lists the dotted keys whose values differ between a and b, in
+// declaration order: leaves as Keys names them, a list or map as one key.
+// It names keys only, never values (some are secrets).
+func Diff(a, b *Config) []string {
+	var out []string
+	var walk func(x, y reflect.Value, prefix string)
+	walk = func(x, y reflect.Value, prefix string) {
+		t := x.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if !f.IsExported() || name == "" || name == "-" {
+				continue
+			}
+			key := name
+			if prefix != "" {
+				key = prefix + "." + name
+			}
+			fx, fy := x.Field(i), y.Field(i)
+			if fx.Kind() == reflect.Struct && f.Type.PkgPath() != "time" {
+				walk(fx, fy, key)
+				continue
+			}
+			if !reflect.DeepEqual(fx.Interface(), fy.Interface()) {
+				out = append(out, key)
+			}
+		}
+	}
+	walk(reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem(), "")
+	return out
+}

@@ -233,13 +233,15 @@ func (e *Engine) Reload(next Config) (apply func(), notes []string, err error) {
 	pol := policyOf(next, l)
 	var cert *tls.Certificate
 	if old := e.cert.Load(); old != nil && !next.TLS.Disabled {
-		if cert, err = loadTLS(next, e.o.DataDir, e.o.Logger); err != nil {
-			key := "tls.cert_file"
-			if next.TLS.CertFile == "" {
-				key = "tls.self_signed"
-			}
-			return nil, nil, validate.Field(key, next.TLS.CertFile, err.Error())
+		certFile, keyFile, err := tlsFiles(next, e.o.DataDir, e.o.Logger)
+		if err != nil {
+			return nil, nil, validate.Field("tls.self_signed", next.TLS.SelfSigned, err.Error())
 		}
+		c, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, nil, validate.Field("tls.cert_file", certFile, err.Error())
+		}
+		cert = &c
 		if sameCert(old, cert) {
 			cert = nil
 		} else {

@@ -199,8 +199,10 @@ func (c *Config) Location() *time.Location {
 // so does app.Run for a configuration built in code; it only fills what is
 // empty, so a second call changes nothing.
 func (c *Config) ApplyServiceZone() {
-	tz := c.Timezone
-	if strings.TrimSpace(tz) == "" {
+	// The zone's IANA name, so that each part names it (CRON_TZ, iCal's
+	// TZID); "Local" when the server's zone has no name to give.
+	tz := timezone.Name(c.Location())
+	if _, err := timezone.Load(tz); err != nil {
 		tz = "Local"
 	}
 	if c.Notices.TimeZone == "" {

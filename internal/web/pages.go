@@ -232,7 +232,7 @@ func (u *UI) formTime(r *http.Request, field string) (time.Time, error) {
 	}
 	if err != nil {
 		return time.Time{}, &apiError{Status: http.StatusBadRequest, Code: "bad_request",
-			Message: fmt.Sprintf("%s: %v (times are in %s; e.g. 2026-11-23T09:00)", field, err, timezone.Name(u.o.Location))}
+			Message: fmt.Sprintf("%s: give a date and time in %s, e.g. 2026-11-23T09:00 (%v)", field, timezone.Name(u.o.Location), err)}
 	}
 	return t, nil
 }

@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -152,6 +153,7 @@ type window struct {
 // the ingestion goroutine.
 type Detector struct {
 	o      Options
+	cfg    atomic.Pointer[Config] // o.Config, changed by SetConfig
 	state  map[Kind]map[string]*window
 	alerts *prometheus.CounterVec
 	last   time.Time
@@ -161,6 +163,7 @@ type Detector struct {
 // is registered on o.Registerer when given.
 func New(o Options) (*Detector, error) {
 	d := &Detector{o: o, state: map[Kind]map[string]*window{}}
+	d.cfg.Store(&o.Config)
 	d.alerts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "postvakt_collector_abuse_alerts_total",
 		Help: "Abuse findings raised by the collectors, by kind (runbooks outgoing-spam-burst, auth-brute-force).",
@@ -177,6 +180,13 @@ func New(o Options) (*Detector, error) {
 	return d, nil
 }
 
+// SetConfig changes the thresholds (collectors.abuse, on a reload) for
+// the events that follow; counts within the current windows are kept. It
+// may be called from any goroutine.
+func (d *Detector) SetConfig(c Config) { d.cfg.Store(&c) }
+
+func (d *Detector) config() Config { return *d.cfg.Load() }
+
 // Login is one login outcome.
 type Login struct {
 	At   time.Time // event time
@@ -188,11 +198,11 @@ type Login struct {
 
 // Login observes one login outcome.
 func (d *Detector) Login(ctx context.Context, l Login) {
-	if !d.o.Config.Enabled {
+	if !d.config().Enabled {
 		return
 	}
 	d.tick(l.At)
-	c := d.o.Config
+	c := d.config()
 	if !l.OK {
 		if l.IP != "" {
 			d.count(ctx, KindAuthFailuresIP, l.IP, l.At, 1, c.AuthFailuresPerIP, l.Node)
@@ -237,11 +247,11 @@ type Message struct {
 
 // Message observes one message sent.
 func (d *Detector) Message(ctx context.Context, m Message) {
-	if !d.o.Config.Enabled {
+	if !d.config().Enabled {
 		return
 	}
 	d.tick(m.At)
-	c := d.o.Config
+	c := d.config()
 	if m.Recipients > c.RecipientsPerMessage {
 		subject := m.User
 		if subject == "" {
@@ -272,7 +282,7 @@ func (d *Detector) win(k Kind, key string) *window {
 // the threshold.
 func (d *Detector) count(ctx context.Context, k Kind, key string, t time.Time, weight, threshold int, node string) {
 	w := d.win(k, key)
-	win := d.o.Config.Window
+	win := d.config().Window
 	n := 0
 	for n < len(w.times) && t.Sub(w.times[n]) > win {
 		w.sum -= w.weights[n]
@@ -304,7 +314,7 @@ func (d *Detector) raise(ctx context.Context, a Alert) {
 
 // tick forgets idle keys once per window of event time, bounding memory.
 func (d *Detector) tick(t time.Time) {
-	win := d.o.Config.Window
+	win := d.config().Window
 	if t.Sub(d.last) < win {
 		return
 	}

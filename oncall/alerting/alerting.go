@@ -87,6 +87,9 @@ type Options struct {
 	Send      func(ctx context.Context, msgs ...page.Message) error
 	// Interval is how often Run looks for due work.
 	Interval time.Duration
+	// Location is the service time zone (config/timezone) of the times in
+	// incident summaries; nil: UTC.
+	Location *time.Location
 	Logger   *slog.Logger
 	Now      func() time.Time
 }
@@ -269,13 +272,16 @@ type AbuseFinding struct {
 // Abuse raises an abuse finding as an incident, one per kind and subject
 // until resolved.
 func (s *Service) Abuse(ctx context.Context, f AbuseFinding) error {
-	_, _, err := s.o.Incidents.Trigger(ctx, abuseTrigger(f))
+	_, _, err := s.o.Incidents.Trigger(ctx, abuseTrigger(f, s.o.Location))
 	return err
 }
 
 // abuseTrigger is the incident of an abuse finding: critical for a burst,
 // else warning.
-func abuseTrigger(f AbuseFinding) incident.Trigger {
+func abuseTrigger(f AbuseFinding, loc *time.Location) incident.Trigger {
+	if loc == nil {
+		loc = time.UTC
+	}
 	sev := incident.SeverityWarning
 	if strings.Contains(f.Kind, "burst") {
 		sev = incident.SeverityCritical
@@ -283,7 +289,7 @@ func abuseTrigger(f AbuseFinding) incident.Trigger {
 	return incident.Trigger{
 		Key:    fmt.Sprintf("abuse/%s/%s", f.Kind, f.Subject),
 		Source: "abuse", Title: f.Summary, Severity: sev, Actor: "collectors",
-		Summary: fmt.Sprintf("%s: %d (threshold %d) at %s on %s; runbook %s", f.Kind, f.Count, f.Threshold, f.At.Format("2006-01-02 15:04:05"), f.Node, f.Runbook),
+		Summary: fmt.Sprintf("%s: %d (threshold %d) at %s on %s; runbook %s", f.Kind, f.Count, f.Threshold, f.At.In(loc).Format("2006-01-02 15:04:05 MST"), f.Node, f.Runbook),
 		Labels:  map[string]string{"kind": f.Kind, "runbook": f.Runbook},
 	}
 }

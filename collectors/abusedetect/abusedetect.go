@@ -331,6 +331,25 @@ func New(o Options) (*Detector, error) {
 	return d, nil
 }
 
+// SetConfig changes the thresholds (collectors.abuse, on a reload) for the
+// events that follow; counts within the current windows are kept. It may
+// be called from any goroutine.
+func (d *Detector) SetConfig(c Config) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.o.Config = c
+	d.allow = map[string]bool{}
+	for _, s := range c.MassMailingSenders {
+		d.allow[strings.ToLower(s)] = true
+	}
+	if c.KnownAddresses > 0 {
+		d.known.per = c.KnownAddresses
+	}
+	if c.KnownAddressTTL > 0 {
+		d.known.ttl = c.KnownAddressTTL
+	}
+}
+
 // SetQuiet turns raising findings off (on) while state is still built: for
 // input read again after a restart, whose findings were raised before.
 func (d *Detector) SetQuiet(q bool) {
@@ -354,9 +373,6 @@ type Login struct {
 
 // Login observes one login outcome.
 func (d *Detector) Login(ctx context.Context, l Login) {
-	if !d.o.Config.Enabled {
-		return
-	}
 	if l.Evidence == "" {
 		res := "failed"
 		if l.OK {
@@ -366,6 +382,9 @@ func (d *Detector) Login(ctx context.Context, l Login) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if !d.o.Config.Enabled {
+		return
+	}
 	d.auth(ctx, l)
 }
 
@@ -388,14 +407,14 @@ type Message struct {
 
 // Message observes one message submitted.
 func (d *Detector) Message(ctx context.Context, m Message) {
-	if !d.o.Config.Enabled {
-		return
-	}
 	if m.Evidence == "" {
 		m.Evidence = fmt.Sprintf("%s %s message <%s> from user=%s ip=%s to %d recipient(s)", stamp(m.At), m.Node, m.MessageID, m.User, m.IP, m.Recipients)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if !d.o.Config.Enabled {
+		return
+	}
 	d.submission(ctx, submission{at: m.At, node: m.Node, user: logparse.AccountName(m.User), ip: m.IP, evidence: m.Evidence})
 	if m.Recipients > 0 {
 		d.recipients(ctx, recipients{at: m.At, node: m.Node, user: logparse.AccountName(m.User), ip: m.IP, n: m.Recipients,

@@ -497,3 +497,29 @@ func TestSinkErrorReported(t *testing.T) {
 		t.Fatalf("error %v", got)
 	}
 }
+
+// TestSetConfig: thresholds changed by a reload apply to the next events.
+func TestSetConfig(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	d, c, _ := newDetector(t, cfg)
+	ctx := context.Background()
+	lower := cfg
+	lower.AuthFailuresPerIP = 3
+	d.SetConfig(lower)
+	for i := range 4 {
+		d.Login(ctx, Login{At: t0.Add(time.Duration(i) * time.Second), Node: "mx", User: "u", IP: "192.0.2.9", OK: false})
+	}
+	if len(c.alerts) != 1 || c.alerts[0].Threshold != 3 {
+		t.Fatalf("after lowering the threshold to 3, 4 failures: %+v", c.alerts)
+	}
+	off := cfg
+	off.Enabled = false
+	d.SetConfig(off)
+	for i := range 100 {
+		d.Login(ctx, Login{At: t0.Add(time.Hour + time.Duration(i)*time.Second), Node: "mx", User: "u", IP: "192.0.2.10", OK: false})
+	}
+	if len(c.alerts) != 1 {
+		t.Fatalf("alerts after detection was turned off: %+v", c.alerts)
+	}
+}

@@ -123,9 +123,6 @@ func evidence(f logparse.Frame) string {
 //     owned by user"); each is named with the account the client
 //     address last authenticated as, when it did within the window.
 func (d *Detector) Observe(ctx context.Context, ev logparse.Event) {
-	if !d.o.Config.Enabled {
-		return
-	}
 	switch ev.Kind() {
 	case logparse.KindDovecotAuthFailure, logparse.KindDovecotLogin, logparse.KindDovecotLoginEnd,
 		logparse.KindSASLFailure, logparse.KindSmtpdClient, logparse.KindSmtpdConnect, logparse.KindSmtpdDisconnect,
@@ -135,7 +132,9 @@ func (d *Detector) Observe(ctx context.Context, ev logparse.Event) {
 		return
 	}
 	d.mu.Lock()
-	d.observe(ctx, ev)
+	if d.o.Config.Enabled {
+		d.observe(ctx, ev)
+	}
 	d.mu.Unlock()
 	d.syncIfFull(ctx)
 }

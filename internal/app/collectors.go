@@ -18,6 +18,8 @@ import (
 	"github.com/uni-mail/postvakt/engine"
 	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/internal/api/collectorsapi"
+	"github.com/uni-mail/postvakt/internal/config"
+	"github.com/uni-mail/postvakt/internal/reload"
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
 	"github.com/uni-mail/postvakt/internal/store/txlogstore"
@@ -62,12 +64,8 @@ func PipelineOptions(cfg collectors.Config, store txlog.Store) (ingest.Options, 
 // tailed files, the syslog receiver and the engine's events.
 func setupCollectors(_ context.Context, env *Env) error {
 	cfg := env.Config.Collectors
-	loc, err := cfg.Location()
-	if err != nil {
-		return err
-	}
 	store := txlogstore.New(env.DB)
-	collectorsapi.Register(env.Server, collectorsapi.Options{Store: store, Trace: cfg.Trace, Location: loc, Now: env.Now})
+	collectorsapi.Register(env.Server, collectorsapi.Options{Store: store, Trace: cfg.Trace, Location: env.Config.Location(), Now: env.Now})
 	// The snapshot counts the directory by its own quota rule
 	// (smtp.directory.default_quota_bytes for a mailbox without its own).
 	dir, err := engine.NewDirectory(env.Config.SMTP, enginestore.New(env.DB), env.Now)
@@ -138,8 +136,13 @@ func setupCollectors(_ context.Context, env *Env) error {
 			}
 		}
 	})
+	env.OnReload(reload.Hook{Name: "abuse detection", Keys: []string{"collectors.abuse"},
+		Prepare: func(_ context.Context, _, next *config.Config) (func(), []string, error) {
+			c := next.Collectors.Abuse
+			return func() { det.SetConfig(c) }, nil, nil
+		}})
 	r, loops, err := buildLive(context.Background(), liveOptions{cfg: cfg, store: store, metrics: m, abuse: det,
-		logger: env.Logger, now: env.Now, loc: loc})
+		logger: env.Logger, now: env.Now})
 	if err != nil {
 		return err
 	}
@@ -160,7 +163,6 @@ type liveOptions struct {
 	abuse       *abusedetect.Detector
 	logger      *slog.Logger
 	now         func() time.Time
-	loc         *time.Location
 	flushOnStop bool
 }
 
@@ -191,12 +193,16 @@ func buildLive(ctx context.Context, o liveOptions) (*ingest.Runner, []func(conte
 		} else if !errors.Is(err, txlog.ErrNoCheckpoint) {
 			return nil, nil, err
 		}
+		loc, err := cfg.FileLocation(i)
+		if err != nil {
+			return nil, nil, err
+		}
 		start, resumed := tail.Resume(ident, cp)
 		ref := ident.ModTime
 		if ref.IsZero() {
 			ref = o.now()
 		}
-		if err := p.AddStream(ingest.Stream{ID: id, Source: ingest.SourceFile, Ref: ref, Loc: o.loc, Checkpoint: src,
+		if err := p.AddStream(ingest.Stream{ID: id, Source: ingest.SourceFile, Ref: ref, Loc: loc, Checkpoint: src,
 			Inode: ident.Inode, HeadHash: ident.HeadHash, Host: f.Host}, resumed); err != nil {
 			return nil, nil, err
 		}
@@ -208,13 +214,17 @@ func buildLive(ctx context.Context, o liveOptions) (*ingest.Runner, []func(conte
 		})
 	}
 	if cfg.Syslog.TCP != "" || cfg.Syslog.UDP != "" {
+		loc, err := cfg.SyslogLocation()
+		if err != nil {
+			return nil, nil, err
+		}
 		for _, id := range []int{streamSyslogTCP, streamSyslogUDP} {
-			if err := p.AddStream(ingest.Stream{ID: id, Source: ingest.SourceSyslog, Loc: o.loc}, nil); err != nil {
+			if err := p.AddStream(ingest.Stream{ID: id, Source: ingest.SourceSyslog, Loc: loc}, nil); err != nil {
 				return nil, nil, err
 			}
 		}
 		srv, err := syslog.Listen(syslog.Options{TCP: cfg.Syslog.TCP, UDP: cfg.Syslog.UDP, TCPStream: streamSyslogTCP,
-			UDPStream: streamSyslogUDP, Runner: r, MaxMessage: cfg.Syslog.MaxMessage, Loc: o.loc, Logger: o.logger, Now: o.now})
+			UDPStream: streamSyslogUDP, Runner: r, MaxMessage: cfg.Syslog.MaxMessage, Loc: loc, Logger: o.logger, Now: o.now})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -87,6 +87,9 @@ type Options struct {
 	Send      func(ctx context.Context, msgs ...page.Message) error
 	// Interval is how often Run looks for due work.
 	Interval time.Duration
+	// Location is the service time zone (config/timezone) of the times in
+	// incident summaries; nil: UTC.
+	Location *time.Location
 	Logger   *slog.Logger
 	Now      func() time.Time
 }
@@ -278,15 +281,18 @@ type AbuseFinding struct {
 // until resolved; a later finding of the same kind and subject adds its
 // alert (its addresses and evidence) to the open incident.
 func (s *Service) Abuse(ctx context.Context, f AbuseFinding) error {
-	_, _, err := s.o.Incidents.Trigger(ctx, abuseTrigger(f))
+	_, _, err := s.o.Incidents.Trigger(ctx, abuseTrigger(f, s.o.Location))
 	return err
 }
 
 // abuseTrigger is the incident of an abuse finding: the finding's own
 // severity, or (for findings that name none) critical for a burst, else
 // warning. Its alert carries the account, the addresses and the evidence
-// lines.
-func abuseTrigger(f AbuseFinding) incident.Trigger {
+// lines; times are in loc, the service's time zone.
+func abuseTrigger(f AbuseFinding, loc *time.Location) incident.Trigger {
+	if loc == nil {
+		loc = time.UTC
+	}
 	sev := strings.ToLower(f.Severity)
 	if severityRank[sev] == 0 {
 		sev = incident.SeverityWarning
@@ -294,7 +300,7 @@ func abuseTrigger(f AbuseFinding) incident.Trigger {
 			sev = incident.SeverityCritical
 		}
 	}
-	summary := fmt.Sprintf("%s: %d (threshold %d) at %s on %s; runbook %s", f.Kind, f.Count, f.Threshold, f.At.Format("2006-01-02 15:04:05 MST"), f.Node, f.Runbook)
+	summary := fmt.Sprintf("%s: %d (threshold %d) at %s on %s; runbook %s", f.Kind, f.Count, f.Threshold, f.At.In(loc).Format("2006-01-02 15:04:05 MST"), f.Node, f.Runbook)
 	if f.Account != "" {
 		summary += "; account " + f.Account
 	}

@@ -33,8 +33,8 @@ type Options struct {
 	// Trace is collectors.trace: the least role that sees subjects
 	// (show_subjects_from) and the largest page (max_limit).
 	Trace collectors.TraceConfig
-	// Location is the time zone of times given without one
-	// (collectors.timezone); nil is UTC.
+	// Location is the time zone of times given without one (the service
+	// time zone, timezone:); nil is UTC.
 	Location *time.Location
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time

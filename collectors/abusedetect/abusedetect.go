@@ -25,6 +25,11 @@
 // for KnownAddressTTL), which a History persists so that the import and
 // the service share it.
 //
+// The pipeline drives it through Stream (stream.go): every log line's
+// event goes to Observe, the engine's own records to Login, Message and
+// the policy rejects; Stream also keeps the state across a restart of
+// serve.
+//
 // It watches the logs of every mail server, after the fact, and only
 // reports; the engine's own limits on submission, which refuse and hold
 // mail as it arrives, are engine/sendlimit (see its package comment for why

@@ -200,17 +200,23 @@ func sumMap(m map[string]int) int {
 
 func summaryCmd() *command {
 	var since, until string
-	var asJSON bool
+	var asJSON, noTables bool
+	var top int
 	return &command{
 		name:    "summary",
 		summary: "grand totals of mail traffic, rejects, greylisting, logins and verdicts from the stored logs",
 		help: `Totals in the spirit of pflogsumm, computed by the database from the stored
-transaction and login logs. --since and --until take ` + timezone.Grammar + `,
+transaction and login logs, and pflogsumm's tables: top senders and recipients,
+sending and receiving domains (messages and bytes), deferral, bounce and reject
+reasons grouped, traffic per hour (in the service's time zone, named in the
+output) and Postfix's warnings. --since and --until take ` + timezone.Grammar + `,
 or a duration before now (24h); without them the whole stored period.`,
 		flags: func(fs *flag.FlagSet, _ *globalOpts) {
 			fs.StringVar(&since, "since", "", "start `time` of the period (inclusive)")
 			fs.StringVar(&until, "until", "", "end `time` of the period (exclusive)")
 			fs.BoolVar(&asJSON, "json", false, "print JSON")
+			fs.IntVar(&top, "top", 10, "entries per table (top senders, recipients, domains, reasons, warnings)")
+			fs.BoolVar(&noTables, "no-tables", false, "print the grand totals only")
 		},
 		run: withDatabase(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
 			if len(args) > 0 {
@@ -224,9 +230,20 @@ or a duration before now (24h); without them the whole stored period.`,
 			if err != nil {
 				return err
 			}
-			s, err := txlogstore.New(db).TxSummary(ctx, s0, u0)
+			if top < 1 || top > 1000 {
+				return usagef("--top %d: want 1 to 1000", top)
+			}
+			st := txlogstore.New(db)
+			s, err := st.TxSummary(ctx, s0, u0)
 			if err != nil {
 				return err
+			}
+			if !noTables {
+				t, err := st.SummaryTables(ctx, s0, u0, top, e.loc)
+				if err != nil {
+					return err
+				}
+				s.Tables = &t
 			}
 			if asJSON {
 				enc := json.NewEncoder(e.stdout)
@@ -290,7 +307,82 @@ func printSummary(e *cmdEnv, s txlog.Summary) error {
 	}
 	row(s.Spam, "spam (SPAM, SPAMMY)")
 	row(s.Virus, "virus (INFECTED)")
+	if s.Tables != nil {
+		printTables(w, *s.Tables)
+	}
 	return nil
+}
+
+// printTables prints pflogsumm's detail tables.
+func printTables(w io.Writer, t txlog.Tables) {
+	head := func(h string) { fmt.Fprintf(w, "\n%s\n%s\n", h, strings.Repeat("-", len(h))) }
+	traffic := func(title, what string, rows []txlog.Traffic, more bool) {
+		head(title)
+		if len(rows) == 0 {
+			fmt.Fprintln(w, "      none")
+			return
+		}
+		if more {
+			fmt.Fprintf(w, "%10s %10s %9s %8s  %s\n", "msgs", "bytes", "deferred", "bounced", what)
+		} else {
+			fmt.Fprintf(w, "%10s %10s  %s\n", "msgs", "bytes", what)
+		}
+		for _, r := range rows {
+			if more {
+				fmt.Fprintf(w, "%10d %10s %9d %8d  %s\n", r.Count, bytesText(r.Bytes), r.Deferred, r.Bounced, r.Key)
+			} else {
+				fmt.Fprintf(w, "%10d %10s  %s\n", r.Count, bytesText(r.Bytes), r.Key)
+			}
+		}
+	}
+	reasons := func(title string, rows []txlog.ReasonCount) {
+		head(title)
+		if len(rows) == 0 {
+			fmt.Fprintln(w, "      none")
+		}
+		for _, r := range rows {
+			fmt.Fprintf(w, "%10d  %s\n", r.Count, r.Reason)
+		}
+	}
+	traffic(fmt.Sprintf("Senders by message count (top %d)", t.Top), "sender", t.TopSenders, false)
+	traffic(fmt.Sprintf("Recipients by message count (top %d)", t.Top), "recipient", t.TopRecipients, false)
+	traffic(fmt.Sprintf("Sending domains (top %d)", t.Top), "domain", t.SendingDomains, false)
+	traffic(fmt.Sprintf("Receiving domains (top %d)", t.Top), "domain", t.ReceivingDomains, true)
+	reasons("Deferral reasons", t.DeferralReasons)
+	reasons("Bounce reasons", t.BounceReasons)
+	reasons("Reject reasons", t.RejectReasons)
+	head("Per-hour traffic (" + t.Zone + ", summed over the days)")
+	fmt.Fprintf(w, "%-11s %9s %9s %9s %9s %9s\n", "hour", "received", "delivered", "deferred", "bounced", "rejected")
+	for _, h := range t.ByHourOfDay {
+		if h.Days == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "%02d:00-%02d:00 %9d %9d %9d %9d %9d\n", h.Hour, (h.Hour+1)%24, h.Received, h.Delivered, h.Deferred, h.Bounced, h.Rejected)
+	}
+	head("Warnings")
+	if len(t.Warnings) == 0 {
+		fmt.Fprintln(w, "      none")
+	}
+	for _, x := range t.Warnings {
+		fmt.Fprintf(w, "%10d  %s %s: %s\n", x.Count, x.Program, x.Severity, x.Text)
+	}
+}
+
+// bytesText is a size for people: 1.2M, 34k, 512.
+func bytesText(n int64) string {
+	switch {
+	case n >= 10<<30:
+		return fmt.Sprintf("%dG", n>>30)
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1fG", float64(n)/(1<<30))
+	case n >= 10<<20:
+		return fmt.Sprintf("%dM", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fM", float64(n)/(1<<20))
+	case n >= 10<<10:
+		return fmt.Sprintf("%dk", n>>10)
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 func traceCmd() *command {

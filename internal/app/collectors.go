@@ -105,15 +105,37 @@ func setupCollectors(_ context.Context, env *Env) error {
 	alerts := env.Collectors.Alerts
 	if alerts == nil {
 		alerts = abusedetect.AlertSinkFunc(func(_ context.Context, a abusedetect.Alert) error {
-			env.Logger.Warn("abuse finding", "kind", a.Kind, "runbook", a.Runbook, "subject", a.Subject, "count", a.Count, "summary", a.Summary)
+			env.Logger.Warn("abuse finding", "kind", a.Kind, "runbook", a.Runbook, "subject", a.Subject, "account", a.Account,
+				"addresses", a.Addresses, "count", a.Count, "summary", a.Summary)
 			return nil
 		})
 	}
 	det, err := abusedetect.New(abusedetect.Options{Config: cfg.Abuse, Sink: alerts, Registerer: env.Telemetry.Registry,
-		OnError: func(err error) { env.Logger.Warn("abuse alert not delivered", "err", err) }})
+		History: store, OnError: func(err error) { env.Logger.Warn("abuse detection", "err", err) }})
 	if err != nil {
 		return err
 	}
+	if err := det.Load(context.Background()); err != nil {
+		return err
+	}
+	// the known addresses reach the database once a minute and at the end
+	env.Go(func(ctx context.Context) error {
+		tick := time.NewTicker(time.Minute)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				if err := det.Sync(context.WithoutCancel(ctx)); err != nil {
+					env.Logger.Warn("abuse detection: save known addresses", "err", err)
+				}
+				return nil
+			case <-tick.C:
+				if err := det.Sync(ctx); err != nil {
+					env.Logger.Warn("abuse detection: save known addresses", "err", err)
+				}
+			}
+		}
+	})
 	env.OnReload(reload.Hook{Name: "abuse detection", Keys: []string{"collectors.abuse"},
 		Prepare: func(_ context.Context, _, next *config.Config) (func(), []string, error) {
 			c := next.Collectors.Abuse

@@ -107,8 +107,9 @@ func setupOncall(_ context.Context, env *Env) error {
 	// Abuse findings of the collectors (set up after this) page as incidents.
 	if env.Collectors.Alerts == nil {
 		env.Collectors.Alerts = abusedetect.AlertSinkFunc(func(ctx context.Context, f abusedetect.Alert) error {
-			return alerts.Abuse(ctx, alerting.AbuseFinding{Kind: string(f.Kind), Runbook: f.Runbook, Subject: f.Subject,
-				Count: f.Count, Threshold: f.Threshold, At: f.At, Node: f.Node, Summary: f.Summary})
+			return alerts.Abuse(ctx, alerting.AbuseFinding{Kind: string(f.Kind), Runbook: f.Runbook, Severity: f.Severity,
+				Subject: f.Subject, Account: f.Account, Addresses: f.Addresses, Count: f.Count, Threshold: f.Threshold,
+				First: f.First, At: f.At, Node: f.Node, Summary: f.Summary, Evidence: f.Evidence})
 		})
 	}
 	recv, err := alertmanager.NewReceiver(alertmanager.Options{Token: cfg.Alertmanager.Token, MaxBodyBytes: cfg.Alertmanager.MaxBodyBytes,

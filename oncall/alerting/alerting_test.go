@@ -213,6 +213,17 @@ func TestAbuseSeverity(t *testing.T) {
 		tr.Summary != "send_messages: 120 (threshold 100) at 2026-11-23 09:30:00 UTC on mx1; runbook outgoing-spam-burst" {
 		t.Fatalf("trigger %+v", tr)
 	}
+	// a finding with its account, addresses, evidence and severity
+	g := AbuseFinding{Kind: "login_after_failures", Runbook: "account-compromise", Severity: "critical", Subject: "rita@uni.example",
+		Account: "rita@uni.example", Addresses: []string{"192.0.2.24", "192.0.2.21"}, Count: 12, Threshold: 5,
+		First: at.Add(-time.Minute), At: at, Node: "imap", Summary: "rita@uni.example logged in from 192.0.2.24",
+		Evidence: []string{"line 1", "line 2"}}
+	tr = abuseTrigger(g, time.UTC)
+	if tr.Severity != "critical" || tr.Key != "abuse/login_after_failures/rita@uni.example" || tr.Labels["account"] != "rita@uni.example" ||
+		!strings.Contains(tr.Summary, "account rita@uni.example; addresses 192.0.2.24, 192.0.2.21") || len(tr.Alerts) != 1 ||
+		tr.Alerts[0].Annotations["evidence"] != "line 1\nline 2" || !tr.Alerts[0].StartsAt.Equal(g.First) {
+		t.Fatalf("trigger %+v", tr)
+	}
 	f.Kind = "send_burst"
 	if oslo, _ := time.LoadLocation("Europe/Oslo"); !strings.Contains(abuseTrigger(f, oslo).Summary, "at 2026-11-23 10:30:00 CET on mx1") {
 		t.Errorf("in the service zone: %s", abuseTrigger(f, oslo).Summary)

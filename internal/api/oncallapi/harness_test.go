@@ -168,7 +168,14 @@ func newFixture(t *testing.T, fo fixtureOptions) *fixture {
 // token issues an API token with role.
 func (f *fixture) token(t *testing.T, role auth.Role) string {
 	t.Helper()
-	_, secret, err := auth.IssueToken(context.Background(), accessstore.New(f.db), auth.TokenRequest{Name: "test-" + string(role), Role: string(role), By: "test", Now: time.Now()})
+	return f.tokenNamed(t, "test-"+string(role), role)
+}
+
+// tokenNamed issues an API token called name with role (a token named
+// after a member acts as that member).
+func (f *fixture) tokenNamed(t *testing.T, name string, role auth.Role) string {
+	t.Helper()
+	_, secret, err := auth.IssueToken(context.Background(), accessstore.New(f.db), auth.TokenRequest{Name: name, Role: string(role), By: "test", Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package oncallapi_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/uni-mail/postvakt/internal/api/oncallapi"
 	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/oncall/rota"
 	"github.com/uni-mail/postvakt/oncall/team"
 )
@@ -131,11 +133,12 @@ func TestOverrides(t *testing.T) {
 func TestSwaps(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{now: anaWeek})
-	viewer, oncall := f.token(t, auth.RoleViewer), f.token(t, auth.RoleOncall)
+	viewer, admin := f.token(t, auth.RoleViewer), f.token(t, auth.RoleAdmin)
+	chen, ana := f.tokenNamed(t, "chen", auth.RoleOncall), f.tokenNamed(t, "ana", auth.RoleOncall)
 	req := map[string]any{"rota": "ukevakt", "requester": "chen", "counterpart": "ana", "mine": chenWeek, "theirs": anaNext, "note": "school holiday"}
 
 	var sw team.SwapRecord
-	f.do(t, "POST", "/api/v1/oncall/swaps", oncall, req).ok(t, http.StatusCreated, &sw)
+	f.do(t, "POST", "/api/v1/oncall/swaps", chen, req).ok(t, http.StatusCreated, &sw)
 	if sw.ID == "" || sw.State != rota.SwapRequested || sw.Requester != "chen" || sw.Counterpart != "ana" || sw.Note != "school holiday" ||
 		!sw.TurnAStart.Equal(time.Date(2026, 4, 13, 9, 0, 0, 0, oslo)) || !sw.TurnBStart.Equal(time.Date(2026, 4, 20, 9, 0, 0, 0, oslo)) {
 		t.Fatalf("swap %+v", sw)
@@ -157,19 +160,19 @@ func TestSwaps(t *testing.T) {
 		"not their turn": {"requester": "ana", "counterpart": "chen", "mine": chenWeek, "theirs": anaNext},
 	} {
 		t.Run(name, func(t *testing.T) {
-			f.do(t, "POST", "/api/v1/oncall/swaps", oncall, body).refused(t, http.StatusBadRequest, "bad_request")
+			f.do(t, "POST", "/api/v1/oncall/swaps", admin, body).refused(t, http.StatusBadRequest, "bad_request")
 		})
 	}
 	var acc team.SwapRecord
-	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", oncall, nil).ok(t, http.StatusOK, &acc)
-	if acc.State != rota.SwapAccepted || acc.DecidedBy != "token:test-oncall" {
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", ana, nil).ok(t, http.StatusOK, &acc)
+	if acc.State != rota.SwapAccepted || acc.DecidedBy != "token:ana" {
 		t.Fatalf("accepted %+v", acc)
 	}
-	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", oncall, nil).ok(t, http.StatusOK, &acc) // idempotent
-	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/decline", oncall, nil).refused(t, http.StatusConflict, "conflict")
-	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/frobnicate", oncall, nil).refused(t, http.StatusNotFound, "not_found")
-	f.do(t, "POST", "/api/v1/oncall/swaps/999/accept", oncall, nil).refused(t, http.StatusNotFound, "not_found")
-	f.do(t, "POST", "/api/v1/oncall/swaps/0/accept", oncall, nil).refused(t, http.StatusBadRequest, "bad_request")
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", ana, nil).ok(t, http.StatusOK, &acc) // idempotent
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/decline", ana, nil).refused(t, http.StatusConflict, "conflict")
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/frobnicate", ana, nil).refused(t, http.StatusNotFound, "not_found")
+	f.do(t, "POST", "/api/v1/oncall/swaps/999/accept", ana, nil).refused(t, http.StatusNotFound, "not_found")
+	f.do(t, "POST", "/api/v1/oncall/swaps/0/accept", ana, nil).refused(t, http.StatusBadRequest, "bad_request")
 	var at oncallapi.ShiftView
 	f.do(t, "GET", "/api/v1/oncall/at?time="+url.QueryEscape(chenWeek.Format(time.RFC3339)), viewer, nil).ok(t, http.StatusOK, &at)
 	if at.Member != "ana" || at.Source != rota.SourceSwap {
@@ -177,6 +180,67 @@ func TestSwaps(t *testing.T) {
 	}
 	if got := f.auditActions(t); !slices.Contains(got, "oncall.swap.request") || !slices.Contains(got, "oncall.swap.accept") {
 		t.Fatalf("audit %v", got)
+	}
+}
+
+// TestSwapImpersonation (docs/oncall.md, "Swaps"): an on-call principal
+// cannot request a swap in another member's name nor accept, decline or
+// cancel one that is not theirs; a principal that is no member takes no
+// step; an administrator may act for anyone, and the audit says in whose
+// name.
+func TestSwapImpersonation(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{now: anaWeek})
+	admin, nobody := f.token(t, auth.RoleAdmin), f.token(t, auth.RoleOncall)
+	chen, ana, bjorn := f.tokenNamed(t, "chen", auth.RoleOncall), f.tokenNamed(t, "ana", auth.RoleOncall), f.tokenNamed(t, "bjorn", auth.RoleOncall)
+	req := map[string]any{"rota": "ukevakt", "requester": "chen", "counterpart": "ana", "mine": chenWeek, "theirs": anaNext}
+
+	// Asking in someone else's name, or as no member.
+	f.do(t, "POST", "/api/v1/oncall/swaps", bjorn, req).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "POST", "/api/v1/oncall/swaps", ana, req).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "POST", "/api/v1/oncall/swaps", nobody, req).refused(t, http.StatusForbidden, "forbidden")
+	var list oncallapi.SwapsResponse
+	f.do(t, "GET", "/api/v1/oncall/swaps", admin, nil).ok(t, http.StatusOK, &list)
+	if len(list.Swaps) != 0 {
+		t.Fatalf("refused requests stored swaps: %+v", list.Swaps)
+	}
+
+	var sw team.SwapRecord
+	f.do(t, "POST", "/api/v1/oncall/swaps", chen, req).ok(t, http.StatusCreated, &sw)
+	// The requester accepting their own request, a bystander deciding it,
+	// the counterpart cancelling it: all refused, the swap stays pending.
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", chen, nil).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", bjorn, nil).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/decline", nobody, nil).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/cancel", ana, nil).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "GET", "/api/v1/oncall/swaps", admin, nil).ok(t, http.StatusOK, &list)
+	if len(list.Swaps) != 1 || list.Swaps[0].State != rota.SwapRequested {
+		t.Fatalf("after refused decisions: %+v", list.Swaps)
+	}
+	var at oncallapi.ShiftView
+	f.do(t, "GET", "/api/v1/oncall/at?time="+url.QueryEscape(chenWeek.Format(time.RFC3339)), admin, nil).ok(t, http.StatusOK, &at)
+	if at.Member != "chen" {
+		t.Fatalf("on call in chen's turn: %s, want chen", at.Member)
+	}
+
+	// An administrator accepts in ana's name; the audit says so.
+	var acc team.SwapRecord
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", admin, nil).ok(t, http.StatusOK, &acc)
+	if acc.State != rota.SwapAccepted || acc.DecidedBy != "token:test-admin" {
+		t.Fatalf("accepted by the administrator: %+v", acc)
+	}
+	entries, err := accessstore.New(f.db).ListAudit(context.Background(), time.Time{}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepts []string
+	for _, e := range entries {
+		if e.Action == "oncall.swap.accept" {
+			accepts = append(accepts, e.Actor+": "+e.Detail)
+		}
+	}
+	if len(accepts) != 1 || !strings.Contains(accepts[0], "token:test-admin: administrator, in the name of ana") {
+		t.Fatalf("audit of the administrator's accept: %q", accepts)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/uni-mail/postvakt/internal/auth"
@@ -13,7 +14,11 @@ import (
 )
 
 // Swaps: one member asks another to exchange turns; the counterpart
-// accepts or declines, the requester may cancel.
+// accepts or declines, the requester may cancel. Each step is taken by
+// that member's own principal (docs/oncall.md, "Swaps"): a web user or
+// single sign-on name that is the member's ID or e-mail address, or an API
+// token named after the member's ID. An administrator may act for anyone;
+// the audit entry then says in whose name.
 func (a *API) registerSwaps() {
 	a.srv.Handle("GET /api/v1/oncall/swaps", auth.RoleViewer, a.listSwaps)
 	a.srv.Handle("POST /api/v1/oncall/swaps", auth.RoleOncall, a.requestSwap)
@@ -61,17 +66,45 @@ func (a *API) requestSwap(w http.ResponseWriter, r *http.Request) error {
 	if req.Rota == "" {
 		req.Rota = a.o.Team.DefaultRota()
 	}
+	member, err := a.swapMember(r)
+	if err != nil {
+		return err
+	}
 	s, err := a.o.Team.RequestSwap(r.Context(), team.SwapRequest{Rota: req.Rota, Requester: req.Requester, Counterpart: req.Counterpart,
-		Mine: req.Mine, Theirs: req.Theirs, Note: req.Note, By: actor(r), Now: a.o.Now()})
+		Mine: req.Mine, Theirs: req.Theirs, Note: req.Note, Actor: member, By: actor(r), Now: a.o.Now()})
 	if err != nil {
 		return teamErr(err)
 	}
-	if err := a.srv.Audit(r, "oncall.swap.request", s.ID, fmt.Sprintf("rota=%s %s<->%s", s.Rota, s.Requester, s.Counterpart)); err != nil {
+	detail := fmt.Sprintf("rota=%s %s<->%s", s.Rota, s.Requester, s.Counterpart)
+	if member == "" {
+		detail += " (administrator, in the name of " + s.Requester + ")"
+	}
+	if err := a.srv.Audit(r, "oncall.swap.request", s.ID, detail); err != nil {
 		return err
 	}
 	a.announceSwap(r.Context(), s)
 	server.WriteJSON(w, http.StatusCreated, s)
 	return nil
+}
+
+// swapMember is the member the request's principal is, who may take a
+// swap's steps only in their own name; "" for an administrator, who may act
+// for anyone. A principal below admin that is no member is refused (403).
+func (a *API) swapMember(r *http.Request) (string, error) {
+	p, _ := auth.FromContext(r.Context())
+	if p.Role.AtLeast(auth.RoleAdmin) {
+		return "", nil
+	}
+	name := p.Name
+	if p.TokenID != 0 {
+		name = strings.TrimPrefix(name, "token:")
+	}
+	m, ok := a.o.Team.MemberByLogin(name)
+	if !ok {
+		return "", &server.Error{Status: http.StatusForbidden, Code: server.CodeForbidden,
+			Message: "swaps are requested and decided by the members themselves; " + p.Name + " is not a member of the team"}
+	}
+	return m.ID, nil
 }
 
 // announceSwap asks the counterpart (Slack buttons, e-mail) to decide.
@@ -110,11 +143,23 @@ func (a *API) decideSwap(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return server.NotFound("action must be accept, decline or cancel")
 	}
-	s, err := a.o.Team.DecideSwap(r.Context(), team.SwapDecision{ID: id, To: to, By: actor(r), Now: a.o.Now()})
+	member, err := a.swapMember(r)
+	if err != nil {
+		return err
+	}
+	s, err := a.o.Team.DecideSwap(r.Context(), team.SwapDecision{ID: id, To: to, Actor: member, By: actor(r), Now: a.o.Now()})
 	if err != nil {
 		return teamErr(err)
 	}
-	if err := a.srv.Audit(r, "oncall.swap."+r.PathValue("action"), s.ID, ""); err != nil {
+	detail := ""
+	if member == "" {
+		who := s.Counterpart
+		if to == rota.SwapCancelled {
+			who = s.Requester
+		}
+		detail = "administrator, in the name of " + who
+	}
+	if err := a.srv.Audit(r, "oncall.swap."+r.PathValue("action"), s.ID, detail); err != nil {
 		return err
 	}
 	server.WriteJSON(w, http.StatusOK, s)

@@ -34,6 +34,10 @@ type Options struct {
 	Now     func() time.Time
 	// BaseURL is where the API lives, for links in pages.
 	BaseURL string
+	// TeamAddresses are the e-mail addresses of the on-call team
+	// (oncall.members), staff for "[#ID]" replies besides
+	// Config.StaffAddresses.
+	TeamAddresses []string
 }
 
 // Service is the ticket service: the API, the CLI, e-mail intake and the

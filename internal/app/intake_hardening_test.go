@@ -130,7 +130,8 @@ func TestFaultAddressHostileMail(t *testing.T) {
 	}
 }
 
-// metricValue reads one sample of /metrics; -1 when it is absent.
+// metricValue reads one sample of /metrics; -1 when it is absent. /metrics
+// must answer 200.
 func metricValue(t *testing.T, base, series string) float64 {
 	t.Helper()
 	resp, err := http.Get(base + "/metrics")
@@ -138,6 +139,9 @@ func metricValue(t *testing.T, base, series string) float64 {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: %s", resp.Status)
+	}
 	b, _ := io.ReadAll(resp.Body)
 	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindSubmatch(b)
 	if m == nil {

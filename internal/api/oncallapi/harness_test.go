@@ -122,7 +122,7 @@ func newFixture(t *testing.T, fo fixtureOptions) *fixture {
 		t.Fatal(err)
 	}
 	monitor := &heartbeat.Monitor{Specs: cfg.Heartbeats, Store: st, Incidents: f.incidents, Now: f.clock.Now}
-	recv, err := alertmanager.NewReceiver(alertmanager.Options{Token: testMachineToken,
+	recv, err := alertmanager.NewReceiver(alertmanager.Options{Token: testMachineToken, Inbox: st, Poll: 20 * time.Millisecond,
 		Sink: alertmanager.SinkFunc(func(_ context.Context, m alertmanager.Message) error {
 			f.mu.Lock()
 			defer f.mu.Unlock()

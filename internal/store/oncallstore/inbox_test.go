@@ -70,4 +70,3 @@ func TestAlertmanagerInbox(t *testing.T) {
 		})
 	}
 }
-

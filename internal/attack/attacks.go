@@ -53,7 +53,7 @@ func Attacks() []Attack {
 		{Name: "lying-zip", Engine: true, What: "zip entries that declare sizes they do not have, holding EICAR or a nested .exe", Run: lyingZip},
 		{Name: "web-signin-parallel", What: "150 wrong web sign-ins for one user at once; then 99 wrong and the right one at once for another", Run: webSigninParallel},
 		{Name: "open-redirect", What: "sign-in with next=/%09/evil.example/phish and friends", Run: openRedirect},
-		{Name: "swap-impersonation", What: "an on-call member requests a swap in another's name and accepts one addressed to another", Run: swapImpersonation},
+		{Name: "swap-impersonation", What: "an on-call member, signed in, requests a swap in another's name and accepts one addressed to another", Run: swapImpersonation},
 		{Name: "fault-auto-reply", What: "automatic replies and a loop to the fault address, with a second recipient", Run: faultAutoReply},
 		{Name: "ticket-id-injection", What: "an outsider writes [#ID] of someone's ticket in a subject", Run: ticketIDInjection},
 		{Name: "slack-injection", What: "SMTP AUTH as user <!channel> until abuse detection pages Slack", Run: slackInjection},
@@ -417,24 +417,32 @@ func openRedirect(ctx context.Context, e *Env) Verdict {
 
 func swapImpersonation(ctx context.Context, e *Env) Verdict {
 	loc, _ := time.LoadLocation("Europe/Oslo")
-	// Turns of the rota (start 2026-01-05, ana, bjorn, chen weekly): pick
-	// chen's and ana's next turns after now.
-	turn := func(member int, after time.Time) time.Time {
+	// Turns of the rota (from 2026-01-05, weekly: ana, bjorn, chen): the
+	// member's first turn at least a week ahead, at noon on its Monday.
+	turn := func(member int) time.Time {
 		t := time.Date(2026, 1, 5, 12, 0, 0, 0, loc)
 		for i := 0; ; i++ {
-			if i%3 == member && t.After(after.Add(7*24*time.Hour)) {
+			if i%3 == member && t.After(time.Now().Add(7*24*time.Hour)) {
 				return t
 			}
 			t = t.AddDate(0, 0, 7)
 		}
 	}
-	now := time.Now()
-	chen, ana := turn(2, now), turn(0, now)
-	body := fmt.Sprintf(`{"rota":"ukevakt","requester":"chen","counterpart":"ana","mine":%q,"theirs":%q}`, chen.Format(time.RFC3339), ana.Format(time.RFC3339))
-	asBjorn, _, _, err := e.API("POST", "/api/v1/oncall/swaps", "bjorn", body)
+	ana, bjorn := turn(0), turn(1)
+	// chen, an on-call member, signed in to the web interface.
+	b := webFrom(e.HTTP, addrs(1))
+	if status, _, err := b.signIn("chen", WebPassword, ""); err != nil || status != http.StatusSeeOther {
+		return Verdict{Outcome: fmt.Sprintf("chen could not sign in: %d %v", status, err)}
+	}
+	form := url.Values{"rota": {"ukevakt"}, "requester": {"ana"}, "counterpart": {"bjorn"},
+		"mine": {ana.Format("2006-01-02T15:04")}, "theirs": {bjorn.Format("2006-01-02T15:04")}}
+	asAna, err := b.post("/rota/swaps", form)
 	if err != nil {
 		return Verdict{Outcome: err.Error()}
 	}
+	// The administrator asks in ana's name, properly; chen accepts in
+	// bjorn's place.
+	body := fmt.Sprintf(`{"rota":"ukevakt","requester":"ana","counterpart":"bjorn","mine":%q,"theirs":%q}`, ana.Format(time.RFC3339), bjorn.Format(time.RFC3339))
 	status, resp, _, err := e.API("POST", "/api/v1/oncall/swaps", "admin", body)
 	if err != nil || status != http.StatusCreated {
 		return Verdict{Outcome: fmt.Sprintf("the administrator could not request the swap: %d %s %v", status, resp, err)}
@@ -443,9 +451,12 @@ func swapImpersonation(ctx context.Context, e *Env) Verdict {
 		ID string `json:"id"`
 	}
 	_ = json.Unmarshal(resp, &sw)
-	accept, _, _, _ := e.API("POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", "bjorn", "")
-	v := Verdict{Outcome: fmt.Sprintf("bjorn asks in chen's name: %d; bjorn accepts for ana: %d", asBjorn, accept)}
-	v.Pass = asBjorn == http.StatusForbidden && accept == http.StatusForbidden
+	accept, err := b.post("/rota/swaps/"+sw.ID+"/accept", url.Values{})
+	if err != nil {
+		return Verdict{Outcome: err.Error()}
+	}
+	v := Verdict{Outcome: fmt.Sprintf("chen asks in ana's name: %d; chen accepts for bjorn: %d", asAna, accept)}
+	v.Pass = asAna == http.StatusForbidden && accept == http.StatusForbidden
 	if !v.Pass {
 		v.Why = "a member acted in another member's name"
 	}

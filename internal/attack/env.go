@@ -43,8 +43,7 @@ type Env struct {
 	MX, Submission   string // host:port
 	Proc             Proc
 	Slack            *FakeSlack
-	// Tokens by name: admin, postmaster, helpdesk, viewer, and bjorn (an
-	// on-call member's own token).
+	// Tokens by name: admin, postmaster, helpdesk, viewer.
 	Tokens map[string]string
 
 	cmd    *exec.Cmd
@@ -93,7 +92,7 @@ func Start(ctx context.Context, bin string) (*Env, error) {
 	if _, err := e.CLI(ctx, "", "migrate", "up"); err != nil {
 		return nil, err
 	}
-	for _, u := range [][2]string{{"admin", "admin"}, {"ana", "oncall"}, {"bjorn", "oncall"}, {"kari", "helpdesk"}} {
+	for _, u := range [][2]string{{"admin", "admin"}, {"ana", "oncall"}, {"bjorn", "oncall"}, {"chen", "oncall"}, {"kari", "helpdesk"}} {
 		if _, err := e.CLI(ctx, WebPassword+"\n", "user", "add", "--role", u[1], "--password-file", "-", u[0]); err != nil {
 			return nil, err
 		}
@@ -108,7 +107,7 @@ func Start(ctx context.Context, bin string) (*Env, error) {
 		return nil, err
 	}
 	tokenRE := regexp.MustCompile(`pvt_[A-Za-z0-9_-]+`)
-	for _, tk := range [][2]string{{"admin", "admin"}, {"postmaster", "postmaster"}, {"helpdesk", "helpdesk"}, {"viewer", "viewer"}, {"bjorn", "oncall"}} {
+	for _, tk := range [][2]string{{"admin", "admin"}, {"postmaster", "postmaster"}, {"helpdesk", "helpdesk"}, {"viewer", "viewer"}} {
 		out, err := e.CLI(ctx, "", "token", "create", "--name", tk[0], "--role", tk[1])
 		if err != nil {
 			return nil, err

@@ -1,6 +1,7 @@
 package attack
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -48,6 +49,29 @@ func (b *browser) signIn(user, password, next string) (int, string, error) {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode, resp.Header.Get("Location"), nil
+}
+
+// post submits a form of the web interface as the signed-in user, with
+// the session's CSRF token from the rota page, and returns the status.
+func (b *browser) post(path string, form url.Values) (int, error) {
+	resp, err := b.c.Get(b.base + "/rota")
+	if err != nil {
+		return 0, err
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfRE.FindSubmatch(page)
+	if m == nil {
+		return 0, fmt.Errorf("no CSRF token on /rota (%d)", resp.StatusCode)
+	}
+	form.Set("csrf", string(m[1]))
+	resp, err = b.c.PostForm(b.base+path, form)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 // browserTarget is where a browser goes for a Location header: it drops

@@ -38,8 +38,10 @@ const (
 	testLinkKey      = "link-key-0123456789abcdef0123456789abcdef"
 	testBaseURL      = "https://postvakt.example.edu"
 	// userHeader names the user an outer layer (as the web UI's session
-	// does) puts in the request context, as a viewer.
+	// does) puts in the request context, as a viewer unless roleHeader
+	// names another role.
 	userHeader = "X-Test-User"
+	roleHeader = "X-Test-Role"
 )
 
 var testMembers = []rota.Member{
@@ -137,7 +139,11 @@ func newFixture(t *testing.T, fo fixtureOptions) *fixture {
 	srv.Use(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if u := r.Header.Get(userHeader); u != "" {
-				r = r.WithContext(auth.WithPrincipal(r.Context(), auth.Principal{Name: u, Role: auth.RoleViewer}))
+				role := auth.RoleViewer
+				if h := r.Header.Get(roleHeader); h != "" {
+					role = auth.Role(h)
+				}
+				r = r.WithContext(auth.WithPrincipal(r.Context(), auth.Principal{Name: u, Role: role}))
 			}
 			next.ServeHTTP(w, r)
 		})
@@ -168,14 +174,7 @@ func newFixture(t *testing.T, fo fixtureOptions) *fixture {
 // token issues an API token with role.
 func (f *fixture) token(t *testing.T, role auth.Role) string {
 	t.Helper()
-	return f.tokenNamed(t, "test-"+string(role), role)
-}
-
-// tokenNamed issues an API token called name with role (a token named
-// after a member acts as that member).
-func (f *fixture) tokenNamed(t *testing.T, name string, role auth.Role) string {
-	t.Helper()
-	_, secret, err := auth.IssueToken(context.Background(), accessstore.New(f.db), auth.TokenRequest{Name: name, Role: string(role), By: "test", Now: time.Now()})
+	_, secret, err := auth.IssueToken(context.Background(), accessstore.New(f.db), auth.TokenRequest{Name: "test-" + string(role), Role: string(role), By: "test", Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,6 +186,12 @@ type reply struct {
 	status int
 	header http.Header
 	body   []byte
+}
+
+// as is the headers that make the request come from the signed-in web
+// user name with role (as the web UI's session layer would).
+func as(name string, role auth.Role) []string {
+	return []string{userHeader, name, roleHeader, string(role)}
 }
 
 // do sends a request to the API; body is JSON-encoded unless it is a

@@ -134,11 +134,11 @@ func TestSwaps(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{now: anaWeek})
 	viewer, admin := f.token(t, auth.RoleViewer), f.token(t, auth.RoleAdmin)
-	chen, ana := f.tokenNamed(t, "chen", auth.RoleOncall), f.tokenNamed(t, "ana", auth.RoleOncall)
+	chen, ana := as("chen", auth.RoleOncall), as("ANA@example.edu", auth.RoleOncall) // by member id, by e-mail address
 	req := map[string]any{"rota": "ukevakt", "requester": "chen", "counterpart": "ana", "mine": chenWeek, "theirs": anaNext, "note": "school holiday"}
 
 	var sw team.SwapRecord
-	f.do(t, "POST", "/api/v1/oncall/swaps", chen, req).ok(t, http.StatusCreated, &sw)
+	f.do(t, "POST", "/api/v1/oncall/swaps", "", req, chen...).ok(t, http.StatusCreated, &sw)
 	if sw.ID == "" || sw.State != rota.SwapRequested || sw.Requester != "chen" || sw.Counterpart != "ana" || sw.Note != "school holiday" ||
 		!sw.TurnAStart.Equal(time.Date(2026, 4, 13, 9, 0, 0, 0, oslo)) || !sw.TurnBStart.Equal(time.Date(2026, 4, 20, 9, 0, 0, 0, oslo)) {
 		t.Fatalf("swap %+v", sw)
@@ -164,15 +164,15 @@ func TestSwaps(t *testing.T) {
 		})
 	}
 	var acc team.SwapRecord
-	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", ana, nil).ok(t, http.StatusOK, &acc)
-	if acc.State != rota.SwapAccepted || acc.DecidedBy != "token:ana" {
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", "", nil, ana...).ok(t, http.StatusOK, &acc)
+	if acc.State != rota.SwapAccepted || acc.DecidedBy != "ANA@example.edu" {
 		t.Fatalf("accepted %+v", acc)
 	}
-	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", ana, nil).ok(t, http.StatusOK, &acc) // idempotent
-	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/decline", ana, nil).refused(t, http.StatusConflict, "conflict")
-	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/frobnicate", ana, nil).refused(t, http.StatusNotFound, "not_found")
-	f.do(t, "POST", "/api/v1/oncall/swaps/999/accept", ana, nil).refused(t, http.StatusNotFound, "not_found")
-	f.do(t, "POST", "/api/v1/oncall/swaps/0/accept", ana, nil).refused(t, http.StatusBadRequest, "bad_request")
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", "", nil, ana...).ok(t, http.StatusOK, &acc) // idempotent
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/decline", "", nil, ana...).refused(t, http.StatusConflict, "conflict")
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/frobnicate", "", nil, ana...).refused(t, http.StatusNotFound, "not_found")
+	f.do(t, "POST", "/api/v1/oncall/swaps/999/accept", "", nil, ana...).refused(t, http.StatusNotFound, "not_found")
+	f.do(t, "POST", "/api/v1/oncall/swaps/0/accept", "", nil, ana...).refused(t, http.StatusBadRequest, "bad_request")
 	var at oncallapi.ShiftView
 	f.do(t, "GET", "/api/v1/oncall/at?time="+url.QueryEscape(chenWeek.Format(time.RFC3339)), viewer, nil).ok(t, http.StatusOK, &at)
 	if at.Member != "ana" || at.Source != rota.SourceSwap {
@@ -191,14 +191,17 @@ func TestSwaps(t *testing.T) {
 func TestSwapImpersonation(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{now: anaWeek})
-	admin, nobody := f.token(t, auth.RoleAdmin), f.token(t, auth.RoleOncall)
-	chen, ana, bjorn := f.tokenNamed(t, "chen", auth.RoleOncall), f.tokenNamed(t, "ana", auth.RoleOncall), f.tokenNamed(t, "bjorn", auth.RoleOncall)
+	admin, oncallToken := f.token(t, auth.RoleAdmin), f.token(t, auth.RoleOncall)
+	chen, ana, bjorn := as("chen", auth.RoleOncall), as("ana", auth.RoleOncall), as("bjorn", auth.RoleOncall)
+	nobody := as("dave", auth.RolePostmaster) // a user who is no member, above on-call
 	req := map[string]any{"rota": "ukevakt", "requester": "chen", "counterpart": "ana", "mine": chenWeek, "theirs": anaNext}
 
-	// Asking in someone else's name, or as no member.
-	f.do(t, "POST", "/api/v1/oncall/swaps", bjorn, req).refused(t, http.StatusForbidden, "forbidden")
-	f.do(t, "POST", "/api/v1/oncall/swaps", ana, req).refused(t, http.StatusForbidden, "forbidden")
-	f.do(t, "POST", "/api/v1/oncall/swaps", nobody, req).refused(t, http.StatusForbidden, "forbidden")
+	// Asking in someone else's name, or as no member; a token (a machine's
+	// credential) below admin names no member either.
+	f.do(t, "POST", "/api/v1/oncall/swaps", "", req, bjorn...).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "POST", "/api/v1/oncall/swaps", "", req, ana...).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "POST", "/api/v1/oncall/swaps", "", req, nobody...).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "POST", "/api/v1/oncall/swaps", oncallToken, req).refused(t, http.StatusForbidden, "forbidden")
 	var list oncallapi.SwapsResponse
 	f.do(t, "GET", "/api/v1/oncall/swaps", admin, nil).ok(t, http.StatusOK, &list)
 	if len(list.Swaps) != 0 {
@@ -206,13 +209,14 @@ func TestSwapImpersonation(t *testing.T) {
 	}
 
 	var sw team.SwapRecord
-	f.do(t, "POST", "/api/v1/oncall/swaps", chen, req).ok(t, http.StatusCreated, &sw)
+	f.do(t, "POST", "/api/v1/oncall/swaps", "", req, chen...).ok(t, http.StatusCreated, &sw)
 	// The requester accepting their own request, a bystander deciding it,
 	// the counterpart cancelling it: all refused, the swap stays pending.
-	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", chen, nil).refused(t, http.StatusForbidden, "forbidden")
-	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", bjorn, nil).refused(t, http.StatusForbidden, "forbidden")
-	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/decline", nobody, nil).refused(t, http.StatusForbidden, "forbidden")
-	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/cancel", ana, nil).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", "", nil, chen...).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", "", nil, bjorn...).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/decline", "", nil, nobody...).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", oncallToken, nil).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/cancel", "", nil, ana...).refused(t, http.StatusForbidden, "forbidden")
 	f.do(t, "GET", "/api/v1/oncall/swaps", admin, nil).ok(t, http.StatusOK, &list)
 	if len(list.Swaps) != 1 || list.Swaps[0].State != rota.SwapRequested {
 		t.Fatalf("after refused decisions: %+v", list.Swaps)

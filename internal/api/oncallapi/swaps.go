@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/uni-mail/postvakt/internal/auth"
@@ -16,9 +15,10 @@ import (
 // Swaps: one member asks another to exchange turns; the counterpart
 // accepts or declines, the requester may cancel. Each step is taken by
 // that member's own principal (docs/oncall.md, "Swaps"): a web user or
-// single sign-on name that is the member's ID or e-mail address, or an API
-// token named after the member's ID. An administrator may act for anyone;
-// the audit entry then says in whose name.
+// single sign-on name that is the member's ID or e-mail address
+// (team.MemberByLogin). An API token names no member: it is a machine's
+// credential, and below admin it takes no step. An administrator may act
+// for anyone; the audit entry then says in whose name.
 func (a *API) registerSwaps() {
 	a.srv.Handle("GET /api/v1/oncall/swaps", auth.RoleViewer, a.listSwaps)
 	a.srv.Handle("POST /api/v1/oncall/swaps", auth.RoleOncall, a.requestSwap)
@@ -95,11 +95,10 @@ func (a *API) swapMember(r *http.Request) (string, error) {
 	if p.Role.AtLeast(auth.RoleAdmin) {
 		return "", nil
 	}
-	name := p.Name
+	m, ok := a.o.Team.MemberByLogin(p.Name)
 	if p.TokenID != 0 {
-		name = strings.TrimPrefix(name, "token:")
+		ok = false
 	}
-	m, ok := a.o.Team.MemberByLogin(name)
 	if !ok {
 		return "", &server.Error{Status: http.StatusForbidden, Code: server.CodeForbidden,
 			Message: "swaps are requested and decided by the members themselves; " + p.Name + " is not a member of the team"}

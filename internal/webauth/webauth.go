@@ -220,6 +220,19 @@ func (s *Service) SetPassword(ctx context.Context, name, password string) (User,
 	return u, nil
 }
 
+// Unlock lifts a user's sign-in lockout and forgets their failures.
+func (s *Service) Unlock(ctx context.Context, name string) (User, error) {
+	u, err := s.o.Store.UserByName(ctx, NormalizeName(name))
+	if err != nil {
+		return User{}, err
+	}
+	if err := s.o.Store.ResetLogin(ctx, u.ID); err != nil {
+		return User{}, err
+	}
+	u.FailedCount, u.FailedSince, u.LockedUntil = 0, time.Time{}, time.Time{}
+	return u, nil
+}
+
 // SetRole changes a user's role.
 func (s *Service) SetRole(ctx context.Context, name, role string) (User, error) {
 	r, err := auth.ParseRole(role)

@@ -26,9 +26,12 @@ func (a *API) registerSwaps() {
 }
 
 // SwapsResponse answers GET /api/v1/oncall/swaps: the rota's swaps in
-// creation order. POST answers one team.SwapRecord.
+// creation order, and Me, the member the caller is (empty for none), so
+// that a page offers each person only the steps that are theirs. POST
+// answers one team.SwapRecord.
 type SwapsResponse struct {
 	Swaps []team.SwapRecord `json:"swaps"`
+	Me    string            `json:"me,omitempty"`
 }
 
 func (a *API) listSwaps(w http.ResponseWriter, r *http.Request) error {
@@ -43,7 +46,13 @@ func (a *API) listSwaps(w http.ResponseWriter, r *http.Request) error {
 	if list == nil {
 		list = []team.SwapRecord{}
 	}
-	server.WriteJSON(w, http.StatusOK, SwapsResponse{Swaps: list})
+	resp := SwapsResponse{Swaps: list}
+	if p, _ := auth.FromContext(r.Context()); p.TokenID == 0 {
+		if m, ok := a.o.Team.MemberByLogin(p.Name); ok {
+			resp.Me = m.ID
+		}
+	}
+	server.WriteJSON(w, http.StatusOK, resp)
 	return nil
 }
 

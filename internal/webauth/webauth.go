@@ -93,8 +93,9 @@ type Options struct {
 	Hash directory.HashParams
 	// Hashes bounds the password hashes that run at once (each argon2id
 	// holds Hash.MemoryKiB while it runs); nil: a gate of
-	// DefaultConcurrentHashes for this service alone. The wiring passes the
-	// process's one gate, shared with SMTP AUTH (docs/resources.md).
+	// DefaultConcurrentHashes for this service alone. A process that also
+	// hashes for SMTP AUTH passes the one gate they share
+	// (docs/resources.md).
 	Hashes HashGate
 	// HashWait is the longest a sign-in waits for a slot of Hashes before
 	// it fails with ErrBusy; default 10s.

@@ -3,6 +3,7 @@ package tickets_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 
@@ -62,6 +63,12 @@ func TestFaultIntakeRule(t *testing.T) {
 			mail: tickets.FaultMail{Rcpts: []string{"fault@uni.example"}, Accepted: true, Headers: []string{" x-spam-flag: yes "}, Message: []byte(report)}},
 		{name: "no fault address", address: "",
 			mail: tickets.FaultMail{Rcpts: []string{"<>"}, Accepted: true, Message: []byte(report)}},
+		{name: "ignored on purpose (an automatic reply, a loop): accepted", address: "fault@uni.example",
+			mail: tickets.FaultMail{Rcpts: []string{"fault@uni.example"}, Accepted: true, Message: []byte(report)},
+			err:  fmt.Errorf("%w: automatic message", tickets.ErrIgnored), taken: true},
+		{name: "unreadable: accepted", address: "fault@uni.example",
+			mail: tickets.FaultMail{Rcpts: []string{"fault@uni.example"}, Accepted: true, Message: []byte(report)},
+			err:  fmt.Errorf("%w: no From address", tickets.ErrUnreadable), taken: true},
 		{name: "ticket not stored", address: "fault@uni.example",
 			mail: tickets.FaultMail{Rcpts: []string{"fault@uni.example"}, Accepted: true, Message: []byte(report)},
 			err:  stored, taken: true, deferr: true},

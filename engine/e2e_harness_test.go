@@ -78,6 +78,7 @@ func testConfig() engine.Config {
 	cfg.MX.Listen = "127.0.0.1:0"
 	cfg.Submission.Listen = "127.0.0.1:0"
 	cfg.Limits.AuthFailureDelay = 0
+	cfg.Limits.PregreetWait = 0 // has its own test
 	cfg.Limits.ShutdownTimeout = 2 * time.Second
 	cfg.Directory.PasswordHash = directory.HashParams{MemoryKiB: 1024, Time: 1, Threads: 1}
 	cfg.Commit.Workers = 2

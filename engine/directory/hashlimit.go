@@ -82,6 +82,8 @@ func HashSlots(memory int64, p HashParams) int {
 type HasherStats struct {
 	MemoryBytes, MemoryUsed int64
 	InProgress, Waiting     int
+	PeakInProgress          int    // the most hashes ever in progress at once
+	PeakMemory              int64  // the most working memory ever reserved at once
 	Refused                 uint64 // callers sent away with ErrHashBusy so far
 	Hashes                  uint64 // hashes started so far
 }
@@ -93,7 +95,7 @@ func (h *Hasher) Stats() HasherStats {
 	}
 	m, c := h.mem.Stats(), h.cpu.Stats()
 	return HasherStats{MemoryBytes: m.Capacity, MemoryUsed: m.Used, InProgress: int(c.Used), Waiting: m.Waiting + c.Waiting,
-		Refused: m.Refused + c.Refused, Hashes: c.Granted}
+		PeakInProgress: int(c.Peak), PeakMemory: m.Peak, Refused: m.Refused + c.Refused, Hashes: c.Granted}
 }
 
 // acquire reserves room for one hash needing memKiB, waiting at most the

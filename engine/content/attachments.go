@@ -300,10 +300,10 @@ func (in *inspection) entry(entry, fname string, rc io.Reader, depth int) {
 	case isBudget(err):
 		return
 	case err != nil:
-		// zip.ErrFormat: more bytes than declared; ErrChecksum; a broken
-		// stream.
+		// zip.ErrFormat: more bytes than declared; io.ErrUnexpectedEOF:
+		// fewer; ErrChecksum; a broken stream. What was read is still
+		// looked into below: a lie about the size hides nothing.
 		in.add(Finding{Kind: FindingCorrupt, Name: entry, Info: err.Error()})
-		return
 	}
 	if !nested {
 		return

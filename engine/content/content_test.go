@@ -97,7 +97,7 @@ func withAttachment(name string, data []byte) []byte {
 		"Content-Disposition: attachment; filename=\"" + name + "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + enc + "\r\n--BB--\r\n")
 }
 
-func zipOf(t *testing.T, files map[string][]byte, encrypted bool) []byte {
+func zipOf(t testing.TB, files map[string][]byte, encrypted bool) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	zw := zip.NewWriter(&b)

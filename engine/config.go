@@ -83,8 +83,8 @@ type TLSConfig struct {
 type LimitsConfig struct {
 	MaxMessageBytes  int64         `yaml:"max_message_bytes"`
 	MaxRecipients    int           `yaml:"max_recipients"`
-	MaxConnections   int           `yaml:"max_connections"`
-	MaxConnsPerIP    int           `yaml:"max_connections_per_ip"`
+	MaxConnections   int           `yaml:"max_connections"`        // per listener
+	MaxConnsPerIP    int           `yaml:"max_connections_per_ip"` // per listener
 	MaxLineLength    int           `yaml:"max_line_length"`
 	CommandTimeout   time.Duration `yaml:"command_timeout"`
 	DataTimeout      time.Duration `yaml:"data_timeout"`
@@ -108,6 +108,10 @@ type LimitsConfig struct {
 	// SpoolThreshold is how much of a message DATA keeps in memory; the
 	// rest is spooled to a file under data_dir/spool.
 	SpoolThreshold int64 `yaml:"spool_threshold"`
+	// FilterTimeout bounds content scanning of one message, a wait for a
+	// scan slot included (RFC 5321 §4.5.3.2.6: the client waits 10
+	// minutes for the reply to the end of DATA).
+	FilterTimeout time.Duration `yaml:"filter_timeout"`
 	// MessageMemory bounds message bytes held in memory by all sessions,
 	// scans and deliveries together; a message that cannot get its share
 	// within MessageMemoryWait is answered 452 4.3.1.
@@ -235,7 +239,7 @@ func Default() Config {
 			MaxSession: 30 * time.Minute, MaxAuthFailures: 3, AuthFailureDelay: time.Second, MaxHops: 50,
 			ShutdownTimeout: 15 * time.Second, PregreetWait: 300 * time.Millisecond,
 			PasswordHashMemory: directory.DefaultHashMemory, PasswordHashWait: directory.DefaultHashWait,
-			SpoolThreshold: 256 << 10, MessageMemory: 128 << 20, MessageMemoryWait: 2 * time.Minute,
+			SpoolThreshold: 256 << 10, MessageMemory: 128 << 20, MessageMemoryWait: 2 * time.Minute, FilterTimeout: 5 * time.Minute,
 			AuthClientFailures: 10, AuthClientWindow: time.Minute,
 			AuthAccountFailures: 20, AuthAccountWindow: 15 * time.Minute, AuthKnownClientTTL: 30 * 24 * time.Hour,
 		},
@@ -343,6 +347,9 @@ func (c Config) Validate() error {
 	}
 	if l.MessageMemoryWait <= 0 {
 		bad("limits.message_memory_wait", l.MessageMemoryWait, "must be positive")
+	}
+	if l.FilterTimeout < time.Second || l.FilterTimeout > 9*time.Minute {
+		bad("limits.filter_timeout", l.FilterTimeout, "must be between 1s and 9m (clients wait 10m for the reply to DATA)")
 	}
 	errs = append(errs, validate.InSection(section, errors.Join(validate.Nest("limits", l.AuthLimits().Validate())...))...)
 	if len(c.DNSBL.Zones) > 0 && c.DNSBL.Timeout <= 0 {

@@ -438,14 +438,23 @@ func TestEngineMessageMemoryBudget(t *testing.T) {
 	if st := mem.Stats(); st.Used != 0 || st.Peak > st.Capacity {
 		t.Fatalf("budget after the message: %+v", st)
 	}
-	// Take the whole budget: the next message waits, then gets 452 4.3.1.
-	release, err := mem.Acquire(ctx, mem.Capacity())
+	// Take the whole budget (its share for small reservations and the
+	// rest): the next message waits, then gets 452 4.3.1.
+	releaseSmall, err := mem.Acquire(ctx, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
+	releaseLarge, err := mem.Acquire(ctx, 1<<40) // clamped to the rest
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := mem.Stats(); st.Used != st.Capacity {
+		t.Fatalf("budget not all taken: %+v", st)
+	}
 	c := h.dial(h.mx)
 	wantCode(t, send(c, "s@else.example", []string{"anna@uni.example"}, msg("small")), 452, "4.3.1")
-	release()
+	releaseSmall()
+	releaseLarge()
 	wantCode(t, send(c, "s@else.example", []string{"anna@uni.example"}, msg("small")), 250, "")
 	if got := h.metric(`postvakt_smtp_rejects_total{listener="mx",reason="insufficient_resources"}`); got != "1" {
 		t.Fatalf("rejects{insufficient_resources} = %q", got)

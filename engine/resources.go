@@ -25,7 +25,10 @@ type Resources struct {
 // dataDir/spool ("" uses the system's temporary directory).
 func NewResources(cfg Config, dataDir string) (*Resources, error) {
 	l := cfg.Limits
-	mem := membudget.New(l.MessageMemory)
+	// An eighth is kept for small messages (up to 1 MiB in memory: a
+	// message of about 340 kB committed), so that they are not held up by
+	// large ones waiting for room.
+	mem := membudget.NewSplit(l.MessageMemory, l.MessageMemory/8, 1<<20)
 	dir := ""
 	if dataDir != "" {
 		dir = filepath.Join(dataDir, "spool")

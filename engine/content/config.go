@@ -41,7 +41,7 @@ type LimitsConfig struct {
 	// inspected: "quarantine" (as suspect) or "reject" (554 5.7.1).
 	OnUninspectable string `yaml:"on_uninspectable"`
 	// Concurrency is how many messages are scanned at once (0: twice the
-	// CPUs); a message waits for a slot within the engine's filter time.
+	// CPUs); a message waits for a slot within smtp.limits.filter_timeout.
 	Concurrency int `yaml:"concurrency"`
 }
 
@@ -193,9 +193,9 @@ func (c Config) Validate() error {
 	if c.Abuse.Window <= 0 {
 		bad("abuse.window", c.Abuse.Window, "must be positive")
 	}
-	if c.Limits.Timeout <= 0 || c.Limits.Timeout > 50*time.Second {
-		// The engine gives the whole filter a minute.
-		bad("limits.timeout", c.Limits.Timeout, "must be between 0s and 50s")
+	if c.Limits.Timeout <= 0 || c.Limits.Timeout > 2*time.Minute {
+		// Within the engine's smtp.limits.filter_timeout (5m by default).
+		bad("limits.timeout", c.Limits.Timeout, "must be between 0s and 2m")
 	}
 	if c.Limits.MaxScanBytes < 1<<20 {
 		bad("limits.max_scan_bytes", c.Limits.MaxScanBytes, "must be at least 1 MiB")

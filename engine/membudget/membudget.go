@@ -21,11 +21,19 @@ var ErrBusy = errors.New("membudget: budget exhausted, try again later")
 
 // Budget is a weighted semaphore of bytes. The zero value is not usable;
 // a nil *Budget grants everything at once (no limit).
+//
+// A budget made by NewSplit keeps a share for small reservations (a small
+// message's commit, a spool's chunk), so that they do not queue behind
+// large ones (a 25 MB message waiting for room): reservations up to
+// SmallMax bytes come from the small share, the rest from the remainder,
+// each share in arrival order.
 type Budget struct {
-	mu      sync.Mutex
-	cap     int64
-	used    int64
-	waiters []*waiter
+	small    *Budget // nil: one pool
+	smallMax int64
+	mu       sync.Mutex
+	cap      int64
+	used     int64
+	waiters  []*waiter
 	// counters, read by Stats
 	granted, refused uint64
 	peak             int64
@@ -39,6 +47,24 @@ type waiter struct {
 // New returns a budget of capacity bytes (at least 1).
 func New(capacity int64) *Budget {
 	return &Budget{cap: max(capacity, 1)}
+}
+
+// NewSplit returns a budget of capacity bytes of which smallShare serve
+// reservations of at most smallMax bytes (see Budget).
+func NewSplit(capacity, smallShare, smallMax int64) *Budget {
+	smallShare = min(max(smallShare, smallMax), capacity/2)
+	if smallShare <= 0 || smallMax <= 0 {
+		return New(capacity)
+	}
+	return &Budget{cap: max(capacity-smallShare, 1), small: New(smallShare), smallMax: smallMax}
+}
+
+// pool is the pool a reservation of n bytes comes from.
+func (b *Budget) pool(n int64) *Budget {
+	if b.small != nil && n <= b.smallMax {
+		return b.small
+	}
+	return b
 }
 
 // Stats describe a budget at one moment.
@@ -57,14 +83,28 @@ func (b *Budget) Stats() Stats {
 		return Stats{}
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	return Stats{Capacity: b.cap, Used: b.used, Peak: b.peak, Waiting: len(b.waiters), Granted: b.granted, Refused: b.refused}
+	st := Stats{Capacity: b.cap, Used: b.used, Peak: b.peak, Waiting: len(b.waiters), Granted: b.granted, Refused: b.refused}
+	b.mu.Unlock()
+	if b.small != nil {
+		// Peak is each share's own at most: the sum bounds the whole.
+		s := b.small.Stats()
+		st.Capacity += s.Capacity
+		st.Used += s.Used
+		st.Peak += s.Peak
+		st.Waiting += s.Waiting
+		st.Granted += s.Granted
+		st.Refused += s.Refused
+	}
+	return st
 }
 
 // Capacity is the budget's size in bytes (0 for a nil budget: no limit).
 func (b *Budget) Capacity() int64 {
 	if b == nil {
 		return 0
+	}
+	if b.small != nil {
+		return b.cap + b.small.cap
 	}
 	return b.cap
 }
@@ -80,6 +120,7 @@ func (b *Budget) TryAcquire(n int64) (release func(), ok bool) {
 	if b == nil {
 		return func() {}, true
 	}
+	b = b.pool(n)
 	n = b.clamp(n)
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -97,6 +138,7 @@ func (b *Budget) Acquire(ctx context.Context, n int64) (release func(), err erro
 	if b == nil {
 		return func() {}, nil
 	}
+	b = b.pool(n)
 	n = b.clamp(n)
 	b.mu.Lock()
 	if len(b.waiters) == 0 && b.used+n <= b.cap {

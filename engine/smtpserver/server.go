@@ -53,8 +53,8 @@ type Listener struct {
 type Limits struct {
 	MaxMessageBytes  int64
 	MaxRecipients    int
-	MaxConns         int // in total
-	MaxConnsPerIP    int
+	MaxConns         int // per listener, as Postfix limits each smtpd service
+	MaxConnsPerIP    int // per listener
 	MaxLineLength    int
 	CommandTimeout   time.Duration // waiting for one command line
 	DataTimeout      time.Duration // the whole DATA phase
@@ -71,6 +71,9 @@ type Limits struct {
 	// MemoryWait bounds how long a message waits for its share of the
 	// message memory budget before it is answered 452 4.3.1.
 	MemoryWait time.Duration
+	// FilterTimeout bounds the content filter (a wait for a scan slot
+	// included); past it the message is answered 451 4.7.0.
+	FilterTimeout time.Duration
 }
 
 // ContentFilter is the extension point for content scanning
@@ -190,7 +193,6 @@ type Server struct {
 	mu      sync.Mutex
 	servers []*smtp.Server
 	addrs   map[string]net.Addr
-	limiter *connLimiter
 	inData  sync.WaitGroup
 	ready   chan struct{}
 }
@@ -224,13 +226,15 @@ func New(o Options) (*Server, error) {
 	if o.Limits.MemoryWait <= 0 {
 		o.Limits.MemoryWait = 2 * time.Minute
 	}
+	if o.Limits.FilterTimeout <= 0 {
+		o.Limits.FilterTimeout = 5 * time.Minute
+	}
 	for _, l := range o.Listeners {
 		if (l.ImplicitTLS || l.Auth) && o.TLS == nil && !(l.Auth && o.InsecureAuthLoopback) {
 			return nil, fmt.Errorf("smtpserver: listener %s needs a TLS certificate", l.Name)
 		}
 	}
-	return &Server{o: o, addrs: map[string]net.Addr{}, ready: make(chan struct{}),
-		limiter: &connLimiter{perIP: map[netip.Addr]int{}, max: o.Limits.MaxConns, maxPerIP: o.Limits.MaxConnsPerIP}}, nil
+	return &Server{o: o, addrs: map[string]net.Addr{}, ready: make(chan struct{})}, nil
 }
 
 // Ready is closed once every listener is bound.
@@ -275,7 +279,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.mu.Lock()
 		s.servers = append(s.servers, srv)
 		s.mu.Unlock()
-		var l net.Listener = &limitListener{Listener: lns[i], s: s, name: spec.Name, pregreet: !spec.ImplicitTLS}
+		// Each listener has its own connection limits: a flood of AUTH
+		// attempts on submission does not shut mail out of the MX.
+		lim := &connLimiter{perIP: map[netip.Addr]int{}, max: s.o.Limits.MaxConns, maxPerIP: s.o.Limits.MaxConnsPerIP}
+		var l net.Listener = &limitListener{Listener: lns[i], s: s, name: spec.Name, pregreet: !spec.ImplicitTLS, limiter: lim}
 		if spec.ImplicitTLS {
 			l = tls.NewListener(l, s.o.TLS)
 		}
@@ -421,6 +428,7 @@ type limitListener struct {
 	s        *Server
 	name     string
 	pregreet bool // check for clients that talk before the greeting
+	limiter  *connLimiter
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -430,7 +438,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		ip := remoteIP(c)
-		res := l.s.limiter.acquire(ip)
+		res := l.limiter.acquire(ip)
 		l.s.o.Metrics.Conn(l.name, res)
 		if res != "accepted" {
 			r := Reply(ReasonTooManyConns)
@@ -449,7 +457,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			continue
 		}
 		l.s.o.Metrics.Active(l.name, 1)
-		mc := &meteredConn{Conn: c, s: l.s, name: l.name, ip: ip, start: time.Now(), greeted: !l.pregreet}
+		mc := &meteredConn{Conn: c, s: l.s, name: l.name, ip: ip, start: time.Now(), greeted: !l.pregreet, limiter: l.limiter}
 		if d := l.s.o.Limits.MaxSession; d > 0 {
 			mc.end = mc.start.Add(d)
 		}
@@ -472,6 +480,7 @@ type meteredConn struct {
 	greeted bool        // the first write (the greeting) has been checked
 	closing atomic.Bool // close the connection after the next write
 	closed  atomic.Bool
+	limiter *connLimiter
 }
 
 func (c *meteredConn) Read(p []byte) (int, error) {
@@ -573,7 +582,7 @@ func (timeoutError) Temporary() bool { return true }
 
 func (c *meteredConn) Close() error {
 	c.once.Do(func() {
-		c.s.limiter.release(c.ip)
+		c.limiter.release(c.ip)
 		c.s.o.Metrics.Active(c.name, -1)
 		c.s.o.Metrics.SessionDone(c.name, time.Since(c.start))
 	})

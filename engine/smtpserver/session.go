@@ -525,7 +525,7 @@ func (s *session) Data(r io.Reader) error {
 	if o.Filter != nil {
 		env := Envelope{Listener: s.spec.Name, ClientIP: s.ip, HELO: s.conn.Hostname(), AuthUser: s.authUser,
 			MailFrom: s.fromRaw, Rcpts: s.rcpts, WantsAll: s.wantsAll, TraceSize: traceSize, HeaderSize: headerSize}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), o.Limits.FilterTimeout)
 		v, err := o.Filter.Filter(ctx, env, sp)
 		cancel()
 		switch {

@@ -7,7 +7,7 @@ BIN     := bin/postvakt
 # Extra arguments for `make run`, e.g. make run ARGS="--config postvakt.yaml".
 ARGS    ?=
 
-.PHONY: run build test check fmt vet bench fuzz e2e clean
+.PHONY: run build test check fmt vet bench fuzz e2e loadtest clean
 
 ## run: start the service on the embedded default (SQLite under ./data, HTTP on 127.0.0.1:9780)
 run: build
@@ -24,6 +24,10 @@ test:
 ## e2e: the monitoring loop end to end: real Prometheus and Alertmanager, shipped rules, fake Slack
 e2e:
 	$(GO) test -tags e2e -count=1 -timeout 10m -run '^TestE2E' ./internal/app/
+
+## loadtest: the resource budget under hostile load against a real `postvakt serve` (slow; figures go to docs/configuration.md)
+loadtest:
+	$(GO) test -tags loadtest -count=1 -v -timeout 30m ./engine/loadtest/
 
 ## check: gofmt, go vet and the tests
 check: fmt vet test

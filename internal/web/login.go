@@ -74,6 +74,12 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, webauth.ErrBadCredentials):
 		u.showLogin(w, r, http.StatusUnauthorized, name, "Wrong user name or password.")
 		return
+	case errors.Is(err, webauth.ErrBusy):
+		// The shared password-hash budget was full (docs/configuration.md,
+		// "Resource budget").
+		w.Header().Set("Retry-After", "5")
+		u.showLogin(w, r, http.StatusServiceUnavailable, name, "Sign-in is busy. Try again in a few seconds.")
+		return
 	case err != nil:
 		u.o.Logger.Error("web: sign-in", "err", err)
 		u.showLogin(w, r, http.StatusInternalServerError, name, "Sign-in failed on the server; try again.")

@@ -73,6 +73,9 @@ var (
 	ErrBadCredentials = errors.New("wrong user name or password")
 	ErrThrottled      = errors.New("too many failed sign-ins; try again later")
 	ErrInvalid        = errors.New("invalid user")
+	// ErrBusy: the password could not be checked in time because the
+	// password-hash budget was full; answer 503 with Retry-After.
+	ErrBusy = errors.New("sign-in is busy; try again shortly")
 )
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._@-]{0,99}$`)
@@ -88,6 +91,11 @@ type Options struct {
 	Now    func() time.Time
 	// Hash overrides the argon2id parameters (tests use cheaper ones).
 	Hash directory.HashParams
+	// Hasher is the service's one gate for password hashes, shared with
+	// SMTP AUTH (engine.Resources.Hasher; docs/configuration.md, "Resource
+	// budget"); nil hashes without a limit. A sign-in that cannot hash in
+	// time fails with ErrBusy.
+	Hasher *directory.Hasher
 }
 
 // Service signs users in and out and answers who a session belongs to.
@@ -158,7 +166,21 @@ func (s *Service) hash(pw string) (string, error) {
 	if err := CheckPassword(pw); err != nil {
 		return "", err
 	}
-	return directory.HashPassword(pw, s.o.Hash)
+	h, err := s.o.Hasher.Hash(context.Background(), pw, s.o.Hash)
+	if errors.Is(err, directory.ErrHashBusy) {
+		return "", ErrBusy
+	}
+	return h, err
+}
+
+// verify checks password against hash through the shared Hasher; ErrBusy
+// when it has no room in time.
+func (s *Service) verify(ctx context.Context, hash, password string) (bool, error) {
+	ok, err := s.o.Hasher.Verify(ctx, hash, password)
+	if errors.Is(err, directory.ErrHashBusy) {
+		return false, ErrBusy
+	}
+	return ok, err
 }
 
 // Update changes a user: fn edits it. Changing the role, the password or
@@ -254,7 +276,9 @@ func (s *Service) Login(ctx context.Context, name, password, addr string) (Login
 	}
 	u, err := s.o.Store.UserByName(ctx, NormalizeName(name))
 	if errors.Is(err, ErrNoUser) {
-		_, _ = directory.VerifyPassword(s.dummy, password)
+		if _, err := s.verify(ctx, s.dummy, password); errors.Is(err, ErrBusy) {
+			return LoginResult{}, "", Session{}, ErrBusy
+		}
 		s.addressThrottled(addr, now, true)
 		return LoginResult{}, "", Session{}, ErrBadCredentials
 	}
@@ -267,10 +291,15 @@ func (s *Service) Login(ctx context.Context, name, password, addr string) (Login
 		return res, "", Session{}, ErrThrottled
 	}
 	ok := false
+	var verr error
 	if u.PasswordHash != "" {
-		ok, _ = directory.VerifyPassword(u.PasswordHash, password)
+		ok, verr = s.verify(ctx, u.PasswordHash, password)
 	} else {
-		_, _ = directory.VerifyPassword(s.dummy, password)
+		_, verr = s.verify(ctx, s.dummy, password)
+	}
+	if errors.Is(verr, ErrBusy) {
+		// Not checked: neither a failure nor a success.
+		return res, "", Session{}, ErrBusy
 	}
 	if !ok || u.Disabled {
 		s.addressThrottled(addr, now, true)

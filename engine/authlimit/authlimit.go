@@ -24,6 +24,7 @@ import (
 	"math"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/uni-mail/postvakt/config/validate"
@@ -92,9 +93,40 @@ func (c Config) Validate() error {
 }
 
 // Limiter applies Config on a Store. A nil *Limiter allows everything.
+//
+// A refusal is also remembered in memory for the time the rate takes to
+// open again by one attempt (window / limit): a client over its rate is
+// refused by this node without asking the database again, so that a flood
+// of attempts does not become a flood of database writes.
 type Limiter struct {
 	c  Config
 	st Store
+
+	mu      sync.Mutex
+	refused map[string]time.Time // kind, key → refused until
+}
+
+// maxRemembered bounds the remembered refusals (a spray of addresses).
+const maxRemembered = 100_000
+
+func (l *Limiter) refusedLocally(kind, key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	until, ok := l.refused[kind+" "+key]
+	if ok && !now.Before(until) {
+		delete(l.refused, kind+" "+key)
+		return false
+	}
+	return ok
+}
+
+func (l *Limiter) remember(kind, key string, until time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.refused == nil || len(l.refused) >= maxRemembered {
+		l.refused = map[string]time.Time{}
+	}
+	l.refused[kind+" "+key] = until
 }
 
 // New returns a Limiter, or nil when both limits are off.
@@ -139,8 +171,16 @@ func bucketOf(now time.Time, w time.Duration) time.Time {
 
 // reserve counts one attempt at (kind, key) if the sliding-window count
 // is below limit.
-func (l *Limiter) reserve(ctx context.Context, kind, key string, limit int, w time.Duration, now time.Time) (bool, time.Time, error) {
+func (l *Limiter) reserve(ctx context.Context, kind, key string, limit int, w time.Duration, now time.Time) (ok bool, bucket time.Time, err error) {
 	cur := bucketOf(now, w)
+	if l.refusedLocally(kind, key, now) {
+		return false, cur, nil
+	}
+	defer func() {
+		if err == nil && !ok {
+			l.remember(kind, key, now.Add(max(w/time.Duration(limit), time.Second)))
+		}
+	}()
 	prev, err := l.st.AuthCount(ctx, kind, key, cur.Add(-w))
 	if err != nil {
 		return false, cur, err
@@ -152,7 +192,7 @@ func (l *Limiter) reserve(ctx context.Context, kind, key string, limit int, w ti
 	if allowed <= 0 {
 		return false, cur, nil
 	}
-	ok, err := l.st.AuthIncrement(ctx, kind, key, cur, allowed, now)
+	ok, err = l.st.AuthIncrement(ctx, kind, key, cur, allowed, now)
 	return ok, cur, err
 }
 

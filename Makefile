@@ -7,7 +7,7 @@ BIN     := bin/postvakt
 # Extra arguments for `make run`, e.g. make run ARGS="--config postvakt.yaml".
 ARGS    ?=
 
-.PHONY: run build test check fmt vet bench fuzz e2e corpus attack clean
+.PHONY: run build test check fmt vet bench fuzz e2e corpus attack loadtest clean
 
 ## run: start the service on the embedded default (SQLite under ./data, HTTP on 127.0.0.1:9780)
 run: build
@@ -33,6 +33,11 @@ e2e:
 ATTACK_ARGS ?=
 attack: build
 	$(GO) run ./internal/attack/cmd/postvakt-attack -bin $(BIN) $(ATTACK_ARGS)
+
+## loadtest: the engine's resource budget under hostile load against a real `postvakt serve`
+## (slow, not part of `make test`; figures in docs/resources.md)
+loadtest:
+	$(GO) test -tags loadtest -count=1 -v -timeout 30m ./engine/loadtest/
 
 ## check: gofmt, go vet and the tests
 check: fmt vet test

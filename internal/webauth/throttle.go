@@ -2,6 +2,7 @@ package webauth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -122,6 +123,13 @@ func (s *Service) gated(ctx context.Context, fn func()) error {
 
 // verify checks password against an argon2id hash through the gate.
 func (s *Service) verify(ctx context.Context, hash, password string) (bool, error) {
+	if s.o.Hasher != nil {
+		ok, err := s.o.Hasher.Verify(ctx, hash, password)
+		if errors.Is(err, directory.ErrHashBusy) {
+			return false, fmt.Errorf("%w (%v)", ErrBusy, err)
+		}
+		return ok, err
+	}
 	var ok bool
 	err := s.gated(ctx, func() { ok, _ = directory.VerifyPassword(hash, password) })
 	return ok, err
@@ -129,6 +137,13 @@ func (s *Service) verify(ctx context.Context, hash, password string) (bool, erro
 
 // hashPassword hashes a new password through the gate.
 func (s *Service) hashPassword(ctx context.Context, password string) (string, error) {
+	if s.o.Hasher != nil {
+		h, err := s.o.Hasher.Hash(ctx, password, s.o.Hash)
+		if errors.Is(err, directory.ErrHashBusy) {
+			return "", fmt.Errorf("%w (%v)", ErrBusy, err)
+		}
+		return h, err
+	}
 	var (
 		h   string
 		err error

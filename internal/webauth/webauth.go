@@ -100,6 +100,11 @@ type Options struct {
 	// HashWait is the longest a sign-in waits for a slot of Hashes before
 	// it fails with ErrBusy; default 10s.
 	HashWait time.Duration
+	// Hasher is the process's one gate for password hashes, shared with
+	// SMTP AUTH (engine.Resources.Hasher, docs/resources.md); when set it
+	// is used instead of Hashes. A sign-in that cannot hash in time fails
+	// with ErrBusy.
+	Hasher *directory.Hasher
 }
 
 // Service signs users in and out and answers who a session belongs to.

@@ -1,7 +1,6 @@
 package tickets
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -22,8 +21,9 @@ type FaultMail struct {
 	// Headers are the header lines the content filter adds, such as
 	// "X-Spam-Flag: YES" on tagged spam.
 	Headers []string
-	// Message is the RFC 5322 message as it is delivered.
-	Message []byte
+	// Message is the RFC 5322 message as it is delivered, read at most
+	// once (the engine streams it from its spool).
+	Message io.Reader
 }
 
 // IntakeResult is what becomes of the message at the engine.
@@ -73,7 +73,7 @@ func (f FaultIntake) Take(ctx context.Context, m FaultMail) IntakeResult {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	id, created, err := f.Intake(ctx, bytes.NewReader(m.Message))
+	id, created, err := f.Intake(ctx, m.Message)
 	switch {
 	case errors.Is(err, ErrIgnored):
 		log.Info("fault intake: message ignored, accepted without a ticket", "reason", err)

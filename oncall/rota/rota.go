@@ -110,38 +110,6 @@ type Changes struct {
 	Unavailable []Unavailability
 }
 
-// Turn returns the turn with the given index.
-func (r *Rota) Turn(index int) Turn {
-	return Turn{
-		Index:  index,
-		Start:  r.turnStart(index),
-		End:    r.turnStart(index + 1),
-		Member: r.members[mod(index, len(r.members))],
-	}
-}
-
-// turnStart returns the instant of the handover that begins turn i: the
-// handover wall time on the anchor date plus i turn lengths, in r's zone.
-func (r *Rota) turnStart(i int) time.Time {
-	d := r.anchor.AddDate(0, 0, i*r.days)
-	return calendar.At(r.loc, d.Year(), d.Month(), d.Day(), r.hour, r.minute)
-}
-
-// TurnAt returns the turn that contains t.
-func (r *Rota) TurnAt(t time.Time) Turn {
-	lt := t.In(r.loc)
-	date := time.Date(lt.Year(), lt.Month(), lt.Day(), 0, 0, 0, 0, time.UTC)
-	days := int(date.Sub(r.anchor) / (24 * time.Hour))
-	i := floorDiv(days, r.days)
-	for t.Before(r.turnStart(i)) {
-		i--
-	}
-	for !t.Before(r.turnStart(i + 1)) {
-		i++
-	}
-	return r.Turn(i)
-}
-
 func floorDiv(a, b int) int {
 	q := a / b
 	if a%b != 0 && (a < 0) != (b < 0) {
@@ -165,7 +133,7 @@ func (r *Rota) holders(c Changes) (map[int]held, []error) {
 		if h, ok := out[i]; ok {
 			return h.member
 		}
-		return r.members[mod(i, len(r.members))]
+		return r.Turn(i).Member
 	}
 	for i, s := range c.Swaps {
 		if s.State != SwapAccepted {

@@ -224,4 +224,3 @@ func parseEvery(s string) (int, error) {
 	}
 	return 0, ErrInvalidEvery
 }
-

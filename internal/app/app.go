@@ -95,8 +95,17 @@ type Env struct {
 	// alerting raises incidents (nil when on-call is off), for the probes.
 	alerting *alerting.Service
 
-	goes []func(ctx context.Context) error
+	goes    []func(ctx context.Context) error
+	reloads []Reloader
 }
+
+// Reloader applies a reloaded configuration to one capability and says
+// what it changed, one line each.
+type Reloader func(ctx context.Context, next *config.Config) ([]string, error)
+
+// OnReload registers what a capability does when the configuration is
+// reloaded (SIGHUP): next has been loaded and validated.
+func (e *Env) OnReload(fn Reloader) { e.reloads = append(e.reloads, fn) }
 
 // Go runs fn for the life of the service. fn must return when ctx is done;
 // an error from it stops the service.
@@ -206,7 +215,7 @@ func Run(ctx context.Context, opts Options) error {
 			case <-ctx.Done():
 				return
 			case <-opts.Reload:
-				reload(opts, logger)
+				reload(ctx, opts, env, logger)
 			}
 		}
 	}()
@@ -219,7 +228,7 @@ func Run(ctx context.Context, opts Options) error {
 
 // reload re-reads the configuration file and applies what can change while
 // running; the rest needs a restart, which it says.
-func reload(opts Options, logger *slog.Logger) {
+func reload(ctx context.Context, opts Options, env *Env, logger *slog.Logger) {
 	if opts.ConfigPath == "" {
 		logger.Info("reload: running on defaults, nothing to reload")
 		return
@@ -237,6 +246,15 @@ func reload(opts Options, logger *slog.Logger) {
 	cur := opts.Config
 	if next.HTTP.Listen != cur.HTTP.Listen || next.DatabaseURL() != cur.DatabaseURL() || next.DataDir != cur.DataDir {
 		logger.Warn("reload: http.listen, database.url and data_dir change only on restart")
+	}
+	for _, fn := range env.reloads {
+		lines, err := fn(ctx, next)
+		for _, l := range lines {
+			logger.Info("reload: " + l)
+		}
+		if err != nil {
+			logger.Error("reload", "err", err)
+		}
 	}
 	logger.Info("configuration reloaded", "log_level", next.Log.Level)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/uni-mail/postvakt/collectors/abusedetect"
 	"github.com/uni-mail/postvakt/internal/api/oncallapi"
+	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/store/oncallstore"
 	"github.com/uni-mail/postvakt/oncall/alerting"
 	"github.com/uni-mail/postvakt/oncall/alertmanager"
@@ -33,7 +34,7 @@ type OncallHooks struct {
 // the team and rotas, the paging pipeline (Slack, e-mail), incidents with
 // their escalation loop, the Alertmanager receiver, heartbeats, handover
 // summaries and the API.
-func setupOncall(_ context.Context, env *Env) error {
+func setupOncall(ctx context.Context, env *Env) error {
 	cfg := env.Config.Oncall
 	if !cfg.Enabled() {
 		return nil
@@ -43,6 +44,30 @@ func setupOncall(_ context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
+	// The members and rotas are data: the configuration seeds them, and a
+	// changed configuration is a change effective from each rota's next
+	// handover (docs/oncall.md, "The rota as data").
+	applied, err := tm.ApplyConfig(ctx, team.ApplyOptions{By: "config", Now: env.Now()})
+	if err != nil {
+		return fmt.Errorf("oncall: apply the configured team: %w", err)
+	}
+	for _, l := range applied.Lines {
+		env.Logger.Info("oncall: " + l)
+	}
+	env.OnReload(func(ctx context.Context, next *config.Config) ([]string, error) {
+		if !next.Oncall.Enabled() {
+			return []string{"oncall: switching on-call off needs a restart"}, nil
+		}
+		if err := tm.Reconfigure(next.Oncall.TeamSpec()); err != nil {
+			return nil, fmt.Errorf("oncall: %w", err)
+		}
+		applied, err := tm.ApplyConfig(ctx, team.ApplyOptions{By: "config", Now: env.Now()})
+		var lines []string
+		for _, l := range applied.Lines {
+			lines = append(lines, "oncall: "+l)
+		}
+		return lines, err
+	})
 	reg := env.Telemetry.Registry
 	var pagers []page.Pager
 	if cfg.Slack.BotToken != "" {
@@ -96,6 +121,7 @@ func setupOncall(_ context.Context, env *Env) error {
 	ao := alerting.Options{
 		Incidents: svc, Heartbeats: monitor, Policies: pols, AlertmanagerPolicy: amPolicy,
 		Swaps: tm, Reminders: team.Reminders{Every: cfg.Swaps.RemindEvery, Before: cfg.Swaps.RemindBefore}, Send: pipeline.Send,
+		Shifts:   tm,
 		Interval: cfg.EscalationInterval, Logger: env.Logger, Now: env.Now,
 	}
 	if cfg.Handover {

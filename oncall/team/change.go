@@ -105,6 +105,9 @@ func (t *Team) ChangeRota(ctx context.Context, c RotaChange) (RotaChangeResult, 
 		res, w, err = t.planChange(ctx, sn, c)
 		return w, err
 	}, c.DryRun)
+	if err == nil && !c.DryRun {
+		res.Version.ID = t.storedID(c.Rota, res.Version.From)
+	}
 	return res, err
 }
 
@@ -252,6 +255,18 @@ func (t *Team) planChange(ctx context.Context, sn *snapshot, c RotaChange) (Rota
 		w.Cancel, w.CancelledAt, w.CancelledBy = []string{replaced.ID}, c.Now, c.By
 	}
 	return res, w, nil
+}
+
+// storedID is the ID of the stored version of a rota in force from from.
+func (t *Team) storedID(rotaName string, from time.Time) string {
+	if st, ok := t.current().rotas[rotaName]; ok {
+		for _, v := range st.versions {
+			if v.From.Equal(from) {
+				return v.ID
+			}
+		}
+	}
+	return ""
 }
 
 // applyChange is base with c's fields, for a change effective at eff.
@@ -432,6 +447,9 @@ func (t *Team) CreateRota(ctx context.Context, spec rota.Spec, reason, by string
 		}
 		return TeamWrite{Rotas: []RotaRecord{{Name: spec.Name, CreatedAt: now, CreatedBy: by}}, Versions: []RotaVersion{v}}, nil
 	}, false)
+	if err == nil {
+		v.ID = t.storedID(spec.Name, v.From)
+	}
 	return v, err
 }
 

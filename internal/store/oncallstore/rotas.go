@@ -285,3 +285,37 @@ func (s *Store) EndOverride(ctx context.Context, id int64, end time.Time) error 
 	}
 	return nil
 }
+
+// HeldShifts is the record of shifts for readers of other capabilities
+// (the monthly report): the shifts of a rota that overlap [from, to) as
+// they were held, by start; the one in progress has a zero End.
+func (s *Store) HeldShifts(ctx context.Context, rotaName string, from, to time.Time) ([]rota.Shift, error) {
+	rec, err := s.RecordedShifts(ctx, rotaName, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]rota.Shift, len(rec))
+	for i, r := range rec {
+		out[i] = r.Shift
+	}
+	return out, nil
+}
+
+// MemberNames returns the stored members' names by ID (removed members
+// too), for readers of other capabilities.
+func (s *Store) MemberNames(ctx context.Context) (map[string]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, name FROM oncall_team_members`)
+	if err != nil {
+		return nil, fmt.Errorf("member names: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return nil, err
+		}
+		out[id] = name
+	}
+	return out, rows.Err()
+}

@@ -142,3 +142,15 @@ func planRecord(last RecordedShift, ok bool, sched []rota.Shift, now time.Time) 
 	}
 	return out
 }
+
+// History returns the recorded shifts of a rota that overlap [from, to),
+// by start, unclipped; the one in progress has a zero End.
+func (t *Team) History(ctx context.Context, rotaName string, from, to time.Time) ([]RecordedShift, error) {
+	if _, err := t.rota(ctx, rotaName); err != nil {
+		return nil, err
+	}
+	if t.rs == nil {
+		return nil, nil
+	}
+	return t.rs.RecordedShifts(ctx, rotaName, from, to)
+}

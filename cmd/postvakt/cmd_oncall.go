@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -41,6 +42,15 @@ func withOncall(rotaName *string, fn func(ctx context.Context, e *cmdEnv, o *onc
 		if err != nil {
 			return err
 		}
+		// The members and rotas are read from the database, as the server
+		// reads them; say when the configuration has changes not applied.
+		if err := tm.Refresh(ctx); err != nil {
+			return err
+		}
+		if drift, err := tm.ConfigDrift(ctx); err == nil && len(drift) > 0 {
+			fmt.Fprintf(e.stderr, "note: not yet applied from the configuration: %s (postvakt serve applies it at start and on reload, or run postvakt oncall apply)\n",
+				strings.Join(drift, ", "))
+		}
 		o := &oncallEnv{cfg: cfg, store: st, team: tm, pols: pols, rota: tm.DefaultRota()}
 		if rotaName != nil && *rotaName != "" {
 			o.rota = *rotaName
@@ -61,7 +71,7 @@ func parseCLITime(s string) (time.Time, error) {
 func (o *oncallEnv) printShift(e *cmdEnv, s rota.Shift) {
 	m, _ := o.team.Member(s.Member)
 	r, _ := o.team.Rota(o.rota)
-	loc := r.Location()
+	loc := r.LocationAt(s.Start)
 	fmt.Fprintf(e.stdout, "%s\t%s\t%s → %s\t%s\n", s.Member, m.Name, s.Start.In(loc).Format("2006-01-02 15:04 MST"), s.End.In(loc).Format("2006-01-02 15:04 MST"), s.Source)
 }
 
@@ -108,8 +118,12 @@ func oncallCmd() *command {
 	}
 	return &command{
 		name:    "oncall",
-		summary: "who is on call, the schedule, overrides and swaps",
+		summary: "who is on call, the schedule, overrides and swaps, the rota and its members",
 		subs: []*command{
+			oncallRotaCmd(&rotaName, rotaFlags),
+			oncallMemberCmd(),
+			oncallHistoryCmd(&rotaName, rotaFlags),
+			oncallApplyCmd(),
 			{name: "now", summary: "print who is on call now", flags: rotaFlags,
 				run: withOncall(&rotaName, shiftAt(func(args []string) (time.Time, error) {
 					if len(args) > 0 {

@@ -75,6 +75,19 @@ func (t *Team) NextHandover(ctx context.Context, rotaName string, now time.Time)
 	return st.r.TurnAt(now).End, nil
 }
 
+// HandoverOnOrAfter returns the first handover of the rota at or after t.
+func (t *Team) HandoverOnOrAfter(ctx context.Context, rotaName string, at time.Time) (time.Time, error) {
+	st, err := t.rota(ctx, rotaName)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if turn := st.r.TurnAt(at); turn.Start.Equal(at) {
+		return at, nil
+	} else {
+		return turn.End, nil
+	}
+}
+
 // ChangeRota adds a version to a rota, effective from c.Effective (default
 // the next handover), following the rules of docs/oncall.md ("Changing
 // the rota"):

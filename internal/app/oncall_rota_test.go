@@ -170,11 +170,14 @@ func (w *rotaWitness) report() (html, csv []byte, shifts []reports.WeekRow) {
 	return g.HTML, g.CSV, g.Report.OnCall.Weeks
 }
 
-// rotaChangeSetup starts postvakt with the test team, the clock at rotaNow,
-// waits for the record of shifts, and checks the past by the oracle and
-// November's on-call table by hand.
-func rotaChangeSetup(t *testing.T) (*config.Config, *running, *rotaWitness, []byte, []byte) {
-	cfg := oncallConfig(t, newFakeSlack(t).srv.URL, newSMTPSink(t).addr, time.Minute, 2*time.Minute)
+// rotaChangeSetup starts postvakt with the test team (cfg; nil: the
+// on-call test configuration), the clock at rotaNow, waits for the record
+// of shifts, and checks the past by the oracle and November's on-call
+// table by hand.
+func rotaChangeSetup(t *testing.T, cfg *config.Config) (*config.Config, *running, *rotaWitness, []byte, []byte) {
+	if cfg == nil {
+		cfg = oncallConfig(t, newFakeSlack(t).srv.URL, newSMTPSink(t).addr, time.Minute, 2*time.Minute)
+	}
 	cfg.Reports.PDFEngine = reports.PDFBuiltin
 	clock := &testClock{t: rotaNow}
 	app := startApp(t, cfg, clock.Now)
@@ -205,7 +208,7 @@ func rotaChangeSetup(t *testing.T) (*config.Config, *running, *rotaWitness, []by
 // server and a CLI-built team answer the same throughout.
 func TestRotaChangeFromAPI(t *testing.T) {
 	t.Parallel()
-	cfg, app, w, html0, csv0 := rotaChangeSetup(t)
+	cfg, app, w, html0, csv0 := rotaChangeSetup(t, nil)
 	pm := apiToken(t, cfg, auth.RolePostmaster)
 	if code := call(t, "POST", app.base+"/api/v1/oncall/members", pm, map[string]any{"id": "erin", "name": "Erin Moe", "email": "erin@example.edu"}, &oncallapi.MemberView{}); code != 201 {
 		t.Fatalf("add member: %d", code)
@@ -250,7 +253,7 @@ func TestRotaChangeFromAPI(t *testing.T) {
 // next handover, and nothing before it changes.
 func TestRotaConfigChangeOnRestart(t *testing.T) {
 	t.Parallel()
-	cfg, app, w, html0, csv0 := rotaChangeSetup(t)
+	cfg, app, w, html0, csv0 := rotaChangeSetup(t, nil)
 	app.stop()
 	cfg.Oncall.Members = append(cfg.Oncall.Members, rota.Member{ID: "erin", Name: "Erin Moe", Email: "erin@example.edu"})
 	cfg.Oncall.Rotas[0].Members = append(cfg.Oncall.Rotas[0].Members, "erin")

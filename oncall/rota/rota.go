@@ -5,12 +5,16 @@
 // where nobody is reachable, per-person fairness counts, and the rota as
 // an iCalendar feed.
 //
-// Everything here is a pure function of (rota, changes, time): no clock,
-// no storage, no package-level state. Handovers happen at a local wall
-// time in the rota's zone, so a weekly turn from Monday 09:00 to Monday
-// 09:00 lasts 167 or 169 real hours in the weeks of a daylight-saving
-// change. Storing overrides and swaps, paging, and the loop that acts on
-// handovers live elsewhere in package oncall.
+// A rota is one or more versions (NewVersions), each a Spec in force from
+// an instant until the next: a change of members, order or handover takes
+// effect from a stated moment and leaves every turn before it as it was
+// (docs/oncall.md, "Changing the rota"). Everything here is a pure function
+// of (the rota's versions, changes, time): no clock, no storage, no
+// package-level state. Handovers happen at a local wall time in the
+// version's zone, so a weekly turn from Monday 09:00 to Monday 09:00 lasts
+// 167 or 169 real hours in the weeks of a daylight-saving change. Storing
+// the versions, overrides and swaps, the record of shifts, paging, and the
+// loop that acts on handovers live elsewhere in package oncall.
 package rota
 
 import (

@@ -1,9 +1,15 @@
 // Package team owns the on-call team as postvakt runs it: the members and
-// rotas from configuration, their cover calendars, and the changes people
-// make at run time — overrides, swap requests (request, accept, decline)
-// and unavailability — kept in the database. It answers who is on call
-// by calling the pure functions of package rota with the stored changes,
-// and resolves escalation targets for package incident.
+// rotas as data — seeded from configuration, each rota a list of versions
+// changed from a stated moment without rewriting a turn that has started
+// (ChangeRota, ApplyConfig) — their cover calendars, the changes people
+// make at run time (overrides, swap requests, unavailability), and the
+// record of the shifts as they were held (RecordShifts), all kept in the
+// database (docs/oncall.md, "The rota as data", "Changing the rota", "The
+// record of shifts"). It answers who is on call from the record for the
+// past it covers and from the pure functions of package rota otherwise,
+// and resolves escalation targets for package incident. Every process
+// reads the same stored team: a revision check at each question reloads
+// it when another process changed it.
 package team
 
 import (

@@ -81,11 +81,11 @@ func (t *Team) HandoverOnOrAfter(ctx context.Context, rotaName string, at time.T
 	if err != nil {
 		return time.Time{}, err
 	}
-	if turn := st.r.TurnAt(at); turn.Start.Equal(at) {
+	turn := st.r.TurnAt(at)
+	if turn.Start.Equal(at) {
 		return at, nil
-	} else {
-		return turn.End, nil
 	}
+	return turn.End, nil
 }
 
 // ChangeRota adds a version to a rota, effective from c.Effective (default
@@ -112,7 +112,7 @@ func (t *Team) ChangeRota(ctx context.Context, c RotaChange) (RotaChangeResult, 
 		return RotaChangeResult{}, ErrNotStored
 	}
 	var res RotaChangeResult
-	err := t.retry(ctx, func(sn *snapshot) (TeamWrite, error) {
+	err := t.change(ctx, c.Now, func(sn *snapshot) (TeamWrite, error) {
 		var w TeamWrite
 		var err error
 		res, w, err = t.planChange(ctx, sn, c)
@@ -122,6 +122,45 @@ func (t *Team) ChangeRota(ctx context.Context, c RotaChange) (RotaChangeResult, 
 		res.Version.ID = t.storedID(c.Rota, res.Version.From)
 	}
 	return res, err
+}
+
+// change plans a write on the current snapshot and makes it (retry), with
+// the configured members and rotas not stored yet stored in the same write
+// (a change made with the CLI before the server ever ran): a change that
+// fails stores nothing.
+func (t *Team) change(ctx context.Context, now time.Time, plan func(sn *snapshot) (TeamWrite, error), dryRun bool) error {
+	return t.retry(ctx, func(sn *snapshot) (TeamWrite, error) {
+		w, err := plan(sn)
+		if err != nil {
+			return w, err
+		}
+		return t.withSeed(sn, w, now), nil
+	}, dryRun)
+}
+
+// withSeed adds to w the configured members and rotas that sn has not
+// stored and w does not write.
+func (t *Team) withSeed(sn *snapshot, w TeamWrite, now time.Time) TeamWrite {
+	var seed TeamWrite
+	for _, m := range t.cfg().spec.Members {
+		if _, ok := sn.storedMember(m.ID); !ok && !slices.ContainsFunc(w.Members, func(r MemberRecord) bool { return r.ID == m.ID }) {
+			seed.Members = append(seed.Members, MemberRecord{Member: m, ConfigHash: memberHash(m), CreatedAt: now, CreatedBy: "config", UpdatedAt: now, UpdatedBy: "config"})
+		}
+	}
+	for _, name := range sn.names {
+		st := sn.rotas[name]
+		if st.stored || slices.ContainsFunc(w.Rotas, func(r RotaRecord) bool { return r.Name == name }) {
+			continue
+		}
+		spec := st.r.Spec()
+		seed.Rotas = append(seed.Rotas, RotaRecord{Name: name, ConfigHash: specHash(spec), CreatedAt: now, CreatedBy: "config"})
+		seed.Versions = append(seed.Versions, RotaVersion{Rota: name, Spec: spec, First: spec.Members[0],
+			Reason: "configuration (oncall.rotas)", CreatedAt: now, CreatedBy: "config"})
+	}
+	w.Members = append(seed.Members, w.Members...)
+	w.Rotas = append(seed.Rotas, w.Rotas...)
+	w.Versions = append(seed.Versions, w.Versions...)
+	return w
 }
 
 // retry plans a write on the current snapshot and makes it, planning once
@@ -154,11 +193,6 @@ func (t *Team) planChange(ctx context.Context, sn *snapshot, c RotaChange) (Rota
 	st, err := sn.rota(c.Rota)
 	if err != nil {
 		return RotaChangeResult{}, w, err
-	}
-	if !st.stored {
-		w.Rotas = append(w.Rotas, RotaRecord{Name: st.name, ConfigHash: specHash(st.r.Spec()), CreatedAt: c.Now, CreatedBy: c.By})
-		w.Versions = append(w.Versions, RotaVersion{Rota: st.name, Spec: st.r.Spec(), First: st.r.Spec().Members[0],
-			Reason: "configuration (oncall.rotas)", CreatedAt: c.Now, CreatedBy: c.By})
 	}
 	earliest := st.r.TurnAt(c.Now).End
 	eff := c.Effective
@@ -382,7 +416,7 @@ func (t *Team) CancelRotaChange(ctx context.Context, rotaName, id, by string, no
 		return RotaVersion{}, ErrNotStored
 	}
 	var out RotaVersion
-	err := t.retry(ctx, func(sn *snapshot) (TeamWrite, error) {
+	err := t.change(ctx, now, func(sn *snapshot) (TeamWrite, error) {
 		st, err := sn.rota(rotaName)
 		if err != nil {
 			return TeamWrite{}, err
@@ -446,7 +480,7 @@ func (t *Team) CreateRota(ctx context.Context, spec rota.Spec, reason, by string
 	}
 	spec = r.Spec()
 	v := RotaVersion{Rota: spec.Name, Spec: spec, First: spec.Members[0], Reason: reason, CreatedAt: now, CreatedBy: by}
-	err = t.retry(ctx, func(sn *snapshot) (TeamWrite, error) {
+	err = t.change(ctx, now, func(sn *snapshot) (TeamWrite, error) {
 		if _, ok := sn.rotas[spec.Name]; ok {
 			return TeamWrite{}, fmt.Errorf("%w: rota %q exists", ErrInvalid, spec.Name)
 		}
@@ -487,7 +521,7 @@ func (t *Team) AddMember(ctx context.Context, c MemberChange) (MemberRecord, err
 	if err := checkMember(rec.Member); err != nil {
 		return MemberRecord{}, err
 	}
-	err := t.retry(ctx, func(sn *snapshot) (TeamWrite, error) {
+	err := t.change(ctx, c.Now, func(sn *snapshot) (TeamWrite, error) {
 		if old, ok := sn.members[c.ID]; ok {
 			if old.RemovedAt.IsZero() {
 				return TeamWrite{}, fmt.Errorf("%w: member %q exists", ErrInvalid, c.ID)
@@ -505,7 +539,7 @@ func (t *Team) UpdateMember(ctx context.Context, c MemberChange) (MemberRecord, 
 		return MemberRecord{}, ErrNotStored
 	}
 	var rec MemberRecord
-	err := t.retry(ctx, func(sn *snapshot) (TeamWrite, error) {
+	err := t.change(ctx, c.Now, func(sn *snapshot) (TeamWrite, error) {
 		if err := sn.live(c.ID); err != nil {
 			return TeamWrite{}, err
 		}
@@ -543,7 +577,7 @@ func (t *Team) RemoveMember(ctx context.Context, id, by string, now time.Time) (
 		return MemberRecord{}, ErrNotStored
 	}
 	var rec MemberRecord
-	err := t.retry(ctx, func(sn *snapshot) (TeamWrite, error) {
+	err := t.change(ctx, now, func(sn *snapshot) (TeamWrite, error) {
 		if err := sn.live(id); err != nil {
 			return TeamWrite{}, err
 		}

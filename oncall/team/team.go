@@ -293,7 +293,7 @@ func (t *Team) OnCallAt(ctx context.Context, rotaName string, at time.Time) (rot
 		return rota.Shift{}, err
 	}
 	if t.rs != nil && st.stored {
-		rec, err := t.rs.RecordedShifts(ctx, rotaName, at, at.Add(time.Nanosecond))
+		rec, err := t.rs.RecordedShifts(ctx, rotaName, at, at.Add(time.Microsecond)) // instants are stored to the microsecond
 		if err != nil {
 			return rota.Shift{}, err
 		}

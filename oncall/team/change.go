@@ -571,10 +571,26 @@ func (t *Team) UpdateMember(ctx context.Context, c MemberChange) (MemberRecord, 
 }
 
 // RemoveMember removes a member who is in no rota version in force at
-// now or later; the record of their past shifts keeps their name.
+// now or later and holds no override that has not ended; the record of
+// their past shifts keeps their name.
 func (t *Team) RemoveMember(ctx context.Context, id, by string, now time.Time) (MemberRecord, error) {
 	if t.rs == nil {
 		return MemberRecord{}, ErrNotStored
+	}
+	// An override not ended yet would page someone no longer in the team.
+	if sn, err := t.refresh(ctx); err == nil && t.store != nil {
+		for _, name := range sn.names {
+			ovs, err := t.store.ListOverrides(ctx, name)
+			if err != nil {
+				return MemberRecord{}, err
+			}
+			for _, o := range ovs {
+				if o.Member == id && o.End.After(now) {
+					return MemberRecord{}, fmt.Errorf("%w: %s holds override %s in %s until %s: remove it first", ErrInvalid, id, o.ID, name,
+						fmtAt(o.End, sn.rotas[name].r.LocationAt(o.End)))
+				}
+			}
+		}
 	}
 	var rec MemberRecord
 	err := t.change(ctx, now, func(sn *snapshot) (TeamWrite, error) {

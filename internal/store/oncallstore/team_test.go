@@ -202,6 +202,17 @@ func TestRotaChangesKeepThePast(t *testing.T) {
 		if _, err := cli.RemoveMember(ctx, "bjorn", "t", now); !errors.Is(err, team.ErrInvalid) || !strings.Contains(err.Error(), "remove them from the rota first") {
 			t.Fatalf("remove bjorn: %v", err)
 		}
+		ov, err := cli.AddOverride(ctx, team.OverrideRequest{Rota: "ukevakt", Member: "bjorn", Start: oslo("2027-02-01 09:00"), End: oslo("2027-02-02 09:00"), Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cli.RemoveMember(ctx, "bjorn", "t", oslo("2027-01-05 10:00")); !errors.Is(err, team.ErrInvalid) || !strings.Contains(err.Error(), "override "+ov.ID) {
+			t.Fatalf("remove bjorn with an override to come: %v", err)
+		}
+		id, _ := team.ParseID(ov.ID)
+		if err := cli.DeleteOverride(ctx, id, now); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := cli.RemoveMember(ctx, "bjorn", "t", oslo("2027-01-05 10:00")); err != nil {
 			t.Fatalf("remove bjorn after his last version: %v", err)
 		}
@@ -388,4 +399,30 @@ func endOf(r team.RecordedShift) string {
 		return "open"
 	}
 	return r.End.In(osloLoc).Format("01-02 15:04")
+}
+
+// BenchmarkOnCallAt measures one question to the stored team on SQLite
+// with a year recorded: the revision check, the record, and the changes.
+func BenchmarkOnCallAt(b *testing.B) {
+	db := storagetest.Open(b, storage.SQLite)
+	ctx := context.Background()
+	tm, err := team.New(teamSpec(), oncallstore.New(db))
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := oslo("2026-12-09 10:00")
+	if err := tm.RecordShifts(ctx, now); err != nil {
+		b.Fatal(err)
+	}
+	past, future := oslo("2026-06-10 12:00"), oslo("2027-02-10 12:00")
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		at := past
+		if i%2 == 1 {
+			at = future
+		}
+		if _, err := tm.OnCallAt(ctx, "ukevakt", at); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -36,6 +36,9 @@ func (u *UI) routes() {
 	m("POST /rota/overrides/{id}/delete", auth.RoleOncall, u.deleteOverride)
 	m("POST /rota/swaps", auth.RoleOncall, u.requestSwap)
 	m("POST /rota/swaps/{id}/{action}", auth.RoleOncall, u.decideSwap)
+	m("POST /rota/versions", auth.RolePostmaster, u.changeRota)
+	m("POST /rota/versions/{id}/cancel", auth.RolePostmaster, u.cancelRotaChange)
+	m("POST /rota/members", auth.RolePostmaster, u.addTeamMember)
 	m("GET /tickets", auth.RoleViewer, u.ticketsPage)
 	m("GET /tickets/new", auth.RoleHelpdesk, u.newTicketPage)
 	m("POST /tickets", auth.RoleHelpdesk, u.openTicket)
@@ -140,11 +143,13 @@ func (u *UI) nowPage(w http.ResponseWriter, r *http.Request, v *view) error {
 
 // --- rota ---
 
-// rotaView is the Rota page: each rota for the next Weeks weeks.
+// rotaView is the Rota page: each rota for the next Weeks weeks, and the
+// team's members (for those on call and above).
 type rotaView struct {
 	Rotas    []rotaPart
 	RotasOff bool
 	Weeks    int
+	People   []oncallapi.MemberView
 }
 
 // rotaPart is one rota on the Rota page: its members, shifts, overrides,
@@ -160,6 +165,13 @@ type rotaPart struct {
 	Fairness  []rota.FairnessRow
 	MyFeed    string
 	Feeds     *oncallapi.RotaFeeds
+	// Versions and NextHandover: the rota's versions (past, in force,
+	// scheduled, cancelled) and the earliest moment of a change, for
+	// those on call and above; Current is the version in force now.
+	Versions     []oncallapi.VersionView
+	Current      *oncallapi.VersionView
+	Latest       *oncallapi.VersionView // the last version in force or scheduled: what a new change builds on
+	NextHandover time.Time
 }
 
 func (u *UI) rotaPage(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -213,13 +225,90 @@ func (u *UI) rotaPage(w http.ResponseWriter, r *http.Request, v *view) error {
 		}
 		part := rotaPart{Name: rt.Name, Members: rt.Spec.Members, Shifts: sched.Shifts, Overrides: ov.Overrides, Swaps: sw.Swaps,
 			Me: sw.Me, Fairness: fair.Members, MyFeed: mine.Feeds[rt.Name]}
+		if v.Can("oncall") {
+			var vs oncallapi.VersionsResponse
+			if err := u.call(r, http.MethodGet, "/api/v1/oncall/rotas/"+url.PathEscape(rt.Name)+"/versions", nil, &vs); err != nil {
+				return err
+			}
+			part.Versions, part.NextHandover = vs.Versions, vs.NextHandover
+			for i := range vs.Versions {
+				switch vs.Versions[i].State {
+				case oncallapi.VersionInForce:
+					part.Current, part.Latest = &vs.Versions[i], &vs.Versions[i]
+				case oncallapi.VersionScheduled:
+					part.Latest = &vs.Versions[i]
+				}
+			}
+		}
 		if f, ok := feeds.Feeds[rt.Name]; ok {
 			part.Feeds = &f
 		}
 		d.Rotas = append(d.Rotas, part)
 	}
+	if v.Can("oncall") {
+		var ms oncallapi.MembersResponse
+		if err := u.call(r, http.MethodGet, "/api/v1/oncall/members", nil, &ms); err != nil {
+			return err
+		}
+		d.People = ms.Members
+	}
 	d.Weeks = weeks
 	u.render(w, http.StatusOK, "rota", v)
+	return nil
+}
+
+// changeRota is the form "Change the rota": the members in order, the
+// handover, who takes the first turn, and when (empty: the next
+// handover); docs/oncall.md, "Changing the rota".
+func (u *UI) changeRota(w http.ResponseWriter, r *http.Request, v *view) error {
+	name := r.PostFormValue("rota")
+	body := oncallapi.RotaChangeRequest{Members: splitMembers(r.PostFormValue("members")), Every: strings.TrimSpace(r.PostFormValue("every")),
+		HandoverWeekday: r.PostFormValue("handover_weekday"), HandoverTime: strings.TrimSpace(r.PostFormValue("handover_time")),
+		First: r.PostFormValue("first"), Reason: strings.TrimSpace(r.PostFormValue("reason"))}
+	if body.Members == nil {
+		return &apiError{Status: http.StatusBadRequest, Code: "bad_request", Message: "members: list the members in duty order, e.g. ana, bjorn, chen"}
+	}
+	if strings.TrimSpace(r.PostFormValue("effective")) != "" {
+		t, err := u.formTime(r, "effective")
+		if err != nil {
+			return err
+		}
+		body.Effective = t
+	}
+	if err := u.call(r, http.MethodPost, "/api/v1/oncall/rotas/"+url.PathEscape(name)+"/versions", body, nil); err != nil {
+		return err
+	}
+	redirect(w, r, "/rota", "saved")
+	return nil
+}
+
+func splitMembers(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' }) {
+		out = append(out, f)
+	}
+	return out
+}
+
+func (u *UI) cancelRotaChange(w http.ResponseWriter, r *http.Request, v *view) error {
+	path := "/api/v1/oncall/rotas/" + url.PathEscape(r.PostFormValue("rota")) + "/versions/" + url.PathEscape(r.PathValue("id"))
+	if err := u.call(r, http.MethodDelete, path, nil, nil); err != nil {
+		return err
+	}
+	redirect(w, r, "/rota", "saved")
+	return nil
+}
+
+// addTeamMember is the form "Add a person": a member of the team, who can
+// then be added to a rota.
+func (u *UI) addTeamMember(w http.ResponseWriter, r *http.Request, v *view) error {
+	body := oncallapi.MemberRequest{ID: strings.TrimSpace(r.PostFormValue("id")), Name: strings.TrimSpace(r.PostFormValue("name")),
+		Email: strings.TrimSpace(r.PostFormValue("email")), SlackID: strings.TrimSpace(r.PostFormValue("slack_id")),
+		Phone: strings.TrimSpace(r.PostFormValue("phone"))}
+	if err := u.call(r, http.MethodPost, "/api/v1/oncall/members", body, nil); err != nil {
+		return err
+	}
+	redirect(w, r, "/rota", "saved")
 	return nil
 }
 

@@ -46,8 +46,12 @@ type Reminders struct {
 // and both people are told. Messages are keyed by swap and reminder, so
 // the pipeline's page log sends each once, across restarts and nodes.
 func (t *Team) RemindSwaps(ctx context.Context, r Reminders, send func(context.Context, ...page.Message) error, now time.Time) error {
+	sn, err := t.refresh(ctx)
+	if err != nil {
+		return err
+	}
 	var errs []error
-	for _, name := range t.names {
+	for _, name := range sn.names {
 		list, err := t.ListSwaps(ctx, name)
 		if err != nil {
 			errs = append(errs, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/uni-mail/postvakt/oncall/incident"
 	"github.com/uni-mail/postvakt/oncall/notice"
 	"github.com/uni-mail/postvakt/oncall/page"
+	"github.com/uni-mail/postvakt/oncall/rota"
 	"github.com/uni-mail/postvakt/oncall/sla"
 	"github.com/uni-mail/postvakt/oncall/tickets"
 	"github.com/uni-mail/postvakt/reports"
@@ -55,6 +56,11 @@ type OnCallReader interface {
 	CriticalIncidents(ctx context.Context, from, to time.Time) ([]incident.Incident, error)
 	// MemberPages returns each member paged for an incident in [from, to).
 	MemberPages(ctx context.Context, from, to time.Time) ([]page.Paged, error)
+	// HeldShifts returns the record of a rota's shifts as they were held
+	// that overlap [from, to), by start; the one in progress has a zero End.
+	HeldShifts(ctx context.Context, rota string, from, to time.Time) ([]rota.Shift, error)
+	// MemberNames returns the members' names by ID.
+	MemberNames(ctx context.Context) (map[string]string, error)
 }
 
 // ProbeReader is what the report reads of the probes
@@ -79,14 +85,17 @@ type ProbeReader interface {
 //     down intervals the probes measured, and critical incidents with a
 //     service label;
 //   - tickets: the tickets and their response clock;
-//   - pages: the page log with the incident's acknowledgement. Shifts
-//     come from the rota, which is configuration, not a table:
-//     internal/app adds them.
+//   - on call: the record of the shifts of Rota as they were held
+//     (oncall_shift_log, written by the on-call loop; docs/oncall.md, "The
+//     record of shifts"), never recomputed from the rota as it is now, and
+//     the page log with the incident's acknowledgement; members by name.
 type Source struct {
 	TxLogData  TxLogReader
 	TicketData TicketReader
 	OnCallData OnCallReader
 	ProbeData  ProbeReader
+	// Rota names the rota whose shifts the report shows; empty shows none.
+	Rota string
 }
 
 // Registrations implements reports.Source: the last directory snapshot of
@@ -248,17 +257,47 @@ func (s Source) Tickets(ctx context.Context, from, to time.Time) ([]reports.Tick
 	return out, nil
 }
 
-// OnCall implements reports.Source with the pages only: a page is one
-// member paged for one incident, at the first attempt; its
-// acknowledgement is the incident's (page.Paged.AckedAt).
+// OnCall implements reports.Source: the recorded shifts of s.Rota in
+// [from, to) (clipped to it; the shift in progress up to to), and the
+// pages — a page is one member paged for one incident, at the first
+// attempt; its acknowledgement is the incident's (page.Paged.AckedAt).
+// Members are shown by name where they have one.
 func (s Source) OnCall(ctx context.Context, from, to time.Time) (reports.OnCall, error) {
 	pages, err := s.OnCallData.MemberPages(ctx, from, to)
 	if err != nil {
 		return reports.OnCall{}, err
 	}
+	names, err := s.OnCallData.MemberNames(ctx)
+	if err != nil {
+		return reports.OnCall{}, err
+	}
+	name := func(id string) string {
+		if n := names[id]; n != "" {
+			return n
+		}
+		return id
+	}
 	var oc reports.OnCall
+	if s.Rota != "" {
+		held, err := s.OnCallData.HeldShifts(ctx, s.Rota, from, to)
+		if err != nil {
+			return reports.OnCall{}, fmt.Errorf("on-call shifts: %w", err)
+		}
+		for _, sh := range held {
+			start, end := sh.Start, sh.End
+			if start.Before(from) {
+				start = from
+			}
+			if end.IsZero() || end.After(to) {
+				end = to
+			}
+			if end.After(start) {
+				oc.Shifts = append(oc.Shifts, reports.Shift{Member: name(sh.Member), Start: start, End: end})
+			}
+		}
+	}
 	for _, p := range pages {
-		oc.Pages = append(oc.Pages, reports.Page{At: p.At, Member: p.Member, Ref: "INC-" + strconv.FormatInt(p.IncidentID, 10),
+		oc.Pages = append(oc.Pages, reports.Page{At: p.At, Member: name(p.Member), Ref: "INC-" + strconv.FormatInt(p.IncidentID, 10),
 			AckedAt: p.AckedAt()})
 	}
 	return oc, nil

@@ -18,7 +18,11 @@ func TestSectionDeclarations(t *testing.T) {
 		Availability: AvailabilitySection{Services: []ServiceRow{{}}, Outages: []OutageRow{{}}},
 		Faults:       FaultsSection{Matrix: []SeverityCount{{}}, Severity: []string{"minor", "major"}, Breaches: []Ticket{{}}, Open: []Ticket{{}}},
 		OnCall:       OnCallSection{Weeks: []WeekRow{{}}},
-		TopDomains:   &TopDomainsSection{Senders: []DomainCount{{}}, Recipients: []DomainCount{{}}},
+		Tables: &TablesSection{Known: true, Senders: &NameTable{Top: []NameCount{{}}, Names: 2}, Recipients: &NameTable{},
+			SenderDomains: &NameTable{}, RecipientDomains: &NameTable{}, Rejects: []ReasonCount{{}, {Rest: 2}}},
+		Mail:     MailSection{Flow: FlowTable{Known: true, Outcomes: []FlowRow{{}}, Refused: []FlowRow{{}}}},
+		Coverage: CoverageSection{Groups: []CoverageGroup{{}}, Sources: []CoverageSource{{}}},
+		Tips:     []Tip{{Question: "q", Answer: "a"}},
 	}
 	seen := map[string]bool{}
 	for _, s := range sections {

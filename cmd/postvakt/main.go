@@ -85,7 +85,7 @@ func commands() []*command {
 		oncallCmd(),
 		incidentCmd(),
 		ticketCmd(), slaCmd(), noticeCmd(),
-		reportCmd(),
+		reportCmd(), reportTipsCmd(),
 		queueCmd(), quarantineCmd(), accountCmd(),
 		probeCmd(),
 		userCmd(),

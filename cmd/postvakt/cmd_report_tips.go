@@ -22,7 +22,7 @@ import (
 
 func reportTipsCmd() *command {
 	var (
-		period, file string
+		period, file  string
 		clear, asJSON bool
 	)
 	return &command{

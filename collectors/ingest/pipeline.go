@@ -659,6 +659,9 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 			received++
 		}
 	}
+	if refusedAfterData(m) {
+		received = 0
+	}
 	localSender := m.SASLUsername != "" || m.Origin == correlate.OriginPickup || m.Origin == correlate.OriginBounce ||
 		(m.Service != "" && m.Service != "smtpd" && m.Origin == correlate.OriginSMTP) || (m.ClientIP != "" && p.local(m.ClientIP))
 	knownOrigin := m.Origin != correlate.OriginUnknown
@@ -758,6 +761,16 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 		p.o.Abuse.Message(p.ctx, abusedetect.Message{At: m.FirstSeen, Node: m.Host, User: m.SASLUsername, MessageID: m.MessageID, Recipients: m.NRcpt})
 	}
 	return nil
+}
+
+// refusedAfterData reports whether a message with a queue ID was refused
+// before Postfix accepted it: a reject (header or body checks in cleanup,
+// a milter) and no queue manager line (no size, no recipients) and no
+// delivery. cleanup(8) answers the client 5xx and removes the queue file,
+// so the message was never received (the transaction log summary's
+// "received", docs/collectors.md).
+func refusedAfterData(m *correlate.Message) bool {
+	return len(m.Rejects) > 0 && m.Size == 0 && m.NRcpt == 0 && len(m.Deliveries) == 0
 }
 
 func (p *Pipeline) onReject(r *logparse.Reject) error {

@@ -253,13 +253,16 @@ func (s Source) Coverage(ctx context.Context, loc *time.Location, from, to time.
 }
 
 // Totals implements reports.Source from the raw logs' summary, while
-// they reach back to from (retention).
+// they reach back to the first day of [from, to) (retention).
 func (s Source) Totals(ctx context.Context, from, to time.Time) (reports.Totals, error) {
 	first, ok, err := s.TxLogData.FirstLogRecord(ctx)
 	if err != nil {
 		return reports.Totals{}, err
 	}
-	if !ok || first.After(from) {
+	// The raw logs cover the period when their oldest record is within its
+	// first day: older records may never have existed, but a later start
+	// means retention may have purged part of the period.
+	if !ok || first.After(from.Add(24*time.Hour)) {
 		return reports.Totals{}, fmt.Errorf("raw totals: the logs start after %s: %w", from.Format(time.DateOnly), reports.ErrNoData)
 	}
 	sum, err := s.TxLogData.TxSummary(ctx, from, to)

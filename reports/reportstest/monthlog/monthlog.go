@@ -188,7 +188,7 @@ func (g *gen) dovecot(at time.Time, msg string) {
 }
 
 func (g *gen) newQID() string { g.qid += 1 + g.rng.IntN(7); return fmt.Sprintf("%X", g.qid) }
-func (g *gen) newPID() int     { g.pid += 1 + g.rng.IntN(3); return g.pid }
+func (g *gen) newPID() int    { g.pid += 1 + g.rng.IntN(3); return g.pid }
 func (g *gen) newSession() string {
 	g.sess++
 	return fmt.Sprintf("S%07dxQ/AAIT", g.sess)

@@ -50,13 +50,14 @@ var availabilitySection = section{
 	inSummary: true,
 }
 
-// clip clips an outage to [p.Start, end): an outage without an end (still
-// open) and one that outlasts end stop at end, the build time of a period
-// still running.
+// clip clips an outage to [start, end): an outage without an end (still
+// open) and one that lasts until end or beyond stop at end — the period's
+// end, or the build time of a period still running — and are ongoing
+// there (the probes' down intervals end where the measurement does).
 func clip(o Outage, start, end time.Time) (s, e time.Time, ongoing, ok bool) {
 	s, e = o.Start, o.End
-	if e.IsZero() || e.After(end) {
-		ongoing = e.IsZero() || e.After(end)
+	if e.IsZero() || !e.Before(end) {
+		ongoing = true
 		e = end
 	}
 	if s.Before(start) {

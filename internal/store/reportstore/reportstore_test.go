@@ -2,15 +2,20 @@ package reportstore_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/uni-mail/postvakt/collectors/ingest"
+	"github.com/uni-mail/postvakt/collectors/probe"
 	"github.com/uni-mail/postvakt/collectors/rollup"
 	"github.com/uni-mail/postvakt/collectors/txlog"
 	"github.com/uni-mail/postvakt/internal/storage"
@@ -418,6 +423,266 @@ func TestConformanceReportsSource(t *testing.T) {
 		}
 		if f, _ := r.FigureByKey("mail.received.count"); f.DaysWithData != 3 || f.Days != 31 || f.Change != nil || f.NoChange != reports.ReasonPartial {
 			t.Errorf("mail received %+v: want the days with data and no change", f)
+		}
+	})
+}
+
+// TestConformanceReportToDate: a report built 15 minutes into a period,
+// with pop3 down since before the period and still down, ends the outage
+// at the build time and measures availability to date: 15 minutes
+// measured, all down — not the rest of the month.
+func TestConformanceReportToDate(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		loc, _ := time.LoadLocation("Europe/Oslo")
+		p, _ := reports.ParsePeriod("2026-11", 1, loc)
+		now := p.Start.Add(15 * time.Minute)
+		ps := probestore.New(db, ticketstore.New(db))
+		for _, r := range []probe.Result{
+			{Probe: "pop3-balancer", Service: "pop3", Kind: probe.KindPOP3, At: p.Start.Add(-2 * time.Hour), OK: true},
+			{Probe: "imap-balancer", Service: "imap", Kind: probe.KindIMAP, At: p.Start.Add(-2 * time.Hour), OK: true},
+			{Probe: "pop3-balancer", Service: "pop3", Kind: probe.KindPOP3, At: p.Start.Add(-time.Hour), OK: false, Error: "connection refused"},
+			{Probe: "pop3-balancer", Service: "pop3", Kind: probe.KindPOP3, At: p.Start.Add(10 * time.Minute), OK: false, Error: "connection refused"},
+			{Probe: "imap-balancer", Service: "imap", Kind: probe.KindIMAP, At: p.Start.Add(10 * time.Minute), OK: true},
+		} {
+			if _, _, err := ps.SaveProbeResult(ctx, r, "test"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r, err := reports.Build(ctx, source(db), p, reports.Options{Config: reports.DefaultConfig(), Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.ToDate || !r.DataEnd.Equal(now) {
+			t.Fatalf("to date %v, data end %v", r.ToDate, r.DataEnd)
+		}
+		for _, s := range r.Availability.Services {
+			switch s.Service {
+			case "pop3":
+				if !s.Measured || s.MeasuredMinutes != 15 || s.Unplanned != 15 || s.Availability.Current != 0 {
+					t.Errorf("pop3 %+v: want 15 of 15 minutes down", s)
+				}
+			case "imap":
+				if !s.Measured || s.MeasuredMinutes != 15 || s.Unplanned != 0 || s.Availability.Current != 100 {
+					t.Errorf("imap %+v", s)
+				}
+			case "smtp":
+				if s.Measured || s.Availability.Missing != reports.ReasonNoServiceProbe {
+					t.Errorf("smtp without a probe: %+v", s)
+				}
+			}
+		}
+		var open int
+		for _, o := range r.Availability.Outages {
+			if o.Service == "pop3" {
+				open++
+				if !o.Ongoing || o.Minutes != 15 {
+					t.Errorf("pop3 outage %+v: want ongoing, 15 minutes", o)
+				}
+			}
+		}
+		if open != 1 {
+			t.Errorf("%d pop3 outages, want 1", open)
+		}
+	})
+}
+
+// TestConformanceDirectoryCensus: the daily census records names as
+// intervals, so that the names present at any snapshot day, and the added
+// and removed between two, are known; a census older than the newest
+// changes only the extra capacity.
+func TestConformanceDirectoryCensus(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		st := txlogstore.New(db)
+		day := func(d int) time.Time { return time.Date(2026, 10, d, 3, 0, 0, 0, time.UTC) }
+		for _, c := range []struct {
+			d       int
+			domains []string
+			boxes   []string
+			extra   int64
+		}{
+			{1, []string{"a.example"}, []string{"x@a.example", "y@a.example"}, 0},
+			{2, []string{"a.example", "b.example"}, []string{"x@a.example", "Z@b.example"}, 3 << 30},
+			{3, []string{"b.example"}, []string{"x@a.example", "z@b.example", "y@a.example"}, 1 << 30}, // y back
+		} {
+			if err := st.SaveDirectorySnapshot(ctx, rollup.DirectorySnapshot{Day: day(c.d), Domains: int64(len(c.domains)),
+				Mailboxes: int64(len(c.boxes)), TakenAt: day(c.d)}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.SaveDirectoryCensus(ctx, day(c.d), c.domains, c.boxes, c.extra); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// An older census again: the names stay as they are.
+		if err := st.SaveDirectoryCensus(ctx, day(1), []string{"zzz.example"}, nil, 7); err != nil {
+			t.Fatal(err)
+		}
+		check := func(kind string, a, b int, added, removed string, known bool) {
+			t.Helper()
+			ad, rm, k, err := st.DirectoryChanges(ctx, kind, day(a), day(b))
+			if err != nil || k != known || fmt.Sprint(ad) != added || fmt.Sprint(rm) != removed {
+				t.Errorf("%s %d→%d: added %v removed %v known %v (%v); want %s %s %v", kind, a, b, ad, rm, k, err, added, removed, known)
+			}
+		}
+		check("mailbox", 1, 2, "[z@b.example]", "[y@a.example]", true)
+		check("mailbox", 2, 3, "[y@a.example]", "[]", true)
+		check("mailbox", 1, 3, "[z@b.example]", "[]", true)
+		check("domain", 1, 3, "[b.example]", "[a.example]", true)
+		check("domain", 1, 1, "[]", "[]", true)
+		// Before the first census nothing is known.
+		if _, _, k, _ := st.DirectoryChanges(ctx, "domain", day(1).Add(-48*time.Hour), day(3)); k {
+			t.Error("changes known before the first census")
+		}
+		snap, ok, err := st.DirectorySnapshotAt(ctx, day(3).Add(time.Hour))
+		if err != nil || !ok || snap.ExtraBytes != 1<<30 {
+			t.Errorf("snapshot %+v %v %v", snap, ok, err)
+		}
+		if snap, _, _ := st.DirectorySnapshotAt(ctx, day(1).Add(time.Hour)); snap.ExtraBytes != 7 {
+			t.Errorf("day 1 extra %d, want 7 (the census of the day updates it)", snap.ExtraBytes)
+		}
+		if err := st.SaveDirectorySnapshot(ctx, rollup.DirectorySnapshot{Day: day(4), TakenAt: day(4)}); err != nil {
+			t.Fatal(err)
+		}
+		if snap, _, _ := st.DirectorySnapshotAt(ctx, day(4).Add(time.Hour)); snap.ExtraBytes != -1 {
+			t.Errorf("a snapshot without census: extra %d, want −1", snap.ExtraBytes)
+		}
+	})
+}
+
+// TestConformanceActiveUserDays: the record of active users per local day
+// counts distinct accounts over any run of days, per service, after the
+// raw login log is gone.
+func TestConformanceActiveUserDays(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		loc, _ := time.LoadLocation("Europe/Oslo")
+		st := txlogstore.New(db)
+		at := func(d, h int) time.Time { return time.Date(2026, 10, d, h, 0, 0, 0, loc) }
+		var b txlog.Batch
+		login := func(ts time.Time, src, svc, user string, ok bool) {
+			b.Logins = append(b.Logins, txlog.Login{Time: ts, Source: src, Service: svc, User: user, OK: ok})
+		}
+		login(at(1, 0), "dovecot", "imap", "ann", true) // 30 Sep 22:00 UTC: 1 October here
+		login(at(1, 9), "dovecot", "imap", "ann", true)
+		login(at(1, 9), "dovecot", "pop3", "bob", true)
+		login(at(2, 9), "dovecot", "imap", "bob", true)
+		login(at(2, 9), "dovecot", "imap", "eve", false)
+		login(at(2, 9), txlog.SourceDovecotAuth, "", "mal", false)
+		login(at(3, 23), "postfix", "submission", "cid", true)
+		if err := st.EnsureLogPartitions(ctx, at(1, 0).Add(-48*time.Hour), at(5, 0)); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.WriteBatch(ctx, &b, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.ComputeUserDays(ctx, loc, at(1, 0), at(4, 0)); err != nil {
+			t.Fatal(err)
+		}
+		// Again, and after the raw log is purged: nothing is lost or doubled.
+		if _, err := st.PurgeLogs(ctx, at(5, 0), 100); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.ComputeUserDays(ctx, loc, at(1, 0), at(4, 0)); err != nil {
+			t.Fatal(err)
+		}
+		count := func(from, to time.Time, svcs []string) int64 {
+			t.Helper()
+			n, err := st.ActiveUsersIn(ctx, from, to, svcs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if n := count(at(1, 0), at(4, 0), nil); n != 3 {
+			t.Errorf("all %d, want 3 (ann, bob, cid)", n)
+		}
+		if n := count(at(1, 0), at(2, 0), []string{"imap"}); n != 1 {
+			t.Errorf("imap on the 1st %d, want 1", n)
+		}
+		if n := count(at(1, 0), at(4, 0), []string{"imap"}); n != 2 {
+			t.Errorf("imap %d, want 2", n)
+		}
+		if n := count(at(1, 0), at(4, 0), []string{"smtp", "submission"}); n != 1 {
+			t.Errorf("smtp auth %d, want 1", n)
+		}
+		svcs, days, err := st.UserDayServices(ctx, at(1, 0), at(4, 0))
+		if err != nil || fmt.Sprint(svcs) != "[imap pop3 submission]" || days != 3 {
+			t.Errorf("services %v days %d %v", svcs, days, err)
+		}
+	})
+}
+
+// TestConformanceCorpusReadsAndUsers imports the real Postfix corpus
+// (collectors/corpus/postfix: Dovecot 2.3 on a real host) through the
+// import path and checks the report's messages read and active users per
+// protocol against the corpus generator's own truth.json (the IMAP
+// clients' FETCH BODY[] and the POP3 clients' RETR, and the accounts that
+// logged in).
+func TestConformanceCorpusReadsAndUsers(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join("..", "..", "..", "collectors", "corpus", "postfix")
+	raw, err := os.ReadFile(filepath.Join(dir, "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var truth struct {
+		MailboxReads struct {
+			IMAPTotal int64 `json:"imap_total"`
+			POP3Total int64 `json:"pop3_total"`
+		} `json:"mailbox_reads"`
+		ActiveUsers map[string][]string `json:"active_users"`
+	}
+	if err := json.Unmarshal(raw, &truth); err != nil {
+		t.Fatal(err)
+	}
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		loc, _ := time.LoadLocation("Europe/Oslo")
+		st := txlogstore.New(db)
+		p := ingest.New(ingest.Options{Store: st, BatchSize: 2000})
+		files := []string{filepath.Join(dir, "mx1", "postfix.log"), filepath.Join(dir, "mx1", "mail.log"),
+			filepath.Join(dir, "smtp", "mail.log"), filepath.Join(dir, "imap", "mail.log")}
+		stats, err := ingest.Import(ctx, p, ingest.ImportOptions{Files: files, Loc: time.UTC})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := (rollup.Jobs{Store: st, Location: loc}).RollRange(ctx, stats.First, stats.Last.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		period, _ := reports.ParsePeriod("2026-12", 1, loc)
+		now := time.Date(2026, 12, 7, 12, 0, 0, 0, loc)
+		r, err := reports.Build(ctx, source(db), period, reports.Options{Config: reports.DefaultConfig(), Now: func() time.Time { return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for key, want := range map[string]int64{
+			"reads.imap":      truth.MailboxReads.IMAPTotal, // 208
+			"reads.pop3":      truth.MailboxReads.POP3Total, // 60
+			"users.imap":      int64(len(truth.ActiveUsers["imap"])),
+			"users.pop3":      int64(len(truth.ActiveUsers["pop3"])),
+			"users.smtp_auth": int64(len(truth.ActiveUsers["smtp"])),
+		} {
+			f, ok := r.FigureByKey(key)
+			if !ok || !f.Known() || f.Current != float64(want) {
+				t.Errorf("%s = %+v, want %d", key, f, want)
+			}
+		}
+		all := map[string]bool{}
+		for _, us := range truth.ActiveUsers {
+			for _, u := range us {
+				all[u] = true
+			}
+		}
+		if f, _ := r.FigureByKey("users.all"); f.Current != float64(len(all)) {
+			t.Errorf("users.all = %v, want %d", f.Current, len(all))
+		}
+		// No webmail in this system: its reads and logins are missing, not 0.
+		if f, _ := r.FigureByKey("reads.webmail"); f.Known() {
+			t.Errorf("webmail reads %+v", f)
 		}
 	})
 }

@@ -159,14 +159,15 @@ type RawStore interface {
 	FirstLogRecord(ctx context.Context) (first time.Time, ok bool, err error)
 }
 
-// Refresh recomputes the rollups of [from, to) from the whole UTC day on
-// from which the raw logs are still complete: the oldest record's day is
-// left alone (retention may have purged part of it), and without raw logs
-// nothing is recomputed, since recomputing would erase rollups the purged
-// logs can no longer give. The monthly report calls it before reading a
-// period, so that records written after their hour's last Roll (a
-// message deferred longer than Lookback is written when it leaves the
-// queue, with the time it arrived) are counted.
+// Refresh recomputes the rollups of [from, to) where the raw logs still
+// hold every record: retention deletes the records before a cutoff, so
+// the hour (for hourly rollups) and the day (for daily ones) of the oldest
+// record left may have lost some, and are left as they are, as is
+// everything before them; without raw logs nothing is recomputed, since
+// recomputing would erase rollups the purged logs can no longer give. The
+// monthly report calls it before reading a period, so that records written
+// after their hour's last Roll (a message deferred longer than Lookback is
+// written when it leaves the queue, with the time it arrived) are counted.
 func (j Jobs) Refresh(ctx context.Context, from, to time.Time) error {
 	rs, ok := j.Store.(RawStore)
 	if !ok {
@@ -176,14 +177,37 @@ func (j Jobs) Refresh(ctx context.Context, from, to time.Time) error {
 	if err != nil || !has {
 		return err
 	}
-	if first.After(from) {
-		d := first.UTC()
-		from = time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, time.UTC)
+	f := first.UTC()
+	hourFrom := maxTime(from, f.Truncate(time.Hour).Add(time.Hour))
+	dayFrom := maxTime(from, time.Date(f.Year(), f.Month(), f.Day()+1, 0, 0, 0, 0, time.UTC))
+	if to.After(hourFrom) {
+		if err := j.Store.ComputeRollups(ctx, Hour, hourFrom, to); err != nil {
+			return err
+		}
 	}
-	if !to.After(from) {
-		return nil
+	if to.After(dayFrom) {
+		if err := j.Store.ComputeRollups(ctx, Day, dayFrom, to); err != nil {
+			return err
+		}
 	}
-	return j.RollRange(ctx, from, to)
+	if u, ok := j.Store.(UserDayStore); ok && to.After(first) {
+		// Rows are only added: safe over purged days too.
+		loc := j.Location
+		if loc == nil {
+			loc = time.UTC
+		}
+		if err := u.ComputeUserDays(ctx, loc, maxTime(from, first), to); err != nil {
+			return fmt.Errorf("active users: %w", err)
+		}
+	}
+	return nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // Snapshot records the directory's size for now's day.

@@ -311,7 +311,7 @@ func (b *builder) seriesNote(kind string, total, perDay Figure, cur, prev dayVal
 		parts = append(parts, head+". "+c.t("note.one_day", c.date(cur.days[0])))
 		return strings.Join(parts, " ")
 	case nonzero == 1 && len(cur.days) > 1:
-		parts = append(parts, head+". "+c.t("note.all_on_one_day", c.date(only), len(cur.days)))
+		parts = append(parts, head+". "+c.t("note.all_on_one_day", c.date(only), len(cur.days)-1))
 		return strings.Join(parts, " ")
 	case total.Current == 0:
 		parts = append(parts, head+".")

@@ -410,3 +410,49 @@ func TestAvailabilityToDate(t *testing.T) {
 		t.Error("the HTML does not say the report is to date")
 	}
 }
+
+// TestAnalysisAllOnOneDay: when the logs cover the whole month but all the
+// traffic fell on one Sunday, the analysis says so and makes no claim
+// about weekdays and weekends; when data exists for one day only, it says
+// that (docs/reports.md, "The written analysis").
+func TestAnalysisAllOnOneDay(t *testing.T) {
+	t.Parallel()
+	src := reportstest.Seed(reportstest.SeptOct())
+	sunday := time.Date(2026, 10, 4, 0, 0, 0, 0, reportstest.Oslo())
+	var hours []reportstest.Hour
+	onSunday := reports.Period{Start: sunday, End: sunday.AddDate(0, 0, 1)}
+	for _, h := range src.Hours {
+		if h.Hour.Before(time.Date(2026, 10, 1, 0, 0, 0, 0, reportstest.Oslo())) || onSunday.Contains(h.Hour) {
+			hours = append(hours, h)
+		}
+	}
+	src.Hours = hours
+	p, _ := reports.ParsePeriod("2026-10", 1, reportstest.Oslo())
+	r, err := reports.Build(context.Background(), src, p, reports.Options{Config: testConfig("en"), Now: generatedAt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	note := r.Mail.Notes[0]
+	if !strings.Contains(note, "All of it fell on one day, Sun 4 Oct; the other 30 days with data had none") ||
+		strings.Contains(note, "weekends (") || strings.Contains(note, "difference between weekdays") {
+		t.Errorf("mail note: %s", note)
+	}
+	// Logs for one day only.
+	var covers []reports.CoverageDay
+	for _, c := range src.Covers {
+		if c.Day.Before(p.Start) || c.Day.Equal(sunday) {
+			covers = append(covers, c)
+		}
+	}
+	src.Covers = covers
+	r, err = reports.Build(context.Background(), src, p, reports.Options{Config: testConfig("en"), Now: generatedAt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if note := r.Mail.Notes[0]; !strings.Contains(note, "(data for 1 of 31 days). Data exists for one day only, Sun 4 Oct") {
+		t.Errorf("mail note: %s", note)
+	}
+	if f, _ := r.FigureByKey("mail.received.count"); f.DaysWithData != 1 || f.Days != 31 || f.Change != nil {
+		t.Errorf("received %+v", f)
+	}
+}

@@ -110,3 +110,26 @@ func definitionsBody(r *Report, c *catalogT) []block {
 	}
 	return []block{tableBlock(t)}
 }
+
+// Definitions returns the appendix of r as definition key → text, in r's
+// language: what the report prints (docs/reports.md, "Definitions").
+func Definitions(r *Report) map[string]string {
+	c := catalog(r.Lang)
+	out := map[string]string{}
+	for _, s := range allSections {
+		if s.id == "definitions" || (s.shown != nil && !s.shown(r)) {
+			continue
+		}
+		for _, b := range s.body(r, c) {
+			for _, rec := range b.Records {
+				if k := DefinitionKey(rec.Key); rec.isFigure && k != "" {
+					out[k] = c.t("def." + k)
+				}
+			}
+		}
+	}
+	for _, k := range definitionRules {
+		out[k] = c.t("def." + k)
+	}
+	return out
+}

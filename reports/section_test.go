@@ -63,3 +63,19 @@ func TestSectionDeclarations(t *testing.T) {
 		}
 	}
 }
+
+// TestCataloguesComplete: both languages have every text, so that the
+// Norwegian report never falls back to English.
+func TestCataloguesComplete(t *testing.T) {
+	t.Parallel()
+	for k := range english.texts {
+		if _, ok := norwegian.texts[k]; !ok {
+			t.Errorf("nb lacks %q", k)
+		}
+	}
+	for k := range norwegian.texts {
+		if _, ok := english.texts[k]; !ok {
+			t.Errorf("en lacks %q", k)
+		}
+	}
+}

@@ -67,6 +67,8 @@ func withOncall(rotaName *string, fn func(ctx context.Context, e *cmdEnv, o *onc
 // `unknown member "nobody"; members: ana, bjorn, chen`.
 func (o *oncallEnv) valid(err error) error {
 	switch {
+	case strings.Contains(err.Error(), "(members: ") || strings.Contains(err.Error(), "(rotas: "):
+		return err // the team's message lists them already
 	case errors.Is(err, team.ErrUnknownMember):
 		var ids []string
 		for _, m := range o.team.Members() {

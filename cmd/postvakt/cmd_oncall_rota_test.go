@@ -195,6 +195,9 @@ func TestRotaChangeCLIWithServer(t *testing.T) {
 func TestRotaCLIRefuses(t *testing.T) {
 	t.Parallel()
 	cfg := writeConfig(t, oncallYAML)
+	if code, _, errOut := runCLI(t, "migrate", "up", "--config", cfg); code != exitOK {
+		t.Fatalf("migrate up: %d %s", code, errOut)
+	}
 	for _, c := range []struct {
 		args []string
 		code int

@@ -9,6 +9,7 @@ import (
 var oslo = func() *time.Location { l, _ := time.LoadLocation("Europe/Oslo"); return l }()
 
 const oncallYAML = `data_dir: DATADIR
+timezone: Europe/Oslo
 oncall:
   members:
     - {id: ana, name: Ana Berg, email: ana@example.edu, slack_id: UANA, time_zone: Europe/Oslo}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/uni-mail/postvakt/collectors/rollup"
 	"github.com/uni-mail/postvakt/internal/api/reportapi"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/scheduler"
@@ -46,7 +47,8 @@ func (s reportSource) OnCall(ctx context.Context, from, to time.Time) (reports.O
 // configuration's sources, archive and SMTP sender. The CLI uses it too.
 func NewReportService(cfg *config.Config, db *storage.DB, logger *slog.Logger, node string, now func() time.Time) (*reports.Service, error) {
 	src := reportSource{Source: reportstore.Source{TxLogData: txlogstore.New(db), TicketData: ticketstore.New(db),
-		OnCallData: oncallstore.New(db), ProbeData: NewProbeStore(db)}}
+		OnCallData: oncallstore.New(db), ProbeData: NewProbeStore(db),
+		Rollups: rollup.Jobs{Store: txlogstore.New(db), Location: cfg.Reports.Location()}}}
 	if cfg.Oncall.Enabled() {
 		tm, _, err := cfg.Oncall.Compile(oncallstore.New(db))
 		if err != nil {

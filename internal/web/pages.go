@@ -25,6 +25,7 @@ import (
 	"github.com/uni-mail/postvakt/oncall/rota"
 	"github.com/uni-mail/postvakt/oncall/team"
 	"github.com/uni-mail/postvakt/oncall/tickets"
+	"github.com/uni-mail/postvakt/reports"
 )
 
 func (u *UI) routes() {
@@ -51,6 +52,12 @@ func (u *UI) routes() {
 	m("GET /trace.csv", auth.RoleHelpdesk, u.traceCSV)
 	m("GET /reports", auth.RoleViewer, u.reportsPage)
 	m("POST /reports", auth.RolePostmaster, u.generateReport)
+	m("GET /reports/tips", auth.RoleViewer, func(w http.ResponseWriter, r *http.Request, v *view) error {
+		redirect(w, r, "/reports/"+url.PathEscape(strings.TrimSpace(r.URL.Query().Get("period")))+"/tips", "")
+		return nil
+	})
+	m("GET /reports/{period}/tips", auth.RoleViewer, u.tipsPage)
+	m("POST /reports/{period}/tips", auth.RolePostmaster, u.saveTips)
 	m("GET /admin", auth.RoleAdmin, u.adminPage)
 	m("POST /admin/users", auth.RoleAdmin, u.addUser)
 	m("POST /admin/users/{name}", auth.RoleAdmin, u.editUser)
@@ -689,6 +696,66 @@ func (u *UI) generateReport(w http.ResponseWriter, r *http.Request, v *view) err
 		return err
 	}
 	redirect(w, r, "/reports", "generated")
+	return nil
+}
+
+// tipsView is the questions and tips of a period: the entries, and for
+// the form the entries and three empty rows to add more.
+type tipsView struct {
+	Period string
+	Tips   []reports.Tip
+	Rows   []tipRow
+}
+
+type tipRow struct {
+	N                int
+	Question, Answer string
+}
+
+// tipsFormRows is how many empty rows the form offers beyond the entries.
+const tipsFormRows = 3
+
+func (u *UI) tipsPage(w http.ResponseWriter, r *http.Request, v *view) error {
+	var t reportapi.Tips
+	if err := u.call(r, http.MethodGet, "/api/v1/reports/"+url.PathEscape(r.PathValue("period"))+"/tips", nil, &t); err != nil {
+		return err
+	}
+	v.Title, v.Nav = "Questions and tips "+t.Period, "reports"
+	d := tipsView{Period: t.Period, Tips: t.Tips}
+	for i, tip := range t.Tips {
+		d.Rows = append(d.Rows, tipRow{N: i + 1, Question: tip.Question, Answer: tip.Answer})
+	}
+	for i := range tipsFormRows {
+		d.Rows = append(d.Rows, tipRow{N: len(t.Tips) + i + 1})
+	}
+	v.Data = d
+	u.render(w, http.StatusOK, "report_tips", v)
+	return nil
+}
+
+// saveTips replaces the period's questions and tips with the form's
+// rows; a row with neither a question nor an answer is left out.
+func (u *UI) saveTips(w http.ResponseWriter, r *http.Request, v *view) error {
+	if err := r.ParseForm(); err != nil {
+		return &apiError{Status: http.StatusBadRequest, Message: "bad form"}
+	}
+	qs, as := r.PostForm["question"], r.PostForm["answer"]
+	if len(qs) != len(as) {
+		return &apiError{Status: http.StatusBadRequest, Message: "every question needs its answer field"}
+	}
+	body := reportapi.Tips{Tips: []reports.Tip{}}
+	for i := range qs {
+		q, a := strings.TrimSpace(qs[i]), strings.TrimSpace(as[i])
+		if q == "" && a == "" {
+			continue
+		}
+		body.Tips = append(body.Tips, reports.Tip{Question: q, Answer: a})
+	}
+	period := r.PathValue("period")
+	if err := u.call(r, http.MethodPut, "/api/v1/reports/"+url.PathEscape(period)+"/tips", body, nil); err != nil {
+		return err
+	}
+	redirect(w, r, "/reports/"+url.PathEscape(period)+"/tips", "saved")
 	return nil
 }
 

@@ -189,6 +189,12 @@ func TestPagesRender(t *testing.T) {
 			{"empty", &reportsView{}, []string{"No reports archived yet."}},
 			{"off", &reportsView{ReportsOff: true}, []string{"Reports are not configured."}},
 		},
+		"report_tips": {
+			{"full", tipsView{Period: "2026-10", Tips: []reports.Tip{{Question: "Why <spam>?", Answer: "DKIM."}},
+				Rows: []tipRow{{N: 1, Question: "Why <spam>?", Answer: "DKIM."}, {N: 2}}},
+				[]string{"Questions and tips, 2026-10", `action="/reports/2026-10/tips"`, "Why &lt;spam&gt;?", "Entry 2"}},
+			{"empty", tipsView{Period: "2026-11"}, nil},
+		},
 		"admin": {
 			{"full", adminView{Roles: auth.Roles(),
 				Users: []webauth.User{{Name: "ana", DisplayName: "Ana Berg", Role: auth.RoleOncall, LastLoginAt: at(-time.Hour)},

@@ -120,6 +120,12 @@ func (l *Limiter) refusedLocally(kind, key string, now time.Time) bool {
 	return ok
 }
 
+func (l *Limiter) forget(kind, key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.refused, kind+" "+key)
+}
+
 func (l *Limiter) remember(kind, key string, until time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -247,9 +253,11 @@ func (t *Ticket) Cancel(ctx context.Context) error {
 	var errs []error
 	if t.clientOK {
 		errs = append(errs, t.l.st.AuthDecrement(ctx, KindClient, t.client, t.clientAt))
+		t.l.forget(KindClient, t.client) // the attempt given back is room again
 	}
 	if t.accountCount {
 		errs = append(errs, t.l.st.AuthDecrement(ctx, KindAccount, t.account, t.accountAt))
+		t.l.forget(KindAccount, t.account)
 	}
 	return errors.Join(errs...)
 }

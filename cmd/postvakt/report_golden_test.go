@@ -24,7 +24,6 @@ import (
 // the generator's own truth. The period is November 2025, long past, so
 // that the report is of a complete period whatever the clock says.
 
-
 // goldenMonth generates the month, imports it and returns the config.
 func goldenMonth(t *testing.T, o monthlog.Options, extraConfig string) (string, monthlog.Truth) {
 	t.Helper()

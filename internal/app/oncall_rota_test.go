@@ -179,6 +179,8 @@ func rotaChangeSetup(t *testing.T, cfg *config.Config) (*config.Config, *running
 		cfg = oncallConfig(t, newFakeSlack(t).srv.URL, newSMTPSink(t).addr, time.Minute, 2*time.Minute)
 	}
 	cfg.Reports.PDFEngine = reports.PDFBuiltin
+	cfg.Timezone = "Europe/Oslo" // the team's: the report's month and its times
+	cfg.ApplyServiceZone()
 	clock := &testClock{t: rotaNow}
 	app := startApp(t, cfg, clock.Now)
 	w := newRotaWitness(t, cfg, app.base, clock.Now)

@@ -46,6 +46,7 @@ func withOncall(rotaName *string, fn func(ctx context.Context, e *cmdEnv, o *onc
 		if err != nil {
 			return err
 		}
+		tm.SetLocation(cfg.Location())
 		// The members and rotas are read from the database, as the server
 		// reads them; say when the configuration has changes not applied.
 		if err := tm.Refresh(ctx); err != nil {

@@ -47,6 +47,7 @@ func setupOncall(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
+	tm.SetLocation(env.Config.Location())
 	// The members and rotas are data: the configuration seeds them, and a
 	// changed configuration is a change effective from each rota's next
 	// handover (docs/oncall.md, "The rota as data").

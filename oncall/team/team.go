@@ -19,8 +19,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/uni-mail/postvakt/config/timezone"
 	"github.com/uni-mail/postvakt/oncall/calendar"
 	"github.com/uni-mail/postvakt/oncall/incident"
 	"github.com/uni-mail/postvakt/oncall/page"
@@ -101,7 +103,18 @@ type Team struct {
 	snap *snapshot
 	// reminded holds the keys of the swap reminders handed over (RemindSwaps)
 	reminded sync.Map
+	// loc is the service time zone the messages to people show times in
+	// (SetLocation); nil: UTC.
+	loc atomic.Pointer[time.Location]
 }
+
+// SetLocation sets the service time zone (timezone:) in which the swap
+// requests, reminders and lapse notices show their times.
+func (t *Team) SetLocation(loc *time.Location) { t.loc.Store(loc) }
+
+// when shows an instant to a person, in the service time zone with its
+// abbreviation.
+func (t *Team) when(at time.Time) string { return timezone.Format(at, t.loc.Load()) }
 
 // New compiles spec, the configuration. store may be nil for pure
 // configuration checks. When store is also a RotaStore, the members and

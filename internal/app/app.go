@@ -168,6 +168,9 @@ func Run(ctx context.Context, opts Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	tel := telemetry.New(Version)
+	// One replica exports the gauges read from the shared database
+	// (telemetry.ClusterWide); docs/metrics.md, Several replicas.
+	tel.SetLeader(db.HoldLock(ctx, storage.LockKey("telemetry:cluster-metrics"), 15*time.Second).Held)
 	if cfg.Metrics.Push.URL != "" {
 		if err := tel.StartPush(ctx, cfg.Metrics.Push.URL, cfg.Metrics.Push.Interval, cfg.Metrics.Push.ExtraLabels); err != nil {
 			return fmt.Errorf("metrics push: %w", err)

@@ -19,6 +19,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/reload"
 	"github.com/uni-mail/postvakt/internal/scheduler"
+	"github.com/uni-mail/postvakt/internal/sdnotify"
 	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/accessstore"
@@ -200,6 +201,7 @@ func Run(ctx context.Context, opts Options) error {
 		mu   sync.Mutex
 		errs []error
 	)
+	notify := sdnotify.FromEnv()
 	fail := func(err error) {
 		if err != nil && !errors.Is(err, context.Canceled) {
 			mu.Lock()
@@ -221,9 +223,15 @@ func Run(ctx context.Context, opts Options) error {
 		defer wg.Done()
 		fail(env.Server.Serve(ctx, func(a net.Addr) {
 			logger.Info("http listening", "addr", a.String())
+			// systemd Type=notify (packaging/postvakt.service).
+			if err := notify.Ready("listening on " + a.String()); err != nil {
+				logger.Warn("sd_notify READY", "err", err)
+			}
 			if opts.Ready != nil {
 				opts.Ready(a)
 			}
+			wg.Add(1)
+			go func() { defer wg.Done(); notify.Watchdog(ctx, nil) }()
 		}))
 	}()
 	wg.Add(1)
@@ -243,6 +251,7 @@ func Run(ctx context.Context, opts Options) error {
 	}()
 	<-ctx.Done()
 	logger.Info("shutting down")
+	_ = notify.Stopping()
 	wg.Wait()
 	logger.Info("stopped")
 	return errors.Join(errs...)

@@ -115,6 +115,7 @@ func commands() []*command {
 		queueCmd(), quarantineCmd(), accountCmd(),
 		probeCmd(),
 		userCmd(),
+		backupCmd(),
 	}
 }
 

@@ -10,14 +10,14 @@ import (
 
 // Problem codes, a closed set.
 const (
-	ProblemLookup    = "lookup_failed"  // the resolver gave no answer
-	ProblemNoDomain  = "no_domain"      // NXDOMAIN
-	ProblemNoMX      = "no_mx"          // no MX record at all
-	ProblemNullMX    = "null_mx"        // "MX 0 ." (RFC 7505): the domain takes no mail
-	ProblemNotCentral = "not_central"   // a target that is not a central MX host
-	ProblemAlias     = "alias_target"   // the target is a CNAME (RFC 2181 §10.3)
-	ProblemNoAddress = "no_address"     // the target has no A or AAAA record
-	ProblemDomainAlias = "domain_alias" // the domain itself is a CNAME
+	ProblemLookup      = "lookup_failed" // the resolver gave no answer
+	ProblemNoDomain    = "no_domain"     // NXDOMAIN
+	ProblemNoMX        = "no_mx"         // no MX record at all
+	ProblemNullMX      = "null_mx"       // "MX 0 ." (RFC 7505): the domain takes no mail
+	ProblemNotCentral  = "not_central"   // a target that is not a central MX host
+	ProblemAlias       = "alias_target"  // the target is a CNAME (RFC 2181 §10.3)
+	ProblemNoAddress   = "no_address"    // the target has no A or AAAA record
+	ProblemDomainAlias = "domain_alias"  // the domain itself is a CNAME
 )
 
 // Problem is one thing wrong with a domain's MX.

@@ -34,6 +34,8 @@ var (
 	ErrNotFound    = errors.New("not found")
 	ErrTransition  = errors.New("not allowed in this state")
 	ErrLinkInvalid = errors.New("survey link unknown, used or expired")
+	// ErrConflict: a domain already belongs to another unit.
+	ErrConflict = errors.New("conflict")
 )
 
 // Status is where a unit stands on its way onto the central service.

@@ -99,14 +99,14 @@ func setDomains(ctx context.Context, tx *storage.Tx, id int64, ds []string) erro
 		var other int64
 		err := tx.QueryRow(ctx, `SELECT unit_id FROM unit_domains WHERE domain = ?`, d).Scan(&other)
 		if err == nil {
-			return fmt.Errorf("%w: domain %s belongs to unit %d", storage.ErrConflict, d, other)
+			return fmt.Errorf("%w: domain %s belongs to unit %d: %w", units.ErrConflict, d, other, storage.ErrConflict)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO unit_domains (domain, unit_id, pos) VALUES (?, ?, ?)`, d, id, i); err != nil {
 			if storage.IsUniqueViolation(err) {
-				return fmt.Errorf("%w: domain %s belongs to another unit", storage.ErrConflict, d)
+				return fmt.Errorf("%w: domain %s belongs to another unit: %w", units.ErrConflict, d, storage.ErrConflict)
 			}
 			return err
 		}

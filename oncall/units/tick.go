@@ -25,6 +25,9 @@ func (s *Service) Tick(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if st.Kind == StepSuccessNotice {
+			continue // sent by the MX check when it passes (succeed)
+		}
 		if st.RemindedAt.IsZero() {
 			ok, err := s.o.Store.ClaimReminder(ctx, st.ID, now)
 			if err != nil {
@@ -93,9 +96,6 @@ func (s *Service) remind(ctx context.Context, st Step) error {
 		}
 		_, err := s.CheckStep(ctx, st, SystemActor)
 		return err
-	case StepSuccessNotice:
-		// Sent by the MX check when it passes; nothing to remind.
-		return nil
 	}
 	// A step a person does: remind the assignee by mail and the team on
 	// the on-call channels.

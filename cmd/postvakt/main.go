@@ -114,6 +114,7 @@ func commands() []*command {
 		reportCmd(),
 		queueCmd(), quarantineCmd(), accountCmd(),
 		probeCmd(),
+		unitCmd(),
 		userCmd(),
 	}
 }

@@ -48,6 +48,21 @@ func (k StepKind) Automatic() bool {
 	return false
 }
 
+// dueIn reports whether a step of kind k, once due, acts while its unit
+// has status st: nothing acts for a unit taken back to new or surveyed (a
+// plan abandoned), and the steps after the switch — the TTL restore and
+// the follow-ups — wait until the MX check has passed and the unit is
+// live: there is no TTL to restore and nothing to follow up before.
+func (k StepKind) dueIn(st Status) bool {
+	switch st {
+	case StatusNew, StatusSurveyed:
+		return false
+	case StatusLive:
+		return true
+	}
+	return k != StepTTLRestore && k != StepFollowUp
+}
+
 // StepState is where a step stands.
 type StepState string
 

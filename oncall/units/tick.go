@@ -21,12 +21,25 @@ func (s *Service) Tick(ctx context.Context) error {
 		return err
 	}
 	var errs []error
+	statuses := map[int64]Status{}
 	for _, st := range due {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if st.Kind == StepSuccessNotice {
 			continue // sent by the MX check when it passes (succeed)
+		}
+		status, ok := statuses[st.UnitID]
+		if !ok {
+			u, err := s.o.Store.GetUnit(ctx, st.UnitID)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			status, statuses[st.UnitID] = u.Status, u.Status
+		}
+		if !st.Kind.dueIn(status) {
+			continue
 		}
 		if st.RemindedAt.IsZero() {
 			ok, err := s.o.Store.ClaimReminder(ctx, st.ID, now)

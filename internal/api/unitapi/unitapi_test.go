@@ -1,12 +1,15 @@
 package unitapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/http/httptest"
+	"net/mail"
 	"net/url"
 	"strings"
 	"sync"
@@ -138,7 +141,12 @@ func (f *fixture) do(t *testing.T, method, path, token string, body any, out any
 func (f *fixture) mails(s string) []smtpsink.Message {
 	var out []smtpsink.Message
 	for _, m := range f.sink.Messages() {
-		if strings.Contains(decoded(m.Data), s) {
+		msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+		if err != nil {
+			continue
+		}
+		subj, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+		if strings.Contains(subj, s) {
 			out = append(out, m)
 		}
 	}
@@ -489,5 +497,114 @@ func TestSurveyLinkAttacks(t *testing.T) {
 	}
 	if code := f.do(t, "POST", "/api/v1/units", eva, unitapi.UnitRequest{Name: "B", Domains: []string{"DUP.uni.test."}}, nil); code != 409 {
 		t.Errorf("duplicate domain: %d", code)
+	}
+}
+
+// TestStepsWaitForLive: while the MX stays wrong, the TTL restore and the
+// follow-ups are held; a plan abandoned (status back to surveyed) sends
+// nothing; once the MX is right the held steps go out, once.
+func TestStepsWaitForLive(t *testing.T) {
+	db := storagetest.Open(t, storage.SQLite)
+	f := newFixture(t, db)
+	ctx := context.Background()
+	eva := f.token(t, "eva", auth.RoleHelpdesk)
+	pm := f.token(t, "pm", auth.RolePostmaster)
+	var u units.Unit
+	f.do(t, "POST", "/api/v1/units", eva, unitapi.UnitRequest{Name: "Chemistry", Domains: []string{"chem.uni.test"},
+		NetAdmin: units.Contact{Name: "Kari", Email: "kari@chem.uni.test"}}, &u)
+	if code := f.do(t, "POST", fmt.Sprintf("/api/v1/units/%d/plan", u.ID), eva, unitapi.PlanRequest{MigrationAt: "2027-02-04 10:00", Assignee: "eva@uni.test"}, nil); code != 200 {
+		t.Fatalf("plan %d", code)
+	}
+	tick := func(d, hm string) {
+		t.Helper()
+		f.clock.Set(at(d, hm))
+		if err := f.svc.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tick("2027-02-04", "10:00") // the old MX is still published
+	tick("2027-02-06", "09:00")
+	if n := len(f.mails("restore the TTL")); n != 0 {
+		t.Fatalf("TTL restore sent while the MX is wrong")
+	}
+	if n := len(f.mails("follow-up after 1 day")); n != 0 {
+		t.Fatalf("follow-up reminded before the unit is live")
+	}
+	if n := len(f.mails("not right yet")); n != 1 {
+		t.Fatalf("%d explanations", n)
+	}
+	f.dns.Set(t, append(centralZone, "chem.uni.test. 300 IN MX 10 mx1.uni.test.", "chem.uni.test. 300 IN MX 20 mx2.uni.test.")...)
+	tick("2027-02-06", "09:30")
+	tick("2027-02-06", "09:31")
+	tick("2027-02-06", "09:45")
+	for s, want := range map[string]int{"migration succeeded": 1, "restore the TTL": 1, "follow-up after 1 day": 1, "follow-up after 1 week": 0} {
+		if n := len(f.mails(s)); n != want {
+			t.Errorf("%q sent %d times, want %d", s, n, want)
+		}
+	}
+
+	// A second unit whose plan is abandoned sends nothing.
+	var v units.Unit
+	f.do(t, "POST", "/api/v1/units", eva, unitapi.UnitRequest{Name: "Physics", Domains: []string{"phys.uni.test"},
+		NetAdmin: units.Contact{Email: "ola@phys.uni.test"}}, &v)
+	f.do(t, "POST", fmt.Sprintf("/api/v1/units/%d/plan", v.ID), eva, unitapi.PlanRequest{MigrationAt: "2027-03-10 10:00"}, nil)
+	if code := f.do(t, "POST", fmt.Sprintf("/api/v1/units/%d/status", v.ID), pm, unitapi.StatusRequest{Status: units.StatusSurveyed}, nil); code != 200 {
+		t.Fatal(code)
+	}
+	tick("2027-03-10", "12:00")
+	if n := len(f.mails("Physics")); n != 0 {
+		t.Errorf("an abandoned plan sent %d mails", n)
+	}
+	if n := len(f.mails("Chemistry: follow-up after 1 month")); n != 1 {
+		t.Errorf("the live unit's follow-up: %d reminders", n)
+	}
+	// Re-planning a unit that is migrating is refused.
+	if code := f.do(t, "POST", fmt.Sprintf("/api/v1/units/%d/plan", u.ID), eva, unitapi.PlanRequest{MigrationAt: "2027-05-01 10:00"}, nil); code != 409 {
+		t.Errorf("re-plan of a live unit: %d", code)
+	}
+}
+
+// TestSurveyForm: the HTML form escapes what it shows, keeps the typed
+// values and names the error when a field is bad, and leaves the link
+// unused.
+func TestSurveyForm(t *testing.T) {
+	db := storagetest.Open(t, storage.SQLite)
+	f := newFixture(t, db)
+	eva := f.token(t, "eva", auth.RoleHelpdesk)
+	var u units.Unit
+	f.do(t, "POST", "/api/v1/units", eva, unitapi.UnitRequest{Name: `Dept <script>alert(1)</script>`}, &u)
+	var link units.SurveyLink
+	f.do(t, "POST", fmt.Sprintf("/api/v1/units/%d/survey-links", u.ID), eva, unitapi.LinkRequest{}, &link)
+	resp, err := http.Get(f.base + "/survey/" + link.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(b), "<script>alert") || !strings.Contains(string(b), "&lt;script&gt;") {
+		t.Fatalf("unit name not escaped")
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("CSP %q", csp)
+	}
+	form := url.Values{"domains": {"phys.uni.test"}, "admin_email": {"ola@phys.uni.test"}, "staff": {"many"}, "notes": {`"><b>x`}}
+	resp, err = http.PostForm(f.base+"/survey/"+link.Token, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(b), "staff &#34;many&#34; must be a whole number") || strings.Contains(string(b), `"><b>x`) {
+		t.Fatalf("bad form: %d %s", resp.StatusCode, b)
+	}
+	form.Set("staff", "40")
+	resp, _ = http.PostForm(f.base+"/survey/"+link.Token, form)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("corrected form: %d", resp.StatusCode)
+	}
+	got, _ := f.svc.Get(context.Background(), u.ID)
+	if got.Survey == nil || *got.People.Staff != 40 || got.People.Students != nil {
+		t.Fatalf("survey %+v people %+v", got.Survey, got.People)
 	}
 }

@@ -32,7 +32,7 @@ func unitCmd() *command {
 		return "cli"
 	}
 	service := func(ctx context.Context, cfg *config.Config, db *storage.DB, e *cmdEnv) (*units.Service, error) {
-		return app.NewUnitService(cfg, db, e.logger, time.Now, nil)
+		return app.NewUnitService(cfg, db, e.logger, time.Now, nil, nil)
 	}
 	jsonFlag := func(fs *flag.FlagSet, _ *globalOpts) { fs.BoolVar(&asJSON, "json", false, "print JSON") }
 	id := func(args []string, what string) (int64, error) {

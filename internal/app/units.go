@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/uni-mail/postvakt/internal/api/unitapi"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/scheduler"
@@ -18,10 +20,16 @@ import (
 
 // NewUnitService builds the units service from the configuration: its
 // store, the DNS checker on units.resolvers, mail through notices.relay;
-// send posts reminders to the on-call channels (nil: none). `serve` and
+// send posts reminders to the on-call channels (nil: none); reg
+// registers its metrics (nil: none). `serve` and
 // the CLI use the same wiring.
 func NewUnitService(cfg *config.Config, db *storage.DB, logger *slog.Logger, now func() time.Time,
-	send func(ctx context.Context, msgs ...page.Message) error) (*units.Service, error) {
+	send func(ctx context.Context, msgs ...page.Message) error, reg prometheus.Registerer) (*units.Service, error) {
+	st := unitstore.New(db)
+	var metrics *units.Metrics
+	if reg != nil {
+		metrics = units.NewMetrics(reg, st, now, logger)
+	}
 	var mailer notice.Sender
 	if cfg.Notices.Relay.Addr != "" {
 		r := cfg.Notices.Relay
@@ -29,7 +37,7 @@ func NewUnitService(cfg *config.Config, db *storage.DB, logger *slog.Logger, now
 			Username: r.Username, Password: r.Password}
 	}
 	return units.New(units.Options{
-		Config: cfg.Units, Store: unitstore.New(db),
+		Config: cfg.Units, Store: st, Metrics: metrics,
 		Checker: &dnscheck.Checker{Resolver: &dnscheck.Client{Servers: cfg.Units.Resolvers, Timeout: cfg.Units.ResolverTimeout},
 			Central: cfg.Units.CentralMX, Now: now},
 		Mailer: mailer, Page: send, Location: cfg.Location(), BaseURL: cfg.HTTP.BaseURL,
@@ -42,7 +50,7 @@ func NewUnitService(cfg *config.Config, db *storage.DB, logger *slog.Logger, now
 // reminders and repeats open MX checks (every minute, single-flight
 // across replicas).
 func setupUnits(_ context.Context, env *Env) error {
-	svc, err := NewUnitService(env.Config, env.DB, env.Logger, env.Now, env.Oncall.Send)
+	svc, err := NewUnitService(env.Config, env.DB, env.Logger, env.Now, env.Oncall.Send, env.Telemetry.Registry)
 	if err != nil {
 		return err
 	}

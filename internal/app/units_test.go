@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -105,7 +107,30 @@ func TestWebUnits(t *testing.T) {
 	}
 	b, _ = io.ReadAll(r.Body)
 	r.Body.Close()
-	if !strings.Contains(string(b), `postvakt_scheduler_runs_total{job="units",result="ok"}`) {
-		t.Error("the units job is not registered")
+	for _, want := range []string{`postvakt_scheduler_runs_total{job="units",result="ok"}`, `postvakt_units{status="planned"} 1`,
+		`postvakt_units{status="live"} 0`, `postvakt_units_dns_checks_total{result="wrong"} 2`, `postvakt_units_steps_overdue{kind="follow_up"} 0`,
+		`postvakt_units_reminders_total{kind="ttl_reminder",result="sent"} 0`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	// The units families pass promtool (docs/development.md, "Metrics").
+	path, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("POSTVAKT_REQUIRE_TOOLS") == "1" {
+			t.Fatal("promtool required (POSTVAKT_REQUIRE_TOOLS=1) but not installed (Debian package prometheus)")
+		}
+		t.Skip("promtool not installed (Debian package prometheus)")
+	}
+	var units []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "postvakt_units") {
+			units = append(units, l)
+		}
+	}
+	cmd := exec.Command(path, "check", "metrics")
+	cmd.Stdin = strings.NewReader(strings.Join(units, "\n") + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
 	}
 }

@@ -36,6 +36,8 @@ type Options struct {
 	// Location is the service time zone: step dates and every time in a
 	// mail.
 	Location *time.Location
+	// Metrics counts reminders and checks; nil: none.
+	Metrics *Metrics
 	// BaseURL is the service's public URL, for survey links.
 	BaseURL string
 	Logger  *slog.Logger

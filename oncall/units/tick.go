@@ -49,7 +49,9 @@ func (s *Service) Tick(ctx context.Context) error {
 			}
 			if ok {
 				st.RemindedAt = now
-				if err := s.remind(ctx, st); err != nil {
+				err := s.remind(ctx, st)
+				s.o.Metrics.reminder(st.Kind, err == nil)
+				if err != nil {
 					errs = append(errs, fmt.Errorf("step %d (%s): %w", st.ID, st.Kind, err))
 					if uerr := s.o.Store.UnclaimReminder(ctx, st.ID); uerr != nil {
 						errs = append(errs, uerr)
@@ -169,6 +171,7 @@ func (s *Service) check(ctx context.Context, u Unit, stepID int64, actor string)
 		if err != nil {
 			return out, err
 		}
+		s.o.Metrics.check(c)
 		out = append(out, c)
 	}
 	return out, nil

@@ -277,3 +277,43 @@ func (s *Store) SetWorkOrderSent(ctx context.Context, id int64, to string) error
 	_, err := s.db.Exec(ctx, `UPDATE unit_work_orders SET sent_to = ? WHERE id = ?`, to, id)
 	return err
 }
+
+var _ units.Counts = (*Store)(nil)
+
+// CountUnits implements units.Counts.
+func (s *Store) CountUnits(ctx context.Context) (map[units.Status]int, error) {
+	rows, err := storage.QueryAll(ctx, s.db, func(r storage.RowScanner) (struct {
+		st units.Status
+		n  int
+	}, error) {
+		var v struct {
+			st units.Status
+			n  int
+		}
+		return v, r.Scan(&v.st, &v.n)
+	}, `SELECT status, COUNT(*) FROM units GROUP BY status`)
+	out := map[units.Status]int{}
+	for _, v := range rows {
+		out[v.st] = v.n
+	}
+	return out, err
+}
+
+// CountOverdue implements units.Counts.
+func (s *Store) CountOverdue(ctx context.Context, dueBefore time.Time) (map[units.StepKind]int, error) {
+	rows, err := storage.QueryAll(ctx, s.db, func(r storage.RowScanner) (struct {
+		k units.StepKind
+		n int
+	}, error) {
+		var v struct {
+			k units.StepKind
+			n int
+		}
+		return v, r.Scan(&v.k, &v.n)
+	}, `SELECT kind, COUNT(*) FROM unit_steps WHERE state = ? AND due_at < ? GROUP BY kind`, units.StepOpen, storage.Micros(dueBefore))
+	out := map[units.StepKind]int{}
+	for _, v := range rows {
+		out[v.k] = v.n
+	}
+	return out, err
+}

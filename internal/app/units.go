@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,7 +39,8 @@ func NewUnitService(cfg *config.Config, db *storage.DB, logger *slog.Logger, now
 	}
 	return units.New(units.Options{
 		Config: cfg.Units, Store: st, Metrics: metrics,
-		Checker: &dnscheck.Checker{Resolver: &dnscheck.Client{Servers: cfg.Units.Resolvers, Timeout: cfg.Units.ResolverTimeout},
+		Checker: &dnscheck.Checker{Resolver: &dnscheck.Client{Servers: cfg.Units.Resolvers, Timeout: cfg.Units.ResolverTimeout,
+			Authoritative: cfg.Units.AskZoneServers, NSPort: strconv.Itoa(cfg.Units.NSPort)},
 			Central: cfg.Units.CentralMX, Now: now},
 		Mailer: mailer, Page: send, Location: cfg.Location(), BaseURL: cfg.HTTP.BaseURL,
 		Logger: logger.With("capability", "units"), Now: now,

@@ -22,6 +22,12 @@ type Config struct {
 	// Resolvers are the DNS servers (host:port) the checks ask; empty:
 	// the nameservers of /etc/resolv.conf.
 	Resolvers []string `yaml:"resolvers"`
+	// AskZoneServers asks each domain's own name servers for its MX, so
+	// that the TTL reported is the published one, not a cache's remainder.
+	AskZoneServers bool `yaml:"ask_zone_servers"`
+	// NSPort is the port the zones' name servers are asked on (53; tests
+	// change it).
+	NSPort int `yaml:"ns_port"`
 	// ResolverTimeout bounds one DNS query to one server.
 	ResolverTimeout time.Duration `yaml:"resolver_timeout"`
 	// StepTime is the time of day, in the service time zone, that a day's
@@ -71,6 +77,8 @@ type ClientConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		ResolverTimeout: 5 * time.Second,
+		AskZoneServers:  true,
+		NSPort:          53,
 		StepTime:        "09:00",
 		DocumentsBefore: 7,
 		RecheckEvery:    10 * time.Minute,
@@ -96,6 +104,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(r); err != nil {
 			errs = append(errs, fieldErr(fmt.Sprintf("resolvers[%d]", i), r, "must be host:port, e.g. 127.0.0.1:53"))
 		}
+	}
+	if c.NSPort < 1 || c.NSPort > 65535 {
+		errs = append(errs, fieldErr("ns_port", fmt.Sprint(c.NSPort), "must be a port number, normally 53"))
 	}
 	if c.ResolverTimeout <= 0 || c.ResolverTimeout > time.Minute {
 		errs = append(errs, fieldErr("resolver_timeout", c.ResolverTimeout.String(), "must be a duration between 0 and 1m, e.g. 5s"))

@@ -128,3 +128,38 @@ func TestTCPFallback(t *testing.T) {
 		t.Errorf("asked %d times, want UDP then TCP", srv.Queries("MX", "chem.test"))
 	}
 }
+
+// A recursive resolver's cache hands out what is left of a TTL; with
+// Authoritative the MX is asked of the zone's own name server, found
+// through the resolver (NS of the zone, or the SOA's zone for a name
+// below it), and the published TTL is reported.
+func TestPublishedTTL(t *testing.T) {
+	t.Parallel()
+	published := zone("chem.test. 3600 IN MX 10 mx1.uni.test.", "lab.chem.test. 7200 IN MX 10 mx2.uni.test.",
+		"chem.test. 3600 IN SOA ns.chem.test. hostmaster.chem.test. 1 3600 600 86400 300")
+	auth := dnstest.Start(t, published...)
+	_, port, _ := strings.Cut(auth.Addr, ":")
+	cache := dnstest.Start(t, append(published, "chem.test. 3600 IN NS ns.chem.test.", "ns.chem.test. 3600 IN A 127.0.0.1")...)
+	cache.AsCache(1000)
+
+	plain := &dnscheck.Checker{Resolver: &dnscheck.Client{Servers: []string{cache.Addr}}, Central: central}
+	res, err := plain.Check(context.Background(), "chem.test")
+	if err != nil || res.TTL == nil || *res.TTL != 2600 || res.Authoritative || !strings.Contains(res.Explain(), "as the resolver's cache holds it") {
+		t.Fatalf("through the cache: %v %+v", err, res)
+	}
+	c := &dnscheck.Checker{Resolver: &dnscheck.Client{Servers: []string{cache.Addr}, Authoritative: true, NSPort: port}, Central: central}
+	for domain, want := range map[string]uint32{"chem.test": 3600, "lab.chem.test": 7200} {
+		res, err := c.Check(context.Background(), domain)
+		if err != nil || res.TTL == nil || *res.TTL != want || !res.Authoritative || !res.OK {
+			t.Fatalf("%s from the zone's server: %v %+v", domain, err, res)
+		}
+	}
+	if auth.Queries("MX", "lab.chem.test") != 1 {
+		t.Errorf("the zone's server was asked %d times for lab.chem.test", auth.Queries("MX", "lab.chem.test"))
+	}
+	// The zone's server down: the resolver's answer, marked as a cache's.
+	c.Resolver = &dnscheck.Client{Servers: []string{cache.Addr}, Authoritative: true, NSPort: "1", Timeout: 300 * time.Millisecond}
+	if res, err := c.Check(context.Background(), "chem.test"); err != nil || *res.TTL != 2600 || res.Authoritative {
+		t.Fatalf("fallback: %v %+v", err, res)
+	}
+}

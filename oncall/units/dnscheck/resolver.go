@@ -61,6 +61,15 @@ type Client struct {
 	Servers []string
 	// Timeout bounds one query to one server; default 5 s.
 	Timeout time.Duration
+	// Authoritative asks MX questions of the domain's own name servers
+	// (found through Servers: NS of the zone, RFC 1034 §4.3.2), without
+	// recursion, so that the TTL is the one published and not what is
+	// left of it in a cache. When none of them answers, Servers' answer
+	// is used, marked as not authoritative.
+	Authoritative bool
+	// NSPort is the port the zones' name servers are asked on; default
+	// 53 (tests change it).
+	NSPort string
 }
 
 var _ Resolver = (*Client)(nil)
@@ -175,6 +184,11 @@ func answer(r *dns.Msg, name string) Answer {
 
 // MX implements Resolver.
 func (c *Client) MX(ctx context.Context, domain string) (Answer, error) {
+	if c.Authoritative {
+		if a, ok := c.authoritativeMX(ctx, domain); ok {
+			return a, nil
+		}
+	}
 	r, err := c.exchange(ctx, domain, dns.TypeMX)
 	if err != nil {
 		return Answer{}, err
@@ -202,4 +216,80 @@ func (c *Client) Addrs(ctx context.Context, h string) (Answer, error) {
 		}
 	}
 	return out, nil
+}
+
+// zone finds the zone that holds name and its name servers: NS at the
+// name, else the zone named by the SOA in the authority section of the
+// answer (RFC 2308 §2), asked again.
+func (c *Client) zone(ctx context.Context, name string) ([]string, error) {
+	for range 4 {
+		r, err := c.exchange(ctx, name, dns.TypeNS)
+		if err != nil {
+			return nil, err
+		}
+		var hosts []string
+		for _, rr := range r.Answer {
+			if ns, ok := rr.(*dns.NS); ok && host(ns.Hdr.Name) == host(name) {
+				hosts = append(hosts, host(ns.Ns))
+			}
+		}
+		if len(hosts) > 0 {
+			return hosts, nil
+		}
+		next := ""
+		for _, rr := range r.Ns {
+			if soa, ok := rr.(*dns.SOA); ok {
+				next = host(soa.Hdr.Name)
+			}
+		}
+		if next == "" || next == host(name) {
+			return nil, fmt.Errorf("%w: no name servers found for %s", ErrLookup, name)
+		}
+		name = next
+	}
+	return nil, fmt.Errorf("%w: zone of %s not found", ErrLookup, name)
+}
+
+// authoritativeMX asks the domain's name servers (at most four
+// addresses) for its MX without recursion; ok is false when none gave an
+// authoritative answer.
+func (c *Client) authoritativeMX(ctx context.Context, domain string) (Answer, bool) {
+	hosts, err := c.zone(ctx, domain)
+	if err != nil {
+		return Answer{}, false
+	}
+	port := c.NSPort
+	if port == "" {
+		port = "53"
+	}
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	tried := 0
+	for _, h := range hosts {
+		a, err := c.Addrs(ctx, h)
+		if err != nil {
+			continue
+		}
+		for _, ip := range a.Addrs {
+			if tried == 4 || ctx.Err() != nil {
+				return Answer{}, false
+			}
+			tried++
+			m := new(dns.Msg)
+			m.SetQuestion(dns.Fqdn(domain), dns.TypeMX)
+			m.SetEdns0(1232, false)
+			srv := net.JoinHostPort(ip.IP, port)
+			r, err := c.ask(ctx, m, srv, "udp", timeout)
+			if err == nil && r.Truncated {
+				r, err = c.ask(ctx, m, srv, "tcp", timeout)
+			}
+			if err != nil || !r.Authoritative || (r.Rcode != dns.RcodeSuccess && r.Rcode != dns.RcodeNameError) {
+				continue
+			}
+			return answer(r, domain), true
+		}
+	}
+	return Answer{}, false
 }

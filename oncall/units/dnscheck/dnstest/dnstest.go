@@ -23,6 +23,20 @@ type Server struct {
 	mu      sync.Mutex
 	records []dns.RR
 	queries map[string]int
+	cache   bool
+}
+
+// AsCache makes the server answer like a recursive resolver's cache: the
+// AA bit clear and every TTL lowered by the seconds given, as if that long
+// had passed since the record was cached.
+func (s *Server) AsCache(elapsed uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cache = true
+	for _, rr := range s.records {
+		h := rr.Header()
+		h.Ttl -= min(h.Ttl, elapsed)
+	}
 }
 
 // Start starts a server on 127.0.0.1 with the zone in records (zone-file
@@ -77,7 +91,9 @@ func (s *Server) Queries(qtype, name string) int {
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	m := new(dns.Msg)
 	m.SetReply(req)
-	m.Authoritative = true
+	s.mu.Lock()
+	m.Authoritative = !s.cache
+	s.mu.Unlock()
 	if len(req.Question) != 1 {
 		m.Rcode = dns.RcodeFormatError
 		_ = w.WriteMsg(m)
@@ -107,6 +123,15 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 			break
 		}
 		name = next
+	}
+	if len(m.Answer) == 0 {
+		// NODATA or NXDOMAIN: the SOA of the enclosing zone in the
+		// authority section (RFC 2308 §2).
+		for _, rr := range s.records {
+			if soa, ok := rr.(*dns.SOA); ok && dns.IsSubDomain(strings.ToLower(soa.Hdr.Name), strings.ToLower(q.Name)) {
+				m.Ns = append(m.Ns, dns.Copy(rr))
+			}
+		}
 	}
 	s.mu.Unlock()
 	if !exists {

@@ -6,14 +6,14 @@ import (
 )
 
 func TestUnitCLI(t *testing.T) {
-	cfg := dataConfig(t, "timezone: Europe/Oslo\nhttp:\n  base_url: https://postvakt.uni.test\n")
+	cfg := dataConfig(t, "data_dir: DATADIR\ntimezone: Europe/Oslo\nhttp:\n  base_url: https://postvakt.uni.test\n")
 	code, out, errOut := runCLI(t, "unit", "create", "--config", cfg, "--name", "Department of Chemistry",
 		"--domains", "chem.uni.test", "--admin", "Kari Nett <kari@chem.uni.test>")
 	if code != exitOK || !strings.Contains(out, "unit 1 Department of Chemistry recorded") {
 		t.Fatalf("create: %d %s %s", code, out, errOut)
 	}
 	code, out, _ = runCLI(t, "unit", "link", "--config", cfg, "1")
-	if code != exitOK || !strings.Contains(out, "https://postvakt.uni.test/survey/") || !strings.Contains(out, "CET") {
+	if code != exitOK || !strings.Contains(out, "https://postvakt.uni.test/survey?t=") || !strings.Contains(out, "CET") {
 		t.Fatalf("link: %d %s", code, out)
 	}
 	code, out, errOut = runCLI(t, "unit", "plan", "--config", cfg, "--at", "2099-02-04 10:00", "--assignee", "eva@uni.test", "1")

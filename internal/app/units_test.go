@@ -47,7 +47,7 @@ func TestWebUnits(t *testing.T) {
 		t.Fatalf("record unit: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	resp, page := hd.do("POST", "/units/1/link", url.Values{"csrf": {tok}}, nil)
-	m := regexp.MustCompile(`https://postvakt\.uni\.test/survey/([A-Za-z0-9_-]{43})`).FindStringSubmatch(page)
+	m := regexp.MustCompile(`https://postvakt\.uni\.test/survey\?t=([A-Za-z0-9_-]{43})`).FindStringSubmatch(page)
 	if resp.StatusCode != http.StatusOK || m == nil {
 		t.Fatalf("survey link not shown: %d", resp.StatusCode)
 	}
@@ -55,7 +55,7 @@ func TestWebUnits(t *testing.T) {
 		t.Fatal("the survey token is shown again")
 	}
 	// The unit, without an account.
-	r, err := http.PostForm(app.base+"/survey/"+m[1], url.Values{"domains": {"chem.uni.test"}, "admin_email": {"kari@chem.uni.test"},
+	r, err := http.PostForm(app.base+"/survey?t="+m[1], url.Values{"domains": {"chem.uni.test"}, "admin_email": {"kari@chem.uni.test"},
 		"admin_name": {"Kari Nett"}, "students": {"850"}, "clients": {"Thunderbird"}})
 	if err != nil {
 		t.Fatal(err)

@@ -177,8 +177,9 @@ func (s *Service) IssueLink(ctx context.Context, unitID int64, sendTo, actor str
 	return l, s.o.Store.AddEvents(ctx, s.event(unitID, actor, EventLink, text))
 }
 
-// SurveyURL is the form's address for token.
-func (s *Service) SurveyURL(token string) string { return s.o.BaseURL + "/survey/" + token }
+// SurveyURL is the form's address for token. The token is in the query
+// string, which the request log leaves out (internal/server).
+func (s *Service) SurveyURL(token string) string { return s.o.BaseURL + "/survey?t=" + token }
 
 // LinkUnit returns the unit a valid, unused link is for — what the form
 // shows before it is filled in. A GET does not use the link.

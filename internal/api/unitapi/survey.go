@@ -17,16 +17,17 @@ import (
 
 // The survey: customer service makes one-time links and may enter a
 // survey itself; the unit fills it in through the link — the JSON routes
-// under /api/v1/survey/{token} and the HTML form at /survey/{token}, with
+// at /api/v1/survey?t=TOKEN and the HTML form at /survey?t=TOKEN, with
 // the token as the only credential, single use, expiring, rate-limited
-// per client address.
+// per client address. The token travels in the query string, which the
+// request log does not record.
 func (a *API) registerSurvey() {
 	a.srv.Handle("POST /api/v1/units/{id}/survey-links", auth.RoleHelpdesk, a.makeLink)
 	a.srv.Handle("POST /api/v1/units/{id}/survey", auth.RoleHelpdesk, a.submitSurvey)
-	a.srv.HandlePublic("GET /api/v1/survey/{token}", a.limited(a.linkInfo))
-	a.srv.HandlePublic("POST /api/v1/survey/{token}", a.limited(a.submitLink))
-	a.srv.Mount("GET /survey/{token}", a.form())
-	a.srv.Mount("POST /survey/{token}", a.form())
+	a.srv.HandlePublic("GET /api/v1/survey", a.limited(a.linkInfo))
+	a.srv.HandlePublic("POST /api/v1/survey", a.limited(a.submitLink))
+	a.srv.Mount("GET /survey", a.form())
+	a.srv.Mount("POST /survey", a.form())
 }
 
 func (a *API) limited(h server.HandlerFunc) server.HandlerFunc {
@@ -86,7 +87,7 @@ func (a *API) submitSurvey(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// LinkInfo answers GET /api/v1/survey/{token}: what the form shows.
+// LinkInfo answers GET /api/v1/survey?t=TOKEN: what the form shows.
 type LinkInfo struct {
 	Unit      string    `json:"unit"`
 	Domains   []string  `json:"domains"`
@@ -94,7 +95,7 @@ type LinkInfo struct {
 }
 
 func (a *API) linkInfo(w http.ResponseWriter, r *http.Request) error {
-	u, l, err := a.o.Units.LinkUnit(r.Context(), r.PathValue("token"))
+	u, l, err := a.o.Units.LinkUnit(r.Context(), r.URL.Query().Get("t"))
 	if err != nil {
 		return apiError(err)
 	}
@@ -113,7 +114,7 @@ func (a *API) submitLink(w http.ResponseWriter, r *http.Request) error {
 	if err := server.ReadJSON(r, &sv); err != nil {
 		return err
 	}
-	u, err := a.o.Units.SubmitLink(r.Context(), r.PathValue("token"), sv, r.RemoteAddr)
+	u, err := a.o.Units.SubmitLink(r.Context(), r.URL.Query().Get("t"), sv, r.RemoteAddr)
 	if err != nil {
 		return apiError(err)
 	}
@@ -183,7 +184,7 @@ func (a *API) form() http.Handler {
 			http.Error(w, "too many requests; wait a minute and try again", http.StatusTooManyRequests)
 			return
 		}
-		token := r.PathValue("token")
+		token := r.URL.Query().Get("t")
 		u, l, err := a.o.Units.LinkUnit(r.Context(), token)
 		d := formData{F: map[string]string{}}
 		status := http.StatusOK

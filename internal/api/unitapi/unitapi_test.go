@@ -194,11 +194,11 @@ func TestMigrationAcceptance(t *testing.T) {
 		if code := f.do(t, "POST", fmt.Sprintf("/api/v1/units/%d/survey-links", u.ID), eva, unitapi.LinkRequest{SendTo: "kari@chem.uni.test"}, &link); code != 201 {
 			t.Fatalf("link: %d", code)
 		}
-		if !strings.HasPrefix(link.URL, "https://postvakt.uni.test/survey/") || len(f.mails("survey before the move")) != 1 {
+		if !strings.HasPrefix(link.URL, "https://postvakt.uni.test/survey?t=") || len(f.mails("survey before the move")) != 1 {
 			t.Fatalf("link %q not mailed", link.URL)
 		}
 		// The unit fills in the HTML form through the link, no token.
-		resp, err := http.Get(f.base + "/survey/" + link.Token)
+		resp, err := http.Get(f.base + "/survey?t=" + link.Token)
 		if err != nil || resp.StatusCode != 200 || resp.Header.Get("Referrer-Policy") != "no-referrer" {
 			t.Fatalf("form: %v %v", err, resp)
 		}
@@ -208,7 +208,7 @@ func TestMigrationAcceptance(t *testing.T) {
 			"mailbox_mb": {"5000"}, "move_content": {"yes"}, "clients": {"Outlook\nThunderbird"},
 			"admin_name": {"Kari Nett"}, "admin_email": {"kari@chem.uni.test"}, "admin_phone": {"+47 5555 1234"},
 			"leader_name": {"Per Leder"}, "leader_email": {"per@chem.uni.test"}, "wished_date": {"2027-02-01"}}
-		resp, err = http.PostForm(f.base+"/survey/"+link.Token, form)
+		resp, err = http.PostForm(f.base+"/survey?t="+link.Token, form)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,12 +218,12 @@ func TestMigrationAcceptance(t *testing.T) {
 			t.Fatalf("submit: %d %s", resp.StatusCode, body)
 		}
 		// Single use: the form and the JSON route refuse it now.
-		resp, _ = http.PostForm(f.base+"/survey/"+link.Token, form)
+		resp, _ = http.PostForm(f.base+"/survey?t="+link.Token, form)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusGone {
 			t.Errorf("second submission: %d, want 410", resp.StatusCode)
 		}
-		if code := f.do(t, "GET", "/api/v1/survey/"+link.Token, "", nil, nil); code != http.StatusGone {
+		if code := f.do(t, "GET", "/api/v1/survey?t="+link.Token, "", nil, nil); code != http.StatusGone {
 			t.Errorf("used link info: %d", code)
 		}
 		got := f.unit(t, eva, u.ID)
@@ -461,17 +461,17 @@ func TestSurveyLinkAttacks(t *testing.T) {
 	f.do(t, "POST", fmt.Sprintf("/api/v1/units/%d/survey-links", u.ID), eva, unitapi.LinkRequest{}, &link)
 	sv := units.Survey{Domains: []string{"phys.uni.test"}, NetAdmin: units.Contact{Email: "a@phys.uni.test"}}
 	for _, tok := range []string{"x", strings.Repeat("A", 43), "../../api/v1/units"} {
-		if code := f.do(t, "POST", "/api/v1/survey/"+url.PathEscape(tok), "", sv, nil); code != http.StatusGone && code != http.StatusNotFound {
+		if code := f.do(t, "POST", "/api/v1/survey?t="+url.QueryEscape(tok), "", sv, nil); code != http.StatusGone && code != http.StatusNotFound {
 			t.Errorf("token %q: %d", tok, code)
 		}
 	}
 	// A bad survey does not use the link.
-	if code := f.do(t, "POST", "/api/v1/survey/"+link.Token, "", units.Survey{Domains: []string{"phys.uni.test"}}, nil); code != 400 {
+	if code := f.do(t, "POST", "/api/v1/survey?t="+link.Token, "", units.Survey{Domains: []string{"phys.uni.test"}}, nil); code != 400 {
 		t.Fatalf("bad survey %d", code)
 	}
 	// Expired after survey_link_ttl (14 days).
 	f.clock.Set(f.clock.Now().Add(14*24*time.Hour + time.Second))
-	if code := f.do(t, "POST", "/api/v1/survey/"+link.Token, "", sv, nil); code != http.StatusGone {
+	if code := f.do(t, "POST", "/api/v1/survey?t="+link.Token, "", sv, nil); code != http.StatusGone {
 		t.Fatalf("expired link %d", code)
 	}
 	if got, _ := f.svc.Get(context.Background(), u.ID); got.Survey != nil || got.Status != units.StatusNew {
@@ -480,7 +480,7 @@ func TestSurveyLinkAttacks(t *testing.T) {
 	// Rate limit: 30 a minute per address.
 	limited := 0
 	for range 40 {
-		if f.do(t, "GET", "/api/v1/survey/"+link.Token, "", nil, nil) == http.StatusTooManyRequests {
+		if f.do(t, "GET", "/api/v1/survey?t="+link.Token, "", nil, nil) == http.StatusTooManyRequests {
 			limited++
 		}
 	}
@@ -575,7 +575,7 @@ func TestSurveyForm(t *testing.T) {
 	f.do(t, "POST", "/api/v1/units", eva, unitapi.UnitRequest{Name: `Dept <script>alert(1)</script>`}, &u)
 	var link units.SurveyLink
 	f.do(t, "POST", fmt.Sprintf("/api/v1/units/%d/survey-links", u.ID), eva, unitapi.LinkRequest{}, &link)
-	resp, err := http.Get(f.base + "/survey/" + link.Token)
+	resp, err := http.Get(f.base + "/survey?t=" + link.Token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -588,7 +588,7 @@ func TestSurveyForm(t *testing.T) {
 		t.Errorf("CSP %q", csp)
 	}
 	form := url.Values{"domains": {"phys.uni.test"}, "admin_email": {"ola@phys.uni.test"}, "staff": {"many"}, "notes": {`"><b>x`}}
-	resp, err = http.PostForm(f.base+"/survey/"+link.Token, form)
+	resp, err = http.PostForm(f.base+"/survey?t="+link.Token, form)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -598,7 +598,7 @@ func TestSurveyForm(t *testing.T) {
 		t.Fatalf("bad form: %d %s", resp.StatusCode, b)
 	}
 	form.Set("staff", "40")
-	resp, _ = http.PostForm(f.base+"/survey/"+link.Token, form)
+	resp, _ = http.PostForm(f.base+"/survey?t="+link.Token, form)
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("corrected form: %d", resp.StatusCode)

@@ -23,7 +23,7 @@ func unitCmd() *command {
 		asJSON                                        bool
 		name, domains, admin, leader, assignee, state string
 		sendTo, at, outcome, status                   string
-		failed                                        bool
+		failed, send                                  bool
 	)
 	actor := func() string {
 		if u := os.Getenv("USER"); u != "" {
@@ -221,6 +221,48 @@ are read and shown in the service time zone.`,
 					}
 					return nil
 				})},
+			{name: "documents", args: "ID", summary: "print the plan's documents for the unit, or mail them with --send", flags: func(fs *flag.FlagSet, o *globalOpts) {
+				fs.BoolVar(&send, "send", false, "mail them to the network administrator and finish the documents step")
+			}, run: db(func(ctx context.Context, e *cmdEnv, svc *units.Service, args []string) error {
+				n, err := id(args, "unit documents")
+				if err != nil {
+					return err
+				}
+				if send {
+					st, err := svc.SendDocuments(ctx, n, actor())
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stdout, "documents sent; step %d %s\n", st.ID, st.State)
+					return nil
+				}
+				docs, err := svc.Documents(ctx, n)
+				if err != nil {
+					return err
+				}
+				for _, d := range docs {
+					fmt.Fprintf(e.stdout, "== %s\n\n%s\n", d.Title, d.Text)
+				}
+				return nil
+			})},
+			{name: "work-order", args: "ID", summary: "open the unit's work order to the system administrators", flags: func(fs *flag.FlagSet, o *globalOpts) {
+				fs.StringVar(&outcome, "note", "", "added to the work order's text (test accounts, special wishes)")
+			}, run: db(func(ctx context.Context, e *cmdEnv, svc *units.Service, args []string) error {
+				n, err := id(args, "unit work-order")
+				if err != nil {
+					return err
+				}
+				w, err := svc.OpenWorkOrder(ctx, n, outcome, actor())
+				if err != nil {
+					return err
+				}
+				sent := "not mailed (units.sysadmin_address is empty)"
+				if w.SentTo != "" {
+					sent = "mailed to " + w.SentTo
+				}
+				fmt.Fprintf(e.stdout, "work order %d opened, %s\n", w.ID, sent)
+				return nil
+			})},
 			{name: "step", args: "STEP-ID", summary: "record the outcome of a checklist step", flags: func(fs *flag.FlagSet, o *globalOpts) {
 				fs.StringVar(&outcome, "outcome", "", "what was done or found (required)")
 				fs.StringVar(&state, "state", "done", "done or skipped")

@@ -24,6 +24,18 @@ func TestUnitCLI(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "planned") || !strings.Contains(out, "migration planned for") {
 		t.Fatalf("show: %d %s", code, out)
 	}
+	code, out, _ = runCLI(t, "unit", "documents", "--config", cfg, "1")
+	if code != exitOK || !strings.Contains(out, "DNS change guide for Department of Chemistry") || !strings.Contains(out, "not configured in postvakt yet") || !strings.Contains(out, "Wednesday 4 February 2099") {
+		t.Fatalf("documents: %d %s", code, out)
+	}
+	code, out, _ = runCLI(t, "unit", "work-order", "--config", cfg, "--note", "test accounts", "1")
+	if code != exitOK || !strings.Contains(out, "work order 1 opened, not mailed") {
+		t.Fatalf("work order: %d %s", code, out)
+	}
+	code, out, _ = runCLI(t, "unit", "work-order-result", "--config", cfg, "--result", "done", "1")
+	if code != exitOK || !strings.Contains(out, "work order 1 done") {
+		t.Fatalf("work order result: %d %s", code, out)
+	}
 	if code, _, errOut = runCLI(t, "unit", "list", "--config", cfg, "--status", "bogus"); code != exitUsage || !strings.Contains(errOut, "new, surveyed") {
 		t.Fatalf("bad status: %d %s", code, errOut)
 	}

@@ -156,6 +156,9 @@ func (s *Service) IssueLink(ctx context.Context, unitID int64, sendTo, actor str
 		if _, err := mail.ParseAddress(sendTo); err != nil {
 			return SurveyLink{}, fmt.Errorf("%w: send_to %q is not an e-mail address", ErrInvalid, sendTo)
 		}
+		if s.o.BaseURL == "" {
+			return SurveyLink{}, fmt.Errorf("%w: http.base_url is not set, so a link cannot be mailed", ErrInvalid)
+		}
 	}
 	token, hash := NewToken()
 	now := s.o.Now()
@@ -502,6 +505,25 @@ func (s *Service) WorkOrderResult(ctx context.Context, id int64, state WorkOrder
 		err = s.o.Store.AddEvents(ctx, s.event(w.UnitID, actor, EventWorkOrder, outcome))
 	}
 	return w, err
+}
+
+// AssignStep gives an open step to another person (an e-mail address
+// gets the reminder; a name sends it to units.team_address).
+func (s *Service) AssignStep(ctx context.Context, stepID int64, assignee, actor string) (Step, error) {
+	assignee = strings.TrimSpace(assignee)
+	if len(assignee) > 200 || strings.ContainsAny(assignee, "\r\n") {
+		return Step{}, fmt.Errorf("%w: an assignee is one line of at most 200 characters", ErrInvalid)
+	}
+	st, err := s.o.Store.GetStep(ctx, stepID)
+	if err != nil {
+		return st, err
+	}
+	if st.State != StepOpen {
+		return st, fmt.Errorf("%w: step %d is %s", ErrTransition, stepID, st.State)
+	}
+	ev := s.event(st.UnitID, actor, EventStep, fmt.Sprintf("%s: assigned to %s (was %s)", st.Label, orNobody(assignee), orNobody(st.Assignee)))
+	ev.StepID = st.ID
+	return s.o.Store.AssignStep(ctx, stepID, assignee, ev)
 }
 
 // AddRef scopes a ticket or a notice to the unit.

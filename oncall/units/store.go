@@ -98,6 +98,9 @@ type Store interface {
 	// it is no longer open.
 	FinishStep(ctx context.Context, s Step, ev Event) (Step, error)
 	SetStepChecked(ctx context.Context, stepID int64, at time.Time, outcome string) error
+	// AssignStep sets an open step's assignee and records ev;
+	// ErrTransition when it is no longer open.
+	AssignStep(ctx context.Context, stepID int64, assignee string, ev Event) (Step, error)
 
 	AddCheck(ctx context.Context, c Check) (Check, error)
 	Checks(ctx context.Context, unitID int64, limit int) ([]Check, error)

@@ -22,6 +22,7 @@ func (a *API) registerMigration() {
 	a.srv.Handle("POST /api/v1/unit-work-orders/{id}/result", auth.RolePostmaster, a.workOrderResult)
 	a.srv.Handle("POST /api/v1/units/{id}/check", auth.RoleHelpdesk, a.check)
 	a.srv.Handle("POST /api/v1/unit-steps/{id}", auth.RoleHelpdesk, a.recordStep)
+	a.srv.Handle("POST /api/v1/unit-steps/{id}/assign", auth.RoleHelpdesk, a.assignStep)
 	a.srv.Handle("POST /api/v1/units/{id}/refs", auth.RoleHelpdesk, a.addRef)
 }
 
@@ -195,6 +196,31 @@ func (a *API) recordStep(w http.ResponseWriter, r *http.Request) error {
 		return apiError(err)
 	}
 	if err := a.srv.Audit(r, "unit.step", fmt.Sprintf("unit:%d", st.UnitID), fmt.Sprintf("step %d %s", st.ID, st.State)); err != nil {
+		return err
+	}
+	server.WriteJSON(w, http.StatusOK, st)
+	return nil
+}
+
+// AssignRequest gives a step to another person.
+type AssignRequest struct {
+	Assignee string `json:"assignee"`
+}
+
+func (a *API) assignStep(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var req AssignRequest
+	if err := server.ReadJSON(r, &req); err != nil {
+		return err
+	}
+	st, err := a.o.Units.AssignStep(r.Context(), id, req.Assignee, actor(r))
+	if err != nil {
+		return apiError(err)
+	}
+	if err := a.srv.Audit(r, "unit.step_assign", fmt.Sprintf("unit:%d", st.UnitID), fmt.Sprintf("step %d to %s", st.ID, st.Assignee)); err != nil {
 		return err
 	}
 	server.WriteJSON(w, http.StatusOK, st)

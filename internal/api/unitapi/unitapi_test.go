@@ -393,7 +393,17 @@ func TestMigrationAcceptance(t *testing.T) {
 		if code := f.do(t, "POST", fmt.Sprintf("/api/v1/unit-steps/%d", s1.ID), eva, units.StepRecord{Outcome: "called Kari: all well"}, nil); code != 200 {
 			t.Fatalf("record %d", code)
 		}
+		s2 := steps()["follow_up/2"]
+		if code := f.do(t, "POST", fmt.Sprintf("/api/v1/unit-steps/%d/assign", s2.ID), eva, unitapi.AssignRequest{Assignee: "ola@uni.test"}, nil); code != 200 {
+			t.Fatalf("assign %d", code)
+		}
+		if code := f.do(t, "POST", fmt.Sprintf("/api/v1/unit-steps/%d/assign", s1.ID), eva, unitapi.AssignRequest{Assignee: "x@uni.test"}, nil); code != 409 {
+			t.Errorf("assign a done step: %d", code)
+		}
 		tickAt("2027-02-11", "09:00")
+		if m := f.mails("follow-up after 1 week is due"); len(m) != 1 || m[0].To[0] != "ola@uni.test" {
+			t.Fatalf("reassigned reminder %+v", m)
+		}
 		tickAt("2027-02-18", "09:00")
 		tickAt("2027-03-04", "09:00")
 		reminded("documents", "work_order", "ttl_reminder", "mx_check", "success_notice", "ttl_restore", "follow_up/1", "follow_up/2", "follow_up/3", "follow_up/4")

@@ -317,3 +317,21 @@ func (s *Store) CountOverdue(ctx context.Context, dueBefore time.Time) (map[unit
 	}
 	return out, err
 }
+
+// AssignStep implements units.Store.
+func (s *Store) AssignStep(ctx context.Context, stepID int64, assignee string, ev units.Event) (units.Step, error) {
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE unit_steps SET assignee = ? WHERE id = ? AND state = ?`, assignee, stepID, units.StepOpen)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("step %d: %w", stepID, units.ErrTransition)
+		}
+		return insertEvents(ctx, tx, ev)
+	})
+	if err != nil {
+		return units.Step{}, err
+	}
+	return s.GetStep(ctx, stepID)
+}

@@ -52,6 +52,13 @@ type Check struct {
 	Explained bool `json:"explained"`
 }
 
+// DueQuery selects the steps a tick acts on.
+type DueQuery struct {
+	Now           time.Time
+	Recheck       []StepKind
+	CheckedBefore time.Time
+}
+
 // Filter selects units.
 type Filter struct {
 	Status Status
@@ -86,8 +93,10 @@ type Store interface {
 	AddStep(ctx context.Context, s Step) (Step, error)
 	GetStep(ctx context.Context, id int64) (Step, error)
 	Steps(ctx context.Context, unitID int64) ([]Step, error)
-	// DueSteps are the open steps due at or before now, oldest first.
-	DueSteps(ctx context.Context, now time.Time) ([]Step, error)
+	// DueSteps are the open steps due at or before q.Now that still need
+	// something: no reminder yet, or of a kind in q.Recheck and not checked
+	// since q.CheckedBefore; oldest first, at most 1000.
+	DueSteps(ctx context.Context, q DueQuery) ([]Step, error)
 	// ClaimReminder sets the step's reminded_at to now if it is unset and
 	// reports whether this call set it: a reminder goes out once.
 	ClaimReminder(ctx context.Context, stepID int64, now time.Time) (bool, error)

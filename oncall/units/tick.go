@@ -16,7 +16,7 @@ import (
 // across replicas.
 func (s *Service) Tick(ctx context.Context) error {
 	now := s.o.Now()
-	due, err := s.o.Store.DueSteps(ctx, now)
+	due, err := s.o.Store.DueSteps(ctx, DueQuery{Now: now, Recheck: []StepKind{StepMXCheck}, CheckedBefore: now.Add(-s.o.Config.RecheckEvery)})
 	if err != nil {
 		return err
 	}

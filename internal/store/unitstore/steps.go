@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uni-mail/postvakt/internal/storage"
@@ -123,9 +124,19 @@ func (s *Store) Steps(ctx context.Context, unitID int64) ([]units.Step, error) {
 }
 
 // DueSteps implements units.Store.
-func (s *Store) DueSteps(ctx context.Context, now time.Time) ([]units.Step, error) {
+func (s *Store) DueSteps(ctx context.Context, q units.DueQuery) ([]units.Step, error) {
+	kinds := []string{""} // IN () is not SQL
+	for _, k := range q.Recheck {
+		kinds = append(kinds, string(k))
+	}
+	args := []any{units.StepOpen, storage.Micros(q.Now)}
+	for _, k := range kinds {
+		args = append(args, k)
+	}
+	args = append(args, storage.Micros(q.CheckedBefore))
 	return storage.QueryAll(ctx, s.db, scanStep, `SELECT `+stepCols+` FROM unit_steps WHERE state = ? AND due_at <= ?
-		ORDER BY due_at, id LIMIT 1000`, units.StepOpen, storage.Micros(now))
+		AND (reminded_at IS NULL OR (kind IN (?`+strings.Repeat(", ?", len(kinds)-1)+`) AND (checked_at IS NULL OR checked_at <= ?)))
+		ORDER BY due_at, id LIMIT 1000`, args...)
 }
 
 // ClaimReminder implements units.Store.

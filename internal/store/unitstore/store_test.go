@@ -113,9 +113,26 @@ func TestUnits(t *testing.T) {
 		if err != nil || len(steps) != 2 {
 			t.Fatal(err, steps)
 		}
-		if due, _ := st.DueSteps(ctx, t0); len(due) != 1 || due[0].Kind != units.StepDocuments {
+		if due, _ := st.DueSteps(ctx, units.DueQuery{Now: t0}); len(due) != 1 || due[0].Kind != units.StepDocuments {
 			t.Fatalf("due %+v", due)
 		}
+		// Reminded steps are due again only when of a kind to recheck and
+		// not checked since CheckedBefore.
+		_, _ = st.ClaimReminder(ctx, steps[1].ID, t0.Add(time.Hour))
+		_ = st.SetStepChecked(ctx, steps[1].ID, t0.Add(time.Hour), "wrong")
+		for _, c := range []struct {
+			q    units.DueQuery
+			want int
+		}{
+			{units.DueQuery{Now: t0.Add(2 * time.Hour)}, 1},
+			{units.DueQuery{Now: t0.Add(2 * time.Hour), Recheck: []units.StepKind{units.StepMXCheck}, CheckedBefore: t0.Add(30 * time.Minute)}, 1},
+			{units.DueQuery{Now: t0.Add(2 * time.Hour), Recheck: []units.StepKind{units.StepMXCheck}, CheckedBefore: t0.Add(time.Hour)}, 2},
+		} {
+			if due, _ := st.DueSteps(ctx, c.q); len(due) != c.want {
+				t.Errorf("due %+v: %d steps, want %d", c.q, len(due), c.want)
+			}
+		}
+		_ = st.UnclaimReminder(ctx, steps[1].ID)
 		ok1, _ := st.ClaimReminder(ctx, steps[0].ID, t0)
 		ok2, _ := st.ClaimReminder(ctx, steps[0].ID, t0)
 		if !ok1 || ok2 {

@@ -220,7 +220,18 @@ func (s *Service) SubmitLink(ctx context.Context, token string, sv Survey, from 
 		actor = "survey link (" + sv.NetAdmin.Email + ")"
 	}
 	sv.SubmittedBy = "link"
-	return s.saveSurvey(ctx, l.UnitID, sv, actor, from)
+	u, err := s.saveSurvey(ctx, l.UnitID, sv, actor, from)
+	if err != nil {
+		return u, err
+	}
+	// Tell the team; the survey is saved whether or not this mail goes.
+	if to := s.personAddress(u.Assignee); to != "" {
+		d := s.data(u)
+		if err := s.mail(ctx, []string{to}, "survey_received", d); err != nil {
+			s.o.Logger.Warn("units: survey received mail", "unit", u.ID, "err", err)
+		}
+	}
+	return u, nil
 }
 
 // Submit records a survey sent through the API by a team member.

@@ -226,6 +226,10 @@ func TestMigrationAcceptance(t *testing.T) {
 		if code := f.do(t, "GET", "/api/v1/survey?t="+link.Token, "", nil, nil); code != http.StatusGone {
 			t.Errorf("used link info: %d", code)
 		}
+		if m := f.mails("Department of Chemistry: survey received"); len(m) != 1 || m[0].To[0] != "mailteam@uni.test" ||
+			!strings.Contains(decoded(m[0].Data), "Students:       850") {
+			t.Fatalf("survey received mail %v", m)
+		}
 		got := f.unit(t, eva, u.ID)
 		sv := got.Unit.Survey
 		if got.Unit.Status != units.StatusSurveyed || sv == nil || *sv.Students != 850 || *sv.Staff != 120 || !*sv.MoveContent ||

@@ -1,6 +1,8 @@
 package unitapi
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
@@ -122,12 +124,24 @@ func (a *API) submitLink(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// formCSS is the form's one inline style, allowed by its hash (formCSP).
+const formCSS = `body{font-family:sans-serif;max-width:46em;margin:2em auto;padding:0 1em}label{display:block;margin-top:.8em}` +
+	`input,textarea{width:100%;box-sizing:border-box}.err{color:#a00}.ok{color:#060}fieldset{margin-top:1em}`
+
+// formCSP is the form's Content-Security-Policy: the default one
+// (internal/server) with the inline style allowed by its SHA-256 and the
+// form posting back to this site.
+var formCSP = func() string {
+	sum := sha256.Sum256([]byte(formCSS))
+	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
+		"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+}()
+
 // formPage is the survey form. html/template escapes every value.
 var formPage = template.Must(template.New("survey").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer"><title>Survey: {{.Unit}}</title>
-<style>body{font-family:sans-serif;max-width:46em;margin:2em auto;padding:0 1em}label{display:block;margin-top:.8em}
-input,textarea{width:100%;box-sizing:border-box}.err{color:#a00}.ok{color:#060}fieldset{margin-top:1em}</style></head><body>
+<style>{{.CSS}}</style></head><body>
 {{if .Done}}<h1>Thank you</h1><p class="ok">The survey for {{.Unit}} is received. The mail team will contact you with a plan.</p>
 {{else if .Gone}}<h1>Survey link</h1><p class="err">This survey link is unknown, already used or expired. Ask the mail team for a new one.</p>
 {{else}}<h1>Moving {{.Unit}} to the central mail service</h1>
@@ -160,6 +174,7 @@ input,textarea{width:100%;box-sizing:border-box}.err{color:#a00}.ok{color:#060}f
 `))
 
 type formData struct {
+	CSS                  template.CSS
 	Unit, Expires, Error string
 	Done, Gone           bool
 	F                    map[string]string
@@ -177,7 +192,7 @@ func (a *API) form() http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+		h.Set("Content-Security-Policy", formCSP)
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		if !a.limiter.allow(r) {
 			h.Set("Retry-After", "60")
@@ -186,7 +201,7 @@ func (a *API) form() http.Handler {
 		}
 		token := r.URL.Query().Get("t")
 		u, l, err := a.o.Units.LinkUnit(r.Context(), token)
-		d := formData{F: map[string]string{}}
+		d := formData{CSS: template.CSS(formCSS), F: map[string]string{}}
 		status := http.StatusOK
 		switch {
 		case errors.Is(err, units.ErrLinkInvalid):

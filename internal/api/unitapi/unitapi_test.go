@@ -3,6 +3,8 @@ package unitapi_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/mail"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -598,7 +601,15 @@ func TestSurveyForm(t *testing.T) {
 	if strings.Contains(string(b), "<script>alert") || !strings.Contains(string(b), "&lt;script&gt;") {
 		t.Fatalf("unit name not escaped")
 	}
-	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+	// The one inline style is allowed by its hash, and nothing else.
+	csp := resp.Header.Get("Content-Security-Policy")
+	style := regexp.MustCompile(`(?s)<style>(.*?)</style>`).FindStringSubmatch(string(b))
+	if style == nil {
+		t.Fatal("no style")
+	}
+	sum := sha256.Sum256([]byte(style[1]))
+	if !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'") ||
+		strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "form-action 'self'") {
 		t.Errorf("CSP %q", csp)
 	}
 	form := url.Values{"domains": {"phys.uni.test"}, "admin_email": {"ola@phys.uni.test"}, "staff": {"many"}, "notes": {`"><b>x`}}

@@ -278,6 +278,13 @@ func (s *Service) Plan(ctx context.Context, unitID int64, at time.Time, assignee
 	if !at.After(s.o.Now()) {
 		return nil, fmt.Errorf("%w: the migration date %s is in the past", ErrInvalid, s.when(at))
 	}
+	if at.After(s.o.Now().AddDate(5, 0, 0)) {
+		return nil, fmt.Errorf("%w: the migration date %s is more than five years ahead", ErrInvalid, s.when(at))
+	}
+	assignee = strings.TrimSpace(assignee)
+	if err := validAssignee(assignee); err != nil {
+		return nil, err
+	}
 	var prev []Step
 	_, err := s.o.Store.ChangeUnit(ctx, unitID, func(u *Unit) ([]Event, error) {
 		if u.Status == StatusLive || u.Status == StatusMigrating {
@@ -522,8 +529,8 @@ func (s *Service) WorkOrderResult(ctx context.Context, id int64, state WorkOrder
 // gets the reminder; a name sends it to units.team_address).
 func (s *Service) AssignStep(ctx context.Context, stepID int64, assignee, actor string) (Step, error) {
 	assignee = strings.TrimSpace(assignee)
-	if len(assignee) > 200 || strings.ContainsAny(assignee, "\r\n") {
-		return Step{}, fmt.Errorf("%w: an assignee is one line of at most 200 characters", ErrInvalid)
+	if err := validAssignee(assignee); err != nil {
+		return Step{}, err
 	}
 	st, err := s.o.Store.GetStep(ctx, stepID)
 	if err != nil {

@@ -212,6 +212,7 @@ func (u *Unit) Normalize() error {
 	for i, c := range u.Contacts {
 		errs = append(errs, c.validate(fmt.Sprintf("contacts[%d]", i)))
 	}
+	errs = append(errs, validAssignee(u.Assignee))
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -226,6 +227,15 @@ func (u *Unit) Normalize() error {
 	}
 	if u.Services == nil {
 		u.Services = []string{}
+	}
+	return nil
+}
+
+// validAssignee checks an assignee: one line of at most 200 characters
+// (an address or a name).
+func validAssignee(a string) error {
+	if len(a) > 200 || strings.ContainsAny(a, "\r\n") {
+		return fmt.Errorf("%w: an assignee is one line of at most 200 characters", ErrInvalid)
 	}
 	return nil
 }

@@ -515,6 +515,21 @@ func TestSurveyLinkAttacks(t *testing.T) {
 	if code := f.do(t, "POST", "/api/v1/units", eva, unitapi.UnitRequest{Name: "B", Domains: []string{"DUP.uni.test."}}, nil); code != 409 {
 		t.Errorf("duplicate domain: %d", code)
 	}
+	// Bad plans change nothing.
+	for name, req := range map[string]unitapi.PlanRequest{
+		"header in assignee": {MigrationAt: "2027-03-01 10:00", Assignee: "eva@uni.test\r\nBcc: x@evil.test"},
+		"past":               {MigrationAt: "2020-01-01 10:00"},
+		"far future":         {MigrationAt: "2099-01-01 10:00"},
+		"no date":            {},
+		"not a date":         {MigrationAt: "soon"},
+	} {
+		if code := f.do(t, "POST", fmt.Sprintf("/api/v1/units/%d/plan", u.ID), eva, req, nil); code != 400 {
+			t.Errorf("plan %s: %d", name, code)
+		}
+	}
+	if steps, _ := f.svc.Store().Steps(context.Background(), u.ID); len(steps) != 0 {
+		t.Errorf("a refused plan made %d steps", len(steps))
+	}
 }
 
 // TestStepsWaitForLive: while the MX stays wrong, the TTL restore and the

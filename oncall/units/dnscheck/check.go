@@ -18,6 +18,7 @@ const (
 	ProblemAlias       = "alias_target"  // the target is a CNAME (RFC 2181 §10.3)
 	ProblemNoAddress   = "no_address"    // the target has no A or AAAA record
 	ProblemDomainAlias = "domain_alias"  // the domain itself is a CNAME
+	ProblemTooMany     = "too_many_mx"   // more MX records than are checked
 )
 
 // Problem is one thing wrong with a domain's MX.
@@ -52,6 +53,9 @@ type Result struct {
 	Authoritative bool      `json:"authoritative"`
 	Problems      []Problem `json:"problems"`
 }
+
+// MaxTargets bounds the MX targets whose addresses one check looks up.
+const MaxTargets = 16
 
 // Checker checks domains against the central MX hosts.
 type Checker struct {
@@ -127,6 +131,12 @@ func (c *Checker) Check(ctx context.Context, domain string) (Result, error) {
 	if len(ans.MX) == 1 && (ans.MX[0].Host == "" || ans.MX[0].Host == ".") {
 		return fail(Problem{Code: ProblemNullMX, Record: fmt.Sprintf("%s. IN MX 0 .", domain), Found: "a null MX: the domain accepts no mail (RFC 7505)", Want: want,
 			Fix: "Replace the null MX with the records below."})
+	}
+	if len(ans.MX) > MaxTargets {
+		res.Problems = append(res.Problems, Problem{Code: ProblemTooMany, Record: domain + ". IN MX",
+			Found: fmt.Sprintf("%d MX records; the first %d by preference are checked", len(ans.MX), MaxTargets), Want: want,
+			Fix: "Publish only the central service's MX records."})
+		ans.MX = ans.MX[:MaxTargets]
 	}
 	for _, m := range ans.MX {
 		t := Target{MX: m, Central: c.isCentral(m.Host), Addrs: []Addr{}}

@@ -127,6 +127,11 @@ func TestTCPFallback(t *testing.T) {
 	if srv.Queries("MX", "chem.test") != 2 {
 		t.Errorf("asked %d times, want UDP then TCP", srv.Queries("MX", "chem.test"))
 	}
+	// A check looks up the addresses of the first MaxTargets only.
+	res, err := (&dnscheck.Checker{Resolver: &dnscheck.Client{Servers: []string{srv.Addr}}, Central: central}).Check(context.Background(), "chem.test")
+	if err != nil || len(res.Targets) != dnscheck.MaxTargets || res.OK || res.Problems[0].Code != dnscheck.ProblemTooMany {
+		t.Fatalf("%v %d targets %+v", err, len(res.Targets), res.Problems[:1])
+	}
 }
 
 // A recursive resolver's cache hands out what is left of a TTL; with

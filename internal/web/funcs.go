@@ -85,6 +85,10 @@ func (u *UI) funcs() template.FuncMap {
 			}
 			return v
 		},
+		// weekdays are the handover weekdays a rota form offers.
+		"weekdays": func() []string {
+			return []string{"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+		},
 		// allowed reports whether a ticket in state allows action.
 		"allowed": func(state, action string) bool {
 			_, err := tickets.Next(state, action)

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestUnitCLI(t *testing.T) {
@@ -16,8 +18,12 @@ func TestUnitCLI(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "https://postvakt.uni.test/survey?t=") || !strings.Contains(out, "CET") {
 		t.Fatalf("link: %d %s", code, out)
 	}
-	code, out, errOut = runCLI(t, "unit", "plan", "--config", cfg, "--at", "2099-02-04 10:00", "--assignee", "eva@uni.test", "1")
-	if code != exitOK || !strings.Contains(out, "2099-02-02 09:00 CET") || !strings.Contains(out, "remind the administrator to lower the MX TTL") {
+	// Next year's 4 February, 10:00 in Oslo: the TTL reminder two days
+	// before at 09:00.
+	year := time.Now().Year() + 1
+	mig := time.Date(year, 2, 4, 10, 0, 0, 0, time.UTC)
+	code, out, errOut = runCLI(t, "unit", "plan", "--config", cfg, "--at", mig.Format("2006-01-02 15:04"), "--assignee", "eva@uni.test", "1")
+	if code != exitOK || !strings.Contains(out, fmt.Sprintf("%d-02-02 09:00 CET", year)) || !strings.Contains(out, "remind the administrator to lower the MX TTL") {
 		t.Fatalf("plan: %d %s %s", code, out, errOut)
 	}
 	code, out, _ = runCLI(t, "unit", "show", "--config", cfg, "1")
@@ -25,7 +31,7 @@ func TestUnitCLI(t *testing.T) {
 		t.Fatalf("show: %d %s", code, out)
 	}
 	code, out, _ = runCLI(t, "unit", "documents", "--config", cfg, "1")
-	if code != exitOK || !strings.Contains(out, "DNS change guide for Department of Chemistry") || !strings.Contains(out, "not configured in postvakt yet") || !strings.Contains(out, "Wednesday 4 February 2099") {
+	if code != exitOK || !strings.Contains(out, "DNS change guide for Department of Chemistry") || !strings.Contains(out, "not configured in postvakt yet") || !strings.Contains(out, mig.Format("Monday 2 January 2006")) {
 		t.Fatalf("documents: %d %s", code, out)
 	}
 	code, out, _ = runCLI(t, "unit", "work-order", "--config", cfg, "--note", "test accounts", "1")

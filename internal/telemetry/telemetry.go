@@ -48,6 +48,8 @@ var ClusterWide = []string{
 	"postvakt_sla_compliance_ratio",
 	"postvakt_oncall_open_incidents",
 	"postvakt_reports_last_sent_timestamp_seconds",
+	"postvakt_units",
+	"postvakt_units_steps_overdue",
 	"postvakt_smtp_store_bodies",
 	"postvakt_smtp_store_body_bytes",
 	"postvakt_smtp_store_messages",

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -86,5 +88,24 @@ func TestSecretFileErrors(t *testing.T) {
 		if _, err := Load(p, []string{}); err == nil || !strings.Contains(err.Error(), "permission denied") {
 			t.Errorf("unreadable: %v", err)
 		}
+	}
+}
+
+// TestEverySecretHasAFileVariant: a key whose environment override names a
+// secret (password, token, secret, key, a URL with credentials) is in
+// SecretKeys, so a new secret key cannot be added without its _file.
+func TestEverySecretHasAFileVariant(t *testing.T) {
+	n := 0
+	for env, key := range EnvVars() {
+		if !regexp.MustCompile(`PASSWORD|TOKEN|SECRET|_KEY$|DATABASE_URL|PUSH_URL`).MatchString(env) {
+			continue
+		}
+		n++
+		if !slices.Contains(SecretKeys, key) {
+			t.Errorf("%s (%s) holds a secret but has no %s_file", key, env, key)
+		}
+	}
+	if n < 8 {
+		t.Fatalf("only %d secret keys found", n)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/internal/telemetry"
+	"github.com/uni-mail/postvakt/internal/web"
 	"github.com/uni-mail/postvakt/oncall/alerting"
 	"github.com/uni-mail/postvakt/oncall/tickets"
 )
@@ -97,6 +98,9 @@ type Env struct {
 	tickets *tickets.Service
 	// alerting raises incidents (nil when on-call is off), for the probes.
 	alerting *alerting.Service
+	// web is the web interface, set by setupWeb: Run asks it for the
+	// first-run setup link once the listener is bound.
+	web *web.UI
 
 	// Reload reads the configuration file again on SIGHUP and POST
 	// /api/v1/admin/reload; a capability that can apply changes while
@@ -218,6 +222,7 @@ func Run(ctx context.Context, opts Options) error {
 		defer wg.Done()
 		fail(env.Server.Serve(ctx, func(a net.Addr) {
 			logger.Info("http listening", "addr", a.String())
+			env.announce(ctx, a)
 			if opts.Ready != nil {
 				opts.Ready(a)
 			}

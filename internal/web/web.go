@@ -350,7 +350,7 @@ var notices = map[string]string{
 	"commented": "Comment added.", "done": "Done.", "requested": "Swap requested.", "generated": "Report generated.",
 	"revoked": "Token revoked.", "user": "User saved.", "sent": "Notice sent.", "updated": "Notice updated.",
 	"welcome": "Welcome: you are the first admin. The list below says what to set up next.",
-	"locked": "Account locked.", "unlocked": "Account unlocked.", "released": "Released for delivery.", "deleted": "Deleted.",
+	"locked":  "Account locked.", "unlocked": "Account unlocked.", "released": "Released for delivery.", "deleted": "Deleted.",
 }
 
 func (u *UI) newView(r *http.Request, si signedIn) *view {

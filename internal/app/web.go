@@ -69,6 +69,10 @@ func (e *Env) announce(ctx context.Context, addr net.Addr) {
 		base = "http://" + net.JoinHostPort(host, port)
 	}
 	e.Logger.Info("web interface: open " + base + "/")
+	if e.demo {
+		e.Logger.Info("demo: every page fills within a minute; the sign-in names and password follow in this log")
+		return
+	}
 	if e.web == nil {
 		return
 	}

@@ -318,8 +318,12 @@ func shiftLog(src, dst string, end time.Time) (first, last time.Time, n int, err
 		}
 		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		year := end.Year() // of year-less stamps: that of the last full one before them
 		for sc.Scan() {
-			if t, rest, ok := logStamp(sc.Text(), end.Year()); ok {
+			if t, rest, full, ok := logStamp(sc.Text(), year); ok {
+				if full {
+					year = t.Year()
+				}
 				fn(t, rest)
 			}
 		}
@@ -357,19 +361,20 @@ func shiftLog(src, dst string, end time.Time) (first, last time.Time, n int, err
 	return first.Add(shift), last.Add(shift), n, err
 }
 
-// logStamp splits a log line into its timestamp and the rest.
-func logStamp(line string, year int) (time.Time, string, bool) {
+// logStamp splits a log line into its timestamp and the rest; full says
+// the stamp carried its year (RFC 3339), else it is read in year.
+func logStamp(line string, year int) (t time.Time, rest string, full, ok bool) {
 	if stamp, rest, ok := strings.Cut(line, " "); ok && len(stamp) >= 20 && stamp[4] == '-' {
 		if t, err := time.Parse(time.RFC3339Nano, stamp); err == nil {
-			return t, rest, true
+			return t, rest, true, true
 		}
 	}
 	if len(line) > 16 && line[15] == ' ' {
 		if t, err := time.Parse("Jan _2 15:04:05", line[:15]); err == nil {
-			return t.AddDate(year, 0, 0), line[16:], true
+			return t.AddDate(year, 0, 0), line[16:], false, true
 		}
 	}
-	return time.Time{}, "", false
+	return time.Time{}, "", false, false
 }
 
 func (d *demoSeeder) tickets(ctx context.Context) error {
@@ -384,7 +389,7 @@ func (d *demoSeeder) tickets(ctx context.Context) error {
 		{"IMAP logins slow for staff", "imap", "major", "Thunderbird times out at login, about 30 s.", 2 * time.Hour, nil},
 		{"Webmail attachment upload fails over 20 MB", "webmail", "minor", "Upload spinner never ends.", 25 * time.Minute, []string{"ack", "start"}},
 		{"Moderation mails of the physics list missing", "lists", "minor", "No moderation mail since Friday.", 3 * time.Hour, []string{"ack", "wait"}},
-		{"Spam wave from a compromised student account", "smtp", "major", "800 messages in 10 minutes from one account.", 26 * time.Hour, []string{"ack", "start", "resolve"}},
+		{"Spam wave from a compromised student account", "smtp", "major", "800 messages in 10 minutes from one account.", 40 * time.Minute, []string{"ack", "start", "resolve"}},
 	} {
 		var created struct {
 			ID int64 `json:"id"`

@@ -5,17 +5,13 @@ import (
 	"html/template"
 	"net/http"
 
+	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/runbooks"
 )
 
-// Runbooks are served without login: they are the repository's own
-// documentation, embedded at build time, and must open from a page on a
-// phone before anyone has signed in.
-var runbookPage = template.Must(template.New("rb").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{if .One}}{{.One.Title}} — {{end}}postvakt runbooks</title>
-<style>
+// runbookStyle is the runbook pages' one inline style block; their
+// Content-Security-Policy allows it by its hash and nothing else.
+const runbookStyle = `
 body{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:0 auto;padding:1rem;color:#1b1b1b}
 a{color:#0b57d0}pre{background:#f3f3f3;padding:.75rem;overflow-x:auto;border-radius:4px}
 code{font-family:ui-monospace,monospace;font-size:.9em}nav{margin-bottom:1rem}
@@ -26,7 +22,16 @@ nav.top{display:flex;flex-wrap:wrap;gap:.25rem 1rem;padding:.5rem 0;border-botto
 nav.top a{text-decoration:none}nav.top .brand{font-weight:700;color:#1b1b1b}
 nav.pager{display:flex;justify-content:space-between;gap:1rem;border-top:1px solid #ddd;margin-top:2rem;padding-top:.75rem}
 @media print{nav{display:none}a{color:inherit}}
-</style>
+`
+
+// Runbooks are served without login: they are the repository's own
+// documentation, embedded at build time, and must open from a page on a
+// phone before anyone has signed in.
+var runbookPage = template.Must(template.New("rb").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{if .One}}{{.One.Title}} — {{end}}postvakt runbooks</title>
+<style>{{.Style}}</style>
 <link rel="icon" href="/static/favicon.svg" type="image/svg+xml"></head><body>
 <nav class="top" aria-label="Runbooks"><a class="brand" href="/">postvakt</a><a href="/runbooks">All runbooks</a><a href="/status">Service status</a></nav>
 {{if .One}}
@@ -48,8 +53,11 @@ func setupRunbooks(_ context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	render := func(w http.ResponseWriter, status int, data any) {
+	csp := server.InlineStyleCSP(runbookStyle)
+	render := func(w http.ResponseWriter, status int, data map[string]any) {
+		data["Style"] = template.CSS(runbookStyle)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", csp)
 		w.WriteHeader(status)
 		if err := runbookPage.Execute(w, data); err != nil {
 			env.Logger.Warn("render runbook page", "err", err)

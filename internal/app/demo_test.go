@@ -264,7 +264,7 @@ func TestDemo(t *testing.T) {
 		{"now", "/"}, {"rota", "/rota"}, {"tickets", "/tickets"}, {"ticket", "/tickets/1"},
 		{"incidents", "/incidents"}, {"notices", "/notices"}, {"notice", "/notices/1"},
 		{"directory", "/directory/mailboxes"}, {"mailbox", "/directory/mailboxes/alice.martin@uni.example"},
-		{"quarantine", "/quarantine"}, {"trace", "/trace?to=jack.oneill%40uni.example&since=24h"},
+		{"quarantine", "/quarantine"}, {"trace", "/trace?status=bounced&since=24h"},
 		{"reports", "/reports"}, {"admin", "/admin"}, {"runbooks", "/runbooks"}, {"runbook", "/runbooks/probe-failed"},
 		{"status", "/status"},
 	}

@@ -19,7 +19,7 @@ demo: build
 
 ## screenshots: every page at desktop and phone width, from a demo server, into docs/screenshots (headless Chromium)
 screenshots:
-	POSTVAKT_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestDemo$$' -timeout 10m ./internal/app/
+	POSTVAKT_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^(TestDemo|TestFirstRunBrowser)$$' -timeout 10m ./internal/app/
 
 ## build: build the postvakt binary into bin/
 build:

@@ -7,12 +7,15 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
@@ -275,4 +278,46 @@ func TestFirstRunLinkEnds(t *testing.T) {
 			t.Error("a setup link was printed although an admin exists")
 		}
 	})
+}
+
+// TestFirstRunBrowser walks the first run in headless Chromium on a phone:
+// the sign-in form says how to start, the setup link from the log makes
+// the admin, and the Now page lists what to configure next. With
+// POSTVAKT_SCREENSHOTS set (make screenshots) the pages are written there.
+func TestFirstRunBrowser(t *testing.T) {
+	t.Parallel()
+	exe := chromium(t)
+	out := os.Getenv("POSTVAKT_SCREENSHOTS")
+	if out == "" {
+		out = artifacts(t)
+	} else if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := bareConfig(t)
+	base, logs := startLogged(t, cfg, time.Now)
+	link, _ := setupLink(t, logs)
+	b := newTestBrowser(t, exe, out, 2*time.Minute, 30*time.Second)
+	b.do("sign-in form", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`#first-run`)), b.capture("first-run-login-phone.jpg"))
+	b.do("setup link",
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.CSS(`#setup`)),
+		chromedp.SendKeys(chromedp.CSS(`#setup input[name=user]`), "boss"),
+		chromedp.SendKeys(chromedp.CSS(`#setup input[name=display_name]`), "The Boss"),
+		chromedp.SendKeys(chromedp.CSS(`#setup input[name=password]`), testPassword),
+		chromedp.SendKeys(chromedp.CSS(`#setup input[name=password2]`), testPassword),
+		b.capture("first-run-setup-phone.jpg"),
+		chromedp.Click(chromedp.CSS(`#setup button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#next-steps`)),
+		b.capture("first-run-now-phone.jpg"))
+	if who := b.text(`#whoami`); who != "boss (admin)" {
+		t.Errorf("signed in as %q", who)
+	}
+	for _, id := range []string{"next-oncall", "next-probes", "next-logs", "next-announce", "next-report", "next-users"} {
+		if n := b.eval(`String(document.querySelectorAll("#` + id + `").length)`); n != "1" {
+			t.Errorf("the Now page does not list %s", id)
+		}
+	}
+	if w := b.eval(`String(document.documentElement.scrollWidth > window.innerWidth + 1)`); w != "false" {
+		t.Error("the first-run Now page scrolls sideways on a phone")
+	}
 }

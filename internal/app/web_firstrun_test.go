@@ -192,7 +192,7 @@ func TestFirstRun(t *testing.T) {
 	for _, want := range []string{`id="next-steps"`, `id="next-oncall"`, "oncall.members, oncall.rotas", "docs/oncall.md",
 		`id="next-probes"`, "probes.enabled, probes.targets", "docs/probes.md", `id="next-logs"`, "collectors.files",
 		`id="next-announce"`, "notices.announce_to", `id="next-report"`, "reports.mail.to", `id="next-users"`,
-		`id="h-probes"`, "Probes are off", "On-call is not configured"} {
+		`id="h-probes"`, "Probes are off", "On-call is not configured", "nothing feeds the collectors yet"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("Now page lacks %q", want)
 		}
@@ -297,7 +297,7 @@ func TestFirstRunBrowser(t *testing.T) {
 	base, logs := startLogged(t, cfg, time.Now)
 	link, _ := setupLink(t, logs)
 	b := newTestBrowser(t, exe, out, 2*time.Minute, 30*time.Second)
-	b.do("sign-in form", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`#first-run`)), b.capture("first-run-login-phone.jpg"))
+	b.do("sign-in form", chromedp.EmulateViewport(412, 915), chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`#first-run`)), b.capture("first-run-login-phone.jpg"))
 	b.do("setup link",
 		chromedp.Navigate(link),
 		chromedp.WaitVisible(chromedp.CSS(`#setup`)),

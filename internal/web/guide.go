@@ -32,6 +32,7 @@ var off = map[string]guideStep{
 	"probes":     {What: "Probes are off", Key: "probes.enabled, probes.targets", Doc: "docs/probes.md"},
 	"trace":      {What: "Trace needs the collectors, which are not configured", Key: "collectors:", Doc: "docs/collectors.md#trace"},
 	"mail":       {What: "No mail counts: the collectors are not configured", Key: "collectors:", Doc: "docs/collectors.md#sources"},
+	"sources":    {What: "No mail counts: nothing feeds the collectors yet (no log file, no syslog, no engine) and nothing was imported", Key: "collectors.files, collectors.syslog", Doc: "docs/collectors.md#sources"},
 	"directory":  {What: "The directory belongs to the SMTP engine, which is not running here", Key: "smtp.enabled, smtp.directory", Doc: "docs/configuration.md"},
 	"quarantine": {What: "The quarantine belongs to content scanning, which is not configured", Key: "content.enabled", Doc: "docs/configuration.md"},
 }

@@ -85,6 +85,7 @@ type nowView struct {
 	Mail         *collectorsapi.Summary // nil: collectors are not configured
 	Flow         *flowView              // nil: no hours (collectors are not configured)
 	Guide        []guideStep            // what is left to set up
+	NoSources    bool                   // the collectors run, but nothing feeds them and nothing was imported
 }
 
 // flowView is the mail flow per hour as sparklines. Lag is how many of
@@ -139,6 +140,12 @@ func (u *UI) nowPage(w http.ResponseWriter, r *http.Request, v *view) error {
 	}
 	if d.Flow != nil && d.Mail != nil && d.Mail.Received > d.Flow.Received.Total {
 		d.Flow.Lag = d.Mail.Received - d.Flow.Received.Total
+	}
+	// Nothing feeds the collectors and nothing was imported: the counts
+	// would be zeros that mean "not measured", so say that instead.
+	if d.Mail != nil && d.Mail.Messages == 0 && d.Mail.Received == 0 && u.o.Setup != nil && !u.o.Setup().LogSources &&
+		(d.Flow == nil || (d.Flow.Received.Total == 0 && d.Flow.Logins.Total == 0)) {
+		d.Mail, d.Flow, d.NoSources = nil, nil, true
 	}
 	probesOff, err := u.optional(r, "/api/v1/probes", &probes)
 	if err != nil {

@@ -125,6 +125,7 @@ func TestPagesRender(t *testing.T) {
 				Mail: &collectorsapi.Summary{Received: 101}, Flow: &flowView{Received: value(func(h collectorsapi.TrafficHour) int64 { return 0 }), Lag: 101}},
 				[]string{`id="next-steps"`, `id="next-oncall"`, "<code>oncall.members</code>", "postvakt serve --demo", "No probe has run yet",
 					`id="rollup-lag">101 of the messages`}},
+			{"no sources", &nowView{NoSources: true}, []string{"nothing feeds the collectors yet", "<code>collectors.files, collectors.syslog</code>"}},
 		},
 		"rota": {
 			{"full", &rotaView{Weeks: 4, Rotas: []rotaPart{{Name: "ukevakt", Members: []string{"ana", "bjorn", "chen"},

@@ -177,7 +177,7 @@ func BenchmarkWebPages(b *testing.B) {
 		"/trace?from=" + url.QueryEscape("user42@sender42.example"), "/trace.csv?from=" + url.QueryEscape("user42@sender42.example"),
 		"/reports", "/admin",
 		"/notices", "/notices?all=true&state=open", "/notices/new", "/notices/new?ticket=5000", "/notices/100",
-		"/directory", "/directory/mailboxes", "/directory/mailboxes?q=s1999&page=2", "/directory/mailboxes/s12345@uni.example",
+		"/directory", "/directory/mailboxes", "/directory/mailboxes?q=s1999", "/directory/mailboxes?q=s1999&page=2", "/directory/mailboxes/s12345@uni.example",
 		"/directory/aliases", "/quarantine",
 		"/incidents?status=resolved", "/status", "/status/feed.atom", "/runbooks", "/runbooks/probe-failed", "/login"} {
 		cl := c

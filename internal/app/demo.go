@@ -42,16 +42,19 @@ var demoYAML []byte
 const DemoDatabase = "demo.db"
 
 // DemoConfig is the demo's configuration: demo/demo.yaml on the defaults,
-// with the data directory, HTTP listener, log and web settings of base,
-// and the database DATA_DIR/demo.db whatever base names. The demo's
+// with the HTTP listener, log and web settings of base, the database
+// DATA_DIR/demo.db whatever base names, and its other files in
+// DATA_DIR/demo. The demo's
 // webmail probe checks the demo's own HTTP listener.
 func DemoConfig(base *config.Config) (*config.Config, error) {
 	cfg := config.Default()
 	if _, err := config.Decode(cfg, "demo.yaml", demoYAML); err != nil {
 		return nil, fmt.Errorf("demo configuration: %w", err)
 	}
-	cfg.DataDir, cfg.HTTP, cfg.Log, cfg.Web = base.DataDir, base.HTTP, base.Log, base.Web
-	cfg.Database.URL = "sqlite:" + filepath.Join(cfg.DataDir, DemoDatabase)
+	// The engine's files (spool, certificate) go to DATA_DIR/demo, apart
+	// from a real service's in the same data directory.
+	cfg.DataDir, cfg.HTTP, cfg.Log, cfg.Web = filepath.Join(base.DataDir, "demo"), base.HTTP, base.Log, base.Web
+	cfg.Database.URL = "sqlite:" + filepath.Join(base.DataDir, DemoDatabase)
 	for i, t := range cfg.Probes.Targets {
 		if t.Kind == probe.KindHTTP {
 			cfg.Probes.Targets[i].Address = "http://" + demoHTTPAddr(cfg.HTTP.Listen) + "/healthz"

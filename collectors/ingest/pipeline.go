@@ -55,9 +55,13 @@ type Options struct {
 	// sent by the organisation (Postfix mynetworks); default 127.0.0.1/32
 	// and ::1/128.
 	LocalNetworks []netip.Prefix
-	Metrics       *Metrics // nil: a private, unregistered set
-	Abuse         *abusedetect.Detector
-	BatchSize     int
+	// WebmailNetworks are the webmail servers' addresses: Dovecot IMAP
+	// sessions logged in from them are webmail reads (Session.Service
+	// "webmail"), not IMAP reads (collectors.webmail_networks).
+	WebmailNetworks []netip.Prefix
+	Metrics         *Metrics // nil: a private, unregistered set
+	Abuse           *abusedetect.Detector
+	BatchSize       int
 	// Writers > 1 writes batches on that many goroutines while parsing
 	// goes on (import: several COPY streams into PostgreSQL). Batches
 	// then commit out of order, so it is refused for tailed files, whose
@@ -114,7 +118,15 @@ type Pipeline struct {
 	hot       hotMetrics
 	// lastStream is the stream of the last line (stream)
 	lastStream *stream
+	// sessionIPs remembers the client address of Dovecot login sessions
+	// (by host and session ID) until their logout line, for
+	// WebmailNetworks; bounded by maxSessionIPs.
+	sessionIPs map[[2]string]string
 }
+
+// maxSessionIPs bounds Pipeline.sessionIPs: a session whose logout was
+// never logged is forgotten when the map is full (it is then cleared).
+const maxSessionIPs = 1 << 16
 
 // hotMetrics caches the children of the metric vectors the pipeline
 // updates per record: WithLabelValues hashes its labels and takes a lock
@@ -270,6 +282,7 @@ func (p *Pipeline) startWriters(ctx context.Context) {
 					p.m.Written.WithLabelValues("tx").Add(float64(len(j.b.Rows)))
 					p.m.Written.WithLabelValues("message").Add(float64(len(j.b.Messages)))
 					p.m.Written.WithLabelValues("login").Add(float64(len(j.b.Logins)))
+					p.m.Written.WithLabelValues("session").Add(float64(len(j.b.Sessions)))
 				}
 				j.b.Reset()
 				select {
@@ -537,6 +550,15 @@ func (p *Pipeline) lineRecords(ev logparse.Event) {
 		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: e.Time, Node: e.Host, Source: "amavis", Direction: dir,
 			QueueID: qid, MessageID: e.MessageID, MailFrom: e.From, Rcpt: rcpt, Size: e.Size, ClientIP: e.ClientIP,
 			SpamScore: score, AVVerdict: verdict, Status: txlog.StatusScanned, Reply: reply, Agent: "amavis"})
+	case *logparse.DovecotLogin:
+		if len(p.o.WebmailNetworks) > 0 && e.Session != "" {
+			if p.sessionIPs == nil || len(p.sessionIPs) >= maxSessionIPs {
+				p.sessionIPs = map[[2]string]string{}
+			}
+			p.sessionIPs[[2]string{strings.Clone(e.Host), strings.Clone(e.Session)}] = strings.Clone(e.RemoteIP)
+		}
+	case *logparse.DovecotLogout:
+		p.session(e)
 	case *logparse.DovecotAuthFailure:
 		if e.Session == "" {
 			p.batch.Logins = append(p.batch.Logins, txlog.Login{Time: e.Time, Node: e.Host, Source: txlog.SourceDovecotAuth,
@@ -548,6 +570,39 @@ func (p *Pipeline) lineRecords(ev logparse.Event) {
 			QueueID: e.QueueID, MessageID: e.MessageID, MailFrom: e.From, ClientIP: e.IP,
 			SpamScore: strconv.FormatFloat(e.Score, 'f', 2, 64), AVVerdict: verdict, Status: txlog.StatusScanned, Agent: "rspamd"})
 	}
+}
+
+// session records the end of an IMAP or POP3 session with the messages
+// it read (docs/collectors.md, "Records").
+func (p *Pipeline) session(e *logparse.DovecotLogout) {
+	if !e.HasReads || (e.Service != "imap" && e.Service != "pop3") {
+		return
+	}
+	svc, ip := e.Service, ""
+	if p.sessionIPs != nil && e.Session != "" {
+		k := [2]string{e.Host, e.Session}
+		ip = p.sessionIPs[k]
+		delete(p.sessionIPs, k)
+	}
+	if svc == "imap" && ip != "" && inNetworks(p.o.WebmailNetworks, ip) {
+		svc = "webmail"
+	}
+	p.batch.Sessions = append(p.batch.Sessions, txlog.Session{Time: e.Time, Node: e.Host, Source: "dovecot", Service: svc,
+		User: e.User, Session: e.Session, RemoteIP: ip, Reads: e.Reads, ReadBytes: e.ReadBytes})
+}
+
+func inNetworks(nets []netip.Prefix, ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, n := range nets {
+		if n.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Pipeline) local(ip string) bool {
@@ -603,6 +658,9 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 		if (q.Origin == correlate.OriginSMTP || q.Origin == correlate.OriginPickup) && !q.LinkedByAmavis {
 			received++
 		}
+	}
+	if refusedAfterData(m) {
+		received = 0
 	}
 	localSender := m.SASLUsername != "" || m.Origin == correlate.OriginPickup || m.Origin == correlate.OriginBounce ||
 		(m.Service != "" && m.Service != "smtpd" && m.Origin == correlate.OriginSMTP) || (m.ClientIP != "" && p.local(m.ClientIP))
@@ -703,6 +761,16 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 		p.o.Abuse.Message(p.ctx, abusedetect.Message{At: m.FirstSeen, Node: m.Host, User: m.SASLUsername, MessageID: m.MessageID, Recipients: m.NRcpt})
 	}
 	return nil
+}
+
+// refusedAfterData reports whether a message with a queue ID was refused
+// before Postfix accepted it: a reject (header or body checks in cleanup,
+// a milter) and no queue manager line (no size, no recipients) and no
+// delivery. cleanup(8) answers the client 5xx and removes the queue file,
+// so the message was never received (the transaction log summary's
+// "received", docs/collectors.md).
+func refusedAfterData(m *correlate.Message) bool {
+	return len(m.Rejects) > 0 && m.Size == 0 && m.NRcpt == 0 && len(m.Deliveries) == 0
 }
 
 func (p *Pipeline) onReject(r *logparse.Reject) error {
@@ -823,6 +891,7 @@ func (p *Pipeline) Commit(ctx context.Context) error {
 	p.m.Written.WithLabelValues("tx").Add(float64(len(p.batch.Rows)))
 	p.m.Written.WithLabelValues("message").Add(float64(len(p.batch.Messages)))
 	p.m.Written.WithLabelValues("login").Add(float64(len(p.batch.Logins)))
+	p.m.Written.WithLabelValues("session").Add(float64(len(p.batch.Sessions)))
 	p.m.OpenMessages.Set(float64(p.corr.Open()))
 	p.batch.Reset()
 	return nil

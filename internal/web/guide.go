@@ -7,7 +7,7 @@ import "net/http"
 // (docs/web.md, "First run"). internal/app computes it from the
 // configuration in force.
 type Setup struct {
-	Oncall     bool // oncall.members and oncall.rotas
+	Oncall     bool // oncall.members and oncall.rotas (or a rota made at run time: the Now page asks the API)
 	Paging     bool // oncall.slack or oncall.email can page someone
 	Probes     bool // probes.enabled with targets
 	LogSources bool // collectors.files, collectors.syslog or the engine's own events
@@ -25,6 +25,7 @@ type guideStep struct {
 // be off, for the empty states ("… is not configured: set X, see Y").
 var off = map[string]guideStep{
 	"oncall":     {What: "On-call is not configured", Key: "oncall.members, oncall.rotas", Doc: "docs/oncall.md#the-rota"},
+	"norota":     {What: "No rota yet: add one on the Rota page, or the team and rota", Key: "oncall.members, oncall.rotas", Doc: "docs/oncall.md#the-rota-as-data"},
 	"incidents":  {What: "Incidents belong to on-call, which is not configured", Key: "oncall:", Doc: "docs/oncall.md#incidents-and-escalation"},
 	"tickets":    {What: "Tickets are not configured", Key: "tickets:", Doc: "docs/tickets.md"},
 	"notices":    {What: "Notices are not configured", Key: "notices:", Doc: "docs/tickets.md#notices"},
@@ -38,12 +39,14 @@ var off = map[string]guideStep{
 }
 
 // guide lists what is left to set up, in the order a newcomer would do
-// it; empty when everything is.
-func (u *UI) guide(r *http.Request, v *view) []guideStep {
+// it; empty when everything is. rotas says whether a rota exists (it may
+// have been made at run time, not in the configuration).
+func (u *UI) guide(r *http.Request, v *view, rotas bool) []guideStep {
 	if u.o.Setup == nil {
 		return nil
 	}
 	s := u.o.Setup()
+	s.Oncall = s.Oncall || rotas
 	var g []guideStep
 	add := func(done bool, id, what, key, doc string) {
 		if !done {

@@ -42,30 +42,37 @@ func (s *Store) DirMailboxPage(ctx context.Context, q string, locked bool, offse
 		}
 		return page, total, nil
 	}
-	// A filter scans the table: once, for the page and, on each of its
-	// rows, the count of all that match (a page past the end has no row
-	// to carry it: count then).
-	page, err := storage.QueryAll(ctx, s.db, func(r storage.RowScanner) (directory.Mailbox, error) {
-		return scanMailboxCounted(r, &total)
-	}, `SELECT `+mailboxCols+`, COUNT(*) OVER () FROM engine_mailboxes WHERE `+where+` ORDER BY address LIMIT ? OFFSET ?`,
-		append(args, limit, offset)...)
+	// A filter scans the table once: each match carries the count of all
+	// and its place in address order, and the first match comes along
+	// with the page, so a page past the end still has the count.
+	var places []int64
+	rows, err := storage.QueryAll(ctx, s.db, func(r storage.RowScanner) (directory.Mailbox, error) {
+		var rn int64
+		m, err := scanMailboxCounted(r, &total, &rn)
+		places = append(places, rn)
+		return m, err
+	}, `SELECT `+mailboxCols+`, n, rn FROM (SELECT `+mailboxCols+`, COUNT(*) OVER () AS n, ROW_NUMBER() OVER (ORDER BY address) AS rn
+		FROM engine_mailboxes WHERE `+where+`) hits WHERE rn = 1 OR (rn > ? AND rn <= ?) ORDER BY rn`,
+		append(args, offset, offset+limit)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("mailbox search: %w", err)
 	}
-	if len(page) == 0 && offset > 0 {
-		if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM engine_mailboxes WHERE `+where, args...).Scan(&total); err != nil {
-			return nil, 0, fmt.Errorf("mailbox search: %w", err)
+	page := rows[:0]
+	for i, m := range rows {
+		if places[i] > int64(offset) {
+			page = append(page, m)
 		}
 	}
 	return page, total, nil
 }
 
-// scanMailboxCounted scans a mailbox row followed by a count.
-func scanMailboxCounted(r storage.RowScanner, count *int) (directory.Mailbox, error) {
+// scanMailboxCounted scans a mailbox row followed by a count and a row
+// number.
+func scanMailboxCounted(r storage.RowScanner, count *int, rn *int64) (directory.Mailbox, error) {
 	var m directory.Mailbox
 	var created, updated int64
 	err := r.Scan(&m.ID, &m.Address, &m.Nickname, &m.DisplayName, &m.QuotaBytes, &m.UsedBytes, &m.ForwardTo,
-		&m.KeepCopy, &m.ExternalForwardAllowed, &m.PasswordHash, &m.Locked, &m.LockedReason, &created, &updated, count)
+		&m.KeepCopy, &m.ExternalForwardAllowed, &m.PasswordHash, &m.Locked, &m.LockedReason, &created, &updated, count, rn)
 	m.CreatedAt, m.UpdatedAt = storage.FromMicros(created), storage.FromMicros(updated)
 	return m, err
 }

@@ -75,11 +75,14 @@ func BenchmarkDirMailboxPage(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	for _, q := range []string{"", "s1999", "student 123"} {
-		b.Run("q="+q, func(b *testing.B) {
+	for _, c := range []struct {
+		q      string
+		offset int
+	}{{"", 0}, {"s1999", 0}, {"student 123", 0}, {"s1999", 50}} {
+		b.Run(fmt.Sprintf("q=%s/offset=%d", c.q, c.offset), func(b *testing.B) {
 			for b.Loop() {
-				page, total, err := st.DirMailboxPage(ctx, q, false, 0, 50)
-				if err != nil || total == 0 || len(page) == 0 {
+				page, total, err := st.DirMailboxPage(ctx, c.q, false, c.offset, 50)
+				if err != nil || total == 0 || (len(page) == 0) != (c.offset >= total) {
 					b.Fatalf("%d of %d, %v", len(page), total, err)
 				}
 			}

@@ -152,6 +152,7 @@ var capabilities = []struct {
 	{"runbooks", setupRunbooks},
 	{"tickets", setupTickets}, // before oncall: sets env.Oncall.Tickets
 	{"oncall", setupOncall},   // binds env.Oncall.Tickets
+	{"units", setupUnits},     // after oncall: reminders on its channels
 	{"collectors", setupCollectors},
 	{"content", setupContent},
 	{"engine", setupEngine}, // after collectors and content: takes their hooks

@@ -65,6 +65,7 @@ func (u *UI) routes() {
 	m("POST /admin/tokens/{id}/revoke", auth.RoleAdmin, u.revokeToken)
 	u.noticeRoutes(m)
 	u.directoryRoutes(m)
+	u.unitRoutes(m)
 }
 
 // optional runs an API read whose capability may not be configured: off

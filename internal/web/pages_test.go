@@ -19,6 +19,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/api/oncallapi"
 	"github.com/uni-mail/postvakt/internal/api/reportapi"
 	"github.com/uni-mail/postvakt/internal/api/ticketapi"
+	"github.com/uni-mail/postvakt/internal/api/unitapi"
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/webauth"
 	"github.com/uni-mail/postvakt/oncall/incident"
@@ -26,6 +27,7 @@ import (
 	"github.com/uni-mail/postvakt/oncall/rota"
 	"github.com/uni-mail/postvakt/oncall/team"
 	"github.com/uni-mail/postvakt/oncall/tickets"
+	"github.com/uni-mail/postvakt/oncall/units"
 	"github.com/uni-mail/postvakt/reports"
 )
 
@@ -285,6 +287,27 @@ func TestPagesRender(t *testing.T) {
 		},
 		"error": {
 			{"full", errorView{Status: 404, Message: "no such ticket", Back: "/tickets"}, []string{"<h1>404 Not Found</h1>", "no such ticket", `href="/tickets"`}},
+		},
+		"units": {
+			{"full", &unitsView{Statuses: units.Statuses(), Status: "planned", Units: []units.Unit{{ID: 3, Name: "Chemistry", Domains: []string{"chem.uni.example"},
+				Status: units.StatusPlanned, MigrationAt: at(48 * time.Hour), Assignee: "eva@uni.example"}, {ID: 4, Name: "Physics", Status: units.StatusNew}}},
+				[]string{`href="/units/3"`, "chem.uni.example", "eva@uni.example", "not planned", "nobody yet", "Record a unit"}},
+			{"empty", &unitsView{}, []string{"No units match."}},
+			{"off", &unitsView{UnitsOff: true}, []string{"Units are not configured."}},
+		},
+		"unit": {
+			{"full", unitView{UnitResponse: unitapi.UnitResponse{
+				Unit: units.Unit{ID: 3, Name: "Chemistry <lab>", Domains: []string{"chem.uni.example"}, Status: units.StatusMigrating,
+					NetAdmin: units.Contact{Name: "Kari", Email: "kari@uni.example"}, People: units.People{Students: new(850)},
+					Survey: &units.Survey{CurrentSystem: "Exchange", Clients: []string{"Outlook"}, MoveContent: new(true), SubmittedAt: at(-time.Hour), SubmittedBy: "link"}},
+				Steps: []units.Step{{ID: 9, Label: "follow-up after 1 day", State: units.StepOpen, DueAt: at(time.Hour)},
+					{ID: 8, Label: "check the MX on the migration day", State: units.StepDone, DoneBy: "postvakt", DoneAt: at(0), Outcome: "MX check: chem right"}},
+				WorkOrders: []units.WorkOrder{{ID: 2, Title: "Migrate Chemistry", State: units.WorkOrderOpen, OpenedBy: "eva"}},
+				Events:     []units.Event{{At: at(0), Actor: "token:eva", Text: "migration planned"}}},
+				Link: &units.SurveyLink{URL: "https://postvakt.uni.example/survey?t=abc", ExpiresAt: at(time.Hour)}},
+				[]string{"Chemistry &lt;lab&gt;", "students 850", "staff <span class=\"muted\">not known</span>", "Exchange", "Outlook", "yes",
+					`action="/unit-steps/9"`, "MX check: chem right", `action="/unit-work-orders/2"`, "token:eva", "survey?t=abc", "not shown again"}},
+			{"empty", unitView{}, []string{"No plan yet."}},
 		},
 		"login": {
 			{"full", loginView{Next: "/rota", Name: "ana", Error: "Wrong user name or password.", SSO: true},

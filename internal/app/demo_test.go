@@ -270,7 +270,7 @@ func TestDemo(t *testing.T) {
 	// Screenshots: every page, desktop and phone.
 	pages := []struct{ name, path string }{
 		{"now", "/"}, {"rota", "/rota"}, {"tickets", "/tickets"}, {"ticket", "/tickets/1"},
-		{"incidents", "/incidents"}, {"notices", "/notices"}, {"notice", "/notices/1"},
+		{"incidents", "/incidents"}, {"notices", "/notices"}, {"notice", "/notices/1"}, {"units", "/units"},
 		{"directory", "/directory/mailboxes"}, {"mailbox", "/directory/mailboxes/alice.martin@uni.example"},
 		{"quarantine", "/quarantine"}, {"trace", "/trace?status=bounced&since=24h"},
 		{"reports", "/reports"}, {"admin", "/admin"}, {"runbooks", "/runbooks"}, {"runbook", "/runbooks/probe-failed"},

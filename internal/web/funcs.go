@@ -28,6 +28,9 @@ func (u *UI) funcs() template.FuncMap {
 		return time.Time{}
 	}
 	return template.FuncMap{
+		// off names the configuration key and doc page that turn on a
+		// capability that is off (guide.go).
+		"off": func(name string) guideStep { return off[name] },
 		// when shows an instant in the service time zone with the zone's
 		// abbreviation, "Fri 4 Dec 09:00 CET", so that it cannot be read
 		// as another zone's.

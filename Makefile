@@ -7,7 +7,7 @@ BIN     := bin/postvakt
 # Extra arguments for `make run`, e.g. make run ARGS="--config postvakt.yaml".
 ARGS    ?=
 
-.PHONY: run build test check fmt vet bench fuzz e2e clean
+.PHONY: run build test check fmt vet bench fuzz e2e corpus clean
 
 ## run: start the service on the embedded default (SQLite under ./data, HTTP on 127.0.0.1:9780)
 run: build
@@ -47,6 +47,10 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+## corpus: regenerate the log corpora with ground truth in collectors/corpus (Debian 12, as root; ~30 min)
+corpus:
+	sh collectors/corpus/gen/run.sh
 
 clean:
 	rm -rf bin

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/uni-mail/postvakt/collectors/abusedetect"
 	"github.com/uni-mail/postvakt/collectors/txlog"
 	"github.com/uni-mail/postvakt/engine/event"
 )
@@ -62,16 +61,13 @@ func (p *Pipeline) engineTransaction(e *event.Transaction) {
 		if e.QueueID != "" {
 			qids = []string{e.QueueID}
 		}
-		p.batch.Messages = append(p.batch.Messages, txlog.MessageRow{FirstSeen: e.At, LastSeen: e.At, Node: s.Node,
+		p.message(txlog.MessageRow{FirstSeen: e.At, LastSeen: e.At, Node: s.Node,
 			Source: txlog.SourceEngine, Direction: dir, MsgKey: key, Origin: "engine", Service: s.Listener,
 			State: "accepted", QueueIDs: qids, MessageID: strings.Trim(e.MessageID, "<>"), MailFrom: e.MailFrom,
 			HeaderFrom: e.HeaderFrom, Subject: e.Subject, Size: e.Size, NRcpt: len(e.Rcpts), ClientIP: s.ClientIP,
 			Helo: s.HELO, AuthUser: s.AuthUser, Received: 1})
 		p.m.Messages.WithLabelValues(string(dir)).Inc()
 		p.m.ReceivedBytes.WithLabelValues(string(dir)).Add(float64(e.Size))
-		if p.o.Abuse != nil {
-			p.o.Abuse.Message(p.ctx, abusedetect.Message{At: e.At, Node: s.Node, User: s.AuthUser, MessageID: e.MessageID, Recipients: len(e.Rcpts)})
-		}
 		return
 	}
 	if accepted {
@@ -83,7 +79,7 @@ func (p *Pipeline) engineTransaction(e *event.Transaction) {
 		rcpts = []string{""}
 	}
 	for _, rc := range rcpts {
-		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: e.At, Node: s.Node, Source: txlog.SourceEngine, Direction: dir,
+		p.outcome(txlog.Row{Time: e.At, Node: s.Node, Source: txlog.SourceEngine, Direction: dir,
 			QueueID: e.QueueID, MessageID: strings.Trim(e.MessageID, "<>"), MailFrom: e.MailFrom, Rcpt: rc,
 			HeaderFrom: e.HeaderFrom, Subject: e.Subject, Size: e.Size, ClientIP: s.ClientIP, Helo: s.HELO,
 			AuthUser: s.AuthUser, Status: txlog.StatusRejected, Stage: "DATA", Code: e.Code, DSN: e.Enhanced,
@@ -129,7 +125,7 @@ func (p *Pipeline) engineRecipient(e *event.Recipient) {
 	default:
 		row.Status, row.Reply = txlog.StatusDeferred, fmt.Sprintf("unknown outcome %q", e.Outcome)
 	}
-	p.batch.Rows = append(p.batch.Rows, row)
+	p.outcome(row)
 	if row.Status != txlog.StatusGreylisted {
 		p.m.Recipients.WithLabelValues(string(row.Direction), row.Status).Inc()
 	}

@@ -31,7 +31,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/uni-mail/postvakt/collectors/abusedetect"
 	"github.com/uni-mail/postvakt/collectors/correlate"
 	"github.com/uni-mail/postvakt/collectors/logparse"
 	"github.com/uni-mail/postvakt/collectors/txlog"
@@ -56,7 +55,8 @@ type Options struct {
 	// and ::1/128.
 	LocalNetworks []netip.Prefix
 	Metrics       *Metrics // nil: a private, unregistered set
-	Abuse         *abusedetect.Detector
+	// Detector sees every line and record (abuse detection); nil: none.
+	Detector  Detector
 	BatchSize     int
 	// Writers > 1 writes batches on that many goroutines while parsing
 	// goes on (import: several COPY streams into PostgreSQL). Batches
@@ -459,6 +459,9 @@ func (p *Pipeline) add(s *stream, f logparse.Frame, ev logparse.Event, off, end 
 	} else {
 		s.parsed.Inc()
 	}
+	if p.o.Detector != nil && !p.replaying {
+		p.o.Detector.Line(p.ctx, ev)
+	}
 	p.lineRecords(ev)
 	if err := p.corr.Add(ev); err != nil {
 		p.errs = append(p.errs, err)
@@ -505,7 +508,7 @@ func (p *Pipeline) lineRecords(ev logparse.Event) {
 		if e.Delay >= 0 {
 			reply += " (delay " + strconv.Itoa(e.Delay) + "s)"
 		}
-		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: e.Time, Node: e.Host, Source: "postgrey", Direction: txlog.Inbound,
+		p.outcome(txlog.Row{Time: e.Time, Node: e.Host, Source: "postgrey", Direction: txlog.Inbound,
 			QueueID: e.QueueID, MailFrom: e.Sender, Rcpt: e.Recipient, ClientIP: e.ClientAddress, ClientName: e.ClientName,
 			Status: status, Reply: reply, Agent: "postgrey"})
 	case *logparse.AmavisResult:
@@ -534,17 +537,17 @@ func (p *Pipeline) lineRecords(ev logparse.Event) {
 		if score == "-" {
 			score = ""
 		}
-		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: e.Time, Node: e.Host, Source: "amavis", Direction: dir,
+		p.outcome(txlog.Row{Time: e.Time, Node: e.Host, Source: "amavis", Direction: dir,
 			QueueID: qid, MessageID: e.MessageID, MailFrom: e.From, Rcpt: rcpt, Size: e.Size, ClientIP: e.ClientIP,
 			SpamScore: score, AVVerdict: verdict, Status: txlog.StatusScanned, Reply: reply, Agent: "amavis"})
 	case *logparse.DovecotAuthFailure:
 		if e.Session == "" {
-			p.batch.Logins = append(p.batch.Logins, txlog.Login{Time: e.Time, Node: e.Host, Source: txlog.SourceDovecotAuth,
+			p.loginRecord(txlog.Login{Time: e.Time, Node: e.Host, Source: txlog.SourceDovecotAuth,
 				User: e.User, RemoteIP: e.RemoteIP, Reason: e.Reason})
 		}
 	case *logparse.RspamdResult:
 		verdict := "rspamd " + e.Action
-		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: e.Time, Node: e.Host, Source: "rspamd", Direction: txlog.Unknown,
+		p.outcome(txlog.Row{Time: e.Time, Node: e.Host, Source: "rspamd", Direction: txlog.Unknown,
 			QueueID: e.QueueID, MessageID: e.MessageID, MailFrom: e.From, ClientIP: e.IP,
 			SpamScore: strconv.FormatFloat(e.Score, 'f', 2, 64), AVVerdict: verdict, Status: txlog.StatusScanned, Agent: "rspamd"})
 	}
@@ -662,7 +665,7 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 		MessageID: m.MessageID, MailFrom: m.From, Size: m.Size, NRcpt: m.NRcpt, ClientIP: m.ClientIP,
 		ClientName: m.ClientName, Helo: m.Helo, AuthUser: m.SASLUsername, SpamScore: score, AVVerdict: verdict,
 		Received: received}
-	p.batch.Messages = append(p.batch.Messages, row)
+	p.message(row)
 	if received > 0 {
 		dm := p.dirMetrics(dir)
 		dm.messages.Inc()
@@ -673,7 +676,7 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 		if d.Handoff {
 			rd = dir
 		}
-		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: d.Time, Node: m.Host, Source: txlog.SourcePostfix, Direction: rd,
+		p.outcome(txlog.Row{Time: d.Time, Node: m.Host, Source: txlog.SourcePostfix, Direction: rd,
 			MsgKey: key, QueueID: d.QueueID, MessageID: m.MessageID, MailFrom: m.From, Rcpt: d.To, OrigRcpt: d.OrigTo,
 			Size: m.Size, ClientIP: m.ClientIP, ClientName: m.ClientName, Helo: m.Helo, AuthUser: m.SASLUsername,
 			SpamScore: score, AVVerdict: verdict, Status: d.Status, DSN: d.DSN, Reply: d.Reply, Relay: d.Relay,
@@ -692,15 +695,12 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 	}
 	for _, q := range m.Queues {
 		if q.Expired {
-			p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: m.LastSeen, Node: m.Host, Source: txlog.SourcePostfix,
+			p.outcome(txlog.Row{Time: m.LastSeen, Node: m.Host, Source: txlog.SourcePostfix,
 				Direction: dir, MsgKey: key, QueueID: q.ID, MessageID: m.MessageID, MailFrom: m.From, Size: m.Size,
 				ClientIP: m.ClientIP, AuthUser: m.SASLUsername, Status: txlog.StatusExpired, Agent: "qmgr",
 				Reply: "maximal_queue_lifetime reached, returned to sender"})
 			p.recipient(dir, txlog.StatusExpired)
 		}
-	}
-	if p.o.Abuse != nil && received > 0 && (m.SASLUsername != "" || m.NRcpt > 0) {
-		p.o.Abuse.Message(p.ctx, abusedetect.Message{At: m.FirstSeen, Node: m.Host, User: m.SASLUsername, MessageID: m.MessageID, Recipients: m.NRcpt})
 	}
 	return nil
 }
@@ -734,7 +734,7 @@ func (p *Pipeline) onReject(r *logparse.Reject) error {
 	if r.Stage == "header" && len(r.Detail) > 8 && strings.EqualFold(r.Detail[:8], "Subject:") {
 		subject = strings.TrimSpace(r.Detail[8:]) // header_checks logs the matched header
 	}
-	p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: h.Time, Node: h.Host, Source: txlog.SourcePostfix, Direction: dir,
+	p.outcome(txlog.Row{Time: h.Time, Node: h.Host, Source: txlog.SourcePostfix, Direction: dir,
 		QueueID: r.QueueID, MailFrom: r.From, Rcpt: r.To, ClientIP: r.ClientIP, ClientName: r.ClientName, Helo: r.Helo,
 		Subject: subject, Status: status, Stage: r.Stage, Code: r.Code, DSN: r.Enhanced, Reply: reply, Agent: daemon})
 	p.recipient(dir, status)
@@ -750,8 +750,32 @@ func (p *Pipeline) onLogin(l correlate.Login) error {
 	return nil
 }
 
-func (p *Pipeline) login(l txlog.Login) {
+// outcome adds a transaction-log row and shows it to the detector.
+func (p *Pipeline) outcome(r txlog.Row) {
+	p.batch.Rows = append(p.batch.Rows, r)
+	if p.o.Detector != nil {
+		p.o.Detector.Outcome(p.ctx, &p.batch.Rows[len(p.batch.Rows)-1])
+	}
+}
+
+// message adds a message record and shows it to the detector.
+func (p *Pipeline) message(m txlog.MessageRow) {
+	p.batch.Messages = append(p.batch.Messages, m)
+	if p.o.Detector != nil {
+		p.o.Detector.Message(p.ctx, &p.batch.Messages[len(p.batch.Messages)-1])
+	}
+}
+
+// loginRecord adds a login record and shows it to the detector.
+func (p *Pipeline) loginRecord(l txlog.Login) {
 	p.batch.Logins = append(p.batch.Logins, l)
+	if p.o.Detector != nil {
+		p.o.Detector.Login(p.ctx, &p.batch.Logins[len(p.batch.Logins)-1])
+	}
+}
+
+func (p *Pipeline) login(l txlog.Login) {
+	p.loginRecord(l)
 	result := "ok"
 	if !l.OK {
 		result = "failed"
@@ -766,9 +790,6 @@ func (p *Pipeline) login(l txlog.Login) {
 		p.hot.logins[k] = c
 	}
 	c.Inc()
-	if p.o.Abuse != nil {
-		p.o.Abuse.Login(p.ctx, abusedetect.Login{At: l.Time, Node: l.Node, User: l.User, IP: l.RemoteIP, OK: l.OK})
-	}
 }
 
 // Full reports whether the batch has reached the batch size.

@@ -169,7 +169,7 @@ func TestSampleAbuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := New(Options{Store: &memStore{}, Abuse: det})
+	p := New(Options{Store: &memStore{}, Detector: abusedetect.Stream{D: det}})
 	if _, err := Import(context.Background(), p, ImportOptions{Files: files}); err != nil {
 		t.Fatal(err)
 	}

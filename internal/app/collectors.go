@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/uni-mail/postvakt/collectors"
 	"github.com/uni-mail/postvakt/collectors/abusedetect"
 	"github.com/uni-mail/postvakt/collectors/correlate"
@@ -54,6 +56,17 @@ func PipelineOptions(cfg collectors.Config, store txlog.Store) (ingest.Options, 
 		LocalNetworks: nets,
 		BatchSize:     cfg.BatchSize,
 	}, nil
+}
+
+// Detector builds abuse detection (collectors.abuse) as the pipeline drives
+// it, for `serve` and `import` alike: findings go to sink, undelivered
+// ones to onError.
+func Detector(cfg collectors.Config, sink abusedetect.AlertSink, reg prometheus.Registerer, onError func(error)) (ingest.Detector, error) {
+	det, err := abusedetect.New(abusedetect.Options{Config: cfg.Abuse, Sink: sink, Registerer: reg, OnError: onError})
+	if err != nil {
+		return nil, err
+	}
+	return abusedetect.Stream{D: det}, nil
 }
 
 // setupCollectors wires the collectors (collectors: in the configuration):
@@ -111,8 +124,7 @@ func setupCollectors(_ context.Context, env *Env) error {
 			return nil
 		})
 	}
-	det, err := abusedetect.New(abusedetect.Options{Config: cfg.Abuse, Sink: alerts, Registerer: env.Telemetry.Registry,
-		OnError: func(err error) { env.Logger.Warn("abuse alert not delivered", "err", err) }})
+	det, err := Detector(cfg, alerts, env.Telemetry.Registry, func(err error) { env.Logger.Warn("abuse alert not delivered", "err", err) })
 	if err != nil {
 		return err
 	}
@@ -135,7 +147,7 @@ type liveOptions struct {
 	cfg         collectors.Config
 	store       txlog.Store
 	metrics     *ingest.Metrics
-	abuse       *abusedetect.Detector
+	abuse       ingest.Detector
 	logger      *slog.Logger
 	now         func() time.Time
 	loc         *time.Location
@@ -151,7 +163,7 @@ func buildLive(ctx context.Context, o liveOptions) (*ingest.Runner, []func(conte
 	if err != nil {
 		return nil, nil, err
 	}
-	po.Metrics, po.Abuse, po.Now = o.metrics, o.abuse, o.now
+	po.Metrics, po.Detector, po.Now = o.metrics, o.abuse, o.now
 	p := ingest.New(po)
 	r := ingest.NewRunner(p, ingest.RunnerOptions{CommitEvery: cfg.CommitInterval, Logger: o.logger, Now: o.now,
 		FlushOnStop: o.flushOnStop})

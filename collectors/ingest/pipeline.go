@@ -57,7 +57,7 @@ type Options struct {
 	Metrics       *Metrics // nil: a private, unregistered set
 	// Detector sees every line and record (abuse detection); nil: none.
 	Detector  Detector
-	BatchSize     int
+	BatchSize int
 	// Writers > 1 writes batches on that many goroutines while parsing
 	// goes on (import: several COPY streams into PostgreSQL). Batches
 	// then commit out of order, so it is refused for tailed files, whose

@@ -246,6 +246,10 @@ func (c *Correlator) Summary() Summary {
 	return s
 }
 
+// Now is the Correlator's event clock: the latest event time it has seen
+// (or been given by FlushIdle).
+func (c *Correlator) Now() time.Time { return c.now }
+
 // Open returns the number of messages not yet emitted.
 func (c *Correlator) Open() int {
 	seen := map[*entry]bool{}

@@ -1,24 +1,30 @@
 // Package ingest runs the collectors' pipeline: lines (from files, syslog
 // or an import) are framed and parsed (collectors/logparse), joined into
 // messages (collectors/correlate), turned into transaction-log, message and
-// login records (collectors/txlog), counted in metrics, shown to abuse
-// detection, and written to a txlog.Store in batches together with the
-// reading positions of the files they came from. Engine events enter the
-// same pipeline already structured.
+// login records (collectors/txlog), counted in metrics, shown to the
+// detector (abuse detection), and written to a txlog.Store in batches
+// together with the reading positions of the files they came from. Engine
+// events enter the same pipeline already structured.
 //
-// Restart without loss or double counting: a checkpoint stores, per file,
-// the offset up to which records are committed (Offset) and an earlier
-// offset (Replay) from which every message still held open can be rebuilt.
-// After a restart the lines between Replay and Offset are read again only
-// to rebuild those messages: the records they produced before are not
-// written again, and of the messages they rebuild only those open at the
-// checkpoint are written.
+// `postvakt import` and `postvakt serve` share it: Import merges whole
+// files by time; the Runner merges live sources (tailed files, syslog
+// connections) by time with a watermark (merge.go) and feeds the same
+// Pipeline, so the same lines give the same records.
+//
+// Restart without loss or double counting: with KeepState, every commit
+// writes, in one transaction, the records, the offset of every tailed file
+// up to which its lines were processed, and the pipeline's state at that
+// point (the correlator's open messages, the detector's windows). A
+// restart restores the state and reads each file from its offset: no line
+// is processed twice and none is skipped.
 //
 // A Pipeline is not safe for concurrent use: one goroutine feeds it.
 package ingest
 
 import (
+	"bytes"
 	"context"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"math"
@@ -39,11 +45,6 @@ import (
 // DefaultBatchSize is the number of records written per transaction.
 const DefaultBatchSize = 5000
 
-// replaySlack is how much earlier than the oldest open message reading
-// resumes: related lines from other files can be logged slightly out of
-// order, and traditional timestamps have whole seconds.
-const replaySlack = time.Minute
-
 // Options configure a Pipeline.
 type Options struct {
 	Store txlog.Store
@@ -63,7 +64,15 @@ type Options struct {
 	// then commit out of order, so it is refused for tailed files, whose
 	// checkpoints must follow their records. 0 or 1: Commit writes.
 	Writers int
-	Now     func() time.Time
+	// KeepState commits the pipeline's state (txlog.StateSource) with every
+	// batch, for Restore after a restart (`serve`).
+	KeepState bool
+	// EngineJournal says the engine's own commits write the records of
+	// accepted mail and of the relay queue and quarantine (txlog journal,
+	// docs/collectors.md "The engine"): their events then only move the
+	// metrics and the detector here.
+	EngineJournal bool
+	Now           func() time.Time
 }
 
 // Stream is one input of a Pipeline: a file, a syslog listener, an import.
@@ -79,23 +88,22 @@ type Stream struct {
 	Checkpoint string
 	Inode      uint64
 	HeadHash   string
+	// Start is the offset reading starts at (a resumed file's checkpoint).
+	Start int64
 	// Host, when set, replaces the host name of every line.
 	Host string
-}
-
-type mark struct {
-	t   time.Time
-	off int64
+	// Live streams (tailed files, syslog) get their year-less timestamps'
+	// reference renewed as time passes (logparse.MaxFuture is counted
+	// from it).
+	Live bool
 }
 
 type stream struct {
 	Stream
 	read, parsed prometheus.Counter // this source's, looked up once
 	framer       *logparse.Framer
-	end          int64 // offset after the last line added
-	replayUntil  int64 // lines before this only rebuild state
-	marks        []mark
-	lastTime     time.Time
+	framerAt     time.Time // when the framer was made (Live streams)
+	end          int64     // offset after the last line added
 }
 
 // Pipeline is the collectors' ingestion pipeline.
@@ -104,16 +112,17 @@ type Pipeline struct {
 	corr    *correlate.Correlator
 	batch   txlog.Batch
 	streams map[int]*stream
-	reopen  map[string]bool // openKey of messages open at the loaded checkpoints
 	m       *Metrics
 
-	ctx       context.Context
-	replaying bool
-	errs      []error
-	async     *asyncWriter
-	hot       hotMetrics
+	ctx   context.Context
+	errs  []error
+	async *asyncWriter
+	hot   hotMetrics
 	// lastStream is the stream of the last line (stream)
 	lastStream *stream
+	// dirty: lines or events were added since the last commit (their
+	// positions and state are to be committed even without records)
+	dirty bool
 }
 
 // hotMetrics caches the children of the metric vectors the pipeline
@@ -302,20 +311,21 @@ func New(o Options) *Pipeline {
 	if o.Metrics == nil {
 		o.Metrics, _ = NewMetrics(nil)
 	}
-	p := &Pipeline{o: o, streams: map[int]*stream{}, reopen: map[string]bool{}, m: o.Metrics, ctx: context.Background()}
-	co := o.Correlate
-	co.Messages = correlate.MessageSinkFunc(p.onMessage)
-	co.Rejects = correlate.RejectSinkFunc(p.onReject)
-	co.Logins = correlate.LoginSinkFunc(p.onLogin)
-	p.corr = correlate.New(co)
+	p := &Pipeline{o: o, streams: map[int]*stream{}, m: o.Metrics, ctx: context.Background()}
+	p.corr = correlate.New(p.corrOptions())
 	return p
 }
 
-// AddStream registers an input. For a stream with a Checkpoint, cp is the
-// checkpoint loaded for it (nil when none matched the file): reading must
-// then start at cp.Replay, and the lines up to cp.Offset only rebuild
-// state.
-func (p *Pipeline) AddStream(s Stream, cp *txlog.Checkpoint) error {
+func (p *Pipeline) corrOptions() correlate.Options {
+	co := p.o.Correlate
+	co.Messages = correlate.MessageSinkFunc(p.onMessage)
+	co.Rejects = correlate.RejectSinkFunc(p.onReject)
+	co.Logins = correlate.LoginSinkFunc(p.onLogin)
+	return co
+}
+
+// AddStream registers an input.
+func (p *Pipeline) AddStream(s Stream) error {
 	if s.ID <= 0 || s.ID > 0xffff {
 		return fmt.Errorf("ingest: stream ID %d out of range", s.ID)
 	}
@@ -326,16 +336,21 @@ func (p *Pipeline) AddStream(s Stream, cp *txlog.Checkpoint) error {
 	if ref.IsZero() {
 		ref = p.o.Now()
 	}
-	st := &stream{Stream: s, framer: logparse.NewFramer(ref, s.Loc),
+	st := &stream{Stream: s, framer: logparse.NewFramer(ref, s.Loc), framerAt: p.o.Now(), end: s.Start,
 		read: p.m.LinesRead.WithLabelValues(s.Source), parsed: p.m.LinesParsed.WithLabelValues(s.Source)}
-	if cp != nil {
-		st.end, st.replayUntil = cp.Replay, cp.Offset
-		for _, k := range cp.Open {
-			p.reopen[k] = true
-		}
-	}
 	p.streams[s.ID] = st
 	return nil
+}
+
+// renewFramers gives live streams whose framer is a day old a new one
+// whose reference is now: a year-less timestamp more than
+// logparse.MaxFuture after the reference would be put a year back.
+func (p *Pipeline) renewFramers(now time.Time) {
+	for _, s := range p.streams {
+		if s.Live && now.Sub(s.framerAt) >= 24*time.Hour {
+			s.framer, s.framerAt = logparse.NewFramer(now, s.Loc), now
+		}
+	}
 }
 
 // stream returns stream id, nil if none was added: the last one found is
@@ -352,29 +367,57 @@ func (p *Pipeline) stream(id int) *stream {
 	return s
 }
 
+// sourceLabel is the metric label of stream id's source.
+func (p *Pipeline) sourceLabel(id int) string {
+	if s := p.stream(id); s != nil {
+		return s.Source
+	}
+	return SourceFile
+}
+
+// Metrics are the pipeline's metrics.
+func (p *Pipeline) Metrics() *Metrics { return p.m }
+
 // Correlator exposes the correlator's counters (Summary) for reporting.
 func (p *Pipeline) Correlator() *correlate.Correlator { return p.corr }
 
 func pos(stream int, off int64) int64 { return int64(stream)<<48 | off }
 
-func unpos(p int64) (int, int64) { return int(p >> 48), p & (1<<48 - 1) }
-
 // Line adds one line of stream id that starts at offset off and ends (after
 // its newline) at end. A line that cannot be framed is counted and skipped.
 func (p *Pipeline) Line(id int, line string, off, end int64) {
+	f, err := p.FrameLine(id, line)
+	if err != nil {
+		p.BadLine(id, end)
+		return
+	}
+	p.FrameEvent(id, f, nil, off, end)
+}
+
+// FrameLine frames one line of stream id with the stream's framer (which
+// keeps the year of year-less timestamps: frame a stream's lines in order).
+func (p *Pipeline) FrameLine(id int, line string) (logparse.Frame, error) {
+	s := p.stream(id)
+	if s == nil {
+		return logparse.Frame{}, fmt.Errorf("ingest: unknown stream %d", id)
+	}
+	return s.framer.Frame(line)
+}
+
+// BadLine counts a line of stream id that could not be framed, which ends
+// at end.
+func (p *Pipeline) BadLine(id int, end int64) {
 	s := p.stream(id)
 	if s == nil {
 		p.errs = append(p.errs, fmt.Errorf("ingest: unknown stream %d", id))
 		return
 	}
 	s.read.Inc()
-	f, err := s.framer.Frame(line)
-	if err != nil {
-		p.m.ParseErrors.WithLabelValues(s.Source).Inc()
+	p.m.ParseErrors.WithLabelValues(s.Source).Inc()
+	if end > s.end {
 		s.end = end
-		return
 	}
-	p.add(s, f, nil, off, end)
+	p.dirty = true
 }
 
 // Frame adds one line already framed (an RFC 5424 syslog message, or a
@@ -407,8 +450,8 @@ func (p *Pipeline) ResetStream(id int, inode uint64, headHash string) {
 	if s == nil {
 		return
 	}
-	s.Inode, s.HeadHash = inode, headHash
-	s.end, s.replayUntil, s.marks, s.lastTime = 0, 0, nil, time.Time{}
+	s.Inode, s.HeadHash, s.end = inode, headHash, 0
+	p.dirty = true
 }
 
 // StreamEnd is the offset after the last line added to stream id.
@@ -427,8 +470,12 @@ func (p *Pipeline) SetIdentity(id int, inode uint64, headHash string) {
 	}
 }
 
-// HasCheckpoints reports whether any stream is resumed from checkpoints.
+// HasCheckpoints reports whether any stream is resumed from checkpoints,
+// or the pipeline keeps its state.
 func (p *Pipeline) HasCheckpoints() bool {
+	if p.o.KeepState {
+		return true
+	}
 	for _, s := range p.streams {
 		if s.Checkpoint != "" {
 			return true
@@ -449,7 +496,6 @@ func (p *Pipeline) add(s *stream, f logparse.Frame, ev logparse.Event, off, end 
 	if s.Host != "" {
 		f.Host = s.Host
 	}
-	p.replaying = s.Checkpoint != "" && off < s.replayUntil
 	p.corr.SetPos(pos(s.ID, off))
 	if ev == nil {
 		ev = logparse.Parse(f)
@@ -459,20 +505,15 @@ func (p *Pipeline) add(s *stream, f logparse.Frame, ev logparse.Event, off, end 
 	} else {
 		s.parsed.Inc()
 	}
-	if p.o.Detector != nil && !p.replaying {
+	if p.o.Detector != nil {
 		p.o.Detector.Line(p.ctx, ev)
 	}
 	p.lineRecords(ev)
 	if err := p.corr.Add(ev); err != nil {
 		p.errs = append(p.errs, err)
 	}
-	p.replaying = false
 	if end > s.end {
 		s.end = end
-	}
-	if s.Checkpoint != "" && (len(s.marks) == 0 || f.Time.Sub(s.lastTime) >= time.Second) {
-		s.marks = append(s.marks, mark{f.Time, off})
-		s.lastTime = f.Time
 	}
 }
 
@@ -480,9 +521,6 @@ func (p *Pipeline) add(s *stream, f logparse.Frame, ev logparse.Event, off, end 
 // finished message: greylisting decisions, content-filter verdicts and
 // Dovecot auth failures without a login session.
 func (p *Pipeline) lineRecords(ev logparse.Event) {
-	if p.replaying {
-		return
-	}
 	// e.Time and e.Host are the embedded frame's: no copy of the header
 	// for every line
 	switch e := ev.(type) {
@@ -575,31 +613,7 @@ func localAgent(agent string) bool {
 	return false
 }
 
-// keepMessage decides whether a finished record is written: always, unless
-// it was rebuilt from replayed lines and was not open at the checkpoint
-// (then it was written before the restart, or is a fragment of one that
-// was).
-func (p *Pipeline) keepMessage(m *correlate.Message) bool {
-	id, off := unpos(m.FirstPos)
-	s := p.stream(id)
-	if s == nil || s.Checkpoint == "" || off >= s.replayUntil {
-		return true
-	}
-	return p.reopen[openKey(m)]
-}
-
-// openKey names a held message in a checkpoint. The position of its first
-// line tells a message from a later fragment that reuses its queue ID
-// (lines that arrived after the message was written), even within one
-// second.
-func openKey(m *correlate.Message) string {
-	return txlog.MsgKey(m.Host, m.Queues[0].ID, m.FirstSeen) + "/" + strconv.FormatInt(m.FirstPos, 36)
-}
-
 func (p *Pipeline) onMessage(m *correlate.Message) error {
-	if !p.keepMessage(m) {
-		return nil
-	}
 	key := txlog.MsgKey(m.Host, m.Queues[0].ID, m.FirstSeen)
 	received := 0
 	for _, q := range m.Queues {
@@ -706,9 +720,6 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 }
 
 func (p *Pipeline) onReject(r *logparse.Reject) error {
-	if p.replaying {
-		return nil
-	}
 	h := r.Header()
 	svc, daemon := logparse.SplitPostfixTag(h.Program)
 	status := txlog.StatusRejected
@@ -742,9 +753,6 @@ func (p *Pipeline) onReject(r *logparse.Reject) error {
 }
 
 func (p *Pipeline) onLogin(l correlate.Login) error {
-	if p.replaying {
-		return nil
-	}
 	p.login(txlog.Login{Time: l.Time, Node: l.Host, Source: l.Source, Service: l.Service, User: l.User,
 		RemoteIP: l.RemoteIP, Method: l.Method, Session: l.Session, TLS: l.TLS, OK: l.OK, Reason: l.Reason})
 	return nil
@@ -822,8 +830,8 @@ func (p *Pipeline) Finish(ctx context.Context) error {
 }
 
 // Commit writes the pending records with a checkpoint for every tailed
-// stream that is past its replay, in one transaction. On failure the
-// records stay pending and Commit may be called again.
+// stream (and, with KeepState, the pipeline's state) in one transaction.
+// On failure the records stay pending and Commit may be called again.
 func (p *Pipeline) Commit(ctx context.Context) error {
 	if len(p.errs) > 0 {
 		err := errors.Join(p.errs...)
@@ -833,9 +841,12 @@ func (p *Pipeline) Commit(ctx context.Context) error {
 	if p.o.Writers > 1 {
 		return p.commitAsync(ctx)
 	}
-	cps := p.checkpoints()
-	if p.batch.Len() == 0 && len(cps) == 0 {
+	if p.batch.Len() == 0 && !p.dirty {
 		return nil
+	}
+	cps, err := p.checkpoints()
+	if err != nil {
+		return err
 	}
 	if err := p.o.Store.WriteBatch(ctx, &p.batch, cps); err != nil {
 		p.m.WriteErrors.Inc()
@@ -846,6 +857,7 @@ func (p *Pipeline) Commit(ctx context.Context) error {
 	p.m.Written.WithLabelValues("login").Add(float64(len(p.batch.Logins)))
 	p.m.OpenMessages.Set(float64(p.corr.Open()))
 	p.batch.Reset()
+	p.dirty = false
 	return nil
 }
 
@@ -878,46 +890,90 @@ func (p *Pipeline) commitAsync(ctx context.Context) error {
 	}
 }
 
-// checkpoints builds the checkpoint of every tailed stream that has
-// finished replaying.
-func (p *Pipeline) checkpoints() []txlog.Checkpoint {
+// checkpoints builds the checkpoint of every tailed stream, and with
+// KeepState the state's.
+func (p *Pipeline) checkpoints() ([]txlog.Checkpoint, error) {
 	var ids []int
 	for id, s := range p.streams {
-		if s.Checkpoint != "" && s.end >= s.replayUntil {
+		if s.Checkpoint != "" {
 			ids = append(ids, id)
 		}
 	}
-	if len(ids) == 0 {
-		return nil
-	}
 	sort.Ints(ids)
-	oldest, held := p.corr.OldestOpen()
-	open := map[int][]string{}
-	p.corr.EachOpen(func(m *correlate.Message) {
-		id, _ := unpos(m.FirstPos)
-		open[id] = append(open[id], openKey(m))
-	})
 	now := p.o.Now()
 	var cps []txlog.Checkpoint
 	for _, id := range ids {
 		s := p.streams[id]
-		replay := s.end
-		if held && len(s.marks) > 0 {
-			// resume at the last mark before cut (lines between two marks
-			// may lie on either side of cut); older marks are dropped
-			cut := oldest.Add(-replaySlack)
-			i := sort.Search(len(s.marks), func(i int) bool { return !s.marks[i].t.Before(cut) })
-			j := max(i-1, 0)
-			replay = s.marks[j].off
-			s.marks = append(s.marks[:0], s.marks[j:]...)
-		} else if !held && len(s.marks) > 1 {
-			s.marks = append(s.marks[:0], s.marks[len(s.marks)-1])
-		}
-		sort.Strings(open[id])
-		cps = append(cps, txlog.Checkpoint{Source: s.Checkpoint, Inode: s.Inode, HeadHash: s.HeadHash,
-			Offset: s.end, Replay: min(replay, s.end), Open: open[id], Updated: now})
+		cps = append(cps, txlog.Checkpoint{Source: s.Checkpoint, Inode: s.Inode, HeadHash: s.HeadHash, Offset: s.end, Updated: now})
 	}
-	return cps
+	if p.o.KeepState {
+		st, err := p.State()
+		if err != nil {
+			return nil, err
+		}
+		cps = append(cps, txlog.Checkpoint{Source: txlog.StateSource, State: st, Updated: now})
+	}
+	return cps, nil
+}
+
+// stateVersion changes whenever the meaning of State changes.
+const stateVersion = 1
+
+type pipelineState struct {
+	Version    int
+	Correlator []byte
+	Detector   []byte
+}
+
+// State is the pipeline's state for Restore: the correlator's (open
+// messages, sessions, its event clock) and the detector's when it keeps
+// one (DetectorState).
+func (p *Pipeline) State() ([]byte, error) {
+	st := pipelineState{Version: stateVersion}
+	var err error
+	if st.Correlator, err = p.corr.Snapshot(); err != nil {
+		return nil, err
+	}
+	if d, ok := p.o.Detector.(DetectorState); ok {
+		if st.Detector, err = d.MarshalState(); err != nil {
+			return nil, fmt.Errorf("ingest: detector state: %w", err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(&st); err != nil {
+		return nil, fmt.Errorf("ingest: state: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// ErrStateVersion is returned by Restore for a state written by another
+// version of the pipeline: the caller starts afresh.
+var ErrStateVersion = errors.New("ingest: state of another version")
+
+// Restore replaces the pipeline's state with one State returned, before the
+// first line is added. On an error nothing is changed.
+func (p *Pipeline) Restore(state []byte) error {
+	var st pipelineState
+	if err := gob.NewDecoder(bytes.NewReader(state)).Decode(&st); err != nil {
+		return fmt.Errorf("ingest: restore: %w", err)
+	}
+	if st.Version != stateVersion {
+		return fmt.Errorf("%w (%d, want %d)", ErrStateVersion, st.Version, stateVersion)
+	}
+	c := correlate.New(p.corrOptions())
+	if err := c.Restore(st.Correlator); err != nil {
+		if errors.Is(err, correlate.ErrSnapshotVersion) {
+			return fmt.Errorf("%w: %w", ErrStateVersion, err)
+		}
+		return err
+	}
+	if d, ok := p.o.Detector.(DetectorState); ok && len(st.Detector) > 0 {
+		if err := d.UnmarshalState(st.Detector); err != nil {
+			return fmt.Errorf("ingest: detector state: %w", err)
+		}
+	}
+	p.corr = c
+	return nil
 }
 
 // SetContext sets the context abuse alerts are raised with.

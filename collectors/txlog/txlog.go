@@ -150,24 +150,25 @@ type Login struct {
 const SourceDovecotAuth = "dovecot-auth"
 
 // Checkpoint is the reading position of one tailed file, committed in the
-// same transaction as the records its lines produced.
+// same transaction as the records its lines produced; or, for the
+// pseudo-source StateSource, the pipeline's state at those positions.
 type Checkpoint struct {
-	Source string // "file:" + path
+	Source string // "file:" + path, or StateSource
 	// Identity of the file: its inode and a hash of its first line, so a
 	// rotated or truncated file is recognised.
 	Inode    uint64
 	HeadHash string
-	// Offset is the end of the last line whose records are committed.
+	// Offset is the end of the last line whose records are committed:
+	// reading resumes there.
 	Offset int64
-	// Replay is where reading resumes after a restart: at or before Offset,
-	// early enough to rebuild every message still open at Offset. Records
-	// of lines before Offset are not written again.
-	Replay int64
-	// Open lists the MsgKeys of messages held open (not yet written) at
-	// Offset; rebuilt on replay, only those are written.
-	Open    []string
+	// State is the pipeline's state (open messages, detector windows) as
+	// of the offsets committed with it; only in StateSource's checkpoint.
+	State   []byte
 	Updated time.Time
 }
+
+// StateSource names the checkpoint that holds the live pipeline's state.
+const StateSource = "state:live"
 
 // Batch is a set of records written in one transaction.
 type Batch struct {

@@ -155,25 +155,32 @@ type liveOptions struct {
 }
 
 // buildLive builds the live pipeline: one Runner fed by a tailer per file
-// (resumed from its checkpoint) and the syslog receiver. It returns the
-// runner and the loops to run beside runner.Run.
+// (resumed from its checkpoint) and the syslog receiver, with the
+// pipeline's state restored from the last commit. It returns the runner and
+// the loops to run beside runner.Run.
 func buildLive(ctx context.Context, o liveOptions) (*ingest.Runner, []func(context.Context) error, error) {
 	cfg := o.cfg
 	po, err := PipelineOptions(cfg, o.store)
 	if err != nil {
 		return nil, nil, err
 	}
-	po.Metrics, po.Detector, po.Now = o.metrics, o.abuse, o.now
+	po.Metrics, po.Detector, po.Now, po.KeepState = o.metrics, o.abuse, o.now, true
 	p := ingest.New(po)
-	r := ingest.NewRunner(p, ingest.RunnerOptions{CommitEvery: cfg.CommitInterval, Logger: o.logger, Now: o.now,
-		FlushOnStop: o.flushOnStop})
+	if cp, err := o.store.Checkpoint(ctx, txlog.StateSource); err == nil && len(cp.State) > 0 {
+		if err := p.Restore(cp.State); errors.Is(err, ingest.ErrStateVersion) {
+			o.logger.Warn("collectors: the saved state is of another version; starting without the messages it held", "err", err)
+		} else if err != nil {
+			return nil, nil, err
+		}
+	} else if err != nil && !errors.Is(err, txlog.ErrNoCheckpoint) {
+		return nil, nil, err
+	}
+	r := ingest.NewRunner(p, ingest.RunnerOptions{CommitEvery: cfg.CommitInterval, Lateness: cfg.Lateness, Logger: o.logger,
+		Now: o.now, FlushOnStop: o.flushOnStop})
+	lag := tail.NewLag(p.Metrics())
 	var loops []func(context.Context) error
 	for i, f := range cfg.Files {
 		id := streamFileBase + i
-		ident, err := tail.Identify(f.Path)
-		if err != nil {
-			return nil, nil, err
-		}
 		src := "file:" + f.Path
 		var cp *txlog.Checkpoint
 		if c, err := o.store.Checkpoint(ctx, src); err == nil {
@@ -181,25 +188,30 @@ func buildLive(ctx context.Context, o liveOptions) (*ingest.Runner, []func(conte
 		} else if !errors.Is(err, txlog.ErrNoCheckpoint) {
 			return nil, nil, err
 		}
-		start, resumed := tail.Resume(ident, cp)
-		ref := ident.ModTime
-		if ref.IsZero() {
-			ref = o.now()
-		}
-		if err := p.AddStream(ingest.Stream{ID: id, Source: ingest.SourceFile, Ref: ref, Loc: o.loc, Checkpoint: src,
-			Inode: ident.Inode, HeadHash: ident.HeadHash, Host: f.Host}, resumed); err != nil {
+		plan, err := tail.Resume(f.Path, cp)
+		if err != nil {
 			return nil, nil, err
 		}
-		o.logger.Info("collectors: tailing", "path", f.Path, "from", start, "resumed", resumed != nil)
-		path := f.Path
+		start := plan.Start
+		if plan.Rotated != "" {
+			start = plan.RotatedStart
+		}
+		// Year-less timestamps of a tailed file are resolved against now
+		// (renewed daily): its lines are being written now.
+		if err := p.AddStream(ingest.Stream{ID: id, Source: ingest.SourceFile, Ref: o.now(), Loc: o.loc, Checkpoint: src,
+			Inode: plan.Identity.Inode, HeadHash: plan.Identity.HeadHash, Start: start, Host: f.Host, Live: true}); err != nil {
+			return nil, nil, err
+		}
+		o.logger.Info("collectors: tailing", "path", f.Path, "from", start, "resumed", plan.Resumed, "rotated_first", plan.Rotated)
+		path, source := f.Path, r.FileSource(id)
 		loops = append(loops, func(ctx context.Context) error {
-			return tail.Follow(ctx, tail.Options{Stream: id, Path: path, Start: start, Runner: r, Poll: cfg.Poll,
-				Logger: o.logger, Metrics: o.metrics, Now: o.now})
+			return tail.Follow(ctx, tail.Options{Stream: id, Path: path, Plan: plan, Source: source, Poll: cfg.Poll,
+				MaxLine: cfg.MaxLineBytes, Logger: o.logger, Metrics: p.Metrics(), Lag: lag, Now: o.now})
 		})
 	}
 	if cfg.Syslog.TCP != "" || cfg.Syslog.UDP != "" {
 		for _, id := range []int{streamSyslogTCP, streamSyslogUDP} {
-			if err := p.AddStream(ingest.Stream{ID: id, Source: ingest.SourceSyslog, Loc: o.loc}, nil); err != nil {
+			if err := p.AddStream(ingest.Stream{ID: id, Source: ingest.SourceSyslog, Loc: o.loc, Live: true}); err != nil {
 				return nil, nil, err
 			}
 		}

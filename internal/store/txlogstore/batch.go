@@ -178,13 +178,19 @@ func insertRows(ctx context.Context, tx *storage.Tx, table string, cols []string
 	return nil
 }
 
-const upsertCheckpoint = `INSERT INTO collector_checkpoints (source, inode, head_hash, off, replay, open_keys, updated)
-	VALUES (?, ?, ?, ?, ?, ?, ?)
+// upsertCheckpoint writes a checkpoint; replay and open_keys, columns of
+// an earlier design, get the offset and nothing.
+const upsertCheckpoint = `INSERT INTO collector_checkpoints (source, inode, head_hash, off, replay, open_keys, state, updated)
+	VALUES (?, ?, ?, ?, ?, '', ?, ?)
 	ON CONFLICT (source) DO UPDATE SET inode = excluded.inode, head_hash = excluded.head_hash, off = excluded.off,
-	replay = excluded.replay, open_keys = excluded.open_keys, updated = excluded.updated`
+	replay = excluded.replay, open_keys = '', state = excluded.state, updated = excluded.updated`
 
 func checkpointArgs(cp txlog.Checkpoint) []any {
-	return []any{cp.Source, int64(cp.Inode), cp.HeadHash, cp.Offset, cp.Replay, strings.Join(cp.Open, "\n"), storage.Micros(cp.Updated)}
+	state := cp.State
+	if state == nil {
+		state = []byte{}
+	}
+	return []any{cp.Source, int64(cp.Inode), cp.HeadHash, cp.Offset, cp.Offset, state, storage.Micros(cp.Updated)}
 }
 
 func (s *Store) writeBatchPG(ctx context.Context, b *txlog.Batch, cps []txlog.Checkpoint) error {
@@ -239,9 +245,8 @@ func (s *Store) writeBatchPG(ctx context.Context, b *txlog.Batch, cps []txlog.Ch
 func (s *Store) Checkpoint(ctx context.Context, source string) (txlog.Checkpoint, error) {
 	var cp txlog.Checkpoint
 	var inode, updated int64
-	var open string
-	err := s.db.QueryRow(ctx, `SELECT source, inode, head_hash, off, replay, open_keys, updated FROM collector_checkpoints WHERE source = ?`, source).
-		Scan(&cp.Source, &inode, &cp.HeadHash, &cp.Offset, &cp.Replay, &open, &updated)
+	err := s.db.QueryRow(ctx, `SELECT source, inode, head_hash, off, state, updated FROM collector_checkpoints WHERE source = ?`, source).
+		Scan(&cp.Source, &inode, &cp.HeadHash, &cp.Offset, &cp.State, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return cp, txlog.ErrNoCheckpoint
 	}
@@ -249,8 +254,8 @@ func (s *Store) Checkpoint(ctx context.Context, source string) (txlog.Checkpoint
 		return cp, fmt.Errorf("load checkpoint %s: %w", source, err)
 	}
 	cp.Inode, cp.Updated = uint64(inode), storage.FromMicros(updated)
-	if open != "" {
-		cp.Open = strings.Split(open, "\n")
+	if len(cp.State) == 0 {
+		cp.State = nil
 	}
 	return cp, nil
 }

@@ -62,8 +62,9 @@ func TestConformanceTxLogSummaryAndCheckpoint(t *testing.T) {
 		if _, err := st.Checkpoint(ctx, "file:/x"); !errors.Is(err, txlog.ErrNoCheckpoint) {
 			t.Fatalf("missing checkpoint: %v", err)
 		}
-		cp := txlog.Checkpoint{Source: "file:/x", Inode: 42, HeadHash: "abc", Offset: 100, Replay: 50, Open: []string{"mx/A", "mx/B"}, Updated: t0}
-		if err := st.WriteBatch(ctx, sampleBatch(t0, 3), []txlog.Checkpoint{cp}); err != nil {
+		cp := txlog.Checkpoint{Source: "file:/x", Inode: 42, HeadHash: "abc", Offset: 100, Updated: t0}
+		state := txlog.Checkpoint{Source: txlog.StateSource, State: []byte{0, 1, 2, 0xff}, Updated: t0}
+		if err := st.WriteBatch(ctx, sampleBatch(t0, 3), []txlog.Checkpoint{cp, state}); err != nil {
 			t.Fatal(err)
 		}
 		// a second day, so PostgreSQL needs a second partition
@@ -71,8 +72,12 @@ func TestConformanceTxLogSummaryAndCheckpoint(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, err := st.Checkpoint(ctx, "file:/x")
-		if err != nil || got.Offset != 100 || got.Replay != 50 || got.Inode != 42 || len(got.Open) != 2 || !got.Updated.Equal(t0) {
+		if err != nil || got.Offset != 100 || got.Inode != 42 || got.HeadHash != "abc" || got.State != nil || !got.Updated.Equal(t0) {
 			t.Fatalf("checkpoint %+v %v", got, err)
+		}
+		got, err = st.Checkpoint(ctx, txlog.StateSource)
+		if err != nil || string(got.State) != string(state.State) {
+			t.Fatalf("state %+v %v", got, err)
 		}
 		s, err := st.TxSummary(ctx, t0, t0.Add(time.Hour))
 		if err != nil {

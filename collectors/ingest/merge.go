@@ -120,7 +120,8 @@ func (m *merge) fill(now time.Time) {
 			default:
 				break next
 			}
-			s.lastRecv = now
+			// quiet since it sent this, not since the merge got to it
+			s.lastRecv = in.sent
 			switch {
 			case in.EOF:
 				s.eof = true

@@ -31,6 +31,8 @@ type Input struct {
 	// is written later. It lets the merge go on without the file once the
 	// lateness has passed (merge.go).
 	EOF bool
+
+	sent time.Time // when the source sent it (Send, Offer)
 }
 
 // RunnerOptions configure a Runner.
@@ -161,6 +163,7 @@ var errStopped = errors.New("ingest: runner stopped")
 // Send queues in, waiting while the source's queue is full (back-pressure
 // for files and TCP), until ctx ends or the runner stops.
 func (s *Source) Send(ctx context.Context, in Input) error {
+	in.sent = s.r.o.Now()
 	select {
 	case s.ch <- in:
 		s.r.poke()
@@ -175,6 +178,7 @@ func (s *Source) Send(ctx context.Context, in Input) error {
 // Offer queues in without waiting; it reports false (and counts a drop)
 // when the queue is full (UDP syslog).
 func (s *Source) Offer(in Input) bool {
+	in.sent = s.r.o.Now()
 	select {
 	case s.ch <- in:
 		s.r.poke()

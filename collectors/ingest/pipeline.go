@@ -110,6 +110,7 @@ type stream struct {
 type Pipeline struct {
 	o       Options
 	corr    *correlate.Correlator
+	engine  *EngineRecords
 	batch   txlog.Batch
 	streams map[int]*stream
 	m       *Metrics
@@ -311,7 +312,7 @@ func New(o Options) *Pipeline {
 	if o.Metrics == nil {
 		o.Metrics, _ = NewMetrics(nil)
 	}
-	p := &Pipeline{o: o, streams: map[int]*stream{}, m: o.Metrics, ctx: context.Background()}
+	p := &Pipeline{o: o, streams: map[int]*stream{}, m: o.Metrics, ctx: context.Background(), engine: NewEngineRecords(o.LocalNetworks)}
 	p.corr = correlate.New(p.corrOptions())
 	return p
 }
@@ -784,6 +785,11 @@ func (p *Pipeline) loginRecord(l txlog.Login) {
 
 func (p *Pipeline) login(l txlog.Login) {
 	p.loginRecord(l)
+	p.countLogin(&l)
+}
+
+// countLogin counts one login outcome in the metrics.
+func (p *Pipeline) countLogin(l *txlog.Login) {
 	result := "ok"
 	if !l.OK {
 		result = "failed"

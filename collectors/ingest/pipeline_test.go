@@ -221,7 +221,7 @@ func TestEngineEvents(t *testing.T) {
 	for _, r := range b.Rows {
 		statuses = append(statuses, r.Status+"/"+string(r.Direction))
 	}
-	want := []string{"greylisted/inbound", "rejected/inbound", "sent/inbound", "sent/outbound"}
+	want := []string{"greylisted/inbound", "rejected/inbound", "sent/inbound", "queued/outbound"}
 	if !slices.Equal(statuses, want) {
 		t.Errorf("rows %v, want %v", statuses, want)
 	}

@@ -45,12 +45,20 @@ const (
 	StatusGreylistPass = "greylist_pass" // the greylisting policy let the recipient through
 	StatusScanned      = "scanned"       // a content-filter verdict (amavis, rspamd)
 	StatusDiscarded    = "discarded"     // accepted and dropped on purpose
+	// The engine's relay queue and quarantine (docs/collectors.md, "The
+	// engine"): steps before a final outcome, or instead of one.
+	StatusQueued      = "queued"      // accepted into the relay queue, not delivered yet
+	StatusHeld        = "held"        // held in the relay queue (abuse control, a postmaster)
+	StatusReleased    = "released"    // released from a hold or from the quarantine
+	StatusQuarantined = "quarantined" // kept in the quarantine instead of delivered
+	StatusDeleted     = "deleted"     // deleted from the relay queue or the quarantine
 )
 
 // Statuses lists every status.
 func Statuses() []string {
 	return []string{StatusSent, StatusDeferred, StatusBounced, StatusExpired, StatusRejected,
-		StatusGreylisted, StatusGreylistPass, StatusScanned, StatusDiscarded}
+		StatusGreylisted, StatusGreylistPass, StatusScanned, StatusDiscarded, StatusQueued, StatusHeld,
+		StatusReleased, StatusQuarantined, StatusDeleted}
 }
 
 // Sources of records.

@@ -176,7 +176,8 @@ func (s *Scanner) Filter(ctx context.Context, env smtpserver.Envelope, msg []byt
 	if err != nil {
 		return smtpserver.Verdict{Action: smtpserver.Tempfail, Reason: err.Error()}, nil
 	}
-	return smtpserver.Verdict{Action: out.Action, Headers: out.Headers, Reason: out.Reason, Body: out.Body}, nil
+	return smtpserver.Verdict{Action: out.Action, Headers: out.Headers, Reason: out.Reason, Body: out.Body,
+		Quarantined: out.QuarantineID != 0}, nil
 }
 
 // Scan scans one message. The error is non-nil only when the message must
@@ -218,9 +219,15 @@ func (s *Scanner) Scan(ctx context.Context, env smtpserver.Envelope, msg []byte)
 		}
 	}
 	quar := func(v Verdict, r quarantine.Reason, detail string, body []byte) (Outcome, error) {
+		// the transaction's queue ID, so the quarantined copy is the
+		// message the transaction log knows under it
+		qid := env.QueueID
+		if qid == "" {
+			qid = newID()
+		}
 		id, err := s.o.Quarantine.Add(ctx, &quarantine.Item{
-			QueueID: newID(), Reason: r, Detail: detail, Listener: env.Listener, ClientIP: ipString(env),
-			AuthUser: env.AuthUser, MailFrom: env.MailFrom, Rcpts: env.Rcpts,
+			QueueID: qid, Node: env.Node, Reason: r, Detail: detail, Listener: env.Listener, ClientIP: ipString(env),
+			AuthUser: env.AuthUser, MailFrom: env.MailFrom, Rcpts: env.Rcpts, MessageID: sum.Header.Get("Message-Id"),
 			Subject: sum.Header.Get("Subject"), HeaderFrom: sum.Header.Get("From"), Body: body,
 		})
 		if err != nil {

@@ -20,7 +20,9 @@ import (
 	"github.com/uni-mail/postvakt/engine"
 	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/internal/api/collectorsapi"
+	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/scheduler"
+	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
 	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 )
@@ -56,6 +58,30 @@ func PipelineOptions(cfg collectors.Config, store txlog.Store) (ingest.Options, 
 		LocalNetworks: nets,
 		BatchSize:     cfg.BatchSize,
 	}, nil
+}
+
+// EngineStore is the engine's store on db. With collectors.engine_events
+// the engine's records — each accepted message and its recipients'
+// outcomes, each step of the relay queue and of the quarantine — are
+// written to the transaction log in the engine's own database
+// transactions (docs/collectors.md, "The engine"): an acknowledged message
+// is never missing from the trace, even after kill -9. `serve` and the
+// queue and quarantine commands use it alike.
+func EngineStore(db *storage.DB, cfg *config.Config, now func() time.Time) (*enginestore.Store, error) {
+	st := enginestore.New(db)
+	if !cfg.Collectors.EngineEvents {
+		return st, nil
+	}
+	nets, err := cfg.Collectors.Networks()
+	if err != nil {
+		return nil, err
+	}
+	records, log := ingest.NewEngineRecords(nets), txlogstore.New(db)
+	st.SetJournal(func(ctx context.Context, tx *storage.Tx, evs []event.Event) error {
+		b := records.Records(evs)
+		return log.WriteBatchTx(ctx, tx, &b)
+	}, now)
+	return st, nil
 }
 
 // Detector builds abuse detection (collectors.abuse) as the pipeline drives
@@ -165,6 +191,8 @@ func buildLive(ctx context.Context, o liveOptions) (*ingest.Runner, []func(conte
 		return nil, nil, err
 	}
 	po.Metrics, po.Detector, po.Now, po.KeepState = o.metrics, o.abuse, o.now, true
+	// the engine's mail records are written by its own commits (EngineStore)
+	po.EngineJournal = cfg.EngineEvents
 	p := ingest.New(po)
 	if cp, err := o.store.Checkpoint(ctx, txlog.StateSource); err == nil && len(cp.State) > 0 {
 		if err := p.Restore(cp.State); errors.Is(err, ingest.ErrStateVersion) {

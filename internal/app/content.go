@@ -17,7 +17,6 @@ import (
 	"github.com/uni-mail/postvakt/engine/sendlimit"
 	"github.com/uni-mail/postvakt/engine/smtpserver"
 	"github.com/uni-mail/postvakt/internal/scheduler"
-	"github.com/uni-mail/postvakt/internal/store/enginestore"
 )
 
 // ContentHooks connect content scanning with the engine: the engine
@@ -45,7 +44,10 @@ func accountLocked(dir *directory.Directory) func(ctx context.Context, user stri
 // Content.Filter).
 func setupContent(ctx context.Context, env *Env) error {
 	cc, rc := env.Config.Content, env.Config.Relay
-	st := enginestore.New(env.DB)
+	st, err := EngineStore(env.DB, env.Config, env.Now)
+	if err != nil {
+		return err
+	}
 	dir, err := engine.NewDirectory(env.Config.SMTP, st, env.Now)
 	if err != nil {
 		return err

@@ -154,6 +154,37 @@ func (s *Store) WriteBatch(ctx context.Context, b *txlog.Batch, cps []txlog.Chec
 	})
 }
 
+// WriteBatchTx writes b inside tx, a transaction another store began on
+// the same database: the engine's journal writes the records of its mail
+// in the mail's own commit (docs/collectors.md, "The engine"). The
+// records go in with multi-row INSERTs on both engines; on PostgreSQL the
+// daily partitions they need are made first, each once per Store, on a
+// connection of their own (the partition job makes them a week ahead, so
+// this is rare).
+func (s *Store) WriteBatchTx(ctx context.Context, tx *storage.Tx, b *txlog.Batch) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	if s.db.Dialect() == storage.Postgres {
+		for _, d := range batchDays(b) {
+			if _, ok := s.days.Load(d); ok {
+				continue
+			}
+			if err := s.ensureDay(ctx, d); err != nil {
+				return err
+			}
+			s.days.Store(d, true)
+		}
+	}
+	if err := insertRows(ctx, tx, "mail_tx", txColumns, len(b.Rows), func(i int) []any { return txValues(&b.Rows[i]) }); err != nil {
+		return err
+	}
+	if err := insertRows(ctx, tx, "mail_messages", msgColumns, len(b.Messages), func(i int) []any { return msgValues(&b.Messages[i]) }); err != nil {
+		return err
+	}
+	return insertRows(ctx, tx, "mail_logins", loginColumns, len(b.Logins), func(i int) []any { return loginValues(&b.Logins[i]) })
+}
+
 // insertRows inserts n rows with multi-row INSERT statements of up to 500
 // rows (SQLite allows 32766 parameters per statement).
 func insertRows(ctx context.Context, tx *storage.Tx, table string, cols []string, n int, vals func(i int) []any) error {

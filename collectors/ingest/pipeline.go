@@ -547,9 +547,10 @@ func (p *Pipeline) lineRecords(ev logparse.Event) {
 		if e.Delay >= 0 {
 			reply += " (delay " + strconv.Itoa(e.Delay) + "s)"
 		}
-		p.outcome(txlog.Row{Time: e.Time, Node: e.Host, Source: "postgrey", Direction: txlog.Inbound,
+		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: e.Time, Node: e.Host, Source: "postgrey", Direction: txlog.Inbound,
 			QueueID: e.QueueID, MailFrom: e.Sender, Rcpt: e.Recipient, ClientIP: e.ClientAddress, ClientName: e.ClientName,
 			Status: status, Reply: reply, Agent: "postgrey"})
+		p.rowAdded()
 	case *logparse.AmavisResult:
 		verdict := p.verdictText(e.Action, e.Category)
 		p.verdict(verdict)
@@ -576,9 +577,10 @@ func (p *Pipeline) lineRecords(ev logparse.Event) {
 		if score == "-" {
 			score = ""
 		}
-		p.outcome(txlog.Row{Time: e.Time, Node: e.Host, Source: "amavis", Direction: dir,
+		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: e.Time, Node: e.Host, Source: "amavis", Direction: dir,
 			QueueID: qid, MessageID: e.MessageID, MailFrom: e.From, Rcpt: rcpt, Size: e.Size, ClientIP: e.ClientIP,
 			SpamScore: score, AVVerdict: verdict, Status: txlog.StatusScanned, Reply: reply, Agent: "amavis"})
+		p.rowAdded()
 	case *logparse.DovecotAuthFailure:
 		if e.Session == "" {
 			p.loginRecord(txlog.Login{Time: e.Time, Node: e.Host, Source: txlog.SourceDovecotAuth,
@@ -586,9 +588,10 @@ func (p *Pipeline) lineRecords(ev logparse.Event) {
 		}
 	case *logparse.RspamdResult:
 		verdict := "rspamd " + e.Action
-		p.outcome(txlog.Row{Time: e.Time, Node: e.Host, Source: "rspamd", Direction: txlog.Unknown,
+		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: e.Time, Node: e.Host, Source: "rspamd", Direction: txlog.Unknown,
 			QueueID: e.QueueID, MessageID: e.MessageID, MailFrom: e.From, ClientIP: e.IP,
 			SpamScore: strconv.FormatFloat(e.Score, 'f', 2, 64), AVVerdict: verdict, Status: txlog.StatusScanned, Agent: "rspamd"})
+		p.rowAdded()
 	}
 }
 
@@ -680,7 +683,10 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 		MessageID: m.MessageID, MailFrom: m.From, Size: m.Size, NRcpt: m.NRcpt, ClientIP: m.ClientIP,
 		ClientName: m.ClientName, Helo: m.Helo, AuthUser: m.SASLUsername, SpamScore: score, AVVerdict: verdict,
 		Received: received}
-	p.message(row)
+	p.batch.Messages = append(p.batch.Messages, row)
+	if p.o.Detector != nil {
+		p.o.Detector.Message(p.ctx, &p.batch.Messages[len(p.batch.Messages)-1])
+	}
 	if received > 0 {
 		dm := p.dirMetrics(dir)
 		dm.messages.Inc()
@@ -691,11 +697,12 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 		if d.Handoff {
 			rd = dir
 		}
-		p.outcome(txlog.Row{Time: d.Time, Node: m.Host, Source: txlog.SourcePostfix, Direction: rd,
+		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: d.Time, Node: m.Host, Source: txlog.SourcePostfix, Direction: rd,
 			MsgKey: key, QueueID: d.QueueID, MessageID: m.MessageID, MailFrom: m.From, Rcpt: d.To, OrigRcpt: d.OrigTo,
 			Size: m.Size, ClientIP: m.ClientIP, ClientName: m.ClientName, Helo: m.Helo, AuthUser: m.SASLUsername,
 			SpamScore: score, AVVerdict: verdict, Status: d.Status, DSN: d.DSN, Reply: d.Reply, Relay: d.Relay,
 			Agent: d.Agent, Handoff: d.Handoff, Delay: d.Delay, Delays: p.formatDelays(d.Delays)})
+		p.rowAdded()
 		if !d.Handoff {
 			switch d.Status {
 			case txlog.StatusSent, txlog.StatusDeferred, txlog.StatusBounced:
@@ -710,10 +717,11 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 	}
 	for _, q := range m.Queues {
 		if q.Expired {
-			p.outcome(txlog.Row{Time: m.LastSeen, Node: m.Host, Source: txlog.SourcePostfix,
+			p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: m.LastSeen, Node: m.Host, Source: txlog.SourcePostfix,
 				Direction: dir, MsgKey: key, QueueID: q.ID, MessageID: m.MessageID, MailFrom: m.From, Size: m.Size,
 				ClientIP: m.ClientIP, AuthUser: m.SASLUsername, Status: txlog.StatusExpired, Agent: "qmgr",
 				Reply: "maximal_queue_lifetime reached, returned to sender"})
+			p.rowAdded()
 			p.recipient(dir, txlog.StatusExpired)
 		}
 	}
@@ -746,9 +754,10 @@ func (p *Pipeline) onReject(r *logparse.Reject) error {
 	if r.Stage == "header" && len(r.Detail) > 8 && strings.EqualFold(r.Detail[:8], "Subject:") {
 		subject = strings.TrimSpace(r.Detail[8:]) // header_checks logs the matched header
 	}
-	p.outcome(txlog.Row{Time: h.Time, Node: h.Host, Source: txlog.SourcePostfix, Direction: dir,
+	p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: h.Time, Node: h.Host, Source: txlog.SourcePostfix, Direction: dir,
 		QueueID: r.QueueID, MailFrom: r.From, Rcpt: r.To, ClientIP: r.ClientIP, ClientName: r.ClientName, Helo: r.Helo,
 		Subject: subject, Status: status, Stage: r.Stage, Code: r.Code, DSN: r.Enhanced, Reply: reply, Agent: daemon})
+	p.rowAdded()
 	p.recipient(dir, status)
 	return nil
 }
@@ -759,19 +768,12 @@ func (p *Pipeline) onLogin(l correlate.Login) error {
 	return nil
 }
 
-// outcome adds a transaction-log row and shows it to the detector.
-func (p *Pipeline) outcome(r txlog.Row) {
-	p.batch.Rows = append(p.batch.Rows, r)
+// rowAdded shows the transaction-log row just appended to the detector
+// (rows are appended in place: a Row is large, and this is the import's
+// hot path).
+func (p *Pipeline) rowAdded() {
 	if p.o.Detector != nil {
 		p.o.Detector.Outcome(p.ctx, &p.batch.Rows[len(p.batch.Rows)-1])
-	}
-}
-
-// message adds a message record and shows it to the detector.
-func (p *Pipeline) message(m txlog.MessageRow) {
-	p.batch.Messages = append(p.batch.Messages, m)
-	if p.o.Detector != nil {
-		p.o.Detector.Message(p.ctx, &p.batch.Messages[len(p.batch.Messages)-1])
 	}
 }
 

@@ -171,7 +171,7 @@ func stepNames(steps []trace.Step) string {
 // TestTraceShowsRelayQueueAndQuarantine runs the service with the engine,
 // content scanning, the relay queue and the collectors, on SQLite and on
 // PostgreSQL, against a real SMTP next hop on loopback (docs/collectors.md,
-// "The engine"; docs/trace.md): a relayed message deferred twice then
+// "The engine" and "Trace"): a relayed message deferred twice then
 // delivered shows three steps with the next hop's replies, and is not
 // "delivered" while it waits; a bounced one shows the bounce; a
 // quarantined one is found by its recipient and shows its release.

@@ -62,6 +62,7 @@ type pendingAuth struct {
 }
 
 type entry struct {
+	id   uint64 // names the record in the committed state (snapshot.go)
 	msg  *Message
 	done time.Time // when every queue ID was removed; zero while open
 	dead bool      // emitted or merged into another entry
@@ -152,6 +153,10 @@ type Correlator struct {
 	events [256]int
 	errs   []error
 	words  logparse.Interner // c.keep
+	// nextID numbers the records; chg are the changes since the last
+	// State (snapshot.go)
+	nextID uint64
+	chg    changes
 }
 
 // keep returns a copy of s that is kept for the next equal s: for the
@@ -489,16 +494,22 @@ func (c *Correlator) get(host, qid string, t time.Time) *Message {
 			delete(c.emitted, k)
 		}
 		e = newEntry(host, qid, t, OriginUnknown, c.pos)
+		c.nextID++
+		e.id = c.nextID
 		c.open[e.key()] = e
 	}
 	c.touch(e, t)
 	return e.msg
 }
 
+// touch notes a line about the record at t. Every change of a record goes
+// through touch (get, start, link) or is one of emit, merge and
+// recheckDone, which mark it too.
 func (c *Correlator) touch(e *entry, t time.Time) {
 	if t.After(e.msg.LastSeen) {
 		e.msg.LastSeen = t
 	}
+	c.mark(e)
 }
 
 // start handles the line that creates a queue ID (smtpd client=, pickup,
@@ -531,7 +542,10 @@ func (c *Correlator) start(host, qid string, t time.Time, origin Origin) *Messag
 	}
 	c.forgetEmitted(k)
 	e := newEntry(host, qid, t, origin, c.pos)
+	c.nextID++
+	e.id = c.nextID
 	c.open[e.key()] = e
+	c.mark(e)
 	return e.msg
 }
 
@@ -725,6 +739,8 @@ func (c *Correlator) merge(dst, src *entry) {
 		d.LastSeen = s.LastSeen
 	}
 	src.dead = true
+	c.mark(dst)
+	c.markGone(src)
 }
 
 // endQueue marks a queue ID removed (or expired). The message is finished
@@ -749,6 +765,7 @@ func (c *Correlator) recheckDone(e *entry) {
 			break
 		}
 	}
+	c.mark(e)
 	switch {
 	case done && e.done.IsZero():
 		e.done = e.msg.LastSeen
@@ -806,6 +823,7 @@ func (c *Correlator) sweep(force bool) {
 		if !force && !e.dead && e.msg.FirstSeen.Before(old) && (e.compacted.IsZero() || !e.msg.LastSeen.Before(e.compacted)) {
 			compactMessage(e.msg)
 			e.compacted = c.now
+			c.mark(e)
 		}
 	}
 	slices.SortFunc(idle, func(a, b *entry) int { return a.msg.FirstSeen.Compare(b.msg.FirstSeen) })
@@ -832,6 +850,7 @@ func (c *Correlator) sweep(force bool) {
 	for k, ss := range c.sessions {
 		if force || ss.seen.Before(cut) {
 			delete(c.sessions, k)
+			c.markSessionGone(k)
 		}
 	}
 	if force || len(c.emitted) > maxEmitted {
@@ -865,6 +884,7 @@ func (c *Correlator) emit(e *entry, state State) {
 		return
 	}
 	e.dead = true
+	c.markGone(e)
 	m := e.msg
 	m.State = state
 	for _, q := range m.Queues {
@@ -930,6 +950,7 @@ func (c *Correlator) bindSession(host, session, service string, t time.Time) {
 	k := skey{host, strings.Clone(session)}
 	service = c.keep(service)
 	c.sessions[k] = dovecotSession{service, t}
+	c.markSession(k)
 	for _, p := range c.pending[k] {
 		c.countAuth(service)
 		c.authLogin(p.ev, service)

@@ -3,32 +3,96 @@ package correlate
 import (
 	"bytes"
 	"encoding/gob"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/uni-mail/postvakt/collectors/logparse"
 )
 
-// snapshotVersion changes whenever the snapshot's meaning changes; a
-// snapshot of another version is refused (the caller starts afresh).
-const snapshotVersion = 1
+// The Correlator's state, for a reader that commits it with its input
+// positions and resumes exactly after a restart (collectors/ingest,
+// docs/collectors.md "Restarts without loss or double counting").
+//
+// The state is one small global part (the clocks, counters, the order of
+// the finished records, auth failures waiting for their session) and one
+// item per held record and per Dovecot session. State(false) returns only
+// the items that changed since the last call, and those that are gone, so
+// what is committed each second is proportional to what happened in it,
+// not to everything held.
 
-// ErrSnapshotVersion is returned by Restore for a snapshot written by
-// another version of the Correlator.
-var ErrSnapshotVersion = errors.New("correlate: snapshot of another version")
+// stateVersion changes whenever the state's meaning changes; a state of
+// another version is refused (the caller starts afresh).
+const stateVersion = 2
 
-// snapshot is the Correlator's state as Snapshot writes it: everything
-// that decides what it emits next, so that a Correlator restored from it
-// and fed the rest of the input emits what the original would have.
-type snapshot struct {
-	Version int
-	Entries []snapEntry
-	// Finished are indexes into Entries, in the order of c.finished
-	// (an entry reopened by a link and finished again is listed twice,
-	// as in c.finished).
-	Finished  []int
-	Sessions  []snapSession
+// ErrSnapshotVersion is returned by Restore for a state written by another
+// version of the Correlator.
+var ErrSnapshotVersion = errors.New("correlate: state of another version")
+
+// Saved is the Correlator's state, or what changed in it.
+type Saved struct {
+	Global []byte
+	// Put are the items (records, sessions) new or changed, by key; Delete
+	// the keys of those gone. With Full, Put holds every item, and any
+	// item stored before that is not in it is gone.
+	Put    map[string][]byte
+	Delete []string
+	Full   bool
+}
+
+// changes are the items changed since the last State, when tracking.
+type changes struct {
+	on      bool
+	entries map[*entry]struct{}
+	gone    map[uint64]struct{}
+	sess    map[skey]struct{}
+	goneS   map[skey]struct{}
+}
+
+func (c *Correlator) mark(e *entry) {
+	if c.chg.on {
+		c.chg.entries[e] = struct{}{}
+	}
+}
+
+func (c *Correlator) markGone(e *entry) {
+	if c.chg.on {
+		delete(c.chg.entries, e)
+		c.chg.gone[e.id] = struct{}{}
+	}
+}
+
+func (c *Correlator) markSession(k skey) {
+	if c.chg.on {
+		delete(c.chg.goneS, k)
+		c.chg.sess[k] = struct{}{}
+	}
+}
+
+func (c *Correlator) markSessionGone(k skey) {
+	if c.chg.on {
+		delete(c.chg.sess, k)
+		c.chg.goneS[k] = struct{}{}
+	}
+}
+
+func (c *Correlator) resetChanges() {
+	c.chg = changes{on: true, entries: map[*entry]struct{}{}, gone: map[uint64]struct{}{}, sess: map[skey]struct{}{},
+		goneS: map[skey]struct{}{}}
+}
+
+// LoseChanges says the last State was not committed: the next State is a
+// full one.
+func (c *Correlator) LoseChanges() { c.chg.on = false }
+
+// global is the State's global part.
+type global struct {
+	Version   int
+	NextID    uint64
+	Finished  []uint64 // c.finished by record ID (a record reopened and finished again is there twice)
 	Pending   []snapPending
 	SmtpdSASL []snapSMTPD
 	Pos       int64
@@ -40,14 +104,14 @@ type snapshot struct {
 	Events    [256]int
 }
 
+// snapEntry is one held record.
 type snapEntry struct {
+	ID        uint64
 	Msg       Message
-	Keys      []snapKey // the open-set keys that point to this record
+	Keys      []string // the queue IDs whose open-set key points to this record (on Msg.Host)
 	Done      time.Time
 	Compacted time.Time
 }
-
-type snapKey struct{ Host, QID string }
 
 type snapSession struct {
 	Host, Session, Service string
@@ -65,103 +129,168 @@ type snapSMTPD struct {
 	PID           int
 }
 
-// Snapshot returns the Correlator's state (open and finished records,
-// Dovecot sessions and auth failures waiting for theirs, SMTP AUTH
-// sessions, its event clock and counters) as bytes for Restore. Only the
-// set of queue IDs already emitted, which serves the Orphans counter
-// alone, is left out. A reader that checkpoints its input positions
-// together with the snapshot resumes exactly: Restore, then feed the input
-// from those positions on.
-func (c *Correlator) Snapshot() ([]byte, error) {
-	s := snapshot{Version: snapshotVersion, Pos: c.pos, Now: c.now, LastSweep: c.lastSweep, GraceAt: c.graceAt,
-		FinMin: c.finishedMin, Sum: c.sum, Events: c.events}
-	index := map[*entry]int{}
-	add := func(e *entry) int {
-		if i, ok := index[e]; ok {
-			return i
+func entryKey(id uint64) string { return "m:" + strconv.FormatUint(id, 36) }
+
+// sessionKey names a session's item; the key is stored as text, so host
+// and session (bytes from a log line) are quoted: valid UTF-8, no NUL.
+func sessionKey(k skey) string { return "s:" + strconv.Quote(k.host) + strconv.Quote(k.session) }
+
+func (c *Correlator) encodeEntry(e *entry) ([]byte, error) {
+	se := snapEntry{ID: e.id, Msg: *e.msg, Done: e.done, Compacted: e.compacted}
+	for _, q := range e.msg.Queues {
+		if c.open[qkey{e.msg.Host, q.ID}] == e {
+			se.Keys = append(se.Keys, q.ID)
 		}
-		index[e] = len(s.Entries)
-		s.Entries = append(s.Entries, snapEntry{Msg: *e.msg, Done: e.done, Compacted: e.compacted})
-		return index[e]
 	}
-	// in the order of c.finished first, then the open set: the order the
-	// records are rebuilt in does not matter, their links do
+	return json.Marshal(&se)
+}
+
+func (c *Correlator) encodeSession(k skey, ss dovecotSession) ([]byte, error) {
+	return json.Marshal(&snapSession{Host: k.host, Session: k.session, Service: ss.service, Seen: ss.seen})
+}
+
+// State returns the Correlator's state for Restore: with full, or on the
+// first call, all of it; else what changed since the previous call. Only
+// the set of queue IDs already emitted, which serves the Orphans counter
+// alone, is left out.
+func (c *Correlator) State(full bool) (Saved, error) {
+	if !c.chg.on {
+		full = true
+	}
+	st := Saved{Put: map[string][]byte{}, Full: full}
+	put := func(key string, b []byte, err error) error {
+		if err != nil {
+			return fmt.Errorf("correlate: state: %w", err)
+		}
+		st.Put[key] = b
+		return nil
+	}
+	if full {
+		seen := map[*entry]bool{}
+		for _, e := range c.open {
+			if !e.dead && !seen[e] {
+				seen[e] = true
+				b, err := c.encodeEntry(e)
+				if err := put(entryKey(e.id), b, err); err != nil {
+					return Saved{}, err
+				}
+			}
+		}
+		for k, ss := range c.sessions {
+			b, err := c.encodeSession(k, ss)
+			if err := put(sessionKey(k), b, err); err != nil {
+				return Saved{}, err
+			}
+		}
+	} else {
+		for e := range c.chg.entries {
+			if e.dead {
+				continue
+			}
+			b, err := c.encodeEntry(e)
+			if err := put(entryKey(e.id), b, err); err != nil {
+				return Saved{}, err
+			}
+		}
+		for id := range c.chg.gone {
+			st.Delete = append(st.Delete, entryKey(id))
+		}
+		for k := range c.chg.sess {
+			if ss, ok := c.sessions[k]; ok {
+				b, err := c.encodeSession(k, ss)
+				if err := put(sessionKey(k), b, err); err != nil {
+					return Saved{}, err
+				}
+			}
+		}
+		for k := range c.chg.goneS {
+			st.Delete = append(st.Delete, sessionKey(k))
+		}
+	}
+	g := global{Version: stateVersion, NextID: c.nextID, Pos: c.pos, Now: c.now, LastSweep: c.lastSweep, GraceAt: c.graceAt,
+		FinMin: c.finishedMin, Sum: c.sum, Events: c.events}
 	for _, e := range c.finished {
 		if !e.dead {
-			s.Finished = append(s.Finished, add(e))
+			g.Finished = append(g.Finished, e.id)
 		}
-	}
-	for k, e := range c.open {
-		i := add(e)
-		s.Entries[i].Keys = append(s.Entries[i].Keys, snapKey{k.host, k.qid})
-	}
-	for k, ss := range c.sessions {
-		s.Sessions = append(s.Sessions, snapSession{Host: k.host, Session: k.session, Service: ss.service, Seen: ss.seen})
 	}
 	for k, ps := range c.pending {
 		p := snapPending{Host: k.host, Session: k.session, At: c.pendingAt[k]}
 		for _, a := range ps {
 			p.Events = append(p.Events, *a.ev)
 		}
-		s.Pending = append(s.Pending, p)
+		g.Pending = append(g.Pending, p)
 	}
 	for k := range c.smtpdSASL {
-		s.SmtpdSASL = append(s.SmtpdSASL, snapSMTPD{Host: k.host, Program: k.program, PID: k.pid})
+		g.SmtpdSASL = append(g.SmtpdSASL, snapSMTPD{Host: k.host, Program: k.program, PID: k.pid})
 	}
 	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(&s); err != nil {
-		return nil, fmt.Errorf("correlate: snapshot: %w", err)
+	if err := gob.NewEncoder(&buf).Encode(&g); err != nil {
+		return Saved{}, fmt.Errorf("correlate: state: %w", err)
 	}
-	return buf.Bytes(), nil
+	st.Global = buf.Bytes()
+	c.resetChanges()
+	return st, nil
 }
 
-// Restore replaces the Correlator's state with a Snapshot. The options
+// Restore replaces the Correlator's state with a committed one: its global
+// part and its items (every item committed, changes applied). The options
 // (horizon, grace, content-filter relays, sinks) stay those of New. On an
-// error the Correlator is unchanged.
-func (c *Correlator) Restore(data []byte) error {
-	var s snapshot
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&s); err != nil {
+// error the Correlator is unchanged. Changes are tracked from there on.
+func (c *Correlator) Restore(globalPart []byte, items map[string][]byte) error {
+	var g global
+	if err := gob.NewDecoder(bytes.NewReader(globalPart)).Decode(&g); err != nil {
 		return fmt.Errorf("correlate: restore: %w", err)
 	}
-	if s.Version != snapshotVersion {
-		return fmt.Errorf("%w (%d, want %d)", ErrSnapshotVersion, s.Version, snapshotVersion)
+	if g.Version != stateVersion {
+		return fmt.Errorf("%w (%d, want %d)", ErrSnapshotVersion, g.Version, stateVersion)
 	}
-	entries := make([]*entry, len(s.Entries))
+	byID := map[uint64]*entry{}
 	open := map[qkey]*entry{}
-	for i := range s.Entries {
-		se := &s.Entries[i]
-		e := &entry{m: se.Msg, done: se.Done, compacted: se.Compacted}
-		e.msg = &e.m
-		entries[i] = e
-		for _, k := range se.Keys {
-			open[qkey{k.Host, k.QID}] = e
+	sessions := map[skey]dovecotSession{}
+	for key, b := range items {
+		switch {
+		case strings.HasPrefix(key, "m:"):
+			var se snapEntry
+			if err := json.Unmarshal(b, &se); err != nil {
+				return fmt.Errorf("correlate: restore %s: %w", key, err)
+			}
+			e := &entry{id: se.ID, m: se.Msg, done: se.Done, compacted: se.Compacted}
+			e.msg = &e.m
+			byID[e.id] = e
+			for _, q := range se.Keys {
+				open[qkey{e.msg.Host, q}] = e
+			}
+		case strings.HasPrefix(key, "s:"):
+			var ss snapSession
+			if err := json.Unmarshal(b, &ss); err != nil {
+				return fmt.Errorf("correlate: restore %s: %w", key, err)
+			}
+			sessions[skey{ss.Host, ss.Session}] = dovecotSession{service: c.keep(ss.Service), seen: ss.Seen}
 		}
 	}
-	finished := make([]*entry, 0, len(s.Finished))
-	for _, i := range s.Finished {
-		if i < 0 || i >= len(entries) {
-			return errors.New("correlate: restore: bad snapshot")
+	finished := make([]*entry, 0, len(g.Finished))
+	for _, id := range g.Finished {
+		e := byID[id]
+		if e == nil {
+			return fmt.Errorf("correlate: restore: finished record %d is not in the state", id)
 		}
-		finished = append(finished, entries[i])
+		finished = append(finished, e)
 	}
-	sessions := make(map[skey]dovecotSession, len(s.Sessions))
-	for _, ss := range s.Sessions {
-		sessions[skey{ss.Host, ss.Session}] = dovecotSession{service: c.keep(ss.Service), seen: ss.Seen}
-	}
-	pending := make(map[skey][]pendingAuth, len(s.Pending))
-	pendingAt := make(map[skey]time.Time, len(s.Pending))
-	for _, p := range s.Pending {
+	pending := make(map[skey][]pendingAuth, len(g.Pending))
+	pendingAt := make(map[skey]time.Time, len(g.Pending))
+	for _, p := range g.Pending {
 		k := skey{p.Host, p.Session}
 		for i := range p.Events {
 			pending[k] = append(pending[k], pendingAuth{ev: &p.Events[i], compacted: true})
 		}
 		pendingAt[k] = p.At
 	}
-	sasl := make(map[smtpdKey]bool, len(s.SmtpdSASL))
-	for _, k := range s.SmtpdSASL {
+	sasl := make(map[smtpdKey]bool, len(g.SmtpdSASL))
+	for _, k := range g.SmtpdSASL {
 		sasl[smtpdKey{k.Host, k.Program, k.PID}] = true
 	}
-	sum := s.Sum
+	sum := g.Sum
 	for _, m := range []*map[string]int{&sum.DovecotLogins, &sum.Amavis, &sum.Rspamd, &sum.Unknown, &sum.Events} {
 		if *m == nil {
 			*m = map[string]int{}
@@ -171,9 +300,10 @@ func (c *Correlator) Restore(data []byte) error {
 		sum.Rejects = map[RejectKey]int{}
 	}
 	c.open, c.finished, c.sessions, c.pending, c.pendingAt, c.smtpdSASL = open, finished, sessions, pending, pendingAt, sasl
-	c.pos, c.now, c.lastSweep, c.graceAt, c.finishedMin = s.Pos, s.Now, s.LastSweep, s.GraceAt, s.FinMin
-	c.sum, c.events = sum, s.Events
+	c.nextID, c.pos, c.now, c.lastSweep, c.graceAt, c.finishedMin = g.NextID, g.Pos, g.Now, g.LastSweep, g.GraceAt, g.FinMin
+	c.sum, c.events = sum, g.Events
 	clear(c.emitted)
 	clear(c.emittedBits[:])
+	c.resetChanges()
 	return nil
 }

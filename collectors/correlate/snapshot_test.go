@@ -19,7 +19,7 @@ var snapshotFields = map[string]string{
 	"open": "kept", "finished": "kept", "sessions": "kept", "pending": "kept", "pendingAt": "kept", "smtpdSASL": "kept",
 	"pos": "kept", "now": "kept", "lastSweep": "kept", "graceAt": "kept", "finishedMin": "kept", "sum": "kept", "events": "kept",
 	"emitted": "left out: serves the Orphans counter only", "emittedBits": "left out: serves the Orphans counter only",
-	"errs": "transient", "words": "cache",
+	"errs": "transient", "words": "cache", "nextID": "kept", "chg": "what changed since the last State",
 }
 
 func TestSnapshotCoversEveryField(t *testing.T) {
@@ -39,14 +39,36 @@ type record struct {
 	Lg   *Login
 }
 
+// stored applies States as a store does: the global part replaced, the
+// items put and deleted.
+type stored struct {
+	global []byte
+	items  map[string][]byte
+}
+
+func (s *stored) apply(st Saved) {
+	if st.Full || s.items == nil {
+		s.items = map[string][]byte{}
+	}
+	for k, b := range st.Put {
+		s.items[k] = b
+	}
+	for _, k := range st.Delete {
+		delete(s.items, k)
+	}
+	s.global = st.Global
+}
+
 // TestSnapshotRestoreEqualsOneRun feeds the sample once in one go, and
-// again with the Correlator snapshot and restored into a fresh one every
-// few hundred events: the sinks see the same records in the same order,
-// and the counters end equal.
+// again committing the Correlator's changes every few events and
+// restoring a fresh Correlator from what was committed every few hundred:
+// the sinks see the same records in the same order, the counters end
+// equal, and what the changes add up to is at every commit the whole
+// state (no change of a record goes untracked).
 func TestSnapshotRestoreEqualsOneRun(t *testing.T) {
 	t.Parallel()
 	evs := loadSample(t, "postfix.log", "syslog-mail.log")
-	run := func(every int) ([]record, Summary) {
+	run := func(commitEvery, restartEvery int) ([]record, Summary) {
 		var out []record
 		opts := Options{
 			Messages: MessageSinkFunc(func(m *Message) error {
@@ -61,15 +83,29 @@ func TestSnapshotRestoreEqualsOneRun(t *testing.T) {
 			Logins: LoginSinkFunc(func(l Login) error { out = append(out, record{Kind: "login", Lg: &l}); return nil }),
 		}
 		c := New(opts)
+		var st stored
 		for i, ev := range evs {
-			if every > 0 && i > 0 && i%every == 0 {
-				snap, err := c.Snapshot()
+			if commitEvery > 0 && i > 0 && i%commitEvery == 0 {
+				d, err := c.State(false)
 				if err != nil {
 					t.Fatal(err)
 				}
-				c = New(opts)
-				if err := c.Restore(snap); err != nil {
-					t.Fatal(err)
+				st.apply(d)
+				if i%(commitEvery*13) == 0 {
+					// the changes add up to the whole state
+					full, err := c.State(true)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if diff := cmp.Diff(stringsOf(full.Put), stringsOf(st.items)); diff != "" {
+						t.Fatalf("event %d: the committed changes differ from the state (-state +changes):\n%s", i, diff)
+					}
+				}
+				if i%restartEvery == 0 {
+					c = New(opts)
+					if err := c.Restore(st.global, st.items); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
 			if err := c.Add(ev); err != nil {
@@ -83,20 +119,28 @@ func TestSnapshotRestoreEqualsOneRun(t *testing.T) {
 		s.Orphans = 0 // not kept across a restore (snapshotFields)
 		return out, s
 	}
-	want, wantSum := run(0)
+	want, wantSum := run(0, 0)
 	if len(want) < 1000 {
 		t.Fatalf("only %d records", len(want))
 	}
-	for _, every := range []int{97, 1000} {
-		got, gotSum := run(every)
-		// times come back from the snapshot as the same instants
+	for _, c := range []struct{ commit, restart int }{{7, 7 * 131}, {50, 500}, {97, 97 * 11}} {
+		got, gotSum := run(c.commit, c.restart)
+		// times come back from the state as the same instants
 		if d := cmp.Diff(want, got, cmp.Comparer(func(a, b Message) bool { return fmt.Sprint(a) == fmt.Sprint(b) || msgEqual(a, b) })); d != "" {
-			t.Errorf("restored every %d events: records differ (-one run +restored):\n%s", every, d)
+			t.Errorf("committed every %d, restarted every %d events: records differ (-one run +restored):\n%s", c.commit, c.restart, d)
 		}
 		if d := cmp.Diff(wantSum, gotSum); d != "" {
-			t.Errorf("restored every %d events: counters differ:\n%s", every, d)
+			t.Errorf("committed every %d, restarted every %d events: counters differ:\n%s", c.commit, c.restart, d)
 		}
 	}
+}
+
+func stringsOf(m map[string][]byte) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = string(v)
+	}
+	return out
 }
 
 // msgEqual compares two records by content, times as instants.
@@ -106,7 +150,7 @@ func msgEqual(a, b Message) bool {
 
 func TestRestoreRefusesOtherVersions(t *testing.T) {
 	c := New(Options{})
-	if err := c.Restore([]byte("not a snapshot")); err == nil {
+	if err := c.Restore([]byte("not a state"), nil); err == nil {
 		t.Error("garbage restored")
 	}
 }

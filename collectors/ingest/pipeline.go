@@ -858,6 +858,9 @@ func (p *Pipeline) Commit(ctx context.Context) error {
 	}
 	if err := p.o.Store.WriteBatch(ctx, &p.batch, cps); err != nil {
 		p.m.WriteErrors.Inc()
+		if p.o.KeepState {
+			p.corr.LoseChanges() // the next commit writes the whole state
+		}
 		return fmt.Errorf("collectors: write batch: %w", err)
 	}
 	p.m.Written.WithLabelValues("tx").Add(float64(len(p.batch.Rows)))
@@ -915,61 +918,66 @@ func (p *Pipeline) checkpoints() ([]txlog.Checkpoint, error) {
 		cps = append(cps, txlog.Checkpoint{Source: s.Checkpoint, Inode: s.Inode, HeadHash: s.HeadHash, Offset: s.end, Updated: now})
 	}
 	if p.o.KeepState {
-		st, err := p.State()
+		st, err := p.stateCheckpoint()
 		if err != nil {
 			return nil, err
 		}
-		cps = append(cps, txlog.Checkpoint{Source: txlog.StateSource, State: st, Updated: now})
+		st.Updated = now
+		cps = append(cps, st)
 	}
 	return cps, nil
 }
 
-// stateVersion changes whenever the meaning of State changes.
-const stateVersion = 1
+// stateVersion changes whenever the meaning of the state changes.
+const stateVersion = 2
 
+// pipelineState is the global part of the pipeline's state.
 type pipelineState struct {
 	Version    int
 	Correlator []byte
 	Detector   []byte
 }
 
-// State is the pipeline's state for Restore: the correlator's (open
-// messages, sessions, its event clock) and the detector's when it keeps
-// one (DetectorState).
-func (p *Pipeline) State() ([]byte, error) {
-	st := pipelineState{Version: stateVersion}
-	var err error
-	if st.Correlator, err = p.corr.Snapshot(); err != nil {
-		return nil, err
+// stateCheckpoint is the pipeline's state for Restore, as the checkpoint of
+// txlog.StateSource: its global part (the correlator's clocks and counters,
+// the detector's windows when it keeps them, DetectorState) and the
+// correlator's items that changed since the last commit (all of them on
+// the first).
+func (p *Pipeline) stateCheckpoint() (txlog.Checkpoint, error) {
+	cs, err := p.corr.State(false)
+	if err != nil {
+		return txlog.Checkpoint{}, err
 	}
+	st := pipelineState{Version: stateVersion, Correlator: cs.Global}
 	if d, ok := p.o.Detector.(DetectorState); ok {
 		if st.Detector, err = d.MarshalState(); err != nil {
-			return nil, fmt.Errorf("ingest: detector state: %w", err)
+			return txlog.Checkpoint{}, fmt.Errorf("ingest: detector state: %w", err)
 		}
 	}
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(&st); err != nil {
-		return nil, fmt.Errorf("ingest: state: %w", err)
+		return txlog.Checkpoint{}, fmt.Errorf("ingest: state: %w", err)
 	}
-	return buf.Bytes(), nil
+	return txlog.Checkpoint{Source: txlog.StateSource, State: buf.Bytes(), Items: cs.Put, Drop: cs.Delete, ReplaceItems: cs.Full}, nil
 }
 
 // ErrStateVersion is returned by Restore for a state written by another
 // version of the pipeline: the caller starts afresh.
 var ErrStateVersion = errors.New("ingest: state of another version")
 
-// Restore replaces the pipeline's state with one State returned, before the
-// first line is added. On an error nothing is changed.
-func (p *Pipeline) Restore(state []byte) error {
+// Restore replaces the pipeline's state with the committed one (the
+// checkpoint of txlog.StateSource, as loaded), before the first line is
+// added. On an error nothing is changed.
+func (p *Pipeline) Restore(cp txlog.Checkpoint) error {
 	var st pipelineState
-	if err := gob.NewDecoder(bytes.NewReader(state)).Decode(&st); err != nil {
+	if err := gob.NewDecoder(bytes.NewReader(cp.State)).Decode(&st); err != nil {
 		return fmt.Errorf("ingest: restore: %w", err)
 	}
 	if st.Version != stateVersion {
 		return fmt.Errorf("%w (%d, want %d)", ErrStateVersion, st.Version, stateVersion)
 	}
 	c := correlate.New(p.corrOptions())
-	if err := c.Restore(st.Correlator); err != nil {
+	if err := c.Restore(st.Correlator, cp.Items); err != nil {
 		if errors.Is(err, correlate.ErrSnapshotVersion) {
 			return fmt.Errorf("%w: %w", ErrStateVersion, err)
 		}

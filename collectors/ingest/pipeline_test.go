@@ -56,6 +56,18 @@ func (m *memStore) WriteBatch(_ context.Context, b *txlog.Batch, cps []txlog.Che
 		m.cps = map[string]txlog.Checkpoint{}
 	}
 	for _, c := range cps {
+		// the state's items as a store keeps them: changes applied
+		items := m.cps[c.Source].Items
+		if c.ReplaceItems || items == nil {
+			items = map[string][]byte{}
+		}
+		for _, k := range c.Drop {
+			delete(items, k)
+		}
+		for k, v := range c.Items {
+			items[k] = v
+		}
+		c.Items, c.Drop, c.ReplaceItems = items, nil, false
 		m.cps[c.Source] = c
 	}
 	return nil
@@ -260,7 +272,7 @@ func TestRestoreResumesExactly(t *testing.T) {
 			t.Fatal(err)
 		}
 		if state, err := st.Checkpoint(context.Background(), txlog.StateSource); err == nil {
-			if err := p.Restore(state.State); err != nil {
+			if err := p.Restore(state); err != nil {
 				t.Fatal(err)
 			}
 			if p.Correlator().Open() == 0 {

@@ -169,10 +169,17 @@ type Checkpoint struct {
 	// Offset is the end of the last line whose records are committed:
 	// reading resumes there.
 	Offset int64
-	// State is the pipeline's state (open messages, detector windows) as
-	// of the offsets committed with it; only in StateSource's checkpoint.
-	State   []byte
-	Updated time.Time
+	// State is the pipeline's state as of the offsets committed with it,
+	// only in StateSource's checkpoint: its global part in State, and its
+	// items (one per message and session held) in Items. In a checkpoint
+	// written, Items are the items new or changed since the last commit
+	// and Drop the keys of those gone; with ReplaceItems, Items are all of
+	// them. In a checkpoint loaded, Items are all of them.
+	State        []byte
+	Items        map[string][]byte
+	Drop         []string
+	ReplaceItems bool
+	Updated      time.Time
 }
 
 // StateSource names the checkpoint that holds the live pipeline's state.

@@ -195,7 +195,7 @@ func buildLive(ctx context.Context, o liveOptions) (*ingest.Runner, []func(conte
 	po.EngineJournal = cfg.EngineEvents
 	p := ingest.New(po)
 	if cp, err := o.store.Checkpoint(ctx, txlog.StateSource); err == nil && len(cp.State) > 0 {
-		if err := p.Restore(cp.State); errors.Is(err, ingest.ErrStateVersion) {
+		if err := p.Restore(cp); errors.Is(err, ingest.ErrStateVersion) {
 			o.logger.Warn("collectors: the saved state is of another version; starting without the messages it held", "err", err)
 		} else if err != nil {
 			return nil, nil, err

@@ -200,7 +200,7 @@ func openAtCheckpoint(t *testing.T, db *storage.DB) int {
 		t.Fatal(err)
 	}
 	p := ingest.New(ingest.Options{})
-	if err := p.Restore(st.State); err != nil {
+	if err := p.Restore(st); err != nil {
 		t.Fatal(err)
 	}
 	return p.Correlator().Open()

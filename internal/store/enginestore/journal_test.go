@@ -112,7 +112,10 @@ func TestConformanceEngineJournal(t *testing.T) {
 			do   func() error
 			want string
 		}{
-			{func() error { _, err := st.QueueHold(ctx, queue.Filter{QueueID: "Q1"}, "mass_mailing_held"); return err },
+			{func() error {
+				_, err := st.QueueHold(ctx, queue.Filter{QueueID: "Q1"}, "mass_mailing_held")
+				return err
+			},
 				"relay n1/Q1 held x@remote.example (mass_mailing_held)"},
 			{func() error { _, err := st.QueueRelease(ctx, queue.Filter{QueueID: "Q1"}, now); return err },
 				"relay n1/Q1 released x@remote.example"},

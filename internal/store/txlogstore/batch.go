@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -146,8 +147,10 @@ func (s *Store) WriteBatch(ctx context.Context, b *txlog.Batch, cps []txlog.Chec
 			return err
 		}
 		for _, cp := range cps {
-			if _, err := tx.Exec(ctx, upsertCheckpoint, checkpointArgs(cp)...); err != nil {
-				return fmt.Errorf("save checkpoint %s: %w", cp.Source, err)
+			for _, st := range checkpointStatements(cp) {
+				if _, err := tx.Exec(ctx, st.q, st.args...); err != nil {
+					return fmt.Errorf("save checkpoint %s: %w", cp.Source, err)
+				}
 			}
 		}
 		return nil
@@ -224,6 +227,33 @@ func checkpointArgs(cp txlog.Checkpoint) []any {
 	return []any{cp.Source, int64(cp.Inode), cp.HeadHash, cp.Offset, cp.Offset, state, storage.Micros(cp.Updated)}
 }
 
+type statement struct {
+	q    string
+	args []any
+}
+
+// checkpointStatements write cp: its row, and the state's items it
+// replaces, drops and puts (collector_state_items).
+func checkpointStatements(cp txlog.Checkpoint) []statement {
+	out := []statement{{upsertCheckpoint, checkpointArgs(cp)}}
+	if cp.ReplaceItems {
+		out = append(out, statement{`DELETE FROM collector_state_items WHERE source = ?`, []any{cp.Source}})
+	}
+	for _, k := range cp.Drop {
+		out = append(out, statement{`DELETE FROM collector_state_items WHERE source = ? AND item = ?`, []any{cp.Source, k}})
+	}
+	keys := make([]string, 0, len(cp.Items))
+	for k := range cp.Items {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out = append(out, statement{`INSERT INTO collector_state_items (source, item, data) VALUES (?, ?, ?)
+			ON CONFLICT (source, item) DO UPDATE SET data = excluded.data`, []any{cp.Source, k, cp.Items[k]}})
+	}
+	return out
+}
+
 func (s *Store) writeBatchPG(ctx context.Context, b *txlog.Batch, cps []txlog.Checkpoint) error {
 	for _, d := range batchDays(b) {
 		if err := s.ensureDay(ctx, d); err != nil {
@@ -261,8 +291,10 @@ func (s *Store) writeBatchPG(ctx context.Context, b *txlog.Batch, cps []txlog.Ch
 		return err
 	}
 	for _, cp := range cps {
-		if _, err := tx.Exec(ctx, storage.RebindDollar(upsertCheckpoint), checkpointArgs(cp)...); err != nil {
-			return fmt.Errorf("save checkpoint %s: %w", cp.Source, err)
+		for _, st := range checkpointStatements(cp) {
+			if _, err := tx.Exec(ctx, storage.RebindDollar(st.q), st.args...); err != nil {
+				return fmt.Errorf("save checkpoint %s: %w", cp.Source, err)
+			}
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -288,5 +320,21 @@ func (s *Store) Checkpoint(ctx context.Context, source string) (txlog.Checkpoint
 	if len(cp.State) == 0 {
 		cp.State = nil
 	}
-	return cp, nil
+	rows, err := s.db.Query(ctx, `SELECT item, data FROM collector_state_items WHERE source = ?`, source)
+	if err != nil {
+		return cp, fmt.Errorf("load state %s: %w", source, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return cp, fmt.Errorf("load state %s: %w", source, err)
+		}
+		if cp.Items == nil {
+			cp.Items = map[string][]byte{}
+		}
+		cp.Items[k] = v
+	}
+	return cp, rows.Err()
 }

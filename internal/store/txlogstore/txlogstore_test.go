@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +80,35 @@ func TestConformanceTxLogSummaryAndCheckpoint(t *testing.T) {
 		got, err = st.Checkpoint(ctx, txlog.StateSource)
 		if err != nil || string(got.State) != string(state.State) {
 			t.Fatalf("state %+v %v", got, err)
+		}
+		// the state's items: changes applied commit by commit, or replaced
+		items := func() string {
+			got, err := st.Checkpoint(ctx, txlog.StateSource)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for k, v := range got.Items {
+				out = append(out, k+"="+string(v))
+			}
+			sort.Strings(out)
+			return strings.Join(out, " ")
+		}
+		for _, c := range []struct {
+			cp   txlog.Checkpoint
+			want string
+		}{
+			{txlog.Checkpoint{Items: map[string][]byte{"m:1": []byte("a"), "m:2": []byte("b")}}, "m:1=a m:2=b"},
+			{txlog.Checkpoint{Items: map[string][]byte{"m:2": []byte("B"), "s:x": []byte("c")}, Drop: []string{"m:1"}}, "m:2=B s:x=c"},
+			{txlog.Checkpoint{Items: map[string][]byte{"m:9": []byte("z")}, ReplaceItems: true}, "m:9=z"},
+		} {
+			c.cp.Source, c.cp.State, c.cp.Updated = txlog.StateSource, []byte{1}, t0
+			if err := st.WriteBatch(ctx, &txlog.Batch{}, []txlog.Checkpoint{c.cp}); err != nil {
+				t.Fatal(err)
+			}
+			if got := items(); got != c.want {
+				t.Errorf("items %q, want %q", got, c.want)
+			}
 		}
 		s, err := st.TxSummary(ctx, t0, t0.Add(time.Hour))
 		if err != nil {

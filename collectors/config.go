@@ -16,6 +16,7 @@ import (
 
 	"github.com/uni-mail/postvakt/collectors/abusedetect"
 	"github.com/uni-mail/postvakt/collectors/trace"
+	"github.com/uni-mail/postvakt/config/timezone"
 	"github.com/uni-mail/postvakt/config/validate"
 )
 
@@ -38,7 +39,15 @@ type Config struct {
 	Syslog   SyslogConfig  `yaml:"syslog"`
 	// EngineEvents feeds postvakt's own engine events in-process.
 	EngineEvents bool `yaml:"engine_events"`
-	// Timezone of year-less log timestamps: "Local", "UTC" or an IANA name.
+	// LogTimezone is the zone of year-less log timestamps (traditional
+	// syslog, "Nov 22 10:53:00"): the zone the log-writing hosts stamp
+	// their lines in, "Local", "UTC" or an IANA name; default the server's
+	// local zone. It is not the zone people read times in (the top-level
+	// timezone); files[].timezone and syslog.timezone override it per
+	// source.
+	LogTimezone string `yaml:"log_timezone"`
+	// Timezone is the old name of LogTimezone, read when LogTimezone is
+	// not given (deprecated: check-config says so).
 	Timezone string `yaml:"timezone"`
 	// LocalNetworks are clients whose mail counts as sent by the
 	// organisation (Postfix mynetworks), CIDR.
@@ -65,6 +74,8 @@ type FileConfig struct {
 	// Host replaces the host name in every line of this file (for files
 	// that log a short name, as Postfix's maillog_file does); "" keeps it.
 	Host string `yaml:"host"`
+	// Timezone of this file's year-less timestamps; default log_timezone.
+	Timezone string `yaml:"timezone"`
 }
 
 // SyslogConfig is the syslog receiver.
@@ -72,6 +83,9 @@ type SyslogConfig struct {
 	TCP        string `yaml:"tcp"` // e.g. "0.0.0.0:601"; "" disables
 	UDP        string `yaml:"udp"` // e.g. "0.0.0.0:514"; "" disables
 	MaxMessage int    `yaml:"max_message"`
+	// Timezone of year-less timestamps received (RFC 3164 lines carry no
+	// zone); default log_timezone.
+	Timezone string `yaml:"timezone"`
 }
 
 // TraceConfig controls message trace.
@@ -86,7 +100,7 @@ type TraceConfig struct {
 // Default returns the defaults.
 func Default() Config {
 	return Config{
-		Enabled: true, EngineEvents: true, Timezone: "Local",
+		Enabled: true, EngineEvents: true, LogTimezone: "Local",
 		Syslog:       SyslogConfig{MaxMessage: 64 << 10},
 		MaxLineBytes: 64 << 10, Lateness: 2 * time.Second,
 		LocalNetworks:      []string{"127.0.0.1/32", "::1/128"},
@@ -102,15 +116,31 @@ func bad(key string, v any, format string, a ...any) error {
 	return validate.Fieldf(key, v, format, a...)
 }
 
-// Location resolves Timezone.
-func (c Config) Location() (*time.Location, error) {
-	switch c.Timezone {
-	case "", "Local":
-		return time.Local, nil
-	case "UTC":
-		return time.UTC, nil
+// LogLocation is the zone of year-less log timestamps: log_timezone, or
+// its old name timezone when only that is given.
+func (c Config) LogLocation() (*time.Location, error) {
+	name := c.LogTimezone
+	if c.Timezone != "" && (name == "" || name == "Local") {
+		name = c.Timezone
 	}
-	return time.LoadLocation(c.Timezone)
+	return timezone.Load(name)
+}
+
+// FileLocation is the zone of file i's year-less timestamps.
+func (c Config) FileLocation(i int) (*time.Location, error) {
+	if tz := c.Files[i].Timezone; tz != "" {
+		return timezone.Load(tz)
+	}
+	return c.LogLocation()
+}
+
+// SyslogLocation is the zone of the year-less timestamps the syslog
+// receiver gets.
+func (c Config) SyslogLocation() (*time.Location, error) {
+	if tz := c.Syslog.Timezone; tz != "" {
+		return timezone.Load(tz)
+	}
+	return c.LogLocation()
 }
 
 // Networks parses LocalNetworks.
@@ -140,6 +170,9 @@ func (c Config) Validate() error {
 		if strings.TrimSpace(f.Path) == "" {
 			add(bad(key, f.Path, "must not be empty"))
 		}
+		if _, err := timezone.Load(f.Timezone); err != nil {
+			add(bad(fmt.Sprintf("files[%d].timezone", i), f.Timezone, "unknown time zone: want Local, UTC or an IANA name such as Europe/Oslo"))
+		}
 		if seen[f.Path] {
 			add(bad(key, f.Path, "is listed twice"))
 		}
@@ -165,8 +198,13 @@ func (c Config) Validate() error {
 	if c.Syslog.MaxMessage < 480 || c.Syslog.MaxMessage > 16<<20 {
 		add(bad("syslog.max_message", c.Syslog.MaxMessage, "must be between 480 and 16777216 (RFC 5426 §3.2: at least 480)"))
 	}
-	if _, err := c.Location(); err != nil {
-		add(bad("timezone", c.Timezone, "unknown time zone"))
+	for _, z := range []struct{ key, v string }{{"log_timezone", c.LogTimezone}, {"timezone", c.Timezone}, {"syslog.timezone", c.Syslog.Timezone}} {
+		if _, err := timezone.Load(z.v); err != nil {
+			add(bad(z.key, z.v, "unknown time zone: want Local, UTC or an IANA name such as Europe/Oslo"))
+		}
+	}
+	if c.Timezone != "" && c.LogTimezone != "" && c.LogTimezone != "Local" && c.Timezone != c.LogTimezone {
+		add(bad("timezone", c.Timezone, "is the old name of log_timezone, which is also given (%q): keep only log_timezone", c.LogTimezone))
 	}
 	for i, n := range c.LocalNetworks {
 		if _, err := netip.ParsePrefix(n); err != nil {

@@ -77,6 +77,9 @@ type Engine struct {
 	srv       *smtpserver.Server
 	events    *eventPump
 	served    atomic.Bool
+	// cert is the certificate new TLS sessions get (tls.Config's
+	// GetCertificate reads it), replaced by Reload; nil when TLS is off.
+	cert atomic.Pointer[tls.Certificate]
 }
 
 // NewDirectory returns the directory as configured, for the CLI and API
@@ -147,9 +150,13 @@ func New(o Options) (*Engine, error) {
 	}
 	var tlsCfg *tls.Config
 	if !cfg.TLS.Disabled {
-		if tlsCfg, err = loadTLS(cfg, o.DataDir, o.Logger); err != nil {
+		cert, err := loadTLS(cfg, o.DataDir, o.Logger)
+		if err != nil {
 			return nil, err
 		}
+		e.cert.Store(cert)
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12,
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return e.cert.Load(), nil }}
 	}
 	var lns []smtpserver.Listener
 	if cfg.MX.Listen != "" {
@@ -172,10 +179,7 @@ func New(o Options) (*Engine, error) {
 			DataTimeout: l.DataTimeout, MaxSession: l.MaxSession, MaxAuthFailures: l.MaxAuthFailures,
 			AuthFailureDelay: l.AuthFailureDelay, MaxHops: l.MaxHops, ShutdownTimeout: l.ShutdownTimeout,
 		},
-		Directory: e.dir, Greylist: e.grey, DNSBL: checker, DNSBLReject: cfg.DNSBL.Reject,
-		WhitelistClients: lists.whitelistClients, WhitelistSenders: lists.whitelistSenders, WhitelistRecipients: lists.whitelistRcpts,
-		LocalNetworks: lists.local, TrustedSenders: lists.trustedSenders, TrustedClients: lists.trustedClients,
-		Postmaster: cfg.Postmaster, EnforceSenderLogin: cfg.EnforceSenderLogin,
+		Directory: e.dir, Greylist: e.grey, DNSBL: checker, Policy: policyOf(cfg, lists),
 		Committer: e.committer, Filter: o.Filter, Metrics: m, Events: e.events, Logger: o.Logger, Clock: o.Clock,
 	})
 	if err != nil {
@@ -184,6 +188,73 @@ func New(o Options) (*Engine, error) {
 	}
 	e.o.Config = cfg
 	return e, nil
+}
+
+// policyOf is the session policy of cfg with its compiled lists.
+func policyOf(cfg Config, l lists) smtpserver.Policy {
+	return smtpserver.Policy{DNSBLReject: cfg.DNSBL.Reject,
+		WhitelistClients: l.whitelistClients, WhitelistSenders: l.whitelistSenders, WhitelistRecipients: l.whitelistRcpts,
+		LocalNetworks: l.local, TrustedSenders: l.trustedSenders, TrustedClients: l.trustedClients,
+		Postmaster: cfg.Postmaster, EnforceSenderLogin: cfg.EnforceSenderLogin}
+}
+
+// ReloadKeys are the keys of the smtp section (relative to it) that Reload
+// applies while the engine runs; a change to any other needs a restart
+// (docs/configuration.md, "Reloading").
+var ReloadKeys = []string{
+	"whitelist", "trusted", "local_networks", "local_networks_except", "postmaster",
+	"enforce_sender_login", "dnsbl.reject", "address_rules", "tls.cert_file", "tls.key_file",
+}
+
+// Reload checks next and returns the function that makes the running
+// engine use it: the session policy (whitelists, local networks, trusted
+// systems, postmaster, sender-login enforcement, DNSBL rejection) for the
+// next command of every session, the address rules for new directory
+// entries, and the TLS certificate — read again from its files, so a
+// renewed certificate is taken even when the configuration did not change
+// — for new TLS handshakes; sessions already open keep theirs. notes say
+// what the certificate change is. An error (a *validate.Error keyed
+// relative to the section where it can be) changes nothing.
+func (e *Engine) Reload(next Config) (apply func(), notes []string, err error) {
+	if err := next.Validate(); err != nil {
+		return nil, nil, err
+	}
+	l, err := next.compileLists()
+	if err != nil {
+		return nil, nil, err
+	}
+	rules, err := next.AddressRules.Compile()
+	if err != nil {
+		if errs := validate.Nest("address_rules", err); len(errs) > 0 {
+			return nil, nil, errors.Join(errs...)
+		}
+		return nil, nil, validate.Field("address_rules", "", err.Error())
+	}
+	pol := policyOf(next, l)
+	var cert *tls.Certificate
+	if old := e.cert.Load(); old != nil && !next.TLS.Disabled {
+		certFile, keyFile, err := tlsFiles(next, e.o.DataDir, e.o.Logger)
+		if err != nil {
+			return nil, nil, validate.Field("tls.self_signed", next.TLS.SelfSigned, err.Error())
+		}
+		c, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, nil, validate.Field("tls.cert_file", certFile, err.Error())
+		}
+		cert = &c
+		if sameCert(old, cert) {
+			cert = nil
+		} else {
+			notes = append(notes, "smtp.tls: new certificate for new TLS sessions: "+describeCert(cert)+" (was "+describeCert(old)+")")
+		}
+	}
+	return func() {
+		e.srv.SetPolicy(pol)
+		e.dir.SetRules(rules)
+		if cert != nil {
+			e.cert.Store(cert)
+		}
+	}, notes, nil
 }
 
 // Directory is the engine's directory.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -20,8 +21,23 @@ import (
 
 // loadTLS loads the configured certificate, or generates (once) a
 // self-signed one under dataDir/tls for development.
-func loadTLS(cfg Config, dataDir string, log *slog.Logger) (*tls.Config, error) {
-	certFile, keyFile := cfg.TLS.CertFile, cfg.TLS.KeyFile
+func loadTLS(cfg Config, dataDir string, log *slog.Logger) (*tls.Certificate, error) {
+	certFile, keyFile, err := tlsFiles(cfg, dataDir, log)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("smtp.tls.cert_file %q: %w", certFile, err)
+	}
+	return &cert, nil
+}
+
+// tlsFiles names the certificate and key files: the configured ones, or
+// the self-signed development pair under dataDir/tls, generated when
+// missing.
+func tlsFiles(cfg Config, dataDir string, log *slog.Logger) (certFile, keyFile string, err error) {
+	certFile, keyFile = cfg.TLS.CertFile, cfg.TLS.KeyFile
 	if certFile == "" {
 		if dataDir == "" {
 			dataDir = "."
@@ -30,16 +46,12 @@ func loadTLS(cfg Config, dataDir string, log *slog.Logger) (*tls.Config, error) 
 		certFile, keyFile = filepath.Join(dir, "smtp-selfsigned.crt"), filepath.Join(dir, "smtp-selfsigned.key")
 		if _, err := os.Stat(certFile); errors.Is(err, os.ErrNotExist) {
 			if err := writeSelfSigned(dir, certFile, keyFile, cfg.Hostname); err != nil {
-				return nil, fmt.Errorf("smtp.tls.self_signed: %w", err)
+				return "", "", fmt.Errorf("smtp.tls.self_signed: %w", err)
 			}
 			log.Warn("generated a self-signed SMTP certificate: for development only", "cert", certFile)
 		}
 	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("smtp.tls.cert_file %q: %w", certFile, err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+	return certFile, keyFile, nil
 }
 
 func writeSelfSigned(dir, certFile, keyFile, host string) error {
@@ -73,4 +85,30 @@ func writeSelfSigned(dir, certFile, keyFile, host string) error {
 		return err
 	}
 	return os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+}
+
+// sameCert reports whether a and b are the same certificate chain.
+func sameCert(a, b *tls.Certificate) bool {
+	if len(a.Certificate) != len(b.Certificate) {
+		return false
+	}
+	for i := range a.Certificate {
+		if !bytes.Equal(a.Certificate[i], b.Certificate[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// describeCert names a certificate for the reload's report: its subject,
+// serial and end of validity.
+func describeCert(c *tls.Certificate) string {
+	leaf := c.Leaf
+	if leaf == nil && len(c.Certificate) > 0 {
+		leaf, _ = x509.ParseCertificate(c.Certificate[0])
+	}
+	if leaf == nil {
+		return "unparsable certificate"
+	}
+	return fmt.Sprintf("%s, serial %s, valid until %s", leaf.Subject.CommonName, leaf.SerialNumber.Text(16), leaf.NotAfter.UTC().Format(time.RFC3339))
 }

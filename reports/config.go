@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uni-mail/postvakt/config/timezone"
 	"github.com/uni-mail/postvakt/config/validate"
 )
 
@@ -21,7 +22,10 @@ type Config struct {
 	Organisation string `yaml:"organisation"`
 	// Language of the report: "en" (English) or "nb" (Norwegian bokmål).
 	Language string `yaml:"language"`
-	// TimeZone of days, weeks and the schedule (IANA name).
+	// TimeZone of days, weeks, periods, the times shown and the schedule:
+	// an IANA name, "Local" or "UTC"; "" is the server's local zone. The
+	// configuration fills it from the service time zone (timezone:) when
+	// the file does not set it.
 	TimeZone string `yaml:"time_zone"`
 	// StartDay is the first day of a period, 1–28; 1 is a calendar month.
 	StartDay int `yaml:"start_day"`
@@ -108,7 +112,7 @@ func (c Config) Validate() error {
 	if _, ok := catalogs[c.Language]; !ok {
 		bad("language", c.Language, "must be en or nb")
 	}
-	if _, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "" {
+	if _, err := timezone.Load(c.TimeZone); err != nil {
 		bad("time_zone", c.TimeZone, "must be an IANA time zone such as Europe/Oslo")
 	}
 	if c.StartDay < 1 || c.StartDay > 28 {
@@ -171,7 +175,7 @@ func (c Config) Validate() error {
 
 // Location returns the configured time zone (UTC if it does not load).
 func (c Config) Location() *time.Location {
-	loc, err := time.LoadLocation(c.TimeZone)
+	loc, err := timezone.Load(c.TimeZone)
 	if err != nil {
 		return time.UTC
 	}
@@ -181,7 +185,11 @@ func (c Config) Location() *time.Location {
 // Schedule is the default cron schedule of the monthly job: 07:00 on the
 // first day after each period, in the report's time zone.
 func (c Config) Schedule() string {
-	return fmt.Sprintf("CRON_TZ=%s 0 7 %d * *", c.TimeZone, max(c.StartDay, 1))
+	tz := c.TimeZone
+	if tz == "" {
+		tz = "Local"
+	}
+	return fmt.Sprintf("CRON_TZ=%s 0 7 %d * *", tz, max(c.StartDay, 1))
 }
 
 // parseHours parses "HH:MM-HH:MM" into offsets from midnight.

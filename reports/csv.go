@@ -23,7 +23,7 @@ func (g *Renderer) CSV(r *Report) ([]byte, error) {
 		return num(*v)
 	}
 	rows := [][]string{{"section", "metric", "unit", "date", "value", "previous", "change_pct"}}
-	for _, s := range r.layout(catalog(r.Lang)) {
+	for _, s := range r.layout(r.catalog()) {
 		if s.Missing {
 			continue
 		}

@@ -117,7 +117,7 @@ func (g *Renderer) MailHTML(r *Report) ([]byte, map[string][]byte, error) {
 // execute lays out r's sections and runs the template; chart draws each
 // chart of a section that is not missing.
 func (g *Renderer) execute(r *Report, chart func(*Chart) (template.HTML, error)) ([]byte, error) {
-	c := catalog(r.Lang)
+	c := r.catalog()
 	var secs []htmlSection
 	for _, s := range r.layout(c) {
 		hs := htmlSection{ID: s.ID, Title: s.Title, Missing: s.Missing}

@@ -17,6 +17,10 @@ type catalogT struct {
 	weekdays [7]string // Sunday first, as time.Weekday
 	thousand string
 	decimal  string
+	// loc is the zone the report's instants are shown in (the period's,
+	// reports.time_zone); nil shows them as they are. Report.catalog sets
+	// it on a copy.
+	loc *time.Location
 }
 
 // Languages lists the report languages.
@@ -24,6 +28,15 @@ func Languages() []string { return []string{"en", "nb"} }
 
 var catalogs = map[string]*catalogT{"en": english, "nb": norwegian}
 
+// catalog returns the texts of the report's language, showing instants in
+// the zone of its period (reports.time_zone).
+func (r *Report) catalog() *catalogT {
+	c := *catalog(r.Lang)
+	c.loc = r.Period.Start.Location()
+	return &c
+}
+
+// catalog returns the texts of lang (English when it has none).
 func catalog(lang string) *catalogT {
 	if c, ok := catalogs[lang]; ok {
 		return c
@@ -184,9 +197,29 @@ func (c *catalogT) longDate(t time.Time) string {
 	return fmt.Sprintf("%d %s %d", t.Day(), c.months[t.Month()-1], t.Year())
 }
 
-// dateTime formats an instant to the minute.
+// dateTime formats an instant to the minute with its zone's abbreviation,
+// "Wed 14 Oct 09:00 CEST": the report's times are in reports.time_zone
+// (the service time zone) and say so.
 func (c *catalogT) dateTime(t time.Time) string {
-	return c.date(t) + " " + t.Format("15:04")
+	t = c.in(t)
+	return c.date(t) + " " + t.Format("15:04 MST")
+}
+
+func (c *catalogT) in(t time.Time) time.Time {
+	if c.loc == nil {
+		return t
+	}
+	return t.In(c.loc)
+}
+
+// span formats two instants to the minute, "Mon 5 Oct 09:00 – Mon 12 Oct
+// 09:00 CEST", with the zone once when both are in the same one.
+func (c *catalogT) span(a, b time.Time) string {
+	a, b = c.in(a), c.in(b)
+	if a.Format("MST") == b.Format("MST") {
+		return c.date(a) + " " + a.Format("15:04") + " – " + c.dateTime(b)
+	}
+	return c.dateTime(a) + " – " + c.dateTime(b)
 }
 
 // periodName names a period: "October 2026" for a calendar month, else

@@ -137,7 +137,7 @@ func addressList(s string) ([]*gomail.Address, error) {
 // as related PNG parts referenced by Content-ID (RFC 2387, RFC 2392), and
 // the PDF attached (RFC 2183).
 func BuildMail(r *Report, html []byte, images map[string][]byte, pdf []byte, opts MailOptions) ([]byte, error) {
-	c := catalog(r.Lang)
+	c := r.catalog()
 	var h gomail.Header
 	from, err := addressList(opts.From)
 	if err != nil || len(from) != 1 {
@@ -253,7 +253,7 @@ func FileName(period, ext string) string { return "postvakt-report-" + period + 
 // plainText is the text/plain alternative: the title, comment, summary and
 // the analysis of every section that writes one (a notes block).
 func plainText(r *Report) string {
-	c := catalog(r.Lang)
+	c := r.catalog()
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s – %s\n", r.Title, c.periodName(r.Period))
 	if r.Organisation != "" {

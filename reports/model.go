@@ -182,7 +182,7 @@ func (r *Report) FigureByKey(key string) (Figure, bool) {
 // figures the CSV exports.
 func (r *Report) AllFigures() []Figure {
 	var out []Figure
-	for _, s := range r.layout(catalog(r.Lang)) {
+	for _, s := range r.layout(r.catalog()) {
 		for _, b := range s.Blocks {
 			for _, rec := range b.Records {
 				if rec.isFigure {

@@ -18,7 +18,7 @@ const (
 // tables, charts (as PNG) and analysis as the HTML, set in the embedded
 // DejaVu Sans so that Nordic and Czech letters print.
 func (g *Renderer) BuiltinPDF(r *Report) ([]byte, error) {
-	c := catalog(r.Lang)
+	c := r.catalog()
 	pdf := fpdf.New("P", "mm", "A4", "")
 	pdf.SetMargins(pdfMargin, pdfMargin, pdfMargin)
 	pdf.SetAutoPageBreak(true, 16)

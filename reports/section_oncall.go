@@ -175,7 +175,7 @@ func oncallBody(r *Report, c *catalogT) []block {
 			if wk.AckedPages > 0 {
 				ack = c.duration(wk.MedianAck)
 			}
-			weeks.Rows = append(weeks.Rows, texts(c.date(wk.Start)+" – "+c.date(wk.End), wk.Member, strconv.Itoa(wk.InHours), strconv.Itoa(wk.OutOfHours), ack))
+			weeks.Rows = append(weeks.Rows, texts(c.span(wk.Start, wk.End), wk.Member, strconv.Itoa(wk.InHours), strconv.Itoa(wk.OutOfHours), ack))
 			records = append(records, dayRecord("oncall.week.pages."+wk.Member, UnitCount, wk.Start, float64(wk.TotalPages)))
 		}
 		body = append(body, tableBlock(weeks))

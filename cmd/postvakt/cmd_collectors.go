@@ -24,6 +24,7 @@ import (
 	"github.com/uni-mail/postvakt/collectors/rollup"
 	"github.com/uni-mail/postvakt/collectors/trace"
 	"github.com/uni-mail/postvakt/collectors/txlog"
+	"github.com/uni-mail/postvakt/config/timezone"
 	"github.com/uni-mail/postvakt/internal/app"
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
@@ -39,7 +40,7 @@ func isTerminal(w io.Writer) bool {
 
 func importCmd() *command {
 	var tz string
-	var noRollups, dryRun bool
+	var noRollups, dryRun, create bool
 	var writers int
 	return &command{
 		name:    "import",
@@ -50,9 +51,16 @@ func importCmd() *command {
 merges their lines by time so messages are joined across files (Postfix's
 own log and mail.log), and writes the records in batches. Give every file
 of one period in one run. Year-less timestamps are resolved against each
-file's modification time. A progress bar is shown when stdout is a terminal.`,
+file's modification time, in the zone the logging hosts stamp them in
+(--timezone, else collectors.log_timezone). A progress bar is shown when
+stdout is a terminal.
+
+import writes to the configured database, which must exist (made by
+'postvakt migrate up' or 'postvakt serve'); --create-database makes and
+migrates it when there is none, for a backfill before the first start.`,
 		flags: func(fs *flag.FlagSet, _ *globalOpts) {
-			fs.StringVar(&tz, "timezone", "", "time zone of year-less timestamps (default collectors.timezone)")
+			fs.StringVar(&tz, "timezone", "", "`zone` of the files' year-less timestamps (default collectors.log_timezone)")
+			fs.BoolVar(&create, "create-database", false, "create and migrate the configured database when it does not exist")
 			fs.BoolVar(&noRollups, "no-rollups", false, "do not recompute the hourly and daily rollups of the imported period")
 			fs.BoolVar(&dryRun, "dry-run", false, "parse, correlate and build the records, but write nothing (no database needed)")
 			fs.IntVar(&writers, "writers", 0, "concurrent batch writers; 0: as many as CPUs (2 to 4) on PostgreSQL, 1 on SQLite")
@@ -62,7 +70,12 @@ file's modification time. A progress bar is shown when stdout is a terminal.`,
 				return usagef("import needs at least one FILE")
 			}
 			if !dryRun {
-				return withDatabase(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
+				cfg, db, err := e.openDatabase(ctx, openOptions{create: create})
+				if err != nil {
+					return err
+				}
+				defer db.Close()
+				return func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
 					w := writers
 					if w <= 0 {
 						w = 1
@@ -75,7 +88,7 @@ file's modification time. A progress bar is shown when stdout is a terminal.`,
 						}
 					}
 					return runImport(ctx, e, importRun{cfg: cfg, db: db, store: txlogstore.New(db), files: args, tz: tz, noRollups: noRollups, writers: w})
-				})(ctx, e, args)
+				}(ctx, e, cfg, db, args)
 			}
 			cfg, err := e.loadConfig()
 			if err != nil {
@@ -122,9 +135,9 @@ func runImport(ctx context.Context, e *cmdEnv, o importRun) error {
 	cfg, db, args, tz, noRollups := o.cfg, o.db, o.files, o.tz, o.noRollups
 	cc := cfg.Collectors
 	if tz != "" {
-		cc.Timezone = tz
+		cc.LogTimezone, cc.Timezone = tz, ""
 	}
-	loc, err := cc.Location()
+	loc, err := cc.LogLocation()
 	if err != nil {
 		return usagef("--timezone %q: %v", tz, err)
 	}
@@ -173,10 +186,10 @@ func runImport(ctx context.Context, e *cmdEnv, o importRun) error {
 	sum := p.Correlator().Summary()
 	fmt.Fprintf(e.stdout, "imported %d lines (%d unparsable, %d unknown) from %d file(s) in %s: %.0f lines/s\n",
 		st.Lines, st.ParseErrors, sumMap(sum.Unknown), len(args), took.Round(time.Millisecond), float64(st.Lines)/took.Seconds())
-	fmt.Fprintf(e.stdout, "messages %d, period %s … %s\n", sum.Messages, st.First.Format(time.RFC3339), st.Last.Format(time.RFC3339))
+	fmt.Fprintf(e.stdout, "messages %d, period %s … %s\n", sum.Messages, e.when(st.First), e.when(st.Last))
 	fmt.Fprintf(e.stdout, "abuse findings: %d\n", len(findings))
 	for _, a := range findings {
-		fmt.Fprintf(e.stdout, "  %s  %s  %s: %s (runbook %s)\n", a.At.In(loc).Format("2006-01-02 15:04:05 MST"), a.Kind, a.Subject, a.Summary, a.Runbook)
+		fmt.Fprintf(e.stdout, "  %s  %s  %s: %s (runbook %s)\n", e.when(a.At), a.Kind, a.Subject, a.Summary, a.Runbook)
 	}
 	if db == nil {
 		return nil
@@ -201,51 +214,68 @@ func sumMap(m map[string]int) int {
 
 func summaryCmd() *command {
 	var since, until string
-	var asJSON bool
+	var asJSON, noTables bool
+	var top int
 	return &command{
 		name:    "summary",
 		summary: "grand totals of mail traffic, rejects, greylisting, logins and verdicts from the stored logs",
 		help: `Totals in the spirit of pflogsumm, computed by the database from the stored
-transaction and login logs. --since and --until take RFC 3339, YYYY-MM-DD[ HH:MM]
+transaction and login logs, and pflogsumm's tables: top senders and recipients,
+sending and receiving domains (messages and bytes), deferral, bounce and reject
+reasons grouped, traffic per hour (in the service's time zone, named in the
+output) and Postfix's warnings. --since and --until take ` + timezone.Grammar + `,
 or a duration before now (24h); without them the whole stored period.`,
 		flags: func(fs *flag.FlagSet, _ *globalOpts) {
-			fs.StringVar(&since, "since", "", "start of the period (inclusive)")
-			fs.StringVar(&until, "until", "", "end of the period (exclusive)")
+			fs.StringVar(&since, "since", "", "start `time` of the period (inclusive)")
+			fs.StringVar(&until, "until", "", "end `time` of the period (exclusive)")
 			fs.BoolVar(&asJSON, "json", false, "print JSON")
+			fs.IntVar(&top, "top", 10, "entries per table (top senders, recipients, domains, reasons, warnings)")
+			fs.BoolVar(&noTables, "no-tables", false, "print the grand totals only")
 		},
 		run: withDatabase(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
 			if len(args) > 0 {
 				return usagef("summary takes no arguments")
 			}
-			loc, _ := cfg.Collectors.Location()
-			s0, err := trace.ParseTime(since, time.Now(), loc)
-			if err != nil {
-				return usagef("--since: %v", err)
-			}
-			u0, err := trace.ParseTime(until, time.Now(), loc)
-			if err != nil {
-				return usagef("--until: %v", err)
-			}
-			s, err := txlogstore.New(db).TxSummary(ctx, s0, u0)
+			s0, err := e.parseTime("--since", since)
 			if err != nil {
 				return err
+			}
+			u0, err := e.parseTime("--until", until)
+			if err != nil {
+				return err
+			}
+			if top < 1 || top > 1000 {
+				return usagef("--top %d: want 1 to 1000", top)
+			}
+			st := txlogstore.New(db)
+			s, err := st.TxSummary(ctx, s0, u0)
+			if err != nil {
+				return err
+			}
+			if !noTables {
+				t, err := st.SummaryTables(ctx, s0, u0, top, e.loc)
+				if err != nil {
+					return err
+				}
+				s.Tables = &t
 			}
 			if asJSON {
 				enc := json.NewEncoder(e.stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(s)
 			}
-			return printSummary(e.stdout, s)
+			return printSummary(e, s)
 		}),
 	}
 }
 
-func printSummary(w io.Writer, s txlog.Summary) error {
+func printSummary(e *cmdEnv, s txlog.Summary) error {
+	w := e.stdout
 	row := func(n int64, label string) { fmt.Fprintf(w, "%10d  %s\n", n, label) }
 	head := func(h string) { fmt.Fprintf(w, "\n%s\n%s\n", h, strings.Repeat("-", len(h))) }
 	period := "all stored data"
 	if !s.Since.IsZero() || !s.Until.IsZero() {
-		period = fmt.Sprintf("%s … %s", fmtTime(s.Since), fmtTime(s.Until))
+		period = fmt.Sprintf("%s … %s", e.when(s.Since), e.when(s.Until))
 	}
 	fmt.Fprintf(w, "Grand Totals (%s)\n------------\n", period)
 	row(s.Received, "received")
@@ -291,7 +321,82 @@ func printSummary(w io.Writer, s txlog.Summary) error {
 	}
 	row(s.Spam, "spam (SPAM, SPAMMY)")
 	row(s.Virus, "virus (INFECTED)")
+	if s.Tables != nil {
+		printTables(w, *s.Tables)
+	}
 	return nil
+}
+
+// printTables prints pflogsumm's detail tables.
+func printTables(w io.Writer, t txlog.Tables) {
+	head := func(h string) { fmt.Fprintf(w, "\n%s\n%s\n", h, strings.Repeat("-", len(h))) }
+	traffic := func(title, what string, rows []txlog.Traffic, more bool) {
+		head(title)
+		if len(rows) == 0 {
+			fmt.Fprintln(w, "      none")
+			return
+		}
+		if more {
+			fmt.Fprintf(w, "%10s %10s %9s %8s  %s\n", "msgs", "bytes", "deferred", "bounced", what)
+		} else {
+			fmt.Fprintf(w, "%10s %10s  %s\n", "msgs", "bytes", what)
+		}
+		for _, r := range rows {
+			if more {
+				fmt.Fprintf(w, "%10d %10s %9d %8d  %s\n", r.Count, bytesText(r.Bytes), r.Deferred, r.Bounced, r.Key)
+			} else {
+				fmt.Fprintf(w, "%10d %10s  %s\n", r.Count, bytesText(r.Bytes), r.Key)
+			}
+		}
+	}
+	reasons := func(title string, rows []txlog.ReasonCount) {
+		head(title)
+		if len(rows) == 0 {
+			fmt.Fprintln(w, "      none")
+		}
+		for _, r := range rows {
+			fmt.Fprintf(w, "%10d  %s\n", r.Count, r.Reason)
+		}
+	}
+	traffic(fmt.Sprintf("Senders by message count (top %d)", t.Top), "sender", t.TopSenders, false)
+	traffic(fmt.Sprintf("Recipients by message count (top %d)", t.Top), "recipient", t.TopRecipients, false)
+	traffic(fmt.Sprintf("Sending domains (top %d)", t.Top), "domain", t.SendingDomains, false)
+	traffic(fmt.Sprintf("Receiving domains (top %d)", t.Top), "domain", t.ReceivingDomains, true)
+	reasons("Deferral reasons", t.DeferralReasons)
+	reasons("Bounce reasons", t.BounceReasons)
+	reasons("Reject reasons", t.RejectReasons)
+	head("Per-hour traffic (" + t.Zone + ", summed over the days)")
+	fmt.Fprintf(w, "%-11s %9s %9s %9s %9s %9s\n", "hour", "received", "delivered", "deferred", "bounced", "rejected")
+	for _, h := range t.ByHourOfDay {
+		if h.Days == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "%02d:00-%02d:00 %9d %9d %9d %9d %9d\n", h.Hour, (h.Hour+1)%24, h.Received, h.Delivered, h.Deferred, h.Bounced, h.Rejected)
+	}
+	head("Warnings")
+	if len(t.Warnings) == 0 {
+		fmt.Fprintln(w, "      none")
+	}
+	for _, x := range t.Warnings {
+		fmt.Fprintf(w, "%10d  %s %s: %s\n", x.Count, x.Program, x.Severity, x.Text)
+	}
+}
+
+// bytesText is a size for people: 1.2M, 34k, 512.
+func bytesText(n int64) string {
+	switch {
+	case n >= 10<<30:
+		return fmt.Sprintf("%dG", n>>30)
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1fG", float64(n)/(1<<30))
+	case n >= 10<<20:
+		return fmt.Sprintf("%dM", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fM", float64(n)/(1<<20))
+	case n >= 10<<10:
+		return fmt.Sprintf("%dk", n>>10)
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 func traceCmd() *command {
@@ -315,7 +420,7 @@ bounced, expired, rejected, greylisted, greylist_pass, scanned, discarded),
 			fs.StringVar(&q.IP, "ip", "", "client IP")
 			fs.StringVar(&q.Status, "status", "", "recipient status")
 			fs.StringVar(&q.Subject, "subject", "", "Subject substring")
-			fs.StringVar(&since, "since", "", "start (RFC 3339, YYYY-MM-DD[ HH:MM] or a duration before now)")
+			fs.StringVar(&since, "since", "", "start `time`: "+timezone.Grammar+", or a duration before now (24h)")
 			fs.StringVar(&until, "until", "", "end (exclusive)")
 			fs.IntVar(&q.Limit, "limit", 50, "messages per page")
 			fs.IntVar(&q.Offset, "offset", 0, "messages to skip")
@@ -329,13 +434,13 @@ bounced, expired, rejected, greylisted, greylist_pass, scanned, discarded),
 			if asJSON && asCSV {
 				return usagef("--json and --csv exclude each other")
 			}
-			loc, _ := cfg.Collectors.Location()
+			loc := e.loc
 			var err error
-			if q.Since, err = trace.ParseTime(since, time.Now(), loc); err != nil {
-				return usagef("--since: %v", err)
+			if q.Since, err = e.parseTime("--since", since); err != nil {
+				return err
 			}
-			if q.Until, err = trace.ParseTime(until, time.Now(), loc); err != nil {
-				return usagef("--until: %v", err)
+			if q.Until, err = e.parseTime("--until", until); err != nil {
+				return err
 			}
 			if err := q.Normalize(); err != nil {
 				return usageError{err.Error()}
@@ -369,7 +474,7 @@ func writeTraceText(w io.Writer, p trace.Page, loc *time.Location) error {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "%s  %s  %s  queue %s\n", m.FirstSeen.In(loc).Format("2006-01-02 15:04:05"), m.Direction, m.State, strings.Join(m.QueueIDs, ","))
+		fmt.Fprintf(w, "%s  %s  %s  queue %s\n", m.FirstSeen.In(loc).Format("2006-01-02 15:04:05 MST"), m.Direction, m.State, strings.Join(m.QueueIDs, ","))
 		fmt.Fprintf(w, "  from <%s>", m.From)
 		if m.MessageID != "" {
 			fmt.Fprintf(w, "  message-id <%s>", m.MessageID)

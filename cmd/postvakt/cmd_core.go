@@ -7,13 +7,14 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime"
 	"sort"
 	"strconv"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/uni-mail/postvakt/config/timezone"
+	"github.com/uni-mail/postvakt/internal/api/accessapi"
 	"github.com/uni-mail/postvakt/internal/app"
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
@@ -25,10 +26,16 @@ func serveCmd() *command {
 	return &command{
 		name:    "serve",
 		summary: "run the service (HTTP API, metrics, scheduler and every configured capability)",
-		help: `Runs until SIGINT or SIGTERM, then shuts down gracefully. SIGHUP re-reads the
-configuration file and applies what can change without a restart (log level).
-Without --config it runs on the built-in defaults: data in ./data, SQLite at
-./data/postvakt.db, HTTP on 127.0.0.1:9780.`,
+		help: `Runs until SIGINT or SIGTERM, then shuts down gracefully. SIGHUP (or
+POST /api/v1/admin/reload) re-reads the configuration file and applies what can
+change without a restart — whitelists, trusted senders, spam settings, address
+rules, abuse thresholds, probes, notice recipients, TLS certificates, log level —
+and logs what changed and what needs a restart; a file that fails to load
+changes nothing (docs/configuration.md, "Reloading").
+The configuration is --config FILE, else $POSTVAKT_CONFIG, else
+` + defaultConfigPath + ` when it exists, else the built-in defaults: data in
+./data, SQLite at ./data/postvakt.db, HTTP on 127.0.0.1:9780. serve creates
+the database when there is none.`,
 		run: func(ctx context.Context, e *cmdEnv, args []string) error {
 			if len(args) > 0 {
 				return usagef("serve takes no arguments")
@@ -37,6 +44,10 @@ Without --config it runs on the built-in defaults: data in ./data, SQLite at
 			if err != nil {
 				return err
 			}
+			for _, w := range cfg.Warnings() {
+				e.logger.Warn("configuration: " + w)
+			}
+			path, _ := e.configPath()
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
@@ -50,7 +61,7 @@ Without --config it runs on the built-in defaults: data in ./data, SQLite at
 				}
 			}()
 			return app.Run(ctx, app.Options{
-				Config: cfg, ConfigPath: e.opts.config, Logger: e.logger, LogLevel: e.level, Reload: reload,
+				Config: cfg, ConfigPath: path, Logger: e.logger, LogLevel: e.level, Reload: reload,
 				Ready: func(a net.Addr) {},
 			})
 		},
@@ -58,16 +69,20 @@ Without --config it runs on the built-in defaults: data in ./data, SQLite at
 }
 
 func migrateCmd() *command {
-	open := func(ctx context.Context, e *cmdEnv) (*storage.DB, error) {
-		_, db, err := e.openDatabase(ctx, openOptions{noMigrate: true})
+	open := func(ctx context.Context, e *cmdEnv, create bool) (*storage.DB, error) {
+		_, db, err := e.openDatabase(ctx, openOptions{noMigrate: true, create: create, anySchema: !create})
 		return db, err
 	}
+	var asJSON bool
 	return &command{
 		name:    "migrate",
 		summary: "apply, roll back or list database migrations",
 		subs: []*command{
-			{name: "up", summary: "apply every pending migration", run: func(ctx context.Context, e *cmdEnv, args []string) error {
-				db, err := open(ctx, e)
+			{name: "up", summary: "apply every pending migration (creates the database when there is none)", run: func(ctx context.Context, e *cmdEnv, args []string) error {
+				if len(args) > 0 {
+					return usagef("migrate up takes no arguments")
+				}
+				db, err := open(ctx, e, true)
 				if err != nil {
 					return err
 				}
@@ -80,7 +95,10 @@ func migrateCmd() *command {
 				return nil
 			}},
 			{name: "down", summary: "roll back the most recent migration", run: func(ctx context.Context, e *cmdEnv, args []string) error {
-				db, err := open(ctx, e)
+				if len(args) > 0 {
+					return usagef("migrate down takes no arguments")
+				}
+				db, err := open(ctx, e, false)
 				if err != nil {
 					return err
 				}
@@ -96,27 +114,44 @@ func migrateCmd() *command {
 				fmt.Fprintf(e.stdout, "rolled back %d %s\n", st.Version, st.Name)
 				return nil
 			}},
-			{name: "status", summary: "list migrations and whether each is applied", run: func(ctx context.Context, e *cmdEnv, args []string) error {
-				db, err := open(ctx, e)
-				if err != nil {
-					return err
-				}
-				defer db.Close()
-				list, err := db.MigrationStatuses(ctx)
-				if err != nil {
-					return err
-				}
-				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintf(tw, "VERSION\tSTATE\tFILE\n")
-				for _, s := range list {
-					state := "pending"
-					if s.Applied {
-						state = "applied"
+			{name: "status", summary: "list migrations and whether each is applied",
+				flags: func(fs *flag.FlagSet, _ *globalOpts) { fs.BoolVar(&asJSON, "json", false, "print JSON") },
+				run: func(ctx context.Context, e *cmdEnv, args []string) error {
+					if len(args) > 0 {
+						return usagef("migrate status takes no arguments")
 					}
-					fmt.Fprintf(tw, "%d\t%s\t%s\n", s.Version, state, s.Name)
-				}
-				return tw.Flush()
-			}},
+					db, err := open(ctx, e, false)
+					if err != nil {
+						return err
+					}
+					defer db.Close()
+					list, err := db.MigrationStatuses(ctx)
+					if err != nil {
+						return err
+					}
+					if asJSON {
+						type row struct {
+							Version int64  `json:"version"`
+							Name    string `json:"name"`
+							Applied bool   `json:"applied"`
+						}
+						out := []row{}
+						for _, s := range list {
+							out = append(out, row{s.Version, s.Name, s.Applied})
+						}
+						return writeJSON(e.stdout, out)
+					}
+					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+					fmt.Fprintf(tw, "VERSION\tSTATE\tFILE\n")
+					for _, s := range list {
+						state := "pending"
+						if s.Applied {
+							state = "applied"
+						}
+						fmt.Fprintf(tw, "%d\t%s\t%s\n", s.Version, state, s.Name)
+					}
+					return tw.Flush()
+				}},
 		},
 	}
 }
@@ -126,20 +161,26 @@ func checkConfigCmd() *command {
 		name:    "check-config",
 		summary: "validate the configuration file and exit non-zero on any error",
 		help: `Decodes the file strictly (unknown keys are errors), applies the environment
-overrides and validates every key. Each error names the file, line, key and value.
-Environment overrides: ` + envList(),
+overrides and validates every key. Each error names the file, line, key and value;
+deprecated keys are named as warnings (on standard error). Exit 3 when the file is
+missing or invalid. Environment overrides: ` + envList(),
 		run: func(ctx context.Context, e *cmdEnv, args []string) error {
 			if len(args) > 0 {
 				return usagef("check-config takes no arguments; use --config FILE")
 			}
-			if _, err := config.Load(e.opts.config, nil); err != nil {
+			cfg, err := e.loadConfig()
+			if err != nil {
 				return err
 			}
-			if e.opts.config == "" {
-				fmt.Fprintln(e.stdout, "no --config given: the built-in defaults (with environment overrides) are valid")
-			} else {
-				fmt.Fprintf(e.stdout, "%s: configuration is valid\n", e.opts.config)
+			for _, w := range cfg.Warnings() {
+				fmt.Fprintf(e.stderr, "warning: %s\n", w)
 			}
+			if p, _ := e.configPath(); p == "" {
+				fmt.Fprintf(e.stdout, "no configuration file (%s): the built-in defaults (with environment overrides) are valid\n", e.configSource())
+			} else {
+				fmt.Fprintf(e.stdout, "%s: configuration is valid\n", e.configSource())
+			}
+			fmt.Fprintf(e.stdout, "service time zone: %s\n", timezone.Describe(time.Now(), cfg.Location()))
 			return nil
 		},
 	}
@@ -166,8 +207,12 @@ func versionCmd() *command {
 	return &command{
 		name:    "version",
 		summary: "print the version",
+		help:    "Also: postvakt --version.",
 		run: func(ctx context.Context, e *cmdEnv, args []string) error {
-			fmt.Fprintf(e.stdout, "postvakt %s (%s %s/%s)\n", app.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			if len(args) > 0 {
+				return usagef("version takes no arguments")
+			}
+			printVersion(e.stdout)
 			return nil
 		},
 	}
@@ -181,6 +226,7 @@ func tokenCmd() *command {
 	}
 	var name, role string
 	var ttl time.Duration
+	var asJSON bool
 	return &command{
 		name:    "token",
 		summary: "create, list and revoke API tokens",
@@ -190,6 +236,7 @@ func tokenCmd() *command {
 				summary: "create an API token and print its secret once",
 				help:    "Roles, most privileged first: admin, postmaster, oncall, helpdesk, viewer.",
 				flags: func(fs *flag.FlagSet, _ *globalOpts) {
+					fs.BoolVar(&asJSON, "json", false, "print the token (with its secret) as JSON")
 					fs.StringVar(&name, "name", "", "token `name`, e.g. the person or system that uses it (required)")
 					fs.StringVar(&role, "role", "", "`role` of the token (required)")
 					fs.DurationVar(&ttl, "expires", 0, "lifetime, e.g. 720h; 0 means it never expires")
@@ -206,6 +253,9 @@ func tokenCmd() *command {
 						Target: strconv.FormatInt(t.ID, 10), Detail: "name=" + t.Name + " role=" + string(t.Role)}); err != nil {
 						return err
 					}
+					if asJSON {
+						return writeJSON(e.stdout, accessapi.CreatedToken{Secret: secret, Token: accessapi.ViewToken(t)})
+					}
 					fmt.Fprintf(e.stderr, "token %d %q with role %s created; the secret is shown only now:\n", t.ID, t.Name, t.Role)
 					fmt.Fprintln(e.stdout, secret)
 					return nil
@@ -214,10 +264,21 @@ func tokenCmd() *command {
 			{
 				name:    "list",
 				summary: "list API tokens (never their secrets)",
+				flags:   func(fs *flag.FlagSet, _ *globalOpts) { fs.BoolVar(&asJSON, "json", false, "print JSON") },
 				run: withAccess(func(ctx context.Context, e *cmdEnv, access *accessstore.Store, args []string) error {
+					if len(args) > 0 {
+						return usagef("token list takes no arguments")
+					}
 					list, err := access.ListTokens(ctx)
 					if err != nil {
 						return err
+					}
+					if asJSON {
+						out := accessapi.TokenList{Tokens: []accessapi.TokenView{}}
+						for _, t := range list {
+							out.Tokens = append(out.Tokens, accessapi.ViewToken(t))
+						}
+						return writeJSON(e.stdout, out)
 					}
 					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 					fmt.Fprintf(tw, "ID\tNAME\tROLE\tPREFIX\tCREATED\tEXPIRES\tLAST USED\tSTATE\n")
@@ -230,7 +291,7 @@ func tokenCmd() *command {
 							state = "expired"
 						}
 						fmt.Fprintf(tw, "%d\t%s\t%s\t%s…\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, t.Prefix,
-							fmtTime(t.CreatedAt), fmtTime(t.ExpiresAt), fmtTime(t.LastUsedAt), state)
+							e.when(t.CreatedAt), e.when(t.ExpiresAt), e.when(t.LastUsedAt), state)
 					}
 					return tw.Flush()
 				}),
@@ -259,13 +320,6 @@ func tokenCmd() *command {
 			},
 		},
 	}
-}
-
-func fmtTime(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.Local().Format("2006-01-02 15:04")
 }
 
 func currentUser() string {

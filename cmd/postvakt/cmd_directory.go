@@ -11,6 +11,7 @@ import (
 
 	"github.com/uni-mail/postvakt/engine"
 	"github.com/uni-mail/postvakt/engine/directory"
+	"github.com/uni-mail/postvakt/internal/api/engineapi"
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
@@ -46,11 +47,20 @@ func oneArg(args []string, what string) (string, error) {
 	return args[0], nil
 }
 
+// directoryListing is `directory list --json`: the directory in the API's
+// shapes (GET /api/v1/directory/domains, mailboxes, aliases).
+type directoryListing struct {
+	Domains   []directory.Domain      `json:"domains"`
+	Mailboxes []engineapi.MailboxView `json:"mailboxes"`
+	Aliases   []directory.Alias       `json:"aliases"`
+}
+
 func directoryCmd() *command {
 	var (
 		nickname, name, quota string
 		keepCopy, external    bool
 		reason                string
+		asJSON                bool
 	)
 	return &command{
 		name:    "directory",
@@ -94,7 +104,11 @@ func directoryCmd() *command {
 					return m.Address, nil
 				})},
 			{name: "list", summary: "list domains, mailboxes and aliases",
+				flags: func(fs *flag.FlagSet, _ *globalOpts) { fs.BoolVar(&asJSON, "json", false, "print JSON") },
 				run: withDirectory("", func(ctx context.Context, e *cmdEnv, d *directory.Directory, args []string) (string, error) {
+					if len(args) > 0 {
+						return "", usagef("directory list takes no arguments")
+					}
 					doms, err := d.Domains(ctx)
 					if err != nil {
 						return "", err
@@ -106,6 +120,15 @@ func directoryCmd() *command {
 					als, err := d.Aliases(ctx)
 					if err != nil {
 						return "", err
+					}
+					if asJSON {
+						out := directoryListing{Domains: []directory.Domain{}, Mailboxes: []engineapi.MailboxView{}, Aliases: []directory.Alias{}}
+						out.Domains = append(out.Domains, doms...)
+						out.Aliases = append(out.Aliases, als...)
+						for _, m := range mbs {
+							out.Mailboxes = append(out.Mailboxes, engineapi.ViewMailbox(d, m))
+						}
+						return "", writeJSON(e.stdout, out)
 					}
 					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 					for _, dm := range doms {

@@ -5,10 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/uni-mail/postvakt/config/timezone"
+	"github.com/uni-mail/postvakt/internal/api/oncallapi"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/store/oncallstore"
 	"github.com/uni-mail/postvakt/oncall/incident"
@@ -49,43 +53,64 @@ func withOncall(rotaName *string, fn func(ctx context.Context, e *cmdEnv, o *onc
 	}
 }
 
-func parseCLITime(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", time.DateOnly} {
-		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
-			return t, nil
+// valid adds the valid values to an error about an unknown rota or member:
+// `unknown member "nobody"; members: ana, bjorn, chen`.
+func (o *oncallEnv) valid(err error) error {
+	switch {
+	case errors.Is(err, team.ErrUnknownMember):
+		var ids []string
+		for _, m := range o.team.Members() {
+			ids = append(ids, m.ID)
 		}
+		return fmt.Errorf("%w; members: %s", err, strings.Join(ids, ", "))
+	case errors.Is(err, team.ErrUnknownRota):
+		return fmt.Errorf("%w; rotas: %s", err, strings.Join(o.team.Rotas(), ", "))
 	}
-	return time.Time{}, usagef("time %q: want RFC 3339, e.g. 2026-03-29T01:30:00+01:00", s)
+	return err
 }
 
-func (o *oncallEnv) printShift(e *cmdEnv, s rota.Shift) {
+// shiftView is a shift as the API shows it (GET /api/v1/oncall/now), for
+// --json.
+func (o *oncallEnv) shiftView(s rota.Shift) oncallapi.ShiftView {
 	m, _ := o.team.Member(s.Member)
-	r, _ := o.team.Rota(o.rota)
-	loc := r.Location()
-	fmt.Fprintf(e.stdout, "%s\t%s\t%s → %s\t%s\n", s.Member, m.Name, s.Start.In(loc).Format("2006-01-02 15:04 MST"), s.End.In(loc).Format("2006-01-02 15:04 MST"), s.Source)
+	return oncallapi.ShiftView{Rota: o.rota, Member: s.Member, Name: m.Name, Start: s.Start, End: s.End, Source: s.Source, Turn: s.Turn, Ref: s.Ref}
+}
+
+// printShift prints a shift with its times in the service time zone.
+func (o *oncallEnv) printShift(e *cmdEnv, w io.Writer, s rota.Shift) {
+	m, _ := o.team.Member(s.Member)
+	fmt.Fprintf(w, "%s\t%s\t%s → %s\t%s\n", s.Member, m.Name, e.when(s.Start), e.when(s.End), s.Source)
 }
 
 func oncallCmd() *command {
 	var rotaName string
+	var asJSON bool
 	rotaFlags := func(fs *flag.FlagSet, _ *globalOpts) {
 		fs.StringVar(&rotaName, "rota", "", "`rota` name; default the first configured rota")
+	}
+	jsonFlags := func(fs *flag.FlagSet, g *globalOpts) {
+		rotaFlags(fs, g)
+		fs.BoolVar(&asJSON, "json", false, "print JSON (as GET /api/v1/oncall/now answers)")
 	}
 	var (
 		weeks                            int
 		from, to, member, reason, note   string
 		requester, counterpart, mine, th string
 	)
-	shiftAt := func(at func(args []string) (time.Time, error)) func(context.Context, *cmdEnv, *oncallEnv, []string) error {
+	shiftAt := func(at func(e *cmdEnv, args []string) (time.Time, error)) func(context.Context, *cmdEnv, *oncallEnv, []string) error {
 		return func(ctx context.Context, e *cmdEnv, o *oncallEnv, args []string) error {
-			t, err := at(args)
+			t, err := at(e, args)
 			if err != nil {
 				return err
 			}
 			s, err := o.team.OnCallAt(ctx, o.rota, t)
 			if err != nil {
-				return err
+				return o.valid(err)
 			}
-			o.printShift(e, s)
+			if asJSON {
+				return writeJSON(e.stdout, o.shiftView(s))
+			}
+			o.printShift(e, e.stdout, s)
 			return nil
 		}
 	}
@@ -110,30 +135,34 @@ func oncallCmd() *command {
 		name:    "oncall",
 		summary: "who is on call, the schedule, overrides and swaps",
 		subs: []*command{
-			{name: "now", summary: "print who is on call now", flags: rotaFlags,
-				run: withOncall(&rotaName, shiftAt(func(args []string) (time.Time, error) {
+			{name: "now", summary: "print who is on call now", flags: jsonFlags,
+				run: withOncall(&rotaName, shiftAt(func(e *cmdEnv, args []string) (time.Time, error) {
 					if len(args) > 0 {
 						return time.Time{}, usagef("now takes no arguments")
 					}
 					return time.Now(), nil
 				}))},
-			{name: "at", args: "TIME", summary: "print who is on call at TIME (RFC 3339)", flags: rotaFlags,
-				run: withOncall(&rotaName, shiftAt(func(args []string) (time.Time, error) {
+			{name: "at", args: "TIME", summary: "print who is on call at TIME", flags: jsonFlags,
+				help: "TIME is " + timezone.Grammar + ".\nExample: postvakt oncall at \"2026-12-07 09:00\"",
+				run: withOncall(&rotaName, shiftAt(func(e *cmdEnv, args []string) (time.Time, error) {
 					if len(args) != 1 {
-						return time.Time{}, usagef("at takes one TIME, e.g. 2026-03-29T01:30:00+01:00")
+						return time.Time{}, usagef("at takes one TIME: %s", timezone.Grammar)
 					}
-					return parseCLITime(args[0])
+					return e.parseTime("TIME", args[0])
 				}))},
 			{name: "schedule", summary: "print the schedule of the coming weeks",
 				flags: func(fs *flag.FlagSet, g *globalOpts) {
-					rotaFlags(fs, g)
+					jsonFlags(fs, g)
 					fs.IntVar(&weeks, "weeks", 4, "number of `weeks` to show")
-					fs.StringVar(&from, "from", "", "start `time`; default now")
+					fs.StringVar(&from, "from", "", "start `time` ("+timezone.Grammar+"); default now")
 				},
 				run: withOncall(&rotaName, func(ctx context.Context, e *cmdEnv, o *oncallEnv, args []string) error {
+					if len(args) > 0 {
+						return usagef("schedule takes no arguments")
+					}
 					start := time.Now()
 					if from != "" {
-						t, err := parseCLITime(from)
+						t, err := e.parseTime("--from", from)
 						if err != nil {
 							return err
 						}
@@ -142,16 +171,22 @@ func oncallCmd() *command {
 					if weeks < 1 || weeks > 104 {
 						return usagef("--weeks must be between 1 and 104")
 					}
-					shifts, err := o.team.Schedule(ctx, o.rota, start, start.AddDate(0, 0, 7*weeks))
+					end := start.AddDate(0, 0, 7*weeks)
+					shifts, err := o.team.Schedule(ctx, o.rota, start, end)
 					if err != nil {
-						return err
+						return o.valid(err)
+					}
+					if asJSON {
+						out := oncallapi.ScheduleResponse{From: start, To: end, Rota: o.rota, Shifts: []oncallapi.ShiftView{}}
+						for _, s := range shifts {
+							out.Shifts = append(out.Shifts, o.shiftView(s))
+						}
+						return writeJSON(e.stdout, out)
 					}
 					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 					fmt.Fprintf(tw, "MEMBER\tNAME\tSHIFT\tSOURCE\n")
-					e2 := *e
-					e2.stdout = tw
 					for _, s := range shifts {
-						o.printShift(&e2, s)
+						o.printShift(e, tw, s)
 					}
 					return tw.Flush()
 				})},
@@ -160,7 +195,7 @@ func oncallCmd() *command {
 					flags: func(fs *flag.FlagSet, g *globalOpts) {
 						rotaFlags(fs, g)
 						fs.StringVar(&member, "member", "", "`member` ID who takes the span (required)")
-						fs.StringVar(&from, "from", "", "start `time` (required)")
+						fs.StringVar(&from, "from", "", "start `time` (required): "+timezone.Grammar)
 						fs.StringVar(&to, "to", "", "end `time` (required)")
 						fs.StringVar(&reason, "reason", "", "why")
 					},
@@ -168,20 +203,20 @@ func oncallCmd() *command {
 						if member == "" || from == "" || to == "" {
 							return usagef("--member, --from and --to are required")
 						}
-						f, err := parseCLITime(from)
+						f, err := e.parseTime("--from", from)
 						if err != nil {
 							return err
 						}
-						t, err := parseCLITime(to)
+						t, err := e.parseTime("--to", to)
 						if err != nil {
 							return err
 						}
 						ov, err := o.team.AddOverride(ctx, team.OverrideRequest{Rota: o.rota, Member: member, Start: f, End: t,
 							Reason: reason, By: "cli:" + currentUser(), Now: time.Now()})
 						if err != nil {
-							return err
+							return o.valid(err)
 						}
-						fmt.Fprintf(e.stdout, "override %s: %s on call in %s from %s to %s\n", ov.ID, ov.Member, ov.Rota, ov.Start.Format(time.RFC3339), ov.End.Format(time.RFC3339))
+						fmt.Fprintf(e.stdout, "override %s: %s on call in %s from %s to %s\n", ov.ID, ov.Member, ov.Rota, e.when(ov.Start), e.when(ov.End))
 						return nil
 					})},
 			}},
@@ -199,20 +234,20 @@ func oncallCmd() *command {
 						if requester == "" || counterpart == "" || mine == "" || th == "" {
 							return usagef("--requester, --counterpart, --mine and --theirs are required")
 						}
-						a, err := parseCLITime(mine)
+						a, err := e.parseTime("--mine", mine)
 						if err != nil {
 							return err
 						}
-						b, err := parseCLITime(th)
+						b, err := e.parseTime("--theirs", th)
 						if err != nil {
 							return err
 						}
 						s, err := o.team.RequestSwap(ctx, team.SwapRequest{Rota: o.rota, Requester: requester, Counterpart: counterpart,
 							Mine: a, Theirs: b, Note: note, By: "cli:" + currentUser(), Now: time.Now()})
 						if err != nil {
-							return err
+							return o.valid(err)
 						}
-						fmt.Fprintf(e.stdout, "swap %s requested: %s's turn from %s for %s's turn from %s\n", s.ID, s.Requester, s.TurnAStart.Format(time.RFC3339), s.Counterpart, s.TurnBStart.Format(time.RFC3339))
+						fmt.Fprintf(e.stdout, "swap %s requested: %s's turn from %s for %s's turn from %s\n", s.ID, s.Requester, e.when(s.TurnAStart), s.Counterpart, e.when(s.TurnBStart))
 						return nil
 					})},
 				{name: "accept", args: "ID", summary: "accept a swap request", run: withOncall(&rotaName, decide(rota.SwapAccepted))},
@@ -224,6 +259,7 @@ func oncallCmd() *command {
 
 func incidentCmd() *command {
 	var status string
+	var asJSON bool
 	transition := func(ack bool) func(context.Context, *cmdEnv, *oncallEnv, []string) error {
 		return func(ctx context.Context, e *cmdEnv, o *oncallEnv, args []string) error {
 			if len(args) != 1 {
@@ -262,21 +298,37 @@ func incidentCmd() *command {
 		subs: []*command{
 			{name: "list", summary: "list incidents, newest first",
 				flags: func(fs *flag.FlagSet, _ *globalOpts) {
-					fs.StringVar(&status, "status", "", "only this `status`: triggered, acknowledged or resolved")
+					fs.StringVar(&status, "status", "", "only this `status`: triggered, acknowledged, resolved or open")
+					fs.BoolVar(&asJSON, "json", false, "print JSON (as GET /api/v1/incidents answers)")
 				},
 				run: withOncall(nil, func(ctx context.Context, e *cmdEnv, o *oncallEnv, args []string) error {
+					if len(args) > 0 {
+						return usagef("incident list takes no arguments")
+					}
 					f := incident.Filter{Limit: 100}
-					if status != "" {
-						f.Status = []incident.Status{incident.Status(status)}
+					switch st := incident.Status(status); st {
+					case "":
+					case incident.StatusTriggered, incident.StatusAcknowledged, incident.StatusResolved:
+						f.Status = []incident.Status{st}
+					case "open":
+						f.Status = []incident.Status{incident.StatusTriggered, incident.StatusAcknowledged}
+					default:
+						return usagef("--status %q: want triggered, acknowledged, resolved or open", status)
 					}
 					list, err := o.store.ListIncidents(ctx, f)
 					if err != nil {
 						return err
 					}
+					if asJSON {
+						if list == nil {
+							list = []incident.Incident{}
+						}
+						return writeJSON(e.stdout, oncallapi.IncidentsResponse{Incidents: list})
+					}
 					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 					fmt.Fprintf(tw, "ID\tSTATUS\tSEVERITY\tOPENED\tTITLE\n")
 					for _, inc := range list {
-						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", inc.ID, inc.Status, inc.Severity, fmtTime(inc.OpenedAt), inc.Title)
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", inc.ID, inc.Status, inc.Severity, e.when(inc.OpenedAt), inc.Title)
 					}
 					return tw.Flush()
 				})},

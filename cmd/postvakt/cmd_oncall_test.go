@@ -34,7 +34,7 @@ oncall:
 // 2026-03-23 → 2026-03-30, ana 2026-03-30 → 04-06, bjorn 04-06 → 04-13.
 func TestOncallCLI(t *testing.T) {
 	t.Parallel()
-	cfg := writeConfig(t, oncallYAML)
+	cfg := dataConfig(t, oncallYAML)
 	at := func(ts string) string {
 		t.Helper()
 		code, out, errOut := runCLI(t, "oncall", "at", "--config", cfg, ts)

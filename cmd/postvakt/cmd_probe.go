@@ -4,14 +4,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/uni-mail/postvakt/collectors/probe"
-	"github.com/uni-mail/postvakt/collectors/trace"
+	"github.com/uni-mail/postvakt/config/timezone"
 	"github.com/uni-mail/postvakt/internal/app"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
@@ -56,7 +55,7 @@ fails. "probe status" lists the states recorded by postvakt serve.`,
 						if err := writeJSON(e.stdout, res); err != nil {
 							return err
 						}
-					} else if err := writeProbeRun(e.stdout, res); err != nil {
+					} else if err := writeProbeRun(e, res); err != nil {
 						return err
 					}
 					if !res.OK {
@@ -107,7 +106,7 @@ fails. "probe status" lists the states recorded by postvakt serve.`,
 							note = strings.TrimSpace(s.Warning + " " + note)
 						}
 						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Probe, s.Service, orDash(s.Node), s.Kind, s.Status,
-							fmtTime(s.Since), fmtTime(s.LastAt), s.LastLatency.Round(time.Millisecond), note)
+							e.when(s.Since), e.when(s.LastAt), s.LastLatency.Round(time.Millisecond), note)
 					}
 					return tw.Flush()
 				}),
@@ -116,20 +115,20 @@ fails. "probe status" lists the states recorded by postvakt serve.`,
 				name: "availability", summary: "availability per service measured by the probes, maintenance left out",
 				flags: func(fs *flag.FlagSet, o *globalOpts) {
 					jsonFlag(fs, o)
-					fs.StringVar(&since, "since", "720h", "start of the period (RFC 3339, YYYY-MM-DD[ HH:MM] or a duration before now)")
+					fs.StringVar(&since, "since", "720h", "start `time` of the period: "+timezone.Grammar+", or a duration before now (720h)")
 					fs.StringVar(&until, "until", "", "end of the period (default now)")
-					fs.BoolVar(&daily, "daily", false, "one line per service and calendar day (collectors.timezone)")
+					fs.BoolVar(&daily, "daily", false, "one line per service and calendar day (in the service time zone)")
 				},
 				run: withDatabase(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
-					loc, _ := cfg.Collectors.Location()
+					loc := e.loc
 					now := time.Now()
-					from, err := trace.ParseTime(since, now, loc)
+					from, err := e.parseTime("--since", since)
 					if err != nil {
-						return usagef("--since: %v", err)
+						return err
 					}
-					to, err := trace.ParseTime(until, now, loc)
+					to, err := e.parseTime("--until", until)
 					if err != nil {
-						return usagef("--until: %v", err)
+						return err
 					}
 					if to.IsZero() {
 						to = now
@@ -146,7 +145,7 @@ fails. "probe status" lists the states recorded by postvakt serve.`,
 					if asJSON {
 						return writeJSON(e.stdout, figs)
 					}
-					fmt.Fprintf(e.stdout, "%s – %s\n", fmtTime(from), fmtTime(to))
+					fmt.Fprintf(e.stdout, "%s – %s\n", e.when(from), e.when(to))
 					tw := tabwriter.NewWriter(e.stdout, 0, 2, 2, ' ', 0)
 					fmt.Fprintln(tw, "SERVICE\tFROM\tAVAILABILITY\tDOWN\tOUTAGES\tMAINTENANCE\tDOWN IN MAINTENANCE\tNO DATA")
 					for _, f := range figs {
@@ -154,7 +153,7 @@ fails. "probe status" lists the states recorded by postvakt serve.`,
 						if f.Known {
 							a = fmt.Sprintf("%.3f %%", f.Availability)
 						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", f.Service, f.From.In(loc).Format("2006-01-02 15:04"), a, seconds(f.Down), len(f.Outages),
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", f.Service, f.From.In(loc).Format("2006-01-02 15:04 MST"), a, seconds(f.Down), len(f.Outages),
 							seconds(f.Planned), seconds(f.DownPlanned), seconds(f.NoData))
 					}
 					return tw.Flush()
@@ -169,12 +168,13 @@ func seconds(d probe.Duration) string {
 }
 
 // writeProbeRun prints a run step by step.
-func writeProbeRun(w io.Writer, r probe.Result) error {
+func writeProbeRun(e *cmdEnv, r probe.Result) error {
+	w := e.stdout
 	node := r.Node
 	if node == "" {
 		node = "service address"
 	}
-	fmt.Fprintf(w, "probe %s: %s %s (%s) at %s\n", r.Probe, r.Service, r.Kind, node, r.At.Local().Format("2006-01-02 15:04:05"))
+	fmt.Fprintf(w, "probe %s: %s %s (%s) at %s\n", r.Probe, r.Service, r.Kind, node, r.At.In(e.loc).Format("2006-01-02 15:04:05 MST"))
 	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
 	for _, s := range r.Steps {
 		mark := "ok"
@@ -191,7 +191,7 @@ func writeProbeRun(w io.Writer, r probe.Result) error {
 		fmt.Fprintf(w, "mail loop delivery: %s\n", r.LoopDelivery.Round(time.Millisecond))
 	}
 	if !r.CertExpiry.IsZero() {
-		fmt.Fprintf(w, "certificate expires: %s (%d days)\n", r.CertExpiry.Local().Format("2006-01-02"), int(time.Until(r.CertExpiry).Hours()/24))
+		fmt.Fprintf(w, "certificate expires: %s (%d days)\n", e.when(r.CertExpiry), int(time.Until(r.CertExpiry).Hours()/24))
 	}
 	if r.Warning != "" {
 		fmt.Fprintf(w, "warning: %s\n", r.Warning)

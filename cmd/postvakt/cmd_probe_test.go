@@ -34,7 +34,7 @@ func TestProbeCLI(t *testing.T) {
 	}
 	closedAddr := closed.Addr().String()
 	closed.Close()
-	cfg := writeConfig(t, `data_dir: DATADIR
+	cfg := dataConfig(t, `data_dir: DATADIR
 database:
   migrate_on_start: true
 probes:

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/engine/queue"
 	"github.com/uni-mail/postvakt/engine/sendlimit"
+	"github.com/uni-mail/postvakt/internal/api/engineapi"
 	"github.com/uni-mail/postvakt/internal/app"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
@@ -147,9 +147,7 @@ func queueCmd() *command {
 						if es == nil {
 							es = []queue.Entry{}
 						}
-						enc := json.NewEncoder(e.stdout)
-						enc.SetIndent("", "  ")
-						return enc.Encode(es)
+						return writeJSON(e.stdout, es)
 					}
 					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 					fmt.Fprintln(tw, "ID\tQUEUE-ID\tSTATE\tAGE\tATTEMPTS\tSENDER\tRECIPIENT\tACCOUNT\tLAST ERROR")
@@ -168,6 +166,9 @@ func queueCmd() *command {
 			},
 			{
 				name: "show", args: "ENTRY-ID", summary: "show one entry and its message header",
+				flags: func(fs *flag.FlagSet, _ *globalOpts) {
+					fs.BoolVar(&asJSON, "json", false, "print the entry as JSON (without the message)")
+				},
 				run: withEngineStore(func(ctx context.Context, e *cmdEnv, st *enginestore.Store, args []string) error {
 					if len(args) != 1 {
 						return usagef("queue show takes one entry id")
@@ -184,10 +185,13 @@ func queueCmd() *command {
 						return fmt.Errorf("queue entry %d: %w", id, queue.ErrNotFound)
 					}
 					x := es[0]
+					if asJSON {
+						return writeJSON(e.stdout, x)
+					}
 					fmt.Fprintf(e.stdout, "id:           %d\nqueue id:     %s\nstate:        %s %s\nsender:       %s\nrecipient:    %s (for %s)\naccount:      %s\n"+
 						"queued:       %s\nattempts:     %d\nnext attempt: %s\nlast error:   %s\nsize:         %d\n\n",
 						x.ID, x.QueueID, x.State, x.HeldReason, orDash(x.MailFrom), x.Target, x.Rcpt, orDash(x.AuthUser),
-						x.CreatedAt.Format(time.RFC3339), x.Attempts, x.NextAttemptAt.Format(time.RFC3339), orDash(x.LastError), x.Size)
+						e.when(x.CreatedAt), x.Attempts, e.when(x.NextAttemptAt), orDash(x.LastError), x.Size)
 					body, err := st.QueueBody(ctx, x.BodyHash)
 					if err != nil {
 						return err
@@ -225,7 +229,7 @@ func orDash(s string) string {
 
 func quarantineCmd() *command {
 	var reason, sender, recipient string
-	var raw bool
+	var raw, asJSON bool
 	idArg := func(args []string, cmd string) (int64, error) {
 		if len(args) != 1 {
 			return 0, usagef("quarantine %s takes one item id", cmd)
@@ -246,19 +250,31 @@ func quarantineCmd() *command {
 					fs.StringVar(&reason, "reason", "", "only this `reason`: virus, spam, suspect or banned")
 					fs.StringVar(&sender, "sender", "", "only from this envelope `sender`")
 					fs.StringVar(&recipient, "recipient", "", "only to this `recipient`")
+					fs.BoolVar(&asJSON, "json", false, "print JSON (as GET /api/v1/quarantine answers)")
 				},
 				run: withEngineStore(func(ctx context.Context, e *cmdEnv, st *enginestore.Store, args []string) error {
 					if len(args) > 0 {
 						return usagef("quarantine list takes no arguments")
 					}
+					switch quarantine.Reason(reason) {
+					case "", quarantine.ReasonVirus, quarantine.ReasonSpam, quarantine.ReasonSuspect, quarantine.ReasonBanned:
+					default:
+						return usagef("--reason %q: want virus, spam, suspect or banned", reason)
+					}
 					items, err := st.QuarantineList(ctx, quarantine.Filter{Reason: quarantine.Reason(reason), Sender: sender, Recipient: recipient})
 					if err != nil {
 						return err
 					}
+					if asJSON {
+						if items == nil {
+							items = []quarantine.Item{}
+						}
+						return writeJSON(e.stdout, engineapi.QuarantineList{Items: items})
+					}
 					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 					fmt.Fprintln(tw, "ID\tWHEN\tREASON\tSENDER\tRECIPIENTS\tSUBJECT\tDETAIL")
 					for _, it := range items {
-						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%.40s\t%.60s\n", it.ID, it.At.Format(time.RFC3339), it.Reason, orDash(it.MailFrom),
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%.40s\t%.60s\n", it.ID, e.when(it.At), it.Reason, orDash(it.MailFrom),
 							strings.Join(it.Rcpts, ","), it.Subject, it.Detail)
 					}
 					tw.Flush()
@@ -268,7 +284,10 @@ func quarantineCmd() *command {
 			},
 			{
 				name: "show", args: "ITEM-ID", summary: "show a quarantined message's details and header (--raw: the whole message)",
-				flags: func(fs *flag.FlagSet, _ *globalOpts) { fs.BoolVar(&raw, "raw", false, "print the whole message only") },
+				flags: func(fs *flag.FlagSet, _ *globalOpts) {
+					fs.BoolVar(&raw, "raw", false, "print the whole message only")
+					fs.BoolVar(&asJSON, "json", false, "print the item as JSON (the message base64-encoded in Body)")
+				},
 				run: withEngineStore(func(ctx context.Context, e *cmdEnv, st *enginestore.Store, args []string) error {
 					id, err := idArg(args, "show")
 					if err != nil {
@@ -282,8 +301,11 @@ func quarantineCmd() *command {
 						_, err = e.stdout.Write(it.Body)
 						return err
 					}
+					if asJSON {
+						return writeJSON(e.stdout, it)
+					}
 					fmt.Fprintf(e.stdout, "id:         %d\nwhen:       %s\nreason:     %s\ndetail:     %s\nsender:     %s\nrecipients: %s\nclient:     %s (%s)\naccount:    %s\nsize:       %d\n\n",
-						it.ID, it.At.Format(time.RFC3339), it.Reason, it.Detail, orDash(it.MailFrom), strings.Join(it.Rcpts, ", "),
+						it.ID, e.when(it.At), it.Reason, it.Detail, orDash(it.MailFrom), strings.Join(it.Rcpts, ", "),
 						orDash(it.ClientIP), it.Listener, orDash(it.AuthUser), it.Size)
 					hdr := it.Body
 					if i := strings.Index(string(hdr), "\r\n\r\n"); i >= 0 {

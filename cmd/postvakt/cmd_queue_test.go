@@ -39,7 +39,7 @@ func openTestDB(t *testing.T, path string) *storage.DB {
 // the other queue and quarantine commands.
 func TestQueueAccountQuarantineCLI(t *testing.T) {
 	t.Parallel()
-	cfg := writeConfig(t, "data_dir: DATADIR\ndatabase:\n  migrate_on_start: true\n")
+	cfg := dataConfig(t, "data_dir: DATADIR\ndatabase:\n  migrate_on_start: true\n")
 	st := enginestore.New(openTestDB(t, cfg))
 	ctx := context.Background()
 	now := time.Now().UTC()

@@ -13,7 +13,7 @@ import (
 // progress bar is drawn when standard output is not a terminal.
 func TestReportCLI(t *testing.T) {
 	t.Parallel()
-	cfg := writeConfig(t, "data_dir: DATADIR\nreports:\n  pdf_engine: builtin\n  language: nb\n")
+	cfg := dataConfig(t, "data_dir: DATADIR\nreports:\n  pdf_engine: builtin\n  language: nb\n")
 	dir := t.TempDir()
 	for _, c := range []struct {
 		args   []string

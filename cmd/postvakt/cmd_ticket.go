@@ -7,16 +7,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/uni-mail/postvakt/config/timezone"
 	"github.com/uni-mail/postvakt/internal/app"
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/accessstore"
-	"github.com/uni-mail/postvakt/oncall/calendar"
 	"github.com/uni-mail/postvakt/oncall/notice"
 	"github.com/uni-mail/postvakt/oncall/sla"
 	"github.com/uni-mail/postvakt/oncall/tickets"
@@ -42,28 +43,22 @@ func tkWith(fn func(ctx context.Context, e *cmdEnv, te *tkEnv, args []string) er
 		if err != nil {
 			return err
 		}
-		loc, err := time.LoadLocation(cfg.Notices.TimeZone)
-		if err != nil {
-			loc = time.Local
-		}
-		return fn(ctx, e, &tkEnv{cfg: cfg, db: db, svc: svc, loc: loc}, args)
+		return fn(ctx, e, &tkEnv{cfg: cfg, db: db, svc: svc, loc: e.loc}, args)
 	})
 }
 
-// tkIDArg takes the ID from args[0] and parses flags given after it.
+// tkIDArg takes the one ID the command is given (flags may stand before
+// or after it).
 func tkIDArg(e *cmdEnv, args []string) (int64, error) {
 	if len(args) == 0 {
 		return 0, usagef("an ID is required")
 	}
+	if len(args) > 1 {
+		return 0, usagef("unexpected arguments %q after the ID", args[1:])
+	}
 	id, err := tickets.ParseID(args[0])
 	if err != nil {
 		return 0, usagef("%v", err)
-	}
-	if err := e.fs.Parse(args[1:]); err != nil {
-		return 0, usagef("%v", err)
-	}
-	if e.fs.NArg() > 0 {
-		return 0, usagef("unexpected arguments %q", e.fs.Args())
 	}
 	return id, nil
 }
@@ -89,12 +84,8 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func tkTime(t time.Time, loc *time.Location) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.In(loc).Format("Mon 2006-01-02 15:04 MST")
-}
+// tkTime shows an instant in the service time zone with its abbreviation.
+func tkTime(t time.Time, loc *time.Location) string { return timezone.Format(t, loc) }
 
 func ticketCmd() *command {
 	var (
@@ -139,7 +130,7 @@ func ticketCmd() *command {
 				name: "open", summary: "open a fault ticket",
 				help: `The SLA policy is chosen by sla.by_severity, sla.by_service and sla.default_policy
 (or --policy) and frozen on the ticket. Without --assignee, whoever is on call
-is assigned. --notified is RFC 3339 or "YYYY-MM-DD HH:MM" in notices.time_zone.`,
+is assigned. --notified is ` + timezone.Grammar + `.`,
 				flags: func(fs *flag.FlagSet, _ *globalOpts) {
 					fs.StringVar(&title, "title", "", "short `title` (required)")
 					fs.StringVar(&service, "service", "", "service component `id` from tickets.services (required)")
@@ -166,9 +157,9 @@ is assigned. --notified is RFC 3339 or "YYYY-MM-DD HH:MM" in notices.time_zone.`
 						Reporter: reporter, ReporterEmail: reporterEmail, Assignee: assignee, Symptoms: symptoms,
 						HandlingPlan: plan, Policy: policy, Actor: tkActor()}
 					if notified != "" {
-						at, err := calendar.ParseWhen(notified, te.loc)
+						at, err := e.parseTime("--notified", notified)
 						if err != nil {
-							return usagef("--notified: %v", err)
+							return err
 						}
 						req.NotifiedAt = at
 					}
@@ -207,9 +198,23 @@ is assigned. --notified is RFC 3339 or "YYYY-MM-DD HH:MM" in notices.time_zone.`
 					jsonFlag(fs)
 				},
 				run: tkWith(func(ctx context.Context, e *cmdEnv, te *tkEnv, args []string) error {
+					if len(args) > 0 {
+						return usagef("list takes no arguments")
+					}
 					f := tickets.Filter{All: all, Service: filterService, Severity: filterSev, Assignee: assignee}
 					if state != "" {
 						f.States = strings.Split(state, ",")
+						for _, st := range f.States {
+							if !slices.Contains(tickets.States, st) {
+								return usagef("--state %q: want %s", st, strings.Join(tickets.States, ", "))
+							}
+						}
+					}
+					if _, ok := te.cfg.Tickets.ServiceName(filterService); filterService != "" && !ok {
+						return usagef("--service %q: want one of tickets.services: %s", filterService, strings.Join(te.cfg.Tickets.ServiceIDs(), ", "))
+					}
+					if filterSev != "" && !slices.Contains(te.cfg.Tickets.Severities, filterSev) {
+						return usagef("--severity %q: want %s", filterSev, strings.Join(te.cfg.Tickets.Severities, ", "))
 					}
 					list, err := te.svc.Tickets.List(ctx, f)
 					if err != nil {
@@ -388,7 +393,8 @@ func slaCmd() *command {
 			help: `Runs the same calculator as the tickets: whether the notification was inside
 the policy's business calendar (and why not: weekend, holiday, after hours),
 the due time of each clock, and the effect of pauses. TIME is RFC 3339 or
-"YYYY-MM-DD HH:MM" in the policy's time zone.
+"YYYY-MM-DD HH:MM" in the service time zone (the policy's business hours
+are in its calendar's zone, which the reasons name).
 
 Example:
   postvakt sla explain --policy standard --notified "2026-11-27 16:30"
@@ -410,16 +416,14 @@ Example:
 				if err != nil {
 					return err
 				}
-				res, err := tickets.ExplainSLA(cfg.SLA, policy, notified, pauses)
+				res, err := tickets.ExplainSLA(cfg.SLA, policy, notified, pauses, e.loc)
 				if err != nil {
 					return tkError(err)
 				}
 				if asJSON {
 					return writeJSON(e.stdout, res)
 				}
-				p, _ := cfg.SLA.Policy(policy)
-				loc, _ := time.LoadLocation(p.Calendar.TimeZone)
-				tkPrintExplain(e.stdout, res, loc)
+				tkPrintExplain(e.stdout, res, e.loc)
 				return nil
 			},
 		}},
@@ -475,10 +479,7 @@ func noticeCmd() *command {
 		}
 	}
 	parseOpt := func(s string, loc *time.Location) (time.Time, error) {
-		if s == "" {
-			return time.Time{}, nil
-		}
-		return calendar.ParseWhen(s, loc)
+		return timezone.Parse(s, time.Now(), loc)
 	}
 	return &command{
 		name:    "notice",
@@ -565,9 +566,9 @@ func noticeCmd() *command {
 					}
 					req.Symptoms, req.Impact, req.HandlingPlan = set(symptoms), set(impact), set(plan)
 					if next != "" {
-						t, err := calendar.ParseWhen(next, te.loc)
+						t, err := e.parseTime("--next-update", next)
 						if err != nil {
-							return usagef("--next-update: %v", err)
+							return err
 						}
 						req.NextUpdateAt = &t
 					}

@@ -110,7 +110,7 @@ func TestSLAExplainCLI(t *testing.T) {
 // TestTicketCLI works a ticket and a notice through the commands.
 func TestTicketCLI(t *testing.T) {
 	t.Parallel()
-	cfg := writeConfig(t, slaTestConfig)
+	cfg := dataConfig(t, slaTestConfig)
 	run := func(args ...string) string {
 		t.Helper()
 		code, out, errOut := runCLI(t, append([]string{args[0], args[1], "--config", cfg}, args[2:]...)...)

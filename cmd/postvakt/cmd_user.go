@@ -20,6 +20,19 @@ import (
 	"github.com/uni-mail/postvakt/internal/webauth"
 )
 
+// userView is a web user as `user list --json` shows it: never the
+// password hash.
+type userView struct {
+	Name        string     `json:"name"`
+	Role        auth.Role  `json:"role"`
+	DisplayName string     `json:"display_name"`
+	State       string     `json:"state"`
+	SSOOnly     bool       `json:"sso_only"`
+	CreatedAt   time.Time  `json:"created_at"`
+	LastLoginAt *time.Time `json:"last_login_at,omitempty"`
+	LockedUntil *time.Time `json:"locked_until,omitempty"`
+}
+
 // userCmd manages the local users of the web interface.
 func userCmd() *command {
 	withAuth := func(fn func(ctx context.Context, e *cmdEnv, db *storage.DB, svc *webauth.Service, args []string) error) func(context.Context, *cmdEnv, []string) error {
@@ -35,7 +48,7 @@ func userCmd() *command {
 		return accessstore.New(db).Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: action, Target: "user:" + name, Detail: detail})
 	}
 	var role, display, pwFile string
-	var sso bool
+	var sso, asJSON bool
 	// password reads the password from --password-file (- for standard
 	// input) or makes a random one, which is printed once.
 	password := func(e *cmdEnv) (string, bool, error) {
@@ -103,25 +116,50 @@ func userCmd() *command {
 			},
 			{
 				name: "list", summary: "list users (never their passwords)",
+				flags: func(fs *flag.FlagSet, _ *globalOpts) { fs.BoolVar(&asJSON, "json", false, "print JSON") },
 				run: withAuth(func(ctx context.Context, e *cmdEnv, db *storage.DB, svc *webauth.Service, args []string) error {
+					if len(args) > 0 {
+						return usagef("user list takes no arguments")
+					}
 					list, err := svc.Users(ctx)
 					if err != nil {
 						return err
 					}
-					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-					fmt.Fprintf(tw, "NAME\tROLE\tDISPLAY NAME\tLAST SIGN-IN\tSTATE\n")
 					now := time.Now()
-					for _, u := range list {
-						state := "active"
+					state := func(u webauth.User) string {
 						switch {
 						case u.Disabled:
-							state = "disabled"
+							return "disabled"
 						case now.Before(u.LockedUntil):
-							state = "locked until " + fmtTime(u.LockedUntil)
+							return "locked"
 						case u.PasswordHash == "":
-							state = "active (sso only)"
+							return "active (sso only)"
 						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, u.Role, u.DisplayName, fmtTime(u.LastLoginAt), state)
+						return "active"
+					}
+					if asJSON {
+						out := []userView{}
+						for _, u := range list {
+							v := userView{Name: u.Name, Role: u.Role, DisplayName: u.DisplayName, State: state(u),
+								SSOOnly: u.PasswordHash == "", CreatedAt: u.CreatedAt}
+							if !u.LastLoginAt.IsZero() {
+								v.LastLoginAt = &u.LastLoginAt
+							}
+							if now.Before(u.LockedUntil) {
+								v.LockedUntil = &u.LockedUntil
+							}
+							out = append(out, v)
+						}
+						return writeJSON(e.stdout, out)
+					}
+					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+					fmt.Fprintf(tw, "NAME\tROLE\tDISPLAY NAME\tLAST SIGN-IN\tSTATE\n")
+					for _, u := range list {
+						st := state(u)
+						if st == "locked" {
+							st = "locked until " + e.when(u.LockedUntil)
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, u.Role, u.DisplayName, e.when(u.LastLoginAt), st)
 					}
 					return tw.Flush()
 				}),

@@ -9,7 +9,7 @@ import (
 
 func TestUserCommand(t *testing.T) {
 	t.Parallel()
-	cfg := writeConfig(t, "data_dir: DATADIR\n")
+	cfg := dataConfig(t, "data_dir: DATADIR\n")
 	code, out, errOut := runCLI(t, "user", "add", "--config", cfg, "--role", "oncall", "--display-name", "Kari Nordmann", "kari")
 	if code != exitOK || len(strings.TrimSpace(out)) < 16 || strings.Contains(errOut, strings.TrimSpace(out)) {
 		t.Fatalf("add: %d %q %q", code, out, errOut)

@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/uni-mail/postvakt/internal/app"
 	"github.com/uni-mail/postvakt/internal/config"
@@ -18,13 +22,28 @@ type openOptions struct {
 	// noMigrate leaves the migrations alone whatever
 	// database.migrate_on_start says: the migrate commands apply them.
 	noMigrate bool
+	// create lets the command make the database when there is none (the
+	// data directory, the SQLite file, the schema): only `migrate` and
+	// `import --create-database` do; `serve` makes it through app.Run.
+	// Every other command refuses, so that a mistyped --config or a
+	// command run in the wrong directory never answers from a new, empty
+	// database.
+	create bool
+	// anySchema opens an existing database whatever it holds (the
+	// migrate status and down commands look at an empty one too); it
+	// still refuses one that does not exist.
+	anySchema bool
 }
 
 // openDatabase is how every command gets its database: it loads the
-// configuration (--config, --log-level), runs o.prepare, creates the data
-// directory, opens database.url (SQLite at DATA_DIR/postvakt.db when it is
-// empty) and applies pending migrations when database.migrate_on_start is
-// set (docs/configuration.md, database). The caller closes the database.
+// configuration (--config, POSTVAKT_CONFIG or /etc/postvakt/postvakt.yaml;
+// --log-level), runs o.prepare and opens database.url (SQLite at
+// DATA_DIR/postvakt.db when it is empty). Unless o.create, a database
+// that does not exist or holds no postvakt schema is refused with
+// errNoDatabase (exit 4) naming the configuration it came from, and
+// nothing is created. Pending migrations of an existing database are
+// applied when database.migrate_on_start is set (docs/configuration.md,
+// database). The caller closes the database.
 func (e *cmdEnv) openDatabase(ctx context.Context, o openOptions) (*config.Config, *storage.DB, error) {
 	cfg, err := e.loadConfig()
 	if err != nil {
@@ -35,14 +54,57 @@ func (e *cmdEnv) openDatabase(ctx context.Context, o openOptions) (*config.Confi
 			return nil, nil, err
 		}
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return nil, nil, err
+	url := cfg.DatabaseURL()
+	shown := config.RedactURL(url)
+	if o.create {
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, nil, err
+		}
+	} else if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, e.noDatabase(shown, "does not exist")
+		} else if err != nil {
+			return nil, nil, fmt.Errorf("database %s: %w", shown, err)
+		}
 	}
-	db, err := app.OpenDatabase(ctx, cfg, e.logger, cfg.Database.MigrateOnStart && !o.noMigrate)
+	db, err := app.OpenDatabase(ctx, cfg, e.logger, false)
 	if err != nil {
 		return nil, nil, err
 	}
+	fresh := false
+	if o.anySchema {
+		return cfg, db, nil
+	}
+	if ok, err := db.Initialized(ctx); err != nil {
+		db.Close()
+		return nil, nil, err
+	} else if !ok {
+		if !o.create {
+			db.Close()
+			return nil, nil, e.noDatabase(shown, "holds no postvakt schema (no migration applied)")
+		}
+		fresh = true
+	}
+	if !o.noMigrate && (fresh || cfg.Database.MigrateOnStart) {
+		n, err := db.MigrateUp(ctx, nil)
+		if err != nil {
+			db.Close()
+			return nil, nil, err
+		}
+		if n > 0 {
+			e.logger.Info("database migrated", "applied", n)
+		}
+	}
 	return cfg, db, nil
+}
+
+// noDatabase is the refusal of a command that needs a database when there
+// is none: it names the database, the configuration it came from and how
+// to make one.
+func (e *cmdEnv) noDatabase(db, what string) error {
+	return fmt.Errorf("%w: %s %s (database.url from %s); nothing was created. "+
+		"Give the right --config (or POSTVAKT_CONFIG), or create the database with 'postvakt migrate up' or by starting 'postvakt serve'",
+		errNoDatabase, db, what, e.configSource())
 }
 
 // withDatabase makes a command's run function that gets the configuration

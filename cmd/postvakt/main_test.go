@@ -52,6 +52,18 @@ func writeConfig(t *testing.T, body string) string {
 	return p
 }
 
+// dataConfig writes a configuration as writeConfig does and creates its
+// database with `migrate up`, as an operator does before the first
+// command that reads or changes data.
+func dataConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := writeConfig(t, body)
+	if code, _, errOut := runCLI(t, "migrate", "up", "--config", p); code != exitOK {
+		t.Fatalf("migrate up: %d %s", code, errOut)
+	}
+	return p
+}
+
 func TestCheckConfig(t *testing.T) {
 	t.Parallel()
 	good := writeConfig(t, "data_dir: DATADIR\nhttp:\n  listen: 127.0.0.1:9999\n")
@@ -68,8 +80,8 @@ func TestCheckConfig(t *testing.T) {
 	if code != exitConfig || !strings.Contains(errOut, badValue+`:3: http.max_body_bytes: "12"`) {
 		t.Fatalf("bad value: %d %q", code, errOut)
 	}
-	if code, _, _ := runCLI(t, "check-config", "--config", filepath.Join(t.TempDir(), "missing.yaml")); code != exitError {
-		t.Fatalf("missing file: %d", code)
+	if code, _, _ := runCLI(t, "check-config", "--config", filepath.Join(t.TempDir(), "missing.yaml")); code != exitConfig {
+		t.Fatalf("missing file: %d, want %d (README)", code, exitConfig)
 	}
 	if code, _, _ := runCLI(t, "check-config", "--config", filepath.Join("..", "..", "examples", "postvakt.yaml")); code != exitOK {
 		t.Fatalf("example file: %d", code)
@@ -97,7 +109,7 @@ func TestHelpOnEveryCommand(t *testing.T) {
 
 func TestTokenCommands(t *testing.T) {
 	t.Parallel()
-	cfg := writeConfig(t, "data_dir: DATADIR\n")
+	cfg := dataConfig(t, "data_dir: DATADIR\n")
 	code, secret, errOut := runCLI(t, "token", "create", "--config", cfg, "--name", "ops", "--role", "postmaster")
 	if code != exitOK || !strings.HasPrefix(secret, "pvt_") {
 		t.Fatalf("create: %d %q %q", code, secret, errOut)
@@ -336,7 +348,7 @@ func TestSIGHUPReloadsLogLevel(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGHUP)
-	waitLog(t, p, `msg="configuration reloaded" log_level=debug`)
+	waitLog(t, p, `applied=log.level`)
 	get(t, "http://"+addr+"/healthz", "")
 	waitLog(t, p, `level=DEBUG msg="http request" method=GET path=/healthz`)
 	if err := os.WriteFile(cfg, []byte("log:\n  level: loud\n"), 0o600); err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"regexp"
 	"strings"
 	"testing"
@@ -65,7 +64,7 @@ func checkCommandLine(args []string) string {
 	if c == nil || len(c.subs) > 0 {
 		return "incomplete command " + strings.Join(path, " ")
 	}
-	fs, _ := newFlagSet(c, path, io.Discard)
+	fs, _ := newFlagSet(c, path)
 	for _, a := range args {
 		if !strings.HasPrefix(a, "--") {
 			continue

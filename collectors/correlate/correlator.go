@@ -38,6 +38,7 @@ type Options struct {
 	Messages MessageSink
 	Rejects  RejectSink
 	Logins   LoginSink
+	Warnings WarningSink
 }
 
 type qkey struct{ host, qid string }
@@ -55,6 +56,35 @@ type smtpdKey struct {
 	host, program string
 	pid           int
 }
+
+// smtpdSession is what one smtpd session showed of its SMTP AUTH: the
+// account from its first "client=…, sasl_username=" line. The session's
+// successes are counted from its disconnect line ("auth=1", smtpd(8)
+// since Postfix 3.0), so a session that authenticated and sent nothing is
+// a login too.
+type smtpdSession struct {
+	user, method, ip string
+	at               time.Time // the first client= line with a user
+	host, program    string
+}
+
+// releaseKey names a quarantine release: the host and "mail_id-release_id",
+// the local part of the released copy's Resent-Message-ID.
+type releaseKey struct{ host, id string }
+
+// amavisKey names a split amavis line: its host and log ID.
+type amavisKey struct{ host, logID string }
+
+// amavisPending is the first piece of a split amavis line, waiting for the
+// rest.
+type amavisPending struct {
+	ev   *logparse.AmavisResult
+	text string // the message so far, without the trailing "..."
+}
+
+// amavisJoinWait is how long (event time) the first piece of a split
+// amavis line waits for the rest: amavis writes them one after the other.
+const amavisJoinWait = 10 * time.Second
 
 type pendingAuth struct {
 	ev        *logparse.DovecotAuthFailure
@@ -135,7 +165,15 @@ type Correlator struct {
 	sessions  map[skey]dovecotSession // Dovecot login sessions
 	pending   map[skey][]pendingAuth
 	pendingAt map[skey]time.Time
-	smtpdSASL map[smtpdKey]bool
+	smtpd     map[smtpdKey]*smtpdSession
+	amavis    map[amavisKey]*amavisPending
+	releases  map[releaseKey]time.Time
+	// eximLogins are the Exim SMTP sessions whose login was counted
+	eximLogins map[eximSession]time.Time
+	resent     map[releaseKey]qkey // Resent-Message-IDs waiting for their release line
+	// filterClients are the client addresses (per host) whose messages
+	// amavis named as its re-injections: its re-injection path.
+	filterClients map[[2]string]bool
 
 	pos       int64 // input position of the event being added (SetPos)
 	now       time.Time
@@ -223,16 +261,21 @@ func New(opts Options) *Correlator {
 		opts.LinkGrace = DefaultLinkGrace
 	}
 	c := &Correlator{
-		opts:        opts,
-		filters:     map[string]bool{},
-		open:        map[qkey]*entry{},
-		emitted:     map[qkey]bool{},
-		emittedBits: new(keyBits),
-		sessions:    map[skey]dovecotSession{},
-		pending:     map[skey][]pendingAuth{},
-		pendingAt:   map[skey]time.Time{},
-		smtpdSASL:   map[smtpdKey]bool{},
-		sum:         newSummary(),
+		opts:          opts,
+		filters:       map[string]bool{},
+		open:          map[qkey]*entry{},
+		emitted:       map[qkey]bool{},
+		emittedBits:   new(keyBits),
+		sessions:      map[skey]dovecotSession{},
+		pending:       map[skey][]pendingAuth{},
+		pendingAt:     map[skey]time.Time{},
+		smtpd:         map[smtpdKey]*smtpdSession{},
+		amavis:        map[amavisKey]*amavisPending{},
+		releases:      map[releaseKey]time.Time{},
+		resent:        map[releaseKey]qkey{},
+		eximLogins:    map[eximSession]time.Time{},
+		filterClients: map[[2]string]bool{},
+		sum:           newSummary(),
 	}
 	for _, r := range opts.ContentFilterRelays {
 		c.filters[r] = true
@@ -332,9 +375,13 @@ func (c *Correlator) Add(ev logparse.Event) error {
 	case *logparse.Unknown:
 		c.sum.Unknown[c.keep(h.Program)]++
 	case *logparse.SmtpdConnect:
-		delete(c.smtpdSASL, smtpdKey{h.Host, h.Program, h.PID})
+		c.endSmtpd(smtpdKey{h.Host, h.Program, h.PID}, nil)
+	case *logparse.SmtpdDisconnect:
+		c.endSmtpd(smtpdKey{h.Host, h.Program, h.PID}, e)
 	case *logparse.SmtpdClient:
 		c.onClient(e)
+	case *logparse.EximArrival:
+		c.onEximArrival(e)
 	case *logparse.Pickup:
 		m := c.start(h.Host, e.QueueID, h.Time, OriginPickup)
 		if m != nil {
@@ -345,16 +392,37 @@ func (c *Correlator) Add(ev logparse.Event) error {
 			}
 		}
 	case *logparse.CleanupMessageID:
-		c.sum.QueueIDsWithMessageID++
 		m := c.get(h.Host, e.QueueID, h.Time)
+		if e.Resent {
+			c.onResent(h.Host, m, e.MessageID)
+			break
+		}
+		c.sum.QueueIDsWithMessageID++
 		if m.MessageID == "" {
 			m.MessageID = e.MessageID
 		}
 	case *logparse.QmgrQueued:
 		m := c.get(h.Host, e.QueueID, h.Time)
+		if i := queueIndex(m, e.QueueID); i >= 0 {
+			m.Queues[i].Queued = true
+		}
 		if m.Queues[0].ID == e.QueueID || m.Size == 0 {
 			m.From, m.Size, m.NRcpt = e.From, e.Size, e.NRcpt
 		}
+	case *logparse.AmavisRelease:
+		c.sum.QuarantineReleases++
+		k := releaseKey{c.keep(h.Host), e.MailID + "-" + e.ReleaseID()}
+		if q, ok := c.resent[k]; ok {
+			// the copy's line came first (Postfix's own log has whole
+			// seconds)
+			delete(c.resent, k)
+			if en := c.open[q]; en != nil {
+				c.markReleased(en.msg, k.id)
+				c.mark(en)
+			}
+			break
+		}
+		c.releases[k] = h.Time
 	case *logparse.Delivery:
 		c.onDelivery(e)
 	case *logparse.QmgrRemoved:
@@ -371,11 +439,23 @@ func (c *Correlator) Add(ev logparse.Event) error {
 			n.ParentQueueID = e.QueueID
 		}
 	case *logparse.AmavisResult:
+		if e.Truncated {
+			c.holdAmavis(e)
+			break
+		}
 		c.onAmavis(e)
+	case *logparse.AmavisPart:
+		c.joinAmavis(e)
 	case *logparse.Reject:
 		c.onReject(e)
+	case *logparse.PostfixWarning:
+		c.warning(h, e.Severity, e.Text)
+	case *logparse.RateLimit:
+		c.sum.RateLimited++
+		c.severityLine(h)
 	case *logparse.SizeLimitExceeded:
 		c.sum.SizeLimit++
+		c.severityLine(h)
 		c.get(h.Host, e.QueueID, h.Time).SizeLimitExceeded = true
 	case *logparse.PostgreyResult:
 		switch e.Action {
@@ -390,7 +470,10 @@ func (c *Correlator) Add(ev logparse.Event) error {
 		}
 	case *logparse.SASLFailure:
 		c.sum.SASLFailures++
-		c.login(Login{Time: h.Time, Host: h.Host, Source: "postfix", Service: smtpService(h.Program),
+		if logparse.FamilyOf(h.Program) == logparse.FamilyPostfix {
+			c.severityLine(h)
+		}
+		c.login(Login{Time: h.Time, Host: h.Host, Source: logparse.FamilyOf(h.Program).String(), Service: smtpService(h.Program),
 			User: e.Username, RemoteIP: e.ClientIP, Method: e.Method, Reason: e.Reason})
 	case *logparse.DovecotLogin:
 		c.sum.DovecotLogins[c.keep(e.Service)]++
@@ -453,11 +536,76 @@ func (c *Correlator) takeErrs() error {
 }
 
 func smtpService(program string) string {
+	if logparse.FamilyOf(program) == logparse.FamilyExim {
+		return "smtp"
+	}
 	svc, _ := logparse.SplitPostfixTag(program)
 	if svc == "smtpd" {
 		return "smtp"
 	}
 	return svc
+}
+
+// eximSession names an Exim SMTP session: the host and the client's
+// address and port.
+type eximSession struct {
+	host, ip string
+	port     int
+}
+
+// onEximArrival starts the record of a message Exim received (its "<="
+// line, which says what Postfix says in smtpd's client=, cleanup's
+// message-id= and qmgr's from= lines together). A message submitted with
+// SMTP AUTH makes the session's login, once per session: Exim logs no
+// line of its own for a successful AUTH.
+func (c *Correlator) onEximArrival(e *logparse.EximArrival) {
+	h := e.Header()
+	origin := OriginSMTP
+	switch {
+	case e.Bounce:
+		origin = OriginBounce
+	case e.Protocol == "local" || (e.ClientIP == "" && e.LocalUser != ""):
+		origin = OriginPickup
+	}
+	m := c.start(h.Host, e.ID, h.Time, origin)
+	if m == nil {
+		return
+	}
+	m.Queues[0].Queued = true
+	m.ClientName, m.ClientIP, m.Helo = e.ClientName, e.ClientIP, e.Helo
+	if m.ClientName == "" && e.ClientIP != "" {
+		m.ClientName = "unknown"
+	}
+	m.MessageID, m.From, m.Size, m.NRcpt = e.MessageID, e.From, e.Size, len(e.Recipients)
+	m.SASLMethod, m.SASLUsername = e.AuthMethod, e.AuthUser
+	switch {
+	case origin == OriginBounce:
+		m.ParentQueueID = e.BounceOf
+		c.sum.Bounces++
+		if e.BounceOf != "" {
+			if p := c.open[qkey{h.Host, e.BounceOf}]; p != nil {
+				p.msg.NotificationIDs = append(p.msg.NotificationIDs, strings.Clone(e.ID))
+				c.mark(p)
+			}
+		}
+	case origin == OriginPickup:
+		m.Service = "pickup"
+	case e.LocalPort == 587 || (e.LocalPort == 0 && e.AuthUser != ""):
+		m.Service = "submission"
+	case e.LocalPort == 465:
+		m.Service = "smtps"
+	default:
+		m.Service = "smtpd"
+	}
+	if e.AuthUser != "" && e.ClientIP != "" {
+		k := eximSession{c.keep(h.Host), strings.Clone(e.ClientIP), e.ClientPort}
+		if _, seen := c.eximLogins[k]; !seen {
+			c.eximLogins[k] = h.Time
+			c.sum.SASLLogins++
+			c.login(Login{Time: h.Time, Host: h.Host, Source: "exim", Service: "smtp", User: e.AuthUser,
+				RemoteIP: e.ClientIP, Method: e.AuthMethod, OK: true})
+		}
+	}
 }
 
 // --- messages ---
@@ -562,6 +710,9 @@ func (c *Correlator) onClient(e *logparse.SmtpdClient) {
 	h := e.Header()
 	svc, _ := logparse.SplitPostfixTag(h.Program)
 	m := c.start(h.Host, e.QueueID, h.Time, OriginSMTP)
+	if m == nil {
+		c.filterClient(h.Host, e.ClientIP)
+	}
 	if m != nil {
 		m.Service = svc
 		m.ClientName, m.ClientIP = e.ClientName, e.ClientIP
@@ -569,11 +720,144 @@ func (c *Correlator) onClient(e *logparse.SmtpdClient) {
 	}
 	if e.SASLUsername != "" {
 		k := smtpdKey{h.Host, h.Program, h.PID}
-		if !c.smtpdSASL[k] {
-			c.smtpdSASL[k] = true
-			c.sum.SASLLogins++
-			c.login(Login{Time: h.Time, Host: h.Host, Source: "postfix", Service: smtpService(h.Program),
-				User: e.SASLUsername, RemoteIP: e.ClientIP, Method: e.SASLMethod, OK: true})
+		if ss := c.smtpd[k]; ss == nil || ss.user == "" {
+			k.host, k.program = c.keep(k.host), c.keep(k.program)
+			c.smtpd[k] = &smtpdSession{user: strings.Clone(e.SASLUsername), method: c.keep(e.SASLMethod),
+				ip: strings.Clone(e.ClientIP), at: h.Time, host: k.host, program: k.program}
+		}
+	}
+}
+
+// endSmtpd ends an smtpd session at its disconnect line (d) or, when that
+// was not seen, at the next connect of the same process (d nil) or at the
+// end of input. Each successful AUTH the disconnect line counts ("auth=1",
+// "auth=1/2") is a login, whether the session sent mail or not; its
+// account is the one the session's mail named, or missing. Without a
+// disconnect line (or one without counts, before Postfix 3.0) a session
+// whose mail named an account is one login.
+func (c *Correlator) endSmtpd(k smtpdKey, d *logparse.SmtpdDisconnect) {
+	ss := c.smtpd[k]
+	delete(c.smtpd, k)
+	n := 0
+	if d != nil && len(d.Commands) > 0 {
+		for _, cc := range d.Commands {
+			if cc.Name == "auth" {
+				n = cc.OK
+			}
+		}
+	} else if ss != nil && ss.user != "" {
+		n = 1
+	}
+	if n == 0 {
+		return
+	}
+	l := Login{Source: "postfix", Service: smtpService(k.program), OK: true, Host: k.host}
+	if d != nil {
+		l.Time, l.Host, l.RemoteIP = d.Time, d.Host, d.ClientIP
+	}
+	if ss != nil {
+		l.Time, l.User, l.Method = ss.at, ss.user, ss.method
+		if l.RemoteIP == "" {
+			l.RemoteIP = ss.ip
+		}
+	}
+	for range n {
+		c.sum.SASLLogins++
+		c.login(l)
+	}
+}
+
+// filterClient remembers ip as the address the content filter on host
+// re-injects from (a client whose message amavis named as its copy).
+func (c *Correlator) filterClient(host, ip string) {
+	if ip == "" || len(c.filterClients) >= 64 {
+		return
+	}
+	k := [2]string{host, ip}
+	if !c.filterClients[k] {
+		c.filterClients[[2]string{c.keep(host), c.keep(ip)}] = true
+	}
+}
+
+// onResent marks the copy of a message amavis released from quarantine:
+// its Resent-Message-ID is "<mail_id-release_id@host>" of a release line
+// seen on the same host.
+func (c *Correlator) onResent(host string, m *Message, id string) {
+	local, _, _ := strings.Cut(id, "@")
+	k := releaseKey{host, local}
+	if _, ok := c.releases[k]; !ok {
+		if len(c.resent) < 1024 && strings.IndexByte(local, '-') > 0 {
+			c.resent[releaseKey{c.keep(host), strings.Clone(local)}] = m.key()
+		}
+		return
+	}
+	delete(c.releases, k)
+	c.markReleased(m, local)
+}
+
+// markReleased marks m as the copy of a quarantine release whose
+// Resent-Message-ID local part is local ("mail_id-release_id").
+func (c *Correlator) markReleased(m *Message, local string) {
+	mailID, _, _ := strings.Cut(local, "-")
+	m.ReleasedMailID = strings.Clone(mailID)
+	if m.Origin == OriginSMTP && len(m.Queues) == 1 {
+		m.Origin, m.Queues[0].Origin = OriginRelease, OriginRelease
+	}
+}
+
+// holdAmavis keeps the first piece of a split amavis line until its rest
+// arrives (joinAmavis) or amavisJoinWait passes.
+func (c *Correlator) holdAmavis(e *logparse.AmavisResult) {
+	h := e.Header()
+	k := amavisKey{c.keep(h.Host), strings.Clone(e.LogID)}
+	if old := c.amavis[k]; old != nil {
+		c.onAmavis(old.ev)
+	}
+	// held across lines: parsed again from a copy, so that nothing held
+	// is a view of the input's buffers
+	f := h
+	f.Message = strings.Clone(h.Message)
+	ev, ok := logparse.ParseAmavis(f).(*logparse.AmavisResult)
+	if !ok {
+		return
+	}
+	c.amavis[k] = &amavisPending{ev: ev, text: strings.TrimSuffix(f.Message, "...")}
+}
+
+// joinAmavis adds a piece to the split line it continues; the last piece
+// completes the line, which is parsed whole. A piece whose start was not
+// seen is dropped (counted in AmavisOrphanParts).
+func (c *Correlator) joinAmavis(e *logparse.AmavisPart) {
+	h := e.Header()
+	k := amavisKey{h.Host, e.LogID}
+	p := c.amavis[k]
+	if p == nil {
+		c.sum.AmavisOrphanParts++
+		return
+	}
+	p.text += e.Text
+	if e.More {
+		return
+	}
+	delete(c.amavis, k)
+	f := p.ev.Frame
+	f.Message = p.text
+	whole, ok := logparse.ParseAmavis(f).(*logparse.AmavisResult)
+	if !ok || whole.Truncated {
+		c.onAmavis(p.ev)
+		return
+	}
+	c.sum.AmavisJoined++
+	c.onAmavis(whole)
+}
+
+// flushAmavis handles the first pieces that waited too long (or all) as
+// they are.
+func (c *Correlator) flushAmavis(force bool) {
+	for k, p := range c.amavis {
+		if force || c.now.Sub(p.ev.Time) >= amavisJoinWait {
+			delete(c.amavis, k)
+			c.onAmavis(p.ev)
 		}
 	}
 }
@@ -581,7 +865,7 @@ func (c *Correlator) onClient(e *logparse.SmtpdClient) {
 func (c *Correlator) onDelivery(e *logparse.Delivery) {
 	h := e.Header()
 	m := c.get(h.Host, e.QueueID, h.Time)
-	handoff := e.FilterMTA || e.FilterDiscarded || c.filters[e.Relay]
+	handoff := e.FilterHandoff() || c.filters[e.Relay]
 	m.Deliveries = append(m.Deliveries, Delivery{
 		Time: h.Time, QueueID: e.QueueID, Agent: e.Agent, To: e.To, OrigTo: e.OrigTo, Relay: e.Relay,
 		Delay: e.Delay, Delays: e.Delays, DSN: e.DSN, Status: e.Status, Reply: e.Reply, Handoff: handoff,
@@ -618,7 +902,7 @@ func (c *Correlator) onAmavis(e *logparse.AmavisResult) {
 	c.sum.Amavis[e.Action+" "+e.Category]++
 	c.sum.Reinjections += len(e.QueuedAs)
 	f := &Filter{Action: e.Action, Category: e.Category, Detail: e.Detail, Hits: e.Hits,
-		LogID: e.LogID, QueuedAs: e.QueuedAs}
+		LogID: e.LogID, MailID: e.MailID, QueuedAs: e.QueuedAs}
 	if e.QueueID == "" {
 		// amavis learns the queue ID through XFORWARD; mail from pickup or
 		// from localhost arrives without one. The hand-off line links the
@@ -644,7 +928,7 @@ func (c *Correlator) onReject(e *logparse.Reject) {
 	h := e.Header()
 	_, daemon := logparse.SplitPostfixTag(h.Program)
 	switch daemon {
-	case "smtpd", "postscreen":
+	case "smtpd", "postscreen", "exim":
 		if e.Action == "reject" || e.Action == "milter-reject" {
 			c.sum.Rejects[RejectKey{c.keep(e.Stage), e.Code}]++
 			c.sum.RejectsTotal++
@@ -656,7 +940,7 @@ func (c *Correlator) onReject(e *logparse.Reject) {
 	}
 	if e.QueueID != "" {
 		m := c.get(h.Host, e.QueueID, h.Time)
-		m.Rejects = append(m.Rejects, Reject{Time: h.Time, Stage: e.Stage, Code: e.Code,
+		m.Rejects = append(m.Rejects, Reject{Time: h.Time, Action: e.Action, Stage: e.Stage, Code: e.Code,
 			Enhanced: e.Enhanced, Reason: e.Reason, To: e.To})
 		if m.Helo == "" {
 			m.Helo = e.Helo
@@ -691,6 +975,7 @@ func (c *Correlator) link(host, parent, child string, t time.Time, byHandoff boo
 		c.open[qkey{host, child}] = pe
 		c.forgetEmitted(ck)
 	default:
+		c.filterClient(host, ce.msg.ClientIP)
 		c.merge(pe, ce)
 	}
 	i := queueIndex(pm, child)
@@ -784,6 +1069,9 @@ func (c *Correlator) sweep(force bool) {
 	if !force && c.now.Before(c.graceAt) {
 		return
 	}
+	if len(c.amavis) > 0 {
+		c.flushAmavis(force)
+	}
 	c.graceAt = c.now.Add(time.Second)
 	if force || (len(c.finished) > 0 && c.now.Sub(c.finishedMin) >= c.opts.LinkGrace) {
 		n := 0
@@ -853,13 +1141,36 @@ func (c *Correlator) sweep(force bool) {
 			c.markSessionGone(k)
 		}
 	}
+	for k, t := range c.eximLogins {
+		if force || t.Before(old) {
+			delete(c.eximLogins, k)
+		}
+	}
+	for k, t := range c.releases {
+		if force || t.Before(cut) {
+			delete(c.releases, k)
+		}
+	}
+	for k, q := range c.resent {
+		if force || c.open[q] == nil {
+			delete(c.resent, k)
+		}
+	}
 	if force || len(c.emitted) > maxEmitted {
 		clear(c.emitted)
 		clear(c.emittedBits[:])
 	}
-	for k := range c.smtpdSASL {
-		if force {
-			delete(c.smtpdSASL, k)
+	if force {
+		for k := range c.smtpd {
+			c.endSmtpd(k, nil)
+		}
+	} else {
+		for k, ss := range c.smtpd {
+			// a process that logged neither its disconnect nor a new
+			// connect for the horizon (killed): its session ended
+			if ss.at.Before(cut) {
+				c.endSmtpd(k, nil)
+			}
 		}
 	}
 }
@@ -886,7 +1197,6 @@ func (c *Correlator) emit(e *entry, state State) {
 	e.dead = true
 	c.markGone(e)
 	m := e.msg
-	m.State = state
 	for _, q := range m.Queues {
 		k := qkey{m.Host, q.ID}
 		if c.open[k] == e {
@@ -904,15 +1214,21 @@ func (c *Correlator) emit(e *entry, state State) {
 			}
 		}
 	}
+	if m.Origin == OriginSMTP && m.From == "" && len(m.Queues) == 1 && m.Queues[0].Queued && !m.Queues[0].Reinjected &&
+		c.filterClients[[2]string{m.Host, m.ClientIP}] {
+		m.FilterNotification = true
+		m.Origin, m.Queues[0].Origin = OriginFilter, OriginFilter
+	}
+	if state == StateIncomplete && m.Refused() {
+		state = StateRefused
+		c.sum.Refused++
+	}
+	m.State = state
 	c.sum.Messages++
 	if m.FromClient() {
 		c.sum.MessagesFromClients++
 	}
-	for _, q := range m.Queues {
-		if (q.Origin == OriginSMTP || q.Origin == OriginPickup) && !q.LinkedByAmavis {
-			c.sum.ReceivedFromClients++
-		}
-	}
+	c.sum.ReceivedFromClients += m.Received()
 	for _, d := range m.Deliveries {
 		if d.Status == logparse.StatusDeferred {
 			c.sum.DeferredMessages++
@@ -929,10 +1245,32 @@ func (c *Correlator) emit(e *entry, state State) {
 // --- logins ---
 
 func (c *Correlator) login(l Login) {
+	l.User = logparse.AccountName(l.User)
 	if c.opts.Logins == nil {
 		return
 	}
 	if err := c.opts.Logins.WriteLogin(l); err != nil {
+		c.errs = append(c.errs, err)
+	}
+}
+
+// severityLine is warning for a line that starts "severity: text".
+func (c *Correlator) severityLine(h logparse.Frame) {
+	sev, text, ok := strings.Cut(h.Message, ": ")
+	if !ok {
+		sev, text = "warning", h.Message
+	}
+	c.warning(h, sev, text)
+}
+
+// warning counts a Postfix "warning:", "error:", "fatal:" or "panic:" line
+// and hands it to the warning sink.
+func (c *Correlator) warning(h logparse.Frame, severity, text string) {
+	c.sum.Warnings[c.keep(severity)]++
+	if c.opts.Warnings == nil {
+		return
+	}
+	if err := c.opts.Warnings.WriteWarning(Warning{Time: h.Time, Host: h.Host, Program: h.Program, Severity: severity, Text: text}); err != nil {
 		c.errs = append(c.errs, err)
 	}
 }

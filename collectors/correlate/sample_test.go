@@ -94,8 +94,11 @@ func TestSampleReferenceCounts(t *testing.T) {
 			t.Errorf("%s = %d, want %d", name, got, want)
 		}
 	}
-	// "messages from clients: 751" — client=/pickup queue IDs less amavis' re-injections (740).
-	check("ReceivedFromClients", s.ReceivedFromClients, 751)
+	// "messages from clients: 751" — client=/pickup queue IDs less amavis'
+	// re-injections (740): the messages received, and the four refused
+	// after their data ("queue file size limit exceeded", 552).
+	check("ReceivedFromClients + Refused", s.ReceivedFromClients+s.Refused, 751)
+	check("Refused", s.Refused, s.SizeLimit)
 	check("Reinjections (amavis queued_as)", s.Reinjections, 740)
 	check("QueueIDsWithMessageID", s.QueueIDsWithMessageID, 1502)
 	check("Delivered", s.Delivered, 1133)

@@ -94,7 +94,12 @@ type global struct {
 	NextID    uint64
 	Finished  []uint64 // c.finished by record ID (a record reopened and finished again is there twice)
 	Pending   []snapPending
-	SmtpdSASL []snapSMTPD
+	Smtpd     []snapSMTPD
+	Amavis    []snapAmavis
+	Releases  []snapRelease
+	Resent    []snapResent
+	Exim      []snapExim
+	Filters   [][2]string // filterClients
 	Pos       int64
 	Now       time.Time
 	LastSweep time.Time
@@ -127,6 +132,34 @@ type snapPending struct {
 type snapSMTPD struct {
 	Host, Program string
 	PID           int
+	User, Method  string
+	IP            string
+	At            time.Time
+	SHost, SProg  string
+}
+
+// snapAmavis is the first piece of a split amavis line: its frame, parsed
+// again on Restore, and the text joined so far.
+type snapAmavis struct {
+	Frame logparse.Frame
+	Text  string
+}
+
+type snapRelease struct {
+	Host, ID string
+	At       time.Time
+}
+
+type snapResent struct {
+	Host, ID string
+	QHost    string
+	QID      string
+}
+
+type snapExim struct {
+	Host, IP string
+	Port     int
+	At       time.Time
 }
 
 func entryKey(id uint64) string { return "m:" + strconv.FormatUint(id, 36) }
@@ -221,8 +254,24 @@ func (c *Correlator) State(full bool) (Saved, error) {
 		}
 		g.Pending = append(g.Pending, p)
 	}
-	for k := range c.smtpdSASL {
-		g.SmtpdSASL = append(g.SmtpdSASL, snapSMTPD{Host: k.host, Program: k.program, PID: k.pid})
+	for k, ss := range c.smtpd {
+		g.Smtpd = append(g.Smtpd, snapSMTPD{Host: k.host, Program: k.program, PID: k.pid, User: ss.user, Method: ss.method,
+			IP: ss.ip, At: ss.at, SHost: ss.host, SProg: ss.program})
+	}
+	for _, ap := range c.amavis {
+		g.Amavis = append(g.Amavis, snapAmavis{Frame: ap.ev.Frame, Text: ap.text})
+	}
+	for k, t := range c.releases {
+		g.Releases = append(g.Releases, snapRelease{Host: k.host, ID: k.id, At: t})
+	}
+	for k, q := range c.resent {
+		g.Resent = append(g.Resent, snapResent{Host: k.host, ID: k.id, QHost: q.host, QID: q.qid})
+	}
+	for k, t := range c.eximLogins {
+		g.Exim = append(g.Exim, snapExim{Host: k.host, IP: k.ip, Port: k.port, At: t})
+	}
+	for k := range c.filterClients {
+		g.Filters = append(g.Filters, k)
 	}
 	var buf bytes.Buffer
 	if err := gob.NewEncoder(&buf).Encode(&g); err != nil {
@@ -286,12 +335,37 @@ func (c *Correlator) Restore(globalPart []byte, items map[string][]byte) error {
 		}
 		pendingAt[k] = p.At
 	}
-	sasl := make(map[smtpdKey]bool, len(g.SmtpdSASL))
-	for _, k := range g.SmtpdSASL {
-		sasl[smtpdKey{k.Host, k.Program, k.PID}] = true
+	smtpd := make(map[smtpdKey]*smtpdSession, len(g.Smtpd))
+	for _, k := range g.Smtpd {
+		smtpd[smtpdKey{k.Host, k.Program, k.PID}] = &smtpdSession{user: k.User, method: k.Method, ip: k.IP, at: k.At,
+			host: k.SHost, program: k.SProg}
+	}
+	amavis := make(map[amavisKey]*amavisPending, len(g.Amavis))
+	for _, a := range g.Amavis {
+		ev, ok := logparse.ParseAmavis(a.Frame).(*logparse.AmavisResult)
+		if !ok {
+			return fmt.Errorf("correlate: restore: a held amavis line does not parse again: %q", a.Frame.Message)
+		}
+		amavis[amavisKey{ev.Host, ev.LogID}] = &amavisPending{ev: ev, text: a.Text}
+	}
+	releases := make(map[releaseKey]time.Time, len(g.Releases))
+	for _, r := range g.Releases {
+		releases[releaseKey{r.Host, r.ID}] = r.At
+	}
+	resent := make(map[releaseKey]qkey, len(g.Resent))
+	for _, r := range g.Resent {
+		resent[releaseKey{r.Host, r.ID}] = qkey{r.QHost, r.QID}
+	}
+	exim := make(map[eximSession]time.Time, len(g.Exim))
+	for _, x := range g.Exim {
+		exim[eximSession{x.Host, x.IP, x.Port}] = x.At
+	}
+	filters := make(map[[2]string]bool, len(g.Filters))
+	for _, f := range g.Filters {
+		filters[f] = true
 	}
 	sum := g.Sum
-	for _, m := range []*map[string]int{&sum.DovecotLogins, &sum.Amavis, &sum.Rspamd, &sum.Unknown, &sum.Events} {
+	for _, m := range []*map[string]int{&sum.DovecotLogins, &sum.Amavis, &sum.Rspamd, &sum.Unknown, &sum.Events, &sum.Warnings} {
 		if *m == nil {
 			*m = map[string]int{}
 		}
@@ -299,7 +373,8 @@ func (c *Correlator) Restore(globalPart []byte, items map[string][]byte) error {
 	if sum.Rejects == nil {
 		sum.Rejects = map[RejectKey]int{}
 	}
-	c.open, c.finished, c.sessions, c.pending, c.pendingAt, c.smtpdSASL = open, finished, sessions, pending, pendingAt, sasl
+	c.open, c.finished, c.sessions, c.pending, c.pendingAt = open, finished, sessions, pending, pendingAt
+	c.smtpd, c.amavis, c.releases, c.resent, c.eximLogins, c.filterClients = smtpd, amavis, releases, resent, exim, filters
 	c.nextID, c.pos, c.now, c.lastSweep, c.graceAt, c.finishedMin = g.NextID, g.Pos, g.Now, g.LastSweep, g.GraceAt, g.FinMin
 	c.sum, c.events = sum, g.Events
 	clear(c.emitted)

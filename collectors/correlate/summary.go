@@ -31,11 +31,10 @@ type Summary struct {
 	// MessagesFromClients counts records whose first queue ID entered from
 	// a client (smtpd or pickup): each client message once.
 	MessagesFromClients int
-	// ReceivedFromClients counts queue IDs that entered from a client
-	// (smtpd "client=" or pickup) less those amavis reported as its own
-	// re-injections ("queued_as:"): the README's "messages from clients".
-	// It differs from MessagesFromClients only when a hand-off names the
-	// re-injected queue ID but amavis' line is missing (log cut).
+	// ReceivedFromClients sums Message.Received: queue IDs that entered
+	// from a client (smtpd "client=" or pickup) less those amavis reported
+	// as its own re-injections ("queued_as:"), refused messages,
+	// quarantine releases and the content filter's notifications.
 	ReceivedFromClients int
 	// Reinjections counts queue IDs amavis reported in "queued_as:";
 	// ReinjectionsByHandoff those named by a hand-off's "queued as".
@@ -44,6 +43,10 @@ type Summary struct {
 	// QueueIDsWithMessageID counts cleanup "message-id=" lines.
 	QueueIDsWithMessageID int
 	Bounces               int // notifications Postfix generated (bounce "… notification:")
+	QuarantineReleases    int // amavis "Quarantined message release" lines
+	// Refused counts records that ended StateRefused: the client was
+	// refused the message after smtpd created its queue file.
+	Refused int
 
 	SentLines       int // status=sent lines, hand-offs included
 	FilterHandoffs  int // status=sent to the content filter
@@ -67,7 +70,15 @@ type Summary struct {
 	GreylistPass int // postgrey action=pass
 
 	SASLFailures int // Postfix "SASL … authentication failed"
-	SASLLogins   int // first sasl_username= per smtpd session
+	// SASLLogins counts successful SMTP AUTH: the "auth=" count of each
+	// smtpd disconnect line (sessions that sent nothing included), or one
+	// per session whose mail named an account when no count was logged.
+	SASLLogins  int
+	RateLimited int // smtpd "… rate limit exceeded" warnings
+
+	// Warnings counts Postfix warning:, error:, fatal: and panic: lines by
+	// severity (SASL failures and rate limits included).
+	Warnings map[string]int
 
 	DovecotLogins       map[string]int // by service: imap, pop3, …
 	DovecotAuthFailures AuthFailures
@@ -75,8 +86,11 @@ type Summary struct {
 	LMTPSaveFailed      int
 
 	Amavis map[string]int // "Passed CLEAN", "Blocked INFECTED", …
-	Virus  int            // clamd FOUND
-	Rspamd map[string]int // by action
+	// AmavisJoined counts amavis lines read whole from the pieces amavis
+	// split them into; AmavisOrphanParts pieces whose start was not seen.
+	AmavisJoined, AmavisOrphanParts int
+	Virus                           int            // clamd FOUND
+	Rspamd                          map[string]int // by action
 
 	WebmailLogins, WebmailFailures int
 
@@ -97,6 +111,7 @@ func newSummary() Summary {
 		Rspamd:        map[string]int{},
 		Unknown:       map[string]int{},
 		Events:        map[string]int{},
+		Warnings:      map[string]int{},
 	}
 }
 
@@ -108,6 +123,7 @@ func (s Summary) clone() Summary {
 	c.Rspamd = cloneMap(s.Rspamd)
 	c.Unknown = cloneMap(s.Unknown)
 	c.Events = cloneMap(s.Events)
+	c.Warnings = cloneMap(s.Warnings)
 	return c
 }
 

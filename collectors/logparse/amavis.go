@@ -19,6 +19,12 @@ func parseAmavis(a *Arena, f Frame) Event {
 		return a.unknown(Unknown{Frame: f})
 	}
 	logID := m[1:rp]
+	if strings.HasPrefix(logID, "rel-") {
+		if ev := parseAmavisRelease(f, logID, m[rp+2:]); ev != nil {
+			return ev
+		}
+		return notice(a, f, "", m)
+	}
 	for i := 0; i < len(logID); i++ {
 		if !isDigit(logID[i]) && logID[i] != '-' {
 			if logID[0] == '!' { // "(!)…": an amavis warning without a log ID
@@ -31,7 +37,11 @@ func parseAmavis(a *Arena, f Frame) Event {
 	switch {
 	case strings.HasPrefix(s, "..."):
 		// the rest of a line amavis split because it was too long
-		return notice(a, f, "", m)
+		part := &AmavisPart{Frame: f, LogID: logID, Text: s[3:]}
+		if t, ok := strings.CutSuffix(part.Text, "..."); ok {
+			part.Text, part.More = t, true
+		}
+		return part
 	case strings.HasPrefix(s, "(!"):
 		return notice(a, f, "", m)
 	case strings.HasPrefix(s, "Passed "), strings.HasPrefix(s, "Blocked "):
@@ -171,6 +181,50 @@ func parseAmavis(a *Arena, f Frame) Event {
 				}
 			}
 		}
+	}
+	return ev
+}
+
+// parseAmavisRelease reads "Quarantined message release (reason): MAILID
+// <from> -> <to>,<to2>" after a "(rel-…)" log ID.
+func parseAmavisRelease(f Frame, logID, s string) *AmavisRelease {
+	r, ok := strings.CutPrefix(s, "Quarantined message release")
+	if !ok {
+		return nil
+	}
+	ev := &AmavisRelease{Frame: f, LogID: logID}
+	if strings.HasPrefix(r, " (") {
+		j := strings.Index(r, "): ")
+		if j < 0 {
+			return nil
+		}
+		ev.Reason, r = r[2:j], r[j+1:]
+	}
+	r, ok = strings.CutPrefix(r, ": ")
+	if !ok {
+		return nil
+	}
+	sp := strings.IndexByte(r, ' ')
+	if sp <= 0 {
+		return nil
+	}
+	ev.MailID, r = r[:sp], r[sp+1:]
+	from, r, ok := angle(r)
+	if !ok {
+		return nil
+	}
+	ev.From = from
+	r, ok = strings.CutPrefix(r, " -> ")
+	if !ok {
+		return nil
+	}
+	for strings.HasPrefix(r, "<") {
+		to, rest, ok := angle(r)
+		if !ok {
+			break
+		}
+		ev.To = append(ev.To, to)
+		r = strings.TrimPrefix(rest, ",")
 	}
 	return ev
 }

@@ -1,5 +1,7 @@
 package logparse
 
+import "strings"
+
 // Kind names an event type. The set is closed: every Event returned by this
 // package is one of the types listed against the constants below.
 type Kind uint8
@@ -28,6 +30,7 @@ const (
 	KindPickup            // *Pickup
 	KindPostscreen        // *Postscreen
 	KindPostfixWarning    // *PostfixWarning
+	KindRateLimit         // *RateLimit (smtpd's anvil limits)
 
 	// Dovecot (program tag dovecot)
 	KindDovecotLogin        // *DovecotLogin
@@ -37,10 +40,13 @@ const (
 	KindDovecotLMTPDelivery // *DovecotLMTPDelivery
 
 	KindAmavisResult   // *AmavisResult
+	KindAmavisPart     // *AmavisPart (the rest of a line amavis split)
+	KindAmavisRelease  // *AmavisRelease
 	KindPostgrey       // *PostgreyResult
 	KindClamdFound     // *ClamdFound
 	KindRspamdResult   // *RspamdResult
 	KindRoundcubeLogin // *RoundcubeLogin
+	KindEximArrival    // *EximArrival (Exim's "<=")
 	numKinds
 )
 
@@ -49,10 +55,10 @@ var kindNames = [numKinds]string{
 	"smtpd_connect", "smtpd_disconnect", "smtpd_client", "reject", "sasl_failure",
 	"session_error", "tls_connection", "cleanup_message_id", "size_limit_exceeded",
 	"qmgr_queued", "qmgr_removed", "qmgr_expired", "delivery", "bounce_notice",
-	"pickup", "postscreen", "postfix_warning",
+	"pickup", "postscreen", "postfix_warning", "rate_limit",
 	"dovecot_login", "dovecot_login_end", "dovecot_auth_failure", "dovecot_logout",
 	"dovecot_lmtp_delivery",
-	"amavis_result", "postgrey", "clamd_found", "rspamd_result", "roundcube_login",
+	"amavis_result", "amavis_part", "amavis_release", "postgrey", "clamd_found", "rspamd_result", "roundcube_login", "exim_arrival",
 }
 
 // String returns a short snake_case name, suitable as a metric label.
@@ -188,12 +194,15 @@ type TLSConnection struct {
 	Cipher           string
 }
 
-// CleanupMessageID is cleanup's "QID: message-id=<id>". MessageID excludes
-// the angle brackets.
+// CleanupMessageID is cleanup's "QID: message-id=<id>", or with Resent
+// its "QID: resent-message-id=<id>" (amavisd-new sets Resent-Message-ID
+// "<mail_id-release_id@host>" on a message it releases from quarantine).
+// MessageID excludes the angle brackets.
 type CleanupMessageID struct {
 	Frame
 	QueueID   string
 	MessageID string
+	Resent    bool
 }
 
 // SizeLimitExceeded is "warning: QID: queue file size limit exceeded"
@@ -249,8 +258,11 @@ const (
 // "250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as QID2":
 // FilterMTA is then true and QueuedAs holds QID2, the queue ID of the
 // re-injected copy. "250 2.7.0 Ok, discarded, id=… - spam" sets
-// FilterDiscarded. QueuedAs is also set from an ordinary remote "queued as"
-// reply; only a hand-off to a content filter links queue IDs.
+// FilterDiscarded, "250 2.5.0 Ok, id=…, BOUNCE" (amavis bounces the
+// message itself) FilterBounced, any other "250 … Ok, id=…" FilterAccepted.
+// QueuedAs is also set from an ordinary remote "queued as" reply; only a
+// hand-off to a content filter links queue IDs. The reply is the remote
+// server's text, so FilterHandoff believes it only for an IP-literal relay.
 type Delivery struct {
 	Frame
 	QueueID         string
@@ -266,6 +278,26 @@ type Delivery struct {
 	QueuedAs        string
 	FilterMTA       bool
 	FilterDiscarded bool
+	FilterBounced   bool
+	FilterAccepted  bool
+}
+
+// FilterHandoff reports whether the line is a hand-off to a content filter
+// by its reply alone: an amavisd-new reply (see Delivery) from a relay
+// reached by its address ("127.0.0.1[127.0.0.1]:10024", as a
+// content_filter = smtp-amavis:[127.0.0.1]:10024 next hop logs it, or
+// localhost). A remote MX, found by name, could answer the same words;
+// relays of other shapes are content filters only when configured
+// (collectors.content_filter_relays).
+func (d *Delivery) FilterHandoff() bool {
+	if !d.FilterMTA && !d.FilterDiscarded && !d.FilterBounced && !d.FilterAccepted {
+		return false
+	}
+	name, ip, _, rest, ok := hostIP(d.Relay)
+	if !ok || (rest != "" && rest[0] != ':') {
+		return false
+	}
+	return name == ip || name == "localhost"
 }
 
 // BounceNotice is bounce's "QID: sender non-delivery notification: QID2"
@@ -305,6 +337,21 @@ type PostfixWarning struct {
 	Severity string
 	QueueID  string
 	Text     string
+}
+
+// RateLimit is smtpd's warning that a client went over an anvil(8) limit
+// (smtpd.c; postconf(5) smtpd_client_*_rate_limit):
+//
+//	warning: Message delivery request rate limit exceeded: 41 from unknown[192.0.2.7] for service submission
+//
+// The client got a 421 (connections) or "450 4.7.1 Error: too much mail
+// from …" (messages, recipients); Postfix logs no reject line for it.
+type RateLimit struct {
+	Frame
+	Limit                string // "Connection rate", "Connection concurrency", "Message delivery request rate", "Recipient address rate", "New TLS session rate", "AUTH command rate", …
+	Count                int
+	ClientName, ClientIP string
+	Service              string
 }
 
 // DovecotLogin is "imap-login: Login: user=<u>, method=PLAIN, rip=…, lip=…,
@@ -407,6 +454,38 @@ type AmavisResult struct {
 	Truncated   bool
 }
 
+// AmavisPart is a piece of a line amavisd-new split because it was longer
+// than $logline_maxlen: "(27924-01) ...rest of the line[...]". The first
+// piece is an AmavisResult with Truncated set; the pieces that follow
+// carry the same LogID, and More is set while the piece itself ends in
+// "..." (collectors/correlate joins them and reads the whole line).
+type AmavisPart struct {
+	Frame
+	LogID string
+	Text  string // without the leading and any trailing "..."
+	More  bool
+}
+
+// AmavisRelease is amavisd-new releasing a message from its quarantine
+// (amavisd-release, or the AM.PDP "request=release"):
+//
+//	(rel-bwvMRikSD6z4) Quarantined message release (miscategorized): 75KqW2aHviSR <from> -> <to>[,<to>…]
+//
+// The released copy is sent again with Resent-Message-ID
+// "<MailID-ReleaseID@host>" (ReleaseID is LogID without "rel-").
+type AmavisRelease struct {
+	Frame
+	LogID  string
+	Reason string
+	MailID string
+	From   string
+	To     []string
+}
+
+// ReleaseID returns the ID amavis puts after the mail_id in the released
+// copy's Resent-Message-ID.
+func (e *AmavisRelease) ReleaseID() string { return strings.TrimPrefix(e.LogID, "rel-") }
+
 // PostgreyResult is postgrey's policy decision: "[QID: ]action=greylist,
 // reason=new, client_name=…, client_address=…, sender=…, recipient=…".
 // Delay is -1 when not logged; RetryMissing is the N of "early-retry (Ns
@@ -461,6 +540,33 @@ type RoundcubeLogin struct {
 	Session  string
 }
 
+// EximArrival is Exim's arrival line: a message was received and queued
+// under ID (Exim spec, "Reading log files"):
+//
+//	1xaRNo-0006UC-1l <= maria@uni.example H=([127.0.2.22]) [127.0.2.22]:59703 P=esmtpa A=LOGIN:maria@uni.example S=25405 id=x@uni.example T="Subject" for a@b.example
+//
+// Bounce is set for Exim's own bounce ("<= <>", with R= the message it
+// bounces); LocalUser (U=) for local submission (P=local).
+type EximArrival struct {
+	Frame
+	ID                   string
+	From                 string
+	Bounce               bool
+	BounceOf             string // R= of a bounce: the ID of the bounced message
+	ClientName, Helo     string
+	ClientIP             string
+	ClientPort           int
+	LocalIP              string // I=, the interface the message came in on (+incoming_interface)
+	LocalPort            int
+	Protocol             string // P=: smtp, esmtp, esmtps, esmtpa, esmtpsa, local, …
+	AuthMethod, AuthUser string // A=authenticator:set_id
+	LocalUser            string // U=
+	Size                 int64
+	MessageID            string // id=
+	Subject              string // T= (+subject)
+	Recipients           []string
+}
+
 func (*Unknown) Kind() Kind             { return KindUnknown }
 func (*Notice) Kind() Kind              { return KindNotice }
 func (*SmtpdConnect) Kind() Kind        { return KindSmtpdConnect }
@@ -480,13 +586,17 @@ func (*BounceNotice) Kind() Kind        { return KindBounceNotice }
 func (*Pickup) Kind() Kind              { return KindPickup }
 func (*Postscreen) Kind() Kind          { return KindPostscreen }
 func (*PostfixWarning) Kind() Kind      { return KindPostfixWarning }
+func (*RateLimit) Kind() Kind           { return KindRateLimit }
 func (*DovecotLogin) Kind() Kind        { return KindDovecotLogin }
 func (*DovecotLoginEnd) Kind() Kind     { return KindDovecotLoginEnd }
 func (*DovecotAuthFailure) Kind() Kind  { return KindDovecotAuthFailure }
 func (*DovecotLogout) Kind() Kind       { return KindDovecotLogout }
 func (*DovecotLMTPDelivery) Kind() Kind { return KindDovecotLMTPDelivery }
 func (*AmavisResult) Kind() Kind        { return KindAmavisResult }
+func (*AmavisPart) Kind() Kind          { return KindAmavisPart }
+func (*AmavisRelease) Kind() Kind       { return KindAmavisRelease }
 func (*PostgreyResult) Kind() Kind      { return KindPostgrey }
 func (*ClamdFound) Kind() Kind          { return KindClamdFound }
 func (*RspamdResult) Kind() Kind        { return KindRspamdResult }
 func (*RoundcubeLogin) Kind() Kind      { return KindRoundcubeLogin }
+func (*EximArrival) Kind() Kind         { return KindEximArrival }

@@ -210,6 +210,8 @@ func (f *Framer) Frame(line string) (Frame, error) {
 	}
 	var err error
 	switch {
+	case isEximStamp(s):
+		return f.exim(fr, s, line)
 	case len(s) >= 4 && isDigit(s[0]) && isDigit(s[1]) && isDigit(s[2]) && isDigit(s[3]):
 		sp := strings.IndexByte(s, ' ')
 		if sp < 0 {
@@ -278,6 +280,77 @@ func (f *Framer) Frame(line string) (Frame, error) {
 		s = s[1:]
 	}
 	fr.Message = s
+	return fr, nil
+}
+
+// isEximStamp reports whether s starts with Exim's own log timestamp,
+// "2026-12-07 05:35:16" (with a space, where RFC 3339 has a 'T').
+func isEximStamp(s string) bool {
+	return len(s) > 20 && s[4] == '-' && s[7] == '-' && s[10] == ' ' && s[13] == ':' && s[16] == ':' &&
+		isDigit(s[0]) && isDigit(s[3]) && isDigit(s[11]) && isDigit(s[18])
+}
+
+// exim frames a line of Exim's own main log (log_file_path; Exim spec,
+// "Log files"): "YYYY-MM-DD HH:MM:SS[.mmm] [+ZZZZ ][[pid] ]text". The
+// time is in the framer's zone unless the line carries an offset
+// (log_timezone); the line names no host and no program, so Program is
+// "exim" and Host is empty (a stream's host name fills it in).
+func (f *Framer) exim(fr Frame, s, line string) (Frame, error) {
+	num := func(a, b int) (int, bool) { return atoiDigits(s[a:b]) }
+	y, ok1 := num(0, 4)
+	mo, ok2 := num(5, 7)
+	d, ok3 := num(8, 10)
+	hh, ok4 := num(11, 13)
+	mm, ok5 := num(14, 16)
+	ss, ok6 := num(17, 19)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || mo < 1 || mo > 12 || d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60 {
+		return fr, frameErr("bad Exim timestamp", line)
+	}
+	i := 19
+	nsec := 0
+	if i < len(s) && s[i] == '.' {
+		i++
+		digits := 0
+		for i < len(s) && isDigit(s[i]) {
+			if digits < 9 {
+				nsec = nsec*10 + int(s[i]-'0')
+				digits++
+			}
+			i++
+		}
+		for ; digits < 9; digits++ {
+			nsec *= 10
+		}
+	}
+	if i >= len(s) || s[i] != ' ' {
+		return fr, frameErr("bad Exim timestamp", line)
+	}
+	i++
+	loc := f.loc
+	if i+6 <= len(s) && (s[i] == '+' || s[i] == '-') && s[i+5] == ' ' {
+		if oh, ok := atoiDigits(s[i+1 : i+3]); ok {
+			if om, ok := atoiDigits(s[i+3 : i+5]); ok {
+				off := oh*3600 + om*60
+				if s[i] == '-' {
+					off = -off
+				}
+				loc = time.FixedZone(s[i:i+5], off)
+				i += 6
+			}
+		}
+	}
+	fr.Time = time.Date(y, time.Month(mo), d, hh, mm, ss, nsec, loc)
+	r := s[i:]
+	if strings.HasPrefix(r, "[") {
+		if rb := strings.IndexByte(r, ']'); rb > 1 {
+			if pid, ok := atoiDigits(r[1:rb]); ok {
+				fr.PID = pid
+				r = strings.TrimPrefix(r[rb+1:], " ")
+			}
+		}
+	}
+	fr.Program = "exim"
+	fr.Message = r
 	return fr, nil
 }
 

@@ -176,3 +176,122 @@ func FuzzRspamdRoundcube(f *testing.F) {
 		checkEvent(t, ParseClamd(fm), msg)
 	})
 }
+
+func FuzzExim(f *testing.F) {
+	fuzzFamily(f, FamilyExim, []string{"exim", "exim4"}, ParseExim,
+		`1xaRNo-0006UC-1l <= a@b.example H=(h) [192.0.2.1]:2 P=esmtpa A=LOGIN:a@b.example S=1 id=m@b.example T="x" for c@d.example e@f.example`,
+		`1xaRNo-0006UC-1l => it.admin <postmaster@uni.example> R=local_user T=local_maildir S=2 QT=0s DT=0s`,
+		`1xaRO1-0006Z7-1X == al@flaky.example R=r T=t defer (-44) H=h [192.0.2.1] DT=0s: SMTP error: 451 4.7.1 x`,
+		`1xaROL-0006dw-1X ** n@closed.example R=r T=t H=h [192.0.2.1]: SMTP error: 550 5.1.1 no DT=0s`,
+		`H=(x) [192.0.2.1]:3 F=<a@b.example> temporarily rejected RCPT <c@d.example>: later`,
+		`rejected MAIL FROM:<a@b.example> H=(x) [192.0.2.1]:3: message too big: size=2 max=1`,
+		`PLAIN authenticator failed for (x) [192.0.2.1]:3: 535 Incorrect authentication data (set_id=a)`,
+		`1xaRNc-0006QU-2P Completed`)
+}
+
+// printable reports whether s has no control characters: Postfix and
+// Exim replace them before logging (Postfix printable(3), Exim
+// string_printing).
+func printable(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// quoteLocal writes a local part as Postfix logs an address
+// (quote_822_local): quoted, with '"' and '\' escaped, when it holds
+// anything but atext and dots.
+func quoteLocal(s string) string {
+	plain := s != "" && !strings.HasPrefix(s, ".") && !strings.HasSuffix(s, ".") && !strings.Contains(s, "..")
+	for i := 0; i < len(s) && plain; i++ {
+		c := s[i]
+		plain = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-/=?^_`{|}~.", c) >= 0
+	}
+	if plain {
+		return s
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// FuzzDeliveryNotSteered: whatever the recipient address (sender's text)
+// and the reply (the remote server's text) hold — "status=", "dsn=", '>',
+// parentheses — the status, the recipient and the reply are the ones
+// Postfix wrote (log_adhoc.c).
+func FuzzDeliveryNotSteered(f *testing.F) {
+	f.Add(`x>, status=sent (250 forged)`, `550 5.1.1 <"x>, status=sent (250 forged)"@a>: no`, uint8(2))
+	f.Add(`a, relay=b, delay=1, delays=1/1/1/1, dsn=2.0.0, status=sent (ok)`, `ok) status=sent (`, uint8(1))
+	f.Add(`plain.user`, `250 2.0.0 Ok: queued as ABCDE12345`, uint8(0))
+	statuses := []string{StatusSent, StatusDeferred, StatusBounced, StatusExpired}
+	f.Fuzz(func(t *testing.T, local, reply string, which uint8) {
+		if !printable(local) || !printable(reply) || local == "" {
+			t.Skip()
+		}
+		status := statuses[int(which)%len(statuses)]
+		to := quoteLocal(local) + "@example.org"
+		msg := "ABCDE12345: to=<" + to + ">, relay=mx.example.org[192.0.2.1]:25, delay=0.1, delays=0/0/0/0.1, dsn=5.1.1, status=" + status + " (" + reply + ")"
+		ev := ParsePostfix(Frame{Host: "mx", Program: "postfix/smtp", Message: msg})
+		d, ok := ev.(*Delivery)
+		if !ok {
+			t.Fatalf("%q: %T", msg, ev)
+		}
+		if d.Status != status || d.To != to || d.Reply != reply || d.DSN != "5.1.1" || d.Relay != "mx.example.org[192.0.2.1]:25" {
+			t.Fatalf("%q: status %q to %q reply %q dsn %q relay %q", msg, d.Status, d.To, d.Reply, d.DSN, d.Relay)
+		}
+	})
+}
+
+// FuzzRejectNotSteered: whatever a header_checks match (the message's own
+// text), a reject reply's echo and the addresses hold — "from=<", "to=<",
+// "; ", '>' — the envelope sender and recipient are the ones Postfix
+// appended (cleanup_act_log, smtpd_check.c log_whatsup).
+func FuzzRejectNotSteered(f *testing.F) {
+	f.Add(`make money fast; from=<rektor@uni.example> to=<board@uni.example>`, `pia`, `jack`)
+	f.Add(`x from a[192.0.2.9]; from=<r@u> to=<b@u> proto=ESMTP helo=<a>`, `a; from=<r@u> to=<b@u> proto=ESMTP helo=<b>`, `c>`)
+	f.Add(`plain`, `a`, `b`)
+	f.Fuzz(func(t *testing.T, text, fromLocal, toLocal string) {
+		if !printable(text) || !printable(fromLocal) || !printable(toLocal) || fromLocal == "" || toLocal == "" {
+			t.Skip()
+		}
+		if len(text) > 200 {
+			text = text[:200] // cleanup logs at most 200 bytes of the match
+		}
+		from, to := quoteLocal(fromLocal)+"@partner.example", quoteLocal(toLocal)+"@uni.example"
+		fields := "; from=<" + from + "> to=<" + to + "> proto=ESMTP helo=<client.example>"
+		cleanup := "ABCDE12345: reject: header Subject: " + text + " from client.example[192.0.2.1]" + fields + ": 5.7.1 Message content rejected"
+		ev := ParsePostfix(Frame{Host: "mx", Program: "postfix/cleanup", Message: cleanup})
+		r, ok := ev.(*Reject)
+		if !ok || r.From != from || r.To != to || r.Detail != "Subject: "+text || r.ClientIP != "192.0.2.1" || r.Reason != "Message content rejected" {
+			t.Fatalf("%q: %#v", cleanup, ev)
+		}
+		smtpd := "NOQUEUE: reject: RCPT from client.example[192.0.2.1]: 550 5.1.1 <" + to + ">: Recipient address rejected: " + text + fields
+		ev = ParsePostfix(Frame{Host: "mx", Program: "postfix/smtpd", Message: smtpd})
+		r, ok = ev.(*Reject)
+		if !ok || r.From != from || r.To != to || r.Helo != "client.example" || r.Code != 550 {
+			t.Fatalf("%q: %#v", smtpd, ev)
+		}
+	})
+}
+
+// FuzzEximArrivalNotSteered: a Subject (T="…", quoted by Exim with
+// backslash escapes) cannot add recipients, an authenticated user or a
+// size to an arrival line.
+func FuzzEximArrivalNotSteered(f *testing.F) {
+	f.Add(`x" A=LOGIN:ceo@uni.example S=1 for board@uni.example`)
+	f.Add(`Re: draft`)
+	f.Fuzz(func(t *testing.T, subject string) {
+		if !printable(subject) {
+			t.Skip()
+		}
+		q := `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(subject) + `"`
+		msg := `1xaRNo-0006UC-1l <= ann@uni.example H=(pc) [192.0.2.1]:2000 P=esmtpsa A=PLAIN:ann@uni.example S=1234 id=m@uni.example T=` + q + ` for bob@partner.example`
+		ev := ParseExim(Frame{Program: "exim", Message: msg})
+		a, ok := ev.(*EximArrival)
+		if !ok || a.AuthUser != "ann@uni.example" || a.Size != 1234 || a.Subject != subject ||
+			len(a.Recipients) != 1 || a.Recipients[0] != "bob@partner.example" || a.ClientIP != "192.0.2.1" {
+			t.Fatalf("%q: %#v", msg, ev)
+		}
+	})
+}

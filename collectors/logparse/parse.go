@@ -19,6 +19,7 @@ const (
 	FamilyClamd
 	FamilyRspamd
 	FamilyRoundcube
+	FamilyExim
 	numFamilies
 )
 
@@ -46,6 +47,7 @@ var families = [numFamilies]family{
 	FamilyClamd:     {name: "clamd", tags: []string{"clamd"}, parse: parseClamd},
 	FamilyRspamd:    {name: "rspamd", tags: []string{"rspamd"}, parse: parseRspamd},
 	FamilyRoundcube: {name: "roundcube", tags: []string{"roundcube"}, parse: parseRoundcube},
+	FamilyExim:      {name: "exim", tags: []string{"exim", "exim4"}, parse: parseExim},
 }
 
 // String returns the family's name ("other" for FamilyNone), a closed set
@@ -124,22 +126,68 @@ func cutField(s, key, sep string) (val, rest string, ok bool) {
 	return s[:i], s[i+len(sep):], true
 }
 
-// angle reads "<value>" at the start of s. The closing bracket is the first
-// '>' followed by end of string, a space, a comma or a colon, so addresses
-// containing '>' inside quotes survive. rest starts after the '>'.
+// angle reads "<value>" at the start of s, as Postfix and amavis write an
+// address: the address as given, its local part quoted when it holds
+// specials (RFC 5321 §4.1.2 Quoted-string: "x>, status=sent"@example.org).
+// A '>' inside a quoted part never closes the address; outside, the
+// closing bracket is the first '>' followed by the end of s, a space, a
+// comma or a colon. Without balanced quotes (an older internal form that
+// was logged unquoted) the quotes are not special. rest starts after the
+// '>'.
 func angle(s string) (val, rest string, ok bool) {
 	if s == "" || s[0] != '<' {
 		return "", s, false
 	}
-	for i := 1; i < len(s); i++ {
-		if s[i] != '>' {
-			continue
-		}
-		if i+1 == len(s) || s[i+1] == ' ' || s[i+1] == ',' || s[i+1] == ':' {
-			return s[1:i], s[i+1:], true
-		}
+	if end := angleEnd(s, true); end > 0 {
+		return s[1:end], s[end+1:], true
+	}
+	if end := angleEnd(s, false); end > 0 {
+		return s[1:end], s[end+1:], true
 	}
 	return "", s, false
+}
+
+// angleEnd returns the index of the '>' that closes the "<…>" at the start
+// of s, or -1; with quotes set, '>' inside a quoted string (with '\'
+// escapes) is skipped, and an unterminated quote gives -1.
+func angleEnd(s string, quotes bool) int {
+	in := false
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case in && c == '\\':
+			i++
+		case quotes && c == '"':
+			in = !in
+		case !in && c == '>':
+			if i+1 == len(s) || s[i+1] == ' ' || s[i+1] == ',' || s[i+1] == ':' {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// angleEnds returns the candidate closing brackets of the "<…>" at the
+// start of s in order: the quote-aware one first, then every other '>'
+// followed by ", " (an address logged in an unquoted form may itself hold
+// "> , "). Callers take the first candidate after which the rest of the
+// line parses.
+func angleEnds(s string, buf []int) []int {
+	out := buf[:0]
+	if s == "" || s[0] != '<' {
+		return out
+	}
+	q := angleEnd(s, true)
+	if q > 0 {
+		out = append(out, q)
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] == '>' && i != q && (i+1 == len(s) || s[i+1] == ',' || s[i+1] == ' ') {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // hostIP splits "name[ip]" (optionally followed by ":port") at the start of
@@ -248,6 +296,24 @@ func leadingInt(s string) (n int, rest string, ok bool) {
 		i++
 	}
 	return n, s[i:], i > 0
+}
+
+// AccountName returns the account name a log line names, or "" when the
+// line holds a placeholder for a name that is not known: Postfix's
+// "(unavailable)" (smtpd_sasl_glue.c, when the client gave no user name
+// before the failure), Dovecot's "?" and empty "user=<>", and the like
+// ("unknown", "-", "<>", "(null)", any "(…)"). A placeholder is never an
+// account: counting failures "for (unavailable)" would lump every
+// anonymous failure on one made-up user.
+func AccountName(s string) string {
+	switch strings.ToLower(s) {
+	case "", "?", "-", "<>", "unknown", "null", "none":
+		return ""
+	}
+	if len(s) >= 2 && s[0] == '(' && s[len(s)-1] == ')' {
+		return ""
+	}
+	return s
 }
 
 func notice(a *Arena, f Frame, qid, text string) Event {

@@ -209,7 +209,8 @@ func TestParseAmavis(t *testing.T) {
 			&AmavisResult{LogID: "29432-02", Action: "Passed", Category: "CLEAN", Flags: "RelayedInternal", Originating: true, ClientIP: "127.0.2.53", ClientPort: 52389,
 				From: "a@uni.example", To: []string{"b@uni.example"}, QueueID: "DD0D2BA291", MessageID: "m@x", MailID: "56fD8tdrjX0C", Hits: "1.199", Size: 79559,
 				QueuedAs: []string{"3AF0CBA294"}, Truncated: true}},
-		{"continuation", "2026-11-22T10:57:33.342025+00:00 mx amavis[29432]: (29432-02) ...4 ms", &Notice{Text: "(29432-02) ...4 ms"}},
+		{"continuation", "2026-11-22T10:57:33.342025+00:00 mx amavis[29432]: (29432-02) ...4 ms", &AmavisPart{LogID: "29432-02", Text: "4 ms"}},
+		{"middle piece", "2026-11-22T10:57:33.342025+00:00 mx amavis[29432]: (29432-02) ...ABC, Hits: 1...", &AmavisPart{LogID: "29432-02", Text: "ABC, Hits: 1", More: true}},
 		{"startup", "2026-11-22T10:53:10.1+00:00 mx amavis[27908]: No decoder for       .7z  ", &Notice{Text: "No decoder for       .7z  "}},
 		{"unknown per-message", "2026-11-22T10:53:10.1+00:00 mx amavis[27908]: (27908-01) something else", &Unknown{}},
 	})

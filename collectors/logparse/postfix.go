@@ -91,8 +91,12 @@ func postfixSeverity(a *Arena, f Frame, daemon, m string) Event {
 			if sp := strings.IndexByte(r, ' '); sp > 0 && strings.HasPrefix(r[sp:], " authentication failed") {
 				ev := &SASLFailure{Frame: f, ClientName: name, ClientIP: ip, Method: r[:sp]}
 				r = strings.TrimPrefix(r[sp+len(" authentication failed"):], ": ")
-				if i := strings.LastIndex(r, ", sasl_username="); i >= 0 {
-					ev.Username = r[i+len(", sasl_username="):]
+				// smtpd_sasl_glue.c: "…: %s, sasl_username=%s" with the reply
+				// of the SASL server first and the name the client gave
+				// last, "(unavailable)" when it gave none: the first
+				// ", sasl_username=" is Postfix's own
+				if i := strings.Index(r, ", sasl_username="); i >= 0 {
+					ev.Username = AccountName(r[i+len(", sasl_username="):])
 					r = r[:i]
 				}
 				ev.Reason = r
@@ -100,10 +104,38 @@ func postfixSeverity(a *Arena, f Frame, daemon, m string) Event {
 			}
 		}
 	}
+	if sev == "warning" && daemon == "smtpd" && !hasQID {
+		if ev := parseRateLimit(f, m); ev != nil {
+			return ev
+		}
+	}
 	if !hasQID {
 		qid, rest = "", m
 	}
 	return &PostfixWarning{Frame: f, Severity: sev, QueueID: qid, Text: rest}
+}
+
+// parseRateLimit reads "LIMIT limit exceeded: N from name[ip] for service
+// S" (smtpd.c, after "warning: ").
+func parseRateLimit(f Frame, m string) *RateLimit {
+	i := strings.Index(m, " limit exceeded: ")
+	if i <= 0 {
+		return nil
+	}
+	n, r, ok := leadingInt(m[i+len(" limit exceeded: "):])
+	if !ok {
+		return nil
+	}
+	r, ok = strings.CutPrefix(r, " from ")
+	if !ok {
+		return nil
+	}
+	name, ip, _, r, ok := hostIP(r)
+	if !ok {
+		return nil
+	}
+	svc, _ := strings.CutPrefix(r, " for service ")
+	return &RateLimit{Frame: f, Limit: m[:i], Count: n, ClientName: name, ClientIP: ip, Service: svc}
 }
 
 func parseSmtpd(a *Arena, f Frame, m string) Event {
@@ -335,71 +367,243 @@ func parseRejectLine(a *Arena, f Frame, qid, s string) Event {
 			ev.Enhanced, rest = rest[:sp], rest[sp+1:]
 		}
 	}
-	reason, fields := splitRejectFields(rest)
-	ev.Reason = reason
-	parseRejectFields(ev, fields)
+	if at, fl, ok := findRejectFields(rest, false); ok {
+		ev.Reason = rest[:at]
+		fl.apply(ev)
+	} else {
+		ev.Reason = rest
+	}
 	return ev
 }
 
-// splitRejectFields cuts the reason text from the trailing "; from=<…> to=<…>
-// proto=… helo=<…>" fields that smtpd appends (smtpd_check.c).
-func splitRejectFields(s string) (reason, fields string) {
+// rejectFields are the envelope fields smtpd, postscreen and cleanup append
+// to a reject (smtpd_check.c log_whatsup, cleanup_message.c cleanup_act_log):
+//
+//	…; from=<S> to=<R> proto=P helo=<H>[: optional text]
+//
+// postscreen separates them with ", ". Each is left out when unknown.
+type rejectFields struct {
+	from, to, proto, helo string
+	hasFrom, hasTo        bool
+	text                  string // cleanup's optional text after the fields
+	hasText               bool
+	withText              bool // cleanup: text may follow; smtpd: the line ends with the fields
+	// spans of the from and to values in the scanned string, for the
+	// containment rule of findRejectFields
+	fromAt, fromEnd, toAt, toEnd int
+}
+
+func (fl *rejectFields) apply(ev *Reject) {
+	ev.From, ev.To, ev.Proto, ev.Helo = fl.from, fl.to, fl.proto, fl.helo
+	if !fl.hasText {
+		return
+	}
+	r := fl.text
+	if sp := strings.IndexByte(r, ' '); sp > 0 && isEnhanced(r[:sp]) {
+		ev.Enhanced, r = r[:sp], r[sp+1:]
+	} else if isEnhanced(r) {
+		ev.Enhanced, r = r, ""
+	}
+	ev.Reason = r
+}
+
+// findRejectFields finds where the envelope fields start in s: the index of
+// the "; " before them. The text before them (the reply, which echoes an
+// address or a HELO name, or a header_checks match, which is the message's
+// own text) can hold anything, "; from=<…> to=<…>" included, and so can
+// the addresses and the HELO name. A candidate is a "; " followed by a
+// field name whose rest of the line parses as the fields (addresses
+// quote-aware, proto a word, helo=<…> up to a '>' at the end or before
+// ": "); the fields are the last candidate that does not lie inside the
+// from or to address of an earlier one. A forgery in the reply or the
+// header comes before the real fields and is passed over; one inside an
+// address lies within that address. Only the HELO name, the last field,
+// can hold a block that wins, and whoever chose the HELO name also chose
+// the envelope of that session.
+func findRejectFields(s string, withText bool) (at int, fl rejectFields, ok bool) {
+	type cand struct {
+		at int
+		fl rejectFields
+	}
+	var found [4]cand
+	n := 0
+	var all []cand
+	for i := 0; ; {
+		j := strings.Index(s[i:], "; ")
+		if j < 0 {
+			break
+		}
+		p := i + j
+		i = p + 2
+		r := s[p+2:]
+		if !(strings.HasPrefix(r, "from=<") || strings.HasPrefix(r, "to=<") || strings.HasPrefix(r, "proto=") || strings.HasPrefix(r, "helo=<")) {
+			continue
+		}
+		f := rejectFields{withText: withText}
+		if !parseRejectTail(&f, s, p+2) {
+			continue
+		}
+		c := cand{p, f}
+		if n < len(found) {
+			found[n] = c
+			n++
+		} else {
+			all = append(all, c)
+		}
+	}
+	cands := append(found[:n:n], all...)
 	best := -1
-	for _, k := range [...]string{"; from=<", "; to=<", "; proto="} {
-		if i := strings.Index(s, k); i >= 0 && (best < 0 || i < best) {
-			best = i
+	for k, c := range cands {
+		inside := false
+		for _, e := range cands[:k] {
+			if (e.fl.hasFrom && c.at >= e.fl.fromAt && c.at < e.fl.fromEnd) || (e.fl.hasTo && c.at >= e.fl.toAt && c.at < e.fl.toEnd) {
+				inside = true
+				break
+			}
+		}
+		if !inside {
+			best = k
 		}
 	}
 	if best < 0 {
-		return s, ""
+		return 0, rejectFields{}, false
 	}
-	return s[:best], s[best+2:]
+	return cands[best].at, cands[best].fl, true
 }
 
-func parseRejectFields(ev *Reject, s string) {
-	for s != "" {
-		s = strings.TrimLeft(s, " ,")
-		var key string
-		eq := strings.IndexByte(s, '=')
-		if eq <= 0 {
-			return
+// externalAddress reports whether v can be an address as Postfix logs it
+// (the external form, info_log_address_format = external; RFC 5321
+// §4.1.2): a local part that is one quoted string (quote_822_local quotes
+// the whole of it, escaping '"' and '\\') or has none of the specials,
+// then "@domain" without them. A candidate whose address swallows "…>
+// from …; from=<" is none.
+func externalAddress(v string) bool {
+	local, domain := v, ""
+	if strings.HasPrefix(v, `"`) {
+		end := -1
+		for i := 1; i < len(v); i++ {
+			if v[i] == '\\' {
+				i++
+				continue
+			}
+			if v[i] == '"' {
+				end = i
+				break
+			}
 		}
-		key, s = s[:eq], s[eq+1:]
-		var val string
-		if s != "" && s[0] == '<' {
-			v, rest, ok := angle(s)
-			if !ok {
-				return
-			}
-			val, s = v, rest
-		} else {
-			end := strings.IndexAny(s, " ,")
-			if end < 0 {
-				end = len(s)
-			}
-			val, s = s[:end], s[end:]
+		if end < 0 {
+			return false
 		}
-		switch key {
-		case "from":
-			ev.From = val
-		case "to":
-			ev.To = val
-		case "proto":
-			ev.Proto = val
-		case "helo":
-			ev.Helo = val
-			// cleanup appends ": 5.7.1 reason" after helo=<…>
-			if r, ok := strings.CutPrefix(s, ": "); ok {
-				if sp := strings.IndexByte(r, ' '); sp > 0 && isEnhanced(r[:sp]) {
-					ev.Enhanced, r = r[:sp], r[sp+1:]
-				} else if isEnhanced(r) {
-					ev.Enhanced, r = r, ""
-				}
-				ev.Reason = r
-				return
-			}
+		rest := v[end+1:]
+		if rest != "" && rest[0] != '@' {
+			return false
+		}
+		local, domain = "", strings.TrimPrefix(rest, "@")
+	} else if at := strings.LastIndexByte(v, '@'); at >= 0 {
+		local, domain = v[:at], v[at+1:]
+	}
+	return !strings.ContainsAny(local, " <>;,()\"\\@") && !strings.ContainsAny(domain, " <>;,()\"\\@")
+}
+
+// parseRejectTail parses the fields starting at s[i:] to the end of s.
+func parseRejectTail(fl *rejectFields, s string, i int) bool {
+	return rejectTail(fl, s, i, 0)
+}
+
+// rejectTail parses fields at s[i:], which come in the order from, to,
+// proto, helo: stage says how many kinds are behind (0 at the start).
+func rejectTail(fl *rejectFields, s string, i, stage int) bool {
+	if stage > 0 {
+		switch {
+		case i == len(s):
+			return true
+		case fl.withText && strings.HasPrefix(s[i:], ": "):
+			fl.text, fl.hasText = s[i+2:], true
+			return true
+		case strings.HasPrefix(s[i:], ", "):
+			i += 2
+		case i < len(s) && s[i] == ' ':
+			i++
+		default:
+			return false
 		}
 	}
+	r := s[i:]
+	var buf [4]int
+	switch {
+	case stage < 1 && strings.HasPrefix(r, "from=<"), stage < 2 && strings.HasPrefix(r, "to=<"):
+		isFrom := strings.HasPrefix(r, "from=<")
+		key := len("to=")
+		if isFrom {
+			key = len("from=")
+		}
+		// quote-aware only: trying other '>'s would let an address swallow
+		// the text up to a later "> " (a Subject's forged fields)
+		ends := buf[:0]
+		if v, rest, ok := angle(r[key:]); ok && externalAddress(v) {
+			ends = append(ends, len(r[key:])-len(rest)-1)
+		}
+		for _, end := range ends {
+			saved := *fl
+			v, at, to := r[key+1:key+end], i+key+1, i+key+end
+			next := 2
+			if isFrom {
+				fl.from, fl.hasFrom, fl.fromAt, fl.fromEnd = v, true, at, to
+				next = 1
+			} else {
+				fl.to, fl.hasTo, fl.toAt, fl.toEnd = v, true, at, to
+			}
+			if rejectTail(fl, s, i+key+end+1, next) {
+				return true
+			}
+			*fl = saved
+		}
+		return false
+	case stage < 3 && strings.HasPrefix(r, "proto="):
+		v := r[len("proto="):]
+		end := strings.IndexAny(v, " ,:")
+		if end < 0 {
+			end = len(v)
+		}
+		if end == 0 {
+			return false
+		}
+		for k := 0; k < end; k++ {
+			if c := v[k]; !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || isDigit(c)) {
+				return false
+			}
+		}
+		fl.proto = v[:end]
+		return rejectTail(fl, s, i+len("proto=")+end, 3)
+	case stage < 4 && strings.HasPrefix(r, "helo=<"):
+		// the HELO name is anything the client sent. smtpd ends the line
+		// with it; cleanup may add ": text", so there it ends at the first
+		// '>' that ends the line or precedes ": "
+		v := r[len("helo=<"):]
+		if !fl.withText {
+			if !strings.HasSuffix(v, ">") {
+				return false
+			}
+			fl.helo = v[:len(v)-1]
+			return true
+		}
+		for k := 0; k < len(v); k++ {
+			if v[k] != '>' {
+				continue
+			}
+			if k+1 == len(v) {
+				fl.helo = v[:k]
+				return true
+			}
+			if strings.HasPrefix(v[k+1:], ": ") {
+				fl.helo = v[:k]
+				fl.text, fl.hasText = v[k+3:], true
+				return true
+			}
+		}
+		return false
+	}
+	return false
 }
 
 // isEnhanced reports whether s is an RFC 3463 status code like "4.2.0".
@@ -430,8 +634,11 @@ func parseCleanup(a *Arena, f Frame, m string) Event {
 		}
 		return a.messageID(CleanupMessageID{Frame: f, QueueID: qid, MessageID: v})
 	}
-	if strings.HasPrefix(rest, "resent-message-id=") {
-		return notice(a, f, qid, rest)
+	if v, ok := strings.CutPrefix(rest, "resent-message-id="); ok {
+		if len(v) >= 2 && v[0] == '<' && v[len(v)-1] == '>' {
+			v = v[1 : len(v)-1]
+		}
+		return a.messageID(CleanupMessageID{Frame: f, QueueID: qid, MessageID: v, Resent: true})
 	}
 	// header_checks/body_checks: "reject: header Subject: … from name[ip];
 	// from=<s> to=<r> proto=ESMTP helo=<h>: 5.7.1 text"
@@ -451,6 +658,14 @@ func parseCleanup(a *Arena, f Frame, m string) Event {
 	return a.unknown(Unknown{Frame: f})
 }
 
+// parseCleanupAction reads what follows "ACTION: " of a header_checks or
+// body_checks line (cleanup_message.c cleanup_act_log):
+//
+//	header NAME: VALUE from CLIENT; from=<S> to=<R> proto=P helo=<H>[: text]
+//
+// VALUE is the message's own text (cut to 200 bytes by cleanup) and may
+// hold "; from=<…>"; the envelope fields are found by findRejectFields,
+// and the client is the " from CLIENT" just before them.
 func parseCleanupAction(a *Arena, f Frame, qid, action, s string) Event {
 	sp := strings.IndexByte(s, ' ')
 	if sp <= 0 {
@@ -458,19 +673,23 @@ func parseCleanupAction(a *Arena, f Frame, qid, action, s string) Event {
 	}
 	ev := a.reject(Reject{Frame: f, QueueID: qid, Action: action, Stage: s[:sp]})
 	s = s[sp+1:]
-	semi := strings.Index(s, "; from=<")
-	if semi < 0 {
+	at, fl, ok := findRejectFields(s, true)
+	if !ok {
 		return a.unknown(Unknown{Frame: f})
 	}
-	head := s[:semi]
+	head := s[:at]
 	if i := strings.LastIndex(head, " from "); i >= 0 {
-		if name, ip, _, r, ok := hostIP(head[i+len(" from "):]); ok && r == "" {
+		client := head[i+len(" from "):]
+		if name, ip, _, r, ok := hostIP(client); ok && r == "" {
 			ev.ClientName, ev.ClientIP = name, ip
+			head = head[:i]
+		} else if client == "local" {
+			ev.ClientName = client
 			head = head[:i]
 		}
 	}
 	ev.Detail = head
-	parseRejectFields(ev, s[semi+2:])
+	fl.apply(ev)
 	return ev
 }
 
@@ -540,58 +759,121 @@ func parseAgent(a *Arena, f Frame, daemon, m string) Event {
 	return notice(a, f, qid, rest)
 }
 
-// parseDelivery reads "to=<r>, orig_to=<o>, relay=…, conn_use=N, delay=…,
-// delays=a/b/c/d, dsn=X.Y.Z, status=WORD (reply)".
+// parseDelivery reads a delivery status line (Postfix log_adhoc.c):
+//
+//	to=<r>[, orig_to=<o>], relay=R[, conn_use=N], delay=D, delays=a/b/c/d, dsn=X.Y.Z, status=WORD (reply)
+//
+// Two parts are text others chose: the addresses (the sender's, quoted
+// when they hold specials) and the reply (the remote server's). The
+// addresses are read quote-aware; every field after them has a fixed
+// shape, and the status is the word after the "dsn=…, status=" that
+// follows the recipient, never a "status=" inside an address or inside
+// the reply. Where an address was logged unquoted, each '>' that may
+// close it is tried in turn and the first after which the fixed fields
+// parse is taken.
 func parseDelivery(a *Arena, f Frame, daemon, qid, s string) Event {
-	ev := a.delivery(Delivery{Frame: f, QueueID: qid, Agent: daemon})
-	for s != "" {
-		eq := strings.IndexByte(s, '=')
-		if eq <= 0 {
-			return a.unknown(Unknown{Frame: f})
+	var buf [8]int
+	to, ok := strings.CutPrefix(s, "to=")
+	if !ok {
+		return a.unknown(Unknown{Frame: f})
+	}
+	for _, end := range angleEnds(to, buf[:]) {
+		var d Delivery
+		if parseDeliveryTail(&d, to[end+1:]) {
+			d.Frame, d.QueueID, d.Agent, d.To = f, qid, daemon, to[1:end]
+			if d.Status == "" || d.To == "" && d.Relay == "" {
+				break
+			}
+			deliveryReply(&d)
+			return a.delivery(d)
 		}
-		key := s[:eq]
-		s = s[eq+1:]
+	}
+	return a.unknown(Unknown{Frame: f})
+}
+
+// parseDeliveryTail reads the fields after the recipient address, strictly:
+// ", key=value" pairs whose values are addresses (orig_to), single words
+// (relay, and keys a later Postfix may add), numbers (conn_use, delay),
+// the delays quadruple and the DSN, then ", status=WORD" and the reply in
+// parentheses to the end of the line.
+func parseDeliveryTail(d *Delivery, s string) bool {
+	var seen struct{ relay, delay, delays, dsn bool }
+	for {
+		r, ok := strings.CutPrefix(s, ", ")
+		if !ok {
+			return false
+		}
+		eq := strings.IndexByte(r, '=')
+		if eq <= 0 || !isFieldName(r[:eq]) {
+			return false
+		}
+		key, v := r[:eq], r[eq+1:]
 		if key == "status" {
-			word := s
-			if sp := strings.IndexByte(s, ' '); sp >= 0 {
-				word, s = s[:sp], s[sp+1:]
-			} else {
-				s = ""
+			// log_adhoc.c writes relay=, delay=, delays= and dsn= before
+			// the status, always: a "status=" before them is in an address
+			if !seen.relay || !seen.delay || !seen.delays || !seen.dsn {
+				return false
 			}
-			ev.Status = word
-			if len(s) >= 2 && s[0] == '(' && s[len(s)-1] == ')' {
-				ev.Reply = s[1 : len(s)-1]
-			} else {
-				ev.Reply = s
+			word := v
+			rest := ""
+			if sp := strings.IndexByte(v, ' '); sp >= 0 {
+				word, rest = v[:sp], v[sp+1:]
 			}
-			break
+			if !isFieldName(word) {
+				return false
+			}
+			d.Status = word
+			switch {
+			case len(rest) >= 2 && rest[0] == '(' && rest[len(rest)-1] == ')':
+				d.Reply = rest[1 : len(rest)-1]
+			case rest == "":
+			default:
+				return false
+			}
+			return true
 		}
-		var val string
-		if key == "to" || key == "orig_to" {
-			v, rest, ok := angle(s)
-			if !ok {
-				return a.unknown(Unknown{Frame: f})
+		if key == "orig_to" {
+			var buf [4]int
+			ends := angleEnds(v, buf[:])
+			if len(ends) == 0 {
+				return false
 			}
-			val, s = v, rest
-		} else {
-			end := strings.IndexByte(s, ',')
-			if end < 0 {
-				return a.unknown(Unknown{Frame: f})
+			// the original recipient is the sender's text too: take the
+			// first end after which the rest parses
+			for _, end := range ends {
+				saved := *d
+				if parseDeliveryTail(d, v[end+1:]) {
+					d.OrigTo = v[1:end]
+					return true
+				}
+				*d = saved
 			}
-			val, s = s[:end], s[end:]
+			return false
 		}
-		s, _ = strings.CutPrefix(s, ", ")
+		end := strings.IndexByte(v, ',')
+		if end < 0 {
+			return false
+		}
+		val := v[:end]
+		if strings.IndexByte(val, ' ') >= 0 {
+			return false
+		}
+		s = v[end:]
 		switch key {
-		case "to":
-			ev.To = val
-		case "orig_to":
-			ev.OrigTo = val
 		case "relay":
-			ev.Relay = val
+			d.Relay, seen.relay = val, true
 		case "conn_use":
-			ev.ConnUse, _ = atoiDigits(val)
+			n, ok := atoiDigits(val)
+			if !ok {
+				return false
+			}
+			d.ConnUse = n
 		case "delay":
-			ev.Delay, _ = parseFloat(val)
+			x, ok := parseFloat(val)
+			if !ok {
+				return false
+			}
+			d.Delay, seen.delay = x, true
 		case "delays":
 			for i := 0; i < 4; i++ {
 				part := val
@@ -600,21 +882,77 @@ func parseDelivery(a *Arena, f Frame, daemon, qid, s string) Event {
 				} else {
 					val = ""
 				}
-				ev.Delays[i], _ = parseFloat(part)
+				x, ok := parseFloat(part)
+				if !ok {
+					return false
+				}
+				d.Delays[i] = x
 			}
+			seen.delays = true
 		case "dsn":
-			ev.DSN = val
+			if !isDSN(val) {
+				return false
+			}
+			d.DSN, seen.dsn = val, true
 		}
 	}
-	if ev.Status == "" || ev.To == "" && ev.Relay == "" {
-		return a.unknown(Unknown{Frame: f})
+}
+
+// isFieldName reports whether s is a lower-case word with underscores, as
+// Postfix's field names and status words are.
+func isFieldName(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
 	}
-	r := ev.Reply
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// isDSN reports whether s is an RFC 3463 status code "class.subject.detail".
+func isDSN(s string) bool {
+	if !isEnhanced(s) {
+		// isEnhanced accepts "X.Y" without a detail; a DSN has three parts
+		return false
+	}
+	return strings.Count(s, ".") == 2
+}
+
+// deliveryReply sets what the reply says about a hand-off to a content
+// filter. amavisd-new answers the Postfix smtp client with one of
+// (amavisd-new README.postfix, "$final_*_destiny"):
+//
+//	250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as QID2   passed, re-injected
+//	250 2.7.0 Ok, discarded, id=28324-02 - spam                                   D_DISCARD
+//	250 2.5.0 Ok, id=18153-19, BOUNCE                                             D_BOUNCE (amavis sends the DSN)
+//
+// so every "250 … Ok, … id=…" reply is a hand-off, not a delivery, whatever
+// the relay is called.
+func deliveryReply(d *Delivery) {
+	r := d.Reply
 	if i := strings.Index(r, " from MTA("); i >= 0 && i < 16 {
-		ev.FilterMTA = true
+		d.FilterMTA = true
 	}
-	if i := strings.Index(r, " Ok, discarded, id="); i >= 0 && i < 16 {
-		ev.FilterDiscarded = true
+	if strings.HasPrefix(r, "250 ") {
+		head := r
+		if len(head) > 40 {
+			head = head[:40]
+		}
+		if i := strings.Index(head, " Ok, discarded, id="); i >= 0 && i < 16 {
+			d.FilterDiscarded = true
+		} else if i := strings.Index(head, " Ok, id="); i >= 0 && i < 16 {
+			switch {
+			case strings.HasSuffix(r, ", BOUNCE"):
+				d.FilterBounced = true
+			case strings.HasSuffix(r, ", DISCARD"), strings.Contains(r, ", discarded"):
+				d.FilterDiscarded = true
+			default:
+				d.FilterAccepted = true
+			}
+		}
 	}
 	if i := lastQueuedAs(r); i >= 0 {
 		q := r[i+len("queued as "):]
@@ -622,10 +960,9 @@ func parseDelivery(a *Arena, f Frame, daemon, qid, s string) Event {
 			q = q[:j]
 		}
 		if isQueueID(q) {
-			ev.QueuedAs = q
+			d.QueuedAs = q
 		}
 	}
-	return ev
 }
 
 // lastQueuedAs is strings.LastIndex(r, "queued as "), with Index (which is

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/uni-mail/postvakt/collectors/txlog"
+	"github.com/uni-mail/postvakt/config/timezone"
 )
 
 // MaxLimit bounds the page size.
@@ -377,27 +378,9 @@ func recipients(steps []Step) []Recipient {
 }
 
 // ParseTime reads a time bound as given on the command line or in a query
-// string: RFC 3339 ("2026-11-22T10:53:00Z"), a date ("2026-11-22", midnight
-// in loc), a date and minute ("2026-11-22 10:53", in loc), or a duration
-// before now ("24h", "90m"). "" is the zero time (unbounded).
+// string, in the one grammar of people's times (config/timezone): RFC 3339,
+// a date or a date and minute in loc, now, +2h / -30m, or a bare duration
+// before now ("24h"). "" is the zero time (unbounded).
 func ParseTime(s string, now time.Time, loc *time.Location) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if loc == nil {
-		loc = time.UTC
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			return t, nil
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-		return now.Add(-d), nil
-	}
-	return time.Time{}, fmt.Errorf("time %q: want RFC 3339, YYYY-MM-DD[ HH:MM], or a duration before now such as 24h", s)
+	return timezone.Parse(s, now, loc)
 }

@@ -20,13 +20,14 @@ func TestParseTime(t *testing.T) {
 		{"2026-11-22", time.Date(2026, 11, 22, 0, 0, 0, 0, oslo)},
 		{"2026-11-22 10:53", time.Date(2026, 11, 22, 10, 53, 0, 0, oslo)},
 		{"24h", now.Add(-24 * time.Hour)},
+		{"-5h", now.Add(-5 * time.Hour)},
 	} {
 		got, err := ParseTime(c.in, now, oslo)
 		if err != nil || !got.Equal(c.want) {
 			t.Errorf("%q: %v %v, want %v", c.in, got, err, c.want)
 		}
 	}
-	for _, bad := range []string{"yesterday", "-5h", "2026-13-01"} {
+	for _, bad := range []string{"yesterday", "-5x", "2026-13-01"} {
 		if _, err := ParseTime(bad, now, nil); err == nil {
 			t.Errorf("%q parsed", bad)
 		}

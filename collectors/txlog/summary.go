@@ -8,9 +8,13 @@ import (
 // Summary holds grand totals over a period in the spirit of pflogsumm,
 // computed by the database from the stored logs. Definitions:
 //
-//   - Received: messages that entered from a client (SMTP, submission,
-//     local pickup, the engine), each once: content-filter re-injections
-//     are the same message again and do not count.
+//   - Received: messages a client handed over and that were accepted
+//     (SMTP, submission, local pickup, the engine), each once:
+//     content-filter re-injections are the same message again and do not
+//     count, nor do quarantine releases and the content filter's own
+//     notifications. Refused: messages refused after smtpd had created
+//     their queue file (header/body checks, the queue file size limit);
+//     Received + Refused are the messages that entered from clients.
 //   - Delivered: final deliveries (status=sent rows that are not hand-offs
 //     to the content filter); Forwarded: the part of them that came from
 //     outside and left again (direction relayed).
@@ -27,6 +31,7 @@ type Summary struct {
 	Until time.Time `json:"until"`
 
 	Received         int64            `json:"received"`
+	Refused          int64            `json:"refused"`  // refused after the queue file was created (not received)
 	Messages         int64            `json:"messages"` // message records, notifications included
 	Delivered        int64            `json:"delivered"`
 	DeliveredBy      map[string]int64 `json:"delivered_by_agent"`
@@ -56,6 +61,9 @@ type Summary struct {
 	Spam             int64            `json:"spam"`  // SPAM and SPAMMY verdicts
 	Virus            int64            `json:"virus"` // INFECTED verdicts
 	Banned           int64            `json:"banned"`
+	// Tables are pflogsumm's detail tables of the same period, when asked
+	// for (postvakt summary; GET /api/v1/mail/tables serves them alone).
+	Tables *Tables `json:"tables,omitempty"`
 }
 
 // RejectCount is the number of rejects at one SMTP stage with one code.

@@ -190,17 +190,19 @@ type Batch struct {
 	Messages []MessageRow
 	Rows     []Row
 	Logins   []Login
+	Warnings []Warning
 }
 
 // Len is the number of records in b.
-func (b *Batch) Len() int { return len(b.Messages) + len(b.Rows) + len(b.Logins) }
+func (b *Batch) Len() int { return len(b.Messages) + len(b.Rows) + len(b.Logins) + len(b.Warnings) }
 
 // Reset empties b, keeping its capacity.
 func (b *Batch) Reset() {
 	clear(b.Messages)
 	clear(b.Rows)
 	clear(b.Logins)
-	b.Messages, b.Rows, b.Logins = b.Messages[:0], b.Rows[:0], b.Logins[:0]
+	clear(b.Warnings)
+	b.Messages, b.Rows, b.Logins, b.Warnings = b.Messages[:0], b.Rows[:0], b.Logins[:0], b.Warnings[:0]
 }
 
 // ErrNoCheckpoint is returned by Store.Checkpoint for a source never seen.

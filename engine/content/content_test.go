@@ -426,3 +426,44 @@ func BenchmarkScan(b *testing.B) {
 		}
 	}
 }
+
+// TestReload: spam settings changed by a reload apply to the next message
+// (quarantine → subject tag, a new prefix, a raised threshold, a new
+// forbidden extension), and a bad section changes nothing.
+func TestReload(t *testing.T) {
+	t.Parallel()
+	f := newScanner(t, nil)
+	if out := scan(t, f, mxEnv, plain("Buy now "+gtube)); out.Action != smtpserver.Discard {
+		t.Fatalf("before: %+v", out)
+	}
+	cfg := content.Default()
+	cfg.Enabled = true
+	cfg.Spam.Action, cfg.Spam.SubjectPrefix = "subject", "[SPAM?]"
+	cfg.Attachments.ForbiddenExtensions = append(cfg.Attachments.ForbiddenExtensions, ".iso")
+	apply, err := f.s.Reload(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := scan(t, f, mxEnv, plain("Buy now "+gtube)); out.Action != smtpserver.Discard {
+		t.Fatalf("Reload applied before apply: %+v", out)
+	}
+	apply()
+	out := scan(t, f, mxEnv, plain("Buy now "+gtube))
+	if out.Action != smtpserver.Accept || !strings.Contains(string(out.Body), "Subject: [SPAM?] Hello") {
+		t.Fatalf("after: %v %.300s", out.Action, out.Body)
+	}
+	if out := scan(t, f, mxEnv, withAttachment("disk.iso", []byte("x"))); out.Verdict != content.VerdictBanned {
+		t.Errorf("a newly forbidden extension: %v", out.Verdict)
+	}
+	cfg.Spam.Threshold = 10000
+	apply, _ = f.s.Reload(cfg)
+	apply()
+	if out := scan(t, f, mxEnv, plain("Buy now "+gtube)); out.Verdict == content.VerdictSpam {
+		t.Errorf("spam above a threshold of 10000: %+v", out.Spam)
+	}
+	bad := cfg
+	bad.Spam.Action = "burn"
+	if _, err := f.s.Reload(bad); err == nil {
+		t.Error("a bad spam action was accepted")
+	}
+}

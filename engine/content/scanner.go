@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"blitiri.com.ar/go/spf"
@@ -79,14 +80,78 @@ type Options struct {
 // Scanner scans messages. It is safe for concurrent use.
 type Scanner struct {
 	o        Options
-	policy   *AttachmentPolicy
-	clamd    *clamd.Client
-	scorer   *spam.Scorer
-	spamd    *spamd.Client
-	rspamd   *rspamd.Client
+	cur      atomic.Pointer[settings]
 	up       *prometheus.GaugeVec
 	errs     *prometheus.CounterVec
 	verdicts *prometheus.CounterVec
+}
+
+// settings are what a scan reads from the configuration: swapped whole by
+// Reload, so a scan under way finishes with the settings it began with.
+type settings struct {
+	c      Config
+	policy *AttachmentPolicy
+	clamd  *clamd.Client
+	scorer *spam.Scorer
+	spamd  *spamd.Client
+	rspamd *rspamd.Client
+}
+
+// settingsFor builds the settings of c.
+func (s *Scanner) settingsFor(c Config) *settings {
+	o := s.o
+	st := &settings{c: c, policy: NewAttachmentPolicy(c.Attachments), clamd: o.Clamd}
+	if st.clamd == nil && c.Antivirus.Clamd != "" {
+		network, addr, _ := strings.Cut(c.Antivirus.Clamd, ":")
+		st.clamd = &clamd.Client{Network: network, Addr: addr, Timeout: c.Antivirus.Timeout}
+	}
+	if c.Spam.Enabled {
+		so := spam.Options{Threshold: c.Spam.Threshold, Weights: c.Spam.Rules, DNSBL: o.DNSBL, Clock: o.Clock}
+		if c.Spam.SPF {
+			so.SPFResolver = o.SPFResolver
+			if so.SPFResolver == nil {
+				so.SPFResolver = net.DefaultResolver
+			}
+		}
+		st.scorer = spam.New(so)
+	}
+	if a := c.Spam.Spamd; a != "" {
+		st.spamd = &spamd.Client{Network: "tcp", Addr: a, Timeout: c.Antivirus.Timeout}
+		if p, ok := strings.CutPrefix(a, "unix:"); ok {
+			st.spamd.Network, st.spamd.Addr = "unix", p
+		}
+	}
+	if c.Spam.Rspamd != "" {
+		st.rspamd = &rspamd.Client{BaseURL: c.Spam.Rspamd, Timeout: c.Antivirus.Timeout}
+	}
+	return st
+}
+
+// initScanners creates the metric series of the scanners st uses, so
+// that each starts at up and zero errors.
+func (s *Scanner) initScanners(st *settings) {
+	for name, on := range map[string]bool{ScannerClamd: st.clamd != nil, ScannerSpamd: st.spamd != nil, ScannerRspamd: st.rspamd != nil} {
+		if on {
+			s.up.WithLabelValues(name).Set(1)
+			s.errs.WithLabelValues(name)
+		}
+	}
+}
+
+// Reload checks c and returns the function that makes the scanner use it
+// for the messages that follow: attachment rules, antivirus and spam
+// settings (scorer, threshold, rules, actions, subject prefix, external
+// scanners), MIME limits. content.enabled, content.quarantine and
+// content.abuse are not the scanner's (docs/configuration.md, "Reloading").
+func (s *Scanner) Reload(c Config) (apply func(), err error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	st := s.settingsFor(c)
+	return func() {
+		s.initScanners(st)
+		s.cur.Store(st)
+	}, nil
 }
 
 var _ smtpserver.ContentFilter = (*Scanner)(nil)
@@ -105,31 +170,9 @@ func New(o Options) (*Scanner, error) {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	c := o.Config
-	s := &Scanner{o: o, policy: NewAttachmentPolicy(c.Attachments), clamd: o.Clamd}
-	if s.clamd == nil && c.Antivirus.Clamd != "" {
-		network, addr, _ := strings.Cut(c.Antivirus.Clamd, ":")
-		s.clamd = &clamd.Client{Network: network, Addr: addr, Timeout: c.Antivirus.Timeout}
-	}
-	if c.Spam.Enabled {
-		so := spam.Options{Threshold: c.Spam.Threshold, Weights: c.Spam.Rules, DNSBL: o.DNSBL, Clock: o.Clock}
-		if c.Spam.SPF {
-			so.SPFResolver = o.SPFResolver
-			if so.SPFResolver == nil {
-				so.SPFResolver = net.DefaultResolver
-			}
-		}
-		s.scorer = spam.New(so)
-	}
-	if a := c.Spam.Spamd; a != "" {
-		s.spamd = &spamd.Client{Network: "tcp", Addr: a, Timeout: c.Antivirus.Timeout}
-		if p, ok := strings.CutPrefix(a, "unix:"); ok {
-			s.spamd.Network, s.spamd.Addr = "unix", p
-		}
-	}
-	if c.Spam.Rspamd != "" {
-		s.rspamd = &rspamd.Client{BaseURL: c.Spam.Rspamd, Timeout: c.Antivirus.Timeout}
-	}
+	s := &Scanner{o: o}
+	st := s.settingsFor(o.Config)
+	s.cur.Store(st)
 	s.up = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "postvakt_content_scanner_up",
 		Help: "Whether an external content scanner answered its last request or probe (1) or not (0), by scanner."}, []string{"scanner"})
 	s.errs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postvakt_content_scan_errors_total",
@@ -139,12 +182,7 @@ func New(o Options) (*Scanner, error) {
 	for _, v := range []Verdict{VerdictClean, VerdictSpam, VerdictVirus, VerdictBanned, VerdictSuspect} {
 		s.verdicts.WithLabelValues(string(v))
 	}
-	for name, on := range map[string]bool{ScannerClamd: s.clamd != nil, ScannerSpamd: s.spamd != nil, ScannerRspamd: s.rspamd != nil} {
-		if on {
-			s.up.WithLabelValues(name).Set(1)
-			s.errs.WithLabelValues(name)
-		}
-	}
+	s.initScanners(st)
 	if o.Registerer != nil {
 		for _, col := range []prometheus.Collector{s.up, s.errs, s.verdicts} {
 			if err := o.Registerer.Register(col); err != nil {
@@ -183,7 +221,8 @@ func (s *Scanner) Filter(ctx context.Context, env smtpserver.Envelope, msg []byt
 // Scan scans one message. The error is non-nil only when the message must
 // be deferred for an internal reason (the quarantine store failed).
 func (s *Scanner) Scan(ctx context.Context, env smtpserver.Envelope, msg []byte) (Outcome, error) {
-	c := s.o.Config
+	st := s.cur.Load()
+	c := st.c
 	submission := env.Listener != "mx"
 	if s.o.Abuse != nil && env.AuthUser != "" && !s.o.Abuse.Allow(env.AuthUser, env.MailFrom, len(env.Rcpts)) {
 		return Outcome{Action: smtpserver.Tempfail, Reason: "submission rate limit for " + env.AuthUser}, nil
@@ -191,7 +230,7 @@ func (s *Scanner) Scan(ctx context.Context, env smtpserver.Envelope, msg []byte)
 	var out Outcome
 	var texts [][]byte
 	sum, werr := mime.Walk(msg, mime.Limits{MaxDepth: c.MIME.MaxDepth, MaxParts: c.MIME.MaxParts}, func(p *mime.Part) error {
-		out.Findings = append(out.Findings, s.policy.Inspect(p)...)
+		out.Findings = append(out.Findings, st.policy.Inspect(p)...)
 		if strings.HasPrefix(p.ContentType, "text/") || p.Index == 0 {
 			texts = append(texts, p.Body)
 		}
@@ -200,8 +239,8 @@ func (s *Scanner) Scan(ctx context.Context, env smtpserver.Envelope, msg []byte)
 	if werr != nil {
 		out.Findings = append(out.Findings, Finding{Kind: FindingCorrupt, Name: "message", Info: werr.Error()})
 	}
-	if s.clamd != nil && !hasKind(out.Findings, FindingVirus) {
-		res, err := s.clamd.ScanBytes(ctx, msg)
+	if st.clamd != nil && !hasKind(out.Findings, FindingVirus) {
+		res, err := st.clamd.ScanBytes(ctx, msg)
 		switch {
 		case err != nil:
 			s.up.WithLabelValues(ScannerClamd).Set(boolGauge(errors.Is(err, clamd.ErrScan)))
@@ -255,11 +294,11 @@ func (s *Scanner) Scan(ctx context.Context, env smtpserver.Envelope, msg []byte)
 			return quar(VerdictSuspect, quarantine.ReasonSuspect, string(k)+" "+f.Name, msg)
 		}
 	}
-	if s.scorer != nil {
+	if st.scorer != nil {
 		in := spam.Input{ClientIP: env.ClientIP, HELO: env.HELO, MailFrom: env.MailFrom, Header: sum.Header,
 			Texts: texts, Authenticated: submission || env.AuthUser != "", LocalDomain: s.o.LocalDomain}
-		out.Spam = s.scorer.Score(ctx, in)
-		s.external(ctx, env, msg, &out.Spam)
+		out.Spam = st.scorer.Score(ctx, in)
+		s.external(ctx, st, env, msg, &out.Spam)
 		if out.Spam.Spam() {
 			if env.WantsAll {
 				// A recipient on the spam whitelist gets everything, untouched.
@@ -269,7 +308,7 @@ func (s *Scanner) Scan(ctx context.Context, env smtpserver.Envelope, msg []byte)
 			}
 			out.Headers = append(out.Headers, out.Spam.Headers()...)
 			detail := fmt.Sprintf("score=%.1f tests=%s", out.Spam.Score, strings.Join(out.Spam.Rules, ","))
-			if s.spamAction(env) == "quarantine" {
+			if spamAction(c, env) == "quarantine" {
 				return quar(VerdictSpam, quarantine.ReasonSpam, detail, prepend(out.Headers, msg))
 			}
 			out.Verdict, out.Action, out.Reason = VerdictSpam, smtpserver.Accept, "spam tagged: "+detail
@@ -286,16 +325,16 @@ func (s *Scanner) Scan(ctx context.Context, env smtpserver.Envelope, msg []byte)
 
 // external adds the scores of spamd and rspamd when configured; a scanner
 // that does not answer is counted and skipped (the built-in score stands).
-func (s *Scanner) external(ctx context.Context, env smtpserver.Envelope, msg []byte, r *spam.Result) {
-	if s.spamd != nil {
-		res, err := s.spamd.Check(ctx, msg)
+func (s *Scanner) external(ctx context.Context, st *settings, env smtpserver.Envelope, msg []byte, r *spam.Result) {
+	if st.spamd != nil {
+		res, err := st.spamd.Check(ctx, msg)
 		s.scanned(ScannerSpamd, err)
 		if err == nil {
 			r.AddExternal("SPAMD", res.Score)
 		}
 	}
-	if s.rspamd != nil {
-		res, err := s.rspamd.Check(ctx, rspamd.Envelope{IP: ipString(env), HELO: env.HELO, From: env.MailFrom, User: env.AuthUser, Rcpts: env.Rcpts}, msg)
+	if st.rspamd != nil {
+		res, err := st.rspamd.Check(ctx, rspamd.Envelope{IP: ipString(env), HELO: env.HELO, From: env.MailFrom, User: env.AuthUser, Rcpts: env.Rcpts}, msg)
 		s.scanned(ScannerRspamd, err)
 		if err == nil && res.Required > 0 {
 			r.AddExternal("RSPAMD", res.Score*r.Threshold/res.Required)
@@ -313,23 +352,24 @@ func (s *Scanner) scanned(scanner string, err error) {
 
 // spamAction is the action for the first recipient's domain, else the
 // default.
-func (s *Scanner) spamAction(env smtpserver.Envelope) string {
+func spamAction(c Config, env smtpserver.Envelope) string {
 	for _, r := range env.Rcpts {
 		if i := strings.LastIndexByte(r, '@'); i >= 0 {
-			if a, ok := s.o.Config.Spam.DomainActions[strings.ToLower(r[i+1:])]; ok {
+			if a, ok := c.Spam.DomainActions[strings.ToLower(r[i+1:])]; ok {
 				return a
 			}
 		}
 	}
-	return s.o.Config.Spam.Action
+	return c.Spam.Action
 }
 
 // Probe pings the configured scanners and sets postvakt_content_scanner_up.
 func (s *Scanner) Probe(ctx context.Context) {
-	if s.clamd == nil {
+	st := s.cur.Load()
+	if st.clamd == nil {
 		return
 	}
-	err := s.clamd.Ping(ctx)
+	err := st.clamd.Ping(ctx)
 	s.up.WithLabelValues(ScannerClamd).Set(boolGauge(err == nil))
 	if err != nil {
 		s.o.Logger.Warn("clamd probe failed", "err", err)

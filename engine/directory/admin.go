@@ -97,8 +97,8 @@ func (d *Directory) localAddress(ctx context.Context, s string, k addr.Kind) (ad
 	if !ok {
 		return addr.Address{}, fmt.Errorf("%w: %s", ErrNoDomain, a.Domain)
 	}
-	if d.o.Rules != nil {
-		if err := d.o.Rules.Check(a.Local, k); err != nil {
+	if rules := d.rules.Load(); rules != nil {
+		if err := rules.Check(a.Local, k); err != nil {
 			return addr.Address{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/uni-mail/postvakt/engine/addr"
@@ -42,14 +43,20 @@ type Options struct {
 // directory over a Store.
 type Directory struct {
 	o       Options
-	domains sync.Map      // domain → domainCacheEntry
-	cache   *resolveCache // nil: no recipient cache
+	rules   atomic.Pointer[addr.Rules] // o.Rules, changed by SetRules
+	domains sync.Map                   // domain → domainCacheEntry
+	cache   *resolveCache              // nil: no recipient cache
 }
 
 type domainCacheEntry struct {
 	local   bool
 	expires time.Time
 }
+
+// SetRules changes the rules new local parts must follow (smtp.address_rules,
+// on a reload); addresses that exist are kept. nil allows any valid
+// dot-atom.
+func (d *Directory) SetRules(r *addr.Rules) { d.rules.Store(r) }
 
 // DefaultQuota is 2 GB.
 const DefaultQuota = 2 << 30
@@ -72,6 +79,7 @@ func New(o Options) *Directory {
 		o.DomainCacheTTL = 10 * time.Second
 	}
 	d := &Directory{o: o}
+	d.rules.Store(o.Rules)
 	if o.ResolveCacheTTL > 0 {
 		d.cache = &resolveCache{ttl: o.ResolveCacheTTL, m: map[string]resolveEntry{}, delivered: map[int64]int64{}}
 	}

@@ -25,6 +25,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,11 +56,38 @@ type Options struct {
 	Registerer  prometheus.Registerer
 }
 
+// Limits are the thresholds of abuse control (content.abuse): SetLimits
+// changes them while running.
+type Limits struct {
+	Window        time.Duration
+	MaxMessages   int
+	MaxRecipients int
+	MassMailing   int
+	Approved      []string
+}
+
+// limits are Limits ready for use.
+type limits struct {
+	Limits
+	approved map[string]bool
+}
+
+func compile(l Limits) *limits {
+	if l.Window <= 0 {
+		l.Window = time.Minute
+	}
+	c := &limits{Limits: l, approved: map[string]bool{}}
+	for _, a := range l.Approved {
+		c.approved[strings.ToLower(a)] = true
+	}
+	return c
+}
+
 // Controller applies the limits and raises the events.
 type Controller struct {
-	o        Options
-	approved map[string]bool
-	counter  *prometheus.CounterVec
+	o       Options
+	lim     atomic.Pointer[limits]
+	counter *prometheus.CounterVec
 
 	mu       sync.Mutex
 	accounts map[string]*window
@@ -84,10 +112,8 @@ func New(o Options) (*Controller, error) {
 	if o.Events == nil {
 		o.Events = event.Discard
 	}
-	c := &Controller{o: o, approved: map[string]bool{}, accounts: map[string]*window{}}
-	for _, a := range o.Approved {
-		c.approved[strings.ToLower(a)] = true
-	}
+	c := &Controller{o: o, accounts: map[string]*window{}}
+	c.SetLimits(Limits{Window: o.Window, MaxMessages: o.MaxMessages, MaxRecipients: o.MaxRecipients, MassMailing: o.MassMailing, Approved: o.Approved})
 	c.counter = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "postvakt_abuse_events_total",
 		Help: "Abuse-control events on submission, by kind (rate_limited, mass_mailing_held, account_locked).",
@@ -103,31 +129,36 @@ func New(o Options) (*Controller, error) {
 	return c, nil
 }
 
+// SetLimits changes the thresholds for the messages that follow (a
+// configuration reload); the counts of the current windows are kept.
+func (c *Controller) SetLimits(l Limits) { c.lim.Store(compile(l)) }
+
 // Allow counts one message with rcpts recipients from account and reports
 // whether it is within the limits. The first refusal in a window raises a
 // rate_limited alarm event; every refusal is counted.
 func (c *Controller) Allow(account, sender string, rcpts int) bool {
-	if account == "" || (c.o.MaxMessages == 0 && c.o.MaxRecipients == 0) {
+	l := c.lim.Load()
+	if account == "" || (l.MaxMessages == 0 && l.MaxRecipients == 0) {
 		return true
 	}
 	now := c.o.Clock()
 	account = strings.ToLower(account)
 	c.mu.Lock()
 	w := c.accounts[account]
-	if w == nil || now.Sub(w.start) >= c.o.Window || now.Before(w.start) {
+	if w == nil || now.Sub(w.start) >= l.Window || now.Before(w.start) {
 		w = &window{start: now}
 		c.accounts[account] = w
 		// Forget idle accounts now and then so the map stays small.
 		if len(c.accounts) > 10000 {
 			for k, v := range c.accounts {
-				if now.Sub(v.start) >= c.o.Window {
+				if now.Sub(v.start) >= l.Window {
 					delete(c.accounts, k)
 				}
 			}
 		}
 	}
-	over := (c.o.MaxMessages > 0 && w.msgs+1 > c.o.MaxMessages) ||
-		(c.o.MaxRecipients > 0 && w.rcpts+rcpts > c.o.MaxRecipients)
+	over := (l.MaxMessages > 0 && w.msgs+1 > l.MaxMessages) ||
+		(l.MaxRecipients > 0 && w.rcpts+rcpts > l.MaxRecipients)
 	alarm := false
 	if !over {
 		w.msgs++
@@ -148,13 +179,16 @@ func (c *Controller) Allow(account, sender string, rcpts int) bool {
 }
 
 // Approved reports whether sender may send mass mailings.
-func (c *Controller) Approved(sender string) bool { return c.approved[strings.ToLower(sender)] }
+func (c *Controller) Approved(sender string) bool {
+	return c.lim.Load().approved[strings.ToLower(sender)]
+}
 
 // MassMailing reports whether a message with rcpts recipients from
 // sender must be held (more than the configured number, sender not
 // approved).
 func (c *Controller) MassMailing(sender string, rcpts int) bool {
-	return c.o.MassMailing > 0 && rcpts > c.o.MassMailing && !c.Approved(sender)
+	l := c.lim.Load()
+	return l.MassMailing > 0 && rcpts > l.MassMailing && !l.approved[strings.ToLower(sender)]
 }
 
 // held records that a queued message was held: the alarm event and the

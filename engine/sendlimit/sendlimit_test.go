@@ -118,3 +118,32 @@ func mustVec(t *testing.T, reg *prometheus.Registry) prometheus.Collector {
 	t.Fatal("no postvakt_abuse_events_total{kind=rate_limited}")
 	return nil
 }
+
+// TestSetLimits: a reload's new limits apply to the next message; the
+// counts of the current window are kept; approved senders change too.
+func TestSetLimits(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	c, err := sendlimit.New(sendlimit.Options{Window: time.Hour, MaxMessages: 10, MassMailing: 20, Clock: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if !c.Allow("ola@uni.example", "ola@uni.example", 1) {
+			t.Fatal("refused under the limit")
+		}
+	}
+	if !c.MassMailing("list@uni.example", 50) {
+		t.Fatal("a mass mailing by an unapproved sender is not held")
+	}
+	c.SetLimits(sendlimit.Limits{Window: time.Hour, MaxMessages: 6, MassMailing: 20, Approved: []string{"List@uni.example"}})
+	if !c.Allow("ola@uni.example", "ola@uni.example", 1) {
+		t.Fatal("the 6th message refused under the new limit of 6")
+	}
+	if c.Allow("ola@uni.example", "ola@uni.example", 1) {
+		t.Fatal("the 7th message allowed: the window's count was lost, or the new limit not applied")
+	}
+	if c.MassMailing("list@uni.example", 50) {
+		t.Fatal("a newly approved sender's mass mailing is held")
+	}
+}

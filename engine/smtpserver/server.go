@@ -125,6 +125,24 @@ type Options struct {
 	Directory *directory.Directory
 	Greylist  *greylist.Greylister // nil: no greylisting
 	DNSBL     *dnsbl.Checker       // nil: no DNSBL
+
+	// Policy is the start's policy; SetPolicy changes it while serving.
+	Policy
+
+	Committer *store.Committer
+	Filter    ContentFilter
+	Metrics   *enginemetrics.Metrics
+	Events    event.Sink
+	Logger    *slog.Logger
+	Clock     func() time.Time
+}
+
+// Policy is what the session's checks read from the configuration that
+// may change while the server runs: SetPolicy swaps it whole (a reload,
+// docs/configuration.md "Reloading"), and each command reads the policy
+// in force when it starts, so an open session carries on under the new
+// policy from its next command.
+type Policy struct {
 	// DNSBLReject refuses a listed client (554 5.7.1) instead of giving it
 	// the longer greylisting delay.
 	DNSBLReject bool
@@ -143,18 +161,12 @@ type Options struct {
 	// EnforceSenderLogin limits an authenticated user's MAIL FROM to the
 	// account's permanent address and nickname (or the null path).
 	EnforceSenderLogin bool
-
-	Committer *store.Committer
-	Filter    ContentFilter
-	Metrics   *enginemetrics.Metrics
-	Events    event.Sink
-	Logger    *slog.Logger
-	Clock     func() time.Time
 }
 
 // Server runs the listeners.
 type Server struct {
 	o       Options
+	pol     atomic.Pointer[Policy]
 	mu      sync.Mutex
 	servers []*smtp.Server
 	addrs   map[string]net.Addr
@@ -188,9 +200,18 @@ func New(o Options) (*Server, error) {
 			return nil, fmt.Errorf("smtpserver: listener %s needs a TLS certificate", l.Name)
 		}
 	}
-	return &Server{o: o, addrs: map[string]net.Addr{}, ready: make(chan struct{}),
-		limiter: &connLimiter{perIP: map[netip.Addr]int{}, max: o.Limits.MaxConns, maxPerIP: o.Limits.MaxConnsPerIP}}, nil
+	srv := &Server{o: o, addrs: map[string]net.Addr{}, ready: make(chan struct{}),
+		limiter: &connLimiter{perIP: map[netip.Addr]int{}, max: o.Limits.MaxConns, maxPerIP: o.Limits.MaxConnsPerIP}}
+	srv.SetPolicy(o.Policy)
+	return srv, nil
 }
+
+// SetPolicy changes the policy for the commands that follow, in open
+// sessions and new ones.
+func (s *Server) SetPolicy(p Policy) { s.pol.Store(&p) }
+
+// policy is the policy in force.
+func (s *Server) policy() *Policy { return s.pol.Load() }
 
 // Ready is closed once every listener is bound.
 func (s *Server) Ready() <-chan struct{} { return s.ready }

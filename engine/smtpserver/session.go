@@ -42,7 +42,7 @@ func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	sess.ev = event.Session{ID: sess.id, Node: s.o.Node, Listener: b.spec.Name, ClientIP: ip.String(), HELO: c.Hostname(), TLS: isTLS}
 	s.o.Metrics.Command(b.spec.Name, "helo")
 	sess.log = sess.log.With("session", sess.id)
-	if !b.spec.Submission && s.o.DNSBL != nil && !s.o.WhitelistClients.Contains(ip) {
+	if !b.spec.Submission && s.o.DNSBL != nil && !s.policy().WhitelistClients.Contains(ip) {
 		// Connection check: look the client up while the client talks.
 		ch := make(chan dnsbl.Result, 1)
 		sess.dnsbl = ch
@@ -234,7 +234,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		}
 		a = p
 	}
-	if s.authUser != "" && s.s.o.EnforceSenderLogin && from != "" && a.Key() != s.authUser && a.Key() != s.authNick {
+	if s.authUser != "" && s.s.policy().EnforceSenderLogin && from != "" && a.Key() != s.authUser && a.Key() != s.authNick {
 		// Like Postfix's reject_sender_login_mismatch: an account sends
 		// only as its permanent address or its nickname.
 		return s.fail(ReasonSenderMismatch, fmt.Errorf("user %s sending as %s", s.authUser, a.Key()), "")
@@ -262,13 +262,13 @@ func (s *session) listed() bool {
 // Rcpt adds a recipient (RFC 5321 §4.1.1.3), running the policy checks.
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s.s.o.Metrics.Command(s.spec.Name, "rcpt")
-	o := &s.s.o
+	o, pol := &s.s.o, s.s.policy()
 	if max := o.Limits.MaxRecipients; max > 0 && len(s.rcpts) >= max {
 		return s.fail(ReasonTooManyRcpts, nil, to)
 	}
 	a, err := addr.Parse(to)
-	if err == nil && a.Domain == "" && o.Postmaster != "" {
-		a, err = addr.Parse(o.Postmaster)
+	if err == nil && a.Domain == "" && pol.Postmaster != "" {
+		a, err = addr.Parse(pol.Postmaster)
 	}
 	if err != nil || a.Domain == "" {
 		return s.fail(ReasonBadRecipient, fmt.Errorf("recipient %q: %v", to, err), to)
@@ -279,7 +279,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if err != nil {
 		return s.fail(ReasonTempFailure, err, to)
 	}
-	mayRelay := s.spec.Submission && (s.authUser != "" || o.LocalNetworks.Contains(s.ip))
+	mayRelay := s.spec.Submission && (s.authUser != "" || pol.LocalNetworks.Contains(s.ip))
 	if s.spec.Submission && !mayRelay {
 		// RFC 6409 §4.3: submission needs authentication; only configured
 		// local networks (minus excluded ranges) are exempt.
@@ -298,10 +298,10 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		return nil
 	}
 	if !s.spec.Submission {
-		if o.DNSBLReject && s.listed() {
+		if pol.DNSBLReject && s.listed() {
 			return s.fail(ReasonDNSBL, errors.New("client listed"), to)
 		}
-		whitelisted := o.WhitelistClients.Contains(s.ip) || o.WhitelistSenders.Contains(*s.from) || o.WhitelistRecipients.Contains(a)
+		whitelisted := pol.WhitelistClients.Contains(s.ip) || pol.WhitelistSenders.Contains(*s.from) || pol.WhitelistRecipients.Contains(a)
 		if !whitelisted && o.Greylist != nil && o.Greylist.Config.Enabled {
 			res, err := o.Greylist.Check(ctx, greylist.Attempt{IP: s.ip, Sender: s.from.Key(), Rcpt: a.Key(), Now: o.Clock(), Listed: s.listed()})
 			if err != nil {
@@ -322,7 +322,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		return s.fail(ReasonTempFailure, err, to)
 	}
 	direct := res.Kind == directory.KindMailbox || res.Kind == directory.KindNickname
-	trusted := o.TrustedSenders.Contains(*s.from) || o.TrustedClients.Contains(s.ip)
+	trusted := pol.TrustedSenders.Contains(*s.from) || pol.TrustedClients.Contains(s.ip)
 	fromOutside := !s.spec.Submission
 	var add []store.Delivery
 	for _, m := range res.Mailboxes {

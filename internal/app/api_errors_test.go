@@ -28,7 +28,7 @@ import (
 // envelopeCodes are the codes an API error may carry: server.Code… and
 // the report API's send_failed.
 var envelopeCodes = []string{server.CodeUnauthorized, server.CodeForbidden, server.CodeNotFound, server.CodeBadRequest,
-	server.CodeConflict, server.CodeTooLarge, server.CodeUnavailable, server.CodeInternal, server.CodeMethod, "send_failed"}
+	server.CodeConflict, server.CodeTooLarge, server.CodeUnavailable, server.CodeInternal, server.CodeMethod, server.CodeInvalidConfig, "send_failed"}
 
 // checkEnvelope fails unless an answer is the API's error envelope,
 // {"error":{"code":"…","message":"…"}} as JSON, with a known code.

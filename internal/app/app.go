@@ -15,7 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/uni-mail/postvakt/internal/api/adminapi"
 	"github.com/uni-mail/postvakt/internal/config"
+	"github.com/uni-mail/postvakt/internal/reload"
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/internal/storage"
@@ -35,7 +37,8 @@ type Options struct {
 	Logger     *slog.Logger
 	LogLevel   *slog.LevelVar // adjusted on reload
 	// Reload delivers SIGHUP: re-read the configuration file and apply what
-	// can change without a restart (log level, scheduler overrides are not).
+	// can change without a restart (Env.Reload, docs/configuration.md
+	// "Reloading"); POST /api/v1/admin/reload does the same.
 	Reload <-chan struct{}
 	// Ready is called once every listener is bound, with the HTTP address.
 	Ready func(http net.Addr)
@@ -95,7 +98,27 @@ type Env struct {
 	// alerting raises incidents (nil when on-call is off), for the probes.
 	alerting *alerting.Service
 
+	// Reload reads the configuration file again on SIGHUP and POST
+	// /api/v1/admin/reload; a capability that can apply changes while
+	// running registers a hook for its keys with OnReload. nil until
+	// OnReload or setupFoundation makes one (on the defaults).
+	Reload *reload.Manager
+	// LogLevel is the service log's level, changed by a reload.
+	LogLevel *slog.LevelVar
+
 	goes []func(ctx context.Context) error
+}
+
+// OnReload registers a hook that applies the keys it names when the
+// configuration is reloaded (internal/reload). A changed key no hook
+// claims is reported as needing a restart.
+func (e *Env) OnReload(h reload.Hook) { e.reloader().Register(h) }
+
+func (e *Env) reloader() *reload.Manager {
+	if e.Reload == nil {
+		e.Reload = reload.New(reload.Options{Config: e.Config, Logger: e.Logger, Now: e.Now})
+	}
+	return e.Reload
 }
 
 // Go runs fn for the life of the service. fn must return when ctx is done;
@@ -124,6 +147,7 @@ var capabilities = []struct {
 // Run runs the service until ctx is cancelled, then shuts down gracefully.
 func Run(ctx context.Context, opts Options) error {
 	cfg, logger := opts.Config, opts.Logger
+	cfg.ApplyServiceZone()
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -151,7 +175,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	access := accessstore.New(db)
 	env := &Env{
-		Config: cfg, Logger: logger, DB: db, Telemetry: tel, Now: opts.Now, Node: opts.Node,
+		Config: cfg, Logger: logger, DB: db, Telemetry: tel, Now: opts.Now, Node: opts.Node, LogLevel: opts.LogLevel,
+		Reload: reload.New(reload.Options{Path: opts.ConfigPath, Config: cfg, Logger: logger, Now: opts.Now}),
 		Server: server.New(server.Options{
 			Config: cfg.HTTP, Logger: logger, Telemetry: tel, Ready: db,
 			Tokens: access, Audit: access, Now: opts.Now, Version: Version,
@@ -206,7 +231,10 @@ func Run(ctx context.Context, opts Options) error {
 			case <-ctx.Done():
 				return
 			case <-opts.Reload:
-				reload(opts, logger)
+				_, err := env.Reload.Reload(ctx, "signal")
+				if errors.Is(err, reload.ErrNoFile) {
+					logger.Info("reload: " + err.Error())
+				}
 			}
 		}
 	}()
@@ -217,33 +245,22 @@ func Run(ctx context.Context, opts Options) error {
 	return errors.Join(errs...)
 }
 
-// reload re-reads the configuration file and applies what can change while
-// running; the rest needs a restart, which it says.
-func reload(opts Options, logger *slog.Logger) {
-	if opts.ConfigPath == "" {
-		logger.Info("reload: running on defaults, nothing to reload")
-		return
-	}
-	next, err := config.Load(opts.ConfigPath, nil)
-	if err != nil {
-		logger.Error("reload: configuration rejected, keeping the running one", "err", err)
-		return
-	}
-	if opts.LogLevel != nil {
-		var lvl slog.Level
-		_ = lvl.UnmarshalText([]byte(next.Log.Level))
-		opts.LogLevel.Set(lvl)
-	}
-	cur := opts.Config
-	if next.HTTP.Listen != cur.HTTP.Listen || next.DatabaseURL() != cur.DatabaseURL() || next.DataDir != cur.DataDir {
-		logger.Warn("reload: http.listen, database.url and data_dir change only on restart")
-	}
-	logger.Info("configuration reloaded", "log_level", next.Log.Level)
-}
-
-// setupFoundation registers the foundation's health metrics and its own
-// scheduled jobs.
+// setupFoundation registers the foundation's health metrics, its own
+// scheduled jobs, the reload of the log level and the admin API's reload
+// route.
 func setupFoundation(_ context.Context, env *Env) error {
+	env.OnReload(reload.Hook{Name: "log", Keys: []string{"log.level"},
+		Prepare: func(_ context.Context, _, next *config.Config) (func(), []string, error) {
+			if env.LogLevel == nil {
+				return nil, nil, nil
+			}
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(next.Log.Level)); err != nil {
+				return nil, nil, err
+			}
+			return func() { env.LogLevel.Set(lvl) }, nil, nil
+		}})
+	adminapi.Register(env.Server, adminapi.Options{Reload: env.reloader().Reload})
 	if err := env.Telemetry.Registry.Register(newHealthCollector(env.DB, env.Config.DataDir)); err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/internal/api/collectorsapi"
 	"github.com/uni-mail/postvakt/internal/config"
+	"github.com/uni-mail/postvakt/internal/reload"
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
@@ -101,12 +102,8 @@ func Detector(cfg collectors.Config, sink abusedetect.AlertSink, reg prometheus.
 // tailed files, the syslog receiver and the engine's events.
 func setupCollectors(_ context.Context, env *Env) error {
 	cfg := env.Config.Collectors
-	loc, err := cfg.Location()
-	if err != nil {
-		return err
-	}
 	store := txlogstore.New(env.DB)
-	collectorsapi.Register(env.Server, collectorsapi.Options{Store: store, Trace: cfg.Trace, Location: loc, Now: env.Now})
+	collectorsapi.Register(env.Server, collectorsapi.Options{Store: store, Trace: cfg.Trace, Location: env.Config.Location(), Now: env.Now})
 	// The snapshot counts the directory by its own quota rule
 	// (smtp.directory.default_quota_bytes for a mailbox without its own).
 	dir, err := engine.NewDirectory(env.Config.SMTP, enginestore.New(env.DB), env.Now)
@@ -146,16 +143,44 @@ func setupCollectors(_ context.Context, env *Env) error {
 	alerts := env.Collectors.Alerts
 	if alerts == nil {
 		alerts = abusedetect.AlertSinkFunc(func(_ context.Context, a abusedetect.Alert) error {
-			env.Logger.Warn("abuse finding", "kind", a.Kind, "runbook", a.Runbook, "subject", a.Subject, "count", a.Count, "summary", a.Summary)
+			env.Logger.Warn("abuse finding", "kind", a.Kind, "runbook", a.Runbook, "subject", a.Subject, "account", a.Account,
+				"addresses", a.Addresses, "count", a.Count, "summary", a.Summary)
 			return nil
 		})
 	}
-	det, err := Detector(cfg, alerts, env.Telemetry.Registry, func(err error) { env.Logger.Warn("abuse alert not delivered", "err", err) })
+	det, err := abusedetect.New(abusedetect.Options{Config: cfg.Abuse, Sink: alerts, Registerer: env.Telemetry.Registry,
+		History: store, OnError: func(err error) { env.Logger.Warn("abuse detection", "err", err) }})
 	if err != nil {
 		return err
 	}
-	r, loops, err := buildLive(context.Background(), liveOptions{cfg: cfg, store: store, metrics: m, abuse: det,
-		logger: env.Logger, now: env.Now, loc: loc})
+	if err := det.Load(context.Background()); err != nil {
+		return err
+	}
+	// the known addresses reach the database once a minute and at the end
+	env.Go(func(ctx context.Context) error {
+		tick := time.NewTicker(time.Minute)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				if err := det.Sync(context.WithoutCancel(ctx)); err != nil {
+					env.Logger.Warn("abuse detection: save known addresses", "err", err)
+				}
+				return nil
+			case <-tick.C:
+				if err := det.Sync(ctx); err != nil {
+					env.Logger.Warn("abuse detection: save known addresses", "err", err)
+				}
+			}
+		}
+	})
+	env.OnReload(reload.Hook{Name: "abuse detection", Keys: []string{"collectors.abuse"},
+		Prepare: func(_ context.Context, _, next *config.Config) (func(), []string, error) {
+			c := next.Collectors.Abuse
+			return func() { det.SetConfig(c) }, nil, nil
+		}})
+	r, loops, err := buildLive(context.Background(), liveOptions{cfg: cfg, store: store, metrics: m, abuse: abusedetect.Stream{D: det},
+		logger: env.Logger, now: env.Now})
 	if err != nil {
 		return err
 	}
@@ -176,7 +201,6 @@ type liveOptions struct {
 	abuse       ingest.Detector
 	logger      *slog.Logger
 	now         func() time.Time
-	loc         *time.Location
 	flushOnStop bool
 }
 
@@ -216,6 +240,10 @@ func buildLive(ctx context.Context, o liveOptions) (*ingest.Runner, []func(conte
 		} else if !errors.Is(err, txlog.ErrNoCheckpoint) {
 			return nil, nil, err
 		}
+		loc, err := cfg.FileLocation(i)
+		if err != nil {
+			return nil, nil, err
+		}
 		plan, err := tail.Resume(f.Path, cp)
 		if err != nil {
 			return nil, nil, err
@@ -226,7 +254,7 @@ func buildLive(ctx context.Context, o liveOptions) (*ingest.Runner, []func(conte
 		}
 		// Year-less timestamps of a tailed file are resolved against now
 		// (renewed daily): its lines are being written now.
-		if err := p.AddStream(ingest.Stream{ID: id, Source: ingest.SourceFile, Ref: o.now(), Loc: o.loc, Checkpoint: src,
+		if err := p.AddStream(ingest.Stream{ID: id, Source: ingest.SourceFile, Ref: o.now(), Loc: loc, Checkpoint: src,
 			Inode: plan.Identity.Inode, HeadHash: plan.Identity.HeadHash, Start: start, Host: f.Host, Live: true}); err != nil {
 			return nil, nil, err
 		}
@@ -238,13 +266,17 @@ func buildLive(ctx context.Context, o liveOptions) (*ingest.Runner, []func(conte
 		})
 	}
 	if cfg.Syslog.TCP != "" || cfg.Syslog.UDP != "" {
+		loc, err := cfg.SyslogLocation()
+		if err != nil {
+			return nil, nil, err
+		}
 		for _, id := range []int{streamSyslogTCP, streamSyslogUDP} {
-			if err := p.AddStream(ingest.Stream{ID: id, Source: ingest.SourceSyslog, Loc: o.loc, Live: true}); err != nil {
+			if err := p.AddStream(ingest.Stream{ID: id, Source: ingest.SourceSyslog, Loc: loc, Live: true}); err != nil {
 				return nil, nil, err
 			}
 		}
 		srv, err := syslog.Listen(syslog.Options{TCP: cfg.Syslog.TCP, UDP: cfg.Syslog.UDP, TCPStream: streamSyslogTCP,
-			UDPStream: streamSyslogUDP, Runner: r, MaxMessage: cfg.Syslog.MaxMessage, Loc: o.loc, Logger: o.logger, Now: o.now})
+			UDPStream: streamSyslogUDP, Runner: r, MaxMessage: cfg.Syslog.MaxMessage, Loc: loc, Logger: o.logger, Now: o.now})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -146,7 +146,7 @@ func corpusConfig(paths []string) collectors.Config {
 	for _, p := range paths {
 		cfg.Files = append(cfg.Files, collectors.FileConfig{Path: p})
 	}
-	cfg.Timezone, cfg.CommitInterval = "UTC", 50*time.Millisecond
+	cfg.LogTimezone, cfg.CommitInterval = "UTC", 50*time.Millisecond
 	return cfg
 }
 
@@ -244,7 +244,7 @@ func serveCorpus(t *testing.T, db *storage.DB, lines []corpusLine, end time.Time
 			t.Fatal(err)
 		}
 		r, loops, err := buildLive(ctx, liveOptions{cfg: cfg, store: store, abuse: det, logger: slog.New(slog.DiscardHandler),
-			now: now, loc: time.UTC, flushOnStop: flush})
+			now: now, flushOnStop: flush})
 		if err != nil {
 			t.Fatal(err)
 		}

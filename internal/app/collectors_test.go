@@ -85,8 +85,9 @@ func runLive(t *testing.T, cfg collectors.Config, db *storage.DB, flush bool, st
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	store := txlogstore.New(db)
+	cfg.LogTimezone = "UTC"
 	r, loops, err := buildLive(ctx, liveOptions{cfg: cfg, store: store, logger: slog.New(slog.DiscardHandler), now: time.Now,
-		loc: time.UTC, flushOnStop: flush})
+		flushOnStop: flush})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,8 @@ import (
 	"github.com/uni-mail/postvakt/engine/queue"
 	"github.com/uni-mail/postvakt/engine/sendlimit"
 	"github.com/uni-mail/postvakt/engine/smtpserver"
+	"github.com/uni-mail/postvakt/internal/config"
+	"github.com/uni-mail/postvakt/internal/reload"
 	"github.com/uni-mail/postvakt/internal/scheduler"
 )
 
@@ -66,6 +68,14 @@ func setupContent(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
+	env.OnReload(reload.Hook{Name: "abuse control", Keys: []string{"content.abuse"},
+		Prepare: func(_ context.Context, _, next *config.Config) (func(), []string, error) {
+			a := next.Content.Abuse
+			return func() {
+				ab.SetLimits(sendlimit.Limits{Window: a.Window, MaxMessages: a.MaxMessages, MaxRecipients: a.MaxRecipients,
+					MassMailing: a.MassMailingRecipients, Approved: a.ApprovedSenders})
+			}, nil, nil
+		}})
 	if cc.Enabled {
 		// The DNSBL_LISTED rule and SPF use the engine's DNS settings
 		// (smtp.dnsbl), so scoring and connection checks agree.
@@ -95,6 +105,15 @@ func setupContent(ctx context.Context, env *Env) error {
 			return err
 		}
 		env.Content.Filter = sc
+		env.OnReload(reload.Hook{Name: "content scanning",
+			Keys: []string{"content.mime", "content.attachments", "content.antivirus", "content.spam"},
+			Prepare: func(_ context.Context, _, next *config.Config) (func(), []string, error) {
+				apply, err := sc.Reload(next.Content)
+				if err != nil {
+					return nil, nil, next.Locate("content", err)
+				}
+				return apply, nil, nil
+			}})
 		env.Go(func(ctx context.Context) error {
 			t := time.NewTicker(30 * time.Second)
 			defer t.Stop()

@@ -14,6 +14,8 @@ import (
 	"github.com/uni-mail/postvakt/engine/enginemetrics"
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/internal/api/engineapi"
+	"github.com/uni-mail/postvakt/internal/config"
+	"github.com/uni-mail/postvakt/internal/reload"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
 	"github.com/uni-mail/postvakt/oncall/tickets"
 )
@@ -70,7 +72,20 @@ func runEngine(ctx context.Context, env *Env) (*engine.Engine, error) {
 	if err := engine.ApplyDirectoryConfig(ctx, cfg, eng.Directory()); err != nil {
 		return nil, err
 	}
-	if err := env.Telemetry.Registry.Register(certExpiryCollector(cfg, env.Config.DataDir)); err != nil {
+	keys := make([]string, 0, len(engine.ReloadKeys))
+	for _, k := range engine.ReloadKeys {
+		keys = append(keys, "smtp."+k)
+	}
+	env.OnReload(reload.Hook{Name: "engine", Keys: keys,
+		Prepare: func(_ context.Context, _, next *config.Config) (func(), []string, error) {
+			apply, notes, err := eng.Reload(next.SMTP)
+			if err != nil {
+				return nil, nil, next.Locate("smtp", err)
+			}
+			return apply, notes, nil
+		}})
+	current := func() engine.Config { return env.reloader().Current().SMTP }
+	if err := env.Telemetry.Registry.Register(certExpiryCollector(current, env.Config.DataDir)); err != nil {
 		return nil, err
 	}
 	env.Go(eng.Serve)
@@ -80,15 +95,17 @@ func runEngine(ctx context.Context, env *Env) (*engine.Engine, error) {
 // certExpiryCollector exports the NotAfter of the engine's TLS certificate
 // (the configured one, or the generated development one) for the
 // PostvaktCertificateExpiry alert. It reads the file at scrape time, so a
-// renewed certificate shows at once.
-func certExpiryCollector(cfg engine.Config, dataDir string) prometheus.Collector {
+// renewed certificate shows at once, and the file the configuration in
+// force names (cfg), so a reload that names another shows it.
+func certExpiryCollector(current func() engine.Config, dataDir string) prometheus.Collector {
 	desc := prometheus.NewDesc("postvakt_tls_certificate_expiry_timestamp_seconds",
 		"Unix time at which the TLS certificate of an SMTP listener expires.", []string{"listener"}, nil)
-	file := cfg.TLS.CertFile
-	if file == "" {
-		file = filepath.Join(dataDir, "tls", "smtp-selfsigned.crt")
-	}
 	return collectorFunc{desc: desc, collect: func(ch chan<- prometheus.Metric) {
+		cfg := current()
+		file := cfg.TLS.CertFile
+		if file == "" {
+			file = filepath.Join(dataDir, "tls", "smtp-selfsigned.crt")
+		}
 		data, err := os.ReadFile(file)
 		if err != nil {
 			return

@@ -67,7 +67,7 @@ func setupOncall(_ context.Context, env *Env) error {
 		base = "http://" + env.Config.HTTP.Listen
 	}
 	signer := page.Signer{Key: []byte(cfg.Links.Key), TTL: cfg.Links.AckTTL, Now: env.Now}
-	disp := &page.Dispatcher{Pipeline: pipeline, Directory: tm,
+	disp := &page.Dispatcher{Pipeline: pipeline, Directory: tm, Location: env.Config.Location(),
 		IncidentURL: func(id int64) string { return fmt.Sprintf("%s/api/v1/incidents/%d", base, id) }}
 	if cfg.Links.Key != "" {
 		disp.AckURL = func(id int64, member string) string {
@@ -88,7 +88,7 @@ func setupOncall(_ context.Context, env *Env) error {
 	if env.Oncall.Tickets != nil {
 		env.Oncall.Tickets.BindOnCall(svc, tm)
 	}
-	monitor := &heartbeat.Monitor{Specs: cfg.Heartbeats, Store: st, Incidents: svc, Logger: env.Logger, Now: env.Now}
+	monitor := &heartbeat.Monitor{Specs: cfg.Heartbeats, Store: st, Incidents: svc, Location: env.Config.Location(), Logger: env.Logger, Now: env.Now}
 	amPolicy := cfg.Alertmanager.Policy
 	if amPolicy == "" {
 		amPolicy = cfg.PolicyName()
@@ -96,19 +96,20 @@ func setupOncall(_ context.Context, env *Env) error {
 	ao := alerting.Options{
 		Incidents: svc, Heartbeats: monitor, Policies: pols, AlertmanagerPolicy: amPolicy,
 		Swaps: tm, Reminders: team.Reminders{Every: cfg.Swaps.RemindEvery, Before: cfg.Swaps.RemindBefore}, Send: pipeline.Send,
-		Interval: cfg.EscalationInterval, Logger: env.Logger, Now: env.Now,
+		Interval: cfg.EscalationInterval, Location: env.Config.Location(), Logger: env.Logger, Now: env.Now,
 	}
 	if cfg.Handover {
 		ao.Handovers = &handover.Announcer{Store: st, Team: tm, Incidents: svc, Tickets: env.Oncall.OpenTickets, Sender: pipeline,
-			Node: env.Node, Logger: env.Logger, Now: env.Now}
+			Node: env.Node, Location: env.Config.Location(), Logger: env.Logger, Now: env.Now}
 	}
 	alerts := alerting.New(ao)
 	env.alerting = alerts
 	// Abuse findings of the collectors (set up after this) page as incidents.
 	if env.Collectors.Alerts == nil {
 		env.Collectors.Alerts = abusedetect.AlertSinkFunc(func(ctx context.Context, f abusedetect.Alert) error {
-			return alerts.Abuse(ctx, alerting.AbuseFinding{Kind: string(f.Kind), Runbook: f.Runbook, Subject: f.Subject,
-				Count: f.Count, Threshold: f.Threshold, At: f.At, Node: f.Node, Summary: f.Summary})
+			return alerts.Abuse(ctx, alerting.AbuseFinding{Kind: string(f.Kind), Runbook: f.Runbook, Severity: f.Severity,
+				Subject: f.Subject, Account: f.Account, Addresses: f.Addresses, Count: f.Count, Threshold: f.Threshold,
+				First: f.First, At: f.At, Node: f.Node, Summary: f.Summary, Evidence: f.Evidence})
 		})
 	}
 	recv, err := alertmanager.NewReceiver(alertmanager.Options{Token: cfg.Alertmanager.Token, MaxBodyBytes: cfg.Alertmanager.MaxBodyBytes,
@@ -119,7 +120,7 @@ func setupOncall(_ context.Context, env *Env) error {
 	oncallapi.Register(env.Server, oncallapi.Options{
 		Team: tm, Incidents: svc, Heartbeats: monitor, Signer: signer, LinkKey: cfg.Links.Key, BaseURL: base,
 		SlackSecret: cfg.Slack.SigningSecret, SlackAPIURL: cfg.Slack.APIURL, MachineToken: cfg.Alertmanager.Token,
-		Notify: pipeline.Send, Alertmanager: recv, Logger: env.Logger, Now: env.Now,
+		Notify: pipeline.Send, Alertmanager: recv, Location: env.Config.Location(), Logger: env.Logger, Now: env.Now,
 	})
 	env.Go(recv.Run)
 	env.Go(alerts.Run)

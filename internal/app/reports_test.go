@@ -89,6 +89,8 @@ func TestReportScheduleDefault(t *testing.T) {
 	t.Parallel()
 	cfg := config.Default()
 	cfg.SMTP.Enabled = false // tests of the engine start it on free ports
+	cfg.Timezone = "Europe/Oslo"
+	cfg.ApplyServiceZone() // the report's zone follows the service zone
 	cfg.Reports.StartDay = 21
 	if got := cfg.Reports.Schedule(); got != "CRON_TZ=Europe/Oslo 0 7 21 * *" {
 		t.Fatalf("schedule %q", got)

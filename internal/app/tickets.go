@@ -11,6 +11,7 @@ import (
 
 	"github.com/uni-mail/postvakt/internal/api/ticketapi"
 	"github.com/uni-mail/postvakt/internal/config"
+	"github.com/uni-mail/postvakt/internal/reload"
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/ticketstore"
@@ -34,6 +35,12 @@ type TicketOptions struct {
 	// tickets.on_call_rota by its turns alone.
 	OnCall tickets.OnCallResolver
 }
+
+// noticeReloadKeys are the notices keys a reload applies: who announcements
+// go to and come from, their language, reminders and the status page. The
+// relay and the zone of times need a restart.
+var noticeReloadKeys = []string{"notices.announce_to", "notices.from", "notices.language", "notices.reminders",
+	"notices.status_recent", "notices.status_title"}
 
 // NewTicketServices builds the ticket service (SLA policies from sla:,
 // the on-call rota of oncall.rotas as the default assignee, acknowledgements
@@ -71,7 +78,7 @@ func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, 
 	base := strings.TrimSuffix(cfg.HTTP.BaseURL, "/")
 	ts, err := tickets.New(tickets.Options{
 		Config: cfg.Tickets, SLA: cfg.SLA, Store: st, OnCall: onCall, Pager: o.Pager, Mailer: mailer,
-		Metrics: metrics, Logger: logger, Now: now, BaseURL: base,
+		Metrics: metrics, Logger: logger, Now: now, BaseURL: base, Location: cfg.Location(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tickets: %w", err)
@@ -117,7 +124,7 @@ func setupTickets(_ context.Context, env *Env) error {
 		services = append(services, s.ID)
 	}
 	link := alerting.NewTicketLink(alerting.LinkOptions{Severities: env.Config.Tickets.Severities, Services: services,
-		Rota: env.Config.Tickets.OnCallRota, Fallback: fallback, Logger: logger, Now: env.Now})
+		Rota: env.Config.Tickets.OnCallRota, Fallback: fallback, Location: env.Config.Location(), Logger: logger, Now: env.Now})
 	svc, err := NewTicketServices(env.Config, env.DB, logger, env.Now, TicketOptions{
 		Registerer: env.Telemetry.Registry, Pager: link, OnCall: link})
 	if err != nil {
@@ -126,8 +133,19 @@ func setupTickets(_ context.Context, env *Env) error {
 	link.BindTickets(svc.Tickets)
 	env.Oncall.Tickets = link
 	env.tickets = svc.Tickets
+	env.OnReload(reload.Hook{Name: "notices", Keys: noticeReloadKeys,
+		Prepare: func(_ context.Context, cur, next *config.Config) (func(), []string, error) {
+			nc := next.Notices
+			// The zone follows timezone, which the web and the CLI take
+			// at start: it changes with them, on a restart.
+			nc.TimeZone = svc.Notices.Config().TimeZone
+			if err := nc.Validate(); err != nil {
+				return nil, nil, next.Locate("notices", err)
+			}
+			return func() { _ = svc.Notices.SetConfig(nc) }, nil, nil
+		}})
 	ticketapi.Register(env.Server, ticketapi.Options{Tickets: svc.Tickets, Notices: svc.Notices, SLA: env.Config.SLA,
-		NoticesRecent: env.Config.Notices.StatusRecent, AnnounceTo: env.Config.Notices.AnnounceTo, Now: env.Now})
+		NoticesRecent: env.Config.Notices.StatusRecent, AnnounceTo: env.Config.Notices.AnnounceTo, Location: env.Config.Location(), Now: env.Now})
 	if err := env.Scheduler.Register(scheduler.Job{
 		Name: "tickets_sla", Schedule: "@every 30s", Timeout: 25 * time.Second,
 		Run: func(ctx context.Context, tick time.Time) error { return svc.Tickets.Tick(ctx, env.Now()) },

@@ -21,12 +21,8 @@ func setupWeb(_ context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	loc := time.Local
-	if l, err := env.Config.Collectors.Location(); err == nil && l != nil {
-		loc = l
-	}
 	ui, err := web.New(web.Options{Auth: svc, Server: env.Server, Logger: env.Logger.With("capability", "web"),
-		Now: env.Now, Location: loc, Version: Version, Tickets: env.Config.Tickets,
+		Now: env.Now, Location: env.Config.Location(), Version: Version, Tickets: env.Config.Tickets,
 		SubjectsFrom: auth.Role(env.Config.Collectors.Trace.ShowSubjectsFrom)})
 	if err != nil {
 		return err

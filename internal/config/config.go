@@ -10,6 +10,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/uni-mail/postvakt/collectors"
 	"github.com/uni-mail/postvakt/collectors/probe"
+	"github.com/uni-mail/postvakt/config/timezone"
 	"github.com/uni-mail/postvakt/config/validate"
 	"github.com/uni-mail/postvakt/engine"
 	"github.com/uni-mail/postvakt/engine/content"
@@ -37,7 +39,14 @@ import (
 type Config struct {
 	// DataDir holds the SQLite database, the mail spool and generated
 	// development certificates.
-	DataDir   string          `yaml:"data_dir"`
+	DataDir string `yaml:"data_dir"`
+	// Timezone is the service time zone: every time a person reads or
+	// types — web pages and forms, the CLI, mails, notices, the status
+	// page, iCal feeds, reports — is in it and says so. An IANA name such
+	// as Europe/Oslo, "UTC", or "Local" / "" for the server's local zone
+	// (config/timezone). Log files keep their own zones
+	// (collectors.log_timezone).
+	Timezone  string          `yaml:"timezone" env:"POSTVAKT_TIMEZONE"`
 	Log       LogConfig       `yaml:"log"`
 	Database  DatabaseConfig  `yaml:"database"`
 	HTTP      HTTPConfig      `yaml:"http"`
@@ -71,6 +80,11 @@ type Config struct {
 	// Probes watch the services from outside and measure their
 	// availability (docs/probes.md).
 	Probes probe.Config `yaml:"probes"`
+
+	// file and lines locate the keys of the file the configuration was
+	// loaded from (Where, Warnings); empty for the defaults.
+	file  string
+	lines lineIndex
 }
 
 // LogConfig selects the level and format of the service log (log/slog).
@@ -136,7 +150,7 @@ type JobConfig struct {
 // Default returns the configuration postvakt runs on without a file: data
 // under ./data, SQLite at ./data/postvakt.db, HTTP on 127.0.0.1:9780.
 func Default() *Config {
-	return &Config{
+	c := &Config{
 		DataDir:  "./data",
 		Log:      LogConfig{Level: "info", Format: "text"},
 		Database: DatabaseConfig{URL: "", MigrateOnStart: true, MaxConns: 8},
@@ -164,6 +178,86 @@ func Default() *Config {
 		Relay:      queue.Default(),
 		Probes:     probe.DefaultConfig(),
 	}
+	// Notices and reports show times in the service zone unless the file
+	// sets their own (ApplyServiceZone).
+	c.Notices.TimeZone, c.Reports.TimeZone = "", ""
+	return c
+}
+
+// Location is the service time zone (Timezone).
+func (c *Config) Location() *time.Location {
+	loc, err := timezone.Load(c.Timezone)
+	if err != nil {
+		return time.UTC // Validate refuses it
+	}
+	return loc
+}
+
+// ApplyServiceZone fills the zones that follow the service time zone where
+// the file leaves them unset: notices.time_zone, reports.time_zone and each
+// rota's time_zone (the zone of its handover wall time). Load calls it, and
+// so does app.Run for a configuration built in code; it only fills what is
+// empty, so a second call changes nothing.
+func (c *Config) ApplyServiceZone() {
+	// The zone's IANA name, so that each part names it (CRON_TZ, iCal's
+	// TZID); "Local" when the server's zone has no name to give.
+	tz := timezone.Name(c.Location())
+	if _, err := timezone.Load(tz); err != nil {
+		tz = "Local"
+	}
+	if c.Notices.TimeZone == "" {
+		c.Notices.TimeZone = tz
+	}
+	if c.Reports.TimeZone == "" {
+		c.Reports.TimeZone = tz
+	}
+	for i := range c.Oncall.Rotas {
+		if c.Oncall.Rotas[i].TimeZone == "" {
+			c.Oncall.Rotas[i].TimeZone = tz
+		}
+	}
+}
+
+// Where names the place of a dotted key in the file the configuration was
+// loaded from, "FILE:LINE", or "FILE" when the key is not in it; "" for the
+// built-in defaults.
+func (c *Config) Where(key string) string {
+	if c.file == "" {
+		return ""
+	}
+	if l, ok := c.lines[key]; ok {
+		return fmt.Sprintf("%s:%d", c.file, l)
+	}
+	return c.file
+}
+
+// File is the path the configuration was loaded from; "" for the defaults.
+func (c *Config) File() string { return c.file }
+
+// Warnings lists what the file does that still works but should change
+// (deprecated keys), each "FILE:LINE: key: message". check-config prints
+// them and serve logs them at start and on reload.
+func (c *Config) Warnings() []string {
+	var out []string
+	warn := func(key, msg string) {
+		if _, ok := c.lines[key]; ok {
+			out = append(out, c.Where(key)+": "+key+": "+msg)
+		}
+	}
+	warn("collectors.timezone", "renamed to collectors.log_timezone (the zone of year-less log timestamps, not the zone people read times in, which is the top-level timezone)")
+	svc := timezone.Name(c.Location())
+	for _, k := range []struct{ key, v string }{{"notices.time_zone", c.Notices.TimeZone}, {"reports.time_zone", c.Reports.TimeZone}} {
+		loc, err := timezone.Load(k.v)
+		if err != nil {
+			continue
+		}
+		if timezone.Name(loc) == svc {
+			warn(k.key, "deprecated: it follows the top-level timezone ("+svc+"); remove it")
+		} else {
+			warn(k.key, "deprecated: "+timezone.Name(loc)+" differs from the top-level timezone ("+svc+"), so these times disagree with the web and the CLI; set timezone instead")
+		}
+	}
+	return out
 }
 
 // ErrInvalid is wrapped by every validation error: it is validate.ErrInvalid.
@@ -184,6 +278,9 @@ func (c *Config) Validate() error {
 	}
 	if strings.TrimSpace(c.DataDir) == "" {
 		add(bad("data_dir", c.DataDir, "must not be empty"))
+	}
+	if _, err := timezone.Load(c.Timezone); err != nil {
+		add(bad("timezone", c.Timezone, "must be an IANA time zone such as Europe/Oslo, UTC or Local"))
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

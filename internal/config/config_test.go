@@ -160,3 +160,71 @@ func TestKeysWalksNestedStructs(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceZone checks that notices, reports and rotas follow the
+// top-level timezone unless the file sets their own, and that check-config
+// warns about the deprecated keys with file and line.
+func TestServiceZone(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, "timezone: Europe/Oslo\n")
+	cfg, err := Load(p, []string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Location().String() != "Europe/Oslo" || cfg.Notices.TimeZone != "Europe/Oslo" || cfg.Reports.TimeZone != "Europe/Oslo" {
+		t.Errorf("zones: %v %q %q", cfg.Location(), cfg.Notices.TimeZone, cfg.Reports.TimeZone)
+	}
+	if w := cfg.Warnings(); len(w) != 0 {
+		t.Errorf("warnings of a clean file: %q", w)
+	}
+	p = writeFile(t, "timezone: Europe/Oslo\nnotices:\n  time_zone: Europe/London\nreports:\n  time_zone: Europe/Oslo\ncollectors:\n  timezone: UTC\n")
+	cfg, err = Load(p, []string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Notices.TimeZone != "Europe/London" {
+		t.Errorf("notices.time_zone override lost: %q", cfg.Notices.TimeZone)
+	}
+	if loc, _ := cfg.Collectors.LogLocation(); loc != time.UTC {
+		t.Errorf("collectors.timezone (old name) not read: %v", loc)
+	}
+	w := strings.Join(cfg.Warnings(), "\n")
+	for _, want := range []string{
+		p + ":3: notices.time_zone: deprecated: Europe/London differs",
+		p + ":5: reports.time_zone: deprecated: it follows the top-level timezone (Europe/Oslo); remove it",
+		p + ":7: collectors.timezone: renamed to collectors.log_timezone",
+	} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings lack %q:\n%s", want, w)
+		}
+	}
+	p = writeFile(t, "timezone: Mars/Olympus\n")
+	if _, err := Load(p, []string{}); err == nil || !strings.Contains(err.Error(), p+`:1: timezone: "Mars/Olympus"`) {
+		t.Errorf("bad zone: %v", err)
+	}
+	cfg, err = Load("", []string{"POSTVAKT_TIMEZONE=UTC"})
+	if err != nil || cfg.Location() != time.UTC || cfg.Notices.TimeZone != "UTC" {
+		t.Errorf("environment: %v %v", cfg, err)
+	}
+}
+
+// TestRotaZoneFollowsServiceZone: a rota without time_zone hands over in
+// the service time zone; one with its own keeps it.
+func TestRotaZoneFollowsServiceZone(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, `timezone: America/New_York
+oncall:
+  members: [{id: ana, name: Ana}, {id: bo, name: Bo}]
+  rotas:
+    - {name: a, members: [ana, bo], start: "2026-01-05"}
+    - {name: b, members: [ana, bo], start: "2026-01-05", time_zone: Europe/Oslo}
+  escalation_policies: [{name: p, rota: a, steps: [{after: 0s, notify: [oncall]}]}]
+`)
+	cfg, err := Load(p, []string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := []string{cfg.Oncall.Rotas[0].TimeZone, cfg.Oncall.Rotas[1].TimeZone}; got[0] != "America/New_York" || got[1] != "Europe/Oslo" {
+		t.Errorf("rota zones %q", got)
+	}
+}

@@ -19,6 +19,10 @@ import (
 // ErrDecode is wrapped by errors in the syntax or shape of the file.
 var ErrDecode = errors.New("cannot decode configuration")
 
+// ErrRead is wrapped by the error of a configuration file that cannot be
+// read (missing, not readable).
+var ErrRead = errors.New("cannot read configuration")
+
 // Load reads the file at path (no file when path is empty), applies the
 // environment overrides from env (os.Environ form; nil means the process
 // environment) and validates the result. Errors name the file and line.
@@ -28,7 +32,7 @@ func Load(path string, env []string) (*Config, error) {
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("read config: %w", err)
+			return nil, fmt.Errorf("%w: %w", ErrRead, err)
 		}
 		lines, err = Decode(cfg, path, data)
 		if err != nil {
@@ -41,6 +45,8 @@ func Load(path string, env []string) (*Config, error) {
 	if err := applyEnv(cfg, env); err != nil {
 		return nil, err
 	}
+	cfg.file, cfg.lines = path, lines
+	cfg.ApplyServiceZone()
 	if err := cfg.Validate(); err != nil {
 		return cfg, annotate(err, path, lines)
 	}
@@ -246,5 +252,52 @@ func Keys() []string {
 		}
 	}
 	walk(reflect.TypeOf(Config{}), "")
+	return out
+}
+
+// Locate places the errors err holds under section (validate.InSection)
+// and fills in the file and line of each key, so that a check made after
+// Load — a reload's, of a certificate file — names FILE:LINE as
+// check-config does. section "" leaves the keys as they are.
+func (c *Config) Locate(section string, err error) error {
+	if err == nil {
+		return nil
+	}
+	list := validate.Errors(err)
+	if section != "" {
+		list = validate.InSection(section, err)
+	}
+	return annotate(errors.Join(list...), c.file, c.lines)
+}
+
+// Diff lists the dotted keys whose values differ between a and b, in
+// declaration order: leaves as Keys names them, a list or map as one key.
+// It names keys only, never values (some are secrets).
+func Diff(a, b *Config) []string {
+	var out []string
+	var walk func(x, y reflect.Value, prefix string)
+	walk = func(x, y reflect.Value, prefix string) {
+		t := x.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if !f.IsExported() || name == "" || name == "-" {
+				continue
+			}
+			key := name
+			if prefix != "" {
+				key = prefix + "." + name
+			}
+			fx, fy := x.Field(i), y.Field(i)
+			if fx.Kind() == reflect.Struct && f.Type.PkgPath() != "time" {
+				walk(fx, fy, key)
+				continue
+			}
+			if !reflect.DeepEqual(fx.Interface(), fy.Interface()) {
+				out = append(out, key)
+			}
+		}
+	}
+	walk(reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem(), "")
 	return out
 }

@@ -18,6 +18,9 @@ const (
 	CodeUnavailable  = "unavailable"
 	CodeInternal     = "internal"
 	CodeMethod       = "method_not_allowed"
+	// CodeInvalidConfig answers a reload whose configuration file is
+	// refused (422): the message names FILE:LINE of each problem.
+	CodeInvalidConfig = "invalid_configuration"
 )
 
 // Error is an API error: an HTTP status, a stable code and a message safe to

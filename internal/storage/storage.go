@@ -58,6 +58,17 @@ func (d Dialect) String() string {
 // ErrNotFound is returned by store methods when a row does not exist.
 var ErrNotFound = errors.New("not found")
 
+// NotFound is a store's not-found error: it wraps ErrNotFound and the
+// domain package's own sentinel (tickets.ErrNotFound, …), so that either
+// matches with errors.Is, and it reads as the domain's sentinel alone —
+// errors.Join of the two would print "not found" on a second line.
+func NotFound(domain error) error { return notFoundError{domain} }
+
+type notFoundError struct{ domain error }
+
+func (e notFoundError) Error() string   { return e.domain.Error() }
+func (e notFoundError) Unwrap() []error { return []error{e.domain, ErrNotFound} }
+
 // ErrConflict is returned when a unique constraint rejects a write.
 var ErrConflict = errors.New("conflict")
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uni-mail/postvakt/config/timezone"
 	"github.com/uni-mail/postvakt/oncall/tickets"
 )
 
@@ -27,14 +28,22 @@ func (u *UI) funcs() template.FuncMap {
 		return time.Time{}
 	}
 	return template.FuncMap{
-		// when shows an instant in the service's zone.
+		// when shows an instant in the service time zone with the zone's
+		// abbreviation, "Fri 4 Dec 09:00 CET", so that it cannot be read
+		// as another zone's.
 		"when": func(v any) string {
 			t := asTime(v)
 			if t.IsZero() || t.Year() < 1971 {
 				return "—"
 			}
-			return t.In(loc).Format("Mon 2 Jan 15:04")
+			return t.In(loc).Format("Mon 2 Jan 15:04 MST")
 		},
+		// zone names the service time zone for the footer: "Europe/Oslo
+		// (CET)", with the abbreviation in effect now.
+		"zone": func() string { return timezone.Describe(u.o.Now(), loc) },
+		// zoneName is the IANA name of the service time zone, for the
+		// labels of time inputs, which are read in it.
+		"zoneName": func() string { return timezone.Name(loc) },
 		// iso is an instant for a <time datetime> attribute.
 		"iso": func(v any) string {
 			t := asTime(v)

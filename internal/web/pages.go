@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/uni-mail/postvakt/collectors/probe"
 	"github.com/uni-mail/postvakt/collectors/trace"
+	"github.com/uni-mail/postvakt/config/timezone"
 	"github.com/uni-mail/postvakt/internal/api/accessapi"
 	"github.com/uni-mail/postvakt/internal/api/collectorsapi"
 	"github.com/uni-mail/postvakt/internal/api/oncallapi"
@@ -220,15 +222,19 @@ func (u *UI) rotaPage(w http.ResponseWriter, r *http.Request, v *view) error {
 	return nil
 }
 
-// formTime reads a datetime-local field in the service's zone.
+// formTime reads a datetime-local field (or any time of the one grammar,
+// config/timezone) in the service time zone.
 func (u *UI) formTime(r *http.Request, field string) (time.Time, error) {
 	s := strings.TrimSpace(r.PostFormValue(field))
-	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02T15:04:05", time.RFC3339} {
-		if t, err := time.ParseInLocation(layout, s, u.o.Location); err == nil {
-			return t, nil
-		}
+	t, err := timezone.Parse(s, u.o.Now(), u.o.Location)
+	if err == nil && t.IsZero() {
+		err = errors.New("required")
 	}
-	return time.Time{}, &apiError{Status: http.StatusBadRequest, Code: "bad_request", Message: field + ": give a date and time, e.g. 2026-11-23T09:00"}
+	if err != nil {
+		return time.Time{}, &apiError{Status: http.StatusBadRequest, Code: "bad_request",
+			Message: fmt.Sprintf("%s: give a date and time in %s, e.g. 2026-11-23T09:00 (%v)", field, timezone.Name(u.o.Location), err)}
+	}
+	return t, nil
 }
 
 func (u *UI) addOverride(w http.ResponseWriter, r *http.Request, v *view) error {

@@ -151,7 +151,7 @@ func TestPagesRender(t *testing.T) {
 			{"full", ticketView{Ticket: ticketapi.TicketResponse{Ticket: ticket, Timeline: []tickets.Event{
 				{At: at(-time.Hour), Actor: "helpdesk", Kind: "opened"},
 				{At: at(-time.Minute), Actor: "ana", Kind: "state", FromState: "new", ToState: "acknowledged", Body: "Looking."}}}},
-				[]string{"Kari Nordmann &lt;kari@uni.example&gt;", "standard v1a2b", "due Mon 23 Nov 11:30 (in 1h 0m)", "incident: 3 Queue",
+				[]string{"Kari Nordmann &lt;kari@uni.example&gt;", "standard v1a2b", "due Mon 23 Nov 11:30 UTC (in 1h 0m)", "incident: 3 Queue",
 					"new → acknowledged", `id="action-start"`, `href="/notices/new?ticket=7"`}},
 			{"empty", ticketView{}, []string{"nobody", "No clocks."}},
 		},
@@ -229,7 +229,7 @@ func TestPagesRender(t *testing.T) {
 		"notices": {
 			{"full", &noticesView{Notices: []notice.Notice{outage}, States: notice.States(notice.KindOutage),
 				Filter: noticeFilter{Kind: notice.KindOutage, State: notice.Identified, All: true}},
-				[]string{"N-1 IMAP login fails", "imap, pop", "ticket #7", "ended Mon 23 Nov 10:29", "public",
+				[]string{"N-1 IMAP login fails", "imap, pop", "ticket #7", "ended Mon 23 Nov 10:29 UTC", "public",
 					`<option value="outage" selected>`, "<option selected>identified</option>", `id="new-notice"`}},
 			{"empty", &noticesView{Filter: noticeFilter{State: "open"}}, []string{"No notices match.", `<option value="open" selected>`}},
 			{"off", &noticesView{NoticesOff: true}, []string{"Notices are not configured."}},
@@ -237,7 +237,7 @@ func TestPagesRender(t *testing.T) {
 		"notice": {
 			{"full", noticeView{Notice: outage, Next: []string{notice.Monitoring, notice.Resolved}},
 				[]string{`id="notice-state">identified`, "imap, pop", `id="notice-public"`, "Planned end", "Next update", "(in 1h 0m)",
-					"Ended", `href="/tickets/7"`, "<option>monitoring</option>", "e-mailed Mon 23 Nov 09:30", "not sent yet (3 attempts)", "queued",
+					"Ended", `href="/tickets/7"`, "<option>monitoring</option>", "e-mailed Mon 23 Nov 09:30 UTC", "not sent yet (3 attempts)", "queued",
 					"A certificate expired.", `name="next_update_at"`}},
 			{"final", noticeView{Notice: notice.Notice{ID: 2, Kind: notice.KindMaintenance, State: notice.Completed}, Final: true},
 				[]string{"internal: not on the status page", "required"}},

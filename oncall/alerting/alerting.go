@@ -87,6 +87,9 @@ type Options struct {
 	Send      func(ctx context.Context, msgs ...page.Message) error
 	// Interval is how often Run looks for due work.
 	Interval time.Duration
+	// Location is the service time zone (config/timezone) of the times in
+	// incident summaries; nil: UTC.
+	Location *time.Location
 	Logger   *slog.Logger
 	Now      func() time.Time
 }
@@ -256,35 +259,72 @@ func groupSeverity(m alertmanager.Message) string {
 // AbuseFinding is a finding of the collectors' abuse detection
 // (collectors/abusedetect.Alert, copied by the wiring).
 type AbuseFinding struct {
-	Kind      string
-	Runbook   string
-	Subject   string // the account or the client IP
+	Kind     string
+	Runbook  string
+	Severity string // critical, warning or info; empty: by the kind's name
+	Subject  string // the account or the client IP
+	// Account is the account concerned ("" when none), Addresses the
+	// client addresses involved, Evidence the log lines the finding rests
+	// on.
+	Account   string
+	Addresses []string
 	Count     int
 	Threshold int
+	First     time.Time // the first event counted (zero: At)
 	At        time.Time
 	Node      string
 	Summary   string
+	Evidence  []string
 }
 
 // Abuse raises an abuse finding as an incident, one per kind and subject
-// until resolved.
+// until resolved; a later finding of the same kind and subject adds its
+// alert (its addresses and evidence) to the open incident.
 func (s *Service) Abuse(ctx context.Context, f AbuseFinding) error {
-	_, _, err := s.o.Incidents.Trigger(ctx, abuseTrigger(f))
+	_, _, err := s.o.Incidents.Trigger(ctx, abuseTrigger(f, s.o.Location))
 	return err
 }
 
-// abuseTrigger is the incident of an abuse finding: critical for a burst,
-// else warning.
-func abuseTrigger(f AbuseFinding) incident.Trigger {
-	sev := incident.SeverityWarning
-	if strings.Contains(f.Kind, "burst") {
-		sev = incident.SeverityCritical
+// abuseTrigger is the incident of an abuse finding: the finding's own
+// severity, or (for findings that name none) critical for a burst, else
+// warning. Its alert carries the account, the addresses and the evidence
+// lines; times are in loc, the service's time zone.
+func abuseTrigger(f AbuseFinding, loc *time.Location) incident.Trigger {
+	if loc == nil {
+		loc = time.UTC
+	}
+	sev := strings.ToLower(f.Severity)
+	if severityRank[sev] == 0 {
+		sev = incident.SeverityWarning
+		if strings.Contains(f.Kind, "burst") {
+			sev = incident.SeverityCritical
+		}
+	}
+	summary := fmt.Sprintf("%s: %d (threshold %d) at %s on %s; runbook %s", f.Kind, f.Count, f.Threshold, f.At.In(loc).Format("2006-01-02 15:04:05 MST"), f.Node, f.Runbook)
+	if f.Account != "" {
+		summary += "; account " + f.Account
+	}
+	if len(f.Addresses) > 0 {
+		summary += "; addresses " + strings.Join(f.Addresses, ", ")
+	}
+	labels := map[string]string{"kind": f.Kind, "runbook": f.Runbook}
+	if f.Account != "" {
+		labels["account"] = f.Account
+	}
+	first := f.First
+	if first.IsZero() {
+		first = f.At
+	}
+	alert := incident.Alert{
+		Fingerprint: fmt.Sprintf("abuse/%s/%s/%d", f.Kind, f.Subject, f.At.UnixNano()),
+		Status:      "firing", Labels: labels, StartsAt: first,
+		Annotations: map[string]string{"summary": f.Summary, "node": f.Node,
+			"addresses": strings.Join(f.Addresses, ", "), "evidence": strings.Join(f.Evidence, "\n")},
 	}
 	return incident.Trigger{
 		Key:    fmt.Sprintf("abuse/%s/%s", f.Kind, f.Subject),
 		Source: "abuse", Title: f.Summary, Severity: sev, Actor: "collectors",
-		Summary: fmt.Sprintf("%s: %d (threshold %d) at %s on %s; runbook %s", f.Kind, f.Count, f.Threshold, f.At.Format("2006-01-02 15:04:05"), f.Node, f.Runbook),
-		Labels:  map[string]string{"kind": f.Kind, "runbook": f.Runbook},
+		Summary: summary, Labels: labels, Alerts: []incident.Alert{alert},
 	}
 }
 

@@ -207,14 +207,28 @@ func TestAbuseSeverity(t *testing.T) {
 	at := time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC)
 	f := AbuseFinding{Kind: "send_messages", Runbook: "outgoing-spam-burst", Subject: "ola@uni.example", Count: 120, Threshold: 100,
 		At: at, Node: "mx1", Summary: "ola sent 120 messages in 10m"}
-	tr := abuseTrigger(f)
+	tr := abuseTrigger(f, nil)
 	if tr.Key != "abuse/send_messages/ola@uni.example" || tr.Source != "abuse" || tr.Actor != "collectors" || tr.Severity != "warning" ||
 		tr.Title != f.Summary || tr.Labels["kind"] != "send_messages" || tr.Labels["runbook"] != "outgoing-spam-burst" ||
-		tr.Summary != "send_messages: 120 (threshold 100) at 2026-11-23 09:30:00 on mx1; runbook outgoing-spam-burst" {
+		tr.Summary != "send_messages: 120 (threshold 100) at 2026-11-23 09:30:00 UTC on mx1; runbook outgoing-spam-burst" {
+		t.Fatalf("trigger %+v", tr)
+	}
+	// a finding with its account, addresses, evidence and severity
+	g := AbuseFinding{Kind: "login_after_failures", Runbook: "account-compromise", Severity: "critical", Subject: "rita@uni.example",
+		Account: "rita@uni.example", Addresses: []string{"192.0.2.24", "192.0.2.21"}, Count: 12, Threshold: 5,
+		First: at.Add(-time.Minute), At: at, Node: "imap", Summary: "rita@uni.example logged in from 192.0.2.24",
+		Evidence: []string{"line 1", "line 2"}}
+	tr = abuseTrigger(g, time.UTC)
+	if tr.Severity != "critical" || tr.Key != "abuse/login_after_failures/rita@uni.example" || tr.Labels["account"] != "rita@uni.example" ||
+		!strings.Contains(tr.Summary, "account rita@uni.example; addresses 192.0.2.24, 192.0.2.21") || len(tr.Alerts) != 1 ||
+		tr.Alerts[0].Annotations["evidence"] != "line 1\nline 2" || !tr.Alerts[0].StartsAt.Equal(g.First) {
 		t.Fatalf("trigger %+v", tr)
 	}
 	f.Kind = "send_burst"
-	if tr := abuseTrigger(f); tr.Severity != "critical" {
+	if oslo, _ := time.LoadLocation("Europe/Oslo"); !strings.Contains(abuseTrigger(f, oslo).Summary, "at 2026-11-23 10:30:00 CET on mx1") {
+		t.Errorf("in the service zone: %s", abuseTrigger(f, oslo).Summary)
+	}
+	if tr := abuseTrigger(f, nil); tr.Severity != "critical" {
 		t.Fatalf("a burst: severity %q, want critical", tr.Severity)
 	}
 	inc := &incidents{}
@@ -351,7 +365,7 @@ func TestSLAPage(t *testing.T) {
 	}
 	w, b := inc.triggers[0], inc.triggers[1]
 	if w.Key != "sla/42/response/warn" || w.Source != SourceSLA || w.Severity != "warning" || w.Title != req.Message || w.Actor != "sla" ||
-		w.ExternalURL != req.URL || w.Summary != "Ticket 42 (smtp, critical): response due 2026-11-24T11:00:00Z" ||
+		w.ExternalURL != req.URL || w.Summary != "Ticket 42 (smtp, critical): response due Tue 2026-11-24 11:00 UTC" ||
 		w.Labels["ticket"] != "42" || w.Labels["clock"] != "response" || w.Labels["kind"] != tickets.PageWarning {
 		t.Fatalf("warning %+v", w)
 	}

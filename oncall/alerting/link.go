@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/uni-mail/postvakt/config/timezone"
 	"github.com/uni-mail/postvakt/oncall/incident"
 	"github.com/uni-mail/postvakt/oncall/rota"
 	"github.com/uni-mail/postvakt/oncall/tickets"
@@ -48,6 +49,9 @@ type LinkOptions struct {
 	// Fallback answers who is on call before the team is bound (or when
 	// on-call is not configured); nil answers nobody.
 	Fallback tickets.OnCallResolver
+	// Location is the service time zone (config/timezone) of the times in
+	// incident summaries; nil: UTC.
+	Location *time.Location
 	Logger   *slog.Logger
 	Now      func() time.Time
 }
@@ -125,19 +129,19 @@ func (l *TicketLink) Page(ctx context.Context, req tickets.PageRequest) error {
 			"kind", req.Kind, "ticket", req.TicketID, "message", req.Message)
 		return nil
 	}
-	_, _, err := svc.Trigger(ctx, slaTrigger(req))
+	_, _, err := svc.Trigger(ctx, slaTrigger(req, l.o.Location))
 	return err
 }
 
 // slaTrigger is the incident of an SLA page.
-func slaTrigger(req tickets.PageRequest) incident.Trigger {
+func slaTrigger(req tickets.PageRequest, loc *time.Location) incident.Trigger {
 	sev := incident.SeverityWarning
 	if req.Escalate {
 		sev = incident.SeverityCritical
 	}
 	return incident.Trigger{
 		Key: "sla/" + req.DedupKey, Source: SourceSLA, Title: req.Message,
-		Summary:  "Ticket " + req.TicketID + " (" + req.Service + ", " + req.Severity + "): " + req.Clock + " due " + req.Due.Format(time.RFC3339),
+		Summary:  "Ticket " + req.TicketID + " (" + req.Service + ", " + req.Severity + "): " + req.Clock + " due " + timezone.Format(req.Due, loc),
 		Severity: sev, ExternalURL: req.URL, Actor: "sla",
 		Labels: map[string]string{"ticket": req.TicketID, "clock": req.Clock, "kind": req.Kind},
 	}

@@ -4,21 +4,19 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/uni-mail/postvakt/config/timezone"
 )
 
-// ParseWhen parses an instant as people type it: RFC 3339, or a local
-// "2006-01-02 15:04" or "2006-01-02T15:04" (seconds optional) in loc.
+// ParseWhen parses an instant as people type it, in the one grammar of
+// people's times (config/timezone.Parse): RFC 3339, a local
+// "2006-01-02 15:04" or "2006-01-02T15:04" (seconds optional) in loc, a
+// date, now, or +2h / -30m from the present.
 func ParseWhen(s string, loc *time.Location) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
+	if strings.TrimSpace(s) == "" {
+		return time.Time{}, fmt.Errorf("time %q: want %s", s, timezone.Grammar)
 	}
-	for _, layout := range []string{"2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02T15:04:05"} {
-		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			return At(loc, t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute()).Add(time.Duration(t.Second()) * time.Second), nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("time %q: want RFC 3339 or YYYY-MM-DD HH:MM", s)
+	return timezone.Parse(s, time.Now(), loc)
 }
 
 // ParsePause parses a pause as START/END or START/DURATION, each instant

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uni-mail/postvakt/config/timezone"
 	"github.com/uni-mail/postvakt/oncall/incident"
 	"github.com/uni-mail/postvakt/oncall/page"
 	"github.com/uni-mail/postvakt/oncall/rota"
@@ -58,16 +59,19 @@ type Input struct {
 	Incidents []incident.Incident
 	Tickets   []string
 	Pages     []page.Record
+	// Location is the service time zone (config/timezone) the times are
+	// shown in; nil: UTC.
+	Location *time.Location
 }
 
 // Summary renders the handover text.
 func Summary(in Input) (subject, text string) {
 	subject = fmt.Sprintf("Handover %s: %s → %s", in.Rota, in.Outgoing, in.Incoming)
 	var b strings.Builder
-	fmt.Fprintf(&b, "On-call handover of %s at %s: %s hands over to %s.\n\n", in.Rota, in.At.UTC().Format("2006-01-02 15:04 MST"), in.Outgoing, in.Incoming)
+	fmt.Fprintf(&b, "On-call handover of %s at %s: %s hands over to %s.\n\n", in.Rota, timezone.Format(in.At, in.Location), in.Outgoing, in.Incoming)
 	fmt.Fprintf(&b, "Open incidents: %d\n", len(in.Incidents))
 	for _, inc := range in.Incidents {
-		fmt.Fprintf(&b, "  #%d [%s] %s (%s since %s)\n", inc.ID, inc.Severity, inc.Title, inc.Status, inc.OpenedAt.UTC().Format("2006-01-02 15:04"))
+		fmt.Fprintf(&b, "  #%d [%s] %s (%s since %s)\n", inc.ID, inc.Severity, inc.Title, inc.Status, timezone.Format(inc.OpenedAt, in.Location))
 	}
 	fmt.Fprintf(&b, "Open tickets: %d\n", len(in.Tickets))
 	for _, t := range in.Tickets {
@@ -111,6 +115,8 @@ type Announcer struct {
 	// MaxAge skips handovers older than this (e.g. after a long outage);
 	// default 1h.
 	MaxAge time.Duration
+	// Location is the service time zone of the summary's times; nil: UTC.
+	Location *time.Location
 }
 
 // Check announces the latest handover of every rota if not yet done.
@@ -165,7 +171,7 @@ func (a *Announcer) send(ctx context.Context, rotaName string, at time.Time, out
 	if err != nil {
 		return err
 	}
-	subject, text := Summary(Input{Rota: rotaName, At: at, Outgoing: out, Incoming: in, Incidents: incs, Tickets: tickets, Pages: pages})
+	subject, text := Summary(Input{Rota: rotaName, At: at, Outgoing: out, Incoming: in, Incidents: incs, Tickets: tickets, Pages: pages, Location: a.Location})
 	var msgs []page.Message
 	for _, id := range []string{out, in} {
 		r, ok := a.Team.Recipient(id)

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/uni-mail/postvakt/config/timezone"
 	"github.com/uni-mail/postvakt/oncall/incident"
 )
 
@@ -77,8 +78,11 @@ type Monitor struct {
 	Specs     []Spec
 	Store     Store
 	Incidents Incidents
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// Location is the service time zone (config/timezone) of the times in
+	// incident summaries; nil: UTC.
+	Location *time.Location
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Key is the incident key of a heartbeat.
@@ -155,7 +159,7 @@ func (m *Monitor) Check(ctx context.Context) error {
 			_, _, err = m.Incidents.Trigger(ctx, incident.Trigger{
 				Key: Key(spec.Name), Source: "heartbeat", Severity: spec.Severity, Policy: spec.Policy,
 				Title:   fmt.Sprintf("Heartbeat %s stopped", spec.Name),
-				Summary: fmt.Sprintf("No heartbeat %q since %s (timeout %s).", spec.Name, st.LastSeen.UTC().Format(time.RFC3339), spec.Timeout),
+				Summary: fmt.Sprintf("No heartbeat %q since %s (timeout %s).", spec.Name, timezone.Format(st.LastSeen, m.Location), spec.Timeout),
 				Labels:  map[string]string{"heartbeat": spec.Name},
 			})
 		} else {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/uni-mail/postvakt/config/timezone"
 	"github.com/uni-mail/postvakt/config/validate"
 )
 
@@ -23,7 +24,10 @@ type Config struct {
 	Relay RelayConfig `yaml:"relay"`
 	// Language of announcements by default: en or nb.
 	Language string `yaml:"language"`
-	// TimeZone in which e-mails and the status page show times.
+	// TimeZone in which e-mails, the preview and the status page show
+	// times: an IANA name, "Local" or "UTC"; "" is the server's local
+	// zone. The configuration fills it from the service time zone
+	// (timezone:) when the file does not set it.
 	TimeZone string `yaml:"time_zone"`
 	// Reminders are sent this long before planned maintenance starts.
 	Reminders []time.Duration `yaml:"reminders"`
@@ -69,7 +73,7 @@ func (c Config) sortedReminders() []time.Duration {
 	return r
 }
 func (c Config) location() *time.Location {
-	l, err := time.LoadLocation(c.TimeZone)
+	l, err := timezone.Load(c.TimeZone)
 	if err != nil {
 		return time.UTC
 	}
@@ -104,7 +108,7 @@ func (c Config) Validate() error {
 	if c.Language != "en" && c.Language != "nb" {
 		errs = append(errs, fieldErr("language", c.Language, "must be en or nb"))
 	}
-	if _, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "" {
+	if _, err := timezone.Load(c.TimeZone); err != nil {
 		errs = append(errs, fieldErr("time_zone", c.TimeZone, "must be an IANA time zone such as Europe/Oslo"))
 	}
 	for i, r := range c.Reminders {

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -208,8 +209,32 @@ type Options struct {
 // Service creates and changes notices and announces them.
 type Service struct {
 	o         Options
+	cfg       atomic.Pointer[Config] // o.Config, changed by SetConfig
 	templates *Templates
 }
+
+// config is the notices section in force.
+func (s *Service) config() Config { return *s.cfg.Load() }
+
+// SetConfig changes the notices section while the service runs (a reload):
+// the announce list and sender, language, reminders, status page title and
+// recent period, and the zone of times take effect for the next notice,
+// update, mail and page. The relay (Options.Sender) is not changed. A
+// config that does not validate changes nothing.
+func (s *Service) SetConfig(c Config) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	s.cfg.Store(&c)
+	return nil
+}
+
+// Config is the notices section in force.
+func (s *Service) Config() Config { return s.config() }
+
+// AnnounceTo is the announce list in force (notices.announce_to); empty:
+// nothing is e-mailed.
+func (s *Service) AnnounceTo() string { return s.config().AnnounceTo }
 
 // MaxAttempts bounds the outbox's retries of one announcement.
 const MaxAttempts = 10
@@ -229,7 +254,9 @@ func New(o Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{o: o, templates: t}, nil
+	svc := &Service{o: o, templates: t}
+	svc.cfg.Store(&o.Config)
+	return svc, nil
 }
 
 // CreateRequest opens a notice.
@@ -322,7 +349,7 @@ func (s *Service) draft(r CreateRequest) (Notice, Update, error) {
 	}
 	lang := r.Language
 	if lang == "" {
-		lang = s.o.Config.Language
+		lang = s.config().Language
 	}
 	if !s.templates.Has(lang) {
 		return Notice{}, Update{}, invalid("language %q: must be en or nb", lang)
@@ -340,7 +367,7 @@ func (s *Service) draft(r CreateRequest) (Notice, Update, error) {
 	if r.StartedAt.IsZero() {
 		r.StartedAt = now
 	}
-	domain := DomainOf(s.o.Config.From)
+	domain := DomainOf(s.config().From)
 	n := Notice{
 		Kind: r.Kind, Title: strings.TrimSpace(r.Title), Services: r.Services, State: state,
 		Public: orTrue(r.Public), Symptoms: r.Symptoms, Impact: r.Impact, HandlingPlan: r.HandlingPlan,
@@ -349,7 +376,7 @@ func (s *Service) draft(r CreateRequest) (Notice, Update, error) {
 		CreatedAt: now, UpdatedAt: now, CreatedBy: r.Actor,
 	}
 	u := Update{At: now, Actor: r.Actor, Kind: UpdateState, State: state, Body: r.Body,
-		Announce: orTrue(r.Announce) && s.o.Config.AnnounceTo != "", MessageID: n.ThreadID}
+		Announce: orTrue(r.Announce) && s.config().AnnounceTo != "", MessageID: n.ThreadID}
 	return n, u, nil
 }
 
@@ -361,7 +388,7 @@ func (s *Service) Change(ctx context.Context, id int64, r ChangeRequest) (Notice
 	if at.IsZero() {
 		at = now
 	}
-	domain := DomainOf(s.o.Config.From)
+	domain := DomainOf(s.config().From)
 	n, err := s.o.Store.NoticeChange(ctx, id, func(n *Notice) (*Update, error) {
 		kind := UpdateNote
 		if r.State != "" && r.State != n.State {
@@ -402,7 +429,7 @@ func (s *Service) Change(ctx context.Context, id int64, r ChangeRequest) (Notice
 		}
 		n.UpdatedAt = now
 		return &Update{At: at, Actor: r.Actor, Kind: kind, State: n.State, Body: r.Body,
-			Announce:  orTrue(r.Announce) && s.o.Config.AnnounceTo != "",
+			Announce:  orTrue(r.Announce) && s.config().AnnounceTo != "",
 			MessageID: NewMessageID("notice", domain)}, nil
 	})
 	if err != nil {
@@ -449,7 +476,7 @@ func (s *Service) Render(n Notice, u Update) (Mail, error) {
 		return Mail{}, err
 	}
 	m := Mail{
-		From: s.o.Config.From, To: []string{s.o.Config.AnnounceTo}, Subject: subject,
+		From: s.config().From, To: []string{s.config().AnnounceTo}, Subject: subject,
 		Date: u.At, MessageID: u.MessageID, Text: text, HTML: html, AutoSubmitted: true,
 	}
 	if u.MessageID != n.ThreadID {
@@ -468,7 +495,7 @@ func (s *Service) send(ctx context.Context, n Notice, u Update) error {
 	if err != nil {
 		return err
 	}
-	return s.o.Sender.Send(ctx, s.o.Config.From, []string{s.o.Config.AnnounceTo}, b)
+	return s.o.Sender.Send(ctx, s.config().From, []string{s.config().AnnounceTo}, b)
 }
 
 // Tick sends maintenance reminders that are due and retries unsent
@@ -484,20 +511,20 @@ func (s *Service) Tick(ctx context.Context, now time.Time) error {
 			continue
 		}
 		// The nearest reminder that is due supersedes earlier ones.
-		for _, before := range s.o.Config.sortedReminders() {
+		for _, before := range s.config().sortedReminders() {
 			if now.Before(n.StartedAt.Add(-before)) || !now.Before(n.StartedAt) {
 				continue
 			}
 			if hasReminder(n, before) {
 				break
 			}
-			tag, domain := before.String(), DomainOf(s.o.Config.From)
+			tag, domain := before.String(), DomainOf(s.config().From)
 			if _, err := s.o.Store.NoticeChange(ctx, n.ID, func(cur *Notice) (*Update, error) {
 				if cur.State != Scheduled || hasReminder(*cur, before) {
 					return nil, nil
 				}
 				return &Update{At: now, Actor: "postvakt", Kind: UpdateReminder, Tag: tag, State: cur.State,
-					Announce: s.o.Config.AnnounceTo != "", MessageID: NewMessageID("notice", domain)}, nil
+					Announce: s.config().AnnounceTo != "", MessageID: NewMessageID("notice", domain)}, nil
 			}); err != nil {
 				errs = append(errs, err)
 			}

@@ -54,7 +54,7 @@ func (s *Service) StatusHandler() http.Handler {
 }
 
 func (s *Service) publicNotices(r *http.Request) ([]Notice, error) {
-	return s.o.Store.NoticeList(r.Context(), Filter{PublicOnly: true, Since: s.o.Now().Add(-s.o.Config.StatusRecent), Limit: 100})
+	return s.o.Store.NoticeList(r.Context(), Filter{PublicOnly: true, Since: s.o.Now().Add(-s.config().StatusRecent), Limit: 100})
 }
 
 func (s *Service) serveStatus(w http.ResponseWriter, r *http.Request) {
@@ -64,11 +64,11 @@ func (s *Service) serveStatus(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "status temporarily unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	lang := s.o.Config.Language
+	lang := s.config().Language
 	page := struct {
 		Lang, Title, AllOK, RecentLabel, NextLabel, Generated string
 		Current, Recent                                       []pageNotice
-	}{Lang: lang, Title: s.o.Config.StatusTitle, Generated: s.when(s.o.Now())}
+	}{Lang: lang, Title: s.config().StatusTitle, Generated: s.when(s.o.Now())}
 	page.AllOK, page.RecentLabel, page.NextLabel = "All e-mail services are operating normally.", "Recent notices", "Next update"
 	if lang == "nb" {
 		page.AllOK, page.RecentLabel, page.NextLabel = "Alle e-posttjenester fungerer normalt.", "Nylige meldinger", "Neste oppdatering"
@@ -142,9 +142,9 @@ func (s *Service) serveFeed(w http.ResponseWriter, r *http.Request) {
 	if base == "" {
 		base = "http://" + r.Host + "/status"
 	}
-	domain := DomainOf(s.o.Config.From)
-	f := atomFeed{Title: s.o.Config.StatusTitle, ID: "tag:" + domain + ",2026:postvakt/status"}
-	f.Author.Name = s.o.Config.StatusTitle
+	domain := DomainOf(s.config().From)
+	f := atomFeed{Title: s.config().StatusTitle, ID: "tag:" + domain + ",2026:postvakt/status"}
+	f.Author.Name = s.config().StatusTitle
 	f.Links = []atomLink{{Href: base + "/feed.atom", Rel: "self", Type: "application/atom+xml"}, {Href: base, Rel: "alternate", Type: "text/html"}}
 	updated := time.Unix(0, 0).UTC()
 	for _, n := range list {

@@ -104,7 +104,7 @@ func (s *Service) when(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.In(s.o.Config.location()).Format("Mon 2006-01-02 15:04 MST")
+	return t.In(s.config().location()).Format("Mon 2006-01-02 15:04 MST")
 }
 
 // FormatDuration renders d as "2h 5m".

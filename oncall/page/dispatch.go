@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/uni-mail/postvakt/config/timezone"
 	"github.com/uni-mail/postvakt/oncall/incident"
 )
 
@@ -29,6 +31,9 @@ type Dispatcher struct {
 	AckURL func(incidentID int64, member string) string
 	// IncidentURL returns a link to the incident, or "".
 	IncidentURL func(incidentID int64) string
+	// Location is the service time zone (config/timezone) of the times in
+	// messages; nil: UTC.
+	Location *time.Location
 }
 
 var _ incident.Notifier = (*Dispatcher)(nil)
@@ -41,7 +46,7 @@ func (d *Dispatcher) Notify(ctx context.Context, n incident.Notification) error 
 	if n.Kind == incident.NotifyPage {
 		base = fmt.Sprintf("incident/%d/page/r%d/s%d", inc.ID, n.Round, n.Step)
 	}
-	subject, text := Describe(n)
+	subject, text := Describe(n, d.Location)
 	link := inc.ExternalURL
 	if d.IncidentURL != nil {
 		if u := d.IncidentURL(inc.ID); u != "" {
@@ -68,8 +73,9 @@ func (d *Dispatcher) Notify(ctx context.Context, n incident.Notification) error 
 	return d.Pipeline.Send(ctx, msgs...)
 }
 
-// Describe returns the subject and text of a notification.
-func Describe(n incident.Notification) (subject, text string) {
+// Describe returns the subject and text of a notification, its times in
+// loc (the service time zone; nil: UTC).
+func Describe(n incident.Notification, loc *time.Location) (subject, text string) {
 	inc := n.Incident
 	sev := strings.ToUpper(inc.Severity)
 	switch n.Kind {
@@ -85,7 +91,7 @@ func Describe(n incident.Notification) (subject, text string) {
 		if inc.Summary != "" {
 			b.WriteString(inc.Summary + "\n")
 		}
-		fmt.Fprintf(&b, "Incident #%d, severity %s, opened %s.", inc.ID, inc.Severity, inc.OpenedAt.UTC().Format("2006-01-02 15:04 MST"))
+		fmt.Fprintf(&b, "Incident #%d, severity %s, opened %s.", inc.ID, inc.Severity, timezone.Format(inc.OpenedAt, loc))
 		if n.Round > 0 || n.Step > 0 {
 			fmt.Fprintf(&b, " Escalation step %d (round %d): nobody has acknowledged yet.", n.Step+1, n.Round+1)
 		}

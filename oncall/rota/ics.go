@@ -23,11 +23,17 @@ type ICSOptions struct {
 	// start of the earliest shift, which keeps the output a pure function
 	// of the arguments; a feed server passes the time it generated the feed.
 	Stamp time.Time
+	// Location is the zone DTSTART and DTEND are written in: the service
+	// time zone, with a TZID and the zone's VTIMEZONE, so that a 09:00
+	// handover reads 09:00 (RFC 5545 §3.3.5 form #3). nil or UTC: UTC
+	// with "Z".
+	Location *time.Location
 }
 
 // ICS renders shifts (typically from Schedule) as an iCalendar feed
 // (RFC 5545) with one VEVENT per shift: UID "<rota>/<start UTC>/<member>"
-// stable across regenerations, DTSTART and DTEND in UTC, SUMMARY
+// stable across regenerations, DTSTART and DTEND in opts.Location (UTC
+// when it is nil), SUMMARY
 // "On call: <member name>" (the ID when members lacks the member) and a
 // DESCRIPTION naming the source. It returns an error wrapping
 // ErrEmptySpan for a shift whose end is not after its start.
@@ -76,11 +82,23 @@ func ICS(spec Spec, members []Member, shifts []Shift, opts ICSOptions) ([]byte, 
 	cal.SetProductId(ProdID)
 	cal.SetMethod(ics.MethodPublish)
 	cal.SetXWRCalName(calName)
+	z := newZoned(opts.Location)
+	if len(keep) > 0 {
+		first, last := keep[0].Start, keep[0].End
+		for _, s := range keep {
+			if s.Start.Before(first) {
+				first = s.Start
+			}
+			if s.End.After(last) {
+				last = s.End
+			}
+		}
+		z.addVTimezone(cal, first, last)
+	}
 	for _, s := range keep {
 		ev := cal.AddEvent(UID(spec.Name, s))
 		ev.SetDtStampTime(stamp)
-		ev.SetStartAt(s.Start)
-		ev.SetEndAt(s.End)
+		z.set(ev, s.Start, s.End)
 		ev.SetSummary("On call: " + display(s.Member))
 		desc := fmt.Sprintf("Rota %s, turn %d, source %s", spec.Name, s.Turn, s.Source)
 		if s.Ref != "" {

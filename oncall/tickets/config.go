@@ -69,6 +69,16 @@ func fieldErr(key, value, format string, a ...any) error {
 	return validate.Fieldf(key, value, format, a...).Wrapping(ErrInvalid)
 }
 
+// ServiceIDs lists the IDs of tickets.services in order, for messages that
+// name the valid values.
+func (c Config) ServiceIDs() []string {
+	out := make([]string, 0, len(c.Services))
+	for _, s := range c.Services {
+		out = append(out, s.ID)
+	}
+	return out
+}
+
 // ServiceName returns the display name of a service ID.
 func (c Config) ServiceName(id string) (string, bool) {
 	for _, s := range c.Services {

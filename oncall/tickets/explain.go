@@ -3,6 +3,7 @@ package tickets
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/uni-mail/postvakt/oncall/calendar"
 	"github.com/uni-mail/postvakt/oncall/sla"
@@ -10,10 +11,11 @@ import (
 
 // ExplainSLA answers "when is a fault notified at notified due under the
 // named policy, and why" (`postvakt sla explain`, GET /api/v1/sla/explain):
-// notified and each pause (START/END or START/DURATION) are read in the
-// policy's time zone unless they carry an offset. A bad policy name,
-// time or pause is an error wrapping ErrInvalid.
-func ExplainSLA(cfg sla.Config, policy, notified string, pauses []string) (sla.Result, error) {
+// notified and each pause (START/END or START/DURATION) are read in loc,
+// the service time zone (config/timezone; nil: the policy's calendar
+// zone) unless they carry an offset. A bad policy name, time or pause is
+// an error wrapping ErrInvalid.
+func ExplainSLA(cfg sla.Config, policy, notified string, pauses []string, loc *time.Location) (sla.Result, error) {
 	p, ok := cfg.Policy(policy)
 	if !ok {
 		var names []string
@@ -26,7 +28,9 @@ func ExplainSLA(cfg sla.Config, policy, notified string, pauses []string) (sla.R
 	if err != nil {
 		return sla.Result{}, err
 	}
-	loc := c.Calendar().Location()
+	if loc == nil {
+		loc = c.Calendar().Location()
+	}
 	at, err := calendar.ParseWhen(notified, loc)
 	if err != nil {
 		return sla.Result{}, fmt.Errorf("%w: %v", ErrInvalid, err)

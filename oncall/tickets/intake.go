@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strings"
 	"text/template"
-	"time"
 
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // decode ISO-8859-1, Windows-1252 and friends
@@ -273,15 +272,15 @@ type mailData struct {
 func (s *Service) mailData(t Ticket) mailData {
 	name, _ := s.o.Config.ServiceName(t.Service)
 	d := mailData{Ticket: t, Service: name, State: t.State}
-	loc := time.UTC
-	if c, err := s.policy(context.Background(), t.PolicyVersion); err == nil {
-		loc = c.Calendar().Location()
+	c, err := s.policy(context.Background(), t.PolicyVersion)
+	if err != nil {
+		c = nil
 	}
-	d.Notified = t.NotifiedAt.In(loc).Format("Mon 2006-01-02 15:04 MST")
+	d.Notified = s.when(t.NotifiedAt, c)
 	if ck, ok := t.Clock(sla.KindResponse); ok {
 		d.InsideHours = ck.Status != string(sla.BestEffortStatus)
 		if !ck.Due.IsZero() {
-			d.Due = ck.Due.In(loc).Format("Mon 2006-01-02 15:04 MST")
+			d.Due = s.when(ck.Due, c)
 		}
 	}
 	return d

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/uni-mail/postvakt/config/timezone"
 	"github.com/uni-mail/postvakt/oncall/notice"
 	"github.com/uni-mail/postvakt/oncall/sla"
 )
@@ -34,6 +35,10 @@ type Options struct {
 	Now     func() time.Time
 	// BaseURL is where the API lives, for links in pages.
 	BaseURL string
+	// Location is the service time zone (timezone:, config/timezone):
+	// times in acknowledgements, pages and timeline entries are shown in
+	// it. nil: the policy's calendar zone.
+	Location *time.Location
 }
 
 // Service is the ticket service: the API, the CLI, e-mail intake and the
@@ -43,6 +48,16 @@ type Service struct {
 	mu       sync.Mutex
 	compiled map[string]*sla.Compiled // by policy version
 	mails    *mailTemplates
+}
+
+// when shows t to a person: in the service time zone with its
+// abbreviation, or in c's calendar zone when no service zone is set.
+func (s *Service) when(t time.Time, c *sla.Compiled) string {
+	loc := s.o.Location
+	if loc == nil && c != nil {
+		loc = c.Calendar().Location()
+	}
+	return timezone.Format(t, loc)
 }
 
 // New compiles the configured SLA policies and returns a Service.
@@ -150,19 +165,19 @@ func (s *Service) Open(ctx context.Context, r OpenRequest) (Ticket, error) {
 		return Ticket{}, invalid("title is required")
 	}
 	if _, ok := cfg.ServiceName(r.Service); !ok {
-		return Ticket{}, invalid("service %q is not one of tickets.services", r.Service)
+		return Ticket{}, invalid("service %q is not one of tickets.services: %s", r.Service, strings.Join(cfg.ServiceIDs(), ", "))
 	}
 	if r.Severity == "" {
 		r.Severity = cfg.DefaultSeverity
 	}
 	if !slices.Contains(cfg.Severities, r.Severity) {
-		return Ticket{}, invalid("severity %q is not one of %v", r.Severity, cfg.Severities)
+		return Ticket{}, invalid("severity %q is not one of %s", r.Severity, strings.Join(cfg.Severities, ", "))
 	}
 	if r.Source == "" {
 		r.Source = "helpdesk"
 	}
 	if !slices.Contains(Sources, r.Source) {
-		return Ticket{}, invalid("source %q is not one of %v", r.Source, Sources)
+		return Ticket{}, invalid("source %q is not one of %s", r.Source, strings.Join(Sources, ", "))
 	}
 	if err := checkLinks(r.Links); err != nil {
 		return Ticket{}, err
@@ -171,7 +186,7 @@ func (s *Service) Open(ctx context.Context, r OpenRequest) (Ticket, error) {
 		r.NotifiedAt = now
 	}
 	if r.NotifiedAt.After(now.Add(time.Minute)) {
-		return Ticket{}, invalid("notified_at %s is in the future", r.NotifiedAt.Format(time.RFC3339))
+		return Ticket{}, invalid("notified_at %s is in the future", s.when(r.NotifiedAt, nil))
 	}
 	if r.Language == "" {
 		r.Language = cfg.Language
@@ -430,11 +445,11 @@ type EditRequest struct {
 func (s *Service) Edit(ctx context.Context, id int64, r EditRequest) (Ticket, error) {
 	if r.Service != nil {
 		if _, ok := s.o.Config.ServiceName(*r.Service); !ok {
-			return Ticket{}, invalid("service %q is not one of tickets.services", *r.Service)
+			return Ticket{}, invalid("service %q is not one of tickets.services: %s", *r.Service, strings.Join(s.o.Config.ServiceIDs(), ", "))
 		}
 	}
 	if r.Severity != nil && !slices.Contains(s.o.Config.Severities, *r.Severity) {
-		return Ticket{}, invalid("severity %q is not one of %v", *r.Severity, s.o.Config.Severities)
+		return Ticket{}, invalid("severity %q is not one of %s", *r.Severity, strings.Join(s.o.Config.Severities, ", "))
 	}
 	if err := checkLinks(r.AddLinks); err != nil {
 		return Ticket{}, err

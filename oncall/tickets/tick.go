@@ -60,7 +60,7 @@ func (s *Service) tickOne(ctx context.Context, id int64, now time.Time) error {
 	for _, ck := range t.Clocks {
 		switch {
 		case ck.Status == string(sla.Breached) && ck.BreachedAt.IsZero():
-			body := fmt.Sprintf("%s SLA breached: due %s", ck.Kind, ck.Due.Format(time.RFC3339))
+			body := fmt.Sprintf("%s SLA breached: due %s", ck.Kind, s.when(ck.Due, c))
 			if ck.Stopped.IsZero() {
 				if err := s.page(ctx, t, ck, PageBreach, body); err != nil {
 					s.o.Logger.Warn("page SLA breach; retrying next tick", "ticket", t.ID, "clock", ck.Kind, "err", err)
@@ -71,7 +71,7 @@ func (s *Service) tickOne(ctx context.Context, id int64, now time.Time) error {
 			marks = append(marks, mark{EvBreach, ck.Kind, ck.Start, body})
 		case (ck.Status == string(sla.Running) || ck.Status == string(sla.Paused)) &&
 			ck.WarnedAt.IsZero() && ck.Percent >= warnAt:
-			body := fmt.Sprintf("%s SLA at %.0f %% of %s: due %s", ck.Kind, ck.Percent, ck.Target, ck.Due.Format(time.RFC3339))
+			body := fmt.Sprintf("%s SLA at %.0f %% of %s: due %s", ck.Kind, ck.Percent, ck.Target, s.when(ck.Due, c))
 			if err := s.page(ctx, t, ck, PageWarning, body); err != nil {
 				s.o.Logger.Warn("page SLA warning; retrying next tick", "ticket", t.ID, "clock", ck.Kind, "err", err)
 				continue

@@ -43,7 +43,8 @@ type CreatedToken struct {
 	Token  TokenView `json:"token"`
 }
 
-func viewToken(t auth.Token) TokenView {
+// ViewToken is t as the API (and `postvakt token list --json`) shows it.
+func ViewToken(t auth.Token) TokenView {
 	opt := func(x time.Time) *time.Time {
 		if x.IsZero() {
 			return nil
@@ -62,7 +63,7 @@ func registerTokens(s *server.Server, o Options) {
 		}
 		out := TokenList{Tokens: make([]TokenView, 0, len(list))}
 		for _, t := range list {
-			out.Tokens = append(out.Tokens, viewToken(t))
+			out.Tokens = append(out.Tokens, ViewToken(t))
 		}
 		server.WriteJSON(w, http.StatusOK, out)
 		return nil
@@ -92,7 +93,7 @@ func registerTokens(s *server.Server, o Options) {
 		if err := s.Audit(r, "token.create", strconv.FormatInt(t.ID, 10), "name="+t.Name+" role="+string(t.Role)); err != nil {
 			return err
 		}
-		server.WriteJSON(w, http.StatusCreated, CreatedToken{Token: viewToken(t), Secret: secret})
+		server.WriteJSON(w, http.StatusCreated, CreatedToken{Token: ViewToken(t), Secret: secret})
 		return nil
 	})
 	s.Handle("DELETE /api/v1/tokens/{id}", auth.RoleAdmin, func(w http.ResponseWriter, r *http.Request) error {

@@ -1,6 +1,7 @@
 // Package collectorsapi serves the collectors' HTTP API: the trace search
 // over the transaction log (GET /api/v1/trace), the grand totals of the
-// stored logs (GET /api/v1/mail/summary) and the hourly mail flow from the
+// stored logs (GET /api/v1/mail/summary), pflogsumm's detail tables (GET
+// /api/v1/mail/tables) and the hourly mail flow from the
 // rollups (GET /api/v1/traffic/hourly), which the web UI's Now page draws
 // (docs/api.md, "Collectors: trace and summary"). It reads through Store,
 // which the transaction log's store provides.
@@ -22,6 +23,7 @@ import (
 type Store interface {
 	trace.Store
 	txlog.SummaryStore
+	txlog.TablesStore
 	Rollups(ctx context.Context, p rollup.Period, from, to time.Time) ([]rollup.Point, error)
 }
 
@@ -31,8 +33,8 @@ type Options struct {
 	// Trace is collectors.trace: the least role that sees subjects
 	// (show_subjects_from) and the largest page (max_limit).
 	Trace collectors.TraceConfig
-	// Location is the time zone of times given without one
-	// (collectors.timezone); nil is UTC.
+	// Location is the time zone of times given without one (the service
+	// time zone, timezone:); nil is UTC.
 	Location *time.Location
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
@@ -47,5 +49,6 @@ func Register(s *server.Server, o Options) {
 	}
 	registerTrace(s, o)
 	registerSummary(s, o)
+	registerTables(s, o)
 	registerTraffic(s, o)
 }

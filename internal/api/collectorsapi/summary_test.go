@@ -58,7 +58,7 @@ func TestSummary(t *testing.T) {
 	want := []string{"auth_failures", "banned", "bounced", "bytes_delivered", "bytes_received", "cleanup_rejected",
 		"deferred", "deferred_messages", "delivered", "delivered_by_agent", "delivered_by_direction", "discarded", "expired",
 		"filter_handoffs", "forwarded", "greylist_passed", "greylisted", "logins", "messages", "received", "recipients",
-		"rejected", "rejected_total", "sasl_failures", "senders", "sent_lines", "since", "spam", "unique_users", "until",
+		"refused", "rejected", "rejected_total", "sasl_failures", "senders", "sent_lines", "since", "spam", "unique_users", "until",
 		"verdicts", "virus"}
 	if !slices.Equal(got, want) {
 		t.Errorf("keys %v\nwant %v", got, want)

@@ -124,7 +124,7 @@ func TestTraceQueryParameters(t *testing.T) {
 				page.NextOffset, c.n, c.wantOffset, c.next)
 		}
 	}
-	for _, q := range []string{"from=x&since=yesterday", "from=x&until=-1h", "from=x&limit=x", "from=x&offset=-1",
+	for _, q := range []string{"from=x&since=yesterday", "from=x&until=-1x", "from=x&limit=x", "from=x&offset=-1",
 		"status=lost", "from=x&since=2026-11-22&until=2026-11-21"} {
 		a.wantError(t, "/api/v1/trace?"+q, auth.RoleHelpdesk, http.StatusBadRequest, "bad_request")
 	}

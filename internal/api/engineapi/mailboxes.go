@@ -52,7 +52,9 @@ type ForwardChange struct {
 	ExternalAllowed bool   `json:"external_allowed"`
 }
 
-func viewMailbox(d *directory.Directory, m directory.Mailbox) MailboxView {
+// ViewMailbox is m as the API (and `postvakt directory list --json`) shows
+// it, with the quota d applies.
+func ViewMailbox(d *directory.Directory, m directory.Mailbox) MailboxView {
 	return MailboxView{Address: m.Address, Nickname: m.Nickname, DisplayName: m.DisplayName, QuotaBytes: d.Quota(m),
 		UsedBytes: m.UsedBytes, ForwardTo: m.ForwardTo, KeepCopy: m.KeepCopy, ExternalForwardAllowed: m.ExternalForwardAllowed,
 		HasPassword: m.PasswordHash != "", Locked: m.Locked, LockedReason: m.LockedReason, CreatedAt: m.CreatedAt}
@@ -61,7 +63,7 @@ func viewMailbox(d *directory.Directory, m directory.Mailbox) MailboxView {
 func viewMailboxes(d *directory.Directory, list []directory.Mailbox) []MailboxView {
 	out := make([]MailboxView, 0, len(list))
 	for _, m := range list {
-		out = append(out, viewMailbox(d, m))
+		out = append(out, ViewMailbox(d, m))
 	}
 	return out
 }
@@ -83,7 +85,7 @@ func registerMailboxes(s *server.Server, d *directory.Directory) {
 		if err != nil {
 			return directoryError(err)
 		}
-		server.WriteJSON(w, http.StatusOK, viewMailbox(d, m))
+		server.WriteJSON(w, http.StatusOK, ViewMailbox(d, m))
 		return nil
 	})
 	s.Handle("POST /api/v1/directory/mailboxes", auth.RolePostmaster, func(w http.ResponseWriter, r *http.Request) error {
@@ -123,7 +125,7 @@ func registerMailboxes(s *server.Server, d *directory.Directory) {
 		if err := s.Audit(r, "directory.add-mailbox", m.Address, ""); err != nil {
 			return err
 		}
-		server.WriteJSON(w, http.StatusCreated, viewMailbox(d, m))
+		server.WriteJSON(w, http.StatusCreated, ViewMailbox(d, m))
 		return nil
 	})
 	s.Handle("PATCH /api/v1/directory/mailboxes/{address}", auth.RolePostmaster, func(w http.ResponseWriter, r *http.Request) error {
@@ -188,7 +190,7 @@ func registerMailboxes(s *server.Server, d *directory.Directory) {
 		if err != nil {
 			return directoryError(err)
 		}
-		server.WriteJSON(w, http.StatusOK, viewMailbox(d, m))
+		server.WriteJSON(w, http.StatusOK, ViewMailbox(d, m))
 		return nil
 	})
 }

@@ -46,8 +46,11 @@ type Options struct {
 	// Alertmanager is the webhook receiver (oncall/alertmanager), served
 	// at POST /api/v1/alertmanager; nil serves none.
 	Alertmanager http.Handler
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// Location is the service time zone (timezone:): iCal feeds give
+	// their times in it with a TZID; nil: UTC.
+	Location *time.Location
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // API is the on-call HTTP API.

@@ -145,7 +145,7 @@ func (a *API) feed(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := rota.ICS(rt.Spec(), a.o.Team.Members(), shifts, rota.ICSOptions{Member: member, Stamp: now.Truncate(time.Second)})
+	body, err := rota.ICS(rt.Spec(), a.o.Team.Members(), shifts, rota.ICSOptions{Member: member, Stamp: now.Truncate(time.Second), Location: a.o.Location})
 	if err != nil {
 		return err
 	}

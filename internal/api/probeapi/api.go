@@ -36,8 +36,9 @@ type Runner interface {
 type Options struct {
 	Store  Store
 	Runner Runner
-	// Location is the time zone of the days of ?by=day
-	// (collectors.timezone); nil is UTC.
+	// Location is the time zone of the days of ?by=day and of the wall
+	// times in ?since= and ?until= (the service time zone, timezone:);
+	// nil is UTC.
 	Location *time.Location
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time

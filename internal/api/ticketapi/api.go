@@ -35,7 +35,10 @@ type Options struct {
 	// AnnounceTo is the announce list (notices.announce_to), shown by the
 	// preview; empty: nothing is e-mailed.
 	AnnounceTo string
-	Now        func() time.Time
+	// Location is the service time zone (timezone:): wall times in query
+	// strings are read in it; nil: each policy's calendar zone.
+	Location *time.Location
+	Now      func() time.Time
 }
 
 // API is the tickets HTTP API.

@@ -38,7 +38,11 @@ func (a *API) preview(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return server.BadRequest(err.Error())
 	}
-	server.WriteJSON(w, http.StatusOK, NoticePreview{From: m.From, To: a.o.AnnounceTo, Subject: m.Subject,
+	to := a.o.AnnounceTo
+	if a.o.Notices != nil {
+		to = a.o.Notices.AnnounceTo() // as reloaded
+	}
+	server.WriteJSON(w, http.StatusOK, NoticePreview{From: m.From, To: to, Subject: m.Subject,
 		Text: m.Text, HTML: m.HTML, Announce: announce})
 	return nil
 }

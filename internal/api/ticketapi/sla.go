@@ -39,10 +39,10 @@ func (a *API) policies(w http.ResponseWriter, r *http.Request) error {
 
 // explain answers the sla.Result of ?policy= for a fault ?notified= at,
 // with each ?pause= (START/END or START/DURATION) in the policy's first
-// pause state.
+// pause state; wall times are in the service time zone.
 func (a *API) explain(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	res, err := tickets.ExplainSLA(a.o.SLA, q.Get("policy"), q.Get("notified"), q["pause"])
+	res, err := tickets.ExplainSLA(a.o.SLA, q.Get("policy"), q.Get("notified"), q["pause"], a.o.Location)
 	if err != nil {
 		return apiError(err)
 	}

@@ -32,7 +32,7 @@ func (s *Store) SessionByHash(ctx context.Context, hash string) (webauth.Session
 		FROM web_sessions s JOIN web_users u ON u.id = s.user_id WHERE s.hash = ?`, hash),
 		&sess.UserID, &sess.CSRF, &created, &seen, &expires, &sess.Remote, &sess.Via)
 	if errors.Is(err, sql.ErrNoRows) {
-		return sess, u, errors.Join(storage.ErrNotFound, webauth.ErrNoSession)
+		return sess, u, storage.NotFound(webauth.ErrNoSession)
 	}
 	if err != nil {
 		return sess, u, fmt.Errorf("session: %w", err)

@@ -68,7 +68,7 @@ func (s *Store) RevokeToken(ctx context.Context, id int64, at time.Time) error {
 		return fmt.Errorf("revoke token %d: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("revoke token %d: %w", id, errors.Join(storage.ErrNotFound, auth.ErrNoToken))
+		return fmt.Errorf("revoke token %d: %w", id, storage.NotFound(auth.ErrNoToken))
 	}
 	return nil
 }

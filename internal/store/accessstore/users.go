@@ -49,7 +49,7 @@ func scanUser(row interface{ Scan(...any) error }, extra ...any) (webauth.User, 
 
 func noUser(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
-		return errors.Join(storage.ErrNotFound, webauth.ErrNoUser)
+		return storage.NotFound(webauth.ErrNoUser)
 	}
 	return err
 }
@@ -91,7 +91,7 @@ func (s *Store) UpdateUser(ctx context.Context, u webauth.User) error {
 		return fmt.Errorf("update user %d: %w", u.ID, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("update user %d: %w", u.ID, errors.Join(storage.ErrNotFound, webauth.ErrNoUser))
+		return fmt.Errorf("update user %d: %w", u.ID, storage.NotFound(webauth.ErrNoUser))
 	}
 	return nil
 }

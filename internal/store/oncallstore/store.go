@@ -10,7 +10,6 @@
 package oncallstore
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/uni-mail/postvakt/internal/storage"
@@ -37,5 +36,5 @@ var (
 
 // notFound wraps storage.ErrNotFound and a domain package's own sentinel.
 func notFound(what string, domain error) error {
-	return fmt.Errorf("%s: %w", what, errors.Join(storage.ErrNotFound, domain))
+	return fmt.Errorf("%s: %w", what, storage.NotFound(domain))
 }

@@ -73,7 +73,7 @@ func getNotice(ctx context.Context, q storage.Querier, id int64, lock bool) (not
 	}
 	n, err := scanNotice(q.QueryRow(ctx, `SELECT `+noticeCols+` FROM notices WHERE id = ?`+sfx, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return n, fmt.Errorf("notice %d: %w", id, errors.Join(notice.ErrNotFound, storage.ErrNotFound))
+		return n, fmt.Errorf("notice %d: %w", id, storage.NotFound(notice.ErrNotFound))
 	}
 	if err != nil {
 		return n, fmt.Errorf("notice %d: %w", id, err)

@@ -154,7 +154,7 @@ func getTicket(ctx context.Context, q storage.Querier, id int64, lock bool) (tic
 	}
 	t, err := scanTicket(q.QueryRow(ctx, `SELECT `+ticketCols+` FROM tickets WHERE id = ?`+sfx, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return t, fmt.Errorf("ticket %d: %w", id, errors.Join(tickets.ErrNotFound, storage.ErrNotFound))
+		return t, fmt.Errorf("ticket %d: %w", id, storage.NotFound(tickets.ErrNotFound))
 	}
 	if err != nil {
 		return t, fmt.Errorf("ticket %d: %w", id, err)

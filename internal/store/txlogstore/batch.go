@@ -146,6 +146,9 @@ func (s *Store) WriteBatch(ctx context.Context, b *txlog.Batch, cps []txlog.Chec
 		if err := insertRows(ctx, tx, "mail_logins", loginColumns, len(b.Logins), func(i int) []any { return loginValues(&b.Logins[i]) }); err != nil {
 			return err
 		}
+		if err := insertRows(ctx, tx, "mail_warnings", warningColumns, len(b.Warnings), func(i int) []any { return warningValues(&b.Warnings[i]) }); err != nil {
+			return err
+		}
 		for _, cp := range cps {
 			for _, st := range checkpointStatements(cp) {
 				if _, err := tx.Exec(ctx, st.q, st.args...); err != nil {
@@ -288,6 +291,9 @@ func (s *Store) writeBatchPG(ctx context.Context, b *txlog.Batch, cps []txlog.Ch
 		return err
 	}
 	if err := copyIn("mail_logins", loginColumns, len(b.Logins), func(i int) { cb.loginRow(&b.Logins[i]) }); err != nil {
+		return err
+	}
+	if err := insertWarningsPG(ctx, tx, b.Warnings); err != nil {
 		return err
 	}
 	for _, cp := range cps {

@@ -21,6 +21,14 @@ func (s *Store) PurgeLogs(ctx context.Context, cutoff time.Time, batch int) (int
 	}
 	cut := storage.Micros(cutoff)
 	var total int64
+	// the warnings are kept as long as the logs, in one plain table
+	res, err := s.db.Exec(ctx, `DELETE FROM mail_warnings WHERE ts < ?`, cut)
+	if err != nil {
+		return 0, fmt.Errorf("purge mail_warnings: %w", err)
+	}
+	if n, err := res.RowsAffected(); err == nil {
+		total += n
+	}
 	if s.db.Dialect() == storage.Postgres {
 		for _, t := range collectorLogTables {
 			rows, err := s.db.Pool.Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid

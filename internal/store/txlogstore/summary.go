@@ -28,10 +28,13 @@ func (s *Store) TxSummary(ctx context.Context, since, until time.Time) (txlog.Su
 	lo, hi := timeBounds(since, until)
 	sum := txlog.Summary{Since: since, Until: until, DeliveredBy: map[string]int64{}, DeliveredByDir: map[string]int64{},
 		AuthFailures: map[string]int64{}, Verdicts: map[string]int64{}, Rejected: []txlog.RejectCount{}, Logins: []txlog.LoginCount{}}
-	err := s.db.QueryRow(ctx, `SELECT COALESCE(SUM(received), 0), COUNT(*),
-		COALESCE(SUM(CASE WHEN received > 0 THEN size ELSE 0 END), 0),
-		COUNT(DISTINCT CASE WHEN received > 0 THEN mail_from END)
-		FROM mail_messages WHERE ts >= ? AND ts < ?`, lo, hi).Scan(&sum.Received, &sum.Messages, &sum.BytesReceived, &sum.Senders)
+	// a refused record (correlate.StateRefused) entered with a queue ID
+	// but was not received
+	err := s.db.QueryRow(ctx, `SELECT COALESCE(SUM(CASE WHEN state = 'refused' THEN 0 ELSE received END), 0), COUNT(*),
+		COALESCE(SUM(CASE WHEN received > 0 AND state <> 'refused' THEN size ELSE 0 END), 0),
+		COUNT(DISTINCT CASE WHEN received > 0 AND state <> 'refused' THEN mail_from END),
+		COALESCE(SUM(CASE WHEN state = 'refused' THEN 1 ELSE 0 END), 0)
+		FROM mail_messages WHERE ts >= ? AND ts < ?`, lo, hi).Scan(&sum.Received, &sum.Messages, &sum.BytesReceived, &sum.Senders, &sum.Refused)
 	if err != nil {
 		return sum, fmt.Errorf("summary messages: %w", err)
 	}
@@ -144,7 +147,7 @@ func (s *Store) TxSummary(ctx context.Context, since, until time.Time) (txlog.Su
 		if ok == 0 {
 			result = "failed"
 			switch source {
-			case "postfix":
+			case "postfix", "exim":
 				sum.SASLFailures += n
 			case "dovecot":
 				key := service
@@ -174,7 +177,7 @@ func (s *Store) TxSummary(ctx context.Context, since, until time.Time) (txlog.Su
 		}
 		return a.Result > b.Result
 	})
-	err = s.db.QueryRow(ctx, `SELECT COUNT(DISTINCT username) FROM mail_logins WHERE ts >= ? AND ts < ? AND ok = 1 AND source <> ?`,
+	err = s.db.QueryRow(ctx, `SELECT COUNT(DISTINCT username) FROM mail_logins WHERE ts >= ? AND ts < ? AND ok = 1 AND source <> ? AND username <> ''`,
 		lo, hi, txlog.SourceDovecotAuth).Scan(&sum.UniqueUsers)
 	if err != nil {
 		return sum, fmt.Errorf("summary users: %w", err)

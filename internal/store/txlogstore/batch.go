@@ -150,7 +150,7 @@ func (s *Store) WriteBatch(ctx context.Context, b *txlog.Batch, cps []txlog.Chec
 			return err
 		}
 		for _, cp := range cps {
-			for _, st := range checkpointStatements(cp) {
+			for _, st := range checkpointStatements(cp, false) {
 				if _, err := tx.Exec(ctx, st.q, st.args...); err != nil {
 					return fmt.Errorf("save checkpoint %s: %w", cp.Source, err)
 				}
@@ -236,26 +236,61 @@ type statement struct {
 }
 
 // checkpointStatements write cp: its row, and the state's items it
-// replaces, drops and puts (collector_state_items).
-func checkpointStatements(cp txlog.Checkpoint) []statement {
+// replaces, drops and puts (collector_state_items), a few statements
+// however many items: on PostgreSQL one DELETE and one INSERT over arrays,
+// on SQLite multi-row statements of up to 500 items (32766 parameters).
+func checkpointStatements(cp txlog.Checkpoint, pg bool) []statement {
 	out := []statement{{upsertCheckpoint, checkpointArgs(cp)}}
 	if cp.ReplaceItems {
 		out = append(out, statement{`DELETE FROM collector_state_items WHERE source = ?`, []any{cp.Source}})
+	} else if len(cp.Drop) > 0 {
+		if pg {
+			out = append(out, statement{`DELETE FROM collector_state_items WHERE source = ? AND item = ANY(?::text[])`,
+				[]any{cp.Source, cp.Drop}})
+		} else {
+			for start := 0; start < len(cp.Drop); start += stateChunk {
+				part := cp.Drop[start:min(start+stateChunk, len(cp.Drop))]
+				args := make([]any, 0, len(part)+1)
+				args = append(args, cp.Source)
+				for _, k := range part {
+					args = append(args, k)
+				}
+				out = append(out, statement{`DELETE FROM collector_state_items WHERE source = ? AND item IN (` +
+					strings.TrimSuffix(strings.Repeat("?,", len(part)), ",") + `)`, args})
+			}
+		}
 	}
-	for _, k := range cp.Drop {
-		out = append(out, statement{`DELETE FROM collector_state_items WHERE source = ? AND item = ?`, []any{cp.Source, k}})
+	if len(cp.Items) == 0 {
+		return out
 	}
 	keys := make([]string, 0, len(cp.Items))
 	for k := range cp.Items {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	for _, k := range keys {
-		out = append(out, statement{`INSERT INTO collector_state_items (source, item, data) VALUES (?, ?, ?)
-			ON CONFLICT (source, item) DO UPDATE SET data = excluded.data`, []any{cp.Source, k, cp.Items[k]}})
+	const upsert = ` ON CONFLICT (source, item) DO UPDATE SET data = excluded.data`
+	if pg {
+		data := make([][]byte, len(keys))
+		for i, k := range keys {
+			data[i] = cp.Items[k]
+		}
+		return append(out, statement{`INSERT INTO collector_state_items (source, item, data)
+			SELECT ?, k, d FROM unnest(?::text[], ?::bytea[]) AS t(k, d)` + upsert, []any{cp.Source, keys, data}})
+	}
+	for start := 0; start < len(keys); start += stateChunk {
+		part := keys[start:min(start+stateChunk, len(keys))]
+		args := make([]any, 0, 3*len(part))
+		for _, k := range part {
+			args = append(args, cp.Source, k, cp.Items[k])
+		}
+		out = append(out, statement{`INSERT INTO collector_state_items (source, item, data) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?),", len(part)), ",") + upsert, args})
 	}
 	return out
 }
+
+// stateChunk is the most state items one SQLite statement writes.
+const stateChunk = 500
 
 func (s *Store) writeBatchPG(ctx context.Context, b *txlog.Batch, cps []txlog.Checkpoint) error {
 	for _, d := range batchDays(b) {
@@ -297,7 +332,7 @@ func (s *Store) writeBatchPG(ctx context.Context, b *txlog.Batch, cps []txlog.Ch
 		return err
 	}
 	for _, cp := range cps {
-		for _, st := range checkpointStatements(cp) {
+		for _, st := range checkpointStatements(cp, true) {
 			if _, err := tx.Exec(ctx, storage.RebindDollar(st.q), st.args...); err != nil {
 				return fmt.Errorf("save checkpoint %s: %w", cp.Source, err)
 			}

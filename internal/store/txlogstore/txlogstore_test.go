@@ -110,6 +110,29 @@ func TestConformanceTxLogSummaryAndCheckpoint(t *testing.T) {
 				t.Errorf("items %q, want %q", got, c.want)
 			}
 		}
+		// many at once: more than one statement's worth on SQLite, keys and
+		// data that are not text (a NUL in the data, any byte)
+		many := map[string][]byte{}
+		for i := range 1300 {
+			many[fmt.Sprintf("m:%04d", i)] = []byte{0, byte(i), 0xff}
+		}
+		var drop []string
+		for i := range 700 {
+			drop = append(drop, fmt.Sprintf("m:%04d", 2*i))
+		}
+		for _, cp := range []txlog.Checkpoint{{Items: many, ReplaceItems: true}, {Drop: drop}} {
+			cp.Source, cp.State, cp.Updated = txlog.StateSource, []byte{0}, t0
+			if err := st.WriteBatch(ctx, &txlog.Batch{}, []txlog.Checkpoint{cp}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err = st.Checkpoint(ctx, txlog.StateSource)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Items) != 650 || string(got.Items["m:0001"]) != "\x00\x01\xff" || got.Items["m:0002"] != nil {
+			t.Errorf("after 1300 items and 700 drops: %d items, m:0001 %q, m:0002 %q", len(got.Items), got.Items["m:0001"], got.Items["m:0002"])
+		}
 		s, err := st.TxSummary(ctx, t0, t0.Add(time.Hour))
 		if err != nil {
 			t.Fatal(err)

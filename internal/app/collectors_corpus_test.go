@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -71,6 +72,15 @@ type corpusTruth struct {
 		Banned              int64               `json:"banned"`
 		BytesReceivedClient int64               `json:"bytes_received_client"`
 	} `json:"summary"`
+	Compromise struct {
+		Account     string   `json:"account"`
+		AttackerIPs []string `json:"attacker_ips"`
+		Burst       struct {
+			Src string `json:"src"`
+		} `json:"burst"`
+		GuessByAcct map[string]int `json:"guess_failures_by_account"`
+	} `json:"compromise"`
+	OrdinaryAccounts []string `json:"ordinary_accounts"`
 }
 
 func loadCorpus(t *testing.T) ([]corpusLine, corpusTruth) {
@@ -117,18 +127,21 @@ type corpusRun struct {
 	sum      txlog.Summary
 	records  map[string][]string
 	findings []string
+	alerts   []abusedetect.Alert
 }
 
 type findingList struct {
-	mu   sync.Mutex
-	list []string
+	mu     sync.Mutex
+	list   []string
+	alerts []abusedetect.Alert
 }
 
 func (f *findingList) sink() abusedetect.AlertSink {
 	return abusedetect.AlertSinkFunc(func(_ context.Context, a abusedetect.Alert) error {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		f.list = append(f.list, fmt.Sprintf("%s %s %s %d", a.At.UTC().Format(time.RFC3339), a.Kind, a.Subject, a.Count))
+		f.list = append(f.list, fmt.Sprintf("%s %s %s %d %v", a.At.UTC().Format(time.RFC3339), a.Kind, a.Subject, a.Count, a.Addresses))
+		f.alerts = append(f.alerts, a)
 		return nil
 	})
 }
@@ -182,7 +195,7 @@ func importCorpus(t *testing.T, db *storage.DB, lines []corpusLine, end time.Tim
 	if _, err := ingest.Import(context.Background(), ingest.New(po), ingest.ImportOptions{Files: paths, Loc: time.UTC}); err != nil {
 		t.Fatal(err)
 	}
-	return corpusRun{sum: summaryOf(t, db), records: dumpRecords(t, db), findings: found.sorted()}
+	return corpusRun{sum: summaryOf(t, db), records: dumpRecords(t, db), findings: found.sorted(), alerts: found.alerts}
 }
 
 // serveCorpus runs the live pipeline on the corpus files as they are
@@ -296,7 +309,7 @@ func serveCorpus(t *testing.T, db *storage.DB, lines []corpusLine, end time.Time
 		}
 	}
 	run(true, done)
-	return corpusRun{sum: summaryOf(t, db), records: dumpRecords(t, db), findings: found.sorted()}
+	return corpusRun{sum: summaryOf(t, db), records: dumpRecords(t, db), findings: found.sorted(), alerts: found.alerts}
 }
 
 func summaryOf(t *testing.T, db *storage.DB) txlog.Summary {
@@ -380,10 +393,12 @@ func TestCorpusServeEqualsImport(t *testing.T) {
 				if d := cmp.Diff(imported.findings, live.findings); d != "" {
 					t.Errorf("abuse findings differ (-import +serve):\n%s", d)
 				}
+				checkCompromiseFound(t, live.alerts, truth)
 			})
 		}
 		t.Run("import equals the ground truth", func(t *testing.T) {
 			checkCorpusTruth(t, imported.sum, truth)
+			checkCompromiseFound(t, imported.alerts, truth)
 		})
 	})
 }
@@ -446,5 +461,41 @@ func checkCorpusTruth(t *testing.T, s txlog.Summary, truth corpusTruth) {
 	// and that plus 600 bytes a message (README, "truth.json")
 	if s.BytesReceived < w.BytesReceivedClient || s.BytesReceived > w.BytesReceivedClient+600*w.Received {
 		t.Errorf("bytes received %d, truth: the clients sent %d (+ at most 600 per message)", s.BytesReceived, w.BytesReceivedClient)
+	}
+}
+
+// checkCompromiseFound: with the default thresholds a critical finding
+// names the corpus' compromised account with the address of its burst, and
+// no finding names an ordinary account but as the target of the
+// attacker's guessing (truth.json "compromise", "ordinary_accounts").
+func checkCompromiseFound(t *testing.T, alerts []abusedetect.Alert, truth corpusTruth) {
+	t.Helper()
+	c := truth.Compromise
+	if c.Account == "" || c.Burst.Src == "" {
+		t.Fatal("truth.json names no compromised account")
+	}
+	found := false
+	ordinary := map[string]bool{}
+	for _, u := range truth.OrdinaryAccounts {
+		ordinary[u] = true
+	}
+	for _, a := range alerts {
+		if a.Account == c.Account && a.Severity == abusedetect.SeverityCritical && slices.Contains(a.Addresses, c.Burst.Src) {
+			found = true
+		}
+		who := a.Account
+		if who == "" {
+			who = a.Subject
+		}
+		if who == c.Account || !ordinary[who] {
+			continue
+		}
+		if _, attacked := c.GuessByAcct[who]; attacked && a.Kind == abusedetect.KindGuessingAccount {
+			continue
+		}
+		t.Errorf("ordinary account %s raised a finding: %s %s", who, a.Kind, a.Summary)
+	}
+	if !found {
+		t.Errorf("no critical finding names %s with the burst's address %s (%d findings)", c.Account, c.Burst.Src, len(alerts))
 	}
 }

@@ -7,7 +7,7 @@ BIN     := bin/postvakt
 # Extra arguments for `make run`, e.g. make run ARGS="--config postvakt.yaml".
 ARGS    ?=
 
-.PHONY: run build test check fmt vet bench fuzz e2e corpus clean
+.PHONY: run build test check fmt vet bench fuzz e2e corpus attack loadtest clean
 
 ## run: start the service on the embedded default (SQLite under ./data, HTTP on 127.0.0.1:9780)
 run: build
@@ -24,6 +24,20 @@ test:
 ## e2e: the monitoring loop end to end: real Prometheus and Alertmanager, shipped rules, fake Slack
 e2e:
 	$(GO) test -tags e2e -count=1 -timeout 10m -run '^TestE2E' ./internal/app/
+
+## attack: the hostile-load suite (docs/security.md), not part of `make test`: starts the
+## built binary as `postvakt serve` with a site's configuration on loopback ports and runs
+## each attack against it, printing per attack the server's peak RSS, CPU-seconds, /healthz
+## and the outcome; exits 1 when one fails. ATTACK_ARGS="-list", "-only zip-bomb,trace-nul",
+## "-no-engine" (leave out the SMTP engine's own limits)
+ATTACK_ARGS ?=
+attack: build
+	$(GO) run ./internal/attack/cmd/postvakt-attack -bin $(BIN) $(ATTACK_ARGS)
+
+## loadtest: the engine's resource budget under hostile load against a real `postvakt serve`
+## (slow, not part of `make test`; figures in docs/resources.md)
+loadtest:
+	$(GO) test -tags loadtest -count=1 -v -timeout 30m ./engine/loadtest/
 
 ## check: gofmt, go vet and the tests
 check: fmt vet test

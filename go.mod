@@ -11,7 +11,7 @@ require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/emersion/go-message v0.18.2
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
-	github.com/emersion/go-smtp v0.25.1
+	github.com/emersion/go-smtp v0.26.0
 	github.com/fsnotify/fsnotify v1.6.0
 	github.com/go-analyze/charts v0.6.1
 	github.com/golang/freetype v0.0.0-20170609003504-e2365dfdc4a0

@@ -9,6 +9,7 @@ import (
 
 	"github.com/uni-mail/postvakt/config/validate"
 	"github.com/uni-mail/postvakt/engine/addr"
+	"github.com/uni-mail/postvakt/engine/authlimit"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/greylist"
 	"github.com/uni-mail/postvakt/engine/policy"
@@ -77,12 +78,13 @@ type TLSConfig struct {
 	Disabled   bool   `yaml:"disabled"` // no STARTTLS at all (tests)
 }
 
-// LimitsConfig bounds clients.
+// LimitsConfig bounds clients and what they can make the engine hold
+// (docs/configuration.md, "Resource budget").
 type LimitsConfig struct {
 	MaxMessageBytes  int64         `yaml:"max_message_bytes"`
 	MaxRecipients    int           `yaml:"max_recipients"`
-	MaxConnections   int           `yaml:"max_connections"`
-	MaxConnsPerIP    int           `yaml:"max_connections_per_ip"`
+	MaxConnections   int           `yaml:"max_connections"`        // per listener
+	MaxConnsPerIP    int           `yaml:"max_connections_per_ip"` // per listener
 	MaxLineLength    int           `yaml:"max_line_length"`
 	CommandTimeout   time.Duration `yaml:"command_timeout"`
 	DataTimeout      time.Duration `yaml:"data_timeout"`
@@ -91,6 +93,48 @@ type LimitsConfig struct {
 	AuthFailureDelay time.Duration `yaml:"auth_failure_delay"`
 	MaxHops          int           `yaml:"max_hops"`
 	ShutdownTimeout  time.Duration `yaml:"shutdown_timeout"`
+	// PregreetWait is how long the engine listens before its greeting; a
+	// client that talks first (RFC 5321 §3.1: the client waits for the
+	// greeting) is refused, as Postfix's postscreen does. 0 still refuses
+	// what has already arrived.
+	PregreetWait time.Duration `yaml:"pregreet_wait"`
+
+	// PasswordHashMemory is the working memory of password hashes in
+	// progress at once, for SMTP AUTH and the web sign-in together; a hash
+	// that cannot start within PasswordHashWait is answered with a
+	// temporary failure.
+	PasswordHashMemory int64         `yaml:"password_hash_memory"`
+	PasswordHashWait   time.Duration `yaml:"password_hash_wait"`
+	// SpoolThreshold is how much of a message DATA keeps in memory; the
+	// rest is spooled to a file under data_dir/spool.
+	SpoolThreshold int64 `yaml:"spool_threshold"`
+	// FilterTimeout bounds content scanning of one message, a wait for a
+	// scan slot included (RFC 5321 §4.5.3.2.6: the client waits 10
+	// minutes for the reply to the end of DATA).
+	FilterTimeout time.Duration `yaml:"filter_timeout"`
+	// MessageMemory bounds message bytes held in memory by all sessions,
+	// scans and deliveries together; a message that cannot get its share
+	// within MessageMemoryWait is answered 452 4.3.1.
+	MessageMemory     int64         `yaml:"message_memory"`
+	MessageMemoryWait time.Duration `yaml:"message_memory_wait"`
+
+	// AUTH guessing, counted in the database across sessions and engine
+	// nodes (like Postfix's smtpd_client_auth_rate_limit): failed attempts
+	// per client network (IPv4 address, IPv6 /64) per window, and per
+	// account from networks not known to it; over the rate, 454 4.7.0.
+	// A network that signed in to an account is known to it for
+	// AuthKnownClientTTL. 0 failures: no limit.
+	AuthClientFailures  int           `yaml:"auth_client_failures"`
+	AuthClientWindow    time.Duration `yaml:"auth_client_window"`
+	AuthAccountFailures int           `yaml:"auth_account_failures"`
+	AuthAccountWindow   time.Duration `yaml:"auth_account_window"`
+	AuthKnownClientTTL  time.Duration `yaml:"auth_known_client_ttl"`
+}
+
+// AuthLimits is the AUTH rate configuration of l.
+func (l LimitsConfig) AuthLimits() authlimit.Config {
+	return authlimit.Config{ClientFailures: l.AuthClientFailures, ClientWindow: l.AuthClientWindow,
+		AccountFailures: l.AuthAccountFailures, AccountWindow: l.AuthAccountWindow, KnownClientTTL: l.AuthKnownClientTTL}
 }
 
 // DNSBLConfig configures DNS blocklists.
@@ -193,7 +237,11 @@ func Default() Config {
 			MaxMessageBytes: 25 << 20, MaxRecipients: 1000, MaxConnections: 1000, MaxConnsPerIP: 20,
 			MaxLineLength: 2000, CommandTimeout: 5 * time.Minute, DataTimeout: 10 * time.Minute,
 			MaxSession: 30 * time.Minute, MaxAuthFailures: 3, AuthFailureDelay: time.Second, MaxHops: 50,
-			ShutdownTimeout: 15 * time.Second,
+			ShutdownTimeout: 15 * time.Second, PregreetWait: 300 * time.Millisecond,
+			PasswordHashMemory: directory.DefaultHashMemory, PasswordHashWait: directory.DefaultHashWait,
+			SpoolThreshold: 256 << 10, MessageMemory: 128 << 20, MessageMemoryWait: 2 * time.Minute, FilterTimeout: 5 * time.Minute,
+			AuthClientFailures: 10, AuthClientWindow: time.Minute,
+			AuthAccountFailures: 20, AuthAccountWindow: 15 * time.Minute, AuthKnownClientTTL: 30 * 24 * time.Hour,
 		},
 		DNSBL:       DNSBLConfig{Timeout: 2 * time.Second},
 		Greylist:    greylist.DefaultConfig(),
@@ -282,6 +330,28 @@ func (c Config) Validate() error {
 	if l.AuthFailureDelay < 0 {
 		bad("limits.auth_failure_delay", l.AuthFailureDelay, "must not be negative")
 	}
+	if l.PregreetWait < 0 || l.PregreetWait > 30*time.Second {
+		bad("limits.pregreet_wait", l.PregreetWait, "must be between 0s and 30s")
+	}
+	if min := int64(c.Directory.PasswordHash.MemoryKiB) * 1024; l.PasswordHashMemory < min {
+		bad("limits.password_hash_memory", l.PasswordHashMemory, fmt.Sprintf("must hold at least one hash (%d bytes at smtp.directory.password_hash.memory_kib)", min))
+	}
+	if l.PasswordHashWait <= 0 {
+		bad("limits.password_hash_wait", l.PasswordHashWait, "must be positive")
+	}
+	if l.SpoolThreshold < 0 {
+		bad("limits.spool_threshold", l.SpoolThreshold, "must not be negative")
+	}
+	if l.MessageMemory < 1<<20 {
+		bad("limits.message_memory", l.MessageMemory, "must be at least 1 MiB")
+	}
+	if l.MessageMemoryWait <= 0 {
+		bad("limits.message_memory_wait", l.MessageMemoryWait, "must be positive")
+	}
+	if l.FilterTimeout < time.Second || l.FilterTimeout > 9*time.Minute {
+		bad("limits.filter_timeout", l.FilterTimeout, "must be between 1s and 9m (clients wait 10m for the reply to DATA)")
+	}
+	errs = append(errs, validate.InSection(section, errors.Join(validate.Nest("limits", l.AuthLimits().Validate())...))...)
 	if len(c.DNSBL.Zones) > 0 && c.DNSBL.Timeout <= 0 {
 		bad("dnsbl.timeout", c.DNSBL.Timeout, "must be positive")
 	}
@@ -328,7 +398,7 @@ func (c Config) Validate() error {
 			bad(fmt.Sprintf("directory.mailboxes[%d].address", i), m.Address, "is not an address")
 		}
 		if m.PasswordHash != "" {
-			if _, err := directory.VerifyPassword(m.PasswordHash, ""); err != nil {
+			if err := directory.CheckHash(m.PasswordHash); err != nil {
 				bad(fmt.Sprintf("directory.mailboxes[%d].password_hash", i), "(hidden)", "is not an argon2id PHC hash")
 			}
 		}

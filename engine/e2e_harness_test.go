@@ -78,6 +78,7 @@ func testConfig() engine.Config {
 	cfg.MX.Listen = "127.0.0.1:0"
 	cfg.Submission.Listen = "127.0.0.1:0"
 	cfg.Limits.AuthFailureDelay = 0
+	cfg.Limits.PregreetWait = 0 // has its own test
 	cfg.Limits.ShutdownTimeout = 2 * time.Second
 	cfg.Directory.PasswordHash = directory.HashParams{MemoryKiB: 1024, Time: 1, Threads: 1}
 	cfg.Commit.Workers = 2
@@ -85,6 +86,13 @@ func testConfig() engine.Config {
 }
 
 func startEngine(t testing.TB, db *storage.DB, mutate func(*engine.Config), resolver dnsbl.Resolver) *harness {
+	t.Helper()
+	return startEngineClock(t, db, mutate, resolver, nil)
+}
+
+// startEngineClock is startEngine with a clock of the test's choosing (nil:
+// the harness's fake clock).
+func startEngineClock(t testing.TB, db *storage.DB, mutate func(*engine.Config), resolver dnsbl.Resolver, now func() time.Time) *harness {
 	t.Helper()
 	cfg := testConfig()
 	if db.Dialect() == storage.SQLite {
@@ -94,8 +102,11 @@ func startEngine(t testing.TB, db *storage.DB, mutate func(*engine.Config), reso
 		mutate(&cfg)
 	}
 	h := &harness{t: t, db: db, st: enginestore.New(db), clock: &fakeClock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}, set: metrics.NewSet(), events: &recorder{}}
+	if now == nil {
+		now = h.clock.Now
+	}
 	eng, err := engine.New(engine.Options{Config: cfg, DataDir: t.TempDir(), Store: h.st, Metrics: h.set, Logger: testLogger(t),
-		Events: h.events, Clock: h.clock.Now, Resolver: resolver})
+		Events: h.events, Clock: now, Resolver: resolver})
 	if err != nil {
 		t.Fatal(err)
 	}

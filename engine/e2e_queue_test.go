@@ -3,6 +3,7 @@ package engine_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -38,20 +39,26 @@ type nextHop struct {
 type hopMsg struct {
 	from, to string
 	body     []byte
+	tls      bool // it came over TLS
 }
 
 func startNextHop(t *testing.T) *nextHop { return startHop(t, false) }
 
-func startHop(t *testing.T, lmtp bool) *nextHop {
+func startHop(t *testing.T, lmtp bool) *nextHop { return startHopTLS(t, lmtp, nil) }
+
+// startHopTLS starts a next hop that offers STARTTLS with cfg (nil: no
+// TLS).
+func startHopTLS(t *testing.T, lmtp bool, cfg *tls.Config) *nextHop {
 	t.Helper()
 	h := &nextHop{rcptFail: map[string]*smtp.SMTPError{}}
 	s := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		h.conns.Add(1)
-		return &hopSession{h: h}, nil
+		return &hopSession{h: h, conn: c}, nil
 	}))
 	s.Domain = "nexthop.test"
 	s.AllowInsecureAuth = true
 	s.LMTP = lmtp
+	s.TLSConfig = cfg
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +71,7 @@ func startHop(t *testing.T, lmtp bool) *nextHop {
 
 type hopSession struct {
 	h        *nextHop
+	conn     *smtp.Conn
 	from, to string
 }
 
@@ -84,7 +92,8 @@ func (s *hopSession) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 	}
 	s.h.mu.Lock()
-	s.h.got = append(s.h.got, hopMsg{from: s.from, to: s.to, body: b})
+	_, isTLS := s.conn.TLSConnectionState()
+	s.h.got = append(s.h.got, hopMsg{from: s.from, to: s.to, body: b, tls: isTLS})
 	s.h.mu.Unlock()
 	return nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/uni-mail/postvakt/config/validate"
+	"github.com/uni-mail/postvakt/engine/authlimit"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/dnsbl"
 	"github.com/uni-mail/postvakt/engine/enginemetrics"
@@ -41,6 +42,7 @@ type Store interface {
 	directory.Store
 	greylist.Store
 	store.Store
+	authlimit.Store
 }
 
 // Options are the engine's dependencies.
@@ -63,13 +65,20 @@ type Options struct {
 	Filter smtpserver.ContentFilter
 	// Directory is the directory to serve, shared with the parts of the
 	// service that resolve recipients outside a session (the quarantine's
-	// release); nil builds one from Config on Store (NewDirectory).
+	// release); nil builds one from Config on Store (NewDirectory) with
+	// Resources' Hasher.
 	Directory *directory.Directory
+	// Resources are the budgets shared with the rest of the service (the
+	// password-hash gate, message memory, the spool); nil builds them from
+	// Config (NewResources).
+	Resources *Resources
 }
 
 // Engine is a configured mail engine.
 type Engine struct {
 	o         Options
+	res       *Resources
+	authLimit *authlimit.Limiter
 	dir       *directory.Directory
 	grey      *greylist.Greylister
 	metrics   *enginemetrics.Metrics
@@ -86,6 +95,12 @@ type Engine struct {
 // (`postvakt directory add-domain|add-mailbox|set-quota|lock|unlock|
 // set-nickname|set-forward|set-password|add-alias|remove-alias|import-csv`).
 func NewDirectory(cfg Config, st directory.Store, clock func() time.Time) (*directory.Directory, error) {
+	return NewDirectoryWith(cfg, st, clock, nil)
+}
+
+// NewDirectoryWith is NewDirectory whose password hashes go through hasher
+// (the service's one gate; nil: no limit).
+func NewDirectoryWith(cfg Config, st directory.Store, clock func() time.Time, hasher *directory.Hasher) (*directory.Directory, error) {
 	rules, err := cfg.AddressRules.Compile()
 	if err != nil {
 		return nil, errors.Join(validate.InSection(section, err)...)
@@ -95,6 +110,7 @@ func NewDirectory(cfg Config, st directory.Store, clock func() time.Time) (*dire
 		NicknameQuarantine: cfg.Directory.NicknameQuarantine,
 		DefaultQuota:       cfg.Directory.DefaultQuotaBytes,
 		Hash:               cfg.Directory.PasswordHash,
+		Hasher:             hasher,
 		ResolveCacheTTL:    cfg.Directory.CacheTTL,
 	}), nil
 }
@@ -130,13 +146,27 @@ func New(o Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{o: o, metrics: m}
-	e.events = newEventPump(o.Events, cfg.EventBuffer, o.Metrics)
-	if e.dir = o.Directory; e.dir == nil {
-		if e.dir, err = NewDirectory(cfg, o.Store, o.Clock); err != nil {
+	e := &Engine{o: o, metrics: m, res: o.Resources}
+	if e.res == nil {
+		if e.res, err = NewResources(cfg, o.DataDir); err != nil {
 			return nil, err
 		}
 	}
+	e.events = newEventPump(o.Events, cfg.EventBuffer, o.Metrics)
+	if e.dir = o.Directory; e.dir == nil {
+		if e.dir, err = NewDirectoryWith(cfg, o.Store, o.Clock, e.res.Hasher); err != nil {
+			return nil, err
+		}
+	}
+	e.authLimit = authlimit.New(cfg.Limits.AuthLimits(), o.Store)
+	mem, hash := e.res.Memory, e.res.Hasher
+	m.Resources(enginemetrics.ResourceFuncs{
+		MemoryUsed:       func() float64 { return float64(mem.Stats().Used) },
+		MemoryLimit:      func() float64 { return float64(mem.Stats().Capacity) },
+		MemoryWaiting:    func() float64 { return float64(mem.Stats().Waiting) },
+		HashesInProgress: func() float64 { return float64(hash.Stats().InProgress) },
+		HashesWaiting:    func() float64 { return float64(hash.Stats().Waiting) },
+	})
 	if cfg.Greylist.Enabled {
 		e.grey = &greylist.Greylister{Config: cfg.Greylist, Store: o.Store}
 	}
@@ -178,7 +208,9 @@ func New(o Options) (*Engine, error) {
 			MaxConnsPerIP: l.MaxConnsPerIP, MaxLineLength: l.MaxLineLength, CommandTimeout: l.CommandTimeout,
 			DataTimeout: l.DataTimeout, MaxSession: l.MaxSession, MaxAuthFailures: l.MaxAuthFailures,
 			AuthFailureDelay: l.AuthFailureDelay, MaxHops: l.MaxHops, ShutdownTimeout: l.ShutdownTimeout,
+			PregreetWait: l.PregreetWait, MemoryWait: l.MessageMemoryWait, FilterTimeout: l.FilterTimeout,
 		},
+		AuthLimit: e.authLimit, Spool: e.res.Spool, Memory: e.res.Memory,
 		Directory: e.dir, Greylist: e.grey, DNSBL: checker, Policy: policyOf(cfg, lists),
 		Committer: e.committer, Filter: o.Filter, Metrics: m, Events: e.events, Logger: o.Logger, Clock: o.Clock,
 	})
@@ -257,6 +289,9 @@ func (e *Engine) Reload(next Config) (apply func(), notes []string, err error) {
 	}, notes, nil
 }
 
+// Resources are the engine's budgets.
+func (e *Engine) Resources() *Resources { return e.res }
+
 // Directory is the engine's directory.
 func (e *Engine) Directory() *directory.Directory { return e.dir }
 
@@ -314,6 +349,13 @@ func (e *Engine) jobs(ctx context.Context) {
 			refresh()
 		case <-greyTick.C:
 			e.prune(ctx)
+			if n, err := e.authLimit.Prune(ctx, e.o.Clock()); err != nil {
+				if ctx.Err() == nil {
+					e.o.Logger.Warn("auth limit pruning", "err", err)
+				}
+			} else if n > 0 {
+				e.o.Logger.Info("auth limit pruned", "rows", n)
+			}
 			if e.grey == nil {
 				continue
 			}

@@ -190,6 +190,24 @@ func userCmd() *command {
 				}),
 			},
 			{
+				name: "unlock", args: "NAME", summary: "lift a user's sign-in lockout (the password stays)",
+				help: "A user is locked out after web.login.max_failures bad passwords within web.login.window, for web.login.lockout.",
+				run: withAuth(func(ctx context.Context, e *cmdEnv, db *storage.DB, svc *webauth.Service, args []string) error {
+					if len(args) != 1 {
+						return usagef("unlock takes one user NAME")
+					}
+					u, err := svc.Unlock(ctx, args[0])
+					if err != nil {
+						return err
+					}
+					if err := audit(ctx, db, "user.unlock", u.Name, ""); err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stdout, "user %s may sign in again\n", u.Name)
+					return nil
+				}),
+			},
+			{
 				name: "role", args: "NAME", summary: "change a user's role",
 				flags: func(fs *flag.FlagSet, _ *globalOpts) { fs.StringVar(&role, "role", "", "the new `role` (required)") },
 				run: withAuth(func(ctx context.Context, e *cmdEnv, db *storage.DB, svc *webauth.Service, args []string) error {

@@ -27,6 +27,12 @@ func TestUserCommand(t *testing.T) {
 	if code, _, _ := runCLI(t, "user", "role", "--config", cfg, "--role", "postmaster", "kari"); code != exitOK {
 		t.Fatalf("role: %d", code)
 	}
+	if code, out, _ := runCLI(t, "user", "unlock", "--config", cfg, "kari"); code != exitOK || !strings.Contains(out, "kari may sign in again") {
+		t.Fatalf("unlock: %d %q", code, out)
+	}
+	if code, _, _ := runCLI(t, "user", "unlock", "--config", cfg, "nobody"); code == exitOK {
+		t.Fatal("unlock of an unknown user succeeded")
+	}
 	if code, _, _ := runCLI(t, "user", "disable", "--config", cfg, "kari"); code != exitOK {
 		t.Fatalf("disable: %d", code)
 	}

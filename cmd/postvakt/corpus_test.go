@@ -28,8 +28,8 @@ func importCorpus(t *testing.T, dbURL, corpus string, truth any, files ...string
 	if err := json.Unmarshal(b, truth); err != nil {
 		t.Fatal(err)
 	}
-	cfg := writeConfig(t, "data_dir: DATADIR\ndatabase:\n  url: "+dbURL+"\ncollectors:\n  timezone: UTC\n")
-	args := []string{"import", "--config", cfg}
+	cfg := writeConfig(t, "data_dir: DATADIR\ntimezone: UTC\ndatabase:\n  url: "+dbURL+"\ncollectors:\n  timezone: UTC\n")
+	args := []string{"import", "--create-database", "--config", cfg}
 	for _, f := range files {
 		args = append(args, filepath.Join(corpusDir, corpus, f))
 	}

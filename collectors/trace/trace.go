@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/uni-mail/postvakt/collectors/txlog"
 	"github.com/uni-mail/postvakt/config/timezone"
@@ -43,9 +44,21 @@ type Query struct {
 // ErrEmptyQuery is returned by Validate when no criterion is given.
 var ErrEmptyQuery = errors.New("trace: give at least one of from, to, msgid, queue-id, ip, status, subject")
 
+// ErrControl is returned by Normalize for a criterion with a control
+// character or invalid UTF-8: no address, Message-ID (RFC 5322 §3.6.4),
+// queue ID or subject to search for has one, PostgreSQL refuses a NUL in
+// text and SQLite would end the pattern at it and match everything.
+var ErrControl = errors.New("trace: control character or invalid UTF-8 in a search criterion")
+
 // Normalize lower-cases addresses, strips angle brackets from the
 // Message-ID, applies the default limit and checks the query.
 func (q *Query) Normalize() error {
+	for _, f := range []struct{ name, v string }{{"from", q.From}, {"to", q.To}, {"msgid", q.MessageID},
+		{"queue_id", q.QueueID}, {"ip", q.IP}, {"status", q.Status}, {"subject", q.Subject}} {
+		if !utf8.ValidString(f.v) || strings.ContainsFunc(f.v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return fmt.Errorf("%w: %s", ErrControl, f.name)
+		}
+	}
 	addr := func(s string) string {
 		return strings.ToLower(strings.TrimSpace(strings.Trim(strings.TrimSpace(s), "<>")))
 	}

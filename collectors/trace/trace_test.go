@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -43,6 +44,12 @@ func TestNormalize(t *testing.T) {
 	for _, bad := range []Query{{}, {Status: "lost"}, {IP: "1.2.3.4", Since: time.Unix(10, 0), Until: time.Unix(5, 0)}} {
 		if err := bad.Normalize(); err == nil {
 			t.Errorf("%+v accepted", bad)
+		}
+	}
+	for _, bad := range []Query{{From: "\x00"}, {From: "a@b\x00"}, {Subject: "x\x00"}, {MessageID: "<a\nb@c>"},
+		{QueueID: "Q\x1b"}, {To: "a@b\x7f"}, {Subject: "\xff\xfe"}, {IP: "1.2.3.4\t"}} {
+		if err := bad.Normalize(); !errors.Is(err, ErrControl) {
+			t.Errorf("%+q: %v, want ErrControl", bad, err)
 		}
 	}
 	q = Query{To: "x@y", Limit: 100000, Subject: "secret"}

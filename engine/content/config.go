@@ -21,6 +21,28 @@ type Config struct {
 	Spam        SpamConfig       `yaml:"spam"`
 	Quarantine  QuarantineConfig `yaml:"quarantine"`
 	Abuse       AbuseConfig      `yaml:"abuse"`
+	Limits      LimitsConfig     `yaml:"limits"`
+}
+
+// LimitsConfig is the budget of one message's scan (docs/configuration.md,
+// "Resource budget"): the built-in scan stops when any is exhausted, and
+// the message is then uninspectable.
+type LimitsConfig struct {
+	// Timeout is the deadline of the built-in scan of one message.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxScanBytes bounds the bytes decoded (MIME transfer encodings) and
+	// decompressed (archive entries) for one message: what a zip bomb
+	// would make the scan inflate.
+	MaxScanBytes int64 `yaml:"max_scan_bytes"`
+	// MaxEntries bounds the archive entries opened for one message, over
+	// all its archives and their nested archives.
+	MaxEntries int `yaml:"max_entries"`
+	// OnUninspectable is what happens to a message that cannot be fully
+	// inspected: "quarantine" (as suspect) or "reject" (554 5.7.1).
+	OnUninspectable string `yaml:"on_uninspectable"`
+	// Concurrency is how many messages are scanned at once (0: twice the
+	// CPUs); a message waits for a slot within smtp.limits.filter_timeout.
+	Concurrency int `yaml:"concurrency"`
 }
 
 // MIMEConfig bounds the MIME walk.
@@ -109,6 +131,7 @@ func Default() Config {
 		Spam:       SpamConfig{Enabled: true, Threshold: 5.0, Action: "quarantine", SubjectPrefix: "(SPAM)"},
 		Quarantine: QuarantineConfig{Retention: 30 * 24 * time.Hour},
 		Abuse:      AbuseConfig{Window: time.Minute, MaxMessages: 100, MaxRecipients: 500, MassMailingRecipients: 20},
+		Limits:     LimitsConfig{Timeout: 20 * time.Second, MaxScanBytes: 64 << 20, MaxEntries: 5000, OnUninspectable: "quarantine"},
 	}
 }
 
@@ -169,6 +192,22 @@ func (c Config) Validate() error {
 	}
 	if c.Abuse.Window <= 0 {
 		bad("abuse.window", c.Abuse.Window, "must be positive")
+	}
+	if c.Limits.Timeout <= 0 || c.Limits.Timeout > 2*time.Minute {
+		// Within the engine's smtp.limits.filter_timeout (5m by default).
+		bad("limits.timeout", c.Limits.Timeout, "must be between 0s and 2m")
+	}
+	if c.Limits.MaxScanBytes < 1<<20 {
+		bad("limits.max_scan_bytes", c.Limits.MaxScanBytes, "must be at least 1 MiB")
+	}
+	if c.Limits.MaxEntries < 1 {
+		bad("limits.max_entries", c.Limits.MaxEntries, "must be at least 1")
+	}
+	if c.Limits.OnUninspectable != "quarantine" && c.Limits.OnUninspectable != "reject" {
+		bad("limits.on_uninspectable", c.Limits.OnUninspectable, "must be quarantine or reject")
+	}
+	if c.Limits.Concurrency < 0 {
+		bad("limits.concurrency", c.Limits.Concurrency, "must not be negative")
 	}
 	if c.Abuse.MaxMessages < 0 || c.Abuse.MaxRecipients < 0 || c.Abuse.MassMailingRecipients < 0 {
 		bad("abuse.max_messages", c.Abuse.MaxMessages, "limits must not be negative")

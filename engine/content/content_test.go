@@ -97,7 +97,7 @@ func withAttachment(name string, data []byte) []byte {
 		"Content-Disposition: attachment; filename=\"" + name + "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + enc + "\r\n--BB--\r\n")
 }
 
-func zipOf(t *testing.T, files map[string][]byte, encrypted bool) []byte {
+func zipOf(t testing.TB, files map[string][]byte, encrypted bool) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	zw := zip.NewWriter(&b)
@@ -118,9 +118,22 @@ func zipOf(t *testing.T, files map[string][]byte, encrypted bool) []byte {
 	return b.Bytes()
 }
 
+// envFor is env with the header size of msg, as the engine gives it.
+func envFor(env smtpserver.Envelope, msg []byte) smtpserver.Envelope {
+	if i := bytes.Index(msg, []byte("\r\n\r\n")); i >= 0 {
+		env.HeaderSize = int64(i + 4)
+	}
+	return env
+}
+
+// filter runs the ContentFilter hook on msg as the engine does.
+func filter(f fixture, env smtpserver.Envelope, msg []byte) (smtpserver.Verdict, error) {
+	return f.s.Filter(context.Background(), envFor(env, msg), bytes.NewReader(msg))
+}
+
 func scan(t *testing.T, f fixture, env smtpserver.Envelope, msg []byte) content.Outcome {
 	t.Helper()
-	out, err := f.s.Scan(context.Background(), env, msg)
+	out, err := f.s.Scan(context.Background(), envFor(env, msg), bytes.NewReader(msg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +163,7 @@ func TestGTUBE(t *testing.T) {
 		t.Fatalf("quarantined: %+v\n%s", items, items[0].Body)
 	}
 	// The Filter hook: Discard means 250 and nothing delivered.
-	v, err := f.s.Filter(context.Background(), mxEnv, plain(gtube))
+	v, err := filter(f, mxEnv, plain(gtube))
 	if err != nil || v.Action != smtpserver.Discard {
 		t.Fatalf("Filter = %+v, %v", v, err)
 	}
@@ -159,14 +172,14 @@ func TestGTUBE(t *testing.T) {
 	env.Rcpts = []string{"user@subject.example"}
 	out = scan(t, f, env, plain(gtube))
 	if out.Action != smtpserver.Accept || out.Verdict != content.VerdictSpam || !strings.Contains(strings.Join(out.Headers, "\n"), "X-Spam-Flag: YES") ||
-		!bytes.Contains(out.Body, []byte("\r\nSubject: (SPAM) Hello\r\n")) {
-		t.Fatalf("subject domain: %+v\n%s", out, out.Body)
+		!bytes.Contains(out.Header, []byte("\r\nSubject: (SPAM) Hello\r\n")) || !bytes.HasSuffix(out.Header, []byte("\r\n\r\n")) {
+		t.Fatalf("subject domain: %+v\n%s", out, out.Header)
 	}
 
 	env = mxEnv
 	env.WantsAll = true
 	out = scan(t, f, env, plain(gtube))
-	if out.Action != smtpserver.Accept || len(out.Headers) != 0 || out.Body != nil {
+	if out.Action != smtpserver.Accept || len(out.Headers) != 0 || out.Header != nil {
 		t.Fatalf("whitelisted recipient: %+v", out)
 	}
 	if n := len(f.q.items); n != 2 {
@@ -209,7 +222,7 @@ func TestAttachments(t *testing.T) {
 		if out.Verdict != content.VerdictBanned || out.Action != smtpserver.Reject {
 			t.Errorf("%s: %+v", name, out)
 		}
-		v, _ := f.s.Filter(context.Background(), mxEnv, withAttachment(name, att))
+		v, _ := filter(f, mxEnv, withAttachment(name, att))
 		if v.Action != smtpserver.Reject {
 			t.Errorf("%s: Filter = %+v", name, v)
 		}
@@ -260,7 +273,7 @@ func TestScannerDown(t *testing.T) {
 				t.Fatal("scanner not up initially")
 			}
 			out := scan(t, f, mxEnv, plain("hello"))
-			v, _ := f.s.Filter(context.Background(), mxEnv, plain("hello"))
+			v, _ := filter(f, mxEnv, plain("hello"))
 			switch mode {
 			case "tempfail":
 				if out.Action != smtpserver.Tempfail || v.Action != smtpserver.Tempfail {
@@ -337,10 +350,10 @@ func FuzzAttachmentWalker(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Scan(context.Background(), mxEnv, msg); err != nil {
+		if _, err := s.Scan(context.Background(), mxEnv, bytes.NewReader(msg)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Scan(context.Background(), mxEnv, data); err != nil {
+		if _, err := s.Scan(context.Background(), mxEnv, bytes.NewReader(data)); err != nil {
 			t.Fatal(err)
 		}
 		_ = p.Forbidden(name)
@@ -421,7 +434,7 @@ func BenchmarkScan(b *testing.B) {
 	b.SetBytes(int64(len(msg)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if out, err := s.Scan(context.Background(), mxEnv, msg); err != nil || out.Action != smtpserver.Accept {
+		if out, err := s.Scan(context.Background(), mxEnv, bytes.NewReader(msg)); err != nil || out.Action != smtpserver.Accept {
 			b.Fatalf("%+v %v", out, err)
 		}
 	}
@@ -449,8 +462,8 @@ func TestReload(t *testing.T) {
 	}
 	apply()
 	out := scan(t, f, mxEnv, plain("Buy now "+gtube))
-	if out.Action != smtpserver.Accept || !strings.Contains(string(out.Body), "Subject: [SPAM?] Hello") {
-		t.Fatalf("after: %v %.300s", out.Action, out.Body)
+	if out.Action != smtpserver.Accept || !strings.Contains(string(out.Header), "Subject: [SPAM?] Hello") {
+		t.Fatalf("after: %v %.300s", out.Action, out.Header)
 	}
 	if out := scan(t, f, mxEnv, withAttachment("disk.iso", []byte("x"))); out.Verdict != content.VerdictBanned {
 		t.Errorf("a newly forbidden extension: %v", out.Verdict)

@@ -16,8 +16,10 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -27,6 +29,7 @@ import (
 
 	"github.com/uni-mail/postvakt/engine/clamd"
 	"github.com/uni-mail/postvakt/engine/dnsbl"
+	"github.com/uni-mail/postvakt/engine/membudget"
 	"github.com/uni-mail/postvakt/engine/mime"
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/engine/rspamd"
@@ -34,6 +37,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/smtpserver"
 	"github.com/uni-mail/postvakt/engine/spam"
 	"github.com/uni-mail/postvakt/engine/spamd"
+	"github.com/uni-mail/postvakt/engine/spool"
 )
 
 // Verdict is the closed set of scan verdicts (the label of
@@ -71,7 +75,13 @@ type Options struct {
 	// LocalDomain feeds FORGED_LOCAL_SENDER; nil: rule off.
 	LocalDomain func(ctx context.Context, domain string) bool
 	// Abuse applies the submission rate limits; nil: none.
-	Abuse      *sendlimit.Controller
+	Abuse *sendlimit.Controller
+	// Scratch holds archives while they are opened (memory up to its
+	// threshold, then disk); nil keeps them in memory.
+	Scratch *spool.Spool
+	// Memory is the message memory budget a message is read into memory
+	// under for the quarantine; nil: no limit.
+	Memory     *membudget.Budget
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 	Clock      func() time.Time
@@ -81,9 +91,13 @@ type Options struct {
 type Scanner struct {
 	o        Options
 	cur      atomic.Pointer[settings]
+	slots    *membudget.Budget // scans at once
 	up       *prometheus.GaugeVec
 	errs     *prometheus.CounterVec
 	verdicts *prometheus.CounterVec
+
+	uninspectable prometheus.Counter
+	scanSeconds   prometheus.Histogram
 }
 
 // settings are what a scan reads from the configuration: swapped whole by
@@ -170,7 +184,17 @@ func New(o Options) (*Scanner, error) {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	s := &Scanner{o: o}
+	if o.Scratch == nil {
+		var err error
+		if o.Scratch, err = spool.New("", 1<<62, nil); err != nil {
+			return nil, err
+		}
+	}
+	slots := o.Config.Limits.Concurrency
+	if slots <= 0 {
+		slots = 2 * runtime.GOMAXPROCS(0)
+	}
+	s := &Scanner{o: o, slots: membudget.New(int64(slots))}
 	st := s.settingsFor(o.Config)
 	s.cur.Store(st)
 	s.up = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "postvakt_content_scanner_up",
@@ -179,12 +203,17 @@ func New(o Options) (*Scanner, error) {
 		Help: "Content scans that failed because a scanner did not answer, by scanner."}, []string{"scanner"})
 	s.verdicts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postvakt_content_verdicts_total",
 		Help: "Messages scanned, by verdict (clean, spam, virus, banned, suspect)."}, []string{"verdict"})
+	s.uninspectable = prometheus.NewCounter(prometheus.CounterOpts{Name: "postvakt_content_uninspectable_total",
+		Help: "Messages that could not be fully inspected (broken MIME structure, scan budget or deadline exceeded, archives nested too deep), treated as suspect."})
+	s.scanSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "postvakt_content_scan_duration_seconds",
+		Help:    "Time the built-in scan (MIME walk, attachments, archives) of one message took.",
+		Buckets: []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}})
 	for _, v := range []Verdict{VerdictClean, VerdictSpam, VerdictVirus, VerdictBanned, VerdictSuspect} {
 		s.verdicts.WithLabelValues(string(v))
 	}
 	s.initScanners(st)
 	if o.Registerer != nil {
-		for _, col := range []prometheus.Collector{s.up, s.errs, s.verdicts} {
+		for _, col := range []prometheus.Collector{s.up, s.errs, s.verdicts, s.uninspectable, s.scanSeconds} {
 			if err := o.Registerer.Register(col); err != nil {
 				return nil, fmt.Errorf("content metrics: %w", err)
 			}
@@ -203,44 +232,102 @@ type Outcome struct {
 	Findings     []Finding   // attachment and antivirus findings
 	Spam         spam.Result // zero when the scorer is off
 	QuarantineID int64       // non-zero when quarantined
-	// Body is the rewritten message when the spam action is "subject";
-	// nil when the message is unchanged.
-	Body []byte
+	// Header is the rewritten header section when the spam action is
+	// "subject" (smtpserver.Verdict.Header); nil when it is unchanged.
+	Header []byte
 }
 
 // Filter implements smtpserver.ContentFilter.
-func (s *Scanner) Filter(ctx context.Context, env smtpserver.Envelope, msg []byte) (smtpserver.Verdict, error) {
+func (s *Scanner) Filter(ctx context.Context, env smtpserver.Envelope, msg smtpserver.Message) (smtpserver.Verdict, error) {
 	out, err := s.Scan(ctx, env, msg)
 	if err != nil {
 		return smtpserver.Verdict{Action: smtpserver.Tempfail, Reason: err.Error()}, nil
 	}
-	return smtpserver.Verdict{Action: out.Action, Headers: out.Headers, Reason: out.Reason, Body: out.Body,
+	return smtpserver.Verdict{Action: out.Action, Headers: out.Headers, Reason: out.Reason, Header: out.Header,
 		Quarantined: out.QuarantineID != 0}, nil
 }
 
-// Scan scans one message. The error is non-nil only when the message must
-// be deferred for an internal reason (the quarantine store failed).
-func (s *Scanner) Scan(ctx context.Context, env smtpserver.Envelope, msg []byte) (Outcome, error) {
+// Text kept for the spam rules: the first textPerPart bytes of each text
+// part, at most textTotal in all (SpamAssassin likewise scores the first
+// 50 kB of a body part, body_part_scan_size).
+const (
+	textPerPart = 256 << 10
+	textTotal   = 1 << 20
+)
+
+// textKeeper keeps a bounded prefix of a part.
+type textKeeper struct {
+	buf  []byte
+	room int
+}
+
+func (t *textKeeper) Write(p []byte) (int, error) {
+	if n := min(len(p), t.room-len(t.buf)); n > 0 {
+		t.buf = append(t.buf, p[:n]...)
+	}
+	return len(p), nil
+}
+
+// Scan scans one message, reading it as a stream within the scan budget
+// (content.limits): a deadline, a total of decoded and decompressed bytes,
+// archive entries and nesting depth. A message that cannot be fully
+// inspected (broken MIME structure, an archive entry that lies about its
+// size, a budget exceeded) is suspect under content.limits.on_uninspectable
+// — never clean. The error is non-nil only when the message must be
+// deferred for an internal reason (the quarantine store failed, no scan
+// slot in time).
+func (s *Scanner) Scan(ctx context.Context, env smtpserver.Envelope, msg smtpserver.Message) (Outcome, error) {
 	st := s.cur.Load()
 	c := st.c
 	submission := env.Listener != "mx"
 	if s.o.Abuse != nil && env.AuthUser != "" && !s.o.Abuse.Allow(env.AuthUser, env.MailFrom, len(env.Rcpts)) {
 		return Outcome{Action: smtpserver.Tempfail, Reason: "submission rate limit for " + env.AuthUser}, nil
 	}
-	var out Outcome
-	var texts [][]byte
-	sum, werr := mime.Walk(msg, mime.Limits{MaxDepth: c.MIME.MaxDepth, MaxParts: c.MIME.MaxParts}, func(p *mime.Part) error {
-		out.Findings = append(out.Findings, st.policy.Inspect(p)...)
-		if strings.HasPrefix(p.ContentType, "text/") || p.Index == 0 {
-			texts = append(texts, p.Body)
-		}
-		return nil
-	})
-	if werr != nil {
-		out.Findings = append(out.Findings, Finding{Kind: FindingCorrupt, Name: "message", Info: werr.Error()})
+	// Scans are CPU-bound: more at once than the slots only share the
+	// cores and run into their deadlines.
+	release, err := s.slots.Acquire(ctx, 1)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("no content scan slot in time: %w", err)
 	}
+	defer release()
+	sctx, cancel := context.WithTimeout(ctx, c.Limits.Timeout)
+	defer cancel()
+	start := time.Now()
+
+	var out Outcome
+	in := &inspection{ctx: sctx, policy: st.policy, scratch: s.o.Scratch, left: c.Limits.MaxScanBytes, entries: c.Limits.MaxEntries}
+	var texts [][]byte
+	textLeft := textTotal
+	sum, werr := mime.Walk(io.NewSectionReader(msg, 0, msg.Size()), mime.Limits{MaxDepth: c.MIME.MaxDepth, MaxParts: c.MIME.MaxParts},
+		func(p *mime.Part) error {
+			var tk *textKeeper
+			var tw io.Writer
+			if (strings.HasPrefix(p.ContentType, "text/") || p.Index == 0) && textLeft > 0 {
+				tk = &textKeeper{room: min(textPerPart, textLeft)}
+				tw = tk
+			}
+			in.part(p, tw)
+			if tk != nil {
+				texts = append(texts, tk.buf)
+				textLeft -= len(tk.buf)
+			}
+			return in.stop
+		})
+	out.Findings = in.findings
+	switch {
+	case in.stop != nil:
+		out.Findings = append(out.Findings, Finding{Kind: FindingUninspectable, Name: "message", Info: in.stop.Error()})
+	case werr != nil:
+		// Too deep or too many parts: the rest was not walked.
+		out.Findings = append(out.Findings, Finding{Kind: FindingUninspectable, Name: "message", Info: werr.Error()})
+	}
+	if sum.Broken {
+		out.Findings = append(out.Findings, Finding{Kind: FindingUninspectable, Name: "message",
+			Info: "malformed MIME structure: " + strings.Join(sum.Defects, "; ")})
+	}
+	s.scanSeconds.Observe(time.Since(start).Seconds())
 	if st.clamd != nil && !hasKind(out.Findings, FindingVirus) {
-		res, err := st.clamd.ScanBytes(ctx, msg)
+		res, err := st.clamd.Scan(ctx, io.NewSectionReader(msg, 0, msg.Size()))
 		switch {
 		case err != nil:
 			s.up.WithLabelValues(ScannerClamd).Set(boolGauge(errors.Is(err, clamd.ErrScan)))
@@ -257,7 +344,12 @@ func (s *Scanner) Scan(ctx context.Context, env smtpserver.Envelope, msg []byte)
 			s.up.WithLabelValues(ScannerClamd).Set(1)
 		}
 	}
-	quar := func(v Verdict, r quarantine.Reason, detail string, body []byte) (Outcome, error) {
+	quar := func(v Verdict, r quarantine.Reason, detail string, headers []string) (Outcome, error) {
+		body, release, err := s.load(ctx, headers, msg)
+		if err != nil {
+			return Outcome{}, err
+		}
+		defer release()
 		// the transaction's queue ID, so the quarantined copy is the
 		// message the transaction log knows under it
 		qid := env.QueueID
@@ -278,7 +370,7 @@ func (s *Scanner) Scan(ctx context.Context, env smtpserver.Envelope, msg []byte)
 		return out, nil
 	}
 	if f, ok := first(out.Findings, FindingVirus); ok {
-		return quar(VerdictVirus, quarantine.ReasonVirus, f.Info+" in "+f.Name, msg)
+		return quar(VerdictVirus, quarantine.ReasonVirus, f.Info+" in "+f.Name, nil)
 	}
 	if f, ok := first(out.Findings, FindingForbidden); ok {
 		out.Verdict, out.Reason = VerdictBanned, "forbidden attachment "+f.Name
@@ -289,10 +381,24 @@ func (s *Scanner) Scan(ctx context.Context, env smtpserver.Envelope, msg []byte)
 		s.verdicts.WithLabelValues(string(VerdictBanned)).Inc()
 		return out, nil
 	}
-	for _, k := range []FindingKind{FindingEncrypted, FindingCorrupt} {
-		if f, ok := first(out.Findings, k); ok {
-			return quar(VerdictSuspect, quarantine.ReasonSuspect, string(k)+" "+f.Name, msg)
+	for _, k := range []FindingKind{FindingEncrypted, FindingCorrupt, FindingUninspectable} {
+		f, ok := first(out.Findings, k)
+		if !ok {
+			continue
 		}
+		detail := string(k) + " " + f.Name
+		if f.Info != "" {
+			detail += ": " + f.Info
+		}
+		if k == FindingUninspectable {
+			s.uninspectable.Inc()
+			if c.Limits.OnUninspectable == "reject" {
+				out.Verdict, out.Action, out.Reason = VerdictSuspect, smtpserver.Reject, "not fully inspected: "+detail
+				s.verdicts.WithLabelValues(string(VerdictSuspect)).Inc()
+				return out, nil
+			}
+		}
+		return quar(VerdictSuspect, quarantine.ReasonSuspect, detail, nil)
 	}
 	if st.scorer != nil {
 		in := spam.Input{ClientIP: env.ClientIP, HELO: env.HELO, MailFrom: env.MailFrom, Header: sum.Header,
@@ -309,10 +415,12 @@ func (s *Scanner) Scan(ctx context.Context, env smtpserver.Envelope, msg []byte)
 			out.Headers = append(out.Headers, out.Spam.Headers()...)
 			detail := fmt.Sprintf("score=%.1f tests=%s", out.Spam.Score, strings.Join(out.Spam.Rules, ","))
 			if spamAction(c, env) == "quarantine" {
-				return quar(VerdictSpam, quarantine.ReasonSpam, detail, prepend(out.Headers, msg))
+				return quar(VerdictSpam, quarantine.ReasonSpam, detail, out.Headers)
 			}
 			out.Verdict, out.Action, out.Reason = VerdictSpam, smtpserver.Accept, "spam tagged: "+detail
-			out.Body = rewriteSubject(prepend(out.Headers, msg), c.Spam.SubjectPrefix)
+			if h, err := s.taggedHeader(env, msg, out.Headers, c.Spam.SubjectPrefix); err == nil {
+				out.Header = h
+			}
 			s.verdicts.WithLabelValues(string(VerdictSpam)).Inc()
 			return out, nil
 		}
@@ -323,18 +431,55 @@ func (s *Scanner) Scan(ctx context.Context, env smtpserver.Envelope, msg []byte)
 	return out, nil
 }
 
+// load reads msg into memory with headers put in front of it, under the
+// message memory budget; release frees the reservation.
+func (s *Scanner) load(ctx context.Context, headers []string, msg smtpserver.Message) ([]byte, func(), error) {
+	var pre bytes.Buffer
+	for _, h := range headers {
+		pre.WriteString(h)
+		pre.WriteString("\r\n")
+	}
+	size := int64(pre.Len()) + msg.Size()
+	// The bytes, and the database driver's copy on the way to the store.
+	release, err := s.o.Memory.Acquire(ctx, 3*size)
+	if err != nil {
+		return nil, nil, fmt.Errorf("message memory budget: %w", err)
+	}
+	body := make([]byte, size)
+	if _, err := msg.ReadAt(body[pre.Len():], 0); err != nil && !errors.Is(err, io.EOF) {
+		release()
+		return nil, nil, err
+	}
+	copy(body, pre.Bytes())
+	return body, release, nil
+}
+
+// taggedHeader is the message's header section with headers added and the
+// Subject prefixed (the "subject" spam action).
+func (s *Scanner) taggedHeader(env smtpserver.Envelope, msg smtpserver.Message, headers []string, prefix string) ([]byte, error) {
+	if env.HeaderSize <= 0 {
+		return nil, errors.New("no header section")
+	}
+	h := make([]byte, env.HeaderSize)
+	if _, err := msg.ReadAt(h, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return rewriteSubject(prepend(headers, h), prefix), nil
+}
+
 // external adds the scores of spamd and rspamd when configured; a scanner
 // that does not answer is counted and skipped (the built-in score stands).
-func (s *Scanner) external(ctx context.Context, st *settings, env smtpserver.Envelope, msg []byte, r *spam.Result) {
+func (s *Scanner) external(ctx context.Context, st *settings, env smtpserver.Envelope, msg smtpserver.Message, r *spam.Result) {
 	if st.spamd != nil {
-		res, err := st.spamd.Check(ctx, msg)
+		res, err := st.spamd.CheckReader(ctx, io.NewSectionReader(msg, 0, msg.Size()), msg.Size())
 		s.scanned(ScannerSpamd, err)
 		if err == nil {
 			r.AddExternal("SPAMD", res.Score)
 		}
 	}
 	if st.rspamd != nil {
-		res, err := st.rspamd.Check(ctx, rspamd.Envelope{IP: ipString(env), HELO: env.HELO, From: env.MailFrom, User: env.AuthUser, Rcpts: env.Rcpts}, msg)
+		res, err := st.rspamd.CheckReader(ctx, rspamd.Envelope{IP: ipString(env), HELO: env.HELO, From: env.MailFrom, User: env.AuthUser, Rcpts: env.Rcpts},
+			io.NewSectionReader(msg, 0, msg.Size()), msg.Size())
 		s.scanned(ScannerRspamd, err)
 		if err == nil && res.Required > 0 {
 			r.AddExternal("RSPAMD", res.Score*r.Threshold/res.Required)

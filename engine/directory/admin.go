@@ -126,13 +126,13 @@ func (d *Directory) toMailbox(ctx context.Context, n NewMailbox) (Mailbox, error
 		m.ForwardTo = f.Key()
 	}
 	if n.Password != "" {
-		h, err := HashPassword(n.Password, d.o.Hash)
+		h, err := d.o.Hasher.Hash(ctx, n.Password, d.o.Hash)
 		if err != nil {
 			return Mailbox{}, err
 		}
 		m.PasswordHash = h
 	} else if m.PasswordHash != "" {
-		if _, err := VerifyPassword(m.PasswordHash, ""); err != nil {
+		if err := CheckHash(m.PasswordHash); err != nil {
 			return Mailbox{}, fmt.Errorf("%w: password hash of %s", ErrInvalid, m.Address)
 		}
 	}
@@ -185,7 +185,7 @@ func (d *Directory) Unlock(ctx context.Context, address string) error {
 
 // SetPassword stores an argon2id hash of password.
 func (d *Directory) SetPassword(ctx context.Context, address, password string) error {
-	h, err := HashPassword(password, d.o.Hash)
+	h, err := d.o.Hasher.Hash(ctx, password, d.o.Hash)
 	if err != nil {
 		return err
 	}

@@ -41,31 +41,45 @@ func HashPassword(password string, p HashParams) (string, error) {
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
+// CheckHash reports whether hash is a PHC-format argon2id hash this
+// package can verify, without computing anything (ErrBadHash otherwise).
+func CheckHash(hash string) error {
+	_, _, _, _, _, err := parseHash(hash)
+	return err
+}
+
 // VerifyPassword reports whether password matches hash, comparing in
-// constant time.
+// constant time. It computes one argon2id hash at the hash's own
+// parameters: a service verifies through its Hasher, which bounds how many
+// run at once.
 func VerifyPassword(hash, password string) (bool, error) {
-	parts := strings.Split(hash, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false, ErrBadHash
-	}
-	var v int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
-		return false, ErrBadHash
-	}
-	var m, t uint32
-	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || t == 0 || p == 0 || m > 4<<20 || t > 64 {
-		return false, ErrBadHash
-	}
-	b64 := base64.RawStdEncoding
-	salt, err := b64.DecodeString(parts[4])
+	m, t, p, salt, want, err := parseHash(hash)
 	if err != nil {
-		return false, ErrBadHash
-	}
-	want, err := b64.DecodeString(parts[5])
-	if err != nil || len(want) == 0 || len(want) > 128 {
-		return false, ErrBadHash
+		return false, err
 	}
 	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
+}
+
+func parseHash(hash string) (m, t uint32, p uint8, salt, want []byte, err error) {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return 0, 0, 0, nil, nil, ErrBadHash
+	}
+	var v int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+		return 0, 0, 0, nil, nil, ErrBadHash
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || t == 0 || p == 0 || m > 4<<20 || t > 64 {
+		return 0, 0, 0, nil, nil, ErrBadHash
+	}
+	b64 := base64.RawStdEncoding
+	if salt, err = b64.DecodeString(parts[4]); err != nil {
+		return 0, 0, 0, nil, nil, ErrBadHash
+	}
+	want, err = b64.DecodeString(parts[5])
+	if err != nil || len(want) == 0 || len(want) > 128 {
+		return 0, 0, 0, nil, nil, ErrBadHash
+	}
+	return m, t, p, salt, want, nil
 }

@@ -26,6 +26,9 @@ type Options struct {
 	DefaultQuota int64
 	// Hash are the argon2id parameters for new password hashes.
 	Hash HashParams
+	// Hasher is the service's one gate for password hashes (bounded by
+	// memory); nil hashes without a limit (tools and tests).
+	Hasher *Hasher
 	// DomainCacheTTL is how long the answer "is this domain local?" is
 	// cached (it is asked several times per recipient); default 10 s, so
 	// a domain added on another node is seen within that time.
@@ -273,6 +276,9 @@ const (
 	AuthLocked      AuthResult = "locked"
 	AuthNoPassword  AuthResult = "no_password"
 	AuthError       AuthResult = "error"
+	// AuthBusy: the password could not be checked in time because the
+	// hashing budget was full (Hasher); the client should try again.
+	AuthBusy AuthResult = "busy"
 )
 
 // dummyHash is verified for unknown users so that their timing matches.
@@ -284,17 +290,31 @@ var dummyHash = sync.OnceValue(func() string {
 })
 
 // Authenticate checks a username (permanent or nickname address) and
-// password. The mailbox is returned only for AuthOK.
+// password. The mailbox is returned only for AuthOK. Every answer costs one
+// password hash through Options.Hasher (unknown users a dummy one, so that
+// timing does not tell them apart); when the Hasher has no room in time the
+// result is AuthBusy.
 func (d *Directory) Authenticate(ctx context.Context, username, password string) (Mailbox, AuthResult, error) {
+	verify := func(hash string) (bool, AuthResult, error) {
+		ok, err := d.o.Hasher.Verify(ctx, hash, password)
+		if errors.Is(err, ErrHashBusy) {
+			return false, AuthBusy, err
+		}
+		return ok, "", err
+	}
+	dummy := func(res AuthResult) (Mailbox, AuthResult, error) {
+		if _, busy, err := verify(dummyHash()); busy != "" {
+			return Mailbox{}, busy, err
+		}
+		return Mailbox{}, res, nil
+	}
 	a, err := addr.Parse(username)
 	if err != nil || a.Domain == "" {
-		_, _ = VerifyPassword(dummyHash(), password)
-		return Mailbox{}, AuthUnknownUser, nil
+		return dummy(AuthUnknownUser)
 	}
 	e, err := d.o.Store.DirLookup(ctx, a.Key())
 	if errors.Is(err, ErrNotFound) || (err == nil && e.Kind != KindMailbox && e.Kind != KindNickname) {
-		_, _ = VerifyPassword(dummyHash(), password)
-		return Mailbox{}, AuthUnknownUser, nil
+		return dummy(AuthUnknownUser)
 	}
 	if err != nil {
 		return Mailbox{}, AuthError, err
@@ -304,10 +324,12 @@ func (d *Directory) Authenticate(ctx context.Context, username, password string)
 		return Mailbox{}, AuthError, err
 	}
 	if m.PasswordHash == "" {
-		_, _ = VerifyPassword(dummyHash(), password)
-		return Mailbox{}, AuthNoPassword, nil
+		return dummy(AuthNoPassword)
 	}
-	ok, err := VerifyPassword(m.PasswordHash, password)
+	ok, busy, err := verify(m.PasswordHash)
+	if busy != "" {
+		return Mailbox{}, busy, err
+	}
 	if err != nil {
 		return Mailbox{}, AuthError, fmt.Errorf("mailbox %s: %w", m.Address, err)
 	}

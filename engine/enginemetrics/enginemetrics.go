@@ -25,7 +25,7 @@ var (
 	MessageResults = []string{"accepted", "rejected", "tempfail"}
 	// DeliveryResults are what became of one copy.
 	DeliveryResults = []string{"delivered", "truncated", "queued"}
-	AuthResults     = []string{"ok", "unknown_user", "bad_password", "locked", "no_password", "error", "tls_required", "aborted"}
+	AuthResults     = []string{"ok", "unknown_user", "bad_password", "locked", "no_password", "error", "tls_required", "aborted", "busy", "rate_limited"}
 	ConnResults     = []string{"accepted", "limit_per_ip", "limit_total"}
 	DNSBLResults    = []string{"listed", "clean", "error"}
 )
@@ -238,6 +238,27 @@ func (m *Metrics) Pruned(transactions, bodies, bodyBytes int64) {
 	m.prunedTx.Add(int(transactions))
 	m.prunedBodies.Add(int(bodies))
 	m.prunedBytes.Add(int(bodyBytes))
+}
+
+// ResourceFuncs read the engine's budgets at scrape time.
+type ResourceFuncs struct {
+	MemoryUsed, MemoryLimit, MemoryWaiting func() float64
+	HashesInProgress, HashesWaiting        func() float64
+}
+
+// Resources registers the budget gauges.
+func (m *Metrics) Resources(f ResourceFuncs) {
+	for name, fn := range map[string]func() float64{
+		"postvakt_smtp_message_memory_bytes":        f.MemoryUsed,
+		"postvakt_smtp_message_memory_limit_bytes":  f.MemoryLimit,
+		"postvakt_smtp_message_memory_waiting":      f.MemoryWaiting,
+		"postvakt_smtp_password_hashes_in_progress": f.HashesInProgress,
+		"postvakt_smtp_password_hashes_waiting":     f.HashesWaiting,
+	} {
+		if fn != nil {
+			m.set.NewGauge(name, fn)
+		}
+	}
 }
 
 // StoreStats sets the store gauges.

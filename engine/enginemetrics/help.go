@@ -35,6 +35,11 @@ var Help = map[string]string{
 	"postvakt_smtp_store_pruned_total":            "Transaction rows and bodies deleted by the store's retention (smtp.retention), by kind.",
 	"postvakt_smtp_store_pruned_body_bytes_total": "Bytes of the bodies deleted by the store's retention.",
 	"postvakt_smtp_events_dropped_total":          "Mail events dropped because the consumer was slow.",
+	"postvakt_smtp_message_memory_bytes":          "Bytes of the message memory budget (smtp.limits.message_memory) reserved now: spooled DATA in memory, messages assembled for the commit, scans' scratch space, quarantine and relay copies.",
+	"postvakt_smtp_message_memory_limit_bytes":    "The message memory budget (smtp.limits.message_memory).",
+	"postvakt_smtp_message_memory_waiting":        "Messages waiting for their share of the message memory budget.",
+	"postvakt_smtp_password_hashes_in_progress":   "Password hashes (SMTP AUTH and web sign-in) being computed now, bounded by smtp.limits.password_hash_memory.",
+	"postvakt_smtp_password_hashes_waiting":       "Password checks waiting for room to hash (smtp.limits.password_hash_wait at most).",
 }
 
 // WritePrometheus writes set in the Prometheus text format with the HELP

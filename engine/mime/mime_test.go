@@ -1,17 +1,29 @@
 package mime_test
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
 	"github.com/uni-mail/postvakt/engine/mime"
 )
 
-func walk(t *testing.T, msg string, lim mime.Limits) ([]*mime.Part, mime.Summary, error) {
+// part is what the tests keep of a mime.Part: its fields and decoded body.
+type part struct {
+	mime.Part
+	body []byte
+}
+
+func walk(t *testing.T, msg string, lim mime.Limits) ([]part, mime.Summary, error) {
 	t.Helper()
-	var parts []*mime.Part
-	sum, err := mime.Walk([]byte(msg), lim, func(p *mime.Part) error { parts = append(parts, p); return nil })
+	var parts []part
+	sum, err := mime.Walk(strings.NewReader(msg), lim, func(p *mime.Part) error {
+		b, _ := io.ReadAll(p.Body)
+		parts = append(parts, part{Part: *p, body: b})
+		return nil
+	})
 	return parts, sum, err
 }
 
@@ -43,8 +55,8 @@ func TestWalk(t *testing.T) {
 	}
 	for i, w := range want {
 		p := parts[i]
-		if p.ContentType != w.ct || p.Filename != w.name || p.Depth != w.depth || strings.TrimRight(string(p.Body), "\r\n") != w.body {
-			t.Errorf("part %d = %+v (body %q), want %+v", i, p, p.Body, w)
+		if p.ContentType != w.ct || p.Filename != w.name || p.Depth != w.depth || strings.TrimRight(string(p.body), "\r\n") != w.body {
+			t.Errorf("part %d = %+v (body %q), want %+v", i, p, p.body, w)
 		}
 		if (w.name != "") != p.Attachment {
 			t.Errorf("part %d attachment = %v", i, p.Attachment)
@@ -54,21 +66,30 @@ func TestWalk(t *testing.T) {
 
 func TestWalkBroken(t *testing.T) {
 	t.Parallel()
-	for name, msg := range map[string]string{
-		"no header end":         "Subject: x",
-		"bad content type":      "Content-Type: ;;;\r\n\r\nbody",
-		"missing boundary":      "Content-Type: multipart/mixed; boundary=ZZ\r\n\r\n--QQ\r\n\r\nx\r\n",
-		"bad base64":            "Content-Transfer-Encoding: base64\r\n\r\n!!!notbase64***\r\n",
-		"unknown encoding":      "Content-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644\r\n",
-		"unknown charset":       "Content-Type: text/plain; charset=x-klingon\r\n\r\nqapla\r\n",
-		"binary header garbage": "\x00\x01\x02: \xff\r\n\r\n",
-		"empty":                 "",
+	for name, tc := range map[string]struct {
+		msg    string
+		broken bool
+	}{
+		"no header end":              {"Subject: x", false},
+		"bad content type":           {"Content-Type: ;;;\r\n\r\nbody", true},
+		"missing boundary":           {"Content-Type: multipart/mixed; boundary=ZZ\r\n\r\n--QQ\r\n\r\nx\r\n", true},
+		"bad base64":                 {"Content-Transfer-Encoding: base64\r\n\r\n!!!notbase64***\r\n", true},
+		"unknown encoding":           {"Content-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644\r\n", true},
+		"unknown charset":            {"Content-Type: text/plain; charset=x-klingon\r\n\r\nqapla\r\n", false},
+		"binary header garbage":      {"\x00\x01\x02: \xff\r\n\r\n", true},
+		"broken part header":         {"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type text/plain\r\n\r\nx\r\n--B\r\nContent-Type: application/octet-stream; name=evil.exe\r\n\r\nMZ\r\n--B--\r\n", true},
+		"multipart without boundary": {"Content-Type: multipart/mixed\r\n\r\n--B\r\n\r\nx\r\n", true},
+		"huge part header":           {"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n" + strings.Repeat("X-Pad: "+strings.Repeat("y", 70)+"\r\n", 2000) + "\r\nx\r\n--B--\r\n", true},
+		"empty":                      {"", false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			_, _, err := walk(t, msg, mime.Limits{})
+			_, sum, err := walk(t, tc.msg, mime.Limits{MaxHeaderBytes: 64 << 10})
 			if err != nil {
 				t.Fatalf("broken mail must be walked, not refused: %v", err)
+			}
+			if sum.Broken != tc.broken || (sum.Broken && len(sum.Defects) == 0) {
+				t.Fatalf("broken = %v (defects %q), want %v", sum.Broken, sum.Defects, tc.broken)
 			}
 		})
 	}
@@ -89,12 +110,27 @@ func TestWalkLimits(t *testing.T) {
 	if !errors.Is(err, mime.ErrTooManyParts) || len(parts) != 10 {
 		t.Fatalf("many parts: %d, %v", len(parts), err)
 	}
-	big := "Subject: x\r\n\r\n" + strings.Repeat("a", 1000)
-	parts, _, _ = walk(t, big, mime.Limits{MaxPartBytes: 100})
-	if len(parts) != 1 || len(parts[0].Body) != 100 || !parts[0].Truncated {
-		t.Fatalf("big part: %d bytes", len(parts[0].Body))
+	// The walk streams: a part's content is read, not held.
+	big := "Subject: x\r\n\r\n" + strings.Repeat("a", 1<<20)
+	parts, _, _ = walk(t, big, mime.Limits{})
+	if len(parts) != 1 || len(parts[0].body) != 1<<20 {
+		t.Fatalf("big part: %d bytes", len(parts[0].body))
+	}
+	// A failing source (the scanner's deadline or budget) stops the walk
+	// and is returned.
+	boom := errors.New("budget")
+	_, err = mime.Walk(io.MultiReader(strings.NewReader(many[:200]), errReader{boom}), mime.Limits{}, func(p *mime.Part) error {
+		_, err := io.Copy(io.Discard, p.Body)
+		return err
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("source error: %v", err)
 	}
 }
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // FuzzWalk checks that no input makes the walk panic or exceed its limits.
 func FuzzWalk(f *testing.F) {
@@ -107,13 +143,14 @@ func FuzzWalk(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		lim := mime.Limits{MaxDepth: 8, MaxParts: 64, MaxPartBytes: 1 << 16}
+		lim := mime.Limits{MaxDepth: 8, MaxParts: 64, MaxHeaderBytes: 1 << 12}
 		n := 0
-		_, _ = mime.Walk(b, lim, func(p *mime.Part) error {
+		_, _ = mime.Walk(bytes.NewReader(b), lim, func(p *mime.Part) error {
 			n++
-			if p.Depth > lim.MaxDepth || int64(len(p.Body)) > lim.MaxPartBytes {
-				t.Fatalf("limits exceeded: depth %d, %d bytes", p.Depth, len(p.Body))
+			if p.Depth > lim.MaxDepth {
+				t.Fatalf("limits exceeded: depth %d", p.Depth)
 			}
+			_, _ = io.Copy(io.Discard, p.Body)
 			return nil
 		})
 		if n > lim.MaxParts {

@@ -39,6 +39,39 @@ type Config struct {
 	Lease time.Duration `yaml:"lease"`
 	// Timeout bounds one SMTP/LMTP command.
 	Timeout time.Duration `yaml:"timeout"`
+	// TLS is the outbound TLS policy.
+	TLS TLSConfig `yaml:"tls"`
+}
+
+// TLS security levels of a destination, as Postfix's
+// smtp_tls_security_level: "none" never uses TLS; "may" uses STARTTLS
+// when the next hop offers it, unauthenticated (opportunistic TLS, RFC
+// 7435), and sends in clear when it does not; "encrypt" requires TLS and
+// defers rather than send in clear; "verify" also requires the next hop's
+// certificate to be valid for its host name.
+const (
+	TLSNone    = "none"
+	TLSMay     = "may"
+	TLSEncrypt = "encrypt"
+	TLSVerify  = "verify"
+)
+
+// TLSConfig is the relay's outbound TLS policy (relay.tls).
+type TLSConfig struct {
+	// Level is the default level of every destination.
+	Level string `yaml:"level"`
+	// Policies set the level per destination: a recipient domain, or a
+	// next hop of the transport map as "[host]:port"; the next hop wins.
+	Policies map[string]string `yaml:"policies"`
+	// MTASTS looks up the MTA-STS policy (RFC 8461) of domains delivered
+	// by MX lookup: under "enforce" only the MX hosts the policy names are
+	// used, over TLS with a verified certificate, or the mail is deferred;
+	// "testing" is logged. A level set in Policies for the domain wins.
+	MTASTS bool `yaml:"mta_sts"`
+}
+
+func validLevel(l string) bool {
+	return l == TLSNone || l == TLSMay || l == TLSEncrypt || l == TLSVerify
 }
 
 // Default returns the defaults.
@@ -48,6 +81,7 @@ func Default() Config {
 		MinBackoff: 30 * time.Minute, MaxBackoff: 4 * time.Hour, MaxLifetime: 5 * 24 * time.Hour,
 		ConcurrencyPerDestination: 4, Concurrency: 32, PollInterval: 5 * time.Second, Batch: 200,
 		Lease: 10 * time.Minute, Timeout: 5 * time.Minute,
+		TLS: TLSConfig{Level: TLSMay, Policies: map[string]string{}, MTASTS: true},
 	}
 }
 
@@ -85,6 +119,14 @@ func (c Config) Validate() error {
 	}
 	if c.Batch < 1 {
 		bad("batch", c.Batch, "must be at least 1")
+	}
+	if !validLevel(c.TLS.Level) {
+		bad("tls.level", c.TLS.Level, "must be none, may, encrypt or verify")
+	}
+	for d, l := range c.TLS.Policies {
+		if !validLevel(l) {
+			bad("tls.policies."+d, l, "must be none, may, encrypt or verify")
+		}
 	}
 	return errors.Join(errs...)
 }

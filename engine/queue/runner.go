@@ -2,17 +2,20 @@ package queue
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/uni-mail/postvakt/engine/membudget"
+	"github.com/uni-mail/postvakt/engine/mtasts"
 )
 
 // MXResolver looks up MX records (net.Resolver implements it).
@@ -35,6 +38,18 @@ type Options struct {
 	Registerer prometheus.Registerer
 	Gate       Gate
 	Resolver   MXResolver // for "mx" transports; nil: net.DefaultResolver
+	// Memory is the message memory budget a body is held under while it
+	// is delivered; nil: no limit.
+	Memory *membudget.Budget
+	// Dial opens connections to next hops; nil: a net.Dialer. Tests map
+	// MX host names to loopback with it.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// RootCAs verify next hops' certificates at the "verify" level and
+	// under MTA-STS; nil: the system's roots.
+	RootCAs *x509.CertPool
+	// MTASTS discovers and caches MTA-STS policies when relay.tls.mta_sts;
+	// nil: one with the system resolver and an HTTPS client.
+	MTASTS *mtasts.Fetcher
 }
 
 // Delivery results (the label of postvakt_queue_deliveries_total;
@@ -56,6 +71,7 @@ type Runner struct {
 	messages   *prometheus.GaugeVec
 	oldest     *prometheus.GaugeVec
 	deliveries *prometheus.CounterVec
+	tlsConns   *prometheus.CounterVec
 }
 
 // New returns a Runner.
@@ -75,6 +91,12 @@ func New(o Options) (*Runner, error) {
 	if o.Resolver == nil {
 		o.Resolver = net.DefaultResolver
 	}
+	if o.Dial == nil {
+		o.Dial = (&net.Dialer{}).DialContext
+	}
+	if o.MTASTS == nil && o.Config.TLS.MTASTS {
+		o.MTASTS = &mtasts.Fetcher{Clock: o.Clock}
+	}
 	r := &Runner{o: o, owner: o.Node + "/" + randHex(), transports: map[string]Transport{}, sem: make(chan struct{}, o.Config.Concurrency)}
 	for d, t := range o.Config.Transports {
 		r.transports[strings.ToLower(d)], _ = ParseTransport(t)
@@ -85,15 +107,20 @@ func New(o Options) (*Runner, error) {
 		Help: "Age of the oldest entry in the outbound relay queue, by state; 0 when empty."}, []string{"state"})
 	r.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postvakt_queue_deliveries_total",
 		Help: "Delivery attempts of the outbound relay queue, by result (sent, deferred, bounced)."}, []string{"result"})
+	r.tlsConns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postvakt_queue_connections_total",
+		Help: "Connections of the relay queue to next hops, by TLS outcome (verified, encrypted, plaintext, refused: TLS required but not possible, so nothing was sent)."}, []string{"tls"})
 	for _, s := range States {
 		r.messages.WithLabelValues(string(s))
 		r.oldest.WithLabelValues(string(s))
+	}
+	for _, v := range tlsOutcomes {
+		r.tlsConns.WithLabelValues(v)
 	}
 	for _, res := range []string{ResultSent, ResultDeferred, ResultBounced} {
 		r.deliveries.WithLabelValues(res)
 	}
 	if o.Registerer != nil {
-		for _, c := range []prometheus.Collector{r.messages, r.oldest, r.deliveries} {
+		for _, c := range []prometheus.Collector{r.messages, r.oldest, r.deliveries, r.tlsConns} {
 			if err := o.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("queue metrics: %w", err)
 			}
@@ -141,9 +168,10 @@ func (r *Runner) RefreshMetrics(ctx context.Context) error {
 
 // destination is where a group of entries goes.
 type destination struct {
-	key string // "smtp:host:port", "lmtp:host:port" or "mx:domain"
-	t   Transport
-	dom string
+	key   string // "smtp:host:port", "lmtp:host:port" or "mx:domain", and the TLS level
+	t     Transport
+	dom   string
+	level string // relay.tls level
 }
 
 func (r *Runner) destinationOf(target string) destination {
@@ -158,10 +186,11 @@ func (r *Runner) destinationOf(target string) destination {
 	if !ok {
 		t = Transport{Proto: "mx"}
 	}
+	level := r.levelOf(t, dom)
 	if t.Proto == "mx" {
-		return destination{key: "mx:" + dom, t: t, dom: dom}
+		return destination{key: "mx:" + dom + "|" + level, t: t, dom: dom, level: level}
 	}
-	return destination{key: t.Proto + ":" + t.Addr, t: t, dom: dom}
+	return destination{key: t.Proto + ":" + t.Addr + "|" + level, t: t, dom: dom, level: level}
 }
 
 // RunOnce claims due entries and delivers them; it returns how many it
@@ -183,7 +212,6 @@ func (r *Runner) RunOnce(ctx context.Context) (int, error) {
 		groups[d.key] = append(groups[d.key], e)
 		dests[d.key] = d
 	}
-	bodies := &bodyCache{st: r.o.Store, m: map[string][]byte{}}
 	var wg sync.WaitGroup
 	for key, es := range groups {
 		// Connection reuse: each of up to ConcurrencyPerDestination
@@ -203,7 +231,7 @@ func (r *Runner) RunOnce(ctx context.Context) (int, error) {
 					return
 				}
 				defer func() { <-r.sem }()
-				r.deliverShare(ctx, dests[key], share, bodies)
+				r.deliverShare(ctx, dests[key], share)
 			}()
 		}
 	}
@@ -245,44 +273,63 @@ func (r *Runner) gate(ctx context.Context, entries []Entry) ([]Entry, error) {
 	return ok, nil
 }
 
-type bodyCache struct {
-	st Store
-	mu sync.Mutex
-	m  map[string][]byte
+// body is a loaded message body and its memory reservation.
+type body struct {
+	hash    string
+	b       []byte
+	release func()
 }
 
-func (b *bodyCache) get(ctx context.Context, hash string) ([]byte, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if v, ok := b.m[hash]; ok {
-		return v, nil
+func (b *body) free() {
+	if b != nil && b.release != nil {
+		b.release()
+		b.b, b.release = nil, nil
 	}
-	v, err := b.st.QueueBody(ctx, hash)
-	if err == nil {
-		b.m[hash] = v
+}
+
+// load reads e's body under the message memory budget (its size, and the
+// database driver's copy on the way out), reusing cur when it is the same
+// body.
+func (r *Runner) load(ctx context.Context, e Entry, cur *body) (*body, error) {
+	if cur != nil && cur.hash == e.BodyHash && cur.b != nil {
+		return cur, nil
 	}
-	return v, err
+	cur.free()
+	release, err := r.o.Memory.Acquire(ctx, 2*max(e.Size, 1))
+	if err != nil {
+		return nil, err
+	}
+	b, err := r.o.Store.QueueBody(ctx, e.BodyHash)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return &body{hash: e.BodyHash, b: b, release: release}, nil
 }
 
 // deliverShare delivers entries over one reused connection, reconnecting
-// after a connection-level failure.
-func (r *Runner) deliverShare(ctx context.Context, d destination, es []Entry, bodies *bodyCache) {
+// after a connection-level failure. One body at a time is held.
+func (r *Runner) deliverShare(ctx context.Context, d destination, es []Entry) {
 	var c *smtp.Client
-	var remote string
+	var remote, tlsDesc string
 	var connErr error
+	var cur *body
 	defer func() {
+		cur.free()
 		if c != nil {
 			_ = c.Quit()
 		}
 	}()
 	for _, e := range es {
-		body, err := bodies.get(ctx, e.BodyHash)
+		b, err := r.load(ctx, e, cur)
 		if err != nil {
+			cur = nil
 			r.failed(ctx, e, fmt.Errorf("read body: %w", err), "", agentOf(d))
 			continue
 		}
+		cur = b
 		if c == nil && connErr == nil {
-			c, remote, connErr = r.connect(ctx, d)
+			c, remote, tlsDesc, connErr = r.connect(ctx, d)
 		}
 		if connErr != nil {
 			// One failed connection defers the rest of the share: no
@@ -290,7 +337,7 @@ func (r *Runner) deliverShare(ctx context.Context, d destination, es []Entry, bo
 			r.failed(ctx, e, connErr, remote, agentOf(d))
 			continue
 		}
-		reply, err := send(c, d.t.Proto == "lmtp", e, body)
+		reply, err := send(c, d.t.Proto == "lmtp", e, cur.b)
 		if err == nil {
 			a := Attempt{At: r.o.Clock(), Result: ResultSent, Agent: agentOf(d), Remote: remote, Code: 250, Reply: reply}
 			a.Enhanced, _ = enhancedOf(reply)
@@ -298,7 +345,7 @@ func (r *Runner) deliverShare(ctx context.Context, d destination, es []Entry, bo
 				r.o.Logger.Error("relay queue: delivered but not removed", "id", e.ID, "err", derr)
 			}
 			r.deliveries.WithLabelValues(ResultSent).Inc()
-			r.o.Logger.Info("relay delivered", "queue_id", e.QueueID, "to", e.Target, "relay", remote)
+			r.o.Logger.Info("relay delivered", "queue_id", e.QueueID, "to", e.Target, "relay", remote, "tls", tlsDesc)
 			continue
 		}
 		r.failed(ctx, e, err, remote, agentOf(d))
@@ -313,8 +360,11 @@ func (r *Runner) deliverShare(ctx context.Context, d destination, es []Entry, bo
 	}
 }
 
-// send delivers one entry over c and returns the next hop's reply to the
-// data ("250 2.0.0 Ok: queued as …").
+// send runs one transaction and returns the next hop's reply to the data
+// ("250 2.0.0 Ok: queued as …"). The body's line ends are made CRLF on the
+// way (a bare CR or LF becomes CRLF, as Postfix ≥ 3.9 normalises them), so
+// that no next hop can read a bare line end as the end of the data (SMTP
+// smuggling; RFC 5321 §2.3.8: lines end in CRLF only).
 func send(c *smtp.Client, lmtp bool, e Entry, body []byte) (string, error) {
 	if err := c.Mail(e.MailFrom, nil); err != nil {
 		return "", err
@@ -326,7 +376,12 @@ func send(c *smtp.Client, lmtp bool, e Entry, body []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := w.Write(body); err != nil {
+	cw := &crlfWriter{w: w}
+	if _, err := cw.Write(body); err != nil {
+		_ = w.Close()
+		return "", err
+	}
+	if err := cw.Flush(); err != nil {
 		_ = w.Close()
 		return "", err
 	}
@@ -365,57 +420,6 @@ func enhancedOf(reply string) (string, string) {
 		return code, rest
 	}
 	return "", text
-}
-
-// connect dials the destination: the configured next hop, or the MX hosts
-// in preference order (RFC 5321 §5.1, with the implicit MX of the domain
-// itself when there is none).
-func (r *Runner) connect(ctx context.Context, d destination) (*smtp.Client, string, error) {
-	var addrs []string
-	switch d.t.Proto {
-	case "mx":
-		mxs, err := r.o.Resolver.LookupMX(ctx, d.dom)
-		var dnsErr *net.DNSError
-		if err != nil && !(errors.As(err, &dnsErr) && dnsErr.IsNotFound) {
-			return nil, "", fmt.Errorf("MX lookup for %s: %w", d.dom, err)
-		}
-		sort.SliceStable(mxs, func(i, j int) bool { return mxs[i].Pref < mxs[j].Pref })
-		for _, mx := range mxs {
-			if h := strings.TrimSuffix(mx.Host, "."); h != "" {
-				addrs = append(addrs, net.JoinHostPort(h, "25"))
-			}
-		}
-		if len(addrs) == 0 {
-			addrs = []string{net.JoinHostPort(d.dom, "25")}
-		}
-	default:
-		addrs = []string{d.t.Addr}
-	}
-	timeout := r.o.Config.Timeout
-	var errs []error
-	for _, a := range addrs {
-		dctx, cancel := context.WithTimeout(ctx, min(timeout, 30*time.Second))
-		conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", a)
-		cancel()
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		var c *smtp.Client
-		if d.t.Proto == "lmtp" {
-			c = smtp.NewClientLMTP(conn)
-		} else {
-			c = smtp.NewClient(conn)
-		}
-		c.CommandTimeout, c.SubmissionTimeout = timeout, timeout
-		if err := c.Hello(r.o.Config.Hostname); err != nil {
-			_ = c.Close()
-			errs = append(errs, err)
-			continue
-		}
-		return c, a, nil
-	}
-	return nil, strings.Join(addrs, ","), fmt.Errorf("connect to %s: %w", d.key, errors.Join(errs...))
 }
 
 // failed records a failed attempt: a 5xx reply bounces at once; anything

@@ -39,6 +39,11 @@ type Result struct {
 
 // Check posts msg to /checkv2.
 func (c *Client) Check(ctx context.Context, env Envelope, msg []byte) (Result, error) {
+	return c.CheckReader(ctx, env, bytes.NewReader(msg), int64(len(msg)))
+}
+
+// CheckReader is Check for a message of size bytes streamed from msg.
+func (c *Client) CheckReader(ctx context.Context, env Envelope, msg io.Reader, size int64) (Result, error) {
 	hc := c.HTTP
 	if hc == nil {
 		to := c.Timeout
@@ -47,10 +52,11 @@ func (c *Client) Check(ctx context.Context, env Envelope, msg []byte) (Result, e
 		}
 		hc = &http.Client{Timeout: to}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.BaseURL, "/")+"/checkv2", bytes.NewReader(msg))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(c.BaseURL, "/")+"/checkv2", io.LimitReader(msg, size))
 	if err != nil {
 		return Result{}, err
 	}
+	req.ContentLength = size
 	for k, v := range map[string]string{"IP": env.IP, "Helo": env.HELO, "From": env.From, "User": env.User} {
 		if v != "" {
 			req.Header.Set(k, v)

@@ -37,6 +37,10 @@ const (
 	ReasonAuthUnavailable  Reason = "auth_unavailable"
 	ReasonAuthTemp         Reason = "auth_tempfail"
 	ReasonTempFailure      Reason = "temporary_failure"
+	ReasonPregreet         Reason = "pregreet"
+	ReasonAuthRate         Reason = "auth_rate_limited"
+	ReasonAuthBusy         Reason = "auth_busy"
+	ReasonResources        Reason = "insufficient_resources"
 )
 
 type replySpec struct {
@@ -72,6 +76,15 @@ var replies = map[Reason]replySpec{
 	ReasonAuthUnavailable:  {503, smtp.EnhancedCode{5, 5, 1}, "Authentication not available on this port"},
 	ReasonAuthTemp:         {454, smtp.EnhancedCode{4, 7, 0}, "Temporary authentication failure"},
 	ReasonTempFailure:      {451, smtp.EnhancedCode{4, 3, 0}, "Requested action aborted: local error in processing"},
+	// Postfix's postscreen drops a client that talks before its turn with
+	// "521 5.5.1 Protocol error" (RFC 7504 §3: 521, does not accept mail).
+	ReasonPregreet: {521, smtp.EnhancedCode{5, 5, 1}, "Protocol error: command sent before the greeting"},
+	// Over the AUTH rate (Postfix's smtpd_client_auth_rate_limit) and
+	// hashing busy: temporary failures of AUTH (RFC 4954 §6, 454 4.7.0).
+	ReasonAuthRate: {454, smtp.EnhancedCode{4, 7, 0}, "Too many authentication attempts, try again later"},
+	ReasonAuthBusy: {454, smtp.EnhancedCode{4, 7, 0}, "Temporary authentication failure, try again later"},
+	// RFC 5321 §4.2.3: 452 insufficient system storage; RFC 3463: 4.3.1.
+	ReasonResources: {452, smtp.EnhancedCode{4, 3, 1}, "Insufficient system resources, try again later"},
 }
 
 // Reasons lists every Reason, for metric initialisation and tests.
@@ -80,7 +93,8 @@ func Reasons() []string {
 	for _, r := range []Reason{ReasonTooManyConns, ReasonShuttingDown, ReasonDNSBL, ReasonBadSender, ReasonSenderMismatch, ReasonBadRecipient,
 		ReasonTooManyRcpts, ReasonRelayDenied, ReasonGreylisted, ReasonUnknownRecipient, ReasonMailboxDisabled,
 		ReasonOverQuota, ReasonTooBig, ReasonLineTooLong, ReasonLoop, ReasonContent, ReasonContentTemp, ReasonAuthFailed, ReasonAuthTooMany,
-		ReasonAuthTLS, ReasonAuthMechanism, ReasonAuthUnavailable, ReasonAuthTemp, ReasonTempFailure} {
+		ReasonAuthTLS, ReasonAuthMechanism, ReasonAuthUnavailable, ReasonAuthTemp, ReasonTempFailure,
+		ReasonPregreet, ReasonAuthRate, ReasonAuthBusy, ReasonResources} {
 		out = append(out, string(r))
 	}
 	return out

@@ -18,6 +18,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -27,12 +28,15 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/uni-mail/postvakt/engine/authlimit"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/dnsbl"
 	"github.com/uni-mail/postvakt/engine/enginemetrics"
 	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/engine/greylist"
+	"github.com/uni-mail/postvakt/engine/membudget"
 	"github.com/uni-mail/postvakt/engine/policy"
+	"github.com/uni-mail/postvakt/engine/spool"
 	"github.com/uni-mail/postvakt/engine/store"
 )
 
@@ -49,8 +53,8 @@ type Listener struct {
 type Limits struct {
 	MaxMessageBytes  int64
 	MaxRecipients    int
-	MaxConns         int // in total
-	MaxConnsPerIP    int
+	MaxConns         int // per listener, as Postfix limits each smtpd service
+	MaxConnsPerIP    int // per listener
 	MaxLineLength    int
 	CommandTimeout   time.Duration // waiting for one command line
 	DataTimeout      time.Duration // the whole DATA phase
@@ -59,13 +63,34 @@ type Limits struct {
 	AuthFailureDelay time.Duration
 	MaxHops          int // Received: headers before a loop is declared
 	ShutdownTimeout  time.Duration
+	// PregreetWait is how long to listen before the greeting on listeners
+	// without implicit TLS: a client that sends anything first is refused
+	// (521 5.5.1) and disconnected, as Postfix's postscreen does with
+	// clients that talk before their turn (RFC 5321 §3.1, §4.3.1).
+	PregreetWait time.Duration
+	// MemoryWait bounds how long a message waits for its share of the
+	// message memory budget before it is answered 452 4.3.1.
+	MemoryWait time.Duration
+	// FilterTimeout bounds the content filter (a wait for a scan slot
+	// included); past it the message is answered 451 4.7.0.
+	FilterTimeout time.Duration
 }
 
 // ContentFilter is the extension point for content scanning
 // (docs/configuration.md, `content:`): it sees the whole message after DATA
-// (RFC 5321 §4.1.1.4) and before the commit.
+// (RFC 5321 §4.1.1.4) and before the commit. The message is spooled (memory
+// up to the spool threshold, then disk) and read through io.ReaderAt: a
+// filter streams it and must not keep it after returning.
 type ContentFilter interface {
-	Filter(ctx context.Context, env Envelope, msg []byte) (Verdict, error)
+	Filter(ctx context.Context, env Envelope, msg Message) (Verdict, error)
+}
+
+// Message is a spooled message as a filter reads it: the engine's own
+// Received: field (Envelope.TraceSize bytes), then the message as the
+// client sent it.
+type Message interface {
+	io.ReaderAt
+	Size() int64
 }
 
 // Envelope is what a ContentFilter knows about a transaction.
@@ -84,6 +109,11 @@ type Envelope struct {
 	// WantsAll is true when some recipient is a function address that takes
 	// all mail (the spam whitelist of recipients).
 	WantsAll bool
+	// TraceSize is the length of the engine's Received: field at the start
+	// of the message; HeaderSize that of the whole header section with the
+	// empty line that ends it (RFC 5322 §2.1), or 0 when the message has no
+	// header section within the first 256 KiB.
+	TraceSize, HeaderSize int64
 }
 
 // Action is a content filter's decision.
@@ -99,13 +129,16 @@ const (
 
 // Verdict is a content filter's result.
 type Verdict struct {
-	Action  Action
-	Headers []string // complete header lines without CRLF, e.g. "X-Spam-Flag: YES"
-	Reason  string   // logged
-	// Body, when non-nil, is the whole message to store instead (for
-	// example with the Subject rewritten to "(SPAM) …"); Headers are then
-	// ignored: the filter has put them into Body.
-	Body []byte
+	Action Action
+	// Headers are complete header lines without CRLF, e.g. "X-Spam-Flag:
+	// YES", inserted after the engine's Received: field.
+	Headers []string
+	Reason  string // logged
+	// Header, when non-nil, replaces the message's header section (its
+	// first Envelope.HeaderSize bytes, the engine's Received: field
+	// included; for example with the Subject rewritten to "(SPAM) …");
+	// Headers are then ignored: the filter has put them into Header.
+	Header []byte
 	// Quarantined, with Discard, says the filter kept the message in the
 	// quarantine rather than dropping it.
 	Quarantined bool
@@ -128,6 +161,16 @@ type Options struct {
 
 	// Policy is the start's policy; SetPolicy changes it while serving.
 	Policy
+
+	// AuthLimit throttles AUTH guessing across sessions and engine nodes;
+	// nil: no limit beyond Limits.MaxAuthFailures per session.
+	AuthLimit *authlimit.Limiter
+	// Spool holds DATA (and the message while it is scanned); nil spools
+	// in memory only.
+	Spool *spool.Spool
+	// Memory is the message memory budget the assembled message is held
+	// under for the commit; nil: no limit.
+	Memory *membudget.Budget
 
 	Committer *store.Committer
 	Filter    ContentFilter
@@ -170,7 +213,6 @@ type Server struct {
 	mu      sync.Mutex
 	servers []*smtp.Server
 	addrs   map[string]net.Addr
-	limiter *connLimiter
 	inData  sync.WaitGroup
 	ready   chan struct{}
 }
@@ -195,13 +237,24 @@ func New(o Options) (*Server, error) {
 	if o.Hostname == "" {
 		o.Hostname = "localhost"
 	}
+	if o.Spool == nil {
+		var err error
+		if o.Spool, err = spool.New("", 1<<62, o.Memory); err != nil {
+			return nil, err
+		}
+	}
+	if o.Limits.MemoryWait <= 0 {
+		o.Limits.MemoryWait = 2 * time.Minute
+	}
+	if o.Limits.FilterTimeout <= 0 {
+		o.Limits.FilterTimeout = 5 * time.Minute
+	}
 	for _, l := range o.Listeners {
 		if (l.ImplicitTLS || l.Auth) && o.TLS == nil && !(l.Auth && o.InsecureAuthLoopback) {
 			return nil, fmt.Errorf("smtpserver: listener %s needs a TLS certificate", l.Name)
 		}
 	}
-	srv := &Server{o: o, addrs: map[string]net.Addr{}, ready: make(chan struct{}),
-		limiter: &connLimiter{perIP: map[netip.Addr]int{}, max: o.Limits.MaxConns, maxPerIP: o.Limits.MaxConnsPerIP}}
+	srv := &Server{o: o, addrs: map[string]net.Addr{}, ready: make(chan struct{})}
 	srv.SetPolicy(o.Policy)
 	return srv, nil
 }
@@ -255,7 +308,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.mu.Lock()
 		s.servers = append(s.servers, srv)
 		s.mu.Unlock()
-		var l net.Listener = &limitListener{Listener: lns[i], s: s, name: spec.Name}
+		// Each listener has its own connection limits: a flood of AUTH
+		// attempts on submission does not shut mail out of the MX.
+		lim := &connLimiter{perIP: map[netip.Addr]int{}, max: s.o.Limits.MaxConns, maxPerIP: s.o.Limits.MaxConnsPerIP}
+		var l net.Listener = &limitListener{Listener: lns[i], s: s, name: spec.Name, pregreet: !spec.ImplicitTLS, limiter: lim}
 		if spec.ImplicitTLS {
 			l = tls.NewListener(l, s.o.TLS)
 		}
@@ -398,8 +454,10 @@ func (c *connLimiter) release(ip netip.Addr) {
 // to a client over its limit (RFC 5321 §3.8: a server may close with 421).
 type limitListener struct {
 	net.Listener
-	s    *Server
-	name string
+	s        *Server
+	name     string
+	pregreet bool // check for clients that talk before the greeting
+	limiter  *connLimiter
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -409,7 +467,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		ip := remoteIP(c)
-		res := l.s.limiter.acquire(ip)
+		res := l.limiter.acquire(ip)
 		l.s.o.Metrics.Conn(l.name, res)
 		if res != "accepted" {
 			r := Reply(ReasonTooManyConns)
@@ -428,7 +486,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			continue
 		}
 		l.s.o.Metrics.Active(l.name, 1)
-		mc := &meteredConn{Conn: c, s: l.s, name: l.name, ip: ip, start: time.Now()}
+		mc := &meteredConn{Conn: c, s: l.s, name: l.name, ip: ip, start: time.Now(), greeted: !l.pregreet, limiter: l.limiter}
 		if d := l.s.o.Limits.MaxSession; d > 0 {
 			mc.end = mc.start.Add(d)
 		}
@@ -438,22 +496,109 @@ func (l *limitListener) Accept() (net.Conn, error) {
 
 // meteredConn releases the limiter slot, tracks the active gauge and
 // observes the session duration when closed; it also ends a session that
-// outlives Limits.MaxSession.
+// outlives Limits.MaxSession, refuses a client that talks before the
+// greeting, and ends the session after a reply that closes it (421).
 type meteredConn struct {
 	net.Conn
-	s     *Server
-	name  string
-	ip    netip.Addr
-	start time.Time
-	end   time.Time
-	once  sync.Once
+	s       *Server
+	name    string
+	ip      netip.Addr
+	start   time.Time
+	end     time.Time
+	once    sync.Once
+	greeted bool        // the first write (the greeting) has been checked
+	closing atomic.Bool // close the connection after the next write
+	closed  atomic.Bool
+	limiter *connLimiter
 }
 
 func (c *meteredConn) Read(p []byte) (int, error) {
+	if c.closed.Load() {
+		return 0, io.EOF
+	}
 	if !c.end.IsZero() && time.Now().After(c.end) {
 		return 0, errSessionTooLong
 	}
 	return c.Conn.Read(p)
+}
+
+// Write sends p. The first write is go-smtp's greeting: before it, the
+// client gets Limits.PregreetWait to show that it does not wait for its
+// turn. After a write that carries a closing reply, the connection is
+// closed, so that nothing the client sends after it (pipelined or not) is
+// answered.
+func (c *meteredConn) Write(p []byte) (int, error) {
+	if c.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	if !c.greeted {
+		c.greeted = true
+		if c.talksFirst() {
+			r := Reply(ReasonPregreet)
+			c.s.o.Metrics.Reject(c.name, string(ReasonPregreet))
+			c.s.o.Metrics.Reply(c.name, r.Code)
+			c.s.o.Logger.Info("smtp refused", "listener", c.name, "client", c.ip.String(), "reason", string(ReasonPregreet), "code", r.Code)
+			_ = c.Conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
+			fmt.Fprintf(c.Conn, "%d %s %s\r\n", r.Code, enhanced(r.EnhancedCode), r.Message)
+			c.shut()
+			return 0, net.ErrClosed
+		}
+		// The wait ate into the write deadline go-smtp set for the
+		// greeting.
+		if d := c.s.o.Limits.CommandTimeout; d > 0 {
+			_ = c.Conn.SetWriteDeadline(time.Now().Add(d))
+		}
+	}
+	n, err := c.Conn.Write(p)
+	if c.closing.Load() {
+		c.shut()
+	}
+	return n, err
+}
+
+// talksFirst reports whether the client sent something before the
+// greeting, waiting up to Limits.PregreetWait (at least a millisecond, so
+// that what has already arrived is seen).
+func (c *meteredConn) talksFirst() bool {
+	wait := max(c.s.o.Limits.PregreetWait, time.Millisecond)
+	if err := c.Conn.SetReadDeadline(time.Now().Add(wait)); err != nil {
+		return false
+	}
+	var b [64]byte
+	n, _ := c.Conn.Read(b[:])
+	_ = c.Conn.SetReadDeadline(time.Time{})
+	return n > 0
+}
+
+// closeAfterReply marks the connection to be closed once the reply being
+// prepared has been written (RFC 5321 §3.8: a 421 reply closes the
+// transmission channel).
+func (c *meteredConn) closeAfterReply() { c.closing.Store(true) }
+
+// shut closes the socket; go-smtp's loop then sees the end of input and
+// Close runs as usual.
+func (c *meteredConn) shut() {
+	if c.closed.CompareAndSwap(false, true) {
+		if tc, ok := c.Conn.(*net.TCPConn); ok {
+			_ = tc.CloseWrite()
+		}
+		_ = c.Conn.SetReadDeadline(time.Now())
+	}
+}
+
+// metered finds the meteredConn under c (a TLS connection wraps it).
+func metered(c net.Conn) *meteredConn {
+	for c != nil {
+		switch x := c.(type) {
+		case *meteredConn:
+			return x
+		case interface{ NetConn() net.Conn }:
+			c = x.NetConn()
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 var errSessionTooLong = &net.OpError{Op: "read", Net: "tcp", Err: timeoutError{}}
@@ -466,7 +611,7 @@ func (timeoutError) Temporary() bool { return true }
 
 func (c *meteredConn) Close() error {
 	c.once.Do(func() {
-		c.s.limiter.release(c.ip)
+		c.limiter.release(c.ip)
 		c.s.o.Metrics.Active(c.name, -1)
 		c.s.o.Metrics.SessionDone(c.name, time.Since(c.start))
 	})

@@ -21,6 +21,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/dnsbl"
 	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/engine/greylist"
+	"github.com/uni-mail/postvakt/engine/spool"
 	"github.com/uni-mail/postvakt/engine/store"
 )
 
@@ -35,7 +36,7 @@ func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	ip := remoteIP(c.Conn())
 	_, isTLS := c.TLSConnectionState()
 	sess := &session{
-		s: s, spec: b.spec, conn: c, ip: ip, tls: isTLS,
+		s: s, spec: b.spec, conn: c, ip: ip, tls: isTLS, mc: metered(c.Conn()),
 		id:  newQueueID(),
 		log: s.o.Logger.With("listener", b.spec.Name, "client", ip.String()),
 	}
@@ -72,11 +73,15 @@ type session struct {
 	s    *Server
 	spec Listener
 	conn *smtp.Conn
+	mc   *meteredConn // nil only in tests without a listener
 	ip   netip.Addr
 	tls  bool
 	id   string
 	log  *slog.Logger
 	ev   event.Session
+	// closing is set by a reply that ends the session (421); what the
+	// client sends after it is not acted on.
+	closing bool
 
 	authUser     string
 	authNick     string
@@ -116,6 +121,9 @@ func (s *session) fail(r Reason, cause error, rcpt string) *smtp.SMTPError {
 	s.log.Log(context.Background(), lvl, "smtp refused", attrs...)
 	s.s.o.Metrics.Reject(s.spec.Name, string(r))
 	s.s.o.Metrics.Reply(s.spec.Name, rep.Code)
+	if rep.Code == 421 {
+		s.end()
+	}
 	if rcpt != "" {
 		s.s.o.Events.Emit(&event.Recipient{At: s.s.o.Clock(), Session: s.ev, MailFrom: s.fromRaw, Rcpt: rcpt,
 			Outcome: event.OutcomeRefused, Code: rep.Code, Enhanced: enhanced(rep.EnhancedCode), Reason: string(r)})
@@ -124,6 +132,23 @@ func (s *session) fail(r Reason, cause error, rcpt string) *smtp.SMTPError {
 }
 
 func (s *session) okReply() { s.s.o.Metrics.Reply(s.spec.Name, 250) }
+
+// end closes the session once the reply being given has been written
+// (RFC 5321 §3.8: 421 closes the transmission channel). go-smtp goes on
+// reading commands after any reply, so the connection does it.
+func (s *session) end() {
+	s.closing = true
+	if s.mc != nil {
+		s.mc.closeAfterReply()
+	}
+}
+
+// gone is the reply to a command that arrives after the session ended
+// (pipelined behind the closing reply): it is never sent, and nothing is
+// done.
+func (s *session) gone() error {
+	return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Session closed"}
+}
 
 func (s *session) direction() string {
 	if s.spec.Submission {
@@ -159,6 +184,9 @@ func (s *session) authAllowed() bool {
 
 // Auth starts a SASL exchange.
 func (s *session) Auth(mech string) (sasl.Server, error) {
+	if s.closing {
+		return nil, s.gone()
+	}
 	s.s.o.Metrics.Command(s.spec.Name, "auth")
 	if !s.spec.Auth {
 		s.authEvent(mech, "", "unavailable")
@@ -188,13 +216,41 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 }
 
 func (s *session) authenticate(mech, username, password string) error {
+	if s.closing {
+		return s.gone()
+	}
+	o := &s.s.o
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	m, res, err := s.s.o.Directory.Authenticate(ctx, username, password)
+	// The guess is counted (across sessions and nodes) before the password
+	// is hashed, so that parallel attempts cannot overshoot the rate.
+	ticket, refused, err := o.AuthLimit.Reserve(ctx, s.ip, username, o.Clock())
+	if err != nil {
+		return s.authResult(mech, username, directory.AuthError, err)
+	}
+	if refused != "" {
+		o.Metrics.Auth(s.spec.Name, "rate_limited")
+		s.authEvent(mech, username, "rate_limited")
+		s.authFailures++
+		s.failureDelay()
+		return s.fail(ReasonAuthRate, fmt.Errorf("AUTH rate per %s reached (user %q)", refused, username), "")
+	}
+	m, res, err := o.Directory.Authenticate(ctx, username, password)
+	switch res {
+	case directory.AuthOK:
+		if err := ticket.Succeeded(ctx, m.Address, o.Clock()); err != nil {
+			s.log.Warn("auth limit: success not recorded", "err", err)
+		}
+	case directory.AuthBusy, directory.AuthError:
+		// Not a guess: the password was not checked.
+		if err := ticket.Cancel(ctx); err != nil {
+			s.log.Warn("auth limit: attempt not given back", "err", err)
+		}
+	}
 	if res == directory.AuthOK {
 		s.authUser, s.authNick = m.Address, m.Nickname
 		s.ev.AuthUser = m.Address
-		s.s.o.Metrics.Auth(s.spec.Name, string(res))
+		o.Metrics.Auth(s.spec.Name, string(res))
 		s.authEvent(mech, username, "")
 		s.okReply()
 		s.log.Info("smtp auth", "user", m.Address, "mechanism", mech)
@@ -206,14 +262,23 @@ func (s *session) authenticate(mech, username, password string) error {
 func (s *session) authResult(mech, username string, res directory.AuthResult, err error) error {
 	s.s.o.Metrics.Auth(s.spec.Name, string(res))
 	s.authEvent(mech, username, string(res))
-	if res == directory.AuthError {
+	switch res {
+	case directory.AuthError:
 		return s.fail(ReasonAuthTemp, err, "")
+	case directory.AuthBusy:
+		return s.fail(ReasonAuthBusy, err, "")
 	}
 	s.authFailures++
+	s.failureDelay()
+	return s.fail(ReasonAuthFailed, fmt.Errorf("user %q: %s", username, res), "")
+}
+
+// failureDelay slows a client down after a failed AUTH (as Postfix's
+// smtpd_error_sleep_time does after an error).
+func (s *session) failureDelay() {
 	if d := s.s.o.Limits.AuthFailureDelay; d > 0 {
 		time.Sleep(d)
 	}
-	return s.fail(ReasonAuthFailed, fmt.Errorf("user %q: %s", username, res), "")
 }
 
 func (s *session) authEvent(mech, user, reason string) {
@@ -223,6 +288,9 @@ func (s *session) authEvent(mech, user, reason string) {
 
 // Mail starts a transaction (RFC 5321 §4.1.1.2).
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	if s.closing {
+		return s.gone()
+	}
 	s.s.o.Metrics.Command(s.spec.Name, "mail")
 	s.Reset()
 	s.started = s.s.o.Clock()
@@ -261,6 +329,9 @@ func (s *session) listed() bool {
 
 // Rcpt adds a recipient (RFC 5321 §4.1.1.3), running the policy checks.
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if s.closing {
+		return s.gone()
+	}
 	s.s.o.Metrics.Command(s.spec.Name, "rcpt")
 	o, pol := &s.s.o, s.s.policy()
 	if max := o.Limits.MaxRecipients; max > 0 && len(s.rcpts) >= max {
@@ -372,7 +443,16 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 
 // Data receives the message and replies 250 only after the commit is
 // durable (RFC 5321 §6.1: with 250 the server takes responsibility).
+//
+// The message is spooled as it arrives (memory up to the spool threshold,
+// then a file), read from the spool by the content filter, and assembled
+// once in memory for the commit under the message memory budget: no
+// message is held whole in memory more than once, and no more bytes at
+// once than the budget allows (docs/configuration.md, "Resource budget").
 func (s *session) Data(r io.Reader) error {
+	if s.closing {
+		return s.gone()
+	}
 	s.s.o.Metrics.Command(s.spec.Name, "data")
 	s.s.inData.Add(1)
 	defer s.s.inData.Done()
@@ -405,13 +485,22 @@ func (s *session) Data(r io.Reader) error {
 	}
 
 	received := s.receivedHeader(queueID, now)
-	buf := bytes.NewBuffer(make([]byte, 0, 8<<10))
-	buf.WriteString(received)
-	n, err := io.Copy(buf, r)
+	sp := o.Spool.Create()
+	defer sp.Close()
+	if _, err := io.WriteString(sp, received); err != nil {
+		return fail(ReasonTempFailure, err, 0)
+	}
+	sw := &spoolWriter{f: sp}
+	n, err := io.Copy(sw, r)
 	if err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) && se.Code == 552 {
 			return fail(ReasonTooBig, err, n)
+		}
+		if sw.err != nil {
+			// The spool could not take it (disk full): the client may retry.
+			_ = s.conn.Conn().SetReadDeadline(time.Now())
+			return fail(ReasonResources, sw.err, n)
 		}
 		// The rest of the message cannot be read reliably: expire the read
 		// deadline so that, after this reply, the connection closes rather
@@ -422,18 +511,23 @@ func (s *session) Data(r io.Reader) error {
 		}
 		return fail(ReasonTempFailure, fmt.Errorf("read DATA: %w", err), n)
 	}
-	body := buf.Bytes()
-	hdr := parseHeader(body[len(received):])
-	if max := o.Limits.MaxHops; max > 0 && len(hdr.Values("Received"))+1 > max {
-		return fail(ReasonLoop, fmt.Errorf("%d Received headers", len(hdr.Values("Received"))+1), n)
+	traceSize := int64(len(received))
+	head, headerSize := headerSection(sp)
+	hdr := parseHeader(head)
+	// Our own Received: is in the header: one more than the client sent.
+	if max := o.Limits.MaxHops; max > 0 && len(hdr.Values("Received")) > max {
+		return fail(ReasonLoop, fmt.Errorf("%d Received headers", len(hdr.Values("Received"))), n)
 	}
 	tx.MessageID, tx.Subject, tx.HeaderFrom = hdr.Get("Message-Id"), hdr.Get("Subject"), hdr.Get("From")
 
+	// What is stored: prefix, then the spool from offset `from` on.
+	prefix, from := []byte(received), traceSize
 	if o.Filter != nil {
 		env := Envelope{Node: o.Node, QueueID: queueID, Listener: s.spec.Name, ClientIP: s.ip, HELO: s.conn.Hostname(),
-			AuthUser: s.authUser, MailFrom: s.fromRaw, Rcpts: s.rcpts, WantsAll: s.wantsAll}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		v, err := o.Filter.Filter(ctx, env, body)
+			AuthUser: s.authUser, MailFrom: s.fromRaw, Rcpts: s.rcpts, WantsAll: s.wantsAll, TraceSize: traceSize,
+			HeaderSize: headerSize}
+		ctx, cancel := context.WithTimeout(context.Background(), o.Limits.FilterTimeout)
+		v, err := o.Filter.Filter(ctx, env, sp)
 		cancel()
 		switch {
 		case err != nil || v.Action == Tempfail:
@@ -450,21 +544,29 @@ func (s *session) Data(r io.Reader) error {
 			}
 			finish("accepted", rep, "", n)
 			return rep
-		case v.Body != nil:
-			body = v.Body
-			tx.Subject = parseHeader(body).Get("Subject")
-		case len(v.Headers) > 0:
-			var nb bytes.Buffer
-			nb.WriteString(received)
-			for _, h := range v.Headers {
-				nb.WriteString(h)
-				nb.WriteString("\r\n")
-			}
-			nb.Write(body[len(received):])
-			body = nb.Bytes()
+		}
+		if prefix, from, err = Stored(env, v, sp); err != nil {
+			return fail(ReasonTempFailure, err, n)
+		}
+		if v.Header != nil && env.HeaderSize > 0 {
+			tx.Subject = parseHeader(v.Header).Get("Subject")
 		}
 	}
 
+	// The message is held whole in memory once, for the commit: reserve
+	// its size times the copies the database driver makes on the way.
+	size := int64(len(prefix)) + sp.Size() - from
+	mctx, mcancel := context.WithTimeout(context.Background(), o.Limits.MemoryWait)
+	release, err := o.Memory.Acquire(mctx, commitCopies*size)
+	mcancel()
+	if err != nil {
+		return fail(ReasonResources, fmt.Errorf("message memory budget: %w (%d bytes)", err, commitCopies*size), n)
+	}
+	defer release()
+	body, err := assemble(prefix, sp, from, size)
+	if err != nil {
+		return fail(ReasonTempFailure, err, n)
+	}
 	msg := &store.Message{
 		QueueID: queueID, ReceivedAt: now, Node: o.Node, Listener: s.spec.Name, ClientIP: s.ip.String(),
 		HELO: s.conn.Hostname(), AuthUser: s.authUser, MailFrom: s.fromRaw, Rcpts: tx.Rcpts,
@@ -527,6 +629,95 @@ func (s *session) Data(r io.Reader) error {
 	s.okReply()
 	finish("accepted", rep, "", n)
 	return rep
+}
+
+// Stored says how the engine stores msg after a filter's verdict v (other
+// than Reject, Tempfail and Discard): prefix, then msg from offset from on
+// — v.Header in place of the header section, or v.Headers after the
+// engine's Received: field.
+func Stored(env Envelope, v Verdict, msg Message) (prefix []byte, from int64, err error) {
+	if v.Header != nil && env.HeaderSize > 0 {
+		return v.Header, env.HeaderSize, nil
+	}
+	trace := make([]byte, env.TraceSize)
+	if _, err := msg.ReadAt(trace, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, 0, err
+	}
+	if len(v.Headers) == 0 {
+		return trace, env.TraceSize, nil
+	}
+	b := bytes.NewBuffer(trace)
+	for _, h := range v.Headers {
+		b.WriteString(h)
+		b.WriteString("\r\n")
+	}
+	return b.Bytes(), env.TraceSize, nil
+}
+
+// StoredReader is the message as Stored says the engine stores it, as a
+// stream.
+func StoredReader(env Envelope, v Verdict, msg Message) (io.Reader, error) {
+	prefix, from, err := Stored(env, v, msg)
+	if err != nil {
+		return nil, err
+	}
+	return io.MultiReader(bytes.NewReader(prefix), io.NewSectionReader(msg, from, msg.Size()-from)), nil
+}
+
+// commitCopies is how many times a message's size the commit holds in
+// memory at its peak: the assembled body, the database driver's encoding
+// of it (pgx's parameter buffer, SQLite's bound blob), and the write
+// buffer it is sent from (docs/configuration.md, "Resource budget").
+const commitCopies = 3
+
+// spoolWriter remembers an error of the spool, to tell it from an error
+// reading the client.
+type spoolWriter struct {
+	f   *spool.File
+	err error
+}
+
+func (w *spoolWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil {
+		w.err = err
+	}
+	return n, err
+}
+
+// assemble builds the stored message: prefix, then sp from offset from.
+func assemble(prefix []byte, sp *spool.File, from, size int64) ([]byte, error) {
+	body := make([]byte, size)
+	n := copy(body, prefix)
+	if _, err := sp.ReadAt(body[n:], from); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read spool: %w", err)
+	}
+	return body, nil
+}
+
+// maxHeaderScan is how much of a message is searched for the end of its
+// header section.
+const maxHeaderScan = 256 << 10
+
+// headerSection returns the message's header section (at most the first
+// maxHeaderScan bytes) and its length with the empty line that ends it;
+// the length is 0 when no empty line ends it within maxHeaderScan.
+func headerSection(sp *spool.File) ([]byte, int64) {
+	n := min(sp.Size(), maxHeaderScan)
+	b := make([]byte, n)
+	if _, err := sp.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, 0
+	}
+	if i := bytes.Index(b, []byte("\n\r\n")); i >= 0 {
+		return b[:i+3], int64(i + 3)
+	}
+	if i := bytes.Index(b, []byte("\n\n")); i >= 0 {
+		return b[:i+2], int64(i + 2)
+	}
+	if sp.Size() <= maxHeaderScan {
+		return b, sp.Size()
+	}
+	return b, 0
 }
 
 // receivedHeader is the trace field of RFC 5321 §4.4, with the protocol

@@ -5,6 +5,7 @@ package spamd
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,15 @@ type Result struct {
 var ErrProtocol = errors.New("spamd: protocol error")
 
 func (c *Client) do(ctx context.Context, verb string, body []byte) (map[string]string, error) {
+	if body == nil {
+		return c.doReader(ctx, verb, nil, -1)
+	}
+	return c.doReader(ctx, verb, bytes.NewReader(body), int64(len(body)))
+}
+
+// doReader sends a request whose body (size bytes, -1: none) is streamed
+// from body.
+func (c *Client) doReader(ctx context.Context, verb string, body io.Reader, size int64) (map[string]string, error) {
 	to := c.Timeout
 	if to <= 0 {
 		to = 30 * time.Second
@@ -51,15 +61,15 @@ func (c *Client) do(ctx context.Context, verb string, body []byte) (map[string]s
 	dl, _ := ctx.Deadline()
 	_ = conn.SetDeadline(dl)
 	req := verb + " SPAMC/1.5\r\n"
-	if body != nil {
-		req += "Content-length: " + strconv.Itoa(len(body)) + "\r\n"
+	if size >= 0 {
+		req += "Content-length: " + strconv.FormatInt(size, 10) + "\r\n"
 	}
 	req += "\r\n"
 	if _, err := io.WriteString(conn, req); err != nil {
 		return nil, fmt.Errorf("spamd %s: %w", verb, err)
 	}
-	if body != nil {
-		if _, err := conn.Write(body); err != nil {
+	if size >= 0 {
+		if _, err := io.Copy(conn, io.LimitReader(body, size)); err != nil {
 			return nil, fmt.Errorf("spamd %s: %w", verb, err)
 		}
 	}
@@ -107,7 +117,12 @@ func (c *Client) Ping(ctx context.Context) error {
 
 // Check scores msg: "Spam: True ; 15.0 / 5.0".
 func (c *Client) Check(ctx context.Context, msg []byte) (Result, error) {
-	h, err := c.do(ctx, "CHECK", msg)
+	return c.CheckReader(ctx, bytes.NewReader(msg), int64(len(msg)))
+}
+
+// CheckReader is Check for a message of size bytes streamed from msg.
+func (c *Client) CheckReader(ctx context.Context, msg io.Reader, size int64) (Result, error) {
+	h, err := c.doReader(ctx, "CHECK", msg, size)
 	if err != nil {
 		return Result{}, err
 	}

@@ -50,7 +50,11 @@ func setupContent(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	dir, err := engine.NewDirectory(env.Config.SMTP, st, env.Now)
+	budgets, err := engine.NewResources(env.Config.SMTP, env.Config.DataDir)
+	if err != nil {
+		return err
+	}
+	dir, err := engine.NewDirectoryWith(env.Config.SMTP, st, env.Now, budgets.Hasher)
 	if err != nil {
 		return err
 	}
@@ -59,7 +63,7 @@ func setupContent(ctx context.Context, env *Env) error {
 		events = event.Discard
 	}
 	qsvc := &quarantine.Service{Store: st, Directory: dir, Retention: cc.Quarantine.Retention, Clock: env.Now}
-	env.engine = engineParts{store: st, directory: dir, quarantine: qsvc}
+	env.engine = engineParts{store: st, directory: dir, quarantine: qsvc, resources: budgets}
 	ab, err := sendlimit.New(sendlimit.Options{
 		Window: cc.Abuse.Window, MaxMessages: cc.Abuse.MaxMessages, MaxRecipients: cc.Abuse.MaxRecipients,
 		MassMailing: cc.Abuse.MassMailingRecipients, Approved: cc.Abuse.ApprovedSenders,
@@ -95,6 +99,7 @@ func setupContent(ctx context.Context, env *Env) error {
 		}
 		sc, err := content.New(content.Options{
 			Config: cc, Quarantine: qsvc, Abuse: ab, Registerer: env.Telemetry.Registry, Logger: env.Logger.With("component", "content"),
+			Scratch: budgets.Spool, Memory: budgets.Memory,
 			Clock: env.Now, DNSBL: checker, SPFResolver: res,
 			LocalDomain: func(ctx context.Context, d string) bool {
 				ok, err := st.DirDomainExists(ctx, d)
@@ -141,7 +146,7 @@ func setupContent(ctx context.Context, env *Env) error {
 	}
 	if rc.Enabled {
 		r, err := queue.New(queue.Options{Config: rc, Store: st, Node: env.Node, Clock: env.Now,
-			Logger: env.Logger.With("component", "relay"), Registerer: env.Telemetry.Registry,
+			Logger: env.Logger.With("component", "relay"), Registerer: env.Telemetry.Registry, Memory: budgets.Memory,
 			Gate: ab.QueueGate(accountLocked(dir))})
 		if err != nil {
 			return err

@@ -27,6 +27,9 @@ type engineParts struct {
 	store      *enginestore.Store
 	directory  *directory.Directory
 	quarantine *quarantine.Service
+	// resources are the budgets shared by the engine, content scanning,
+	// the relay queue and the web sign-in (the password-hash gate).
+	resources *engine.Resources
 }
 
 // setupEngine serves the engine's API (the quarantine always, the
@@ -64,7 +67,7 @@ func runEngine(ctx context.Context, env *Env) (*engine.Engine, error) {
 	eng, err := engine.New(engine.Options{
 		Config: cfg, DataDir: env.Config.DataDir, Store: env.engine.store, Directory: env.engine.directory,
 		Logger: env.Logger.With("capability", "engine"), Metrics: env.Telemetry.Hot,
-		Events: env.Collectors.EngineEvents, Clock: env.Now, Filter: filter,
+		Events: env.Collectors.EngineEvents, Clock: env.Now, Filter: filter, Resources: env.engine.resources,
 	})
 	if err != nil {
 		return nil, err

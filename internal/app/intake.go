@@ -18,7 +18,7 @@ type faultIntakeFilter struct {
 
 var _ smtpserver.ContentFilter = faultIntakeFilter{}
 
-func (f faultIntakeFilter) Filter(ctx context.Context, env smtpserver.Envelope, msg []byte) (smtpserver.Verdict, error) {
+func (f faultIntakeFilter) Filter(ctx context.Context, env smtpserver.Envelope, msg smtpserver.Message) (smtpserver.Verdict, error) {
 	v := smtpserver.Verdict{Action: smtpserver.Accept}
 	if f.next != nil {
 		var err error
@@ -26,9 +26,9 @@ func (f faultIntakeFilter) Filter(ctx context.Context, env smtpserver.Envelope, 
 			return v, err
 		}
 	}
-	body := msg
-	if v.Body != nil {
-		body = v.Body
+	body, err := smtpserver.StoredReader(env, v, msg)
+	if err != nil {
+		return smtpserver.Verdict{Action: smtpserver.Tempfail, Reason: "fault intake: " + err.Error()}, nil
 	}
 	r := f.intake.Take(ctx, tickets.FaultMail{Rcpts: env.Rcpts, Accepted: v.Action == smtpserver.Accept, Headers: v.Headers, Message: body})
 	if r.Defer {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/uni-mail/postvakt/collectors/abusedetect"
 	"github.com/uni-mail/postvakt/internal/api/oncallapi"
+	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/oncallstore"
 	"github.com/uni-mail/postvakt/oncall/alerting"
 	"github.com/uni-mail/postvakt/oncall/alertmanager"
@@ -112,8 +113,13 @@ func setupOncall(_ context.Context, env *Env) error {
 				First: f.First, At: f.At, Node: f.Node, Summary: f.Summary, Evidence: f.Evidence})
 		})
 	}
+	// Groups are stored in the database before the answer and worked by one
+	// replica at a time.
 	recv, err := alertmanager.NewReceiver(alertmanager.Options{Token: cfg.Alertmanager.Token, MaxBodyBytes: cfg.Alertmanager.MaxBodyBytes,
-		Sink: alerts, Logger: env.Logger, Registerer: reg})
+		Inbox: st, Sink: alerts, Logger: env.Logger, Registerer: reg, Now: env.Now,
+		Lock: func(ctx context.Context) (func(), bool, error) {
+			return env.DB.TryLock(ctx, storage.LockKey("oncall_alertmanager_inbox"))
+		}})
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,9 @@ func TestSwapRemindersAndLapse(t *testing.T) {
 	}
 	first := time.Date(2026, 4, 13, 9, 0, 0, 0, loc)
 	ana := memberByID("ana")
-	token := apiToken(t, cfg, auth.RoleOncall)
+	// An administrator asks in chen's name (a member's own principal
+	// would do as well; TestSwapImpersonation covers who may ask).
+	token := apiToken(t, cfg, auth.RoleAdmin)
 	app := startApp(t, cfg, clock.Now)
 
 	var sw team.SwapRecord

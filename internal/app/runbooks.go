@@ -5,8 +5,20 @@ import (
 	"html/template"
 	"net/http"
 
+	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/runbooks"
 )
+
+// runbookStyle is the runbook pages' one inline style block; their
+// Content-Security-Policy allows it by its hash and nothing else.
+const runbookStyle = `
+body{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:0 auto;padding:1rem;color:#1b1b1b}
+a{color:#0b57d0}pre{background:#f3f3f3;padding:.75rem;overflow-x:auto;border-radius:4px}
+code{font-family:ui-monospace,monospace;font-size:.9em}nav{margin-bottom:1rem}
+table{border-collapse:collapse}td,th{padding:.25rem .5rem;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
+.meta{color:#555;font-size:.9em}
+@media print{nav{display:none}a{color:inherit}}
+`
 
 // Runbooks are served without login: they are the repository's own
 // documentation, embedded at build time, and must open from a page on a
@@ -15,14 +27,7 @@ var runbookPage = template.Must(template.New("rb").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{if .One}}{{.One.Title}} — {{end}}postvakt runbooks</title>
-<style>
-body{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:0 auto;padding:1rem;color:#1b1b1b}
-a{color:#0b57d0}pre{background:#f3f3f3;padding:.75rem;overflow-x:auto;border-radius:4px}
-code{font-family:ui-monospace,monospace;font-size:.9em}nav{margin-bottom:1rem}
-table{border-collapse:collapse}td,th{padding:.25rem .5rem;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
-.meta{color:#555;font-size:.9em}
-@media print{nav{display:none}a{color:inherit}}
-</style></head><body>
+<style>{{.Style}}</style></head><body>
 <nav><a href="/runbooks">All runbooks</a></nav>
 {{if .One}}
 <p class="meta">Runbook <code>{{.One.ID}}</code>{{if .One.Services}} · services: {{range $i, $s := .One.Services}}{{if $i}}, {{end}}{{$s}}{{end}}{{end}}{{if .One.Alerts}} · alerts: {{range $i, $a := .One.Alerts}}{{if $i}}, {{end}}<code>{{$a}}</code>{{end}}{{end}}</p>
@@ -42,8 +47,11 @@ func setupRunbooks(_ context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	render := func(w http.ResponseWriter, status int, data any) {
+	csp := server.InlineStyleCSP(runbookStyle)
+	render := func(w http.ResponseWriter, status int, data map[string]any) {
+		data["Style"] = template.CSS(runbookStyle)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", csp)
 		w.WriteHeader(status)
 		if err := runbookPage.Execute(w, data); err != nil {
 			env.Logger.Warn("render runbook page", "err", err)

@@ -76,9 +76,15 @@ func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, 
 		mailer = sender
 	}
 	base := strings.TrimSuffix(cfg.HTTP.BaseURL, "/")
+	var team []string
+	for _, m := range cfg.Oncall.Members {
+		if m.Email != "" {
+			team = append(team, m.Email)
+		}
+	}
 	ts, err := tickets.New(tickets.Options{
 		Config: cfg.Tickets, SLA: cfg.SLA, Store: st, OnCall: onCall, Pager: o.Pager, Mailer: mailer,
-		Metrics: metrics, Logger: logger, Now: now, BaseURL: base, Location: cfg.Location(),
+		Metrics: metrics, Logger: logger, Now: now, BaseURL: base, Location: cfg.Location(), TeamAddresses: team,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tickets: %w", err)

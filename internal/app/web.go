@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/store/accessstore"
@@ -16,8 +17,12 @@ import (
 // pages, and an hourly job that deletes ended sessions. It runs last, so
 // every capability's API routes exist for the pages to call.
 func setupWeb(_ context.Context, env *Env) error {
+	var hasher *directory.Hasher // the password-hash gate shared with SMTP AUTH
+	if env.engine.resources != nil {
+		hasher = env.engine.resources.Hasher
+	}
 	svc, err := webauth.New(webauth.Options{Config: env.Config.Web, Store: accessstore.New(env.DB),
-		Logger: env.Logger.With("capability", "web"), Now: env.Now})
+		Logger: env.Logger.With("capability", "web"), Now: env.Now, Hasher: hasher})
 	if err != nil {
 		return err
 	}

@@ -148,6 +148,12 @@ func TestWebEveryPage(t *testing.T) {
 		status       int
 		want         []string
 	}
+	// notOn are what a user's page must not show, by user and path.
+	notOn := map[string]map[string][]string{
+		// ana asked bjorn for a swap: she may cancel it, not accept or
+		// decline it for him, and she asks only in her own name.
+		"ana": {"/rota": {`/accept"`, `/decline"`, `<select name="requester">`}},
+	}
 	preview := url.Values{"kind": {"outage"}, "title": {"IMAP login fails"}, "services": {"imap", "pop"}, "symptoms": {"Authentication fails."},
 		"body": {"We are looking into it."}, "ticket_id": {"1"}, "public": {"on"}, "announce": {"on"}, "started_at": {"2026-11-23T10:00"}}
 	pages := map[string][]page{
@@ -207,7 +213,8 @@ func TestWebEveryPage(t *testing.T) {
 			{"GET", "/directory/mailboxes/s001@uni.example", nil, 200, []string{"Postmasters lock and unlock"}},
 		},
 		"ana": {
-			{"GET", "/rota", nil, 200, []string{`class="my-feed"`, "/api/v1/oncall/feed/ukevakt/ana?key="}},
+			{"GET", "/rota", nil, 200, []string{`class="my-feed"`, "/api/v1/oncall/feed/ukevakt/ana?key=", `/cancel"`,
+				`<input type="hidden" name="requester" value="ana">`}},
 		},
 	}
 	for _, user := range []string{"admin", "viewer", "helpdesk", "ana"} {
@@ -224,6 +231,11 @@ func TestWebEveryPage(t *testing.T) {
 			for _, w := range p.want {
 				if !strings.Contains(body, w) {
 					t.Errorf("%s: %s %s does not show %q", user, p.method, p.path, w)
+				}
+			}
+			for _, w := range notOn[user][p.path] {
+				if strings.Contains(body, w) {
+					t.Errorf("%s: %s %s shows %q", user, p.method, p.path, w)
 				}
 			}
 		}

@@ -99,7 +99,7 @@ func (s *Server) Handler() http.Handler {
 	for i := len(s.use) - 1; i >= 0; i-- {
 		h = s.use[i](h)
 	}
-	return s.recoverer(s.instrument(s.limitBody(h)))
+	return s.recoverer(s.instrument(securityHeaders(checkQuery(s.limitBody(h)))))
 }
 
 // Use adds a layer around the router, inside logging and body limits, for
@@ -109,7 +109,9 @@ func (s *Server) Use(mw func(http.Handler) http.Handler) { s.use = append(s.use,
 
 // Dispatch serves r on the router alone, without any layer: the web UI
 // calls the API in-process with the principal already in r's context.
-func (s *Server) Dispatch(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// Its query string is checked as a client's would be (CheckQuery): a page
+// may build it from what the user typed.
+func (s *Server) Dispatch(w http.ResponseWriter, r *http.Request) { checkQuery(s.mux).ServeHTTP(w, r) }
 
 // Mount serves h for pattern (e.g. "/" for the web UI, "GET /runbooks/").
 // A handler mounted under /api/ checks its own credentials and writes its

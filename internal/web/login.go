@@ -3,16 +3,40 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/webauth"
 )
 
-// safeNext keeps a post-login redirect on this site.
+// safeNext keeps a post-login redirect on this site: it returns s when s
+// is a path on this site, else "/". Browsers drop ASCII tab, line feed and
+// carriage return anywhere in a URL and treat "\\" as "/" (WHATWG URL
+// Standard, "basic URL parser"), so "/\t/evil.example" is
+// "//evil.example", another host. So: those characters are removed first,
+// any other control character or space refuses s, and what remains must
+// start with exactly one "/" (not "//" nor "/\\"), parse with no scheme,
+// host or user, and not be an API path.
 func safeNext(s string) string {
-	if s == "" || !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\") ||
-		strings.HasPrefix(s, "/api/") {
+	s = strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, s)
+	if s == "" || s[0] != '/' || len(s) > 2048 {
+		return "/"
+	}
+	if len(s) > 1 && (s[1] == '/' || s[1] == '\\') {
+		return "/"
+	}
+	if strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '\\' }) {
+		return "/"
+	}
+	p, err := url.Parse(s)
+	if err != nil || p.Scheme != "" || p.Host != "" || p.User != nil || p.Opaque != "" ||
+		!strings.HasPrefix(p.Path, "/") || strings.HasPrefix(p.Path, "//") || strings.HasPrefix(p.Path, "/api/") {
 		return "/"
 	}
 	return s
@@ -73,6 +97,10 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, webauth.ErrBadCredentials):
 		u.showLogin(w, r, http.StatusUnauthorized, name, "Wrong user name or password.")
+		return
+	case errors.Is(err, webauth.ErrBusy):
+		w.Header().Set("Retry-After", "5")
+		u.showLogin(w, r, http.StatusServiceUnavailable, name, "Too many sign-ins at once. Try again in a few seconds.")
 		return
 	case err != nil:
 		u.o.Logger.Error("web: sign-in", "err", err)

@@ -156,6 +156,7 @@ type rotaPart struct {
 	Shifts    []oncallapi.ShiftView
 	Overrides []team.OverrideRecord
 	Swaps     []team.SwapRecord
+	Me        string // the member the user is, who decides their own swaps
 	Fairness  []rota.FairnessRow
 	MyFeed    string
 	Feeds     *oncallapi.RotaFeeds
@@ -211,7 +212,7 @@ func (u *UI) rotaPage(w http.ResponseWriter, r *http.Request, v *view) error {
 			}
 		}
 		part := rotaPart{Name: rt.Name, Members: rt.Spec.Members, Shifts: sched.Shifts, Overrides: ov.Overrides, Swaps: sw.Swaps,
-			Fairness: fair.Members, MyFeed: mine.Feeds[rt.Name]}
+			Me: sw.Me, Fairness: fair.Members, MyFeed: mine.Feeds[rt.Name]}
 		if f, ok := feeds.Feeds[rt.Name]; ok {
 			part.Feeds = &f
 		}

@@ -138,7 +138,6 @@ func (u *UI) Register() {
 	s.Use(u.sessionLayer)
 	s.Mount("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
 		u.static.ServeHTTP(w, r)
 	}))
 	s.Mount("GET /login", http.HandlerFunc(u.loginForm))
@@ -310,12 +309,13 @@ func (u *UI) page(min auth.Role, fn pageFunc) http.Handler {
 	})
 }
 
+// headers sets what pages add to the security headers every response
+// carries (the server's middleware, docs/web.md "Security headers"): the
+// pages' Content-Security-Policy, which lets them load this site's own
+// script, style and images, and no caching.
 func (u *UI) headers(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", u.security)
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
 }
 

@@ -10,6 +10,12 @@ func TestSafeNext(t *testing.T) {
 	for in, want := range map[string]string{
 		"": "/", "/tickets?state=new": "/tickets?state=new", "//evil.example/": "/", "https://evil.example": "/",
 		"/\\evil.example": "/", "/api/v1/tokens": "/",
+		// Browsers drop tab, LF and CR anywhere in a URL (WHATWG URL
+		// Standard): each of these is "//evil.example/phish".
+		"/\t/evil.example/phish": "/", "/\n/evil.example/phish": "/", "/\r\n/evil.example": "/", "\t//evil.example": "/",
+		"/\t\\evil.example": "/", " /evil": "/", "/x\x00y": "/", "/%09/evil.example/phish": "/%09/evil.example/phish",
+		"/tick\tets": "/tickets", "javascript:alert(1)": "/", "/\x7f/evil": "/", "/a b": "/",
+		"/tickets/42#timeline": "/tickets/42#timeline", "/%2F%2Fevil.example": "/",
 	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/uni-mail/postvakt/engine/directory"
@@ -52,9 +51,10 @@ type Store interface {
 	CreateUser(ctx context.Context, u User) (User, error)
 	UserByName(ctx context.Context, name string) (User, error)
 	ListUsers(ctx context.Context) ([]User, error)
-	// UpdateUser writes role, display name, password hash, disabled and
-	// the login state (failures, lockout, last login) of u.ID.
+	// UpdateUser writes role, display name, password hash and disabled of
+	// u.ID; it leaves the sign-in state alone (see LoginStore).
 	UpdateUser(ctx context.Context, u User) error
+	LoginStore
 	CreateSession(ctx context.Context, hash string, s Session) error
 	// SessionByHash returns the session and its user.
 	SessionByHash(ctx context.Context, hash string) (Session, User, error)
@@ -73,6 +73,9 @@ var (
 	ErrBadCredentials = errors.New("wrong user name or password")
 	ErrThrottled      = errors.New("too many failed sign-ins; try again later")
 	ErrInvalid        = errors.New("invalid user")
+	// ErrBusy reports that no password could be checked in time: every
+	// slot of the hash gate stayed taken (HashGate). Nothing was counted.
+	ErrBusy = errors.New("too many sign-ins at once; try again shortly")
 )
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._@-]{0,99}$`)
@@ -88,15 +91,26 @@ type Options struct {
 	Now    func() time.Time
 	// Hash overrides the argon2id parameters (tests use cheaper ones).
 	Hash directory.HashParams
+	// Hashes bounds the password hashes that run at once (each argon2id
+	// holds Hash.MemoryKiB while it runs); nil: a gate of
+	// DefaultConcurrentHashes for this service alone. A process that also
+	// hashes for SMTP AUTH passes the one gate they share
+	// (docs/resources.md).
+	Hashes HashGate
+	// HashWait is the longest a sign-in waits for a slot of Hashes before
+	// it fails with ErrBusy; default 10s.
+	HashWait time.Duration
+	// Hasher is the process's one gate for password hashes, shared with
+	// SMTP AUTH (engine.Resources.Hasher, docs/resources.md); when set it
+	// is used instead of Hashes. A sign-in that cannot hash in time fails
+	// with ErrBusy.
+	Hasher *directory.Hasher
 }
 
 // Service signs users in and out and answers who a session belongs to.
 type Service struct {
 	o     Options
 	dummy string // a hash verified for unknown users, so timing does not tell
-
-	mu     sync.Mutex
-	failed map[string][]time.Time // failed sign-ins per client address
 }
 
 // New returns a Service.
@@ -110,11 +124,19 @@ func New(o Options) (*Service, error) {
 	if o.Hash.MemoryKiB == 0 {
 		o.Hash = directory.DefaultHashParams()
 	}
+	if o.Hashes == nil {
+		o.Hashes = NewHashGate(DefaultConcurrentHashes)
+	}
+	if o.HashWait <= 0 {
+		o.HashWait = 10 * time.Second
+	}
+	// One hash at start, outside the gate (which may be a shared one
+	// still filling up).
 	d, err := directory.HashPassword("postvakt-dummy-password", o.Hash)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{o: o, dummy: d, failed: map[string][]time.Time{}}, nil
+	return &Service{o: o, dummy: d}, nil
 }
 
 // Config returns the service's configuration.
@@ -158,11 +180,12 @@ func (s *Service) hash(pw string) (string, error) {
 	if err := CheckPassword(pw); err != nil {
 		return "", err
 	}
-	return directory.HashPassword(pw, s.o.Hash)
+	return s.hashPassword(context.Background(), pw)
 }
 
-// Update changes a user: fn edits it. Changing the role, the password or
-// disabling ends the user's sessions.
+// Update changes a user: fn edits its role, display name, password hash or
+// disabled (the sign-in state is the store's to count). Changing the role,
+// the password or disabling ends the user's sessions.
 func (s *Service) Update(ctx context.Context, name string, fn func(u *User) error) (User, error) {
 	u, err := s.o.Store.UserByName(ctx, NormalizeName(name))
 	if err != nil {
@@ -189,10 +212,31 @@ func (s *Service) SetPassword(ctx context.Context, name, password string) (User,
 	if err != nil {
 		return User{}, err
 	}
-	return s.Update(ctx, name, func(u *User) error {
-		u.PasswordHash, u.FailedCount, u.LockedUntil = h, 0, time.Time{}
+	u, err := s.Update(ctx, name, func(u *User) error {
+		u.PasswordHash = h
 		return nil
 	})
+	if err != nil {
+		return u, err
+	}
+	if err := s.o.Store.ResetLogin(ctx, u.ID); err != nil {
+		return u, err
+	}
+	u.FailedCount, u.FailedSince, u.LockedUntil = 0, time.Time{}, time.Time{}
+	return u, nil
+}
+
+// Unlock lifts a user's sign-in lockout and forgets their failures.
+func (s *Service) Unlock(ctx context.Context, name string) (User, error) {
+	u, err := s.o.Store.UserByName(ctx, NormalizeName(name))
+	if err != nil {
+		return User{}, err
+	}
+	if err := s.o.Store.ResetLogin(ctx, u.ID); err != nil {
+		return User{}, err
+	}
+	u.FailedCount, u.FailedSince, u.LockedUntil = 0, time.Time{}, time.Time{}
+	return u, nil
 }
 
 // SetRole changes a user's role.
@@ -212,32 +256,6 @@ func (s *Service) SetDisabled(ctx context.Context, name string, disabled bool) (
 // Users lists the users.
 func (s *Service) Users(ctx context.Context) ([]User, error) { return s.o.Store.ListUsers(ctx) }
 
-// addressThrottled reports whether addr has MaxPerAddress failures within
-// the window, forgetting older ones.
-func (s *Service) addressThrottled(addr string, now time.Time, fail bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cut := now.Add(-s.o.Config.Login.Window)
-	list := s.failed[addr][:0:0]
-	for _, t := range s.failed[addr] {
-		if t.After(cut) {
-			list = append(list, t)
-		}
-	}
-	if fail {
-		list = append(list, now)
-	}
-	if len(list) == 0 {
-		delete(s.failed, addr)
-	} else {
-		s.failed[addr] = list
-	}
-	if len(s.failed) > 100000 { // bound memory under a spray of addresses
-		clear(s.failed)
-	}
-	return len(list) >= s.o.Config.Login.MaxPerAddress
-}
-
 // LoginResult says what Login did, for the audit log.
 type LoginResult struct {
 	User      User
@@ -245,60 +263,98 @@ type LoginResult struct {
 }
 
 // Login checks a password and, when it is right and neither the user nor
-// the address is throttled, starts a session. It returns ErrThrottled or
-// ErrBadCredentials (never which of user or password was wrong).
+// the address is throttled, starts a session. It returns ErrThrottled,
+// ErrBadCredentials (never which of user or password was wrong) or
+// ErrBusy.
+//
+// The throttles hold under parallel requests and across replicas because
+// every attempt is counted in the database before its password is hashed
+// (see LoginStore): the address's attempt, then the user's. An attempt
+// that finds the address or the user at its limit is refused without a
+// hash. A right password signs in only when no other attempt for the user
+// is still being checked and the user was not locked meanwhile; otherwise
+// it is answered as a failure, so that a burst of guesses is judged as if
+// they came one after another and the answer tells no guess apart.
 func (s *Service) Login(ctx context.Context, name, password, addr string) (LoginResult, string, Session, error) {
-	now := s.o.Now()
-	if s.addressThrottled(addr, now, false) {
+	lim := s.limits()
+	ok, err := s.o.Store.ReserveAddress(ctx, addr, lim)
+	if err != nil {
+		return LoginResult{}, "", Session{}, err
+	}
+	if !ok {
 		return LoginResult{}, "", Session{}, ErrThrottled
 	}
 	u, err := s.o.Store.UserByName(ctx, NormalizeName(name))
 	if errors.Is(err, ErrNoUser) {
-		_, _ = directory.VerifyPassword(s.dummy, password)
-		s.addressThrottled(addr, now, true)
+		if _, err := s.verify(ctx, s.dummy, password); err != nil {
+			s.refundAddress(ctx, addr)
+			return LoginResult{}, "", Session{}, err
+		}
 		return LoginResult{}, "", Session{}, ErrBadCredentials
 	}
 	if err != nil {
 		return LoginResult{}, "", Session{}, err
 	}
 	res := LoginResult{User: u}
-	if now.Before(u.LockedUntil) {
-		s.addressThrottled(addr, now, true)
+	if ok, err = s.o.Store.ReserveLogin(ctx, u.ID, lim); err != nil {
+		return res, "", Session{}, err
+	} else if !ok {
 		return res, "", Session{}, ErrThrottled
 	}
-	ok := false
-	if u.PasswordHash != "" {
-		ok, _ = directory.VerifyPassword(u.PasswordHash, password)
-	} else {
-		_, _ = directory.VerifyPassword(s.dummy, password)
+	hash := u.PasswordHash
+	if hash == "" {
+		hash = s.dummy // an SSO-only user: spend the same time, never match
 	}
-	if !ok || u.Disabled {
-		s.addressThrottled(addr, now, true)
-		if u.FailedSince.IsZero() || now.Sub(u.FailedSince) > s.o.Config.Login.Window {
-			u.FailedCount, u.FailedSince = 0, now
+	good, err := s.verify(ctx, hash, password)
+	if err != nil {
+		// Nothing was checked: take the attempt back.
+		if rerr := s.o.Store.ReleaseLogin(ctx, u.ID); rerr != nil {
+			err = errors.Join(err, rerr)
 		}
-		u.FailedCount++
-		if u.FailedCount >= s.o.Config.Login.MaxFailures {
-			u.LockedUntil, u.FailedCount, u.FailedSince = now.Add(s.o.Config.Login.Lockout), 0, time.Time{}
-			res.LockedNow = true
-			s.o.Logger.Warn("web: user locked out after failed sign-ins", "user", u.Name, "until", u.LockedUntil)
-		}
-		if err := s.o.Store.UpdateUser(ctx, u); err != nil {
-			return res, "", Session{}, err
-		}
-		res.User = u
-		if res.LockedNow {
-			return res, "", Session{}, ErrThrottled
-		}
-		return res, "", Session{}, ErrBadCredentials
-	}
-	u.FailedCount, u.FailedSince, u.LockedUntil, u.LastLoginAt = 0, time.Time{}, time.Time{}, now
-	if err := s.o.Store.UpdateUser(ctx, u); err != nil {
+		s.refundAddress(ctx, addr)
 		return res, "", Session{}, err
 	}
-	res.User = u
-	secret, sess, err := s.StartSession(ctx, u, addr, "password")
-	return res, secret, sess, err
+	if good && u.PasswordHash != "" && !u.Disabled {
+		granted, err := s.o.Store.FinishLogin(ctx, u.ID, lim)
+		if err != nil {
+			return res, "", Session{}, err
+		}
+		if granted {
+			s.refundAddress(ctx, addr)
+			u.FailedCount, u.FailedSince, u.LockedUntil, u.LastLoginAt = 0, time.Time{}, time.Time{}, lim.Now
+			res.User = u
+			secret, sess, err := s.StartSession(ctx, u, addr, "password")
+			return res, secret, sess, err
+		}
+	}
+	locked, err := s.o.Store.FailLogin(ctx, u.ID, lim)
+	if err != nil {
+		return res, "", Session{}, err
+	}
+	if locked {
+		res.LockedNow = true
+		res.User.LockedUntil = lim.LockUntil
+		s.o.Logger.Warn("web: user locked out after failed sign-ins", "user", u.Name, "until", lim.LockUntil)
+		return res, "", Session{}, ErrThrottled
+	}
+	return res, "", Session{}, ErrBadCredentials
+}
+
+// limits are the sign-in limits at this instant.
+func (s *Service) limits() LoginLimits {
+	now := s.o.Now()
+	l := s.o.Config.Login
+	return LoginLimits{Now: now, WindowStart: now.Add(-l.Window), MaxFailures: l.MaxFailures,
+		MaxPerAddress: l.MaxPerAddress, LockUntil: now.Add(l.Lockout), StaleBefore: now.Add(-staleAttempt)}
+}
+
+// refundAddress takes back an address's attempt that did not fail (a
+// success, or one that was never checked). A failure to do so is logged:
+// it only makes the address's throttle stricter.
+func (s *Service) refundAddress(ctx context.Context, addr string) {
+	if err := s.o.Store.RefundAddress(ctx, addr); err != nil {
+		s.o.Logger.Warn("web: sign-in throttle: refund address attempt", "err", err)
+	}
 }
 
 // StartSession creates a fresh session for u (a new secret and CSRF token
@@ -363,9 +419,13 @@ func (s *Service) SSOUser(ctx context.Context, name string) (User, error) {
 	return u, nil
 }
 
-// Prune deletes sessions that expired before now.
+// Prune deletes sessions that expired before now, and the sign-in counts
+// of addresses whose window has passed.
 func (s *Service) Prune(ctx context.Context) (int64, error) {
 	now := s.o.Now()
+	if err := s.o.Store.PruneAddresses(ctx, now.Add(-s.o.Config.Login.Window)); err != nil {
+		return 0, err
+	}
 	return s.o.Store.PruneSessions(ctx, now, now.Add(-s.o.Config.IdleTimeout))
 }
 

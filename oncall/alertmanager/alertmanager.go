@@ -1,9 +1,13 @@
 // Package alertmanager owns postvakt's Alertmanager webhook receiver: it
 // checks the bearer token, limits the body, decodes webhook payload
 // version 4 (unknown fields tolerated, as Alertmanager adds fields within
-// a version), answers 202 at once and hands the group to a Sink on a
-// bounded queue worked in the background. Incidents are keyed by
-// (receiver, groupKey); alerts by fingerprint.
+// a version), stores the group in a durable inbox (the database) and only
+// then answers 202; when it cannot store it, it answers 503 so that
+// Alertmanager sends it again (Alertmanager retries a webhook on 5xx and
+// not on 2xx). A worker hands the stored groups to a Sink in the order
+// they came, per group, retrying what fails until it is handled: a page
+// survives a database outage, a crash and a restart. Incidents are keyed
+// by (receiver, groupKey); alerts by fingerprint.
 //
 // Payload: https://prometheus.io/docs/alerting/latest/configuration/#webhook_config
 package alertmanager
@@ -19,7 +23,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -122,59 +125,129 @@ type SinkFunc func(ctx context.Context, m Message) error
 // HandleGroup calls f.
 func (f SinkFunc) HandleGroup(ctx context.Context, m Message) error { return f(ctx, m) }
 
+// Item is one stored webhook group of the inbox.
+type Item struct {
+	ID int64
+	// Key is the group's incident key (Key): items of one key are handled
+	// in the order they came.
+	Key string
+	// Body is the group as JSON (the decoded Message, encoded again).
+	Body       []byte
+	ReceivedAt time.Time
+	// Attempts counts the failed attempts to handle it; NextAt is when it
+	// may be tried again.
+	Attempts int
+	NextAt   time.Time
+}
+
+// Inbox keeps the accepted groups durably until they are handled
+// (internal/store/oncallstore). Several replicas may share it.
+type Inbox interface {
+	// AddInboxItem stores a group (ID is assigned) and returns its ID.
+	AddInboxItem(ctx context.Context, it Item) (int64, error)
+	// PendingInboxItems returns up to limit items not yet handled, oldest
+	// first, due or not.
+	PendingInboxItems(ctx context.Context, limit int) ([]Item, error)
+	// InboxItemDone marks an item handled at.
+	InboxItemDone(ctx context.Context, id int64, at time.Time) error
+	// InboxItemFailed records a failed attempt: the count, when to try
+	// again and the error.
+	InboxItemFailed(ctx context.Context, id int64, attempts int, next time.Time, lastErr string) error
+	// PruneInbox deletes the items handled before.
+	PruneInbox(ctx context.Context, before time.Time) (int64, error)
+}
+
 // Options configure a Receiver.
 type Options struct {
 	// Token is the bearer token Alertmanager sends
 	// (http_config.authorization.credentials). Empty refuses every request.
 	Token        string
 	MaxBodyBytes int64 // default 1 MiB
-	QueueSize    int   // default 256
-	Sink         Sink
+	// Inbox stores each group before the answer; required.
+	Inbox Inbox
+	Sink  Sink
+	// Lock, when set, makes one worker at a time (across replicas) handle
+	// the inbox: it returns an unlock function and whether it got the lock
+	// (a database advisory lock). Nil: no lock.
+	Lock func(ctx context.Context) (unlock func(), ok bool, err error)
+	// Poll is how often the worker looks for groups stored by another
+	// replica or left to retry; default 2s. A group this replica stores is
+	// handled at once.
+	Poll time.Duration
+	// StoreTimeout bounds storing one group before the answer; default 10s.
+	StoreTimeout time.Duration
 	Logger       *slog.Logger
 	Registerer   prometheus.Registerer
+	Now          func() time.Time
 }
 
-// Receiver is the webhook endpoint and its background worker.
+// Receiver is the webhook endpoint and the worker of its inbox.
 type Receiver struct {
-	opts     Options
-	queue    chan Message
-	received *prometheus.CounterVec
-	wg       sync.WaitGroup
+	opts      Options
+	wake      chan struct{}
+	received  *prometheus.CounterVec
+	pending   prometheus.Gauge
+	oldest    prometheus.Gauge
+	lastPrune time.Time
 }
 
-// NewReceiver returns a Receiver; call Run to work its queue.
+// Results of webhook requests and of handling stored groups: the values of
+// the result label of postvakt_oncall_alertmanager_webhooks_total.
+var Results = []string{"accepted", "unauthorized", "too_large", "bad_request", "unavailable", "processed", "failed"}
+
+// NewReceiver returns a Receiver; call Run to work its inbox.
 func NewReceiver(opts Options) (*Receiver, error) {
+	if opts.Inbox == nil {
+		return nil, errors.New("alertmanager receiver: no inbox")
+	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
 	}
-	if opts.QueueSize <= 0 {
-		opts.QueueSize = 256
+	if opts.Poll <= 0 {
+		opts.Poll = 2 * time.Second
+	}
+	if opts.StoreTimeout <= 0 {
+		opts.StoreTimeout = 10 * time.Second
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Receiver{opts: opts, queue: make(chan Message, opts.QueueSize),
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	r := &Receiver{opts: opts, wake: make(chan struct{}, 1),
 		received: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "postvakt_oncall_alertmanager_webhooks_total",
-			Help: "Alertmanager webhook requests, by result (accepted, unauthorized, too_large, bad_request, queue_full, processed, failed).",
-		}, []string{"result"})}
+			Help: "Alertmanager webhook requests and stored groups, by result (accepted: stored, unauthorized, too_large, bad_request, unavailable: not stored, answered 503; processed, failed: an attempt to handle a stored group).",
+		}, []string{"result"}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "postvakt_oncall_alertmanager_inbox_pending",
+			Help: "Stored Alertmanager groups not yet handled, as the inbox worker last saw them.",
+		}),
+		oldest: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "postvakt_oncall_alertmanager_inbox_oldest_seconds",
+			Help: "Age of the oldest stored Alertmanager group not yet handled, as the inbox worker last saw it; 0 when none waits.",
+		}),
+	}
 	// The results are a closed set: export each from zero so that rate()
 	// and alert rules see the first increase.
-	for _, res := range []string{"accepted", "unauthorized", "too_large", "bad_request", "queue_full", "processed", "failed"} {
+	for _, res := range Results {
 		r.received.WithLabelValues(res)
 	}
 	if opts.Registerer != nil {
-		if err := opts.Registerer.Register(r.received); err != nil {
-			return nil, err
+		for _, c := range []prometheus.Collector{r.received, r.pending, r.oldest} {
+			if err := opts.Registerer.Register(c); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return r, nil
 }
 
-// ServeHTTP accepts a webhook: 202 when queued, 401 on a bad token, 413
-// over the size limit, 400 on a bad payload, 503 when the queue is full
-// (Alertmanager retries), 405 for a method other than POST; a refusal is
-// an ErrorReply.
+// ServeHTTP accepts a webhook: 202 once the group is stored, 401 on a bad
+// token, 413 over the size limit, 400 on a bad payload, 503 when the group
+// cannot be stored (Alertmanager retries), 405 for a method other than
+// POST; a refusal is an ErrorReply.
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
@@ -205,14 +278,27 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		reply(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
 	}
-	select {
-	case r.queue <- m:
-		r.received.WithLabelValues("accepted").Inc()
-		reply(w, http.StatusAccepted, "", "queued")
-	default:
-		r.received.WithLabelValues("queue_full").Inc()
-		reply(w, http.StatusServiceUnavailable, "unavailable", "queue full, retry later")
+	// Encoded again: valid UTF-8 and nothing but the fields postvakt reads.
+	stored, err := json.Marshal(m)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(req.Context(), r.opts.StoreTimeout)
+		_, err = r.opts.Inbox.AddInboxItem(ctx, Item{Key: Key(m), Body: stored, ReceivedAt: r.opts.Now(), NextAt: r.opts.Now()})
+		cancel()
 	}
+	if err != nil {
+		r.received.WithLabelValues("unavailable").Inc()
+		r.opts.Logger.Error("alertmanager: group not stored, answered 503 so that Alertmanager sends it again",
+			"receiver", m.Receiver, "status", m.Status, "alerts", len(m.Alerts), "err", err)
+		w.Header().Set("Retry-After", "10")
+		reply(w, http.StatusServiceUnavailable, "unavailable", "cannot store the alert now; send it again")
+		return
+	}
+	r.received.WithLabelValues("accepted").Inc()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	reply(w, http.StatusAccepted, "", "stored")
 }
 
 func (r *Receiver) authorized(req *http.Request) bool {
@@ -226,7 +312,7 @@ func (r *Receiver) authorized(req *http.Request) bool {
 	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(r.opts.Token)) == 1
 }
 
-// Reply is the receiver's answer: {"status": "queued"} when a group is
+// Reply is the receiver's answer: {"status": "stored"} when a group is
 // accepted.
 type Reply struct {
 	Status string `json:"status"`
@@ -256,33 +342,123 @@ func reply(w http.ResponseWriter, status int, code, msg string) {
 	_ = json.NewEncoder(w).Encode(e)
 }
 
-// Run works the queue until ctx ends, then finishes what is queued.
+// Limits of the worker.
+const (
+	// batch is how many pending groups one round reads.
+	batch = 500
+	// maxBackoff caps the wait between attempts of a failing group: it is
+	// retried for as long as it fails, never dropped.
+	maxBackoff = 5 * time.Minute
+	// keepHandled is how long handled groups stay in the inbox.
+	keepHandled = 7 * 24 * time.Hour
+)
+
+// Run works the inbox until ctx ends: at once when this replica stored a
+// group, and every Poll for groups stored by another replica or due for a
+// retry. A round that fails (the database is down) is tried again at the
+// next poll.
 func (r *Receiver) Run(ctx context.Context) error {
+	t := time.NewTicker(r.opts.Poll)
+	defer t.Stop()
 	for {
+		if err := r.Round(ctx); err != nil && ctx.Err() == nil {
+			r.opts.Logger.Warn("alertmanager: inbox round failed; trying again", "err", err)
+		}
 		select {
-		case m := <-r.queue:
-			r.handle(ctx, m)
 		case <-ctx.Done():
-			drain := context.WithoutCancel(ctx)
-			for {
-				select {
-				case m := <-r.queue:
-					r.handle(drain, m)
-				default:
-					return nil
-				}
-			}
+			return nil
+		case <-r.wake:
+		case <-t.C:
 		}
 	}
 }
 
-func (r *Receiver) handle(ctx context.Context, m Message) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	if err := r.opts.Sink.HandleGroup(ctx, m); err != nil {
-		r.received.WithLabelValues("failed").Inc()
-		r.opts.Logger.Error("alertmanager: handle group", "receiver", m.Receiver, "status", m.Status, "alerts", len(m.Alerts), "err", err)
-		return
+// Round handles the pending groups once: oldest first; a group that fails
+// is tried again later (with a backoff of 2^attempts seconds up to five
+// minutes), and the later groups of its key wait for it, so that a group's
+// firing and resolved states are applied in the order they came.
+func (r *Receiver) Round(ctx context.Context) error {
+	if r.opts.Lock != nil {
+		unlock, ok, err := r.opts.Lock(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil // another replica works the inbox now
+		}
+		defer unlock()
 	}
-	r.received.WithLabelValues("processed").Inc()
+	items, err := r.opts.Inbox.PendingInboxItems(ctx, batch)
+	if err != nil {
+		return err
+	}
+	now := r.opts.Now()
+	r.pending.Set(float64(len(items)))
+	if len(items) > 0 {
+		r.oldest.Set(now.Sub(items[0].ReceivedAt).Seconds())
+	} else {
+		r.oldest.Set(0)
+	}
+	blocked := map[string]bool{}
+	var errs []error
+	for _, it := range items {
+		if ctx.Err() != nil {
+			break
+		}
+		if blocked[it.Key] {
+			continue
+		}
+		if it.NextAt.After(now) {
+			blocked[it.Key] = true
+			continue
+		}
+		handled, err := r.handle(ctx, it)
+		if !handled {
+			blocked[it.Key] = true
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if now.Sub(r.lastPrune) > time.Hour {
+		if _, err := r.opts.Inbox.PruneInbox(ctx, now.Add(-keepHandled)); err != nil {
+			errs = append(errs, err)
+		} else {
+			r.lastPrune = now
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// handle hands one stored group to the sink and records the outcome. It
+// reports whether the group was handled, and an error only when the
+// outcome could not be recorded.
+func (r *Receiver) handle(ctx context.Context, it Item) (bool, error) {
+	var m Message
+	err := json.Unmarshal(it.Body, &m)
+	if err == nil {
+		hctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		err = r.opts.Sink.HandleGroup(hctx, m)
+		cancel()
+	}
+	now := r.opts.Now()
+	if err == nil {
+		r.received.WithLabelValues("processed").Inc()
+		// Should this fail, the group is handled again: the sink is
+		// idempotent per group (an incident is keyed by its group).
+		return true, r.opts.Inbox.InboxItemDone(ctx, it.ID, now)
+	}
+	r.received.WithLabelValues("failed").Inc()
+	attempts := it.Attempts + 1
+	wait := maxBackoff
+	if attempts < 9 {
+		wait = min(time.Duration(1<<attempts)*time.Second, maxBackoff)
+	}
+	r.opts.Logger.Error("alertmanager: handling a stored group failed; it will be tried again",
+		"receiver", m.Receiver, "status", m.Status, "alerts", len(m.Alerts), "attempt", attempts, "retry_in", wait, "err", err)
+	msg := err.Error()
+	if len(msg) > 1000 {
+		msg = msg[:1000]
+	}
+	return false, r.opts.Inbox.InboxItemFailed(ctx, it.ID, attempts, now.Add(wait), strings.ToValidUTF8(msg, ""))
 }

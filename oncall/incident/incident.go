@@ -559,7 +559,10 @@ func (s *Service) Policies() []string {
 }
 
 // openCollector exports the number of unresolved incidents by status,
-// read from the database at scrape time.
+// read from the database at scrape time. When the database cannot be read
+// the series are left out of that scrape (missing, not 0) and the rest of
+// /metrics is still served: an outage of the database must not blind the
+// monitoring that would report it.
 type openCollector struct{ store Store }
 
 var openDesc = prometheus.NewDesc("postvakt_oncall_open_incidents", "Incidents not yet resolved, by status.", []string{"status"}, nil)
@@ -571,7 +574,6 @@ func (c *openCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	counts, err := c.store.CountIncidents(ctx)
 	if err != nil {
-		ch <- prometheus.NewInvalidMetric(openDesc, err)
 		return
 	}
 	for _, st := range []Status{StatusTriggered, StatusAcknowledged} {

@@ -84,7 +84,7 @@ func (s *Slack) Page(ctx context.Context, m Message) (bool, error) {
 	default:
 		return false, ErrNotApplicable
 	}
-	_, _, err := s.api.PostMessageContext(ctx, channel, slack.MsgOptionText(fallback(m), false), slack.MsgOptionBlocks(blocks(m)...))
+	_, _, err := s.api.PostMessageContext(ctx, channel, slack.MsgOptionText(EscapeSlack(fallback(m)), false), slack.MsgOptionBlocks(blocks(m)...))
 	if err != nil {
 		return slackRetryable(err), fmt.Errorf("slack chat.postMessage: %w", err)
 	}
@@ -99,12 +99,12 @@ func fallback(m Message) string {
 }
 
 func blocks(m Message) []slack.Block {
-	text := "*" + escape(m.Subject) + "*"
+	text := "*" + EscapeSlack(m.Subject) + "*"
 	if m.Text != "" {
-		text += "\n" + escape(m.Text)
+		text += "\n" + EscapeSlack(m.Text)
 	}
 	if m.Link != "" {
-		text += "\n<" + m.Link + "|Details>"
+		text += "\n" + slackLink(m.Link, "Details")
 	}
 	out := []slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, text, false, false), nil, nil)}
 	if m.Buttons && m.IncidentID > 0 {
@@ -124,9 +124,32 @@ func blocks(m Message) []slack.Block {
 	return out
 }
 
-// escape escapes the three characters Slack's mrkdwn treats as control.
-func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+// EscapeSlack escapes the three characters Slack treats as control in
+// message text, mrkdwn and the fallback text alike: &, < and > become
+// &amp;, &lt; and &gt; (Slack API, "Formatting text for app surfaces",
+// "Escaping text"). Every text postvakt sends to Slack passes through it,
+// so no alert label, ticket subject or AUTH user name can mention
+// @channel (<!channel>), a user (<@U…>) or dress a link (<url|text>).
+func EscapeSlack(s string) string { return slackEscaper.Replace(s) }
+
+var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// slackLink is Slack's link markup <url|label>: the URL's characters that
+// would end it early (|, >, <, space, control) are percent-encoded and &
+// is escaped, the label escaped.
+func slackLink(url, label string) string {
+	var b strings.Builder
+	for _, r := range url {
+		switch {
+		case r == '&':
+			b.WriteString("&amp;")
+		case r == '|' || r == '<' || r == '>' || r <= ' ' || r == 0x7f:
+			fmt.Fprintf(&b, "%%%02X", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return "<" + b.String() + "|" + EscapeSlack(label) + ">"
 }
 
 // slackRetryable says whether a Slack API error is worth retrying: rate

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,9 @@ var (
 	ErrInvalid       = errors.New("invalid request")
 	// ErrState reports a swap that is no longer in the state the action needs.
 	ErrState = errors.New("swap is not pending")
+	// ErrNotYours reports a member acting in another member's place: a
+	// swap is requested by its requester and decided by its counterpart.
+	ErrNotYours = errors.New("not yours to decide")
 )
 
 // SwapRecord is a stored swap request.
@@ -178,6 +182,23 @@ func (t *Team) Member(id string) (rota.Member, bool) {
 func (t *Team) MemberBySlackID(slackID string) (rota.Member, bool) {
 	for _, id := range t.order {
 		if m := t.members[id]; m.SlackID != "" && m.SlackID == slackID {
+			return m, true
+		}
+	}
+	return rota.Member{}, false
+}
+
+// MemberByLogin returns the member a signed-in person is: the member
+// whose ID or e-mail address is name, compared case-insensitively (a web
+// user named after the member, or a single sign-on name that is the
+// member's address).
+func (t *Team) MemberByLogin(name string) (rota.Member, bool) {
+	if name == "" {
+		return rota.Member{}, false
+	}
+	for _, id := range t.order {
+		m := t.members[id]
+		if strings.EqualFold(m.ID, name) || (m.Email != "" && strings.EqualFold(m.Email, name)) {
 			return m, true
 		}
 	}
@@ -368,17 +389,24 @@ type SwapRequest struct {
 	Mine        time.Time // an instant in the requester's turn
 	Theirs      time.Time // an instant in the counterpart's turn
 	Note        string
-	By          string    // who asks
-	Now         time.Time // when
+	// Actor is the member who asks, who must be the requester; empty for
+	// an administrator, who may ask in anyone's name.
+	Actor string
+	By    string    // who asks, as recorded
+	Now   time.Time // when
 }
 
 // RequestSwap stores a swap request. Both people must hold those turns
-// now (after earlier accepted swaps).
+// now (after earlier accepted swaps). Only the requester (or an
+// administrator) asks: ErrNotYours otherwise.
 func (t *Team) RequestSwap(ctx context.Context, q SwapRequest) (SwapRecord, error) {
 	rotaName, requester, counterpart := q.Rota, q.Requester, q.Counterpart
 	r, err := t.Rota(rotaName)
 	if err != nil {
 		return SwapRecord{}, err
+	}
+	if q.Actor != "" && q.Actor != requester {
+		return SwapRecord{}, fmt.Errorf("%w: %s may not ask for a swap in %s's name", ErrNotYours, q.Actor, requester)
 	}
 	for _, m := range []string{requester, counterpart} {
 		if _, ok := t.members[m]; !ok {
@@ -445,7 +473,8 @@ type SwapDecision struct {
 
 // DecideSwap accepts or declines a pending swap; only the counterpart (or
 // an administrator, when Actor is empty) may decide, and cancel is the
-// requester's. Accepting a swap that the rota no longer allows fails.
+// requester's (ErrNotYours otherwise). Accepting a swap that the rota no
+// longer allows fails.
 func (t *Team) DecideSwap(ctx context.Context, d SwapDecision) (SwapRecord, error) {
 	id, to, actor := d.ID, d.To, d.Actor
 	s, err := t.store.GetSwap(ctx, id)
@@ -455,11 +484,11 @@ func (t *Team) DecideSwap(ctx context.Context, d SwapDecision) (SwapRecord, erro
 	switch to {
 	case rota.SwapAccepted, rota.SwapDeclined:
 		if actor != "" && actor != s.Counterpart {
-			return s, fmt.Errorf("%w: only %s may accept or decline swap %d", ErrInvalid, s.Counterpart, id)
+			return s, fmt.Errorf("%w: only %s may accept or decline swap %d", ErrNotYours, s.Counterpart, id)
 		}
 	case rota.SwapCancelled:
 		if actor != "" && actor != s.Requester {
-			return s, fmt.Errorf("%w: only %s may cancel swap %d", ErrInvalid, s.Requester, id)
+			return s, fmt.Errorf("%w: only %s may cancel swap %d", ErrNotYours, s.Requester, id)
 		}
 	default:
 		return s, fmt.Errorf("%w: state %q", ErrInvalid, to)

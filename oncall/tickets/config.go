@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/mail"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/uni-mail/postvakt/config/validate"
@@ -31,6 +32,11 @@ type Config struct {
 	FaultAddress string `yaml:"fault_address"`
 	// IntakeService is the service of tickets opened from e-mail.
 	IntakeService string `yaml:"intake_service"`
+	// StaffAddresses are the senders besides each ticket's reporter whose
+	// mail with "[#ID]" in its Subject is added to ticket ID: e-mail
+	// addresses, or "@domain" for every address of a domain. The e-mail
+	// addresses of oncall.members are staff as well.
+	StaffAddresses []string `yaml:"staff_addresses"`
 	// IncidentService is the service of tickets opened for incidents that
 	// name none.
 	IncidentService string `yaml:"incident_service"`
@@ -116,6 +122,17 @@ func (c Config) Validate() error {
 	if c.FaultAddress != "" {
 		if _, err := mail.ParseAddress(c.FaultAddress); err != nil {
 			errs = append(errs, fieldErr("fault_address", c.FaultAddress, "must be an e-mail address"))
+		}
+	}
+	for i, a := range c.StaffAddresses {
+		if d, ok := strings.CutPrefix(a, "@"); ok {
+			if d == "" || strings.ContainsAny(d, "@ \t<>") {
+				errs = append(errs, fieldErr(fmt.Sprintf("staff_addresses[%d]", i), a, "must be an e-mail address or @domain"))
+			}
+			continue
+		}
+		if m, err := mail.ParseAddress(a); err != nil || m.Address != a {
+			errs = append(errs, fieldErr(fmt.Sprintf("staff_addresses[%d]", i), a, "must be an e-mail address or @domain"))
 		}
 	}
 	if c.Language != "en" && c.Language != "nb" {

@@ -1,8 +1,8 @@
 package tickets
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -21,8 +21,9 @@ type FaultMail struct {
 	// Headers are the header lines the content filter adds, such as
 	// "X-Spam-Flag: YES" on tagged spam.
 	Headers []string
-	// Message is the RFC 5322 message as it is delivered.
-	Message []byte
+	// Message is the RFC 5322 message as it is delivered, read at most
+	// once (the engine streams it from its spool).
+	Message io.Reader
 }
 
 // IntakeResult is what becomes of the message at the engine.
@@ -40,10 +41,16 @@ type IntakeResult struct {
 // opens a ticket, a reply becomes a comment on its ticket), unless the
 // filter tagged it as spam (X-Spam-Flag: YES, as SpamAssassin and the
 // engine's content scanner mark it): spam, viruses and refused attachments
-// open no ticket. When the intake returns an error (any error, ErrIgnored
-// and ErrInvalid included) the message is deferred, so that the sender
-// retries and no report is lost; otherwise it is delivered as usual, and
-// the fault address's mailbox keeps a copy.
+// open no ticket. A message the intake ignores on purpose (ErrIgnored:
+// an automatic reply per RFC 3834 §5 — Auto-Submitted other than "no",
+// Precedence bulk, junk or list, a bounce — that matches no ticket, or
+// mail from the fault address itself, a loop) or cannot read
+// (ErrUnreadable: no From, not a message) is accepted and dropped from the intake: it is
+// logged and counted, delivered to the fault address's mailbox as usual,
+// and never answered 451, which would have its sender retry for days and
+// hold back its other recipients. Any other error (the ticket could not be
+// stored) defers the message, so that the sender retries and no report is
+// lost.
 //
 // The engine's content-filter interface is adapted to it in the wiring
 // (internal/app), so that neither this package nor the engine imports the
@@ -66,8 +73,15 @@ func (f FaultIntake) Take(ctx context.Context, m FaultMail) IntakeResult {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	id, created, err := f.Intake(ctx, bytes.NewReader(m.Message))
-	if err != nil {
+	id, created, err := f.Intake(ctx, m.Message)
+	switch {
+	case errors.Is(err, ErrIgnored):
+		log.Info("fault intake: message ignored, accepted without a ticket", "reason", err)
+		return IntakeResult{}
+	case errors.Is(err, ErrUnreadable):
+		log.Warn("fault intake: message unreadable, accepted without a ticket", "reason", err)
+		return IntakeResult{}
+	case err != nil:
 		log.Error("fault intake: ticket not stored, message deferred", "err", err)
 		return IntakeResult{Defer: true, Reason: "fault intake: " + err.Error()}
 	}

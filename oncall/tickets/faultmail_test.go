@@ -3,7 +3,9 @@ package tickets_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/uni-mail/postvakt/oncall/tickets"
@@ -46,24 +48,30 @@ func TestFaultIntakeRule(t *testing.T) {
 		deferr  bool
 	}{
 		{name: "report", address: "fault@uni.example",
-			mail:  tickets.FaultMail{Rcpts: []string{"<fault@uni.example>"}, Accepted: true, Message: []byte(report)},
+			mail:  tickets.FaultMail{Rcpts: []string{"<fault@uni.example>"}, Accepted: true, Message: strings.NewReader(report)},
 			taken: true},
 		{name: "address in another case, among others", address: "fault@uni.example",
-			mail:  tickets.FaultMail{Rcpts: []string{"anna@uni.example", "Fault@Uni.Example"}, Accepted: true, Message: []byte(report)},
+			mail:  tickets.FaultMail{Rcpts: []string{"anna@uni.example", "Fault@Uni.Example"}, Accepted: true, Message: strings.NewReader(report)},
 			taken: true},
 		{name: "clean mail with a header added", address: "fault@uni.example",
-			mail:  tickets.FaultMail{Rcpts: []string{"fault@uni.example"}, Accepted: true, Headers: []string{"X-Spam-Flag: NO", "X-Spam-Score: 0.1"}, Message: []byte(report)},
+			mail:  tickets.FaultMail{Rcpts: []string{"fault@uni.example"}, Accepted: true, Headers: []string{"X-Spam-Flag: NO", "X-Spam-Score: 0.1"}, Message: strings.NewReader(report)},
 			taken: true},
 		{name: "not for the fault address", address: "fault@uni.example",
-			mail: tickets.FaultMail{Rcpts: []string{"anna@uni.example"}, Accepted: true, Message: []byte(report)}},
+			mail: tickets.FaultMail{Rcpts: []string{"anna@uni.example"}, Accepted: true, Message: strings.NewReader(report)}},
 		{name: "refused by the content filter", address: "fault@uni.example",
-			mail: tickets.FaultMail{Rcpts: []string{"fault@uni.example"}, Accepted: false, Message: []byte(report)}},
+			mail: tickets.FaultMail{Rcpts: []string{"fault@uni.example"}, Accepted: false, Message: strings.NewReader(report)}},
 		{name: "tagged spam", address: "fault@uni.example",
-			mail: tickets.FaultMail{Rcpts: []string{"fault@uni.example"}, Accepted: true, Headers: []string{" x-spam-flag: yes "}, Message: []byte(report)}},
+			mail: tickets.FaultMail{Rcpts: []string{"fault@uni.example"}, Accepted: true, Headers: []string{" x-spam-flag: yes "}, Message: strings.NewReader(report)}},
 		{name: "no fault address", address: "",
-			mail: tickets.FaultMail{Rcpts: []string{"<>"}, Accepted: true, Message: []byte(report)}},
+			mail: tickets.FaultMail{Rcpts: []string{"<>"}, Accepted: true, Message: strings.NewReader(report)}},
+		{name: "ignored on purpose (an automatic reply, a loop): accepted", address: "fault@uni.example",
+			mail: tickets.FaultMail{Rcpts: []string{"fault@uni.example"}, Accepted: true, Message: strings.NewReader(report)},
+			err:  fmt.Errorf("%w: automatic message", tickets.ErrIgnored), taken: true},
+		{name: "unreadable: accepted", address: "fault@uni.example",
+			mail: tickets.FaultMail{Rcpts: []string{"fault@uni.example"}, Accepted: true, Message: strings.NewReader(report)},
+			err:  fmt.Errorf("%w: no From address", tickets.ErrUnreadable), taken: true},
 		{name: "ticket not stored", address: "fault@uni.example",
-			mail: tickets.FaultMail{Rcpts: []string{"fault@uni.example"}, Accepted: true, Message: []byte(report)},
+			mail: tickets.FaultMail{Rcpts: []string{"fault@uni.example"}, Accepted: true, Message: strings.NewReader(report)},
 			err:  stored, taken: true, deferr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

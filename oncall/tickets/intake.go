@@ -63,6 +63,11 @@ var subjectTag = regexp.MustCompile(`\[#(\d{1,18})\]`)
 // that claims to come from the fault address itself (a loop).
 var ErrIgnored = errors.New("message ignored")
 
+// ErrUnreadable is returned by Intake for a message it cannot take as a
+// report: not parseable as RFC 5322, or without a From address. It wraps
+// ErrInvalid.
+var ErrUnreadable = fmt.Errorf("%w: unreadable message", ErrInvalid)
+
 // inbound is what Intake takes from a message.
 type inbound struct {
 	fromName, fromAddr string
@@ -77,7 +82,7 @@ func parseInbound(r io.Reader) (inbound, error) {
 	var in inbound
 	mr, err := gomail.CreateReader(io.LimitReader(r, 10<<20))
 	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
-		return in, fmt.Errorf("parse message: %w", err)
+		return in, fmt.Errorf("%w: parse message: %v", ErrUnreadable, err)
 	}
 	h := mr.Header
 	if from, err := h.AddressList("From"); err == nil && len(from) > 0 {
@@ -172,12 +177,16 @@ func newText(body string) string {
 }
 
 // Intake takes one RFC 5322 message sent to the fault address. A reply
-// (its In-Reply-To or References naming mail of a ticket, or "[#ID]" in
-// its Subject) becomes a comment on that ticket; any other message opens a
-// ticket (source user_report, service tickets.intake_service) and the
-// reporter gets an acknowledgement from the fault address, threaded on
-// their message. Automatic replies that match no ticket are ignored
-// (ErrIgnored), so an out-of-office answer never opens a ticket or loops.
+// becomes a comment on its ticket: its In-Reply-To or References name mail
+// of the ticket (only someone who received that mail knows its
+// Message-ID), or its Subject carries "[#ID]" and it comes from the
+// ticket's reporter or from staff (tickets.staff_addresses and the on-call
+// team's addresses) — anyone can type "[#ID]", so from anyone else it is
+// a new report. Any other message opens a ticket (source user_report,
+// service tickets.intake_service) and the reporter gets an acknowledgement
+// from the fault address, threaded on their message. Automatic replies
+// that match no ticket are ignored (ErrIgnored), so an out-of-office
+// answer never opens a ticket or loops.
 func (s *Service) Intake(ctx context.Context, msg io.Reader) (ticketID string, created bool, err error) {
 	in, err := parseInbound(msg)
 	if err != nil {
@@ -186,7 +195,7 @@ func (s *Service) Intake(ctx context.Context, msg io.Reader) (ticketID string, c
 	}
 	if in.fromAddr == "" {
 		s.o.Metrics.intook("error")
-		return "", false, fmt.Errorf("%w: no From address", ErrInvalid)
+		return "", false, fmt.Errorf("%w: no From address", ErrUnreadable)
 	}
 	if fa := strings.ToLower(notice.AddressOf(s.o.Config.FaultAddress)); fa != "" && in.fromAddr == fa {
 		s.o.Metrics.intook("ignored")
@@ -254,12 +263,39 @@ func (s *Service) findThread(ctx context.Context, in inbound) (int64, bool) {
 	}
 	if m := subjectTag.FindStringSubmatch(in.subject); m != nil {
 		if id, err := ParseID(m[1]); err == nil {
-			if _, err := s.o.Store.TicketGet(ctx, id); err == nil {
-				return id, true
+			if t, err := s.o.Store.TicketGet(ctx, id); err == nil {
+				if strings.EqualFold(t.ReporterEmail, in.fromAddr) || s.staff(in.fromAddr) {
+					return id, true
+				}
+				s.o.Logger.Info("fault intake: [#ID] from neither the reporter nor staff; a new report", "ticket", id)
 			}
 		}
 	}
 	return 0, false
+}
+
+// staff reports whether addr is staff for "[#ID]" replies: one of
+// tickets.staff_addresses (an address, or @domain for its whole domain)
+// or of the on-call team's addresses.
+func (s *Service) staff(addr string) bool {
+	if addr == "" {
+		return false
+	}
+	for _, a := range s.o.TeamAddresses {
+		if strings.EqualFold(a, addr) {
+			return true
+		}
+	}
+	for _, a := range s.o.Config.StaffAddresses {
+		if d, ok := strings.CutPrefix(a, "@"); ok {
+			if at := strings.LastIndexByte(addr, '@'); at >= 0 && strings.EqualFold(addr[at+1:], d) {
+				return true
+			}
+		} else if strings.EqualFold(a, addr) {
+			return true
+		}
+	}
+	return false
 }
 
 type mailData struct {

@@ -39,6 +39,10 @@ type Options struct {
 	// times in acknowledgements, pages and timeline entries are shown in
 	// it. nil: the policy's calendar zone.
 	Location *time.Location
+	// TeamAddresses are the e-mail addresses of the on-call team
+	// (oncall.members), staff for "[#ID]" replies besides
+	// Config.StaffAddresses.
+	TeamAddresses []string
 }
 
 // Service is the ticket service: the API, the CLI, e-mail intake and the

@@ -39,7 +39,12 @@ type api struct {
 // by edit (nil: none).
 func start(t *testing.T, edit func(c *collectors.Config)) *api {
 	t.Helper()
-	db := storagetest.Open(t, storage.SQLite)
+	return startOn(t, storagetest.Open(t, storage.SQLite), edit)
+}
+
+// startOn is start on the database db.
+func startOn(t *testing.T, db *storage.DB, edit func(c *collectors.Config)) *api {
+	t.Helper()
 	cfg := collectors.Default()
 	if edit != nil {
 		edit(&cfg)

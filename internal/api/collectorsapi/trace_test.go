@@ -14,6 +14,8 @@ import (
 	"github.com/uni-mail/postvakt/collectors/trace"
 	"github.com/uni-mail/postvakt/internal/api/collectorsapi"
 	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/storage/storagetest"
 	"github.com/uni-mail/postvakt/internal/store/accessstore"
 )
 
@@ -128,6 +130,29 @@ func TestTraceQueryParameters(t *testing.T) {
 		"status=lost", "from=x&since=2026-11-22&until=2026-11-21"} {
 		a.wantError(t, "/api/v1/trace?"+q, auth.RoleHelpdesk, http.StatusBadRequest, "bad_request")
 	}
+}
+
+// TestTraceControlCharacters: a NUL or another control character in a
+// search parameter is a 400 on both engines — not a 500 (PostgreSQL
+// refuses a NUL in text) and not every message (SQLite ends the pattern at
+// the NUL).
+func TestTraceControlCharacters(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		a := startOn(t, db, nil)
+		for i, q := range []string{"Q1", "Q2"} {
+			b := message(t0.Add(time.Duration(i)*time.Minute), q, "a@partner.example", "Hello")
+			a.write(t, &b)
+		}
+		for _, q := range []string{"from=%00", "from=a@partner.example%00", "to=%00x", "subject=%00", "subject=Hel%00lo",
+			"msgid=%3Ca%00b%3E", "queue_id=Q1%00", "ip=192.0.2.7%00", "subject=%1b%5b31m", "from=%ff%fe", "status=sent%00"} {
+			a.wantError(t, "/api/v1/trace?"+q, auth.RoleHelpdesk, http.StatusBadRequest, "bad_request")
+		}
+		var page collectorsapi.TracePage
+		if code := a.getJSON(t, "/api/v1/trace?subject=Hel", auth.RoleAdmin, &page); code != 200 || len(page.Messages) != 2 {
+			t.Errorf("subject=Hel: %d, %d messages, want 2", code, len(page.Messages))
+		}
+	})
 }
 
 // TestTraceJSON: the answer's JSON, key by key, against a golden file

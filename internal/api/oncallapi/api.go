@@ -122,6 +122,8 @@ func teamErr(err error) error {
 		return server.BadRequest(err.Error())
 	case errors.Is(err, team.ErrState):
 		return server.Conflict(err.Error())
+	case errors.Is(err, team.ErrNotYours):
+		return &server.Error{Status: http.StatusForbidden, Code: server.CodeForbidden, Message: err.Error()}
 	}
 	return err
 }

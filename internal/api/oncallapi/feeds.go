@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/uni-mail/postvakt/internal/auth"
@@ -103,18 +102,19 @@ type OwnFeedsResponse struct {
 }
 
 // ownFeeds (viewer and above) answers the feed URL of the caller's own
-// turns in each rota whose members include the caller (member ID = the
-// principal's name, case-insensitive: a web user's name; an API token's
-// principal is "token:NAME", which names no member). A feed URL is a
+// turns in each rota whose members include the caller (the member whose
+// ID or e-mail address is the principal's name, team.MemberByLogin: a
+// web user's name; an API token names no member). A feed URL is a
 // bearer credential that outlives the session and is revoked only by
 // rotating oncall.links.key, so a user gets only the feed of their own
 // turns; the whole-rota feeds and other members' feeds stay with feeds
 // (admin). The map is empty when the links key is not set.
 func (a *API) ownFeeds(w http.ResponseWriter, r *http.Request) error {
 	out := map[string]string{}
-	if a.o.LinkKey != "" {
-		me := actor(r)
-		for _, rf := range a.memberFeeds(func(m string) bool { return strings.EqualFold(m, me) }) {
+	p, _ := auth.FromContext(r.Context())
+	me, isMember := a.o.Team.MemberByLogin(p.Name)
+	if a.o.LinkKey != "" && isMember && p.TokenID == 0 {
+		for _, rf := range a.memberFeeds(func(m string) bool { return m == me.ID }) {
 			for _, mf := range rf.members {
 				out[rf.rota] = mf.url
 			}

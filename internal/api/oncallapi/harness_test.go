@@ -38,8 +38,10 @@ const (
 	testLinkKey      = "link-key-0123456789abcdef0123456789abcdef"
 	testBaseURL      = "https://postvakt.example.edu"
 	// userHeader names the user an outer layer (as the web UI's session
-	// does) puts in the request context, as a viewer.
+	// does) puts in the request context, as a viewer unless roleHeader
+	// names another role.
 	userHeader = "X-Test-User"
+	roleHeader = "X-Test-Role"
 )
 
 var testMembers = []rota.Member{
@@ -122,7 +124,7 @@ func newFixture(t *testing.T, fo fixtureOptions) *fixture {
 		t.Fatal(err)
 	}
 	monitor := &heartbeat.Monitor{Specs: cfg.Heartbeats, Store: st, Incidents: f.incidents, Now: f.clock.Now}
-	recv, err := alertmanager.NewReceiver(alertmanager.Options{Token: testMachineToken,
+	recv, err := alertmanager.NewReceiver(alertmanager.Options{Token: testMachineToken, Inbox: st, Poll: 20 * time.Millisecond,
 		Sink: alertmanager.SinkFunc(func(_ context.Context, m alertmanager.Message) error {
 			f.mu.Lock()
 			defer f.mu.Unlock()
@@ -137,7 +139,11 @@ func newFixture(t *testing.T, fo fixtureOptions) *fixture {
 	srv.Use(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if u := r.Header.Get(userHeader); u != "" {
-				r = r.WithContext(auth.WithPrincipal(r.Context(), auth.Principal{Name: u, Role: auth.RoleViewer}))
+				role := auth.RoleViewer
+				if h := r.Header.Get(roleHeader); h != "" {
+					role = auth.Role(h)
+				}
+				r = r.WithContext(auth.WithPrincipal(r.Context(), auth.Principal{Name: u, Role: role}))
 			}
 			next.ServeHTTP(w, r)
 		})
@@ -180,6 +186,12 @@ type reply struct {
 	status int
 	header http.Header
 	body   []byte
+}
+
+// as is the headers that make the request come from the signed-in web
+// user name with role (as the web UI's session layer would).
+func as(name string, role auth.Role) []string {
+	return []string{userHeader, name, roleHeader, string(role)}
 }
 
 // do sends a request to the API; body is JSON-encoded unless it is a

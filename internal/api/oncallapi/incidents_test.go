@@ -170,7 +170,7 @@ func TestAlertmanagerRoute(t *testing.T) {
 	group := `{"version":"4","groupKey":"{}:{alertname=\"X\"}","status":"firing","receiver":"postvakt",` +
 		`"alerts":[{"status":"firing","labels":{"alertname":"X"},"startsAt":"2026-03-29T01:30:00Z","fingerprint":"abc"}]}`
 	r := f.do(t, "POST", "/api/v1/alertmanager", testMachineToken, group)
-	if r.status != http.StatusAccepted || strings.TrimSpace(string(r.body)) != `{"status":"queued"}` {
+	if r.status != http.StatusAccepted || strings.TrimSpace(string(r.body)) != `{"status":"stored"}` {
 		t.Fatalf("accepted: %d %s", r.status, r.body)
 	}
 	eventually(t, 5*time.Second, "the group handed to the sink", func() bool {

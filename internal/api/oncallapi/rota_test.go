@@ -1,6 +1,7 @@
 package oncallapi_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/uni-mail/postvakt/internal/api/oncallapi"
 	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/oncall/rota"
 	"github.com/uni-mail/postvakt/oncall/team"
 )
@@ -131,11 +133,12 @@ func TestOverrides(t *testing.T) {
 func TestSwaps(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{now: anaWeek})
-	viewer, oncall := f.token(t, auth.RoleViewer), f.token(t, auth.RoleOncall)
+	viewer, admin := f.token(t, auth.RoleViewer), f.token(t, auth.RoleAdmin)
+	chen, ana := as("chen", auth.RoleOncall), as("ANA@example.edu", auth.RoleOncall) // by member id, by e-mail address
 	req := map[string]any{"rota": "ukevakt", "requester": "chen", "counterpart": "ana", "mine": chenWeek, "theirs": anaNext, "note": "school holiday"}
 
 	var sw team.SwapRecord
-	f.do(t, "POST", "/api/v1/oncall/swaps", oncall, req).ok(t, http.StatusCreated, &sw)
+	f.do(t, "POST", "/api/v1/oncall/swaps", "", req, chen...).ok(t, http.StatusCreated, &sw)
 	if sw.ID == "" || sw.State != rota.SwapRequested || sw.Requester != "chen" || sw.Counterpart != "ana" || sw.Note != "school holiday" ||
 		!sw.TurnAStart.Equal(time.Date(2026, 4, 13, 9, 0, 0, 0, oslo)) || !sw.TurnBStart.Equal(time.Date(2026, 4, 20, 9, 0, 0, 0, oslo)) {
 		t.Fatalf("swap %+v", sw)
@@ -157,19 +160,19 @@ func TestSwaps(t *testing.T) {
 		"not their turn": {"requester": "ana", "counterpart": "chen", "mine": chenWeek, "theirs": anaNext},
 	} {
 		t.Run(name, func(t *testing.T) {
-			f.do(t, "POST", "/api/v1/oncall/swaps", oncall, body).refused(t, http.StatusBadRequest, "bad_request")
+			f.do(t, "POST", "/api/v1/oncall/swaps", admin, body).refused(t, http.StatusBadRequest, "bad_request")
 		})
 	}
 	var acc team.SwapRecord
-	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", oncall, nil).ok(t, http.StatusOK, &acc)
-	if acc.State != rota.SwapAccepted || acc.DecidedBy != "token:test-oncall" {
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", "", nil, ana...).ok(t, http.StatusOK, &acc)
+	if acc.State != rota.SwapAccepted || acc.DecidedBy != "ANA@example.edu" {
 		t.Fatalf("accepted %+v", acc)
 	}
-	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", oncall, nil).ok(t, http.StatusOK, &acc) // idempotent
-	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/decline", oncall, nil).refused(t, http.StatusConflict, "conflict")
-	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/frobnicate", oncall, nil).refused(t, http.StatusNotFound, "not_found")
-	f.do(t, "POST", "/api/v1/oncall/swaps/999/accept", oncall, nil).refused(t, http.StatusNotFound, "not_found")
-	f.do(t, "POST", "/api/v1/oncall/swaps/0/accept", oncall, nil).refused(t, http.StatusBadRequest, "bad_request")
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", "", nil, ana...).ok(t, http.StatusOK, &acc) // idempotent
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/decline", "", nil, ana...).refused(t, http.StatusConflict, "conflict")
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/frobnicate", "", nil, ana...).refused(t, http.StatusNotFound, "not_found")
+	f.do(t, "POST", "/api/v1/oncall/swaps/999/accept", "", nil, ana...).refused(t, http.StatusNotFound, "not_found")
+	f.do(t, "POST", "/api/v1/oncall/swaps/0/accept", "", nil, ana...).refused(t, http.StatusBadRequest, "bad_request")
 	var at oncallapi.ShiftView
 	f.do(t, "GET", "/api/v1/oncall/at?time="+url.QueryEscape(chenWeek.Format(time.RFC3339)), viewer, nil).ok(t, http.StatusOK, &at)
 	if at.Member != "ana" || at.Source != rota.SourceSwap {
@@ -177,6 +180,71 @@ func TestSwaps(t *testing.T) {
 	}
 	if got := f.auditActions(t); !slices.Contains(got, "oncall.swap.request") || !slices.Contains(got, "oncall.swap.accept") {
 		t.Fatalf("audit %v", got)
+	}
+}
+
+// TestSwapImpersonation (docs/oncall.md, "Swaps"): an on-call principal
+// cannot request a swap in another member's name nor accept, decline or
+// cancel one that is not theirs; a principal that is no member takes no
+// step; an administrator may act for anyone, and the audit says in whose
+// name.
+func TestSwapImpersonation(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{now: anaWeek})
+	admin, oncallToken := f.token(t, auth.RoleAdmin), f.token(t, auth.RoleOncall)
+	chen, ana, bjorn := as("chen", auth.RoleOncall), as("ana", auth.RoleOncall), as("bjorn", auth.RoleOncall)
+	nobody := as("dave", auth.RolePostmaster) // a user who is no member, above on-call
+	req := map[string]any{"rota": "ukevakt", "requester": "chen", "counterpart": "ana", "mine": chenWeek, "theirs": anaNext}
+
+	// Asking in someone else's name, or as no member; a token (a machine's
+	// credential) below admin names no member either.
+	f.do(t, "POST", "/api/v1/oncall/swaps", "", req, bjorn...).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "POST", "/api/v1/oncall/swaps", "", req, ana...).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "POST", "/api/v1/oncall/swaps", "", req, nobody...).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "POST", "/api/v1/oncall/swaps", oncallToken, req).refused(t, http.StatusForbidden, "forbidden")
+	var list oncallapi.SwapsResponse
+	f.do(t, "GET", "/api/v1/oncall/swaps", admin, nil).ok(t, http.StatusOK, &list)
+	if len(list.Swaps) != 0 {
+		t.Fatalf("refused requests stored swaps: %+v", list.Swaps)
+	}
+
+	var sw team.SwapRecord
+	f.do(t, "POST", "/api/v1/oncall/swaps", "", req, chen...).ok(t, http.StatusCreated, &sw)
+	// The requester accepting their own request, a bystander deciding it,
+	// the counterpart cancelling it: all refused, the swap stays pending.
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", "", nil, chen...).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", "", nil, bjorn...).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/decline", "", nil, nobody...).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", oncallToken, nil).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/cancel", "", nil, ana...).refused(t, http.StatusForbidden, "forbidden")
+	f.do(t, "GET", "/api/v1/oncall/swaps", admin, nil).ok(t, http.StatusOK, &list)
+	if len(list.Swaps) != 1 || list.Swaps[0].State != rota.SwapRequested {
+		t.Fatalf("after refused decisions: %+v", list.Swaps)
+	}
+	var at oncallapi.ShiftView
+	f.do(t, "GET", "/api/v1/oncall/at?time="+url.QueryEscape(chenWeek.Format(time.RFC3339)), admin, nil).ok(t, http.StatusOK, &at)
+	if at.Member != "chen" {
+		t.Fatalf("on call in chen's turn: %s, want chen", at.Member)
+	}
+
+	// An administrator accepts in ana's name; the audit says so.
+	var acc team.SwapRecord
+	f.do(t, "POST", "/api/v1/oncall/swaps/"+sw.ID+"/accept", admin, nil).ok(t, http.StatusOK, &acc)
+	if acc.State != rota.SwapAccepted || acc.DecidedBy != "token:test-admin" {
+		t.Fatalf("accepted by the administrator: %+v", acc)
+	}
+	entries, err := accessstore.New(f.db).ListAudit(context.Background(), time.Time{}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepts []string
+	for _, e := range entries {
+		if e.Action == "oncall.swap.accept" {
+			accepts = append(accepts, e.Actor+": "+e.Detail)
+		}
+	}
+	if len(accepts) != 1 || !strings.Contains(accepts[0], "token:test-admin: administrator, in the name of ana") {
+		t.Fatalf("audit of the administrator's accept: %q", accepts)
 	}
 }
 

@@ -125,7 +125,7 @@ func (a *API) slackInteractivity(w http.ResponseWriter, r *http.Request) error {
 	if len(replies) > 0 && cb.ResponseURL != "" {
 		a.updateSlackMessage(cb, strings.Join(replies, "\n"))
 	}
-	server.WriteJSON(w, http.StatusOK, SlackResponse{ResponseType: "ephemeral", ReplaceOriginal: false, Text: strings.Join(replies, "\n")})
+	server.WriteJSON(w, http.StatusOK, SlackResponse{ResponseType: "ephemeral", ReplaceOriginal: false, Text: page.EscapeSlack(strings.Join(replies, "\n"))})
 	return nil
 }
 
@@ -145,8 +145,8 @@ func (a *API) updateSlackMessage(cb slack.InteractionCallback, result string) {
 			blocks = append(blocks, b)
 		}
 	}
-	blocks = append(blocks, slack.NewContextBlock("postvakt_result", slack.NewTextBlockObject(slack.MarkdownType, result, false, false)))
-	text := strings.TrimSpace(cb.Message.Text + "\n" + result)
+	blocks = append(blocks, slack.NewContextBlock("postvakt_result", slack.NewTextBlockObject(slack.MarkdownType, page.EscapeSlack(result), false, false)))
+	text := strings.TrimSpace(cb.Message.Text + "\n" + page.EscapeSlack(result))
 	msg := &slack.WebhookMessage{ReplaceOriginal: true, Text: text, Blocks: &slack.Blocks{BlockSet: blocks}}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -164,7 +164,7 @@ func TestSlackSwapButtons(t *testing.T) {
 	// Slack's signatures are checked against the real time as well.
 	f := newFixture(t, fixtureOptions{now: time.Now()})
 	var sw team.SwapRecord
-	f.do(t, "POST", "/api/v1/oncall/swaps", f.token(t, auth.RoleOncall), map[string]any{"requester": "chen", "counterpart": "ana",
+	f.do(t, "POST", "/api/v1/oncall/swaps", f.token(t, auth.RoleAdmin), map[string]any{"requester": "chen", "counterpart": "ana",
 		"mine": chenWeek, "theirs": anaNext}).ok(t, http.StatusCreated, &sw)
 	id, _ := strconv.ParseInt(sw.ID, 10, 64)
 	ts := strconv.FormatInt(time.Now().Unix(), 10)

@@ -13,7 +13,12 @@ import (
 )
 
 // Swaps: one member asks another to exchange turns; the counterpart
-// accepts or declines, the requester may cancel.
+// accepts or declines, the requester may cancel. Each step is taken by
+// that member's own principal (docs/oncall.md, "Swaps"): a web user or
+// single sign-on name that is the member's ID or e-mail address
+// (team.MemberByLogin). An API token names no member: it is a machine's
+// credential, and below admin it takes no step. An administrator may act
+// for anyone; the audit entry then says in whose name.
 func (a *API) registerSwaps() {
 	a.srv.Handle("GET /api/v1/oncall/swaps", auth.RoleViewer, a.listSwaps)
 	a.srv.Handle("POST /api/v1/oncall/swaps", auth.RoleOncall, a.requestSwap)
@@ -21,9 +26,12 @@ func (a *API) registerSwaps() {
 }
 
 // SwapsResponse answers GET /api/v1/oncall/swaps: the rota's swaps in
-// creation order. POST answers one team.SwapRecord.
+// creation order, and Me, the member the caller is (empty for none), so
+// that a page offers each person only the steps that are theirs. POST
+// answers one team.SwapRecord.
 type SwapsResponse struct {
 	Swaps []team.SwapRecord `json:"swaps"`
+	Me    string            `json:"me,omitempty"`
 }
 
 func (a *API) listSwaps(w http.ResponseWriter, r *http.Request) error {
@@ -38,7 +46,13 @@ func (a *API) listSwaps(w http.ResponseWriter, r *http.Request) error {
 	if list == nil {
 		list = []team.SwapRecord{}
 	}
-	server.WriteJSON(w, http.StatusOK, SwapsResponse{Swaps: list})
+	resp := SwapsResponse{Swaps: list}
+	if p, _ := auth.FromContext(r.Context()); p.TokenID == 0 {
+		if m, ok := a.o.Team.MemberByLogin(p.Name); ok {
+			resp.Me = m.ID
+		}
+	}
+	server.WriteJSON(w, http.StatusOK, resp)
 	return nil
 }
 
@@ -61,17 +75,44 @@ func (a *API) requestSwap(w http.ResponseWriter, r *http.Request) error {
 	if req.Rota == "" {
 		req.Rota = a.o.Team.DefaultRota()
 	}
+	member, err := a.swapMember(r)
+	if err != nil {
+		return err
+	}
 	s, err := a.o.Team.RequestSwap(r.Context(), team.SwapRequest{Rota: req.Rota, Requester: req.Requester, Counterpart: req.Counterpart,
-		Mine: req.Mine, Theirs: req.Theirs, Note: req.Note, By: actor(r), Now: a.o.Now()})
+		Mine: req.Mine, Theirs: req.Theirs, Note: req.Note, Actor: member, By: actor(r), Now: a.o.Now()})
 	if err != nil {
 		return teamErr(err)
 	}
-	if err := a.srv.Audit(r, "oncall.swap.request", s.ID, fmt.Sprintf("rota=%s %s<->%s", s.Rota, s.Requester, s.Counterpart)); err != nil {
+	detail := fmt.Sprintf("rota=%s %s<->%s", s.Rota, s.Requester, s.Counterpart)
+	if member == "" {
+		detail += " (administrator, in the name of " + s.Requester + ")"
+	}
+	if err := a.srv.Audit(r, "oncall.swap.request", s.ID, detail); err != nil {
 		return err
 	}
 	a.announceSwap(r.Context(), s)
 	server.WriteJSON(w, http.StatusCreated, s)
 	return nil
+}
+
+// swapMember is the member the request's principal is, who may take a
+// swap's steps only in their own name; "" for an administrator, who may act
+// for anyone. A principal below admin that is no member is refused (403).
+func (a *API) swapMember(r *http.Request) (string, error) {
+	p, _ := auth.FromContext(r.Context())
+	if p.Role.AtLeast(auth.RoleAdmin) {
+		return "", nil
+	}
+	m, ok := a.o.Team.MemberByLogin(p.Name)
+	if p.TokenID != 0 {
+		ok = false
+	}
+	if !ok {
+		return "", &server.Error{Status: http.StatusForbidden, Code: server.CodeForbidden,
+			Message: "swaps are requested and decided by the members themselves; " + p.Name + " is not a member of the team"}
+	}
+	return m.ID, nil
 }
 
 // announceSwap asks the counterpart (Slack buttons, e-mail) to decide.
@@ -110,11 +151,23 @@ func (a *API) decideSwap(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return server.NotFound("action must be accept, decline or cancel")
 	}
-	s, err := a.o.Team.DecideSwap(r.Context(), team.SwapDecision{ID: id, To: to, By: actor(r), Now: a.o.Now()})
+	member, err := a.swapMember(r)
+	if err != nil {
+		return err
+	}
+	s, err := a.o.Team.DecideSwap(r.Context(), team.SwapDecision{ID: id, To: to, Actor: member, By: actor(r), Now: a.o.Now()})
 	if err != nil {
 		return teamErr(err)
 	}
-	if err := a.srv.Audit(r, "oncall.swap."+r.PathValue("action"), s.ID, ""); err != nil {
+	detail := ""
+	if member == "" {
+		who := s.Counterpart
+		if to == rota.SwapCancelled {
+			who = s.Requester
+		}
+		detail = "administrator, in the name of " + who
+	}
+	if err := a.srv.Audit(r, "oncall.swap."+r.PathValue("action"), s.ID, detail); err != nil {
 		return err
 	}
 	server.WriteJSON(w, http.StatusOK, s)

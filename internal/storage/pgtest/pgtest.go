@@ -38,6 +38,9 @@ const EnvRequire = "POSTVAKT_REQUIRE_PG"
 type cluster struct {
 	baseURL string // superuser URL to the "postgres" database
 	dir     string
+	bin     string
+	cred    *syscall.Credential // the postgres user when the tests run as root
+	port    int
 	cmd     *exec.Cmd
 	err     error
 }
@@ -61,17 +64,8 @@ func Stop() {
 	if shared == nil || shared.cmd == nil || shared.cmd.Process == nil {
 		return
 	}
-	_ = shared.cmd.Process.Signal(syscall.SIGINT) // fast shutdown
-	done := make(chan struct{})
-	go func() { _ = shared.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = shared.cmd.Process.Kill()
-		<-done
-	}
+	shared.stop() // fast shutdown
 	_ = os.RemoveAll(shared.dir)
-	shared.cmd = nil
 }
 
 // NewDatabase returns the URL of a fresh, empty database for t, dropped when
@@ -123,62 +117,152 @@ func start() *cluster {
 		}
 		return &cluster{baseURL: u}
 	}
-	bin, err := findBin()
+	c, err := initCluster()
 	if err != nil {
 		return &cluster{err: err}
-	}
-	c := &cluster{}
-	c.dir, err = os.MkdirTemp("", "postvakt-pg-")
-	if err != nil {
-		return &cluster{err: err}
-	}
-	var cred *syscall.Credential
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			return &cluster{err: fmt.Errorf("running as root and no postgres user to run initdb as: %w", err)}
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-		if err := os.Chown(c.dir, uid, gid); err != nil {
-			return &cluster{err: err}
-		}
-	}
-	data := filepath.Join(c.dir, "data")
-	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C")
-	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	if out, err := initdb.CombinedOutput(); err != nil {
-		return &cluster{err: fmt.Errorf("initdb: %v: %s", err, out)}
 	}
 	for attempt := 0; attempt < 5; attempt++ {
 		port, err := freePort()
 		if err != nil {
 			return &cluster{err: err}
 		}
-		cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port),
-			"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+c.dir,
-			"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-			"-c", "max_connections=300", "-c", "shared_buffers=64MB")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		logf, _ := os.Create(filepath.Join(c.dir, "postgres.log"))
-		if cred != nil && logf != nil {
-			_ = logf.Chown(int(cred.Uid), int(cred.Gid))
-		}
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			return &cluster{err: fmt.Errorf("start postgres: %w", err)}
-		}
-		c.cmd = cmd
-		c.baseURL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
-		if err := waitReady(c.baseURL, cmd, 30*time.Second); err == nil {
+		if err := c.run(port); err == nil {
 			return c
 		}
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
 	}
 	log, _ := os.ReadFile(filepath.Join(c.dir, "postgres.log"))
 	return &cluster{err: fmt.Errorf("postgres did not start: %s", log)}
+}
+
+// initCluster makes a fresh data directory with initdb.
+func initCluster() (*cluster, error) {
+	bin, err := findBin()
+	if err != nil {
+		return nil, err
+	}
+	c := &cluster{bin: bin}
+	c.dir, err = os.MkdirTemp("", "postvakt-pg-")
+	if err != nil {
+		return nil, err
+	}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return nil, fmt.Errorf("running as root and no postgres user to run initdb as: %w", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		if err := os.Chown(c.dir, uid, gid); err != nil {
+			return nil, err
+		}
+	}
+	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", filepath.Join(c.dir, "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("initdb: %v: %s", err, out)
+	}
+	return c, nil
+}
+
+// run starts the server of c on port and waits until it answers.
+func (c *cluster) run(port int) error {
+	cmd := exec.Command(filepath.Join(c.bin, "postgres"), "-D", filepath.Join(c.dir, "data"), "-p", strconv.Itoa(port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+c.dir,
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		"-c", "max_connections=300", "-c", "shared_buffers=64MB")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	logf, _ := os.OpenFile(filepath.Join(c.dir, "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if c.cred != nil && logf != nil {
+		_ = logf.Chown(int(c.cred.Uid), int(c.cred.Gid))
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	c.cmd, c.port = cmd, port
+	c.baseURL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	if err := waitReady(c.baseURL, cmd, 30*time.Second); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		c.cmd = nil
+		return err
+	}
+	return nil
+}
+
+// stop stops the server of c (a fast shutdown) and waits for it.
+func (c *cluster) stop() {
+	if c.cmd == nil || c.cmd.Process == nil {
+		return
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-done
+	}
+	c.cmd = nil
+}
+
+// Cluster is a throwaway PostgreSQL of one test's own, which the test may
+// stop and start again on the same port: a database outage as postvakt
+// sees one (connections refused, then back).
+type Cluster struct {
+	c   *cluster
+	url string
+}
+
+// NewCluster starts a private cluster with one empty database for t,
+// removed when t ends. It skips t (or fails it under POSTVAKT_REQUIRE_PG=1)
+// without the PostgreSQL server binaries.
+func NewCluster(t testing.TB) *Cluster {
+	t.Helper()
+	c, err := initCluster()
+	if err == nil {
+		err = errors.New("no free port")
+		for attempt := 0; attempt < 5 && err != nil; attempt++ {
+			var port int
+			if port, err = freePort(); err == nil {
+				err = c.run(port)
+			}
+		}
+	}
+	if err != nil {
+		if c != nil {
+			_ = os.RemoveAll(c.dir)
+		}
+		if os.Getenv(EnvRequire) == "1" {
+			t.Fatalf("PostgreSQL required (%s=1) but unavailable: %v", EnvRequire, err)
+		}
+		t.Skipf("PostgreSQL unavailable, skipping: %v", err)
+	}
+	t.Cleanup(func() { c.stop(); _ = os.RemoveAll(c.dir) })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := adminExec(ctx, c.baseURL, `CREATE DATABASE postvakt`); err != nil {
+		t.Fatalf("pgtest: create database: %v", err)
+	}
+	u, _ := url.Parse(c.baseURL)
+	u.Path = "/postvakt"
+	return &Cluster{c: c, url: u.String()}
+}
+
+// URL is the URL of the cluster's database.
+func (c *Cluster) URL() string { return c.url }
+
+// Stop stops the server; connections to it are refused until Start.
+func (c *Cluster) Stop() { c.c.stop() }
+
+// Start starts the stopped server again on its port.
+func (c *Cluster) Start() error {
+	if c.c.cmd != nil {
+		return nil
+	}
+	return c.c.run(c.c.port)
 }
 
 func waitReady(u string, cmd *exec.Cmd, limit time.Duration) error {

@@ -81,12 +81,12 @@ func (s *Store) ListUsers(ctx context.Context) ([]webauth.User, error) {
 	return out, rows.Err()
 }
 
-// UpdateUser writes every changeable field of u.ID.
+// UpdateUser writes the display name, role, password hash and disabled of
+// u.ID. The sign-in state (failures, lockout, last sign-in) is written only
+// by the conditional updates of login.go, never from a copy read earlier.
 func (s *Store) UpdateUser(ctx context.Context, u webauth.User) error {
-	res, err := s.db.Exec(ctx, `UPDATE web_users SET display_name = ?, role = ?, password_hash = ?, disabled = ?,
-		failed_count = ?, failed_since = ?, locked_until = ?, last_login_at = ? WHERE id = ?`,
-		u.DisplayName, string(u.Role), u.PasswordHash, storage.BoolInt(u.Disabled), u.FailedCount,
-		storage.NullMicros(u.FailedSince), storage.NullMicros(u.LockedUntil), storage.NullMicros(u.LastLoginAt), u.ID)
+	res, err := s.db.Exec(ctx, `UPDATE web_users SET display_name = ?, role = ?, password_hash = ?, disabled = ? WHERE id = ?`,
+		u.DisplayName, string(u.Role), u.PasswordHash, storage.BoolInt(u.Disabled), u.ID)
 	if err != nil {
 		return fmt.Errorf("update user %d: %w", u.ID, err)
 	}

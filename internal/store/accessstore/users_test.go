@@ -107,6 +107,16 @@ func TestWebUsersAndSessions(t *testing.T) {
 		if _, _, _, err := svc.Login(ctx, "kari", pw, "198.51.100.2"); !errors.Is(err, webauth.ErrThrottled) {
 			t.Fatalf("right password while locked: %v", err)
 		}
+		// An administrator lifts the lockout; the failures are forgotten.
+		if _, err := svc.Unlock(ctx, "kari"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, _, err := svc.Login(ctx, "kari", pw, "198.51.100.2"); err != nil {
+			t.Fatalf("after unlock: %v", err)
+		}
+		for i := 1; i <= cfg.Login.MaxFailures; i++ {
+			_, _, _, _ = svc.Login(ctx, "kari", "wrong", "198.51.100.3")
+		}
 		clock.add(cfg.Login.Lockout + time.Second)
 		if _, _, _, err := svc.Login(ctx, "kari", pw, "198.51.100.2"); err != nil {
 			t.Fatalf("after lockout: %v", err)

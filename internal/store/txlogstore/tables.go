@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/uni-mail/postvakt/collectors/txlog"
+	"github.com/uni-mail/postvakt/config/timezone"
 	"github.com/uni-mail/postvakt/internal/storage"
 )
 
@@ -30,7 +31,7 @@ func (s *Store) SummaryTables(ctx context.Context, since, until time.Time, top i
 		top = 10
 	}
 	lo, hi := timeBounds(since, until)
-	t := txlog.Tables{Since: since, Until: until, Top: top, Zone: loc.String()}
+	t := txlog.Tables{Since: since, Until: until, Top: top, Zone: timezone.Name(loc)}
 	dom := func(col string) string {
 		if s.db.Dialect() == storage.Postgres {
 			return "lower(split_part(" + col + ", '@', 2))"

@@ -854,6 +854,9 @@ func (p *Pipeline) Commit(ctx context.Context) error {
 	}
 	cps, err := p.checkpoints()
 	if err != nil {
+		if p.o.KeepState {
+			p.corr.LoseChanges() // the changes taken were not written
+		}
 		return err
 	}
 	if err := p.o.Store.WriteBatch(ctx, &p.batch, cps); err != nil {

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -286,9 +287,22 @@ func TestRestoreResumesExactly(t *testing.T) {
 			t.Fatalf("part %d: offset %d is not where the last part stopped (%d)", part, cp.Offset, lines[next].off)
 		}
 		end := len(lines) * part / 5
-		for ; next < end; next++ {
+		for n := 0; next < end; next, n = next+1, n+1 {
 			l := lines[next]
 			p.Line(1, l.text, l.off, l.end)
+			// commits along the way write only what changed; one of them
+			// fails, and the next must make up for it
+			if n%97 == 96 {
+				if n/97 == 2 {
+					st.fail = errors.New("disk full")
+					if err := p.Commit(context.Background()); err == nil {
+						t.Fatal("a failing store's commit succeeded")
+					}
+					st.fail = nil
+				} else if err := p.Commit(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 		if part == 5 {
 			err = p.Finish(context.Background())

@@ -523,3 +523,32 @@ func TestSetConfig(t *testing.T) {
 		t.Fatalf("alerts after detection was turned off: %+v", c.alerts)
 	}
 }
+
+func TestContainsFoldAndDistinct(t *testing.T) {
+	for _, c := range []struct {
+		s, sub string
+		want   bool
+	}{
+		{"450 4.7.1 Error: too much mail from 127.0.0.1", "too much mail", true},
+		{"Rate Limit Exceeded", "rate limit", true},
+		{"RATELIMIT", "ratelimit", true},
+		{"rate limi", "rate limit", false},
+		{"", "policy", false},
+		{"Policy", "policy", true},
+	} {
+		if got := containsFold(c.s, c.sub); got != c.want {
+			t.Errorf("containsFold(%q, %q) = %v", c.s, c.sub, got)
+		}
+	}
+	// the count is the same below and above the 16 kept without a map
+	for _, n := range []int{0, 1, 15, 16, 17, 40} {
+		w := &window{}
+		for i := range 3 * n {
+			w.addrs = append(w.addrs, fmt.Sprintf("127.0.0.%d", i%max(n, 1)), "")
+		}
+		want := n
+		if got := w.distinct(); got != want {
+			t.Errorf("%d addresses: distinct %d", n, got)
+		}
+	}
+}

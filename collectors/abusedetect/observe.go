@@ -307,13 +307,33 @@ func (o *observeState) accountOf(host, program string, pid int, ip string, t tim
 // sending policy (greylisting is neither: it asks every new sender to
 // retry).
 func policyReason(reason string) bool {
-	r := strings.ToLower(reason)
-	if strings.Contains(r, "greylist") {
+	if containsFold(reason, "greylist") {
 		return false
 	}
 	for _, w := range [...]string{"rate limit", "ratelimit", "too much mail", "too many", "limit exceeded", "quota exceeded",
 		"throttl", "not owned by user", "policy"} {
-		if strings.Contains(r, w) {
+		if containsFold(reason, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFold reports whether s contains the lower-case ASCII text sub in
+// any case, without copying s (it runs on every reject line).
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		j := 0
+		for ; j < len(sub); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != sub[j] {
+				break
+			}
+		}
+		if j == len(sub) {
 			return true
 		}
 	}

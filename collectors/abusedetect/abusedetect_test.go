@@ -524,20 +524,23 @@ func TestSetConfig(t *testing.T) {
 	}
 }
 
-func TestContainsFoldAndDistinct(t *testing.T) {
+func TestPolicyReasonAndDistinct(t *testing.T) {
 	for _, c := range []struct {
-		s, sub string
-		want   bool
+		s    string
+		want bool
 	}{
-		{"450 4.7.1 Error: too much mail from 127.0.0.1", "too much mail", true},
-		{"Rate Limit Exceeded", "rate limit", true},
-		{"RATELIMIT", "ratelimit", true},
-		{"rate limi", "rate limit", false},
-		{"", "policy", false},
-		{"Policy", "policy", true},
+		{"450 4.7.1 Error: too much mail from 127.0.0.1", true},
+		{"Rate Limit Exceeded", true},
+		{"RATELIMIT", true},
+		{"rate limi", false},
+		{"", false},
+		{"Policy Rejection", true},
+		{"Greylisted by policy", false},
+		{strings.Repeat("x", 600) + " Rate limit exceeded", true},
+		{strings.Repeat("x", 600), false},
 	} {
-		if got := containsFold(c.s, c.sub); got != c.want {
-			t.Errorf("containsFold(%q, %q) = %v", c.s, c.sub, got)
+		if got := policyReason(c.s); got != c.want {
+			t.Errorf("policyReason(%.40q) = %v", c.s, got)
 		}
 	}
 	// the count is the same below and above the 16 kept without a map

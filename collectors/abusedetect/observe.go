@@ -1,6 +1,7 @@
 package abusedetect
 
 import (
+	"bytes"
 	"context"
 	"strconv"
 	"strings"
@@ -307,33 +308,26 @@ func (o *observeState) accountOf(host, program string, pid int, ip string, t tim
 // sending policy (greylisting is neither: it asks every new sender to
 // retry).
 func policyReason(reason string) bool {
-	if containsFold(reason, "greylist") {
+	// lower-cased into a buffer on the stack, not a copy on the heap: this
+	// runs on every reject line
+	var buf [512]byte
+	r := buf[:0]
+	if len(reason) > len(buf) {
+		r = make([]byte, 0, len(reason))
+	}
+	for i := 0; i < len(reason); i++ {
+		c := reason[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		r = append(r, c)
+	}
+	if bytes.Contains(r, []byte("greylist")) {
 		return false
 	}
 	for _, w := range [...]string{"rate limit", "ratelimit", "too much mail", "too many", "limit exceeded", "quota exceeded",
 		"throttl", "not owned by user", "policy"} {
-		if containsFold(reason, w) {
-			return true
-		}
-	}
-	return false
-}
-
-// containsFold reports whether s contains the lower-case ASCII text sub in
-// any case, without copying s (it runs on every reject line).
-func containsFold(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		j := 0
-		for ; j < len(sub); j++ {
-			c := s[i+j]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if c != sub[j] {
-				break
-			}
-		}
-		if j == len(sub) {
+		if bytes.Contains(r, []byte(w)) {
 			return true
 		}
 	}

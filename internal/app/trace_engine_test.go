@@ -69,16 +69,19 @@ func sendMail(t *testing.T, addr, from string, to []string, body string) {
 
 // nextHop is a real SMTP server on loopback that answers the data by
 // recipient domain: flaky.example 451 to the first two attempts,
-// closed.example 550, everything else 250.
+// closed.example 550, everything else 250. The third attempt at a
+// flaky.example recipient is answered once release is closed (the test
+// has seen the message waiting), or after 20 s.
 type nextHop struct {
 	addr     string
 	mu       sync.Mutex
 	attempts map[string]int
+	release  chan struct{}
 }
 
 func startNextHop(t *testing.T) *nextHop {
 	t.Helper()
-	h := &nextHop{attempts: map[string]int{}}
+	h := &nextHop{attempts: map[string]int{}, release: make(chan struct{})}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &hopSession{h: h}, nil }))
 	srv.Domain = "mx.partner.example"
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
@@ -113,14 +116,25 @@ func (s *hopSession) Data(r io.Reader) error {
 
 func (h *nextHop) answer(rcpts []string) error {
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	wait := false
 	for _, to := range rcpts {
 		h.attempts[to]++
 		switch {
 		case strings.HasSuffix(to, "@flaky.example") && h.attempts[to] <= 2:
+			defer h.mu.Unlock()
 			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: fmt.Sprintf("Service temporarily unavailable (attempt %d)", h.attempts[to])}
 		case strings.HasSuffix(to, "@closed.example"):
+			defer h.mu.Unlock()
 			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
+		case strings.HasSuffix(to, "@flaky.example"):
+			wait = true
+		}
+	}
+	h.mu.Unlock()
+	if wait {
+		select {
+		case <-h.release:
+		case <-time.After(20 * time.Second):
 		}
 	}
 	return nil
@@ -211,6 +225,16 @@ func TestTraceShowsRelayQueueAndQuarantine(t *testing.T) {
 			}
 			token := apiToken(t, cfg, auth.RolePostmaster)
 			app := startApp(t, cfg, time.Now)
+			// the HTTP listener is up; the SMTP listeners may come a moment later
+			for _, a := range []string{mx, sub} {
+				eventually(t, 10*time.Second, "SMTP listening on "+a, func() bool {
+					c, err := net.DialTimeout("tcp", a, time.Second)
+					if err == nil {
+						c.Close()
+					}
+					return err == nil
+				})
+			}
 
 			sendMail(t, sub, "anna@uni.example", []string{"lars@flaky.example"},
 				"From: anna@uni.example\nTo: lars@flaky.example\nSubject: exam\nMessage-ID: <flaky-1@uni.example>\n\nhello\n")
@@ -221,12 +245,14 @@ func TestTraceShowsRelayQueueAndQuarantine(t *testing.T) {
 				"From: someone@partner.example\nTo: anna@uni.example\nSubject: invoice\nMessage-ID: <virus-1@partner.example>\n\n"+eicar+"\n")
 
 			// deferred twice, then delivered; not "delivered" while waiting
+			// (the next hop answers the third attempt once that is seen)
 			var sawWaiting bool
 			eventually(t, 30*time.Second, "the flaky next hop's message delivered", func() bool {
 				page := traceTo(t, app.base, token, "lars@flaky.example")
 				steps, state := stepsOf(t, page, "flaky-1@uni.example", "lars@flaky.example")
-				if state == "deferred" || state == "queued" {
+				if (state == "deferred" || state == "queued") && !sawWaiting {
 					sawWaiting = true
+					close(sink.release)
 				}
 				return len(steps) > 0 && steps[len(steps)-1].Step == "delivered"
 			})

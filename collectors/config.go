@@ -52,6 +52,10 @@ type Config struct {
 	// LocalNetworks are clients whose mail counts as sent by the
 	// organisation (Postfix mynetworks), CIDR.
 	LocalNetworks []string `yaml:"local_networks"`
+	// WebmailNetworks are the webmail servers (CIDR): the messages their
+	// IMAP sessions read count as read over webmail, not IMAP
+	// (docs/reports.md, "Definitions").
+	WebmailNetworks []string `yaml:"webmail_networks"`
 	// ContentFilterRelays are relay= values of content-filter hand-offs
 	// (e.g. "127.0.0.1[127.0.0.1]:10024") beyond those amavis' reply shows.
 	ContentFilterRelays []string `yaml:"content_filter_relays"`
@@ -144,9 +148,14 @@ func (c Config) SyslogLocation() (*time.Location, error) {
 }
 
 // Networks parses LocalNetworks.
-func (c Config) Networks() ([]netip.Prefix, error) {
+func (c Config) Networks() ([]netip.Prefix, error) { return prefixes(c.LocalNetworks) }
+
+// Webmail parses WebmailNetworks.
+func (c Config) Webmail() ([]netip.Prefix, error) { return prefixes(c.WebmailNetworks) }
+
+func prefixes(ns []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	for _, n := range c.LocalNetworks {
+	for _, n := range ns {
 		p, err := netip.ParsePrefix(n)
 		if err != nil {
 			return nil, err
@@ -209,6 +218,11 @@ func (c Config) Validate() error {
 	for i, n := range c.LocalNetworks {
 		if _, err := netip.ParsePrefix(n); err != nil {
 			add(bad(fmt.Sprintf("local_networks[%d]", i), n, "must be a CIDR prefix such as 127.0.0.1/32"))
+		}
+	}
+	for i, n := range c.WebmailNetworks {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			add(bad(fmt.Sprintf("webmail_networks[%d]", i), n, "must be a CIDR prefix such as 192.0.2.10/32"))
 		}
 	}
 	if c.CorrelationHorizon < time.Minute {

@@ -116,12 +116,18 @@ func Default() Config {
 // Enabled reports whether the capability runs.
 func (c Config) Enabled() bool { return len(c.Members) > 0 }
 
+// TeamSpec is the team as configured: the seed of the stored members and
+// rotas, and the cover calendars.
+func (c Config) TeamSpec() team.Spec {
+	return team.Spec{Members: c.Members, Rotas: c.Rotas, Calendars: c.Calendars}
+}
+
 // Compile builds the team and the policies, or says what is wrong: the
 // errors are *validate.Error keyed relative to the oncall section.
 func (c Config) Compile(store team.Store) (*team.Team, map[string]incident.Policy, error) {
 	var errs []error
 	bad := func(key, value, msg string) { errs = append(errs, validate.Field(key, value, msg)) }
-	t, err := team.New(team.Spec{Members: c.Members, Rotas: c.Rotas, Calendars: c.Calendars}, store)
+	t, err := team.New(c.TeamSpec(), store)
 	if err != nil {
 		bad("rotas", "", err.Error())
 	}

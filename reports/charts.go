@@ -134,3 +134,6 @@ func (ch Chart) render(lang, format string, scale float64) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// nullValue marks a day without data on a chart: a gap, not a zero.
+func nullValue() float64 { return charts.GetNullValue() }

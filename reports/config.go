@@ -34,9 +34,9 @@ type Config struct {
 	// TopDomains shows the n busiest sender and recipient domains; 0 leaves
 	// them out (privacy).
 	TopDomains int `yaml:"top_domains"`
-	// DefaultQuota is the mailbox quota given without a request, in bytes;
-	// capacity above it counts as extra capacity.
-	DefaultQuota int64 `yaml:"default_quota"`
+	// TopAddresses shows the n busiest sender and recipient addresses; 0
+	// (the default) leaves them out: they name people.
+	TopAddresses int `yaml:"top_addresses"`
 	// OutlierK is k in the robust bounds median ± k·MAD that name unusual
 	// days in the analysis.
 	OutlierK float64 `yaml:"outlier_k"`
@@ -84,7 +84,6 @@ func DefaultConfig() Config {
 		TimeZone:      "Europe/Oslo",
 		StartDay:      1,
 		Services:      []string{"smtp", "submission", "imap", "pop3", "webmail", "lists"},
-		DefaultQuota:  2 << 30,
 		OutlierK:      3,
 		OperatorHours: "08:30-20:30",
 		PDFEngine:     "auto",
@@ -126,8 +125,8 @@ func (c Config) Validate() error {
 	if c.TopDomains < 0 || c.TopDomains > 100 {
 		bad("top_domains", c.TopDomains, "must be between 0 (off) and 100")
 	}
-	if c.DefaultQuota < 0 {
-		bad("default_quota", c.DefaultQuota, "must not be negative")
+	if c.TopAddresses < 0 || c.TopAddresses > 100 {
+		bad("top_addresses", c.TopAddresses, "must be between 0 (off) and 100")
 	}
 	if c.OutlierK < 1 || c.OutlierK > 10 {
 		bad("outlier_k", c.OutlierK, "must be between 1 and 10")

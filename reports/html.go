@@ -29,6 +29,9 @@ func funcs(c *catalogT) template.FuncMap {
 		"longDate": c.longDate,
 		"period":   c.periodName,
 		"lastDay":  func(p Period) time.Time { return p.End.AddDate(0, 0, -1) },
+		// reportPeriod names the report's period, "to date" when it was
+		// still running.
+		"reportPeriod": c.reportPeriod,
 	}
 }
 
@@ -41,9 +44,10 @@ type htmlSection struct {
 }
 
 type htmlBlock struct {
-	Table *htmlTable
-	Chart *renderedChart
-	Notes []string
+	Table     *htmlTable
+	Footnotes []string
+	Chart     *renderedChart
+	Notes     []string
 }
 
 type htmlTable struct {
@@ -123,7 +127,7 @@ func (g *Renderer) execute(r *Report, chart func(*Chart) (template.HTML, error))
 		hs := htmlSection{ID: s.ID, Title: s.Title, Missing: s.Missing}
 		if !s.Missing {
 			for _, b := range s.Blocks {
-				hb := htmlBlock{Notes: b.Notes}
+				hb := htmlBlock{Notes: b.Notes, Footnotes: b.Footnotes}
 				if b.Table != nil {
 					hb.Table = htmlTableOf(b.Table)
 				}

@@ -160,7 +160,7 @@ func BuildMail(r *Report, html []byte, images map[string][]byte, pdf []byte, opt
 		opts.Date = time.Now()
 	}
 	h.SetDate(opts.Date)
-	h.SetSubject(r.Title + " – " + c.periodName(r.Period))
+	h.SetSubject(r.Title + " – " + c.reportPeriod(r))
 	host := "postvakt"
 	if at := strings.LastIndexByte(from[0].Address, '@'); at >= 0 {
 		host = from[0].Address[at+1:]
@@ -255,13 +255,20 @@ func FileName(period, ext string) string { return "postvakt-report-" + period + 
 func plainText(r *Report) string {
 	c := r.catalog()
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s – %s\n", r.Title, c.periodName(r.Period))
+	fmt.Fprintf(&b, "%s – %s\n", r.Title, c.reportPeriod(r))
 	if r.Organisation != "" {
 		fmt.Fprintln(&b, r.Organisation)
 	}
 	b.WriteString("\n")
 	if r.Comment != "" {
 		fmt.Fprintf(&b, "%s\n\n%s\n\n", c.t("comment"), r.Comment)
+	}
+	if len(r.Warnings) > 0 {
+		fmt.Fprintf(&b, "%s\n\n", c.t("sec.warnings"))
+		for _, w := range r.Warnings {
+			fmt.Fprintf(&b, "! %s\n", w.Text)
+		}
+		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "%s\n\n", c.t("summary"))
 	for _, s := range r.Summary {
@@ -270,7 +277,7 @@ func plainText(r *Report) string {
 	for _, sec := range r.layout(c) {
 		notes, ok := notesOf(sec.Blocks)
 		if !ok {
-			continue // a section without analysis (top domains)
+			continue // a section without analysis (the tables)
 		}
 		fmt.Fprintf(&b, "\n%s\n\n", sec.Title)
 		for _, n := range notes {

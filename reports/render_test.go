@@ -33,9 +33,9 @@ func requireTool(t *testing.T, name string) string {
 // sectionHeadings are the headings every rendering has, by language.
 var sectionHeadings = map[string][]string{
 	"en": {"Comment", "Summary", "Registrations", "Mail received and sent", "Spam and virus handling",
-		"Logins and reads by protocol", "Traffic", "Availability", "Faults and SLA", "On-call", "Top domains"},
+		"Logins and reads by protocol", "Traffic", "Availability", "Faults and SLA", "On-call", "Senders, recipients and reasons", "Data coverage", "Questions and tips", "Appendix: definitions"},
 	"nb": {"Kommentar", "Sammendrag", "Registreringer", "E-post mottatt og sendt", "Søppelpost og virus",
-		"Innlogginger og lesing per protokoll", "Trafikk", "Tilgjengelighet", "Feil og SLA", "Ukevakt", "Mest aktive domener"},
+		"Innlogginger og lesing per protokoll", "Trafikk", "Tilgjengelighet", "Feil og SLA", "Ukevakt", "Avsendere, mottakere og årsaker", "Datadekning", "Spørsmål og tips", "Vedlegg: definisjoner"},
 }
 
 // keyNumbers are strings every rendering of the October report must show:
@@ -133,7 +133,7 @@ func TestCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(rows[0], ",") != "section,metric,unit,date,value,previous,change_pct" {
+	if strings.Join(rows[0], ",") != "section,metric,unit,date,value,previous,change_pct,days_with_data,days,note" {
 		t.Fatalf("header %v", rows[0])
 	}
 	f, _ := r.FigureByKey("mail.received.count")

@@ -3,6 +3,7 @@ package reports
 import (
 	"cmp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -29,9 +30,10 @@ func localMidnight(t time.Time, loc *time.Location) time.Time {
 }
 
 // MailDaysOf sums the hourly "messages" rollup (Dim: the direction) into
-// the local days of loc: received is mail delivered into local mailboxes
-// (inbound and internal), sent is mail that left for outside (outbound and
-// relayed).
+// the local days of loc: received is mail accepted from outside (inbound
+// and relayed), sent is mail accepted from local users (internal and
+// outbound), and the rest is of unknown direction (docs/reports.md,
+// "Definitions").
 func MailDaysOf(loc *time.Location, messages []Bucket) []MailDay {
 	byDay := map[time.Time]*MailDay{}
 	for _, r := range messages {
@@ -41,13 +43,16 @@ func MailDaysOf(loc *time.Location, messages []Bucket) []MailDay {
 			m = &MailDay{Day: d}
 			byDay[d] = m
 		}
-		switch r.Dim {
-		case "inbound", "internal":
+		switch SideOf(r.Dim) {
+		case SideOutside:
 			m.ReceivedCount += r.Count
 			m.ReceivedBytes += r.Bytes
-		case "outbound", "relayed":
+		case SideLocal:
 			m.SentCount += r.Count
 			m.SentBytes += r.Bytes
+		default:
+			m.UnknownCount += r.Count
+			m.UnknownBytes += r.Bytes
 		}
 	}
 	out := make([]MailDay, 0, len(byDay))
@@ -55,6 +60,103 @@ func MailDaysOf(loc *time.Location, messages []Bucket) []MailDay {
 		out = append(out, *m)
 	}
 	slices.SortFunc(out, func(a, b MailDay) int { return a.Day.Compare(b.Day) })
+	return out
+}
+
+// SideOf maps a direction of the collectors to the side of the mail flow
+// that handed the message over.
+func SideOf(direction string) string {
+	switch direction {
+	case "inbound", "relayed":
+		return SideOutside
+	case "internal", "outbound":
+		return SideLocal
+	}
+	return SideUnknown
+}
+
+// FlowOf sums the hourly "flow" rollup (Dim: "side|outcome") over its
+// hours.
+func FlowOf(rows []Bucket) []FlowCount {
+	acc := map[[2]string]*FlowCount{}
+	for _, r := range rows {
+		side, outcome, _ := strings.Cut(r.Dim, "|")
+		k := [2]string{side, outcome}
+		if acc[k] == nil {
+			acc[k] = &FlowCount{Side: side, Outcome: outcome}
+		}
+		acc[k].Count += r.Count
+		acc[k].Bytes += r.Bytes
+	}
+	out := make([]FlowCount, 0, len(acc))
+	for _, f := range acc {
+		out = append(out, *f)
+	}
+	slices.SortFunc(out, func(a, b FlowCount) int {
+		return cmp.Or(cmp.Compare(a.Side, b.Side), cmp.Compare(a.Outcome, b.Outcome))
+	})
+	return out
+}
+
+// RejectsOf sums the hourly "rejects" rollup (Dim: "stage|code").
+func RejectsOf(rows []Bucket) []RejectCount {
+	acc := map[[2]string]int64{}
+	for _, r := range rows {
+		stage, code, _ := strings.Cut(r.Dim, "|")
+		acc[[2]string{stage, code}] += r.Count
+	}
+	out := make([]RejectCount, 0, len(acc))
+	for k, n := range acc {
+		code, _ := strconv.Atoi(k[1])
+		out = append(out, RejectCount{Stage: k[0], Code: code, Count: n})
+	}
+	slices.SortFunc(out, func(a, b RejectCount) int { return cmp.Or(cmp.Compare(a.Stage, b.Stage), cmp.Compare(a.Code, b.Code)) })
+	return out
+}
+
+// ReadDaysOf sums the hourly "reads" rollup (Dim: the session's service)
+// into the local days of loc by protocol.
+func ReadDaysOf(loc *time.Location, rows []Bucket) []ReadDay {
+	type key struct {
+		day   time.Time
+		proto string
+	}
+	acc := map[key]*ReadDay{}
+	for _, r := range rows {
+		k := key{localMidnight(r.Start, loc), LoginProtocol(r.Dim)}
+		if acc[k] == nil {
+			acc[k] = &ReadDay{Day: k.day, Protocol: k.proto}
+		}
+		acc[k].Reads += r.Count
+		acc[k].Bytes += r.Bytes
+	}
+	out := make([]ReadDay, 0, len(acc))
+	for _, d := range acc {
+		out = append(out, *d)
+	}
+	slices.SortFunc(out, func(a, b ReadDay) int { return cmp.Or(a.Day.Compare(b.Day), cmp.Compare(a.Protocol, b.Protocol)) })
+	return out
+}
+
+// CoverageOf sums the hourly "coverage" rollup (Dim: "source|host") into
+// the local days of loc.
+func CoverageOf(loc *time.Location, rows []Bucket) []CoverageDay {
+	type key struct {
+		day          time.Time
+		source, host string
+	}
+	acc := map[key]int64{}
+	for _, r := range rows {
+		src, host, _ := strings.Cut(r.Dim, "|")
+		acc[key{localMidnight(r.Start, loc), src, host}] += r.Count
+	}
+	out := make([]CoverageDay, 0, len(acc))
+	for k, n := range acc {
+		out = append(out, CoverageDay{Day: k.day, Source: k.source, Host: k.host, Records: n})
+	}
+	slices.SortFunc(out, func(a, b CoverageDay) int {
+		return cmp.Or(a.Day.Compare(b.Day), cmp.Compare(a.Source, b.Source), cmp.Compare(a.Host, b.Host))
+	})
 	return out
 }
 
@@ -131,9 +233,9 @@ func ScanDaysOf(loc *time.Location, verdicts, greylist []Bucket) []ScanCount {
 	return out
 }
 
-// loginProtocol maps a login service of the collectors to the report's
+// LoginProtocol maps a login service of the collectors to the report's
 // protocol: SMTP AUTH is logged as smtp or submission.
-func loginProtocol(service string) string {
+func LoginProtocol(service string) string {
 	switch service {
 	case "imap":
 		return ProtocolIMAP
@@ -172,7 +274,7 @@ func LoginDaysOf(loc *time.Location, logins, uniqueUsers []Bucket) []LoginDay {
 	}
 	for _, r := range logins {
 		svc, result, _ := strings.Cut(r.Dim, "|")
-		d := get(key{localMidnight(r.Start, loc), loginProtocol(svc)})
+		d := get(key{localMidnight(r.Start, loc), LoginProtocol(svc)})
 		if result == "ok" {
 			d.OK += r.Count
 		} else {
@@ -220,12 +322,4 @@ func TrafficHoursOf(messages []Bucket) []TrafficHour {
 	}
 	slices.SortFunc(out, func(a, b TrafficHour) int { return a.Hour.Compare(b.Hour) })
 	return out
-}
-
-// LoginLogCovers reports whether a login log whose first line is at first
-// (has false: the log is empty) reaches back to from, so that the distinct
-// users of a period starting at from can be counted from it; the first
-// line may come up to a day after from.
-func LoginLogCovers(first time.Time, has bool, from time.Time) bool {
-	return has && !first.After(from.Add(24*time.Hour))
 }

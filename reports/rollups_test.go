@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -12,7 +13,8 @@ func utcHour(mo time.Month, d, h int) time.Time { return time.Date(2026, mo, d, 
 
 // TestMailDaysOfFollowLocalDays: hours are summed into local days, also on
 // the day DST ends (25 October 2026 in Oslo has 25 hours); received is
-// inbound and internal, sent is outbound and relayed.
+// from outside (inbound, relayed), sent from local users (internal,
+// outbound), the rest of unknown direction: every message is counted.
 func TestMailDaysOfFollowLocalDays(t *testing.T) {
 	t.Parallel()
 	rows := []Bucket{
@@ -21,13 +23,13 @@ func TestMailDaysOfFollowLocalDays(t *testing.T) {
 		{Start: utcHour(10, 25, 22), Dim: "internal", Count: 3, Bytes: 30}, // 23:00 on the 25th (CET)
 		{Start: utcHour(10, 25, 23), Dim: "outbound", Count: 4, Bytes: 40}, // 00:00 on the 26th
 		{Start: utcHour(10, 25, 23), Dim: "relayed", Count: 5, Bytes: 50},
-		{Start: utcHour(10, 25, 23), Dim: "bounce", Count: 9, Bytes: 90}, // neither
+		{Start: utcHour(10, 25, 23), Dim: "unknown", Count: 9, Bytes: 90},
 	}
 	day := func(d int) time.Time { return time.Date(2026, 10, d, 0, 0, 0, 0, oslo) }
 	want := []MailDay{
 		{Day: day(24), ReceivedCount: 1, ReceivedBytes: 10},
-		{Day: day(25), ReceivedCount: 5, ReceivedBytes: 50},
-		{Day: day(26), SentCount: 9, SentBytes: 90},
+		{Day: day(25), ReceivedCount: 2, ReceivedBytes: 20, SentCount: 3, SentBytes: 30},
+		{Day: day(26), ReceivedCount: 5, ReceivedBytes: 50, SentCount: 4, SentBytes: 40, UnknownCount: 9, UnknownBytes: 90},
 	}
 	if got := MailDaysOf(oslo, rows); !reflect.DeepEqual(got, want) {
 		t.Errorf("MailDaysOf = %+v\nwant %+v", got, want)
@@ -120,22 +122,72 @@ func TestTrafficHoursOf(t *testing.T) {
 	}
 }
 
-// TestLoginLogCovers: the log must reach back to within a day of from.
-func TestLoginLogCovers(t *testing.T) {
+// TestFlowAndRejectsOf: the flow and rejects rollups are summed over
+// their hours by dimension.
+func TestFlowAndRejectsOf(t *testing.T) {
 	t.Parallel()
-	from := time.Date(2026, 10, 1, 0, 0, 0, 0, oslo)
-	for _, c := range []struct {
-		first time.Time
-		has   bool
-		want  bool
-	}{
-		{from.AddDate(0, -1, 0), true, true},
-		{from.Add(24 * time.Hour), true, true},
-		{from.Add(24*time.Hour + time.Second), true, false},
-		{time.Time{}, false, false},
+	h := utcHour(10, 2, 9)
+	flow := FlowOf([]Bucket{{Start: h, Dim: "outside|delivered_local", Count: 2, Bytes: 20},
+		{Start: h.Add(time.Hour), Dim: "outside|delivered_local", Count: 3, Bytes: 30}, {Start: h, Dim: "local|bounced", Count: 1, Bytes: 5}})
+	if want := []FlowCount{{Side: "local", Outcome: "bounced", Count: 1, Bytes: 5}, {Side: "outside", Outcome: "delivered_local", Count: 5, Bytes: 50}}; !reflect.DeepEqual(flow, want) {
+		t.Errorf("FlowOf = %+v", flow)
+	}
+	rej := RejectsOf([]Bucket{{Start: h, Dim: "RCPT|550", Count: 2}, {Start: h.Add(time.Hour), Dim: "RCPT|550", Count: 1}, {Start: h, Dim: "header|550", Count: 4}})
+	if want := []RejectCount{{Stage: "RCPT", Code: 550, Count: 3}, {Stage: "header", Code: 550, Count: 4}}; !reflect.DeepEqual(rej, want) {
+		t.Errorf("RejectsOf = %+v", rej)
+	}
+}
+
+// TestReasonOf: replies that differ only in the rejected address, other
+// addresses, IP addresses, URL paths and queue IDs are one reason.
+func TestReasonOf(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ in, want string }{
+		{"<a@uni.example>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/uni.example.html",
+			"Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/…"},
+		{"<b@dept.uni.example>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/dept.uni.example.html",
+			"Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/…"},
+		{"host mx.slowisp.example[127.0.0.20] said: 451 4.3.0 Temporary failure (in reply to RCPT TO command)",
+			"host mx.slowisp.example[IP] said: 451 4.3.0 Temporary failure (in reply to RCPT TO command)"},
+		{"host mx.closed.example[2001:db8::1] said: 550 5.1.1 <x@closed.example>: user unknown",
+			"host mx.closed.example[IP] said: 550 5.1.1 <address>: user unknown"},
+		{"250 2.0.0 Ok: queued as 4bWQ0k1Z3Rz9vB", "250 2.0.0 Ok: queued as ID"},
+		{"Client host rejected: cannot find your hostname, [203.0.113.9]", "Client host rejected: cannot find your hostname, [IP]"},
+		{"", "–"},
 	} {
-		if got := LoginLogCovers(c.first, c.has, from); got != c.want {
-			t.Errorf("LoginLogCovers(%v, %v) = %v, want %v", c.first, c.has, got, c.want)
+		if got := ReasonOf(c.in); got != c.want {
+			t.Errorf("ReasonOf(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// TestMannWhitney: p-values against published tables and the
+// significance rule's minimum of days.
+func TestMannWhitney(t *testing.T) {
+	t.Parallel()
+	// Exact: groups of 3 and 3 fully separated: U = 0, two-sided p = 2/20.
+	if p := MannWhitneyP([]float64{1, 2, 3}, []float64{4, 5, 6}); math.Abs(p-0.1) > 1e-12 {
+		t.Errorf("exact p = %v, want 0.1", p)
+	}
+	// Exact: 4 and 5 separated: p = 2/126.
+	if p := MannWhitneyP([]float64{10, 11, 12, 13}, []float64{1, 2, 3, 4, 5}); math.Abs(p-2.0/126) > 1e-12 {
+		t.Errorf("exact p = %v, want %v", p, 2.0/126)
+	}
+	// Identical groups: no difference.
+	if p := MannWhitneyP([]float64{1, 2, 3, 4}, []float64{1, 2, 3, 4}); p < 0.99 {
+		t.Errorf("p of identical groups = %v", p)
+	}
+	// Too few days: not tested, whatever the values.
+	if c := Compare([]float64{100, 200}, []float64{1, 2, 3}); c.Tested || c.Significant {
+		t.Errorf("2 days tested: %+v", c)
+	}
+	// Normal approximation with ties (m·n > 400): a clear shift is found.
+	var a, b []float64
+	for i := range 25 {
+		a = append(a, float64(100+i%5))
+		b = append(b, float64(50+i%5))
+	}
+	if c := Compare(a, b); !c.Tested || !c.Significant || c.P > 1e-6 || math.Abs(c.Change-((102.0-52)/52*100)) > 1e-9 {
+		t.Errorf("shifted groups: %+v", c)
 	}
 }

@@ -3,6 +3,7 @@ package reports
 import (
 	"context"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -42,17 +43,24 @@ var sections = [...]section{
 	availabilitySection,
 	faultsSection,
 	oncallSection,
-	topDomainsSection,
+	tablesSection,
+	coverageSection,
+	tipsSection,
+	definitionsSection,
 }
 
 // block is one piece of a section's body. HTML and the built-in PDF show
-// its table (with the table's title as a subheading), then its chart, then
-// its notes; the CSV writes its records. A block may carry any of them.
+// its table (with the table's title as a subheading) and its footnotes,
+// then its chart, then its notes; the CSV writes its records. A block may
+// carry any of them.
 type block struct {
-	Table   *table
-	Chart   *Chart
-	Notes   []string // paragraphs of analysis; empty ones are left out
-	Records []record
+	Table *table
+	// Footnotes explain the table's marked cells ("(1) no probes
+	// configured"); they are shown right under it.
+	Footnotes []string
+	Chart     *Chart
+	Notes     []string // paragraphs of analysis; empty ones are left out
+	Records   []record
 }
 
 // table is a table of a section as HTML and the built-in PDF show it.
@@ -82,8 +90,8 @@ type cell struct {
 }
 
 // record is one row of the CSV: a number with its unit, for the whole
-// period (Day zero) or for one day, and for a figure its previous value and
-// change.
+// period (Day zero) or for one day, and for a figure its previous value,
+// change, days with data and the reason a value is missing.
 type record struct {
 	Figure // Key is the CSV's metric
 	Day    time.Time
@@ -92,18 +100,84 @@ type record struct {
 }
 
 // figuresBlock is the table of figures (name, this period, previous,
-// change) that most sections open with; the CSV exports each figure.
+// change) that most sections open with; a value that is missing shows
+// "–" and a numbered note with the reason under the table, a total over
+// some days only the days with data. The CSV exports each figure.
 func figuresBlock(c *catalogT, fs []Figure) block {
 	t := &table{Class: "figures", Columns: []column{
-		{Head: c.t("col.figure"), Width: 98},
-		{Head: c.t("col.current"), Num: true, Width: 30},
-		{Head: c.t("col.previous"), Num: true, Width: 30},
+		{Head: c.t("col.figure"), Width: 92},
+		{Head: c.t("col.current"), Num: true, Width: 34},
+		{Head: c.t("col.previous"), Num: true, Width: 32},
 		{Head: c.t("col.change"), Num: true, Width: 24},
 	}}
+	fn := &footnotes{c: c}
 	for _, f := range fs {
-		t.Rows = append(t.Rows, []cell{{Text: figureName(c, f.Key)}, {Text: c.value(f.Unit, f.Current)}, {Text: prevText(c, f)}, changeCell(c, f)})
+		t.Rows = append(t.Rows, []cell{{Text: figureName(c, f.Key)}, fn.value(f), fn.prev(f), fn.change(f)})
 	}
-	return block{Table: t, Records: figureRecords(fs...)}
+	return block{Table: t, Footnotes: fn.notes(), Records: figureRecords(fs...)}
+}
+
+// footnotes numbers the reasons shown in one table: each distinct text
+// gets a number "(n)" in the cells and one note "(n) text." under the
+// table.
+type footnotes struct {
+	c     *catalogT
+	texts []string
+}
+
+func (f *footnotes) mark(text string) string {
+	for i, t := range f.texts {
+		if t == text {
+			return "(" + strconv.Itoa(i+1) + ")"
+		}
+	}
+	f.texts = append(f.texts, text)
+	return "(" + strconv.Itoa(len(f.texts)) + ")"
+}
+
+// notes returns the table's notes, nil when it has none.
+func (f *footnotes) notes() []string {
+	var out []string
+	for i, t := range f.texts {
+		out = append(out, "("+strconv.Itoa(i+1)+") "+t)
+	}
+	return out
+}
+
+// value shows a figure's value: "–" and the reason when missing, the
+// value and the days with data when it covers some days only.
+func (f *footnotes) value(x Figure) cell {
+	if !x.Known() {
+		return cell{Text: "– " + f.mark(f.c.reason(x.Missing))}
+	}
+	v := f.c.value(x.Unit, x.Current)
+	if x.Days > 0 {
+		v += " " + f.mark(f.c.t("reason.coverage", x.DaysWithData, x.Days))
+	}
+	return cell{Text: v}
+}
+
+// prev shows a figure's previous value, "–" with the reason when unknown.
+func (f *footnotes) prev(x Figure) cell {
+	if x.Previous != nil {
+		return cell{Text: f.c.value(x.Unit, *x.Previous)}
+	}
+	if !x.Known() || x.PrevMissing == "" {
+		return cell{Text: "–"}
+	}
+	return cell{Text: "– " + f.mark(f.c.reason(x.PrevMissing))}
+}
+
+// change shows a figure's change in per cent with its direction, "–" with
+// the reason when not given.
+func (f *footnotes) change(x Figure) cell {
+	if x.Change == nil {
+		if x.Known() && x.Previous != nil && x.NoChange != "" {
+			return cell{Text: "– " + f.mark(f.c.reason(x.NoChange))}
+		}
+		return cell{Text: "–"}
+	}
+	return changeCell(f.c, x)
 }
 
 // tableBlock shows t.
@@ -203,14 +277,6 @@ func notesOf(body []block) ([]string, bool) {
 		}
 	}
 	return out, found
-}
-
-// prevText shows a figure's previous value, "–" when there is none.
-func prevText(c *catalogT, f Figure) string {
-	if f.Previous == nil {
-		return "–"
-	}
-	return c.value(f.Unit, *f.Previous)
 }
 
 // minutesText shows a duration given in minutes.

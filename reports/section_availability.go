@@ -15,14 +15,23 @@ type AvailabilitySection struct {
 	Notes    []string     `json:"notes"`
 }
 
-// ServiceRow is one service's availability: the share of the period not
-// covered by unplanned outages, in per cent.
+// ServiceRow is one service's availability as the probes measured it:
+// (measured − unplanned down) / measured, where measured is the period
+// (to date) less planned maintenance and the time without probe results
+// (docs/reports.md, "Definitions"). Without probes it is missing.
 type ServiceRow struct {
-	Service      string  `json:"service"`
-	Availability Figure  `json:"availability"`
-	Unplanned    float64 `json:"unplanned_minutes"`
-	Planned      float64 `json:"planned_minutes"`
-	Outages      int     `json:"outages"`
+	Service      string `json:"service"`
+	Availability Figure `json:"availability"`
+	// Unplanned and Planned are the measured unplanned downtime and the
+	// announced maintenance, MeasuredMinutes the time measured, in
+	// minutes; Measured is false when no probe measured the service.
+	Unplanned       float64 `json:"unplanned_minutes"`
+	Planned         float64 `json:"planned_minutes"`
+	MeasuredMinutes float64 `json:"measured_minutes"`
+	Measured        bool    `json:"measured"`
+	// Outages is the number of outages recorded for the service (notices,
+	// incidents, probe outages).
+	Outages int `json:"outages"`
 }
 
 // OutageRow is one outage, clipped to the period.
@@ -41,117 +50,102 @@ var availabilitySection = section{
 	inSummary: true,
 }
 
-// unionMinutes returns the minutes covered by the union of the intervals
-// [start, end). It sorts iv in place.
-func unionMinutes(iv [][2]time.Time) float64 {
-	slices.SortFunc(iv, func(a, b [2]time.Time) int { return a[0].Compare(b[0]) })
-	var total time.Duration
-	var cs, ce time.Time
-	for i, x := range iv {
-		if i == 0 || x[0].After(ce) {
-			total += ce.Sub(cs)
-			cs, ce = x[0], x[1]
-			continue
-		}
-		if x[1].After(ce) {
-			ce = x[1]
-		}
+// clip clips an outage to [start, end): an outage without an end (still
+// open) and one that lasts until end or beyond stop at end — the period's
+// end, or the build time of a period still running — and are ongoing
+// there (the probes' down intervals end where the measurement does).
+func clip(o Outage, start, end time.Time) (s, e time.Time, ongoing, ok bool) {
+	s, e = o.Start, o.End
+	if e.IsZero() || !e.Before(end) {
+		ongoing = true
+		e = end
 	}
-	total += ce.Sub(cs)
-	return total.Minutes()
-}
-
-func clip(o Outage, p Period, now time.Time) (start, end time.Time, ongoing, ok bool) {
-	start, end = o.Start, o.End
-	if end.IsZero() {
-		end, ongoing = now, true
+	if s.Before(start) {
+		s = start
 	}
-	if start.Before(p.Start) {
-		start = p.Start
-	}
-	if end.After(p.End) {
-		end = p.End
-	}
-	return start, end, ongoing, end.After(start)
-}
-
-func (b *builder) availabilityOf(ctx context.Context, p Period) (map[string][2]float64, map[string]int, []OutageRow, error) {
-	outs, err := b.src.Outages(ctx, p.Start, p.End)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	now := b.r.GeneratedAt
-	unplanned := map[string][][2]time.Time{}
-	planned := map[string][][2]time.Time{}
-	count := map[string]int{}
-	var rows []OutageRow
-	for _, o := range outs {
-		s, e, ongoing, ok := clip(o, p, now)
-		if !ok {
-			continue
-		}
-		if o.Planned {
-			planned[o.Service] = append(planned[o.Service], [2]time.Time{s, e})
-		} else {
-			unplanned[o.Service] = append(unplanned[o.Service], [2]time.Time{s, e})
-			count[o.Service]++
-		}
-		rows = append(rows, OutageRow{Outage: o, Minutes: round(e.Sub(s).Minutes(), 1), Ongoing: ongoing && e.Equal(now)})
-	}
-	// Unplanned downtime inside an announced maintenance window is
-	// planned: only the minutes outside every window count against the
-	// service (the same rule as the probes' availability).
-	// mins[svc] is {unplanned, planned}; each service's maintenance
-	// windows are united once and serve both.
-	mins := map[string][2]float64{}
-	for svc, iv := range planned {
-		mins[svc] = [2]float64{1: unionMinutes(iv)}
-	}
-	for svc, iv := range unplanned {
-		m := mins[svc]
-		m[0] = unionMinutes(slices.Concat(iv, planned[svc])) - m[1]
-		mins[svc] = m
-	}
-	slices.SortFunc(rows, func(a, b OutageRow) int { return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Service, b.Service)) })
-	return mins, count, rows, nil
+	return s, e, ongoing, e.After(s)
 }
 
 func (b *builder) availability(ctx context.Context) error {
 	r := b.r
-	cur, count, rows, err := b.availabilityOf(ctx, r.Period)
+	from, to := b.span()
+	cur, err := b.src.Availability(ctx, from, to)
 	if err != nil {
 		return err
 	}
-	prev, _, _, err := b.availabilityOf(ctx, r.Previous)
+	prev, err := b.src.Availability(ctx, r.Previous.Start, r.Previous.End)
 	if err != nil {
 		return err
 	}
-	svcs := slices.Clone(b.cfg.Services)
-	for s := range cur {
-		if !slices.Contains(svcs, s) {
-			svcs = append(svcs, s)
-		}
-	}
-	slices.Sort(svcs[len(b.cfg.Services):])
-	// Availability leaves announced maintenance out of the measured time.
-	pct := func(p Period, m [2]float64) float64 {
-		measured := p.Duration().Minutes() - m[1]
-		if measured <= 0 {
-			return 100
-		}
-		return round((1-m[0]/measured)*100, 3)
+	outs, err := b.src.Outages(ctx, from, to)
+	if err != nil {
+		return err
 	}
 	s := &r.Availability
-	for _, svc := range svcs {
-		s.Services = append(s.Services, ServiceRow{
-			Service:      svc,
-			Availability: figure("availability."+svc, UnitPercent, pct(r.Period, cur[svc]), ptr(pct(r.Previous, prev[svc]))),
-			Unplanned:    round(cur[svc][0], 1),
-			Planned:      round(cur[svc][1], 1),
-			Outages:      count[svc],
-		})
+	count := map[string]int{}
+	for _, o := range outs {
+		st, e, ongoing, ok := clip(o, from, to)
+		if !ok {
+			continue
+		}
+		if !o.Planned {
+			count[o.Service]++
+		}
+		s.Outages = append(s.Outages, OutageRow{Outage: o, Minutes: e.Sub(st).Minutes(), Ongoing: ongoing})
 	}
-	s.Outages = rows
+	slices.SortFunc(s.Outages, func(a, b OutageRow) int { return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Service, b.Service)) })
+	byService := func(fs []ServiceAvailability) map[string]ServiceAvailability {
+		m := map[string]ServiceAvailability{}
+		for _, f := range fs {
+			m[f.Service] = f
+		}
+		return m
+	}
+	cm, pm := byService(cur), byService(prev)
+	svcs := slices.Clone(b.cfg.Services)
+	var extra []string
+	for svc := range cm {
+		if !slices.Contains(svcs, svc) {
+			extra = append(extra, svc)
+		}
+	}
+	for svc := range count {
+		if !slices.Contains(svcs, svc) && !slices.Contains(extra, svc) {
+			extra = append(extra, svc)
+		}
+	}
+	slices.Sort(extra)
+	svcs = append(svcs, extra...)
+	pct := func(f ServiceAvailability) float64 {
+		return float64(f.Measured-f.Down) / float64(f.Measured) * 100
+	}
+	for _, svc := range svcs {
+		row := ServiceRow{Service: svc, Outages: count[svc]}
+		f, ok := cm[svc]
+		key := "availability." + svc
+		switch {
+		case len(cur) == 0:
+			row.Availability = missing(key, UnitPercent, ReasonNoProbes)
+		case !ok:
+			row.Availability = missing(key, UnitPercent, ReasonNoServiceProbe)
+		case f.Measured <= 0:
+			row.Availability = missing(key, UnitPercent, ReasonNotMeasured)
+		default:
+			var pp *float64
+			if pf, ok := pm[svc]; ok && pf.Measured > 0 {
+				pp = ptr(pct(pf))
+			}
+			row.Availability = figure(key, UnitPercent, pct(f), pp)
+			if pp == nil {
+				row.Availability.PrevMissing = ReasonNotMeasured
+			}
+			row.Measured = true
+			row.Unplanned = f.Down.Minutes()
+			row.Planned = f.Planned.Minutes()
+			row.MeasuredMinutes = f.Measured.Minutes()
+		}
+		s.Services = append(s.Services, row)
+	}
 	s.Notes = append(s.Notes, b.availabilityNote(s))
 	return nil
 }
@@ -159,7 +153,12 @@ func (b *builder) availability(ctx context.Context) error {
 func (b *builder) availabilityNote(s *AvailabilitySection) string {
 	c := b.cat
 	var worst *ServiceRow
+	measured := 0
 	for i := range s.Services {
+		if !s.Services[i].Measured {
+			continue
+		}
+		measured++
 		if s.Services[i].Unplanned == 0 {
 			continue
 		}
@@ -167,43 +166,58 @@ func (b *builder) availabilityNote(s *AvailabilitySection) string {
 			worst = &s.Services[i]
 		}
 	}
-	if worst == nil {
-		return c.t("note.availability.all")
+	to := ""
+	if b.r.ToDate {
+		to = " " + c.t("note.to_date", c.dateTime(b.r.DataEnd))
+	}
+	switch {
+	case measured == 0:
+		return c.t("note.availability.none", len(s.Outages))
+	case worst == nil:
+		return c.t("note.availability.all", measured) + to + "."
 	}
 	return c.t("note.availability", c.label("service", worst.Service), c.value(UnitPercent, worst.Availability.Current),
-		c.duration(worst.Unplanned*60), worst.Outages)
+		c.duration(worst.Unplanned*60), worst.Outages) + to + "."
 }
 
 // availabilityBody shows the services table, the outages (when any) and the
-// note; the CSV gets each service's availability and its unplanned and
-// planned minutes.
+// note; the CSV gets each service's availability and its measured,
+// unplanned and planned minutes.
 func availabilityBody(r *Report, c *catalogT) []block {
 	s := &r.Availability
+	fn := &footnotes{c: c}
 	services := table{Columns: []column{
-		{Head: c.t("col.service"), Width: 40},
+		{Head: c.t("col.service"), Width: 32},
 		{Head: c.t("col.availability"), Num: true, Width: 28},
-		{Head: c.t("col.previous"), Num: true, Width: 28},
-		{Head: c.t("col.unplanned"), Num: true, Width: 32},
-		{Head: c.t("col.outages"), Num: true, Width: 20},
-		{Head: c.t("col.planned"), Num: true, Width: 34},
+		{Head: c.t("col.previous"), Num: true, Width: 26},
+		{Head: c.t("col.unplanned"), Num: true, Width: 28},
+		{Head: c.t("col.outages"), Num: true, Width: 18},
+		{Head: c.t("col.planned"), Num: true, Width: 24},
+		{Head: c.t("col.measured"), Num: true, Width: 26},
 	}}
 	var records []record
 	for _, sv := range s.Services {
-		services.Rows = append(services.Rows, texts(sv.Service, c.value(sv.Availability.Unit, sv.Availability.Current), prevText(c, sv.Availability),
-			minutesText(c, sv.Unplanned), strconv.Itoa(sv.Outages), minutesText(c, sv.Planned)))
+		un, pl, me := "–", "–", "–"
+		if sv.Measured {
+			un, pl, me = minutesText(c, sv.Unplanned), minutesText(c, sv.Planned), minutesText(c, sv.MeasuredMinutes)
+			records = append(records,
+				periodRecord("availability."+sv.Service+".unplanned_minutes", "minutes", sv.Unplanned),
+				periodRecord("availability."+sv.Service+".planned_minutes", "minutes", sv.Planned),
+				periodRecord("availability."+sv.Service+".measured_minutes", "minutes", sv.MeasuredMinutes))
+		}
+		services.Rows = append(services.Rows, []cell{{Text: sv.Service}, fn.value(sv.Availability), fn.prev(sv.Availability),
+			{Text: un}, {Text: strconv.Itoa(sv.Outages)}, {Text: pl}, {Text: me}})
 		records = append(records, figureRecords(sv.Availability)...)
-		records = append(records,
-			periodRecord("availability."+sv.Service+".unplanned_minutes", "minutes", sv.Unplanned),
-			periodRecord("availability."+sv.Service+".planned_minutes", "minutes", sv.Planned))
+		records = append(records, periodRecord("availability."+sv.Service+".outages", UnitCount, float64(sv.Outages)))
 	}
-	body := []block{tableBlock(services)}
+	body := []block{{Table: &services, Footnotes: fn.notes()}}
 	if len(s.Outages) > 0 {
 		outages := table{Title: c.t("col.outages"), Columns: []column{
 			{Head: c.t("col.service"), Width: 24},
 			{Head: c.t("col.ticket"), Width: 22},
-			{Head: c.t("col.title"), Width: 62},
+			{Head: c.t("col.title"), Width: 58},
 			{Head: c.t("col.start"), Width: 30},
-			{Head: c.t("col.duration"), Num: true, Width: 22},
+			{Head: c.t("col.duration"), Num: true, Width: 26},
 			{Head: c.t("col.kind"), Width: 22},
 		}}
 		for _, o := range s.Outages {

@@ -77,7 +77,7 @@ func (b *builder) faults(ctx context.Context) error {
 		if st.inHours == 0 {
 			return nil
 		}
-		return ptr(round(st.met/st.inHours*100, 1))
+		return ptr(st.met / st.inHours * 100)
 	}
 	openAt := func(ts []Ticket, end time.Time) float64 {
 		var n float64
@@ -88,6 +88,21 @@ func (b *builder) faults(ctx context.Context) error {
 		}
 		return n
 	}
+	// medianFig is a median of durations: missing without any.
+	medianFig := func(key string, cur, prev []float64, reason string) Figure {
+		if len(cur) == 0 {
+			return missing(key, UnitSeconds, reason)
+		}
+		var pp *float64
+		if len(prev) > 0 {
+			pp = ptr(median(prev))
+		}
+		f := figure(key, UnitSeconds, median(cur), pp)
+		if pp == nil {
+			f.PrevMissing = reason
+		}
+		return f
+	}
 	s := &r.Faults
 	cc := compliance(cs)
 	s.Figures = []Figure{
@@ -96,13 +111,26 @@ func (b *builder) faults(ctx context.Context) error {
 		figure("faults.in_hours", UnitCount, cs.inHours, ptr(ps.inHours)),
 	}
 	if cc != nil {
-		s.Figures = append(s.Figures, figure("faults.sla_compliance", UnitPercent, *cc, compliance(ps)))
+		f := figure("faults.sla_compliance", UnitPercent, *cc, compliance(ps))
+		if f.Previous == nil {
+			f.PrevMissing = ReasonNoInHours
+		}
+		s.Figures = append(s.Figures, f)
+	} else {
+		s.Figures = append(s.Figures, missing("faults.sla_compliance", UnitPercent, ReasonNoInHours))
 	}
 	s.Figures = append(s.Figures,
-		figure("faults.median_ack", UnitSeconds, round(median(cs.ack), 0), nilIfEmpty(ps.ack)),
-		figure("faults.median_resolve", UnitSeconds, round(median(cs.res), 0), nilIfEmpty(ps.res)),
-		figure("faults.open_at_end", UnitCount, openAt(cur, r.Period.End), ptr(openAt(prev, r.Previous.End))),
+		medianFig("faults.median_ack", cs.ack, ps.ack, ReasonNoTicketsAcked),
+		medianFig("faults.median_resolve", cs.res, ps.res, ReasonNoTicketsClosed),
+		figure("faults.open_at_end", UnitCount, openAt(cur, r.DataEnd), ptr(openAt(prev, r.Previous.End))),
 	)
+	if r.ToDate {
+		for i := range s.Figures {
+			if s.Figures[i].Unit == UnitCount && s.Figures[i].Key != "faults.open_at_end" {
+				s.Figures[i] = s.Figures[i].noChange(ReasonRunning)
+			}
+		}
+	}
 	sev := map[string]bool{}
 	bySvc := map[string]*SeverityCount{}
 	for _, t := range cur {
@@ -130,7 +158,7 @@ func (b *builder) faults(ctx context.Context) error {
 	}
 	slices.SortFunc(s.Matrix, func(a, b SeverityCount) int { return cmp.Compare(a.Service, b.Service) })
 	for _, t := range cur {
-		if t.OpenedAt.Before(r.Period.End) && (t.ResolvedAt.IsZero() || !t.ResolvedAt.Before(r.Period.End)) {
+		if t.OpenedAt.Before(r.DataEnd) && (t.ResolvedAt.IsZero() || !t.ResolvedAt.Before(r.DataEnd)) {
 			s.Open = append(s.Open, t)
 		}
 	}

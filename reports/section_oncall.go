@@ -109,7 +109,7 @@ func (b *builder) oncall(ctx context.Context) error {
 				acks = append(acks, pg.AckedAt.Sub(pg.At).Seconds())
 			}
 		}
-		row.MedianAck = round(median(acks), 0)
+		row.MedianAck = median(acks)
 		s.Weeks = append(s.Weeks, row)
 	}
 	cst, pst := count(cur.Pages, r.Period), count(prev.Pages, r.Previous)
@@ -117,7 +117,24 @@ func (b *builder) oncall(ctx context.Context) error {
 		figure("oncall.pages", UnitCount, float64(cst.total), ptr(float64(pst.total))),
 		figure("oncall.pages_in_hours", UnitCount, float64(cst.in), ptr(float64(pst.in))),
 		figure("oncall.pages_out_of_hours", UnitCount, float64(cst.out), ptr(float64(pst.out))),
-		figure("oncall.median_ack", UnitSeconds, round(median(cst.ack), 0), nilIfEmpty(pst.ack)),
+	}
+	if len(cst.ack) == 0 {
+		s.Figures = append(s.Figures, missing("oncall.median_ack", UnitSeconds, ReasonNoPagesAcked))
+	} else {
+		var pp *float64
+		if len(pst.ack) > 0 {
+			pp = ptr(median(pst.ack))
+		}
+		f := figure("oncall.median_ack", UnitSeconds, median(cst.ack), pp)
+		if pp == nil {
+			f.PrevMissing = ReasonNoPagesAcked
+		}
+		s.Figures = append(s.Figures, f)
+	}
+	if r.ToDate {
+		for i := range s.Figures[:3] {
+			s.Figures[i] = s.Figures[i].noChange(ReasonRunning)
+		}
 	}
 	s.Notes = append(s.Notes, b.oncallNote(s, cst.total, cst.out))
 	return nil

@@ -24,11 +24,12 @@ type ScanRow struct {
 
 // ScanDayRow is the spam, virus and banned-attachment counts of a day.
 type ScanDayRow struct {
-	Day    time.Time `json:"day"`
-	Spam   int64     `json:"spam"`
-	Virus  int64     `json:"virus"`
-	Banned int64     `json:"banned"`
-	Total  int64     `json:"total"` // every scanned message, greylisting excluded
+	Day     time.Time `json:"day"`
+	Spam    int64     `json:"spam"`
+	Virus   int64     `json:"virus"`
+	Banned  int64     `json:"banned"`
+	Total   int64     `json:"total"` // every scanned message, greylisting excluded
+	HasData bool      `json:"has_data"`
 }
 
 // scanSection is spam and virus handling: verdicts, actions and days.
@@ -41,7 +42,8 @@ var scanSection = section{
 
 func (b *builder) scan(ctx context.Context) error {
 	r := b.r
-	cur, err := b.src.ScanDays(ctx, b.loc, r.Period.Start, r.Period.End)
+	from, to := b.span()
+	cur, err := b.src.ScanDays(ctx, b.loc, from, to)
 	if err != nil {
 		return err
 	}
@@ -60,13 +62,6 @@ func (b *builder) scan(ctx context.Context) error {
 		prevM[va{c.Verdict, c.Action}] += c.Count
 		prevV[c.Verdict] += c.Count
 	}
-	hasPrev := len(prev) > 0
-	pv := func(v float64) *float64 {
-		if !hasPrev {
-			return nil
-		}
-		return ptr(v)
-	}
 	scanned := func(m map[string]int64) float64 {
 		var t int64
 		for v, n := range m {
@@ -76,22 +71,44 @@ func (b *builder) scan(ctx context.Context) error {
 		}
 		return float64(t)
 	}
-	rate := func(m map[string]int64, verdict string) float64 {
-		t := scanned(m)
-		if t == 0 {
-			return 0
+	filter, pfilter := b.hasData(CoverFilter, false), b.hasData(CoverFilter, true)
+	grey, pgrey := b.hasData(CoverGreylist, false), b.hasData(CoverGreylist, true)
+	// fig is a count of the content filter's (or greylisting's) logs:
+	// missing without them, qualified by their days with data.
+	fig := func(key string, group string, known, pknown bool, v, pv float64) Figure {
+		if !known {
+			reason := ReasonNoFilterLogs
+			if group == CoverGreylist {
+				reason = ReasonNoGreylistLogs
+			}
+			return missing(key, UnitCount, reason)
 		}
-		return round(float64(m[verdict])/t*100, 2)
+		var pp *float64
+		if pknown {
+			pp = ptr(pv)
+		}
+		return b.total(figure(key, UnitCount, v, pp), group)
 	}
 	s := &r.Scan
 	s.Figures = []Figure{
-		figure("scan.scanned", UnitCount, scanned(curV), pv(scanned(prevV))),
-		figure("scan.spam", UnitCount, float64(curV[VerdictSpam]), pv(float64(prevV[VerdictSpam]))),
-		figure("scan.spam_rate", UnitPercent, rate(curV, VerdictSpam), pv(rate(prevV, VerdictSpam))),
-		figure("scan.virus", UnitCount, float64(curV[VerdictVirus]), pv(float64(prevV[VerdictVirus]))),
-		figure("scan.banned", UnitCount, float64(curV[VerdictBanned]), pv(float64(prevV[VerdictBanned]))),
-		figure("scan.greylisted", UnitCount, float64(curV[VerdictGreylisted]), pv(float64(prevV[VerdictGreylisted]))),
+		fig("scan.scanned", CoverFilter, filter, pfilter, scanned(curV), scanned(prevV)),
+		fig("scan.spam", CoverFilter, filter, pfilter, float64(curV[VerdictSpam]), float64(prevV[VerdictSpam])),
 	}
+	rate := missing("scan.spam_rate", UnitPercent, ReasonNoFilterLogs)
+	if filter && scanned(curV) > 0 {
+		var pp *float64
+		if pfilter && scanned(prevV) > 0 {
+			pp = ptr(float64(prevV[VerdictSpam]) / scanned(prevV) * 100)
+		}
+		rate = figure("scan.spam_rate", UnitPercent, float64(curV[VerdictSpam])/scanned(curV)*100, pp)
+	} else if filter {
+		rate = missing("scan.spam_rate", UnitPercent, ReasonNoData)
+	}
+	s.Figures = append(s.Figures, rate,
+		fig("scan.virus", CoverFilter, filter, pfilter, float64(curV[VerdictVirus]), float64(prevV[VerdictVirus])),
+		fig("scan.banned", CoverFilter, filter, pfilter, float64(curV[VerdictBanned]), float64(prevV[VerdictBanned])),
+		fig("scan.greylisted", CoverGreylist, grey, pgrey, float64(curV[VerdictGreylisted]), float64(prevV[VerdictGreylisted])),
+	)
 	keys := map[va]bool{}
 	for k := range curM {
 		keys[k] = true
@@ -100,16 +117,20 @@ func (b *builder) scan(ctx context.Context) error {
 		keys[k] = true
 	}
 	for k := range keys {
+		group, known, pknown := CoverFilter, filter, pfilter
+		if k.v == VerdictGreylisted {
+			group, known, pknown = CoverGreylist, grey, pgrey
+		}
 		s.Matrix = append(s.Matrix, ScanRow{Verdict: k.v, Action: k.a,
-			Count: figure("scan."+k.v+"."+k.a, UnitCount, float64(curM[k]), pv(float64(prevM[k])))})
+			Count: fig("scan."+k.v+"."+k.a, group, known, pknown, float64(curM[k]), float64(prevM[k]))})
 	}
 	slices.SortFunc(s.Matrix, func(a, b ScanRow) int {
 		return cmp.Or(cmp.Compare(verdictOrder(a.Verdict), verdictOrder(b.Verdict)), cmp.Compare(a.Verdict, b.Verdict), cmp.Compare(a.Action, b.Action))
 	})
 	byDay := map[time.Time]*ScanDayRow{}
-	days := r.Period.Days()
+	days := b.days()
 	for _, d := range days {
-		byDay[d] = &ScanDayRow{Day: d}
+		byDay[d] = &ScanDayRow{Day: d, HasData: b.cov[0][CoverFilter][d]}
 	}
 	for _, c := range cur {
 		row := byDay[localDay(c.Day, b.loc)]
@@ -128,21 +149,33 @@ func (b *builder) scan(ctx context.Context) error {
 			row.Total += c.Count
 		}
 	}
-	prevSpam := make([]float64, 0)
+	var cv, pv dayValues
+	for _, d := range days {
+		row := byDay[d]
+		s.Days = append(s.Days, *row)
+		if row.HasData && b.complete(d) {
+			cv.days, cv.values = append(cv.days, d), append(cv.values, float64(row.Spam))
+		}
+	}
 	prevByDay := map[time.Time]float64{}
 	for _, c := range prev {
 		if c.Verdict == VerdictSpam {
 			prevByDay[localDay(c.Day, b.loc)] += float64(c.Count)
 		}
 	}
-	for _, d := range r.Previous.Days() {
-		prevSpam = append(prevSpam, prevByDay[d])
+	for _, d := range b.covered(CoverFilter, true) {
+		pv.days, pv.values = append(pv.days, d), append(pv.values, prevByDay[d])
 	}
-	for _, d := range days {
-		s.Days = append(s.Days, *byDay[d])
+	if !filter {
+		s.Notes = append(s.Notes, b.cat.reason(ReasonNoFilterLogs)+".")
+		return nil
 	}
-	s.Notes = append(s.Notes, b.seriesNote("spam", days, series(s.Days, func(d ScanDayRow) int64 { return d.Spam }), prevSpam, hasPrev))
-	s.Notes = append(s.Notes, b.virusNote(curV, prevV, hasPrev))
+	perDay := figure("scan.spam.per_day", UnitPerDay, mean(cv.values), nil)
+	if len(pv.values) > 0 {
+		perDay = figure("scan.spam.per_day", UnitPerDay, mean(cv.values), ptr(mean(pv.values)))
+	}
+	s.Notes = append(s.Notes, b.seriesNote("spam", figureOf(s.Figures, "scan.spam"), perDay, cv, pv))
+	s.Notes = append(s.Notes, b.virusNote(curV, prevV, pfilter))
 	return nil
 }
 
@@ -172,7 +205,8 @@ func (b *builder) virusNote(cur, prev map[string]int64, hasPrev bool) string {
 }
 
 // scanBody shows the figures, the verdict × action table, the chart per day
-// and the notes; the CSV also gets the table's figures and each day's counts.
+// and the notes; the CSV also gets the table's figures and each day's counts
+// (days without content-filter logs are left out).
 func scanBody(r *Report, c *catalogT) []block {
 	s := &r.Scan
 	matrix := table{Title: c.t("col.verdict") + " / " + c.t("col.action"), Columns: []column{
@@ -182,25 +216,38 @@ func scanBody(r *Report, c *catalogT) []block {
 		{Head: c.t("col.previous"), Num: true, Width: 32},
 		{Head: c.t("col.change"), Num: true, Width: 26},
 	}}
+	fn := &footnotes{c: c}
 	var records []record
 	for _, m := range s.Matrix {
-		matrix.Rows = append(matrix.Rows, append(texts(c.label("verdict", m.Verdict), c.label("action", m.Action),
-			c.value(m.Count.Unit, m.Count.Current), prevText(c, m.Count)), changeCell(c, m.Count)))
+		matrix.Rows = append(matrix.Rows, append(texts(c.label("verdict", m.Verdict), c.label("action", m.Action)),
+			fn.value(m.Count), fn.prev(m.Count), fn.change(m.Count)))
 		records = append(records, figureRecords(m.Count)...)
 	}
 	for _, d := range s.Days {
+		if !d.HasData {
+			continue
+		}
 		records = append(records,
 			dayRecord("scan.spam", UnitCount, d.Day, float64(d.Spam)),
 			dayRecord("scan.virus", UnitCount, d.Day, float64(d.Virus)),
 			dayRecord("scan.banned", UnitCount, d.Day, float64(d.Banned)))
 	}
-	return []block{figuresBlock(c, s.Figures), tableBlock(matrix), chartBlock(scanChart(r, c)), notesBlock(s.Notes), recordsBlock(records...)}
+	body := []block{figuresBlock(c, s.Figures)}
+	if len(s.Matrix) > 0 {
+		body = append(body, block{Table: &matrix, Footnotes: fn.notes()})
+	}
+	return append(body, chartBlock(scanChart(r, c)), notesBlock(s.Notes), recordsBlock(records...))
 }
 
-// scanChart is spam, viruses and banned attachments per day, stacked.
+// scanChart is spam, viruses and banned attachments per day, stacked;
+// days without data are gaps.
 func scanChart(r *Report, c *catalogT) *Chart {
 	n := len(r.Scan.Days)
-	if n == 0 {
+	has := false
+	for _, d := range r.Scan.Days {
+		has = has || d.HasData
+	}
+	if n == 0 || !has {
 		return nil
 	}
 	ch := &Chart{ID: "scan", Title: c.t("chart.scan"), Kind: "bar", Stacked: true,
@@ -208,6 +255,9 @@ func scanChart(r *Report, c *catalogT) *Chart {
 	sp, vi, ba := make([]float64, n), make([]float64, n), make([]float64, n)
 	for i, d := range r.Scan.Days {
 		sp[i], vi[i], ba[i] = float64(d.Spam), float64(d.Virus), float64(d.Banned)
+		if !d.HasData {
+			sp[i], vi[i], ba[i] = nullValue(), nullValue(), nullValue()
+		}
 	}
 	ch.Series = []ChartSeries{{c.t("series.spam"), sp}, {c.t("series.virus"), vi}, {c.t("series.banned"), ba}}
 	return ch

@@ -18,7 +18,11 @@ func TestSectionDeclarations(t *testing.T) {
 		Availability: AvailabilitySection{Services: []ServiceRow{{}}, Outages: []OutageRow{{}}},
 		Faults:       FaultsSection{Matrix: []SeverityCount{{}}, Severity: []string{"minor", "major"}, Breaches: []Ticket{{}}, Open: []Ticket{{}}},
 		OnCall:       OnCallSection{Weeks: []WeekRow{{}}},
-		TopDomains:   &TopDomainsSection{Senders: []DomainCount{{}}, Recipients: []DomainCount{{}}},
+		Tables: &TablesSection{Known: true, Senders: &NameTable{Top: []NameCount{{}}, Names: 2}, Recipients: &NameTable{},
+			SenderDomains: &NameTable{}, RecipientDomains: &NameTable{}, Rejects: []ReasonCount{{}, {Rest: 2}}},
+		Mail:     MailSection{Flow: FlowTable{Known: true, Outcomes: []FlowRow{{}}, Refused: []FlowRow{{}}}},
+		Coverage: CoverageSection{Groups: []CoverageGroup{{}}, Sources: []CoverageSource{{}}},
+		Tips:     []Tip{{Question: "q", Answer: "a"}},
 	}
 	seen := map[string]bool{}
 	for _, s := range sections {
@@ -56,6 +60,22 @@ func TestSectionDeclarations(t *testing.T) {
 					t.Errorf("section %s, table %q: a row of %d cells under %d columns", s.ID, tb.Title, len(row), len(tb.Columns))
 				}
 			}
+		}
+	}
+}
+
+// TestCataloguesComplete: both languages have every text, so that the
+// Norwegian report never falls back to English.
+func TestCataloguesComplete(t *testing.T) {
+	t.Parallel()
+	for k := range english.texts {
+		if _, ok := norwegian.texts[k]; !ok {
+			t.Errorf("nb lacks %q", k)
+		}
+	}
+	for k := range norwegian.texts {
+		if _, ok := english.texts[k]; !ok {
+			t.Errorf("en lacks %q", k)
 		}
 	}
 }

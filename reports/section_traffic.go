@@ -11,7 +11,8 @@ import (
 type TrafficSection struct {
 	Figures []Figure     `json:"figures"`
 	Days    []TrafficDay `json:"days"`
-	// HourProfile is the mean bytes (in + out) per hour of day, local time.
+	// HourProfile is the mean bytes (in + out) per hour of day, local
+	// time, over the complete days with data.
 	HourProfile [24]float64 `json:"hour_profile"`
 	PeakHour    time.Time   `json:"peak_hour"`
 	PeakBytes   int64       `json:"peak_bytes"`
@@ -23,6 +24,7 @@ type TrafficDay struct {
 	Day      time.Time `json:"day"`
 	InBytes  int64     `json:"in_bytes"`
 	OutBytes int64     `json:"out_bytes"`
+	HasData  bool      `json:"has_data"`
 }
 
 // trafficSection is bytes in and out per day and the mean profile of a day.
@@ -34,7 +36,8 @@ var trafficSection = section{
 
 func (b *builder) traffic(ctx context.Context) error {
 	r := b.r
-	cur, err := b.src.TrafficHours(ctx, r.Period.Start, r.Period.End)
+	from, to := b.span()
+	cur, err := b.src.TrafficHours(ctx, from, to)
 	if err != nil {
 		return err
 	}
@@ -42,35 +45,58 @@ func (b *builder) traffic(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	days := r.Period.Days()
+	s := &r.Traffic
+	if !b.hasData(CoverMail, false) {
+		s.Figures = []Figure{missing("traffic.in", UnitBytes, ReasonNoMailLogs), missing("traffic.out", UnitBytes, ReasonNoMailLogs),
+			missing("traffic.total", UnitBytes, ReasonNoMailLogs)}
+		s.Notes = append(s.Notes, b.cat.reason(ReasonNoMailLogs)+".")
+		return nil
+	}
+	days := b.days()
+	covered := b.cov[0][CoverMail]
 	byDay := map[time.Time]*TrafficDay{}
 	for _, d := range days {
-		byDay[d] = &TrafficDay{Day: d}
+		byDay[d] = &TrafficDay{Day: d, HasData: covered[d]}
 	}
-	s := &r.Traffic
 	var hourSum [24]float64
 	var hourN [24]map[time.Time]bool
 	var in, out float64
 	for _, h := range cur {
 		lt := h.Hour.In(b.loc)
-		if row := byDay[localDay(lt, b.loc)]; row != nil {
+		row := byDay[localDay(lt, b.loc)]
+		if row != nil {
 			row.InBytes += h.InBytes
 			row.OutBytes += h.OutBytes
 		}
 		in += float64(h.InBytes)
 		out += float64(h.OutBytes)
-		hourSum[lt.Hour()] += float64(h.InBytes + h.OutBytes)
-		if hourN[lt.Hour()] == nil {
-			hourN[lt.Hour()] = map[time.Time]bool{}
-		}
-		hourN[lt.Hour()][localDay(lt, b.loc)] = true
 		if t := h.InBytes + h.OutBytes; t > s.PeakBytes {
 			s.PeakBytes, s.PeakHour = t, lt
 		}
 	}
+	// The mean day: each hour of the complete days with data, summed and
+	// divided by those days.
+	for _, d := range days {
+		if !covered[d] || !b.complete(d) {
+			continue
+		}
+		for h := range 24 {
+			if hourN[h] == nil {
+				hourN[h] = map[time.Time]bool{}
+			}
+			hourN[h][d] = true
+		}
+	}
+	for _, h := range cur {
+		lt := h.Hour.In(b.loc)
+		d := localDay(lt, b.loc)
+		if hourN[lt.Hour()][d] {
+			hourSum[lt.Hour()] += float64(h.InBytes + h.OutBytes)
+		}
+	}
 	for i := range hourSum {
 		if n := len(hourN[i]); n > 0 {
-			s.HourProfile[i] = round(hourSum[i]/float64(n), 0)
+			s.HourProfile[i] = hourSum[i] / float64(n)
 		}
 	}
 	var pin, pout float64
@@ -79,28 +105,36 @@ func (b *builder) traffic(ctx context.Context) error {
 		pout += float64(h.OutBytes)
 	}
 	pv := func(v float64) *float64 {
-		if len(prev) == 0 {
+		if !b.hasData(CoverMail, true) {
 			return nil
 		}
 		return ptr(v)
 	}
 	s.Figures = []Figure{
-		figure("traffic.in", UnitBytes, in, pv(pin)),
-		figure("traffic.out", UnitBytes, out, pv(pout)),
-		figure("traffic.total", UnitBytes, in+out, pv(pin+pout)),
+		b.total(figure("traffic.in", UnitBytes, in, pv(pin)), CoverMail),
+		b.total(figure("traffic.out", UnitBytes, out, pv(pout)), CoverMail),
+		b.total(figure("traffic.total", UnitBytes, in+out, pv(pin+pout)), CoverMail),
 	}
+	var cv, pvv dayValues
 	for _, d := range days {
-		s.Days = append(s.Days, *byDay[d])
+		row := byDay[d]
+		s.Days = append(s.Days, *row)
+		if row.HasData && b.complete(d) {
+			cv.days, cv.values = append(cv.days, d), append(cv.values, float64(row.InBytes+row.OutBytes))
+		}
 	}
 	prevByDay := map[time.Time]float64{}
 	for _, h := range prev {
 		prevByDay[localDay(h.Hour, b.loc)] += float64(h.InBytes + h.OutBytes)
 	}
-	var prevSeries []float64
-	for _, d := range r.Previous.Days() {
-		prevSeries = append(prevSeries, prevByDay[d])
+	for _, d := range b.covered(CoverMail, true) {
+		pvv.days, pvv.values = append(pvv.days, d), append(pvv.values, prevByDay[d])
 	}
-	s.Notes = append(s.Notes, b.seriesNote("traffic", days, series(s.Days, func(d TrafficDay) int64 { return d.InBytes + d.OutBytes }), prevSeries, len(prev) > 0))
+	perDay := figure("traffic.per_day", UnitBytes, mean(cv.values), nil)
+	if len(pvv.values) > 0 {
+		perDay = figure("traffic.per_day", UnitBytes, mean(cv.values), ptr(mean(pvv.values)))
+	}
+	s.Notes = append(s.Notes, b.seriesNote("traffic", figureOf(s.Figures, "traffic.total"), perDay, cv, pvv))
 	if s.PeakBytes > 0 {
 		s.Notes = append(s.Notes, b.peakNote(s))
 	}
@@ -123,6 +157,9 @@ func trafficBody(r *Report, c *catalogT) []block {
 	s := &r.Traffic
 	var records []record
 	for _, d := range s.Days {
+		if !d.HasData {
+			continue
+		}
 		records = append(records,
 			dayRecord("traffic.in", UnitBytes, d.Day, float64(d.InBytes)),
 			dayRecord("traffic.out", UnitBytes, d.Day, float64(d.OutBytes)))
@@ -146,6 +183,9 @@ func trafficCharts(r *Report, c *catalogT) (days, hours *Chart) {
 	in, o := make([]float64, n), make([]float64, n)
 	for i, d := range r.Traffic.Days {
 		in[i], o[i] = float64(d.InBytes), float64(d.OutBytes)
+		if !d.HasData {
+			in[i], o[i] = nullValue(), nullValue()
+		}
 	}
 	days.Series = []ChartSeries{{c.t("series.in"), in}, {c.t("series.out"), o}}
 	hours = &Chart{ID: "traffic_hours", Title: c.t("chart.traffic_hours"), Kind: "bar", Bytes: true}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ErrNotArchived is returned by an Archive when a period has no report.
@@ -56,6 +58,51 @@ type Archive interface {
 	SetComment(ctx context.Context, period, comment, by string, at time.Time) error
 	// Comment returns period's comment, "" when none.
 	Comment(ctx context.Context, period string) (string, error)
+	// SetTips replaces period's questions and tips (before or after its
+	// report is generated); an empty list removes them.
+	SetTips(ctx context.Context, period string, tips []Tip, by string, at time.Time) error
+	// Tips returns period's questions and tips in their order, none when
+	// there are none.
+	Tips(ctx context.Context, period string) ([]Tip, error)
+}
+
+// MaxTips bounds the questions and tips of one period, MaxTipText the
+// length of a question or an answer in bytes.
+const (
+	MaxTips    = 50
+	MaxTipText = 4000
+)
+
+// ErrBadTips is wrapped when questions and tips are not acceptable.
+var ErrBadTips = errors.New("bad questions and tips")
+
+// CheckTips validates the questions and tips of a period: at most MaxTips,
+// each with a question and an answer of at most MaxTipText bytes of valid
+// UTF-8. Surrounding space is trimmed.
+func CheckTips(tips []Tip) ([]Tip, error) {
+	if len(tips) > MaxTips {
+		return nil, fmt.Errorf("%w: %d entries, at most %d", ErrBadTips, len(tips), MaxTips)
+	}
+	out := make([]Tip, 0, len(tips))
+	for i, t := range tips {
+		t.Question, t.Answer = strings.TrimSpace(t.Question), strings.TrimSpace(t.Answer)
+		switch {
+		case t.Question == "" || t.Answer == "":
+			return nil, fmt.Errorf("%w: entry %d: question and answer are both required", ErrBadTips, i+1)
+		case len(t.Question) > MaxTipText || len(t.Answer) > MaxTipText:
+			return nil, fmt.Errorf("%w: entry %d: longer than %d bytes", ErrBadTips, i+1, MaxTipText)
+		case !utf8.ValidString(t.Question) || !utf8.ValidString(t.Answer):
+			return nil, fmt.Errorf("%w: entry %d: not valid UTF-8", ErrBadTips, i+1)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// Refresher is a Source that can bring its derived data (the rollups) up
+// to date for [from, to) before a report reads it.
+type Refresher interface {
+	Refresh(ctx context.Context, from, to time.Time) error
 }
 
 // Generated is a report and its documents.
@@ -156,6 +203,7 @@ func (s *Service) Generate(ctx context.Context, p Period, opts GenerateOptions) 
 		defer browser.Close()
 	}
 	comment := ""
+	var tips []Tip
 	if opts.Comment != nil {
 		comment = *opts.Comment
 	} else if s.Archive != nil {
@@ -165,7 +213,29 @@ func (s *Service) Generate(ctx context.Context, p Period, opts GenerateOptions) 
 		}
 		comment = c
 	}
-	r, err := Build(ctx, s.Source, p, Options{Config: s.Config, Comment: comment, Now: s.now, Progress: progress})
+	if s.Archive != nil {
+		t, err := s.Archive.Tips(ctx, p.Label)
+		if err != nil {
+			return nil, fmt.Errorf("report %s: questions and tips: %w", p.Label, err)
+		}
+		tips = t
+	}
+	if rf, ok := s.Source.(Refresher); ok {
+		// The rollups of the period are recomputed from the raw logs that
+		// still cover it, so that messages logged after their hour's rollup
+		// last ran are counted (docs/reports.md, "Where the figures come
+		// from").
+		end := p.End
+		if now := s.now(); now.Before(end) {
+			end = now
+		}
+		if end.After(p.Start) {
+			if err := rf.Refresh(ctx, p.Start, end); err != nil {
+				return nil, fmt.Errorf("report %s: refresh rollups: %w", p.Label, err)
+			}
+		}
+	}
+	r, err := Build(ctx, s.Source, p, Options{Config: s.Config, Comment: comment, Tips: tips, Now: s.now, Progress: progress})
 	if err != nil {
 		return nil, err
 	}

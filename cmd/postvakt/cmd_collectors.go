@@ -195,7 +195,7 @@ func runImport(ctx context.Context, e *cmdEnv, o importRun) error {
 		return nil
 	}
 	if !noRollups && !st.First.IsZero() {
-		jobs := rollup.Jobs{Store: txlogstore.New(db)}
+		jobs := rollup.Jobs{Store: txlogstore.New(db), Location: cfg.Reports.Location()}
 		if err := jobs.RollRange(ctx, st.First, st.Last.Add(time.Hour)); err != nil {
 			return err
 		}

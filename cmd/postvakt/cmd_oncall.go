@@ -26,6 +26,7 @@ type oncallEnv struct {
 	team  *team.Team
 	pols  map[string]incident.Policy
 	rota  string
+	loc   *time.Location // the service time zone (timezone:)
 }
 
 func withOncall(rotaName *string, fn func(ctx context.Context, e *cmdEnv, o *oncallEnv, args []string) error) func(context.Context, *cmdEnv, []string) error {
@@ -45,7 +46,17 @@ func withOncall(rotaName *string, fn func(ctx context.Context, e *cmdEnv, o *onc
 		if err != nil {
 			return err
 		}
-		o := &oncallEnv{cfg: cfg, store: st, team: tm, pols: pols, rota: tm.DefaultRota()}
+		tm.SetLocation(cfg.Location())
+		// The members and rotas are read from the database, as the server
+		// reads them; say when the configuration has changes not applied.
+		if err := tm.Refresh(ctx); err != nil {
+			return err
+		}
+		if drift, err := tm.ConfigDrift(ctx); err == nil && len(drift) > 0 {
+			fmt.Fprintf(e.stderr, "note: not yet applied from the configuration: %s (postvakt serve applies it at start and on reload, or run postvakt oncall apply)\n",
+				strings.Join(drift, ", "))
+		}
+		o := &oncallEnv{cfg: cfg, store: st, team: tm, pols: pols, rota: tm.DefaultRota(), loc: cfg.Location()}
 		if rotaName != nil && *rotaName != "" {
 			o.rota = *rotaName
 		}
@@ -57,6 +68,8 @@ func withOncall(rotaName *string, fn func(ctx context.Context, e *cmdEnv, o *onc
 // `unknown member "nobody"; members: ana, bjorn, chen`.
 func (o *oncallEnv) valid(err error) error {
 	switch {
+	case strings.Contains(err.Error(), "(members: ") || strings.Contains(err.Error(), "(rotas: "):
+		return err // the team's message lists them already
 	case errors.Is(err, team.ErrUnknownMember):
 		var ids []string
 		for _, m := range o.team.Members() {
@@ -133,8 +146,12 @@ func oncallCmd() *command {
 	}
 	return &command{
 		name:    "oncall",
-		summary: "who is on call, the schedule, overrides and swaps",
+		summary: "who is on call, the schedule, overrides and swaps, the rota and its members",
 		subs: []*command{
+			oncallRotaCmd(&rotaName, rotaFlags),
+			oncallMemberCmd(),
+			oncallHistoryCmd(&rotaName, rotaFlags),
+			oncallApplyCmd(),
 			{name: "now", summary: "print who is on call now", flags: jsonFlags,
 				run: withOncall(&rotaName, shiftAt(func(e *cmdEnv, args []string) (time.Time, error) {
 					if len(args) > 0 {

@@ -111,7 +111,7 @@ func commands() []*command {
 		oncallCmd(),
 		incidentCmd(),
 		ticketCmd(), slaCmd(), noticeCmd(),
-		reportCmd(),
+		reportCmd(), reportTipsCmd(),
 		queueCmd(), quarantineCmd(), accountCmd(),
 		probeCmd(),
 		userCmd(),

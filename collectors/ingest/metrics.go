@@ -112,7 +112,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Log lines longer than the line limit, cut to it (the rest of the line is skipped), by source."}, src),
 		LagBytes:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "postvakt_collector_lag_bytes", Help: "Bytes of tailed files not yet read, by source."}, src),
 		LagSeconds:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "postvakt_collector_lag_seconds", Help: "Age of the last line read while unread data remains, by source."}, src),
-		Written:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postvakt_collector_records_written_total", Help: "Records committed to the database, by log (tx, message, login)."}, []string{"log"}),
+		Written:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postvakt_collector_records_written_total", Help: "Records committed to the database, by log (tx, message, login, session)."}, []string{"log"}),
 		WriteErrors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "postvakt_collector_write_errors_total", Help: "Failed batch writes (retried)."}),
 		OpenMessages: prometheus.NewGauge(prometheus.GaugeOpts{Name: "postvakt_collector_open_messages", Help: "Messages held by the correlator waiting for their last line."}),
 		EventsDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "postvakt_collector_events_dropped_total",
@@ -142,7 +142,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		m.LagBytes.WithLabelValues(s)
 		m.LagSeconds.WithLabelValues(s)
 	}
-	for _, l := range []string{"tx", "message", "login"} {
+	for _, l := range []string{"tx", "message", "login", "session"} {
 		m.Written.WithLabelValues(l)
 	}
 	for _, d := range txlog.Directions() {

@@ -25,6 +25,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/gob"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -55,7 +56,11 @@ type Options struct {
 	// sent by the organisation (Postfix mynetworks); default 127.0.0.1/32
 	// and ::1/128.
 	LocalNetworks []netip.Prefix
-	Metrics       *Metrics // nil: a private, unregistered set
+	// WebmailNetworks are the webmail servers' addresses: Dovecot IMAP
+	// sessions logged in from them are webmail reads (Session.Service
+	// "webmail"), not IMAP reads (collectors.webmail_networks).
+	WebmailNetworks []netip.Prefix
+	Metrics         *Metrics // nil: a private, unregistered set
 	// Detector sees every line and record (abuse detection); nil: none.
 	Detector  Detector
 	BatchSize int
@@ -124,7 +129,19 @@ type Pipeline struct {
 	// dirty: lines or events were added since the last commit (their
 	// positions and state are to be committed even without records)
 	dirty bool
+	// sessionIPs remembers the client address of Dovecot login sessions
+	// (by host and session ID) until their logout line, for
+	// WebmailNetworks; bounded by maxSessionIPs. Part of the committed
+	// state (pipelineState).
+	sessionIPs map[[2]string]string
+	// sessPut and sessGone are the sessionIPs changed and removed since
+	// the last commit (KeepState)
+	sessPut, sessGone map[[2]string]struct{}
 }
+
+// maxSessionIPs bounds Pipeline.sessionIPs: a session whose logout was
+// never logged is forgotten when the map is full (it is then cleared).
+const maxSessionIPs = 1 << 16
 
 // hotMetrics caches the children of the metric vectors the pipeline
 // updates per record: WithLabelValues hashes its labels and takes a lock
@@ -280,6 +297,7 @@ func (p *Pipeline) startWriters(ctx context.Context) {
 					p.m.Written.WithLabelValues("tx").Add(float64(len(j.b.Rows)))
 					p.m.Written.WithLabelValues("message").Add(float64(len(j.b.Messages)))
 					p.m.Written.WithLabelValues("login").Add(float64(len(j.b.Logins)))
+					p.m.Written.WithLabelValues("session").Add(float64(len(j.b.Sessions)))
 				}
 				j.b.Reset()
 				select {
@@ -581,6 +599,20 @@ func (p *Pipeline) lineRecords(ev logparse.Event) {
 			QueueID: qid, MessageID: e.MessageID, MailFrom: e.From, Rcpt: rcpt, Size: e.Size, ClientIP: e.ClientIP,
 			SpamScore: score, AVVerdict: verdict, Status: txlog.StatusScanned, Reply: reply, Agent: "amavis"})
 		p.rowAdded()
+	case *logparse.DovecotLogin:
+		if len(p.o.WebmailNetworks) > 0 && e.Session != "" {
+			if p.sessionIPs == nil || len(p.sessionIPs) >= maxSessionIPs {
+				for k := range p.sessionIPs {
+					p.sessionChanged(k, true)
+				}
+				p.sessionIPs = map[[2]string]string{}
+			}
+			k := [2]string{strings.Clone(e.Host), strings.Clone(e.Session)}
+			p.sessionIPs[k] = strings.Clone(e.RemoteIP)
+			p.sessionChanged(k, false)
+		}
+	case *logparse.DovecotLogout:
+		p.session(e)
 	case *logparse.DovecotAuthFailure:
 		if e.Session == "" {
 			p.loginRecord(txlog.Login{Time: e.Time, Node: e.Host, Source: txlog.SourceDovecotAuth,
@@ -593,6 +625,63 @@ func (p *Pipeline) lineRecords(ev logparse.Event) {
 			SpamScore: strconv.FormatFloat(e.Score, 'f', 2, 64), AVVerdict: verdict, Status: txlog.StatusScanned, Agent: "rspamd"})
 		p.rowAdded()
 	}
+}
+
+// session records the end of an IMAP or POP3 session with the messages
+// it read (docs/collectors.md, "Records").
+func (p *Pipeline) session(e *logparse.DovecotLogout) {
+	if !e.HasReads || (e.Service != "imap" && e.Service != "pop3") {
+		return
+	}
+	svc, ip := e.Service, ""
+	if p.sessionIPs != nil && e.Session != "" {
+		k := [2]string{e.Host, e.Session}
+		var held bool
+		if ip, held = p.sessionIPs[k]; held {
+			delete(p.sessionIPs, k)
+			p.sessionChanged(k, true)
+		}
+	}
+	if svc == "imap" && ip != "" && inNetworks(p.o.WebmailNetworks, ip) {
+		svc = "webmail"
+	}
+	p.batch.Sessions = append(p.batch.Sessions, txlog.Session{Time: e.Time, Node: e.Host, Source: "dovecot", Service: svc,
+		User: e.User, Session: e.Session, RemoteIP: ip, Reads: e.Reads, ReadBytes: e.ReadBytes})
+}
+
+// sessionChanged notes a change of sessionIPs for the next commit's state.
+func (p *Pipeline) sessionChanged(k [2]string, gone bool) {
+	if !p.o.KeepState {
+		return
+	}
+	if p.sessPut == nil {
+		p.sessPut, p.sessGone = map[[2]string]struct{}{}, map[[2]string]struct{}{}
+	}
+	if gone {
+		delete(p.sessPut, k)
+		p.sessGone[k] = struct{}{}
+	} else {
+		delete(p.sessGone, k)
+		p.sessPut[k] = struct{}{}
+	}
+}
+
+// sessionItem is a Dovecot session's client address as an item of the
+// committed state: key and value are text-safe.
+func sessionItem(k [2]string) string { return "w:" + strconv.Quote(k[0]) + strconv.Quote(k[1]) }
+
+func inNetworks(nets []netip.Prefix, ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, n := range nets {
+		if n.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Pipeline) local(ip string) bool {
@@ -624,6 +713,9 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 		if (q.Origin == correlate.OriginSMTP || q.Origin == correlate.OriginPickup) && !q.LinkedByAmavis {
 			received++
 		}
+	}
+	if refusedAfterData(m) {
+		received = 0
 	}
 	localSender := m.SASLUsername != "" || m.Origin == correlate.OriginPickup || m.Origin == correlate.OriginBounce ||
 		(m.Service != "" && m.Service != "smtpd" && m.Origin == correlate.OriginSMTP) || (m.ClientIP != "" && p.local(m.ClientIP))
@@ -726,6 +818,16 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 		}
 	}
 	return nil
+}
+
+// refusedAfterData reports whether a message with a queue ID was refused
+// before Postfix accepted it: a reject (header or body checks in cleanup,
+// a milter) and no queue manager line (no size, no recipients) and no
+// delivery. cleanup(8) answers the client 5xx and removes the queue file,
+// so the message was never received (the transaction log summary's
+// "received", docs/collectors.md).
+func refusedAfterData(m *correlate.Message) bool {
+	return len(m.Rejects) > 0 && m.Size == 0 && m.NRcpt == 0 && len(m.Deliveries) == 0
 }
 
 func (p *Pipeline) onReject(r *logparse.Reject) error {
@@ -869,6 +971,7 @@ func (p *Pipeline) Commit(ctx context.Context) error {
 	p.m.Written.WithLabelValues("tx").Add(float64(len(p.batch.Rows)))
 	p.m.Written.WithLabelValues("message").Add(float64(len(p.batch.Messages)))
 	p.m.Written.WithLabelValues("login").Add(float64(len(p.batch.Logins)))
+	p.m.Written.WithLabelValues("session").Add(float64(len(p.batch.Sessions)))
 	p.m.OpenMessages.Set(float64(p.corr.Open()))
 	p.batch.Reset()
 	p.dirty = false
@@ -961,7 +1064,40 @@ func (p *Pipeline) stateCheckpoint() (txlog.Checkpoint, error) {
 	if err := gob.NewEncoder(&buf).Encode(&st); err != nil {
 		return txlog.Checkpoint{}, fmt.Errorf("ingest: state: %w", err)
 	}
-	return txlog.Checkpoint{Source: txlog.StateSource, State: buf.Bytes(), Items: cs.Put, Drop: cs.Delete, ReplaceItems: cs.Full}, nil
+	cp := txlog.Checkpoint{Source: txlog.StateSource, State: buf.Bytes(), Items: cs.Put, Drop: cs.Delete, ReplaceItems: cs.Full}
+	// the Dovecot sessions' client addresses (WebmailNetworks), as items
+	// of their own
+	put := func(k [2]string) error {
+		b, err := json.Marshal([3]string{k[0], k[1], p.sessionIPs[k]})
+		if err != nil {
+			return fmt.Errorf("ingest: state: %w", err)
+		}
+		if cp.Items == nil {
+			cp.Items = map[string][]byte{}
+		}
+		cp.Items[sessionItem(k)] = b
+		return nil
+	}
+	if cs.Full {
+		for k := range p.sessionIPs {
+			if err := put(k); err != nil {
+				return txlog.Checkpoint{}, err
+			}
+		}
+	} else {
+		for k := range p.sessPut {
+			if _, ok := p.sessionIPs[k]; ok {
+				if err := put(k); err != nil {
+					return txlog.Checkpoint{}, err
+				}
+			}
+		}
+		for k := range p.sessGone {
+			cp.Drop = append(cp.Drop, sessionItem(k))
+		}
+	}
+	p.sessPut, p.sessGone = nil, nil
+	return cp, nil
 }
 
 // ErrStateVersion is returned by Restore for a state written by another
@@ -986,12 +1122,26 @@ func (p *Pipeline) Restore(cp txlog.Checkpoint) error {
 		}
 		return err
 	}
+	var ips map[[2]string]string
+	for key, b := range cp.Items {
+		if !strings.HasPrefix(key, "w:") {
+			continue
+		}
+		var v [3]string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return fmt.Errorf("ingest: restore %s: %w", key, err)
+		}
+		if ips == nil {
+			ips = map[[2]string]string{}
+		}
+		ips[[2]string{v[0], v[1]}] = v[2]
+	}
 	if d, ok := p.o.Detector.(DetectorState); ok && len(st.Detector) > 0 {
 		if err := d.UnmarshalState(st.Detector); err != nil {
 			return fmt.Errorf("ingest: detector state: %w", err)
 		}
 	}
-	p.corr = c
+	p.corr, p.sessionIPs, p.sessPut, p.sessGone = c, ips, nil, nil
 	return nil
 }
 

@@ -53,6 +53,7 @@ func (m *memStore) WriteBatch(_ context.Context, b *txlog.Batch, cps []txlog.Che
 	m.b.Rows = append(m.b.Rows, b.Rows...)
 	m.b.Messages = append(m.b.Messages, b.Messages...)
 	m.b.Logins = append(m.b.Logins, b.Logins...)
+	m.b.Sessions = append(m.b.Sessions, b.Sessions...)
 	if m.cps == nil {
 		m.cps = map[string]txlog.Checkpoint{}
 	}

@@ -66,10 +66,75 @@ func parseDovecot(a *Arena, f Frame) Event {
 		} else if i := firstCounter(r); i > 0 {
 			ev.Reason, ev.Stats = r[:i-1], r[i:]
 		}
+		ev.Reads, ev.ReadBytes, ev.HasReads = dovecotReads(service, ev.Stats)
 		return ev
 	}
 	// other per-user lines (mail_log plugin, errors): known process, no event
 	return notice(a, f, "", m)
+}
+
+// dovecotReads reads the messages a session read from its logout counters:
+// IMAP "body_count=N body_bytes=B", POP3 "retr=N/B" (Dovecot's default
+// imap_logout_format and pop3_logout_format). A counter that is not a
+// plain number is not read.
+func dovecotReads(service, stats string) (n, bytes int64, ok bool) {
+	switch service {
+	case "imap":
+		c, okc := counterValue(stats, "body_count=")
+		if !okc {
+			return 0, 0, false
+		}
+		b, _ := counterValue(stats, "body_bytes=")
+		return c, b, true
+	case "pop3":
+		v := counterText(stats, "retr=")
+		cs, bs, _ := strings.Cut(v, "/")
+		c, okc := atoi64(cs)
+		if !okc {
+			return 0, 0, false
+		}
+		b, _ := atoi64(bs)
+		return c, b, true
+	}
+	return 0, 0, false
+}
+
+// counterText returns the value of the counter key ("name=") in stats, up
+// to the next space or comma; "" when stats has none. The key must start
+// stats or follow a space.
+func counterText(stats, key string) string {
+	for i := 0; ; {
+		j := strings.Index(stats[i:], key)
+		if j < 0 {
+			return ""
+		}
+		j += i
+		if j == 0 || stats[j-1] == ' ' {
+			v := stats[j+len(key):]
+			if k := strings.IndexAny(v, " ,"); k >= 0 {
+				v = v[:k]
+			}
+			return v
+		}
+		i = j + len(key)
+	}
+}
+
+func counterValue(stats, key string) (int64, bool) { return atoi64(counterText(stats, key)) }
+
+// atoi64 parses a non-negative decimal number of up to 18 digits.
+func atoi64(s string) (int64, bool) {
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return 0, false
+		}
+		n = n*10 + int64(s[i]-'0')
+	}
+	return n, true
 }
 
 // firstCounter returns the index of the first " word=" token, or -1.

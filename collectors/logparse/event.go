@@ -408,6 +408,16 @@ type DovecotLogout struct {
 	Session string
 	Reason  string // e.g. "Logged out", "Connection closed (FETCH finished 0.1 secs ago)"
 	Stats   string // the counters, as logged
+	// Reads is the number of messages the session read and ReadBytes
+	// their size, from the counters of Dovecot's default logout formats
+	// (doc/example-config/conf.d/20-imap.conf, 20-pop3.conf): IMAP's
+	// body_count= and body_bytes= (%{fetch_body_count},
+	// %{fetch_body_bytes}: message bodies fetched), POP3's retr=N/B (%r/%b:
+	// RETR commands and their bytes). HasReads is false when the line has no
+	// such counter (another service, a site's own logout format).
+	Reads     int64
+	ReadBytes int64
+	HasReads  bool
 }
 
 // DovecotLMTPDelivery is "lmtp(user)<pid><session>: msgid=<id>: saved mail

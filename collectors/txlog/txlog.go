@@ -151,6 +151,23 @@ type Login struct {
 	Reason   string
 }
 
+// Session is the end of a mailbox session (Dovecot's IMAP or POP3 logout
+// line) with the messages it read: the mailbox reads the monthly report
+// counts per protocol (docs/reports.md, "Definitions").
+type Session struct {
+	Time     time.Time
+	Node     string
+	Source   string // dovecot
+	Service  string // imap, pop3; webmail for IMAP sessions of a webmail host (collectors.webmail_networks)
+	User     string
+	Session  string
+	RemoteIP string // the client's address from the session's login line, "" when not seen
+	// Reads is the messages read (IMAP bodies fetched, POP3 RETR) and
+	// ReadBytes their size.
+	Reads     int64
+	ReadBytes int64
+}
+
 // SourceDovecotAuth marks Dovecot passdb failures without a login session
 // (SMTP AUTH through Postfix's SASL client, userdb lookups): stored for the
 // auth-failure figures, never counted as logins, since Postfix logs the
@@ -191,10 +208,13 @@ type Batch struct {
 	Rows     []Row
 	Logins   []Login
 	Warnings []Warning
+	Sessions []Session
 }
 
 // Len is the number of records in b.
-func (b *Batch) Len() int { return len(b.Messages) + len(b.Rows) + len(b.Logins) + len(b.Warnings) }
+func (b *Batch) Len() int {
+	return len(b.Messages) + len(b.Rows) + len(b.Logins) + len(b.Warnings) + len(b.Sessions)
+}
 
 // Reset empties b, keeping its capacity.
 func (b *Batch) Reset() {
@@ -202,7 +222,8 @@ func (b *Batch) Reset() {
 	clear(b.Rows)
 	clear(b.Logins)
 	clear(b.Warnings)
-	b.Messages, b.Rows, b.Logins, b.Warnings = b.Messages[:0], b.Rows[:0], b.Logins[:0], b.Warnings[:0]
+	clear(b.Sessions)
+	b.Messages, b.Rows, b.Logins, b.Warnings, b.Sessions = b.Messages[:0], b.Rows[:0], b.Logins[:0], b.Warnings[:0], b.Sessions[:0]
 }
 
 // ErrNoCheckpoint is returned by Store.Checkpoint for a source never seen.

@@ -57,6 +57,32 @@ func (d *Directory) DirectoryCounts(ctx context.Context) (domains, mailboxes, al
 	return int64(len(ds)), int64(len(mbs)), allottedBytes, usedBytes, nil
 }
 
+// DirectoryCensus names the local domains and the mailboxes (by their
+// permanent address) and sums the capacity granted above the default
+// quota: over every mailbox, max(0, its quota − the default), so that a
+// mailbox below the default takes nothing from the others' extra. The
+// collectors' daily snapshot records it (collectors/rollup.DirectoryCensus)
+// for the monthly report's new and removed mailboxes and domains and its
+// extra capacity (docs/reports.md, "Definitions").
+func (d *Directory) DirectoryCensus(ctx context.Context) (domains, mailboxes []string, extraBytes int64, err error) {
+	ds, err := d.o.Store.DirDomains(ctx)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	mbs, err := d.o.Store.DirMailboxes(ctx)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	for _, x := range ds {
+		domains = append(domains, x.Name)
+	}
+	for _, m := range mbs {
+		mailboxes = append(mailboxes, strings.ToLower(m.Address))
+		extraBytes += max(0, d.Quota(m)-d.o.DefaultQuota)
+	}
+	return domains, mailboxes, extraBytes, nil
+}
+
 // Aliases lists aliases, lists and function addresses.
 func (d *Directory) Aliases(ctx context.Context) ([]Alias, error) { return d.o.Store.DirAliases(ctx) }
 

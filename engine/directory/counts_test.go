@@ -67,6 +67,33 @@ func TestDirectoryCounts(t *testing.T) {
 	}
 }
 
+// TestDirectoryCensus: the names of the domains and mailboxes, and the
+// capacity above the default quota summed per mailbox, so that a mailbox
+// below the default does not cancel another's extra.
+func TestDirectoryCensus(t *testing.T) {
+	t.Parallel()
+	st := tableStore{
+		domains: []directory.Domain{{Name: "uni.example"}, {Name: "student.uni.example"}},
+		mailboxes: []directory.Mailbox{
+			{ID: 1, Address: "Ola@uni.example"},                       // the default: no extra
+			{ID: 2, Address: "kari@uni.example", QuotaBytes: 5 << 30}, // 3 GB above a 2 GB default
+			{ID: 3, Address: "per@student.uni.example", QuotaBytes: 1 << 30},
+		},
+	}
+	d := directory.New(directory.Options{Store: st, DefaultQuota: 2 << 30})
+	domains, mailboxes, extra, err := d.DirectoryCensus(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(domains) != "[uni.example student.uni.example]" || fmt.Sprint(mailboxes) != "[ola@uni.example kari@uni.example per@student.uni.example]" {
+		t.Errorf("names = %v, %v", domains, mailboxes)
+	}
+	// allotted − mailboxes × default would be 8 − 6 = 2 GB: wrong.
+	if extra != 3<<30 {
+		t.Errorf("extra = %d, want %d", extra, int64(3<<30))
+	}
+}
+
 // TestLocked: an account is found by its permanent or nickname address in
 // any case; an address that is no account is not locked.
 func TestLocked(t *testing.T) {

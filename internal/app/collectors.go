@@ -53,11 +53,16 @@ func PipelineOptions(cfg collectors.Config, store txlog.Store) (ingest.Options, 
 	if err != nil {
 		return ingest.Options{}, err
 	}
+	webmail, err := cfg.Webmail()
+	if err != nil {
+		return ingest.Options{}, err
+	}
 	return ingest.Options{
-		Store:         store,
-		Correlate:     correlate.Options{Horizon: cfg.CorrelationHorizon, ContentFilterRelays: cfg.ContentFilterRelays},
-		LocalNetworks: nets,
-		BatchSize:     cfg.BatchSize,
+		Store:           store,
+		Correlate:       correlate.Options{Horizon: cfg.CorrelationHorizon, ContentFilterRelays: cfg.ContentFilterRelays},
+		LocalNetworks:   nets,
+		WebmailNetworks: webmail,
+		BatchSize:       cfg.BatchSize,
 	}, nil
 }
 
@@ -110,8 +115,9 @@ func setupCollectors(_ context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
+	// The active users' days are the report's days (reports.time_zone).
 	jobs := rollup.Jobs{Store: store, Directory: dir, Retention: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
-		Lookback: cfg.RollupLookback}
+		Lookback: cfg.RollupLookback, Location: env.Config.Reports.Location()}
 	for _, j := range []scheduler.Job{
 		{Name: "collectors_retention", Schedule: "@daily", Timeout: time.Hour, Run: func(ctx context.Context, tick time.Time) error {
 			n, err := jobs.Retain(ctx, env.Now())

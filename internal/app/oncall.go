@@ -6,7 +6,10 @@ import (
 	"strings"
 
 	"github.com/uni-mail/postvakt/collectors/abusedetect"
+	"github.com/uni-mail/postvakt/config/validate"
 	"github.com/uni-mail/postvakt/internal/api/oncallapi"
+	"github.com/uni-mail/postvakt/internal/config"
+	"github.com/uni-mail/postvakt/internal/reload"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/oncallstore"
 	"github.com/uni-mail/postvakt/oncall/alerting"
@@ -34,7 +37,7 @@ type OncallHooks struct {
 // the team and rotas, the paging pipeline (Slack, e-mail), incidents with
 // their escalation loop, the Alertmanager receiver, heartbeats, handover
 // summaries and the API.
-func setupOncall(_ context.Context, env *Env) error {
+func setupOncall(ctx context.Context, env *Env) error {
 	cfg := env.Config.Oncall
 	if !cfg.Enabled() {
 		return nil
@@ -44,6 +47,41 @@ func setupOncall(_ context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
+	tm.SetLocation(env.Config.Location())
+	// The members and rotas are data: the configuration seeds them, and a
+	// changed configuration is a change effective from each rota's next
+	// handover (docs/oncall.md, "The rota as data").
+	applied, err := tm.ApplyConfig(ctx, team.ApplyOptions{By: "config", Now: env.Now()})
+	if err != nil {
+		return fmt.Errorf("oncall: apply the configured team: %w", err)
+	}
+	for _, l := range applied.Lines {
+		env.Logger.Info("oncall: " + l)
+	}
+	// A changed team in the file is a change from each rota's next
+	// handover, as at start (docs/oncall.md, "The rota as data").
+	env.OnReload(reload.Hook{Name: "on-call team", Keys: []string{"oncall.members", "oncall.rotas", "oncall.calendars"},
+		Prepare: func(ctx context.Context, _, next *config.Config) (func(), []string, error) {
+			if !next.Oncall.Enabled() {
+				return nil, nil, validate.Field("oncall.members", "", "switching on-call off needs a restart")
+			}
+			if _, _, err := next.Oncall.Compile(st); err != nil {
+				return nil, nil, err
+			}
+			return func() {
+				if err := tm.Reconfigure(next.Oncall.TeamSpec()); err != nil {
+					env.Logger.Error("reload: oncall", "err", err)
+					return
+				}
+				applied, err := tm.ApplyConfig(context.WithoutCancel(ctx), team.ApplyOptions{By: "config", Now: env.Now()})
+				for _, l := range applied.Lines {
+					env.Logger.Info("reload: oncall: " + l)
+				}
+				if err != nil {
+					env.Logger.Error("reload: oncall: apply the configured team", "err", err)
+				}
+			}, nil, nil
+		}})
 	reg := env.Telemetry.Registry
 	var pagers []page.Pager
 	if cfg.Slack.BotToken != "" {
@@ -97,6 +135,7 @@ func setupOncall(_ context.Context, env *Env) error {
 	ao := alerting.Options{
 		Incidents: svc, Heartbeats: monitor, Policies: pols, AlertmanagerPolicy: amPolicy,
 		Swaps: tm, Reminders: team.Reminders{Every: cfg.Swaps.RemindEvery, Before: cfg.Swaps.RemindBefore}, Send: pipeline.Send,
+		Shifts:   tm,
 		Interval: cfg.EscalationInterval, Location: env.Config.Location(), Logger: env.Logger, Now: env.Now,
 	}
 	if cfg.Handover {

@@ -20,6 +20,7 @@ func TestSwapRemindersAndLapse(t *testing.T) {
 	t.Parallel()
 	slackAPI, sink := newFakeSlack(t), newSMTPSink(t)
 	cfg := oncallConfig(t, slackAPI.srv.URL, sink.addr, 15*time.Minute, 30*time.Minute)
+	cfg.Timezone = "Europe/Oslo" // the messages show their times in it
 	loc, _ := time.LoadLocation("Europe/Oslo")
 	t0 := time.Date(2026, 3, 31, 10, 0, 0, 0, loc)
 	clock := &testClock{t: t0}
@@ -76,8 +77,8 @@ func TestSwapRemindersAndLapse(t *testing.T) {
 	// the turn starts undecided: the request lapses, both are told
 	clock.Set(first)
 	expect("the lapse notice to ana and chen", 5, 1)
-	if got := sink.to("chen@example.edu")[0]; !strings.Contains(got.Data, "lapsed") {
-		t.Fatalf("notice to chen: %q", got.Data)
+	if got := sink.to("chen@example.edu")[0]; !strings.Contains(got.Data, "lapsed") || !strings.Contains(got.Data, "Mon 2026-04-13 09:00 CEST") {
+		t.Fatalf("notice to chen (the turn's start in the service zone): %q", got.Data)
 	}
 	var list struct {
 		Swaps []team.SwapRecord `json:"swaps"`

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/uni-mail/postvakt/collectors/rollup"
 	"github.com/uni-mail/postvakt/internal/api/reportapi"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/scheduler"
@@ -17,7 +18,6 @@ import (
 	"github.com/uni-mail/postvakt/internal/store/reportstore"
 	"github.com/uni-mail/postvakt/internal/store/ticketstore"
 	"github.com/uni-mail/postvakt/internal/store/txlogstore"
-	"github.com/uni-mail/postvakt/oncall/team"
 	"github.com/uni-mail/postvakt/reports"
 )
 
@@ -25,50 +25,37 @@ import (
 const ReportJob = "monthly_report"
 
 // reportSource is the report's data: the capabilities' readers
-// (reportstore.Source), plus the on-call shifts computed from the rota
-// (configuration and its stored changes) and the members' names.
+// (reportstore.Source), with the record of on-call shifts brought up to
+// date first, so that a report made by the CLI reads the same record the
+// server writes.
 type reportSource struct {
 	reportstore.Source
-	team *team.Team
+	record func(ctx context.Context) error // nil without on-call
 }
 
-// OnCall adds the shifts of the default rota to the pages from the
-// database and shows members by name.
+// OnCall brings the record of shifts up to date and reads it.
 func (s reportSource) OnCall(ctx context.Context, from, to time.Time) (reports.OnCall, error) {
-	oc, err := s.Source.OnCall(ctx, from, to)
-	if err != nil || s.team == nil {
-		return oc, err
-	}
-	shifts, err := s.team.Schedule(ctx, s.team.DefaultRota(), from, to)
-	if err != nil {
-		return oc, fmt.Errorf("on-call shifts: %w", err)
-	}
-	name := func(id string) string {
-		if m, ok := s.team.Member(id); ok && m.Name != "" {
-			return m.Name
+	if s.record != nil {
+		if err := s.record(ctx); err != nil {
+			return reports.OnCall{}, fmt.Errorf("on-call record of shifts: %w", err)
 		}
-		return id
 	}
-	for _, sh := range shifts {
-		oc.Shifts = append(oc.Shifts, reports.Shift{Member: name(sh.Member), Start: sh.Start, End: sh.End})
-	}
-	for i := range oc.Pages {
-		oc.Pages[i].Member = name(oc.Pages[i].Member)
-	}
-	return oc, nil
+	return s.Source.OnCall(ctx, from, to)
 }
 
 // NewReportService returns the report service over db with the
 // configuration's sources, archive and SMTP sender. The CLI uses it too.
 func NewReportService(cfg *config.Config, db *storage.DB, logger *slog.Logger, node string, now func() time.Time) (*reports.Service, error) {
 	src := reportSource{Source: reportstore.Source{TxLogData: txlogstore.New(db), TicketData: ticketstore.New(db),
-		OnCallData: oncallstore.New(db), ProbeData: NewProbeStore(db)}}
+		OnCallData: oncallstore.New(db), ProbeData: NewProbeStore(db),
+		Rollups: rollup.Jobs{Store: txlogstore.New(db), Location: cfg.Reports.Location()}}}
 	if cfg.Oncall.Enabled() {
 		tm, _, err := cfg.Oncall.Compile(oncallstore.New(db))
 		if err != nil {
 			return nil, fmt.Errorf("reports: on-call rota: %w", err)
 		}
-		src.team = tm
+		src.Rota = tm.DefaultRota()
+		src.record = func(ctx context.Context) error { return tm.RecordShifts(ctx, now()) }
 	}
 	host, _ := os.Hostname()
 	return &reports.Service{

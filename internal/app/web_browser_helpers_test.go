@@ -51,6 +51,25 @@ func (b *testBrowser) do(step string, actions ...chromedp.Action[chromedp.Void])
 	}
 }
 
+// saved waits for the page a form redirected to (?ok=saved) and its notice.
+// It asks the page again until then: a wait begun on the page being left
+// can miss the new one, and an evaluation during the navigation fails.
+func (b *testBrowser) saved() {
+	b.t.Helper()
+	deadline := time.Now().Add(b.step)
+	for {
+		ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`location.search.includes("ok=saved") && document.readyState === "complete" && document.querySelector(".notice") !== null`))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			loc, _ := chromedp.Run(b.ctx, chromedp.Location())
+			b.t.Fatalf("no saved notice in %s (at %s): %v", b.step, loc, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // text is the trimmed text of the element sel.
 func (b *testBrowser) text(sel string) string {
 	b.t.Helper()

@@ -72,6 +72,10 @@ func (u *UI) funcs() template.FuncMap {
 		// int shows a fractional count whole (rounded towards zero).
 		"int":  func(f float64) int64 { return int64(f) },
 		"join": func(l []string) string { return strings.Join(l, ", ") },
+		// weekdays are the handover weekdays a rota form offers.
+		"weekdays": func() []string {
+			return []string{"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+		},
 		// allowed reports whether a ticket in state allows action.
 		"allowed": func(state, action string) bool {
 			_, err := tickets.Next(state, action)

@@ -25,6 +25,7 @@ import (
 	"github.com/uni-mail/postvakt/oncall/rota"
 	"github.com/uni-mail/postvakt/oncall/team"
 	"github.com/uni-mail/postvakt/oncall/tickets"
+	"github.com/uni-mail/postvakt/reports"
 )
 
 func (u *UI) routes() {
@@ -36,6 +37,9 @@ func (u *UI) routes() {
 	m("POST /rota/overrides/{id}/delete", auth.RoleOncall, u.deleteOverride)
 	m("POST /rota/swaps", auth.RoleOncall, u.requestSwap)
 	m("POST /rota/swaps/{id}/{action}", auth.RoleOncall, u.decideSwap)
+	m("POST /rota/versions", auth.RolePostmaster, u.changeRota)
+	m("POST /rota/versions/{id}/cancel", auth.RolePostmaster, u.cancelRotaChange)
+	m("POST /rota/members", auth.RolePostmaster, u.addTeamMember)
 	m("GET /tickets", auth.RoleViewer, u.ticketsPage)
 	m("GET /tickets/new", auth.RoleHelpdesk, u.newTicketPage)
 	m("POST /tickets", auth.RoleHelpdesk, u.openTicket)
@@ -48,6 +52,12 @@ func (u *UI) routes() {
 	m("GET /trace.csv", auth.RoleHelpdesk, u.traceCSV)
 	m("GET /reports", auth.RoleViewer, u.reportsPage)
 	m("POST /reports", auth.RolePostmaster, u.generateReport)
+	m("GET /reports/tips", auth.RoleViewer, func(w http.ResponseWriter, r *http.Request, v *view) error {
+		redirect(w, r, "/reports/"+url.PathEscape(strings.TrimSpace(r.URL.Query().Get("period")))+"/tips", "")
+		return nil
+	})
+	m("GET /reports/{period}/tips", auth.RoleViewer, u.tipsPage)
+	m("POST /reports/{period}/tips", auth.RolePostmaster, u.saveTips)
 	m("GET /admin", auth.RoleAdmin, u.adminPage)
 	m("POST /admin/users", auth.RoleAdmin, u.addUser)
 	m("POST /admin/users/{name}", auth.RoleAdmin, u.editUser)
@@ -140,11 +150,13 @@ func (u *UI) nowPage(w http.ResponseWriter, r *http.Request, v *view) error {
 
 // --- rota ---
 
-// rotaView is the Rota page: each rota for the next Weeks weeks.
+// rotaView is the Rota page: each rota for the next Weeks weeks, and the
+// team's members (for those on call and above).
 type rotaView struct {
 	Rotas    []rotaPart
 	RotasOff bool
 	Weeks    int
+	People   []oncallapi.MemberView
 }
 
 // rotaPart is one rota on the Rota page: its members, shifts, overrides,
@@ -160,6 +172,13 @@ type rotaPart struct {
 	Fairness  []rota.FairnessRow
 	MyFeed    string
 	Feeds     *oncallapi.RotaFeeds
+	// Versions and NextHandover: the rota's versions (past, in force,
+	// scheduled, cancelled) and the earliest moment of a change, for
+	// those on call and above; Current is the version in force now.
+	Versions     []oncallapi.VersionView
+	Current      *oncallapi.VersionView
+	Latest       *oncallapi.VersionView // the last version in force or scheduled: what a new change builds on
+	NextHandover time.Time
 }
 
 func (u *UI) rotaPage(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -213,13 +232,90 @@ func (u *UI) rotaPage(w http.ResponseWriter, r *http.Request, v *view) error {
 		}
 		part := rotaPart{Name: rt.Name, Members: rt.Spec.Members, Shifts: sched.Shifts, Overrides: ov.Overrides, Swaps: sw.Swaps,
 			Me: sw.Me, Fairness: fair.Members, MyFeed: mine.Feeds[rt.Name]}
+		if v.Can("oncall") {
+			var vs oncallapi.VersionsResponse
+			if err := u.call(r, http.MethodGet, "/api/v1/oncall/rotas/"+url.PathEscape(rt.Name)+"/versions", nil, &vs); err != nil {
+				return err
+			}
+			part.Versions, part.NextHandover = vs.Versions, vs.NextHandover
+			for i := range vs.Versions {
+				switch vs.Versions[i].State {
+				case oncallapi.VersionInForce:
+					part.Current, part.Latest = &vs.Versions[i], &vs.Versions[i]
+				case oncallapi.VersionScheduled:
+					part.Latest = &vs.Versions[i]
+				}
+			}
+		}
 		if f, ok := feeds.Feeds[rt.Name]; ok {
 			part.Feeds = &f
 		}
 		d.Rotas = append(d.Rotas, part)
 	}
+	if v.Can("oncall") {
+		var ms oncallapi.MembersResponse
+		if err := u.call(r, http.MethodGet, "/api/v1/oncall/members", nil, &ms); err != nil {
+			return err
+		}
+		d.People = ms.Members
+	}
 	d.Weeks = weeks
 	u.render(w, http.StatusOK, "rota", v)
+	return nil
+}
+
+// changeRota is the form "Change the rota": the members in order, the
+// handover, who takes the first turn, and when (empty: the next
+// handover); docs/oncall.md, "Changing the rota".
+func (u *UI) changeRota(w http.ResponseWriter, r *http.Request, v *view) error {
+	name := r.PostFormValue("rota")
+	body := oncallapi.RotaChangeRequest{Members: splitMembers(r.PostFormValue("members")), Every: strings.TrimSpace(r.PostFormValue("every")),
+		HandoverWeekday: r.PostFormValue("handover_weekday"), HandoverTime: strings.TrimSpace(r.PostFormValue("handover_time")),
+		First: r.PostFormValue("first"), Reason: strings.TrimSpace(r.PostFormValue("reason"))}
+	if body.Members == nil {
+		return &apiError{Status: http.StatusBadRequest, Code: "bad_request", Message: "members: list the members in duty order, e.g. ana, bjorn, chen"}
+	}
+	if strings.TrimSpace(r.PostFormValue("effective")) != "" {
+		t, err := u.formTime(r, "effective")
+		if err != nil {
+			return err
+		}
+		body.Effective = t
+	}
+	if err := u.call(r, http.MethodPost, "/api/v1/oncall/rotas/"+url.PathEscape(name)+"/versions", body, nil); err != nil {
+		return err
+	}
+	redirect(w, r, "/rota", "saved")
+	return nil
+}
+
+func splitMembers(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' }) {
+		out = append(out, f)
+	}
+	return out
+}
+
+func (u *UI) cancelRotaChange(w http.ResponseWriter, r *http.Request, v *view) error {
+	path := "/api/v1/oncall/rotas/" + url.PathEscape(r.PostFormValue("rota")) + "/versions/" + url.PathEscape(r.PathValue("id"))
+	if err := u.call(r, http.MethodDelete, path, nil, nil); err != nil {
+		return err
+	}
+	redirect(w, r, "/rota", "saved")
+	return nil
+}
+
+// addTeamMember is the form "Add a person": a member of the team, who can
+// then be added to a rota.
+func (u *UI) addTeamMember(w http.ResponseWriter, r *http.Request, v *view) error {
+	body := oncallapi.MemberRequest{ID: strings.TrimSpace(r.PostFormValue("id")), Name: strings.TrimSpace(r.PostFormValue("name")),
+		Email: strings.TrimSpace(r.PostFormValue("email")), SlackID: strings.TrimSpace(r.PostFormValue("slack_id")),
+		Phone: strings.TrimSpace(r.PostFormValue("phone"))}
+	if err := u.call(r, http.MethodPost, "/api/v1/oncall/members", body, nil); err != nil {
+		return err
+	}
+	redirect(w, r, "/rota", "saved")
 	return nil
 }
 
@@ -600,6 +696,66 @@ func (u *UI) generateReport(w http.ResponseWriter, r *http.Request, v *view) err
 		return err
 	}
 	redirect(w, r, "/reports", "generated")
+	return nil
+}
+
+// tipsView is the questions and tips of a period: the entries, and for
+// the form the entries and three empty rows to add more.
+type tipsView struct {
+	Period string
+	Tips   []reports.Tip
+	Rows   []tipRow
+}
+
+type tipRow struct {
+	N                int
+	Question, Answer string
+}
+
+// tipsFormRows is how many empty rows the form offers beyond the entries.
+const tipsFormRows = 3
+
+func (u *UI) tipsPage(w http.ResponseWriter, r *http.Request, v *view) error {
+	var t reportapi.Tips
+	if err := u.call(r, http.MethodGet, "/api/v1/reports/"+url.PathEscape(r.PathValue("period"))+"/tips", nil, &t); err != nil {
+		return err
+	}
+	v.Title, v.Nav = "Questions and tips "+t.Period, "reports"
+	d := tipsView{Period: t.Period, Tips: t.Tips}
+	for i, tip := range t.Tips {
+		d.Rows = append(d.Rows, tipRow{N: i + 1, Question: tip.Question, Answer: tip.Answer})
+	}
+	for i := range tipsFormRows {
+		d.Rows = append(d.Rows, tipRow{N: len(t.Tips) + i + 1})
+	}
+	v.Data = d
+	u.render(w, http.StatusOK, "report_tips", v)
+	return nil
+}
+
+// saveTips replaces the period's questions and tips with the form's
+// rows; a row with neither a question nor an answer is left out.
+func (u *UI) saveTips(w http.ResponseWriter, r *http.Request, v *view) error {
+	if err := r.ParseForm(); err != nil {
+		return &apiError{Status: http.StatusBadRequest, Message: "bad form"}
+	}
+	qs, as := r.PostForm["question"], r.PostForm["answer"]
+	if len(qs) != len(as) {
+		return &apiError{Status: http.StatusBadRequest, Message: "every question needs its answer field"}
+	}
+	body := reportapi.Tips{Tips: []reports.Tip{}}
+	for i := range qs {
+		q, a := strings.TrimSpace(qs[i]), strings.TrimSpace(as[i])
+		if q == "" && a == "" {
+			continue
+		}
+		body.Tips = append(body.Tips, reports.Tip{Question: q, Answer: a})
+	}
+	period := r.PathValue("period")
+	if err := u.call(r, http.MethodPut, "/api/v1/reports/"+url.PathEscape(period)+"/tips", body, nil); err != nil {
+		return err
+	}
+	redirect(w, r, "/reports/"+url.PathEscape(period)+"/tips", "saved")
 	return nil
 }
 

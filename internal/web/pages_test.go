@@ -133,6 +133,18 @@ func TestPagesRender(t *testing.T) {
 				[]string{"The next 4 weeks", "Ana Berg", "<td>chen</td><td>swap</td>", "chen from", "dentist", `action="/rota/overrides/ov1/delete"`,
 					"ana ⇄ bjorn", "party", `action="/rota/swaps/sw1/accept"`, "<td>335</td>", `class="my-feed"`, `<a href="https://x/b">bjorn</a>`}},
 			{"no feeds", &rotaView{Weeks: 8, Rotas: []rotaPart{{Name: "ukevakt"}}}, []string{"None.", "Calendar feeds are personal secret links"}},
+			{"versions", func() *rotaView {
+				cur := oncallapi.VersionView{ID: "1", State: oncallapi.VersionInForce, Members: []string{"ana", "bjorn"}, First: "ana", Every: "1w",
+					HandoverWeekday: "monday", HandoverTime: "09:00", TimeZone: "Europe/Oslo", Until: at(24 * time.Hour)}
+				next := oncallapi.VersionView{ID: "5", State: oncallapi.VersionScheduled, From: at(24 * time.Hour), Members: []string{"ana", "bjorn", "erin"},
+					First: "bjorn", Every: "1w", HandoverWeekday: "monday", HandoverTime: "09:00", TimeZone: "Europe/Oslo", CreatedBy: "web:kari", Reason: "erin joins"}
+				gone := oncallapi.VersionView{ID: "4", State: oncallapi.VersionCancelled, From: at(48 * time.Hour), Members: []string{"ana"}}
+				return &rotaView{Weeks: 8, Rotas: []rotaPart{{Name: "ukevakt", Members: []string{"ana", "bjorn"},
+					Versions: []oncallapi.VersionView{cur, next, gone}, Current: &cur, Latest: &next, NextHandover: at(24 * time.Hour)}},
+					People: []oncallapi.MemberView{{ID: "ana", Name: "Ana Berg", Rotas: []string{"ukevakt"}}, {ID: "erin", Name: "Erin Moe", Rotas: []string{}}}}
+			}(), []string{`id="rota-current-ukevakt">In force now: <strong>ana, bjorn</strong>`, `action="/rota/versions/5/cancel"`, "erin joins",
+				`class="version-cancelled"`, `id="change-ukevakt"`, `name="members" value="ana, bjorn, erin"`, `<option selected>monday</option>`,
+				`id="add-person"`, "<td>Erin Moe</td>", "the start"}},
 			{"off", &rotaView{RotasOff: true}, []string{"On-call is not configured."}},
 		},
 		"tickets": {
@@ -176,6 +188,12 @@ func TestPagesRender(t *testing.T) {
 				[]string{"2026-10", "Quiet.", "by scheduler", `href="/r.pdf"`, "Generate a report now"}},
 			{"empty", &reportsView{}, []string{"No reports archived yet."}},
 			{"off", &reportsView{ReportsOff: true}, []string{"Reports are not configured."}},
+		},
+		"report_tips": {
+			{"full", tipsView{Period: "2026-10", Tips: []reports.Tip{{Question: "Why <spam>?", Answer: "DKIM."}},
+				Rows: []tipRow{{N: 1, Question: "Why <spam>?", Answer: "DKIM."}, {N: 2}}},
+				[]string{"Questions and tips, 2026-10", `action="/reports/2026-10/tips"`, "Why &lt;spam&gt;?", "Entry 2"}},
+			{"empty", tipsView{Period: "2026-11"}, nil},
 		},
 		"admin": {
 			{"full", adminView{Roles: auth.Roles(),

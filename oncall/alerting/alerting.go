@@ -69,6 +69,12 @@ type Swaps interface {
 	RemindSwaps(ctx context.Context, r team.Reminders, send func(context.Context, ...page.Message) error, now time.Time) error
 }
 
+// Shifts keeps the record of the shifts as they are held (package team's
+// Team).
+type Shifts interface {
+	RecordShifts(ctx context.Context, now time.Time) error
+}
+
 // Options configure a Service.
 type Options struct {
 	Incidents  Incidents
@@ -85,6 +91,8 @@ type Options struct {
 	Swaps     Swaps
 	Reminders team.Reminders
 	Send      func(ctx context.Context, msgs ...page.Message) error
+	// Shifts records the shifts as they start and end; nil records none.
+	Shifts Shifts
 	// Interval is how often Run looks for due work.
 	Interval time.Duration
 	// Location is the service time zone (config/timezone) of the times in
@@ -114,8 +122,8 @@ func New(o Options) *Service {
 }
 
 // Run is the capability's one loop: it starts the heartbeats, then every
-// interval until ctx ends fires due escalation steps, checks heartbeats,
-// announces handovers and reminds about swaps. A failing step is logged
+// interval until ctx ends records the shifts held, fires due escalation
+// steps, checks heartbeats, announces handovers and reminds about swaps. A failing step is logged
 // and the others still run.
 func (s *Service) Run(ctx context.Context) error {
 	if s.o.Heartbeats != nil {
@@ -141,6 +149,9 @@ func (s *Service) step(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			s.o.Logger.Error("oncall: "+what, "err", err)
 		}
+	}
+	if s.o.Shifts != nil {
+		logErr("record of shifts", s.o.Shifts.RecordShifts(ctx, s.o.Now()))
 	}
 	logErr("escalation", s.o.Incidents.Tick(ctx))
 	if s.o.Heartbeats != nil {

@@ -28,6 +28,7 @@ type Store interface {
 
 // Team is what the announcer needs of package team.
 type Team interface {
+	Refresh(ctx context.Context) error
 	Rotas() []string
 	Rota(name string) (*rota.Rota, error)
 	Changes(ctx context.Context, rotaName string) (rota.Changes, error)
@@ -125,6 +126,9 @@ func (a *Announcer) Check(ctx context.Context) error {
 	maxAge := a.MaxAge
 	if maxAge <= 0 {
 		maxAge = time.Hour
+	}
+	if err := a.Team.Refresh(ctx); err != nil {
+		return err
 	}
 	var errs []error
 	for _, name := range a.Team.Rotas() {

@@ -18,6 +18,11 @@ var _ HolidaySource = (*calendar.Calendar)(nil)
 // FairnessOptions selects what Fairness counts.
 type FairnessOptions struct {
 	Changes Changes
+	// Shifts, when not nil, are the shifts of [From, To) as they were held
+	// (a recorded history, contiguous and in time order); nil computes
+	// them with Schedule. Turns are still those of the rota, each counted
+	// for the holder of its rota or swap shift in Shifts.
+	Shifts []Shift
 	// Holidays decides which days are public holidays; nil counts none.
 	Holidays HolidaySource
 	// From and To bound the span [From, To) that is counted.
@@ -42,8 +47,9 @@ type FairnessRow struct {
 }
 
 // Fairness returns per-member counts of the duty in [opts.From, opts.To):
-// one row per Spec member in rota order, then rows for other members who
-// held overrides, sorted by ID.
+// one row per member of the versions in force in the span (the latest
+// version's order first), then rows for other members who held shifts,
+// sorted by ID. Days are those of the zone in force at opts.From.
 func (r *Rota) Fairness(opts FairnessOptions) []FairnessRow {
 	rows := map[string]*FairnessRow{}
 	var order []string
@@ -55,11 +61,20 @@ func (r *Rota) Fairness(opts FairnessOptions) []FairnessRow {
 		order = append(order, m)
 		return rows[m]
 	}
-	for _, m := range r.members {
+	for _, m := range r.membersIn(opts.From, opts.To) {
 		row(m)
 	}
 	nSpec := len(order)
-	shifts := r.Schedule(opts.Changes, opts.From, opts.To)
+	shifts := opts.Shifts
+	if shifts == nil {
+		shifts = r.Schedule(opts.Changes, opts.From, opts.To)
+	}
+	held := map[int]string{} // turn index → holder of its rota or swap shift
+	for _, s := range shifts {
+		if _, ok := held[s.Turn]; !ok && (s.Source == SourceRota || s.Source == SourceSwap) {
+			held[s.Turn] = s.Member
+		}
+	}
 	for _, s := range shifts {
 		row(s.Member).Hours += s.End.Sub(s.Start).Hours()
 	}
@@ -73,18 +88,22 @@ func (r *Rota) Fairness(opts FairnessOptions) []FairnessRow {
 			if h, ok := swapped[t.Index]; ok {
 				m = h.member
 			}
+			if h, ok := held[t.Index]; ok && opts.Shifts != nil {
+				m = h
+			}
 			row(m).Turns++
 		}
-		first := opts.From.In(r.loc)
+		loc := r.LocationAt(opts.From)
+		first := opts.From.In(loc)
 		for d := time.Date(first.Year(), first.Month(), first.Day(), 0, 0, 0, 0, time.UTC); ; d = d.AddDate(0, 0, 1) {
-			noon := calendar.At(r.loc, d.Year(), d.Month(), d.Day(), 12, 0)
+			noon := calendar.At(loc, d.Year(), d.Month(), d.Day(), 12, 0)
 			if !noon.Before(opts.To) {
 				break
 			}
 			if noon.Before(opts.From) {
 				continue
 			}
-			i, _ := slices.BinarySearchFunc(shifts, noon, func(s Shift, t time.Time) int {
+			i, found := slices.BinarySearchFunc(shifts, noon, func(s Shift, t time.Time) int {
 				if !s.End.After(t) {
 					return -1
 				}
@@ -93,12 +112,15 @@ func (r *Rota) Fairness(opts FairnessOptions) []FairnessRow {
 				}
 				return 0
 			})
+			if !found {
+				continue // a gap in given shifts: nobody is counted
+			}
 			fr := row(shifts[i].Member)
 			if wd := d.Weekday(); wd == time.Saturday || wd == time.Sunday {
 				fr.WeekendDays++
 			}
 			if opts.Holidays != nil {
-				if _, ok := opts.Holidays.Holiday(time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, r.loc)); ok {
+				if _, ok := opts.Holidays.Holiday(time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc)); ok {
 					fr.PublicHolidays++
 				}
 			}

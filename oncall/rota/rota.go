@@ -5,12 +5,16 @@
 // where nobody is reachable, per-person fairness counts, and the rota as
 // an iCalendar feed.
 //
-// Everything here is a pure function of (rota, changes, time): no clock,
-// no storage, no package-level state. Handovers happen at a local wall
-// time in the rota's zone, so a weekly turn from Monday 09:00 to Monday
-// 09:00 lasts 167 or 169 real hours in the weeks of a daylight-saving
-// change. Storing overrides and swaps, paging, and the loop that acts on
-// handovers live elsewhere in package oncall.
+// A rota is one or more versions (NewVersions), each a Spec in force from
+// an instant until the next: a change of members, order or handover takes
+// effect from a stated moment and leaves every turn before it as it was
+// (docs/oncall.md, "Changing the rota"). Everything here is a pure function
+// of (the rota's versions, changes, time): no clock, no storage, no
+// package-level state. Handovers happen at a local wall time in the
+// version's zone, so a weekly turn from Monday 09:00 to Monday 09:00 lasts
+// 167 or 169 real hours in the weeks of a daylight-saving change. Storing
+// the versions, overrides and swaps, the record of shifts, paging, and the
+// loop that acts on handovers live elsewhere in package oncall.
 package rota
 
 import (
@@ -110,38 +114,6 @@ type Changes struct {
 	Unavailable []Unavailability
 }
 
-// Turn returns the turn with the given index.
-func (r *Rota) Turn(index int) Turn {
-	return Turn{
-		Index:  index,
-		Start:  r.turnStart(index),
-		End:    r.turnStart(index + 1),
-		Member: r.members[mod(index, len(r.members))],
-	}
-}
-
-// turnStart returns the instant of the handover that begins turn i: the
-// handover wall time on the anchor date plus i turn lengths, in r's zone.
-func (r *Rota) turnStart(i int) time.Time {
-	d := r.anchor.AddDate(0, 0, i*r.days)
-	return calendar.At(r.loc, d.Year(), d.Month(), d.Day(), r.hour, r.minute)
-}
-
-// TurnAt returns the turn that contains t.
-func (r *Rota) TurnAt(t time.Time) Turn {
-	lt := t.In(r.loc)
-	date := time.Date(lt.Year(), lt.Month(), lt.Day(), 0, 0, 0, 0, time.UTC)
-	days := int(date.Sub(r.anchor) / (24 * time.Hour))
-	i := floorDiv(days, r.days)
-	for t.Before(r.turnStart(i)) {
-		i--
-	}
-	for !t.Before(r.turnStart(i + 1)) {
-		i++
-	}
-	return r.Turn(i)
-}
-
 func floorDiv(a, b int) int {
 	q := a / b
 	if a%b != 0 && (a < 0) != (b < 0) {
@@ -165,7 +137,7 @@ func (r *Rota) holders(c Changes) (map[int]held, []error) {
 		if h, ok := out[i]; ok {
 			return h.member
 		}
-		return r.members[mod(i, len(r.members))]
+		return r.Turn(i).Member
 	}
 	for i, s := range c.Swaps {
 		if s.State != SwapAccepted {

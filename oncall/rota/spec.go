@@ -117,9 +117,9 @@ func (s Spec) Validate() error {
 	return err
 }
 
-// Rota is a compiled, immutable Spec. All its methods are pure functions
-// of the Rota and their arguments and are safe for concurrent use.
-type Rota struct {
+// grid is one Spec compiled: the turns it would give on its own, indexed
+// from its anchor, and its members in duty order.
+type grid struct {
 	spec    Spec
 	loc     *time.Location
 	anchor  time.Time // civil date of turn 0, at 00:00 UTC
@@ -129,8 +129,18 @@ type Rota struct {
 	members []string
 }
 
-// New validates spec, applies defaults and returns its Rota.
+// New validates spec, applies defaults and returns its Rota: one version,
+// in force at every instant.
 func New(spec Spec) (*Rota, error) {
+	g, err := compile(spec)
+	if err != nil {
+		return nil, err
+	}
+	return &Rota{name: g.spec.Name, segs: []segment{{grid: g}}}, nil
+}
+
+// compile validates spec and applies defaults.
+func compile(spec Spec) (grid, error) {
 	s := spec
 	if s.Every == "" {
 		s.Every = DefaultEvery
@@ -144,7 +154,7 @@ func New(spec Spec) (*Rota, error) {
 	if s.TimeZone == "" {
 		s.TimeZone = DefaultTimeZone
 	}
-	r := &Rota{spec: s, members: append([]string(nil), s.Members...)}
+	r := grid{spec: s, members: append([]string(nil), s.Members...)}
 	var errs []error
 	bad := func(field, value string, err error) {
 		errs = append(errs, fmt.Errorf("rota %q: %s %q: %w", s.Name, field, value, err))
@@ -193,7 +203,7 @@ func New(spec Spec) (*Rota, error) {
 		r.anchor = start.AddDate(0, 0, (int(wd)-int(start.Weekday())+7)%7)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return grid{}, err
 	}
 	return r, nil
 }
@@ -214,13 +224,3 @@ func parseEvery(s string) (int, error) {
 	}
 	return 0, ErrInvalidEvery
 }
-
-// Spec returns the rota's Spec with defaults applied.
-func (r *Rota) Spec() Spec {
-	s := r.spec
-	s.Members = append([]string(nil), r.members...)
-	return s
-}
-
-// Location returns the zone of the handover wall time.
-func (r *Rota) Location() *time.Location { return r.loc }

@@ -21,12 +21,12 @@ func (t *Team) SwapRequestMessage(s SwapRecord, key, subject, lead string) (m pa
 	}
 	id, _ := ParseID(s.ID)
 	return page.Message{Key: "swap/" + s.ID + "/" + key, Kind: page.KindSwap, To: rc, Subject: subject,
-		Text: lead + swapRequestText(s), SwapID: id}, true
+		Text: lead + t.swapRequestText(s), SwapID: id}, true
 }
 
-func swapRequestText(s SwapRecord) string {
+func (t *Team) swapRequestText(s SwapRecord) string {
 	text := fmt.Sprintf("%s asks to swap turns in %s: you would take the turn starting %s, and %s yours starting %s.",
-		s.Requester, s.Rota, s.TurnAStart.Format(time.RFC3339), s.Requester, s.TurnBStart.Format(time.RFC3339))
+		s.Requester, s.Rota, t.when(s.TurnAStart), s.Requester, t.when(s.TurnBStart))
 	if s.Note != "" {
 		text += "\n" + s.Note
 	}
@@ -46,8 +46,12 @@ type Reminders struct {
 // and both people are told. Messages are keyed by swap and reminder, so
 // the pipeline's page log sends each once, across restarts and nodes.
 func (t *Team) RemindSwaps(ctx context.Context, r Reminders, send func(context.Context, ...page.Message) error, now time.Time) error {
+	sn, err := t.refresh(ctx)
+	if err != nil {
+		return err
+	}
 	var errs []error
-	for _, name := range t.names {
+	for _, name := range sn.names {
 		list, err := t.ListSwaps(ctx, name)
 		if err != nil {
 			errs = append(errs, err)
@@ -77,7 +81,7 @@ func (t *Team) remindSwap(ctx context.Context, s SwapRecord, r Reminders, send f
 			return err // decided meanwhile: nothing to tell
 		}
 		text := fmt.Sprintf("The swap of turns in %s that %s asked %s for (turns starting %s and %s) lapsed: nobody decided it before the turn starting %s. The rota is unchanged.",
-			s.Rota, s.Requester, s.Counterpart, s.TurnAStart.Format(time.RFC3339), s.TurnBStart.Format(time.RFC3339), first.Format(time.RFC3339))
+			s.Rota, s.Requester, s.Counterpart, t.when(s.TurnAStart), t.when(s.TurnBStart), t.when(first))
 		var msgs []page.Message
 		for _, m := range []string{s.Requester, s.Counterpart} {
 			if rc, ok := t.Recipient(m); ok {
@@ -98,7 +102,7 @@ func (t *Team) remindSwap(ctx context.Context, s SwapRecord, r Reminders, send f
 		return nil
 	}
 	m, ok := t.SwapRequestMessage(s, "remind/"+key, "Reminder: swap request from "+s.Requester,
-		fmt.Sprintf("Reminder: still undecided since %s, and the earlier turn starts %s.\n", s.CreatedAt.Format(time.RFC3339), first.Format(time.RFC3339)))
+		fmt.Sprintf("Reminder: still undecided since %s, and the earlier turn starts %s.\n", t.when(s.CreatedAt), t.when(first)))
 	if _, done := t.reminded.Load(m.Key); !ok || done {
 		return nil // the loop runs every few seconds: hand each reminder over once
 	}

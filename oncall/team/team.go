@@ -1,9 +1,15 @@
 // Package team owns the on-call team as postvakt runs it: the members and
-// rotas from configuration, their cover calendars, and the changes people
-// make at run time — overrides, swap requests (request, accept, decline)
-// and unavailability — kept in the database. It answers who is on call
-// by calling the pure functions of package rota with the stored changes,
-// and resolves escalation targets for package incident.
+// rotas as data — seeded from configuration, each rota a list of versions
+// changed from a stated moment without rewriting a turn that has started
+// (ChangeRota, ApplyConfig) — their cover calendars, the changes people
+// make at run time (overrides, swap requests, unavailability), and the
+// record of the shifts as they were held (RecordShifts), all kept in the
+// database (docs/oncall.md, "The rota as data", "Changing the rota", "The
+// record of shifts"). It answers who is on call from the record for the
+// past it covers and from the pure functions of package rota otherwise,
+// and resolves escalation targets for package incident. Every process
+// reads the same stored team: a revision check at each question reloads
+// it when another process changed it.
 package team
 
 import (
@@ -13,8 +19,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/uni-mail/postvakt/config/timezone"
 	"github.com/uni-mail/postvakt/oncall/calendar"
 	"github.com/uni-mail/postvakt/oncall/incident"
 	"github.com/uni-mail/postvakt/oncall/page"
@@ -61,6 +69,10 @@ type Store interface {
 	AddOverride(ctx context.Context, o OverrideRecord) (OverrideRecord, error)
 	DeleteOverride(ctx context.Context, id int64, at time.Time) error
 	ListOverrides(ctx context.Context, rotaName string) ([]OverrideRecord, error)
+	// GetOverride returns a live override.
+	GetOverride(ctx context.Context, id int64) (OverrideRecord, error)
+	// EndOverride moves a live override's end to end.
+	EndOverride(ctx context.Context, id int64, end time.Time) error
 	AddSwap(ctx context.Context, s SwapRecord) (SwapRecord, error)
 	GetSwap(ctx context.Context, id int64) (SwapRecord, error)
 	// DecideSwap moves a swap from state from to state to, only if it is
@@ -71,118 +83,181 @@ type Store interface {
 	ListUnavailability(ctx context.Context) ([]rota.Unavailability, error)
 }
 
-// Spec is the team as configured.
+// Spec is the team as configured: the seed of the stored team (members,
+// rotas) and the calendars the rotas' cover names.
 type Spec struct {
 	Members   []rota.Member
 	Rotas     []rota.Spec
 	Calendars []calendar.Spec
 }
 
-// Team answers on-call questions from configuration and stored changes.
+// Team answers on-call questions from the stored team (members and rota
+// versions, when the Store is also a RotaStore), the configuration where
+// nothing is stored yet, and the stored changes.
 type Team struct {
-	members map[string]rota.Member
-	order   []string
-	rotas   map[string]*rota.Rota
-	names   []string
-	covers  map[string]*calendar.Calendar
-	store   Store
+	store Store
+	rs    RotaStore // nil: the configuration alone
+
+	mu   sync.Mutex
+	conf *teamConf // the configuration: Reconfigure replaces it
+	snap *snapshot
 	// reminded holds the keys of the swap reminders handed over (RemindSwaps)
 	reminded sync.Map
+	// loc is the service time zone the messages to people show times in
+	// (SetLocation); nil: UTC.
+	loc atomic.Pointer[time.Location]
 }
 
-// New compiles spec. store may be nil for pure configuration checks.
+// SetLocation sets the service time zone (timezone:) in which the swap
+// requests, reminders and lapse notices show their times.
+func (t *Team) SetLocation(loc *time.Location) { t.loc.Store(loc) }
+
+// when shows an instant to a person, in the service time zone with its
+// abbreviation.
+func (t *Team) when(at time.Time) string { return timezone.Format(at, t.loc.Load()) }
+
+// New compiles spec, the configuration. store may be nil for pure
+// configuration checks. When store is also a RotaStore, the members and
+// rotas are read from it at every question that has a context (a cheap
+// revision check first), so that every process answers from the same
+// stored team; configured members and rotas not stored yet are answered
+// from spec until ApplyConfig (or Seed) stores them.
 func New(spec Spec, store Store) (*Team, error) {
-	t := &Team{members: map[string]rota.Member{}, rotas: map[string]*rota.Rota{}, covers: map[string]*calendar.Calendar{}, store: store}
-	var errs []error
-	for _, m := range spec.Members {
-		if err := m.Validate(); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if _, dup := t.members[m.ID]; dup {
-			errs = append(errs, fmt.Errorf("member %q: %w", m.ID, rota.ErrDuplicate))
-			continue
-		}
-		t.members[m.ID] = m
-		t.order = append(t.order, m.ID)
+	t := &Team{store: store}
+	if rs, ok := store.(RotaStore); ok {
+		t.rs = rs
 	}
-	cals := map[string]*calendar.Calendar{}
+	conf, err := compileConf(spec)
+	t.conf = conf
+	snap, berr := t.build(StoredTeam{Revision: -1})
+	t.snap = snap
+	return t, errors.Join(err, berr)
+}
+
+// teamConf is the configuration compiled.
+type teamConf struct {
+	spec Spec
+	cals map[string]*calendar.Calendar
+}
+
+func (t *Team) cfg() *teamConf {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.conf
+}
+
+// Reconfigure replaces the configuration (a reload): the seed of members
+// and rotas not stored yet, what ApplyConfig applies, and the cover
+// calendars. It changes nothing when spec is invalid.
+func (t *Team) Reconfigure(spec Spec) error {
+	conf, err := compileConf(spec)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.conf = conf
+	t.mu.Unlock()
+	snap, err := t.build(StoredTeam{Revision: -1}) // until the next refresh
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.snap = snap
+	t.mu.Unlock()
+	return nil
+}
+
+// compileConf checks and compiles the configuration.
+func compileConf(spec Spec) (*teamConf, error) {
+	t := &teamConf{spec: spec, cals: map[string]*calendar.Calendar{}}
+	var errs []error
 	for _, c := range spec.Calendars {
 		cal, err := calendar.New(c)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		cals[c.Name] = cal
+		t.cals[c.Name] = cal
 	}
-	for _, rs := range spec.Rotas {
-		r, err := rota.New(rs)
-		if err != nil {
+	seen := map[string]bool{}
+	for _, m := range spec.Members {
+		if err := m.Validate(); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if _, dup := t.rotas[rs.Name]; dup {
+		if seen[m.ID] {
+			errs = append(errs, fmt.Errorf("member %q: %w", m.ID, rota.ErrDuplicate))
+		}
+		seen[m.ID] = true
+	}
+	names := map[string]bool{}
+	for _, rs := range spec.Rotas {
+		if err := rs.Validate(); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if names[rs.Name] {
 			errs = append(errs, fmt.Errorf("rota %q: %w", rs.Name, rota.ErrDuplicate))
 			continue
 		}
+		names[rs.Name] = true
 		for _, m := range rs.Members {
-			if _, ok := t.members[m]; !ok {
+			if !seen[m] {
 				errs = append(errs, fmt.Errorf("rota %q: member %q: %w", rs.Name, m, ErrUnknownMember))
 			}
 		}
-		if rs.Cover != "" {
-			cal, ok := cals[rs.Cover]
-			if !ok {
-				errs = append(errs, fmt.Errorf("rota %q: cover %q: no such calendar", rs.Name, rs.Cover))
-			}
-			t.covers[rs.Name] = cal
+		if rs.Cover != "" && t.cals[rs.Cover] == nil {
+			errs = append(errs, fmt.Errorf("rota %q: cover %q: no such calendar", rs.Name, rs.Cover))
 		}
-		t.rotas[rs.Name] = r
-		t.names = append(t.names, rs.Name)
 	}
 	return t, errors.Join(errs...)
 }
 
-// Rotas lists the rota names in configuration order.
-func (t *Team) Rotas() []string { return append([]string(nil), t.names...) }
+// Rotas lists the rota names: the configured ones in configuration order,
+// then those created at run time.
+func (t *Team) Rotas() []string { return append([]string(nil), t.current().names...) }
 
-// Rota returns a compiled rota.
+// Rota returns a compiled rota with all its versions.
 func (t *Team) Rota(name string) (*rota.Rota, error) {
-	r, ok := t.rotas[name]
-	if !ok {
-		return nil, fmt.Errorf("%w %q", ErrUnknownRota, name)
+	st, err := t.current().rota(name)
+	if err != nil {
+		return nil, err
 	}
-	return r, nil
+	return st.r, nil
 }
 
 // DefaultRota returns the first rota's name, or "".
 func (t *Team) DefaultRota() string {
-	if len(t.names) == 0 {
-		return ""
+	if n := t.current().names; len(n) > 0 {
+		return n[0]
 	}
-	return t.names[0]
+	return ""
 }
 
-// Members lists the members in configuration order.
+// Members lists the current members (not removed): the configured ones in
+// configuration order, then those added at run time.
 func (t *Team) Members() []rota.Member {
-	out := make([]rota.Member, 0, len(t.order))
-	for _, id := range t.order {
-		out = append(out, t.members[id])
+	sn := t.current()
+	out := make([]rota.Member, 0, len(sn.order))
+	for _, id := range sn.order {
+		out = append(out, sn.members[id].Member)
 	}
 	return out
 }
 
-// Member returns a member by ID.
+// Member returns a member by ID, also one who has been removed (whose
+// name the record of past shifts still shows).
 func (t *Team) Member(id string) (rota.Member, bool) {
-	m, ok := t.members[id]
-	return m, ok
+	m, ok := t.current().members[id]
+	return m.Member, ok
 }
 
-// MemberBySlackID returns the member with a Slack user ID.
+// MemberBySlackID returns the current member with a Slack user ID.
 func (t *Team) MemberBySlackID(slackID string) (rota.Member, bool) {
-	for _, id := range t.order {
-		if m := t.members[id]; m.SlackID != "" && m.SlackID == slackID {
-			return m, true
+	sn := t.current()
+	for _, id := range sn.order {
+		if m := sn.members[id]; m.SlackID != "" && m.SlackID == slackID {
+			return m.Member, true
 		}
 	}
 	return rota.Member{}, false
@@ -196,8 +271,7 @@ func (t *Team) MemberByLogin(name string) (rota.Member, bool) {
 	if name == "" {
 		return rota.Member{}, false
 	}
-	for _, id := range t.order {
-		m := t.members[id]
+	for _, m := range t.Members() {
 		if strings.EqualFold(m.ID, name) || (m.Email != "" && strings.EqualFold(m.Email, name)) {
 			return m, true
 		}
@@ -207,8 +281,8 @@ func (t *Team) MemberByLogin(name string) (rota.Member, bool) {
 
 // Recipient implements page.Directory.
 func (t *Team) Recipient(id string) (page.Recipient, bool) {
-	m, ok := t.members[id]
-	if !ok {
+	m, ok := t.current().members[id]
+	if !ok || !m.RemovedAt.IsZero() {
 		return page.Recipient{}, false
 	}
 	return page.Recipient{ID: m.ID, Name: m.Name, Email: m.Email, SlackID: m.SlackID, TimeZone: m.TimeZone}, true
@@ -216,7 +290,7 @@ func (t *Team) Recipient(id string) (page.Recipient, bool) {
 
 // Changes loads a rota's stored changes.
 func (t *Team) Changes(ctx context.Context, rotaName string) (rota.Changes, error) {
-	if _, err := t.Rota(rotaName); err != nil {
+	if _, err := t.rota(ctx, rotaName); err != nil {
 		return rota.Changes{}, err
 	}
 	if t.store == nil {
@@ -243,22 +317,38 @@ func (t *Team) Changes(ctx context.Context, rotaName string) (rota.Changes, erro
 	return c, nil
 }
 
-// OnCallAt returns the shift that contains at.
+// OnCallAt returns the shift that contains at: for an instant the record
+// of shifts held covers, the recorded shift (RecordShifts); otherwise the
+// shift the stored rota versions and changes give.
 func (t *Team) OnCallAt(ctx context.Context, rotaName string, at time.Time) (rota.Shift, error) {
-	r, err := t.Rota(rotaName)
+	st, err := t.rota(ctx, rotaName)
 	if err != nil {
 		return rota.Shift{}, err
+	}
+	if t.rs != nil && st.stored {
+		rec, err := t.rs.RecordedShifts(ctx, rotaName, at, at.Add(time.Microsecond)) // instants are stored to the microsecond
+		if err != nil {
+			return rota.Shift{}, err
+		}
+		for _, s := range rec {
+			if !s.End.IsZero() && !at.Before(s.Start) && at.Before(s.End) {
+				return s.Shift, nil
+			}
+		}
 	}
 	c, err := t.Changes(ctx, rotaName)
 	if err != nil {
 		return rota.Shift{}, err
 	}
-	return r.OnCallAt(c, at), nil
+	return st.r.OnCallAt(c, at), nil
 }
 
-// Schedule returns the shifts in [from, to).
+// Schedule returns the shifts in [from, to), contiguous and in time order:
+// where the record of shifts held covers the span, the recorded shifts
+// (clipped to it); elsewhere the shifts the stored rota versions and
+// changes give.
 func (t *Team) Schedule(ctx context.Context, rotaName string, from, to time.Time) ([]rota.Shift, error) {
-	r, err := t.Rota(rotaName)
+	st, err := t.rota(ctx, rotaName)
 	if err != nil {
 		return nil, err
 	}
@@ -266,12 +356,48 @@ func (t *Team) Schedule(ctx context.Context, rotaName string, from, to time.Time
 	if err != nil {
 		return nil, err
 	}
-	return r.Schedule(c, from, to), nil
+	if t.rs == nil || !st.stored || !to.After(from) {
+		return st.r.Schedule(c, from, to), nil
+	}
+	rec, err := t.rs.RecordedShifts(ctx, rotaName, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return mergeRecorded(st.r, c, rec, from, to), nil
 }
 
-// Gaps returns the spans in [from, to) where the person on call is unavailable.
+// mergeRecorded is the schedule of [from, to): the closed recorded shifts
+// where they lie, and r's shifts with c in the spans they leave.
+func mergeRecorded(r *rota.Rota, c rota.Changes, rec []RecordedShift, from, to time.Time) []rota.Shift {
+	var out []rota.Shift
+	cursor := from
+	for _, s := range rec {
+		if s.End.IsZero() || !s.End.After(cursor) || !s.Start.Before(to) {
+			continue
+		}
+		if s.Start.After(cursor) {
+			out = append(out, r.Schedule(c, cursor, s.Start)...)
+		}
+		sh := s.Shift
+		if sh.Start.Before(cursor) {
+			sh.Start = cursor
+		}
+		if sh.End.After(to) {
+			sh.End = to
+		}
+		out = append(out, sh)
+		cursor = sh.End
+	}
+	if cursor.Before(to) {
+		out = append(out, r.Schedule(c, cursor, to)...)
+	}
+	return out
+}
+
+// Gaps returns the spans in [from, to) where the person on call is
+// unavailable, from the stored rota versions and changes.
 func (t *Team) Gaps(ctx context.Context, rotaName string, from, to time.Time) ([]rota.Gap, error) {
-	r, err := t.Rota(rotaName)
+	st, err := t.rota(ctx, rotaName)
 	if err != nil {
 		return nil, err
 	}
@@ -279,13 +405,14 @@ func (t *Team) Gaps(ctx context.Context, rotaName string, from, to time.Time) ([
 	if err != nil {
 		return nil, err
 	}
-	return r.Gaps(c, from, to), nil
+	return st.r.Gaps(c, from, to), nil
 }
 
-// Fairness returns per-member counts in [from, to), with public holidays
-// from the rota's cover calendar.
+// Fairness returns per-member counts in [from, to) of the shifts as
+// Schedule gives them (recorded where the record reaches), with public
+// holidays from the cover calendar in force at from.
 func (t *Team) Fairness(ctx context.Context, rotaName string, from, to time.Time) ([]rota.FairnessRow, error) {
-	r, err := t.Rota(rotaName)
+	st, err := t.rota(ctx, rotaName)
 	if err != nil {
 		return nil, err
 	}
@@ -293,24 +420,41 @@ func (t *Team) Fairness(ctx context.Context, rotaName string, from, to time.Time
 	if err != nil {
 		return nil, err
 	}
-	opts := rota.FairnessOptions{Changes: c, From: from, To: to}
-	if cal := t.covers[rotaName]; cal != nil {
+	shifts, err := t.Schedule(ctx, rotaName, from, to)
+	if err != nil {
+		return nil, err
+	}
+	if shifts == nil {
+		shifts = []rota.Shift{}
+	}
+	opts := rota.FairnessOptions{Changes: c, Shifts: shifts, From: from, To: to}
+	if cal := t.cfg().cals[st.r.SpecAt(from).Cover]; cal != nil {
 		opts.Holidays = cal
 	}
-	return r.Fairness(opts), nil
+	return st.r.Fairness(opts), nil
 }
 
-// Cover implements incident.Roster.
+// Cover implements incident.Roster: the cover calendar of the rota's
+// last version.
 func (t *Team) Cover(rotaName string) incident.Cover {
-	if cal := t.covers[rotaName]; cal != nil {
+	st, err := t.current().rota(rotaName)
+	if err != nil {
+		return nil
+	}
+	if cal := t.cfg().cals[st.r.Spec().Cover]; cal != nil {
 		return cal
 	}
 	return nil
 }
 
-// InCover reports whether at is inside the rota's cover; true without a cover calendar.
+// InCover reports whether at is inside the cover of the rota version in
+// force at at; true without a cover calendar.
 func (t *Team) InCover(rotaName string, at time.Time) bool {
-	if cal := t.covers[rotaName]; cal != nil {
+	st, err := t.current().rota(rotaName)
+	if err != nil {
+		return true
+	}
+	if cal := t.cfg().cals[st.r.SpecAt(at).Cover]; cal != nil {
 		return cal.IsOpen(at)
 	}
 	return true
@@ -324,15 +468,19 @@ func (t *Team) Resolve(ctx context.Context, rotaName string, tg incident.Target,
 	case incident.TargetChannel:
 		return nil, nil
 	case incident.TargetMember:
-		if _, ok := t.members[tg.Member]; !ok {
+		if _, err := t.refresh(ctx); err != nil {
+			return nil, err
+		}
+		if _, ok := t.Recipient(tg.Member); !ok {
 			return nil, fmt.Errorf("%w %q", ErrUnknownMember, tg.Member)
 		}
 		return []string{tg.Member}, nil
 	}
-	r, err := t.Rota(rotaName)
+	st, err := t.rota(ctx, rotaName)
 	if err != nil {
 		return nil, err
 	}
+	r := st.r
 	c, err := t.Changes(ctx, rotaName)
 	if err != nil {
 		return nil, err
@@ -365,13 +513,27 @@ type OverrideRequest struct {
 	Now        time.Time // when
 }
 
-// AddOverride stores an override.
+// PastGrace is how far in the past an override may start: a start within
+// it is taken as now (a form filled in a minute ago); an earlier one is
+// refused, because who held the duty then is on record (docs/oncall.md,
+// "The record of shifts").
+const PastGrace = 5 * time.Minute
+
+// AddOverride stores an override. It must end after it starts, and start
+// no earlier than PastGrace before r.Now (when r.Now is set).
 func (t *Team) AddOverride(ctx context.Context, r OverrideRequest) (OverrideRecord, error) {
-	if _, err := t.Rota(r.Rota); err != nil {
+	if _, err := t.rota(ctx, r.Rota); err != nil {
 		return OverrideRecord{}, err
 	}
-	if _, ok := t.members[r.Member]; !ok {
-		return OverrideRecord{}, fmt.Errorf("%w %q", ErrUnknownMember, r.Member)
+	if err := t.current().live(r.Member); err != nil {
+		return OverrideRecord{}, err
+	}
+	if !r.Now.IsZero() && r.Start.Before(r.Now) {
+		if r.Now.Sub(r.Start) > PastGrace {
+			return OverrideRecord{}, fmt.Errorf("%w: start %s is in the past: who was on call then is on record; an override starts now or later",
+				ErrInvalid, r.Start.Format(time.RFC3339))
+		}
+		r.Start = r.Now
 	}
 	if !r.End.After(r.Start) {
 		return OverrideRecord{}, fmt.Errorf("%w: end %s is not after start %s", ErrInvalid, r.End.Format(time.RFC3339), r.Start.Format(time.RFC3339))
@@ -401,16 +563,17 @@ type SwapRequest struct {
 // administrator) asks: ErrNotYours otherwise.
 func (t *Team) RequestSwap(ctx context.Context, q SwapRequest) (SwapRecord, error) {
 	rotaName, requester, counterpart := q.Rota, q.Requester, q.Counterpart
-	r, err := t.Rota(rotaName)
+	st, err := t.rota(ctx, rotaName)
 	if err != nil {
 		return SwapRecord{}, err
 	}
 	if q.Actor != "" && q.Actor != requester {
 		return SwapRecord{}, fmt.Errorf("%w: %s may not ask for a swap in %s's name", ErrNotYours, q.Actor, requester)
 	}
+	r := st.r
 	for _, m := range []string{requester, counterpart} {
-		if _, ok := t.members[m]; !ok {
-			return SwapRecord{}, fmt.Errorf("%w %q", ErrUnknownMember, m)
+		if err := t.current().live(m); err != nil {
+			return SwapRecord{}, err
 		}
 	}
 	if requester == counterpart {
@@ -419,6 +582,10 @@ func (t *Team) RequestSwap(ctx context.Context, q SwapRequest) (SwapRecord, erro
 	a, b := r.TurnAt(q.Mine), r.TurnAt(q.Theirs)
 	if a.Index == b.Index {
 		return SwapRecord{}, fmt.Errorf("%w: both dates are in the same turn", ErrInvalid)
+	}
+	if !q.Now.IsZero() && (a.Start.Before(q.Now) || b.Start.Before(q.Now)) {
+		return SwapRecord{}, fmt.Errorf("%w: a turn that has started is not swapped (the turns start %s and %s); add an override instead",
+			ErrInvalid, a.Start.Format(time.RFC3339), b.Start.Format(time.RFC3339))
 	}
 	c, err := t.Changes(ctx, rotaName)
 	if err != nil {
@@ -441,20 +608,26 @@ func (t *Team) RequestSwap(ctx context.Context, q SwapRequest) (SwapRecord, erro
 }
 
 func (t *Team) decorate(s SwapRecord) SwapRecord {
-	if r, ok := t.rotas[s.Rota]; ok {
-		s.TurnAStart, s.TurnBStart = r.Turn(s.TurnA).Start, r.Turn(s.TurnB).Start
+	if st, ok := t.current().rotas[s.Rota]; ok {
+		s.TurnAStart, s.TurnBStart = st.r.Turn(s.TurnA).Start, st.r.Turn(s.TurnB).Start
 	}
 	return s
 }
 
 // GetSwap returns a stored swap.
 func (t *Team) GetSwap(ctx context.Context, id int64) (SwapRecord, error) {
+	if _, err := t.refresh(ctx); err != nil {
+		return SwapRecord{}, err
+	}
 	s, err := t.store.GetSwap(ctx, id)
 	return t.decorate(s), err
 }
 
 // ListSwaps lists a rota's swaps.
 func (t *Team) ListSwaps(ctx context.Context, rotaName string) ([]SwapRecord, error) {
+	if _, err := t.refresh(ctx); err != nil {
+		return nil, err
+	}
 	list, err := t.store.ListSwaps(ctx, rotaName)
 	for i := range list {
 		list[i] = t.decorate(list[i])
@@ -474,7 +647,7 @@ type SwapDecision struct {
 // DecideSwap accepts or declines a pending swap; only the counterpart (or
 // an administrator, when Actor is empty) may decide, and cancel is the
 // requester's (ErrNotYours otherwise). Accepting a swap that the rota no
-// longer allows fails.
+// longer allows, or one of whose turns has started, fails.
 func (t *Team) DecideSwap(ctx context.Context, d SwapDecision) (SwapRecord, error) {
 	id, to, actor := d.ID, d.To, d.Actor
 	s, err := t.store.GetSwap(ctx, id)
@@ -500,9 +673,14 @@ func (t *Team) DecideSwap(ctx context.Context, d SwapDecision) (SwapRecord, erro
 		return s, fmt.Errorf("%w: swap %d is %s", ErrState, id, s.State)
 	}
 	if to == rota.SwapAccepted {
-		r, err := t.Rota(s.Rota)
+		st, err := t.rota(ctx, s.Rota)
 		if err != nil {
 			return s, err
+		}
+		r := st.r
+		if a, b := r.Turn(s.TurnA), r.Turn(s.TurnB); !d.Now.IsZero() && (a.Start.Before(d.Now) || b.Start.Before(d.Now)) {
+			return s, fmt.Errorf("%w: swap %d: a turn that has started is not swapped (the turns start %s and %s)",
+				ErrState, id, a.Start.Format(time.RFC3339), b.Start.Format(time.RFC3339))
 		}
 		c, err := t.Changes(ctx, s.Rota)
 		if err != nil {
@@ -538,8 +716,11 @@ type UnavailabilityRequest struct {
 
 // AddUnavailability stores a span in which a member cannot be reached.
 func (t *Team) AddUnavailability(ctx context.Context, r UnavailabilityRequest) (int64, error) {
-	if _, ok := t.members[r.Member]; !ok {
-		return 0, fmt.Errorf("%w %q", ErrUnknownMember, r.Member)
+	if _, err := t.refresh(ctx); err != nil {
+		return 0, err
+	}
+	if err := t.current().live(r.Member); err != nil {
+		return 0, err
 	}
 	if !r.End.After(r.Start) {
 		return 0, fmt.Errorf("%w: end not after start", ErrInvalid)
@@ -549,15 +730,27 @@ func (t *Team) AddUnavailability(ctx context.Context, r UnavailabilityRequest) (
 
 // ListOverrides lists a rota's overrides.
 func (t *Team) ListOverrides(ctx context.Context, rotaName string) ([]OverrideRecord, error) {
-	if _, err := t.Rota(rotaName); err != nil {
+	if _, err := t.rota(ctx, rotaName); err != nil {
 		return nil, err
 	}
 	return t.store.ListOverrides(ctx, rotaName)
 }
 
-// DeleteOverride removes an override.
+// DeleteOverride removes an override that has not started. One in
+// progress is ended at now instead (the part already held stays on
+// record); one that has ended is refused.
 func (t *Team) DeleteOverride(ctx context.Context, id int64, now time.Time) error {
-	return t.store.DeleteOverride(ctx, id, now)
+	o, err := t.store.GetOverride(ctx, id)
+	if err != nil {
+		return err
+	}
+	switch {
+	case now.IsZero() || !o.Start.Before(now):
+		return t.store.DeleteOverride(ctx, id, now)
+	case o.End.After(now):
+		return t.store.EndOverride(ctx, id, now)
+	}
+	return fmt.Errorf("%w: override %d ended at %s: who was on call then is on record", ErrState, id, o.End.Format(time.RFC3339))
 }
 
 // ParseID parses a stored ID.

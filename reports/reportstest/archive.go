@@ -16,13 +16,15 @@ type MemArchive struct {
 	reports  map[string]reports.Archived
 	claims   map[string]time.Time
 	comments map[string]string
+	tips     map[string][]reports.Tip
 }
 
 var _ reports.Archive = (*MemArchive)(nil)
 
 // NewMemArchive returns an empty archive.
 func NewMemArchive() *MemArchive {
-	return &MemArchive{reports: map[string]reports.Archived{}, claims: map[string]time.Time{}, comments: map[string]string{}}
+	return &MemArchive{reports: map[string]reports.Archived{}, claims: map[string]time.Time{}, comments: map[string]string{},
+		tips: map[string][]reports.Tip{}}
 }
 
 // PutReport implements reports.Archive.
@@ -120,4 +122,19 @@ func (m *MemArchive) Comment(_ context.Context, period string) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.comments[period], nil
+}
+
+// SetTips implements reports.Archive.
+func (m *MemArchive) SetTips(_ context.Context, period string, tips []reports.Tip, _ string, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tips[period] = slices.Clone(tips)
+	return nil
+}
+
+// Tips implements reports.Archive.
+func (m *MemArchive) Tips(_ context.Context, period string) ([]reports.Tip, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.tips[period]), nil
 }

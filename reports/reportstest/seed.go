@@ -80,7 +80,26 @@ func Seed(opts SeedOptions) *Memory {
 	}
 	mailboxes := int64(opts.Users * 50)
 	domains := int64(42)
+	// The directory's names: the first snapshot's, then four mailboxes
+	// added and one removed a day.
+	firstSnap := opts.From.Add(2 * time.Hour)
+	nextBox := 0
+	addBox := func(at time.Time) {
+		m.Members = append(m.Members, Member{Kind: "mailbox", Name: fmt.Sprintf("mbx%05d@uni.example", nextBox), Since: at})
+		nextBox++
+	}
+	for range mailboxes - 3 {
+		addBox(firstSnap)
+	}
+	for i := range domains {
+		m.Members = append(m.Members, Member{Kind: "domain", Name: fmt.Sprintf("dept%02d.uni.example", i), Since: firstSnap})
+	}
+	oldest := 0
+	mailboxes -= 3
 	for d := opts.From; d.Before(opts.To); d = time.Date(d.Year(), d.Month(), d.Day()+1, 0, 0, 0, 0, loc) {
+		for _, src := range []struct{ source, host string }{{"postfix", "mx1"}, {"amavis", "mx1"}, {"postgrey", "mx1"}, {"dovecot", "imap"}} {
+			m.Covers = append(m.Covers, reports.CoverageDay{Day: d, Source: src.source, Host: src.host, Records: 1000})
+		}
 		weekend := d.Weekday() == time.Saturday || d.Weekday() == time.Sunday
 		level := float64(opts.MessagesPerDay)
 		if d.Month() == time.October {
@@ -102,9 +121,32 @@ func Seed(opts SeedOptions) *Memory {
 			}
 			rc := int64(received * hourShape[h] / shapeSum * noise(0.05))
 			sc := int64(sent * hourShape[h] / shapeSum * noise(0.05))
-			m.Hours = append(m.Hours, Hour{Hour: at, ReceivedCount: rc, ReceivedBytes: rc * int64(55000+rng.IntN(10000)),
-				SentCount: sc, SentBytes: sc * int64(40000+rng.IntN(10000))})
+			hr := Hour{Hour: at, ReceivedCount: rc, ReceivedBytes: rc * int64(55000+rng.IntN(10000)),
+				SentCount: sc, SentBytes: sc * int64(40000+rng.IntN(10000))}
+			if h == 3 {
+				hr.UnknownCount, hr.UnknownBytes = 1, 20000 // a message whose log start was cut
+			}
+			m.Hours = append(m.Hours, hr)
 			recvDay += rc
+			// The flow: every accepted message in one outcome.
+			flow := func(side, outcome string, n int64) {
+				if n > 0 {
+					m.Flows = append(m.Flows, Flow{At: at, FlowCount: reports.FlowCount{Side: side, Outcome: outcome, Count: n}})
+				}
+			}
+			blocked, bounced := rc/25, rc/200
+			flow(reports.SideOutside, "blocked", blocked)
+			flow(reports.SideOutside, "bounced", bounced)
+			flow(reports.SideOutside, "delivered_remote", rc/50)
+			flow(reports.SideOutside, "delivered_local", rc-blocked-bounced-rc/50)
+			flow(reports.SideLocal, "delivered_local", sc/5)
+			flow(reports.SideLocal, "partly_bounced", sc/100)
+			flow(reports.SideLocal, "delivered_remote", sc-sc/5-sc/100)
+			flow(reports.SideUnknown, "no_outcome", hr.UnknownCount)
+			m.RejectList = append(m.RejectList,
+				Reject{At: at, RejectCount: reports.RejectCount{Stage: "RCPT", Code: 550, Count: rc / 10}},
+				Reject{At: at, RejectCount: reports.RejectCount{Stage: "RCPT", Code: 450, Count: rc / 20}},
+				Reject{At: at, RejectCount: reports.RejectCount{Stage: "header", Code: 550, Count: rc / 1000}})
 		}
 		r := float64(recvDay)
 		for _, s := range []struct {
@@ -132,6 +174,9 @@ func Seed(opts SeedOptions) *Memory {
 			}
 			m.Logins = append(m.Logins, reports.LoginDay{Day: d, Protocol: p.name, OK: int64(ok), Failed: int64(failed),
 				Users: int64(float64(opts.Users) * p.base * 2 * noise(0.05))})
+			if p.name != reports.ProtocolSMTPAuth {
+				m.Reads = append(m.Reads, reports.ReadDay{Day: d, Protocol: p.name, Reads: int64(ok * 3), Bytes: int64(ok * 3 * 48000)})
+			}
 		}
 		before := len(m.UserLogins)
 		for u := range opts.Users {
@@ -144,17 +189,31 @@ func Seed(opts SeedOptions) *Memory {
 				p = 0.25
 			}
 			if rng.Float64() < p {
-				m.UserLogins = append(m.UserLogins, UserLogin{User: fmt.Sprintf("u%05d", u), Day: d})
+				proto := protos[u%len(protos)].name
+				m.UserLogins = append(m.UserLogins, UserLogin{User: fmt.Sprintf("u%05d", u), Protocol: proto, Day: d})
 			}
 		}
 		m.Logins = append(m.Logins, reports.LoginDay{Day: d, Protocol: reports.AllProtocols, Users: int64(len(m.UserLogins) - before)})
+		snap := d.Add(2 * time.Hour)
 		if d.Equal(time.Date(2026, 10, 10, 0, 0, 0, 0, loc)) {
+			m.Members = append(m.Members, Member{Kind: "domain", Name: "newfaculty.uni.example", Since: snap})
 			domains++
+		}
+		if !d.Equal(opts.From) {
+			for range 4 {
+				addBox(snap)
+			}
+			m.Members[oldest].Until = snap
+			oldest++
+		} else {
+			for range 3 {
+				addBox(snap)
+			}
 		}
 		mailboxes += 3
 		m.Snapshots = append(m.Snapshots, reports.Registrations{
-			At: d.Add(2 * time.Hour), Domains: domains, Mailboxes: mailboxes,
-			AllottedBytes: mailboxes*2e9 + mailboxes/20*3e9, ExtraBytes: mailboxes / 20 * 3e9,
+			At: snap, Domains: domains, Mailboxes: mailboxes,
+			AllottedBytes: mailboxes*2e9 + mailboxes/20*3e9, UsedBytes: mailboxes * 7e8, ExtraBytes: mailboxes / 20 * 3e9,
 		})
 	}
 	at := func(mo time.Month, d, h, mi int) time.Time { return time.Date(2026, mo, d, h, mi, 0, 0, loc) }
@@ -217,7 +276,27 @@ func Seed(opts SeedOptions) *Memory {
 			m.Pages = append(m.Pages, p)
 		}
 	}
-	m.Senders = []reports.DomainCount{{Domain: "uio.no", Count: 41000}, {Domain: "ntnu.no", Count: 30500}, {Domain: "github.com", Count: 22000}, {Domain: "muni.cz", Count: 9100}, {Domain: "uit.no", Count: 8800}}
-	m.Recipients = []reports.DomainCount{{Domain: "gmail.com", Count: 52000}, {Domain: "uio.no", Count: 18000}, {Domain: "outlook.com", Count: 12500}, {Domain: "cuni.cz", Count: 4000}}
+	m.Probed = []string{"smtp", "submission", "imap", "pop3", "webmail"}
+	m.ProbesFrom = opts.From
+	m.ProbeDown = []reports.Outage{
+		{Service: "imap", Ref: "probe", Title: "Probes failed: imap", Start: at(10, 8, 13, 3), End: at(10, 8, 13, 58)},
+	}
+	m.Tables = reports.MailTables{
+		SenderDomains: reports.NameTable{Top: []reports.NameCount{{Name: "uio.no", Count: 41000, Bytes: 2.1e9}, {Name: "ntnu.no", Count: 30500, Bytes: 1.6e9},
+			{Name: "github.com", Count: 22000, Bytes: 4e8}, {Name: "muni.cz", Count: 9100, Bytes: 3e8}, {Name: "uit.no", Count: 8800, Bytes: 2.9e8}},
+			Names: 812, TotalCount: 140000, TotalBytes: 7.1e9},
+		RecipientDomains: reports.NameTable{Top: []reports.NameCount{{Name: "gmail.com", Count: 52000, Bytes: 1.9e9}, {Name: "uio.no", Count: 18000, Bytes: 8e8},
+			{Name: "outlook.com", Count: 12500, Bytes: 5e8}, {Name: "cuni.cz", Count: 4000, Bytes: 1e8}},
+			Names: 4, TotalCount: 86500, TotalBytes: 3.3e9},
+		Senders: reports.NameTable{Top: []reports.NameCount{{Name: "noreply@github.com", Count: 9000, Bytes: 1e8}}, Names: 30000, TotalCount: 140000, TotalBytes: 7.1e9},
+		Replies: []reports.ReplyCount{
+			{Status: "rejected", Stage: "RCPT", Code: 550, DSN: "5.1.1", Reply: "<nobody@uni.example>: Recipient address rejected: User unknown in virtual mailbox table", Count: 4100},
+			{Status: "rejected", Stage: "RCPT", Code: 550, DSN: "5.1.1", Reply: "<ghost@uni.example>: Recipient address rejected: User unknown in virtual mailbox table", Count: 900},
+			{Status: "rejected", Stage: "RCPT", Code: 450, DSN: "4.2.0", Reply: "<a@uni.example>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/uni.example.html", Count: 2400},
+			{Status: "deferred", Code: 0, DSN: "4.4.1", Reply: "connect to mx.slow.example[192.0.2.7]:25: Connection timed out", Count: 310},
+			{Status: "bounced", Code: 0, DSN: "5.1.1", Reply: "host mx.closed.example[198.51.100.3] said: 550 5.1.1 <x@closed.example>: user unknown (in reply to RCPT TO command)", Count: 77},
+			{Status: "expired", Code: 0, DSN: "4.4.1", Reply: "maximal_queue_lifetime reached, returned to sender", Count: 3},
+		},
+	}
 	return m
 }

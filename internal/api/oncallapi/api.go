@@ -1,5 +1,7 @@
 // Package oncallapi serves the on-call capability's HTTP API, one file per
-// resource: who is on call and the schedules (rota.go), overrides
+// resource: who is on call and the schedules (rota.go), the rotas'
+// versions and changes (rotaversions.go), the members (members.go), the
+// record of shifts held (history.go), overrides
 // (overrides.go), swap requests (swaps.go), unavailability
 // (unavailability.go), the iCalendar feeds behind secret URLs (feeds.go),
 // incidents with acknowledge and resolve (incidents.go), the signed
@@ -71,6 +73,9 @@ func Register(srv *server.Server, o Options) *API {
 	}
 	a := &API{o: o, srv: srv}
 	a.registerRota()
+	a.registerRotaVersions()
+	a.registerMembers()
+	a.registerHistory()
 	a.registerOverrides()
 	a.registerSwaps()
 	a.registerUnavailability()
@@ -100,7 +105,11 @@ func parseTime(s string) (time.Time, error) {
 }
 
 // rotaParam reads ?rota= (default the first rota); an unknown rota is 404.
+// It brings the team up to date with the database first.
 func (a *API) rotaParam(r *http.Request) (string, error) {
+	if err := a.o.Team.Refresh(r.Context()); err != nil {
+		return "", err
+	}
 	name := r.URL.Query().Get("rota")
 	if name == "" {
 		name = a.o.Team.DefaultRota()
@@ -120,7 +129,7 @@ func teamErr(err error) error {
 		return server.NotFound(err.Error())
 	case errors.Is(err, team.ErrUnknownMember), errors.Is(err, team.ErrInvalid):
 		return server.BadRequest(err.Error())
-	case errors.Is(err, team.ErrState):
+	case errors.Is(err, team.ErrState), errors.Is(err, team.ErrConflict), errors.Is(err, team.ErrNotStored):
 		return server.Conflict(err.Error())
 	case errors.Is(err, team.ErrNotYours):
 		return &server.Error{Status: http.StatusForbidden, Code: server.CodeForbidden, Message: err.Error()}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/uni-mail/postvakt/internal/auth"
@@ -52,10 +53,23 @@ type memberFeed struct{ member, url string }
 // with the feed URLs of those of its members that keep accepts.
 func (a *API) memberFeeds(keep func(member string) bool) []rotaFeeds {
 	var out []rotaFeeds
+	now := a.o.Now()
 	for _, name := range a.o.Team.Rotas() {
 		rt, _ := a.o.Team.Rota(name)
 		rf := rotaFeeds{rota: name}
-		for _, m := range rt.Spec().Members {
+		// the members of the versions in force now and later
+		var members []string
+		vs := rt.Versions()
+		for i, v := range vs {
+			if i == len(vs)-1 || vs[i+1].From.After(now) {
+				for _, m := range v.Spec.Members {
+					if !slices.Contains(members, m) {
+						members = append(members, m)
+					}
+				}
+			}
+		}
+		for _, m := range members {
 			if keep(m) {
 				rf.members = append(rf.members, memberFeed{m, FeedURL(a.o.BaseURL, a.o.LinkKey, name, m)})
 			}
@@ -82,6 +96,9 @@ type FeedsResponse struct {
 func (a *API) feeds(w http.ResponseWriter, r *http.Request) error {
 	if a.o.LinkKey == "" {
 		return server.NotFound("feeds need oncall.links.key")
+	}
+	if err := a.o.Team.Refresh(r.Context()); err != nil {
+		return err
 	}
 	out := map[string]RotaFeeds{}
 	for _, rf := range a.memberFeeds(func(string) bool { return true }) {
@@ -110,6 +127,9 @@ type OwnFeedsResponse struct {
 // turns; the whole-rota feeds and other members' feeds stay with feeds
 // (admin). The map is empty when the links key is not set.
 func (a *API) ownFeeds(w http.ResponseWriter, r *http.Request) error {
+	if err := a.o.Team.Refresh(r.Context()); err != nil {
+		return err
+	}
 	out := map[string]string{}
 	p, _ := auth.FromContext(r.Context())
 	me, isMember := a.o.Team.MemberByLogin(p.Name)
@@ -131,6 +151,9 @@ func (a *API) feed(w http.ResponseWriter, r *http.Request) error {
 	want := FeedSecret(a.o.LinkKey, name, member)
 	if a.o.LinkKey == "" || subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("key")), []byte(want)) != 1 {
 		return server.NotFound("no such feed")
+	}
+	if err := a.o.Team.Refresh(r.Context()); err != nil {
+		return err
 	}
 	rt, err := a.o.Team.Rota(name)
 	if err != nil {

@@ -40,7 +40,8 @@ func (a *API) view(rotaName string, s rota.Shift) ShiftView {
 	return ShiftView{Rota: rotaName, Member: s.Member, Name: m.Name, Start: s.Start, End: s.End, Source: s.Source, Turn: s.Turn, Ref: s.Ref}
 }
 
-// RotaView is one rota with its current and next shift.
+// RotaView is one rota with the version in force now (Spec), its current
+// and next shift.
 type RotaView struct {
 	Name    string    `json:"name"`
 	Spec    rota.Spec `json:"spec"`
@@ -55,6 +56,9 @@ type RotasResponse struct {
 }
 
 func (a *API) rotas(w http.ResponseWriter, r *http.Request) error {
+	if err := a.o.Team.Refresh(r.Context()); err != nil {
+		return err
+	}
 	now := a.o.Now()
 	var out []RotaView
 	for _, name := range a.o.Team.Rotas() {
@@ -64,7 +68,7 @@ func (a *API) rotas(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		cur := rt.OnCallAt(c, now)
-		out = append(out, RotaView{Name: name, Spec: rt.Spec(), Current: a.view(name, cur), Next: a.view(name, rt.OnCallAt(c, cur.End)), InCover: a.o.Team.InCover(name, now)})
+		out = append(out, RotaView{Name: name, Spec: rt.SpecAt(now), Current: a.view(name, cur), Next: a.view(name, rt.OnCallAt(c, cur.End)), InCover: a.o.Team.InCover(name, now)})
 	}
 	server.WriteJSON(w, http.StatusOK, RotasResponse{Rotas: out})
 	return nil

@@ -75,6 +75,9 @@ func (a *API) slackInteractivity(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	who := "slack:" + cb.User.ID
+	if err := a.o.Team.Refresh(r.Context()); err != nil {
+		return err
+	}
 	member, known := a.o.Team.MemberBySlackID(cb.User.ID)
 	if known {
 		who = "slack:" + member.ID

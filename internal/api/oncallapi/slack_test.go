@@ -164,8 +164,10 @@ func TestSlackSwapButtons(t *testing.T) {
 	// Slack's signatures are checked against the real time as well.
 	f := newFixture(t, fixtureOptions{now: time.Now()})
 	var sw team.SwapRecord
+	// Turns that have not started: a started one is not swapped.
+	mine := nextTurnOf("chen", time.Now())
 	f.do(t, "POST", "/api/v1/oncall/swaps", f.token(t, auth.RoleAdmin), map[string]any{"requester": "chen", "counterpart": "ana",
-		"mine": chenWeek, "theirs": anaNext}).ok(t, http.StatusCreated, &sw)
+		"mine": mine, "theirs": nextTurnOf("ana", mine)}).ok(t, http.StatusCreated, &sw)
 	id, _ := strconv.ParseInt(sw.ID, 10, 64)
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	click := func(user string) oncallapi.SlackResponse {
@@ -183,5 +185,17 @@ func TestSlackSwapButtons(t *testing.T) {
 	}
 	if got := click("UANA"); got.Text != "Swap "+sw.ID+" is accepted." {
 		t.Fatalf("ana accepts: %+v", got)
+	}
+}
+
+// nextTurnOf returns noon on the Tuesday of member's first turn that starts
+// after t, by counting weeks from the test rota's anchor: ana, bjorn and
+// chen in turn from Monday 2026-01-05 09:00 Europe/Oslo.
+func nextTurnOf(member string, after time.Time) time.Time {
+	idx := map[string]int{"ana": 0, "bjorn": 1, "chen": 2}[member]
+	for w := 0; ; w++ {
+		if monday := time.Date(2026, 1, 5+7*w, 9, 0, 0, 0, oslo); monday.After(after) && w%3 == idx {
+			return time.Date(2026, 1, 6+7*w, 12, 0, 0, 0, oslo)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 // Package reportapi serves the monthly report's HTTP API under
 // /api/v1/reports: the archive (list, one report, its HTML, PDF and CSV),
-// the comment written for a period, and generating (and e-mailing) a
+// the comment and the questions and tips written for a period, and
+// generating (and e-mailing) a
 // report on request. The report itself is made by the reports package's
 // Service; the server authenticates every request and checks its role.
 package reportapi
@@ -29,6 +30,7 @@ func Register(s *server.Server, o Options) {
 	}
 	registerReports(s, o.Service, now)
 	registerComment(s, o.Service, now)
+	registerTips(s, o.Service, now)
 }
 
 // actorName names the caller in the archive (generated_by) and with the

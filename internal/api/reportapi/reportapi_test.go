@@ -271,3 +271,55 @@ func mustField(t *testing.T, obj json.RawMessage, key string) json.RawMessage {
 	}
 	return m[key]
 }
+
+// TestTipsAPI: the questions and tips of a period are written by a
+// postmaster, read by a viewer, checked, and shown in the period's report.
+func TestTipsAPI(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	viewer, postmaster := a.token(t, auth.RoleViewer), a.token(t, auth.RolePostmaster)
+	var got reportapi.Tips
+	if code := call(t, "GET", a.base+"/2026-10/tips", viewer, nil, &got); code != http.StatusOK || got.Period != "2026-10" || got.Tips == nil || len(got.Tips) != 0 {
+		t.Fatalf("empty tips: %d %+v", code, got)
+	}
+	tips := []reports.Tip{
+		{Question: "Hvorfor havner e-post fra Canvas i søppelpost?", Answer: "Avsenderen mangler DKIM; vi har meldt fra."},
+		{Question: "Can I get more than 2 GB?", Answer: "Yes: ask the helpdesk, up to 5 GB."},
+	}
+	if code := call(t, "PUT", a.base+"/2026-10/tips", viewer, reportapi.Tips{Tips: tips}, nil); code != http.StatusForbidden {
+		t.Fatalf("viewer wrote tips: %d", code)
+	}
+	for _, bad := range []reportapi.Tips{
+		{Tips: []reports.Tip{{Question: "no answer"}}},
+		{Tips: []reports.Tip{{Question: "q", Answer: strings.Repeat("x", reports.MaxTipText+1)}}},
+		{Period: "2026-09", Tips: tips},
+	} {
+		if code := call(t, "PUT", a.base+"/2026-10/tips", postmaster, bad, nil); code != http.StatusBadRequest {
+			t.Errorf("bad tips %+v: %d", bad.Period, code)
+		}
+	}
+	if code := call(t, "PUT", a.base+"/2026-10/tips", postmaster, reportapi.Tips{Tips: tips}, &got); code != http.StatusOK || len(got.Tips) != 2 {
+		t.Fatalf("put tips: %d %+v", code, got)
+	}
+	got = reportapi.Tips{}
+	if call(t, "GET", a.base+"/2026-10/tips", viewer, nil, &got); !slices.Equal(got.Tips, tips) {
+		t.Fatalf("tips read back %+v", got.Tips)
+	}
+	// The report of the period shows them.
+	if code := call(t, "POST", a.base, postmaster, map[string]any{"period": "2026-10"}, nil); code/100 != 2 {
+		t.Fatalf("generate: %d", code)
+	}
+	code, _, html := request(t, "GET", a.base+"/2026-10.html", viewer, nil)
+	if code != http.StatusOK || !strings.Contains(string(html), "Hvorfor havner e-post fra Canvas i søppelpost?") ||
+		!strings.Contains(string(html), "Spørsmål og tips") {
+		t.Errorf("the report does not show the tips (%d)", code)
+	}
+	// An empty list removes them.
+	if code := call(t, "PUT", a.base+"/2026-10/tips", postmaster, reportapi.Tips{Tips: []reports.Tip{}}, nil); code != http.StatusOK {
+		t.Fatal(code)
+	}
+	got = reportapi.Tips{}
+	if call(t, "GET", a.base+"/2026-10/tips", viewer, nil, &got); len(got.Tips) != 0 {
+		t.Fatalf("tips after clearing %+v", got.Tips)
+	}
+}

@@ -2,11 +2,14 @@
 // incidents with their alerts and timelines (oncall_incidents,
 // oncall_incident_alerts, oncall_incident_events), the page log
 // (oncall_pages), heartbeats (oncall_heartbeats), handover claims
-// (oncall_handovers) and the team's run-time changes: overrides, swap
-// requests and unavailability (oncall_overrides, oncall_swaps,
+// (oncall_handovers), the team as data (oncall_team_members, oncall_rotas,
+// oncall_rota_versions, oncall_team_revision), the record of shifts held
+// (oncall_shift_log, read by the report through HeldShifts and
+// MemberNames) and the team's run-time changes: overrides, swap requests
+// and unavailability (oncall_overrides, oncall_swaps,
 // oncall_unavailability). It implements incident.Store, page.Log,
-// heartbeat.Store, handover.Store and team.Store; it loads and saves, and
-// the rules live in those packages.
+// heartbeat.Store, handover.Store, team.Store and team.RotaStore; it loads
+// and saves, and the rules live in those packages.
 package oncallstore
 
 import (

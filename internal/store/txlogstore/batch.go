@@ -18,7 +18,7 @@ import (
 var copyBufs = sync.Pool{New: func() any { return new(copyBuf) }}
 
 // The collectors' logs, partitioned by day on PostgreSQL.
-var collectorLogTables = []string{"mail_tx", "mail_messages", "mail_logins"}
+var collectorLogTables = []string{"mail_tx", "mail_messages", "mail_logins", "mail_sessions"}
 
 var txColumns = []string{"ts", "node", "source", "direction", "msg_key", "queue_id", "message_id", "mail_from", "rcpt",
 	"orig_rcpt", "header_from", "subject", "header_date", "size", "client_ip", "client_name", "helo", "auth_user",
@@ -123,6 +123,9 @@ func batchDays(b *txlog.Batch) []time.Time {
 	for i := range b.Logins {
 		add(b.Logins[i].Time)
 	}
+	for i := range b.Sessions {
+		add(b.Sessions[i].Time)
+	}
 	return out
 }
 
@@ -147,6 +150,9 @@ func (s *Store) WriteBatch(ctx context.Context, b *txlog.Batch, cps []txlog.Chec
 			return err
 		}
 		if err := insertRows(ctx, tx, "mail_warnings", warningColumns, len(b.Warnings), func(i int) []any { return warningValues(&b.Warnings[i]) }); err != nil {
+			return err
+		}
+		if err := insertRows(ctx, tx, "mail_sessions", sessionColumns, len(b.Sessions), func(i int) []any { return sessionValues(&b.Sessions[i]) }); err != nil {
 			return err
 		}
 		for _, cp := range cps {
@@ -329,6 +335,9 @@ func (s *Store) writeBatchPG(ctx context.Context, b *txlog.Batch, cps []txlog.Ch
 		return err
 	}
 	if err := insertWarningsPG(ctx, tx, b.Warnings); err != nil {
+		return err
+	}
+	if err := copyIn("mail_sessions", sessionColumns, len(b.Sessions), func(i int) { cb.sessionRow(&b.Sessions[i]) }); err != nil {
 		return err
 	}
 	for _, cp := range cps {

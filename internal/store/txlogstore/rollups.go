@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,24 +14,33 @@ import (
 	"github.com/uni-mail/postvakt/internal/storage"
 )
 
-// rollupQueries aggregate one metric; BUCKET is replaced by the bucket
-// width in µs (a literal, so PostgreSQL sees one GROUP BY expression);
-// each takes (lo, hi).
-var rollupQueries = []struct{ metric, sql string }{
-	{"messages", `SELECT ts - ts % BUCKET, direction, COUNT(*), COALESCE(SUM(size), 0) FROM mail_messages
-		WHERE ts >= ? AND ts < ? AND received > 0 GROUP BY ts - ts % BUCKET, direction`},
+// rollupQuery aggregates one metric; BUCKET is replaced by the bucket
+// width in µs (a literal, so PostgreSQL sees one GROUP BY expression); it
+// takes (lo, hi) once, or pairs times.
+type rollupQuery struct {
+	metric, sql string
+	pairs       int
+}
+
+// rollupQueries are the rollups of the collectors' own figures; the
+// monthly report's are reportRollupQueries (report_tables.go). A message
+// counts as many times as it was received (received: 0 or 1), as in
+// txlog.Summary.
+var rollupQueries = []rollupQuery{
+	{"messages", `SELECT ts - ts % BUCKET, direction, COALESCE(SUM(received), 0), COALESCE(SUM(size), 0) FROM mail_messages
+		WHERE ts >= ? AND ts < ? AND received > 0 GROUP BY ts - ts % BUCKET, direction`, 1},
 	{"recipients", `SELECT ts - ts % BUCKET, direction || '|' || status, COUNT(*), COALESCE(SUM(size), 0) FROM mail_tx
 		WHERE ts >= ? AND ts < ? AND handoff = 0 AND status IN ('sent', 'deferred', 'bounced', 'expired', 'rejected', 'discarded')
-		GROUP BY ts - ts % BUCKET, direction || '|' || status`},
+		GROUP BY ts - ts % BUCKET, direction || '|' || status`, 1},
 	{"verdicts", `SELECT ts - ts % BUCKET, av_verdict, COUNT(*), COALESCE(SUM(size), 0) FROM mail_tx
-		WHERE ts >= ? AND ts < ? AND status = 'scanned' GROUP BY ts - ts % BUCKET, av_verdict`},
+		WHERE ts >= ? AND ts < ? AND status = 'scanned' GROUP BY ts - ts % BUCKET, av_verdict`, 1},
 	{"greylist", `SELECT ts - ts % BUCKET, status, COUNT(*), 0 FROM mail_tx
-		WHERE ts >= ? AND ts < ? AND status IN ('greylisted', 'greylist_pass') GROUP BY ts - ts % BUCKET, status`},
+		WHERE ts >= ? AND ts < ? AND status IN ('greylisted', 'greylist_pass') GROUP BY ts - ts % BUCKET, status`, 1},
 	{"logins", `SELECT ts - ts % BUCKET, service || '|' || CASE WHEN ok = 1 THEN 'ok' ELSE 'failed' END, COUNT(*), 0 FROM mail_logins
 		WHERE ts >= ? AND ts < ? AND source <> 'dovecot-auth'
-		GROUP BY ts - ts % BUCKET, service || '|' || CASE WHEN ok = 1 THEN 'ok' ELSE 'failed' END`},
+		GROUP BY ts - ts % BUCKET, service || '|' || CASE WHEN ok = 1 THEN 'ok' ELSE 'failed' END`, 1},
 	{"unique_users", `SELECT ts - ts % BUCKET, '', COUNT(DISTINCT username), 0 FROM mail_logins
-		WHERE ts >= ? AND ts < ? AND ok = 1 AND source <> 'dovecot-auth' GROUP BY ts - ts % BUCKET`},
+		WHERE ts >= ? AND ts < ? AND ok = 1 AND source <> 'dovecot-auth' GROUP BY ts - ts % BUCKET`, 1},
 }
 
 // ComputeRollups recomputes the rollups of period for every bucket from
@@ -47,8 +57,12 @@ func (s *Store) ComputeRollups(ctx context.Context, period rollup.Period, from, 
 		if _, err := tx.Exec(ctx, `DELETE FROM mail_rollups WHERE period = ? AND bucket >= ? AND bucket < ?`, string(period), lo, hi); err != nil {
 			return fmt.Errorf("rollups: %w", err)
 		}
-		for _, q := range rollupQueries {
-			rows, err := tx.Query(ctx, strings.ReplaceAll(q.sql, "BUCKET", strconv.FormatInt(size, 10)), lo, hi)
+		for _, q := range slices.Concat(rollupQueries, reportRollupQueries) {
+			var args []any
+			for range max(q.pairs, 1) {
+				args = append(args, lo, hi)
+			}
+			rows, err := tx.Query(ctx, strings.ReplaceAll(q.sql, "BUCKET", strconv.FormatInt(size, 10)), args...)
 			if err != nil {
 				return fmt.Errorf("rollup %s: %w", q.metric, err)
 			}

@@ -79,7 +79,7 @@ type TLSConfig struct {
 }
 
 // LimitsConfig bounds clients and what they can make the engine hold
-// (docs/configuration.md, "Resource budget").
+// (docs/resources.md).
 type LimitsConfig struct {
 	MaxMessageBytes  int64         `yaml:"max_message_bytes"`
 	MaxRecipients    int           `yaml:"max_recipients"`

@@ -23,8 +23,8 @@ import (
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
 )
 
-// The engine under hostile load and lying clients (docs/configuration.md,
-// "Resource budget"): each test fails on an engine without the limit it
+// The engine under hostile load and lying clients (docs/resources.md):
+// each test fails on an engine without the limit it
 // checks.
 
 // rawConn is an SMTP client that speaks line by line, so that a test can

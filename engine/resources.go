@@ -9,7 +9,7 @@ import (
 )
 
 // Resources are the budgets the engine shares with the rest of the service
-// (docs/configuration.md, "Resource budget"): the one gate for password
+// (docs/resources.md): the one gate for password
 // hashes (SMTP AUTH here, the web sign-in in internal/webauth), the memory
 // budget for message bytes held in memory (DATA while it is small, the
 // message assembled for the commit, content scanning's scratch space, the

@@ -24,8 +24,8 @@ type Config struct {
 	Limits      LimitsConfig     `yaml:"limits"`
 }
 
-// LimitsConfig is the budget of one message's scan (docs/configuration.md,
-// "Resource budget"): the built-in scan stops when any is exhausted, and
+// LimitsConfig is the budget of one message's scan (docs/resources.md):
+// the built-in scan stops when any is exhausted, and
 // the message is then uninspectable.
 type LimitsConfig struct {
 	// Timeout is the deadline of the built-in scan of one message.

@@ -33,7 +33,7 @@ const DefaultHashWait = 2 * time.Second
 //
 // (3 at the defaults, 64 MiB and m = 19456), and never more than 2 ×
 // GOMAXPROCS, since hashing is CPU-bound and more at once only share the
-// cores (docs/configuration.md, "Resource budget"). A caller that cannot
+// cores (docs/resources.md). A caller that cannot
 // start within Wait gets ErrHashBusy. A nil *Hasher hashes without a limit.
 type Hasher struct {
 	mem  *membudget.Budget

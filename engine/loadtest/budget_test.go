@@ -336,8 +336,8 @@ func codeOf(err error) string {
 	return "error: " + err.Error()
 }
 
-// TestResourceBudget is the acceptance of docs/configuration.md, "Resource
-// budget": with the default limits, a real `postvakt serve` stays under
+// TestResourceBudget is the acceptance of docs/resources.md:
+// with the default limits, a real `postvakt serve` stays under
 // 512 MB resident through 1,000 concurrent AUTH attempts with wrong
 // passwords and 100 concurrent 24 MB messages, and meanwhile answers
 // /healthz and accepts ordinary mail.

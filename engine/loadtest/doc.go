@@ -1,5 +1,5 @@
 // Package loadtest holds the engine's resource-budget load test
-// (docs/configuration.md, "Resource budget"): it builds postvakt, starts a
+// (docs/resources.md): it builds postvakt, starts a
 // real `postvakt serve` with the default limits, and drives it with 1,000
 // concurrent AUTH attempts with wrong passwords, then 100 concurrent 24 MB
 // messages, while it checks that /healthz answers and ordinary mail is

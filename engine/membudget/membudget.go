@@ -2,8 +2,8 @@
 // of bytes that callers reserve before they hold something whose size an
 // untrusted client chooses (a message body, a password hash's working
 // memory), so that the sum of what is held at once stays under the
-// configured budget however many clients ask (docs/configuration.md,
-// "Resource budget"). Waiters are served in arrival order, so a large
+// configured budget however many clients ask (docs/resources.md).
+// Waiters are served in arrival order, so a large
 // reservation is not starved by a stream of small ones, and every wait is
 // bounded by its context: a caller that cannot get its bytes in time gets
 // ErrBusy and answers the client with a temporary failure.

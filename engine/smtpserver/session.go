@@ -448,7 +448,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 // then a file), read from the spool by the content filter, and assembled
 // once in memory for the commit under the message memory budget: no
 // message is held whole in memory more than once, and no more bytes at
-// once than the budget allows (docs/configuration.md, "Resource budget").
+// once than the budget allows (docs/resources.md).
 func (s *session) Data(r io.Reader) error {
 	if s.closing {
 		return s.gone()
@@ -667,7 +667,7 @@ func StoredReader(env Envelope, v Verdict, msg Message) (io.Reader, error) {
 // commitCopies is how many times a message's size the commit holds in
 // memory at its peak: the assembled body, the database driver's encoding
 // of it (pgx's parameter buffer, SQLite's bound blob), and the write
-// buffer it is sent from (docs/configuration.md, "Resource budget").
+// buffer it is sent from (docs/resources.md).
 const commitCopies = 3
 
 // spoolWriter remembers an error of the spool, to tell it from an error

@@ -5,7 +5,7 @@
 // streams a message into its queue file rather than holding it), so the
 // memory an SMTP client can make the engine hold is bounded by
 // configuration, not by the message size or the number of clients
-// (docs/configuration.md, "Resource budget"). A File is written once, then
+// (docs/resources.md). A File is written once, then
 // read any number of times through io.ReaderAt.
 package spool
 

@@ -115,7 +115,9 @@ func smtpDataParallel(ctx context.Context, e *Env) Verdict {
 		var wg sync.WaitGroup
 		base := addrs(n)
 		for i := range n {
-			wg.Go(func() { c.Add(send(ctx, e.MX, base+i, fmt.Sprintf("big%d@else.example", i), []string{Mailbox}, msg)) })
+			wg.Go(func() {
+				c.Add(send(ctx, e.MX, base+i, fmt.Sprintf("big%d@else.example", i), []string{BigMailbox}, msg))
+			})
 		}
 		wg.Wait()
 		return c.String()
@@ -225,7 +227,7 @@ func afterAuthFailures(ctx context.Context, e *Env, src int) string {
 		if err != nil && c == 0 {
 			return "closed (during AUTH)"
 		}
-		if c != 535 {
+		if c != 535 && c != 454 { // a refusal by the rate is a failure too
 			break
 		}
 	}

@@ -30,6 +30,10 @@ const (
 	WebPassword  = "correct horse battery staple"
 	MailPassword = "mailbox password 42"
 	Mailbox      = "ola@uni.example"
+	// BigMailbox takes the large messages of smtp-data-parallel (190 of
+	// 24 MB): a quota that holds them all, so that the attack measures the
+	// engine's memory and not the mailbox filling up.
+	BigMailbox   = "archive@uni.example"
 	FaultAddress = "fault@uni.example"
 	amToken      = "attack-alertmanager-token-0123456789"
 	linkKey      = "attack-link-key-0123456789abcdef0123456789"
@@ -104,6 +108,9 @@ func Start(ctx context.Context, bin string) (*Env, error) {
 		return nil, err
 	}
 	if _, err := e.CLI(ctx, "", "directory", "add-mailbox", FaultAddress); err != nil {
+		return nil, err
+	}
+	if _, err := e.CLI(ctx, "", "directory", "add-mailbox", "--quota", "8GB", BigMailbox); err != nil {
 		return nil, err
 	}
 	tokenRE := regexp.MustCompile(`pvt_[A-Za-z0-9_-]+`)

@@ -14,7 +14,7 @@ import (
 )
 
 // The web sign-in hashes through the service's one password-hash gate
-// (docs/configuration.md, "Resource budget"): while it is full a sign-in
+// (docs/resources.md): while it is full a sign-in
 // fails with ErrBusy after the gate's wait (503 in the web interface), and
 // that is neither a failure nor a success of the user.
 func TestWebSignInSharesTheHashGate(t *testing.T) {

@@ -7,11 +7,19 @@ BIN     := bin/postvakt
 # Extra arguments for `make run`, e.g. make run ARGS="--config postvakt.yaml".
 ARGS    ?=
 
-.PHONY: run build test check fmt vet bench fuzz e2e corpus attack loadtest clean
+.PHONY: run demo screenshots build test check fmt vet bench fuzz e2e corpus attack loadtest clean
 
 ## run: start the service on the embedded default (SQLite under ./data, HTTP on 127.0.0.1:9780)
 run: build
 	./$(BIN) serve $(ARGS)
+
+## demo: the demo — made-up data in ./data/demo.db, every page filled within a minute (docs/demo.md)
+demo: build
+	./$(BIN) serve --demo $(ARGS)
+
+## screenshots: every page at desktop and phone width, from a demo server, into docs/screenshots (headless Chromium)
+screenshots:
+	POSTVAKT_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^(TestDemo|TestFirstRunBrowser)$$' -timeout 10m ./internal/app/
 
 ## build: build the postvakt binary into bin/
 build:

@@ -23,6 +23,7 @@ import (
 )
 
 func serveCmd() *command {
+	var demo bool
 	return &command{
 		name:    "serve",
 		summary: "run the service (HTTP API, metrics, scheduler and every configured capability)",
@@ -35,7 +36,16 @@ changes nothing (docs/configuration.md, "Reloading").
 The configuration is --config FILE, else $POSTVAKT_CONFIG, else
 ` + defaultConfigPath + ` when it exists, else the built-in defaults: data in
 ./data, SQLite at ./data/postvakt.db, HTTP on 127.0.0.1:9780. serve creates
-the database when there is none.`,
+the database when there is none. At start it logs the web address and, while
+no admin exists, a one-time link that creates the first one.
+
+--demo runs the demo instead: its own configuration and a database of made-up
+data, DATA_DIR/demo.db, made afresh at each start and marked as a demo; the
+demo refuses any other database and serve without --demo refuses a demo
+database (docs/demo.md).`,
+		flags: func(fs *flag.FlagSet, _ *globalOpts) {
+			fs.BoolVar(&demo, "demo", false, "run the demo: made-up data in DATA_DIR/demo.db (made afresh, never a real database), a rota, incidents, tickets, probes, replayed sample logs (docs/demo.md)")
+		},
 		run: func(ctx context.Context, e *cmdEnv, args []string) error {
 			if len(args) > 0 {
 				return usagef("serve takes no arguments")
@@ -44,10 +54,18 @@ the database when there is none.`,
 			if err != nil {
 				return err
 			}
+			if demo {
+				if cfg, err = app.DemoConfig(cfg); err != nil {
+					return err
+				}
+			}
 			for _, w := range cfg.Warnings() {
 				e.logger.Warn("configuration: " + w)
 			}
 			path, _ := e.configPath()
+			if demo {
+				path = "" // a reload would put the file's settings over the demo's
+			}
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
@@ -62,7 +80,7 @@ the database when there is none.`,
 			}()
 			return app.Run(ctx, app.Options{
 				Config: cfg, ConfigPath: path, Logger: e.logger, LogLevel: e.level, Reload: reload,
-				Ready: func(a net.Addr) {},
+				Ready: func(a net.Addr) {}, Demo: demo,
 			})
 		},
 	}

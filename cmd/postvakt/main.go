@@ -114,6 +114,7 @@ func commands() []*command {
 		reportCmd(), reportTipsCmd(),
 		queueCmd(), quarantineCmd(), accountCmd(),
 		probeCmd(),
+		unitCmd(),
 		userCmd(),
 	}
 }

@@ -26,9 +26,11 @@ import (
 )
 
 // envelopeCodes are the codes an API error may carry: server.Code… and
-// the report API's send_failed.
+// the report API's send_failed, the units API's link_invalid (410) and
+// rate_limited (429) of the public survey routes.
 var envelopeCodes = []string{server.CodeUnauthorized, server.CodeForbidden, server.CodeNotFound, server.CodeBadRequest,
-	server.CodeConflict, server.CodeTooLarge, server.CodeUnavailable, server.CodeInternal, server.CodeMethod, server.CodeInvalidConfig, "send_failed"}
+	server.CodeConflict, server.CodeTooLarge, server.CodeUnavailable, server.CodeInternal, server.CodeMethod, server.CodeInvalidConfig, "send_failed",
+	"link_invalid", "rate_limited"}
 
 // checkEnvelope fails unless an answer is the API's error envelope,
 // {"error":{"code":"…","message":"…"}} as JSON, with a known code.

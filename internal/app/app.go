@@ -23,6 +23,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/internal/telemetry"
+	"github.com/uni-mail/postvakt/internal/web"
 	"github.com/uni-mail/postvakt/oncall/alerting"
 	"github.com/uni-mail/postvakt/oncall/tickets"
 )
@@ -45,6 +46,16 @@ type Options struct {
 	// Node names this replica in claimed job ticks; default host-pid.
 	Node string
 	Now  func() time.Time
+	// Demo runs the demo (docs/demo.md): Config must come from
+	// DemoConfig; the database is made afresh, marked "demo" and seeded.
+	// Without Demo, a database marked "demo" is refused.
+	Demo bool
+	// DemoPassword is the demo users' password; empty: a random one,
+	// printed in the log.
+	DemoPassword string
+	// DemoSamples are the sample logs the demo replays (the first that
+	// exists); nil: DemoSamples.
+	DemoSamples []string
 }
 
 // OpenDatabase opens the configured database and, when migrate is true,
@@ -97,6 +108,11 @@ type Env struct {
 	tickets *tickets.Service
 	// alerting raises incidents (nil when on-call is off), for the probes.
 	alerting *alerting.Service
+	// web is the web interface, set by setupWeb: Run asks it for the
+	// first-run setup link once the listener is bound.
+	web *web.UI
+	// demo is set when the service runs the demo (Options.Demo).
+	demo bool
 
 	// Reload reads the configuration file again on SIGHUP and POST
 	// /api/v1/admin/reload; a capability that can apply changes while
@@ -136,6 +152,7 @@ var capabilities = []struct {
 	{"runbooks", setupRunbooks},
 	{"tickets", setupTickets}, // before oncall: sets env.Oncall.Tickets
 	{"oncall", setupOncall},   // binds env.Oncall.Tickets
+	{"units", setupUnits},     // after oncall: reminders on its channels
 	{"collectors", setupCollectors},
 	{"content", setupContent},
 	{"engine", setupEngine}, // after collectors and content: takes their hooks
@@ -159,11 +176,19 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("data directory: %w", err)
 	}
 	logger.Info("starting postvakt", "version", Version, "database", config.RedactURL(cfg.DatabaseURL()), "node", opts.Node)
-	db, err := OpenDatabase(ctx, cfg, logger, cfg.Database.MigrateOnStart)
+	if err := checkDemoMark(ctx, cfg, opts.Demo); err != nil {
+		return err
+	}
+	db, err := OpenDatabase(ctx, cfg, logger, cfg.Database.MigrateOnStart || opts.Demo)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if opts.Demo {
+		if err := db.SetMark(ctx, storage.MarkDemo, "postvakt serve --demo", opts.Now()); err != nil {
+			return err
+		}
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -189,6 +214,11 @@ func Run(ctx context.Context, opts Options) error {
 	for _, c := range capabilities {
 		if err := c.setup(ctx, env); err != nil {
 			return fmt.Errorf("set up %s: %w", c.name, err)
+		}
+	}
+	if opts.Demo {
+		if err := env.startDemo(opts); err != nil {
+			return err
 		}
 	}
 
@@ -218,6 +248,7 @@ func Run(ctx context.Context, opts Options) error {
 		defer wg.Done()
 		fail(env.Server.Serve(ctx, func(a net.Addr) {
 			logger.Info("http listening", "addr", a.String())
+			env.announce(ctx, a)
 			if opts.Ready != nil {
 				opts.Ready(a)
 			}

@@ -31,6 +31,9 @@ type OncallHooks struct {
 	Tickets *alerting.TicketLink
 	// OpenTickets lists the open tickets in a handover summary.
 	OpenTickets handover.TicketLister
+	// Send posts to the on-call channels (the paging pipeline); set by
+	// setupOncall for the capabilities after it (units' reminders).
+	Send func(ctx context.Context, msgs ...page.Message) error
 }
 
 // setupOncall wires the on-call capability (oncall: in the configuration):
@@ -101,6 +104,7 @@ func setupOncall(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
+	env.Oncall.Send = pipeline.Send
 	base := strings.TrimRight(env.Config.HTTP.BaseURL, "/")
 	if base == "" {
 		base = "http://" + env.Config.HTTP.Listen

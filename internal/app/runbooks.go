@@ -17,6 +17,10 @@ a{color:#0b57d0}pre{background:#f3f3f3;padding:.75rem;overflow-x:auto;border-rad
 code{font-family:ui-monospace,monospace;font-size:.9em}nav{margin-bottom:1rem}
 table{border-collapse:collapse}td,th{padding:.25rem .5rem;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
 .meta{color:#555;font-size:.9em}
+td{overflow-wrap:anywhere}code{overflow-wrap:anywhere}main img{max-width:100%}
+nav.top{display:flex;flex-wrap:wrap;gap:.25rem 1rem;padding:.5rem 0;border-bottom:1px solid #ddd}
+nav.top a{text-decoration:none}nav.top .brand{font-weight:700;color:#1b1b1b}
+nav.pager{display:flex;justify-content:space-between;gap:1rem;border-top:1px solid #ddd;margin-top:2rem;padding-top:.75rem}
 @media print{nav{display:none}a{color:inherit}}
 `
 
@@ -27,11 +31,13 @@ var runbookPage = template.Must(template.New("rb").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{if .One}}{{.One.Title}} — {{end}}postvakt runbooks</title>
-<style>{{.Style}}</style></head><body>
-<nav><a href="/runbooks">All runbooks</a></nav>
+<style>{{.Style}}</style>
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml"></head><body>
+<nav class="top" aria-label="Runbooks"><a class="brand" href="/">postvakt</a><a href="/runbooks">All runbooks</a><a href="/status">Service status</a></nav>
 {{if .One}}
 <p class="meta">Runbook <code>{{.One.ID}}</code>{{if .One.Services}} · services: {{range $i, $s := .One.Services}}{{if $i}}, {{end}}{{$s}}{{end}}{{end}}{{if .One.Alerts}} · alerts: {{range $i, $a := .One.Alerts}}{{if $i}}, {{end}}<code>{{$a}}</code>{{end}}{{end}}</p>
 <main>{{.One.HTML}}</main>
+<nav class="pager" aria-label="Other runbooks"><span>{{with .Prev}}<a href="/runbooks/{{.ID}}" rel="prev">← {{.Title}}</a>{{end}}</span><span>{{with .Next}}<a href="/runbooks/{{.ID}}" rel="next">{{.Title}} →</a>{{end}}</span></nav>
 {{else}}
 <h1>Runbooks</h1>
 <table><thead><tr><th>Runbook</th><th>What it is for</th><th>Alerts</th></tr></thead><tbody>
@@ -66,7 +72,19 @@ func setupRunbooks(_ context.Context, env *Env) error {
 			http.Error(w, "no such runbook", http.StatusNotFound)
 			return
 		}
-		render(w, http.StatusOK, map[string]any{"One": rb})
+		data := map[string]any{"One": rb}
+		all := lib.All()
+		for i, x := range all {
+			if x.ID == rb.ID {
+				if i > 0 {
+					data["Prev"] = all[i-1]
+				}
+				if i+1 < len(all) {
+					data["Next"] = all[i+1]
+				}
+			}
+		}
+		render(w, http.StatusOK, data)
 	}))
 	return nil
 }

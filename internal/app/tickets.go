@@ -34,6 +34,9 @@ type TicketOptions struct {
 	// OnCall answers the default assignee; nil: the rota of
 	// tickets.on_call_rota by its turns alone.
 	OnCall tickets.OnCallResolver
+	// Monitored tells the status page whether any service is probed
+	// (notice.Options.Monitored); nil: not said.
+	Monitored func() bool
 }
 
 // noticeReloadKeys are the notices keys a reload applies: who announcements
@@ -99,7 +102,7 @@ func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, 
 	}
 	ns, err := notice.New(notice.Options{
 		Config: cfg.Notices, Store: st, Sender: sender, Logger: logger, Now: now,
-		StatusURL: statusURL, Services: names, Sent: sent,
+		StatusURL: statusURL, Services: names, Sent: sent, Monitored: o.Monitored,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("notices: %w", err)
@@ -132,7 +135,8 @@ func setupTickets(_ context.Context, env *Env) error {
 	link := alerting.NewTicketLink(alerting.LinkOptions{Severities: env.Config.Tickets.Severities, Services: services,
 		Rota: env.Config.Tickets.OnCallRota, Fallback: fallback, Location: env.Config.Location(), Logger: logger, Now: env.Now})
 	svc, err := NewTicketServices(env.Config, env.DB, logger, env.Now, TicketOptions{
-		Registerer: env.Telemetry.Registry, Pager: link, OnCall: link})
+		Registerer: env.Telemetry.Registry, Pager: link, OnCall: link,
+		Monitored: func() bool { p := env.reloader().Current().Probes; return p.Enabled && len(p.Targets) > 0 }})
 	if err != nil {
 		return err
 	}

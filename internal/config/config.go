@@ -31,6 +31,7 @@ import (
 	"github.com/uni-mail/postvakt/oncall/notice"
 	"github.com/uni-mail/postvakt/oncall/sla"
 	"github.com/uni-mail/postvakt/oncall/tickets"
+	"github.com/uni-mail/postvakt/oncall/units"
 	"github.com/uni-mail/postvakt/reports"
 )
 
@@ -63,6 +64,9 @@ type Config struct {
 	Tickets tickets.Config `yaml:"tickets"`
 	SLA     sla.Config     `yaml:"sla"`
 	Notices notice.Config  `yaml:"notices"`
+	// Units are the units joining the central service and their
+	// migration checklist (docs/units.md).
+	Units units.Config `yaml:"units"`
 	// Collectors are the log sources, transaction log, trace and abuse
 	// detection (docs/collectors.md).
 	Collectors collectors.Config `yaml:"collectors"`
@@ -171,6 +175,7 @@ func Default() *Config {
 		Tickets:    tickets.DefaultConfig(),
 		SLA:        sla.DefaultConfig(),
 		Notices:    notice.DefaultConfig(),
+		Units:      units.DefaultConfig(),
 		Collectors: collectors.Default(),
 		Reports:    reports.DefaultConfig(),
 		Web:        webauth.Default(),
@@ -339,6 +344,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, validate.InSection("tickets", c.Tickets.Validate())...)
 	errs = append(errs, validate.InSection("sla", c.SLA.Validate())...)
 	errs = append(errs, validate.InSection("notices", c.Notices.Validate())...)
+	errs = append(errs, validate.InSection("units", c.Units.Validate())...)
 	errs = append(errs, validate.InSection("collectors", c.Collectors.Validate())...)
 	errs = append(errs, validate.InSection("reports", c.Reports.Validate())...)
 	errs = append(errs, validate.InSection("web", c.Web.Validate())...)

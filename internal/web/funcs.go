@@ -28,6 +28,9 @@ func (u *UI) funcs() template.FuncMap {
 		return time.Time{}
 	}
 	return template.FuncMap{
+		// off names the configuration key and doc page that turn on a
+		// capability that is off (guide.go).
+		"off": func(name string) guideStep { return off[name] },
 		// when shows an instant in the service time zone with the zone's
 		// abbreviation, "Fri 4 Dec 09:00 CET", so that it cannot be read
 		// as another zone's.
@@ -72,6 +75,19 @@ func (u *UI) funcs() template.FuncMap {
 		// int shows a fractional count whole (rounded towards zero).
 		"int":  func(f float64) int64 { return int64(f) },
 		"join": func(l []string) string { return strings.Join(l, ", ") },
+		// deref shows an optional count or choice (the template tests for
+		// nil first: a missing value is shown as missing, never as 0).
+		"deref": func(v any) any {
+			switch p := v.(type) {
+			case *int:
+				return *p
+			case *bool:
+				return *p
+			case *uint32:
+				return *p
+			}
+			return v
+		},
 		// weekdays are the handover weekdays a rota form offers.
 		"weekdays": func() []string {
 			return []string{"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}

@@ -60,6 +60,9 @@ type loginView struct {
 	Name  string
 	Error string
 	SSO   bool
+	// NoAdmin: no enabled admin exists yet, so the form says how to make
+	// the first one (docs/web.md, "First run").
+	NoAdmin bool
 }
 
 func (u *UI) showLogin(w http.ResponseWriter, r *http.Request, status int, name, msg string) {
@@ -70,8 +73,13 @@ func (u *UI) showLogin(w http.ResponseWriter, r *http.Request, status int, name,
 	}
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: tok, Path: "/login", HttpOnly: true,
 		Secure: u.secure(r), SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+	has, err := u.adminExists(r.Context())
+	if err != nil {
+		u.o.Logger.Warn("web: sign-in form: list users", "err", err)
+		has = true // say nothing rather than something wrong
+	}
 	v := &view{Title: "Sign in", Now: u.o.Now(), Version: u.o.Version, CSRF: tok, Data: loginView{
-		Next: safeNext(r.FormValue("next")), Name: name, Error: msg, SSO: u.cfg.SSO.Header != "",
+		Next: safeNext(r.FormValue("next")), Name: name, Error: msg, SSO: u.cfg.SSO.Header != "", NoAdmin: !has,
 	}}
 	u.render(w, status, "login", v)
 }

@@ -65,6 +65,7 @@ func (u *UI) routes() {
 	m("POST /admin/tokens/{id}/revoke", auth.RoleAdmin, u.revokeToken)
 	u.noticeRoutes(m)
 	u.directoryRoutes(m)
+	u.unitRoutes(m)
 }
 
 // optional runs an API read whose capability may not be configured: off
@@ -91,13 +92,21 @@ type nowView struct {
 	Tickets      []tickets.Ticket
 	TicketsOff   bool
 	Probes       []probe.State
+	ProbesOff    bool                   // probes.enabled is false (the section says so)
 	Mail         *collectorsapi.Summary // nil: collectors are not configured
 	Flow         *flowView              // nil: no hours (collectors are not configured)
+	Guide        []guideStep            // what is left to set up
+	NoSources    bool                   // the collectors run, but nothing feeds them and nothing was imported
 }
 
-// flowView is the mail flow per hour as sparklines.
+// flowView is the mail flow per hour as sparklines. Lag is how many of
+// the messages the transaction log counts as received in the last 24
+// hours the hourly rollups do not hold yet (they are computed every few
+// minutes over collectors.rollup_lookback), so the page can say why the
+// two differ rather than show them side by side unexplained.
 type flowView struct {
 	Received, Delivered, Rejected, Logins *sparkline
+	Lag                                   int64
 }
 
 func (u *UI) nowPage(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -140,10 +149,22 @@ func (u *UI) nowPage(w http.ResponseWriter, r *http.Request, v *view) error {
 			Logins:    spark(h, func(x collectorsapi.TrafficHour) int64 { return x.Logins }, "Successful logins"),
 		}
 	}
-	if _, err := u.optional(r, "/api/v1/probes", &probes); err != nil {
+	if d.Flow != nil && d.Mail != nil && d.Mail.Received > d.Flow.Received.Total {
+		d.Flow.Lag = d.Mail.Received - d.Flow.Received.Total
+	}
+	// Nothing feeds the collectors and nothing was imported: the counts
+	// would be zeros that mean "not measured", so say that instead.
+	if d.Mail != nil && d.Mail.Messages == 0 && d.Mail.Received == 0 && u.o.Setup != nil && !u.o.Setup().LogSources &&
+		(d.Flow == nil || (d.Flow.Received.Total == 0 && d.Flow.Logins.Total == 0)) {
+		d.Mail, d.Flow, d.NoSources = nil, nil, true
+	}
+	probesOff, err := u.optional(r, "/api/v1/probes", &probes)
+	if err != nil {
 		return err
 	}
+	d.ProbesOff = probesOff || (u.o.Setup != nil && !u.o.Setup().Probes && len(probes.Probes) == 0)
 	d.Rotas, d.Incidents, d.Tickets, d.Probes = rotas.Rotas, inc.Incidents, tk.Tickets, probes.Probes
+	d.Guide = u.guide(r, v, len(d.Rotas) > 0)
 	u.render(w, http.StatusOK, "now", v)
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/api/oncallapi"
 	"github.com/uni-mail/postvakt/internal/api/reportapi"
 	"github.com/uni-mail/postvakt/internal/api/ticketapi"
+	"github.com/uni-mail/postvakt/internal/api/unitapi"
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/webauth"
 	"github.com/uni-mail/postvakt/oncall/incident"
@@ -26,6 +27,7 @@ import (
 	"github.com/uni-mail/postvakt/oncall/rota"
 	"github.com/uni-mail/postvakt/oncall/team"
 	"github.com/uni-mail/postvakt/oncall/tickets"
+	"github.com/uni-mail/postvakt/oncall/units"
 	"github.com/uni-mail/postvakt/reports"
 )
 
@@ -118,7 +120,14 @@ func TestPagesRender(t *testing.T) {
 				"acknowledged by ana", "#7 IMAP login fails for staff", "response: 42%", "resolution: 0%", "sev-critical", "pop3 on pop1",
 				"sev-warning", "certificate expires in 9 days", "<dt>expired</dt><dd>3</dd>", `id="spark-logins"`}},
 			{"empty", &nowView{}, []string{"No open incidents.", "No open tickets."}},
-			{"off", &nowView{RotasOff: true, IncidentsOff: true, TicketsOff: true}, []string{"On-call is not configured.", "Incidents are not configured."}},
+			{"off", &nowView{RotasOff: true, IncidentsOff: true, TicketsOff: true, ProbesOff: true}, []string{"On-call is not configured: set <code>oncall.members, oncall.rotas</code>",
+				"docs/oncall.md#the-rota", "Incidents belong to on-call", "Tickets are not configured: set <code>tickets:</code>", `id="h-probes"`,
+				"Probes are off: set <code>probes.enabled, probes.targets</code>", "docs/probes.md", "No mail counts: the collectors are not configured"}},
+			{"first run", &nowView{Guide: []guideStep{{ID: "oncall", What: "Put the team and the weekly rota in", Key: "oncall.members", Doc: "docs/oncall.md"}},
+				Mail: &collectorsapi.Summary{Received: 101}, Flow: &flowView{Received: value(func(h collectorsapi.TrafficHour) int64 { return 0 }), Lag: 101}},
+				[]string{`id="next-steps"`, `id="next-oncall"`, "<code>oncall.members</code>", "postvakt serve --demo", "No probe has run yet",
+					`id="rollup-lag">101 of the messages`}},
+			{"no sources", &nowView{NoSources: true}, []string{"nothing feeds the collectors yet", "<code>collectors.files, collectors.syslog</code>"}},
 		},
 		"rota": {
 			{"full", &rotaView{Weeks: 4, Rotas: []rotaPart{{Name: "ukevakt", Members: []string{"ana", "bjorn", "chen"},
@@ -145,14 +154,14 @@ func TestPagesRender(t *testing.T) {
 			}(), []string{`id="rota-current-ukevakt">In force now: <strong>ana, bjorn</strong>`, `action="/rota/versions/5/cancel"`, "erin joins",
 				`class="version-cancelled"`, `id="change-ukevakt"`, `name="members" value="ana, bjorn, erin"`, `<option selected>monday</option>`,
 				`id="add-person"`, "<td>Erin Moe</td>", "the start"}},
-			{"off", &rotaView{RotasOff: true}, []string{"On-call is not configured."}},
+			{"off", &rotaView{RotasOff: true}, []string{"On-call is not configured: set <code>oncall.members, oncall.rotas</code>"}},
 		},
 		"tickets": {
 			{"full", &ticketsView{Tickets: []tickets.Ticket{ticket}, More: "/tickets?limit=100",
 				Filter: ticketFilter{State: "acknowledged", Service: "imap", Severity: "critical", Assignee: "ana", All: true}},
 				[]string{"<option selected>acknowledged</option>", `value="imap"`, "checked", "Show more", "#7 IMAP login fails"}},
 			{"empty", &ticketsView{}, []string{"No tickets match."}},
-			{"off", &ticketsView{TicketsOff: true}, []string{"Tickets are not configured."}},
+			{"off", &ticketsView{TicketsOff: true}, []string{"Tickets are not configured: set <code>tickets:</code>", "docs/tickets.md"}},
 		},
 		"ticket_new": {
 			{"full", ticketFormView{Services: tickets.DefaultConfig().Services, Severities: []string{"critical", "major"}, Sources: tickets.Sources,
@@ -171,7 +180,7 @@ func TestPagesRender(t *testing.T) {
 			{"full", &incidentsView{Incidents: inc, Status: "open"}, []string{`id="ack-1"`, "ticket 7", "acknowledged by ana 2h 0m ago",
 				"resolved by bjorn", `action="/incidents/2/resolve"`}},
 			{"empty", &incidentsView{Status: "resolved"}, []string{"No incidents."}},
-			{"off", &incidentsView{IncidentsOff: true}, []string{"Incidents are not configured."}},
+			{"off", &incidentsView{IncidentsOff: true}, []string{"Incidents belong to on-call, which is not configured: set <code>oncall:</code>"}},
 		},
 		"trace": {
 			{"full", &traceView{Query: url.Values{"from": {"alice@sender.example"}, "subject": {"Exam"}}, Searched: true, Page: &page,
@@ -180,14 +189,14 @@ func TestPagesRender(t *testing.T) {
 					"&lt;m1@sender.example&gt;", "192.0.2.7", "Timeline (1 steps)", "dsn=2.0.0", "via lmtp", "—", "More results"}},
 			{"masked", &traceView{Query: url.Values{}, Masked: true, Searched: true, Page: &trace.Page{}, Error: "since: bad time"},
 				[]string{"Subjects are masked", "since: bad time", `id="trace-none"`}},
-			{"off", &traceView{TraceOff: true, Searched: true}, []string{"Trace is not available"}},
+			{"off", &traceView{TraceOff: true, Searched: true}, []string{"Trace needs the collectors", "<code>collectors:</code>", "docs/collectors.md#trace"}},
 		},
 		"reports": {
 			{"full", &reportsView{Reports: []reportapi.Report{{Archived: reports.Archived{Period: "2026-10", Comment: "Quiet.", GeneratedAt: at(-time.Hour),
 				GeneratedBy: "scheduler", SentAt: at(-time.Minute)}, Links: map[string]string{"html": "/r.html", "pdf": "/r.pdf", "csv": "/r.csv"}}}},
 				[]string{"2026-10", "Quiet.", "by scheduler", `href="/r.pdf"`, "Generate a report now"}},
 			{"empty", &reportsView{}, []string{"No reports archived yet."}},
-			{"off", &reportsView{ReportsOff: true}, []string{"Reports are not configured."}},
+			{"off", &reportsView{ReportsOff: true}, []string{"Reports are not configured: set <code>reports:</code>", "docs/reports.md"}},
 		},
 		"report_tips": {
 			{"full", tipsView{Period: "2026-10", Tips: []reports.Tip{{Question: "Why <spam>?", Answer: "DKIM."}},
@@ -242,7 +251,7 @@ func TestPagesRender(t *testing.T) {
 					"2.0 KiB", "198.51.100.4", `id="release-9"`, `value="s001"`}},
 			{"some", &quarantineView{dirTab: dirTab{"quarantine"}, Items: items, Shown: 100, Count: 140}, []string{"Showing the first 100 of 140;"}},
 			{"empty", &quarantineView{dirTab: dirTab{"quarantine"}}, []string{"Nothing in quarantine."}},
-			{"off", &quarantineView{dirTab: dirTab{"quarantine"}, QuarantineOff: true}, []string{"The quarantine is not configured."}},
+			{"off", &quarantineView{dirTab: dirTab{"quarantine"}, QuarantineOff: true}, []string{"The quarantine belongs to content scanning", "<code>content.enabled</code>"}},
 		},
 		"notices": {
 			{"full", &noticesView{Notices: []notice.Notice{outage}, States: notice.States(notice.KindOutage),
@@ -250,7 +259,7 @@ func TestPagesRender(t *testing.T) {
 				[]string{"N-1 IMAP login fails", "imap, pop", "ticket #7", "ended Mon 23 Nov 10:29 UTC", "public",
 					`<option value="outage" selected>`, "<option selected>identified</option>", `id="new-notice"`}},
 			{"empty", &noticesView{Filter: noticeFilter{State: "open"}}, []string{"No notices match.", `<option value="open" selected>`}},
-			{"off", &noticesView{NoticesOff: true}, []string{"Notices are not configured."}},
+			{"off", &noticesView{NoticesOff: true}, []string{"Notices are not configured: set <code>notices:</code>", "docs/tickets.md#notices"}},
 		},
 		"notice": {
 			{"full", noticeView{Notice: outage, Next: []string{notice.Monitoring, notice.Resolved}},
@@ -279,9 +288,35 @@ func TestPagesRender(t *testing.T) {
 		"error": {
 			{"full", errorView{Status: 404, Message: "no such ticket", Back: "/tickets"}, []string{"<h1>404 Not Found</h1>", "no such ticket", `href="/tickets"`}},
 		},
+		"units": {
+			{"full", &unitsView{Statuses: units.Statuses(), Status: "planned", Units: []units.Unit{{ID: 3, Name: "Chemistry", Domains: []string{"chem.uni.example"},
+				Status: units.StatusPlanned, MigrationAt: at(48 * time.Hour), Assignee: "eva@uni.example"}, {ID: 4, Name: "Physics", Status: units.StatusNew}}},
+				[]string{`href="/units/3"`, "chem.uni.example", "eva@uni.example", "not planned", "nobody yet", "Record a unit"}},
+			{"empty", &unitsView{}, []string{"No units match."}},
+			{"off", &unitsView{UnitsOff: true}, []string{"Units are not configured."}},
+		},
+		"unit": {
+			{"full", unitView{UnitResponse: unitapi.UnitResponse{
+				Unit: units.Unit{ID: 3, Name: "Chemistry <lab>", Domains: []string{"chem.uni.example"}, Status: units.StatusMigrating,
+					NetAdmin: units.Contact{Name: "Kari", Email: "kari@uni.example"}, People: units.People{Students: new(850)},
+					Survey: &units.Survey{CurrentSystem: "Exchange", Clients: []string{"Outlook"}, MoveContent: new(true), SubmittedAt: at(-time.Hour), SubmittedBy: "link"}},
+				Steps: []units.Step{{ID: 9, Label: "follow-up after 1 day", State: units.StepOpen, DueAt: at(time.Hour)},
+					{ID: 8, Label: "check the MX on the migration day", State: units.StepDone, DoneBy: "postvakt", DoneAt: at(0), Outcome: "MX check: chem right"}},
+				WorkOrders: []units.WorkOrder{{ID: 2, Title: "Migrate Chemistry", State: units.WorkOrderOpen, OpenedBy: "eva"}},
+				Events:     []units.Event{{At: at(0), Actor: "token:eva", Text: "migration planned"}}},
+				Link: &units.SurveyLink{URL: "https://postvakt.uni.example/survey?t=abc", ExpiresAt: at(time.Hour)}},
+				[]string{"Chemistry &lt;lab&gt;", "students 850", "staff <span class=\"muted\">not known</span>", "Exchange", "Outlook", "yes",
+					`action="/unit-steps/9"`, "MX check: chem right", `action="/unit-work-orders/2"`, "token:eva", "survey?t=abc", "not shown again"}},
+			{"empty", unitView{}, []string{"No plan yet."}},
+		},
 		"login": {
 			{"full", loginView{Next: "/rota", Name: "ana", Error: "Wrong user name or password.", SSO: true},
 				[]string{`name="next" value="/rota"`, `value="ana"`, "Wrong user name", "university portal"}},
+			{"no admin", loginView{NoAdmin: true}, []string{`id="first-run"`, "/setup?token=", "postvakt user add --role admin NAME"}},
+		},
+		"setup": {
+			{"form", setupView{Token: "t0k", Name: "boss", Error: "The two passwords differ."},
+				[]string{`name="token" value="t0k"`, `value="boss"`, "The two passwords differ.", `action="/setup"`}},
 		},
 	}
 	for name, t0 := range pages {

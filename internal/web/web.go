@@ -65,6 +65,9 @@ type Options struct {
 	// SubjectsFrom is the least role that sees message subjects in trace
 	// (collectors.trace.show_subjects_from); the API masks them below it.
 	SubjectsFrom auth.Role
+	// Setup reports which parts of the configuration in force are filled
+	// in, for the Now page's "what to do next"; nil: not shown.
+	Setup func() Setup
 }
 
 // UI is the web interface.
@@ -76,6 +79,7 @@ type UI struct {
 	sso      []netip.Prefix // trusted for the SSO header
 	static   http.Handler
 	security string // the Content-Security-Policy of pages
+	setup    firstRun
 }
 
 // New parses the templates and returns the UI.
@@ -143,6 +147,11 @@ func (u *UI) Register() {
 	s.Mount("GET /login", http.HandlerFunc(u.loginForm))
 	s.Mount("POST /login", http.HandlerFunc(u.login))
 	s.Mount("POST /logout", u.page(auth.RoleViewer, u.logout))
+	s.Mount("GET /setup", http.HandlerFunc(u.setupForm))
+	s.Mount("POST /setup", http.HandlerFunc(u.setupAdmin))
+	s.Mount("GET /favicon.ico", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
+	}))
 	u.routes()
 }
 
@@ -340,7 +349,8 @@ var notices = map[string]string{
 	"acked": "Acknowledged.", "resolved": "Resolved.", "saved": "Saved.", "opened": "Ticket opened.",
 	"commented": "Comment added.", "done": "Done.", "requested": "Swap requested.", "generated": "Report generated.",
 	"revoked": "Token revoked.", "user": "User saved.", "sent": "Notice sent.", "updated": "Notice updated.",
-	"locked": "Account locked.", "unlocked": "Account unlocked.", "released": "Released for delivery.", "deleted": "Deleted.",
+	"welcome": "Welcome: you are the first admin. The list below says what to set up next.",
+	"locked":  "Account locked.", "unlocked": "Account unlocked.", "released": "Released for delivery.", "deleted": "Deleted.",
 }
 
 func (u *UI) newView(r *http.Request, si signedIn) *view {

@@ -204,6 +204,11 @@ type Options struct {
 	Services map[string]string
 	// Sent counts announcement attempts by result ("ok", "error").
 	Sent func(result string)
+	// Monitored reports whether any service is monitored (probes). When
+	// it says no, the status page with no current notice says that no
+	// service is monitored instead of that all operate normally, which
+	// nothing would back. nil: not known, the page says the latter.
+	Monitored func() bool
 }
 
 // Service creates and changes notices and announces them.

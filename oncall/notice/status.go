@@ -88,6 +88,12 @@ func (s *Service) serveStatus(w http.ResponseWriter, r *http.Request) {
 	if lang == "nb" {
 		page.AllOK, page.RecentLabel, page.NextLabel = "Alle e-posttjenester fungerer normalt.", "Nylige meldinger", "Neste oppdatering"
 	}
+	if s.o.Monitored != nil && !s.o.Monitored() {
+		page.AllOK = "No services are monitored; this page shows only the notices the mail team publishes."
+		if lang == "nb" {
+			page.AllOK = "Ingen tjenester overvåkes; siden viser bare meldingene driftsgruppen publiserer."
+		}
+	}
 	for _, n := range list {
 		d := s.data(n, Update{State: n.State})
 		pn := pageNotice{ID: n.ID, Kind: d.Kind, Title: n.Title, State: d.State, Services: d.Services,

@@ -31,6 +31,9 @@ const (
 	KindResolved     Kind = "resolved"
 	KindHandover     Kind = "handover"
 	KindSwap         Kind = "swap"
+	// KindReminder is a due step of a unit's migration checklist
+	// (oncall/units), posted to the team channel.
+	KindReminder Kind = "reminder"
 )
 
 // Recipient is a person as the channels need them.
@@ -202,7 +205,7 @@ func NewPipeline(opts Options) (*Pipeline, error) {
 	// Channels, kinds and results are closed sets: export each series from
 	// zero so rate() and alert rules see the first page.
 	for _, pg := range opts.Pagers {
-		for _, k := range []Kind{KindPage, KindAcknowledged, KindResolved, KindHandover, KindSwap} {
+		for _, k := range []Kind{KindPage, KindAcknowledged, KindResolved, KindHandover, KindSwap, KindReminder} {
 			for _, r := range []string{ResultSent, ResultFailed, ResultDeduplicated, ResultSkipped} {
 				p.pages.WithLabelValues(pg.Name(), string(k), r)
 			}

@@ -50,5 +50,42 @@ func TestDirMailboxPage(t *testing.T) {
 		check("%", false, 0, 50, 1, "per_cent@uni.example", 1) // a wildcard is searched as text
 		check("r_c", false, 0, 50, 1, "per_cent@uni.example", 1)
 		check("nobody", false, 0, 50, 0, "", 0)
+		check("user", false, 25, 3, 30, "user25@uni.example", 3)
+		check("user", false, 40, 10, 30, "", 0) // past the end: the total all the same
+		check("user", true, 1, 10, 3, "user10@uni.example", 2)
 	})
+}
+
+// BenchmarkDirMailboxPage is the mailbox search of the web's Mailboxes page
+// over 20,000 mailboxes (docs/performance.md, "Web"), on SQLite.
+func BenchmarkDirMailboxPage(b *testing.B) {
+	db := storagetest.Open(b, storage.SQLite)
+	st := enginestore.New(db)
+	ctx := context.Background()
+	now := time.Now()
+	if err := st.DirPutDomain(ctx, directory.Domain{Name: "uni.example", CreatedAt: now}); err != nil {
+		b.Fatal(err)
+	}
+	for n := 0; n < 20000; n += 2000 {
+		var mbs []directory.Mailbox
+		for i := n; i < n+2000; i++ {
+			mbs = append(mbs, directory.Mailbox{Address: fmt.Sprintf("s%d@uni.example", i), DisplayName: fmt.Sprintf("Student %d", i)})
+		}
+		if _, err := st.DirUpsertMailboxes(ctx, mbs, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		q      string
+		offset int
+	}{{"", 0}, {"s1999", 0}, {"student 123", 0}, {"s1999", 50}} {
+		b.Run(fmt.Sprintf("q=%s/offset=%d", c.q, c.offset), func(b *testing.B) {
+			for b.Loop() {
+				page, total, err := st.DirMailboxPage(ctx, c.q, false, c.offset, 50)
+				if err != nil || total == 0 || (len(page) == 0) != (c.offset >= total) {
+					b.Fatalf("%d of %d, %v", len(page), total, err)
+				}
+			}
+		})
+	}
 }

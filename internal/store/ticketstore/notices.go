@@ -166,12 +166,46 @@ func (s *Store) noticesWhere(ctx context.Context, where string, limit int, args 
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	for i := range out {
-		if out[i].Updates, err = noticeUpdates(ctx, s.db, out[i].ID); err != nil {
-			return nil, err
-		}
+	if err := s.listUpdates(ctx, out); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// listUpdates fills in the updates of list in one query, not one a notice
+// (the notices page lists up to 200).
+func (s *Store) listUpdates(ctx context.Context, list []notice.Notice) error {
+	if len(list) == 0 {
+		return nil
+	}
+	at := make(map[int64]int, len(list))
+	marks, args := make([]string, len(list)), make([]any, len(list))
+	for i, n := range list {
+		at[n.ID], marks[i], args[i] = i, "?", n.ID
+	}
+	rows, err := s.db.Query(ctx, `SELECT notice_id, id, seq, at, actor, kind, tag, state, body, announce, message_id, sent_at,
+		attempts, last_error FROM notice_updates WHERE notice_id IN (`+strings.Join(marks, ", ")+`) ORDER BY notice_id, seq`, args...)
+	if err != nil {
+		return fmt.Errorf("notice updates: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			u        notice.Update
+			t        int64
+			announce int
+			sent     sql.NullInt64
+		)
+		if err := rows.Scan(&u.NoticeID, &u.ID, &u.Seq, &t, &u.Actor, &u.Kind, &u.Tag, &u.State, &u.Body, &announce,
+			&u.MessageID, &sent, &u.Attempts, &u.LastError); err != nil {
+			return err
+		}
+		u.At, u.SentAt, u.Announce = storage.FromMicros(t), storage.FromNullMicros(sent), announce == 1
+		if i, ok := at[u.NoticeID]; ok {
+			list[i].Updates = append(list[i].Updates, u)
+		}
+	}
+	return rows.Err()
 }
 
 // NoticeList implements notice.Store.

@@ -137,6 +137,8 @@ type Pipeline struct {
 	// sessPut and sessGone are the sessionIPs changed and removed since
 	// the last commit (KeepState)
 	sessPut, sessGone map[[2]string]struct{}
+	// seq is the number of the last state committed (pipelineState.Seq)
+	seq uint64
 }
 
 // maxSessionIPs bounds Pipeline.sessionIPs: a session whose logout was
@@ -961,7 +963,7 @@ func (p *Pipeline) Commit(ctx context.Context) error {
 		}
 		return err
 	}
-	if err := p.o.Store.WriteBatch(ctx, &p.batch, cps); err != nil {
+	if err := p.o.Store.WriteBatch(ctx, &p.batch, cps); err != nil && !p.committedAnyway(ctx) {
 		p.m.WriteErrors.Inc()
 		if p.o.KeepState {
 			p.corr.LoseChanges() // the next commit writes the whole state
@@ -1042,6 +1044,31 @@ type pipelineState struct {
 	Version    int
 	Correlator []byte
 	Detector   []byte
+	// Seq numbers the commits: committedAnyway tells by it whether a
+	// commit that reported an error was written all the same.
+	Seq uint64
+}
+
+// committedAnyway reports, after WriteBatch returned an error, whether the
+// transaction was committed all the same: an error on the way back from
+// COMMIT (a cancelled context, a broken connection) leaves that open, and
+// writing the batch again would store its records twice. The committed
+// state says: its Seq is the one just written, or an earlier one.
+func (p *Pipeline) committedAnyway(ctx context.Context) bool {
+	if !p.o.KeepState || p.seq == 0 {
+		return false
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	cp, err := p.o.Store.Checkpoint(cctx, txlog.StateSource)
+	if err != nil {
+		return false
+	}
+	var st pipelineState
+	if err := gob.NewDecoder(bytes.NewReader(cp.State)).Decode(&st); err != nil {
+		return false
+	}
+	return st.Seq == p.seq
 }
 
 // stateCheckpoint is the pipeline's state for Restore, as the checkpoint of
@@ -1054,7 +1081,8 @@ func (p *Pipeline) stateCheckpoint() (txlog.Checkpoint, error) {
 	if err != nil {
 		return txlog.Checkpoint{}, err
 	}
-	st := pipelineState{Version: stateVersion, Correlator: cs.Global}
+	p.seq++
+	st := pipelineState{Version: stateVersion, Correlator: cs.Global, Seq: p.seq}
 	if d, ok := p.o.Detector.(DetectorState); ok {
 		if st.Detector, err = d.MarshalState(); err != nil {
 			return txlog.Checkpoint{}, fmt.Errorf("ingest: detector state: %w", err)
@@ -1141,7 +1169,7 @@ func (p *Pipeline) Restore(cp txlog.Checkpoint) error {
 			return fmt.Errorf("ingest: detector state: %w", err)
 		}
 	}
-	p.corr, p.sessionIPs, p.sessPut, p.sessGone = c, ips, nil, nil
+	p.corr, p.sessionIPs, p.sessPut, p.sessGone, p.seq = c, ips, nil, nil, st.Seq
 	return nil
 }
 

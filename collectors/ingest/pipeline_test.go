@@ -42,6 +42,9 @@ type memStore struct {
 	b    txlog.Batch
 	cps  map[string]txlog.Checkpoint
 	fail error
+	// failAfter is returned after the batch was written: a COMMIT whose
+	// answer was lost
+	failAfter error
 }
 
 func (m *memStore) WriteBatch(_ context.Context, b *txlog.Batch, cps []txlog.Checkpoint) error {
@@ -72,7 +75,7 @@ func (m *memStore) WriteBatch(_ context.Context, b *txlog.Batch, cps []txlog.Che
 		c.Items, c.Drop, c.ReplaceItems = items, nil, false
 		m.cps[c.Source] = c
 	}
-	return nil
+	return m.failAfter
 }
 
 func (m *memStore) Checkpoint(_ context.Context, src string) (txlog.Checkpoint, error) {
@@ -294,13 +297,24 @@ func TestRestoreResumesExactly(t *testing.T) {
 			// commits along the way write only what changed; one of them
 			// fails, and the next must make up for it
 			if n%97 == 96 {
-				if n/97 == 2 {
+				switch {
+				case n/97 == 2:
 					st.fail = errors.New("disk full")
 					if err := p.Commit(context.Background()); err == nil {
 						t.Fatal("a failing store's commit succeeded")
 					}
-					st.fail = nil
-				} else if err := p.Commit(context.Background()); err != nil {
+					st.fail, err = nil, nil
+				case n/97 == 4:
+					// written, but the answer is lost: not written again
+					st.failAfter = errors.New("connection reset")
+					if err := p.Commit(context.Background()); err != nil {
+						t.Fatalf("a commit written but not answered: %v", err)
+					}
+					st.failAfter, err = nil, nil
+				default:
+					err = p.Commit(context.Background())
+				}
+				if err != nil {
 					t.Fatal(err)
 				}
 			}

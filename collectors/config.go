@@ -28,8 +28,15 @@ type Config struct {
 	// Files are tailed, their reading position saved in the database.
 	Files []FileConfig `yaml:"files"`
 	// Poll polls files for changes instead of using inotify.
-	Poll   bool         `yaml:"poll"`
-	Syslog SyslogConfig `yaml:"syslog"`
+	Poll bool `yaml:"poll"`
+	// MaxLineBytes bounds a tailed line: a longer one is cut to it and
+	// counted (postvakt_collector_lines_cut_total).
+	MaxLineBytes int `yaml:"max_line_bytes"`
+	// Lateness is how long the merge of several files and syslog
+	// connections waits for a quiet source before it goes on without it
+	// (docs/collectors.md, "Merging sources by time").
+	Lateness time.Duration `yaml:"lateness"`
+	Syslog   SyslogConfig  `yaml:"syslog"`
 	// EngineEvents feeds postvakt's own engine events in-process.
 	EngineEvents bool `yaml:"engine_events"`
 	// LogTimezone is the zone of year-less log timestamps (traditional
@@ -98,7 +105,8 @@ type TraceConfig struct {
 func Default() Config {
 	return Config{
 		Enabled: true, EngineEvents: true, LogTimezone: "Local",
-		Syslog:             SyslogConfig{MaxMessage: 64 << 10},
+		Syslog:       SyslogConfig{MaxMessage: 64 << 10},
+		MaxLineBytes: 64 << 10, Lateness: 2 * time.Second,
 		LocalNetworks:      []string{"127.0.0.1/32", "::1/128"},
 		CorrelationHorizon: 2 * time.Hour, BatchSize: 5000, CommitInterval: time.Second,
 		RetentionDays: 90, RollupLookback: 3 * time.Hour,
@@ -189,6 +197,12 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(l.v); err != nil {
 			add(bad(l.key, l.v, "must be host:port"))
 		}
+	}
+	if c.MaxLineBytes < 1024 || c.MaxLineBytes > 16<<20 {
+		add(bad("max_line_bytes", c.MaxLineBytes, "must be between 1024 and 16777216"))
+	}
+	if c.Lateness < 10*time.Millisecond || c.Lateness > 10*time.Minute {
+		add(bad("lateness", c.Lateness, "must be between 10ms and 10m"))
 	}
 	if c.Syslog.MaxMessage < 480 || c.Syslog.MaxMessage > 16<<20 {
 		add(bad("syslog.max_message", c.Syslog.MaxMessage, "must be between 480 and 16777216 (RFC 5426 §3.2: at least 480)"))

@@ -18,6 +18,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/uni-mail/postvakt/collectors/abusedetect"
 	"github.com/uni-mail/postvakt/collectors/ingest"
 	"github.com/uni-mail/postvakt/collectors/logparse"
 	"github.com/uni-mail/postvakt/collectors/rollup"
@@ -145,6 +146,15 @@ func runImport(ctx context.Context, e *cmdEnv, o importRun) error {
 		return err
 	}
 	po.Writers = o.writers
+	// Abuse detection runs on the imported lines as on tailed ones
+	// (docs/collectors.md, "Abuse detection"); its findings are listed.
+	var findings []abusedetect.Alert
+	if po.Detector, err = app.Detector(cc, abusedetect.AlertSinkFunc(func(_ context.Context, a abusedetect.Alert) error {
+		findings = append(findings, a)
+		return nil
+	}), nil, nil); err != nil {
+		return err
+	}
 	p := ingest.New(po)
 	var bar *progressbar.ProgressBar
 	progress := func(read, total int64) {}
@@ -177,6 +187,10 @@ func runImport(ctx context.Context, e *cmdEnv, o importRun) error {
 	fmt.Fprintf(e.stdout, "imported %d lines (%d unparsable, %d unknown) from %d file(s) in %s: %.0f lines/s\n",
 		st.Lines, st.ParseErrors, sumMap(sum.Unknown), len(args), took.Round(time.Millisecond), float64(st.Lines)/took.Seconds())
 	fmt.Fprintf(e.stdout, "messages %d, period %s … %s\n", sum.Messages, e.when(st.First), e.when(st.Last))
+	fmt.Fprintf(e.stdout, "abuse findings: %d\n", len(findings))
+	for _, a := range findings {
+		fmt.Fprintf(e.stdout, "  %s  %s  %s: %s (runbook %s)\n", e.when(a.At), a.Kind, a.Subject, a.Summary, a.Runbook)
+	}
 	if db == nil {
 		return nil
 	}

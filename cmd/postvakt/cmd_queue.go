@@ -16,6 +16,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/queue"
 	"github.com/uni-mail/postvakt/engine/sendlimit"
 	"github.com/uni-mail/postvakt/internal/api/engineapi"
+	"github.com/uni-mail/postvakt/internal/app"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
@@ -24,8 +25,14 @@ import (
 // withEngineStore runs fn with the engine's store on the database
 // openDatabase gives.
 func withEngineStore(fn func(ctx context.Context, e *cmdEnv, st *enginestore.Store, args []string) error) func(context.Context, *cmdEnv, []string) error {
-	return withDatabase(func(ctx context.Context, e *cmdEnv, _ *config.Config, db *storage.DB, args []string) error {
-		return fn(ctx, e, enginestore.New(db), args)
+	return withDatabase(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
+		// the store that writes the queue's and the quarantine's steps to
+		// the transaction log, as the service's does
+		st, err := app.EngineStore(db, cfg, time.Now)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, e, st, args)
 	})
 }
 
@@ -315,7 +322,10 @@ func quarantineCmd() *command {
 					if err != nil {
 						return err
 					}
-					st := enginestore.New(db)
+					st, err := app.EngineStore(db, cfg, time.Now)
+					if err != nil {
+						return err
+					}
 					dir, err := engine.NewDirectory(cfg.SMTP, st, time.Now)
 					if err != nil {
 						return err

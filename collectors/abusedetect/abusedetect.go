@@ -759,14 +759,33 @@ func (w *window) addresses() []string {
 	return out
 }
 
+// distinct counts the different addresses in the window. It runs on every
+// login: the few addresses of an ordinary account are counted without a
+// map, a map takes over past 16.
 func (w *window) distinct() int {
-	seen := map[string]bool{}
+	var buf [16]string
+	few := buf[:0]
+	var many map[string]bool
 	for _, a := range w.addrs {
-		if a != "" {
-			seen[a] = true
+		switch {
+		case a == "":
+		case many != nil:
+			many[a] = true
+		case slices.Contains(few, a):
+		case len(few) < len(buf):
+			few = append(few, a)
+		default:
+			many = make(map[string]bool, 2*len(buf))
+			for _, f := range few {
+				many[f] = true
+			}
+			many[a] = true
 		}
 	}
-	return len(seen)
+	if many != nil {
+		return len(many)
+	}
+	return len(few)
 }
 
 func (d *Detector) win(k winKey) *window {

@@ -523,3 +523,35 @@ func TestSetConfig(t *testing.T) {
 		t.Fatalf("alerts after detection was turned off: %+v", c.alerts)
 	}
 }
+
+func TestPolicyReasonAndDistinct(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		want bool
+	}{
+		{"450 4.7.1 Error: too much mail from 127.0.0.1", true},
+		{"Rate Limit Exceeded", true},
+		{"RATELIMIT", true},
+		{"rate limi", false},
+		{"", false},
+		{"Policy Rejection", true},
+		{"Greylisted by policy", false},
+		{strings.Repeat("x", 600) + " Rate limit exceeded", true},
+		{strings.Repeat("x", 600), false},
+	} {
+		if got := policyReason(c.s); got != c.want {
+			t.Errorf("policyReason(%.40q) = %v", c.s, got)
+		}
+	}
+	// the count is the same below and above the 16 kept without a map
+	for _, n := range []int{0, 1, 15, 16, 17, 40} {
+		w := &window{}
+		for i := range 3 * n {
+			w.addrs = append(w.addrs, fmt.Sprintf("127.0.0.%d", i%max(n, 1)), "")
+		}
+		want := n
+		if got := w.distinct(); got != want {
+			t.Errorf("%d addresses: distinct %d", n, got)
+		}
+	}
+}

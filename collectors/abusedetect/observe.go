@@ -1,6 +1,7 @@
 package abusedetect
 
 import (
+	"bytes"
 	"context"
 	"strconv"
 	"strings"
@@ -307,13 +308,26 @@ func (o *observeState) accountOf(host, program string, pid int, ip string, t tim
 // sending policy (greylisting is neither: it asks every new sender to
 // retry).
 func policyReason(reason string) bool {
-	r := strings.ToLower(reason)
-	if strings.Contains(r, "greylist") {
+	// lower-cased into a buffer on the stack, not a copy on the heap: this
+	// runs on every reject line
+	var buf [512]byte
+	r := buf[:0]
+	if len(reason) > len(buf) {
+		r = make([]byte, 0, len(reason))
+	}
+	for i := 0; i < len(reason); i++ {
+		c := reason[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		r = append(r, c)
+	}
+	if bytes.Contains(r, []byte("greylist")) {
 		return false
 	}
 	for _, w := range [...]string{"rate limit", "ratelimit", "too much mail", "too many", "limit exceeded", "quota exceeded",
 		"throttl", "not owned by user", "policy"} {
-		if strings.Contains(r, w) {
+		if bytes.Contains(r, []byte(w)) {
 			return true
 		}
 	}

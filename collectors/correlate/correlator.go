@@ -92,6 +92,7 @@ type pendingAuth struct {
 }
 
 type entry struct {
+	id   uint64 // names the record in the committed state (snapshot.go)
 	msg  *Message
 	done time.Time // when every queue ID was removed; zero while open
 	dead bool      // emitted or merged into another entry
@@ -190,6 +191,10 @@ type Correlator struct {
 	events [256]int
 	errs   []error
 	words  logparse.Interner // c.keep
+	// nextID numbers the records; chg are the changes since the last
+	// State (snapshot.go)
+	nextID uint64
+	chg    changes
 }
 
 // keep returns a copy of s that is kept for the next equal s: for the
@@ -288,6 +293,10 @@ func (c *Correlator) Summary() Summary {
 	}
 	return s
 }
+
+// Now is the Correlator's event clock: the latest event time it has seen
+// (or been given by FlushIdle).
+func (c *Correlator) Now() time.Time { return c.now }
 
 // Open returns the number of messages not yet emitted.
 func (c *Correlator) Open() int {
@@ -409,6 +418,7 @@ func (c *Correlator) Add(ev logparse.Event) error {
 			delete(c.resent, k)
 			if en := c.open[q]; en != nil {
 				c.markReleased(en.msg, k.id)
+				c.mark(en)
 			}
 			break
 		}
@@ -575,6 +585,7 @@ func (c *Correlator) onEximArrival(e *logparse.EximArrival) {
 		if e.BounceOf != "" {
 			if p := c.open[qkey{h.Host, e.BounceOf}]; p != nil {
 				p.msg.NotificationIDs = append(p.msg.NotificationIDs, strings.Clone(e.ID))
+				c.mark(p)
 			}
 		}
 	case origin == OriginPickup:
@@ -631,16 +642,22 @@ func (c *Correlator) get(host, qid string, t time.Time) *Message {
 			delete(c.emitted, k)
 		}
 		e = newEntry(host, qid, t, OriginUnknown, c.pos)
+		c.nextID++
+		e.id = c.nextID
 		c.open[e.key()] = e
 	}
 	c.touch(e, t)
 	return e.msg
 }
 
+// touch notes a line about the record at t. Every change of a record goes
+// through touch (get, start, link) or is one of emit, merge and
+// recheckDone, which mark it too.
 func (c *Correlator) touch(e *entry, t time.Time) {
 	if t.After(e.msg.LastSeen) {
 		e.msg.LastSeen = t
 	}
+	c.mark(e)
 }
 
 // start handles the line that creates a queue ID (smtpd client=, pickup,
@@ -673,7 +690,10 @@ func (c *Correlator) start(host, qid string, t time.Time, origin Origin) *Messag
 	}
 	c.forgetEmitted(k)
 	e := newEntry(host, qid, t, origin, c.pos)
+	c.nextID++
+	e.id = c.nextID
 	c.open[e.key()] = e
+	c.mark(e)
 	return e.msg
 }
 
@@ -1004,6 +1024,8 @@ func (c *Correlator) merge(dst, src *entry) {
 		d.LastSeen = s.LastSeen
 	}
 	src.dead = true
+	c.mark(dst)
+	c.markGone(src)
 }
 
 // endQueue marks a queue ID removed (or expired). The message is finished
@@ -1028,6 +1050,7 @@ func (c *Correlator) recheckDone(e *entry) {
 			break
 		}
 	}
+	c.mark(e)
 	switch {
 	case done && e.done.IsZero():
 		e.done = e.msg.LastSeen
@@ -1088,6 +1111,7 @@ func (c *Correlator) sweep(force bool) {
 		if !force && !e.dead && e.msg.FirstSeen.Before(old) && (e.compacted.IsZero() || !e.msg.LastSeen.Before(e.compacted)) {
 			compactMessage(e.msg)
 			e.compacted = c.now
+			c.mark(e)
 		}
 	}
 	slices.SortFunc(idle, func(a, b *entry) int { return a.msg.FirstSeen.Compare(b.msg.FirstSeen) })
@@ -1114,6 +1138,7 @@ func (c *Correlator) sweep(force bool) {
 	for k, ss := range c.sessions {
 		if force || ss.seen.Before(cut) {
 			delete(c.sessions, k)
+			c.markSessionGone(k)
 		}
 	}
 	for k, t := range c.eximLogins {
@@ -1170,6 +1195,7 @@ func (c *Correlator) emit(e *entry, state State) {
 		return
 	}
 	e.dead = true
+	c.markGone(e)
 	m := e.msg
 	for _, q := range m.Queues {
 		k := qkey{m.Host, q.ID}
@@ -1262,6 +1288,7 @@ func (c *Correlator) bindSession(host, session, service string, t time.Time) {
 	k := skey{host, strings.Clone(session)}
 	service = c.keep(service)
 	c.sessions[k] = dovecotSession{service, t}
+	c.markSession(k)
 	for _, p := range c.pending[k] {
 		c.countAuth(service)
 		c.authLogin(p.ev, service)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/uni-mail/postvakt/collectors/abusedetect"
 	"github.com/uni-mail/postvakt/collectors/txlog"
 )
 
@@ -34,13 +35,29 @@ func BenchmarkImportSample(b *testing.B) {
 // the million lines of collectors/cmd/mkmaillog (docs/performance.md,
 // "Collectors"): POSTVAKT_BENCH_MAILLOG=/tmp/mail-1m.log.
 func BenchmarkImportMailLog(b *testing.B) {
+	b.Run("without detector", func(b *testing.B) { benchImportMailLog(b, false) })
+	b.Run("with detector", func(b *testing.B) { benchImportMailLog(b, true) })
+}
+
+// benchImportMailLog imports the log, with abuse detection at its
+// defaults as `postvakt import` runs it, or without.
+func benchImportMailLog(b *testing.B, detect bool) {
 	f := os.Getenv("POSTVAKT_BENCH_MAILLOG")
 	if f == "" {
 		b.Skip("POSTVAKT_BENCH_MAILLOG not set")
 	}
 	var lines int64
 	for i := 0; i < b.N; i++ {
-		st, err := Import(context.Background(), New(Options{Store: discard{}}), ImportOptions{Files: []string{f}})
+		o := Options{Store: discard{}}
+		if detect {
+			d, err := abusedetect.New(abusedetect.Options{Config: abusedetect.DefaultConfig(),
+				Sink: abusedetect.AlertSinkFunc(func(context.Context, abusedetect.Alert) error { return nil })})
+			if err != nil {
+				b.Fatal(err)
+			}
+			o.Detector = abusedetect.Stream{D: d}
+		}
+		st, err := Import(context.Background(), New(o), ImportOptions{Files: []string{f}})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -338,7 +338,7 @@ func Import(ctx context.Context, p *Pipeline, o ImportOptions) (ImportStats, err
 			lr.buf, lr.end, lr.err, lr.r, lr.consumed = m, len(m), io.EOF, nil, &read
 		}
 		id := i + 1
-		if err := p.AddStream(Stream{ID: id, Source: SourceImport, Ref: fi.ModTime(), Loc: o.Loc}, nil); err != nil {
+		if err := p.AddStream(Stream{ID: id, Source: SourceImport, Ref: fi.ModTime(), Loc: o.Loc}); err != nil {
 			fh.Close()
 			return st, err
 		}

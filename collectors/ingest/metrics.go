@@ -77,6 +77,8 @@ type Metrics struct {
 	LinesParsed   *prometheus.CounterVec
 	LinesUnknown  *prometheus.CounterVec
 	ParseErrors   *prometheus.CounterVec
+	LinesLate     *prometheus.CounterVec
+	LinesCut      *prometheus.CounterVec
 	LagBytes      *prometheus.GaugeVec
 	LagSeconds    *prometheus.GaugeVec
 	Written       *prometheus.CounterVec
@@ -104,6 +106,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		LinesParsed:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postvakt_collector_lines_parsed_total", Help: "Log lines parsed into a known event, by source."}, src),
 		LinesUnknown: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postvakt_collector_lines_unknown_total", Help: "Log lines no parser recognised, by source and program."}, []string{"source", "program"}),
 		ParseErrors:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postvakt_collector_parse_errors_total", Help: "Log lines that could not be framed (no timestamp, host or program tag), by source."}, src),
+		LinesLate: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postvakt_collector_lines_late_total",
+			Help: "Log lines that arrived after a later line of another source had been processed (later than the merge lateness), by source."}, src),
+		LinesCut: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postvakt_collector_lines_cut_total",
+			Help: "Log lines longer than the line limit, cut to it (the rest of the line is skipped), by source."}, src),
 		LagBytes:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "postvakt_collector_lag_bytes", Help: "Bytes of tailed files not yet read, by source."}, src),
 		LagSeconds:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "postvakt_collector_lag_seconds", Help: "Age of the last line read while unread data remains, by source."}, src),
 		Written:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postvakt_collector_records_written_total", Help: "Records committed to the database, by log (tx, message, login, session)."}, []string{"log"}),
@@ -126,6 +132,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		m.LinesRead.WithLabelValues(s)
 		m.LinesParsed.WithLabelValues(s)
 		m.ParseErrors.WithLabelValues(s)
+		m.LinesLate.WithLabelValues(s)
+		m.LinesCut.WithLabelValues(s)
 		for _, p := range ProgramLabels() {
 			m.LinesUnknown.WithLabelValues(s, p)
 		}
@@ -156,7 +164,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		m.Logins.WithLabelValues(p, "failed")
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.LinesRead, m.LinesParsed, m.LinesUnknown, m.ParseErrors, m.LagBytes, m.LagSeconds,
+		for _, c := range []prometheus.Collector{m.LinesRead, m.LinesParsed, m.LinesUnknown, m.ParseErrors, m.LinesLate, m.LinesCut, m.LagBytes, m.LagSeconds,
 			m.Written, m.WriteErrors, m.OpenMessages, m.EventsDropped, m.Messages, m.ReceivedBytes, m.Recipients,
 			m.DeliveredBytes, m.Verdicts, m.Greylist, m.Logins, m.Delay} {
 			if err := reg.Register(c); err != nil {

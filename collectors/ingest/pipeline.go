@@ -1,24 +1,31 @@
 // Package ingest runs the collectors' pipeline: lines (from files, syslog
 // or an import) are framed and parsed (collectors/logparse), joined into
 // messages (collectors/correlate), turned into transaction-log, message and
-// login records (collectors/txlog), counted in metrics, shown to abuse
-// detection, and written to a txlog.Store in batches together with the
-// reading positions of the files they came from. Engine events enter the
-// same pipeline already structured.
+// login records (collectors/txlog), counted in metrics, shown to the
+// detector (abuse detection), and written to a txlog.Store in batches
+// together with the reading positions of the files they came from. Engine
+// events enter the same pipeline already structured.
 //
-// Restart without loss or double counting: a checkpoint stores, per file,
-// the offset up to which records are committed (Offset) and an earlier
-// offset (Replay) from which every message still held open can be rebuilt.
-// After a restart the lines between Replay and Offset are read again only
-// to rebuild those messages: the records they produced before are not
-// written again, and of the messages they rebuild only those open at the
-// checkpoint are written.
+// `postvakt import` and `postvakt serve` share it: Import merges whole
+// files by time; the Runner merges live sources (tailed files, syslog
+// connections) by time with a watermark (merge.go) and feeds the same
+// Pipeline, so the same lines give the same records.
+//
+// Restart without loss or double counting: with KeepState, every commit
+// writes, in one transaction, the records, the offset of every tailed file
+// up to which its lines were processed, and the pipeline's state at that
+// point (the correlator's open messages, the detector's windows). A
+// restart restores the state and reads each file from its offset: no line
+// is processed twice and none is skipped.
 //
 // A Pipeline is not safe for concurrent use: one goroutine feeds it.
 package ingest
 
 import (
+	"bytes"
 	"context"
+	"encoding/gob"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -31,7 +38,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/uni-mail/postvakt/collectors/abusedetect"
 	"github.com/uni-mail/postvakt/collectors/correlate"
 	"github.com/uni-mail/postvakt/collectors/logparse"
 	"github.com/uni-mail/postvakt/collectors/txlog"
@@ -39,11 +45,6 @@ import (
 
 // DefaultBatchSize is the number of records written per transaction.
 const DefaultBatchSize = 5000
-
-// replaySlack is how much earlier than the oldest open message reading
-// resumes: related lines from other files can be logged slightly out of
-// order, and traditional timestamps have whole seconds.
-const replaySlack = time.Minute
 
 // Options configure a Pipeline.
 type Options struct {
@@ -60,14 +61,23 @@ type Options struct {
 	// "webmail"), not IMAP reads (collectors.webmail_networks).
 	WebmailNetworks []netip.Prefix
 	Metrics         *Metrics // nil: a private, unregistered set
-	Abuse           *abusedetect.Detector
-	BatchSize       int
+	// Detector sees every line and record (abuse detection); nil: none.
+	Detector  Detector
+	BatchSize int
 	// Writers > 1 writes batches on that many goroutines while parsing
 	// goes on (import: several COPY streams into PostgreSQL). Batches
 	// then commit out of order, so it is refused for tailed files, whose
 	// checkpoints must follow their records. 0 or 1: Commit writes.
 	Writers int
-	Now     func() time.Time
+	// KeepState commits the pipeline's state (txlog.StateSource) with every
+	// batch, for Restore after a restart (`serve`).
+	KeepState bool
+	// EngineJournal says the engine's own commits write the records of
+	// accepted mail and of the relay queue and quarantine (txlog journal,
+	// docs/collectors.md "The engine"): their events then only move the
+	// metrics and the detector here.
+	EngineJournal bool
+	Now           func() time.Time
 }
 
 // Stream is one input of a Pipeline: a file, a syslog listener, an import.
@@ -83,45 +93,52 @@ type Stream struct {
 	Checkpoint string
 	Inode      uint64
 	HeadHash   string
+	// Start is the offset reading starts at (a resumed file's checkpoint).
+	Start int64
 	// Host, when set, replaces the host name of every line.
 	Host string
-}
-
-type mark struct {
-	t   time.Time
-	off int64
+	// Live streams (tailed files, syslog) get their year-less timestamps'
+	// reference renewed as time passes (logparse.MaxFuture is counted
+	// from it).
+	Live bool
 }
 
 type stream struct {
 	Stream
 	read, parsed prometheus.Counter // this source's, looked up once
 	framer       *logparse.Framer
-	end          int64 // offset after the last line added
-	replayUntil  int64 // lines before this only rebuild state
-	marks        []mark
-	lastTime     time.Time
+	framerAt     time.Time // when the framer was made (Live streams)
+	end          int64     // offset after the last line added
 }
 
 // Pipeline is the collectors' ingestion pipeline.
 type Pipeline struct {
 	o       Options
 	corr    *correlate.Correlator
+	engine  *EngineRecords
 	batch   txlog.Batch
 	streams map[int]*stream
-	reopen  map[string]bool // openKey of messages open at the loaded checkpoints
 	m       *Metrics
 
-	ctx       context.Context
-	replaying bool
-	errs      []error
-	async     *asyncWriter
-	hot       hotMetrics
+	ctx   context.Context
+	errs  []error
+	async *asyncWriter
+	hot   hotMetrics
 	// lastStream is the stream of the last line (stream)
 	lastStream *stream
+	// dirty: lines or events were added since the last commit (their
+	// positions and state are to be committed even without records)
+	dirty bool
 	// sessionIPs remembers the client address of Dovecot login sessions
 	// (by host and session ID) until their logout line, for
-	// WebmailNetworks; bounded by maxSessionIPs.
+	// WebmailNetworks; bounded by maxSessionIPs. Part of the committed
+	// state (pipelineState).
 	sessionIPs map[[2]string]string
+	// sessPut and sessGone are the sessionIPs changed and removed since
+	// the last commit (KeepState)
+	sessPut, sessGone map[[2]string]struct{}
+	// seq is the number of the last state committed (pipelineState.Seq)
+	seq uint64
 }
 
 // maxSessionIPs bounds Pipeline.sessionIPs: a session whose logout was
@@ -315,20 +332,21 @@ func New(o Options) *Pipeline {
 	if o.Metrics == nil {
 		o.Metrics, _ = NewMetrics(nil)
 	}
-	p := &Pipeline{o: o, streams: map[int]*stream{}, reopen: map[string]bool{}, m: o.Metrics, ctx: context.Background()}
-	co := o.Correlate
-	co.Messages = correlate.MessageSinkFunc(p.onMessage)
-	co.Rejects = correlate.RejectSinkFunc(p.onReject)
-	co.Logins = correlate.LoginSinkFunc(p.onLogin)
-	p.corr = correlate.New(co)
+	p := &Pipeline{o: o, streams: map[int]*stream{}, m: o.Metrics, ctx: context.Background(), engine: NewEngineRecords(o.LocalNetworks)}
+	p.corr = correlate.New(p.corrOptions())
 	return p
 }
 
-// AddStream registers an input. For a stream with a Checkpoint, cp is the
-// checkpoint loaded for it (nil when none matched the file): reading must
-// then start at cp.Replay, and the lines up to cp.Offset only rebuild
-// state.
-func (p *Pipeline) AddStream(s Stream, cp *txlog.Checkpoint) error {
+func (p *Pipeline) corrOptions() correlate.Options {
+	co := p.o.Correlate
+	co.Messages = correlate.MessageSinkFunc(p.onMessage)
+	co.Rejects = correlate.RejectSinkFunc(p.onReject)
+	co.Logins = correlate.LoginSinkFunc(p.onLogin)
+	return co
+}
+
+// AddStream registers an input.
+func (p *Pipeline) AddStream(s Stream) error {
 	if s.ID <= 0 || s.ID > 0xffff {
 		return fmt.Errorf("ingest: stream ID %d out of range", s.ID)
 	}
@@ -339,16 +357,21 @@ func (p *Pipeline) AddStream(s Stream, cp *txlog.Checkpoint) error {
 	if ref.IsZero() {
 		ref = p.o.Now()
 	}
-	st := &stream{Stream: s, framer: logparse.NewFramer(ref, s.Loc),
+	st := &stream{Stream: s, framer: logparse.NewFramer(ref, s.Loc), framerAt: p.o.Now(), end: s.Start,
 		read: p.m.LinesRead.WithLabelValues(s.Source), parsed: p.m.LinesParsed.WithLabelValues(s.Source)}
-	if cp != nil {
-		st.end, st.replayUntil = cp.Replay, cp.Offset
-		for _, k := range cp.Open {
-			p.reopen[k] = true
-		}
-	}
 	p.streams[s.ID] = st
 	return nil
+}
+
+// renewFramers gives live streams whose framer is a day old a new one
+// whose reference is now: a year-less timestamp more than
+// logparse.MaxFuture after the reference would be put a year back.
+func (p *Pipeline) renewFramers(now time.Time) {
+	for _, s := range p.streams {
+		if s.Live && now.Sub(s.framerAt) >= 24*time.Hour {
+			s.framer, s.framerAt = logparse.NewFramer(now, s.Loc), now
+		}
+	}
 }
 
 // stream returns stream id, nil if none was added: the last one found is
@@ -365,29 +388,57 @@ func (p *Pipeline) stream(id int) *stream {
 	return s
 }
 
+// sourceLabel is the metric label of stream id's source.
+func (p *Pipeline) sourceLabel(id int) string {
+	if s := p.stream(id); s != nil {
+		return s.Source
+	}
+	return SourceFile
+}
+
+// Metrics are the pipeline's metrics.
+func (p *Pipeline) Metrics() *Metrics { return p.m }
+
 // Correlator exposes the correlator's counters (Summary) for reporting.
 func (p *Pipeline) Correlator() *correlate.Correlator { return p.corr }
 
 func pos(stream int, off int64) int64 { return int64(stream)<<48 | off }
 
-func unpos(p int64) (int, int64) { return int(p >> 48), p & (1<<48 - 1) }
-
 // Line adds one line of stream id that starts at offset off and ends (after
 // its newline) at end. A line that cannot be framed is counted and skipped.
 func (p *Pipeline) Line(id int, line string, off, end int64) {
+	f, err := p.FrameLine(id, line)
+	if err != nil {
+		p.BadLine(id, end)
+		return
+	}
+	p.FrameEvent(id, f, nil, off, end)
+}
+
+// FrameLine frames one line of stream id with the stream's framer (which
+// keeps the year of year-less timestamps: frame a stream's lines in order).
+func (p *Pipeline) FrameLine(id int, line string) (logparse.Frame, error) {
+	s := p.stream(id)
+	if s == nil {
+		return logparse.Frame{}, fmt.Errorf("ingest: unknown stream %d", id)
+	}
+	return s.framer.Frame(line)
+}
+
+// BadLine counts a line of stream id that could not be framed, which ends
+// at end.
+func (p *Pipeline) BadLine(id int, end int64) {
 	s := p.stream(id)
 	if s == nil {
 		p.errs = append(p.errs, fmt.Errorf("ingest: unknown stream %d", id))
 		return
 	}
 	s.read.Inc()
-	f, err := s.framer.Frame(line)
-	if err != nil {
-		p.m.ParseErrors.WithLabelValues(s.Source).Inc()
+	p.m.ParseErrors.WithLabelValues(s.Source).Inc()
+	if end > s.end {
 		s.end = end
-		return
 	}
-	p.add(s, f, nil, off, end)
+	p.dirty = true
 }
 
 // Frame adds one line already framed (an RFC 5424 syslog message, or a
@@ -420,8 +471,8 @@ func (p *Pipeline) ResetStream(id int, inode uint64, headHash string) {
 	if s == nil {
 		return
 	}
-	s.Inode, s.HeadHash = inode, headHash
-	s.end, s.replayUntil, s.marks, s.lastTime = 0, 0, nil, time.Time{}
+	s.Inode, s.HeadHash, s.end = inode, headHash, 0
+	p.dirty = true
 }
 
 // StreamEnd is the offset after the last line added to stream id.
@@ -440,8 +491,12 @@ func (p *Pipeline) SetIdentity(id int, inode uint64, headHash string) {
 	}
 }
 
-// HasCheckpoints reports whether any stream is resumed from checkpoints.
+// HasCheckpoints reports whether any stream is resumed from checkpoints,
+// or the pipeline keeps its state.
 func (p *Pipeline) HasCheckpoints() bool {
+	if p.o.KeepState {
+		return true
+	}
 	for _, s := range p.streams {
 		if s.Checkpoint != "" {
 			return true
@@ -462,7 +517,6 @@ func (p *Pipeline) add(s *stream, f logparse.Frame, ev logparse.Event, off, end 
 	if s.Host != "" {
 		f.Host = s.Host
 	}
-	p.replaying = s.Checkpoint != "" && off < s.replayUntil
 	p.corr.SetPos(pos(s.ID, off))
 	if ev == nil {
 		ev = logparse.Parse(f)
@@ -472,17 +526,15 @@ func (p *Pipeline) add(s *stream, f logparse.Frame, ev logparse.Event, off, end 
 	} else {
 		s.parsed.Inc()
 	}
+	if p.o.Detector != nil {
+		p.o.Detector.Line(p.ctx, ev)
+	}
 	p.lineRecords(ev)
 	if err := p.corr.Add(ev); err != nil {
 		p.errs = append(p.errs, err)
 	}
-	p.replaying = false
 	if end > s.end {
 		s.end = end
-	}
-	if s.Checkpoint != "" && (len(s.marks) == 0 || f.Time.Sub(s.lastTime) >= time.Second) {
-		s.marks = append(s.marks, mark{f.Time, off})
-		s.lastTime = f.Time
 	}
 }
 
@@ -490,9 +542,6 @@ func (p *Pipeline) add(s *stream, f logparse.Frame, ev logparse.Event, off, end 
 // finished message: greylisting decisions, content-filter verdicts and
 // Dovecot auth failures without a login session.
 func (p *Pipeline) lineRecords(ev logparse.Event) {
-	if p.replaying {
-		return
-	}
 	// e.Time and e.Host are the embedded frame's: no copy of the header
 	// for every line
 	switch e := ev.(type) {
@@ -521,6 +570,7 @@ func (p *Pipeline) lineRecords(ev logparse.Event) {
 		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: e.Time, Node: e.Host, Source: "postgrey", Direction: txlog.Inbound,
 			QueueID: e.QueueID, MailFrom: e.Sender, Rcpt: e.Recipient, ClientIP: e.ClientAddress, ClientName: e.ClientName,
 			Status: status, Reply: reply, Agent: "postgrey"})
+		p.rowAdded()
 	case *logparse.AmavisResult:
 		verdict := p.verdictText(e.Action, e.Category)
 		p.verdict(verdict)
@@ -550,18 +600,24 @@ func (p *Pipeline) lineRecords(ev logparse.Event) {
 		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: e.Time, Node: e.Host, Source: "amavis", Direction: dir,
 			QueueID: qid, MessageID: e.MessageID, MailFrom: e.From, Rcpt: rcpt, Size: e.Size, ClientIP: e.ClientIP,
 			SpamScore: score, AVVerdict: verdict, Status: txlog.StatusScanned, Reply: reply, Agent: "amavis"})
+		p.rowAdded()
 	case *logparse.DovecotLogin:
 		if len(p.o.WebmailNetworks) > 0 && e.Session != "" {
 			if p.sessionIPs == nil || len(p.sessionIPs) >= maxSessionIPs {
+				for k := range p.sessionIPs {
+					p.sessionChanged(k, true)
+				}
 				p.sessionIPs = map[[2]string]string{}
 			}
-			p.sessionIPs[[2]string{strings.Clone(e.Host), strings.Clone(e.Session)}] = strings.Clone(e.RemoteIP)
+			k := [2]string{strings.Clone(e.Host), strings.Clone(e.Session)}
+			p.sessionIPs[k] = strings.Clone(e.RemoteIP)
+			p.sessionChanged(k, false)
 		}
 	case *logparse.DovecotLogout:
 		p.session(e)
 	case *logparse.DovecotAuthFailure:
 		if e.Session == "" {
-			p.batch.Logins = append(p.batch.Logins, txlog.Login{Time: e.Time, Node: e.Host, Source: txlog.SourceDovecotAuth,
+			p.loginRecord(txlog.Login{Time: e.Time, Node: e.Host, Source: txlog.SourceDovecotAuth,
 				User: e.User, RemoteIP: e.RemoteIP, Reason: e.Reason})
 		}
 	case *logparse.RspamdResult:
@@ -569,6 +625,7 @@ func (p *Pipeline) lineRecords(ev logparse.Event) {
 		p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: e.Time, Node: e.Host, Source: "rspamd", Direction: txlog.Unknown,
 			QueueID: e.QueueID, MessageID: e.MessageID, MailFrom: e.From, ClientIP: e.IP,
 			SpamScore: strconv.FormatFloat(e.Score, 'f', 2, 64), AVVerdict: verdict, Status: txlog.StatusScanned, Agent: "rspamd"})
+		p.rowAdded()
 	}
 }
 
@@ -581,8 +638,11 @@ func (p *Pipeline) session(e *logparse.DovecotLogout) {
 	svc, ip := e.Service, ""
 	if p.sessionIPs != nil && e.Session != "" {
 		k := [2]string{e.Host, e.Session}
-		ip = p.sessionIPs[k]
-		delete(p.sessionIPs, k)
+		var held bool
+		if ip, held = p.sessionIPs[k]; held {
+			delete(p.sessionIPs, k)
+			p.sessionChanged(k, true)
+		}
 	}
 	if svc == "imap" && ip != "" && inNetworks(p.o.WebmailNetworks, ip) {
 		svc = "webmail"
@@ -590,6 +650,27 @@ func (p *Pipeline) session(e *logparse.DovecotLogout) {
 	p.batch.Sessions = append(p.batch.Sessions, txlog.Session{Time: e.Time, Node: e.Host, Source: "dovecot", Service: svc,
 		User: e.User, Session: e.Session, RemoteIP: ip, Reads: e.Reads, ReadBytes: e.ReadBytes})
 }
+
+// sessionChanged notes a change of sessionIPs for the next commit's state.
+func (p *Pipeline) sessionChanged(k [2]string, gone bool) {
+	if !p.o.KeepState {
+		return
+	}
+	if p.sessPut == nil {
+		p.sessPut, p.sessGone = map[[2]string]struct{}{}, map[[2]string]struct{}{}
+	}
+	if gone {
+		delete(p.sessPut, k)
+		p.sessGone[k] = struct{}{}
+	} else {
+		delete(p.sessGone, k)
+		p.sessPut[k] = struct{}{}
+	}
+}
+
+// sessionItem is a Dovecot session's client address as an item of the
+// committed state: key and value are text-safe.
+func sessionItem(k [2]string) string { return "w:" + strconv.Quote(k[0]) + strconv.Quote(k[1]) }
 
 func inNetworks(nets []netip.Prefix, ip string) bool {
 	a, err := netip.ParseAddr(ip)
@@ -627,31 +708,7 @@ func localAgent(agent string) bool {
 	return false
 }
 
-// keepMessage decides whether a finished record is written: always, unless
-// it was rebuilt from replayed lines and was not open at the checkpoint
-// (then it was written before the restart, or is a fragment of one that
-// was).
-func (p *Pipeline) keepMessage(m *correlate.Message) bool {
-	id, off := unpos(m.FirstPos)
-	s := p.stream(id)
-	if s == nil || s.Checkpoint == "" || off >= s.replayUntil {
-		return true
-	}
-	return p.reopen[openKey(m)]
-}
-
-// openKey names a held message in a checkpoint. The position of its first
-// line tells a message from a later fragment that reuses its queue ID
-// (lines that arrived after the message was written), even within one
-// second.
-func openKey(m *correlate.Message) string {
-	return txlog.MsgKey(m.Host, m.Queues[0].ID, m.FirstSeen) + "/" + strconv.FormatInt(m.FirstPos, 36)
-}
-
 func (p *Pipeline) onMessage(m *correlate.Message) error {
-	if !p.keepMessage(m) {
-		return nil
-	}
 	key := txlog.MsgKey(m.Host, m.Queues[0].ID, m.FirstSeen)
 	received := 0
 	for _, q := range m.Queues {
@@ -721,6 +778,9 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 		ClientName: m.ClientName, Helo: m.Helo, AuthUser: m.SASLUsername, SpamScore: score, AVVerdict: verdict,
 		Received: received}
 	p.batch.Messages = append(p.batch.Messages, row)
+	if p.o.Detector != nil {
+		p.o.Detector.Message(p.ctx, &p.batch.Messages[len(p.batch.Messages)-1])
+	}
 	if received > 0 {
 		dm := p.dirMetrics(dir)
 		dm.messages.Inc()
@@ -736,6 +796,7 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 			Size: m.Size, ClientIP: m.ClientIP, ClientName: m.ClientName, Helo: m.Helo, AuthUser: m.SASLUsername,
 			SpamScore: score, AVVerdict: verdict, Status: d.Status, DSN: d.DSN, Reply: d.Reply, Relay: d.Relay,
 			Agent: d.Agent, Handoff: d.Handoff, Delay: d.Delay, Delays: p.formatDelays(d.Delays)})
+		p.rowAdded()
 		if !d.Handoff {
 			switch d.Status {
 			case txlog.StatusSent, txlog.StatusDeferred, txlog.StatusBounced:
@@ -754,11 +815,9 @@ func (p *Pipeline) onMessage(m *correlate.Message) error {
 				Direction: dir, MsgKey: key, QueueID: q.ID, MessageID: m.MessageID, MailFrom: m.From, Size: m.Size,
 				ClientIP: m.ClientIP, AuthUser: m.SASLUsername, Status: txlog.StatusExpired, Agent: "qmgr",
 				Reply: "maximal_queue_lifetime reached, returned to sender"})
+			p.rowAdded()
 			p.recipient(dir, txlog.StatusExpired)
 		}
-	}
-	if p.o.Abuse != nil && received > 0 && (m.SASLUsername != "" || m.NRcpt > 0) {
-		p.o.Abuse.Message(p.ctx, abusedetect.Message{At: m.FirstSeen, Node: m.Host, User: m.SASLUsername, MessageID: m.MessageID, Recipients: m.NRcpt})
 	}
 	return nil
 }
@@ -774,9 +833,6 @@ func refusedAfterData(m *correlate.Message) bool {
 }
 
 func (p *Pipeline) onReject(r *logparse.Reject) error {
-	if p.replaying {
-		return nil
-	}
 	h := r.Header()
 	svc, daemon := logparse.SplitPostfixTag(h.Program)
 	status := txlog.StatusRejected
@@ -805,21 +861,41 @@ func (p *Pipeline) onReject(r *logparse.Reject) error {
 	p.batch.Rows = append(p.batch.Rows, txlog.Row{Time: h.Time, Node: h.Host, Source: txlog.SourcePostfix, Direction: dir,
 		QueueID: r.QueueID, MailFrom: r.From, Rcpt: r.To, ClientIP: r.ClientIP, ClientName: r.ClientName, Helo: r.Helo,
 		Subject: subject, Status: status, Stage: r.Stage, Code: r.Code, DSN: r.Enhanced, Reply: reply, Agent: daemon})
+	p.rowAdded()
 	p.recipient(dir, status)
 	return nil
 }
 
 func (p *Pipeline) onLogin(l correlate.Login) error {
-	if p.replaying {
-		return nil
-	}
 	p.login(txlog.Login{Time: l.Time, Node: l.Host, Source: l.Source, Service: l.Service, User: l.User,
 		RemoteIP: l.RemoteIP, Method: l.Method, Session: l.Session, TLS: l.TLS, OK: l.OK, Reason: l.Reason})
 	return nil
 }
 
-func (p *Pipeline) login(l txlog.Login) {
+// rowAdded shows the transaction-log row just appended to the detector
+// (rows are appended in place: a Row is large, and this is the import's
+// hot path).
+func (p *Pipeline) rowAdded() {
+	if p.o.Detector != nil {
+		p.o.Detector.Outcome(p.ctx, &p.batch.Rows[len(p.batch.Rows)-1])
+	}
+}
+
+// loginRecord adds a login record and shows it to the detector.
+func (p *Pipeline) loginRecord(l txlog.Login) {
 	p.batch.Logins = append(p.batch.Logins, l)
+	if p.o.Detector != nil {
+		p.o.Detector.Login(p.ctx, &p.batch.Logins[len(p.batch.Logins)-1])
+	}
+}
+
+func (p *Pipeline) login(l txlog.Login) {
+	p.loginRecord(l)
+	p.countLogin(&l)
+}
+
+// countLogin counts one login outcome in the metrics.
+func (p *Pipeline) countLogin(l *txlog.Login) {
 	result := "ok"
 	if !l.OK {
 		result = "failed"
@@ -834,9 +910,6 @@ func (p *Pipeline) login(l txlog.Login) {
 		p.hot.logins[k] = c
 	}
 	c.Inc()
-	if p.o.Abuse != nil {
-		p.o.Abuse.Login(p.ctx, abusedetect.Login{At: l.Time, Node: l.Node, User: l.User, IP: l.RemoteIP, OK: l.OK})
-	}
 }
 
 // Full reports whether the batch has reached the batch size.
@@ -869,8 +942,8 @@ func (p *Pipeline) Finish(ctx context.Context) error {
 }
 
 // Commit writes the pending records with a checkpoint for every tailed
-// stream that is past its replay, in one transaction. On failure the
-// records stay pending and Commit may be called again.
+// stream (and, with KeepState, the pipeline's state) in one transaction.
+// On failure the records stay pending and Commit may be called again.
 func (p *Pipeline) Commit(ctx context.Context) error {
 	if len(p.errs) > 0 {
 		err := errors.Join(p.errs...)
@@ -880,12 +953,21 @@ func (p *Pipeline) Commit(ctx context.Context) error {
 	if p.o.Writers > 1 {
 		return p.commitAsync(ctx)
 	}
-	cps := p.checkpoints()
-	if p.batch.Len() == 0 && len(cps) == 0 {
+	if p.batch.Len() == 0 && !p.dirty {
 		return nil
 	}
-	if err := p.o.Store.WriteBatch(ctx, &p.batch, cps); err != nil {
+	cps, err := p.checkpoints()
+	if err != nil {
+		if p.o.KeepState {
+			p.corr.LoseChanges() // the changes taken were not written
+		}
+		return err
+	}
+	if err := p.o.Store.WriteBatch(ctx, &p.batch, cps); err != nil && !p.committedAnyway(ctx) {
 		p.m.WriteErrors.Inc()
+		if p.o.KeepState {
+			p.corr.LoseChanges() // the next commit writes the whole state
+		}
 		return fmt.Errorf("collectors: write batch: %w", err)
 	}
 	p.m.Written.WithLabelValues("tx").Add(float64(len(p.batch.Rows)))
@@ -894,6 +976,7 @@ func (p *Pipeline) Commit(ctx context.Context) error {
 	p.m.Written.WithLabelValues("session").Add(float64(len(p.batch.Sessions)))
 	p.m.OpenMessages.Set(float64(p.corr.Open()))
 	p.batch.Reset()
+	p.dirty = false
 	return nil
 }
 
@@ -926,46 +1009,168 @@ func (p *Pipeline) commitAsync(ctx context.Context) error {
 	}
 }
 
-// checkpoints builds the checkpoint of every tailed stream that has
-// finished replaying.
-func (p *Pipeline) checkpoints() []txlog.Checkpoint {
+// checkpoints builds the checkpoint of every tailed stream, and with
+// KeepState the state's.
+func (p *Pipeline) checkpoints() ([]txlog.Checkpoint, error) {
 	var ids []int
 	for id, s := range p.streams {
-		if s.Checkpoint != "" && s.end >= s.replayUntil {
+		if s.Checkpoint != "" {
 			ids = append(ids, id)
 		}
 	}
-	if len(ids) == 0 {
-		return nil
-	}
 	sort.Ints(ids)
-	oldest, held := p.corr.OldestOpen()
-	open := map[int][]string{}
-	p.corr.EachOpen(func(m *correlate.Message) {
-		id, _ := unpos(m.FirstPos)
-		open[id] = append(open[id], openKey(m))
-	})
 	now := p.o.Now()
 	var cps []txlog.Checkpoint
 	for _, id := range ids {
 		s := p.streams[id]
-		replay := s.end
-		if held && len(s.marks) > 0 {
-			// resume at the last mark before cut (lines between two marks
-			// may lie on either side of cut); older marks are dropped
-			cut := oldest.Add(-replaySlack)
-			i := sort.Search(len(s.marks), func(i int) bool { return !s.marks[i].t.Before(cut) })
-			j := max(i-1, 0)
-			replay = s.marks[j].off
-			s.marks = append(s.marks[:0], s.marks[j:]...)
-		} else if !held && len(s.marks) > 1 {
-			s.marks = append(s.marks[:0], s.marks[len(s.marks)-1])
-		}
-		sort.Strings(open[id])
-		cps = append(cps, txlog.Checkpoint{Source: s.Checkpoint, Inode: s.Inode, HeadHash: s.HeadHash,
-			Offset: s.end, Replay: min(replay, s.end), Open: open[id], Updated: now})
+		cps = append(cps, txlog.Checkpoint{Source: s.Checkpoint, Inode: s.Inode, HeadHash: s.HeadHash, Offset: s.end, Updated: now})
 	}
-	return cps
+	if p.o.KeepState {
+		st, err := p.stateCheckpoint()
+		if err != nil {
+			return nil, err
+		}
+		st.Updated = now
+		cps = append(cps, st)
+	}
+	return cps, nil
+}
+
+// stateVersion changes whenever the meaning of the state changes.
+const stateVersion = 2
+
+// pipelineState is the global part of the pipeline's state.
+type pipelineState struct {
+	Version    int
+	Correlator []byte
+	Detector   []byte
+	// Seq numbers the commits: committedAnyway tells by it whether a
+	// commit that reported an error was written all the same.
+	Seq uint64
+}
+
+// committedAnyway reports, after WriteBatch returned an error, whether the
+// transaction was committed all the same: an error on the way back from
+// COMMIT (a cancelled context, a broken connection) leaves that open, and
+// writing the batch again would store its records twice. The committed
+// state says: its Seq is the one just written, or an earlier one.
+func (p *Pipeline) committedAnyway(ctx context.Context) bool {
+	if !p.o.KeepState || p.seq == 0 {
+		return false
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	cp, err := p.o.Store.Checkpoint(cctx, txlog.StateSource)
+	if err != nil {
+		return false
+	}
+	var st pipelineState
+	if err := gob.NewDecoder(bytes.NewReader(cp.State)).Decode(&st); err != nil {
+		return false
+	}
+	return st.Seq == p.seq
+}
+
+// stateCheckpoint is the pipeline's state for Restore, as the checkpoint of
+// txlog.StateSource: its global part (the correlator's clocks and counters,
+// the detector's windows when it keeps them, DetectorState) and the
+// correlator's items that changed since the last commit (all of them on
+// the first).
+func (p *Pipeline) stateCheckpoint() (txlog.Checkpoint, error) {
+	cs, err := p.corr.State(false)
+	if err != nil {
+		return txlog.Checkpoint{}, err
+	}
+	p.seq++
+	st := pipelineState{Version: stateVersion, Correlator: cs.Global, Seq: p.seq}
+	if d, ok := p.o.Detector.(DetectorState); ok {
+		if st.Detector, err = d.MarshalState(); err != nil {
+			return txlog.Checkpoint{}, fmt.Errorf("ingest: detector state: %w", err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(&st); err != nil {
+		return txlog.Checkpoint{}, fmt.Errorf("ingest: state: %w", err)
+	}
+	cp := txlog.Checkpoint{Source: txlog.StateSource, State: buf.Bytes(), Items: cs.Put, Drop: cs.Delete, ReplaceItems: cs.Full}
+	// the Dovecot sessions' client addresses (WebmailNetworks), as items
+	// of their own
+	put := func(k [2]string) error {
+		b, err := json.Marshal([3]string{k[0], k[1], p.sessionIPs[k]})
+		if err != nil {
+			return fmt.Errorf("ingest: state: %w", err)
+		}
+		if cp.Items == nil {
+			cp.Items = map[string][]byte{}
+		}
+		cp.Items[sessionItem(k)] = b
+		return nil
+	}
+	if cs.Full {
+		for k := range p.sessionIPs {
+			if err := put(k); err != nil {
+				return txlog.Checkpoint{}, err
+			}
+		}
+	} else {
+		for k := range p.sessPut {
+			if _, ok := p.sessionIPs[k]; ok {
+				if err := put(k); err != nil {
+					return txlog.Checkpoint{}, err
+				}
+			}
+		}
+		for k := range p.sessGone {
+			cp.Drop = append(cp.Drop, sessionItem(k))
+		}
+	}
+	p.sessPut, p.sessGone = nil, nil
+	return cp, nil
+}
+
+// ErrStateVersion is returned by Restore for a state written by another
+// version of the pipeline: the caller starts afresh.
+var ErrStateVersion = errors.New("ingest: state of another version")
+
+// Restore replaces the pipeline's state with the committed one (the
+// checkpoint of txlog.StateSource, as loaded), before the first line is
+// added. On an error nothing is changed.
+func (p *Pipeline) Restore(cp txlog.Checkpoint) error {
+	var st pipelineState
+	if err := gob.NewDecoder(bytes.NewReader(cp.State)).Decode(&st); err != nil {
+		return fmt.Errorf("ingest: restore: %w", err)
+	}
+	if st.Version != stateVersion {
+		return fmt.Errorf("%w (%d, want %d)", ErrStateVersion, st.Version, stateVersion)
+	}
+	c := correlate.New(p.corrOptions())
+	if err := c.Restore(st.Correlator, cp.Items); err != nil {
+		if errors.Is(err, correlate.ErrSnapshotVersion) {
+			return fmt.Errorf("%w: %w", ErrStateVersion, err)
+		}
+		return err
+	}
+	var ips map[[2]string]string
+	for key, b := range cp.Items {
+		if !strings.HasPrefix(key, "w:") {
+			continue
+		}
+		var v [3]string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return fmt.Errorf("ingest: restore %s: %w", key, err)
+		}
+		if ips == nil {
+			ips = map[[2]string]string{}
+		}
+		ips[[2]string{v[0], v[1]}] = v[2]
+	}
+	if d, ok := p.o.Detector.(DetectorState); ok && len(st.Detector) > 0 {
+		if err := d.UnmarshalState(st.Detector); err != nil {
+			return fmt.Errorf("ingest: detector state: %w", err)
+		}
+	}
+	p.corr, p.sessionIPs, p.sessPut, p.sessGone, p.seq = c, ips, nil, nil, st.Seq
+	return nil
 }
 
 // SetContext sets the context abuse alerts are raised with.

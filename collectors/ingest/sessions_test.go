@@ -82,3 +82,57 @@ func TestRefusedAfterDataIsNotReceived(t *testing.T) {
 		t.Errorf("%d header rejects, want 1", rejects)
 	}
 }
+
+// TestSessionAddressSurvivesRestart: the client address of a Dovecot
+// session that logged in before a restart and out after it is in the
+// committed state, so the webmail read is still webmail's.
+func TestSessionAddressSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	lines := []string{
+		"2026-12-07T05:53:00.000000+00:00 imap dovecot: imap-login: Login: user=<dan@uni.example>, method=PLAIN, rip=192.0.2.80, lip=127.0.0.12, mpid=6000, TLS, session=<W1>",
+		"2026-12-07T05:53:01.000000+00:00 imap dovecot: imap-login: Login: user=<eve@uni.example>, method=PLAIN, rip=192.0.2.81, lip=127.0.0.12, mpid=6001, TLS, session=<W2>",
+		"2026-12-07T05:54:00.000000+00:00 imap dovecot: imap(dan@uni.example)<6000><W1>: Disconnected: Logged out in=141 out=96575 deleted=0 expunged=0 trashed=0 hdr_count=1 hdr_bytes=100 body_count=3 body_bytes=95000",
+		"2026-12-07T05:55:00.000000+00:00 imap dovecot: imap(eve@uni.example)<6001><W2>: Disconnected: Logged out in=141 out=96575 deleted=0 expunged=0 trashed=0 hdr_count=1 hdr_bytes=100 body_count=1 body_bytes=9000",
+	}
+	webmail := []netip.Prefix{netip.MustParsePrefix("192.0.2.80/31")}
+	st := &memStore{}
+	var off int64
+	for part, ls := range [][]string{lines[:2], lines[2:3], lines[3:]} {
+		p := New(Options{Store: st, KeepState: true, WebmailNetworks: webmail})
+		if part > 0 {
+			cp, err := st.Checkpoint(context.Background(), txlog.StateSource)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Restore(cp); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.AddStream(Stream{ID: 1, Source: SourceFile, Checkpoint: "file:x", Ref: sampleRef, Start: off}); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range ls {
+			end := off + int64(len(l)) + 1
+			p.Line(1, l, off, end)
+			off = end
+		}
+		if err := p.Commit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(st.b.Sessions) != 2 {
+		t.Fatalf("%d sessions: %+v", len(st.b.Sessions), st.b.Sessions)
+	}
+	for _, s := range st.b.Sessions {
+		if s.Service != "webmail" || !strings.HasPrefix(s.RemoteIP, "192.0.2.8") {
+			t.Errorf("after a restart: %+v, want a webmail session from its address", s)
+		}
+	}
+	// the state's items follow the sessions: none is left once both ended
+	cp, _ := st.Checkpoint(context.Background(), txlog.StateSource)
+	for k := range cp.Items {
+		if strings.HasPrefix(k, "w:") {
+			t.Errorf("item %s left after its session ended", k)
+		}
+	}
+}

@@ -123,18 +123,22 @@ func ReadFrames(r *bufio.Reader, maxMsg int, fn func(msg []byte) error) error {
 // Parser turns one syslog message into a logparse.Frame. It holds a
 // year guesser for RFC 3164 timestamps, so use one per connection.
 type Parser struct {
-	framer *logparse.Framer
-	m5424  gosyslog.Machine
-	now    func() time.Time
+	framer   *logparse.Framer
+	framerAt time.Time
+	loc      *time.Location
+	m5424    gosyslog.Machine
+	now      func() time.Time
 }
 
 // NewParser returns a Parser; year-less timestamps are resolved against
-// now() at creation, in loc (nil: UTC).
+// now() in loc (nil: UTC), the reference renewed daily (a connection may
+// last longer than logparse.MaxFuture).
 func NewParser(now func() time.Time, loc *time.Location) *Parser {
 	if now == nil {
 		now = time.Now
 	}
-	return &Parser{framer: logparse.NewFramer(now(), loc), m5424: rfc5424.NewParser(rfc5424.WithBestEffort()), now: now}
+	at := now()
+	return &Parser{framer: logparse.NewFramer(at, loc), framerAt: at, loc: loc, m5424: rfc5424.NewParser(rfc5424.WithBestEffort()), now: now}
 }
 
 // is5424 reports whether msg starts "<PRI>1 " (RFC 5424 §6: VERSION 1).
@@ -155,6 +159,9 @@ func is5424(msg []byte) bool {
 // Parse frames one message.
 func (p *Parser) Parse(msg []byte) (logparse.Frame, error) {
 	if !is5424(msg) {
+		if at := p.now(); at.Sub(p.framerAt) >= 24*time.Hour {
+			p.framer, p.framerAt = logparse.NewFramer(at, p.loc), at
+		}
 		return p.framer.Frame(string(msg))
 	}
 	m, err := p.m5424.Parse(msg)

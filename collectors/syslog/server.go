@@ -159,13 +159,18 @@ func (d deadlineReader) Read(p []byte) (int, error) {
 
 func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	p := NewParser(s.o.Now, s.o.Loc)
+	// each connection (a host, or a relay) is a source of its own: the
+	// runner merges them by time (docs/collectors.md, "Merging sources
+	// by time")
+	src := s.o.Runner.LiveSource()
+	defer src.Close()
 	br := bufio.NewReaderSize(deadlineReader{c, s.o.IdleTimeout}, 64<<10)
 	err := ReadFrames(br, s.o.MaxMessage, func(msg []byte) error {
 		f, err := p.Parse(msg)
 		if err != nil {
-			return s.o.Runner.Send(ctx, ingest.Input{Stream: s.o.TCPStream, ParseError: true})
+			return src.Send(ctx, ingest.Input{Stream: s.o.TCPStream, ParseError: true})
 		}
-		return s.o.Runner.Send(ctx, ingest.Input{Stream: s.o.TCPStream, Frame: &f})
+		return src.Send(ctx, ingest.Input{Stream: s.o.TCPStream, Frame: &f})
 	})
 	if err != nil && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
 		s.o.Logger.Info("syslog connection closed", "remote", c.RemoteAddr().String(), "err", err)
@@ -174,6 +179,8 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 
 func (s *Server) serveUDP(ctx context.Context) {
 	p := NewParser(s.o.Now, s.o.Loc)
+	src := s.o.Runner.LiveSource()
+	defer src.Close()
 	buf := make([]byte, 65536)
 	for {
 		n, _, err := s.udp.ReadFrom(buf)
@@ -187,10 +194,10 @@ func (s *Server) serveUDP(ctx context.Context) {
 		for _, msg := range SplitDatagram(buf[:n]) {
 			f, err := p.Parse(msg)
 			if err != nil {
-				s.o.Runner.Offer(ingest.Input{Stream: s.o.UDPStream, ParseError: true})
+				src.Offer(ingest.Input{Stream: s.o.UDPStream, ParseError: true})
 				continue
 			}
-			s.o.Runner.Offer(ingest.Input{Stream: s.o.UDPStream, Frame: &f})
+			src.Offer(ingest.Input{Stream: s.o.UDPStream, Frame: &f})
 		}
 	}
 }

@@ -86,7 +86,7 @@ func TestServerTCPAndUDP(t *testing.T) {
 	st := &memStore{}
 	p := ingest.New(ingest.Options{Store: st})
 	for _, id := range []int{1, 2} {
-		if err := p.AddStream(ingest.Stream{ID: id, Source: ingest.SourceSyslog}, nil); err != nil {
+		if err := p.AddStream(ingest.Stream{ID: id, Source: ingest.SourceSyslog}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -2,7 +2,11 @@
 // the transaction log (Query), the Store that runs it, and turns the rows
 // found into one timeline per message — accepted → greylisted → scanned →
 // queued → delivered, deferred or bounced — across hosts and content-filter
-// re-injections. It masks subjects for roles that may not read them.
+// re-injections, with the engine's relay queue (queued, held, released,
+// deferred, delivered, bounced, expired, deleted) and quarantine
+// (quarantined, released, deleted) as steps of their own. Each
+// recipient's state is its last real one: mail that is only queued is not
+// "delivered". It masks subjects for roles that may not read them.
 package trace
 
 import (
@@ -131,15 +135,18 @@ type Store interface {
 
 // Step is one entry of a message's timeline.
 type Step struct {
-	Time    time.Time `json:"time"`
-	Node    string    `json:"node"`
-	Step    string    `json:"step"` // accepted, rejected, greylisted, greylist_pass, scanned, filter, queued, delivered, deferred, bounced, expired, discarded
-	QueueID string    `json:"queue_id,omitempty"`
-	Rcpt    string    `json:"rcpt,omitempty"`
-	Code    int       `json:"code,omitempty"`
-	DSN     string    `json:"dsn,omitempty"`
-	Relay   string    `json:"relay,omitempty"`
-	Detail  string    `json:"detail,omitempty"`
+	Time time.Time `json:"time"`
+	Node string    `json:"node"`
+	// Step is accepted, greylisted, greylist_pass, rejected, filter,
+	// scanned, quarantined, queued, held, released, deferred, delivered,
+	// bounced, expired, discarded or deleted.
+	Step    string `json:"step"`
+	QueueID string `json:"queue_id,omitempty"`
+	Rcpt    string `json:"rcpt,omitempty"`
+	Code    int    `json:"code,omitempty"`
+	DSN     string `json:"dsn,omitempty"`
+	Relay   string `json:"relay,omitempty"`
+	Detail  string `json:"detail,omitempty"`
 }
 
 // Message is one traced message with its timeline.
@@ -162,7 +169,8 @@ type Message struct {
 	Verdict    string    `json:"verdict,omitempty"`
 	SpamScore  string    `json:"spam_score,omitempty"`
 	State      string    `json:"state"`
-	// Status is the outcome per recipient: the last status seen.
+	// Recipients are the recipients with the state each is in: the last
+	// step that says where it is (recipientStates).
 	Recipients []Recipient `json:"recipients"`
 	Steps      []Step      `json:"timeline"`
 }
@@ -314,8 +322,11 @@ func Build(f Found) []Message {
 	return res
 }
 
+// ranks order the steps of one second: what happens first in a
+// message's life first.
 var ranks = map[string]int{"accepted": 0, "greylisted": 1, "greylist_pass": 1, "rejected": 2, "filter": 3, "scanned": 4,
-	"queued": 5, "deferred": 6, "delivered": 7, "bounced": 7, "expired": 7, "discarded": 7}
+	"quarantined": 5, "queued": 5, "held": 6, "released": 7, "deferred": 8, "delivered": 9, "bounced": 9, "expired": 9,
+	"discarded": 9, "deleted": 9}
 
 func stepRank(s string) int { return ranks[s] }
 
@@ -352,13 +363,17 @@ func scoreText(s string) string {
 	return "score " + s
 }
 
+// recipientStates are the steps that say where a recipient is; the last
+// of them in the timeline is its state. A hand-off to a content filter, a
+// verdict and a greylisting pass are on the way, not a state.
+var recipientStates = map[string]bool{"delivered": true, "deferred": true, "bounced": true, "expired": true, "rejected": true,
+	"discarded": true, "greylisted": true, "queued": true, "held": true, "released": true, "quarantined": true, "deleted": true}
+
 func recipients(steps []Step) []Recipient {
 	idx := map[string]int{}
 	var out []Recipient
 	for _, s := range steps {
-		switch s.Step {
-		case "delivered", "deferred", "bounced", "expired", "rejected", "discarded", "greylisted":
-		default:
+		if !recipientStates[s.Step] {
 			continue
 		}
 		if s.Rcpt == "" {

@@ -93,3 +93,48 @@ func TestBuild(t *testing.T) {
 		t.Errorf("reject %+v", ms[1])
 	}
 }
+
+// TestRecipientStateIsItsLastRealStep: queued mail is queued, not
+// delivered; a deferral keeps it waiting; the next hop's 250 delivers it;
+// a quarantined message is quarantined until released (docs/collectors.md,
+// "The engine").
+func TestRecipientStateIsItsLastRealStep(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	msg := txlog.MessageRow{MsgKey: "mx1/Q1", Node: "mx1", FirstSeen: t0, LastSeen: t0, QueueIDs: []string{"Q1"}, Origin: "engine", Received: 1}
+	row := func(d time.Duration, rcpt, status string) txlog.Row {
+		return txlog.Row{Time: t0.Add(d), Node: "mx1", MsgKey: "mx1/Q1", QueueID: "Q1", Rcpt: rcpt, Status: status}
+	}
+	state := func(rows ...txlog.Row) map[string]string {
+		ms := Build(Found{Messages: []txlog.MessageRow{msg}, Rows: rows})
+		out := map[string]string{}
+		for _, r := range ms[0].Recipients {
+			out[r.Rcpt] = r.Status
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name string
+		rows []txlog.Row
+		want string
+	}{
+		{"queued only", []txlog.Row{row(0, "x@r", txlog.StatusQueued)}, "queued"},
+		{"deferred", []txlog.Row{row(0, "x@r", txlog.StatusQueued), row(time.Minute, "x@r", txlog.StatusDeferred)}, "deferred"},
+		{"delivered after two deferrals", []txlog.Row{row(0, "x@r", txlog.StatusQueued), row(time.Minute, "x@r", txlog.StatusDeferred),
+			row(2*time.Minute, "x@r", txlog.StatusDeferred), row(3*time.Minute, "x@r", txlog.StatusSent)}, "delivered"},
+		// whole-second log times: within a second the stage decides
+		{"same second", []txlog.Row{row(0, "x@r", txlog.StatusSent), row(0, "x@r", txlog.StatusDeferred), row(0, "x@r", txlog.StatusQueued)}, "delivered"},
+		{"held", []txlog.Row{row(0, "x@r", txlog.StatusQueued), row(time.Second, "x@r", txlog.StatusHeld)}, "held"},
+		{"released", []txlog.Row{row(0, "x@r", txlog.StatusQueued), row(time.Second, "x@r", txlog.StatusHeld),
+			row(time.Minute, "x@r", txlog.StatusReleased)}, "released"},
+		{"quarantined", []txlog.Row{row(0, "x@r", txlog.StatusQuarantined)}, "quarantined"},
+		{"released from the quarantine", []txlog.Row{row(0, "x@r", txlog.StatusQuarantined), row(time.Hour, "x@r", txlog.StatusReleased),
+			row(time.Hour, "x@r", txlog.StatusSent)}, "delivered"},
+		{"bounced", []txlog.Row{row(0, "x@r", txlog.StatusQueued), row(time.Second, "x@r", txlog.StatusBounced)}, "bounced"},
+		{"deleted by a postmaster", []txlog.Row{row(0, "x@r", txlog.StatusQueued), row(time.Second, "x@r", txlog.StatusDeleted)}, "deleted"},
+	} {
+		if got := state(c.rows...)["x@r"]; got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}

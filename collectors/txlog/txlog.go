@@ -45,12 +45,20 @@ const (
 	StatusGreylistPass = "greylist_pass" // the greylisting policy let the recipient through
 	StatusScanned      = "scanned"       // a content-filter verdict (amavis, rspamd)
 	StatusDiscarded    = "discarded"     // accepted and dropped on purpose
+	// The engine's relay queue and quarantine (docs/collectors.md, "The
+	// engine"): steps before a final outcome, or instead of one.
+	StatusQueued      = "queued"      // accepted into the relay queue, not delivered yet
+	StatusHeld        = "held"        // held in the relay queue (abuse control, a postmaster)
+	StatusReleased    = "released"    // released from a hold or from the quarantine
+	StatusQuarantined = "quarantined" // kept in the quarantine instead of delivered
+	StatusDeleted     = "deleted"     // deleted from the relay queue or the quarantine
 )
 
 // Statuses lists every status.
 func Statuses() []string {
 	return []string{StatusSent, StatusDeferred, StatusBounced, StatusExpired, StatusRejected,
-		StatusGreylisted, StatusGreylistPass, StatusScanned, StatusDiscarded}
+		StatusGreylisted, StatusGreylistPass, StatusScanned, StatusDiscarded, StatusQueued, StatusHeld,
+		StatusReleased, StatusQuarantined, StatusDeleted}
 }
 
 // Sources of records.
@@ -167,24 +175,32 @@ type Session struct {
 const SourceDovecotAuth = "dovecot-auth"
 
 // Checkpoint is the reading position of one tailed file, committed in the
-// same transaction as the records its lines produced.
+// same transaction as the records its lines produced; or, for the
+// pseudo-source StateSource, the pipeline's state at those positions.
 type Checkpoint struct {
-	Source string // "file:" + path
+	Source string // "file:" + path, or StateSource
 	// Identity of the file: its inode and a hash of its first line, so a
 	// rotated or truncated file is recognised.
 	Inode    uint64
 	HeadHash string
-	// Offset is the end of the last line whose records are committed.
+	// Offset is the end of the last line whose records are committed:
+	// reading resumes there.
 	Offset int64
-	// Replay is where reading resumes after a restart: at or before Offset,
-	// early enough to rebuild every message still open at Offset. Records
-	// of lines before Offset are not written again.
-	Replay int64
-	// Open lists the MsgKeys of messages held open (not yet written) at
-	// Offset; rebuilt on replay, only those are written.
-	Open    []string
-	Updated time.Time
+	// State is the pipeline's state as of the offsets committed with it,
+	// only in StateSource's checkpoint: its global part in State, and its
+	// items (one per message and session held) in Items. In a checkpoint
+	// written, Items are the items new or changed since the last commit
+	// and Drop the keys of those gone; with ReplaceItems, Items are all of
+	// them. In a checkpoint loaded, Items are all of them.
+	State        []byte
+	Items        map[string][]byte
+	Drop         []string
+	ReplaceItems bool
+	Updated      time.Time
 }
+
+// StateSource names the checkpoint that holds the live pipeline's state.
+const StateSource = "state:live"
 
 // Batch is a set of records written in one transaction.
 type Batch struct {

@@ -243,7 +243,8 @@ func (s *Scanner) Filter(ctx context.Context, env smtpserver.Envelope, msg smtps
 	if err != nil {
 		return smtpserver.Verdict{Action: smtpserver.Tempfail, Reason: err.Error()}, nil
 	}
-	return smtpserver.Verdict{Action: out.Action, Headers: out.Headers, Reason: out.Reason, Header: out.Header}, nil
+	return smtpserver.Verdict{Action: out.Action, Headers: out.Headers, Reason: out.Reason, Header: out.Header,
+		Quarantined: out.QuarantineID != 0}, nil
 }
 
 // Text kept for the spam rules: the first textPerPart bytes of each text
@@ -349,9 +350,15 @@ func (s *Scanner) Scan(ctx context.Context, env smtpserver.Envelope, msg smtpser
 			return Outcome{}, err
 		}
 		defer release()
+		// the transaction's queue ID, so the quarantined copy is the
+		// message the transaction log knows under it
+		qid := env.QueueID
+		if qid == "" {
+			qid = newID()
+		}
 		id, err := s.o.Quarantine.Add(ctx, &quarantine.Item{
-			QueueID: newID(), Reason: r, Detail: detail, Listener: env.Listener, ClientIP: ipString(env),
-			AuthUser: env.AuthUser, MailFrom: env.MailFrom, Rcpts: env.Rcpts,
+			QueueID: qid, Node: env.Node, Reason: r, Detail: detail, Listener: env.Listener, ClientIP: ipString(env),
+			AuthUser: env.AuthUser, MailFrom: env.MailFrom, Rcpts: env.Rcpts, MessageID: sum.Header.Get("Message-Id"),
 			Subject: sum.Header.Get("Subject"), HeaderFrom: sum.Header.Get("From"), Body: body,
 		})
 		if err != nil {

@@ -23,9 +23,12 @@ const (
 	KindRecipient   Kind = "recipient"
 	KindAuth        Kind = "auth"
 	KindAbuse       Kind = "abuse"
+	KindRelay       Kind = "relay"
+	KindQuarantine  Kind = "quarantine"
 )
 
-// Event is one of *Transaction, *Recipient or *Auth.
+// Event is one of *Transaction, *Recipient, *Auth, *Abuse, *Relay or
+// *Quarantine.
 type Event interface {
 	// EventKind reports the concrete type of the event.
 	EventKind() Kind
@@ -62,7 +65,21 @@ type Transaction struct {
 	Enhanced   string // e.g. "2.0.0"
 	Reason     string // the closed-enum reason when Code is not 2xx
 	Duration   time.Duration
+	// Disposition says what became of an accepted message: stored
+	// (committed to mailboxes and the relay queue), quarantined, or
+	// discarded by the content filter; "" when refused.
+	Disposition Disposition
 }
+
+// Disposition is what became of an accepted message.
+type Disposition string
+
+// The dispositions.
+const (
+	Stored      Disposition = "stored"
+	Quarantined Disposition = "quarantined"
+	Discarded   Disposition = "discarded"
+)
 
 // Recipient is the outcome for one recipient: accepted or refused at RCPT
 // time, or delivered, forwarded or queued after DATA.
@@ -123,6 +140,89 @@ const (
 	AbuseMassMailingHeld = "mass_mailing_held"
 	AbuseAccountLocked   = "account_locked"
 )
+
+// Relay is one step of one relay-queue entry — one recipient's copy on its
+// way to a next hop (package queue): queued, held and released by abuse
+// control or a postmaster, deferred with the next hop's reply, delivered
+// with its reply, bounced or expired (a delivery status notification goes
+// to the sender), or deleted by a postmaster.
+type Relay struct {
+	At      time.Time
+	Node    string // the node that accepted the message (its key is Node/QueueID)
+	QueueID string
+	// DSNFor, on the queued step of a delivery status notification, is the
+	// queue ID of the message it reports on.
+	DSNFor   string
+	Listener string // where the message came in, when known
+	ClientIP string
+	AuthUser string
+	MailFrom string
+	Rcpt     string // the envelope recipient the copy came from
+	Target   string // the address delivered to
+	Step     RelayStep
+	Attempt  int    // the delivery attempt, from 1
+	Agent    string // smtp or lmtp, for attempts
+	Remote   string // the next hop that answered (host:port)
+	Code     int
+	Enhanced string
+	Reply    string // the next hop's reply, the error, or why it is held
+	Size     int64
+}
+
+// RelayStep is a step of a relay-queue entry.
+type RelayStep string
+
+// The relay steps.
+const (
+	RelayQueued    RelayStep = "queued"
+	RelayHeld      RelayStep = "held"
+	RelayReleased  RelayStep = "released"
+	RelayDeferred  RelayStep = "deferred"
+	RelayDelivered RelayStep = "delivered"
+	RelayBounced   RelayStep = "bounced"
+	RelayExpired   RelayStep = "expired"
+	RelayDeleted   RelayStep = "deleted"
+)
+
+// Quarantine is one step of a quarantined message (package quarantine):
+// quarantined at DATA, released to its recipients, deleted by a
+// postmaster, or expired at the end of the retention.
+type Quarantine struct {
+	At         time.Time
+	Node       string
+	QueueID    string
+	Step       QuarantineStep
+	Reason     string // virus, spam, suspect, banned
+	Detail     string
+	Listener   string
+	ClientIP   string
+	AuthUser   string
+	MailFrom   string
+	Rcpts      []string
+	MessageID  string
+	Subject    string
+	HeaderFrom string
+	Size       int64
+	// Mailboxes are the mailboxes a released message was stored in (its
+	// remote targets get Relay events of their own).
+	Mailboxes []string
+}
+
+// QuarantineStep is a step of a quarantined message.
+type QuarantineStep string
+
+// The quarantine steps.
+const (
+	QuarantineAdded    QuarantineStep = "quarantined"
+	QuarantineReleased QuarantineStep = "released"
+	QuarantineDeleted  QuarantineStep = "deleted"
+	QuarantineExpired  QuarantineStep = "expired"
+)
+
+func (e *Relay) EventKind() Kind           { return KindRelay }
+func (e *Relay) EventTime() time.Time      { return e.At }
+func (e *Quarantine) EventKind() Kind      { return KindQuarantine }
+func (e *Quarantine) EventTime() time.Time { return e.At }
 
 func (e *Abuse) EventKind() Kind      { return KindAbuse }
 func (e *Abuse) EventTime() time.Time { return e.At }

@@ -31,7 +31,8 @@ const (
 // Item is one quarantined message.
 type Item struct {
 	ID         int64
-	QueueID    string
+	QueueID    string // the transaction's, so the transaction log knows it
+	Node       string // the node that accepted it
 	At         time.Time
 	Reason     Reason
 	Detail     string // e.g. the signature or the rule names
@@ -40,6 +41,7 @@ type Item struct {
 	AuthUser   string
 	MailFrom   string
 	Rcpts      []string
+	MessageID  string
 	Subject    string
 	HeaderFrom string
 	Size       int64

@@ -49,6 +49,24 @@ type Entry struct {
 	AuthUser      string // from the transaction record
 	TxRcpts       int    // recipients of the whole transaction
 	Size          int64
+	// Node is the node that accepted the message; Listener and ClientIP
+	// where it came in (from the transaction record, when there is one).
+	Node     string
+	Listener string
+	ClientIP string
+}
+
+// Attempt is what became of one delivery attempt: the store records it in
+// the transaction log, when it keeps one, in the same database
+// transaction as the entry's change (docs/collectors.md, "The engine").
+type Attempt struct {
+	At       time.Time
+	Result   string // ResultSent, ResultDeferred, ResultBounced or ResultExpired
+	Agent    string // smtp or lmtp
+	Remote   string // the next hop that answered (host:port), when one did
+	Code     int
+	Enhanced string
+	Reply    string // the next hop's reply, or the error
 }
 
 // Filter selects entries for listing and administration; zero fields
@@ -68,9 +86,13 @@ type Filter struct {
 // quarantine).
 type NewEntry struct {
 	QueueID  string
+	Node     string // the node the message belongs to
 	Rcpt     string
 	Target   string
 	MailFrom string
+	// DSNFor is, for a delivery status notification, the queue ID of the
+	// message it reports on.
+	DSNFor string
 }
 
 // Stat is the count and oldest entry of one state.
@@ -90,11 +112,13 @@ type Store interface {
 	// conditional UPDATE so concurrent nodes never claim the same entry.
 	QueueClaim(ctx context.Context, now time.Time, owner string, until time.Time, limit int) ([]Entry, error)
 	QueueBody(ctx context.Context, hash string) ([]byte, error)
-	// QueueDelivered removes a delivered (or bounced) entry.
-	QueueDelivered(ctx context.Context, id int64) error
-	// QueueDeferred records a failed attempt and the next one.
-	QueueDeferred(ctx context.Context, id int64, attempts int, at, next time.Time, lastErr string) error
+	// QueueDelivered removes a delivered (or bounced, or expired) entry.
+	QueueDelivered(ctx context.Context, id int64, a Attempt) error
+	// QueueDeferred records a failed attempt (a.At, a.Reply is the last
+	// error) and when the next one is due.
+	QueueDeferred(ctx context.Context, id int64, attempts int, next time.Time, a Attempt) error
 	QueueMarkChecked(ctx context.Context, ids []int64) error
+	// QueueHold holds the entries f selects with a reason.
 	QueueHold(ctx context.Context, f Filter, reason string) (int, error)
 	// QueueRelease makes held entries due at now (and marks them checked,
 	// so abuse control does not hold them again).

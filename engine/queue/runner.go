@@ -52,11 +52,13 @@ type Options struct {
 	MTASTS *mtasts.Fetcher
 }
 
-// Delivery results (the label of postvakt_queue_deliveries_total).
+// Delivery results (the label of postvakt_queue_deliveries_total;
+// ResultExpired, a bounce at the end of the lifetime, counts as bounced).
 const (
 	ResultSent     = "sent"
 	ResultDeferred = "deferred"
 	ResultBounced  = "bounced"
+	ResultExpired  = "expired"
 )
 
 // Runner delivers the queue.
@@ -322,7 +324,7 @@ func (r *Runner) deliverShare(ctx context.Context, d destination, es []Entry) {
 		b, err := r.load(ctx, e, cur)
 		if err != nil {
 			cur = nil
-			r.failed(ctx, e, fmt.Errorf("read body: %w", err), "")
+			r.failed(ctx, e, fmt.Errorf("read body: %w", err), "", agentOf(d))
 			continue
 		}
 		cur = b
@@ -332,19 +334,21 @@ func (r *Runner) deliverShare(ctx context.Context, d destination, es []Entry) {
 		if connErr != nil {
 			// One failed connection defers the rest of the share: no
 			// hammering a next hop that is down.
-			r.failed(ctx, e, connErr, remote)
+			r.failed(ctx, e, connErr, remote, agentOf(d))
 			continue
 		}
-		err = send(c, e, cur.b)
+		reply, err := send(c, d.t.Proto == "lmtp", e, cur.b)
 		if err == nil {
-			if derr := r.o.Store.QueueDelivered(ctx, e.ID); derr != nil {
+			a := Attempt{At: r.o.Clock(), Result: ResultSent, Agent: agentOf(d), Remote: remote, Code: 250, Reply: reply}
+			a.Enhanced, _ = enhancedOf(reply)
+			if derr := r.o.Store.QueueDelivered(ctx, e.ID, a); derr != nil {
 				r.o.Logger.Error("relay queue: delivered but not removed", "id", e.ID, "err", derr)
 			}
 			r.deliveries.WithLabelValues(ResultSent).Inc()
 			r.o.Logger.Info("relay delivered", "queue_id", e.QueueID, "to", e.Target, "relay", remote, "tls", tlsDesc)
 			continue
 		}
-		r.failed(ctx, e, err, remote)
+		r.failed(ctx, e, err, remote, agentOf(d))
 		var se *smtp.SMTPError
 		if errors.As(err, &se) && se.Code != 421 {
 			if rerr := c.Reset(); rerr == nil {
@@ -356,45 +360,84 @@ func (r *Runner) deliverShare(ctx context.Context, d destination, es []Entry) {
 	}
 }
 
-// send runs one transaction. The body's line ends are made CRLF on the way
-// (a bare CR or LF becomes CRLF, as Postfix ≥ 3.9 normalises them), so that
-// no next hop can read a bare line end as the end of the data (SMTP
+// send runs one transaction and returns the next hop's reply to the data
+// ("250 2.0.0 Ok: queued as …"). The body's line ends are made CRLF on the
+// way (a bare CR or LF becomes CRLF, as Postfix ≥ 3.9 normalises them), so
+// that no next hop can read a bare line end as the end of the data (SMTP
 // smuggling; RFC 5321 §2.3.8: lines end in CRLF only).
-func send(c *smtp.Client, e Entry, body []byte) error {
+func send(c *smtp.Client, lmtp bool, e Entry, body []byte) (string, error) {
 	if err := c.Mail(e.MailFrom, nil); err != nil {
-		return err
+		return "", err
 	}
 	if err := c.Rcpt(e.Target, nil); err != nil {
-		return err
+		return "", err
 	}
 	w, err := c.Data()
 	if err != nil {
-		return err
+		return "", err
 	}
 	cw := &crlfWriter{w: w}
 	if _, err := cw.Write(body); err != nil {
 		_ = w.Close()
-		return err
+		return "", err
 	}
 	if err := cw.Flush(); err != nil {
 		_ = w.Close()
-		return err
+		return "", err
 	}
-	return w.Close()
+	if lmtp {
+		resps, err := w.CloseWithLMTPResponse()
+		if err != nil {
+			return "", err
+		}
+		for _, r := range resps {
+			return "250 " + r.StatusText, nil
+		}
+		return "250", nil
+	}
+	resp, err := w.CloseWithResponse()
+	if err != nil {
+		return "", err
+	}
+	return "250 " + resp.StatusText, nil
+}
+
+// agentOf names the delivery agent of a destination, as the transaction
+// log shows it.
+func agentOf(d destination) string {
+	if d.t.Proto == "lmtp" {
+		return "lmtp"
+	}
+	return "smtp"
+}
+
+// enhancedOf splits an RFC 3463 enhanced status code ("2.0.0") off the
+// front of a reply's text after its code.
+func enhancedOf(reply string) (string, string) {
+	_, text, _ := strings.Cut(reply, " ")
+	code, rest, _ := strings.Cut(text, " ")
+	if len(code) >= 5 && (code[0] == '2' || code[0] == '4' || code[0] == '5') && code[1] == '.' && strings.Count(code, ".") == 2 {
+		return code, rest
+	}
+	return "", text
 }
 
 // failed records a failed attempt: a 5xx reply bounces at once; anything
 // else is retried after the backoff, or bounces (4.4.7) once the message
 // is older than MaxLifetime (RFC 5321 §4.5.4.1).
-func (r *Runner) failed(ctx context.Context, e Entry, err error, remote string) {
+func (r *Runner) failed(ctx context.Context, e Entry, err error, remote, agent string) {
 	now := r.o.Clock()
 	var se *smtp.SMTPError
 	permanent := errors.As(err, &se) && se.Code >= 500
 	diag := err.Error()
+	a := Attempt{At: now, Agent: agent, Remote: remote, Reply: diag}
 	if se != nil {
 		diag = fmt.Sprintf("smtp; %d %s", se.Code, se.Message)
+		a.Code, a.Reply = se.Code, fmt.Sprintf("%d %s", se.Code, se.Message)
 		if ec := se.EnhancedCode; ec[0] >= 2 {
 			diag = fmt.Sprintf("smtp; %d %d.%d.%d %s", se.Code, ec[0], ec[1], ec[2], se.Message)
+			a.Enhanced = fmt.Sprintf("%d.%d.%d", ec[0], ec[1], ec[2])
+			a.Reply = fmt.Sprintf("%d %s %s", se.Code, a.Enhanced, se.Message)
 		}
 	}
 	attempts := e.Attempts + 1
@@ -405,15 +448,18 @@ func (r *Runner) failed(ctx context.Context, e Entry, err error, remote string) 
 		if se.EnhancedCode[0] != 5 {
 			status = "5.0.0"
 		}
-		r.bounce(ctx, e, Failure{Rcpt: e.Rcpt, Target: e.Target, Status: status, Diagnostic: diag, RemoteMTA: hostOf(remote), LastTry: now})
+		a.Result = ResultBounced
+		r.bounce(ctx, e, Failure{Rcpt: e.Rcpt, Target: e.Target, Status: status, Diagnostic: diag, RemoteMTA: hostOf(remote), LastTry: now}, a)
 	case !now.Before(deadline):
-		r.bounce(ctx, e, Failure{Rcpt: e.Rcpt, Target: e.Target, Status: "4.4.7", Diagnostic: diag, RemoteMTA: hostOf(remote), LastTry: now})
+		a.Result = ResultExpired
+		r.bounce(ctx, e, Failure{Rcpt: e.Rcpt, Target: e.Target, Status: "4.4.7", Diagnostic: diag, RemoteMTA: hostOf(remote), LastTry: now}, a)
 	default:
 		next := now.Add(r.o.Config.Backoff(attempts))
 		if next.After(deadline) {
 			next = deadline
 		}
-		if derr := r.o.Store.QueueDeferred(ctx, e.ID, attempts, now, next, diag); derr != nil {
+		a.Result = ResultDeferred
+		if derr := r.o.Store.QueueDeferred(ctx, e.ID, attempts, next, a); derr != nil {
 			r.o.Logger.Error("relay queue: defer failed", "id", e.ID, "err", derr)
 		}
 		r.deliveries.WithLabelValues(ResultDeferred).Inc()
@@ -423,7 +469,7 @@ func (r *Runner) failed(ctx context.Context, e Entry, err error, remote string) 
 
 // bounce sends a DSN to the sender (never for a null sender: no bounce of
 // a bounce, RFC 5321 §6.1) and removes the entry.
-func (r *Runner) bounce(ctx context.Context, e Entry, f Failure) {
+func (r *Runner) bounce(ctx context.Context, e Entry, f Failure, a Attempt) {
 	now := r.o.Clock()
 	if e.MailFrom != "" {
 		body, err := r.o.Store.QueueBody(ctx, e.BodyHash)
@@ -433,13 +479,19 @@ func (r *Runner) bounce(ctx context.Context, e Entry, f Failure) {
 		dsn := DSN(DSNOptions{ReportingMTA: r.o.Config.Hostname, To: e.MailFrom, QueueID: e.QueueID,
 			Arrival: e.CreatedAt, Now: now, Header: headerOf(body), Failures: []Failure{f}})
 		id := "D" + randHex()
-		if err := r.o.Store.QueueEnqueue(ctx, dsn, now, []NewEntry{{QueueID: id, Rcpt: e.MailFrom, Target: e.MailFrom}}); err != nil {
+		node := e.Node
+		if node == "" {
+			node = r.o.Node
+		}
+		if err := r.o.Store.QueueEnqueue(ctx, dsn, now, []NewEntry{{QueueID: id, Node: node, Rcpt: e.MailFrom, Target: e.MailFrom, DSNFor: e.QueueID}}); err != nil {
 			r.o.Logger.Error("relay queue: DSN not queued; entry kept", "id", e.ID, "err", err)
-			_ = r.o.Store.QueueDeferred(ctx, e.ID, e.Attempts+1, now, now.Add(r.o.Config.MinBackoff), f.Diagnostic)
+			d := a
+			d.Result = ResultDeferred
+			_ = r.o.Store.QueueDeferred(ctx, e.ID, e.Attempts+1, now.Add(r.o.Config.MinBackoff), d)
 			return
 		}
 	}
-	if err := r.o.Store.QueueDelivered(ctx, e.ID); err != nil {
+	if err := r.o.Store.QueueDelivered(ctx, e.ID, a); err != nil {
 		r.o.Logger.Error("relay queue: bounced entry not removed", "id", e.ID, "err", err)
 	}
 	r.deliveries.WithLabelValues(ResultBounced).Inc()

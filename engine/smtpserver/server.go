@@ -95,6 +95,11 @@ type Message interface {
 
 // Envelope is what a ContentFilter knows about a transaction.
 type Envelope struct {
+	// Node and QueueID name the transaction (the queue ID of the 250
+	// reply), so what the filter keeps of it (a quarantined copy) is
+	// found under the same key in the transaction log.
+	Node     string
+	QueueID  string
 	Listener string
 	ClientIP netip.Addr
 	HELO     string
@@ -134,6 +139,9 @@ type Verdict struct {
 	// included; for example with the Subject rewritten to "(SPAM) …");
 	// Headers are then ignored: the filter has put them into Header.
 	Header []byte
+	// Quarantined, with Discard, says the filter kept the message in the
+	// quarantine rather than dropping it.
+	Quarantined bool
 }
 
 // Options are the server's dependencies and settings.

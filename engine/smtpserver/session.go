@@ -523,8 +523,9 @@ func (s *session) Data(r io.Reader) error {
 	// What is stored: prefix, then the spool from offset `from` on.
 	prefix, from := []byte(received), traceSize
 	if o.Filter != nil {
-		env := Envelope{Listener: s.spec.Name, ClientIP: s.ip, HELO: s.conn.Hostname(), AuthUser: s.authUser,
-			MailFrom: s.fromRaw, Rcpts: s.rcpts, WantsAll: s.wantsAll, TraceSize: traceSize, HeaderSize: headerSize}
+		env := Envelope{Node: o.Node, QueueID: queueID, Listener: s.spec.Name, ClientIP: s.ip, HELO: s.conn.Hostname(),
+			AuthUser: s.authUser, MailFrom: s.fromRaw, Rcpts: s.rcpts, WantsAll: s.wantsAll, TraceSize: traceSize,
+			HeaderSize: headerSize}
 		ctx, cancel := context.WithTimeout(context.Background(), o.Limits.FilterTimeout)
 		v, err := o.Filter.Filter(ctx, env, sp)
 		cancel()
@@ -534,9 +535,13 @@ func (s *session) Data(r io.Reader) error {
 		case v.Action == Reject:
 			return fail(ReasonContent, errors.New(v.Reason), n)
 		case v.Action == Discard:
-			s.log.Info("message discarded by content filter", "reason", v.Reason, "queue_id", queueID)
+			s.log.Info("message discarded by content filter", "reason", v.Reason, "queue_id", queueID, "quarantined", v.Quarantined)
 			rep := &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK queued as " + queueID}
 			s.okReply()
+			tx.Disposition = event.Discarded
+			if v.Quarantined {
+				tx.Disposition = event.Quarantined
+			}
 			finish("accepted", rep, "", n)
 			return rep
 		}
@@ -576,9 +581,29 @@ func (s *session) Data(r io.Reader) error {
 		}
 	}
 	tx.BodyHash = msg.BodyHash
+	// The events that record the message, committed with it by a store
+	// that keeps the transaction log (store.Message.Events), and emitted
+	// once it is committed.
+	tx.Code, tx.Enhanced, tx.Size, tx.Disposition = 250, "2.0.0", n, event.Stored
+	rcptEvents := make([]event.Event, 0, len(msg.Deliveries)+1)
+	rcptEvents = append(rcptEvents, tx)
+	for _, d := range msg.Deliveries {
+		ev := &event.Recipient{At: now, Session: s.ev, QueueID: queueID, MailFrom: s.fromRaw, Rcpt: d.Rcpt, Code: 250, Enhanced: "2.0.0"}
+		switch {
+		case d.Remote != "":
+			ev.Outcome, ev.Target = event.OutcomeQueued, d.Remote
+		case d.Truncated:
+			ev.Outcome, ev.Target = event.OutcomeTruncated, d.Mailbox
+		default:
+			ev.Outcome, ev.Target = event.OutcomeDelivered, d.Mailbox
+		}
+		rcptEvents = append(rcptEvents, ev)
+	}
+	msg.Events = rcptEvents
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := o.Committer.Commit(ctx, msg); err != nil {
+		tx.Disposition = ""
 		return fail(ReasonTempFailure, err, n)
 	}
 	if s.greyPassed && o.Greylist != nil {
@@ -586,22 +611,18 @@ func (s *session) Data(r io.Reader) error {
 			s.log.Warn("greylist auto-whitelist count failed", "err", err)
 		}
 	}
-	for _, d := range msg.Deliveries {
-		ev := &event.Recipient{At: now, Session: s.ev, QueueID: queueID, MailFrom: s.fromRaw, Rcpt: d.Rcpt, Code: 250, Enhanced: "2.0.0"}
+	for i, d := range msg.Deliveries {
 		switch {
 		case d.Remote != "":
-			ev.Outcome, ev.Target = event.OutcomeQueued, d.Remote
 			o.Metrics.Delivery("queued")
 		case d.Truncated:
-			ev.Outcome, ev.Target = event.OutcomeTruncated, d.Mailbox
 			o.Metrics.Delivery("truncated")
 			o.Directory.Delivered(d.MailboxID, msg.Size(d))
 		default:
-			ev.Outcome, ev.Target = event.OutcomeDelivered, d.Mailbox
 			o.Metrics.Delivery("delivered")
 			o.Directory.Delivered(d.MailboxID, msg.Size(d))
 		}
-		o.Events.Emit(ev)
+		o.Events.Emit(rcptEvents[i+1])
 	}
 	s.log.Info("smtp accepted", "queue_id", queueID, "from", s.fromRaw, "rcpts", len(s.rcpts), "copies", len(msg.Deliveries), "size", n)
 	rep := &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK queued as " + queueID}

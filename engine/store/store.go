@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/uni-mail/postvakt/engine/event"
 )
 
 // Message is one accepted transaction ready to commit.
@@ -41,6 +43,12 @@ type Message struct {
 	Truncated     []byte
 	TruncatedHash string
 	Deliveries    []Delivery
+	// Events are the mail events that record this message in the
+	// transaction log (the transaction and each recipient's outcome): a
+	// store with a journal writes them in the same database transaction
+	// as the message, so an acknowledged message is never missing from
+	// the log (docs/collectors.md, "The engine").
+	Events []event.Event
 }
 
 // Delivery is one copy: to a local mailbox or to the relay queue.

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/uni-mail/postvakt/collectors"
 	"github.com/uni-mail/postvakt/collectors/abusedetect"
 	"github.com/uni-mail/postvakt/collectors/correlate"
@@ -21,6 +23,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/reload"
 	"github.com/uni-mail/postvakt/internal/scheduler"
+	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
 	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 )
@@ -61,6 +64,41 @@ func PipelineOptions(cfg collectors.Config, store txlog.Store) (ingest.Options, 
 		WebmailNetworks: webmail,
 		BatchSize:       cfg.BatchSize,
 	}, nil
+}
+
+// EngineStore is the engine's store on db. With collectors.engine_events
+// the engine's records — each accepted message and its recipients'
+// outcomes, each step of the relay queue and of the quarantine — are
+// written to the transaction log in the engine's own database
+// transactions (docs/collectors.md, "The engine"): an acknowledged message
+// is never missing from the trace, even after kill -9. `serve` and the
+// queue and quarantine commands use it alike.
+func EngineStore(db *storage.DB, cfg *config.Config, now func() time.Time) (*enginestore.Store, error) {
+	st := enginestore.New(db)
+	if !cfg.Collectors.EngineEvents {
+		return st, nil
+	}
+	nets, err := cfg.Collectors.Networks()
+	if err != nil {
+		return nil, err
+	}
+	records, log := ingest.NewEngineRecords(nets), txlogstore.New(db)
+	st.SetJournal(func(ctx context.Context, tx *storage.Tx, evs []event.Event) error {
+		b := records.Records(evs)
+		return log.WriteBatchTx(ctx, tx, &b)
+	}, now)
+	return st, nil
+}
+
+// Detector builds abuse detection (collectors.abuse) as the pipeline drives
+// it, for `serve` and `import` alike: findings go to sink, undelivered
+// ones to onError.
+func Detector(cfg collectors.Config, sink abusedetect.AlertSink, reg prometheus.Registerer, onError func(error)) (ingest.Detector, error) {
+	det, err := abusedetect.New(abusedetect.Options{Config: cfg.Abuse, Sink: sink, Registerer: reg, OnError: onError})
+	if err != nil {
+		return nil, err
+	}
+	return abusedetect.Stream{D: det}, nil
 }
 
 // setupCollectors wires the collectors (collectors: in the configuration):
@@ -147,7 +185,7 @@ func setupCollectors(_ context.Context, env *Env) error {
 			c := next.Collectors.Abuse
 			return func() { det.SetConfig(c) }, nil, nil
 		}})
-	r, loops, err := buildLive(context.Background(), liveOptions{cfg: cfg, store: store, metrics: m, abuse: det,
+	r, loops, err := buildLive(context.Background(), liveOptions{cfg: cfg, store: store, metrics: m, abuse: abusedetect.Stream{D: det},
 		logger: env.Logger, now: env.Now})
 	if err != nil {
 		return err
@@ -166,32 +204,41 @@ type liveOptions struct {
 	cfg         collectors.Config
 	store       txlog.Store
 	metrics     *ingest.Metrics
-	abuse       *abusedetect.Detector
+	abuse       ingest.Detector
 	logger      *slog.Logger
 	now         func() time.Time
 	flushOnStop bool
 }
 
 // buildLive builds the live pipeline: one Runner fed by a tailer per file
-// (resumed from its checkpoint) and the syslog receiver. It returns the
-// runner and the loops to run beside runner.Run.
+// (resumed from its checkpoint) and the syslog receiver, with the
+// pipeline's state restored from the last commit. It returns the runner and
+// the loops to run beside runner.Run.
 func buildLive(ctx context.Context, o liveOptions) (*ingest.Runner, []func(context.Context) error, error) {
 	cfg := o.cfg
 	po, err := PipelineOptions(cfg, o.store)
 	if err != nil {
 		return nil, nil, err
 	}
-	po.Metrics, po.Abuse, po.Now = o.metrics, o.abuse, o.now
+	po.Metrics, po.Detector, po.Now, po.KeepState = o.metrics, o.abuse, o.now, true
+	// the engine's mail records are written by its own commits (EngineStore)
+	po.EngineJournal = cfg.EngineEvents
 	p := ingest.New(po)
-	r := ingest.NewRunner(p, ingest.RunnerOptions{CommitEvery: cfg.CommitInterval, Logger: o.logger, Now: o.now,
-		FlushOnStop: o.flushOnStop})
+	if cp, err := o.store.Checkpoint(ctx, txlog.StateSource); err == nil && len(cp.State) > 0 {
+		if err := p.Restore(cp); errors.Is(err, ingest.ErrStateVersion) {
+			o.logger.Warn("collectors: the saved state is of another version; starting without the messages it held", "err", err)
+		} else if err != nil {
+			return nil, nil, err
+		}
+	} else if err != nil && !errors.Is(err, txlog.ErrNoCheckpoint) {
+		return nil, nil, err
+	}
+	r := ingest.NewRunner(p, ingest.RunnerOptions{CommitEvery: cfg.CommitInterval, Lateness: cfg.Lateness, Logger: o.logger,
+		Now: o.now, FlushOnStop: o.flushOnStop})
+	lag := tail.NewLag(p.Metrics())
 	var loops []func(context.Context) error
 	for i, f := range cfg.Files {
 		id := streamFileBase + i
-		ident, err := tail.Identify(f.Path)
-		if err != nil {
-			return nil, nil, err
-		}
 		src := "file:" + f.Path
 		var cp *txlog.Checkpoint
 		if c, err := o.store.Checkpoint(ctx, src); err == nil {
@@ -203,20 +250,25 @@ func buildLive(ctx context.Context, o liveOptions) (*ingest.Runner, []func(conte
 		if err != nil {
 			return nil, nil, err
 		}
-		start, resumed := tail.Resume(ident, cp)
-		ref := ident.ModTime
-		if ref.IsZero() {
-			ref = o.now()
-		}
-		if err := p.AddStream(ingest.Stream{ID: id, Source: ingest.SourceFile, Ref: ref, Loc: loc, Checkpoint: src,
-			Inode: ident.Inode, HeadHash: ident.HeadHash, Host: f.Host}, resumed); err != nil {
+		plan, err := tail.Resume(f.Path, cp)
+		if err != nil {
 			return nil, nil, err
 		}
-		o.logger.Info("collectors: tailing", "path", f.Path, "from", start, "resumed", resumed != nil)
-		path := f.Path
+		start := plan.Start
+		if plan.Rotated != "" {
+			start = plan.RotatedStart
+		}
+		// Year-less timestamps of a tailed file are resolved against now
+		// (renewed daily): its lines are being written now.
+		if err := p.AddStream(ingest.Stream{ID: id, Source: ingest.SourceFile, Ref: o.now(), Loc: loc, Checkpoint: src,
+			Inode: plan.Identity.Inode, HeadHash: plan.Identity.HeadHash, Start: start, Host: f.Host, Live: true}); err != nil {
+			return nil, nil, err
+		}
+		o.logger.Info("collectors: tailing", "path", f.Path, "from", start, "resumed", plan.Resumed, "rotated_first", plan.Rotated)
+		path, source := f.Path, r.FileSource(id)
 		loops = append(loops, func(ctx context.Context) error {
-			return tail.Follow(ctx, tail.Options{Stream: id, Path: path, Start: start, Runner: r, Poll: cfg.Poll,
-				Logger: o.logger, Metrics: o.metrics, Now: o.now})
+			return tail.Follow(ctx, tail.Options{Stream: id, Path: path, Plan: plan, Source: source, Poll: cfg.Poll,
+				MaxLine: cfg.MaxLineBytes, Logger: o.logger, Metrics: p.Metrics(), Lag: lag, Now: o.now})
 		})
 	}
 	if cfg.Syslog.TCP != "" || cfg.Syslog.UDP != "" {
@@ -225,7 +277,7 @@ func buildLive(ctx context.Context, o liveOptions) (*ingest.Runner, []func(conte
 			return nil, nil, err
 		}
 		for _, id := range []int{streamSyslogTCP, streamSyslogUDP} {
-			if err := p.AddStream(ingest.Stream{ID: id, Source: ingest.SourceSyslog, Loc: loc}, nil); err != nil {
+			if err := p.AddStream(ingest.Stream{ID: id, Source: ingest.SourceSyslog, Loc: loc, Live: true}); err != nil {
 				return nil, nil, err
 			}
 		}

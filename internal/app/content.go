@@ -19,7 +19,6 @@ import (
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/reload"
 	"github.com/uni-mail/postvakt/internal/scheduler"
-	"github.com/uni-mail/postvakt/internal/store/enginestore"
 )
 
 // ContentHooks connect content scanning with the engine: the engine
@@ -47,7 +46,10 @@ func accountLocked(dir *directory.Directory) func(ctx context.Context, user stri
 // Content.Filter).
 func setupContent(ctx context.Context, env *Env) error {
 	cc, rc := env.Config.Content, env.Config.Relay
-	st := enginestore.New(env.DB)
+	st, err := EngineStore(env.DB, env.Config, env.Now)
+	if err != nil {
+		return err
+	}
 	budgets, err := engine.NewResources(env.Config.SMTP, env.Config.DataDir)
 	if err != nil {
 		return err

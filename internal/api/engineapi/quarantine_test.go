@@ -83,7 +83,7 @@ func TestQuarantineJSON(t *testing.T) {
 	}
 	toList, toNobody := add("QL", "it@uni.example"), add("QN", "gone@uni.example")
 
-	item := "AuthUser Body ClientIP Detail HeaderFrom ID Listener MailFrom QueueID Reason Rcpts Size Subject At"
+	item := "AuthUser Body ClientIP Detail HeaderFrom ID Listener MailFrom MessageID Node QueueID Reason Rcpts Size Subject At"
 	item = sortedWords(item)
 	var list struct{ Items []map[string]any }
 	if code := f.call(t, "GET", "/api/v1/quarantine?recipient=it@uni.example", pm, nil, &list); code != http.StatusOK || len(list.Items) != 1 ||

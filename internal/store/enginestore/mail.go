@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/engine/store"
 	"github.com/uni-mail/postvakt/internal/storage"
 )
@@ -41,7 +42,7 @@ func (s *Store) MailCommit(ctx context.Context, msgs []*store.Message) error {
 			insTx = `INSERT INTO engine_transactions (queue_id, received_at, node, listener, client_ip, helo, auth_user,
 			mail_from, rcpts, message_id, subject, header_from, size, body_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 			insMsg = `INSERT INTO engine_messages (mailbox_id, queue_id, body_hash, size, received_at, truncated) VALUES (?, ?, ?, ?, ?, ?)`
-			insQ   = `INSERT INTO engine_relay_queue (queue_id, rcpt, target, mail_from, body_hash, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
+			insQ   = `INSERT INTO engine_relay_queue (queue_id, node, rcpt, target, mail_from, body_hash, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 			upd    = `UPDATE engine_mailboxes SET used_bytes = used_bytes + ? WHERE id = ?`
 		)
 		used := map[int64]int64{}
@@ -72,7 +73,7 @@ func (s *Store) MailCommit(ctx context.Context, msgs []*store.Message) error {
 					}
 					used[d.MailboxID] += size
 				case d.Remote != "":
-					if _, err := tx.Exec(ctx, insQ, m.QueueID, d.Rcpt, d.Remote, m.MailFrom, m.BodyHash, at, at); err != nil {
+					if _, err := tx.Exec(ctx, insQ, m.QueueID, m.Node, d.Rcpt, d.Remote, m.MailFrom, m.BodyHash, at, at); err != nil {
 						return fmt.Errorf("queue %s for %s: %w", m.QueueID, d.Remote, err)
 					}
 				}
@@ -88,6 +89,15 @@ func (s *Store) MailCommit(ctx context.Context, msgs []*store.Message) error {
 		for _, id := range ids {
 			if _, err := tx.Exec(ctx, upd, used[id], id); err != nil {
 				return fmt.Errorf("quota usage of %d: %w", id, err)
+			}
+		}
+		if s.journaling() {
+			var evs []event.Event
+			for _, m := range msgs {
+				evs = append(evs, m.Events...)
+			}
+			if err := s.write(ctx, tx, evs); err != nil {
+				return fmt.Errorf("transaction log: %w", err)
 			}
 		}
 		return nil

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/engine/queue"
 	"github.com/uni-mail/postvakt/engine/store"
@@ -17,13 +18,22 @@ import (
 
 // The central quarantine (engine/quarantine.Store).
 
-// QuarantineAdd implements quarantine.Store.
+// QuarantineAdd implements quarantine.Store: with a journal, the message's
+// quarantined step is written with it.
 func (s *Store) QuarantineAdd(ctx context.Context, it *quarantine.Item) (int64, error) {
-	q := `INSERT INTO engine_quarantine (queue_id, created_at, reason, detail, listener, client_ip, auth_user, mail_from,
-		rcpts, subject, header_from, size, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	q := `INSERT INTO engine_quarantine (queue_id, node, created_at, reason, detail, listener, client_ip, auth_user, mail_from,
+		rcpts, message_id, subject, header_from, size, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	args := []any{it.QueueID, it.Node, storage.Micros(it.At), string(it.Reason), it.Detail, it.Listener, it.ClientIP, it.AuthUser,
+		it.MailFrom, strings.Join(it.Rcpts, "\n"), it.MessageID, it.Subject, it.HeaderFrom, len(it.Body), it.Body}
 	var id int64
-	err := s.db.QueryRow(ctx, q, it.QueueID, storage.Micros(it.At), string(it.Reason), it.Detail, it.Listener, it.ClientIP, it.AuthUser,
-		it.MailFrom, strings.Join(it.Rcpts, "\n"), it.Subject, it.HeaderFrom, len(it.Body), it.Body).Scan(&id)
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
+		if err := tx.QueryRow(ctx, q, args...).Scan(&id); err != nil {
+			return err
+		}
+		added := *it
+		added.Size = int64(len(it.Body))
+		return s.write(ctx, tx, []event.Event{quarantineEvent(added, event.QuarantineAdded, it.At)})
+	})
 	if err != nil {
 		return 0, fmt.Errorf("quarantine add: %w", err)
 	}
@@ -31,14 +41,15 @@ func (s *Store) QuarantineAdd(ctx context.Context, it *quarantine.Item) (int64, 
 	return id, nil
 }
 
-const quarantineCols = `id, queue_id, created_at, reason, detail, listener, client_ip, auth_user, mail_from, rcpts, subject, header_from, size`
+const quarantineCols = `id, queue_id, created_at, reason, detail, listener, client_ip, auth_user, mail_from, rcpts, subject, header_from, size,
+	node, message_id`
 
 func scanQuarantine(sc interface{ Scan(...any) error }, withBody bool) (quarantine.Item, error) {
 	var it quarantine.Item
 	var at int64
 	var reason, rcpts string
 	dest := []any{&it.ID, &it.QueueID, &at, &reason, &it.Detail, &it.Listener, &it.ClientIP, &it.AuthUser, &it.MailFrom,
-		&rcpts, &it.Subject, &it.HeaderFrom, &it.Size}
+		&rcpts, &it.Subject, &it.HeaderFrom, &it.Size, &it.Node, &it.MessageID}
 	if withBody {
 		dest = append(dest, &it.Body)
 	}
@@ -106,16 +117,34 @@ func (s *Store) QuarantineGet(ctx context.Context, id int64) (quarantine.Item, e
 	return it, err
 }
 
-// QuarantineDelete implements quarantine.Store.
+// QuarantineDelete implements quarantine.Store: with a journal, the
+// message's deleted step is written with the deletion.
 func (s *Store) QuarantineDelete(ctx context.Context, id int64) error {
-	res, err := s.db.Exec(ctx, `DELETE FROM engine_quarantine WHERE id = ?`, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("quarantine item %d: %w", id, quarantine.ErrNotFound)
-	}
-	return nil
+	return s.db.InTx(ctx, func(tx *storage.Tx) error {
+		var it quarantine.Item
+		var err error
+		if s.journaling() {
+			it, err = scanQuarantine(tx.QueryRow(ctx, `SELECT `+quarantineCols+` FROM engine_quarantine WHERE id = ?`, id), false)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("quarantine item %d: %w", id, quarantine.ErrNotFound)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		res, err := tx.Exec(ctx, `DELETE FROM engine_quarantine WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("quarantine item %d: %w", id, quarantine.ErrNotFound)
+		}
+		if !s.journaling() {
+			return nil
+		}
+		ev := quarantineEvent(it, event.QuarantineDeleted, s.now())
+		return s.write(ctx, tx, []event.Event{ev})
+	})
 }
 
 // QuarantineRelease implements quarantine.Store: in one transaction it
@@ -126,7 +155,7 @@ func (s *Store) QuarantineDelete(ctx context.Context, id int64) error {
 func (s *Store) QuarantineRelease(ctx context.Context, it quarantine.Item, now time.Time, d quarantine.Delivery) (int, error) {
 	remote := make([]queue.NewEntry, 0, len(d.Relay))
 	for _, r := range d.Relay {
-		remote = append(remote, queue.NewEntry{QueueID: it.QueueID, Rcpt: r.Rcpt, Target: r.Target, MailFrom: it.MailFrom})
+		remote = append(remote, queue.NewEntry{QueueID: it.QueueID, Node: it.Node, Rcpt: r.Rcpt, Target: r.Target, MailFrom: it.MailFrom})
 	}
 	local := slices.Clone(d.Mailboxes)
 	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
@@ -137,7 +166,7 @@ func (s *Store) QuarantineRelease(ctx context.Context, it quarantine.Item, now t
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("quarantine item %d: %w", it.ID, quarantine.ErrNotFound)
 		}
-		if err := queueEnqueueTx(ctx, tx, it.Body, now, remote); err != nil {
+		if err := s.queueEnqueueTx(ctx, tx, it.Body, now, remote, it); err != nil {
 			return err
 		}
 		hash, size := store.Hash(it.Body), int64(len(it.Body))
@@ -151,7 +180,18 @@ func (s *Store) QuarantineRelease(ctx context.Context, it quarantine.Item, now t
 				return err
 			}
 		}
-		return nil
+		if !s.journaling() {
+			return nil
+		}
+		ev := quarantineEvent(it, event.QuarantineReleased, now)
+		for _, mb := range local {
+			var address string
+			if err := tx.QueryRow(ctx, `SELECT address FROM engine_mailboxes WHERE id = ?`, mb).Scan(&address); err != nil {
+				return fmt.Errorf("released to %d: %w", mb, err)
+			}
+			ev.Mailboxes = append(ev.Mailboxes, address)
+		}
+		return s.write(ctx, tx, []event.Event{ev})
 	})
 	if err != nil {
 		return 0, err
@@ -159,12 +199,38 @@ func (s *Store) QuarantineRelease(ctx context.Context, it quarantine.Item, now t
 	return len(local) + len(remote), nil
 }
 
-// QuarantineExpire implements quarantine.Store.
+// QuarantineExpire implements quarantine.Store: with a journal, each
+// message's expired step is written with the deletion.
 func (s *Store) QuarantineExpire(ctx context.Context, before time.Time) (int, error) {
-	res, err := s.db.Exec(ctx, `DELETE FROM engine_quarantine WHERE created_at < ?`, storage.Micros(before))
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	n := 0
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
+		var evs []event.Event
+		if s.journaling() {
+			rows, err := tx.Query(ctx, `SELECT `+quarantineCols+` FROM engine_quarantine WHERE created_at < ? ORDER BY created_at`, storage.Micros(before))
+			if err != nil {
+				return err
+			}
+			at := s.now()
+			for rows.Next() {
+				it, err := scanQuarantine(rows, false)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				evs = append(evs, quarantineEvent(it, event.QuarantineExpired, at))
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		res, err := tx.Exec(ctx, `DELETE FROM engine_quarantine WHERE created_at < ?`, storage.Micros(before))
+		if err != nil {
+			return err
+		}
+		m, _ := res.RowsAffected()
+		n = int(m)
+		return s.write(ctx, tx, evs)
+	})
+	return n, err
 }

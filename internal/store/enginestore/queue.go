@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uni-mail/postvakt/engine/event"
+	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/engine/queue"
 	"github.com/uni-mail/postvakt/engine/store"
 	"github.com/uni-mail/postvakt/internal/storage"
@@ -18,7 +20,7 @@ import (
 
 const queueCols = `q.id, q.queue_id, q.rcpt, q.target, q.mail_from, q.body_hash, q.state, q.attempts, q.next_attempt_at,
 	q.created_at, q.last_attempt_at, q.last_error, q.held_reason, q.checked, COALESCE(t.auth_user, ''), COALESCE(t.rcpts, ''),
-	COALESCE(b.size, 0)`
+	COALESCE(b.size, 0), q.node, COALESCE(t.listener, ''), COALESCE(t.client_ip, '')`
 
 const queueFrom = ` FROM engine_relay_queue q LEFT JOIN engine_transactions t ON t.queue_id = q.queue_id
 	LEFT JOIN engine_bodies b ON b.hash = q.body_hash`
@@ -31,7 +33,8 @@ func scanQueue(rows *sql.Rows) ([]queue.Entry, error) {
 		var state, rcpts string
 		var next, created, last int64
 		if err := rows.Scan(&e.ID, &e.QueueID, &e.Rcpt, &e.Target, &e.MailFrom, &e.BodyHash, &state, &e.Attempts, &next,
-			&created, &last, &e.LastError, &e.HeldReason, &e.Checked, &e.AuthUser, &rcpts, &e.Size); err != nil {
+			&created, &last, &e.LastError, &e.HeldReason, &e.Checked, &e.AuthUser, &rcpts, &e.Size, &e.Node, &e.Listener,
+			&e.ClientIP); err != nil {
 			return nil, err
 		}
 		e.State = queue.State(state)
@@ -128,18 +131,47 @@ func (s *Store) QueueBody(ctx context.Context, hash string) ([]byte, error) {
 	return b, err
 }
 
-// QueueDelivered implements queue.Store.
-func (s *Store) QueueDelivered(ctx context.Context, id int64) error {
-	_, err := s.db.Exec(ctx, `DELETE FROM engine_relay_queue WHERE id = ?`, id)
-	return err
+// QueueDelivered implements queue.Store: with a journal, the attempt's
+// step is written with the removal.
+func (s *Store) QueueDelivered(ctx context.Context, id int64, a queue.Attempt) error {
+	if !s.journaling() {
+		_, err := s.db.Exec(ctx, `DELETE FROM engine_relay_queue WHERE id = ?`, id)
+		return err
+	}
+	return s.db.InTx(ctx, func(tx *storage.Tx) error {
+		es, err := queueListTx(ctx, tx, queue.Filter{IDs: []int64{id}})
+		if err != nil || len(es) == 0 {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM engine_relay_queue WHERE id = ?`, id); err != nil {
+			return err
+		}
+		return s.write(ctx, tx, []event.Event{attemptEvent(es[0], a)})
+	})
 }
 
-// QueueDeferred implements queue.Store.
-func (s *Store) QueueDeferred(ctx context.Context, id int64, attempts int, at, next time.Time, lastErr string) error {
-	_, err := s.db.Exec(ctx, `UPDATE engine_relay_queue SET state = CASE WHEN state = 'held' THEN 'held' ELSE 'deferred' END,
-		attempts = ?, last_attempt_at = ?, next_attempt_at = ?, last_error = ?, lease_owner = '', lease_until = 0 WHERE id = ?`,
-		attempts, storage.Micros(at), storage.Micros(next), lastErr, id)
-	return err
+// QueueDeferred implements queue.Store: with a journal, the attempt's step
+// is written with the change.
+func (s *Store) QueueDeferred(ctx context.Context, id int64, attempts int, next time.Time, a queue.Attempt) error {
+	const upd = `UPDATE engine_relay_queue SET state = CASE WHEN state = 'held' THEN 'held' ELSE 'deferred' END,
+		attempts = ?, last_attempt_at = ?, next_attempt_at = ?, last_error = ?, lease_owner = '', lease_until = 0 WHERE id = ?`
+	args := []any{attempts, storage.Micros(a.At), storage.Micros(next), a.Reply, id}
+	if !s.journaling() {
+		_, err := s.db.Exec(ctx, upd, args...)
+		return err
+	}
+	return s.db.InTx(ctx, func(tx *storage.Tx) error {
+		es, err := queueListTx(ctx, tx, queue.Filter{IDs: []int64{id}})
+		if err != nil || len(es) == 0 {
+			return err
+		}
+		if _, err := tx.Exec(ctx, upd, args...); err != nil {
+			return err
+		}
+		e := es[0]
+		e.Attempts = attempts - 1 // the step is attempt number `attempts`
+		return s.write(ctx, tx, []event.Event{attemptEvent(e, a)})
+	})
 }
 
 // QueueMarkChecked implements queue.Store.
@@ -152,42 +184,87 @@ func (s *Store) QueueMarkChecked(ctx context.Context, ids []int64) error {
 	return err
 }
 
-func (s *Store) queueUpdate(ctx context.Context, set string, setArgs []any, f queue.Filter, extra string) (int, error) {
+// queueChange runs an UPDATE or DELETE (stmt, whose WHERE clause
+// follows) over the entries f selects and extra narrows, and, with a
+// journal, writes step for each entry it changed, in one transaction.
+func (s *Store) queueChange(ctx context.Context, stmt string, stmtArgs []any, f queue.Filter, extra string, step event.RelayStep, reason string, at time.Time) (int, error) {
 	w, args := queueWhere(f)
 	if w == "" {
 		w = " WHERE 1 = 1"
 	}
-	res, err := s.db.Exec(ctx, `UPDATE engine_relay_queue SET `+set+` WHERE id IN (SELECT q.id FROM engine_relay_queue q`+w+extra+`)`,
-		append(setArgs, args...)...)
-	if err != nil {
-		return 0, err
+	q := stmt + ` WHERE id IN (SELECT q.id FROM engine_relay_queue q` + w + extra + `)`
+	all := append(append([]any{}, stmtArgs...), args...)
+	if !s.journaling() {
+		res, err := s.db.Exec(ctx, q, all...)
+		if err != nil {
+			return 0, err
+		}
+		n, err := res.RowsAffected()
+		return int(n), err
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	n := 0
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+queueCols+queueFrom+w+extra+` ORDER BY q.created_at, q.id`+forUpdateOfQ(s.db), args...)
+		if err != nil {
+			return err
+		}
+		es, err := scanQueue(rows)
+		if err != nil {
+			return err
+		}
+		res, err := tx.Exec(ctx, q, all...)
+		if err != nil {
+			return err
+		}
+		m, _ := res.RowsAffected()
+		n = int(m)
+		evs := make([]event.Event, 0, len(es))
+		for _, e := range es {
+			ev := relayEvent(e, step, at)
+			ev.Reply = reason
+			evs = append(evs, ev)
+		}
+		return s.write(ctx, tx, evs)
+	})
+	return n, err
+}
+
+// forUpdateOfQ locks the selected entries on PostgreSQL (the queue's own
+// rows: FOR UPDATE may not name the outer join's nullable side).
+func forUpdateOfQ(q storage.Querier) string {
+	if q.Dialect() == storage.Postgres {
+		return " FOR UPDATE OF q"
+	}
+	return ""
+}
+
+func (s *Store) now() time.Time {
+	if s.clock == nil {
+		return time.Now()
+	}
+	return s.clock()
 }
 
 // QueueHold implements queue.Store.
 func (s *Store) QueueHold(ctx context.Context, f queue.Filter, reason string) (int, error) {
-	return s.queueUpdate(ctx, `state = 'held', held_reason = ?, lease_owner = '', lease_until = 0`, []any{reason}, f, " AND q.state <> 'held'")
+	return s.queueChange(ctx, `UPDATE engine_relay_queue SET state = 'held', held_reason = ?, lease_owner = '', lease_until = 0`,
+		[]any{reason}, f, " AND q.state <> 'held'", event.RelayHeld, reason, s.now())
 }
 
 // QueueRelease implements queue.Store.
 func (s *Store) QueueRelease(ctx context.Context, f queue.Filter, now time.Time) (int, error) {
-	return s.queueUpdate(ctx, `state = 'queued', held_reason = '', checked = TRUE, next_attempt_at = ?`, []any{storage.Micros(now)}, f, " AND q.state = 'held'")
+	return s.queueChange(ctx, `UPDATE engine_relay_queue SET state = 'queued', held_reason = '', checked = TRUE, next_attempt_at = ?`,
+		[]any{storage.Micros(now)}, f, " AND q.state = 'held'", event.RelayReleased, "", now)
 }
 
 // QueueRetry implements queue.Store.
 func (s *Store) QueueRetry(ctx context.Context, f queue.Filter, now time.Time) (int, error) {
-	return s.queueUpdate(ctx, `next_attempt_at = ?`, []any{storage.Micros(now)}, f, " AND q.state IN ('queued', 'deferred')")
-}
-
-// QueueDelete implements queue.Store.
-func (s *Store) QueueDelete(ctx context.Context, f queue.Filter) (int, error) {
 	w, args := queueWhere(f)
 	if w == "" {
-		return 0, errors.New("queue delete: refusing to delete without a filter")
+		w = " WHERE 1 = 1"
 	}
-	res, err := s.db.Exec(ctx, `DELETE FROM engine_relay_queue WHERE id IN (SELECT q.id FROM engine_relay_queue q`+w+`)`, args...)
+	res, err := s.db.Exec(ctx, `UPDATE engine_relay_queue SET next_attempt_at = ? WHERE id IN (SELECT q.id FROM engine_relay_queue q`+
+		w+` AND q.state IN ('queued', 'deferred'))`, append([]any{storage.Micros(now)}, args...)...)
 	if err != nil {
 		return 0, err
 	}
@@ -195,14 +272,26 @@ func (s *Store) QueueDelete(ctx context.Context, f queue.Filter) (int, error) {
 	return int(n), err
 }
 
+// QueueDelete implements queue.Store.
+func (s *Store) QueueDelete(ctx context.Context, f queue.Filter) (int, error) {
+	if w, _ := queueWhere(f); w == "" {
+		return 0, errors.New("queue delete: refusing to delete without a filter")
+	}
+	return s.queueChange(ctx, `DELETE FROM engine_relay_queue`, nil, f, "", event.RelayDeleted, "deleted by a postmaster", s.now())
+}
+
 // QueueList implements queue.Store.
 func (s *Store) QueueList(ctx context.Context, f queue.Filter) ([]queue.Entry, error) {
+	return queueListTx(ctx, s.db, f)
+}
+
+func queueListTx(ctx context.Context, qr storage.Querier, f queue.Filter) ([]queue.Entry, error) {
 	w, args := queueWhere(f)
 	q := `SELECT ` + queueCols + queueFrom + w + ` ORDER BY q.created_at, q.id`
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	rows, err := s.db.Query(ctx, q, args...)
+	rows, err := qr.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("queue list: %w", err)
 	}
@@ -211,23 +300,32 @@ func (s *Store) QueueList(ctx context.Context, f queue.Filter) ([]queue.Entry, e
 
 // QueueEnqueue implements queue.Store.
 func (s *Store) QueueEnqueue(ctx context.Context, body []byte, now time.Time, es []queue.NewEntry) error {
-	return s.db.InTx(ctx, func(tx *storage.Tx) error { return queueEnqueueTx(ctx, tx, body, now, es) })
+	return s.db.InTx(ctx, func(tx *storage.Tx) error { return s.queueEnqueueTx(ctx, tx, body, now, es, quarantine.Item{}) })
 }
 
-func queueEnqueueTx(ctx context.Context, tx *storage.Tx, body []byte, now time.Time, es []queue.NewEntry) error {
+// queueEnqueueTx stores body and entries es due at now; with a journal
+// each entry's queued step is written (with what is known of the message
+// from it, a released quarantined one).
+func (s *Store) queueEnqueueTx(ctx context.Context, tx *storage.Tx, body []byte, now time.Time, es []queue.NewEntry, from quarantine.Item) error {
 	hash := store.Hash(body)
 	at := storage.Micros(now)
 	if _, err := tx.Exec(ctx, `INSERT INTO engine_bodies (hash, size, data, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
 		hash, len(body), body, at); err != nil {
 		return fmt.Errorf("queue body: %w", err)
 	}
+	var evs []event.Event
 	for _, e := range es {
-		if _, err := tx.Exec(ctx, `INSERT INTO engine_relay_queue (queue_id, rcpt, target, mail_from, body_hash, next_attempt_at, created_at, checked)
-			VALUES (?, ?, ?, ?, ?, ?, ?, TRUE)`, e.QueueID, e.Rcpt, e.Target, e.MailFrom, hash, at, at); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO engine_relay_queue (queue_id, node, rcpt, target, mail_from, body_hash, next_attempt_at, created_at, checked)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, TRUE)`, e.QueueID, e.Node, e.Rcpt, e.Target, e.MailFrom, hash, at, at); err != nil {
 			return fmt.Errorf("enqueue %s for %s: %w", e.QueueID, e.Target, err)
 		}
+		if s.journaling() {
+			evs = append(evs, &event.Relay{At: now, Node: e.Node, QueueID: e.QueueID, DSNFor: e.DSNFor, Listener: from.Listener,
+				ClientIP: from.ClientIP, AuthUser: from.AuthUser, MailFrom: e.MailFrom, Rcpt: e.Rcpt, Target: e.Target,
+				Step: event.RelayQueued, Size: int64(len(body))})
+		}
 	}
-	return nil
+	return s.write(ctx, tx, evs)
 }
 
 // QueueStats implements queue.Store.

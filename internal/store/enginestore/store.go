@@ -10,6 +10,8 @@
 package enginestore
 
 import (
+	"time"
+
 	"github.com/uni-mail/postvakt/engine"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/greylist"
@@ -20,7 +22,11 @@ import (
 )
 
 // Store is the engine's store on one database.
-type Store struct{ db *storage.DB }
+type Store struct {
+	db      *storage.DB
+	journal Journal
+	clock   func() time.Time
+}
 
 // New returns the engine's store on db.
 func New(db *storage.DB) *Store { return &Store{db: db} }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -155,12 +156,45 @@ func (s *Store) WriteBatch(ctx context.Context, b *txlog.Batch, cps []txlog.Chec
 			return err
 		}
 		for _, cp := range cps {
-			if _, err := tx.Exec(ctx, upsertCheckpoint, checkpointArgs(cp)...); err != nil {
-				return fmt.Errorf("save checkpoint %s: %w", cp.Source, err)
+			for _, st := range checkpointStatements(cp, false) {
+				if _, err := tx.Exec(ctx, st.q, st.args...); err != nil {
+					return fmt.Errorf("save checkpoint %s: %w", cp.Source, err)
+				}
 			}
 		}
 		return nil
 	})
+}
+
+// WriteBatchTx writes b inside tx, a transaction another store began on
+// the same database: the engine's journal writes the records of its mail
+// in the mail's own commit (docs/collectors.md, "The engine"). The
+// records go in with multi-row INSERTs on both engines; on PostgreSQL the
+// daily partitions they need are made first, each once per Store, on a
+// connection of their own (the partition job makes them a week ahead, so
+// this is rare).
+func (s *Store) WriteBatchTx(ctx context.Context, tx *storage.Tx, b *txlog.Batch) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	if s.db.Dialect() == storage.Postgres {
+		for _, d := range batchDays(b) {
+			if _, ok := s.days.Load(d); ok {
+				continue
+			}
+			if err := s.ensureDay(ctx, d); err != nil {
+				return err
+			}
+			s.days.Store(d, true)
+		}
+	}
+	if err := insertRows(ctx, tx, "mail_tx", txColumns, len(b.Rows), func(i int) []any { return txValues(&b.Rows[i]) }); err != nil {
+		return err
+	}
+	if err := insertRows(ctx, tx, "mail_messages", msgColumns, len(b.Messages), func(i int) []any { return msgValues(&b.Messages[i]) }); err != nil {
+		return err
+	}
+	return insertRows(ctx, tx, "mail_logins", loginColumns, len(b.Logins), func(i int) []any { return loginValues(&b.Logins[i]) })
 }
 
 // insertRows inserts n rows with multi-row INSERT statements of up to 500
@@ -187,14 +221,82 @@ func insertRows(ctx context.Context, tx *storage.Tx, table string, cols []string
 	return nil
 }
 
-const upsertCheckpoint = `INSERT INTO collector_checkpoints (source, inode, head_hash, off, replay, open_keys, updated)
-	VALUES (?, ?, ?, ?, ?, ?, ?)
+// upsertCheckpoint writes a checkpoint; replay and open_keys, columns of
+// an earlier design, get the offset and nothing.
+const upsertCheckpoint = `INSERT INTO collector_checkpoints (source, inode, head_hash, off, replay, open_keys, state, updated)
+	VALUES (?, ?, ?, ?, ?, '', ?, ?)
 	ON CONFLICT (source) DO UPDATE SET inode = excluded.inode, head_hash = excluded.head_hash, off = excluded.off,
-	replay = excluded.replay, open_keys = excluded.open_keys, updated = excluded.updated`
+	replay = excluded.replay, open_keys = '', state = excluded.state, updated = excluded.updated`
 
 func checkpointArgs(cp txlog.Checkpoint) []any {
-	return []any{cp.Source, int64(cp.Inode), cp.HeadHash, cp.Offset, cp.Replay, strings.Join(cp.Open, "\n"), storage.Micros(cp.Updated)}
+	state := cp.State
+	if state == nil {
+		state = []byte{}
+	}
+	return []any{cp.Source, int64(cp.Inode), cp.HeadHash, cp.Offset, cp.Offset, state, storage.Micros(cp.Updated)}
 }
+
+type statement struct {
+	q    string
+	args []any
+}
+
+// checkpointStatements write cp: its row, and the state's items it
+// replaces, drops and puts (collector_state_items), a few statements
+// however many items: on PostgreSQL one DELETE and one INSERT over arrays,
+// on SQLite multi-row statements of up to 500 items (32766 parameters).
+func checkpointStatements(cp txlog.Checkpoint, pg bool) []statement {
+	out := []statement{{upsertCheckpoint, checkpointArgs(cp)}}
+	if cp.ReplaceItems {
+		out = append(out, statement{`DELETE FROM collector_state_items WHERE source = ?`, []any{cp.Source}})
+	} else if len(cp.Drop) > 0 {
+		if pg {
+			out = append(out, statement{`DELETE FROM collector_state_items WHERE source = ? AND item = ANY(?::text[])`,
+				[]any{cp.Source, cp.Drop}})
+		} else {
+			for start := 0; start < len(cp.Drop); start += stateChunk {
+				part := cp.Drop[start:min(start+stateChunk, len(cp.Drop))]
+				args := make([]any, 0, len(part)+1)
+				args = append(args, cp.Source)
+				for _, k := range part {
+					args = append(args, k)
+				}
+				out = append(out, statement{`DELETE FROM collector_state_items WHERE source = ? AND item IN (` +
+					strings.TrimSuffix(strings.Repeat("?,", len(part)), ",") + `)`, args})
+			}
+		}
+	}
+	if len(cp.Items) == 0 {
+		return out
+	}
+	keys := make([]string, 0, len(cp.Items))
+	for k := range cp.Items {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	const upsert = ` ON CONFLICT (source, item) DO UPDATE SET data = excluded.data`
+	if pg {
+		data := make([][]byte, len(keys))
+		for i, k := range keys {
+			data[i] = cp.Items[k]
+		}
+		return append(out, statement{`INSERT INTO collector_state_items (source, item, data)
+			SELECT ?, k, d FROM unnest(?::text[], ?::bytea[]) AS t(k, d)` + upsert, []any{cp.Source, keys, data}})
+	}
+	for start := 0; start < len(keys); start += stateChunk {
+		part := keys[start:min(start+stateChunk, len(keys))]
+		args := make([]any, 0, 3*len(part))
+		for _, k := range part {
+			args = append(args, cp.Source, k, cp.Items[k])
+		}
+		out = append(out, statement{`INSERT INTO collector_state_items (source, item, data) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?),", len(part)), ",") + upsert, args})
+	}
+	return out
+}
+
+// stateChunk is the most state items one SQLite statement writes.
+const stateChunk = 500
 
 func (s *Store) writeBatchPG(ctx context.Context, b *txlog.Batch, cps []txlog.Checkpoint) error {
 	for _, d := range batchDays(b) {
@@ -239,8 +341,10 @@ func (s *Store) writeBatchPG(ctx context.Context, b *txlog.Batch, cps []txlog.Ch
 		return err
 	}
 	for _, cp := range cps {
-		if _, err := tx.Exec(ctx, storage.RebindDollar(upsertCheckpoint), checkpointArgs(cp)...); err != nil {
-			return fmt.Errorf("save checkpoint %s: %w", cp.Source, err)
+		for _, st := range checkpointStatements(cp, true) {
+			if _, err := tx.Exec(ctx, storage.RebindDollar(st.q), st.args...); err != nil {
+				return fmt.Errorf("save checkpoint %s: %w", cp.Source, err)
+			}
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -254,9 +358,8 @@ func (s *Store) writeBatchPG(ctx context.Context, b *txlog.Batch, cps []txlog.Ch
 func (s *Store) Checkpoint(ctx context.Context, source string) (txlog.Checkpoint, error) {
 	var cp txlog.Checkpoint
 	var inode, updated int64
-	var open string
-	err := s.db.QueryRow(ctx, `SELECT source, inode, head_hash, off, replay, open_keys, updated FROM collector_checkpoints WHERE source = ?`, source).
-		Scan(&cp.Source, &inode, &cp.HeadHash, &cp.Offset, &cp.Replay, &open, &updated)
+	err := s.db.QueryRow(ctx, `SELECT source, inode, head_hash, off, state, updated FROM collector_checkpoints WHERE source = ?`, source).
+		Scan(&cp.Source, &inode, &cp.HeadHash, &cp.Offset, &cp.State, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return cp, txlog.ErrNoCheckpoint
 	}
@@ -264,8 +367,24 @@ func (s *Store) Checkpoint(ctx context.Context, source string) (txlog.Checkpoint
 		return cp, fmt.Errorf("load checkpoint %s: %w", source, err)
 	}
 	cp.Inode, cp.Updated = uint64(inode), storage.FromMicros(updated)
-	if open != "" {
-		cp.Open = strings.Split(open, "\n")
+	if len(cp.State) == 0 {
+		cp.State = nil
 	}
-	return cp, nil
+	rows, err := s.db.Query(ctx, `SELECT item, data FROM collector_state_items WHERE source = ?`, source)
+	if err != nil {
+		return cp, fmt.Errorf("load state %s: %w", source, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return cp, fmt.Errorf("load state %s: %w", source, err)
+		}
+		if cp.Items == nil {
+			cp.Items = map[string][]byte{}
+		}
+		cp.Items[k] = v
+	}
+	return cp, rows.Err()
 }

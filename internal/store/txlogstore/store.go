@@ -13,6 +13,8 @@
 package txlogstore
 
 import (
+	"sync"
+
 	"github.com/uni-mail/postvakt/collectors/rollup"
 	"github.com/uni-mail/postvakt/collectors/trace"
 	"github.com/uni-mail/postvakt/collectors/txlog"
@@ -20,7 +22,10 @@ import (
 )
 
 // Store is the transaction log's store on one database.
-type Store struct{ db *storage.DB }
+type Store struct {
+	db   *storage.DB
+	days sync.Map // PostgreSQL partitions made by WriteBatchTx, by day
+}
 
 // New returns the transaction log's store on db.
 func New(db *storage.DB) *Store { return &Store{db: db} }

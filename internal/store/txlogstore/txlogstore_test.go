@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,8 +64,9 @@ func TestConformanceTxLogSummaryAndCheckpoint(t *testing.T) {
 		if _, err := st.Checkpoint(ctx, "file:/x"); !errors.Is(err, txlog.ErrNoCheckpoint) {
 			t.Fatalf("missing checkpoint: %v", err)
 		}
-		cp := txlog.Checkpoint{Source: "file:/x", Inode: 42, HeadHash: "abc", Offset: 100, Replay: 50, Open: []string{"mx/A", "mx/B"}, Updated: t0}
-		if err := st.WriteBatch(ctx, sampleBatch(t0, 3), []txlog.Checkpoint{cp}); err != nil {
+		cp := txlog.Checkpoint{Source: "file:/x", Inode: 42, HeadHash: "abc", Offset: 100, Updated: t0}
+		state := txlog.Checkpoint{Source: txlog.StateSource, State: []byte{0, 1, 2, 0xff}, Updated: t0}
+		if err := st.WriteBatch(ctx, sampleBatch(t0, 3), []txlog.Checkpoint{cp, state}); err != nil {
 			t.Fatal(err)
 		}
 		// a second day, so PostgreSQL needs a second partition
@@ -71,8 +74,64 @@ func TestConformanceTxLogSummaryAndCheckpoint(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, err := st.Checkpoint(ctx, "file:/x")
-		if err != nil || got.Offset != 100 || got.Replay != 50 || got.Inode != 42 || len(got.Open) != 2 || !got.Updated.Equal(t0) {
+		if err != nil || got.Offset != 100 || got.Inode != 42 || got.HeadHash != "abc" || got.State != nil || !got.Updated.Equal(t0) {
 			t.Fatalf("checkpoint %+v %v", got, err)
+		}
+		got, err = st.Checkpoint(ctx, txlog.StateSource)
+		if err != nil || string(got.State) != string(state.State) {
+			t.Fatalf("state %+v %v", got, err)
+		}
+		// the state's items: changes applied commit by commit, or replaced
+		items := func() string {
+			got, err := st.Checkpoint(ctx, txlog.StateSource)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for k, v := range got.Items {
+				out = append(out, k+"="+string(v))
+			}
+			sort.Strings(out)
+			return strings.Join(out, " ")
+		}
+		for _, c := range []struct {
+			cp   txlog.Checkpoint
+			want string
+		}{
+			{txlog.Checkpoint{Items: map[string][]byte{"m:1": []byte("a"), "m:2": []byte("b")}}, "m:1=a m:2=b"},
+			{txlog.Checkpoint{Items: map[string][]byte{"m:2": []byte("B"), "s:x": []byte("c")}, Drop: []string{"m:1"}}, "m:2=B s:x=c"},
+			{txlog.Checkpoint{Items: map[string][]byte{"m:9": []byte("z")}, ReplaceItems: true}, "m:9=z"},
+		} {
+			c.cp.Source, c.cp.State, c.cp.Updated = txlog.StateSource, []byte{1}, t0
+			if err := st.WriteBatch(ctx, &txlog.Batch{}, []txlog.Checkpoint{c.cp}); err != nil {
+				t.Fatal(err)
+			}
+			if got := items(); got != c.want {
+				t.Errorf("items %q, want %q", got, c.want)
+			}
+		}
+		// many at once: more than one statement's worth on SQLite, keys and
+		// data that are not text (a NUL in the data, any byte)
+		many := map[string][]byte{}
+		for i := range 1300 {
+			many[fmt.Sprintf("m:%04d", i)] = []byte{0, byte(i), 0xff}
+		}
+		var drop []string
+		for i := range 700 {
+			drop = append(drop, fmt.Sprintf("m:%04d", 2*i))
+		}
+		for _, cp := range []txlog.Checkpoint{{Items: many, ReplaceItems: true}, {Drop: drop}} {
+			cp.Source, cp.State, cp.Updated = txlog.StateSource, []byte{0}, t0
+			if err := st.WriteBatch(ctx, &txlog.Batch{}, []txlog.Checkpoint{cp}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err = st.Checkpoint(ctx, txlog.StateSource)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Items) != 650 || string(got.Items["m:0001"]) != "\x00\x01\xff" || got.Items["m:0002"] != nil {
+			t.Errorf("after 1300 items and 700 drops: %d items, m:0001 %q, m:0002 %q", len(got.Items), got.Items["m:0001"], got.Items["m:0002"])
 		}
 		s, err := st.TxSummary(ctx, t0, t0.Add(time.Hour))
 		if err != nil {

@@ -46,11 +46,22 @@ func Start(t testing.TB, records ...string) *Server {
 	t.Helper()
 	s := &Server{queries: map[string]int{}}
 	s.Set(t, records...)
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// A free UDP port whose TCP twin is free too: other tests hold TCP
+	// ports, so try a few.
+	var (
+		pc  net.PacketConn
+		l   net.Listener
+		err error
+	)
+	for range 50 {
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		if l, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			break
+		}
+		pc.Close()
 	}
-	l, err := net.Listen("tcp", pc.LocalAddr().String())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ BIN     := bin/postvakt
 # Extra arguments for `make run`, e.g. make run ARGS="--config postvakt.yaml".
 ARGS    ?=
 
-.PHONY: run demo screenshots build test check fmt vet bench fuzz e2e corpus attack loadtest clean
+.PHONY: run demo screenshots build test check fmt vet bench fuzz e2e corpus attack loadtest clean deb deb-test
 
 ## run: start the service on the embedded default (SQLite under ./data, HTTP on 127.0.0.1:9780)
 run: build
@@ -73,6 +73,20 @@ fuzz:
 ## corpus: regenerate the log corpora with ground truth in collectors/corpus (Debian 12, as root; ~30 min)
 corpus:
 	sh collectors/corpus/gen/run.sh
+
+## deb: the Debian package bin/postvakt_<version>_<arch>.deb (packaging/, docs/install.md),
+## built with nfpm at the version pinned here, fetched through the Go module proxy
+NFPM     ?= $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
+DEB_ARCH ?= $(shell $(GO) env GOARCH)
+# Debian versions start with a digit: v1.2.3-4-gabc → 1.2.3-4-gabc, a bare commit → 0~gabc.
+DEB_VERSION ?= $(shell (git describe --tags --always 2>/dev/null || echo dev) | sed -e 's/^v//' -e 's/^\([^0-9]\)/0~g\1/')
+deb: build
+	cd packaging && DEB_ARCH=$(DEB_ARCH) DEB_VERSION=$(DEB_VERSION) $(NFPM) package --packager deb --config nfpm.yaml --target ../bin/
+	@ls -1 bin/*.deb
+
+## deb-test: install the package on this machine and check it (root; Debian; changes the system)
+deb-test: deb
+	sh packaging/test-deb.sh bin/postvakt_$(DEB_VERSION)_$(DEB_ARCH).deb
 
 clean:
 	rm -rf bin

@@ -1,6 +1,11 @@
 package dashboards
 
-// in restricts a selector to the dashboard's instance variable.
+// in restricts a selector to the dashboard's instance variable. The
+// cluster-wide gauges (telemetry.ClusterWide, exported by one replica) are
+// not restricted by it and are aggregated with max, never sum: picking a
+// replica that is not the exporting one must not blank them, and N replicas
+// must not show N times the figure. The job selector is added to every
+// metric when the files are generated (WithJob).
 const in = `instance=~"$instance"`
 
 func rate(metric, by, extra string) string {
@@ -57,10 +62,10 @@ func mailFlow() Board {
 			{Title: "Queue and delivery", Panels: []Panel{
 				{Title: "Relay queue size by state", Unit: "short",
 					Description: "Messages waiting in the outbound relay queue: queued, deferred (waiting for a retry), held (by a postmaster or the abuse rules).",
-					Queries:     []Query{{`sum by (state) (postvakt_queue_messages{` + in + `})`, "{{state}}"}}},
+					Queries:     []Query{{`max by (state) (postvakt_queue_messages)`, "{{state}}"}}},
 				{Title: "Oldest queued message", Unit: "s",
 					Description: "Age of the oldest message in the relay queue, by state. Messages bounce with a DSN after the maximum lifetime.",
-					Queries:     []Query{{`max by (state) (postvakt_queue_oldest_age_seconds{` + in + `})`, "{{state}}"}}},
+					Queries:     []Query{{`max by (state) (postvakt_queue_oldest_age_seconds)`, "{{state}}"}}},
 				{Title: "Relay deliveries by result", Unit: "ops", Stack: true,
 					Description: "Outbound delivery attempts per second: sent, deferred (retried with backoff), bounced.",
 					Queries:     []Query{{rate("postvakt_queue_deliveries_total", "result", ""), "{{result}}"}}},
@@ -177,12 +182,12 @@ func engineInternals() Board {
 				{Title: "Mailbox store", Unit: "short",
 					Description: "Messages and distinct bodies in the mailbox store (a bulk message keeps one body for all its recipients).",
 					Queries: []Query{
-						{`sum(postvakt_smtp_store_messages{` + in + `})`, "messages"},
-						{`sum(postvakt_smtp_store_bodies{` + in + `})`, "bodies"},
+						{`max(postvakt_smtp_store_messages)`, "messages"},
+						{`max(postvakt_smtp_store_bodies)`, "bodies"},
 					}},
 				{Title: "Mailbox store bytes", Unit: "bytes",
 					Description: "Bytes of message bodies in the store.",
-					Queries:     []Query{{`sum(postvakt_smtp_store_body_bytes{` + in + `})`, "bytes"}}},
+					Queries:     []Query{{`max(postvakt_smtp_store_body_bytes)`, "bytes"}}},
 				{Title: "DNSBL lookups", Unit: "ops",
 					Description: "DNS blocklist lookups per second by result (listed, clean, error).",
 					Queries:     []Query{{rate("postvakt_smtp_dnsbl_lookups_total", "result", ""), "{{result}}"}}},
@@ -202,10 +207,10 @@ func oncallSLA() Board {
 			{Title: "Tickets and SLA", Panels: []Panel{
 				{Title: "Open tickets by service and severity", Unit: "short", Stack: true,
 					Description: "Tickets not yet closed, by service component and severity. Every fault is followed until closed.",
-					Queries:     []Query{{`sum by (service, severity) (postvakt_tickets_open{` + in + `})`, "{{service}} {{severity}}"}}},
+					Queries:     []Query{{`sum by (service, severity) (max by (service, severity, state) (postvakt_tickets_open))`, "{{service}} {{severity}}"}}},
 				{Kind: Stat, Title: "SLA compliance (30 days)", Unit: "percentunit",
 					Description: "Share of in-hours tickets of the last 30 days whose response clock met its target (best-effort tickets excluded).",
-					Queries:     []Query{{`min by (policy) (postvakt_sla_compliance_ratio{` + in + `,clock="response"})`, "{{policy}}"}}},
+					Queries:     []Query{{`min by (policy) (postvakt_sla_compliance_ratio{clock="response"})`, "{{policy}}"}}},
 				{Title: "SLA warnings and breaches", Unit: "short",
 					Description: "Pre-breach warnings (at 75 % of the target) and breaches per day, by clock.",
 					Queries: []Query{
@@ -222,7 +227,7 @@ func oncallSLA() Board {
 			{Title: "Paging", Panels: []Panel{
 				{Title: "Open incidents", Unit: "short",
 					Description: "Incidents not yet resolved, by status (open, acknowledged).",
-					Queries:     []Query{{`sum by (status) (postvakt_oncall_open_incidents{` + in + `})`, "{{status}}"}}},
+					Queries:     []Query{{`max by (status) (postvakt_oncall_open_incidents)`, "{{status}}"}}},
 				{Title: "Pages by channel and result", Unit: "short",
 					Description: "Pages sent per hour by channel (slack, email) and result.",
 					Queries:     []Query{{`sum by (channel, result) (increase(postvakt_oncall_pages_total{` + in + `}[1h]))`, "{{channel}} {{result}}"}}},
@@ -295,10 +300,10 @@ func collectorsHealth() Board {
 			{Title: "Jobs, database and disk", Panels: []Panel{
 				{Title: "Scheduled job runs by result", Unit: "short",
 					Description: "Scheduled job ticks handled per hour, by job and result (ok, error, skipped, claimed by another replica).",
-					Queries:     []Query{{`sum by (job, result) (increase(postvakt_scheduler_runs_total{` + in + `}[1h]))`, "{{job}} {{result}}"}}},
+					Queries:     []Query{{`sum by (job_name, result) (increase(postvakt_scheduler_runs_total{` + in + `}[1h]))`, "{{job_name}} {{result}}"}}},
 				{Title: "Time since last successful run", Unit: "s",
 					Description: "Seconds since each job last succeeded on any replica.",
-					Queries:     []Query{{`time() - max by (job) (postvakt_scheduler_last_success_timestamp_seconds{` + in + `})`, "{{job}}"}}},
+					Queries:     []Query{{`time() - max by (job_name) (postvakt_scheduler_last_success_timestamp_seconds{` + in + `})`, "{{job_name}}"}}},
 				{Kind: Stat, Title: "Database up", Unit: "none",
 					Description: "1 when the database answered the scrape-time ping; 0 when it did not (runbook database-unreachable).",
 					Queries:     []Query{{`min(postvakt_database_up{` + in + `})`, "up"}}},

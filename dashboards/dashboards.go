@@ -6,7 +6,7 @@
 // test fails when they are out of date.
 package dashboards
 
-//go:generate go run ../cmd/postvakt dashboards generate --dir .
+//go:generate go run ../cmd/postvakt dashboards generate --dir . --runbook-url https://postvakt.example.org
 
 import (
 	"encoding/json"
@@ -74,8 +74,9 @@ var dsRef = func() common.DataSourceRef {
 	return common.DataSourceRef{Type: &typ, Uid: &uid}
 }
 
-// Build turns a board into a Grafana dashboard (schema of the SDK).
-func Build(b Board) (dashboard.Dashboard, error) {
+// Build turns a board into a Grafana dashboard (schema of the SDK), with
+// the job selector jobSel added to every metric (WithJob).
+func Build(b Board, jobSel string) (dashboard.Dashboard, error) {
 	db := dashboard.NewDashboardBuilder(b.Title).
 		Uid(b.UID).
 		Description(b.Description).
@@ -90,7 +91,7 @@ func Build(b Board) (dashboard.Dashboard, error) {
 		WithVariable(dashboard.NewQueryVariableBuilder("instance").
 			Label("Instance").
 			Datasource(dsRef()).
-			Query(dashboard.StringOrMap{String: cog.ToPtr(`label_values(postvakt_build_info, instance)`)}).
+			Query(dashboard.StringOrMap{String: cog.ToPtr(WithJob(`label_values(postvakt_build_info, instance)`, jobSel))}).
 			Multi(true).
 			IncludeAll(true).
 			AllValue(".*").
@@ -101,7 +102,7 @@ func Build(b Board) (dashboard.Dashboard, error) {
 		id++
 		db = db.WithRow(row)
 		for _, p := range r.Panels {
-			pb, err := panel(p, id)
+			pb, err := panel(p, id, jobSel)
 			if err != nil {
 				return dashboard.Dashboard{}, fmt.Errorf("%s / %s: %w", b.Title, p.Title, err)
 			}
@@ -112,15 +113,15 @@ func Build(b Board) (dashboard.Dashboard, error) {
 	return db.Build()
 }
 
-func target(q Query, i int) *prometheus.DataqueryBuilder {
+func target(q Query, i int, jobSel string) *prometheus.DataqueryBuilder {
 	return prometheus.NewDataqueryBuilder().
 		Datasource(dsRef()).
-		Expr(q.Expr).
+		Expr(WithJob(q.Expr, jobSel)).
 		LegendFormat(q.Legend).
 		RefId(string(rune('A' + i)))
 }
 
-func panel(p Panel, id uint32) (cog.Builder[dashboard.Panel], error) {
+func panel(p Panel, id uint32, jobSel string) (cog.Builder[dashboard.Panel], error) {
 	if p.Description == "" {
 		return nil, fmt.Errorf("panel has no description")
 	}
@@ -132,7 +133,7 @@ func panel(p Panel, id uint32) (cog.Builder[dashboard.Panel], error) {
 		b := stat.NewPanelBuilder().Id(id).Title(p.Title).Description(p.Description).
 			Unit(p.Unit).Datasource(dsRef()).Height(5).Span(6)
 		for i, q := range p.Queries {
-			b = b.WithTarget(target(q, i).Instant())
+			b = b.WithTarget(target(q, i, jobSel).Instant())
 		}
 		return b, nil
 	default:
@@ -142,17 +143,18 @@ func panel(p Panel, id uint32) (cog.Builder[dashboard.Panel], error) {
 			b = b.Stacking(common.NewStackingConfigBuilder().Mode(common.StackingModeNormal))
 		}
 		for i, q := range p.Queries {
-			b = b.WithTarget(target(q, i))
+			b = b.WithTarget(target(q, i, jobSel))
 		}
 		return b, nil
 	}
 }
 
-// Files renders every board as indented JSON, keyed by file name.
-func Files() (map[string][]byte, error) {
+// Files renders every board as indented JSON, keyed by file name, with
+// the job selector jobSel.
+func Files(jobSel string) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	for _, b := range Boards() {
-		d, err := Build(b)
+		d, err := Build(b, jobSel)
 		if err != nil {
 			return nil, err
 		}

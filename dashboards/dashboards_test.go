@@ -20,7 +20,7 @@ import (
 // files differ from what the code generates: run `go generate ./dashboards`.
 func TestCommittedFilesAreGenerated(t *testing.T) {
 	t.Parallel()
-	files, err := Generated(DefaultBaseURL)
+	files, err := Generated(committed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,5 +237,82 @@ func TestClockLabels(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no clock label in the dashboards or rules: the test checks nothing")
+	}
+}
+
+// committed are the options of the committed files (go:generate in
+// dashboards.go).
+var committed = Options{JobSelector: DefaultJobSelector, RunbookURL: ExampleRunbookURL}
+
+func TestWithJob(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ in, sel, want string }{
+		{`up == 0`, `job="mail"`, `up{job="mail"} == 0`},
+		{`sum by (state) (postvakt_q{a="b"})`, `job="mail"`, `sum by (state) (postvakt_q{job="mail",a="b"})`},
+		{`delta(postvakt_q[30m]) > 0 and postvakt_r{}`, `job=~"a|b",env="prod"`, `delta(postvakt_q{job=~"a|b",env="prod"}[30m]) > 0 and postvakt_r{job=~"a|b",env="prod",}`},
+		{`label_values(postvakt_build_info, instance)`, `job="x"`, `label_values(postvakt_build_info{job="x"}, instance)`},
+		{`up == 0`, ``, `up == 0`},
+	} {
+		if got := WithJob(c.in, c.sel); got != c.want {
+			t.Errorf("WithJob(%q, %q) = %q, want %q", c.in, c.sel, got, c.want)
+		}
+	}
+	for _, bad := range []string{`job=postvakt`, `job="a"}) or vector(1`, `{job="a"}`} {
+		if CheckSelector(bad) == nil {
+			t.Errorf("CheckSelector(%q) accepted", bad)
+		}
+	}
+}
+
+// TestGeneratedSelectors: a site's job selector and runbook base reach every
+// query and rule, and nothing of the committed defaults is left.
+func TestGeneratedSelectors(t *testing.T) {
+	t.Parallel()
+	files, err := Generated(Options{JobSelector: `job="mail"`, RunbookURL: "https://ops.uni.example/postvakt/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range files {
+		s := string(data)
+		for _, stale := range []string{`job="postvakt"`, `job=\"postvakt\"`, "127.0.0.1:9780", ExampleRunbookURL} {
+			if strings.Contains(s, stale) {
+				t.Errorf("%s still contains %s", name, stale)
+			}
+		}
+	}
+	rules := string(files[filepath.Join("prometheus", "postvakt-alerts.yml")])
+	if !strings.Contains(rules, `up{job="mail"} == 0`) || !strings.Contains(rules, "https://ops.uni.example/postvakt/runbooks/queue-growing") {
+		t.Errorf("rules lack the selector or the runbook base:\n%s", rules)
+	}
+	if _, err := Generated(Options{JobSelector: `job="mail"`}); err == nil {
+		t.Error("no runbook URL accepted")
+	}
+}
+
+// TestClusterWideAggregation: the gauges read from the shared database are
+// never summed across replicas and never restricted to the instance
+// variable (the chosen instance may not be the exporting one).
+func TestClusterWideAggregation(t *testing.T) {
+	t.Parallel()
+	cluster := []string{"postvakt_queue_messages", "postvakt_queue_oldest_age_seconds", "postvakt_tickets_open",
+		"postvakt_sla_compliance_ratio", "postvakt_oncall_open_incidents", "postvakt_smtp_store_bodies",
+		"postvakt_smtp_store_body_bytes", "postvakt_smtp_store_messages", "postvakt_smtp_relay_queue_messages"}
+	n := 0
+	for _, e := range Exprs() {
+		for _, m := range cluster {
+			if !regexp.MustCompile(`\b` + m + `\b`).MatchString(e) {
+				continue
+			}
+			n++
+			if strings.Contains(e, "$instance") || strings.Contains(e, "by (instance") {
+				t.Errorf("%s: cluster-wide %s restricted or grouped by instance", e, m)
+			}
+			if regexp.MustCompile(`sum(\s+by\s*\([^)]*\))?\s*\(\s*(delta\()?` + m + `\b`).MatchString(e) {
+				t.Errorf("%s: cluster-wide %s summed across replicas", e, m)
+			}
+		}
+	}
+	if n < 5 {
+		t.Fatalf("only %d uses of cluster-wide gauges found", n)
 	}
 }

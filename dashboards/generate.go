@@ -6,11 +6,6 @@ import (
 	"path/filepath"
 )
 
-// DefaultBaseURL is the base of runbook URLs in the committed rule file:
-// postvakt's default HTTP address. Regenerate with the site's external URL
-// (http.base_url) for production.
-const DefaultBaseURL = "http://127.0.0.1:9780"
-
 const provisioningDashboards = `# Grafana dashboard provisioning for postvakt. Copy grafana/*.json to the
 # path below (or point the path at this folder) and put this file in
 # /etc/grafana/provisioning/dashboards/.
@@ -40,9 +35,15 @@ datasources:
 
 // Generated lists the generated files (relative to the dashboards folder)
 // with their contents.
-func Generated(baseURL string) (map[string][]byte, error) {
+func Generated(opts Options) (map[string][]byte, error) {
+	if err := CheckSelector(opts.JobSelector); err != nil {
+		return nil, err
+	}
+	if opts.RunbookURL == "" {
+		return nil, fmt.Errorf("the runbook base URL is required (postvakt's external URL, http.base_url)")
+	}
 	out := map[string][]byte{}
-	files, err := Files()
+	files, err := Files(opts.JobSelector)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +52,7 @@ func Generated(baseURL string) (map[string][]byte, error) {
 	}
 	out[filepath.Join("grafana", "provisioning", "dashboards.yaml")] = []byte(provisioningDashboards)
 	out[filepath.Join("grafana", "provisioning", "datasources.yaml")] = []byte(provisioningDatasource)
-	rules, err := RulesYAML(baseURL)
+	rules, err := RulesYAML(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -60,8 +61,8 @@ func Generated(baseURL string) (map[string][]byte, error) {
 }
 
 // Generate writes the generated files under dir (the dashboards folder).
-func Generate(dir, baseURL string) ([]string, error) {
-	files, err := Generated(baseURL)
+func Generate(dir string, opts Options) ([]string, error) {
+	files, err := Generated(opts)
 	if err != nil {
 		return nil, err
 	}

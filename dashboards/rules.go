@@ -20,12 +20,15 @@ type RuleGroup struct {
 	Rules []Rule
 }
 
-// RuleGroups lists the alert rules postvakt ships. Thresholds are the
+// RuleGroups lists the alert rules postvakt ships, without a job selector
+// (RulesYAML adds it to every metric). The relay queue is shared by all
+// replicas and exported by one (telemetry.ClusterWide), so its rules
+// aggregate with max and carry no instance. Thresholds are the
 // documented starting points; tune them per site.
 func RuleGroups() []RuleGroup {
 	return []RuleGroup{
 		{Name: "postvakt-service", Rules: []Rule{
-			{Alert: "PostvaktDown", Expr: `up{job="postvakt"} == 0`, For: "2m", Severity: "critical", Runbook: "engine-down",
+			{Alert: "PostvaktDown", Expr: `up == 0`, For: "2m", Severity: "critical", Runbook: "engine-down",
 				Summary: "postvakt on {{ $labels.instance }} is down", Description: "Prometheus could not scrape postvakt on {{ $labels.instance }} for 2 minutes."},
 			{Alert: "PostvaktSMTPListenerDown", Expr: `sum by (instance) (rate(postvakt_smtp_connections_total{result="accepted"}[15m])) == 0 and sum by (instance) (rate(postvakt_smtp_connections_total{result="accepted"}[15m] offset 1w)) > 0.05`, For: "10m", Severity: "critical", Runbook: "engine-down",
 				Summary: "No SMTP connections accepted on {{ $labels.instance }}", Description: "{{ $labels.instance }} accepted no SMTP connection in 15 minutes, although it did at this time last week."},
@@ -39,10 +42,10 @@ func RuleGroups() []RuleGroup {
 				Summary: "A TLS certificate on {{ $labels.instance }} expires in {{ $value | humanize }} days", Description: "The certificate of listener {{ $labels.listener }} expires within 14 days."},
 		}},
 		{Name: "postvakt-mail", Rules: []Rule{
-			{Alert: "PostvaktQueueGrowing", Expr: `sum by (instance) (postvakt_queue_messages) > 100 and sum by (instance) (delta(postvakt_queue_messages[30m])) > 50`, For: "30m", Severity: "warning", Runbook: "queue-growing",
-				Summary: "The relay queue on {{ $labels.instance }} keeps growing", Description: "The outbound relay queue holds {{ $value | humanize }} messages and grew by more than 50 in 30 minutes."},
-			{Alert: "PostvaktQueueOldMessages", Expr: `max by (instance) (postvakt_queue_oldest_age_seconds{state!="held"}) > 4 * 3600`, For: "15m", Severity: "warning", Runbook: "queue-growing",
-				Summary: "Messages older than 4 hours in the relay queue on {{ $labels.instance }}", Description: "The oldest queued message is {{ $value | humanizeDuration }} old."},
+			{Alert: "PostvaktQueueGrowing", Expr: `sum(max by (state) (postvakt_queue_messages)) > 100 and sum(max by (state) (delta(postvakt_queue_messages[30m]))) > 50`, For: "30m", Severity: "warning", Runbook: "queue-growing",
+				Summary: "The relay queue keeps growing", Description: "The outbound relay queue holds {{ $value | humanize }} messages and grew by more than 50 in 30 minutes."},
+			{Alert: "PostvaktQueueOldMessages", Expr: `max(postvakt_queue_oldest_age_seconds{state!="held"}) > 4 * 3600`, For: "15m", Severity: "warning", Runbook: "queue-growing",
+				Summary: "Messages older than 4 hours in the relay queue", Description: "The oldest queued message is {{ $value | humanizeDuration }} old."},
 			{Alert: "PostvaktDeliveryFailureRate", Expr: `sum by (instance) (rate(postvakt_queue_deliveries_total{result=~"deferred|bounced"}[15m])) / sum by (instance) (rate(postvakt_queue_deliveries_total[15m])) > 0.2 and sum by (instance) (rate(postvakt_queue_deliveries_total[15m])) > 0.05`, For: "15m", Severity: "warning", Runbook: "delivery-failures",
 				Summary: "More than 20 % of deliveries fail on {{ $labels.instance }}", Description: "{{ $value | humanizePercentage }} of relay delivery attempts in 15 minutes were deferred or bounced."},
 			{Alert: "PostvaktGreylistBacklog", Expr: `sum by (instance) (rate(postvakt_smtp_greylist_decisions_total{reason="new"}[1h])) > 3 * sum by (instance) (rate(postvakt_smtp_greylist_decisions_total{reason="new"}[1h] offset 1w)) and sum by (instance) (rate(postvakt_smtp_greylist_decisions_total{reason="new"}[1h])) > 1`, For: "30m", Severity: "info", Runbook: "greylist-backlog",
@@ -72,8 +75,9 @@ func RuleGroups() []RuleGroup {
 }
 
 // RulesYAML renders the rule groups in Prometheus' rule file format, with
-// runbook_url pointing at baseURL/runbooks/<id>.
-func RulesYAML(baseURL string) ([]byte, error) {
+// the job selector added to every metric and runbook_url pointing at
+// <RunbookURL>/runbooks/<id>.
+func RulesYAML(opts Options) ([]byte, error) {
 	type rule struct {
 		Alert       string            `yaml:"alert"`
 		Expr        string            `yaml:"expr"`
@@ -88,7 +92,7 @@ func RulesYAML(baseURL string) ([]byte, error) {
 	var doc struct {
 		Groups []group `yaml:"groups"`
 	}
-	base := strings.TrimRight(baseURL, "/")
+	base := strings.TrimRight(opts.RunbookURL, "/")
 	for _, g := range RuleGroups() {
 		out := group{Name: g.Name}
 		for _, r := range g.Rules {
@@ -96,7 +100,7 @@ func RulesYAML(baseURL string) ([]byte, error) {
 				return nil, fmt.Errorf("rule %s: runbook, severity, summary and description are required", r.Alert)
 			}
 			out.Rules = append(out.Rules, rule{
-				Alert: r.Alert, Expr: r.Expr, For: r.For,
+				Alert: r.Alert, Expr: WithJob(r.Expr, opts.JobSelector), For: r.For,
 				Labels: map[string]string{"severity": r.Severity, "service": "postvakt"},
 				Annotations: map[string]string{
 					"summary": r.Summary, "description": r.Description,

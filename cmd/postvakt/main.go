@@ -116,6 +116,7 @@ func commands() []*command {
 		probeCmd(),
 		unitCmd(),
 		userCmd(),
+		backupCmd(),
 	}
 }
 

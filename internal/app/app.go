@@ -19,6 +19,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/reload"
 	"github.com/uni-mail/postvakt/internal/scheduler"
+	"github.com/uni-mail/postvakt/internal/sdnotify"
 	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/accessstore"
@@ -193,6 +194,9 @@ func Run(ctx context.Context, opts Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	tel := telemetry.New(Version)
+	// One replica exports the gauges read from the shared database
+	// (telemetry.ClusterWide); docs/metrics.md, Several replicas.
+	tel.SetLeader(db.HoldLock(ctx, storage.LockKey("telemetry:cluster-metrics"), 15*time.Second).Held)
 	if cfg.Metrics.Push.URL != "" {
 		if err := tel.StartPush(ctx, cfg.Metrics.Push.URL, cfg.Metrics.Push.Interval, cfg.Metrics.Push.ExtraLabels); err != nil {
 			return fmt.Errorf("metrics push: %w", err)
@@ -227,6 +231,7 @@ func Run(ctx context.Context, opts Options) error {
 		mu   sync.Mutex
 		errs []error
 	)
+	notify := sdnotify.FromEnv()
 	fail := func(err error) {
 		if err != nil && !errors.Is(err, context.Canceled) {
 			mu.Lock()
@@ -249,9 +254,15 @@ func Run(ctx context.Context, opts Options) error {
 		fail(env.Server.Serve(ctx, func(a net.Addr) {
 			logger.Info("http listening", "addr", a.String())
 			env.announce(ctx, a)
+			// systemd Type=notify (packaging/postvakt.service).
+			if err := notify.Ready("listening on " + a.String()); err != nil {
+				logger.Warn("sd_notify READY", "err", err)
+			}
 			if opts.Ready != nil {
 				opts.Ready(a)
 			}
+			wg.Add(1)
+			go func() { defer wg.Done(); notify.Watchdog(ctx, nil) }()
 		}))
 	}()
 	wg.Add(1)
@@ -271,6 +282,7 @@ func Run(ctx context.Context, opts Options) error {
 	}()
 	<-ctx.Done()
 	logger.Info("shutting down")
+	_ = notify.Stopping()
 	wg.Wait()
 	logger.Info("stopped")
 	return errors.Join(errs...)

@@ -112,7 +112,7 @@ func TestWebUnits(t *testing.T) {
 	}
 	b, _ = io.ReadAll(r.Body)
 	r.Body.Close()
-	for _, want := range []string{`postvakt_scheduler_runs_total{job="units",result="ok"}`, `postvakt_units{status="planned"} 1`,
+	for _, want := range []string{`postvakt_scheduler_runs_total{job_name="units",result="ok"}`, `postvakt_units{status="planned"} 1`,
 		`postvakt_units{status="live"} 0`, `postvakt_units_dns_checks_total{result="wrong"} 2`, `postvakt_units_steps_overdue{kind="follow_up"} 0`,
 		`postvakt_units_reminders_total{kind="ttl_reminder",result="sent"} 0`} {
 		if !strings.Contains(string(b), want) {

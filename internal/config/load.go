@@ -34,8 +34,15 @@ func Load(path string, env []string) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrRead, err)
 		}
-		lines, err = Decode(cfg, path, data)
+		if env == nil {
+			env = os.Environ()
+		}
+		var secrets []secretFile
+		lines, secrets, err = decode(cfg, path, data)
 		if err != nil {
+			return nil, err
+		}
+		if err := readSecretFiles(cfg, secrets, path, env); err != nil {
 			return nil, err
 		}
 	}
@@ -60,14 +67,25 @@ var yamlLineRe = regexp.MustCompile(`line (\d+): (.*)`)
 
 // Decode decodes YAML data strictly into cfg: unknown keys, wrong types and
 // several documents are errors that name file and line.
+// A secret given as <key>_file (SecretKeys) is decoded as the file's path.
 func Decode(cfg *Config, file string, data []byte) (lineIndex, error) {
+	lines, _, err := decode(cfg, file, data)
+	return lines, err
+}
+
+func decode(cfg *Config, file string, data []byte) (lineIndex, []secretFile, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("%w: %s: %s", ErrDecode, file, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, nil, fmt.Errorf("%w: %s: %s", ErrDecode, file, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	lines := lineIndex{}
 	if len(root.Content) > 0 {
 		indexLines(root.Content[0], "", lines)
+	}
+	data = bytes.Clone(data)
+	secrets, err := takeSecretFiles(&root, data, file)
+	if err != nil {
+		return nil, nil, err
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -86,15 +104,15 @@ func Decode(cfg *Config, file string, data []byte) (lineIndex, error) {
 					msgs = append(msgs, file+": "+m)
 				}
 			}
-			return nil, fmt.Errorf("%w:\n  %s", ErrDecode, strings.Join(msgs, "\n  "))
+			return nil, nil, fmt.Errorf("%w:\n  %s", ErrDecode, strings.Join(msgs, "\n  "))
 		}
-		return nil, fmt.Errorf("%w: %s: %s", ErrDecode, file, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, nil, fmt.Errorf("%w: %s: %s", ErrDecode, file, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		return nil, fmt.Errorf("%w: %s:%d: only one YAML document is allowed", ErrDecode, file, extra.Line)
+		return nil, nil, fmt.Errorf("%w: %s:%d: only one YAML document is allowed", ErrDecode, file, extra.Line)
 	}
-	return lines, nil
+	return lines, secrets, nil
 }
 
 func indexLines(n *yaml.Node, prefix string, lines lineIndex) {

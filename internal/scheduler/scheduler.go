@@ -89,17 +89,17 @@ func New(opts Options) *Scheduler {
 		opts: opts,
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "postvakt_scheduler_runs_total",
-			Help: "Scheduled job ticks handled by this replica, by job and result (ok, error, skipped, claimed_elsewhere).",
-		}, []string{"job", "result"}),
+			Help: "Scheduled job ticks handled by this replica, by job_name (the scheduled job; not Prometheus' target label job) and result (ok, error, skipped, claimed_elsewhere).",
+		}, []string{"job_name", "result"}),
 		dur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "postvakt_scheduler_run_duration_seconds",
 			Help:    "Duration of scheduled job runs on this replica.",
 			Buckets: []float64{0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300},
-		}, []string{"job"}),
+		}, []string{"job_name"}),
 		lastOK: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "postvakt_scheduler_last_success_timestamp_seconds",
 			Help: "Unix time of the last successful run of a job on this replica.",
-		}, []string{"job"}),
+		}, []string{"job_name"}),
 	}
 	if opts.Registerer != nil {
 		opts.Registerer.MustRegister(s.runs, s.dur, s.lastOK)

@@ -132,12 +132,12 @@ func runCount(t *testing.T, reg *prometheus.Registry, job, result string) float6
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
-			if labels["job"] == job && labels["result"] == result {
+			if labels["job_name"] == job && labels["result"] == result {
 				return m.GetCounter().GetValue()
 			}
 		}
 	}
-	t.Fatalf("no series job=%s result=%s", job, result)
+	t.Fatalf("no series job_name=%s result=%s", job, result)
 	return 0
 }
 

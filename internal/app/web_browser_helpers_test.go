@@ -101,15 +101,38 @@ func (b *testBrowser) shot(name string) chromedp.Action[chromedp.Void] {
 	})
 }
 
-// login signs in on the sign-in page of base.
+// login signs in on the sign-in page of base. A sign-in answered "try
+// again" (503: the password-hash gate full, or the database busy while a
+// large import writes) is tried again, as a person would, within the step.
 func (b *testBrowser) login(base, user string) {
 	b.t.Helper()
-	b.do("sign in as "+user,
-		chromedp.Navigate(base+"/login"),
-		chromedp.WaitVisible(chromedp.CSS(`input[name=user]`)),
-		chromedp.SendKeys(chromedp.CSS(`input[name=user]`), user),
-		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), testPassword),
-		chromedp.Click(chromedp.CSS(`form[action="/login"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(`#whoami`)),
-	)
+	deadline := time.Now().Add(b.step)
+	for {
+		b.do("sign in as "+user,
+			chromedp.Navigate(base+"/login"),
+			chromedp.WaitVisible(chromedp.CSS(`input[name=user]`)),
+			chromedp.SendKeys(chromedp.CSS(`input[name=user]`), user),
+			chromedp.SendKeys(chromedp.CSS(`input[name=password]`), testPassword),
+			chromedp.Click(chromedp.CSS(`form[action="/login"] button`)),
+		)
+		for {
+			state, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.readyState !== "complete" ? "" :
+				document.querySelector("#whoami") ? "in" : /try again/i.test(document.body.innerText) ? "busy" : ""`))
+			if err == nil && state == "in" {
+				return
+			}
+			if err == nil && state == "busy" {
+				break
+			}
+			if time.Now().After(deadline) {
+				loc, _ := chromedp.Run(b.ctx, chromedp.Location())
+				b.t.Fatalf("sign in as %s: not signed in within %s (at %s): %v", user, b.step, loc, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("sign in as %s: the server kept answering \"try again\" for %s", user, b.step)
+		}
+		time.Sleep(time.Second)
+	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/storage"
 )
 
 // User is a local user of the web interface. PasswordHash is a PHC-format
@@ -275,7 +276,19 @@ type LoginResult struct {
 // is still being checked and the user was not locked meanwhile; otherwise
 // it is answered as a failure, so that a burst of guesses is judged as if
 // they came one after another and the answer tells no guess apart.
+//
+// A database too busy to count the attempt in time (SQLite's write lock
+// held past its busy timeout) is ErrBusy, a temporary answer, like a full
+// hash gate.
 func (s *Service) Login(ctx context.Context, name, password, addr string) (LoginResult, string, Session, error) {
+	res, secret, sess, err := s.login(ctx, name, password, addr)
+	if err != nil && storage.IsBusy(err) {
+		err = fmt.Errorf("%w: %v", ErrBusy, err)
+	}
+	return res, secret, sess, err
+}
+
+func (s *Service) login(ctx context.Context, name, password, addr string) (LoginResult, string, Session, error) {
 	lim := s.limits()
 	ok, err := s.o.Store.ReserveAddress(ctx, addr, lim)
 	if err != nil {

@@ -455,7 +455,7 @@ func (r *Receiver) handle(ctx context.Context, it Item) (bool, error) {
 		wait = min(time.Duration(1<<attempts)*time.Second, maxBackoff)
 	}
 	r.opts.Logger.Error("alertmanager: handling a stored group failed; it will be tried again",
-		"receiver", m.Receiver, "status", m.Status, "alerts", len(m.Alerts), "attempt", attempts, "retry_in", wait, "err", err)
+		"receiver", m.Receiver, "status", m.Status, "alerts", len(m.Alerts), "attempt", attempts, "retry_in_seconds", wait.Seconds(), "err", err)
 	msg := err.Error()
 	if len(msg) > 1000 {
 		msg = msg[:1000]

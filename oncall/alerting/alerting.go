@@ -1,7 +1,8 @@
 // Package alerting owns how the signals postvakt watches become on-call
 // incidents, and the loop that keeps those incidents moving:
 //
-//   - An Alertmanager group (webhook payload version 4) whose alertname a
+//   - An Alertmanager group (webhook payload version 4, or Grafana
+//     alerting's version 1, keyed grafana/<orgId>/…) whose alertname a
 //     heartbeat watches is a beat of that heartbeat. The rest of the group
 //     opens or updates the incident keyed by (receiver, groupKey) while an
 //     alert fires, and resolves it when none does. Its title is the
@@ -181,22 +182,42 @@ func (s *Service) HandleGroup(ctx context.Context, m alertmanager.Message) error
 			}
 		}
 		kept = append(kept, a)
-		alerts = append(alerts, incident.Alert{Fingerprint: a.Fingerprint, Status: a.Status, Labels: a.Labels, Annotations: a.Annotations, StartsAt: a.StartsAt, EndsAt: a.EndsAt})
+		alerts = append(alerts, incident.Alert{Fingerprint: a.Fingerprint, Status: a.Status, Labels: a.Labels, Annotations: grafanaLinks(a), StartsAt: a.StartsAt, EndsAt: a.EndsAt})
 	}
 	if len(kept) == 0 {
 		return nil
 	}
 	m.Alerts = kept
-	key := alertmanager.Key(m)
+	key, source := alertmanager.Key(m), alertmanager.Source(m)
 	if !alertmanager.Firing(m) {
-		_, _, err := s.o.Incidents.ResolveKey(ctx, key, alerts, "alertmanager")
+		_, _, err := s.o.Incidents.ResolveKey(ctx, key, alerts, source)
 		return err
 	}
 	_, _, err := s.o.Incidents.Trigger(ctx, incident.Trigger{
-		Key: key, Source: "alertmanager", Title: groupTitle(m), Summary: groupSummary(m), Severity: groupSeverity(m),
-		Policy: s.groupPolicy(m), Labels: m.CommonLabels, ExternalURL: m.ExternalURL, Alerts: alerts, Actor: "alertmanager",
+		Key: key, Source: source, Title: groupTitle(m), Summary: groupSummary(m), Severity: groupSeverity(m),
+		Policy: s.groupPolicy(m), Labels: m.CommonLabels, ExternalURL: m.ExternalURL, Alerts: alerts, Actor: source,
 	})
 	return err
+}
+
+// grafanaLinks is an alert's annotations with Grafana alerting's links
+// and values added (grafana_dashboard_url, grafana_panel_url,
+// grafana_silence_url, grafana_values), so that the incident keeps them.
+func grafanaLinks(a alertmanager.Alert) map[string]string {
+	if a.DashboardURL == "" && a.PanelURL == "" && a.SilenceURL == "" && a.ValueString == "" {
+		return a.Annotations
+	}
+	out := make(map[string]string, len(a.Annotations)+4)
+	for k, v := range a.Annotations {
+		out[k] = v
+	}
+	for k, v := range map[string]string{"grafana_dashboard_url": a.DashboardURL, "grafana_panel_url": a.PanelURL,
+		"grafana_silence_url": a.SilenceURL, "grafana_values": a.ValueString} {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // groupPolicy is the group's postvakt_policy label when it names a
@@ -233,7 +254,7 @@ func groupTitle(m alertmanager.Message) string {
 }
 
 // groupSummary is the group's summary or description annotation, else
-// the first alert's summary.
+// the first alert's summary, else (Grafana alerting) the group's title.
 func groupSummary(m alertmanager.Message) string {
 	for _, k := range []string{"summary", "description"} {
 		if v := m.CommonAnnotations[k]; v != "" {
@@ -245,7 +266,7 @@ func groupSummary(m alertmanager.Message) string {
 			return v
 		}
 	}
-	return ""
+	return m.Title
 }
 
 // severityRank orders the severities postvakt knows; others rank 0.

@@ -285,7 +285,7 @@ func (t *Team) Recipient(id string) (page.Recipient, bool) {
 	if !ok || !m.RemovedAt.IsZero() {
 		return page.Recipient{}, false
 	}
-	return page.Recipient{ID: m.ID, Name: m.Name, Email: m.Email, SlackID: m.SlackID, TimeZone: m.TimeZone}, true
+	return page.Recipient{ID: m.ID, Name: m.Name, Email: m.Email, SlackID: m.SlackID, TimeZone: m.TimeZone, Phone: m.Phone}, true
 }
 
 // Changes loads a rota's stored changes.

@@ -17,6 +17,8 @@ import (
 	"github.com/uni-mail/postvakt/oncall/calendar"
 	"github.com/uni-mail/postvakt/oncall/heartbeat"
 	"github.com/uni-mail/postvakt/oncall/incident"
+	"github.com/uni-mail/postvakt/oncall/integration"
+	"github.com/uni-mail/postvakt/oncall/page"
 	"github.com/uni-mail/postvakt/oncall/rota"
 	"github.com/uni-mail/postvakt/oncall/team"
 )
@@ -43,6 +45,16 @@ type Config struct {
 	Handover bool `yaml:"handover"`
 	// Swaps configures reminders of undecided swap requests.
 	Swaps SwapsConfig `yaml:"swaps"`
+	// Channels are paging channels beyond Slack and e-mail: webhook, SMS
+	// gateway, Mattermost, Teams (ChannelConfig).
+	Channels []ChannelConfig `yaml:"channels"`
+	// ContactRules say which channels page a member and after how long
+	// unacknowledged (page.ContactRule), by member ID or "*"; none: every
+	// channel at once.
+	ContactRules page.ContactRules `yaml:"contact_rules"`
+	// Integrations are the generic webhook intakes
+	// (POST /api/v1/integrations/{name}/events).
+	Integrations []integration.Spec `yaml:"integrations"`
 }
 
 // SwapsConfig configures reminders of undecided swap requests. A request
@@ -64,6 +76,9 @@ type SlackConfig struct {
 	Channel string `yaml:"channel"`
 	// APIURL is Slack's Web API base URL; only tests change it.
 	APIURL string `yaml:"api_url"`
+	// MaxRetryAfter bounds how long a rate-limited call (429) waits for
+	// Slack's Retry-After before it is tried again; default 60s.
+	MaxRetryAfter time.Duration `yaml:"max_retry_after"`
 }
 
 // EmailConfig is the e-mail channel. Without a relay e-mail is off.
@@ -105,6 +120,7 @@ type RetryConfig struct {
 func Default() Config {
 	return Config{
 		Alertmanager:       AlertmanagerConfig{MaxBodyBytes: 1 << 20},
+		Slack:              SlackConfig{MaxRetryAfter: 60 * time.Second},
 		Links:              LinksConfig{AckTTL: 24 * time.Hour},
 		Retry:              RetryConfig{Attempts: 5, Initial: time.Second, Max: 30 * time.Second},
 		EscalationInterval: 15 * time.Second,
@@ -246,5 +262,10 @@ func (c Config) Validate() error {
 			bad(fmt.Sprintf("heartbeats[%d].policy", i), h.Policy, "no such escalation policy")
 		}
 	}
+	polNames := map[string]bool{}
+	for n := range pols {
+		polNames[n] = true
+	}
+	c.validateIntake(bad, polNames)
 	return errors.Join(errs...)
 }

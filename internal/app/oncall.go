@@ -17,6 +17,7 @@ import (
 	"github.com/uni-mail/postvakt/oncall/handover"
 	"github.com/uni-mail/postvakt/oncall/heartbeat"
 	"github.com/uni-mail/postvakt/oncall/incident"
+	"github.com/uni-mail/postvakt/oncall/integration"
 	"github.com/uni-mail/postvakt/oncall/page"
 	"github.com/uni-mail/postvakt/oncall/team"
 )
@@ -88,14 +89,22 @@ func setupOncall(ctx context.Context, env *Env) error {
 	reg := env.Telemetry.Registry
 	var pagers []page.Pager
 	if cfg.Slack.BotToken != "" {
-		pagers = append(pagers, page.NewSlack(page.SlackOptions{BotToken: cfg.Slack.BotToken, Channel: cfg.Slack.Channel, APIURL: cfg.Slack.APIURL}))
+		pagers = append(pagers, page.NewSlack(page.SlackOptions{BotToken: cfg.Slack.BotToken, Channel: cfg.Slack.Channel, APIURL: cfg.Slack.APIURL,
+			MaxRetryAfter: cfg.Slack.MaxRetryAfter, Registerer: reg}))
 	}
 	if cfg.Email.Relay != "" {
 		pagers = append(pagers, page.NewEmail(page.EmailOptions{Relay: cfg.Email.Relay, From: cfg.Email.From, StartTLS: cfg.Email.StartTLS,
 			Username: cfg.Email.Username, Password: cfg.Email.Password, Now: env.Now}))
 	}
+	for _, ch := range cfg.Channels {
+		pg, err := ch.Pager()
+		if err != nil {
+			return fmt.Errorf("oncall.channels %s: %w", ch.Name, err)
+		}
+		pagers = append(pagers, pg)
+	}
 	if len(pagers) == 0 {
-		env.Logger.Warn("oncall: no paging channel configured (oncall.slack.bot_token, oncall.email.relay); incidents will not reach anyone")
+		env.Logger.Warn("oncall: no paging channel configured (oncall.slack.bot_token, oncall.email.relay, oncall.channels); incidents will not reach anyone")
 	}
 	pipeline, err := page.NewPipeline(page.Options{
 		Pagers: pagers, Log: st, Logger: env.Logger, Now: env.Now, Registerer: reg,
@@ -111,6 +120,7 @@ func setupOncall(ctx context.Context, env *Env) error {
 	}
 	signer := page.Signer{Key: []byte(cfg.Links.Key), TTL: cfg.Links.AckTTL, Now: env.Now}
 	disp := &page.Dispatcher{Pipeline: pipeline, Directory: tm, Location: env.Config.Location(),
+		ContactRules: cfg.ContactRules, Paged: st, Now: env.Now,
 		IncidentURL: func(id int64) string { return fmt.Sprintf("%s/api/v1/incidents/%d", base, id) }}
 	if cfg.Links.Key != "" {
 		disp.AckURL = func(id int64, member string) string {
@@ -128,6 +138,7 @@ func setupOncall(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
+	disp.Open = svc
 	if env.Oncall.Tickets != nil {
 		env.Oncall.Tickets.BindOnCall(svc, tm)
 	}
@@ -139,7 +150,7 @@ func setupOncall(ctx context.Context, env *Env) error {
 	ao := alerting.Options{
 		Incidents: svc, Heartbeats: monitor, Policies: pols, AlertmanagerPolicy: amPolicy,
 		Swaps: tm, Reminders: team.Reminders{Every: cfg.Swaps.RemindEvery, Before: cfg.Swaps.RemindBefore}, Send: pipeline.Send,
-		Shifts:   tm,
+		Shifts:   tm, FollowUp: disp.FollowUp,
 		Interval: cfg.EscalationInterval, Location: env.Config.Location(), Logger: env.Logger, Now: env.Now,
 	}
 	if cfg.Handover {
@@ -166,7 +177,11 @@ func setupOncall(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	oncallapi.Register(env.Server, oncallapi.Options{
+	intake, err := integration.New(integration.Options{Specs: cfg.Integrations, Incidents: svc, Logger: env.Logger, Registerer: reg, Now: env.Now})
+	if err != nil {
+		return err
+	}
+	oncallapi.Register(env.Server, oncallapi.Options{Integrations: intake,
 		Team: tm, Incidents: svc, Heartbeats: monitor, Signer: signer, LinkKey: cfg.Links.Key, BaseURL: base,
 		SlackSecret: cfg.Slack.SigningSecret, SlackAPIURL: cfg.Slack.APIURL, MachineToken: cfg.Alertmanager.Token,
 		Notify: pipeline.Send, Alertmanager: recv, Location: env.Config.Location(), Logger: env.Logger, Now: env.Now,

@@ -22,7 +22,8 @@
 //
 // Service.Run is the capability's one loop: every interval it fires the
 // due escalation steps (timers kept in the database, so they survive a
-// restart), checks heartbeats, announces handovers and reminds about
+// restart), sends the later pages of members' contact rules, checks
+// heartbeats, announces handovers and reminds about
 // undecided swap requests.
 //
 // Payload: https://prometheus.io/docs/alerting/latest/configuration/#webhook_config
@@ -94,6 +95,9 @@ type Options struct {
 	Send      func(ctx context.Context, msgs ...page.Message) error
 	// Shifts records the shifts as they start and end; nil records none.
 	Shifts Shifts
+	// FollowUp sends the pages of members' contact rules that have come
+	// due (page.Dispatcher.FollowUp); nil sends none.
+	FollowUp func(ctx context.Context) error
 	// Interval is how often Run looks for due work.
 	Interval time.Duration
 	// Location is the service time zone (config/timezone) of the times in
@@ -155,6 +159,9 @@ func (s *Service) step(ctx context.Context) {
 		logErr("record of shifts", s.o.Shifts.RecordShifts(ctx, s.o.Now()))
 	}
 	logErr("escalation", s.o.Incidents.Tick(ctx))
+	if s.o.FollowUp != nil {
+		logErr("contact rules", s.o.FollowUp(ctx))
+	}
 	if s.o.Heartbeats != nil {
 		logErr("heartbeats", s.o.Heartbeats.Check(ctx))
 	}

@@ -150,7 +150,7 @@ func setupOncall(ctx context.Context, env *Env) error {
 	ao := alerting.Options{
 		Incidents: svc, Heartbeats: monitor, Policies: pols, AlertmanagerPolicy: amPolicy,
 		Swaps: tm, Reminders: team.Reminders{Every: cfg.Swaps.RemindEvery, Before: cfg.Swaps.RemindBefore}, Send: pipeline.Send,
-		Shifts:   tm, FollowUp: disp.FollowUp,
+		Shifts: tm, FollowUp: disp.FollowUp,
 		Interval: cfg.EscalationInterval, Location: env.Config.Location(), Logger: env.Logger, Now: env.Now,
 	}
 	if cfg.Handover {

@@ -148,6 +148,12 @@ func (c Config) validateIntake(bad func(key, value, msg string), pols map[string
 			bad(key+".policy", s.Policy, "no such escalation policy")
 		}
 	}
+	if err := c.IncidentMail.Validate(); err != nil {
+		bad("incident_mail", c.IncidentMail.Address, err.Error())
+	}
+	if c.IncidentMail.Policy != "" && !pols[c.IncidentMail.Policy] {
+		bad("incident_mail.policy", c.IncidentMail.Policy, "no such escalation policy")
+	}
 	if c.Slack.MaxRetryAfter != 0 && (c.Slack.MaxRetryAfter < time.Second || c.Slack.MaxRetryAfter > 10*time.Minute) {
 		bad("slack.max_retry_after", c.Slack.MaxRetryAfter.String(), "must be between 1s and 10m (0: 60s)")
 	}

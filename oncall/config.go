@@ -55,6 +55,9 @@ type Config struct {
 	// Integrations are the generic webhook intakes
 	// (POST /api/v1/integrations/{name}/events).
 	Integrations []integration.Spec `yaml:"integrations"`
+	// IncidentMail opens incidents from mail to an address the engine
+	// receives (integration.MailIntake).
+	IncidentMail integration.MailConfig `yaml:"incident_mail"`
 }
 
 // SwapsConfig configures reminders of undecided swap requests. A request

@@ -35,6 +35,9 @@ type OncallHooks struct {
 	// Send posts to the on-call channels (the paging pipeline); set by
 	// setupOncall for the capabilities after it (units' reminders).
 	Send func(ctx context.Context, msgs ...page.Message) error
+	// IncidentMail opens incidents from mail to oncall.incident_mail's
+	// address; set by setupOncall, used by the engine (after it).
+	IncidentMail *integration.MailIntake
 }
 
 // setupOncall wires the on-call capability (oncall: in the configuration):
@@ -180,6 +183,9 @@ func setupOncall(ctx context.Context, env *Env) error {
 	intake, err := integration.New(integration.Options{Specs: cfg.Integrations, Incidents: svc, Logger: env.Logger, Registerer: reg, Now: env.Now})
 	if err != nil {
 		return err
+	}
+	if cfg.IncidentMail.Address != "" {
+		env.Oncall.IncidentMail = &integration.MailIntake{Config: cfg.IncidentMail, Incidents: svc, Logger: env.Logger.With("capability", "oncall")}
 	}
 	oncallapi.Register(env.Server, oncallapi.Options{Integrations: intake,
 		Team: tm, Incidents: svc, Heartbeats: monitor, Signer: signer, LinkKey: cfg.Links.Key, BaseURL: base,

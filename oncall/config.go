@@ -1,9 +1,11 @@
 // Package oncall holds the configuration of the on-call capability (the
 // `oncall:` section): team members, rotas, cover calendars, escalation
-// policies, the Slack and e-mail channels, the Alertmanager receiver,
+// policies, the Slack and e-mail channels and the HTTP channels (SMS
+// gateway, webhook, Mattermost, Teams) with members' contact rules, the
+// Alertmanager receiver, the generic webhook and e-mail intakes,
 // heartbeats and link signing. The work is done in its subpackages:
 // calendar and rota (pure time maths), team, incident, page,
-// alertmanager, heartbeat and handover.
+// alertmanager, integration, heartbeat and handover.
 package oncall
 
 import (

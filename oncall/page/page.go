@@ -1,9 +1,11 @@
 // Package page owns paging: the Pager interface that every channel
-// implements (Slack, e-mail), the pipeline of stages every page goes
-// through — deduplication by key in the database, fan-out to every
-// channel, retry with exponential backoff while a channel says a failure
-// is retryable — the per-channel metrics, and the Dispatcher that turns
-// incident notifications into messages for people.
+// implements (Slack, e-mail, an HTTP SMS gateway, a generic webhook,
+// Mattermost and Teams incoming webhooks), the pipeline of stages every
+// page goes through — deduplication by key in the database, fan-out to
+// every channel (or the channels a message names), retry with exponential
+// backoff while a channel says a failure is retryable — the per-channel
+// metrics, and the Dispatcher that turns incident notifications into
+// messages for people, by their contact rules (ContactRule).
 //
 // The design follows Alertmanager's notify package: a notifier answers
 // whether its failure is worth retrying, and behaviour is composed from

@@ -45,7 +45,9 @@ func (l *pagedLog) MemberPages(_ context.Context, from, to time.Time) ([]Paged, 
 
 type openList []incident.Incident
 
-func (o *openList) List(context.Context, incident.Filter) ([]incident.Incident, error) { return *o, nil }
+func (o *openList) List(context.Context, incident.Filter) ([]incident.Incident, error) {
+	return *o, nil
+}
 
 // TestContactRules (GoAlert's notification rules): a member's first page
 // goes only to the channels of rules with after 0; FollowUp sends a later

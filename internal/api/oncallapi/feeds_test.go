@@ -231,9 +231,11 @@ func TestOncallOwnFeeds(t *testing.T) {
 // TestOncallICalFeedStableUIDs: two fetches of a rota feed a minute apart
 // (and a day apart) give the same UID, DTSTART and DTEND for every shift
 // both cover, the first shift included, whose real start lies before the
-// feed's 4-week look-back; parsed with golang-ical's reader.
+// feed's 4-week look-back; parsed with golang-ical's reader, and with
+// Python's icalendar too where it is installed (python3-icalendar).
 func TestOncallICalFeedStableUIDs(t *testing.T) {
 	t.Parallel()
+	withPython := exec.Command("/usr/bin/python3", "-c", "import icalendar").Run() == nil
 	f := newFixture(t, fixtureOptions{linkKey: testLinkKey, now: time.Date(2026, 3, 18, 12, 0, 0, 0, oslo)})
 	admin := f.token(t, auth.RoleAdmin)
 	var feeds oncallapi.FeedsResponse
@@ -262,6 +264,17 @@ func TestOncallICalFeedStableUIDs(t *testing.T) {
 		}
 		if len(out) < 20 {
 			t.Fatalf("%d events", len(out))
+		}
+		if withPython {
+			py := parseWithPython(t, r.body)
+			if len(py) != len(out) {
+				t.Fatalf("python icalendar reads %d events, golang-ical %d", len(py), len(out))
+			}
+			for _, e := range py {
+				if _, ok := out[e.UID]; !ok {
+					t.Fatalf("python icalendar reads UID %q, golang-ical does not", e.UID)
+				}
+			}
 		}
 		return out
 	}

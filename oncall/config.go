@@ -1,9 +1,11 @@
 // Package oncall holds the configuration of the on-call capability (the
 // `oncall:` section): team members, rotas, cover calendars, escalation
-// policies, the Slack and e-mail channels, the Alertmanager receiver,
+// policies, the Slack and e-mail channels and the HTTP channels (SMS
+// gateway, webhook, Mattermost, Teams) with members' contact rules, the
+// Alertmanager receiver, the generic webhook and e-mail intakes,
 // heartbeats and link signing. The work is done in its subpackages:
 // calendar and rota (pure time maths), team, incident, page,
-// alertmanager, heartbeat and handover.
+// alertmanager, integration, heartbeat and handover.
 package oncall
 
 import (
@@ -17,6 +19,8 @@ import (
 	"github.com/uni-mail/postvakt/oncall/calendar"
 	"github.com/uni-mail/postvakt/oncall/heartbeat"
 	"github.com/uni-mail/postvakt/oncall/incident"
+	"github.com/uni-mail/postvakt/oncall/integration"
+	"github.com/uni-mail/postvakt/oncall/page"
 	"github.com/uni-mail/postvakt/oncall/rota"
 	"github.com/uni-mail/postvakt/oncall/team"
 )
@@ -43,6 +47,19 @@ type Config struct {
 	Handover bool `yaml:"handover"`
 	// Swaps configures reminders of undecided swap requests.
 	Swaps SwapsConfig `yaml:"swaps"`
+	// Channels are paging channels beyond Slack and e-mail: webhook, SMS
+	// gateway, Mattermost, Teams (ChannelConfig).
+	Channels []ChannelConfig `yaml:"channels"`
+	// ContactRules say which channels page a member and after how long
+	// unacknowledged (page.ContactRule), by member ID or "*"; none: every
+	// channel at once.
+	ContactRules page.ContactRules `yaml:"contact_rules"`
+	// Integrations are the generic webhook intakes
+	// (POST /api/v1/integrations/{name}/events).
+	Integrations []integration.Spec `yaml:"integrations"`
+	// IncidentMail opens incidents from mail to an address the engine
+	// receives (integration.MailIntake).
+	IncidentMail integration.MailConfig `yaml:"incident_mail"`
 }
 
 // SwapsConfig configures reminders of undecided swap requests. A request
@@ -64,6 +81,9 @@ type SlackConfig struct {
 	Channel string `yaml:"channel"`
 	// APIURL is Slack's Web API base URL; only tests change it.
 	APIURL string `yaml:"api_url"`
+	// MaxRetryAfter bounds how long a rate-limited call (429) waits for
+	// Slack's Retry-After before it is tried again; default 60s.
+	MaxRetryAfter time.Duration `yaml:"max_retry_after"`
 }
 
 // EmailConfig is the e-mail channel. Without a relay e-mail is off.
@@ -105,6 +125,7 @@ type RetryConfig struct {
 func Default() Config {
 	return Config{
 		Alertmanager:       AlertmanagerConfig{MaxBodyBytes: 1 << 20},
+		Slack:              SlackConfig{MaxRetryAfter: 60 * time.Second},
 		Links:              LinksConfig{AckTTL: 24 * time.Hour},
 		Retry:              RetryConfig{Attempts: 5, Initial: time.Second, Max: 30 * time.Second},
 		EscalationInterval: 15 * time.Second,
@@ -246,5 +267,10 @@ func (c Config) Validate() error {
 			bad(fmt.Sprintf("heartbeats[%d].policy", i), h.Policy, "no such escalation policy")
 		}
 	}
+	polNames := map[string]bool{}
+	for n := range pols {
+		polNames[n] = true
+	}
+	c.validateIntake(bad, polNames)
 	return errors.Join(errs...)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/uni-mail/postvakt/config/timezone"
 	"github.com/uni-mail/postvakt/internal/app"
 	"github.com/uni-mail/postvakt/internal/config"
+	"github.com/uni-mail/postvakt/internal/logattr"
 )
 
 // Exit codes (README, "Commands").
@@ -234,7 +235,7 @@ func (d dispatcher) runLeaf(ctx context.Context, c *command, path, args []string
 		return exitUsage
 	}
 	level := new(slog.LevelVar)
-	logger := slog.New(slog.NewTextHandler(d.stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(slog.NewTextHandler(d.stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: logattr.Seconds}))
 	if opts.logLevel != "" {
 		if err := level.UnmarshalText([]byte(opts.logLevel)); err != nil {
 			fmt.Fprintf(d.stderr, "%s: --log-level %q: want debug, info, warn or error\n", name, opts.logLevel)
@@ -467,7 +468,7 @@ func (e *cmdEnv) loadConfig() (*config.Config, error) {
 		_ = e.level.UnmarshalText([]byte(cfg.Log.Level))
 	}
 	if cfg.Log.Format == "json" {
-		e.logger = slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: e.level}))
+		e.logger = slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: e.level, ReplaceAttr: logattr.Seconds}))
 	}
 	e.cfg, e.loc = cfg, cfg.Location()
 	return cfg, nil

@@ -375,3 +375,56 @@ func waitLog(t *testing.T, p *proc, s string) {
 	}
 	t.Fatalf("log never showed %q:\n%s", s, p.log())
 }
+
+// TestCheckConfigIntakeAndChannels: check-config names each bad value of
+// oncall.channels, oncall.contact_rules, oncall.integrations and
+// oncall.incident_mail with its line.
+func TestCheckConfigIntakeAndChannels(t *testing.T) {
+	t.Parallel()
+	const team = `data_dir: DATADIR
+oncall:
+  members: [{id: ana, name: Ana, email: ana@uni.example, phone: "+4722000001"}]
+  rotas: [{name: r, members: [ana], start: "2026-01-05", handover_weekday: monday, handover_time: "09:00", time_zone: Europe/Oslo}]
+  escalation_policies: [{name: p, rota: r, steps: [{after: 0s, notify: [oncall]}]}]
+`
+	good := writeConfig(t, team+`  channels:
+    - {name: sms, type: sms, url: "https://gw.uni.example/send", body: '{"to":{{json .Phone}},"text":{{json .Text}}}'}
+    - {name: mm, type: mattermost, url: "https://chat.uni.example/hooks/x"}
+  contact_rules:
+    "*": [{channel: mm, after: 0s}, {channel: sms, after: 5m}]
+  integrations: [{name: nagios, token_sha256: 33008ea374a93b18297c7ff15b324d599c30cbeac8a9073b82f7837fe0049e27}]
+  incident_mail: {address: incident@uni.example, severity: critical}
+`)
+	if code, out, errOut := runCLI(t, "check-config", "--config", good); code != exitOK {
+		t.Fatalf("good file: %d %q %q", code, out, errOut)
+	}
+	bad := writeConfig(t, team+`  channels:
+    - {name: sms, type: pager, url: "https://gw.uni.example/send"}
+    - {name: gw, type: sms, url: "https://gw.uni.example/send", body: '{{.Nope}}'}
+    - {name: slack, type: teams, url: "ftp://x"}
+  contact_rules:
+    ana: [{channel: sms, after: 5m}, {channel: pigeon, after: 0s}]
+    zoe: [{channel: gw, after: 0s}]
+  integrations: [{name: "bad name", token_sha256: abc}, {name: ok, token_sha256: 33008ea374a93b18297c7ff15b324d599c30cbeac8a9073b82f7837fe0049e27, policy: nope}]
+  incident_mail: {address: "Incident <incident@uni.example>", severity: urgent}
+`)
+	code, _, errOut := runCLI(t, "check-config", "--config", bad)
+	if code != exitConfig {
+		t.Fatalf("bad file: %d %q", code, errOut)
+	}
+	for _, want := range []string{
+		`oncall.channels[0].type: "pager"`,
+		`oncall.channels[1].body: "{{.Nope}}"`,
+		`oncall.channels[2].name: "slack"`,
+		`oncall.channels[2].url: "(secret)"`,
+		`oncall.contact_rules.ana[1].channel: "pigeon"`,
+		`oncall.contact_rules.zoe: "zoe": no such member`,
+		`oncall.integrations[0]: "bad name"`,
+		`oncall.integrations[1].policy: "nope"`,
+		`oncall.incident_mail: "Incident <incident@uni.example>"`,
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("check-config output lacks %s:\n%s", want, errOut)
+		}
+	}
+}

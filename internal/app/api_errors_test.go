@@ -65,46 +65,7 @@ var pathParam = regexp.MustCompile(`\{[^}]+\}`)
 // people in HTML and plain text, and are checked for that instead.
 func TestAPIErrorEnvelope(t *testing.T) {
 	t.Parallel()
-	cfg := webConfig(t)
-	cfg.Reports.PDFEngine = reports.PDFBuiltin
-	sc := engine.Default()
-	sc.Hostname = "mx.uni.example"
-	sc.MX.Listen, sc.Submission.Listen = "127.0.0.1:"+freePort(t), ""
-	cfg.SMTP = sc
-	cfg.Probes.Targets = []probe.Target{{Name: "pop-tcp", Service: "pop3", Kind: probe.KindTCP, Address: "127.0.0.1:" + freePort(t)}}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	// Set the service up as Run does, without running its loops: only its
-	// routes are needed.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	logger := slog.New(slog.DiscardHandler)
-	db, err := OpenDatabase(ctx, cfg, logger, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	tel, access := telemetry.New("test"), accessstore.New(db)
-	env := &Env{Config: cfg, Logger: logger, DB: db, Telemetry: tel, Now: time.Now, Node: "test",
-		Server: server.New(server.Options{Config: cfg.HTTP, Logger: logger, Telemetry: tel, Ready: db, Tokens: access, Audit: access}),
-		Scheduler: scheduler.New(scheduler.Options{Store: db, LockKey: storage.LockKey, Logger: logger, Registerer: tel.Registry,
-			Node: "test", Now: time.Now}),
-	}
-	for _, c := range capabilities {
-		if err := c.setup(ctx, env); err != nil {
-			t.Fatalf("set up %s: %v", c.name, err)
-		}
-	}
-	ts := httptest.NewServer(env.Server.Handler())
-	defer ts.Close()
-	issue := func(role auth.Role) string {
-		_, secret, err := auth.IssueToken(ctx, access, auth.TokenRequest{Name: "test-" + string(role), Role: string(role), By: "test", Now: time.Now()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return secret
-	}
+	env, ts, issue := newAPIEnv(t)
 	viewer, admin := issue(auth.RoleViewer), issue(auth.RoleAdmin)
 	send := func(method, path, secret, body string) (*http.Response, []byte) {
 		t.Helper()
@@ -213,4 +174,52 @@ func TestAPIErrorEnvelope(t *testing.T) {
 	}
 	checkEnvelope(t, "an unknown endpoint", resp, b)
 	t.Logf("%d API routes checked", len(routes))
+}
+
+// newAPIEnv sets the service up with every capability configured, as Run
+// does but without running its loops (only its routes are needed), on a
+// test HTTP server; issue makes an API token with a role.
+func newAPIEnv(t *testing.T) (*Env, *httptest.Server, func(auth.Role) string) {
+	t.Helper()
+	cfg := webConfig(t)
+	cfg.Reports.PDFEngine = reports.PDFBuiltin
+	sc := engine.Default()
+	sc.Hostname = "mx.uni.example"
+	sc.MX.Listen, sc.Submission.Listen = "127.0.0.1:"+freePort(t), ""
+	cfg.SMTP = sc
+	cfg.Probes.Targets = []probe.Target{{Name: "pop-tcp", Service: "pop3", Kind: probe.KindTCP, Address: "127.0.0.1:" + freePort(t)}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// Set the service up as Run does, without running its loops: only its
+	// routes are needed.
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	logger := slog.New(slog.DiscardHandler)
+	db, err := OpenDatabase(ctx, cfg, logger, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	tel, access := telemetry.New("test"), accessstore.New(db)
+	env := &Env{Config: cfg, Logger: logger, DB: db, Telemetry: tel, Now: time.Now, Node: "test",
+		Server: server.New(server.Options{Config: cfg.HTTP, Logger: logger, Telemetry: tel, Ready: db, Tokens: access, Audit: access}),
+		Scheduler: scheduler.New(scheduler.Options{Store: db, LockKey: storage.LockKey, Logger: logger, Registerer: tel.Registry,
+			Node: "test", Now: time.Now}),
+	}
+	for _, c := range capabilities {
+		if err := c.setup(ctx, env); err != nil {
+			t.Fatalf("set up %s: %v", c.name, err)
+		}
+	}
+	ts := httptest.NewServer(env.Server.Handler())
+	t.Cleanup(ts.Close)
+	issue := func(role auth.Role) string {
+		_, secret, err := auth.IssueToken(ctx, access, auth.TokenRequest{Name: "test-" + string(role), Role: string(role), By: "test", Now: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return secret
+	}
+	return env, ts, issue
 }

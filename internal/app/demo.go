@@ -222,7 +222,7 @@ func (d *demoSeeder) seed(ctx context.Context) error {
 			log.Warn("demo: seeding "+s.name+" failed; the rest goes on", "err", err)
 		}
 	}
-	log.Info("demo: seeded", "took", time.Since(start).Round(time.Millisecond))
+	log.Info("demo: seeded", "took_seconds", time.Since(start).Round(time.Millisecond).Seconds())
 	return d.mailFlow(ctx)
 }
 

@@ -64,6 +64,9 @@ func runEngine(ctx context.Context, env *Env) (*engine.Engine, error) {
 			Address: addr, Intake: env.tickets.Intake, Logger: env.Logger.With("capability", "tickets"),
 		}}
 	}
+	if env.Oncall.IncidentMail != nil {
+		filter = incidentMailFilter{next: filter, intake: env.Oncall.IncidentMail}
+	}
 	eng, err := engine.New(engine.Options{
 		Config: cfg, DataDir: env.Config.DataDir, Store: env.engine.store, Directory: env.engine.directory,
 		Logger: env.Logger.With("capability", "engine"), Metrics: env.Telemetry.Hot,

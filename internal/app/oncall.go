@@ -17,6 +17,7 @@ import (
 	"github.com/uni-mail/postvakt/oncall/handover"
 	"github.com/uni-mail/postvakt/oncall/heartbeat"
 	"github.com/uni-mail/postvakt/oncall/incident"
+	"github.com/uni-mail/postvakt/oncall/integration"
 	"github.com/uni-mail/postvakt/oncall/page"
 	"github.com/uni-mail/postvakt/oncall/team"
 )
@@ -34,6 +35,9 @@ type OncallHooks struct {
 	// Send posts to the on-call channels (the paging pipeline); set by
 	// setupOncall for the capabilities after it (units' reminders).
 	Send func(ctx context.Context, msgs ...page.Message) error
+	// IncidentMail opens incidents from mail to oncall.incident_mail's
+	// address; set by setupOncall, used by the engine (after it).
+	IncidentMail *integration.MailIntake
 }
 
 // setupOncall wires the on-call capability (oncall: in the configuration):
@@ -88,14 +92,22 @@ func setupOncall(ctx context.Context, env *Env) error {
 	reg := env.Telemetry.Registry
 	var pagers []page.Pager
 	if cfg.Slack.BotToken != "" {
-		pagers = append(pagers, page.NewSlack(page.SlackOptions{BotToken: cfg.Slack.BotToken, Channel: cfg.Slack.Channel, APIURL: cfg.Slack.APIURL}))
+		pagers = append(pagers, page.NewSlack(page.SlackOptions{BotToken: cfg.Slack.BotToken, Channel: cfg.Slack.Channel, APIURL: cfg.Slack.APIURL,
+			MaxRetryAfter: cfg.Slack.MaxRetryAfter, Registerer: reg}))
 	}
 	if cfg.Email.Relay != "" {
 		pagers = append(pagers, page.NewEmail(page.EmailOptions{Relay: cfg.Email.Relay, From: cfg.Email.From, StartTLS: cfg.Email.StartTLS,
 			Username: cfg.Email.Username, Password: cfg.Email.Password, Now: env.Now}))
 	}
+	for _, ch := range cfg.Channels {
+		pg, err := ch.Pager()
+		if err != nil {
+			return fmt.Errorf("oncall.channels %s: %w", ch.Name, err)
+		}
+		pagers = append(pagers, pg)
+	}
 	if len(pagers) == 0 {
-		env.Logger.Warn("oncall: no paging channel configured (oncall.slack.bot_token, oncall.email.relay); incidents will not reach anyone")
+		env.Logger.Warn("oncall: no paging channel configured (oncall.slack.bot_token, oncall.email.relay, oncall.channels); incidents will not reach anyone")
 	}
 	pipeline, err := page.NewPipeline(page.Options{
 		Pagers: pagers, Log: st, Logger: env.Logger, Now: env.Now, Registerer: reg,
@@ -111,6 +123,7 @@ func setupOncall(ctx context.Context, env *Env) error {
 	}
 	signer := page.Signer{Key: []byte(cfg.Links.Key), TTL: cfg.Links.AckTTL, Now: env.Now}
 	disp := &page.Dispatcher{Pipeline: pipeline, Directory: tm, Location: env.Config.Location(),
+		ContactRules: cfg.ContactRules, Paged: st, Now: env.Now,
 		IncidentURL: func(id int64) string { return fmt.Sprintf("%s/api/v1/incidents/%d", base, id) }}
 	if cfg.Links.Key != "" {
 		disp.AckURL = func(id int64, member string) string {
@@ -128,6 +141,7 @@ func setupOncall(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
+	disp.Open = svc
 	if env.Oncall.Tickets != nil {
 		env.Oncall.Tickets.BindOnCall(svc, tm)
 	}
@@ -139,7 +153,7 @@ func setupOncall(ctx context.Context, env *Env) error {
 	ao := alerting.Options{
 		Incidents: svc, Heartbeats: monitor, Policies: pols, AlertmanagerPolicy: amPolicy,
 		Swaps: tm, Reminders: team.Reminders{Every: cfg.Swaps.RemindEvery, Before: cfg.Swaps.RemindBefore}, Send: pipeline.Send,
-		Shifts:   tm,
+		Shifts: tm, FollowUp: disp.FollowUp,
 		Interval: cfg.EscalationInterval, Location: env.Config.Location(), Logger: env.Logger, Now: env.Now,
 	}
 	if cfg.Handover {
@@ -166,7 +180,14 @@ func setupOncall(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	oncallapi.Register(env.Server, oncallapi.Options{
+	intake, err := integration.New(integration.Options{Specs: cfg.Integrations, Incidents: svc, Logger: env.Logger, Registerer: reg, Now: env.Now})
+	if err != nil {
+		return err
+	}
+	if cfg.IncidentMail.Address != "" {
+		env.Oncall.IncidentMail = &integration.MailIntake{Config: cfg.IncidentMail, Incidents: svc, Logger: env.Logger.With("capability", "oncall")}
+	}
+	oncallapi.Register(env.Server, oncallapi.Options{Integrations: intake,
 		Team: tm, Incidents: svc, Heartbeats: monitor, Signer: signer, LinkKey: cfg.Links.Key, BaseURL: base,
 		SlackSecret: cfg.Slack.SigningSecret, SlackAPIURL: cfg.Slack.APIURL, MachineToken: cfg.Alertmanager.Token,
 		Notify: pipeline.Send, Alertmanager: recv, Location: env.Config.Location(), Logger: env.Logger, Now: env.Now,

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -14,7 +16,8 @@ import (
 // SecretKeys are the keys that hold secrets. Each may instead be given as
 // <key>_file: the path of a file holding the value (its trailing newline
 // dropped), as Prometheus and Alertmanager do. A relative path is a systemd
-// credential: the file of that name in $CREDENTIALS_DIRECTORY
+// credential: the file of that name in $CREDENTIALS_DIRECTORY. "[]" stands
+// for every item of a list (oncall.channels[].url).
 // (LoadCredential=, systemd.exec(5) "Credentials"). docs/configuration.md,
 // Secrets in files.
 var SecretKeys = []string{
@@ -22,6 +25,8 @@ var SecretKeys = []string{
 	"metrics.push.url",
 	"notices.relay.password",
 	"oncall.alertmanager.token",
+	"oncall.channels[].auth_header",
+	"oncall.channels[].url",
 	"oncall.email.password",
 	"oncall.links.key",
 	"oncall.slack.bot_token",
@@ -58,6 +63,12 @@ func takeSecretFiles(root *yaml.Node, data []byte, file string) ([]secretFile, e
 	var errs []string
 	var walk func(n *yaml.Node, prefix string)
 	walk = func(n *yaml.Node, prefix string) {
+		if n.Kind == yaml.SequenceNode {
+			for i, c := range n.Content {
+				walk(c, fmt.Sprintf("%s[%d]", prefix, i))
+			}
+			return
+		}
 		if n.Kind != yaml.MappingNode {
 			return
 		}
@@ -73,7 +84,7 @@ func takeSecretFiles(root *yaml.Node, data []byte, file string) ([]secretFile, e
 			}
 			base, ok := strings.CutSuffix(k.Value, "_file")
 			key := strings.TrimSuffix(path, "_file")
-			if !ok || !secret[key] {
+			if !ok || !secret[listIndex.ReplaceAllString(key, "[]")] {
 				walk(v, path)
 				continue
 			}
@@ -166,9 +177,21 @@ func readSecret(p string) (string, error) {
 	return v, nil
 }
 
-// setKey sets the string field at the dotted yaml path.
+// listIndex is a list index in a dotted key path ("channels[2]").
+var listIndex = regexp.MustCompile(`\[\d+\]`)
+
+// setKey sets the string field at the dotted yaml path; a name may end in
+// a list index ("channels[2]").
 func setKey(v reflect.Value, path []string, val string) error {
 	for _, name := range path {
+		index := -1
+		if i := strings.IndexByte(name, '['); i > 0 && strings.HasSuffix(name, "]") {
+			n, err := strconv.Atoi(name[i+1 : len(name)-1])
+			if err != nil {
+				return fmt.Errorf("no key %s", name)
+			}
+			name, index = name[:i], n
+		}
 		if v.Kind() == reflect.Pointer {
 			if v.IsNil() {
 				v.Set(reflect.New(v.Type().Elem()))
@@ -187,6 +210,12 @@ func setKey(v reflect.Value, path []string, val string) error {
 		}
 		if !found {
 			return fmt.Errorf("no key %s", name)
+		}
+		if index >= 0 {
+			if v.Kind() != reflect.Slice || index >= v.Len() {
+				return fmt.Errorf("no item %s[%d]", name, index)
+			}
+			v = v.Index(index)
 		}
 	}
 	if v.Kind() != reflect.String {

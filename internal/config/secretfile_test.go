@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"github.com/uni-mail/postvakt/oncall"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -47,6 +48,8 @@ oncall:
 	// Every secret key resolves to a settable text field.
 	for _, k := range SecretKeys {
 		c := Default()
+		c.Oncall.Channels = make([]oncall.ChannelConfig, 1)
+		k = strings.ReplaceAll(k, "[]", "[0]")
 		if err := setKey(reflectValue(c), strings.Split(k, "."), "x"); err != nil {
 			t.Errorf("%s: %v", k, err)
 		}
@@ -55,6 +58,38 @@ oncall:
 	bad := writeSecret(t, dir, "bad.yaml", "oncall:\n  slack:\n    bot_token_file: "+tok+"\n    no_such_key: 1\n", 0o600)
 	if _, err := Load(bad, []string{}); err == nil || !strings.Contains(err.Error(), "bad.yaml:4") {
 		t.Errorf("unknown key after a _file key: %v", err)
+	}
+}
+
+// TestSecretFilesInLists: a secret of a list item (oncall.channels[].url,
+// .auth_header) may be a file too, each item its own; a key of a list item
+// that is not a secret is still unknown.
+func TestSecretFilesInLists(t *testing.T) {
+	dir := t.TempDir()
+	hook := writeSecret(t, dir, "mm", "https://mm.example.edu/hooks/k3y\n", 0o600)
+	auth := writeSecret(t, dir, "gw", "Bearer gw-s3cret\n", 0o600)
+	cfgPath := writeSecret(t, dir, "postvakt.yaml", `oncall:
+  channels:
+    - name: mm
+      type: mattermost
+      url_file: `+hook+`
+    - name: sms
+      type: sms
+      url: https://gw.example.edu/send
+      body: '{"to":{{json .Phone}},"text":{{json .Text}}}'
+      auth_header_file: `+auth+`
+`, 0o600)
+	cfg, err := Load(cfgPath, []string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := cfg.Oncall.Channels
+	if len(ch) != 2 || ch[0].URL != "https://mm.example.edu/hooks/k3y" || ch[1].AuthHeader != "Bearer gw-s3cret" || ch[1].URL != "https://gw.example.edu/send" {
+		t.Fatalf("channels %+v", ch)
+	}
+	bad := writeSecret(t, dir, "bad.yaml", "oncall:\n  channels:\n    - name: x\n      type_file: "+hook+"\n", 0o600)
+	if _, err := Load(bad, []string{}); err == nil || !strings.Contains(err.Error(), "type_file") {
+		t.Errorf("type_file: %v", err)
 	}
 }
 

@@ -239,7 +239,7 @@ func (s *Scheduler) RunTick(ctx context.Context, j Job, tick time.Time) string {
 		return s.countName(j.Name, ResultError)
 	}
 	s.lastOK.WithLabelValues(j.Name).Set(float64(s.opts.Now().Unix()))
-	s.opts.Logger.Debug("scheduled job done", "job", j.Name, "tick", tick, "took", time.Since(start))
+	s.opts.Logger.Debug("scheduled job done", "job", j.Name, "tick", tick, "took_seconds", time.Since(start).Seconds())
 	return s.countName(j.Name, ResultOK)
 }
 

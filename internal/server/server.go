@@ -214,7 +214,7 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		}
 		// The query string is not logged: it may carry a feed or ack secret.
 		s.opts.Logger.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.Path,
-			"status", rec.status, "bytes", rec.bytes, "took", took, "remote", r.RemoteAddr)
+			"status", rec.status, "bytes", rec.bytes, "took_seconds", took.Seconds(), "remote", r.RemoteAddr)
 	})
 }
 

@@ -1,7 +1,8 @@
 // Package alerting owns how the signals postvakt watches become on-call
 // incidents, and the loop that keeps those incidents moving:
 //
-//   - An Alertmanager group (webhook payload version 4) whose alertname a
+//   - An Alertmanager group (webhook payload version 4, or Grafana
+//     alerting's version 1, keyed grafana/<orgId>/…) whose alertname a
 //     heartbeat watches is a beat of that heartbeat. The rest of the group
 //     opens or updates the incident keyed by (receiver, groupKey) while an
 //     alert fires, and resolves it when none does. Its title is the
@@ -21,7 +22,8 @@
 //
 // Service.Run is the capability's one loop: every interval it fires the
 // due escalation steps (timers kept in the database, so they survive a
-// restart), checks heartbeats, announces handovers and reminds about
+// restart), sends the later pages of members' contact rules, checks
+// heartbeats, announces handovers and reminds about
 // undecided swap requests.
 //
 // Payload: https://prometheus.io/docs/alerting/latest/configuration/#webhook_config
@@ -93,6 +95,9 @@ type Options struct {
 	Send      func(ctx context.Context, msgs ...page.Message) error
 	// Shifts records the shifts as they start and end; nil records none.
 	Shifts Shifts
+	// FollowUp sends the pages of members' contact rules that have come
+	// due (page.Dispatcher.FollowUp); nil sends none.
+	FollowUp func(ctx context.Context) error
 	// Interval is how often Run looks for due work.
 	Interval time.Duration
 	// Location is the service time zone (config/timezone) of the times in
@@ -154,6 +159,9 @@ func (s *Service) step(ctx context.Context) {
 		logErr("record of shifts", s.o.Shifts.RecordShifts(ctx, s.o.Now()))
 	}
 	logErr("escalation", s.o.Incidents.Tick(ctx))
+	if s.o.FollowUp != nil {
+		logErr("contact rules", s.o.FollowUp(ctx))
+	}
 	if s.o.Heartbeats != nil {
 		logErr("heartbeats", s.o.Heartbeats.Check(ctx))
 	}
@@ -181,22 +189,42 @@ func (s *Service) HandleGroup(ctx context.Context, m alertmanager.Message) error
 			}
 		}
 		kept = append(kept, a)
-		alerts = append(alerts, incident.Alert{Fingerprint: a.Fingerprint, Status: a.Status, Labels: a.Labels, Annotations: a.Annotations, StartsAt: a.StartsAt, EndsAt: a.EndsAt})
+		alerts = append(alerts, incident.Alert{Fingerprint: a.Fingerprint, Status: a.Status, Labels: a.Labels, Annotations: grafanaLinks(a), StartsAt: a.StartsAt, EndsAt: a.EndsAt})
 	}
 	if len(kept) == 0 {
 		return nil
 	}
 	m.Alerts = kept
-	key := alertmanager.Key(m)
+	key, source := alertmanager.Key(m), alertmanager.Source(m)
 	if !alertmanager.Firing(m) {
-		_, _, err := s.o.Incidents.ResolveKey(ctx, key, alerts, "alertmanager")
+		_, _, err := s.o.Incidents.ResolveKey(ctx, key, alerts, source)
 		return err
 	}
 	_, _, err := s.o.Incidents.Trigger(ctx, incident.Trigger{
-		Key: key, Source: "alertmanager", Title: groupTitle(m), Summary: groupSummary(m), Severity: groupSeverity(m),
-		Policy: s.groupPolicy(m), Labels: m.CommonLabels, ExternalURL: m.ExternalURL, Alerts: alerts, Actor: "alertmanager",
+		Key: key, Source: source, Title: groupTitle(m), Summary: groupSummary(m), Severity: groupSeverity(m),
+		Policy: s.groupPolicy(m), Labels: m.CommonLabels, ExternalURL: m.ExternalURL, Alerts: alerts, Actor: source,
 	})
 	return err
+}
+
+// grafanaLinks is an alert's annotations with Grafana alerting's links
+// and values added (grafana_dashboard_url, grafana_panel_url,
+// grafana_silence_url, grafana_values), so that the incident keeps them.
+func grafanaLinks(a alertmanager.Alert) map[string]string {
+	if a.DashboardURL == "" && a.PanelURL == "" && a.SilenceURL == "" && a.ValueString == "" {
+		return a.Annotations
+	}
+	out := make(map[string]string, len(a.Annotations)+4)
+	for k, v := range a.Annotations {
+		out[k] = v
+	}
+	for k, v := range map[string]string{"grafana_dashboard_url": a.DashboardURL, "grafana_panel_url": a.PanelURL,
+		"grafana_silence_url": a.SilenceURL, "grafana_values": a.ValueString} {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // groupPolicy is the group's postvakt_policy label when it names a
@@ -233,7 +261,7 @@ func groupTitle(m alertmanager.Message) string {
 }
 
 // groupSummary is the group's summary or description annotation, else
-// the first alert's summary.
+// the first alert's summary, else (Grafana alerting) the group's title.
 func groupSummary(m alertmanager.Message) string {
 	for _, k := range []string{"summary", "description"} {
 		if v := m.CommonAnnotations[k]; v != "" {
@@ -245,7 +273,7 @@ func groupSummary(m alertmanager.Message) string {
 			return v
 		}
 	}
-	return ""
+	return m.Title
 }
 
 // severityRank orders the severities postvakt knows; others rank 0.

@@ -1,7 +1,9 @@
 // Package alertmanager owns postvakt's Alertmanager webhook receiver: it
 // checks the bearer token, limits the body, decodes webhook payload
 // version 4 (unknown fields tolerated, as Alertmanager adds fields within
-// a version), stores the group in a durable inbox (the database) and only
+// a version) or Grafana-managed alerting's webhook, version 1 (the same
+// shape with orgId, state, title, message and per-alert values and
+// dashboard, panel and silence links), stores the group in a durable inbox (the database) and only
 // then answers 202; when it cannot store it, it answers 503 so that
 // Alertmanager sends it again (Alertmanager retries a webhook on 5xx and
 // not on 2xx). A worker hands the stored groups to a Sink in the order
@@ -10,6 +12,7 @@
 // by (receiver, groupKey); alerts by fingerprint.
 //
 // Payload: https://prometheus.io/docs/alerting/latest/configuration/#webhook_config
+// and https://grafana.com/docs/grafana/latest/alerting/configure-notifications/manage-contact-points/integrations/webhook-notifier/
 package alertmanager
 
 import (
@@ -28,7 +31,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Message is the webhook payload, version 4.
+// Message is the webhook payload: Alertmanager's version 4, or Grafana
+// alerting's version 1 (the fields after ExternalURL).
 type Message struct {
 	Version           string            `json:"version"`
 	GroupKey          string            `json:"groupKey"`
@@ -40,7 +44,21 @@ type Message struct {
 	CommonAnnotations map[string]string `json:"commonAnnotations"`
 	ExternalURL       string            `json:"externalURL"`
 	Alerts            []Alert           `json:"alerts"`
+	// Grafana alerting (version 1) only.
+	OrgID   int64  `json:"orgId,omitempty"`
+	State   string `json:"state,omitempty"` // alerting, ok
+	Title   string `json:"title,omitempty"`
+	Message string `json:"message,omitempty"`
 }
+
+// Grafana reports whether m is Grafana alerting's payload (version 1).
+func (m Message) Grafana() bool { return m.Version == VersionGrafana }
+
+// The payload versions Decode accepts.
+const (
+	VersionAlertmanager = "4"
+	VersionGrafana      = "1"
+)
 
 // Alert is one alert of a Message.
 type Alert struct {
@@ -51,6 +69,13 @@ type Alert struct {
 	EndsAt       time.Time         `json:"endsAt"`
 	GeneratorURL string            `json:"generatorURL"`
 	Fingerprint  string            `json:"fingerprint"`
+	// Grafana alerting (version 1) only: the query values that fired
+	// (by reference ID; null when a query has no value) and links.
+	Values       map[string]*float64 `json:"values,omitempty"`
+	ValueString  string              `json:"valueString,omitempty"`
+	DashboardURL string              `json:"dashboardURL,omitempty"`
+	PanelURL     string              `json:"panelURL,omitempty"`
+	SilenceURL   string              `json:"silenceURL,omitempty"`
 }
 
 // Decoding errors.
@@ -65,8 +90,9 @@ const (
 	MaxKeyBytes = 4096
 )
 
-// Decode parses a webhook body: JSON of version "4" with a groupKey, a
-// receiver, a status of firing or resolved and alerts with fingerprints.
+// Decode parses a webhook body: JSON of version "4" (Alertmanager) or "1"
+// (Grafana alerting) with a groupKey, a receiver, a status of firing or
+// resolved and alerts with fingerprints.
 func Decode(body []byte) (Message, error) {
 	var m Message
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -76,8 +102,11 @@ func Decode(body []byte) (Message, error) {
 	if dec.More() {
 		return m, fmt.Errorf("%w: trailing data", ErrPayload)
 	}
-	if m.Version != "4" {
-		return m, fmt.Errorf("%w %q (want 4)", ErrVersion, m.Version)
+	if m.Version != VersionAlertmanager && m.Version != VersionGrafana {
+		return m, fmt.Errorf("%w %q (want 4, or 1 from Grafana alerting)", ErrVersion, m.Version)
+	}
+	if len(m.Title) > MaxKeyBytes || len(m.Message) > 64<<10 {
+		return m, fmt.Errorf("%w: title or message too long", ErrPayload)
 	}
 	switch {
 	case m.GroupKey == "" || len(m.GroupKey) > MaxKeyBytes:
@@ -100,8 +129,22 @@ func Decode(body []byte) (Message, error) {
 	return m, nil
 }
 
-// Key is the incident key of a group: "alertmanager/<receiver>/<groupKey>".
-func Key(m Message) string { return "alertmanager/" + m.Receiver + "/" + m.GroupKey }
+// Key is the incident key of a group: "alertmanager/<receiver>/<groupKey>",
+// or "grafana/<orgId>/<receiver>/<groupKey>" for Grafana alerting.
+func Key(m Message) string {
+	if m.Grafana() {
+		return fmt.Sprintf("grafana/%d/%s/%s", m.OrgID, m.Receiver, m.GroupKey)
+	}
+	return "alertmanager/" + m.Receiver + "/" + m.GroupKey
+}
+
+// Source is the incident source of a group: "grafana" or "alertmanager".
+func Source(m Message) string {
+	if m.Grafana() {
+		return "grafana"
+	}
+	return "alertmanager"
+}
 
 // Firing reports whether any alert of m fires.
 func Firing(m Message) bool {
@@ -455,7 +498,7 @@ func (r *Receiver) handle(ctx context.Context, it Item) (bool, error) {
 		wait = min(time.Duration(1<<attempts)*time.Second, maxBackoff)
 	}
 	r.opts.Logger.Error("alertmanager: handling a stored group failed; it will be tried again",
-		"receiver", m.Receiver, "status", m.Status, "alerts", len(m.Alerts), "attempt", attempts, "retry_in", wait, "err", err)
+		"receiver", m.Receiver, "status", m.Status, "alerts", len(m.Alerts), "attempt", attempts, "retry_in_seconds", wait.Seconds(), "err", err)
 	msg := err.Error()
 	if len(msg) > 1000 {
 		msg = msg[:1000]

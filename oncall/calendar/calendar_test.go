@@ -194,6 +194,17 @@ func TestWorkingDaysAndHolidays(t *testing.T) {
 		{"cn make-up Saturday after", cn, "2026-02-28", true, ""},
 		{"cn ordinary Saturday", cn, "2026-02-07", false, ""},
 		{"cn National Day", cn, "2026-10-01", false, "国庆节"},
+		// 2027 as lunar-go v1.4.7 carries the State Council's notice:
+		// Spring Festival 5–13 February, make-up working days on
+		// Sunday 31 January and Sunday 14 February.
+		{"cn Spring Festival 2027 eve", cn, "2027-02-05", false, "春节"},
+		{"cn Spring Festival 2027 day", cn, "2027-02-06", false, "春节"},
+		{"cn Spring Festival 2027 Monday", cn, "2027-02-08", false, "春节"},
+		{"cn Spring Festival 2027 last day", cn, "2027-02-13", false, "春节"},
+		{"cn make-up Sunday 2027 before", cn, "2027-01-31", true, ""},
+		{"cn make-up Sunday 2027 after", cn, "2027-02-14", true, ""},
+		{"cn ordinary Monday after 2027", cn, "2027-02-15", true, ""},
+		{"cn National Day 2027", cn, "2027-10-01", false, "国庆节"},
 		{"cn table make-up Saturday 2027", cn27, "2027-02-06", true, ""},
 		{"cn table holiday 2027", cn27, "2027-02-08", false, "春节"},
 		{"closure", loc, "2026-12-30", false, "Christmas closure"},

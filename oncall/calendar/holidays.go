@@ -69,7 +69,7 @@ func (r rickarSource) lookup(d civil) (string, dayKind) {
 
 // lunarSource adapts github.com/6tail/lunar-go's table of Chinese official
 // holidays and make-up working days, as published each year by the State
-// Council. The table has data through 2026.
+// Council. The table (v1.4.7) has data through 2027.
 type lunarSource struct{}
 
 func (lunarSource) lookup(d civil) (string, dayKind) {

@@ -34,6 +34,13 @@ type Dispatcher struct {
 	// Location is the service time zone (config/timezone) of the times in
 	// messages; nil: UTC.
 	Location *time.Location
+	// ContactRules say which channels reach a member and when
+	// (ContactRule); nil: every channel at once for everyone. The later
+	// rules are sent by FollowUp, which needs Open and Paged.
+	ContactRules ContactRules
+	Open         OpenIncidents
+	Paged        PagedLog
+	Now          func() time.Time
 }
 
 var _ incident.Notifier = (*Dispatcher)(nil)
@@ -47,22 +54,16 @@ func (d *Dispatcher) Notify(ctx context.Context, n incident.Notification) error 
 		base = fmt.Sprintf("incident/%d/page/r%d/s%d", inc.ID, n.Round, n.Step)
 	}
 	subject, text := Describe(n, d.Location)
-	link := inc.ExternalURL
-	if d.IncidentURL != nil {
-		if u := d.IncidentURL(inc.ID); u != "" {
-			link = u
-		}
-	}
+	link := d.link(inc)
 	var msgs []Message
 	for _, id := range n.Members {
-		r, ok := d.Directory.Recipient(id)
-		if !ok {
-			r = Recipient{ID: id}
-		}
-		m := Message{Key: base + "/" + id, Kind: kind, To: r, IncidentID: inc.ID, Severity: inc.Severity,
-			Subject: subject, Text: text, Link: link, Buttons: n.Kind == incident.NotifyPage}
-		if n.Kind == incident.NotifyPage && d.AckURL != nil {
-			m.AckURL = d.AckURL(inc.ID, id)
+		m := d.message(n, id, base+"/"+id)
+		if rules := d.ContactRules.For(id); len(rules) > 0 {
+			// The first page and the news go to the channels of rules
+			// with After 0; the later rules are FollowUp's.
+			if m.Channels = immediate(rules); len(m.Channels) == 0 {
+				continue
+			}
 		}
 		msgs = append(msgs, m)
 	}
@@ -71,6 +72,33 @@ func (d *Dispatcher) Notify(ctx context.Context, n incident.Notification) error 
 			Subject: subject, Text: text, Link: link, Buttons: n.Kind == incident.NotifyPage})
 	}
 	return d.Pipeline.Send(ctx, msgs...)
+}
+
+// link is the incident's link: in the UI when IncidentURL gives one,
+// else the source's.
+func (d *Dispatcher) link(inc incident.Incident) string {
+	if d.IncidentURL != nil {
+		if u := d.IncidentURL(inc.ID); u != "" {
+			return u
+		}
+	}
+	return inc.ExternalURL
+}
+
+// message is notification n for member id, with key.
+func (d *Dispatcher) message(n incident.Notification, id, key string) Message {
+	inc := n.Incident
+	subject, text := Describe(n, d.Location)
+	r, ok := d.Directory.Recipient(id)
+	if !ok {
+		r = Recipient{ID: id}
+	}
+	m := Message{Key: key, Kind: Kind(n.Kind), To: r, IncidentID: inc.ID, Severity: inc.Severity,
+		Subject: subject, Text: text, Link: d.link(inc), Buttons: n.Kind == incident.NotifyPage}
+	if n.Kind == incident.NotifyPage && d.AckURL != nil {
+		m.AckURL = d.AckURL(inc.ID, id)
+	}
+	return m
 }
 
 // Describe returns the subject and text of a notification, its times in

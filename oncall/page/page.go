@@ -1,9 +1,11 @@
 // Package page owns paging: the Pager interface that every channel
-// implements (Slack, e-mail), the pipeline of stages every page goes
-// through — deduplication by key in the database, fan-out to every
-// channel, retry with exponential backoff while a channel says a failure
-// is retryable — the per-channel metrics, and the Dispatcher that turns
-// incident notifications into messages for people.
+// implements (Slack, e-mail, an HTTP SMS gateway, a generic webhook,
+// Mattermost and Teams incoming webhooks), the pipeline of stages every
+// page goes through — deduplication by key in the database, fan-out to
+// every channel (or the channels a message names), retry with exponential
+// backoff while a channel says a failure is retryable — the per-channel
+// metrics, and the Dispatcher that turns incident notifications into
+// messages for people, by their contact rules (ContactRule).
 //
 // The design follows Alertmanager's notify package: a notifier answers
 // whether its failure is worth retrying, and behaviour is composed from
@@ -15,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -38,11 +41,13 @@ const (
 
 // Recipient is a person as the channels need them.
 type Recipient struct {
-	ID       string
-	Name     string
-	Email    string
-	SlackID  string
-	TimeZone string
+	ID       string `json:"id"`
+	Name     string `json:"name,omitempty"`
+	Email    string `json:"email,omitempty"`
+	SlackID  string `json:"slack_id,omitempty"`
+	TimeZone string `json:"time_zone,omitempty"`
+	// Phone is the number an SMS gateway sends pages to (E.164).
+	Phone string `json:"phone,omitempty"`
 }
 
 // Message is one thing to tell one person, or the team channel.
@@ -67,6 +72,9 @@ type Message struct {
 	Buttons bool
 	// SwapID adds Accept and Decline buttons for a swap request (Slack).
 	SwapID int64
+	// Channels, when set, are the only channels (by name) the message goes
+	// to: a member's contact rules (ContactRule).
+	Channels []string
 }
 
 // Pager is one channel. Page returns whether a failure is worth retrying
@@ -253,6 +261,9 @@ func (p *Pipeline) Send(ctx context.Context, msgs ...Message) error {
 	)
 	for _, m := range msgs {
 		for _, pg := range p.opts.Pagers {
+			if len(m.Channels) > 0 && !slices.Contains(m.Channels, pg.Name()) {
+				continue
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/slack-go/slack"
 )
 
@@ -32,14 +33,26 @@ type SlackOptions struct {
 	// Tests point it at a local fake.
 	APIURL     string
 	HTTPClient *http.Client
+	// MaxRetryAfter bounds the wait Slack's rate limit asks for (HTTP 429
+	// with Retry-After, Slack API "Rate limits"): a wait up to it is
+	// honoured and the call tried again, up to three times; a longer one
+	// returns a retryable error to the pipeline. Default 60s.
+	MaxRetryAfter time.Duration
+	// Sleep waits; tests replace it. Default: a timer bound to ctx.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Registerer registers postvakt_oncall_slack_rate_limited_total.
+	Registerer prometheus.Registerer
 }
 
 // Slack pages by direct message (conversations.open, then
 // chat.postMessage) and posts to the team channel, with Acknowledge and
 // Resolve buttons on pages.
 type Slack struct {
-	api     *slack.Client
-	channel string
+	api         *slack.Client
+	channel     string
+	maxWait     time.Duration
+	sleep       func(ctx context.Context, d time.Duration) error
+	rateLimited prometheus.Counter
 }
 
 var _ Pager = (*Slack)(nil)
@@ -57,7 +70,51 @@ func NewSlack(o SlackOptions) *Slack {
 	if hc == nil {
 		hc = &http.Client{Timeout: 15 * time.Second}
 	}
-	return &Slack{api: slack.New(o.BotToken, slack.OptionAPIURL(url), slack.OptionHTTPClient(hc)), channel: o.Channel}
+	if o.MaxRetryAfter <= 0 {
+		o.MaxRetryAfter = 60 * time.Second
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleep
+	}
+	s := &Slack{api: slack.New(o.BotToken, slack.OptionAPIURL(url), slack.OptionHTTPClient(hc)), channel: o.Channel,
+		maxWait: o.MaxRetryAfter, sleep: o.Sleep,
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "postvakt_oncall_slack_rate_limited_total",
+			Help: "Slack Web API calls answered 429 (rate limited); each is waited out (Retry-After, at most oncall.slack.max_retry_after) and tried again.",
+		})}
+	if o.Registerer != nil {
+		if err := o.Registerer.Register(s.rateLimited); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				if c, ok := are.ExistingCollector.(prometheus.Counter); ok {
+					s.rateLimited = c
+				}
+			}
+		}
+	}
+	return s
+}
+
+// RateLimited is the counter of 429 answers (for tests and the wiring).
+func (s *Slack) RateLimited() prometheus.Counter { return s.rateLimited }
+
+// call runs f, waiting out Slack's rate limit (Retry-After) up to
+// maxWait, at most three times.
+func (s *Slack) call(ctx context.Context, f func() error) error {
+	for tries := 0; ; tries++ {
+		err := f()
+		var rl *slack.RateLimitedError
+		if !errors.As(err, &rl) {
+			return err
+		}
+		s.rateLimited.Inc()
+		if tries >= 3 || rl.RetryAfter > s.maxWait {
+			return err
+		}
+		if err := s.sleep(ctx, max(rl.RetryAfter, time.Second)); err != nil {
+			return errors.Join(rl, err)
+		}
+	}
 }
 
 // Name is "slack".
@@ -73,7 +130,11 @@ func (s *Slack) Page(ctx context.Context, m Message) (bool, error) {
 		}
 		channel = s.channel
 	case m.To.SlackID != "":
-		ch, _, _, err := s.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{m.To.SlackID}, ReturnIM: true})
+		var ch *slack.Channel
+		err := s.call(ctx, func() (err error) {
+			ch, _, _, err = s.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{m.To.SlackID}, ReturnIM: true})
+			return err
+		})
 		if err != nil {
 			return slackRetryable(err), fmt.Errorf("slack conversations.open: %w", err)
 		}
@@ -84,7 +145,10 @@ func (s *Slack) Page(ctx context.Context, m Message) (bool, error) {
 	default:
 		return false, ErrNotApplicable
 	}
-	_, _, err := s.api.PostMessageContext(ctx, channel, slack.MsgOptionText(EscapeSlack(fallback(m)), false), slack.MsgOptionBlocks(blocks(m)...))
+	err := s.call(ctx, func() error {
+		_, _, err := s.api.PostMessageContext(ctx, channel, slack.MsgOptionText(EscapeSlack(fallback(m)), false), slack.MsgOptionBlocks(blocks(m)...))
+		return err
+	})
 	if err != nil {
 		return slackRetryable(err), fmt.Errorf("slack chat.postMessage: %w", err)
 	}

@@ -285,7 +285,7 @@ func (t *Team) Recipient(id string) (page.Recipient, bool) {
 	if !ok || !m.RemovedAt.IsZero() {
 		return page.Recipient{}, false
 	}
-	return page.Recipient{ID: m.ID, Name: m.Name, Email: m.Email, SlackID: m.SlackID, TimeZone: m.TimeZone}, true
+	return page.Recipient{ID: m.ID, Name: m.Name, Email: m.Email, SlackID: m.SlackID, TimeZone: m.TimeZone, Phone: m.Phone}, true
 }
 
 // Changes loads a rota's stored changes.
@@ -364,6 +364,31 @@ func (t *Team) Schedule(ctx context.Context, rotaName string, from, to time.Time
 		return nil, err
 	}
 	return mergeRecorded(st.r, c, rec, from, to), nil
+}
+
+// WholeSchedule is Schedule widened to whole shifts: the first shift
+// keeps its real start before from and the last its real end after to,
+// so that what is derived from a shift's start (an iCalendar UID, RFC
+// 5545 §3.8.4.7) does not move as the span slides with the clock.
+func (t *Team) WholeSchedule(ctx context.Context, rotaName string, from, to time.Time) ([]rota.Shift, error) {
+	if !to.After(from) {
+		return nil, nil
+	}
+	first, err := t.OnCallAt(ctx, rotaName, from)
+	if err != nil {
+		return nil, err
+	}
+	if first.Start.Before(from) {
+		from = first.Start
+	}
+	last, err := t.OnCallAt(ctx, rotaName, to)
+	if err != nil {
+		return nil, err
+	}
+	if last.Start.Before(to) && last.End.After(to) {
+		to = last.End
+	}
+	return t.Schedule(ctx, rotaName, from, to)
 }
 
 // mergeRecorded is the schedule of [from, to): the closed recorded shifts

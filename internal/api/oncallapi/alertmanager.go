@@ -8,3 +8,11 @@ func (a *API) registerAlertmanager() {
 		a.srv.Mount("POST /api/v1/alertmanager", a.o.Alertmanager)
 	}
 }
+
+// The generic webhook intake (oncall/integration) at its route: each
+// integration checks its own bearer token (oncall.integrations[].token_sha256).
+func (a *API) registerIntegrations() {
+	if a.o.Integrations != nil {
+		a.srv.Mount("POST /api/v1/integrations/{name}/events", a.o.Integrations)
+	}
+}

@@ -7,8 +7,10 @@
 // incidents with acknowledge and resolve (incidents.go), the signed
 // acknowledge links of e-mail pages (acklinks.go), Slack's interactivity
 // endpoint with its request signatures verified (slack.go), heartbeats
-// (heartbeats.go) and the route of the Alertmanager webhook receiver
-// (alertmanager.go), whose handler is package oncall/alertmanager's.
+// (heartbeats.go) and the routes of the Alertmanager (and Grafana
+// alerting) webhook receiver and the generic webhook intake
+// (alertmanager.go), whose handlers are packages oncall/alertmanager's and
+// oncall/integration's.
 //
 // Every answer is JSON of an exported response type, or the error
 // envelope {"error":{"code":"…","message":"…"}} (internal/server).
@@ -48,6 +50,9 @@ type Options struct {
 	// Alertmanager is the webhook receiver (oncall/alertmanager), served
 	// at POST /api/v1/alertmanager; nil serves none.
 	Alertmanager http.Handler
+	// Integrations is the generic webhook intake (oncall/integration),
+	// served at POST /api/v1/integrations/{name}/events; nil serves none.
+	Integrations http.Handler
 	// Location is the service time zone (timezone:): iCal feeds give
 	// their times in it with a TZID; nil: UTC.
 	Location *time.Location
@@ -85,6 +90,7 @@ func Register(srv *server.Server, o Options) *API {
 	a.registerSlack()
 	a.registerHeartbeats()
 	a.registerAlertmanager()
+	a.registerIntegrations()
 	return a
 }
 

@@ -145,7 +145,9 @@ func (a *API) ownFeeds(w http.ResponseWriter, r *http.Request) error {
 }
 
 // feed serves the iCalendar feed of a rota (or one member in it): the
-// past 4 weeks and the next 26 (RFC 5545, text/calendar).
+// past 4 weeks and the next 26 (RFC 5545, text/calendar), in whole
+// shifts, so that an event's UID and DTSTART (from the shift's real
+// start) are the same in every fetch.
 func (a *API) feed(w http.ResponseWriter, r *http.Request) error {
 	name, member := r.PathValue("rota"), r.PathValue("member")
 	want := FeedSecret(a.o.LinkKey, name, member)
@@ -164,7 +166,7 @@ func (a *API) feed(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := a.o.Now()
 	from, to := now.AddDate(0, 0, -28), now.AddDate(0, 0, 7*26)
-	shifts, err := a.o.Team.Schedule(r.Context(), name, from, to)
+	shifts, err := a.o.Team.WholeSchedule(r.Context(), name, from, to)
 	if err != nil {
 		return err
 	}

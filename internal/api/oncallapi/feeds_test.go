@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	ics "github.com/arran4/golang-ical"
 	"github.com/uni-mail/postvakt/internal/api/oncallapi"
 	"github.com/uni-mail/postvakt/internal/auth"
 )
@@ -224,5 +225,83 @@ func TestOncallOwnFeeds(t *testing.T) {
 	off := newFixture(t, fo)
 	if got := get(off, "", userHeader, "ana"); !reflect.DeepEqual(got, none) {
 		t.Errorf("without oncall.links.key: %v", got)
+	}
+}
+
+// TestOncallICalFeedStableUIDs: two fetches of a rota feed a minute apart
+// (and a day apart) give the same UID, DTSTART and DTEND for every shift
+// both cover, the first shift included, whose real start lies before the
+// feed's 4-week look-back; parsed with golang-ical's reader, and with
+// Python's icalendar too where it is installed (python3-icalendar).
+func TestOncallICalFeedStableUIDs(t *testing.T) {
+	t.Parallel()
+	withPython := exec.Command("/usr/bin/python3", "-c", "import icalendar").Run() == nil
+	f := newFixture(t, fixtureOptions{linkKey: testLinkKey, now: time.Date(2026, 3, 18, 12, 0, 0, 0, oslo)})
+	admin := f.token(t, auth.RoleAdmin)
+	var feeds oncallapi.FeedsResponse
+	f.do(t, "GET", "/api/v1/oncall/feeds", admin, nil).ok(t, http.StatusOK, &feeds)
+	p, err := url.Parse(feeds.Feeds["ukevakt"].Rota)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type ev struct{ start, end string }
+	fetch := func() map[string]ev {
+		r := f.do(t, "GET", p.RequestURI(), "", nil)
+		if r.status != http.StatusOK {
+			t.Fatalf("feed %d", r.status)
+		}
+		cal, err := ics.ParseCalendar(bytes.NewReader(r.body))
+		if err != nil {
+			t.Fatalf("parse feed: %v", err)
+		}
+		out := map[string]ev{}
+		for _, e := range cal.Events() {
+			uid := e.GetProperty(ics.ComponentPropertyUniqueId).Value
+			if _, dup := out[uid]; dup {
+				t.Fatalf("UID %s twice in one feed", uid)
+			}
+			out[uid] = ev{e.GetProperty(ics.ComponentPropertyDtStart).Value, e.GetProperty(ics.ComponentPropertyDtEnd).Value}
+		}
+		if len(out) < 20 {
+			t.Fatalf("%d events", len(out))
+		}
+		if withPython {
+			py := parseWithPython(t, r.body)
+			if len(py) != len(out) {
+				t.Fatalf("python icalendar reads %d events, golang-ical %d", len(py), len(out))
+			}
+			for _, e := range py {
+				if _, ok := out[e.UID]; !ok {
+					t.Fatalf("python icalendar reads UID %q, golang-ical does not", e.UID)
+				}
+			}
+		}
+		return out
+	}
+	first := fetch()
+	for _, step := range []time.Duration{time.Minute, 24 * time.Hour} {
+		f.clock.Set(f.clock.Now().Add(step))
+		next := fetch()
+		common := 0
+		for uid, e := range next {
+			prev, ok := first[uid]
+			if !ok {
+				continue
+			}
+			common++
+			if prev != e {
+				t.Errorf("after %s: %s moved from %v to %v", step, uid, prev, e)
+			}
+		}
+		// A minute later (no handover 4 weeks ago or 26 weeks ahead in
+		// that minute) the feed has exactly the same events; a day later
+		// at most one shift has left at each end, none is renamed.
+		slack := 0
+		if step > time.Minute {
+			slack = 1
+		}
+		if common < len(first)-slack || common < len(next)-slack {
+			t.Errorf("after %s: %d UIDs in common of %d and %d", step, common, len(first), len(next))
+		}
 	}
 }

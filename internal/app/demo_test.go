@@ -208,7 +208,7 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	base, started := startDemo(t)
-	b := newTestBrowser(t, exe, out, 4*time.Minute, 65*time.Second)
+	b := newTestBrowser(t, exe, out, 6*time.Minute, 65*time.Second)
 	do, text, eval := b.do, b.text, b.eval
 
 	// Every part of the living system within 60 s of start.

@@ -122,7 +122,7 @@ func TestServiceZoneWebBrowser(t *testing.T) {
 	t.Parallel()
 	exe := chromium(t)
 	s := newTZScenario(t)
-	b := newTestBrowser(t, exe, artifacts(t), time.Minute, 20*time.Second)
+	b := newTestBrowser(t, exe, artifacts(t), 4*time.Minute, 20*time.Second)
 	b.login(s.app.base, "oncall")
 	body := func() string { return b.eval(`document.body.innerText`) }
 

@@ -17,7 +17,8 @@ type testBrowser struct {
 	t    *testing.T
 	ctx  context.Context
 	out  string        // screenshots
-	step time.Duration // bound of one step
+	step  time.Duration // bound of one step
+	total time.Duration // bound of the whole browser session
 }
 
 // newTestBrowser starts Chromium (exe) for at most total; screenshots go
@@ -35,7 +36,7 @@ func newTestBrowser(t *testing.T, exe, out string, total, step time.Duration) *t
 	if err := chromedp.Do(browser); err != nil { // start the browser on its own context
 		t.Fatalf("start chromium: %v", err)
 	}
-	return &testBrowser{t: t, ctx: browser, out: out, step: step}
+	return &testBrowser{t: t, ctx: browser, out: out, step: step, total: total}
 }
 
 // do runs one step; on failure it names the step, the page's address and
@@ -45,6 +46,9 @@ func (b *testBrowser) do(step string, actions ...chromedp.Action[chromedp.Void])
 	sctx, cancel := context.WithTimeout(b.ctx, b.step)
 	defer cancel()
 	if err := chromedp.Do(sctx, actions...); err != nil {
+		if b.ctx.Err() != nil {
+			b.t.Fatalf("%s: the browser session's bound of %s ran out (a machine this loaded cannot run the walk): %v", step, b.total, err)
+		}
 		loc, _ := chromedp.Run(b.ctx, chromedp.Location())
 		page, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 500)`))
 		b.t.Fatalf("%s: %v (at %s)\n%s", step, err, loc, page)

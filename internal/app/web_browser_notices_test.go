@@ -47,7 +47,7 @@ func TestWebBrowserNoticesDirectory(t *testing.T) {
 		t.Fatalf("add mailbox: %d", code)
 	}
 
-	b := newTestBrowser(t, exe, out, time.Minute, 20*time.Second)
+	b := newTestBrowser(t, exe, out, 4*time.Minute, 20*time.Second)
 	do, text, eval, shot := b.do, b.text, b.eval, b.shot
 	login := func(user string) { t.Helper(); b.login(app.base, user) }
 

@@ -30,7 +30,7 @@ func TestWebRotaChange(t *testing.T) {
 	cfg, app, w, html0, csv0 := rotaChangeSetup(t, webConfig(t))
 	webUsers(t, cfg, auth.RolePostmaster, auth.RoleOncall)
 
-	b := newTestBrowser(t, exe, out, 2*time.Minute, 30*time.Second)
+	b := newTestBrowser(t, exe, out, 6*time.Minute, 30*time.Second)
 	do, text, eval, shot := b.do, b.text, b.eval, b.shot
 	b.login(app.base, "postmaster")
 	do("rota page", chromedp.Navigate(app.base+"/rota"), chromedp.WaitVisible(chromedp.CSS(`#versions-ukevakt`)), shot("rota-before.png"))

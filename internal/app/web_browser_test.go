@@ -116,7 +116,7 @@ func TestWebBrowser(t *testing.T) {
 	}
 	first := newIncident("Outbound queue above 5000")
 
-	b := newTestBrowser(t, exe, out, 2*time.Minute, 30*time.Second)
+	b := newTestBrowser(t, exe, out, 6*time.Minute, 30*time.Second)
 	do, text, eval, shot := b.do, b.text, b.eval, b.shot
 	signedIn := false
 	login := func(user string) {

@@ -296,7 +296,7 @@ func TestFirstRunBrowser(t *testing.T) {
 	cfg := bareConfig(t)
 	base, logs := startLogged(t, cfg, time.Now)
 	link, _ := setupLink(t, logs)
-	b := newTestBrowser(t, exe, out, 2*time.Minute, 30*time.Second)
+	b := newTestBrowser(t, exe, out, 6*time.Minute, 30*time.Second)
 	b.do("sign-in form", chromedp.EmulateViewport(412, 915), chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`#first-run`)), b.capture("first-run-login-phone.jpg"))
 	b.do("setup link",
 		chromedp.Navigate(link),

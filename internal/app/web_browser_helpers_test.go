@@ -14,9 +14,9 @@ import (
 // testBrowser is a headless Chromium on a phone-sized window for the
 // browser tests, with the steps they share.
 type testBrowser struct {
-	t    *testing.T
-	ctx  context.Context
-	out  string        // screenshots
+	t     *testing.T
+	ctx   context.Context
+	out   string        // screenshots
 	step  time.Duration // bound of one step
 	total time.Duration // bound of the whole browser session
 }

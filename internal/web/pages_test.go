@@ -96,7 +96,7 @@ func TestPagesRender(t *testing.T) {
 		MessageID: "<m1@sender.example>", ClientIP: "192.0.2.7", Subject: "Exam results", State: "removed",
 		Recipients: []trace.Recipient{{Rcpt: "bob@uni.example", Status: "sent"}, {Rcpt: "eve@uni.example", Status: "bounced", Reason: "550 5.1.1 user unknown"}},
 		Summary:    "greylisted 2×, then delivered", Attempts: []trace.Attempt{{Time: at(-2 * time.Hour), Greylisted: true}, {Time: at(-90 * time.Minute), Greylisted: true}},
-		Steps:      []trace.Step{{Time: at(-time.Hour), Node: "mx1", Step: "delivered", Rcpt: "bob@uni.example", DSN: "2.0.0", Relay: "lmtp", Detail: "ok"}}},
+		Steps: []trace.Step{{Time: at(-time.Hour), Node: "mx1", Step: "delivered", Rcpt: "bob@uni.example", DSN: "2.0.0", Relay: "lmtp", Detail: "ok"}}},
 		{From: "carol@sender.example", State: "queued"}}, Total: 137, NextOffset: 50}
 
 	type tcase struct {

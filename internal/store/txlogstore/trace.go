@@ -64,7 +64,6 @@ const traceScan = 20000
 // queue-ID-linked rows are looked for.
 const linkWindow = int64(24 * time.Hour / time.Microsecond)
 
-
 // TraceSearch finds the page of messages q selects, with their rows.
 //
 // On PostgreSQL the search runs in one transaction so that loading the

@@ -297,3 +297,59 @@ func total(ivs []Interval) time.Duration {
 	}
 	return d
 }
+
+// ServiceStatus is a probed service's state now.
+type ServiceStatus struct {
+	Service string `json:"service"`
+	// Status is up, down or unknown by the rule of Counted (through the
+	// balancer: down while one is down; nodes only: down when all are).
+	Status Status `json:"status"`
+	// Degraded is set for a service that is up while one of its probes
+	// fails (a node of a cluster, a probe the rule does not count).
+	Degraded bool `json:"degraded"`
+	// Since is when the latest of its probes changed to the state it is in.
+	Since time.Time `json:"since,omitzero"`
+}
+
+// ServiceStatuses computes each probed service's state from its probes'
+// current states (Store.ProbeStates), by the rule Availability counts
+// with, in the order of the services' names.
+func ServiceStatuses(states []State) []ServiceStatus {
+	by := map[string][]State{}
+	for _, s := range states {
+		by[s.Service] = append(by[s.Service], s)
+	}
+	var out []ServiceStatus
+	for _, svc := range slices.Sorted(maps.Keys(by)) {
+		ss := by[svc]
+		balancer := slices.ContainsFunc(ss, func(s State) bool { return s.Node == "" })
+		st := ServiceStatus{Service: svc, Status: StatusUnknown}
+		var up, down, anyDown int
+		for _, s := range ss {
+			if s.Status == StatusDown {
+				anyDown++
+			}
+			if balancer && s.Node != "" {
+				continue
+			}
+			switch s.Status {
+			case StatusUp:
+				up++
+			case StatusDown:
+				down++
+			}
+			if s.Status != StatusUnknown && s.Since.After(st.Since) {
+				st.Since = s.Since
+			}
+		}
+		switch {
+		case up+down == 0:
+		case balancer && down > 0, !balancer && up == 0:
+			st.Status = StatusDown
+		default:
+			st.Status, st.Degraded = StatusUp, anyDown > 0
+		}
+		out = append(out, st)
+	}
+	return out
+}

@@ -219,6 +219,12 @@ type Options struct {
 	// service is monitored instead of that all operate normally, which
 	// nothing would back. nil: not known, the page says the latter.
 	Monitored func() bool
+	// Health gives the status page each probed service's state and daily
+	// availability; nil: the page shows notices only.
+	Health Health
+	// HealthTTL is how long the status page reuses what Health said
+	// (bounded work per request on a public page); 0 means 10 s.
+	HealthTTL time.Duration
 }
 
 // Service creates and changes notices and announces them.
@@ -226,6 +232,7 @@ type Service struct {
 	o         Options
 	cfg       atomic.Pointer[Config] // o.Config, changed by SetConfig
 	templates *Templates
+	health    healthCache
 }
 
 // config is the notices section in force.
@@ -264,6 +271,9 @@ func New(o Options) (*Service, error) {
 	}
 	if o.Sent == nil {
 		o.Sent = func(string) {}
+	}
+	if o.HealthTTL <= 0 {
+		o.HealthTTL = 10 * time.Second
 	}
 	t, err := LoadTemplates()
 	if err != nil {

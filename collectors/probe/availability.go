@@ -101,11 +101,19 @@ func Counted(changes []Change) (probes []string, throughBalancer bool) {
 // probe's last change before from, then its changes in the period) and
 // the maintenance windows announced for it.
 func Availability(service string, changes []Change, windows []Window, from, to time.Time) Figures {
+	probes, balancer := Counted(changes)
+	cs := slices.Clone(changes)
+	slices.SortStableFunc(cs, func(a, b Change) int { return a.At.Compare(b.At) })
+	return availability(service, probes, balancer, cs, windows, from, to)
+}
+
+// availability is Availability with the counted probes decided and the
+// changes sorted by time.
+func availability(service string, probes []string, balancer bool, cs []Change, windows []Window, from, to time.Time) Figures {
 	f := Figures{Service: service, From: from, To: to, Total: Duration(to.Sub(from))}
 	if !to.After(from) {
 		return f
 	}
-	probes, balancer := Counted(changes)
 	f.Probes = probes
 	f.Maintenance = union(windowIntervals(service, windows, from, to))
 	f.Planned = Duration(total(f.Maintenance))
@@ -115,8 +123,6 @@ func Availability(service string, changes []Change, windows []Window, from, to t
 	for _, p := range probes {
 		state[p] = StatusUnknown
 	}
-	cs := slices.Clone(changes)
-	slices.SortStableFunc(cs, func(a, b Change) int { return a.At.Compare(b.At) })
 	serviceStatus := func() Status {
 		var up, down, unknown int
 		for _, s := range state {
@@ -194,16 +200,38 @@ func Availability(service string, changes []Change, windows []Window, from, to t
 	return f
 }
 
-// Daily splits [from, to) into calendar days in loc and computes each.
+// Daily splits [from, to) into calendar days in loc and computes each,
+// as Availability computes each day from all the changes: the counted
+// probes are decided once, and each day is swept over each probe's last
+// change before it and its own changes only.
 func Daily(service string, changes []Change, windows []Window, from, to time.Time, loc *time.Location) []Figures {
+	probes, balancer := Counted(changes)
+	cs := slices.Clone(changes)
+	slices.SortStableFunc(cs, func(a, b Change) int { return a.At.Compare(b.At) })
+	last := map[string]Change{} // each probe's latest change before the day
 	var out []Figures
+	i := 0
+	var day []Change
 	for d := from; d.Before(to); {
-		y, m, day := d.In(loc).Date()
-		next := time.Date(y, m, day+1, 0, 0, 0, 0, loc)
+		y, m, dd := d.In(loc).Date()
+		next := time.Date(y, m, dd+1, 0, 0, 0, 0, loc)
 		if next.After(to) {
 			next = to
 		}
-		out = append(out, Availability(service, changes, windows, d, next))
+		for ; i < len(cs) && cs[i].At.Before(d); i++ {
+			last[cs[i].Probe] = cs[i]
+		}
+		j := i
+		for j < len(cs) && cs[j].At.Before(next) {
+			j++
+		}
+		day = day[:0]
+		for _, c := range last {
+			day = append(day, c)
+		}
+		slices.SortStableFunc(day, func(a, b Change) int { return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Probe, b.Probe)) })
+		day = append(day, cs[i:j]...)
+		out = append(out, availability(service, probes, balancer, day, windows, d, next))
 		d = next
 	}
 	return out

@@ -655,6 +655,14 @@ func (u *UI) tracePage(w http.ResponseWriter, r *http.Request, v *view) error {
 			d.Query.Set(k, x)
 		}
 	}
+	// a since that is one of the periods (a link, the next page) is shown
+	// as that choice
+	for _, c := range tracePeriods {
+		if d.Period == "" && d.Query.Get("since") == c.Value && d.Query.Get("until") == "" {
+			d.Period = c.Value
+			d.Query.Del("since")
+		}
+	}
 	v.Data = d
 	if search {
 		var page collectorsapi.TracePage

@@ -629,7 +629,11 @@ func noticeCmd() *command {
 					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 					fmt.Fprintf(tw, "ID\tKIND\tSTATE\tPUBLIC\tSTARTED\tTITLE\n")
 					for _, n := range list {
-						fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%s\t%s\n", n.ID, n.Kind, n.State, n.Public, tkTime(n.StartedAt, te.loc), n.Title)
+						public := fmt.Sprint(n.Public)
+						if !n.WithdrawnAt.IsZero() {
+							public = "withdrawn"
+						}
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.Kind, n.State, public, tkTime(n.StartedAt, te.loc), n.Title)
 					}
 					return tw.Flush()
 				}),

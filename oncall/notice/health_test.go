@@ -114,3 +114,4 @@ func TestNoticeFacts(t *testing.T) {
 		t.Errorf("long: %v", got)
 	}
 }
+

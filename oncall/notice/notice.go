@@ -425,6 +425,12 @@ func (s *Service) Change(ctx context.Context, id int64, r ChangeRequest) (Notice
 			}
 			n.State, kind = r.State, UpdateState
 			if Final(r.State) {
+				if at.Before(n.StartedAt) && n.Kind == KindOutage {
+					// an end before the start would read "02:48 – 02:30 ()"
+					// (a maintenance may be completed or cancelled before
+					// its planned start)
+					return nil, invalid("at %s is before the start %s", at.UTC().Format(time.RFC3339), n.StartedAt.UTC().Format(time.RFC3339))
+				}
 				n.EndedAt, n.NextUpdateAt = at, time.Time{}
 			}
 			if r.State == InProgress && n.StartedAt.After(at) {

@@ -121,3 +121,35 @@ func TestNoticeWithdraw(t *testing.T) {
 		}
 	})
 }
+
+// TestNoticeResolveBeforeStart: a notice is not resolved before it
+// started (its end would read before its start); cancelling a maintenance
+// before its planned start is allowed.
+func TestNoticeResolveBeforeStart(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		at := time.Date(2026, 12, 7, 1, 48, 0, 0, time.UTC)
+		s, err := notice.New(notice.Options{Config: notice.DefaultConfig(), Store: ticketstore.New(db), Now: func() time.Time { return at }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		no := false
+		n, err := s.Create(ctx, notice.CreateRequest{Kind: notice.KindOutage, Title: "x", Services: []string{"imap"}, StartedAt: at, Announce: &no})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Change(ctx, n.ID, notice.ChangeRequest{State: notice.Resolved, At: at.Add(-time.Minute), Announce: &no}); !errors.Is(err, notice.ErrInvalid) {
+			t.Errorf("resolved before the start: %v", err)
+		}
+		if got, _ := s.Get(ctx, n.ID); got.State != notice.Investigating {
+			t.Errorf("the refused change changed the notice: %s", got.State)
+		}
+		m, err := s.Create(ctx, notice.CreateRequest{Kind: notice.KindMaintenance, Title: "y", Services: []string{"imap"}, StartedAt: at.Add(24 * time.Hour), Announce: &no})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Change(ctx, m.ID, notice.ChangeRequest{State: notice.Cancelled, Announce: &no}); err != nil {
+			t.Errorf("cancel a planned maintenance: %v", err)
+		}
+	})
+}

@@ -411,7 +411,9 @@ func traceCmd() *command {
 --msgid the Message-ID, --queue-id any Postfix or engine queue ID of the
 message, --ip the client IP, --status a recipient status (sent, deferred,
 bounced, expired, rejected, greylisted, greylist_pass, scanned, discarded),
---subject a substring of the Subject. Each search is written to the audit log.`,
+--subject a substring of the Subject, --direction the direction. Results
+come newest first; the first line says how many match. Each search is
+written to the audit log.`,
 		flags: func(fs *flag.FlagSet, _ *globalOpts) {
 			fs.StringVar(&q.From, "from", "", "envelope sender")
 			fs.StringVar(&q.To, "to", "", "envelope recipient")
@@ -419,6 +421,8 @@ bounced, expired, rejected, greylisted, greylist_pass, scanned, discarded),
 			fs.StringVar(&q.QueueID, "queue-id", "", "queue ID")
 			fs.StringVar(&q.IP, "ip", "", "client IP")
 			fs.StringVar(&q.Status, "status", "", "recipient status")
+			fs.StringVar(&q.Direction, "direction", "", "inbound, outbound, internal, relayed or unknown")
+			fs.BoolVar(&q.Fold, "fold", false, "fold greylisting and retries of one sender → recipient from one client into one result")
 			fs.StringVar(&q.Subject, "subject", "", "Subject substring")
 			fs.StringVar(&since, "since", "", "start `time`: "+timezone.Grammar+", or a duration before now (24h)")
 			fs.StringVar(&until, "until", "", "end (exclusive)")
@@ -470,11 +474,19 @@ func writeTraceText(w io.Writer, p trace.Page, loc *time.Location) error {
 		fmt.Fprintln(w, "no messages found")
 		return nil
 	}
+	more := ""
+	if p.TotalCapped {
+		more = " or more"
+	}
+	fmt.Fprintf(w, "%d%s matching, newest first; %d to %d shown\n\n", p.Total, more, p.Offset+1, p.Offset+len(p.Messages))
 	for i, m := range p.Messages {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintf(w, "%s  %s  %s  queue %s\n", m.FirstSeen.In(loc).Format("2006-01-02 15:04:05 MST"), m.Direction, m.State, strings.Join(m.QueueIDs, ","))
+		if m.Summary != "" {
+			fmt.Fprintf(w, "  %s\n", m.Summary)
+		}
 		fmt.Fprintf(w, "  from <%s>", m.From)
 		if m.MessageID != "" {
 			fmt.Fprintf(w, "  message-id <%s>", m.MessageID)

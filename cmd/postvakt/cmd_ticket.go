@@ -462,9 +462,25 @@ func noticeCmd() *command {
 	)
 	jsonFlag := func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON") }
 	show := func(w io.Writer, n notice.Notice, loc *time.Location) {
-		fmt.Fprintf(w, "#%d %s: %s\nstate: %s  public: %v  services: %s\nstarted: %s  ended: %s  next update: %s\n",
-			n.ID, n.Kind, n.Title, n.State, n.Public, strings.Join(n.Services, ","), tkTime(n.StartedAt, loc),
-			tkTime(n.EndedAt, loc), tkTime(n.NextUpdateAt, loc))
+		fmt.Fprintf(w, "#%d %s: %s\nstate: %s  public: %v  services: %s\n",
+			n.ID, n.Kind, n.Title, n.State, n.Public, strings.Join(n.Services, ","))
+		if !n.WithdrawnAt.IsZero() {
+			fmt.Fprintf(w, "WITHDRAWN %s by %s: on no status page or feed\n", tkTime(n.WithdrawnAt, loc), n.WithdrawnBy)
+		}
+		started := "started"
+		if n.Kind == notice.KindMaintenance && n.State == notice.Scheduled {
+			started = "scheduled for"
+		}
+		fmt.Fprintf(w, "%s: %s", started, tkTime(n.StartedAt, loc))
+		if !n.PlannedEnd.IsZero() {
+			fmt.Fprintf(w, "  planned end: %s", tkTime(n.PlannedEnd, loc))
+		}
+		fmt.Fprintf(w, "  ended: %s  next update: %s\n", tkDash(tkTime(n.EndedAt, loc)), tkDash(tkTime(n.NextUpdateAt, loc)))
+		for _, f := range []struct{ k, v string }{{"impact", n.Impact}, {"symptoms", n.Symptoms}, {"handling plan", n.HandlingPlan}} {
+			if f.v != "" {
+				fmt.Fprintf(w, "%s: %s\n", f.k, strings.ReplaceAll(f.v, "\n", " "))
+			}
+		}
 		for _, u := range n.Updates {
 			sent := "not sent"
 			switch {
@@ -613,9 +629,39 @@ func noticeCmd() *command {
 					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 					fmt.Fprintf(tw, "ID\tKIND\tSTATE\tPUBLIC\tSTARTED\tTITLE\n")
 					for _, n := range list {
-						fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%s\t%s\n", n.ID, n.Kind, n.State, n.Public, tkTime(n.StartedAt, te.loc), n.Title)
+						public := fmt.Sprint(n.Public)
+						if !n.WithdrawnAt.IsZero() {
+							public = "withdrawn"
+						}
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", n.ID, n.Kind, n.State, public, tkTime(n.StartedAt, te.loc), n.Title)
 					}
 					return tw.Flush()
+				}),
+			},
+			{
+				name: "withdraw", args: "ID", summary: "withdraw a notice made by mistake: off the status page and feed at once",
+				help: "The notice and its history are kept with a withdrawn update; nothing is e-mailed. A withdrawn maintenance plans no window and a withdrawn notice is no outage of the monthly report.",
+				flags: func(fs *flag.FlagSet, _ *globalOpts) {
+					fs.StringVar(&body, "reason", "", "why (kept in the notice's history)")
+					jsonFlag(fs)
+				},
+				run: tkWith(func(ctx context.Context, e *cmdEnv, te *tkEnv, args []string) error {
+					id, err := tkIDArg(e, args)
+					if err != nil {
+						return err
+					}
+					n, err := te.svc.Notices.Withdraw(ctx, id, notice.WithdrawRequest{Reason: body, Actor: tkActor()})
+					if err != nil {
+						return tkError(err)
+					}
+					if err := te.audit(ctx, "notice.withdraw", fmt.Sprintf("notice:%d", id), body); err != nil {
+						return err
+					}
+					if asJSON {
+						return writeJSON(e.stdout, n)
+					}
+					show(e.stdout, n, te.loc)
+					return nil
 				}),
 			},
 			{

@@ -167,4 +167,27 @@ func TestTicketCLI(t *testing.T) {
 	if code, _, _ := runCLI(t, "notice", "update", "--config", cfg, "1", "--state", "monitoring"); code != exitError {
 		t.Fatalf("update resolved notice: %d", code)
 	}
+
+	// a scheduled maintenance shows when it is scheduled for, its planned
+	// end and impact; withdrawn, it says so and takes no more updates
+	out = run("notice", "create", "--kind", "maintenance", "--title", "Mail store upgrade", "--service", "webmail",
+		"--start", "2030-03-01 22:00", "--end", "2030-03-02 02:00", "--impact", "webmail unavailable", "--no-announce")
+	for _, want := range []string{"#2 maintenance: Mail store upgrade", "scheduled for: ", "planned end: ", "impact: webmail unavailable"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("maintenance show lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "started:") {
+		t.Errorf("a scheduled maintenance reads started:\n%s", out)
+	}
+	out = run("notice", "withdraw", "2", "--reason", "wrong date")
+	if !strings.Contains(out, "WITHDRAWN") || !strings.Contains(out, "withdrawn scheduled") || !strings.Contains(out, "wrong date") {
+		t.Errorf("withdraw: %q", out)
+	}
+	if code, _, errOut := runCLI(t, "notice", "withdraw", "--config", cfg, "2"); code != exitError || !strings.Contains(errOut, "withdrawn") {
+		t.Errorf("withdraw twice: %d %s", code, errOut)
+	}
+	if code, _, _ := runCLI(t, "notice", "update", "--config", cfg, "2", "--body", "news", "--no-announce"); code != exitError {
+		t.Errorf("update of a withdrawn notice: %d", code)
+	}
 }

@@ -56,8 +56,23 @@ func (c *EngineRecords) isLocal(ip string) bool {
 
 // direction of mail that came in on listener from clientIP, authenticated
 // as authUser: sent by the organisation (outbound) or from outside.
+//
+// The listener decides, not the client address: mail submitted
+// (submission, submissions) or authenticated is the organisation's; mail
+// received unauthenticated on the MX listener is from outside, whatever
+// address it came from. The engine's local networks may use submission
+// without AUTH (engine.Config.LocalNetworks) but have no privilege on the
+// MX listener, so a client on 127.0.0.1 or a campus address that talks to
+// the MX is delivering mail like any other MTA (RFC 6409 §1 keeps the two
+// apart). Only when the listener is not known does a local client address
+// count as the organisation's.
 func (c *EngineRecords) direction(listener, authUser, clientIP string) txlog.Direction {
-	if authUser != "" || listener == "submission" || listener == "submissions" || c.isLocal(clientIP) {
+	switch {
+	case authUser != "" || listener == "submission" || listener == "submissions":
+		return txlog.Outbound
+	case listener != "":
+		return txlog.Inbound
+	case c.isLocal(clientIP):
 		return txlog.Outbound
 	}
 	return txlog.Inbound

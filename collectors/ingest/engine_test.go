@@ -117,3 +117,51 @@ func (d *countDetector) Line(context.Context, logparse.Event)       {}
 func (d *countDetector) Login(context.Context, *txlog.Login)        { d.logins++ }
 func (d *countDetector) Message(context.Context, *txlog.MessageRow) { d.messages++ }
 func (d *countDetector) Outcome(context.Context, *txlog.Row)        { d.rows++ }
+
+// TestEngineRecordsDirection: the listener and authentication decide the
+// direction, not the client address. Mail from 127.0.0.1 (a local
+// network) received unauthenticated on the MX listener is inbound; the
+// same client on submission, or authenticated, is outbound; only without
+// a listener does the local address count (docs/collectors.md, "The
+// engine").
+func TestEngineRecordsDirection(t *testing.T) {
+	t.Parallel()
+	c := NewEngineRecords([]netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")})
+	at := time.Date(2026, 11, 22, 11, 0, 0, 0, time.UTC)
+	msg := func(qid, listener, ip, auth string) []event.Event {
+		s := event.Session{Node: "mx1", Listener: listener, ClientIP: ip, AuthUser: auth}
+		return []event.Event{
+			&event.Transaction{At: at, Session: s, QueueID: qid, MailFrom: "a@ext.example", Rcpts: []string{"ola@uni.example"},
+				Code: 250, Disposition: event.Stored},
+			&event.Recipient{At: at, Session: s, QueueID: qid, MailFrom: "a@ext.example", Rcpt: "ola@uni.example", Outcome: event.OutcomeDelivered, Code: 250},
+			&event.Recipient{At: at, Session: s, MailFrom: "a@ext.example", Rcpt: "kari@uni.example", Outcome: event.OutcomeRefused,
+				Code: 450, Reason: "greylisted"},
+		}
+	}
+	var evs []event.Event
+	evs = append(evs, msg("L1", "mx", "127.0.0.1", "")...)
+	evs = append(evs, msg("L2", "submission", "127.0.0.1", "")...)
+	evs = append(evs, msg("L3", "mx", "192.0.2.7", "ola@uni.example")...)
+	evs = append(evs, msg("L4", "", "127.0.0.1", "")...)
+	evs = append(evs, msg("L5", "mx", "192.0.2.7", "")...)
+	want := strings.Join([]string{
+		"M mx1/L1 accepted inbound received=1",
+		"M mx1/L2 accepted outbound received=1",
+		"M mx1/L3 accepted outbound received=1",
+		"M mx1/L4 accepted outbound received=1",
+		"M mx1/L5 accepted inbound received=1",
+		"R mx1/L1 sent ola@uni.example inbound",
+		"R  greylisted kari@uni.example inbound (greylisted)",
+		"R mx1/L2 sent ola@uni.example internal",
+		"R  greylisted kari@uni.example outbound (greylisted)",
+		"R mx1/L3 sent ola@uni.example internal",
+		"R  greylisted kari@uni.example outbound (greylisted)",
+		"R mx1/L4 sent ola@uni.example internal",
+		"R  greylisted kari@uni.example outbound (greylisted)",
+		"R mx1/L5 sent ola@uni.example inbound",
+		"R  greylisted kari@uni.example inbound (greylisted)",
+	}, "\n")
+	if got := rowsText(c.Records(evs)); got != want {
+		t.Errorf("records:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -393,3 +393,52 @@ func collectLines(t *testing.T, _ *Pipeline, files []string) []textLine {
 	}
 	return all
 }
+
+// TestSampleDirections: in the sample logs (README: mynetworks is
+// 127.0.0.1/32, the web application submits on port 25 from 127.0.0.1,
+// users submit on 587 with SASL) the direction follows where and how mail
+// came in. Submission with SASL is the organisation's; partner MTAs on
+// port 25 are inbound; the web application on port 25 from 127.0.0.1 is
+// the organisation's too — Postfix relays for mynetworks
+// (collectors.local_networks), which is what makes it a sender of the
+// organisation, and its mail to mailboxes here is internal; amavis'
+// re-injection from 127.0.0.1 is no message of its own. (The engine, whose
+// local networks only skip AUTH on submission, counts the MX listener
+// inbound whatever the address: TestEngineRecordsDirection.)
+func TestSampleDirections(t *testing.T) {
+	t.Parallel()
+	files := sampleFiles(t)
+	st := &memStore{}
+	if _, err := Import(context.Background(), New(Options{Store: st, BatchSize: 1000}), ImportOptions{Files: files}); err != nil {
+		t.Fatal(err)
+	}
+	type kind struct{ who, dir string }
+	count := map[kind]int{}
+	for _, m := range st.b.Messages {
+		if m.Received == 0 {
+			continue
+		}
+		who := "partner"
+		switch {
+		case m.AuthUser != "":
+			who = "submission"
+		case m.ClientIP == "127.0.0.1":
+			who = "web application"
+		case strings.HasPrefix(m.ClientIP, "127.0.2."):
+			who = "user machine"
+		}
+		count[kind{who, string(m.Direction)}]++
+	}
+	t.Logf("received messages by client and direction: %v", count)
+	for k, n := range count {
+		switch {
+		case k.who == "submission" && k.dir != "outbound" && k.dir != "internal",
+			k.who == "web application" && k.dir != "outbound" && k.dir != "internal",
+			k.who == "partner" && k.dir == "outbound":
+			t.Errorf("%d messages from a %s are %s", n, k.who, k.dir)
+		}
+	}
+	if count[kind{"web application", "internal"}] == 0 || count[kind{"submission", "outbound"}] == 0 || count[kind{"partner", "inbound"}] == 0 {
+		t.Errorf("the sample's cases are not all there: %v", count)
+	}
+}

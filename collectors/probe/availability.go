@@ -101,11 +101,19 @@ func Counted(changes []Change) (probes []string, throughBalancer bool) {
 // probe's last change before from, then its changes in the period) and
 // the maintenance windows announced for it.
 func Availability(service string, changes []Change, windows []Window, from, to time.Time) Figures {
+	probes, balancer := Counted(changes)
+	cs := slices.Clone(changes)
+	slices.SortStableFunc(cs, func(a, b Change) int { return a.At.Compare(b.At) })
+	return availability(service, probes, balancer, cs, windows, from, to)
+}
+
+// availability is Availability with the counted probes decided and the
+// changes sorted by time.
+func availability(service string, probes []string, balancer bool, cs []Change, windows []Window, from, to time.Time) Figures {
 	f := Figures{Service: service, From: from, To: to, Total: Duration(to.Sub(from))}
 	if !to.After(from) {
 		return f
 	}
-	probes, balancer := Counted(changes)
 	f.Probes = probes
 	f.Maintenance = union(windowIntervals(service, windows, from, to))
 	f.Planned = Duration(total(f.Maintenance))
@@ -115,8 +123,6 @@ func Availability(service string, changes []Change, windows []Window, from, to t
 	for _, p := range probes {
 		state[p] = StatusUnknown
 	}
-	cs := slices.Clone(changes)
-	slices.SortStableFunc(cs, func(a, b Change) int { return a.At.Compare(b.At) })
 	serviceStatus := func() Status {
 		var up, down, unknown int
 		for _, s := range state {
@@ -194,16 +200,38 @@ func Availability(service string, changes []Change, windows []Window, from, to t
 	return f
 }
 
-// Daily splits [from, to) into calendar days in loc and computes each.
+// Daily splits [from, to) into calendar days in loc and computes each,
+// as Availability computes each day from all the changes: the counted
+// probes are decided once, and each day is swept over each probe's last
+// change before it and its own changes only.
 func Daily(service string, changes []Change, windows []Window, from, to time.Time, loc *time.Location) []Figures {
+	probes, balancer := Counted(changes)
+	cs := slices.Clone(changes)
+	slices.SortStableFunc(cs, func(a, b Change) int { return a.At.Compare(b.At) })
+	last := map[string]Change{} // each probe's latest change before the day
 	var out []Figures
+	i := 0
+	var day []Change
 	for d := from; d.Before(to); {
-		y, m, day := d.In(loc).Date()
-		next := time.Date(y, m, day+1, 0, 0, 0, 0, loc)
+		y, m, dd := d.In(loc).Date()
+		next := time.Date(y, m, dd+1, 0, 0, 0, 0, loc)
 		if next.After(to) {
 			next = to
 		}
-		out = append(out, Availability(service, changes, windows, d, next))
+		for ; i < len(cs) && cs[i].At.Before(d); i++ {
+			last[cs[i].Probe] = cs[i]
+		}
+		j := i
+		for j < len(cs) && cs[j].At.Before(next) {
+			j++
+		}
+		day = day[:0]
+		for _, c := range last {
+			day = append(day, c)
+		}
+		slices.SortStableFunc(day, func(a, b Change) int { return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Probe, b.Probe)) })
+		day = append(day, cs[i:j]...)
+		out = append(out, availability(service, probes, balancer, day, windows, d, next))
 		d = next
 	}
 	return out
@@ -296,4 +324,60 @@ func total(ivs []Interval) time.Duration {
 		d += iv.Duration()
 	}
 	return d
+}
+
+// ServiceStatus is a probed service's state now.
+type ServiceStatus struct {
+	Service string `json:"service"`
+	// Status is up, down or unknown by the rule of Counted (through the
+	// balancer: down while one is down; nodes only: down when all are).
+	Status Status `json:"status"`
+	// Degraded is set for a service that is up while one of its probes
+	// fails (a node of a cluster, a probe the rule does not count).
+	Degraded bool `json:"degraded"`
+	// Since is when the latest of its probes changed to the state it is in.
+	Since time.Time `json:"since,omitzero"`
+}
+
+// ServiceStatuses computes each probed service's state from its probes'
+// current states (Store.ProbeStates), by the rule Availability counts
+// with, in the order of the services' names.
+func ServiceStatuses(states []State) []ServiceStatus {
+	by := map[string][]State{}
+	for _, s := range states {
+		by[s.Service] = append(by[s.Service], s)
+	}
+	var out []ServiceStatus
+	for _, svc := range slices.Sorted(maps.Keys(by)) {
+		ss := by[svc]
+		balancer := slices.ContainsFunc(ss, func(s State) bool { return s.Node == "" })
+		st := ServiceStatus{Service: svc, Status: StatusUnknown}
+		var up, down, anyDown int
+		for _, s := range ss {
+			if s.Status == StatusDown {
+				anyDown++
+			}
+			if balancer && s.Node != "" {
+				continue
+			}
+			switch s.Status {
+			case StatusUp:
+				up++
+			case StatusDown:
+				down++
+			}
+			if s.Status != StatusUnknown && s.Since.After(st.Since) {
+				st.Since = s.Since
+			}
+		}
+		switch {
+		case up+down == 0:
+		case balancer && down > 0, !balancer && up == 0:
+			st.Status = StatusDown
+		default:
+			st.Status, st.Degraded = StatusUp, anyDown > 0
+		}
+		out = append(out, st)
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -114,5 +115,31 @@ func TestByService(t *testing.T) {
 	}
 	if figs := ByService(nil, win, at(0, 0), at(24, 0), nil); len(figs) != 0 {
 		t.Errorf("no changes: %+v", figs)
+	}
+}
+
+// TestServiceStatuses: through a balancer one failing probe takes the
+// service down; with node probes only, the service is down when every node
+// is and degraded while some are; without results it is unknown.
+func TestServiceStatuses(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	got := ServiceStatuses([]State{
+		{Probe: "imap-lb", Service: "imap", Status: StatusDown, Since: t0},
+		{Probe: "imap-1", Service: "imap", Node: "n1", Status: StatusUp, Since: t0.Add(-time.Hour)},
+		{Probe: "smtp-1", Service: "smtp", Node: "n1", Status: StatusDown, Since: t0},
+		{Probe: "smtp-2", Service: "smtp", Node: "n2", Status: StatusUp, Since: t0.Add(-time.Hour)},
+		{Probe: "pop-1", Service: "pop3", Node: "n1", Status: StatusDown, Since: t0},
+		{Probe: "pop-2", Service: "pop3", Node: "n2", Status: StatusDown, Since: t0.Add(time.Minute)},
+		{Probe: "web", Service: "webmail", Status: StatusUnknown},
+	})
+	want := []ServiceStatus{
+		{Service: "imap", Status: StatusDown, Since: t0},
+		{Service: "pop3", Status: StatusDown, Since: t0.Add(time.Minute)},
+		{Service: "smtp", Status: StatusUp, Degraded: true, Since: t0},
+		{Service: "webmail", Status: StatusUnknown},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("statuses\n%v\nwant\n%v", got, want)
 	}
 }

@@ -34,11 +34,15 @@ type Query struct {
 	QueueID   string
 	IP        string // client IP
 	Status    string // a txlog status (sent, deferred, bounced, rejected, greylisted, …)
+	Direction string // a txlog direction (inbound, outbound, internal, relayed, unknown)
 	Subject   string
 	Since     time.Time
 	Until     time.Time
 	Limit     int // messages per page; 0 means 50
 	Offset    int // messages to skip
+	// Fold folds retries of the same sender → recipient from the same
+	// client (greylisting, refusals) into one result (Arrange).
+	Fold bool
 }
 
 // ErrEmptyQuery is returned by Validate when no criterion is given.
@@ -67,6 +71,10 @@ func (q *Query) Normalize() error {
 	q.QueueID = strings.TrimSpace(q.QueueID)
 	q.IP = strings.TrimSpace(q.IP)
 	q.Status = strings.TrimSpace(q.Status)
+	q.Direction = strings.TrimSpace(q.Direction)
+	if q.Direction != "" && !slices.Contains(txlog.Directions(), txlog.Direction(q.Direction)) {
+		return fmt.Errorf("trace: unknown direction %q (want one of inbound, outbound, internal, relayed, unknown)", q.Direction)
+	}
 	if q.From == "" && q.To == "" && q.MessageID == "" && q.QueueID == "" && q.IP == "" && q.Status == "" && q.Subject == "" {
 		return ErrEmptyQuery
 	}
@@ -103,6 +111,7 @@ func (q Query) String() string {
 	add("queue_id", q.QueueID)
 	add("ip", q.IP)
 	add("status", q.Status)
+	add("direction", q.Direction)
 	if q.Subject != "" {
 		parts = append(parts, "subject=(given)")
 	}
@@ -111,6 +120,9 @@ func (q Query) String() string {
 	}
 	if !q.Until.IsZero() {
 		add("until", q.Until.UTC().Format(time.RFC3339))
+	}
+	if q.Fold {
+		parts = append(parts, "fold")
 	}
 	return strings.Join(parts, " ")
 }
@@ -126,6 +138,16 @@ type Found struct {
 	// Standalone are the keys of groups without a message row: rows with
 	// no queue ID (a reject before the queue file existed) each form one.
 	More bool // another page exists
+	// Total is how many results (messages and refusals, after folding)
+	// match; Capped says the search stopped at its bound (Total is then a
+	// lower bound).
+	Total  int
+	Capped bool
+	// Order is the page's results in the order to show them (their keys:
+	// a message's key, or StandaloneKey of a row without one); Folded are
+	// the refusals folded into each (Arrange). Empty Order: newest first.
+	Order  []string
+	Folded map[string][]txlog.Row
 }
 
 // Store runs a normalized Query.
@@ -173,6 +195,12 @@ type Message struct {
 	// step that says where it is (recipientStates).
 	Recipients []Recipient `json:"recipients"`
 	Steps      []Step      `json:"timeline"`
+	// Attempts are the earlier refusals of the same sender → recipient
+	// from the same client folded into this result (Query.Fold), oldest
+	// first, one per attempt; Summary says it in a line ("greylisted 3×,
+	// then delivered"; "refused 4× (greylisted)").
+	Attempts []Attempt `json:"attempts,omitempty"`
+	Summary  string    `json:"summary,omitempty"`
 }
 
 // Recipient is a recipient's final outcome.
@@ -181,13 +209,32 @@ type Recipient struct {
 	Status string `json:"status"`
 	DSN    string `json:"dsn,omitempty"`
 	Relay  string `json:"relay,omitempty"`
+	// Code and Reason are the reply of the step that put it there (the
+	// bounce, deferral or refusal reason), At its time.
+	Code   int       `json:"code,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at,omitzero"`
 }
 
-// Page is one page of results.
+// Attempt is one refused try folded into a result: Postfix's 450 and
+// postgrey's line for the same try are one attempt.
+type Attempt struct {
+	Time       time.Time `json:"time"`
+	Status     string    `json:"status"` // greylisted or rejected
+	Greylisted bool      `json:"greylisted"`
+	Code       int       `json:"code,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+}
+
+// Page is one page of results, newest first.
 type Page struct {
-	Messages   []Message `json:"messages"`
-	Offset     int       `json:"offset"`
-	NextOffset int       `json:"next_offset,omitempty"` // 0 when this is the last page
+	Messages []Message `json:"messages"`
+	// Total is how many results match (not the page size); TotalCapped
+	// says the search stopped at its bound and there may be more.
+	Total       int  `json:"total"`
+	TotalCapped bool `json:"total_capped,omitempty"`
+	Offset      int  `json:"offset"`
+	NextOffset  int  `json:"next_offset,omitempty"` // 0 when this is the last page
 }
 
 // MaskedSubject replaces a subject for roles that may not read it.
@@ -207,7 +254,7 @@ func Search(ctx context.Context, s Store, q Query, maskSubjects bool) (Page, err
 	if err != nil {
 		return Page{}, fmt.Errorf("trace search: %w", err)
 	}
-	p := Page{Messages: Build(f), Offset: q.Offset}
+	p := Page{Messages: Build(f), Offset: q.Offset, Total: f.Total, TotalCapped: f.Capped}
 	if f.More {
 		p.NextOffset = q.Offset + q.Limit
 	}
@@ -270,13 +317,7 @@ func Build(f Found) []Message {
 			tm = byQueue[nq{r.Node, r.QueueID}]
 		}
 		if tm == nil {
-			k := r.MsgKey
-			if k == "" {
-				k = r.Node + "/" + r.QueueID + "/" + r.Time.UTC().Format(time.RFC3339Nano) + "/" + r.Rcpt + "/" + r.Status
-				if r.QueueID != "" {
-					k = r.Node + "/" + r.QueueID
-				}
-			}
+			k := StandaloneKey(r)
 			tm = standalone[k]
 			if tm == nil {
 				tm = &Message{Key: k, Node: r.Node, Direction: string(r.Direction), FirstSeen: r.Time, LastSeen: r.Time,
@@ -318,8 +359,35 @@ func Build(f Found) []Message {
 		tm.Recipients = recipients(tm.Steps)
 		res = append(res, *tm)
 	}
-	slices.SortStableFunc(res, func(a, b Message) int { return a.FirstSeen.Compare(b.FirstSeen) })
+	if len(f.Order) == 0 {
+		slices.SortStableFunc(res, func(a, b Message) int { return b.FirstSeen.Compare(a.FirstSeen) })
+	} else {
+		pos := make(map[string]int, len(f.Order))
+		for i, k := range f.Order {
+			pos[k] = i
+		}
+		slices.SortStableFunc(res, func(a, b Message) int { return pos[a.Key] - pos[b.Key] })
+	}
+	for i := range res {
+		if rows := f.Folded[res[i].Key]; len(rows) > 0 {
+			res[i].Attempts = attempts(rows)
+		}
+		res[i].Summary = summary(res[i])
+	}
 	return res
+}
+
+// StandaloneKey is the key of the result a row without a message forms:
+// its message key, its node and queue ID, or (a refusal before the queue
+// file existed) the row itself.
+func StandaloneKey(r txlog.Row) string {
+	switch {
+	case r.MsgKey != "":
+		return r.MsgKey
+	case r.QueueID != "":
+		return r.Node + "/" + r.QueueID
+	}
+	return r.Node + "/" + r.QueueID + "/" + r.Time.UTC().Format(time.RFC3339Nano) + "/" + r.Rcpt + "/" + r.Status
 }
 
 // ranks order the steps of one second: what happens first in a
@@ -385,7 +453,7 @@ func recipients(steps []Step) []Recipient {
 			idx[s.Rcpt] = i
 			out = append(out, Recipient{Rcpt: s.Rcpt})
 		}
-		out[i].Status, out[i].DSN, out[i].Relay = s.Step, s.DSN, s.Relay
+		out[i].Status, out[i].DSN, out[i].Relay, out[i].Code, out[i].Reason, out[i].At = s.Step, s.DSN, s.Relay, s.Code, s.Detail, s.Time
 	}
 	return out
 }

@@ -37,6 +37,9 @@ type TicketOptions struct {
 	// Monitored tells the status page whether any service is probed
 	// (notice.Options.Monitored); nil: not said.
 	Monitored func() bool
+	// Health gives the status page the probes' view of each service
+	// (notice.Options.Health); nil: notices only.
+	Health notice.Health
 }
 
 // noticeReloadKeys are the notices keys a reload applies: who announcements
@@ -102,7 +105,7 @@ func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, 
 	}
 	ns, err := notice.New(notice.Options{
 		Config: cfg.Notices, Store: st, Sender: sender, Logger: logger, Now: now,
-		StatusURL: statusURL, Services: names, Sent: sent, Monitored: o.Monitored,
+		StatusURL: statusURL, Services: names, Sent: sent, Monitored: o.Monitored, Health: o.Health,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("notices: %w", err)
@@ -136,7 +139,8 @@ func setupTickets(_ context.Context, env *Env) error {
 		Rota: env.Config.Tickets.OnCallRota, Fallback: fallback, Location: env.Config.Location(), Logger: logger, Now: env.Now})
 	svc, err := NewTicketServices(env.Config, env.DB, logger, env.Now, TicketOptions{
 		Registerer: env.Telemetry.Registry, Pager: link, OnCall: link,
-		Monitored: func() bool { p := env.reloader().Current().Probes; return p.Enabled && len(p.Targets) > 0 }})
+		Monitored: func() bool { p := env.reloader().Current().Probes; return p.Enabled && len(p.Targets) > 0 },
+		Health:    statusHealth(env.DB)})
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uni-mail/postvakt/collectors/probe"
 	"github.com/uni-mail/postvakt/collectors/rollup"
 	"github.com/uni-mail/postvakt/collectors/txlog"
 	"github.com/uni-mail/postvakt/engine"
@@ -53,6 +54,17 @@ func BenchmarkWebPages(b *testing.B) {
 	cfg.SMTP = engine.Default()
 	cfg.SMTP.Hostname = "mx.uni.example"
 	cfg.SMTP.MX.Listen, cfg.SMTP.Submission.Listen = mx, ""
+	// the probes of the status page, all answering (their history is seeded below)
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pl.Close()
+	go acceptAndClose(pl)
+	cfg.Probes.Enabled, cfg.Probes.RaiseIncidents = true, false
+	for _, svc := range []string{"imap", "smtp", "webmail"} {
+		cfg.Probes.Targets = append(cfg.Probes.Targets, probe.Target{Name: svc + "-tcp", Service: svc, Kind: probe.KindTCP, Address: pl.Addr().String()})
+	}
 	if err := cfg.Validate(); err != nil {
 		b.Fatal(err)
 	}
@@ -166,7 +178,46 @@ func BenchmarkWebPages(b *testing.B) {
 			b.Fatalf("seed notice: %d", code)
 		}
 	}
-	b.Logf("seeded 10,000 tickets, %d log rows, 20,000 mailboxes, 200 notices and 500 quarantined messages in %s", rows, time.Since(start).Round(time.Second))
+	// greylisting of one sender (the trace folds it): 500 refusals, each
+	// logged twice (Postfix's 450 and postgrey's line)
+	grey := &txlog.Batch{}
+	for i := range 500 {
+		at := base.Add(time.Duration(i) * 80 * time.Minute)
+		for _, src := range []string{"postfix", "postgrey"} {
+			r := txlog.Row{Time: at, Node: "mx1", Source: src, Direction: txlog.Inbound, MailFrom: "user42@sender42.example",
+				Rcpt: fmt.Sprintf("s%d@uni.example", i%20), ClientIP: "192.0.2.7", Status: txlog.StatusGreylisted}
+			if src == "postfix" {
+				r.Status, r.Code, r.Reply = txlog.StatusRejected, 450, "450 4.2.0 Recipient address rejected: Greylisted"
+			}
+			grey.Rows = append(grey.Rows, r)
+		}
+	}
+	if err := txlogstore.New(db).WriteBatch(ctx, grey, nil); err != nil {
+		b.Fatal(err)
+	}
+	// 90 days of probe results for the status page: three services, each
+	// probe failing for 20 minutes every 6 hours (1,080 state changes a
+	// service), and 20 maintenance notices
+	ps := NewProbeStore(db)
+	pbase := clock.Now().Add(-90 * 24 * time.Hour)
+	for _, svc := range []string{"imap", "smtp", "webmail"} {
+		for at := pbase; at.Before(clock.Now()); at = at.Add(6 * time.Hour) {
+			for _, r := range []probe.Result{{At: at, OK: true}, {At: at.Add(3 * time.Hour), Error: "refused"}, {At: at.Add(3*time.Hour + 20*time.Minute), OK: true}} {
+				r.Probe, r.Service, r.Kind, r.Attempts = svc+"-tcp", svc, probe.KindTCP, 1
+				if _, _, err := ps.SaveProbeResult(ctx, r, "bench"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+	for i := range 20 {
+		st := pbase.Add(time.Duration(i) * 100 * time.Hour)
+		if code := call(b, "POST", app+"/api/v1/notices", tok, map[string]any{"kind": "maintenance", "title": fmt.Sprintf("Maintenance %d", i),
+			"services": []string{cfg.Tickets.Services[0].ID}, "started_at": st, "planned_end": st.Add(2 * time.Hour), "announce": false}, nil); code != http.StatusCreated {
+			b.Fatalf("seed maintenance: %d", code)
+		}
+	}
+	b.Logf("seeded 10,000 tickets, %d log rows, 20,000 mailboxes, 220 notices, 500 quarantined messages and 90 days of 3 probes in %s", rows, time.Since(start).Round(time.Second))
 
 	c := newClient(b, app)
 	if resp, _ := c.login("admin", testPassword); resp.StatusCode != http.StatusSeeOther {
@@ -174,12 +225,14 @@ func BenchmarkWebPages(b *testing.B) {
 	}
 	anon := newClient(b, app)
 	for _, page := range []string{"/", "/rota", "/tickets", "/tickets?all=true", "/tickets/5000", "/incidents",
-		"/trace?from=" + url.QueryEscape("user42@sender42.example"), "/trace.csv?from=" + url.QueryEscape("user42@sender42.example"),
+		"/trace?from=" + url.QueryEscape("user42@sender42.example"), "/trace?fold=0&from=" + url.QueryEscape("user42@sender42.example"),
+		"/trace?to=" + url.QueryEscape("s42@uni.example") + "&period=720h", "/trace?status=bounced&direction=inbound&period=24h",
+		"/trace.csv?from=" + url.QueryEscape("user42@sender42.example"),
 		"/reports", "/admin",
 		"/notices", "/notices?all=true&state=open", "/notices/new", "/notices/new?ticket=5000", "/notices/100",
 		"/directory", "/directory/mailboxes", "/directory/mailboxes?q=s1999", "/directory/mailboxes?q=s1999&page=2", "/directory/mailboxes/s12345@uni.example",
 		"/directory/aliases", "/quarantine",
-		"/incidents?status=resolved", "/status", "/status/feed.atom", "/runbooks", "/runbooks/probe-failed", "/login"} {
+		"/incidents?status=resolved", "/status", "/status/feed.atom", "/status/history", "/runbooks", "/runbooks/probe-failed", "/login"} {
 		cl := c
 		if page == "/login" { // the sign-in form is for the signed out
 			cl = anon

@@ -12,6 +12,7 @@ import (
 
 	"github.com/uni-mail/postvakt/collectors/probe"
 	"github.com/uni-mail/postvakt/collectors/trace"
+	"github.com/uni-mail/postvakt/collectors/txlog"
 	"github.com/uni-mail/postvakt/config/timezone"
 	"github.com/uni-mail/postvakt/internal/api/accessapi"
 	"github.com/uni-mail/postvakt/internal/api/collectorsapi"
@@ -578,17 +579,37 @@ func (u *UI) incidentAction(w http.ResponseWriter, r *http.Request, v *view) err
 
 // --- trace ---
 
-var traceFields = []string{"from", "to", "msgid", "queue_id", "ip", "status", "subject", "since", "until"}
+var traceFields = []string{"from", "to", "msgid", "queue_id", "ip", "status", "direction", "subject", "since", "until"}
 
+// tracePeriods are the period choices of the trace form: a duration
+// before now, as the API's since= takes it.
+var tracePeriods = []struct{ Value, Label string }{
+	{"24h", "last 24 hours"}, {"168h", "last 7 days"}, {"720h", "last 30 days"}, {"2160h", "last 90 days"},
+}
+
+// traceQuery is the API query of a trace form: its fields, the period
+// (since= when no since is given), and fold — on unless the form says
+// off (the form sends fold=0 and, when ticked, fold=1 after it).
 func traceQuery(r *http.Request) (url.Values, bool) {
 	q, out, any := r.URL.Query(), url.Values{}, false
 	for _, k := range traceFields {
 		if x := strings.TrimSpace(q.Get(k)); x != "" {
 			out.Set(k, x)
-			if k != "since" && k != "until" {
+			if k != "since" && k != "until" && k != "direction" {
 				any = true
 			}
 		}
+	}
+	if p := q.Get("period"); p != "" && out.Get("since") == "" {
+		for _, c := range tracePeriods {
+			if c.Value == p {
+				out.Set("since", p)
+			}
+		}
+	}
+	out.Set("fold", "1")
+	if f := q["fold"]; len(f) > 0 && f[len(f)-1] != "1" {
+		out.Set("fold", "0")
 	}
 	if o := q.Get("offset"); o != "" {
 		out.Set("offset", o)
@@ -607,6 +628,14 @@ type traceView struct {
 	Page     *collectorsapi.TracePage // nil: no results (not searched, or an error)
 	CSV      string
 	Next     string
+	// the choices of the form's selects
+	Period     string
+	Periods    []struct{ Value, Label string }
+	Statuses   []string
+	Directions []string
+	Fold       bool
+	// First and Last number the page's results (1-based) out of Page.Total.
+	First, Last int
 }
 
 func (u *UI) tracePage(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -616,9 +645,23 @@ func (u *UI) tracePage(w http.ResponseWriter, r *http.Request, v *view) error {
 	if from == "" {
 		from = auth.RolePostmaster
 	}
-	d := &traceView{Query: url.Values{}, Masked: !v.User.Role.AtLeast(from)}
-	for k := range q {
-		d.Query.Set(k, q.Get(k))
+	d := &traceView{Query: url.Values{}, Masked: !v.User.Role.AtLeast(from), Periods: tracePeriods,
+		Statuses: txlog.Statuses(), Fold: q.Get("fold") == "1", Period: r.URL.Query().Get("period")}
+	for _, dir := range txlog.Directions() {
+		d.Directions = append(d.Directions, string(dir))
+	}
+	for _, k := range traceFields {
+		if x := strings.TrimSpace(r.URL.Query().Get(k)); x != "" {
+			d.Query.Set(k, x)
+		}
+	}
+	// a since that is one of the periods (a link, the next page) is shown
+	// as that choice
+	for _, c := range tracePeriods {
+		if d.Period == "" && d.Query.Get("since") == c.Value && d.Query.Get("until") == "" {
+			d.Period = c.Value
+			d.Query.Del("since")
+		}
 	}
 	v.Data = d
 	if search {
@@ -634,6 +677,9 @@ func (u *UI) tracePage(w http.ResponseWriter, r *http.Request, v *view) error {
 			}
 		} else {
 			d.Page = &page
+			if len(page.Messages) > 0 {
+				d.First, d.Last = page.Offset+1, page.Offset+len(page.Messages)
+			}
 		}
 		d.Searched, d.CSV = true, "/trace.csv?"+q.Encode()
 		if d.Page != nil && page.NextOffset > 0 {

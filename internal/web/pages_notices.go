@@ -28,6 +28,7 @@ func (u *UI) noticeRoutes(m func(string, auth.Role, pageFunc)) {
 	m("POST /notices", auth.RoleOncall, u.sendNotice)
 	m("GET /notices/{id}", auth.RoleViewer, u.noticePage)
 	m("POST /notices/{id}/updates", auth.RoleOncall, u.updateNotice)
+	m("POST /notices/{id}/withdraw", auth.RoleOncall, u.withdrawNotice)
 }
 
 // noticesView is the notice list: the notices the filter selects and the
@@ -258,6 +259,18 @@ func (u *UI) noticePage(w http.ResponseWriter, r *http.Request, v *view) error {
 	v.Title, v.Nav = fmt.Sprintf("Notice %d", id), "notices"
 	v.Data = noticeView{Notice: n, Next: next, Final: notice.Final(n.State)}
 	u.render(w, http.StatusOK, "notice", v)
+	return nil
+}
+
+// withdrawNotice withdraws a notice made by mistake: it leaves the status
+// page and the feed at once (the API's POST /api/v1/notices/{id}/withdraw).
+func (u *UI) withdrawNotice(w http.ResponseWriter, r *http.Request, v *view) error {
+	id := r.PathValue("id")
+	body := notice.WithdrawRequest{Reason: strings.TrimSpace(r.PostFormValue("reason"))}
+	if err := u.call(r, http.MethodPost, "/api/v1/notices/"+url.PathEscape(id)+"/withdraw", body, nil); err != nil {
+		return err
+	}
+	redirect(w, r, "/notices/"+url.PathEscape(id), "withdrawn")
 	return nil
 }
 

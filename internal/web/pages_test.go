@@ -94,9 +94,10 @@ func TestPagesRender(t *testing.T) {
 	value := func(f func(collectorsapi.TrafficHour) int64) *sparkline { return spark(hours, f, "x") }
 	page := trace.Page{Messages: []trace.Message{{Direction: "inbound", FirstSeen: at(-time.Hour), From: "alice@sender.example",
 		MessageID: "<m1@sender.example>", ClientIP: "192.0.2.7", Subject: "Exam results", State: "removed",
-		Recipients: []trace.Recipient{{Rcpt: "bob@uni.example", Status: "sent"}, {Rcpt: "eve@uni.example", Status: "bounced"}},
-		Steps:      []trace.Step{{Time: at(-time.Hour), Node: "mx1", Step: "delivered", Rcpt: "bob@uni.example", DSN: "2.0.0", Relay: "lmtp", Detail: "ok"}}},
-		{From: "carol@sender.example", State: "queued"}}, NextOffset: 50}
+		Recipients: []trace.Recipient{{Rcpt: "bob@uni.example", Status: "sent"}, {Rcpt: "eve@uni.example", Status: "bounced", Reason: "550 5.1.1 user unknown"}},
+		Summary:    "greylisted 2×, then delivered", Attempts: []trace.Attempt{{Time: at(-2 * time.Hour), Greylisted: true}, {Time: at(-90 * time.Minute), Greylisted: true}},
+		Steps: []trace.Step{{Time: at(-time.Hour), Node: "mx1", Step: "delivered", Rcpt: "bob@uni.example", DSN: "2.0.0", Relay: "lmtp", Detail: "ok"}}},
+		{From: "carol@sender.example", State: "queued"}}, Total: 137, NextOffset: 50}
 
 	type tcase struct {
 		name string
@@ -184,9 +185,9 @@ func TestPagesRender(t *testing.T) {
 		},
 		"trace": {
 			{"full", &traceView{Query: url.Values{"from": {"alice@sender.example"}, "subject": {"Exam"}}, Searched: true, Page: &page,
-				CSV: "/trace.csv?from=alice", Next: "/trace?offset=50"},
-				[]string{`value="alice@sender.example"`, `value="Exam"`, `id="trace-count">2<`, "bob@uni.example, eve@uni.example",
-					"&lt;m1@sender.example&gt;", "192.0.2.7", "Timeline (1 steps)", "dsn=2.0.0", "via lmtp", "—", "More results"}},
+				CSV: "/trace.csv?from=alice", Next: "/trace?offset=50", First: 1, Last: 2, Fold: true, Statuses: []string{"sent", "bounced"}, Directions: []string{"inbound"}},
+				[]string{`value="alice@sender.example"`, `value="Exam"`, `id="trace-count">137<`, "showing 1–2", `<span class="rcpt">eve@uni.example</span> <span class="badge status-bounced">bounced</span> <span class="reason">550 5.1.1 user unknown</span>`,
+					"<strong>greylisted 2×, then delivered</strong>", "&lt;m1@sender.example&gt;", "192.0.2.7", "Timeline (1 steps, 2 tries)", "dsn=2.0.0", "via lmtp", "Older results"}},
 			{"masked", &traceView{Query: url.Values{}, Masked: true, Searched: true, Page: &trace.Page{}, Error: "since: bad time"},
 				[]string{"Subjects are masked", "since: bad time", `id="trace-none"`}},
 			{"off", &traceView{TraceOff: true, Searched: true}, []string{"Trace needs the collectors", "<code>collectors:</code>", "docs/collectors.md#trace"}},
@@ -265,7 +266,10 @@ func TestPagesRender(t *testing.T) {
 			{"full", noticeView{Notice: outage, Next: []string{notice.Monitoring, notice.Resolved}},
 				[]string{`id="notice-state">identified`, "imap, pop", `id="notice-public"`, "Planned end", "Next update", "(in 1h 0m)",
 					"Ended", `href="/tickets/7"`, "<option>monitoring</option>", "e-mailed Mon 23 Nov 09:30 UTC", "not sent yet (3 attempts)", "queued",
-					"A certificate expired.", `name="next_update_at"`}},
+					"A certificate expired.", `name="next_update_at"`, `action="/notices/1/withdraw"`, `id="withdraw-button"`}},
+			{"withdrawn", noticeView{Notice: notice.Notice{ID: 3, Kind: notice.KindMaintenance, State: notice.Scheduled, Public: true,
+				WithdrawnAt: now, WithdrawnBy: "web:kari"}},
+				[]string{`id="notice-withdrawn">withdrawn</strong>`, "by web:kari: not on the status page", "<dt>Scheduled for</dt>"}},
 			{"final", noticeView{Notice: notice.Notice{ID: 2, Kind: notice.KindMaintenance, State: notice.Completed}, Final: true},
 				[]string{"internal: not on the status page", "required"}},
 		},

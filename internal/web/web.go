@@ -348,7 +348,7 @@ func (v *view) Can(role string) bool { return v.User.Role.AtLeast(auth.Role(role
 var notices = map[string]string{
 	"acked": "Acknowledged.", "resolved": "Resolved.", "saved": "Saved.", "opened": "Ticket opened.",
 	"commented": "Comment added.", "done": "Done.", "requested": "Swap requested.", "generated": "Report generated.",
-	"revoked": "Token revoked.", "user": "User saved.", "sent": "Notice sent.", "updated": "Notice updated.",
+	"revoked": "Token revoked.", "user": "User saved.", "sent": "Notice sent.", "updated": "Notice updated.", "withdrawn": "Notice withdrawn: it is no longer on the status page or in the feed.",
 	"welcome": "Welcome: you are the first admin. The list below says what to set up next.",
 	"locked":  "Account locked.", "unlocked": "Account unlocked.", "released": "Released for delivery.", "deleted": "Deleted.",
 }

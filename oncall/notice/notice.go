@@ -48,6 +48,9 @@ const (
 	UpdateState    = "state"    // a state change (the first one opens the notice)
 	UpdateNote     = "update"   // news without a state change
 	UpdateReminder = "reminder" // a reminder before planned maintenance
+	// UpdateWithdrawn records the withdrawal of a notice made by mistake
+	// (Service.Withdraw); it is not announced.
+	UpdateWithdrawn = "withdrawn"
 )
 
 // States returns the states of a kind, in order.
@@ -68,6 +71,7 @@ var (
 	ErrInvalid    = errors.New("invalid notice")
 	ErrTransition = errors.New("state change not allowed")
 	ErrNotFound   = errors.New("notice not found")
+	ErrWithdrawn  = errors.New("notice withdrawn")
 )
 
 // CanMove reports whether a notice of kind may go from one state to
@@ -111,7 +115,13 @@ type Notice struct {
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	CreatedBy string    `json:"created_by"`
-	Updates   []Update  `json:"updates,omitempty"`
+	// WithdrawnAt is when the notice was withdrawn as made by mistake
+	// (zero: it stands), WithdrawnBy who did it. A withdrawn notice is on
+	// no status page or feed, plans no window and is no outage of the
+	// report; its record stays.
+	WithdrawnAt time.Time `json:"withdrawn_at,omitzero"`
+	WithdrawnBy string    `json:"withdrawn_by,omitempty"`
+	Updates     []Update  `json:"updates,omitempty"`
 }
 
 // Duration is EndedAt − StartedAt, or zero while open.
@@ -132,7 +142,7 @@ func (n Notice) Ref() string { return "N-" + strconv.FormatInt(n.ID, 10) }
 // (the window runs on). ok is false for an outage notice, which plans
 // nothing, and for a cancelled maintenance.
 func (n Notice) Window() (start, end time.Time, ok bool) {
-	if n.Kind != KindMaintenance || n.State == Cancelled {
+	if n.Kind != KindMaintenance || n.State == Cancelled || !n.WithdrawnAt.IsZero() {
 		return time.Time{}, time.Time{}, false
 	}
 	end = n.EndedAt
@@ -209,6 +219,12 @@ type Options struct {
 	// service is monitored instead of that all operate normally, which
 	// nothing would back. nil: not known, the page says the latter.
 	Monitored func() bool
+	// Health gives the status page each probed service's state and daily
+	// availability; nil: the page shows notices only.
+	Health Health
+	// HealthTTL is how long the status page reuses what Health said
+	// (bounded work per request on a public page); 0 means 10 s.
+	HealthTTL time.Duration
 }
 
 // Service creates and changes notices and announces them.
@@ -216,6 +232,7 @@ type Service struct {
 	o         Options
 	cfg       atomic.Pointer[Config] // o.Config, changed by SetConfig
 	templates *Templates
+	health    healthCache
 }
 
 // config is the notices section in force.
@@ -254,6 +271,9 @@ func New(o Options) (*Service, error) {
 	}
 	if o.Sent == nil {
 		o.Sent = func(string) {}
+	}
+	if o.HealthTTL <= 0 {
+		o.HealthTTL = 10 * time.Second
 	}
 	t, err := LoadTemplates()
 	if err != nil {
@@ -395,6 +415,9 @@ func (s *Service) Change(ctx context.Context, id int64, r ChangeRequest) (Notice
 	}
 	domain := DomainOf(s.config().From)
 	n, err := s.o.Store.NoticeChange(ctx, id, func(n *Notice) (*Update, error) {
+		if !n.WithdrawnAt.IsZero() {
+			return nil, fmt.Errorf("%w: notice %d", ErrWithdrawn, n.ID)
+		}
 		kind := UpdateNote
 		if r.State != "" && r.State != n.State {
 			if !CanMove(n.Kind, n.State, r.State) {
@@ -402,6 +425,12 @@ func (s *Service) Change(ctx context.Context, id int64, r ChangeRequest) (Notice
 			}
 			n.State, kind = r.State, UpdateState
 			if Final(r.State) {
+				if at.Before(n.StartedAt) && n.Kind == KindOutage {
+					// an end before the start would read "02:48 – 02:30 ()"
+					// (a maintenance may be completed or cancelled before
+					// its planned start)
+					return nil, invalid("at %s is before the start %s", at.UTC().Format(time.RFC3339), n.StartedAt.UTC().Format(time.RFC3339))
+				}
 				n.EndedAt, n.NextUpdateAt = at, time.Time{}
 			}
 			if r.State == InProgress && n.StartedAt.After(at) {
@@ -444,6 +473,41 @@ func (s *Service) Change(ctx context.Context, id int64, r ChangeRequest) (Notice
 	return s.o.Store.NoticeGet(ctx, id)
 }
 
+// WithdrawRequest withdraws a notice made by mistake.
+type WithdrawRequest struct {
+	// Reason is why (kept in the notice's history, not shown publicly).
+	Reason string `json:"reason"`
+	Actor  string `json:"-"`
+}
+
+// Withdraw takes notice id off the status page and its feed at once: a
+// notice made by mistake (the wrong service, a test) should not stay
+// public for notices.status_recent. The notice and its history are kept
+// with a "withdrawn" update saying who and why; nothing is e-mailed. A
+// withdrawn maintenance plans no window, and a withdrawn notice is no
+// outage of the monthly report. Withdrawing twice is ErrWithdrawn.
+func (s *Service) Withdraw(ctx context.Context, id int64, r WithdrawRequest) (Notice, error) {
+	now := s.o.Now()
+	if len(r.Reason) > 2000 {
+		return Notice{}, invalid("reason: at most 2000 bytes")
+	}
+	n, err := s.o.Store.NoticeChange(ctx, id, func(n *Notice) (*Update, error) {
+		if !n.WithdrawnAt.IsZero() {
+			return nil, fmt.Errorf("%w: notice %d was withdrawn by %s", ErrWithdrawn, n.ID, n.WithdrawnBy)
+		}
+		n.WithdrawnAt, n.WithdrawnBy, n.UpdatedAt = now, r.Actor, now
+		if !Final(n.State) {
+			n.NextUpdateAt = time.Time{}
+		}
+		return &Update{At: now, Actor: r.Actor, Kind: UpdateWithdrawn, State: n.State, Body: strings.TrimSpace(r.Reason),
+			MessageID: NewMessageID("notice", DomainOf(s.config().From))}, nil
+	})
+	if err != nil {
+		return Notice{}, fmt.Errorf("withdraw notice %d: %w", id, err)
+	}
+	return n, nil
+}
+
 // Get returns notice id.
 func (s *Service) Get(ctx context.Context, id int64) (Notice, error) {
 	return s.o.Store.NoticeGet(ctx, id)
@@ -457,6 +521,9 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Notice, error) {
 // deliver sends every announced, unsent update of n in order. Failures
 // are recorded and left to the outbox (Tick).
 func (s *Service) deliver(ctx context.Context, n Notice) {
+	if !n.WithdrawnAt.IsZero() {
+		return // withdrawn before the outbox sent it: it stays unsent
+	}
 	for _, u := range n.Updates {
 		if !u.Announce || !u.SentAt.IsZero() || u.Attempts >= MaxAttempts {
 			continue
@@ -512,7 +579,7 @@ func (s *Service) Tick(ctx context.Context, now time.Time) error {
 		return fmt.Errorf("notice reminders: %w", err)
 	}
 	for _, n := range open {
-		if n.State != Scheduled {
+		if n.State != Scheduled || !n.WithdrawnAt.IsZero() {
 			continue
 		}
 		// The nearest reminder that is due supersedes earlier ones.
@@ -525,7 +592,7 @@ func (s *Service) Tick(ctx context.Context, now time.Time) error {
 			}
 			tag, domain := before.String(), DomainOf(s.config().From)
 			if _, err := s.o.Store.NoticeChange(ctx, n.ID, func(cur *Notice) (*Update, error) {
-				if cur.State != Scheduled || hasReminder(*cur, before) {
+				if cur.State != Scheduled || hasReminder(*cur, before) || !cur.WithdrawnAt.IsZero() {
 					return nil, nil
 				}
 				return &Update{At: now, Actor: "postvakt", Kind: UpdateReminder, Tag: tag, State: cur.State,

@@ -1,23 +1,40 @@
 package notice
 
 import (
+	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
 	htmltemplate "html/template"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/uni-mail/postvakt/config/timezone"
 )
+
+// StatusDays is how many days of history the status page's bars show.
+const StatusDays = 90
 
 // statusStyle is the status page's one inline style block; the page's
 // Content-Security-Policy allows it by its SHA-256 hash (CSP Level 3,
-// "hash-source") and nothing else.
-const statusStyle = `body{font-family:sans-serif;max-width:50em;margin:auto;padding:1em}
+// "hash-source") and nothing else (so no style attributes: classes only).
+const statusStyle = `body{font-family:sans-serif;max-width:56em;margin:auto;padding:1em;color:#222}
 .n{border:1px solid #ccc;border-radius:4px;padding:.5em 1em;margin:1em 0}
-.open{border-left:6px solid #c60}.ended{border-left:6px solid #393}
-.state{font-weight:bold}small{color:#555}`
+.open{border-left:6px solid #c60}.planned{border-left:6px solid #36c}.ended{border-left:6px solid #393}
+.state{font-weight:bold}small,.muted{color:#555}dt{font-weight:bold;float:left;clear:left;width:9em}dd{margin:0 0 .3em 9.5em}
+.svc{margin:.8em 0 1.2em}.svc h3{margin:.2em 0;font-size:1.05em;display:flex;justify-content:space-between}
+.st{border-radius:3px;padding:0 .4em;font-size:.9em}.st-operational{background:#d7f0d7}.st-degraded{background:#fbe7b5}
+.st-outage{background:#f6c6c6}.st-maintenance{background:#cfe0f8}.st-no_data{background:#e6e6e6}
+.bars{display:flex;gap:1px;height:2em;align-items:stretch}.bars span{flex:1;border-radius:1px;position:relative}
+.ok{background:#3a3}.minor{background:#ec3}.major{background:#e83}.down{background:#c33}.none{background:#ccc}
+.maint{box-shadow:inset 0 -5px 0 #36c}.axis{display:flex;justify-content:space-between;font-size:.8em;color:#555}
+.legend span{display:inline-block;width:.8em;height:.8em;margin:0 .2em 0 .8em}.banner{padding:.6em 1em;border-radius:4px;background:#eee}
+.banner.all-ok{background:#d7f0d7}.banner.problem{background:#fbe7b5}`
 
 // statusCSP is the status page's Content-Security-Policy.
 var statusCSP = func() string {
@@ -26,93 +43,411 @@ var statusCSP = func() string {
 		"frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 }()
 
-// statusPage is the public status page: current notices first, then
-// recent ended ones. No login; only public notices.
+// statusPage is the public status page: each service's state and 90 days
+// of bars, active and planned notices, recent ended ones. No login; only
+// public notices that are not withdrawn.
 var statusPage = htmltemplate.Must(htmltemplate.New("status").Parse(`<!DOCTYPE html>
 <html lang="{{.Lang}}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}}</title>
-<link rel="alternate" type="application/atom+xml" title="{{.Title}}" href="status/feed.atom">
+<link rel="alternate" type="application/atom+xml" title="{{.Title}}" href="{{.Base}}status/feed.atom">
 <style>{{.Style}}</style></head>
 <body><h1>{{.Title}}</h1>
-{{if not .Current}}<p class="ok">{{.AllOK}}</p>{{end}}
-{{range .Current}}<div class="n open" id="notice-{{.ID}}"><h2>{{.Kind}}: {{.Title}}</h2>
-<p><span class="state">{{.State}}</span> · {{.Services}} · <small>{{.Started}}</small></p>
-{{with .NextUpdate}}<p><small>{{$.NextLabel}}: {{.}}</small></p>{{end}}
-{{range .Updates}}<p><small>{{.At}} — {{.State}}</small>{{with .Body}}<br>{{.}}{{end}}</p>{{end}}</div>
+{{if .History}}<p><a href="{{.Base}}status">{{.L.Back}}</a></p>
+{{range .Past}}{{template "notice" .}}{{else}}<p>{{.L.NoHistory}}</p>{{end}}
+{{else}}
+<p class="banner {{.BannerClass}}" id="banner">{{.Banner}}</p>
+{{if .Services}}<h2>{{.L.Services}}</h2>
+{{range .Services}}<div class="svc" id="service-{{.ID}}"><h3><span>{{.Name}}</span> <span class="st st-{{.State}}" id="state-{{.ID}}">{{.StateLabel}}</span></h3>
+<div class="bars" id="bars-{{.ID}}">{{range .Days}}<span class="{{.Class}}{{if .Maint}} maint{{end}}" title="{{.Title}}" data-day="{{.Date}}"></span>{{end}}</div>
+<div class="axis"><span>{{$.L.DaysAgo}}</span><span>{{.Uptime}}</span><span>{{$.L.Today}}</span></div></div>
 {{end}}
-{{if .Recent}}<h2>{{.RecentLabel}}</h2>{{end}}
-{{range .Recent}}<div class="n ended" id="notice-{{.ID}}"><h3>{{.Kind}}: {{.Title}}</h3>
-<p><span class="state">{{.State}}</span> · {{.Services}} · <small>{{.Started}} – {{.Ended}} ({{.Duration}})</small></p>
-{{range .Updates}}<p><small>{{.At}} — {{.State}}</small>{{with .Body}}<br>{{.}}{{end}}</p>{{end}}</div>
+<p class="legend muted"><span class="ok"></span>≥ 99.9 %<span class="minor"></span>≥ 99 %<span class="major"></span>≥ 95 %<span class="down"></span>&lt; 95 %<span class="none"></span>{{.L.NoData}}<span class="none maint"></span>{{.L.Maint}}</p>
 {{end}}
-<p><small><a href="status/feed.atom">Atom</a> · {{.Generated}}</small></p>
-</body></html>`))
+{{if .Current}}<h2>{{.L.Current}}</h2>{{range .Current}}{{template "notice" .}}{{end}}{{end}}
+{{if .Planned}}<h2>{{.L.Planned}}</h2>{{range .Planned}}{{template "notice" .}}{{end}}{{end}}
+{{if .Recent}}<h2>{{.L.Recent}}</h2>{{range .Recent}}{{template "notice" .}}{{end}}{{end}}
+<p><a href="{{.Base}}status/history" id="history-link">{{.L.HistoryLink}}</a></p>
+{{end}}
+<p><small><a href="{{.Base}}status/feed.atom">Atom</a> · {{.L.TimesIn}} {{.Zone}} · {{.Generated}}</small></p>
+</body></html>
+{{define "notice"}}<div class="n {{.Class}}" id="notice-{{.ID}}"><h3>{{.Kind}}: {{.Title}}</h3>
+<p><span class="state">{{.State}}</span> · {{.Services}}</p>
+<dl>{{range .Facts}}<dt>{{.K}}</dt><dd>{{.V}}</dd>{{end}}</dl>
+{{range .Updates}}<p><small>{{.At}} — {{.State}}</small>{{with .Body}}<br>{{.}}{{end}}</p>{{end}}</div>{{end}}`))
 
 type pageUpdate struct{ At, State, Body string }
 
+type fact struct{ K, V string }
+
 type pageNotice struct {
-	ID                                                       int64
-	Kind, Title, State, Services, Started, Ended, NextUpdate string
-	Duration                                                 string
-	Updates                                                  []pageUpdate
+	ID                                  int64
+	Class, Kind, Title, State, Services string
+	Facts                               []fact
+	Updates                             []pageUpdate
 }
 
-// StatusHandler serves GET /status (HTML) and GET /status/feed.atom
-// (Atom, RFC 4287) from the public notices.
+type pageDay struct {
+	Class, Title, Date string
+	Maint              bool
+}
+
+type pageService struct {
+	ID, Name, State, StateLabel, Uptime string
+	Days                                []pageDay
+}
+
+// statusLabels are the page's words per language.
+type statusLabels struct {
+	Services, Current, Planned, Recent, HistoryLink, Back, NoHistory, DaysAgo, Today, NoData, Maint, TimesIn     string
+	AllOK, Problem, NotMonitored, Started, ScheduledFor, PlannedEnd, Ended, Resolved, Duration, Impact, Symptoms string
+	Plan, NextUpdate, Available, NoDataDay, MaintDay, UptimeFmt, UnderMinute, History                            string
+	States                                                                                                       map[string]string
+}
+
+var statusText = map[string]statusLabels{
+	"en": {Services: "Services", Current: "Current notices", Planned: "Planned maintenance", Recent: "Recent notices",
+		HistoryLink: "Past notices", Back: "Current status", NoHistory: "No past notices.", DaysAgo: "90 days ago", Today: "today",
+		NoData: "no data", Maint: "announced maintenance", TimesIn: "times in",
+		AllOK: "All e-mail services are operating normally.", Problem: "Some e-mail services have problems; see below.",
+		NotMonitored: "No services are monitored; this page shows only the notices the mail team publishes.",
+		Started:      "Started", ScheduledFor: "Scheduled for", PlannedEnd: "Planned end", Ended: "Ended", Resolved: "Resolved",
+		Duration: "Duration", Impact: "Impact", Symptoms: "Symptoms", Plan: "What we do", NextUpdate: "Next update",
+		Available: "available", NoDataDay: "no data", MaintDay: "announced maintenance", UptimeFmt: "%s available over 90 days",
+		UnderMinute: "under a minute", History: "Past notices",
+		States: map[string]string{ServiceOperational: "Operational", ServiceDegraded: "Degraded", ServiceOutage: "Outage",
+			ServiceMaintenance: "Maintenance", ServiceNoData: "No data"}},
+	"nb": {Services: "Tjenester", Current: "Aktuelle meldinger", Planned: "Planlagt vedlikehold", Recent: "Nylige meldinger",
+		HistoryLink: "Tidligere meldinger", Back: "Status nå", NoHistory: "Ingen tidligere meldinger.", DaysAgo: "for 90 dager siden",
+		Today: "i dag", NoData: "ingen data", Maint: "varslet vedlikehold", TimesIn: "tider i",
+		AllOK: "Alle e-posttjenester fungerer normalt.", Problem: "Noen e-posttjenester har problemer; se under.",
+		NotMonitored: "Ingen tjenester overvåkes; siden viser bare meldingene driftsgruppen publiserer.",
+		Started:      "Startet", ScheduledFor: "Planlagt fra", PlannedEnd: "Planlagt slutt", Ended: "Avsluttet", Resolved: "Løst",
+		Duration: "Varighet", Impact: "Konsekvens", Symptoms: "Symptomer", Plan: "Tiltak", NextUpdate: "Neste oppdatering",
+		Available: "tilgjengelig", NoDataDay: "ingen data", MaintDay: "varslet vedlikehold", UptimeFmt: "%s tilgjengelig siste 90 dager",
+		UnderMinute: "under ett minutt", History: "Tidligere meldinger",
+		States: map[string]string{ServiceOperational: "I drift", ServiceDegraded: "Redusert", ServiceOutage: "Nede",
+			ServiceMaintenance: "Vedlikehold", ServiceNoData: "Ingen data"}},
+}
+
+func (s *Service) labels() statusLabels {
+	if l, ok := statusText[s.config().Language]; ok {
+		return l
+	}
+	return statusText["en"]
+}
+
+// StatusHandler serves GET /status (HTML), GET /status/history (past
+// notices) and GET /status/feed.atom (Atom, RFC 4287) from the public
+// notices that are not withdrawn, and the probes' view of each service.
 func (s *Service) StatusHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", s.serveStatus)
+	mux.HandleFunc("GET /status/history", s.serveHistory)
 	mux.HandleFunc("GET /status/feed.atom", s.serveFeed)
 	return mux
 }
 
-func (s *Service) publicNotices(r *http.Request) ([]Notice, error) {
-	return s.o.Store.NoticeList(r.Context(), Filter{PublicOnly: true, Since: s.o.Now().Add(-s.config().StatusRecent), Limit: 100})
+// publicNotices are the notices the page and the feed show: public, not
+// withdrawn, open or ended within notices.status_recent (at most 100).
+func (s *Service) publicNotices(ctx context.Context) ([]Notice, error) {
+	return s.o.Store.NoticeList(ctx, Filter{PublicOnly: true, Since: s.o.Now().Add(-s.config().StatusRecent), Limit: 100})
+}
+
+// healthCache keeps what Health said for Options.HealthTTL, so that the
+// public page costs one computation of the availability per TTL, however
+// often it is asked.
+type healthCache struct {
+	mu     sync.Mutex
+	at     time.Time // wall-clock time of the computation
+	key    string    // the day it was computed for (the bars end today)
+	states []ServiceHealth
+	days   []DayFigures
+}
+
+// probeView returns the services' states and daily figures of the last
+// StatusDays days up to now (from the cache when fresh).
+func (s *Service) probeView(ctx context.Context, now time.Time, loc *time.Location) ([]ServiceHealth, []DayFigures, time.Time, error) {
+	first := dayStart(now, loc).AddDate(0, 0, -(StatusDays - 1))
+	if s.o.Health == nil {
+		return nil, nil, first, nil
+	}
+	c := &s.health
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := first.Format(time.RFC3339)
+	if c.key == key && time.Since(c.at) < s.o.HealthTTL {
+		return c.states, c.days, first, nil
+	}
+	states, err := s.o.Health.ServiceStates(ctx)
+	if err != nil {
+		return nil, nil, first, fmt.Errorf("service states: %w", err)
+	}
+	days, err := s.o.Health.DailyAvailability(ctx, first, now, loc)
+	if err != nil {
+		return nil, nil, first, fmt.Errorf("daily availability: %w", err)
+	}
+	c.at, c.key, c.states, c.days = time.Now(), key, states, days
+	return states, days, first, nil
+}
+
+func dayStart(t time.Time, loc *time.Location) time.Time {
+	y, m, d := t.In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, loc)
+}
+
+func (s *Service) serviceName(id string) string {
+	if n := s.o.Services[id]; n != "" {
+		return n
+	}
+	return id
+}
+
+// services builds the services section: every probed service and every
+// service an active notice names, by name.
+func (s *Service) services(states []ServiceHealth, days []DayFigures, notices []Notice, first, now time.Time, loc *time.Location) []pageService {
+	l := s.labels()
+	health := map[string]*ServiceHealth{}
+	var ids []string
+	for i := range states {
+		health[states[i].Service] = &states[i]
+		ids = append(ids, states[i].Service)
+	}
+	for _, n := range notices {
+		if n.Active(now) {
+			for _, id := range n.Services {
+				if !slices.Contains(ids, id) {
+					ids = append(ids, id)
+				}
+			}
+		}
+	}
+	byDay := map[string]DayFigures{}
+	for _, d := range days {
+		byDay[d.Service+"\x00"+d.Day.In(loc).Format(time.DateOnly)] = d
+	}
+	// the maintenance days: announced maintenance (public, not withdrawn)
+	// marks the days its window touches, even without probe figures
+	maintDays := map[string]bool{}
+	for _, n := range notices {
+		start, end, ok := n.Window()
+		if !ok || !n.Public {
+			continue
+		}
+		if end.IsZero() || end.After(now) {
+			end = now
+		}
+		for d := dayStart(start, loc); d.Before(end); d = d.AddDate(0, 0, 1) {
+			for _, id := range n.Services {
+				maintDays[id+"\x00"+d.Format(time.DateOnly)] = true
+			}
+		}
+	}
+	var out []pageService
+	for _, id := range ids {
+		ps := pageService{ID: id, Name: s.serviceName(id), State: ServiceState(id, health[id], notices, now)}
+		ps.StateLabel = l.States[ps.State]
+		var measured, down time.Duration
+		for i := range StatusDays {
+			day := first.AddDate(0, 0, i)
+			date := day.Format(time.DateOnly)
+			f, ok := byDay[id+"\x00"+date]
+			if !ok {
+				f = DayFigures{Service: id, Day: day}
+			}
+			pd := pageDay{Class: DayClass(f), Date: date, Maint: f.Planned > 0 || maintDays[id+"\x00"+date]}
+			title := day.Format("Mon 2006-01-02") + ": "
+			if f.Known {
+				title += fmt.Sprintf("%s %s", percent(f.Availability), l.Available)
+				if f.Down > 0 {
+					title += fmt.Sprintf(" (%s down)", FormatDuration(f.Down))
+				}
+				measured, down = measured+f.Measured, down+f.Down
+			} else {
+				title += l.NoDataDay
+			}
+			if pd.Maint {
+				title += "; " + l.MaintDay
+			}
+			pd.Title = title
+			ps.Days = append(ps.Days, pd)
+		}
+		if measured > 0 {
+			ps.Uptime = fmt.Sprintf(l.UptimeFmt, percent(float64(measured-down)/float64(measured)*100))
+		} else {
+			ps.Uptime = l.NoData
+		}
+		out = append(out, ps)
+	}
+	slices.SortStableFunc(out, func(a, b pageService) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
+// percent shows an availability with the precision it needs: 100 %,
+// 99.95 %, 97.2 %.
+func percent(p float64) string {
+	switch {
+	case p >= 100:
+		return "100 %"
+	case p >= 99:
+		return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.2f", p), "0"), ".") + " %"
+	}
+	return fmt.Sprintf("%.1f %%", p)
+}
+
+// noticeFacts are a notice's facts as the page and the feed give them:
+// when it started (a scheduled maintenance: when it is scheduled for) and
+// its planned end, when it ended and how long it lasted, impact,
+// symptoms, the plan and the next update.
+func (s *Service) noticeFacts(n Notice) []fact {
+	l := s.labels()
+	var fs []fact
+	add := func(k, v string) {
+		if strings.TrimSpace(v) != "" {
+			fs = append(fs, fact{k, v})
+		}
+	}
+	if n.Kind == KindMaintenance && n.State == Scheduled {
+		add(l.ScheduledFor, s.when(n.StartedAt))
+	} else {
+		add(l.Started, s.when(n.StartedAt))
+	}
+	if !n.PlannedEnd.IsZero() && (!Final(n.State) || n.State == Cancelled) {
+		add(l.PlannedEnd, s.when(n.PlannedEnd))
+	}
+	if Final(n.State) && !n.EndedAt.IsZero() {
+		k := l.Ended
+		if n.State == Resolved {
+			k = l.Resolved
+		}
+		add(k, s.when(n.EndedAt))
+		if n.State != Cancelled {
+			d := FormatDuration(n.Duration())
+			if n.Duration() < time.Minute {
+				d = l.UnderMinute
+			}
+			add(l.Duration, d)
+		}
+	}
+	add(l.Impact, n.Impact)
+	add(l.Symptoms, n.Symptoms)
+	add(l.Plan, n.HandlingPlan)
+	if !Final(n.State) {
+		add(l.NextUpdate, s.when(n.NextUpdateAt))
+	}
+	return fs
+}
+
+func (s *Service) pageNotice(n Notice, class string) pageNotice {
+	d := s.data(n, Update{State: n.State})
+	pn := pageNotice{ID: n.ID, Class: class, Kind: d.Kind, Title: n.Title, State: d.State, Services: d.Services, Facts: s.noticeFacts(n)}
+	for i := len(n.Updates) - 1; i >= 0; i-- {
+		u := n.Updates[i]
+		if u.Kind == UpdateWithdrawn {
+			continue
+		}
+		pn.Updates = append(pn.Updates, pageUpdate{At: s.when(u.At), State: Label(n.Language, u.State), Body: u.Body})
+	}
+	return pn
+}
+
+type statusData struct {
+	Lang, Title, Banner, BannerClass, Generated, Zone, Base string
+	Style                                                   htmltemplate.CSS
+	L                                                       statusLabels
+	History                                                 bool
+	Services                                                []pageService
+	Current, Planned, Recent, Past                          []pageNotice
+}
+
+func (s *Service) pageBase(history bool) statusData {
+	now := s.o.Now()
+	loc := s.config().location()
+	d := statusData{Lang: s.config().Language, Title: s.config().StatusTitle, Generated: s.when(now),
+		Zone: timezone.Describe(now, loc), Style: htmltemplate.CSS(statusStyle), L: s.labels(), History: history}
+	if history {
+		d.Base = "../"
+		d.Title += " — " + d.L.History
+	}
+	return d
 }
 
 func (s *Service) serveStatus(w http.ResponseWriter, r *http.Request) {
-	list, err := s.publicNotices(r)
+	now, loc := s.o.Now(), s.config().location()
+	list, err := s.publicNotices(r.Context())
 	if err != nil {
 		s.o.Logger.Error("status page", "err", err)
 		http.Error(w, "status temporarily unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	lang := s.config().Language
-	page := struct {
-		Lang, Title, AllOK, RecentLabel, NextLabel, Generated string
-		Style                                                 htmltemplate.CSS
-		Current, Recent                                       []pageNotice
-	}{Lang: lang, Title: s.config().StatusTitle, Generated: s.when(s.o.Now()), Style: htmltemplate.CSS(statusStyle)}
-	page.AllOK, page.RecentLabel, page.NextLabel = "All e-mail services are operating normally.", "Recent notices", "Next update"
-	if lang == "nb" {
-		page.AllOK, page.RecentLabel, page.NextLabel = "Alle e-posttjenester fungerer normalt.", "Nylige meldinger", "Neste oppdatering"
-	}
-	if s.o.Monitored != nil && !s.o.Monitored() {
-		page.AllOK = "No services are monitored; this page shows only the notices the mail team publishes."
-		if lang == "nb" {
-			page.AllOK = "Ingen tjenester overvåkes; siden viser bare meldingene driftsgruppen publiserer."
+	page := s.pageBase(false)
+	// Options.Monitored saying no (probes off) leaves stored probe
+	// states out: they would be stale
+	monitored := s.o.Monitored == nil || s.o.Monitored()
+	var states []ServiceHealth
+	var days []DayFigures
+	first := dayStart(now, loc).AddDate(0, 0, -(StatusDays - 1))
+	if monitored {
+		if states, days, first, err = s.probeView(r.Context(), now, loc); err != nil {
+			// the notices are shown even when the probes' data cannot be read
+			s.o.Logger.Error("status page: probes", "err", err)
 		}
+	}
+	page.Services = s.services(states, days, list, first, now, loc)
+	problem := false
+	for _, ps := range page.Services {
+		problem = problem || ps.State == ServiceOutage || ps.State == ServiceDegraded || ps.State == ServiceMaintenance
 	}
 	for _, n := range list {
-		d := s.data(n, Update{State: n.State})
-		pn := pageNotice{ID: n.ID, Kind: d.Kind, Title: n.Title, State: d.State, Services: d.Services,
-			Started: d.Started, Ended: d.Ended, NextUpdate: d.NextUpdate, Duration: d.Duration}
-		for i := len(n.Updates) - 1; i >= 0; i-- {
-			u := n.Updates[i]
-			pn.Updates = append(pn.Updates, pageUpdate{At: s.when(u.At), State: Label(n.Language, u.State), Body: u.Body})
+		switch {
+		case Final(n.State):
+			page.Recent = append(page.Recent, s.pageNotice(n, "ended"))
+		case n.Kind == KindMaintenance && !n.Active(now):
+			page.Planned = append(page.Planned, s.pageNotice(n, "planned"))
+		default:
+			page.Current = append(page.Current, s.pageNotice(n, "open"))
+			problem = true
 		}
-		if Final(n.State) {
-			page.Recent = append(page.Recent, pn)
-		} else {
-			page.Current = append(page.Current, pn)
-		}
+	}
+	switch {
+	case problem:
+		page.Banner, page.BannerClass = page.L.Problem, "problem"
+	case !monitored:
+		page.Banner = page.L.NotMonitored
+	default:
+		page.Banner, page.BannerClass = page.L.AllOK, "all-ok"
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "public, max-age=30")
 	w.Header().Set("Content-Security-Policy", statusCSP)
 	if err := statusPage.Execute(w, page); err != nil {
 		s.o.Logger.Warn("status page render", "err", err)
+	}
+}
+
+// HistoryLimit bounds the notices /status/history shows.
+const HistoryLimit = 200
+
+// serveHistory lists the public notices that ended (not withdrawn),
+// newest first, at most HistoryLimit.
+func (s *Service) serveHistory(w http.ResponseWriter, r *http.Request) {
+	list, err := s.o.Store.NoticeList(r.Context(), Filter{PublicOnly: true, Limit: HistoryLimit})
+	if err != nil {
+		s.o.Logger.Error("status history", "err", err)
+		http.Error(w, "status temporarily unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	page := s.pageBase(true)
+	for _, n := range list {
+		if Final(n.State) {
+			page.Past = append(page.Past, s.pageNotice(n, "ended"))
+		}
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=60")
+	w.Header().Set("Content-Security-Policy", statusCSP)
+	if err := statusPage.Execute(w, page); err != nil {
+		s.o.Logger.Warn("status history render", "err", err)
 	}
 }
 
@@ -151,10 +486,12 @@ type atomFeed struct {
 	Entries []atomEntry `xml:"entry"`
 }
 
-// serveFeed writes one entry per public notice (RFC 4287 §4.1.2), updated
-// at its last change, with the latest state in the title.
+// serveFeed writes one entry per notice of the status page (RFC 4287
+// §4.1.2), updated at its last change, with the latest state in the title
+// and the page's facts (start or scheduled start, planned end, end,
+// impact, symptoms) and updates in the content.
 func (s *Service) serveFeed(w http.ResponseWriter, r *http.Request) {
-	list, err := s.publicNotices(r)
+	list, err := s.publicNotices(r.Context())
 	if err != nil {
 		s.o.Logger.Error("status feed", "err", err)
 		http.Error(w, "status temporarily unavailable", http.StatusServiceUnavailable)
@@ -170,18 +507,17 @@ func (s *Service) serveFeed(w http.ResponseWriter, r *http.Request) {
 	f.Links = []atomLink{{Href: base + "/feed.atom", Rel: "self", Type: "application/atom+xml"}, {Href: base, Rel: "alternate", Type: "text/html"}}
 	updated := time.Unix(0, 0).UTC()
 	for _, n := range list {
-		d := s.data(n, Update{State: n.State})
+		pn := s.pageNotice(n, "")
 		var body strings.Builder
-		fmt.Fprintf(&body, "%s — %s\n%s\n", d.State, d.Services, d.Started)
-		if d.Ended != "" {
-			fmt.Fprintf(&body, "%s (%s)\n", d.Ended, d.Duration)
+		fmt.Fprintf(&body, "%s — %s\n", pn.State, pn.Services)
+		for _, fc := range pn.Facts {
+			fmt.Fprintf(&body, "%s: %s\n", fc.K, fc.V)
 		}
-		for i := len(n.Updates) - 1; i >= 0; i-- {
-			u := n.Updates[i]
-			fmt.Fprintf(&body, "\n%s — %s\n%s\n", s.when(u.At), Label(n.Language, u.State), u.Body)
+		for _, u := range pn.Updates {
+			fmt.Fprintf(&body, "\n%s — %s\n%s\n", u.At, u.State, u.Body)
 		}
 		e := atomEntry{
-			Title:     fmt.Sprintf("[%s] %s: %s", d.State, d.Kind, n.Title),
+			Title:     fmt.Sprintf("[%s] %s: %s", pn.State, pn.Kind, n.Title),
 			ID:        fmt.Sprintf("tag:%s,2026:postvakt/notice/%d", domain, n.ID),
 			Updated:   n.UpdatedAt.UTC().Format(time.RFC3339),
 			Published: n.CreatedAt.UTC().Format(time.RFC3339),
@@ -198,6 +534,7 @@ func (s *Service) serveFeed(w http.ResponseWriter, r *http.Request) {
 	}
 	f.Updated = updated.UTC().Format(time.RFC3339)
 	w.Header().Set("Content-Type", "application/atom+xml; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=30")
 	_, _ = w.Write([]byte(xml.Header))
 	enc := xml.NewEncoder(w)
 	enc.Indent("", "  ")

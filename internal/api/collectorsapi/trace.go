@@ -11,7 +11,7 @@ import (
 )
 
 // TracePage is the body of GET /api/v1/trace: one timeline per message,
-// {"messages": [...], "offset", "next_offset"}.
+// newest first, {"messages": [...], "total", "offset", "next_offset"}.
 type TracePage = trace.Page
 
 // registerTrace adds GET /api/v1/trace (helpdesk and above; subjects
@@ -22,8 +22,15 @@ func registerTrace(s *server.Server, o Options) {
 		qs := r.URL.Query()
 		now := o.Now()
 		q := trace.Query{From: qs.Get("from"), To: qs.Get("to"), MessageID: qs.Get("msgid"), QueueID: qs.Get("queue_id"),
-			IP: qs.Get("ip"), Status: qs.Get("status"), Subject: qs.Get("subject")}
+			IP: qs.Get("ip"), Status: qs.Get("status"), Direction: qs.Get("direction"), Subject: qs.Get("subject")}
 		var err error
+		switch qs.Get("fold") {
+		case "", "0", "false":
+		case "1", "true":
+			q.Fold = true
+		default:
+			return server.BadRequest("fold: want true or false")
+		}
 		if q.Since, err = trace.ParseTime(qs.Get("since"), now, o.Location); err != nil {
 			return server.BadRequest(err.Error())
 		}

@@ -68,7 +68,7 @@ func apiError(err error) error {
 		return nil
 	case errors.Is(err, tickets.ErrNotFound), errors.Is(err, notice.ErrNotFound):
 		return server.NotFound(err.Error())
-	case errors.Is(err, tickets.ErrTransition), errors.Is(err, notice.ErrTransition):
+	case errors.Is(err, tickets.ErrTransition), errors.Is(err, notice.ErrTransition), errors.Is(err, notice.ErrWithdrawn):
 		return server.Conflict(err.Error())
 	case errors.Is(err, tickets.ErrInvalid), errors.Is(err, tickets.ErrUnknownAction), errors.Is(err, notice.ErrInvalid),
 		errors.Is(err, sla.ErrNoPauseStates):

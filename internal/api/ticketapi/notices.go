@@ -16,6 +16,7 @@ func (a *API) registerNotices() {
 	a.srv.Handle("POST /api/v1/notices", auth.RoleOncall, a.createNotice)
 	a.srv.Handle("GET /api/v1/notices/{id}", auth.RoleViewer, a.getNotice)
 	a.srv.Handle("POST /api/v1/notices/{id}/updates", auth.RoleOncall, a.updateNotice)
+	a.srv.Handle("POST /api/v1/notices/{id}/withdraw", auth.RoleOncall, a.withdrawNotice)
 }
 
 // NoticesResponse answers GET /api/v1/notices: newest first, the open ones
@@ -91,6 +92,30 @@ func (a *API) updateNotice(w http.ResponseWriter, r *http.Request) error {
 		return apiError(err)
 	}
 	if err := a.srv.Audit(r, "notice.update", fmt.Sprintf("notice:%d", id), req.State); err != nil {
+		return err
+	}
+	server.WriteJSON(w, http.StatusOK, n)
+	return nil
+}
+
+// withdrawNotice withdraws a notice made by mistake
+// (notice.WithdrawRequest: {"reason": "…"}) and answers the notice.Notice;
+// 409 when it is withdrawn already.
+func (a *API) withdrawNotice(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var req notice.WithdrawRequest
+	if err := server.ReadJSON(r, &req); err != nil {
+		return err
+	}
+	req.Actor = actor(r)
+	n, err := a.o.Notices.Withdraw(r.Context(), id, req)
+	if err != nil {
+		return apiError(err)
+	}
+	if err := a.srv.Audit(r, "notice.withdraw", fmt.Sprintf("notice:%d", id), req.Reason); err != nil {
 		return err
 	}
 	server.WriteJSON(w, http.StatusOK, n)

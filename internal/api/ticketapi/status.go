@@ -1,7 +1,8 @@
 package ticketapi
 
-// registerStatus mounts the public status page and its Atom feed (RFC
-// 4287): GET /status and GET /status/feed.atom, without a token, showing
+// registerStatus mounts the public status page, its history and its Atom
+// feed (RFC 4287): GET /status, GET /status/history and GET
+// /status/feed.atom, without a token, showing
 // the public notices only (docs/tickets.md, "Status page and feed"). The notice
 // service renders both (notice.Service.StatusHandler).
 func (a *API) registerStatus() {
@@ -11,4 +12,5 @@ func (a *API) registerStatus() {
 	h := a.o.Notices.StatusHandler()
 	a.srv.Mount("GET /status", h)
 	a.srv.Mount("GET /status/feed.atom", h)
+	a.srv.Mount("GET /status/history", h)
 }

@@ -17,7 +17,8 @@ import (
 // notice_updates): notice.Store.
 
 const noticeCols = `id, kind, title, services, state, public, symptoms, impact, handling_plan, started_at,
-	planned_end, next_update_at, ended_at, language, thread_id, ticket_id, created_at, updated_at, created_by`
+	planned_end, next_update_at, ended_at, language, thread_id, ticket_id, created_at, updated_at, created_by,
+	withdrawn_at, withdrawn_by`
 
 func scanNotice(s storage.RowScanner) (notice.Notice, error) {
 	var (
@@ -26,9 +27,11 @@ func scanNotice(s storage.RowScanner) (notice.Notice, error) {
 		public                int
 		started, created, upd int64
 		end, next, ended      sql.NullInt64
+		withdrawn             sql.NullInt64
 	)
 	err := s.Scan(&n.ID, &n.Kind, &n.Title, &services, &n.State, &public, &n.Symptoms, &n.Impact, &n.HandlingPlan,
-		&started, &end, &next, &ended, &n.Language, &n.ThreadID, &n.TicketID, &created, &upd, &n.CreatedBy)
+		&started, &end, &next, &ended, &n.Language, &n.ThreadID, &n.TicketID, &created, &upd, &n.CreatedBy,
+		&withdrawn, &n.WithdrawnBy)
 	if err != nil {
 		return n, err
 	}
@@ -38,6 +41,7 @@ func scanNotice(s storage.RowScanner) (notice.Notice, error) {
 	n.Public = public == 1
 	n.StartedAt, n.CreatedAt, n.UpdatedAt = storage.FromMicros(started), storage.FromMicros(created), storage.FromMicros(upd)
 	n.PlannedEnd, n.NextUpdateAt, n.EndedAt = storage.FromNullMicros(end), storage.FromNullMicros(next), storage.FromNullMicros(ended)
+	n.WithdrawnAt = storage.FromNullMicros(withdrawn)
 	return n, nil
 }
 
@@ -130,9 +134,9 @@ func (s *Store) NoticeChange(ctx context.Context, id int64, fn func(n *notice.No
 		}
 		if _, err := tx.Exec(ctx, `UPDATE notices SET title = ?, services = ?, state = ?, public = ?, symptoms = ?,
 			impact = ?, handling_plan = ?, started_at = ?, planned_end = ?, next_update_at = ?, ended_at = ?,
-			updated_at = ? WHERE id = ?`, n.Title, string(services), n.State, storage.BoolInt(n.Public), n.Symptoms,
+			updated_at = ?, withdrawn_at = ?, withdrawn_by = ? WHERE id = ?`, n.Title, string(services), n.State, storage.BoolInt(n.Public), n.Symptoms,
 			n.Impact, n.HandlingPlan, storage.Micros(n.StartedAt), storage.NullMicros(n.PlannedEnd), storage.NullMicros(n.NextUpdateAt),
-			storage.NullMicros(n.EndedAt), storage.Micros(n.UpdatedAt), id); err != nil {
+			storage.NullMicros(n.EndedAt), storage.Micros(n.UpdatedAt), storage.NullMicros(n.WithdrawnAt), n.WithdrawnBy, id); err != nil {
 			return err
 		}
 		return insertUpdate(ctx, tx, id, len(n.Updates)+1, *u)
@@ -215,7 +219,7 @@ func (s *Store) NoticeList(ctx context.Context, f notice.Filter) ([]notice.Notic
 		args  []any
 	)
 	if f.PublicOnly {
-		where = append(where, "public = 1")
+		where = append(where, "public = 1 AND withdrawn_at IS NULL")
 	}
 	if !f.Since.IsZero() {
 		where = append(where, "(ended_at IS NULL OR ended_at >= ?)")
@@ -238,7 +242,7 @@ func (s *Store) NoticeList(ctx context.Context, f notice.Filter) ([]notice.Notic
 
 // NoticeUnsent implements notice.Store.
 func (s *Store) NoticeUnsent(ctx context.Context, maxAttempts int) ([]notice.Notice, error) {
-	return s.noticesWhere(ctx, ` WHERE id IN (SELECT notice_id FROM notice_updates
+	return s.noticesWhere(ctx, ` WHERE withdrawn_at IS NULL AND id IN (SELECT notice_id FROM notice_updates
 		WHERE announce = 1 AND sent_at IS NULL AND attempts < ?)`, 100, maxAttempts)
 }
 
@@ -255,7 +259,8 @@ func (s *Store) NoticeMarkSent(ctx context.Context, updateID int64, sentAt time.
 // The notices as other capabilities read them: the probes' maintenance
 // windows and the monthly report's outages.
 
-// MaintenanceNotices returns the maintenance notices, not cancelled, that
+// MaintenanceNotices returns the maintenance notices, not cancelled nor
+// withdrawn, that
 // overlap [from, to), oldest first, with their ID, services, start, end and
 // planned end (notice.Notice.Window is the time they plan down).
 func (s *Store) MaintenanceNotices(ctx context.Context, from, to time.Time) ([]notice.Notice, error) {
@@ -270,7 +275,7 @@ func (s *Store) MaintenanceNotices(ctx context.Context, from, to time.Time) ([]n
 		n.Services, n.StartedAt, n.EndedAt, n.PlannedEnd = noticeServices(services), storage.FromMicros(start), storage.FromNullMicros(end), storage.FromNullMicros(planned)
 		return n, nil
 	}, `SELECT id, services, started_at, ended_at, planned_end FROM notices
-		WHERE kind = 'maintenance' AND state <> 'cancelled' AND started_at < ? AND (ended_at IS NULL OR ended_at > ?)
+		WHERE kind = 'maintenance' AND state <> 'cancelled' AND withdrawn_at IS NULL AND started_at < ? AND (ended_at IS NULL OR ended_at > ?)
 		ORDER BY started_at, id`, storage.Micros(to), storage.Micros(from))
 	if err != nil {
 		return nil, fmt.Errorf("maintenance windows: %w", err)
@@ -279,7 +284,7 @@ func (s *Store) MaintenanceNotices(ctx context.Context, from, to time.Time) ([]n
 }
 
 // OutageNotices returns the outage and maintenance notices, not
-// cancelled, that overlap [from, to), oldest first, with their ID, kind,
+// cancelled nor withdrawn, that overlap [from, to), oldest first, with their ID, kind,
 // title, services, start, end and planned end.
 func (s *Store) OutageNotices(ctx context.Context, from, to time.Time) ([]notice.Notice, error) {
 	out, err := storage.QueryAll(ctx, s.db, func(r storage.RowScanner) (notice.Notice, error) {
@@ -294,7 +299,7 @@ func (s *Store) OutageNotices(ctx context.Context, from, to time.Time) ([]notice
 		return n, nil
 	}, `SELECT id, kind, title, services, started_at, ended_at, planned_end FROM notices
 		WHERE started_at < ? AND (ended_at IS NULL OR ended_at > ?) AND kind IN ('outage', 'maintenance') AND state <> 'cancelled'
-		ORDER BY started_at, id`, storage.Micros(to), storage.Micros(from))
+		AND withdrawn_at IS NULL ORDER BY started_at, id`, storage.Micros(to), storage.Micros(from))
 	if err != nil {
 		return nil, fmt.Errorf("notices: %w", err)
 	}

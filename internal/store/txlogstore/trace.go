@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -63,12 +64,6 @@ const traceScan = 20000
 // queue-ID-linked rows are looked for.
 const linkWindow = int64(24 * time.Hour / time.Microsecond)
 
-type hit struct {
-	key  string // message key, or "" for a standalone row
-	row  *txlog.Row
-	time int64
-}
-
 // TraceSearch finds the page of messages q selects, with their rows.
 //
 // On PostgreSQL the search runs in one transaction so that loading the
@@ -114,6 +109,9 @@ func (s *Store) traceSearch(ctx context.Context, qr storage.Querier, q trace.Que
 	if q.Status != "" {
 		add("status = ?", q.Status)
 	}
+	if q.Direction != "" {
+		add("direction = ?", q.Direction)
+	}
 	if q.Subject != "" {
 		add(`LOWER(subject) LIKE ? ESCAPE '\'`, "%"+storage.LikeEscaper.Replace(strings.ToLower(q.Subject))+"%")
 	}
@@ -147,25 +145,28 @@ func (s *Store) traceSearch(ctx context.Context, qr storage.Querier, q trace.Que
 	if q.IP != "" {
 		madd("client_ip = ?", q.IP)
 	}
+	if q.Direction != "" {
+		madd("direction = ?", q.Direction)
+	}
 	if q.Subject != "" {
 		madd(`LOWER(subject) LIKE ? ESCAPE '\'`, "%"+storage.LikeEscaper.Replace(strings.ToLower(q.Subject))+"%")
 	}
 	var mmatched []txlog.MessageRow
 	if msgApplies {
 		mmatched, err = queryMsgs(ctx, qr, msgSelect+" WHERE ts >= ? AND ts < ? AND "+strings.Join(mconds, " AND ")+
-			fmt.Sprintf(" ORDER BY ts LIMIT %d", traceScan), margs...)
+			fmt.Sprintf(" ORDER BY ts DESC LIMIT %d", traceScan), margs...)
 		if err != nil {
 			return trace.Found{}, fmt.Errorf("trace messages: %w", err)
 		}
 	}
 	// 3. group hits by message; rows without a key but with a queue ID
 	// belong to the message that had that queue ID on that node.
-	seen := map[string]bool{}
-	var hits []hit
+	seen := map[string]int{} // message key → index in hits
+	var hits []trace.Hit
 	for _, m := range mmatched {
-		if !seen[m.MsgKey] {
-			seen[m.MsgKey] = true
-			hits = append(hits, hit{key: m.MsgKey, time: storage.Micros(m.FirstSeen)})
+		if _, ok := seen[m.MsgKey]; !ok {
+			seen[m.MsgKey] = len(hits)
+			hits = append(hits, trace.Hit{Key: m.MsgKey, Time: m.FirstSeen, From: m.MailFrom, Client: m.ClientIP})
 		}
 	}
 	// rows of a message share its queue IDs: resolve from the page first
@@ -196,31 +197,52 @@ func (s *Store) traceSearch(ctx context.Context, qr storage.Querier, q trace.Que
 			key = k
 		}
 		if key == "" {
-			hits = append(hits, hit{row: r, time: storage.Micros(r.Time)})
+			hits = append(hits, trace.Hit{Row: r, Time: r.Time})
 			continue
 		}
-		if !seen[key] {
-			seen[key] = true
-			hits = append(hits, hit{key: key, time: storage.Micros(r.Time)})
+		i, ok := seen[key]
+		if !ok {
+			i = len(hits)
+			seen[key] = i
+			hits = append(hits, trace.Hit{Key: key, Time: r.Time, From: r.MailFrom, Client: r.ClientIP})
+		}
+		h := &hits[i]
+		if r.Time.Before(h.Time) {
+			h.Time = r.Time
+		}
+		if h.From == "" {
+			h.From = r.MailFrom
+		}
+		if h.Client == "" {
+			h.Client = r.ClientIP
+		}
+		if r.Rcpt != "" && len(h.Rcpts) < 100 && !slices.Contains(h.Rcpts, r.Rcpt) {
+			h.Rcpts = append(h.Rcpts, r.Rcpt)
 		}
 	}
-	sort.SliceStable(hits, func(i, j int) bool { return hits[i].time < hits[j].time })
-	var f trace.Found
-	if q.Offset >= len(hits) {
+	results := trace.Arrange(hits, q.Fold)
+	f := trace.Found{Total: len(results), Capped: len(matched) >= traceScan || len(mmatched) >= traceScan,
+		Folded: map[string][]txlog.Row{}}
+	if q.Offset >= len(results) {
 		return f, nil
 	}
-	end := min(q.Offset+q.Limit, len(hits))
-	f.More = end < len(hits)
-	page := hits[q.Offset:end]
+	end := min(q.Offset+q.Limit, len(results))
+	f.More = end < len(results)
+	page := results[q.Offset:end]
 	// 4. load the page: messages, their rows, and rows linked by queue ID
 	var keys []string
 	var keyTimes []int64
 	for _, h := range page {
-		if h.key == "" {
-			f.Rows = append(f.Rows, *h.row)
+		k := h.ResultKey()
+		f.Order = append(f.Order, k)
+		if len(h.Folded) > 0 {
+			f.Folded[k] = h.Folded
+		}
+		if h.Key == "" {
+			f.Rows = append(f.Rows, *h.Row)
 		} else {
-			keys = append(keys, h.key)
-			keyTimes = append(keyTimes, h.time)
+			keys = append(keys, h.Key)
+			keyTimes = append(keyTimes, storage.Micros(h.Time))
 		}
 	}
 	if len(keys) == 0 {
@@ -321,7 +343,8 @@ func (s *Store) traceSearch(ctx context.Context, qr storage.Querier, q trace.Que
 // on mail_tx), or by status or subject alone, read mail_tx directly.
 func (s *Store) traceRowsQuery(q trace.Query, conds []string, args []any, lo, hi int64) (string, []any, bool) {
 	where := " WHERE ts >= ? AND ts < ? AND " + strings.Join(conds, " AND ")
-	limit := fmt.Sprintf(" ORDER BY ts LIMIT %d", traceScan)
+	// newest first: a search that meets its bound keeps the newest rows
+	limit := fmt.Sprintf(" ORDER BY ts DESC LIMIT %d", traceScan)
 	var via string // the message criterion that every matching row's message meets
 	var viaArg any
 	switch {
@@ -354,7 +377,7 @@ func (s *Store) traceRowsQuery(q trace.Query, conds []string, args []any, lo, hi
 	// seen before that.
 	lw := linkWindow
 	msgs := "(SELECT msg_key, ts, last_seen FROM mail_messages WHERE " + via +
-		" AND ts >= ? AND ts < ? AND last_seen >= ? ORDER BY ts LIMIT " + fmt.Sprint(traceScan) + ")" +
+		" AND ts >= ? AND ts < ? AND last_seen >= ? ORDER BY ts DESC LIMIT " + fmt.Sprint(traceScan) + ")" +
 		" UNION ALL (SELECT msg_key, ts, last_seen FROM mail_messages WHERE " + via +
 		" AND last_seen - ts > " + fmt.Sprint(lw) + " AND last_seen >= ? AND ts < ?)"
 	keyed := "SELECT t.* FROM (" + msgs + ") m CROSS JOIN LATERAL (" + txSelect + where +

@@ -202,6 +202,10 @@ func TestConformanceTrace(t *testing.T) {
 			{"from and second queue id", trace.Query{From: "sender3@partner.example", QueueID: "B00003"}, 1},
 			{"from, window", trace.Query{From: "sender3@partner.example", Since: t0.Add(5 * time.Second), Until: t0.Add(6 * time.Second)}, 1}, // its delivery at 5s
 			{"from, window after", trace.Query{From: "sender3@partner.example", Since: t0.Add(5500 * time.Millisecond)}, 0},
+			{"to, inbound", trace.Query{To: "user3@uni.example", Direction: "inbound"}, 3},
+			{"to, outbound", trace.Query{To: "user3@uni.example", Direction: "outbound"}, 0},
+			{"ip, inbound", trace.Query{IP: "192.0.2.7", Direction: "inbound"}, 5},
+			{"ip, outbound", trace.Query{IP: "192.0.2.7", Direction: "outbound"}, 0},
 		} {
 			page, err := trace.Search(ctx, st, c.q, false)
 			if err != nil {
@@ -213,6 +217,14 @@ func TestConformanceTrace(t *testing.T) {
 					keys = append(keys, m.Key)
 				}
 				t.Errorf("%s: %d messages, want %d: %v", c.name, len(page.Messages), c.want, keys)
+			}
+		}
+		// newest first, and the total is the count of matches, not the page
+		for _, q := range []trace.Query{{IP: "192.0.2.7", Limit: 2}, {Status: "rejected", Limit: 2}, {From: "bot@spam.example", Limit: 2}} {
+			page, err := trace.Search(ctx, st, q, false)
+			if err != nil || page.Total != 5 || len(page.Messages) != 2 || page.NextOffset != 2 ||
+				!page.Messages[0].FirstSeen.After(page.Messages[1].FirstSeen) || !page.Messages[0].FirstSeen.Equal(t0.Add(4*time.Second)) {
+				t.Errorf("%s: total %d, %d messages, next %d, %v", q.String(), page.Total, len(page.Messages), page.NextOffset, err)
 			}
 		}
 		page, err := trace.Search(ctx, st, trace.Query{QueueID: "B00002"}, true)

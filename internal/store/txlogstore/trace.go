@@ -57,6 +57,36 @@ func queryMsgs(ctx context.Context, qr storage.Querier, q string, args ...any) (
 	return storage.QueryAll(ctx, qr, scanMsg, q, args...)
 }
 
+// messageConds are the conditions of q that apply to the messages table,
+// each written so that its index serves it: the Message-ID index is
+// partial (message_id <> ”), and a condition without that term cannot
+// use it, so SQLite would scan every message.
+func messageConds(q trace.Query) (conds []string, args []any) {
+	add := func(cond string, v any) {
+		conds = append(conds, cond)
+		args = append(args, v)
+	}
+	if q.From != "" {
+		add("mail_from = ?", q.From)
+	}
+	if q.MessageID != "" {
+		add("message_id = ? AND message_id <> ''", q.MessageID)
+	}
+	if q.QueueID != "" {
+		add("first_queue_id = ?", q.QueueID)
+	}
+	if q.IP != "" {
+		add("client_ip = ?", q.IP)
+	}
+	if q.Direction != "" {
+		add("direction = ?", q.Direction)
+	}
+	if q.Subject != "" {
+		add(`LOWER(subject) LIKE ? ESCAPE '\'`, "%"+storage.LikeEscaper.Replace(strings.ToLower(q.Subject))+"%")
+	}
+	return conds, args
+}
+
 // traceScan bounds how many matching rows one search looks at.
 const traceScan = 20000
 
@@ -126,34 +156,12 @@ func (s *Store) traceSearch(ctx context.Context, qr storage.Querier, q trace.Que
 		return trace.Found{}, fmt.Errorf("trace rows: %w", err)
 	}
 	// 2. messages matching every criterion that applies to messages
-	var mconds []string
-	margs := []any{lo, hi}
-	madd := func(cond string, v any) {
-		mconds = append(mconds, cond)
-		margs = append(margs, v)
-	}
+	mconds, margs := messageConds(q)
+	margs = append([]any{lo, hi}, margs...)
 	msgApplies := q.To == "" && q.Status == ""
-	if q.From != "" {
-		madd("mail_from = ?", q.From)
-	}
-	if q.MessageID != "" {
-		madd("message_id = ?", q.MessageID)
-	}
-	if q.QueueID != "" {
-		madd("first_queue_id = ?", q.QueueID)
-	}
-	if q.IP != "" {
-		madd("client_ip = ?", q.IP)
-	}
-	if q.Direction != "" {
-		madd("direction = ?", q.Direction)
-	}
-	if q.Subject != "" {
-		madd(`LOWER(subject) LIKE ? ESCAPE '\'`, "%"+storage.LikeEscaper.Replace(strings.ToLower(q.Subject))+"%")
-	}
 	var mmatched []txlog.MessageRow
 	if msgApplies {
-		mmatched, err = queryMsgs(ctx, qr, msgSelect+" WHERE ts >= ? AND ts < ? AND "+strings.Join(mconds, " AND ")+
+		mmatched, err = queryMsgs(ctx, qr, msgSelect+" WHERE "+strings.Join(append([]string{"ts >= ? AND ts < ?"}, mconds...), " AND ")+
 			fmt.Sprintf(" ORDER BY ts DESC LIMIT %d", traceScan), margs...)
 		if err != nil {
 			return trace.Found{}, fmt.Errorf("trace messages: %w", err)

@@ -43,6 +43,11 @@ type Config struct {
 	Handover bool `yaml:"handover"`
 	// Swaps configures reminders of undecided swap requests.
 	Swaps SwapsConfig `yaml:"swaps"`
+	// ResolveTicketWithIncident resolves an incident's linked fault ticket
+	// when the incident resolves (default true); false leaves the ticket
+	// open for the follow-up work. Acknowledging an incident always moves
+	// its ticket out of "new".
+	ResolveTicketWithIncident bool `yaml:"resolve_ticket_with_incident"`
 }
 
 // SwapsConfig configures reminders of undecided swap requests. A request
@@ -104,12 +109,13 @@ type RetryConfig struct {
 // Default returns the section's defaults.
 func Default() Config {
 	return Config{
-		Alertmanager:       AlertmanagerConfig{MaxBodyBytes: 1 << 20},
-		Links:              LinksConfig{AckTTL: 24 * time.Hour},
-		Retry:              RetryConfig{Attempts: 5, Initial: time.Second, Max: 30 * time.Second},
-		EscalationInterval: 15 * time.Second,
-		Handover:           true,
-		Swaps:              SwapsConfig{RemindEvery: 24 * time.Hour, RemindBefore: 48 * time.Hour},
+		Alertmanager:              AlertmanagerConfig{MaxBodyBytes: 1 << 20},
+		Links:                     LinksConfig{AckTTL: 24 * time.Hour},
+		Retry:                     RetryConfig{Attempts: 5, Initial: time.Second, Max: 30 * time.Second},
+		EscalationInterval:        15 * time.Second,
+		Handover:                  true,
+		ResolveTicketWithIncident: true,
+		Swaps:                     SwapsConfig{RemindEvery: 24 * time.Hour, RemindBefore: 48 * time.Hour},
 	}
 }
 

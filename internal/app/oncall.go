@@ -111,7 +111,7 @@ func setupOncall(ctx context.Context, env *Env) error {
 	}
 	signer := page.Signer{Key: []byte(cfg.Links.Key), TTL: cfg.Links.AckTTL, Now: env.Now}
 	disp := &page.Dispatcher{Pipeline: pipeline, Directory: tm, Location: env.Config.Location(),
-		IncidentURL: func(id int64) string { return fmt.Sprintf("%s/api/v1/incidents/%d", base, id) }}
+		IncidentURL: func(id int64) string { return fmt.Sprintf("%s/incidents/%d", base, id) }}
 	if cfg.Links.Key != "" {
 		disp.AckURL = func(id int64, member string) string {
 			return base + "/api/v1/oncall/ack?t=" + signer.Sign(page.Claims{Action: "ack", IncidentID: id, Member: member})
@@ -123,7 +123,8 @@ func setupOncall(ctx context.Context, env *Env) error {
 	}
 	svc, err := incident.NewService(incident.Options{
 		Store: st, Policies: pols, DefaultPolicy: cfg.PolicyName(), Roster: tm, Notifier: disp, Ticketer: ticketer,
-		Logger: env.Logger.With("capability", "oncall"), Now: env.Now, Registerer: reg,
+		KeepTicketOpen: !cfg.ResolveTicketWithIncident,
+		Logger:         env.Logger.With("capability", "oncall"), Now: env.Now, Registerer: reg,
 	})
 	if err != nil {
 		return err

@@ -537,3 +537,32 @@ func (s *Service) ResolveForIncident(ctx context.Context, ticketID string, at ti
 	}
 	return err
 }
+
+// AckForIncident is the ticket side of an incident's acknowledgement: a
+// ticket still "new" is acknowledged by the same person, with a note that
+// names the incident; a ticket past "new" is left alone (changed false).
+func (s *Service) AckForIncident(ctx context.Context, ticketID, incidentID, by string) (bool, error) {
+	id, err := ParseID(ticketID)
+	if err != nil {
+		return false, err
+	}
+	_, err = s.Act(ctx, id, ActAck, ActRequest{Actor: by, Note: "incident " + incidentID + " acknowledged"})
+	if errors.Is(err, ErrTransition) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// AssignForIncident gives an incident's ticket to the incident's new
+// owner; the ticket's history records the change (an assign event).
+func (s *Service) AssignForIncident(ctx context.Context, ticketID, member, by string) error {
+	id, err := ParseID(ticketID)
+	if err != nil {
+		return err
+	}
+	_, err = s.Edit(ctx, id, EditRequest{Assignee: &member, Actor: by})
+	if errors.Is(err, ErrInvalid) {
+		return nil // already theirs
+	}
+	return err
+}

@@ -57,22 +57,22 @@ type Alert struct {
 
 // Incident is an incident as stored.
 type Incident struct {
-	ID          int64             `json:"id"`
-	Key         string            `json:"key"`    // e.g. "alertmanager/<receiver>/<groupKey>", "heartbeat/<name>"
-	Source      string            `json:"source"` // alertmanager, heartbeat, api, cli
-	Title       string            `json:"title"`
-	Summary     string            `json:"summary"`
-	Severity    string            `json:"severity"`
-	Status      Status            `json:"status"`
-	Policy      string            `json:"policy"`
-	State       State             `json:"-"`
-	NextAt      time.Time         `json:"next_at,omitzero"`
-	OpenedAt    time.Time         `json:"opened_at"`
-	AckedAt     time.Time         `json:"acked_at,omitzero"`
-	AckedBy     string            `json:"acked_by,omitempty"`
-	ResolvedAt  time.Time         `json:"resolved_at,omitzero"`
-	ResolvedBy  string            `json:"resolved_by,omitempty"`
-	TicketID    string            `json:"ticket_id,omitempty"`
+	ID         int64     `json:"id"`
+	Key        string    `json:"key"`    // e.g. "alertmanager/<receiver>/<groupKey>", "heartbeat/<name>"
+	Source     string    `json:"source"` // alertmanager, heartbeat, api, cli
+	Title      string    `json:"title"`
+	Summary    string    `json:"summary"`
+	Severity   string    `json:"severity"`
+	Status     Status    `json:"status"`
+	Policy     string    `json:"policy"`
+	State      State     `json:"-"`
+	NextAt     time.Time `json:"next_at,omitzero"`
+	OpenedAt   time.Time `json:"opened_at"`
+	AckedAt    time.Time `json:"acked_at,omitzero"`
+	AckedBy    string    `json:"acked_by,omitempty"`
+	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+	ResolvedBy string    `json:"resolved_by,omitempty"`
+	TicketID   string    `json:"ticket_id,omitempty"`
 	// Assignee is the member who owns the incident after a reassignment
 	// (Service.Reassign); empty while nobody was named.
 	Assignee    string            `json:"assignee,omitempty"`
@@ -203,8 +203,8 @@ type Options struct {
 	// resolves (oncall.resolve_ticket_with_incident: false); by default
 	// resolving the incident resolves its ticket.
 	KeepTicketOpen bool
-	Logger        *slog.Logger
-	Now           func() time.Time
+	Logger         *slog.Logger
+	Now            func() time.Time
 	// Registerer takes the package's metrics; nil registers none.
 	Registerer prometheus.Registerer
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/uni-mail/postvakt/collectors/abusedetect"
 	"github.com/uni-mail/postvakt/config/validate"
@@ -34,6 +35,9 @@ type OncallHooks struct {
 	// Send posts to the on-call channels (the paging pipeline); set by
 	// setupOncall for the capabilities after it (units' reminders).
 	Send func(ctx context.Context, msgs ...page.Message) error
+	// Paging judges whether paging reaches anyone (the web UI's banner);
+	// set by setupOncall, nil while on-call is off.
+	Paging func(ctx context.Context) *page.Health
 }
 
 // setupOncall wires the on-call capability (oncall: in the configuration):
@@ -105,6 +109,14 @@ func setupOncall(ctx context.Context, env *Env) error {
 		return err
 	}
 	env.Oncall.Send = pipeline.Send
+	env.Oncall.Paging = func(ctx context.Context) *page.Health {
+		recent, err := st.RecentPageResults(ctx, env.Now().Add(-time.Hour), 500)
+		if err != nil {
+			env.Logger.Warn("oncall: paging health", "err", err)
+			return nil
+		}
+		return page.CheckHealth(pipeline.Channels(), recent)
+	}
 	base := strings.TrimRight(env.Config.HTTP.BaseURL, "/")
 	if base == "" {
 		base = "http://" + env.Config.HTTP.Listen

@@ -34,6 +34,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/internal/webauth"
+	"github.com/uni-mail/postvakt/oncall/page"
 	"github.com/uni-mail/postvakt/oncall/tickets"
 )
 
@@ -65,6 +66,10 @@ type Options struct {
 	// SubjectsFrom is the least role that sees message subjects in trace
 	// (collectors.trace.show_subjects_from); the API masks them below it.
 	SubjectsFrom auth.Role
+	// Paging judges whether paging reaches anyone: a non-nil answer is a
+	// banner on every page naming the keys to set; nil Paging (on-call
+	// off) shows none.
+	Paging func(ctx context.Context) *page.Health
 	// Setup reports which parts of the configuration in force are filled
 	// in, for the Now page's "what to do next"; nil: not shown.
 	Setup func() Setup
@@ -339,7 +344,9 @@ type view struct {
 	Notice  string
 	Now     time.Time
 	Version string
-	Data    any
+	// Paging is the banner when paging may reach nobody; nil: none.
+	Paging *page.Health
+	Data   any
 }
 
 // Can reports whether the signed-in user has at least role.
@@ -354,8 +361,12 @@ var notices = map[string]string{
 }
 
 func (u *UI) newView(r *http.Request, si signedIn) *view {
-	return &view{User: si.User, CSRF: si.Session.CSRF, Now: u.o.Now(), Version: u.o.Version,
+	v := &view{User: si.User, CSRF: si.Session.CSRF, Now: u.o.Now(), Version: u.o.Version,
 		Notice: notices[r.URL.Query().Get("ok")]}
+	if u.o.Paging != nil && safeMethod(r.Method) {
+		v.Paging = u.o.Paging(r.Context())
+	}
+	return v
 }
 
 func (u *UI) render(w http.ResponseWriter, status int, name string, v any) {

@@ -123,3 +123,17 @@ func (s *Store) IncidentDeliveries(ctx context.Context, id int64) ([]incident.De
 	}
 	return out, nil
 }
+
+// RecentPageResults lists the channel, result and error of at most limit
+// pages created at or after since, newest first (the paging health check).
+func (s *Store) RecentPageResults(ctx context.Context, since time.Time, limit int) ([]page.Record, error) {
+	out, err := storage.QueryAll(ctx, s.db, func(r storage.RowScanner) (page.Record, error) {
+		var p page.Record
+		err := r.Scan(&p.Channel, &p.Result, &p.Error)
+		return p, err
+	}, `SELECT channel, result, error FROM oncall_pages WHERE created_at >= ? ORDER BY created_at DESC LIMIT ?`, storage.Micros(since), limit)
+	if err != nil {
+		return nil, fmt.Errorf("recent pages: %w", err)
+	}
+	return out, nil
+}

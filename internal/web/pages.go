@@ -47,6 +47,7 @@ func (u *UI) routes() {
 	m("POST /tickets/{id}/comment", auth.RoleHelpdesk, u.comment)
 	m("POST /tickets/{id}/{action}", auth.RoleOncall, u.ticketAction)
 	m("GET /incidents", auth.RoleViewer, u.incidentsPage)
+	m("GET /incidents/{id}", auth.RoleViewer, u.incidentPage)
 	m("POST /incidents/{id}/{action}", auth.RoleOncall, u.incidentAction)
 	m("GET /trace", auth.RoleHelpdesk, u.tracePage)
 	m("GET /trace.csv", auth.RoleHelpdesk, u.traceCSV)
@@ -553,26 +554,6 @@ func (u *UI) incidentsPage(w http.ResponseWriter, r *http.Request, v *view) erro
 	}
 	d.Incidents = inc.Incidents
 	u.render(w, http.StatusOK, "incidents", v)
-	return nil
-}
-
-func (u *UI) incidentAction(w http.ResponseWriter, r *http.Request, v *view) error {
-	action := r.PathValue("action")
-	if action != "ack" && action != "resolve" {
-		return &apiError{Status: http.StatusNotFound, Message: "no such action"}
-	}
-	if err := u.call(r, http.MethodPost, "/api/v1/incidents/"+url.PathEscape(r.PathValue("id"))+"/"+action, nil, nil); err != nil {
-		return err
-	}
-	back := "/incidents"
-	if r.PostFormValue("back") == "now" {
-		back = "/"
-	}
-	ok := "acked"
-	if action == "resolve" {
-		ok = "resolved"
-	}
-	redirect(w, r, back, ok)
 	return nil
 }
 

@@ -177,10 +177,32 @@ func TestPagesRender(t *testing.T) {
 			{"empty", ticketView{}, []string{"nobody", "No clocks."}},
 		},
 		"incidents": {
-			{"full", &incidentsView{Incidents: inc, Status: "open"}, []string{`id="ack-1"`, "ticket 7", "acknowledged by ana 2h 0m ago",
+			{"full", &incidentsView{Incidents: inc, Status: "open"}, []string{`id="ack-1"`, `<a href="/tickets/7">ticket 7</a>`, `<a href="/incidents/2">#2 Spam score spike</a>`, "acknowledged by ana 2h 0m ago",
 				"resolved by bjorn", `action="/incidents/2/resolve"`}},
 			{"empty", &incidentsView{Status: "resolved"}, []string{"No incidents."}},
 			{"off", &incidentsView{IncidentsOff: true}, []string{"Incidents belong to on-call, which is not configured: set <code>oncall:</code>"}},
+		},
+		"incident": {
+			{"full", func() *incidentView {
+				i := inc[0]
+				i.Labels = map[string]string{"runbook": "probe-failed", "service": "smtp", "account": "s001@uni.example"}
+				i.Alerts = []incident.Alert{{Fingerprint: "f1", Status: "firing", Labels: map[string]string{"alertname": "QueueHigh"},
+					Annotations: map[string]string{"summary": "Queue <big>", "msgid": "<m1@x.example>"}, StartsAt: at(-time.Hour)}}
+				i.Assignee, i.NextAt = "bjorn", at(10*time.Minute)
+				run, traces := incidentLinks(i)
+				return &incidentView{Incident: i, Sent: 2, Failed: 1, Runbook: run, Traces: traces,
+					Labels:  []labelPair{{"runbook", "probe-failed"}, {"service", "smtp"}},
+					Notices: []notice.Notice{outage}, Members: []oncallapi.MemberView{{ID: "ana", Name: "Ana Berg"}, {ID: "chen"}},
+					Timeline: incident.Timeline([]incident.Event{{At: at(-time.Hour), Kind: "opened", Actor: "probes", Detail: "source=probe"},
+						{At: at(-time.Hour), Kind: "paged", Detail: "round 1 step 1: ana"}, {At: at(-time.Minute), Kind: "note", Actor: "ana", Detail: "Looking <now>"}},
+						[]incident.Delivery{{Member: "ana", Channel: "email", Kind: "page", At: at(-time.Hour), Result: "sent", Attempts: 1},
+							{Channel: "slack", Kind: "page", At: at(-time.Hour), Result: "failed", Attempts: 3, Error: "channel_not_found"}})}
+			}(), []string{`href="/tickets/7"`, `href="/runbooks/probe-failed"`, `href="/notices/1"`, `href="/trace?from=s001%40uni.example"`,
+				`href="/trace?msgid=%3Cm1%40x.example%3E"`, `id="incident-owner">bjorn`, "<strong>sent page</strong> to ana by email: <span class=\"\">sent</span>",
+				"to team channel by slack", "after 3 attempts", "channel_not_found", "Looking &lt;now&gt;", `action="/incidents/1/escalate"`,
+				`<option value="ana">Ana Berg (ana)</option>`, `formaction="/incidents/1/reassign"`, "Queue &lt;big&gt;", "QueueHigh",
+				`id="incident-pages">2 sent, <span class="error">1 failed`}},
+			{"resolved", &incidentView{Incident: inc[2]}, []string{"resolved by bjorn"[0:8], "Nothing recorded.", "none named"}},
 		},
 		"trace": {
 			{"full", &traceView{Query: url.Values{"from": {"alice@sender.example"}, "subject": {"Exam"}}, Searched: true, Page: &page,

@@ -356,8 +356,9 @@ var notices = map[string]string{
 	"acked": "Acknowledged.", "resolved": "Resolved.", "saved": "Saved.", "opened": "Ticket opened.",
 	"commented": "Comment added.", "done": "Done.", "requested": "Swap requested.", "generated": "Report generated.",
 	"revoked": "Token revoked.", "user": "User saved.", "sent": "Notice sent.", "updated": "Notice updated.",
-	"welcome": "Welcome: you are the first admin. The list below says what to set up next.",
-	"locked":  "Account locked.", "unlocked": "Account unlocked.", "released": "Released for delivery.", "deleted": "Deleted.",
+	"welcome":   "Welcome: you are the first admin. The list below says what to set up next.",
+	"escalated": "Escalated: the next step was paged.", "paged": "Paged.", "reassigned": "Reassigned and paged.", "noted": "Note added.",
+	"locked": "Account locked.", "unlocked": "Account unlocked.", "released": "Released for delivery.", "deleted": "Deleted.",
 }
 
 func (u *UI) newView(r *http.Request, si signedIn) *view {

@@ -98,7 +98,7 @@ func Describe(n incident.Notification, loc *time.Location) (subject, text string
 		if n.Manual != "" {
 			fmt.Fprintf(&b, " Paged by hand by %s.", n.Actor)
 			if n.Note != "" {
-				fmt.Fprintf(&b, " %s", n.Note)
+				fmt.Fprintf(&b, "\nNote: %s\n", n.Note)
 			}
 		} else if n.Round > 0 || n.Step > 0 {
 			fmt.Fprintf(&b, " Escalation step %d (round %d): nobody has acknowledged yet.", n.Step+1, n.Round+1)

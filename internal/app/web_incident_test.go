@@ -192,6 +192,41 @@ func TestWebIncidentPage(t *testing.T) {
 			if !strings.Contains(page, `id="incident-status">resolved`) {
 				t.Errorf("incident not resolved on its page")
 			}
+
+			// Escalate a second incident by hand: the policy's next step
+			// (the next person on the rota) is paged now, not in an hour.
+			inc2 := raiseAlert(t, app.base, oncallTok, "IMAPProbeFailed")
+			path2 := fmt.Sprintf("/incidents/%d", inc2.ID)
+			eventually(t, 15*time.Second, "the second incident's first page", func() bool { return len(sink.to(firstMail)) >= 3 })
+			var nextID string
+			before := map[string]int{}
+			for _, m := range testMembers {
+				before[m.ID] = len(sink.to(m.Email))
+			}
+			resp, body := c.do("POST", path2+"/escalate", url.Values{"csrf": {tok}, "back": {"page"}}, nil)
+			if resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("escalate: %d\n%s", resp.StatusCode, body)
+			}
+			eventually(t, 15*time.Second, "the escalation's page", func() bool {
+				for _, m := range testMembers {
+					if m.ID != first && len(sink.to(m.Email)) > before[m.ID] {
+						nextID = m.ID
+						return true
+					}
+				}
+				return false
+			})
+			_, page = c.do("GET", path2, nil, nil)
+			if !strings.Contains(page, "<strong>escalated</strong> <span class=\"muted\">oncall</span>") || !strings.Contains(page, "round 1 step 2: "+nextID) ||
+				!strings.Contains(page, "<strong>sent page</strong> to "+nextID+" by email") {
+				t.Errorf("the escalation is not on the second incident's page (next %s)", nextID)
+			}
+			if resp, _ := c.do("POST", path2+"/ack", url.Values{"csrf": {tok}}, nil); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("ack the second: %d", resp.StatusCode)
+			}
+			if resp, body := c.do("POST", path2+"/escalate", url.Values{"csrf": {tok}}, nil); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "acknowledged") {
+				t.Errorf("escalating an acknowledged incident: %d", resp.StatusCode)
+			}
 		})
 	}
 }

@@ -45,6 +45,8 @@ func (u *UI) routes() {
 	m("POST /tickets", auth.RoleHelpdesk, u.openTicket)
 	m("GET /tickets/{id}", auth.RoleViewer, u.ticketPage)
 	m("POST /tickets/{id}/comment", auth.RoleHelpdesk, u.comment)
+	m("POST /tickets/{id}/edit", auth.RoleHelpdesk, u.editTicket)
+	m("POST /tickets/{id}/link", auth.RoleHelpdesk, u.linkTicket)
 	m("POST /tickets/{id}/{action}", auth.RoleOncall, u.ticketAction)
 	m("GET /incidents", auth.RoleViewer, u.incidentsPage)
 	m("GET /incidents/{id}", auth.RoleViewer, u.incidentPage)
@@ -418,6 +420,7 @@ type ticketsView struct {
 	TicketsOff bool
 	More       string
 	Filter     ticketFilter
+	Choices    ticketChoices
 }
 
 // ticketFilter is the ticket list's filter form as given.
@@ -457,6 +460,7 @@ func (u *UI) ticketsPage(w http.ResponseWriter, r *http.Request, v *view) error 
 		d.More = "/tickets?" + more.Encode()
 	}
 	d.Tickets = tk.Tickets
+	d.Choices = u.ticketChoices(r, v, d.Tickets, d.Filter.Assignee)
 	u.render(w, http.StatusOK, "tickets", v)
 	return nil
 }
@@ -490,9 +494,10 @@ func (u *UI) openTicket(w http.ResponseWriter, r *http.Request, v *view) error {
 	return nil
 }
 
-// ticketView is a ticket's page.
+// ticketView is a ticket's page, with the choices of its edit forms.
 type ticketView struct {
-	Ticket ticketapi.TicketResponse
+	Ticket  ticketapi.TicketResponse
+	Choices ticketChoices
 }
 
 func (u *UI) ticketPage(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -505,7 +510,7 @@ func (u *UI) ticketPage(w http.ResponseWriter, r *http.Request, v *view) error {
 		return err
 	}
 	v.Title, v.Nav = fmt.Sprintf("Ticket %d", id), "tickets"
-	v.Data = ticketView{Ticket: t}
+	v.Data = ticketView{Ticket: t, Choices: u.ticketChoices(r, v, []tickets.Ticket{t.Ticket}, t.Assignee)}
 	u.render(w, http.StatusOK, "ticket", v)
 	return nil
 }

@@ -59,7 +59,7 @@ func TestPagesRender(t *testing.T) {
 	ticket := tickets.Ticket{ID: 7, Title: "IMAP login fails for staff", Service: "imap", Severity: "critical", Source: "helpdesk",
 		Reporter: "Kari Nordmann", ReporterEmail: "kari@uni.example", Assignee: "ana", State: tickets.StateAcknowledged,
 		Symptoms: "Authentication fails.", HandlingPlan: "Check the proxy.", Policy: "standard", PolicyVersion: "v1a2b",
-		NotifiedAt: at(-time.Hour), OpenedAt: at(-time.Hour), Links: []tickets.Link{{Kind: "incident", Ref: "3", Title: "Queue"}},
+		NotifiedAt: at(-time.Hour), OpenedAt: at(-time.Hour), Links: []tickets.Link{{Kind: "incident", Ref: "3", Title: "Queue"}, {Kind: "duplicate-of", Ref: "5", Title: "IMAP down"}},
 		Clocks: clocks}
 	inc := []incident.Incident{
 		{ID: 1, Title: "Outbound queue above 5000", Summary: "Seen by Prometheus.", Severity: "critical", Status: incident.StatusTriggered,
@@ -158,8 +158,12 @@ func TestPagesRender(t *testing.T) {
 		},
 		"tickets": {
 			{"full", &ticketsView{Tickets: []tickets.Ticket{ticket}, More: "/tickets?limit=100",
-				Filter: ticketFilter{State: "acknowledged", Service: "imap", Severity: "critical", Assignee: "ana", All: true}},
-				[]string{"<option selected>acknowledged</option>", `value="imap"`, "checked", "Show more", "#7 IMAP login fails"}},
+				Filter: ticketFilter{State: "acknowledged", Service: "imap", Severity: "critical", Assignee: "ana", All: true},
+				Choices: ticketChoices{Services: tickets.DefaultConfig().Services, Severities: []string{"critical", "major"}, States: tickets.States,
+					Assignees: []string{"ana", "bjorn"}}},
+				[]string{"<option selected>acknowledged</option>", `<option value="imap" selected>IMAP</option>`, "<option selected>critical</option>",
+					`<select name="assignee" id="filter-assignee"><option value="">anyone</option><option selected>ana</option><option>bjorn</option>`,
+					"checked", "Show more", "#7 IMAP login fails"}},
 			{"empty", &ticketsView{}, []string{"No tickets match."}},
 			{"off", &ticketsView{TicketsOff: true}, []string{"Tickets are not configured: set <code>tickets:</code>", "docs/tickets.md"}},
 		},
@@ -171,8 +175,12 @@ func TestPagesRender(t *testing.T) {
 		"ticket": {
 			{"full", ticketView{Ticket: ticketapi.TicketResponse{Ticket: ticket, Timeline: []tickets.Event{
 				{At: at(-time.Hour), Actor: "helpdesk", Kind: "opened"},
-				{At: at(-time.Minute), Actor: "ana", Kind: "state", FromState: "new", ToState: "acknowledged", Body: "Looking."}}}},
-				[]string{"Kari Nordmann &lt;kari@uni.example&gt;", "standard v1a2b", "due Mon 23 Nov 11:30 UTC (in 1h 0m)", "incident: 3 Queue",
+				{At: at(-time.Minute), Actor: "ana", Kind: "state", FromState: "new", ToState: "acknowledged", Body: "Looking."}}},
+				Choices: ticketChoices{Services: tickets.DefaultConfig().Services, Severities: []string{"critical", "major"}, Assignees: []string{"ana", "chen"},
+					LinkKinds: tickets.TicketLinkKinds}},
+				[]string{"Kari Nordmann &lt;kari@uni.example&gt;", "standard v1a2b", "due Mon 23 Nov 11:30 UTC (in 1h 0m)",
+					`incident: <a href="/incidents/3">incident 3</a> Queue`, `<option selected>ana</option><option>chen</option>`,
+					`<option selected>critical</option>`, `<option value="imap" selected>IMAP</option>`, `action="/tickets/7/link"`, "<option>duplicate-of</option>", `duplicate-of: <a href="/tickets/5">ticket 5</a> IMAP down`,
 					"new → acknowledged", `id="action-start"`, `href="/notices/new?ticket=7"`}},
 			{"empty", ticketView{}, []string{"nobody", "No clocks."}},
 		},

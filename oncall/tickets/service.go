@@ -458,7 +458,48 @@ func (s *Service) Edit(ctx context.Context, id int64, r EditRequest) (Ticket, er
 	if err := checkLinks(r.AddLinks); err != nil {
 		return Ticket{}, err
 	}
+	// A link to another ticket names one that exists, not this one.
+	var reverse []struct {
+		id   int64
+		link Link
+	}
+	for i, l := range r.AddLinks {
+		rk, ok := reverseLink(l.Kind)
+		if !ok {
+			continue
+		}
+		other, err := ParseID(l.Ref)
+		if err != nil || other == id {
+			return Ticket{}, invalid("link %s %q: name another ticket by its number", l.Kind, l.Ref)
+		}
+		ot, err := s.o.Store.TicketGet(ctx, other)
+		if errors.Is(err, ErrNotFound) {
+			return Ticket{}, invalid("link %s %q: no such ticket", l.Kind, l.Ref)
+		} else if err != nil {
+			return Ticket{}, err
+		}
+		r.AddLinks[i].Ref, r.AddLinks[i].Title = ID(other), ot.Title
+		reverse = append(reverse, struct {
+			id   int64
+			link Link
+		}{other, Link{Kind: rk, Ref: ID(id)}})
+	}
 	now := s.o.Now()
+	t, err := s.edit(ctx, id, r, now)
+	if err != nil {
+		return t, err
+	}
+	for _, rv := range reverse {
+		rv.link.Title = t.Title
+		_, err := s.edit(ctx, rv.id, EditRequest{AddLinks: []Link{rv.link}, Actor: r.Actor}, now)
+		if err != nil && !errors.Is(err, ErrInvalid) { // ErrInvalid: the reverse link is there already
+			return t, fmt.Errorf("link ticket %d back to %d: %w", rv.id, id, err)
+		}
+	}
+	return t, nil
+}
+
+func (s *Service) edit(ctx context.Context, id int64, r EditRequest, now time.Time) (Ticket, error) {
 	return s.o.Store.TicketChange(ctx, id, func(t *Ticket, _ []Event) ([]Event, error) {
 		var evs []Event
 		set := func(field string, dst *string, v *string) {

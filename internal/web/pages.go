@@ -61,6 +61,8 @@ func (u *UI) routes() {
 	})
 	m("GET /reports/{period}/tips", auth.RoleViewer, u.tipsPage)
 	m("POST /reports/{period}/tips", auth.RolePostmaster, u.saveTips)
+	m("GET /reports/{period}/send", auth.RolePostmaster, u.reportSendPage)
+	m("POST /reports/{period}/send", auth.RolePostmaster, u.sendReport)
 	m("GET /admin", auth.RoleAdmin, u.adminPage)
 	m("POST /admin/users", auth.RoleAdmin, u.addUser)
 	m("POST /admin/users/{name}", auth.RoleAdmin, u.editUser)

@@ -224,9 +224,18 @@ func TestPagesRender(t *testing.T) {
 		"reports": {
 			{"full", &reportsView{Reports: []reportapi.Report{{Archived: reports.Archived{Period: "2026-10", Comment: "Quiet.", GeneratedAt: at(-time.Hour),
 				GeneratedBy: "scheduler", SentAt: at(-time.Minute)}, Links: map[string]string{"html": "/r.html", "pdf": "/r.pdf", "csv": "/r.csv"}}}},
-				[]string{"2026-10", "Quiet.", "by scheduler", `href="/r.pdf"`, "Generate a report now"}},
+				[]string{"2026-10", "Quiet.", "by scheduler", `href="/r.pdf"`, "Generate a report now", `<a href="/reports/2026-10/send" id="send-2026-10">Send again…</a>`}},
 			{"empty", &reportsView{}, []string{"No reports archived yet."}},
 			{"off", &reportsView{ReportsOff: true}, []string{"Reports are not configured: set <code>reports:</code>", "docs/reports.md"}},
+		},
+		"report_send": {
+			{"first", reportSendView{Preview: reports.MailPreview{Period: "2026-10", From: "postvakt <pv@uni.example>", To: "styringsgruppe@uni.example",
+				Cc: "drift@uni.example", Subject: "E-mail report – October 2026", Text: "Mail received: 12 <345>", Attachment: "postvakt-report-2026-10.pdf",
+				PDFBytes: 2048}}, []string{`id="report-to">styringsgruppe@uni.example<`, "copy to <strong>drift@uni.example</strong>",
+				`id="report-subject">E-mail report – October 2026<`, "Mail received: 12 &lt;345&gt;", "postvakt-report-2026-10.pdf (2.0 KiB)",
+				`action="/reports/2026-10/send"`, "Send to styringsgruppe@uni.example"}},
+			{"again", reportSendView{Preview: reports.MailPreview{Period: "2026-10", To: "sg@uni.example", SentAt: at(-time.Hour), SentTo: "sg@uni.example"}},
+				[]string{`id="report-sent-before">Sent Mon 23 Nov 09:30 UTC to sg@uni.example`, `name="resend" value="on"`, "Send again to", "none (no PDF was made)"}},
 		},
 		"report_tips": {
 			{"full", tipsView{Period: "2026-10", Tips: []reports.Tip{{Question: "Why <spam>?", Answer: "DKIM."}},

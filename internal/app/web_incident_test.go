@@ -20,7 +20,7 @@ import (
 
 // incidentWebConfig is the on-call test configuration paging by e-mail
 // only, to sink, with oncall.resolve_ticket_with_incident as given.
-func incidentWebConfig(t *testing.T, sink *smtpSink, resolveTicket bool) *config.Config {
+func incidentWebConfig(t testing.TB, sink *smtpSink, resolveTicket bool) *config.Config {
 	cfg := oncallConfig(t, "http://127.0.0.1:1", sink.addr, time.Hour, 2*time.Hour)
 	cfg.Oncall.Slack = oncall.SlackConfig{}
 	cfg.Oncall.ResolveTicketWithIncident = resolveTicket
@@ -33,7 +33,7 @@ func incidentWebConfig(t *testing.T, sink *smtpSink, resolveTicket bool) *config
 
 // raiseAlert posts one firing Alertmanager group naming a runbook and an
 // account, and waits for its incident.
-func raiseAlert(t *testing.T, base, oncallTok, name string) incident.Incident {
+func raiseAlert(t testing.TB, base, oncallTok, name string) incident.Incident {
 	t.Helper()
 	labels := map[string]string{"alertname": name, "severity": "critical", "runbook": "probe-failed", "service": "smtp"}
 	payload := map[string]any{

@@ -132,7 +132,9 @@ func (s *Service) Escalate(ctx context.Context, id int64, by string) (Incident, 
 	if !moved {
 		return inc, fmt.Errorf("escalate incident %d: it changed meanwhile, try again: %w", id, ErrState)
 	}
-	s.escalations.Inc()
+	if st.Step > 0 || st.Round > 0 {
+		s.escalations.Inc()
+	}
 	s.event(ctx, id, "escalated", by, fmt.Sprintf("by hand: round %d step %d fired now", st.Round+1, st.Step+1))
 	if err := s.fire(ctx, pol, inc, st, now); err != nil {
 		s.opts.Logger.Error("incident: escalate", "incident", id, "err", err)

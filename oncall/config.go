@@ -108,15 +108,16 @@ type RetryConfig struct {
 
 // Default returns the section's defaults.
 func Default() Config {
-	return Config{
-		Alertmanager:              AlertmanagerConfig{MaxBodyBytes: 1 << 20},
-		Links:                     LinksConfig{AckTTL: 24 * time.Hour},
-		Retry:                     RetryConfig{Attempts: 5, Initial: time.Second, Max: 30 * time.Second},
-		EscalationInterval:        15 * time.Second,
-		Handover:                  true,
-		ResolveTicketWithIncident: true,
-		Swaps:                     SwapsConfig{RemindEvery: 24 * time.Hour, RemindBefore: 48 * time.Hour},
+	c := Config{
+		Alertmanager:       AlertmanagerConfig{MaxBodyBytes: 1 << 20},
+		Links:              LinksConfig{AckTTL: 24 * time.Hour},
+		Retry:              RetryConfig{Attempts: 5, Initial: time.Second, Max: 30 * time.Second},
+		EscalationInterval: 15 * time.Second,
+		Handover:           true,
+		Swaps:              SwapsConfig{RemindEvery: 24 * time.Hour, RemindBefore: 48 * time.Hour},
 	}
+	c.ResolveTicketWithIncident = true
+	return c
 }
 
 // Enabled reports whether the capability runs.

@@ -135,8 +135,7 @@ func setupOncall(ctx context.Context, env *Env) error {
 	}
 	svc, err := incident.NewService(incident.Options{
 		Store: st, Policies: pols, DefaultPolicy: cfg.PolicyName(), Roster: tm, Notifier: disp, Ticketer: ticketer,
-		KeepTicketOpen: !cfg.ResolveTicketWithIncident,
-		Logger:         env.Logger.With("capability", "oncall"), Now: env.Now, Registerer: reg,
+		Logger: env.Logger.With("capability", "oncall"), Now: env.Now, Registerer: reg, KeepTicketOpen: !cfg.ResolveTicketWithIncident,
 	})
 	if err != nil {
 		return err

@@ -344,9 +344,9 @@ type view struct {
 	Notice  string
 	Now     time.Time
 	Version string
+	Data    any
 	// Paging is the banner when paging may reach nobody; nil: none.
 	Paging *page.Health
-	Data   any
 }
 
 // Can reports whether the signed-in user has at least role.
@@ -356,9 +356,11 @@ var notices = map[string]string{
 	"acked": "Acknowledged.", "resolved": "Resolved.", "saved": "Saved.", "opened": "Ticket opened.",
 	"commented": "Comment added.", "done": "Done.", "requested": "Swap requested.", "generated": "Report generated.",
 	"revoked": "Token revoked.", "user": "User saved.", "sent": "Notice sent.", "updated": "Notice updated.",
-	"welcome":   "Welcome: you are the first admin. The list below says what to set up next.",
+	"welcome": "Welcome: you are the first admin. The list below says what to set up next.",
+	"locked":  "Account locked.", "unlocked": "Account unlocked.", "released": "Released for delivery.", "deleted": "Deleted.",
+	// The incident page and the report's sending.
 	"escalated": "Escalated: the next step was paged.", "paged": "Paged.", "reassigned": "Reassigned and paged.", "noted": "Note added.",
-	"locked": "Account locked.", "unlocked": "Account unlocked.", "released": "Released for delivery.", "deleted": "Deleted.",
+	"reportsent": "Report e-mailed.", "notsent": "Not sent: it was sent before (use Send again) or is being sent.",
 }
 
 func (u *UI) newView(r *http.Request, si signedIn) *view {

@@ -57,29 +57,29 @@ type Alert struct {
 
 // Incident is an incident as stored.
 type Incident struct {
-	ID         int64     `json:"id"`
-	Key        string    `json:"key"`    // e.g. "alertmanager/<receiver>/<groupKey>", "heartbeat/<name>"
-	Source     string    `json:"source"` // alertmanager, heartbeat, api, cli
-	Title      string    `json:"title"`
-	Summary    string    `json:"summary"`
-	Severity   string    `json:"severity"`
-	Status     Status    `json:"status"`
-	Policy     string    `json:"policy"`
-	State      State     `json:"-"`
-	NextAt     time.Time `json:"next_at,omitzero"`
-	OpenedAt   time.Time `json:"opened_at"`
-	AckedAt    time.Time `json:"acked_at,omitzero"`
-	AckedBy    string    `json:"acked_by,omitempty"`
-	ResolvedAt time.Time `json:"resolved_at,omitzero"`
-	ResolvedBy string    `json:"resolved_by,omitempty"`
-	TicketID   string    `json:"ticket_id,omitempty"`
-	// Assignee is the member who owns the incident after a reassignment
-	// (Service.Reassign); empty while nobody was named.
-	Assignee    string            `json:"assignee,omitempty"`
+	ID          int64             `json:"id"`
+	Key         string            `json:"key"`    // e.g. "alertmanager/<receiver>/<groupKey>", "heartbeat/<name>"
+	Source      string            `json:"source"` // alertmanager, heartbeat, api, cli
+	Title       string            `json:"title"`
+	Summary     string            `json:"summary"`
+	Severity    string            `json:"severity"`
+	Status      Status            `json:"status"`
+	Policy      string            `json:"policy"`
+	State       State             `json:"-"`
+	NextAt      time.Time         `json:"next_at,omitzero"`
+	OpenedAt    time.Time         `json:"opened_at"`
+	AckedAt     time.Time         `json:"acked_at,omitzero"`
+	AckedBy     string            `json:"acked_by,omitempty"`
+	ResolvedAt  time.Time         `json:"resolved_at,omitzero"`
+	ResolvedBy  string            `json:"resolved_by,omitempty"`
+	TicketID    string            `json:"ticket_id,omitempty"`
 	Labels      map[string]string `json:"labels,omitempty"`
 	ExternalURL string            `json:"external_url,omitempty"`
 	UpdatedAt   time.Time         `json:"updated_at"`
 	Alerts      []Alert           `json:"alerts,omitempty"`
+	// Assignee is the member who owns the incident after a reassignment
+	// (Service.Reassign); empty while nobody was named.
+	Assignee string `json:"assignee,omitempty"`
 }
 
 // Event is one line of an incident's timeline.
@@ -199,14 +199,14 @@ type Options struct {
 	Roster        Roster
 	Notifier      Notifier
 	Ticketer      IncidentTicketer // optional
+	Logger        *slog.Logger
+	Now           func() time.Time
+	// Registerer takes the package's metrics; nil registers none.
+	Registerer prometheus.Registerer
 	// KeepTicketOpen leaves the linked ticket as it is when an incident
 	// resolves (oncall.resolve_ticket_with_incident: false); by default
 	// resolving the incident resolves its ticket.
 	KeepTicketOpen bool
-	Logger         *slog.Logger
-	Now            func() time.Time
-	// Registerer takes the package's metrics; nil registers none.
-	Registerer prometheus.Registerer
 }
 
 // Service opens, escalates, acknowledges and resolves incidents.

@@ -60,6 +60,11 @@ type Config struct {
 	// IncidentMail opens incidents from mail to an address the engine
 	// receives (integration.MailIntake).
 	IncidentMail integration.MailConfig `yaml:"incident_mail"`
+	// ResolveTicketWithIncident resolves an incident's linked fault ticket
+	// when the incident resolves (default true); false leaves the ticket
+	// open for the follow-up work. Acknowledging an incident always moves
+	// its ticket out of "new".
+	ResolveTicketWithIncident bool `yaml:"resolve_ticket_with_incident"`
 }
 
 // SwapsConfig configures reminders of undecided swap requests. A request
@@ -123,7 +128,7 @@ type RetryConfig struct {
 
 // Default returns the section's defaults.
 func Default() Config {
-	return Config{
+	c := Config{
 		Alertmanager:       AlertmanagerConfig{MaxBodyBytes: 1 << 20},
 		Slack:              SlackConfig{MaxRetryAfter: 60 * time.Second},
 		Links:              LinksConfig{AckTTL: 24 * time.Hour},
@@ -132,6 +137,8 @@ func Default() Config {
 		Handover:           true,
 		Swaps:              SwapsConfig{RemindEvery: 24 * time.Hour, RemindBefore: 48 * time.Hour},
 	}
+	c.ResolveTicketWithIncident = true
+	return c
 }
 
 // Enabled reports whether the capability runs.

@@ -137,7 +137,6 @@ func addressList(s string) ([]*gomail.Address, error) {
 // as related PNG parts referenced by Content-ID (RFC 2387, RFC 2392), and
 // the PDF attached (RFC 2183).
 func BuildMail(r *Report, html []byte, images map[string][]byte, pdf []byte, opts MailOptions) ([]byte, error) {
-	c := r.catalog()
 	var h gomail.Header
 	from, err := addressList(opts.From)
 	if err != nil || len(from) != 1 {
@@ -160,7 +159,7 @@ func BuildMail(r *Report, html []byte, images map[string][]byte, pdf []byte, opt
 		opts.Date = time.Now()
 	}
 	h.SetDate(opts.Date)
-	h.SetSubject(r.Title + " – " + c.reportPeriod(r))
+	h.SetSubject(mailSubject(r))
 	host := "postvakt"
 	if at := strings.LastIndexByte(from[0].Address, '@'); at >= 0 {
 		host = from[0].Address[at+1:]
@@ -297,4 +296,44 @@ var errPermanent = errors.New("permanent")
 func isPermanent(err error) bool {
 	var se *smtp.SMTPError
 	return errors.As(err, &se) && se.Code >= 500
+}
+
+// MailPreview is what the report's e-mail of a period will be, shown
+// before it is sent: the addresses, the subject, the plain-text part (the
+// HTML part is the archived report itself) and the attachment, and when
+// it was last sent.
+type MailPreview struct {
+	Period     string    `json:"period"`
+	From       string    `json:"from"`
+	To         string    `json:"to"`
+	Cc         string    `json:"cc,omitempty"`
+	Subject    string    `json:"subject"`
+	Text       string    `json:"text"`
+	Attachment string    `json:"attachment,omitempty"` // the PDF's file name; empty: none
+	PDFBytes   int64     `json:"pdf_bytes"`
+	SentAt     time.Time `json:"sent_at,omitzero"`
+	SentTo     string    `json:"sent_to,omitempty"`
+}
+
+// mailSubject is the Subject of the report's e-mail.
+func mailSubject(r *Report) string { return r.Title + " – " + r.catalog().reportPeriod(r) }
+
+// PreviewMail returns the e-mail of the archived report of p as Deliver
+// would send it now; ErrNotArchived when the period has no report yet.
+// It sends nothing.
+func (s *Service) PreviewMail(ctx context.Context, p Period) (MailPreview, error) {
+	a, err := s.Archive.GetReport(ctx, p.Label, true)
+	if err != nil {
+		return MailPreview{}, err
+	}
+	r, err := ReportFromJSON(a.Model, s.Config.Location())
+	if err != nil {
+		return MailPreview{}, fmt.Errorf("report %s: archived model: %w", p.Label, err)
+	}
+	pv := MailPreview{Period: p.Label, From: s.Config.Mail.From, To: s.Config.Mail.To, Cc: s.Config.Mail.Cc,
+		Subject: mailSubject(r), Text: plainText(r), PDFBytes: int64(len(a.PDF)), SentAt: a.SentAt, SentTo: a.SentTo}
+	if len(a.PDF) > 0 {
+		pv.Attachment = FileName(p.Label, "pdf")
+	}
+	return pv, nil
 }

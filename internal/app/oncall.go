@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/uni-mail/postvakt/collectors/abusedetect"
 	"github.com/uni-mail/postvakt/config/validate"
@@ -38,6 +39,9 @@ type OncallHooks struct {
 	// IncidentMail opens incidents from mail to oncall.incident_mail's
 	// address; set by setupOncall, used by the engine (after it).
 	IncidentMail *integration.MailIntake
+	// Paging judges whether paging reaches anyone (the web UI's banner);
+	// set by setupOncall, nil while on-call is off.
+	Paging func(ctx context.Context) *page.Health
 }
 
 // setupOncall wires the on-call capability (oncall: in the configuration):
@@ -117,6 +121,14 @@ func setupOncall(ctx context.Context, env *Env) error {
 		return err
 	}
 	env.Oncall.Send = pipeline.Send
+	env.Oncall.Paging = func(ctx context.Context) *page.Health {
+		recent, err := st.RecentPageResults(ctx, env.Now().Add(-time.Hour), 500)
+		if err != nil {
+			env.Logger.Warn("oncall: paging health", "err", err)
+			return nil
+		}
+		return page.CheckHealth(pipeline.Channels(), recent)
+	}
 	base := strings.TrimRight(env.Config.HTTP.BaseURL, "/")
 	if base == "" {
 		base = "http://" + env.Config.HTTP.Listen
@@ -124,7 +136,7 @@ func setupOncall(ctx context.Context, env *Env) error {
 	signer := page.Signer{Key: []byte(cfg.Links.Key), TTL: cfg.Links.AckTTL, Now: env.Now}
 	disp := &page.Dispatcher{Pipeline: pipeline, Directory: tm, Location: env.Config.Location(),
 		ContactRules: cfg.ContactRules, Paged: st, Now: env.Now,
-		IncidentURL: func(id int64) string { return fmt.Sprintf("%s/api/v1/incidents/%d", base, id) }}
+		IncidentURL: func(id int64) string { return fmt.Sprintf("%s/incidents/%d", base, id) }}
 	if cfg.Links.Key != "" {
 		disp.AckURL = func(id int64, member string) string {
 			return base + "/api/v1/oncall/ack?t=" + signer.Sign(page.Claims{Action: "ack", IncidentID: id, Member: member})
@@ -136,7 +148,7 @@ func setupOncall(ctx context.Context, env *Env) error {
 	}
 	svc, err := incident.NewService(incident.Options{
 		Store: st, Policies: pols, DefaultPolicy: cfg.PolicyName(), Roster: tm, Notifier: disp, Ticketer: ticketer,
-		Logger: env.Logger.With("capability", "oncall"), Now: env.Now, Registerer: reg,
+		Logger: env.Logger.With("capability", "oncall"), Now: env.Now, Registerer: reg, KeepTicketOpen: !cfg.ResolveTicketWithIncident,
 	})
 	if err != nil {
 		return err

@@ -132,7 +132,7 @@ func (s *sinkSession) Data(r io.Reader) error {
 func (s *sinkSession) Reset()        { s.msg = sinkMsg{} }
 func (s *sinkSession) Logout() error { return nil }
 
-func newSMTPSink(t *testing.T) *smtpSink {
+func newSMTPSink(t testing.TB) *smtpSink {
 	sink := &smtpSink{}
 	srv := smtp.NewServer(sink)
 	srv.Domain = "localhost"
@@ -193,7 +193,7 @@ var testRota = rota.Spec{Name: "ukevakt", Members: []string{"ana", "bjorn", "che
 // oncallConfig returns a configuration with the test team, the fake Slack,
 // the SMTP sink and a policy: on-call at once, next after step2, member
 // chen and the channel after step3.
-func oncallConfig(t *testing.T, slackURL, smtpAddr string, step2, step3 time.Duration) *config.Config {
+func oncallConfig(t testing.TB, slackURL, smtpAddr string, step2, step3 time.Duration) *config.Config {
 	cfg := config.Default()
 	cfg.SMTP.Enabled = false // tests of the engine start it on free ports
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
@@ -227,7 +227,7 @@ type running struct {
 	stop func()
 }
 
-func startApp(t *testing.T, cfg *config.Config, now func() time.Time) *running {
+func startApp(t testing.TB, cfg *config.Config, now func() time.Time) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan net.Addr, 1)
@@ -260,7 +260,7 @@ func startApp(t *testing.T, cfg *config.Config, now func() time.Time) *running {
 	return &r
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
@@ -318,7 +318,7 @@ func call(t testing.TB, method, u, token string, body any, out any) int {
 	return resp.StatusCode
 }
 
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
@@ -342,7 +342,7 @@ func requireTool(t *testing.T, path, pkg string) {
 	}
 }
 
-func onCallAt(t *testing.T, at time.Time) string {
+func onCallAt(t testing.TB, at time.Time) string {
 	r, err := rota.New(testRota)
 	if err != nil {
 		t.Fatal(err)

@@ -31,8 +31,8 @@ func setupWeb(_ context.Context, env *Env) error {
 	}
 	ui, err := web.New(web.Options{Auth: svc, Server: env.Server, Logger: env.Logger.With("capability", "web"),
 		Now: env.Now, Location: env.Config.Location(), Version: Version, Tickets: env.Config.Tickets,
-		SubjectsFrom: auth.Role(env.Config.Collectors.Trace.ShowSubjectsFrom),
-		Setup:        func() web.Setup { return setupState(env.reloader().Current()) }})
+		SubjectsFrom: auth.Role(env.Config.Collectors.Trace.ShowSubjectsFrom), Paging: env.Oncall.Paging,
+		Setup: func() web.Setup { return setupState(env.reloader().Current()) }})
 	if err != nil {
 		return err
 	}

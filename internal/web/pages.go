@@ -46,8 +46,11 @@ func (u *UI) routes() {
 	m("POST /tickets", auth.RoleHelpdesk, u.openTicket)
 	m("GET /tickets/{id}", auth.RoleViewer, u.ticketPage)
 	m("POST /tickets/{id}/comment", auth.RoleHelpdesk, u.comment)
+	m("POST /tickets/{id}/edit", auth.RoleHelpdesk, u.editTicket)
+	m("POST /tickets/{id}/link", auth.RoleHelpdesk, u.linkTicket)
 	m("POST /tickets/{id}/{action}", auth.RoleOncall, u.ticketAction)
 	m("GET /incidents", auth.RoleViewer, u.incidentsPage)
+	m("GET /incidents/{id}", auth.RoleViewer, u.incidentPage)
 	m("POST /incidents/{id}/{action}", auth.RoleOncall, u.incidentAction)
 	m("GET /trace", auth.RoleHelpdesk, u.tracePage)
 	m("GET /trace.csv", auth.RoleHelpdesk, u.traceCSV)
@@ -59,6 +62,8 @@ func (u *UI) routes() {
 	})
 	m("GET /reports/{period}/tips", auth.RoleViewer, u.tipsPage)
 	m("POST /reports/{period}/tips", auth.RolePostmaster, u.saveTips)
+	m("GET /reports/{period}/send", auth.RolePostmaster, u.reportSendPage)
+	m("POST /reports/{period}/send", auth.RolePostmaster, u.sendReport)
 	m("GET /admin", auth.RoleAdmin, u.adminPage)
 	m("POST /admin/users", auth.RoleAdmin, u.addUser)
 	m("POST /admin/users/{name}", auth.RoleAdmin, u.editUser)
@@ -418,6 +423,7 @@ type ticketsView struct {
 	TicketsOff bool
 	More       string
 	Filter     ticketFilter
+	Choices    ticketChoices
 }
 
 // ticketFilter is the ticket list's filter form as given.
@@ -457,6 +463,7 @@ func (u *UI) ticketsPage(w http.ResponseWriter, r *http.Request, v *view) error 
 		d.More = "/tickets?" + more.Encode()
 	}
 	d.Tickets = tk.Tickets
+	d.Choices = u.ticketChoices(r, v, d.Tickets, d.Filter.Assignee)
 	u.render(w, http.StatusOK, "tickets", v)
 	return nil
 }
@@ -490,9 +497,10 @@ func (u *UI) openTicket(w http.ResponseWriter, r *http.Request, v *view) error {
 	return nil
 }
 
-// ticketView is a ticket's page.
+// ticketView is a ticket's page, with the choices of its edit forms.
 type ticketView struct {
-	Ticket ticketapi.TicketResponse
+	Ticket  ticketapi.TicketResponse
+	Choices ticketChoices
 }
 
 func (u *UI) ticketPage(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -505,7 +513,7 @@ func (u *UI) ticketPage(w http.ResponseWriter, r *http.Request, v *view) error {
 		return err
 	}
 	v.Title, v.Nav = fmt.Sprintf("Ticket %d", id), "tickets"
-	v.Data = ticketView{Ticket: t}
+	v.Data = ticketView{Ticket: t, Choices: u.ticketChoices(r, v, []tickets.Ticket{t.Ticket}, t.Assignee)}
 	u.render(w, http.StatusOK, "ticket", v)
 	return nil
 }
@@ -554,26 +562,6 @@ func (u *UI) incidentsPage(w http.ResponseWriter, r *http.Request, v *view) erro
 	}
 	d.Incidents = inc.Incidents
 	u.render(w, http.StatusOK, "incidents", v)
-	return nil
-}
-
-func (u *UI) incidentAction(w http.ResponseWriter, r *http.Request, v *view) error {
-	action := r.PathValue("action")
-	if action != "ack" && action != "resolve" {
-		return &apiError{Status: http.StatusNotFound, Message: "no such action"}
-	}
-	if err := u.call(r, http.MethodPost, "/api/v1/incidents/"+url.PathEscape(r.PathValue("id"))+"/"+action, nil, nil); err != nil {
-		return err
-	}
-	back := "/incidents"
-	if r.PostFormValue("back") == "now" {
-		back = "/"
-	}
-	ok := "acked"
-	if action == "resolve" {
-		ok = "resolved"
-	}
-	redirect(w, r, back, ok)
 	return nil
 }
 

@@ -59,7 +59,7 @@ func TestPagesRender(t *testing.T) {
 	ticket := tickets.Ticket{ID: 7, Title: "IMAP login fails for staff", Service: "imap", Severity: "critical", Source: "helpdesk",
 		Reporter: "Kari Nordmann", ReporterEmail: "kari@uni.example", Assignee: "ana", State: tickets.StateAcknowledged,
 		Symptoms: "Authentication fails.", HandlingPlan: "Check the proxy.", Policy: "standard", PolicyVersion: "v1a2b",
-		NotifiedAt: at(-time.Hour), OpenedAt: at(-time.Hour), Links: []tickets.Link{{Kind: "incident", Ref: "3", Title: "Queue"}},
+		NotifiedAt: at(-time.Hour), OpenedAt: at(-time.Hour), Links: []tickets.Link{{Kind: "incident", Ref: "3", Title: "Queue"}, {Kind: "duplicate-of", Ref: "5", Title: "IMAP down"}},
 		Clocks: clocks}
 	inc := []incident.Incident{
 		{ID: 1, Title: "Outbound queue above 5000", Summary: "Seen by Prometheus.", Severity: "critical", Status: incident.StatusTriggered,
@@ -159,8 +159,12 @@ func TestPagesRender(t *testing.T) {
 		},
 		"tickets": {
 			{"full", &ticketsView{Tickets: []tickets.Ticket{ticket}, More: "/tickets?limit=100",
-				Filter: ticketFilter{State: "acknowledged", Service: "imap", Severity: "critical", Assignee: "ana", All: true}},
-				[]string{"<option selected>acknowledged</option>", `value="imap"`, "checked", "Show more", "#7 IMAP login fails"}},
+				Filter: ticketFilter{State: "acknowledged", Service: "imap", Severity: "critical", Assignee: "ana", All: true},
+				Choices: ticketChoices{Services: tickets.DefaultConfig().Services, Severities: []string{"critical", "major"}, States: tickets.States,
+					Assignees: []string{"ana", "bjorn"}}},
+				[]string{"<option selected>acknowledged</option>", `<option value="imap" selected>IMAP</option>`, "<option selected>critical</option>",
+					`<select name="assignee" id="filter-assignee"><option value="">anyone</option><option selected>ana</option><option>bjorn</option>`,
+					"checked", "Show more", "#7 IMAP login fails"}},
 			{"empty", &ticketsView{}, []string{"No tickets match."}},
 			{"off", &ticketsView{TicketsOff: true}, []string{"Tickets are not configured: set <code>tickets:</code>", "docs/tickets.md"}},
 		},
@@ -172,16 +176,42 @@ func TestPagesRender(t *testing.T) {
 		"ticket": {
 			{"full", ticketView{Ticket: ticketapi.TicketResponse{Ticket: ticket, Timeline: []tickets.Event{
 				{At: at(-time.Hour), Actor: "helpdesk", Kind: "opened"},
-				{At: at(-time.Minute), Actor: "ana", Kind: "state", FromState: "new", ToState: "acknowledged", Body: "Looking."}}}},
-				[]string{"Kari Nordmann &lt;kari@uni.example&gt;", "standard v1a2b", "due Mon 23 Nov 11:30 UTC (in 1h 0m)", "incident: 3 Queue",
+				{At: at(-time.Minute), Actor: "ana", Kind: "state", FromState: "new", ToState: "acknowledged", Body: "Looking."}}},
+				Choices: ticketChoices{Services: tickets.DefaultConfig().Services, Severities: []string{"critical", "major"}, Assignees: []string{"ana", "chen"},
+					LinkKinds: tickets.TicketLinkKinds}},
+				[]string{"Kari Nordmann &lt;kari@uni.example&gt;", "standard v1a2b", "due Mon 23 Nov 11:30 UTC (in 1h 0m)",
+					`incident: <a href="/incidents/3">incident 3</a> Queue`, `<option selected>ana</option><option>chen</option>`,
+					`<option selected>critical</option>`, `<option value="imap" selected>IMAP</option>`, `action="/tickets/7/link"`, "<option>duplicate-of</option>", `duplicate-of: <a href="/tickets/5">ticket 5</a> IMAP down`,
 					"new → acknowledged", `id="action-start"`, `href="/notices/new?ticket=7"`}},
 			{"empty", ticketView{}, []string{"nobody", "No clocks."}},
 		},
 		"incidents": {
-			{"full", &incidentsView{Incidents: inc, Status: "open"}, []string{`id="ack-1"`, "ticket 7", "acknowledged by ana 2h 0m ago",
+			{"full", &incidentsView{Incidents: inc, Status: "open"}, []string{`id="ack-1"`, `<a href="/tickets/7">ticket 7</a>`, `<a href="/incidents/2">#2 Spam score spike</a>`, "acknowledged by ana 2h 0m ago",
 				"resolved by bjorn", `action="/incidents/2/resolve"`}},
 			{"empty", &incidentsView{Status: "resolved"}, []string{"No incidents."}},
 			{"off", &incidentsView{IncidentsOff: true}, []string{"Incidents belong to on-call, which is not configured: set <code>oncall:</code>"}},
+		},
+		"incident": {
+			{"full", func() *incidentView {
+				i := inc[0]
+				i.Labels = map[string]string{"runbook": "probe-failed", "service": "smtp", "account": "s001@uni.example"}
+				i.Alerts = []incident.Alert{{Fingerprint: "f1", Status: "firing", Labels: map[string]string{"alertname": "QueueHigh"},
+					Annotations: map[string]string{"summary": "Queue <big>", "msgid": "<m1@x.example>"}, StartsAt: at(-time.Hour)}}
+				i.Assignee, i.NextAt = "bjorn", at(10*time.Minute)
+				run, traces := incidentLinks(i)
+				return &incidentView{Incident: i, Sent: 2, Failed: 1, Runbook: run, Traces: traces,
+					Labels:  []labelPair{{"runbook", "probe-failed"}, {"service", "smtp"}},
+					Notices: []notice.Notice{outage}, Members: []oncallapi.MemberView{{ID: "ana", Name: "Ana Berg"}, {ID: "chen"}},
+					Timeline: incident.Timeline([]incident.Event{{At: at(-time.Hour), Kind: "opened", Actor: "probes", Detail: "source=probe"},
+						{At: at(-time.Hour), Kind: "paged", Detail: "round 1 step 1: ana"}, {At: at(-time.Minute), Kind: "note", Actor: "ana", Detail: "Looking <now>"}},
+						[]incident.Delivery{{Member: "ana", Channel: "email", Kind: "page", At: at(-time.Hour), Result: "sent", Attempts: 1},
+							{Channel: "slack", Kind: "page", At: at(-time.Hour), Result: "failed", Attempts: 3, Error: "channel_not_found"}})}
+			}(), []string{`href="/tickets/7"`, `href="/runbooks/probe-failed"`, `href="/notices/1"`, `href="/trace?from=s001%40uni.example"`,
+				`href="/trace?msgid=%3Cm1%40x.example%3E"`, `id="incident-owner">bjorn`, "<strong>sent page</strong> to ana by email: <span class=\"\">sent</span>",
+				"to team channel by slack", "after 3 attempts", "channel_not_found", "Looking &lt;now&gt;", `action="/incidents/1/escalate"`,
+				`<option value="ana">Ana Berg (ana)</option>`, `formaction="/incidents/1/reassign"`, "Queue &lt;big&gt;", "QueueHigh",
+				`id="incident-pages">2 sent, <span class="error">1 failed`}},
+			{"resolved", &incidentView{Incident: inc[2]}, []string{"resolved by bjorn"[0:8], "Nothing recorded.", "none named"}},
 		},
 		"trace": {
 			{"full", &traceView{Query: url.Values{"from": {"alice@sender.example"}, "subject": {"Exam"}}, Searched: true, Page: &page,
@@ -195,9 +225,18 @@ func TestPagesRender(t *testing.T) {
 		"reports": {
 			{"full", &reportsView{Reports: []reportapi.Report{{Archived: reports.Archived{Period: "2026-10", Comment: "Quiet.", GeneratedAt: at(-time.Hour),
 				GeneratedBy: "scheduler", SentAt: at(-time.Minute)}, Links: map[string]string{"html": "/r.html", "pdf": "/r.pdf", "csv": "/r.csv"}}}},
-				[]string{"2026-10", "Quiet.", "by scheduler", `href="/r.pdf"`, "Generate a report now"}},
+				[]string{"2026-10", "Quiet.", "by scheduler", `href="/r.pdf"`, "Generate a report now", `<a href="/reports/2026-10/send" id="send-2026-10">Send again…</a>`}},
 			{"empty", &reportsView{}, []string{"No reports archived yet."}},
 			{"off", &reportsView{ReportsOff: true}, []string{"Reports are not configured: set <code>reports:</code>", "docs/reports.md"}},
+		},
+		"report_send": {
+			{"first", reportSendView{Preview: reports.MailPreview{Period: "2026-10", From: "postvakt <pv@uni.example>", To: "styringsgruppe@uni.example",
+				Cc: "drift@uni.example", Subject: "E-mail report – October 2026", Text: "Mail received: 12 <345>", Attachment: "postvakt-report-2026-10.pdf",
+				PDFBytes: 2048}}, []string{`id="report-to">styringsgruppe@uni.example<`, "copy to <strong>drift@uni.example</strong>",
+				`id="report-subject">E-mail report – October 2026<`, "Mail received: 12 &lt;345&gt;", "postvakt-report-2026-10.pdf (2.0 KiB)",
+				`action="/reports/2026-10/send"`, "Send to styringsgruppe@uni.example"}},
+			{"again", reportSendView{Preview: reports.MailPreview{Period: "2026-10", To: "sg@uni.example", SentAt: at(-time.Hour), SentTo: "sg@uni.example"}},
+				[]string{`id="report-sent-before">Sent Mon 23 Nov 09:30 UTC to sg@uni.example`, `name="resend" value="on"`, "Send again to", "none (no PDF was made)"}},
 		},
 		"report_tips": {
 			{"full", tipsView{Period: "2026-10", Tips: []reports.Tip{{Question: "Why <spam>?", Answer: "DKIM."}},

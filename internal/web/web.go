@@ -34,6 +34,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/internal/webauth"
+	"github.com/uni-mail/postvakt/oncall/page"
 	"github.com/uni-mail/postvakt/oncall/tickets"
 )
 
@@ -65,6 +66,10 @@ type Options struct {
 	// SubjectsFrom is the least role that sees message subjects in trace
 	// (collectors.trace.show_subjects_from); the API masks them below it.
 	SubjectsFrom auth.Role
+	// Paging judges whether paging reaches anyone: a non-nil answer is a
+	// banner on every page naming the keys to set; nil Paging (on-call
+	// off) shows none.
+	Paging func(ctx context.Context) *page.Health
 	// Setup reports which parts of the configuration in force are filled
 	// in, for the Now page's "what to do next"; nil: not shown.
 	Setup func() Setup
@@ -340,6 +345,8 @@ type view struct {
 	Now     time.Time
 	Version string
 	Data    any
+	// Paging is the banner when paging may reach nobody; nil: none.
+	Paging *page.Health
 }
 
 // Can reports whether the signed-in user has at least role.
@@ -351,11 +358,18 @@ var notices = map[string]string{
 	"revoked": "Token revoked.", "user": "User saved.", "sent": "Notice sent.", "updated": "Notice updated.", "withdrawn": "Notice withdrawn: it is no longer on the status page or in the feed.",
 	"welcome": "Welcome: you are the first admin. The list below says what to set up next.",
 	"locked":  "Account locked.", "unlocked": "Account unlocked.", "released": "Released for delivery.", "deleted": "Deleted.",
+	// The incident page and the report's sending.
+	"escalated": "Escalated: the next step was paged.", "paged": "Paged.", "reassigned": "Reassigned and paged.", "noted": "Note added.",
+	"reportsent": "Report e-mailed.", "notsent": "Not sent: it was sent before (use Send again) or is being sent.",
 }
 
 func (u *UI) newView(r *http.Request, si signedIn) *view {
-	return &view{User: si.User, CSRF: si.Session.CSRF, Now: u.o.Now(), Version: u.o.Version,
+	v := &view{User: si.User, CSRF: si.Session.CSRF, Now: u.o.Now(), Version: u.o.Version,
 		Notice: notices[r.URL.Query().Get("ok")]}
+	if u.o.Paging != nil && safeMethod(r.Method) {
+		v.Paging = u.o.Paging(r.Context())
+	}
+	return v
 }
 
 func (u *UI) render(w http.ResponseWriter, status int, name string, v any) {

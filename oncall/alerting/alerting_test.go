@@ -374,10 +374,23 @@ func TestSLAPage(t *testing.T) {
 	}
 }
 
-// ticketService records the tickets the link opens and resolves.
+// ticketService records the tickets the link opens, resolves,
+// acknowledges and assigns.
 type ticketService struct {
 	opened   []tickets.IncidentInfo
 	resolved []string
+	acked    []string
+	assigned []string
+}
+
+func (f *ticketService) AckForIncident(_ context.Context, id, incidentID, by string) (bool, error) {
+	f.acked = append(f.acked, id+"/"+incidentID+"/"+by)
+	return true, nil
+}
+
+func (f *ticketService) AssignForIncident(_ context.Context, id, member, by string) error {
+	f.assigned = append(f.assigned, id+"/"+member+"/"+by)
+	return nil
 }
 
 func (f *ticketService) OpenForIncident(_ context.Context, in tickets.IncidentInfo) (string, error) {

@@ -23,6 +23,8 @@ const SourceSLA = "sla"
 type TicketService interface {
 	OpenForIncident(ctx context.Context, in tickets.IncidentInfo) (string, error)
 	ResolveForIncident(ctx context.Context, ticketID string, at time.Time) error
+	AckForIncident(ctx context.Context, ticketID, incidentID, by string) (bool, error)
+	AssignForIncident(ctx context.Context, ticketID, member, by string) error
 }
 
 // TicketIncidents is what the link needs of package incident.
@@ -69,8 +71,10 @@ type LinkOptions struct {
 //     an SLA page's incident. The ticket takes the incident's severity when
 //     the tickets know it, "major" for a warning when they know that, else
 //     their default; and the incident's service label when it names a
-//     ticket service, else the incident service. Resolving the incident
-//     resolves its ticket.
+//     ticket service, else the incident service. Acknowledging the
+//     incident acknowledges a ticket still "new", reassigning it gives the
+//     ticket to the same member, and resolving it resolves the ticket
+//     (unless incident.Options.KeepTicketOpen).
 //
 // The ticket service needs the link when it is built, and so does the
 // incident service: each is bound to the link once it exists (BindTickets,
@@ -89,6 +93,8 @@ var (
 	_ tickets.Pager             = (*TicketLink)(nil)
 	_ tickets.OnCallResolver    = (*TicketLink)(nil)
 	_ incident.IncidentTicketer = (*TicketLink)(nil)
+	_ incident.TicketAcker      = (*TicketLink)(nil)
+	_ incident.TicketAssigner   = (*TicketLink)(nil)
 )
 
 // NewTicketLink returns a link with nothing bound.
@@ -248,4 +254,29 @@ func RotaOnCall(specs []rota.Spec, name string) (tickets.OnCallResolver, error) 
 	return tickets.OnCallFunc(func(_ context.Context, at time.Time) (string, error) {
 		return r.OnCallAt(rota.Changes{}, at).Member, nil
 	}), nil
+}
+
+// AckForIncident acknowledges the ticket of an acknowledged incident when
+// it is still "new", as the person who acknowledged the incident. It
+// implements incident.TicketAcker.
+func (l *TicketLink) AckForIncident(ctx context.Context, inc incident.Incident, ticketID, by string) (bool, error) {
+	l.mu.RLock()
+	ts := l.tickets
+	l.mu.RUnlock()
+	if ticketID == "" || ts == nil {
+		return false, nil
+	}
+	return ts.AckForIncident(ctx, ticketID, strconv.FormatInt(inc.ID, 10), by)
+}
+
+// AssignForIncident gives the ticket of a reassigned incident to its new
+// owner. It implements incident.TicketAssigner.
+func (l *TicketLink) AssignForIncident(ctx context.Context, inc incident.Incident, ticketID, member, by string) error {
+	l.mu.RLock()
+	ts := l.tickets
+	l.mu.RUnlock()
+	if ticketID == "" || ts == nil {
+		return nil
+	}
+	return ts.AssignForIncident(ctx, ticketID, member, by)
 }

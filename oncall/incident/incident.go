@@ -77,13 +77,16 @@ type Incident struct {
 	ExternalURL string            `json:"external_url,omitempty"`
 	UpdatedAt   time.Time         `json:"updated_at"`
 	Alerts      []Alert           `json:"alerts,omitempty"`
+	// Assignee is the member who owns the incident after a reassignment
+	// (Service.Reassign); empty while nobody was named.
+	Assignee string `json:"assignee,omitempty"`
 }
 
 // Event is one line of an incident's timeline.
 type Event struct {
 	IncidentID int64     `json:"incident_id"`
 	At         time.Time `json:"at"`
-	Kind       string    `json:"kind"` // opened, updated, paged, escalated, acknowledged, resolved, ticket
+	Kind       string    `json:"kind"` // opened, held, paged, escalated, acknowledged, resolved, ticket, reassigned, note
 	Actor      string    `json:"actor,omitempty"`
 	Detail     string    `json:"detail,omitempty"`
 }
@@ -122,6 +125,12 @@ type Store interface {
 	CountIncidents(ctx context.Context) (map[Status]int, error)
 	// PagedMembers lists the members paged for an incident.
 	PagedMembers(ctx context.Context, id int64) ([]string, error)
+	// SetIncidentAssignee names the member who owns an unresolved
+	// incident; false when it was resolved.
+	SetIncidentAssignee(ctx context.Context, id int64, member string, at time.Time) (bool, error)
+	// IncidentDeliveries lists the messages sent (or tried) for an
+	// incident, oldest first: the page log.
+	IncidentDeliveries(ctx context.Context, id int64) ([]Delivery, error)
 }
 
 // IncidentTicketer opens and resolves the fault ticket of an incident. The
@@ -159,7 +168,13 @@ type Notification struct {
 	Channel  bool     // also post to the team channel
 	Round    int
 	Step     int
-	Actor    string // who acknowledged or resolved
+	Actor    string // who acknowledged or resolved, or paged by hand
+	// Manual names a page by hand (Service.Page, Service.Reassign): its
+	// messages are deduplicated under it instead of the round and step,
+	// so that a page by hand never stands in for a step of the policy.
+	Manual string
+	// Note is the text of a page by hand, added to the message.
+	Note string
 }
 
 // Notifier sends notifications (package page). It returns once every
@@ -188,6 +203,10 @@ type Options struct {
 	Now           func() time.Time
 	// Registerer takes the package's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// KeepTicketOpen leaves the linked ticket as it is when an incident
+	// resolves (oncall.resolve_ticket_with_incident: false); by default
+	// resolving the incident resolves its ticket.
+	KeepTicketOpen bool
 }
 
 // Service opens, escalates, acknowledges and resolves incidents.
@@ -472,6 +491,7 @@ func (s *Service) Ack(ctx context.Context, id int64, by string) (Incident, bool,
 	if changed {
 		s.timeToAck.Observe(inc.AckedAt.Sub(inc.OpenedAt).Seconds())
 		s.event(ctx, id, "acknowledged", by, "")
+		s.ackTicket(ctx, inc, by)
 		if s.opts.Notifier != nil {
 			members, _ := s.opts.Store.PagedMembers(ctx, id)
 			if err := s.opts.Notifier.Notify(ctx, Notification{Kind: NotifyAcknowledged, Incident: inc, Members: members, Channel: true, Actor: by}); err != nil {
@@ -507,11 +527,7 @@ func (s *Service) Resolve(ctx context.Context, id int64, by string) (Incident, b
 			s.opts.Logger.Warn("incident: notify resolution", "incident", id, "err", err)
 		}
 	}
-	if s.opts.Ticketer != nil && inc.TicketID != "" {
-		if err := s.opts.Ticketer.ResolveForIncident(ctx, inc, inc.TicketID); err != nil {
-			s.opts.Logger.Error("incident: resolve ticket", "incident", id, "ticket", inc.TicketID, "err", err)
-		}
-	}
+	s.resolveTicket(ctx, inc)
 	return inc, true, nil
 }
 

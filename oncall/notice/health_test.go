@@ -114,4 +114,3 @@ func TestNoticeFacts(t *testing.T) {
 		t.Errorf("long: %v", got)
 	}
 }
-

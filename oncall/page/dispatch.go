@@ -50,7 +50,10 @@ func (d *Dispatcher) Notify(ctx context.Context, n incident.Notification) error 
 	inc := n.Incident
 	kind := Kind(n.Kind)
 	base := fmt.Sprintf("incident/%d/%s", inc.ID, n.Kind)
-	if n.Kind == incident.NotifyPage {
+	switch {
+	case n.Manual != "":
+		base = fmt.Sprintf("incident/%d/manual/%s", inc.ID, n.Manual)
+	case n.Kind == incident.NotifyPage:
 		base = fmt.Sprintf("incident/%d/page/r%d/s%d", inc.ID, n.Round, n.Step)
 	}
 	subject, text := Describe(n, d.Location)
@@ -120,7 +123,12 @@ func Describe(n incident.Notification, loc *time.Location) (subject, text string
 			b.WriteString(inc.Summary + "\n")
 		}
 		fmt.Fprintf(&b, "Incident #%d, severity %s, opened %s.", inc.ID, inc.Severity, timezone.Format(inc.OpenedAt, loc))
-		if n.Round > 0 || n.Step > 0 {
+		if n.Manual != "" {
+			fmt.Fprintf(&b, " Paged by hand by %s.", n.Actor)
+			if n.Note != "" {
+				fmt.Fprintf(&b, "\nNote: %s\n", n.Note)
+			}
+		} else if n.Round > 0 || n.Step > 0 {
 			fmt.Fprintf(&b, " Escalation step %d (round %d): nobody has acknowledged yet.", n.Step+1, n.Round+1)
 		}
 		if inc.TicketID != "" {

@@ -89,8 +89,34 @@ func responds(state string) bool {
 // Sources of tickets, a closed set.
 var Sources = []string{"alert", "helpdesk", "user_report", "abuse", "internal"}
 
-// Link kinds, a closed set.
-var LinkKinds = []string{"incident", "page", "notice", "runbook", "message", "url"}
+// Link kinds, a closed set. The ticket links (LinkRelated,
+// LinkDuplicateOf, LinkDuplicatedBy) name another ticket by its ID; Edit
+// records the reverse link on that ticket.
+var LinkKinds = []string{"incident", "page", "notice", "runbook", "message", "url", LinkRelated, LinkDuplicateOf, LinkDuplicatedBy}
+
+// The links between tickets.
+const (
+	LinkRelated      = "related"
+	LinkDuplicateOf  = "duplicate-of"
+	LinkDuplicatedBy = "duplicated-by"
+)
+
+// TicketLinkKinds lists the kinds that link a ticket to another, as a
+// person chooses them (the reverse duplicated-by is recorded by Edit).
+var TicketLinkKinds = []string{LinkRelated, LinkDuplicateOf}
+
+// reverseLink is the kind recorded on the other ticket of a ticket link.
+func reverseLink(kind string) (string, bool) {
+	switch kind {
+	case LinkRelated:
+		return LinkRelated, true
+	case LinkDuplicateOf:
+		return LinkDuplicatedBy, true
+	case LinkDuplicatedBy:
+		return LinkDuplicateOf, true
+	}
+	return "", false
+}
 
 // Event kinds on the timeline.
 const (

@@ -458,7 +458,48 @@ func (s *Service) Edit(ctx context.Context, id int64, r EditRequest) (Ticket, er
 	if err := checkLinks(r.AddLinks); err != nil {
 		return Ticket{}, err
 	}
+	// A link to another ticket names one that exists, not this one.
+	var reverse []struct {
+		id   int64
+		link Link
+	}
+	for i, l := range r.AddLinks {
+		rk, ok := reverseLink(l.Kind)
+		if !ok {
+			continue
+		}
+		other, err := ParseID(l.Ref)
+		if err != nil || other == id {
+			return Ticket{}, invalid("link %s %q: name another ticket by its number", l.Kind, l.Ref)
+		}
+		ot, err := s.o.Store.TicketGet(ctx, other)
+		if errors.Is(err, ErrNotFound) {
+			return Ticket{}, invalid("link %s %q: no such ticket", l.Kind, l.Ref)
+		} else if err != nil {
+			return Ticket{}, err
+		}
+		r.AddLinks[i].Ref, r.AddLinks[i].Title = ID(other), ot.Title
+		reverse = append(reverse, struct {
+			id   int64
+			link Link
+		}{other, Link{Kind: rk, Ref: ID(id)}})
+	}
 	now := s.o.Now()
+	t, err := s.edit(ctx, id, r, now)
+	if err != nil {
+		return t, err
+	}
+	for _, rv := range reverse {
+		rv.link.Title = t.Title
+		_, err := s.edit(ctx, rv.id, EditRequest{AddLinks: []Link{rv.link}, Actor: r.Actor}, now)
+		if err != nil && !errors.Is(err, ErrInvalid) { // ErrInvalid: the reverse link is there already
+			return t, fmt.Errorf("link ticket %d back to %d: %w", rv.id, id, err)
+		}
+	}
+	return t, nil
+}
+
+func (s *Service) edit(ctx context.Context, id int64, r EditRequest, now time.Time) (Ticket, error) {
 	return s.o.Store.TicketChange(ctx, id, func(t *Ticket, _ []Event) ([]Event, error) {
 		var evs []Event
 		set := func(field string, dst *string, v *string) {
@@ -534,6 +575,35 @@ func (s *Service) ResolveForIncident(ctx context.Context, ticketID string, at ti
 	_, err = s.Act(ctx, id, ActResolve, ActRequest{Actor: "oncall", Note: "incident resolved", At: at})
 	if errors.Is(err, ErrTransition) {
 		return nil
+	}
+	return err
+}
+
+// AckForIncident is the ticket side of an incident's acknowledgement: a
+// ticket still "new" is acknowledged by the same person, with a note that
+// names the incident; a ticket past "new" is left alone (changed false).
+func (s *Service) AckForIncident(ctx context.Context, ticketID, incidentID, by string) (bool, error) {
+	id, err := ParseID(ticketID)
+	if err != nil {
+		return false, err
+	}
+	_, err = s.Act(ctx, id, ActAck, ActRequest{Actor: by, Note: "incident " + incidentID + " acknowledged"})
+	if errors.Is(err, ErrTransition) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// AssignForIncident gives an incident's ticket to the incident's new
+// owner; the ticket's history records the change (an assign event).
+func (s *Service) AssignForIncident(ctx context.Context, ticketID, member, by string) error {
+	id, err := ParseID(ticketID)
+	if err != nil {
+		return err
+	}
+	_, err = s.Edit(ctx, id, EditRequest{Assignee: &member, Actor: by})
+	if errors.Is(err, ErrInvalid) {
+		return nil // already theirs
 	}
 	return err
 }

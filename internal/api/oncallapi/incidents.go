@@ -20,11 +20,20 @@ func (a *API) registerIncidents() {
 	a.srv.Handle("GET /api/v1/incidents/{id}", auth.RoleViewer, a.getIncident)
 	a.srv.Handle("POST /api/v1/incidents/{id}/ack", auth.RoleOncall, a.ackIncident)
 	a.srv.Handle("POST /api/v1/incidents/{id}/resolve", auth.RoleOncall, a.resolveIncident)
+	a.srv.Handle("POST /api/v1/incidents/{id}/escalate", auth.RoleOncall, a.escalateIncident)
+	a.srv.Handle("POST /api/v1/incidents/{id}/page", auth.RoleOncall, a.pageIncident)
+	a.srv.Handle("POST /api/v1/incidents/{id}/reassign", auth.RoleOncall, a.reassignIncident)
+	a.srv.Handle("POST /api/v1/incidents/{id}/notes", auth.RoleOncall, a.noteIncident)
 }
 
 func incErr(err error) error {
-	if errors.Is(err, incident.ErrNotFound) {
+	switch {
+	case errors.Is(err, incident.ErrNotFound):
 		return server.NotFound("no such incident")
+	case errors.Is(err, incident.ErrInvalid):
+		return server.BadRequest(err.Error())
+	case errors.Is(err, incident.ErrState):
+		return server.Conflict(err.Error())
 	}
 	return err
 }
@@ -116,10 +125,13 @@ func (a *API) incidentID(r *http.Request) (int64, error) {
 }
 
 // IncidentResponse answers GET /api/v1/incidents/{id}: the incident with
-// its alerts, and its timeline oldest first.
+// its alerts, its timeline oldest first, and its page log (every message
+// sent or tried: to whom, by which channel, with what result) oldest
+// first.
 type IncidentResponse struct {
-	Incident incident.Incident `json:"incident"`
-	Timeline []incident.Event  `json:"timeline"`
+	Incident incident.Incident   `json:"incident"`
+	Timeline []incident.Event    `json:"timeline"`
+	Pages    []incident.Delivery `json:"pages"`
 }
 
 func (a *API) getIncident(w http.ResponseWriter, r *http.Request) error {
@@ -135,7 +147,17 @@ func (a *API) getIncident(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	server.WriteJSON(w, http.StatusOK, IncidentResponse{Incident: inc, Timeline: events})
+	pages, err := a.o.Incidents.Deliveries(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if events == nil {
+		events = []incident.Event{}
+	}
+	if pages == nil {
+		pages = []incident.Delivery{}
+	}
+	server.WriteJSON(w, http.StatusOK, IncidentResponse{Incident: inc, Timeline: events, Pages: pages})
 	return nil
 }
 
@@ -181,4 +203,90 @@ func (a *API) ackIncident(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) resolveIncident(w http.ResponseWriter, r *http.Request) error {
 	return a.transition(w, r, false)
+}
+
+func (a *API) escalateIncident(w http.ResponseWriter, r *http.Request) error {
+	id, err := a.incidentID(r)
+	if err != nil {
+		return err
+	}
+	inc, err := a.o.Incidents.Escalate(r.Context(), id, actor(r))
+	if err != nil {
+		return incErr(err)
+	}
+	if err := a.srv.Audit(r, "incident.escalate", strconv.FormatInt(id, 10), ""); err != nil {
+		return err
+	}
+	server.WriteJSON(w, http.StatusOK, TransitionResponse{Incident: inc, Changed: true})
+	return nil
+}
+
+// PageRequest is the body of POST /api/v1/incidents/{id}/page and
+// /reassign: the member (a team member's ID) and an optional note
+// (at most 4000 bytes) for the message and the timeline.
+type PageRequest struct {
+	Member string `json:"member"`
+	Note   string `json:"note"`
+}
+
+func (a *API) memberAction(w http.ResponseWriter, r *http.Request, reassign bool) error {
+	id, err := a.incidentID(r)
+	if err != nil {
+		return err
+	}
+	var req PageRequest
+	if err := server.ReadJSON(r, &req); err != nil {
+		return err
+	}
+	req.Member, req.Note = strings.TrimSpace(req.Member), strings.TrimSpace(req.Note)
+	var inc incident.Incident
+	action := "incident.page"
+	if reassign {
+		action = "incident.reassign"
+		inc, err = a.o.Incidents.Reassign(r.Context(), id, req.Member, actor(r), req.Note)
+	} else {
+		inc, err = a.o.Incidents.Page(r.Context(), id, req.Member, actor(r), req.Note)
+	}
+	if err != nil {
+		return incErr(err)
+	}
+	if err := a.srv.Audit(r, action, strconv.FormatInt(id, 10), "member="+req.Member); err != nil {
+		return err
+	}
+	server.WriteJSON(w, http.StatusOK, TransitionResponse{Incident: inc, Changed: true})
+	return nil
+}
+
+func (a *API) pageIncident(w http.ResponseWriter, r *http.Request) error {
+	return a.memberAction(w, r, false)
+}
+
+func (a *API) reassignIncident(w http.ResponseWriter, r *http.Request) error {
+	return a.memberAction(w, r, true)
+}
+
+// NoteRequest is the body of POST /api/v1/incidents/{id}/notes, which
+// adds a note to the timeline (201, the incident.Event).
+type NoteRequest struct {
+	Text string `json:"text"`
+}
+
+func (a *API) noteIncident(w http.ResponseWriter, r *http.Request) error {
+	id, err := a.incidentID(r)
+	if err != nil {
+		return err
+	}
+	var req NoteRequest
+	if err := server.ReadJSON(r, &req); err != nil {
+		return err
+	}
+	e, err := a.o.Incidents.AddNote(r.Context(), id, actor(r), req.Text)
+	if err != nil {
+		return incErr(err)
+	}
+	if err := a.srv.Audit(r, "incident.note", strconv.FormatInt(id, 10), ""); err != nil {
+		return err
+	}
+	server.WriteJSON(w, http.StatusCreated, e)
+	return nil
 }

@@ -58,6 +58,10 @@ func TestRoutesRefuse(t *testing.T) {
 		{"GET", "/api/v1/incidents/1", auth.RoleViewer},
 		{"POST", "/api/v1/incidents/1/ack", auth.RoleOncall},
 		{"POST", "/api/v1/incidents/1/resolve", auth.RoleOncall},
+		{"POST", "/api/v1/incidents/1/escalate", auth.RoleOncall},
+		{"POST", "/api/v1/incidents/1/page", auth.RoleOncall},
+		{"POST", "/api/v1/incidents/1/reassign", auth.RoleOncall},
+		{"POST", "/api/v1/incidents/1/notes", auth.RoleOncall},
 		{"GET", "/api/v1/heartbeats", auth.RoleViewer},
 	} {
 		t.Run(rt.method+" "+rt.path, func(t *testing.T) {

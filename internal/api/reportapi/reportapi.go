@@ -31,6 +31,7 @@ func Register(s *server.Server, o Options) {
 	registerReports(s, o.Service, now)
 	registerComment(s, o.Service, now)
 	registerTips(s, o.Service, now)
+	registerMail(s, o.Service)
 }
 
 // actorName names the caller in the archive (generated_by) and with the

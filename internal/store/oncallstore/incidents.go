@@ -17,7 +17,7 @@ import (
 // oncall_incident_events): incident.Store.
 
 const incidentCols = `id, ikey, source, title, summary, severity, status, policy, round, step, round_start, next_at,
-	opened_at, acked_at, acked_by, resolved_at, resolved_by, ticket_id, labels, external_url, updated_at`
+	opened_at, acked_at, acked_by, resolved_at, resolved_by, ticket_id, labels, external_url, updated_at, assignee`
 
 func scanIncident(s storage.RowScanner) (incident.Incident, error) {
 	var (
@@ -28,7 +28,7 @@ func scanIncident(s storage.RowScanner) (incident.Incident, error) {
 	)
 	err := s.Scan(&inc.ID, &inc.Key, &inc.Source, &inc.Title, &inc.Summary, &inc.Severity, &status, &inc.Policy,
 		&inc.State.Round, &inc.State.Step, &roundStart, &next, &opened, &acked, &inc.AckedBy, &resolved, &inc.ResolvedBy,
-		&inc.TicketID, &labels, &inc.ExternalURL, &upd)
+		&inc.TicketID, &labels, &inc.ExternalURL, &upd, &inc.Assignee)
 	if err != nil {
 		return inc, err
 	}
@@ -233,6 +233,22 @@ func (s *Store) IncidentEvents(ctx context.Context, id int64) ([]incident.Event,
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// SetIncidentAssignee names the owner of an unresolved incident.
+func (s *Store) SetIncidentAssignee(ctx context.Context, id int64, member string, at time.Time) (bool, error) {
+	res, err := s.db.Exec(ctx, `UPDATE oncall_incidents SET assignee = ?, updated_at = ? WHERE id = ? AND status <> 'resolved'`,
+		member, storage.Micros(at), id)
+	if err != nil {
+		return false, fmt.Errorf("reassign incident %d: %w", id, err)
+	}
+	n, _ := res.RowsAffected()
+	if n == 0 {
+		if _, err := s.GetIncident(ctx, id); err != nil {
+			return false, err
+		}
+	}
+	return n == 1, nil
 }
 
 // CountIncidents counts incidents by status.

@@ -85,6 +85,39 @@ func TestConformanceOncall(t *testing.T) {
 		if m, err := st.PagedMembers(ctx, inc.ID); err != nil || len(m) != 1 || m[0] != "ana" {
 			t.Fatalf("paged %v %v", m, err)
 		}
+		// The page log of an incident, oldest first, and the recent results.
+		if ok, err := st.ClaimPage(ctx, page.Record{Key: "y", IncidentID: inc.ID, Channel: "email", Kind: page.KindAcknowledged, CreatedAt: now.Add(time.Second)}); err != nil || !ok {
+			t.Fatalf("claim y %v %v", ok, err)
+		}
+		if err := st.FinishPage(ctx, "y", page.ResultFailed, 3, "relay down", now.Add(2*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		ds, err := st.IncidentDeliveries(ctx, inc.ID)
+		if err != nil || len(ds) != 2 || ds[0].Member != "ana" || ds[0].Result != "sent" || ds[1].Channel != "email" || ds[1].Result != "failed" ||
+			ds[1].Attempts != 3 || ds[1].Error != "relay down" || !ds[1].FinishedAt.Equal(now.Add(2*time.Second)) || ds[1].Kind != "acknowledged" {
+			t.Fatalf("deliveries %+v %v", ds, err)
+		}
+		if rs, err := st.RecentPageResults(ctx, now.Add(time.Second), 10); err != nil || len(rs) != 1 || rs[0].Result != "failed" || rs[0].Error != "relay down" {
+			t.Fatalf("recent results %+v %v", rs, err)
+		}
+		// The owner of an incident: set while it is unresolved.
+		open, err := st.CreateIncident(ctx, incident.Incident{Key: "owned", Source: "api", Title: "o", Severity: "warning", Status: incident.StatusTriggered,
+			Policy: "p", State: incident.State{RoundStart: now}, OpenedAt: now, UpdatedAt: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := st.SetIncidentAssignee(ctx, open.ID, "bjorn", now); err != nil || !ok {
+			t.Fatalf("assign %v %v", ok, err)
+		}
+		if got, err := st.GetIncident(ctx, open.ID); err != nil || got.Assignee != "bjorn" {
+			t.Fatalf("assignee %+v %v", got, err)
+		}
+		if ok, err := st.SetIncidentAssignee(ctx, inc.ID, "bjorn", now); err != nil || ok {
+			t.Fatalf("assign a resolved incident %v %v", ok, err)
+		}
+		if _, err := st.SetIncidentAssignee(ctx, 9999, "bjorn", now); !errors.Is(err, incident.ErrNotFound) {
+			t.Fatalf("assign a missing incident: %v", err)
+		}
 		// Team changes.
 		if _, err := st.AddOverride(ctx, team.OverrideRecord{Override: rota.Override{Member: "ana", Start: now, End: now.Add(time.Hour)}, Rota: "r", CreatedAt: now}); err != nil {
 			t.Fatal(err)

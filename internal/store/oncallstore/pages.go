@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/oncall/incident"
 	"github.com/uni-mail/postvakt/oncall/page"
 )
 
@@ -97,6 +98,42 @@ func (s *Store) MemberPages(ctx context.Context, from, to time.Time) ([]page.Pag
 		GROUP BY p.incident_id, p.member ORDER BY MIN(p.created_at)`, storage.Micros(from), storage.Micros(to))
 	if err != nil {
 		return nil, fmt.Errorf("pages: %w", err)
+	}
+	return out, nil
+}
+
+// IncidentDeliveries lists the page log of an incident, oldest first
+// (at most 1000 messages).
+func (s *Store) IncidentDeliveries(ctx context.Context, id int64) ([]incident.Delivery, error) {
+	out, err := storage.QueryAll(ctx, s.db, func(r storage.RowScanner) (incident.Delivery, error) {
+		var (
+			d        incident.Delivery
+			c        int64
+			finished sql.NullInt64
+		)
+		if err := r.Scan(&d.Member, &d.Channel, &d.Kind, &c, &finished, &d.Result, &d.Attempts, &d.Error); err != nil {
+			return d, err
+		}
+		d.At, d.FinishedAt = storage.FromMicros(c), storage.FromNullMicros(finished)
+		return d, nil
+	}, `SELECT member, channel, kind, created_at, finished_at, result, attempts, error
+		FROM oncall_pages WHERE incident_id = ? ORDER BY created_at, pkey LIMIT 1000`, id)
+	if err != nil {
+		return nil, fmt.Errorf("pages of incident %d: %w", id, err)
+	}
+	return out, nil
+}
+
+// RecentPageResults lists the channel, result and error of at most limit
+// pages created at or after since, newest first (the paging health check).
+func (s *Store) RecentPageResults(ctx context.Context, since time.Time, limit int) ([]page.Record, error) {
+	out, err := storage.QueryAll(ctx, s.db, func(r storage.RowScanner) (page.Record, error) {
+		var p page.Record
+		err := r.Scan(&p.Channel, &p.Result, &p.Error)
+		return p, err
+	}, `SELECT channel, result, error FROM oncall_pages WHERE created_at >= ? ORDER BY created_at DESC LIMIT ?`, storage.Micros(since), limit)
+	if err != nil {
+		return nil, fmt.Errorf("recent pages: %w", err)
 	}
 	return out, nil
 }

@@ -94,6 +94,20 @@ func TestWebUnits(t *testing.T) {
 	if _, page = pm.do("GET", "/units/1", nil, nil); !strings.Contains(page, "mailboxes ready") {
 		t.Error("work order result not shown")
 	}
+	// A complaint recorded by customer service, answered by a postmaster.
+	if resp, _ = hd.do("POST", "/units/1/requirements", url.Values{"csrf": {tok}, "kind": {"complaint"}, "title": {"Spam reaches the lab"}}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("record complaint: %d", resp.StatusCode)
+	}
+	if resp, _ = hd.do("POST", "/unit-requirements/1", url.Values{"csrf": {tok}, "state": {"accepted"}, "answer": {"x"}}, nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("helpdesk answers: %d", resp.StatusCode)
+	}
+	if resp, _ = pm.do("POST", "/unit-requirements/1", url.Values{"csrf": {ptok}, "state": {"accepted"}, "answer": {"filter tightened for the lab"}}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("answer complaint: %d", resp.StatusCode)
+	}
+	if _, page = hd.do("GET", "/units/1", nil, nil); !strings.Contains(page, "Spam reaches the lab") || !strings.Contains(page, "filter tightened for the lab") ||
+		!strings.Contains(page, `state-accepted`) {
+		t.Error("requirement and answer not shown on the unit's page")
+	}
 	// Roles: a viewer reads but cannot act; no CSRF, no change.
 	v, vtok := signedIn(t, app.base, "viewer")
 	if resp, _ := v.do("POST", "/units/1/check", url.Values{"csrf": {vtok}}, nil); resp.StatusCode != http.StatusForbidden {

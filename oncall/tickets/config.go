@@ -51,6 +51,10 @@ type Config struct {
 	// OnCallRota names the rota of oncall.rotas whose member on call is
 	// the default assignee of new tickets; empty: the first rota.
 	OnCallRota string `yaml:"on_call_rota"`
+	// CloseAfter closes a resolved ticket this long after it was resolved
+	// when the reporter has not said "not solved", with a closing mail to
+	// the reporter; 0 leaves resolved tickets for a person to close.
+	CloseAfter time.Duration `yaml:"close_after"`
 }
 
 // DefaultConfig lists the mail team's services (DOMAIN.md) and three
@@ -67,6 +71,7 @@ func DefaultConfig() Config {
 		IncidentService: "smtp",
 		Language:        "en",
 		ReminderEvery:   24 * time.Hour,
+		CloseAfter:      5 * 24 * time.Hour,
 	}
 }
 
@@ -140,6 +145,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReminderEvery < 0 || (c.ReminderEvery > 0 && c.ReminderEvery < time.Minute) {
 		errs = append(errs, fieldErr("reminder_every", c.ReminderEvery.String(), "must be 0 (off) or at least 1m"))
+	}
+	if c.CloseAfter < 0 || (c.CloseAfter > 0 && c.CloseAfter < time.Hour) {
+		errs = append(errs, fieldErr("close_after", c.CloseAfter.String(), "must be 0 (off) or at least 1h"))
 	}
 	return errors.Join(errs...)
 }

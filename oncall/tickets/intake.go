@@ -210,6 +210,11 @@ func (s *Service) Intake(ctx context.Context, msg io.Reader) (ticketID string, c
 			s.o.Metrics.intook("error")
 			return "", false, err
 		}
+		if !in.auto {
+			if _, err := s.reopenByReply(ctx, id, in.fromAddr, newText(in.body)); err != nil {
+				s.o.Logger.Warn("fault intake: 'not solved' did not reopen the ticket", "ticket", id, "err", err)
+			}
+		}
 		if in.messageID != "" {
 			if err := s.o.Store.TicketAddMessageIDs(ctx, id, []string{in.messageID}, s.o.Now()); err != nil {
 				return ID(id), false, err

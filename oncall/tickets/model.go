@@ -90,7 +90,26 @@ func responds(state string) bool {
 var Sources = []string{"alert", "helpdesk", "user_report", "abuse", "internal"}
 
 // Link kinds, a closed set.
-var LinkKinds = []string{"incident", "page", "notice", "runbook", "message", "url"}
+var LinkKinds = []string{"incident", "page", "notice", "runbook", "message", "url", LinkDuplicateOf}
+
+// LinkDuplicateOf links a ticket to the ticket of the same fault that is
+// already being handled (its parent, by ID). A duplicate runs no SLA
+// clocks of its own: its clocks are the parent's (the UK submission SLA
+// exempts a fault already being handled), so it never warns or breaches
+// separately and is not counted in compliance.
+const LinkDuplicateOf = "duplicate_of"
+
+// DuplicateOf is the ID of the ticket t duplicates, 0 if none.
+func (t Ticket) DuplicateOf() int64 {
+	for _, l := range t.Links {
+		if l.Kind == LinkDuplicateOf {
+			if id, err := ParseID(l.Ref); err == nil {
+				return id
+			}
+		}
+	}
+	return 0
+}
 
 // Event kinds on the timeline.
 const (

@@ -153,6 +153,9 @@ func invalid(format string, a ...any) error {
 
 func checkLinks(links []Link) error {
 	for _, l := range links {
+		if l.Kind == LinkDuplicateOf {
+			return invalid("a duplicate is marked with its own action (duplicate of), not as a link")
+		}
 		if !slices.Contains(LinkKinds, l.Kind) || strings.TrimSpace(l.Ref) == "" {
 			return invalid("link %s %q: kind must be one of %v and ref set", l.Kind, l.Ref, LinkKinds)
 		}
@@ -283,6 +286,10 @@ func input(t *Ticket, timeline []Event) sla.Input {
 // recompute evaluates the ticket's clocks at now, keeping each clock's
 // warning and breach marks while its start is unchanged.
 func (s *Service) recompute(ctx context.Context, t *Ticket, timeline []Event, now time.Time) error {
+	if t.DuplicateOf() != 0 {
+		t.Clocks = nil // the parent's clocks run for it
+		return nil
+	}
 	c, err := s.policy(ctx, t.PolicyVersion)
 	if err != nil {
 		return err
@@ -346,8 +353,31 @@ type ActRequest struct {
 	At    time.Time `json:"-"` // zero: now
 }
 
-// Act applies an action (ack, start, wait, resolve, close, reopen).
+// Act applies an action (ack, start, wait, resolve, close, reopen). A
+// resolution is mailed to the reporter with how to say "not solved"; a
+// close by a person sends the closing mail (docs/tickets.md, "Closed
+// loop").
 func (s *Service) Act(ctx context.Context, id int64, action string, r ActRequest) (Ticket, error) {
+	t, err := s.act(ctx, id, action, r)
+	if err != nil {
+		return t, err
+	}
+	var mailErr error
+	switch t.State {
+	case StateResolved:
+		mailErr = s.mailResolved(ctx, t, r.Note)
+	case StateClosed:
+		mailErr = s.mailClosed(ctx, t)
+	default:
+		return t, nil
+	}
+	if mailErr != nil {
+		s.o.Logger.Warn("ticket mail to the reporter not sent", "ticket", id, "state", t.State, "err", mailErr)
+	}
+	return s.o.Store.TicketGet(ctx, id)
+}
+
+func (s *Service) act(ctx context.Context, id int64, action string, r ActRequest) (Ticket, error) {
 	now := s.o.Now()
 	at := r.At
 	if at.IsZero() || at.After(now) {

@@ -22,6 +22,7 @@ func (a *API) registerTickets() {
 	a.srv.Handle("GET /api/v1/tickets/{id}/sla", auth.RoleViewer, a.ticketSLA)
 	a.srv.Handle("PATCH /api/v1/tickets/{id}", auth.RoleHelpdesk, a.editTicket)
 	a.srv.Handle("POST /api/v1/tickets/{id}/comments", auth.RoleHelpdesk, a.comment)
+	a.srv.Handle("POST /api/v1/tickets/{id}/duplicate-of", auth.RoleOncall, a.duplicateOf)
 	a.srv.Handle("POST /api/v1/tickets/{id}/{action}", auth.RoleOncall, a.act)
 }
 
@@ -187,6 +188,35 @@ func (a *API) act(w http.ResponseWriter, r *http.Request) error {
 		return apiError(err)
 	}
 	if err := a.srv.Audit(r, "ticket."+action, "ticket:"+tickets.ID(id), req.Note); err != nil {
+		return err
+	}
+	server.WriteJSON(w, http.StatusOK, t)
+	return nil
+}
+
+// DuplicateRequest marks a ticket as a duplicate of Parent, a ticket of
+// the same fault that is being handled.
+type DuplicateRequest struct {
+	Parent int64 `json:"parent"`
+}
+
+func (a *API) duplicateOf(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var req DuplicateRequest
+	if err := server.ReadJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Parent <= 0 {
+		return server.BadRequest("parent: the ID of the ticket being handled is required")
+	}
+	t, err := a.o.Tickets.MarkDuplicate(r.Context(), id, req.Parent, actor(r))
+	if err != nil {
+		return apiError(err)
+	}
+	if err := a.srv.Audit(r, "ticket.duplicate_of", "ticket:"+tickets.ID(id), "duplicate of #"+tickets.ID(req.Parent)); err != nil {
 		return err
 	}
 	server.WriteJSON(w, http.StatusOK, t)

@@ -27,6 +27,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/web"
 	"github.com/uni-mail/postvakt/oncall/alerting"
 	"github.com/uni-mail/postvakt/oncall/tickets"
+	"github.com/uni-mail/postvakt/oncall/units"
 )
 
 // Version is the build version, set by the linker (-X) or left as "dev".
@@ -105,6 +106,8 @@ type Env struct {
 	// engine is the engine's store, directory and quarantine; set by
 	// setupContent, used by setupEngine.
 	engine engineParts
+	// units is the units service (unitService), for notices and setupUnits.
+	units *units.Service
 	// tickets is the ticket service, for the engine's fault-address intake.
 	tickets *tickets.Service
 	// alerting raises incidents (nil when on-call is off), for the probes.

@@ -37,6 +37,9 @@ type TicketOptions struct {
 	// Monitored tells the status page whether any service is probed
 	// (notice.Options.Monitored); nil: not said.
 	Monitored func() bool
+	// Units scopes notices to units whose contacts receive them too
+	// (notice.Options.Units); nil: notices name no units.
+	Units notice.Audience
 }
 
 // noticeReloadKeys are the notices keys a reload applies: who announcements
@@ -102,7 +105,7 @@ func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, 
 	}
 	ns, err := notice.New(notice.Options{
 		Config: cfg.Notices, Store: st, Sender: sender, Logger: logger, Now: now,
-		StatusURL: statusURL, Services: names, Sent: sent, Monitored: o.Monitored,
+		StatusURL: statusURL, Services: names, Sent: sent, Monitored: o.Monitored, Units: o.Units,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("notices: %w", err)
@@ -134,8 +137,12 @@ func setupTickets(_ context.Context, env *Env) error {
 	}
 	link := alerting.NewTicketLink(alerting.LinkOptions{Severities: env.Config.Tickets.Severities, Services: services,
 		Rota: env.Config.Tickets.OnCallRota, Fallback: fallback, Location: env.Config.Location(), Logger: logger, Now: env.Now})
+	us, err := env.unitService()
+	if err != nil {
+		return err
+	}
 	svc, err := NewTicketServices(env.Config, env.DB, logger, env.Now, TicketOptions{
-		Registerer: env.Telemetry.Registry, Pager: link, OnCall: link,
+		Registerer: env.Telemetry.Registry, Pager: link, OnCall: link, Units: us,
 		Monitored: func() bool { p := env.reloader().Current().Probes; return p.Enabled && len(p.Targets) > 0 }})
 	if err != nil {
 		return err

@@ -108,6 +108,8 @@ type Notice struct {
 	// announcement refers to it.
 	ThreadID  string    `json:"thread_id"`
 	TicketID  string    `json:"ticket_id,omitempty"`
+	// UnitIDs are the units the notice concerns (Options.Units).
+	UnitIDs   []int64   `json:"unit_ids,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	CreatedBy string    `json:"created_by"`
@@ -209,6 +211,26 @@ type Options struct {
 	// service is monitored instead of that all operate normally, which
 	// nothing would back. nil: not known, the page says the latter.
 	Monitored func() bool
+	// Units scopes notices to units and gives their contacts, who receive
+	// every announcement besides the announce list (oncall/units); nil:
+	// a notice cannot name units.
+	Units Audience
+}
+
+// Audience is the units capability as notices see it: the units a notice
+// concerns, and the addresses of their leaders, network administrators
+// and contacts.
+type Audience interface {
+	// CheckUnits returns an error wrapping ErrInvalid unless every ID is
+	// a unit's.
+	CheckUnits(ctx context.Context, ids []int64) error
+	// ScopeNotice records that the notice concerns the units.
+	ScopeNotice(ctx context.Context, noticeID int64, unitIDs []int64, actor string) error
+	// NoticeUnits are the IDs of the units the notice concerns.
+	NoticeUnits(ctx context.Context, noticeID int64) ([]int64, error)
+	// NoticeRecipients are the addresses of the contacts of the units the
+	// notice concerns, without duplicates.
+	NoticeRecipients(ctx context.Context, noticeID int64) ([]string, error)
 }
 
 // Service creates and changes notices and announces them.
@@ -280,8 +302,11 @@ type CreateRequest struct {
 	Body         string    `json:"body"`
 	TicketID     string    `json:"ticket_id"`
 	// Announce sends the notice to the announce list; default true.
-	Announce *bool  `json:"announce"`
-	Actor    string `json:"-"`
+	Announce *bool `json:"announce"`
+	// UnitIDs are the units the notice concerns: their leaders,
+	// administrators and contacts receive every announcement of it too.
+	UnitIDs []int64 `json:"unit_ids"`
+	Actor   string  `json:"-"`
 }
 
 // ChangeRequest changes a notice: a new state and/or news, and changed
@@ -309,6 +334,17 @@ func orTrue(b *bool) bool { return b == nil || *b }
 
 // Create stores a new notice and announces it unless told not to.
 func (s *Service) Create(ctx context.Context, r CreateRequest) (Notice, error) {
+	if len(r.UnitIDs) > 0 {
+		if s.o.Units == nil {
+			return Notice{}, invalid("unit_ids: units are not available here")
+		}
+		if len(r.UnitIDs) > 100 {
+			return Notice{}, invalid("unit_ids: at most 100 units")
+		}
+		if err := s.o.Units.CheckUnits(ctx, r.UnitIDs); err != nil {
+			return Notice{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	}
 	n, u, err := s.draft(r)
 	if err != nil {
 		return Notice{}, err
@@ -317,8 +353,35 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (Notice, error) {
 	if err != nil {
 		return Notice{}, fmt.Errorf("create notice: %w", err)
 	}
+	if len(r.UnitIDs) > 0 {
+		if err := s.o.Units.ScopeNotice(ctx, n.ID, r.UnitIDs, r.Actor); err != nil {
+			return n, fmt.Errorf("notice %d: scope to units: %w", n.ID, err)
+		}
+	}
 	s.deliver(ctx, n)
-	return s.o.Store.NoticeGet(ctx, n.ID)
+	return s.Get(ctx, n.ID)
+}
+
+// recipients are the announce list and the contacts of the units n
+// concerns.
+func (s *Service) recipients(ctx context.Context, n Notice) ([]string, error) {
+	var to []string
+	if a := s.config().AnnounceTo; a != "" {
+		to = append(to, a)
+	}
+	if s.o.Units == nil {
+		return to, nil
+	}
+	more, err := s.o.Units.NoticeRecipients(ctx, n.ID)
+	if err != nil {
+		return nil, fmt.Errorf("the units' contacts: %w", err)
+	}
+	for _, m := range more {
+		if !slices.ContainsFunc(to, func(a string) bool { return strings.EqualFold(AddressOf(a), AddressOf(m)) }) {
+			to = append(to, m)
+		}
+	}
+	return to, nil
 }
 
 // Preview checks r as Create does and renders the first announcement it
@@ -381,7 +444,7 @@ func (s *Service) draft(r CreateRequest) (Notice, Update, error) {
 		CreatedAt: now, UpdatedAt: now, CreatedBy: r.Actor,
 	}
 	u := Update{At: now, Actor: r.Actor, Kind: UpdateState, State: state, Body: r.Body,
-		Announce: orTrue(r.Announce) && s.config().AnnounceTo != "", MessageID: n.ThreadID}
+		Announce: orTrue(r.Announce) && (s.config().AnnounceTo != "" || len(r.UnitIDs) > 0), MessageID: n.ThreadID}
 	return n, u, nil
 }
 
@@ -394,6 +457,14 @@ func (s *Service) Change(ctx context.Context, id int64, r ChangeRequest) (Notice
 		at = now
 	}
 	domain := DomainOf(s.config().From)
+	audience := s.config().AnnounceTo != ""
+	if !audience && s.o.Units != nil {
+		ids, err := s.o.Units.NoticeUnits(ctx, id)
+		if err != nil {
+			return Notice{}, fmt.Errorf("change notice %d: %w", id, err)
+		}
+		audience = len(ids) > 0
+	}
 	n, err := s.o.Store.NoticeChange(ctx, id, func(n *Notice) (*Update, error) {
 		kind := UpdateNote
 		if r.State != "" && r.State != n.State {
@@ -434,19 +505,24 @@ func (s *Service) Change(ctx context.Context, id int64, r ChangeRequest) (Notice
 		}
 		n.UpdatedAt = now
 		return &Update{At: at, Actor: r.Actor, Kind: kind, State: n.State, Body: r.Body,
-			Announce:  orTrue(r.Announce) && s.config().AnnounceTo != "",
+			Announce:  orTrue(r.Announce) && audience,
 			MessageID: NewMessageID("notice", domain)}, nil
 	})
 	if err != nil {
 		return Notice{}, fmt.Errorf("change notice %d: %w", id, err)
 	}
 	s.deliver(ctx, n)
-	return s.o.Store.NoticeGet(ctx, id)
+	return s.Get(ctx, id)
 }
 
-// Get returns notice id.
+// Get returns notice id with the units it concerns.
 func (s *Service) Get(ctx context.Context, id int64) (Notice, error) {
-	return s.o.Store.NoticeGet(ctx, id)
+	n, err := s.o.Store.NoticeGet(ctx, id)
+	if err != nil || s.o.Units == nil {
+		return n, err
+	}
+	n.UnitIDs, err = s.o.Units.NoticeUnits(ctx, id)
+	return n, err
 }
 
 // List returns notices.
@@ -491,16 +567,31 @@ func (s *Service) Render(n Notice, u Update) (Mail, error) {
 	return m, nil
 }
 
+// send e-mails update u of n to the announce list and the contacts of
+// the units n concerns, in the notice's thread (every announcement refers
+// to the first by In-Reply-To and References, RFC 5322 §3.6.4).
 func (s *Service) send(ctx context.Context, n Notice, u Update) error {
+	to, err := s.recipients(ctx, n)
+	if err != nil {
+		return err
+	}
+	if len(to) == 0 {
+		return errors.New("no recipients: notices.announce_to is empty and the notice names no unit with contacts")
+	}
 	m, err := s.Render(n, u)
 	if err != nil {
 		return err
 	}
+	m.To = to
 	b, err := m.Bytes()
 	if err != nil {
 		return err
 	}
-	return s.o.Sender.Send(ctx, s.config().From, []string{s.config().AnnounceTo}, b)
+	var rcpt []string
+	for _, a := range to {
+		rcpt = append(rcpt, AddressOf(a))
+	}
+	return s.o.Sender.Send(ctx, s.config().From, rcpt, b)
 }
 
 // Tick sends maintenance reminders that are due and retries unsent

@@ -106,8 +106,8 @@ type Notice struct {
 	Language string    `json:"language"`
 	// ThreadID is the Message-ID of the first announcement; every later
 	// announcement refers to it.
-	ThreadID  string    `json:"thread_id"`
-	TicketID  string    `json:"ticket_id,omitempty"`
+	ThreadID string `json:"thread_id"`
+	TicketID string `json:"ticket_id,omitempty"`
 	// UnitIDs are the units the notice concerns (Options.Units).
 	UnitIDs   []int64   `json:"unit_ids,omitempty"`
 	CreatedAt time.Time `json:"created_at"`

@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/uni-mail/postvakt/engine/clamd"
+
 	"github.com/uni-mail/postvakt/internal/api/ticketapi"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/reload"
@@ -91,6 +93,7 @@ func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, 
 	ts, err := tickets.New(tickets.Options{
 		Config: cfg.Tickets, SLA: cfg.SLA, Store: st, OnCall: onCall, Pager: o.Pager, Mailer: mailer,
 		Metrics: metrics, Logger: logger, Now: now, BaseURL: base, Location: cfg.Location(), TeamAddresses: team,
+		Attachments: st, Scanner: attachmentScanner(cfg),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tickets: %w", err)
@@ -173,4 +176,25 @@ func setupTickets(_ context.Context, env *Env) error {
 		Name: "notices", Schedule: "@every 1m", Timeout: 50 * time.Second,
 		Run: func(ctx context.Context, tick time.Time) error { return svc.Notices.Tick(ctx, env.Now()) },
 	})
+}
+
+// clamdScanner scans ticket attachments with the content scanner's clamd
+// (content.antivirus.clamd): the tickets capability defines what it needs
+// (tickets.Scanner), the wiring hands it the engine's client.
+type clamdScanner struct{ c *clamd.Client }
+
+func (s clamdScanner) ScanAttachment(ctx context.Context, data []byte) (bool, string, error) {
+	r, err := s.c.ScanBytes(ctx, data)
+	return r.Infected, r.Signature, err
+}
+
+// attachmentScanner is clamd when content.antivirus.clamd names it; nil
+// (attachments kept as "not scanned") otherwise.
+func attachmentScanner(cfg *config.Config) tickets.Scanner {
+	a := cfg.Content.Antivirus
+	if a.Clamd == "" {
+		return nil
+	}
+	network, addr, _ := strings.Cut(a.Clamd, ":")
+	return clamdScanner{c: &clamd.Client{Network: network, Addr: addr, Timeout: a.Timeout}}
 }

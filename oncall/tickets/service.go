@@ -43,6 +43,12 @@ type Options struct {
 	// (oncall.members), staff for "[#ID]" replies besides
 	// Config.StaffAddresses.
 	TeamAddresses []string
+	// Attachments keeps the files that come with mail to the fault
+	// address; nil: they are not kept.
+	Attachments AttachmentStore
+	// Scanner scans each attachment before it is kept; nil: kept as "not
+	// scanned".
+	Scanner Scanner
 }
 
 // Service is the ticket service: the API, the CLI, e-mail intake and the

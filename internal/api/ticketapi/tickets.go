@@ -3,6 +3,7 @@ package ticketapi
 import (
 	"fmt"
 	"math"
+	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -23,6 +24,8 @@ func (a *API) registerTickets() {
 	a.srv.Handle("PATCH /api/v1/tickets/{id}", auth.RoleHelpdesk, a.editTicket)
 	a.srv.Handle("POST /api/v1/tickets/{id}/comments", auth.RoleHelpdesk, a.comment)
 	a.srv.Handle("POST /api/v1/tickets/{id}/duplicate-of", auth.RoleOncall, a.duplicateOf)
+	a.srv.Handle("GET /api/v1/tickets/{id}/attachments", auth.RoleHelpdesk, a.attachments)
+	a.srv.Handle("GET /api/v1/ticket-attachments/{id}", auth.RoleHelpdesk, a.attachment)
 	a.srv.Handle("POST /api/v1/tickets/{id}/{action}", auth.RoleOncall, a.act)
 }
 
@@ -220,5 +223,45 @@ func (a *API) duplicateOf(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	server.WriteJSON(w, http.StatusOK, t)
+	return nil
+}
+
+// AttachmentsResponse lists a ticket's attachments (without their data).
+type AttachmentsResponse struct {
+	Attachments []tickets.Attachment `json:"attachments"`
+}
+
+func (a *API) attachments(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	l, err := a.o.Tickets.Attachments(r.Context(), id)
+	if err != nil {
+		return apiError(err)
+	}
+	server.WriteJSON(w, http.StatusOK, AttachmentsResponse{Attachments: l})
+	return nil
+}
+
+// attachment downloads one attachment: always as a download
+// (Content-Disposition: attachment, application/octet-stream, nosniff),
+// never shown by the browser as the sender typed it.
+func (a *API) attachment(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	at, data, err := a.o.Tickets.Attachment(r.Context(), id)
+	if err != nil {
+		return apiError(err)
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": at.Name}))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.Header().Set("X-Attachment-SHA256", at.SHA256)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(data)
 	return nil
 }

@@ -1,5 +1,5 @@
 // Package complaint turns spam complaints into filter rules
-// (docs/content.md, "Rules from spam complaints"): users forward spam to
+// (docs/configuration.md, "Rules from spam complaints"): users forward spam to
 // the abuse address, attached (message/rfc822, RFC 2046 §5.2.1) or
 // inline; Parse reads each spam message out of the complaint within
 // bounds (size, parts, nesting, through engine/mime), Propose lists the

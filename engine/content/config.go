@@ -25,7 +25,7 @@ type Config struct {
 	Abuse       AbuseConfig      `yaml:"abuse"`
 	Limits      LimitsConfig     `yaml:"limits"`
 	// Complaints is the abuse address whose spam complaints propose
-	// filter rules (engine/complaint, docs/content.md).
+	// filter rules (engine/complaint, docs/configuration.md).
 	Complaints complaint.Config `yaml:"complaints"`
 }
 

@@ -9,7 +9,7 @@ import (
 )
 
 // Local rule kinds: the block lists and the header and body rules the
-// postmasters accept from spam complaints (docs/content.md, "Rules from
+// postmasters accept from spam complaints (docs/configuration.md, "Rules from
 // spam complaints").
 const (
 	LocalSender = "sender" // an envelope sender, From or Return-Path address

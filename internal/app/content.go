@@ -165,7 +165,7 @@ func setupContent(ctx context.Context, env *Env) error {
 	return nil
 }
 
-// setupComplaints wires spam complaints (docs/content.md, "Rules from
+// setupComplaints wires spam complaints (docs/configuration.md, "Rules from
 // spam complaints"): the service over its store, its API, and the loop
 // that gives the content scanner the accepted rules — every
 // content.complaints.reload_every, and at once when this node decided

@@ -362,6 +362,16 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (Notice, error) {
 	return s.Get(ctx, n.ID)
 }
 
+// hasAudience reports whether notice id's announcements go anywhere: the
+// announce list is set, or the notice names units.
+func (s *Service) hasAudience(ctx context.Context, id int64) (bool, error) {
+	if s.config().AnnounceTo != "" || s.o.Units == nil {
+		return s.config().AnnounceTo != "", nil
+	}
+	ids, err := s.o.Units.NoticeUnits(ctx, id)
+	return len(ids) > 0, err
+}
+
 // recipients are the announce list and the contacts of the units n
 // concerns.
 func (s *Service) recipients(ctx context.Context, n Notice) ([]string, error) {
@@ -457,13 +467,9 @@ func (s *Service) Change(ctx context.Context, id int64, r ChangeRequest) (Notice
 		at = now
 	}
 	domain := DomainOf(s.config().From)
-	audience := s.config().AnnounceTo != ""
-	if !audience && s.o.Units != nil {
-		ids, err := s.o.Units.NoticeUnits(ctx, id)
-		if err != nil {
-			return Notice{}, fmt.Errorf("change notice %d: %w", id, err)
-		}
-		audience = len(ids) > 0
+	audience, err := s.hasAudience(ctx, id)
+	if err != nil {
+		return Notice{}, fmt.Errorf("change notice %d: %w", id, err)
 	}
 	n, err := s.o.Store.NoticeChange(ctx, id, func(n *Notice) (*Update, error) {
 		kind := UpdateNote
@@ -615,12 +621,17 @@ func (s *Service) Tick(ctx context.Context, now time.Time) error {
 				break
 			}
 			tag, domain := before.String(), DomainOf(s.config().From)
+			announce, err := s.hasAudience(ctx, n.ID)
+			if err != nil {
+				errs = append(errs, err)
+				break
+			}
 			if _, err := s.o.Store.NoticeChange(ctx, n.ID, func(cur *Notice) (*Update, error) {
 				if cur.State != Scheduled || hasReminder(*cur, before) {
 					return nil, nil
 				}
 				return &Update{At: now, Actor: "postvakt", Kind: UpdateReminder, Tag: tag, State: cur.State,
-					Announce: s.config().AnnounceTo != "", MessageID: NewMessageID("notice", domain)}, nil
+					Announce: announce, MessageID: NewMessageID("notice", domain)}, nil
 			}); err != nil {
 				errs = append(errs, err)
 			}

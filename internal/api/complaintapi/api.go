@@ -1,5 +1,5 @@
 // Package complaintapi serves the spam complaints and the filter rules
-// they propose (docs/content.md, "Rules from spam complaints";
+// they propose (docs/configuration.md, "Rules from spam complaints";
 // docs/api.md): every signed-in role reads them, a postmaster accepts or
 // rejects rules — one rule, or all that a complaint proposed in one
 // action.

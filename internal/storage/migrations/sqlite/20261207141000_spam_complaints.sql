@@ -1,5 +1,5 @@
 -- Spam complaints to the abuse address and the filter rules they propose
--- (docs/content.md, "Rules from spam complaints"): each complaint with
+-- (docs/configuration.md, "Rules from spam complaints"): each complaint with
 -- what was read from it, each rule (sender, domain, header, body) with its
 -- state, and which complaints are behind which rule.
 -- +goose Up

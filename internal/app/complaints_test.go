@@ -158,6 +158,16 @@ func TestSpamComplaintRulesThroughEngine(t *testing.T) {
 	if len(rv.Complaints) != 1 || rv.Complaints[0].ID != c.ID || rv.Rule.DecidedBy == "" {
 		t.Fatalf("rule %+v", rv)
 	}
+	// The web page lists the complaint with its rules, accepted.
+	webUsers(t, cfg, auth.RolePostmaster)
+	web, _ := signedIn(t, app.base, "postmaster")
+	if _, page := web.do("GET", "/spam-complaints", nil, nil); !strings.Contains(page, "sales@pharma.example") ||
+		!strings.Contains(page, fmt.Sprintf(`href="/spam-rules/%d"`, rules.Rules[0].ID)) || !strings.Contains(page, "state-active") {
+		t.Errorf("the complaints page lacks the complaint's rules")
+	}
+	if _, page := web.do("GET", fmt.Sprintf("/spam-rules/%d", rules.Rules[0].ID), nil, nil); !strings.Contains(page, fmt.Sprintf("#%d", c.ID)) {
+		t.Errorf("the rule's page lacks its complaint")
+	}
 	// Someone else's mail is not touched.
 	sendMail(t, mx, "friend@partner.example", []string{"anna@uni.example"},
 		"From: Friend <friend@partner.example>\nTo: anna@uni.example\nSubject: Lunch\nMessage-ID: <l1@partner.example>\n"+date+"\nSee you.\n")

@@ -66,6 +66,7 @@ func (u *UI) routes() {
 	u.noticeRoutes(m)
 	u.directoryRoutes(m)
 	u.unitRoutes(m)
+	u.complaintRoutes(m)
 }
 
 // optional runs an API read whose capability may not be configured: off

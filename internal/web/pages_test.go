@@ -11,10 +11,12 @@ import (
 	"github.com/uni-mail/postvakt/collectors/probe"
 	"github.com/uni-mail/postvakt/collectors/trace"
 	"github.com/uni-mail/postvakt/collectors/txlog"
+	"github.com/uni-mail/postvakt/engine/complaint"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/internal/api/accessapi"
 	"github.com/uni-mail/postvakt/internal/api/collectorsapi"
+	"github.com/uni-mail/postvakt/internal/api/complaintapi"
 	"github.com/uni-mail/postvakt/internal/api/engineapi"
 	"github.com/uni-mail/postvakt/internal/api/oncallapi"
 	"github.com/uni-mail/postvakt/internal/api/reportapi"
@@ -252,6 +254,21 @@ func TestPagesRender(t *testing.T) {
 			{"some", &quarantineView{dirTab: dirTab{"quarantine"}, Items: items, Shown: 100, Count: 140}, []string{"Showing the first 100 of 140;"}},
 			{"empty", &quarantineView{dirTab: dirTab{"quarantine"}}, []string{"Nothing in quarantine."}},
 			{"off", &quarantineView{dirTab: dirTab{"quarantine"}, QuarantineOff: true}, []string{"The quarantine belongs to content scanning", "<code>content.enabled</code>"}},
+		},
+		"complaints": {
+			{"full", &complaintsView{dirTab: dirTab{"complaints"}, Complaints: []complaintapi.ComplaintResponse{{
+				Complaint: complaint.Complaint{ID: 4, Subject: "Fwd: <spam>", Reporter: "kari@uni.example", ReceivedAt: at(0),
+					Parsed: complaint.Parsed{Spam: []complaint.Spam{{From: "sales@pharma.example", Subject: "Pills", URLHosts: []string{"shop.pharma.example"}}}}},
+				Rules: []complaint.Rule{{ID: 7, Kind: "domain", Value: "pharma.example", Score: 10, State: complaint.Proposed}}}}},
+				[]string{"#4 Fwd: &lt;spam&gt;", "From sales@pharma.example", "links to shop.pharma.example", `href="/spam-rules/7"`, "domain: pharma.example", "state-proposed"}},
+			{"empty", &complaintsView{dirTab: dirTab{"complaints"}}, []string{"No complaints yet."}},
+			{"off", &complaintsView{dirTab: dirTab{"complaints"}, Off: true}, []string{"Spam complaints belong to content scanning"}},
+		},
+		"spam_rule": {
+			{"full", &ruleView{dirTab: dirTab{"complaints"}, Proposed: complaint.Proposed, RuleResponse: complaintapi.RuleResponse{
+				Rule:       complaint.Rule{ID: 7, Kind: "sender", Value: "sales@pharma.example", Score: 10, State: complaint.Active, DecidedBy: "olav", DecidedAt: at(0)},
+				Complaints: []complaint.Complaint{{ID: 4, Subject: "Fwd: spam", Reporter: "kari@uni.example"}}}},
+				[]string{"LOCAL_7", "sales@pharma.example", "decided by olav", `href="/spam-complaints#complaint-4"`}},
 		},
 		"notices": {
 			{"full", &noticesView{Notices: []notice.Notice{outage}, States: notice.States(notice.KindOutage),

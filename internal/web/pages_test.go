@@ -291,6 +291,8 @@ func TestPagesRender(t *testing.T) {
 				[]string{`From ticket <a href="/tickets/7">#7 IMAP login fails for staff</a>`, `value="maintenance" checked`, `value="Upgrade"`,
 					`value="imap" checked`, `value="2026-11-28T22:00"`, `value="nb" selected`, `name="public" checked`, `name="announce" checked`}},
 			{"empty", &composeView{}, nil},
+			{"units", &composeView{Form: noticeForm{Units: []string{"3"}}, Units: []units.Unit{{ID: 3, Name: "Chemistry"}, {ID: 4, Name: "Physics"}}},
+				[]string{`name="units" value="3" checked> Chemistry`, `name="units" value="4"> Physics`, "Units concerned"}},
 		},
 		"notice_preview": {
 			{"announce", previewView{Preview: ticketapi.NoticePreview{From: "IT <drift@example.edu>", To: "itss-announce@example.edu",

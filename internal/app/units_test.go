@@ -167,7 +167,7 @@ func TestWebNoticeToUnits(t *testing.T) {
 	hd := apiToken(t, cfg, auth.RoleHelpdesk)
 	var u struct{ ID int64 }
 	if code := call(t, "POST", app.base+"/api/v1/units", hd, map[string]any{"name": "Chemistry", "domains": []string{"chem.example.edu"},
-		"leader": map[string]string{"name": "Lena", "email": "lena@chem.example.edu"},
+		"leader":        map[string]string{"name": "Lena", "email": "lena@chem.example.edu"},
 		"network_admin": map[string]string{"name": "Kari", "email": "kari@chem.example.edu"}}, &u); code != http.StatusCreated {
 		t.Fatalf("unit: %d", code)
 	}

@@ -45,7 +45,9 @@ func (u *UI) routes() {
 	m("POST /tickets", auth.RoleHelpdesk, u.openTicket)
 	m("GET /tickets/{id}", auth.RoleViewer, u.ticketPage)
 	m("POST /tickets/{id}/comment", auth.RoleHelpdesk, u.comment)
+	m("POST /tickets/{id}/duplicate-of", auth.RoleOncall, u.duplicateOf)
 	m("POST /tickets/{id}/{action}", auth.RoleOncall, u.ticketAction)
+	m("GET /ticket-attachments/{id}", auth.RoleHelpdesk, u.ticketAttachment)
 	m("GET /incidents", auth.RoleViewer, u.incidentsPage)
 	m("POST /incidents/{id}/{action}", auth.RoleOncall, u.incidentAction)
 	m("GET /trace", auth.RoleHelpdesk, u.tracePage)
@@ -493,6 +495,8 @@ func (u *UI) openTicket(w http.ResponseWriter, r *http.Request, v *view) error {
 // ticketView is a ticket's page.
 type ticketView struct {
 	Ticket ticketapi.TicketResponse
+	// Attachments are the ticket's files (shown to helpdesk and above).
+	Attachments []tickets.Attachment
 }
 
 func (u *UI) ticketPage(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -505,8 +509,45 @@ func (u *UI) ticketPage(w http.ResponseWriter, r *http.Request, v *view) error {
 		return err
 	}
 	v.Title, v.Nav = fmt.Sprintf("Ticket %d", id), "tickets"
-	v.Data = ticketView{Ticket: t}
+	d := ticketView{Ticket: t}
+	if v.Can(string(auth.RoleHelpdesk)) {
+		var al ticketapi.AttachmentsResponse
+		if err := u.call(r, http.MethodGet, fmt.Sprintf("/api/v1/tickets/%d/attachments", id), nil, &al); err != nil {
+			return err
+		}
+		d.Attachments = al.Attachments
+	}
+	v.Data = d
 	u.render(w, http.StatusOK, "ticket", v)
+	return nil
+}
+
+// ticketAttachment downloads an attachment through the API, as the API
+// serves it (a download, nosniff).
+func (u *UI) ticketAttachment(w http.ResponseWriter, r *http.Request, v *view) error {
+	rec, err := u.raw(r, http.MethodGet, "/api/v1/ticket-attachments/"+url.PathEscape(r.PathValue("id")), nil)
+	if err != nil {
+		return err
+	}
+	for _, k := range []string{"Content-Type", "Content-Disposition", "X-Content-Type-Options", "Content-Length", "X-Attachment-SHA256"} {
+		w.Header().Set(k, rec.h.Get(k))
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(rec.body.Bytes())
+	return nil
+}
+
+// duplicateOf marks the ticket as a duplicate of the one named.
+func (u *UI) duplicateOf(w http.ResponseWriter, r *http.Request, v *view) error {
+	id := r.PathValue("id")
+	parent, err := strconv.ParseInt(strings.TrimPrefix(strings.TrimSpace(r.PostFormValue("parent")), "#"), 10, 64)
+	if err != nil || parent <= 0 {
+		return &apiError{Status: http.StatusBadRequest, Message: "name the ticket being handled by its number"}
+	}
+	if err := u.call(r, http.MethodPost, "/api/v1/tickets/"+url.PathEscape(id)+"/duplicate-of", ticketapi.DuplicateRequest{Parent: parent}, nil); err != nil {
+		return err
+	}
+	redirect(w, r, "/tickets/"+url.PathEscape(id), "saved")
 	return nil
 }
 

@@ -176,7 +176,10 @@ func TestPagesRender(t *testing.T) {
 				{At: at(-time.Minute), Actor: "ana", Kind: "state", FromState: "new", ToState: "acknowledged", Body: "Looking."}}}},
 				[]string{"Kari Nordmann &lt;kari@uni.example&gt;", "standard v1a2b", "due Mon 23 Nov 11:30 UTC (in 1h 0m)", "incident: 3 Queue",
 					"new → acknowledged", `id="action-start"`, `href="/notices/new?ticket=7"`}},
-			{"empty", ticketView{}, []string{"nobody", "No clocks."}},
+			{"empty", ticketView{}, []string{"nobody", "No clocks.", `id="duplicate-form"`}},
+			{"duplicate", ticketView{Ticket: ticketapi.TicketResponse{Ticket: tickets.Ticket{ID: 8, State: "new", Links: []tickets.Link{{Kind: tickets.LinkDuplicateOf, Ref: "7", Title: "IMAP"}}}},
+				Attachments: []tickets.Attachment{{ID: 5, Name: "log <1>.txt", Size: 2048, ContentType: "text/plain", Scan: "clean", From: "kari@uni.example", At: at(0)}}},
+				[]string{`A duplicate of <a href="/tickets/7">#7</a>`, `href="/ticket-attachments/5"`, "log &lt;1&gt;.txt", "2.0 KiB", "clean"}},
 		},
 		"incidents": {
 			{"full", &incidentsView{Incidents: inc, Status: "open"}, []string{`id="ack-1"`, "ticket 7", "acknowledged by ana 2h 0m ago",

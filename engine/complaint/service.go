@@ -28,6 +28,8 @@ var (
 	ErrInvalid    = errors.New("invalid")
 	ErrNotFound   = errors.New("not found")
 	ErrTransition = errors.New("not allowed in this state")
+	// ErrBusy: more complaints in the last hour than allowed.
+	ErrBusy = errors.New("too many complaints")
 )
 
 // Rule is a filter rule proposed from complaints: a spam.LocalRule with
@@ -80,6 +82,8 @@ type Store interface {
 	// Rules are the rules in state (all when ""), by ID, with their
 	// complaint IDs.
 	Rules(ctx context.Context, state RuleState) ([]Rule, error)
+	// CountComplaints counts the complaints received at or after since.
+	CountComplaints(ctx context.Context, since time.Time) (int, error)
 	// DecideRules moves the rules among ids that are in state from to
 	// state to, recording when and by whom, and returns how many moved.
 	DecideRules(ctx context.Context, ids []int64, from, to RuleState, at time.Time, by string) (int, error)
@@ -102,11 +106,15 @@ type Config struct {
 	ReloadEvery time.Duration `yaml:"reload_every"`
 	// MaxBytes bounds one complaint; default 10 MiB.
 	MaxBytes int64 `yaml:"max_bytes"`
+	// MaxPerHour bounds the complaints read in any hour, over all
+	// senders (the abuse address is open to anyone); beyond it a
+	// complaint is delivered but proposes nothing. Default 200.
+	MaxPerHour int `yaml:"max_per_hour"`
 }
 
 // DefaultConfig is the section's defaults.
 func DefaultConfig() Config {
-	return Config{RuleScore: 10, ReloadEvery: 30 * time.Second, MaxBytes: 10 << 20,
+	return Config{RuleScore: 10, ReloadEvery: 30 * time.Second, MaxBytes: 10 << 20, MaxPerHour: 200,
 		ExemptDomains: []string{"gmail.com", "outlook.com", "hotmail.com", "yahoo.com"}}
 }
 
@@ -201,8 +209,18 @@ func (s *Service) Propose(ctx context.Context, p Parsed) []Rule {
 
 // Intake reads a complaint sent to the abuse address, keeps it and the
 // rules it proposes. ErrNoSpam and ErrTooLarge (wrapping ErrInvalid) for a
-// complaint that carries no spam or is too large: nothing is stored.
+// complaint that carries no spam or is too large, and ErrBusy past
+// Config.MaxPerHour: nothing is stored.
 func (s *Service) Intake(ctx context.Context, r io.Reader) (Complaint, error) {
+	if max := s.o.Config.MaxPerHour; max > 0 {
+		n, err := s.o.Store.CountComplaints(ctx, s.o.Now().Add(-time.Hour))
+		if err != nil {
+			return Complaint{}, err
+		}
+		if n >= max {
+			return Complaint{}, fmt.Errorf("%w: %d complaints in the last hour (content.complaints.max_per_hour)", ErrBusy, n)
+		}
+	}
 	p, err := Parse(r, Limits{MaxBytes: s.o.Config.MaxBytes})
 	if err != nil {
 		return Complaint{}, fmt.Errorf("%w: %w", ErrInvalid, err)

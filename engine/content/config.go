@@ -230,6 +230,9 @@ func (c Config) Validate() error {
 	if cc.ReloadEvery < time.Second || cc.ReloadEvery > time.Hour {
 		bad("complaints.reload_every", cc.ReloadEvery, "must be between 1s and 1h")
 	}
+	if cc.MaxPerHour < 0 {
+		bad("complaints.max_per_hour", cc.MaxPerHour, "must be 0 (no bound) or more")
+	}
 	if cc.MaxBytes < 1<<10 || cc.MaxBytes > 100<<20 {
 		bad("complaints.max_bytes", cc.MaxBytes, "must be between 1 KiB and 100 MiB")
 	}

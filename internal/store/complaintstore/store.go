@@ -174,3 +174,10 @@ func (s *Store) DecideRules(ctx context.Context, ruleIDs []int64, from, to compl
 	n, err := res.RowsAffected()
 	return int(n), err
 }
+
+// CountComplaints implements complaint.Store.
+func (s *Store) CountComplaints(ctx context.Context, since time.Time) (int, error) {
+	var n int
+	err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM spam_complaints WHERE received_at >= ?`, storage.Micros(since)).Scan(&n)
+	return n, err
+}

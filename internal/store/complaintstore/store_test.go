@@ -134,5 +134,17 @@ func TestComplaintsAndRules(t *testing.T) {
 		if l, _ := svc.Complaints(ctx, 10); len(l) != 2 {
 			t.Fatalf("%d complaints", len(l))
 		}
+		// At most max_per_hour complaints an hour: the third within the
+		// hour stores nothing; an hour later it is read again.
+		cfg := complaint.DefaultConfig()
+		cfg.MaxPerHour = 2
+		capped := complaint.New(complaint.Options{Config: cfg, Store: complaintstore.New(db), Now: func() time.Time { return now }})
+		if _, err := capped.Intake(ctx, strings.NewReader(strings.ReplaceAll(Complaint, "\n", "\r\n"))); !errors.Is(err, complaint.ErrBusy) {
+			t.Fatalf("over the hourly bound: %v", err)
+		}
+		now = now.Add(time.Hour)
+		if _, err := capped.Intake(ctx, strings.NewReader(strings.ReplaceAll(Complaint, "\n", "\r\n"))); err != nil {
+			t.Fatalf("an hour later: %v", err)
+		}
 	})
 }

@@ -257,7 +257,11 @@ func (a *API) attachment(w http.ResponseWriter, r *http.Request) error {
 		return apiError(err)
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": at.Name}))
+	disp := mime.FormatMediaType("attachment", map[string]string{"filename": at.Name})
+	if disp == "" { // a name FormatMediaType cannot encode
+		disp = "attachment"
+	}
+	w.Header().Set("Content-Disposition", disp)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 	w.Header().Set("X-Attachment-SHA256", at.SHA256)

@@ -114,7 +114,7 @@ func commands() []*command {
 		reportCmd(), reportTipsCmd(),
 		queueCmd(), quarantineCmd(), accountCmd(),
 		probeCmd(),
-		unitCmd(),
+		unitCmd(), spamComplaintCmd(),
 		userCmd(),
 		backupCmd(),
 	}

@@ -127,8 +127,39 @@ type Options struct {
 	// OnChange is called after rules were accepted or rejected, so that
 	// this process's engine reloads at once; nil: the periodic reload.
 	OnChange func()
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Counted is told the result of every complaint taken (Results);
+	// nil: not counted.
+	Counted func(result string)
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// The results of Intake, a closed set (the metric's label).
+const (
+	ResultTaken    = "taken"
+	ResultNoSpam   = "no_spam"
+	ResultTooLarge = "too_large"
+	ResultBusy     = "busy"
+	ResultError    = "error"
+)
+
+// Results lists the results of Intake.
+func Results() []string {
+	return []string{ResultTaken, ResultNoSpam, ResultTooLarge, ResultBusy, ResultError}
+}
+
+func result(err error) string {
+	switch {
+	case err == nil:
+		return ResultTaken
+	case errors.Is(err, ErrNoSpam):
+		return ResultNoSpam
+	case errors.Is(err, ErrTooLarge):
+		return ResultTooLarge
+	case errors.Is(err, ErrBusy):
+		return ResultBusy
+	}
+	return ResultError
 }
 
 // Service takes complaints and decides their rules.
@@ -212,6 +243,14 @@ func (s *Service) Propose(ctx context.Context, p Parsed) []Rule {
 // complaint that carries no spam or is too large, and ErrBusy past
 // Config.MaxPerHour: nothing is stored.
 func (s *Service) Intake(ctx context.Context, r io.Reader) (Complaint, error) {
+	c, err := s.intake(ctx, r)
+	if s.o.Counted != nil {
+		s.o.Counted(result(err))
+	}
+	return c, err
+}
+
+func (s *Service) intake(ctx context.Context, r io.Reader) (Complaint, error) {
 	if max := s.o.Config.MaxPerHour; max > 0 {
 		n, err := s.o.Store.CountComplaints(ctx, s.o.Now().Add(-time.Hour))
 		if err != nil {

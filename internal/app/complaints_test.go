@@ -2,6 +2,8 @@ package app
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"net"
 	"path/filepath"
 	"slices"
@@ -167,6 +169,18 @@ func TestSpamComplaintRulesThroughEngine(t *testing.T) {
 	}
 	if _, page := web.do("GET", fmt.Sprintf("/spam-rules/%d", rules.Rules[0].ID), nil, nil); !strings.Contains(page, fmt.Sprintf("#%d", c.ID)) {
 		t.Errorf("the rule's page lacks its complaint")
+	}
+	// The complaint is counted.
+	r, err := http.Get(app.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	for _, want := range []string{`postvakt_spam_complaints_total{result="taken"} 1`, `postvakt_spam_complaints_total{result="no_spam"} 0`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 	// Someone else's mail is not touched.
 	sendMail(t, mx, "friend@partner.example", []string{"anna@uni.example"},

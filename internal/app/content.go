@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"blitiri.com.ar/go/spf"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/uni-mail/postvakt/engine"
 	"github.com/uni-mail/postvakt/engine/complaint"
@@ -174,8 +175,19 @@ func setupContent(ctx context.Context, env *Env) error {
 func setupComplaints(env *Env, sc *content.Scanner, local func(ctx context.Context, domain string) bool) error {
 	cc := env.Config.Content.Complaints
 	kick := make(chan struct{}, 1)
+	counted := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "postvakt_spam_complaints_total",
+		Help: "Spam complaints to the abuse address, by result (taken, no_spam, too_large, busy, error).",
+	}, []string{"result"})
+	for _, r := range complaint.Results() {
+		counted.WithLabelValues(r)
+	}
+	if err := env.Telemetry.Registry.Register(counted); err != nil {
+		return err
+	}
 	svc := complaint.New(complaint.Options{Config: cc, Store: complaintstore.New(env.DB), Local: local, Now: env.Now,
-		Logger: env.Logger.With("capability", "complaints"),
+		Counted: func(r string) { counted.WithLabelValues(r).Inc() },
+		Logger:  env.Logger.With("capability", "complaints"),
 		OnChange: func() {
 			select {
 			case kick <- struct{}{}:

@@ -335,6 +335,7 @@ func orTrue(b *bool) bool { return b == nil || *b }
 // Create stores a new notice and announces it unless told not to.
 func (s *Service) Create(ctx context.Context, r CreateRequest) (Notice, error) {
 	if len(r.UnitIDs) > 0 {
+		r.UnitIDs = slices.Compact(slices.Sorted(slices.Values(r.UnitIDs)))
 		if s.o.Units == nil {
 			return Notice{}, invalid("unit_ids: units are not available here")
 		}

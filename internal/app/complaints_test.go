@@ -3,8 +3,8 @@ package app
 import (
 	"fmt"
 	"io"
-	"net/http"
 	"net"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"

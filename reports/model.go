@@ -181,6 +181,7 @@ type Report struct {
 	Availability  AvailabilitySection  `json:"availability"`
 	Faults        FaultsSection        `json:"faults"`
 	OnCall        OnCallSection        `json:"oncall"`
+	Units         UnitsSection         `json:"units"`
 	Tables        *TablesSection       `json:"tables,omitempty"`
 	Coverage      CoverageSection      `json:"coverage"`
 	Tips          []Tip                `json:"tips"`

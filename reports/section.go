@@ -43,6 +43,7 @@ var sections = [...]section{
 	availabilitySection,
 	faultsSection,
 	oncallSection,
+	unitsSection,
 	tablesSection,
 	coverageSection,
 	tipsSection,

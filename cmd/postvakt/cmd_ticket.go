@@ -93,6 +93,7 @@ func ticketCmd() *command {
 		symptoms, plan, policy, note, body, state, filterService, filterSev           string
 		asJSON, all, public                                                           bool
 		links                                                                         tkListFlag
+		parent                                                                        string
 	)
 	jsonFlag := func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON") }
 	action := func(name, summary string) *command {
@@ -290,6 +291,33 @@ is assigned. --notified is ` + timezone.Grammar + `.`,
 						return err
 					}
 					fmt.Fprintf(e.stdout, "comment added to ticket #%d\n", id)
+					return nil
+				}),
+			},
+			{
+				name: "duplicate", args: "ID", summary: "mark a ticket as a duplicate of one being handled (its SLA clocks become that one's)",
+				flags: func(fs *flag.FlagSet, _ *globalOpts) {
+					fs.StringVar(&parent, "of", "", "the `ID` of the ticket being handled (required)")
+				},
+				run: tkWith(func(ctx context.Context, e *cmdEnv, te *tkEnv, args []string) error {
+					id, err := tkIDArg(e, args)
+					if err != nil {
+						return err
+					}
+					if parent == "" {
+						return usagef("--of: the ticket being handled is required")
+					}
+					p, err := tickets.ParseID(parent)
+					if err != nil {
+						return usagef("--of: %v", err)
+					}
+					if _, err := te.svc.Tickets.MarkDuplicate(ctx, id, p, tkActor()); err != nil {
+						return tkError(err)
+					}
+					if err := te.audit(ctx, "ticket.duplicate_of", "ticket:"+tickets.ID(id), "duplicate of #"+tickets.ID(p)); err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stdout, "ticket #%d is a duplicate of #%d; its SLA clocks are #%d's\n", id, p, p)
 					return nil
 				}),
 			},

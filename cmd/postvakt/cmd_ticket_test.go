@@ -191,3 +191,23 @@ func TestTicketCLI(t *testing.T) {
 		t.Errorf("update of a withdrawn notice: %d", code)
 	}
 }
+
+func TestTicketDuplicateCLI(t *testing.T) {
+	t.Parallel()
+	cfg := dataConfig(t, slaTestConfig)
+	for _, title := range []string{"Submission down", "Cannot send"} {
+		if code, _, errOut := runCLI(t, "ticket", "open", "--config", cfg, "--title", title, "--service", "smtp", "--assignee", "ana"); code != exitOK {
+			t.Fatalf("open: %s", errOut)
+		}
+	}
+	if code, _, errOut := runCLI(t, "ticket", "duplicate", "--config", cfg, "2"); code != exitUsage || !strings.Contains(errOut, "--of") {
+		t.Fatalf("without --of: %d %s", code, errOut)
+	}
+	code, out, errOut := runCLI(t, "ticket", "duplicate", "--config", cfg, "--of", "#1", "2")
+	if code != exitOK || !strings.Contains(out, "ticket #2 is a duplicate of #1") {
+		t.Fatalf("duplicate: %d %s %s", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, "ticket", "duplicate", "--config", cfg, "--of", "2", "1"); code == exitOK || !strings.Contains(errOut, "duplicate") {
+		t.Fatalf("a duplicate as parent: %d %s", code, errOut)
+	}
+}

@@ -278,6 +278,63 @@ are read and shown in the service time zone.`,
 				fmt.Fprintf(e.stdout, "step %d %s: %s\n", s.ID, s.Label, s.State)
 				return nil
 			})},
+			{name: "requirement", summary: "a unit's requirements and complaints, with state and answer", subs: []*command{
+				{name: "list", args: "UNIT-ID", summary: "list the unit's requirements and complaints", flags: jsonFlag,
+					run: db(func(ctx context.Context, e *cmdEnv, svc *units.Service, args []string) error {
+						n, err := id(args, "unit requirement list")
+						if err != nil {
+							return err
+						}
+						l, err := svc.Requirements(ctx, n)
+						if err != nil {
+							return err
+						}
+						if asJSON {
+							return writeJSON(e.stdout, l)
+						}
+						tw := tabwriter.NewWriter(e.stdout, 0, 2, 2, ' ', 0)
+						fmt.Fprintln(tw, "ID\tKIND\tSTATE\tOPENED\tTITLE\tANSWER")
+						for _, q := range l {
+							fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", q.ID, q.Kind, q.State, e.when(q.OpenedAt), q.Title, q.Answer)
+						}
+						return tw.Flush()
+					})},
+				{name: "add", args: "UNIT-ID", summary: "record a requirement (or, with --complaint, a complaint) of the unit", flags: func(fs *flag.FlagSet, o *globalOpts) {
+					fs.StringVar(&name, "title", "", "one line saying what the unit asks for (required)")
+					fs.StringVar(&outcome, "text", "", "the details")
+					fs.BoolVar(&failed, "complaint", false, "record a complaint, not a requirement")
+				}, run: db(func(ctx context.Context, e *cmdEnv, svc *units.Service, args []string) error {
+					n, err := id(args, "unit requirement add")
+					if err != nil {
+						return err
+					}
+					kind := units.KindRequirement
+					if failed {
+						kind = units.KindComplaint
+					}
+					q, err := svc.AddRequirement(ctx, units.Requirement{UnitID: n, Kind: kind, Title: name, Body: outcome}, actor())
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stdout, "%s %d recorded for unit %d (new)\n", q.Kind, q.ID, q.UnitID)
+					return nil
+				})},
+				{name: "state", args: "REQUIREMENT-ID", summary: "move a requirement: under_review, accepted, done or declined, with the answer given", flags: func(fs *flag.FlagSet, o *globalOpts) {
+					fs.StringVar(&state, "state", "", "under_review, accepted, done or declined (required)")
+					fs.StringVar(&outcome, "answer", "", "the answer given to the unit (required for accepted, done, declined)")
+				}, run: db(func(ctx context.Context, e *cmdEnv, svc *units.Service, args []string) error {
+					n, err := id(args, "unit requirement state")
+					if err != nil {
+						return err
+					}
+					q, err := svc.MoveRequirement(ctx, n, units.RequirementState(state), outcome, actor())
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stdout, "%s %d %s\n", q.Kind, q.ID, q.State)
+					return nil
+				})},
+			}},
 			{name: "work-order-result", args: "WORK-ORDER-ID", summary: "record the system administrators' result of a work order", flags: func(fs *flag.FlagSet, o *globalOpts) {
 				fs.StringVar(&outcome, "result", "", "the result (required)")
 				fs.BoolVar(&failed, "failed", false, "the work order failed")

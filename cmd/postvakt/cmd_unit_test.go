@@ -46,3 +46,25 @@ func TestUnitCLI(t *testing.T) {
 		t.Fatalf("bad status: %d %s", code, errOut)
 	}
 }
+
+func TestUnitRequirementCLI(t *testing.T) {
+	cfg := dataConfig(t, "data_dir: DATADIR\ntimezone: Europe/Oslo\n")
+	if code, out, errOut := runCLI(t, "unit", "create", "--config", cfg, "--name", "Physics", "--domains", "phys.uni.test"); code != exitOK {
+		t.Fatalf("create: %d %s %s", code, out, errOut)
+	}
+	code, out, errOut := runCLI(t, "unit", "requirement", "add", "--config", cfg, "--title", "Shared calendar", "1")
+	if code != exitOK || !strings.Contains(out, "requirement 1 recorded for unit 1 (new)") {
+		t.Fatalf("add: %d %s %s", code, out, errOut)
+	}
+	if code, _, errOut = runCLI(t, "unit", "requirement", "state", "--config", cfg, "--state", "accepted", "1"); code == exitOK || !strings.Contains(errOut, "needs the answer") {
+		t.Fatalf("no answer: %d %s", code, errOut)
+	}
+	code, out, _ = runCLI(t, "unit", "requirement", "state", "--config", cfg, "--state", "accepted", "--answer", "From March", "1")
+	if code != exitOK || !strings.Contains(out, "requirement 1 accepted") {
+		t.Fatalf("state: %d %s", code, out)
+	}
+	code, out, _ = runCLI(t, "unit", "requirement", "list", "--config", cfg, "1")
+	if code != exitOK || !strings.Contains(out, "Shared calendar") || !strings.Contains(out, "From March") || !strings.Contains(out, "CET") {
+		t.Fatalf("list: %d %s", code, out)
+	}
+}

@@ -115,7 +115,7 @@ func commands() []*command {
 		reportCmd(), reportTipsCmd(),
 		queueCmd(), quarantineCmd(), accountCmd(),
 		probeCmd(),
-		unitCmd(),
+		unitCmd(), spamComplaintCmd(),
 		userCmd(),
 		backupCmd(),
 	}

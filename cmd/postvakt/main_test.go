@@ -428,3 +428,23 @@ oncall:
 		}
 	}
 }
+
+// TestCheckConfigComplaintsAndTickets: check-config names the bad value of
+// the keys of spam complaints and of the tickets' closed loop and
+// attachments, with its line.
+func TestCheckConfigComplaintsAndTickets(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ body, want string }{
+		{"content:\n  complaints:\n    address: not-an-address\n", `content.complaints.address: "not-an-address"`},
+		{"content:\n  complaints:\n    rule_score: 0\n", `content.complaints.rule_score`},
+		{"content:\n  complaints:\n    reload_every: 100ms\n", `content.complaints.reload_every`},
+		{"tickets:\n  close_after: 10m\n", `tickets.close_after: "10m0s"`},
+		{"tickets:\n  attachment_max_bytes: 1000\n  attachments_max_bytes: 10\n", `tickets.attachments_max_bytes: "10"`},
+	} {
+		p := writeConfig(t, "data_dir: DATADIR\n"+c.body)
+		code, _, errOut := runCLI(t, "check-config", "--config", p)
+		if code != exitConfig || !strings.Contains(errOut, c.want) {
+			t.Errorf("%q: %d %q, want %s", c.body, code, errOut, c.want)
+		}
+	}
+}

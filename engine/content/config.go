@@ -3,10 +3,12 @@ package content
 import (
 	"errors"
 	"fmt"
+	"net/mail"
 	"strings"
 	"time"
 
 	"github.com/uni-mail/postvakt/config/validate"
+	"github.com/uni-mail/postvakt/engine/complaint"
 	"github.com/uni-mail/postvakt/engine/spam"
 )
 
@@ -22,6 +24,9 @@ type Config struct {
 	Quarantine  QuarantineConfig `yaml:"quarantine"`
 	Abuse       AbuseConfig      `yaml:"abuse"`
 	Limits      LimitsConfig     `yaml:"limits"`
+	// Complaints is the abuse address whose spam complaints propose
+	// filter rules (engine/complaint, docs/configuration.md).
+	Complaints complaint.Config `yaml:"complaints"`
 }
 
 // LimitsConfig is the budget of one message's scan (docs/resources.md):
@@ -132,6 +137,7 @@ func Default() Config {
 		Quarantine: QuarantineConfig{Retention: 30 * 24 * time.Hour},
 		Abuse:      AbuseConfig{Window: time.Minute, MaxMessages: 100, MaxRecipients: 500, MassMailingRecipients: 20},
 		Limits:     LimitsConfig{Timeout: 20 * time.Second, MaxScanBytes: 64 << 20, MaxEntries: 5000, OnUninspectable: "quarantine"},
+		Complaints: complaint.DefaultConfig(),
 	}
 }
 
@@ -211,6 +217,29 @@ func (c Config) Validate() error {
 	}
 	if c.Abuse.MaxMessages < 0 || c.Abuse.MaxRecipients < 0 || c.Abuse.MassMailingRecipients < 0 {
 		bad("abuse.max_messages", c.Abuse.MaxMessages, "limits must not be negative")
+	}
+	cc := c.Complaints
+	if cc.Address != "" {
+		if a, err := mail.ParseAddress(cc.Address); err != nil || a.Address != cc.Address {
+			bad("complaints.address", cc.Address, "must be a bare e-mail address (abuse@uni.example)")
+		}
+	}
+	if cc.RuleScore <= 0 || cc.RuleScore > 1000 {
+		bad("complaints.rule_score", cc.RuleScore, "must be above 0 and at most 1000")
+	}
+	if cc.ReloadEvery < time.Second || cc.ReloadEvery > time.Hour {
+		bad("complaints.reload_every", cc.ReloadEvery, "must be between 1s and 1h")
+	}
+	if cc.MaxPerHour < 0 {
+		bad("complaints.max_per_hour", cc.MaxPerHour, "must be 0 (no bound) or more")
+	}
+	if cc.MaxBytes < 1<<10 || cc.MaxBytes > 100<<20 {
+		bad("complaints.max_bytes", cc.MaxBytes, "must be between 1 KiB and 100 MiB")
+	}
+	for i, d := range cc.ExemptDomains {
+		if d == "" || strings.ContainsAny(d, "@ \t<>/") {
+			bad(fmt.Sprintf("complaints.exempt_domains[%d]", i), d, "must be a domain name")
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -91,6 +91,7 @@ type Options struct {
 type Scanner struct {
 	o        Options
 	cur      atomic.Pointer[settings]
+	local    atomic.Pointer[spam.LocalRules]
 	slots    *membudget.Budget // scans at once
 	up       *prometheus.GaugeVec
 	errs     *prometheus.CounterVec
@@ -140,6 +141,11 @@ func (s *Scanner) settingsFor(c Config) *settings {
 	}
 	return st
 }
+
+// SetLocalRules makes the spam scorer use rules (the rules accepted from
+// spam complaints, read from the database) for the messages that follow;
+// nil removes them.
+func (s *Scanner) SetLocalRules(rules *spam.LocalRules) { s.local.Store(rules) }
 
 // initScanners creates the metric series of the scanners st uses, so
 // that each starts at up and zero errors.
@@ -402,7 +408,7 @@ func (s *Scanner) Scan(ctx context.Context, env smtpserver.Envelope, msg smtpser
 	}
 	if st.scorer != nil {
 		in := spam.Input{ClientIP: env.ClientIP, HELO: env.HELO, MailFrom: env.MailFrom, Header: sum.Header,
-			Texts: texts, Authenticated: submission || env.AuthUser != "", LocalDomain: s.o.LocalDomain}
+			Texts: texts, Authenticated: submission || env.AuthUser != "", LocalDomain: s.o.LocalDomain, Local: s.local.Load()}
 		out.Spam = st.scorer.Score(ctx, in)
 		s.external(ctx, st, env, msg, &out.Spam)
 		if out.Spam.Spam() {

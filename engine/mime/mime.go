@@ -62,6 +62,12 @@ type Part struct {
 	ContentType string // lower-case media type, "text/plain" when absent or invalid
 	Filename    string // from Content-Disposition filename or Content-Type name; may be empty
 	Attachment  bool   // Content-Disposition: attachment, or a file name is present
+	// Message numbers the enclosed message (message/rfc822, RFC 2046
+	// §5.2.1) the leaf belongs to, innermost first, from 1 in the order
+	// the enclosed messages begin; 0 for the top-level message's own
+	// parts. MessageHeader is that enclosed message's header.
+	Message       int
+	MessageHeader textproto.Header
 	// Body is the decoded content (Content-Transfer-Encoding undone, text
 	// in UTF-8), valid only during the callback; what the callback leaves
 	// unread is skipped. A decoding error is also recorded as a defect.
@@ -166,6 +172,15 @@ type walker struct {
 	fn  func(*Part) error
 	sum Summary
 	src *source
+	// msgs are the enclosed messages the walk is inside, innermost last;
+	// nmsg counts those begun.
+	msgs []enclosed
+	nmsg int
+}
+
+type enclosed struct {
+	n int
+	h textproto.Header
 }
 
 func (w *walker) entity(h textproto.Header, body io.Reader, depth int) error {
@@ -238,6 +253,9 @@ func (w *walker) entity(h textproto.Header, body io.Reader, depth int) error {
 			w.sum.defect("enclosed message header: %v", headerErr(err))
 			return w.leaf(h, br, depth)
 		}
+		w.nmsg++
+		w.msgs = append(w.msgs, enclosed{n: w.nmsg, h: ih})
+		defer func() { w.msgs = w.msgs[:len(w.msgs)-1] }()
 		return w.entity(ih, br, depth+1)
 	default:
 		return w.leaf(h, body, depth)
@@ -279,6 +297,9 @@ func (w *walker) leaf(h textproto.Header, body io.Reader, depth int) error {
 		return fmt.Errorf("%w: more than %d", ErrTooManyParts, w.lim.MaxParts)
 	}
 	p := &Part{Index: w.sum.Parts, Depth: depth, ContentType: "text/plain"}
+	if n := len(w.msgs); n > 0 {
+		p.Message, p.MessageHeader = w.msgs[n-1].n, w.msgs[n-1].h
+	}
 	w.sum.Parts++
 	if mt, params, err := mime.ParseMediaType(h.Get("Content-Type")); err == nil {
 		p.ContentType = mt

@@ -89,6 +89,9 @@ type Input struct {
 	// FORGED_LOCAL_SENDER: our domain in From: arriving unauthenticated
 	// from outside with an SPF result other than pass). Nil: rule off.
 	LocalDomain func(ctx context.Context, domain string) bool
+	// Local are the accepted local rules (LocalRules); nil: none. Each
+	// rule that hits adds its score as LOCAL_<id>.
+	Local *LocalRules
 }
 
 // Result is a score and the rules that hit, sorted by name.
@@ -244,6 +247,10 @@ func (s *Scorer) Score(ctx context.Context, in Input) Result {
 	for r := range hits {
 		res.Rules = append(res.Rules, r)
 		res.Score += s.weights[r]
+	}
+	for _, r := range in.Local.Match(in) {
+		res.Rules = append(res.Rules, r.Name())
+		res.Score += r.Score
 	}
 	sort.Strings(res.Rules)
 	return res

@@ -188,6 +188,9 @@ func newAPIEnv(t *testing.T) (*Env, *httptest.Server, func(auth.Role) string) {
 	sc.MX.Listen, sc.Submission.Listen = "127.0.0.1:"+freePort(t), ""
 	cfg.SMTP = sc
 	cfg.Probes.Targets = []probe.Target{{Name: "pop-tcp", Service: "pop3", Kind: probe.KindTCP, Address: "127.0.0.1:" + freePort(t)}}
+	// Content scanning on: its spam complaints' routes are registered too.
+	cfg.Content.Enabled = true
+	cfg.Content.Complaints.Address = "abuse@uni.example"
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

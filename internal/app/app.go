@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/uni-mail/postvakt/engine/complaint"
 	"github.com/uni-mail/postvakt/internal/api/adminapi"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/reload"
@@ -27,6 +28,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/web"
 	"github.com/uni-mail/postvakt/oncall/alerting"
 	"github.com/uni-mail/postvakt/oncall/tickets"
+	"github.com/uni-mail/postvakt/oncall/units"
 )
 
 // Version is the build version, set by the linker (-X) or left as "dev".
@@ -105,6 +107,11 @@ type Env struct {
 	// engine is the engine's store, directory and quarantine; set by
 	// setupContent, used by setupEngine.
 	engine engineParts
+	// complaints takes spam complaints to the abuse address; set by
+	// setupContent when content scanning is on, used by setupEngine.
+	complaints *complaint.Service
+	// units is the units service (unitService), for notices and setupUnits.
+	units *units.Service
 	// tickets is the ticket service, for the engine's fault-address intake.
 	tickets *tickets.Service
 	// alerting raises incidents (nil when on-call is off), for the probes.

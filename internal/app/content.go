@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"blitiri.com.ar/go/spf"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/uni-mail/postvakt/engine"
+	"github.com/uni-mail/postvakt/engine/complaint"
 	"github.com/uni-mail/postvakt/engine/content"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/dnsbl"
@@ -16,9 +18,11 @@ import (
 	"github.com/uni-mail/postvakt/engine/queue"
 	"github.com/uni-mail/postvakt/engine/sendlimit"
 	"github.com/uni-mail/postvakt/engine/smtpserver"
+	"github.com/uni-mail/postvakt/internal/api/complaintapi"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/reload"
 	"github.com/uni-mail/postvakt/internal/scheduler"
+	"github.com/uni-mail/postvakt/internal/store/complaintstore"
 )
 
 // ContentHooks connect content scanning with the engine: the engine
@@ -110,6 +114,12 @@ func setupContent(ctx context.Context, env *Env) error {
 			return err
 		}
 		env.Content.Filter = sc
+		if err := setupComplaints(env, sc, func(ctx context.Context, d string) bool {
+			ok, err := st.DirDomainExists(ctx, d)
+			return err == nil && ok
+		}); err != nil {
+			return err
+		}
 		env.OnReload(reload.Hook{Name: "content scanning",
 			Keys: []string{"content.mime", "content.attachments", "content.antivirus", "content.spam"},
 			Prepare: func(_ context.Context, _, next *config.Config) (func(), []string, error) {
@@ -153,5 +163,62 @@ func setupContent(ctx context.Context, env *Env) error {
 		}
 		env.Go(r.Run)
 	}
+	return nil
+}
+
+// setupComplaints wires spam complaints (docs/configuration.md, "Rules from
+// spam complaints"): the service over its store, its API, and the loop
+// that gives the content scanner the accepted rules — every
+// content.complaints.reload_every, and at once when this node decided
+// some. The engine takes complaints to the abuse address through
+// complaintIntakeFilter (engine.go).
+func setupComplaints(env *Env, sc *content.Scanner, local func(ctx context.Context, domain string) bool) error {
+	cc := env.Config.Content.Complaints
+	kick := make(chan struct{}, 1)
+	counted := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "postvakt_spam_complaints_total",
+		Help: "Spam complaints to the abuse address, by result (taken, no_spam, too_large, busy, error).",
+	}, []string{"result"})
+	for _, r := range complaint.Results() {
+		counted.WithLabelValues(r)
+	}
+	if err := env.Telemetry.Registry.Register(counted); err != nil {
+		return err
+	}
+	svc := complaint.New(complaint.Options{Config: cc, Store: complaintstore.New(env.DB), Local: local, Now: env.Now,
+		Counted: func(r string) { counted.WithLabelValues(r).Inc() },
+		Logger:  env.Logger.With("capability", "complaints"),
+		OnChange: func() {
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
+		}})
+	env.complaints = svc
+	complaintapi.Register(env.Server, complaintapi.Options{Complaints: svc})
+	load := func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		rules, err := svc.ActiveRules(ctx)
+		if err != nil {
+			env.Logger.Warn("spam rules from complaints not reloaded; the previous ones stay", "err", err)
+			return
+		}
+		sc.SetLocalRules(rules)
+	}
+	load(context.Background())
+	env.Go(func(ctx context.Context) error {
+		t := time.NewTicker(cc.ReloadEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			case <-kick:
+			}
+			load(ctx)
+		}
+	})
 	return nil
 }

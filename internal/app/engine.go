@@ -67,6 +67,10 @@ func runEngine(ctx context.Context, env *Env) (*engine.Engine, error) {
 	if env.Oncall.IncidentMail != nil {
 		filter = incidentMailFilter{next: filter, intake: env.Oncall.IncidentMail}
 	}
+	if addr := env.Config.Content.Complaints.Address; addr != "" && env.complaints != nil {
+		filter = complaintIntakeFilter{next: filter, address: addr, complaints: env.complaints,
+			logger: env.Logger.With("capability", "complaints")}
+	}
 	eng, err := engine.New(engine.Options{
 		Config: cfg, DataDir: env.Config.DataDir, Store: env.engine.store, Directory: env.engine.directory,
 		Logger: env.Logger.With("capability", "engine"), Metrics: env.Telemetry.Hot,

@@ -2,7 +2,12 @@ package app
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
 
+	"github.com/uni-mail/postvakt/engine/complaint"
 	"github.com/uni-mail/postvakt/engine/smtpserver"
 	"github.com/uni-mail/postvakt/oncall/integration"
 	"github.com/uni-mail/postvakt/oncall/tickets"
@@ -63,6 +68,52 @@ func (f incidentMailFilter) Filter(ctx context.Context, env smtpserver.Envelope,
 	r := f.intake.Take(ctx, integration.Mail{Rcpts: env.Rcpts, Accepted: v.Action == smtpserver.Accept, Headers: v.Headers, Message: body})
 	if r.Defer {
 		return smtpserver.Verdict{Action: smtpserver.Tempfail, Reason: r.Reason}, nil
+	}
+	return v, nil
+}
+
+// complaintIntakeFilter hands a message for content.complaints.address,
+// as the content filter (next) lets it through, to the complaints
+// service. Every complaint is delivered to the address's mailbox as
+// usual; one that carries no spam or cannot be stored is logged and
+// proposes nothing (a complaint is never answered 451: its rules are a
+// proposal, not a record the sender must not lose).
+type complaintIntakeFilter struct {
+	address    string
+	complaints *complaint.Service
+	next       smtpserver.ContentFilter // nil: accept
+	logger     *slog.Logger
+}
+
+var _ smtpserver.ContentFilter = complaintIntakeFilter{}
+
+func (f complaintIntakeFilter) Filter(ctx context.Context, env smtpserver.Envelope, msg smtpserver.Message) (smtpserver.Verdict, error) {
+	v := smtpserver.Verdict{Action: smtpserver.Accept}
+	if f.next != nil {
+		var err error
+		if v, err = f.next.Filter(ctx, env, msg); err != nil {
+			return v, err
+		}
+	}
+	// Forwarded spam looks like spam: a complaint the filter quarantined
+	// (it matched rules already accepted, say) is still a complaint.
+	quarantined := v.Action == smtpserver.Discard && v.Quarantined
+	if (v.Action != smtpserver.Accept && !quarantined) ||
+		!slices.ContainsFunc(env.Rcpts, func(r string) bool { return strings.EqualFold(strings.Trim(r, "<>"), f.address) }) {
+		return v, nil
+	}
+	var body io.Reader = io.NewSectionReader(msg, 0, msg.Size())
+	if !quarantined {
+		var err error
+		if body, err = smtpserver.StoredReader(env, v, msg); err != nil {
+			f.logger.Warn("spam complaint not read", "err", err)
+			return v, nil
+		}
+	}
+	if c, err := f.complaints.Intake(ctx, body); err != nil {
+		f.logger.Info("spam complaint proposes nothing", "reason", err)
+	} else {
+		f.logger.Info("spam complaint taken", "complaint", c.ID, "rules", len(c.Rules))
 	}
 	return v, nil
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/uni-mail/postvakt/internal/store/reportstore"
 	"github.com/uni-mail/postvakt/internal/store/ticketstore"
 	"github.com/uni-mail/postvakt/internal/store/txlogstore"
+	"github.com/uni-mail/postvakt/internal/store/unitstore"
+	"github.com/uni-mail/postvakt/oncall/units"
 	"github.com/uni-mail/postvakt/reports"
 )
 
@@ -31,6 +33,39 @@ const ReportJob = "monthly_report"
 type reportSource struct {
 	reportstore.Source
 	record func(ctx context.Context) error // nil without on-call
+	units  *units.Service
+	reqs   units.RequirementReader
+}
+
+var _ reports.UnitsSource = reportSource{}
+
+// Units reads the units' recorded activity (units.Service.Activity) for
+// the report's units section.
+func (s reportSource) Units(ctx context.Context, from, to, now time.Time) (reports.UnitsActivity, error) {
+	a, err := s.units.Activity(ctx, s.reqs, from, to, now)
+	if err != nil {
+		return reports.UnitsActivity{}, fmt.Errorf("units: %w", err)
+	}
+	out := reports.UnitsActivity{FollowUpsDone: a.FollowUpsDone, RequirementsOpened: a.RequirementsOpened,
+		RequirementsAnswered: a.RequirementsAnswered, Joined: []string{}, Migrating: []string{}, FollowUpsOverdue: []reports.OverdueFollowUp{}}
+	names := map[int64]string{}
+	for _, u := range a.Joined {
+		out.Joined = append(out.Joined, u.Name)
+	}
+	for _, u := range a.Migrating {
+		out.Migrating = append(out.Migrating, u.Name)
+	}
+	for _, st := range a.FollowUpsOverdue {
+		if _, ok := names[st.UnitID]; !ok {
+			u, err := s.units.Get(ctx, st.UnitID)
+			if err != nil {
+				return reports.UnitsActivity{}, err
+			}
+			names[st.UnitID] = u.Name
+		}
+		out.FollowUpsOverdue = append(out.FollowUpsOverdue, reports.OverdueFollowUp{Unit: names[st.UnitID], Label: st.Label, Due: st.DueAt})
+	}
+	return out, nil
 }
 
 // OnCall brings the record of shifts up to date and reads it.
@@ -48,7 +83,12 @@ func (s reportSource) OnCall(ctx context.Context, from, to time.Time) (reports.O
 func NewReportService(cfg *config.Config, db *storage.DB, logger *slog.Logger, node string, now func() time.Time) (*reports.Service, error) {
 	src := reportSource{Source: reportstore.Source{TxLogData: txlogstore.New(db), TicketData: ticketstore.New(db),
 		OnCallData: oncallstore.New(db), ProbeData: NewProbeStore(db),
-		Rollups: rollup.Jobs{Store: txlogstore.New(db), Location: cfg.Reports.Location()}}}
+		Rollups: rollup.Jobs{Store: txlogstore.New(db), Location: cfg.Reports.Location()}}, reqs: unitstore.New(db)}
+	us, err := NewUnitService(cfg, db, logger, now, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("reports: units: %w", err)
+	}
+	src.units = us
 	if cfg.Oncall.Enabled() {
 		tm, _, err := cfg.Oncall.Compile(oncallstore.New(db))
 		if err != nil {

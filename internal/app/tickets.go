@@ -9,6 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/uni-mail/postvakt/engine/clamd"
+
 	"github.com/uni-mail/postvakt/internal/api/ticketapi"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/reload"
@@ -40,6 +42,9 @@ type TicketOptions struct {
 	// Health gives the status page the probes' view of each service
 	// (notice.Options.Health); nil: notices only.
 	Health notice.Health
+	// Units scopes notices to units whose contacts receive them too
+	// (notice.Options.Units); nil: notices name no units.
+	Units notice.Audience
 }
 
 // noticeReloadKeys are the notices keys a reload applies: who announcements
@@ -91,6 +96,7 @@ func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, 
 	ts, err := tickets.New(tickets.Options{
 		Config: cfg.Tickets, SLA: cfg.SLA, Store: st, OnCall: onCall, Pager: o.Pager, Mailer: mailer,
 		Metrics: metrics, Logger: logger, Now: now, BaseURL: base, Location: cfg.Location(), TeamAddresses: team,
+		Attachments: st, Scanner: attachmentScanner(cfg),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tickets: %w", err)
@@ -105,7 +111,7 @@ func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, 
 	}
 	ns, err := notice.New(notice.Options{
 		Config: cfg.Notices, Store: st, Sender: sender, Logger: logger, Now: now,
-		StatusURL: statusURL, Services: names, Sent: sent, Monitored: o.Monitored, Health: o.Health,
+		StatusURL: statusURL, Services: names, Sent: sent, Monitored: o.Monitored, Health: o.Health, Units: o.Units,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("notices: %w", err)
@@ -137,8 +143,12 @@ func setupTickets(_ context.Context, env *Env) error {
 	}
 	link := alerting.NewTicketLink(alerting.LinkOptions{Severities: env.Config.Tickets.Severities, Services: services,
 		Rota: env.Config.Tickets.OnCallRota, Fallback: fallback, Location: env.Config.Location(), Logger: logger, Now: env.Now})
+	us, err := env.unitService()
+	if err != nil {
+		return err
+	}
 	svc, err := NewTicketServices(env.Config, env.DB, logger, env.Now, TicketOptions{
-		Registerer: env.Telemetry.Registry, Pager: link, OnCall: link,
+		Registerer: env.Telemetry.Registry, Pager: link, OnCall: link, Units: us,
 		Monitored: func() bool { p := env.reloader().Current().Probes; return p.Enabled && len(p.Targets) > 0 },
 		Health:    statusHealth(env.DB)})
 	if err != nil {
@@ -170,4 +180,25 @@ func setupTickets(_ context.Context, env *Env) error {
 		Name: "notices", Schedule: "@every 1m", Timeout: 50 * time.Second,
 		Run: func(ctx context.Context, tick time.Time) error { return svc.Notices.Tick(ctx, env.Now()) },
 	})
+}
+
+// clamdScanner scans ticket attachments with the content scanner's clamd
+// (content.antivirus.clamd): the tickets capability defines what it needs
+// (tickets.Scanner), the wiring hands it the engine's client.
+type clamdScanner struct{ c *clamd.Client }
+
+func (s clamdScanner) ScanAttachment(ctx context.Context, data []byte) (bool, string, error) {
+	r, err := s.c.ScanBytes(ctx, data)
+	return r.Infected, r.Signature, err
+}
+
+// attachmentScanner is clamd when content.antivirus.clamd names it; nil
+// (attachments kept as "not scanned") otherwise.
+func attachmentScanner(cfg *config.Config) tickets.Scanner {
+	a := cfg.Content.Antivirus
+	if a.Clamd == "" {
+		return nil
+	}
+	network, addr, _ := strings.Cut(a.Clamd, ":")
+	return clamdScanner{c: &clamd.Client{Network: network, Addr: addr, Timeout: a.Timeout}}
 }

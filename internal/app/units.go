@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
 	"time"
@@ -52,7 +53,7 @@ func NewUnitService(cfg *config.Config, db *storage.DB, logger *slog.Logger, now
 // reminders and repeats open MX checks (every minute, single-flight
 // across replicas).
 func setupUnits(_ context.Context, env *Env) error {
-	svc, err := NewUnitService(env.Config, env.DB, env.Logger, env.Now, env.Oncall.Send, env.Telemetry.Registry)
+	svc, err := env.unitService()
 	if err != nil {
 		return err
 	}
@@ -61,4 +62,25 @@ func setupUnits(_ context.Context, env *Env) error {
 		Name: "units", Schedule: "@every 1m", Timeout: 55 * time.Second,
 		Run: func(ctx context.Context, _ time.Time) error { return svc.Tick(ctx) },
 	})
+}
+
+// unitService builds the units service once: the notices (set up before
+// on-call) scope to it, and setupUnits serves it. Its reminders reach the
+// on-call channels once setupOncall has set env.Oncall.Send.
+func (env *Env) unitService() (*units.Service, error) {
+	if env.units != nil {
+		return env.units, nil
+	}
+	send := func(ctx context.Context, msgs ...page.Message) error {
+		if env.Oncall.Send == nil {
+			return errors.New("the on-call channels are not set up")
+		}
+		return env.Oncall.Send(ctx, msgs...)
+	}
+	svc, err := NewUnitService(env.Config, env.DB, env.Logger, env.Now, send, env.Telemetry.Registry)
+	if err != nil {
+		return nil, err
+	}
+	env.units = svc
+	return svc, nil
 }

@@ -94,6 +94,20 @@ func TestWebUnits(t *testing.T) {
 	if _, page = pm.do("GET", "/units/1", nil, nil); !strings.Contains(page, "mailboxes ready") {
 		t.Error("work order result not shown")
 	}
+	// A complaint recorded by customer service, answered by a postmaster.
+	if resp, _ = hd.do("POST", "/units/1/requirements", url.Values{"csrf": {tok}, "kind": {"complaint"}, "title": {"Spam reaches the lab"}}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("record complaint: %d", resp.StatusCode)
+	}
+	if resp, _ = hd.do("POST", "/unit-requirements/1", url.Values{"csrf": {tok}, "state": {"accepted"}, "answer": {"x"}}, nil); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("helpdesk answers: %d", resp.StatusCode)
+	}
+	if resp, _ = pm.do("POST", "/unit-requirements/1", url.Values{"csrf": {ptok}, "state": {"accepted"}, "answer": {"filter tightened for the lab"}}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("answer complaint: %d", resp.StatusCode)
+	}
+	if _, page = hd.do("GET", "/units/1", nil, nil); !strings.Contains(page, "Spam reaches the lab") || !strings.Contains(page, "filter tightened for the lab") ||
+		!strings.Contains(page, `state-accepted`) {
+		t.Error("requirement and answer not shown on the unit's page")
+	}
 	// Roles: a viewer reads but cannot act; no CSRF, no change.
 	v, vtok := signedIn(t, app.base, "viewer")
 	if resp, _ := v.do("POST", "/units/1/check", url.Values{"csrf": {vtok}}, nil); resp.StatusCode != http.StatusForbidden {
@@ -137,5 +151,39 @@ func TestWebUnits(t *testing.T) {
 	cmd.Stdin = strings.NewReader(strings.Join(units, "\n") + "\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// TestWebNoticeToUnits: a notice composed on the web page for a unit goes
+// to the announce list and to the unit's leader and network administrator
+// through the running service's wiring (the units service as the notices'
+// audience); the notice is on the unit's page.
+func TestWebNoticeToUnits(t *testing.T) {
+	t.Parallel()
+	sink := newSMTPSink(t)
+	cfg := noticeWebConfig(t, sink)
+	app := startApp(t, cfg, time.Now)
+	webUsers(t, cfg, auth.RoleOncall)
+	hd := apiToken(t, cfg, auth.RoleHelpdesk)
+	var u struct{ ID int64 }
+	if code := call(t, "POST", app.base+"/api/v1/units", hd, map[string]any{"name": "Chemistry", "domains": []string{"chem.example.edu"},
+		"leader":        map[string]string{"name": "Lena", "email": "lena@chem.example.edu"},
+		"network_admin": map[string]string{"name": "Kari", "email": "kari@chem.example.edu"}}, &u); code != http.StatusCreated {
+		t.Fatalf("unit: %d", code)
+	}
+	oc, tok := signedIn(t, app.base, "oncall")
+	if _, page := oc.do("GET", "/notices/new", nil, nil); !strings.Contains(page, `name="units" value="1"`) {
+		t.Fatal("the compose form offers no units")
+	}
+	resp, _ := oc.do("POST", "/notices", url.Values{"csrf": {tok}, "kind": {"outage"}, "title": {"Mail to chem delayed"}, "services": {"smtp"},
+		"body": {"Looking into it."}, "announce": {"on"}, "units": {"1"}}, nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("send: %d", resp.StatusCode)
+	}
+	eventually(t, 10*time.Second, "the notice at the announce list and both unit contacts", func() bool {
+		return len(sink.to("itss-announce@example.edu")) == 1 && len(sink.to("lena@chem.example.edu")) == 1 && len(sink.to("kari@chem.example.edu")) == 1
+	})
+	if _, page := oc.do("GET", "/units/1", nil, nil); !strings.Contains(page, "notice 1 scoped to the unit") {
+		t.Error("the unit's history lacks the notice")
 	}
 }

@@ -36,6 +36,7 @@ var off = map[string]guideStep{
 	"sources":    {What: "No mail counts: nothing feeds the collectors yet (no log file, no syslog, no engine) and nothing was imported", Key: "collectors.files, collectors.syslog", Doc: "docs/collectors.md#sources"},
 	"directory":  {What: "The directory belongs to the SMTP engine, which is not running here", Key: "smtp.enabled, smtp.directory", Doc: "docs/configuration.md"},
 	"quarantine": {What: "The quarantine belongs to content scanning, which is not configured", Key: "content.enabled", Doc: "docs/configuration.md"},
+	"complaints": {What: "Spam complaints belong to content scanning, which is not configured", Key: "content.enabled, content.complaints.address", Doc: "docs/configuration.md#rules-from-spam-complaints"},
 }
 
 // guide lists what is left to set up, in the order a newcomer would do

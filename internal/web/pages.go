@@ -48,7 +48,9 @@ func (u *UI) routes() {
 	m("POST /tickets/{id}/comment", auth.RoleHelpdesk, u.comment)
 	m("POST /tickets/{id}/edit", auth.RoleHelpdesk, u.editTicket)
 	m("POST /tickets/{id}/link", auth.RoleHelpdesk, u.linkTicket)
+	m("POST /tickets/{id}/duplicate-of", auth.RoleOncall, u.duplicateOf)
 	m("POST /tickets/{id}/{action}", auth.RoleOncall, u.ticketAction)
+	m("GET /ticket-attachments/{id}", auth.RoleHelpdesk, u.ticketAttachment)
 	m("GET /incidents", auth.RoleViewer, u.incidentsPage)
 	m("GET /incidents/{id}", auth.RoleViewer, u.incidentPage)
 	m("POST /incidents/{id}/{action}", auth.RoleOncall, u.incidentAction)
@@ -72,6 +74,7 @@ func (u *UI) routes() {
 	u.noticeRoutes(m)
 	u.directoryRoutes(m)
 	u.unitRoutes(m)
+	u.complaintRoutes(m)
 }
 
 // optional runs an API read whose capability may not be configured: off
@@ -501,6 +504,8 @@ func (u *UI) openTicket(w http.ResponseWriter, r *http.Request, v *view) error {
 type ticketView struct {
 	Ticket  ticketapi.TicketResponse
 	Choices ticketChoices
+	// Attachments are the ticket's files (shown to helpdesk and above).
+	Attachments []tickets.Attachment
 }
 
 func (u *UI) ticketPage(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -513,8 +518,45 @@ func (u *UI) ticketPage(w http.ResponseWriter, r *http.Request, v *view) error {
 		return err
 	}
 	v.Title, v.Nav = fmt.Sprintf("Ticket %d", id), "tickets"
-	v.Data = ticketView{Ticket: t, Choices: u.ticketChoices(r, v, []tickets.Ticket{t.Ticket}, t.Assignee)}
+	d := ticketView{Ticket: t, Choices: u.ticketChoices(r, v, []tickets.Ticket{t.Ticket}, t.Assignee)}
+	if v.Can(string(auth.RoleHelpdesk)) {
+		var al ticketapi.AttachmentsResponse
+		if err := u.call(r, http.MethodGet, fmt.Sprintf("/api/v1/tickets/%d/attachments", id), nil, &al); err != nil {
+			return err
+		}
+		d.Attachments = al.Attachments
+	}
+	v.Data = d
 	u.render(w, http.StatusOK, "ticket", v)
+	return nil
+}
+
+// ticketAttachment downloads an attachment through the API, as the API
+// serves it (a download, nosniff).
+func (u *UI) ticketAttachment(w http.ResponseWriter, r *http.Request, v *view) error {
+	rec, err := u.raw(r, http.MethodGet, "/api/v1/ticket-attachments/"+url.PathEscape(r.PathValue("id")), nil)
+	if err != nil {
+		return err
+	}
+	for _, k := range []string{"Content-Type", "Content-Disposition", "X-Content-Type-Options", "Content-Length", "X-Attachment-SHA256"} {
+		w.Header().Set(k, rec.h.Get(k))
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(rec.body.Bytes())
+	return nil
+}
+
+// duplicateOf marks the ticket as a duplicate of the one named.
+func (u *UI) duplicateOf(w http.ResponseWriter, r *http.Request, v *view) error {
+	id := r.PathValue("id")
+	parent, err := strconv.ParseInt(strings.TrimPrefix(strings.TrimSpace(r.PostFormValue("parent")), "#"), 10, 64)
+	if err != nil || parent <= 0 {
+		return &apiError{Status: http.StatusBadRequest, Message: "name the ticket being handled by its number"}
+	}
+	if err := u.call(r, http.MethodPost, "/api/v1/tickets/"+url.PathEscape(id)+"/duplicate-of", ticketapi.DuplicateRequest{Parent: parent}, nil); err != nil {
+		return err
+	}
+	redirect(w, r, "/tickets/"+url.PathEscape(id), "saved")
 	return nil
 }
 

@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/uni-mail/postvakt/internal/api/ticketapi"
+	"github.com/uni-mail/postvakt/internal/api/unitapi"
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/oncall/notice"
 	"github.com/uni-mail/postvakt/oncall/tickets"
+	"github.com/uni-mail/postvakt/oncall/units"
 )
 
 // Notice pages: the list (filter by kind and state), a notice with its
@@ -88,7 +90,9 @@ type noticeForm struct {
 	StartedAt, PlannedEnd, NextUpdateAt         string // as typed (datetime-local)
 	Language, Body, TicketID                    string
 	Services                                    []string
-	Public, Announce                            bool
+	// Units are the IDs of the units the notice concerns, as posted.
+	Units            []string
+	Public, Announce bool
 }
 
 // hiddenField is one hidden input of a form.
@@ -120,6 +124,9 @@ func (f noticeForm) Hidden() []hiddenField {
 	add("symptoms", f.Symptoms)
 	add("ticket_id", f.TicketID)
 	add("title", f.Title)
+	for _, id := range f.Units {
+		add("units", id)
+	}
 	return out
 }
 
@@ -129,7 +136,7 @@ func noticeFormFrom(vals url.Values) noticeForm {
 	return noticeForm{Kind: vals.Get("kind"), Title: vals.Get("title"), Symptoms: vals.Get("symptoms"), Impact: vals.Get("impact"),
 		HandlingPlan: vals.Get("handling_plan"), StartedAt: vals.Get("started_at"), PlannedEnd: vals.Get("planned_end"),
 		NextUpdateAt: vals.Get("next_update_at"), Language: vals.Get("language"), Body: vals.Get("body"), TicketID: vals.Get("ticket_id"),
-		Services: vals["services"], Public: vals.Get("public") == "on", Announce: vals.Get("announce") == "on"}
+		Services: vals["services"], Units: vals["units"], Public: vals.Get("public") == "on", Announce: vals.Get("announce") == "on"}
 }
 
 // composeView is the compose form, and the ticket it starts from.
@@ -137,6 +144,8 @@ type composeView struct {
 	Form     noticeForm
 	Services []tickets.ServiceComponent
 	Ticket   *ticketapi.TicketResponse
+	// Units are the units a notice may name; their contacts get it too.
+	Units []units.Unit
 }
 
 func (u *UI) composeNoticePage(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -166,6 +175,11 @@ func (u *UI) composeNoticePage(w http.ResponseWriter, r *http.Request, v *view) 
 	if k := q.Get("kind"); q.Get("edit") != "1" && (k == notice.KindOutage || k == notice.KindMaintenance) {
 		d.Form.Kind = k
 	}
+	var ul unitapi.UnitsResponse
+	if _, err := u.optional(r, "/api/v1/units", &ul); err != nil {
+		return err
+	}
+	d.Units = ul.Units
 	u.render(w, http.StatusOK, "notice_new", v)
 	return nil
 }
@@ -177,6 +191,13 @@ func (u *UI) noticeRequest(r *http.Request) (notice.CreateRequest, error) {
 	body := notice.CreateRequest{Kind: r.PostFormValue("kind"), Title: f("title"), Public: &public, Announce: &announce, Services: []string{},
 		Symptoms: f("symptoms"), Impact: f("impact"), HandlingPlan: f("handling_plan"), Language: f("language"), Body: f("body"),
 		TicketID: f("ticket_id")}
+	for _, id := range r.PostForm["units"] {
+		n, err := strconv.ParseInt(strings.TrimSpace(id), 10, 64)
+		if err != nil || n <= 0 {
+			return body, &apiError{Status: http.StatusBadRequest, Message: "bad unit " + strconv.Quote(id)}
+		}
+		body.UnitIDs = append(body.UnitIDs, n)
+	}
 	for _, s := range r.PostForm["services"] {
 		if s = strings.TrimSpace(s); s != "" && !slices.Contains(body.Services, s) {
 			body.Services = append(body.Services, s)

@@ -11,10 +11,12 @@ import (
 	"github.com/uni-mail/postvakt/collectors/probe"
 	"github.com/uni-mail/postvakt/collectors/trace"
 	"github.com/uni-mail/postvakt/collectors/txlog"
+	"github.com/uni-mail/postvakt/engine/complaint"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/internal/api/accessapi"
 	"github.com/uni-mail/postvakt/internal/api/collectorsapi"
+	"github.com/uni-mail/postvakt/internal/api/complaintapi"
 	"github.com/uni-mail/postvakt/internal/api/engineapi"
 	"github.com/uni-mail/postvakt/internal/api/oncallapi"
 	"github.com/uni-mail/postvakt/internal/api/reportapi"
@@ -183,7 +185,10 @@ func TestPagesRender(t *testing.T) {
 					`incident: <a href="/incidents/3">incident 3</a> Queue`, `<option selected>ana</option><option>chen</option>`,
 					`<option selected>critical</option>`, `<option value="imap" selected>IMAP</option>`, `action="/tickets/7/link"`, "<option>duplicate-of</option>", `duplicate-of: <a href="/tickets/5">ticket 5</a> IMAP down`,
 					"new → acknowledged", `id="action-start"`, `href="/notices/new?ticket=7"`}},
-			{"empty", ticketView{}, []string{"nobody", "No clocks."}},
+			{"empty", ticketView{}, []string{"nobody", "No clocks.", `id="duplicate-form"`}},
+			{"duplicate", ticketView{Ticket: ticketapi.TicketResponse{Ticket: tickets.Ticket{ID: 8, State: "new", Links: []tickets.Link{{Kind: tickets.LinkDuplicateOf, Ref: "7", Title: "IMAP"}}}},
+				Attachments: []tickets.Attachment{{ID: 5, Name: "log <1>.txt", Size: 2048, ContentType: "text/plain", Scan: "clean", From: "kari@uni.example", At: at(0)}}},
+				[]string{`A duplicate of <a href="/tickets/7">#7</a>`, `href="/ticket-attachments/5"`, "log &lt;1&gt;.txt", "2.0 KiB", "clean"}},
 		},
 		"incidents": {
 			{"full", &incidentsView{Incidents: inc, Status: "open"}, []string{`id="ack-1"`, `<a href="/tickets/7">ticket 7</a>`, `<a href="/incidents/2">#2 Spam score spike</a>`, "acknowledged by ana 2h 0m ago",
@@ -293,6 +298,21 @@ func TestPagesRender(t *testing.T) {
 			{"empty", &quarantineView{dirTab: dirTab{"quarantine"}}, []string{"Nothing in quarantine."}},
 			{"off", &quarantineView{dirTab: dirTab{"quarantine"}, QuarantineOff: true}, []string{"The quarantine belongs to content scanning", "<code>content.enabled</code>"}},
 		},
+		"complaints": {
+			{"full", &complaintsView{dirTab: dirTab{"complaints"}, Complaints: []complaintapi.ComplaintResponse{{
+				Complaint: complaint.Complaint{ID: 4, Subject: "Fwd: <spam>", Reporter: "kari@uni.example", ReceivedAt: at(0),
+					Parsed: complaint.Parsed{Spam: []complaint.Spam{{From: "sales@pharma.example", Subject: "Pills", URLHosts: []string{"shop.pharma.example"}}}}},
+				Rules: []complaint.Rule{{ID: 7, Kind: "domain", Value: "pharma.example", Score: 10, State: complaint.Proposed}}}}},
+				[]string{"#4 Fwd: &lt;spam&gt;", "From sales@pharma.example", "links to shop.pharma.example", `href="/spam-rules/7"`, "domain: pharma.example", "state-proposed"}},
+			{"empty", &complaintsView{dirTab: dirTab{"complaints"}}, []string{"No complaints yet."}},
+			{"off", &complaintsView{dirTab: dirTab{"complaints"}, Off: true}, []string{"Spam complaints belong to content scanning"}},
+		},
+		"spam_rule": {
+			{"full", &ruleView{dirTab: dirTab{"complaints"}, Proposed: complaint.Proposed, RuleResponse: complaintapi.RuleResponse{
+				Rule:       complaint.Rule{ID: 7, Kind: "sender", Value: "sales@pharma.example", Score: 10, State: complaint.Active, DecidedBy: "olav", DecidedAt: at(0)},
+				Complaints: []complaint.Complaint{{ID: 4, Subject: "Fwd: spam", Reporter: "kari@uni.example"}}}},
+				[]string{"LOCAL_7", "sales@pharma.example", "decided by olav", `href="/spam-complaints#complaint-4"`}},
+		},
 		"notices": {
 			{"full", &noticesView{Notices: []notice.Notice{outage}, States: notice.States(notice.KindOutage),
 				Filter: noticeFilter{Kind: notice.KindOutage, State: notice.Identified, All: true}},
@@ -317,6 +337,8 @@ func TestPagesRender(t *testing.T) {
 				[]string{`From ticket <a href="/tickets/7">#7 IMAP login fails for staff</a>`, `value="maintenance" checked`, `value="Upgrade"`,
 					`value="imap" checked`, `value="2026-11-28T22:00"`, `value="nb" selected`, `name="public" checked`, `name="announce" checked`}},
 			{"empty", &composeView{}, nil},
+			{"units", &composeView{Form: noticeForm{Units: []string{"3"}}, Units: []units.Unit{{ID: 3, Name: "Chemistry"}, {ID: 4, Name: "Physics"}}},
+				[]string{`name="units" value="3" checked> Chemistry`, `name="units" value="4"> Physics`, "Units concerned"}},
 		},
 		"notice_preview": {
 			{"announce", previewView{Preview: ticketapi.NoticePreview{From: "IT <drift@example.edu>", To: "itss-announce@example.edu",

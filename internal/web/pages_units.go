@@ -14,7 +14,7 @@ import (
 
 // Unit pages (docs/units.md): the list (filter by status), recording a
 // unit, and a unit's page — its record, checklist with dates, DNS checks,
-// work orders and history, with the forms that make a survey link, plan,
+// work orders, requirements and complaints and history, with the forms that make a survey link, plan,
 // send the documents, open a work order, check the MX and record a step.
 // Everything goes through /api/v1/units.
 
@@ -27,6 +27,8 @@ func (u *UI) unitRoutes(m func(string, auth.Role, pageFunc)) {
 	m("POST /units/{id}/{action}", auth.RoleHelpdesk, u.unitAction)
 	m("POST /unit-steps/{id}", auth.RoleHelpdesk, u.unitStep)
 	m("POST /unit-work-orders/{id}", auth.RolePostmaster, u.unitWorkOrder)
+	m("POST /units/{id}/requirements", auth.RoleHelpdesk, u.unitRequirement)
+	m("POST /unit-requirements/{id}", auth.RolePostmaster, u.unitRequirementState)
 }
 
 // unitsView is the unit list.
@@ -184,5 +186,30 @@ func (u *UI) unitWorkOrder(w http.ResponseWriter, r *http.Request, v *view) erro
 		return err
 	}
 	redirect(w, r, fmt.Sprintf("/units/%d", wo.UnitID), "saved")
+	return nil
+}
+
+func (u *UI) unitRequirement(w http.ResponseWriter, r *http.Request, v *view) error {
+	id, err := u.unitID(r)
+	if err != nil {
+		return err
+	}
+	req := unitapi.RequirementRequest{Kind: units.RequirementKind(r.PostFormValue("kind")), Title: strings.TrimSpace(r.PostFormValue("title")),
+		Body: strings.TrimSpace(r.PostFormValue("body"))}
+	if err := u.call(r, http.MethodPost, fmt.Sprintf("/api/v1/units/%d/requirements", id), req, nil); err != nil {
+		return err
+	}
+	redirect(w, r, fmt.Sprintf("/units/%d", id), "saved")
+	return nil
+}
+
+func (u *UI) unitRequirementState(w http.ResponseWriter, r *http.Request, v *view) error {
+	id := r.PathValue("id")
+	req := unitapi.RequirementStateRequest{State: units.RequirementState(r.PostFormValue("state")), Answer: strings.TrimSpace(r.PostFormValue("answer"))}
+	var q units.Requirement
+	if err := u.call(r, http.MethodPost, "/api/v1/unit-requirements/"+url.PathEscape(id)+"/state", req, &q); err != nil {
+		return err
+	}
+	redirect(w, r, fmt.Sprintf("/units/%d", q.UnitID), "saved")
 	return nil
 }

@@ -110,8 +110,10 @@ type Notice struct {
 	Language string    `json:"language"`
 	// ThreadID is the Message-ID of the first announcement; every later
 	// announcement refers to it.
-	ThreadID  string    `json:"thread_id"`
-	TicketID  string    `json:"ticket_id,omitempty"`
+	ThreadID string `json:"thread_id"`
+	TicketID string `json:"ticket_id,omitempty"`
+	// UnitIDs are the units the notice concerns (Options.Units).
+	UnitIDs   []int64   `json:"unit_ids,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	CreatedBy string    `json:"created_by"`
@@ -225,6 +227,26 @@ type Options struct {
 	// HealthTTL is how long the status page reuses what Health said
 	// (bounded work per request on a public page); 0 means 10 s.
 	HealthTTL time.Duration
+	// Units scopes notices to units and gives their contacts, who receive
+	// every announcement besides the announce list (oncall/units); nil:
+	// a notice cannot name units.
+	Units Audience
+}
+
+// Audience is the units capability as notices see it: the units a notice
+// concerns, and the addresses of their leaders, network administrators
+// and contacts.
+type Audience interface {
+	// CheckUnits returns an error wrapping ErrInvalid unless every ID is
+	// a unit's.
+	CheckUnits(ctx context.Context, ids []int64) error
+	// ScopeNotice records that the notice concerns the units.
+	ScopeNotice(ctx context.Context, noticeID int64, unitIDs []int64, actor string) error
+	// NoticeUnits are the IDs of the units the notice concerns.
+	NoticeUnits(ctx context.Context, noticeID int64) ([]int64, error)
+	// NoticeRecipients are the addresses of the contacts of the units the
+	// notice concerns, without duplicates.
+	NoticeRecipients(ctx context.Context, noticeID int64) ([]string, error)
 }
 
 // Service creates and changes notices and announces them.
@@ -300,8 +322,11 @@ type CreateRequest struct {
 	Body         string    `json:"body"`
 	TicketID     string    `json:"ticket_id"`
 	// Announce sends the notice to the announce list; default true.
-	Announce *bool  `json:"announce"`
-	Actor    string `json:"-"`
+	Announce *bool `json:"announce"`
+	// UnitIDs are the units the notice concerns: their leaders,
+	// administrators and contacts receive every announcement of it too.
+	UnitIDs []int64 `json:"unit_ids"`
+	Actor   string  `json:"-"`
 }
 
 // ChangeRequest changes a notice: a new state and/or news, and changed
@@ -329,6 +354,18 @@ func orTrue(b *bool) bool { return b == nil || *b }
 
 // Create stores a new notice and announces it unless told not to.
 func (s *Service) Create(ctx context.Context, r CreateRequest) (Notice, error) {
+	if len(r.UnitIDs) > 0 {
+		r.UnitIDs = slices.Compact(slices.Sorted(slices.Values(r.UnitIDs)))
+		if s.o.Units == nil {
+			return Notice{}, invalid("unit_ids: units are not available here")
+		}
+		if len(r.UnitIDs) > 100 {
+			return Notice{}, invalid("unit_ids: at most 100 units")
+		}
+		if err := s.o.Units.CheckUnits(ctx, r.UnitIDs); err != nil {
+			return Notice{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+	}
 	n, u, err := s.draft(r)
 	if err != nil {
 		return Notice{}, err
@@ -337,8 +374,45 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (Notice, error) {
 	if err != nil {
 		return Notice{}, fmt.Errorf("create notice: %w", err)
 	}
+	if len(r.UnitIDs) > 0 {
+		if err := s.o.Units.ScopeNotice(ctx, n.ID, r.UnitIDs, r.Actor); err != nil {
+			return n, fmt.Errorf("notice %d: scope to units: %w", n.ID, err)
+		}
+	}
 	s.deliver(ctx, n)
-	return s.o.Store.NoticeGet(ctx, n.ID)
+	return s.Get(ctx, n.ID)
+}
+
+// hasAudience reports whether notice id's announcements go anywhere: the
+// announce list is set, or the notice names units.
+func (s *Service) hasAudience(ctx context.Context, id int64) (bool, error) {
+	if s.config().AnnounceTo != "" || s.o.Units == nil {
+		return s.config().AnnounceTo != "", nil
+	}
+	ids, err := s.o.Units.NoticeUnits(ctx, id)
+	return len(ids) > 0, err
+}
+
+// recipients are the announce list and the contacts of the units n
+// concerns.
+func (s *Service) recipients(ctx context.Context, n Notice) ([]string, error) {
+	var to []string
+	if a := s.config().AnnounceTo; a != "" {
+		to = append(to, a)
+	}
+	if s.o.Units == nil {
+		return to, nil
+	}
+	more, err := s.o.Units.NoticeRecipients(ctx, n.ID)
+	if err != nil {
+		return nil, fmt.Errorf("the units' contacts: %w", err)
+	}
+	for _, m := range more {
+		if !slices.ContainsFunc(to, func(a string) bool { return strings.EqualFold(AddressOf(a), AddressOf(m)) }) {
+			to = append(to, m)
+		}
+	}
+	return to, nil
 }
 
 // Preview checks r as Create does and renders the first announcement it
@@ -401,7 +475,7 @@ func (s *Service) draft(r CreateRequest) (Notice, Update, error) {
 		CreatedAt: now, UpdatedAt: now, CreatedBy: r.Actor,
 	}
 	u := Update{At: now, Actor: r.Actor, Kind: UpdateState, State: state, Body: r.Body,
-		Announce: orTrue(r.Announce) && s.config().AnnounceTo != "", MessageID: n.ThreadID}
+		Announce: orTrue(r.Announce) && (s.config().AnnounceTo != "" || len(r.UnitIDs) > 0), MessageID: n.ThreadID}
 	return n, u, nil
 }
 
@@ -414,6 +488,10 @@ func (s *Service) Change(ctx context.Context, id int64, r ChangeRequest) (Notice
 		at = now
 	}
 	domain := DomainOf(s.config().From)
+	audience, err := s.hasAudience(ctx, id)
+	if err != nil {
+		return Notice{}, fmt.Errorf("change notice %d: %w", id, err)
+	}
 	n, err := s.o.Store.NoticeChange(ctx, id, func(n *Notice) (*Update, error) {
 		if !n.WithdrawnAt.IsZero() {
 			return nil, fmt.Errorf("%w: notice %d", ErrWithdrawn, n.ID)
@@ -463,14 +541,14 @@ func (s *Service) Change(ctx context.Context, id int64, r ChangeRequest) (Notice
 		}
 		n.UpdatedAt = now
 		return &Update{At: at, Actor: r.Actor, Kind: kind, State: n.State, Body: r.Body,
-			Announce:  orTrue(r.Announce) && s.config().AnnounceTo != "",
+			Announce:  orTrue(r.Announce) && audience,
 			MessageID: NewMessageID("notice", domain)}, nil
 	})
 	if err != nil {
 		return Notice{}, fmt.Errorf("change notice %d: %w", id, err)
 	}
 	s.deliver(ctx, n)
-	return s.o.Store.NoticeGet(ctx, id)
+	return s.Get(ctx, id)
 }
 
 // WithdrawRequest withdraws a notice made by mistake.
@@ -508,9 +586,14 @@ func (s *Service) Withdraw(ctx context.Context, id int64, r WithdrawRequest) (No
 	return n, nil
 }
 
-// Get returns notice id.
+// Get returns notice id with the units it concerns.
 func (s *Service) Get(ctx context.Context, id int64) (Notice, error) {
-	return s.o.Store.NoticeGet(ctx, id)
+	n, err := s.o.Store.NoticeGet(ctx, id)
+	if err != nil || s.o.Units == nil {
+		return n, err
+	}
+	n.UnitIDs, err = s.o.Units.NoticeUnits(ctx, id)
+	return n, err
 }
 
 // List returns notices.
@@ -558,16 +641,31 @@ func (s *Service) Render(n Notice, u Update) (Mail, error) {
 	return m, nil
 }
 
+// send e-mails update u of n to the announce list and the contacts of
+// the units n concerns, in the notice's thread (every announcement refers
+// to the first by In-Reply-To and References, RFC 5322 §3.6.4).
 func (s *Service) send(ctx context.Context, n Notice, u Update) error {
+	to, err := s.recipients(ctx, n)
+	if err != nil {
+		return err
+	}
+	if len(to) == 0 {
+		return errors.New("no recipients: notices.announce_to is empty and the notice names no unit with contacts")
+	}
 	m, err := s.Render(n, u)
 	if err != nil {
 		return err
 	}
+	m.To = to
 	b, err := m.Bytes()
 	if err != nil {
 		return err
 	}
-	return s.o.Sender.Send(ctx, s.config().From, []string{s.config().AnnounceTo}, b)
+	var rcpt []string
+	for _, a := range to {
+		rcpt = append(rcpt, AddressOf(a))
+	}
+	return s.o.Sender.Send(ctx, s.config().From, rcpt, b)
 }
 
 // Tick sends maintenance reminders that are due and retries unsent
@@ -591,12 +689,17 @@ func (s *Service) Tick(ctx context.Context, now time.Time) error {
 				break
 			}
 			tag, domain := before.String(), DomainOf(s.config().From)
+			announce, err := s.hasAudience(ctx, n.ID)
+			if err != nil {
+				errs = append(errs, err)
+				break
+			}
 			if _, err := s.o.Store.NoticeChange(ctx, n.ID, func(cur *Notice) (*Update, error) {
 				if cur.State != Scheduled || hasReminder(*cur, before) || !cur.WithdrawnAt.IsZero() {
 					return nil, nil
 				}
 				return &Update{At: now, Actor: "postvakt", Kind: UpdateReminder, Tag: tag, State: cur.State,
-					Announce: s.config().AnnounceTo != "", MessageID: NewMessageID("notice", domain)}, nil
+					Announce: announce, MessageID: NewMessageID("notice", domain)}, nil
 			}); err != nil {
 				errs = append(errs, err)
 			}

@@ -51,6 +51,15 @@ type Config struct {
 	// OnCallRota names the rota of oncall.rotas whose member on call is
 	// the default assignee of new tickets; empty: the first rota.
 	OnCallRota string `yaml:"on_call_rota"`
+	// CloseAfter closes a resolved ticket this long after it was resolved
+	// when the reporter has not said "not solved", with a closing mail to
+	// the reporter; 0 leaves resolved tickets for a person to close.
+	CloseAfter time.Duration `yaml:"close_after"`
+	// AttachmentMaxBytes bounds one attachment kept from mail to the
+	// fault address; a larger one is noted on the timeline, not kept.
+	AttachmentMaxBytes int64 `yaml:"attachment_max_bytes"`
+	// AttachmentsMaxBytes bounds all of one ticket's attachments.
+	AttachmentsMaxBytes int64 `yaml:"attachments_max_bytes"`
 }
 
 // DefaultConfig lists the mail team's services (DOMAIN.md) and three
@@ -67,6 +76,10 @@ func DefaultConfig() Config {
 		IncidentService: "smtp",
 		Language:        "en",
 		ReminderEvery:   24 * time.Hour,
+		CloseAfter:      5 * 24 * time.Hour,
+
+		AttachmentMaxBytes:  10 << 20,
+		AttachmentsMaxBytes: 25 << 20,
 	}
 }
 
@@ -140,6 +153,15 @@ func (c Config) Validate() error {
 	}
 	if c.ReminderEvery < 0 || (c.ReminderEvery > 0 && c.ReminderEvery < time.Minute) {
 		errs = append(errs, fieldErr("reminder_every", c.ReminderEvery.String(), "must be 0 (off) or at least 1m"))
+	}
+	if c.AttachmentMaxBytes < 0 || c.AttachmentMaxBytes > 100<<20 {
+		errs = append(errs, fieldErr("attachment_max_bytes", fmt.Sprint(c.AttachmentMaxBytes), "must be between 0 (keep none) and 104857600 (100 MiB)"))
+	}
+	if c.AttachmentsMaxBytes < c.AttachmentMaxBytes || c.AttachmentsMaxBytes > 1<<30 {
+		errs = append(errs, fieldErr("attachments_max_bytes", fmt.Sprint(c.AttachmentsMaxBytes), "must be at least attachment_max_bytes and at most 1073741824 (1 GiB)"))
+	}
+	if c.CloseAfter < 0 || (c.CloseAfter > 0 && c.CloseAfter < time.Hour) {
+		errs = append(errs, fieldErr("close_after", c.CloseAfter.String(), "must be 0 (off) or at least 1h"))
 	}
 	return errors.Join(errs...)
 }

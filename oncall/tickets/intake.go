@@ -76,9 +76,13 @@ type inbound struct {
 	references         []string
 	auto               bool
 	body               string
+	attachments        []inAttachment
 }
 
-func parseInbound(r io.Reader) (inbound, error) {
+// maxAttachments bounds the attachments read from one message.
+const maxAttachments = 20
+
+func parseInbound(r io.Reader, maxAttachment int64) (inbound, error) {
 	var in inbound
 	mr, err := gomail.CreateReader(io.LimitReader(r, 10<<20))
 	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
@@ -118,9 +122,28 @@ func parseInbound(r io.Reader) (inbound, error) {
 			}
 			break
 		}
+		if ah, ok := p.Header.(*gomail.AttachmentHeader); ok {
+			if maxAttachment <= 0 || len(in.attachments) >= maxAttachments {
+				continue
+			}
+			name, _ := ah.Filename()
+			ct, _, _ := ah.ContentType()
+			b, _ := io.ReadAll(io.LimitReader(p.Body, maxAttachment+1))
+			a := inAttachment{name: cleanName(name), contentType: ct, size: int64(len(b))}
+			if a.contentType == "" {
+				a.contentType = "application/octet-stream"
+			}
+			if int64(len(b)) > maxAttachment {
+				a.tooLarge = true
+			} else {
+				a.data = b
+			}
+			in.attachments = append(in.attachments, a)
+			continue
+		}
 		ih, ok := p.Header.(*gomail.InlineHeader)
 		if !ok {
-			continue // attachments are not kept
+			continue
 		}
 		ct, _, _ := ih.ContentType()
 		b, _ := io.ReadAll(io.LimitReader(p.Body, maxBody))
@@ -188,7 +211,7 @@ func newText(body string) string {
 // that match no ticket are ignored (ErrIgnored), so an out-of-office
 // answer never opens a ticket or loops.
 func (s *Service) Intake(ctx context.Context, msg io.Reader) (ticketID string, created bool, err error) {
-	in, err := parseInbound(msg)
+	in, err := parseInbound(msg, s.o.Config.AttachmentMaxBytes)
 	if err != nil {
 		s.o.Metrics.intook("error")
 		return "", false, err
@@ -209,6 +232,14 @@ func (s *Service) Intake(ctx context.Context, msg io.Reader) (ticketID string, c
 		if _, err := s.Comment(ctx, id, CommentRequest{Actor: in.fromAddr, Body: body, kind: EvMailIn}); err != nil {
 			s.o.Metrics.intook("error")
 			return "", false, err
+		}
+		if err := s.keepAttachments(ctx, id, in.fromAddr, in.attachments); err != nil {
+			s.o.Logger.Warn("fault intake: attachments not kept", "ticket", id, "err", err)
+		}
+		if !in.auto {
+			if _, err := s.reopenByReply(ctx, id, in.fromAddr, newText(in.body)); err != nil {
+				s.o.Logger.Warn("fault intake: 'not solved' did not reopen the ticket", "ticket", id, "err", err)
+			}
 		}
 		if in.messageID != "" {
 			if err := s.o.Store.TicketAddMessageIDs(ctx, id, []string{in.messageID}, s.o.Now()); err != nil {
@@ -243,6 +274,9 @@ func (s *Service) Intake(ctx context.Context, msg io.Reader) (ticketID string, c
 		return "", false, err
 	}
 	s.o.Metrics.intook("opened")
+	if err := s.keepAttachments(ctx, t.ID, in.fromAddr, in.attachments); err != nil {
+		s.o.Logger.Warn("fault intake: attachments not kept", "ticket", t.ID, "err", err)
+	}
 	if in.messageID != "" {
 		if err := s.o.Store.TicketAddMessageIDs(ctx, t.ID, []string{in.messageID}, s.o.Now()); err != nil {
 			return ID(t.ID), true, err

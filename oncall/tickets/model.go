@@ -90,19 +90,25 @@ func responds(state string) bool {
 var Sources = []string{"alert", "helpdesk", "user_report", "abuse", "internal"}
 
 // Link kinds, a closed set. The ticket links (LinkRelated,
-// LinkDuplicateOf, LinkDuplicatedBy) name another ticket by its ID; Edit
-// records the reverse link on that ticket.
+// LinkDuplicateOf, LinkDuplicatedBy) name another ticket by its ID; the
+// other ticket gets the reverse link.
 var LinkKinds = []string{"incident", "page", "notice", "runbook", "message", "url", LinkRelated, LinkDuplicateOf, LinkDuplicatedBy}
 
 // The links between tickets.
 const (
-	LinkRelated      = "related"
+	LinkRelated = "related"
+	// LinkDuplicateOf links a ticket to the ticket of the same fault that
+	// is already being handled (its parent, by ID). A duplicate runs no
+	// SLA clocks of its own: its clocks are the parent's (the UK
+	// submission SLA exempts a fault already being handled), so it never
+	// warns or breaches separately and is not counted in compliance
+	// (Service.MarkDuplicate).
 	LinkDuplicateOf  = "duplicate-of"
 	LinkDuplicatedBy = "duplicated-by"
 )
 
 // TicketLinkKinds lists the kinds that link a ticket to another, as a
-// person chooses them (the reverse duplicated-by is recorded by Edit).
+// person chooses them (the reverse duplicated-by is recorded on the other).
 var TicketLinkKinds = []string{LinkRelated, LinkDuplicateOf}
 
 // reverseLink is the kind recorded on the other ticket of a ticket link.
@@ -116,6 +122,18 @@ func reverseLink(kind string) (string, bool) {
 		return LinkDuplicateOf, true
 	}
 	return "", false
+}
+
+// DuplicateOf is the ID of the ticket t duplicates, 0 if none.
+func (t Ticket) DuplicateOf() int64 {
+	for _, l := range t.Links {
+		if l.Kind == LinkDuplicateOf {
+			if id, err := ParseID(l.Ref); err == nil {
+				return id
+			}
+		}
+	}
+	return 0
 }
 
 // Event kinds on the timeline.

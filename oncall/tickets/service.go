@@ -43,6 +43,12 @@ type Options struct {
 	// (oncall.members), staff for "[#ID]" replies besides
 	// Config.StaffAddresses.
 	TeamAddresses []string
+	// Attachments keeps the files that come with mail to the fault
+	// address; nil: they are not kept.
+	Attachments AttachmentStore
+	// Scanner scans each attachment before it is kept; nil: kept as "not
+	// scanned".
+	Scanner Scanner
 }
 
 // Service is the ticket service: the API, the CLI, e-mail intake and the
@@ -153,6 +159,9 @@ func invalid(format string, a ...any) error {
 
 func checkLinks(links []Link) error {
 	for _, l := range links {
+		if l.Kind == LinkDuplicateOf || l.Kind == LinkDuplicatedBy {
+			return invalid("a duplicate is marked on an open ticket (its duplicate-of link or action), not when it is opened")
+		}
 		if !slices.Contains(LinkKinds, l.Kind) || strings.TrimSpace(l.Ref) == "" {
 			return invalid("link %s %q: kind must be one of %v and ref set", l.Kind, l.Ref, LinkKinds)
 		}
@@ -283,6 +292,10 @@ func input(t *Ticket, timeline []Event) sla.Input {
 // recompute evaluates the ticket's clocks at now, keeping each clock's
 // warning and breach marks while its start is unchanged.
 func (s *Service) recompute(ctx context.Context, t *Ticket, timeline []Event, now time.Time) error {
+	if t.DuplicateOf() != 0 {
+		t.Clocks = nil // the parent's clocks run for it
+		return nil
+	}
 	c, err := s.policy(ctx, t.PolicyVersion)
 	if err != nil {
 		return err
@@ -346,8 +359,31 @@ type ActRequest struct {
 	At    time.Time `json:"-"` // zero: now
 }
 
-// Act applies an action (ack, start, wait, resolve, close, reopen).
+// Act applies an action (ack, start, wait, resolve, close, reopen). A
+// resolution is mailed to the reporter with how to say "not solved"; a
+// close by a person sends the closing mail (docs/tickets.md, "Closed
+// loop").
 func (s *Service) Act(ctx context.Context, id int64, action string, r ActRequest) (Ticket, error) {
+	t, err := s.act(ctx, id, action, r)
+	if err != nil {
+		return t, err
+	}
+	var mailErr error
+	switch t.State {
+	case StateResolved:
+		mailErr = s.mailResolved(ctx, t, r.Note)
+	case StateClosed:
+		mailErr = s.mailClosed(ctx, t)
+	default:
+		return t, nil
+	}
+	if mailErr != nil {
+		s.o.Logger.Warn("ticket mail to the reporter not sent", "ticket", id, "state", t.State, "err", mailErr)
+	}
+	return s.o.Store.TicketGet(ctx, id)
+}
+
+func (s *Service) act(ctx context.Context, id int64, action string, r ActRequest) (Ticket, error) {
 	now := s.o.Now()
 	at := r.At
 	if at.IsZero() || at.After(now) {
@@ -444,6 +480,12 @@ type EditRequest struct {
 	Actor        string  `json:"-"`
 }
 
+// empty reports whether r changes nothing.
+func (r EditRequest) empty() bool {
+	return r.Title == nil && r.Service == nil && r.Severity == nil && r.Assignee == nil && r.Symptoms == nil &&
+		r.HandlingPlan == nil && len(r.AddLinks) == 0
+}
+
 // Edit changes a ticket's fields. The SLA policy stays the one frozen at
 // open even if the severity changes.
 func (s *Service) Edit(ctx context.Context, id int64, r EditRequest) (Ticket, error) {
@@ -455,8 +497,34 @@ func (s *Service) Edit(ctx context.Context, id int64, r EditRequest) (Ticket, er
 	if r.Severity != nil && !slices.Contains(s.o.Config.Severities, *r.Severity) {
 		return Ticket{}, invalid("severity %q is not one of %s", *r.Severity, strings.Join(s.o.Config.Severities, ", "))
 	}
+	// A duplicate-of link marks a duplicate (MarkDuplicate: its SLA
+	// follows the parent's); the parent's duplicated-by is recorded by
+	// that, never asked for.
+	var parent int64
+	links := make([]Link, 0, len(r.AddLinks))
+	for _, l := range r.AddLinks {
+		switch l.Kind {
+		case LinkDuplicateOf:
+			p, err := ParseID(l.Ref)
+			if err != nil || p == id || (parent != 0 && p != parent) {
+				return Ticket{}, invalid("link %s %q: name one other ticket by its number", l.Kind, l.Ref)
+			}
+			parent = p
+		case LinkDuplicatedBy:
+			return Ticket{}, invalid("%s is recorded on the parent when the other ticket is marked as its duplicate", l.Kind)
+		default:
+			links = append(links, l)
+		}
+	}
+	r.AddLinks = links
 	if err := checkLinks(r.AddLinks); err != nil {
 		return Ticket{}, err
+	}
+	if parent != 0 {
+		t, err := s.MarkDuplicate(ctx, id, parent, r.Actor)
+		if err != nil || r.empty() {
+			return t, err
+		}
 	}
 	// A link to another ticket names one that exists, not this one.
 	var reverse []struct {

@@ -52,6 +52,9 @@ func (s *Service) tickOne(ctx context.Context, id int64, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	if closed, err := s.closeQuiet(ctx, t, now); closed || err != nil {
+		return err
+	}
 	if err := s.recompute(ctx, &t, timeline, now); err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func TestParseInbound(t *testing.T) {
 		"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=B\r\n\r\n" +
 		"--B\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hei &amp; hallo</p>\r\n" +
 		"--B\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nF=E5r ikke sendt.\r\n--B--\r\n"
-	in, err := parseInbound(strings.NewReader(raw))
+	in, err := parseInbound(strings.NewReader(raw), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func FuzzParseInbound(f *testing.F) {
 	f.Add("From: a@b\r\nSubject: x [#1]\r\n\r\nbody")
 	f.Add("Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\r\n--x--")
 	f.Fuzz(func(t *testing.T, raw string) {
-		in, err := parseInbound(strings.NewReader(raw))
+		in, err := parseInbound(strings.NewReader(raw), 0)
 		if err == nil && len(in.body) > 2*maxBody {
 			t.Fatalf("body of %d bytes", len(in.body))
 		}

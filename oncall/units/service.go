@@ -126,7 +126,7 @@ func (s *Service) SetStatus(ctx context.Context, id int64, st Status, actor stri
 		if u.Status == st {
 			return nil, nil
 		}
-		ev := s.event(id, actor, EventStatus, fmt.Sprintf("status %s → %s", u.Status, st))
+		ev := s.event(id, actor, EventStatus, statusEventText(u.Status, st))
 		u.Status, u.UpdatedAt = st, s.o.Now()
 		return []Event{ev}, nil
 	})

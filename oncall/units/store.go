@@ -128,6 +128,13 @@ type Store interface {
 	// ErrTransition when it has one.
 	FinishWorkOrder(ctx context.Context, w WorkOrder) (WorkOrder, error)
 
+	CreateRequirement(ctx context.Context, r Requirement) (Requirement, error)
+	GetRequirement(ctx context.Context, id int64) (Requirement, error)
+	// UpdateRequirement saves r if it is still in state from;
+	// ErrTransition when another change came first.
+	UpdateRequirement(ctx context.Context, r Requirement, from RequirementState) (Requirement, error)
+	Requirements(ctx context.Context, unitID int64) ([]Requirement, error)
+
 	AddRef(ctx context.Context, r Ref) error
 	Refs(ctx context.Context, unitID int64) ([]Ref, error)
 	// RefUnits are the units a ticket or a notice is scoped to.

@@ -76,10 +76,24 @@ type Memory struct {
 	Shifts     []reports.Shift
 	Pages      []reports.Page
 	Tables     reports.MailTables
-	Fail       map[string]error
+	// UnitActivity is the units' record by period start; a period not in
+	// it had no activity.
+	UnitActivity map[time.Time]reports.UnitsActivity
+	Fail         map[string]error
 }
 
-var _ reports.Source = (*Memory)(nil)
+var (
+	_ reports.Source      = (*Memory)(nil)
+	_ reports.UnitsSource = (*Memory)(nil)
+)
+
+// Units implements reports.UnitsSource.
+func (m *Memory) Units(_ context.Context, from, _, _ time.Time) (reports.UnitsActivity, error) {
+	if err := m.Fail["Units"]; err != nil {
+		return reports.UnitsActivity{}, err
+	}
+	return m.UnitActivity[from], nil
+}
 
 func in(t, from, to time.Time) bool { return !t.Before(from) && t.Before(to) }
 

@@ -3,6 +3,7 @@ package ticketapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -55,6 +56,7 @@ type fixture struct {
 	db    *storage.DB
 	clock *testClock
 	sink  *smtpsink.Sink
+	ts    *tickets.Service
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -65,11 +67,12 @@ func newFixture(t *testing.T) *fixture {
 	cfg := config.Default()
 	cfg.Notices.AnnounceTo = announceTo
 	cfg.Notices.Relay.Addr = f.sink.Addr
-	ts, err := tickets.New(tickets.Options{Config: cfg.Tickets, SLA: cfg.SLA, Store: st, Now: f.clock.Now,
+	ts, err := tickets.New(tickets.Options{Config: cfg.Tickets, SLA: cfg.SLA, Store: st, Now: f.clock.Now, Attachments: st,
 		OnCall: tickets.OnCallFunc(func(context.Context, time.Time) (string, error) { return "ana", nil })})
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.ts = ts
 	ns, err := notice.New(notice.Options{Config: cfg.Notices, Store: st, Now: f.clock.Now,
 		Sender: &notice.SMTPSender{Addr: f.sink.Addr, Timeout: 5 * time.Second}, Services: map[string]string{"webmail": "Webmail"}})
 	if err != nil {
@@ -402,5 +405,63 @@ func TestNoticesAPI(t *testing.T) {
 	}
 	if got := f.auditActions(t); !slices.Equal(got, []string{"notice.create", "notice.update"}) {
 		t.Fatalf("audit %v", got)
+	}
+}
+
+// TestAttachmentsAndDuplicates: a ticket's attachments are listed and
+// downloaded by helpdesk and above only, as a download; a duplicate is
+// marked through its route (on call and above), which refuses a parent
+// that is resolved.
+func TestAttachmentsAndDuplicates(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	raw := "From: kari@uni.example\r\nSubject: Error\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nSee the log.\r\n--b\r\nContent-Type: text/html\r\nContent-Disposition: attachment; filename=\"log.html\"\r\n\r\n<script>alert(1)</script>\r\n--b--\r\n"
+	id, _, err := f.ts.Intake(ctx, strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewer, helpdesk, oncall := f.token(t, auth.RoleViewer), f.token(t, auth.RoleHelpdesk), f.token(t, auth.RoleOncall)
+	f.do(t, "GET", "/api/v1/tickets/"+id+"/attachments", viewer, nil).refused(t, 403, "forbidden")
+	var list ticketapi.AttachmentsResponse
+	f.do(t, "GET", "/api/v1/tickets/"+id+"/attachments", helpdesk, nil).ok(t, 200, &list)
+	if len(list.Attachments) != 1 || list.Attachments[0].Name != "log.html" {
+		t.Fatalf("%+v", list)
+	}
+	path := fmt.Sprintf("/api/v1/ticket-attachments/%d", list.Attachments[0].ID)
+	f.do(t, "GET", path, viewer, nil).refused(t, 403, "forbidden")
+	req, _ := http.NewRequest("GET", f.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+helpdesk)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/octet-stream" || resp.Header.Get("X-Content-Type-Options") != "nosniff" ||
+		!strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") || string(b) != "<script>alert(1)</script>" {
+		t.Fatalf("%d %v %q", resp.StatusCode, resp.Header, b)
+	}
+	f.do(t, "GET", "/api/v1/ticket-attachments/999", helpdesk, nil).refused(t, 404, "not_found")
+
+	parent, err := f.ts.Open(ctx, tickets.OpenRequest{Title: "Webmail down", Service: "webmail"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.do(t, "POST", "/api/v1/tickets/"+id+"/duplicate-of", helpdesk, ticketapi.DuplicateRequest{Parent: parent.ID}).refused(t, 403, "forbidden")
+	// A duplicate-of link is the same mark, with the same role.
+	link := tickets.EditRequest{AddLinks: []tickets.Link{{Kind: tickets.LinkDuplicateOf, Ref: tickets.ID(parent.ID)}}}
+	f.do(t, "PATCH", "/api/v1/tickets/"+id, helpdesk, link).refused(t, 403, "forbidden")
+	f.do(t, "PATCH", "/api/v1/tickets/"+id, oncall, tickets.EditRequest{AddLinks: []tickets.Link{{Kind: tickets.LinkDuplicatedBy, Ref: tickets.ID(parent.ID)}}}).refused(t, 400, "bad_request")
+	f.do(t, "POST", "/api/v1/tickets/"+id+"/duplicate-of", oncall, ticketapi.DuplicateRequest{}).refused(t, 400, "bad_request")
+	var dup tickets.Ticket
+	f.do(t, "POST", "/api/v1/tickets/"+id+"/duplicate-of", oncall, ticketapi.DuplicateRequest{Parent: parent.ID}).ok(t, 200, &dup)
+	if dup.DuplicateOf() != parent.ID || len(dup.Clocks) != 0 {
+		t.Fatalf("%+v", dup)
+	}
+	var p ticketapi.TicketResponse
+	f.do(t, "GET", "/api/v1/tickets/"+tickets.ID(parent.ID), helpdesk, nil).ok(t, 200, &p)
+	if len(p.Links) != 1 || p.Links[0].Kind != tickets.LinkDuplicatedBy || p.Links[0].Ref != id {
+		t.Fatalf("the parent's links: %+v", p.Links)
 	}
 }

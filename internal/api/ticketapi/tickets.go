@@ -3,6 +3,7 @@ package ticketapi
 import (
 	"fmt"
 	"math"
+	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -22,6 +23,9 @@ func (a *API) registerTickets() {
 	a.srv.Handle("GET /api/v1/tickets/{id}/sla", auth.RoleViewer, a.ticketSLA)
 	a.srv.Handle("PATCH /api/v1/tickets/{id}", auth.RoleHelpdesk, a.editTicket)
 	a.srv.Handle("POST /api/v1/tickets/{id}/comments", auth.RoleHelpdesk, a.comment)
+	a.srv.Handle("POST /api/v1/tickets/{id}/duplicate-of", auth.RoleOncall, a.duplicateOf)
+	a.srv.Handle("GET /api/v1/tickets/{id}/attachments", auth.RoleHelpdesk, a.attachments)
+	a.srv.Handle("GET /api/v1/ticket-attachments/{id}", auth.RoleHelpdesk, a.attachment)
 	a.srv.Handle("POST /api/v1/tickets/{id}/{action}", auth.RoleOncall, a.act)
 }
 
@@ -128,6 +132,14 @@ func (a *API) editTicket(w http.ResponseWriter, r *http.Request) error {
 	if err := server.ReadJSON(r, &req); err != nil {
 		return err
 	}
+	// A duplicate-of link marks a duplicate, whose SLA follows its
+	// parent's: as POST …/duplicate-of, on call and above.
+	if slices.ContainsFunc(req.AddLinks, func(l tickets.Link) bool { return l.Kind == tickets.LinkDuplicateOf }) {
+		if p, ok := auth.FromContext(r.Context()); !ok || !p.Role.AtLeast(auth.RoleOncall) {
+			return &server.Error{Status: http.StatusForbidden, Code: server.CodeForbidden,
+				Message: "marking a duplicate (its SLA follows the parent's) needs the oncall role"}
+		}
+	}
 	req.Actor = actor(r)
 	t, err := a.o.Tickets.Edit(r.Context(), id, req)
 	if err != nil {
@@ -190,5 +202,78 @@ func (a *API) act(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	server.WriteJSON(w, http.StatusOK, t)
+	return nil
+}
+
+// DuplicateRequest marks a ticket as a duplicate of Parent, a ticket of
+// the same fault that is being handled.
+type DuplicateRequest struct {
+	Parent int64 `json:"parent"`
+}
+
+func (a *API) duplicateOf(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var req DuplicateRequest
+	if err := server.ReadJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Parent <= 0 {
+		return server.BadRequest("parent: the ID of the ticket being handled is required")
+	}
+	t, err := a.o.Tickets.MarkDuplicate(r.Context(), id, req.Parent, actor(r))
+	if err != nil {
+		return apiError(err)
+	}
+	if err := a.srv.Audit(r, "ticket.duplicate_of", "ticket:"+tickets.ID(id), "duplicate of #"+tickets.ID(req.Parent)); err != nil {
+		return err
+	}
+	server.WriteJSON(w, http.StatusOK, t)
+	return nil
+}
+
+// AttachmentsResponse lists a ticket's attachments (without their data).
+type AttachmentsResponse struct {
+	Attachments []tickets.Attachment `json:"attachments"`
+}
+
+func (a *API) attachments(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	l, err := a.o.Tickets.Attachments(r.Context(), id)
+	if err != nil {
+		return apiError(err)
+	}
+	server.WriteJSON(w, http.StatusOK, AttachmentsResponse{Attachments: l})
+	return nil
+}
+
+// attachment downloads one attachment: always as a download
+// (Content-Disposition: attachment, application/octet-stream, nosniff),
+// never shown by the browser as the sender typed it.
+func (a *API) attachment(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	at, data, err := a.o.Tickets.Attachment(r.Context(), id)
+	if err != nil {
+		return apiError(err)
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	disp := mime.FormatMediaType("attachment", map[string]string{"filename": at.Name})
+	if disp == "" { // a name FormatMediaType cannot encode
+		disp = "attachment"
+	}
+	w.Header().Set("Content-Disposition", disp)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.Header().Set("X-Attachment-SHA256", at.SHA256)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(data)
 	return nil
 }

@@ -57,6 +57,7 @@ func Register(srv *server.Server, o Options) *API {
 	a.registerUnits()
 	a.registerSurvey()
 	a.registerMigration()
+	a.registerRequirements()
 	return a
 }
 

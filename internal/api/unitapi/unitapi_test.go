@@ -648,3 +648,67 @@ func TestSurveyForm(t *testing.T) {
 		t.Fatalf("survey %+v people %+v", got.Survey, got.People)
 	}
 }
+
+// TestRequirementsAPI: customer service records a requirement and a
+// complaint; only a postmaster decides; a decision needs the answer;
+// done and declined are final; the unit's history says who did what.
+func TestRequirementsAPI(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		f := newFixture(t, db)
+		eva := f.token(t, "eva", auth.RoleHelpdesk)
+		olav := f.token(t, "olav", auth.RolePostmaster)
+		var u units.Unit
+		if code := f.do(t, "POST", "/api/v1/units", eva, unitapi.UnitRequest{Name: "Physics", Domains: []string{"phys.uni.test"}}, &u); code != 201 {
+			t.Fatalf("create: %d", code)
+		}
+		var q, c units.Requirement
+		if code := f.do(t, "POST", fmt.Sprintf("/api/v1/units/%d/requirements", u.ID), eva, unitapi.RequirementRequest{Title: "Shared calendar", Body: "for the lab"}, &q); code != 201 || q.State != units.RequirementNew || q.Kind != units.KindRequirement {
+			t.Fatalf("add: %d %+v", code, q)
+		}
+		if code := f.do(t, "POST", fmt.Sprintf("/api/v1/units/%d/requirements", u.ID), eva, unitapi.RequirementRequest{Kind: "complaint", Title: "Spam got through"}, &c); code != 201 {
+			t.Fatalf("add complaint: %d", code)
+		}
+		for _, bad := range []unitapi.RequirementRequest{{Title: ""}, {Title: "x", Kind: "wish"}, {Title: "two\nlines"}} {
+			if code := f.do(t, "POST", fmt.Sprintf("/api/v1/units/%d/requirements", u.ID), eva, bad, nil); code != 400 {
+				t.Fatalf("bad %+v: %d", bad, code)
+			}
+		}
+		if code := f.do(t, "POST", "/api/v1/units/999/requirements", eva, unitapi.RequirementRequest{Title: "x"}, nil); code != 404 {
+			t.Fatalf("missing unit: %d", code)
+		}
+		path := fmt.Sprintf("/api/v1/unit-requirements/%d/state", q.ID)
+		if code := f.do(t, "POST", path, eva, unitapi.RequirementStateRequest{State: "accepted", Answer: "yes"}, nil); code != 403 {
+			t.Fatalf("helpdesk decides: %d", code)
+		}
+		if code := f.do(t, "POST", path, olav, unitapi.RequirementStateRequest{State: "accepted"}, nil); code != 400 {
+			t.Fatalf("accepted without answer: %d", code)
+		}
+		if code := f.do(t, "POST", path, olav, unitapi.RequirementStateRequest{State: "done", Answer: "x"}, nil); code != 409 {
+			t.Fatalf("new → done: %d", code)
+		}
+		if code := f.do(t, "POST", path, olav, unitapi.RequirementStateRequest{State: "accepted", Answer: "From March"}, &q); code != 200 || q.Answer != "From March" || q.AnsweredBy != "token:olav" {
+			t.Fatalf("accept: %d %+v", code, q)
+		}
+		if code := f.do(t, "POST", path, olav, unitapi.RequirementStateRequest{State: "done", Answer: "Calendar set up"}, &q); code != 200 || q.State != units.RequirementDone {
+			t.Fatalf("done: %d %+v", code, q)
+		}
+		if code := f.do(t, "POST", path, olav, unitapi.RequirementStateRequest{State: "declined", Answer: "no"}, nil); code != 409 {
+			t.Fatalf("done is final: %d", code)
+		}
+		var l unitapi.RequirementsResponse
+		if code := f.do(t, "GET", fmt.Sprintf("/api/v1/units/%d/requirements", u.ID), eva, nil, &l); code != 200 || len(l.Requirements) != 2 ||
+			l.Requirements[0].State != units.RequirementDone || l.Requirements[1].Kind != units.KindComplaint || l.Requirements[1].State != units.RequirementNew {
+			t.Fatalf("list: %d %+v", code, l)
+		}
+		evs, _ := f.svc.Store().Events(context.Background(), u.ID)
+		var seen []string
+		for _, e := range evs {
+			if e.Kind == units.EventRequirement {
+				seen = append(seen, e.Actor+": "+e.Text)
+			}
+		}
+		if len(seen) != 4 || !strings.Contains(seen[3], "token:olav: requirement 1 accepted → done; answer: Calendar set up") {
+			t.Fatalf("history: %q", seen)
+		}
+	})
+}

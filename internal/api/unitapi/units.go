@@ -88,8 +88,8 @@ func (a *API) createUnit(w http.ResponseWriter, r *http.Request) error {
 
 // UnitResponse answers GET /api/v1/units/{id}: the unit with its
 // checklist (by due time), history (oldest first), the latest 50 DNS
-// checks (newest first), work orders, survey links (without tokens) and
-// the tickets and notices scoped to it.
+// checks (newest first), work orders, requirements and complaints, survey links (without
+// tokens) and the tickets and notices scoped to it.
 type UnitResponse struct {
 	Unit       units.Unit         `json:"unit"`
 	Steps      []units.Step       `json:"steps"`
@@ -98,6 +98,8 @@ type UnitResponse struct {
 	WorkOrders []units.WorkOrder  `json:"work_orders"`
 	Links      []units.SurveyLink `json:"survey_links"`
 	Refs       []units.Ref        `json:"refs"`
+	// Requirements are the unit's requirements and complaints.
+	Requirements []units.Requirement `json:"requirements"`
 }
 
 func (a *API) getUnit(w http.ResponseWriter, r *http.Request) error {
@@ -121,6 +123,9 @@ func (a *API) getUnit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if resp.WorkOrders, err = st.WorkOrders(ctx, id); err != nil {
+		return err
+	}
+	if resp.Requirements, err = st.Requirements(ctx, id); err != nil {
 		return err
 	}
 	if resp.Links, err = st.Links(ctx, id); err != nil {

@@ -198,3 +198,52 @@ func TestUnits(t *testing.T) {
 		}
 	})
 }
+
+func TestRequirements(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		st := unitstore.New(db)
+		u, err := st.CreateUnit(ctx, units.Unit{Name: "Physics", Status: units.StatusLive, CreatedAt: t0, UpdatedAt: t0},
+			units.Event{At: t0, Actor: "eva", Kind: units.EventCreated})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := st.CreateRequirement(ctx, units.Requirement{UnitID: u.ID, Kind: units.KindComplaint, Title: "Too much spam",
+			Body: "since Monday", State: units.RequirementNew, OpenedAt: t0, OpenedBy: "eva", UpdatedAt: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		later := t0.Add(48 * time.Hour)
+		q.State, q.Answer, q.AnsweredAt, q.AnsweredBy, q.UpdatedAt = units.RequirementAccepted, "we tighten the filter", later, "ola", later
+		got, err := st.UpdateRequirement(ctx, q, units.RequirementNew)
+		if err != nil || got.State != units.RequirementAccepted || !got.AnsweredAt.Equal(later) || got.Answer != "we tighten the filter" ||
+			got.Kind != units.KindComplaint || !got.OpenedAt.Equal(t0) {
+			t.Fatalf("%v %+v", err, got)
+		}
+		// A second change from the old state is refused and changes nothing.
+		q.State = units.RequirementDeclined
+		if _, err := st.UpdateRequirement(ctx, q, units.RequirementNew); !errors.Is(err, units.ErrTransition) {
+			t.Fatalf("stale update: %v", err)
+		}
+		if g, _ := st.GetRequirement(ctx, q.ID); g.State != units.RequirementAccepted {
+			t.Fatalf("stale update changed %+v", g)
+		}
+		if _, err := st.GetRequirement(ctx, 999); !errors.Is(err, units.ErrNotFound) {
+			t.Fatalf("missing: %v", err)
+		}
+		l, err := st.Requirements(ctx, u.ID)
+		if err != nil || len(l) != 1 || l[0].ID != q.ID {
+			t.Fatalf("%v %+v", err, l)
+		}
+		// Opened in one window, answered in the next: both windows see it.
+		for _, c := range []struct {
+			from, to time.Time
+			n        int
+		}{{t0, t0.Add(time.Hour), 1}, {t0.Add(time.Hour), later.Add(time.Second), 1}, {later.Add(time.Second), later.Add(time.Hour), 0}} {
+			b, err := st.RequirementsBetween(ctx, c.from, c.to)
+			if err != nil || len(b) != c.n {
+				t.Fatalf("between %v and %v: %v %d", c.from, c.to, err, len(b))
+			}
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/uni-mail/postvakt/config/validate"
@@ -13,6 +14,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/greylist"
 	"github.com/uni-mail/postvakt/engine/policy"
+	"github.com/uni-mail/postvakt/engine/queue"
 )
 
 // Config is the `smtp:` section of postvakt's configuration.
@@ -172,8 +174,16 @@ type DirectoryConfig struct {
 	// CacheTTL is how long a recipient lookup is cached (0: not cached).
 	CacheTTL time.Duration `yaml:"cache_ttl"`
 
-	Domains   []string        `yaml:"domains"`
-	Mailboxes []MailboxConfig `yaml:"mailboxes"`
+	Domains []string `yaml:"domains"`
+	// Delivery says where a local domain's mail goes, by domain: "store"
+	// (the embedded store, the default for a domain not named),
+	// "lmtp:host:port" or "lmtp:unix:/path" (Dovecot's LMTP, as Postfix's
+	// virtual_transport), or "smtp:host:port" (an internal mail server).
+	// A domain named here is local. Mail for a back end goes through the
+	// relay queue (relay.enabled): durable once acknowledged, retried and
+	// bounced as relay mail.
+	Delivery  map[string]string `yaml:"delivery"`
+	Mailboxes []MailboxConfig   `yaml:"mailboxes"`
 	Aliases   []AliasConfig   `yaml:"aliases"`
 }
 
@@ -393,6 +403,14 @@ func (c Config) Validate() error {
 			bad(fmt.Sprintf("directory.domains[%d]", i), d, "is not a domain")
 		}
 	}
+	for d, v := range c.Directory.Delivery {
+		if _, err := addr.ParseDomain(d); err != nil {
+			bad("directory.delivery."+d, v, "names no domain")
+		}
+		if _, err := ParseDelivery(v); err != nil {
+			bad("directory.delivery."+d, v, err.Error())
+		}
+	}
 	for i, m := range c.Directory.Mailboxes {
 		if a, err := addr.Parse(m.Address); err != nil || a.Domain == "" {
 			bad(fmt.Sprintf("directory.mailboxes[%d].address", i), m.Address, "is not an address")
@@ -426,6 +444,41 @@ func (c Config) Validate() error {
 		bad("directory.nickname_quarantine", c.Directory.NicknameQuarantine, "must not be negative")
 	}
 	return errors.Join(errs...)
+}
+
+// DeliveryStore is the delivery of a local domain kept in the embedded
+// store.
+const DeliveryStore = "store"
+
+// ParseDelivery parses a value of smtp.directory.delivery: the back
+// end's next hop, or the zero Transport (Proto "") for "store".
+func ParseDelivery(v string) (t queue.Transport, err error) {
+	if v == DeliveryStore || v == "" {
+		return queue.Transport{}, nil
+	}
+	t, err = queue.ParseTransport(v)
+	if err != nil || t.Proto == "mx" {
+		return queue.Transport{}, errors.New(`must be "store", "lmtp:host:port", "lmtp:unix:/path" or "smtp:host:port"`)
+	}
+	return t, nil
+}
+
+// Backends are the local domains delivered to a back end and their next
+// hops, by lower-case domain (the relay queue's Options.Backends); nil
+// when every domain uses the embedded store. c must be valid.
+func (c DirectoryConfig) Backends() map[string]queue.Transport {
+	var m map[string]queue.Transport
+	for d, v := range c.Delivery {
+		t, err := ParseDelivery(v)
+		if err != nil || t.Proto == "" {
+			continue
+		}
+		if m == nil {
+			m = map[string]queue.Transport{}
+		}
+		m[strings.ToLower(strings.TrimSuffix(d, "."))] = t
+	}
+	return m
 }
 
 type lists struct {

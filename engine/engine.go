@@ -105,8 +105,13 @@ func NewDirectoryWith(cfg Config, st directory.Store, clock func() time.Time, ha
 	if err != nil {
 		return nil, errors.Join(validate.InSection(section, err)...)
 	}
+	backends := cfg.Directory.Backends()
+	var backend func(string) bool
+	if len(backends) > 0 {
+		backend = func(d string) bool { _, ok := backends[d]; return ok }
+	}
 	return directory.New(directory.Options{
-		Store: st, Rules: rules, Clock: clock,
+		Store: st, Rules: rules, Clock: clock, Backend: backend,
 		NicknameQuarantine: cfg.Directory.NicknameQuarantine,
 		DefaultQuota:       cfg.Directory.DefaultQuotaBytes,
 		Hash:               cfg.Directory.PasswordHash,
@@ -398,6 +403,11 @@ func ApplyDirectoryConfig(ctx context.Context, cfg Config, dir *directory.Direct
 	for _, d := range dc.Domains {
 		if err := dir.AddDomain(ctx, d); err != nil {
 			return fmt.Errorf("smtp.directory.domains: %s: %w", d, err)
+		}
+	}
+	for d := range dc.Delivery {
+		if err := dir.AddDomain(ctx, d); err != nil {
+			return fmt.Errorf("smtp.directory.delivery: %s: %w", d, err)
 		}
 	}
 	for _, m := range dc.Mailboxes {

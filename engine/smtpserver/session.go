@@ -419,6 +419,11 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	for _, r := range res.Remote {
 		add = append(add, store.Delivery{Rcpt: a.Key(), Remote: r})
 	}
+	// A back end (Dovecot's LMTP, an internal server) gets its copies
+	// through the relay queue: durable, retried, bounced as relay mail.
+	for _, r := range res.Backend {
+		add = append(add, store.Delivery{Rcpt: a.Key(), Remote: r})
+	}
 	if len(add) == 0 {
 		if len(res.Mailboxes) > 0 {
 			return s.fail(ReasonOverQuota, errors.New("every target is over quota or locked"), to)

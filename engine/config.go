@@ -184,7 +184,7 @@ type DirectoryConfig struct {
 	// bounced as relay mail.
 	Delivery  map[string]string `yaml:"delivery"`
 	Mailboxes []MailboxConfig   `yaml:"mailboxes"`
-	Aliases   []AliasConfig   `yaml:"aliases"`
+	Aliases   []AliasConfig     `yaml:"aliases"`
 }
 
 // MailboxConfig declares a mailbox. Give password_hash (argon2id PHC), not

@@ -84,6 +84,9 @@ func TestEngineDeliversToDovecotLMTP(t *testing.T) {
 	if v := testutil.ToFloat64(mustCounter(t, reg, "postvakt_queue_deliveries_total", "sent")); v != 2 {
 		t.Fatalf("deliveries sent = %v", v)
 	}
+	if v := gathered(t, reg, "postvakt_queue_backend_deliveries_total", "agent", "lmtp", "result", "sent"); v != 2 {
+		t.Fatalf("back-end deliveries sent = %v", v)
+	}
 	// The trace: each back-end recipient was queued at the MX.
 	queued := 0
 	for _, e := range h.events.all() {
@@ -106,6 +109,9 @@ func TestEngineDeliversToDovecotLMTP(t *testing.T) {
 	if err != nil || len(es) != 1 || es[0].State != queue.StateDeferred || es[0].Attempts != 1 {
 		t.Fatalf("queue while Dovecot is down: %+v, %v", es, err)
 	}
+	if v := gathered(t, reg, "postvakt_queue_backend_deliveries_total", "agent", "lmtp", "result", "deferred"); v != 1 {
+		t.Fatalf("back-end deliveries deferred = %v", v)
+	}
 	dv.Start()
 	h.clock.Advance(31 * time.Minute) // RFC 5321 §4.5.4.1: the first retry after 30 minutes
 	if n, err := r.RunOnce(ctx); n != 1 || err != nil {
@@ -118,4 +124,33 @@ func TestEngineDeliversToDovecotLMTP(t *testing.T) {
 	if es, _ := h.st.QueueList(ctx, queue.Filter{}); len(es) != 0 {
 		t.Fatalf("queue not empty: %+v", es)
 	}
+}
+
+// gathered is the value of the series of name with the label pairs kv.
+func gathered(t *testing.T, reg *prometheus.Registry, name string, kv ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			for i := 0; i+1 < len(kv); i += 2 {
+				if labels[kv[i]] != kv[i+1] {
+					continue next
+				}
+			}
+			return m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no %s%v", name, kv)
+	return 0
 }

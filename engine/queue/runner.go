@@ -80,6 +80,9 @@ type Runner struct {
 	oldest     *prometheus.GaugeVec
 	deliveries *prometheus.CounterVec
 	tlsConns   *prometheus.CounterVec
+	// backend counts deliveries to local domains' back ends by agent and
+	// result.
+	backend *prometheus.CounterVec
 }
 
 // New returns a Runner.
@@ -120,6 +123,8 @@ func New(o Options) (*Runner, error) {
 		Help: "Delivery attempts of the outbound relay queue, by result (sent, deferred, bounced)."}, []string{"result"})
 	r.tlsConns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postvakt_queue_connections_total",
 		Help: "Connections of the relay queue to next hops, by TLS outcome (verified, encrypted, plaintext, refused: TLS required but not possible, so nothing was sent)."}, []string{"tls"})
+	r.backend = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postvakt_queue_backend_deliveries_total",
+		Help: "Delivery attempts to the back ends of local domains (smtp.directory.delivery), by agent (lmtp, smtp) and result (sent, deferred, bounced); also counted in postvakt_queue_deliveries_total."}, []string{"agent", "result"})
 	for _, s := range States {
 		r.messages.WithLabelValues(string(s))
 		r.oldest.WithLabelValues(string(s))
@@ -129,9 +134,12 @@ func New(o Options) (*Runner, error) {
 	}
 	for _, res := range []string{ResultSent, ResultDeferred, ResultBounced} {
 		r.deliveries.WithLabelValues(res)
+		for _, agent := range []string{"lmtp", "smtp"} {
+			r.backend.WithLabelValues(agent, res)
+		}
 	}
 	if o.Registerer != nil {
-		for _, c := range []prometheus.Collector{r.messages, r.oldest, r.deliveries, r.tlsConns} {
+		for _, c := range []prometheus.Collector{r.messages, r.oldest, r.deliveries, r.tlsConns, r.backend} {
 			if err := o.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("queue metrics: %w", err)
 			}
@@ -202,6 +210,22 @@ func (r *Runner) destinationOf(target string) destination {
 		return destination{key: "mx:" + dom + "|" + level, t: t, dom: dom, level: level}
 	}
 	return destination{key: t.String() + "|" + level, t: t, dom: dom, level: level}
+}
+
+// count counts a delivery attempt of e with result (sent, deferred or
+// bounced), also as a back end's when e's domain has one.
+func (r *Runner) count(e Entry, result string) {
+	r.deliveries.WithLabelValues(result).Inc()
+	if len(r.o.Backends) == 0 {
+		return
+	}
+	dom := ""
+	if i := strings.LastIndexByte(e.Target, '@'); i >= 0 {
+		dom = strings.ToLower(e.Target[i+1:])
+	}
+	if t, ok := r.o.Backends[dom]; ok {
+		r.backend.WithLabelValues(t.Proto, result).Inc()
+	}
 }
 
 // batches splits a destination's entries into transactions: one entry
@@ -399,7 +423,7 @@ func (r *Runner) deliverShare(ctx context.Context, d destination, txs [][]Entry)
 				if derr := r.o.Store.QueueDelivered(ctx, e.ID, a); derr != nil {
 					r.o.Logger.Error("relay queue: delivered but not removed", "id", e.ID, "err", derr)
 				}
-				r.deliveries.WithLabelValues(ResultSent).Inc()
+				r.count(e, ResultSent)
 				r.o.Logger.Info("relay delivered", "queue_id", e.QueueID, "to", e.Target, "relay", remote, "tls", tlsDesc, "agent", agentOf(d))
 				continue
 			}
@@ -578,7 +602,7 @@ func (r *Runner) failed(ctx context.Context, e Entry, err error, remote, agent s
 		if derr := r.o.Store.QueueDeferred(ctx, e.ID, attempts, next, a); derr != nil {
 			r.o.Logger.Error("relay queue: defer failed", "id", e.ID, "err", derr)
 		}
-		r.deliveries.WithLabelValues(ResultDeferred).Inc()
+		r.count(e, ResultDeferred)
 		r.o.Logger.Info("relay deferred", "queue_id", e.QueueID, "to", e.Target, "attempts", attempts, "next", next, "err", diag)
 	}
 }
@@ -610,7 +634,7 @@ func (r *Runner) bounce(ctx context.Context, e Entry, f Failure, a Attempt) {
 	if err := r.o.Store.QueueDelivered(ctx, e.ID, a); err != nil {
 		r.o.Logger.Error("relay queue: bounced entry not removed", "id", e.ID, "err", err)
 	}
-	r.deliveries.WithLabelValues(ResultBounced).Inc()
+	r.count(e, ResultBounced)
 	r.o.Logger.Warn("relay bounced", "queue_id", e.QueueID, "to", e.Target, "status", f.Status, "diag", f.Diagnostic)
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/uni-mail/postvakt/config/validate"
 	"github.com/uni-mail/postvakt/engine/addr"
 	"github.com/uni-mail/postvakt/engine/authlimit"
+	"github.com/uni-mail/postvakt/engine/backend"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/greylist"
 	"github.com/uni-mail/postvakt/engine/policy"
@@ -57,6 +58,10 @@ type Config struct {
 
 	AddressRules addr.RulesConfig `yaml:"address_rules"`
 	Directory    DirectoryConfig  `yaml:"directory"`
+	// Backend is what the engine asks local domains' back ends at RCPT
+	// (smtp.directory.delivery): recipient verification over LMTP and
+	// Dovecot's quota-status.
+	Backend backend.Config `yaml:"backend"`
 	Commit       CommitConfig     `yaml:"commit"`
 	Retention    RetentionConfig  `yaml:"retention"`
 	// EventBuffer is how many events wait for a slow consumer before new
@@ -256,6 +261,7 @@ func Default() Config {
 		DNSBL:       DNSBLConfig{Timeout: 2 * time.Second},
 		Greylist:    greylist.DefaultConfig(),
 		Directory:   DirectoryConfig{DefaultQuotaBytes: directory.DefaultQuota, NicknameQuarantine: 90 * 24 * time.Hour, PasswordHash: directory.DefaultHashParams(), CacheTTL: 2 * time.Second},
+		Backend:     backend.DefaultConfig(),
 		Commit:      CommitConfig{MaxBatch: 64, Workers: 1},
 		Retention:   RetentionConfig{Transactions: 90 * 24 * time.Hour, BodyGrace: 24 * time.Hour},
 		EventBuffer: 10000,
@@ -403,6 +409,7 @@ func (c Config) Validate() error {
 			bad(fmt.Sprintf("directory.domains[%d]", i), d, "is not a domain")
 		}
 	}
+	c.Backend.Validate(func(key string, val any, why string) { bad("backend."+key, val, why) })
 	for d, v := range c.Directory.Delivery {
 		if _, err := addr.ParseDomain(d); err != nil {
 			bad("directory.delivery."+d, v, "names no domain")

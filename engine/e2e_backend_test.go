@@ -7,10 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/uni-mail/postvakt/engine"
+	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/engine/queue"
 	"github.com/uni-mail/postvakt/internal/dovecottest"
@@ -24,7 +26,7 @@ const backendDomain = "ug.example"
 // startBackendEngine starts Dovecot with users and an engine whose
 // backendDomain goes to Dovecot's LMTP (smtp.directory.delivery), and
 // returns the relay queue that delivers it.
-func startBackendEngine(t *testing.T, mutate func(*engine.Config), users ...dovecottest.User) (*harness, *dovecottest.Dovecot, *queue.Runner, *prometheus.Registry) {
+func startBackendEngine(t *testing.T, mutate func(*engine.Config, *dovecottest.Dovecot), users ...dovecottest.User) (*harness, *dovecottest.Dovecot, *queue.Runner, *prometheus.Registry) {
 	t.Helper()
 	dv := dovecottest.Start(t, users...)
 	db := storagetest.Open(t, storage.SQLite)
@@ -33,7 +35,7 @@ func startBackendEngine(t *testing.T, mutate func(*engine.Config), users ...dove
 		c.Greylist.Enabled = false
 		c.Directory.Delivery = map[string]string{backendDomain: "lmtp:" + dv.LMTP, "uni.example": "store"}
 		if mutate != nil {
-			mutate(c)
+			mutate(c, dv)
 		}
 		cfg = *c
 	}, nil)
@@ -153,4 +155,65 @@ func gathered(t *testing.T, reg *prometheus.Registry, name string, kv ...string)
 	}
 	t.Fatalf("no %s%v", name, kv)
 	return 0
+}
+
+// TestEngineVerifiesAtBackend: recipients of an LMTP domain are asked at
+// RCPT through the back end (a real Dovecot): unknown there is 550 5.1.1
+// at the MX, over quota (Dovecot's quota-status service) 452 4.2.2, and a
+// back end that cannot be asked 451 4.4.0 — never accepted to bounce
+// later. Known answers are cached; the embedded store's mailboxes keep
+// their own quota rule.
+func TestEngineVerifiesAtBackend(t *testing.T) {
+	t.Parallel()
+	h, dv, r, _ := startBackendEngine(t, func(c *engine.Config, dv *dovecottest.Dovecot) {
+		c.Backend.QuotaStatus = dv.QuotaStatus
+	},
+		dovecottest.User{Name: "alice@" + backendDomain, Password: "alice-pw"},
+		dovecottest.User{Name: "tiny@" + backendDomain, Password: "tiny-pw", Quota: "2K"})
+	ctx := context.Background()
+	h.mailbox("full@uni.example", func(m *directory.NewMailbox) { m.QuotaBytes = 1024 })
+
+	rcpt := func(from string, size int64, to string) error {
+		t.Helper()
+		c := h.dial(h.mx)
+		if err := c.Mail(from, &smtp.MailOptions{Size: size}); err != nil {
+			t.Fatal(err)
+		}
+		return c.Rcpt(to, nil)
+	}
+	wantCode(t, rcpt("s@else.example", 100, "alice@"+backendDomain), 250, "")
+	wantCode(t, rcpt("s@else.example", 100, "nobody@"+backendDomain), 550, "5.1.1")
+	// Over quota at Dovecot: 5000 bytes do not fit tiny's 2 KiB.
+	wantCode(t, rcpt("s@else.example", 5000, "tiny@"+backendDomain), 452, "4.2.2")
+	wantCode(t, rcpt("s@else.example", 100, "tiny@"+backendDomain), 250, "")
+	// The embedded store's own quota rule still holds for store domains.
+	wantCode(t, rcpt("s@else.example", 5000, "full@uni.example"), 452, "4.2.2")
+	if v := h.metric(`postvakt_smtp_backend_checks_total{check="verify",result="unknown"}`); v != "1" {
+		t.Fatalf("verify unknown = %q", v)
+	}
+	if v := h.metric(`postvakt_smtp_backend_checks_total{check="quota",result="over_quota"}`); v != "1" {
+		t.Fatalf("quota over_quota = %q", v)
+	}
+
+	// A whole message to an unknown user is refused at the MX: nothing is
+	// queued, no bounce is made.
+	err := send(h.dial(h.mx), "s@else.example", []string{"nobody@" + backendDomain}, msg("to nobody"))
+	wantCode(t, err, 550, "5.1.1")
+	if n, _ := r.RunOnce(ctx); n != 0 {
+		t.Fatalf("%d queue entries for a refused recipient", n)
+	}
+
+	// Dovecot down: a recipient known from a moment ago is answered from
+	// the cache, but its quota cannot be asked: 451 4.4.0; an unknown one
+	// from the negative cache stays 550.
+	dv.Stop()
+	wantCode(t, rcpt("s@else.example", 100, "alice@"+backendDomain), 451, "4.4.0")
+	wantCode(t, rcpt("s@else.example", 100, "nobody@"+backendDomain), 550, "5.1.1")
+	wantCode(t, rcpt("s@else.example", 100, "new@"+backendDomain), 451, "4.4.0")
+	if v := h.metric(`postvakt_smtp_backend_checks_total{check="verify",result="cached_exists"}`); v == "0" || v == "" {
+		t.Fatalf("cached_exists = %q", v)
+	}
+	if v := h.metric(`postvakt_smtp_rejects_total{listener="mx",reason="backend_unavailable"}`); v != "2" {
+		t.Fatalf("backend_unavailable rejects = %q", v)
+	}
 }

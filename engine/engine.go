@@ -27,6 +27,7 @@ import (
 
 	"github.com/uni-mail/postvakt/config/validate"
 	"github.com/uni-mail/postvakt/engine/authlimit"
+	"github.com/uni-mail/postvakt/engine/backend"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/dnsbl"
 	"github.com/uni-mail/postvakt/engine/enginemetrics"
@@ -106,12 +107,12 @@ func NewDirectoryWith(cfg Config, st directory.Store, clock func() time.Time, ha
 		return nil, errors.Join(validate.InSection(section, err)...)
 	}
 	backends := cfg.Directory.Backends()
-	var backend func(string) bool
+	var isBackend func(string) bool
 	if len(backends) > 0 {
-		backend = func(d string) bool { _, ok := backends[d]; return ok }
+		isBackend = func(d string) bool { _, ok := backends[d]; return ok }
 	}
 	return directory.New(directory.Options{
-		Store: st, Rules: rules, Clock: clock, Backend: backend,
+		Store: st, Rules: rules, Clock: clock, Backend: isBackend,
 		NicknameQuarantine: cfg.Directory.NicknameQuarantine,
 		DefaultQuota:       cfg.Directory.DefaultQuotaBytes,
 		Hash:               cfg.Directory.PasswordHash,
@@ -193,6 +194,16 @@ func New(o Options) (*Engine, error) {
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12,
 			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return e.cert.Load(), nil }}
 	}
+	var rcptCheck *backend.Checker
+	if backends := cfg.Directory.Backends(); len(backends) > 0 {
+		lmtp := map[string]backend.LMTP{}
+		for d, t := range backends {
+			if t.Proto == "lmtp" {
+				lmtp[d] = backend.LMTP{Network: t.Network(), Addr: t.Addr}
+			}
+		}
+		rcptCheck = backend.New(backend.Options{Config: cfg.Backend, Hostname: cfg.Hostname, LMTP: lmtp, Metrics: o.Metrics})
+	}
 	var lns []smtpserver.Listener
 	if cfg.MX.Listen != "" {
 		lns = append(lns, smtpserver.Listener{Name: "mx", Addr: cfg.MX.Listen, ImplicitTLS: cfg.MX.ImplicitTLS, Auth: cfg.MX.Auth})
@@ -216,7 +227,7 @@ func New(o Options) (*Engine, error) {
 			PregreetWait: l.PregreetWait, MemoryWait: l.MessageMemoryWait, FilterTimeout: l.FilterTimeout,
 		},
 		AuthLimit: e.authLimit, Spool: e.res.Spool, Memory: e.res.Memory,
-		Directory: e.dir, Greylist: e.grey, DNSBL: checker, Policy: policyOf(cfg, lists),
+		Directory: e.dir, Greylist: e.grey, DNSBL: checker, Backend: rcptCheck, Policy: policyOf(cfg, lists),
 		Committer: e.committer, Filter: o.Filter, Metrics: m, Events: e.events, Logger: o.Logger, Clock: o.Clock,
 	})
 	if err != nil {

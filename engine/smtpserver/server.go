@@ -29,6 +29,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/uni-mail/postvakt/engine/authlimit"
+	backendcheck "github.com/uni-mail/postvakt/engine/backend"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/dnsbl"
 	"github.com/uni-mail/postvakt/engine/enginemetrics"
@@ -158,6 +159,9 @@ type Options struct {
 	Directory *directory.Directory
 	Greylist  *greylist.Greylister // nil: no greylisting
 	DNSBL     *dnsbl.Checker       // nil: no DNSBL
+	// Backend asks back-end domains' servers about recipients at RCPT
+	// (existence, quota); nil: they are accepted unasked.
+	Backend *backendcheck.Checker
 
 	// Policy is the start's policy; SetPolicy changes it while serving.
 	Policy

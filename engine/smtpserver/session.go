@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/uni-mail/postvakt/engine/addr"
+	backendcheck "github.com/uni-mail/postvakt/engine/backend"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/dnsbl"
 	"github.com/uni-mail/postvakt/engine/event"
@@ -421,7 +422,36 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	}
 	// A back end (Dovecot's LMTP, an internal server) gets its copies
 	// through the relay queue: durable, retried, bounced as relay mail.
+	// What the back end would refuse is refused here, at RCPT, rather
+	// than accepted and bounced (backscatter).
+	onlyBackend := len(res.Backend) == 1 && len(res.Mailboxes) == 0 && len(res.Remote) == 0
 	for _, r := range res.Backend {
+		if o.Backend != nil {
+			st, err := o.Backend.Check(ctx, r, s.sizeHint)
+			switch {
+			case err != nil && o.Backend.AcceptUnverified():
+				s.log.Warn("back end not asked; recipient accepted unverified (smtp.backend.accept_unverified)", "rcpt", r, "err", err)
+			case err != nil && onlyBackend:
+				return s.fail(ReasonBackendUnavailable, err, to)
+			case err != nil:
+				// A list member whose back end cannot be asked: the queue
+				// delivers or bounces it, the list is not held up.
+				s.log.Warn("back end not asked for list member; queued unverified", "rcpt", r, "err", err)
+			case st == backendcheck.StatusUnknown && onlyBackend:
+				return s.fail(ReasonUnknownRecipient, fmt.Errorf("unknown at its back end: %s", r), to)
+			case st == backendcheck.StatusUnknown:
+				s.log.Info("list member unknown at its back end; skipped", "member", r, "rcpt", a.Key())
+				continue
+			case st == backendcheck.StatusOverQuota && trusted:
+				// The university's own systems are never refused for quota;
+				// the back end decides what it keeps.
+			case st == backendcheck.StatusOverQuota && onlyBackend:
+				return s.fail(ReasonOverQuota, fmt.Errorf("over quota at its back end: %s", r), to)
+			case st == backendcheck.StatusOverQuota:
+				s.log.Info("list member over quota at its back end; skipped", "member", r, "rcpt", a.Key())
+				continue
+			}
+		}
 		add = append(add, store.Delivery{Rcpt: a.Key(), Remote: r})
 	}
 	if len(add) == 0 {

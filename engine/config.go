@@ -61,9 +61,9 @@ type Config struct {
 	// Backend is what the engine asks local domains' back ends at RCPT
 	// (smtp.directory.delivery): recipient verification over LMTP and
 	// Dovecot's quota-status.
-	Backend backend.Config `yaml:"backend"`
-	Commit       CommitConfig     `yaml:"commit"`
-	Retention    RetentionConfig  `yaml:"retention"`
+	Backend   backend.Config  `yaml:"backend"`
+	Commit    CommitConfig    `yaml:"commit"`
+	Retention RetentionConfig `yaml:"retention"`
 	// EventBuffer is how many events wait for a slow consumer before new
 	// ones are dropped (and counted).
 	EventBuffer int `yaml:"event_buffer"`

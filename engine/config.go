@@ -52,6 +52,8 @@ type Config struct {
 	Trusted TrustedConfig `yaml:"trusted"`
 	// Postmaster is where the bare RCPT TO:<postmaster> goes (RFC 5321 §4.5.1).
 	Postmaster string `yaml:"postmaster"`
+	// Auth chooses who checks SMTP AUTH passwords.
+	Auth AuthConfig `yaml:"auth"`
 	// EnforceSenderLogin lets an authenticated user send only as the
 	// account's permanent address or nickname (553 5.7.1 otherwise).
 	EnforceSenderLogin bool `yaml:"enforce_sender_login"`
@@ -74,6 +76,26 @@ type ListenerConfig struct {
 	Listen      string `yaml:"listen"` // host:port; "" disables
 	ImplicitTLS bool   `yaml:"implicit_tls"`
 	Auth        bool   `yaml:"auth"`
+}
+
+// Who checks SMTP AUTH passwords (smtp.auth.backend).
+const (
+	AuthEmbedded = "embedded" // postvakt's own argon2id hashes in the directory
+	AuthDovecot  = "dovecot"  // Dovecot's auth service (its passdb: SSO, LDAP, passwd-file…)
+)
+
+// AuthConfig chooses who checks SMTP AUTH passwords. With "dovecot" the
+// password goes to Dovecot's auth-client socket (as Postfix's
+// smtpd_sasl_type = dovecot) and never through postvakt's store; the AUTH
+// rate limits (limits.auth_*) still apply, and MaxConcurrent bounds the
+// requests in flight in place of the password-hash gate.
+type AuthConfig struct {
+	Backend string `yaml:"backend"`
+	// DovecotSocket is the auth service's client socket: "unix:/path"
+	// (e.g. unix:/var/spool/postfix/private/auth) or "host:port".
+	DovecotSocket string        `yaml:"dovecot_socket"`
+	MaxConcurrent int           `yaml:"max_concurrent"`
+	Timeout       time.Duration `yaml:"timeout"`
 }
 
 // TLSConfig names the certificate. Without files, a self-signed
@@ -262,6 +284,7 @@ func Default() Config {
 		Greylist:    greylist.DefaultConfig(),
 		Directory:   DirectoryConfig{DefaultQuotaBytes: directory.DefaultQuota, NicknameQuarantine: 90 * 24 * time.Hour, PasswordHash: directory.DefaultHashParams(), CacheTTL: 2 * time.Second},
 		Backend:     backend.DefaultConfig(),
+		Auth:        AuthConfig{Backend: AuthEmbedded, MaxConcurrent: 16, Timeout: 10 * time.Second},
 		Commit:      CommitConfig{MaxBatch: 64, Workers: 1},
 		Retention:   RetentionConfig{Transactions: 90 * 24 * time.Hour, BodyGrace: 24 * time.Hour},
 		EventBuffer: 10000,
@@ -408,6 +431,21 @@ func (c Config) Validate() error {
 		if _, err := addr.ParseDomain(d); err != nil {
 			bad(fmt.Sprintf("directory.domains[%d]", i), d, "is not a domain")
 		}
+	}
+	switch c.Auth.Backend {
+	case AuthEmbedded:
+	case AuthDovecot:
+		if _, _, err := backend.ParseSocket(c.Auth.DovecotSocket); err != nil {
+			bad("auth.dovecot_socket", c.Auth.DovecotSocket, err.Error()+" (needed by smtp.auth.backend dovecot)")
+		}
+	default:
+		bad("auth.backend", c.Auth.Backend, "must be embedded or dovecot")
+	}
+	if c.Auth.MaxConcurrent < 1 || c.Auth.MaxConcurrent > 1000 {
+		bad("auth.max_concurrent", c.Auth.MaxConcurrent, "must be between 1 and 1000")
+	}
+	if c.Auth.Timeout < time.Second || c.Auth.Timeout > time.Minute {
+		bad("auth.timeout", c.Auth.Timeout, "must be between 1s and 1m")
 	}
 	c.Backend.Validate(func(key string, val any, why string) { bad("backend."+key, val, why) })
 	for d, v := range c.Directory.Delivery {

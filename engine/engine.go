@@ -29,6 +29,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/authlimit"
 	"github.com/uni-mail/postvakt/engine/backend"
 	"github.com/uni-mail/postvakt/engine/directory"
+	"github.com/uni-mail/postvakt/engine/dovecotauth"
 	"github.com/uni-mail/postvakt/engine/dnsbl"
 	"github.com/uni-mail/postvakt/engine/enginemetrics"
 	"github.com/uni-mail/postvakt/engine/event"
@@ -204,6 +205,13 @@ func New(o Options) (*Engine, error) {
 		}
 		rcptCheck = backend.New(backend.Options{Config: cfg.Backend, Hostname: cfg.Hostname, LMTP: lmtp, Metrics: o.Metrics})
 	}
+	var auth smtpserver.Authenticator
+	if cfg.Auth.Backend == AuthDovecot {
+		network, addr, _ := backend.ParseSocket(cfg.Auth.DovecotSocket)
+		auth = &dovecotauth.Authenticator{Accounts: e.dir, Client: dovecotauth.New(dovecotauth.Options{
+			Network: network, Addr: addr, MaxConcurrent: cfg.Auth.MaxConcurrent, Wait: cfg.Limits.PasswordHashWait,
+			Timeout: cfg.Auth.Timeout, Metrics: o.Metrics})}
+	}
 	var lns []smtpserver.Listener
 	if cfg.MX.Listen != "" {
 		lns = append(lns, smtpserver.Listener{Name: "mx", Addr: cfg.MX.Listen, ImplicitTLS: cfg.MX.ImplicitTLS, Auth: cfg.MX.Auth})
@@ -227,7 +235,7 @@ func New(o Options) (*Engine, error) {
 			PregreetWait: l.PregreetWait, MemoryWait: l.MessageMemoryWait, FilterTimeout: l.FilterTimeout,
 		},
 		AuthLimit: e.authLimit, Spool: e.res.Spool, Memory: e.res.Memory,
-		Directory: e.dir, Greylist: e.grey, DNSBL: checker, Backend: rcptCheck, Policy: policyOf(cfg, lists),
+		Directory: e.dir, Greylist: e.grey, DNSBL: checker, Backend: rcptCheck, Auth: auth, Policy: policyOf(cfg, lists),
 		Committer: e.committer, Filter: o.Filter, Metrics: m, Events: e.events, Logger: o.Logger, Clock: o.Clock,
 	})
 	if err != nil {

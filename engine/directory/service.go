@@ -329,6 +329,24 @@ var dummyHash = sync.OnceValue(func() string {
 	return h
 })
 
+// Account returns the mailbox whose permanent address or nickname is
+// name, without checking a password (for a user signed in elsewhere:
+// Dovecot's auth service), or an error wrapping ErrNotFound.
+func (d *Directory) Account(ctx context.Context, name string) (Mailbox, error) {
+	a, err := addr.Parse(name)
+	if err != nil || a.Domain == "" {
+		return Mailbox{}, fmt.Errorf("account %q: %w", name, ErrNotFound)
+	}
+	e, err := d.o.Store.DirLookup(ctx, a.Key())
+	if err != nil {
+		return Mailbox{}, err
+	}
+	if e.Kind != KindMailbox && e.Kind != KindNickname {
+		return Mailbox{}, fmt.Errorf("account %q is a %s: %w", name, e.Kind, ErrNotFound)
+	}
+	return d.mailboxOf(ctx, e)
+}
+
 // Authenticate checks a username (permanent or nickname address) and
 // password. The mailbox is returned only for AuthOK. Every answer costs one
 // password hash through Options.Hasher (unknown users a dummy one, so that

@@ -157,6 +157,9 @@ type Options struct {
 	Limits               Limits
 
 	Directory *directory.Directory
+	// Auth checks AUTH credentials; nil: Directory, with postvakt's own
+	// password hashes (smtp.auth.backend embedded).
+	Auth      Authenticator
 	Greylist  *greylist.Greylister // nil: no greylisting
 	DNSBL     *dnsbl.Checker       // nil: no DNSBL
 	// Backend asks back-end domains' servers about recipients at RCPT
@@ -183,6 +186,16 @@ type Options struct {
 	Logger    *slog.Logger
 	Clock     func() time.Time
 }
+
+// Authenticator checks AUTH credentials and names the account they open
+// (its permanent address and nickname, which smtp.enforce_sender_login
+// allows as senders): *directory.Directory with postvakt's own password
+// hashes, or Dovecot's auth service (package dovecotauth).
+type Authenticator interface {
+	Authenticate(ctx context.Context, username, password string) (directory.Mailbox, directory.AuthResult, error)
+}
+
+var _ Authenticator = (*directory.Directory)(nil)
 
 // Policy is what the session's checks read from the configuration that
 // may change while the server runs: SetPolicy swaps it whole (a reload,

@@ -236,7 +236,11 @@ func (s *session) authenticate(mech, username, password string) error {
 		s.failureDelay()
 		return s.fail(ReasonAuthRate, fmt.Errorf("AUTH rate per %s reached (user %q)", refused, username), "")
 	}
-	m, res, err := o.Directory.Authenticate(ctx, username, password)
+	var auth Authenticator = o.Directory
+	if o.Auth != nil {
+		auth = o.Auth
+	}
+	m, res, err := auth.Authenticate(ctx, username, password)
 	switch res {
 	case directory.AuthOK:
 		if err := ticket.Succeeded(ctx, m.Address, o.Clock()); err != nil {

@@ -49,6 +49,13 @@ func TestValidateNamesKey(t *testing.T) {
 		{func(c *engine.Config) { c.Directory.Delivery = map[string]string{"ug.example": "lmtp:unix:relative"} }, `smtp.directory.delivery.ug.example: "lmtp:unix:relative"`},
 		{func(c *engine.Config) { c.Directory.Delivery = map[string]string{"ug.example": "lmtp:dovecot"} }, `smtp.directory.delivery.ug.example: "lmtp:dovecot"`},
 		{func(c *engine.Config) { c.Directory.Delivery = map[string]string{"not a domain": "store"} }, `smtp.directory.delivery.not a domain: "store"`},
+		{func(c *engine.Config) { c.Auth.Backend = "ldap" }, `smtp.auth.backend: "ldap"`},
+		{func(c *engine.Config) { c.Auth.Backend = engine.AuthDovecot }, `smtp.auth.dovecot_socket: ""`},
+		{func(c *engine.Config) { c.Auth.Backend, c.Auth.DovecotSocket = engine.AuthDovecot, "unix:auth" }, `smtp.auth.dovecot_socket: "unix:auth"`},
+		{func(c *engine.Config) { c.Auth.MaxConcurrent = 0 }, `smtp.auth.max_concurrent: "0"`},
+		{func(c *engine.Config) { c.Backend.QuotaStatus = "quota" }, `smtp.backend.quota_status: "quota"`},
+		{func(c *engine.Config) { c.Backend.Timeout = 0 }, `smtp.backend.timeout: "0s"`},
+		{func(c *engine.Config) { c.Backend.CacheSize = 0 }, `smtp.backend.cache_size: "0"`},
 	} {
 		c := engine.Default()
 		tc.mutate(&c)

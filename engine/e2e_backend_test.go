@@ -217,3 +217,57 @@ func TestEngineVerifiesAtBackend(t *testing.T) {
 		t.Fatalf("backend_unavailable rejects = %q", v)
 	}
 }
+
+// TestEngineAuthThroughDovecot: with smtp.auth.backend dovecot, submission
+// AUTH asks a real Dovecot's auth service. A user only Dovecot knows
+// signs in (235) and sends as its login name only; a wrong password is
+// 535. The directory's password hash is never consulted: a mailbox with
+// the same address and another password in postvakt's store cannot sign
+// in with that password, and signs in with Dovecot's, keeping its
+// nickname for sender-login enforcement. The AUTH rate limit still holds.
+func TestEngineAuthThroughDovecot(t *testing.T) {
+	t.Parallel()
+	h, _, _, _ := startBackendEngine(t, func(c *engine.Config, dv *dovecottest.Dovecot) {
+		c.Auth.Backend = engine.AuthDovecot
+		c.Auth.DovecotSocket = "unix:" + dv.AuthSocket
+		c.Auth.MaxConcurrent = 2
+		c.Limits.AuthClientFailures = 4
+	},
+		dovecottest.User{Name: "sso@" + backendDomain, Password: "sso-secret"},
+		dovecottest.User{Name: "ola@uni.example", Password: "dovecot-pw"})
+	// ola has a mailbox (and nickname) in postvakt's own directory, with a
+	// different password there.
+	h.mailbox("ola@uni.example", func(m *directory.NewMailbox) { m.Password = "store-pw"; m.Nickname = "ola.nordmann@uni.example" })
+
+	c := h.dialTLS(h.sub)
+	if err := c.Auth(plainAuth("sso@"+backendDomain, "sso-secret")); err != nil {
+		t.Fatalf("AUTH as a Dovecot-only user: %v", err)
+	}
+	wantCode(t, send(c, "sso@"+backendDomain, []string{"x@else.example"}, msg("sso out")), 250, "")
+	wantCode(t, send(c, "ola@uni.example", []string{"x@else.example"}, msg("spoof")), 553, "5.7.1")
+
+	wantCode(t, h.dialTLS(h.sub).Auth(plainAuth("sso@"+backendDomain, "wrong")), 535, "5.7.8")
+	// The store's password does not open ola's account; Dovecot's does.
+	wantCode(t, h.dialTLS(h.sub).Auth(plainAuth("ola@uni.example", "store-pw")), 535, "5.7.8")
+	c = h.dialTLS(h.sub)
+	if err := c.Auth(plainAuth("ola@uni.example", "dovecot-pw")); err != nil {
+		t.Fatalf("AUTH with Dovecot's password: %v", err)
+	}
+	wantCode(t, send(c, "ola.nordmann@uni.example", []string{"x@else.example"}, msg("nick out")), 250, "")
+
+	if v := h.metric(`postvakt_smtp_dovecot_auth_total{result="ok"}`); v != "2" {
+		t.Fatalf("dovecot auth ok = %q", v)
+	}
+	if v := h.metric(`postvakt_smtp_dovecot_auth_total{result="fail"}`); v != "2" {
+		t.Fatalf("dovecot auth fail = %q", v)
+	}
+	// Two more failures reach auth_client_failures (4): the next AUTH is
+	// refused before Dovecot is asked, even with the right password.
+	for range 2 {
+		wantCode(t, h.dialTLS(h.sub).Auth(plainAuth("sso@"+backendDomain, "guess")), 535, "5.7.8")
+	}
+	wantCode(t, h.dialTLS(h.sub).Auth(plainAuth("sso@"+backendDomain, "sso-secret")), 454, "4.7.0")
+	if v := h.metric(`postvakt_smtp_dovecot_auth_total{result="fail"}`); v != "4" {
+		t.Fatalf("dovecot asked %q times for failures, want 4 (not for the rate-limited one)", v)
+	}
+}

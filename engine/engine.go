@@ -29,8 +29,8 @@ import (
 	"github.com/uni-mail/postvakt/engine/authlimit"
 	"github.com/uni-mail/postvakt/engine/backend"
 	"github.com/uni-mail/postvakt/engine/directory"
-	"github.com/uni-mail/postvakt/engine/dovecotauth"
 	"github.com/uni-mail/postvakt/engine/dnsbl"
+	"github.com/uni-mail/postvakt/engine/dovecotauth"
 	"github.com/uni-mail/postvakt/engine/enginemetrics"
 	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/engine/greylist"
@@ -245,6 +245,8 @@ func New(o Options) (*Engine, error) {
 	e.o.Config = cfg
 	return e, nil
 }
+
+var _ smtpserver.ClientAuthenticator = (*dovecotauth.Authenticator)(nil)
 
 // policyOf is the session policy of cfg with its compiled lists.
 func policyOf(cfg Config, l lists) smtpserver.Policy {

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -113,19 +114,30 @@ type Answer struct {
 	Reason string
 }
 
-// Authenticate asks whether username and password are valid with the
-// PLAIN mechanism (RFC 4616). secured tells Dovecot the client's channel
-// is encrypted (postvakt takes AUTH only after TLS, or from loopback when
-// configured). err is set for ResultTemp and ResultBusy.
-func (c *Client) Authenticate(ctx context.Context, username, password string, secured bool) (Answer, error) {
-	ans, err := c.authenticate(ctx, username, password, secured)
+// Request is one AUTH to ask about.
+type Request struct {
+	Username, Password string
+	// Client is the SMTP client's address (rip=), for Dovecot's log and
+	// its per-client penalty; the zero value sends none.
+	Client netip.Addr
+	// Secured tells Dovecot the client's channel is encrypted (postvakt
+	// takes AUTH only after TLS, or from loopback when configured).
+	Secured bool
+}
+
+// Authenticate asks whether the request's user name and password are
+// valid, with the PLAIN mechanism (RFC 4616). err is set for ResultTemp
+// and ResultBusy.
+func (c *Client) Authenticate(ctx context.Context, q Request) (Answer, error) {
+	ans, err := c.authenticate(ctx, q)
 	if ctr := c.results[ans.Result]; ctr != nil {
 		ctr.Inc()
 	}
 	return ans, err
 }
 
-func (c *Client) authenticate(ctx context.Context, username, password string, secured bool) (Answer, error) {
+func (c *Client) authenticate(ctx context.Context, q Request) (Answer, error) {
+	username, password := q.Username, q.Password
 	if strings.ContainsRune(username, 0) || strings.ContainsRune(password, 0) {
 		return Answer{Result: ResultFail, User: username, Reason: "NUL in credentials"}, nil
 	}
@@ -184,8 +196,11 @@ func (c *Client) authenticate(ctx context.Context, username, password string, se
 	id := c.nextID.Add(1)
 	resp := base64.StdEncoding.EncodeToString([]byte("\x00" + username + "\x00" + password))
 	req := fmt.Sprintf("AUTH\t%d\tPLAIN\tservice=%s", id, c.o.Service)
-	if secured {
+	if q.Secured {
 		req += "\tsecured"
+	}
+	if q.Client.IsValid() {
+		req += "\trip=" + q.Client.Unmap().String()
 	}
 	if _, err := fmt.Fprintf(conn, "%s\tresp=%s\n", req, resp); err != nil {
 		return temp(err)
@@ -295,11 +310,17 @@ type Authenticator struct {
 	Accounts Accounts
 }
 
-// Authenticate implements the session's Authenticator. PLAIN is sent as
+// Authenticate implements the session's Authenticator without a client
+// address.
+func (a *Authenticator) Authenticate(ctx context.Context, username, password string) (directory.Mailbox, directory.AuthResult, error) {
+	return a.AuthenticateFrom(ctx, username, password, netip.Addr{})
+}
+
+// AuthenticateFrom is Authenticate for a client at ip. PLAIN is sent as
 // "secured": the session takes AUTH only over TLS (or from loopback with
 // smtp.insecure_auth_loopback).
-func (a *Authenticator) Authenticate(ctx context.Context, username, password string) (directory.Mailbox, directory.AuthResult, error) {
-	ans, err := a.Client.Authenticate(ctx, username, password, true)
+func (a *Authenticator) AuthenticateFrom(ctx context.Context, username, password string, ip netip.Addr) (directory.Mailbox, directory.AuthResult, error) {
+	ans, err := a.Client.Authenticate(ctx, Request{Username: username, Password: password, Client: ip, Secured: true})
 	switch ans.Result {
 	case ResultBusy:
 		return directory.Mailbox{}, directory.AuthBusy, err

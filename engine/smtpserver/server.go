@@ -159,9 +159,9 @@ type Options struct {
 	Directory *directory.Directory
 	// Auth checks AUTH credentials; nil: Directory, with postvakt's own
 	// password hashes (smtp.auth.backend embedded).
-	Auth      Authenticator
-	Greylist  *greylist.Greylister // nil: no greylisting
-	DNSBL     *dnsbl.Checker       // nil: no DNSBL
+	Auth     Authenticator
+	Greylist *greylist.Greylister // nil: no greylisting
+	DNSBL    *dnsbl.Checker       // nil: no DNSBL
 	// Backend asks back-end domains' servers about recipients at RCPT
 	// (existence, quota); nil: they are accepted unasked.
 	Backend *backendcheck.Checker
@@ -196,6 +196,13 @@ type Authenticator interface {
 }
 
 var _ Authenticator = (*directory.Directory)(nil)
+
+// ClientAuthenticator is an Authenticator that is also told the client's
+// address (for the back end's log and per-client penalty).
+type ClientAuthenticator interface {
+	Authenticator
+	AuthenticateFrom(ctx context.Context, username, password string, client netip.Addr) (directory.Mailbox, directory.AuthResult, error)
+}
 
 // Policy is what the session's checks read from the configuration that
 // may change while the server runs: SetPolicy swaps it whole (a reload,

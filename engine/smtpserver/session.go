@@ -240,7 +240,13 @@ func (s *session) authenticate(mech, username, password string) error {
 	if o.Auth != nil {
 		auth = o.Auth
 	}
-	m, res, err := auth.Authenticate(ctx, username, password)
+	var m directory.Mailbox
+	var res directory.AuthResult
+	if ca, ok := auth.(ClientAuthenticator); ok {
+		m, res, err = ca.AuthenticateFrom(ctx, username, password, s.ip)
+	} else {
+		m, res, err = auth.Authenticate(ctx, username, password)
+	}
 	switch res {
 	case directory.AuthOK:
 		if err := ticket.Succeeded(ctx, m.Address, o.Clock()); err != nil {

@@ -192,6 +192,13 @@ service auth {
     mode = 0666
   }
 }
+# Dovecot's own growing delay after failed logins (per client address)
+# is off: postvakt's AUTH rate limits are what the tests look at.
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
 `, dir, ports[0], internal, passwd, uid, gid, mail, ports[1], ports[2])
 	if err := os.WriteFile(d.conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

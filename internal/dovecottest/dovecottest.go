@@ -44,10 +44,11 @@ type Dovecot struct {
 	t    testing.TB
 	Dir  string
 	conf string
-	// IMAP, LMTP and QuotaStatus are host:port on 127.0.0.1; AuthSocket is
-	// the path of the auth service's client socket.
+	// IMAP, LMTP and QuotaStatus are host:port on 127.0.0.1; AuthSocket and
+	// LMTPSocket are the paths of the auth service's client socket and of
+	// LMTP's unix socket.
 	IMAP, LMTP, QuotaStatus string
-	AuthSocket              string
+	AuthSocket, LMTPSocket  string
 	cmd                     *exec.Cmd
 	out                     bytes.Buffer
 }
@@ -98,6 +99,7 @@ func Start(t testing.TB, users ...User) *Dovecot {
 	d.LMTP = fmt.Sprintf("127.0.0.1:%d", ports[1])
 	d.QuotaStatus = fmt.Sprintf("127.0.0.1:%d", ports[2])
 	d.AuthSocket = filepath.Join(dir, "run", "auth-client")
+	d.LMTPSocket = filepath.Join(dir, "run", "lmtp")
 
 	// Mail is stored as nobody when the test runs as root (Dovecot refuses
 	// mail access as root), else as the current user, who then also runs
@@ -174,6 +176,9 @@ service imap-login {
   }
 }
 service lmtp {
+  unix_listener lmtp {
+    mode = 0666
+  }
   inet_listener lmtp {
     address = 127.0.0.1
     port = %[8]d
@@ -218,7 +223,7 @@ func (d *Dovecot) Start() {
 		d.t.Fatal(err)
 	}
 	deadline := time.Now().Add(15 * time.Second)
-	for _, a := range [][2]string{{"tcp", d.IMAP}, {"tcp", d.LMTP}, {"tcp", d.QuotaStatus}, {"unix", d.AuthSocket}} {
+	for _, a := range [][2]string{{"tcp", d.IMAP}, {"tcp", d.LMTP}, {"tcp", d.QuotaStatus}, {"unix", d.AuthSocket}, {"unix", d.LMTPSocket}} {
 		for {
 			c, err := net.DialTimeout(a[0], a[1], time.Second)
 			if err == nil {

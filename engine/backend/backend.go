@@ -338,14 +338,32 @@ func (c *Checker) askQuota(ctx context.Context, address string, size int64) (Sta
 			action = v
 		}
 	}
-	verb, _, _ := strings.Cut(action, " ")
+	return ParseAction(action)
+}
+
+// ParseAction reads a policy service's action (Postfix's access(5)
+// actions): DUNNO or OK is within quota (StatusExists); REJECT or a 4xx/5xx
+// reply ("552 5.2.2 Mailbox is full") is StatusOverQuota; anything else
+// (DEFER, DEFER_IF_PERMIT, an empty or unknown action) is an error
+// wrapping ErrUnavailable.
+func ParseAction(action string) (Status, error) {
+	verb, _, _ := strings.Cut(strings.TrimSpace(action), " ")
 	switch {
 	case strings.EqualFold(verb, "DUNNO"), strings.EqualFold(verb, "OK"):
 		return StatusExists, nil
-	case strings.EqualFold(verb, "REJECT"), len(verb) == 3 && (verb[0] == '4' || verb[0] == '5'):
+	case strings.EqualFold(verb, "REJECT"), len(verb) == 3 && (verb[0] == '4' || verb[0] == '5') && isDigits(verb):
 		return StatusOverQuota, nil
 	}
 	return "", fmt.Errorf("%w: quota-status action %q", ErrUnavailable, action)
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // limited reads at most n bytes.

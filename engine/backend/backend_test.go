@@ -90,7 +90,7 @@ func TestVerifyAndCache(t *testing.T) {
 		{"nobody@ug.example", backend.StatusUnknown, false, 3}, // negative TTL 0: asked again
 		{"full@ug.example", backend.StatusOverQuota, false, 4},
 		{"busy@ug.example", "", true, 5},
-		{"busy@ug.example", "", true, 6}, // a temporary answer is not cached
+		{"busy@ug.example", "", true, 6},                          // a temporary answer is not cached
 		{"someone@other.example", backend.StatusExists, false, 6}, // not a verified domain
 	} {
 		st, err := c.Check(ctx, tc.rcpt, 100)

@@ -271,3 +271,38 @@ func TestEngineAuthThroughDovecot(t *testing.T) {
 		t.Fatalf("dovecot asked %q times for failures, want 4 (not for the rate-limited one)", v)
 	}
 }
+
+// TestEngineBackendWithDirectory: the directory's entries still apply to a
+// back-end domain. A list expands to a back-end user (delivered), a member
+// unknown at the back end (skipped at RCPT, no bounce) and a store mailbox;
+// a nickname in the directory is delivered to its mailbox's permanent
+// address at the back end.
+func TestEngineBackendWithDirectory(t *testing.T) {
+	t.Parallel()
+	h, dv, r, _ := startBackendEngine(t, nil,
+		dovecottest.User{Name: "alice@" + backendDomain, Password: "a"},
+		dovecottest.User{Name: "dave@" + backendDomain, Password: "d"})
+	ctx := context.Background()
+	carol := h.mailbox("carol@uni.example", nil)
+	h.mailbox("dave@"+backendDomain, func(m *directory.NewMailbox) { m.Nickname = "d.nick@" + backendDomain })
+	if err := h.dir.AddAlias(ctx, "team@uni.example", directory.KindList, []string{"alice@" + backendDomain, "gone@" + backendDomain, "carol@uni.example"}); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, send(h.dial(h.mx), "s@else.example", []string{"team@uni.example"}, msg("to the team")), 250, "")
+	wantCode(t, send(h.dial(h.mx), "s@else.example", []string{"d.nick@" + backendDomain}, msg("to the nickname")), 250, "")
+	if n, err := r.RunOnce(ctx); n != 2 || err != nil {
+		t.Fatalf("RunOnce = %d, %v; want alice and dave (gone was skipped at RCPT)", n, err)
+	}
+	if got := dv.Maildir("alice@" + backendDomain); len(got) != 1 || !bytes.Contains(got[0], []byte("Subject: to the team")) {
+		t.Fatalf("alice: %d messages", len(got))
+	}
+	if got := dv.Maildir("dave@" + backendDomain); len(got) != 1 || !bytes.Contains(got[0], []byte("Subject: to the nickname")) {
+		t.Fatalf("dave: %d messages", len(got))
+	}
+	if sm, _ := h.st.MailMessages(ctx, carol.ID); len(sm) != 1 {
+		t.Fatalf("carol (store): %d messages", len(sm))
+	}
+	if es, _ := h.st.QueueList(ctx, queue.Filter{}); len(es) != 0 {
+		t.Fatalf("left in the queue (a bounce?): %+v", es)
+	}
+}

@@ -502,7 +502,10 @@ func ParseDelivery(v string) (t queue.Transport, err error) {
 		return queue.Transport{}, nil
 	}
 	t, err = queue.ParseTransport(v)
-	if err != nil || t.Proto == "mx" {
+	switch {
+	case err != nil && (strings.HasPrefix(v, "lmtp:") || strings.HasPrefix(v, "smtp:")):
+		return queue.Transport{}, err // what is wrong with the next hop
+	case err != nil || t.Proto == "mx":
 		return queue.Transport{}, errors.New(`must be "store", "lmtp:host:port", "lmtp:unix:/path" or "smtp:host:port"`)
 	}
 	return t, nil

@@ -139,3 +139,16 @@ func TestBoundedAndTemp(t *testing.T) {
 		t.Fatalf("NUL in user name: %+v", a)
 	}
 }
+
+// BenchmarkAuthDovecot measures one successful AUTH through a real
+// Dovecot's auth-client socket (a connection, the handshake and PLAIN).
+func BenchmarkAuthDovecot(b *testing.B) {
+	dv := dovecottest.Start(b, dovecottest.User{Name: "alice@ug.example", Password: "pw"})
+	c := dovecotauth.New(dovecotauth.Options{Network: "unix", Addr: dv.AuthSocket})
+	ctx := context.Background()
+	for b.Loop() {
+		if a, err := c.Authenticate(ctx, dovecotauth.Request{Username: "alice@ug.example", Password: "pw", Secured: true}); a.Result != dovecotauth.ResultOK {
+			b.Fatal(a, err)
+		}
+	}
+}

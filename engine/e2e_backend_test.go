@@ -3,6 +3,7 @@ package engine_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -304,5 +305,24 @@ func TestEngineBackendWithDirectory(t *testing.T) {
 	}
 	if es, _ := h.st.QueueList(ctx, queue.Filter{}); len(es) != 0 {
 		t.Fatalf("left in the queue (a bounce?): %+v", es)
+	}
+
+	// A big list: at most 20 members are asked while the client waits;
+	// the rest are queued unverified (the queue bounces what Dovecot
+	// refuses).
+	var members []string
+	for i := range 25 {
+		members = append(members, fmt.Sprintf("x%d@%s", i, backendDomain))
+	}
+	if err := h.dir.AddAlias(ctx, "big@uni.example", directory.KindList, members); err != nil {
+		t.Fatal(err)
+	}
+	before := h.metric(`postvakt_smtp_backend_checks_total{check="verify",result="unknown"}`)
+	wantCode(t, send(h.dial(h.mx), "s@else.example", []string{"big@uni.example"}, msg("to the big list")), 250, "")
+	if after := h.metric(`postvakt_smtp_backend_checks_total{check="verify",result="unknown"}`); before != "1" || after != "21" {
+		t.Fatalf("unknown answers %s → %s, want 1 → 21 (20 members asked)", before, after)
+	}
+	if es, _ := h.st.QueueList(ctx, queue.Filter{}); len(es) != 5 {
+		t.Fatalf("%d queued unverified, want 5", len(es))
 	}
 }

@@ -434,10 +434,17 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	// through the relay queue: durable, retried, bounced as relay mail.
 	// What the back end would refuse is refused here, at RCPT, rather
 	// than accepted and bounced (backscatter).
+	// A list's members are asked too, at most maxBackendChecks of them and
+	// none after a back end failed to answer (the client waits at RCPT);
+	// the others are queued unverified, and the queue bounces what the back
+	// end refuses.
 	onlyBackend := len(res.Backend) == 1 && len(res.Mailboxes) == 0 && len(res.Remote) == 0
+	asked, unavailable := 0, false
 	for _, r := range res.Backend {
-		if o.Backend != nil {
+		if o.Backend != nil && !unavailable && asked < maxBackendChecks {
+			asked++
 			st, err := o.Backend.Check(ctx, r, s.sizeHint)
+			unavailable = err != nil
 			switch {
 			case err != nil && o.Backend.AcceptUnverified():
 				s.log.Warn("back end not asked; recipient accepted unverified (smtp.backend.accept_unverified)", "rcpt", r, "err", err)
@@ -485,6 +492,10 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s.okReply()
 	return nil
 }
+
+// maxBackendChecks bounds the back-end questions one RCPT asks for a
+// list's members.
+const maxBackendChecks = 20
 
 // Data receives the message and replies 250 only after the commit is
 // durable (RFC 5321 §6.1: with 250 the server takes responsibility).

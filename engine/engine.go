@@ -9,7 +9,11 @@
 // (docs/configuration.md, `content:` and `relay:`): Options.Filter receives
 // every message after DATA (smtpserver.ContentFilter), and remote
 // recipients are committed as relay-queue rows (store.Delivery.Remote) for
-// the outbound queue to pick up.
+// the outbound queue to pick up — as are the recipients of local domains
+// delivered to a back end (smtp.directory.delivery: Dovecot's LMTP or an
+// internal SMTP server), which are first asked about at RCPT (package
+// backend). SMTP AUTH checks postvakt's own password hashes, or asks
+// Dovecot's auth service (smtp.auth, package dovecotauth).
 package engine
 
 import (
@@ -416,8 +420,9 @@ func (e *Engine) prune(ctx context.Context) {
 	}
 }
 
-// ApplyDirectoryConfig creates or updates the domains, mailboxes and
-// aliases declared under smtp.directory. Call it once at start, before
+// ApplyDirectoryConfig creates or updates the domains (those of
+// smtp.directory.delivery included), mailboxes and aliases declared under
+// smtp.directory. Call it once at start, before
 // Serve (and from `postvakt directory apply`); it is idempotent.
 func ApplyDirectoryConfig(ctx context.Context, cfg Config, dir *directory.Directory) error {
 	dc := cfg.Directory

@@ -5,14 +5,17 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/uni-mail/postvakt/config/validate"
 	"github.com/uni-mail/postvakt/engine/addr"
 	"github.com/uni-mail/postvakt/engine/authlimit"
+	"github.com/uni-mail/postvakt/engine/backend"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/greylist"
 	"github.com/uni-mail/postvakt/engine/policy"
+	"github.com/uni-mail/postvakt/engine/queue"
 )
 
 // Config is the `smtp:` section of postvakt's configuration.
@@ -49,14 +52,20 @@ type Config struct {
 	Trusted TrustedConfig `yaml:"trusted"`
 	// Postmaster is where the bare RCPT TO:<postmaster> goes (RFC 5321 §4.5.1).
 	Postmaster string `yaml:"postmaster"`
+	// Auth chooses who checks SMTP AUTH passwords.
+	Auth AuthConfig `yaml:"auth"`
 	// EnforceSenderLogin lets an authenticated user send only as the
 	// account's permanent address or nickname (553 5.7.1 otherwise).
 	EnforceSenderLogin bool `yaml:"enforce_sender_login"`
 
 	AddressRules addr.RulesConfig `yaml:"address_rules"`
 	Directory    DirectoryConfig  `yaml:"directory"`
-	Commit       CommitConfig     `yaml:"commit"`
-	Retention    RetentionConfig  `yaml:"retention"`
+	// Backend is what the engine asks local domains' back ends at RCPT
+	// (smtp.directory.delivery): recipient verification over LMTP and
+	// Dovecot's quota-status.
+	Backend   backend.Config  `yaml:"backend"`
+	Commit    CommitConfig    `yaml:"commit"`
+	Retention RetentionConfig `yaml:"retention"`
 	// EventBuffer is how many events wait for a slow consumer before new
 	// ones are dropped (and counted).
 	EventBuffer int `yaml:"event_buffer"`
@@ -67,6 +76,26 @@ type ListenerConfig struct {
 	Listen      string `yaml:"listen"` // host:port; "" disables
 	ImplicitTLS bool   `yaml:"implicit_tls"`
 	Auth        bool   `yaml:"auth"`
+}
+
+// Who checks SMTP AUTH passwords (smtp.auth.backend).
+const (
+	AuthEmbedded = "embedded" // postvakt's own argon2id hashes in the directory
+	AuthDovecot  = "dovecot"  // Dovecot's auth service (its passdb: SSO, LDAP, passwd-file…)
+)
+
+// AuthConfig chooses who checks SMTP AUTH passwords. With "dovecot" the
+// password goes to Dovecot's auth-client socket (as Postfix's
+// smtpd_sasl_type = dovecot) and never through postvakt's store; the AUTH
+// rate limits (limits.auth_*) still apply, and MaxConcurrent bounds the
+// requests in flight in place of the password-hash gate.
+type AuthConfig struct {
+	Backend string `yaml:"backend"`
+	// DovecotSocket is the auth service's client socket: "unix:/path"
+	// (e.g. unix:/var/spool/postfix/private/auth) or "host:port".
+	DovecotSocket string        `yaml:"dovecot_socket"`
+	MaxConcurrent int           `yaml:"max_concurrent"`
+	Timeout       time.Duration `yaml:"timeout"`
 }
 
 // TLSConfig names the certificate. Without files, a self-signed
@@ -172,9 +201,17 @@ type DirectoryConfig struct {
 	// CacheTTL is how long a recipient lookup is cached (0: not cached).
 	CacheTTL time.Duration `yaml:"cache_ttl"`
 
-	Domains   []string        `yaml:"domains"`
-	Mailboxes []MailboxConfig `yaml:"mailboxes"`
-	Aliases   []AliasConfig   `yaml:"aliases"`
+	Domains []string `yaml:"domains"`
+	// Delivery says where a local domain's mail goes, by domain: "store"
+	// (the embedded store, the default for a domain not named),
+	// "lmtp:host:port" or "lmtp:unix:/path" (Dovecot's LMTP, as Postfix's
+	// virtual_transport), or "smtp:host:port" (an internal mail server).
+	// A domain named here is local. Mail for a back end goes through the
+	// relay queue (relay.enabled): durable once acknowledged, retried and
+	// bounced as relay mail.
+	Delivery  map[string]string `yaml:"delivery"`
+	Mailboxes []MailboxConfig   `yaml:"mailboxes"`
+	Aliases   []AliasConfig     `yaml:"aliases"`
 }
 
 // MailboxConfig declares a mailbox. Give password_hash (argon2id PHC), not
@@ -246,6 +283,8 @@ func Default() Config {
 		DNSBL:       DNSBLConfig{Timeout: 2 * time.Second},
 		Greylist:    greylist.DefaultConfig(),
 		Directory:   DirectoryConfig{DefaultQuotaBytes: directory.DefaultQuota, NicknameQuarantine: 90 * 24 * time.Hour, PasswordHash: directory.DefaultHashParams(), CacheTTL: 2 * time.Second},
+		Backend:     backend.DefaultConfig(),
+		Auth:        AuthConfig{Backend: AuthEmbedded, MaxConcurrent: 16, Timeout: 10 * time.Second},
 		Commit:      CommitConfig{MaxBatch: 64, Workers: 1},
 		Retention:   RetentionConfig{Transactions: 90 * 24 * time.Hour, BodyGrace: 24 * time.Hour},
 		EventBuffer: 10000,
@@ -393,6 +432,30 @@ func (c Config) Validate() error {
 			bad(fmt.Sprintf("directory.domains[%d]", i), d, "is not a domain")
 		}
 	}
+	switch c.Auth.Backend {
+	case AuthEmbedded:
+	case AuthDovecot:
+		if _, _, err := backend.ParseSocket(c.Auth.DovecotSocket); err != nil {
+			bad("auth.dovecot_socket", c.Auth.DovecotSocket, err.Error()+" (needed by smtp.auth.backend dovecot)")
+		}
+	default:
+		bad("auth.backend", c.Auth.Backend, "must be embedded or dovecot")
+	}
+	if c.Auth.MaxConcurrent < 1 || c.Auth.MaxConcurrent > 1000 {
+		bad("auth.max_concurrent", c.Auth.MaxConcurrent, "must be between 1 and 1000")
+	}
+	if c.Auth.Timeout < time.Second || c.Auth.Timeout > time.Minute {
+		bad("auth.timeout", c.Auth.Timeout, "must be between 1s and 1m")
+	}
+	c.Backend.Validate(func(key string, val any, why string) { bad("backend."+key, val, why) })
+	for d, v := range c.Directory.Delivery {
+		if _, err := addr.ParseDomain(d); err != nil {
+			bad("directory.delivery."+d, v, "names no domain")
+		}
+		if _, err := ParseDelivery(v); err != nil {
+			bad("directory.delivery."+d, v, err.Error())
+		}
+	}
 	for i, m := range c.Directory.Mailboxes {
 		if a, err := addr.Parse(m.Address); err != nil || a.Domain == "" {
 			bad(fmt.Sprintf("directory.mailboxes[%d].address", i), m.Address, "is not an address")
@@ -426,6 +489,44 @@ func (c Config) Validate() error {
 		bad("directory.nickname_quarantine", c.Directory.NicknameQuarantine, "must not be negative")
 	}
 	return errors.Join(errs...)
+}
+
+// DeliveryStore is the delivery of a local domain kept in the embedded
+// store.
+const DeliveryStore = "store"
+
+// ParseDelivery parses a value of smtp.directory.delivery: the back
+// end's next hop, or the zero Transport (Proto "") for "store".
+func ParseDelivery(v string) (t queue.Transport, err error) {
+	if v == DeliveryStore || v == "" {
+		return queue.Transport{}, nil
+	}
+	t, err = queue.ParseTransport(v)
+	switch {
+	case err != nil && (strings.HasPrefix(v, "lmtp:") || strings.HasPrefix(v, "smtp:")):
+		return queue.Transport{}, err // what is wrong with the next hop
+	case err != nil || t.Proto == "mx":
+		return queue.Transport{}, errors.New(`must be "store", "lmtp:host:port", "lmtp:unix:/path" or "smtp:host:port"`)
+	}
+	return t, nil
+}
+
+// Backends are the local domains delivered to a back end and their next
+// hops, by lower-case domain (the relay queue's Options.Backends); nil
+// when every domain uses the embedded store. c must be valid.
+func (c DirectoryConfig) Backends() map[string]queue.Transport {
+	var m map[string]queue.Transport
+	for d, v := range c.Delivery {
+		t, err := ParseDelivery(v)
+		if err != nil || t.Proto == "" {
+			continue
+		}
+		if m == nil {
+			m = map[string]queue.Transport{}
+		}
+		m[strings.ToLower(strings.TrimSuffix(d, "."))] = t
+	}
+	return m
 }
 
 type lists struct {

@@ -45,6 +45,17 @@ func TestValidateNamesKey(t *testing.T) {
 		{func(c *engine.Config) { c.TLS = engine.TLSConfig{CertFile: "x.pem"} }, `smtp.tls.cert_file: "x.pem"`},
 		{func(c *engine.Config) { c.TLS = engine.TLSConfig{} }, `smtp.tls.cert_file: ""`},
 		{func(c *engine.Config) { c.Postmaster = "nobody" }, `smtp.postmaster: "nobody"`},
+		{func(c *engine.Config) { c.Directory.Delivery = map[string]string{"ug.example": "mx"} }, `smtp.directory.delivery.ug.example: "mx"`},
+		{func(c *engine.Config) { c.Directory.Delivery = map[string]string{"ug.example": "lmtp:unix:relative"} }, `smtp.directory.delivery.ug.example: "lmtp:unix:relative"`},
+		{func(c *engine.Config) { c.Directory.Delivery = map[string]string{"ug.example": "lmtp:dovecot"} }, `smtp.directory.delivery.ug.example: "lmtp:dovecot"`},
+		{func(c *engine.Config) { c.Directory.Delivery = map[string]string{"not a domain": "store"} }, `smtp.directory.delivery.not a domain: "store"`},
+		{func(c *engine.Config) { c.Auth.Backend = "ldap" }, `smtp.auth.backend: "ldap"`},
+		{func(c *engine.Config) { c.Auth.Backend = engine.AuthDovecot }, `smtp.auth.dovecot_socket: ""`},
+		{func(c *engine.Config) { c.Auth.Backend, c.Auth.DovecotSocket = engine.AuthDovecot, "unix:auth" }, `smtp.auth.dovecot_socket: "unix:auth"`},
+		{func(c *engine.Config) { c.Auth.MaxConcurrent = 0 }, `smtp.auth.max_concurrent: "0"`},
+		{func(c *engine.Config) { c.Backend.QuotaStatus = "quota" }, `smtp.backend.quota_status: "quota"`},
+		{func(c *engine.Config) { c.Backend.Timeout = 0 }, `smtp.backend.timeout: "0s"`},
+		{func(c *engine.Config) { c.Backend.CacheSize = 0 }, `smtp.backend.cache_size: "0"`},
 	} {
 		c := engine.Default()
 		tc.mutate(&c)
@@ -79,6 +90,8 @@ local_networks: [10.0.0.0/8]
 local_networks_except: [10.99.0.0/16]
 trusted: {senders: ["@studentsystem.uni.example"]}
 address_rules: {allowed: "^[a-z0-9._-]+$", min_length: 2, personal: "^[a-z0-9]{2,8}$", personal_deny: "^u[0-9]"}
+directory:
+  delivery: {uni.example: store, ug.example: "lmtp:unix:/run/dovecot/lmtp", hr.example: "smtp:10.0.0.5:25", lab.example: "lmtp:10.0.0.6:24"}
 `
 	c := engine.Default()
 	dec := yaml.NewDecoder(strings.NewReader(src))
@@ -91,5 +104,10 @@ address_rules: {allowed: "^[a-z0-9._-]+$", min_length: 2, personal: "^[a-z0-9]{2
 	}
 	if c.Limits.CommandTimeout != 2*time.Minute || c.Greylist.Expiry != 840*time.Hour || c.Limits.MaxMessageBytes != 10240 {
 		t.Fatalf("decoded %+v", c.Limits)
+	}
+	b := c.Directory.Backends()
+	if len(b) != 3 || !b["ug.example"].Unix || b["ug.example"].Network() != "unix" || b["ug.example"].Addr != "/run/dovecot/lmtp" ||
+		b["hr.example"].Proto != "smtp" || b["lab.example"].String() != "lmtp:10.0.0.6:24" {
+		t.Fatalf("back ends %+v", b)
 	}
 }

@@ -31,6 +31,9 @@ type nextHop struct {
 	addr     string
 	tempfail atomic.Bool
 	rcptFail map[string]*smtp.SMTPError
+	// dataFail, over LMTP, is the reply after DATA for a recipient
+	// (RFC 2033 §4.2: one reply per accepted recipient).
+	dataFail map[string]*smtp.SMTPError
 	conns    atomic.Int32
 	mu       sync.Mutex
 	got      []hopMsg
@@ -50,7 +53,7 @@ func startHop(t *testing.T, lmtp bool) *nextHop { return startHopTLS(t, lmtp, ni
 // TLS).
 func startHopTLS(t *testing.T, lmtp bool, cfg *tls.Config) *nextHop {
 	t.Helper()
-	h := &nextHop{rcptFail: map[string]*smtp.SMTPError{}}
+	h := &nextHop{rcptFail: map[string]*smtp.SMTPError{}, dataFail: map[string]*smtp.SMTPError{}}
 	s := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		h.conns.Add(1)
 		return &hopSession{h: h, conn: c}, nil
@@ -70,9 +73,10 @@ func startHopTLS(t *testing.T, lmtp bool, cfg *tls.Config) *nextHop {
 }
 
 type hopSession struct {
-	h        *nextHop
-	conn     *smtp.Conn
-	from, to string
+	h    *nextHop
+	conn *smtp.Conn
+	from string
+	tos  []string
 }
 
 func (s *hopSession) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
@@ -80,9 +84,11 @@ func (s *hopSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if e := s.h.rcptFail[to]; e != nil {
 		return e
 	}
-	s.to = to
+	s.tos = append(s.tos, to)
 	return nil
 }
+
+// Data records one message per recipient.
 func (s *hopSession) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	if err != nil {
@@ -93,11 +99,33 @@ func (s *hopSession) Data(r io.Reader) error {
 	}
 	s.h.mu.Lock()
 	_, isTLS := s.conn.TLSConnectionState()
-	s.h.got = append(s.h.got, hopMsg{from: s.from, to: s.to, body: b, tls: isTLS})
+	for _, to := range s.tos {
+		s.h.got = append(s.h.got, hopMsg{from: s.from, to: to, body: b, tls: isTLS})
+	}
 	s.h.mu.Unlock()
 	return nil
 }
-func (s *hopSession) Reset()        { s.from, s.to = "", "" }
+
+// LMTPData answers per recipient: dataFail's reply, or 250 (recorded).
+func (s *hopSession) LMTPData(r io.Reader, st smtp.StatusCollector) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.h.mu.Lock()
+	defer s.h.mu.Unlock()
+	for _, to := range s.tos {
+		if e := s.h.dataFail[to]; e != nil {
+			st.SetStatus(to, e)
+			continue
+		}
+		s.h.got = append(s.h.got, hopMsg{from: s.from, to: to, body: b})
+		st.SetStatus(to, nil)
+	}
+	return nil
+}
+
+func (s *hopSession) Reset()        { s.from, s.tos = "", nil }
 func (s *hopSession) Logout() error { return nil }
 
 func (h *nextHop) messages() []hopMsg {
@@ -314,6 +342,36 @@ func TestEngineQueueTransports(t *testing.T) {
 		r.RunOnce(ctx)
 		if dsn, _ := st.QueueList(ctx, queue.Filter{Recipient: "a@uni.example"}); len(dsn) != 1 || dsn[0].MailFrom != "" {
 			t.Fatalf("DSN = %+v", dsn)
+		}
+		if _, err := st.QueueDelete(ctx, queue.Filter{Recipient: "a@uni.example"}); err != nil {
+			t.Fatal(err)
+		}
+		// After DATA, one transaction's recipients are answered one by
+		// one (RFC 2033 §4.2): 250 delivers u, 452 defers v, 550 bounces w.
+		lmtpHop.dataFail["v@lmtp.example"] = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: "mailbox full"}
+		lmtpHop.dataFail["w@lmtp.example"] = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		before, conns := len(lmtpHop.messages()), lmtpHop.conns.Load()
+		commitRemote(t, st, "T3", "a@uni.example", "", clk.Now(), "u@lmtp.example", "v@lmtp.example", "w@lmtp.example")
+		if n, err := r.RunOnce(ctx); n != 3 || err != nil {
+			t.Fatalf("RunOnce = %d, %v", n, err)
+		}
+		if got := lmtpHop.messages()[before:]; len(got) != 1 || got[0].to != "u@lmtp.example" {
+			t.Fatalf("LMTP hop delivered %+v, want u only", got)
+		}
+		if c := lmtpHop.conns.Load() - conns; c != 1 {
+			t.Fatalf("%d LMTP connections for one transaction", c)
+		}
+		left, _ := st.QueueList(ctx, queue.Filter{QueueID: "T3"})
+		if len(left) != 1 || left[0].Target != "v@lmtp.example" || left[0].State != queue.StateDeferred || !strings.Contains(left[0].LastError, "452 4.2.2") {
+			t.Fatalf("T3 left in the queue: %+v, want v deferred with 452 4.2.2", left)
+		}
+		dsn, _ := st.QueueList(ctx, queue.Filter{Recipient: "a@uni.example"})
+		if len(dsn) != 1 || dsn[0].MailFrom != "" {
+			t.Fatalf("DSN for w = %+v", dsn)
+		}
+		body, err := st.QueueBody(ctx, dsn[0].BodyHash)
+		if err != nil || !bytes.Contains(body, []byte("w@lmtp.example")) || bytes.Contains(body, []byte("Final-Recipient: rfc822; v@")) {
+			t.Fatalf("DSN body reports the wrong recipient (%v):\n%s", err, body)
 		}
 	})
 }

@@ -9,7 +9,11 @@
 // (docs/configuration.md, `content:` and `relay:`): Options.Filter receives
 // every message after DATA (smtpserver.ContentFilter), and remote
 // recipients are committed as relay-queue rows (store.Delivery.Remote) for
-// the outbound queue to pick up.
+// the outbound queue to pick up — as are the recipients of local domains
+// delivered to a back end (smtp.directory.delivery: Dovecot's LMTP or an
+// internal SMTP server), which are first asked about at RCPT (package
+// backend). SMTP AUTH checks postvakt's own password hashes, or asks
+// Dovecot's auth service (smtp.auth, package dovecotauth).
 package engine
 
 import (
@@ -27,8 +31,10 @@ import (
 
 	"github.com/uni-mail/postvakt/config/validate"
 	"github.com/uni-mail/postvakt/engine/authlimit"
+	"github.com/uni-mail/postvakt/engine/backend"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/dnsbl"
+	"github.com/uni-mail/postvakt/engine/dovecotauth"
 	"github.com/uni-mail/postvakt/engine/enginemetrics"
 	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/engine/greylist"
@@ -105,8 +111,13 @@ func NewDirectoryWith(cfg Config, st directory.Store, clock func() time.Time, ha
 	if err != nil {
 		return nil, errors.Join(validate.InSection(section, err)...)
 	}
+	backends := cfg.Directory.Backends()
+	var isBackend func(string) bool
+	if len(backends) > 0 {
+		isBackend = func(d string) bool { _, ok := backends[d]; return ok }
+	}
 	return directory.New(directory.Options{
-		Store: st, Rules: rules, Clock: clock,
+		Store: st, Rules: rules, Clock: clock, Backend: isBackend,
 		NicknameQuarantine: cfg.Directory.NicknameQuarantine,
 		DefaultQuota:       cfg.Directory.DefaultQuotaBytes,
 		Hash:               cfg.Directory.PasswordHash,
@@ -188,6 +199,23 @@ func New(o Options) (*Engine, error) {
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12,
 			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return e.cert.Load(), nil }}
 	}
+	var rcptCheck *backend.Checker
+	if backends := cfg.Directory.Backends(); len(backends) > 0 {
+		lmtp := map[string]backend.LMTP{}
+		for d, t := range backends {
+			if t.Proto == "lmtp" {
+				lmtp[d] = backend.LMTP{Network: t.Network(), Addr: t.Addr}
+			}
+		}
+		rcptCheck = backend.New(backend.Options{Config: cfg.Backend, Hostname: cfg.Hostname, LMTP: lmtp, Metrics: o.Metrics})
+	}
+	var auth smtpserver.Authenticator
+	if cfg.Auth.Backend == AuthDovecot {
+		network, addr, _ := backend.ParseSocket(cfg.Auth.DovecotSocket)
+		auth = &dovecotauth.Authenticator{Accounts: e.dir, Client: dovecotauth.New(dovecotauth.Options{
+			Network: network, Addr: addr, MaxConcurrent: cfg.Auth.MaxConcurrent, Wait: cfg.Limits.PasswordHashWait,
+			Timeout: cfg.Auth.Timeout, Metrics: o.Metrics})}
+	}
 	var lns []smtpserver.Listener
 	if cfg.MX.Listen != "" {
 		lns = append(lns, smtpserver.Listener{Name: "mx", Addr: cfg.MX.Listen, ImplicitTLS: cfg.MX.ImplicitTLS, Auth: cfg.MX.Auth})
@@ -211,7 +239,7 @@ func New(o Options) (*Engine, error) {
 			PregreetWait: l.PregreetWait, MemoryWait: l.MessageMemoryWait, FilterTimeout: l.FilterTimeout,
 		},
 		AuthLimit: e.authLimit, Spool: e.res.Spool, Memory: e.res.Memory,
-		Directory: e.dir, Greylist: e.grey, DNSBL: checker, Policy: policyOf(cfg, lists),
+		Directory: e.dir, Greylist: e.grey, DNSBL: checker, Backend: rcptCheck, Auth: auth, Policy: policyOf(cfg, lists),
 		Committer: e.committer, Filter: o.Filter, Metrics: m, Events: e.events, Logger: o.Logger, Clock: o.Clock,
 	})
 	if err != nil {
@@ -221,6 +249,8 @@ func New(o Options) (*Engine, error) {
 	e.o.Config = cfg
 	return e, nil
 }
+
+var _ smtpserver.ClientAuthenticator = (*dovecotauth.Authenticator)(nil)
 
 // policyOf is the session policy of cfg with its compiled lists.
 func policyOf(cfg Config, l lists) smtpserver.Policy {
@@ -390,14 +420,20 @@ func (e *Engine) prune(ctx context.Context) {
 	}
 }
 
-// ApplyDirectoryConfig creates or updates the domains, mailboxes and
-// aliases declared under smtp.directory. Call it once at start, before
+// ApplyDirectoryConfig creates or updates the domains (those of
+// smtp.directory.delivery included), mailboxes and aliases declared under
+// smtp.directory. Call it once at start, before
 // Serve (and from `postvakt directory apply`); it is idempotent.
 func ApplyDirectoryConfig(ctx context.Context, cfg Config, dir *directory.Directory) error {
 	dc := cfg.Directory
 	for _, d := range dc.Domains {
 		if err := dir.AddDomain(ctx, d); err != nil {
 			return fmt.Errorf("smtp.directory.domains: %s: %w", d, err)
+		}
+	}
+	for d := range dc.Delivery {
+		if err := dir.AddDomain(ctx, d); err != nil {
+			return fmt.Errorf("smtp.directory.delivery: %s: %w", d, err)
 		}
 	}
 	for _, m := range dc.Mailboxes {

@@ -41,7 +41,7 @@ func (c *resolveCache) get(key string, now time.Time) (Resolution, error, bool) 
 		return Resolution{}, nil, false
 	}
 	// Callers may change the slices they get; the cached ones stay as stored.
-	e.res.Mailboxes, e.res.Remote = slices.Clone(e.res.Mailboxes), slices.Clone(e.res.Remote)
+	e.res.Mailboxes, e.res.Remote, e.res.Backend = slices.Clone(e.res.Mailboxes), slices.Clone(e.res.Remote), slices.Clone(e.res.Backend)
 	for i := range e.res.Mailboxes {
 		e.res.Mailboxes[i].UsedBytes += c.delivered[e.res.Mailboxes[i].ID] - e.base[i]
 	}
@@ -58,7 +58,7 @@ func (c *resolveCache) put(key string, res Resolution, err error, now time.Time)
 		clear(c.m)
 		clear(c.delivered)
 	}
-	res.Mailboxes, res.Remote = slices.Clone(res.Mailboxes), slices.Clone(res.Remote)
+	res.Mailboxes, res.Remote, res.Backend = slices.Clone(res.Mailboxes), slices.Clone(res.Remote), slices.Clone(res.Backend)
 	base := make([]int64, len(res.Mailboxes))
 	for i, m := range res.Mailboxes {
 		base[i] = c.delivered[m.ID]

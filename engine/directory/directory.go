@@ -71,6 +71,10 @@ const (
 	KindList     EntryKind = "list"     // a distribution list: its members
 	KindFunction EntryKind = "function" // a function address (e.g. abuse@): its targets, and it wants all mail
 	KindReleased EntryKind = "released" // a freed nickname, not deliverable
+	// KindBackend is an address the directory does not know in a domain
+	// delivered to a back end, which decides whether it exists
+	// (Resolution only; never stored).
+	KindBackend EntryKind = "backend"
 )
 
 // Entry is the directory record for one address.

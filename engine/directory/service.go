@@ -40,6 +40,13 @@ type Options struct {
 	// by delivered mail, are seen within the TTL (so a mailbox may go over
 	// its quota by what arrives in that time).
 	ResolveCacheTTL time.Duration
+	// Backend reports whether a local domain's mail goes to a back end
+	// (smtp.directory.delivery: Dovecot's LMTP or an internal SMTP
+	// server) rather than the embedded store; nil: none does. The back
+	// end knows the domain's users: an address of it that the directory
+	// does not know is handed to the back end (Resolution.Backend), and a
+	// mailbox of it is delivered there at its permanent address.
+	Backend func(domain string) bool
 }
 
 // Directory resolves recipients, authenticates users and administers the
@@ -123,6 +130,10 @@ type Resolution struct {
 	// Remote are addresses outside the local domains (external forwards,
 	// remote list members), for the relay queue.
 	Remote []string
+	// Backend are addresses of local domains delivered to a back end
+	// (Options.Backend), for the relay queue to hand on; the back end
+	// decides their quota and whether they exist.
+	Backend []string
 	// WantsAll is true for function addresses, which take all mail (they are
 	// on the recipient whitelist of the spam filter).
 	WantsAll bool
@@ -160,6 +171,20 @@ func (d *Directory) resolve(ctx context.Context, a addr.Address) (Resolution, er
 	seenBox := map[int64]bool{}
 	seenAddr := map[string]bool{}
 	seenRemote := map[string]bool{}
+	toBackend := func(key string) {
+		if !seenRemote[key] {
+			seenRemote[key] = true
+			res.Backend = append(res.Backend, key)
+		}
+	}
+	// keep gives m a local copy: in the embedded store, or at its back end.
+	keep := func(m Mailbox) {
+		if dom := domainOf(m.Address); d.o.Backend != nil && d.o.Backend(dom) {
+			toBackend(strings.ToLower(m.Address))
+			return
+		}
+		res.Mailboxes = append(res.Mailboxes, m)
+	}
 	var walk func(key string, depth int, top bool) error
 	walk = func(key string, depth int, top bool) error {
 		if depth > maxDepth || seenAddr[key] {
@@ -180,6 +205,13 @@ func (d *Directory) resolve(ctx context.Context, a addr.Address) (Resolution, er
 			}
 		}
 		e, err := d.o.Store.DirLookup(ctx, key)
+		if errors.Is(err, ErrNotFound) && d.o.Backend != nil && d.o.Backend(domainOf(key)) {
+			if top {
+				res.Kind = KindBackend
+			}
+			toBackend(key)
+			return nil
+		}
 		if err != nil {
 			if errors.Is(err, ErrNotFound) && !top {
 				return nil // a dangling target is skipped, not fatal
@@ -206,7 +238,7 @@ func (d *Directory) resolve(ctx context.Context, a addr.Address) (Resolution, er
 			seenBox[m.ID] = true
 			fwd := strings.ToLower(m.ForwardTo)
 			if fwd == "" {
-				res.Mailboxes = append(res.Mailboxes, m)
+				keep(m)
 				return nil
 			}
 			fa, perr := addr.Parse(fwd)
@@ -220,11 +252,11 @@ func (d *Directory) resolve(ctx context.Context, a addr.Address) (Resolution, er
 			}
 			if perr != nil || (remote && !m.ExternalForwardAllowed) {
 				// An unusable forward keeps the mail here rather than losing it.
-				res.Mailboxes = append(res.Mailboxes, m)
+				keep(m)
 				return nil
 			}
 			if m.KeepCopy {
-				res.Mailboxes = append(res.Mailboxes, m)
+				keep(m)
 			}
 			if remote {
 				if !seenRemote[fa.Key()] {
@@ -258,11 +290,19 @@ func (d *Directory) resolve(ctx context.Context, a addr.Address) (Resolution, er
 	if err := walk(a.Key(), 0, true); err != nil {
 		return Resolution{}, err
 	}
-	if len(res.Mailboxes) == 0 && len(res.Remote) == 0 {
+	if len(res.Mailboxes) == 0 && len(res.Remote) == 0 && len(res.Backend) == 0 {
 		// An alias or list that reaches no one is unknown to the sender.
 		return Resolution{}, ErrNotFound
 	}
 	return res, nil
+}
+
+// domainOf is the lower-case domain of an address key.
+func domainOf(address string) string {
+	if at := strings.LastIndexByte(address, '@'); at >= 0 {
+		return strings.ToLower(address[at+1:])
+	}
+	return ""
 }
 
 // AuthResult is the closed set of AUTH outcomes (a metric label).
@@ -288,6 +328,24 @@ var dummyHash = sync.OnceValue(func() string {
 	h, _ := HashPassword("postvakt-dummy", HashParams{MemoryKiB: 8 * 1024, Time: 1, Threads: 1})
 	return h
 })
+
+// Account returns the mailbox whose permanent address or nickname is
+// name, without checking a password (for a user signed in elsewhere:
+// Dovecot's auth service), or an error wrapping ErrNotFound.
+func (d *Directory) Account(ctx context.Context, name string) (Mailbox, error) {
+	a, err := addr.Parse(name)
+	if err != nil || a.Domain == "" {
+		return Mailbox{}, fmt.Errorf("account %q: %w", name, ErrNotFound)
+	}
+	e, err := d.o.Store.DirLookup(ctx, a.Key())
+	if err != nil {
+		return Mailbox{}, err
+	}
+	if e.Kind != KindMailbox && e.Kind != KindNickname {
+		return Mailbox{}, fmt.Errorf("account %q is a %s: %w", name, e.Kind, ErrNotFound)
+	}
+	return d.mailboxOf(ctx, e)
+}
 
 // Authenticate checks a username (permanent or nickname address) and
 // password. The mailbox is returned only for AuthOK. Every answer costs one

@@ -202,7 +202,7 @@ func (s *Service) Release(ctx context.Context, id int64) (int, error) {
 				d.Mailboxes = append(d.Mailboxes, m.ID)
 			}
 		}
-		for _, t := range res.Remote {
+		for _, t := range append(res.Remote, res.Backend...) {
 			relay(r, t)
 		}
 	}

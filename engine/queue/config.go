@@ -134,17 +134,48 @@ func (c Config) Validate() error {
 // Transport is a parsed next hop.
 type Transport struct {
 	Proto string // "smtp", "lmtp" or "mx"
-	Addr  string // host:port for smtp and lmtp
+	// Addr is host:port for smtp and lmtp over TCP, or the socket's path
+	// for lmtp over a unix socket.
+	Addr string
+	// Unix is true for "lmtp:unix:/path" (as Postfix's
+	// virtual_transport = lmtp:unix:private/dovecot-lmtp).
+	Unix bool
 }
 
-// ParseTransport parses "smtp:host:port", "lmtp:host:port" or "mx".
+// Network is the network Addr is dialled on: "unix" or "tcp".
+func (t Transport) Network() string {
+	if t.Unix {
+		return "unix"
+	}
+	return "tcp"
+}
+
+// String is the transport as configured.
+func (t Transport) String() string {
+	switch {
+	case t.Proto == "mx":
+		return "mx"
+	case t.Unix:
+		return t.Proto + ":unix:" + t.Addr
+	}
+	return t.Proto + ":" + t.Addr
+}
+
+// ParseTransport parses "smtp:host:port", "lmtp:host:port",
+// "lmtp:unix:/path" or "mx".
 func ParseTransport(s string) (Transport, error) {
 	if s == "mx" {
 		return Transport{Proto: "mx"}, nil
 	}
 	proto, addr, ok := strings.Cut(s, ":")
 	if !ok || (proto != "smtp" && proto != "lmtp") {
-		return Transport{}, errors.New(`must be "smtp:host:port", "lmtp:host:port" or "mx"`)
+		return Transport{}, errors.New(`must be "smtp:host:port", "lmtp:host:port", "lmtp:unix:/path" or "mx"`)
+	}
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok && proto == "lmtp" {
+		if !strings.HasPrefix(path, "/") {
+			return Transport{}, errors.New("unix socket path must be absolute")
+		}
+		return Transport{Proto: proto, Addr: path, Unix: true}, nil
 	}
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return Transport{}, errors.New("next hop is not host:port")

@@ -50,7 +50,15 @@ type Options struct {
 	// MTASTS discovers and caches MTA-STS policies when relay.tls.mta_sts;
 	// nil: one with the system resolver and an HTTPS client.
 	MTASTS *mtasts.Fetcher
+	// Backends are the local domains delivered to a back end rather than
+	// the embedded store (smtp.directory.delivery: Dovecot's LMTP or an
+	// internal SMTP server), by lower-case domain; they win over
+	// relay.transports.
+	Backends map[string]Transport
 }
+
+// maxLMTPBatch bounds the recipients of one LMTP transaction.
+const maxLMTPBatch = 50
 
 // Delivery results (the label of postvakt_queue_deliveries_total;
 // ResultExpired, a bounce at the end of the lifetime, counts as bounced).
@@ -72,6 +80,9 @@ type Runner struct {
 	oldest     *prometheus.GaugeVec
 	deliveries *prometheus.CounterVec
 	tlsConns   *prometheus.CounterVec
+	// backend counts deliveries to local domains' back ends by agent and
+	// result.
+	backend *prometheus.CounterVec
 }
 
 // New returns a Runner.
@@ -101,6 +112,9 @@ func New(o Options) (*Runner, error) {
 	for d, t := range o.Config.Transports {
 		r.transports[strings.ToLower(d)], _ = ParseTransport(t)
 	}
+	for d, t := range o.Backends {
+		r.transports[strings.ToLower(d)] = t
+	}
 	r.messages = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "postvakt_queue_messages",
 		Help: "Entries (one per recipient) in the outbound relay queue, by state (queued, deferred, held)."}, []string{"state"})
 	r.oldest = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "postvakt_queue_oldest_age_seconds",
@@ -109,6 +123,8 @@ func New(o Options) (*Runner, error) {
 		Help: "Delivery attempts of the outbound relay queue, by result (sent, deferred, bounced)."}, []string{"result"})
 	r.tlsConns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postvakt_queue_connections_total",
 		Help: "Connections of the relay queue to next hops, by TLS outcome (verified, encrypted, plaintext, refused: TLS required but not possible, so nothing was sent)."}, []string{"tls"})
+	r.backend = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "postvakt_queue_backend_deliveries_total",
+		Help: "Delivery attempts to the back ends of local domains (smtp.directory.delivery), by agent (lmtp, smtp) and result (sent, deferred, bounced); also counted in postvakt_queue_deliveries_total."}, []string{"agent", "result"})
 	for _, s := range States {
 		r.messages.WithLabelValues(string(s))
 		r.oldest.WithLabelValues(string(s))
@@ -118,9 +134,12 @@ func New(o Options) (*Runner, error) {
 	}
 	for _, res := range []string{ResultSent, ResultDeferred, ResultBounced} {
 		r.deliveries.WithLabelValues(res)
+		for _, agent := range []string{"lmtp", "smtp"} {
+			r.backend.WithLabelValues(agent, res)
+		}
 	}
 	if o.Registerer != nil {
-		for _, c := range []prometheus.Collector{r.messages, r.oldest, r.deliveries, r.tlsConns} {
+		for _, c := range []prometheus.Collector{r.messages, r.oldest, r.deliveries, r.tlsConns, r.backend} {
 			if err := o.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("queue metrics: %w", err)
 			}
@@ -190,7 +209,59 @@ func (r *Runner) destinationOf(target string) destination {
 	if t.Proto == "mx" {
 		return destination{key: "mx:" + dom + "|" + level, t: t, dom: dom, level: level}
 	}
-	return destination{key: t.Proto + ":" + t.Addr + "|" + level, t: t, dom: dom, level: level}
+	return destination{key: t.String() + "|" + level, t: t, dom: dom, level: level}
+}
+
+// count counts a delivery attempt of e with result (sent, deferred or
+// bounced), also as a back end's when e's domain has one.
+func (r *Runner) count(e Entry, result string) {
+	r.deliveries.WithLabelValues(result).Inc()
+	if len(r.o.Backends) == 0 {
+		return
+	}
+	dom := ""
+	if i := strings.LastIndexByte(e.Target, '@'); i >= 0 {
+		dom = strings.ToLower(e.Target[i+1:])
+	}
+	if t, ok := r.o.Backends[dom]; ok {
+		r.backend.WithLabelValues(t.Proto, result).Inc()
+	}
+}
+
+// batches splits a destination's entries into transactions: one entry
+// each, except over LMTP, where the entries of one message (same queue ID,
+// body and sender, distinct targets) share a transaction of up to
+// maxLMTPBatch recipients, and the server's reply per recipient after
+// DATA (RFC 2033 §4.2) decides each entry's fate.
+func batches(d destination, es []Entry) [][]Entry {
+	var out [][]Entry
+	if d.t.Proto != "lmtp" {
+		for _, e := range es {
+			out = append(out, []Entry{e})
+		}
+		return out
+	}
+	type key struct{ queueID, body, from string }
+	idx := map[key]int{}
+	for _, e := range es {
+		k := key{e.QueueID, e.BodyHash, e.MailFrom}
+		if i, ok := idx[k]; ok && len(out[i]) < maxLMTPBatch && !hasTarget(out[i], e.Target) {
+			out[i] = append(out[i], e)
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, []Entry{e})
+	}
+	return out
+}
+
+func hasTarget(es []Entry, target string) bool {
+	for _, e := range es {
+		if strings.EqualFold(e.Target, target) {
+			return true
+		}
+	}
+	return false
 }
 
 // RunOnce claims due entries and delivers them; it returns how many it
@@ -215,11 +286,12 @@ func (r *Runner) RunOnce(ctx context.Context) (int, error) {
 	var wg sync.WaitGroup
 	for key, es := range groups {
 		// Connection reuse: each of up to ConcurrencyPerDestination
-		// connections delivers a share of the destination's entries.
-		n := min(r.o.Config.ConcurrencyPerDestination, len(es))
-		shares := make([][]Entry, n)
-		for i, e := range es {
-			shares[i%n] = append(shares[i%n], e)
+		// connections delivers a share of the destination's transactions.
+		txs := batches(dests[key], es)
+		n := min(r.o.Config.ConcurrencyPerDestination, len(txs))
+		shares := make([][][]Entry, n)
+		for i, tx := range txs {
+			shares[i%n] = append(shares[i%n], tx)
 		}
 		for _, share := range shares {
 			wg.Add(1)
@@ -307,9 +379,10 @@ func (r *Runner) load(ctx context.Context, e Entry, cur *body) (*body, error) {
 	return &body{hash: e.BodyHash, b: b, release: release}, nil
 }
 
-// deliverShare delivers entries over one reused connection, reconnecting
-// after a connection-level failure. One body at a time is held.
-func (r *Runner) deliverShare(ctx context.Context, d destination, es []Entry) {
+// deliverShare delivers transactions over one reused connection,
+// reconnecting after a connection-level failure. One body at a time is
+// held.
+func (r *Runner) deliverShare(ctx context.Context, d destination, txs [][]Entry) {
 	var c *smtp.Client
 	var remote, tlsDesc string
 	var connErr error
@@ -320,11 +393,13 @@ func (r *Runner) deliverShare(ctx context.Context, d destination, es []Entry) {
 			_ = c.Quit()
 		}
 	}()
-	for _, e := range es {
-		b, err := r.load(ctx, e, cur)
+	for _, es := range txs {
+		b, err := r.load(ctx, es[0], cur)
 		if err != nil {
 			cur = nil
-			r.failed(ctx, e, fmt.Errorf("read body: %w", err), "", agentOf(d))
+			for _, e := range es {
+				r.failed(ctx, e, fmt.Errorf("read body: %w", err), "", agentOf(d))
+			}
 			continue
 		}
 		cur = b
@@ -334,72 +409,137 @@ func (r *Runner) deliverShare(ctx context.Context, d destination, es []Entry) {
 		if connErr != nil {
 			// One failed connection defers the rest of the share: no
 			// hammering a next hop that is down.
-			r.failed(ctx, e, connErr, remote, agentOf(d))
-			continue
-		}
-		reply, err := send(c, d.t.Proto == "lmtp", e, cur.b)
-		if err == nil {
-			a := Attempt{At: r.o.Clock(), Result: ResultSent, Agent: agentOf(d), Remote: remote, Code: 250, Reply: reply}
-			a.Enhanced, _ = enhancedOf(reply)
-			if derr := r.o.Store.QueueDelivered(ctx, e.ID, a); derr != nil {
-				r.o.Logger.Error("relay queue: delivered but not removed", "id", e.ID, "err", derr)
+			for _, e := range es {
+				r.failed(ctx, e, connErr, remote, agentOf(d))
 			}
-			r.deliveries.WithLabelValues(ResultSent).Inc()
-			r.o.Logger.Info("relay delivered", "queue_id", e.QueueID, "to", e.Target, "relay", remote, "tls", tlsDesc)
 			continue
 		}
-		r.failed(ctx, e, err, remote, agentOf(d))
-		var se *smtp.SMTPError
-		if errors.As(err, &se) && se.Code != 421 {
+		res := send(c, d.t.Proto == "lmtp", es, cur.b)
+		broken := false
+		for i, e := range es {
+			if res[i].err == nil {
+				a := Attempt{At: r.o.Clock(), Result: ResultSent, Agent: agentOf(d), Remote: remote, Code: 250, Reply: res[i].reply}
+				a.Enhanced, _ = enhancedOf(res[i].reply)
+				if derr := r.o.Store.QueueDelivered(ctx, e.ID, a); derr != nil {
+					r.o.Logger.Error("relay queue: delivered but not removed", "id", e.ID, "err", derr)
+				}
+				r.count(e, ResultSent)
+				r.o.Logger.Info("relay delivered", "queue_id", e.QueueID, "to", e.Target, "relay", remote, "tls", tlsDesc, "agent", agentOf(d))
+				continue
+			}
+			r.failed(ctx, e, res[i].err, remote, agentOf(d))
+			var se *smtp.SMTPError
+			if !errors.As(res[i].err, &se) || se.Code == 421 {
+				broken = true
+			}
+		}
+		if !broken && !allSent(res) {
 			if rerr := c.Reset(); rerr == nil {
 				continue
 			}
+			broken = true
 		}
-		_ = c.Close()
-		c = nil
+		if broken {
+			_ = c.Close()
+			c = nil
+		}
 	}
 }
 
-// send runs one transaction and returns the next hop's reply to the data
-// ("250 2.0.0 Ok: queued as …"). The body's line ends are made CRLF on the
-// way (a bare CR or LF becomes CRLF, as Postfix ≥ 3.9 normalises them), so
-// that no next hop can read a bare line end as the end of the data (SMTP
-// smuggling; RFC 5321 §2.3.8: lines end in CRLF only).
-func send(c *smtp.Client, lmtp bool, e Entry, body []byte) (string, error) {
-	if err := c.Mail(e.MailFrom, nil); err != nil {
-		return "", err
+// result is what became of one recipient of a transaction.
+type result struct {
+	reply string // the next hop's reply on success
+	err   error  // a *smtp.SMTPError for a reply, another error when the connection failed
+}
+
+func allSent(res []result) bool {
+	for _, r := range res {
+		if r.err != nil {
+			return false
+		}
 	}
-	if err := c.Rcpt(e.Target, nil); err != nil {
-		return "", err
+	return true
+}
+
+// send runs one transaction for es (one message, distinct targets) and
+// returns each recipient's outcome: its RCPT reply when refused, else its
+// reply to the data ("250 2.0.0 Ok: queued as …") — over LMTP one reply
+// per accepted recipient (RFC 2033 §4.2), so one recipient may be
+// delivered while another is deferred or bounced. The body's line ends
+// are made CRLF on the way (a bare CR or LF becomes CRLF, as Postfix ≥ 3.9
+// normalises them), so that no next hop can read a bare line end as the
+// end of the data (SMTP smuggling; RFC 5321 §2.3.8: lines end in CRLF
+// only).
+func send(c *smtp.Client, lmtp bool, es []Entry, body []byte) []result {
+	res := make([]result, len(es))
+	all := func(err error) []result {
+		for i := range res {
+			if res[i].err == nil {
+				res[i].err = err
+			}
+		}
+		return res
+	}
+	if err := c.Mail(es[0].MailFrom, nil); err != nil {
+		return all(err)
+	}
+	var accepted []int
+	for i, e := range es {
+		if err := c.Rcpt(e.Target, nil); err != nil {
+			var se *smtp.SMTPError
+			if !errors.As(err, &se) {
+				return all(err)
+			}
+			res[i].err = err
+			continue
+		}
+		accepted = append(accepted, i)
+	}
+	if len(accepted) == 0 {
+		return res
 	}
 	w, err := c.Data()
 	if err != nil {
-		return "", err
+		return all(err)
 	}
 	cw := &crlfWriter{w: w}
 	if _, err := cw.Write(body); err != nil {
 		_ = w.Close()
-		return "", err
+		return all(err)
 	}
 	if err := cw.Flush(); err != nil {
 		_ = w.Close()
-		return "", err
+		return all(err)
 	}
-	if lmtp {
-		resps, err := w.CloseWithLMTPResponse()
+	if !lmtp {
+		resp, err := w.CloseWithResponse()
 		if err != nil {
-			return "", err
+			return all(err)
 		}
-		for _, r := range resps {
-			return "250 " + r.StatusText, nil
+		for _, i := range accepted {
+			res[i].reply = "250 " + resp.StatusText
 		}
-		return "250", nil
+		return res
 	}
-	resp, err := w.CloseWithResponse()
-	if err != nil {
-		return "", err
+	resps, err := w.CloseWithLMTPResponse()
+	var perRcpt smtp.LMTPDataError
+	errors.As(err, &perRcpt)
+	for _, i := range accepted {
+		t := es[i].Target
+		switch {
+		case resps[t] != nil:
+			res[i].reply = "250 " + resps[t].StatusText
+		case perRcpt[t] != nil:
+			res[i].err = perRcpt[t]
+		case err != nil:
+			// The connection failed before this recipient's reply: not
+			// known to be delivered, so tried again.
+			res[i].err = err
+		default:
+			res[i].err = errors.New("no LMTP reply for recipient")
+		}
 	}
-	return "250 " + resp.StatusText, nil
+	return res
 }
 
 // agentOf names the delivery agent of a destination, as the transaction
@@ -462,7 +602,7 @@ func (r *Runner) failed(ctx context.Context, e Entry, err error, remote, agent s
 		if derr := r.o.Store.QueueDeferred(ctx, e.ID, attempts, next, a); derr != nil {
 			r.o.Logger.Error("relay queue: defer failed", "id", e.ID, "err", derr)
 		}
-		r.deliveries.WithLabelValues(ResultDeferred).Inc()
+		r.count(e, ResultDeferred)
 		r.o.Logger.Info("relay deferred", "queue_id", e.QueueID, "to", e.Target, "attempts", attempts, "next", next, "err", diag)
 	}
 }
@@ -494,7 +634,7 @@ func (r *Runner) bounce(ctx context.Context, e Entry, f Failure, a Attempt) {
 	if err := r.o.Store.QueueDelivered(ctx, e.ID, a); err != nil {
 		r.o.Logger.Error("relay queue: bounced entry not removed", "id", e.ID, "err", err)
 	}
-	r.deliveries.WithLabelValues(ResultBounced).Inc()
+	r.count(e, ResultBounced)
 	r.o.Logger.Warn("relay bounced", "queue_id", e.QueueID, "to", e.Target, "status", f.Status, "diag", f.Diagnostic)
 }
 

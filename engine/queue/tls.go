@@ -37,6 +37,9 @@ var ErrTLSRequired = errors.New("TLS required by policy")
 // domain, then relay.tls.level.
 func (r *Runner) levelOf(t Transport, domain string) string {
 	pols := r.o.Config.TLS.Policies
+	if t.Unix {
+		return TLSNone // a local socket: nothing to encrypt against
+	}
 	if t.Proto != "mx" {
 		if host, port, err := net.SplitHostPort(t.Addr); err == nil {
 			if l, ok := pols["["+strings.ToLower(host)+"]:"+port]; ok {
@@ -83,8 +86,11 @@ func (r *Runner) connect(ctx context.Context, d destination) (*smtp.Client, stri
 		if hops, err = r.applySTS(ctx, d, hops, &level); err != nil {
 			return nil, d.dom, "", err
 		}
-	default:
+	case "smtp", "lmtp":
 		host, _, _ := net.SplitHostPort(d.t.Addr)
+		if d.t.Unix {
+			host = "localhost"
+		}
 		hops = []hop{{host: host, addr: d.t.Addr}}
 	}
 	if level == TLSVerify {
@@ -218,7 +224,7 @@ func (r *Runner) greetTLS(ctx context.Context, d destination, addr string, cfg *
 	timeout := r.o.Config.Timeout
 	dctx, cancel := context.WithTimeout(ctx, min(timeout, 30*time.Second))
 	defer cancel()
-	conn, err := r.o.Dial(dctx, "tcp", addr)
+	conn, err := r.o.Dial(dctx, d.t.Network(), addr)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -274,7 +280,7 @@ func (r *Runner) greetTLS(ctx context.Context, d destination, addr string, cfg *
 func (r *Runner) greet(ctx context.Context, d destination, addr string) (*smtp.Client, error) {
 	timeout := r.o.Config.Timeout
 	dctx, cancel := context.WithTimeout(ctx, min(timeout, 30*time.Second))
-	conn, err := r.o.Dial(dctx, "tcp", addr)
+	conn, err := r.o.Dial(dctx, d.t.Network(), addr)
 	cancel()
 	if err != nil {
 		return nil, err

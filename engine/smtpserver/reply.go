@@ -41,6 +41,9 @@ const (
 	ReasonAuthRate         Reason = "auth_rate_limited"
 	ReasonAuthBusy         Reason = "auth_busy"
 	ReasonResources        Reason = "insufficient_resources"
+	// ReasonBackendUnavailable: the recipient's back end (Dovecot's LMTP,
+	// quota-status) could not be asked, so the recipient is unverifiable.
+	ReasonBackendUnavailable Reason = "backend_unavailable"
 )
 
 type replySpec struct {
@@ -85,6 +88,9 @@ var replies = map[Reason]replySpec{
 	ReasonAuthBusy: {454, smtp.EnhancedCode{4, 7, 0}, "Temporary authentication failure, try again later"},
 	// RFC 5321 §4.2.3: 452 insufficient system storage; RFC 3463: 4.3.1.
 	ReasonResources: {452, smtp.EnhancedCode{4, 3, 1}, "Insufficient system resources, try again later"},
+	// RFC 3463 §3.5: 4.4.0, a network or routing problem, here the
+	// recipient's back end; the sender retries rather than get a bounce.
+	ReasonBackendUnavailable: {451, smtp.EnhancedCode{4, 4, 0}, "Recipient cannot be verified now, try again later"},
 }
 
 // Reasons lists every Reason, for metric initialisation and tests.
@@ -94,7 +100,7 @@ func Reasons() []string {
 		ReasonTooManyRcpts, ReasonRelayDenied, ReasonGreylisted, ReasonUnknownRecipient, ReasonMailboxDisabled,
 		ReasonOverQuota, ReasonTooBig, ReasonLineTooLong, ReasonLoop, ReasonContent, ReasonContentTemp, ReasonAuthFailed, ReasonAuthTooMany,
 		ReasonAuthTLS, ReasonAuthMechanism, ReasonAuthUnavailable, ReasonAuthTemp, ReasonTempFailure,
-		ReasonPregreet, ReasonAuthRate, ReasonAuthBusy, ReasonResources} {
+		ReasonPregreet, ReasonAuthRate, ReasonAuthBusy, ReasonResources, ReasonBackendUnavailable} {
 		out = append(out, string(r))
 	}
 	return out

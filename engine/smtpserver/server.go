@@ -29,6 +29,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/uni-mail/postvakt/engine/authlimit"
+	backendcheck "github.com/uni-mail/postvakt/engine/backend"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/dnsbl"
 	"github.com/uni-mail/postvakt/engine/enginemetrics"
@@ -156,8 +157,14 @@ type Options struct {
 	Limits               Limits
 
 	Directory *directory.Directory
-	Greylist  *greylist.Greylister // nil: no greylisting
-	DNSBL     *dnsbl.Checker       // nil: no DNSBL
+	// Auth checks AUTH credentials; nil: Directory, with postvakt's own
+	// password hashes (smtp.auth.backend embedded).
+	Auth     Authenticator
+	Greylist *greylist.Greylister // nil: no greylisting
+	DNSBL    *dnsbl.Checker       // nil: no DNSBL
+	// Backend asks back-end domains' servers about recipients at RCPT
+	// (existence, quota); nil: they are accepted unasked.
+	Backend *backendcheck.Checker
 
 	// Policy is the start's policy; SetPolicy changes it while serving.
 	Policy
@@ -178,6 +185,23 @@ type Options struct {
 	Events    event.Sink
 	Logger    *slog.Logger
 	Clock     func() time.Time
+}
+
+// Authenticator checks AUTH credentials and names the account they open
+// (its permanent address and nickname, which smtp.enforce_sender_login
+// allows as senders): *directory.Directory with postvakt's own password
+// hashes, or Dovecot's auth service (package dovecotauth).
+type Authenticator interface {
+	Authenticate(ctx context.Context, username, password string) (directory.Mailbox, directory.AuthResult, error)
+}
+
+var _ Authenticator = (*directory.Directory)(nil)
+
+// ClientAuthenticator is an Authenticator that is also told the client's
+// address (for the back end's log and per-client penalty).
+type ClientAuthenticator interface {
+	Authenticator
+	AuthenticateFrom(ctx context.Context, username, password string, client netip.Addr) (directory.Mailbox, directory.AuthResult, error)
 }
 
 // Policy is what the session's checks read from the configuration that

@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/uni-mail/postvakt/engine/addr"
+	backendcheck "github.com/uni-mail/postvakt/engine/backend"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/dnsbl"
 	"github.com/uni-mail/postvakt/engine/event"
@@ -235,7 +236,17 @@ func (s *session) authenticate(mech, username, password string) error {
 		s.failureDelay()
 		return s.fail(ReasonAuthRate, fmt.Errorf("AUTH rate per %s reached (user %q)", refused, username), "")
 	}
-	m, res, err := o.Directory.Authenticate(ctx, username, password)
+	var auth Authenticator = o.Directory
+	if o.Auth != nil {
+		auth = o.Auth
+	}
+	var m directory.Mailbox
+	var res directory.AuthResult
+	if ca, ok := auth.(ClientAuthenticator); ok {
+		m, res, err = ca.AuthenticateFrom(ctx, username, password, s.ip)
+	} else {
+		m, res, err = auth.Authenticate(ctx, username, password)
+	}
 	switch res {
 	case directory.AuthOK:
 		if err := ticket.Succeeded(ctx, m.Address, o.Clock()); err != nil {
@@ -419,6 +430,47 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	for _, r := range res.Remote {
 		add = append(add, store.Delivery{Rcpt: a.Key(), Remote: r})
 	}
+	// A back end (Dovecot's LMTP, an internal server) gets its copies
+	// through the relay queue: durable, retried, bounced as relay mail.
+	// What the back end would refuse is refused here, at RCPT, rather
+	// than accepted and bounced (backscatter).
+	// A list's members are asked too, at most maxBackendChecks of them and
+	// none after a back end failed to answer (the client waits at RCPT);
+	// the others are queued unverified, and the queue bounces what the back
+	// end refuses.
+	onlyBackend := len(res.Backend) == 1 && len(res.Mailboxes) == 0 && len(res.Remote) == 0
+	asked, unavailable := 0, false
+	for _, r := range res.Backend {
+		if o.Backend != nil && !unavailable && asked < maxBackendChecks {
+			asked++
+			st, err := o.Backend.Check(ctx, r, s.sizeHint)
+			unavailable = err != nil
+			switch {
+			case err != nil && o.Backend.AcceptUnverified():
+				s.log.Warn("back end not asked; recipient accepted unverified (smtp.backend.accept_unverified)", "rcpt", r, "err", err)
+			case err != nil && onlyBackend:
+				return s.fail(ReasonBackendUnavailable, err, to)
+			case err != nil:
+				// A list member whose back end cannot be asked: the queue
+				// delivers or bounces it, the list is not held up.
+				s.log.Warn("back end not asked for list member; queued unverified", "rcpt", r, "err", err)
+			case st == backendcheck.StatusUnknown && onlyBackend:
+				return s.fail(ReasonUnknownRecipient, fmt.Errorf("unknown at its back end: %s", r), to)
+			case st == backendcheck.StatusUnknown:
+				s.log.Info("list member unknown at its back end; skipped", "member", r, "rcpt", a.Key())
+				continue
+			case st == backendcheck.StatusOverQuota && trusted:
+				// The university's own systems are never refused for quota;
+				// the back end decides what it keeps.
+			case st == backendcheck.StatusOverQuota && onlyBackend:
+				return s.fail(ReasonOverQuota, fmt.Errorf("over quota at its back end: %s", r), to)
+			case st == backendcheck.StatusOverQuota:
+				s.log.Info("list member over quota at its back end; skipped", "member", r, "rcpt", a.Key())
+				continue
+			}
+		}
+		add = append(add, store.Delivery{Rcpt: a.Key(), Remote: r})
+	}
 	if len(add) == 0 {
 		if len(res.Mailboxes) > 0 {
 			return s.fail(ReasonOverQuota, errors.New("every target is over quota or locked"), to)
@@ -440,6 +492,10 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s.okReply()
 	return nil
 }
+
+// maxBackendChecks bounds the back-end questions one RCPT asks for a
+// list's members.
+const maxBackendChecks = 20
 
 // Data receives the message and replies 250 only after the commit is
 // durable (RFC 5321 §6.1: with 250 the server takes responsibility).

@@ -155,7 +155,7 @@ func setupContent(ctx context.Context, env *Env) error {
 		}
 	}
 	if rc.Enabled {
-		r, err := queue.New(queue.Options{Config: rc, Store: st, Node: env.Node, Clock: env.Now,
+		r, err := queue.New(queue.Options{Config: rc, Store: st, Node: env.Node, Clock: env.Now, Backends: env.Config.SMTP.Directory.Backends(),
 			Logger: env.Logger.With("component", "relay"), Registerer: env.Telemetry.Registry, Memory: budgets.Memory,
 			Gate: ab.QueueGate(accountLocked(dir))})
 		if err != nil {

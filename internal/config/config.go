@@ -350,6 +350,13 @@ func (c *Config) Validate() error {
 	errs = append(errs, validate.InSection("web", c.Web.Validate())...)
 	errs = append(errs, validate.InSection("content", c.Content.Validate())...)
 	errs = append(errs, validate.InSection("relay", c.Relay.Validate())...)
+	if c.SMTP.Enabled && !c.Relay.Enabled {
+		for d, v := range c.SMTP.Directory.Delivery {
+			if t, err := engine.ParseDelivery(v); err == nil && t.Proto != "" {
+				add(bad("smtp.directory.delivery."+d, v, "needs relay.enabled: mail for a back end goes through the relay queue"))
+			}
+		}
+	}
 	errs = append(errs, validate.InSection("probes", c.Probes.Validate())...)
 	return errors.Join(errs...)
 }

@@ -228,3 +228,21 @@ oncall:
 		t.Errorf("rota zones %q", got)
 	}
 }
+
+// A local domain delivered to a back end needs the relay queue, which
+// carries its mail; check-config says so at the key.
+func TestBackendDeliveryNeedsRelay(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, "smtp:\n  directory:\n    delivery:\n      ug.example: \"lmtp:127.0.0.1:24\"\n      uni.example: store\n")
+	_, err := Load(p, []string{})
+	if want := `smtp.directory.delivery.ug.example: "lmtp:127.0.0.1:24"`; err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "relay.enabled") {
+		t.Fatalf("err = %v, want it to name %s and relay.enabled", err, want)
+	}
+	if strings.Contains(err.Error(), "uni.example") {
+		t.Fatalf("a store domain is reported: %v", err)
+	}
+	p = writeFile(t, "smtp:\n  directory:\n    delivery:\n      ug.example: \"lmtp:127.0.0.1:24\"\nrelay:\n  enabled: true\n")
+	if _, err := Load(p, []string{}); err != nil {
+		t.Fatal(err)
+	}
+}

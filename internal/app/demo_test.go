@@ -274,7 +274,8 @@ func TestDemo(t *testing.T) {
 		{"directory", "/directory/mailboxes"}, {"mailbox", "/directory/mailboxes/alice.martin@uni.example"},
 		{"quarantine", "/quarantine"}, {"trace", "/trace?status=bounced&since=24h"},
 		{"reports", "/reports"}, {"admin", "/admin"}, {"runbooks", "/runbooks"}, {"runbook", "/runbooks/probe-failed"},
-		{"status", "/status"},
+		{"status", "/status"}, {"status-history", "/status/history"}, {"incident", "/incidents/1"},
+		{"spam-complaints", "/spam-complaints"},
 	}
 	for _, size := range []struct {
 		name string

@@ -247,6 +247,22 @@ func startApp(t testing.TB, cfg *config.Config, now func() time.Time) *running {
 		cancel()
 		t.Fatal("postvakt did not start in 30s")
 	}
+	// Run reports ready once HTTP listens; the engine's listeners may come
+	// a moment later, and a test that sends mail at once must not race them.
+	if cfg.SMTP.Enabled {
+		for _, l := range []string{cfg.SMTP.MX.Listen, cfg.SMTP.Submission.Listen, cfg.SMTP.Submissions.Listen} {
+			if l == "" {
+				continue
+			}
+			eventually(t, 30*time.Second, "SMTP listening on "+l, func() bool {
+				c, err := net.DialTimeout("tcp", l, time.Second)
+				if err == nil {
+					c.Close()
+				}
+				return err == nil
+			})
+		}
+	}
 	var once sync.Once
 	r.stop = func() {
 		once.Do(func() {

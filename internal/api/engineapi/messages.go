@@ -63,7 +63,7 @@ type MessageList struct {
 type MessageHeaders struct {
 	MessageSummary
 	Headers   []store.HeaderField `json:"headers"`
-	HeaderCut bool               `json:"header_cut,omitempty"`
+	HeaderCut bool                `json:"header_cut,omitempty"`
 }
 
 // subjectFields are the header fields that carry a message's subject.

@@ -248,7 +248,7 @@ func registerMessages(s *server.Server, d *directory.Directory, ms MailboxMessag
 		rc := http.NewResponseController(w)
 		mw := store.NewMboxWriter(w)
 		err = ms.MailEach(r.Context(), mb.ID, func(m store.StoredMessage, sender string, body []byte) error {
-			_ = rc.SetWriteDeadline(time.Now().Add(time.Minute))
+			_ = rc.SetWriteDeadline(time.Now().Add(2 * time.Minute))
 			return mw.Write(sender, m.ReceivedAt, body)
 		})
 		if err == nil {

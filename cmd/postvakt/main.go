@@ -105,6 +105,7 @@ func commands() []*command {
 		versionCmd(),
 		dashboardsCmd(),
 		directoryCmd(),
+		mailboxCmd(),
 		loadgenCmd(),
 		importCmd(),
 		summaryCmd(),

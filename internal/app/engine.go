@@ -14,6 +14,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/enginemetrics"
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/internal/api/engineapi"
+	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
 	"github.com/uni-mail/postvakt/internal/reload"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
@@ -42,7 +43,8 @@ func setupEngine(ctx context.Context, env *Env) error {
 		if err != nil {
 			return err
 		}
-		api.Directory, api.Mailboxes = eng.Directory(), env.engine.store
+		api.Directory, api.Mailboxes, api.Messages = eng.Directory(), env.engine.store, env.engine.store
+		api.SubjectsFrom = auth.Role(env.Config.Collectors.Trace.ShowSubjectsFrom)
 	}
 	engineapi.Register(env.Server, api)
 	return nil

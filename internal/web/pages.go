@@ -73,6 +73,7 @@ func (u *UI) routes() {
 	m("POST /admin/tokens/{id}/revoke", auth.RoleAdmin, u.revokeToken)
 	u.noticeRoutes(m)
 	u.directoryRoutes(m)
+	u.messageRoutes(m)
 	u.unitRoutes(m)
 	u.complaintRoutes(m)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/complaint"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/quarantine"
+	"github.com/uni-mail/postvakt/engine/store"
 	"github.com/uni-mail/postvakt/internal/api/accessapi"
 	"github.com/uni-mail/postvakt/internal/api/collectorsapi"
 	"github.com/uni-mail/postvakt/internal/api/complaintapi"
@@ -283,6 +284,25 @@ func TestPagesRender(t *testing.T) {
 				"to kari@example.org, keeping a copy (external allowed)", "it-support@uni.example <span class=\"muted\">(list)</span>", `id="lock-form"`}},
 			{"locked", mailboxView{Mailbox: locked}, []string{`id="mailbox-state">locked`, "phished", `id="unlock-form"`, "<dd>none</dd>"}},
 			{"empty", mailboxView{}, []string{"<dd>—</dd>"}},
+		},
+		"messages": {
+			{"full", &messagesView{Address: "s001@uni.example", First: true, Next: "/directory/mailboxes/s001@uni.example/messages?before=7",
+				Messages: []engineapi.MessageSummary{{ID: 9, ReceivedAt: at(-time.Hour), Size: 2048, From: "Kari <kari@ext.example>", To: "s001@uni.example",
+					Subject: "Exam <results>", MessageID: "<m9@ext.example>"}, {ID: 8, ReceivedAt: at(-2 * time.Hour), Truncated: true}}},
+				[]string{"Messages of s001@uni.example", `id="msg-9"`, "Mon 23 Nov 09:30 UTC", "Kari &lt;kari@ext.example&gt;", "Exam &lt;results&gt;",
+					"2.0 KiB", "(no subject)", "truncated", `href="/directory/mailboxes/s001@uni.example/messages/9"`, `rel="next"`,
+					`href="/directory/mailboxes/s001@uni.example/messages/9/raw"`, `action="/directory/mailboxes/s001@uni.example/messages/9/delete"`,
+					`href="/directory/mailboxes/s001@uni.example/export.mbox"`}},
+			{"empty", &messagesView{Address: "s001@uni.example", First: true}, []string{"No messages in this mailbox."}},
+			{"past the end", &messagesView{Address: "s001@uni.example"}, []string{"No older messages.", "← Newest"}},
+		},
+		"message": {
+			{"full", &messageView{Address: "s001@uni.example", Message: engineapi.MessageHeaders{
+				MessageSummary: engineapi.MessageSummary{ID: 9, ReceivedAt: at(-time.Hour), Size: 2048, From: "kari@ext.example", Subject: "Exam", MessageID: "<m9@ext.example>"},
+				Headers:        []store.HeaderField{{Name: "Received", Value: "from x by mx"}, {Name: "Subject", Value: "Exam"}}, HeaderCut: true}},
+				[]string{"<h1>Exam</h1>", "Mon 23 Nov 09:30 UTC", "&lt;m9@ext.example&gt;", `<th scope="row">Received</th><td>from x by mx</td>`,
+					"shown cut", `href="/directory/mailboxes/s001@uni.example/messages/9/raw"`, `action="/directory/mailboxes/s001@uni.example/messages/9/delete"`}},
+			{"empty", &messageView{}, []string{"(no subject)", "<dd>—</dd>"}},
 		},
 		"aliases": {
 			{"full", &aliasesView{dirTab: dirTab{"aliases"}, Aliases: aliases}, []string{`href="/directory/mailboxes/s002@uni.example"`, "<td>list</td>"}},

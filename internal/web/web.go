@@ -507,3 +507,72 @@ func redirect(w http.ResponseWriter, r *http.Request, to, ok string) {
 }
 
 func isErr(err, target error) bool { return errors.Is(err, target) }
+
+// stream sends a GET API request in-process as the request's principal and
+// streams a 2xx answer to w as it is written (an export of any size never
+// sits in memory), with the response headers named in keep; a non-2xx
+// answer is an *apiError and nothing of it reaches w.
+func (u *UI) stream(w http.ResponseWriter, r *http.Request, path string, keep ...string) error {
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	req.RemoteAddr = r.RemoteAddr
+	sw := &streamWriter{w: w, h: http.Header{}, keep: keep}
+	u.o.Server.Dispatch(sw, req)
+	if sw.status == 0 {
+		sw.WriteHeader(http.StatusOK)
+	}
+	if sw.ok() {
+		return nil
+	}
+	var e struct {
+		Error apiError `json:"error"`
+	}
+	_ = json.Unmarshal(sw.failed.Bytes(), &e)
+	if e.Error.Message == "" {
+		e.Error.Message = http.StatusText(sw.status)
+	}
+	e.Error.Status = sw.status
+	return &e.Error
+}
+
+// streamWriter passes a successful API answer through to w and keeps an
+// error answer for stream to return.
+type streamWriter struct {
+	w      http.ResponseWriter
+	h      http.Header
+	keep   []string
+	status int
+	failed bytes.Buffer
+}
+
+func (s *streamWriter) ok() bool            { return s.status >= 200 && s.status <= 299 }
+func (s *streamWriter) Header() http.Header { return s.h }
+func (s *streamWriter) WriteHeader(code int) {
+	if s.status != 0 {
+		return
+	}
+	s.status = code
+	if s.ok() {
+		for _, k := range s.keep {
+			if v := s.h.Get(k); v != "" {
+				s.w.Header().Set(k, v)
+			}
+		}
+		s.w.WriteHeader(code)
+	}
+}
+func (s *streamWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.WriteHeader(http.StatusOK)
+	}
+	if s.ok() {
+		return s.w.Write(b)
+	}
+	return s.failed.Write(b)
+}
+
+// Unwrap lets the API handler's http.ResponseController reach the real
+// connection (its rolling write deadline, flushes).
+func (s *streamWriter) Unwrap() http.ResponseWriter { return s.w }

@@ -1,6 +1,6 @@
 // Package engineapi serves the mail engine's HTTP API: the directory under
-// /api/v1/directory (domains, mailboxes, the mailbox search, aliases) and
-// the central quarantine under /api/v1/quarantine. Helpdesk and above read
+// /api/v1/directory (domains, mailboxes, the mailbox search, aliases, a
+// mailbox's messages in the embedded store) and the central quarantine under /api/v1/quarantine. Helpdesk and above read
 // the directory (to answer "is my mailbox full?"), postmasters change it and
 // handle the quarantine; every change is audited, and passwords are
 // accepted but never returned or logged.
@@ -12,6 +12,7 @@ import (
 
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/quarantine"
+	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/server"
 )
 
@@ -25,6 +26,14 @@ type Options struct {
 	Mailboxes MailboxPager
 	// Quarantine serves /api/v1/quarantine….
 	Quarantine *quarantine.Service
+	// Messages serves a mailbox's messages in the embedded store
+	// (/api/v1/directory/mailboxes/{address}/messages…, export.mbox);
+	// used with Directory.
+	Messages MailboxMessages
+	// SubjectsFrom is the least role that reads the subjects of a
+	// mailbox's messages (collectors.trace.show_subjects_from; below it
+	// they are masked as in the trace). Empty: postmaster.
+	SubjectsFrom auth.Role
 }
 
 // MailboxPager finds one page of mailboxes in the database (the engine's
@@ -44,6 +53,13 @@ func Register(s *server.Server, o Options) {
 		registerMailboxes(s, o.Directory)
 		registerMailboxSearch(s, o.Directory, o.Mailboxes)
 		registerAliases(s, o.Directory)
+		if o.Messages != nil {
+			from := o.SubjectsFrom
+			if from == "" {
+				from = auth.RolePostmaster
+			}
+			registerMessages(s, o.Directory, o.Messages, from)
+		}
 	}
 	if o.Quarantine != nil {
 		registerQuarantine(s, o.Quarantine)

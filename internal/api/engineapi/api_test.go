@@ -74,7 +74,7 @@ func newFixture(t *testing.T, parts func(f *fixture) engineapi.Options) *fixture
 
 // allParts is every part of the API.
 func allParts(f *fixture) engineapi.Options {
-	return engineapi.Options{Directory: f.dir, Mailboxes: f.st,
+	return engineapi.Options{Directory: f.dir, Mailboxes: f.st, Messages: f.st,
 		Quarantine: &quarantine.Service{Store: f.st, Directory: f.dir, Clock: func() time.Time { return testTime }}}
 }
 
@@ -165,6 +165,11 @@ func TestRoutesRefuseWithoutTokenAndBelowRole(t *testing.T) {
 		{"GET", "/api/v1/directory/aliases", auth.RoleViewer},
 		{"POST", "/api/v1/directory/aliases", auth.RoleOncall},
 		{"DELETE", "/api/v1/directory/aliases/a@uni.example", auth.RoleOncall},
+		{"GET", "/api/v1/directory/mailboxes/a@uni.example/messages", auth.RoleViewer},
+		{"GET", "/api/v1/directory/mailboxes/a@uni.example/messages/1", auth.RoleViewer},
+		{"GET", "/api/v1/directory/mailboxes/a@uni.example/messages/1/raw", auth.RoleOncall},
+		{"DELETE", "/api/v1/directory/mailboxes/a@uni.example/messages/1", auth.RoleOncall},
+		{"GET", "/api/v1/directory/mailboxes/a@uni.example/export.mbox", auth.RoleOncall},
 		{"GET", "/api/v1/quarantine", auth.RoleOncall},
 		{"GET", "/api/v1/quarantine/1", auth.RoleOncall},
 		{"POST", "/api/v1/quarantine/1/release", auth.RoleOncall},

@@ -181,6 +181,8 @@ type Options struct {
 
 	Committer *store.Committer
 	Filter    ContentFilter
+	// MailAuth signs outgoing and checks incoming mail; nil does neither.
+	MailAuth *MailAuth
 	Metrics   *enginemetrics.Metrics
 	Events    event.Sink
 	Logger    *slog.Logger

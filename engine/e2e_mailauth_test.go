@@ -36,12 +36,16 @@ func writeKey(t *testing.T, dir, alg string) (string, crypto.Signer) {
 	return f, k
 }
 
+// debianPython is Debian's interpreter, the one python3-dkim installs
+// into (a python3 earlier in PATH, such as pyenv's, does not see it).
+const debianPython = "/usr/bin/python3"
+
 // pyVerify verifies msg's DKIM signature with Debian's python3-dkim, its
 // DNS answering the key records of keys (selector._domainkey.domain ->
 // record) and nothing else.
 func pyVerify(t *testing.T, msg []byte, keys map[string]string) {
 	t.Helper()
-	if err := exec.Command("python3", "-c", "import dkim").Run(); err != nil {
+	if err := exec.Command(debianPython, "-c", "import dkim").Run(); err != nil {
 		if os.Getenv("POSTVAKT_REQUIRE_TOOLS") == "1" {
 			t.Fatal("python3-dkim required (POSTVAKT_REQUIRE_TOOLS=1) but not installed (Debian package python3-dkim)")
 		}
@@ -59,7 +63,7 @@ def dnsfunc(name, timeout=5):
         n += "."
     return keys.get(n, "").encode()
 sys.exit(0 if dkim.verify(sys.stdin.buffer.read(), dnsfunc=dnsfunc) else 1)`
-	cmd := exec.Command("python3", "-c", script)
+	cmd := exec.Command(debianPython, "-c", script)
 	cmd.Stdin = bytes.NewReader(msg)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("python3-dkim does not verify the signature: %v %s\n%s", err, out, msg)
@@ -149,8 +153,8 @@ func TestEngineSubmissionRewritesNicknameAndSignsDKIM(t *testing.T) {
 		pyVerify(t, eva.body, keys)
 		// A changed body no longer verifies: the verifier is not a rubber stamp.
 		tampered := bytes.Replace(jan.body, []byte("Dobry den."), []byte("Dobry vecer."), 1)
-		if err := exec.Command("python3", "-c", "import dkim").Run(); err == nil {
-			cmd := exec.Command("python3", "-c", `import dkim,sys
+		if err := exec.Command(debianPython, "-c", "import dkim").Run(); err == nil {
+			cmd := exec.Command(debianPython, "-c", `import dkim,sys
 rec = `+fmt.Sprintf("%q", rsaRec)+`
 sys.exit(0 if dkim.verify(sys.stdin.buffer.read(), dnsfunc=lambda n, timeout=5: rec.encode()) else 1)`)
 			cmd.Stdin = bytes.NewReader(tampered)

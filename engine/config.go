@@ -536,7 +536,7 @@ func (c Config) Validate() error {
 		} else {
 			seen[d] = true
 		}
-		if !validSelector(k.Selector) {
+		if !mailauth.ValidSelector(k.Selector) {
 			bad(key+".selector", k.Selector, "is not a selector (labels of letters, digits and '-', RFC 6376 §3.1)")
 		}
 		if k.PrivateKeyFile == "" {
@@ -550,25 +550,6 @@ func (c Config) Validate() error {
 		bad("directory.nickname_quarantine", c.Directory.NicknameQuarantine, "must not be negative")
 	}
 	return errors.Join(errs...)
-}
-
-// validSelector checks a DKIM selector: dot-separated labels of letters,
-// digits and '-' (RFC 6376 §3.1).
-func validSelector(s string) bool {
-	if s == "" || len(s) > 63 {
-		return false
-	}
-	for _, l := range strings.Split(s, ".") {
-		if l == "" || l[0] == '-' || l[len(l)-1] == '-' {
-			return false
-		}
-		for _, r := range l {
-			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // keyError says why a key file cannot be used without quoting it.

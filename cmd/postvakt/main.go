@@ -118,6 +118,7 @@ func commands() []*command {
 		unitCmd(), spamComplaintCmd(),
 		userCmd(),
 		backupCmd(),
+		dkimCmd(),
 	}
 }
 

@@ -137,3 +137,22 @@ func ZoneLine(domain, selector string, k crypto.Signer) (string, error) {
 	parts = append(parts, `"`+rec+`"`)
 	return fmt.Sprintf("%s._domainkey.%s. IN TXT ( %s )", selector, strings.TrimSuffix(domain, "."), strings.Join(parts, " ")), nil
 }
+
+// ValidSelector checks a DKIM selector: dot-separated labels of letters,
+// digits and '-' (RFC 6376 §3.1), at most 63 octets here.
+func ValidSelector(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for _, l := range strings.Split(s, ".") {
+		if l == "" || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -64,12 +64,12 @@ type Config struct {
 	// Backend is what the engine asks local domains' back ends at RCPT
 	// (smtp.directory.delivery): recipient verification over LMTP and
 	// Dovecot's quota-status.
-	Backend   backend.Config  `yaml:"backend"`
+	Backend backend.Config `yaml:"backend"`
 	// DKIM signs submitted mail with per-domain keys (RFC 6376).
 	DKIM DKIMConfig `yaml:"dkim"`
 	// DMARC checks mail arriving on the MX: SPF, DKIM, DMARC and an
 	// Authentication-Results field (RFC 7489, RFC 8601).
-	DMARC DMARCConfig `yaml:"dmarc"`
+	DMARC     DMARCConfig     `yaml:"dmarc"`
 	Commit    CommitConfig    `yaml:"commit"`
 	Retention RetentionConfig `yaml:"retention"`
 	// EventBuffer is how many events wait for a slow consumer before new
@@ -215,13 +215,13 @@ type DirectoryConfig struct {
 	// A domain named here is local. Mail for a back end goes through the
 	// relay queue (relay.enabled): durable once acknowledged, retried and
 	// bounced as relay mail.
-	Delivery  map[string]string `yaml:"delivery"`
+	Delivery map[string]string `yaml:"delivery"`
 	// RewriteFrom are the domains whose nicknames are rewritten to the
 	// mailbox's permanent address in submitted mail (envelope sender and
 	// From:, the display name kept), so replies survive a nickname change.
-	RewriteFrom []string `yaml:"rewrite_from"`
-	Mailboxes []MailboxConfig   `yaml:"mailboxes"`
-	Aliases   []AliasConfig     `yaml:"aliases"`
+	RewriteFrom []string        `yaml:"rewrite_from"`
+	Mailboxes   []MailboxConfig `yaml:"mailboxes"`
+	Aliases     []AliasConfig   `yaml:"aliases"`
 }
 
 // MailboxConfig declares a mailbox. Give password_hash (argon2id PHC), not

@@ -183,10 +183,10 @@ type Options struct {
 	Filter    ContentFilter
 	// MailAuth signs outgoing and checks incoming mail; nil does neither.
 	MailAuth *MailAuth
-	Metrics   *enginemetrics.Metrics
-	Events    event.Sink
-	Logger    *slog.Logger
-	Clock     func() time.Time
+	Metrics  *enginemetrics.Metrics
+	Events   event.Sink
+	Logger   *slog.Logger
+	Clock    func() time.Time
 }
 
 // Authenticator checks AUTH credentials and names the account they open

@@ -16,9 +16,11 @@ import (
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/engine/mailauth"
+	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/engine/queue"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/enginestore"
 	"github.com/uni-mail/postvakt/oncall/units/dnscheck/dnstest"
 )
 
@@ -279,6 +281,53 @@ func TestEngineMXChecksDMARC(t *testing.T) {
 			if v := h.metric(series); v != want {
 				t.Errorf("%s = %q, want %s", series, v, want)
 			}
+		}
+	})
+}
+
+// TestEngineDMARCQuarantine: with the content scanner's quarantine, mail
+// failing DMARC under p=quarantine — and under p=reject when
+// smtp.dmarc.enforce is off — is kept in the quarantine (with the MX's
+// Authentication-Results) instead of the mailbox; mail that passes is
+// delivered.
+func TestEngineDMARCQuarantine(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		dns := dnstest.Start(t,
+			`quar.example. 300 IN TXT "v=spf1 ip4:192.0.2.1 -all"`,
+			`_dmarc.quar.example. 300 IN TXT "v=DMARC1; p=quarantine"`,
+			`rej.example. 300 IN TXT "v=spf1 ip4:192.0.2.1 -all"`,
+			`_dmarc.rej.example. 300 IN TXT "v=DMARC1; p=reject"`,
+			`ok.example. 300 IN TXT "v=spf1 ip4:127.0.0.1 -all"`,
+			`_dmarc.ok.example. 300 IN TXT "v=DMARC1; p=quarantine"`,
+		)
+		h, _ := startContentEngineWith(t, db, nil, nil, func(c *engine.Config) {
+			c.DMARC.Check, c.DMARC.Enforce = true, false
+			c.DNSBL.Resolver = dns.Addr
+		})
+		st := enginestore.New(db)
+		ctx := context.Background()
+		anna := h.mailbox("anna@uni.example", nil)
+		for _, from := range []string{"x@quar.example", "x@rej.example", "x@ok.example"} {
+			body := "From: <" + from + ">\r\nTo: <anna@uni.example>\r\nSubject: from " + from + "\r\nDate: Mon, 07 Dec 2026 10:00:00 +0100\r\nMessage-ID: <" + from + ">\r\n\r\nHello.\r\n"
+			wantCode(t, send(h.dial(h.mx), from, []string{"anna@uni.example"}, body), 250, "")
+		}
+		items, err := st.QuarantineList(ctx, quarantine.Filter{Reason: quarantine.ReasonSpam})
+		if err != nil || len(items) != 2 {
+			t.Fatalf("quarantined %d, %v", len(items), err)
+		}
+		for _, it := range items {
+			if !strings.Contains(it.Detail, "DMARC") || (it.MailFrom != "x@quar.example" && it.MailFrom != "x@rej.example") {
+				t.Fatalf("quarantined %+v", it)
+			}
+		}
+		msgs, err := st.MailMessages(ctx, anna.ID)
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("delivered %d, %v", len(msgs), err)
+		}
+		b, _ := st.MailBody(ctx, msgs[0].BodyHash)
+		if !bytes.Contains(b, []byte("dmarc=pass")) || !bytes.Contains(b, []byte("Subject: from x@ok.example")) {
+			t.Fatalf("delivered:\n%s", b)
 		}
 	})
 }

@@ -592,6 +592,9 @@ func (s *session) Data(r io.Reader) error {
 		env := Envelope{Node: o.Node, QueueID: queueID, Listener: s.spec.Name, ClientIP: s.ip, HELO: s.conn.Hostname(),
 			AuthUser: s.authUser, MailFrom: s.fromRaw, Rcpts: s.rcpts, WantsAll: s.wantsAll, TraceSize: traceSize,
 			HeaderSize: headerSize}
+		if checked && authRes.Disposition != mailauth.DispositionNone {
+			env.DMARCQuarantine, env.AuthResults = true, strings.TrimRight(authRes.Field, "\r\n")
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), o.Limits.FilterTimeout)
 		v, err := o.Filter.Filter(ctx, env, sp)
 		cancel()

@@ -1,6 +1,7 @@
 package mailauth
 
 import (
+	"bytes"
 	"crypto"
 	"fmt"
 	"io"
@@ -97,4 +98,20 @@ func SignWith(r io.Reader, k Key) (string, error) {
 		return "", fmt.Errorf("dkim sign: %w", err)
 	}
 	return sg.Signature(), nil
+}
+
+// SignMessage returns msg (a whole message, CRLF line ends) with a
+// DKIM-Signature field in front, made with the key of its From: domain;
+// msg unchanged when there is no key for it (or no From: address). The
+// helper for mail postvakt writes itself: notices, pages and reports.
+func (s *Signer) SignMessage(msg []byte) ([]byte, error) {
+	d, err := fromDomain(bytes.NewReader(msg))
+	if err != nil {
+		return msg, nil
+	}
+	field, ok, err := s.Sign(bytes.NewReader(msg), d)
+	if err != nil || !ok {
+		return msg, err
+	}
+	return append([]byte(field), msg...), nil
 }

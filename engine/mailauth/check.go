@@ -162,6 +162,12 @@ func (c *Checker) Check(ctx context.Context, in Input) Result {
 				res.DMARC = "pass"
 				break
 			}
+			if spfRes == spf.TempError || res.DKIM == "temperror" {
+				// A DNS failure is not evidence of forgery: no policy is
+				// applied, the sender may be asked again another time.
+				res.DMARC = "temperror"
+				break
+			}
 			res.DMARC = "fail"
 			res.Disposition = c.disposition(res.Policy, rec.Percent)
 		}

@@ -224,7 +224,9 @@ func TestEngineMXChecksDMARC(t *testing.T) {
 		}
 		wantCode(t, send(h.dial(h.mx), "ceo@forged.example", []string{"anna@uni.example"}, fake+body("ceo@forged.example", "forged2")), 550, "5.7.1")
 
-		wantCode(t, send(h.dial(h.mx), "news@good.example", []string{"anna@uni.example"}, body("news@good.example", "good")), 250, "")
+		// Fields claiming to be this MX's are removed (RFC 8601 §5); others stay.
+		forged := "Authentication-Results: MX.uni.example;\r\n\tdkim=pass header.d=bank.example\r\nAuthentication-Results: relay.other.example; spf=pass\r\n"
+		wantCode(t, send(h.dial(h.mx), "news@good.example", []string{"anna@uni.example"}, forged+body("news@good.example", "good")), 250, "")
 		sig, err := mailauth.SignWith(strings.NewReader(body("list@signed.example", "signed")), mailauth.Key{Domain: "signed.example", Selector: "sel", Signer: key})
 		if err != nil {
 			t.Fatal(err)
@@ -259,6 +261,10 @@ func TestEngineMXChecksDMARC(t *testing.T) {
 				if !bytes.Contains(b, []byte(w)) {
 					t.Errorf("%s: %q missing:\n%s", subj, w, b)
 				}
+			}
+			if subj == "good" && (bytes.Count(bytes.ToLower(b), []byte("authentication-results: mx.uni.example;")) != 1 || bytes.Contains(b, []byte("bank.example")) ||
+				!bytes.Contains(b, []byte("Authentication-Results: relay.other.example; spf=pass"))) {
+				t.Errorf("forged Authentication-Results not removed, or another's removed:\n%s", b)
 			}
 			delete(want, subj)
 		}

@@ -133,3 +133,17 @@ func FuzzRewriteFrom(f *testing.F) {
 		}
 	})
 }
+
+func TestStripAuthResults(t *testing.T) {
+	t.Parallel()
+	h := "Received: from x\r\nAuthentication-Results: mx.uni.example;\r\n\tdmarc=pass\r\nauthentication-results:  MX.UNI.EXAMPLE 1; spf=pass\r\n" +
+		"Authentication-Results: mx.uni.example.evil; spf=pass\r\nFrom: a@b.example\r\n\r\n"
+	got, n := StripAuthResults([]byte(h), "mx.uni.example")
+	want := "Received: from x\r\nAuthentication-Results: mx.uni.example.evil; spf=pass\r\nFrom: a@b.example\r\n\r\n"
+	if n != 2 || string(got) != want {
+		t.Fatalf("got %d %q", n, got)
+	}
+	if got, n := StripAuthResults([]byte(want), "mx.uni.example"); n != 0 || string(got) != want {
+		t.Fatalf("changed a header without ours: %q", got)
+	}
+}

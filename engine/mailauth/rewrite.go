@@ -52,3 +52,35 @@ func RewriteFrom(header []byte, nick, perm string) ([]byte, string, bool) {
 	}
 	return header, "", false
 }
+
+// StripAuthResults removes from header (a whole header section) the
+// Authentication-Results fields that claim to come from authServID: a
+// message arriving with them forges this MX's results (RFC 8601 §5). It
+// returns the new header and how many fields it removed.
+func StripAuthResults(header []byte, authServID string) ([]byte, int) {
+	lines := bytes.SplitAfter(header, []byte("\n"))
+	var out bytes.Buffer
+	removed := 0
+	for i := 0; i < len(lines); {
+		j := i + 1
+		for j < len(lines) && len(lines[j]) > 0 && (lines[j][0] == ' ' || lines[j][0] == '\t') {
+			j++
+		}
+		field := bytes.Join(lines[i:j], nil)
+		if name, value, ok := strings.Cut(string(field), ":"); ok && strings.EqualFold(strings.TrimSpace(name), "Authentication-Results") {
+			id, _, _ := strings.Cut(strings.TrimSpace(strings.NewReplacer("\r", "", "\n", "").Replace(value)), ";")
+			// authserv-id [CFWS authres-version]
+			if f := strings.Fields(id); len(f) > 0 && strings.EqualFold(f[0], authServID) {
+				removed++
+				i = j
+				continue
+			}
+		}
+		out.Write(field)
+		i = j
+	}
+	if removed == 0 {
+		return header, 0
+	}
+	return out.Bytes(), removed
+}

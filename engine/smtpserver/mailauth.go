@@ -158,19 +158,42 @@ func headerFromDomain(r io.Reader) (string, error) {
 // rewriteHeaderFrom replaces the From: field of the stored message when
 // its single address is nick, keeping the display name.
 func rewriteHeaderFrom(prefix []byte, sp *spool.File, from int64, nick, perm string) ([]byte, int64, string, bool, error) {
+	var old string
+	p, f, changed := editHeader(prefix, sp, from, func(h []byte) ([]byte, bool) {
+		nh, o, ok := mailauth.RewriteFrom(h, nick, perm)
+		old = o
+		return nh, ok
+	})
+	return p, f, old, changed, nil
+}
+
+// stripForgedAuthResults removes Authentication-Results fields that claim
+// this MX's authserv-id from the stored message (RFC 8601 §5).
+func stripForgedAuthResults(prefix []byte, sp *spool.File, from int64, authServID string) ([]byte, int64, bool) {
+	return editHeader(prefix, sp, from, func(h []byte) ([]byte, bool) {
+		nh, n := mailauth.StripAuthResults(h, authServID)
+		return nh, n > 0
+	})
+}
+
+// editHeader applies edit to the header section of the stored message
+// (prefix, then sp from offset from on) and returns the new prefix and
+// offset; unchanged when edit changes nothing or there is no header
+// section within maxHeaderScan.
+func editHeader(prefix []byte, sp *spool.File, from int64, edit func([]byte) ([]byte, bool)) ([]byte, int64, bool) {
 	h, ok := readHeader(combined(prefix, sp, from))
 	if !ok {
-		return prefix, from, "", false, nil
+		return prefix, from, false
 	}
-	nh, old, changed := mailauth.RewriteFrom(h, nick, perm)
+	nh, changed := edit(h)
 	if !changed {
-		return prefix, from, "", false, nil
+		return prefix, from, false
 	}
 	n := int64(len(h))
 	if n <= int64(len(prefix)) {
-		return append(nh, prefix[n:]...), from, old, true, nil
+		return append(nh, prefix[n:]...), from, true
 	}
-	return nh, from + n - int64(len(prefix)), old, true, nil
+	return nh, from + n - int64(len(prefix)), true
 }
 
 // parseHeaderOf parses the header section of the stored message.

@@ -623,7 +623,12 @@ func (s *session) Data(r io.Reader) error {
 	}
 
 	if checked {
-		// RFC 8601 §5: at the top of the header, above the trace fields.
+		// RFC 8601 §5: fields claiming to be ours that came from outside
+		// are removed; ours goes at the top, above the trace fields.
+		if p, f, ok := stripForgedAuthResults(prefix, sp, from, o.Hostname); ok {
+			prefix, from = p, f
+			s.log.Info("forged Authentication-Results removed", "queue_id", queueID)
+		}
 		field := authRes.Field
 		if authRes.Disposition == mailauth.DispositionQuarantine || authRes.Disposition == mailauth.DispositionReject {
 			// Not refused: say what the sender's domain asked, for the

@@ -14,6 +14,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/backend"
 	"github.com/uni-mail/postvakt/engine/directory"
 	"github.com/uni-mail/postvakt/engine/greylist"
+	"github.com/uni-mail/postvakt/engine/mailauth"
 	"github.com/uni-mail/postvakt/engine/policy"
 	"github.com/uni-mail/postvakt/engine/queue"
 )
@@ -63,7 +64,12 @@ type Config struct {
 	// Backend is what the engine asks local domains' back ends at RCPT
 	// (smtp.directory.delivery): recipient verification over LMTP and
 	// Dovecot's quota-status.
-	Backend   backend.Config  `yaml:"backend"`
+	Backend backend.Config `yaml:"backend"`
+	// DKIM signs submitted mail with per-domain keys (RFC 6376).
+	DKIM DKIMConfig `yaml:"dkim"`
+	// DMARC checks mail arriving on the MX: SPF, DKIM, DMARC and an
+	// Authentication-Results field (RFC 7489, RFC 8601).
+	DMARC     DMARCConfig     `yaml:"dmarc"`
 	Commit    CommitConfig    `yaml:"commit"`
 	Retention RetentionConfig `yaml:"retention"`
 	// EventBuffer is how many events wait for a slow consumer before new
@@ -209,9 +215,13 @@ type DirectoryConfig struct {
 	// A domain named here is local. Mail for a back end goes through the
 	// relay queue (relay.enabled): durable once acknowledged, retried and
 	// bounced as relay mail.
-	Delivery  map[string]string `yaml:"delivery"`
-	Mailboxes []MailboxConfig   `yaml:"mailboxes"`
-	Aliases   []AliasConfig     `yaml:"aliases"`
+	Delivery map[string]string `yaml:"delivery"`
+	// RewriteFrom are the domains whose nicknames are rewritten to the
+	// mailbox's permanent address in submitted mail (envelope sender and
+	// From:, the display name kept), so replies survive a nickname change.
+	RewriteFrom []string        `yaml:"rewrite_from"`
+	Mailboxes   []MailboxConfig `yaml:"mailboxes"`
+	Aliases     []AliasConfig   `yaml:"aliases"`
 }
 
 // MailboxConfig declares a mailbox. Give password_hash (argon2id PHC), not
@@ -233,6 +243,31 @@ type AliasConfig struct {
 	Address string   `yaml:"address"`
 	Kind    string   `yaml:"kind"` // alias, list or function
 	Targets []string `yaml:"targets"`
+}
+
+// DKIMConfig are the signing keys.
+type DKIMConfig struct {
+	Keys []DKIMKeyConfig `yaml:"keys"`
+}
+
+// DKIMKeyConfig is one domain's key: a PEM file (PKCS #8 or PKCS #1),
+// RSA-2048 or Ed25519, written by `postvakt dkim rotate`. The key signs
+// the domain's mail and its subdomains'.
+type DKIMKeyConfig struct {
+	Domain         string `yaml:"domain"`
+	Selector       string `yaml:"selector"`
+	PrivateKeyFile string `yaml:"private_key_file"`
+}
+
+// DMARCConfig configures the MX's checks of incoming mail. DNS questions go
+// to smtp.dnsbl.resolver (the system's resolver when unset).
+type DMARCConfig struct {
+	// Check runs SPF, DKIM and DMARC on mail arriving unauthenticated and
+	// adds Authentication-Results.
+	Check bool `yaml:"check"`
+	// Enforce refuses mail failing DMARC whose domain publishes p=reject
+	// (550 5.7.1 at the end of DATA); false only marks it.
+	Enforce bool `yaml:"enforce"`
 }
 
 // CommitConfig tunes the group committer.
@@ -284,6 +319,7 @@ func Default() Config {
 		Greylist:    greylist.DefaultConfig(),
 		Directory:   DirectoryConfig{DefaultQuotaBytes: directory.DefaultQuota, NicknameQuarantine: 90 * 24 * time.Hour, PasswordHash: directory.DefaultHashParams(), CacheTTL: 2 * time.Second},
 		Backend:     backend.DefaultConfig(),
+		DMARC:       DMARCConfig{Enforce: true},
 		Auth:        AuthConfig{Backend: AuthEmbedded, MaxConcurrent: 16, Timeout: 10 * time.Second},
 		Commit:      CommitConfig{MaxBatch: 64, Workers: 1},
 		Retention:   RetentionConfig{Transactions: 90 * 24 * time.Hour, BodyGrace: 24 * time.Hour},
@@ -485,10 +521,44 @@ func (c Config) Validate() error {
 	if c.Directory.CacheTTL < 0 || c.Directory.CacheTTL > time.Minute {
 		bad("directory.cache_ttl", c.Directory.CacheTTL, "must be between 0 and 1m")
 	}
+	for i, d := range c.Directory.RewriteFrom {
+		if _, err := addr.ParseDomain(d); err != nil {
+			bad(fmt.Sprintf("directory.rewrite_from[%d]", i), d, "is not a domain")
+		}
+	}
+	seen := map[string]bool{}
+	for i, k := range c.DKIM.Keys {
+		key := fmt.Sprintf("dkim.keys[%d]", i)
+		if _, err := addr.ParseDomain(k.Domain); err != nil {
+			bad(key+".domain", k.Domain, "is not a domain")
+		} else if d := strings.ToLower(k.Domain); seen[d] {
+			bad(key+".domain", k.Domain, "has a key already")
+		} else {
+			seen[d] = true
+		}
+		if !mailauth.ValidSelector(k.Selector) {
+			bad(key+".selector", k.Selector, "is not a selector (labels of letters, digits and '-', RFC 6376 §3.1)")
+		}
+		if k.PrivateKeyFile == "" {
+			bad(key+".private_key_file", "", "must be set")
+		} else if _, err := mailauth.LoadKey(k.PrivateKeyFile); err != nil {
+			// The reason, never the file's contents.
+			bad(key+".private_key_file", k.PrivateKeyFile, "cannot be used: "+keyError(err))
+		}
+	}
 	if c.Directory.NicknameQuarantine < 0 {
 		bad("directory.nickname_quarantine", c.Directory.NicknameQuarantine, "must not be negative")
 	}
 	return errors.Join(errs...)
+}
+
+// keyError says why a key file cannot be used without quoting it.
+func keyError(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 // DeliveryStore is the delivery of a local domain kept in the embedded

@@ -30,11 +30,21 @@ import (
 // engine.Options.Filter hook) and abuse control, on db.
 func startContentEngine(t testing.TB, db *storage.DB, ab *sendlimit.Controller, edit func(*content.Config)) (*harness, *prometheus.Registry) {
 	t.Helper()
+	return startContentEngineWith(t, db, ab, edit, nil)
+}
+
+// startContentEngineWith is startContentEngine with the engine's
+// configuration changed by mutate.
+func startContentEngineWith(t testing.TB, db *storage.DB, ab *sendlimit.Controller, edit func(*content.Config), mutate func(*engine.Config)) (*harness, *prometheus.Registry) {
+	t.Helper()
 	cfg := testConfig()
 	cfg.Greylist.Enabled = false
 	cfg.Limits.MaxConnsPerIP = 100
 	if db.Dialect() == storage.SQLite {
 		cfg.Commit.Workers = 1
+	}
+	if mutate != nil {
+		mutate(&cfg)
 	}
 	reg := prometheus.NewRegistry()
 	cc := content.Default()

@@ -216,6 +216,10 @@ func New(o Options) (*Engine, error) {
 			Network: network, Addr: addr, MaxConcurrent: cfg.Auth.MaxConcurrent, Wait: cfg.Limits.PasswordHashWait,
 			Timeout: cfg.Auth.Timeout, Metrics: o.Metrics})}
 	}
+	ma, err := mailAuthOf(cfg, o.Metrics)
+	if err != nil {
+		return nil, err
+	}
 	var lns []smtpserver.Listener
 	if cfg.MX.Listen != "" {
 		lns = append(lns, smtpserver.Listener{Name: "mx", Addr: cfg.MX.Listen, ImplicitTLS: cfg.MX.ImplicitTLS, Auth: cfg.MX.Auth})
@@ -240,7 +244,7 @@ func New(o Options) (*Engine, error) {
 		},
 		AuthLimit: e.authLimit, Spool: e.res.Spool, Memory: e.res.Memory,
 		Directory: e.dir, Greylist: e.grey, DNSBL: checker, Backend: rcptCheck, Auth: auth, Policy: policyOf(cfg, lists),
-		Committer: e.committer, Filter: o.Filter, Metrics: m, Events: e.events, Logger: o.Logger, Clock: o.Clock,
+		Committer: e.committer, Filter: o.Filter, MailAuth: ma, Metrics: m, Events: e.events, Logger: o.Logger, Clock: o.Clock,
 	})
 	if err != nil {
 		e.committer.Close()

@@ -119,6 +119,7 @@ func commands() []*command {
 		unitCmd(), spamComplaintCmd(),
 		userCmd(),
 		backupCmd(),
+		dkimCmd(),
 	}
 }
 

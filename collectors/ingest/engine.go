@@ -169,7 +169,12 @@ func (c *EngineRecords) transaction(b *txlog.Batch, e *event.Transaction) {
 		}
 		return
 	}
-	// Refused at DATA: one outcome per recipient accepted at RCPT.
+	// Refused at DATA: one outcome per recipient accepted at RCPT; the
+	// MX's SPF/DKIM/DMARC results beside the reason when it checked them.
+	reply := e.Reason
+	if e.AuthResults != "" {
+		reply += " (" + e.AuthResults + ")"
+	}
 	rcpts := e.Rcpts
 	if len(rcpts) == 0 {
 		rcpts = []string{""}
@@ -179,7 +184,7 @@ func (c *EngineRecords) transaction(b *txlog.Batch, e *event.Transaction) {
 			QueueID: e.QueueID, MessageID: msgID, MailFrom: e.MailFrom, Rcpt: rc,
 			HeaderFrom: e.HeaderFrom, Subject: e.Subject, Size: e.Size, ClientIP: s.ClientIP, Helo: s.HELO,
 			AuthUser: s.AuthUser, Status: txlog.StatusRejected, Stage: "DATA", Code: e.Code, DSN: e.Enhanced,
-			Reply: e.Reason, Agent: "engine"})
+			Reply: reply, Agent: "engine"})
 	}
 }
 

@@ -165,3 +165,18 @@ func TestEngineRecordsDirection(t *testing.T) {
 		t.Errorf("records:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestEngineRecordsDMARCRefusal: a message the MX refused for DMARC shows
+// the check results beside the reason in the transaction log.
+func TestEngineRecordsDMARCRefusal(t *testing.T) {
+	t.Parallel()
+	c := NewEngineRecords(nil)
+	at := time.Date(2026, 12, 7, 11, 0, 0, 0, time.UTC)
+	s := event.Session{ID: "S1", Node: "mx1", Listener: "mx", ClientIP: "192.0.2.7", HELO: "forger.example"}
+	b := c.Records([]event.Event{&event.Transaction{At: at, Session: s, MailFrom: "ceo@forged.example", Rcpts: []string{"anna@uni.example"},
+		Code: 550, Enhanced: "5.7.1", Reason: "dmarc_reject", AuthResults: "spf=fail dkim=none dmarc=fail (p=reject disposition=reject)"}})
+	want := "R  rejected anna@uni.example inbound (dmarc_reject (spf=fail dkim=none dmarc=fail (p=reject disposition=reject)))"
+	if got := rowsText(b); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}

@@ -406,6 +406,10 @@ func (s *Scanner) Scan(ctx context.Context, env smtpserver.Envelope, msg smtpser
 		}
 		return quar(VerdictSuspect, quarantine.ReasonSuspect, detail, nil)
 	}
+	if env.DMARCQuarantine && !env.WantsAll {
+		// The sender's domain asks for it (RFC 7489 §6.6.4: p=quarantine).
+		return quar(VerdictSpam, quarantine.ReasonSpam, "DMARC policy of the sender's domain: quarantine", []string{env.AuthResults})
+	}
 	if st.scorer != nil {
 		in := spam.Input{ClientIP: env.ClientIP, HELO: env.HELO, MailFrom: env.MailFrom, Header: sum.Header,
 			Texts: texts, Authenticated: submission || env.AuthUser != "", LocalDomain: s.o.LocalDomain, Local: s.local.Load()}

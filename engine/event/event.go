@@ -69,6 +69,14 @@ type Transaction struct {
 	// (committed to mailboxes and the relay queue), quarantined, or
 	// discarded by the content filter; "" when refused.
 	Disposition Disposition
+	// AuthResults summarises the MX's SPF, DKIM and DMARC results
+	// ("spf=pass dkim=none dmarc=pass"); "" when not checked.
+	AuthResults string
+	// OriginalFrom is the sender (envelope and From:) as submitted when
+	// the engine rewrote it to the permanent address; "" otherwise.
+	OriginalFrom string
+	// DKIMSigned is the domain that signed the message on its way out.
+	DKIMSigned string
 }
 
 // Disposition is what became of an accepted message.

@@ -44,6 +44,9 @@ const (
 	// ReasonBackendUnavailable: the recipient's back end (Dovecot's LMTP,
 	// quota-status) could not be asked, so the recipient is unverifiable.
 	ReasonBackendUnavailable Reason = "backend_unavailable"
+	// ReasonDMARC: the sender's domain publishes DMARC p=reject and the
+	// message fails DMARC (RFC 7489 §6.6.4, §7.3).
+	ReasonDMARC Reason = "dmarc_reject"
 )
 
 type replySpec struct {
@@ -70,6 +73,7 @@ var replies = map[Reason]replySpec{
 	ReasonTooBig:           {552, smtp.EnhancedCode{5, 3, 4}, "Message size exceeds fixed limit"},
 	ReasonLineTooLong:      {500, smtp.EnhancedCode{5, 5, 2}, "Line too long"},
 	ReasonLoop:             {554, smtp.EnhancedCode{5, 4, 6}, "Too many hops: mail loop detected"},
+	ReasonDMARC:            {550, smtp.EnhancedCode{5, 7, 1}, "Message rejected by the sender domain's DMARC policy"},
 	ReasonContent:          {554, smtp.EnhancedCode{5, 7, 1}, "Message content rejected"},
 	ReasonContentTemp:      {451, smtp.EnhancedCode{4, 7, 0}, "Message could not be checked, try again later"},
 	ReasonAuthFailed:       {535, smtp.EnhancedCode{5, 7, 8}, "Authentication credentials invalid"},
@@ -100,7 +104,7 @@ func Reasons() []string {
 		ReasonTooManyRcpts, ReasonRelayDenied, ReasonGreylisted, ReasonUnknownRecipient, ReasonMailboxDisabled,
 		ReasonOverQuota, ReasonTooBig, ReasonLineTooLong, ReasonLoop, ReasonContent, ReasonContentTemp, ReasonAuthFailed, ReasonAuthTooMany,
 		ReasonAuthTLS, ReasonAuthMechanism, ReasonAuthUnavailable, ReasonAuthTemp, ReasonTempFailure,
-		ReasonPregreet, ReasonAuthRate, ReasonAuthBusy, ReasonResources, ReasonBackendUnavailable} {
+		ReasonPregreet, ReasonAuthRate, ReasonAuthBusy, ReasonResources, ReasonBackendUnavailable, ReasonDMARC} {
 		out = append(out, string(r))
 	}
 	return out

@@ -115,6 +115,13 @@ type Envelope struct {
 	// empty line that ends it (RFC 5322 §2.1), or 0 when the message has no
 	// header section within the first 256 KiB.
 	TraceSize, HeaderSize int64
+	// DMARCQuarantine: the sender's domain asks for this message to be
+	// quarantined (DMARC p=quarantine, or p=reject not enforced; RFC 7489
+	// §6.6.4); a filter with a quarantine keeps it there. AuthResults is
+	// then the MX's Authentication-Results field (without CRLF), for the
+	// quarantined copy.
+	DMARCQuarantine bool
+	AuthResults     string
 }
 
 // Action is a content filter's decision.
@@ -181,10 +188,12 @@ type Options struct {
 
 	Committer *store.Committer
 	Filter    ContentFilter
-	Metrics   *enginemetrics.Metrics
-	Events    event.Sink
-	Logger    *slog.Logger
-	Clock     func() time.Time
+	// MailAuth signs outgoing and checks incoming mail; nil does neither.
+	MailAuth *MailAuth
+	Metrics  *enginemetrics.Metrics
+	Events   event.Sink
+	Logger   *slog.Logger
+	Clock    func() time.Time
 }
 
 // Authenticator checks AUTH credentials and names the account they open

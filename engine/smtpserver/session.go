@@ -22,6 +22,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/dnsbl"
 	"github.com/uni-mail/postvakt/engine/event"
 	"github.com/uni-mail/postvakt/engine/greylist"
+	"github.com/uni-mail/postvakt/engine/mailauth"
 	"github.com/uni-mail/postvakt/engine/spool"
 	"github.com/uni-mail/postvakt/engine/store"
 )
@@ -575,6 +576,15 @@ func (s *session) Data(r io.Reader) error {
 		return fail(ReasonLoop, fmt.Errorf("%d Received headers", len(hdr.Values("Received"))), n)
 	}
 	tx.MessageID, tx.Subject, tx.HeaderFrom = hdr.Get("Message-Id"), hdr.Get("Subject"), hdr.Get("From")
+	// The MX's SPF, DKIM and DMARC checks (RFC 7489 §6.6), before the
+	// content filter so that a message DMARC refuses is not scanned.
+	authRes, checked := s.checkInbound(sp)
+	if checked {
+		tx.AuthResults = authRes.Summary()
+		if authRes.Disposition == mailauth.DispositionReject && o.MailAuth.EnforceDMARC {
+			return fail(ReasonDMARC, fmt.Errorf("dmarc: %s from %s", tx.AuthResults, authRes.FromDomain), n)
+		}
+	}
 
 	// What is stored: prefix, then the spool from offset `from` on.
 	prefix, from := []byte(received), traceSize
@@ -582,6 +592,9 @@ func (s *session) Data(r io.Reader) error {
 		env := Envelope{Node: o.Node, QueueID: queueID, Listener: s.spec.Name, ClientIP: s.ip, HELO: s.conn.Hostname(),
 			AuthUser: s.authUser, MailFrom: s.fromRaw, Rcpts: s.rcpts, WantsAll: s.wantsAll, TraceSize: traceSize,
 			HeaderSize: headerSize}
+		if checked && authRes.Disposition != mailauth.DispositionNone {
+			env.DMARCQuarantine, env.AuthResults = true, strings.TrimRight(authRes.Field, "\r\n")
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), o.Limits.FilterTimeout)
 		v, err := o.Filter.Filter(ctx, env, sp)
 		cancel()
@@ -607,6 +620,30 @@ func (s *session) Data(r io.Reader) error {
 		if v.Header != nil && env.HeaderSize > 0 {
 			tx.Subject = parseHeader(v.Header).Get("Subject")
 		}
+	}
+
+	if checked {
+		// RFC 8601 §5: fields claiming to be ours that came from outside
+		// are removed; ours goes at the top, above the trace fields.
+		if p, f, ok := stripForgedAuthResults(prefix, sp, from, o.Hostname); ok {
+			prefix, from = p, f
+			s.log.Info("forged Authentication-Results removed", "queue_id", queueID)
+		}
+		field := authRes.Field
+		if authRes.Disposition == mailauth.DispositionQuarantine || authRes.Disposition == mailauth.DispositionReject {
+			// Not refused: say what the sender's domain asked, for the
+			// mailbox's filters (RFC 7489 §6.6.4 leaves the means local).
+			field += "X-Postvakt-DMARC: " + string(authRes.Disposition) + "\r\n"
+		}
+		prefix = append([]byte(field), prefix...)
+	}
+	if prefix, from, tx.OriginalFrom, tx.DKIMSigned, err = s.prepareOutgoing(prefix, sp, from); err != nil {
+		return fail(ReasonTempFailure, err, n)
+	}
+	if tx.OriginalFrom != "" {
+		tx.MailFrom = s.fromRaw
+		tx.HeaderFrom = parseHeaderOf(prefix, sp, from).Get("From")
+		s.log.Info("sender rewritten to the permanent address", "queue_id", queueID, "from", s.fromRaw, "original", tx.OriginalFrom)
 	}
 
 	// The message is held whole in memory once, for the commit: reserve

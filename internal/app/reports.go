@@ -98,9 +98,13 @@ func NewReportService(cfg *config.Config, db *storage.DB, logger *slog.Logger, n
 		src.record = func(ctx context.Context) error { return tm.RecordShifts(ctx, now()) }
 	}
 	host, _ := os.Hostname()
+	dkim, err := dkimSigner(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return &reports.Service{
 		Config: cfg.Reports, Source: src, Archive: reportstore.New(db),
-		Sender: &reports.SMTPSender{Config: cfg.Reports.Mail, HelloName: host},
+		Sender: signedReports(&reports.SMTPSender{Config: cfg.Reports.Mail, HelloName: host}, dkim, logger),
 		Logger: logger.With("capability", "reports"), Now: now, Node: node,
 	}, nil
 }

@@ -57,10 +57,14 @@ var noticeReloadKeys = []string{"notices.announce_to", "notices.from", "notices.
 // the on-call rota of oncall.rotas as the default assignee, acknowledgements
 // through notices.relay) and the notice service.
 func NewTicketServices(cfg *config.Config, db *storage.DB, logger *slog.Logger, now func() time.Time, o TicketOptions) (*TicketServices, error) {
-	sender := &notice.SMTPSender{
+	dkim, err := dkimSigner(cfg)
+	if err != nil {
+		return nil, err
+	}
+	sender := signedNotices(&notice.SMTPSender{
 		Addr: cfg.Notices.Relay.Addr, HelloName: cfg.Notices.Relay.HelloName, Timeout: cfg.Notices.Relay.Timeout,
 		StartTLS: cfg.Notices.Relay.StartTLS, Username: cfg.Notices.Relay.Username, Password: cfg.Notices.Relay.Password,
-	}
+	}, dkim, logger)
 	st := ticketstore.New(db)
 	onCall := o.OnCall
 	if onCall == nil {

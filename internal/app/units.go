@@ -35,8 +35,12 @@ func NewUnitService(cfg *config.Config, db *storage.DB, logger *slog.Logger, now
 	var mailer notice.Sender
 	if cfg.Notices.Relay.Addr != "" {
 		r := cfg.Notices.Relay
-		mailer = &notice.SMTPSender{Addr: r.Addr, HelloName: r.HelloName, Timeout: r.Timeout, StartTLS: r.StartTLS,
-			Username: r.Username, Password: r.Password}
+		dkim, err := dkimSigner(cfg)
+		if err != nil {
+			return nil, err
+		}
+		mailer = signedNotices(&notice.SMTPSender{Addr: r.Addr, HelloName: r.HelloName, Timeout: r.Timeout, StartTLS: r.StartTLS,
+			Username: r.Username, Password: r.Password}, dkim, logger)
 	}
 	return units.New(units.Options{
 		Config: cfg.Units, Store: st, Metrics: metrics,

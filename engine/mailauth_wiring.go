@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/uni-mail/postvakt/engine/mailauth"
+	"github.com/uni-mail/postvakt/engine/smtpserver"
+)
+
+// mailAuthOf builds the session's mail authenticity from cfg: the DKIM
+// keys (read from their files), the MX checks through the configured
+// resolver, the domains whose nicknames are rewritten, and the metrics
+// postvakt_smtp_dmarc_results_total{result},
+// postvakt_smtp_dkim_sign_total{result} and
+// postvakt_smtp_from_rewrites_total.
+func mailAuthOf(cfg Config, set *metrics.Set) (*smtpserver.MailAuth, error) {
+	ma := &smtpserver.MailAuth{EnforceDMARC: cfg.DMARC.Enforce}
+	if len(cfg.DKIM.Keys) > 0 {
+		var keys []mailauth.Key
+		for i, k := range cfg.DKIM.Keys {
+			sg, err := mailauth.LoadKey(k.PrivateKeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("smtp.dkim.keys[%d].private_key_file %s: %s", i, k.PrivateKeyFile, keyError(err))
+			}
+			keys = append(keys, mailauth.Key{Domain: strings.ToLower(k.Domain), Selector: k.Selector, Signer: sg})
+		}
+		ma.Signer = mailauth.NewSigner(keys)
+	}
+	if cfg.DMARC.Check {
+		ma.Checker = &mailauth.Checker{AuthServID: cfg.Hostname, Resolver: netResolver(cfg.DNSBL.Resolver)}
+	}
+	if len(cfg.Directory.RewriteFrom) > 0 {
+		rw := map[string]bool{}
+		for _, d := range cfg.Directory.RewriteFrom {
+			rw[strings.ToLower(strings.TrimSuffix(d, "."))] = true
+		}
+		ma.RewriteFrom = func(d string) bool { return rw[strings.ToLower(d)] }
+	}
+	counters := map[[2]string]*metrics.Counter{}
+	for _, r := range mailauth.DMARCResults {
+		counters[[2]string{"dmarc", r}] = set.GetOrCreateCounter(`postvakt_smtp_dmarc_results_total{result="` + r + `"}`)
+	}
+	for _, r := range []string{"signed", "no_key", "error"} {
+		counters[[2]string{"dkim_sign", r}] = set.GetOrCreateCounter(`postvakt_smtp_dkim_sign_total{result="` + r + `"}`)
+	}
+	counters[[2]string{"from_rewrite", "rewritten"}] = set.GetOrCreateCounter(`postvakt_smtp_from_rewrites_total`)
+	ma.Count = func(kind, result string) {
+		if c, ok := counters[[2]string{kind, result}]; ok {
+			c.Inc()
+		}
+	}
+	return ma, nil
+}
+
+// netResolver is a resolver that asks server (host:port), or the system's
+// when server is "".
+func netResolver(server string) *net.Resolver {
+	if server == "" {
+		return net.DefaultResolver
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, server)
+	}}
+}

@@ -272,6 +272,7 @@ func TestDemo(t *testing.T) {
 		{"now", "/"}, {"rota", "/rota"}, {"tickets", "/tickets"}, {"ticket", "/tickets/1"},
 		{"incidents", "/incidents"}, {"notices", "/notices"}, {"notice", "/notices/1"}, {"units", "/units"},
 		{"directory", "/directory/mailboxes"}, {"mailbox", "/directory/mailboxes/alice.martin@uni.example"},
+		{"mailbox-messages", "/directory/mailboxes/alice.martin@uni.example/messages"},
 		{"quarantine", "/quarantine"}, {"trace", "/trace?status=bounced&since=24h"},
 		{"reports", "/reports"}, {"admin", "/admin"}, {"runbooks", "/runbooks"}, {"runbook", "/runbooks/probe-failed"},
 		{"status", "/status"}, {"status-history", "/status/history"}, {"incident", "/incidents/1"},

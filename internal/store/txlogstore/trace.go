@@ -344,9 +344,13 @@ func (s *Store) traceSearch(ctx context.Context, qr storage.Querier, q trace.Que
 			}
 			linked, err = queryTx(ctx, qr, lateralBy(txSelect, "msg_key = '' AND queue_id <> '' AND queue_id", lateralSize(len(spans))), flatten(spans)...)
 		} else {
-			qin := "(" + strings.TrimSuffix(strings.Repeat("?,", len(qids)), ",") + ")"
+			ids := make([]string, len(qids))
+			for i, id := range qids {
+				ids[i] = id.(string)
+			}
+			qin, qargs := inList(ids)
 			linked, err = queryTx(ctx, qr, txSelect+" WHERE ts >= ? AND ts <= ? AND msg_key = '' AND queue_id <> '' AND queue_id IN "+qin+" ORDER BY ts",
-				append([]any{lo2, hi2}, qids...)...)
+				append([]any{lo2, hi2}, qargs...)...)
 		}
 		if err != nil {
 			return f, fmt.Errorf("trace load linked rows: %w", err)
@@ -558,12 +562,21 @@ func flatten(spans [][3]any) []any {
 	return out
 }
 
+// inList is "(?,?,…)" for keys and its arguments, padded with the last
+// key to a power of two (at least 8: lateralSize), so that few distinct
+// texts serve every page and storage.DB's statement cache (one prepared
+// statement per text on each pooled SQLite connection) stays small; a key
+// listed twice matches the same rows once.
 func inList(keys []string) (string, []any) {
-	args := make([]any, len(keys))
-	for i, k := range keys {
-		args[i] = k
+	if len(keys) == 0 {
+		return "(NULL)", nil // matches nothing
 	}
-	return "(" + strings.TrimSuffix(strings.Repeat("?,", len(keys)), ",") + ")", args
+	n := lateralSize(len(keys))
+	args := make([]any, n)
+	for i := range n {
+		args[i] = keys[min(i, len(keys)-1)]
+	}
+	return "(" + strings.TrimSuffix(strings.Repeat("?,", n), ",") + ")", args
 }
 
 // messageForQueue finds the message that had queue ID qid on node around

@@ -70,7 +70,7 @@ migrates it when there is none, for a backfill before the first start.`,
 				return usagef("import needs at least one FILE")
 			}
 			if !dryRun {
-				cfg, db, err := e.openDatabase(ctx, openOptions{create: create})
+				cfg, db, err := e.openDatabase(ctx, openOptions{create: create, bulk: true})
 				if err != nil {
 					return err
 				}

@@ -15,6 +15,9 @@ import (
 
 // openOptions say how a command opens the database.
 type openOptions struct {
+	// bulk opens the database for a long stream of large writes
+	// (storage.Options.Bulk): only `import` asks for it.
+	bulk bool
 	// prepare runs on the loaded configuration before anything is opened:
 	// a command applies flags that override keys there, or refuses to run
 	// when its capability is not configured. nil: nothing to prepare.
@@ -67,7 +70,7 @@ func (e *cmdEnv) openDatabase(ctx context.Context, o openOptions) (*config.Confi
 			return nil, nil, fmt.Errorf("database %s: %w", shown, err)
 		}
 	}
-	db, err := app.OpenDatabase(ctx, cfg, e.logger, false)
+	db, err := app.OpenDatabaseWith(ctx, cfg, e.logger, false, storage.Options{Bulk: o.bulk})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -64,7 +64,14 @@ type Options struct {
 // OpenDatabase opens the configured database and, when migrate is true,
 // applies pending migrations.
 func OpenDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger, migrate bool) (*storage.DB, error) {
-	db, err := storage.Open(ctx, cfg.DatabaseURL(), storage.Options{MaxConns: cfg.Database.MaxConns})
+	return OpenDatabaseWith(ctx, cfg, logger, migrate, storage.Options{})
+}
+
+// OpenDatabaseWith is OpenDatabase with storage options (MaxConns comes
+// from the configuration): `postvakt import` opens it with Bulk.
+func OpenDatabaseWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, migrate bool, opts storage.Options) (*storage.DB, error) {
+	opts.MaxConns = cfg.Database.MaxConns
+	db, err := storage.Open(ctx, cfg.DatabaseURL(), opts)
 	if err != nil {
 		return nil, err
 	}

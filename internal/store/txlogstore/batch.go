@@ -197,13 +197,13 @@ func (s *Store) WriteBatchTx(ctx context.Context, tx *storage.Tx, b *txlog.Batch
 	return insertRows(ctx, tx, "mail_logins", loginColumns, len(b.Logins), func(i int) []any { return loginValues(&b.Logins[i]) })
 }
 
-// insertRows inserts n rows with multi-row INSERT statements of up to 500
-// rows (SQLite allows 32766 parameters per statement).
+// insertRows inserts n rows with multi-row INSERT statements of up to
+// maxChunk rows (SQLite allows 32766 parameters per statement), each of a
+// power-of-two size (see chunkSize).
 func insertRows(ctx context.Context, tx *storage.Tx, table string, cols []string, n int, vals func(i int) []any) error {
-	const chunk = 500
 	one := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
-	for start := 0; start < n; start += chunk {
-		end := min(start+chunk, n)
+	for start := 0; start < n; {
+		end := start + chunkSize(n-start)
 		var sb strings.Builder
 		sb.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ",") + ") VALUES ")
 		args := make([]any, 0, (end-start)*len(cols))
@@ -217,8 +217,29 @@ func insertRows(ctx context.Context, tx *storage.Tx, table string, cols []string
 		if _, err := tx.Exec(ctx, sb.String(), args...); err != nil {
 			return fmt.Errorf("insert into %s: %w", table, err)
 		}
+		start = end
 	}
 	return nil
+}
+
+// maxChunk is the most rows (or state items) one multi-row statement on
+// SQLite writes.
+const maxChunk = 512
+
+// chunkSize is how many of n rows the next multi-row statement writes: the
+// largest power of two up to n and maxChunk. A statement's text depends on
+// its size and storage.DB caches one prepared statement per text on every
+// pooled connection; with sizes of any value from 1 to 500 the live tail's
+// commits of varying size filled that cache with hundreds of multi-row
+// INSERTs, 809 MiB of SQLite's memory against a Go heap of 10 MiB
+// (BenchmarkWriteBatchSQLiteRSS; issue #26). Powers of two keep it to ten
+// texts per statement kind, for at most one more statement per batch.
+func chunkSize(n int) int {
+	size := maxChunk
+	for size > n {
+		size /= 2
+	}
+	return size
 }
 
 // upsertCheckpoint writes a checkpoint; replay and open_keys, columns of
@@ -244,7 +265,8 @@ type statement struct {
 // checkpointStatements write cp: its row, and the state's items it
 // replaces, drops and puts (collector_state_items), a few statements
 // however many items: on PostgreSQL one DELETE and one INSERT over arrays,
-// on SQLite multi-row statements of up to 500 items (32766 parameters).
+// on SQLite multi-row statements of up to maxChunk items (32766
+// parameters), of the sizes chunkSize gives.
 func checkpointStatements(cp txlog.Checkpoint, pg bool) []statement {
 	out := []statement{{upsertCheckpoint, checkpointArgs(cp)}}
 	if cp.ReplaceItems {
@@ -254,8 +276,9 @@ func checkpointStatements(cp txlog.Checkpoint, pg bool) []statement {
 			out = append(out, statement{`DELETE FROM collector_state_items WHERE source = ? AND item = ANY(?::text[])`,
 				[]any{cp.Source, cp.Drop}})
 		} else {
-			for start := 0; start < len(cp.Drop); start += stateChunk {
-				part := cp.Drop[start:min(start+stateChunk, len(cp.Drop))]
+			for start := 0; start < len(cp.Drop); {
+				part := cp.Drop[start : start+chunkSize(len(cp.Drop)-start)]
+				start += len(part)
 				args := make([]any, 0, len(part)+1)
 				args = append(args, cp.Source)
 				for _, k := range part {
@@ -283,8 +306,9 @@ func checkpointStatements(cp txlog.Checkpoint, pg bool) []statement {
 		return append(out, statement{`INSERT INTO collector_state_items (source, item, data)
 			SELECT ?, k, d FROM unnest(?::text[], ?::bytea[]) AS t(k, d)` + upsert, []any{cp.Source, keys, data}})
 	}
-	for start := 0; start < len(keys); start += stateChunk {
-		part := keys[start:min(start+stateChunk, len(keys))]
+	for start := 0; start < len(keys); {
+		part := keys[start : start+chunkSize(len(keys)-start)]
+		start += len(part)
 		args := make([]any, 0, 3*len(part))
 		for _, k := range part {
 			args = append(args, cp.Source, k, cp.Items[k])
@@ -294,9 +318,6 @@ func checkpointStatements(cp txlog.Checkpoint, pg bool) []statement {
 	}
 	return out
 }
-
-// stateChunk is the most state items one SQLite statement writes.
-const stateChunk = 500
 
 func (s *Store) writeBatchPG(ctx context.Context, b *txlog.Batch, cps []txlog.Checkpoint) error {
 	for _, d := range batchDays(b) {

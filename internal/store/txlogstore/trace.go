@@ -87,35 +87,8 @@ func messageConds(q trace.Query) (conds []string, args []any) {
 	return conds, args
 }
 
-// traceScan bounds how many matching rows one search looks at.
-const traceScan = 20000
-
-// linkWindow is how far from a message's first and last line its
-// queue-ID-linked rows are looked for.
-const linkWindow = int64(24 * time.Hour / time.Microsecond)
-
-// TraceSearch finds the page of messages q selects, with their rows.
-//
-// On PostgreSQL the search runs in one transaction so that loading the
-// page can use generic plans (see traceLoad).
-func (s *Store) TraceSearch(ctx context.Context, q trace.Query) (trace.Found, error) {
-	if s.db.Dialect() != storage.Postgres {
-		return s.traceSearch(ctx, s.db, q)
-	}
-	var f trace.Found
-	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
-		var err error
-		f, err = s.traceSearch(ctx, tx, q)
-		return err
-	})
-	return f, err
-}
-
-func (s *Store) traceSearch(ctx context.Context, qr storage.Querier, q trace.Query) (trace.Found, error) {
-	lo, hi := timeBounds(q.Since, q.Until)
-	// 1. rows matching every criterion
-	var conds []string
-	var args []any
+// rowConds are the conditions of q on the transaction-log rows.
+func rowConds(q trace.Query) (conds []string, args []any) {
 	add := func(cond string, v any) {
 		conds = append(conds, cond)
 		args = append(args, v)
@@ -145,24 +118,78 @@ func (s *Store) traceSearch(ctx context.Context, qr storage.Querier, q trace.Que
 	if q.Subject != "" {
 		add(`LOWER(subject) LIKE ? ESCAPE '\'`, "%"+storage.LikeEscaper.Replace(strings.ToLower(q.Subject))+"%")
 	}
-	sqlText, sqlArgs, generic := s.traceRowsQuery(q, conds, args, lo, hi)
-	if tx, ok := qr.(*storage.Tx); ok && generic && s.db.Dialect() == storage.Postgres {
-		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {
+	return conds, args
+}
+
+// messagesQuery is step 2 of a search: the messages first seen in [lo, hi)
+// that meet q's criteria that apply to messages, newest first, at most
+// traceScan of them; ok is false when q has criteria that messages do not
+// carry (recipient, status).
+func messagesQuery(q trace.Query, lo, hi int64) (sqlText string, args []any, ok bool) {
+	if q.To != "" || q.Status != "" {
+		return "", nil, false
+	}
+	mconds, margs := messageConds(q)
+	return msgSelect + " WHERE " + strings.Join(append([]string{"ts >= ? AND ts < ?"}, mconds...), " AND ") +
+		fmt.Sprintf(" ORDER BY ts DESC LIMIT %d", traceScan), append([]any{lo, hi}, margs...), true
+}
+
+// traceSearchPlanMode is the plan_cache_mode of a search's steps 1 and 2
+// on PostgreSQL. They must be planned for the values searched for: a
+// generic plan knows neither the time bounds (so it cannot prune the daily
+// partitions when planning) nor how rare the key is, and over a log whose
+// senders are few and unevenly spread it hash-joins the messages with a
+// scan of every partition's time index (338,000 rows filtered per
+// partition, 4–6 s: issue #26). pgx prepares each statement on its
+// connection, and PostgreSQL's default (auto) may turn such a statement
+// generic after its fifth run, so custom plans are asked for explicitly
+// (TestTraceSearchPlansUseKeyIndexes; docs/performance.md, "Trace on
+// PostgreSQL: custom plans").
+const traceSearchPlanMode = "force_custom_plan"
+
+// traceScan bounds how many matching rows one search looks at.
+const traceScan = 20000
+
+// linkWindow is how far from a message's first and last line its
+// queue-ID-linked rows are looked for.
+const linkWindow = int64(24 * time.Hour / time.Microsecond)
+
+// TraceSearch finds the page of messages q selects, with their rows.
+//
+// On PostgreSQL the search runs in one transaction so that loading the
+// page can use generic plans (see traceLoad).
+func (s *Store) TraceSearch(ctx context.Context, q trace.Query) (trace.Found, error) {
+	if s.db.Dialect() != storage.Postgres {
+		return s.traceSearch(ctx, s.db, q)
+	}
+	var f trace.Found
+	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
+		var err error
+		f, err = s.traceSearch(ctx, tx, q)
+		return err
+	})
+	return f, err
+}
+
+func (s *Store) traceSearch(ctx context.Context, qr storage.Querier, q trace.Query) (trace.Found, error) {
+	lo, hi := timeBounds(q.Since, q.Until)
+	if tx, ok := qr.(*storage.Tx); ok && s.db.Dialect() == storage.Postgres {
+		// Steps 1 and 2 run with custom plans (see traceSearchPlanMode).
+		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = "+traceSearchPlanMode); err != nil {
 			return trace.Found{}, err
 		}
 	}
+	// 1. rows matching every criterion
+	conds, args := rowConds(q)
+	sqlText, sqlArgs := s.traceRowsQuery(q, conds, args, lo, hi)
 	matched, err := queryTx(ctx, qr, sqlText, sqlArgs...)
 	if err != nil {
 		return trace.Found{}, fmt.Errorf("trace rows: %w", err)
 	}
 	// 2. messages matching every criterion that applies to messages
-	mconds, margs := messageConds(q)
-	margs = append([]any{lo, hi}, margs...)
-	msgApplies := q.To == "" && q.Status == ""
 	var mmatched []txlog.MessageRow
-	if msgApplies {
-		mmatched, err = queryMsgs(ctx, qr, msgSelect+" WHERE "+strings.Join(append([]string{"ts >= ? AND ts < ?"}, mconds...), " AND ")+
-			fmt.Sprintf(" ORDER BY ts DESC LIMIT %d", traceScan), margs...)
+	if mq, margs, ok := messagesQuery(q, lo, hi); ok {
+		mmatched, err = queryMsgs(ctx, qr, mq, margs...)
 		if err != nil {
 			return trace.Found{}, fmt.Errorf("trace messages: %w", err)
 		}
@@ -256,13 +283,12 @@ func (s *Store) traceSearch(ctx context.Context, qr storage.Querier, q trace.Que
 	if len(keys) == 0 {
 		return f, nil
 	}
-	if tx, ok := qr.(*storage.Tx); ok && s.db.Dialect() == storage.Postgres && !generic { // (SET LOCAL holds for the transaction)
+	if tx, ok := qr.(*storage.Tx); ok && s.db.Dialect() == storage.Postgres { // (SET LOCAL holds for the transaction)
 		// The page is loaded by key and time span, with the same plan
 		// whatever the keys: a generic plan, made once per connection,
 		// saves planning every partition afresh for each search (3–6 ms a
 		// query, as long as running it). The search itself keeps custom
-		// plans: a generic one for "rcpt = $1 ORDER BY ts LIMIT n" walks
-		// the ts index instead of the rcpt index.
+		// plans (see traceSearchPlanMode).
 		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {
 			return f, err
 		}
@@ -318,9 +344,13 @@ func (s *Store) traceSearch(ctx context.Context, qr storage.Querier, q trace.Que
 			}
 			linked, err = queryTx(ctx, qr, lateralBy(txSelect, "msg_key = '' AND queue_id <> '' AND queue_id", lateralSize(len(spans))), flatten(spans)...)
 		} else {
-			qin := "(" + strings.TrimSuffix(strings.Repeat("?,", len(qids)), ",") + ")"
+			ids := make([]string, len(qids))
+			for i, id := range qids {
+				ids[i] = id.(string)
+			}
+			qin, qargs := inList(ids)
 			linked, err = queryTx(ctx, qr, txSelect+" WHERE ts >= ? AND ts <= ? AND msg_key = '' AND queue_id <> '' AND queue_id IN "+qin+" ORDER BY ts",
-				append([]any{lo2, hi2}, qids...)...)
+				append([]any{lo2, hi2}, qargs...)...)
 		}
 		if err != nil {
 			return f, fmt.Errorf("trace load linked rows: %w", err)
@@ -340,7 +370,7 @@ func (s *Store) traceSearch(ctx context.Context, qr storage.Querier, q trace.Que
 
 // traceRowsQuery is the query for step 1 of a search: the transaction-log
 // rows in [lo, hi) that meet conds (with args), ordered by time, at most
-// traceScan of them, and whether it is to run with a generic plan.
+// traceScan of them.
 //
 // mail_tx indexes sender, Message-ID and client IP only for rows without a
 // message (empty msg_key): rows that belong to a message carry its sender,
@@ -349,7 +379,7 @@ func (s *Store) traceSearch(ctx context.Context, qr storage.Querier, q trace.Que
 // maintains fewer and smaller indexes: docs/performance.md, "Import into
 // PostgreSQL: indexes"). Searches by recipient or queue ID (full indexes
 // on mail_tx), or by status or subject alone, read mail_tx directly.
-func (s *Store) traceRowsQuery(q trace.Query, conds []string, args []any, lo, hi int64) (string, []any, bool) {
+func (s *Store) traceRowsQuery(q trace.Query, conds []string, args []any, lo, hi int64) (string, []any) {
 	where := " WHERE ts >= ? AND ts < ? AND " + strings.Join(conds, " AND ")
 	// newest first: a search that meets its bound keeps the newest rows
 	limit := fmt.Sprintf(" ORDER BY ts DESC LIMIT %d", traceScan)
@@ -366,7 +396,7 @@ func (s *Store) traceRowsQuery(q trace.Query, conds []string, args []any, lo, hi
 	}
 	rowArgs := append([]any{lo, hi}, args...)
 	if via == "" {
-		return txSelect + where + limit, rowArgs, false
+		return txSelect + where + limit, rowArgs
 	}
 	// rows without a message: the partial indexes
 	loose := txSelect + where + " AND msg_key = ''"
@@ -374,7 +404,7 @@ func (s *Store) traceRowsQuery(q trace.Query, conds []string, args []any, lo, hi
 		// one table: the rows of the matching messages by key
 		keyed := txSelect + where + " AND msg_key <> '' AND msg_key IN (SELECT msg_key FROM mail_messages WHERE " + via + ")"
 		all := append(append([]any{}, rowArgs...), rowArgs...)
-		return "SELECT * FROM (" + loose + " UNION ALL " + keyed + ") u" + limit, append(all, viaArg), false
+		return "SELECT * FROM (" + loose + " UNION ALL " + keyed + ") u" + limit, append(all, viaArg)
 	}
 	// PostgreSQL: each matching message's rows are looked for in the
 	// partitions around it (its first line to its last, with the slack
@@ -393,11 +423,7 @@ func (s *Store) traceRowsQuery(q trace.Query, conds []string, args []any, lo, hi
 	all := append([]any{}, rowArgs...)
 	all = append(all, viaArg, lo-2*lw, hi+lw, lo-lw, viaArg, lo-lw, lo-2*lw)
 	all = append(all, rowArgs...)
-	// By sender, a generic plan (made once per connection) is as good as a
-	// custom one and saves planning both tables' partitions for each search
-	// (p50 4 ms instead of 11 over 10 M rows); by Message-ID it is not
-	// (over a second: measured, docs/performance.md).
-	return "SELECT * FROM (" + loose + " UNION ALL " + keyed + ") u" + limit, all, q.MessageID == "" && q.From != ""
+	return "SELECT * FROM (" + loose + " UNION ALL " + keyed + ") u" + limit, all
 }
 
 // traceLoad loads the messages with the given keys and every row that
@@ -536,12 +562,21 @@ func flatten(spans [][3]any) []any {
 	return out
 }
 
+// inList is "(?,?,…)" for keys and its arguments, padded with the last
+// key to a power of two (at least 8: lateralSize), so that few distinct
+// texts serve every page and storage.DB's statement cache (one prepared
+// statement per text on each pooled SQLite connection) stays small; a key
+// listed twice matches the same rows once.
 func inList(keys []string) (string, []any) {
-	args := make([]any, len(keys))
-	for i, k := range keys {
-		args[i] = k
+	if len(keys) == 0 {
+		return "(NULL)", nil // matches nothing
 	}
-	return "(" + strings.TrimSuffix(strings.Repeat("?,", len(keys)), ",") + ")", args
+	n := lateralSize(len(keys))
+	args := make([]any, n)
+	for i := range n {
+		args[i] = keys[min(i, len(keys)-1)]
+	}
+	return "(" + strings.TrimSuffix(strings.Repeat("?,", n), ",") + ")", args
 }
 
 // messageForQueue finds the message that had queue ID qid on node around

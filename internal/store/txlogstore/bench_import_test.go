@@ -1,0 +1,38 @@
+package txlogstore_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/uni-mail/postvakt/collectors/ingest"
+	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/storage/storagetest"
+	"github.com/uni-mail/postvakt/internal/store/txlogstore"
+)
+
+// BenchmarkImportSQLite imports a log (POSTVAKT_BENCH_MAILLOG, e.g. from
+// collectors/cmd/mkmaillog) into a fresh SQLite database per run, as
+// `postvakt import --no-rollups` does without abuse detection; lines/s is
+// reported. With -cpuprofile it shows where an import into SQLite goes
+// (docs/performance.md).
+//
+//	POSTVAKT_BENCH_MAILLOG=/tmp/mail-200k.log go test -run XXX -bench ImportSQLite -benchtime 2x ./internal/store/txlogstore/
+func BenchmarkImportSQLite(b *testing.B) {
+	f := os.Getenv("POSTVAKT_BENCH_MAILLOG")
+	if f == "" {
+		b.Skip("POSTVAKT_BENCH_MAILLOG not set")
+	}
+	var lines int64
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		st := txlogstore.New(storagetest.Open(b, storage.SQLite))
+		b.StartTimer()
+		s, err := ingest.Import(context.Background(), ingest.New(ingest.Options{Store: st}), ingest.ImportOptions{Files: []string{f}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines += s.Lines
+	}
+	b.ReportMetric(float64(lines)/b.Elapsed().Seconds(), "lines/s")
+}

@@ -188,6 +188,16 @@ func TestStatusPageServices(t *testing.T) {
 		if bars[notice.StatusDays-11] != "ok" || bars[notice.StatusDays-5] != "ok" {
 			t.Errorf("%s: measured days up are %q, %q", svc, bars[notice.StatusDays-11], bars[notice.StatusDays-5])
 		}
+		// The figure under the bars is over the days with data, and says so.
+		known := 0
+		for _, b := range bars {
+			if !strings.HasPrefix(b, "none") {
+				known++
+			}
+		}
+		if want := fmt.Sprintf("available over the %d of 90 days with data", known); known == 0 || !strings.Contains(page, want) {
+			t.Errorf("%s: the page lacks %q", svc, want)
+		}
 	}
 	if bars := statusBars(t, page, "smtp"); bars[notice.StatusDays-4] != "down" {
 		t.Errorf("smtp: the day of its two-hour failure is %q, want down", bars[notice.StatusDays-4])

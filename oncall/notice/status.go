@@ -101,7 +101,7 @@ type pageService struct {
 type statusLabels struct {
 	Services, Current, Planned, Recent, HistoryLink, Back, NoHistory, DaysAgo, Today, NoData, Maint, TimesIn     string
 	AllOK, Problem, NotMonitored, Started, ScheduledFor, PlannedEnd, Ended, Resolved, Duration, Impact, Symptoms string
-	Plan, NextUpdate, Available, NoDataDay, MaintDay, UptimeFmt, UnderMinute, History                            string
+	Plan, NextUpdate, Available, NoDataDay, MaintDay, UptimeFmt, UptimePartFmt, UnderMinute, History             string
 	States                                                                                                       map[string]string
 }
 
@@ -114,7 +114,8 @@ var statusText = map[string]statusLabels{
 		Started:      "Started", ScheduledFor: "Scheduled for", PlannedEnd: "Planned end", Ended: "Ended", Resolved: "Resolved",
 		Duration: "Duration", Impact: "Impact", Symptoms: "Symptoms", Plan: "What we do", NextUpdate: "Next update",
 		Available: "available", NoDataDay: "no data", MaintDay: "announced maintenance", UptimeFmt: "%s available over 90 days",
-		UnderMinute: "under a minute", History: "Past notices",
+		UptimePartFmt: "%s available over the %d of 90 days with data",
+		UnderMinute:   "under a minute", History: "Past notices",
 		States: map[string]string{ServiceOperational: "Operational", ServiceDegraded: "Degraded", ServiceOutage: "Outage",
 			ServiceMaintenance: "Maintenance", ServiceNoData: "No data"}},
 	"nb": {Services: "Tjenester", Current: "Aktuelle meldinger", Planned: "Planlagt vedlikehold", Recent: "Nylige meldinger",
@@ -125,7 +126,8 @@ var statusText = map[string]statusLabels{
 		Started:      "Startet", ScheduledFor: "Planlagt fra", PlannedEnd: "Planlagt slutt", Ended: "Avsluttet", Resolved: "Løst",
 		Duration: "Varighet", Impact: "Konsekvens", Symptoms: "Symptomer", Plan: "Tiltak", NextUpdate: "Neste oppdatering",
 		Available: "tilgjengelig", NoDataDay: "ingen data", MaintDay: "varslet vedlikehold", UptimeFmt: "%s tilgjengelig siste 90 dager",
-		UnderMinute: "under ett minutt", History: "Tidligere meldinger",
+		UptimePartFmt: "%s tilgjengelig de %d av siste 90 dager med data",
+		UnderMinute:   "under ett minutt", History: "Tidligere meldinger",
 		States: map[string]string{ServiceOperational: "I drift", ServiceDegraded: "Redusert", ServiceOutage: "Nede",
 			ServiceMaintenance: "Vedlikehold", ServiceNoData: "Ingen data"}},
 }
@@ -248,6 +250,7 @@ func (s *Service) services(states []ServiceHealth, days []DayFigures, notices []
 		ps := pageService{ID: id, Name: s.serviceName(id), State: ServiceState(id, health[id], notices, now)}
 		ps.StateLabel = l.States[ps.State]
 		var measured, down time.Duration
+		known := 0 // days with data: a figure over fewer days says so
 		for i := range StatusDays {
 			day := first.AddDate(0, 0, i)
 			date := day.Format(time.DateOnly)
@@ -263,6 +266,7 @@ func (s *Service) services(states []ServiceHealth, days []DayFigures, notices []
 					title += fmt.Sprintf(" (%s down)", FormatDuration(f.Down))
 				}
 				measured, down = measured+f.Measured, down+f.Down
+				known++
 			} else {
 				title += l.NoDataDay
 			}
@@ -272,9 +276,12 @@ func (s *Service) services(states []ServiceHealth, days []DayFigures, notices []
 			pd.Title = title
 			ps.Days = append(ps.Days, pd)
 		}
-		if measured > 0 {
-			ps.Uptime = fmt.Sprintf(l.UptimeFmt, percent(float64(measured-down)/float64(measured)*100))
-		} else {
+		switch up := percent(float64(measured-down) / float64(max(measured, 1)) * 100); {
+		case measured > 0 && known >= StatusDays:
+			ps.Uptime = fmt.Sprintf(l.UptimeFmt, up)
+		case measured > 0:
+			ps.Uptime = fmt.Sprintf(l.UptimePartFmt, up, known)
+		default:
 			ps.Uptime = l.NoData
 		}
 		out = append(out, ps)

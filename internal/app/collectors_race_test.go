@@ -1,6 +1,0 @@
-//go:build race
-
-package app
-
-// collectorsRace shortens the tail test under the race detector.
-const collectorsRace = true

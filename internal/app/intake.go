@@ -25,12 +25,9 @@ type faultIntakeFilter struct {
 var _ smtpserver.ContentFilter = faultIntakeFilter{}
 
 func (f faultIntakeFilter) Filter(ctx context.Context, env smtpserver.Envelope, msg smtpserver.Message) (smtpserver.Verdict, error) {
-	v := smtpserver.Verdict{Action: smtpserver.Accept}
-	if f.next != nil {
-		var err error
-		if v, err = f.next.Filter(ctx, env, msg); err != nil {
-			return v, err
-		}
+	v, err := nextVerdict(ctx, f.next, env, msg)
+	if err != nil {
+		return v, err
 	}
 	body, err := smtpserver.StoredReader(env, v, msg)
 	if err != nil {
@@ -54,12 +51,9 @@ type incidentMailFilter struct {
 var _ smtpserver.ContentFilter = incidentMailFilter{}
 
 func (f incidentMailFilter) Filter(ctx context.Context, env smtpserver.Envelope, msg smtpserver.Message) (smtpserver.Verdict, error) {
-	v := smtpserver.Verdict{Action: smtpserver.Accept}
-	if f.next != nil {
-		var err error
-		if v, err = f.next.Filter(ctx, env, msg); err != nil {
-			return v, err
-		}
+	v, err := nextVerdict(ctx, f.next, env, msg)
+	if err != nil {
+		return v, err
 	}
 	body, err := smtpserver.StoredReader(env, v, msg)
 	if err != nil {
@@ -88,12 +82,9 @@ type complaintIntakeFilter struct {
 var _ smtpserver.ContentFilter = complaintIntakeFilter{}
 
 func (f complaintIntakeFilter) Filter(ctx context.Context, env smtpserver.Envelope, msg smtpserver.Message) (smtpserver.Verdict, error) {
-	v := smtpserver.Verdict{Action: smtpserver.Accept}
-	if f.next != nil {
-		var err error
-		if v, err = f.next.Filter(ctx, env, msg); err != nil {
-			return v, err
-		}
+	v, err := nextVerdict(ctx, f.next, env, msg)
+	if err != nil {
+		return v, err
 	}
 	// Forwarded spam looks like spam: a complaint the filter quarantined
 	// (it matched rules already accepted, say) is still a complaint.
@@ -104,7 +95,6 @@ func (f complaintIntakeFilter) Filter(ctx context.Context, env smtpserver.Envelo
 	}
 	var body io.Reader = io.NewSectionReader(msg, 0, msg.Size())
 	if !quarantined {
-		var err error
 		if body, err = smtpserver.StoredReader(env, v, msg); err != nil {
 			f.logger.Warn("spam complaint not read", "err", err)
 			return v, nil
@@ -116,4 +106,13 @@ func (f complaintIntakeFilter) Filter(ctx context.Context, env smtpserver.Envelo
 		f.logger.Info("spam complaint taken", "complaint", c.ID, "rules", len(c.Rules))
 	}
 	return v, nil
+}
+
+// nextVerdict is the verdict of the filter an intake wraps: next's, or
+// Accept when there is none. Each intake acts on mail only after it.
+func nextVerdict(ctx context.Context, next smtpserver.ContentFilter, env smtpserver.Envelope, msg smtpserver.Message) (smtpserver.Verdict, error) {
+	if next == nil {
+		return smtpserver.Verdict{Action: smtpserver.Accept}, nil
+	}
+	return next.Filter(ctx, env, msg)
 }

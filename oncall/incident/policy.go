@@ -83,9 +83,12 @@ type StepSpec struct {
 //	name: mail-default
 //	rota: ukevakt
 //	steps:
-//	  - {after: 0s,  notify: [oncall]}
-//	  - {after: 15m, notify: [next]}
-//	  - {after: 30m, notify: [member:lead, channel]}
+//	  - after: 0s
+//	    notify: ["oncall"]
+//	  - after: 15m
+//	    notify: ["next"]
+//	  - after: 30m
+//	    notify: ["member:lead", "channel"]
 //	repeat: 1
 //	repeat_after: 30m
 //	out_of_hours: {critical: page, default: hold}

@@ -105,6 +105,22 @@ func registerMessages(s *server.Server, d *directory.Directory, ms MailboxMessag
 		}
 		return err
 	}
+	// message is the message the path names, in the mailbox it names.
+	message := func(r *http.Request) (directory.Mailbox, enginestore.MailboxMessage, error) {
+		id, err := msgID(r)
+		if err != nil {
+			return directory.Mailbox{}, enginestore.MailboxMessage{}, err
+		}
+		mb, err := mailbox(r)
+		if err != nil {
+			return mb, enginestore.MailboxMessage{}, err
+		}
+		m, err := ms.MailboxMessage(r.Context(), mb.ID, id)
+		if err != nil {
+			return mb, m, notFound(err)
+		}
+		return mb, m, nil
+	}
 	mask := func(r *http.Request) bool {
 		p, _ := auth.FromContext(r.Context())
 		return !p.Role.AtLeast(subjectsFrom)
@@ -148,19 +164,11 @@ func registerMessages(s *server.Server, d *directory.Directory, ms MailboxMessag
 		return nil
 	})
 	s.Handle("GET "+base+"/messages/{id}", auth.RoleHelpdesk, func(w http.ResponseWriter, r *http.Request) error {
-		id, err := msgID(r)
+		mb, m, err := message(r)
 		if err != nil {
 			return err
 		}
-		mb, err := mailbox(r)
-		if err != nil {
-			return err
-		}
-		m, err := ms.MailboxMessage(r.Context(), mb.ID, id)
-		if err != nil {
-			return notFound(err)
-		}
-		if err := s.Audit(r, "mailbox.read_headers", mb.Address, "message "+strconv.FormatInt(id, 10)); err != nil {
+		if err := s.Audit(r, "mailbox.read_headers", mb.Address, "message "+strconv.FormatInt(m.ID, 10)); err != nil {
 			return err
 		}
 		h, hide := store.ParseHeader(m.Head), mask(r)
@@ -182,27 +190,19 @@ func registerMessages(s *server.Server, d *directory.Directory, ms MailboxMessag
 		return nil
 	})
 	s.Handle("GET "+base+"/messages/{id}/raw", auth.RolePostmaster, func(w http.ResponseWriter, r *http.Request) error {
-		id, err := msgID(r)
+		mb, m, err := message(r)
 		if err != nil {
 			return err
-		}
-		mb, err := mailbox(r)
-		if err != nil {
-			return err
-		}
-		m, err := ms.MailboxMessage(r.Context(), mb.ID, id)
-		if err != nil {
-			return notFound(err)
 		}
 		body, err := ms.MailBody(r.Context(), m.BodyHash)
 		if err != nil {
 			return notFound(err)
 		}
-		if err := s.Audit(r, "mailbox.download", mb.Address, "message "+strconv.FormatInt(id, 10)); err != nil {
+		if err := s.Audit(r, "mailbox.download", mb.Address, "message "+strconv.FormatInt(m.ID, 10)); err != nil {
 			return err
 		}
 		w.Header().Set("Content-Type", "message/rfc822")
-		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="message-%d.eml"`, id))
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="message-%d.eml"`, m.ID))
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.WriteHeader(http.StatusOK)

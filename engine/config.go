@@ -259,12 +259,23 @@ type DKIMKeyConfig struct {
 	PrivateKeyFile string `yaml:"private_key_file"`
 }
 
+// DefaultDMARCTimeout is smtp.dmarc.timeout's default; MaxDMARCTimeout
+// its upper bound (the session waits this long at the end of DATA).
+const (
+	DefaultDMARCTimeout = 5 * time.Second
+	MaxDMARCTimeout     = time.Minute
+)
+
 // DMARCConfig configures the MX's checks of incoming mail. DNS questions go
 // to smtp.dnsbl.resolver (the system's resolver when unset).
 type DMARCConfig struct {
 	// Check runs SPF, DKIM and DMARC on mail arriving unauthenticated and
-	// adds Authentication-Results.
+	// adds Authentication-Results (on by default, as on any mature MX).
 	Check bool `yaml:"check"`
+	// Timeout bounds all DNS questions of one message's checks together:
+	// what is not answered by then is a temperror (never a refusal), so
+	// a slow or dead resolver delays a session by at most this much.
+	Timeout time.Duration `yaml:"timeout"`
 	// Enforce refuses mail failing DMARC whose domain publishes p=reject
 	// (550 5.7.1 at the end of DATA); false only marks it.
 	Enforce bool `yaml:"enforce"`
@@ -319,7 +330,7 @@ func Default() Config {
 		Greylist:    greylist.DefaultConfig(),
 		Directory:   DirectoryConfig{DefaultQuotaBytes: directory.DefaultQuota, NicknameQuarantine: 90 * 24 * time.Hour, PasswordHash: directory.DefaultHashParams(), CacheTTL: 2 * time.Second},
 		Backend:     backend.DefaultConfig(),
-		DMARC:       DMARCConfig{Enforce: true},
+		DMARC:       DMARCConfig{Check: true, Enforce: true, Timeout: DefaultDMARCTimeout},
 		Auth:        AuthConfig{Backend: AuthEmbedded, MaxConcurrent: 16, Timeout: 10 * time.Second},
 		Commit:      CommitConfig{MaxBatch: 64, Workers: 1},
 		Retention:   RetentionConfig{Transactions: 90 * 24 * time.Hour, BodyGrace: 24 * time.Hour},
@@ -429,6 +440,9 @@ func (c Config) Validate() error {
 	errs = append(errs, validate.InSection(section, errors.Join(validate.Nest("limits", l.AuthLimits().Validate())...))...)
 	if len(c.DNSBL.Zones) > 0 && c.DNSBL.Timeout <= 0 {
 		bad("dnsbl.timeout", c.DNSBL.Timeout, "must be positive")
+	}
+	if c.DMARC.Check && (c.DMARC.Timeout <= 0 || c.DMARC.Timeout > MaxDMARCTimeout) {
+		bad("dmarc.timeout", c.DMARC.Timeout, "must be positive and at most "+MaxDMARCTimeout.String())
 	}
 	if c.DNSBL.Resolver != "" {
 		if _, _, err := net.SplitHostPort(c.DNSBL.Resolver); err != nil {

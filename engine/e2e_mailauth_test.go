@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -283,6 +284,14 @@ func TestEngineMXChecksDMARC(t *testing.T) {
 		for series, want := range map[string]string{
 			`postvakt_smtp_dmarc_results_total{result="fail"}`: "3",
 			`postvakt_smtp_dmarc_results_total{result="pass"}`: "2",
+			// per method: forged, forged2, good, signed, quar
+			`postvakt_smtp_mailauth_results_total{method="dmarc",result="fail"}`: "3",
+			`postvakt_smtp_mailauth_results_total{method="spf",result="fail"}`:   "3",
+			`postvakt_smtp_mailauth_results_total{method="spf",result="pass"}`:   "1",
+			`postvakt_smtp_mailauth_results_total{method="spf",result="none"}`:   "1",
+			// forged2's signature verifies but is another domain's
+			`postvakt_smtp_mailauth_results_total{method="dkim",result="pass"}`: "2",
+			`postvakt_smtp_mailauth_results_total{method="dkim",result="none"}`: "3",
 		} {
 			if v := h.metric(series); v != want {
 				t.Errorf("%s = %q, want %s", series, v, want)
@@ -336,4 +345,72 @@ func TestEngineDMARCQuarantine(t *testing.T) {
 			t.Fatalf("delivered:\n%s", b)
 		}
 	})
+}
+
+// TestEngineMXChecksDeadResolver: with a resolver that never answers, the
+// MX's checks give up after smtp.dmarc.timeout: the message is accepted
+// (a DNS failure is no evidence of forgery) with temperror results, and
+// the end of DATA waits no longer than the bound.
+func TestEngineMXChecksDeadResolver(t *testing.T) {
+	t.Parallel()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() { // reads every question and answers none
+		buf := make([]byte, 4096)
+		for {
+			if _, _, err := pc.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	db := storagetest.Open(t, storage.SQLite)
+	const bound = 800 * time.Millisecond
+	h := startEngine(t, db, func(c *engine.Config) {
+		c.Greylist.Enabled = false
+		c.DMARC.Check, c.DMARC.Timeout = true, bound
+		c.DNSBL.Resolver = pc.LocalAddr().String()
+	}, nil)
+	anna := h.mailbox("anna@uni.example", nil)
+	body := "From: <ceo@bank.example>\r\nTo: <anna@uni.example>\r\nSubject: slow dns\r\n\r\nHello.\r\n"
+	start := time.Now()
+	wantCode(t, send(h.dial(h.mx), "ceo@bank.example", []string{"anna@uni.example"}, body), 250, "")
+	if took := time.Since(start); took > bound+3*time.Second {
+		t.Errorf("the session took %v with a dead resolver; the checks are bounded by %v", took, bound)
+	}
+	msgs, err := h.st.MailMessages(context.Background(), anna.ID)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("stored %d messages, %v", len(msgs), err)
+	}
+	b, err := h.st.MailBody(context.Background(), msgs[0].BodyHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"spf=temperror", "dmarc=temperror"} {
+		if !bytes.Contains(b, []byte(w)) {
+			t.Errorf("%q missing:\n%s", w, b)
+		}
+	}
+	if v := h.metric(`postvakt_smtp_mailauth_results_total{method="spf",result="temperror"}`); v != "1" {
+		t.Errorf("spf temperror counted %q, want 1", v)
+	}
+}
+
+// TestEngineMXChecksOnByDefault: the default configuration checks SPF,
+// DKIM and DMARC on the MX, with a bounded wait.
+func TestEngineMXChecksOnByDefault(t *testing.T) {
+	c := engine.Default()
+	if !c.DMARC.Check || !c.DMARC.Enforce || c.DMARC.Timeout <= 0 || c.DMARC.Timeout > engine.MaxDMARCTimeout {
+		t.Fatalf("default smtp.dmarc = %+v", c.DMARC)
+	}
+	c.DMARC.Timeout = 0
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "smtp.dmarc.timeout") {
+		t.Fatalf("timeout 0: %v", err)
+	}
+	c.DMARC.Timeout = 2 * time.Minute
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "smtp.dmarc.timeout") {
+		t.Fatalf("timeout 2m: %v", err)
+	}
 }

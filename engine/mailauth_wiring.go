@@ -15,11 +15,12 @@ import (
 // mailAuthOf builds the session's mail authenticity from cfg: the DKIM
 // keys (read from their files), the MX checks through the configured
 // resolver, the domains whose nicknames are rewritten, and the metrics
+// postvakt_smtp_mailauth_results_total{method,result},
 // postvakt_smtp_dmarc_results_total{result},
 // postvakt_smtp_dkim_sign_total{result} and
 // postvakt_smtp_from_rewrites_total.
 func mailAuthOf(cfg Config, set *metrics.Set) (*smtpserver.MailAuth, error) {
-	ma := &smtpserver.MailAuth{EnforceDMARC: cfg.DMARC.Enforce}
+	ma := &smtpserver.MailAuth{EnforceDMARC: cfg.DMARC.Enforce, CheckTimeout: cfg.DMARC.Timeout}
 	if len(cfg.DKIM.Keys) > 0 {
 		var keys []mailauth.Key
 		for i, k := range cfg.DKIM.Keys {
@@ -41,16 +42,22 @@ func mailAuthOf(cfg Config, set *metrics.Set) (*smtpserver.MailAuth, error) {
 		}
 		ma.RewriteFrom = func(d string) bool { return rw[strings.ToLower(d)] }
 	}
-	counters := map[[2]string]*metrics.Counter{}
+	counters := map[[2]string][]*metrics.Counter{}
+	for m, rs := range mailauth.Methods {
+		for _, r := range rs {
+			counters[[2]string{m, r}] = []*metrics.Counter{set.GetOrCreateCounter(`postvakt_smtp_mailauth_results_total{method="` + m + `",result="` + r + `"}`)}
+		}
+	}
 	for _, r := range mailauth.DMARCResults {
-		counters[[2]string{"dmarc", r}] = set.GetOrCreateCounter(`postvakt_smtp_dmarc_results_total{result="` + r + `"}`)
+		k := [2]string{"dmarc", r}
+		counters[k] = append(counters[k], set.GetOrCreateCounter(`postvakt_smtp_dmarc_results_total{result="`+r+`"}`))
 	}
 	for _, r := range []string{"signed", "no_key", "error"} {
-		counters[[2]string{"dkim_sign", r}] = set.GetOrCreateCounter(`postvakt_smtp_dkim_sign_total{result="` + r + `"}`)
+		counters[[2]string{"dkim_sign", r}] = []*metrics.Counter{set.GetOrCreateCounter(`postvakt_smtp_dkim_sign_total{result="` + r + `"}`)}
 	}
-	counters[[2]string{"from_rewrite", "rewritten"}] = set.GetOrCreateCounter(`postvakt_smtp_from_rewrites_total`)
+	counters[[2]string{"from_rewrite", "rewritten"}] = []*metrics.Counter{set.GetOrCreateCounter(`postvakt_smtp_from_rewrites_total`)}
 	ma.Count = func(kind, result string) {
-		if c, ok := counters[[2]string{kind, result}]; ok {
+		for _, c := range counters[[2]string{kind, result}] {
 			c.Inc()
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 // Help is the HELP text of every engine metric family.
 var Help = map[string]string{
+	"postvakt_smtp_mailauth_results_total":        "SPF, DKIM and DMARC results of mail checked on the MX by method and result (RFC 8601).",
 	"postvakt_smtp_dmarc_results_total":           "DMARC results of mail checked on the MX by result (RFC 7489).",
 	"postvakt_smtp_dkim_sign_total":               "Submitted messages by DKIM signing result: signed, no key for the From domain, or error.",
 	"postvakt_smtp_from_rewrites_total":           "Submitted messages whose nickname sender was rewritten to the permanent address.",

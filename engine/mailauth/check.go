@@ -42,6 +42,16 @@ const (
 // metric's result label.
 var DMARCResults = []string{"pass", "fail", "none", "temperror", "permerror"}
 
+// SPFResults are the SPF results (RFC 7208 §2.6, RFC 8601 §2.7.2).
+var SPFResults = []string{"pass", "fail", "softfail", "neutral", "none", "temperror", "permerror"}
+
+// DKIMResults are the DKIM results (RFC 8601 §2.7.1) Check gives.
+var DKIMResults = []string{"pass", "fail", "none", "temperror", "permerror"}
+
+// Methods are the methods Check evaluates with the results each can give:
+// the method and result labels of the per-method metric.
+var Methods = map[string][]string{"spf": SPFResults, "dkim": DKIMResults, "dmarc": DMARCResults}
+
 // Result is the outcome of the checks of one message.
 type Result struct {
 	SPF        string // pass, fail, softfail, neutral, none, temperror, permerror

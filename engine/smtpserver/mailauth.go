@@ -23,6 +23,10 @@ type MailAuth struct {
 	// Checker checks mail arriving unauthenticated on the MX; nil checks
 	// nothing.
 	Checker *mailauth.Checker
+	// CheckTimeout bounds the checks of one message (all their DNS
+	// questions together); what is unanswered by then is a temperror.
+	// 0 means DefaultCheckTimeout.
+	CheckTimeout time.Duration
 	// EnforceDMARC refuses mail that fails DMARC when its domain publishes
 	// p=reject (550 5.7.1, RFC 7489 §6.6.4); otherwise such mail is
 	// accepted and marked as for quarantine.
@@ -33,10 +37,14 @@ type MailAuth struct {
 	// RewriteFrom says whether a domain's nicknames are rewritten to the
 	// permanent address in submitted mail (smtp.directory.rewrite_from).
 	RewriteFrom func(domain string) bool
-	// Count counts an outcome (kind "dmarc", "dkim_sign", "from_rewrite";
-	// result a closed set); nil counts nothing.
+	// Count counts an outcome (kind "spf", "dkim", "dmarc" for the MX's
+	// checks, "dkim_sign", "from_rewrite"; result a closed set); nil
+	// counts nothing.
 	Count func(kind, result string)
 }
+
+// DefaultCheckTimeout is MailAuth.CheckTimeout when unset.
+const DefaultCheckTimeout = 5 * time.Second
 
 func (m *MailAuth) count(kind, result string) {
 	if m.Count != nil {
@@ -55,10 +63,16 @@ func (s *session) checkInbound(sp *spool.File) (mailauth.Result, bool) {
 	if ma == nil || ma.Checker == nil || s.outgoing() {
 		return mailauth.Result{}, false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	timeout := ma.CheckTimeout
+	if timeout <= 0 {
+		timeout = DefaultCheckTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	res := ma.Checker.Check(ctx, mailauth.Input{ClientIP: s.ip, HELO: s.conn.Hostname(), MailFrom: s.fromRaw,
 		Open: func() io.Reader { return io.NewSectionReader(sp, 0, sp.Size()) }})
+	ma.count("spf", res.SPF)
+	ma.count("dkim", res.DKIM)
 	ma.count("dmarc", res.DMARC)
 	return res, true
 }

@@ -209,6 +209,7 @@ func TestTraceShowsRelayQueueAndQuarantine(t *testing.T) {
 			cfg.SMTP.Enabled = true
 			cfg.SMTP.Hostname = "mx.uni.example"
 			cfg.SMTP.MX.Listen, cfg.SMTP.Submission.Listen = mx, sub
+			cfg.SMTP.DMARC.Check = false // no DNS here: SPF, DKIM and DMARC have their own tests
 			cfg.SMTP.Greylist.Enabled = false
 			cfg.SMTP.LocalNetworks = []string{"127.0.0.1/32"}
 			cfg.SMTP.Limits.ShutdownTimeout = 2 * time.Second

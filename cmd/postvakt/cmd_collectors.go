@@ -501,6 +501,12 @@ func writeTraceText(w io.Writer, p trace.Page, loc *time.Location) error {
 		if m.Verdict != "" {
 			fmt.Fprintf(w, "  verdict %s %s\n", m.Verdict, m.SpamScore)
 		}
+		if m.AuthResults != "" {
+			fmt.Fprintf(w, "  authentication %s\n", m.AuthResults)
+		}
+		if m.OriginalFrom != "" {
+			fmt.Fprintf(w, "  rewritten from %s\n", m.OriginalFrom)
+		}
 		for _, s := range m.Steps {
 			line := fmt.Sprintf("  %s  %-13s %-10s", s.Time.In(loc).Format("15:04:05.000"), s.Step, s.QueueID)
 			if s.Rcpt != "" {

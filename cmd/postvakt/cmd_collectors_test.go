@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/uni-mail/postvakt/collectors/trace"
 	"github.com/uni-mail/postvakt/collectors/txlog"
@@ -312,5 +313,24 @@ func TestTraceSampleMessage(t *testing.T) {
 	}
 	if n < 10 {
 		t.Errorf("%d trace searches audited, want every one", n)
+	}
+}
+
+// TestTraceTextShowsAuthResultsAndOriginalSender: the text trace prints a
+// message's SPF/DKIM/DMARC results and the sender as submitted before it
+// was rewritten, each on a line of its own.
+func TestTraceTextShowsAuthResultsAndOriginalSender(t *testing.T) {
+	at := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	p := trace.Page{Total: 1, Messages: []trace.Message{{Key: "n1/Q1", Direction: "inbound", State: "accepted", FirstSeen: at,
+		QueueIDs: []string{"Q1"}, From: "123456@uni.example", AuthResults: "spf=pass dkim=pass dmarc=pass",
+		OriginalFrom: "envelope jan.novak@uni.example; From: <jan.novak@uni.example>"}}}
+	var b strings.Builder
+	if err := writeTraceText(&b, p, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"\n  authentication spf=pass dkim=pass dmarc=pass\n", "\n  rewritten from envelope jan.novak@uni.example; From: <jan.novak@uni.example>\n"} {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("%q missing:\n%s", w, b.String())
+		}
 	}
 }

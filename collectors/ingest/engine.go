@@ -153,7 +153,7 @@ func (c *EngineRecords) transaction(b *txlog.Batch, e *event.Transaction) {
 			Source: txlog.SourceEngine, Direction: dir, MsgKey: key, Origin: "engine", Service: s.Listener,
 			State: state, QueueIDs: []string{e.QueueID}, MessageID: msgID, MailFrom: e.MailFrom,
 			HeaderFrom: e.HeaderFrom, Subject: e.Subject, Size: e.Size, NRcpt: len(e.Rcpts), ClientIP: s.ClientIP,
-			Helo: s.HELO, AuthUser: s.AuthUser, Received: 1})
+			Helo: s.HELO, AuthUser: s.AuthUser, Received: 1, AuthResults: e.AuthResults, OriginalFrom: e.OriginalFrom})
 		if e.Disposition == event.Discarded || e.Disposition == event.Quarantined {
 			// no Recipient events follow: one outcome per recipient
 			status, reply := txlog.StatusDiscarded, "accepted and discarded by the content filter"

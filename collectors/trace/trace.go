@@ -190,7 +190,14 @@ type Message struct {
 	AuthUser   string    `json:"auth_user,omitempty"`
 	Verdict    string    `json:"verdict,omitempty"`
 	SpamScore  string    `json:"spam_score,omitempty"`
-	State      string    `json:"state"`
+	// AuthResults are the receiving MX's SPF, DKIM and DMARC results of
+	// an accepted message ("spf=pass dkim=none dmarc=pass"); those of a
+	// refused one are in the refusal's reason.
+	AuthResults string `json:"auth_results,omitempty"`
+	// OriginalFrom is the sender as submitted when it was rewritten to
+	// the permanent address ("envelope nick@…; From: …").
+	OriginalFrom string `json:"original_from,omitempty"`
+	State        string `json:"state"`
 	// Recipients are the recipients with the state each is in: the last
 	// step that says where it is (recipientStates).
 	Recipients []Recipient `json:"recipients"`
@@ -282,6 +289,7 @@ func Build(f Found) []Message {
 			QueueIDs: m.QueueIDs, MessageID: m.MessageID, From: m.MailFrom, HeaderFrom: m.HeaderFrom,
 			Subject: m.Subject, Size: m.Size, ClientIP: m.ClientIP, ClientName: m.ClientName, Helo: m.Helo,
 			AuthUser: m.AuthUser, Verdict: m.AVVerdict, SpamScore: m.SpamScore, State: m.State,
+			AuthResults: m.AuthResults, OriginalFrom: m.OriginalFrom,
 		}
 		if m.Received > 0 || m.Origin != "" {
 			who := m.ClientName

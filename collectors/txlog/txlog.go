@@ -130,6 +130,12 @@ type MessageRow struct {
 	AuthUser   string
 	SpamScore  string
 	AVVerdict  string
+	// AuthResults are the receiving MX's SPF, DKIM and DMARC results
+	// ("spf=pass dkim=none dmarc=pass"); "" when not checked.
+	AuthResults string
+	// OriginalFrom is the sender as submitted (envelope and From:) when
+	// the engine rewrote it to the permanent address; "" otherwise.
+	OriginalFrom string
 	// Received is how many times the message entered from a client (0 for
 	// notifications Postfix generated and for records whose start was cut
 	// off; 1 otherwise): re-injections by a content filter do not count.

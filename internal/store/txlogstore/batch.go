@@ -26,7 +26,7 @@ var txColumns = []string{"ts", "node", "source", "direction", "msg_key", "queue_
 
 var msgColumns = []string{"ts", "last_seen", "node", "source", "direction", "msg_key", "origin", "service", "state",
 	"queue_ids", "first_queue_id", "message_id", "mail_from", "header_from", "subject", "header_date", "size", "nrcpt",
-	"client_ip", "client_name", "helo", "auth_user", "spam_score", "av_verdict", "received"}
+	"client_ip", "client_name", "helo", "auth_user", "spam_score", "av_verdict", "received", "auth_results", "original_from"}
 
 var loginColumns = []string{"ts", "node", "source", "service", "username", "remote_ip", "method", "session", "tls", "ok", "reason"}
 
@@ -52,7 +52,7 @@ func msgValues(m *txlog.MessageRow) []any {
 	return []any{storage.Micros(m.FirstSeen), storage.Micros(m.LastSeen), m.Node, m.Source, string(m.Direction), m.MsgKey, m.Origin,
 		m.Service, m.State, strings.Join(m.QueueIDs, " "), first, m.MessageID, strings.ToLower(m.MailFrom),
 		m.HeaderFrom, m.Subject, m.HeaderDate, m.Size, int32(m.NRcpt), m.ClientIP, m.ClientName, m.Helo,
-		m.AuthUser, m.SpamScore, m.AVVerdict, int32(m.Received)}
+		m.AuthUser, m.SpamScore, m.AVVerdict, int32(m.Received), m.AuthResults, m.OriginalFrom}
 }
 
 func loginValues(l *txlog.Login) []any {

@@ -181,6 +181,8 @@ func (c *copyBuf) msgRow(m *txlog.MessageRow) {
 	c.text(m.SpamScore)
 	c.text(m.AVVerdict)
 	c.i32(int32(m.Received))
+	c.text(m.AuthResults)
+	c.text(m.OriginalFrom)
 }
 
 // loginRow appends l in the order of loginColumns (as loginValues).

@@ -20,7 +20,7 @@ const txSelect = `SELECT ts, node, source, direction, msg_key, queue_id, message
 
 const msgSelect = `SELECT ts, last_seen, node, source, direction, msg_key, origin, service, state, queue_ids, message_id,
 	mail_from, header_from, subject, header_date, size, nrcpt, client_ip, client_name, helo, auth_user, spam_score,
-	av_verdict, received FROM mail_messages`
+	av_verdict, received, auth_results, original_from FROM mail_messages`
 
 func scanTx(rows storage.RowScanner) (txlog.Row, error) {
 	var r txlog.Row
@@ -41,7 +41,7 @@ func scanMsg(rows storage.RowScanner) (txlog.MessageRow, error) {
 	var dir, qids string
 	err := rows.Scan(&ts, &last, &m.Node, &m.Source, &dir, &m.MsgKey, &m.Origin, &m.Service, &m.State, &qids,
 		&m.MessageID, &m.MailFrom, &m.HeaderFrom, &m.Subject, &m.HeaderDate, &m.Size, &m.NRcpt, &m.ClientIP,
-		&m.ClientName, &m.Helo, &m.AuthUser, &m.SpamScore, &m.AVVerdict, &m.Received)
+		&m.ClientName, &m.Helo, &m.AuthUser, &m.SpamScore, &m.AVVerdict, &m.Received, &m.AuthResults, &m.OriginalFrom)
 	m.FirstSeen, m.LastSeen, m.Direction = storage.FromMicros(ts), storage.FromMicros(last), txlog.Direction(dir)
 	if qids != "" {
 		m.QueueIDs = strings.Fields(qids)

@@ -392,3 +392,44 @@ func TestConformanceBadBytesInLogLines(t *testing.T) {
 		}
 	})
 }
+
+// TestConformanceMessageAuthResults: an engine message's SPF/DKIM/DMARC
+// results and the sender as submitted before it was rewritten are kept
+// with the message (COPY on PostgreSQL, INSERT on SQLite) and come back
+// with it from the trace search.
+func TestConformanceMessageAuthResults(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		st := txlogstore.New(db)
+		msg := func(q, from, authres, orig string) txlog.MessageRow {
+			return txlog.MessageRow{FirstSeen: t0, LastSeen: t0, Node: "n1", Source: txlog.SourceEngine, Direction: txlog.Inbound,
+				MsgKey: "n1/" + q, Origin: "engine", Service: "mx", State: "accepted", QueueIDs: []string{q}, MessageID: q + "@x",
+				MailFrom: from, Received: 1, AuthResults: authres, OriginalFrom: orig}
+		}
+		want := []txlog.MessageRow{
+			msg("Q1", "news@good.example", "spf=pass dkim=none dmarc=pass (p=reject disposition=none)", ""),
+			msg("Q2", "123456@uni.example", "", "envelope jan.novak@uni.example; From: \"Jan Novak\" <jan.novak@uni.example>"),
+			msg("Q3", "plain@uni.example", "", ""),
+		}
+		if err := st.WriteBatch(ctx, &txlog.Batch{Messages: want}, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range want {
+			q := trace.Query{QueueID: w.QueueIDs[0]}
+			if err := q.Normalize(); err != nil {
+				t.Fatal(err)
+			}
+			f, err := st.TraceSearch(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(f.Messages) != 1 {
+				t.Fatalf("%s: %d messages", w.QueueIDs[0], len(f.Messages))
+			}
+			if g := f.Messages[0]; g.AuthResults != w.AuthResults || g.OriginalFrom != w.OriginalFrom {
+				t.Errorf("%s: auth results %q original %q, want %q %q", w.QueueIDs[0], g.AuthResults, g.OriginalFrom, w.AuthResults, w.OriginalFrom)
+			}
+		}
+	})
+}

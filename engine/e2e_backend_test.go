@@ -326,3 +326,76 @@ func TestEngineBackendWithDirectory(t *testing.T) {
 		t.Fatalf("%d queued unverified, want 5", len(es))
 	}
 }
+
+// TestEngineVerifiesAtSMTPBackend: recipients of a domain delivered to an
+// internal SMTP server (smtp:host:port, a real go-smtp server on
+// loopback) are asked at RCPT with EHLO, MAIL FROM:<>, RCPT TO: a user
+// the server refuses (5.1.1) is 550 at the MX and never queued; a refusal
+// that says nothing of the mailbox (5.7.1, relaying denied) is a
+// temporary 451 4.4.0, not a 550; a known user is accepted, cached, and
+// its message delivered to the server by the queue.
+func TestEngineVerifiesAtSMTPBackend(t *testing.T) {
+	t.Parallel()
+	hop := startNextHop(t)
+	hop.rcptFail["nobody@"+backendDomain] = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"}
+	hop.rcptFail["denied@"+backendDomain] = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relay access denied"}
+	hop.rcptFail["old@"+backendDomain] = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.NoEnhancedCode, Message: "unknown"}
+	db := storagetest.Open(t, storage.SQLite)
+	var cfg engine.Config
+	h := startEngine(t, db, func(c *engine.Config) {
+		c.Greylist.Enabled = false
+		c.Directory.Delivery = map[string]string{backendDomain: "smtp:" + hop.addr}
+		c.Backend.Timeout = 5 * time.Second
+		cfg = *c
+	}, nil)
+	if err := engine.ApplyDirectoryConfig(context.Background(), cfg, h.dir); err != nil {
+		t.Fatal(err)
+	}
+	rcpt := func(to string) error {
+		t.Helper()
+		c := h.dial(h.mx)
+		defer c.Close()
+		if err := c.Mail("s@else.example", nil); err != nil {
+			t.Fatal(err)
+		}
+		return c.Rcpt(to, nil)
+	}
+	wantCode(t, rcpt("nobody@"+backendDomain), 550, "5.1.1")
+	wantCode(t, rcpt("old@"+backendDomain), 550, "5.1.1")
+	wantCode(t, rcpt("denied@"+backendDomain), 451, "4.4.0")
+	wantCode(t, rcpt("alice@"+backendDomain), 250, "")
+	conns := hop.conns.Load()
+	wantCode(t, rcpt("alice@"+backendDomain), 250, "")
+	if hop.conns.Load() != conns {
+		t.Errorf("a known recipient asked again within the cache's time")
+	}
+	for series, want := range map[string]string{
+		`postvakt_smtp_backend_checks_total{check="verify",result="unknown"}`:       "2",
+		`postvakt_smtp_backend_checks_total{check="verify",result="unavailable"}`:   "1",
+		`postvakt_smtp_backend_checks_total{check="verify",result="exists"}`:        "1",
+		`postvakt_smtp_backend_checks_total{check="verify",result="cached_exists"}`: "1",
+	} {
+		if v := h.metric(series); v != want {
+			t.Errorf("%s = %q, want %s", series, v, want)
+		}
+	}
+
+	wantCode(t, send(h.dial(h.mx), "s@else.example", []string{"nobody@" + backendDomain}, msg("to nobody")), 550, "5.1.1")
+	wantCode(t, send(h.dial(h.mx), "s@else.example", []string{"alice@" + backendDomain}, msg("to alice")), 250, "")
+	rc := queue.Default()
+	rc.Enabled, rc.Hostname = true, "mx.uni.example"
+	rc.TLS.Level = queue.TLSNone
+	rc.Timeout = 10 * time.Second
+	r, err := queue.New(queue.Options{Config: rc, Store: h.st, Node: "n1", Clock: h.clock.Now,
+		Backends: cfg.Directory.Backends(), Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.RunOnce(context.Background()); err != nil || n != 1 {
+		t.Fatalf("RunOnce = %d, %v (only alice's message is queued)", n, err)
+	}
+	got := hop.messages()
+	if len(got) != 1 || got[0].to != "alice@"+backendDomain {
+		t.Fatalf("the back end got %+v", got)
+	}
+}

@@ -201,13 +201,13 @@ func New(o Options) (*Engine, error) {
 	}
 	var rcptCheck *backend.Checker
 	if backends := cfg.Directory.Backends(); len(backends) > 0 {
-		lmtp := map[string]backend.LMTP{}
+		servers := map[string]backend.Server{}
 		for d, t := range backends {
-			if t.Proto == "lmtp" {
-				lmtp[d] = backend.LMTP{Network: t.Network(), Addr: t.Addr}
+			if t.Proto == "lmtp" || t.Proto == "smtp" {
+				servers[d] = backend.Server{Network: t.Network(), Addr: t.Addr, SMTP: t.Proto == "smtp"}
 			}
 		}
-		rcptCheck = backend.New(backend.Options{Config: cfg.Backend, Hostname: cfg.Hostname, LMTP: lmtp, Metrics: o.Metrics})
+		rcptCheck = backend.New(backend.Options{Config: cfg.Backend, Hostname: cfg.Hostname, Servers: servers, Metrics: o.Metrics})
 	}
 	var auth smtpserver.Authenticator
 	if cfg.Auth.Backend == AuthDovecot {

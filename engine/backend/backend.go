@@ -1,13 +1,15 @@
 // Package backend owns what the engine asks a local domain's back end
-// (smtp.directory.delivery: Dovecot's LMTP) while a client waits at RCPT
-// TO, so that mail the back end would refuse is refused at the MX rather
-// than accepted and bounced later (backscatter):
+// (smtp.directory.delivery: Dovecot's LMTP, or an internal SMTP server)
+// while a client waits at RCPT TO, so that mail the back end would refuse
+// is refused at the MX rather than accepted and bounced later
+// (backscatter):
 //
 //   - whether the recipient exists: an LMTP session (RFC 2033: LHLO,
-//     MAIL FROM:<>, RCPT TO, RSET, QUIT) whose RCPT reply answers it, as
-//     Postfix's reject_unverified_recipient does with its verify cache;
-//     answers are kept in a bounded cache, known recipients longer than
-//     unknown ones;
+//     MAIL FROM:<>, RCPT TO, RSET, QUIT), or the same in SMTP (RFC 5321
+//     §3.3: EHLO, MAIL FROM:<>, RCPT TO, RSET, QUIT), whose RCPT reply
+//     answers it, as Postfix's reject_unverified_recipient does with its
+//     verify cache; answers are kept in a bounded cache, known recipients
+//     longer than unknown ones;
 //   - whether the recipient's mailbox is over quota: Dovecot's quota-status
 //     service, asked in Postfix's policy delegation protocol
 //     (request=smtpd_access_policy, protocol_state=RCPT, recipient, size;
@@ -111,9 +113,13 @@ func ParseSocket(s string) (network, address string, err error) {
 	return "tcp", s, nil
 }
 
-// LMTP is an LMTP back end: its network ("tcp" or "unix") and address.
-type LMTP struct {
+// Server is a domain's back end: its network ("tcp" or "unix") and
+// address, and whether it speaks SMTP rather than LMTP.
+type Server struct {
 	Network, Addr string
+	// SMTP says the back end is an SMTP server (EHLO) rather than an LMTP
+	// one (LHLO).
+	SMTP bool
 }
 
 // Options configure a Checker.
@@ -121,8 +127,8 @@ type Options struct {
 	Config Config
 	// Hostname is said in LHLO.
 	Hostname string
-	// LMTP are the LMTP back ends by lower-case domain.
-	LMTP map[string]LMTP
+	// Servers are the back ends by lower-case domain.
+	Servers map[string]Server
 	// Metrics receives postvakt_smtp_backend_checks_total; nil: none.
 	Metrics *metrics.Set
 	// Dial opens connections; nil: a net.Dialer.
@@ -191,7 +197,7 @@ func (c *Checker) Verifies(domain string) bool {
 	if !c.o.Config.VerifyRecipients {
 		return false
 	}
-	_, ok := c.o.LMTP[strings.ToLower(domain)]
+	_, ok := c.o.Servers[strings.ToLower(domain)]
 	return ok
 }
 
@@ -199,7 +205,7 @@ func (c *Checker) Verifies(domain string) bool {
 func (c *Checker) AcceptUnverified() bool { return c.o.Config.AcceptUnverified }
 
 // Check asks about address (a lower-case address of a back-end domain)
-// for a message of size bytes (0: unknown): its existence at an LMTP back
+// for a message of size bytes (0: unknown): its existence at the back
 // end when Verifies, then its quota when quota-status is configured. An
 // error wraps ErrUnavailable.
 func (c *Checker) Check(ctx context.Context, address string, size int64) (Status, error) {
@@ -208,7 +214,7 @@ func (c *Checker) Check(ctx context.Context, address string, size int64) (Status
 		dom = strings.ToLower(address[i+1:])
 	}
 	if c.Verifies(dom) {
-		st, err := c.verify(ctx, c.o.LMTP[dom], address)
+		st, err := c.verify(ctx, c.o.Servers[dom], address)
 		if err != nil || st != StatusExists {
 			return st, err
 		}
@@ -228,8 +234,8 @@ func (c *Checker) Check(ctx context.Context, address string, size int64) (Status
 	return st, err
 }
 
-// verify asks the LMTP back end, through the cache.
-func (c *Checker) verify(ctx context.Context, b LMTP, address string) (Status, error) {
+// verify asks the back end, through the cache.
+func (c *Checker) verify(ctx context.Context, b Server, address string) (Status, error) {
 	now := c.now()
 	c.mu.Lock()
 	e, ok := c.cache[address]
@@ -238,7 +244,7 @@ func (c *Checker) verify(ctx context.Context, b LMTP, address string) (Status, e
 		c.count("verify", "cached_"+string(e.status))
 		return e.status, nil
 	}
-	st, err := c.askLMTP(ctx, b, address)
+	st, err := c.ask(ctx, b, address)
 	if err != nil {
 		c.count("verify", "unavailable")
 		return "", err
@@ -259,24 +265,37 @@ func (c *Checker) verify(ctx context.Context, b LMTP, address string) (Status, e
 	return st, nil
 }
 
-// askLMTP runs LHLO, MAIL FROM:<>, RCPT TO:<address>, RSET and QUIT. A 2xx
-// reply to RCPT is "exists"; 5.1.x (and any other 5xx) is "unknown"; 4.2.2
-// or 5.2.2 is "over quota" (Dovecot's lmtp_rcpt_check_quota); any other
-// 4xx, and no answer in time, is unavailable.
-func (c *Checker) askLMTP(ctx context.Context, b LMTP, address string) (Status, error) {
+// ask runs LHLO (EHLO for an SMTP back end), MAIL FROM:<>, RCPT
+// TO:<address>, RSET and QUIT. A 2xx reply to RCPT is "exists"; 4.2.2 or
+// 5.2.2 is "over quota" (Dovecot's lmtp_rcpt_check_quota); at an LMTP
+// back end any other 5xx is "unknown"; at an SMTP back end, which may
+// also refuse for reasons that say nothing of the mailbox (relaying
+// denied, 5.7.1), only 5.1.x, or 550/551/553 without an enhanced code,
+// is "unknown" (RFC 3463 §3.2). Any other reply, and no answer in time,
+// is unavailable.
+func (c *Checker) ask(ctx context.Context, b Server, address string) (Status, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.o.Config.Timeout)
 	defer cancel()
+	proto, hello := "LMTP", "LHLO"
+	if b.SMTP {
+		proto, hello = "SMTP", "EHLO"
+	}
 	conn, err := c.o.Dial(ctx, b.Network, b.Addr)
 	if err != nil {
-		return "", fmt.Errorf("%w: connect to LMTP %s: %v", ErrUnavailable, b.Addr, err)
+		return "", fmt.Errorf("%w: connect to %s %s: %v", ErrUnavailable, proto, b.Addr, err)
 	}
 	deadline, _ := ctx.Deadline()
 	_ = conn.SetDeadline(deadline)
-	cl := smtp.NewClientLMTP(conn)
+	var cl *smtp.Client
+	if b.SMTP {
+		cl = smtp.NewClient(conn)
+	} else {
+		cl = smtp.NewClientLMTP(conn)
+	}
 	defer cl.Close()
 	cl.CommandTimeout = c.o.Config.Timeout
 	if err := cl.Hello(c.o.Hostname); err != nil {
-		return "", fmt.Errorf("%w: LHLO at %s: %v", ErrUnavailable, b.Addr, err)
+		return "", fmt.Errorf("%w: %s at %s: %v", ErrUnavailable, hello, b.Addr, err)
 	}
 	if err := cl.Mail("", nil); err != nil {
 		return "", fmt.Errorf("%w: MAIL FROM:<> at %s: %v", ErrUnavailable, b.Addr, err)
@@ -294,7 +313,11 @@ func (c *Checker) askLMTP(ctx context.Context, b LMTP, address string) (Status, 
 	switch {
 	case se.EnhancedCode[1] == 2 && se.EnhancedCode[2] == 2:
 		return StatusOverQuota, nil
-	case se.Code >= 500:
+	case se.Code >= 500 && !b.SMTP:
+		return StatusUnknown, nil
+	case se.Code >= 500 && se.EnhancedCode[0] == 5 && se.EnhancedCode[1] == 1:
+		return StatusUnknown, nil
+	case (se.Code == 550 || se.Code == 551 || se.Code == 553) && se.EnhancedCode[0] <= 0:
 		return StatusUnknown, nil
 	}
 	return "", fmt.Errorf("%w: RCPT at %s: %d %s", ErrUnavailable, b.Addr, se.Code, se.Message)

@@ -64,7 +64,7 @@ func checker(t *testing.T, lmtp string, mutate func(*backend.Config)) *backend.C
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	return backend.New(backend.Options{Config: cfg, LMTP: map[string]backend.LMTP{"ug.example": {Network: "tcp", Addr: lmtp}}})
+	return backend.New(backend.Options{Config: cfg, Servers: map[string]backend.Server{"ug.example": {Network: "tcp", Addr: lmtp}}})
 }
 
 // TestVerifyAndCache: the RCPT reply decides, known and unknown answers

@@ -15,7 +15,7 @@ import (
 func BenchmarkVerifyDovecot(b *testing.B) {
 	dv := dovecottest.Start(b, dovecottest.User{Name: "alice@ug.example", Password: "pw", Quota: "10M"})
 	ctx := context.Background()
-	lmtp := map[string]backend.LMTP{"ug.example": {Network: "unix", Addr: dv.LMTPSocket}}
+	lmtp := map[string]backend.Server{"ug.example": {Network: "unix", Addr: dv.LMTPSocket}}
 	for _, bc := range []struct {
 		name   string
 		mutate func(*backend.Config)
@@ -29,7 +29,7 @@ func BenchmarkVerifyDovecot(b *testing.B) {
 			if bc.mutate != nil {
 				bc.mutate(&cfg)
 			}
-			c := backend.New(backend.Options{Config: cfg, LMTP: lmtp})
+			c := backend.New(backend.Options{Config: cfg, Servers: lmtp})
 			for b.Loop() {
 				if st, err := c.Check(ctx, "alice@ug.example", 1000); st != backend.StatusExists || err != nil {
 					b.Fatal(fmt.Sprint(st, err, dv.Log()))

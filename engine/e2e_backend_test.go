@@ -59,7 +59,9 @@ func startBackendEngine(t *testing.T, mutate func(*engine.Config, *dovecottest.D
 // TestEngineDeliversToDovecotLMTP: mail for a domain delivered to a back
 // end goes MX → relay queue → Dovecot's LMTP, and its user reads it over
 // IMAP; while Dovecot is down it waits in the queue (the client was told
-// 250 once it was durable) and arrives when Dovecot is back; the embedded
+// 250 once it was durable), is retried on the back ends' short schedule
+// (relay.backend_retry: after 1, then 2 minutes) and arrives when Dovecot
+// is back; the embedded
 // store of a "store" domain is untouched.
 func TestEngineDeliversToDovecotLMTP(t *testing.T) {
 	t.Parallel()
@@ -108,15 +110,33 @@ func TestEngineDeliversToDovecotLMTP(t *testing.T) {
 	if n, _ := r.RunOnce(ctx); n != 1 {
 		t.Fatalf("RunOnce while down = %d", n)
 	}
-	es, err := h.st.QueueList(ctx, queue.Filter{Recipient: "alice@" + backendDomain})
-	if err != nil || len(es) != 1 || es[0].State != queue.StateDeferred || es[0].Attempts != 1 {
-		t.Fatalf("queue while Dovecot is down: %+v, %v", es, err)
+	// A back end is retried on relay.backend_retry (1 minute, doubling),
+	// not on the remote schedule's 30 minutes.
+	waiting := func(attempts int, next time.Duration) {
+		t.Helper()
+		es, err := h.st.QueueList(ctx, queue.Filter{Recipient: "alice@" + backendDomain})
+		if err != nil || len(es) != 1 || es[0].State != queue.StateDeferred || es[0].Attempts != attempts {
+			t.Fatalf("queue while Dovecot is down: %+v, %v", es, err)
+		}
+		if want := h.clock.Now().Add(next); !es[0].NextAttemptAt.Equal(want) {
+			t.Fatalf("after %d attempts the next is at %v, want %v (in %v)", attempts, es[0].NextAttemptAt, want, next)
+		}
 	}
+	waiting(1, time.Minute)
 	if v := gathered(t, reg, "postvakt_queue_backend_deliveries_total", "agent", "lmtp", "result", "deferred"); v != 1 {
 		t.Fatalf("back-end deliveries deferred = %v", v)
 	}
+	h.clock.Advance(59 * time.Second)
+	if n, _ := r.RunOnce(ctx); n != 0 {
+		t.Fatalf("RunOnce before the retry is due = %d", n)
+	}
+	h.clock.Advance(time.Second)
+	if n, _ := r.RunOnce(ctx); n != 1 {
+		t.Fatalf("second attempt while down = %d", n)
+	}
+	waiting(2, 2*time.Minute)
 	dv.Start()
-	h.clock.Advance(31 * time.Minute) // RFC 5321 §4.5.4.1: the first retry after 30 minutes
+	h.clock.Advance(2 * time.Minute)
 	if n, err := r.RunOnce(ctx); n != 1 || err != nil {
 		t.Fatalf("RunOnce after restart = %d, %v", n, err)
 	}

@@ -24,6 +24,13 @@ type Config struct {
 	// to one destination.
 	MinBackoff time.Duration `yaml:"min_backoff"`
 	MaxBackoff time.Duration `yaml:"max_backoff"`
+	// BackendRetry is the retry schedule of deliveries to local domains'
+	// back ends (smtp.directory.delivery): the university's own mailbox
+	// server, down for a restart rather than a congested stranger, so its
+	// mail is retried sooner than the remote schedule above (RFC 5321
+	// §4.5.4.1's 30 minutes protects remote destinations). MaxLifetime
+	// still bounds it.
+	BackendRetry RetryConfig `yaml:"backend_retry"`
 	// MaxLifetime is how long a message is retried before it bounces with
 	// a DSN (RFC 5321 §4.5.4.1: at least 4–5 days).
 	MaxLifetime time.Duration `yaml:"max_lifetime"`
@@ -41,6 +48,13 @@ type Config struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// TLS is the outbound TLS policy.
 	TLS TLSConfig `yaml:"tls"`
+}
+
+// RetryConfig is a retry schedule: the first delay, doubled per failed
+// attempt up to MaxBackoff.
+type RetryConfig struct {
+	MinBackoff time.Duration `yaml:"min_backoff"`
+	MaxBackoff time.Duration `yaml:"max_backoff"`
 }
 
 // TLS security levels of a destination, as Postfix's
@@ -79,6 +93,7 @@ func Default() Config {
 	return Config{
 		Hostname: "localhost", Transports: map[string]string{},
 		MinBackoff: 30 * time.Minute, MaxBackoff: 4 * time.Hour, MaxLifetime: 5 * 24 * time.Hour,
+		BackendRetry:              RetryConfig{MinBackoff: time.Minute, MaxBackoff: 15 * time.Minute},
 		ConcurrencyPerDestination: 4, Concurrency: 32, PollInterval: 5 * time.Second, Batch: 200,
 		Lease: 10 * time.Minute, Timeout: 5 * time.Minute,
 		TLS: TLSConfig{Level: TLSMay, Policies: map[string]string{}, MTASTS: true},
@@ -103,6 +118,7 @@ func (c Config) Validate() error {
 		key string
 		d   time.Duration
 	}{{"min_backoff", c.MinBackoff}, {"max_backoff", c.MaxBackoff}, {"max_lifetime", c.MaxLifetime},
+		{"backend_retry.min_backoff", c.BackendRetry.MinBackoff}, {"backend_retry.max_backoff", c.BackendRetry.MaxBackoff},
 		{"poll_interval", c.PollInterval}, {"lease", c.Lease}, {"timeout", c.Timeout}} {
 		if v.d <= 0 {
 			bad(v.key, v.d, "must be positive")
@@ -110,6 +126,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBackoff < c.MinBackoff {
 		bad("max_backoff", c.MaxBackoff, "must not be less than relay.min_backoff")
+	}
+	if c.BackendRetry.MaxBackoff < c.BackendRetry.MinBackoff {
+		bad("backend_retry.max_backoff", c.BackendRetry.MaxBackoff, "must not be less than relay.backend_retry.min_backoff")
 	}
 	if c.ConcurrencyPerDestination < 1 {
 		bad("concurrency_per_destination", c.ConcurrencyPerDestination, "must be at least 1")
@@ -184,8 +203,15 @@ func ParseTransport(s string) (Transport, error) {
 }
 
 // Backoff is the delay before attempt number n+1 after n failed attempts
-// (n ≥ 1): MinBackoff doubled per earlier failure, capped at MaxBackoff.
+// (n ≥ 1) at a remote destination: MinBackoff doubled per earlier
+// failure, capped at MaxBackoff.
 func (c Config) Backoff(n int) time.Duration {
+	return RetryConfig{MinBackoff: c.MinBackoff, MaxBackoff: c.MaxBackoff}.Backoff(n)
+}
+
+// Backoff is the delay before attempt number n+1 after n failed attempts
+// (n ≥ 1): MinBackoff doubled per earlier failure, capped at MaxBackoff.
+func (c RetryConfig) Backoff(n int) time.Duration {
 	d := c.MinBackoff
 	for i := 1; i < n && d < c.MaxBackoff; i++ {
 		d *= 2

@@ -28,6 +28,19 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
+// TestBackendBackoff checks the back ends' schedule (relay.backend_retry):
+// 1 minute, doubled per failure, capped at 15 minutes.
+func TestBackendBackoff(t *testing.T) {
+	t.Parallel()
+	c := queue.Default().BackendRetry
+	want := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 15 * time.Minute, 15 * time.Minute}
+	for i, w := range want {
+		if got := c.Backoff(i + 1); got != w {
+			t.Errorf("Backoff(%d) = %v, want %v", i+1, got, w)
+		}
+	}
+}
+
 func TestValidate(t *testing.T) {
 	t.Parallel()
 	if err := queue.Default().Validate(); err != nil {
@@ -37,8 +50,11 @@ func TestValidate(t *testing.T) {
 	c.Transports = map[string]string{"a.example": "smtp:nohostport", "b.example": "uucp:x:1", "c.example": "lmtp:127.0.0.1:24", "*": "mx"}
 	c.MaxBackoff = time.Minute
 	c.ConcurrencyPerDestination = 0
+	c.BackendRetry.MinBackoff = 0
+	c.BackendRetry.MaxBackoff = -time.Second
 	err := c.Validate()
-	for _, want := range []string{"relay.transports.a.example", "relay.transports.b.example", "relay.max_backoff", "relay.concurrency_per_destination"} {
+	for _, want := range []string{"relay.transports.a.example", "relay.transports.b.example", "relay.max_backoff", "relay.concurrency_per_destination",
+		"relay.backend_retry.min_backoff", "relay.backend_retry.max_backoff"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("no error for %s: %v", want, err)
 		}

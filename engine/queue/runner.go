@@ -216,16 +216,32 @@ func (r *Runner) destinationOf(target string) destination {
 // bounced), also as a back end's when e's domain has one.
 func (r *Runner) count(e Entry, result string) {
 	r.deliveries.WithLabelValues(result).Inc()
+	if t, ok := r.backendOf(e); ok {
+		r.backend.WithLabelValues(t.Proto, result).Inc()
+	}
+}
+
+// backendOf is the back end e's target domain is delivered to, if any.
+func (r *Runner) backendOf(e Entry) (Transport, bool) {
 	if len(r.o.Backends) == 0 {
-		return
+		return Transport{}, false
 	}
 	dom := ""
 	if i := strings.LastIndexByte(e.Target, '@'); i >= 0 {
 		dom = strings.ToLower(e.Target[i+1:])
 	}
-	if t, ok := r.o.Backends[dom]; ok {
-		r.backend.WithLabelValues(t.Proto, result).Inc()
+	t, ok := r.o.Backends[dom]
+	return t, ok
+}
+
+// backoff is the delay before e's next attempt after attempts failed
+// ones: the back ends' schedule for a local domain's back end, the
+// remote one otherwise.
+func (r *Runner) backoff(e Entry, attempts int) time.Duration {
+	if _, ok := r.backendOf(e); ok {
+		return r.o.Config.BackendRetry.Backoff(attempts)
 	}
+	return r.o.Config.Backoff(attempts)
 }
 
 // batches splits a destination's entries into transactions: one entry
@@ -563,7 +579,8 @@ func enhancedOf(reply string) (string, string) {
 }
 
 // failed records a failed attempt: a 5xx reply bounces at once; anything
-// else is retried after the backoff, or bounces (4.4.7) once the message
+// else is retried after the backoff (relay.backend_retry for a local
+// domain's back end, relay.min_backoff otherwise), or bounces (4.4.7) once the message
 // is older than MaxLifetime (RFC 5321 §4.5.4.1).
 func (r *Runner) failed(ctx context.Context, e Entry, err error, remote, agent string) {
 	now := r.o.Clock()
@@ -594,7 +611,7 @@ func (r *Runner) failed(ctx context.Context, e Entry, err error, remote, agent s
 		a.Result = ResultExpired
 		r.bounce(ctx, e, Failure{Rcpt: e.Rcpt, Target: e.Target, Status: "4.4.7", Diagnostic: diag, RemoteMTA: hostOf(remote), LastTry: now}, a)
 	default:
-		next := now.Add(r.o.Config.Backoff(attempts))
+		next := now.Add(r.backoff(e, attempts))
 		if next.After(deadline) {
 			next = deadline
 		}

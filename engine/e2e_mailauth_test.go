@@ -414,3 +414,115 @@ func TestEngineMXChecksOnByDefault(t *testing.T) {
 		t.Fatalf("timeout 2m: %v", err)
 	}
 }
+
+// TestEngineReloadsMailAuth: a reload (SIGHUP) takes a new DKIM key (the
+// one `postvakt dkim rotate` wrote, under a new selector), starts
+// rewriting a domain's nicknames and starts the MX's checks for the
+// messages that follow, without a restart; a key file that cannot be read
+// is refused naming the key, and changes nothing.
+func TestEngineReloadsMailAuth(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	oldFile, _ := writeKey(t, dir, mailauth.AlgEd25519)
+	newFile, newKey := writeKey(t, dir, mailauth.AlgRSA)
+	dns := dnstest.Start(t, `else.example. 300 IN TXT "v=spf1 ip4:127.0.0.0/8 -all"`)
+	db := storagetest.Open(t, storage.SQLite)
+	var cfg engine.Config
+	h := startEngine(t, db, func(c *engine.Config) {
+		c.TLS.Disabled, c.InsecureAuthLoopback = true, true
+		c.Greylist.Enabled = false
+		c.DKIM.Keys = []engine.DKIMKeyConfig{{Domain: "uni.example", Selector: "old", PrivateKeyFile: oldFile}}
+		c.DNSBL.Resolver = dns.Addr // DMARC.Check off (testConfig)
+		cfg = *c
+	}, nil)
+	anna := h.mailbox("anna@uni.example", nil)
+	h.mailbox("123456@uni.example", func(n *directory.NewMailbox) { n.Nickname, n.Password = "jan.novak@uni.example", "pw" })
+	submit := func(subject string) {
+		t.Helper()
+		c := h.dial(h.sub)
+		if err := c.Auth(plainAuth("123456@uni.example", "pw")); err != nil {
+			t.Fatal(err)
+		}
+		body := "From: <jan.novak@uni.example>\r\nTo: <x@remote.example>\r\nSubject: " + subject + "\r\n\r\nAhoj.\r\n"
+		if err := send(c, "jan.novak@uni.example", []string{"x@remote.example"}, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hop := startNextHop(t)
+	r, err := queue.New(queue.Options{Config: relayConfig(hop.addr), Store: h.st, Node: "n1", Clock: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	relayed := func(subject string) hopMsg {
+		t.Helper()
+		if n, err := r.RunOnce(context.Background()); err != nil || n != 1 {
+			t.Fatalf("RunOnce = %d, %v", n, err)
+		}
+		for _, m := range hop.messages() {
+			if bytes.Contains(m.body, []byte("Subject: "+subject+"\r\n")) {
+				return m
+			}
+		}
+		t.Fatalf("%q not relayed", subject)
+		return hopMsg{}
+	}
+	mxMail := func(subject string) []byte {
+		t.Helper()
+		body := "From: <s@else.example>\r\nTo: <anna@uni.example>\r\nSubject: " + subject + "\r\n\r\nHi.\r\n"
+		wantCode(t, send(h.dial(h.mx), "s@else.example", []string{"anna@uni.example"}, body), 250, "")
+		msgs, err := h.st.MailMessages(context.Background(), anna.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			b, err := h.st.MailBody(context.Background(), m.BodyHash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(b, []byte("Subject: "+subject+"\r\n")) {
+				return b
+			}
+		}
+		t.Fatalf("%q not stored", subject)
+		return nil
+	}
+
+	submit("before")
+	if m := relayed("before"); m.from != "jan.novak@uni.example" || !bytes.Contains(m.body, []byte("s=old;")) {
+		t.Fatalf("before the reload: from %s\n%s", m.from, m.body)
+	}
+	if b := mxMail("mx before"); bytes.Contains(b, []byte("Authentication-Results:")) {
+		t.Fatalf("checked before the reload:\n%s", b)
+	}
+
+	next := cfg
+	next.DKIM.Keys = []engine.DKIMKeyConfig{{Domain: "uni.example", Selector: "new", PrivateKeyFile: newFile}}
+	next.Directory.RewriteFrom = []string{"uni.example"}
+	next.DMARC.Check = true
+	apply, _, err := h.eng.Reload(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply()
+	submit("after")
+	m := relayed("after")
+	if m.from != "123456@uni.example" || !bytes.Contains(m.body, []byte("s=new;")) || !bytes.Contains(m.body, []byte("From: <123456@uni.example>")) {
+		t.Fatalf("after the reload: from %s\n%s", m.from, m.body)
+	}
+	rec, _ := mailauth.TXTRecord(newKey)
+	pyVerify(t, m.body, map[string]string{"new._domainkey.uni.example": rec})
+	if b := mxMail("mx after"); !bytes.HasPrefix(b, []byte("Authentication-Results: mx.uni.example;")) || !bytes.Contains(b, []byte("spf=pass")) {
+		t.Fatalf("not checked after the reload:\n%s", b)
+	}
+
+	bad := next
+	bad.DKIM.Keys = []engine.DKIMKeyConfig{{Domain: "uni.example", Selector: "gone", PrivateKeyFile: filepath.Join(dir, "missing.pem")}}
+	bad.Directory.RewriteFrom = nil
+	if _, _, err := h.eng.Reload(bad); err == nil || !strings.Contains(err.Error(), "dkim.keys[0].private_key_file") {
+		t.Fatalf("a missing key file: %v", err)
+	}
+	submit("refused reload")
+	if m := relayed("refused reload"); m.from != "123456@uni.example" || !bytes.Contains(m.body, []byte("s=new;")) {
+		t.Fatalf("a refused reload changed something: from %s\n%s", m.from, m.body)
+	}
+}

@@ -216,7 +216,7 @@ func New(o Options) (*Engine, error) {
 			Network: network, Addr: addr, MaxConcurrent: cfg.Auth.MaxConcurrent, Wait: cfg.Limits.PasswordHashWait,
 			Timeout: cfg.Auth.Timeout, Metrics: o.Metrics})}
 	}
-	ma, err := mailAuthOf(cfg, o.Metrics)
+	ma, err := mailAuthOf(cfg, o.Metrics, netResolver(cfg.DNSBL.Resolver))
 	if err != nil {
 		return nil, err
 	}
@@ -270,6 +270,7 @@ func policyOf(cfg Config, l lists) smtpserver.Policy {
 var ReloadKeys = []string{
 	"whitelist", "trusted", "local_networks", "local_networks_except", "postmaster",
 	"enforce_sender_login", "dnsbl.reject", "address_rules", "tls.cert_file", "tls.key_file",
+	"dkim.keys", "dmarc.check", "dmarc.enforce", "dmarc.timeout", "directory.rewrite_from",
 }
 
 // Reload checks next and returns the function that makes the running
@@ -278,8 +279,12 @@ var ReloadKeys = []string{
 // next command of every session, the address rules for new directory
 // entries, and the TLS certificate — read again from its files, so a
 // renewed certificate is taken even when the configuration did not change
-// — for new TLS handshakes; sessions already open keep theirs. notes say
-// what the certificate change is. An error (a *validate.Error keyed
+// — for new TLS handshakes; sessions already open keep theirs; and the
+// mail authenticity (DKIM keys, read again from their files, so a key
+// replaced in the same file is taken too; the MX's SPF/DKIM/DMARC checks;
+// the domains whose nicknames are rewritten) for every message whose DATA
+// ends after it, through the resolver and host name the engine started
+// with. notes say what the certificate change is. An error (a *validate.Error keyed
 // relative to the section where it can be) changes nothing.
 func (e *Engine) Reload(next Config) (apply func(), notes []string, err error) {
 	if err := next.Validate(); err != nil {
@@ -297,6 +302,12 @@ func (e *Engine) Reload(next Config) (apply func(), notes []string, err error) {
 		return nil, nil, validate.Field("address_rules", "", err.Error())
 	}
 	pol := policyOf(next, l)
+	mac := next
+	mac.Hostname = e.o.Config.Hostname
+	ma, err := mailAuthOf(mac, e.o.Metrics, netResolver(e.o.Config.DNSBL.Resolver))
+	if err != nil {
+		return nil, nil, err
+	}
 	var cert *tls.Certificate
 	if old := e.cert.Load(); old != nil && !next.TLS.Disabled {
 		certFile, keyFile, err := tlsFiles(next, e.o.DataDir, e.o.Logger)
@@ -316,6 +327,7 @@ func (e *Engine) Reload(next Config) (apply func(), notes []string, err error) {
 	}
 	return func() {
 		e.srv.SetPolicy(pol)
+		e.srv.SetMailAuth(ma)
 		e.dir.SetRules(rules)
 		if cert != nil {
 			e.cert.Store(cert)

@@ -8,32 +8,32 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/uni-mail/postvakt/config/validate"
 	"github.com/uni-mail/postvakt/engine/mailauth"
 	"github.com/uni-mail/postvakt/engine/smtpserver"
 )
 
 // mailAuthOf builds the session's mail authenticity from cfg: the DKIM
-// keys (read from their files), the MX checks through the configured
-// resolver, the domains whose nicknames are rewritten, and the metrics
+// keys (read from their files), the MX checks through res, the domains whose nicknames are rewritten, and the metrics
 // postvakt_smtp_mailauth_results_total{method,result},
 // postvakt_smtp_dmarc_results_total{result},
 // postvakt_smtp_dkim_sign_total{result} and
 // postvakt_smtp_from_rewrites_total.
-func mailAuthOf(cfg Config, set *metrics.Set) (*smtpserver.MailAuth, error) {
+func mailAuthOf(cfg Config, set *metrics.Set, res mailauth.Resolver) (*smtpserver.MailAuth, error) {
 	ma := &smtpserver.MailAuth{EnforceDMARC: cfg.DMARC.Enforce, CheckTimeout: cfg.DMARC.Timeout}
 	if len(cfg.DKIM.Keys) > 0 {
 		var keys []mailauth.Key
 		for i, k := range cfg.DKIM.Keys {
 			sg, err := mailauth.LoadKey(k.PrivateKeyFile)
 			if err != nil {
-				return nil, fmt.Errorf("smtp.dkim.keys[%d].private_key_file %s: %s", i, k.PrivateKeyFile, keyError(err))
+				return nil, validate.Field(fmt.Sprintf("dkim.keys[%d].private_key_file", i), k.PrivateKeyFile, keyError(err)).In(section)
 			}
 			keys = append(keys, mailauth.Key{Domain: strings.ToLower(k.Domain), Selector: k.Selector, Signer: sg})
 		}
 		ma.Signer = mailauth.NewSigner(keys)
 	}
 	if cfg.DMARC.Check {
-		ma.Checker = &mailauth.Checker{AuthServID: cfg.Hostname, Resolver: netResolver(cfg.DNSBL.Resolver)}
+		ma.Checker = &mailauth.Checker{AuthServID: cfg.Hostname, Resolver: res}
 	}
 	if len(cfg.Directory.RewriteFrom) > 0 {
 		rw := map[string]bool{}

@@ -27,7 +27,7 @@ func dkimCmd() *command {
 existing file — and prints the DNS TXT record to publish at SELECTOR._domainkey.DOMAIN on
 standard output; the key itself is never printed or logged. Rotation (RFC 6376 §3.6.1,
 M3AAWG's advice): publish the record, wait for its TTL, then point the domain's entry of
-smtp.dkim.keys at the new selector and file and restart the engine; keep the old record
+smtp.dkim.keys at the new selector and file and reload (SIGHUP); keep the old record
 published for a week so that mail signed with the old key still verifies, then remove it.
 The default selector is "s" and today's date in the service time zone (s20261207); the
 default directory is that of the domain's current key file, else DATA_DIR/dkim.`,
@@ -94,7 +94,7 @@ default directory is that of the domain's current key file, else DATA_DIR/dkim.`
 				}
 				fmt.Fprintln(e.stdout, line)
 				fmt.Fprintf(e.stderr, "new %s key written to %s\npublish the record above, wait for its TTL, then set in smtp.dkim.keys:\n"+
-					"  - {domain: %s, selector: %s, private_key_file: %s}\nand restart the engine; keep the old record published for a week.\n",
+					"  - {domain: %s, selector: %s, private_key_file: %s}\nand reload the service (SIGHUP); keep the old record published for a week.\n",
 					alg, file, d, selector, file)
 				return nil
 			},

@@ -58,8 +58,7 @@ func (s *session) outgoing() bool { return s.spec.Submission || s.authUser != ""
 
 // checkInbound runs the MX's checks over the received message (the spool
 // with the engine's Received: field).
-func (s *session) checkInbound(sp *spool.File) (mailauth.Result, bool) {
-	ma := s.s.o.MailAuth
+func (s *session) checkInbound(ma *MailAuth, sp *spool.File) (mailauth.Result, bool) {
 	if ma == nil || ma.Checker == nil || s.outgoing() {
 		return mailauth.Result{}, false
 	}
@@ -88,8 +87,7 @@ func combined(prefix []byte, sp *spool.File, from int64) io.Reader {
 // asks for it, then signs the message with DKIM. It returns the new
 // prefix and offset of what is stored, the original sender when it was
 // rewritten, and the signing domain.
-func (s *session) prepareOutgoing(prefix []byte, sp *spool.File, from int64) ([]byte, int64, string, string, error) {
-	ma := s.s.o.MailAuth
+func (s *session) prepareOutgoing(ma *MailAuth, prefix []byte, sp *spool.File, from int64) ([]byte, int64, string, string, error) {
 	if ma == nil || !s.outgoing() {
 		return prefix, from, "", "", nil
 	}

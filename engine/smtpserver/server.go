@@ -243,6 +243,7 @@ type Policy struct {
 type Server struct {
 	o       Options
 	pol     atomic.Pointer[Policy]
+	ma      atomic.Pointer[MailAuth]
 	mu      sync.Mutex
 	servers []*smtp.Server
 	addrs   map[string]net.Addr
@@ -289,12 +290,21 @@ func New(o Options) (*Server, error) {
 	}
 	srv := &Server{o: o, addrs: map[string]net.Addr{}, ready: make(chan struct{})}
 	srv.SetPolicy(o.Policy)
+	srv.SetMailAuth(o.MailAuth)
 	return srv, nil
 }
 
 // SetPolicy changes the policy for the commands that follow, in open
 // sessions and new ones.
 func (s *Server) SetPolicy(p Policy) { s.pol.Store(&p) }
+
+// SetMailAuth changes the mail authenticity (DKIM keys, the MX's checks,
+// From rewriting) for the messages whose DATA ends after it; nil does
+// neither.
+func (s *Server) SetMailAuth(m *MailAuth) { s.ma.Store(m) }
+
+// mailAuth is the mail authenticity in force.
+func (s *Server) mailAuth() *MailAuth { return s.ma.Load() }
 
 // policy is the policy in force.
 func (s *Server) policy() *Policy { return s.pol.Load() }

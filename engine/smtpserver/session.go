@@ -578,10 +578,13 @@ func (s *session) Data(r io.Reader) error {
 	tx.MessageID, tx.Subject, tx.HeaderFrom = hdr.Get("Message-Id"), hdr.Get("Subject"), hdr.Get("From")
 	// The MX's SPF, DKIM and DMARC checks (RFC 7489 §6.6), before the
 	// content filter so that a message DMARC refuses is not scanned.
-	authRes, checked := s.checkInbound(sp)
+	// One message sees one configuration of them, whatever a reload does
+	// meanwhile.
+	ma := s.s.mailAuth()
+	authRes, checked := s.checkInbound(ma, sp)
 	if checked {
 		tx.AuthResults = authRes.Summary()
-		if authRes.Disposition == mailauth.DispositionReject && o.MailAuth.EnforceDMARC {
+		if authRes.Disposition == mailauth.DispositionReject && ma.EnforceDMARC {
 			return fail(ReasonDMARC, fmt.Errorf("dmarc: %s from %s", tx.AuthResults, authRes.FromDomain), n)
 		}
 	}
@@ -637,7 +640,7 @@ func (s *session) Data(r io.Reader) error {
 		}
 		prefix = append([]byte(field), prefix...)
 	}
-	if prefix, from, tx.OriginalFrom, tx.DKIMSigned, err = s.prepareOutgoing(prefix, sp, from); err != nil {
+	if prefix, from, tx.OriginalFrom, tx.DKIMSigned, err = s.prepareOutgoing(ma, prefix, sp, from); err != nil {
 		return fail(ReasonTempFailure, err, n)
 	}
 	if tx.OriginalFrom != "" {

@@ -536,12 +536,12 @@ func writeTraceText(w io.Writer, p trace.Page, loc *time.Location) error {
 func writeTraceCSV(w io.Writer, p trace.Page) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"message", "first_seen", "direction", "state", "from", "message_id", "queue_ids", "subject",
-		"verdict", "time", "node", "step", "queue_id", "rcpt", "code", "dsn", "relay", "detail"})
+		"verdict", "time", "node", "step", "queue_id", "rcpt", "code", "dsn", "relay", "detail", "auth_results", "original_from"})
 	for _, m := range p.Messages {
 		for _, s := range m.Steps {
 			_ = cw.Write([]string{m.Key, m.FirstSeen.UTC().Format(time.RFC3339Nano), m.Direction, m.State, m.From, m.MessageID,
 				strings.Join(m.QueueIDs, " "), m.Subject, m.Verdict, s.Time.UTC().Format(time.RFC3339Nano), s.Node, s.Step,
-				s.QueueID, s.Rcpt, strconv.Itoa(s.Code), s.DSN, s.Relay, s.Detail})
+				s.QueueID, s.Rcpt, strconv.Itoa(s.Code), s.DSN, s.Relay, s.Detail, m.AuthResults, m.OriginalFrom})
 		}
 	}
 	cw.Flush()

@@ -333,4 +333,13 @@ func TestTraceTextShowsAuthResultsAndOriginalSender(t *testing.T) {
 			t.Errorf("%q missing:\n%s", w, b.String())
 		}
 	}
+	p.Messages[0].Steps = []trace.Step{{Time: at, Node: "n1", Step: "accepted", QueueID: "Q1"}}
+	b.Reset()
+	if err := writeTraceCSV(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), ",detail,auth_results,original_from\n") ||
+		!strings.Contains(b.String(), ",spf=pass dkim=pass dmarc=pass,envelope jan.novak@uni.example; From: <jan.novak@uni.example>\n") {
+		t.Errorf("CSV without the results or the original sender:\n%s", b.String())
+	}
 }

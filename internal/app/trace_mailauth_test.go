@@ -129,6 +129,12 @@ func TestTraceShowsMailAuthAndRewrite(t *testing.T) {
 				!strings.Contains(page, `<span class="original-from">envelope jan.novak@uni.example; From: "Jan Novak" <jan.novak@uni.example></span>`) {
 				t.Errorf("trace page %d without the results or the original sender:\n%s", resp.StatusCode, page)
 			}
+			resp, csv := b.do("GET", "/trace.csv?to=anna@uni.example", nil, nil)
+			if resp.StatusCode != http.StatusOK || !strings.HasSuffix(strings.SplitN(csv, "\n", 2)[0], ",auth_results,original_from") ||
+				!strings.Contains(csv, ",spf=pass dkim=none dmarc=pass (p=reject disposition=none),") ||
+				!strings.Contains(csv, `"envelope jan.novak@uni.example; From: ""Jan Novak"" <jan.novak@uni.example>"`) {
+				t.Errorf("trace CSV %d without the results or the original sender:\n%s", resp.StatusCode, csv)
+			}
 		})
 	}
 }

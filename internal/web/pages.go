@@ -736,7 +736,7 @@ func (u *UI) traceCSV(w http.ResponseWriter, r *http.Request, v *view) error {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="postvakt-trace.csv"`)
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"first_seen", "last_seen", "direction", "from", "recipient", "recipient_state", "subject", "message_id", "queue_ids", "client_ip", "state"})
+	_ = cw.Write([]string{"first_seen", "last_seen", "direction", "from", "recipient", "recipient_state", "subject", "message_id", "queue_ids", "client_ip", "state", "auth_results", "original_from"})
 	for _, m := range page.Messages {
 		rcpts := m.Recipients
 		if len(rcpts) == 0 {
@@ -745,7 +745,7 @@ func (u *UI) traceCSV(w http.ResponseWriter, r *http.Request, v *view) error {
 		for _, rc := range rcpts {
 			_ = cw.Write([]string{csvTime(m.FirstSeen), csvTime(m.LastSeen), m.Direction, csvSafe(m.From),
 				csvSafe(rc.Rcpt), rc.Status, csvSafe(m.Subject), csvSafe(m.MessageID),
-				strings.Join(m.QueueIDs, " "), m.ClientIP, m.State})
+				strings.Join(m.QueueIDs, " "), m.ClientIP, m.State, csvSafe(m.AuthResults), csvSafe(m.OriginalFrom)})
 		}
 	}
 	cw.Flush()

@@ -42,6 +42,8 @@ var keyRE = map[string]*regexp.Regexp{
 
 var kinds = []string{"from", "to", "msgid"}
 
+var slowMS float64
+
 func main() {
 	logFile := flag.String("log", "", "the imported log file to draw keys from")
 	n := flag.Int("n", 100, "keys per kind")
@@ -49,6 +51,7 @@ func main() {
 	base := flag.String("url", "", "base URL of a running postvakt serve (empty: skip HTTP)")
 	tokenFile := flag.String("token-file", "", "file holding an API token of role helpdesk or above")
 	seed := flag.Uint64("seed", 1, "random seed for the choice of keys")
+	flag.Float64Var(&slowMS, "slow", 0, "print each search slower than this many `ms` with its key and result count (0: none)")
 	flag.Parse()
 	if *logFile == "" || (*cli == "" && *base == "") {
 		fmt.Fprintln(os.Stderr, "tracebench: -log and at least one of -cli and -url are needed")
@@ -98,7 +101,11 @@ func run(logFile string, n int, cli, base, tokenFile string, seed uint64) error 
 				if err != nil {
 					return fmt.Errorf("%s %s=%s: %w", p.name, kind, key, err)
 				}
-				ms = append(ms, float64(time.Since(t0).Microseconds())/1000)
+				took := float64(time.Since(t0).Microseconds()) / 1000
+				ms = append(ms, took)
+				if slowMS > 0 && took > slowMS {
+					fmt.Printf("  slow: %s %s=%s %.1f ms, %d found\n", p.name, kind, key, took, got)
+				}
 				if got > 0 {
 					found++
 				}

@@ -21,7 +21,8 @@ const planDays = 5
 
 // fillPlanLog writes planDays days of messages (three rows each) whose
 // senders are few (25, evenly spread) but for two rare ones
-// (rare@partner.example, one message on day 1 and one on day 3), with a
+// (rare@partner.example, one message on day 1 and one on day 3) and one
+// that wrote 60 (some@partner.example, 12 a day), with a
 // distinct Message-ID each, to 40 recipients but for one rare
 // (rare@uni.example, once). It returns the first day.
 func fillPlanLog(t *testing.T, st *Store) time.Time {
@@ -38,6 +39,9 @@ func fillPlanLog(t *testing.T, st *Store) time.Time {
 		to := fmt.Sprintf("user%d@uni.example", r.IntN(40))
 		if i%perDay == 100 && day%2 == 1 {
 			from = "rare@partner.example"
+		}
+		if i%perDay%650 == 7 && i%perDay < 12*650 {
+			from = "some@partner.example"
 		}
 		if i == 2*perDay+5 {
 			to = "rare@uni.example"
@@ -211,6 +215,7 @@ func TestTraceSearchPlansUseKeyIndexes(t *testing.T) {
 	lo, hi := timeBounds(since, until)
 	searches := map[string]trace.Query{
 		"sender":     {From: "rare@partner.example"},
+		"sender, 60": {From: "some@partner.example"},
 		"message-id": {MessageID: "12345@plan.example"},
 		"recipient":  {To: "rare@uni.example"},
 	}
@@ -225,7 +230,7 @@ func TestTraceSearchPlansUseKeyIndexes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		want := map[string]int{"sender": 2, "message-id": 1, "recipient": 1}[name]
+		want := map[string]int{"sender": 2, "sender, 60": 50, "message-id": 1, "recipient": 1}[name]
 		if len(f.Messages) != want {
 			t.Errorf("%s: %d messages, want %d", name, len(f.Messages), want)
 		}

@@ -135,14 +135,15 @@ func messagesQuery(q trace.Query, lo, hi int64) (sqlText string, args []any, ok 
 }
 
 // traceSearchPlanMode is the plan_cache_mode of a search's steps 1 and 2
-// on PostgreSQL, when the search is by recipient, queue ID, status or
-// subject: statements that must be planned for the values searched for
-// (how rare the recipient is, the time bounds to prune partitions by).
+// on PostgreSQL, when the search is by queue ID, status, direction or
+// subject alone: statements that must be planned for the values searched
+// for (the time bounds to prune partitions by, how common a status is).
 // PostgreSQL's default (auto) may turn a prepared statement generic after
 // its fifth run on a pooled connection, so the mode is said explicitly.
 // Searches by sender, Message-ID or client IP run as statements whose
-// every plan reads by the key's index (traceRowsByMessage) and keep the
-// plans made once per connection: planning a statement over 30 daily
+// every plan reads by the key's index (traceRowsByMessage), and a search
+// by recipient by the (rcpt, ts) and (orig_rcpt, ts) indexes whatever the
+// plan is made for; these keep the plans made once per connection: planning a statement over 30 daily
 // partitions of two tables costs more than running it (issue #26;
 // docs/performance.md, "Trace on PostgreSQL: plans made once").
 const traceSearchPlanMode = "force_custom_plan"
@@ -177,7 +178,7 @@ func (s *Store) traceSearch(ctx context.Context, qr storage.Querier, q trace.Que
 	if tx, ok := qr.(*storage.Tx); ok && s.db.Dialect() == storage.Postgres {
 		// Steps 1 and 2 (see traceSearchPlanMode).
 		mode := traceSearchPlanMode
-		if byMessage {
+		if byMessage || q.To != "" {
 			mode = "force_generic_plan"
 		}
 		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = "+mode); err != nil {
@@ -447,7 +448,7 @@ func messageCriterionArg(q trace.Query) any {
 // nor how rare the key is; as one statement, joined, it hash-joined the
 // messages with a scan of every partition by time):
 //
-//   - the rows without a message (the partial indexes on msg_key = ''),
+//   - the rows without a message (the partial indexes on an empty msg_key),
 //   - the matching messages that can have rows in [lo, hi): first seen
 //     from 2 × linkWindow before lo (the newest traceScan of them), and
 //     the few that lasted longer than linkWindow (a partial index on

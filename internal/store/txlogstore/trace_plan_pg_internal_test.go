@@ -235,7 +235,7 @@ func TestTraceSearchPlansUseKeyIndexes(t *testing.T) {
 			t.Errorf("%s: %d messages, want %d", name, len(f.Messages), want)
 		}
 		mode := traceSearchPlanMode
-		if messageCriterion(q) != "" {
+		if messageCriterion(q) != "" || q.To != "" {
 			mode = "force_generic_plan"
 		}
 		steps := 0

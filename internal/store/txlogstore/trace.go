@@ -135,16 +135,17 @@ func messagesQuery(q trace.Query, lo, hi int64) (sqlText string, args []any, ok 
 }
 
 // traceSearchPlanMode is the plan_cache_mode of a search's steps 1 and 2
-// on PostgreSQL. They must be planned for the values searched for: a
-// generic plan knows neither the time bounds (so it cannot prune the daily
-// partitions when planning) nor how rare the key is, and over a log whose
-// senders are few and unevenly spread it hash-joins the messages with a
-// scan of every partition's time index (338,000 rows filtered per
-// partition, 4–6 s: issue #26). pgx prepares each statement on its
-// connection, and PostgreSQL's default (auto) may turn such a statement
-// generic after its fifth run, so custom plans are asked for explicitly
-// (TestTraceSearchPlansUseKeyIndexes; docs/performance.md, "Trace on
-// PostgreSQL: custom plans").
+// on PostgreSQL, when the search is by queue ID, status, direction or
+// subject alone: statements that must be planned for the values searched
+// for (the time bounds to prune partitions by, how common a status is).
+// PostgreSQL's default (auto) may turn a prepared statement generic after
+// its fifth run on a pooled connection, so the mode is said explicitly.
+// Searches by sender, Message-ID or client IP run as statements whose
+// every plan reads by the key's index (traceRowsByMessage), and a search
+// by recipient by the (rcpt, ts) and (orig_rcpt, ts) indexes whatever the
+// plan is made for; these keep the plans made once per connection: planning a statement over 30 daily
+// partitions of two tables costs more than running it (issue #26;
+// docs/performance.md, "Trace on PostgreSQL: plans made once").
 const traceSearchPlanMode = "force_custom_plan"
 
 // traceScan bounds how many matching rows one search looks at.
@@ -173,16 +174,27 @@ func (s *Store) TraceSearch(ctx context.Context, q trace.Query) (trace.Found, er
 
 func (s *Store) traceSearch(ctx context.Context, qr storage.Querier, q trace.Query) (trace.Found, error) {
 	lo, hi := timeBounds(q.Since, q.Until)
+	byMessage := s.db.Dialect() == storage.Postgres && messageCriterion(q) != ""
 	if tx, ok := qr.(*storage.Tx); ok && s.db.Dialect() == storage.Postgres {
-		// Steps 1 and 2 run with custom plans (see traceSearchPlanMode).
-		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = "+traceSearchPlanMode); err != nil {
+		// Steps 1 and 2 (see traceSearchPlanMode).
+		mode := traceSearchPlanMode
+		if byMessage || q.To != "" {
+			mode = "force_generic_plan"
+		}
+		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = "+mode); err != nil {
 			return trace.Found{}, err
 		}
 	}
 	// 1. rows matching every criterion
 	conds, args := rowConds(q)
-	sqlText, sqlArgs := s.traceRowsQuery(q, conds, args, lo, hi)
-	matched, err := queryTx(ctx, qr, sqlText, sqlArgs...)
+	var matched []txlog.Row
+	var err error
+	if byMessage {
+		matched, err = s.traceRowsByMessage(ctx, qr, q, conds, args, lo, hi)
+	} else {
+		sqlText, sqlArgs := s.traceRowsQuery(q, conds, args, lo, hi)
+		matched, err = queryTx(ctx, qr, sqlText, sqlArgs...)
+	}
 	if err != nil {
 		return trace.Found{}, fmt.Errorf("trace rows: %w", err)
 	}
@@ -383,17 +395,7 @@ func (s *Store) traceRowsQuery(q trace.Query, conds []string, args []any, lo, hi
 	where := " WHERE ts >= ? AND ts < ? AND " + strings.Join(conds, " AND ")
 	// newest first: a search that meets its bound keeps the newest rows
 	limit := fmt.Sprintf(" ORDER BY ts DESC LIMIT %d", traceScan)
-	var via string // the message criterion that every matching row's message meets
-	var viaArg any
-	switch {
-	case q.To != "" || q.QueueID != "":
-	case q.MessageID != "":
-		via, viaArg = "message_id = ? AND message_id <> ''", q.MessageID
-	case q.From != "":
-		via, viaArg = "mail_from = ?", q.From
-	case q.IP != "":
-		via, viaArg = "client_ip = ?", q.IP
-	}
+	via, viaArg := messageCriterion(q), messageCriterionArg(q)
 	rowArgs := append([]any{lo, hi}, args...)
 	if via == "" {
 		return txSelect + where + limit, rowArgs
@@ -406,25 +408,108 @@ func (s *Store) traceRowsQuery(q trace.Query, conds []string, args []any, lo, hi
 		all := append(append([]any{}, rowArgs...), rowArgs...)
 		return "SELECT * FROM (" + loose + " UNION ALL " + keyed + ") u" + limit, append(all, viaArg)
 	}
-	// PostgreSQL: each matching message's rows are looked for in the
-	// partitions around it (its first line to its last, with the slack
-	// traceLoad allows: linkWindow), by run-time pruning in the nested
-	// loop. Messages that can have rows in [lo, hi): those first seen from
-	// 2 × linkWindow before lo (the first traceScan of them), and the few
-	// that lasted more than linkWindow (a partial index on last_seen) first
-	// seen before that.
+	// PostgreSQL: traceRowsByMessage
+	panic("trace: traceRowsQuery on PostgreSQL with a message criterion")
+}
+
+// messageCriterion is the condition on mail_messages that every message
+// whose rows match q meets ("" when q has none): the search finds rows
+// with a message through their messages (mail_tx indexes sender,
+// Message-ID and client IP only for rows without one).
+func messageCriterion(q trace.Query) string {
+	switch {
+	case q.To != "" || q.QueueID != "":
+		return ""
+	case q.MessageID != "":
+		return "message_id = ? AND message_id <> ''"
+	case q.From != "":
+		return "mail_from = ?"
+	case q.IP != "":
+		return "client_ip = ?"
+	}
+	return ""
+}
+
+// messageCriterionArg is messageCriterion's argument.
+func messageCriterionArg(q trace.Query) any {
+	switch {
+	case q.MessageID != "":
+		return q.MessageID
+	case q.From != "":
+		return q.From
+	}
+	return q.IP
+}
+
+// traceRowsByMessage is step 1 of a search by sender, Message-ID or
+// client IP on PostgreSQL, in three statements of one table each, so that
+// every plan reads by the key's index whatever the plan is made for (a
+// generic plan, made once per connection, sees neither the time bounds
+// nor how rare the key is; as one statement, joined, it hash-joined the
+// messages with a scan of every partition by time):
+//
+//   - the rows without a message (the partial indexes on an empty msg_key),
+//   - the matching messages that can have rows in [lo, hi): first seen
+//     from 2 × linkWindow before lo (the newest traceScan of them), and
+//     the few that lasted longer than linkWindow (a partial index on
+//     last_seen) first seen before that,
+//   - those messages' rows, each looked for only in the partitions
+//     around its message (its first line to its last, with linkWindow of
+//     slack: run-time pruning in a LATERAL join, as traceLoad does).
+//
+// The result is the newest traceScan rows, newest first.
+func (s *Store) traceRowsByMessage(ctx context.Context, qr storage.Querier, q trace.Query, conds []string, args []any, lo, hi int64) ([]txlog.Row, error) {
+	via, viaArg := messageCriterion(q), messageCriterionArg(q)
+	cond := "ts >= ? AND ts < ? AND " + strings.Join(conds, " AND ")
+	rowArgs := append([]any{lo, hi}, args...)
+	limit := fmt.Sprintf(" ORDER BY ts DESC LIMIT %d", traceScan)
+	rows, err := queryTx(ctx, qr, txSelect+" WHERE "+cond+" AND msg_key = ''"+limit, rowArgs...)
+	if err != nil {
+		return nil, err
+	}
 	lw := linkWindow
-	msgs := "(SELECT msg_key, ts, last_seen FROM mail_messages WHERE " + via +
+	mq := "(SELECT msg_key, ts, last_seen FROM mail_messages WHERE " + via +
 		" AND ts >= ? AND ts < ? AND last_seen >= ? ORDER BY ts DESC LIMIT " + fmt.Sprint(traceScan) + ")" +
 		" UNION ALL (SELECT msg_key, ts, last_seen FROM mail_messages WHERE " + via +
 		" AND last_seen - ts > " + fmt.Sprint(lw) + " AND last_seen >= ? AND ts < ?)"
-	keyed := "SELECT t.* FROM (" + msgs + ") m CROSS JOIN LATERAL (" + txSelect + where +
-		" AND msg_key = m.msg_key AND msg_key <> '' AND ts >= m.ts - " + fmt.Sprint(lw) + " AND ts <= m.last_seen + " + fmt.Sprint(lw) + ") t"
-	all := append([]any{}, rowArgs...)
-	all = append(all, viaArg, lo-2*lw, hi+lw, lo-lw, viaArg, lo-lw, lo-2*lw)
-	all = append(all, rowArgs...)
-	return "SELECT * FROM (" + loose + " UNION ALL " + keyed + ") u" + limit, all
+	mrows, err := qr.Query(ctx, mq, viaArg, lo-2*lw, hi+lw, lo-lw, viaArg, lo-lw, lo-2*lw)
+	if err != nil {
+		return nil, err
+	}
+	var spans [][3]any
+	for mrows.Next() {
+		var key string
+		var first, last int64
+		if err := mrows.Scan(&key, &first, &last); err != nil {
+			mrows.Close()
+			return nil, err
+		}
+		spans = append(spans, [3]any{key, max(first-lw, lo), min(last+lw, hi-1)})
+	}
+	mrows.Close()
+	if err := mrows.Err(); err != nil {
+		return nil, err
+	}
+	for len(spans) > 0 {
+		chunk := spans[:min(len(spans), traceKeysPerStatement)]
+		spans = spans[len(chunk):]
+		keyed, err := queryTx(ctx, qr, lateralWhere(txSelect, "msg_key <> '' AND msg_key", cond, lateralSize(len(chunk))),
+			append(flatten(chunk), rowArgs...)...)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, keyed...)
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Time.After(rows[j].Time) })
+	if len(rows) > traceScan {
+		rows = rows[:traceScan]
+	}
+	return rows, nil
 }
+
+// traceKeysPerStatement bounds the messages one statement of
+// traceRowsByMessage looks up (a power of two: lateralSize).
+const traceKeysPerStatement = 512
 
 // traceLoad loads the messages with the given keys and every row that
 // carries one of the keys, each ordered by time. times[i] is when keys[i]
@@ -524,6 +609,12 @@ func (s *Store) traceLoad(ctx context.Context, qr storage.Querier, keys []string
 // ordered by ts. PostgreSQL only: each triple is looked up in the
 // partitions its span covers (run-time pruning in the nested loop).
 func lateralBy(sel, match string, n int) string {
+	return lateralWhere(sel, match, "", n)
+}
+
+// lateralWhere is lateralBy with a further condition on the rows (its
+// arguments after the triples').
+func lateralWhere(sel, match, cond string, n int) string {
 	var b strings.Builder
 	b.WriteString("SELECT x.* FROM (VALUES ")
 	for i := range n {
@@ -534,7 +625,15 @@ func lateralBy(sel, match string, n int) string {
 	}
 	b.WriteString(") AS k(key, lo, hi) CROSS JOIN LATERAL (")
 	b.WriteString(sel)
-	b.WriteString(" WHERE " + match + " = k.key AND ts >= k.lo AND ts <= k.hi) x ORDER BY x.ts")
+	b.WriteString(" WHERE " + match + " = k.key AND ts >= k.lo AND ts <= k.hi")
+	if cond != "" {
+		b.WriteString(" AND " + cond)
+	}
+	// OFFSET 0 keeps the subquery from being pulled up into a join: then
+	// a generic plan may scan the table by time and look the triples up
+	// for each row (with 64 triples and a condition on the sender it did,
+	// 10 s over 30 partitions), where each triple must drive one lookup.
+	b.WriteString(" OFFSET 0) x ORDER BY x.ts")
 	return b.String()
 }
 

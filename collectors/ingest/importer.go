@@ -271,6 +271,10 @@ func (f *importFile) next(ctx context.Context, p *Pipeline, st *ImportStats) err
 	}
 }
 
+// importSplit runs an import's pipeline on two goroutines (split.go); off
+// in a test that compares the two.
+var importSplit = true
+
 type fileHeap []*importFile
 
 func (h fileHeap) Len() int { return len(h) }
@@ -351,6 +355,18 @@ func Import(ctx context.Context, p *Pipeline, o ImportOptions) (ImportStats, err
 			f.read(rctx, lr, fr, ps)
 		}(lr, logparse.NewFramer(fi.ModTime(), o.Loc))
 	}
+	// what follows from each line and record runs on a second goroutine
+	// (split.go); tailed files' checkpoints need the commits in step
+	// with the lines, so a pipeline that keeps them stays on one
+	split := importSplit && !p.HasCheckpoints() && p.split == nil
+	if split {
+		p.startSplit(ctx)
+		defer func() {
+			if p.split != nil {
+				_ = p.endSplit()
+			}
+		}()
+	}
 	h := &fileHeap{}
 	for _, f := range files {
 		if err := f.next(rctx, p, &st); err != nil {
@@ -379,7 +395,9 @@ func Import(ctx context.Context, p *Pipeline, o ImportOptions) (ImportStats, err
 		} else {
 			heap.Fix(h, 0)
 		}
-		if p.Full() {
+		if split {
+			// the second goroutine commits
+		} else if p.Full() {
 			if err := p.Commit(ctx); err != nil {
 				return st, err
 			}
@@ -388,11 +406,19 @@ func Import(ctx context.Context, p *Pipeline, o ImportOptions) (ImportStats, err
 			if err := ctx.Err(); err != nil {
 				return st, err
 			}
+			if split {
+				if err := p.split.failed(); err != nil {
+					return st, err
+				}
+			}
 			if o.Progress != nil {
 				o.Progress(read.Load(), total)
 			}
 		}
 	}
+	// every file reached its end: a reader of a mapped file counts its
+	// last bytes as it returns
+	readers.Wait()
 	st.Bytes = read.Load()
 	if err := p.Finish(ctx); err != nil {
 		return st, err

@@ -106,9 +106,13 @@ type Stream struct {
 type stream struct {
 	Stream
 	read, parsed prometheus.Counter // this source's, looked up once
-	framer       *logparse.Framer
-	framerAt     time.Time // when the framer was made (Live streams)
-	end          int64     // offset after the last line added
+	// readN and parsedN are counts not yet added to read and parsed
+	// during an import's split (split.go): a counter's atomic add per
+	// line is a few per cent of an import
+	readN, parsedN int
+	framer         *logparse.Framer
+	framerAt       time.Time // when the framer was made (Live streams)
+	end            int64     // offset after the last line added
 }
 
 // Pipeline is the collectors' ingestion pipeline.
@@ -459,7 +463,14 @@ func (p *Pipeline) FrameEvent(id int, f logparse.Frame, ev logparse.Event, off, 
 		p.errs = append(p.errs, fmt.Errorf("ingest: unknown stream %d", id))
 		return
 	}
-	s.read.Inc()
+	if p.split != nil {
+		if s.readN++; s.readN == countEvery {
+			s.read.Add(countEvery)
+			s.readN = 0
+		}
+	} else {
+		s.read.Inc()
+	}
 	if s.Host != "" {
 		ev = nil
 	}

@@ -45,6 +45,10 @@ type opBatch struct {
 	logins []correlate.Login
 }
 
+// countEvery is how many lines are counted at once in the read and parsed
+// counters during the split.
+const countEvery = 1024
+
 // opBatchSize is the number of operations handed over at once.
 const opBatchSize = 1024
 
@@ -170,6 +174,11 @@ func (p *Pipeline) endSplit() error {
 	close(sp.work)
 	<-sp.done
 	p.split = nil
+	for _, s := range p.streams {
+		s.read.Add(float64(s.readN))
+		s.parsed.Add(float64(s.parsedN))
+		s.readN, s.parsedN = 0, 0
+	}
 	return sp.err
 }
 
@@ -178,6 +187,11 @@ func (p *Pipeline) endSplit() error {
 func (p *Pipeline) lineEffects(s *stream, ev logparse.Event) {
 	if ev.Kind() == logparse.KindUnknown {
 		p.m.LinesUnknown.WithLabelValues(s.Source, ProgramLabel(ev.Header().Program)).Inc()
+	} else if p.split != nil {
+		if s.parsedN++; s.parsedN == countEvery {
+			s.parsed.Add(countEvery)
+			s.parsedN = 0
+		}
 	} else {
 		s.parsed.Inc()
 	}

@@ -68,6 +68,9 @@ type lineChunk struct {
 	err    error // after the lines: the read error (nil at EOF)
 	eof    bool
 	parsed chan struct{} // closed once a parser has parsed the lines
+	// retired are the parser's arena blocks filled while it parsed these
+	// lines (logparse.Arena.Retired), given back once the lines are done
+	retired []func()
 }
 
 // parsers parse the chunks the files' readers framed, on as many
@@ -79,19 +82,23 @@ type parsers struct {
 	wg   sync.WaitGroup
 }
 
-func startParsers(n int) *parsers {
+func startParsers(n int, recycle bool) *parsers {
 	ps := &parsers{work: make(chan *lineChunk, 2*n)}
 	for range n {
 		ps.wg.Add(1)
 		go func() {
 			defer ps.wg.Done()
 			arena := new(logparse.Arena) // nothing downstream keeps an event for long
+			if recycle {
+				arena.Recycle()
+			}
 			for c := range ps.work {
 				for i := range c.lines {
 					if l := &c.lines[i]; !l.bad {
 						l.ev = arena.Parse(l.fr)
 					}
 				}
+				c.retired = arena.Retired()
 				close(c.parsed)
 			}
 		}()
@@ -238,6 +245,12 @@ func (f *importFile) next(ctx context.Context, p *Pipeline, st *ImportStats) err
 	for {
 		if f.cur == nil || f.pos >= len(f.cur.lines) {
 			if f.cur != nil {
+				if len(f.cur.retired) > 0 {
+					// every line of the chunk was added: its events are
+					// done with once the second goroutine got to here
+					p.release(f.cur.retired)
+					f.cur.retired = nil
+				}
 				if f.cur.eof {
 					f.done = true
 					return f.cur.err
@@ -305,7 +318,15 @@ func Import(ctx context.Context, p *Pipeline, o ImportOptions) (ImportStats, err
 	var closers []func() error
 	rctx, cancel := context.WithCancel(ctx)
 	var readers sync.WaitGroup
-	ps := startParsers(runtime.GOMAXPROCS(0))
+	// what follows from each line and record runs on a second goroutine
+	// (split.go); tailed files' checkpoints need the commits in step
+	// with the lines, so a pipeline that keeps them stays on one
+	split := importSplit && !p.HasCheckpoints() && p.split == nil
+	// The parsers' event blocks are used again once the second goroutine
+	// is done with their lines: with one file, whose chunks the merging
+	// loop takes in the order they were parsed (with several, a parser's
+	// block may hold events of another file's chunk not yet merged).
+	ps := startParsers(runtime.GOMAXPROCS(0), split && len(o.Files) == 1)
 	defer func() {
 		cancel()
 		readers.Wait()
@@ -355,10 +376,6 @@ func Import(ctx context.Context, p *Pipeline, o ImportOptions) (ImportStats, err
 			f.read(rctx, lr, fr, ps)
 		}(lr, logparse.NewFramer(fi.ModTime(), o.Loc))
 	}
-	// what follows from each line and record runs on a second goroutine
-	// (split.go); tailed files' checkpoints need the commits in step
-	// with the lines, so a pipeline that keeps them stays on one
-	split := importSplit && !p.HasCheckpoints() && p.split == nil
 	if split {
 		p.startSplit(ctx)
 		defer func() {

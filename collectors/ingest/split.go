@@ -29,20 +29,22 @@ const (
 	opReject                    // onReject
 	opLogin                     // onLogin(logins[i])
 	opCheck                     // commit if the batch is full (before the final flush)
+	opRelease                   // give arena blocks back (releases[i])
 )
 
 type op struct {
-	kind  opKind
-	s     *stream
-	ev    logparse.Event
-	msg   *correlate.Message
-	rej   *logparse.Reject
-	login int
+	kind opKind
+	s    *stream
+	ev   logparse.Event
+	msg  *correlate.Message
+	rej  *logparse.Reject
+	i    int // of logins or releases
 }
 
 type opBatch struct {
-	ops    []op
-	logins []correlate.Login
+	ops      []op
+	logins   []correlate.Login
+	releases [][]func()
 }
 
 // countEvery is how many lines are counted at once in the read and parsed
@@ -50,7 +52,7 @@ type opBatch struct {
 const countEvery = 1024
 
 // opBatchSize is the number of operations handed over at once.
-const opBatchSize = 1024
+const opBatchSize = 4096
 
 // splitter is the hand-off to the second goroutine.
 type splitter struct {
@@ -83,7 +85,8 @@ func (p *Pipeline) startSplit(ctx context.Context) {
 			}
 			clear(b.ops)
 			clear(b.logins)
-			b.ops, b.logins = b.ops[:0], b.logins[:0]
+			clear(b.releases)
+			b.ops, b.logins, b.releases = b.ops[:0], b.logins[:0], b.releases[:0]
 			select {
 			case sp.free <- b:
 			default:
@@ -109,7 +112,11 @@ func (p *Pipeline) runOps(ctx context.Context, b *opBatch) error {
 		case opReject:
 			_ = p.onReject(o.rej)
 		case opLogin:
-			_ = p.onLogin(b.logins[o.login])
+			_ = p.onLogin(b.logins[o.i])
+		case opRelease:
+			for _, f := range b.releases[o.i] {
+				f()
+			}
 		case opCheck:
 			if p.Full() {
 				if err := p.Commit(ctx); err != nil {
@@ -132,7 +139,7 @@ func (sp *splitter) push(o op) {
 func (sp *splitter) flush() {
 	if !sp.alive {
 		// the second goroutine stopped (Import returns its error): drop
-		sp.cur.ops, sp.cur.logins = sp.cur.ops[:0], sp.cur.logins[:0]
+		sp.cur.ops, sp.cur.logins, sp.cur.releases = sp.cur.ops[:0], sp.cur.logins[:0], sp.cur.releases[:0]
 		return
 	}
 	if len(sp.cur.ops) == 0 {
@@ -142,7 +149,7 @@ func (sp *splitter) flush() {
 	case sp.work <- sp.cur:
 	case <-sp.stop:
 		sp.alive = false
-		sp.cur.ops, sp.cur.logins = sp.cur.ops[:0], sp.cur.logins[:0]
+		sp.cur.ops, sp.cur.logins, sp.cur.releases = sp.cur.ops[:0], sp.cur.logins[:0], sp.cur.releases[:0]
 		return
 	}
 	select {
@@ -220,10 +227,21 @@ func (p *Pipeline) sinkReject(r *logparse.Reject) error {
 	return p.onReject(r)
 }
 
+// release gives arena blocks back once the second goroutine did everything
+// handed over before (the parsers recycle only with the split).
+func (p *Pipeline) release(fs []func()) {
+	sp := p.split
+	if sp == nil {
+		return // not recycled: collected
+	}
+	sp.cur.releases = append(sp.cur.releases, fs)
+	sp.push(op{kind: opRelease, i: len(sp.cur.releases) - 1})
+}
+
 func (p *Pipeline) sinkLogin(l correlate.Login) error {
 	if sp := p.split; sp != nil {
 		sp.cur.logins = append(sp.cur.logins, l)
-		sp.push(op{kind: opLogin, login: len(sp.cur.logins) - 1})
+		sp.push(op{kind: opLogin, i: len(sp.cur.logins) - 1})
 		return nil
 	}
 	return p.onLogin(l)

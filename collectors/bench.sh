@@ -12,7 +12,8 @@
 #
 #   PV=bin/postvakt            the binary measured (default: `make build`'s bin/postvakt)
 #   PV_BEFORE=/tmp/pv-old      also run this binary's --dry-run in every round,
-#                              right after PV's (before/after a change)
+#                              right after PV's in odd rounds, before it in even
+#                              ones (before/after a change)
 #   SQLITE=1                   also import into a fresh SQLite database per round
 #   PG_URL=postgres://…        also import into PostgreSQL; the script empties the
 #                              database's public schema and migrates before each run
@@ -69,8 +70,12 @@ timed() {
 
 echo "log: $LOG ($LINES lines); binary: $PV ($("$PV" version 2>/dev/null | head -1 || true)); $(nproc) CPUs"
 for r in $(seq "$ROUNDS"); do
+  # with PV_BEFORE, the two binaries take turns going first
+  if [ -n "${PV_BEFORE:-}" ] && [ $((r % 2)) -eq 0 ]; then
+    timed "$r" dry-run-before "$PV_BEFORE" import --config "$TMP/plain.yaml" --dry-run "$LOG"
+  fi
   timed "$r" dry-run "$PV" import --config "$TMP/plain.yaml" --dry-run "$LOG"
-  if [ -n "${PV_BEFORE:-}" ]; then
+  if [ -n "${PV_BEFORE:-}" ] && [ $((r % 2)) -eq 1 ]; then
     timed "$r" dry-run-before "$PV_BEFORE" import --config "$TMP/plain.yaml" --dry-run "$LOG"
   fi
   timed "$r" pflogsumm pflogsumm "$LOG"

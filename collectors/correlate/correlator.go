@@ -190,6 +190,7 @@ func (s *emittedSet) add(h uint64, k qkey) {
 			big[h] = i
 		}
 		s.idx = big
+		s.keys = append(make([]qkey, 0, maxEmitted+maxEmitted/4), s.keys...)
 	}
 }
 

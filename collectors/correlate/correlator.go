@@ -109,6 +109,10 @@ type entry struct {
 // importer's read buffers) alive for up to the horizon.
 const compactAfter = 5 * time.Minute
 
+// maxDeliveriesAhead bounds the room made for a message's deliveries from
+// its recipient count.
+const maxDeliveriesAhead = 256
+
 // maxEmitted bounds the queue IDs remembered as emitted (for Orphans).
 const maxEmitted = 100000
 
@@ -117,29 +121,115 @@ type keyBits [1 << 14]uint64 // 2^20 bits, 128 KB
 
 var keySeed = maphash.MakeSeed()
 
-func keyBit(k qkey) uint64 {
-	return (maphash.String(keySeed, k.qid) ^ maphash.String(keySeed, k.host)*0x9e3779b97f4a7c15) & (1<<20 - 1)
+// keyHash is a queue key's 64-bit hash: its low 20 bits are its bit in
+// keyBits, all of it its place in emittedSet.
+func keyHash(k qkey) uint64 {
+	return maphash.String(keySeed, k.qid) ^ maphash.String(keySeed, k.host)*0x9e3779b97f4a7c15
 }
 
-func (b *keyBits) add(k qkey) {
-	i := keyBit(k)
+func (b *keyBits) add(h uint64) {
+	i := h & (1<<20 - 1)
 	b[i>>6] |= 1 << (i & 63)
 }
 
-func (b *keyBits) mayHave(k qkey) bool {
-	i := keyBit(k)
+func (b *keyBits) mayHave(h uint64) bool {
+	i := h & (1<<20 - 1)
 	return b[i>>6]&(1<<(i&63)) != 0
+}
+
+// emittedSet is a set of queue keys indexed by their hash: a map of 12-byte
+// slots instead of 33-byte ones (two strings), which the emission of every
+// record writes to (a third of the time the set took was cache misses in
+// its larger table). Exact: a key whose hash another key holds goes to
+// more.
+type emittedSet struct {
+	idx  map[uint64]int32 // keyHash → the key's place in keys
+	keys []qkey           // in the order added; removed ones stay until compacted
+	more map[qkey]struct{}
+}
+
+func (s *emittedSet) len() int { return len(s.idx) + len(s.more) }
+
+func (s *emittedSet) has(h uint64, k qkey) bool {
+	if i, ok := s.idx[h]; ok && s.keys[i] == k {
+		return true
+	}
+	if len(s.more) > 0 {
+		_, ok := s.more[k]
+		return ok
+	}
+	return false
+}
+
+func (s *emittedSet) add(h uint64, k qkey) {
+	if s.idx == nil {
+		s.idx = map[uint64]int32{}
+	}
+	if i, ok := s.idx[h]; ok {
+		if s.keys[i] != k {
+			if s.more == nil {
+				s.more = map[qkey]struct{}{}
+			}
+			s.more[k] = struct{}{}
+		}
+		return
+	}
+	if len(s.keys) >= 2*maxEmitted {
+		s.compact()
+	}
+	if len(s.more) > 0 {
+		delete(s.more, k) // held there while another key had its hash
+	}
+	s.idx[h] = int32(len(s.keys))
+	s.keys = append(s.keys, k)
+	if len(s.idx) == emittedPresize {
+		// a long input: size the set for maxEmitted at once (growing it
+		// key by key rehashed it again and again)
+		big := make(map[uint64]int32, maxEmitted+maxEmitted/4)
+		for h, i := range s.idx {
+			big[h] = i
+		}
+		s.idx = big
+		s.keys = append(make([]qkey, 0, maxEmitted+maxEmitted/4), s.keys...)
+	}
+}
+
+func (s *emittedSet) remove(h uint64, k qkey) {
+	if i, ok := s.idx[h]; ok && s.keys[i] == k {
+		delete(s.idx, h)
+	}
+	if len(s.more) > 0 {
+		delete(s.more, k)
+	}
+}
+
+// compact drops the keys removed from keys (their places are renumbered).
+func (s *emittedSet) compact() {
+	keys := make([]qkey, 0, max(len(s.idx)*2, 1024))
+	for h, i := range s.idx {
+		s.idx[h] = int32(len(keys))
+		keys = append(keys, s.keys[i])
+	}
+	s.keys = keys
+}
+
+func (s *emittedSet) clear() {
+	clear(s.idx)
+	clear(s.keys) // no strings kept alive
+	s.keys = s.keys[:0]
+	s.more = nil
 }
 
 // wasEmitted reports whether k is in the emitted set.
 func (c *Correlator) wasEmitted(k qkey) bool {
-	return c.emittedBits.mayHave(k) && c.emitted[k]
+	h := keyHash(k)
+	return c.emittedBits.mayHave(h) && c.emitted.has(h, k)
 }
 
 // forgetEmitted removes k from the emitted set.
 func (c *Correlator) forgetEmitted(k qkey) {
-	if c.emittedBits.mayHave(k) {
-		delete(c.emitted, k)
+	if h := keyHash(k); c.emittedBits.mayHave(h) {
+		c.emitted.remove(h, k)
 	}
 }
 
@@ -156,7 +246,7 @@ type Correlator struct {
 
 	open     map[qkey]*entry
 	finished []*entry // done, waiting for LinkGrace, in done order
-	emitted  map[qkey]bool
+	emitted  emittedSet
 	// emittedBits has the bit of every key of emitted set (and of some
 	// removed since): most queue IDs looked up were never emitted, and a
 	// clear bit answers without probing a map of up to maxEmitted.
@@ -264,7 +354,6 @@ func New(opts Options) *Correlator {
 		opts:          opts,
 		filters:       map[string]bool{},
 		open:          map[qkey]*entry{},
-		emitted:       map[qkey]bool{},
 		emittedBits:   new(keyBits),
 		sessions:      map[skey]dovecotSession{},
 		pending:       map[skey][]pendingAuth{},
@@ -639,7 +728,7 @@ func (c *Correlator) get(host, qid string, t time.Time) *Message {
 	if e == nil {
 		if c.wasEmitted(k) {
 			c.sum.Orphans++
-			delete(c.emitted, k)
+			c.emitted.remove(keyHash(k), k)
 		}
 		e = newEntry(host, qid, t, OriginUnknown, c.pos)
 		c.nextID++
@@ -866,6 +955,11 @@ func (c *Correlator) onDelivery(e *logparse.Delivery) {
 	h := e.Header()
 	m := c.get(h.Host, e.QueueID, h.Time)
 	handoff := e.FilterHandoff() || c.filters[e.Relay]
+	if m.Deliveries == nil && m.NRcpt > 1 {
+		// one delivery line per recipient: room for them at once, not
+		// grown one by one (bounded: nrcpt= is the log's word)
+		m.Deliveries = make([]Delivery, 0, min(m.NRcpt, maxDeliveriesAhead))
+	}
 	m.Deliveries = append(m.Deliveries, Delivery{
 		Time: h.Time, QueueID: e.QueueID, Agent: e.Agent, To: e.To, OrigTo: e.OrigTo, Relay: e.Relay,
 		Delay: e.Delay, Delays: e.Delays, DSN: e.DSN, Status: e.Status, Reply: e.Reply, Handoff: handoff,
@@ -1156,8 +1250,8 @@ func (c *Correlator) sweep(force bool) {
 			delete(c.resent, k)
 		}
 	}
-	if force || len(c.emitted) > maxEmitted {
-		clear(c.emitted)
+	if force || c.emitted.len() > maxEmitted {
+		c.emitted.clear()
 		clear(c.emittedBits[:])
 	}
 	if force {
@@ -1201,17 +1295,9 @@ func (c *Correlator) emit(e *entry, state State) {
 		k := qkey{m.Host, q.ID}
 		if c.open[k] == e {
 			delete(c.open, k)
-			c.emitted[k] = true
-			c.emittedBits.add(k)
-			if len(c.emitted) == emittedPresize {
-				// a long input: size the set for maxEmitted at once
-				// (growing it key by key rehashed it again and again)
-				big := make(map[qkey]bool, maxEmitted+maxEmitted/4)
-				for k := range c.emitted {
-					big[k] = true
-				}
-				c.emitted = big
-			}
+			h := keyHash(k)
+			c.emitted.add(h, k)
+			c.emittedBits.add(h)
 		}
 	}
 	if m.Origin == OriginSMTP && m.From == "" && len(m.Queues) == 1 && m.Queues[0].Queued && !m.Queues[0].Reinjected &&

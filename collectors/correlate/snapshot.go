@@ -377,7 +377,7 @@ func (c *Correlator) Restore(globalPart []byte, items map[string][]byte) error {
 	c.smtpd, c.amavis, c.releases, c.resent, c.eximLogins, c.filterClients = smtpd, amavis, releases, resent, exim, filters
 	c.nextID, c.pos, c.now, c.lastSweep, c.graceAt, c.finishedMin = g.NextID, g.Pos, g.Now, g.LastSweep, g.GraceAt, g.FinMin
 	c.sum, c.events = sum, g.Events
-	clear(c.emitted)
+	c.emitted.clear()
 	clear(c.emittedBits[:])
 	c.resetChanges()
 	return nil

@@ -68,6 +68,9 @@ type lineChunk struct {
 	err    error // after the lines: the read error (nil at EOF)
 	eof    bool
 	parsed chan struct{} // closed once a parser has parsed the lines
+	// retired are the parser's arena blocks filled while it parsed these
+	// lines (logparse.Arena.Retired), given back once the lines are done
+	retired []func()
 }
 
 // parsers parse the chunks the files' readers framed, on as many
@@ -79,19 +82,23 @@ type parsers struct {
 	wg   sync.WaitGroup
 }
 
-func startParsers(n int) *parsers {
+func startParsers(n int, recycle bool) *parsers {
 	ps := &parsers{work: make(chan *lineChunk, 2*n)}
 	for range n {
 		ps.wg.Add(1)
 		go func() {
 			defer ps.wg.Done()
 			arena := new(logparse.Arena) // nothing downstream keeps an event for long
+			if recycle {
+				arena.Recycle()
+			}
 			for c := range ps.work {
 				for i := range c.lines {
 					if l := &c.lines[i]; !l.bad {
 						l.ev = arena.Parse(l.fr)
 					}
 				}
+				c.retired = arena.Retired()
 				close(c.parsed)
 			}
 		}()
@@ -238,6 +245,12 @@ func (f *importFile) next(ctx context.Context, p *Pipeline, st *ImportStats) err
 	for {
 		if f.cur == nil || f.pos >= len(f.cur.lines) {
 			if f.cur != nil {
+				if len(f.cur.retired) > 0 {
+					// every line of the chunk was added: its events are
+					// done with once the second goroutine got to here
+					p.release(f.cur.retired)
+					f.cur.retired = nil
+				}
 				if f.cur.eof {
 					f.done = true
 					return f.cur.err
@@ -271,6 +284,10 @@ func (f *importFile) next(ctx context.Context, p *Pipeline, st *ImportStats) err
 	}
 }
 
+// importSplit runs an import's pipeline on two goroutines (split.go); off
+// in a test that compares the two.
+var importSplit = true
+
 type fileHeap []*importFile
 
 func (h fileHeap) Len() int { return len(h) }
@@ -301,7 +318,15 @@ func Import(ctx context.Context, p *Pipeline, o ImportOptions) (ImportStats, err
 	var closers []func() error
 	rctx, cancel := context.WithCancel(ctx)
 	var readers sync.WaitGroup
-	ps := startParsers(runtime.GOMAXPROCS(0))
+	// what follows from each line and record runs on a second goroutine
+	// (split.go); tailed files' checkpoints need the commits in step
+	// with the lines, so a pipeline that keeps them stays on one
+	split := importSplit && !p.HasCheckpoints() && p.split == nil
+	// The parsers' event blocks are used again once the second goroutine
+	// is done with their lines: with one file, whose chunks the merging
+	// loop takes in the order they were parsed (with several, a parser's
+	// block may hold events of another file's chunk not yet merged).
+	ps := startParsers(runtime.GOMAXPROCS(0), split && len(o.Files) == 1)
 	defer func() {
 		cancel()
 		readers.Wait()
@@ -351,6 +376,14 @@ func Import(ctx context.Context, p *Pipeline, o ImportOptions) (ImportStats, err
 			f.read(rctx, lr, fr, ps)
 		}(lr, logparse.NewFramer(fi.ModTime(), o.Loc))
 	}
+	if split {
+		p.startSplit(ctx)
+		defer func() {
+			if p.split != nil {
+				_ = p.endSplit()
+			}
+		}()
+	}
 	h := &fileHeap{}
 	for _, f := range files {
 		if err := f.next(rctx, p, &st); err != nil {
@@ -379,7 +412,9 @@ func Import(ctx context.Context, p *Pipeline, o ImportOptions) (ImportStats, err
 		} else {
 			heap.Fix(h, 0)
 		}
-		if p.Full() {
+		if split {
+			// the second goroutine commits
+		} else if p.Full() {
 			if err := p.Commit(ctx); err != nil {
 				return st, err
 			}
@@ -388,11 +423,19 @@ func Import(ctx context.Context, p *Pipeline, o ImportOptions) (ImportStats, err
 			if err := ctx.Err(); err != nil {
 				return st, err
 			}
+			if split {
+				if err := p.split.failed(); err != nil {
+					return st, err
+				}
+			}
 			if o.Progress != nil {
 				o.Progress(read.Load(), total)
 			}
 		}
 	}
+	// every file reached its end: a reader of a mapped file counts its
+	// last bytes as it returns
+	readers.Wait()
 	st.Bytes = read.Load()
 	if err := p.Finish(ctx); err != nil {
 		return st, err

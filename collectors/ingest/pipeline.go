@@ -106,9 +106,13 @@ type Stream struct {
 type stream struct {
 	Stream
 	read, parsed prometheus.Counter // this source's, looked up once
-	framer       *logparse.Framer
-	framerAt     time.Time // when the framer was made (Live streams)
-	end          int64     // offset after the last line added
+	// readN and parsedN are counts not yet added to read and parsed
+	// during an import's split (split.go): a counter's atomic add per
+	// line is a few per cent of an import
+	readN, parsedN int
+	framer         *logparse.Framer
+	framerAt       time.Time // when the framer was made (Live streams)
+	end            int64     // offset after the last line added
 }
 
 // Pipeline is the collectors' ingestion pipeline.
@@ -139,6 +143,9 @@ type Pipeline struct {
 	sessPut, sessGone map[[2]string]struct{}
 	// seq is the number of the last state committed (pipelineState.Seq)
 	seq uint64
+	// split, during an import, hands what follows from lines and records
+	// to a second goroutine (split.go)
+	split *splitter
 }
 
 // maxSessionIPs bounds Pipeline.sessionIPs: a session whose logout was
@@ -339,9 +346,9 @@ func New(o Options) *Pipeline {
 
 func (p *Pipeline) corrOptions() correlate.Options {
 	co := p.o.Correlate
-	co.Messages = correlate.MessageSinkFunc(p.onMessage)
-	co.Rejects = correlate.RejectSinkFunc(p.onReject)
-	co.Logins = correlate.LoginSinkFunc(p.onLogin)
+	co.Messages = correlate.MessageSinkFunc(p.sinkMessage)
+	co.Rejects = correlate.RejectSinkFunc(p.sinkReject)
+	co.Logins = correlate.LoginSinkFunc(p.sinkLogin)
 	return co
 }
 
@@ -456,7 +463,14 @@ func (p *Pipeline) FrameEvent(id int, f logparse.Frame, ev logparse.Event, off, 
 		p.errs = append(p.errs, fmt.Errorf("ingest: unknown stream %d", id))
 		return
 	}
-	s.read.Inc()
+	if p.split != nil {
+		if s.readN++; s.readN == countEvery {
+			s.read.Add(countEvery)
+			s.readN = 0
+		}
+	} else {
+		s.read.Inc()
+	}
 	if s.Host != "" {
 		ev = nil
 	}
@@ -521,15 +535,11 @@ func (p *Pipeline) add(s *stream, f logparse.Frame, ev logparse.Event, off, end 
 	if ev == nil {
 		ev = logparse.Parse(f)
 	}
-	if ev.Kind() == logparse.KindUnknown {
-		p.m.LinesUnknown.WithLabelValues(s.Source, ProgramLabel(f.Program)).Inc()
+	if p.split != nil {
+		p.split.push(op{kind: opLine, s: s, ev: ev})
 	} else {
-		s.parsed.Inc()
+		p.lineEffects(s, ev)
 	}
-	if p.o.Detector != nil {
-		p.o.Detector.Line(p.ctx, ev)
-	}
-	p.lineRecords(ev)
 	if err := p.corr.Add(ev); err != nil {
 		p.errs = append(p.errs, err)
 	}
@@ -928,7 +938,14 @@ func (p *Pipeline) FlushIdle(now time.Time) {
 
 // Finish emits every message still held (end of an import) and commits.
 func (p *Pipeline) Finish(ctx context.Context) error {
+	if p.split != nil {
+		// the check a line fed from one goroutine is followed by
+		p.split.push(op{kind: opCheck})
+	}
 	if err := p.corr.Flush(); err != nil {
+		p.errs = append(p.errs, err)
+	}
+	if err := p.endSplit(); err != nil {
 		p.errs = append(p.errs, err)
 	}
 	err := p.Commit(ctx)
@@ -974,7 +991,9 @@ func (p *Pipeline) Commit(ctx context.Context) error {
 	p.m.Written.WithLabelValues("message").Add(float64(len(p.batch.Messages)))
 	p.m.Written.WithLabelValues("login").Add(float64(len(p.batch.Logins)))
 	p.m.Written.WithLabelValues("session").Add(float64(len(p.batch.Sessions)))
-	p.m.OpenMessages.Set(float64(p.corr.Open()))
+	if p.split == nil { // else the correlator is busy on the other goroutine
+		p.m.OpenMessages.Set(float64(p.corr.Open()))
+	}
 	p.batch.Reset()
 	p.dirty = false
 	return nil

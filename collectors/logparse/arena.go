@@ -6,24 +6,83 @@ package logparse
 // caller that keeps events for long should keep copies. The nil *Arena
 // allocates every event on its own. An Arena is not safe for concurrent
 // use; its events may be used anywhere.
+//
+// With Recycle, the blocks are used again: Retired hands out the blocks
+// filled since its last call, and once every event of them is no longer
+// used, calling the functions it returned gives them back to the Arena.
 type Arena struct {
-	deliverys   []Delivery
-	postgreys   []PostgreyResult
-	connects    []SmtpdConnect
-	disconnects []SmtpdDisconnect
-	queueds     []QmgrQueued
-	messageIDs  []CleanupMessageID
-	removeds    []QmgrRemoved
-	clients     []SmtpdClient
-	notices     []Notice
-	rejects     []Reject
-	lmtps       []DovecotLMTPDelivery
-	amaviss     []AmavisResult
-	tlss        []TLSConnection
-	logins      []DovecotLogin
-	logouts     []DovecotLogout
-	unknowns    []Unknown
-	commands    []CommandCount
+	deliverys   slab[Delivery]
+	postgreys   slab[PostgreyResult]
+	connects    slab[SmtpdConnect]
+	disconnects slab[SmtpdDisconnect]
+	queueds     slab[QmgrQueued]
+	messageIDs  slab[CleanupMessageID]
+	removeds    slab[QmgrRemoved]
+	clients     slab[SmtpdClient]
+	notices     slab[Notice]
+	rejects     slab[Reject]
+	lmtps       slab[DovecotLMTPDelivery]
+	amaviss     slab[AmavisResult]
+	tlss        slab[TLSConnection]
+	logins      slab[DovecotLogin]
+	logouts     slab[DovecotLogout]
+	unknowns    slab[Unknown]
+	commands    slab[CommandCount]
+	recycle     bool
+	retired     []func()
+}
+
+// slab is the current block of one kind of event.
+type slab[T any] struct {
+	s     []T // what is left of block
+	block []T
+	free  chan []T // blocks given back (Recycle); nil: none
+	// keep: the block is never given back (the correlator holds this kind
+	// of event: the first piece of a split amavis line)
+	keep bool
+}
+
+// recycledBlocks is how many blocks of a kind wait to be used again.
+const recycledBlocks = 64
+
+// Recycle makes a the Arena of an importer that gives the blocks back
+// (Retired).
+func (a *Arena) Recycle() { a.recycle = true }
+
+// Retired returns a function per block filled since the last call, which
+// gives the block back to a: call it once none of the block's events (nor
+// the command counts of a disconnect) is used any more; in any order, from
+// any goroutine. Nil without Recycle.
+func (a *Arena) Retired() []func() {
+	r := a.retired
+	a.retired = nil
+	return r
+}
+
+// next starts a fresh block of sl of n, and retires the full one.
+func next[T any](a *Arena, sl *slab[T], n int) {
+	if a.recycle && !sl.keep {
+		if sl.free == nil {
+			sl.free = make(chan []T, recycledBlocks)
+		}
+		if old := sl.block; old != nil {
+			free := sl.free
+			a.retired = append(a.retired, func() {
+				select {
+				case free <- old:
+				default: // enough waiting: collected
+				}
+			})
+		}
+		select {
+		case b := <-sl.free:
+			sl.block, sl.s = b, b
+			return
+		default:
+		}
+	}
+	sl.block = make([]T, n)
+	sl.s = sl.block
 }
 
 // commandCounts returns an empty slice with room for n counts.
@@ -31,24 +90,24 @@ func (a *Arena) commandCounts(n int) []CommandCount {
 	if a == nil || n > arenaBlock {
 		return make([]CommandCount, 0, n)
 	}
-	if len(a.commands) < n {
-		a.commands = make([]CommandCount, 4*arenaBlock)
+	if len(a.commands.s) < n {
+		next(a, &a.commands, 4*arenaBlock)
 	}
-	s := a.commands[:0:n] // appending past n copies, never into the next event's counts
-	a.commands = a.commands[n:]
+	s := a.commands.s[:0:n] // appending past n copies, never into the next event's counts
+	a.commands.s = a.commands.s[n:]
 	return s
 }
 
 // arenaBlock is the number of events of one kind per allocation.
 const arenaBlock = 64
 
-func put[T any](s *[]T, v T) *T {
-	if len(*s) == 0 {
-		*s = make([]T, arenaBlock)
+func put[T any](a *Arena, sl *slab[T], v T) *T {
+	if len(sl.s) == 0 {
+		next(a, sl, arenaBlock)
 	}
-	p := &(*s)[0]
+	p := &sl.s[0]
 	*p = v
-	*s = (*s)[1:]
+	sl.s = sl.s[1:]
 	return p
 }
 
@@ -58,7 +117,7 @@ func (a *Arena) delivery(v Delivery) *Delivery {
 		*p = v
 		return p
 	}
-	return put(&a.deliverys, v)
+	return put(a, &a.deliverys, v)
 }
 
 func (a *Arena) postgrey(v PostgreyResult) *PostgreyResult {
@@ -67,7 +126,7 @@ func (a *Arena) postgrey(v PostgreyResult) *PostgreyResult {
 		*p = v
 		return p
 	}
-	return put(&a.postgreys, v)
+	return put(a, &a.postgreys, v)
 }
 
 func (a *Arena) connect(v SmtpdConnect) *SmtpdConnect {
@@ -76,7 +135,7 @@ func (a *Arena) connect(v SmtpdConnect) *SmtpdConnect {
 		*p = v
 		return p
 	}
-	return put(&a.connects, v)
+	return put(a, &a.connects, v)
 }
 
 func (a *Arena) disconnect(v SmtpdDisconnect) *SmtpdDisconnect {
@@ -85,7 +144,7 @@ func (a *Arena) disconnect(v SmtpdDisconnect) *SmtpdDisconnect {
 		*p = v
 		return p
 	}
-	return put(&a.disconnects, v)
+	return put(a, &a.disconnects, v)
 }
 
 func (a *Arena) queued(v QmgrQueued) *QmgrQueued {
@@ -94,7 +153,7 @@ func (a *Arena) queued(v QmgrQueued) *QmgrQueued {
 		*p = v
 		return p
 	}
-	return put(&a.queueds, v)
+	return put(a, &a.queueds, v)
 }
 
 func (a *Arena) messageID(v CleanupMessageID) *CleanupMessageID {
@@ -103,7 +162,7 @@ func (a *Arena) messageID(v CleanupMessageID) *CleanupMessageID {
 		*p = v
 		return p
 	}
-	return put(&a.messageIDs, v)
+	return put(a, &a.messageIDs, v)
 }
 
 func (a *Arena) removed(v QmgrRemoved) *QmgrRemoved {
@@ -112,7 +171,7 @@ func (a *Arena) removed(v QmgrRemoved) *QmgrRemoved {
 		*p = v
 		return p
 	}
-	return put(&a.removeds, v)
+	return put(a, &a.removeds, v)
 }
 
 func (a *Arena) client(v SmtpdClient) *SmtpdClient {
@@ -121,7 +180,7 @@ func (a *Arena) client(v SmtpdClient) *SmtpdClient {
 		*p = v
 		return p
 	}
-	return put(&a.clients, v)
+	return put(a, &a.clients, v)
 }
 
 func (a *Arena) notice(v Notice) *Notice {
@@ -130,7 +189,7 @@ func (a *Arena) notice(v Notice) *Notice {
 		*p = v
 		return p
 	}
-	return put(&a.notices, v)
+	return put(a, &a.notices, v)
 }
 
 func (a *Arena) reject(v Reject) *Reject {
@@ -139,7 +198,7 @@ func (a *Arena) reject(v Reject) *Reject {
 		*p = v
 		return p
 	}
-	return put(&a.rejects, v)
+	return put(a, &a.rejects, v)
 }
 
 func (a *Arena) lmtp(v DovecotLMTPDelivery) *DovecotLMTPDelivery {
@@ -148,7 +207,7 @@ func (a *Arena) lmtp(v DovecotLMTPDelivery) *DovecotLMTPDelivery {
 		*p = v
 		return p
 	}
-	return put(&a.lmtps, v)
+	return put(a, &a.lmtps, v)
 }
 
 func (a *Arena) amavis(v AmavisResult) *AmavisResult {
@@ -157,7 +216,8 @@ func (a *Arena) amavis(v AmavisResult) *AmavisResult {
 		*p = v
 		return p
 	}
-	return put(&a.amaviss, v)
+	a.amaviss.keep = true
+	return put(a, &a.amaviss, v)
 }
 
 func (a *Arena) tls(v TLSConnection) *TLSConnection {
@@ -166,7 +226,7 @@ func (a *Arena) tls(v TLSConnection) *TLSConnection {
 		*p = v
 		return p
 	}
-	return put(&a.tlss, v)
+	return put(a, &a.tlss, v)
 }
 
 func (a *Arena) login(v DovecotLogin) *DovecotLogin {
@@ -175,7 +235,7 @@ func (a *Arena) login(v DovecotLogin) *DovecotLogin {
 		*p = v
 		return p
 	}
-	return put(&a.logins, v)
+	return put(a, &a.logins, v)
 }
 
 func (a *Arena) logout(v DovecotLogout) *DovecotLogout {
@@ -184,7 +244,7 @@ func (a *Arena) logout(v DovecotLogout) *DovecotLogout {
 		*p = v
 		return p
 	}
-	return put(&a.logouts, v)
+	return put(a, &a.logouts, v)
 }
 
 func (a *Arena) unknown(v Unknown) *Unknown {
@@ -193,5 +253,5 @@ func (a *Arena) unknown(v Unknown) *Unknown {
 		*p = v
 		return p
 	}
-	return put(&a.unknowns, v)
+	return put(a, &a.unknowns, v)
 }

@@ -87,7 +87,8 @@ migrates it when there is none, for a backfill before the first start.`,
 							w = min(max(runtime.NumCPU(), 2), 4)
 						}
 					}
-					return runImport(ctx, e, importRun{cfg: cfg, db: db, store: txlogstore.New(db), files: args, tz: tz, noRollups: noRollups, writers: w})
+					store := txlogstore.New(db)
+					return runImport(ctx, e, importRun{cfg: cfg, db: db, store: store, bulk: store, files: args, tz: tz, noRollups: noRollups, writers: w})
 				}(ctx, e, cfg, db, args)
 			}
 			cfg, err := e.loadConfig()
@@ -122,9 +123,12 @@ func (discardStore) Checkpoint(context.Context, string) (txlog.Checkpoint, error
 
 // importRun is one import: db is nil for a dry run.
 type importRun struct {
-	cfg       *config.Config
-	db        *storage.DB
-	store     txlog.Store
+	cfg   *config.Config
+	db    *storage.DB
+	store txlog.Store
+	// bulk loads into empty logs without their indexes
+	// (txlogstore.Store.BeginBulkLoad); nil for a dry run
+	bulk      *txlogstore.Store
 	files     []string
 	tz        string
 	noRollups bool
@@ -175,12 +179,35 @@ func runImport(ctx context.Context, e *cmdEnv, o importRun) error {
 		defer debug.SetGCPercent(debug.SetGCPercent(200))
 	}
 	start := time.Now()
+	var bulk txlogstore.BulkLoad
+	if o.bulk != nil {
+		if bulk, err = o.bulk.BeginBulkLoad(ctx); err != nil {
+			return err
+		}
+		if bulk.StartedOver {
+			fmt.Fprintf(e.stdout, "an earlier import into the empty logs did not finish: its rows were deleted, starting over\n")
+		}
+	}
 	st, err := ingest.Import(ctx, p, ingest.ImportOptions{Files: args, Loc: loc, Progress: progress})
 	if bar != nil {
 		_ = bar.Finish()
 	}
 	if err != nil {
+		if bulk.On {
+			o.bulk.EndBulkWrites()
+			return fmt.Errorf("%w (the logs were empty: run the same import again to start over)", err)
+		}
 		return err
+	}
+	if bulk.On {
+		// the indexes go back before the summary: an import is done when
+		// its rows can be traced
+		loaded := time.Now()
+		if err := o.bulk.FinishBulkLoad(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "loaded into empty logs in %s, then built their %d indexes in %s\n",
+			loaded.Sub(start).Round(time.Millisecond), len(bulk.Indexes), time.Since(loaded).Round(time.Millisecond))
 	}
 	took := time.Since(start)
 	sum := p.Correlator().Summary()

@@ -405,6 +405,17 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return db.runTx(sqlTx, fn)
 }
 
+// InConnTx is InTx on the connection c (from db.SQL.Conn): a writer that
+// keeps a connection of its own, with settings of its own (an import's
+// bulk load on SQLite).
+func (db *DB) InConnTx(ctx context.Context, c *sql.Conn, fn func(tx *Tx) error) error {
+	sqlTx, err := c.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	return db.runTx(sqlTx, fn)
+}
+
 // WithoutForeignKeys runs fn in a transaction on a connection of its own
 // with SQLite's foreign-key enforcement off (only outside a transaction
 // can it be switched). The connection is thrown away if it cannot be

@@ -1,0 +1,127 @@
+package txlogstore
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+
+	"github.com/uni-mail/postvakt/internal/storage"
+)
+
+// bulkTables are the logs an import writes; bulkOwner marks their indexes
+// deferred by a bulk load (storage_deferred_indexes.owner).
+var bulkTables = []string{"mail_tx", "mail_messages", "mail_logins", "mail_sessions", "mail_warnings"}
+
+const bulkOwner = "import"
+
+// BulkLoad says how an import writes (BeginBulkLoad).
+type BulkLoad struct {
+	// On: the logs were empty (or held only what an unfinished bulk load
+	// wrote): their indexes are dropped until FinishBulkLoad.
+	On bool
+	// StartedOver: an earlier bulk load had not finished; its rows were
+	// deleted.
+	StartedOver bool
+	// Indexes are the indexes dropped.
+	Indexes []string
+}
+
+// BeginBulkLoad prepares a backfill. When the collectors' logs are empty
+// (an import into a new database, before the first start of serve), it
+// drops their indexes (storage.DB.DeferIndexes) so that the import only
+// appends rows, each commit a few pages at the tables' ends instead of a
+// leaf in each of some twenty growing B-trees; FinishBulkLoad builds the
+// indexes from the loaded rows. When an earlier bulk load did not finish
+// (the process was killed: its indexes are still recorded as deferred by
+// the import), the logs hold only what that load wrote: they are emptied
+// and the load starts over, so re-running an import that was cut short
+// gives what one run gives. Otherwise (logs with rows) the import writes
+// as serve does, into the indexes.
+func (s *Store) BeginBulkLoad(ctx context.Context) (BulkLoad, error) {
+	var bl BulkLoad
+	defs, err := s.db.DeferredIndexes(ctx)
+	if err != nil {
+		return bl, err
+	}
+	for _, d := range defs {
+		if d.Owner == bulkOwner {
+			bl.StartedOver = true
+		}
+	}
+	if bl.StartedOver {
+		for _, t := range bulkTables {
+			q := "DELETE FROM " + t
+			if s.db.Dialect() == storage.Postgres {
+				q = "TRUNCATE " + t
+			}
+			if _, err := s.db.Exec(ctx, q); err != nil {
+				return bl, fmt.Errorf("start the unfinished import over: %w", err)
+			}
+		}
+	} else {
+		for _, t := range bulkTables {
+			var any int
+			err := s.db.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM `+t+` LIMIT 1) x`).Scan(&any)
+			if err != nil {
+				return bl, fmt.Errorf("bulk load: %w", err)
+			}
+			if any > 0 {
+				return bl, nil
+			}
+		}
+	}
+	names, err := s.db.DeferIndexes(ctx, bulkOwner, bulkTables...)
+	if err != nil {
+		return bl, err
+	}
+	bl.On = true
+	bl.Indexes = names
+	for _, d := range defs {
+		if d.Owner == bulkOwner {
+			bl.Indexes = append(bl.Indexes, d.Name)
+		}
+	}
+	if s.db.Dialect() == storage.SQLite {
+		// The load's commits need not be durable one by one: a load cut
+		// short is started over. synchronous=NORMAL in WAL mode keeps the
+		// database consistent (a crash loses only the last commits) and
+		// skips the sync of every commit; FinishBulkLoad's checkpoint
+		// syncs it all.
+		c, err := s.db.SQL.Conn(ctx)
+		if err != nil {
+			return bl, fmt.Errorf("bulk load: %w", err)
+		}
+		if _, err := c.ExecContext(ctx, "PRAGMA synchronous=NORMAL"); err != nil {
+			c.Close()
+			return bl, fmt.Errorf("bulk load: %w", err)
+		}
+		s.bulkConn = c
+	}
+	s.bulk.Store(true)
+	return bl, nil
+}
+
+// FinishBulkLoad ends the bulk load: it builds the indexes BeginBulkLoad
+// dropped (and any other deferred index) and, on SQLite, checkpoints the
+// WAL with a full sync; once it returns, the load is durable.
+func (s *Store) FinishBulkLoad(ctx context.Context) error {
+	s.EndBulkWrites()
+	_, err := s.db.RestoreIndexes(ctx)
+	return err
+}
+
+// EndBulkWrites ends the bulk load's writing without building the indexes
+// (an import that failed: run again, it starts over): the load's
+// connection goes back to the pool with synchronous=FULL.
+func (s *Store) EndBulkWrites() {
+	s.bulkMu.Lock()
+	defer s.bulkMu.Unlock()
+	s.bulk.Store(false)
+	if c := s.bulkConn; c != nil {
+		s.bulkConn = nil
+		if _, err := c.ExecContext(context.Background(), "PRAGMA synchronous=FULL"); err != nil {
+			_ = c.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		_ = c.Close()
+	}
+}

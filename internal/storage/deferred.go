@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -106,39 +107,60 @@ func (db *DB) DeferredIndexes(ctx context.Context) ([]DeferredIndex, error) {
 	return out, rows.Err()
 }
 
-// RestoreIndexes builds every deferred index again and forgets it, each
-// index in a transaction of its own (a build that fails leaves the others
-// built and its record in place). On SQLite the WAL is checkpointed
-// afterwards, so that what a bulk load with a relaxed synchronous setting
-// wrote is on disk. It returns the indexes built.
+// RestoreIndexes builds every deferred index again and forgets it, all in
+// one transaction (a build that fails leaves every record in place). On
+// SQLite the WAL is checkpointed afterwards, so that what a bulk load with
+// a relaxed synchronous setting wrote is on disk. It returns the indexes
+// built.
 func (db *DB) RestoreIndexes(ctx context.Context) ([]string, error) {
+	return db.RestoreIndexesOn(ctx, nil)
+}
+
+// RestoreIndexesOn is RestoreIndexes on the connection c (from
+// db.SQL.Conn; nil: the pool): a bulk load builds the indexes on its own
+// connection, whose page cache holds the tables' last pages.
+func (db *DB) RestoreIndexesOn(ctx context.Context, c *sql.Conn) ([]string, error) {
 	defs, err := db.DeferredIndexes(ctx)
 	if err != nil || len(defs) == 0 {
 		return nil, err
 	}
 	var built []string
-	for _, d := range defs {
-		ddl := ifNotExists(d.DDL)
-		if db.dialect == Postgres {
-			// pg_indexes shows a partitioned table's index as created
-			// ON ONLY the parent (its partitions' indexes attached one by
-			// one); built again, it must reach the partitions too
-			ddl = strings.Replace(ddl, " ON ONLY ", " ON ", 1)
-		}
-		err := db.InTx(ctx, func(tx *Tx) error {
-			if _, err := tx.Exec(ctx, ddl); err != nil {
-				return err
+	build := func(tx *Tx) error {
+		built = built[:0]
+		for _, d := range defs {
+			ddl := ifNotExists(d.DDL)
+			if db.dialect == Postgres {
+				// pg_indexes shows a partitioned table's index as created
+				// ON ONLY the parent (its partitions' indexes attached one
+				// by one); built again, it must reach the partitions too
+				ddl = strings.Replace(ddl, " ON ONLY ", " ON ", 1)
 			}
-			_, err := tx.Exec(ctx, `DELETE FROM storage_deferred_indexes WHERE name = ?`, d.Name)
-			return err
-		})
-		if err != nil {
-			return built, fmt.Errorf("build deferred index %s: %w", d.Name, err)
+			if _, err := tx.Exec(ctx, ddl); err != nil {
+				return fmt.Errorf("build deferred index %s: %w", d.Name, err)
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM storage_deferred_indexes WHERE name = ?`, d.Name); err != nil {
+				return fmt.Errorf("build deferred index %s: %w", d.Name, err)
+			}
+			built = append(built, d.Name)
 		}
-		built = append(built, d.Name)
+		return nil
+	}
+	if c != nil {
+		err = db.InConnTx(ctx, c, build)
+	} else {
+		err = db.InTx(ctx, build)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if db.dialect == SQLite {
-		if _, err := db.SQL.ExecContext(ctx, `PRAGMA wal_checkpoint(FULL)`); err != nil {
+		q := `PRAGMA wal_checkpoint(FULL)`
+		if c != nil {
+			_, err = c.ExecContext(ctx, q)
+		} else {
+			_, err = db.SQL.ExecContext(ctx, q)
+		}
+		if err != nil {
 			return built, fmt.Errorf("checkpoint after building indexes: %w", err)
 		}
 	}

@@ -2,6 +2,7 @@ package txlogstore
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
 
@@ -105,8 +106,17 @@ func (s *Store) BeginBulkLoad(ctx context.Context) (BulkLoad, error) {
 // dropped (and any other deferred index) and, on SQLite, checkpoints the
 // WAL with a full sync; once it returns, the load is durable.
 func (s *Store) FinishBulkLoad(ctx context.Context) error {
-	s.EndBulkWrites()
-	_, err := s.db.RestoreIndexes(ctx)
+	c, err := s.endBulkWrites()
+	if c != nil {
+		defer c.Close()
+	}
+	if err != nil {
+		return err
+	}
+	// on SQLite, on the load's connection (its cache holds the tables'
+	// last pages), now with synchronous=FULL: the indexes' commit and the
+	// checkpoint after it are synced
+	_, err = s.db.RestoreIndexesOn(ctx, c)
 	return err
 }
 
@@ -114,14 +124,26 @@ func (s *Store) FinishBulkLoad(ctx context.Context) error {
 // (an import that failed: run again, it starts over): the load's
 // connection goes back to the pool with synchronous=FULL.
 func (s *Store) EndBulkWrites() {
+	if c, _ := s.endBulkWrites(); c != nil {
+		_ = c.Close()
+	}
+}
+
+// endBulkWrites ends the bulk load's writing and hands back its connection
+// (nil on PostgreSQL), set back to synchronous=FULL; if that fails, the
+// connection is dropped and an error returned.
+func (s *Store) endBulkWrites() (*sql.Conn, error) {
 	s.bulkMu.Lock()
 	defer s.bulkMu.Unlock()
 	s.bulk.Store(false)
-	if c := s.bulkConn; c != nil {
-		s.bulkConn = nil
-		if _, err := c.ExecContext(context.Background(), "PRAGMA synchronous=FULL"); err != nil {
-			_ = c.Raw(func(any) error { return driver.ErrBadConn })
-		}
-		_ = c.Close()
+	c := s.bulkConn
+	s.bulkConn = nil
+	if c == nil {
+		return nil, nil
 	}
+	if _, err := c.ExecContext(context.Background(), "PRAGMA synchronous=FULL"); err != nil {
+		_ = c.Raw(func(any) error { return driver.ErrBadConn })
+		return c, fmt.Errorf("end bulk load: %w", err)
+	}
+	return c, nil
 }

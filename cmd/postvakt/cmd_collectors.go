@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -200,6 +201,7 @@ func runImport(ctx context.Context, e *cmdEnv, o importRun) error {
 		_ = bar.Finish()
 	}
 	if err != nil {
+		err = errors.Join(err, p.Abandon())
 		if bulk.On {
 			o.bulk.EndBulkWrites()
 			return fmt.Errorf("%w (the logs were empty: run the same import again to start over)", err)

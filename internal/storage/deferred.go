@@ -127,6 +127,13 @@ func (db *DB) RestoreIndexesOn(ctx context.Context, c *sql.Conn) ([]string, erro
 	var built []string
 	build := func(tx *Tx) error {
 		built = built[:0]
+		if db.dialect == Postgres {
+			// each build sorts all its keys: in memory rather than in
+			// temporary files where it fits (the default is 64 MB)
+			if _, err := tx.Exec(ctx, `SET LOCAL maintenance_work_mem = '256MB'`); err != nil {
+				return fmt.Errorf("build deferred indexes: %w", err)
+			}
+		}
 		for _, d := range defs {
 			ddl := ifNotExists(d.DDL)
 			if db.dialect == Postgres {

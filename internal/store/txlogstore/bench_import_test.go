@@ -41,7 +41,7 @@ func BenchmarkImportSQLite(b *testing.B) {
 		if _, err := st.BeginBulkLoad(ctx); err != nil {
 			b.Fatal(err)
 		}
-		s, err := ingest.Import(ctx, ingest.New(ingest.Options{Store: st}), ingest.ImportOptions{Files: []string{f}})
+		s, err := ingest.Import(ctx, ingest.New(ingest.Options{Store: st, Writers: 2}), ingest.ImportOptions{Files: []string{f}})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -108,7 +108,11 @@ type Options struct {
 	// read back, and a WAL checkpoint every BulkWALPages pages instead of
 	// 1,000, so that a page written by many batches is copied to the
 	// database file fewer times. Neither weakens durability: every commit
-	// is still synced (synchronous=FULL). No effect on PostgreSQL.
+	// is still synced (synchronous=FULL). No effect on PostgreSQL. A
+	// database opened without Bulk first builds the indexes an
+	// unfinished bulk load left deferred (app.OpenDatabaseWith,
+	// DeferIndexes); the import, which opens with Bulk, starts such a
+	// load over instead.
 	Bulk bool
 }
 

@@ -25,9 +25,9 @@ const bulkOwner = "import"
 // bulkMmap is the mmap_size of the connection while it builds the
 // indexes (FinishBulkLoad): each build reads its whole table, and mapped
 // the pages are not copied by a pread each (0.5 of some 7 CPU-s per
-// million lines). Only then: the mapped pages count as the import's
-// resident memory (1.2 GB at three million lines with the mapping on
-// for the whole load; docs/performance.md).
+// million lines). Only while building: with the mapping on for the whole
+// load, the mapped pages counted as the import's resident memory all
+// along, growing with the database (docs/performance.md).
 var (
 	bulkPragmas    = []string{"PRAGMA synchronous=NORMAL", "PRAGMA threads=2"}
 	bulkPragmasOff = []string{"PRAGMA synchronous=FULL", "PRAGMA threads=0", "PRAGMA mmap_size=0"}
@@ -81,12 +81,12 @@ func (s *Store) BeginBulkLoad(ctx context.Context) (BulkLoad, error) {
 		}
 	} else {
 		for _, t := range bulkTables {
-			var any int
-			err := s.db.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM `+t+` LIMIT 1) x`).Scan(&any)
+			var n int
+			err := s.db.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM `+t+` LIMIT 1) x`).Scan(&n)
 			if err != nil {
 				return bl, fmt.Errorf("bulk load: %w", err)
 			}
-			if any > 0 {
+			if n > 0 {
 				return bl, nil
 			}
 		}

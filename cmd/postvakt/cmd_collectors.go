@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -63,7 +64,7 @@ migrates it when there is none, for a backfill before the first start.`,
 			fs.BoolVar(&create, "create-database", false, "create and migrate the configured database when it does not exist")
 			fs.BoolVar(&noRollups, "no-rollups", false, "do not recompute the hourly and daily rollups of the imported period")
 			fs.BoolVar(&dryRun, "dry-run", false, "parse, correlate and build the records, but write nothing (no database needed)")
-			fs.IntVar(&writers, "writers", 0, "concurrent batch writers; 0: as many as CPUs (2 to 4) on PostgreSQL, 1 on SQLite")
+			fs.IntVar(&writers, "writers", 0, "concurrent batch writers; 0: as many as CPUs (2 to 4) on PostgreSQL, on SQLite 2 taking turns into empty logs, else 1")
 		},
 		run: func(ctx context.Context, e *cmdEnv, args []string) error {
 			if len(args) == 0 {
@@ -87,7 +88,8 @@ migrates it when there is none, for a backfill before the first start.`,
 							w = min(max(runtime.NumCPU(), 2), 4)
 						}
 					}
-					return runImport(ctx, e, importRun{cfg: cfg, db: db, store: txlogstore.New(db), files: args, tz: tz, noRollups: noRollups, writers: w})
+					store := txlogstore.New(db)
+					return runImport(ctx, e, importRun{cfg: cfg, db: db, store: store, bulk: store, files: args, tz: tz, noRollups: noRollups, writers: w, autoWriters: writers <= 0})
 				}(ctx, e, cfg, db, args)
 			}
 			cfg, err := e.loadConfig()
@@ -122,13 +124,18 @@ func (discardStore) Checkpoint(context.Context, string) (txlog.Checkpoint, error
 
 // importRun is one import: db is nil for a dry run.
 type importRun struct {
-	cfg       *config.Config
-	db        *storage.DB
-	store     txlog.Store
+	cfg   *config.Config
+	db    *storage.DB
+	store txlog.Store
+	// bulk loads into empty logs without their indexes
+	// (txlogstore.Store.BeginBulkLoad); nil for a dry run
+	bulk      *txlogstore.Store
 	files     []string
 	tz        string
 	noRollups bool
 	writers   int
+	// autoWriters: writers is the default (--writers 0)
+	autoWriters bool
 }
 
 func runImport(ctx context.Context, e *cmdEnv, o importRun) error {
@@ -146,6 +153,21 @@ func runImport(ctx context.Context, e *cmdEnv, o importRun) error {
 		return err
 	}
 	po.Writers = o.writers
+	start := time.Now()
+	var bulk txlogstore.BulkLoad
+	if o.bulk != nil {
+		if bulk, err = o.bulk.BeginBulkLoad(ctx); err != nil {
+			return err
+		}
+		if bulk.StartedOver {
+			fmt.Fprintf(e.stdout, "an earlier import into the empty logs did not finish: its rows were deleted, starting over\n")
+		}
+		if bulk.On && o.autoWriters && db.Dialect() == storage.SQLite {
+			// batches written while the next are parsed: the store
+			// writes them one at a time
+			po.Writers = 2
+		}
+	}
 	// Abuse detection runs on the imported lines as on tailed ones
 	// (docs/collectors.md, "Abuse detection"); its findings are listed.
 	var findings []abusedetect.Alert
@@ -174,13 +196,27 @@ func runImport(ctx context.Context, e *cmdEnv, o importRun) error {
 		// as often costs ~20 MB more heap and saves ~8 % of its CPU.
 		defer debug.SetGCPercent(debug.SetGCPercent(200))
 	}
-	start := time.Now()
 	st, err := ingest.Import(ctx, p, ingest.ImportOptions{Files: args, Loc: loc, Progress: progress})
 	if bar != nil {
 		_ = bar.Finish()
 	}
 	if err != nil {
+		err = errors.Join(err, p.Abandon())
+		if bulk.On {
+			o.bulk.EndBulkWrites()
+			return fmt.Errorf("%w (the logs were empty: run the same import again to start over)", err)
+		}
 		return err
+	}
+	if bulk.On {
+		// the indexes go back before the summary: an import is done when
+		// its rows can be traced
+		loaded := time.Now()
+		if err := o.bulk.FinishBulkLoad(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "loaded into empty logs in %s, then built their %d indexes in %s\n",
+			loaded.Sub(start).Round(time.Millisecond), len(bulk.Indexes), time.Since(loaded).Round(time.Millisecond))
 	}
 	took := time.Since(start)
 	sum := p.Correlator().Summary()

@@ -2,8 +2,12 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -341,5 +345,149 @@ func TestTraceTextShowsAuthResultsAndOriginalSender(t *testing.T) {
 	if !strings.Contains(b.String(), ",detail,auth_results,original_from\n") ||
 		!strings.Contains(b.String(), ",spf=pass dkim=pass dmarc=pass,envelope jan.novak@uni.example; From: <jan.novak@uni.example>\n") {
 		t.Errorf("CSV without the results or the original sender:\n%s", b.String())
+	}
+}
+
+// logIndexes lists the indexes of the collectors' logs (on PostgreSQL the
+// parents' and their partitions'), sorted, and the indexes still recorded
+// as deferred.
+func logIndexes(t *testing.T, url string) (indexes []string, deferred int) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := storage.Open(ctx, url, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	q := `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE 'mail\_%' ESCAPE '\' AND tbl_name <> 'mail_rollups'`
+	if db.Dialect() == storage.Postgres {
+		q = `SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename ~ '^mail_(tx|messages|logins|sessions|warnings)'`
+	}
+	rows, err := db.Query(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		indexes = append(indexes, n)
+	}
+	slices.Sort(indexes)
+	defs, err := db.DeferredIndexes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return indexes, len(defs)
+}
+
+// logRows counts the rows of the collectors' logs.
+func logRows(t *testing.T, url string) map[string]int64 {
+	t.Helper()
+	ctx := context.Background()
+	db, err := storage.Open(ctx, url, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	out := map[string]int64{}
+	for _, table := range []string{"mail_tx", "mail_messages", "mail_logins", "mail_sessions", "mail_warnings"} {
+		var n int64
+		if err := db.QueryRow(ctx, `SELECT count(*) FROM `+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		out[table] = n
+	}
+	return out
+}
+
+// TestImportCutShortThenRerunGivesOneRunsFigures (docs/collectors.md,
+// "Backfill"): an import into empty logs loads them without their indexes
+// and builds the indexes at the end: the same indexes as a migrated
+// database's. An import cut short (here a damaged .gz whose lines come
+// after the others', so that batches were committed before it fails)
+// leaves its indexes recorded as deferred; importing again starts over
+// and stores what one run stores, with every index. On SQLite and
+// PostgreSQL.
+func TestImportCutShortThenRerunGivesOneRunsFigures(t *testing.T) {
+	t.Parallel()
+	logs := sampleLogs(t)
+	// lines no parser knows, after the samples' last line, gzipped and cut
+	var junk bytes.Buffer
+	zw := gzip.NewWriter(&junk)
+	for i := range 40000 {
+		fmt.Fprintf(zw, "2026-11-22T12:%02d:%02d.%06d+00:00 mx junkd[%d]: line %d of %x\n", i/3600%60, i/60%60, i, 1000+i%7919, i, i*2654435761)
+	}
+	zw.Close()
+	damaged := filepath.Join(t.TempDir(), "junk.log.gz")
+	if err := os.WriteFile(damaged, junk.Bytes()[:junk.Len()*6/10], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range storagetest.Dialects() {
+		t.Run(d.String(), func(t *testing.T) {
+			t.Parallel()
+			// one run, into a new database
+			url1 := storagetest.URL(t, d)
+			cfg1 := importSample(t, url1)
+			code, want, errOut := runCLI(t, "summary", "--config", cfg1, "--json")
+			if code != exitOK {
+				t.Fatalf("summary: %d %s", code, errOut)
+			}
+			wantRows := logRows(t, url1)
+			wantIdx, deferred := logIndexes(t, url1)
+			migrated := storagetest.URL(t, d)
+			storagetest.OpenURL(t, migrated)
+			if idx, _ := logIndexes(t, migrated); !slices.Equal(wantIdx, idx) && d == storage.SQLite {
+				t.Errorf("indexes after a bulk load %v, a migrated database has %v", wantIdx, idx)
+			}
+			if len(wantIdx) < 20 || deferred != 0 {
+				t.Errorf("after the import: indexes %v, %d still deferred", wantIdx, deferred)
+			}
+
+			// cut short, then again
+			url2 := storagetest.URL(t, d)
+			cfg2 := writeConfig(t, "data_dir: DATADIR\ndatabase:\n  url: "+url2+"\ncollectors:\n  log_timezone: UTC\n")
+			code, out, errOut := runCLI(t, append(append([]string{"import", "--config", cfg2, "--create-database"}, logs...), damaged)...)
+			if code == exitOK || !strings.Contains(errOut, "run the same import again") {
+				t.Fatalf("import of a damaged file: %d %s %s", code, out, errOut)
+			}
+			if _, deferred := logIndexes(t, url2); deferred == 0 {
+				t.Fatal("the import cut short left no deferred indexes")
+			}
+			// the batches handed to the writers before the failure are
+			// written (Pipeline.Abandon) and stay until the import starts over
+			if left := logRows(t, url2); left["mail_tx"] == 0 || left["mail_tx"] >= wantRows["mail_tx"] {
+				t.Errorf("rows left by the import cut short %v, want some of %v", left, wantRows)
+			}
+			code, out, errOut = runCLI(t, append([]string{"import", "--config", cfg2}, logs...)...)
+			if code != exitOK || !strings.Contains(out, "did not finish: its rows were deleted, starting over") ||
+				!strings.Contains(out, "imported 18692 lines (0 unparsable, 0 unknown)") {
+				t.Fatalf("import again: %d %s %s", code, out, errOut)
+			}
+			code, got, errOut := runCLI(t, "summary", "--config", cfg2, "--json")
+			if code != exitOK {
+				t.Fatalf("summary: %d %s", code, errOut)
+			}
+			if got != want {
+				t.Errorf("summary after the import cut short and again:\n%s\none import:\n%s", got, want)
+			}
+			if rows := logRows(t, url2); !maps.Equal(rows, wantRows) {
+				t.Errorf("rows after the import cut short and again %v, one import %v", rows, wantRows)
+			}
+			if idx, deferred := logIndexes(t, url2); !slices.Equal(idx, wantIdx) || deferred != 0 {
+				t.Errorf("indexes %v (%d deferred), want %v", idx, deferred, wantIdx)
+			}
+
+			// into logs that hold rows: no bulk load (the rows add up)
+			code, out, errOut = runCLI(t, append([]string{"import", "--config", cfg2}, logs...)...)
+			if code != exitOK || strings.Contains(out, "empty logs") {
+				t.Fatalf("import into logs with rows: %d %s %s", code, out, errOut)
+			}
+			if rows := logRows(t, url2); rows["mail_tx"] != 2*wantRows["mail_tx"] {
+				t.Errorf("second import: %d transaction rows, want %d", rows["mail_tx"], 2*wantRows["mail_tx"])
+			}
+		})
 	}
 }

@@ -958,6 +958,21 @@ func (p *Pipeline) Finish(ctx context.Context) error {
 	return err
 }
 
+// Abandon ends a pipeline whose input failed without writing what is
+// pending: it waits for the batches already handed to the writers
+// (Options.Writers) and returns their error, so that nothing writes to
+// the store after it returns.
+func (p *Pipeline) Abandon() error {
+	if p.async == nil {
+		return nil
+	}
+	close(p.async.jobs)
+	p.async.wg.Wait()
+	err := p.async.failed()
+	p.async = nil
+	return err
+}
+
 // Commit writes the pending records with a checkpoint for every tailed
 // stream (and, with KeepState, the pipeline's state) in one transaction.
 // On failure the records stay pending and Commit may be called again.

@@ -68,7 +68,8 @@ func OpenDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger, 
 }
 
 // OpenDatabaseWith is OpenDatabase with storage options (MaxConns comes
-// from the configuration): `postvakt import` opens it with Bulk.
+// from the configuration): `postvakt import` opens it with Bulk. Unless
+// Bulk, indexes an unfinished import left deferred are built first.
 func OpenDatabaseWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, migrate bool, opts storage.Options) (*storage.DB, error) {
 	opts.MaxConns = cfg.Database.MaxConns
 	db, err := storage.Open(ctx, cfg.DatabaseURL(), opts)
@@ -83,6 +84,21 @@ func OpenDatabaseWith(ctx context.Context, cfg *config.Config, logger *slog.Logg
 		}
 		if n > 0 {
 			logger.Info("database migrated", "applied", n)
+		}
+	}
+	if !opts.Bulk {
+		// an import's bulk load that did not finish left the logs without
+		// their indexes (storage.DB.DeferIndexes): build them before
+		// anything reads or writes the logs. import itself starts such a
+		// load over instead (txlogstore.Store.BeginBulkLoad).
+		built, err := db.RestoreIndexes(ctx)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		if len(built) > 0 && logger != nil {
+			logger.Warn("built the indexes an unfinished import had dropped; the rows it wrote are kept (importing the same files again adds them twice)",
+				"indexes", len(built))
 		}
 	}
 	return db, nil

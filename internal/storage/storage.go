@@ -108,7 +108,11 @@ type Options struct {
 	// read back, and a WAL checkpoint every BulkWALPages pages instead of
 	// 1,000, so that a page written by many batches is copied to the
 	// database file fewer times. Neither weakens durability: every commit
-	// is still synced (synchronous=FULL). No effect on PostgreSQL.
+	// is still synced (synchronous=FULL). No effect on PostgreSQL. A
+	// database opened without Bulk first builds the indexes an
+	// unfinished bulk load left deferred (app.OpenDatabaseWith,
+	// DeferIndexes); the import, which opens with Bulk, starts such a
+	// load over instead.
 	Bulk bool
 }
 
@@ -399,6 +403,17 @@ var (
 // back otherwise.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	sqlTx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	return db.runTx(sqlTx, fn)
+}
+
+// InConnTx is InTx on the connection c (from db.SQL.Conn): a writer that
+// keeps a connection of its own, with settings of its own (an import's
+// bulk load on SQLite).
+func (db *DB) InConnTx(ctx context.Context, c *sql.Conn, fn func(tx *Tx) error) error {
+	sqlTx, err := c.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

@@ -139,7 +139,18 @@ func (s *Store) WriteBatch(ctx context.Context, b *txlog.Batch, cps []txlog.Chec
 	if s.db.Dialect() == storage.Postgres {
 		return s.writeBatchPG(ctx, b, cps)
 	}
-	return s.db.InTx(ctx, func(tx *storage.Tx) error {
+	inTx := s.db.InTx
+	if s.bulk.Load() {
+		// a bulk load's writers take turns on the load's own connection
+		// (SQLite has one writer at a time; the turns keep them from
+		// waiting in the busy handler)
+		s.bulkMu.Lock()
+		defer s.bulkMu.Unlock()
+		if c := s.bulkConn; c != nil {
+			inTx = func(ctx context.Context, fn func(tx *storage.Tx) error) error { return s.db.InConnTx(ctx, c, fn) }
+		}
+	}
+	return inTx(ctx, func(tx *storage.Tx) error {
 		if err := insertRows(ctx, tx, "mail_tx", txColumns, len(b.Rows), func(i int) []any { return txValues(&b.Rows[i]) }); err != nil {
 			return err
 		}
@@ -330,6 +341,13 @@ func (s *Store) writeBatchPG(ctx context.Context, b *txlog.Batch, cps []txlog.Ch
 		return fmt.Errorf("write batch: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
+	if s.bulk.Load() {
+		// a bulk load that stops short is started over
+		// (BeginBulkLoad): its commits need not wait for the WAL flush
+		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+			return fmt.Errorf("write batch: %w", err)
+		}
+	}
 	cb := copyBufs.Get().(*copyBuf)
 	defer copyBufs.Put(cb)
 	copyIn := func(table string, cols []string, n int, row func(i int)) error {

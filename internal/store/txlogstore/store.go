@@ -13,7 +13,9 @@
 package txlogstore
 
 import (
+	"database/sql"
 	"sync"
+	"sync/atomic"
 
 	"github.com/uni-mail/postvakt/collectors/rollup"
 	"github.com/uni-mail/postvakt/collectors/trace"
@@ -25,6 +27,11 @@ import (
 type Store struct {
 	db   *storage.DB
 	days sync.Map // PostgreSQL partitions made by WriteBatchTx, by day
+	// bulk: an import's bulk load is under way (BeginBulkLoad); on SQLite
+	// its batches are written one at a time (bulkMu) on bulkConn
+	bulk     atomic.Bool
+	bulkMu   sync.Mutex
+	bulkConn *sql.Conn
 }
 
 // New returns the transaction log's store on db.

@@ -1,0 +1,188 @@
+package txlogstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"strconv"
+
+	"github.com/uni-mail/postvakt/internal/storage"
+)
+
+// bulkTables are the logs an import writes; bulkOwner marks their indexes
+// deferred by a bulk load (storage_deferred_indexes.owner).
+var bulkTables = []string{"mail_tx", "mail_messages", "mail_logins", "mail_sessions", "mail_warnings"}
+
+const bulkOwner = "import"
+
+// bulkPragmas set up a bulk load's connection on SQLite, and
+// bulkPragmasOff put it back as the pool's others are.
+//
+//   - synchronous=NORMAL: see BeginBulkLoad.
+//   - threads: the index builds' sorts may use a second thread.
+//
+// bulkMmap is the mmap_size of the connection while it builds the
+// indexes (FinishBulkLoad): each build reads its whole table, and mapped
+// the pages are not copied by a pread each (0.5 of some 7 CPU-s per
+// million lines). Only while building: with the mapping on for the whole
+// load, the mapped pages counted as the import's resident memory all
+// along, growing with the database (docs/performance.md).
+var (
+	bulkPragmas    = []string{"PRAGMA synchronous=NORMAL", "PRAGMA threads=2"}
+	bulkPragmasOff = []string{"PRAGMA synchronous=FULL", "PRAGMA threads=0", "PRAGMA mmap_size=0"}
+)
+
+const bulkMmap = 2 << 30
+
+// BulkLoad says how an import writes (BeginBulkLoad).
+type BulkLoad struct {
+	// On: the logs were empty (or held only what an unfinished bulk load
+	// wrote): their indexes are dropped until FinishBulkLoad.
+	On bool
+	// StartedOver: an earlier bulk load had not finished; its rows were
+	// deleted.
+	StartedOver bool
+	// Indexes are the indexes dropped.
+	Indexes []string
+}
+
+// BeginBulkLoad prepares a backfill. When the collectors' logs are empty
+// (an import into a new database, before the first start of serve), it
+// drops their indexes (storage.DB.DeferIndexes) so that the import only
+// appends rows, each commit a few pages at the tables' ends instead of a
+// leaf in each of some twenty growing B-trees; FinishBulkLoad builds the
+// indexes from the loaded rows. When an earlier bulk load did not finish
+// (the process was killed: its indexes are still recorded as deferred by
+// the import), the logs hold only what that load wrote: they are emptied
+// and the load starts over, so re-running an import that was cut short
+// gives what one run gives. Otherwise (logs with rows) the import writes
+// as serve does, into the indexes.
+func (s *Store) BeginBulkLoad(ctx context.Context) (BulkLoad, error) {
+	var bl BulkLoad
+	defs, err := s.db.DeferredIndexes(ctx)
+	if err != nil {
+		return bl, err
+	}
+	for _, d := range defs {
+		if d.Owner == bulkOwner {
+			bl.StartedOver = true
+		}
+	}
+	if bl.StartedOver {
+		for _, t := range bulkTables {
+			q := "DELETE FROM " + t
+			if s.db.Dialect() == storage.Postgres {
+				q = "TRUNCATE " + t
+			}
+			if _, err := s.db.Exec(ctx, q); err != nil {
+				return bl, fmt.Errorf("start the unfinished import over: %w", err)
+			}
+		}
+	} else {
+		for _, t := range bulkTables {
+			var n int
+			err := s.db.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM `+t+` LIMIT 1) x`).Scan(&n)
+			if err != nil {
+				return bl, fmt.Errorf("bulk load: %w", err)
+			}
+			if n > 0 {
+				return bl, nil
+			}
+		}
+	}
+	names, err := s.db.DeferIndexes(ctx, bulkOwner, bulkTables...)
+	if err != nil {
+		return bl, err
+	}
+	bl.On = true
+	bl.Indexes = names
+	for _, d := range defs {
+		if d.Owner == bulkOwner {
+			bl.Indexes = append(bl.Indexes, d.Name)
+		}
+	}
+	if s.db.Dialect() == storage.SQLite {
+		// The load's commits need not be durable one by one: a load cut
+		// short is started over. synchronous=NORMAL in WAL mode keeps the
+		// database consistent (a crash loses only the last commits) and
+		// skips the sync of every commit; FinishBulkLoad's checkpoint
+		// syncs it all.
+		c, err := s.db.SQL.Conn(ctx)
+		if err != nil {
+			return bl, fmt.Errorf("bulk load: %w", err)
+		}
+		for _, p := range bulkPragmas {
+			if _, err := c.ExecContext(ctx, p); err != nil {
+				c.Close()
+				return bl, fmt.Errorf("bulk load: %s: %w", p, err)
+			}
+		}
+		s.bulkConn = c
+	}
+	s.bulk.Store(true)
+	return bl, nil
+}
+
+// FinishBulkLoad ends the bulk load: it builds the indexes BeginBulkLoad
+// dropped (and any other deferred index) and, on SQLite, checkpoints the
+// WAL with a full sync; once it returns, the load is durable.
+func (s *Store) FinishBulkLoad(ctx context.Context) error {
+	c, err := s.endBulkWrites()
+	if c != nil {
+		defer closeBulkConn(c)
+	}
+	if err != nil {
+		return err
+	}
+	// on SQLite, on the load's connection (its cache holds the tables'
+	// last pages), now with synchronous=FULL: the indexes' commit and the
+	// checkpoint after it are synced
+	if c != nil {
+		if _, err := c.ExecContext(ctx, "PRAGMA mmap_size="+strconv.Itoa(bulkMmap)); err != nil {
+			return fmt.Errorf("bulk load: %w", err)
+		}
+	}
+	_, err = s.db.RestoreIndexesOn(ctx, c)
+	return err
+}
+
+// EndBulkWrites ends the bulk load's writing without building the indexes
+// (an import that failed: run again, it starts over): the load's
+// connection goes back to the pool with synchronous=FULL.
+func (s *Store) EndBulkWrites() {
+	if c, _ := s.endBulkWrites(); c != nil {
+		closeBulkConn(c)
+	}
+}
+
+// closeBulkConn hands the bulk load's connection back to the pool with
+// the pool's settings, or drops it.
+func closeBulkConn(c *sql.Conn) {
+	for _, p := range bulkPragmasOff {
+		if _, err := c.ExecContext(context.Background(), p); err != nil {
+			_ = c.Raw(func(any) error { return driver.ErrBadConn })
+			break
+		}
+	}
+	_ = c.Close()
+}
+
+// endBulkWrites ends the bulk load's writing and hands back its connection
+// (nil on PostgreSQL), set back to synchronous=FULL; if that fails, the
+// connection is dropped and an error returned.
+func (s *Store) endBulkWrites() (*sql.Conn, error) {
+	s.bulkMu.Lock()
+	defer s.bulkMu.Unlock()
+	s.bulk.Store(false)
+	c := s.bulkConn
+	s.bulkConn = nil
+	if c == nil {
+		return nil, nil
+	}
+	if _, err := c.ExecContext(context.Background(), bulkPragmasOff[0]); err != nil {
+		_ = c.Raw(func(any) error { return driver.ErrBadConn })
+		return c, fmt.Errorf("end bulk load: %w", err)
+	}
+	return c, nil
+}

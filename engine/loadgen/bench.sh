@@ -22,7 +22,10 @@
 #   go-fsync     bare go-smtp writing each message to a file and fsyncing it
 #                before the 250 (engine/loadgen/baseline -fsync)
 #   go-discard   bare go-smtp discarding each message (engine/loadgen/baseline)
-# SKIP="postfix go-discard" leaves peers out.
+# SKIP="postfix go-discard" leaves peers out. LIMITS (and OLD_LIMITS for
+# $OLD) adds YAML lines under smtp.limits, e.g. OLD_LIMITS="pregreet_wait: 0s".
+# CPUPROFILE=FILE profiles the postvakt server (serve --cpuprofile) over
+# the whole run.
 #
 # Series (SERIES, default "20 1"), smtp-source with 4 KiB messages:
 #   20       20 sessions, one message per connection, N messages (10000)
@@ -36,6 +39,12 @@
 # then the round's ratios postvakt/postfix and postvakt/go-fsync, and at the
 # end the medians. Finally every server's store is counted: each message
 # acknowledged must be there (exit 1 otherwise).
+#
+# Memory under sustained load: SOAK=MESSAGES (e.g. 300000) starts only
+# postvakt (and postvakt-pg with PG_URL), sends MESSAGES at 20 sessions in
+# batches of N, then stays idle SOAK_IDLE seconds (600), printing the RSS of
+# each server (VmRSS, MiB) every SAMPLE seconds (5), its change against the
+# first sample after the warm-up, and the messages stored.
 #
 # Needs smtp-source (Debian's postfix package), sqlite3 (and psql for
 # PG_URL), bc, go (to build the baseline; or BASELINE=path).
@@ -68,7 +77,7 @@ skipped() { [[ " $SKIP " == *" $1 "* ]]; }
 # The configuration a user would write: only what differs from the defaults.
 # max_connections_per_ip is raised because every session comes from
 # 127.0.0.1 (Postfix's peer runs with smtpd_client_connection_count_limit=0).
-write_cfg() { # dir smtp-port http-port db-url content
+write_cfg() { # dir smtp-port http-port db-url content limits
   cat >"$1/postvakt.yaml" <<EOF
 data_dir: $1/data
 database:
@@ -83,6 +92,7 @@ smtp:
     listen: ""
   limits:
     max_connections_per_ip: 1000
+$(printf '%s\n' "$6" | sed '/^$/d; s/^/    /')
   greylist:
     enabled: false
   directory:
@@ -97,12 +107,12 @@ EOF
 declare -A ADDR PID KIND SENT
 NAMES=()
 wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "bench.sh: nothing listens on $1" >&2; return 1; }
-start_postvakt() { # name binary db-url content
+start_postvakt() { # name binary db-url content limits [serve flags]
   local i=${#NAMES[@]} dir=$TMP/$1; mkdir -p "$dir"
   local sp=$((PORT0 + 10 * i + 1)) hp=$((PORT0 + 10 * i + 2))
-  write_cfg "$dir" "$sp" "$hp" "$3" "$4"
+  write_cfg "$dir" "$sp" "$hp" "$3" "$4" "$5"
   "$2" check-config --config "$dir/postvakt.yaml" >/dev/null
-  "$2" serve --config "$dir/postvakt.yaml" >"$dir/serve.log" 2>&1 &
+  "$2" serve --config "$dir/postvakt.yaml" "${@:6}" >"$dir/serve.log" 2>&1 &
   PID[$1]=$!; PIDS+=($!); ADDR[$1]=127.0.0.1:$sp; KIND[$1]=postvakt; NAMES+=("$1")
   wait_port "$sp"
 }
@@ -113,13 +123,14 @@ start_baseline() { # name [fsync dir]
   wait_port "$p"
 }
 
-start_postvakt postvakt "$POSTVAKT" "" false
-[ -z "${OLD:-}" ] || start_postvakt postvakt-old "$OLD" "" false
+start_postvakt postvakt "$POSTVAKT" "" false "${LIMITS:-}" ${CPUPROFILE:+--cpuprofile "$CPUPROFILE"}
+[ -z "${OLD:-}" ] || start_postvakt postvakt-old "$OLD" "" false "${OLD_LIMITS:-}"
 if [ -n "${PG_URL:-}" ]; then
   PG0=$(psql -Atqc 'SELECT count(*) FROM engine_messages' "$PG_URL" 2>/dev/null || echo 0)
-  start_postvakt postvakt-pg "$POSTVAKT" "$PG_URL" false
+  start_postvakt postvakt-pg "$POSTVAKT" "$PG_URL" false "${LIMITS:-}"
 fi
-[[ " $SERIES " != *" content "* ]] || start_postvakt postvakt-cs "$POSTVAKT" "" true
+[ -n "${SOAK:-}" ] && SKIP="postfix go-fsync go-discard" SERIES=20
+[[ " $SERIES " != *" content "* ]] || start_postvakt postvakt-cs "$POSTVAKT" "" true "${LIMITS:-}"
 if ! skipped postfix; then
   if [ "$(id -u)" = 0 ] && command -v postfix >/dev/null; then
     p=$((PORT0 + 10 * ${#NAMES[@]} + 1))
@@ -176,6 +187,25 @@ ratios() { # round: the round's postvakt/peer ratios
 echo "postvakt: $POSTVAKT ($("$POSTVAKT" version 2>/dev/null | head -1))${OLD:+; old: $OLD}; servers: ${NAMES[*]}"
 echo "series: $SERIES; $ROUNDS rounds; $N messages ($N1 for one session) of $LEN bytes; data under $TMP"
 for n in "${NAMES[@]}"; do send "$n" 20 "$WARM"; drain "$n"; done
+if [ -n "${SOAK:-}" ]; then
+  rss() { awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/${PID[$1]}/status"; }
+  declare -A RSS0
+  sample() { # phase
+    local line="" n; for n in "${NAMES[@]}"; do
+      local r; r=$(rss "$n"); [ -n "${RSS0[$n]:-}" ] || RSS0[$n]=$r
+      line="$line  $n ${r} MiB ($(awk -v a="$r" -v b="${RSS0[$n]}" 'BEGIN { printf "%+.0f %%", 100 * (a - b) / b }'), ${SENT[$n]} sent)"
+    done; printf "%s %-5s%s\n" "$(date -u +%H:%M:%S)" "$1" "$line"; }
+  SAMPLE=${SAMPLE:-5}; sample warm; last=$SECONDS
+  while [ "${SENT[postvakt]}" -lt "$((SOAK + WARM))" ]; do
+    for n in "${NAMES[@]}"; do send "$n" 20 "$N" & done; wait
+    for n in "${NAMES[@]}"; do SENT[$n]=$((${SENT[$n]} + N)); done # the subshells' counts
+    [ $((SECONDS - last)) -lt "$SAMPLE" ] || { sample load; last=$SECONDS; }
+  done
+  end=$((SECONDS + ${SOAK_IDLE:-600}))
+  while [ $SECONDS -lt $end ]; do sleep "$SAMPLE"; sample idle; done
+  for n in "${NAMES[@]}"; do got=$(delivered "$n"); echo "stored $n: $got of ${SENT[$n]}"; [ "$got" -ge "${SENT[$n]}" ] || exit 1; done
+  exit 0
+fi
 : >"$RES"
 for r in $(seq "$ROUNDS"); do
   for se in $SERIES; do for n in $(servers_of "$se"); do run "$r" "$se" "$n"; done; done

@@ -197,7 +197,7 @@ if [ -n "${SOAK:-}" ]; then
     done; printf "%s %-5s%s\n" "$(date -u +%H:%M:%S)" "$1" "$line"; }
   SAMPLE=${SAMPLE:-5}; sample warm; last=$SECONDS
   while [ "${SENT[postvakt]}" -lt "$((SOAK + WARM))" ]; do
-    for n in "${NAMES[@]}"; do send "$n" 20 "$N" & done; wait
+    jobs=(); for n in "${NAMES[@]}"; do send "$n" 20 "$N" & jobs+=($!); done; wait "${jobs[@]}"
     for n in "${NAMES[@]}"; do SENT[$n]=$((${SENT[$n]} + N)); done # the subshells' counts
     [ $((SECONDS - last)) -lt "$SAMPLE" ] || { sample load; last=$SECONDS; }
   done

@@ -34,8 +34,8 @@
 #   content  20 sessions as "20", postvakt with and without content scanning
 # Per round and server: msgs/s, the server's CPU per message (user+system of
 # its process tree from /proc, reaped children included; for Postfix after
-# its queue has delivered every message; for postvakt-pg without the
-# PostgreSQL server's own CPU) and the load average (1 min) at its start;
+# its queue has delivered every message; for postvakt-pg with the
+# PostgreSQL server's own CPU when PG_PID names its postmaster) and the load average (1 min) at its start;
 # then the round's ratios postvakt/postfix and postvakt/go-fsync, and at the
 # end the medians. Finally every server's store is counted: each message
 # acknowledged must be there (exit 1 otherwise).
@@ -143,6 +143,10 @@ skipped go-discard || start_baseline go-discard
 
 tree_cpu() { local t; t=$(awk '{print $14+$15+$16+$17}' "/proc/$1/stat")
   for c in $(pgrep -P "$1" || true); do t=$((t + $(awk '{print $14+$15}' "/proc/$c/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
+cpu_of() { # name: its CPU ticks; postvakt-pg with the PostgreSQL server's when PG_PID is its postmaster
+  local t; t=$(tree_cpu "${PID[$1]}")
+  if [ "$1" = postvakt-pg ] && [ -n "${PG_PID:-}" ]; then t=$((t + $(tree_cpu "$PG_PID"))); fi
+  echo "$t"; }
 delivered() { # name: messages in its store
   case ${KIND[$1]} in
   postvakt)
@@ -163,9 +167,9 @@ run() { # round series name
   case $2 in 20 | content) s=20 ;; 1) m=$N1 ;; 100) s=100 d=-d ;; esac
   local ld c0 t0 t1 c1
   ld=$(cut -d' ' -f1 /proc/loadavg)
-  c0=$(tree_cpu "${PID[$name]}"); t0=$(date +%s.%N)
+  c0=$(cpu_of "$name"); t0=$(date +%s.%N)
   send "$name" "$s" "$m" $d
-  t1=$(date +%s.%N); drain "$name"; c1=$(tree_cpu "${PID[$name]}")
+  t1=$(date +%s.%N); drain "$name"; c1=$(cpu_of "$name")
   awk -v r="$1" -v se="$label" -v n="$m" -v el="$(echo "$t1 - $t0" | bc)" -v c=$((c1 - c0)) -v hz="$HZ" -v name="$name" -v ld="$ld" \
     'BEGIN{printf "%s %s %s %.0f %.0f %s\n", r, se, name, n/el, c/hz/n*1e6, ld}' | tee -a "$RES" |
     awk '{printf "  round %s  %-8s %-13s %6d msgs/s  %6d us CPU/msg  (load %s)\n", $1, $2, $3, $4, $5, $6}'

@@ -15,6 +15,8 @@
 #   postvakt-old the same config with $OLD (a second binary, "before"), if set
 #   postvakt-pg  the same config on PostgreSQL at $PG_URL (a database the
 #                script may fill; its engine tables are counted, not emptied)
+#                with smtp.commit.workers PG_WORKERS (1, the default; 4 was
+#                slower here, with PostgreSQL on the same two cores)
 #   postvakt-cs  SQLite with content scanning on (built-in rules), for the
 #                series "content"
 #   postfix      Debian's Postfix, virtual(8) delivery into a Maildir
@@ -63,7 +65,8 @@ PIDS=()
 cleanup() {
   set +e
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; done
+  for p in "${PIDS[@]}"; do for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; done
+  for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && echo "bench.sh: $p did not stop in 15 s: killed" >&2 && kill -9 "$p"; done
   [ -f "$TMP/postfix/etc/main.cf" ] && "$ROOT/engine/loadgen/baseline/postfix.sh" stop "$TMP/postfix"
   [ -n "${KEEP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
 }
@@ -77,7 +80,7 @@ skipped() { [[ " $SKIP " == *" $1 "* ]]; }
 # The configuration a user would write: only what differs from the defaults.
 # max_connections_per_ip is raised because every session comes from
 # 127.0.0.1 (Postfix's peer runs with smtpd_client_connection_count_limit=0).
-write_cfg() { # dir smtp-port http-port db-url content limits
+write_cfg() { # dir smtp-port http-port db-url content limits commit-workers
   cat >"$1/postvakt.yaml" <<EOF
 data_dir: $1/data
 database:
@@ -95,6 +98,8 @@ smtp:
 $(printf '%s\n' "$6" | sed '/^$/d; s/^/    /')
   greylist:
     enabled: false
+  commit:
+    workers: ${7:-1}
   directory:
     domains: [uni.example]
     mailboxes:
@@ -107,12 +112,12 @@ EOF
 declare -A ADDR PID KIND SENT
 NAMES=()
 wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "bench.sh: nothing listens on $1" >&2; return 1; }
-start_postvakt() { # name binary db-url content limits [serve flags]
+start_postvakt() { # name binary db-url content limits workers [serve flags]
   local i=${#NAMES[@]} dir=$TMP/$1; mkdir -p "$dir"
   local sp=$((PORT0 + 10 * i + 1)) hp=$((PORT0 + 10 * i + 2))
-  write_cfg "$dir" "$sp" "$hp" "$3" "$4" "$5"
+  write_cfg "$dir" "$sp" "$hp" "$3" "$4" "$5" "$6"
   "$2" check-config --config "$dir/postvakt.yaml" >/dev/null
-  "$2" serve --config "$dir/postvakt.yaml" "${@:6}" >"$dir/serve.log" 2>&1 &
+  "$2" serve --config "$dir/postvakt.yaml" "${@:7}" >"$dir/serve.log" 2>&1 &
   PID[$1]=$!; PIDS+=($!); ADDR[$1]=127.0.0.1:$sp; KIND[$1]=postvakt; NAMES+=("$1")
   wait_port "$sp"
 }
@@ -123,14 +128,14 @@ start_baseline() { # name [fsync dir]
   wait_port "$p"
 }
 
-start_postvakt postvakt "$POSTVAKT" "" false "${LIMITS:-}" ${CPUPROFILE:+--cpuprofile "$CPUPROFILE"}
-[ -z "${OLD:-}" ] || start_postvakt postvakt-old "$OLD" "" false "${OLD_LIMITS:-}"
+start_postvakt postvakt "$POSTVAKT" "" false "${LIMITS:-}" 1 ${CPUPROFILE:+--cpuprofile "$CPUPROFILE"}
+[ -z "${OLD:-}" ] || start_postvakt postvakt-old "$OLD" "" false "${OLD_LIMITS:-}" 1
 if [ -n "${PG_URL:-}" ]; then
   PG0=$(psql -Atqc 'SELECT count(*) FROM engine_messages' "$PG_URL" 2>/dev/null || echo 0)
-  start_postvakt postvakt-pg "$POSTVAKT" "$PG_URL" false "${LIMITS:-}"
+  start_postvakt postvakt-pg "$POSTVAKT" "$PG_URL" false "${LIMITS:-}" "${PG_WORKERS:-1}"
 fi
 [ -n "${SOAK:-}" ] && SKIP="postfix go-fsync go-discard" SERIES=20
-[[ " $SERIES " != *" content "* ]] || start_postvakt postvakt-cs "$POSTVAKT" "" true "${LIMITS:-}"
+[[ " $SERIES " != *" content "* ]] || start_postvakt postvakt-cs "$POSTVAKT" "" true "${LIMITS:-}" 1
 if ! skipped postfix; then
   if [ "$(id -u)" = 0 ] && command -v postfix >/dev/null; then
     p=$((PORT0 + 10 * ${#NAMES[@]} + 1))

@@ -37,21 +37,23 @@
 # Per round and server: msgs/s, the server's CPU per message (user+system of
 # its process tree from /proc, reaped children included; for Postfix after
 # its queue has delivered every message; for postvakt-pg with the
-# PostgreSQL server's own CPU when PG_PID names its postmaster) and the load average (1 min) at its start;
+# PostgreSQL server's own CPU when PG_PID names its postmaster) and the
+# load average (1 min) at its start;
 # then the round's ratios postvakt/postfix and postvakt/go-fsync, and at the
 # end the medians. Finally every server's store is counted: each message
 # acknowledged must be there (exit 1 otherwise).
 #
 # Memory under sustained load: SOAK=MESSAGES (e.g. 300000) starts only
-# postvakt (and postvakt-pg with PG_URL), sends MESSAGES at 20 sessions in
-# batches of N, then stays idle SOAK_IDLE seconds (600), printing the RSS of
-# each server (VmRSS, MiB) every SAMPLE seconds (5), its change against the
-# first sample after the warm-up, and the messages stored.
+# postvakt (and postvakt-pg with PG_URL), warms up with WARM messages,
+# sends MESSAGES at 20 sessions in batches of N (both servers at once),
+# then stays idle SOAK_IDLE seconds (600), printing the RSS of each server
+# (VmRSS, MiB) at most every SAMPLE seconds (5), its change against the
+# first sample after the warm-up, and at the end the messages stored.
 #
 # Needs smtp-source (Debian's postfix package), sqlite3 (and psql for
 # PG_URL), bc, go (to build the baseline; or BASELINE=path).
 set -euo pipefail
-case ${1:-} in -h | --help) sed -n 2,40p "$0"; exit 0 ;; esac
+case ${1:-} in -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;; esac
 
 ROUNDS=${ROUNDS:-5}; N=${N:-10000}; N1=${N1:-2000}; WARM=${WARM:-500}
 SERIES=${SERIES:-20 1}; SKIP=${SKIP:-}; PORT0=${PORT0:-24000}; LEN=${LEN:-4096}

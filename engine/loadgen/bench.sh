@@ -106,6 +106,7 @@ $(printf '%s\n' "$6" | sed '/^$/d; s/^/    /')
     domains: [uni.example]
     mailboxes:
       - address: anna@uni.example
+        quota_bytes: 1099511627776  # 1 TiB: a soak of 500,000 messages outgrows the default 2 GiB
 content:
   enabled: $5
 EOF

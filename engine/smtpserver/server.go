@@ -565,27 +565,27 @@ func (c *meteredConn) Read(p []byte) (int, error) {
 
 // Write sends p. The first write is go-smtp's greeting: before it, the
 // client gets Limits.PregreetWait to show that it does not wait for its
-// turn. After a write that carries a closing reply, the connection is
-// closed, so that nothing the client sends after it (pipelined or not) is
-// answered.
+// turn, unless its address waited within Limits.PregreetTTL (as postscreen
+// skips the test for a client that passed it). After a write that carries
+// a closing reply, the connection is closed, so that nothing the client
+// sends after it (pipelined or not) is answered.
 func (c *meteredConn) Write(p []byte) (int, error) {
 	if c.closed.Load() {
 		return 0, net.ErrClosed
 	}
 	if !c.greeted {
 		c.greeted = true
-		if c.passed.has(c.ip, c.s.o.Clock()) {
-			// Passed lately: greeted at once (postscreen's greet TTL).
-		} else if c.talksFirst() {
-			r := Reply(ReasonPregreet)
-			c.s.o.Metrics.Reject(c.name, string(ReasonPregreet))
-			c.s.o.Metrics.Reply(c.name, r.Code)
-			c.s.o.Logger.Info("smtp refused", "listener", c.name, "client", c.ip.String(), "reason", string(ReasonPregreet), "code", r.Code)
-			_ = c.Conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
-			fmt.Fprintf(c.Conn, "%d %s %s\r\n", r.Code, enhanced(r.EnhancedCode), r.Message)
-			c.shut()
-			return 0, net.ErrClosed
-		} else {
+		if !c.passed.has(c.ip, c.s.o.Clock()) {
+			if c.talksFirst() {
+				r := Reply(ReasonPregreet)
+				c.s.o.Metrics.Reject(c.name, string(ReasonPregreet))
+				c.s.o.Metrics.Reply(c.name, r.Code)
+				c.s.o.Logger.Info("smtp refused", "listener", c.name, "client", c.ip.String(), "reason", string(ReasonPregreet), "code", r.Code)
+				_ = c.Conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
+				fmt.Fprintf(c.Conn, "%d %s %s\r\n", r.Code, enhanced(r.EnhancedCode), r.Message)
+				c.shut()
+				return 0, net.ErrClosed
+			}
 			c.passed.add(c.ip, c.s.o.Clock())
 			// The wait ate into the write deadline go-smtp set for the
 			// greeting.

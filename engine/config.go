@@ -133,6 +133,10 @@ type LimitsConfig struct {
 	// greeting) is refused, as Postfix's postscreen does. 0 still refuses
 	// what has already arrived.
 	PregreetWait time.Duration `yaml:"pregreet_wait"`
+	// PregreetTTL is how long a client address that waited for the
+	// greeting is remembered (its later connections are greeted at once),
+	// as postscreen_greet_ttl; 0 tests every connection.
+	PregreetTTL time.Duration `yaml:"pregreet_ttl"`
 
 	// PasswordHashMemory is the working memory of password hashes in
 	// progress at once, for SMTP AUTH and the web sign-in together; a hash
@@ -320,7 +324,7 @@ func Default() Config {
 			MaxMessageBytes: 25 << 20, MaxRecipients: 1000, MaxConnections: 1000, MaxConnsPerIP: 20,
 			MaxLineLength: 2000, CommandTimeout: 5 * time.Minute, DataTimeout: 10 * time.Minute,
 			MaxSession: 30 * time.Minute, MaxAuthFailures: 3, AuthFailureDelay: time.Second, MaxHops: 50,
-			ShutdownTimeout: 15 * time.Second, PregreetWait: 300 * time.Millisecond,
+			ShutdownTimeout: 15 * time.Second, PregreetWait: 300 * time.Millisecond, PregreetTTL: 24 * time.Hour,
 			PasswordHashMemory: directory.DefaultHashMemory, PasswordHashWait: directory.DefaultHashWait,
 			SpoolThreshold: 256 << 10, MessageMemory: 128 << 20, MessageMemoryWait: 2 * time.Minute, FilterTimeout: 5 * time.Minute,
 			AuthClientFailures: 10, AuthClientWindow: time.Minute,
@@ -418,6 +422,9 @@ func (c Config) Validate() error {
 	}
 	if l.PregreetWait < 0 || l.PregreetWait > 30*time.Second {
 		bad("limits.pregreet_wait", l.PregreetWait, "must be between 0s and 30s")
+	}
+	if l.PregreetTTL < 0 || l.PregreetTTL > 30*24*time.Hour {
+		bad("limits.pregreet_ttl", l.PregreetTTL, "must be between 0s and 720h")
 	}
 	if min := int64(c.Directory.PasswordHash.MemoryKiB) * 1024; l.PasswordHashMemory < min {
 		bad("limits.password_hash_memory", l.PasswordHashMemory, fmt.Sprintf("must hold at least one hash (%d bytes at smtp.directory.password_hash.memory_kib)", min))

@@ -182,6 +182,58 @@ func TestEnginePregreet(t *testing.T) {
 	}
 }
 
+// A client that waited for its greeting is remembered for
+// smtp.limits.pregreet_ttl (postscreen_greet_ttl): its later connections
+// are greeted without the pre-greet pause, until the TTL runs out; with a
+// TTL of 0 every connection waits.
+func TestEnginePregreetPass(t *testing.T) {
+	t.Parallel()
+	const wait = 700 * time.Millisecond
+	greet := func(t *testing.T, addr string) time.Duration {
+		t.Helper()
+		start := time.Now()
+		c := dialRaw(t, addr)
+		if l := c.reply(); !strings.HasPrefix(l, "220 ") {
+			t.Fatalf("greeting %q", l)
+		}
+		d := time.Since(start)
+		c.c.Close()
+		return d
+	}
+	t.Run("ttl", func(t *testing.T) {
+		db := storagetest.Open(t, storage.SQLite)
+		h := startEngine(t, db, func(c *engine.Config) {
+			c.Limits.PregreetWait, c.Limits.PregreetTTL = wait, time.Hour
+		}, nil)
+		if d := greet(t, h.mx); d < wait {
+			t.Fatalf("first connection greeted after %v, want the %v pre-greet wait", d, wait)
+		}
+		for i := range 3 {
+			if d := greet(t, h.mx); d >= wait {
+				t.Fatalf("connection %d after a pass greeted after %v, want at once", i+2, d)
+			}
+		}
+		h.clock.Advance(time.Hour)
+		if d := greet(t, h.mx); d < wait {
+			t.Fatalf("after the TTL greeted after %v, want the %v wait again", d, wait)
+		}
+		if d := greet(t, h.mx); d >= wait {
+			t.Fatalf("after passing again greeted after %v, want at once", d)
+		}
+	})
+	t.Run("zero", func(t *testing.T) {
+		db := storagetest.Open(t, storage.SQLite)
+		h := startEngine(t, db, func(c *engine.Config) {
+			c.Limits.PregreetWait, c.Limits.PregreetTTL = wait, 0
+		}, nil)
+		for i := range 2 {
+			if d := greet(t, h.mx); d < wait {
+				t.Fatalf("connection %d greeted after %v; with pregreet_ttl 0 every connection waits %v", i+1, d, wait)
+			}
+		}
+	})
+}
+
 // authTry is one AUTH PLAIN attempt on a fresh connection; it returns the
 // reply's code and enhanced code ("535 5.7.8").
 func authTry(addr, local, user, pass string) (string, error) {

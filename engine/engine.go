@@ -240,7 +240,7 @@ func New(o Options) (*Engine, error) {
 			MaxConnsPerIP: l.MaxConnsPerIP, MaxLineLength: l.MaxLineLength, CommandTimeout: l.CommandTimeout,
 			DataTimeout: l.DataTimeout, MaxSession: l.MaxSession, MaxAuthFailures: l.MaxAuthFailures,
 			AuthFailureDelay: l.AuthFailureDelay, MaxHops: l.MaxHops, ShutdownTimeout: l.ShutdownTimeout,
-			PregreetWait: l.PregreetWait, MemoryWait: l.MessageMemoryWait, FilterTimeout: l.FilterTimeout,
+			PregreetWait: l.PregreetWait, PregreetTTL: l.PregreetTTL, MemoryWait: l.MessageMemoryWait, FilterTimeout: l.FilterTimeout,
 		},
 		AuthLimit: e.authLimit, Spool: e.res.Spool, Memory: e.res.Memory,
 		Directory: e.dir, Greylist: e.grey, DNSBL: checker, Backend: rcptCheck, Auth: auth, Policy: policyOf(cfg, lists),

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"syscall"
@@ -24,6 +25,7 @@ import (
 
 func serveCmd() *command {
 	var demo bool
+	var cpuProfile string
 	return &command{
 		name:    "serve",
 		summary: "run the service (HTTP API, metrics, scheduler and every configured capability)",
@@ -42,8 +44,12 @@ no admin exists, a one-time link that creates the first one.
 --demo runs the demo instead: its own configuration and a database of made-up
 data, DATA_DIR/demo.db, made afresh at each start and marked as a demo; the
 demo refuses any other database and serve without --demo refuses a demo
-database (docs/demo.md).`,
+database (docs/demo.md).
+
+--cpuprofile FILE writes a CPU profile of the whole run to FILE when serve
+stops (for go tool pprof; docs/performance.md).`,
 		flags: func(fs *flag.FlagSet, _ *globalOpts) {
+			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file when serve stops (go tool pprof)")
 			fs.BoolVar(&demo, "demo", false, "run the demo: made-up data in DATA_DIR/demo.db (made afresh, never a real database), a rota, incidents, tickets, probes, replayed sample logs (docs/demo.md)")
 		},
 		run: func(ctx context.Context, e *cmdEnv, args []string) error {
@@ -53,6 +59,13 @@ database (docs/demo.md).`,
 			cfg, err := e.loadConfig()
 			if err != nil {
 				return err
+			}
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
 			}
 			if demo {
 				if cfg, err = app.DemoConfig(cfg); err != nil {
@@ -348,4 +361,18 @@ func currentUser() string {
 		return u
 	}
 	return strconv.Itoa(os.Getuid())
+}
+
+// startCPUProfile profiles the process into path until the returned
+// function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

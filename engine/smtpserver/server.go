@@ -69,6 +69,11 @@ type Limits struct {
 	// (521 5.5.1) and disconnected, as Postfix's postscreen does with
 	// clients that talk before their turn (RFC 5321 §3.1, §4.3.1).
 	PregreetWait time.Duration
+	// PregreetTTL is how long a client address that waited for the
+	// greeting is remembered; its later connections are greeted at once,
+	// as postscreen remembers a client that passed its tests
+	// (postscreen_greet_ttl). 0 tests every connection.
+	PregreetTTL time.Duration
 	// MemoryWait bounds how long a message waits for its share of the
 	// message memory budget before it is answered 452 4.3.1.
 	MemoryWait time.Duration
@@ -249,6 +254,7 @@ type Server struct {
 	addrs   map[string]net.Addr
 	inData  sync.WaitGroup
 	ready   chan struct{}
+	greeted *passCache // clients that waited for the greeting (Limits.PregreetTTL)
 }
 
 // New checks the options and returns a Server.
@@ -288,7 +294,7 @@ func New(o Options) (*Server, error) {
 			return nil, fmt.Errorf("smtpserver: listener %s needs a TLS certificate", l.Name)
 		}
 	}
-	srv := &Server{o: o, addrs: map[string]net.Addr{}, ready: make(chan struct{})}
+	srv := &Server{o: o, addrs: map[string]net.Addr{}, ready: make(chan struct{}), greeted: newPassCache(o.Limits.PregreetTTL, maxPassed)}
 	srv.SetPolicy(o.Policy)
 	srv.SetMailAuth(o.MailAuth)
 	return srv, nil
@@ -354,7 +360,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		// Each listener has its own connection limits: a flood of AUTH
 		// attempts on submission does not shut mail out of the MX.
 		lim := &connLimiter{perIP: map[netip.Addr]int{}, max: s.o.Limits.MaxConns, maxPerIP: s.o.Limits.MaxConnsPerIP}
-		var l net.Listener = &limitListener{Listener: lns[i], s: s, name: spec.Name, pregreet: !spec.ImplicitTLS, limiter: lim}
+		var l net.Listener = &limitListener{Listener: lns[i], s: s, name: spec.Name, pregreet: !spec.ImplicitTLS, limiter: lim, passed: s.greeted}
 		if spec.ImplicitTLS {
 			l = tls.NewListener(l, s.o.TLS)
 		}
@@ -501,6 +507,7 @@ type limitListener struct {
 	name     string
 	pregreet bool // check for clients that talk before the greeting
 	limiter  *connLimiter
+	passed   *passCache // clients that waited for the greeting lately
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -529,7 +536,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			continue
 		}
 		l.s.o.Metrics.Active(l.name, 1)
-		mc := &meteredConn{Conn: c, s: l.s, name: l.name, ip: ip, start: time.Now(), greeted: !l.pregreet, limiter: l.limiter}
+		mc := &meteredConn{Conn: c, s: l.s, name: l.name, ip: ip, start: time.Now(), greeted: !l.pregreet, limiter: l.limiter, passed: l.passed}
 		if d := l.s.o.Limits.MaxSession; d > 0 {
 			mc.end = mc.start.Add(d)
 		}
@@ -553,6 +560,7 @@ type meteredConn struct {
 	closing atomic.Bool // close the connection after the next write
 	closed  atomic.Bool
 	limiter *connLimiter
+	passed  *passCache
 }
 
 func (c *meteredConn) Read(p []byte) (int, error) {
@@ -567,29 +575,33 @@ func (c *meteredConn) Read(p []byte) (int, error) {
 
 // Write sends p. The first write is go-smtp's greeting: before it, the
 // client gets Limits.PregreetWait to show that it does not wait for its
-// turn. After a write that carries a closing reply, the connection is
-// closed, so that nothing the client sends after it (pipelined or not) is
-// answered.
+// turn, unless its address waited within Limits.PregreetTTL (as postscreen
+// skips the test for a client that passed it). After a write that carries
+// a closing reply, the connection is closed, so that nothing the client
+// sends after it (pipelined or not) is answered.
 func (c *meteredConn) Write(p []byte) (int, error) {
 	if c.closed.Load() {
 		return 0, net.ErrClosed
 	}
 	if !c.greeted {
 		c.greeted = true
-		if c.talksFirst() {
-			r := Reply(ReasonPregreet)
-			c.s.o.Metrics.Reject(c.name, string(ReasonPregreet))
-			c.s.o.Metrics.Reply(c.name, r.Code)
-			c.s.o.Logger.Info("smtp refused", "listener", c.name, "client", c.ip.String(), "reason", string(ReasonPregreet), "code", r.Code)
-			_ = c.Conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
-			fmt.Fprintf(c.Conn, "%d %s %s\r\n", r.Code, enhanced(r.EnhancedCode), r.Message)
-			c.shut()
-			return 0, net.ErrClosed
-		}
-		// The wait ate into the write deadline go-smtp set for the
-		// greeting.
-		if d := c.s.o.Limits.CommandTimeout; d > 0 {
-			_ = c.Conn.SetWriteDeadline(time.Now().Add(d))
+		if !c.passed.has(c.ip, c.s.o.Clock()) {
+			if c.talksFirst() {
+				r := Reply(ReasonPregreet)
+				c.s.o.Metrics.Reject(c.name, string(ReasonPregreet))
+				c.s.o.Metrics.Reply(c.name, r.Code)
+				c.s.o.Logger.Info("smtp refused", "listener", c.name, "client", c.ip.String(), "reason", string(ReasonPregreet), "code", r.Code)
+				_ = c.Conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
+				fmt.Fprintf(c.Conn, "%d %s %s\r\n", r.Code, enhanced(r.EnhancedCode), r.Message)
+				c.shut()
+				return 0, net.ErrClosed
+			}
+			c.passed.add(c.ip, c.s.o.Clock())
+			// The wait ate into the write deadline go-smtp set for the
+			// greeting.
+			if d := c.s.o.Limits.CommandTimeout; d > 0 {
+				_ = c.Conn.SetWriteDeadline(time.Now().Add(d))
+			}
 		}
 	}
 	n, err := c.Conn.Write(p)

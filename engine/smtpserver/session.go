@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/textproto"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -548,7 +549,9 @@ func (s *session) Data(r io.Reader) error {
 		return fail(ReasonTempFailure, err, 0)
 	}
 	sw := &spoolWriter{f: sp}
-	n, err := io.Copy(sw, r)
+	buf := copyBuffers.Get().(*[]byte)
+	n, err := io.CopyBuffer(sw, r, *buf)
+	copyBuffers.Put(buf)
 	if err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) && se.Code == 552 {
@@ -768,6 +771,10 @@ const commitCopies = 3
 
 // spoolWriter remembers an error of the spool, to tell it from an error
 // reading the client.
+// copyBuffers are the buffers DATA is copied into the spool through (one
+// per message in flight instead of a fresh 32 KiB per message).
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
 type spoolWriter struct {
 	f   *spool.File
 	err error

@@ -14,12 +14,19 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/uni-mail/postvakt/engine/membudget"
 )
 
 // chunk is how much memory a File reserves at a time while it grows.
 const chunk = 32 << 10
+
+// firstChunks recycles the first chunk of memory of closed Files, which
+// holds the whole of most messages: without it every message allocated
+// (and the collector scanned) a fresh chunk. Only memory the File reserved
+// from the budget is in use at a time; what the pool keeps is free.
+var firstChunks = sync.Pool{New: func() any { b := make([]byte, 0, chunk); return &b }}
 
 // Spool makes Files.
 type Spool struct {
@@ -50,6 +57,7 @@ func (s *Spool) Create() *File { return &File{s: s} }
 type File struct {
 	s        *Spool
 	mem      []byte
+	pooled   *[]byte // mem's first chunk, from firstChunks, while mem is it
 	reserved int64
 	releases []func()
 	f        *os.File
@@ -105,13 +113,30 @@ func (f *File) reserve(total int64) bool {
 		f.reserved += chunk
 	}
 	if cap(f.mem) < int(total) {
+		if f.mem == nil && f.reserved == chunk {
+			f.pooled = firstChunks.Get().(*[]byte)
+			f.mem = (*f.pooled)[:0]
+			return true
+		}
 		// Grow to the reserved size, not beyond: append's doubling would
 		// hold memory the budget does not know of.
 		m := make([]byte, len(f.mem), f.reserved)
 		copy(m, f.mem)
+		f.freeMem()
 		f.mem = m
 	}
 	return true
+}
+
+// freeMem drops mem, giving a pooled first chunk back. Nothing keeps mem
+// after this: ReadAt copies out of it and refuses a closed File.
+func (f *File) freeMem() {
+	if f.pooled != nil {
+		*f.pooled = (*f.pooled)[:0]
+		firstChunks.Put(f.pooled)
+		f.pooled = nil
+	}
+	f.mem = nil
 }
 
 // spill moves what is in memory to a temporary file, unlinked at once so
@@ -127,7 +152,7 @@ func (f *File) spill() error {
 		return fmt.Errorf("spool: write: %w", err)
 	}
 	f.f = tf
-	f.mem = nil
+	f.freeMem()
 	f.release()
 	return nil
 }
@@ -183,7 +208,7 @@ func (f *File) Close() error {
 		return nil
 	}
 	f.closed = true
-	f.mem = nil
+	f.freeMem()
 	f.release()
 	if f.f != nil {
 		return f.f.Close()

@@ -350,6 +350,15 @@ func (c *Config) Validate() error {
 	errs = append(errs, validate.InSection("web", c.Web.Validate())...)
 	errs = append(errs, validate.InSection("content", c.Content.Validate())...)
 	errs = append(errs, validate.InSection("relay", c.Relay.Validate())...)
+	if c.SMTP.Enabled && c.SMTP.Commit.Workers >= c.Database.MaxConns {
+		// Each committer holds a pool connection for its whole commit
+		// (on SQLite the commits' own connection is taken from the pool
+		// for good), and a commit may need one more: the transaction
+		// log's first record of a UTC day makes that day's partition on
+		// PostgreSQL on a connection of its own. With no connection left
+		// the commits wait for each other for ever.
+		add(bad("smtp.commit.workers", c.SMTP.Commit.Workers, "must be below database.max_conns (%d): each committer holds a database connection for its whole commit, and a commit may need one more", c.Database.MaxConns))
+	}
 	if c.SMTP.Enabled && !c.Relay.Enabled {
 		for d, v := range c.SMTP.Directory.Delivery {
 			if t, err := engine.ParseDelivery(v); err == nil && t.Proto != "" {

@@ -246,3 +246,23 @@ func TestBackendDeliveryNeedsRelay(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Each committer holds a database connection for its whole commit and a
+// commit may need one more, so smtp.commit.workers must stay below
+// database.max_conns (with 8 and 8 on PostgreSQL the first commit of the
+// day waited for ever).
+func TestCommitWorkersBelowMaxConns(t *testing.T) {
+	t.Parallel()
+	p := writeFile(t, "database:\n  max_conns: 8\nsmtp:\n  commit:\n    workers: 8\n")
+	if _, err := Load(p, []string{}); err == nil || !strings.Contains(err.Error(), `smtp.commit.workers: "8"`) || !strings.Contains(err.Error(), "database.max_conns (8)") {
+		t.Fatalf("err = %v, want smtp.commit.workers refused naming database.max_conns", err)
+	}
+	p = writeFile(t, "database:\n  max_conns: 8\nsmtp:\n  commit:\n    workers: 7\n")
+	if _, err := Load(p, []string{}); err != nil {
+		t.Fatal(err)
+	}
+	p = writeFile(t, "database:\n  max_conns: 2\nsmtp:\n  enabled: false\n  commit:\n    workers: 4\n")
+	if _, err := Load(p, []string{}); err != nil {
+		t.Fatalf("the engine off: %v", err)
+	}
+}

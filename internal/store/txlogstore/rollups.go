@@ -45,7 +45,13 @@ var rollupQueries = []rollupQuery{
 
 // ComputeRollups recomputes the rollups of period for every bucket from
 // the one holding from up to the one before to, in the database, replacing
-// what was there. Buckets are UTC hours or days.
+// what was there. Buckets are UTC hours or days. The aggregates are read
+// before the write transaction: on SQLite a write transaction holds the
+// database's one write lock, and reading hours of the log inside it (over
+// ten seconds at 300,000 messages in the lookback) stalled the engine's
+// commits, whose 250 replies wait for them, for as long. A row written
+// between the reads and the write is counted by the next run, which
+// recomputes the lookback.
 func (s *Store) ComputeRollups(ctx context.Context, period rollup.Period, from, to time.Time) error {
 	size := period.Micros()
 	lo := storage.Micros(from) - storage.Micros(from)%size
@@ -53,38 +59,42 @@ func (s *Store) ComputeRollups(ctx context.Context, period rollup.Period, from, 
 	if hi%size != 0 {
 		hi += size - hi%size
 	}
+	type row struct {
+		metric string
+		v      [4]any
+	}
+	var out []row
+	for _, q := range slices.Concat(rollupQueries, reportRollupQueries) {
+		var args []any
+		for range max(q.pairs, 1) {
+			args = append(args, lo, hi)
+		}
+		rows, err := s.db.Query(ctx, strings.ReplaceAll(q.sql, "BUCKET", strconv.FormatInt(size, 10)), args...)
+		if err != nil {
+			return fmt.Errorf("rollup %s: %w", q.metric, err)
+		}
+		for rows.Next() {
+			var bucket, n, bytes int64
+			var dim string
+			if err := rows.Scan(&bucket, &dim, &n, &bytes); err != nil {
+				rows.Close()
+				return fmt.Errorf("rollup %s: %w", q.metric, err)
+			}
+			out = append(out, row{q.metric, [4]any{bucket, dim, n, bytes}})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("rollup %s: %w", q.metric, err)
+		}
+	}
 	return s.db.InTx(ctx, func(tx *storage.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM mail_rollups WHERE period = ? AND bucket >= ? AND bucket < ?`, string(period), lo, hi); err != nil {
 			return fmt.Errorf("rollups: %w", err)
 		}
-		for _, q := range slices.Concat(rollupQueries, reportRollupQueries) {
-			var args []any
-			for range max(q.pairs, 1) {
-				args = append(args, lo, hi)
-			}
-			rows, err := tx.Query(ctx, strings.ReplaceAll(q.sql, "BUCKET", strconv.FormatInt(size, 10)), args...)
-			if err != nil {
-				return fmt.Errorf("rollup %s: %w", q.metric, err)
-			}
-			var vals [][4]any
-			for rows.Next() {
-				var bucket, n, bytes int64
-				var dim string
-				if err := rows.Scan(&bucket, &dim, &n, &bytes); err != nil {
-					rows.Close()
-					return fmt.Errorf("rollup %s: %w", q.metric, err)
-				}
-				vals = append(vals, [4]any{bucket, dim, n, bytes})
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return fmt.Errorf("rollup %s: %w", q.metric, err)
-			}
-			for _, v := range vals {
-				if _, err := tx.Exec(ctx, `INSERT INTO mail_rollups (period, bucket, metric, dim, n, bytes) VALUES (?, ?, ?, ?, ?, ?)`,
-					string(period), v[0], q.metric, v[1], v[2], v[3]); err != nil {
-					return fmt.Errorf("rollup %s: %w", q.metric, err)
-				}
+		for _, r := range out {
+			if _, err := tx.Exec(ctx, `INSERT INTO mail_rollups (period, bucket, metric, dim, n, bytes) VALUES (?, ?, ?, ?, ?, ?)`,
+				string(period), r.v[0], r.metric, r.v[1], r.v[2], r.v[3]); err != nil {
+				return fmt.Errorf("rollup %s: %w", r.metric, err)
 			}
 		}
 		return nil

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -417,5 +419,49 @@ func TestEngineVerifiesAtSMTPBackend(t *testing.T) {
 	got := hop.messages()
 	if len(got) != 1 || got[0].to != "alice@"+backendDomain {
 		t.Fatalf("the back end got %+v", got)
+	}
+}
+
+// TestSwaksThroughMXToDovecot: the acceptance path as a postmaster tries
+// it: swaks (Debian's package, a client other than ours) sends to the MX,
+// the message goes on to a real Dovecot over LMTP and its user fetches it
+// over IMAP; swaks to a user Dovecot does not know is refused at RCPT with
+// 550, and nothing is queued.
+func TestSwaksThroughMXToDovecot(t *testing.T) {
+	t.Parallel()
+	swaks, err := exec.LookPath("swaks")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("swaks is not installed (.ci/run installs it)")
+		}
+		t.Skip("swaks not installed")
+	}
+	h, dv, r, _ := startBackendEngine(t, nil, dovecottest.User{Name: "alice@" + backendDomain, Password: "alice-pw"})
+	ctx := context.Background()
+	run := func(to, subject string) (string, error) {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, swaks, "--server", h.mx, "--helo", "client.example.org",
+			"--from", "s@else.example", "--to", to, "--header", "Subject: "+subject,
+			"--body", "Sent with swaks.", "--timeout", "20").CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("alice@"+backendDomain, "swaks to alice")
+	if err != nil || !strings.Contains(out, "<-  250") {
+		t.Fatalf("swaks to alice: %v\n%s", err, out)
+	}
+	if n, err := r.RunOnce(ctx); n != 1 || err != nil {
+		t.Fatalf("RunOnce = %d, %v; want the one back-end recipient", n, err)
+	}
+	msgs, err := dv.FetchIMAP("alice@"+backendDomain, "alice-pw")
+	if err != nil || len(msgs) != 1 || !bytes.Contains(msgs[0], []byte("Subject: swaks to alice")) || !bytes.Contains(msgs[0], []byte("Sent with swaks.")) {
+		t.Fatalf("alice over IMAP: %v, %q\n%s", err, msgs, dv.Log())
+	}
+	out, err = run("nobody@"+backendDomain, "swaks to nobody")
+	if err == nil || !strings.Contains(out, "<** 550 5.1.1") {
+		t.Fatalf("swaks to an unknown user: %v, want a 550 5.1.1 at RCPT:\n%s", err, out)
+	}
+	if n, _ := r.RunOnce(ctx); n != 0 {
+		t.Fatalf("%d queue entries for a refused recipient", n)
 	}
 }

@@ -183,12 +183,22 @@ func (lr *lineReader) line() (string, error) {
 	}
 }
 
+// releaseLag is how far behind the reader of a mapped file its pages are
+// given back, in steps of releaseStep (releaseMapped).
+// releaseStep is a power of two, a multiple of the page size; the
+// variables change only in tests. releasedBytes counts what was given back.
+var (
+	releaseLag    int64 = 64 << 20
+	releaseStep   int64 = 32 << 20
+	releasedBytes atomic.Int64
+)
+
 // read runs on its own goroutine: it reads and frames the file's lines
 // and hands them over in chunks, each to the parsers and, in order, to the
 // merging loop (so both overlap the correlation of earlier lines).
 func (f *importFile) read(ctx context.Context, lr *lineReader, framer *logparse.Framer, ps *parsers) {
 	defer close(f.chunks)
-	var off, counted int64
+	var off, counted, released int64
 	if lr.consumed != nil {
 		defer func() { lr.consumed.Add(off - counted) }()
 	}
@@ -196,6 +206,13 @@ func (f *importFile) read(ctx context.Context, lr *lineReader, framer *logparse.
 		if lr.consumed != nil {
 			lr.consumed.Add(off - counted)
 			counted = off
+			// a mapped file: give back the pages well behind the reader
+			// (the parsers and the merge work on the chunks ahead of it)
+			if upTo := (off - releaseLag) &^ (releaseStep - 1); upTo-released >= releaseStep {
+				releaseMapped(lr.buf[released:upTo])
+				releasedBytes.Add(upTo - released)
+				released = upTo
+			}
 		}
 		var c *lineChunk
 		select {

@@ -21,7 +21,9 @@ const mapQuiet = 5 * time.Minute
 // The mapping is never unmapped: lines, and strings cut from them, may be
 // held anywhere downstream until the process ends, and Import is the
 // one-shot backfill of the CLI. It costs address space, not memory: the
-// pages are the page cache's.
+// pages are the page cache's. The reader gives the pages it is well past
+// back (releaseMapped), so that they stop counting as the import's
+// resident memory (a 5.4 GB log counted 5.4 GB of it).
 func mapFile(fh *os.File, fi os.FileInfo, now time.Time) []byte {
 	size := fi.Size()
 	if !fi.Mode().IsRegular() || size <= 0 || size != int64(int(size)) || now.Sub(fi.ModTime()) < mapQuiet {
@@ -33,4 +35,15 @@ func mapFile(fh *os.File, fi os.FileInfo, now time.Time) []byte {
 	}
 	_ = syscall.Madvise(b, syscall.MADV_SEQUENTIAL)
 	return b
+}
+
+// releaseMapped tells the kernel that the mapped pages of b are not needed
+// for now. b is a read-only private mapping of a file nothing writes to
+// (mapFile), so a page touched again (a string still held downstream) is
+// read back from the file: the contents never change, only the process's
+// resident set shrinks.
+func releaseMapped(b []byte) {
+	if len(b) > 0 {
+		_ = syscall.Madvise(b, syscall.MADV_DONTNEED)
+	}
 }

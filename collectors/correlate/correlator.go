@@ -51,6 +51,56 @@ type dovecotSession struct {
 	seen    time.Time
 }
 
+// sessionDue is a Dovecot session as it was last seen.
+type sessionDue struct {
+	seen time.Time
+	k    skey
+}
+
+// sessionHeap is a min-heap of sessions by the time they were seen. A
+// session seen again is pushed again; its older item, popped, finds the
+// session seen later (or gone) and is dropped.
+type sessionHeap []sessionDue
+
+func (h *sessionHeap) push(x sessionDue) {
+	s := append(*h, x)
+	i := len(s) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !s[i].seen.Before(s[p].seen) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+	*h = s
+}
+
+func (h *sessionHeap) pop() sessionDue {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s[n] = sessionDue{}
+	s = s[:n]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < n && s[l].seen.Before(s[m].seen) {
+			m = l
+		}
+		if r := l + 1; r < n && s[r].seen.Before(s[m].seen) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
+}
+
 // smtpdKey names one smtpd process; it serves one session at a time.
 type smtpdKey struct {
 	host, program string
@@ -252,12 +302,16 @@ type Correlator struct {
 	// clear bit answers without probing a map of up to maxEmitted.
 	emittedBits *keyBits
 
-	sessions  map[skey]dovecotSession // Dovecot login sessions
-	pending   map[skey][]pendingAuth
-	pendingAt map[skey]time.Time
-	smtpd     map[smtpdKey]*smtpdSession
-	amavis    map[amavisKey]*amavisPending
-	releases  map[releaseKey]time.Time
+	sessions map[skey]dovecotSession // Dovecot login sessions
+	// sessionsDue has every session of sessions by the time it was last
+	// seen, the oldest first: the sweep ends those older than the horizon
+	// without looking at the others
+	sessionsDue sessionHeap
+	pending     map[skey][]pendingAuth
+	pendingAt   map[skey]time.Time
+	smtpd       map[smtpdKey]*smtpdSession
+	amavis      map[amavisKey]*amavisPending
+	releases    map[releaseKey]time.Time
 	// eximLogins are the Exim SMTP sessions whose login was counted
 	eximLogins map[eximSession]time.Time
 	resent     map[releaseKey]qkey // Resent-Message-IDs waiting for their release line
@@ -1229,10 +1283,22 @@ func (c *Correlator) sweep(force bool) {
 			delete(c.pendingAt, k)
 		}
 	}
-	for k, ss := range c.sessions {
-		if force || ss.seen.Before(cut) {
+	if force {
+		for k := range c.sessions {
 			delete(c.sessions, k)
 			c.markSessionGone(k)
+		}
+		clear(c.sessionsDue)
+		c.sessionsDue = c.sessionsDue[:0]
+	} else {
+		// the sessions last seen before cut, oldest first (each has an
+		// item with the time it was last seen)
+		for len(c.sessionsDue) > 0 && c.sessionsDue[0].seen.Before(cut) {
+			k := c.sessionsDue.pop().k
+			if ss, ok := c.sessions[k]; ok && ss.seen.Before(cut) {
+				delete(c.sessions, k)
+				c.markSessionGone(k)
+			}
 		}
 	}
 	for k, t := range c.eximLogins {
@@ -1374,6 +1440,7 @@ func (c *Correlator) bindSession(host, session, service string, t time.Time) {
 	k := skey{host, strings.Clone(session)}
 	service = c.keep(service)
 	c.sessions[k] = dovecotSession{service, t}
+	c.sessionsDue.push(sessionDue{t, k})
 	c.markSession(k)
 	for _, p := range c.pending[k] {
 		c.countAuth(service)

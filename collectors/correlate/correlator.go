@@ -1226,7 +1226,7 @@ func (c *Correlator) sweep(force bool) {
 		var lowest time.Time
 		// now.Sub(done) >= LinkGrace, without a Sub per entry
 		due := c.now.Add(-c.opts.LinkGrace)
-		for _, e := range c.finished {
+		for i, e := range c.finished {
 			switch {
 			case e.dead || e.done.IsZero():
 				// merged, emitted, or reopened by a link; dropped from the list
@@ -1236,7 +1236,9 @@ func (c *Correlator) sweep(force bool) {
 				if n == 0 || e.done.Before(lowest) {
 					lowest = e.done
 				}
-				c.finished[n] = e
+				if n != i {
+					c.finished[n] = e // (in its place: not written again)
+				}
 				n++
 			}
 		}

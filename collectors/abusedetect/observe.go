@@ -312,6 +312,17 @@ func (o *observeState) accountOf(host, program string, pid int, ip string, t tim
 	return ""
 }
 
+// lowerASCII maps A–Z to a–z and every other byte to itself.
+var lowerASCII = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if 'A' <= i && i <= 'Z' {
+			t[i] += 'a' - 'A'
+		}
+	}
+	return t
+}()
+
 // policyReason reports whether a reject's text is a rate limit or a
 // sending policy (greylisting is neither: it asks every new sender to
 // retry).
@@ -323,12 +334,9 @@ func policyReason(reason string) bool {
 	if len(reason) > len(buf) {
 		r = make([]byte, 0, len(reason))
 	}
-	for i := 0; i < len(reason); i++ {
-		c := reason[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		r = append(r, c)
+	r = append(r, reason...)
+	for i, c := range r {
+		r[i] = lowerASCII[c] // a table, not a branch on every byte
 	}
 	if bytes.Contains(r, []byte("greylist")) {
 		return false

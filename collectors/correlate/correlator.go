@@ -1009,10 +1009,18 @@ func (c *Correlator) onDelivery(e *logparse.Delivery) {
 	h := e.Header()
 	m := c.get(h.Host, e.QueueID, h.Time)
 	handoff := e.FilterHandoff() || c.filters[e.Relay]
-	if m.Deliveries == nil && m.NRcpt > 1 {
+	if m.Deliveries == nil {
 		// one delivery line per recipient: room for them at once, not
-		// grown one by one (bounded: nrcpt= is the log's word)
-		m.Deliveries = make([]Delivery, 0, min(m.NRcpt, maxDeliveriesAhead))
+		// grown one by one (bounded: nrcpt= is the log's word); after a
+		// hand-off to a content filter the copy it queues again is
+		// delivered to the same recipients, into this record
+		n := m.NRcpt
+		if handoff {
+			n *= 2
+		}
+		if n > 1 {
+			m.Deliveries = make([]Delivery, 0, min(n, maxDeliveriesAhead))
+		}
 	}
 	m.Deliveries = append(m.Deliveries, Delivery{
 		Time: h.Time, QueueID: e.QueueID, Agent: e.Agent, To: e.To, OrigTo: e.OrigTo, Relay: e.Relay,

@@ -14,7 +14,10 @@ import (
 // session or a client address authenticated as (to name the account of a
 // rate-limit warning), the submitted messages waiting for their recipient
 // count, and the Dovecot login sessions' failures. Everything is dropped a
-// window after it was last needed.
+// window after it was last needed. What it keeps from a line is copied,
+// except a Frame's Host and Program: those are the Framer's own copies,
+// never views of the line (logparse.Framer.Frame), and the correlator keeps
+// them as they are too.
 type observeState struct {
 	sessions map[sessionKey]*sessionInfo
 	byIP     map[[2]string]*ipInfo // host, client address → account
@@ -161,7 +164,7 @@ func (d *Detector) observe(ctx context.Context, ev logparse.Event) {
 			di.failures++
 			di.at = e.Time
 		} else if len(o.dovecot) < maxKeys {
-			o.dovecot[[2]string{strings.Clone(e.Host), strings.Clone(e.Session)}] = &dovecotInfo{failures: 1, at: e.Time}
+			o.dovecot[[2]string{e.Host, strings.Clone(e.Session)}] = &dovecotInfo{failures: 1, at: e.Time}
 		}
 		d.auth(ctx, Login{At: e.Time, Node: e.Host, Service: "dovecot", User: e.User, IP: e.RemoteIP, Evidence: o.evidence(e.Frame)})
 	case *logparse.DovecotLoginEnd:
@@ -198,14 +201,14 @@ func (d *Detector) observe(ctx context.Context, ev logparse.Event) {
 			return
 		}
 		if len(o.queued) < maxKeys {
-			o.queued[[2]string{strings.Clone(qk[0]), strings.Clone(qk[1])}] = &queuedInfo{user: strings.Clone(user), ip: strings.Clone(e.ClientIP), at: e.Time}
+			o.queued[[2]string{qk[0], strings.Clone(qk[1])}] = &queuedInfo{user: strings.Clone(user), ip: strings.Clone(e.ClientIP), at: e.Time}
 		}
 		ev := o.evidence(e.Frame)
 		sk := sessionKey{e.Host, e.Program, e.PID}
 		s := o.sessions[sk]
 		if s == nil && len(o.sessions) < maxKeys {
 			s = &sessionInfo{user: strings.Clone(user)}
-			o.sessions[sessionKey{strings.Clone(e.Host), strings.Clone(e.Program), e.PID}] = s
+			o.sessions[sessionKey{e.Host, e.Program, e.PID}] = s
 		}
 		if s != nil {
 			s.at = e.Time
@@ -268,7 +271,7 @@ func (d *Detector) observe(ctx context.Context, ev logparse.Event) {
 		s := o.sessions[sk]
 		if s == nil && len(o.sessions) < maxKeys {
 			s = &sessionInfo{user: strings.Clone(user)}
-			o.sessions[sessionKey{strings.Clone(sk.host), sk.program, 0}] = s
+			o.sessions[sessionKey{sk.host, sk.program, 0}] = s
 		}
 		if s != nil {
 			s.at = e.Time
@@ -296,7 +299,7 @@ func (o *observeState) rememberIP(host, ip, user string, t time.Time) {
 		return
 	}
 	if len(o.byIP) < maxKeys {
-		o.byIP[[2]string{strings.Clone(host), strings.Clone(ip)}] = &ipInfo{user: strings.Clone(user), at: t}
+		o.byIP[[2]string{host, strings.Clone(ip)}] = &ipInfo{user: strings.Clone(user), at: t}
 	}
 }
 

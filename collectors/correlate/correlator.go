@@ -163,6 +163,10 @@ const compactAfter = 5 * time.Minute
 // its recipient count.
 const maxDeliveriesAhead = 256
 
+// maxAmavisKeys bounds the amavis actions and categories whose summary key
+// is kept made (past it, the key is made for each line).
+const maxAmavisKeys = 256
+
 // maxEmitted bounds the queue IDs remembered as emitted (for Orphans).
 const maxEmitted = 100000
 
@@ -302,7 +306,10 @@ type Correlator struct {
 	// clear bit answers without probing a map of up to maxEmitted.
 	emittedBits *keyBits
 
-	sessions map[skey]dovecotSession // Dovecot login sessions
+	// amavisKeys are the keys of Summary.Amavis by action and category,
+	// made once (not a concatenation on every amavis line)
+	amavisKeys map[[2]string]string
+	sessions   map[skey]dovecotSession // Dovecot login sessions
 	// sessionsDue has every session of sessions by the time it was last
 	// seen, the oldest first: the sweep ends those older than the horizon
 	// without looking at the others
@@ -1055,7 +1062,18 @@ func (c *Correlator) onDelivery(e *logparse.Delivery) {
 
 func (c *Correlator) onAmavis(e *logparse.AmavisResult) {
 	h := e.Header()
-	c.sum.Amavis[e.Action+" "+e.Category]++
+	ak := [2]string{e.Action, e.Category}
+	k, ok := c.amavisKeys[ak]
+	if !ok {
+		k = e.Action + " " + e.Category
+		if len(c.amavisKeys) < maxAmavisKeys {
+			if c.amavisKeys == nil {
+				c.amavisKeys = map[[2]string]string{}
+			}
+			c.amavisKeys[[2]string{strings.Clone(e.Action), strings.Clone(e.Category)}] = k
+		}
+	}
+	c.sum.Amavis[k]++
 	c.sum.Reinjections += len(e.QueuedAs)
 	f := &Filter{Action: e.Action, Category: e.Category, Detail: e.Detail, Hits: e.Hits,
 		LogID: e.LogID, MailID: e.MailID, QueuedAs: e.QueuedAs}

@@ -706,11 +706,20 @@ func (w *window) prune(t time.Time, win time.Duration) {
 	if n == 0 {
 		return
 	}
-	w.times, w.weights, w.addrs = w.times[n:], w.weights[n:], w.addrs[n:]
-	if len(w.times) == 0 {
+	if n == len(w.times) {
+		// all of it: the arrays are used again from their start (sliced
+		// off at the front, an array would be given up once its last
+		// element is, and a key seen now and then would allocate three
+		// arrays an event)
+		clear(w.addrs)
+		w.times, w.weights, w.addrs = w.times[:0], w.weights[:0], w.addrs[:0]
+		clear(w.head)
+		clear(w.tail)
 		w.head, w.tail, w.seenAddrs, w.also = w.head[:0], w.tail[:0], w.seenAddrs[:0], w.also[:0]
 		w.firstAt = time.Time{}
+		return
 	}
+	w.times, w.weights, w.addrs = w.times[n:], w.weights[n:], w.addrs[n:]
 }
 
 func (w *window) add(t time.Time, weight int, addr, evidence string) {
@@ -719,7 +728,11 @@ func (w *window) add(t time.Time, weight int, addr, evidence string) {
 	}
 	// what is kept outlives the line: the strings are copied (an import
 	// hands out views of its read buffers)
-	addr = strings.Clone(addr)
+	if k := len(w.addrs); k > 0 && w.addrs[k-1] == addr {
+		addr = w.addrs[k-1] // the same address again: its copy
+	} else {
+		addr = strings.Clone(addr)
+	}
 	w.times = append(w.times, t)
 	w.weights = append(w.weights, weight)
 	w.addrs = append(w.addrs, addr)
@@ -734,10 +747,14 @@ func (w *window) add(t time.Time, weight int, addr, evidence string) {
 		w.head = append(w.head, evidence)
 		return
 	}
-	w.tail = append(w.tail, evidence)
-	if len(w.tail) > maxEvidence/2 {
-		w.tail = w.tail[1:]
+	if len(w.tail) < maxEvidence/2 {
+		w.tail = append(w.tail, evidence)
+		return
 	}
+	// the last lines: moved down in place (sliced off at the front, the
+	// array would be given up every few lines)
+	copy(w.tail, w.tail[1:])
+	w.tail[len(w.tail)-1] = evidence
 }
 
 func (w *window) first() time.Time { return w.firstAt }

@@ -538,9 +538,23 @@ func TestPolicyReasonAndDistinct(t *testing.T) {
 		{"Greylisted by policy", false},
 		{strings.Repeat("x", 600) + " Rate limit exceeded", true},
 		{strings.Repeat("x", 600), false},
+		{"@THROTTLED[", true},
+		{"NOT OWNED BY USER", true},
+		{"GREYLIST: too many", false},
+		{"r\xc3\xa4te limit", false},
 	} {
 		if got := policyReason(c.s); got != c.want {
 			t.Errorf("policyReason(%.40q) = %v", c.s, got)
+		}
+	}
+	// the table lowers A–Z only
+	for c := range 256 {
+		want := byte(c)
+		if 'A' <= c && c <= 'Z' {
+			want = byte(c) + 'a' - 'A'
+		}
+		if lowerASCII[c] != want {
+			t.Errorf("lowerASCII[%#x] = %#x", c, lowerASCII[c])
 		}
 	}
 	// the count is the same below and above the 16 kept without a map

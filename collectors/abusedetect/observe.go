@@ -14,12 +14,20 @@ import (
 // session or a client address authenticated as (to name the account of a
 // rate-limit warning), the submitted messages waiting for their recipient
 // count, and the Dovecot login sessions' failures. Everything is dropped a
-// window after it was last needed.
+// window after it was last needed. What it keeps from a line is copied,
+// except a Frame's Host and Program: those are the Framer's own copies,
+// never views of the line (logparse.Framer.Frame), and the correlator keeps
+// them as they are too.
 type observeState struct {
 	sessions map[sessionKey]*sessionInfo
 	byIP     map[[2]string]*ipInfo // host, client address → account
 	queued   map[[2]string]*queuedInfo
 	dovecot  map[[2]string]*dovecotInfo
+	// the last second stamped for evidence (the lines of a second are
+	// stamped alike)
+	stampSec int64
+	stampLoc *time.Location
+	stampStr string
 }
 
 type sessionKey struct {
@@ -81,10 +89,13 @@ func (o *observeState) sweep(t time.Time, win time.Duration) {
 }
 
 // evidence is a log line as it was logged, with its time in its zone.
-func evidence(f logparse.Frame) string {
+func (o *observeState) evidence(f logparse.Frame) string {
+	if sec, loc := f.Time.Unix(), f.Time.Location(); o.stampStr == "" || sec != o.stampSec || loc != o.stampLoc {
+		o.stampSec, o.stampLoc, o.stampStr = sec, loc, stamp(f.Time)
+	}
 	var b strings.Builder
 	b.Grow(len(f.Message) + len(f.Program) + len(f.Host) + 40)
-	b.WriteString(stamp(f.Time))
+	b.WriteString(o.stampStr)
 	b.WriteByte(' ')
 	if f.Host != "" {
 		b.WriteString(f.Host)
@@ -153,9 +164,9 @@ func (d *Detector) observe(ctx context.Context, ev logparse.Event) {
 			di.failures++
 			di.at = e.Time
 		} else if len(o.dovecot) < maxKeys {
-			o.dovecot[[2]string{strings.Clone(e.Host), strings.Clone(e.Session)}] = &dovecotInfo{failures: 1, at: e.Time}
+			o.dovecot[[2]string{e.Host, strings.Clone(e.Session)}] = &dovecotInfo{failures: 1, at: e.Time}
 		}
-		d.auth(ctx, Login{At: e.Time, Node: e.Host, Service: "dovecot", User: e.User, IP: e.RemoteIP, Evidence: evidence(e.Frame)})
+		d.auth(ctx, Login{At: e.Time, Node: e.Host, Service: "dovecot", User: e.User, IP: e.RemoteIP, Evidence: o.evidence(e.Frame)})
 	case *logparse.DovecotLoginEnd:
 		k := [2]string{e.Host, e.Session}
 		seen := 0
@@ -166,19 +177,19 @@ func (d *Detector) observe(ctx context.Context, ev logparse.Event) {
 		// without auth_verbose the session's end is the only word of its
 		// failed attempts
 		if e.AuthFailed && e.Attempts > seen {
-			ev := evidence(e.Frame)
+			ev := o.evidence(e.Frame)
 			for range e.Attempts - seen {
 				d.auth(ctx, Login{At: e.Time, Node: e.Host, Service: e.Service, User: e.User, IP: e.RemoteIP, Evidence: ev})
 			}
 		}
 	case *logparse.DovecotLogin:
 		delete(o.dovecot, [2]string{e.Host, e.Session})
-		d.auth(ctx, Login{At: e.Time, Node: e.Host, Service: e.Service, User: e.User, IP: e.RemoteIP, OK: true, Evidence: evidence(e.Frame)})
+		d.auth(ctx, Login{At: e.Time, Node: e.Host, Service: e.Service, User: e.User, IP: e.RemoteIP, OK: true, Evidence: o.evidence(e.Frame)})
 	case *logparse.RoundcubeLogin:
-		d.auth(ctx, Login{At: e.Time, Node: e.Host, Service: "webmail", User: e.User, IP: e.RemoteIP, OK: e.OK, Evidence: evidence(e.Frame)})
+		d.auth(ctx, Login{At: e.Time, Node: e.Host, Service: "webmail", User: e.User, IP: e.RemoteIP, OK: e.OK, Evidence: o.evidence(e.Frame)})
 	case *logparse.SASLFailure:
 		svc, _ := logparse.SplitPostfixTag(e.Program)
-		d.auth(ctx, Login{At: e.Time, Node: e.Host, Service: svc, User: e.Username, IP: e.ClientIP, Evidence: evidence(e.Frame)})
+		d.auth(ctx, Login{At: e.Time, Node: e.Host, Service: svc, User: e.Username, IP: e.ClientIP, Evidence: o.evidence(e.Frame)})
 	case *logparse.SmtpdConnect:
 		delete(o.sessions, sessionKey{e.Host, e.Program, e.PID})
 	case *logparse.SmtpdDisconnect:
@@ -190,14 +201,14 @@ func (d *Detector) observe(ctx context.Context, ev logparse.Event) {
 			return
 		}
 		if len(o.queued) < maxKeys {
-			o.queued[[2]string{strings.Clone(qk[0]), strings.Clone(qk[1])}] = &queuedInfo{user: strings.Clone(user), ip: strings.Clone(e.ClientIP), at: e.Time}
+			o.queued[[2]string{qk[0], strings.Clone(qk[1])}] = &queuedInfo{user: strings.Clone(user), ip: strings.Clone(e.ClientIP), at: e.Time}
 		}
-		ev := evidence(e.Frame)
+		ev := o.evidence(e.Frame)
 		sk := sessionKey{e.Host, e.Program, e.PID}
 		s := o.sessions[sk]
 		if s == nil && len(o.sessions) < maxKeys {
 			s = &sessionInfo{user: strings.Clone(user)}
-			o.sessions[sessionKey{strings.Clone(e.Host), strings.Clone(e.Program), e.PID}] = s
+			o.sessions[sessionKey{e.Host, e.Program, e.PID}] = s
 		}
 		if s != nil {
 			s.at = e.Time
@@ -218,7 +229,7 @@ func (d *Detector) observe(ctx context.Context, ev logparse.Event) {
 		}
 		delete(o.queued, qk)
 		d.recipients(ctx, recipients{at: e.Time, node: e.Host, user: q.user, ip: q.ip, n: e.NRcpt, held: q.held,
-			what: e.QueueID, evidence: evidence(e.Frame)})
+			what: e.QueueID, evidence: o.evidence(e.Frame)})
 	case *logparse.Reject:
 		if e.QueueID != "" && e.Action == "hold" {
 			if q := o.queued[[2]string{e.Host, e.QueueID}]; q != nil {
@@ -240,10 +251,10 @@ func (d *Detector) observe(ctx context.Context, ev logparse.Event) {
 				user = logparse.AccountName(e.From) // a submission service: the sender is the account's address
 			}
 		}
-		d.policyReject(ctx, policyReject{at: e.Time, node: e.Host, user: user, ip: e.ClientIP, what: e.Reason, evidence: evidence(e.Frame)})
+		d.policyReject(ctx, policyReject{at: e.Time, node: e.Host, user: user, ip: e.ClientIP, what: e.Reason, evidence: o.evidence(e.Frame)})
 	case *logparse.RateLimit:
 		user := o.accountOf(e.Host, e.Program, e.PID, e.ClientIP, e.Time, win)
-		ev := evidence(e.Frame)
+		ev := o.evidence(e.Frame)
 		d.policyReject(ctx, policyReject{at: e.Time, node: e.Host, user: user, ip: e.ClientIP, what: e.Limit + " limit", evidence: ev})
 		if user != "" && (strings.HasPrefix(e.Limit, "Message delivery") || strings.HasPrefix(e.Limit, "Recipient address")) {
 			// a message the account tried to send and the limit refused
@@ -254,13 +265,13 @@ func (d *Detector) observe(ctx context.Context, ev logparse.Event) {
 		if user == "" {
 			return
 		}
-		ev := evidence(e.Frame)
+		ev := o.evidence(e.Frame)
 		o.rememberIP(e.Host, e.ClientIP, user, e.Time)
 		sk := sessionKey{e.Host, "exim " + e.ClientIP + ":" + strconv.Itoa(e.ClientPort), 0}
 		s := o.sessions[sk]
 		if s == nil && len(o.sessions) < maxKeys {
 			s = &sessionInfo{user: strings.Clone(user)}
-			o.sessions[sessionKey{strings.Clone(sk.host), sk.program, 0}] = s
+			o.sessions[sessionKey{sk.host, sk.program, 0}] = s
 		}
 		if s != nil {
 			s.at = e.Time
@@ -288,7 +299,7 @@ func (o *observeState) rememberIP(host, ip, user string, t time.Time) {
 		return
 	}
 	if len(o.byIP) < maxKeys {
-		o.byIP[[2]string{strings.Clone(host), strings.Clone(ip)}] = &ipInfo{user: strings.Clone(user), at: t}
+		o.byIP[[2]string{host, strings.Clone(ip)}] = &ipInfo{user: strings.Clone(user), at: t}
 	}
 }
 
@@ -304,6 +315,17 @@ func (o *observeState) accountOf(host, program string, pid int, ip string, t tim
 	return ""
 }
 
+// lowerASCII maps A–Z to a–z and every other byte to itself.
+var lowerASCII = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
+		if 'A' <= i && i <= 'Z' {
+			t[i] += 'a' - 'A'
+		}
+	}
+	return t
+}()
+
 // policyReason reports whether a reject's text is a rate limit or a
 // sending policy (greylisting is neither: it asks every new sender to
 // retry).
@@ -315,12 +337,9 @@ func policyReason(reason string) bool {
 	if len(reason) > len(buf) {
 		r = make([]byte, 0, len(reason))
 	}
-	for i := 0; i < len(reason); i++ {
-		c := reason[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		r = append(r, c)
+	r = append(r, reason...)
+	for i, c := range r {
+		r[i] = lowerASCII[c] // a table, not a branch on every byte
 	}
 	if bytes.Contains(r, []byte("greylist")) {
 		return false

@@ -51,6 +51,56 @@ type dovecotSession struct {
 	seen    time.Time
 }
 
+// sessionDue is a Dovecot session as it was last seen.
+type sessionDue struct {
+	seen time.Time
+	k    skey
+}
+
+// sessionHeap is a min-heap of sessions by the time they were seen. A
+// session seen again is pushed again; its older item, popped, finds the
+// session seen later (or gone) and is dropped.
+type sessionHeap []sessionDue
+
+func (h *sessionHeap) push(x sessionDue) {
+	s := append(*h, x)
+	i := len(s) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !s[i].seen.Before(s[p].seen) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+	*h = s
+}
+
+func (h *sessionHeap) pop() sessionDue {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s[n] = sessionDue{}
+	s = s[:n]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < n && s[l].seen.Before(s[m].seen) {
+			m = l
+		}
+		if r := l + 1; r < n && s[r].seen.Before(s[m].seen) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
+}
+
 // smtpdKey names one smtpd process; it serves one session at a time.
 type smtpdKey struct {
 	host, program string
@@ -112,6 +162,10 @@ const compactAfter = 5 * time.Minute
 // maxDeliveriesAhead bounds the room made for a message's deliveries from
 // its recipient count.
 const maxDeliveriesAhead = 256
+
+// maxAmavisKeys bounds the amavis actions and categories whose summary key
+// is kept made (past it, the key is made for each line).
+const maxAmavisKeys = 256
 
 // maxEmitted bounds the queue IDs remembered as emitted (for Orphans).
 const maxEmitted = 100000
@@ -252,12 +306,19 @@ type Correlator struct {
 	// clear bit answers without probing a map of up to maxEmitted.
 	emittedBits *keyBits
 
-	sessions  map[skey]dovecotSession // Dovecot login sessions
-	pending   map[skey][]pendingAuth
-	pendingAt map[skey]time.Time
-	smtpd     map[smtpdKey]*smtpdSession
-	amavis    map[amavisKey]*amavisPending
-	releases  map[releaseKey]time.Time
+	// amavisKeys are the keys of Summary.Amavis by action and category,
+	// made once (not a concatenation on every amavis line)
+	amavisKeys map[[2]string]string
+	sessions   map[skey]dovecotSession // Dovecot login sessions
+	// sessionsDue has every session of sessions by the time it was last
+	// seen, the oldest first: the sweep ends those older than the horizon
+	// without looking at the others
+	sessionsDue sessionHeap
+	pending     map[skey][]pendingAuth
+	pendingAt   map[skey]time.Time
+	smtpd       map[smtpdKey]*smtpdSession
+	amavis      map[amavisKey]*amavisPending
+	releases    map[releaseKey]time.Time
 	// eximLogins are the Exim SMTP sessions whose login was counted
 	eximLogins map[eximSession]time.Time
 	resent     map[releaseKey]qkey // Resent-Message-IDs waiting for their release line
@@ -955,10 +1016,18 @@ func (c *Correlator) onDelivery(e *logparse.Delivery) {
 	h := e.Header()
 	m := c.get(h.Host, e.QueueID, h.Time)
 	handoff := e.FilterHandoff() || c.filters[e.Relay]
-	if m.Deliveries == nil && m.NRcpt > 1 {
+	if m.Deliveries == nil {
 		// one delivery line per recipient: room for them at once, not
-		// grown one by one (bounded: nrcpt= is the log's word)
-		m.Deliveries = make([]Delivery, 0, min(m.NRcpt, maxDeliveriesAhead))
+		// grown one by one (bounded: nrcpt= is the log's word); after a
+		// hand-off to a content filter the copy it queues again is
+		// delivered to the same recipients, into this record
+		n := m.NRcpt
+		if handoff {
+			n *= 2
+		}
+		if n > 1 {
+			m.Deliveries = make([]Delivery, 0, min(n, maxDeliveriesAhead))
+		}
 	}
 	m.Deliveries = append(m.Deliveries, Delivery{
 		Time: h.Time, QueueID: e.QueueID, Agent: e.Agent, To: e.To, OrigTo: e.OrigTo, Relay: e.Relay,
@@ -993,7 +1062,18 @@ func (c *Correlator) onDelivery(e *logparse.Delivery) {
 
 func (c *Correlator) onAmavis(e *logparse.AmavisResult) {
 	h := e.Header()
-	c.sum.Amavis[e.Action+" "+e.Category]++
+	ak := [2]string{e.Action, e.Category}
+	k, ok := c.amavisKeys[ak]
+	if !ok {
+		k = e.Action + " " + e.Category
+		if len(c.amavisKeys) < maxAmavisKeys {
+			if c.amavisKeys == nil {
+				c.amavisKeys = map[[2]string]string{}
+			}
+			c.amavisKeys[[2]string{strings.Clone(e.Action), strings.Clone(e.Category)}] = k
+		}
+	}
+	c.sum.Amavis[k]++
 	c.sum.Reinjections += len(e.QueuedAs)
 	f := &Filter{Action: e.Action, Category: e.Category, Detail: e.Detail, Hits: e.Hits,
 		LogID: e.LogID, MailID: e.MailID, QueuedAs: e.QueuedAs}
@@ -1172,7 +1252,7 @@ func (c *Correlator) sweep(force bool) {
 		var lowest time.Time
 		// now.Sub(done) >= LinkGrace, without a Sub per entry
 		due := c.now.Add(-c.opts.LinkGrace)
-		for _, e := range c.finished {
+		for i, e := range c.finished {
 			switch {
 			case e.dead || e.done.IsZero():
 				// merged, emitted, or reopened by a link; dropped from the list
@@ -1182,7 +1262,9 @@ func (c *Correlator) sweep(force bool) {
 				if n == 0 || e.done.Before(lowest) {
 					lowest = e.done
 				}
-				c.finished[n] = e
+				if n != i {
+					c.finished[n] = e // (in its place: not written again)
+				}
 				n++
 			}
 		}
@@ -1229,10 +1311,22 @@ func (c *Correlator) sweep(force bool) {
 			delete(c.pendingAt, k)
 		}
 	}
-	for k, ss := range c.sessions {
-		if force || ss.seen.Before(cut) {
+	if force {
+		for k := range c.sessions {
 			delete(c.sessions, k)
 			c.markSessionGone(k)
+		}
+		clear(c.sessionsDue)
+		c.sessionsDue = c.sessionsDue[:0]
+	} else {
+		// the sessions last seen before cut, oldest first (each has an
+		// item with the time it was last seen)
+		for len(c.sessionsDue) > 0 && c.sessionsDue[0].seen.Before(cut) {
+			k := c.sessionsDue.pop().k
+			if ss, ok := c.sessions[k]; ok && ss.seen.Before(cut) {
+				delete(c.sessions, k)
+				c.markSessionGone(k)
+			}
 		}
 	}
 	for k, t := range c.eximLogins {
@@ -1374,6 +1468,7 @@ func (c *Correlator) bindSession(host, session, service string, t time.Time) {
 	k := skey{host, strings.Clone(session)}
 	service = c.keep(service)
 	c.sessions[k] = dovecotSession{service, t}
+	c.sessionsDue.push(sessionDue{t, k})
 	c.markSession(k)
 	for _, p := range c.pending[k] {
 		c.countAuth(service)

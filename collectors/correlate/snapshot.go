@@ -374,6 +374,10 @@ func (c *Correlator) Restore(globalPart []byte, items map[string][]byte) error {
 		sum.Rejects = map[RejectKey]int{}
 	}
 	c.open, c.finished, c.sessions, c.pending, c.pendingAt = open, finished, sessions, pending, pendingAt
+	c.sessionsDue = c.sessionsDue[:0]
+	for k, ss := range sessions {
+		c.sessionsDue.push(sessionDue{ss.seen, k})
+	}
 	c.smtpd, c.amavis, c.releases, c.resent, c.eximLogins, c.filterClients = smtpd, amavis, releases, resent, exim, filters
 	c.nextID, c.pos, c.now, c.lastSweep, c.graceAt, c.finishedMin = g.NextID, g.Pos, g.Now, g.LastSweep, g.GraceAt, g.FinMin
 	c.sum, c.events = sum, g.Events

@@ -596,13 +596,22 @@ func (p *Pipeline) lineRecords(ev logparse.Event) {
 		if len(e.To) == 1 {
 			rcpt = e.To[0]
 		}
-		reply := strconv.Itoa(len(e.To)) + " recipient(s)"
+		// "[detail; ]N recipient(s)[; queued_as A/B]", made in one piece
+		var rb [160]byte
+		r := rb[:0]
 		if e.Detail != "" {
-			reply = e.Detail + "; " + reply
+			r = append(append(r, e.Detail...), "; "...)
 		}
-		if len(e.QueuedAs) > 0 {
-			reply += "; queued_as " + strings.Join(e.QueuedAs, "/")
+		r = append(strconv.AppendInt(r, int64(len(e.To)), 10), " recipient(s)"...)
+		for i, q := range e.QueuedAs {
+			if i == 0 {
+				r = append(r, "; queued_as "...)
+			} else {
+				r = append(r, '/')
+			}
+			r = append(r, q...)
 		}
+		reply := string(r)
 		score := e.Hits
 		if score == "-" {
 			score = ""

@@ -122,6 +122,11 @@ func parseAmavis(a *Arena, f Frame) Event {
 		if !ok {
 			break
 		}
+		if ev.To == nil {
+			// room for every recipient of the list at once (bounded: the
+			// count is the line's word)
+			ev.To = make([]string, 0, min(strings.Count(r, ",<")+1, 64))
+		}
 		ev.To = append(ev.To, to)
 		r = rest
 		if !strings.HasPrefix(r, ",<") {
@@ -177,6 +182,9 @@ func parseAmavis(a *Arena, f Frame) Event {
 					v = ""
 				}
 				if isQueueID(q) {
+					if ev.QueuedAs == nil {
+						ev.QueuedAs = make([]string, 0, min(strings.Count(v, "/")+1, 64))
+					}
 					ev.QueuedAs = append(ev.QueuedAs, q)
 				}
 			}

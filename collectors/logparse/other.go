@@ -27,10 +27,10 @@ func parsePostgrey(a *Arena, f Frame) Event {
 	ev := a.postgrey(PostgreyResult{Frame: f, QueueID: qid, Delay: -1})
 	// sender and recipient are chosen by the client; they come last, and are
 	// cut from the right so a comma in them cannot create fields.
-	if i := strings.LastIndex(m, ", recipient="); i >= 0 {
+	if i := lastIndex(m, ", recipient="); i >= 0 {
 		ev.Recipient, m = m[i+len(", recipient="):], m[:i]
 	}
-	if i := strings.LastIndex(m, ", sender="); i >= 0 {
+	if i := lastIndex(m, ", sender="); i >= 0 {
 		ev.Sender, m = m[i+len(", sender="):], m[:i]
 	}
 	for m != "" {

@@ -965,6 +965,27 @@ func deliveryReply(d *Delivery) {
 	}
 }
 
+// lastIndex is strings.LastIndex(s, sub) for a sub that is near the end
+// of s (postgrey's sender and recipient): it looks only at the places of
+// sub's first byte, from the right, where strings.LastIndex hashes every
+// byte it passes.
+func lastIndex(s, sub string) int {
+	if sub == "" {
+		return len(s)
+	}
+	for i := len(s) - len(sub) + 1; i > 0; {
+		j := strings.LastIndexByte(s[:i], sub[0])
+		if j < 0 {
+			return -1
+		}
+		if s[j:j+len(sub)] == sub {
+			return j
+		}
+		i = j
+	}
+	return -1
+}
+
 // lastQueuedAs is strings.LastIndex(r, "queued as "), with Index (which is
 // much faster) and no search backwards: the text cannot overlap itself.
 func lastQueuedAs(r string) int {

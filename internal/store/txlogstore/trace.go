@@ -185,26 +185,37 @@ func (s *Store) traceSearch(ctx context.Context, qr storage.Querier, q trace.Que
 			return trace.Found{}, err
 		}
 	}
+	// 2. messages matching every criterion that applies to messages (run
+	// first: a search by message finds its rows through them)
+	var mmatched []txlog.MessageRow
+	var err error
+	if mq, margs, ok := messagesQuery(q, lo, hi); ok {
+		mmatched, err = queryMsgs(ctx, qr, mq, margs...)
+		if err != nil {
+			return trace.Found{}, fmt.Errorf("trace messages: %w", err)
+		}
+	}
 	// 1. rows matching every criterion
 	conds, args := rowConds(q)
 	var matched []txlog.Row
-	var err error
 	if byMessage {
-		matched, err = s.traceRowsByMessage(ctx, qr, q, conds, args, lo, hi)
+		// Unfolded, a message step 2 found is a result already, and its
+		// rows add nothing to it (they are loaded with the page): only
+		// the other messages' rows are looked up.
+		var known map[string]bool
+		if !q.Fold {
+			known = make(map[string]bool, len(mmatched))
+			for _, m := range mmatched {
+				known[m.MsgKey] = true
+			}
+		}
+		matched, err = s.traceRowsByMessage(ctx, qr, q, conds, args, lo, hi, known)
 	} else {
 		sqlText, sqlArgs := s.traceRowsQuery(q, conds, args, lo, hi)
 		matched, err = queryTx(ctx, qr, sqlText, sqlArgs...)
 	}
 	if err != nil {
 		return trace.Found{}, fmt.Errorf("trace rows: %w", err)
-	}
-	// 2. messages matching every criterion that applies to messages
-	var mmatched []txlog.MessageRow
-	if mq, margs, ok := messagesQuery(q, lo, hi); ok {
-		mmatched, err = queryMsgs(ctx, qr, mq, margs...)
-		if err != nil {
-			return trace.Found{}, fmt.Errorf("trace messages: %w", err)
-		}
 	}
 	// 3. group hits by message; rows without a key but with a queue ID
 	// belong to the message that had that queue ID on that node.
@@ -455,10 +466,11 @@ func messageCriterionArg(q trace.Query) any {
 //     last_seen) first seen before that,
 //   - those messages' rows, each looked for only in the partitions
 //     around its message (its first line to its last, with linkWindow of
-//     slack: run-time pruning in a LATERAL join, as traceLoad does).
+//     slack: run-time pruning in a LATERAL join, as traceLoad does), but
+//     for the messages in known (found as results already).
 //
 // The result is the newest traceScan rows, newest first.
-func (s *Store) traceRowsByMessage(ctx context.Context, qr storage.Querier, q trace.Query, conds []string, args []any, lo, hi int64) ([]txlog.Row, error) {
+func (s *Store) traceRowsByMessage(ctx context.Context, qr storage.Querier, q trace.Query, conds []string, args []any, lo, hi int64, known map[string]bool) ([]txlog.Row, error) {
 	via, viaArg := messageCriterion(q), messageCriterionArg(q)
 	cond := "ts >= ? AND ts < ? AND " + strings.Join(conds, " AND ")
 	rowArgs := append([]any{lo, hi}, args...)
@@ -483,6 +495,9 @@ func (s *Store) traceRowsByMessage(ctx context.Context, qr storage.Querier, q tr
 		if err := mrows.Scan(&key, &first, &last); err != nil {
 			mrows.Close()
 			return nil, err
+		}
+		if known[key] {
+			continue
 		}
 		spans = append(spans, [3]any{key, max(first-lw, lo), min(last+lw, hi-1)})
 	}

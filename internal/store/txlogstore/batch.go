@@ -243,7 +243,7 @@ const maxChunk = 512
 // pooled connection; with sizes of any value from 1 to 500 the live tail's
 // commits of varying size filled that cache with hundreds of multi-row
 // INSERTs, 809 MiB of SQLite's memory against a Go heap of 10 MiB
-// (BenchmarkWriteBatchSQLiteRSS; issue #26). Powers of two keep it to ten
+// (BenchmarkWriteBatchSQLiteRSS). Powers of two keep it to ten
 // texts per statement kind, for at most one more statement per batch.
 func chunkSize(n int) int {
 	size := maxChunk

@@ -42,7 +42,7 @@ func vmRSS(tb testing.TB) float64 {
 // so that the pool's connections take turns, and reports the process's
 // resident memory after (rss-MiB) and its growth (rss-growth-MiB) beside
 // the Go heap (heap-MiB): memory held by SQLite's prepared statements
-// shows in the first two only (issue #26).
+// shows in the first two only.
 //
 //	go test -run XXX -bench WriteBatchSQLiteRSS -benchtime 2000x ./internal/store/txlogstore/
 func BenchmarkWriteBatchSQLiteRSS(b *testing.B) {

@@ -143,9 +143,10 @@ func messagesQuery(q trace.Query, lo, hi int64) (sqlText string, args []any, ok 
 // Searches by sender, Message-ID or client IP run as statements whose
 // every plan reads by the key's index (traceRowsByMessage), and a search
 // by recipient by the (rcpt, ts) and (orig_rcpt, ts) indexes whatever the
-// plan is made for; these keep the plans made once per connection: planning a statement over 30 daily
-// partitions of two tables costs more than running it (issue #26;
-// docs/performance.md, "Trace on PostgreSQL: plans made once").
+// plan is made for; these keep the plans made once per connection:
+// planning a statement over 30 daily partitions of two tables costs more
+// than running it (docs/performance.md, "Trace over 30 days through the
+// CLI and the HTTP API").
 const traceSearchPlanMode = "force_custom_plan"
 
 // traceScan bounds how many matching rows one search looks at.

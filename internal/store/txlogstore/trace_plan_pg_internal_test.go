@@ -198,7 +198,7 @@ func joinedSearch(from string, lo, hi int64) (string, []any) {
 // trace search by sender, Message-ID or recipient finds its rows through
 // a key's index in each partition, never by reading partitions by time,
 // also when its prepared statement has run more than five times on the
-// connection, under the plan mode the search runs it with (issue #26: a
+// connection, under the plan mode the search runs it with (a
 // plan that scanned every partition's time index took 4–6 s over 30
 // days). Searches by sender and Message-ID keep plans made once per
 // connection (planning over 30 partitions cost more than running); on the

@@ -19,6 +19,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/mailauth"
 	"github.com/uni-mail/postvakt/engine/quarantine"
 	"github.com/uni-mail/postvakt/engine/queue"
+	"github.com/uni-mail/postvakt/engine/queue/postfixtest"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/storage/storagetest"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
@@ -524,5 +525,52 @@ func TestEngineReloadsMailAuth(t *testing.T) {
 	submit("refused reload")
 	if m := relayed("refused reload"); m.from != "123456@uni.example" || !bytes.Contains(m.body, []byte("s=new;")) {
 		t.Fatalf("a refused reload changed something: from %s\n%s", m.from, m.body)
+	}
+}
+
+// TestRewrittenSubmissionReachesPostfix: mail submitted as a nickname of
+// a rewriting domain arrives at a real next hop, Debian's Postfix, with
+// the permanent address as its envelope sender (Postfix's qmgr line) and
+// in its From: header (Postfix logs the header it received, header_checks
+// INFO), and the nickname nowhere in either.
+func TestRewrittenSubmissionReachesPostfix(t *testing.T) {
+	t.Parallel()
+	pf := postfixtest.Start(t, "partner.example")
+	db := storagetest.Open(t, storage.SQLite)
+	h := startEngine(t, db, func(c *engine.Config) {
+		c.TLS.Disabled, c.InsecureAuthLoopback = true, true
+		c.Greylist.Enabled = false
+		c.Directory.RewriteFrom = []string{"uni.example"}
+	}, nil)
+	h.mailbox("123456@uni.example", func(n *directory.NewMailbox) {
+		n.Nickname, n.Password = "jan.novak@uni.example", "pw"
+	})
+	c := h.dial(h.sub)
+	if err := c.Auth(plainAuth("123456@uni.example", "pw")); err != nil {
+		t.Fatal(err)
+	}
+	body := "From: \"Jan Novak\" <jan.novak@uni.example>\r\nTo: <anna@partner.example>\r\nSubject: Zkouska\r\n" +
+		"Message-ID: <rewrite.pf@uni.example>\r\n\r\nDobry den.\r\n"
+	if err := send(c, "jan.novak@uni.example", []string{"anna@partner.example"}, body); err != nil {
+		t.Fatal(err)
+	}
+	r, err := queue.New(queue.Options{Config: relayConfig(pf.TLSAddr), Store: h.st, Node: "n1", Clock: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.RunOnce(context.Background()); err != nil || n != 1 {
+		t.Fatalf("RunOnce = %d, %v\n%s", n, err, pf.Log())
+	}
+	if l := pf.WaitLog(10*time.Second, "from=<123456@uni.example>"); l == "" {
+		t.Fatalf("Postfix's envelope sender is not the permanent address:\n%s", pf.Log())
+	}
+	if l := pf.WaitLog(10*time.Second, `header From: "Jan Novak" <123456@uni.example>`); l == "" {
+		t.Fatalf("Postfix's From: header is not the permanent address:\n%s", pf.Log())
+	}
+	if l := pf.WaitLog(10*time.Second, "to=<anna@partner.example>", "status=sent"); l == "" {
+		t.Fatalf("Postfix did not deliver the message:\n%s", pf.Log())
+	}
+	if strings.Contains(pf.Log(), "jan.novak@") {
+		t.Fatalf("the nickname reached Postfix:\n%s", pf.Log())
 	}
 }

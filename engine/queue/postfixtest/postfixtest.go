@@ -127,7 +127,13 @@ smtpd_tls_security_level = may
 smtpd_tls_loglevel = 1
 alias_maps =
 alias_database =
+header_checks = regexp:%[1]s/conf/header_checks
 `, dir, domain)
+	// Postfix logs each message's From: header ("info: header From: …"),
+	// so that a test can see what the next hop received in it.
+	if err := os.WriteFile(filepath.Join(in.conf, "header_checks"), []byte("/^From:/ INFO\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	master := fmt.Sprintf(`%s inet n - n - - smtpd
 %s inet n - n - - smtpd -o smtpd_tls_security_level=none
 cleanup unix n - n - 0 cleanup

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/emersion/go-sasl"
 	"io"
 	"net"
 	"net/http"
@@ -38,6 +39,13 @@ func freeAddr(t *testing.T) string {
 // sendMail sends one message over SMTP (no TLS: loopback).
 func sendMail(t *testing.T, addr, from string, to []string, body string) {
 	t.Helper()
+	sendMailAuth(t, addr, "", from, to, body)
+}
+
+// sendMailAuth is sendMail after AUTH PLAIN as user (password "pw"), or
+// without AUTH when user is "".
+func sendMailAuth(t *testing.T, addr, user, from string, to []string, body string) {
+	t.Helper()
 	c, err := smtp.Dial(addr)
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +53,11 @@ func sendMail(t *testing.T, addr, from string, to []string, body string) {
 	defer c.Close()
 	if err := c.Hello("client.uni.example"); err != nil {
 		t.Fatal(err)
+	}
+	if user != "" {
+		if err := c.Auth(sasl.NewPlainClient("", user, "pw")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := c.Mail(from, nil); err != nil {
 		t.Fatal(err)

@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
-
 	"github.com/uni-mail/postvakt/collectors/trace"
 	"github.com/uni-mail/postvakt/engine"
 	"github.com/uni-mail/postvakt/engine/directory"
@@ -137,39 +134,4 @@ func TestTraceShowsMailAuthAndRewrite(t *testing.T) {
 			}
 		})
 	}
-}
-
-// sendMailAuth sends one message over SMTP after AUTH PLAIN as user.
-func sendMailAuth(t *testing.T, addr, user, from string, to []string, body string) {
-	t.Helper()
-	c, err := smtp.Dial(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Hello("client.uni.example"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Auth(sasl.NewPlainClient("", user, "pw")); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Mail(from, nil); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range to {
-		if err := c.Rcpt(r, nil); err != nil {
-			t.Fatalf("RCPT %s: %v", r, err)
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write([]byte(strings.ReplaceAll(body, "\n", "\r\n"))); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatalf("DATA: %v", err)
-	}
-	c.Quit()
 }

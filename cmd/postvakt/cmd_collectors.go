@@ -26,9 +26,11 @@ import (
 	"github.com/uni-mail/postvakt/collectors/trace"
 	"github.com/uni-mail/postvakt/collectors/txlog"
 	"github.com/uni-mail/postvakt/config/timezone"
+	"github.com/uni-mail/postvakt/internal/api/collectorsapi"
 	"github.com/uni-mail/postvakt/internal/app"
 	"github.com/uni-mail/postvakt/internal/auth"
 	"github.com/uni-mail/postvakt/internal/config"
+	"github.com/uni-mail/postvakt/internal/control"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/internal/store/txlogstore"
@@ -438,7 +440,7 @@ func bytesText(n int64) string {
 func traceCmd() *command {
 	var q trace.Query
 	var since, until string
-	var asJSON, asCSV bool
+	var asJSON, asCSV, direct bool
 	return &command{
 		name:    "trace",
 		summary: "find messages in the transaction log and show each as one timeline",
@@ -449,7 +451,12 @@ message, --ip the client IP, --status a recipient status (sent, deferred,
 bounced, expired, rejected, greylisted, greylist_pass, scanned, discarded),
 --subject a substring of the Subject, --direction the direction. Results
 come newest first; the first line says how many match. Each search is
-written to the audit log.`,
+written to the audit log.
+
+When 'postvakt serve' runs on this host with the same data directory and
+database, the search runs in it, on its open connections, through its
+control socket (DATA_DIR/control.sock); otherwise, or with --direct, on a
+connection of this command's own. The answer is the same.`,
 		flags: func(fs *flag.FlagSet, _ *globalOpts) {
 			fs.StringVar(&q.From, "from", "", "envelope sender")
 			fs.StringVar(&q.To, "to", "", "envelope recipient")
@@ -466,16 +473,19 @@ written to the audit log.`,
 			fs.IntVar(&q.Offset, "offset", 0, "messages to skip")
 			fs.BoolVar(&asJSON, "json", false, "print JSON")
 			fs.BoolVar(&asCSV, "csv", false, "print CSV, one line per timeline step")
+			fs.BoolVar(&direct, "direct", false, "search on a database connection of its own even when the service runs on this host")
 		},
-		run: withDatabase(func(ctx context.Context, e *cmdEnv, cfg *config.Config, db *storage.DB, args []string) error {
+		run: func(ctx context.Context, e *cmdEnv, args []string) error {
 			if len(args) > 0 {
 				return usagef("trace takes no arguments; use the flags")
 			}
 			if asJSON && asCSV {
 				return usagef("--json and --csv exclude each other")
 			}
-			loc := e.loc
-			var err error
+			cfg, err := e.loadConfig()
+			if err != nil {
+				return err
+			}
 			if q.Since, err = e.parseTime("--since", since); err != nil {
 				return err
 			}
@@ -485,23 +495,43 @@ written to the audit log.`,
 			if err := q.Normalize(); err != nil {
 				return usageError{err.Error()}
 			}
-			if err := accessstore.New(db).Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: "trace.search", Detail: q.String()}); err != nil {
-				return err
+			show := func(page trace.Page) error {
+				switch {
+				case asJSON:
+					enc := json.NewEncoder(e.stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(page)
+				case asCSV:
+					return writeTraceCSV(e.stdout, page)
+				}
+				return writeTraceText(e.stdout, page, e.loc)
 			}
-			page, err := trace.Search(ctx, txlogstore.New(db), q, false)
-			if err != nil {
-				return err
+			// The running service searches on its warm connections; a new
+			// PostgreSQL connection first plans over every partition from
+			// a cold catalog cache (internal/control).
+			if !direct {
+				var page trace.Page
+				err := control.Do(ctx, control.Path(cfg.DataDir), cfg.DatabaseURL(), "/v1/trace",
+					collectorsapi.ControlTrace{Query: q, User: currentUser()}, &page)
+				if err == nil {
+					return show(page)
+				}
+				if !errors.Is(err, control.ErrUnavailable) {
+					return err
+				}
+				e.logger.Debug("trace: searching on a connection of its own", "why", err)
 			}
-			switch {
-			case asJSON:
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(page)
-			case asCSV:
-				return writeTraceCSV(e.stdout, page)
-			}
-			return writeTraceText(e.stdout, page, loc)
-		}),
+			return withDatabase(func(ctx context.Context, e *cmdEnv, _ *config.Config, db *storage.DB, _ []string) error {
+				if err := accessstore.New(db).Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: "trace.search", Detail: q.String()}); err != nil {
+					return err
+				}
+				page, err := trace.Search(ctx, txlogstore.New(db), q, false)
+				if err != nil {
+					return err
+				}
+				return show(page)
+			})(ctx, e, nil)
+		},
 	}
 }
 

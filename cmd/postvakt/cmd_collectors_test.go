@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -487,6 +488,99 @@ func TestImportCutShortThenRerunGivesOneRunsFigures(t *testing.T) {
 			}
 			if rows := logRows(t, url2); rows["mail_tx"] != 2*wantRows["mail_tx"] {
 				t.Errorf("second import: %d transaction rows, want %d", rows["mail_tx"], 2*wantRows["mail_tx"])
+			}
+		})
+	}
+}
+
+// TestTraceThroughControlSocket (docs/collectors.md, "Trace"): with
+// `postvakt serve` running on the same data directory and database,
+// `postvakt trace` searches in the service through its control socket
+// and prints exactly what it prints on a connection of its own
+// (--direct), on SQLite and on PostgreSQL; the search is audited with the
+// socket as its remote end. A configuration naming another database with
+// the same data directory does not get the service's answer, and when the
+// service is gone the command searches by itself.
+func TestTraceThroughControlSocket(t *testing.T) {
+	t.Parallel()
+	for _, d := range storagetest.Dialects() {
+		t.Run(d.String(), func(t *testing.T) {
+			t.Parallel()
+			dbURL := storagetest.URL(t, d)
+			cfg := importSample(t, dbURL)
+			httpAddr := freeAddr(t)
+			f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteString("http:\n  listen: " + httpAddr + "\n"); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			dataDir := filepath.Join(filepath.Dir(cfg), "data")
+			sock := filepath.Join(dataDir, "control.sock")
+
+			searches := [][]string{{"--queue-id", "E0BF0BA129"}, {"--msgid", "20261122105325.acffa7b2f0b3@uni.example"}, {"--ip", "127.0.0.1", "--limit", "500"}}
+			search := func(args ...string) string {
+				t.Helper()
+				code, out, errOut := runCLI(t, append([]string{"trace", "--config", cfg}, args...)...)
+				if code != exitOK {
+					t.Fatalf("trace %v: %d %s", args, code, errOut)
+				}
+				return out
+			}
+			var direct []string
+			for _, s := range searches {
+				direct = append(direct, search(append([]string{"--direct", "--json"}, s...)...))
+			}
+
+			p := startServe(t, nil, "--config", cfg)
+			waitHTTP(t, p, "http://"+httpAddr+"/readyz")
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				if _, err := os.Stat(sock); err == nil {
+					break
+				} else if time.Now().After(deadline) {
+					t.Fatalf("no control socket: %v\n%s", err, p.log())
+				}
+			}
+			for i, s := range searches {
+				if got := search(append([]string{"--json"}, s...)...); got != direct[i] {
+					t.Errorf("trace %v through the service differs from --direct:\n%s\nwant\n%s", s, got, direct[i])
+				}
+			}
+			if a, b := search(searches[0]...), search(append([]string{"--direct"}, searches[0]...)...); a != b || !strings.Contains(a, "E0BF0BA129") {
+				t.Errorf("text through the service:\n%s\n--direct:\n%s", a, b)
+			}
+
+			// another database behind the same data directory
+			other := writeConfig(t, "data_dir: "+dataDir+"\ndatabase:\n  url: sqlite:"+filepath.Join(t.TempDir(), "other.db")+"\n")
+			if code, out, errOut := runCLI(t, "trace", "--config", other, "--queue-id", "E0BF0BA129"); code != exitNoDatabase {
+				t.Errorf("trace with another database: %d %s %s", code, out, errOut)
+			}
+
+			db := storagetest.OpenURL(t, dbURL)
+			entries, err := accessstore.New(db).ListAudit(t.Context(), time.Now().Add(-time.Hour), 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			via := 0
+			for _, e := range entries {
+				if e.Action == "trace.search" && strings.HasPrefix(e.Actor, "cli:") && e.Remote == fmt.Sprintf("control socket, uid %d", os.Geteuid()) {
+					via++
+				}
+			}
+			if via != len(searches)+1 {
+				t.Errorf("%d searches audited as through the control socket, want %d", via, len(searches)+1)
+			}
+
+			if code := p.stop(t, syscall.SIGTERM); code != 0 {
+				t.Fatalf("serve exit %d\n%s", code, p.log())
+			}
+			if _, err := os.Stat(sock); err == nil {
+				t.Error("the control socket is left after serve stopped")
+			}
+			if got := search(append([]string{"--json"}, searches[0]...)...); got != direct[0] {
+				t.Errorf("trace without the service:\n%s\nwant\n%s", got, direct[0])
 			}
 		})
 	}

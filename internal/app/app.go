@@ -18,6 +18,7 @@ import (
 	"github.com/uni-mail/postvakt/engine/complaint"
 	"github.com/uni-mail/postvakt/internal/api/adminapi"
 	"github.com/uni-mail/postvakt/internal/config"
+	"github.com/uni-mail/postvakt/internal/control"
 	"github.com/uni-mail/postvakt/internal/reload"
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/sdnotify"
@@ -113,6 +114,9 @@ type Env struct {
 	DB        *storage.DB
 	Telemetry *telemetry.Telemetry
 	Server    *server.Server
+	// Control is the local control socket (internal/control): commands on
+	// this host hand work to the running service through it.
+	Control   *control.Server
 	Scheduler *scheduler.Scheduler
 	Now       func() time.Time
 	Node      string
@@ -240,6 +244,7 @@ func Run(ctx context.Context, opts Options) error {
 			Config: cfg.HTTP, Logger: logger, Telemetry: tel, Ready: db,
 			Tokens: access, Audit: access, Now: opts.Now, Version: Version,
 		}),
+		Control: control.NewServer(cfg.DatabaseURL(), logger),
 		Scheduler: scheduler.New(scheduler.Options{
 			Store: db, LockKey: storage.LockKey, Logger: logger, Registerer: tel.Registry,
 			Node: opts.Node, Overrides: cfg.Scheduler.Jobs, Now: opts.Now,
@@ -294,6 +299,15 @@ func Run(ctx context.Context, opts Options) error {
 			wg.Add(1)
 			go func() { defer wg.Done(); notify.Watchdog(ctx, nil) }()
 		}))
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// Without the socket every command opens its own connections,
+		// as it does when no service runs: a warning, not a failure.
+		if err := env.Control.Serve(ctx, control.Path(cfg.DataDir)); err != nil {
+			logger.Warn("control socket not served; commands on this host open their own database connections", "err", err)
+		}
 	}()
 	wg.Add(1)
 	go func() {

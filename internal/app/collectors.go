@@ -24,6 +24,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/reload"
 	"github.com/uni-mail/postvakt/internal/scheduler"
 	"github.com/uni-mail/postvakt/internal/storage"
+	"github.com/uni-mail/postvakt/internal/store/accessstore"
 	"github.com/uni-mail/postvakt/internal/store/enginestore"
 	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 )
@@ -109,6 +110,9 @@ func setupCollectors(_ context.Context, env *Env) error {
 	cfg := env.Config.Collectors
 	store := txlogstore.New(env.DB)
 	collectorsapi.Register(env.Server, collectorsapi.Options{Store: store, Trace: cfg.Trace, Location: env.Config.Location(), Now: env.Now})
+	if env.Control != nil {
+		collectorsapi.RegisterControl(env.Control, store, accessstore.New(env.DB), env.Now)
+	}
 	// The snapshot counts the directory by its own quota rule
 	// (smtp.directory.default_quota_bytes for a mailbox without its own).
 	dir, err := engine.NewDirectory(env.Config.SMTP, enginestore.New(env.DB), env.Now)

@@ -1,12 +1,18 @@
 package collectorsapi
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/uni-mail/postvakt/collectors/trace"
 	"github.com/uni-mail/postvakt/internal/auth"
+	"github.com/uni-mail/postvakt/internal/control"
 	"github.com/uni-mail/postvakt/internal/server"
 )
 
@@ -64,4 +70,72 @@ func registerTrace(s *server.Server, o Options) {
 		server.WriteJSON(w, http.StatusOK, page)
 		return nil
 	})
+}
+
+// ControlTrace is the body of the control socket's POST /v1/trace: a
+// search `postvakt trace` hands to the running service, and the name of
+// the person who typed it.
+type ControlTrace struct {
+	Query trace.Query `json:"query"`
+	User  string      `json:"user"`
+}
+
+// RegisterControl adds POST /v1/trace to the control socket
+// (internal/control): `postvakt trace` run on the service's warm database
+// connections. It answers what the command would print from its own
+// connection: subjects shown, no page-size cap (the socket is the service
+// user's, who can read the database anyway), and the search audited as
+// the command's own is, by "cli:USER", with the socket's peer uid as the
+// remote end.
+func RegisterControl(c *control.Server, store trace.Store, audit auth.AuditLog, now func() time.Time) {
+	c.Handle("POST /v1/trace", func(w http.ResponseWriter, r *http.Request) {
+		var req ControlTrace
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		q := req.Query
+		if err := q.Normalize(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		e := auth.AuditEntry{At: now(), Actor: "cli:" + cliUser(req.User), Action: "trace.search", Detail: q.String(),
+			Remote: fmt.Sprintf("control socket, uid %d", control.Peer(r))}
+		if err := audit.Audit(r.Context(), e); err != nil {
+			http.Error(w, "audit log: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		page, err := trace.Search(r.Context(), store, q, false)
+		if err != nil {
+			status := http.StatusInternalServerError
+			if errors.Is(err, trace.ErrEmptyQuery) {
+				status = http.StatusBadRequest
+			}
+			http.Error(w, err.Error(), status)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(page)
+	})
+}
+
+// cliUser keeps a user name fit for the audit log: printable, at most 64
+// bytes; "?" for none.
+func cliUser(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, s)
+	for len(s) > 64 {
+		_, n := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-n]
+	}
+	if s == "" {
+		return "?"
+	}
+	return s
 }

@@ -15,10 +15,14 @@
 // or Message-ID finds one repetition's messages, not every repetition's:
 // a log that repeats the same keys cannot measure trace. With -days the
 // repetitions are spread evenly over that many days from -start instead
-// of following each other.
+// of following each other. -first-rep numbers the repetitions from N, so
+// that a second log, of the days before or after the first, has its own
+// addresses and Message-IDs too (queue and session IDs repeat after 4096
+// repetitions, as Postfix's do in time).
 //
 //	go run ./collectors/cmd/mkmaillog -lines 1000000 -o /tmp/mail-1m.log
 //	go run ./collectors/cmd/mkmaillog -lines 30000000 -distinct -days 30 -start 2026-11-01 -o /tmp/mail-30d.log
+//	go run ./collectors/cmd/mkmaillog -lines 60000000 -distinct -days 60 -start 2026-09-02 -first-rep 1700 -o /tmp/mail-60d.log
 package main
 
 import (
@@ -51,6 +55,7 @@ type options struct {
 	distinct bool
 	days     int
 	start    time.Time // zero: the sample's own start
+	firstRep int       // the first repetition's number
 }
 
 func main() {
@@ -60,6 +65,7 @@ func main() {
 	var o options
 	flag.BoolVar(&o.distinct, "distinct", false, "give each repetition its own addresses and Message-IDs")
 	flag.IntVar(&o.days, "days", 0, "spread the repetitions evenly over this many days (0: one after the other)")
+	flag.IntVar(&o.firstRep, "first-rep", 0, "number the repetitions from this one (their addresses and Message-IDs)")
 	start := flag.String("start", "", "`date` (YYYY-MM-DD, UTC) of the first line (default: the sample's)")
 	flag.Parse()
 	if *start != "" {
@@ -121,12 +127,13 @@ func run(dir string, n int, out string, o options) error {
 	}
 	w := bufio.NewWriterSize(fh, 1<<20)
 	written := 0
-	for rep := 0; written < n; rep++ {
-		shift := origin + time.Duration(rep)*step
+	for i := 0; written < n; i++ {
+		shift := origin + time.Duration(i)*step
+		rep := o.firstRep + i
 		prefix := fmt.Sprintf("%02X", rep%256)
 		keep := 8
 		if o.distinct {
-			prefix, keep = fmt.Sprintf("%03X", rep), 7
+			prefix, keep = fmt.Sprintf("%03X", rep%4096), 7
 		}
 		tag := fmt.Sprintf(".r%d@", rep)
 		for _, l := range lines {

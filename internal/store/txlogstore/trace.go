@@ -212,7 +212,7 @@ func (s *Store) traceSearch(ctx context.Context, qr storage.Querier, q trace.Que
 		}
 		matched, err = s.traceRowsByMessage(ctx, qr, q, conds, args, lo, hi, known)
 	} else {
-		sqlText, sqlArgs := s.traceRowsQuery(q, conds, args, lo, hi)
+		sqlText, sqlArgs := traceRowsQuery(q, conds, args, lo, hi)
 		matched, err = queryTx(ctx, qr, sqlText, sqlArgs...)
 	}
 	if err != nil {
@@ -394,7 +394,10 @@ func (s *Store) traceSearch(ctx context.Context, qr storage.Querier, q trace.Que
 
 // traceRowsQuery is the query for step 1 of a search: the transaction-log
 // rows in [lo, hi) that meet conds (with args), ordered by time, at most
-// traceScan of them.
+// traceScan of them. On PostgreSQL a search with a message criterion goes
+// through traceRowsByMessage instead (the query below, one statement over
+// both tables, is fine with SQLite's plans but not with PostgreSQL's
+// generic ones).
 //
 // mail_tx indexes sender, Message-ID and client IP only for rows without a
 // message (empty msg_key): rows that belong to a message carry its sender,
@@ -403,7 +406,7 @@ func (s *Store) traceSearch(ctx context.Context, qr storage.Querier, q trace.Que
 // maintains fewer and smaller indexes: docs/performance.md, "Import into
 // PostgreSQL: indexes"). Searches by recipient or queue ID (full indexes
 // on mail_tx), or by status or subject alone, read mail_tx directly.
-func (s *Store) traceRowsQuery(q trace.Query, conds []string, args []any, lo, hi int64) (string, []any) {
+func traceRowsQuery(q trace.Query, conds []string, args []any, lo, hi int64) (string, []any) {
 	where := " WHERE ts >= ? AND ts < ? AND " + strings.Join(conds, " AND ")
 	// newest first: a search that meets its bound keeps the newest rows
 	limit := fmt.Sprintf(" ORDER BY ts DESC LIMIT %d", traceScan)
@@ -412,16 +415,12 @@ func (s *Store) traceRowsQuery(q trace.Query, conds []string, args []any, lo, hi
 	if via == "" {
 		return txSelect + where + limit, rowArgs
 	}
-	// rows without a message: the partial indexes
+	// the rows without a message (the partial indexes), and the rows of
+	// the matching messages by key
 	loose := txSelect + where + " AND msg_key = ''"
-	if s.db.Dialect() != storage.Postgres {
-		// one table: the rows of the matching messages by key
-		keyed := txSelect + where + " AND msg_key <> '' AND msg_key IN (SELECT msg_key FROM mail_messages WHERE " + via + ")"
-		all := append(append([]any{}, rowArgs...), rowArgs...)
-		return "SELECT * FROM (" + loose + " UNION ALL " + keyed + ") u" + limit, append(all, viaArg)
-	}
-	// PostgreSQL: traceRowsByMessage
-	panic("trace: traceRowsQuery on PostgreSQL with a message criterion")
+	keyed := txSelect + where + " AND msg_key <> '' AND msg_key IN (SELECT msg_key FROM mail_messages WHERE " + via + ")"
+	all := append(append([]any{}, rowArgs...), rowArgs...)
+	return "SELECT * FROM (" + loose + " UNION ALL " + keyed + ") u" + limit, append(all, viaArg)
 }
 
 // messageCriterion is the condition on mail_messages that every message

@@ -93,7 +93,9 @@ func TestDoRoundTripAndFallbacks(t *testing.T) {
 		"another database": func() error { return Do(ctx, path, "sqlite:/elsewhere.db", "/v1/echo", echo{}, &out) },
 		"unknown route":    func() error { return Do(ctx, path, db, "/v1/nothing", echo{}, &out) },
 		"no socket":        func() error { return Do(ctx, filepath.Join(t.TempDir(), SocketName), db, "/v1/echo", echo{}, &out) },
-		"path too long":    func() error { return Do(ctx, "/"+strings.Repeat("d", 120)+"/"+SocketName, db, "/v1/echo", echo{}, &out) },
+		"path too long": func() error {
+			return Do(ctx, "/"+strings.Repeat("d", 120)+"/"+SocketName, db, "/v1/echo", echo{}, &out)
+		},
 	} {
 		if err := call(); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("%s: %v, want ErrUnavailable", name, err)

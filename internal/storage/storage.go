@@ -503,7 +503,10 @@ func (db *DB) runTx(sqlTx *sql.Tx, fn func(tx *Tx) error) error {
 // returns nil as one pgx batch, one round trip, that the server runs as one
 // implicit transaction (everything up to the batch's single Sync message):
 // all of it is committed, durably with synchronous_commit on, before the
-// reply, or none of it. fn can only Exec (Query returns ErrPipelined).
+// reply, or none of it. fn can only Exec (Query returns ErrPipelined). A
+// batch the process had sent when it died still commits: none of its
+// senders was answered, so at worst a message arrives twice, as when a 250
+// reply is lost.
 func (db *DB) InMailTx(ctx context.Context, pages int, fn func(tx *Tx) error) error {
 	if db.dialect != SQLite {
 		return db.inPipelinedTx(ctx, fn)

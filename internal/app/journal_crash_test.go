@@ -144,6 +144,24 @@ func journalKill9(t *testing.T, url string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	if db.Dialect() == storage.Postgres {
+		// A group commit is sent to PostgreSQL whole (one pipelined
+		// batch), so one the killed process had sent still commits after
+		// its death: count once the dead service's sessions are gone.
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			var n int
+			if err := db.QueryRow(context.Background(), `SELECT COUNT(*) FROM pg_stat_activity
+				WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d sessions of the killed service still open after 30 s", n)
+			}
+		}
+	}
 	logged := map[string]int{} // Message-ID → deliveries in the log
 	rows, err := db.Query(context.Background(), `SELECT m.message_id, COUNT(t.msg_key) FROM mail_messages m
 		LEFT JOIN mail_tx t ON t.msg_key = m.msg_key AND t.status = 'sent'

@@ -31,6 +31,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -333,7 +334,22 @@ type Tx struct {
 	*sql.Tx
 	db    *DB
 	stmts map[string]*sql.Stmt // cached statements bound to this transaction
+	// batch, in a pipelined transaction (InMailTx on PostgreSQL), queues
+	// what Exec is given; the transaction is sent in one round trip when
+	// fn returns. Tx.Tx is nil then.
+	batch *pgx.Batch
 }
+
+// ErrPipelined is returned by Query in a pipelined transaction: its
+// statements run only once the transaction function has returned.
+var ErrPipelined = errors.New("storage: no query in a pipelined transaction")
+
+// pipelined is the result of an Exec in a pipelined transaction: not
+// known before the commit.
+type pipelined struct{}
+
+func (pipelined) LastInsertId() (int64, error) { return 0, ErrPipelined }
+func (pipelined) RowsAffected() (int64, error) { return 0, ErrPipelined }
 
 // Exec runs a statement in the transaction. On SQLite it uses the
 // database's cached statement, bound to the transaction's connection
@@ -343,8 +359,15 @@ type Tx struct {
 // serves one cursor at a time, and a transaction may run the same query
 // again while the rows of the first are still open (on the pool, a
 // connection with open rows is never handed out, so DB.Query is safe).
+//
+// In a pipelined transaction the statement is queued: its error, if any,
+// is the commit's, and its result is unknown (pipelined).
 func (tx *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	q = tx.db.Rebind(q)
+	if tx.batch != nil {
+		tx.batch.Queue(q, args...)
+		return pipelined{}, nil
+	}
 	if st := tx.stmt(ctx, q); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -381,12 +404,17 @@ func (tx *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
 	return txst
 }
 
-// Query runs a query in the transaction.
+// Query runs a query in the transaction (ErrPipelined in a pipelined
+// one).
 func (tx *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if tx.batch != nil {
+		return nil, ErrPipelined
+	}
 	return tx.Tx.QueryContext(ctx, tx.db.Rebind(q), args...)
 }
 
-// QueryRow runs a one-row query in the transaction.
+// QueryRow runs a one-row query in the transaction; a pipelined
+// transaction has none to run it in (it panics).
 func (tx *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	return tx.Tx.QueryRowContext(ctx, tx.db.Rebind(q), args...)
 }
@@ -468,11 +496,20 @@ func (db *DB) runTx(sqlTx *sql.Tx, fn func(tx *Tx) error) error {
 // checkpoints once the commit has returned, so the sessions waiting for that
 // commit's 250 do not wait for the copy and the database sync; the next
 // commit waits for it, and with no writer in between the checkpoint
-// empties the WAL, which the next commit then starts over. On PostgreSQL
-// it is InTx (several commit workers run in parallel there).
+// empties the WAL, which the next commit then starts over.
+//
+// On PostgreSQL (where several commit workers run in parallel) the
+// transaction is pipelined: fn's Execs are queued, and sent when it
+// returns nil as one pgx batch, one round trip, that the server runs as one
+// implicit transaction (everything up to the batch's single Sync message):
+// all of it is committed, durably with synchronous_commit on, before the
+// reply, or none of it. fn can only Exec (Query returns ErrPipelined). A
+// batch the process had sent when it died still commits: none of its
+// senders was answered, so at worst a message arrives twice, as when a 250
+// reply is lost.
 func (db *DB) InMailTx(ctx context.Context, pages int, fn func(tx *Tx) error) error {
 	if db.dialect != SQLite {
-		return db.InTx(ctx, fn)
+		return db.inPipelinedTx(ctx, fn)
 	}
 	db.mailMu.Lock()
 	unlock := true
@@ -513,6 +550,29 @@ func (db *DB) InMailTx(ctx context.Context, pages int, fn func(tx *Tx) error) er
 			// the next one copies
 			_, _ = db.mailConn.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
 		}()
+	}
+	return nil
+}
+
+// inPipelinedTx runs fn's statements as one batch on PostgreSQL.
+func (db *DB) inPipelinedTx(ctx context.Context, fn func(tx *Tx) error) error {
+	tx := &Tx{db: db, batch: &pgx.Batch{}}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	n := tx.batch.Len()
+	if n == 0 {
+		return nil
+	}
+	br := db.Pool.SendBatch(ctx, tx.batch)
+	for range n {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return fmt.Errorf("commit: %w", err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }

@@ -20,6 +20,12 @@ import (
 
 // MailCommit implements store.Store. A commit on SQLite (synchronous=FULL)
 // or PostgreSQL (synchronous_commit on) is durable when it returns.
+//
+// Each table gets one multi-row INSERT per batch (in chunks of
+// power-of-two sizes, see mailChunk) rather than one statement per
+// message: on PostgreSQL every statement is a round trip, on SQLite one
+// pass through the driver, so a batch of 20 messages is a handful of
+// statements instead of 60.
 func (s *Store) MailCommit(ctx context.Context, msgs []*store.Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -30,6 +36,10 @@ func (s *Store) MailCommit(ctx context.Context, msgs []*store.Message) error {
 	for _, m := range msgs {
 		pages += len(m.Body)/4096 + 1 + len(m.Deliveries) + 3
 	}
+	what := fmt.Sprintf("%d messages", len(msgs))
+	if len(msgs) == 1 {
+		what = msgs[0].QueueID
+	}
 	return s.db.InMailTx(ctx, pages, func(tx *storage.Tx) error {
 		// Statements go through tx.Exec: on SQLite they come from the
 		// database's statement cache, on PostgreSQL from pgx's per
@@ -37,29 +47,38 @@ func (s *Store) MailCommit(ctx context.Context, msgs []*store.Message) error {
 		const (
 			// a body used again is made young again, so that MailPrune
 			// never collects a body a commit has just referred to
-			insBody = `INSERT INTO engine_bodies (hash, size, data, created_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (hash) DO UPDATE SET created_at = excluded.created_at`
-			insTx = `INSERT INTO engine_transactions (queue_id, received_at, node, listener, client_ip, helo, auth_user,
-			mail_from, rcpts, message_id, subject, header_from, size, body_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-			insMsg = `INSERT INTO engine_messages (mailbox_id, queue_id, body_hash, size, received_at, truncated) VALUES (?, ?, ?, ?, ?, ?)`
-			insQ   = `INSERT INTO engine_relay_queue (queue_id, node, rcpt, target, mail_from, body_hash, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+			insBody = `INSERT INTO engine_bodies (hash, size, data, created_at) VALUES `
+			onBody  = ` ON CONFLICT (hash) DO UPDATE SET created_at = excluded.created_at`
+			insTx   = `INSERT INTO engine_transactions (queue_id, received_at, node, listener, client_ip, helo, auth_user,
+			mail_from, rcpts, message_id, subject, header_from, size, body_hash) VALUES `
+			insMsg = `INSERT INTO engine_messages (mailbox_id, queue_id, body_hash, size, received_at, truncated) VALUES `
+			insQ   = `INSERT INTO engine_relay_queue (queue_id, node, rcpt, target, mail_from, body_hash, next_attempt_at, created_at) VALUES `
 			upd    = `UPDATE engine_mailboxes SET used_bytes = used_bytes + ? WHERE id = ?`
 		)
+		// Bodies once per hash (one statement may not touch a row twice
+		// on PostgreSQL), the newest date kept, in hash order so that
+		// concurrent batches on PostgreSQL lock them in the same order.
+		type body struct {
+			data []byte
+			at   int64
+		}
+		bodies := make(map[string]body, len(msgs))
+		addBody := func(hash string, data []byte, at int64) {
+			if b, ok := bodies[hash]; !ok || at > b.at {
+				bodies[hash] = body{data, at}
+			}
+		}
+		var txArgs, msgArgs, qArgs []any
+		nMsg, nQ := 0, 0
 		used := map[int64]int64{}
 		for _, m := range msgs {
 			at := storage.Micros(m.ReceivedAt)
-			if _, err := tx.Exec(ctx, insBody, m.BodyHash, len(m.Body), m.Body, at); err != nil {
-				return fmt.Errorf("body %s: %w", m.QueueID, err)
-			}
+			addBody(m.BodyHash, m.Body, at)
 			if m.TruncatedHash != "" {
-				if _, err := tx.Exec(ctx, insBody, m.TruncatedHash, len(m.Truncated), m.Truncated, at); err != nil {
-					return fmt.Errorf("truncated body %s: %w", m.QueueID, err)
-				}
+				addBody(m.TruncatedHash, m.Truncated, at)
 			}
-			if _, err := tx.Exec(ctx, insTx, m.QueueID, at, m.Node, m.Listener, m.ClientIP, m.HELO, m.AuthUser,
-				m.MailFrom, strings.Join(m.Rcpts, "\n"), m.MessageID, m.Subject, m.HeaderFrom, len(m.Body), m.BodyHash); err != nil {
-				return fmt.Errorf("transaction %s: %w", m.QueueID, err)
-			}
+			txArgs = append(txArgs, m.QueueID, at, m.Node, m.Listener, m.ClientIP, m.HELO, m.AuthUser,
+				m.MailFrom, strings.Join(m.Rcpts, "\n"), m.MessageID, m.Subject, m.HeaderFrom, len(m.Body), m.BodyHash)
 			for _, d := range m.Deliveries {
 				switch {
 				case d.MailboxID != 0:
@@ -68,16 +87,36 @@ func (s *Store) MailCommit(ctx context.Context, msgs []*store.Message) error {
 						hash = m.TruncatedHash
 					}
 					size := m.Size(d)
-					if _, err := tx.Exec(ctx, insMsg, d.MailboxID, m.QueueID, hash, size, at, d.Truncated); err != nil {
-						return fmt.Errorf("deliver %s to %d: %w", m.QueueID, d.MailboxID, err)
-					}
+					msgArgs = append(msgArgs, d.MailboxID, m.QueueID, hash, size, at, d.Truncated)
+					nMsg++
 					used[d.MailboxID] += size
 				case d.Remote != "":
-					if _, err := tx.Exec(ctx, insQ, m.QueueID, m.Node, d.Rcpt, d.Remote, m.MailFrom, m.BodyHash, at, at); err != nil {
-						return fmt.Errorf("queue %s for %s: %w", m.QueueID, d.Remote, err)
-					}
+					qArgs = append(qArgs, m.QueueID, m.Node, d.Rcpt, d.Remote, m.MailFrom, m.BodyHash, at, at)
+					nQ++
 				}
 			}
+		}
+		hashes := make([]string, 0, len(bodies))
+		for h := range bodies {
+			hashes = append(hashes, h)
+		}
+		slices.Sort(hashes)
+		bodyArgs := make([]any, 0, 4*len(hashes))
+		for _, h := range hashes {
+			b := bodies[h]
+			bodyArgs = append(bodyArgs, h, len(b.data), b.data, b.at)
+		}
+		if err := insertMulti(ctx, tx, insBody, onBody, 4, bodyArgs); err != nil {
+			return fmt.Errorf("bodies of %s: %w", what, err)
+		}
+		if err := insertMulti(ctx, tx, insTx, "", 14, txArgs); err != nil {
+			return fmt.Errorf("transactions of %s: %w", what, err)
+		}
+		if err := insertMulti(ctx, tx, insMsg, "", 6, msgArgs); err != nil {
+			return fmt.Errorf("deliveries of %s: %w", what, err)
+		}
+		if err := insertMulti(ctx, tx, insQ, "", 8, qArgs); err != nil {
+			return fmt.Errorf("relay queue entries of %s: %w", what, err)
 		}
 		// Quota usage, in mailbox order so concurrent batches on PostgreSQL
 		// take row locks in the same order and cannot deadlock.
@@ -102,6 +141,42 @@ func (s *Store) MailCommit(ctx context.Context, msgs []*store.Message) error {
 		}
 		return nil
 	})
+}
+
+// mailChunk is the most rows one INSERT of MailCommit writes (the default
+// smtp.commit.max_batch; SQLite allows 32766 parameters per statement).
+// A batch is written in chunks of power-of-two sizes, so the statement
+// caches (storage's on SQLite, pgx's per connection) hold at most seven
+// texts per table, whatever the batch sizes.
+const mailChunk = 64
+
+// insertMulti inserts the rows of args (cols values each) with head
+// ("INSERT INTO t (...) VALUES "), one multi-row statement per chunk,
+// tail (an ON CONFLICT clause, or "") after the values.
+func insertMulti(ctx context.Context, tx *storage.Tx, head, tail string, cols int, args []any) error {
+	n := len(args) / cols
+	one := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
+	for start := 0; start < n; {
+		size := mailChunk
+		for size > n-start {
+			size /= 2
+		}
+		var sb strings.Builder
+		sb.Grow(len(head) + size*(len(one)+1) + len(tail))
+		sb.WriteString(head)
+		for i := range size {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString(one)
+		}
+		sb.WriteString(tail)
+		if _, err := tx.Exec(ctx, sb.String(), args[start*cols:(start+size)*cols]...); err != nil {
+			return err
+		}
+		start += size
+	}
+	return nil
 }
 
 // MailMessages implements store.Store.

@@ -2,6 +2,7 @@ package enginestore_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -79,6 +80,82 @@ func TestConformanceEngineMailRemove(t *testing.T) {
 		msgs, err := st.MailMessages(ctx, ids[0])
 		if err != nil || len(msgs) != 0 {
 			t.Errorf("messages left: %+v, %v", msgs, err)
+		}
+	})
+}
+
+// TestConformanceEngineMailCommitBatch: one batch of 100 messages (more
+// than one multi-row statement per table) whose bodies repeat within the
+// batch, some copies truncated to a body another message stores whole,
+// some relayed, writes every row once, each body once, and adds each
+// mailbox's copies to its used bytes.
+func TestConformanceEngineMailCommitBatch(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		st := enginestore.New(db)
+		now := time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC)
+		ids, err := st.DirUpsertMailboxes(ctx, []directory.Mailbox{{Address: "a@uni.example"}, {Address: "b@uni.example"}}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies := [][]byte{[]byte("Subject: 0\r\n\r\nzero\r\n"), []byte("Subject: 1\r\n\r\none\r\n"), []byte("Subject: 2\r\n\r\n")}
+		var msgs []*store.Message
+		var usedA, usedB int64
+		queued := 0
+		for i := range 100 {
+			b := bodies[i%2]
+			m := &store.Message{QueueID: fmt.Sprintf("B%03d", i), ReceivedAt: now.Add(time.Duration(i) * time.Millisecond),
+				MailFrom: "x@else.example", Rcpts: []string{"a@uni.example", "b@uni.example"}, MessageID: fmt.Sprintf("<%d@else.example>", i),
+				Body: b, BodyHash: store.Hash(b)}
+			m.Deliveries = []store.Delivery{{Rcpt: "a@uni.example", MailboxID: ids[0]}}
+			usedA += int64(len(b))
+			if i%3 == 0 {
+				m.Truncated, m.TruncatedHash = bodies[2], store.Hash(bodies[2])
+				m.Deliveries = append(m.Deliveries, store.Delivery{Rcpt: "b@uni.example", MailboxID: ids[1], Truncated: true})
+				usedB += int64(len(bodies[2]))
+			}
+			if i%5 == 0 {
+				m.Deliveries = append(m.Deliveries, store.Delivery{Rcpt: "c@far.example", Remote: "c@far.example"})
+				queued++
+			}
+			msgs = append(msgs, m)
+		}
+		if err := st.MailCommit(ctx, msgs); err != nil {
+			t.Fatal(err)
+		}
+		stats, err := st.MailStats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := store.Stats{Bodies: 3, BodyBytes: int64(len(bodies[0]) + len(bodies[1]) + len(bodies[2])), Messages: 100 + 34, QueuedMail: int64(queued)}
+		if stats != want {
+			t.Fatalf("stats = %+v, want %+v", stats, want)
+		}
+		for i, box := range []struct {
+			id   int64
+			n    int
+			used int64
+		}{{ids[0], 100, usedA}, {ids[1], 34, usedB}} {
+			got, err := st.MailMessages(ctx, box.id)
+			if err != nil || len(got) != box.n {
+				t.Fatalf("mailbox %d: %d messages, %v; want %d", i, len(got), err, box.n)
+			}
+			m, err := st.DirMailbox(ctx, box.id)
+			if err != nil || m.UsedBytes != box.used {
+				t.Fatalf("mailbox %d: used %d, %v; want %d", i, m.UsedBytes, err, box.used)
+			}
+		}
+		for _, i := range []int{0, 63, 64, 99} {
+			q, err := st.MailQueueIDsByMessageID(ctx, fmt.Sprintf("<%d@else.example>", i))
+			if err != nil || len(q) != 1 || q[0] != fmt.Sprintf("B%03d", i) {
+				t.Fatalf("transaction of message %d: %v, %v", i, q, err)
+			}
+		}
+		for _, b := range bodies {
+			if got, err := st.MailBody(ctx, store.Hash(b)); err != nil || string(got) != string(b) {
+				t.Fatalf("body %q: %q, %v", b, got, err)
+			}
 		}
 	})
 }

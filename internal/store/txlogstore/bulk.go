@@ -180,6 +180,7 @@ func (s *Store) endBulkWrites() (*sql.Conn, error) {
 	if c == nil {
 		return nil, nil
 	}
+	s.closeBulkStmts(c)
 	if _, err := c.ExecContext(context.Background(), bulkPragmasOff[0]); err != nil {
 		_ = c.Raw(func(any) error { return driver.ErrBadConn })
 		return c, fmt.Errorf("end bulk load: %w", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -21,8 +20,7 @@ const bulkOwner = "import"
 // bulkPragmasOff put it back as the pool's others are.
 //
 //   - synchronous=NORMAL: see BeginBulkLoad.
-//   - threads: the index builds' sorts may use helper threads (see
-//     bulkSortCacheKiB).
+//   - threads: the index builds' sorts may use a second thread.
 //
 // bulkMmap is the mmap_size of the connection while it builds the
 // indexes (FinishBulkLoad): each build reads its whole table, and mapped
@@ -31,24 +29,11 @@ const bulkOwner = "import"
 // load, the mapped pages counted as the import's resident memory all
 // along, growing with the database (docs/performance.md).
 var (
-	bulkPragmas    = []string{"PRAGMA synchronous=NORMAL", "PRAGMA threads=4"}
+	bulkPragmas    = []string{"PRAGMA synchronous=NORMAL", "PRAGMA threads=2"}
 	bulkPragmasOff = []string{"PRAGMA synchronous=FULL", "PRAGMA threads=0", "PRAGMA mmap_size=0"}
 )
 
 const bulkMmap = 2 << 30
-
-// bulkSortCacheKiB is the page cache of the connection while it builds
-// the indexes. SQLite's sorter holds up to a page cache's worth of keys
-// in memory and sorts them on the connection's own thread; with more
-// keys than that it hands each cache-sized run to a helper thread, which
-// sorts it and writes it to a temporary file while the connection reads
-// on through the table, and merges the runs on helper threads too. With
-// the load's 64 MiB cache an index of a million lines' mail_tx (some 20
-// MB of keys) was one run, sorted on the one thread while the other core
-// idled (the parse had finished); in 2 MiB runs the connection's own
-// thread does some 60 % of the build's CPU time, the helpers the rest,
-// on the second core.
-const bulkSortCacheKiB = 2 << 10
 
 // BulkLoad says how an import writes (BeginBulkLoad).
 type BulkLoad struct {
@@ -153,26 +138,12 @@ func (s *Store) FinishBulkLoad(ctx context.Context) error {
 	// on SQLite, on the load's connection (its cache holds the tables'
 	// last pages), now with synchronous=FULL: the indexes' commit and the
 	// checkpoint after it are synced
-	if c == nil {
-		_, err = s.db.RestoreIndexesOn(ctx, nil)
-		return err
-	}
-	var cache int64
-	if err := c.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&cache); err != nil {
-		return fmt.Errorf("bulk load: %w", err)
-	}
-	for _, p := range []string{"PRAGMA mmap_size=" + strconv.Itoa(bulkMmap), "PRAGMA cache_size=-" + strconv.Itoa(bulkSortCacheKiB)} {
-		if _, err := c.ExecContext(ctx, p); err != nil {
+	if c != nil {
+		if _, err := c.ExecContext(ctx, "PRAGMA mmap_size="+strconv.Itoa(bulkMmap)); err != nil {
 			return fmt.Errorf("bulk load: %w", err)
 		}
 	}
 	_, err = s.db.RestoreIndexesOn(ctx, c)
-	if _, cerr := c.ExecContext(ctx, "PRAGMA cache_size="+strconv.FormatInt(cache, 10)); cerr != nil {
-		// the connection goes back to the pool with the pool's settings
-		// or not at all
-		_ = c.Raw(func(any) error { return driver.ErrBadConn })
-		err = errors.Join(err, fmt.Errorf("bulk load: %w", cerr))
-	}
 	return err
 }
 

@@ -174,6 +174,9 @@ func (s *Store) writeBulk(ctx context.Context, c *sql.Conn, bb *bulkBatch) error
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("commit: %w", err)
 		}
+		if s.bulkCkpt != nil {
+			s.bulkCkpt.committed()
+		}
 		return nil
 	})
 }

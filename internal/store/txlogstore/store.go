@@ -36,6 +36,8 @@ type Store struct {
 	// bulkStmts are the bulk load's INSERTs prepared on bulkConn by the
 	// driver (writeBulk), by text
 	bulkStmts map[string]driver.Stmt
+	// bulkCkpt checkpoints the bulk load's commits beside it
+	bulkCkpt *bulkCheckpoints
 }
 
 // New returns the transaction log's store on db.

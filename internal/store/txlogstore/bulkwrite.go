@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -49,6 +50,8 @@ func (bb *bulkBatch) reset() {
 func prepareBulk(b *txlog.Batch) (*bulkBatch, error) {
 	bb := bulkBatches.Get().(*bulkBatch)
 	bb.reset()
+	bb.args = slices.Grow(bb.args, len(b.Rows)*len(txColumns)+len(b.Messages)*len(msgColumns)+
+		len(b.Logins)*len(loginColumns)+len(b.Warnings)*len(warningColumns)+len(b.Sessions)*len(sessionColumns))
 	err := bb.add("mail_tx", txColumns, len(b.Rows), func(dst []any, i int) []any { return appendTx(dst, &b.Rows[i]) })
 	if err == nil {
 		err = bb.add("mail_messages", msgColumns, len(b.Messages), func(dst []any, i int) []any { return appendMsg(dst, &b.Messages[i]) })

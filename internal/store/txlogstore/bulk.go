@@ -219,7 +219,14 @@ type bulkCheckpoints struct {
 
 const bulkCheckpointEvery = 8
 
+// The checkpoints' connection is held for the whole load: with fewer than
+// two connections of the pool free besides the load's (database.max_conns
+// 1 or 2) there are none, and the load's connection checkpoints itself as
+// before (nil).
 func startBulkCheckpoints(ctx context.Context, db *sql.DB, load *sql.Conn) (*bulkCheckpoints, error) {
+	if st := db.Stats(); st.MaxOpenConnections > 0 && st.MaxOpenConnections-st.InUse < 2 {
+		return nil, nil
+	}
 	ck := &bulkCheckpoints{kick: make(chan struct{}, 1), done: make(chan struct{})}
 	if err := load.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&ck.auto); err != nil {
 		return nil, fmt.Errorf("bulk load: %w", err)

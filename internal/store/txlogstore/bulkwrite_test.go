@@ -144,3 +144,49 @@ func tableRows(t *testing.T, db *storage.DB, table string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestBulkLoadSmallPools: a bulk load into SQLite finishes with a pool of
+// two, three or eight connections (database.max_conns; the configuration
+// asks for at least two): the checkpoints
+// beside the load take a connection of their own only when two more are
+// free, so the load never waits for a connection it holds itself; and
+// with more commits than a checkpoint is asked for after, the rows are in
+// the database file once the load is finished (the WAL checkpointed).
+func TestBulkLoadSmallPools(t *testing.T) {
+	t.Parallel()
+	for _, conns := range []int{2, 3, 8} {
+		t.Run(fmt.Sprintf("max_conns=%d", conns), func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			db, err := storage.Open(ctx, storagetest.URL(t, storage.SQLite), storage.Options{MaxConns: conns, Bulk: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.MigrateUp(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			st := txlogstore.New(db)
+			if bl, err := st.BeginBulkLoad(ctx); err != nil || !bl.On {
+				t.Fatalf("BeginBulkLoad: %+v, %v", bl, err)
+			}
+			const batches = 20
+			for i := range batches {
+				if err := st.WriteBatch(ctx, sampleBatch(t0.Add(time.Duration(i)*time.Hour), 10), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := st.FinishBulkLoad(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var n, busy, log, done int
+			if err := db.QueryRow(ctx, `SELECT count(*) FROM mail_tx`).Scan(&n); err != nil || n != batches*50 {
+				t.Fatalf("mail_tx holds %d rows (%v), want %d", n, err, batches*50)
+			}
+			if err := db.QueryRow(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &done); err != nil || log != done {
+				t.Errorf("after the load the WAL holds %d frames, %d of them checkpointed (%v)", log, done, err)
+			}
+		})
+	}
+}

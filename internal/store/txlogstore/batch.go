@@ -37,27 +37,36 @@ func b2i(b bool) int16 {
 	return 0
 }
 
-func txValues(r *txlog.Row) []any {
-	return []any{storage.Micros(r.Time), r.Node, r.Source, string(r.Direction), r.MsgKey, r.QueueID, r.MessageID,
+func txValues(r *txlog.Row) []any { return appendTx(make([]any, 0, len(txColumns)), r) }
+
+// appendTx appends r's values in the order of txColumns.
+func appendTx(dst []any, r *txlog.Row) []any {
+	return append(dst, storage.Micros(r.Time), r.Node, r.Source, string(r.Direction), r.MsgKey, r.QueueID, r.MessageID,
 		strings.ToLower(r.MailFrom), strings.ToLower(r.Rcpt), strings.ToLower(r.OrigRcpt), r.HeaderFrom, r.Subject,
 		r.HeaderDate, r.Size, r.ClientIP, r.ClientName, r.Helo, r.AuthUser, r.SpamScore, r.AVVerdict, r.Status,
-		r.Stage, int32(r.Code), r.DSN, r.Reply, r.Relay, r.Agent, b2i(r.Handoff), r.Delay, r.Delays}
+		r.Stage, int32(r.Code), r.DSN, r.Reply, r.Relay, r.Agent, b2i(r.Handoff), r.Delay, r.Delays)
 }
 
-func msgValues(m *txlog.MessageRow) []any {
+func msgValues(m *txlog.MessageRow) []any { return appendMsg(make([]any, 0, len(msgColumns)), m) }
+
+// appendMsg appends m's values in the order of msgColumns.
+func appendMsg(dst []any, m *txlog.MessageRow) []any {
 	first := ""
 	if len(m.QueueIDs) > 0 {
 		first = m.QueueIDs[0]
 	}
-	return []any{storage.Micros(m.FirstSeen), storage.Micros(m.LastSeen), m.Node, m.Source, string(m.Direction), m.MsgKey, m.Origin,
+	return append(dst, storage.Micros(m.FirstSeen), storage.Micros(m.LastSeen), m.Node, m.Source, string(m.Direction), m.MsgKey, m.Origin,
 		m.Service, m.State, strings.Join(m.QueueIDs, " "), first, m.MessageID, strings.ToLower(m.MailFrom),
 		m.HeaderFrom, m.Subject, m.HeaderDate, m.Size, int32(m.NRcpt), m.ClientIP, m.ClientName, m.Helo,
-		m.AuthUser, m.SpamScore, m.AVVerdict, int32(m.Received), m.AuthResults, m.OriginalFrom}
+		m.AuthUser, m.SpamScore, m.AVVerdict, int32(m.Received), m.AuthResults, m.OriginalFrom)
 }
 
-func loginValues(l *txlog.Login) []any {
-	return []any{storage.Micros(l.Time), l.Node, l.Source, l.Service, l.User, l.RemoteIP, l.Method, l.Session,
-		b2i(l.TLS), b2i(l.OK), l.Reason}
+func loginValues(l *txlog.Login) []any { return appendLogin(make([]any, 0, len(loginColumns)), l) }
+
+// appendLogin appends l's values in the order of loginColumns.
+func appendLogin(dst []any, l *txlog.Login) []any {
+	return append(dst, storage.Micros(l.Time), l.Node, l.Source, l.Service, l.User, l.RemoteIP, l.Method, l.Session,
+		b2i(l.TLS), b2i(l.OK), l.Reason)
 }
 
 // dayStart is the UTC midnight at or before t.
@@ -143,10 +152,22 @@ func (s *Store) WriteBatch(ctx context.Context, b *txlog.Batch, cps []txlog.Chec
 	if s.bulk.Load() {
 		// a bulk load's writers take turns on the load's own connection
 		// (SQLite has one writer at a time; the turns keep them from
-		// waiting in the busy handler)
+		// waiting in the busy handler), each with its batch made ready
+		// before its turn (bulkwrite.go)
+		var bb *bulkBatch
+		if len(cps) == 0 {
+			var err error
+			if bb, err = prepareBulk(b); err != nil {
+				return err
+			}
+			defer bb.release()
+		}
 		s.bulkMu.Lock()
 		defer s.bulkMu.Unlock()
 		if c := s.bulkConn; c != nil {
+			if bb != nil {
+				return s.writeBulk(ctx, c, bb)
+			}
 			inTx = func(ctx context.Context, fn func(tx *storage.Tx) error) error { return s.db.InConnTx(ctx, c, fn) }
 		}
 	}
@@ -212,20 +233,13 @@ func (s *Store) WriteBatchTx(ctx context.Context, tx *storage.Tx, b *txlog.Batch
 // maxChunk rows (SQLite allows 32766 parameters per statement), each of a
 // power-of-two size (see chunkSize).
 func insertRows(ctx context.Context, tx *storage.Tx, table string, cols []string, n int, vals func(i int) []any) error {
-	one := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
 	for start := 0; start < n; {
 		end := start + chunkSize(n-start)
-		var sb strings.Builder
-		sb.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ",") + ") VALUES ")
 		args := make([]any, 0, (end-start)*len(cols))
 		for i := start; i < end; i++ {
-			if i > start {
-				sb.WriteByte(',')
-			}
-			sb.WriteString(one)
 			args = append(args, vals(i)...)
 		}
-		if _, err := tx.Exec(ctx, sb.String(), args...); err != nil {
+		if _, err := tx.Exec(ctx, insertSQL(table, cols, end-start), args...); err != nil {
 			return fmt.Errorf("insert into %s: %w", table, err)
 		}
 		start = end

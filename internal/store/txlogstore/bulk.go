@@ -114,11 +114,16 @@ func (s *Store) BeginBulkLoad(ctx context.Context) (BulkLoad, error) {
 		}
 		for _, p := range bulkPragmas {
 			if _, err := c.ExecContext(ctx, p); err != nil {
-				c.Close()
+				closeBulkConn(c)
 				return bl, fmt.Errorf("bulk load: %s: %w", p, err)
 			}
 		}
-		s.bulkConn = c
+		ck, err := startBulkCheckpoints(ctx, s.db.SQL, c)
+		if err != nil {
+			closeBulkConn(c)
+			return bl, err
+		}
+		s.bulkConn, s.bulkCkpt = c, ck
 	}
 	s.bulk.Store(true)
 	return bl, nil
@@ -180,9 +185,88 @@ func (s *Store) endBulkWrites() (*sql.Conn, error) {
 	if c == nil {
 		return nil, nil
 	}
+	s.closeBulkStmts(c)
+	if ck := s.bulkCkpt; ck != nil {
+		s.bulkCkpt = nil
+		if err := ck.stop(c); err != nil {
+			_ = c.Raw(func(any) error { return driver.ErrBadConn })
+			return c, fmt.Errorf("end bulk load: %w", err)
+		}
+	}
 	if _, err := c.ExecContext(context.Background(), bulkPragmasOff[0]); err != nil {
 		_ = c.Raw(func(any) error { return driver.ErrBadConn })
 		return c, fmt.Errorf("end bulk load: %w", err)
 	}
 	return c, nil
+}
+
+// bulkCheckpoints copy the bulk load's commits from the WAL into the
+// database on a connection of their own, while the load writes on:
+// SQLite's automatic checkpoint runs inside the commit that fills the WAL,
+// so the load's one writer waited for a copy of some 40 MB and two syncs
+// (the WAL's, the database's) every 10,000 pages. The load's connection
+// does not checkpoint (wal_autocheckpoint=0); after every
+// bulkCheckpointEvery commits it asks for a PASSIVE checkpoint, which
+// copies what is committed without waiting for the writer or holding it
+// up. A checkpoint that fails leaves its pages to the next one, and to
+// FinishBulkLoad's full checkpoint after the index build.
+type bulkCheckpoints struct {
+	kick    chan struct{}
+	done    chan struct{}
+	auto    int64 // the load's connection's wal_autocheckpoint before
+	commits int
+}
+
+const bulkCheckpointEvery = 8
+
+// The checkpoints' connection is held for the whole load: with fewer than
+// two connections of the pool free besides the load's (database.max_conns
+// 1 or 2) there are none, and the load's connection checkpoints itself as
+// before (nil).
+func startBulkCheckpoints(ctx context.Context, db *sql.DB, load *sql.Conn) (*bulkCheckpoints, error) {
+	if st := db.Stats(); st.MaxOpenConnections > 0 && st.MaxOpenConnections-st.InUse < 2 {
+		return nil, nil
+	}
+	ck := &bulkCheckpoints{kick: make(chan struct{}, 1), done: make(chan struct{})}
+	if err := load.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&ck.auto); err != nil {
+		return nil, fmt.Errorf("bulk load: %w", err)
+	}
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bulk load: %w", err)
+	}
+	if _, err := load.ExecContext(ctx, "PRAGMA wal_autocheckpoint=0"); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("bulk load: %w", err)
+	}
+	go func() {
+		defer close(ck.done)
+		defer c.Close()
+		for range ck.kick {
+			_, _ = c.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}()
+	return ck, nil
+}
+
+// committed counts a commit of the load and asks for a checkpoint every
+// bulkCheckpointEvery commits. The caller holds bulkMu.
+func (ck *bulkCheckpoints) committed() {
+	ck.commits++
+	if ck.commits%bulkCheckpointEvery != 0 {
+		return
+	}
+	select {
+	case ck.kick <- struct{}{}:
+	default: // one is asked for already
+	}
+}
+
+// stop waits for the checkpoint under way and sets the load's connection
+// back to checkpointing itself.
+func (ck *bulkCheckpoints) stop(load *sql.Conn) error {
+	close(ck.kick)
+	<-ck.done
+	_, err := load.ExecContext(context.Background(), "PRAGMA wal_autocheckpoint="+strconv.FormatInt(ck.auto, 10))
+	return err
 }

@@ -14,6 +14,7 @@ package txlogstore
 
 import (
 	"database/sql"
+	"database/sql/driver"
 	"sync"
 	"sync/atomic"
 
@@ -32,6 +33,11 @@ type Store struct {
 	bulk     atomic.Bool
 	bulkMu   sync.Mutex
 	bulkConn *sql.Conn
+	// bulkStmts are the bulk load's INSERTs prepared on bulkConn by the
+	// driver (writeBulk), by text
+	bulkStmts map[string]driver.Stmt
+	// bulkCkpt checkpoints the bulk load's commits beside it
+	bulkCkpt *bulkCheckpoints
 }
 
 // New returns the transaction log's store on db.

@@ -17,11 +17,16 @@ import (
 var warningColumns = []string{"ts", "node", "program", "severity", "text", "text_key"}
 
 func warningValues(w *txlog.Warning) []any {
+	return appendWarning(make([]any, 0, len(warningColumns)), w)
+}
+
+// appendWarning appends w's values in the order of warningColumns.
+func appendWarning(dst []any, w *txlog.Warning) []any {
 	key := w.Key
 	if key == "" {
 		key = txlog.WarningKey(w.Text)
 	}
-	return []any{storage.Micros(w.Time), w.Node, w.Program, w.Severity, w.Text, key}
+	return append(dst, storage.Micros(w.Time), w.Node, w.Program, w.Severity, w.Text, key)
 }
 
 // insertWarningsPG inserts warnings in a PostgreSQL transaction.

@@ -166,6 +166,14 @@ func (s *Store) TraceSearch(ctx context.Context, q trace.Query) (trace.Found, er
 	}
 	var f trace.Found
 	err := s.db.InTx(ctx, func(tx *storage.Tx) error {
+		// Every statement of a search reads a few rows by an index, but a
+		// generic plan's estimate grows with the daily partitions: at 90
+		// days a page's linked-rows lookup passed jit_above_cost, and
+		// compiling some 700 functions took 250 ms of a search that runs
+		// in 10 ms without (docs/performance.md, "Trace over 90 days").
+		if _, err := tx.Exec(ctx, "SET LOCAL jit = off"); err != nil {
+			return err
+		}
 		var err error
 		f, err = s.traceSearch(ctx, tx, q)
 		return err

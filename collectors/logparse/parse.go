@@ -151,8 +151,25 @@ func angle(s string) (val, rest string, ok bool) {
 // of s, or -1; with quotes set, '>' inside a quoted string (with '\'
 // escapes) is skipped, and an unterminated quote gives -1.
 func angleEnd(s string, quotes bool) int {
+	// up to the first quote (all of s without quotes) no byte but '>'
+	// counts: it is found a '>' at a time
+	upTo := len(s)
+	if quotes {
+		if q := strings.IndexByte(s, '"'); q >= 0 {
+			upTo = q
+		}
+	}
+	for i := 1; i < upTo; i++ {
+		j := strings.IndexByte(s[i:upTo], '>')
+		if j < 0 {
+			break
+		}
+		if i += j; i+1 == len(s) || s[i+1] == ' ' || s[i+1] == ',' || s[i+1] == ':' {
+			return i
+		}
+	}
 	in := false
-	for i := 1; i < len(s); i++ {
+	for i := max(upTo, 1); i < len(s); i++ {
 		c := s[i]
 		switch {
 		case in && c == '\\':
@@ -183,7 +200,11 @@ func angleEnds(s string, buf []int) []int {
 		out = append(out, q)
 	}
 	for i := 1; i < len(s); i++ {
-		if s[i] == '>' && i != q && (i+1 == len(s) || s[i+1] == ',' || s[i+1] == ' ') {
+		j := strings.IndexByte(s[i:], '>')
+		if j < 0 {
+			break
+		}
+		if i += j; i != q && (i+1 == len(s) || s[i+1] == ',' || s[i+1] == ' ') {
 			out = append(out, i)
 		}
 	}

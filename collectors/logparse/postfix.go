@@ -502,7 +502,27 @@ func externalAddress(v string) bool {
 	} else if at := strings.LastIndexByte(v, '@'); at >= 0 {
 		local, domain = v[:at], v[at+1:]
 	}
-	return !strings.ContainsAny(local, " <>;,()\"\\@") && !strings.ContainsAny(domain, " <>;,()\"\\@")
+	return !hasSpecial(local) && !hasSpecial(domain)
+}
+
+// addressSpecials marks the bytes that end an address in externalAddress:
+// ` <>;,()"\@`.
+var addressSpecials = func() (t [256]bool) {
+	for _, c := range []byte(" <>;,()\"\\@") {
+		t[c] = true
+	}
+	return t
+}()
+
+// hasSpecial is strings.ContainsAny(s, ` <>;,()"\@`) without building the
+// set on every call (it runs on every reject line's candidates).
+func hasSpecial(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if addressSpecials[s[i]] {
+			return true
+		}
+	}
+	return false
 }
 
 // parseRejectTail parses the fields starting at s[i:] to the end of s.

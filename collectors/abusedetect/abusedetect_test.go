@@ -542,6 +542,11 @@ func TestPolicyReasonAndDistinct(t *testing.T) {
 		{"NOT OWNED BY USER", true},
 		{"GREYLIST: too many", false},
 		{"r\xc3\xa4te limit", false},
+		{"Recipient address rejected: Greylisted, see http://postgrey.example/; rate limit", false},
+		{"reylisted: rate limit", true}, // no g before: not greylisting
+		{"Xreylist, greylisted", false}, // the second one
+		{"xreylist GREYLISTED policy", false},
+		{"GreYlisted: too many", false},
 	} {
 		if got := policyReason(c.s); got != c.want {
 			t.Errorf("policyReason(%.40q) = %v", c.s, got)

@@ -330,6 +330,11 @@ var lowerASCII = func() (t [256]byte) {
 // sending policy (greylisting is neither: it asks every new sender to
 // retry).
 func policyReason(reason string) bool {
+	// greylisting is most rejects, logged "Greylisted": found as it is
+	// (the same answer as below, without lower-casing the line)
+	if i := strings.Index(reason, "reylist"); i > 0 && (reason[i-1] == 'g' || reason[i-1] == 'G') {
+		return false
+	}
 	// lower-cased into a buffer on the stack, not a copy on the heap: this
 	// runs on every reject line
 	var buf [512]byte

@@ -39,7 +39,7 @@ func isTerminal(w io.Writer) bool {
 }
 
 func importCmd() *command {
-	var tz string
+	var tz, cpuProfile string
 	var noRollups, dryRun, create bool
 	var writers int
 	return &command{
@@ -57,17 +57,28 @@ stdout is a terminal.
 
 import writes to the configured database, which must exist (made by
 'postvakt migrate up' or 'postvakt serve'); --create-database makes and
-migrates it when there is none, for a backfill before the first start.`,
+migrates it when there is none, for a backfill before the first start.
+
+--cpuprofile FILE writes a CPU profile of the import to FILE (for go tool
+pprof).`,
 		flags: func(fs *flag.FlagSet, _ *globalOpts) {
 			fs.StringVar(&tz, "timezone", "", "`zone` of the files' year-less timestamps (default collectors.log_timezone)")
 			fs.BoolVar(&create, "create-database", false, "create and migrate the configured database when it does not exist")
 			fs.BoolVar(&noRollups, "no-rollups", false, "do not recompute the hourly and daily rollups of the imported period")
 			fs.BoolVar(&dryRun, "dry-run", false, "parse, correlate and build the records, but write nothing (no database needed)")
+			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the import to this `file` (go tool pprof)")
 			fs.IntVar(&writers, "writers", 0, "concurrent batch writers; 0: as many as CPUs (2 to 4) on PostgreSQL, on SQLite 2 taking turns into empty logs, else 1")
 		},
 		run: func(ctx context.Context, e *cmdEnv, args []string) error {
 			if len(args) == 0 {
 				return usagef("import needs at least one FILE")
+			}
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
 			}
 			if !dryRun {
 				cfg, db, err := e.openDatabase(ctx, openOptions{create: create, bulk: true})

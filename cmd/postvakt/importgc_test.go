@@ -1,8 +1,11 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"testing"
 )
 
@@ -47,5 +50,31 @@ func TestStartImportGC(t *testing.T) {
 	runtime.GC()
 	if p := debug.SetGCPercent(150); p != 150 {
 		t.Errorf("GC percent after a collection past the import %d, want 150", p)
+	}
+}
+
+// TestImportDryRunCPUProfile: import --cpuprofile writes a profile that
+// go tool pprof reads (a gzipped protocol buffer), and the dry run's
+// output is the import's.
+func TestImportDryRunCPUProfile(t *testing.T) {
+	cfg := writeConfig(t, "data_dir: DATADIR\ncollectors:\n  log_timezone: UTC\n")
+	prof := filepath.Join(t.TempDir(), "import.prof")
+	args := append([]string{"import", "--config", cfg, "--dry-run", "--cpuprofile", prof}, sampleLogs(t)...)
+	code, out, errOut := runCLI(t, args...)
+	if code != exitOK {
+		t.Fatalf("import: %d %s %s", code, out, errOut)
+	}
+	if !strings.Contains(out, "imported 18692 lines (0 unparsable, 0 unknown)") {
+		t.Errorf("import output: %s", out)
+	}
+	b, err := os.ReadFile(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Fatalf("profile is not gzipped: % x", b[:min(len(b), 8)])
+	}
+	if code, _, errOut := runCLI(t, append([]string{"import", "--config", cfg, "--dry-run", "--cpuprofile", filepath.Join(t.TempDir(), "no", "such", "dir")}, sampleLogs(t)...)...); code == exitOK || !strings.Contains(errOut, "cpu profile") {
+		t.Errorf("profile into a missing directory: %d %s", code, errOut)
 	}
 }

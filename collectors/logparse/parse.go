@@ -151,30 +151,37 @@ func angle(s string) (val, rest string, ok bool) {
 // of s, or -1; with quotes set, '>' inside a quoted string (with '\'
 // escapes) is skipped, and an unterminated quote gives -1.
 func angleEnd(s string, quotes bool) int {
-	// up to the first quote (all of s without quotes) no byte but '>'
-	// counts: it is found a '>' at a time
-	upTo := len(s)
-	if quotes {
-		if q := strings.IndexByte(s, '"'); q >= 0 {
-			upTo = q
-		}
-	}
-	for i := 1; i < upTo; i++ {
-		j := strings.IndexByte(s[i:upTo], '>')
+	// the first '>' that would close, found a '>' at a time: with no quote
+	// before it, no byte before it counts
+	for i := 1; i < len(s); i++ {
+		j := strings.IndexByte(s[i:], '>')
 		if j < 0 {
-			break
+			return -1 // (quotes only ever hide a '>')
 		}
 		if i += j; i+1 == len(s) || s[i+1] == ' ' || s[i+1] == ',' || s[i+1] == ':' {
-			return i
+			if !quotes {
+				return i
+			}
+			q := strings.IndexByte(s[1:i], '"')
+			if q < 0 {
+				return i
+			}
+			return angleEndQuoted(s, 1+q)
 		}
 	}
+	return -1
+}
+
+// angleEndQuoted is angleEnd with quotes from s[from], outside a quoted
+// string (the first quote).
+func angleEndQuoted(s string, from int) int {
 	in := false
-	for i := max(upTo, 1); i < len(s); i++ {
+	for i := from; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case in && c == '\\':
 			i++
-		case quotes && c == '"':
+		case c == '"':
 			in = !in
 		case !in && c == '>':
 			if i+1 == len(s) || s[i+1] == ' ' || s[i+1] == ',' || s[i+1] == ':' {

@@ -102,3 +102,82 @@ func TestAngleEnd(t *testing.T) {
 		}
 	}
 }
+
+// disconnectTokens is parseDisconnect's reading of the command counts,
+// written out with the strings functions: the reference the one-pass scan
+// is held to.
+func disconnectTokens(rest string) (cmds []CommandCount, ok, total int, bad bool) {
+	for rest != "" {
+		rest = strings.TrimLeft(rest, " ")
+		tok := rest
+		if i := strings.IndexByte(rest, ' '); i >= 0 {
+			tok, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		if tok == "" {
+			continue
+		}
+		eq := strings.IndexByte(tok, '=')
+		if eq <= 0 {
+			return nil, 0, 0, true
+		}
+		c := CommandCount{Name: tok[:eq]}
+		v := tok[eq+1:]
+		if sl := strings.IndexByte(v, '/'); sl >= 0 {
+			x, ok1 := atoiDigits(v[:sl])
+			y, ok2 := atoiDigits(v[sl+1:])
+			if !ok1 || !ok2 {
+				return nil, 0, 0, true
+			}
+			c.OK, c.Total = x, y
+		} else {
+			x, ok := atoiDigits(v)
+			if !ok {
+				return nil, 0, 0, true
+			}
+			c.OK, c.Total = x, x
+		}
+		if c.Name == "commands" {
+			ok, total = c.OK, c.Total
+			continue
+		}
+		cmds = append(cmds, c)
+	}
+	return cmds, ok, total, false
+}
+
+// TestDisconnectCounts: parseDisconnect reads the command counts as the
+// reference does, over real and random tails.
+func TestDisconnectCounts(t *testing.T) {
+	tails := []string{"", " ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5", " ehlo=1 auth=0/1 commands=1/2", " ehlo=1  quit=1",
+		" unknown=0/1 commands=0/1", " =1", " a==1", " a=1/2/3", " a=/1", " a=1/", " rcpt=2/3 ", "  ", " a=1 b"}
+	rnd := rand.New(rand.NewPCG(7, 8))
+	const alphabet = "ab =/0129 "
+	for range 50000 {
+		b := []byte{' '}
+		for range rnd.IntN(20) {
+			b = append(b, alphabet[rnd.IntN(len(alphabet))])
+		}
+		tails = append(tails, string(b))
+	}
+	fr := Frame{Host: "mx", Program: "postfix/smtpd", PID: 1}
+	for _, tail := range tails {
+		line := "disconnect from unknown[192.0.2.1]" + tail
+		ev := parseDisconnect(nil, fr, strings.TrimPrefix(line, "disconnect from "))
+		cmds, ok, total, bad := disconnectTokens(tail)
+		d, isDisc := ev.(*SmtpdDisconnect)
+		if bad {
+			if isDisc {
+				t.Fatalf("%q: a disconnect %+v, want unknown", line, d)
+			}
+			continue
+		}
+		if !isDisc {
+			t.Fatalf("%q: %T, want a disconnect", line, ev)
+		}
+		if !slices.Equal(d.Commands, cmds) || d.CommandsOK != ok || d.CommandsTotal != total {
+			t.Fatalf("%q: %+v %d/%d, want %+v %d/%d", line, d.Commands, d.CommandsOK, d.CommandsTotal, cmds, ok, total)
+		}
+	}
+}

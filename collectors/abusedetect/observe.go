@@ -147,8 +147,9 @@ func (d *Detector) Observe(ctx context.Context, ev logparse.Event) {
 	if d.o.Config.Enabled {
 		d.observe(ctx, ev)
 	}
+	dirty := len(d.known.dirty)
 	d.mu.Unlock()
-	d.syncIfFull(ctx)
+	d.syncIfFull(ctx, dirty)
 }
 
 func (d *Detector) observe(ctx context.Context, ev logparse.Event) {

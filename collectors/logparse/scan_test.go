@@ -181,3 +181,78 @@ func TestDisconnectCounts(t *testing.T) {
 		}
 	}
 }
+
+// postgreyFields is parsePostgrey's reading of the fields before sender=,
+// written out with the strings functions: the reference the one-pass scan
+// is held to (nil, false: not a postgrey decision).
+func postgreyFields(m string) ([][2]string, bool) {
+	var out [][2]string
+	for m != "" {
+		field := m
+		if i := strings.Index(m, ", "); i >= 0 {
+			field, m = m[:i], m[i+2:]
+		} else {
+			m = ""
+		}
+		k, v, ok := strings.Cut(field, "=")
+		if !ok {
+			return nil, false
+		}
+		out = append(out, [2]string{k, v})
+	}
+	return out, true
+}
+
+// TestPostgreyFields: parsePostgrey reads the fields as the reference
+// does, over real and random decisions.
+func TestPostgreyFields(t *testing.T) {
+	ms := []string{"action=greylist, reason=new, client_name=unknown, client_address=127.0.4.64",
+		"action=pass, reason=triplet found, delay=42, client_name=mx.example, client_address=192.0.2.1",
+		"action=greylist, reason=early-retry (5s missing), client_name=a, client_address=b",
+		"action=pass, reason", "action=pass,, reason=x", "action=pass, , reason=x", "action=pass,", "action=pass, ",
+		"action==x, reason=a=b", "action=pass,reason=x, delay=7"}
+	rnd := rand.New(rand.NewPCG(9, 10))
+	const alphabet = "a=, n1"
+	for range 50000 {
+		b := []byte("action=")
+		for range rnd.IntN(24) {
+			b = append(b, alphabet[rnd.IntN(len(alphabet))])
+		}
+		ms = append(ms, string(b))
+	}
+	fr := Frame{Host: "mx", Program: "postgrey", PID: 1}
+	for _, m := range ms {
+		fr.Message = m
+		ev := parsePostgrey(nil, fr)
+		fields, ok := postgreyFields(m)
+		want := PostgreyResult{Frame: fr, Delay: -1}
+		for _, kv := range fields {
+			switch k, v := kv[0], kv[1]; k {
+			case "action":
+				want.Action = v
+			case "reason":
+				want.Reason = v
+				if r, ok := strings.CutPrefix(v, "early-retry ("); ok {
+					want.Reason = "early-retry"
+					want.RetryMissing, _, _ = leadingInt(r)
+				}
+			case "delay":
+				want.Delay, _ = atoiDigits(v)
+			case "client_name":
+				want.ClientName = v
+			case "client_address":
+				want.ClientAddress = v
+			}
+		}
+		p, isPG := ev.(*PostgreyResult)
+		if !ok || want.Action == "" {
+			if isPG {
+				t.Fatalf("%q: %+v, want unknown", m, p)
+			}
+			continue
+		}
+		if !isPG || *p != want {
+			t.Fatalf("%q: %#v, want %+v", m, ev, want)
+		}
+	}
+}

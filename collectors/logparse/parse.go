@@ -273,7 +273,9 @@ func isQueueID(s string) bool {
 // cutQueueID splits "QID: rest". ok is false if s does not start with a
 // queue ID followed by ": ".
 func cutQueueID(s string) (qid, rest string, ok bool) {
-	i := strings.IndexByte(s, ':')
+	// a queue ID is at most 24 characters (isQueueID): the colon is
+	// looked for that far only, not along a line without one
+	i := strings.IndexByte(s[:min(len(s), 25)], ':')
 	if i < 5 || i+1 >= len(s) || s[i+1] != ' ' || !isQueueID(s[:i]) {
 		return "", s, false
 	}

@@ -256,3 +256,33 @@ func TestPostgreyFields(t *testing.T) {
 		}
 	}
 }
+
+// TestCutQueueID: cutQueueID, which looks for the colon in the first 25
+// bytes only, cuts as a search along the whole line does.
+func TestCutQueueID(t *testing.T) {
+	whole := func(s string) (string, string, bool) {
+		i := strings.IndexByte(s, ':')
+		if i < 5 || i+1 >= len(s) || s[i+1] != ' ' || !isQueueID(s[:i]) {
+			return "", s, false
+		}
+		return s[:i], s[i+2:], true
+	}
+	cases := []string{"4ABC123DEF: removed", "action=greylist, reason=new", "3bZx1y2z3w4v5u6t7s8r9q0p: x", "3bZx1y2z3w4v5u6t7s8r9q0pA: x",
+		"ABCDE:", "ABCDE: ", "ABCD: x", ""}
+	rnd := rand.New(rand.NewPCG(11, 12))
+	const alphabet = "AF09z: g"
+	for range 50000 {
+		b := make([]byte, rnd.IntN(40))
+		for i := range b {
+			b[i] = alphabet[rnd.IntN(len(alphabet))]
+		}
+		cases = append(cases, string(b))
+	}
+	for _, s := range cases {
+		q, r, ok := cutQueueID(s)
+		wq, wr, wok := whole(s)
+		if q != wq || r != wr || ok != wok {
+			t.Fatalf("cutQueueID(%q) = %q, %q, %v, want %q, %q, %v", s, q, r, ok, wq, wr, wok)
+		}
+	}
+}

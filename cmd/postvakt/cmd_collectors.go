@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -205,9 +204,7 @@ func runImport(ctx context.Context, e *cmdEnv, o importRun) error {
 		}
 	}
 	if os.Getenv("GOGC") == "" {
-		// A backfill allocates fast and keeps little: collecting half
-		// as often costs ~20 MB more heap and saves ~8 % of its CPU.
-		defer debug.SetGCPercent(debug.SetGCPercent(200))
+		defer startImportGC()()
 	}
 	st, err := ingest.Import(ctx, p, ingest.ImportOptions{Files: args, Loc: loc, Progress: progress})
 	if bar != nil {

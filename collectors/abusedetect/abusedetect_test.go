@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -542,6 +543,11 @@ func TestPolicyReasonAndDistinct(t *testing.T) {
 		{"NOT OWNED BY USER", true},
 		{"GREYLIST: too many", false},
 		{"r\xc3\xa4te limit", false},
+		{"Recipient address rejected: Greylisted, see http://postgrey.example/; rate limit", false},
+		{"reylisted: rate limit", true}, // no g before: not greylisting
+		{"Xreylist, greylisted", false}, // the second one
+		{"xreylist GREYLISTED policy", false},
+		{"GreYlisted: too many", false},
 	} {
 		if got := policyReason(c.s); got != c.want {
 			t.Errorf("policyReason(%.40q) = %v", c.s, got)
@@ -566,6 +572,37 @@ func TestPolicyReasonAndDistinct(t *testing.T) {
 		want := n
 		if got := w.distinct(); got != want {
 			t.Errorf("%d addresses: distinct %d", n, got)
+		}
+	}
+}
+
+// TestPolicyReasonRandom: policyReason is the rule written out plainly
+// (lower-cased, greylisting first) over random texts made of the words it
+// looks for, cut and in either case.
+func TestPolicyReasonRandom(t *testing.T) {
+	plain := func(s string) bool {
+		l := strings.ToLower(s)
+		if strings.Contains(l, "greylist") {
+			return false
+		}
+		for _, w := range []string{"rate limit", "ratelimit", "too much mail", "too many", "limit exceeded", "quota exceeded",
+			"throttl", "not owned by user", "policy"} {
+			if strings.Contains(l, w) {
+				return true
+			}
+		}
+		return false
+	}
+	pieces := []string{"g", "G", "re", "RE", "y", "Y", "list", "LIST", "greylist", "Greylisted", "gReylist", "rate limit", "Policy",
+		"too many", " ", ": ", "x", "grey", "reylist"}
+	rnd := rand.New(rand.NewPCG(5, 6))
+	for range 50000 {
+		var b strings.Builder
+		for range rnd.IntN(8) {
+			b.WriteString(pieces[rnd.IntN(len(pieces))])
+		}
+		if s := b.String(); policyReason(s) != plain(s) {
+			t.Fatalf("policyReason(%q) = %v, want %v", s, policyReason(s), plain(s))
 		}
 	}
 }

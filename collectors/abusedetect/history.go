@@ -196,13 +196,10 @@ func (d *Detector) Sync(ctx context.Context) error {
 	return nil
 }
 
-// syncIfFull writes the changed addresses when there are many (called
-// without d.mu held).
-func (d *Detector) syncIfFull(ctx context.Context) {
-	d.mu.Lock()
-	n := len(d.known.dirty)
-	d.mu.Unlock()
-	if n < syncEvery || d.o.History == nil {
+// syncIfFull writes the changed addresses when there are many: dirty is
+// how many there were as d.mu was let go (called without it held).
+func (d *Detector) syncIfFull(ctx context.Context, dirty int) {
+	if dirty < syncEvery || d.o.History == nil {
 		return
 	}
 	if err := d.Sync(ctx); err != nil && d.o.OnError != nil {

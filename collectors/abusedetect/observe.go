@@ -147,8 +147,9 @@ func (d *Detector) Observe(ctx context.Context, ev logparse.Event) {
 	if d.o.Config.Enabled {
 		d.observe(ctx, ev)
 	}
+	dirty := len(d.known.dirty)
 	d.mu.Unlock()
-	d.syncIfFull(ctx)
+	d.syncIfFull(ctx, dirty)
 }
 
 func (d *Detector) observe(ctx context.Context, ev logparse.Event) {
@@ -330,6 +331,19 @@ var lowerASCII = func() (t [256]byte) {
 // sending policy (greylisting is neither: it asks every new sender to
 // retry).
 func policyReason(reason string) bool {
+	// greylisting is most rejects, logged "Greylisted": found as it is, by
+	// its rarer 'y' (the same answer as below, without lower-casing the
+	// line)
+	for r := reason; ; {
+		i := strings.IndexByte(r, 'y')
+		if i < 0 {
+			break
+		}
+		if i >= 3 && (r[i-3] == 'g' || r[i-3] == 'G') && r[i-2:i] == "re" && strings.HasPrefix(r[i+1:], "list") {
+			return false
+		}
+		r = r[i+1:]
+	}
 	// lower-cased into a buffer on the stack, not a copy on the heap: this
 	// runs on every reject line
 	var buf [512]byte

@@ -228,6 +228,14 @@ func (s *emittedSet) add(h uint64, k qkey) {
 		}
 		return
 	}
+	s.insert(h, k)
+}
+
+// insert adds k, whose hash no key in s has.
+func (s *emittedSet) insert(h uint64, k qkey) {
+	if s.idx == nil {
+		s.idx = map[uint64]int32{}
+	}
 	if len(s.keys) >= 2*maxEmitted {
 		s.compact()
 	}
@@ -1389,9 +1397,13 @@ func (c *Correlator) emit(e *entry, state State) {
 		k := qkey{m.Host, q.ID}
 		if c.open[k] == e {
 			delete(c.open, k)
-			h := keyHash(k)
-			c.emitted.add(h, k)
-			c.emittedBits.add(h)
+			if h := keyHash(k); c.emittedBits.mayHave(h) {
+				c.emitted.add(h, k)
+			} else {
+				// every key of the set has its bit: none has this hash
+				c.emitted.insert(h, k)
+				c.emittedBits.add(h)
+			}
 		}
 	}
 	if m.Origin == OriginSMTP && m.From == "" && len(m.Queues) == 1 && m.Queues[0].Queued && !m.Queues[0].Reinjected &&

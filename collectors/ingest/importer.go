@@ -420,7 +420,7 @@ func Import(ctx context.Context, p *Pipeline, o ImportOptions) (ImportStats, err
 		if hd.fr.Time.After(st.Last) {
 			st.Last = hd.fr.Time
 		}
-		p.FrameEvent(f.idx, hd.fr, hd.ev, hd.off, hd.end)
+		p.frameEvent(f.idx, &hd.fr, hd.ev, hd.off, hd.end)
 		if err := f.next(rctx, p, &st); err != nil {
 			return st, fmt.Errorf("import: %w", err)
 		}

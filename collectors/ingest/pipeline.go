@@ -458,6 +458,12 @@ func (p *Pipeline) Frame(id int, f logparse.Frame, off, end int64) {
 // (by an importer's reader goroutine: parsing is pure). A stream with a
 // Host override parses again.
 func (p *Pipeline) FrameEvent(id int, f logparse.Frame, ev logparse.Event, off, end int64) {
+	p.frameEvent(id, &f, ev, off, end)
+}
+
+// frameEvent is FrameEvent with the frame by reference (an importer's
+// line in its chunk, not copied again for every line); f is not changed.
+func (p *Pipeline) frameEvent(id int, f *logparse.Frame, ev logparse.Event, off, end int64) {
 	s := p.stream(id)
 	if s == nil {
 		p.errs = append(p.errs, fmt.Errorf("ingest: unknown stream %d", id))
@@ -527,13 +533,14 @@ func (p *Pipeline) ParseError(id int) {
 	}
 }
 
-func (p *Pipeline) add(s *stream, f logparse.Frame, ev logparse.Event, off, end int64) {
-	if s.Host != "" {
-		f.Host = s.Host
-	}
+func (p *Pipeline) add(s *stream, f *logparse.Frame, ev logparse.Event, off, end int64) {
 	p.corr.SetPos(pos(s.ID, off))
 	if ev == nil {
-		ev = logparse.Parse(f)
+		fr := *f
+		if s.Host != "" {
+			fr.Host = s.Host
+		}
+		ev = logparse.Parse(fr)
 	}
 	if p.split != nil {
 		p.split.push(op{kind: opLine, s: s, ev: ev})

@@ -34,16 +34,26 @@ func parsePostgrey(a *Arena, f Frame) Event {
 		ev.Sender, m = m[i+len(", sender="):], m[:i]
 	}
 	for m != "" {
-		field := m
-		if i := strings.Index(m, ", "); i >= 0 {
-			field, m = m[:i], m[i+2:]
+		// the field up to the first ", " and its first '=', in one pass
+		end, eq := len(m), -1
+		for i := 0; i < len(m); i++ {
+			if c := m[i]; c == '=' && eq < 0 {
+				eq = i
+			} else if c == ',' && i+1 < len(m) && m[i+1] == ' ' {
+				end = i
+				break
+			}
+		}
+		field := m[:end]
+		if end < len(m) {
+			m = m[end+2:]
 		} else {
 			m = ""
 		}
-		k, v, ok := strings.Cut(field, "=")
-		if !ok {
+		if eq < 0 {
 			return a.unknown(Unknown{Frame: f})
 		}
+		k, v := field[:eq], field[eq+1:]
 		switch k {
 		case "action":
 			ev.Action = v

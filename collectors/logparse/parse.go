@@ -151,13 +151,37 @@ func angle(s string) (val, rest string, ok bool) {
 // of s, or -1; with quotes set, '>' inside a quoted string (with '\'
 // escapes) is skipped, and an unterminated quote gives -1.
 func angleEnd(s string, quotes bool) int {
-	in := false
+	// the first '>' that would close, found a '>' at a time: with no quote
+	// before it, no byte before it counts
 	for i := 1; i < len(s); i++ {
+		j := strings.IndexByte(s[i:], '>')
+		if j < 0 {
+			return -1 // (quotes only ever hide a '>')
+		}
+		if i += j; i+1 == len(s) || s[i+1] == ' ' || s[i+1] == ',' || s[i+1] == ':' {
+			if !quotes {
+				return i
+			}
+			q := strings.IndexByte(s[1:i], '"')
+			if q < 0 {
+				return i
+			}
+			return angleEndQuoted(s, 1+q)
+		}
+	}
+	return -1
+}
+
+// angleEndQuoted is angleEnd with quotes from s[from], outside a quoted
+// string (the first quote).
+func angleEndQuoted(s string, from int) int {
+	in := false
+	for i := from; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case in && c == '\\':
 			i++
-		case quotes && c == '"':
+		case c == '"':
 			in = !in
 		case !in && c == '>':
 			if i+1 == len(s) || s[i+1] == ' ' || s[i+1] == ',' || s[i+1] == ':' {
@@ -183,7 +207,11 @@ func angleEnds(s string, buf []int) []int {
 		out = append(out, q)
 	}
 	for i := 1; i < len(s); i++ {
-		if s[i] == '>' && i != q && (i+1 == len(s) || s[i+1] == ',' || s[i+1] == ' ') {
+		j := strings.IndexByte(s[i:], '>')
+		if j < 0 {
+			break
+		}
+		if i += j; i != q && (i+1 == len(s) || s[i+1] == ',' || s[i+1] == ' ') {
 			out = append(out, i)
 		}
 	}
@@ -245,7 +273,9 @@ func isQueueID(s string) bool {
 // cutQueueID splits "QID: rest". ok is false if s does not start with a
 // queue ID followed by ": ".
 func cutQueueID(s string) (qid, rest string, ok bool) {
-	i := strings.IndexByte(s, ':')
+	// a queue ID is at most 24 characters (isQueueID): the colon is
+	// looked for that far only, not along a line without one
+	i := strings.IndexByte(s[:min(len(s), 25)], ':')
 	if i < 5 || i+1 >= len(s) || s[i+1] != ' ' || !isQueueID(s[:i]) {
 		return "", s, false
 	}

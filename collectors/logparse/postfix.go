@@ -243,22 +243,34 @@ func parseDisconnect(a *Arena, f Frame, s string) Event {
 	}
 	for rest != "" {
 		rest = strings.TrimLeft(rest, " ")
-		tok := rest
-		if i := strings.IndexByte(rest, ' '); i >= 0 {
-			tok, rest = rest[:i], rest[i+1:]
+		// the token up to the next space, its first '=' and the first '/'
+		// after that, in one pass (tokens are short: "rcpt=2/3")
+		end, eq, sl := len(rest), -1, -1
+		for i := 0; i < len(rest); i++ {
+			if c := rest[i]; c == ' ' {
+				end = i
+				break
+			} else if c == '=' && eq < 0 {
+				eq = i
+			} else if c == '/' && eq >= 0 && sl < 0 {
+				sl = i - eq - 1 // in the value
+			}
+		}
+		tok := rest[:end]
+		if end < len(rest) {
+			rest = rest[end+1:]
 		} else {
 			rest = ""
 		}
 		if tok == "" {
 			continue
 		}
-		eq := strings.IndexByte(tok, '=')
 		if eq <= 0 {
 			return a.unknown(Unknown{Frame: f})
 		}
 		c := CommandCount{Name: tok[:eq]}
 		v := tok[eq+1:]
-		if sl := strings.IndexByte(v, '/'); sl >= 0 {
+		if sl >= 0 {
 			x, ok1 := atoiDigits(v[:sl])
 			y, ok2 := atoiDigits(v[sl+1:])
 			if !ok1 || !ok2 {
@@ -502,7 +514,27 @@ func externalAddress(v string) bool {
 	} else if at := strings.LastIndexByte(v, '@'); at >= 0 {
 		local, domain = v[:at], v[at+1:]
 	}
-	return !strings.ContainsAny(local, " <>;,()\"\\@") && !strings.ContainsAny(domain, " <>;,()\"\\@")
+	return !hasSpecial(local) && !hasSpecial(domain)
+}
+
+// addressSpecials marks the bytes that end an address in externalAddress:
+// ` <>;,()"\@`.
+var addressSpecials = func() (t [256]bool) {
+	for _, c := range []byte(" <>;,()\"\\@") {
+		t[c] = true
+	}
+	return t
+}()
+
+// hasSpecial is strings.ContainsAny(s, ` <>;,()"\@`) without building the
+// set on every call (it runs on every reject line's candidates).
+func hasSpecial(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if addressSpecials[s[i]] {
+			return true
+		}
+	}
+	return false
 }
 
 // parseRejectTail parses the fields starting at s[i:] to the end of s.

@@ -67,6 +67,9 @@ stops (for go tool pprof; docs/performance.md).`,
 				}
 				defer stop()
 			}
+			if os.Getenv("GOGC") == "" {
+				defer startServeGC()()
+			}
 			if demo {
 				if cfg, err = app.DemoConfig(cfg); err != nil {
 					return err

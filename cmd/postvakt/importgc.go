@@ -39,8 +39,13 @@ type gcHeadroom struct {
 
 // startImportGC applies importGCPercent and importGCHeadroom until the
 // returned function is called, which restores the GC percent before.
-func startImportGC() (stop func()) {
-	g := &gcHeadroom{percent: importGCPercent, headroom: importGCHeadroom,
+func startImportGC() (stop func()) { return startGCHeadroom(importGCPercent, importGCHeadroom) }
+
+// startGCHeadroom lets the heap grow by the larger of headroom and percent
+// of the live heap between collections until the returned function is
+// called, which restores the GC percent before.
+func startGCHeadroom(percent int, headroom uint64) (stop func()) {
+	g := &gcHeadroom{percent: percent, headroom: headroom,
 		sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/heap/objects:bytes"},
 			{Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"}}}
 	g.mu.Lock()

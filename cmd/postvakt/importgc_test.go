@@ -78,3 +78,31 @@ func TestImportDryRunCPUProfile(t *testing.T) {
 		t.Errorf("profile into a missing directory: %d %s", code, errOut)
 	}
 }
+
+// TestStartServeGC: serve's small live heap may grow by serveGCHeadroom
+// between collections (a GC percent far above the default's), a large one
+// by serveGCPercent as with the default, and stop restores the percent.
+func TestStartServeGC(t *testing.T) {
+	if got, want := headroomGCPercent(serveGCPercent, serveGCHeadroom, 16<<20), 400; got != want {
+		t.Errorf("16 MB live: GC percent %d, want %d", got, want)
+	}
+	if got := headroomGCPercent(serveGCPercent, serveGCHeadroom, 512<<20); got != serveGCPercent {
+		t.Errorf("512 MB live: GC percent %d, want %d", got, serveGCPercent)
+	}
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	stop := startServeGC()
+	runtime.GC()
+	runtime.GC()
+	var live runtime.MemStats // a test binary's heap: a few MB
+	runtime.ReadMemStats(&live)
+	if p := debug.SetGCPercent(-1); p <= 2*serveGCPercent {
+		t.Errorf("GC percent while serving %d, want more than %d with a heap of %d bytes", p, 2*serveGCPercent, live.HeapAlloc)
+	} else {
+		debug.SetGCPercent(p)
+	}
+	stop()
+	if p := debug.SetGCPercent(100); p != 100 {
+		t.Errorf("GC percent after serve %d, want 100 as before", p)
+	}
+}

@@ -47,7 +47,10 @@ demo refuses any other database and serve without --demo refuses a demo
 database (docs/demo.md).
 
 --cpuprofile FILE writes a CPU profile of the whole run to FILE when serve
-stops (for go tool pprof; docs/performance.md).`,
+stops (for go tool pprof; docs/performance.md).
+
+Unless GOGC is set, the heap may grow by 64 MiB between garbage collections,
+or by the live heap once that is larger (docs/resources.md).`,
 		flags: func(fs *flag.FlagSet, _ *globalOpts) {
 			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file when serve stops (go tool pprof)")
 			fs.BoolVar(&demo, "demo", false, "run the demo: made-up data in DATA_DIR/demo.db (made afresh, never a real database), a rota, incidents, tickets, probes, replayed sample logs (docs/demo.md)")

@@ -49,7 +49,7 @@ database (docs/demo.md).
 --cpuprofile FILE writes a CPU profile of the whole run to FILE when serve
 stops (for go tool pprof; docs/performance.md).
 
-Unless GOGC is set, the heap may grow by 64 MiB between garbage collections,
+Unless GOGC is set, the heap may grow by 32 MiB between garbage collections,
 or by the live heap once that is larger (docs/resources.md).`,
 		flags: func(fs *flag.FlagSet, _ *globalOpts) {
 			fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file when serve stops (go tool pprof)")

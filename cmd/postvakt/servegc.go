@@ -5,14 +5,14 @@ package main
 // a few tens of MB. With the runtime's default (GOGC=100) it then collects
 // every few tens of MB of allocation, at 2,500 messages a second several
 // times a second, and the collector took about a fifth of serve's CPU
-// (docs/performance.md, "Engine"). serveGCHeadroom lets the heap grow by at
-// least 64 MB between collections; past a live heap of 64 MB it is
+// (a CPU profile under engine/loadgen/bench.sh). serveGCHeadroom lets the heap grow by at
+// least 32 MB between collections; past a live heap of 32 MB it is
 // GOGC=100 as before, so the most the process can be made to hold
 // (docs/resources.md) does not grow. A GOGC in the environment turns this
 // off.
 const (
 	serveGCPercent  = 100
-	serveGCHeadroom = 64 << 20
+	serveGCHeadroom = 32 << 20
 )
 
 // startServeGC applies serveGCPercent and serveGCHeadroom until the

@@ -58,13 +58,7 @@ func TestMailboxViewOverSMTP(t *testing.T) {
 			}
 			pm, hd, admin := apiToken(t, cfg, auth.RolePostmaster), apiToken(t, cfg, auth.RoleHelpdesk), apiToken(t, cfg, auth.RoleAdmin)
 			app := startApp(t, cfg, time.Now)
-			eventually(t, 10*time.Second, "SMTP listening on "+mx, func() bool {
-				c, err := net.DialTimeout("tcp", mx, time.Second)
-				if err == nil {
-					c.Close()
-				}
-				return err == nil
-			})
+			waitListening(t, 10*time.Second, mx)
 			sent := "From: Kari <kari@partner.example>\nTo: ola@uni.example\nSubject: exam results\nMessage-ID: <mv-1@partner.example>\n\nFrom the committee:\nyou passed.\n"
 			sendMail(t, mx, "kari@partner.example", []string{"ola@uni.example"}, sent)
 

@@ -254,13 +254,7 @@ func startApp(t testing.TB, cfg *config.Config, now func() time.Time) *running {
 			if l == "" {
 				continue
 			}
-			eventually(t, 30*time.Second, "SMTP listening on "+l, func() bool {
-				c, err := net.DialTimeout("tcp", l, time.Second)
-				if err == nil {
-					c.Close()
-				}
-				return err == nil
-			})
+			waitListening(t, 30*time.Second, l)
 		}
 	}
 	var once sync.Once
@@ -332,6 +326,21 @@ func call(t testing.TB, method, u, token string, body any, out any) int {
 		t.Logf("%s %s: %d %s", method, u, resp.StatusCode, b)
 	}
 	return resp.StatusCode
+}
+
+// waitListening waits (at most d) until every addr accepts a TCP
+// connection: the HTTP listener is up before the SMTP ones may be.
+func waitListening(t testing.TB, d time.Duration, addrs ...string) {
+	t.Helper()
+	for _, a := range addrs {
+		eventually(t, d, "listening on "+a, func() bool {
+			c, err := net.DialTimeout("tcp", a, time.Second)
+			if err == nil {
+				c.Close()
+			}
+			return err == nil
+		})
+	}
 }
 
 func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {

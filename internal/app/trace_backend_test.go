@@ -2,7 +2,6 @@ package app
 
 import (
 	"errors"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,13 +48,7 @@ func TestTraceShowsBackendDelivery(t *testing.T) {
 	}
 	token := apiToken(t, cfg, auth.RolePostmaster)
 	app := startApp(t, cfg, time.Now)
-	eventually(t, 10*time.Second, "SMTP listening on "+mx, func() bool {
-		c, err := net.DialTimeout("tcp", mx, time.Second)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
+	waitListening(t, 10*time.Second, mx)
 
 	sendMail(t, mx, "someone@partner.example", []string{"alice@ug.example"},
 		"From: someone@partner.example\nTo: alice@ug.example\nSubject: via lmtp\nMessage-ID: <lmtp-trace-1@partner.example>\n\nhello\n")

@@ -240,15 +240,7 @@ func TestTraceShowsRelayQueueAndQuarantine(t *testing.T) {
 			token := apiToken(t, cfg, auth.RolePostmaster)
 			app := startApp(t, cfg, time.Now)
 			// the HTTP listener is up; the SMTP listeners may come a moment later
-			for _, a := range []string{mx, sub} {
-				eventually(t, 10*time.Second, "SMTP listening on "+a, func() bool {
-					c, err := net.DialTimeout("tcp", a, time.Second)
-					if err == nil {
-						c.Close()
-					}
-					return err == nil
-				})
-			}
+			waitListening(t, 10*time.Second, mx, sub)
 
 			sendMail(t, sub, "anna@uni.example", []string{"lars@flaky.example"},
 				"From: anna@uni.example\nTo: lars@flaky.example\nSubject: exam\nMessage-ID: <flaky-1@uni.example>\n\nhello\n")

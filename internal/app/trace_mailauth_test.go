@@ -2,7 +2,6 @@ package app
 
 import (
 	"html"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -70,15 +69,7 @@ func TestTraceShowsMailAuthAndRewrite(t *testing.T) {
 			token := apiToken(t, cfg, auth.RoleHelpdesk)
 			webUsers(t, cfg, auth.RoleHelpdesk)
 			app := startApp(t, cfg, time.Now)
-			for _, a := range []string{mx, sub} {
-				eventually(t, 10*time.Second, "SMTP listening on "+a, func() bool {
-					c, err := net.DialTimeout("tcp", a, time.Second)
-					if err == nil {
-						c.Close()
-					}
-					return err == nil
-				})
-			}
+			waitListening(t, 10*time.Second, mx, sub)
 
 			sendMail(t, mx, "news@good.example", []string{"anna@uni.example"},
 				"From: <news@good.example>\nTo: anna@uni.example\nSubject: news\nMessage-ID: <news-1@good.example>\n\nhello\n")

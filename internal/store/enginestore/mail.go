@@ -145,9 +145,9 @@ func (s *Store) MailCommit(ctx context.Context, msgs []*store.Message) error {
 
 // mailChunk is the most rows one INSERT of MailCommit writes (the default
 // smtp.commit.max_batch; SQLite allows 32766 parameters per statement).
-// A batch is written in chunks of power-of-two sizes, so the statement
-// caches (storage's on SQLite, pgx's per connection) hold at most seven
-// texts per table, whatever the batch sizes.
+// A batch is written in chunks of power-of-two sizes (storage.ChunkRows),
+// so the statement caches (storage's on SQLite, pgx's per connection) hold
+// at most seven texts per table, whatever the batch sizes.
 const mailChunk = 64
 
 // insertMulti inserts the rows of args (cols values each) with head
@@ -157,21 +157,8 @@ func insertMulti(ctx context.Context, tx *storage.Tx, head, tail string, cols in
 	n := len(args) / cols
 	one := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
 	for start := 0; start < n; {
-		size := mailChunk
-		for size > n-start {
-			size /= 2
-		}
-		var sb strings.Builder
-		sb.Grow(len(head) + size*(len(one)+1) + len(tail))
-		sb.WriteString(head)
-		for i := range size {
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			sb.WriteString(one)
-		}
-		sb.WriteString(tail)
-		if _, err := tx.Exec(ctx, sb.String(), args[start*cols:(start+size)*cols]...); err != nil {
+		size := storage.ChunkRows(n-start, mailChunk)
+		if _, err := tx.Exec(ctx, storage.MultiRowInsert(head, one, size, tail), args[start*cols:(start+size)*cols]...); err != nil {
 			return err
 		}
 		start += size

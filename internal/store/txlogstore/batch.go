@@ -251,21 +251,9 @@ func insertRows(ctx context.Context, tx *storage.Tx, table string, cols []string
 // SQLite writes.
 const maxChunk = 512
 
-// chunkSize is how many of n rows the next multi-row statement writes: the
-// largest power of two up to n and maxChunk. A statement's text depends on
-// its size and storage.DB caches one prepared statement per text on every
-// pooled connection; with sizes of any value from 1 to 500 the live tail's
-// commits of varying size filled that cache with hundreds of multi-row
-// INSERTs, 809 MiB of SQLite's memory against a Go heap of 10 MiB
-// (BenchmarkWriteBatchSQLiteRSS). Powers of two keep it to ten
-// texts per statement kind, for at most one more statement per batch.
-func chunkSize(n int) int {
-	size := maxChunk
-	for size > n {
-		size /= 2
-	}
-	return size
-}
+// chunkSize is how many of n rows the next multi-row statement writes
+// (storage.ChunkRows: powers of two up to maxChunk).
+func chunkSize(n int) int { return storage.ChunkRows(n, maxChunk) }
 
 // upsertCheckpoint writes a checkpoint; replay and open_keys, columns of
 // an earlier design, get the offset and nothing.

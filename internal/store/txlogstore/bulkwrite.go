@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/uni-mail/postvakt/collectors/txlog"
+	"github.com/uni-mail/postvakt/internal/storage"
 )
 
 // A bulk load's batches go to SQLite through the driver's own prepared
@@ -237,15 +238,7 @@ func multiInsert(k textKey, cols []string, row []any) string {
 			}
 		}
 	}
-	one := "(" + strings.Join(ps, ",") + ")"
-	var sb strings.Builder
-	sb.WriteString("INSERT INTO " + k.table + " (" + strings.Join(cols, ",") + ") VALUES ")
-	for i := range k.rows {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString(one)
-	}
-	q, _ := insertTexts.LoadOrStore(k, sb.String())
+	text := storage.MultiRowInsert("INSERT INTO "+k.table+" ("+strings.Join(cols, ",")+") VALUES ", "("+strings.Join(ps, ",")+")", k.rows, "")
+	q, _ := insertTexts.LoadOrStore(k, text)
 	return q.(string)
 }

@@ -530,10 +530,7 @@ connection of this command's own. The answer is the same.`,
 				e.logger.Debug("trace: searching on a connection of its own", "why", err)
 			}
 			return withDatabase(func(ctx context.Context, e *cmdEnv, _ *config.Config, db *storage.DB, _ []string) error {
-				if err := accessstore.New(db).Audit(ctx, auth.AuditEntry{At: time.Now(), Actor: "cli:" + currentUser(), Action: "trace.search", Detail: q.String()}); err != nil {
-					return err
-				}
-				page, err := trace.Search(ctx, txlogstore.New(db), q, false)
+				page, err := collectorsapi.SearchAsCLI(ctx, txlogstore.New(db), accessstore.New(db), q, currentUser(), "", time.Now())
 				if err != nil {
 					return err
 				}

@@ -1,6 +1,7 @@
 package collectorsapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -101,13 +102,7 @@ func RegisterControl(c *control.Server, store trace.Store, audit auth.AuditLog, 
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		e := auth.AuditEntry{At: now(), Actor: "cli:" + cliUser(req.User), Action: "trace.search", Detail: q.String(),
-			Remote: fmt.Sprintf("control socket, uid %d", control.Peer(r))}
-		if err := audit.Audit(r.Context(), e); err != nil {
-			http.Error(w, "audit log: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
-		page, err := trace.Search(r.Context(), store, q, false)
+		page, err := SearchAsCLI(r.Context(), store, audit, q, req.User, fmt.Sprintf("control socket, uid %d", control.Peer(r)), now())
 		if err != nil {
 			status := http.StatusInternalServerError
 			if errors.Is(err, trace.ErrEmptyQuery) {
@@ -119,6 +114,18 @@ func RegisterControl(c *control.Server, store trace.Store, audit auth.AuditLog, 
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(page)
 	})
+}
+
+// SearchAsCLI is the search of `postvakt trace`, wherever it runs (on the
+// command's own connection, or in the service through the control
+// socket): audited as the command's user ("cli:USER") from remote (""
+// for the command's own connection), subjects shown, no page-size cap.
+func SearchAsCLI(ctx context.Context, store trace.Store, audit auth.AuditLog, q trace.Query, user, remote string, at time.Time) (trace.Page, error) {
+	e := auth.AuditEntry{At: at, Actor: "cli:" + cliUser(user), Action: "trace.search", Detail: q.String(), Remote: remote}
+	if err := audit.Audit(ctx, e); err != nil {
+		return trace.Page{}, fmt.Errorf("audit log: %w", err)
+	}
+	return trace.Search(ctx, store, q, false)
 }
 
 // cliUser keeps a user name fit for the audit log: printable, at most 64

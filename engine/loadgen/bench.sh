@@ -26,8 +26,12 @@
 #                (engine/loadgen/baseline/postfix.sh; needs root and postfix)
 #   go-fsync     bare go-smtp writing each message to a file and fsyncing it
 #                before the 250 (engine/loadgen/baseline -fsync)
+#   go-sqlite    bare go-smtp storing each message as a row of one SQLite
+#                table, concurrent sessions' messages committed together
+#                (WAL, synchronous=FULL) before the 250: the least a server
+#                keeping its mail in SQLite does (engine/loadgen/baseline -sqlite)
 #   go-discard   bare go-smtp discarding each message (engine/loadgen/baseline)
-# SKIP="postfix go-discard" leaves peers out. LIMITS (and OLD_LIMITS for
+# SKIP="postfix go-discard go-sqlite" leaves peers out. LIMITS (and OLD_LIMITS for
 # $OLD) adds YAML lines under smtp.limits, e.g. OLD_LIMITS="pregreet_wait: 0s".
 # CPUPROFILE=FILE profiles the postvakt server (serve --cpuprofile) over
 # the whole run.
@@ -42,8 +46,8 @@
 # its queue has delivered every message; for postvakt-pg with the
 # PostgreSQL server's own CPU when PG_PID names its postmaster) and the
 # load average (1 min) at its start;
-# then the round's ratios postvakt/postfix and postvakt/go-fsync, and at the
-# end the medians. Finally every server's store is counted: each message
+# then the round's ratios postvakt/postfix, postvakt/go-fsync and
+# postvakt/go-sqlite, and at the end the medians. Finally every server's store is counted: each message
 # acknowledged must be there (exit 1 otherwise).
 #
 # Memory under sustained load: SOAK=MESSAGES (e.g. 300000) starts only
@@ -129,9 +133,9 @@ start_postvakt() { # name binary db-url content limits workers [serve flags]
   PID[$1]=$!; PIDS+=($!); ADDR[$1]=127.0.0.1:$sp; KIND[$1]=postvakt; NAMES+=("$1")
   wait_port "$sp"
 }
-start_baseline() { # name [fsync dir]
+start_baseline() { # name [-fsync dir | -sqlite file]
   local i=${#NAMES[@]} p=$((PORT0 + 10 * ${#NAMES[@]} + 1))
-  "$BASELINE" -listen "127.0.0.1:$p" ${2:+-fsync "$2"} 2>"$TMP/$1.log" &
+  "$BASELINE" -listen "127.0.0.1:$p" "${@:2}" 2>"$TMP/$1.log" &
   PID[$1]=$!; PIDS+=($!); ADDR[$1]=127.0.0.1:$p; KIND[$1]=baseline; NAMES+=("$1")
   wait_port "$p"
 }
@@ -142,7 +146,7 @@ if [ -n "${PG_URL:-}" ]; then
   PG0=$(psql -Atqc 'SELECT count(*) FROM engine_messages' "$PG_URL" 2>/dev/null || echo 0)
   start_postvakt postvakt-pg "$POSTVAKT" "$PG_URL" false "${LIMITS:-}" "${PG_WORKERS:-1}"
 fi
-[ -n "${SOAK:-}" ] && SKIP="postfix go-fsync go-discard" SERIES=20
+[ -n "${SOAK:-}" ] && SKIP="postfix go-fsync go-sqlite go-discard" SERIES=20
 [[ " $SERIES " != *" content "* ]] || start_postvakt postvakt-cs "$POSTVAKT" "" true "${LIMITS:-}" 1
 if ! skipped postfix; then
   if [ "$(id -u)" = 0 ] && command -v postfix >/dev/null; then
@@ -151,7 +155,8 @@ if ! skipped postfix; then
     ADDR[postfix]=127.0.0.1:$p; KIND[postfix]=postfix; NAMES+=(postfix); wait_port "$p"
   else echo "bench.sh: no Postfix peer (needs root and Debian's postfix)" >&2; fi
 fi
-skipped go-fsync || start_baseline go-fsync "$TMP/fsync-spool"
+skipped go-fsync || start_baseline go-fsync -fsync "$TMP/fsync-spool"
+skipped go-sqlite || start_baseline go-sqlite -sqlite "$TMP/go-sqlite.db"
 skipped go-discard || start_baseline go-discard
 
 tree_cpu() { local t; t=$(awk '{print $14+$15+$16+$17}' "/proc/$1/stat")
@@ -166,7 +171,11 @@ delivered() { # name: messages in its store
     if [ "$1" = postvakt-pg ]; then echo $(($(psql -Atqc 'SELECT count(*) FROM engine_messages' "$PG_URL") - PG0))
     else sqlite3 "file:$TMP/$1/data/postvakt.db?mode=ro" 'SELECT (SELECT count(*) FROM engine_messages) + (SELECT count(*) FROM engine_quarantine)'; fi ;;
   postfix) "$ROOT/engine/loadgen/baseline/postfix.sh" count "$TMP/postfix" ;;
-  baseline) if [ "$1" = go-fsync ]; then find "$TMP/fsync-spool" -type f | wc -l; else echo "${SENT[$1]}"; fi ;;
+  baseline) case $1 in
+    go-fsync) find "$TMP/fsync-spool" -type f | wc -l ;;
+    go-sqlite) sqlite3 "file:$TMP/go-sqlite.db?mode=ro" 'SELECT count(*) FROM messages' ;;
+    *) echo "${SENT[$1]}" ;;
+    esac ;;
   esac; }
 send() { # name sessions count [-d]
   timeout 900 smtp-source -s "$2" -l "$LEN" -m "$3" ${4:-} -f s@else.example -t anna@uni.example "${ADDR[$1]}" >/dev/null
@@ -196,6 +205,7 @@ ratios() { # round: the round's postvakt/peer ratios
         line = ""
         if ((s " postfix") in v) line = line sprintf("  /postfix %.2f×", v[k] / v[s " postfix"])
         if ((s " go-fsync") in v) line = line sprintf("  /go-fsync %.2f×", v[k] / v[s " go-fsync"])
+        if ((s " go-sqlite") in v) line = line sprintf("  /go-sqlite %.2f×", v[k] / v[s " go-sqlite"])
         if ((s " go-discard") in v) line = line sprintf("  /go-discard %.2f×", v[k] / v[s " go-discard"])
         if (s == "content" && (s " postvakt-cs") in v) line = line sprintf("  content scanning costs %.0f %%", 100 * (1 - v[s " postvakt-cs"] / v[k]))
         if (line != "") printf "  round %s  %-8s %-13s%s\n", r, s, a[2], line } }' "$RES" | sort
@@ -239,6 +249,7 @@ awk '{ v[$1 " " $2] = $3 } END { for (k in v) { split(k, a, " "); s = a[1]; n = 
     if (n !~ /^postvakt/ || n == "postvakt-cs") continue; line = ""
     if ((s " postfix") in v) line = line sprintf("  /postfix %.2f×", v[k] / v[s " postfix"])
     if ((s " go-fsync") in v) line = line sprintf("  /go-fsync %.2f×", v[k] / v[s " go-fsync"])
+    if ((s " go-sqlite") in v) line = line sprintf("  /go-sqlite %.2f×", v[k] / v[s " go-sqlite"])
     if (s == "content" && (s " postvakt-cs") in v) line = line sprintf("  content scanning costs %.0f %%", 100 * (1 - v[s " postvakt-cs"] / v[k]))
     if (line != "") printf "  median  %-8s %-13s%s\n", s, n, line } }' "$TMP/medians" | sort
 

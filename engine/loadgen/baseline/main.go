@@ -79,6 +79,17 @@ func (s *session) Data(r io.Reader) error {
 	return errors.Join(err, f.Close())
 }
 
+// newServer is the baseline server: it discards DATA, or fsyncs it into a
+// file in dir, or commits it through gc.
+func newServer(addr, dir string, gc *groupCommitter) *smtp.Server {
+	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{dir: dir, db: gc}, nil }))
+	s.Addr = addr
+	s.Domain = "baseline.invalid"
+	s.MaxMessageBytes = 25 << 20
+	s.AllowInsecureAuth = true
+	return s
+}
+
 func main() {
 	listen := flag.String("listen", "127.0.0.1:2727", "address to listen on")
 	dir := flag.String("fsync", "", "write each message to a file in this directory and fsync it before 250 (default: discard)")
@@ -100,11 +111,7 @@ func main() {
 		}
 		defer gc.close()
 	}
-	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{dir: *dir, db: gc}, nil }))
-	s.Addr = *listen
-	s.Domain = "baseline.invalid"
-	s.MaxMessageBytes = 25 << 20
-	s.AllowInsecureAuth = true
+	s := newServer(*listen, *dir, gc)
 	go func() {
 		ch := make(chan os.Signal, 1)
 		signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)

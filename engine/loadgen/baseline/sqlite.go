@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -26,8 +27,11 @@ type row struct {
 type groupCommitter struct {
 	db   *sql.DB
 	reqs chan *row
-	quit chan struct{}
+	stop chan struct{} // closed by close: commit refuses, loop ends
+	done chan struct{} // closed when loop has ended
 }
+
+var errClosed = errors.New("baseline: closed")
 
 const maxGroup = 64
 
@@ -47,7 +51,7 @@ func openGroupCommitter(path string) (*groupCommitter, error) {
 		db.Close()
 		return nil, fmt.Errorf("baseline: %s: %w", path, err)
 	}
-	g := &groupCommitter{db: db, reqs: make(chan *row, 4*maxGroup), quit: make(chan struct{})}
+	g := &groupCommitter{db: db, reqs: make(chan *row, 4*maxGroup), stop: make(chan struct{}), done: make(chan struct{})}
 	go g.loop()
 	return g, nil
 }
@@ -55,29 +59,41 @@ func openGroupCommitter(path string) (*groupCommitter, error) {
 // commit returns once r is durable.
 func (g *groupCommitter) commit(r *row) error {
 	r.done = make(chan error, 1)
-	g.reqs <- r
-	return <-r.done
+	select {
+	case g.reqs <- r:
+	case <-g.stop:
+		return errClosed
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-g.done:
+		return errClosed
+	}
 }
 
 func (g *groupCommitter) close() {
-	close(g.reqs)
-	<-g.quit
+	close(g.stop)
+	<-g.done
 	g.db.Close()
 }
 
 func (g *groupCommitter) loop() {
-	defer close(g.quit)
+	defer close(g.done)
 	stmts := map[int]string{}
 	group := make([]*row, 0, maxGroup)
-	for first := range g.reqs {
+	for {
+		var first *row
+		select {
+		case first = <-g.reqs:
+		case <-g.stop:
+			return
+		}
 		group = append(group[:0], first)
 	gather:
 		for len(group) < maxGroup {
 			select {
-			case r, ok := <-g.reqs:
-				if !ok {
-					break gather
-				}
+			case r := <-g.reqs:
 				group = append(group, r)
 			default:
 				break gather

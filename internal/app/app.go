@@ -25,6 +25,7 @@ import (
 	"github.com/uni-mail/postvakt/internal/server"
 	"github.com/uni-mail/postvakt/internal/storage"
 	"github.com/uni-mail/postvakt/internal/store/accessstore"
+	"github.com/uni-mail/postvakt/internal/store/txlogstore"
 	"github.com/uni-mail/postvakt/internal/telemetry"
 	"github.com/uni-mail/postvakt/internal/web"
 	"github.com/uni-mail/postvakt/oncall/alerting"
@@ -214,7 +215,11 @@ func Run(ctx context.Context, opts Options) error {
 	if err := checkDemoMark(ctx, cfg, opts.Demo); err != nil {
 		return err
 	}
-	db, err := OpenDatabase(ctx, cfg, logger, cfg.Database.MigrateOnStart || opts.Demo)
+	// the trace search's first plan on a new PostgreSQL connection reads
+	// the catalog of every daily partition: the pool's connections do it
+	// while idle
+	db, err := OpenDatabaseWith(ctx, cfg, logger, cfg.Database.MigrateOnStart || opts.Demo,
+		storage.Options{WarmUp: txlogstore.WarmUpStatements()})
 	if err != nil {
 		return err
 	}

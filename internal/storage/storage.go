@@ -93,6 +93,9 @@ type DB struct {
 	mailMu    sync.Mutex
 	mailConn  *sql.Conn
 	mailPages int // written on mailConn since its last checkpoint (estimate)
+
+	// warm is Options.WarmUp's background work on PostgreSQL (see warm.go).
+	warm *warmer
 }
 
 // maxCachedStmts bounds the statement cache: queries whose text varies
@@ -115,6 +118,13 @@ type Options struct {
 	// DeferIndexes); the import, which opens with Bulk, starts such a
 	// load over instead.
 	Bulk bool
+	// WarmUp are statements each new PostgreSQL connection runs, in the
+	// background, before its first use by a search (see warm.go): serve
+	// gives the EXPLAINs of the trace search, whose first plan on a new
+	// connection reads every daily partition and its indexes from the
+	// catalog. With WarmUp the pool keeps WarmConns connections open.
+	// No effect on SQLite.
+	WarmUp []string
 }
 
 // BulkCacheKiB and BulkWALPages are the SQLite settings of Options.Bulk.
@@ -187,6 +197,9 @@ func openPostgres(ctx context.Context, rawURL string, opts Options) (*DB, error)
 		cfg.ConnConfig.RuntimeParams = map[string]string{}
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "postvakt"
+	if len(opts.WarmUp) > 0 {
+		cfg.MinConns = min(WarmConns, cfg.MaxConns)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres %s: %w", redact(rawURL), err)
@@ -197,11 +210,18 @@ func openPostgres(ctx context.Context, rawURL string, opts Options) (*DB, error)
 		pool.Close()
 		return nil, fmt.Errorf("open postgres %s: %w", redact(rawURL), err)
 	}
-	return &DB{SQL: stdlib.OpenDBFromPool(pool), dialect: Postgres, Pool: pool}, nil
+	db := &DB{SQL: stdlib.OpenDBFromPool(pool), dialect: Postgres, Pool: pool}
+	if len(opts.WarmUp) > 0 {
+		db.warm = startWarmer(pool, opts.WarmUp)
+	}
+	return db, nil
 }
 
 // Close closes the database.
 func (db *DB) Close() error {
+	if db.warm != nil {
+		db.warm.stop()
+	}
 	db.stmts.Range(func(k, v any) bool {
 		if st, ok := v.(*sql.Stmt); ok {
 			_ = st.Close()

@@ -264,3 +264,61 @@ func TestTraceSearchPlansUseKeyIndexes(t *testing.T) {
 		t.Errorf("a generic plan of the joined search reads %d partitions by time; the data no longer tells the shapes apart", n)
 	}
 }
+
+// TestWarmUpStatementsPlanEveryPartition: the statements serve's new
+// PostgreSQL connections run while idle (storage.Options.WarmUp) plan
+// over every daily partition of the transaction log, each of which the
+// first search on a new connection would otherwise read from the catalog.
+func TestWarmUpStatementsPlanEveryPartition(t *testing.T) {
+	t.Parallel()
+	db := storagetest.Open(t, storage.Postgres)
+	fillPlanLog(t, New(db))
+	ctx := context.Background()
+	for _, table := range []string{"mail_tx", "mail_messages"} {
+		parts, err := db.Query(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+			WHERE i.inhparent = ?::regclass`, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for parts.Next() {
+			var n string
+			if err := parts.Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, n)
+		}
+		parts.Close()
+		if len(names) < 2 {
+			t.Fatalf("%s: %d partitions; the test needs the plan log's days", table, len(names))
+		}
+		var plan strings.Builder
+		found := false
+		for _, q := range WarmUpStatements() {
+			if !strings.Contains(q, " FROM "+table+" ") {
+				continue
+			}
+			found = true
+			rows, err := db.Query(ctx, q)
+			if err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+			for rows.Next() {
+				var line string
+				if err := rows.Scan(&line); err != nil {
+					t.Fatal(err)
+				}
+				plan.WriteString(line + "\n")
+			}
+			rows.Close()
+		}
+		if !found {
+			t.Fatalf("no warm-up statement reads %s", table)
+		}
+		for _, n := range names {
+			if !strings.Contains(plan.String(), " "+n+" ") && !strings.Contains(plan.String(), " "+n+"\n") {
+				t.Errorf("the warm-up of %s does not plan partition %s:\n%s", table, n, plan.String())
+			}
+		}
+	}
+}

@@ -1,0 +1,130 @@
+package storage
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// WarmConns is how many connections a pool with Options.WarmUp keeps
+// open (pgxpool's MinConns): warmed, they are not closed when idle, and
+// one closed at the end of its lifetime (an hour) is replaced in the
+// background and warmed again.
+const WarmConns = 2
+
+// warmEvery is how often the warmer looks for idle connections it has
+// not warmed yet.
+var warmEvery = 20 * time.Second
+
+// warmTimeout bounds the warm-up of one connection.
+const warmTimeout = 30 * time.Second
+
+// A warmer runs Options.WarmUp on each new PostgreSQL connection while it
+// is idle, so that no request waits for it. A new connection plans its
+// first statement over a partitioned table from a cold catalog cache:
+// every daily partition and each of its indexes is read from the catalog
+// first (80–105 ms a table at 97 days, docs/performance.md, "Trace
+// through the control socket, and over 90 days"); a connection that has
+// planned once plans the next statements in a few milliseconds. Doing it
+// in pgxpool's AfterConnect instead would make whatever first needs a new
+// connection wait for it, an engine commit's 250 included.
+type warmer struct {
+	pool  *pgxpool.Pool
+	stmts []string
+	quit  chan struct{}
+	done  chan struct{}
+
+	mu     sync.Mutex
+	warmed map[string]bool // backends warmed: PID and cancel key
+}
+
+func startWarmer(pool *pgxpool.Pool, stmts []string) *warmer {
+	w := &warmer{pool: pool, stmts: stmts, quit: make(chan struct{}), done: make(chan struct{}), warmed: map[string]bool{}}
+	go w.loop()
+	return w
+}
+
+func (w *warmer) stop() {
+	close(w.quit)
+	<-w.done
+}
+
+func (w *warmer) loop() {
+	defer close(w.done)
+	t := time.NewTicker(warmEvery)
+	defer t.Stop()
+	for {
+		w.pass()
+		select {
+		case <-w.quit:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// pass warms the idle connections not warmed yet, one at a time; the
+// others go back to the pool at once. A connection whose warm-up failed
+// (before the migrations made the tables, say) is tried again next pass.
+func (w *warmer) pass() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-w.quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	idle := w.pool.AcquireAllIdle(ctx)
+	var cold []*pgxpool.Conn
+	w.mu.Lock()
+	if len(w.warmed) > 1000 { // backends long gone; forget them
+		clear(w.warmed)
+	}
+	for _, c := range idle {
+		if w.warmed[backendKey(c)] {
+			c.Release()
+		} else {
+			cold = append(cold, c)
+		}
+	}
+	w.mu.Unlock()
+	for i, c := range cold {
+		if ctx.Err() == nil && w.warmUp(ctx, c) {
+			w.mu.Lock()
+			w.warmed[backendKey(c)] = true
+			w.mu.Unlock()
+		}
+		c.Release()
+		cold[i] = nil
+	}
+}
+
+func (w *warmer) warmUp(ctx context.Context, c *pgxpool.Conn) bool {
+	ctx, cancel := context.WithTimeout(ctx, warmTimeout)
+	defer cancel()
+	for _, q := range w.stmts {
+		if _, err := c.Exec(ctx, q); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// isWarm says whether the backend of c has been warmed.
+func (w *warmer) isWarm(c *pgxpool.Conn) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.warmed[backendKey(c)]
+}
+
+// backendKey names the server process behind c: its PID, and the cancel
+// key that tells it from a later process given the same PID.
+func backendKey(c *pgxpool.Conn) string {
+	pc := c.Conn().PgConn()
+	return strconv.FormatUint(uint64(pc.PID()), 10) + "/" + string(pc.SecretKey())
+}

@@ -306,9 +306,26 @@ type Correlator struct {
 	opts    Options
 	filters map[string]bool
 
-	open     map[qkey]*entry
-	finished []*entry // done, waiting for LinkGrace, in done order
-	emitted  emittedSet
+	open map[qkey]*entry
+	// finished are the records done, waiting for LinkGrace, in the order
+	// they were done, each with its done time as it was then
+	// (finishedItem)
+	finished []finishedItem
+	// finishedSorted: the done times of finished are in order, so the
+	// items due are the first ones (the pass over finished stops at
+	// the first that is not)
+	finishedSorted bool
+	// finishedExact: the done time of every item of finished is its
+	// record's, which was neither reopened nor emitted or merged away
+	// since (finishedItem); passing is set during a pass over finished
+	finishedExact, passing bool
+	// finishedDropped counts the items taken out of finished since the
+	// last pass (dropFinished), which would have been there until then
+	finishedDropped int
+	// scanFinished makes the pass read every item's record, as it did
+	// before finishedItem.done (a test compares the two)
+	scanFinished bool
+	emitted      emittedSet
 	// emittedBits has the bit of every key of emitted set (and of some
 	// removed since): most queue IDs looked up were never emitted, and a
 	// clear bit answers without probing a map of up to maxEmitted.
@@ -462,9 +479,9 @@ func (c *Correlator) Open() int {
 	for _, e := range c.open {
 		seen[e] = true
 	}
-	for _, e := range c.finished {
-		if !e.dead {
-			seen[e] = true
+	for _, it := range c.finished {
+		if !it.e.dead {
+			seen[it.e] = true
 		}
 	}
 	return len(seen)
@@ -492,9 +509,9 @@ func (c *Correlator) OldestOpen() (oldest time.Time, ok bool) {
 			see(e.msg.FirstSeen)
 		}
 	}
-	for _, e := range c.finished {
-		if !e.dead {
-			see(e.msg.FirstSeen)
+	for _, it := range c.finished {
+		if !it.e.dead {
+			see(it.e.msg.FirstSeen)
 		}
 	}
 	for _, t := range c.pendingAt {
@@ -513,8 +530,8 @@ func (c *Correlator) EachOpen(fn func(m *Message)) {
 			fn(e.msg)
 		}
 	}
-	for _, e := range c.finished {
-		if !e.dead && !seen[e] {
+	for _, it := range c.finished {
+		if e := it.e; !e.dead && !seen[e] {
 			seen[e] = true
 			fn(e.msg)
 		}
@@ -1205,6 +1222,9 @@ func (c *Correlator) merge(dst, src *entry) {
 	if s.LastSeen.After(d.LastSeen) {
 		d.LastSeen = s.LastSeen
 	}
+	if !src.done.IsZero() {
+		c.dropFinished(src) // (a copy finished before it was linked)
+	}
 	src.dead = true
 	c.mark(dst)
 	c.markGone(src)
@@ -1236,11 +1256,19 @@ func (c *Correlator) recheckDone(e *entry) {
 	switch {
 	case done && e.done.IsZero():
 		e.done = e.msg.LastSeen
-		c.finished = append(c.finished, e)
-		if len(c.finished) == 1 || e.done.Before(c.finishedMin) {
+		if len(c.finished) == 0 {
+			c.finishedSorted = true
+		} else if e.done.Before(c.finished[len(c.finished)-1].done) {
+			c.finishedSorted = false
+		}
+		c.finished = append(c.finished, finishedItem{e, e.done})
+		if len(c.finished)+c.finishedDropped == 1 || e.done.Before(c.finishedMin) {
 			c.finishedMin = e.done
 		}
 	case !done:
+		if !e.done.IsZero() {
+			c.finishedExact = false // reopened (finishedItem)
+		}
 		e.done = time.Time{}
 	}
 }
@@ -1255,30 +1283,8 @@ func (c *Correlator) sweep(force bool) {
 		c.flushAmavis(force)
 	}
 	c.graceAt = c.now.Add(time.Second)
-	if force || (len(c.finished) > 0 && c.now.Sub(c.finishedMin) >= c.opts.LinkGrace) {
-		n := 0
-		var lowest time.Time
-		// now.Sub(done) >= LinkGrace, without a Sub per entry
-		due := c.now.Add(-c.opts.LinkGrace)
-		for i, e := range c.finished {
-			switch {
-			case e.dead || e.done.IsZero():
-				// merged, emitted, or reopened by a link; dropped from the list
-			case force || !e.done.After(due):
-				c.emit(e, finalState(e))
-			default:
-				if n == 0 || e.done.Before(lowest) {
-					lowest = e.done
-				}
-				if n != i {
-					c.finished[n] = e // (in its place: not written again)
-				}
-				n++
-			}
-		}
-		clear(c.finished[n:])
-		c.finished = c.finished[:n]
-		c.finishedMin = lowest
+	if force || (len(c.finished)+c.finishedDropped > 0 && c.now.Sub(c.finishedMin) >= c.opts.LinkGrace) {
+		c.passFinished(force)
 	}
 
 	if !force && c.now.Sub(c.lastSweep) < time.Minute {
@@ -1371,6 +1377,112 @@ func (c *Correlator) sweep(force bool) {
 	}
 }
 
+// finishedItem is a record of Correlator.finished with its done time as
+// it was when the item was made or last looked at.
+//
+// The pass over finished, every second of event time, looked at every
+// record held (a cache miss each). Now, while the items' done times are
+// in order and exact (Correlator.finishedSorted, finishedExact), it
+// looks at the items due alone, the first ones, and stops at the first
+// that is not due. A record's done time changes only when it is reopened
+// by a link (and maybe finished again later, with a new item), and an item
+// is dropped only when its record was emitted or merged away or is
+// reopened when a pass looks at it. A record emitted or merged away
+// before its turn has its items taken out at once (dropFinished), which
+// the next pass would have dropped; a record reopened makes the items
+// inexact until a pass has looked at them all again, as every pass did
+// before.
+type finishedItem struct {
+	e    *entry
+	done time.Time
+}
+
+// passFinished emits the finished records LinkGrace old (all with force),
+// in the order they were finished, and keeps the others in that order.
+func (c *Correlator) passFinished(force bool) {
+	// now.Sub(done) >= LinkGrace, without a Sub per entry
+	due := c.now.Add(-c.opts.LinkGrace)
+	fin := c.finished
+	end := len(fin) // the items from end on are kept as they are
+	if !force && c.finishedSorted && c.finishedExact && !c.scanFinished {
+		end = 0
+		for end < len(fin) && !fin[end].done.After(due) {
+			end++
+		}
+	}
+	c.passing = true
+	n := 0
+	var lowest time.Time
+	sorted := true
+	for i := 0; i < end; i++ {
+		it := fin[i]
+		e := it.e
+		switch {
+		case e.dead || e.done.IsZero():
+			// merged, emitted, or reopened by a link; dropped from the list
+			continue
+		case force || !e.done.After(due):
+			c.emit(e, finalState(e))
+			continue
+		}
+		it.done = e.done
+		if n == 0 || it.done.Before(lowest) {
+			lowest = it.done
+		}
+		if n > 0 && it.done.Before(fin[n-1].done) {
+			sorted = false
+		}
+		fin[n] = it // (in its place when n == i: not written again)
+		n++
+	}
+	c.passing = false
+	if end < len(fin) {
+		// the rest: in order, exact, and none due
+		if n > 0 && fin[end].done.Before(fin[n-1].done) {
+			sorted = false
+		}
+		if n == 0 || fin[end].done.Before(lowest) {
+			lowest = fin[end].done
+		}
+		n += copy(fin[n:], fin[end:])
+	} else {
+		c.finishedExact = true // every item was looked at
+	}
+	clear(fin[n:])
+	c.finished = fin[:n]
+	c.finishedSorted = sorted
+	c.finishedMin = lowest
+	c.finishedDropped = 0
+}
+
+// dropFinished takes the items of e, which is emitted or merged away
+// before its turn, out of finished, as the next pass would: found by
+// their done time while the items are in order and exact; else they
+// stay, and are inexact until a pass has looked at them all.
+func (c *Correlator) dropFinished(e *entry) {
+	fin := c.finished
+	if !c.finishedSorted || !c.finishedExact {
+		c.finishedExact = false
+		return
+	}
+	i, _ := slices.BinarySearchFunc(fin, e.done, func(it finishedItem, t time.Time) int { return it.done.Compare(t) })
+	n, j := i, i
+	for ; j < len(fin) && fin[j].done.Compare(e.done) == 0; j++ {
+		if fin[j].e != e {
+			fin[n] = fin[j]
+			n++
+		}
+	}
+	if n == j {
+		c.finishedExact = false // not there: cannot be
+		return
+	}
+	c.finishedDropped += j - n
+	n += copy(fin[n:], fin[j:])
+	clear(fin[n:])
+	c.finished = fin[:n]
+}
+
 // finalState is the state a record ends in when emitted now.
 func finalState(e *entry) State {
 	if e.done.IsZero() {
@@ -1389,6 +1501,9 @@ func finalState(e *entry) State {
 func (c *Correlator) emit(e *entry, state State) {
 	if e.dead {
 		return
+	}
+	if !c.passing && !e.done.IsZero() {
+		c.dropFinished(e)
 	}
 	e.dead = true
 	c.markGone(e)

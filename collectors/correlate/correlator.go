@@ -808,7 +808,10 @@ func (e *entry) key() qkey { return qkey{e.msg.Host, e.msg.Queues[0].ID} }
 
 // get returns the message a queue ID belongs to, creating a record with
 // unknown origin when the queue ID is new (its start was not seen).
-func (c *Correlator) get(host, qid string, t time.Time) *Message {
+func (c *Correlator) get(host, qid string, t time.Time) *Message { return c.getEntry(host, qid, t).msg }
+
+// getEntry is get returning the record, c.open[qkey{host, qid}] after it.
+func (c *Correlator) getEntry(host, qid string, t time.Time) *entry {
 	k := qkey{host, qid}
 	e := c.open[k]
 	if e == nil {
@@ -822,7 +825,7 @@ func (c *Correlator) get(host, qid string, t time.Time) *Message {
 		c.open[e.key()] = e
 	}
 	c.touch(e, t)
-	return e.msg
+	return e
 }
 
 // touch notes a line about the record at t. Every change of a record goes
@@ -1161,8 +1164,7 @@ func (c *Correlator) link(host, parent, child string, t time.Time, byHandoff boo
 	pk, ck := qkey{host, parent}, qkey{host, child}
 	pe := c.open[pk]
 	if pe == nil {
-		c.get(host, parent, t)
-		pe = c.open[pk]
+		pe = c.getEntry(host, parent, t)
 	}
 	pm := pe.msg
 	ce := c.open[ck]
@@ -1233,8 +1235,8 @@ func (c *Correlator) merge(dst, src *entry) {
 // endQueue marks a queue ID removed (or expired). The message is finished
 // when all its queue IDs are.
 func (c *Correlator) endQueue(host, qid string, t time.Time, expired bool) {
-	m := c.get(host, qid, t)
-	e := c.open[qkey{host, qid}]
+	e := c.getEntry(host, qid, t)
+	m := e.msg
 	i := queueIndex(m, qid)
 	if expired {
 		m.Queues[i].Expired = true

@@ -146,6 +146,8 @@ type entry struct {
 	msg  *Message
 	done time.Time // when every queue ID was removed; zero while open
 	dead bool      // emitted or merged into another entry
+	// live is the record's place in Correlator.live
+	live int32
 	// compacted is LastSeen when the record's strings were last copied
 	// out of the lines they came from (compactAfter).
 	compacted time.Time
@@ -307,6 +309,12 @@ type Correlator struct {
 	filters map[string]bool
 
 	open map[qkey]*entry
+	// live has every record not emitted or merged away (the values of
+	// open, once each) with its times, for the sweep (liveItem)
+	live []liveItem
+	// scanOpen makes the sweep look at every record through open, as it
+	// did before live (a test compares the two)
+	scanOpen bool
 	// finished are the records done, waiting for LinkGrace, in the order
 	// they were done, each with its done time as it was then
 	// (finishedItem)
@@ -823,6 +831,7 @@ func (c *Correlator) getEntry(host, qid string, t time.Time) *entry {
 		c.nextID++
 		e.id = c.nextID
 		c.open[e.key()] = e
+		c.addLive(e)
 	}
 	c.touch(e, t)
 	return e
@@ -834,8 +843,37 @@ func (c *Correlator) getEntry(host, qid string, t time.Time) *entry {
 func (c *Correlator) touch(e *entry, t time.Time) {
 	if t.After(e.msg.LastSeen) {
 		e.msg.LastSeen = t
+		c.live[e.live].last = t
 	}
 	c.mark(e)
+}
+
+// liveItem is a record of Correlator.live with its FirstSeen, LastSeen
+// and compacted, kept the same as the record's own: the sweep, once a
+// minute of event time, finds the records idle for the horizon and those
+// to compact from these alone, instead of reading every record held
+// through open (a cache miss or more each).
+type liveItem struct {
+	e                      *entry
+	first, last, compacted time.Time
+}
+
+// addLive adds a new record to live.
+func (c *Correlator) addLive(e *entry) {
+	e.live = int32(len(c.live))
+	c.live = append(c.live, liveItem{e, e.msg.FirstSeen, e.msg.LastSeen, e.compacted})
+}
+
+// dropLive takes a record emitted or merged away out of live.
+func (c *Correlator) dropLive(e *entry) {
+	i, last := e.live, len(c.live)-1
+	if int(i) != last {
+		c.live[i] = c.live[last]
+		c.live[i].e.live = i
+	}
+	c.live[last] = liveItem{}
+	c.live = c.live[:last]
+	e.live = -1
 }
 
 // start handles the line that creates a queue ID (smtpd client=, pickup,
@@ -871,6 +909,7 @@ func (c *Correlator) start(host, qid string, t time.Time, origin Origin) *Messag
 	c.nextID++
 	e.id = c.nextID
 	c.open[e.key()] = e
+	c.addLive(e)
 	c.mark(e)
 	return e.msg
 }
@@ -1224,10 +1263,13 @@ func (c *Correlator) merge(dst, src *entry) {
 	if s.LastSeen.After(d.LastSeen) {
 		d.LastSeen = s.LastSeen
 	}
+	it := &c.live[dst.live]
+	it.first, it.last = d.FirstSeen, d.LastSeen
 	if !src.done.IsZero() {
 		c.dropFinished(src) // (a copy finished before it was linked)
 	}
 	src.dead = true
+	c.dropLive(src)
 	c.mark(dst)
 	c.markGone(src)
 }
@@ -1296,14 +1338,31 @@ func (c *Correlator) sweep(force bool) {
 	cut := c.now.Add(-c.opts.Horizon)
 	var idle []*entry
 	old := c.now.Add(-compactAfter)
-	for _, e := range c.open {
-		if !e.dead && (force || e.msg.LastSeen.Before(cut)) && !slices.Contains(idle, e) {
-			idle = append(idle, e)
+	if c.scanOpen {
+		for _, e := range c.open {
+			if !e.dead && (force || e.msg.LastSeen.Before(cut)) && !slices.Contains(idle, e) {
+				idle = append(idle, e)
+			}
+			if !force && !e.dead && e.msg.FirstSeen.Before(old) && (e.compacted.IsZero() || !e.msg.LastSeen.Before(e.compacted)) {
+				compactMessage(e.msg)
+				e.compacted = c.now
+				c.live[e.live].compacted = c.now
+				c.mark(e)
+			}
 		}
-		if !force && !e.dead && e.msg.FirstSeen.Before(old) && (e.compacted.IsZero() || !e.msg.LastSeen.Before(e.compacted)) {
-			compactMessage(e.msg)
-			e.compacted = c.now
-			c.mark(e)
+	}
+	for i := range c.live {
+		if c.scanOpen {
+			break
+		}
+		it := &c.live[i]
+		if force || it.last.Before(cut) {
+			idle = append(idle, it.e)
+		}
+		if !force && it.first.Before(old) && (it.compacted.IsZero() || !it.last.Before(it.compacted)) {
+			compactMessage(it.e.msg)
+			it.e.compacted, it.compacted = c.now, c.now
+			c.mark(it.e)
 		}
 	}
 	slices.SortFunc(idle, func(a, b *entry) int { return a.msg.FirstSeen.Compare(b.msg.FirstSeen) })
@@ -1508,6 +1567,7 @@ func (c *Correlator) emit(e *entry, state State) {
 		c.dropFinished(e)
 	}
 	e.dead = true
+	c.dropLive(e)
 	c.markGone(e)
 	m := e.msg
 	for _, q := range m.Queues {

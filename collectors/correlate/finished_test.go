@@ -3,15 +3,19 @@ package correlate
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
 
 // TestFinishedPassAsAScanWould: the pass over finished records that looks
-// only at the items due while they are in order and exact emits the same
-// records at the same lines in the same order as the pass that looks at
-// every record (scanFinished), over random input: lines a few seconds out
+// only at the items due while they are in order and exact, and the sweep
+// that finds idle records and those to compact from live, emit the same
+// records at the same lines in the same order, and compact the same, as
+// the pass and the sweep that look at every record (scanFinished,
+// scanOpen), over random input: lines a few seconds out
 // of order, messages reopened by a late link and finished again, records
 // merged or emitted away while they wait (a copy linked, a queue ID used
 // again), and a Restore in the middle.
@@ -32,7 +36,7 @@ func finishedPassAsAScanWould(t *testing.T, seed uint64) {
 	var fast, scan *Correlator
 	fast = New(Options{Messages: sink(&got, &fast)})
 	scan = New(Options{Messages: sink(&want, &scan)})
-	scan.scanFinished = true
+	scan.scanFinished, scan.scanOpen = true, true
 	rng := rand.New(rand.NewPCG(seed, 7))
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	qid := func(i int) string { return "Q" + strconv.Itoa(i) }
@@ -131,7 +135,7 @@ func finishedPassAsAScanWould(t *testing.T, seed uint64) {
 			if err := r.Restore(st.Global, st.Put); err != nil {
 				t.Fatal(err)
 			}
-			r.scanFinished = true
+			r.scanFinished, r.scanOpen = true, true
 			scan = r
 		}
 		if fast.finishedExact && fast.finishedSorted {
@@ -147,6 +151,11 @@ func finishedPassAsAScanWould(t *testing.T, seed uint64) {
 		}
 		if f, s := waiting(fast), waiting(scan); f != s {
 			t.Fatalf("step %d: waiting %s, the scan's %s", step, f, s)
+		}
+		if step%500 == 0 {
+			if f, s := held(fast), held(scan); f != s {
+				t.Fatalf("step %d: held %s, the scan's %s", step, f, s)
+			}
 		}
 	}
 	fast.sweep(true)
@@ -164,6 +173,30 @@ func finishedPassAsAScanWould(t *testing.T, seed uint64) {
 			len(got), reopened, merged, exact)
 	}
 	t.Logf("%d records, %d reopened, %d merged while finished, %d steps in order and exact", len(got), reopened, merged, exact)
+}
+
+// held lists the records not emitted or merged away, by queue ID, with
+// their times and when they were compacted, and checks live against open.
+func held(c *Correlator) string {
+	var l []string
+	seen := map[*entry]bool{}
+	for _, e := range c.open {
+		if !e.dead && !seen[e] {
+			seen[e] = true
+			l = append(l, fmt.Sprintf("%s %v %v %v", e.msg.Queues[0].ID, e.msg.FirstSeen, e.msg.LastSeen, e.compacted))
+		}
+	}
+	if len(c.live) != len(seen) {
+		return fmt.Sprintf("%d records live, %d open", len(c.live), len(seen))
+	}
+	for i, it := range c.live {
+		if !seen[it.e] || int(it.e.live) != i || !it.first.Equal(it.e.msg.FirstSeen) || !it.last.Equal(it.e.msg.LastSeen) ||
+			!it.compacted.Equal(it.e.compacted) {
+			return fmt.Sprintf("live[%d] is not its record's: %+v", i, it)
+		}
+	}
+	slices.Sort(l)
+	return strings.Join(l, "\n")
 }
 
 // waiting lists the records in finished not emitted or merged away.

@@ -374,6 +374,10 @@ func (c *Correlator) Restore(globalPart []byte, items map[string][]byte) error {
 		sum.Rejects = map[RejectKey]int{}
 	}
 	c.open, c.finished, c.sessions, c.pending, c.pendingAt = open, finished, sessions, pending, pendingAt
+	c.live = c.live[:0]
+	for _, e := range byID {
+		c.addLive(e)
+	}
 	// the next pass looks at every item
 	c.finishedSorted, c.finishedExact, c.finishedDropped = false, false, 0
 	c.sessionsDue = c.sessionsDue[:0]

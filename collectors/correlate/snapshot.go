@@ -374,6 +374,7 @@ func (c *Correlator) Restore(globalPart []byte, items map[string][]byte) error {
 		sum.Rejects = map[RejectKey]int{}
 	}
 	c.open, c.finished, c.sessions, c.pending, c.pendingAt = open, finished, sessions, pending, pendingAt
+	clear(c.live)
 	c.live = c.live[:0]
 	for _, e := range byID {
 		c.addLive(e)

@@ -152,8 +152,10 @@ type entry struct {
 	// out of the lines they came from (compactAfter).
 	compacted time.Time
 
-	m  Message  // msg points here: one allocation per record
-	q0 [1]Queue // the first Queues
+	m Message // msg points here: one allocation per record
+	// q0 holds the first Queues, with room for a second: the copy a
+	// content filter queues again (most records get one)
+	q0 [2]Queue
 }
 
 // compactAfter is the age (event time) after which a record still held has
@@ -796,11 +798,11 @@ func (c *Correlator) onEximArrival(e *logparse.EximArrival) {
 // newEntry returns a record for a new queue ID. qid is copied (it is
 // kept as a key of the open and emitted sets, which outlive the line).
 func newEntry(host, qid string, t time.Time, origin Origin, pos int64) *entry {
-	e := &entry{q0: [1]Queue{{ID: strings.Clone(qid), Origin: origin, FirstSeen: t}}}
+	e := &entry{q0: [2]Queue{{ID: strings.Clone(qid), Origin: origin, FirstSeen: t}}}
 	e.m = Message{
 		FirstPos:  pos,
 		Host:      host,
-		Queues:    e.q0[:1:1],
+		Queues:    e.q0[:1],
 		FirstSeen: t,
 		LastSeen:  t,
 		Origin:    origin,

@@ -719,8 +719,25 @@ func (w *window) prune(t time.Time, win time.Duration) {
 		w.firstAt = time.Time{}
 		return
 	}
+	if k := len(w.times) - n; k <= windowShift {
+		// a few left: moved to the front, so that the arrays keep their
+		// room (sliced off at the front, they lose it an event at a time,
+		// and a window of a few events made three new arrays every few)
+		copy(w.times, w.times[n:])
+		copy(w.weights, w.weights[n:])
+		copy(w.addrs, w.addrs[n:])
+		clear(w.addrs[k:]) // no strings kept alive
+		w.times, w.weights, w.addrs = w.times[:k], w.weights[:k], w.addrs[:k]
+		return
+	}
 	w.times, w.weights, w.addrs = w.times[n:], w.weights[n:], w.addrs[n:]
 }
+
+// windowShift is the most events a window's prune moves to the front of
+// its arrays; past it, the arrays are sliced off at the front (a copy of
+// the whole window for every event would cost more than new arrays now
+// and then).
+const windowShift = 8
 
 func (w *window) add(t time.Time, weight int, addr, evidence string) {
 	if len(w.times) == 0 {

@@ -146,12 +146,16 @@ type entry struct {
 	msg  *Message
 	done time.Time // when every queue ID was removed; zero while open
 	dead bool      // emitted or merged into another entry
+	// live is the record's place in Correlator.live
+	live int32
 	// compacted is LastSeen when the record's strings were last copied
 	// out of the lines they came from (compactAfter).
 	compacted time.Time
 
-	m  Message  // msg points here: one allocation per record
-	q0 [1]Queue // the first Queues
+	m Message // msg points here: one allocation per record
+	// q0 holds the first Queues, with room for a second: the copy a
+	// content filter queues again (most records get one)
+	q0 [2]Queue
 }
 
 // compactAfter is the age (event time) after which a record still held has
@@ -306,9 +310,32 @@ type Correlator struct {
 	opts    Options
 	filters map[string]bool
 
-	open     map[qkey]*entry
-	finished []*entry // done, waiting for LinkGrace, in done order
-	emitted  emittedSet
+	open map[qkey]*entry
+	// live has every record not emitted or merged away (the values of
+	// open, once each) with its times, for the sweep (liveItem)
+	live []liveItem
+	// scanOpen makes the sweep look at every record through open, as it
+	// did before live (a test compares the two)
+	scanOpen bool
+	// finished are the records done, waiting for LinkGrace, in the order
+	// they were done, each with its done time as it was then
+	// (finishedItem)
+	finished []finishedItem
+	// finishedSorted: the done times of finished are in order, so the
+	// items due are the first ones (the pass over finished stops at
+	// the first that is not)
+	finishedSorted bool
+	// finishedExact: the done time of every item of finished is its
+	// record's, which was neither reopened nor emitted or merged away
+	// since (finishedItem); passing is set during a pass over finished
+	finishedExact, passing bool
+	// finishedDropped counts the items taken out of finished since the
+	// last pass (dropFinished), which would have been there until then
+	finishedDropped int
+	// scanFinished makes the pass read every item's record, as it did
+	// before finishedItem.done (a test compares the two)
+	scanFinished bool
+	emitted      emittedSet
 	// emittedBits has the bit of every key of emitted set (and of some
 	// removed since): most queue IDs looked up were never emitted, and a
 	// clear bit answers without probing a map of up to maxEmitted.
@@ -462,9 +489,9 @@ func (c *Correlator) Open() int {
 	for _, e := range c.open {
 		seen[e] = true
 	}
-	for _, e := range c.finished {
-		if !e.dead {
-			seen[e] = true
+	for _, it := range c.finished {
+		if !it.e.dead {
+			seen[it.e] = true
 		}
 	}
 	return len(seen)
@@ -492,9 +519,9 @@ func (c *Correlator) OldestOpen() (oldest time.Time, ok bool) {
 			see(e.msg.FirstSeen)
 		}
 	}
-	for _, e := range c.finished {
-		if !e.dead {
-			see(e.msg.FirstSeen)
+	for _, it := range c.finished {
+		if !it.e.dead {
+			see(it.e.msg.FirstSeen)
 		}
 	}
 	for _, t := range c.pendingAt {
@@ -513,8 +540,8 @@ func (c *Correlator) EachOpen(fn func(m *Message)) {
 			fn(e.msg)
 		}
 	}
-	for _, e := range c.finished {
-		if !e.dead && !seen[e] {
+	for _, it := range c.finished {
+		if e := it.e; !e.dead && !seen[e] {
 			seen[e] = true
 			fn(e.msg)
 		}
@@ -525,6 +552,14 @@ func (c *Correlator) EachOpen(fn func(m *Message)) {
 // it (joined), if any; the event is counted either way.
 func (c *Correlator) Add(ev logparse.Event) error {
 	h := ev.Header()
+	return c.AddFramed(ev, &h)
+}
+
+// AddFramed is Add for an event whose frame, h (ev.Header()), the caller
+// holds: an importer's line in its chunk, read there already. Half the
+// lines need nothing else of their event, which is not read then (a line
+// of memory parsed on the other core is a cache miss to read).
+func (c *Correlator) AddFramed(ev logparse.Event, h *logparse.Frame) error {
 	if h.Time.After(c.now) {
 		c.now = h.Time
 	}
@@ -607,13 +642,13 @@ func (c *Correlator) Add(ev logparse.Event) error {
 	case *logparse.Reject:
 		c.onReject(e)
 	case *logparse.PostfixWarning:
-		c.warning(h, e.Severity, e.Text)
+		c.warning(*h, e.Severity, e.Text)
 	case *logparse.RateLimit:
 		c.sum.RateLimited++
-		c.severityLine(h)
+		c.severityLine(*h)
 	case *logparse.SizeLimitExceeded:
 		c.sum.SizeLimit++
-		c.severityLine(h)
+		c.severityLine(*h)
 		c.get(h.Host, e.QueueID, h.Time).SizeLimitExceeded = true
 	case *logparse.PostgreyResult:
 		switch e.Action {
@@ -629,7 +664,7 @@ func (c *Correlator) Add(ev logparse.Event) error {
 	case *logparse.SASLFailure:
 		c.sum.SASLFailures++
 		if logparse.FamilyOf(h.Program) == logparse.FamilyPostfix {
-			c.severityLine(h)
+			c.severityLine(*h)
 		}
 		c.login(Login{Time: h.Time, Host: h.Host, Source: logparse.FamilyOf(h.Program).String(), Service: smtpService(h.Program),
 			User: e.Username, RemoteIP: e.ClientIP, Method: e.Method, Reason: e.Reason})
@@ -771,11 +806,11 @@ func (c *Correlator) onEximArrival(e *logparse.EximArrival) {
 // newEntry returns a record for a new queue ID. qid is copied (it is
 // kept as a key of the open and emitted sets, which outlive the line).
 func newEntry(host, qid string, t time.Time, origin Origin, pos int64) *entry {
-	e := &entry{q0: [1]Queue{{ID: strings.Clone(qid), Origin: origin, FirstSeen: t}}}
+	e := &entry{q0: [2]Queue{{ID: strings.Clone(qid), Origin: origin, FirstSeen: t}}}
 	e.m = Message{
 		FirstPos:  pos,
 		Host:      host,
-		Queues:    e.q0[:1:1],
+		Queues:    e.q0[:1],
 		FirstSeen: t,
 		LastSeen:  t,
 		Origin:    origin,
@@ -791,7 +826,10 @@ func (e *entry) key() qkey { return qkey{e.msg.Host, e.msg.Queues[0].ID} }
 
 // get returns the message a queue ID belongs to, creating a record with
 // unknown origin when the queue ID is new (its start was not seen).
-func (c *Correlator) get(host, qid string, t time.Time) *Message {
+func (c *Correlator) get(host, qid string, t time.Time) *Message { return c.getEntry(host, qid, t).msg }
+
+// getEntry is get returning the record, c.open[qkey{host, qid}] after it.
+func (c *Correlator) getEntry(host, qid string, t time.Time) *entry {
 	k := qkey{host, qid}
 	e := c.open[k]
 	if e == nil {
@@ -803,9 +841,10 @@ func (c *Correlator) get(host, qid string, t time.Time) *Message {
 		c.nextID++
 		e.id = c.nextID
 		c.open[e.key()] = e
+		c.addLive(e)
 	}
 	c.touch(e, t)
-	return e.msg
+	return e
 }
 
 // touch notes a line about the record at t. Every change of a record goes
@@ -814,8 +853,37 @@ func (c *Correlator) get(host, qid string, t time.Time) *Message {
 func (c *Correlator) touch(e *entry, t time.Time) {
 	if t.After(e.msg.LastSeen) {
 		e.msg.LastSeen = t
+		c.live[e.live].last = t
 	}
 	c.mark(e)
+}
+
+// liveItem is a record of Correlator.live with its FirstSeen, LastSeen
+// and compacted, kept the same as the record's own: the sweep, once a
+// minute of event time, finds the records idle for the horizon and those
+// to compact from these alone, instead of reading every record held
+// through open (a cache miss or more each).
+type liveItem struct {
+	e                      *entry
+	first, last, compacted time.Time
+}
+
+// addLive adds a new record to live.
+func (c *Correlator) addLive(e *entry) {
+	e.live = int32(len(c.live))
+	c.live = append(c.live, liveItem{e, e.msg.FirstSeen, e.msg.LastSeen, e.compacted})
+}
+
+// dropLive takes a record emitted or merged away out of live.
+func (c *Correlator) dropLive(e *entry) {
+	i, last := e.live, len(c.live)-1
+	if int(i) != last {
+		c.live[i] = c.live[last]
+		c.live[i].e.live = i
+	}
+	c.live[last] = liveItem{}
+	c.live = c.live[:last]
+	e.live = -1
 }
 
 // start handles the line that creates a queue ID (smtpd client=, pickup,
@@ -851,6 +919,7 @@ func (c *Correlator) start(host, qid string, t time.Time, origin Origin) *Messag
 	c.nextID++
 	e.id = c.nextID
 	c.open[e.key()] = e
+	c.addLive(e)
 	c.mark(e)
 	return e.msg
 }
@@ -1144,8 +1213,7 @@ func (c *Correlator) link(host, parent, child string, t time.Time, byHandoff boo
 	pk, ck := qkey{host, parent}, qkey{host, child}
 	pe := c.open[pk]
 	if pe == nil {
-		c.get(host, parent, t)
-		pe = c.open[pk]
+		pe = c.getEntry(host, parent, t)
 	}
 	pm := pe.msg
 	ce := c.open[ck]
@@ -1205,7 +1273,13 @@ func (c *Correlator) merge(dst, src *entry) {
 	if s.LastSeen.After(d.LastSeen) {
 		d.LastSeen = s.LastSeen
 	}
+	it := &c.live[dst.live]
+	it.first, it.last = d.FirstSeen, d.LastSeen
+	if !src.done.IsZero() {
+		c.dropFinished(src) // (a copy finished before it was linked)
+	}
 	src.dead = true
+	c.dropLive(src)
 	c.mark(dst)
 	c.markGone(src)
 }
@@ -1213,8 +1287,8 @@ func (c *Correlator) merge(dst, src *entry) {
 // endQueue marks a queue ID removed (or expired). The message is finished
 // when all its queue IDs are.
 func (c *Correlator) endQueue(host, qid string, t time.Time, expired bool) {
-	m := c.get(host, qid, t)
-	e := c.open[qkey{host, qid}]
+	e := c.getEntry(host, qid, t)
+	m := e.msg
 	i := queueIndex(m, qid)
 	if expired {
 		m.Queues[i].Expired = true
@@ -1236,11 +1310,19 @@ func (c *Correlator) recheckDone(e *entry) {
 	switch {
 	case done && e.done.IsZero():
 		e.done = e.msg.LastSeen
-		c.finished = append(c.finished, e)
-		if len(c.finished) == 1 || e.done.Before(c.finishedMin) {
+		if len(c.finished) == 0 {
+			c.finishedSorted = true
+		} else if e.done.Before(c.finished[len(c.finished)-1].done) {
+			c.finishedSorted = false
+		}
+		c.finished = append(c.finished, finishedItem{e, e.done})
+		if len(c.finished)+c.finishedDropped == 1 || e.done.Before(c.finishedMin) {
 			c.finishedMin = e.done
 		}
 	case !done:
+		if !e.done.IsZero() {
+			c.finishedExact = false // reopened (finishedItem)
+		}
 		e.done = time.Time{}
 	}
 }
@@ -1255,30 +1337,8 @@ func (c *Correlator) sweep(force bool) {
 		c.flushAmavis(force)
 	}
 	c.graceAt = c.now.Add(time.Second)
-	if force || (len(c.finished) > 0 && c.now.Sub(c.finishedMin) >= c.opts.LinkGrace) {
-		n := 0
-		var lowest time.Time
-		// now.Sub(done) >= LinkGrace, without a Sub per entry
-		due := c.now.Add(-c.opts.LinkGrace)
-		for i, e := range c.finished {
-			switch {
-			case e.dead || e.done.IsZero():
-				// merged, emitted, or reopened by a link; dropped from the list
-			case force || !e.done.After(due):
-				c.emit(e, finalState(e))
-			default:
-				if n == 0 || e.done.Before(lowest) {
-					lowest = e.done
-				}
-				if n != i {
-					c.finished[n] = e // (in its place: not written again)
-				}
-				n++
-			}
-		}
-		clear(c.finished[n:])
-		c.finished = c.finished[:n]
-		c.finishedMin = lowest
+	if force || (len(c.finished)+c.finishedDropped > 0 && c.now.Sub(c.finishedMin) >= c.opts.LinkGrace) {
+		c.passFinished(force)
 	}
 
 	if !force && c.now.Sub(c.lastSweep) < time.Minute {
@@ -1288,14 +1348,31 @@ func (c *Correlator) sweep(force bool) {
 	cut := c.now.Add(-c.opts.Horizon)
 	var idle []*entry
 	old := c.now.Add(-compactAfter)
-	for _, e := range c.open {
-		if !e.dead && (force || e.msg.LastSeen.Before(cut)) && !slices.Contains(idle, e) {
-			idle = append(idle, e)
+	if c.scanOpen {
+		for _, e := range c.open {
+			if !e.dead && (force || e.msg.LastSeen.Before(cut)) && !slices.Contains(idle, e) {
+				idle = append(idle, e)
+			}
+			if !force && !e.dead && e.msg.FirstSeen.Before(old) && (e.compacted.IsZero() || !e.msg.LastSeen.Before(e.compacted)) {
+				compactMessage(e.msg)
+				e.compacted = c.now
+				c.live[e.live].compacted = c.now
+				c.mark(e)
+			}
 		}
-		if !force && !e.dead && e.msg.FirstSeen.Before(old) && (e.compacted.IsZero() || !e.msg.LastSeen.Before(e.compacted)) {
-			compactMessage(e.msg)
-			e.compacted = c.now
-			c.mark(e)
+	}
+	for i := range c.live {
+		if c.scanOpen {
+			break
+		}
+		it := &c.live[i]
+		if force || it.last.Before(cut) {
+			idle = append(idle, it.e)
+		}
+		if !force && it.first.Before(old) && (it.compacted.IsZero() || !it.last.Before(it.compacted)) {
+			compactMessage(it.e.msg)
+			it.e.compacted, it.compacted = c.now, c.now
+			c.mark(it.e)
 		}
 	}
 	slices.SortFunc(idle, func(a, b *entry) int { return a.msg.FirstSeen.Compare(b.msg.FirstSeen) })
@@ -1371,6 +1448,112 @@ func (c *Correlator) sweep(force bool) {
 	}
 }
 
+// finishedItem is a record of Correlator.finished with its done time as
+// it was when the item was made or last looked at.
+//
+// The pass over finished, every second of event time, looked at every
+// record held (a cache miss each). Now, while the items' done times are
+// in order and exact (Correlator.finishedSorted, finishedExact), it
+// looks at the items due alone, the first ones, and stops at the first
+// that is not due. A record's done time changes only when it is reopened
+// by a link (and maybe finished again later, with a new item), and an item
+// is dropped only when its record was emitted or merged away or is
+// reopened when a pass looks at it. A record emitted or merged away
+// before its turn has its items taken out at once (dropFinished), which
+// the next pass would have dropped; a record reopened makes the items
+// inexact until a pass has looked at them all again, as every pass did
+// before.
+type finishedItem struct {
+	e    *entry
+	done time.Time
+}
+
+// passFinished emits the finished records LinkGrace old (all with force),
+// in the order they were finished, and keeps the others in that order.
+func (c *Correlator) passFinished(force bool) {
+	// now.Sub(done) >= LinkGrace, without a Sub per entry
+	due := c.now.Add(-c.opts.LinkGrace)
+	fin := c.finished
+	end := len(fin) // the items from end on are kept as they are
+	if !force && c.finishedSorted && c.finishedExact && !c.scanFinished {
+		end = 0
+		for end < len(fin) && !fin[end].done.After(due) {
+			end++
+		}
+	}
+	c.passing = true
+	n := 0
+	var lowest time.Time
+	sorted := true
+	for i := 0; i < end; i++ {
+		it := fin[i]
+		e := it.e
+		switch {
+		case e.dead || e.done.IsZero():
+			// merged, emitted, or reopened by a link; dropped from the list
+			continue
+		case force || !e.done.After(due):
+			c.emit(e, finalState(e))
+			continue
+		}
+		it.done = e.done
+		if n == 0 || it.done.Before(lowest) {
+			lowest = it.done
+		}
+		if n > 0 && it.done.Before(fin[n-1].done) {
+			sorted = false
+		}
+		fin[n] = it // (in its place when n == i: not written again)
+		n++
+	}
+	c.passing = false
+	if end < len(fin) {
+		// the rest: in order, exact, and none due
+		if n > 0 && fin[end].done.Before(fin[n-1].done) {
+			sorted = false
+		}
+		if n == 0 || fin[end].done.Before(lowest) {
+			lowest = fin[end].done
+		}
+		n += copy(fin[n:], fin[end:])
+	} else {
+		c.finishedExact = true // every item was looked at
+	}
+	clear(fin[n:])
+	c.finished = fin[:n]
+	c.finishedSorted = sorted
+	c.finishedMin = lowest
+	c.finishedDropped = 0
+}
+
+// dropFinished takes the items of e, which is emitted or merged away
+// before its turn, out of finished, as the next pass would: found by
+// their done time while the items are in order and exact; else they
+// stay, and are inexact until a pass has looked at them all.
+func (c *Correlator) dropFinished(e *entry) {
+	fin := c.finished
+	if !c.finishedSorted || !c.finishedExact {
+		c.finishedExact = false
+		return
+	}
+	i, _ := slices.BinarySearchFunc(fin, e.done, func(it finishedItem, t time.Time) int { return it.done.Compare(t) })
+	n, j := i, i
+	for ; j < len(fin) && fin[j].done.Compare(e.done) == 0; j++ {
+		if fin[j].e != e {
+			fin[n] = fin[j]
+			n++
+		}
+	}
+	if n == j {
+		c.finishedExact = false // not there: cannot be
+		return
+	}
+	c.finishedDropped += j - n
+	n += copy(fin[n:], fin[j:])
+	clear(fin[n:])
+	c.finished = fin[:n]
+}
+
 // finalState is the state a record ends in when emitted now.
 func finalState(e *entry) State {
 	if e.done.IsZero() {
@@ -1390,7 +1573,11 @@ func (c *Correlator) emit(e *entry, state State) {
 	if e.dead {
 		return
 	}
+	if !c.passing && !e.done.IsZero() {
+		c.dropFinished(e)
+	}
 	e.dead = true
+	c.dropLive(e)
 	c.markGone(e)
 	m := e.msg
 	for _, q := range m.Queues {

@@ -242,9 +242,9 @@ func (c *Correlator) State(full bool) (Saved, error) {
 	}
 	g := global{Version: stateVersion, NextID: c.nextID, Pos: c.pos, Now: c.now, LastSweep: c.lastSweep, GraceAt: c.graceAt,
 		FinMin: c.finishedMin, Sum: c.sum, Events: c.events}
-	for _, e := range c.finished {
-		if !e.dead {
-			g.Finished = append(g.Finished, e.id)
+	for _, it := range c.finished {
+		if !it.e.dead {
+			g.Finished = append(g.Finished, it.e.id)
 		}
 	}
 	for k, ps := range c.pending {
@@ -318,13 +318,13 @@ func (c *Correlator) Restore(globalPart []byte, items map[string][]byte) error {
 			sessions[skey{ss.Host, ss.Session}] = dovecotSession{service: c.keep(ss.Service), seen: ss.Seen}
 		}
 	}
-	finished := make([]*entry, 0, len(g.Finished))
+	finished := make([]finishedItem, 0, len(g.Finished))
 	for _, id := range g.Finished {
 		e := byID[id]
 		if e == nil {
 			return fmt.Errorf("correlate: restore: finished record %d is not in the state", id)
 		}
-		finished = append(finished, e)
+		finished = append(finished, finishedItem{e, e.done})
 	}
 	pending := make(map[skey][]pendingAuth, len(g.Pending))
 	pendingAt := make(map[skey]time.Time, len(g.Pending))
@@ -374,6 +374,13 @@ func (c *Correlator) Restore(globalPart []byte, items map[string][]byte) error {
 		sum.Rejects = map[RejectKey]int{}
 	}
 	c.open, c.finished, c.sessions, c.pending, c.pendingAt = open, finished, sessions, pending, pendingAt
+	clear(c.live)
+	c.live = c.live[:0]
+	for _, e := range byID {
+		c.addLive(e)
+	}
+	// the next pass looks at every item
+	c.finishedSorted, c.finishedExact, c.finishedDropped = false, false, 0
 	c.sessionsDue = c.sessionsDue[:0]
 	for k, ss := range sessions {
 		c.sessionsDue.push(sessionDue{ss.seen, k})

@@ -21,6 +21,9 @@ var snapshotFields = map[string]string{
 	"pos": "kept", "now": "kept", "lastSweep": "kept", "graceAt": "kept", "finishedMin": "kept", "sum": "kept", "events": "kept",
 	"emitted": "left out: serves the Orphans counter only", "emittedBits": "left out: serves the Orphans counter only",
 	"errs": "transient", "words": "cache", "nextID": "kept", "chg": "what changed since the last State",
+	"finishedSorted": "found again by the first pass after Restore", "finishedExact": "found again by the first pass after Restore",
+	"finishedDropped": "none after Restore: the state holds no record merged or emitted away", "passing": "transient",
+	"scanFinished": "set by a test", "scanOpen": "set by a test", "live": "made again from open by Restore",
 }
 
 func TestSnapshotCoversEveryField(t *testing.T) {

@@ -232,12 +232,12 @@ func (f *importFile) read(ctx context.Context, lr *lineReader, framer *logparse.
 			}
 			start := off
 			off += int64(len(line))
-			fr, ferr := framer.Frame(line)
-			if ferr != nil {
-				c.lines = append(c.lines, parsedLine{off: start, end: off, bad: true})
-				continue
+			// framed in place: a Frame returned and put in the chunk is
+			// copied twice more
+			c.lines = append(c.lines, parsedLine{off: start, end: off})
+			if l := &c.lines[len(c.lines)-1]; framer.FrameTo(&l.fr, line) != nil {
+				*l = parsedLine{off: start, end: off, bad: true}
 			}
-			c.lines = append(c.lines, parsedLine{fr: fr, off: start, end: off})
 		}
 		c.parsed = make(chan struct{})
 		select {

@@ -541,13 +541,15 @@ func (p *Pipeline) add(s *stream, f *logparse.Frame, ev logparse.Event, off, end
 			fr.Host = s.Host
 		}
 		ev = logparse.Parse(fr)
+		f = &fr
 	}
 	if p.split != nil {
 		p.split.push(op{kind: opLine, s: s, ev: ev})
 	} else {
 		p.lineEffects(s, ev)
 	}
-	if err := p.corr.Add(ev); err != nil {
+	// f is ev's frame (FrameEvent)
+	if err := p.corr.AddFramed(ev, f); err != nil {
 		p.errs = append(p.errs, err)
 	}
 	if end > s.end {

@@ -25,24 +25,24 @@ type opKind uint8
 
 const (
 	opLine    opKind = iota + 1 // a line's event: metrics, detector, lineRecords, then check the batch
-	opMessage                   // onMessage
-	opReject                    // onReject
+	opMessage                   // onMessage(messages[i])
+	opReject                    // onReject(ev)
 	opLogin                     // onLogin(logins[i])
 	opCheck                     // commit if the batch is full (before the final flush)
 	opRelease                   // give arena blocks back (releases[i])
 )
 
+// op is 32 bytes: a million lines are a million ops written and read.
 type op struct {
-	kind opKind
 	s    *stream
-	ev   logparse.Event
-	msg  *correlate.Message
-	rej  *logparse.Reject
-	i    int // of logins or releases
+	ev   logparse.Event // a line's; a reject
+	i    int32          // of messages, logins or releases
+	kind opKind
 }
 
 type opBatch struct {
 	ops      []op
+	messages []*correlate.Message
 	logins   []correlate.Login
 	releases [][]func()
 }
@@ -84,9 +84,10 @@ func (p *Pipeline) startSplit(ctx context.Context) {
 				}
 			}
 			clear(b.ops)
+			clear(b.messages)
 			clear(b.logins)
 			clear(b.releases)
-			b.ops, b.logins, b.releases = b.ops[:0], b.logins[:0], b.releases[:0]
+			b.ops, b.messages, b.logins, b.releases = b.ops[:0], b.messages[:0], b.logins[:0], b.releases[:0]
 			select {
 			case sp.free <- b:
 			default:
@@ -108,9 +109,9 @@ func (p *Pipeline) runOps(ctx context.Context, b *opBatch) error {
 			}
 			p.lineEffects(o.s, o.ev)
 		case opMessage:
-			_ = p.onMessage(o.msg)
+			_ = p.onMessage(b.messages[o.i])
 		case opReject:
-			_ = p.onReject(o.rej)
+			_ = p.onReject(o.ev.(*logparse.Reject))
 		case opLogin:
 			_ = p.onLogin(b.logins[o.i])
 		case opRelease:
@@ -139,7 +140,7 @@ func (sp *splitter) push(o op) {
 func (sp *splitter) flush() {
 	if !sp.alive {
 		// the second goroutine stopped (Import returns its error): drop
-		sp.cur.ops, sp.cur.logins, sp.cur.releases = sp.cur.ops[:0], sp.cur.logins[:0], sp.cur.releases[:0]
+		sp.cur.drop()
 		return
 	}
 	if len(sp.cur.ops) == 0 {
@@ -149,7 +150,7 @@ func (sp *splitter) flush() {
 	case sp.work <- sp.cur:
 	case <-sp.stop:
 		sp.alive = false
-		sp.cur.ops, sp.cur.logins, sp.cur.releases = sp.cur.ops[:0], sp.cur.logins[:0], sp.cur.releases[:0]
+		sp.cur.drop()
 		return
 	}
 	select {
@@ -157,6 +158,11 @@ func (sp *splitter) flush() {
 	default:
 		sp.cur = &opBatch{ops: make([]op, 0, opBatchSize)}
 	}
+}
+
+// drop empties a batch that is not handed over.
+func (b *opBatch) drop() {
+	b.ops, b.messages, b.logins, b.releases = b.ops[:0], b.messages[:0], b.logins[:0], b.releases[:0]
 }
 
 // failed reports the second goroutine's error once it stopped early.
@@ -213,7 +219,9 @@ func (p *Pipeline) lineEffects(s *stream, ev logparse.Event) {
 
 func (p *Pipeline) sinkMessage(m *correlate.Message) error {
 	if p.split != nil {
-		p.split.push(op{kind: opMessage, msg: m})
+		sp := p.split
+		sp.cur.messages = append(sp.cur.messages, m)
+		sp.push(op{kind: opMessage, i: int32(len(sp.cur.messages) - 1)})
 		return nil
 	}
 	return p.onMessage(m)
@@ -221,7 +229,7 @@ func (p *Pipeline) sinkMessage(m *correlate.Message) error {
 
 func (p *Pipeline) sinkReject(r *logparse.Reject) error {
 	if p.split != nil {
-		p.split.push(op{kind: opReject, rej: r})
+		p.split.push(op{kind: opReject, ev: r})
 		return nil
 	}
 	return p.onReject(r)
@@ -235,13 +243,13 @@ func (p *Pipeline) release(fs []func()) {
 		return // not recycled: collected
 	}
 	sp.cur.releases = append(sp.cur.releases, fs)
-	sp.push(op{kind: opRelease, i: len(sp.cur.releases) - 1})
+	sp.push(op{kind: opRelease, i: int32(len(sp.cur.releases) - 1)})
 }
 
 func (p *Pipeline) sinkLogin(l correlate.Login) error {
 	if sp := p.split; sp != nil {
 		sp.cur.logins = append(sp.cur.logins, l)
-		sp.push(op{kind: opLogin, i: len(sp.cur.logins) - 1})
+		sp.push(op{kind: opLogin, i: int32(len(sp.cur.logins) - 1)})
 		return nil
 	}
 	return p.onLogin(l)

@@ -37,9 +37,6 @@ type slab[T any] struct {
 	s     []T // what is left of block
 	block []T
 	free  chan []T // blocks given back (Recycle); nil: none
-	// keep: the block is never given back (the correlator holds this kind
-	// of event: the first piece of a split amavis line)
-	keep bool
 }
 
 // recycledBlocks is how many blocks of a kind wait to be used again.
@@ -61,7 +58,7 @@ func (a *Arena) Retired() []func() {
 
 // next starts a fresh block of sl of n, and retires the full one.
 func next[T any](a *Arena, sl *slab[T], n int) {
-	if a.recycle && !sl.keep {
+	if a.recycle {
 		if sl.free == nil {
 			sl.free = make(chan []T, recycledBlocks)
 		}
@@ -216,7 +213,6 @@ func (a *Arena) amavis(v AmavisResult) *AmavisResult {
 		*p = v
 		return p
 	}
-	a.amaviss.keep = true
 	return put(a, &a.amaviss, v)
 }
 

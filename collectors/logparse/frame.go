@@ -188,22 +188,31 @@ func NewFramer(ref time.Time, loc *time.Location) *Framer {
 //	2026-11-22T10:53:18.486012+00:00 mx dovecot: text        (RFC 3339, rsyslog)
 //	<22>Nov 22 10:53:10 mx postfix/smtpd[123]: text           (with <PRI>)
 func (f *Framer) Frame(line string) (Frame, error) {
+	var fr Frame
+	err := f.FrameTo(&fr, line)
+	return fr, err
+}
+
+// FrameTo is Frame into *fr, which it sets whole (on an error, to what
+// Frame returns with it): an importer frames its lines into its chunks,
+// not into a Frame copied there twice more.
+func (f *Framer) FrameTo(fr *Frame, line string) error {
 	for n := len(line); n > 0 && (line[n-1] == '\n' || line[n-1] == '\r'); n-- {
 		line = line[:n-1]
 	}
-	fr := Frame{Priority: -1}
+	*fr = Frame{Priority: -1}
 	s := line
 	if s == "" {
-		return fr, frameErr("empty line", line)
+		return frameErr("empty line", line)
 	}
 	if s[0] == '<' {
 		end := strings.IndexByte(s, '>')
 		if end < 2 || end > 4 {
-			return fr, frameErr("bad <PRI>", line)
+			return frameErr("bad <PRI>", line)
 		}
 		pri, ok := atoiDigits(s[1:end])
 		if !ok || pri > 191 {
-			return fr, frameErr("bad <PRI>", line)
+			return frameErr("bad <PRI>", line)
 		}
 		fr.Priority = pri
 		s = s[end+1:]
@@ -211,29 +220,31 @@ func (f *Framer) Frame(line string) (Frame, error) {
 	var err error
 	switch {
 	case isEximStamp(s):
-		return f.exim(fr, s, line)
+		x, err := f.exim(*fr, s, line)
+		*fr = x
+		return err
 	case len(s) >= 4 && isDigit(s[0]) && isDigit(s[1]) && isDigit(s[2]) && isDigit(s[3]):
 		sp := strings.IndexByte(s, ' ')
 		if sp < 0 {
-			return fr, frameErr("no host after timestamp", line)
+			return frameErr("no host after timestamp", line)
 		}
 		fr.Time, err = time.Parse(time.RFC3339Nano, s[:sp])
 		if err != nil {
-			return fr, frameErr("bad RFC 3339 timestamp", line)
+			return frameErr("bad RFC 3339 timestamp", line)
 		}
 		s = s[sp+1:]
 	default:
 		var n int
 		fr.Time, n, err = f.traditional(s)
 		if err != nil {
-			return fr, frameErr(err.Error(), line)
+			return frameErr(err.Error(), line)
 		}
 		s = s[n:]
 	}
 	// host
 	sp := strings.IndexByte(s, ' ')
 	if sp <= 0 {
-		return fr, frameErr("no program tag", line)
+		return frameErr("no program tag", line)
 	}
 	if host := s[:sp]; host == f.lastHost {
 		fr.Host = f.lastHost
@@ -251,7 +262,7 @@ func (f *Framer) Frame(line string) (Frame, error) {
 		}
 	}
 	if end <= 0 || s[end] == ' ' {
-		return fr, frameErr("no program tag", line)
+		return frameErr("no program tag", line)
 	}
 	if prog, i := s[:end], progSlot(s[:end]); f.programs[i] == prog {
 		fr.Program = f.programs[i]
@@ -263,24 +274,24 @@ func (f *Framer) Frame(line string) (Frame, error) {
 	if s[0] == '[' {
 		rb := strings.IndexByte(s, ']')
 		if rb < 2 {
-			return fr, frameErr("bad [pid]", line)
+			return frameErr("bad [pid]", line)
 		}
 		pid, ok := atoiDigits(s[1:rb])
 		if !ok {
-			return fr, frameErr("bad [pid]", line)
+			return frameErr("bad [pid]", line)
 		}
 		fr.PID = pid
 		s = s[rb+1:]
 	}
 	if s == "" || s[0] != ':' {
-		return fr, frameErr("no colon after program tag", line)
+		return frameErr("no colon after program tag", line)
 	}
 	s = s[1:]
 	if s != "" && s[0] == ' ' {
 		s = s[1:]
 	}
 	fr.Message = s
-	return fr, nil
+	return nil
 }
 
 // isEximStamp reports whether s starts with Exim's own log timestamp,

@@ -128,3 +128,43 @@ func TestFramerTimestampCache(t *testing.T) {
 		}
 	}
 }
+
+// TestFrameToSetsWhole: FrameTo into a Frame that holds another line's
+// gives what Frame gives (also the errors), for well-formed and malformed
+// lines and the samples: an importer frames into chunks used again.
+func TestFrameToSetsWhole(t *testing.T) {
+	t.Parallel()
+	lines := []string{
+		"Nov 22 10:53:10 mx postfix/smtpd[123]: connect from x[1.2.3.4]",
+		"<22>Nov 22 10:53:10 mx2 postfix/qmgr[7]: ABCDE12345: removed",
+		"2026-11-22T10:53:18.486012+00:00 mx dovecot: imap-login: Login: user=<a>",
+		"2026-12-07 05:35:16 1uNwXy-000123-AB <= a@b.example H=x [1.2.3.4] P=esmtp S=1",
+		"Nov 22 10:53:10 mx clamd: no pid",
+		"", "Nov", "<999>Nov 22 10:53:10 mx p: x", "Nov 22 10:53:10 mx postfix/smtpd[abc]: x",
+		"Nov 22 10:53:10 mx tag-without-colon", "2026-13-22T10:53:18Z mx p: x",
+	}
+	for _, name := range []string{"postfix.log", "syslog-mail.log"} {
+		if _, err := os.Stat(filepath.Join(sampleDir, name)); err == nil {
+			lines = append(lines, sampleLines(t, name)...)
+		}
+	}
+	if len(lines) < 100 {
+		t.Fatalf("%d lines: the samples are missing", len(lines))
+	}
+	ref := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	a, b := NewFramer(ref, time.UTC), NewFramer(ref, time.UTC)
+	dirty := Frame{Time: ref, Host: "old", Program: "old/prog", PID: 99, Priority: 7, Message: "old message"}
+	into := dirty
+	for i := range 3 * len(lines) {
+		l := lines[(i*7919)%len(lines)] // each after others
+		want, wantErr := a.Frame(l)
+		gotErr := b.FrameTo(&into, l)
+		if (wantErr == nil) != (gotErr == nil) || (wantErr != nil && wantErr.Error() != gotErr.Error()) ||
+			!into.Time.Equal(want.Time) || into != want {
+			t.Fatalf("%q: FrameTo %+v %v, Frame %+v %v", l, into, gotErr, want, wantErr)
+		}
+		if i%5 == 0 {
+			into = dirty
+		}
+	}
+}

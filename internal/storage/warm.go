@@ -66,9 +66,12 @@ func (w *warmer) loop() {
 	}
 }
 
-// pass warms the idle connections not warmed yet, one at a time; the
-// others go back to the pool at once. A connection whose warm-up failed
-// (before the migrations made the tables, say) is tried again next pass.
+// pass warms the idle connections not warmed yet, one at a time: it
+// takes the idle connections, keeps one that is cold and gives the others
+// back at once, so that no request waits for a connection the warmer
+// holds but the one it warms. A warm-up that fails (before the
+// migrations made the tables, say) ends the pass; the next one tries
+// again.
 func (w *warmer) pass() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -79,30 +82,39 @@ func (w *warmer) pass() {
 		case <-ctx.Done():
 		}
 	}()
-	idle := w.pool.AcquireAllIdle(ctx)
-	var cold []*pgxpool.Conn
-	w.mu.Lock()
-	if len(w.warmed) > 1000 { // backends long gone; forget them
-		clear(w.warmed)
-	}
-	for _, c := range idle {
-		if w.warmed[backendKey(c)] {
-			c.Release()
-		} else {
-			cold = append(cold, c)
+	for range maxWarmPerPass {
+		var cold *pgxpool.Conn
+		w.mu.Lock()
+		if len(w.warmed) > 1000 { // backends long gone; forget them
+			clear(w.warmed)
 		}
-	}
-	w.mu.Unlock()
-	for i, c := range cold {
-		if ctx.Err() == nil && w.warmUp(ctx, c) {
+		for _, c := range w.pool.AcquireAllIdle(ctx) {
+			if cold == nil && !w.warmed[backendKey(c)] {
+				cold = c
+				continue
+			}
+			c.Release()
+		}
+		w.mu.Unlock()
+		if cold == nil {
+			return
+		}
+		ok := ctx.Err() == nil && w.warmUp(ctx, cold)
+		if ok {
 			w.mu.Lock()
-			w.warmed[backendKey(c)] = true
+			w.warmed[backendKey(cold)] = true
 			w.mu.Unlock()
 		}
-		c.Release()
-		cold[i] = nil
+		cold.Release()
+		if !ok {
+			return
+		}
 	}
 }
+
+// maxWarmPerPass bounds the warm-ups of one pass (the pool's size, at
+// most, is new at once).
+const maxWarmPerPass = 16
 
 func (w *warmer) warmUp(ctx context.Context, c *pgxpool.Conn) bool {
 	ctx, cancel := context.WithTimeout(ctx, warmTimeout)

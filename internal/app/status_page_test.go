@@ -202,8 +202,15 @@ func TestStatusPageServices(t *testing.T) {
 	if bars := statusBars(t, page, "smtp"); bars[notice.StatusDays-4] != "down" {
 		t.Errorf("smtp: the day of its two-hour failure is %q, want down", bars[notice.StatusDays-4])
 	}
-	if bars := statusBars(t, page, "webmail"); !strings.Contains(bars[notice.StatusDays-1], "maint") || strings.Contains(bars[notice.StatusDays-2], "maint") {
-		t.Errorf("webmail: today %q, yesterday %q: want only today marked for maintenance", bars[notice.StatusDays-1], bars[notice.StatusDays-2])
+	// the days of the maintenance are marked, and only they: it began an
+	// hour ago, which is yesterday in the first hour of a day
+	y1, m1, d1 := start.In(loc).Date()
+	y2, m2, d2 := now.In(loc).Date()
+	beganYesterday := y1 != y2 || m1 != m2 || d1 != d2
+	if bars := statusBars(t, page, "webmail"); !strings.Contains(bars[notice.StatusDays-1], "maint") ||
+		strings.Contains(bars[notice.StatusDays-2], "maint") != beganYesterday || strings.Contains(bars[notice.StatusDays-3], "maint") {
+		t.Errorf("webmail: today %q, yesterday %q, the day before %q: want the maintenance's days marked (it began %s)",
+			bars[notice.StatusDays-1], bars[notice.StatusDays-2], bars[notice.StatusDays-3], when(start))
 	}
 
 	feedOf := func() statusFeed {

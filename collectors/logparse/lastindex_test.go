@@ -12,15 +12,7 @@ func TestLastIndexIsStringsLastIndex(t *testing.T) {
 	subs := []string{", recipient=", ", sender=", "aa", "aba", ",", "", "x"}
 	cases := []string{"", ",", "aa", "aaa", "abababa", ", recipient=", "action=greylist, sender=a, recipient=b",
 		"sender=<a, sender=b>, recipient=<c, recipient=d>", ", recipient=, recipient="}
-	rng := rand.New(rand.NewPCG(3, 4))
-	const alphabet = "ab, =rx"
-	for range 20000 {
-		b := make([]byte, rng.IntN(30))
-		for i := range b {
-			b[i] = alphabet[rng.IntN(len(alphabet))]
-		}
-		cases = append(cases, string(b))
-	}
+	cases = append(cases, randomInputs(rand.New(rand.NewPCG(3, 4)), 20000, "", 30, "ab, =rx")...)
 	for _, s := range cases {
 		for _, sub := range subs {
 			if got, want := lastIndex(s, sub), strings.LastIndex(s, sub); got != want {

@@ -53,28 +53,33 @@ func parsePostgrey(a *Arena, f Frame) Event {
 		if eq < 0 {
 			return a.unknown(Unknown{Frame: f})
 		}
-		k, v := field[:eq], field[eq+1:]
-		switch k {
-		case "action":
-			ev.Action = v
-		case "reason":
-			ev.Reason = v
-			if r, ok := strings.CutPrefix(v, "early-retry ("); ok {
-				ev.Reason = "early-retry"
-				ev.RetryMissing, _, _ = leadingInt(r)
-			}
-		case "delay":
-			ev.Delay, _ = atoiDigits(v)
-		case "client_name":
-			ev.ClientName = v
-		case "client_address":
-			ev.ClientAddress = v
-		}
+		ev.setField(field[:eq], field[eq+1:])
 	}
 	if ev.Action == "" {
 		return a.unknown(Unknown{Frame: f})
 	}
 	return ev
+}
+
+// setField stores one "key=value" field of a postgrey decision; keys it
+// does not know are ignored.
+func (ev *PostgreyResult) setField(k, v string) {
+	switch k {
+	case "action":
+		ev.Action = v
+	case "reason":
+		ev.Reason = v
+		if r, ok := strings.CutPrefix(v, "early-retry ("); ok {
+			ev.Reason = "early-retry"
+			ev.RetryMissing, _, _ = leadingInt(r)
+		}
+	case "delay":
+		ev.Delay, _ = atoiDigits(v)
+	case "client_name":
+		ev.ClientName = v
+	case "client_address":
+		ev.ClientAddress = v
+	}
 }
 
 // ParseClamd parses clamd's syslog lines: "path: Signature FOUND" becomes a

@@ -45,16 +45,7 @@ func TestAngleEnds(t *testing.T) {
 	}
 	cases := []string{"", "<", "<>", "<a@b>", "<a@b>, orig_to=<c@d>", `<"x>, status=sent"@example.org>, relay=x`,
 		"<a>b> , c>,>", "<a@b", ">", "<>>>", "<a> b>,c>"}
-	rnd := rand.New(rand.NewPCG(1, 2))
-	const alphabet = `<>", \a@:`
-	for range 20000 {
-		b := make([]byte, 1+rnd.IntN(24))
-		b[0] = '<'
-		for i := 1; i < len(b); i++ {
-			b[i] = alphabet[rnd.IntN(len(alphabet))]
-		}
-		cases = append(cases, string(b))
-	}
+	cases = append(cases, randomInputs(rand.New(rand.NewPCG(1, 2)), 20000, "<", 24, `<>", \a@:`)...)
 	for _, s := range cases {
 		var buf [4]int
 		if got, want := angleEnds(s, buf[:]), naive(s); !slices.Equal(got, want) {
@@ -85,15 +76,7 @@ func TestAngleEnd(t *testing.T) {
 	}
 	cases := []string{"", "<", "<>", "<a@b>", "<a@b>, orig_to=<c@d>", `<"x>, status=sent"@example.org>, relay=x`,
 		`<"a\"b>"@c>`, `<"unterminated>`, `"<a>`, `<a>b> , c>,>`, `<a\>b>`, `<">"`}
-	rnd := rand.New(rand.NewPCG(3, 4))
-	const alphabet = `<>", \a@:`
-	for range 50000 {
-		b := make([]byte, rnd.IntN(24))
-		for i := range b {
-			b[i] = alphabet[rnd.IntN(len(alphabet))]
-		}
-		cases = append(cases, string(b))
-	}
+	cases = append(cases, randomInputs(rand.New(rand.NewPCG(3, 4)), 50000, "", 24, `<>", \a@:`)...)
 	for _, s := range cases {
 		for _, quotes := range []bool{true, false} {
 			if got, want := angleEnd(s, quotes), naive(s, quotes); got != want {
@@ -152,15 +135,7 @@ func disconnectTokens(rest string) (cmds []CommandCount, ok, total int, bad bool
 func TestDisconnectCounts(t *testing.T) {
 	tails := []string{"", " ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5", " ehlo=1 auth=0/1 commands=1/2", " ehlo=1  quit=1",
 		" unknown=0/1 commands=0/1", " =1", " a==1", " a=1/2/3", " a=/1", " a=1/", " rcpt=2/3 ", "  ", " a=1 b"}
-	rnd := rand.New(rand.NewPCG(7, 8))
-	const alphabet = "ab =/0129 "
-	for range 50000 {
-		b := []byte{' '}
-		for range rnd.IntN(20) {
-			b = append(b, alphabet[rnd.IntN(len(alphabet))])
-		}
-		tails = append(tails, string(b))
-	}
+	tails = append(tails, randomInputs(rand.New(rand.NewPCG(7, 8)), 50000, " ", 20, "ab =/0129 ")...)
 	fr := Frame{Host: "mx", Program: "postfix/smtpd", PID: 1}
 	for _, tail := range tails {
 		line := "disconnect from unknown[192.0.2.1]" + tail
@@ -211,15 +186,7 @@ func TestPostgreyFields(t *testing.T) {
 		"action=greylist, reason=early-retry (5s missing), client_name=a, client_address=b",
 		"action=pass, reason", "action=pass,, reason=x", "action=pass, , reason=x", "action=pass,", "action=pass, ",
 		"action==x, reason=a=b", "action=pass,reason=x, delay=7"}
-	rnd := rand.New(rand.NewPCG(9, 10))
-	const alphabet = "a=, n1"
-	for range 50000 {
-		b := []byte("action=")
-		for range rnd.IntN(24) {
-			b = append(b, alphabet[rnd.IntN(len(alphabet))])
-		}
-		ms = append(ms, string(b))
-	}
+	ms = append(ms, randomInputs(rand.New(rand.NewPCG(9, 10)), 50000, "action=", 24, "a=, n1")...)
 	fr := Frame{Host: "mx", Program: "postgrey", PID: 1}
 	for _, m := range ms {
 		fr.Message = m
@@ -227,22 +194,7 @@ func TestPostgreyFields(t *testing.T) {
 		fields, ok := postgreyFields(m)
 		want := PostgreyResult{Frame: fr, Delay: -1}
 		for _, kv := range fields {
-			switch k, v := kv[0], kv[1]; k {
-			case "action":
-				want.Action = v
-			case "reason":
-				want.Reason = v
-				if r, ok := strings.CutPrefix(v, "early-retry ("); ok {
-					want.Reason = "early-retry"
-					want.RetryMissing, _, _ = leadingInt(r)
-				}
-			case "delay":
-				want.Delay, _ = atoiDigits(v)
-			case "client_name":
-				want.ClientName = v
-			case "client_address":
-				want.ClientAddress = v
-			}
+			want.setField(kv[0], kv[1])
 		}
 		p, isPG := ev.(*PostgreyResult)
 		if !ok || want.Action == "" {
@@ -269,15 +221,7 @@ func TestCutQueueID(t *testing.T) {
 	}
 	cases := []string{"4ABC123DEF: removed", "action=greylist, reason=new", "3bZx1y2z3w4v5u6t7s8r9q0p: x", "3bZx1y2z3w4v5u6t7s8r9q0pA: x",
 		"ABCDE:", "ABCDE: ", "ABCD: x", ""}
-	rnd := rand.New(rand.NewPCG(11, 12))
-	const alphabet = "AF09z: g"
-	for range 50000 {
-		b := make([]byte, rnd.IntN(40))
-		for i := range b {
-			b[i] = alphabet[rnd.IntN(len(alphabet))]
-		}
-		cases = append(cases, string(b))
-	}
+	cases = append(cases, randomInputs(rand.New(rand.NewPCG(11, 12)), 50000, "", 40, "AF09z: g")...)
 	for _, s := range cases {
 		q, r, ok := cutQueueID(s)
 		wq, wr, wok := whole(s)

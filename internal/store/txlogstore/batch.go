@@ -37,8 +37,6 @@ func b2i(b bool) int16 {
 	return 0
 }
 
-func txValues(r *txlog.Row) []any { return appendTx(make([]any, 0, len(txColumns)), r) }
-
 // appendTx appends r's values in the order of txColumns.
 func appendTx(dst []any, r *txlog.Row) []any {
 	return append(dst, storage.Micros(r.Time), r.Node, r.Source, string(r.Direction), r.MsgKey, r.QueueID, r.MessageID,
@@ -46,8 +44,6 @@ func appendTx(dst []any, r *txlog.Row) []any {
 		r.HeaderDate, r.Size, r.ClientIP, r.ClientName, r.Helo, r.AuthUser, r.SpamScore, r.AVVerdict, r.Status,
 		r.Stage, int32(r.Code), r.DSN, r.Reply, r.Relay, r.Agent, b2i(r.Handoff), r.Delay, r.Delays)
 }
-
-func msgValues(m *txlog.MessageRow) []any { return appendMsg(make([]any, 0, len(msgColumns)), m) }
 
 // appendMsg appends m's values in the order of msgColumns.
 func appendMsg(dst []any, m *txlog.MessageRow) []any {
@@ -60,8 +56,6 @@ func appendMsg(dst []any, m *txlog.MessageRow) []any {
 		m.HeaderFrom, m.Subject, m.HeaderDate, m.Size, int32(m.NRcpt), m.ClientIP, m.ClientName, m.Helo,
 		m.AuthUser, m.SpamScore, m.AVVerdict, int32(m.Received), m.AuthResults, m.OriginalFrom)
 }
-
-func loginValues(l *txlog.Login) []any { return appendLogin(make([]any, 0, len(loginColumns)), l) }
 
 // appendLogin appends l's values in the order of loginColumns.
 func appendLogin(dst []any, l *txlog.Login) []any {
@@ -172,20 +166,10 @@ func (s *Store) WriteBatch(ctx context.Context, b *txlog.Batch, cps []txlog.Chec
 		}
 	}
 	return inTx(ctx, func(tx *storage.Tx) error {
-		if err := insertRows(ctx, tx, "mail_tx", txColumns, len(b.Rows), func(i int) []any { return txValues(&b.Rows[i]) }); err != nil {
-			return err
-		}
-		if err := insertRows(ctx, tx, "mail_messages", msgColumns, len(b.Messages), func(i int) []any { return msgValues(&b.Messages[i]) }); err != nil {
-			return err
-		}
-		if err := insertRows(ctx, tx, "mail_logins", loginColumns, len(b.Logins), func(i int) []any { return loginValues(&b.Logins[i]) }); err != nil {
-			return err
-		}
-		if err := insertRows(ctx, tx, "mail_warnings", warningColumns, len(b.Warnings), func(i int) []any { return warningValues(&b.Warnings[i]) }); err != nil {
-			return err
-		}
-		if err := insertRows(ctx, tx, "mail_sessions", sessionColumns, len(b.Sessions), func(i int) []any { return sessionValues(&b.Sessions[i]) }); err != nil {
-			return err
+		for _, t := range batchTables(b) {
+			if err := insertRows(ctx, tx, t); err != nil {
+				return err
+			}
 		}
 		for _, cp := range cps {
 			for _, st := range checkpointStatements(cp, false) {
@@ -220,31 +204,61 @@ func (s *Store) WriteBatchTx(ctx context.Context, tx *storage.Tx, b *txlog.Batch
 			s.days.Store(d, true)
 		}
 	}
-	if err := insertRows(ctx, tx, "mail_tx", txColumns, len(b.Rows), func(i int) []any { return txValues(&b.Rows[i]) }); err != nil {
-		return err
+	tables := batchTables(b)
+	for _, t := range tables[:3] { // the engine's records: rows, messages, logins
+		if err := insertRows(ctx, tx, t); err != nil {
+			return err
+		}
 	}
-	if err := insertRows(ctx, tx, "mail_messages", msgColumns, len(b.Messages), func(i int) []any { return msgValues(&b.Messages[i]) }); err != nil {
-		return err
-	}
-	return insertRows(ctx, tx, "mail_logins", loginColumns, len(b.Logins), func(i int) []any { return loginValues(&b.Logins[i]) })
+	return nil
 }
 
-// insertRows inserts n rows with multi-row INSERT statements of up to
-// maxChunk rows (SQLite allows 32766 parameters per statement), each of a
-// power-of-two size (see chunkSize).
-func insertRows(ctx context.Context, tx *storage.Tx, table string, cols []string, n int, vals func(i int) []any) error {
+// tableRows is one table's part of a batch: its n rows, row appending the
+// values of row i in the order of cols.
+type tableRows struct {
+	table string
+	cols  []string
+	n     int
+	row   func(dst []any, i int) []any
+}
+
+// batchTables is b by table, in the order every writer inserts them.
+func batchTables(b *txlog.Batch) [5]tableRows {
+	return [5]tableRows{
+		{"mail_tx", txColumns, len(b.Rows), func(dst []any, i int) []any { return appendTx(dst, &b.Rows[i]) }},
+		{"mail_messages", msgColumns, len(b.Messages), func(dst []any, i int) []any { return appendMsg(dst, &b.Messages[i]) }},
+		{"mail_logins", loginColumns, len(b.Logins), func(dst []any, i int) []any { return appendLogin(dst, &b.Logins[i]) }},
+		{"mail_warnings", warningColumns, len(b.Warnings), func(dst []any, i int) []any { return appendWarning(dst, &b.Warnings[i]) }},
+		{"mail_sessions", sessionColumns, len(b.Sessions), func(dst []any, i int) []any { return appendSession(dst, &b.Sessions[i]) }},
+	}
+}
+
+// chunks calls fn with the bounds of each multi-row statement writing n
+// rows: up to maxChunk rows (SQLite allows 32766 parameters per
+// statement), each of a power-of-two size (see chunkSize).
+func chunks(n int, fn func(start, end int) error) error {
 	for start := 0; start < n; {
 		end := start + chunkSize(n-start)
-		args := make([]any, 0, (end-start)*len(cols))
-		for i := start; i < end; i++ {
-			args = append(args, vals(i)...)
-		}
-		if _, err := tx.Exec(ctx, insertSQL(table, cols, end-start), args...); err != nil {
-			return fmt.Errorf("insert into %s: %w", table, err)
+		if err := fn(start, end); err != nil {
+			return err
 		}
 		start = end
 	}
 	return nil
+}
+
+// insertRows inserts t's rows with multi-row INSERT statements (chunks).
+func insertRows(ctx context.Context, tx *storage.Tx, t tableRows) error {
+	return chunks(t.n, func(start, end int) error {
+		args := make([]any, 0, (end-start)*len(t.cols))
+		for i := start; i < end; i++ {
+			args = t.row(args, i)
+		}
+		if _, err := tx.Exec(ctx, insertSQL(t.table, t.cols, end-start), args...); err != nil {
+			return fmt.Errorf("insert into %s: %w", t.table, err)
+		}
+		return nil
+	})
 }
 
 // maxChunk is the most rows (or state items) one multi-row statement on

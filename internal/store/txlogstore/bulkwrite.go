@@ -53,22 +53,11 @@ func prepareBulk(b *txlog.Batch) (*bulkBatch, error) {
 	bb.reset()
 	bb.args = slices.Grow(bb.args, len(b.Rows)*len(txColumns)+len(b.Messages)*len(msgColumns)+
 		len(b.Logins)*len(loginColumns)+len(b.Warnings)*len(warningColumns)+len(b.Sessions)*len(sessionColumns))
-	err := bb.add("mail_tx", txColumns, len(b.Rows), func(dst []any, i int) []any { return appendTx(dst, &b.Rows[i]) })
-	if err == nil {
-		err = bb.add("mail_messages", msgColumns, len(b.Messages), func(dst []any, i int) []any { return appendMsg(dst, &b.Messages[i]) })
-	}
-	if err == nil {
-		err = bb.add("mail_logins", loginColumns, len(b.Logins), func(dst []any, i int) []any { return appendLogin(dst, &b.Logins[i]) })
-	}
-	if err == nil {
-		err = bb.add("mail_warnings", warningColumns, len(b.Warnings), func(dst []any, i int) []any { return appendWarning(dst, &b.Warnings[i]) })
-	}
-	if err == nil {
-		err = bb.add("mail_sessions", sessionColumns, len(b.Sessions), func(dst []any, i int) []any { return appendSession(dst, &b.Sessions[i]) })
-	}
-	if err != nil {
-		bb.release()
-		return nil, err
+	for _, t := range batchTables(b) {
+		if err := bb.add(t); err != nil {
+			bb.release()
+			return nil, err
+		}
 	}
 	return bb, nil
 }
@@ -78,21 +67,20 @@ func (bb *bulkBatch) release() {
 	bulkBatches.Put(bb)
 }
 
-// add appends the statements inserting n rows of table, chunked as
-// insertRows chunks them.
-func (bb *bulkBatch) add(table string, cols []string, n int, row func(dst []any, i int) []any) error {
-	for start := 0; start < n; {
-		end := start + chunkSize(n-start)
+// add appends the statements inserting t's rows, chunked as insertRows
+// chunks them.
+func (bb *bulkBatch) add(t tableRows) error {
+	return chunks(t.n, func(start, end int) error {
 		lo := len(bb.args)
 		for i := start; i < end; i++ {
-			bb.row = row(bb.row[:0], i)
-			if len(bb.row) != len(cols) {
-				return fmt.Errorf("insert into %s: %d values for %d columns", table, len(bb.row), len(cols))
+			bb.row = t.row(bb.row[:0], i)
+			if len(bb.row) != len(t.cols) {
+				return fmt.Errorf("insert into %s: %d values for %d columns", t.table, len(bb.row), len(t.cols))
 			}
 			for _, v := range bb.row {
 				dv, err := driverValue(v)
 				if err != nil {
-					return fmt.Errorf("insert into %s: %w", table, err)
+					return fmt.Errorf("insert into %s: %w", t.table, err)
 				}
 				if s, ok := dv.(string); ok && s == "" {
 					dv = nil
@@ -100,10 +88,9 @@ func (bb *bulkBatch) add(table string, cols []string, n int, row func(dst []any,
 				bb.args = append(bb.args, driver.NamedValue{Ordinal: len(bb.args) - lo + 1, Value: dv})
 			}
 		}
-		bb.execs = append(bb.execs, bulkExec{table: table, q: bulkInsertSQL(table, cols, bb.row, end-start), lo: lo, hi: len(bb.args)})
-		start = end
-	}
-	return nil
+		bb.execs = append(bb.execs, bulkExec{table: t.table, q: bulkInsertSQL(t.table, t.cols, bb.row, end-start), lo: lo, hi: len(bb.args)})
+		return nil
+	})
 }
 
 // driverValue converts v as database/sql converts an argument for a

@@ -94,7 +94,7 @@ func (c *copyBuf) reader() *bytes.Reader {
 	return bytes.NewReader(c.b)
 }
 
-// txCopy appends r in the order of txColumns (as txValues).
+// txCopy appends r in the order of txColumns (as appendTx).
 func (c *copyBuf) txRow(r *txlog.Row) {
 	c.tuple(len(txColumns))
 	c.i64(storage.Micros(r.Time))
@@ -129,7 +129,7 @@ func (c *copyBuf) txRow(r *txlog.Row) {
 	c.text(r.Delays)
 }
 
-// msgRow appends m in the order of msgColumns (as msgValues).
+// msgRow appends m in the order of msgColumns (as appendMsg).
 func (c *copyBuf) msgRow(m *txlog.MessageRow) {
 	first := ""
 	if len(m.QueueIDs) > 0 {
@@ -185,7 +185,7 @@ func (c *copyBuf) msgRow(m *txlog.MessageRow) {
 	c.text(m.OriginalFrom)
 }
 
-// loginRow appends l in the order of loginColumns (as loginValues).
+// loginRow appends l in the order of loginColumns (as appendLogin).
 func (c *copyBuf) loginRow(l *txlog.Login) {
 	c.tuple(len(loginColumns))
 	c.i64(storage.Micros(l.Time))

@@ -10,16 +10,12 @@ import (
 
 var sessionColumns = []string{"ts", "node", "source", "service", "username", "session", "remote_ip", "reads", "read_bytes"}
 
-func sessionValues(s *txlog.Session) []any {
-	return appendSession(make([]any, 0, len(sessionColumns)), s)
-}
-
 // appendSession appends s's values in the order of sessionColumns.
 func appendSession(dst []any, s *txlog.Session) []any {
 	return append(dst, storage.Micros(s.Time), s.Node, s.Source, s.Service, s.User, s.Session, s.RemoteIP, s.Reads, s.ReadBytes)
 }
 
-// sessionRow appends s in the order of sessionColumns (as sessionValues).
+// sessionRow appends s in the order of sessionColumns (as appendSession).
 func (c *copyBuf) sessionRow(s *txlog.Session) {
 	c.tuple(len(sessionColumns))
 	c.i64(storage.Micros(s.Time))

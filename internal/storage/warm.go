@@ -32,23 +32,25 @@ const warmTimeout = 30 * time.Second
 // in pgxpool's AfterConnect instead would make whatever first needs a new
 // connection wait for it, an engine commit's 250 included.
 type warmer struct {
-	pool  *pgxpool.Pool
-	stmts []string
-	quit  chan struct{}
-	done  chan struct{}
+	pool   *pgxpool.Pool
+	stmts  []string
+	ctx    context.Context // cancelled by stop
+	cancel context.CancelFunc
+	done   chan struct{}
 
 	mu     sync.Mutex
 	warmed map[string]bool // backends warmed: PID and cancel key
 }
 
 func startWarmer(pool *pgxpool.Pool, stmts []string) *warmer {
-	w := &warmer{pool: pool, stmts: stmts, quit: make(chan struct{}), done: make(chan struct{}), warmed: map[string]bool{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &warmer{pool: pool, stmts: stmts, ctx: ctx, cancel: cancel, done: make(chan struct{}), warmed: map[string]bool{}}
 	go w.loop()
 	return w
 }
 
 func (w *warmer) stop() {
-	close(w.quit)
+	w.cancel()
 	<-w.done
 }
 
@@ -59,7 +61,7 @@ func (w *warmer) loop() {
 	for {
 		w.pass()
 		select {
-		case <-w.quit:
+		case <-w.ctx.Done():
 			return
 		case <-t.C:
 		}
@@ -73,15 +75,7 @@ func (w *warmer) loop() {
 // migrations made the tables, say) ends the pass; the next one tries
 // again.
 func (w *warmer) pass() {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-w.quit:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx := w.ctx
 	for range maxWarmPerPass {
 		var cold *pgxpool.Conn
 		w.mu.Lock()

@@ -61,6 +61,9 @@ type DirectorySnapshot struct {
 
 // Store computes and keeps rollups and snapshots and purges raw logs.
 type Store interface {
+	// ComputeRollups recomputes the rollups of p over [from, to). A day's
+	// are made from its hours' (distinct counts excepted): compute a
+	// range's hours before its days.
 	ComputeRollups(ctx context.Context, p Period, from, to time.Time) error
 	Rollups(ctx context.Context, p Period, from, to time.Time) ([]Point, error)
 	SaveDirectorySnapshot(ctx context.Context, s DirectorySnapshot) error

@@ -35,6 +35,13 @@ import (
 //   - reads: messages read and their bytes by service (mail_sessions);
 //   - coverage: records of each source and host ("source|node"), so that
 //     the report can tell the days each log reached the database.
+//
+// flow reads each message's recipient lines through the message-key index
+// (mail_tx_key, a partial index of the lines with a key: the query states
+// that condition so that the planner may use it). Without it SQLite read
+// the whole transaction log every run: 16.6 s for an hour's rollup at 90
+// days, against 0.08 s. The lines are bounded below by messageRowsBefore so
+// that PostgreSQL reads only the daily partitions they can be in.
 var reportRollupQueries = []rollupQuery{
 	{"flow", `SELECT m.ts - m.ts % BUCKET,
 		CASE WHEN m.direction IN ('inbound', 'relayed') THEN 'outside' WHEN m.direction IN ('internal', 'outbound') THEN 'local' ELSE 'unknown' END
@@ -59,21 +66,26 @@ var reportRollupQueries = []rollupQuery{
 				SUM(CASE WHEN status IN ('bounced', 'expired') THEN 1 ELSE 0 END) AS failed,
 				SUM(CASE WHEN status = 'discarded' THEN 1 ELSE 0 END) AS discarded,
 				SUM(CASE WHEN status = 'deferred' THEN 1 ELSE 0 END) AS deferred
-			FROM mail_tx WHERE msg_key IN (SELECT msg_key FROM mail_messages WHERE ts >= ? AND ts < ? AND received > 0)
+			FROM mail_tx WHERE msg_key <> '' AND ts >= ? AND msg_key IN (SELECT msg_key FROM mail_messages WHERE ts >= ? AND ts < ? AND received > 0)
 			GROUP BY msg_key) t ON t.msg_key = m.msg_key
 		WHERE m.ts >= ? AND m.ts < ? AND m.received > 0
-		GROUP BY 1, 2`, 2},
+		GROUP BY 1, 2`, func(lo, hi int64) []any { return []any{lo - messageRowsBefore, lo, hi, lo, hi} }, false},
 	{"rejects", `SELECT ts - ts % BUCKET, stage || '|' || CAST(code AS TEXT), COUNT(*), 0 FROM mail_tx
-		WHERE ts >= ? AND ts < ? AND status = 'rejected' GROUP BY 1, 2`, 1},
+		WHERE ts >= ? AND ts < ? AND status = 'rejected' GROUP BY 1, 2`, nil, false},
 	{"reads", `SELECT ts - ts % BUCKET, service, COALESCE(SUM(reads), 0), COALESCE(SUM(read_bytes), 0) FROM mail_sessions
-		WHERE ts >= ? AND ts < ? GROUP BY 1, 2`, 1},
+		WHERE ts >= ? AND ts < ? GROUP BY 1, 2`, nil, false},
 	{"coverage", `SELECT b, src, COUNT(*), 0 FROM (
 			SELECT ts - ts % BUCKET AS b, source || '|' || node AS src FROM mail_tx WHERE ts >= ? AND ts < ?
 			UNION ALL SELECT ts - ts % BUCKET, source || '|' || node FROM mail_messages WHERE ts >= ? AND ts < ?
 			UNION ALL SELECT ts - ts % BUCKET, source || '|' || node FROM mail_logins WHERE ts >= ? AND ts < ?
 			UNION ALL SELECT ts - ts % BUCKET, source || '|' || node FROM mail_sessions WHERE ts >= ? AND ts < ?
-		) x GROUP BY b, src`, 4},
+		) x GROUP BY b, src`, pairs(4), false},
 }
+
+// messageRowsBefore is how long before its message's first record (the
+// message's ts) one of its lines may be dated: none is, by the correlator's
+// construction; the day allows for the clocks of different hosts.
+const messageRowsBefore = int64(24 * time.Hour / time.Microsecond)
 
 var _ rollup.UserDayStore = (*Store)(nil)
 var _ rollup.CensusStore = (*Store)(nil)

@@ -15,11 +15,34 @@ import (
 )
 
 // rollupQuery aggregates one metric; BUCKET is replaced by the bucket
-// width in µs (a literal, so PostgreSQL sees one GROUP BY expression); it
-// takes (lo, hi) once, or pairs times.
+// width in µs (a literal, so PostgreSQL sees one GROUP BY expression).
 type rollupQuery struct {
 	metric, sql string
-	pairs       int
+	// args are the arguments for the buckets [lo, hi) (µs); nil: (lo, hi)
+	args func(lo, hi int64) []any
+	// distinct: the metric counts distinct values, so a day's figure is
+	// not the sum of its hours' and is read from the log
+	distinct bool
+}
+
+// dayFromHours sums a metric's hourly rollups into days: every other
+// metric counts records (or sums their bytes) by the hour they fall in,
+// so a day's figure is the sum of its hours'. A day's rollup is thus made
+// from the hours already rolled up rather than by reading up to a day of
+// the log again every run, and it agrees with them: with 90 days of log
+// on SQLite, reading the day took 2.2 s a run against 0.3 s for the hours.
+const dayFromHours = `SELECT bucket - bucket % BUCKET, dim, COALESCE(SUM(n), 0), COALESCE(SUM(bytes), 0) FROM mail_rollups
+	WHERE period = 'hour' AND metric = ? AND bucket >= ? AND bucket < ? GROUP BY bucket - bucket % BUCKET, dim`
+
+// pairs is the arguments (lo, hi) n times.
+func pairs(n int) func(lo, hi int64) []any {
+	return func(lo, hi int64) []any {
+		out := make([]any, 0, 2*n)
+		for range n {
+			out = append(out, lo, hi)
+		}
+		return out
+	}
 }
 
 // rollupQueries are the rollups of the collectors' own figures; the
@@ -28,30 +51,32 @@ type rollupQuery struct {
 // txlog.Summary.
 var rollupQueries = []rollupQuery{
 	{"messages", `SELECT ts - ts % BUCKET, direction, COALESCE(SUM(received), 0), COALESCE(SUM(size), 0) FROM mail_messages
-		WHERE ts >= ? AND ts < ? AND received > 0 GROUP BY ts - ts % BUCKET, direction`, 1},
+		WHERE ts >= ? AND ts < ? AND received > 0 GROUP BY ts - ts % BUCKET, direction`, nil, false},
 	{"recipients", `SELECT ts - ts % BUCKET, direction || '|' || status, COUNT(*), COALESCE(SUM(size), 0) FROM mail_tx
 		WHERE ts >= ? AND ts < ? AND handoff = 0 AND status IN ('sent', 'deferred', 'bounced', 'expired', 'rejected', 'discarded')
-		GROUP BY ts - ts % BUCKET, direction || '|' || status`, 1},
+		GROUP BY ts - ts % BUCKET, direction || '|' || status`, nil, false},
 	{"verdicts", `SELECT ts - ts % BUCKET, av_verdict, COUNT(*), COALESCE(SUM(size), 0) FROM mail_tx
-		WHERE ts >= ? AND ts < ? AND status = 'scanned' GROUP BY ts - ts % BUCKET, av_verdict`, 1},
+		WHERE ts >= ? AND ts < ? AND status = 'scanned' GROUP BY ts - ts % BUCKET, av_verdict`, nil, false},
 	{"greylist", `SELECT ts - ts % BUCKET, status, COUNT(*), 0 FROM mail_tx
-		WHERE ts >= ? AND ts < ? AND status IN ('greylisted', 'greylist_pass') GROUP BY ts - ts % BUCKET, status`, 1},
+		WHERE ts >= ? AND ts < ? AND status IN ('greylisted', 'greylist_pass') GROUP BY ts - ts % BUCKET, status`, nil, false},
 	{"logins", `SELECT ts - ts % BUCKET, service || '|' || CASE WHEN ok = 1 THEN 'ok' ELSE 'failed' END, COUNT(*), 0 FROM mail_logins
 		WHERE ts >= ? AND ts < ? AND source <> 'dovecot-auth'
-		GROUP BY ts - ts % BUCKET, service || '|' || CASE WHEN ok = 1 THEN 'ok' ELSE 'failed' END`, 1},
+		GROUP BY ts - ts % BUCKET, service || '|' || CASE WHEN ok = 1 THEN 'ok' ELSE 'failed' END`, nil, false},
 	{"unique_users", `SELECT ts - ts % BUCKET, '', COUNT(DISTINCT username), 0 FROM mail_logins
-		WHERE ts >= ? AND ts < ? AND ok = 1 AND source <> 'dovecot-auth' GROUP BY ts - ts % BUCKET`, 1},
+		WHERE ts >= ? AND ts < ? AND ok = 1 AND source <> 'dovecot-auth' GROUP BY ts - ts % BUCKET`, nil, true},
 }
 
 // ComputeRollups recomputes the rollups of period for every bucket from
 // the one holding from up to the one before to, in the database, replacing
-// what was there. Buckets are UTC hours or days. The aggregates are read
-// before the write transaction: on SQLite a write transaction holds the
-// database's one write lock, and reading hours of the log inside it (over
-// ten seconds at 300,000 messages in the lookback) stalled the engine's
-// commits, whose 250 replies wait for them, for as long. A row written
-// between the reads and the write is counted by the next run, which
-// recomputes the lookback.
+// what was there. Buckets are UTC hours or days. A day's rollups, but for
+// the distinct counts, are the sums of its hourly ones (dayFromHours):
+// compute the hours of a range before its days, as rollup.Jobs does. The
+// aggregates are read before the write transaction: on SQLite a write
+// transaction holds the database's one write lock, and reading hours of
+// the log inside it (over ten seconds at 300,000 messages in the lookback)
+// stalled the engine's commits, whose 250 replies wait for them, for as
+// long. A row written between the reads and the write is counted by the
+// next run, which recomputes the lookback.
 func (s *Store) ComputeRollups(ctx context.Context, period rollup.Period, from, to time.Time) error {
 	size := period.Micros()
 	lo := storage.Micros(from) - storage.Micros(from)%size
@@ -65,11 +90,14 @@ func (s *Store) ComputeRollups(ctx context.Context, period rollup.Period, from, 
 	}
 	var out []row
 	for _, q := range slices.Concat(rollupQueries, reportRollupQueries) {
-		var args []any
-		for range max(q.pairs, 1) {
-			args = append(args, lo, hi)
+		text, args := q.sql, []any{lo, hi}
+		switch {
+		case period == rollup.Day && !q.distinct:
+			text, args = dayFromHours, []any{q.metric, lo, hi}
+		case q.args != nil:
+			args = q.args(lo, hi)
 		}
-		rows, err := s.db.Query(ctx, strings.ReplaceAll(q.sql, "BUCKET", strconv.FormatInt(size, 10)), args...)
+		rows, err := s.db.Query(ctx, strings.ReplaceAll(text, "BUCKET", strconv.FormatInt(size, 10)), args...)
 		if err != nil {
 			return fmt.Errorf("rollup %s: %w", q.metric, err)
 		}

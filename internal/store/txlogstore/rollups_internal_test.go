@@ -23,27 +23,13 @@ import (
 func TestRollupQueriesReadByIndex(t *testing.T) {
 	t.Parallel()
 	db := storagetest.Open(t, storage.SQLite)
-	ctx := context.Background()
 	lo, hi := storage.Micros(time.Now().Add(-3*time.Hour)), storage.Micros(time.Now())
 	for _, q := range slices.Concat(rollupQueries, reportRollupQueries) {
 		args := []any{lo, hi}
 		if q.args != nil {
 			args = q.args(lo, hi)
 		}
-		rows, err := db.Query(ctx, "EXPLAIN QUERY PLAN "+strings.ReplaceAll(q.sql, "BUCKET", "3600000000"), args...)
-		if err != nil {
-			t.Fatalf("%s: %v", q.metric, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
+		plan := sqlitePlan(t, db, strings.ReplaceAll(q.sql, "BUCKET", "3600000000"), args...)
 		for _, step := range plan {
 			if strings.HasPrefix(step, "SCAN mail_") {
 				t.Errorf("%s reads a whole table: %q", q.metric, strings.Join(plan, "; "))

@@ -27,26 +27,35 @@ func TestTraceMessageStepUsesIndexes(t *testing.T) {
 		"client":     {IP: "192.0.2.1"},
 	} {
 		conds, args := messageConds(q)
-		rows, err := db.Query(context.Background(), "EXPLAIN QUERY PLAN "+msgSelect+" WHERE ts >= ? AND ts < ? AND "+
-			strings.Join(conds, " AND ")+" ORDER BY ts DESC LIMIT 10", append([]any{lo, hi}, args...)...)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		p := strings.Join(plan, "; ")
+		p := strings.Join(sqlitePlan(t, db, msgSelect+" WHERE ts >= ? AND ts < ? AND "+
+			strings.Join(conds, " AND ")+" ORDER BY ts DESC LIMIT 10", append([]any{lo, hi}, args...)...), "; ")
 		// The period's own index (ts) would read every message of the
 		// period: the key's index must be the one used.
 		if !strings.Contains(p, "INDEX mail_messages_") || strings.Contains(p, "mail_messages_ts") {
 			t.Errorf("%s: plan %q", name, p)
 		}
 	}
+}
+
+// sqlitePlan is the steps of SQLite's plan for query (EXPLAIN QUERY PLAN).
+func sqlitePlan(t *testing.T, db *storage.DB, query string, args ...any) []string {
+	t.Helper()
+	rows, err := db.Query(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatalf("plan of %.60q: %v", query, err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
 }

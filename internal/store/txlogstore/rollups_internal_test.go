@@ -57,32 +57,7 @@ func TestDayRollupsAsFromTheLog(t *testing.T) {
 		if err := st.EnsureLogPartitions(ctx, day0.AddDate(0, 0, -2), day0.AddDate(0, 0, 3)); err != nil {
 			t.Fatal(err)
 		}
-		rnd := rand.New(rand.NewPCG(7, 26))
-		pick := func(s ...string) string { return s[rnd.IntN(len(s))] }
-		at := func() time.Time { return day0.Add(time.Duration(rnd.Int64N(int64(48 * time.Hour)))) }
-		var b txlog.Batch
-		for i := range 400 {
-			key := fmt.Sprintf("k%d", i)
-			first := at()
-			b.Messages = append(b.Messages, txlog.MessageRow{FirstSeen: first, LastSeen: first, Node: pick("mx1", "mx2"),
-				Source: txlog.SourcePostfix, Direction: txlog.Direction(pick("inbound", "outbound", "internal", "relayed", "unknown")),
-				MsgKey: key, State: pick("removed", "accepted", "removed"), Size: rnd.Int64N(50000), Received: rnd.IntN(2),
-				AVVerdict: pick("", "Passed CLEAN", "Blocked SPAM")})
-			for range 1 + rnd.IntN(3) {
-				b.Rows = append(b.Rows, txlog.Row{Time: first.Add(time.Duration(rnd.IntN(7200)) * time.Second), Node: "mx1",
-					Source: txlog.SourcePostfix, Direction: txlog.Direction(pick("inbound", "outbound", "internal")), MsgKey: key,
-					Status: pick(txlog.Statuses()...), Handoff: rnd.IntN(4) == 0, Size: rnd.Int64N(50000),
-					AVVerdict: pick("Passed CLEAN", "Blocked INFECTED"), Stage: pick("RCPT", "DATA"), Code: 450 + rnd.IntN(2)*100})
-			}
-		}
-		for range 300 {
-			b.Logins = append(b.Logins, txlog.Login{Time: at(), Node: "imap1", Source: pick("dovecot", "dovecot-auth"),
-				Service: pick("imap", "pop3"), User: pick("anna", "bo", "carl", "dana"), OK: rnd.IntN(3) > 0})
-		}
-		for range 100 {
-			b.Sessions = append(b.Sessions, txlog.Session{Time: at(), Node: "imap1", Source: "dovecot", Service: pick("imap", "pop3"),
-				User: "anna", Reads: rnd.Int64N(20), ReadBytes: rnd.Int64N(1 << 20)})
-		}
+		b := randomLog(rand.New(rand.NewPCG(7, 26)), day0)
 		if err := st.WriteBatch(ctx, &b, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -133,6 +108,135 @@ func TestDayRollupsAsFromTheLog(t *testing.T) {
 		for k, v := range have {
 			if _, ok := want[k]; !ok && v != 0 {
 				t.Errorf("%s: day rollup %d, not in the day's log", k, v)
+			}
+		}
+	})
+}
+
+// randomLog is two days of random records from day0: messages with 0–3
+// recipient lines each (of every status), lines without a message key,
+// logins and mailbox sessions.
+func randomLog(rnd *rand.Rand, day0 time.Time) txlog.Batch {
+	pick := func(s ...string) string { return s[rnd.IntN(len(s))] }
+	at := func() time.Time { return day0.Add(time.Duration(rnd.Int64N(int64(48 * time.Hour)))) }
+	var b txlog.Batch
+	for i := range 400 {
+		key := fmt.Sprintf("k%d", i)
+		first := at()
+		b.Messages = append(b.Messages, txlog.MessageRow{FirstSeen: first, LastSeen: first, Node: pick("mx1", "mx2"),
+			Source: txlog.SourcePostfix, Direction: txlog.Direction(pick("inbound", "outbound", "internal", "relayed", "unknown")),
+			MsgKey: key, State: pick("removed", "accepted", "removed"), Size: rnd.Int64N(50000), Received: rnd.IntN(2),
+			AVVerdict: pick("", "Passed CLEAN", "Blocked SPAM")})
+		for range rnd.IntN(4) {
+			b.Rows = append(b.Rows, txlog.Row{Time: first.Add(time.Duration(rnd.IntN(7200)) * time.Second), Node: "mx1",
+				Source: txlog.SourcePostfix, Direction: txlog.Direction(pick("inbound", "outbound", "internal")), MsgKey: key,
+				Status: pick(txlog.Statuses()...), Handoff: rnd.IntN(4) == 0, Size: rnd.Int64N(50000),
+				AVVerdict: pick("Passed CLEAN", "Blocked INFECTED"), Stage: pick("RCPT", "DATA"), Code: 450 + rnd.IntN(2)*100})
+		}
+	}
+	for range 300 {
+		b.Logins = append(b.Logins, txlog.Login{Time: at(), Node: "imap1", Source: pick("dovecot", "dovecot-auth"),
+			Service: pick("imap", "pop3"), User: pick("anna", "bo", "carl", "dana"), OK: rnd.IntN(3) > 0})
+	}
+	for range 100 {
+		b.Sessions = append(b.Sessions, txlog.Session{Time: at(), Node: "imap1", Source: "dovecot", Service: pick("imap", "pop3"),
+			User: "anna", Reads: rnd.Int64N(20), ReadBytes: rnd.Int64N(1 << 20)})
+	}
+	for range 200 {
+		b.Rows = append(b.Rows, txlog.Row{Time: at(), Node: "mx1", Source: "amavis", Status: pick(txlog.Statuses()...),
+			Direction: txlog.Inbound, AVVerdict: "Passed CLEAN"})
+	}
+	return b
+}
+
+// flowPlain is the mail-flow rollup as it was first written: each key's
+// sums over all of its lines, joined to the period's messages.
+const flowPlain = `SELECT m.ts - m.ts % BUCKET,
+	CASE WHEN m.direction IN ('inbound', 'relayed') THEN 'outside' WHEN m.direction IN ('internal', 'outbound') THEN 'local' ELSE 'unknown' END
+	|| '|' ||
+	CASE
+		WHEN COALESCE(t.sent_local, 0) + COALESCE(t.sent_remote, 0) > 0 AND COALESCE(t.failed, 0) > 0 THEN 'partly_bounced'
+		WHEN COALESCE(t.sent_local, 0) > 0 AND COALESCE(t.sent_remote, 0) > 0 THEN 'delivered_both'
+		WHEN COALESCE(t.sent_local, 0) > 0 THEN 'delivered_local'
+		WHEN COALESCE(t.sent_remote, 0) > 0 THEN 'delivered_remote'
+		WHEN m.av_verdict LIKE 'Blocked %' OR m.av_verdict = 'rspamd reject' THEN 'blocked'
+		WHEN COALESCE(t.failed, 0) > 0 THEN 'bounced'
+		WHEN COALESCE(t.discarded, 0) > 0 THEN 'discarded'
+		WHEN COALESCE(t.deferred, 0) > 0 THEN 'queued'
+		WHEN m.state = 'removed' THEN 'removed'
+		ELSE 'no_outcome'
+	END,
+	SUM(m.received), COALESCE(SUM(m.size), 0)
+	FROM mail_messages m LEFT JOIN (
+		SELECT msg_key,
+			SUM(CASE WHEN status = 'sent' AND handoff = 0 AND direction IN ('inbound', 'internal') THEN 1 ELSE 0 END) AS sent_local,
+			SUM(CASE WHEN status = 'sent' AND handoff = 0 AND direction IN ('outbound', 'relayed') THEN 1 ELSE 0 END) AS sent_remote,
+			SUM(CASE WHEN status IN ('bounced', 'expired') THEN 1 ELSE 0 END) AS failed,
+			SUM(CASE WHEN status = 'discarded' THEN 1 ELSE 0 END) AS discarded,
+			SUM(CASE WHEN status = 'deferred' THEN 1 ELSE 0 END) AS deferred
+		FROM mail_tx WHERE msg_key IN (SELECT msg_key FROM mail_messages WHERE ts >= ? AND ts < ? AND received > 0)
+		GROUP BY msg_key) t ON t.msg_key = m.msg_key
+	WHERE m.ts >= ? AND m.ts < ? AND m.received > 0
+	GROUP BY 1, 2`
+
+// TestFlowRollupAsThePlainJoin: the mail-flow rollup, message by message
+// through the key index, counts what the plain join of each key's sums
+// counts, hour by hour, on SQLite and PostgreSQL.
+func TestFlowRollupAsThePlainJoin(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, db *storage.DB) {
+		ctx := context.Background()
+		day0 := time.Date(2026, 10, 5, 0, 0, 0, 0, time.UTC)
+		st := New(db)
+		if err := st.EnsureLogPartitions(ctx, day0.AddDate(0, 0, -2), day0.AddDate(0, 0, 3)); err != nil {
+			t.Fatal(err)
+		}
+		for seed := range uint64(3) {
+			b := randomLog(rand.New(rand.NewPCG(seed, 5)), day0)
+			for i := range b.Messages {
+				b.Messages[i].MsgKey = fmt.Sprintf("s%d-%s", seed, b.Messages[i].MsgKey)
+			}
+			for i := range b.Rows {
+				if b.Rows[i].MsgKey != "" {
+					b.Rows[i].MsgKey = fmt.Sprintf("s%d-%s", seed, b.Rows[i].MsgKey)
+				}
+			}
+			if err := st.WriteBatch(ctx, &b, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		flow := reportRollupQueries[slices.IndexFunc(reportRollupQueries, func(q rollupQuery) bool { return q.metric == "flow" })]
+		read := func(text string, args ...any) map[string][2]int64 {
+			t.Helper()
+			rows, err := db.Query(ctx, strings.ReplaceAll(text, "BUCKET", strconv.FormatInt(rollup.Hour.Micros(), 10)), args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			out := map[string][2]int64{}
+			for rows.Next() {
+				var bucket, n, bytes int64
+				var dim string
+				if err := rows.Scan(&bucket, &dim, &n, &bytes); err != nil {
+					t.Fatal(err)
+				}
+				out[fmt.Sprintf("%d %s", bucket, dim)] = [2]int64{n, bytes}
+			}
+			return out
+		}
+		for _, span := range [][2]time.Time{{day0, day0.Add(48 * time.Hour)}, {day0.Add(13 * time.Hour), day0.Add(16 * time.Hour)}} {
+			lo, hi := storage.Micros(span[0]), storage.Micros(span[1])
+			got, want := read(flow.sql, flow.args(lo, hi)...), read(flowPlain, lo, hi, lo, hi)
+			if len(want) < 10 {
+				t.Fatalf("%v: only %d buckets: the records do not exercise the outcomes", span, len(want))
+			}
+			for k, v := range want {
+				if got[k] != v {
+					t.Errorf("%v %s: %v, the plain join %v", span[0], k, got[k], v)
+				}
+			}
+			if len(got) != len(want) {
+				t.Errorf("%v: %d buckets, the plain join %d", span[0], len(got), len(want))
 			}
 		}
 	})

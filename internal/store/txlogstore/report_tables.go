@@ -39,8 +39,8 @@ import (
 // flow finds each message's outcome from its recipient lines, message by
 // message, through the message-key index (mail_tx_key, a partial index of
 // the lines with a key: the query states that condition so that the
-// planner may use it): SQLite streams the period's messages in time order
-// and holds only the buckets. It read the whole transaction log every run
+// planner may use it): SQLite reads the period's messages in time order
+// and looks up each one's lines. It read the whole transaction log every run
 // when it looked the lines up by a list of the period's keys without that
 // condition (16.6 s for an hour's rollup at 90 days, against 0.08 s), and
 // with it still built that list and a table of the keys' sums (2.3 s and

@@ -2,8 +2,6 @@ package storage
 
 import (
 	"context"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -37,14 +35,11 @@ type warmer struct {
 	ctx    context.Context // cancelled by stop
 	cancel context.CancelFunc
 	done   chan struct{}
-
-	mu     sync.Mutex
-	warmed map[string]bool // backends warmed: PID and cancel key
 }
 
 func startWarmer(pool *pgxpool.Pool, stmts []string) *warmer {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &warmer{pool: pool, stmts: stmts, ctx: ctx, cancel: cancel, done: make(chan struct{}), warmed: map[string]bool{}}
+	w := &warmer{pool: pool, stmts: stmts, ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	go w.loop()
 	return w
 }
@@ -78,26 +73,19 @@ func (w *warmer) pass() {
 	ctx := w.ctx
 	for range maxWarmPerPass {
 		var cold *pgxpool.Conn
-		w.mu.Lock()
-		if len(w.warmed) > 1000 { // backends long gone; forget them
-			clear(w.warmed)
-		}
 		for _, c := range w.pool.AcquireAllIdle(ctx) {
-			if cold == nil && !w.warmed[backendKey(c)] {
+			if cold == nil && !isWarm(c) {
 				cold = c
 				continue
 			}
 			c.Release()
 		}
-		w.mu.Unlock()
 		if cold == nil {
 			return
 		}
 		ok := ctx.Err() == nil && w.warmUp(ctx, cold)
 		if ok {
-			w.mu.Lock()
-			w.warmed[backendKey(cold)] = true
-			w.mu.Unlock()
+			cold.Conn().PgConn().CustomData()[warmKey] = true
 		}
 		cold.Release()
 		if !ok {
@@ -121,16 +109,12 @@ func (w *warmer) warmUp(ctx context.Context, c *pgxpool.Conn) bool {
 	return true
 }
 
-// isWarm says whether the backend of c has been warmed.
-func (w *warmer) isWarm(c *pgxpool.Conn) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.warmed[backendKey(c)]
-}
+// warmKey marks a warmed connection in its pgconn's CustomData, which
+// lives and dies with the connection.
+const warmKey = "postvakt.warmed"
 
-// backendKey names the server process behind c: its PID, and the cancel
-// key that tells it from a later process given the same PID.
-func backendKey(c *pgxpool.Conn) string {
-	pc := c.Conn().PgConn()
-	return strconv.FormatUint(uint64(pc.PID()), 10) + "/" + string(pc.SecretKey())
+// isWarm says whether c has been warmed; its holder asks.
+func isWarm(c *pgxpool.Conn) bool {
+	warm, _ := c.Conn().PgConn().CustomData()[warmKey].(bool)
+	return warm
 }

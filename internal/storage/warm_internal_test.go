@@ -33,7 +33,7 @@ func TestWarmerWarmsEachNewConnection(t *testing.T) {
 	warmState := func() (idle, warm, ran int) {
 		conns := db.Pool.AcquireAllIdle(ctx)
 		for _, c := range conns {
-			if db.warm.isWarm(c) {
+			if isWarm(c) {
 				warm++
 			}
 			var ok bool
